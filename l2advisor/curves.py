@@ -1,0 +1,273 @@
+"""One probe's learning curve -> the metrics the relations need (pure numpy; no torch).
+
+A `Curve` is what the training loop recorded at each evaluation of one probe run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Curve:
+    """The evaluation record of one probe: arrays of shape (n_evals,), aligned by index.
+
+    `steps` are optimizer steps since the start (int); `tau` is the cumulative
+    sum of lr_t * lam_t over those steps (dimensionless, the paper's clock).
+    `val_metric` is higher-is-better (accuracy in [0, 1] by default). `train_acc` and
+    `train_loss` are averaged over the steps since the previous evaluation (no L2 term);
+    `train_acc` is NaN where the task has no accuracy. `status` is one of
+    "finished", "stopped" (early stop after the peak), "diverged", "failed", "running".
+    """
+
+    lam: float  # weight decay (torch's weight_decay), constant during a probe
+    lr: float  # learning rate, constant during a probe
+    seed: int
+    steps: np.ndarray
+    tau: np.ndarray
+    val_metric: np.ndarray
+    train_acc: np.ndarray
+    train_loss: np.ndarray
+    status: str = "finished"
+
+
+# ----------------------------------------------------------------------------------------
+# Smoothing
+# ----------------------------------------------------------------------------------------
+
+DEFAULT_WINDOW = 5  # evaluations; odd, centred
+MIN_TRAIN_ACC_OVERPARAM = 0.99  # "training accuracy reached ~1"
+
+
+def _odd(window: int, n: int) -> int:
+    """An odd window no longer than about a third of the series (1 for very short ones)."""
+    w = max(1, int(window))
+    w = min(w, max(1, n // 3))
+    return w if w % 2 == 1 else w - 1
+
+
+def _median3(v: np.ndarray) -> np.ndarray:
+    """NaN-ignoring running median of 3 (edges use 2 points): removes single-point spikes."""
+    pad = np.concatenate(([np.nan], v, [np.nan]))
+    win = np.sort(np.lib.stride_tricks.sliding_window_view(pad, 3), axis=1)  # (n, 3), NaN last
+    k = np.isfinite(win).sum(axis=1)  # finite values per window, 0..3
+    rows = np.arange(len(v))
+    lo = win[rows, np.maximum((k - 1) // 2, 0)]
+    hi = win[rows, np.maximum(k // 2, 0)]
+    out = np.where(k % 2 == 1, lo, 0.5 * (lo + hi))
+    return np.where(k > 0, out, np.nan)
+
+
+def smooth(values: np.ndarray, window: int = DEFAULT_WINDOW) -> np.ndarray:
+    """Robust smoothing of a noisy evaluation series: running median of 3, then a centred
+    moving mean of `window` points that ignores NaN and shrinks at the edges.
+
+    Why: t* and the peak are read off the smoothed curve; a raw argmax over noisy
+    evaluations wanders. The median step removes single glitches, the mean the rest.
+    Same shape as the input; NaN only where a whole window is NaN. Short series get a
+    shorter window (a third of the length), so 1-3 points come back unchanged.
+    """
+    v = np.asarray(values, dtype=float).ravel()
+    n = v.size
+    if n < 3:
+        return v.copy()
+    v = _median3(v)
+    w = _odd(window, n)
+    if w <= 1:
+        return v
+    ok = np.isfinite(v)
+    kernel = np.ones(w)
+    sums = np.convolve(np.where(ok, v, 0.0), kernel, mode="same")
+    counts = np.convolve(ok.astype(float), kernel, mode="same")
+    return np.where(counts > 0, sums / np.maximum(counts, 1.0), np.nan)
+
+
+def noise_sd(values: np.ndarray) -> float:
+    """Robust sd of the evaluation noise of one series (MAD of successive differences / sqrt 2:
+    differences cancel the slow trend). NaN when fewer than 3 finite points."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size < 3:
+        return float("nan")
+    d = np.diff(v)
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
+
+
+# ----------------------------------------------------------------------------------------
+# Per-probe metrics
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurveMetrics:
+    """What one probe says about the relations. Steps are optimizer steps; tau = lr*lam*steps.
+
+    Numbers are NaN where unknown (e.g. no finite evaluation); `overparameterized` is None
+    when the task has no training accuracy.
+    """
+
+    lam: float
+    lr: float
+    seed: int
+    status: str
+    n_points: int  # evaluations recorded (finite or not)
+    peak_metric: float  # max of the smoothed validation metric
+    peak_step: float  # step of that max
+    peak_tau: float  # tau of that max
+    t_star: float  # first step where smoothed metric >= peak_metric - tolerance
+    tau_star: float  # lr * lam * t_star
+    final_metric: float  # smoothed metric at the last finite evaluation
+    tau_end: float  # tau of the last evaluation
+    final_train_acc: float  # mean of the last few training accuracies
+    max_train_acc: float  # max of the smoothed training accuracy
+    overparameterized: bool | None  # max_train_acc >= 0.99; None when unknown
+    diverged: bool  # status "diverged" or a value became non-finite
+    peaked: bool  # clearly peaked before the end (dropped past tolerance or tau_end >= 2 tau_peak)
+    noise: float  # robust sd of one evaluation of the validation metric
+
+
+def _nan_stat(values: np.ndarray, fn) -> float:
+    """fn over the finite values, NaN when there are none (no warnings)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return float(fn(v)) if v.size else float("nan")
+
+
+def _clock(curve: Curve, n: int) -> np.ndarray:
+    """tau per evaluation, shape (n,): the recorded tau, or lr*lam*steps where it is missing."""
+    steps = np.asarray(curve.steps, dtype=float)[:n]
+    tau = np.asarray(curve.tau, dtype=float)[:n]
+    return np.where(np.isfinite(tau), tau, float(curve.lr) * float(curve.lam) * steps)
+
+
+def _went_nonfinite(values: np.ndarray) -> bool:
+    """True when a series has an inf, or NaN next to finite values (a run that blew up)."""
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        return False
+    return bool(np.isinf(v).any() or (np.isnan(v).any() and np.isfinite(v).any()))
+
+
+def analyze_curve(
+    curve: Curve, tolerance: float = 0.005, smoothing: int = DEFAULT_WINDOW
+) -> CurveMetrics:
+    """Metrics of one probe (DESIGN.md, "Metrics per probe"). Never raises on NaN or short data.
+
+    `tolerance` is in metric units (0.005 = 0.5 accuracy points, the paper's "within 0.5%").
+    """
+    arrays = [curve.steps, curve.tau, curve.val_metric, curve.train_acc, curve.train_loss]
+    n = min(np.asarray(a).size for a in arrays)
+    steps = np.asarray(curve.steps, dtype=float)[:n]
+    tau = _clock(curve, n)
+    val = np.asarray(curve.val_metric, dtype=float)[:n]
+    acc = np.asarray(curve.train_acc, dtype=float)[:n]
+    loss = np.asarray(curve.train_loss, dtype=float)[:n]
+    diverged = curve.status == "diverged" or _went_nonfinite(loss) or _went_nonfinite(val)
+    s = smooth(val, smoothing)
+    ok = np.flatnonzero(np.isfinite(s))
+    nan = float("nan")
+    peak = peak_step = peak_tau = t_star = tau_star = final = nan
+    peaked = False
+    if ok.size:
+        i = int(ok[np.argmax(s[ok])])  # first index of the smoothed max
+        peak, peak_step, peak_tau = float(s[i]), float(steps[i]), float(tau[i])
+        j = int(ok[np.argmax(s[ok] >= peak - tolerance)])  # first within tolerance
+        t_star = float(steps[j])
+        tau_star = float(curve.lr) * float(curve.lam) * t_star
+        last = int(ok[-1])
+        final = float(s[last])
+        peaked = i < last and (final < peak - tolerance or tau[last] >= 2.0 * peak_tau)
+    max_acc = _nan_stat(smooth(acc, 3), np.max)
+    over = None if np.isnan(max_acc) else bool(max_acc >= MIN_TRAIN_ACC_OVERPARAM)
+    return CurveMetrics(
+        lam=float(curve.lam), lr=float(curve.lr), seed=int(curve.seed), status=str(curve.status),
+        n_points=int(n), peak_metric=peak, peak_step=peak_step, peak_tau=peak_tau,
+        t_star=t_star, tau_star=tau_star, final_metric=final,
+        tau_end=_nan_stat(tau, lambda v: v[-1]),
+        final_train_acc=_nan_stat(acc[-5:], np.mean), max_train_acc=max_acc,
+        overparameterized=over, diverged=bool(diverged), peaked=bool(peaked),
+        noise=noise_sd(val),
+    )
+
+
+def has_peaked(
+    steps: np.ndarray,
+    tau: np.ndarray,
+    val_metric: np.ndarray,
+    tolerance: float = 0.005,
+    window: int = DEFAULT_WINDOW,
+    min_evals: int = 15,
+    min_after_peak: int = 5,
+) -> bool:
+    """Early-stop rule for a probe in progress: True when the smoothed metric has clearly peaked.
+
+    All of: at least `min_evals` finite evaluations; at least `min_after_peak` evaluations
+    after the smoothed max; tau now >= 2 * tau at the max (steps when tau is all zero, i.e.
+    lam = 0); and the metric either dropped by more than `tolerance` below the max, or
+    stalled (least-squares slope of the raw metric since the max is <= 0). A curve whose
+    smoothed max is its latest point is still rising and never stops.
+    """
+    v = np.asarray(val_metric, dtype=float)
+    n = min(v.size, np.asarray(steps).size, np.asarray(tau).size)
+    v = v[:n]
+    s = smooth(v, window)
+    ok = np.flatnonzero(np.isfinite(s))
+    if ok.size < min_evals:
+        return False
+    i = int(ok[np.argmax(s[ok])])
+    after = ok[ok > i]
+    if after.size < min_after_peak:
+        return False
+    clock = np.asarray(tau, dtype=float)[:n]
+    if not (np.isfinite(clock[ok]).all() and clock[ok[-1]] > 0):
+        clock = np.asarray(steps, dtype=float)[:n]
+    if not clock[ok[-1]] >= 2.0 * clock[i]:
+        return False
+    if s[ok[-1]] < s[i] - tolerance:
+        return True  # dropped
+    x, y = clock[after], v[after]
+    keep = np.isfinite(x) & np.isfinite(y)
+    if keep.sum() < 2 or np.ptp(x[keep]) == 0:
+        return False
+    slope = np.polyfit(x[keep], y[keep], 1)[0]
+    return bool(slope <= 0.0)  # stalled
+
+
+# ----------------------------------------------------------------------------------------
+# Pooling on the tau clock
+# ----------------------------------------------------------------------------------------
+
+
+def tau_grid(curves: list[Curve], n: int = 80) -> np.ndarray:
+    """A log-spaced tau grid, shape (n,), spanning the curves' positive tau (empty if none)."""
+    lo, hi = [], []
+    for c in curves:
+        t = _clock(c, np.asarray(c.steps).size)
+        t = t[np.isfinite(t) & (t > 0)]
+        if t.size:
+            lo.append(t.min())
+            hi.append(t.max())
+    if not lo or max(hi) <= min(lo):
+        return np.empty(0)
+    return np.geomspace(min(lo), max(hi), n)
+
+
+def on_grid(curve: Curve, grid: np.ndarray, window: int = DEFAULT_WINDOW) -> np.ndarray:
+    """The smoothed validation metric of one curve interpolated on `grid` (linear in log tau),
+    shape (len(grid),); NaN outside the curve's own tau range."""
+    n = min(np.asarray(a).size for a in (curve.steps, curve.tau, curve.val_metric))
+    t = _clock(curve, n)
+    s = smooth(np.asarray(curve.val_metric, dtype=float)[:n], window)
+    ok = np.isfinite(t) & (t > 0) & np.isfinite(s)
+    out = np.full(grid.shape, np.nan)
+    if ok.sum() < 2:
+        return out
+    lt, ls = np.log(t[ok]), s[ok]
+    order = np.argsort(lt, kind="stable")
+    lt, ls = lt[order], ls[order]
+    lg = np.log(grid)
+    inside = (lg >= lt[0]) & (lg <= lt[-1])
+    out[inside] = np.interp(lg[inside], lt, ls)
+    return out

@@ -1,0 +1,21 @@
+"""The two kinds of failure the command line tells apart (exit codes 2 and 1)."""
+
+from __future__ import annotations
+
+
+class L2AdvisorError(Exception):
+    """Base class: a problem with one clear sentence as its message."""
+
+    exit_code = 1
+
+
+class InputError(L2AdvisorError):
+    """Bad usage or bad input (a model file, a flag, a results directory): exit code 2."""
+
+    exit_code = 2
+
+
+class RunFailed(L2AdvisorError):
+    """A run that started but could not produce its result: exit code 1."""
+
+    exit_code = 1

@@ -1,0 +1,489 @@
+"""Probe metrics across lams -> `Fit`: c, the t* exponent, the plateau, and a verdict.
+
+Pure numpy (no torch). Units: `lam` is torch's weight_decay, `lr*lam` the per-step shrink
+(the clock), `t*` in optimizer steps, `tau = lr*lam*steps` dimensionless.
+
+Verdict rules (`fit_relations`), checked in this order; the worst one wins:
+  * fewer than MIN_LAMS distinct lr*lam values with a usable t*   -> does not hold
+  * t* not growing as lam falls: alpha < ALPHA_MIN or its CI reaches 0 -> does not hold
+    (and when, in addition, every lam's peak is within noise: "lam has no effect")
+  * alpha outside ALPHA_APPROX = [0.4, 1.6]                       -> does not hold
+  * alpha in ALPHA_HOLDS = [0.75, 1.25] with CI inside [0.5, 1.5] -> holds, else approximately
+  * plateau probes' training accuracy (median of max) < 0.90      -> does not hold;
+    below 0.99                                                    -> at most approximately
+  * several lrs and |beta_lr - beta_lam| > CLOCK_TOL (clock is not lr*lam) -> at most approx.
+  * c read at the edge of the pooled curve, or taken from tau*    -> at most approximately
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+
+from .curves import DEFAULT_WINDOW, Curve, CurveMetrics, analyze_curve, on_grid, smooth, tau_grid
+
+HOLDS, APPROX, FAILS = "holds", "holds approximately", "does not hold"
+VERDICTS = (HOLDS, APPROX, FAILS)
+MIN_LAMS = 3
+ALPHA_MIN = 0.3
+ALPHA_HOLDS = (0.75, 1.25)
+ALPHA_HOLDS_CI = (0.5, 1.5)
+ALPHA_APPROX = (0.4, 1.6)
+TRAIN_ACC_APPROX, TRAIN_ACC_FAIL = 0.99, 0.90
+CLOCK_TOL = 0.3
+NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class LamRow:
+    """One (lr, lam) of the probe table; medians and means over its usable seeds."""
+
+    lam: float
+    lr: float
+    n_seeds: int  # usable probes
+    n_diverged: int  # probes excluded as diverged
+    peak_mean: float  # mean over seeds of the smoothed peak metric
+    peak_sd: float  # sd over seeds (NaN with one seed)
+    t_star: float  # median t*, steps
+    tau_star: float  # median lr*lam*t*
+    peak_tau: float  # median tau of the smoothed max
+    max_train_acc: float  # median of the max training accuracy
+    n_peaked: int  # seeds whose curve clearly peaked before its end
+    in_plateau: bool  # peak within noise of the best lam at this lr
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """A probe left out of the fit, and why."""
+
+    lam: float
+    lr: float
+    seed: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Everything `advise` and the report need. NaN where not measurable."""
+
+    verdict: str  # one of VERDICTS
+    reasons: tuple[str, ...]  # the numbers that decided
+    lr: float  # the probe lr that c, the plateau and the table's main rows refer to
+    tolerance: float  # metric units; t* = first point within it of the peak
+    c: float  # tau where the pooled plateau curve is best: lam_opt = c / (lr*T)
+    c_interval: tuple[float, float]
+    alpha: float  # log t* = log c0 - alpha log(lr*lam); the paper predicts 1
+    alpha_interval: tuple[float, float]
+    c0: float  # steps * (lr*lam)^alpha
+    tau_star_median: float  # median single-run tau* (noisy; not what the advice uses)
+    beta_lr: float  # log t* = a - beta_lr log lr - beta_lam log lam (several lrs only)
+    beta_lr_interval: tuple[float, float]
+    beta_lam: float
+    beta_lam_interval: tuple[float, float]
+    clock_is_lr_lam: bool | None  # None with a single lr
+    lam_c: float  # plateau edge: largest lam whose peak is within noise of the best
+    lam_best: float  # lam with the best measured mean peak
+    lam_min_probed: float  # smallest usable lam at `lr`
+    plateau_level: float  # mean peak of the plateau lams
+    plateau_threshold: float  # "within noise" margin used for the plateau
+    interior_max: bool  # a smaller, clearly-peaked lam is significantly worse than lam_best
+    lam_star: float  # = lam_best when interior_max (advice floor), else NaN
+    overparameterized: bool | None  # plateau probes reached training accuracy ~1
+    train_acc: float  # median max training accuracy of the plateau probes
+    n_usable: int
+    table: tuple[LamRow, ...]
+    collapsed_tau: tuple[float, ...]  # tau grid of the pooled plateau curve
+    collapsed_mean: tuple[float, ...]  # pooled metric, each probe centred on the plateau level
+    collapsed_lo: tuple[float, ...]  # mean - 1 standard error across probes
+    collapsed_hi: tuple[float, ...]
+    excluded: tuple[Excluded, ...]
+
+
+def _blank(tolerance: float) -> dict:
+    """Field values of a Fit that measured nothing."""
+    pair = (NAN, NAN)
+    return dict(
+        verdict=FAILS, reasons=(), lr=NAN, tolerance=float(tolerance), c=NAN, c_interval=pair,
+        alpha=NAN, alpha_interval=pair, c0=NAN, tau_star_median=NAN, beta_lr=NAN,
+        beta_lr_interval=pair, beta_lam=NAN, beta_lam_interval=pair, clock_is_lr_lam=None,
+        lam_c=NAN, lam_best=NAN, lam_min_probed=NAN, plateau_level=NAN, plateau_threshold=NAN,
+        interior_max=False, lam_star=NAN, overparameterized=None, train_acc=NAN, n_usable=0,
+        table=(), collapsed_tau=(), collapsed_mean=(), collapsed_lo=(), collapsed_hi=(),
+        excluded=(),
+    )
+
+
+def _screen(curves: Sequence[Curve], tolerance: float):
+    """Analyse every curve; split into usable (metrics, curve) pairs and exclusions."""
+    usable, excluded = [], []
+    for cv in curves:
+        try:
+            m = analyze_curve(cv, tolerance)
+        except Exception as exc:  # a malformed record must not sink the fit
+            excluded.append(Excluded(NAN, NAN, -1, f"unreadable curve ({type(exc).__name__})"))
+            continue
+        why = None
+        if m.status == "failed":
+            why = "failed"
+        elif m.diverged:
+            why = "diverged (status or non-finite loss/metric)"
+        elif not (m.lam > 0 and m.lr > 0 and math.isfinite(m.lam * m.lr)):
+            why = "lam and lr must be positive and finite: no tau clock"
+        elif not math.isfinite(m.peak_metric):
+            why = "no finite evaluation"
+        if why:
+            excluded.append(Excluded(m.lam, m.lr, m.seed, why))
+        else:
+            usable.append((m, cv))
+    return usable, excluded
+
+
+def _median(values) -> float:
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else NAN
+
+
+def _rows(ms: list[CurveMetrics], excluded: list[Excluded]) -> list[LamRow]:
+    """Group usable probes by (lr, lam) into table rows (in_plateau set later)."""
+    keys = sorted({(m.lr, m.lam) for m in ms} | {(e.lr, e.lam) for e in excluded
+                                                  if e.lam > 0 and e.lr > 0})
+    rows = []
+    for lr, lam in keys:
+        g = [m for m in ms if (m.lr, m.lam) == (lr, lam)]
+        peaks = np.array([m.peak_metric for m in g])
+        rows.append(LamRow(
+            lam=lam, lr=lr, n_seeds=len(g),
+            n_diverged=sum(e.lr == lr and e.lam == lam and e.reason.startswith("diverged")
+                           for e in excluded),
+            peak_mean=float(peaks.mean()) if g else NAN,
+            peak_sd=float(peaks.std(ddof=1)) if len(g) > 1 else NAN,
+            t_star=_median(m.t_star for m in g), tau_star=_median(m.tau_star for m in g),
+            peak_tau=_median(m.peak_tau for m in g),
+            max_train_acc=_median(m.max_train_acc for m in g),
+            n_peaked=sum(m.peaked for m in g), in_plateau=False))
+    return rows
+
+
+def _plateau(rows: list[LamRow], ms: list[CurveMetrics], tolerance: float) -> dict:
+    """Plateau of the peak metric against lam at one lr (rows with data, any order).
+
+    Noise: pooled sd of the peak over seeds, or (one seed per lam) the evaluation noise
+    over sqrt(smoothing window). A lam is in the plateau when its mean peak is within
+    max(tolerance, 2 * se of the difference to the best).
+    """
+    sds = [r.peak_sd for r in rows if math.isfinite(r.peak_sd)]
+    sd = math.sqrt(np.mean(np.square(sds))) if sds else (
+        _median(m.noise for m in ms) / math.sqrt(DEFAULT_WINDOW))
+    sd = sd if math.isfinite(sd) else 0.0
+    best = max(rows, key=lambda r: r.peak_mean)
+
+    def thr(r: LamRow) -> float:
+        return max(tolerance, 2.0 * sd * math.sqrt(1 / best.n_seeds + 1 / r.n_seeds))
+
+    inside = {r.lam for r in rows if r.peak_mean >= best.peak_mean - thr(r)}
+    worse_below = [r for r in rows if r.lam < best.lam and r.lam not in inside
+                   and 2 * r.n_peaked >= r.n_seeds]
+    return dict(
+        inside=inside, lam_c=max(inside), lam_best=best.lam, threshold=thr(best),
+        level=float(np.mean([r.peak_mean for r in rows if r.lam in inside])),
+        interior=bool(worse_below), lam_star=best.lam if worse_below else NAN,
+        no_effect=len(inside) == len(rows))
+
+
+def _slopes(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """OLS slopes of y on x for each row of resampling indices idx, shape (B,); NaN if flat."""
+    xb, yb = x[idx], y[idx]
+    xc = xb - xb.mean(axis=1, keepdims=True)
+    var = (xc**2).sum(axis=1)
+    cov = (xc * (yb - yb.mean(axis=1, keepdims=True))).sum(axis=1)
+    return np.where(var > 1e-12, cov / np.where(var > 1e-12, var, 1.0), np.nan)
+
+
+def _ci(samples: np.ndarray) -> tuple[float, float]:
+    s = samples[np.isfinite(samples)]
+    return (float(np.percentile(s, 2.5)), float(np.percentile(s, 97.5))) if s.size else (NAN, NAN)
+
+
+def _alpha(ms: list[CurveMetrics], n_boot: int, rng) -> dict:
+    """log t* = log c0 - alpha log(lr*lam), bootstrap over probes (seeds and points)."""
+    x = np.log([m.lr * m.lam for m in ms])
+    y = np.log([m.t_star for m in ms])
+    slope = _slopes(x, y, np.arange(len(x))[None, :])[0]
+    boot = _slopes(x, y, rng.integers(0, len(x), (n_boot, len(x))))
+    return dict(alpha=float(-slope), alpha_interval=tuple(-v for v in _ci(boot)[::-1]),
+                c0=float(np.exp(y.mean() - slope * x.mean())),
+                tau_star_median=_median(m.tau_star for m in ms))
+
+
+def _clock(ms: list[CurveMetrics], n_boot: int, rng) -> dict:
+    """Separate exponents log t* = a - beta_lr log lr - beta_lam log lam (needs 2+ lrs)."""
+    if len({m.lr for m in ms}) < 2:
+        return {}
+    a = np.column_stack([np.ones(len(ms)), -np.log([m.lr for m in ms]),
+                         -np.log([m.lam for m in ms])])
+    y = np.log([m.t_star for m in ms])
+    if np.linalg.matrix_rank(a) < 3:
+        return {}
+    fit = np.linalg.lstsq(a, y, rcond=None)[0]
+    boot = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(y), len(y))
+        if np.linalg.matrix_rank(a[i]) == 3:
+            boot.append(np.linalg.lstsq(a[i], y[i], rcond=None)[0])
+    b = np.array(boot).reshape(-1, 3)
+    return dict(beta_lr=float(fit[1]), beta_lam=float(fit[2]),
+                beta_lr_interval=_ci(b[:, 1]), beta_lam_interval=_ci(b[:, 2]),
+                clock_is_lr_lam=bool(abs(fit[1] - fit[2]) <= CLOCK_TOL))
+
+
+def _pool(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error over probes (rows), shape (G,); NaN where < half cover."""
+    cover = np.isfinite(mat).sum(axis=0)
+    ok = cover >= max(1, math.ceil(mat.shape[0] / 2))
+    z = np.where(np.isfinite(mat), mat, 0.0)
+    mean = np.where(ok, z.sum(axis=0) / np.maximum(cover, 1), np.nan)
+    dev = np.where(np.isfinite(mat), (mat - mean) ** 2, 0.0).sum(axis=0)
+    se = np.where(ok & (cover > 1), np.sqrt(dev / np.maximum(cover - 1, 1) / np.maximum(cover, 1)), np.nan)
+    return smooth(mean), se
+
+
+def _top(grid: np.ndarray, mean: np.ndarray, delta: float) -> tuple[float, int, int, int]:
+    """Noise-aware best tau of a pooled curve: the geometric centre of the contiguous run of
+    grid points within `delta` of its max (the top is flat; a bare argmax wanders).
+    Returns (c, lo, hi, argmax) with grid indices."""
+    ok = np.flatnonzero(np.isfinite(mean))
+    i = int(ok[np.argmax(mean[ok])])
+    lo = hi = i
+    while lo - 1 >= 0 and mean[lo - 1] >= mean[i] - delta:
+        lo -= 1
+    while hi + 1 < len(mean) and mean[hi + 1] >= mean[i] - delta:
+        hi += 1
+    return float(math.sqrt(grid[lo] * grid[hi])), lo, hi, i
+
+
+def _collapse(pool: list[tuple[CurveMetrics, Curve]], level: float, n_boot: int, rng) -> dict:
+    """Pool plateau probes on a log tau grid (each centred so its own peak sits at `level`)
+    and read c off the top, with a bootstrap over probes widened to the top region."""
+    grid = tau_grid([cv for _, cv in pool])
+    if grid.size == 0:
+        return {}
+    mat = np.array([on_grid(cv, grid) - m.peak_metric + level for m, cv in pool])  # (k, G)
+    mean, se = _pool(mat)
+    if not np.isfinite(mean).any():
+        return {}
+    i = int(np.nanargmax(mean))
+    noise = _median(m.noise for m, _ in pool) / math.sqrt(DEFAULT_WINDOW * len(pool))
+    delta = se[i] if math.isfinite(se[i]) else (noise if math.isfinite(noise) else 0.0)
+    c, lo, hi, i = _top(grid, mean, delta)
+    boot = []
+    for _ in range(n_boot if len(mat) > 1 else 0):
+        mb = _pool(mat[rng.integers(0, len(mat), len(mat))])[0]
+        if np.isfinite(mb).any():
+            boot.append(_top(grid, mb, delta)[0])
+    ci = _ci(np.array(boot)) if boot else (c, c)
+    ok = np.flatnonzero(np.isfinite(mean))
+    band = np.where(np.isfinite(se), se, 0.0)
+    return dict(c=c, c_interval=(float(min(ci[0], grid[lo])), float(max(ci[1], grid[hi]))),
+                edge="rising" if i == ok[-1] else ("first" if i == ok[0] else ""),
+                collapsed_tau=tuple(grid), collapsed_mean=tuple(mean),
+                collapsed_lo=tuple(mean - band), collapsed_hi=tuple(mean + band))
+
+
+def _worst(a: str, b: str) -> str:
+    return max(a, b, key=VERDICTS.index)
+
+
+def _verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[str, list[str]]:
+    """Apply the module docstring's rules to the measured numbers; returns (verdict, reasons)."""
+    v, why = HOLDS, []
+    a, (lo, hi) = f["alpha"], f["alpha_interval"]
+    if n_clocks < MIN_LAMS:
+        return FAILS, [f"only {n_clocks} distinct lr*lam value(s) with a usable t* "
+                       f"(need {MIN_LAMS}): cannot fit t* against lam"]
+    why.append(f"alpha = {a:.2f} [{lo:.2f}, {hi:.2f}] over {n_clocks} lr*lam values "
+               f"(paper: 1; t* = {f['c0']:.3g} / (lr*lam)^alpha steps)")
+    if not math.isfinite(a) or a < ALPHA_MIN or not lo > 0:
+        v = FAILS
+        why.append(f"t* does not grow as lam falls (alpha {a:.2f} < {ALPHA_MIN} or CI reaches 0)")
+        if no_effect:
+            why.append(f"lam has no effect: every lam's peak is within "
+                       f"{f['plateau_threshold']:.4f} of the best")
+    elif not ALPHA_APPROX[0] <= a <= ALPHA_APPROX[1]:
+        v = FAILS
+        why.append(f"alpha {a:.2f} outside [{ALPHA_APPROX[0]}, {ALPHA_APPROX[1]}]")
+    elif not (ALPHA_HOLDS[0] <= a <= ALPHA_HOLDS[1]
+              and ALPHA_HOLDS_CI[0] <= lo and hi <= ALPHA_HOLDS_CI[1]):
+        v = APPROX
+        why.append(f"alpha {a:.2f} [{lo:.2f}, {hi:.2f}] not within {list(ALPHA_HOLDS)} "
+                   f"with CI inside {list(ALPHA_HOLDS_CI)}")
+    acc = f["train_acc"]
+    if math.isfinite(acc) and acc < TRAIN_ACC_APPROX:
+        v = _worst(v, FAILS if acc < TRAIN_ACC_FAIL else APPROX)
+        why.append(f"training accuracy only reached {acc:.3f} (< {TRAIN_ACC_APPROX}): "
+                   f"not clearly overparameterized")
+    elif not math.isfinite(acc):
+        why.append("training accuracy unknown: overparameterization not checked")
+    if f["clock_is_lr_lam"] is False:
+        v = _worst(v, APPROX)
+        why.append(f"the clock is not lr*lam: beta_lr = {f['beta_lr']:.2f}, "
+                   f"beta_lam = {f['beta_lam']:.2f} (tolerance {CLOCK_TOL})")
+    elif f["clock_is_lr_lam"]:
+        why.append(f"clock lr*lam confirmed: beta_lr = {f['beta_lr']:.2f}, "
+                   f"beta_lam = {f['beta_lam']:.2f}")
+    if edge:
+        v = _worst(v, APPROX)
+        why.append(edge)
+    return v, why
+
+
+def _describe(f: dict) -> list[str]:
+    """Reasons that state the plateau and c, whatever the verdict."""
+    out = [f"plateau: lam <= {f['lam_c']:.3g} has a peak within {f['plateau_threshold']:.4f} "
+           f"of the best ({f['plateau_level']:.4f} mean); best lam {f['lam_best']:.3g}"]
+    if f["interior_max"]:
+        out.append(f"the peak has an interior maximum at lam* = {f['lam_star']:.3g}: smaller "
+                   f"lams are worse, longer budgets must not go below it")
+    lo, hi = f["c_interval"]
+    out.append(f"c = {f['c']:.3g} [{lo:.3g}, {hi:.3g}]: tau where the pooled plateau curve is "
+               f"best (single-run tau* median {f['tau_star_median']:.3g})")
+    return out
+
+
+def _main_lr(ms: list[CurveMetrics]) -> float:
+    """The lr with the most usable probes (ties: most lams, then the smallest lr)."""
+    lrs = sorted({m.lr for m in ms})
+    return max(lrs, key=lambda lr: (sum(m.lr == lr for m in ms),
+                                    len({m.lam for m in ms if m.lr == lr}), -lr))
+
+
+def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> Fit:
+    f, rng = _blank(tolerance), np.random.default_rng(seed)
+    usable, excluded = _screen(list(curves or ()), tolerance)
+    ms = [m for m, _ in usable]
+    rows = _rows(ms, excluded)
+    f.update(excluded=tuple(excluded), n_usable=len(ms), table=tuple(rows))
+    notes = [f"{len(excluded)} probe(s) excluded: " + "; ".join(
+        f"lam={e.lam:.3g} lr={e.lr:.3g} seed={e.seed}: {e.reason}" for e in excluded)
+    ] if excluded else []
+    if not ms:
+        return Fit(**{**f, "reasons": tuple(["no usable probe"] + notes)})
+    plateaus = {lr: _plateau([r for r in rows if r.lr == lr and r.n_seeds],
+                             [m for m in ms if m.lr == lr], tolerance) for lr in {m.lr for m in ms}}
+    lr0 = _main_lr(ms)
+    p = plateaus[lr0]
+    rows = [replace(r, in_plateau=r.n_seeds > 0 and r.lam in plateaus[r.lr]["inside"])
+            for r in rows]
+    plat = [(m, cv) for m, cv in usable if m.lr == lr0 and m.lam in p["inside"]]
+    over = [m.max_train_acc for m, _ in plat]
+    f.update(table=tuple(rows), lr=lr0, lam_c=p["lam_c"], lam_best=p["lam_best"],
+             lam_min_probed=min(m.lam for m in ms if m.lr == lr0),
+             plateau_level=p["level"], plateau_threshold=p["threshold"],
+             interior_max=p["interior"], lam_star=p["lam_star"], train_acc=_median(over))
+    f["overparameterized"] = (None if not math.isfinite(f["train_acc"])
+                              else f["train_acc"] >= TRAIN_ACC_APPROX)
+    good = [m for m in ms if m.peaked and m.t_star > 0]
+    reg = [m for m in good if m.lam <= plateaus[m.lr]["lam_c"]]
+    if len({m.lr * m.lam for m in reg}) < MIN_LAMS:
+        reg = good
+    n_clocks = len({m.lr * m.lam for m in reg})
+    if n_clocks >= 2:
+        f.update(_alpha(reg, n_boot, rng))
+        f.update(_clock(reg, n_boot, rng))
+    if len(good) < len(ms):
+        notes.append(f"{len(ms) - len(good)} probe(s) had not clearly peaked (or peaked at "
+                     f"step 0): left out of the t* fit")
+    peaked_plat = [(m, cv) for m, cv in plat if m.peaked] or plat
+    f.update(_collapse(peaked_plat, p["level"], n_boot, rng))
+    edge = {"rising": f"the pooled curve is still rising at tau = {f['c']:.3g}: c is a "
+                      f"lower bound (probes too short)",
+            "first": "the pooled curve is best at its first point: c is an upper bound",
+            "": ""}[f.pop("edge", "")]
+    if not math.isfinite(f["c"]) and math.isfinite(f["tau_star_median"]):
+        f["c"], f["c_interval"] = f["tau_star_median"], (NAN, NAN)
+        edge = "no pooled curve: c taken from the median single-run tau*"
+    verdict, why = _verdict(f, n_clocks, p["no_effect"], edge)
+    return Fit(**{**f, "verdict": verdict, "reasons": tuple(why + _describe(f) + notes)})
+
+
+def fit_relations(
+    curves: Sequence[Curve], tolerance: float = 0.005, n_bootstrap: int = 200, seed: int = 0
+) -> Fit:
+    """Fit the paper's relations to probe curves (see the module docstring for the verdict).
+
+    Never raises: on input it cannot use (empty, all diverged, NaN, one lam, constant
+    curves) it returns a Fit with verdict "does not hold" and a reason. `seed` fixes the
+    bootstrap so a fit is repeatable.
+    """
+    try:
+        return _fit(curves, float(tolerance), max(int(n_bootstrap), 0), int(seed))
+    except Exception as exc:  # contract: a verdict, not a traceback; the reason names the error
+        return Fit(**{**_blank(tolerance),
+                      "reasons": (f"internal error while fitting: {type(exc).__name__}: {exc}",)})
+
+
+# ----------------------------------------------------------------------------------------
+# Serialisation (JSON-safe: NaN -> None, tuples -> lists); shared with advise.py
+# ----------------------------------------------------------------------------------------
+
+
+def to_jsonable(obj):
+    """Dataclasses, tuples, numpy scalars and NaN -> plain JSON values (NaN/inf -> None)."""
+    if hasattr(obj, "__dataclass_fields__"):
+        return {k: to_jsonable(v) for k, v in asdict(obj).items()}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | np.ndarray):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, bool | np.bool_) or obj is None:
+        return None if obj is None else bool(obj)
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
+
+
+def _num(x) -> float:
+    return NAN if x is None else float(x)
+
+
+def from_jsonable(cls, d: dict, nested: dict | None = None):
+    """Rebuild dataclass `cls` from `to_jsonable` output, decoding by annotation string."""
+    nested = {"LamRow": LamRow, "Excluded": Excluded, **(nested or {})}
+    kw = {}
+    for fld in fields(cls):
+        if fld.name not in d:
+            raise ValueError(f"{cls.__name__}: missing key {fld.name!r}")
+        x, t = d[fld.name], str(fld.type)
+        inner = t[len("tuple["):].split(",")[0].rstrip("]") if t.startswith("tuple[") else ""
+        if t == "float":
+            kw[fld.name] = _num(x)
+        elif t in ("int", "str", "bool"):
+            kw[fld.name] = {"int": int, "str": str, "bool": bool}[t](x)
+        elif t == "bool | None":
+            kw[fld.name] = None if x is None else bool(x)
+        elif t.startswith("dict["):
+            kw[fld.name] = {str(k): _num(v) for k, v in x.items()}
+        elif inner == "float":
+            kw[fld.name] = tuple(_num(v) for v in x)
+        elif inner == "str":
+            kw[fld.name] = tuple(str(v) for v in x)
+        elif inner in nested:
+            kw[fld.name] = tuple(from_jsonable(nested[inner], v, nested) for v in x)
+        else:
+            raise ValueError(f"{cls.__name__}.{fld.name}: cannot decode type {t}")
+    return cls(**kw)
+
+
+def fit_to_dict(fit: Fit) -> dict:
+    """JSON-safe dict of a Fit, with schema_version 1."""
+    return {"schema_version": 1, **to_jsonable(fit)}
+
+
+def fit_from_dict(d: dict) -> Fit:
+    """Inverse of `fit_to_dict` (extra keys ignored; a missing key is a ValueError)."""
+    return from_jsonable(Fit, d)

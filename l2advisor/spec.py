@@ -1,0 +1,180 @@
+"""Load a user's model file into a frozen `TaskSpec`, with one readable sentence per mistake.
+
+The model file is the user's own code and is executed as such (like a `conftest.py`).
+Contract: `build_model() -> nn.Module`, `build_data() -> (train, val)` map-style datasets;
+optional settings `lr`, `batch_size`, `momentum`, `optimizer`, `loss`, `metric`,
+`build_test()`. Flags given on the command line override the file's settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from l2advisor.errors import InputError
+
+DEFAULTS: dict[str, Any] = {
+    "lr": 0.1,
+    "batch_size": 64,
+    "momentum": 0.0,
+    "optimizer": "sgd",
+    "loss": None,  # None -> cross-entropy
+    "metric": "accuracy",
+}
+OPTIMIZERS = ("sgd", "adamw")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A model file, loaded: its callables and its (possibly overridden) settings."""
+
+    path: Path
+    name: str  # file stem, the default run-directory name
+    sha256: str  # of the file's text: a results directory knows which task wrote it
+    build_model: Callable[[], Any]
+    build_data: Callable[[], Any]
+    build_test: Callable[[], Any] | None
+    lr: float
+    batch_size: int
+    momentum: float
+    optimizer: str
+    loss: Callable[[Any, Any], Any] | None
+    metric: str | Callable[[Any, Any], float]
+
+    @property
+    def metric_name(self) -> str:
+        return self.metric if isinstance(self.metric, str) else getattr(self.metric, "__name__", "metric")
+
+    def settings(self) -> dict[str, Any]:
+        """The JSON-safe settings that define this task (for result headers)."""
+        return {
+            "model_file": str(self.path),
+            "model_sha256": self.sha256,
+            "lr": self.lr,
+            "batch_size": self.batch_size,
+            "momentum": self.momentum,
+            "optimizer": self.optimizer,
+            "loss": "cross_entropy" if self.loss is None else getattr(self.loss, "__name__", "custom"),
+            "metric": self.metric_name,
+        }
+
+
+def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> TaskSpec:
+    """Execute the model file and check its contract; `overrides` (non-None values) win."""
+    path = Path(path)
+    module = _exec_file(path)
+    where = path.name
+    for required in ("build_model", "build_data"):
+        if not callable(getattr(module, required, None)):
+            raise InputError(f"{where} has no function `{required}()`; a model file must define "
+                             "build_model() -> torch.nn.Module and build_data() -> (train, val).")
+    build_test = getattr(module, "build_test", None)
+    if build_test is not None and not callable(build_test):
+        raise InputError(f"{where}: `build_test` must be a function returning a dataset.")
+    settings = {key: getattr(module, key, default) for key, default in DEFAULTS.items()}
+    settings.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    spec = TaskSpec(
+        path=path.resolve(), name=path.stem, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        build_model=module.build_model, build_data=module.build_data, build_test=build_test,
+        **settings,
+    )
+    return validate_settings(spec)
+
+
+def validate_settings(spec: TaskSpec) -> TaskSpec:
+    """Check types and ranges of the settings; returns the spec with normalised values."""
+    where = spec.path.name
+    lr = check_positive(spec.lr, "lr", where)
+    batch_size = spec.batch_size
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"{where}: `batch_size` must be a positive integer, got {batch_size!r}.")
+    momentum = _as_float(spec.momentum, "momentum", where)
+    if not 0.0 <= momentum < 1.0:
+        raise InputError(f"{where}: `momentum` must be in [0, 1), got {momentum!r}.")
+    optimizer = str(spec.optimizer).lower()
+    if optimizer not in OPTIMIZERS:
+        raise InputError(f"{where}: `optimizer` must be one of {', '.join(OPTIMIZERS)}, got {spec.optimizer!r}.")
+    if spec.loss is not None and not callable(spec.loss):
+        raise InputError(f"{where}: `loss` must be a callable (outputs, targets) -> loss tensor.")
+    if not (spec.metric == "accuracy" or callable(spec.metric)):
+        raise InputError(f"{where}: `metric` must be \"accuracy\" or a callable (outputs, targets) -> float "
+                         f"(higher is better), got {spec.metric!r}.")
+    return replace(spec, lr=lr, momentum=momentum, optimizer=optimizer)
+
+
+def check_positive(value: Any, name: str, where: str) -> float:
+    """A finite number > 0, or one clear sentence saying what it was."""
+    number = _as_float(value, name, where)
+    if not (math.isfinite(number) and number > 0):
+        raise InputError(f"{where}: `{name}` must be a finite number > 0, got {value!r}.")
+    return number
+
+
+def _as_float(value: Any, name: str, where: str) -> float:
+    if isinstance(value, bool):
+        raise InputError(f"{where}: `{name}` must be a number, got {value!r}.")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: `{name}` must be a number, got {value!r}.") from None
+
+
+def _exec_file(path: Path) -> ModuleType:
+    """Run the model file as a module; turn any failure into one sentence with the user's line."""
+    if not path.exists():
+        raise InputError(f"Model file {path} does not exist.")
+    if not path.is_file():
+        raise InputError(f"Model file {path} is not a file.")
+    try:
+        source = path.read_text()
+    except UnicodeDecodeError:
+        raise InputError(f"{path.name} is not a Python file (it is not readable as text).") from None
+    try:
+        compile(source, str(path), "exec")
+    except SyntaxError as err:
+        raise InputError(f"{path.name} is not valid Python: {err.msg} at line {err.lineno}.") from None
+    module_name = f"l2advisor_user_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]}"
+    loader_spec = importlib.util.spec_from_file_location(module_name, path)
+    if loader_spec is None or loader_spec.loader is None:
+        raise InputError(f"{path.name} cannot be loaded as a Python module.")
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.path.insert(0, str(path.resolve().parent))  # the file may import its neighbours
+    try:
+        loader_spec.loader.exec_module(module)
+    except Exception as err:  # the user's code: anything can happen
+        raise InputError(f"{path.name} raised {describe_user_error(err, path)} while being loaded.") from None
+    finally:
+        sys.path.remove(str(path.resolve().parent))
+    return module
+
+
+def describe_user_error(err: BaseException, path: Path | None = None) -> str:
+    """`ValueError: message (line 12 of model.py: `code`)`, pointing at the user's deepest line."""
+    text = f"{type(err).__name__}: {err}"
+    frames = traceback.extract_tb(err.__traceback__)
+    if path is not None:
+        resolved = str(path.resolve())
+        frames = [f for f in frames if str(Path(f.filename).resolve()) == resolved] or frames
+    if frames:
+        last = frames[-1]
+        line = f": `{last.line.strip()}`" if last.line else ""
+        text += f" (line {last.lineno} of {Path(last.filename).name}{line})"
+    return text
+
+
+def call_user(spec: TaskSpec, func: Callable[..., Any], what: str, *args: Any) -> Any:
+    """Call one of the model file's functions; its exceptions become an `InputError`."""
+    try:
+        return func(*args)
+    except InputError:
+        raise
+    except Exception as err:
+        raise InputError(f"{spec.path.name}: {what} raised {describe_user_error(err, spec.path)}.") from None

@@ -8,15 +8,25 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from l2advisor.cli import app, catch_interrupt, err, handle_errors, out, parse_floats, parse_ints
+from l2advisor.errors import InputError, RunFailed
 from l2advisor.lock import RunLock
-from l2advisor.probe import ProbeRun, ProbeSettings, check_settings, pending, plan_probes, run_probes, summarize
+from l2advisor.probe import (
+    ProbeRun,
+    ProbeSettings,
+    check_settings,
+    pending,
+    plan_probes,
+    run_probes,
+    summarize,
+)
 from l2advisor.runs import PROBES_FILE, results_path
 from l2advisor.spec import load_spec
-from l2advisor.store import json_safe, make_header, open_results, read_results
+from l2advisor.store import RunState, json_safe, make_header, open_results, read_results
 from l2advisor.task import build_task
 from l2advisor.train import Record, TrainConfig, TrainResult, resolve_device
 
@@ -92,12 +102,26 @@ def probe(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     force: Annotated[bool, typer.Option(help="Discard existing results in the run directory and start over.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    batched: Annotated[bool, typer.Option(help="Train the lams that share lr and seed together, as stacked replicas "
+                                               "of the model: one pass, the same numbers up to rounding.")] = False,
+    batch_replicas: Annotated[int, typer.Option(help="Most replicas trained together when --batched.")] = 8,
+    jobs: Annotated[int, typer.Option(help="Probe jobs running at once, in worker processes (torch threads are "
+                                           "divided among them) [default: 1, or one per --devices entry].")] = 0,
+    devices: Annotated[str | None, typer.Option(help="Spread jobs over these devices round robin, e.g. "
+                                                     "cuda:0,cuda:1.")] = None,
+    backend: Annotated[str, typer.Option(help="Where jobs run: loky (worker processes here) or dask "
+                                              "(a Dask cluster, with --scheduler).")] = "loky",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address for --backend dask, e.g. "
+                                                       "tcp://host:8786.")] = None,
 ) -> None:
     """Run short probe trainings at large weight decays and record their learning curves.
 
     Re-running the same command resumes: finished probes are reused, unfinished ones restart.
     """
-    spec = load_spec(model_file, {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer})
+    overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
+    spec = load_spec(model_file, overrides)
+    if batch_replicas < 1:
+        raise InputError(f"--batch-replicas must be at least 1, got {batch_replicas}.")
     torch_device = resolve_device(device)
     settings = ProbeSettings(
         lrs=parse_floats(lrs, "--lrs") or (spec.lr,), seeds=parse_ints(seeds, "--seeds"),
@@ -118,11 +142,13 @@ def probe(
             err.print(f"[yellow]Took over a stale lock left by process {lock.stale_taken_over}.[/]")
         todo, reused = pending(runs, read_results(path))
         err.print(f"Probing {spec.path.name} on {torch_device}: {len(runs)} probes "
-                  f"({len(reused)} reused), lams {", ".join(f"{lam:g}" for lam in sorted({r.lam for r in runs}, reverse=True))}, "
+                  f"({len(reused)} reused), lams {', '.join(f'{lam:g}' for lam in sorted({r.lam for r in runs}, reverse=True))}, "
                   f"horizon tau={settings.horizon:g}, results in {run_dir}")
         bars = ProbeBars(todo)
         with bars.bars, catch_interrupt() as interrupted:
-            run_probes(task, todo, base, settings, writer.write, bars, interrupted)
+            _run(task, todo, base, settings, writer, bars, interrupted, model_file, overrides, path,
+                 replicas=batch_replicas if batched else 1, jobs=jobs, devices=devices, backend=backend,
+                 scheduler=scheduler)
     if interrupted():
         err.print(f"[yellow]Interrupted. Everything measured so far is in {path}; run the same command again "
                   "to resume (finished probes are reused).[/]")
@@ -134,6 +160,37 @@ def probe(
     else:
         out.print(summary_table(rows, spec.metric_name))
         err.print(f"Next: [bold]l2advisor recommend {run_dir} --budget STEPS[/]")
-    failed = [row for row in rows if row["status"] in ("failed", "diverged")]
-    for row in failed:
-        err.print(f"[yellow]{row['run']} {row['status']}[/]: " + results.runs[row["run"]].end.get("message", ""))
+    report_failures([results.runs[r.run_id] for r in runs if r.run_id in results.runs])
+
+
+def _run(task: Any, todo: list[ProbeRun], base: TrainConfig, settings: ProbeSettings, writer: Any, bars: ProbeBars,
+         interrupted: Any, model_file: Path, overrides: dict[str, Any], path: Path, *, replicas: int, jobs: int,
+         devices: str | None, backend: str, scheduler: str | None) -> None:
+    """Probes here, one process (batched or not), or as parallel jobs (--jobs, --devices, --backend dask)."""
+    from l2advisor.parallel import parse_devices, run_parallel
+
+    def notice(text: str) -> None:
+        err.print(f"[yellow]{escape(text)}[/]", highlight=False)
+
+    device_list = parse_devices(devices)
+    jobs = jobs or (len(device_list) if device_list else 1)
+    if jobs == 1 and backend == "loky" and not device_list:
+        run_probes(task, todo, base, settings, writer.write, bars, interrupted, replicas=replicas, notice=notice)
+        return
+    run_parallel(model_file, overrides, todo, base, settings, path, jobs=jobs, replicas=replicas,
+                 devices=device_list, backend=backend, scheduler=scheduler, write=writer.write, progress=bars,
+                 interrupted=interrupted, notice=notice)
+
+
+def report_failures(states: list[RunState]) -> None:
+    """Failed or diverged probes: a warning each (the others still count); all of them: exit 1."""
+    bad = [state for state in states if state.status in ("failed", "diverged")]
+    for state in bad:
+        message = (state.end or {}).get("message") or ""
+        err.print(f"[yellow]{escape(state.run_id)} {state.status}[/]: {escape(message)}", highlight=False)
+    if bad and len(bad) == len(states):
+        raise RunFailed(f"All {len(states)} probes failed or diverged (see above), so there is nothing to "
+                        "fit; fix the model file, or probe smaller lams or a smaller lr.")
+    if bad:
+        err.print(f"[yellow]{len(bad)} of {len(states)} probes failed or diverged; "
+                  "`l2advisor recommend` leaves them out.[/]")

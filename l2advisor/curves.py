@@ -1,10 +1,13 @@
 """One probe's learning curve -> the metrics the relations need (pure numpy; no torch).
 
 A `Curve` is what the training loop recorded at each evaluation of one probe run.
+Here: `smooth`, `analyze_curve` (peak, t*, tau*, flags), `has_peaked` (the probe
+runner's early-stop rule) and `collapse` (pool curves on the tau clock; find c).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +63,7 @@ def _median3(v: np.ndarray) -> np.ndarray:
     return np.where(k > 0, out, np.nan)
 
 
+@np.errstate(all="ignore")  # odd input (inf, 1e308) gives NaN, not warnings
 def smooth(values: np.ndarray, window: int = DEFAULT_WINDOW) -> np.ndarray:
     """Robust smoothing of a noisy evaluation series: running median of 3, then a centred
     moving mean of `window` points that ignores NaN and shrinks at the edges.
@@ -124,7 +128,7 @@ class CurveMetrics:
     max_train_acc: float  # max of the smoothed training accuracy
     overparameterized: bool | None  # max_train_acc >= 0.99; None when unknown
     diverged: bool  # status "diverged" or a value became non-finite
-    peaked: bool  # clearly peaked before the end (dropped past tolerance or tau_end >= 2 tau_peak)
+    peaked: bool  # clearly past its top: dropped, tau_end >= 2 tau_peak, or >= 3 tau at t*
     noise: float  # robust sd of one evaluation of the validation metric
 
 
@@ -143,13 +147,16 @@ def _clock(curve: Curve, n: int) -> np.ndarray:
 
 
 def _went_nonfinite(values: np.ndarray) -> bool:
-    """True when a series has an inf, or NaN next to finite values (a run that blew up)."""
+    """True when a series has an inf, or a NaN after its first finite value (a run that blew
+    up). Leading NaNs are not divergence: the step-0 record has no training loss yet."""
     v = np.asarray(values, dtype=float)
-    if v.size == 0:
+    fin = np.flatnonzero(np.isfinite(v))
+    if fin.size == 0:
         return False
-    return bool(np.isinf(v).any() or (np.isnan(v).any() and np.isfinite(v).any()))
+    return bool(np.isinf(v).any() or np.isnan(v[fin[0]:]).any())
 
 
+@np.errstate(all="ignore")  # odd input (inf, 1e308) gives NaN, not warnings
 def analyze_curve(
     curve: Curve, tolerance: float = 0.005, smoothing: int = DEFAULT_WINDOW
 ) -> CurveMetrics:
@@ -178,7 +185,10 @@ def analyze_curve(
         tau_star = float(curve.lr) * float(curve.lam) * t_star
         last = int(ok[-1])
         final = float(s[last])
-        peaked = i < last and (final < peak - tolerance or tau[last] >= 2.0 * peak_tau)
+        # clearly past the top: dropped, or run to twice the peak's tau, or to three times
+        # tau at t* without rising by more than the tolerance since (a flat top)
+        peaked = i < last and (final < peak - tolerance or tau[last] >= 2.0 * peak_tau
+                               or tau[last] >= 3.0 * tau[j])
     max_acc = _nan_stat(smooth(acc, 3), np.max)
     over = None if np.isnan(max_acc) else bool(max_acc >= MIN_TRAIN_ACC_OVERPARAM)
     return CurveMetrics(
@@ -192,6 +202,7 @@ def analyze_curve(
     )
 
 
+@np.errstate(all="ignore")  # odd input (inf, 1e308) gives NaN, not warnings
 def has_peaked(
     steps: np.ndarray,
     tau: np.ndarray,
@@ -271,3 +282,73 @@ def on_grid(curve: Curve, grid: np.ndarray, window: int = DEFAULT_WINDOW) -> np.
     inside = (lg >= lt[0]) & (lg <= lt[-1])
     out[inside] = np.interp(lg[inside], lt, ls)
     return out
+
+
+def _pool(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothed mean and standard error over probes (rows of mat, shape (k, G)), each (G,);
+    NaN where fewer than half the probes cover a grid point."""
+    fin = np.isfinite(mat)
+    cover = fin.sum(axis=0)
+    ok = cover >= max(1, -(-mat.shape[0] // 2))
+    mean = np.where(ok, np.where(fin, mat, 0.0).sum(axis=0) / np.maximum(cover, 1), np.nan)
+    dev = np.where(fin, (mat - mean) ** 2, 0.0).sum(axis=0)
+    se = np.where(ok & (cover > 1), np.sqrt(dev / np.maximum(cover - 1, 1) / np.maximum(cover, 1)),
+                  np.nan)
+    return smooth(mean), se
+
+
+def _top(grid: np.ndarray, mean: np.ndarray, delta: float) -> tuple[float, int, int, int]:
+    """Noise-aware best tau of a pooled curve: the geometric centre of the contiguous run of
+    grid points within `delta` of its max (the top is flat; a bare argmax wanders by a
+    factor of 3 between seeds). Returns (c, lo, hi, argmax), the last three grid indices."""
+    ok = np.flatnonzero(np.isfinite(mean))
+    i = int(ok[np.argmax(mean[ok])])
+    lo = hi = i
+    while lo - 1 >= 0 and mean[lo - 1] >= mean[i] - delta:
+        lo -= 1
+    while hi + 1 < len(mean) and mean[hi + 1] >= mean[i] - delta:
+        hi += 1
+    return float(math.sqrt(grid[lo] * grid[hi])), lo, hi, i
+
+
+@np.errstate(all="ignore")  # odd input (inf, 1e308) gives NaN, not warnings
+def collapse(
+    curves: list[Curve], shifts: list[float], noise: float = float("nan"),
+    n_boot: int = 200, rng: np.random.Generator | None = None,
+) -> dict:
+    """Pool curves on one log tau grid and find c, the tau where the pooled metric is best.
+
+    Each curve's smoothed metric is moved by its `shift` (metric units; the caller centres
+    every probe's peak on a common level so that level differences between lams do not tilt
+    the pool where coverage changes). The top criterion uses delta = the pooled standard
+    error at the max (or `noise` / sqrt(window * k) with one probe). c_interval: 2.5-97.5%
+    of c over a bootstrap of the probes, widened to the whole within-delta top region.
+    Returns {} when nothing can be pooled, else keys c, c_interval, edge ("rising": best at
+    the last grid point, "first": at the first, "" otherwise), collapsed_tau/mean/lo/hi
+    (tuples; lo/hi = mean -/+ one standard error).
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    grid = tau_grid(curves)
+    if grid.size == 0:
+        return {}
+    mat = np.array([on_grid(cv, grid) + sh for cv, sh in zip(curves, shifts, strict=True)])  # (k, G)
+    mean, se = _pool(mat)
+    if not np.isfinite(mean).any():
+        return {}
+    i = int(np.nanargmax(mean))
+    fallback = noise / math.sqrt(DEFAULT_WINDOW * len(mat))
+    delta = se[i] if math.isfinite(se[i]) else (fallback if math.isfinite(fallback) else 0.0)
+    c, lo, hi, i = _top(grid, mean, delta)
+    boot = []
+    for _ in range(n_boot if len(mat) > 1 else 0):
+        mb = _pool(mat[rng.integers(0, len(mat), len(mat))])[0]
+        if np.isfinite(mb).any():
+            boot.append(_top(grid, mb, delta)[0])
+    ci = np.percentile(boot, [2.5, 97.5]) if boot else (c, c)
+    ok = np.flatnonzero(np.isfinite(mean))
+    band = np.where(np.isfinite(se), se, 0.0)
+    return dict(c=c, c_interval=(float(min(ci[0], grid[lo])), float(max(ci[1], grid[hi]))),
+                edge="rising" if i == ok[-1] else ("first" if i == ok[0] else ""),
+                collapsed_tau=tuple(map(float, grid)), collapsed_mean=tuple(map(float, mean)),
+                collapsed_lo=tuple(map(float, mean - band)),
+                collapsed_hi=tuple(map(float, mean + band)))

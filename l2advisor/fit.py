@@ -9,6 +9,7 @@ Verdict rules (`fit_relations`), checked in this order; the worst one wins:
     (and when, in addition, every lam's peak is within noise: "lam has no effect")
   * alpha outside ALPHA_APPROX = [0.4, 1.6]                       -> does not hold
   * alpha in ALPHA_HOLDS = [0.75, 1.25] with CI inside [0.5, 1.5] -> holds, else approximately
+    (no CI, i.e. n_bootstrap = 0, cannot give "holds")
   * plateau probes' training accuracy (median of max) < 0.90      -> does not hold;
     below 0.99                                                    -> at most approximately
   * several lrs and |beta_lr - beta_lam| > CLOCK_TOL (clock is not lr*lam) -> at most approx.
@@ -23,7 +24,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-from .curves import DEFAULT_WINDOW, Curve, CurveMetrics, analyze_curve, on_grid, smooth, tau_grid
+from .curves import DEFAULT_WINDOW, Curve, CurveMetrics, analyze_curve, collapse
 
 HOLDS, APPROX, FAILS = "holds", "holds approximately", "does not hold"
 VERDICTS = (HOLDS, APPROX, FAILS)
@@ -103,17 +104,11 @@ class Fit:
 
 
 def _blank(tolerance: float) -> dict:
-    """Field values of a Fit that measured nothing."""
-    pair = (NAN, NAN)
-    return dict(
-        verdict=FAILS, reasons=(), lr=NAN, tolerance=float(tolerance), c=NAN, c_interval=pair,
-        alpha=NAN, alpha_interval=pair, c0=NAN, tau_star_median=NAN, beta_lr=NAN,
-        beta_lr_interval=pair, beta_lam=NAN, beta_lam_interval=pair, clock_is_lr_lam=None,
-        lam_c=NAN, lam_best=NAN, lam_min_probed=NAN, plateau_level=NAN, plateau_threshold=NAN,
-        interior_max=False, lam_star=NAN, overparameterized=None, train_acc=NAN, n_usable=0,
-        table=(), collapsed_tau=(), collapsed_mean=(), collapsed_lo=(), collapsed_hi=(),
-        excluded=(),
-    )
+    """Field values of a Fit that measured nothing (NaN, empty, None), by annotation."""
+    empty = {"float": NAN, "tuple[float, float]": (NAN, NAN), "bool | None": None,
+             "bool": False, "int": 0, "str": FAILS}
+    return {**{f.name: empty.get(str(f.type), ()) for f in fields(Fit)},
+            "tolerance": float(tolerance)}
 
 
 def _screen(curves: Sequence[Curve], tolerance: float):
@@ -240,65 +235,18 @@ def _clock(ms: list[CurveMetrics], n_boot: int, rng) -> dict:
                 clock_is_lr_lam=bool(abs(fit[1] - fit[2]) <= CLOCK_TOL))
 
 
-def _pool(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard error over probes (rows), shape (G,); NaN where < half cover."""
-    cover = np.isfinite(mat).sum(axis=0)
-    ok = cover >= max(1, math.ceil(mat.shape[0] / 2))
-    z = np.where(np.isfinite(mat), mat, 0.0)
-    mean = np.where(ok, z.sum(axis=0) / np.maximum(cover, 1), np.nan)
-    dev = np.where(np.isfinite(mat), (mat - mean) ** 2, 0.0).sum(axis=0)
-    se = np.where(ok & (cover > 1), np.sqrt(dev / np.maximum(cover - 1, 1) / np.maximum(cover, 1)), np.nan)
-    return smooth(mean), se
-
-
-def _top(grid: np.ndarray, mean: np.ndarray, delta: float) -> tuple[float, int, int, int]:
-    """Noise-aware best tau of a pooled curve: the geometric centre of the contiguous run of
-    grid points within `delta` of its max (the top is flat; a bare argmax wanders).
-    Returns (c, lo, hi, argmax) with grid indices."""
-    ok = np.flatnonzero(np.isfinite(mean))
-    i = int(ok[np.argmax(mean[ok])])
-    lo = hi = i
-    while lo - 1 >= 0 and mean[lo - 1] >= mean[i] - delta:
-        lo -= 1
-    while hi + 1 < len(mean) and mean[hi + 1] >= mean[i] - delta:
-        hi += 1
-    return float(math.sqrt(grid[lo] * grid[hi])), lo, hi, i
-
-
-def _collapse(pool: list[tuple[CurveMetrics, Curve]], level: float, n_boot: int, rng) -> dict:
-    """Pool plateau probes on a log tau grid (each centred so its own peak sits at `level`)
-    and read c off the top, with a bootstrap over probes widened to the top region."""
-    grid = tau_grid([cv for _, cv in pool])
-    if grid.size == 0:
-        return {}
-    mat = np.array([on_grid(cv, grid) - m.peak_metric + level for m, cv in pool])  # (k, G)
-    mean, se = _pool(mat)
-    if not np.isfinite(mean).any():
-        return {}
-    i = int(np.nanargmax(mean))
-    noise = _median(m.noise for m, _ in pool) / math.sqrt(DEFAULT_WINDOW * len(pool))
-    delta = se[i] if math.isfinite(se[i]) else (noise if math.isfinite(noise) else 0.0)
-    c, lo, hi, i = _top(grid, mean, delta)
-    boot = []
-    for _ in range(n_boot if len(mat) > 1 else 0):
-        mb = _pool(mat[rng.integers(0, len(mat), len(mat))])[0]
-        if np.isfinite(mb).any():
-            boot.append(_top(grid, mb, delta)[0])
-    ci = _ci(np.array(boot)) if boot else (c, c)
-    ok = np.flatnonzero(np.isfinite(mean))
-    band = np.where(np.isfinite(se), se, 0.0)
-    return dict(c=c, c_interval=(float(min(ci[0], grid[lo])), float(max(ci[1], grid[hi]))),
-                edge="rising" if i == ok[-1] else ("first" if i == ok[0] else ""),
-                collapsed_tau=tuple(grid), collapsed_mean=tuple(mean),
-                collapsed_lo=tuple(mean - band), collapsed_hi=tuple(mean + band))
-
-
 def _worst(a: str, b: str) -> str:
     return max(a, b, key=VERDICTS.index)
 
 
-def _verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[str, list[str]]:
-    """Apply the module docstring's rules to the measured numbers; returns (verdict, reasons)."""
+def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[str, list[str]]:
+    """Apply the module docstring's rules; returns (verdict, reasons with the numbers).
+
+    `f` holds the Fit fields measured so far: alpha, alpha_interval, c0, train_acc,
+    clock_is_lr_lam, beta_lr, beta_lam, plateau_threshold. `n_clocks`: distinct lr*lam
+    values in the t* fit; `no_effect`: every lam's peak within noise; `edge`: a reason
+    why c is uncertain ("" when not).
+    """
     v, why = HOLDS, []
     a, (lo, hi) = f["alpha"], f["alpha_interval"]
     if n_clocks < MIN_LAMS:
@@ -306,7 +254,8 @@ def _verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[str, l
                        f"(need {MIN_LAMS}): cannot fit t* against lam"]
     why.append(f"alpha = {a:.2f} [{lo:.2f}, {hi:.2f}] over {n_clocks} lr*lam values "
                f"(paper: 1; t* = {f['c0']:.3g} / (lr*lam)^alpha steps)")
-    if not math.isfinite(a) or a < ALPHA_MIN or not lo > 0:
+    ci_known = math.isfinite(lo) and math.isfinite(hi)  # not with n_bootstrap = 0
+    if not math.isfinite(a) or a < ALPHA_MIN or (ci_known and lo <= 0):
         v = FAILS
         why.append(f"t* does not grow as lam falls (alpha {a:.2f} < {ALPHA_MIN} or CI reaches 0)")
         if no_effect:
@@ -315,7 +264,7 @@ def _verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[str, l
     elif not ALPHA_APPROX[0] <= a <= ALPHA_APPROX[1]:
         v = FAILS
         why.append(f"alpha {a:.2f} outside [{ALPHA_APPROX[0]}, {ALPHA_APPROX[1]}]")
-    elif not (ALPHA_HOLDS[0] <= a <= ALPHA_HOLDS[1]
+    elif not (ALPHA_HOLDS[0] <= a <= ALPHA_HOLDS[1] and ci_known
               and ALPHA_HOLDS_CI[0] <= lo and hi <= ALPHA_HOLDS_CI[1]):
         v = APPROX
         why.append(f"alpha {a:.2f} [{lo:.2f}, {hi:.2f}] not within {list(ALPHA_HOLDS)} "
@@ -396,8 +345,9 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
     if len(good) < len(ms):
         notes.append(f"{len(ms) - len(good)} probe(s) had not clearly peaked (or peaked at "
                      f"step 0): left out of the t* fit")
-    peaked_plat = [(m, cv) for m, cv in plat if m.peaked] or plat
-    f.update(_collapse(peaked_plat, p["level"], n_boot, rng))
+    pool = [(m, cv) for m, cv in plat if m.peaked] or plat  # centred on the plateau level:
+    f.update(collapse([cv for _, cv in pool], [p["level"] - m.peak_metric for m, _ in pool],
+                      _median(m.noise for m, _ in pool), n_boot, rng))
     edge = {"rising": f"the pooled curve is still rising at tau = {f['c']:.3g}: c is a "
                       f"lower bound (probes too short)",
             "first": "the pooled curve is best at its first point: c is an upper bound",
@@ -405,7 +355,7 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
     if not math.isfinite(f["c"]) and math.isfinite(f["tau_star_median"]):
         f["c"], f["c_interval"] = f["tau_star_median"], (NAN, NAN)
         edge = "no pooled curve: c taken from the median single-run tau*"
-    verdict, why = _verdict(f, n_clocks, p["no_effect"], edge)
+    verdict, why = decide_verdict(f, n_clocks, p["no_effect"], edge)
     return Fit(**{**f, "verdict": verdict, "reasons": tuple(why + _describe(f) + notes)})
 
 
@@ -419,7 +369,8 @@ def fit_relations(
     bootstrap so a fit is repeatable.
     """
     try:
-        return _fit(curves, float(tolerance), max(int(n_bootstrap), 0), int(seed))
+        with np.errstate(all="ignore"):  # odd input gives NaN and a verdict, not warnings
+            return _fit(curves, float(tolerance), max(int(n_bootstrap), 0), int(seed))
     except Exception as exc:  # contract: a verdict, not a traceback; the reason names the error
         return Fit(**{**_blank(tolerance),
                       "reasons": (f"internal error while fitting: {type(exc).__name__}: {exc}",)})
@@ -430,7 +381,7 @@ def fit_relations(
 # ----------------------------------------------------------------------------------------
 
 
-def to_jsonable(obj):
+def to_jsonable(obj: object) -> object:
     """Dataclasses, tuples, numpy scalars and NaN -> plain JSON values (NaN/inf -> None)."""
     if hasattr(obj, "__dataclass_fields__"):
         return {k: to_jsonable(v) for k, v in asdict(obj).items()}
@@ -447,11 +398,11 @@ def to_jsonable(obj):
     return obj
 
 
-def _num(x) -> float:
+def _num(x: object) -> float:
     return NAN if x is None else float(x)
 
 
-def from_jsonable(cls, d: dict, nested: dict | None = None):
+def from_jsonable(cls: type, d: dict, nested: dict | None = None) -> object:
     """Rebuild dataclass `cls` from `to_jsonable` output, decoding by annotation string."""
     nested = {"LamRow": LamRow, "Excluded": Excluded, **(nested or {})}
     kw = {}

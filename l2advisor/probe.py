@@ -20,6 +20,7 @@ from l2advisor.task import Task
 from l2advisor.train import Record, TrainConfig, TrainResult, train
 
 EVALS_PER_PROBE = 100  # evaluation points per probe, evenly spaced in steps (and so in tau)
+MIN_PROBE_STEPS = 10  # a shorter probe has too few evaluations to show a peak
 LAM_MAX_SHRINK = 0.01  # default largest per-step shrink lr*lam*(1/(1-momentum)) of the ladder
 
 
@@ -107,12 +108,26 @@ def check_settings(settings: ProbeSettings, task: Task) -> None:
         for value in values:
             if not (math.isfinite(value) and value > 0):
                 raise InputError(f"{name} must be finite numbers > 0, got {value!r}.")
+    lam_max = 1.0 if settings.lam_max is None else settings.lam_max  # 0 is not "the default"
     for name, value in (("--horizon", settings.horizon), ("--probe-budget", settings.probe_budget),
-                        ("--factor", settings.factor - 1.0), ("--lam-max", settings.lam_max or 1.0)):
+                        ("--factor", settings.factor - 1.0), ("--lam-max", lam_max)):
         if not (math.isfinite(value) and value > 0):
-            raise InputError(f"{name} must be a finite number > {1 if name == '--factor' else 0}.")
+            shown = settings.factor if name == "--factor" else value
+            raise InputError(f"{name} must be a finite number > {1 if name == '--factor' else 0}, got {shown!r}.")
+    if not (math.isfinite(settings.tolerance) and settings.tolerance >= 0):
+        raise InputError(f"--tolerance must be a finite number >= 0, got {settings.tolerance!r}.")
     if not settings.seeds:
         raise InputError("--seeds must name at least one seed.")
+    runs = plan_probes(settings, task.spec.momentum)
+    shortest = min(runs, key=lambda run: run.max_steps)
+    reach = settings.horizon / (shortest.lr * shortest.lam)  # steps to the horizon, before rounding up
+    if reach < MIN_PROBE_STEPS:
+        raise InputError(f"--horizon {settings.horizon:g} is too short: the probe at lam={shortest.lam:g} "
+                         f"(lr {shortest.lr:g}) reaches it after {reach:.3g} steps, fewer than the "
+                         f"{MIN_PROBE_STEPS} evaluations a curve needs; raise --horizon or lower the lams.")
+    if settings.lambdas is None and settings.probe_budget < shortest.max_steps:
+        raise InputError(f"--probe-budget {settings.probe_budget} steps does not cover even the shortest "
+                         f"probe ({shortest.max_steps} steps at lam={shortest.lam:g}); raise it.")
 
 
 class Progress(Protocol):
@@ -147,6 +162,8 @@ def run_one(task: Task, run: ProbeRun, base: TrainConfig, settings: ProbeSetting
         return None
 
     result = train(task, config, run.lam, on_eval=on_eval, should_stop=should_stop)
+    if result.status == "diverged" and not result.message:
+        result.message = f"the training loss or the weights became NaN or infinite by step {result.steps}"
     if result.status != "interrupted":
         write({"type": "end", "run": run.run_id, "status": result.status, "steps": result.steps,
                "seconds": result.seconds, "message": result.message})
@@ -191,16 +208,96 @@ def summarize(states: Sequence[RunState], tolerance: float) -> list[dict[str, An
 
 def run_probes(task: Task, runs: Sequence[ProbeRun], base: TrainConfig, settings: ProbeSettings,
                write: Callable[[dict[str, Any]], None], progress: Progress | None = None,
-               interrupted: Callable[[], bool] = lambda: False) -> list[TrainResult]:
-    """Run probes one after another in this process; stops early when `interrupted()`."""
-    results = []
-    for run in runs:
+               interrupted: Callable[[], bool] = lambda: False, replicas: int = 1,
+               notice: Callable[[str], None] | None = None) -> list[TrainResult]:
+    """Run probes in this process; stops early when `interrupted()`.
+
+    With `replicas` > 1, probes sharing lr and seed train together, that many at a time, as
+    stacked replicas (`batched.py`); a model that cannot be stacked falls back to one probe
+    at a time, and `notice` gets one sentence saying why.
+    """
+    from l2advisor.batched import CannotBatch
+
+    results: list[TrainResult] = []
+    for group in group_runs(runs, replicas):
         if interrupted():
             break
-        if progress is not None:
-            progress.begin(run, reused=False)
-        result = run_one(task, run, base, settings, write, progress, interrupted)
-        if progress is not None:
-            progress.finish(run, result)
-        results.append(result)
+        if len(group) > 1:
+            try:
+                results += run_group(task, group, base, settings, write, progress, interrupted)
+                continue
+            except CannotBatch as why:
+                replicas = 1
+                if notice is not None:
+                    notice(f"Probing one lam at a time: {task.spec.path.name} cannot be batched ({why}).")
+        for run in group:
+            if interrupted():
+                break
+            if progress is not None:
+                progress.begin(run, reused=False)
+            result = run_one(task, run, base, settings, write, progress, interrupted)
+            if progress is not None:
+                progress.finish(run, result)
+            results.append(result)
     return results
+
+
+def group_runs(runs: Sequence[ProbeRun], size: int) -> list[list[ProbeRun]]:
+    """Probes that can train as one stack: same lr and seed (same init, same batches), at most
+    `size` per group, in plan order (cheap probes first)."""
+    groups: list[list[ProbeRun]] = []
+    open_groups: dict[tuple[float, int], list[ProbeRun]] = {}
+    for run in runs:
+        group = open_groups.get((run.lr, run.seed))
+        if group is None or len(group) >= max(1, size):
+            group = open_groups[(run.lr, run.seed)] = []
+            groups.append(group)
+        group.append(run)
+    return groups
+
+
+def run_group(task: Task, group: Sequence[ProbeRun], base: TrainConfig, settings: ProbeSettings,
+              write: Callable[[dict[str, Any]], None], progress: Progress | None,
+              interrupted: Callable[[], bool]) -> list[TrainResult]:
+    """Train probes of one lr and seed together as stacked replicas, writing each probe's
+    records as `run_one` does. Raises `CannotBatch` before writing anything."""
+    from l2advisor.batched import Replica, train_batched
+
+    first = group[0]
+    config = TrainConfig(lr=first.lr, batch_size=base.batch_size, max_steps=max(r.max_steps for r in group),
+                         eval_every=first.eval_every, seed=first.seed, momentum=base.momentum,
+                         optimizer=base.optimizer, device=base.device, decay_1d=base.decay_1d)
+    started: set[int] = set()
+
+    def start(i: int) -> None:
+        if i not in started:
+            started.add(i)
+            write({"type": "start", "run": group[i].run_id, **asdict(group[i])})
+            if progress is not None:
+                progress.begin(group[i], reused=False)
+
+    def on_eval(i: int, record: Record) -> None:
+        start(i)
+        write({"type": "eval", "run": group[i].run_id, **record})
+        if progress is not None:
+            progress.update(group[i], record)
+
+    def should_stop(i: int, records: list[Record]) -> str | None:
+        if interrupted():
+            return "interrupted"
+        if settings.early_stop and _peaked(records, settings.tolerance):
+            return "stopped"
+        return None
+
+    def on_end(i: int, result: TrainResult) -> None:
+        start(i)
+        if result.status == "diverged" and not result.message:
+            result.message = f"the training loss or the weights became NaN or infinite by step {result.steps}"
+        if result.status != "interrupted":
+            write({"type": "end", "run": group[i].run_id, "status": result.status, "steps": result.steps,
+                   "seconds": result.seconds, "message": result.message})
+        if progress is not None:
+            progress.finish(group[i], result)
+
+    replicas = [Replica(run.lam, run.max_steps, run.eval_every) for run in group]
+    return train_batched(task, config, replicas, on_eval=on_eval, should_stop=should_stop, on_end=on_end)

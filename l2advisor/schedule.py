@@ -41,7 +41,7 @@ PAPER_RULE: dict[str, Any] = {  # the authors' AutoL2, see AutoL2.paper
     "lam_min": 0.0,  # no floor
     "refractory_lam_steps": 0.1,  # refractory 0.1 / lam optimizer steps, not tau
 }
-_REL_TOL = 1e-9  # refractory comparisons forgive float round-off in sums of lr*lam
+_REL_TOL = 1e-9  # forgives float round-off: sums of lr*lam, lam0 divided down to lam_min
 
 
 @dataclass(frozen=True)
@@ -227,13 +227,13 @@ class AutoL2:
         """Account for the optimizer step just taken; return lam for the next one.
 
         `loss` is that step's minibatch training loss without the L2 term, `accuracy`
-        its training accuracy (None when the task has none: the loss signal alone).
+        its training accuracy (None or NaN when the task has none: the loss signal alone).
         """
         lr = float(self.optimizer.param_groups[self.groups[0]]["lr"])
         self._tau += lr * self._lam  # the step just taken shrank weights by lr*lam
         self._step += 1
         self._loss.update(float(loss))
-        if accuracy is not None:
+        if accuracy is not None and not math.isnan(accuracy):  # l2advisor.train passes NaN
             self._acc.update(float(accuracy))
         if self._step % self.check_every == 0:
             self._check()
@@ -243,7 +243,7 @@ class AutoL2:
         self._loss.check()
         self._acc.check()
         fired = [n for n, s in (("loss", self._loss), ("accuracy", self._acc)) if s.stalled()]
-        if fired and self._refractory_over() and self._lam > self.lam_min:
+        if fired and self._refractory_over() and self._lam > self.lam_min * (1.0 + _REL_TOL):
             self._decay("both" if len(fired) == 2 else fired[0])
 
     def _refractory_over(self) -> bool:

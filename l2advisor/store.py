@@ -74,9 +74,21 @@ def make_header(command: str, settings: dict[str, Any], device: str) -> dict[str
 
 
 def settings_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Human-readable differences between two settings dicts (`key: old -> new`)."""
+    """Human-readable differences between two settings dicts (`key: old -> new`, nested keys
+    dotted: `probe.horizon: 8.0 -> 4.0`)."""
+    old, new = _flatten(old), _flatten(new)
     keys = sorted(set(old) | set(new))
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+
+
+def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def json_safe(value: Any) -> Any:
@@ -123,6 +135,7 @@ def open_results(path: Path, header: dict[str, Any], force: bool = False) -> Res
         if diff:
             raise InputError(f"{path.parent} holds results made with other settings ("
                              + "; ".join(diff) + "). Use --force to start over, or --out for a new directory.")
+        _drop_partial_line(path)  # appending after half a line would corrupt the next record
         return ResultsWriter(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if force and path.exists():
@@ -132,29 +145,55 @@ def open_results(path: Path, header: dict[str, Any], force: bool = False) -> Res
     return writer
 
 
+def _drop_partial_line(path: Path) -> None:
+    """Cut a partial last line (a crash in the middle of a write) off the end of the file."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as handle:
+            handle.truncate(data.rfind(b"\n") + 1)
+
+
 def read_results(path: Path) -> Results:
     """Read a results file. A partial last line (a crash mid-write) is skipped with a warning;
     a corrupt line elsewhere, a missing header or another schema version is refused."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"No results file at {path}; run `l2advisor probe` first.")
-    lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+    data = path.read_bytes()
+    lines = data.split(b"\n")
     warnings: list[str] = []
-    if lines and lines[-1] == "":
+    if lines and lines[-1] == b"":
         lines.pop()
     records: list[tuple[int, dict[str, Any]]] = []
     for number, line in enumerate(lines, start=1):
         try:
-            record = json.loads(line)
-            if not isinstance(record, dict) or "type" not in record:
-                raise ValueError("not a record")
-        except ValueError:
-            if number == len(lines) and not path.read_bytes().endswith(b"\n"):
+            record = _check_record(json.loads(line.decode("utf-8")))
+        except (ValueError, RecursionError):  # also bad UTF-8 (UnicodeDecodeError is a ValueError)
+            if number == len(lines) and not data.endswith(b"\n"):
                 warnings.append(f"{path.name}: skipped a partial last line {number} (an interrupted write).")
                 continue
             raise InputError(f"{path}: line {number} is not a valid results record; the file is corrupt.") from None
         records.append((number, record))
     return Results(_header(path, records), _group_runs(path, records), warnings)
+
+
+NUMERIC = ("step", "tau", "lam", "lr", "train_loss", "train_acc", "val_loss", "val_metric",
+           "weight_norm_sq", "seconds", "steps")  # where present: a number or null (NaN)
+
+
+def _check_record(record: Any) -> dict[str, Any]:
+    """The shape every reader relies on; anything else is a corrupt line (ValueError)."""
+    if not isinstance(record, dict) or not isinstance(record.get("type"), str):
+        raise ValueError("not a record")
+    if record["type"] in ("start", "eval", "end") and not isinstance(record.get("run"), str):
+        raise ValueError("a run record without a run id")
+    if record["type"] == "header" and not isinstance(record.get("settings", {}), dict):
+        raise ValueError("a header without settings")
+    for key in NUMERIC if record["type"] == "eval" else ():
+        value = record.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"{key} is not a number")
+    return record
 
 
 def _header(path: Path, records: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
@@ -197,8 +236,10 @@ def read_json(path: Path) -> dict[str, Any]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"No file at {path}.") from None
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InputError(f"{path} is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path} is not an l2advisor summary (not a JSON object).")
     if data.get("schema_version") != SCHEMA_VERSION:
         raise InputError(f"{path} has schema version {data.get('schema_version')!r}, expected {SCHEMA_VERSION}.")
     return data

@@ -71,6 +71,11 @@ def check_dataset(dataset: Any, name: str, where: str) -> None:
         raise InputError(f"{where}: reading the {name} dataset raised {describe_user_error(err)}.") from None
     if size == 0:
         raise InputError(f"{where}: the {name} dataset is empty.")
+    try:  # a __len__ larger than the items would otherwise fail in the middle of training
+        dataset[size - 1]
+    except Exception as err:
+        raise InputError(f"{where}: the {name} dataset says it has {size} items but reading item {size - 1} "
+                         f"raised {describe_user_error(err)}; does __len__ match the items?") from None
     if not (isinstance(item, (tuple, list)) and len(item) == 2):
         raise InputError(f"{where}: each {name} item must be an (input, target) pair, got {_kind(item)}.")
     if not isinstance(item[0], torch.Tensor):
@@ -96,6 +101,8 @@ def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: s
         raise InputError(f"{where}: the model cannot take a batch of {name} inputs of shape "
                          f"{tuple(inputs.shape)}: {describe_user_error(err, spec.path)}.") from None
     model.train()
+    if not isinstance(outputs, torch.Tensor):
+        raise InputError(f"{where}: the model must return one tensor of outputs, got {_kind(outputs)}.")
     n_outputs = outputs.shape[1] if outputs.dim() == 2 else None
     if spec.loss is None:
         _check_classification(where, name, outputs, targets, dataset)

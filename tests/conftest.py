@@ -47,3 +47,27 @@ def write_model(directory: Path, body: str, name: str = "model.py") -> Path:
 @pytest.fixture
 def tiny_model(tmp_path: Path) -> Path:
     return write_model(tmp_path, TINY_MODEL, "tiny.py")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
+    """The reliability tally (issue 7): bad inputs tried, faults survived, property tests.
+
+    Counts tests marked `bad_input`, `fault` and `property`; the pure fit's property tests
+    live in tests/test_core_properties.py and are counted with them.
+    """
+    counts = {"bad_input": [0, 0], "fault": [0, 0], "property": [0, 0]}  # [passed, run]
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") != "call":
+                continue
+            keywords = getattr(report, "keywords", {})
+            for marker, count in counts.items():
+                if marker in keywords or (marker == "property" and "test_core_properties.py" in report.nodeid):
+                    count[0] += outcome == "passed"
+                    count[1] += 1
+    if any(run for _, run in counts.values()):
+        bad, fault, prop = counts["bad_input"], counts["fault"], counts["property"]
+        terminalreporter.write_sep("-", "reliability tally")
+        terminalreporter.write_line(f"bad inputs tried: {bad[1]} ({bad[0]} answered as expected), "
+                                    f"faults survived: {fault[0]} of {fault[1]}, property tests passed: "
+                                    f"{prop[0]} of {prop[1]} (reader: test_store.py, fit: test_core_properties.py)")

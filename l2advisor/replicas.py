@@ -1,0 +1,305 @@
+"""K replicas of one model as stacked tensors, run forward in one pass (batched probes).
+
+Every parameter and buffer gets a leading replica dimension K. Two ways to run them:
+
+- packed: an `nn.Sequential` of common layers runs as ordinary kernels over K*channels.
+  The K first convolutions are one convolution with K*C_out filters (the input is shared),
+  later ones a grouped convolution (groups=K); the K first linears are one matmul, later ones
+  a bmm; batch norm is one call over K*C channels, so each replica keeps its own running
+  statistics; activations and pooling act per channel. A step costs a few large kernels
+  instead of K times many small ones: on a CPU or a GPU the small model's step is mostly
+  overhead, and this pays it once.
+- vmap: any other model through `torch.func.functional_call` under `vmap`, buffers stacked
+  too (batch norm then updates each replica's running statistics in place).
+
+Anything that would not reproduce the sequential numbers (dropout, random ops in forward,
+outputs that differ from the model's own on a sample batch) raises `CannotBatch(reason)`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+Tensors = dict[str, Tensor]
+SHARED, CHAN, STACK = "shared", "chan", "stack"  # (B, ...) for all | (B, K*C, ...) | (K, B, F)
+ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.Softplus,
+               nn.Mish, nn.Hardtanh, nn.ReLU6, nn.Identity)
+POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d,
+         nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)
+
+
+class CannotBatch(Exception):
+    """This model cannot be trained as stacked replicas; `str(err)` says why, in one phrase."""
+
+
+class _Unsupported(Exception):
+    """A layer the packed path does not handle: use vmap instead."""
+
+
+class Stacked:
+    """K replicas: `params` (K, *shape) leaves that require grad, `buffers` (K, *shape)."""
+
+    kind = ""
+
+    def __init__(self, models: list[nn.Module]) -> None:
+        first = models[0]
+        trainable = [name for name, p in first.named_parameters() if p.requires_grad]
+        if not trainable:
+            raise CannotBatch("it has no trainable parameters")
+        self.params: Tensors = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models])
+                                .requires_grad_() for n in trainable}
+        frozen = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models])
+                  for n, p in first.named_parameters() if not p.requires_grad}
+        self.buffers: Tensors = {**frozen, **{n: torch.stack([dict(m.named_buffers())[n] for m in models])
+                                              for n, _ in first.named_buffers()}}
+
+    @property
+    def size(self) -> int:
+        return len(next(iter(self.params.values())))
+
+    def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
+                 buffers: Tensors | None = None) -> Tensor:
+        """Outputs (K, B, ...) of every replica on the same inputs x (B, ...)."""
+        raise NotImplementedError
+
+    def after_check(self, model: nn.Module) -> None:
+        """Forget what the output check did to Python-side state (a model counting its calls)."""
+
+    def select(self, keep: Tensor) -> None:
+        """Keep only the replicas at indices `keep` (the others stopped)."""
+        self.params = {n: p.detach()[keep].requires_grad_() for n, p in self.params.items()}
+        self.buffers = {n: b[keep] for n, b in self.buffers.items()}
+
+    def subset(self, keep: Tensor) -> tuple[Tensors, Tensors]:
+        """Copies of the params and buffers of some replicas (to evaluate only those)."""
+        return ({n: p.detach()[keep] for n, p in self.params.items()},
+                {n: b[keep] for n, b in self.buffers.items()})
+
+
+class VmapStacked(Stacked):
+    """Any model: `functional_call` of one copy under `vmap` over the stacked state."""
+
+    kind = "vmap"
+
+    def __init__(self, models: list[nn.Module]) -> None:
+        super().__init__(models)
+        self.base = copy.deepcopy(models[0])
+
+    def after_check(self, model: nn.Module) -> None:
+        self.base = copy.deepcopy(model)
+
+    def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
+                 buffers: Tensors | None = None) -> Tensor:
+        from torch.func import functional_call, vmap
+
+        self.base.train(training)
+
+        def one(p: Tensors, b: Tensors, inputs: Tensor) -> Tensor:
+            return functional_call(self.base, (p, b), (inputs,))
+
+        return vmap(one, in_dims=(0, 0, None), randomness="error")(
+            self.params if params is None else params, self.buffers if buffers is None else buffers, x)
+
+
+Layer = Callable[[Tensor, str, Tensors, Tensors, int, bool], tuple[Tensor, str]]
+
+
+class PackedStacked(Stacked):
+    """An `nn.Sequential` of known layers, run as K-wide kernels (see the module docstring)."""
+
+    kind = "packed"
+
+    def __init__(self, models: list[nn.Module]) -> None:
+        super().__init__(models)
+        self.layers = compile_layers(models[0])
+
+    def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
+                 buffers: Tensors | None = None) -> Tensor:
+        params = self.params if params is None else params
+        buffers = self.buffers if buffers is None else buffers
+        k = len(next(iter(params.values())))
+        h, layout = x, SHARED
+        for layer in self.layers:
+            h, layout = layer(h, layout, params, buffers, k, training)
+        if layout == SHARED:
+            return h.unsqueeze(0).expand(k, *h.shape)
+        if layout == CHAN:  # (B, K*C, ...) -> (K, B, C, ...)
+            return h.unflatten(1, (k, -1)).movedim(1, 0)
+        return h
+
+
+def compile_layers(model: nn.Module, prefix: str = "") -> list[Layer]:
+    """The packed program of an `nn.Sequential` (nested ones flattened); `_Unsupported` if not."""
+    if type(model) is not nn.Sequential:
+        raise _Unsupported(type(model).__name__)
+    layers: list[Layer] = []
+    children = list(model.named_children())
+    for i, (name, module) in enumerate(children):
+        full = f"{prefix}{name}"
+        kind = type(module)
+        if kind is nn.Sequential:
+            layers += compile_layers(module, full + ".")
+        elif kind is nn.Linear:
+            layers.append(_linear(full))
+        elif kind in (nn.Conv1d, nn.Conv2d) and module.padding_mode == "zeros":
+            layers.append(_conv(full, module))
+        elif kind in (nn.BatchNorm1d, nn.BatchNorm2d):
+            layers.append(_batch_norm(full, module))
+        elif kind is nn.Flatten and module.start_dim == 1 and module.end_dim == -1:
+            layers.append(_flatten)
+        elif kind in (nn.Dropout, nn.Dropout1d, nn.Dropout2d) and module.p == 0:
+            continue
+        elif kind is nn.ReLU and i + 1 < len(children) and type(children[i + 1][1]) is nn.MaxPool2d:
+            # relu then max-pool == max-pool then relu (relu is monotone), on 4x fewer values
+            layers.append(_swap_with_next(module))
+        elif kind in ELEMENTWISE:
+            layers.append(_elementwise(module))
+        elif kind in POOLS:
+            layers.append(_pool(module))
+        else:
+            raise _Unsupported(kind.__name__)
+    return _apply_swaps(layers)
+
+
+def _linear(name: str) -> Layer:
+    def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
+        weight, bias = _get(p, b, name + ".weight"), _get(p, b, name + ".bias")  # (K, O, D), (K, O)
+        if h.dim() != (3 if layout == STACK else 2):
+            raise _Unsupported("Linear on more than 2-D inputs")
+        if layout == SHARED:  # one matmul with K*O outputs: (B, D) -> (B, K*O)
+            flat_bias = None if bias is None else bias.reshape(-1)
+            return F.linear(h, weight.reshape(-1, weight.shape[-1]), flat_bias), CHAN
+        if layout == CHAN:  # (B, K*D) -> (K, B, D)
+            h = h.view(h.shape[0], k, -1).transpose(0, 1)
+        if bias is None:
+            return torch.bmm(h, weight.transpose(1, 2)), STACK
+        return torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2)), STACK
+    return run
+
+
+def _conv(name: str, module: nn.Conv1d | nn.Conv2d) -> Layer:
+    conv = F.conv1d if isinstance(module, nn.Conv1d) else F.conv2d
+    stride, padding, dilation, groups = module.stride, module.padding, module.dilation, module.groups
+
+    def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
+        weight, bias = _get(p, b, name + ".weight"), _get(p, b, name + ".bias")  # (K, O, I/g, ...), (K, O)
+        if layout == STACK:
+            raise _Unsupported("a convolution after a linear layer")
+        flat_weight = weight.reshape(-1, *weight.shape[2:])
+        flat_bias = None if bias is None else bias.reshape(-1)
+        if layout == SHARED and groups == 1:  # shared input: one conv with K*O filters
+            return conv(h, flat_weight, flat_bias, stride, padding, dilation, 1), CHAN
+        if layout == SHARED:
+            h = h.repeat(1, k, *[1] * (h.dim() - 2))
+        return conv(h, flat_weight, flat_bias, stride, padding, dilation, groups * k), CHAN
+    return run
+
+
+def _batch_norm(name: str, module: nn.BatchNorm1d | nn.BatchNorm2d) -> Layer:
+    momentum, eps, track = module.momentum, module.eps, module.track_running_stats
+
+    def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
+        if layout == SHARED:
+            h = h.repeat(1, k, *[1] * (h.dim() - 2))
+        elif layout == STACK:  # (K, B, F) -> (B, K*F)
+            h = h.transpose(0, 1).reshape(h.shape[1], -1)
+        mean, var = b.get(name + ".running_mean"), b.get(name + ".running_var")  # (K, C)
+        factor = 0.0 if momentum is None else momentum
+        if training and track:
+            count = b[name + ".num_batches_tracked"]  # (K,), equal across live replicas
+            count.add_(1)
+            if momentum is None:  # cumulative moving average
+                factor = 1.0 / float(count[0])
+        use_batch = training or mean is None
+        weight, bias = _get(p, b, name + ".weight"), _get(p, b, name + ".bias")
+        out = F.batch_norm(h, None if mean is None else mean.view(-1), None if var is None else var.view(-1),
+                           None if weight is None else weight.reshape(-1),
+                           None if bias is None else bias.reshape(-1), use_batch, factor, eps)
+        return out, CHAN
+    return run
+
+
+def _flatten(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
+    # (B, K*C, H, W) flattens to (B, K*C*H*W): still replica-major, so still CHAN
+    return h.flatten(2 if layout == STACK else 1), layout
+
+
+def _elementwise(module: nn.Module) -> Layer:
+    def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
+        return module(h), layout
+    return run
+
+
+def _pool(module: nn.Module) -> Layer:
+    def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
+        if layout == STACK or h.dim() < 3:
+            raise _Unsupported("pooling of flat features")
+        return module(h), layout
+    return run
+
+
+class _swap_with_next:  # noqa: N801 - a marker, resolved by _apply_swaps
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+
+
+def _apply_swaps(layers: list[Any]) -> list[Layer]:
+    """Put each marked ReLU after the max-pool that follows it."""
+    out: list[Layer] = []
+    i = 0
+    while i < len(layers):
+        if isinstance(layers[i], _swap_with_next):
+            out += [layers[i + 1], _elementwise(layers[i].module)]
+            i += 2
+        else:
+            out.append(layers[i])
+            i += 1
+    return out
+
+
+def _get(p: Tensors, b: Tensors, name: str) -> Tensor | None:
+    return p[name] if name in p else b.get(name)
+
+
+def stack_replicas(models: list[nn.Module], sample: Tensor) -> Stacked:
+    """Stack K freshly built replicas; packed when possible, else vmap, else `CannotBatch`.
+
+    `sample` (a few training inputs) checks that the stacked outputs equal the model's own,
+    in training and in evaluation mode, before any step is taken.
+    """
+    for module in models[0].modules():
+        if isinstance(module, nn.modules.dropout._DropoutNd) and module.p > 0:
+            raise CannotBatch("it uses dropout, whose random masks would differ from the sequential runs")
+    attempts: list[type[Stacked]] = [PackedStacked, VmapStacked]
+    reason = ""
+    for kind in attempts:
+        try:
+            stacked = kind(models)
+            check_outputs(stacked, models[0], sample)
+            stacked.after_check(models[0])
+            return stacked
+        except _Unsupported:
+            continue
+        except CannotBatch as err:
+            reason = str(err)
+        except Exception as err:  # vmap refuses an op, or the layer arithmetic does not fit
+            reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".rstrip(": ")
+    raise CannotBatch(reason or "no batched form of it was found")
+
+
+@torch.no_grad()
+def check_outputs(stacked: Stacked, model: nn.Module, sample: Tensor) -> None:
+    """Replica 0's outputs must equal the model's own, in training mode and in eval mode."""
+    keep = torch.tensor([0], device=sample.device)
+    for training in (True, False):
+        reference = copy.deepcopy(model).train(training)(sample)  # a copy: running stats untouched
+        params, buffers = stacked.subset(keep)
+        mine = stacked(sample, training, params, buffers)[0]
+        if mine.shape != reference.shape or not torch.allclose(mine, reference, rtol=1e-4, atol=1e-5):
+            raise CannotBatch("its stacked outputs differ from the model's own")

@@ -1,0 +1,422 @@
+"""Figures and a markdown summary of a probe run: what the fit saw, for a person to check.
+
+Two halves: `report_data` extracts plain arrays from the curves, the `Fit` and (optionally)
+the `Advice`; the `plot_*` functions draw them. Plotting uses matplotlib's object API
+(`Figure`, Agg canvas) and never pyplot, so importing this module changes no global backend
+and nothing is shown on a screen. Nothing here prints or fits: the caller passes the Fit.
+Units: steps are optimizer steps, tau = lr*lam*steps, lam is torch's weight_decay.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from l2advisor.advise import Advice
+from l2advisor.curves import Curve, analyze_curve, smooth
+from l2advisor.fit import MIN_LAMS, Fit
+
+FIGURES = {  # file name -> caption in report.md
+    "curves.png": "Validation metric of every probe against steps (left) and against tau = lr*lam*steps "
+                  "(right). If the relations hold, the curves of the plateau lams (solid) fall onto one "
+                  "curve on the right.",
+    "tstar.png": "Steps to reach the peak (t*, first evaluation within the tolerance of the peak) "
+                 "against 1/(lr*lam). The fit log t* = log c0 + alpha log(1/(lr*lam)) with its 95% "
+                 "bootstrap band; the paper predicts slope 1.",
+    "plateau.png": "Peak validation metric against lam. Lams up to lam_c are within noise of the best "
+                   "(the plateau); the advice for the budget is marked.",
+    "collapsed.png": "The plateau probes pooled on the tau clock (each centred on the plateau level). "
+                     "c is the tau where the pooled curve is best: lam = c/(lr*T).",
+}
+N_BOOT = 200
+
+
+@dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
+class ProbeLine:
+    """One probe, ready to draw: arrays of shape (n_evals,) with step > 0 (log axes)."""
+
+    lam: float
+    lr: float
+    seed: int
+    status: str
+    steps: np.ndarray
+    tau: np.ndarray
+    raw: np.ndarray  # validation metric as recorded
+    smoothed: np.ndarray  # as the fit reads it (curves.smooth)
+    peak_metric: float
+    t_star: float  # steps
+    peaked: bool
+    usable: bool  # used by the fit (not diverged, failed or empty)
+    in_plateau: bool
+    in_tstar_fit: bool  # one of the points of the t* regression
+
+
+@dataclass(frozen=True, eq=False)
+class ReportData:
+    """Everything the figures and the summary need; no matplotlib objects."""
+
+    title: str
+    metric_name: str
+    fit: Fit
+    advice: Advice | None
+    lines: tuple[ProbeLine, ...]
+    band_x: np.ndarray  # 1/(lr*lam) grid of the t* band, shape (G,)
+    band_lo: np.ndarray  # 2.5% of the bootstrapped fit lines (steps), shape (G,)
+    band_hi: np.ndarray  # 97.5%
+
+
+# ----------------------------------------------------------------------------------------
+# Data extraction
+# ----------------------------------------------------------------------------------------
+
+
+def _lines(curves: list[Curve], fit: Fit) -> list[ProbeLine]:
+    """Per-probe arrays and the roles the fit gave each probe (same rules as fit.py)."""
+    plateau = {(r.lr, r.lam) for r in fit.table if r.in_plateau}
+    edge = {lr: max((lam for l2, lam in plateau if l2 == lr), default=-math.inf)
+            for lr, _ in plateau}
+    out = []
+    for cv in curves:
+        m = analyze_curve(cv, fit.tolerance)
+        steps = np.asarray(cv.steps, float)
+        tau = np.where(np.isfinite(np.asarray(cv.tau, float)), cv.tau, cv.lr * cv.lam * steps)
+        raw = np.asarray(cv.val_metric, float)
+        n = min(steps.size, tau.size, raw.size)
+        keep = steps[:n] > 0
+        usable = (m.status != "failed" and not m.diverged and math.isfinite(m.peak_metric)
+                  and cv.lam > 0 and cv.lr > 0)
+        out.append(ProbeLine(
+            lam=float(cv.lam), lr=float(cv.lr), seed=int(cv.seed), status=cv.status,
+            steps=steps[:n][keep], tau=tau[:n][keep], raw=raw[:n][keep],
+            smoothed=smooth(raw[:n])[keep], peak_metric=m.peak_metric, t_star=m.t_star,
+            peaked=bool(m.peaked and m.t_star > 0), usable=bool(usable),
+            in_plateau=(cv.lr, cv.lam) in plateau,
+            in_tstar_fit=bool(usable and m.peaked and m.t_star > 0
+                              and cv.lam <= edge.get(cv.lr, -math.inf))))
+    if len({ln.lr * ln.lam for ln in out if ln.in_tstar_fit}) < MIN_LAMS:  # fit.py's fallback
+        out = [replace(ln, in_tstar_fit=ln.usable and ln.peaked) for ln in out]
+    return out
+
+
+def _band(lines: list[ProbeLine], n_boot: int = N_BOOT,
+          seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """95% band of OLS lines log t* ~ log(1/(lr*lam)) over a bootstrap of the fit's points."""
+    pts = [(1.0 / (ln.lr * ln.lam), ln.t_star) for ln in lines if ln.in_tstar_fit]
+    if len({x for x, _ in pts}) < 2:
+        return np.empty(0), np.empty(0), np.empty(0)
+    x, y = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
+    grid = np.linspace(x.min() - 0.3, x.max() + 0.3, 60)
+    rng = np.random.default_rng(seed)
+    preds = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(x), len(x))
+        if np.ptp(x[i]) > 0:
+            slope, icpt = np.polyfit(x[i], y[i], 1)
+            preds.append(icpt + slope * grid)
+    if not preds:
+        return np.empty(0), np.empty(0), np.empty(0)
+    lo, hi = np.percentile(np.array(preds), [2.5, 97.5], axis=0)
+    return np.exp(grid), np.exp(lo), np.exp(hi)
+
+
+def report_data(curves: list[Curve], fit: Fit, advice: Advice | None = None,
+                title: str = "probes", metric_name: str = "accuracy") -> ReportData:
+    """Extract the arrays behind every figure (pure: no files, no drawing)."""
+    lines = _lines(list(curves), fit)
+    bx, blo, bhi = _band(lines)
+    return ReportData(title=title, metric_name=metric_name, fit=fit, advice=advice,
+                      lines=tuple(lines), band_x=bx, band_lo=blo, band_hi=bhi)
+
+
+# ----------------------------------------------------------------------------------------
+# Figures
+# ----------------------------------------------------------------------------------------
+
+
+def _colors(lams: list[float]) -> dict[float, tuple]:
+    """One colour per lam, dark (small lam) to light (large lam)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    lams = sorted(set(lams))
+    return {lam: cmap(0.85 * i / max(len(lams) - 1, 1)) for i, lam in enumerate(lams)}
+
+
+def _left_edge(pairs: list[tuple[np.ndarray, np.ndarray]], low: float | None) -> float | None:
+    """Smallest x where any series is above `low` (divided by 1.5): trims the empty left."""
+    xs = [x[np.isfinite(y) & (y >= low)] for x, y in pairs] if low is not None else []
+    xs = [x.min() for x in xs if x.size]
+    return min(xs) / 1.5 if xs else None
+
+
+def _log_x(ax) -> None:
+    """Log x axis with major tick labels only (minor labels collide on short ranges)."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _legend(ax, **kw) -> None:
+    """A legend when something is labelled (an empty fit draws empty axes, quietly)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
+
+
+def _main(data: ReportData) -> list[ProbeLine]:
+    """Drawable probes at the fit's lr (all probes when the fit has no lr)."""
+    lr = data.fit.lr
+    return [ln for ln in data.lines if ln.steps.size and (not math.isfinite(lr) or ln.lr == lr)]
+
+
+def _ylim_low(lines: list[ProbeLine]) -> float | None:
+    """Lower y limit that keeps the top visible: a bit under the worst probe's peak."""
+    peaks = [ln.peak_metric for ln in lines if math.isfinite(ln.peak_metric)]
+    if not peaks:
+        return None
+    top, low = max(peaks), min(peaks)
+    return low - max(top - low, 0.03)
+
+
+def plot_curves(data: ReportData, path: Path) -> Path:
+    """(a) metric vs steps and vs tau for every lam: the collapse."""
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    ax_s, ax_t = fig.subplots(1, 2, sharey=True)
+    lines = _main(data)
+    colors = _colors([ln.lam for ln in lines])
+    seen = set()
+    for ln in sorted(lines, key=lambda ln: (-ln.lam, ln.seed)):
+        style = "-" if ln.in_plateau else "--"
+        label = None if ln.lam in seen else f"lam={ln.lam:.3g}" + ("" if ln.in_plateau else " (off plateau)")
+        seen.add(ln.lam)
+        for ax, x in ((ax_s, ln.steps), (ax_t, ln.tau)):
+            ax.plot(x, ln.raw, ".", ms=2, alpha=0.25, color=colors[ln.lam])
+            ax.plot(x, ln.smoothed, style, lw=1.4, color=colors[ln.lam],
+                    label=label if ax is ax_t else None)
+    if math.isfinite(data.fit.c):
+        ax_t.axvline(data.fit.c, color="k", lw=0.8, ls=":")
+        ax_t.annotate(f"c = {data.fit.c:.3g}", (data.fit.c, 0.96), xycoords=("data", "axes fraction"),
+                      xytext=(3, 0), textcoords="offset points", fontsize=8)
+    low = _ylim_low(lines)
+    for ax, name, get in ((ax_s, "steps", "steps"), (ax_t, "tau = lr*lam*steps", "tau")):
+        _log_x(ax)
+        left = _left_edge([(getattr(ln, get), ln.smoothed) for ln in lines], low)
+        if left is not None:
+            ax.set_xlim(left=left)
+        ax.set_xlabel(f"{name} (log scale)")
+        ax.grid(alpha=0.3, which="both", lw=0.4)
+        if low is not None:
+            ax.set_ylim(bottom=low)
+    ax_s.set_ylabel(f"validation {data.metric_name}")
+    ax_s.set_title("against steps: larger lam peaks sooner")
+    ax_t.set_title("against tau: the plateau lams collapse")
+    if lines:
+        _legend(ax_t, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                title="dots: raw\nlines: smoothed", title_fontsize=7)
+    fig.suptitle(f"{data.title}: learning curves at lr = {data.fit.lr:.3g}", fontsize=11)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_tstar(data: ReportData, path: Path) -> Path:
+    """(b) t* vs 1/(lr*lam) on log axes with the fit line and its bootstrap band."""
+    fig = Figure(figsize=(6.4, 4.6), layout="constrained")
+    ax = fig.subplots()
+    f = data.fit
+    pts = [ln for ln in data.lines if ln.usable and math.isfinite(ln.t_star) and ln.t_star > 0]
+    lrs = sorted({ln.lr for ln in pts})
+    markers = "osD^v"
+    for k, lr in enumerate(lrs):
+        for used in (True, False):
+            sel = [ln for ln in pts if ln.lr == lr and ln.in_tstar_fit == used]
+            if sel:
+                ax.plot([1 / (ln.lr * ln.lam) for ln in sel], [ln.t_star for ln in sel],
+                        markers[k % len(markers)], ms=6, color=f"C{k}", mfc=f"C{k}" if used else "none",
+                        label=f"t* per probe, lr={lr:.3g}" + ("" if used else " (not in the fit)"))
+    if data.band_x.size:
+        ax.fill_between(data.band_x, data.band_lo, data.band_hi, color="C0", alpha=0.15,
+                        label="95% bootstrap band")
+        if math.isfinite(f.alpha) and math.isfinite(f.c0):
+            ax.plot(data.band_x, f.c0 * data.band_x ** f.alpha, "C0-", lw=1.5,
+                    label=f"fit: t* = {f.c0:.3g} (lr*lam)^-{f.alpha:.2f}")
+    x_all = [1 / (ln.lr * ln.lam) for ln in pts]
+    a = data.advice
+    if a is not None and math.isfinite(a.weight_decay) and a.weight_decay > 0:
+        x_all.append(1 / (a.lr * a.weight_decay))
+    if math.isfinite(f.c) and x_all:
+        xs = np.geomspace(min(x_all) / 1.3, max(x_all) * 1.3, 20)
+        ax.plot(xs, f.c * xs, "k--", lw=1, label=f"pooled best: steps = c/(lr*lam), c = {f.c:.3g}")
+    if a is not None and math.isfinite(a.weight_decay) and a.weight_decay > 0:
+        xa = 1 / (a.lr * a.weight_decay)
+        ax.axvline(xa, color="C3", lw=1)
+        ax.plot([xa], [a.budget_steps], "*", ms=13, color="C3",
+                label=f"advice: budget {a.budget_steps} steps at lam={a.weight_decay:.3g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("1/(lr*lam)  (steps per e-fold of weight shrinkage; log scale)")
+    ax.set_ylabel("steps (log scale)")
+    ax.set_title(f"time to the peak: alpha = {f.alpha:.2f} "
+                 f"[{f.alpha_interval[0]:.2f}, {f.alpha_interval[1]:.2f}] (paper: 1)", fontsize=10)
+    ax.grid(alpha=0.3, which="both", lw=0.4)
+    _legend(ax, fontsize=7, loc="upper left")
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_plateau(data: ReportData, path: Path) -> Path:
+    """(c) peak metric vs lam, the plateau edge lam_c, and the advice."""
+    fig = Figure(figsize=(9, 4.6), layout="constrained")
+    ax = fig.subplots()
+    f = data.fit
+    rows = sorted((r for r in f.table if r.lr == f.lr and r.n_seeds > 0), key=lambda r: r.lam)
+    lines = [ln for ln in _main(data) if ln.usable]
+    ax.plot([ln.lam for ln in lines], [ln.peak_metric for ln in lines], ".", color="0.55",
+            ms=5, label="one probe (seed)")
+    for inside in (True, False):
+        sel = [r for r in rows if r.in_plateau == inside]
+        if sel:
+            ax.errorbar([r.lam for r in sel], [r.peak_mean for r in sel],
+                        yerr=[0 if math.isnan(r.peak_sd) else r.peak_sd for r in sel], fmt="o",
+                        color="C2" if inside else "C1", capsize=3,
+                        label="mean +- sd, in the plateau" if inside else "mean +- sd, off the plateau")
+    if math.isfinite(f.lam_c):
+        ax.axvline(f.lam_c, color="C2", ls="--", lw=1)
+        ax.annotate(f"lam_c = {f.lam_c:.3g}", (f.lam_c, 0.03), xycoords=("data", "axes fraction"),
+                    xytext=(4, 0), textcoords="offset points", fontsize=8, color="C2")
+    if math.isfinite(f.plateau_level):
+        ax.axhspan(f.plateau_level - f.plateau_threshold, f.plateau_level + f.plateau_threshold,
+                   color="C2", alpha=0.08, label=f"plateau level +- {f.plateau_threshold:.4f}")
+    a = data.advice
+    if a is not None and math.isfinite(a.weight_decay):
+        wd = a.weight_decay * a.lr / f.lr if math.isfinite(f.lr) else a.weight_decay  # same clock
+        lo, hi = (v * a.lr / f.lr if math.isfinite(f.lr) else v for v in a.interval)
+        if math.isfinite(lo) and math.isfinite(hi) and hi > lo:
+            ax.axvspan(lo, hi, color="C3", alpha=0.1, label="advice interval")
+        ax.axvline(wd, color="C3", lw=1.2)
+        if math.isfinite(a.predicted_metric):
+            ax.plot([wd], [a.predicted_metric], "*", ms=13, color="C3",
+                    label=f"advice for {a.budget_steps} steps: lam={wd:.3g}, "
+                          f"predicted {a.predicted_metric:.4f}")
+    if math.isfinite(f.lam_star):
+        ax.axvline(f.lam_star, color="C1", ls=":", lw=1, label=f"interior max lam* = {f.lam_star:.3g}")
+    _log_x(ax)
+    ax.set_xlabel("lam = weight_decay (log scale)" + (f", at lr = {f.lr:.3g}" if math.isfinite(f.lr) else ""))
+    ax.set_ylabel(f"peak validation {data.metric_name} (smoothed)")
+    if rows:
+        ax.set_xticks([r.lam for r in rows], labels=[f"{r.lam:.3g}" for r in rows], fontsize=8)
+    ax.set_title("peak against lam: the plateau", fontsize=10)
+    ax.grid(alpha=0.3, which="both", lw=0.4)
+    _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_collapsed(data: ReportData, path: Path) -> Path:
+    """(d) the pooled curve metric(tau) with c and its interval."""
+    fig = Figure(figsize=(9, 4.6), layout="constrained")
+    ax = fig.subplots()
+    f = data.fit
+    pool = [ln for ln in _main(data) if ln.in_plateau and ln.usable]
+    colors = _colors([ln.lam for ln in pool])
+    seen = set()
+    for ln in pool:
+        shift = f.plateau_level - ln.peak_metric if math.isfinite(f.plateau_level) else 0.0
+        ax.plot(ln.tau, ln.smoothed + shift, lw=0.8, alpha=0.45, color=colors[ln.lam],
+                label=None if ln.lam in seen else f"probe lam={ln.lam:.3g} (centred)")
+        seen.add(ln.lam)
+    t = np.asarray(f.collapsed_tau, float)
+    if t.size:
+        mean, lo, hi = (np.asarray(v, float) for v in (f.collapsed_mean, f.collapsed_lo, f.collapsed_hi))
+        ax.fill_between(t, lo, hi, color="k", alpha=0.15, label="pooled mean +- 1 se")
+        ax.plot(t, mean, "k-", lw=2, label="pooled curve")
+    if math.isfinite(f.c):
+        c_lo, c_hi = f.c_interval
+        if math.isfinite(c_lo) and math.isfinite(c_hi):
+            ax.axvspan(c_lo, c_hi, color="C3", alpha=0.1,
+                       label=f"c interval [{c_lo:.3g}, {c_hi:.3g}]")
+        ax.axvline(f.c, color="C3", lw=1.5, label=f"c = {f.c:.3g}")
+    a = data.advice
+    if a is not None and math.isfinite(a.weight_decay):
+        tau_t = a.lr * a.weight_decay * a.budget_steps
+        if math.isfinite(f.c) and abs(tau_t / f.c - 1) > 0.01:
+            ax.axvline(tau_t, color="C1", ls="--", lw=1,
+                       label=f"tau the budget reaches at the advice: {tau_t:.3g}")
+    low = _ylim_low(pool)
+    _log_x(ax)
+    if low is not None:
+        ax.set_ylim(bottom=low, top=max(ln.peak_metric for ln in pool) + 0.01 if pool else None)
+        left = _left_edge([(np.asarray(f.collapsed_tau, float), np.asarray(f.collapsed_mean, float))], low)
+        if left is not None:
+            ax.set_xlim(left=left)
+    ax.set_xlabel("tau = lr*lam*steps (log scale)")
+    ax.set_ylabel(f"validation {data.metric_name}, centred on the plateau level")
+    ax.set_title("collapsed curve of the plateau probes", fontsize=10)
+    ax.grid(alpha=0.3, which="both", lw=0.4)
+    _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.savefig(path, dpi=110)
+    return path
+
+
+PLOTTERS = {"curves.png": plot_curves, "tstar.png": plot_tstar, "plateau.png": plot_plateau,
+            "collapsed.png": plot_collapsed}
+
+
+# ----------------------------------------------------------------------------------------
+# Markdown summary
+# ----------------------------------------------------------------------------------------
+
+
+def _f(x: float, fmt: str = ".3g") -> str:
+    return "-" if x is None or not math.isfinite(x) else format(x, fmt)
+
+
+def markdown(data: ReportData, figures: list[str]) -> str:
+    """report.md: verdict and reasons, the advice, the per-lam table, the figures."""
+    f, a = data.fit, data.advice
+    out = [f"# l2advisor report: {data.title}", "",
+           f"**Verdict: the relations {f.verdict}.** Probe lr {_f(f.lr)}; {f.n_usable} usable probes; "
+           f"c = {_f(f.c)} [{_f(f.c_interval[0])}, {_f(f.c_interval[1])}]; "
+           f"alpha = {_f(f.alpha, '.2f')} [{_f(f.alpha_interval[0], '.2f')}, "
+           f"{_f(f.alpha_interval[1], '.2f')}]; plateau edge lam_c = {_f(f.lam_c)}.", ""]
+    out += [f"- {r}" for r in f.reasons] + [""]
+    if a is not None:
+        out += ["## Advice", "",
+                f"For a budget of **{a.budget_steps} steps** at lr {_f(a.lr)}: "
+                f"**`weight_decay={_f(a.weight_decay, '.3g')}`** "
+                f"(interval {_f(a.interval[0])} .. {_f(a.interval[1])}); predicted peak "
+                f"{data.metric_name} {_f(a.predicted_metric, '.4f')} around step "
+                f"{_f(a.predicted_peak_step, '.0f')}" + (" (extrapolated)" if a.extrapolated else "") + ".",
+                ""]
+        out += [f"- {r}" for r in a.reasons]
+        out += ["", "| rule of thumb (zero cost) | weight_decay | / advice |", "|---|---:|---:|"]
+        out += [f"| {k} | {_f(v)} | {_f(v / a.weight_decay, '.2g')} |"
+                for k, v in a.rules_of_thumb.items()] + [""]
+    out += ["## Probes per lam", "",
+            f"| lr | lam | lr*lam | seeds | diverged | peak {data.metric_name} (mean +- sd) | "
+            "t* (steps) | tau* | train acc | peaked | plateau |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
+    for r in sorted(f.table, key=lambda r: (r.lr, -r.lam)):
+        out.append(f"| {_f(r.lr)} | {_f(r.lam)} | {_f(r.lr * r.lam)} | {r.n_seeds} | {r.n_diverged} | "
+                   f"{_f(r.peak_mean, '.4f')} +- {_f(r.peak_sd, '.4f')} | {_f(r.t_star, '.0f')} | "
+                   f"{_f(r.tau_star, '.2f')} | {_f(r.max_train_acc, '.3f')} | {r.n_peaked}/{r.n_seeds} | "
+                   f"{'yes' if r.in_plateau else 'no'} |")
+    for e in f.excluded:
+        out.append(f"\nExcluded: lam={_f(e.lam)} lr={_f(e.lr)} seed={e.seed}: {e.reason}")
+    out.append("")
+    for name in figures:
+        out += [f"## {name[:-4]}", "", f"![{name[:-4]}]({name})", "", FIGURES[name], ""]
+    return "\n".join(out)
+
+
+def write_report(data: ReportData, out_dir: Path) -> list[Path]:
+    """Write the four PNGs and report.md into out_dir; returns their paths (report.md last)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [plot(data, out_dir / name) for name, plot in PLOTTERS.items()]
+    md = out_dir / "report.md"
+    md.write_text(markdown(data, list(PLOTTERS)), encoding="utf-8")
+    return [*paths, md]

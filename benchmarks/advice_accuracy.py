@@ -92,13 +92,47 @@ def train_one(lam: float, seed: int, budget: int) -> dict:
             "final": float(val[-1]) if val.size else math.nan, "seconds": result.seconds}
 
 
-def grid(advice: dict[int, dict], seeds: int, jobs: int) -> list[dict]:
+def rounded(lam: float) -> float:
+    return float(f"{lam:.4g}")
+
+
+def formula_lam(a: dict) -> float | None:
+    """c/(lr*T), the paper's budget formula, when the advice did not use it (verdict "does not
+    hold" gives the best measured lam instead): trained beside the grid, for contrast."""
+    c, lr, budget = a.get("c"), a.get("lr"), a.get("budget_steps")
+    if not (c and lr and budget) or a.get("unclipped") is not None:
+        return None
+    return rounded(c / (lr * budget))
+
+
+def grid_tasks(advice: dict[int, dict], seeds: int) -> list[tuple[float, int, int]]:
+    """(lam, seed, budget) to train: advice x FACTORS, plus the formula's lam where it differs."""
+    tasks = set()
+    for budget, a in advice.items():
+        lams = {rounded(a["weight_decay"] * f) for f in FACTORS}
+        extra = formula_lam(a)
+        if extra is not None and all(abs(math.log(extra / lam)) > 0.1 for lam in lams):
+            lams.add(extra)
+        tasks |= {(lam, s, budget) for lam in lams for s in range(seeds)}
+    return sorted(tasks, key=lambda t: (-t[2], t[0], t[1]))  # long runs first: better packing
+
+
+def run_grid(tasks: list[tuple[float, int, int]], jobs: int, log: Path) -> list[dict]:
+    """Train what `log` (JSON lines, one finished run each) does not hold yet; append as they end."""
     from joblib import Parallel, delayed
 
-    tasks = [(float(f"{a['weight_decay'] * f:.4g}"), s, budget)
-             for budget, a in advice.items() for f in FACTORS for s in range(seeds)]
-    tasks.sort(key=lambda t: -t[2])  # long runs first: better packing on the workers
-    return Parallel(n_jobs=jobs, verbose=5)(delayed(train_one)(*t) for t in tasks)
+    done = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    have = {(r["lam"], r["seed"], r["budget"]) for r in done}
+    todo = [t for t in tasks if t not in have]
+    print(f"grid: {len(tasks)} runs, {len(tasks) - len(todo)} already in {log.name}", flush=True)
+    with open(log, "a", encoding="utf-8") as f:
+        for r in Parallel(n_jobs=jobs, return_as="generator_unordered")(delayed(train_one)(*t) for t in todo):
+            f.write(json.dumps(r) + "\n")
+            f.flush()
+            done.append(r)
+            print(f"  lam={r['lam']:.4g} seed={r['seed']} budget={r['budget']}: peak {100 * r['peak']:.2f}% "
+                  f"at step {r['peak_step']} ({r['seconds']:.0f} s)", flush=True)
+    return [r for r in done if (r["lam"], r["seed"], r["budget"]) in set(tasks)]
 
 
 def stats(values: list[float]) -> tuple[float, float]:
@@ -121,36 +155,49 @@ def summarize(budget: int, a: dict, runs: list[dict], probe_steps: int) -> dict:
     adv = next(r for r in rows if math.isclose(r["lam"], adv_lam, rel_tol=1e-6))
     spread = max(v for v in (best["sd"], adv["sd"], 0.0) if math.isfinite(v))
     gap = best["mean"] - adv["mean"]
+    f_lam = formula_lam(a)
+    formula = next((r for r in rows if f_lam and math.isclose(r["lam"], f_lam, rel_tol=1e-6)), None)
     return {"budget": budget, "advised": adv_lam, "interval": a["interval"], "verdict": a["verdict"],
-            "predicted": 100 * a["predicted_metric"] if a["predicted_metric"] is not None else math.nan,
+            "predicted": 100 * a["predicted_metric"] if a["predicted_metric"] is not None else None,
             "extrapolated": a["extrapolated"], "c": a["c"], "best": best["lam"],
             "ratio": best["lam"] / adv_lam, "adv_mean": adv["mean"], "adv_sd": adv["sd"],
             "best_mean": best["mean"], "best_sd": best["sd"], "gap": gap,
             "met": bool(gap <= max(spread, TARGET_POINTS)), "probe_fraction": probe_steps / budget,
+            "formula": f_lam, "formula_mean": formula["mean"] if formula else None,
+            "formula_sd": formula["sd"] if formula else None,
             "rows": rows}
+
+
+def fmt(x: float | None, spec: str = ".3g") -> str:
+    return "-" if x is None or not math.isfinite(x) else format(x, spec)
 
 
 def print_tables(results: list[dict], probe_steps: int, probe_seconds: float, grid_seconds: float) -> None:
     print(f"\nProbe cost: {probe_steps} steps ({probe_seconds:.0f} s of training); grid: "
           f"{grid_seconds:.0f} s wall.")
     for s in results:
+        lo, hi = s["interval"]
         print(f"\nbudget {s['budget']} steps: advice lam={s['advised']:.4g} (interval "
-              f"{s['interval'][0]:.3g}..{s['interval'][1]:.3g}, verdict {s['verdict']}, c={s['c']:.3g}, "
-              f"predicted {s['predicted']:.2f}%{', extrapolated' if s['extrapolated'] else ''})")
+              f"{fmt(lo)}..{fmt(hi)}, verdict {s['verdict']}, c={fmt(s['c'])}, "
+              f"predicted {fmt(s['predicted'], '.2f')}%{', extrapolated' if s['extrapolated'] else ''})")
         print(f"  {'lam':>9} {'x advice':>8} {'peak val acc %':>16} {'peak step':>10}")
         for r in s["rows"]:
             mark = " <- advice" if math.isclose(r["lam"], s["advised"], rel_tol=1e-6) else ""
             mark += " <- grid best" if r["lam"] == s["best"] else ""
-            print(f"  {r['lam']:>9.4g} {r['lam'] / s['advised']:>8.3g} {r['mean']:>9.2f} +- {r['sd']:.2f} "
+            mark += " <- c/(lr*T), not advised" if s["formula"] and math.isclose(r["lam"], s["formula"], rel_tol=1e-6) else ""
+            print(f"  {r['lam']:>9.4g} {r['lam'] / s['advised']:>8.3g} {r['mean']:>9.2f} +- {fmt(r['sd'], '.2f')} "
                   f"{r['peak_step']:>10.0f}{mark}")
+        if s["best"] in (s["rows"][0]["lam"], s["rows"][-1]["lam"]):
+            print("  (the grid's best is at its edge: the true best lam may lie beyond it)")
     print("\n| budget | advised lam | grid best lam | best/advised | acc @ advised (%) | acc @ best (%) "
-          "| gap (pts) | within spread | probe cost / budget run |")
-    print("|---:|---:|---:|---:|---:|---:|---:|:---:|---:|")
+          "| gap (pts) | within spread | probe cost / budget run | c/(lr*T) if not advised: lam, acc (%) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|")
     for s in results:
+        formula = (f"{s['formula']:.4g}, {s['formula_mean']:.2f} +- {fmt(s['formula_sd'], '.2f')}"
+                   if s["formula_mean"] is not None else "-")
         print(f"| {s['budget']} | {s['advised']:.4g} | {s['best']:.4g} | {s['ratio']:.2g} | "
-              f"{s['adv_mean']:.2f} +- {s['adv_sd']:.2f} | {s['best_mean']:.2f} +- {s['best_sd']:.2f} | "
-              f"{s['gap']:.2f} | {'yes' if s['met'] else 'NO'} | {s['probe_fraction']:.2f} |")
-
+              f"{s['adv_mean']:.2f} +- {fmt(s['adv_sd'], '.2f')} | {s['best_mean']:.2f} +- {fmt(s['best_sd'], '.2f')} | "
+              f"{s['gap']:.2f} | {'yes' if s['met'] else 'NO'} | {s['probe_fraction']:.2f} | {formula} |")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -177,13 +224,12 @@ def main() -> None:
     for b, a in advice.items():
         print(f"budget {b}: advised weight_decay={a['weight_decay']:.4g} ({a['verdict']})", flush=True)
     start = time.perf_counter()
-    runs = grid(advice, seeds, args.jobs)
+    runs = run_grid(grid_tasks(advice, seeds), args.jobs, out / "runs.jsonl")
     grid_seconds = time.perf_counter() - start
     results = [summarize(b, advice[b], runs, probe_steps) for b in budgets]
     print_tables(results, probe_steps, probe_seconds, grid_seconds)
     (out / "results.json").write_text(json.dumps({"results": results, "runs": runs,
                                                   "probe_steps": probe_steps}, indent=1))
-
 
 if __name__ == "__main__":
     main()

@@ -111,7 +111,7 @@ def run_probes(out_dir: Path, quick: bool, jobs: int) -> tuple[Any, float, int]:
                                  lambdas=(0.1, 0.05, 0.025))
     else:
         settings = ProbeSettings(lrs=(spec.lr,), seeds=(0, 1), horizon=8.0 * (1 - spec.momentum),
-                                 probe_budget=12000)  # 3 rungs from lam 0.1, 2 seeds
+                                 probe_budget=24000)  # `l2advisor probe`'s defaults
     runs = plan_probes(settings, spec.momentum)
     start = time.perf_counter()
     done = Parallel(n_jobs=jobs)(delayed(probe_job)(run, settings) for run in runs)
@@ -177,14 +177,14 @@ def table(results: list[dict[str, Any]], grid: list[float]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke-sized run (minutes)")
-    parser.add_argument("--budget", type=int, help="steps per run [6000; quick 600]")
+    parser.add_argument("--budget", type=int, help="steps per run [6000; quick 400]")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
     parser.add_argument("--out", type=Path, help="directory for the probe results and bench.json")
     args = parser.parse_args()
-    steps = args.budget or (600 if args.quick else 6000)
+    steps = args.budget or (400 if args.quick else 6000)
     seeds = (0, 1) if args.quick else (0, 1, 2)
     grid = [0.005, 0.02, 0.08] if args.quick else [0.0025, 0.005, 0.01, 0.02, 0.04]
-    eval_every = max(1, steps // 50)  # 50 evaluations: each costs about 10 training steps here
+    eval_every = max(1, steps // (25 if args.quick else 50))  # an evaluation costs ~10 training steps
     out_dir = args.out or Path(tempfile.mkdtemp(prefix="autol2_bench_"))
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -199,6 +199,7 @@ def main() -> None:
           f"lam_c = {fit.lam_c:.3g}; advised constant lam for {steps} steps = {advice.weight_decay:.3g}")
     print(f"AutoL2 from probes: lam0 = {cfg.lam0:.3g}, refractory_tau = {cfg.refractory_tau:.3g}, "
           f"lam_min = {cfg.lam_min:.3g}, decay = {cfg.decay:g}")
+    print("Fit: " + "; ".join(fit.reasons[:3]))
     sys.stdout.flush()
 
     arms = [{"name": "autol2-probes", "kind": "autol2", "lam": cfg.lam0,
@@ -209,9 +210,15 @@ def main() -> None:
     print(f"{len(todo)} runs of {steps} steps on {args.jobs} workers ...")
     sys.stdout.flush()
     start = time.perf_counter()
-    results = Parallel(n_jobs=args.jobs)(delayed(arm_job)(a, s, seed, steps, eval_every) for a, s, seed in todo)
-    for r in results:
+    results = []
+    jobs = Parallel(n_jobs=args.jobs, return_as="generator")(
+        delayed(arm_job)(a, s, seed, steps, eval_every) for a, s, seed in todo)
+    for r in jobs:  # in submission order, as they finish
         r["peak"], r["t_star"] = arrival(r["records"])
+        results.append(r)
+        print(f"  {len(results)}/{len(todo)} {r['schedule']} {r['arm']} seed {r['seed']}: peak {r['peak']:.4f}, "
+              f"{len(r['events'])} decays, {r['seconds']:.0f} s (elapsed {time.perf_counter() - start:.0f} s)",
+              flush=True)
     bad = [f"{r['arm']}/{r['schedule']}/seed={r['seed']}: {r['status']}" for r in results
            if r["status"] != "finished"]
     print(f"Arms: {time.perf_counter() - start:.0f} s" + (f"; not finished: {', '.join(bad)}" if bad else ""))

@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from l2advisor import __version__
 from l2advisor.errors import InputError, L2AdvisorError
@@ -62,12 +63,12 @@ def handle_errors(command: F) -> F:
         except L2AdvisorError as error:
             if _state["debug"]:
                 raise
-            err.print(f"[bold red]Error:[/] {error}", highlight=False)
+            err.print(f"[bold red]Error:[/] {escape(str(error))}", highlight=False)
             raise typer.Exit(error.exit_code) from None
         except Exception as error:  # a bug in l2advisor: still one line, unless --debug
             if _state["debug"]:
                 raise
-            err.print(f"[bold red]Internal error:[/] {type(error).__name__}: {error} "
+            err.print(f"[bold red]Internal error:[/] {type(error).__name__}: {escape(str(error))} "
                       "(run with --debug for the traceback, and please report it).", highlight=False)
             raise typer.Exit(1) from None
     return wrapper  # type: ignore[return-value]

@@ -96,11 +96,9 @@ def advice_panel(advice: Advice, fit: Fit, metric: str) -> Panel:
                             f"[{_num(f.c_interval[0])}, {_num(f.c_interval[1])}], lam_c={_num(f.lam_c)}, "
                             f"train acc {_num(f.train_acc, '.3f')}, {f.n_usable} probes")
     why = [f"- {escape(r)}" for r in a.reasons]
-    caveats = []
-    if f.excluded:
-        caveats.append(f"{len(f.excluded)} probe(s) left out (diverged, failed or empty)")
-    if a.verdict != HOLDS:  # the fit's reasons that the advice does not already quote
-        caveats += [r for r in f.reasons[1:3] if not any(r in said for said in a.reasons)]
+    plain = ("alpha = ", "plateau: ", "c = ", "clock lr*lam confirmed")  # shown above, not caveats
+    caveats = [r for r in f.reasons if not r.startswith(plain)
+               and not any(r in said for said in a.reasons)][:4]
     rules = Table(title="zero-cost rules of thumb, for contrast", title_justify="left",
                   box=None, padding=(0, 2), title_style="dim")
     rules.add_column("rule", style="dim")

@@ -85,12 +85,12 @@ def _num(value: Any, fmt: str) -> str:
 @handle_errors
 def probe(
     model_file: Annotated[Path, typer.Argument(help="Your model file (build_model, build_data, optional settings).")],
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory [default: runs/<file name>].")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory \\[default: runs/<file name>].")] = None,
     lambdas: Annotated[str | None, typer.Option(help="Explicit lams, comma-separated (skips the automatic ladder).")] = None,
-    lrs: Annotated[str | None, typer.Option(help="Learning rates to probe, comma-separated [default: the file's lr].")] = None,
-    lam_max: Annotated[float | None, typer.Option(help="Top of the automatic ladder [default: lr*lam*(1/(1-momentum)) = 0.01].")] = None,
+    lrs: Annotated[str | None, typer.Option(help="Learning rates to probe, comma-separated \\[default: the file's lr].")] = None,
+    lam_max: Annotated[float | None, typer.Option(help="Top of the automatic ladder \\[default: lr*lam*(1/(1-momentum)) = 0.01].")] = None,
     factor: Annotated[float, typer.Option(help="Ratio between ladder rungs.")] = 2.0,
-    horizon: Annotated[float | None, typer.Option(help="Longest probe, in tau = lr*lam*steps [default: 8*(1-momentum)].")] = None,
+    horizon: Annotated[float | None, typer.Option(help="Longest probe, in tau = lr*lam*steps \\[default: 8*(1-momentum)].")] = None,
     probe_budget: Annotated[int, typer.Option(help="Total probe steps, all probes and seeds together.")] = 24000,
     seeds: Annotated[str, typer.Option(help="Seeds, comma-separated: each lam is probed once per seed.")] = "0,1",
     tolerance: Annotated[float, typer.Option(help="t* is the first evaluation within this of the peak (metric units).")] = 0.005,
@@ -106,7 +106,7 @@ def probe(
                                                "of the model: one pass, the same numbers up to rounding.")] = False,
     batch_replicas: Annotated[int, typer.Option(help="Most replicas trained together when --batched.")] = 8,
     jobs: Annotated[int, typer.Option(help="Probe jobs running at once, in worker processes (torch threads are "
-                                           "divided among them) [default: 1, or one per --devices entry].")] = 0,
+                                           "divided among them) \\[default: 1, or one per --devices entry].")] = 0,
     devices: Annotated[str | None, typer.Option(help="Spread jobs over these devices round robin, e.g. "
                                                      "cuda:0,cuda:1.")] = None,
     backend: Annotated[str, typer.Option(help="Where jobs run: loky (worker processes here) or dask "

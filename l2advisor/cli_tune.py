@@ -41,14 +41,14 @@ from l2advisor.train import Record, TrainConfig, resolve_device
 
 Budget = Annotated[int, typer.Option("--budget", help="Training steps of every run (each trial, each seed).")]
 Trials = Annotated[int, typer.Option("--trials", help="Optuna trials the study ends with (COMPLETE + PRUNED, all workers).")]
-Out = Annotated[Path | None, typer.Option("--out", help="Run directory [default: runs/<file name>].")]
+Out = Annotated[Path | None, typer.Option("--out", help="Run directory (default: runs/<file name>).")]
 Storage = Annotated[str | None, typer.Option("--storage", help="Optuna storage: an RDB URL (sqlite:///f.db, postgresql://...) "
-                                             "or journal:PATH [default: sqlite file in the run directory].")]
+                                             "or journal:PATH (default: sqlite file in the run directory).")]
 Pruner = Annotated[str, typer.Option(help="none, median or hyperband (on the running peak, at each evaluation).")]
 LamLow = Annotated[float, typer.Option(help="Smallest lam Optuna searches (log-uniform).")]
 LamHigh = Annotated[float, typer.Option(help="Largest lam Optuna searches.")]
 SamplerSeed = Annotated[int, typer.Option(help="Seed of the TPE sampler.")]
-EvalEvery = Annotated[int | None, typer.Option(help="Steps between evaluations [default: budget/100].")]
+EvalEvery = Annotated[int | None, typer.Option(help="Steps between evaluations (default: budget/100).")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 
 
@@ -148,7 +148,7 @@ def tune(
     budget: Budget,
     trials: Trials,
     storage: Storage = None,
-    study_name: Annotated[str | None, typer.Option(help="Study name [default: <file>-T<budget>-seed<seed>].")] = None,
+    study_name: Annotated[str | None, typer.Option(help="Study name (default: <file>-T<budget>-seed<seed>).")] = None,
     pruner: Pruner = "none",
     seed: Annotated[int, typer.Option(help="Training seed of every trial (initial weights and data order).")] = 0,
     sampler_seed: SamplerSeed = 0,
@@ -206,7 +206,7 @@ def compare(
     seeds: Annotated[int, typer.Option("--seeds", help="Training seeds (0..S-1) of every single-run arm.")] = 3,
     probe_budget: Annotated[int, typer.Option(help="Total probe steps of the advisor arm.")] = 24000,
     probe_seeds: Annotated[str, typer.Option(help="Probe seeds, comma-separated.")] = "0,1",
-    horizon: Annotated[float | None, typer.Option(help="Longest probe, in tau [default: 8*(1-momentum)].")] = None,
+    horizon: Annotated[float | None, typer.Option(help="Longest probe, in tau (default: 8*(1-momentum)).")] = None,
     default_lam: Annotated[float, typer.Option(help="The 'common default' arm's weight decay.")] = 5e-4,
     pruner: Pruner = "none",
     sampler_seed: SamplerSeed = 0,
@@ -214,7 +214,7 @@ def compare(
     lam_high: LamHigh = 1e-1,
     eval_every: EvalEvery = None,
     storage: Storage = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory [default: runs/<file name>/compare].")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory (default: runs/<file name>/compare).")] = None,
     device: Device = "auto",
     force: Annotated[bool, typer.Option(help="Discard earlier results in the run directory and start over.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
@@ -275,7 +275,8 @@ def compare_table(report: dict[str, Any]) -> Table:
     for column in ("arm", "lam", f"peak val {metric}", f"test {metric}", "compute steps", "compute s", "note"):
         table.add_column(column, justify="right" if column != "note" else "left", no_wrap=column == "arm")
     for row in report["rows"]:
-        table.add_row(row["arm"], _num(row["lam"], ".3g"), _pm(row["peak_mean"], row["peak_sd"]),
+        label = "optuna, its lam re-run" if row["arm"] == "optuna" else row["arm"]
+        table.add_row(label, _num(row["lam"], ".3g"), _pm(row["peak_mean"], row["peak_sd"]),
                       _pm(row["test_mean"], row["test_sd"]), _num(row["compute_steps"], ",.0f"),
                       _num(row["compute_seconds"], ",.0f"), row["note"])
         if row["arm"] == "optuna":
@@ -297,7 +298,7 @@ def match_line(report: dict[str, Any]) -> str:
     if match is None:
         return (f"Optuna never reached the advisor's mean {advisor['peak_mean']:.4f} in "
                 f"{report['settings']['trials']} trials.")
-    return (f"Optuna reached the advisor's mean {match['target']:.4f} at trial {match['trials']} "
+    return (f"Optuna's best so far reached the advisor's mean {match['target']:.4f} after {match['trials']} trials "
             f"({match['steps']:,.0f} steps, {match['seconds']:,.0f} s; the advisor used "
             f"{advisor['compute_steps']:,.0f} steps, {advisor['compute_seconds']:,.0f} s).")
 

@@ -257,7 +257,9 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
     ci_known = math.isfinite(lo) and math.isfinite(hi)  # not with n_bootstrap = 0
     if not math.isfinite(a) or a < ALPHA_MIN or (ci_known and lo <= 0):
         v = FAILS
-        why.append(f"t* does not grow as lam falls (alpha {a:.2f} < {ALPHA_MIN} or CI reaches 0)")
+        why.append("t* does not grow as lam falls: " + (
+            f"alpha {a:.2f} < {ALPHA_MIN}" if not (math.isfinite(a) and a >= ALPHA_MIN)
+            else f"alpha's 95% interval [{lo:.2f}, {hi:.2f}] reaches 0"))
         if no_effect:
             why.append(f"lam has no effect: every lam's peak is within "
                        f"{f['plateau_threshold']:.4f} of the best")
@@ -337,6 +339,10 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
     good = [m for m in ms if m.peaked and m.t_star > 0]
     reg = [m for m in good if m.lam <= plateaus[m.lr]["lam_c"]]
     if len({m.lr * m.lam for m in reg}) < MIN_LAMS:
+        if len({m.lr * m.lam for m in good}) > len({m.lr * m.lam for m in reg}):
+            notes.append(f"only {len({m.lam for m in reg})} plateau lam(s) clearly peaked: the t* fit "
+                         f"also uses lams above the plateau edge, where t* need not follow 1/lam; "
+                         f"probe smaller lams (a larger probe budget) for a sharper test")
         reg = good
     n_clocks = len({m.lr * m.lam for m in reg})
     if n_clocks >= 2:

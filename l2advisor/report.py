@@ -146,6 +146,12 @@ def _colors(lams: list[float]) -> dict[float, tuple]:
     return {lam: cmap(0.85 * i / max(len(lams) - 1, 1)) for i, lam in enumerate(lams)}
 
 
+def _ylim_high(lines: list[ProbeLine]) -> float | None:
+    """Upper y limit just above the highest raw evaluation."""
+    tops = [float(np.nanmax(ln.raw)) for ln in lines if np.isfinite(ln.raw).any()]
+    return max(tops) + 0.005 if tops else None
+
+
 def _left_edge(pairs: list[tuple[np.ndarray, np.ndarray]], low: float | None) -> float | None:
     """Smallest x where any series is above `low` (divided by 1.5): trims the empty left."""
     xs = [x[np.isfinite(y) & (y >= low)] for x, y in pairs] if low is not None else []
@@ -210,10 +216,10 @@ def plot_curves(data: ReportData, path: Path) -> Path:
         ax.set_xlabel(f"{name} (log scale)")
         ax.grid(alpha=0.3, which="both", lw=0.4)
         if low is not None:
-            ax.set_ylim(bottom=low)
+            ax.set_ylim(bottom=low, top=_ylim_high(lines))
     ax_s.set_ylabel(f"validation {data.metric_name}")
-    ax_s.set_title("against steps: larger lam peaks sooner")
-    ax_t.set_title("against tau: the plateau lams collapse")
+    ax_s.set_title("against steps: does a larger lam peak sooner?")
+    ax_t.set_title("against tau: do the plateau lams (solid) collapse?")
     if lines:
         _legend(ax_t, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
                 title="dots: raw\nlines: smoothed", title_fontsize=7)
@@ -306,8 +312,11 @@ def plot_plateau(data: ReportData, path: Path) -> Path:
     _log_x(ax)
     ax.set_xlabel("lam = weight_decay (log scale)" + (f", at lr = {f.lr:.3g}" if math.isfinite(f.lr) else ""))
     ax.set_ylabel(f"peak validation {data.metric_name} (smoothed)")
-    if rows:
-        ax.set_xticks([r.lam for r in rows], labels=[f"{r.lam:.3g}" for r in rows], fontsize=8)
+    ticks = [r.lam for r in rows]
+    if a is not None and math.isfinite(a.weight_decay) and wd > 0 and all(abs(math.log(wd / t)) > 0.3 for t in ticks):
+        ticks.append(wd)  # the advice, when it is not next to a probed lam
+    if ticks:
+        ax.set_xticks(ticks, labels=[f"{t:.3g}" for t in ticks], fontsize=8)
     ax.set_title("peak against lam: the plateau", fontsize=10)
     ax.grid(alpha=0.3, which="both", lw=0.4)
     _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
@@ -378,7 +387,7 @@ def markdown(data: ReportData, figures: list[str]) -> str:
     """report.md: verdict and reasons, the advice, the per-lam table, the figures."""
     f, a = data.fit, data.advice
     out = [f"# l2advisor report: {data.title}", "",
-           f"**Verdict: the relations {f.verdict}.** Probe lr {_f(f.lr)}; {f.n_usable} usable probes; "
+           f"**Verdict (the paper's relations): {f.verdict}.** Probe lr {_f(f.lr)}; {f.n_usable} usable probes; "
            f"c = {_f(f.c)} [{_f(f.c_interval[0])}, {_f(f.c_interval[1])}]; "
            f"alpha = {_f(f.alpha, '.2f')} [{_f(f.alpha_interval[0], '.2f')}, "
            f"{_f(f.alpha_interval[1], '.2f')}]; plateau edge lam_c = {_f(f.lam_c)}.", ""]

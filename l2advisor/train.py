@@ -150,10 +150,11 @@ class _Run:
              should_stop: Callable[[list[Record]], str | None] | None) -> str:
         config, model, optimizer = self.config, self.model, self.optimizer
         group = optimizer.param_groups[0]
-        loss_sum = torch.zeros((), device=next(model.parameters()).device)
-        correct_sum = torch.zeros_like(loss_sum)
-        seen = 0
-        self.evaluate(loss_sum, correct_sum, 0, 0)  # step 0: the curve starts at tau = 0
+        # This interval's batch losses (0-d) and (predicted, true) labels, reduced at the next
+        # evaluation: appending costs no kernel launch, so the hot loop does no bookkeeping math.
+        losses: list[torch.Tensor] = []
+        guesses: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.evaluate(losses, guesses, 0)  # step 0: the curve starts at tau = 0
         model.train()
         while self.step < config.max_steps:
             inputs, targets = next(batches)
@@ -167,17 +168,15 @@ class _Run:
             optimizer.step()
             self.tau += group["lr"] * group["weight_decay"]  # this step's shrink, lr_t * lam_t
             self.step += 1
-            loss_sum += loss.detach()
+            losses.append(loss.detach())
             if self.classify:
-                correct_sum += (outputs.detach().argmax(1) == targets).sum() / len(targets)
-            seen += 1
+                guesses.append((outputs.detach().argmax(1), targets))
             if scheduler is not None:
                 accuracy = float((outputs.detach().argmax(1) == targets).float().mean()) if self.classify else math.nan
                 scheduler.step(float(loss.detach()), accuracy)
             if self.step % config.eval_every == 0 or self.step == config.max_steps:
-                record = self.evaluate(loss_sum, correct_sum, seen, self.step)
-                loss_sum.zero_(), correct_sum.zero_()
-                seen = 0
+                record = self.evaluate(losses, guesses, self.step)
+                losses, guesses = [], []
                 if not math.isfinite(record["train_loss"]) or not math.isfinite(record["weight_norm_sq"]):
                     return "diverged"
                 status = should_stop(self.records) if should_stop else None
@@ -186,8 +185,11 @@ class _Run:
         return "finished"
 
     @torch.no_grad()
-    def evaluate(self, loss_sum: torch.Tensor, correct_sum: torch.Tensor, seen: int, step: int) -> Record:
-        """Validation loss and metric now, and the training averages since the last evaluation."""
+    def evaluate(self, losses: list[torch.Tensor], guesses: list[tuple[torch.Tensor, torch.Tensor]],
+                 step: int) -> Record:
+        """Validation loss and metric now, and the training averages since the last evaluation
+        (the mean batch loss; the accuracy over those batches, which are all the same size)."""
+        seen = len(losses)
         model = self.model
         model.eval()
         val_loss, val_metric = self._validation()
@@ -195,8 +197,8 @@ class _Run:
         group = self.optimizer.param_groups[0]
         record = {
             "step": step, "tau": self.tau, "lam": group["weight_decay"], "lr": group["lr"],
-            "train_loss": float(loss_sum) / seen if seen else math.nan,
-            "train_acc": float(correct_sum) / seen if seen and self.classify else math.nan,
+            "train_loss": float(torch.stack(losses).sum()) / seen if seen else math.nan,
+            "train_acc": _accuracy(guesses) if seen and self.classify else math.nan,
             "val_loss": val_loss, "val_metric": val_metric,
             "weight_norm_sq": float(sum((p.detach().float() ** 2).sum() for p in model.parameters())),
             "seconds": time.perf_counter() - self.start,
@@ -225,3 +227,10 @@ class _Run:
         else:
             value = float(metric(torch.cat(outputs_all), torch.cat(targets_all)))
         return loss_total / total, value
+
+
+def _accuracy(guesses: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
+    """Fraction of correct predictions over the batches since the last evaluation."""
+    predicted = torch.cat([p for p, _ in guesses])
+    truth = torch.cat([t for _, t in guesses])
+    return float((predicted == truth).sum()) / len(truth)

@@ -172,7 +172,7 @@ def test_diverged_probe_is_a_caveat(tmp_path: Path) -> None:
                       train_loss=bad.train_loss * math.nan, status="diverged")
     result = recommend(write_run(tmp_path / "div", curves), "--budget", "3000")
     assert result.exit_code == 0, result.output
-    assert "caveats" in result.stdout and "1 probe(s) left out" in flat(result.stdout)
+    assert "caveats" in result.stdout and "1 probe(s) excluded" in flat(result.stdout)
 
 
 def test_all_probes_diverged_is_a_failed_run(tmp_path: Path) -> None:

@@ -100,6 +100,13 @@ def test_analyze_divergence():
     assert not analyze_curve(_series(np.linspace(0.1, 0.9, 30))).diverged
 
 
+def test_step_zero_without_training_loss_is_not_divergence():
+    loss, acc = np.full(30, 0.5), np.ones(30)
+    loss[0] = acc[0] = np.nan  # the step-0 record of a real probe: no step taken yet
+    m = analyze_curve(_series(np.linspace(0.1, 0.9, 30), loss=loss, train_acc=acc))
+    assert not m.diverged
+
+
 @pytest.mark.parametrize("values", [[], [np.nan] * 5, [0.5], [0.5, 0.5]])
 def test_analyze_degenerate_never_raises(values):
     m = analyze_curve(_series(values))

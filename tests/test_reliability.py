@@ -288,8 +288,6 @@ def build_model():
            "RuntimeError: the GPU caught fire", "All 2 probes failed or diverged")
 
 
-@pytest.mark.xfail(reason="cli.handle_errors prints the message as rich markup: `[/]` raises MarkupError "
-                          "(a traceback) and `[i]` is eaten; needs rich.markup.escape(str(error)); reported")
 def test_message_with_brackets_is_printed_as_is(tmp_path: Path) -> None:
     model = write_model(tmp_path, "items = [1]\nraise ValueError('no item [/] at items[i]')\n")
     expect(probe(model, tmp_path / "run"), 2, "no item [/] at items[i]")

@@ -49,7 +49,7 @@ def test_report_command_writes_figures_and_markdown(tmp_path: Path, family) -> N
         assert str(out / name) in printed
     md = (out / "report.md").read_text()
     assert str(out / "report.md") in printed
-    assert "Verdict: the relations holds" in md and "## Advice" in md and "8000 steps" in md
+    assert "Verdict (the paper's relations): holds." in md and "## Advice" in md and "8000 steps" in md
     assert all(f"]({name})" in md for name in FIGURES)
     assert md.count("| 0.1 |") == 6  # one table row per lam
 

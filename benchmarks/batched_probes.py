@@ -10,8 +10,8 @@ validation loss between replica 0 and the sequential run at the same lam.
 Full mode adds the end-to-end default probe plan of the bundled example (2 seeds x the
 automatic ladder, early stopping on) run by `run_probes` with and without `replicas=8`.
 
-    python benchmarks/batched_probes.py            # full, about 20 minutes on 2 cores
-    python benchmarks/batched_probes.py --quick    # a few minutes
+    python benchmarks/batched_probes.py            # full: ~20 min on 2 idle cores
+    python benchmarks/batched_probes.py --quick    # ~5 min
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    steps, rounds = (200, 3) if args.quick else (600, 5)
+    steps, rounds = (200, 2) if args.quick else (400, 3)
     print(f"batched probes: K={K} replicas vs sequential train(), {steps} steps, an evaluation every "
           f"{max(1, steps // 100)} steps, {rounds} alternating rounds, device {args.device}, "
           f"{torch.get_num_threads()} torch threads")

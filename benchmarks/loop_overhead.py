@@ -107,12 +107,28 @@ def compare(task, config: TrainConfig, rounds: int) -> dict[str, float]:
             "no_eval": statistics.median(bare)}
 
 
-def data_path(task, config: TrainConfig, steps: int) -> dict[str, float]:
-    """Batch selection time vs whole step time (resident path), and copies seen by the profiler."""
+class Items(torch.utils.data.Dataset):
+    """The same examples, but not as tensors: l2advisor must use its DataLoader path."""
+
+    def __init__(self, dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int):
+        return self.dataset[i]
+
+
+def data_path(task, config: TrainConfig, steps: int, loader: bool = False) -> dict[str, float]:
+    """Batch fetch time vs whole step time, and host-to-device copies seen by the profiler.
+
+    Resident path by default; `loader` wraps the training set so that batches come through a
+    DataLoader (2 workers, pinned memory on a GPU) instead."""
     device = torch.device(config.device)
     model = build_seeded_model(task, config.seed, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, weight_decay=LAM)
-    batches = train_batches(task.train, config.batch_size, config.seed, device)
+    batches = train_batches(Items(task.train) if loader else task.train, config.batch_size, config.seed, device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     select = total = 0.0
     for _ in range(steps):
@@ -153,12 +169,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    rounds = 3 if args.quick else 5
-    print(f"loop overhead: about 100 evaluations per run, {rounds} alternating rounds, device {args.device}, "
+    print(f"loop overhead: about 100 evaluations per run, alternating rounds, device {args.device}, "
           f"{torch.get_num_threads()} torch threads", flush=True)
     for name, path in model_files(Path("/tmp") / "l2advisor_bench_loop").items():
-        steps = (400 if args.quick else 1000) * (1 if "CNN" in name else 3)  # steps per run
-        print(f"  {name}: {steps} steps per run, an evaluation every {steps // 100} steps", flush=True)
+        cnn = "CNN" in name
+        steps = (400 if args.quick else 1000) * (1 if cnn else 3)  # steps per run
+        rounds = (3 if args.quick else 5) if cnn else (5 if args.quick else 11)  # short runs: more rounds
+        print(f"  {name}: {steps} steps per run, an evaluation every {steps // 100} steps, {rounds} rounds",
+              flush=True)
         task = build_task(load_spec(path))
         config = TrainConfig(lr=task.spec.lr, batch_size=task.spec.batch_size, max_steps=steps,
                              eval_every=steps // 100, seed=0, device=args.device)
@@ -170,7 +188,10 @@ def main() -> None:
         data = data_path(task, config, 200 if args.quick else 500)
         print(f"    data path: resident={data['resident']}, batch selection {data['select_us']:.0f} us of a "
               f"{data['step_us']:.0f} us step ({data['share']:.1%}); host-to-device copies in 50 profiled "
-              f"steps: {data['copies_per_50_steps']}")
+              f"steps: {data['copies_per_50_steps']}", flush=True)
+        data = data_path(task, config, 100 if args.quick else 300, loader=True)
+        print(f"    data path through a DataLoader (2 workers): waiting for a batch {data['select_us']:.0f} us of a "
+              f"{data['step_us']:.0f} us step ({data['share']:.1%})", flush=True)
 
 
 if __name__ == "__main__":

@@ -106,7 +106,8 @@ def probe(
                                                "of the model: one pass, the same numbers up to rounding.")] = False,
     batch_replicas: Annotated[int, typer.Option(help="Most replicas trained together when --batched.")] = 8,
     jobs: Annotated[int, typer.Option(help="Probe jobs running at once, in worker processes (torch threads are "
-                                           "divided among them) \\[default: 1, or one per --devices entry].")] = 0,
+                                           "divided among them) \\[default: 1, or one per --devices entry].",
+                                      show_default=False)] = 0,
     devices: Annotated[str | None, typer.Option(help="Spread jobs over these devices round robin, e.g. "
                                                      "cuda:0,cuda:1.")] = None,
     backend: Annotated[str, typer.Option(help="Where jobs run: loky (worker processes here) or dask "

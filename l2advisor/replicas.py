@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -48,20 +47,15 @@ class Stacked:
     kind = ""
 
     def __init__(self, models: list[nn.Module]) -> None:
-        first = models[0]
-        trainable = [name for name, p in first.named_parameters() if p.requires_grad]
+        params = [dict(m.named_parameters()) for m in models]
+        buffers = [dict(m.named_buffers()) for m in models]
+        trainable = [name for name, p in params[0].items() if p.requires_grad]
         if not trainable:
             raise CannotBatch("it has no trainable parameters")
-        self.params: Tensors = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models])
-                                .requires_grad_() for n in trainable}
-        frozen = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models])
-                  for n, p in first.named_parameters() if not p.requires_grad}
-        self.buffers: Tensors = {**frozen, **{n: torch.stack([dict(m.named_buffers())[n] for m in models])
-                                              for n, _ in first.named_buffers()}}
-
-    @property
-    def size(self) -> int:
-        return len(next(iter(self.params.values())))
+        self.params: Tensors = {n: torch.stack([p[n].detach() for p in params]).requires_grad_() for n in trainable}
+        frozen = [name for name, p in params[0].items() if not p.requires_grad]  # stacked, never updated
+        self.buffers: Tensors = {**{n: torch.stack([p[n].detach() for p in params]) for n in frozen},
+                                 **{n: torch.stack([b[n] for b in buffers]) for n in buffers[0]}}
 
     def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
                  buffers: Tensors | None = None) -> Tensor:
@@ -134,37 +128,77 @@ class PackedStacked(Stacked):
         return h
 
 
-def compile_layers(model: nn.Module, prefix: str = "") -> list[Layer]:
-    """The packed program of an `nn.Sequential` (nested ones flattened); `_Unsupported` if not."""
+def compile_layers(model: nn.Module) -> list[Layer]:
+    """The packed program of an `nn.Sequential` (nested ones flattened); `_Unsupported` if not.
+
+    Two rewrites that give the same numbers with fewer passes over the largest tensors: a
+    ReLU before a 2-D max-pool goes after it (relu is monotone: max then relu is relu then
+    max, on 4x fewer values), and a batch norm right after a linear or conv layer is folded
+    into that layer's weights in evaluation mode (it is then a fixed per-channel affine map).
+    """
+    ops = _sequence(model, "")
+    layers: list[Layer] = []
+    i = 0
+    while i < len(ops):
+        name, module = ops[i]
+        after = ops[i + 1] if i + 1 < len(ops) else ("", None)
+        if type(module) is nn.ReLU and type(after[1]) is nn.MaxPool2d:
+            layers += [_layer(*after), _layer(name, module)]
+            i += 2
+        elif type(module) in (nn.Linear, nn.Conv1d, nn.Conv2d) and type(after[1]) in (nn.BatchNorm1d, nn.BatchNorm2d):
+            layers.append(_folding(_layer(name, module), name, after[0], after[1]))
+            i += 2
+        else:
+            layers.append(_layer(name, module))
+            i += 1
+    return layers
+
+
+def _sequence(model: nn.Module, prefix: str) -> list[tuple[str, nn.Module]]:
     if type(model) is not nn.Sequential:
         raise _Unsupported(type(model).__name__)
-    layers: list[Layer] = []
-    children = list(model.named_children())
-    for i, (name, module) in enumerate(children):
-        full = f"{prefix}{name}"
-        kind = type(module)
-        if kind is nn.Sequential:
-            layers += compile_layers(module, full + ".")
-        elif kind is nn.Linear:
-            layers.append(_linear(full))
-        elif kind in (nn.Conv1d, nn.Conv2d) and module.padding_mode == "zeros":
-            layers.append(_conv(full, module))
-        elif kind in (nn.BatchNorm1d, nn.BatchNorm2d):
-            layers.append(_batch_norm(full, module))
-        elif kind is nn.Flatten and module.start_dim == 1 and module.end_dim == -1:
-            layers.append(_flatten)
-        elif kind in (nn.Dropout, nn.Dropout1d, nn.Dropout2d) and module.p == 0:
-            continue
-        elif kind is nn.ReLU and i + 1 < len(children) and type(children[i + 1][1]) is nn.MaxPool2d:
-            # relu then max-pool == max-pool then relu (relu is monotone), on 4x fewer values
-            layers.append(_swap_with_next(module))
-        elif kind in ELEMENTWISE:
-            layers.append(_elementwise(module))
-        elif kind in POOLS:
-            layers.append(_pool(module))
-        else:
-            raise _Unsupported(kind.__name__)
-    return _apply_swaps(layers)
+    ops: list[tuple[str, nn.Module]] = []
+    for name, module in model.named_children():
+        if type(module) is nn.Sequential:
+            ops += _sequence(module, f"{prefix}{name}.")
+        elif not (type(module) in (nn.Dropout, nn.Dropout1d, nn.Dropout2d) and module.p == 0):
+            ops.append((f"{prefix}{name}", module))
+    return ops
+
+
+def _layer(name: str, module: nn.Module) -> Layer:
+    kind = type(module)
+    if kind is nn.Linear:
+        return _linear(name)
+    if kind in (nn.Conv1d, nn.Conv2d) and module.padding_mode == "zeros":
+        return _conv(name, module)
+    if kind in (nn.BatchNorm1d, nn.BatchNorm2d):
+        return _batch_norm(name, module)
+    if kind is nn.Flatten and module.start_dim == 1 and module.end_dim == -1:
+        return _flatten
+    if kind in ELEMENTWISE:
+        return _elementwise(module)
+    if kind in POOLS:
+        return _pool(module)
+    raise _Unsupported(kind.__name__)
+
+
+def _folding(first: Layer, name: str, norm_name: str, norm: nn.BatchNorm1d | nn.BatchNorm2d) -> Layer:
+    """A linear or conv layer then a batch norm; in evaluation mode one layer with folded weights."""
+    then = _batch_norm(norm_name, norm)
+
+    def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
+        mean, var = b.get(norm_name + ".running_mean"), b.get(norm_name + ".running_var")  # (K, C)
+        if training or mean is None or var is None:
+            return then(*first(h, layout, p, b, k, training), p, b, k, training)
+        weight, bias = _get(p, b, name + ".weight"), _get(p, b, name + ".bias")  # (K, C, ...), (K, C)
+        gamma, beta = _get(p, b, norm_name + ".weight"), _get(p, b, norm_name + ".bias")
+        scale = torch.rsqrt(var + norm.eps) * (1.0 if gamma is None else gamma)  # (K, C)
+        shift = (0.0 if bias is None else bias) * scale - mean * scale + (0.0 if beta is None else beta)
+        folded = {name + ".weight": weight * scale.view(*scale.shape, *[1] * (weight.dim() - 2)),
+                  name + ".bias": shift}
+        return first(h, layout, folded, b, k, training)
+    return run
 
 
 def _linear(name: str) -> Layer:
@@ -242,25 +276,6 @@ def _pool(module: nn.Module) -> Layer:
             raise _Unsupported("pooling of flat features")
         return module(h), layout
     return run
-
-
-class _swap_with_next:  # noqa: N801 - a marker, resolved by _apply_swaps
-    def __init__(self, module: nn.Module) -> None:
-        self.module = module
-
-
-def _apply_swaps(layers: list[Any]) -> list[Layer]:
-    """Put each marked ReLU after the max-pool that follows it."""
-    out: list[Layer] = []
-    i = 0
-    while i < len(layers):
-        if isinstance(layers[i], _swap_with_next):
-            out += [layers[i + 1], _elementwise(layers[i].module)]
-            i += 2
-        else:
-            out.append(layers[i])
-            i += 1
-    return out
 
 
 def _get(p: Tensors, b: Tensors, name: str) -> Tensor | None:

@@ -123,6 +123,23 @@ def test_sequential_models_are_packed(tmp_path: Path) -> None:
     assert stacked.buffers["1.running_mean"].shape == (3, 4)  # per-replica running statistics
 
 
+def test_batch_norm_folded_into_the_linear_before_it_gives_the_models_eval_outputs() -> None:
+    torch.manual_seed(0)
+    models = [torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
+                                  torch.nn.Linear(16, 4)) for _ in range(3)]
+    for model in models:  # trained-looking running statistics and affine parameters
+        norm = model[1]
+        norm.running_mean.uniform_(-1, 1), norm.running_var.uniform_(0.5, 2)
+        torch.nn.init.uniform_(norm.weight, 0.5, 1.5), torch.nn.init.uniform_(norm.bias, -0.5, 0.5)
+    x = torch.randn(32, 8)
+    stacked = stack_replicas(models, x)
+    assert stacked.kind == "packed"
+    with torch.no_grad():
+        outputs = stacked(x, False)
+        for model, out in zip(models, outputs, strict=True):
+            torch.testing.assert_close(out, model.eval()(x), rtol=1e-5, atol=1e-6)
+
+
 def test_each_replica_stops_on_its_own(tmp_path: Path) -> None:
     task = task_of(tmp_path, TINY_MODEL)
     config = TrainConfig(lr=0.1, batch_size=32, max_steps=1, eval_every=1, seed=0)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from l2advisor.batched import CannotBatch, Replica, train_batched
 from l2advisor.cli import app
-from l2advisor.probe import ProbeSettings, plan_probes, run_probes
+from l2advisor.probe import ProbeRun, ProbeSettings, group_runs, plan_probes, run_probes
 from l2advisor.replicas import stack_replicas
 from l2advisor.runs import results_path
 from l2advisor.spec import load_spec
@@ -156,6 +156,16 @@ def test_each_replica_stops_on_its_own(tmp_path: Path) -> None:
     assert results[1].steps < 400
     assert_same_runs(results[:1], task, config, replicas[:1])  # the others' fate does not touch it
     assert_same_runs(results[2:], task, config, replicas[2:], should_stop=stop_at_12)
+
+
+def test_probes_group_by_lr_and_seed_in_plan_order() -> None:
+    runs = [ProbeRun(lam, lr, seed, int(10 / lam), 1) for lr in (0.1, 0.05) for lam in (0.4, 0.2, 0.1)
+            for seed in (0, 1)]
+    groups = group_runs(runs, 2)
+    assert all(len({(r.lr, r.seed) for r in group}) == 1 for group in groups)
+    assert [len(group) for group in groups] == [2, 2, 1, 1] * 2  # at most 2 per group, in order
+    assert [r for group in groups for r in group] != runs and sorted(map(id, sum(groups, []))) == sorted(map(id, runs))
+    assert groups[0] == [runs[0], runs[2]]  # lr 0.1, seed 0: lams 0.4 then 0.2
 
 
 def test_dropout_cannot_be_batched_and_the_runner_falls_back_with_a_notice(tmp_path: Path) -> None:

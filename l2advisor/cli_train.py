@@ -218,6 +218,9 @@ def train_command(
     task = build_task(spec)
     steps = budget_steps(budget, unit, task.train_size, spec.batch_size)
     every = eval_every or max(1, steps // EVALS_PER_RUN)
+    if every > steps:
+        raise InputError(f"The budget ({steps} steps) is shorter than one evaluation interval "
+                         f"(--eval-every {every}); lower --eval-every or raise --budget.")
     lam = kwargs["lam0"] if kwargs else float(weight_decay)  # type: ignore[arg-type]
     config = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=steps, eval_every=every, seed=seed,
                          momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))

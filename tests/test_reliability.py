@@ -406,8 +406,6 @@ def test_bad_train(tiny_model: Path, tmp_path: Path, case: str) -> None:
     expect(cli("train", tiny_model, "--out", tmp_path / "run", *flags), 2, *phrases)
 
 
-@pytest.mark.xfail(reason="cli_train accepts a budget shorter than one evaluation interval (it evaluates at "
-                          "steps 0 and 50 only); issue 7 lists it as bad input; reported")
 def test_train_budget_shorter_than_one_evaluation_interval(tiny_model: Path, tmp_path: Path) -> None:
     result = cli("train", tiny_model, "--out", tmp_path / "run", "--budget", "50", "--weight-decay", "0.1",
                  "--eval-every", "100", "--device", "cpu")

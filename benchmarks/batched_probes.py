@@ -109,6 +109,7 @@ def measure(task, steps: int, rounds: int, device: str) -> dict[str, float | str
 
 def ladder(device: str) -> None:
     """The bundled example's default probe plan, end to end, sequential vs batched (full mode)."""
+    import l2advisor.cli  # noqa: F401 - registers the commands (cli_probe imports it first)
     from l2advisor.cli_probe import DEFAULT_HORIZON
 
     task = build_task(load_spec(ROOT / "examples" / "mnist_cnn.py"))

@@ -7,8 +7,8 @@ runs 2 worker processes with the threads divided between them (what `l2advisor p
 includes starting the workers (reported apart), later rounds reuse them, as a long probe
 command would. Also shown: both combined with batched replicas.
 
-    python benchmarks/parallel_probes.py            # full, about 10 minutes on 2 cores
-    python benchmarks/parallel_probes.py --quick    # a few minutes
+    python benchmarks/parallel_probes.py            # full: ~10 min on 2 idle cores
+    python benchmarks/parallel_probes.py --quick    # ~5 min
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     task = build_task(load_spec(MODEL))
-    lams, horizon, rounds = ((0.2, 0.1), 1.0, 2) if args.quick else ((0.2, 0.1, 0.05), 2.0, 3)
+    lams, horizon, rounds = ((0.2, 0.1), 1.0, 2) if args.quick else ((0.2, 0.1), 2.0, 3)
     settings = ProbeSettings(lrs=(task.spec.lr,), seeds=(0, 1), horizon=horizon, probe_budget=10**6, lambdas=lams,
                              early_stop=False)
     runs = plan_probes(settings, task.spec.momentum)

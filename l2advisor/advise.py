@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fit import FAILS, Fit, LamRow, from_jsonable, to_jsonable
+from .fit import FAILS, Fit, LamRow
+from .serial import from_jsonable, to_jsonable
 
 DEFAULT_WD = 5e-4  # the common default, shown for contrast and used when nothing was measured
 REFRACTORY_FRACTION = 0.25  # AutoL2 waits refractory_tau = c / 4 after each decay

@@ -211,14 +211,17 @@ def has_peaked(
     window: int = DEFAULT_WINDOW,
     min_evals: int = 15,
     min_after_peak: int = 5,
+    min_tau: float = 0.0,
 ) -> bool:
     """Early-stop rule for a probe in progress: True when the smoothed metric has clearly peaked.
 
     All of: at least `min_evals` finite evaluations; at least `min_after_peak` evaluations
-    after the smoothed max; tau now >= 2 * tau at the max (steps when tau is all zero, i.e.
-    lam = 0); and the metric either dropped by more than `tolerance` below the max, or
-    stalled (least-squares slope of the raw metric since the max is <= 0). A curve whose
-    smoothed max is its latest point is still rising and never stops.
+    after the smoothed max; tau now >= `min_tau` (the probe runner passes half the horizon:
+    a noisy early top must not cut a probe before it reaches the tau where the paper's peak
+    lives); and either the metric dropped by more than `tolerance` below the max with tau now
+    >= 2 * tau at the max, or it stalled (least-squares slope of the raw metric since the max
+    is <= 0) with tau now >= 3 * tau at the max. Steps replace tau when tau is all zero (lam = 0).
+    A curve whose smoothed max is its latest point is still rising and never stops.
     """
     v = np.asarray(val_metric, dtype=float)
     n = min(v.size, np.asarray(steps).size, np.asarray(tau).size)
@@ -234,16 +237,20 @@ def has_peaked(
     clock = np.asarray(tau, dtype=float)[:n]
     if not (np.isfinite(clock[ok]).all() and clock[ok[-1]] > 0):
         clock = np.asarray(steps, dtype=float)[:n]
+    elif clock[ok[-1]] < min_tau:
+        return False
     if not clock[ok[-1]] >= 2.0 * clock[i]:
         return False
     if s[ok[-1]] < s[i] - tolerance:
         return True  # dropped
+    if not clock[ok[-1]] >= 3.0 * clock[i]:
+        return False
     x, y = clock[after], v[after]
     keep = np.isfinite(x) & np.isfinite(y)
     if keep.sum() < 2 or np.ptp(x[keep]) == 0:
         return False
     slope = np.polyfit(x[keep], y[keep], 1)[0]
-    return bool(slope <= 0.0)  # stalled
+    return bool(slope * np.ptp(x[keep]) <= 1e-9)  # stalled (1e-9: float round-off of a flat line)
 
 
 # ----------------------------------------------------------------------------------------

@@ -3,38 +3,30 @@
 Pure numpy (no torch). Units: `lam` is torch's weight_decay, `lr*lam` the per-step shrink
 (the clock), `t*` in optimizer steps, `tau = lr*lam*steps` dimensionless.
 
-Verdict rules (`fit_relations`), checked in this order; the worst one wins:
-  * fewer than MIN_LAMS distinct lr*lam values with a usable t*   -> does not hold
-  * t* not growing as lam falls: alpha < ALPHA_MIN or its CI reaches 0 -> does not hold
-    (and when, in addition, every lam's peak is within noise: "lam has no effect")
-  * alpha outside ALPHA_APPROX = [0.4, 1.6]                       -> does not hold
-  * alpha in ALPHA_HOLDS = [0.75, 1.25] with CI inside [0.5, 1.5] -> holds, else approximately
-    (no CI, i.e. n_bootstrap = 0, cannot give "holds")
-  * plateau probes' training accuracy (median of max) < 0.90      -> does not hold;
-    below 0.99                                                    -> at most approximately
-  * several lrs and |beta_lr - beta_lam| > CLOCK_TOL (clock is not lr*lam) -> at most approx.
-  * c read at the edge of the pooled curve, or taken from tau*    -> at most approximately
+The verdict's rules are in verdict.py; how t* scales with lr*lam is in scaling.py.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
 from .curves import DEFAULT_WINDOW, Curve, CurveMetrics, analyze_curve, collapse
+from .scaling import fit_alpha, fit_clock
+from .serial import from_jsonable, to_jsonable
+from .verdict import (  # noqa: F401 - re-exported: the verdict names are part of fit's API
+    APPROX,
+    FAILS,
+    HOLDS,
+    MIN_LAMS,
+    TRAIN_ACC_APPROX,
+    VERDICTS,
+    decide_verdict,
+)
 
-HOLDS, APPROX, FAILS = "holds", "holds approximately", "does not hold"
-VERDICTS = (HOLDS, APPROX, FAILS)
-MIN_LAMS = 3
-ALPHA_MIN = 0.3
-ALPHA_HOLDS = (0.75, 1.25)
-ALPHA_HOLDS_CI = (0.5, 1.5)
-ALPHA_APPROX = (0.4, 1.6)
-TRAIN_ACC_APPROX, TRAIN_ACC_FAIL = 0.99, 0.90
-CLOCK_TOL = 0.3
 NAN = float("nan")
 
 
@@ -189,108 +181,6 @@ def _plateau(rows: list[LamRow], ms: list[CurveMetrics], tolerance: float) -> di
         no_effect=len(inside) == len(rows))
 
 
-def _slopes(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """OLS slopes of y on x for each row of resampling indices idx, shape (B,); NaN if flat."""
-    xb, yb = x[idx], y[idx]
-    xc = xb - xb.mean(axis=1, keepdims=True)
-    var = (xc**2).sum(axis=1)
-    cov = (xc * (yb - yb.mean(axis=1, keepdims=True))).sum(axis=1)
-    return np.where(var > 1e-12, cov / np.where(var > 1e-12, var, 1.0), np.nan)
-
-
-def _ci(samples: np.ndarray) -> tuple[float, float]:
-    s = samples[np.isfinite(samples)]
-    return (float(np.percentile(s, 2.5)), float(np.percentile(s, 97.5))) if s.size else (NAN, NAN)
-
-
-def _alpha(ms: list[CurveMetrics], n_boot: int, rng) -> dict:
-    """log t* = log c0 - alpha log(lr*lam), bootstrap over probes (seeds and points)."""
-    x = np.log([m.lr * m.lam for m in ms])
-    y = np.log([m.t_star for m in ms])
-    slope = _slopes(x, y, np.arange(len(x))[None, :])[0]
-    boot = _slopes(x, y, rng.integers(0, len(x), (n_boot, len(x))))
-    return dict(alpha=float(-slope), alpha_interval=tuple(-v for v in _ci(boot)[::-1]),
-                c0=float(np.exp(y.mean() - slope * x.mean())),
-                tau_star_median=_median(m.tau_star for m in ms))
-
-
-def _clock(ms: list[CurveMetrics], n_boot: int, rng) -> dict:
-    """Separate exponents log t* = a - beta_lr log lr - beta_lam log lam (needs 2+ lrs)."""
-    if len({m.lr for m in ms}) < 2:
-        return {}
-    a = np.column_stack([np.ones(len(ms)), -np.log([m.lr for m in ms]),
-                         -np.log([m.lam for m in ms])])
-    y = np.log([m.t_star for m in ms])
-    if np.linalg.matrix_rank(a) < 3:
-        return {}
-    fit = np.linalg.lstsq(a, y, rcond=None)[0]
-    boot = []
-    for _ in range(n_boot):
-        i = rng.integers(0, len(y), len(y))
-        if np.linalg.matrix_rank(a[i]) == 3:
-            boot.append(np.linalg.lstsq(a[i], y[i], rcond=None)[0])
-    b = np.array(boot).reshape(-1, 3)
-    return dict(beta_lr=float(fit[1]), beta_lam=float(fit[2]),
-                beta_lr_interval=_ci(b[:, 1]), beta_lam_interval=_ci(b[:, 2]),
-                clock_is_lr_lam=bool(abs(fit[1] - fit[2]) <= CLOCK_TOL))
-
-
-def _worst(a: str, b: str) -> str:
-    return max(a, b, key=VERDICTS.index)
-
-
-def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[str, list[str]]:
-    """Apply the module docstring's rules; returns (verdict, reasons with the numbers).
-
-    `f` holds the Fit fields measured so far: alpha, alpha_interval, c0, train_acc,
-    clock_is_lr_lam, beta_lr, beta_lam, plateau_threshold. `n_clocks`: distinct lr*lam
-    values in the t* fit; `no_effect`: every lam's peak within noise; `edge`: a reason
-    why c is uncertain ("" when not).
-    """
-    v, why = HOLDS, []
-    a, (lo, hi) = f["alpha"], f["alpha_interval"]
-    if n_clocks < MIN_LAMS:
-        return FAILS, [f"only {n_clocks} distinct lr*lam value(s) with a usable t* "
-                       f"(need {MIN_LAMS}): cannot fit t* against lam"]
-    why.append(f"alpha = {a:.2f} [{lo:.2f}, {hi:.2f}] over {n_clocks} lr*lam values "
-               f"(paper: 1; t* = {f['c0']:.3g} / (lr*lam)^alpha steps)")
-    ci_known = math.isfinite(lo) and math.isfinite(hi)  # not with n_bootstrap = 0
-    if not math.isfinite(a) or a < ALPHA_MIN or (ci_known and lo <= 0):
-        v = FAILS
-        why.append("t* does not grow as lam falls: " + (
-            f"alpha {a:.2f} < {ALPHA_MIN}" if not (math.isfinite(a) and a >= ALPHA_MIN)
-            else f"alpha's 95% interval [{lo:.2f}, {hi:.2f}] reaches 0"))
-        if no_effect:
-            why.append(f"lam has no effect: every lam's peak is within "
-                       f"{f['plateau_threshold']:.4f} of the best")
-    elif not ALPHA_APPROX[0] <= a <= ALPHA_APPROX[1]:
-        v = FAILS
-        why.append(f"alpha {a:.2f} outside [{ALPHA_APPROX[0]}, {ALPHA_APPROX[1]}]")
-    elif not (ALPHA_HOLDS[0] <= a <= ALPHA_HOLDS[1] and ci_known
-              and ALPHA_HOLDS_CI[0] <= lo and hi <= ALPHA_HOLDS_CI[1]):
-        v = APPROX
-        why.append(f"alpha {a:.2f} [{lo:.2f}, {hi:.2f}] not within {list(ALPHA_HOLDS)} "
-                   f"with CI inside {list(ALPHA_HOLDS_CI)}")
-    acc = f["train_acc"]
-    if math.isfinite(acc) and acc < TRAIN_ACC_APPROX:
-        v = _worst(v, FAILS if acc < TRAIN_ACC_FAIL else APPROX)
-        why.append(f"training accuracy only reached {acc:.3f} (< {TRAIN_ACC_APPROX}): "
-                   f"not clearly overparameterized")
-    elif not math.isfinite(acc):
-        why.append("training accuracy unknown: overparameterization not checked")
-    if f["clock_is_lr_lam"] is False:
-        v = _worst(v, APPROX)
-        why.append(f"the clock is not lr*lam: beta_lr = {f['beta_lr']:.2f}, "
-                   f"beta_lam = {f['beta_lam']:.2f} (tolerance {CLOCK_TOL})")
-    elif f["clock_is_lr_lam"]:
-        why.append(f"clock lr*lam confirmed: beta_lr = {f['beta_lr']:.2f}, "
-                   f"beta_lam = {f['beta_lam']:.2f}")
-    if edge:
-        v = _worst(v, APPROX)
-        why.append(edge)
-    return v, why
-
-
 def _describe(f: dict) -> list[str]:
     """Reasons that state the plateau and c, whatever the verdict."""
     out = [f"plateau: lam <= {f['lam_c']:.3g} has a peak within {f['plateau_threshold']:.4f} "
@@ -346,8 +236,8 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
         reg = good
     n_clocks = len({m.lr * m.lam for m in reg})
     if n_clocks >= 2:
-        f.update(_alpha(reg, n_boot, rng))
-        f.update(_clock(reg, n_boot, rng))
+        f.update(fit_alpha(reg, n_boot, rng))
+        f.update(fit_clock(reg, n_boot, rng))
     if len(good) < len(ms):
         notes.append(f"{len(ms) - len(good)} probe(s) had not clearly peaked (or peaked at "
                      f"step 0): left out of the t* fit")
@@ -382,60 +272,6 @@ def fit_relations(
                       "reasons": (f"internal error while fitting: {type(exc).__name__}: {exc}",)})
 
 
-# ----------------------------------------------------------------------------------------
-# Serialisation (JSON-safe: NaN -> None, tuples -> lists); shared with advise.py
-# ----------------------------------------------------------------------------------------
-
-
-def to_jsonable(obj: object) -> object:
-    """Dataclasses, tuples, numpy scalars and NaN -> plain JSON values (NaN/inf -> None)."""
-    if hasattr(obj, "__dataclass_fields__"):
-        return {k: to_jsonable(v) for k, v in asdict(obj).items()}
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | np.ndarray):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, bool | np.bool_) or obj is None:
-        return None if obj is None else bool(obj)
-    if isinstance(obj, int | np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        return float(obj) if math.isfinite(obj) else None
-    return obj
-
-
-def _num(x: object) -> float:
-    return NAN if x is None else float(x)
-
-
-def from_jsonable(cls: type, d: dict, nested: dict | None = None) -> object:
-    """Rebuild dataclass `cls` from `to_jsonable` output, decoding by annotation string."""
-    nested = {"LamRow": LamRow, "Excluded": Excluded, **(nested or {})}
-    kw = {}
-    for fld in fields(cls):
-        if fld.name not in d:
-            raise ValueError(f"{cls.__name__}: missing key {fld.name!r}")
-        x, t = d[fld.name], str(fld.type)
-        inner = t[len("tuple["):].split(",")[0].rstrip("]") if t.startswith("tuple[") else ""
-        if t == "float":
-            kw[fld.name] = _num(x)
-        elif t in ("int", "str", "bool"):
-            kw[fld.name] = {"int": int, "str": str, "bool": bool}[t](x)
-        elif t == "bool | None":
-            kw[fld.name] = None if x is None else bool(x)
-        elif t.startswith("dict["):
-            kw[fld.name] = {str(k): _num(v) for k, v in x.items()}
-        elif inner == "float":
-            kw[fld.name] = tuple(_num(v) for v in x)
-        elif inner == "str":
-            kw[fld.name] = tuple(str(v) for v in x)
-        elif inner in nested:
-            kw[fld.name] = tuple(from_jsonable(nested[inner], v, nested) for v in x)
-        else:
-            raise ValueError(f"{cls.__name__}.{fld.name}: cannot decode type {t}")
-    return cls(**kw)
-
-
 def fit_to_dict(fit: Fit) -> dict:
     """JSON-safe dict of a Fit, with schema_version 1."""
     return {"schema_version": 1, **to_jsonable(fit)}
@@ -443,4 +279,4 @@ def fit_to_dict(fit: Fit) -> dict:
 
 def fit_from_dict(d: dict) -> Fit:
     """Inverse of `fit_to_dict` (extra keys ignored; a missing key is a ValueError)."""
-    return from_jsonable(Fit, d)
+    return from_jsonable(Fit, d, {"LamRow": LamRow, "Excluded": Excluded})

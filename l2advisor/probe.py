@@ -157,7 +157,7 @@ def run_one(task: Task, run: ProbeRun, base: TrainConfig, settings: ProbeSetting
     def should_stop(records: list[Record]) -> str | None:
         if interrupted():
             return "interrupted"
-        if settings.early_stop and _peaked(records, settings.tolerance):
+        if settings.early_stop and _peaked(records, settings.tolerance, settings.horizon / 2):
             return "stopped"
         return None
 
@@ -170,13 +170,14 @@ def run_one(task: Task, run: ProbeRun, base: TrainConfig, settings: ProbeSetting
     return result
 
 
-def _peaked(records: list[Record], tolerance: float) -> bool:
+def _peaked(records: list[Record], tolerance: float, min_tau: float) -> bool:
+    """The early-stop rule on the records so far; no stop before tau reaches `min_tau`."""
     import numpy as np
 
     steps = np.array([r["step"] for r in records], dtype=float)
     tau = np.array([r["tau"] for r in records], dtype=float)
     metric = np.array([r["val_metric"] for r in records], dtype=float)
-    return bool(has_peaked(steps, tau, metric, tolerance))
+    return bool(has_peaked(steps, tau, metric, tolerance, min_tau=min_tau))
 
 
 def pending(runs: Sequence[ProbeRun], results: Results | None) -> tuple[list[ProbeRun], list[ProbeRun]]:
@@ -285,7 +286,7 @@ def run_group(task: Task, group: Sequence[ProbeRun], base: TrainConfig, settings
     def should_stop(i: int, records: list[Record]) -> str | None:
         if interrupted():
             return "interrupted"
-        if settings.early_stop and _peaked(records, settings.tolerance):
+        if settings.early_stop and _peaked(records, settings.tolerance, settings.horizon / 2):
             return "stopped"
         return None
 

@@ -148,14 +148,18 @@ def test_has_peaked_not_on_rising_curve():
     assert not has_peaked(np.arange(100), np.arange(100) * 0.01, v)
 
 
-def test_has_peaked_on_stall():
-    v = np.r_[np.linspace(0.2, 0.9, 20), np.full(40, 0.9)]
-    assert has_peaked(np.arange(60), np.arange(60) * 0.1, v)
+def test_has_peaked_on_stall_only_after_three_times_the_peak_tau():
+    v = np.r_[np.linspace(0.2, 0.9, 20), np.full(50, 0.9)]  # top reached at index 19
+    assert not has_peaked(np.arange(56), np.arange(56) * 0.1, v[:56])  # tau 5.5 < 3 * 1.9
+    assert has_peaked(np.arange(70), np.arange(70) * 0.1, v)  # tau 6.9 >= 5.7
 
 
-def test_has_peaked_lam_zero_uses_steps():
-    v = np.r_[np.linspace(0.2, 0.9, 20), np.linspace(0.9, 0.8, 40)]
-    assert has_peaked(np.arange(60), np.zeros(60), v)
+def test_has_peaked_waits_for_min_tau():
+    v = np.r_[np.linspace(0.2, 0.9, 10), np.linspace(0.9, 0.5, 30)]  # clear drop after tau 0.9
+    steps = np.arange(40)
+    assert has_peaked(steps, steps * 0.1, v)
+    assert not has_peaked(steps, steps * 0.1, v, min_tau=4.0)  # tau ends at 3.9
+    assert has_peaked(steps[:38], steps[:38] * 0.2, v[:38], min_tau=4.0)  # tau reaches 7.4
 
 
 # ---- pooling ----------------------------------------------------------------------------

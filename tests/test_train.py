@@ -34,7 +34,7 @@ def test_one_step_with_zero_gradient_shrinks_by_exactly_one_minus_lr_lam(tmp_pat
     opt.zero_grad()
     loss.backward()
     opt.step()
-    for old, new in zip(before, model.parameters()):
+    for old, new in zip(before, model.parameters(), strict=True):
         torch.testing.assert_close(new.detach(), old * (1 - lr * lam), rtol=0, atol=1e-7)
 
 

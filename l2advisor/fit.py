@@ -14,7 +14,8 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from .curves import DEFAULT_WINDOW, Curve, CurveMetrics, analyze_curve, collapse
+from .collapse import collapse
+from .curves import DEFAULT_WINDOW, Curve, CurveMetrics, analyze_curve
 from .scaling import fit_alpha, fit_clock
 from .serial import from_jsonable, to_jsonable
 from .verdict import (  # noqa: F401 - re-exported: the verdict names are part of fit's API

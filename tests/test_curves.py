@@ -6,15 +6,13 @@ import numpy as np
 import pytest
 import synthetic as S
 
+from l2advisor.collapse import collapse, on_grid, tau_grid
 from l2advisor.curves import (
     Curve,
     analyze_curve,
-    collapse,
     has_peaked,
     noise_sd,
-    on_grid,
     smooth,
-    tau_grid,
 )
 
 

@@ -20,18 +20,18 @@ from __future__ import annotations
 import logging
 import math
 import numbers
-from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
+
+from .param_groups import GroupSpec, resolve_groups, split_decay_groups
 
 __all__ = ["AutoL2", "DecayEvent", "split_decay_groups"]
 
 logger = logging.getLogger(__name__)
 
 STATE_VERSION = 1
-GroupSpec = str | Sequence[int]  # "all" | "nonzero" | "exclude_1d" | group indices
 Smoothing = str | float  # "none" | "mean" | EMA coefficient in (0, 1)
 PAPER_RULE: dict[str, Any] = {  # the authors' AutoL2, see AutoL2.paper
     "decay": 10.0,
@@ -53,32 +53,6 @@ class DecayEvent:
     old_lam: float  # weight_decay before the decay
     new_lam: float  # weight_decay from the next optimizer step on
     signal: str  # "loss", "accuracy" or "both": which stalled signal fired
-
-
-def split_decay_groups(
-    params: torch.nn.Module | Iterable[Any], weight_decay: float = 0.0
-) -> list[dict[str, Any]]:
-    """Split parameters into a decayed group and an undecayed (weight_decay 0) group.
-
-    Parameters with ``ndim <= 1`` (biases, norm scales, scalars) go to the undecayed
-    group; the rest to the decayed group, first. Accepts a module, parameters, or
-    ``(name, parameter)`` pairs; parameters that do not require grad are skipped;
-    empty groups are omitted. Pass the result to the optimizer, then build `AutoL2`
-    with ``param_groups="nonzero"`` (or ``"exclude_1d"``) so it leaves the second alone.
-    """
-    if isinstance(params, torch.nn.Module):
-        params = params.parameters()
-    decayed: list[torch.Tensor] = []
-    undecayed: list[torch.Tensor] = []
-    for item in params:
-        p = item[1] if isinstance(item, tuple) else item
-        if not isinstance(p, torch.Tensor):
-            raise ValueError(f"split_decay_groups expected parameters, got {type(p).__name__}.")
-        if p.requires_grad:
-            (undecayed if p.ndim <= 1 else decayed).append(p)
-    groups = [{"params": decayed, "weight_decay": float(weight_decay)}]
-    groups.append({"params": undecayed, "weight_decay": 0.0})
-    return [g for g in groups if g["params"]]
 
 
 class _Signal:
@@ -184,7 +158,7 @@ class AutoL2:
         self.lam_min = lam0 * 1e-4 if lam_min is None else _number("lam_min", lam_min, low=0.0)
         if self.lam_min > lam0:
             raise ValueError(f"lam_min ({self.lam_min}) must not exceed lam0 ({lam0}).")
-        self.groups = _resolve_groups(optimizer, param_groups)
+        self.groups = resolve_groups(optimizer, param_groups)
         self._lam = lam0  # weight_decay in force for the next optimizer step
         self._tau = 0.0  # sum of lr_t * lam_t over the steps taken
         self._step = 0  # optimizer steps taken (calls to step)
@@ -327,39 +301,3 @@ def _smoothing(value: Smoothing) -> Smoothing:
     raise ValueError(
         f"smoothing must be 'none', 'mean' or an EMA coefficient in (0, 1), got {value!r}."
     )
-
-
-def _resolve_groups(optimizer: torch.optim.Optimizer, spec: GroupSpec) -> list[int]:
-    """The indices of the param groups AutoL2 manages (see the class docstring)."""
-    groups = getattr(optimizer, "param_groups", None)
-    if not groups or not all("lr" in g for g in groups):
-        raise ValueError("optimizer must be a torch optimizer with param groups that have 'lr'.")
-    n = len(groups)
-    if spec == "all":
-        chosen = list(range(n))
-    elif spec == "nonzero":
-        chosen = [i for i, g in enumerate(groups) if g.get("weight_decay", 0.0) != 0.0]
-    elif spec == "exclude_1d":
-        chosen = [i for i, g in enumerate(groups) if not _only_1d(g["params"], i)]
-    elif isinstance(spec, str) or not all(isinstance(i, int) for i in spec):
-        raise ValueError(
-            f"param_groups must be 'all', 'nonzero', 'exclude_1d' or a list of "
-            f"group indices, got {spec!r}."
-        )
-    else:
-        chosen = sorted(set(spec))
-        if len(chosen) != len(spec) or any(not 0 <= i < n for i in chosen):
-            raise ValueError(f"param_groups {list(spec)} must be distinct indices in [0, {n}).")
-    if not chosen:
-        raise ValueError(f"param_groups={spec!r} leaves no param group for AutoL2 to manage.")
-    return chosen
-
-
-def _only_1d(params: list[torch.Tensor], index: int) -> bool:
-    small = [p.ndim <= 1 for p in params]
-    if any(small) and not all(small):
-        raise ValueError(
-            f"param group {index} mixes 1-D and larger parameters; build the "
-            f"groups with split_decay_groups() to exclude the 1-D ones."
-        )
-    return all(small)

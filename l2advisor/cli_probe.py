@@ -41,7 +41,8 @@ class ProbeBars:
                              TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=err,
                              transient=False)
         total = sum(run.max_steps for run in runs)
-        self.overall = self.bars.add_task(f"all {len(runs)} probes (steps)", total=total, info="")
+        # nothing to run (all reused): no empty "0/0" bar
+        self.overall = self.bars.add_task(f"all {len(runs)} probes (steps)", total=total, info="") if runs else None
         self.tasks: dict[str, Any] = {}
         self.done_steps: dict[str, int] = {}
 

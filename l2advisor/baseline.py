@@ -16,18 +16,16 @@ rerun resumes it and several processes, on several machines, can work on one stu
   `study.optimize`; the ask/tell loop needed for the global count does its own, on any storage.)
 * each trial draws from a TPE sampler seeded by (seed, trial number): a single worker's study is
   reproducible, and concurrent workers never draw the same lam.
+
+Opening the storage and the study is in storage.py; finding and re-queueing dead trials in
+recovery.py.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import socket
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import optuna
@@ -36,13 +34,11 @@ from optuna.samplers import BaseSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
 
 from l2advisor.errors import InputError, RunFailed
+from l2advisor.recovery import Heartbeat, requeue, sweep_stale
 from l2advisor.task import Task
 from l2advisor.train import Record, TrainConfig, train
 
-STUDY_FILE = "optuna.db"
-HEARTBEAT_S = 20.0  # seconds between heartbeats of a running trial
 STALE_AFTER_S = 600.0  # a trial of another host without a heartbeat for this long is dead
-MAX_RETRIES = 2  # a lam whose runs keep dying (e.g. out of memory) is given up after this
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI reports trials itself
 
@@ -134,59 +130,6 @@ def make_pruner(name: str, budget: int) -> optuna.pruners.BasePruner:
     raise InputError(f"--pruner must be none, median or hyperband, got {name!r}.")
 
 
-def default_storage(run_dir: Path) -> str:
-    return f"sqlite:///{(Path(run_dir) / STUDY_FILE).resolve()}"
-
-
-def open_storage(url: str) -> optuna.storages.BaseStorage:
-    """`journal:PATH` -> a journal file (works on shared filesystems); anything else an RDB URL."""
-    try:
-        if url.startswith("journal:"):
-            path = Path(url[len("journal:"):]).expanduser()
-            backend = optuna.storages.journal.JournalFileBackend(str(path))
-            return optuna.storages.JournalStorage(backend)
-        kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-        if url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-    except Exception as err:
-        raise InputError(f"Cannot open the Optuna storage {_masked(url)} ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else 'no detail'}); give an RDB URL such as "
-                         "sqlite:///study.db or postgresql://..., or journal:PATH.") from None
-
-
-def _masked(url: str) -> str:
-    """The URL without its password."""
-    if "://" in url and "@" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-    return url
-
-
-def open_study(storage: optuna.storages.BaseStorage, name: str, settings: StudySettings,
-               objective: dict[str, Any], budget: int) -> optuna.Study:
-    """Create or resume a study; refuse one made for another objective (model, budget, seed...)."""
-    try:
-        study = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True,
-                                    sampler=PerTrialTPE(settings.sampler_seed, settings.startup_trials),
-                                    pruner=make_pruner(settings.pruner, budget))
-    except Exception as err:
-        raise InputError(f"Cannot open study {name!r} in the Optuna storage ({type(err).__name__}: {err}).") from None
-    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
-        raise InputError(f"Study {name!r} minimizes; it was not made by l2advisor. Use another --study-name.")
-    old = study.user_attrs.get("l2advisor")
-    if old is None:
-        study.set_user_attr("l2advisor", objective)
-    elif old != objective:
-        diff = "; ".join(f"{k}: {old.get(k)!r} -> {objective.get(k)!r}"
-                         for k in sorted(set(old) | set(objective)) if old.get(k) != objective.get(k))
-        raise InputError(f"Study {name!r} was run for another objective ({diff}); use another --study-name.")
-    if settings.include_zero and not any(t.user_attrs.get("zero") for t in study.get_trials(deepcopy=False)):
-        study.enqueue_trial({}, user_attrs={"zero": True})
-    return study
-
-
 def study_objective(task: Task, config: TrainConfig, settings: StudySettings) -> dict[str, Any]:
     """What a study's trial values depend on: a resumed study must have been run for the same."""
     model = {k: v for k, v in task.spec.settings().items() if k != "model_file"}  # paths differ across machines
@@ -203,87 +146,6 @@ def trial_lam(trial: FrozenTrial | optuna.Trial) -> float | None:
 
 def counted(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=COUNTED))
-
-
-def stale_reason(trial: FrozenTrial, stale_after: float, now: float | None = None) -> str | None:
-    """Why a RUNNING trial is dead, or None: its process gone (same host), or no heartbeat."""
-    worker = trial.user_attrs.get("worker") or {}
-    if worker.get("host") == socket.gethostname() and worker.get("pid") != os.getpid():
-        if not _alive(int(worker["pid"])):
-            return f"its process {worker['pid']} on this machine is gone"
-    beat = trial.user_attrs.get("heartbeat")
-    if beat is None and trial.datetime_start is not None:
-        beat = trial.datetime_start.timestamp()
-    age = (now or time.time()) - beat if beat is not None else 0.0
-    return f"no heartbeat for {age:.0f} s" if age > stale_after else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def requeue(study: optuna.Study, trial: FrozenTrial, retry: bool = True) -> bool:
-    """Queue a failed trial's lam again (a retry: up to MAX_RETRIES times); True if queued.
-    `retry=False` puts back a queued lam that a surplus trial popped, as it was."""
-    attrs = {k: trial.user_attrs[k] for k in ("zero", "retries", "retry_of") if k in trial.user_attrs}
-    params = trial.params or trial.system_attrs.get("fixed_params", {})
-    if not (params or attrs.get("zero")):
-        return False
-    if retry:
-        if attrs.get("retries", 0) >= MAX_RETRIES:
-            return False
-        attrs.update(retries=attrs.get("retries", 0) + 1, retry_of=trial.number)
-    study.enqueue_trial(dict(params), user_attrs=attrs)
-    return True
-
-
-def sweep_stale(study: optuna.Study, stale_after: float) -> list[str]:
-    """Fail every dead RUNNING trial and queue its lam again; returns what it did, in words."""
-    notes = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        why = stale_reason(trial, stale_after)
-        if why is None:
-            continue
-        try:
-            study.tell(trial.number, state=TrialState.FAIL)
-        except (UpdateFinishedTrialError, ValueError, RuntimeError):
-            continue  # another worker failed it first
-        again = requeue(study, trial)
-        notes.append(f"trial {trial.number} was left running ({why}): marked failed"
-                     + (", its lam queued again" if again else ""))
-    return notes
-
-
-class Heartbeat:
-    """Records the trial's owner now, and a heartbeat every HEARTBEAT_S seconds in a thread."""
-
-    def __init__(self, trial: optuna.Trial, interval: float = HEARTBEAT_S) -> None:
-        self.trial, self.interval = trial, interval
-        self.stop = threading.Event()
-        trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid()})
-        trial.set_user_attr("heartbeat", time.time())
-        self.thread = threading.Thread(target=self._beat, daemon=True)
-
-    def _beat(self) -> None:
-        while not self.stop.wait(self.interval):
-            try:
-                self.trial.set_user_attr("heartbeat", time.time())
-            except Exception:  # the trial was finished meanwhile (or the storage hiccupped)
-                return
-
-    def __enter__(self) -> Heartbeat:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
 
 
 def _surplus(study: optuna.Study, trial: optuna.Trial, total: int) -> bool:

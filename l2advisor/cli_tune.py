@@ -11,30 +11,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from l2advisor.baseline import (
-    StudySettings,
-    TrialOutcome,
-    default_storage,
-    open_storage,
-    open_study,
-    run_study,
-    study_objective,
-    trial_rows,
-)
+from l2advisor.accounting import best_so_far, cumulative, optuna_costs
+from l2advisor.baseline import StudySettings, TrialOutcome, run_study, study_objective, trial_rows
 from l2advisor.cli import app, catch_interrupt, err, handle_errors, out, parse_ints
 from l2advisor.cli_probe import DEFAULT_HORIZON
-from l2advisor.compare import (
-    RUNS_FILE,
-    CompareSettings,
-    Comparison,
-    best_so_far,
-    cumulative,
-    optuna_costs,
-)
+from l2advisor.compare import RUNS_FILE, CompareSettings, Comparison
 from l2advisor.errors import InputError
 from l2advisor.lock import RunLock
 from l2advisor.probe import ProbeSettings, check_settings
 from l2advisor.spec import load_spec
+from l2advisor.storage import default_storage, open_storage, open_study
 from l2advisor.store import json_safe, make_header, open_results, read_results, write_json
 from l2advisor.task import build_task, build_test_set
 from l2advisor.train import Record, TrainConfig, resolve_device

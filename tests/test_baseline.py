@@ -16,18 +16,11 @@ import pytest
 from optuna.trial import TrialState
 from typer.testing import CliRunner
 
-from l2advisor.baseline import (
-    StudySettings,
-    _surplus,
-    open_storage,
-    open_study,
-    run_study,
-    stale_reason,
-    study_objective,
-    trial_rows,
-)
+from l2advisor.baseline import StudySettings, _surplus, run_study, study_objective, trial_rows
 from l2advisor.cli import app
+from l2advisor.recovery import stale_reason
 from l2advisor.spec import load_spec
+from l2advisor.storage import open_storage, open_study
 from l2advisor.task import build_task
 from l2advisor.train import TrainConfig
 

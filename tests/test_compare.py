@@ -10,22 +10,18 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from l2advisor.baseline import StudySettings
-from l2advisor.cli import app
-from l2advisor.compare import (
-    ArmRun,
-    CompareSettings,
-    Comparison,
+from l2advisor.accounting import (
     Cost,
     best_so_far,
-    evaluate_metric,
     mean_sd,
     method_cost,
     optuna_costs,
-    run_seed,
-    summarize_arm,
     trials_to_match,
 )
+from l2advisor.arms import ArmRun, evaluate_metric, run_seed, summarize_arm
+from l2advisor.baseline import StudySettings
+from l2advisor.cli import app
+from l2advisor.compare import CompareSettings, Comparison
 from l2advisor.probe import ProbeSettings
 from l2advisor.spec import load_spec
 from l2advisor.store import read_results

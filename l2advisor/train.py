@@ -23,6 +23,7 @@ from l2advisor.spec import describe_user_error
 from l2advisor.task import Task
 
 Record = dict[str, Any]
+COMPACT_EVERY = 64  # steps of training outputs kept between evaluations before reducing them to labels
 
 
 class DecayScheduler(Protocol):
@@ -150,8 +151,9 @@ class _Run:
              should_stop: Callable[[list[Record]], str | None] | None) -> str:
         config, model, optimizer = self.config, self.model, self.optimizer
         group = optimizer.param_groups[0]
-        # This interval's batch losses (0-d) and (predicted, true) labels, reduced at the next
-        # evaluation: appending costs no kernel launch, so the hot loop does no bookkeeping math.
+        # This interval's batch losses (0-d) and (outputs, true labels), reduced at the next
+        # evaluation: appending costs no kernel launch, so the hot loop does no bookkeeping math
+        # (not even an argmax: one argmax over the interval's outputs at evaluation is cheaper).
         losses: list[torch.Tensor] = []
         guesses: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.evaluate(losses, guesses, 0)  # step 0: the curve starts at tau = 0
@@ -170,7 +172,9 @@ class _Run:
             self.step += 1
             losses.append(loss.detach())
             if self.classify:
-                guesses.append((outputs.detach().argmax(1), targets))
+                guesses.append((outputs.detach(), targets))
+                if len(guesses) >= COMPACT_EVERY:  # bound the memory of long intervals
+                    guesses = [_labels(guesses)]
             if scheduler is not None:
                 accuracy = float((outputs.detach().argmax(1) == targets).float().mean()) if self.classify else math.nan
                 scheduler.step(float(loss.detach()), accuracy)
@@ -200,7 +204,7 @@ class _Run:
             "train_loss": float(torch.stack(losses).sum()) / seen if seen else math.nan,
             "train_acc": _accuracy(guesses) if seen and self.classify else math.nan,
             "val_loss": val_loss, "val_metric": val_metric,
-            "weight_norm_sq": float(sum((p.detach().float() ** 2).sum() for p in model.parameters())),
+            "weight_norm_sq": _norm_sq(list(model.parameters())),  # no_grad: no detach needed
             "seconds": time.perf_counter() - self.start,
         }
         self.records.append(record)
@@ -229,8 +233,29 @@ class _Run:
         return loss_total / total, value
 
 
+def _norm_sq(tensors: list[torch.Tensor]) -> float:
+    """Sum of squares of all entries, in float32 or wider: one fused kernel where torch has it."""
+    if not tensors:
+        return 0.0
+    if hasattr(torch, "_foreach_norm"):  # a private but long-standing fused kernel
+        norms = torch._foreach_norm([t.float() for t in tensors])
+        return float(torch.stack(norms).square().sum())
+    return float(sum((t.float() ** 2).sum() for t in tensors))
+
+
+def _labels(guesses: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(predicted labels, true labels), each (n,), of the batches since the last evaluation.
+
+    Entries are (outputs (batch, classes), labels) as the loop appends them, or, at the front
+    only, an earlier compaction's (predicted labels, labels): the order of both sides agrees.
+    """
+    done = [p for p, _ in guesses if p.dim() == 1]
+    outputs = [p for p, _ in guesses if p.dim() > 1]
+    predicted = torch.cat(done + ([torch.cat(outputs).argmax(1)] if outputs else []))
+    return predicted, torch.cat([t for _, t in guesses])
+
+
 def _accuracy(guesses: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
     """Fraction of correct predictions over the batches since the last evaluation."""
-    predicted = torch.cat([p for p, _ in guesses])
-    truth = torch.cat([t for _, t in guesses])
+    predicted, truth = _labels(guesses)
     return float((predicted == truth).sum()) / len(truth)

@@ -118,7 +118,7 @@ def catch_interrupt() -> Iterator[Interrupt]:
         signal.signal(signal.SIGINT, previous)
 
 
-COMMAND_MODULES = ("cli_probe", "cli_train", "cli_advice", "cli_tune")
+COMMAND_MODULES = ("cli_probe", "cli_train", "cli_advice", "cli_tune", "cli_compare")
 for _module in COMMAND_MODULES:  # each registers its commands on `app`
     importlib.import_module(f"l2advisor.{_module}")
 

@@ -28,6 +28,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from model_files import DEFAULT_CNN, write_custom_cnn, write_mlp  # noqa: E402
+
 from l2advisor.batched import Replica, train_batched  # noqa: E402
 from l2advisor.probe import ProbeSettings, plan_probes, run_probes  # noqa: E402
 from l2advisor.replicas import stack_replicas  # noqa: E402
@@ -35,46 +37,15 @@ from l2advisor.spec import load_spec  # noqa: E402
 from l2advisor.task import build_task  # noqa: E402
 from l2advisor.train import TrainConfig, build_seeded_model, train  # noqa: E402
 
-MLP = '''
-"""An MLP of a few hundred units (784-256-256-10) on the shipped MNIST subset."""
-from l2advisor.datasets import load_mnist_subset
-from l2advisor.zoo import mlp
-lr = 0.1
-batch_size = 64
-def build_model():
-    return mlp(in_features=784, hidden=256, depth=2)
-def build_data():
-    return load_mnist_subset(n_train=1000, n_val=1000, seed=0, flatten=True)
-'''
-CUSTOM_CNN = '''
-"""The bundled default CNN inside a custom nn.Module: batched through torch.func.vmap."""
-from torch import nn
-from l2advisor.datasets import load_mnist_subset
-from l2advisor.zoo import small_cnn
-lr = 0.1
-batch_size = 64
-class Wrapped(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.net = small_cnn(channels=(8, 16), batch_norm=True)
-    def forward(self, x):
-        return self.net(x)
-def build_model():
-    return Wrapped()
-def build_data():
-    return load_mnist_subset(n_train=1000, n_val=1000, seed=0)
-'''
 K = 8
 
 
 def model_files(work: Path, full: bool) -> dict[str, Path]:
-    (work / "mlp256.py").write_text(MLP)
-    (work / "custom_cnn.py").write_text(CUSTOM_CNN)
-    files = {"default CNN (examples/mnist_cnn.py)": ROOT / "examples" / "mnist_cnn.py",
-             "MLP 784-256-256-10": work / "mlp256.py"}
+    files = {"default CNN (examples/mnist_cnn.py)": DEFAULT_CNN,
+             "MLP 784-256-256-10": write_mlp(work, hidden=256, depth=2)}
     if full:
         files["MLP 784-512x3-10 (probes/mlp_mnist.py)"] = ROOT / "probes" / "mlp_mnist.py"
-        files["default CNN in a custom Module (vmap)"] = work / "custom_cnn.py"
+        files["default CNN in a custom Module (vmap)"] = write_custom_cnn(work)
     return files
 
 
@@ -138,7 +109,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    steps, rounds = (200, 2) if args.quick else (400, 3)
+    steps, rounds = (400, 2) if args.quick else (800, 3)  # 800: the default ladder's shortest probe
     print(f"batched probes: K={K} replicas vs sequential train(), {steps} steps, an evaluation every "
           f"{max(1, steps // 100)} steps, {rounds} alternating rounds, device {args.device}, "
           f"{torch.get_num_threads()} torch threads")

@@ -26,30 +26,21 @@ from torch.nn import functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from model_files import DEFAULT_CNN, write_mlp  # noqa: E402
+
 from l2advisor.batches import train_batches  # noqa: E402
 from l2advisor.spec import load_spec  # noqa: E402
 from l2advisor.task import build_task  # noqa: E402
 from l2advisor.train import TrainConfig, build_seeded_model, train  # noqa: E402
 
-TINY_MLP = '''
-"""A tiny MLP (784-32-10) on the shipped MNIST subset: Python overhead dominates its step."""
-from l2advisor.datasets import load_mnist_subset
-from l2advisor.zoo import mlp
-lr = 0.1
-batch_size = 64
-def build_model():
-    return mlp(in_features=784, hidden=32, depth=1)
-def build_data():
-    return load_mnist_subset(n_train=1000, n_val=1000, seed=0, flatten=True)
-'''
 LAM = 1e-3
 
 
 def model_files(work: Path) -> dict[str, Path]:
+    """The default CNN, and a tiny MLP 784-32-10 whose step is mostly Python overhead."""
     work.mkdir(parents=True, exist_ok=True)
-    tiny = work / "tiny_mlp.py"
-    tiny.write_text(TINY_MLP)
-    return {"default CNN (examples/mnist_cnn.py)": ROOT / "examples" / "mnist_cnn.py", "tiny MLP 784-32-10": tiny}
+    return {"default CNN (examples/mnist_cnn.py)": DEFAULT_CNN,
+            "tiny MLP 784-32-10": write_mlp(work, hidden=32, depth=1)}
 
 
 def plain_loop(task, config: TrainConfig, evaluate: bool = True) -> float:

@@ -14,8 +14,11 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
+
+from model_files import DEFAULT_CNN, write_mlp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,16 +39,6 @@ CHILD = textwrap.dedent('''
         train_batched(task, config, [Replica(0.01 * 2.0 ** -i, steps, config.eval_every) for i in range(8)])
     print(json.dumps({"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 ''')
-MLP = '''
-from l2advisor.datasets import load_mnist_subset
-from l2advisor.zoo import mlp
-lr = 0.1
-batch_size = 64
-def build_model():
-    return mlp(in_features=784, hidden=256, depth=2)
-def build_data():
-    return load_mnist_subset(n_train=1000, n_val=1000, seed=0, flatten=True)
-'''
 
 
 def peak(path: Path, case: str, steps: int) -> float:
@@ -59,11 +52,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter probes, the default model only")
     args = parser.parse_args()
     steps = 60 if args.quick else 300
-    mlp = Path("/tmp") / "l2advisor_bench_memory_mlp256.py"
-    mlp.write_text(MLP)
-    models = {"default CNN (examples/mnist_cnn.py)": ROOT / "examples" / "mnist_cnn.py"}
+    models = {"default CNN (examples/mnist_cnn.py)": DEFAULT_CNN}
     if not args.quick:
-        models["MLP 784-256-256-10"] = mlp
+        models["MLP 784-256-256-10"] = write_mlp(Path(tempfile.mkdtemp()), hidden=256, depth=2)
     print(f"peak resident memory (ru_maxrss), {steps}-step probes, one process per case")
     for name, path in models.items():
         base, one, eight = (peak(path, case, steps) for case in ("baseline", "probe", "batched"))

@@ -201,8 +201,8 @@ def report(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write the figures \\[default: RUN_DIR].")] = None,
 ) -> None:
     """PNG figures (curves on the tau clock, t* fit, plateau, collapsed curve) and report.md."""
-    from l2advisor.report import write_report  # matplotlib: only when drawing
     from l2advisor.report_data import report_data
+    from l2advisor.report_page import write_report  # matplotlib: only when drawing
 
     results, curves, fit = load_and_fit(run_dir)
     advice = None

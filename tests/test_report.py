@@ -16,8 +16,8 @@ from l2advisor.advise import advise
 from l2advisor.cli import app
 from l2advisor.curves import Curve
 from l2advisor.fit import fit_relations
-from l2advisor.report import FIGURES, markdown, write_report
 from l2advisor.report_data import report_data
+from l2advisor.report_page import FIGURES, markdown, write_report
 
 runner = CliRunner()
 PNG = b"\x89PNG\r\n\x1a\n"

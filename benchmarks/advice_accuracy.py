@@ -7,8 +7,9 @@ full budget, constant lr) and compare the advised lam with the grid's best.
     python benchmarks/advice_accuracy.py --probe-dir runs/mnist_cnn   # reuse a finished probe
 
 The probe and the advice go through the command line (`l2advisor probe`, `l2advisor recommend
---json`), the grid through the library's training loop (`l2advisor.train.train`), in joblib
-worker processes. "Peak" is the best validation accuracy over the run's evaluations (every
+--json`), the grid through the library's trainer in joblib worker processes, the lams of one
+seed and budget together as stacked replicas (`l2advisor.batched`, the numbers of one
+`train()` per lam). "Peak" is the best validation accuracy over the run's evaluations (every
 budget/100 steps), as a user keeping the best checkpoint would get. Target: the advised lam
 within the seed spread (about 0.3 points) of the grid's best, at a probe cost below half a
 budget run.
@@ -66,30 +67,41 @@ def recommend(run_dir: Path, budget: int) -> dict:
     return json.loads(done.stdout)
 
 
-def train_one(lam: float, seed: int, budget: int) -> dict:
-    """One full-budget run at a constant lam (in a worker process): its peak and when."""
+def train_group(lams: list[float], seed: int, budget: int) -> list[dict]:
+    """Full-budget runs at constant lams, one seed (in a worker process): each run's peak and
+    when. The lams train together as stacked replicas (l2advisor.batched: the same numbers as
+    one `train()` per lam, in less time); a model that cannot be stacked trains one by one."""
     import torch
 
+    from l2advisor.batched import Replica, train_batched
     from l2advisor.curves import smooth
+    from l2advisor.replicas import CannotBatch
     from l2advisor.spec import load_spec
     from l2advisor.task import build_task
     from l2advisor.train import TrainConfig, train
 
     torch.set_num_threads(1)
-    spec = load_spec(MODEL)
-    task = build_task(spec)
+    task = build_task(load_spec(MODEL))
+    spec = task.spec
     config = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=budget,
                          eval_every=max(1, budget // 100), seed=seed, momentum=spec.momentum,
                          optimizer=spec.optimizer, device="cpu")
-    result = train(task, config, lam)
-    val = np.array([r["val_metric"] for r in result.records], dtype=float)
-    steps = np.array([r["step"] for r in result.records], dtype=float)
-    i = int(np.nanargmax(val)) if np.isfinite(val).any() else 0
-    return {"lam": lam, "seed": seed, "budget": budget, "status": result.status,
-            "peak": float(np.nanmax(val)) if np.isfinite(val).any() else math.nan,
-            "peak_step": int(steps[i]) if steps.size else 0,
-            "smoothed_peak": float(np.nanmax(smooth(val))) if np.isfinite(val).any() else math.nan,
-            "final": float(val[-1]) if val.size else math.nan, "seconds": result.seconds}
+    try:
+        results = train_batched(task, config, [Replica(lam, budget, config.eval_every) for lam in lams])
+    except CannotBatch:
+        results = [train(task, config, lam) for lam in lams]
+    out = []
+    for lam, result in zip(lams, results, strict=True):
+        val = np.array([r["val_metric"] for r in result.records], dtype=float)
+        steps = np.array([r["step"] for r in result.records], dtype=float)
+        ok = np.isfinite(val).any()
+        i = int(np.nanargmax(val)) if ok else 0
+        out.append({"lam": lam, "seed": seed, "budget": budget, "status": result.status,
+                    "peak": float(np.nanmax(val)) if ok else math.nan,
+                    "peak_step": int(steps[i]) if steps.size else 0,
+                    "smoothed_peak": float(np.nanmax(smooth(val))) if ok else math.nan,
+                    "final": float(val[-1]) if val.size else math.nan, "seconds": result.seconds})
+    return out
 
 
 def rounded(lam: float) -> float:
@@ -114,24 +126,32 @@ def grid_tasks(advice: dict[int, dict], seeds: int) -> list[tuple[float, int, in
         if extra is not None and all(abs(math.log(extra / lam)) > 0.1 for lam in lams):
             lams.add(extra)
         tasks |= {(lam, s, budget) for lam in lams for s in range(seeds)}
-    return sorted(tasks, key=lambda t: (-t[2], t[0], t[1]))  # long runs first: better packing
+    return sorted(tasks, key=lambda t: (-t[2], t[1], t[0]))
 
 
 def run_grid(tasks: list[tuple[float, int, int]], jobs: int, log: Path) -> list[dict]:
-    """Train what `log` (JSON lines, one finished run each) does not hold yet; append as they end."""
+    """Train what `log` (JSON lines, one finished run each) does not hold yet, the lams of one
+    (seed, budget) together; append as each group ends."""
     from joblib import Parallel, delayed
 
     done = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     have = {(r["lam"], r["seed"], r["budget"]) for r in done}
     todo = [t for t in tasks if t not in have]
-    print(f"grid: {len(tasks)} runs, {len(tasks) - len(todo)} already in {log.name}", flush=True)
+    groups: dict[tuple[int, int], list[float]] = {}
+    for lam, seed, budget in todo:
+        groups.setdefault((seed, budget), []).append(lam)
+    print(f"grid: {len(tasks)} runs, {len(tasks) - len(todo)} already in {log.name}; "
+          f"{len(groups)} groups of stacked replicas to train", flush=True)
+    order = sorted(groups, key=lambda key: (-key[1], key[0]))  # long runs first: better packing
     with open(log, "a", encoding="utf-8") as f:
-        for r in Parallel(n_jobs=jobs, return_as="generator_unordered")(delayed(train_one)(*t) for t in todo):
-            f.write(json.dumps(r) + "\n")
+        for rows in Parallel(n_jobs=jobs, return_as="generator_unordered")(
+                delayed(train_group)(groups[key], *key) for key in order):
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+                done.append(r)
+                print(f"  lam={r['lam']:.4g} seed={r['seed']} budget={r['budget']}: peak {100 * r['peak']:.2f}% "
+                      f"at step {r['peak_step']} ({r['seconds']:.0f} s)", flush=True)
             f.flush()
-            done.append(r)
-            print(f"  lam={r['lam']:.4g} seed={r['seed']} budget={r['budget']}: peak {100 * r['peak']:.2f}% "
-                  f"at step {r['peak_step']} ({r['seconds']:.0f} s)", flush=True)
     return [r for r in done if (r["lam"], r["seed"], r["budget"]) in set(tasks)]
 
 

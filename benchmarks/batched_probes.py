@@ -12,6 +12,7 @@ automatic ladder, early stopping on) run by `run_probes` with and without `repli
 
     python benchmarks/batched_probes.py            # full: ~20 min on 2 idle cores
     python benchmarks/batched_probes.py --quick    # ~5 min
+    python benchmarks/batched_probes.py --ladder-only    # the default probe plan only, ~5 min
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer steps and rounds, two models")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch threads [default: torch's choice]")
+    parser.add_argument("--ladder-only", action="store_true", help="only the default probe plan, end to end")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -113,6 +115,8 @@ def main() -> None:
     print(f"batched probes: K={K} replicas vs sequential train(), {steps} steps, an evaluation every "
           f"{max(1, steps // 100)} steps, {rounds} alternating rounds, device {args.device}, "
           f"{torch.get_num_threads()} torch threads")
+    if args.ladder_only:
+        return ladder(args.device)
     with tempfile.TemporaryDirectory() as work:
         for name, path in model_files(Path(work), not args.quick).items():
             task = build_task(load_spec(path))

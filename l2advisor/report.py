@@ -1,4 +1,4 @@
-"""Figures and a markdown summary of a probe run: what the fit saw, for a person to check.
+"""Figures of a probe run: what the fit saw, for a person to check (report.md: report_page.py).
 
 The data comes from report_data.py (`report_data` extracts plain arrays from the curves, the
 `Fit` and, optionally, the `Advice`); the `plot_*` functions here draw them. Plotting uses

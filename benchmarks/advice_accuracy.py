@@ -2,7 +2,7 @@
 probe horizon, then train a grid of lams around each advice (advice x 1/4 .. 4, 3 seeds, the
 full budget, constant lr) and compare the advised lam with the grid's best.
 
-    python benchmarks/advice_accuracy.py              # budgets 8000 and 24000 steps (~30-40 min, 2 cores)
+    python benchmarks/advice_accuracy.py              # budgets 16000 and 32000 (the README figures; ~1 h, 2 cores)
     python benchmarks/advice_accuracy.py --quick      # budgets 2000 and 4000, a smaller probe (~5 min)
     python benchmarks/advice_accuracy.py --probe-dir runs/mnist_cnn   # reuse a finished probe
 
@@ -222,13 +222,13 @@ def print_tables(results: list[dict], probe_steps: int, probe_seconds: float, gr
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small budgets and probe, 2 seeds")
-    parser.add_argument("--budgets", default=None, help="comma-separated steps [8000,24000; quick 2000,4000]")
+    parser.add_argument("--budgets", default=None, help="comma-separated steps [16000,32000; quick 2000,4000]")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per grid lam [3; quick 2]")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for the grid")
     parser.add_argument("--probe-dir", type=Path, default=None, help="reuse this finished probe run")
     parser.add_argument("--out", type=Path, default=None, help="where to keep the run and results.json")
     args = parser.parse_args()
-    budgets = [int(b) for b in (args.budgets or ("2000,4000" if args.quick else "8000,24000")).split(",")]
+    budgets = [int(b) for b in (args.budgets or ("2000,4000" if args.quick else "16000,32000")).split(",")]
     seeds = args.seeds or (2 if args.quick else 3)
     out = args.out or Path(tempfile.mkdtemp(prefix="advice_accuracy_"))
     run_dir = out / "probe"

@@ -23,7 +23,7 @@ from l2advisor.spec import describe_user_error
 from l2advisor.task import Task
 
 Record = dict[str, Any]
-COMPACT_EVERY = 64  # steps of training outputs kept between evaluations before reducing them to labels
+COMPACT_EVERY = 64  # steps of training outputs kept before counting the correct ones
 
 
 class DecayScheduler(Protocol):
@@ -151,12 +151,8 @@ class _Run:
              should_stop: Callable[[list[Record]], str | None] | None) -> str:
         config, model, optimizer = self.config, self.model, self.optimizer
         group = optimizer.param_groups[0]
-        # This interval's batch losses (0-d) and (outputs, true labels), reduced at the next
-        # evaluation: appending costs no kernel launch, so the hot loop does no bookkeeping math
-        # (not even an argmax: one argmax over the interval's outputs at evaluation is cheaper).
-        losses: list[torch.Tensor] = []
-        guesses: list[tuple[torch.Tensor, torch.Tensor]] = []
-        self.evaluate(losses, guesses, 0)  # step 0: the curve starts at tau = 0
+        interval = _Interval(self.classify)
+        self.evaluate(interval, 0)  # step 0: the curve starts at tau = 0
         model.train()
         while self.step < config.max_steps:
             inputs, targets = next(batches)
@@ -170,17 +166,13 @@ class _Run:
             optimizer.step()
             self.tau += group["lr"] * group["weight_decay"]  # this step's shrink, lr_t * lam_t
             self.step += 1
-            losses.append(loss.detach())
-            if self.classify:
-                guesses.append((outputs.detach(), targets))
-                if len(guesses) >= COMPACT_EVERY:  # bound the memory of long intervals
-                    guesses = [_labels(guesses)]
+            interval.add(loss, outputs, targets)
             if scheduler is not None:
                 accuracy = float((outputs.detach().argmax(1) == targets).float().mean()) if self.classify else math.nan
                 scheduler.step(float(loss.detach()), accuracy)
             if self.step % config.eval_every == 0 or self.step == config.max_steps:
-                record = self.evaluate(losses, guesses, self.step)
-                losses, guesses = [], []
+                record = self.evaluate(interval, self.step)
+                interval = _Interval(self.classify)
                 if not math.isfinite(record["train_loss"]) or not math.isfinite(record["weight_norm_sq"]):
                     return "diverged"
                 status = should_stop(self.records) if should_stop else None
@@ -189,11 +181,8 @@ class _Run:
         return "finished"
 
     @torch.no_grad()
-    def evaluate(self, losses: list[torch.Tensor], guesses: list[tuple[torch.Tensor, torch.Tensor]],
-                 step: int) -> Record:
-        """Validation loss and metric now, and the training averages since the last evaluation
-        (the mean batch loss; the accuracy over those batches, which are all the same size)."""
-        seen = len(losses)
+    def evaluate(self, interval: _Interval, step: int) -> Record:
+        """Validation loss and metric now, and the training averages since the last evaluation."""
         model = self.model
         model.eval()
         val_loss, val_metric = self._validation()
@@ -201,8 +190,7 @@ class _Run:
         group = self.optimizer.param_groups[0]
         record = {
             "step": step, "tau": self.tau, "lam": group["weight_decay"], "lr": group["lr"],
-            "train_loss": float(torch.stack(losses).sum()) / seen if seen else math.nan,
-            "train_acc": _accuracy(guesses) if seen and self.classify else math.nan,
+            "train_loss": interval.loss(), "train_acc": interval.accuracy(),
             "val_loss": val_loss, "val_metric": val_metric,
             "weight_norm_sq": _norm_sq(list(model.parameters())),  # no_grad: no detach needed
             "seconds": time.perf_counter() - self.start,
@@ -234,28 +222,49 @@ class _Run:
 
 
 def _norm_sq(tensors: list[torch.Tensor]) -> float:
-    """Sum of squares of all entries, in float32 or wider: one fused kernel where torch has it."""
+    """Sum of squares of all entries in float32 or wider, with one fused norm kernel for all
+    tensors (a model with hundreds of parameters would otherwise launch three kernels each)."""
     if not tensors:
         return 0.0
-    if hasattr(torch, "_foreach_norm"):  # a private but long-standing fused kernel
-        norms = torch._foreach_norm([t.float() for t in tensors])
-        return float(torch.stack(norms).square().sum())
-    return float(sum((t.float() ** 2).sum() for t in tensors))
+    norms = torch._foreach_norm([t.float() for t in tensors])  # private, but in every torch >= 1.13
+    return float(torch.stack(norms).square().sum())
 
 
-def _labels(guesses: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(predicted labels, true labels), each (n,), of the batches since the last evaluation.
+class _Interval:
+    """The training data loss and accuracy since the last evaluation, reduced lazily.
 
-    Entries are (outputs (batch, classes), labels) as the loop appends them, or, at the front
-    only, an earlier compaction's (predicted labels, labels): the order of both sides agrees.
+    The hot loop only appends (no kernel launch, not even an argmax); the kept outputs
+    (batch, classes) become a count of correct predictions every COMPACT_EVERY steps, which
+    bounds memory on long intervals, and at the evaluation.
     """
-    done = [p for p, _ in guesses if p.dim() == 1]
-    outputs = [p for p, _ in guesses if p.dim() > 1]
-    predicted = torch.cat(done + ([torch.cat(outputs).argmax(1)] if outputs else []))
-    return predicted, torch.cat([t for _, t in guesses])
 
+    def __init__(self, classify: bool) -> None:
+        self.classify = classify
+        self.losses: list[torch.Tensor] = []  # 0-d batch means, without the L2 term
+        self.pending: list[tuple[torch.Tensor, torch.Tensor]] = []  # (outputs, labels)
+        self.correct: torch.Tensor | int = 0
+        self.labelled = 0
 
-def _accuracy(guesses: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
-    """Fraction of correct predictions over the batches since the last evaluation."""
-    predicted, truth = _labels(guesses)
-    return float((predicted == truth).sum()) / len(truth)
+    def add(self, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+        self.losses.append(loss.detach())
+        if self.classify:
+            self.pending.append((outputs.detach(), targets))
+            if len(self.pending) >= COMPACT_EVERY:
+                self._count()
+
+    def _count(self) -> None:
+        if self.pending:
+            predicted = torch.cat([o for o, _ in self.pending]).argmax(1)
+            truth = torch.cat([t for _, t in self.pending])
+            self.correct = self.correct + (predicted == truth).sum()
+            self.labelled += truth.numel()
+            self.pending = []
+
+    def loss(self) -> float:
+        """Mean batch loss (NaN before the first step)."""
+        return float(torch.stack(self.losses).sum()) / len(self.losses) if self.losses else math.nan
+
+    def accuracy(self) -> float:
+        """Fraction of correct predictions (NaN before the first step or without classes)."""
+        self._count()
+        return float(self.correct) / self.labelled if self.labelled else math.nan

@@ -119,3 +119,18 @@ def build_model():
     task = build_task(load_spec(write_model(tmp_path, body)))
     result = train(task, TrainConfig(lr=0.1, batch_size=32, max_steps=100, eval_every=5), 0.01)
     assert result.status == "failed" and "GPU fell over" in result.message and result.steps < 100
+
+
+def test_interval_accuracy_counts_across_compactions() -> None:
+    from l2advisor.train import COMPACT_EVERY, _Interval
+
+    gen = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(8, 5, generator=gen), torch.randint(0, 5, (8,), generator=gen))
+               for _ in range(2 * COMPACT_EVERY + 3)]  # two compactions and a remainder
+    interval = _Interval(classify=True)
+    for outputs, targets in batches:
+        interval.add(torch.tensor(1.5), outputs, targets)
+    correct = sum(int((o.argmax(1) == t).sum()) for o, t in batches)
+    assert interval.accuracy() == pytest.approx(correct / (8 * len(batches)))
+    assert interval.loss() == pytest.approx(1.5)
+    assert math.isnan(_Interval(classify=True).accuracy()) and math.isnan(_Interval(classify=False).loss())

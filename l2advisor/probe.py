@@ -154,30 +154,36 @@ def run_one(task: Task, run: ProbeRun, base: TrainConfig, settings: ProbeSetting
         if progress is not None:
             progress.update(run, record)
 
-    def should_stop(records: list[Record]) -> str | None:
-        if interrupted():
-            return "interrupted"
-        if settings.early_stop and _peaked(records, settings.tolerance, settings.horizon / 2):
-            return "stopped"
-        return None
-
-    result = train(task, config, run.lam, on_eval=on_eval, should_stop=should_stop)
-    if result.status == "diverged" and not result.message:
-        result.message = f"the training loss or the weights became NaN or infinite by step {result.steps}"
-    if result.status != "interrupted":
-        write({"type": "end", "run": run.run_id, "status": result.status, "steps": result.steps,
-               "seconds": result.seconds, "message": result.message})
+    result = train(task, config, run.lam, on_eval=on_eval,
+                   should_stop=lambda records: stop_reason(records, settings, interrupted))
+    write_end(write, run.run_id, result)
     return result
 
 
-def _peaked(records: list[Record], tolerance: float, min_tau: float) -> bool:
-    """The early-stop rule on the records so far; no stop before tau reaches `min_tau`."""
+def stop_reason(records: list[Record], settings: ProbeSettings, interrupted: Callable[[], bool]) -> str | None:
+    """Why a probe should end after its latest evaluation: "interrupted", "stopped" (its
+    smoothed metric clearly peaked, and tau reached half the horizon: a noisy early top must
+    not cut a probe before the tau where the paper's peak lives), or None to go on."""
+    if interrupted():
+        return "interrupted"
+    if not settings.early_stop:
+        return None
     import numpy as np
 
     steps = np.array([r["step"] for r in records], dtype=float)
     tau = np.array([r["tau"] for r in records], dtype=float)
     metric = np.array([r["val_metric"] for r in records], dtype=float)
-    return bool(has_peaked(steps, tau, metric, tolerance, min_tau=min_tau))
+    peaked = has_peaked(steps, tau, metric, settings.tolerance, min_tau=settings.horizon / 2)
+    return "stopped" if peaked else None
+
+
+def write_end(write: Callable[[dict[str, Any]], None], run_id: str, result: TrainResult) -> None:
+    """The probe's end record (none when interrupted: a resume restarts it); says why it diverged."""
+    if result.status == "diverged" and not result.message:
+        result.message = f"the training loss or the weights became NaN or infinite by step {result.steps}"
+    if result.status != "interrupted":
+        write({"type": "end", "run": run_id, "status": result.status, "steps": result.steps,
+               "seconds": result.seconds, "message": result.message})
 
 
 def pending(runs: Sequence[ProbeRun], results: Results | None) -> tuple[list[ProbeRun], list[ProbeRun]]:
@@ -284,19 +290,11 @@ def run_group(task: Task, group: Sequence[ProbeRun], base: TrainConfig, settings
             progress.update(group[i], record)
 
     def should_stop(i: int, records: list[Record]) -> str | None:
-        if interrupted():
-            return "interrupted"
-        if settings.early_stop and _peaked(records, settings.tolerance, settings.horizon / 2):
-            return "stopped"
-        return None
+        return stop_reason(records, settings, interrupted)
 
     def on_end(i: int, result: TrainResult) -> None:
         start(i)
-        if result.status == "diverged" and not result.message:
-            result.message = f"the training loss or the weights became NaN or infinite by step {result.steps}"
-        if result.status != "interrupted":
-            write({"type": "end", "run": group[i].run_id, "status": result.status, "steps": result.steps,
-                   "seconds": result.seconds, "message": result.message})
+        write_end(write, group[i].run_id, result)
         if progress is not None:
             progress.finish(group[i], result)
 

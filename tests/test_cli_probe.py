@@ -70,3 +70,18 @@ def test_automatic_ladder_respects_probe_budget(tiny_model: Path, tmp_path: Path
     assert lams(3000) == [0.4, 0.2, 0.1, 0.05]  # 1500 per seed fits
     assert lams(2999) == [0.4, 0.2, 0.1]  # 1500 per seed does not
     assert lams(10) == [0.4, 0.2, 0.1]  # a fit needs 3 rungs, whatever the budget
+
+
+def test_probes_stop_after_a_clear_peak_but_not_before_half_the_horizon() -> None:
+    from l2advisor.probe import ProbeSettings, stop_reason
+
+    # a clear rise then drop: peak at tau 0.9, the metric falls 0.4 by tau 3.9
+    metric = [0.2 + 0.07 * i for i in range(10)] + [0.9 - 0.4 * i / 29 for i in range(1, 31)]
+    records = [{"step": i, "tau": 0.1 * i, "val_metric": v} for i, v in enumerate(metric)]
+    settings = ProbeSettings(lrs=(0.1,), seeds=(0,), horizon=8.0, probe_budget=1000)
+    never = lambda: False  # noqa: E731
+    assert stop_reason(records, settings, never) is None  # tau 3.9 < horizon / 2
+    late = [{**r, "tau": 0.2 * r["step"]} for r in records]  # the same curve, reaching tau 7.8
+    assert stop_reason(late, settings, never) == "stopped"
+    assert stop_reason(late, ProbeSettings(**{**settings.__dict__, "early_stop": False}), never) is None
+    assert stop_reason(records, settings, lambda: True) == "interrupted"

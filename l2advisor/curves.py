@@ -138,6 +138,11 @@ def _nan_stat(values: np.ndarray, fn) -> float:
     return float(fn(v)) if v.size else float("nan")
 
 
+def finite_median(values) -> float:
+    """Median of the finite numbers among `values` (any iterable of floats), NaN if none."""
+    return _nan_stat(np.fromiter(values, dtype=float), np.median)
+
+
 def tau_clock(curve: Curve, n: int) -> np.ndarray:
     """tau per evaluation, shape (n,): the recorded tau, or lr*lam*steps where it is missing."""
     steps = np.asarray(curve.steps, dtype=float)[:n]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from .collapse import collapse
-from .curves import DEFAULT_WINDOW, Curve, CurveMetrics, analyze_curve
+from .curves import DEFAULT_WINDOW, Curve, CurveMetrics, analyze_curve, finite_median
 from .scaling import fit_alpha, fit_clock
 from .serial import from_jsonable, to_jsonable
 from .verdict import (  # noqa: F401 - re-exported: the verdict names are part of fit's API
@@ -129,12 +129,6 @@ def _screen(curves: Sequence[Curve], tolerance: float):
     return usable, excluded
 
 
-def _median(values) -> float:
-    v = np.asarray([x for x in values if x is not None], dtype=float)
-    v = v[np.isfinite(v)]
-    return float(np.median(v)) if v.size else NAN
-
-
 def _rows(ms: list[CurveMetrics], excluded: list[Excluded]) -> list[LamRow]:
     """Group usable probes by (lr, lam) into table rows (in_plateau set later)."""
     keys = sorted({(m.lr, m.lam) for m in ms} | {(e.lr, e.lam) for e in excluded
@@ -149,9 +143,9 @@ def _rows(ms: list[CurveMetrics], excluded: list[Excluded]) -> list[LamRow]:
                            for e in excluded),
             peak_mean=float(peaks.mean()) if g else NAN,
             peak_sd=float(peaks.std(ddof=1)) if len(g) > 1 else NAN,
-            t_star=_median(m.t_star for m in g), tau_star=_median(m.tau_star for m in g),
-            peak_tau=_median(m.peak_tau for m in g),
-            max_train_acc=_median(m.max_train_acc for m in g),
+            t_star=finite_median(m.t_star for m in g), tau_star=finite_median(m.tau_star for m in g),
+            peak_tau=finite_median(m.peak_tau for m in g),
+            max_train_acc=finite_median(m.max_train_acc for m in g),
             n_peaked=sum(m.peaked for m in g), in_plateau=False))
     return rows
 
@@ -165,7 +159,7 @@ def _plateau(rows: list[LamRow], ms: list[CurveMetrics], tolerance: float) -> di
     """
     sds = [r.peak_sd for r in rows if math.isfinite(r.peak_sd)]
     sd = math.sqrt(np.mean(np.square(sds))) if sds else (
-        _median(m.noise for m in ms) / math.sqrt(DEFAULT_WINDOW))
+        finite_median(m.noise for m in ms) / math.sqrt(DEFAULT_WINDOW))
     sd = sd if math.isfinite(sd) else 0.0
     best = max(rows, key=lambda r: r.peak_mean)
 
@@ -224,7 +218,7 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
     f.update(table=tuple(rows), lr=lr0, lam_c=p["lam_c"], lam_best=p["lam_best"],
              lam_min_probed=min(m.lam for m in ms if m.lr == lr0),
              plateau_level=p["level"], plateau_threshold=p["threshold"],
-             interior_max=p["interior"], lam_star=p["lam_star"], train_acc=_median(over))
+             interior_max=p["interior"], lam_star=p["lam_star"], train_acc=finite_median(over))
     f["overparameterized"] = (None if not math.isfinite(f["train_acc"])
                               else f["train_acc"] >= TRAIN_ACC_APPROX)
     good = [m for m in ms if m.peaked and m.t_star > 0]
@@ -244,7 +238,7 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
                      f"step 0): left out of the t* fit")
     pool = [(m, cv) for m, cv in plat if m.peaked] or plat  # centred on the plateau level:
     f.update(collapse([cv for _, cv in pool], [p["level"] - m.peak_metric for m, _ in pool],
-                      _median(m.noise for m, _ in pool), n_boot, rng))
+                      finite_median(m.noise for m, _ in pool), n_boot, rng))
     edge = {"rising": f"the pooled curve is still rising at tau = {f['c']:.3g}: c is a "
                       f"lower bound (probes too short)",
             "first": "the pooled curve is best at its first point: c is an upper bound",

@@ -8,16 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .curves import CurveMetrics
+from .curves import CurveMetrics, finite_median
 
 NAN = float("nan")
 CLOCK_TOL = 0.3  # |beta_lr - beta_lam| above this: the clock is not lr*lam
-
-
-def _median(values) -> float:
-    v = np.asarray([x for x in values if x is not None], dtype=float)
-    v = v[np.isfinite(v)]
-    return float(np.median(v)) if v.size else NAN
 
 
 def _slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -47,7 +41,7 @@ def fit_alpha(ms: list[CurveMetrics], n_boot: int, rng) -> dict:
     boot = _slopes(x[idx], y[idx])
     return dict(alpha=float(-slope), alpha_interval=tuple(-v for v in _ci(boot)[::-1]),
                 c0=float(np.exp(y.mean() - slope * x.mean())),
-                tau_star_median=_median(m.tau_star for m in ms))
+                tau_star_median=finite_median(m.tau_star for m in ms))
 
 
 def fit_clock(ms: list[CurveMetrics], n_boot: int, rng) -> dict:

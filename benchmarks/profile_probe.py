@@ -81,9 +81,9 @@ def main() -> None:
     task = build_task(load_spec(ROOT / "examples" / "mnist_cnn.py"))
     spec = task.spec
     config = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=steps,
-                         eval_every=max(1, steps // 100) * 4, seed=0, device=args.device)
+                         eval_every=max(1, steps // 25), seed=0, device=args.device)  # 25 evaluations
     lams = [0.1 * 2.0 ** -i for i in range(K)]
-    print(f"profile: {ROOT.name}/examples/mnist_cnn.py, {steps} steps, an evaluation every "
+    print(f"profile: examples/mnist_cnn.py, {steps} steps, an evaluation every "
           f"{config.eval_every} steps, {torch.get_num_threads()} torch threads, device {args.device}")
     train(task, config, lams[0])  # warm up (allocator, kernels)
     wall, events = profiled(lambda: train(task, config, lams[0]))

@@ -104,8 +104,8 @@ def probe(
     force: Annotated[bool, typer.Option(help="Discard existing results in the run directory and start over.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     batched: Annotated[bool, typer.Option(help="Train the lams that share lr and seed together, as stacked replicas "
-                                               "of the model: one pass, the same numbers up to rounding "
-                                               "(--no-batched: one probe after another).")] = True,
+                                               "of the model: one pass, the same computation (float rounding differs and "
+                                               "grows over long runs); --no-batched: one probe after another.")] = True,
     batch_replicas: Annotated[int, typer.Option(help="Most replicas trained together when --batched.")] = 8,
     jobs: Annotated[int, typer.Option(help="Probe jobs running at once, in worker processes (torch threads are "
                                            "divided among them) \\[default: 1, or one per --devices entry].",

@@ -8,7 +8,7 @@ full budget, constant lr) and compare the advised lam with the grid's best.
 
 The probe and the advice go through the command line (`l2advisor probe`, `l2advisor recommend
 --json`), the grid through the library's trainer in joblib worker processes, the lams of one
-seed and budget together as stacked replicas (`l2advisor.batched`, the numbers of one
+seed and budget together as stacked replicas (`l2advisor.training.batched`, the numbers of one
 `train()` per lam). "Peak" is the best validation accuracy over the run's evaluations (every
 budget/100 steps), as a user keeping the best checkpoint would get. Target: the advised lam
 within the seed spread (about 0.3 points) of the grid's best, at a probe cost below half a
@@ -51,8 +51,8 @@ def probe(run_dir: Path, quick: bool) -> dict:
 
 def probe_cost(run_dir: Path) -> tuple[int, float]:
     """Steps and seconds the probes actually took (early stops included)."""
-    from l2advisor.runs import results_path
-    from l2advisor.store import read_results
+    from l2advisor.runs.rundir import results_path
+    from l2advisor.runs.store import read_results
 
     runs = read_results(results_path(run_dir)).runs.values()
     ends = [r.end or {} for r in runs]
@@ -69,16 +69,16 @@ def recommend(run_dir: Path, budget: int) -> dict:
 
 def train_group(lams: list[float], seed: int, budget: int) -> list[dict]:
     """Full-budget runs at constant lams, one seed (in a worker process): each run's peak and
-    when. The lams train together as stacked replicas (l2advisor.batched: the same numbers as
+    when. The lams train together as stacked replicas (l2advisor.training.batched: the same numbers as
     one `train()` per lam, in less time); a model that cannot be stacked trains one by one."""
     import torch
 
-    from l2advisor.batched import Replica, train_batched
-    from l2advisor.curves import smooth
-    from l2advisor.replicas import CannotBatch
-    from l2advisor.spec import load_spec
-    from l2advisor.task import build_task
-    from l2advisor.train import TrainConfig, train
+    from l2advisor.modelfile.spec import load_spec
+    from l2advisor.modelfile.task import build_task
+    from l2advisor.science.curves import smooth
+    from l2advisor.training.batched import Replica, train_batched
+    from l2advisor.training.replicas import CannotBatch
+    from l2advisor.training.train import TrainConfig, train
 
     torch.set_num_threads(1)
     task = build_task(load_spec(MODEL))

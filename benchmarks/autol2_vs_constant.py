@@ -50,15 +50,15 @@ PAPER_REFRACTORY = 0.2  # their 0.1/L2 steps = 0.2/weight_decay steps
 def _task():  # one per worker process: the data are built once
     import torch
 
-    from l2advisor.spec import load_spec
-    from l2advisor.task import build_task
+    from l2advisor.modelfile.spec import load_spec
+    from l2advisor.modelfile.task import build_task
 
     torch.set_num_threads(1)  # a tiny CNN: one thread per worker is fastest
     return build_task(load_spec(MODEL_FILE))
 
 
 def _config(steps: int, eval_every: int, seed: int):
-    from l2advisor.train import TrainConfig
+    from l2advisor.training.train import TrainConfig
 
     spec = _task().spec
     return TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=steps, eval_every=eval_every,
@@ -67,7 +67,7 @@ def _config(steps: int, eval_every: int, seed: int):
 
 def probe_job(run: Any, settings: Any) -> list[dict[str, Any]]:
     """One probe through the library's probe runner; its records, to be stored by the parent."""
-    from l2advisor.probe import run_one
+    from l2advisor.probing.probe import run_one
 
     records: list[dict[str, Any]] = []
     run_one(_task(), run, _config(1, 1, run.seed), settings, records.append, None, lambda: False)
@@ -76,9 +76,9 @@ def probe_job(run: Any, settings: Any) -> list[dict[str, Any]]:
 
 def arm_job(arm: dict[str, Any], schedule: str, seed: int, steps: int, eval_every: int) -> dict[str, Any]:
     """One full-budget run of an arm; its curve, decay events and time."""
-    from l2advisor.lr_schedules import make_lr_at
-    from l2advisor.schedule import PAPER_RULE, AutoL2
-    from l2advisor.train import train
+    from l2advisor.training.autol2 import PAPER_RULE, AutoL2
+    from l2advisor.training.lr_schedules import make_lr_at
+    from l2advisor.training.train import train
 
     made: list[AutoL2] = []
 
@@ -100,10 +100,10 @@ def arm_job(arm: dict[str, Any], schedule: str, seed: int, steps: int, eval_ever
 
 def run_probes(out_dir: Path, quick: bool, jobs: int) -> tuple[Any, float, int]:
     """Probe the default model with the library (default ladder), store, fit."""
-    from l2advisor.fit import fit_relations
-    from l2advisor.probe import ProbeSettings, plan_probes
-    from l2advisor.runs import PROBES_FILE, load_probe_curves, results_path
-    from l2advisor.store import make_header, open_results
+    from l2advisor.probing.probe import ProbeSettings, plan_probes
+    from l2advisor.runs.rundir import PROBES_FILE, load_probe_curves, results_path
+    from l2advisor.runs.store import make_header, open_results
+    from l2advisor.science.fit import fit_relations
 
     spec = _task().spec
     if quick:
@@ -128,7 +128,7 @@ def run_probes(out_dir: Path, quick: bool, jobs: int) -> tuple[Any, float, int]:
 
 def arrival(records: list[dict[str, Any]]) -> tuple[float, float]:
     """(raw peak of the validation metric, first step within TOLERANCE of the smoothed peak)."""
-    from l2advisor.curves import Curve, analyze_curve
+    from l2advisor.science.curves import Curve, analyze_curve
 
     col = {k: np.array([np.nan if r[k] is None else r[k] for r in records], float)
            for k in ("step", "tau", "val_metric", "train_acc", "train_loss")}
@@ -189,8 +189,8 @@ def main() -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
 
-    from l2advisor.advise import advise, autol2_config
-    from l2advisor.store import write_json
+    from l2advisor.runs.store import write_json
+    from l2advisor.science.advise import advise, autol2_config
 
     fit, probe_seconds, probe_steps = run_probes(out_dir, args.quick, args.jobs)
     cfg = autol2_config(fit, steps)

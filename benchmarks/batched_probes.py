@@ -1,7 +1,7 @@
 """Batched probes: replica-steps/s of K lams trained together vs one `train()` after another.
 
 Each model trains K = 8 lams for the same number of steps with about 100 evaluations per run,
-once as K stacked replicas (`l2advisor.batched.train_batched`) and, in alternating rounds,
+once as K stacked replicas (`l2advisor.training.batched.train_batched`) and, in alternating rounds,
 as sequential `train()` runs (two of them per round: the sequential speed does not depend
 on lam). The ratio is the median over rounds of (replica-steps/s batched) / (steps/s
 sequential). The last column checks the numbers: the largest relative difference of the
@@ -31,12 +31,12 @@ sys.path.insert(0, str(ROOT))
 
 from model_files import DEFAULT_CNN, write_custom_cnn, write_mlp  # noqa: E402
 
-from l2advisor.batched import Replica, train_batched  # noqa: E402
-from l2advisor.probe import ProbeSettings, plan_probes, run_probes  # noqa: E402
-from l2advisor.replicas import stack_replicas  # noqa: E402
-from l2advisor.spec import load_spec  # noqa: E402
-from l2advisor.task import build_task  # noqa: E402
-from l2advisor.train import TrainConfig, build_seeded_model, train  # noqa: E402
+from l2advisor.modelfile.spec import load_spec  # noqa: E402
+from l2advisor.modelfile.task import build_task  # noqa: E402
+from l2advisor.probing.probe import ProbeSettings, plan_probes, run_probes  # noqa: E402
+from l2advisor.training.batched import Replica, train_batched  # noqa: E402
+from l2advisor.training.replicas import stack_replicas  # noqa: E402
+from l2advisor.training.train import TrainConfig, build_seeded_model, train  # noqa: E402
 
 K = 8
 
@@ -81,8 +81,8 @@ def measure(task, steps: int, rounds: int, device: str) -> dict[str, float | str
 
 def ladder(device: str) -> None:
     """The bundled example's default probe plan, end to end, sequential vs batched (full mode)."""
-    import l2advisor.cli  # noqa: F401 - registers the commands (cli_probe imports it first)
-    from l2advisor.cli_probe import DEFAULT_HORIZON
+    import l2advisor.cli.app  # noqa: F401 - registers the commands (cli_probe imports it first)
+    from l2advisor.cli.probe import DEFAULT_HORIZON
 
     task = build_task(load_spec(ROOT / "examples" / "mnist_cnn.py"))
     spec = task.spec

@@ -1,4 +1,4 @@
-"""Loop overhead: steps/s of `l2advisor.train.train` against a minimal hand-written loop.
+"""Loop overhead: steps/s of `l2advisor.training.train.train` against a minimal hand-written loop.
 
 Both train the same model on the same resident data on the same device, with evaluation on
 the validation set about 100 times per run; l2advisor also records its whole curve (train
@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from model_files import DEFAULT_CNN, write_mlp  # noqa: E402
 
-from l2advisor.batches import train_batches  # noqa: E402
-from l2advisor.spec import load_spec  # noqa: E402
-from l2advisor.task import build_task  # noqa: E402
-from l2advisor.train import TrainConfig, build_seeded_model, train  # noqa: E402
+from l2advisor.modelfile.spec import load_spec  # noqa: E402
+from l2advisor.modelfile.task import build_task  # noqa: E402
+from l2advisor.training.batches import train_batches  # noqa: E402
+from l2advisor.training.train import TrainConfig, build_seeded_model, train  # noqa: E402
 
 LAM = 1e-3
 

@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = textwrap.dedent('''
     import json, resource, sys
     import torch
-    from l2advisor.batched import Replica, train_batched
-    from l2advisor.spec import load_spec
-    from l2advisor.task import build_task
-    from l2advisor.train import TrainConfig, train
+    from l2advisor.training.batched import Replica, train_batched
+    from l2advisor.modelfile.spec import load_spec
+    from l2advisor.modelfile.task import build_task
+    from l2advisor.training.train import TrainConfig, train
     path, case, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
     task = build_task(load_spec(path))
     config = TrainConfig(lr=task.spec.lr, batch_size=task.spec.batch_size, max_steps=steps,

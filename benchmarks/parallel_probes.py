@@ -25,13 +25,13 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from l2advisor.parallel import run_parallel  # noqa: E402
-from l2advisor.probe import ProbeSettings, plan_probes, run_probes  # noqa: E402
-from l2advisor.runs import PROBES_FILE  # noqa: E402
-from l2advisor.spec import load_spec  # noqa: E402
-from l2advisor.store import make_header, open_results, read_results  # noqa: E402
-from l2advisor.task import build_task  # noqa: E402
-from l2advisor.train import TrainConfig  # noqa: E402
+from l2advisor.modelfile.spec import load_spec  # noqa: E402
+from l2advisor.modelfile.task import build_task  # noqa: E402
+from l2advisor.probing.parallel import run_parallel  # noqa: E402
+from l2advisor.probing.probe import ProbeSettings, plan_probes, run_probes  # noqa: E402
+from l2advisor.runs.rundir import PROBES_FILE  # noqa: E402
+from l2advisor.runs.store import make_header, open_results, read_results  # noqa: E402
+from l2advisor.training.train import TrainConfig  # noqa: E402
 
 MODEL = ROOT / "examples" / "mnist_cnn.py"
 

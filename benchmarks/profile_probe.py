@@ -24,10 +24,10 @@ from torch.profiler import ProfilerActivity, profile
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from l2advisor.batched import Replica, train_batched  # noqa: E402
-from l2advisor.spec import load_spec  # noqa: E402
-from l2advisor.task import build_task  # noqa: E402
-from l2advisor.train import TrainConfig, train  # noqa: E402
+from l2advisor.modelfile.spec import load_spec  # noqa: E402
+from l2advisor.modelfile.task import build_task  # noqa: E402
+from l2advisor.training.batched import Replica, train_batched  # noqa: E402
+from l2advisor.training.train import TrainConfig, train  # noqa: E402
 
 K = 8
 KINDS = (  # (kind, substrings of the aten op name); first match wins

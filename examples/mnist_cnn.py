@@ -7,7 +7,7 @@ ordinary Python (like pytest's conftest.py), so only run model files you trust.
     l2advisor recommend runs/mnist_cnn --budget 5000
 
 Runs offline, on a CPU, in a few minutes: the images ship with l2advisor
-(MNIST by LeCun, Cortes and Burges, CC BY-SA 3.0; see l2advisor/data/README.md).
+(MNIST by LeCun, Cortes and Burges, CC BY-SA 3.0; see l2advisor/modelfile/data/README.md).
 """
 
 from l2advisor.datasets import load_mnist_subset, load_mnist_subset_test

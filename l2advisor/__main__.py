@@ -1,5 +1,5 @@
 """`python -m l2advisor` runs the command line."""
 
-from l2advisor.cli import main
+from l2advisor.cli.app import main
 
 main()

@@ -7,7 +7,7 @@ with a fixed seed, a class-balanced subset:
   probes take their disjoint train/validation splits from this pool;
 * 2000 test images (200 per class) from MNIST's test set, used only for final reports.
 
-Writes ``l2advisor/data/mnist_subset.npz`` (uint8, compressed) with arrays
+Writes ``l2advisor/modelfile/data/mnist_subset.npz`` (uint8, compressed) with arrays
 ``x_pool (6000, 28, 28)``, ``y_pool (6000,)``, ``x_test (2000, 28, 28)``, ``y_test (2000,)``,
 plus ``pool_index``/``test_index`` (the positions in the original MNIST arrays).
 

@@ -53,7 +53,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
     """The reliability tally (issue 7): bad inputs tried, faults survived, property tests.
 
     Counts tests marked `bad_input`, `fault` and `property`; the pure fit's property tests
-    live in tests/test_core_properties.py and are counted with them.
+    live in tests/science/test_core_properties.py and are counted with them.
     """
     counts = {"bad_input": [0, 0], "fault": [0, 0], "property": [0, 0]}  # [passed, run]
     for outcome in ("passed", "failed"):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from l2advisor.curves import Curve
+from l2advisor.science.curves import Curve
 
 K = 6.0
 D = K / (np.exp(K) - 1.0)  # h'(1) = 0

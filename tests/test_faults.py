@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from l2advisor.cli import app
+from l2advisor.cli.app import app
 from l2advisor.errors import InputError
-from l2advisor.fit import fit_relations
-from l2advisor.lock import LOCK_NAME, RunLock
-from l2advisor.runs import load_probe_curves, results_path
-from l2advisor.store import read_results
+from l2advisor.runs.lock import LOCK_NAME, RunLock
+from l2advisor.runs.rundir import load_probe_curves, results_path
+from l2advisor.runs.store import read_results
+from l2advisor.science.fit import fit_relations
 from tests.conftest import TINY_MODEL, write_model
 
 runner = CliRunner()
@@ -278,7 +278,7 @@ def test_stale_lock_of_a_dead_pid(tiny_model: Path, tmp_path: Path) -> None:
 
 def test_lock_is_not_kept_alive_by_a_forked_child(tmp_path: Path) -> None:
     """A DataLoader worker forked by a killed run must not hold its directory hostage."""
-    script = (f"import os, time\nfrom l2advisor.lock import RunLock\nlock = RunLock({str(tmp_path)!r})\n"
+    script = (f"import os, time\nfrom l2advisor.runs.lock import RunLock\nlock = RunLock({str(tmp_path)!r})\n"
               "lock.acquire()\nchild = os.fork()\nif child == 0:\n    print(os.getpid(), flush=True)\n"
               "    time.sleep(30)\n    os._exit(0)\ntime.sleep(30)\n")
     holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,

@@ -15,10 +15,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from l2advisor.cli import app
+from l2advisor.cli.app import app
 from l2advisor.errors import InputError
-from l2advisor.lock import RunLock
-from l2advisor.runs import results_path
+from l2advisor.runs.lock import RunLock
+from l2advisor.runs.rundir import results_path
 from tests.conftest import TINY_MODEL, write_model
 
 runner = CliRunner()

@@ -1,0 +1,220 @@
+"""`l2advisor recommend RUN_DIR --budget N` and `l2advisor report RUN_DIR`.
+
+Both read the finished probes of a run directory, fit the relations (writing `fit.json`),
+and then either advise for a budget (writing `advice.json`; a panel or JSON on stdout) or
+draw the figures and `report.md`. The math is in fit.py / advise.py, the figures in
+report.py; this module only parses, orchestrates, stores and prints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from l2advisor.cli.app import app, err, handle_errors, out
+from l2advisor.cli.train import UNITS, budget_steps
+from l2advisor.errors import InputError, RunFailed
+from l2advisor.runs.rundir import load_probe_curves
+from l2advisor.runs.store import Results, json_safe, read_json, write_json
+from l2advisor.science.advise import (
+    Advice,
+    AutoL2Advice,
+    advice_from_dict,
+    advice_to_dict,
+    advise,
+    autol2_config,
+)
+from l2advisor.science.curves import Curve
+from l2advisor.science.fit import APPROX, FAILS, HOLDS, Fit, fit_relations, fit_to_dict
+
+FIT_FILE, ADVICE_FILE = "fit.json", "advice.json"
+DEFAULT_TOLERANCE = 0.005
+VERDICT_STYLE = {HOLDS: "bold green", APPROX: "bold yellow", FAILS: "bold red"}
+
+
+def load_and_fit(run_dir: Path) -> tuple[Results, list[Curve], Fit]:
+    """Finished probes -> Fit, with the probe's own tolerance; writes fit.json. Reader
+    warnings (e.g. a skipped partial line) go to stderr."""
+    if not Path(run_dir).is_dir():
+        raise InputError(f"{run_dir} is not a directory; give the run directory that `l2advisor probe` wrote.")
+    results, curves = load_probe_curves(run_dir)
+    for warning in results.warnings:
+        err.print(f"[yellow]{escape(warning)}[/]", highlight=False)
+    settings = results.header.get("settings", {})
+    tolerance = (settings.get("probe") or {}).get("tolerance", DEFAULT_TOLERANCE)
+    fit = fit_relations(curves, tolerance=float(tolerance))
+    write_json(Path(run_dir) / FIT_FILE, fit_to_dict(fit))
+    if fit.n_usable == 0:
+        raise RunFailed(f"None of the {len(curves)} finished probes in {run_dir} is usable ("
+                        + "; ".join(fit.reasons[1:]) + "), so there is nothing to advise from; "
+                        "probe smaller lams or a smaller lr.")
+    return results, curves, fit
+
+
+def _budget(results: Results, budget: float, unit: str) -> int:
+    """--budget in steps; epochs use the probe header's train size and batch size."""
+    settings = results.header.get("settings", {})
+    size, batch = settings.get("train_size"), settings.get("batch_size")
+    if unit == "epochs" and not (isinstance(size, int) and isinstance(batch, int) and size > 0 and batch > 0):
+        raise InputError("--unit epochs needs the training set size and batch size, which this probe "
+                         "file's header lacks; give --budget in steps.")
+    return budget_steps(budget, unit, size or 1, batch or 1)
+
+
+def _check_lr(lr: float | None) -> None:
+    if lr is not None and not (math.isfinite(lr) and lr > 0):
+        raise InputError(f"--lr must be a finite number > 0, got {lr!r}.")
+
+
+def _num(x: float, fmt: str = ".3g") -> str:
+    return "-" if x is None or not math.isfinite(x) else format(x, fmt)
+
+
+def advice_panel(advice: Advice, fit: Fit, metric: str) -> Panel:
+    """The answer first, then why, then what could be wrong, then the zero-cost contrast."""
+    a, f = advice, fit
+    lo, hi = a.interval
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("use", f"[bold cyan]weight_decay={_num(a.weight_decay, '.3g')}[/]  (interval "
+                        f"{_num(lo)} .. {_num(hi)})   at lr={_num(a.lr, 'g')} for {a.budget_steps} steps")
+    pred = (f"{_num(a.predicted_metric, '.4f')} peak validation {metric}, around step "
+            f"{_num(a.predicted_peak_step, '.0f')}" + (" [yellow](extrapolated)[/]" if a.extrapolated else ""))
+    head.add_row("expect", pred)
+    head.add_row("verdict", f"[{VERDICT_STYLE.get(a.verdict, 'bold')}]{a.verdict}[/]: "
+                            f"alpha={_num(f.alpha, '.2f')} [{_num(f.alpha_interval[0], '.2f')}, "
+                            f"{_num(f.alpha_interval[1], '.2f')}] (paper 1), c={_num(f.c)} "
+                            f"[{_num(f.c_interval[0])}, {_num(f.c_interval[1])}], lam_c={_num(f.lam_c)}, "
+                            f"train acc {_num(f.train_acc, '.3f')}, {f.n_usable} probes")
+    why = [f"- {escape(r)}" for r in a.reasons]
+    plain = ("alpha = ", "plateau: ", "c = ", "clock lr*lam confirmed")  # shown above, not caveats
+    caveats = [r for r in f.reasons if not r.startswith(plain)
+               and not any(r in said for said in a.reasons)][:4]
+    rules = Table(title="zero-cost rules of thumb, for contrast", title_justify="left",
+                  box=None, padding=(0, 2), title_style="dim")
+    rules.add_column("rule", style="dim")
+    rules.add_column("weight_decay", justify="right")
+    rules.add_column("x advice", justify="right")
+    for name, value in a.rules_of_thumb.items():
+        ratio = value / a.weight_decay if a.weight_decay > 0 else math.nan
+        rules.add_row(escape(name), _num(value), _num(ratio, ".2g"))
+    parts: list[Any] = [head, "", "[bold]why[/]", *why]
+    if caveats:
+        parts += ["", "[bold yellow]caveats[/]", *[f"- {escape(c)}" for c in caveats]]
+    parts += ["", rules]
+    return Panel(Group(*parts), title="l2advisor recommend", title_align="left", expand=False)
+
+
+def autol2_flags(cfg: AutoL2Advice, model_file: str, probe_lr: float) -> str:
+    """The `l2advisor train` command line that runs this AutoL2 configuration."""
+    flags = [f"l2advisor train {model_file} --budget {cfg.budget_steps} --autol2",
+             f"--lam0 {cfg.lam0:.4g}", f"--refractory-tau {cfg.refractory_tau:.4g}",
+             f"--lam-min {cfg.lam_min:.4g}"]
+    if cfg.decay != 10.0:
+        flags.append(f"--decay {cfg.decay:g}")
+    if not math.isclose(cfg.lr, probe_lr, rel_tol=1e-9):
+        flags.append(f"--lr {cfg.lr:g}")
+    return " ".join(flags)
+
+
+def autol2_snippet(cfg: AutoL2Advice) -> str:
+    """A Python snippet for the user's own training loop."""
+    decay = "" if cfg.decay == 10.0 else f", decay={cfg.decay:g}"
+    return "\n".join([
+        "from l2advisor import AutoL2",
+        "",
+        f"optimizer = torch.optim.SGD(model.parameters(), lr={cfg.lr:g})",
+        f"sched = AutoL2(optimizer, lam0={cfg.lam0:.4g}, refractory_tau={cfg.refractory_tau:.4g}, "
+        f"lam_min={cfg.lam_min:.4g}{decay})",
+        f"for step in range({cfg.budget_steps}):",
+        "    ...  # forward, loss (without an L2 term), backward",
+        "    optimizer.step()",
+        "    sched.step(loss.item(), train_accuracy)  # after optimizer.step(), before any lr scheduler",
+    ])
+
+
+def print_autol2(cfg: AutoL2Advice, flags: str, snippet: str) -> None:
+    """The reasons in a panel; the command and the snippet as plain lines, for copying."""
+    why = [f"- {escape(r)}" for r in cfg.reasons]
+    style = VERDICT_STYLE.get(cfg.verdict, "bold")
+    out.print(Panel(Group(f"[bold]the paper's relations[/]: [{style}]{cfg.verdict}[/]", *why),
+                    title="l2advisor recommend --autol2", title_align="left", expand=False),
+              soft_wrap=False)
+    out.print("\n# run it:", style="bold", highlight=False)
+    out.print(flags, markup=False, highlight=False, soft_wrap=True)
+    out.print("\n# or in your own loop:", style="bold", highlight=False)
+    out.print(snippet, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+@handle_errors
+def recommend(
+    run_dir: Annotated[Path, typer.Argument(help="The run directory written by `l2advisor probe`.")],
+    budget: Annotated[float, typer.Option(help="Training budget of the real run, in --unit.")],
+    unit: Annotated[str, typer.Option(help="steps or epochs (one epoch = floor(train size / batch) steps).")] = "steps",
+    lr: Annotated[float | None, typer.Option(help="Learning rate of the real run \\[default: the probe lr].")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    autol2: Annotated[bool, typer.Option("--autol2", help="Advise an AutoL2 schedule instead of a constant lam.")] = False,
+) -> None:
+    """The weight decay to train with for a budget, from the probes (writes fit.json and advice.json)."""
+    if unit not in UNITS:
+        raise InputError(f"--unit must be steps or epochs, got {unit!r}.")
+    _check_lr(lr)
+    if not math.isfinite(budget) or budget <= 0:
+        raise InputError(f"--budget must be a finite number > 0, got {budget!r}.")
+    results, _, fit = load_and_fit(run_dir)
+    steps = _budget(results, budget, unit)
+    try:
+        advice = advise(fit, steps, lr)
+        cfg = autol2_config(fit, steps, lr) if autol2 else None
+    except ValueError as error:
+        raise InputError(f"Cannot advise: {error}.") from None
+    settings = results.header.get("settings", {})
+    record = {**advice_to_dict(advice), "budget": budget, "unit": unit, "run_dir": str(run_dir)}
+    if cfg is not None:
+        flags = autol2_flags(cfg, settings.get("model_file", "MODEL_FILE"), fit.lr)
+        record["autol2"] = {**cfg.to_dict(), "train_command": flags, "snippet": autol2_snippet(cfg)}
+    write_json(Path(run_dir) / ADVICE_FILE, record)
+    if as_json:
+        shown = record["autol2"] if cfg is not None else record
+        out.print_json(json.dumps(json_safe({"schema_version": 1, **shown})))
+    elif cfg is not None:
+        print_autol2(cfg, record["autol2"]["train_command"], record["autol2"]["snippet"])
+    else:
+        out.print(advice_panel(advice, fit, settings.get("metric", "metric")), soft_wrap=False)
+        err.print(f"Wrote {Path(run_dir) / ADVICE_FILE}; figures: [bold]l2advisor report {run_dir}[/]")
+
+
+@app.command()
+@handle_errors
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="The run directory written by `l2advisor probe`.")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write the figures \\[default: RUN_DIR].")] = None,
+) -> None:
+    """PNG figures (curves on the tau clock, t* fit, plateau, collapsed curve) and report.md."""
+    from l2advisor.reporting.data import report_data
+    from l2advisor.reporting.page import write_report  # matplotlib: only when drawing
+
+    results, curves, fit = load_and_fit(run_dir)
+    advice = None
+    saved = Path(run_dir) / ADVICE_FILE
+    if saved.exists():  # redo the saved advice's budget and lr on this fit: one consistent picture
+        try:
+            old = advice_from_dict(read_json(saved))
+            advice = advise(fit, old.budget_steps, old.lr)
+        except (InputError, ValueError, TypeError, KeyError) as error:
+            err.print(f"[yellow]Ignoring {saved}: {escape(str(error))}[/]", highlight=False)
+    settings = results.header.get("settings", {})
+    title = Path(str(settings.get("model_file", run_dir))).stem
+    data = report_data(curves, fit, advice, title=title, metric_name=settings.get("metric", "metric"))
+    for path in write_report(data, out_dir or Path(run_dir)):
+        out.print(str(path), highlight=False)

@@ -1,0 +1,132 @@
+"""The command line: a typer app; each command lives in its own module beside this one.
+
+The library never prints; this layer owns the consoles: data (tables, JSON) to stdout,
+progress and diagnostics to stderr. Every `L2AdvisorError` becomes one sentence and its
+exit code (2 for bad input, 1 for a failed run); `--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from l2advisor._version import __version__
+from l2advisor.errors import InputError, L2AdvisorError
+
+app = typer.Typer(
+    name="l2advisor",
+    help="Which L2 / weight-decay coefficient to train with, measured on your own model with a few "
+         "short probe runs (Lewkowycz & Gur-Ari, NeurIPS 2020).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)  # data
+err = Console(stderr=True)  # progress and diagnostics
+_state = {"debug": False}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"l2advisor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Probe, recommend, report, train with AutoL2, and compare against an Optuna search."""
+    _state["debug"] = debug
+
+
+def handle_errors(command: F) -> F:
+    """Turn library errors (and unexpected ones) into one line on stderr and an exit code."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except L2AdvisorError as error:
+            if _state["debug"]:
+                raise
+            err.print(f"[bold red]Error:[/] {escape(str(error))}", highlight=False)
+            raise typer.Exit(error.exit_code) from None
+        except Exception as error:  # a bug in l2advisor: still one line, unless --debug
+            if _state["debug"]:
+                raise
+            err.print(f"[bold red]Internal error:[/] {type(error).__name__}: {escape(str(error))} "
+                      "(run with --debug for the traceback, and please report it).", highlight=False)
+            raise typer.Exit(1) from None
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:
+    """`"0.1,0.05"` -> (0.1, 0.05); a bad item is one clear sentence."""
+    if text is None or text.strip() == "":
+        return None
+    try:
+        return tuple(float(item) for item in text.split(",") if item.strip())
+    except ValueError:
+        raise InputError(f"{option} takes comma-separated numbers, got {text!r}.") from None
+
+
+def parse_ints(text: str, option: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(item) for item in text.split(",") if item.strip())
+    except ValueError:
+        raise InputError(f"{option} takes comma-separated integers, got {text!r}.") from None
+
+
+class Interrupt:
+    """First Ctrl-C: finish at the next evaluation point; a second one stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        err.print("\n[yellow]Ctrl-C: stopping at the next evaluation point (press again to stop now).[/]")
+
+
+@contextmanager
+def catch_interrupt() -> Iterator[Interrupt]:
+    """Install the Ctrl-C handler for the duration of a long job."""
+    interrupt = Interrupt()
+    previous = signal.signal(signal.SIGINT, interrupt._handle)
+    try:
+        yield interrupt
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+COMMAND_MODULES = ("probe", "train", "advice", "tune", "compare")
+for _module in COMMAND_MODULES:  # each registers its commands on `app`
+    importlib.import_module(f"l2advisor.cli.{_module}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

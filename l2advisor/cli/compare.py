@@ -1,0 +1,177 @@
+"""`l2advisor compare FILE`: every arm on one model file, budget and data order, as a table,
+compare.json and a figure (Optuna's best so far against cumulative compute)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from l2advisor.cli.app import app, catch_interrupt, err, handle_errors, out, parse_ints
+from l2advisor.cli.probe import DEFAULT_HORIZON
+from l2advisor.cli.tune import (
+    Bars,
+    Budget,
+    Device,
+    EvalEvery,
+    LamHigh,
+    LamLow,
+    Pruner,
+    SamplerSeed,
+    Storage,
+    Trials,
+    fmt_num,
+    spec_and_config,
+    study_settings,
+)
+from l2advisor.errors import InputError
+from l2advisor.modelfile.task import build_test_set
+from l2advisor.probing.probe import ProbeSettings, check_settings
+from l2advisor.runs.lock import RunLock
+from l2advisor.runs.store import json_safe, make_header, open_results, read_results, write_json
+from l2advisor.training.train import resolve_device
+from l2advisor.tuning.accounting import best_so_far, cumulative, optuna_costs
+from l2advisor.tuning.compare import RUNS_FILE, CompareSettings, Comparison
+from l2advisor.tuning.storage import default_storage
+
+
+@app.command()
+@handle_errors
+def compare(
+    model_file: Annotated[Path, typer.Argument(help="Your model file (build_model, build_data, optional build_test).")],
+    budget: Budget,
+    trials: Trials = 20,
+    seeds: Annotated[int, typer.Option("--seeds", help="Training seeds (0..S-1) of every single-run arm.")] = 3,
+    probe_budget: Annotated[int, typer.Option(help="Total probe steps of the advisor arm.")] = 24000,
+    probe_seeds: Annotated[str, typer.Option(help="Probe seeds, comma-separated.")] = "0,1",
+    horizon: Annotated[float | None, typer.Option(help="Longest probe, in tau (default: 8*(1-momentum)).")] = None,
+    default_lam: Annotated[float, typer.Option(help="The 'common default' arm's weight decay.")] = 5e-4,
+    pruner: Pruner = "none",
+    sampler_seed: SamplerSeed = 0,
+    lam_low: LamLow = 1e-6,
+    lam_high: LamHigh = 1e-1,
+    eval_every: EvalEvery = None,
+    storage: Storage = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory (default: runs/<file name>/compare).")] = None,
+    device: Device = "auto",
+    force: Annotated[bool, typer.Option(help="Discard earlier results in the run directory and start over.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+) -> None:
+    """Compare, on one model file, budget and data order: the advisor (probes + runs at its lam),
+    AutoL2, a default weight decay, lam = 0, and an Optuna study whose best lam is re-run on the
+    same seeds. Writes compare.json and compare.png; re-running resumes.
+    """
+    if seeds < 1:
+        raise InputError(f"--seeds must be at least 1, got {seeds}.")
+    spec, task, config = spec_and_config(model_file, budget, eval_every, 0, device, {})
+    probe = ProbeSettings(lrs=(spec.lr,), seeds=parse_ints(probe_seeds, "--probe-seeds"),
+                          horizon=horizon if horizon is not None else DEFAULT_HORIZON * (1.0 - spec.momentum),
+                          probe_budget=probe_budget)
+    check_settings(probe, task)
+    settings = CompareSettings(budget, trials, tuple(range(seeds)), config.eval_every, probe,
+                               study_settings(trials, lam_low, lam_high, False, pruner, sampler_seed), default_lam)
+    run_dir = out_dir or Path("runs") / spec.name / "compare"
+    test = build_test_set(spec)
+    from l2advisor.training.batches import eval_chunks
+
+    chunks = eval_chunks(test, resolve_device(config.device)) if test is not None else None
+    comparison = Comparison(task, settings, run_dir, config, storage or default_storage(run_dir),
+                            f"compare-{spec.name}-T{budget}", chunks, force=force)
+    header = make_header("compare", {**spec.settings(), "compare": settings.to_dict(), "train_size": task.train_size},
+                         config.device)
+    err.print(f"Comparing on {spec.path.name} ({config.device}): budget {budget} steps, seeds 0..{seeds - 1}, "
+              f"Optuna {trials} trials; results in {run_dir}")
+    total = probe.probe_budget + budget * (5 * seeds + trials)
+    path = run_dir / RUNS_FILE
+    with RunLock(run_dir), open_results(path, header, force=force) as writer:
+        bars = Bars(total, "compare (steps)")
+        comparison.progress = bars
+        with bars.bars, catch_interrupt() as interrupted:
+            comparison.interrupted = interrupted
+            finished = comparison.run(writer.write, read_results(path).runs)
+    if not finished:
+        err.print(f"[yellow]Interrupted. Everything finished so far is in {run_dir}; run the same command "
+                  "again to resume.[/]")
+        raise typer.Exit(130)
+    report = comparison.report()
+    write_json(run_dir / "compare.json", report)
+    save_figure(report, run_dir / "compare.png")
+    if as_json:
+        out.print_json(json.dumps(json_safe(report)))
+    else:
+        out.print(compare_table(report))
+        out.print(match_line(report))
+    for note in report["notes"]:
+        err.print(f"[yellow]{note}[/]")
+    err.print(f"Wrote {run_dir / 'compare.json'} and {run_dir / 'compare.png'}.")
+
+
+def compare_table(report: dict[str, Any]) -> Table:
+    metric = report["metric"][:8]
+    table = Table(title=f"Comparison: budget {report['settings']['budget']} steps, "
+                        f"{len(report['settings']['seeds'])} seeds", title_justify="left")
+    for column in ("arm", "lam", f"peak val {metric}", f"test {metric}", "compute steps", "compute s", "note"):
+        table.add_column(column, justify="right" if column != "note" else "left", no_wrap=column == "arm")
+    for row in report["rows"]:
+        label = "optuna, its lam re-run" if row["arm"] == "optuna" else row["arm"]
+        table.add_row(label, fmt_num(row["lam"], ".3g"), _pm(row["peak_mean"], row["peak_sd"]),
+                      _pm(row["test_mean"], row["test_sd"]), fmt_num(row["compute_steps"], ",.0f"),
+                      fmt_num(row["compute_seconds"], ",.0f"), row["note"])
+        if row["arm"] == "optuna":
+            table.add_row("optuna raw best", fmt_num(row["lam"], ".3g"), fmt_num(row["raw_best"]), "-",
+                          fmt_num(row["compute_steps"], ",.0f"), fmt_num(row["compute_seconds"], ",.0f"),
+                          "one noisy run, biased upward")
+    return table
+
+
+def _pm(mean: float | None, sd: float | None) -> str:
+    return "-" if mean is None else f"{mean:.4f}" + (f" ± {sd:.4f}" if sd is not None else "")
+
+
+def match_line(report: dict[str, Any]) -> str:
+    match = report.get("trials_to_match")
+    advisor = next((r for r in report["rows"] if r["arm"] == "advisor"), None)
+    if advisor is None or "optuna_trials" not in report:
+        return "Trials to match the advisor: - (an arm is missing)."
+    if match is None:
+        return (f"Optuna never reached the advisor's mean {advisor['peak_mean']:.4f} in "
+                f"{report['settings']['trials']} trials.")
+    return (f"Optuna's best so far reached the advisor's mean {match['target']:.4f} after {match['trials']} trials "
+            f"({match['steps']:,.0f} steps, {match['seconds']:,.0f} s; the advisor used "
+            f"{advisor['compute_steps']:,.0f} steps, {advisor['compute_seconds']:,.0f} s).")
+
+
+def save_figure(report: dict[str, Any], path: Path) -> None:
+    """Optuna's best-so-far metric against cumulative compute; the other arms as points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    if "optuna_trials" in report:
+        values, costs = optuna_costs(report["optuna_trials"])
+        xs = [c.steps for c in cumulative(costs)]
+        ax.step(xs, [float("nan") if b is None else b for b in best_so_far(values)], where="post",
+                color="tab:blue", label="Optuna best so far")
+        ax.scatter(xs, [float("nan") if v is None else v for v in values], s=10, color="tab:blue", alpha=0.35)
+    styles = {"advisor": ("tab:red", "o"), "autol2": ("tab:orange", "s"), "default": ("tab:gray", "^"),
+              "zero": ("black", "v"), "optuna": ("tab:blue", "D")}
+    for row in report["rows"]:
+        if row["peak_mean"] is None:
+            continue
+        color, marker = styles.get(row["arm"], ("tab:green", "o"))
+        label = "Optuna's lam re-run" if row["arm"] == "optuna" else row["arm"]
+        ax.errorbar([row["compute_steps"]], [row["peak_mean"]], yerr=[row["peak_sd"] or 0.0], fmt=marker,
+                    color=color, capsize=3, label=f"{label} (mean ± sd)")
+    ax.set_xscale("log")
+    ax.set_xlabel("compute (optimizer steps)")
+    ax.set_ylabel(f"peak validation {report['metric']}")
+    ax.set_title(f"{Path(report['model']['model_file']).name}: budget {report['settings']['budget']} steps")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,207 @@
+"""`l2advisor probe FILE`: short runs over a ladder of lams, stored in a run directory."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from l2advisor.cli.app import (
+    app,
+    catch_interrupt,
+    err,
+    handle_errors,
+    out,
+    parse_floats,
+    parse_ints,
+)
+from l2advisor.errors import InputError, RunFailed
+from l2advisor.modelfile.spec import load_spec
+from l2advisor.modelfile.task import build_task
+from l2advisor.probing.probe import (
+    ProbeRun,
+    ProbeSettings,
+    check_settings,
+    pending,
+    plan_probes,
+    run_probes,
+    summarize,
+)
+from l2advisor.runs.lock import RunLock
+from l2advisor.runs.rundir import PROBES_FILE, results_path
+from l2advisor.runs.store import RunState, json_safe, make_header, open_results, read_results
+from l2advisor.training.train import Record, TrainConfig, TrainResult, resolve_device
+
+DEFAULT_HORIZON = 8.0  # tau units (lr*lam*steps) for plain SGD; divided by 1/(1-momentum)
+
+
+class ProbeBars:
+    """A bar per probe and an overall bar with ETA, on stderr."""
+
+    def __init__(self, runs: list[ProbeRun]) -> None:
+        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=err,
+                             transient=False)
+        total = sum(run.max_steps for run in runs)
+        # nothing to run (all reused): no empty "0/0" bar
+        self.overall = self.bars.add_task(f"all {len(runs)} probes (steps)", total=total, info="") if runs else None
+        self.tasks: dict[str, Any] = {}
+        self.done_steps: dict[str, int] = {}
+
+    def begin(self, run: ProbeRun, reused: bool) -> None:
+        self.tasks[run.run_id] = self.bars.add_task(run.run_id, total=run.max_steps, info="")
+        self.done_steps[run.run_id] = 0
+
+    def update(self, run: ProbeRun, record: Record) -> None:
+        step = record["step"]
+        self.bars.update(self.tasks[run.run_id], completed=step,
+                         info=f"tau {record['tau']:.2f}  val {record['val_metric']:.4f}")
+        self.bars.advance(self.overall, step - self.done_steps[run.run_id])
+        self.done_steps[run.run_id] = step
+
+    def finish(self, run: ProbeRun, result: TrainResult) -> None:
+        # an early stop skips the rest of the probe: the overall ETA must drop with it
+        self.bars.advance(self.overall, run.max_steps - self.done_steps[run.run_id])
+        self.bars.update(self.tasks[run.run_id], info=f"[{'green' if result.status in ('finished', 'stopped') else 'red'}]"
+                         f"{result.status}[/] at step {result.steps}", completed=result.steps)
+
+
+def summary_table(rows: list[dict[str, Any]], metric: str) -> Table:
+    table = Table(title="Probe summary", title_justify="left")
+    for column in ("lam", "lr*lam", "seed", "t*", "tau*", f"peak {metric[:8]}", "train acc", "steps", "sec",
+                   "status"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in rows:
+        table.add_row(f"{row['lam']:.4g}", f"{row['shrink']:.3g}", str(row["seed"]), _num(row["t_star"], "d"),
+                      _num(row["tau_star"], ".2f"), _num(row["peak"], ".4f"), _num(row["final_train_acc"], ".3f"),
+                      str(row["steps"]), _num(row["seconds"], ".1f"), row["status"])
+    return table
+
+
+def _num(value: Any, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return format(int(value) if fmt == "d" else value, fmt)
+
+
+@app.command()
+@handle_errors
+def probe(
+    model_file: Annotated[Path, typer.Argument(help="Your model file (build_model, build_data, optional settings).")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory \\[default: runs/<file name>].")] = None,
+    lambdas: Annotated[str | None, typer.Option(help="Explicit lams, comma-separated (skips the automatic ladder).")] = None,
+    lrs: Annotated[str | None, typer.Option(help="Learning rates to probe, comma-separated \\[default: the file's lr].")] = None,
+    lam_max: Annotated[float | None, typer.Option(help="Top of the automatic ladder \\[default: lr*lam*(1/(1-momentum)) = 0.01].")] = None,
+    factor: Annotated[float, typer.Option(help="Ratio between ladder rungs.")] = 2.0,
+    horizon: Annotated[float | None, typer.Option(help="Longest probe, in tau = lr*lam*steps \\[default: 8*(1-momentum)].")] = None,
+    probe_budget: Annotated[int, typer.Option(help="Total probe steps, all probes and seeds together.")] = 24000,
+    seeds: Annotated[str, typer.Option(help="Seeds, comma-separated: each lam is probed once per seed.")] = "0,1",
+    tolerance: Annotated[float, typer.Option(help="t* is the first evaluation within this of the peak (metric units).")] = 0.005,
+    early_stop: Annotated[bool, typer.Option(help="Stop a probe once its smoothed metric has clearly peaked.")] = True,
+    lr: Annotated[float | None, typer.Option(help="Override the file's learning rate.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Override the file's batch size.")] = None,
+    momentum: Annotated[float | None, typer.Option(help="Override the file's momentum.")] = None,
+    optimizer: Annotated[str | None, typer.Option(help="Override the file's optimizer: sgd or adamw.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    force: Annotated[bool, typer.Option(help="Discard existing results in the run directory and start over.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    batched: Annotated[bool, typer.Option(help="Train the lams that share lr and seed together, as stacked replicas "
+                                               "of the model: one pass, the same computation (float rounding differs and "
+                                               "grows over long runs); --no-batched: one probe after another.")] = True,
+    batch_replicas: Annotated[int, typer.Option(help="Most replicas trained together when --batched.")] = 8,
+    jobs: Annotated[int, typer.Option(help="Probe jobs running at once, in worker processes (torch threads are "
+                                           "divided among them) \\[default: 1, or one per --devices entry].",
+                                      show_default=False)] = 0,
+    devices: Annotated[str | None, typer.Option(help="Spread jobs over these devices round robin, e.g. "
+                                                     "cuda:0,cuda:1.")] = None,
+    backend: Annotated[str, typer.Option(help="Where jobs run: loky (worker processes here) or dask "
+                                              "(a Dask cluster, with --scheduler).")] = "loky",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address for --backend dask, e.g. "
+                                                       "tcp://host:8786.")] = None,
+) -> None:
+    """Run short probe trainings at large weight decays and record their learning curves.
+
+    Re-running the same command resumes: finished probes are reused, unfinished ones restart.
+    """
+    overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
+    spec = load_spec(model_file, overrides)
+    if batch_replicas < 1:
+        raise InputError(f"--batch-replicas must be at least 1, got {batch_replicas}.")
+    torch_device = resolve_device(device)
+    settings = ProbeSettings(
+        lrs=parse_floats(lrs, "--lrs") or (spec.lr,), seeds=parse_ints(seeds, "--seeds"),
+        horizon=horizon if horizon is not None else DEFAULT_HORIZON * (1.0 - spec.momentum),
+        probe_budget=probe_budget, lambdas=parse_floats(lambdas, "--lambdas"), lam_max=lam_max,
+        factor=factor, tolerance=tolerance, early_stop=early_stop)
+    run_dir = out_dir or Path("runs") / spec.name
+    task = build_task(spec)
+    check_settings(settings, task)
+    runs = plan_probes(settings, spec.momentum)
+    base = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=1, eval_every=1,
+                       momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))
+    header = make_header("probe", {**spec.settings(), "probe": settings.to_dict(), "train_size": task.train_size},
+                         str(torch_device))
+    path = results_path(run_dir, PROBES_FILE)
+    with RunLock(run_dir) as lock, open_results(path, header, force=force) as writer:
+        if lock.stale_taken_over:
+            err.print(f"[yellow]Took over a stale lock left by process {lock.stale_taken_over}.[/]")
+        todo, reused = pending(runs, read_results(path))
+        err.print(f"Probing {spec.path.name} on {torch_device}: {len(runs)} probes "
+                  f"({len(reused)} reused), lams {', '.join(f'{lam:g}' for lam in sorted({r.lam for r in runs}, reverse=True))}, "
+                  f"horizon tau={settings.horizon:g}, results in {run_dir}")
+        bars = ProbeBars(todo)
+        with bars.bars, catch_interrupt() as interrupted:
+            _run(task, todo, base, settings, writer, bars, interrupted, model_file, overrides, path,
+                 replicas=batch_replicas if batched else 1, jobs=jobs, devices=devices, backend=backend,
+                 scheduler=scheduler)
+    if interrupted():
+        err.print(f"[yellow]Interrupted. Everything measured so far is in {path}; run the same command again "
+                  "to resume (finished probes are reused).[/]")
+        raise typer.Exit(130)
+    results = read_results(path)
+    rows = summarize([results.runs[r.run_id] for r in runs if r.run_id in results.runs], settings.tolerance)
+    if as_json:
+        out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "probes": rows})))
+    else:
+        out.print(summary_table(rows, spec.metric_name))
+        err.print(f"Next: [bold]l2advisor recommend {run_dir} --budget STEPS[/]")
+    report_failures([results.runs[r.run_id] for r in runs if r.run_id in results.runs])
+
+
+def _run(task: Any, todo: list[ProbeRun], base: TrainConfig, settings: ProbeSettings, writer: Any, bars: ProbeBars,
+         interrupted: Any, model_file: Path, overrides: dict[str, Any], path: Path, *, replicas: int, jobs: int,
+         devices: str | None, backend: str, scheduler: str | None) -> None:
+    """Probes here, one process (batched or not), or as parallel jobs (--jobs, --devices, --backend dask)."""
+    from l2advisor.probing.parallel import parse_devices, run_parallel
+
+    def notice(text: str) -> None:
+        err.print(f"[yellow]{escape(text)}[/]", highlight=False)
+
+    device_list = parse_devices(devices)
+    jobs = jobs or (len(device_list) if device_list else 1)
+    if jobs == 1 and backend == "loky" and not device_list:
+        run_probes(task, todo, base, settings, writer.write, bars, interrupted, replicas=replicas, notice=notice)
+        return
+    run_parallel(model_file, overrides, todo, base, settings, path, jobs=jobs, replicas=replicas,
+                 devices=device_list, backend=backend, scheduler=scheduler, write=writer.write, progress=bars,
+                 interrupted=interrupted, notice=notice)
+
+
+def report_failures(states: list[RunState]) -> None:
+    """Failed or diverged probes: a warning each (the others still count); all of them: exit 1."""
+    bad = [state for state in states if state.status in ("failed", "diverged")]
+    for state in bad:
+        message = (state.end or {}).get("message") or ""
+        err.print(f"[yellow]{escape(state.run_id)} {state.status}[/]: {escape(message)}", highlight=False)
+    if bad and len(bad) == len(states):
+        raise RunFailed(f"All {len(states)} probes failed or diverged (see above), so there is nothing to "
+                        "fit; fix the model file, or probe smaller lams or a smaller lr.")
+    if bad:
+        err.print(f"[yellow]{len(bad)} of {len(states)} probes failed or diverged; "
+                  "`l2advisor recommend` leaves them out.[/]")

@@ -1,0 +1,271 @@
+"""`l2advisor train FILE --budget N`: one full run at a constant weight decay or with AutoL2.
+
+The run goes through the one training loop (`l2advisor.training.train.train`) and is stored like a
+probe: `<out>/train.jsonl` holds a header (command "train"), then per run a `start` record,
+its `eval` records (lam and lr at each evaluation included, flushed as they arrive) and an
+`end` record with the AutoL2 decay events. Runs with other seeds or weight decays append to
+the same file; re-running an identical command replaces that run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import torch
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from l2advisor.cli.app import app, catch_interrupt, err, handle_errors, out
+from l2advisor.errors import InputError, RunFailed
+from l2advisor.modelfile.spec import load_spec
+from l2advisor.modelfile.task import build_task
+from l2advisor.probing.probe import default_lam_max
+from l2advisor.runs.lock import RunLock
+from l2advisor.runs.rundir import TRAIN_FILE, results_path
+from l2advisor.runs.store import json_safe, make_header, open_results, read_results
+from l2advisor.training.autol2 import PAPER_RULE, AutoL2
+from l2advisor.training.lr_schedules import SCHEDULES, make_lr_at
+from l2advisor.training.train import Record, TrainConfig, TrainResult, resolve_device, train
+
+EVALS_PER_RUN = 100  # default evaluation points per run, evenly spaced in steps
+TOLERANCE = 0.005  # "arrived": first evaluation within 0.5 accuracy points of the peak
+UNITS = ("steps", "epochs")
+
+
+def steps_per_epoch(train_size: int, batch_size: int) -> int:
+    """Optimizer steps in one pass, as `l2advisor.training.batches` draws them: floor(N / batch)
+    equal batches (a partial last batch is dropped), or one batch when N < batch."""
+    return max(1, train_size // batch_size)
+
+
+def budget_steps(budget: float, unit: str, train_size: int, batch_size: int) -> int:
+    """The budget in optimizer steps; one clear sentence for a budget that is not one."""
+    if unit not in UNITS:
+        raise InputError(f"--unit must be steps or epochs, got {unit!r}.")
+    if not (math.isfinite(budget) and budget > 0):
+        raise InputError(f"--budget must be a finite number > 0, got {budget!r}.")
+    if unit == "steps":
+        if budget != int(budget):
+            raise InputError(f"--budget in steps must be a whole number, got {budget!r}.")
+        return int(budget)
+    per_epoch = steps_per_epoch(train_size, batch_size)
+    steps = round(budget * per_epoch)
+    if steps < 1:
+        raise InputError(f"--budget {budget:g} epochs is less than one step ({per_epoch} steps per epoch).")
+    return steps
+
+
+def autol2_kwargs(lam0: float | None, flags: dict[str, Any], paper: bool, lr: float,
+                  momentum: float) -> dict[str, Any]:
+    """AutoL2's keyword arguments from the flags, checked on a stand-in optimizer.
+
+    lam0 defaults to the paper's 0.1 with the preset, else to the top of the probe
+    ladder (per-step shrink lr*lam/(1-momentum) = 0.01); `l2advisor recommend --autol2`
+    fills it from the probes instead.
+    """
+    given = {k: v for k, v in flags.items() if v is not None}
+    if paper and given:
+        names = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise InputError(f"--paper-preset fixes the authors' rule; drop {names} (only --lam0 may be set).")
+    if lam0 is None:
+        lam0 = 0.1 if paper else float(f"{default_lam_max(lr, momentum):.4g}")
+    kwargs = {"lam0": lam0, **(PAPER_RULE if paper else given)}
+    stand_in = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    try:
+        AutoL2(stand_in, **kwargs)
+    except ValueError as error:
+        raise InputError(f"Bad AutoL2 setting: {error} (see l2advisor train --help).") from None
+    return kwargs
+
+
+def run_label(weight_decay: float | None, autol2: dict[str, Any] | None, paper: bool, seed: int) -> str:
+    """The run id inside train.jsonl: what the arm is, and the seed."""
+    if autol2 is None:
+        return f"lam={weight_decay:g}/seed={seed}"
+    if paper:
+        return f"autol2-paper/lam0={autol2['lam0']:g}/seed={seed}"
+    shown = ",".join(f"{k}={v:g}" for k, v in autol2.items() if isinstance(v, (int, float)))
+    return f"autol2/{shown}/seed={seed}"
+
+
+def summarize(records: list[Record], scheduler: AutoL2 | None, result: TrainResult) -> dict[str, Any]:
+    """Peak validation metric and where it arrived, final lam, and the lam history."""
+    finite = [r for r in records if r["val_metric"] is not None and math.isfinite(r["val_metric"])]
+    best = max(finite, key=lambda r: r["val_metric"], default=None)
+    arrived = None
+    if best is not None:
+        arrived = next(r for r in finite if r["val_metric"] >= best["val_metric"] - TOLERANCE)
+    last = records[-1] if records else {}
+    return {
+        "status": result.status, "steps": result.steps, "seconds": result.seconds,
+        "peak_metric": best["val_metric"] if best else None, "peak_step": best["step"] if best else None,
+        "peak_tau": best["tau"] if best else None,
+        "within_tolerance_step": arrived["step"] if arrived else None, "tolerance": TOLERANCE,
+        "final_metric": last.get("val_metric"), "final_lam": last.get("lam"), "final_tau": last.get("tau"),
+        "lam_history": [asdict(e) for e in scheduler.events] if scheduler else [],
+    }
+
+
+class TrainBar:
+    """One bar with ETA on stderr: steps, current lam and lr, validation metric (and best)."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                             console=err)
+        self.task = self.bars.add_task(label, total=total, info="")
+        self.best = -math.inf
+        self.decays = 0
+
+    def update(self, record: Record, scheduler: AutoL2 | None) -> None:
+        metric = record["val_metric"]
+        if math.isfinite(metric):
+            self.best = max(self.best, metric)
+        for event in (scheduler.events[self.decays:] if scheduler else []):
+            self.bars.console.print(f"AutoL2 decay at step {event.step} (tau {event.tau:.3g}, {event.signal}): "
+                                    f"lam {event.old_lam:.3g} -> {event.new_lam:.3g}")
+        self.decays = len(scheduler.events) if scheduler else 0
+        self.bars.update(self.task, completed=record["step"],
+                         info=f"lam {record['lam']:.3g}  lr {record['lr']:.3g}  val {metric:.4f} "
+                              f"(best {self.best:.4f})")
+
+
+def summary_table(summary: dict[str, Any], metric: str) -> Table:
+    table = Table(title=f"Training summary ({summary['status']}, {summary['steps']} steps, "
+                        f"{summary['seconds']:.1f} s)", title_justify="left", show_header=False)
+    table.add_column(justify="left")
+    table.add_column(justify="right")
+    rows = [(f"peak validation {metric}", _fmt(summary["peak_metric"], ".4f")),
+            ("at step", _fmt(summary["peak_step"], "d")),
+            (f"first within {summary['tolerance']:g} of the peak at step", _fmt(summary["within_tolerance_step"], "d")),
+            (f"final validation {metric}", _fmt(summary["final_metric"], ".4f")),
+            ("final lam (weight_decay)", _fmt(summary["final_lam"], ".4g")),
+            ("final tau = sum lr*lam", _fmt(summary["final_tau"], ".3g"))]
+    for row in rows:
+        table.add_row(*row)
+    for e in summary["lam_history"]:
+        table.add_row(f"decay at step {e['step']} (tau {e['tau']:.3g}, {e['signal']})",
+                      f"{e['old_lam']:.3g} -> {e['new_lam']:.3g}")
+    return table
+
+
+def _fmt(value: Any, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return format(int(value) if fmt == "d" else value, fmt)
+
+
+@app.command("train")
+@handle_errors
+def train_command(
+    model_file: Annotated[Path, typer.Argument(help="Your model file (build_model, build_data, optional settings).")],
+    budget: Annotated[float, typer.Option(help="Length of the run, in --unit.")],
+    unit: Annotated[str, typer.Option(help="steps or epochs (one epoch = floor(train size / batch) steps).")] = "steps",
+    autol2: Annotated[bool, typer.Option("--autol2", help="Schedule the weight decay with AutoL2.")] = False,
+    weight_decay: Annotated[float | None, typer.Option(help="A constant weight decay (torch's weight_decay).")] = None,
+    lr_schedule: Annotated[str, typer.Option(help="constant, cosine (to 0 at the end) or step (x0.1 at 50% and 75%).")] = "constant",
+    seed: Annotated[int, typer.Option(help="Seed of the initialisation and the data order.")] = 0,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory \\[default: runs/<file name>].")] = None,
+    eval_every: Annotated[int | None, typer.Option(help="Steps between evaluations \\[default: budget/100].")] = None,
+    lam0: Annotated[float | None, typer.Option(help="AutoL2: starting weight decay \\[default: lam with lr*lam/(1-momentum) = 0.01; 0.1 with --paper-preset].")] = None,
+    refractory_tau: Annotated[float | None, typer.Option(help="AutoL2: least tau = sum lr*lam between decays \\[default: 0.1].")] = None,
+    lam_min: Annotated[float | None, typer.Option(help="AutoL2: floor for the weight decay \\[default: lam0/1e4].")] = None,
+    decay: Annotated[float | None, typer.Option(help="AutoL2: divide lam by this at each decay \\[default: 10].")] = None,
+    check_every: Annotated[int | None, typer.Option(help="AutoL2: steps between checks \\[default: 10].")] = None,
+    patience: Annotated[int | None, typer.Option(help="AutoL2: stalled checks that trigger a decay \\[default: 2].")] = None,
+    paper_preset: Annotated[bool, typer.Option("--paper-preset", help="AutoL2 exactly as the authors: raw minibatch checks, refractory 0.1/lam steps, no floor.")] = False,
+    lr: Annotated[float | None, typer.Option(help="Override the file's learning rate (the schedule's peak).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Override the file's batch size.")] = None,
+    momentum: Annotated[float | None, typer.Option(help="Override the file's momentum.")] = None,
+    optimizer: Annotated[str | None, typer.Option(help="Override the file's optimizer: sgd or adamw.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    force: Annotated[bool, typer.Option(help="Discard the run directory's train.jsonl and start over.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+) -> None:
+    """Train once for the whole budget, at a constant weight decay or with AutoL2, and record the curve."""
+    autol2_flags = {"refractory_tau": refractory_tau, "lam_min": lam_min, "decay": decay,
+                    "check_every": check_every, "patience": patience}
+    use_autol2 = autol2 or paper_preset
+    if use_autol2 and weight_decay is not None:
+        raise InputError("Give either --autol2 or --weight-decay, not both.")
+    if not use_autol2:
+        if weight_decay is None:
+            raise InputError("Give --weight-decay X (e.g. from `l2advisor recommend`) or --autol2.")
+        stray = [f"--{k.replace('_', '-')}" for k, v in {**autol2_flags, "lam0": lam0}.items() if v is not None]
+        if stray:
+            raise InputError(f"{', '.join(stray)} only apply with --autol2.")
+        if not (math.isfinite(weight_decay) and weight_decay >= 0):
+            raise InputError(f"--weight-decay must be a finite number >= 0, got {weight_decay!r}.")
+    if lr_schedule not in SCHEDULES:
+        raise InputError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}.")
+    if eval_every is not None and eval_every < 1:
+        raise InputError(f"--eval-every must be >= 1 step, got {eval_every}.")
+    spec = load_spec(model_file, {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer})
+    kwargs = autol2_kwargs(lam0, autol2_flags, paper_preset, spec.lr, spec.momentum) if use_autol2 else None
+    torch_device = resolve_device(device)
+    task = build_task(spec)
+    steps = budget_steps(budget, unit, task.train_size, spec.batch_size)
+    every = eval_every or max(1, steps // EVALS_PER_RUN)
+    if every > steps:
+        raise InputError(f"The budget ({steps} steps) is shorter than one evaluation interval "
+                         f"(--eval-every {every}); lower --eval-every or raise --budget.")
+    lam = kwargs["lam0"] if kwargs else float(weight_decay)  # type: ignore[arg-type]
+    config = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=steps, eval_every=every, seed=seed,
+                         momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))
+    run_id = run_label(weight_decay, kwargs, paper_preset, seed)
+    run_dir = out_dir or Path("runs") / spec.name
+    header = make_header("train", {**spec.settings(), "train_size": task.train_size, "budget_steps": steps,
+                                   "lr_schedule": lr_schedule, "eval_every": every}, str(torch_device))
+    path = results_path(run_dir, TRAIN_FILE)
+    made: list[AutoL2] = []
+
+    def factory(opt: torch.optim.Optimizer) -> AutoL2:
+        made.append(AutoL2(opt, param_groups="nonzero", **kwargs))  # type: ignore[arg-type]
+        return made[0]
+
+    with RunLock(run_dir) as lock, open_results(path, header, force=force) as writer:
+        if lock.stale_taken_over:
+            err.print(f"[yellow]Took over a stale lock left by process {lock.stale_taken_over}.[/]")
+        if run_id in read_results(path).runs:
+            err.print(f"[yellow]{path} already holds run {run_id}: this run replaces it.[/]")
+        err.print(f"Training {spec.path.name} on {torch_device}: {run_id}, {steps} steps "
+                  f"({lr_schedule} lr {spec.lr:g}), evaluating every {every}; results in {path}")
+        writer.write({"type": "start", "run": run_id, "lam": lam, "lr": spec.lr, "seed": seed, "max_steps": steps,
+                      "eval_every": every, "lr_schedule": lr_schedule, "autol2": kwargs,
+                      "paper_preset": paper_preset})
+        bar = TrainBar(steps, "autol2" if kwargs else f"lam {lam:g}")
+
+        def on_eval(record: Record) -> None:
+            writer.write({"type": "eval", "run": run_id, **record})
+            bar.update(record, made[0] if made else None)
+
+        with bar.bars, catch_interrupt() as interrupted:
+            result = train(task, config, lam, scheduler_factory=factory if kwargs else None,
+                           lr_at=make_lr_at(lr_schedule, spec.lr, steps), on_eval=on_eval,
+                           should_stop=lambda records: "interrupted" if interrupted() else None)
+        summary = summarize(result.records, made[0] if made else None, result)
+        writer.write({"type": "end", "run": run_id, "status": result.status, "steps": result.steps,
+                      "seconds": result.seconds, "message": result.message,
+                      "final_lam": summary["final_lam"], "events": summary["lam_history"]})
+    if as_json:
+        out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "run": run_id, **summary})))
+    else:
+        out.print(summary_table(summary, spec.metric_name))
+    if result.status == "interrupted":
+        err.print(f"[yellow]Interrupted at step {result.steps}; what was measured is in {path}.[/]")
+        raise typer.Exit(130)
+    if result.status in ("failed", "diverged"):
+        why = result.message or "the training loss or the weights became non-finite"
+        raise RunFailed(f"The run {result.status} at step {result.steps}: {why}")

@@ -1,0 +1,188 @@
+"""`l2advisor tune FILE`: an Optuna study over lam, with progress and a trial table.
+
+The option types and helpers here are shared with `l2advisor compare` (cli/compare.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from l2advisor.cli.app import app, catch_interrupt, err, handle_errors, out
+from l2advisor.errors import InputError
+from l2advisor.modelfile.spec import load_spec
+from l2advisor.modelfile.task import build_task
+from l2advisor.runs.store import json_safe
+from l2advisor.training.train import Record, TrainConfig, resolve_device
+from l2advisor.tuning.accounting import best_so_far
+from l2advisor.tuning.baseline import (
+    StudySettings,
+    TrialOutcome,
+    run_study,
+    study_objective,
+    trial_rows,
+)
+from l2advisor.tuning.storage import default_storage, open_storage, open_study
+
+Budget = Annotated[int, typer.Option("--budget", help="Training steps of every run (each trial, each seed).")]
+Trials = Annotated[int, typer.Option("--trials", help="Optuna trials the study ends with (COMPLETE + PRUNED, all workers).")]
+Out = Annotated[Path | None, typer.Option("--out", help="Run directory (default: runs/<file name>).")]
+Storage = Annotated[str | None, typer.Option("--storage", help="Optuna storage: an RDB URL (sqlite:///f.db, postgresql://...) "
+                                             "or journal:PATH (default: sqlite file in the run directory).")]
+Pruner = Annotated[str, typer.Option(help="none, median or hyperband (on the running peak, at each evaluation).")]
+LamLow = Annotated[float, typer.Option(help="Smallest lam Optuna searches (log-uniform).")]
+LamHigh = Annotated[float, typer.Option(help="Largest lam Optuna searches.")]
+SamplerSeed = Annotated[int, typer.Option(help="Seed of the TPE sampler.")]
+EvalEvery = Annotated[int | None, typer.Option(help="Steps between evaluations (default: budget/100).")]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
+
+
+class Bars:
+    """An overall bar (steps, with ETA) and a bar for the run in progress, on stderr."""
+
+    def __init__(self, total: int, title: str) -> None:
+        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=err)
+        self.overall = self.bars.add_task(title, total=total, info="")
+        self.current: Any = None
+        self.base = 0  # overall steps before the current run
+        self.planned = 0
+
+    def begin(self, label: str, steps: int) -> None:
+        if self.current is not None:
+            self.bars.remove_task(self.current)
+        self.current = self.bars.add_task(label, total=steps, info="")
+        self.base, self.planned = int(self.bars.tasks[self.overall].completed), steps
+
+    def update(self, record: Record) -> None:
+        self.bars.update(self.current, completed=record["step"], info=f"val {record['val_metric']:.4f}")
+        self.bars.update(self.overall, completed=self.base + record["step"])
+
+    def finish(self, label: str, status: str, steps: int) -> None:
+        # a run that stopped early skips the rest of its plan: the overall ETA drops with it
+        self.bars.update(self.overall, completed=self.base + self.planned)
+        self.bars.update(self.current, info=f"{status} at step {steps}")
+
+    def note(self, message: str) -> None:
+        self.bars.console.print(f"[yellow]{message}[/]")
+
+
+class TuneBars(Bars):
+    """Bars for `tune`: the overall bar says trial k of K and the best value so far."""
+
+    def __init__(self, trials: int, budget: int) -> None:
+        super().__init__(trials * budget, f"trial - of {trials}")
+        self.budget = budget
+
+    def begin(self, number: int, lam: float, counted: int, total: int) -> None:  # type: ignore[override]
+        super().begin(f"trial {number}: lam={lam:.3g}", self.budget)
+        self.bars.update(self.overall, description=f"trial {counted + 1} of {total}", completed=counted * self.budget)
+        self.base = counted * self.budget
+
+    def finish(self, outcome: TrialOutcome, best: float | None, counted: int) -> None:  # type: ignore[override]
+        super().finish("", outcome.state.lower(), outcome.steps)
+        best_text = f"best so far {best:.4f}" if best is not None else ""
+        self.bars.update(self.overall, completed=counted * self.budget, info=best_text)
+
+
+def spec_and_config(model_file: Path, budget: int, eval_every: int | None, seed: int, device: str,
+                     overrides: dict[str, Any]) -> tuple[Any, Any, TrainConfig]:
+    if budget < 1:
+        raise InputError(f"--budget must be a positive number of steps, got {budget}.")
+    spec = load_spec(model_file, overrides)
+    torch_device = resolve_device(device)
+    every = eval_every if eval_every is not None else max(1, budget // 100)
+    if every < 1:
+        raise InputError(f"--eval-every must be a positive number of steps, got {every}.")
+    task = build_task(spec)
+    config = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=budget, eval_every=every, seed=seed,
+                         momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))
+    return spec, task, config
+
+
+def study_settings(trials: int, lam_low: float, lam_high: float, include_zero: bool, pruner: str,
+                    sampler_seed: int) -> StudySettings:
+    if trials < 1:
+        raise InputError(f"--trials must be at least 1, got {trials}.")
+    if not (0 < lam_low < lam_high and math.isfinite(lam_high)):
+        raise InputError(f"--lam-low and --lam-high must satisfy 0 < low < high, got {lam_low:g} and {lam_high:g}.")
+    return StudySettings(trials=trials, lam_low=lam_low, lam_high=lam_high, include_zero=include_zero,
+                         pruner=pruner, sampler_seed=sampler_seed)
+
+
+def fmt_num(value: Any, fmt: str = ".4f") -> str:
+    return "-" if value is None or (isinstance(value, float) and not math.isfinite(value)) else format(value, fmt)
+
+
+def trials_table(rows: list[dict[str, Any]], metric: str, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("trial", "lam", "state", f"peak {metric[:8]}", "best so far", "steps", "sec", "note"):
+        table.add_column(column, justify="right", no_wrap=True)
+    best = best_so_far([r["value"] if r["state"] == "COMPLETE" else None for r in rows])
+    for row, so_far in zip(rows, best, strict=True):
+        note = "surplus" if row["surplus"] else (f"retry of {row['retry_of']}" if row["retry_of"] is not None else "")
+        table.add_row(str(row["number"]), fmt_num(row["lam"], ".3g"), row["state"], fmt_num(row["value"]),
+                      fmt_num(so_far), fmt_num(row["steps"], "d"), fmt_num(row["seconds"], ".1f"), note)
+    return table
+
+
+@app.command()
+@handle_errors
+def tune(
+    model_file: Annotated[Path, typer.Argument(help="Your model file (build_model, build_data, optional settings).")],
+    budget: Budget,
+    trials: Trials,
+    storage: Storage = None,
+    study_name: Annotated[str | None, typer.Option(help="Study name (default: <file>-T<budget>-seed<seed>).")] = None,
+    pruner: Pruner = "none",
+    seed: Annotated[int, typer.Option(help="Training seed of every trial (initial weights and data order).")] = 0,
+    sampler_seed: SamplerSeed = 0,
+    include_zero: Annotated[bool, typer.Option(help="Also try lam = 0 (one queued trial, counted among the K).")] = False,
+    lam_low: LamLow = 1e-6,
+    lam_high: LamHigh = 1e-1,
+    eval_every: EvalEvery = None,
+    out_dir: Out = None,
+    lr: Annotated[float | None, typer.Option(help="Override the file's learning rate.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Override the file's batch size.")] = None,
+    device: Device = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the trials as JSON on stdout.")] = False,
+) -> None:
+    """Search lam with Optuna (TPE): each trial trains the full budget; the objective is the peak
+    validation metric. Re-running resumes the study; several processes (machines) sharing one
+    --storage work on one study, and together stop at --trials trials.
+    """
+    spec, task, config = spec_and_config(model_file, budget, eval_every, seed, device,
+                                          {"lr": lr, "batch_size": batch_size})
+    settings = study_settings(trials, lam_low, lam_high, include_zero, pruner, sampler_seed)
+    run_dir = out_dir or Path("runs") / spec.name
+    url = storage or default_storage(run_dir)
+    name = study_name or f"{spec.name}-T{budget}-seed{seed}"
+    study = open_study(open_storage(url), name, settings, study_objective(task, config, settings), budget)
+    err.print(f"Tuning lam of {spec.path.name} on {config.device}: study {name!r} in {url}, "
+              f"{trials} trials of {budget} steps, lam in [{lam_low:g}, {lam_high:g}]"
+              + (" and 0" if include_zero else "") + f", pruner {pruner}")
+    bars = TuneBars(trials, budget)
+    with bars.bars, catch_interrupt() as interrupted:
+        run_study(task, config, study, settings, bars, interrupted)
+    rows = trial_rows(study)
+    if as_json:
+        slim = [{k: v for k, v in r.items() if k != "curve"} for r in rows]
+        out.print_json(json.dumps(json_safe({"study_name": name, "storage": url, "trials": slim,
+                                             "sampler": study.sampler.describe()})))
+    else:
+        out.print(trials_table(rows, spec.metric_name, f"Optuna study {name!r}"))
+    if interrupted():
+        err.print("[yellow]Interrupted: the trial in progress was marked failed and its lam queued again. "
+                  "Run the same command to resume.[/]")
+        raise typer.Exit(130)
+    complete = [r for r in rows if r["state"] == "COMPLETE" and r["value"] is not None]
+    if complete:
+        best = max(complete, key=lambda r: r["value"])
+        err.print(f"Best: lam = {best['lam']:.4g} (trial {best['number']}, peak {spec.metric_name} "
+                  f"{best['value']:.4f}); {sum(r['state'] in ('COMPLETE', 'PRUNED') for r in rows)} of {trials} trials.")

@@ -1,0 +1,147 @@
+"""Build a model file's data once and check it against its model before any training.
+
+Every contract violation found here (wrong return types, empty or ragged datasets, items
+that are not (input, target) pairs, labels outside the model's outputs, outputs the loss
+rejects) becomes one `InputError` sentence naming the file, before a probe starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from l2advisor.errors import InputError
+from l2advisor.modelfile.spec import TaskSpec, call_user, describe_user_error
+from l2advisor.modelfile.tensors import as_tensors
+
+
+@dataclass(frozen=True)
+class Task:
+    """A spec with its datasets built (once per process) and checked."""
+
+    spec: TaskSpec
+    train: Dataset
+    val: Dataset
+    n_outputs: int | None  # classes, when the model outputs (batch, classes) logits
+
+    @property
+    def train_size(self) -> int:
+        return len(self.train)  # type: ignore[arg-type]
+
+
+def build_task(spec: TaskSpec) -> Task:
+    """Call `build_data()` and `build_model()` once, and check that they fit together."""
+    where = spec.path.name
+    data = call_user(spec, spec.build_data, "build_data()")
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise InputError(f"{where}: build_data() must return (train_dataset, val_dataset), "
+                         f"got {_kind(data)}.")
+    train, val = data
+    for name, dataset in (("training", train), ("validation", val)):
+        check_dataset(dataset, name, where)
+    model = call_user(spec, spec.build_model, "build_model()")
+    if not isinstance(model, nn.Module):
+        raise InputError(f"{where}: build_model() must return a torch.nn.Module, got {_kind(model)}.")
+    n_outputs = check_model_fits(spec, model, train, "training")
+    check_model_fits(spec, model, val, "validation")
+    return Task(spec=spec, train=train, val=val, n_outputs=n_outputs)
+
+
+def build_test_set(spec: TaskSpec) -> Dataset | None:
+    """The held-out split of `build_test()`, checked; None when the file has none."""
+    if spec.build_test is None:
+        return None
+    test = call_user(spec, spec.build_test, "build_test()")
+    check_dataset(test, "test", spec.path.name)
+    return test
+
+
+def check_dataset(dataset: Any, name: str, where: str) -> None:
+    """A non-empty map-style dataset whose items are (input tensor, target) pairs."""
+    if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+        raise InputError(f"{where}: the {name} dataset must be a map-style dataset "
+                         f"(with __len__ and __getitem__), got {_kind(dataset)}.")
+    try:
+        size = len(dataset)
+        item = dataset[0] if size else None
+    except Exception as err:
+        raise InputError(f"{where}: reading the {name} dataset raised {describe_user_error(err)}.") from None
+    if size == 0:
+        raise InputError(f"{where}: the {name} dataset is empty.")
+    try:  # a __len__ larger than the items would otherwise fail in the middle of training
+        dataset[size - 1]
+    except Exception as err:
+        raise InputError(f"{where}: the {name} dataset says it has {size} items but reading item {size - 1} "
+                         f"raised {describe_user_error(err)}; does __len__ match the items?") from None
+    if not (isinstance(item, (tuple, list)) and len(item) == 2):
+        raise InputError(f"{where}: each {name} item must be an (input, target) pair, got {_kind(item)}.")
+    if not isinstance(item[0], torch.Tensor):
+        raise InputError(f"{where}: {name} inputs must be tensors, got {_kind(item[0])}.")
+
+
+def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: str) -> int | None:
+    """Run a forward pass and the loss on a few items; return the number of classes if logits."""
+    where = spec.path.name
+    count = min(4, len(dataset))  # type: ignore[arg-type]
+    try:
+        items = [dataset[i] for i in range(count)]
+        inputs = torch.stack([x for x, _ in items])
+        targets = torch.stack([torch.as_tensor(y) for _, y in items])
+    except Exception as err:
+        raise InputError(f"{where}: the {name} items cannot be batched together "
+                         f"({describe_user_error(err)}); do they all have the same shape?") from None
+    model.eval()
+    try:
+        with torch.no_grad():
+            outputs = model(inputs)
+    except Exception as err:
+        raise InputError(f"{where}: the model cannot take a batch of {name} inputs of shape "
+                         f"{tuple(inputs.shape)}: {describe_user_error(err, spec.path)}.") from None
+    model.train()
+    if not isinstance(outputs, torch.Tensor):
+        raise InputError(f"{where}: the model must return one tensor of outputs, got {_kind(outputs)}.")
+    n_outputs = outputs.shape[1] if outputs.dim() == 2 else None
+    if spec.loss is None:
+        _check_classification(where, name, outputs, targets, dataset)
+    try:
+        loss = (spec.loss or nn.functional.cross_entropy)(outputs, targets)
+    except Exception as err:
+        raise InputError(f"{where}: the model's outputs {tuple(outputs.shape)} do not fit the loss with "
+                         f"{name} targets {tuple(targets.shape)}: {describe_user_error(err, spec.path)}.") from None
+    if not (isinstance(loss, torch.Tensor) and loss.numel() == 1):
+        raise InputError(f"{where}: the loss must return a scalar tensor, got {_kind(loss)}.")
+    return n_outputs
+
+
+def _check_classification(where: str, name: str, outputs: torch.Tensor, targets: torch.Tensor,
+                          dataset: Dataset) -> None:
+    """Cross-entropy needs (batch, classes) logits and integer labels in [0, classes)."""
+    if outputs.dim() != 2:
+        raise InputError(f"{where}: with the default cross-entropy loss the model must output "
+                         f"(batch, classes) logits, got shape {tuple(outputs.shape)}.")
+    if targets.dtype.is_floating_point or targets.dim() != 1:
+        raise InputError(f"{where}: with the default cross-entropy loss the {name} targets must be "
+                         f"integer class labels, got {targets.dtype} of shape {tuple(targets.shape)}.")
+    labels = _all_labels(dataset)
+    classes = outputs.shape[1]
+    if labels is not None and labels.numel() and (labels.min() < 0 or labels.max() >= classes):
+        raise InputError(f"{where}: {name} labels range over [{int(labels.min())}, {int(labels.max())}] "
+                         f"but the model has {classes} outputs.")
+
+
+def _all_labels(dataset: Dataset) -> torch.Tensor | None:
+    tensors = as_tensors(dataset)
+    if tensors is not None:
+        return tensors[1]
+    targets = getattr(dataset, "targets", None)  # torchvision datasets keep their labels here
+    return torch.as_tensor(targets) if targets is not None else None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return type(value).__name__

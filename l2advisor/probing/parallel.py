@@ -1,0 +1,214 @@
+"""Probes in parallel: joblib worker processes (loky) on this machine, or a Dask cluster.
+
+A job is a group of probes (one probe, or a batch of lams sharing lr and seed). Workers get
+the model file's path and the overrides, not the model: each process loads the task once
+(cached) and appends its records to the run's results file itself, one flushed line per
+write in append mode, so the file keeps growing while probes run and a crash loses at most
+the probes in flight. Torch threads are divided among the workers of a machine (2 jobs on
+8 cores: 4 threads each); `devices` spreads jobs over GPUs round robin. On a Dask cluster
+the workers need the same paths (a shared filesystem); a worker that cannot see the results
+directory sends its records back and this process writes them.
+"""
+
+from __future__ import annotations
+
+import functools
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from l2advisor.errors import InputError
+from l2advisor.probing.probe import ProbeRun, ProbeSettings, Progress, group_runs, run_probes
+from l2advisor.training.train import TrainConfig, TrainResult
+
+BACKENDS = ("loky", "dask")
+
+
+@dataclass(frozen=True)
+class ProbeJob:
+    """What a worker needs to run one group of probes (small and picklable)."""
+
+    model_file: str
+    overrides: tuple[tuple[str, Any], ...]
+    runs: tuple[ProbeRun, ...]
+    base: TrainConfig
+    settings: ProbeSettings
+    results_file: str
+    replicas: int  # > 1: train the group as stacked replicas
+    threads: int | dict[str, int]  # torch threads, or {host: job slots on it} (Dask)
+
+
+@dataclass
+class JobOutcome:
+    """A finished job: a result per run (records left out), notices, and records to write here."""
+
+    runs: tuple[ProbeRun, ...]
+    results: list[TrainResult]
+    notices: list[str] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_devices(text: str | None) -> list[str] | None:
+    """`cuda:0,cuda:1` -> ["cuda:0", "cuda:1"]; None when not given."""
+    if text is None or not text.strip():
+        return None
+    import torch
+
+    devices = [item.strip() for item in text.split(",") if item.strip()]
+    for device in devices:
+        try:
+            kind = torch.device(device).type
+        except (RuntimeError, ValueError):
+            kind = ""
+        if kind not in ("cpu", "cuda"):
+            raise InputError(f"--devices takes cpu, cuda or cuda:N, comma-separated; got {device!r}.")
+    return devices
+
+
+def run_parallel(model_file: Path, overrides: dict[str, Any], runs: Sequence[ProbeRun], base: TrainConfig,
+                 settings: ProbeSettings, results_file: Path, *, jobs: int, replicas: int = 1,
+                 devices: Sequence[str] | None = None, backend: str = "loky", scheduler: str | None = None,
+                 write: Callable[[dict[str, Any]], None] | None = None, progress: Progress | None = None,
+                 interrupted: Callable[[], bool] = lambda: False,
+                 notice: Callable[[str], None] | None = None) -> list[TrainResult]:
+    """Run the probes as jobs on `jobs` workers; results (without records) as jobs finish.
+
+    `write` receives records that a worker could not append itself. Stops taking results,
+    and ends the workers, once `interrupted()`; the probes in flight restart on resume.
+    """
+    if backend not in BACKENDS:
+        raise InputError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}.")
+    if jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {jobs}.")
+    groups = group_runs(runs, replicas) if replicas > 1 else [[run] for run in runs]
+    kept = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
+    results: list[TrainResult] = []
+    seen_notices: set[str] = set()
+    with _backend(backend, scheduler, jobs) as (n_jobs, threads):
+        made = [ProbeJob(str(Path(model_file).resolve()), kept, tuple(group),
+                         replace(base, device=devices[i % len(devices)]) if devices else base,
+                         settings, str(Path(results_file).resolve()), replicas, threads)
+                for i, group in enumerate(groups)]
+        for outcome in _outcomes(made, n_jobs):
+            for record in outcome.records:
+                if write is not None:
+                    write(record)
+            for text in outcome.notices:
+                if text not in seen_notices and notice is not None:
+                    notice(text)
+                seen_notices.add(text)
+            for run, result in zip(outcome.runs, outcome.results, strict=False):
+                if progress is not None:
+                    progress.begin(run, reused=False)
+                    progress.finish(run, result)
+                results.append(result)
+            if interrupted():
+                break
+    return results
+
+
+def _outcomes(made: list[ProbeJob], n_jobs: int) -> Iterator[JobOutcome]:
+    from joblib import Parallel, delayed
+
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    outcomes = parallel(delayed(probe_job)(job) for job in made)
+    try:
+        yield from outcomes
+    finally:
+        outcomes.close()  # on an early exit joblib ends the jobs still running
+
+
+@contextmanager
+def _backend(backend: str, scheduler: str | None, jobs: int) -> Iterator[tuple[int, int | dict[str, int]]]:
+    """joblib's backend for the run: (number of jobs at once, torch threads per job)."""
+    import joblib
+
+    if backend == "loky":
+        threads = max(1, joblib.cpu_count() // jobs)  # workers share the cores, no oversubscription
+        with joblib.parallel_config(backend="loky", inner_max_num_threads=threads):
+            yield jobs, threads
+        return
+    if not scheduler:
+        raise InputError("--backend dask needs --scheduler ADDRESS (the Dask scheduler, e.g. tcp://host:8786).")
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise InputError("--backend dask needs Dask: pip install 'l2advisor[dask]'.") from None
+    try:
+        client = Client(scheduler, timeout=30)
+    except (OSError, TimeoutError) as err:
+        raise InputError(f"Cannot reach the Dask scheduler at {scheduler}: {err}.") from None
+    try:
+        slots: dict[str, int] = {}  # job slots (worker threads) per host: torch threads divide its cores
+        for address, info in client.scheduler_info().get("workers", {}).items():
+            host = _host(address)
+            slots[host] = slots.get(host, 0) + int(info.get("nthreads", 1))
+        with joblib.parallel_config(backend="dask"):
+            yield (jobs if jobs > 1 else max(1, sum(slots.values()))), slots
+    finally:
+        client.close()
+
+
+def _host(address: str) -> str:
+    return address.split("://")[-1].rsplit(":", 1)[0]
+
+
+def probe_job(job: ProbeJob) -> JobOutcome:
+    """In a worker: run one group of probes, appending records to the results file."""
+    import torch
+
+    if _is_main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+    torch.set_num_threads(_threads(job.threads))
+    task = _cached_task(job.model_file, job.overrides)
+    outcome = JobOutcome(job.runs, [])
+    path = Path(job.results_file)
+    writer = None
+    if path.parent.is_dir():
+        from l2advisor.runs.store import ResultsWriter
+
+        writer = ResultsWriter(path)
+    write = writer.write if writer is not None else outcome.records.append
+    try:
+        results = run_probes(task, job.runs, job.base, job.settings, write, None, lambda: False,
+                             replicas=job.replicas, notice=outcome.notices.append)
+    finally:
+        if writer is not None:
+            writer.close()
+    outcome.results = [TrainResult(r.status, [], r.steps, r.seconds, r.message) for r in results]
+    return outcome
+
+
+def _is_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _threads(threads: int | dict[str, int]) -> int:
+    if isinstance(threads, int):
+        return threads
+    import joblib
+
+    try:
+        from distributed import get_worker
+
+        host = get_worker().address
+        slots = threads.get(_host(host), 1)
+    except (ImportError, ValueError):
+        slots = 1
+    return max(1, joblib.cpu_count() // max(1, slots))
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_task(model_file: str, overrides: tuple[tuple[str, Any], ...]) -> Any:
+    """Load and check the model file once per worker process."""
+    from l2advisor.modelfile.spec import load_spec
+    from l2advisor.modelfile.task import build_task
+
+    return build_task(load_spec(model_file, dict(overrides)))
+
+

@@ -1,0 +1,114 @@
+"""The data behind a probe report: plain arrays from the curves, the `Fit` and the `Advice`.
+
+Data extraction is kept apart from drawing (report.py), as Optuna keeps its plot data apart
+from its plotting backends: this module imports numpy but not matplotlib, and what it returns
+can be checked without drawing anything. It neither fits nor prints: the caller passes the Fit,
+and the probe roles (plateau, t* fit) follow the same rules as fit.py.
+Units: steps are optimizer steps, tau = lr*lam*steps, lam is torch's weight_decay.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from l2advisor.science.advise import Advice
+from l2advisor.science.curves import Curve, analyze_curve, smooth
+from l2advisor.science.fit import MIN_LAMS, Fit
+
+N_BOOT = 200
+
+
+@dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
+class ProbeLine:
+    """One probe, ready to draw: arrays of shape (n_evals,) with step > 0 (log axes)."""
+
+    lam: float
+    lr: float
+    seed: int
+    status: str
+    steps: np.ndarray
+    tau: np.ndarray
+    raw: np.ndarray  # validation metric as recorded
+    smoothed: np.ndarray  # as the fit reads it (curves.smooth)
+    peak_metric: float
+    t_star: float  # steps
+    peaked: bool
+    usable: bool  # used by the fit (not diverged, failed or empty)
+    in_plateau: bool
+    in_tstar_fit: bool  # one of the points of the t* regression
+
+
+@dataclass(frozen=True, eq=False)
+class ReportData:
+    """Everything the figures and the summary need; no matplotlib objects."""
+
+    title: str
+    metric_name: str
+    fit: Fit
+    advice: Advice | None
+    lines: tuple[ProbeLine, ...]
+    band_x: np.ndarray  # 1/(lr*lam) grid of the t* band, shape (G,)
+    band_lo: np.ndarray  # 2.5% of the bootstrapped fit lines (steps), shape (G,)
+    band_hi: np.ndarray  # 97.5%
+
+
+
+def _lines(curves: list[Curve], fit: Fit) -> list[ProbeLine]:
+    """Per-probe arrays and the roles the fit gave each probe (same rules as fit.py)."""
+    plateau = {(r.lr, r.lam) for r in fit.table if r.in_plateau}
+    edge = {lr: max((lam for l2, lam in plateau if l2 == lr), default=-math.inf)
+            for lr, _ in plateau}
+    out = []
+    for cv in curves:
+        m = analyze_curve(cv, fit.tolerance)
+        steps = np.asarray(cv.steps, float)
+        tau = np.where(np.isfinite(np.asarray(cv.tau, float)), cv.tau, cv.lr * cv.lam * steps)
+        raw = np.asarray(cv.val_metric, float)
+        n = min(steps.size, tau.size, raw.size)
+        keep = steps[:n] > 0
+        usable = (m.status != "failed" and not m.diverged and math.isfinite(m.peak_metric)
+                  and cv.lam > 0 and cv.lr > 0)
+        out.append(ProbeLine(
+            lam=float(cv.lam), lr=float(cv.lr), seed=int(cv.seed), status=cv.status,
+            steps=steps[:n][keep], tau=tau[:n][keep], raw=raw[:n][keep],
+            smoothed=smooth(raw[:n])[keep], peak_metric=m.peak_metric, t_star=m.t_star,
+            peaked=bool(m.peaked and m.t_star > 0), usable=bool(usable),
+            in_plateau=(cv.lr, cv.lam) in plateau,
+            in_tstar_fit=bool(usable and m.peaked and m.t_star > 0
+                              and cv.lam <= edge.get(cv.lr, -math.inf))))
+    if len({ln.lr * ln.lam for ln in out if ln.in_tstar_fit}) < MIN_LAMS:  # fit.py's fallback
+        out = [replace(ln, in_tstar_fit=ln.usable and ln.peaked) for ln in out]
+    return out
+
+
+def _band(lines: list[ProbeLine], n_boot: int = N_BOOT,
+          seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """95% band of OLS lines log t* ~ log(1/(lr*lam)) over a bootstrap of the fit's points."""
+    pts = [(1.0 / (ln.lr * ln.lam), ln.t_star) for ln in lines if ln.in_tstar_fit]
+    if len({x for x, _ in pts}) < 2:
+        return np.empty(0), np.empty(0), np.empty(0)
+    x, y = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
+    grid = np.linspace(x.min() - 0.3, x.max() + 0.3, 60)
+    rng = np.random.default_rng(seed)
+    preds = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(x), len(x))
+        if np.ptp(x[i]) > 0:
+            slope, icpt = np.polyfit(x[i], y[i], 1)
+            preds.append(icpt + slope * grid)
+    if not preds:
+        return np.empty(0), np.empty(0), np.empty(0)
+    lo, hi = np.percentile(np.array(preds), [2.5, 97.5], axis=0)
+    return np.exp(grid), np.exp(lo), np.exp(hi)
+
+
+def report_data(curves: list[Curve], fit: Fit, advice: Advice | None = None,
+                title: str = "probes", metric_name: str = "accuracy") -> ReportData:
+    """Extract the arrays behind every figure (pure: no files, no drawing)."""
+    lines = _lines(list(curves), fit)
+    bx, blo, bhi = _band(lines)
+    return ReportData(title=title, metric_name=metric_name, fit=fit, advice=advice,
+                      lines=tuple(lines), band_x=bx, band_lo=blo, band_hi=bhi)

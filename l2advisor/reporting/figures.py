@@ -1,0 +1,260 @@
+"""Figures of a probe run: what the fit saw, for a person to check (report.md: report_page.py).
+
+The data comes from report_data.py (`report_data` extracts plain arrays from the curves, the
+`Fit` and, optionally, the `Advice`); the `plot_*` functions here draw them. Plotting uses
+matplotlib's object API (`Figure`, Agg canvas) and never pyplot, so importing this module
+changes no global backend and nothing is shown on a screen. Nothing here prints or fits: the
+caller passes the Fit. Units: steps are optimizer steps, tau = lr*lam*steps, lam is torch's
+weight_decay.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from l2advisor.reporting.data import ProbeLine, ReportData
+
+# ----------------------------------------------------------------------------------------
+# Figures
+# ----------------------------------------------------------------------------------------
+
+
+def _colors(lams: list[float]) -> dict[float, tuple]:
+    """One colour per lam, dark (small lam) to light (large lam)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    lams = sorted(set(lams))
+    return {lam: cmap(0.85 * i / max(len(lams) - 1, 1)) for i, lam in enumerate(lams)}
+
+
+def _ylim_high(lines: list[ProbeLine]) -> float | None:
+    """Upper y limit just above the highest raw evaluation."""
+    tops = [float(np.nanmax(ln.raw)) for ln in lines if np.isfinite(ln.raw).any()]
+    return max(tops) + 0.005 if tops else None
+
+
+def _left_edge(pairs: list[tuple[np.ndarray, np.ndarray]], low: float | None) -> float | None:
+    """Smallest x where any series is above `low` (divided by 1.5): trims the empty left."""
+    xs = [x[np.isfinite(y) & (y >= low)] for x, y in pairs] if low is not None else []
+    xs = [x.min() for x in xs if x.size]
+    return min(xs) / 1.5 if xs else None
+
+
+def _log_x(ax) -> None:
+    """Log x axis with major tick labels only (minor labels collide on short ranges)."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _legend(ax, **kw) -> None:
+    """A legend when something is labelled (an empty fit draws empty axes, quietly)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
+
+
+def _main(data: ReportData) -> list[ProbeLine]:
+    """Drawable probes at the fit's lr (all probes when the fit has no lr)."""
+    lr = data.fit.lr
+    return [ln for ln in data.lines if ln.steps.size and (not math.isfinite(lr) or ln.lr == lr)]
+
+
+def _ylim_low(lines: list[ProbeLine]) -> float | None:
+    """Lower y limit that keeps the top visible: a bit under the worst probe's peak."""
+    peaks = [ln.peak_metric for ln in lines if math.isfinite(ln.peak_metric)]
+    if not peaks:
+        return None
+    top, low = max(peaks), min(peaks)
+    return low - max(top - low, 0.03)
+
+
+def plot_curves(data: ReportData, path: Path) -> Path:
+    """(a) metric vs steps and vs tau for every lam: the collapse."""
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    ax_s, ax_t = fig.subplots(1, 2, sharey=True)
+    lines = _main(data)
+    colors = _colors([ln.lam for ln in lines])
+    seen = set()
+    for ln in sorted(lines, key=lambda ln: (-ln.lam, ln.seed)):
+        style = "-" if ln.in_plateau else "--"
+        label = None if ln.lam in seen else f"lam={ln.lam:.3g}" + ("" if ln.in_plateau else " (off plateau)")
+        seen.add(ln.lam)
+        for ax, x in ((ax_s, ln.steps), (ax_t, ln.tau)):
+            ax.plot(x, ln.raw, ".", ms=2, alpha=0.25, color=colors[ln.lam])
+            ax.plot(x, ln.smoothed, style, lw=1.4, color=colors[ln.lam],
+                    label=label if ax is ax_t else None)
+    if math.isfinite(data.fit.c):
+        ax_t.axvline(data.fit.c, color="k", lw=0.8, ls=":")
+        ax_t.annotate(f"c = {data.fit.c:.3g}", (data.fit.c, 0.96), xycoords=("data", "axes fraction"),
+                      xytext=(3, 0), textcoords="offset points", fontsize=8)
+    low = _ylim_low(lines)
+    for ax, name, get in ((ax_s, "steps", "steps"), (ax_t, "tau = lr*lam*steps", "tau")):
+        _log_x(ax)
+        left = _left_edge([(getattr(ln, get), ln.smoothed) for ln in lines], low)
+        if left is not None:
+            ax.set_xlim(left=left)
+        ax.set_xlabel(f"{name} (log scale)")
+        ax.grid(alpha=0.3, which="both", lw=0.4)
+        if low is not None:
+            ax.set_ylim(bottom=low, top=_ylim_high(lines))
+    ax_s.set_ylabel(f"validation {data.metric_name}")
+    ax_s.set_title("against steps: does a larger lam peak sooner?")
+    ax_t.set_title("against tau: do the plateau lams (solid) collapse?")
+    if lines:
+        _legend(ax_t, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                title="dots: raw\nlines: smoothed", title_fontsize=7)
+    fig.suptitle(f"{data.title}: learning curves at lr = {data.fit.lr:.3g}", fontsize=11)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_tstar(data: ReportData, path: Path) -> Path:
+    """(b) t* vs 1/(lr*lam) on log axes with the fit line and its bootstrap band."""
+    fig = Figure(figsize=(6.4, 4.6), layout="constrained")
+    ax = fig.subplots()
+    f = data.fit
+    pts = [ln for ln in data.lines if ln.usable and math.isfinite(ln.t_star) and ln.t_star > 0]
+    lrs = sorted({ln.lr for ln in pts})
+    markers = "osD^v"
+    for k, lr in enumerate(lrs):
+        for used in (True, False):
+            sel = [ln for ln in pts if ln.lr == lr and ln.in_tstar_fit == used]
+            if sel:
+                ax.plot([1 / (ln.lr * ln.lam) for ln in sel], [ln.t_star for ln in sel],
+                        markers[k % len(markers)], ms=6, color=f"C{k}", mfc=f"C{k}" if used else "none",
+                        label=f"t* per probe, lr={lr:.3g}" + ("" if used else " (not in the fit)"))
+    if data.band_x.size:
+        ax.fill_between(data.band_x, data.band_lo, data.band_hi, color="C0", alpha=0.15,
+                        label="95% bootstrap band")
+        if math.isfinite(f.alpha) and math.isfinite(f.c0):
+            ax.plot(data.band_x, f.c0 * data.band_x ** f.alpha, "C0-", lw=1.5,
+                    label=f"fit: t* = {f.c0:.3g} (lr*lam)^-{f.alpha:.2f}")
+    x_all = [1 / (ln.lr * ln.lam) for ln in pts]
+    a = data.advice
+    if a is not None and math.isfinite(a.weight_decay) and a.weight_decay > 0:
+        x_all.append(1 / (a.lr * a.weight_decay))
+    if math.isfinite(f.c) and x_all:
+        xs = np.geomspace(min(x_all) / 1.3, max(x_all) * 1.3, 20)
+        ax.plot(xs, f.c * xs, "k--", lw=1, label=f"pooled best: steps = c/(lr*lam), c = {f.c:.3g}")
+    if a is not None and math.isfinite(a.weight_decay) and a.weight_decay > 0:
+        xa = 1 / (a.lr * a.weight_decay)
+        ax.axvline(xa, color="C3", lw=1)
+        ax.plot([xa], [a.budget_steps], "*", ms=13, color="C3",
+                label=f"advice: budget {a.budget_steps} steps at lam={a.weight_decay:.3g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("1/(lr*lam)  (steps per e-fold of weight shrinkage; log scale)")
+    ax.set_ylabel("steps (log scale)")
+    ax.set_title(f"time to the peak: alpha = {f.alpha:.2f} "
+                 f"[{f.alpha_interval[0]:.2f}, {f.alpha_interval[1]:.2f}] (paper: 1)", fontsize=10)
+    ax.grid(alpha=0.3, which="both", lw=0.4)
+    _legend(ax, fontsize=7, loc="upper left")
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_plateau(data: ReportData, path: Path) -> Path:
+    """(c) peak metric vs lam, the plateau edge lam_c, and the advice."""
+    fig = Figure(figsize=(9, 4.6), layout="constrained")
+    ax = fig.subplots()
+    f = data.fit
+    rows = sorted((r for r in f.table if r.lr == f.lr and r.n_seeds > 0), key=lambda r: r.lam)
+    lines = [ln for ln in _main(data) if ln.usable]
+    ax.plot([ln.lam for ln in lines], [ln.peak_metric for ln in lines], ".", color="0.55",
+            ms=5, label="one probe (seed)")
+    for inside in (True, False):
+        sel = [r for r in rows if r.in_plateau == inside]
+        if sel:
+            ax.errorbar([r.lam for r in sel], [r.peak_mean for r in sel],
+                        yerr=[0 if math.isnan(r.peak_sd) else r.peak_sd for r in sel], fmt="o",
+                        color="C2" if inside else "C1", capsize=3,
+                        label="mean +- sd, in the plateau" if inside else "mean +- sd, off the plateau")
+    if math.isfinite(f.lam_c):
+        ax.axvline(f.lam_c, color="C2", ls="--", lw=1)
+        ax.annotate(f"lam_c = {f.lam_c:.3g}", (f.lam_c, 0.03), xycoords=("data", "axes fraction"),
+                    xytext=(4, 0), textcoords="offset points", fontsize=8, color="C2")
+    if math.isfinite(f.plateau_level):
+        ax.axhspan(f.plateau_level - f.plateau_threshold, f.plateau_level + f.plateau_threshold,
+                   color="C2", alpha=0.08, label=f"plateau level +- {f.plateau_threshold:.4f}")
+    a = data.advice
+    if a is not None and math.isfinite(a.weight_decay):
+        wd = a.weight_decay * a.lr / f.lr if math.isfinite(f.lr) else a.weight_decay  # same clock
+        lo, hi = (v * a.lr / f.lr if math.isfinite(f.lr) else v for v in a.interval)
+        if math.isfinite(lo) and math.isfinite(hi) and hi > lo:
+            ax.axvspan(lo, hi, color="C3", alpha=0.1, label="advice interval")
+        ax.axvline(wd, color="C3", lw=1.2)
+        if math.isfinite(a.predicted_metric):
+            ax.plot([wd], [a.predicted_metric], "*", ms=13, color="C3",
+                    label=f"advice for {a.budget_steps} steps: lam={wd:.3g}, "
+                          f"predicted {a.predicted_metric:.4f}")
+    if math.isfinite(f.lam_star):
+        ax.axvline(f.lam_star, color="C1", ls=":", lw=1, label=f"interior max lam* = {f.lam_star:.3g}")
+    _log_x(ax)
+    ax.set_xlabel("lam = weight_decay (log scale)" + (f", at lr = {f.lr:.3g}" if math.isfinite(f.lr) else ""))
+    ax.set_ylabel(f"peak validation {data.metric_name} (smoothed)")
+    ticks = [r.lam for r in rows]
+    if a is not None and math.isfinite(a.weight_decay) and wd > 0 and all(abs(math.log(wd / t)) > 0.3 for t in ticks):
+        ticks.append(wd)  # the advice, when it is not next to a probed lam
+    if ticks:
+        ax.set_xticks(ticks, labels=[f"{t:.3g}" for t in ticks], fontsize=8)
+    ax.set_title("peak against lam: the plateau", fontsize=10)
+    ax.grid(alpha=0.3, which="both", lw=0.4)
+    _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_collapsed(data: ReportData, path: Path) -> Path:
+    """(d) the pooled curve metric(tau) with c and its interval."""
+    fig = Figure(figsize=(9, 4.6), layout="constrained")
+    ax = fig.subplots()
+    f = data.fit
+    pool = [ln for ln in _main(data) if ln.in_plateau and ln.usable]
+    colors = _colors([ln.lam for ln in pool])
+    seen = set()
+    for ln in pool:
+        shift = f.plateau_level - ln.peak_metric if math.isfinite(f.plateau_level) else 0.0
+        ax.plot(ln.tau, ln.smoothed + shift, lw=0.8, alpha=0.45, color=colors[ln.lam],
+                label=None if ln.lam in seen else f"probe lam={ln.lam:.3g} (centred)")
+        seen.add(ln.lam)
+    t = np.asarray(f.collapsed_tau, float)
+    if t.size:
+        mean, lo, hi = (np.asarray(v, float) for v in (f.collapsed_mean, f.collapsed_lo, f.collapsed_hi))
+        ax.fill_between(t, lo, hi, color="k", alpha=0.15, label="pooled mean +- 1 se")
+        ax.plot(t, mean, "k-", lw=2, label="pooled curve")
+    if math.isfinite(f.c):
+        c_lo, c_hi = f.c_interval
+        if math.isfinite(c_lo) and math.isfinite(c_hi):
+            ax.axvspan(c_lo, c_hi, color="C3", alpha=0.1,
+                       label=f"c interval [{c_lo:.3g}, {c_hi:.3g}]")
+        ax.axvline(f.c, color="C3", lw=1.5, label=f"c = {f.c:.3g}")
+    a = data.advice
+    if a is not None and math.isfinite(a.weight_decay):
+        tau_t = a.lr * a.weight_decay * a.budget_steps
+        if math.isfinite(f.c) and abs(tau_t / f.c - 1) > 0.01:
+            ax.axvline(tau_t, color="C1", ls="--", lw=1,
+                       label=f"tau the budget reaches at the advice: {tau_t:.3g}")
+    low = _ylim_low(pool)
+    _log_x(ax)
+    if low is not None:
+        ax.set_ylim(bottom=low, top=max(ln.peak_metric for ln in pool) + 0.01 if pool else None)
+        left = _left_edge([(np.asarray(f.collapsed_tau, float), np.asarray(f.collapsed_mean, float))], low)
+        if left is not None:
+            ax.set_xlim(left=left)
+    ax.set_xlabel("tau = lr*lam*steps (log scale)")
+    ax.set_ylabel(f"validation {data.metric_name}, centred on the plateau level")
+    ax.set_title("collapsed curve of the plateau probes", fontsize=10)
+    ax.grid(alpha=0.3, which="both", lw=0.4)
+    _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.savefig(path, dpi=110)
+    return path
+
+
+PLOTTERS = {"curves.png": plot_curves, "tstar.png": plot_tstar, "plateau.png": plot_plateau,
+            "collapsed.png": plot_collapsed}

@@ -1,0 +1,75 @@
+"""report.md: the verdict and its reasons, the advice, the per-lam table and the figures with
+their captions, written beside the PNGs that report.py draws."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from l2advisor.reporting.data import ReportData
+from l2advisor.reporting.figures import PLOTTERS
+
+FIGURES = {  # file name -> caption in report.md
+    "curves.png": "Validation metric of every probe against steps (left) and against tau = lr*lam*steps "
+                  "(right). If the relations hold, the curves of the plateau lams (solid) fall onto one "
+                  "curve on the right.",
+    "tstar.png": "Steps to reach the peak (t*, first evaluation within the tolerance of the peak) "
+                 "against 1/(lr*lam). The fit log t* = log c0 + alpha log(1/(lr*lam)) with its 95% "
+                 "bootstrap band; the paper predicts slope 1.",
+    "plateau.png": "Peak validation metric against lam. Lams up to lam_c are within noise of the best "
+                   "(the plateau); the advice for the budget is marked.",
+    "collapsed.png": "The plateau probes pooled on the tau clock (each centred on the plateau level). "
+                     "c is the tau where the pooled curve is best: lam = c/(lr*T).",
+}
+
+
+def _f(x: float, fmt: str = ".3g") -> str:
+    return "-" if x is None or not math.isfinite(x) else format(x, fmt)
+
+
+def markdown(data: ReportData, figures: list[str]) -> str:
+    """report.md: verdict and reasons, the advice, the per-lam table, the figures."""
+    f, a = data.fit, data.advice
+    out = [f"# l2advisor report: {data.title}", "",
+           f"**Verdict (the paper's relations): {f.verdict}.** Probe lr {_f(f.lr)}; {f.n_usable} usable probes; "
+           f"c = {_f(f.c)} [{_f(f.c_interval[0])}, {_f(f.c_interval[1])}]; "
+           f"alpha = {_f(f.alpha, '.2f')} [{_f(f.alpha_interval[0], '.2f')}, "
+           f"{_f(f.alpha_interval[1], '.2f')}]; plateau edge lam_c = {_f(f.lam_c)}.", ""]
+    out += [f"- {r}" for r in f.reasons] + [""]
+    if a is not None:
+        out += ["## Advice", "",
+                f"For a budget of **{a.budget_steps} steps** at lr {_f(a.lr)}: "
+                f"**`weight_decay={_f(a.weight_decay, '.3g')}`** "
+                f"(interval {_f(a.interval[0])} .. {_f(a.interval[1])}); predicted peak "
+                f"{data.metric_name} {_f(a.predicted_metric, '.4f')} around step "
+                f"{_f(a.predicted_peak_step, '.0f')}" + (" (extrapolated)" if a.extrapolated else "") + ".",
+                ""]
+        out += [f"- {r}" for r in a.reasons]
+        out += ["", "| rule of thumb (zero cost) | weight_decay | / advice |", "|---|---:|---:|"]
+        out += [f"| {k} | {_f(v)} | {_f(v / a.weight_decay, '.2g')} |"
+                for k, v in a.rules_of_thumb.items()] + [""]
+    out += ["## Probes per lam", "",
+            f"| lr | lam | lr*lam | seeds | diverged | peak {data.metric_name} (mean +- sd) | "
+            "t* (steps) | tau* | train acc | peaked | plateau |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
+    for r in sorted(f.table, key=lambda r: (r.lr, -r.lam)):
+        out.append(f"| {_f(r.lr)} | {_f(r.lam)} | {_f(r.lr * r.lam)} | {r.n_seeds} | {r.n_diverged} | "
+                   f"{_f(r.peak_mean, '.4f')} +- {_f(r.peak_sd, '.4f')} | {_f(r.t_star, '.0f')} | "
+                   f"{_f(r.tau_star, '.2f')} | {_f(r.max_train_acc, '.3f')} | {r.n_peaked}/{r.n_seeds} | "
+                   f"{'yes' if r.in_plateau else 'no'} |")
+    for e in f.excluded:
+        out.append(f"\nExcluded: lam={_f(e.lam)} lr={_f(e.lr)} seed={e.seed}: {e.reason}")
+    out.append("")
+    for name in figures:
+        out += [f"## {name[:-4]}", "", f"![{name[:-4]}]({name})", "", FIGURES[name], ""]
+    return "\n".join(out)
+
+
+def write_report(data: ReportData, out_dir: Path) -> list[Path]:
+    """Write the four PNGs and report.md into out_dir; returns their paths (report.md last)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [plot(data, out_dir / name) for name, plot in PLOTTERS.items()]
+    md = out_dir / "report.md"
+    md.write_text(markdown(data, list(PLOTTERS)), encoding="utf-8")
+    return [*paths, md]

@@ -1,0 +1,38 @@
+"""A run directory's files, and its recorded runs as `Curve`s for the pure core."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from l2advisor.errors import InputError
+from l2advisor.runs.store import Results, RunState, read_results
+from l2advisor.science.curves import Curve
+
+PROBES_FILE = "probes.jsonl"
+TRAIN_FILE = "train.jsonl"
+
+
+def results_path(run_dir: Path, name: str = PROBES_FILE) -> Path:
+    return Path(run_dir) / name
+
+
+def curve_from_state(state: RunState) -> Curve:
+    """One run's evaluation records as aligned arrays (missing values become NaN)."""
+    def column(key: str) -> np.ndarray:
+        return np.array([np.nan if r.get(key) is None else r[key] for r in state.evals], dtype=float)
+
+    meta = state.meta
+    return Curve(lam=float(meta["lam"]), lr=float(meta["lr"]), seed=int(meta["seed"]),
+                 steps=column("step"), tau=column("tau"), val_metric=column("val_metric"),
+                 train_acc=column("train_acc"), train_loss=column("train_loss"), status=state.status)
+
+
+def load_probe_curves(run_dir: Path) -> tuple[Results, list[Curve]]:
+    """The finished probes of a run directory (unfinished ones are left out: they restart)."""
+    results = read_results(results_path(run_dir))
+    curves = [curve_from_state(s) for s in results.runs.values() if s.done and s.evals]
+    if not curves:
+        raise InputError(f"{run_dir} has no finished probe yet; run `l2advisor probe` to completion first.")
+    return results, curves

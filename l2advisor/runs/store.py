@@ -1,0 +1,245 @@
+"""The only reader and writer of result files: append-only JSON lines, versioned, no pickle.
+
+A run directory holds `probes.jsonl` (or `train.jsonl`): one header line, then for each run
+a `start` line, its `eval` lines (flushed as each evaluation arrives, so a crash loses at
+most the last interval) and an `end` line. A run restarted after a crash writes a new
+`start`; readers keep the evaluations after the last one. Summaries (`fit.json`,
+`advice.json`) are whole JSON objects replaced atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from l2advisor._version import __version__
+from l2advisor.errors import InputError
+
+SCHEMA_VERSION = 1
+DONE = ("finished", "stopped", "diverged", "failed")  # a run with one of these needs no rerun
+
+
+@dataclass
+class RunState:
+    """Everything recorded about one run (one lam, lr, seed) in a results file."""
+
+    run_id: str
+    meta: dict[str, Any]
+    evals: list[dict[str, Any]] = field(default_factory=list)
+    end: dict[str, Any] | None = None
+
+    @property
+    def status(self) -> str:
+        return self.end["status"] if self.end else "running"
+
+    @property
+    def done(self) -> bool:
+        return self.status in DONE
+
+
+@dataclass
+class Results:
+    """A results file, read: its header, its runs in order of first start, and any warnings."""
+
+    header: dict[str, Any]
+    runs: dict[str, RunState]
+    warnings: list[str]
+
+
+def versions() -> dict[str, str]:
+    """Library versions recorded in every header (imported lazily: optuna is slow to import)."""
+    import torch
+
+    found = {"l2advisor": __version__, "torch": torch.__version__, "python": platform.python_version()}
+    try:
+        import optuna
+
+        found["optuna"] = optuna.__version__
+    except ImportError:
+        found["optuna"] = "not installed"
+    return found
+
+
+def make_header(command: str, settings: dict[str, Any], device: str) -> dict[str, Any]:
+    """The first line of a results file: schema, versions, device and every setting."""
+    return {"type": "header", "schema_version": SCHEMA_VERSION, "command": command,
+            "l2advisor_version": __version__, "versions": versions(), "device": device,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "settings": settings}
+
+
+def settings_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Human-readable differences between two settings dicts (`key: old -> new`, nested keys
+    dotted: `probe.horizon: 8.0 -> 4.0`)."""
+    old, new = _flatten(old), _flatten(new)
+    keys = sorted(set(old) | set(new))
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+
+
+def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def json_safe(value: Any) -> Any:
+    """JSON has no NaN or infinity: they are written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+class ResultsWriter:
+    """Appends records to a results file, one flushed JSON line each."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(json_safe(record), allow_nan=False) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> ResultsWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_results(path: Path, header: dict[str, Any], force: bool = False) -> ResultsWriter:
+    """Start a new results file, or resume one written with the same settings.
+
+    Different settings on an existing file are refused with what differs, unless `force`
+    (which starts over).
+    """
+    if path.exists() and path.stat().st_size > 0 and not force:
+        existing = read_results(path).header
+        diff = settings_diff(existing.get("settings", {}), header["settings"])
+        if diff:
+            raise InputError(f"{path.parent} holds results made with other settings ("
+                             + "; ".join(diff) + "). Use --force to start over, or --out for a new directory.")
+        _drop_partial_line(path)  # appending after half a line would corrupt the next record
+        return ResultsWriter(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if force and path.exists():
+        path.unlink()
+    writer = ResultsWriter(path)
+    writer.write(header)
+    return writer
+
+
+def _drop_partial_line(path: Path) -> None:
+    """Cut a partial last line (a crash in the middle of a write) off the end of the file."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as handle:
+            handle.truncate(data.rfind(b"\n") + 1)
+
+
+def read_results(path: Path) -> Results:
+    """Read a results file. A partial last line (a crash mid-write) is skipped with a warning;
+    a corrupt line elsewhere, a missing header or another schema version is refused."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"No results file at {path}; run `l2advisor probe` first.")
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    warnings: list[str] = []
+    if lines and lines[-1] == b"":
+        lines.pop()
+    records: list[tuple[int, dict[str, Any]]] = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = _check_record(json.loads(line.decode("utf-8")))
+        except (ValueError, RecursionError):  # also bad UTF-8 (UnicodeDecodeError is a ValueError)
+            if number == len(lines) and not data.endswith(b"\n"):
+                warnings.append(f"{path.name}: skipped a partial last line {number} (an interrupted write).")
+                continue
+            raise InputError(f"{path}: line {number} is not a valid results record; the file is corrupt.") from None
+        records.append((number, record))
+    return Results(_header(path, records), _group_runs(path, records), warnings)
+
+
+NUMERIC = ("step", "tau", "lam", "lr", "train_loss", "train_acc", "val_loss", "val_metric",
+           "weight_norm_sq", "seconds", "steps")  # where present: a number or null (NaN)
+
+
+def _check_record(record: Any) -> dict[str, Any]:
+    """The shape every reader relies on; anything else is a corrupt line (ValueError)."""
+    if not isinstance(record, dict) or not isinstance(record.get("type"), str):
+        raise ValueError("not a record")
+    if record["type"] in ("start", "eval", "end") and not isinstance(record.get("run"), str):
+        raise ValueError("a run record without a run id")
+    if record["type"] == "header" and not isinstance(record.get("settings", {}), dict):
+        raise ValueError("a header without settings")
+    for key in NUMERIC if record["type"] == "eval" else ():
+        value = record.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"{key} is not a number")
+    return record
+
+
+def _header(path: Path, records: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+    if not records or records[0][1].get("type") != "header":
+        raise InputError(f"{path} has no header line; it was not written by l2advisor.")
+    header = records[0][1]
+    if header.get("schema_version") != SCHEMA_VERSION:
+        raise InputError(f"{path} was written with results schema version {header.get('schema_version')!r}; "
+                         f"this l2advisor {__version__} reads version {SCHEMA_VERSION}. Re-run the probes.")
+    return header
+
+
+def _group_runs(path: Path, records: list[tuple[int, dict[str, Any]]]) -> dict[str, RunState]:
+    runs: dict[str, RunState] = {}
+    for number, record in records[1:]:
+        kind, run_id = record.get("type"), record.get("run")
+        if kind == "start":
+            runs[run_id] = RunState(run_id, record)  # a restart discards the earlier attempt
+        elif kind in ("eval", "end") and run_id in runs:
+            if kind == "eval":
+                runs[run_id].evals.append(record)
+            else:
+                runs[run_id].end = record
+        elif kind not in ("eval", "end", "note"):
+            raise InputError(f"{path}: line {number} has an unknown record type {kind!r}.")
+    return runs
+
+
+def write_json(path: Path, obj: dict[str, Any]) -> None:
+    """Write a summary file atomically (a reader never sees half of it)."""
+    payload = {"schema_version": SCHEMA_VERSION, "l2advisor_version": __version__, **obj}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(json_safe(payload), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a summary file written by `write_json`, checking its schema version."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"No file at {path}.") from None
+    except (ValueError, RecursionError):
+        raise InputError(f"{path} is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path} is not an l2advisor summary (not a JSON object).")
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise InputError(f"{path} has schema version {data.get('schema_version')!r}, expected {SCHEMA_VERSION}.")
+    return data

@@ -1,0 +1,224 @@
+"""`Fit` + budget (+ lr) -> `Advice`: the weight decay to train with, and an AutoL2 setup.
+
+Pure (numpy only, no torch). `weight_decay` is torch's weight_decay (SGD or AdamW). The
+budget `T` is in optimizer steps; the clock is lr*lam per step, so tau = lr*lam*T.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from l2advisor.science.fit import FAILS, Fit, LamRow
+from l2advisor.science.serial import from_jsonable, to_jsonable
+
+DEFAULT_WD = 5e-4  # the common default, shown for contrast and used when nothing was measured
+REFRACTORY_FRACTION = 0.25  # AutoL2 waits refractory_tau = c / 4 after each decay
+NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class Advice:
+    """Advice for one budget. NaN where not measurable (None in the dict)."""
+
+    weight_decay: float  # value to pass to torch
+    interval: tuple[float, float]  # from c_interval, clipped like weight_decay
+    lr: float  # the learning rate the advice is for
+    budget_steps: int
+    verdict: str  # the Fit's verdict
+    predicted_metric: float  # peak metric expected at weight_decay within the budget
+    predicted_peak_step: float  # step where the metric is expected to be best: c / (lr*wd)
+    extrapolated: bool  # lr*weight_decay below the smallest probed lr*lam
+    c: float
+    c_interval: tuple[float, float]
+    alpha: float
+    unclipped: float  # c / (lr*T) before clipping to the plateau (NaN without a formula)
+    reasons: tuple[str, ...]
+    rules_of_thumb: dict[str, float]  # zero-cost rules, for contrast
+
+
+def rules_of_thumb(lr: float, budget_steps: int) -> dict[str, float]:
+    """Zero-cost rules a user might otherwise apply, named by what they assume."""
+    x = lr * budget_steps
+    return {
+        "1/(lr*lam) = 10% of the run: lam = 10/(lr*T)": 10.0 / x,
+        "lr*lam*T = 1 (one decay time per run): lam = 1/(lr*T)": 1.0 / x,
+        "common default weight_decay = 5e-4": DEFAULT_WD,
+    }
+
+
+def _main_rows(fit: Fit) -> list[LamRow]:
+    """Table rows at the probe lr that have usable probes, sorted by lam."""
+    return sorted((r for r in fit.table if r.lr == fit.lr and r.n_seeds > 0),
+                  key=lambda r: r.lam)
+
+
+def _peak_at(fit: Fit, lam: float) -> float:
+    """Mean peak metric at probe-lr lam, linear in log lam between probed lams; NaN outside."""
+    rows = _main_rows(fit)
+    if not rows or not rows[0].lam <= lam <= rows[-1].lam:
+        return NAN
+    return float(np.interp(math.log(lam), [math.log(r.lam) for r in rows],
+                           [r.peak_mean for r in rows]))
+
+
+def _shortfall(fit: Fit, tau_budget: float) -> float:
+    """How far below its top the pooled curve still is at tau_budget (0 once past c)."""
+    t, m = np.asarray(fit.collapsed_tau, float), np.asarray(fit.collapsed_mean, float)
+    ok = np.isfinite(m) & (t > 0)
+    if tau_budget >= fit.c or ok.sum() < 2:
+        return 0.0
+    at = np.interp(math.log(tau_budget), np.log(t[ok]), m[ok], left=np.nan)
+    return float(max(m[ok].max() - at, 0.0)) if math.isfinite(at) else NAN
+
+
+def _check(budget_steps: float, lr: float) -> None:
+    if not (math.isfinite(budget_steps) and budget_steps > 0):
+        raise ValueError(f"budget_steps must be a positive number of steps, got {budget_steps}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be positive, got {lr}")
+
+
+def _fallback(fit: Fit, budget: int, lr: float, base: dict) -> Advice:
+    """Verdict "does not hold": the best measured lam, no formula."""
+    why = [f"the relations do not hold here ({'; '.join(fit.reasons[:2]) or 'no reason'}): "
+           "advice is the best measured lam, not c/(lr*T)"]
+    rows = _main_rows(fit)
+    best = [r for r in rows if r.lam == fit.lam_best]
+    if best:
+        wd = fit.lam_best
+        plateau = [r.lam for r in rows if r.in_plateau] or [wd]
+        interval = (min(plateau), max(plateau))
+        if interval[0] < interval[1]:
+            why.append(f"lams {interval[0]:.3g}..{interval[1]:.3g} peaked within "
+                       f"{fit.plateau_threshold:.4f} of the best: lam barely matters among them")
+        else:
+            why.append(f"no other probed lam peaked within {fit.plateau_threshold:.4f} of it")
+        same_lr = math.isclose(lr, fit.lr, rel_tol=1e-9)
+        metric = best[0].peak_mean if same_lr else NAN
+        step = best[0].t_star if same_lr else NAN
+        if not same_lr:
+            why.append(f"measured at lr = {fit.lr:.3g}; not translated to lr = {lr:.3g}")
+    else:
+        wd, interval, metric, step = DEFAULT_WD, (NAN, NAN), NAN, NAN
+        why.append(f"nothing usable was measured: falling back to the common default {wd:g}")
+    return Advice(weight_decay=float(wd), interval=interval, predicted_metric=float(metric),
+                  predicted_peak_step=float(step), extrapolated=False, unclipped=NAN,
+                  reasons=tuple(why), **base)
+
+
+def advise(fit: Fit, budget_steps: int, lr: float | None = None) -> Advice:
+    """Weight decay for a budget of `budget_steps` steps at learning rate `lr` (default: the
+    probe lr). lam = c / (lr*T), clipped to the plateau (<= lam_c) and, when the peak has an
+    interior maximum, not below lam*; both limits move to another lr through the lr*lam clock.
+    Raises ValueError on a non-positive budget or lr, or no lr at all.
+    """
+    if lr is None and not math.isfinite(fit.lr):
+        raise ValueError("the fit has no probe lr (nothing usable was measured): pass lr")
+    lr = float(fit.lr if lr is None else lr)
+    _check(float(budget_steps), lr)
+    budget = int(round(budget_steps))
+    base = dict(lr=lr, budget_steps=budget, verdict=fit.verdict, c=fit.c,
+                c_interval=fit.c_interval, alpha=fit.alpha,
+                rules_of_thumb=rules_of_thumb(lr, budget))
+    if fit.verdict == FAILS or not math.isfinite(fit.c):
+        return _fallback(fit, budget, lr, base)
+    k = fit.lr / lr  # probe-lr lam -> lam at lr, same lr*lam
+    hi_lam, lo_lam = fit.lam_c * k, (fit.lam_star * k if fit.interior_max else 0.0)
+
+    def clip(lam: float) -> float:
+        return min(max(lam, lo_lam), hi_lam) if math.isfinite(lam) else NAN
+
+    raw = fit.c / (lr * budget)
+    wd = clip(raw)
+    why = [f"lam = c/(lr*T) = {fit.c:.3g}/({lr:.3g}*{budget}) = {raw:.3g}"]
+    if wd < raw:
+        why.append(f"clipped to the plateau edge lam_c = {hi_lam:.3g}: the budget is too short "
+                   f"for the peak at any plateau lam (it arrives at step {fit.c / (lr * wd):.0f})")
+    elif wd > raw:
+        why.append(f"raised to lam* = {lo_lam:.3g}: the peak has an interior maximum there, "
+                   "smaller lams are worse however long the run")
+    extrapolated = lr * wd < fit.lr * fit.lam_min_probed * (1 - 1e-9)
+    level = fit.plateau_level if extrapolated else _peak_at(fit, wd / k)
+    metric = level - _shortfall(fit, lr * wd * budget)
+    if extrapolated:
+        why.append(f"extrapolated below the smallest probed lam {fit.lam_min_probed * k:.3g}: "
+                   f"predicted metric is the plateau level {fit.plateau_level:.4f}")
+    if not math.isclose(lr, fit.lr, rel_tol=1e-9):
+        clock = {True: "confirmed across probe lrs", False: "NOT confirmed across probe lrs: "
+                 "unreliable", None: "not checked (one probe lr)"}[fit.clock_is_lr_lam]
+        why.append(f"lr {lr:.3g} differs from the probe lr {fit.lr:.3g}: translated through the "
+                   f"lr*lam clock ({clock})")
+    if abs(fit.alpha - 1.0) > 0.25:
+        why.append(f"alpha = {fit.alpha:.2f}, the formula assumes 1: treat it as approximate")
+    lo, hi = (clip(c / (lr * budget)) for c in fit.c_interval)
+    return Advice(weight_decay=float(wd), interval=(float(lo), float(hi)),
+                  predicted_metric=float(metric), predicted_peak_step=float(fit.c / (lr * wd)),
+                  extrapolated=bool(extrapolated), unclipped=float(raw),
+                  reasons=tuple(why), **base)
+
+
+def advice_to_dict(advice: Advice) -> dict:
+    """JSON-safe dict (schema_version 1; NaN -> None); keys as in DESIGN.md."""
+    return {"schema_version": 1, **to_jsonable(advice)}
+
+
+def advice_from_dict(d: dict) -> Advice:
+    """Inverse of `advice_to_dict` (extra keys ignored; a missing key is a ValueError)."""
+    return from_jsonable(Advice, d)
+
+
+@dataclass(frozen=True)
+class AutoL2Advice:
+    """Settings for the AutoL2 scheduler, filled from the probes."""
+
+    lam0: float  # starting weight decay: the largest lam in the plateau (lam_c)
+    decay: float  # lam <- lam / decay at each trigger
+    refractory_tau: float  # minimum tau (sum of lr*lam) between decays
+    lam_min: float  # floor: never decay below it
+    lr: float
+    budget_steps: int
+    verdict: str
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        """JSON-safe dict with schema_version 1."""
+        return {"schema_version": 1, **to_jsonable(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AutoL2Advice:
+        return from_jsonable(cls, d)
+
+
+def autol2_config(
+    fit: Fit, budget_steps: int, lr: float | None = None, decay: float = 10.0
+) -> AutoL2Advice:
+    """AutoL2 settings: lam0 = lam_c (largest plateau lam, through the clock at another lr);
+    refractory_tau = c/4: after a decay the network needs a tau of order c to use the new
+    lam, and the loss plateaus on noise long before that, so a wait of a fraction of c keeps
+    the trigger from firing twice on one plateau, while 4 waits still fit inside one c;
+    lam_min = the budget advice / decay: one decay below the best constant lam, a floor the
+    paper's rule lacks. Verdict "does not hold": lam0 = the best measured lam.
+    """
+    adv = advise(fit, budget_steps, lr)
+    why = []
+    if adv.verdict == FAILS or not math.isfinite(fit.lam_c):
+        lam0 = adv.weight_decay
+        why.append("the relations do not hold: lam0 is the best measured lam; AutoL2's 1/lam "
+                   "clock is not supported by the probes")
+    else:
+        lam0 = max(fit.lam_c * fit.lr / adv.lr, adv.weight_decay)
+        why.append(f"lam0 = lam_c = {lam0:.3g}, the largest lam inside the plateau")
+    if adv.verdict != FAILS and math.isfinite(fit.c):
+        refr = REFRACTORY_FRACTION * fit.c
+        why.append(f"refractory_tau = c/4 = {refr:.3g}")
+    else:
+        refr = 0.1 * adv.lr  # the paper's 0.1/lam steps, expressed in tau
+        why.append(f"no usable c: refractory_tau = 0.1*lr = {refr:.3g} (the paper's 0.1/lam steps)")
+    lam_min = min(adv.weight_decay, lam0) / decay
+    why.append(f"lam_min = {lam_min:.3g}: one decay below the budget advice {adv.weight_decay:.3g}")
+    return AutoL2Advice(lam0=float(lam0), decay=float(decay), refractory_tau=float(refr),
+                        lam_min=float(lam_min), lr=adv.lr, budget_steps=adv.budget_steps,
+                        verdict=adv.verdict, reasons=tuple(why))

@@ -1,0 +1,283 @@
+"""Probe metrics across lams -> `Fit`: c, the t* exponent, the plateau, and a verdict.
+
+Pure numpy (no torch). Units: `lam` is torch's weight_decay, `lr*lam` the per-step shrink
+(the clock), `t*` in optimizer steps, `tau = lr*lam*steps` dimensionless.
+
+The verdict's rules are in verdict.py; how t* scales with lr*lam is in scaling.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from l2advisor.science.collapse import collapse
+from l2advisor.science.curves import (
+    DEFAULT_WINDOW,
+    Curve,
+    CurveMetrics,
+    analyze_curve,
+    finite_median,
+)
+from l2advisor.science.scaling import fit_alpha, fit_clock
+from l2advisor.science.serial import from_jsonable, to_jsonable
+from l2advisor.science.verdict import (  # noqa: F401 - re-exported: the verdict names are part of fit's API
+    APPROX,
+    FAILS,
+    HOLDS,
+    MIN_LAMS,
+    TRAIN_ACC_APPROX,
+    VERDICTS,
+    decide_verdict,
+)
+
+NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class LamRow:
+    """One (lr, lam) of the probe table; medians and means over its usable seeds."""
+
+    lam: float
+    lr: float
+    n_seeds: int  # usable probes
+    n_diverged: int  # probes excluded as diverged
+    peak_mean: float  # mean over seeds of the smoothed peak metric
+    peak_sd: float  # sd over seeds (NaN with one seed)
+    t_star: float  # median t*, steps
+    tau_star: float  # median lr*lam*t*
+    peak_tau: float  # median tau of the smoothed max
+    max_train_acc: float  # median of the max training accuracy
+    n_peaked: int  # seeds whose curve clearly peaked before its end
+    in_plateau: bool  # peak within noise of the best lam at this lr
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """A probe left out of the fit, and why."""
+
+    lam: float
+    lr: float
+    seed: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Everything `advise` and the report need. NaN where not measurable."""
+
+    verdict: str  # one of VERDICTS
+    reasons: tuple[str, ...]  # the numbers that decided
+    lr: float  # the probe lr that c, the plateau and the table's main rows refer to
+    tolerance: float  # metric units; t* = first point within it of the peak
+    c: float  # tau where the pooled plateau curve is best: lam_opt = c / (lr*T)
+    c_interval: tuple[float, float]
+    alpha: float  # log t* = log c0 - alpha log(lr*lam); the paper predicts 1
+    alpha_interval: tuple[float, float]
+    c0: float  # steps * (lr*lam)^alpha
+    tau_star_median: float  # median single-run tau* (noisy; not what the advice uses)
+    beta_lr: float  # log t* = a - beta_lr log lr - beta_lam log lam (several lrs only)
+    beta_lr_interval: tuple[float, float]
+    beta_lam: float
+    beta_lam_interval: tuple[float, float]
+    clock_is_lr_lam: bool | None  # None with a single lr
+    lam_c: float  # plateau edge: largest lam whose peak is within noise of the best
+    lam_best: float  # lam with the best measured mean peak
+    lam_min_probed: float  # smallest usable lam at `lr`
+    plateau_level: float  # mean peak of the plateau lams
+    plateau_threshold: float  # "within noise" margin used for the plateau
+    interior_max: bool  # a smaller, clearly-peaked lam is significantly worse than lam_best
+    lam_star: float  # = lam_best when interior_max (advice floor), else NaN
+    overparameterized: bool | None  # plateau probes reached training accuracy ~1
+    train_acc: float  # median max training accuracy of the plateau probes
+    n_usable: int
+    table: tuple[LamRow, ...]
+    collapsed_tau: tuple[float, ...]  # tau grid of the pooled plateau curve
+    collapsed_mean: tuple[float, ...]  # pooled metric, each probe centred on the plateau level
+    collapsed_lo: tuple[float, ...]  # mean - 1 standard error across probes
+    collapsed_hi: tuple[float, ...]
+    excluded: tuple[Excluded, ...]
+
+
+def _blank(tolerance: float) -> dict:
+    """Field values of a Fit that measured nothing (NaN, empty, None), by annotation."""
+    empty = {"float": NAN, "tuple[float, float]": (NAN, NAN), "bool | None": None,
+             "bool": False, "int": 0, "str": FAILS}
+    return {**{f.name: empty.get(str(f.type), ()) for f in fields(Fit)},
+            "tolerance": float(tolerance)}
+
+
+def _screen(curves: Sequence[Curve], tolerance: float):
+    """Analyse every curve; split into usable (metrics, curve) pairs and exclusions."""
+    usable, excluded = [], []
+    for cv in curves:
+        try:
+            m = analyze_curve(cv, tolerance)
+        except Exception as exc:  # a malformed record must not sink the fit
+            excluded.append(Excluded(NAN, NAN, -1, f"unreadable curve ({type(exc).__name__})"))
+            continue
+        why = None
+        if m.status == "failed":
+            why = "failed"
+        elif m.diverged:
+            why = "diverged (status or non-finite loss/metric)"
+        elif not (m.lam > 0 and m.lr > 0 and math.isfinite(m.lam * m.lr)):
+            why = "lam and lr must be positive and finite: no tau clock"
+        elif not math.isfinite(m.peak_metric):
+            why = "no finite evaluation"
+        if why:
+            excluded.append(Excluded(m.lam, m.lr, m.seed, why))
+        else:
+            usable.append((m, cv))
+    return usable, excluded
+
+
+def _rows(ms: list[CurveMetrics], excluded: list[Excluded]) -> list[LamRow]:
+    """Group usable probes by (lr, lam) into table rows (in_plateau set later)."""
+    keys = sorted({(m.lr, m.lam) for m in ms} | {(e.lr, e.lam) for e in excluded
+                                                  if e.lam > 0 and e.lr > 0})
+    rows = []
+    for lr, lam in keys:
+        g = [m for m in ms if (m.lr, m.lam) == (lr, lam)]
+        peaks = np.array([m.peak_metric for m in g])
+        rows.append(LamRow(
+            lam=lam, lr=lr, n_seeds=len(g),
+            n_diverged=sum(e.lr == lr and e.lam == lam and e.reason.startswith("diverged")
+                           for e in excluded),
+            peak_mean=float(peaks.mean()) if g else NAN,
+            peak_sd=float(peaks.std(ddof=1)) if len(g) > 1 else NAN,
+            t_star=finite_median(m.t_star for m in g), tau_star=finite_median(m.tau_star for m in g),
+            peak_tau=finite_median(m.peak_tau for m in g),
+            max_train_acc=finite_median(m.max_train_acc for m in g),
+            n_peaked=sum(m.peaked for m in g), in_plateau=False))
+    return rows
+
+
+def _plateau(rows: list[LamRow], ms: list[CurveMetrics], tolerance: float) -> dict:
+    """Plateau of the peak metric against lam at one lr (rows with data, any order).
+
+    Noise: pooled sd of the peak over seeds, or (one seed per lam) the evaluation noise
+    over sqrt(smoothing window). A lam is in the plateau when its mean peak is within
+    max(tolerance, 2 * se of the difference to the best).
+    """
+    sds = [r.peak_sd for r in rows if math.isfinite(r.peak_sd)]
+    sd = math.sqrt(np.mean(np.square(sds))) if sds else (
+        finite_median(m.noise for m in ms) / math.sqrt(DEFAULT_WINDOW))
+    sd = sd if math.isfinite(sd) else 0.0
+    best = max(rows, key=lambda r: r.peak_mean)
+
+    def thr(r: LamRow) -> float:
+        return max(tolerance, 2.0 * sd * math.sqrt(1 / best.n_seeds + 1 / r.n_seeds))
+
+    inside = {r.lam for r in rows if r.peak_mean >= best.peak_mean - thr(r)}
+    worse_below = [r for r in rows if r.lam < best.lam and r.lam not in inside
+                   and 2 * r.n_peaked >= r.n_seeds]
+    return dict(
+        inside=inside, lam_c=max(inside), lam_best=best.lam, threshold=thr(best),
+        level=float(np.mean([r.peak_mean for r in rows if r.lam in inside])),
+        interior=bool(worse_below), lam_star=best.lam if worse_below else NAN,
+        no_effect=len(inside) == len(rows))
+
+
+def _describe(f: dict) -> list[str]:
+    """Reasons that state the plateau and c, whatever the verdict."""
+    out = [f"plateau: lam <= {f['lam_c']:.3g} has a peak within {f['plateau_threshold']:.4f} "
+           f"of the best ({f['plateau_level']:.4f} mean); best lam {f['lam_best']:.3g}"]
+    if f["interior_max"]:
+        out.append(f"the peak has an interior maximum at lam* = {f['lam_star']:.3g}: smaller "
+                   f"lams are worse, longer budgets must not go below it")
+    lo, hi = f["c_interval"]
+    out.append(f"c = {f['c']:.3g} [{lo:.3g}, {hi:.3g}]: tau where the pooled plateau curve is "
+               f"best (single-run tau* median {f['tau_star_median']:.3g})")
+    return out
+
+
+def _main_lr(ms: list[CurveMetrics]) -> float:
+    """The lr with the most usable probes (ties: most lams, then the smallest lr)."""
+    lrs = sorted({m.lr for m in ms})
+    return max(lrs, key=lambda lr: (sum(m.lr == lr for m in ms),
+                                    len({m.lam for m in ms if m.lr == lr}), -lr))
+
+
+def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> Fit:
+    f, rng = _blank(tolerance), np.random.default_rng(seed)
+    usable, excluded = _screen(list(curves or ()), tolerance)
+    ms = [m for m, _ in usable]
+    rows = _rows(ms, excluded)
+    f.update(excluded=tuple(excluded), n_usable=len(ms), table=tuple(rows))
+    notes = [f"{len(excluded)} probe(s) excluded: " + "; ".join(
+        f"lam={e.lam:.3g} lr={e.lr:.3g} seed={e.seed}: {e.reason}" for e in excluded)
+    ] if excluded else []
+    if not ms:
+        return Fit(**{**f, "reasons": tuple(["no usable probe"] + notes)})
+    plateaus = {lr: _plateau([r for r in rows if r.lr == lr and r.n_seeds],
+                             [m for m in ms if m.lr == lr], tolerance) for lr in {m.lr for m in ms}}
+    lr0 = _main_lr(ms)
+    p = plateaus[lr0]
+    rows = [replace(r, in_plateau=r.n_seeds > 0 and r.lam in plateaus[r.lr]["inside"])
+            for r in rows]
+    plat = [(m, cv) for m, cv in usable if m.lr == lr0 and m.lam in p["inside"]]
+    over = [m.max_train_acc for m, _ in plat]
+    f.update(table=tuple(rows), lr=lr0, lam_c=p["lam_c"], lam_best=p["lam_best"],
+             lam_min_probed=min(m.lam for m in ms if m.lr == lr0),
+             plateau_level=p["level"], plateau_threshold=p["threshold"],
+             interior_max=p["interior"], lam_star=p["lam_star"], train_acc=finite_median(over))
+    f["overparameterized"] = (None if not math.isfinite(f["train_acc"])
+                              else f["train_acc"] >= TRAIN_ACC_APPROX)
+    good = [m for m in ms if m.peaked and m.t_star > 0]
+    reg = [m for m in good if m.lam <= plateaus[m.lr]["lam_c"]]
+    if len({m.lr * m.lam for m in reg}) < MIN_LAMS:
+        if len({m.lr * m.lam for m in good}) > len({m.lr * m.lam for m in reg}):
+            notes.append(f"only {len({m.lam for m in reg})} plateau lam(s) clearly peaked: the t* fit "
+                         f"also uses lams above the plateau edge, where t* need not follow 1/lam; "
+                         f"probe smaller lams (a larger probe budget) for a sharper test")
+        reg = good
+    n_clocks = len({m.lr * m.lam for m in reg})
+    if n_clocks >= 2:
+        f.update(fit_alpha(reg, n_boot, rng))
+        f.update(fit_clock(reg, n_boot, rng))
+    if len(good) < len(ms):
+        notes.append(f"{len(ms) - len(good)} probe(s) had not clearly peaked (or peaked at "
+                     f"step 0): left out of the t* fit")
+    pool = [(m, cv) for m, cv in plat if m.peaked] or plat  # centred on the plateau level:
+    f.update(collapse([cv for _, cv in pool], [p["level"] - m.peak_metric for m, _ in pool],
+                      finite_median(m.noise for m, _ in pool), n_boot, rng))
+    edge = {"rising": f"the pooled curve is still rising at tau = {f['c']:.3g}: c is a "
+                      f"lower bound (probes too short)",
+            "first": "the pooled curve is best at its first point: c is an upper bound",
+            "": ""}[f.pop("edge", "")]
+    if not math.isfinite(f["c"]) and math.isfinite(f["tau_star_median"]):
+        f["c"], f["c_interval"] = f["tau_star_median"], (NAN, NAN)
+        edge = "no pooled curve: c taken from the median single-run tau*"
+    verdict, why = decide_verdict(f, n_clocks, p["no_effect"], edge)
+    return Fit(**{**f, "verdict": verdict, "reasons": tuple(why + _describe(f) + notes)})
+
+
+def fit_relations(
+    curves: Sequence[Curve], tolerance: float = 0.005, n_bootstrap: int = 200, seed: int = 0
+) -> Fit:
+    """Fit the paper's relations to probe curves (see the module docstring for the verdict).
+
+    Never raises: on input it cannot use (empty, all diverged, NaN, one lam, constant
+    curves) it returns a Fit with verdict "does not hold" and a reason. `seed` fixes the
+    bootstrap so a fit is repeatable.
+    """
+    try:
+        with np.errstate(all="ignore"):  # odd input gives NaN and a verdict, not warnings
+            return _fit(curves, float(tolerance), max(int(n_bootstrap), 0), int(seed))
+    except Exception as exc:  # contract: a verdict, not a traceback; the reason names the error
+        return Fit(**{**_blank(tolerance),
+                      "reasons": (f"internal error while fitting: {type(exc).__name__}: {exc}",)})
+
+
+def fit_to_dict(fit: Fit) -> dict:
+    """JSON-safe dict of a Fit, with schema_version 1."""
+    return {"schema_version": 1, **to_jsonable(fit)}
+
+
+def fit_from_dict(d: dict) -> Fit:
+    """Inverse of `fit_to_dict` (extra keys ignored; a missing key is a ValueError)."""
+    return from_jsonable(Fit, d, {"LamRow": LamRow, "Excluded": Excluded})

@@ -1,0 +1,303 @@
+"""AutoL2: a weight-decay scheduler for any torch optimizer, on the tau clock.
+
+Conventions (PAPER.md): the L2 term is ``0.5 * lam * ||theta||^2``, i.e. torch
+``SGD(weight_decay=lam)``; AdamW's decoupled decay shrinks by ``(1 - lr*weight_decay)``.
+Both shrink the weights by ``lr*lam`` per step, so the clock is
+``tau = sum over steps of lr_t * lam_t`` (dimensionless). ``lam`` below is always the
+``weight_decay`` value written into the optimizer, never ``lr*lam``.
+
+Like timm's schedulers, `AutoL2` counts its calls (one per optimizer step) and writes one
+optimizer field, ``param_group["weight_decay"]``, on the groups it manages. Call order::
+
+    optimizer.step(); lam = sched.step(loss.item(), acc); lr_scheduler.step()
+
+`AutoL2.step` reads the learning rate of the step just taken, so it must run before any
+learning-rate scheduler changes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from l2advisor.training.param_groups import GroupSpec, resolve_groups, split_decay_groups
+
+__all__ = ["AutoL2", "DecayEvent", "split_decay_groups"]
+
+logger = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+Smoothing = str | float  # "none" | "mean" | EMA coefficient in (0, 1)
+PAPER_RULE: dict[str, Any] = {  # the authors' AutoL2, see AutoL2.paper
+    "decay": 10.0,
+    "check_every": 10,  # steps
+    "patience": 2,  # checks
+    "smoothing": "none",  # the raw minibatch values of the check step
+    "lam_min": 0.0,  # no floor
+    "refractory_lam_steps": 0.1,  # refractory 0.1 / lam optimizer steps, not tau
+}
+_REL_TOL = 1e-9  # forgives float round-off: sums of lr*lam, lam0 divided down to lam_min
+
+
+@dataclass(frozen=True)
+class DecayEvent:
+    """One decay: when (optimizer steps and tau), from which lam to which, and why."""
+
+    step: int  # optimizer steps taken when the decay was decided (1-based count)
+    tau: float  # clock at that step: sum of lr_t * lam_t up to and including it
+    old_lam: float  # weight_decay before the decay
+    new_lam: float  # weight_decay from the next optimizer step on
+    signal: str  # "loss", "accuracy" or "both": which stalled signal fired
+
+
+class _Signal:
+    """One trigger signal (loss or accuracy): smoothing between checks, best, stall flags."""
+
+    def __init__(self, higher_is_better: bool, smoothing: Smoothing, patience: int) -> None:
+        self.higher_is_better = higher_is_better
+        self.smoothing = smoothing
+        self.patience = patience
+        self.last: float | None = None  # raw value of the latest step
+        self.total, self.count = 0.0, 0  # sum and count of values since the last check
+        self.ema: float | None = None
+        self.best: float | None = None  # best measurement so far; never reset by a decay
+        self.flags: list[bool] = []  # True = "no better than the best", latest `patience`
+
+    def update(self, value: float) -> None:
+        """Feed one step's value. Non-finite values never improve the EMA."""
+        self.last = value
+        self.total, self.count = self.total + value, self.count + 1
+        if isinstance(self.smoothing, float) and math.isfinite(value):
+            b = self.smoothing
+            self.ema = value if self.ema is None else b * self.ema + (1.0 - b) * value
+
+    def check(self) -> None:
+        """Take one measurement, compare it with the best so far, record the flag."""
+        if self.smoothing == "none":
+            m = self.last
+        elif self.smoothing == "mean":
+            m = self.total / self.count if self.count else None
+        else:
+            m = self.ema
+        self.total, self.count = 0.0, 0
+        if m is None:  # no value fed since the last check (e.g. no accuracy): no flag
+            return
+        better = self.best is None or (m > self.best if self.higher_is_better else m < self.best)
+        better = better and math.isfinite(m)  # a NaN/inf measurement is never better
+        if better:
+            self.best = m
+        self.flags = (self.flags + [not better])[-self.patience :]
+
+    def stalled(self) -> bool:
+        """The last `patience` measurements were all no better than the best."""
+        return len(self.flags) >= self.patience and all(self.flags)
+
+    def state_dict(self) -> dict[str, Any]:
+        keys = ("last", "total", "count", "ema", "best")
+        return {k: getattr(self, k) for k in keys} | {"flags": list(self.flags)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            setattr(self, key, list(value) if key == "flags" else value)
+
+
+class AutoL2:
+    """Divide weight decay by `decay` when training stalls (Lewkowycz & Gur-Ari 2020).
+
+    Every `check_every` steps, takes a measurement of the training data loss (no L2
+    term) and training accuracy, smoothed per `smoothing`: "mean" over the steps since
+    the previous check, "none" for the check step's raw minibatch value, or a float
+    ``b`` for an EMA ``m <- b*m + (1-b)*x`` updated every step. When the last `patience`
+    measurements are all no better than the best so far, for the loss or for the
+    accuracy, and the refractory period since the previous decay (or the start) has
+    passed, ``lam <- max(lam / decay, lam_min)``. Bests are never reset (as the authors).
+    `lam_min` defaults to ``1e-4 * lam0``; no decay is logged once lam sits on it.
+
+    Refractory period: by default ``refractory_tau`` in tau units, so it stays right
+    under any learning-rate schedule (half the lr, twice the steps); fill it from the
+    probes (a fraction of c). If ``refractory_lam_steps`` is given, it is instead
+    ``refractory_lam_steps / lam`` optimizer steps on the current lam, ignoring lr and
+    tau: the authors' rule (0.1, see `AutoL2.paper`).
+
+    `param_groups`: "all" (default) manages every group; "nonzero" leaves alone groups
+    whose weight_decay is 0 at creation (e.g. the undecayed group that
+    `split_decay_groups` builds for biases and norm scales); "exclude_1d" leaves alone
+    groups holding only parameters with ndim <= 1 (and refuses groups mixing them with
+    larger ones); or a list of group indices. Managed groups get ``weight_decay = lam0``
+    at construction; the tau clock reads the lr of the first managed group.
+    """
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        lam0: float,
+        decay: float = 10.0,
+        refractory_tau: float = 0.1,
+        check_every: int = 10,
+        patience: int = 2,
+        smoothing: Smoothing = "mean",
+        lam_min: float | None = None,
+        param_groups: GroupSpec = "all",
+        refractory_lam_steps: float | None = None,
+    ) -> None:
+        self.optimizer = optimizer
+        self.lam0 = lam0 = _number("lam0", lam0, low=0.0, low_ok=False)
+        self.decay = _number("decay", decay, low=1.0, low_ok=False)
+        self.refractory_tau = _number("refractory_tau", refractory_tau, low=0.0)
+        self.refractory_lam_steps = refractory_lam_steps
+        if refractory_lam_steps is not None:
+            self.refractory_lam_steps = _number("refractory_lam_steps", refractory_lam_steps, 0.0)
+        self.check_every = _count("check_every", check_every)
+        self.patience = _count("patience", patience)
+        self.smoothing = _smoothing(smoothing)
+        self.lam_min = lam0 * 1e-4 if lam_min is None else _number("lam_min", lam_min, low=0.0)
+        if self.lam_min > lam0:
+            raise ValueError(f"lam_min ({self.lam_min}) must not exceed lam0 ({lam0}).")
+        self.groups = resolve_groups(optimizer, param_groups)
+        self._lam = lam0  # weight_decay in force for the next optimizer step
+        self._tau = 0.0  # sum of lr_t * lam_t over the steps taken
+        self._step = 0  # optimizer steps taken (calls to step)
+        self._last_decay_step = 0  # step count at the previous decay (0: the start)
+        self._last_decay_tau = 0.0  # tau at the previous decay
+        self._loss = _Signal(False, self.smoothing, self.patience)
+        self._acc = _Signal(True, self.smoothing, self.patience)
+        self.events: list[DecayEvent] = []
+        self._write()
+
+    @classmethod
+    def paper(
+        cls, optimizer: torch.optim.Optimizer, lam0: float = 0.1, param_groups: GroupSpec = "all"
+    ) -> AutoL2:
+        """The authors' rule: raw minibatch values checked every 10 steps, decay by 10
+        when the last 2 checks are no better than the best, refractory 0.1/lam STEPS
+        (not tau: it ignores lr), no floor. This is the rule as PAPER.md states it; the
+        authors' script also measures once before the first step and uses a strict '>'
+        on the refractory period."""
+        return cls(optimizer, lam0, param_groups=param_groups, **PAPER_RULE)
+
+    split_decay_groups = staticmethod(split_decay_groups)
+
+    @property
+    def lam(self) -> float:
+        """Current weight decay (torch's weight_decay), in force for the next step."""
+        return self._lam
+
+    @property
+    def tau(self) -> float:
+        """Sum of lr_t * lam_t over the steps taken so far."""
+        return self._tau
+
+    @property
+    def step_count(self) -> int:
+        """Optimizer steps taken so far (calls to `step`)."""
+        return self._step
+
+    def step(self, loss: float, accuracy: float | None = None) -> float:
+        """Account for the optimizer step just taken; return lam for the next one.
+
+        `loss` is that step's minibatch training loss without the L2 term, `accuracy`
+        its training accuracy (None or NaN when the task has none: the loss signal alone).
+        """
+        lr = float(self.optimizer.param_groups[self.groups[0]]["lr"])
+        self._tau += lr * self._lam  # the step just taken shrank weights by lr*lam
+        self._step += 1
+        self._loss.update(float(loss))
+        if accuracy is not None and not math.isnan(accuracy):  # l2advisor.training.train passes NaN
+            self._acc.update(float(accuracy))
+        if self._step % self.check_every == 0:
+            self._check()
+        return self._lam
+
+    def _check(self) -> None:
+        self._loss.check()
+        self._acc.check()
+        fired = [n for n, s in (("loss", self._loss), ("accuracy", self._acc)) if s.stalled()]
+        if fired and self._refractory_over() and self._lam > self.lam_min * (1.0 + _REL_TOL):
+            self._decay("both" if len(fired) == 2 else fired[0])
+
+    def _refractory_over(self) -> bool:
+        if self.refractory_lam_steps is not None:  # in steps, on the current lam
+            elapsed: float = self._step - self._last_decay_step
+            needed = self.refractory_lam_steps / self._lam
+        else:  # in tau
+            elapsed, needed = self._tau - self._last_decay_tau, self.refractory_tau
+        return elapsed >= needed * (1.0 - _REL_TOL)
+
+    def _decay(self, signal: str) -> None:
+        old, new = self._lam, max(self._lam / self.decay, self.lam_min)
+        event = DecayEvent(self._step, self._tau, old, new, signal)
+        self.events.append(event)
+        self._lam, self._last_decay_step, self._last_decay_tau = new, self._step, self._tau
+        self._write()
+        msg = "AutoL2 decay at step %d (tau %.4g, %s): lam %.3g -> %.3g"
+        logger.info(msg, event.step, event.tau, signal, old, new)
+
+    def _write(self) -> None:
+        for i in self.groups:
+            self.optimizer.param_groups[i]["weight_decay"] = self._lam
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything that decides later decays, as plain Python data (JSON-safe)."""
+        config = {k: getattr(self, k) for k in _CONFIG.split()} | {
+            "param_groups": list(self.groups)
+        }
+        return {
+            "version": STATE_VERSION,
+            "config": config,
+            **{k.lstrip("_"): getattr(self, k) for k in _COUNTERS.split()},
+            "loss": self._loss.state_dict(),
+            "accuracy": self._acc.state_dict(),
+            "events": [asdict(e) for e in self.events],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a `state_dict` (configuration included) and rewrite weight_decay."""
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(
+                f"AutoL2 state version {state.get('version')!r} is not {STATE_VERSION}: "
+                "it was saved by another l2advisor version."
+            )
+        fresh = AutoL2(self.optimizer, **state["config"])  # validates it on this optimizer
+        self.__dict__.update(fresh.__dict__)
+        for key in _COUNTERS.split():
+            setattr(self, key, state[key.lstrip("_")])
+        self._loss.load_state_dict(state["loss"])
+        self._acc.load_state_dict(state["accuracy"])
+        self.events = [DecayEvent(**e) for e in state["events"]]
+        self._write()
+
+
+_CONFIG = "lam0 decay refractory_tau check_every patience smoothing lam_min refractory_lam_steps"
+_COUNTERS = "_lam _tau _step _last_decay_step _last_decay_tau"  # saved without the "_"
+
+
+def _number(name: str, value: float, low: float, low_ok: bool = True) -> float:
+    """A finite real number >= low (> low when not low_ok), as float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {value!r}.")
+    value = float(value)
+    if not math.isfinite(value) or value < low or (value == low and not low_ok):
+        bound = f">= {low:g}" if low_ok else f"> {low:g}"
+        raise ValueError(f"{name} must be finite and {bound}, got {value!r}.")
+    return value
+
+
+def _count(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+    return int(value)
+
+
+def _smoothing(value: Smoothing) -> Smoothing:
+    if value in ("none", "mean"):
+        return value
+    if isinstance(value, float) and 0.0 < value < 1.0:
+        return value
+    raise ValueError(
+        f"smoothing must be 'none', 'mean' or an EMA coefficient in (0, 1), got {value!r}."
+    )

@@ -1,0 +1,288 @@
+"""Train K weight decays of one model in one pass: stacked replicas, one batch stream.
+
+The replicas share the learning rate, the seed (so the same initial weights and the same
+batches: common random numbers) and everything else but lam, their length and their
+evaluation interval. Each step draws one batch, runs all live replicas on it (`replicas.py`),
+and updates every replica with its own lam by SGD (with momentum) or AdamW written over the
+stacked tensors, the same arithmetic as `torch.optim`'s. Each replica is evaluated on its own
+schedule and records what `train()` records, so the store and the fit cannot tell the
+difference. A replica that ends (its max_steps, a peak, divergence) leaves the stack.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from l2advisor.modelfile.spec import describe_user_error
+from l2advisor.modelfile.task import Task
+from l2advisor.training.batches import eval_chunks, train_batches
+from l2advisor.training.replicas import CannotBatch, Stacked, stack_replicas
+from l2advisor.training.train import (
+    Record,
+    TrainConfig,
+    TrainResult,
+    build_seeded_model,
+    resolve_device,
+)
+
+__all__ = ["CannotBatch", "Replica", "StackedOptimizer", "train_batched"]
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One member of a batch: its weight decay, its length and evaluation interval (steps)."""
+
+    lam: float
+    max_steps: int
+    eval_every: int
+
+
+class StackedOptimizer:
+    """SGD (momentum) or AdamW over stacked (K, ...) tensors, lam a (K,) vector.
+
+    Same updates as `torch.optim.SGD(weight_decay=lam)` (L2 added to the gradient) and
+    `torch.optim.AdamW(weight_decay=lam)` (decoupled shrink by 1 - lr*lam), per replica.
+    """
+
+    def __init__(self, params: dict[str, Tensor], lams: Sequence[float], config: TrainConfig) -> None:
+        self.kind, self.lr, self.momentum = config.optimizer, config.lr, config.momentum
+        # decay_1d=False leaves biases and norm scales undecayed, as `param_groups` does
+        self.decayed = {n: config.decay_1d or p.dim() > 2 for n, p in params.items()}
+        self.lams = list(lams)
+        self.state: dict[str, dict[str, Tensor]] = {n: {} for n in params}
+        self.steps = 0
+        self._views(params)
+
+    def _views(self, params: dict[str, Tensor]) -> None:
+        device = next(iter(params.values())).device
+        lam = torch.tensor(self.lams, dtype=torch.float64)
+        shrink = 1.0 - self.lr * lam  # AdamW: computed in double, like torch's python float
+        self.lam_view = {n: lam.to(device, p.dtype).view(-1, *[1] * (p.dim() - 1)) for n, p in params.items()}
+        self.shrink_view = {n: shrink.to(device, p.dtype).view(-1, *[1] * (p.dim() - 1))
+                            for n, p in params.items()}
+
+    def select(self, keep: Tensor, params: dict[str, Tensor]) -> None:
+        """Drop the replicas not in `keep`, with their optimizer state."""
+        self.lams = [self.lams[i] for i in keep.tolist()]
+        self.state = {n: {k: v[keep] for k, v in s.items()} for n, s in self.state.items()}
+        self._views(params)
+
+    @torch.no_grad()
+    def step(self, params: dict[str, Tensor], grads: Sequence[Tensor | None]) -> None:
+        if self.kind == "adamw":
+            self._adamw(params, grads)
+        else:
+            self._sgd(params, grads)
+
+    def _sgd(self, params: dict[str, Tensor], grads: Sequence[Tensor | None]) -> None:
+        for (name, p), g in zip(params.items(), grads, strict=True):
+            if g is None:  # unused in the graph: torch.optim skips it, decay included
+                continue
+            if self.decayed[name]:
+                g = g.addcmul_(p, self.lam_view[name])  # g + lam*p, in place (g is ours)
+            if self.momentum:
+                state = self.state[name]
+                if "buf" not in state:
+                    state["buf"] = g.clone()
+                else:
+                    state["buf"].mul_(self.momentum).add_(g)
+                g = state["buf"]
+            p.add_(g, alpha=-self.lr)
+
+    def _adamw(self, params: dict[str, Tensor], grads: Sequence[Tensor | None], beta1: float = 0.9,
+               beta2: float = 0.999, eps: float = 1e-8) -> None:
+        self.steps += 1
+        step = float(self.steps)
+        correction1 = 1 - beta1 ** step
+        root_correction2 = (1 - beta2 ** step) ** 0.5  # as torch computes them
+        for (name, p), g in zip(params.items(), grads, strict=True):
+            if g is None:
+                continue
+            state = self.state[name]
+            if not state:
+                state["avg"], state["avg_sq"] = torch.zeros_like(p), torch.zeros_like(p)
+            if self.decayed[name]:
+                p.mul_(self.shrink_view[name])
+            state["avg"].lerp_(g, 1 - beta1)
+            state["avg_sq"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            denom = (state["avg_sq"].sqrt() / root_correction2).add_(eps)
+            p.addcdiv_(state["avg"], denom, value=-self.lr / correction1)
+
+
+def per_replica_loss(task: Task, outputs: Tensor, targets: Tensor) -> Tensor:
+    """(K,) batch-mean losses of outputs (K, B, ...) against shared targets (B, ...)."""
+    if task.spec.loss is None:  # cross-entropy over (K, classes, B) logits: no copy of the targets
+        losses = F.cross_entropy(outputs.transpose(1, 2), targets.expand(len(outputs), -1), reduction="none")
+        return losses.mean(1)
+    return torch.stack([task.spec.loss(out, targets) for out in outputs])
+
+
+def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], *,
+                  on_eval: Callable[[int, Record], None] | None = None,
+                  should_stop: Callable[[int, list[Record]], str | None] | None = None,
+                  on_end: Callable[[int, TrainResult], None] | None = None) -> list[TrainResult]:
+    """Train `replicas` (lams) of the task's model together; one `TrainResult` each, in order.
+
+    `config` gives what they share (lr, batch size, seed, optimizer, device); its max_steps
+    and eval_every are ignored. `on_eval(i, record)` gets replica i's records as they come;
+    `should_stop(i, records)` may end replica i after an evaluation; `on_end(i, result)` is
+    called as soon as replica i ends (its result is final then). Raises `CannotBatch`
+    before any step when the model cannot be stacked (the caller falls back to `train`).
+    """
+    device = resolve_device(config.device)
+    models = [build_seeded_model(task, config.seed, device) for _ in replicas]  # same seed: same init
+    stacked = stack_replicas(models, _sample(task, config.batch_size, device))
+    run = _BatchedRun(task, config, stacked, replicas, on_eval, should_stop, on_end)
+    batches = train_batches(task.train, config.batch_size, config.seed, device)
+    try:
+        run.loop(batches)
+    except Exception as err:  # the user's model failed mid-run: every live replica failed
+        run.fail_live(describe_user_error(err, task.spec.path))
+    return run.results
+
+
+def _sample(task: Task, size: int, device: torch.device) -> Tensor:
+    count = min(max(size, 2), len(task.train), 16)  # type: ignore[arg-type]
+    return torch.stack([task.train[i][0] for i in range(count)]).to(device)
+
+
+class _BatchedRun:
+    """The state of a batch of replicas; `live` maps stack positions to replica indices."""
+
+    def __init__(self, task: Task, config: TrainConfig, stacked: Stacked, replicas: Sequence[Replica],
+                 on_eval: Callable[[int, Record], None] | None,
+                 should_stop: Callable[[int, list[Record]], str | None] | None,
+                 on_end: Callable[[int, TrainResult], None] | None) -> None:
+        self.task, self.config, self.stacked, self.replicas = task, config, stacked, list(replicas)
+        self.on_eval, self.should_stop, self.on_end = on_eval, should_stop, on_end
+        self.device = next(iter(stacked.params.values())).device
+        self.optimizer = StackedOptimizer(stacked.params, [r.lam for r in replicas], config)
+        self.live = list(range(len(replicas)))
+        self.results = [TrainResult("running") for _ in replicas]
+        self.tau = [0.0] * len(replicas)
+        self.step = 0
+        self.start = time.perf_counter()
+        self.val = eval_chunks(task.val, self.device, chunk=max(128, 1024 // len(replicas)))
+        self.classify = task.n_outputs is not None and (task.spec.loss is None or task.spec.metric == "accuracy")
+
+    def loop(self, batches: object) -> None:
+        k = len(self.live)
+        loss_sum = torch.zeros(k, device=self.device)
+        correct_sum = torch.zeros(k, device=self.device)
+        seen = [0] * len(self.replicas)
+        self.evaluate(list(range(k)), loss_sum, correct_sum, seen)  # step 0: every curve starts at tau = 0
+        while self.live:
+            inputs, targets = next(batches)  # type: ignore[call-overload]
+            outputs = self.stacked(inputs, True)  # (K, B, ...)
+            losses = per_replica_loss(self.task, outputs, targets)  # (K,)
+            params = self.stacked.params
+            grads = torch.autograd.grad(losses.sum(), list(params.values()), allow_unused=True)  # each its own
+            self.optimizer.step(params, grads)
+            self.step += 1
+            loss_sum += losses.detach()
+            if self.classify:
+                correct_sum += (outputs.detach().argmax(-1) == targets).sum(1) / len(targets)
+            due = []
+            for pos, i in enumerate(self.live):
+                self.tau[i] += self.config.lr * self.replicas[i].lam  # this step's shrink, lr * lam_i
+                seen[i] += 1
+                replica = self.replicas[i]
+                if self.step % replica.eval_every == 0 or self.step == replica.max_steps:
+                    due.append(pos)
+            if due:
+                ended = self.evaluate(due, loss_sum, correct_sum, seen)
+                if ended:
+                    keep = [pos for pos in range(len(self.live)) if pos not in ended]
+                    loss_sum, correct_sum = self._drop(keep, loss_sum, correct_sum)
+
+    def _drop(self, keep: list[int], loss_sum: Tensor, correct_sum: Tensor) -> tuple[Tensor, Tensor]:
+        self.live = [self.live[pos] for pos in keep]
+        if not keep:
+            return loss_sum, correct_sum
+        index = torch.tensor(keep, device=self.device)
+        self.stacked.select(index)
+        self.optimizer.select(index, self.stacked.params)
+        return loss_sum[index], correct_sum[index]
+
+    @torch.no_grad()
+    def evaluate(self, due: list[int], loss_sum: Tensor, correct_sum: Tensor, seen: list[int]) -> set[int]:
+        """Evaluate the replicas at stack positions `due`; return the positions that ended."""
+        index = torch.tensor(due, device=self.device)
+        params, buffers = (self.stacked.params, self.stacked.buffers) if len(due) == len(self.live) \
+            else self.stacked.subset(index)
+        val_loss, val_metric = self._validation(params, buffers)
+        norms = sum((p.float() ** 2).flatten(1).sum(1) for p in params.values())
+        train_loss, train_acc = loss_sum[index].tolist(), correct_sum[index].tolist()
+        loss_sum[index] = 0.0
+        correct_sum[index] = 0.0
+        ended = set()
+        for j, (pos, norm) in enumerate(zip(due, norms.tolist(), strict=True)):
+            i = self.live[pos]
+            count = seen[i]
+            seen[i] = 0
+            record = {"step": self.step, "tau": self.tau[i], "lam": self.replicas[i].lam, "lr": self.config.lr,
+                      "train_loss": train_loss[j] / count if count else math.nan,
+                      "train_acc": train_acc[j] / count if count and self.classify else math.nan,
+                      "val_loss": val_loss[j], "val_metric": val_metric[j], "weight_norm_sq": norm,
+                      "seconds": time.perf_counter() - self.start}
+            result = self.results[i]
+            result.records.append(record)
+            if self.on_eval is not None:
+                self.on_eval(i, record)
+            status = self._status(i, record) if self.step > 0 else None
+            if status:
+                self._end(i, status)
+                ended.add(pos)
+        return ended
+
+    def _end(self, i: int, status: str, message: str = "") -> None:
+        result = self.results[i]
+        result.status, result.message, result.steps = status, message, self.step
+        result.seconds = time.perf_counter() - self.start
+        if self.on_end is not None:
+            self.on_end(i, result)
+
+    def _status(self, i: int, record: Record) -> str | None:
+        if not math.isfinite(record["train_loss"]) or not math.isfinite(record["weight_norm_sq"]):
+            return "diverged"
+        stop = self.should_stop(i, self.results[i].records) if self.should_stop else None
+        if stop:
+            return stop
+        return "finished" if self.step >= self.replicas[i].max_steps else None
+
+    def _validation(self, params: dict[str, Tensor], buffers: dict[str, Tensor]) -> tuple[list[float], list[float]]:
+        """Per replica: mean validation loss and the metric, like `train()`'s."""
+        metric = self.task.spec.metric
+        k = len(next(iter(params.values())))
+        total = 0
+        loss_total = torch.zeros(k, dtype=torch.float64, device=self.device)
+        correct = torch.zeros(k, dtype=torch.float64, device=self.device)
+        outputs_all, targets_all = [], []
+        for inputs, targets in self.val:
+            outputs = self.stacked(inputs, False, params, buffers)  # (K, n, ...)
+            count = len(targets)
+            loss_total += per_replica_loss(self.task, outputs, targets).double() * count
+            total += count
+            if metric == "accuracy":
+                correct += (outputs.argmax(-1) == targets).sum(1)
+            else:
+                outputs_all.append(outputs)
+                targets_all.append(targets)
+        losses = (loss_total / total).tolist()
+        if metric == "accuracy":
+            return losses, (correct / total).tolist()
+        outputs, targets = torch.cat(outputs_all, dim=1), torch.cat(targets_all)
+        return losses, [float(metric(out, targets)) for out in outputs]
+
+    def fail_live(self, message: str) -> None:
+        live, self.live = self.live, []
+        for i in live:
+            if self.results[i].status == "running":
+                self._end(i, "failed", message)

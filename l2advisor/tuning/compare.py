@@ -1,0 +1,233 @@
+"""`compare`: the advisor against the usual choices and an Optuna study, on one model file.
+
+Every arm trains the same model file for the same budget (steps) with the same training seeds,
+so the same initial weights and data order: the advisor (probes, then runs at the advised lam),
+AutoL2 configured from the same probes, a common default weight decay, lam = 0, and an Optuna
+TPE study whose chosen lam is re-run on the same seeds (a study's best value is the max of
+noisy runs, biased upward; the re-run is what compares). Each run's metric is its peak
+validation metric over the evaluation points; its test metric is the held-out metric of the
+checkpoint at that peak. Compute of a method = its search (probes or trials) + one final run.
+The pure accounting functions (accounting.py) are what the tests check by hand; one run of an
+arm is in arms.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+import torch
+
+from l2advisor.modelfile.task import Task
+from l2advisor.runs.store import RunState
+from l2advisor.training.train import Record, TrainConfig
+from l2advisor.tuning.accounting import Cost, optuna_costs, trials_to_match
+from l2advisor.tuning.arms import ArmRun, Progress, run_arm, summarize_arm
+from l2advisor.tuning.baseline import run_study, study_objective, trial_rows
+from l2advisor.tuning.storage import open_storage, open_study
+
+ARMS = ("advisor", "autol2", "default", "zero", "optuna")
+RUNS_FILE = "compare_runs.jsonl"
+DEFAULT_LAM = 5e-4  # the common default weight decay
+
+
+# ---------------------------------------------------------------- the comparison
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """One comparison: budget (steps), Optuna's K trials, the S training seeds of every arm."""
+
+    budget: int
+    trials: int
+    seeds: tuple[int, ...]
+    eval_every: int
+    probe: Any  # probe.ProbeSettings
+    study: Any  # baseline.StudySettings
+    default_lam: float = DEFAULT_LAM
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"budget": self.budget, "trials": self.trials, "seeds": list(self.seeds),
+                "eval_every": self.eval_every, "default_lam": self.default_lam,
+                "probe": self.probe.to_dict(), "study": self.study.to_dict()}
+
+
+class _ProbeAdapter:
+    """probe.Progress -> Progress."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.p = progress
+
+    def begin(self, run: Any, reused: bool) -> None:
+        self.p.begin(f"probe {run.run_id}", run.max_steps)
+
+    def update(self, run: Any, record: Record) -> None:
+        self.p.update(record)
+
+    def finish(self, run: Any, result: Any) -> None:
+        self.p.finish(f"probe {run.run_id}", result.status, result.steps)
+
+
+class _TuneAdapter:
+    """baseline.TuneProgress -> Progress."""
+
+    def __init__(self, progress: Progress, budget: int) -> None:
+        self.p, self.budget = progress, budget
+
+    def begin(self, number: int, lam: float, counted: int, total: int) -> None:
+        self.p.begin(f"optuna trial {number} ({counted + 1} of {total}), lam={lam:.3g}", self.budget)
+
+    def update(self, record: Record) -> None:
+        self.p.update(record)
+
+    def finish(self, outcome: Any, best: float | None, counted: int) -> None:
+        self.p.finish(f"optuna trial {outcome.number}", outcome.state.lower(), outcome.steps)
+
+    def note(self, message: str) -> None:
+        self.p.note(message)
+
+
+@dataclass
+class Comparison:
+    """Everything one `compare` needs; `run()` fills `rows` and `notes` arm by arm."""
+
+    task: Task
+    settings: CompareSettings
+    run_dir: Any  # Path
+    base: TrainConfig
+    storage_url: str
+    study_name: str
+    test_chunks: list | None = None
+    progress: Progress | None = None
+    interrupted: Callable[[], bool] = lambda: False
+    force: bool = False  # start the probes and the study over
+    rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def arm(self, write: Callable, done: dict, arm: str, lam: float, factory: Callable | None = None) -> list[ArmRun] | None:
+        return run_arm(self.task, self.base, arm, lam, self.settings.seeds, done, self.test_chunks, write,
+                       self.progress, self.interrupted, factory)
+
+    def run(self, write: Callable[[dict[str, Any]], None], done: dict[str, RunState]) -> bool:
+        """Run (or reuse) every arm in turn; False if interrupted (a rerun resumes)."""
+        steps = (self._advisor, self._fixed, self._optuna)
+        return all(step(write, done) for step in steps)
+
+    def _advisor(self, write: Callable, done: dict) -> bool:
+        try:
+            from l2advisor.science.advise import advice_to_dict, advise, autol2_config
+            from l2advisor.science.fit import fit_relations
+        except ImportError as err:
+            self.notes.append(f"advisor and AutoL2 arms left out: {err}")
+            return True
+        probed = self._probe(fit_relations)
+        if probed is None:
+            return False
+        states, fit = probed
+        search = [Cost(s.end["steps"], s.end["seconds"]) for s in states if s.end]
+        advice = advise(fit, self.settings.budget, self.task.spec.lr)
+        self.extra.update(advice=advice_to_dict(advice), fit={"verdict": fit.verdict, "c": fit.c, "alpha": fit.alpha,
+                                                              "lam_c": fit.lam_c, "reasons": list(fit.reasons)})
+        runs = self.arm(write, done, "advisor", advice.weight_decay)
+        if runs is None:
+            return False
+        self.rows.append(summarize_arm("advisor", advice.weight_decay, runs, search, f"verdict: {fit.verdict}"))
+        return self._autol2(write, done, autol2_config(fit, self.settings.budget, self.task.spec.lr), search)
+
+    def _probe(self, fit_relations: Callable) -> tuple[list[RunState], Any] | None:
+        from l2advisor.probing.probe import pending, plan_probes, run_probes
+        from l2advisor.runs.rundir import PROBES_FILE, load_probe_curves, results_path
+        from l2advisor.runs.store import make_header, open_results, read_results
+
+        probe = self.settings.probe
+        plan = plan_probes(probe, self.task.spec.momentum)
+        header = make_header("probe", {**self.task.spec.settings(), "probe": probe.to_dict(),
+                                       "train_size": self.task.train_size}, self.base.device)
+        path = results_path(self.run_dir, PROBES_FILE)
+        with open_results(path, header, force=self.force) as writer:
+            todo, _ = pending(plan, read_results(path))
+            adapter = _ProbeAdapter(self.progress) if self.progress is not None else None
+            run_probes(self.task, todo, self.base, probe, writer.write, adapter, self.interrupted)
+        if self.interrupted():
+            return None
+        results, curves = load_probe_curves(self.run_dir)
+        states = [results.runs[r.run_id] for r in plan if r.run_id in results.runs]
+        return states, fit_relations(curves, tolerance=probe.tolerance)
+
+    def _autol2(self, write: Callable, done: dict, config: Any, search: list[Cost]) -> bool:
+        try:
+            from l2advisor.training.autol2 import AutoL2
+        except ImportError as err:
+            self.notes.append(f"AutoL2 arm left out: {err}")
+            return True
+
+        def factory(optimizer: torch.optim.Optimizer) -> AutoL2:
+            return AutoL2(optimizer, lam0=config.lam0, decay=config.decay, refractory_tau=config.refractory_tau,
+                          lam_min=config.lam_min, param_groups="nonzero")
+
+        runs = self.arm(write, done, "autol2", config.lam0, factory)
+        if runs is None:
+            return False
+        decays = [r.decays for r in runs]
+        self.extra["autol2"] = config.to_dict()
+        self.rows.append(summarize_arm("autol2", config.lam0, runs, search,
+                                       f"lam0 = {config.lam0:.3g}, decays per run {decays}"))
+        return True
+
+    def _fixed(self, write: Callable, done: dict) -> bool:
+        for arm, lam in (("default", self.settings.default_lam), ("zero", 0.0)):
+            runs = self.arm(write, done, arm, lam)
+            if runs is None:
+                return False
+            self.rows.append(summarize_arm(arm, lam, runs, []))
+        return True
+
+    def _optuna(self, write: Callable, done: dict) -> bool:
+        study_settings = self.settings.study
+        config = dataclasses.replace(self.base, seed=self.settings.seeds[0])
+        storage = open_storage(self.storage_url)
+        if self.force and self.study_name in {s.study_name for s in optuna.get_all_study_summaries(storage)}:
+            optuna.delete_study(study_name=self.study_name, storage=storage)
+        study = open_study(storage, self.study_name, study_settings,
+                           study_objective(self.task, config, study_settings), self.settings.budget)
+        adapter = _TuneAdapter(self.progress, self.settings.budget) if self.progress is not None else None
+        run_study(self.task, config, study, study_settings, adapter, self.interrupted)
+        if self.interrupted():
+            return False
+        trials = [{k: v for k, v in t.items() if k != "curve"} for t in trial_rows(study)]
+        values, costs = optuna_costs(trials)
+        complete = [t for t in trials if t["state"] == "COMPLETE" and t["value"] is not None]
+        self.extra.update(optuna_trials=trials, optuna_study={
+            "study_name": self.study_name, "storage": self.storage_url, "sampler": study.sampler.describe(),
+            "pruner": study_settings.pruner, "lam_range": [study_settings.lam_low, study_settings.lam_high]})
+        if not complete:
+            self.notes.append("Optuna arm: no trial completed.")
+            return True
+        best = max(complete, key=lambda t: t["value"])
+        runs = self.arm(write, done, "optuna", best["lam"])
+        if runs is None:
+            return False
+        row = summarize_arm("optuna", best["lam"], runs, costs, f"best of {len(values)} trials: trial "
+                            f"{best['number']}, raw value {best['value']:.4f}")
+        row.update(compute_steps=sum(c.steps for c in costs), compute_seconds=sum(c.seconds for c in costs),
+                   raw_best=best["value"], raw_best_trial=best["number"])
+        self.rows.append(row)
+        advisor = next((r for r in self.rows if r["arm"] == "advisor"), None)
+        if advisor is not None and advisor["peak_mean"] is not None:
+            self.extra["trials_to_match"] = trials_to_match(values, costs, advisor["peak_mean"])
+        return True
+
+    def report(self) -> dict[str, Any]:
+        """The JSON-safe results: settings, every arm's row and runs, Optuna's trials, notes."""
+        from l2advisor.runs.store import versions
+
+        return {"settings": self.settings.to_dict(), "model": self.task.spec.settings(), "versions": versions(),
+                "device": self.base.device, "metric": self.task.spec.metric_name,
+                "test_metric": ("held-out test metric of each run's checkpoint at its peak validation evaluation"
+                                if self.test_chunks is not None else "none: the model file has no build_test"),
+                "compute": "steps and seconds to get one trained model: search (probes or trials) + one final "
+                           "run (mean over seeds; Optuna: its trials only)",
+                "rows": self.rows, "notes": self.notes, **self.extra}

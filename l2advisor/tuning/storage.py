@@ -1,0 +1,72 @@
+"""Where an Optuna study lives: open the storage from a URL, create or resume the study in it.
+
+A study is kept in an Optuna storage so a rerun resumes it and several processes, on several
+machines, can work on one study: a SQLite file in the run directory by default, a journal file
+(`journal:PATH`, for shared filesystems), or any RDB URL (postgresql://...). A resumed study
+must have been made for the same objective (model, budget, seed, lam range), or it is refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from l2advisor.errors import InputError
+from l2advisor.tuning.baseline import PerTrialTPE, StudySettings, make_pruner
+
+STUDY_FILE = "optuna.db"
+
+
+def default_storage(run_dir: Path) -> str:
+    return f"sqlite:///{(Path(run_dir) / STUDY_FILE).resolve()}"
+
+
+def open_storage(url: str) -> optuna.storages.BaseStorage:
+    """`journal:PATH` -> a journal file (works on shared filesystems); anything else an RDB URL."""
+    try:
+        if url.startswith("journal:"):
+            path = Path(url[len("journal:"):]).expanduser()
+            backend = optuna.storages.journal.JournalFileBackend(str(path))
+            return optuna.storages.JournalStorage(backend)
+        kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+        if url.startswith("sqlite:///"):
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    except Exception as err:
+        raise InputError(f"Cannot open the Optuna storage {_masked(url)} ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else 'no detail'}); give an RDB URL such as "
+                         "sqlite:///study.db or postgresql://..., or journal:PATH.") from None
+
+
+def _masked(url: str) -> str:
+    """The URL without its password."""
+    if "://" in url and "@" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+def open_study(storage: optuna.storages.BaseStorage, name: str, settings: StudySettings,
+               objective: dict[str, Any], budget: int) -> optuna.Study:
+    """Create or resume a study; refuse one made for another objective (model, budget, seed...)."""
+    try:
+        study = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True,
+                                    sampler=PerTrialTPE(settings.sampler_seed, settings.startup_trials),
+                                    pruner=make_pruner(settings.pruner, budget))
+    except Exception as err:
+        raise InputError(f"Cannot open study {name!r} in the Optuna storage ({type(err).__name__}: {err}).") from None
+    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
+        raise InputError(f"Study {name!r} minimizes; it was not made by l2advisor. Use another --study-name.")
+    old = study.user_attrs.get("l2advisor")
+    if old is None:
+        study.set_user_attr("l2advisor", objective)
+    elif old != objective:
+        diff = "; ".join(f"{k}: {old.get(k)!r} -> {objective.get(k)!r}"
+                         for k in sorted(set(old) | set(objective)) if old.get(k) != objective.get(k))
+        raise InputError(f"Study {name!r} was run for another objective ({diff}); use another --study-name.")
+    if settings.include_zero and not any(t.user_attrs.get("zero") for t in study.get_trials(deepcopy=False)):
+        study.enqueue_trial({}, user_attrs={"zero": True})
+    return study

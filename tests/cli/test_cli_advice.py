@@ -1,0 +1,254 @@
+"""`l2advisor recommend` in-process, on run directories written from synthetic curves with a
+known answer (c = 3, lam_c = 0.02, lr = 0.1; tests/synthetic.py), plus one real tiny probe."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import synthetic as S
+import torch
+import typer
+from typer.testing import CliRunner
+
+from l2advisor.cli.app import app
+from l2advisor.runs.rundir import results_path
+from l2advisor.runs.store import make_header, open_results
+from l2advisor.science.advise import advice_from_dict, advice_to_dict
+from l2advisor.science.curves import Curve
+from l2advisor.science.fit import fit_from_dict, fit_to_dict
+
+runner = CliRunner()
+C, LAM_C, LR = 3.0, 0.02, 0.1  # the synthetic truth (S.curve defaults)
+KEYS = {"schema_version", "weight_decay", "interval", "lr", "budget_steps", "verdict",
+        "predicted_metric", "predicted_peak_step", "extrapolated", "c", "c_interval", "alpha",
+        "reasons", "rules_of_thumb"}
+
+
+def write_run(run_dir: Path, curves: list[Curve], train_size: int | None = 1000,
+              batch_size: int = 64) -> Path:
+    """A probes.jsonl as `l2advisor probe` writes it, from synthetic curves (store's writer)."""
+    settings = {"model_file": "mymodel.py", "lr": LR, "batch_size": batch_size, "momentum": 0.0,
+                "metric": "accuracy", "probe": {"tolerance": 0.005}}
+    if train_size is not None:
+        settings["train_size"] = train_size
+    with open_results(results_path(run_dir), make_header("probe", settings, "cpu")) as w:
+        for cv in curves:
+            rid = f"lr={cv.lr:g}/lam={cv.lam:g}/seed={cv.seed}"
+            w.write({"type": "start", "run": rid, "lam": cv.lam, "lr": cv.lr, "seed": cv.seed,
+                     "max_steps": int(cv.steps[-1]), "eval_every": 1})
+            for i in range(len(cv.steps)):
+                w.write({"type": "eval", "run": rid, "step": int(cv.steps[i]), "tau": float(cv.tau[i]),
+                         "lam": cv.lam, "lr": cv.lr, "train_loss": float(cv.train_loss[i]),
+                         "train_acc": float(cv.train_acc[i]), "val_metric": float(cv.val_metric[i])})
+            w.write({"type": "end", "run": rid, "status": cv.status, "steps": int(cv.steps[-1])})
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    return write_run(tmp_path_factory.mktemp("syn") / "run", S.family())
+
+
+def recommend(run_dir: Path, *args: str):
+    return runner.invoke(app, ["recommend", str(run_dir), *args])
+
+
+def flat(text: str) -> str:
+    """Console text with rich's line wrapping and panel borders undone."""
+    return " ".join(text.replace("│", " ").split())
+
+
+def as_json(run_dir: Path, *args: str) -> dict:
+    result = recommend(run_dir, *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_panel_shows_the_answer_and_writes_files(run: Path) -> None:
+    result = recommend(run, "--budget", "3000")
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert "weight_decay=0.01" in text  # c/(lr*T) = 3/(0.1*3000) = 0.01 (fit c ~ 3.05)
+    assert "holds" in text and "alpha=" in text and "c=3" in flat(text)
+    assert "rules of thumb" in text and "5e-4" in text
+    assert (run / "fit.json").exists() and (run / "advice.json").exists()
+    assert "advice.json" in result.stderr
+
+
+def test_json_has_the_design_keys_and_matches_advice_file(run: Path) -> None:
+    d = as_json(run, "--budget", "3000")
+    assert KEYS <= set(d)
+    assert d["verdict"] == "holds" and d["lr"] == LR and d["budget_steps"] == 3000
+    assert d["weight_decay"] == pytest.approx(C / (LR * 3000), rel=0.15)
+    assert d["interval"][0] <= d["weight_decay"] <= d["interval"][1]
+    assert d["c"] == pytest.approx(C, rel=0.15) and d["extrapolated"] is False
+    saved = json.loads((run / "advice.json").read_text())
+    assert {k: saved[k] for k in KEYS} == {k: d[k] for k in KEYS}
+
+
+def test_advice_and_fit_files_round_trip(run: Path) -> None:
+    as_json(run, "--budget", "30000")
+    saved = json.loads((run / "advice.json").read_text())
+    assert advice_to_dict(advice_from_dict(saved)).items() <= saved.items()
+    fit_saved = json.loads((run / "fit.json").read_text())
+    again = fit_to_dict(fit_from_dict(fit_saved))
+    assert again.items() <= fit_saved.items()
+
+
+def test_long_budget_extrapolates(run: Path) -> None:
+    d = as_json(run, "--budget", "100000")
+    assert d["extrapolated"] is True
+    assert LR * d["weight_decay"] * 100000 == pytest.approx(d["c"])  # the tau clock
+    assert "extrapolated" in flat(recommend(run, "--budget", "100000").stdout)
+
+
+def test_epochs_use_the_header_sizes(run: Path) -> None:
+    d = as_json(run, "--budget", "200", "--unit", "epochs")  # floor(1000/64) = 15 steps/epoch
+    assert d["budget_steps"] == 3000 and d["unit"] == "epochs" and d["budget"] == 200
+    assert d["weight_decay"] == pytest.approx(as_json(run, "--budget", "3000")["weight_decay"])
+
+
+def test_epochs_with_a_tiny_train_set(tmp_path: Path) -> None:
+    small = write_run(tmp_path / "small", S.family(), train_size=50, batch_size=64)
+    assert as_json(small, "--budget", "300", "--unit", "epochs")["budget_steps"] == 300  # 1 step/epoch
+
+
+def test_other_lr_goes_through_the_clock(run: Path) -> None:
+    base, other = as_json(run, "--budget", "3000"), as_json(run, "--budget", "3000", "--lr", "0.2")
+    assert other["lr"] == 0.2
+    assert other["weight_decay"] == pytest.approx(base["weight_decay"] / 2)
+    assert any("clock" in r for r in other["reasons"])
+
+
+def train_flags() -> set[str]:
+    command = typer.main.get_command(app).commands["train"]
+    return {opt for p in command.params for opt in p.opts}
+
+
+def test_autol2_prints_train_flags_and_a_snippet(run: Path) -> None:
+    result = recommend(run, "--budget", "100000", "--autol2")
+    assert result.exit_code == 0, result.output
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("l2advisor train"))
+    assert line.startswith("l2advisor train mymodel.py --budget 100000 --autol2 --lam0 0.02 ")
+    flags = {w for w in line.split() if w.startswith("--")}
+    assert {"--refractory-tau", "--lam-min"} <= flags
+    assert flags <= train_flags()  # every printed flag exists on `l2advisor train`
+    assert "from l2advisor import AutoL2" in result.stdout
+    assert "sched.step(loss.item(), train_accuracy)" in result.stdout
+
+
+def test_autol2_json_and_snippet_runs(run: Path) -> None:
+    d = as_json(run, "--budget", "40", "--autol2")
+    assert json.loads((run / "advice.json").read_text())["autol2"]["lam0"] == d["lam0"]
+    assert d["lam0"] == pytest.approx(LAM_C)
+    assert d["refractory_tau"] == pytest.approx(0.25 * as_json(run, "--budget", "40")["c"])
+    assert 0 < d["lam_min"] < d["lam0"] and d["train_command"].startswith("l2advisor train")
+    model = torch.nn.Linear(2, 2)
+    loss = model(torch.ones(1, 2)).sum()
+    loss.backward()
+    scope = {"torch": torch, "model": model, "loss": loss, "train_accuracy": 0.5}
+    exec(d["snippet"], scope)  # the user's loop, with the training part left out
+    assert scope["sched"].step_count == 40
+    assert model.weight.grad is not None
+
+
+def test_relations_that_do_not_hold_give_the_best_measured_lam(tmp_path: Path) -> None:
+    same = write_run(tmp_path / "same", S.no_effect_family())
+    result = recommend(same, "--budget", "20000")
+    assert result.exit_code == 0, result.output
+    assert "does not hold" in flat(result.stdout) and "best measured lam" in flat(result.stdout)
+    d = as_json(same, "--budget", "20000")
+    assert d["verdict"] == "does not hold" and d["weight_decay"] in S.ladder()
+
+
+def test_diverged_probe_is_a_caveat(tmp_path: Path) -> None:
+    curves = S.family()
+    bad = curves[0]
+    curves[0] = Curve(lam=bad.lam, lr=bad.lr, seed=bad.seed, steps=bad.steps, tau=bad.tau,
+                      val_metric=bad.val_metric, train_acc=bad.train_acc,
+                      train_loss=bad.train_loss * math.nan, status="diverged")
+    result = recommend(write_run(tmp_path / "div", curves), "--budget", "3000")
+    assert result.exit_code == 0, result.output
+    assert "caveats" in result.stdout and "1 probe(s) excluded" in flat(result.stdout)
+
+
+def test_all_probes_diverged_is_a_failed_run(tmp_path: Path) -> None:
+    curves = [Curve(lam=cv.lam, lr=cv.lr, seed=cv.seed, steps=cv.steps, tau=cv.tau,
+                    val_metric=cv.val_metric, train_acc=cv.train_acc,
+                    train_loss=cv.train_loss * math.inf, status="diverged") for cv in S.family()]
+    result = recommend(write_run(tmp_path / "div", curves), "--budget", "3000")
+    assert result.exit_code == 1
+    assert "nothing to advise" in flat(result.stderr) and "Traceback" not in result.output
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("budget", ["0", "-5", "nan", "inf", "12.5"])
+def test_bad_budget_is_one_sentence(run: Path, budget: str) -> None:
+    result = recommend(run, f"--budget={budget}")
+    assert result.exit_code == 2
+    assert "--budget" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("args", [["--lr", "0"], ["--lr", "nan"], ["--unit", "hours"]])
+def test_bad_flags(run: Path, args: list[str]) -> None:
+    result = recommend(run, "--budget", "3000", *args)
+    assert result.exit_code == 2 and "Error" in result.stderr
+
+
+@pytest.mark.bad_input
+def test_epochs_without_sizes_in_header(tmp_path: Path) -> None:
+    bare = write_run(tmp_path / "bare", S.family(), train_size=None)
+    result = recommend(bare, "--budget", "10", "--unit", "epochs")
+    assert result.exit_code == 2 and "steps" in result.stderr
+
+
+@pytest.mark.bad_input
+def test_no_finished_probe(tmp_path: Path) -> None:
+    run_dir = tmp_path / "empty"
+    with open_results(results_path(run_dir), make_header("probe", {}, "cpu")) as w:
+        w.write({"type": "start", "run": "x", "lam": 0.1, "lr": 0.1, "seed": 0})
+        w.write({"type": "eval", "run": "x", "step": 0, "tau": 0.0, "val_metric": 0.1})
+    result = recommend(run_dir, "--budget", "1000")
+    assert result.exit_code == 2 and "no finished probe" in flat(result.stderr)
+    missing = recommend(tmp_path / "nowhere", "--budget", "1000")
+    assert missing.exit_code == 2 and "Error" in missing.stderr
+
+
+@pytest.mark.bad_input
+def test_other_schema_and_corrupt_files(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path / "r", S.family())
+    path = results_path(run_dir)
+    lines = path.read_text().splitlines()
+    header = json.loads(lines[0])
+    path.write_text("\n".join([json.dumps({**header, "schema_version": 99}), *lines[1:]]) + "\n")
+    result = recommend(run_dir, "--budget", "1000")
+    assert result.exit_code == 2 and "schema version 99" in flat(result.stderr)
+    path.write_text("\n".join([lines[0], "{not json", *lines[1:]]) + "\n")
+    result = recommend(run_dir, "--budget", "1000")
+    assert result.exit_code == 2 and "corrupt" in result.stderr
+
+
+def test_partial_last_line_is_a_warning(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path / "p", S.family())
+    with open(results_path(run_dir), "a") as f:
+        f.write('{"type": "eval", "run": "lr=0.1/l')
+    result = recommend(run_dir, "--budget", "3000")
+    assert result.exit_code == 0, result.output
+    assert "partial last line" in flat(result.stderr)
+
+
+def test_real_tiny_probe_end_to_end(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "tiny"
+    probe = runner.invoke(app, ["probe", str(tiny_model), "--out", str(out), "--lambdas",
+                                "0.4,0.2,0.1", "--horizon", "2", "--seeds", "0", "--device", "cpu"])
+    assert probe.exit_code == 0, probe.output
+    d = as_json(out, "--budget", "20", "--unit", "epochs")  # 256 examples / 32 = 8 steps/epoch
+    assert d["budget_steps"] == 160 and d["weight_decay"] > 0
+    assert d["verdict"] in ("holds", "holds approximately", "does not hold")
+    report = runner.invoke(app, ["report", str(out)])
+    assert report.exit_code == 0, report.output
+    assert (out / "report.md").exists()

@@ -1,0 +1,87 @@
+"""`l2advisor probe` end to end, in-process, on a tiny generated task."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from l2advisor.cli.app import app
+from l2advisor.runs.rundir import results_path
+from l2advisor.runs.store import read_results
+
+runner = CliRunner()
+
+
+def probe_args(model: Path, out: Path, *extra: str) -> list[str]:
+    return ["probe", str(model), "--out", str(out), "--lambdas", "0.4,0.2,0.1", "--horizon", "2",
+            "--seeds", "0", "--device", "cpu", *extra]
+
+
+def test_probe_writes_results_and_summary(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(app, [*probe_args(tiny_model, out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert sorted(row["lam"] for row in summary["probes"]) == [0.1, 0.2, 0.4]
+    results = read_results(results_path(out))
+    assert results.header["settings"]["probe"]["horizon"] == 2
+    assert results.header["versions"]["torch"]
+    for state in results.runs.values():
+        assert state.done and state.evals[0]["step"] == 0
+        lam, lr = state.meta["lam"], state.meta["lr"]
+        last = state.evals[-1]
+        assert abs(last["tau"] - lr * lam * last["step"]) < 1e-9  # the tau clock at constant lr*lam
+        assert state.meta["max_steps"] == round(2 / (lr * lam))
+
+
+def test_rerun_resumes_and_reuses_finished_probes(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert runner.invoke(app, probe_args(tiny_model, out)).exit_code == 0
+    size = results_path(out).stat().st_size
+    again = runner.invoke(app, probe_args(tiny_model, out))
+    assert again.exit_code == 0, again.output
+    assert "3 reused" in again.stderr
+    assert results_path(out).stat().st_size == size  # nothing was rerun
+
+
+def test_other_settings_refused_with_the_difference(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert runner.invoke(app, probe_args(tiny_model, out)).exit_code == 0
+    changed = runner.invoke(app, probe_args(tiny_model, out, "--batch-size", "16"))
+    assert changed.exit_code == 2
+    assert "batch_size: 32 -> 16" in changed.stderr and "--force" in changed.stderr
+    forced = runner.invoke(app, probe_args(tiny_model, out, "--batch-size", "16", "--force"))
+    assert forced.exit_code == 0, forced.output
+    assert read_results(results_path(out)).header["settings"]["batch_size"] == 16
+
+
+def test_automatic_ladder_respects_probe_budget(tiny_model: Path, tmp_path: Path) -> None:
+    from l2advisor.probing.probe import ProbeSettings, plan_probes
+
+    # rungs cost 4/(0.1*lam) steps: 100, 200, 400, 800, ... ; the budget is shared by 2 seeds
+    def lams(budget: int) -> list[float]:
+        settings = ProbeSettings(lrs=(0.1,), seeds=(0, 1), horizon=4.0, probe_budget=budget, lam_max=0.4)
+        runs = plan_probes(settings)
+        assert sum(r.max_steps for r in runs) <= max(budget, 2 * 700)  # never past budget, bar 3 rungs
+        return sorted({r.lam for r in runs}, reverse=True)
+
+    assert lams(3000) == [0.4, 0.2, 0.1, 0.05]  # 1500 per seed fits
+    assert lams(2999) == [0.4, 0.2, 0.1]  # 1500 per seed does not
+    assert lams(10) == [0.4, 0.2, 0.1]  # a fit needs 3 rungs, whatever the budget
+
+
+def test_probes_stop_after_a_clear_peak_but_not_before_half_the_horizon() -> None:
+    from l2advisor.probing.probe import ProbeSettings, stop_reason
+
+    # a clear rise then drop: peak at tau 0.9, the metric falls 0.4 by tau 3.9
+    metric = [0.2 + 0.07 * i for i in range(10)] + [0.9 - 0.4 * i / 29 for i in range(1, 31)]
+    records = [{"step": i, "tau": 0.1 * i, "val_metric": v} for i, v in enumerate(metric)]
+    settings = ProbeSettings(lrs=(0.1,), seeds=(0,), horizon=8.0, probe_budget=1000)
+    never = lambda: False  # noqa: E731
+    assert stop_reason(records, settings, never) is None  # tau 3.9 < horizon / 2
+    late = [{**r, "tau": 0.2 * r["step"]} for r in records]  # the same curve, reaching tau 7.8
+    assert stop_reason(late, settings, never) == "stopped"
+    assert stop_reason(late, ProbeSettings(**{**settings.__dict__, "early_stop": False}), never) is None
+    assert stop_reason(records, settings, lambda: True) == "interrupted"

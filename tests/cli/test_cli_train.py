@@ -1,0 +1,175 @@
+"""`l2advisor train` end to end, in-process, on a tiny generated task; and the lr schedules."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from l2advisor.cli.app import app
+from l2advisor.cli.train import budget_steps, steps_per_epoch
+from l2advisor.runs.rundir import TRAIN_FILE, results_path
+from l2advisor.runs.store import read_results
+from l2advisor.training.lr_schedules import make_lr_at
+from tests.conftest import TINY_MODEL, write_model
+
+runner = CliRunner()
+
+# Gradients are exactly zero, so the data loss is 0.0 at every step: from the second check on,
+# every measurement is "no better than the best", and AutoL2 must decay at each chance it gets.
+FLAT_LOSS_MODEL = TINY_MODEL + '''
+def loss(outputs, targets):
+    return outputs.sum() * 0.0
+'''
+
+
+def train_args(model: Path, out: Path, *extra: str) -> list[str]:
+    return ["train", str(model), "--out", str(out), "--device", "cpu", *extra]
+
+
+def stored_run(out: Path):
+    results = read_results(results_path(out, TRAIN_FILE))
+    assert len(results.runs) == 1
+    return results, next(iter(results.runs.values()))
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())  # rich wraps long lines on stderr
+
+
+def test_constant_weight_decay_run_writes_curve_and_summary(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(app, [*train_args(tiny_model, out), "--budget", "40", "--weight-decay", "0.01",
+                                 "--eval-every", "10", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    results, state = stored_run(out)
+    assert results.header["command"] == "train"
+    assert results.header["settings"]["budget_steps"] == 40
+    assert state.done and state.meta["lam"] == 0.01 and state.meta["autol2"] is None
+    assert [r["step"] for r in state.evals] == [0, 10, 20, 30, 40]
+    assert all(r["lam"] == 0.01 and r["lr"] == 0.1 for r in state.evals)
+    assert state.evals[-1]["tau"] == pytest.approx(0.1 * 0.01 * 40)
+    best = max(state.evals, key=lambda r: r["val_metric"])
+    assert summary["peak_metric"] == best["val_metric"] and summary["peak_step"] == best["step"]
+    assert summary["final_lam"] == 0.01 and summary["lam_history"] == [] and summary["status"] == "finished"
+    table = runner.invoke(app, [*train_args(tiny_model, out), "--budget", "40", "--weight-decay", "0.01",
+                                "--eval-every", "10"])
+    assert table.exit_code == 0, table.output
+    assert "peak validation accuracy" in table.stdout and "replaces it" in words(table.stderr)
+
+
+def test_autol2_decays_lam_and_records_it(tmp_path: Path) -> None:
+    model = write_model(tmp_path, FLAT_LOSS_MODEL)
+    out = tmp_path / "run"
+    result = runner.invoke(app, [*train_args(model, out), "--budget", "12", "--autol2", "--lam0", "0.1",
+                                 "--refractory-tau", "0", "--check-every", "1", "--patience", "2",
+                                 "--lam-min", "0.0001", "--eval-every", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    _, state = stored_run(out)
+    lams = [r["lam"] for r in state.evals]  # lam in force after each step
+    # checks at steps 1, 2, 3...: step 1 sets the best, steps 2 and 3 stall twice -> decay at 3,
+    # then a decay on every later check (patience stays filled) until the floor 1e-4 (step 5).
+    assert lams[:3] == [0.1, 0.1, 0.1]
+    assert lams[3:6] == pytest.approx([0.01, 0.001, 0.0001])
+    assert lams[6:] == pytest.approx([0.0001] * 7)
+    events = state.end["events"]
+    assert [e["step"] for e in events] == [3, 4, 5]
+    assert events[0]["old_lam"] == 0.1 and events[0]["new_lam"] == pytest.approx(0.01)
+    assert events[0]["signal"] in ("loss", "both")
+    assert state.evals[3]["tau"] == pytest.approx(0.1 * 0.1 * 3)  # tau counts each step's lr*lam
+    summary = json.loads(result.stdout)
+    assert summary["final_lam"] == pytest.approx(0.0001) and len(summary["lam_history"]) == 3
+
+
+def test_paper_preset_is_stored_with_its_rule(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(app, [*train_args(tiny_model, out), "--budget", "20", "--paper-preset"])
+    assert result.exit_code == 0, result.output
+    _, state = stored_run(out)
+    assert state.run_id.startswith("autol2-paper/lam0=0.1")
+    assert state.meta["autol2"]["refractory_lam_steps"] == 0.1 and state.meta["autol2"]["smoothing"] == "none"
+    assert state.evals[0]["lam"] == 0.1
+
+
+def test_cosine_schedule_changes_lr_in_records(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(app, [*train_args(tiny_model, out), "--budget", "40", "--weight-decay", "0.01",
+                                 "--lr-schedule", "cosine", "--eval-every", "10"])
+    assert result.exit_code == 0, result.output
+    _, state = stored_run(out)
+    lrs = [r["lr"] for r in state.evals]  # lr of the last step taken before each evaluation
+    assert lrs[0] == 0.1 and all(a > b for a, b in zip(lrs[1:], lrs[2:], strict=False))
+    assert lrs[-1] == pytest.approx(0.05 * (1 + math.cos(math.pi * 39 / 40)))
+    expected_tau = sum(0.01 * 0.05 * (1 + math.cos(math.pi * s / 40)) for s in range(40))
+    assert state.evals[-1]["tau"] == pytest.approx(expected_tau)
+
+
+def test_epochs_budget_counts_full_batches(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(app, [*train_args(tiny_model, out), "--budget", "2", "--unit", "epochs",
+                                 "--weight-decay", "0"])
+    assert result.exit_code == 0, result.output
+    _, state = stored_run(out)
+    assert state.end["steps"] == 2 * (256 // 32)
+    assert steps_per_epoch(1000, 64) == 15 and steps_per_epoch(10, 64) == 1
+    assert budget_steps(1.5, "epochs", 1000, 64) == 22
+
+
+def test_seeds_accumulate_and_other_settings_are_refused(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    for seed in ("0", "1"):
+        args = [*train_args(tiny_model, out), "--budget", "10", "--weight-decay", "0.01", "--seed", seed]
+        assert runner.invoke(app, args).exit_code == 0
+    assert sorted(read_results(results_path(out, TRAIN_FILE)).runs) == ["lam=0.01/seed=0", "lam=0.01/seed=1"]
+    other = runner.invoke(app, [*train_args(tiny_model, out), "--budget", "20", "--weight-decay", "0.01"])
+    assert other.exit_code == 2 and "budget_steps: 10 -> 20" in words(other.stderr)
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--budget", "10", "--autol2", "--weight-decay", "0.01"], "not both"),
+    (["--budget", "10"], "Give --weight-decay"),
+    (["--budget", "0", "--weight-decay", "0.01"], "--budget must be a finite number > 0"),
+    (["--budget", "-5", "--weight-decay", "0.01"], "--budget must be a finite number > 0"),
+    (["--budget", "nan", "--weight-decay", "0.01"], "--budget must be a finite number > 0"),
+    (["--budget", "2.5", "--weight-decay", "0.01"], "whole number"),
+    (["--budget", "10", "--weight-decay", "nan"], "--weight-decay must be a finite number >= 0"),
+    (["--budget", "10", "--weight-decay", "0.01", "--lam0", "0.1"], "--lam0 only apply with --autol2"),
+    (["--budget", "10", "--autol2", "--lam0", "-1"], "lam0 must be finite"),
+    (["--budget", "10", "--autol2", "--lam-min", "nan"], "lam_min must be finite"),
+    (["--budget", "10", "--paper-preset", "--decay", "3"], "drop --decay"),
+    (["--budget", "10", "--weight-decay", "0.01", "--unit", "hours"], "--unit must be steps or epochs"),
+    (["--budget", "10", "--weight-decay", "0.01", "--lr-schedule", "linear"], "--lr-schedule must be one of"),
+    (["--budget", "10", "--weight-decay", "0.01", "--eval-every", "0"], "--eval-every must be >= 1"),
+])
+def test_bad_flags_exit_2_with_a_message(tiny_model: Path, tmp_path: Path, flags: list[str], message: str) -> None:
+    result = runner.invoke(app, train_args(tiny_model, tmp_path / "run", *flags))
+    assert result.exit_code == 2, result.output
+    assert message in words(result.stderr)
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "run" / TRAIN_FILE).exists()
+
+
+def test_lr_schedules() -> None:
+    constant, cosine, step = (make_lr_at(name, 0.2, 100) for name in ("constant", "cosine", "step"))
+    assert [constant(s) for s in (0, 50, 99)] == [0.2, 0.2, 0.2]
+    assert cosine(0) == 0.2 and cosine(50) == pytest.approx(0.1) and 0 < cosine(99) < 1e-3
+    assert [step(s) for s in (0, 49, 50, 74, 75, 99)] == pytest.approx([0.2, 0.2, 0.02, 0.02, 0.002, 0.002])
+    with pytest.raises(ValueError, match="unknown learning-rate schedule"):
+        make_lr_at("linear", 0.1, 10)
+
+
+def test_autol2_stops_at_a_floor_reached_with_round_off() -> None:
+    import torch
+
+    from l2advisor.training.autol2 import AutoL2
+
+    opt = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.1)
+    sched = AutoL2(opt, lam0=0.3, lam_min=0.0003, refractory_tau=0.0, check_every=1, patience=1)
+    for _ in range(20):  # a constant loss stalls at every check after the first
+        sched.step(1.0, 0.5)
+    assert len(sched.events) == 3  # 0.3 / 10**3 = 0.00030000000000000003: no 4th "decay" onto the floor
+    assert sched.lam == pytest.approx(0.0003)

@@ -1,0 +1,98 @@
+"""The model-file contract: every violation is one sentence naming the file, exit code 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from l2advisor.errors import InputError
+from l2advisor.modelfile.spec import load_spec
+from l2advisor.modelfile.task import build_task
+from tests.conftest import TINY_MODEL, write_model
+
+
+def spec_error(path: Path, overrides: dict | None = None) -> str:
+    with pytest.raises(InputError) as info:
+        build_task(load_spec(path, overrides))
+    assert info.value.exit_code == 2
+    return str(info.value)
+
+
+def test_loads_settings_and_overrides(tiny_model: Path) -> None:
+    spec = load_spec(tiny_model, {"lr": 0.05, "batch_size": None})
+    assert spec.lr == 0.05 and spec.batch_size == 32 and spec.optimizer == "sgd"
+    assert spec.build_test is not None and len(spec.sha256) == 64
+    task = build_task(spec)
+    assert task.n_outputs == 4 and task.train_size == 256
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert "does not exist" in spec_error(tmp_path / "nope.py")
+
+
+def test_syntax_error_names_line(tmp_path: Path) -> None:
+    path = write_model(tmp_path, "def build_model(:\n    pass\n")
+    message = spec_error(path)
+    assert "model.py" in message and "line 1" in message
+
+
+def test_not_python_binary(tmp_path: Path) -> None:
+    path = tmp_path / "model.py"
+    path.write_bytes(b"\xff\xfe\x00\x81binary")
+    assert "not" in spec_error(path)
+
+
+def test_raises_at_import_shows_user_line(tmp_path: Path) -> None:
+    path = write_model(tmp_path, "import math\nx = 1\nraise ValueError('no data here')\n")
+    message = spec_error(path)
+    assert "ValueError: no data here" in message and "line 3" in message
+
+
+def test_missing_build_model(tmp_path: Path) -> None:
+    path = write_model(tmp_path, "def build_data():\n    return [], []\n")
+    assert "build_model" in spec_error(path)
+
+
+def test_build_data_wrong_type(tmp_path: Path) -> None:
+    body = TINY_MODEL.replace("return _blobs(256, 1), _blobs(128, 2)", "return _blobs(256, 1)")
+    assert "(train_dataset, val_dataset)" in spec_error(write_model(tmp_path, body))
+
+
+def test_build_model_wrong_type(tmp_path: Path) -> None:
+    body = TINY_MODEL.replace("return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))", "return 3")
+    assert "torch.nn.Module" in spec_error(write_model(tmp_path, body))
+
+
+def test_empty_dataset(tmp_path: Path) -> None:
+    body = TINY_MODEL.replace("return _blobs(256, 1), _blobs(128, 2)", "return _blobs(256, 1), _blobs(0, 2)")
+    assert "validation dataset is empty" in spec_error(write_model(tmp_path, body))
+
+
+def test_labels_outside_outputs(tmp_path: Path) -> None:
+    body = TINY_MODEL.replace("nn.Linear(32, 4))", "nn.Linear(32, 3))")
+    message = spec_error(write_model(tmp_path, body))
+    assert "labels range over [0, 3]" in message and "3 outputs" in message
+
+
+def test_input_shape_mismatch(tmp_path: Path) -> None:
+    body = TINY_MODEL.replace("nn.Linear(8, 32)", "nn.Linear(9, 32)")
+    message = spec_error(write_model(tmp_path, body))
+    assert "cannot take a batch" in message and "(4, 8)" in message
+
+
+@pytest.mark.parametrize("name,value,expected", [
+    ("lr", 0.0, "`lr` must be a finite number > 0"),
+    ("lr", float("nan"), "`lr` must be a finite number > 0"),
+    ("lr", -1.0, "`lr` must be a finite number > 0"),
+    ("batch_size", 0, "`batch_size` must be a positive integer"),
+    ("momentum", 1.5, "`momentum` must be in [0, 1)"),
+    ("optimizer", "adam", "`optimizer` must be one of sgd, adamw"),
+])
+def test_bad_settings(tiny_model: Path, name: str, value: object, expected: str) -> None:
+    assert expected in spec_error(tiny_model, {name: value})
+
+
+def test_bad_setting_in_file(tmp_path: Path) -> None:
+    path = write_model(tmp_path, TINY_MODEL.replace("lr = 0.1", "lr = 'fast'"))
+    assert "`lr` must be a number" in spec_error(path)

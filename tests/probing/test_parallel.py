@@ -1,0 +1,97 @@
+"""Parallel probes: joblib worker processes (loky) and a Dask cluster give the sequential results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from l2advisor.cli.app import app
+from l2advisor.errors import InputError
+from l2advisor.probing.parallel import ProbeJob, parse_devices, probe_job
+from l2advisor.probing.probe import ProbeSettings, plan_probes
+from l2advisor.runs.rundir import results_path
+from l2advisor.runs.store import read_results
+from l2advisor.training.train import TrainConfig
+from tests.conftest import TINY_MODEL, write_model
+
+runner = CliRunner()
+ARGS = ["--lambdas", "0.4,0.2,0.1", "--horizon", "1", "--seeds", "0,1", "--device", "cpu", "--no-early-stop"]
+
+
+def curves(out: Path) -> dict[str, Any]:
+    runs = read_results(results_path(out)).runs
+    return {rid: ([(e["step"], e["val_loss"], e["train_loss"]) for e in s.evals], s.status) for rid, s in runs.items()}
+
+
+def probe(model: Path, out: Path, *extra: str) -> Any:
+    result = runner.invoke(app, ["probe", str(model), "--out", str(out), *ARGS, *extra])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture
+def reference(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    model = write_model(tmp_path, TINY_MODEL)
+    probe(model, tmp_path / "one")
+    return model, curves(tmp_path / "one")
+
+
+def test_jobs_in_worker_processes_write_the_sequential_results(tmp_path: Path, reference: tuple) -> None:
+    model, expected = reference
+    result = probe(model, tmp_path / "two", "--jobs", "2")
+    assert curves(tmp_path / "two") == expected  # same seeds, same CPU arithmetic, 1 thread each
+    assert "Probe summary" in result.stdout
+    text = (results_path(tmp_path / "two")).read_text()
+    assert text.endswith("\n") and text.count('"type": "header"') == 1
+
+
+def test_jobs_with_batched_groups_and_devices(tmp_path: Path, reference: tuple) -> None:
+    model, expected = reference
+    probe(model, tmp_path / "two", "--jobs", "2", "--batched", "--devices", "cpu,cpu")
+    got = curves(tmp_path / "two")
+    assert set(got) == set(expected)
+    for run_id, (evals, status) in expected.items():
+        assert got[run_id][1] == status
+        assert [e[1] for e in got[run_id][0]] == pytest.approx([e[1] for e in evals], rel=1e-5)
+
+
+def test_a_worker_that_cannot_see_the_results_directory_sends_its_records_back(tmp_path: Path) -> None:
+    model = write_model(tmp_path, TINY_MODEL)
+    settings = ProbeSettings(lrs=(0.1,), seeds=(0,), horizon=1.0, probe_budget=100, lambdas=(0.4,))
+    job = ProbeJob(str(model), (), tuple(plan_probes(settings)), TrainConfig(0.1, 32, 1, 1), settings,
+                   str(tmp_path / "elsewhere" / "probes.jsonl"), 1, 1)
+    outcome = probe_job(job)
+    assert [r.status for r in outcome.results] == ["finished"]
+    assert [r["type"] for r in outcome.records][::len(outcome.records) - 1] == ["start", "end"]
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--devices", "tpu:0"], "--devices takes cpu, cuda or cuda:N"),
+    (["--backend", "dask"], "--backend dask needs --scheduler ADDRESS"),
+    (["--backend", "spark", "--jobs", "2"], "--backend must be one of loky, dask"),
+    (["--batch-replicas", "0"], "--batch-replicas must be at least 1"),
+])
+def test_bad_parallel_options_are_one_sentence(tmp_path: Path, flags: list[str], message: str) -> None:
+    model = write_model(tmp_path, TINY_MODEL)
+    result = runner.invoke(app, ["probe", str(model), "--out", str(tmp_path / "x"), *ARGS, *flags])
+    assert result.exit_code == 2 and message in " ".join(result.stderr.split()), result.output
+
+
+def test_parse_devices() -> None:
+    assert parse_devices("cuda:0, cuda:1") == ["cuda:0", "cuda:1"] and parse_devices(None) is None
+    with pytest.raises(InputError):
+        parse_devices("cuda:x")
+
+
+@pytest.mark.slow
+def test_dask_cluster_on_loopback_writes_the_sequential_results(tmp_path: Path, reference: tuple) -> None:
+    distributed = pytest.importorskip("distributed")
+    model, expected = reference
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        result = probe(model, tmp_path / "dask", "--backend", "dask", "--scheduler", cluster.scheduler_address)
+    assert curves(tmp_path / "dask") == expected
+    assert "Probe summary" in result.stdout

@@ -1,0 +1,112 @@
+"""`l2advisor report` and report.py: the figures exist and are real PNGs, the data behind them
+is what the fit used, and odd fits (relations failing, a diverged probe) still draw."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import synthetic as S
+from test_cli_advice import recommend, write_run
+from typer.testing import CliRunner
+
+from l2advisor.cli.app import app
+from l2advisor.reporting.data import report_data
+from l2advisor.reporting.page import FIGURES, markdown, write_report
+from l2advisor.science.advise import advise
+from l2advisor.science.curves import Curve
+from l2advisor.science.fit import fit_relations
+
+runner = CliRunner()
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def check_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == PNG and len(data) > 10_000, path  # a real picture, not an empty canvas
+
+
+@pytest.fixture(scope="module")
+def family() -> list[Curve]:
+    return S.family()
+
+
+@pytest.fixture(scope="module")
+def fit(family):
+    return fit_relations(family, n_bootstrap=50)
+
+
+def test_report_command_writes_figures_and_markdown(tmp_path: Path, family) -> None:
+    run = write_run(tmp_path / "run", family)
+    assert recommend(run, "--budget", "8000").exit_code == 0  # advice.json: marked in the figures
+    out = tmp_path / "figs"
+    result = runner.invoke(app, ["report", str(run), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    printed = result.stdout.split()
+    for name in FIGURES:
+        check_png(out / name)
+        assert str(out / name) in printed
+    md = (out / "report.md").read_text()
+    assert str(out / "report.md") in printed
+    assert "Verdict (the paper's relations): holds." in md and "## Advice" in md and "8000 steps" in md
+    assert all(f"]({name})" in md for name in FIGURES)
+    assert md.count("| 0.1 |") == 6  # one table row per lam
+
+
+def test_report_without_advice_defaults_to_run_dir(tmp_path: Path, family) -> None:
+    run = write_run(tmp_path / "run", family)
+    result = runner.invoke(app, ["report", str(run)])
+    assert result.exit_code == 0, result.output
+    assert (run / "fit.json").exists() and not (run / "advice.json").exists()
+    assert "## Advice" not in (run / "report.md").read_text()
+    for name in FIGURES:
+        check_png(run / name)
+
+
+@pytest.mark.bad_input
+def test_report_on_missing_run(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["report", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2 and "Error" in result.stderr
+
+
+def test_data_follows_the_fit(family, fit) -> None:
+    data = report_data(family, fit, advise(fit, 3000), title="t")
+    assert len(data.lines) == len(family)
+    for ln in data.lines:
+        assert np.all(ln.steps > 0)  # log axes
+        np.testing.assert_allclose(ln.tau, ln.lr * ln.lam * ln.steps)
+        assert ln.in_plateau == (ln.lam <= fit.lam_c)
+        assert ln.in_tstar_fit == (ln.lam <= fit.lam_c and ln.peaked)
+    # the band brackets the fit's own line t* = c0 (1/(lr*lam))^alpha
+    line = fit.c0 * data.band_x ** fit.alpha
+    inside = (data.band_lo <= line * 1.02) & (line <= data.band_hi * 1.02)
+    assert inside.mean() > 0.9
+
+
+def test_markdown_lists_reasons_table_and_rules(fit, family) -> None:
+    a = advise(fit, 100_000)
+    md = markdown(report_data(family, fit, a, title="t"), list(FIGURES))
+    assert all(r in md for r in fit.reasons)
+    assert "rule of thumb" in md and "extrapolated" in md
+
+
+def test_odd_fits_still_draw(tmp_path: Path) -> None:
+    curves = S.no_effect_family()
+    bad = curves[0]
+    curves[0] = Curve(lam=bad.lam, lr=bad.lr, seed=bad.seed, steps=bad.steps, tau=bad.tau,
+                      val_metric=bad.val_metric * math.nan, train_acc=bad.train_acc,
+                      train_loss=bad.train_loss, status="diverged")
+    f = fit_relations(curves, n_bootstrap=20)
+    paths = write_report(report_data(curves, f, advise(f, 5000)), tmp_path)
+    assert [p.name for p in paths] == [*FIGURES, "report.md"]
+    for p in paths[:-1]:
+        check_png(p)
+    assert "does not hold" in paths[-1].read_text() and "Excluded" in paths[-1].read_text()
+
+
+def test_nothing_usable_still_draws(tmp_path: Path) -> None:
+    f = fit_relations([])
+    paths = write_report(report_data([], f), tmp_path)
+    assert all(p.exists() for p in paths)

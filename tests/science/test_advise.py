@@ -1,0 +1,154 @@
+"""advise.py: the budget formula, its clipping, other lrs, the fallback, dicts, AutoL2."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import synthetic as S
+
+from l2advisor.science.advise import (
+    DEFAULT_WD,
+    advice_from_dict,
+    advice_to_dict,
+    advise,
+    autol2_config,
+    rules_of_thumb,
+)
+from l2advisor.science.fit import APPROX, FAILS, HOLDS, fit_relations
+
+KEYS = {"schema_version", "weight_decay", "interval", "lr", "budget_steps", "verdict",
+        "predicted_metric", "predicted_peak_step", "extrapolated", "c", "c_interval", "alpha",
+        "reasons", "rules_of_thumb"}
+
+
+@pytest.fixture(scope="module")
+def clean():
+    return fit_relations(S.family())  # c = 3, lam_c = 0.02, lams 0.0025..0.08, lr 0.1
+
+
+@pytest.fixture(scope="module")
+def interior():
+    return fit_relations(S.family(lam_star=0.01, drop_below=0.02))
+
+
+def test_formula_inside_probed_range(clean):
+    a = advise(clean, 3000)  # c/(lr*T) = 3/(0.1*3000) = 0.01: a probed, plateau lam
+    assert a.weight_decay == pytest.approx(0.01, rel=0.15)
+    assert a.weight_decay == pytest.approx(clean.c / (0.1 * 3000))
+    assert a.interval[0] <= a.weight_decay <= a.interval[1]
+    assert a.predicted_peak_step == pytest.approx(3000)
+    assert a.predicted_metric == pytest.approx(0.95, abs=0.01)
+    assert not a.extrapolated and a.verdict == HOLDS and a.lr == 0.1
+
+
+def test_long_budget_extrapolates(clean):
+    a = advise(clean, 100_000)
+    assert a.weight_decay < clean.lam_min_probed and a.extrapolated
+    assert a.predicted_metric == pytest.approx(clean.plateau_level)
+    assert 0.1 * a.weight_decay * 100_000 == pytest.approx(clean.c)  # the tau clock
+    assert any("extrapolated" in r for r in a.reasons)
+
+
+def test_short_budget_clips_to_plateau_edge(clean):
+    a = advise(clean, 300)  # c/(lr*T) = 0.1 > lam_c = 0.02
+    assert a.weight_decay == pytest.approx(clean.lam_c)
+    assert a.unclipped > clean.lam_c
+    assert a.predicted_peak_step > 300  # the peak cannot arrive within this budget
+    assert a.predicted_metric < clean.plateau_level - 0.05  # read off the pooled curve
+    assert a.interval == (pytest.approx(clean.lam_c), pytest.approx(clean.lam_c))
+    assert any("clipped" in r for r in a.reasons)
+
+
+def test_interior_maximum_floors_the_advice(interior):
+    a = advise(interior, 1_000_000)
+    assert a.weight_decay == pytest.approx(interior.lam_star)
+    assert not a.extrapolated
+    assert any("interior maximum" in r for r in a.reasons)
+
+
+def test_other_lr_goes_through_the_clock(clean):
+    a1, a2 = advise(clean, 3000), advise(clean, 3000, lr=0.2)
+    assert a2.lr == 0.2
+    assert a2.weight_decay == pytest.approx(a1.weight_decay / 2)  # same lr*lam
+    short = advise(clean, 300, lr=0.2)
+    assert short.weight_decay == pytest.approx(clean.lam_c / 2)  # plateau edge moves too
+    assert any("clock" in r for r in a2.reasons)
+    assert a2.rules_of_thumb == rules_of_thumb(0.2, 3000)
+
+
+def test_approximate_verdict_warns_about_alpha():
+    f = fit_relations(S.family(alpha=0.5))
+    a = advise(f, 3000)
+    assert a.verdict == APPROX
+    assert any("alpha" in r and "approximate" in r for r in a.reasons)
+
+
+def test_does_not_hold_gives_best_measured_lam():
+    f = fit_relations(S.no_effect_family())
+    a = advise(f, 20_000)
+    assert a.verdict == FAILS
+    assert a.weight_decay == f.lam_best
+    assert math.isnan(a.unclipped) and not a.extrapolated
+    assert any("do not hold" in r and "not c/(lr*T)" in r for r in a.reasons)
+    assert a.interval[0] <= a.weight_decay <= a.interval[1]
+
+
+def test_nothing_measured_falls_back_to_default():
+    f = fit_relations([])
+    a = advise(f, 1000, lr=0.1)
+    assert a.weight_decay == DEFAULT_WD and a.verdict == FAILS
+    with pytest.raises(ValueError, match="pass lr"):
+        advise(f, 1000)
+
+
+@pytest.mark.parametrize(("budget", "lr"), [(0, None), (-5, None), (1000, -0.1),
+                                            (float("nan"), None)])
+def test_bad_arguments(clean, budget, lr):
+    with pytest.raises(ValueError):
+        advise(clean, budget, lr)
+
+
+def test_rules_of_thumb():
+    r = rules_of_thumb(0.1, 1000)
+    assert sorted(r.values()) == pytest.approx(sorted([0.1, 0.01, 5e-4]))
+    assert all(isinstance(k, str) and k for k in r)
+
+
+@pytest.mark.parametrize("budget", [300, 3000, 100_000])
+def test_advice_dict_round_trip(clean, budget):
+    a = advise(clean, budget)
+    d = advice_to_dict(a)
+    assert KEYS <= set(d) and d["schema_version"] == 1
+    text = json.dumps(d, allow_nan=False)
+    assert advice_to_dict(advice_from_dict(json.loads(text))) == d
+    assert isinstance(d["interval"], list) and len(d["interval"]) == 2
+
+
+def test_advice_dict_nan_becomes_none():
+    d = advice_to_dict(advise(fit_relations([]), 1000, lr=0.1))
+    assert d["predicted_metric"] is None and d["interval"] == [None, None]
+    json.dumps(d, allow_nan=False)
+    assert math.isnan(advice_from_dict(d).predicted_metric)
+
+
+def test_autol2_config(clean):
+    cfg = autol2_config(clean, 100_000)
+    adv = advise(clean, 100_000)
+    assert cfg.lam0 == pytest.approx(clean.lam_c)
+    assert cfg.refractory_tau == pytest.approx(clean.c / 4)
+    assert cfg.lam_min == pytest.approx(adv.weight_decay / 10)
+    assert cfg.lam_min < cfg.lam0
+    d = cfg.to_dict()
+    json.dumps(d, allow_nan=False)
+    assert type(cfg).from_dict(d) == cfg
+    assert autol2_config(clean, 100_000, lr=0.2).lam0 == pytest.approx(clean.lam_c / 2)
+
+
+def test_autol2_when_relations_fail():
+    f = fit_relations(S.no_effect_family())
+    cfg = autol2_config(f, 20_000)
+    assert cfg.lam0 == f.lam_best and cfg.verdict == FAILS
+    assert cfg.lam_min == pytest.approx(cfg.lam0 / 10)
+    assert any("do not hold" in r for r in cfg.reasons)

@@ -1,0 +1,236 @@
+"""fit.py against synthetic families with known c, alpha and lam_c (tests/synthetic.py)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import synthetic as S
+
+from l2advisor.science.curves import Curve
+from l2advisor.science.fit import (
+    APPROX,
+    FAILS,
+    HOLDS,
+    decide_verdict,
+    fit_from_dict,
+    fit_relations,
+    fit_to_dict,
+)
+
+C, LAM_C = 3.0, 0.02  # the synthetic truth (S.curve defaults)
+ALPHA_TOL = 0.15  # |alpha - truth| allowed
+C_FACTOR = 1.3  # c within this factor of the truth
+RUNG = 2.0  # the synthetic ladder factor: lam_c within one rung
+
+
+@pytest.fixture(scope="module")
+def clean():
+    return fit_relations(S.family(noise=0.003))
+
+
+def test_clean_family_recovered(clean):
+    assert clean.verdict == HOLDS, clean.reasons
+    assert abs(clean.alpha - 1.0) < ALPHA_TOL
+    lo, hi = clean.alpha_interval
+    assert lo <= clean.alpha <= hi
+    assert C / C_FACTOR < clean.c < C * C_FACTOR
+    assert clean.c_interval[0] <= clean.c <= clean.c_interval[1]
+    assert LAM_C / RUNG <= clean.lam_c <= LAM_C * RUNG
+    assert not clean.interior_max and math.isnan(clean.lam_star)
+    assert clean.overparameterized is True
+    assert clean.clock_is_lr_lam is None and math.isnan(clean.beta_lr)
+    assert clean.lr == 0.1 and clean.lam_min_probed == pytest.approx(0.0025)
+    assert any("alpha = 1.0" in r or "alpha = 0.9" in r for r in clean.reasons)
+
+
+def test_c_is_the_pooled_top_not_single_run_tau_star(clean):
+    # the first-within-tolerance tau* comes before the top of the curve; c is the top
+    assert clean.tau_star_median < clean.c
+
+
+def test_table(clean):
+    rows = sorted(clean.table, key=lambda r: r.lam)
+    assert [r.n_seeds for r in rows] == [2] * 6
+    assert all(r.in_plateau == (r.lam <= clean.lam_c) for r in rows)
+    big = rows[-1]  # lam 0.08: two rungs above lam_c -> lower peak
+    assert big.peak_mean < rows[0].peak_mean - 0.03
+    for r in rows:
+        assert r.tau_star == pytest.approx(r.lr * r.lam * r.t_star, rel=1e-6)
+    assert len(clean.collapsed_tau) == len(clean.collapsed_mean) == len(clean.collapsed_hi)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_recovery_across_noise_draws(seed):
+    f = fit_relations(S.family(seeds=(10 * seed, 10 * seed + 1), noise=0.005))
+    assert f.verdict == HOLDS
+    assert abs(f.alpha - 1.0) < ALPHA_TOL
+    assert C / C_FACTOR < f.c < C * C_FACTOR
+
+
+def test_alpha_half_is_not_holds():
+    f = fit_relations(S.family(alpha=0.5))
+    assert abs(f.alpha - 0.5) < ALPHA_TOL
+    assert f.verdict == APPROX
+    assert any("not within" in r for r in f.reasons)
+
+
+def test_alpha_too_steep_does_not_hold():
+    f = fit_relations(S.family(alpha=2.0))
+    assert f.alpha > 1.6 and f.verdict == FAILS
+
+
+def test_no_effect_family_does_not_hold():
+    f = fit_relations(S.no_effect_family())
+    assert f.verdict == FAILS
+    assert abs(f.alpha) < 0.1
+    assert any("no effect" in r for r in f.reasons)
+    assert any("does not grow" in r for r in f.reasons)
+
+
+def test_diverged_probes_excluded_and_said():
+    fam = S.family()
+    bad = S.curve(0.16, 0.1, 0, status="diverged")
+    loss = np.asarray(bad.train_loss).copy()
+    loss[30:] = np.nan
+    blown = Curve(**{**bad.__dict__, "status": "finished", "seed": 1, "train_loss": loss})
+    failed = S.curve(0.16, 0.1, 2, status="failed")
+    f = fit_relations([*fam, bad, blown, failed])
+    assert f.verdict == HOLDS
+    assert len(f.excluded) == 3
+    assert sum(e.reason.startswith("diverged") for e in f.excluded) == 2
+    row = next(r for r in f.table if r.lam == 0.16)
+    assert row.n_diverged == 2 and row.n_seeds == 0 and not row.in_plateau
+    assert any("3 probe(s) excluded" in r and "diverged" in r for r in f.reasons)
+
+
+def test_multi_lr_exponents_and_clock():
+    f = fit_relations(S.family(lrs=(0.05, 0.1, 0.2)))
+    assert abs(f.beta_lr - 1.0) < ALPHA_TOL and abs(f.beta_lam - 1.0) < ALPHA_TOL
+    assert f.clock_is_lr_lam is True
+    assert f.verdict == HOLDS
+    assert any("clock lr*lam confirmed" in r for r in f.reasons)
+
+
+def test_multi_lr_wrong_clock_detected():
+    f = fit_relations(S.family(lrs=(0.05, 0.1, 0.2), beta_lr=0.3))
+    assert abs(f.beta_lr - 0.3) < ALPHA_TOL and abs(f.beta_lam - 1.0) < ALPHA_TOL
+    assert f.clock_is_lr_lam is False
+    assert f.verdict != HOLDS
+    assert any("clock is not lr*lam" in r for r in f.reasons)
+
+
+def test_interior_maximum():
+    f = fit_relations(S.family(lam_star=0.01, drop_below=0.02))
+    assert f.interior_max and f.lam_star == pytest.approx(0.01)
+    assert f.lam_best == pytest.approx(0.01)
+    assert any("interior maximum" in r for r in f.reasons)
+
+
+@pytest.mark.parametrize(("train_top", "verdict"), [(0.95, APPROX), (0.8, FAILS)])
+def test_underfit_caps_the_verdict(train_top, verdict):
+    f = fit_relations(S.family(train_top=train_top))
+    assert f.verdict == verdict
+    assert f.overparameterized is False
+    assert any("training accuracy" in r for r in f.reasons)
+
+
+def test_probes_too_short_cap_c():
+    f = fit_relations(S.family(horizon=0.9))  # no probe reaches its peak
+    assert f.verdict == FAILS  # no clearly peaked probe -> no t* fit
+
+
+def _const(lam, seed=0, n=40, value=0.5, steps0=1):
+    steps = np.arange(steps0, steps0 + n) * 10
+    return Curve(lam=lam, lr=0.1, seed=seed, steps=steps, tau=0.1 * lam * steps,
+                 val_metric=np.full(n, value), train_acc=np.full(n, value),
+                 train_loss=np.full(n, 1.0))
+
+
+WEIRD = {
+    "empty": [],
+    "all diverged": [S.curve(lam, 0.1, 0, status="diverged") for lam in S.ladder()],
+    "nan everywhere": [Curve(lam=lam, lr=0.1, seed=0, steps=np.arange(30), tau=np.full(30, np.nan),
+                             val_metric=np.full(30, np.nan), train_acc=np.full(30, np.nan),
+                             train_loss=np.full(30, np.nan)) for lam in S.ladder()],
+    "single lam": [S.curve(0.01, 0.1, s) for s in range(4)],
+    "constant": [_const(lam, s) for lam in S.ladder() for s in (0, 1)],
+    "step zero": [_const(lam, steps0=0) for lam in S.ladder()],
+    "lam zero": [S.curve(0.01, 0.1, 0), _const(0.0)],
+    "empty arrays": [Curve(0.01, 0.1, 0, *(np.array([]),) * 5)],
+    "two lams": [S.curve(lam, 0.1, 0) for lam in (0.02, 0.01)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(WEIRD))
+def test_weird_input_never_raises(name):
+    f = fit_relations(WEIRD[name])
+    assert f.verdict == FAILS
+    assert f.reasons and not any("internal error" in r for r in f.reasons)
+    json.dumps(fit_to_dict(f), allow_nan=False)
+
+
+def test_lam_zero_is_excluded_with_reason():
+    f = fit_relations(WEIRD["lam zero"])
+    assert any("no tau clock" in e.reason for e in f.excluded)
+
+
+def test_round_trip(clean):
+    d = fit_to_dict(clean)
+    text = json.dumps(d, allow_nan=False)
+    assert d["schema_version"] == 1
+    back = fit_from_dict(json.loads(text))
+    assert fit_to_dict(back) == d
+    assert back.table == clean.table and back.excluded == clean.excluded
+    empty = fit_to_dict(fit_relations([]))
+    assert fit_to_dict(fit_from_dict(empty)) == empty
+    with pytest.raises(ValueError, match="missing key"):
+        fit_from_dict({k: v for k, v in d.items() if k != "alpha"})
+
+
+def test_deterministic():
+    fam = S.family()
+    assert fit_to_dict(fit_relations(fam, seed=3)) == fit_to_dict(fit_relations(fam, seed=3))
+
+
+# ---- verdict thresholds -----------------------------------------------------------------
+
+
+def _f(alpha, ci, train_acc=1.0, clock=None):
+    return dict(alpha=alpha, alpha_interval=ci, c0=1.0, train_acc=train_acc,
+                clock_is_lr_lam=clock, beta_lr=1.0, beta_lam=0.5, plateau_threshold=0.005)
+
+
+@pytest.mark.parametrize(("f", "n", "expected"), [
+    (_f(1.0, (0.9, 1.1)), 5, HOLDS),
+    (_f(0.76, (0.55, 0.95)), 5, HOLDS),
+    (_f(1.0, (0.4, 1.6)), 5, APPROX),  # right estimate, too uncertain
+    (_f(0.7, (0.6, 0.8)), 5, APPROX),
+    (_f(1.3, (1.2, 1.4)), 5, APPROX),
+    (_f(0.45, (0.35, 0.55)), 5, APPROX),
+    (_f(0.35, (0.3, 0.4)), 5, FAILS),  # outside [0.4, 1.6]
+    (_f(1.7, (1.6, 1.8)), 5, FAILS),
+    (_f(0.25, (0.2, 0.3)), 5, FAILS),  # t* not growing
+    (_f(0.5, (-0.1, 1.0)), 5, FAILS),  # CI reaches 0
+    (_f(1.0, (0.9, 1.1)), 2, FAILS),  # too few lams
+    (_f(1.0, (0.9, 1.1), train_acc=0.95), 5, APPROX),
+    (_f(1.0, (0.9, 1.1), train_acc=0.85), 5, FAILS),
+    (_f(1.0, (0.9, 1.1), train_acc=float("nan")), 5, HOLDS),
+    (_f(1.0, (0.9, 1.1), clock=False), 5, APPROX),
+    (_f(1.0, (0.9, 1.1), clock=True), 5, HOLDS),
+])
+def test_verdict_thresholds(f, n, expected):
+    assert decide_verdict(f, n, no_effect=False, edge="")[0] == expected
+
+
+def test_verdict_edge_caps():
+    v, why = decide_verdict(_f(1.0, (0.9, 1.1)), 5, no_effect=False, edge="c is a lower bound")
+    assert v == APPROX and "c is a lower bound" in why
+
+
+def test_without_bootstrap_no_holds():
+    f = fit_relations(S.family(), n_bootstrap=0)
+    assert f.verdict == APPROX and abs(f.alpha - 1.0) < ALPHA_TOL
+    assert all(math.isnan(v) for v in f.alpha_interval)

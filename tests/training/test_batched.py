@@ -1,0 +1,200 @@
+"""Batched probes: K lams in one stacked pass give the numbers of K sequential `train()` runs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from l2advisor.cli.app import app
+from l2advisor.modelfile.spec import load_spec
+from l2advisor.modelfile.task import build_task
+from l2advisor.probing.probe import ProbeRun, ProbeSettings, group_runs, plan_probes, run_probes
+from l2advisor.runs.rundir import results_path
+from l2advisor.runs.store import read_results
+from l2advisor.training.batched import CannotBatch, Replica, train_batched
+from l2advisor.training.replicas import stack_replicas
+from l2advisor.training.train import TrainConfig, build_seeded_model, train
+from tests.conftest import TINY_MODEL, write_model
+
+# Noise images: no exact ties in max-pooling (MNIST's blank borders have them, and a tie is
+# broken by the last bit of rounding, so two correct kernels may route a gradient differently).
+NOISE_CNN = '''
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+lr = 0.1
+batch_size = 16
+
+def _data(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 1, 8, 8, generator=g)
+    y = (x[:, 0, :4].sum((1, 2)) > 0).long() + 2 * (x[:, 0, :, :4].sum((1, 2)) > 0).long()
+    return TensorDataset(x, y)
+
+def build_model():
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(4, 6, 3, padding=1, bias=False), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(24, 16, bias=False), nn.BatchNorm1d(16), nn.Tanh(), nn.Linear(16, 4))
+
+def build_data():
+    return _data(96, 0), _data(64, 1)
+'''
+# (No bias before a batch norm: its true gradient is 0, and Adam would amplify the rounding noise.)
+# Not an nn.Sequential: trained through torch.func.vmap, batch norm included.
+CUSTOM_BN = TINY_MODEL.replace("def build_model():\n    return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))", '''
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp, self.norm, self.out = nn.Linear(8, 16), nn.BatchNorm1d(16), nn.Linear(16, 4)
+    def forward(self, x):
+        h = self.inp(x)
+        return self.out(torch.relu(self.norm(h)) + h)
+
+def build_model():
+    return Residual()''')
+DROPOUT = TINY_MODEL.replace("nn.ReLU(), nn.Linear(32, 4))", "nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 4))")
+REPLICAS = [Replica(0.05, 12, 3), Replica(0.01, 20, 5), Replica(0.002, 16, 4)]  # own length and interval each
+
+
+def task_of(tmp_path: Path, body: str, **overrides: Any) -> Any:
+    return build_task(load_spec(write_model(tmp_path, body), overrides))
+
+
+def sequential(task: Any, config: TrainConfig, replica: Replica, **kwargs: Any) -> Any:
+    one = TrainConfig(**{**config.__dict__, "max_steps": replica.max_steps, "eval_every": replica.eval_every})
+    return train(task, one, replica.lam, **kwargs)
+
+
+def assert_same_runs(batched: list, task: Any, config: TrainConfig, replicas: list[Replica], rel: float = 2e-5,
+                     flips: float = 0.0, **kwargs: Any) -> None:
+    """Every record equal within `rel`; accuracies within `flips` (a fraction of examples)."""
+    for result, replica in zip(batched, replicas, strict=True):
+        reference = sequential(task, config, replica, **kwargs)
+        assert (result.status, result.steps) == (reference.status, reference.steps), result.message
+        assert len(result.records) == len(reference.records)
+        for mine, theirs in zip(result.records, reference.records, strict=True):
+            assert mine.keys() == theirs.keys()
+            for key in mine.keys() - {"seconds"}:
+                if isinstance(theirs[key], float) and math.isnan(theirs[key]):
+                    assert math.isnan(mine[key]), key
+                else:
+                    slack = flips if key in ("train_acc", "val_metric") else 0.0
+                    assert mine[key] == pytest.approx(theirs[key], rel=rel, abs=1e-6 + slack), (key, mine["step"])
+
+
+@pytest.mark.parametrize("optimizer,momentum", [("sgd", 0.0), ("sgd", 0.9), ("adamw", 0.0)])
+def test_mlp_replicas_match_sequential_runs(tmp_path: Path, optimizer: str, momentum: float) -> None:
+    task = task_of(tmp_path, TINY_MODEL, optimizer=optimizer, momentum=momentum)
+    config = TrainConfig(lr=0.05 if optimizer == "sgd" else 0.003, batch_size=32, max_steps=1, eval_every=1,
+                         seed=3, momentum=momentum, optimizer=optimizer)
+    assert_same_runs(train_batched(task, config, REPLICAS), task, config, REPLICAS)
+
+
+@pytest.mark.parametrize("optimizer,momentum", [("sgd", 0.0), ("sgd", 0.9), ("adamw", 0.0)])
+def test_batch_norm_cnn_replicas_match_sequential_runs(tmp_path: Path, optimizer: str, momentum: float) -> None:
+    task = task_of(tmp_path, NOISE_CNN, optimizer=optimizer, momentum=momentum)
+    config = TrainConfig(lr=0.05 if optimizer == "sgd" else 0.003, batch_size=16, max_steps=1, eval_every=1,
+                         seed=1, momentum=momentum, optimizer=optimizer, decay_1d=optimizer != "adamw")
+    # Adam moves every coordinate by about lr whatever its gradient: a batch-norm bias whose
+    # gradient is rounding noise (~1e-8) moves by a different fraction of lr in each path.
+    rel, flips = (2e-3, 0.02) if optimizer == "adamw" else (2e-5, 0.0)
+    assert_same_runs(train_batched(task, config, REPLICAS), task, config, REPLICAS, rel=rel, flips=flips)
+
+
+def test_custom_module_with_batch_norm_goes_through_vmap_and_matches(tmp_path: Path) -> None:
+    task = task_of(tmp_path, CUSTOM_BN)
+    models = [build_seeded_model(task, 0, torch.device("cpu")) for _ in range(2)]
+    assert stack_replicas(models, torch.randn(8, 8)).kind == "vmap"
+    config = TrainConfig(lr=0.1, batch_size=32, max_steps=1, eval_every=1, seed=0, momentum=0.5)
+    assert_same_runs(train_batched(task, config, REPLICAS), task, config, REPLICAS)
+
+
+def test_sequential_models_are_packed(tmp_path: Path) -> None:
+    task = task_of(tmp_path, NOISE_CNN)
+    models = [build_seeded_model(task, 0, torch.device("cpu")) for _ in range(3)]
+    stacked = stack_replicas(models, torch.randn(4, 1, 8, 8))
+    assert stacked.kind == "packed" and stacked.params["0.weight"].shape == (3, 4, 1, 3, 3)
+    assert stacked.buffers["1.running_mean"].shape == (3, 4)  # per-replica running statistics
+
+
+def test_batch_norm_folded_into_the_linear_before_it_gives_the_models_eval_outputs() -> None:
+    torch.manual_seed(0)
+    models = [torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
+                                  torch.nn.Linear(16, 4)) for _ in range(3)]
+    for model in models:  # trained-looking running statistics and affine parameters
+        norm = model[1]
+        norm.running_mean.uniform_(-1, 1), norm.running_var.uniform_(0.5, 2)
+        torch.nn.init.uniform_(norm.weight, 0.5, 1.5), torch.nn.init.uniform_(norm.bias, -0.5, 0.5)
+    x = torch.randn(32, 8)
+    stacked = stack_replicas(models, x)
+    assert stacked.kind == "packed"
+    with torch.no_grad():
+        outputs = stacked(x, False)
+        for model, out in zip(models, outputs, strict=True):
+            torch.testing.assert_close(out, model.eval()(x), rtol=1e-5, atol=1e-6)
+
+
+def test_each_replica_stops_on_its_own(tmp_path: Path) -> None:
+    task = task_of(tmp_path, TINY_MODEL)
+    config = TrainConfig(lr=0.1, batch_size=32, max_steps=1, eval_every=1, seed=0)
+    replicas = [Replica(0.01, 30, 3), Replica(30.0, 400, 5), Replica(0.005, 30, 3)]  # lr*lam = 3 blows up
+
+    def stop_at_12(records: list) -> str | None:
+        return "stopped" if records[-1]["step"] >= 12 else None
+
+    ended: list[tuple[int, str, int]] = []
+    results = train_batched(task, config, replicas, should_stop=lambda i, rec: stop_at_12(rec) if i == 2 else None,
+                            on_end=lambda i, result: ended.append((i, result.status, result.steps)))
+    assert [r.status for r in results] == ["finished", "diverged", "stopped"]
+    assert sorted(ended) == [(0, "finished", 30), (1, "diverged", results[1].steps), (2, "stopped", 12)]
+    assert results[1].steps < 400
+    assert_same_runs(results[:1], task, config, replicas[:1])  # the others' fate does not touch it
+    assert_same_runs(results[2:], task, config, replicas[2:], should_stop=stop_at_12)
+
+
+def test_probes_group_by_lr_and_seed_in_plan_order() -> None:
+    runs = [ProbeRun(lam, lr, seed, int(10 / lam), 1) for lr in (0.1, 0.05) for lam in (0.4, 0.2, 0.1)
+            for seed in (0, 1)]
+    groups = group_runs(runs, 2)
+    assert all(len({(r.lr, r.seed) for r in group}) == 1 for group in groups)
+    assert [len(group) for group in groups] == [2, 2, 1, 1] * 2  # at most 2 per group, in order
+    assert [r for group in groups for r in group] != runs and sorted(map(id, sum(groups, []))) == sorted(map(id, runs))
+    assert groups[0] == [runs[0], runs[2]]  # lr 0.1, seed 0: lams 0.4 then 0.2
+
+
+def test_dropout_cannot_be_batched_and_the_runner_falls_back_with_a_notice(tmp_path: Path) -> None:
+    task = task_of(tmp_path, DROPOUT)
+    config = TrainConfig(lr=0.1, batch_size=32, max_steps=1, eval_every=1, seed=0)
+    with pytest.raises(CannotBatch, match="dropout"):
+        train_batched(task, config, REPLICAS)
+    settings = ProbeSettings(lrs=(0.1,), seeds=(0,), horizon=1.0, probe_budget=100, lambdas=(0.4, 0.2),
+                             early_stop=False)
+    notices: list[str] = []
+    records: list[dict] = []
+    results = run_probes(task, plan_probes(settings), config, settings, records.append, replicas=8,
+                         notice=notices.append)
+    assert [r.status for r in results] == ["finished", "finished"]
+    assert len(notices) == 1 and "one lam at a time" in notices[0] and "dropout" in notices[0]
+    assert [r["type"] for r in records].count("end") == 2
+
+
+def test_cli_batched_probes_write_the_same_curves(tmp_path: Path) -> None:
+    model = write_model(tmp_path, TINY_MODEL)
+    args = ["--lambdas", "0.4,0.2,0.1", "--horizon", "1", "--seeds", "0,1", "--device", "cpu"]
+    runner = CliRunner()
+    for name, flag in (("one", "--no-batched"), ("stack", "--batched")):
+        result = runner.invoke(app, ["probe", str(model), "--out", str(tmp_path / name), flag, *args])
+        assert result.exit_code == 0, result.output
+    one, stack = (read_results(results_path(tmp_path / name)).runs for name in ("one", "stack"))
+    assert set(one) == set(stack) and all(state.done for state in stack.values())
+    for run_id, state in one.items():
+        mine = stack[run_id]
+        assert (mine.status, mine.end["steps"]) == (state.status, state.end["steps"])
+        assert [e["step"] for e in mine.evals] == [e["step"] for e in state.evals]
+        assert [e["val_loss"] for e in mine.evals] == pytest.approx([e["val_loss"] for e in state.evals], rel=1e-5)

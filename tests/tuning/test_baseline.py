@@ -1,0 +1,188 @@
+"""The Optuna baseline: `tune` end to end, resume, stale trials, the global trial count, two workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+from typer.testing import CliRunner
+
+from l2advisor.cli.app import app
+from l2advisor.modelfile.spec import load_spec
+from l2advisor.modelfile.task import build_task
+from l2advisor.training.train import TrainConfig
+from l2advisor.tuning.baseline import (
+    StudySettings,
+    _surplus,
+    run_study,
+    study_objective,
+    trial_rows,
+)
+from l2advisor.tuning.recovery import stale_reason
+from l2advisor.tuning.storage import open_storage, open_study
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tune(model: Path, out: Path, *extra: str):
+    return runner.invoke(app, ["tune", str(model), "--budget", "20", "--eval-every", "5", "--out", str(out),
+                               "--device", "cpu", "--json", *extra])
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (a worker killed mid-trial)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def study_for(model: Path, url: str, trials: int, name: str = "s") -> tuple[optuna.Study, object, TrainConfig,
+                                                                             StudySettings]:
+    task = build_task(load_spec(model))
+    config = TrainConfig(lr=0.1, batch_size=32, max_steps=20, eval_every=5, seed=0)
+    settings = StudySettings(trials=trials)
+    study = open_study(open_storage(url), name, settings, study_objective(task, config, settings), 20)
+    return study, task, config, settings
+
+
+def states(study: optuna.Study) -> list[str]:
+    return [t.state.name for t in study.get_trials(deepcopy=False)]
+
+
+def test_tune_runs_k_trials_and_a_rerun_extends_the_same_study(tiny_model: Path, tmp_path: Path) -> None:
+    result = tune(tiny_model, tmp_path / "run", "--trials", "3")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [t["state"] for t in report["trials"]] == ["COMPLETE"] * 3
+    assert all(1e-6 <= t["lam"] <= 0.1 and t["steps"] == 20 and t["value"] > 0.25 for t in report["trials"])
+    assert (tmp_path / "run" / "optuna.db").exists()  # the default storage: SQLite in the run directory
+    again = tune(tiny_model, tmp_path / "run", "--trials", "4")
+    assert again.exit_code == 0, again.output
+    trials = json.loads(again.stdout)["trials"]
+    assert [t["state"] for t in trials] == ["COMPLETE"] * 4
+    assert [t["lam"] for t in trials[:3]] == [t["lam"] for t in report["trials"]]  # resumed, not restarted
+
+
+def test_include_zero_and_the_table(tiny_model: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["tune", str(tiny_model), "--budget", "10", "--eval-every", "5", "--trials", "2",
+                                 "--include-zero", "--out", str(tmp_path / "run"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "Optuna study" in result.stdout and "best so far" in result.stdout
+    study = optuna.load_study(study_name="tiny-T10-seed0", storage=f"sqlite:///{tmp_path / 'run' / 'optuna.db'}")
+    assert sorted(row["lam"] for row in trial_rows(study))[0] == 0.0
+
+
+def test_same_sampler_seed_proposes_the_same_lams(tiny_model: Path, tmp_path: Path) -> None:
+    lams = []
+    for name in ("a", "b"):
+        study, task, config, settings = study_for(tiny_model, f"journal:{tmp_path / 'j.log'}", 3, name)
+        run_study(task, config, study, settings)
+        lams.append([row["lam"] for row in trial_rows(study)])
+    assert lams[0] == lams[1]
+
+
+def test_storage_that_cannot_be_opened_is_one_sentence(tiny_model: Path, tmp_path: Path) -> None:
+    result = tune(tiny_model, tmp_path / "run", "--trials", "1", "--storage", "nosuchdb://me:secret@host/db")
+    assert result.exit_code == 2
+    assert "Cannot open the Optuna storage" in result.output and "secret" not in result.output
+
+
+def test_a_study_run_for_another_budget_is_refused(tiny_model: Path, tmp_path: Path) -> None:
+    url = f"journal:{tmp_path / 'j.log'}"
+    assert tune(tiny_model, tmp_path / "run", "--trials", "1", "--storage", url, "--study-name", "x").exit_code == 0
+    result = runner.invoke(app, ["tune", str(tiny_model), "--budget", "30", "--trials", "1", "--storage", url,
+                                 "--study-name", "x", "--out", str(tmp_path / "run"), "--device", "cpu"])
+    assert result.exit_code == 2 and "budget: 20 -> 30" in result.output
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_a_trial_left_running_by_a_dead_process_is_failed_and_retried(tiny_model: Path, tmp_path: Path,
+                                                                       kind: str) -> None:
+    url = f"sqlite:///{tmp_path / 'o.db'}" if kind == "sqlite" else f"journal:{tmp_path / 'j.log'}"
+    study, *_ = study_for(tiny_model, url, 3, "tiny-T20-seed0")
+    dead = study.ask()  # a worker started this trial, then was killed
+    lam = dead.suggest_float("lam", 1e-6, 0.1, log=True)
+    dead.set_user_attr("worker", {"host": socket.gethostname(), "pid": dead_pid()})
+    result = tune(tiny_model, tmp_path / "run", "--trials", "3", "--storage", url)
+    assert result.exit_code == 0, result.output
+    assert "trial 0 was left running" in result.output
+    trials = json.loads(result.stdout)["trials"]
+    assert trials[0]["state"] == "FAIL"
+    assert [t["state"] for t in trials[1:]] == ["COMPLETE"] * 3
+    retried = [t for t in trials if t["retry_of"] == 0]
+    assert len(retried) == 1 and retried[0]["lam"] == lam  # the dead trial's lam was run again
+
+
+def test_stale_by_heartbeat_on_another_host_only_after_the_grace_period() -> None:
+    started = datetime.now() - timedelta(seconds=30)
+    trial = optuna.trial.create_trial(state=TrialState.RUNNING, user_attrs={
+        "worker": {"host": "elsewhere", "pid": 1}, "heartbeat": time.time() - 30})
+    trial.datetime_start = started
+    assert stale_reason(trial, stale_after=600) is None
+    assert "no heartbeat for 3" in stale_reason(trial, stale_after=10)
+    mine = optuna.trial.create_trial(state=TrialState.RUNNING, user_attrs={
+        "worker": {"host": socket.gethostname(), "pid": os.getpid()}, "heartbeat": time.time()})
+    assert stale_reason(mine, stale_after=600) is None  # a live process: never stale
+
+
+def test_an_interrupt_fails_the_trial_and_a_rerun_retries_its_lam(tiny_model: Path, tmp_path: Path) -> None:
+    study, task, config, settings = study_for(tiny_model, f"journal:{tmp_path / 'j.log'}", 2)
+
+    class StopAfterFirstEval:
+        stop = False
+
+        def begin(self, *args: object) -> None: ...
+
+        def update(self, record: dict) -> None:
+            self.stop = record["step"] > 0
+
+        def finish(self, *args: object) -> None: ...
+
+        def note(self, message: str) -> None: ...
+
+    bars = StopAfterFirstEval()
+    outcomes = run_study(task, config, study, settings, bars, lambda: bars.stop)
+    assert [o.status for o in outcomes] == ["interrupted"] and states(study) == ["FAIL", "WAITING"]
+    run_study(task, config, study, settings)
+    rows = trial_rows(study)
+    assert [r["state"] for r in rows] == ["FAIL", "COMPLETE", "COMPLETE"]
+    assert rows[1]["lam"] == rows[0]["lam"] and rows[1]["retry_of"] == 0
+
+
+def test_the_trial_count_includes_other_workers_running_trials(tiny_model: Path, tmp_path: Path) -> None:
+    study, task, config, settings = study_for(tiny_model, f"journal:{tmp_path / 'j.log'}", 2)
+    other = study.ask()  # a live worker elsewhere is running this one
+    other.suggest_float("lam", 1e-6, 0.1, log=True)
+    other.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getppid()})
+    run_study(task, config, study, settings)
+    assert states(study) == ["RUNNING", "COMPLETE"]  # 1 done + 1 in flight = 2: this worker stops
+    late = study.ask()  # two workers asked at once: the higher number is the surplus one
+    assert _surplus(study, late, 2) and not _surplus(study, other, 3)
+
+
+def test_two_processes_share_one_journal_study_without_duplicates(tiny_model: Path, tmp_path: Path) -> None:
+    journal, trials = tmp_path / "study.log", 6
+    command = [sys.executable, "-m", "l2advisor", "tune", str(tiny_model), "--budget", "1500", "--eval-every", "500",
+               "--trials", str(trials), "--storage", f"journal:{journal}", "--device", "cpu", "--json"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    workers = [subprocess.Popen([*command, "--out", str(tmp_path / f"w{i}")], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env) for i in range(2)]
+    for worker in workers:
+        _, errors = worker.communicate(timeout=300)
+        assert worker.returncode == 0, errors
+    study = optuna.load_study(study_name="tiny-T1500-seed0", storage=open_storage(f"journal:{journal}"))
+    rows = trial_rows(study)
+    done = [r for r in rows if r["state"] == "COMPLETE"]
+    assert len(done) == trials and not [r for r in rows if r["state"] in ("RUNNING", "WAITING")]
+    assert len({r["lam"] for r in done}) == trials  # no lam drawn twice
+    assert {r["worker"]["pid"] for r in done} == {w.pid for w in workers}  # both did some of the work

@@ -1,0 +1,133 @@
+"""`compare`: the compute accounting against hand-computed numbers, the arms end to end."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from l2advisor.cli.app import app
+from l2advisor.modelfile.spec import load_spec
+from l2advisor.modelfile.task import build_task
+from l2advisor.probing.probe import ProbeSettings
+from l2advisor.runs.store import read_results
+from l2advisor.training.train import TrainConfig
+from l2advisor.tuning.accounting import (
+    Cost,
+    best_so_far,
+    mean_sd,
+    method_cost,
+    optuna_costs,
+    trials_to_match,
+)
+from l2advisor.tuning.arms import ArmRun, evaluate_metric, run_seed, summarize_arm
+from l2advisor.tuning.baseline import StudySettings
+from l2advisor.tuning.compare import CompareSettings, Comparison
+from tests.conftest import TINY_MODEL, write_model
+
+runner = CliRunner()
+
+
+def test_method_cost_is_the_whole_search_plus_one_final_run() -> None:
+    probes = [Cost(100, 1.0), Cost(200, 2.5), Cost(400, 4.0)]
+    finals = [Cost(1000, 10.0), Cost(1000, 12.0), Cost(1000, 11.0)]
+    assert method_cost(probes, finals) == Cost(100 + 200 + 400 + 1000, 1.0 + 2.5 + 4.0 + 11.0)
+    assert method_cost([], finals) == Cost(1000, 11.0)  # default, lam = 0: one run
+    trials = [Cost(1000, 9.0), Cost(250, 2.0), Cost(1000, 10.0)]
+    assert method_cost(trials, []) == Cost(2250, 21.0)  # Optuna: its trials (the best one is the model)
+
+
+def test_trials_to_match_counts_trials_and_compute_in_trial_order() -> None:
+    values = [0.90, None, 0.95, 0.97]  # None: a pruned trial (it still cost compute)
+    costs = [Cost(1000, 10.0), Cost(300, 3.0), Cost(1000, 11.0), Cost(1000, 9.0)]
+    assert best_so_far(values) == [0.90, 0.90, 0.95, 0.97]
+    assert trials_to_match(values, costs, 0.95) == {"trials": 3, "steps": 2300, "seconds": 24.0, "target": 0.95}
+    assert trials_to_match(values, costs, 0.90)["trials"] == 1
+    assert trials_to_match(values, costs, 0.98) is None
+
+
+def test_optuna_costs_keep_counted_trials_and_ignore_pruned_values() -> None:
+    trials = [{"state": "COMPLETE", "value": 0.9, "steps": 100, "seconds": 1.0},
+              {"state": "FAIL", "value": None, "steps": 40, "seconds": 0.5},  # interrupted: left out
+              {"state": "PRUNED", "value": 0.8, "steps": 30, "seconds": 0.25},
+              {"state": "COMPLETE", "value": 0.95, "steps": 100, "seconds": 1.5}]
+    values, costs = optuna_costs(trials)
+    assert values == [0.9, None, 0.95]
+    assert costs == [Cost(100, 1.0), Cost(30, 0.25), Cost(100, 1.5)]
+
+
+def test_an_arm_row_has_mean_sd_and_both_compute_figures() -> None:
+    runs = [ArmRun("advisor", 1e-3, seed, peak, 80, None, 1000, secs, "finished")
+            for seed, peak, secs in ((0, 0.90, 10.0), (1, 0.92, 12.0), (2, 0.94, 14.0))]
+    row = summarize_arm("advisor", 1e-3, runs, [Cost(500, 5.0), Cost(700, 6.0)])
+    assert row["peak_mean"] == pytest.approx(0.92) and row["peak_sd"] == pytest.approx(0.02)
+    assert (row["compute_steps"], row["compute_seconds"]) == (2200, 23.0)  # probes + one run
+    assert (row["spent_steps"], row["spent_seconds"]) == (4200, 47.0)  # probes + every seed
+    assert row["test_mean"] is None and mean_sd([0.5]) == (0.5, None)
+
+
+def test_test_metric_is_taken_at_the_peak_validation_checkpoint(tmp_path: Path) -> None:
+    # build_test returns the validation set itself: the test metric must equal the peak
+    model = write_model(tmp_path, TINY_MODEL + "\ndef build_test():\n    return _blobs(128, 2)\n")
+    task = build_task(load_spec(model))
+    import torch
+
+    from l2advisor.training.batches import eval_chunks
+
+    chunks = eval_chunks(task.val, torch.device("cpu"))
+    records: list[dict] = []
+    config = TrainConfig(lr=0.5, batch_size=32, max_steps=60, eval_every=5, seed=1)
+    run = run_seed(task, config, "default", 0.05, chunks, records.append, None, lambda: False)
+    evals = [r["val_metric"] for r in records if r["type"] == "eval"]
+    assert run.peak == max(evals) and run.test_metric == pytest.approx(run.peak)
+    assert run.peak_step == records[1 + evals.index(max(evals))]["step"]
+    assert records[-1]["type"] == "end" and records[-1]["test_metric"] == run.test_metric
+    assert evaluate_metric(task.spec.build_model(), chunks, "accuracy") <= 1.0
+
+
+def compare_args(model: Path, out: Path, *extra: str) -> list[str]:
+    return ["compare", str(model), "--budget", "40", "--eval-every", "10", "--trials", "2", "--seeds", "2",
+            "--probe-budget", "400", "--probe-seeds", "0", "--horizon", "0.4", "--out", str(out),
+            "--device", "cpu", *extra]
+
+
+def test_compare_runs_every_arm_and_accounts_compute(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cmp"
+    result = runner.invoke(app, [*compare_args(tiny_model, out), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    rows = {row["arm"]: row for row in report["rows"]}
+    assert list(rows) == ["advisor", "autol2", "default", "zero", "optuna"]
+    probes = read_results(out / "probes.jsonl")
+    probe_steps = sum(state.end["steps"] for state in probes.runs.values())
+    assert rows["advisor"]["compute_steps"] == probe_steps + 40  # probes + one run of the budget
+    assert rows["autol2"]["search_steps"] == probe_steps
+    assert rows["default"]["compute_steps"] == 40 and rows["default"]["lam"] == 5e-4 and rows["zero"]["lam"] == 0
+    assert rows["optuna"]["compute_steps"] == 2 * 40 and len(rows["optuna"]["runs"]) == 2
+    assert all(len(row["runs"]) == 2 and row["test_mean"] is not None for row in rows.values())
+    assert report["versions"]["optuna"] and report["optuna_study"]["sampler"]["sampler"] == "TPESampler"
+    assert (out / "compare.json").exists() and (out / "compare.png").stat().st_size > 0
+    lines = len((out / "compare_runs.jsonl").read_text().splitlines())
+    again = runner.invoke(app, compare_args(tiny_model, out))  # resumes: every run is reused
+    assert again.exit_code == 0, again.output
+    assert len((out / "compare_runs.jsonl").read_text().splitlines()) == lines
+    assert "autol2" in again.stdout and "the advisor's mean" in again.stdout
+
+
+def test_an_arm_whose_module_is_missing_is_left_out_with_a_note(tiny_model: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "l2advisor.science.advise", None)  # import fails
+    task = build_task(load_spec(tiny_model))
+    base = TrainConfig(lr=0.1, batch_size=32, max_steps=10, eval_every=5)
+    settings = CompareSettings(10, 1, (0,), 5, ProbeSettings((0.1,), (0,), 0.4, 100), StudySettings(trials=1))
+    comparison = Comparison(task, settings, tmp_path, base, f"journal:{tmp_path / 'j.log'}", "s")
+    records: list[dict] = []
+    assert comparison.run(records.append, {})
+    report = comparison.report()
+    assert [row["arm"] for row in report["rows"]] == ["default", "zero", "optuna"]
+    assert "advisor and AutoL2 arms left out" in report["notes"][0]
+    assert dataclasses.asdict(settings.study)["trials"] == 1

@@ -114,11 +114,7 @@ def _screen(curves: Sequence[Curve], tolerance: float):
     """Analyse every curve; split into usable (metrics, curve) pairs and exclusions."""
     usable, excluded = [], []
     for cv in curves:
-        try:
-            m = analyze_curve(cv, tolerance)
-        except Exception as exc:  # a malformed record must not sink the fit
-            excluded.append(Excluded(NAN, NAN, -1, f"unreadable curve ({type(exc).__name__})"))
-            continue
+        m = analyze_curve(cv, tolerance)  # never raises on odd data: an exception is a bug
         why = None
         if m.status == "failed":
             why = "failed"
@@ -261,16 +257,13 @@ def fit_relations(
 ) -> Fit:
     """Fit the paper's relations to probe curves (see the module docstring for the verdict).
 
-    Never raises: on input it cannot use (empty, all diverged, NaN, one lam, constant
-    curves) it returns a Fit with verdict "does not hold" and a reason. `seed` fixes the
-    bootstrap so a fit is repeatable.
+    On input it cannot use (empty, all diverged, NaN, one lam, constant curves) it returns a
+    Fit with verdict "does not hold" and a reason, decided explicitly. Anything it raises is
+    a bug of l2advisor, never a verdict on the probes. `seed` fixes the bootstrap so a fit
+    is repeatable.
     """
-    try:
-        with np.errstate(all="ignore"):  # odd input gives NaN and a verdict, not warnings
-            return _fit(curves, float(tolerance), max(int(n_bootstrap), 0), int(seed))
-    except Exception as exc:  # contract: a verdict, not a traceback; the reason names the error
-        return Fit(**{**_blank(tolerance),
-                      "reasons": (f"internal error while fitting: {type(exc).__name__}: {exc}",)})
+    with np.errstate(all="ignore"):  # odd input gives NaN and a verdict, not warnings
+        return _fit(curves, float(tolerance), max(int(n_bootstrap), 0), int(seed))
 
 
 def fit_to_dict(fit: Fit) -> dict:

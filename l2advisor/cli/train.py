@@ -38,6 +38,13 @@ from l2advisor.runs.store import json_safe, make_header, open_results, read_resu
 from l2advisor.training.autol2 import PAPER_RULE, AutoL2
 from l2advisor.training.lr_schedules import SCHEDULES, make_lr_at
 from l2advisor.training.train import Record, TrainConfig, TrainResult, resolve_device, train
+from l2advisor.training.trajectory import (
+    TRAJECTORY_FILE,
+    ReplaySchedule,
+    WeightDecayTrajectory,
+    read_trajectory,
+    write_trajectory,
+)
 
 EVALS_PER_RUN = 100  # default evaluation points per run, evenly spaced in steps
 TOLERANCE = 0.005  # "arrived": first evaluation within 0.5 accuracy points of the peak
@@ -175,7 +182,9 @@ def train_command(
     unit: Annotated[str, typer.Option(help="steps or epochs (one epoch = floor(train size / batch) steps).")] = "steps",
     autol2: Annotated[bool, typer.Option("--autol2", help="Schedule the weight decay with AutoL2.")] = False,
     weight_decay: Annotated[float | None, typer.Option(help="A constant weight decay (torch's weight_decay).")] = None,
-    lr_schedule: Annotated[str, typer.Option(help="constant, cosine (to 0 at the end) or step (x0.1 at 50% and 75%).")] = "constant",
+    weight_decay_schedule: Annotated[Path | None, typer.Option(help="Replay a weight-decay trajectory (the wd_trajectory.json an --autol2 run writes).")] = None,
+    lr_schedule: Annotated[str, typer.Option(help="constant, cosine (to 0 at the end), linear (to 0 at the end) or step (x0.1 at 50% and 75%).")] = "constant",
+    warmup: Annotated[int, typer.Option(help="Steps of linear lr warmup ((step+1)/warmup x lr) before the schedule.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the initialisation and the data order.")] = 0,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory \\[default: runs/<file name>].")] = None,
     eval_every: Annotated[int | None, typer.Option(help="Steps between evaluations \\[default: budget/100].")] = None,
@@ -200,6 +209,11 @@ def train_command(
     use_autol2 = autol2 or paper_preset
     if use_autol2 and weight_decay is not None:
         raise InputError("Give either --autol2 or --weight-decay, not both.")
+    if weight_decay_schedule is not None and (use_autol2 or weight_decay is not None):
+        raise InputError("--weight-decay-schedule replays a whole schedule: drop --autol2 and --weight-decay.")
+    replay = read_trajectory(weight_decay_schedule) if weight_decay_schedule is not None else None
+    if replay is not None:
+        weight_decay = replay.lams[0]
     if not use_autol2:
         if weight_decay is None:
             raise InputError("Give --weight-decay X (e.g. from `l2advisor recommend`) or --autol2.")
@@ -210,6 +224,8 @@ def train_command(
             raise InputError(f"--weight-decay must be a finite number >= 0, got {weight_decay!r}.")
     if lr_schedule not in SCHEDULES:
         raise InputError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}.")
+    if warmup < 0:
+        raise InputError(f"--warmup must be a whole number of steps >= 0, got {warmup}.")
     if eval_every is not None and eval_every < 1:
         raise InputError(f"--eval-every must be >= 1 step, got {eval_every}.")
     spec = load_spec(model_file, {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer})
@@ -217,6 +233,8 @@ def train_command(
     torch_device = resolve_device(device)
     task = build_task(spec)
     steps = budget_steps(budget, unit, task.train_size, spec.batch_size)
+    if warmup >= steps:
+        raise InputError(f"--warmup ({warmup} steps) must be shorter than the run ({steps} steps).")
     every = eval_every or max(1, steps // EVALS_PER_RUN)
     if every > steps:
         raise InputError(f"The budget ({steps} steps) is shorter than one evaluation interval "
@@ -225,9 +243,12 @@ def train_command(
     config = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=steps, eval_every=every, seed=seed,
                          momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))
     run_id = run_label(weight_decay, kwargs, paper_preset, seed)
+    if replay is not None:
+        run_id = f"wd-schedule={Path(weight_decay_schedule).name}/seed={seed}"  # type: ignore[arg-type]
     run_dir = out_dir or Path("runs") / spec.name
     header = make_header("train", {**spec.settings(), "train_size": task.train_size, "budget_steps": steps,
-                                   "lr_schedule": lr_schedule, "eval_every": every}, str(torch_device))
+                                   "lr_schedule": lr_schedule, "eval_every": every,
+                                   **({"warmup": warmup} if warmup else {})}, str(torch_device))
     path = results_path(run_dir, TRAIN_FILE)
     made: list[AutoL2] = []
 
@@ -240,10 +261,11 @@ def train_command(
             err.print(f"[yellow]Took over a stale lock left by process {lock.stale_taken_over}.[/]")
         if run_id in read_results(path).runs:
             err.print(f"[yellow]{path} already holds run {run_id}: this run replaces it.[/]")
+        warming = f", {warmup} warmup steps" if warmup else ""
         err.print(f"Training {spec.path.name} on {torch_device}: {run_id}, {steps} steps "
-                  f"({lr_schedule} lr {spec.lr:g}), evaluating every {every}; results in {path}")
+                  f"({lr_schedule} lr {spec.lr:g}{warming}), evaluating every {every}; results in {path}")
         writer.write({"type": "start", "run": run_id, "lam": lam, "lr": spec.lr, "seed": seed, "max_steps": steps,
-                      "eval_every": every, "lr_schedule": lr_schedule, "autol2": kwargs,
+                      "eval_every": every, "lr_schedule": lr_schedule, "warmup": warmup, "autol2": kwargs,
                       "paper_preset": paper_preset})
         bar = TrainBar(steps, "autol2" if kwargs else f"lam {lam:g}")
 
@@ -252,13 +274,19 @@ def train_command(
             bar.update(record, made[0] if made else None)
 
         with bar.bars, catch_interrupt() as interrupted:
-            result = train(task, config, lam, scheduler_factory=factory if kwargs else None,
-                           lr_at=make_lr_at(lr_schedule, spec.lr, steps), on_eval=on_eval,
+            replayer = (lambda opt: ReplaySchedule(opt, replay, param_groups=[0])) if replay else None
+            result = train(task, config, lam, scheduler_factory=factory if kwargs else replayer,
+                           lr_at=make_lr_at(lr_schedule, spec.lr, steps, warmup), on_eval=on_eval,
                            should_stop=lambda records: "interrupted" if interrupted() else None)
         summary = summarize(result.records, made[0] if made else None, result)
         writer.write({"type": "end", "run": run_id, "status": result.status, "steps": result.steps,
                       "seconds": result.seconds, "message": result.message,
                       "final_lam": summary["final_lam"], "events": summary["lam_history"]})
+    if made:  # lam against step, for --weight-decay-schedule and the callbacks to replay
+        trajectory = WeightDecayTrajectory.from_events(
+            kwargs["lam0"], made[0].events, lr=spec.lr, lr_schedule=lr_schedule, budget_steps=steps,  # type: ignore[index]
+            source=run_id, extra={"autol2": kwargs, "seed": seed, "steps_run": result.steps})
+        err.print(f"Wrote the weight-decay trajectory to {write_trajectory(run_dir / TRAJECTORY_FILE, trajectory)}")
     if as_json:
         out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "run": run_id, **summary})))
     else:

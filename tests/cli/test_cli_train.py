@@ -142,7 +142,9 @@ def test_seeds_accumulate_and_other_settings_are_refused(tiny_model: Path, tmp_p
     (["--budget", "10", "--autol2", "--lam-min", "nan"], "lam_min must be finite"),
     (["--budget", "10", "--paper-preset", "--decay", "3"], "drop --decay"),
     (["--budget", "10", "--weight-decay", "0.01", "--unit", "hours"], "--unit must be steps or epochs"),
-    (["--budget", "10", "--weight-decay", "0.01", "--lr-schedule", "linear"], "--lr-schedule must be one of"),
+    (["--budget", "10", "--weight-decay", "0.01", "--lr-schedule", "exponential"], "--lr-schedule must be one of"),
+    (["--budget", "10", "--weight-decay", "0.01", "--warmup", "-1"], "--warmup must be a whole number"),
+    (["--budget", "10", "--weight-decay", "0.01", "--warmup", "10"], "must be shorter than the run"),
     (["--budget", "10", "--weight-decay", "0.01", "--eval-every", "0"], "--eval-every must be >= 1"),
 ])
 def test_bad_flags_exit_2_with_a_message(tiny_model: Path, tmp_path: Path, flags: list[str], message: str) -> None:
@@ -159,7 +161,21 @@ def test_lr_schedules() -> None:
     assert cosine(0) == 0.2 and cosine(50) == pytest.approx(0.1) and 0 < cosine(99) < 1e-3
     assert [step(s) for s in (0, 49, 50, 74, 75, 99)] == pytest.approx([0.2, 0.2, 0.02, 0.02, 0.002, 0.002])
     with pytest.raises(ValueError, match="unknown learning-rate schedule"):
-        make_lr_at("linear", 0.1, 10)
+        make_lr_at("exponential", 0.1, 10)
+
+
+def test_linear_schedule_with_warmup_in_records(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(app, [*train_args(tiny_model, out), "--budget", "40", "--weight-decay", "0.01",
+                                 "--lr-schedule", "linear", "--warmup", "8", "--eval-every", "4"])
+    assert result.exit_code == 0, result.output
+    _, state = stored_run(out)
+    assert state.meta["warmup"] == 8 and state.meta["lr_schedule"] == "linear"
+    lrs = {r["step"]: r["lr"] for r in state.evals}  # lr of step s-1, the last one before the evaluation
+    assert lrs[4] == pytest.approx(0.1 * 4 / 8) and lrs[8] == pytest.approx(0.1)
+    assert lrs[40] == pytest.approx(0.1 * 1 / 32)  # step 39: 1 - 31/32 of the peak
+    expected_tau = 0.01 * 0.1 * (sum((s + 1) / 8 for s in range(8)) + sum(1 - k / 32 for k in range(32)))
+    assert state.evals[-1]["tau"] == pytest.approx(expected_tau)
 
 
 def test_autol2_stops_at_a_floor_reached_with_round_off() -> None:

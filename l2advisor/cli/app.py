@@ -2,7 +2,8 @@
 
 The library never prints; this layer owns the consoles: data (tables, JSON) to stdout,
 progress and diagnostics to stderr. Every `L2AdvisorError` becomes one sentence and its
-exit code (2 for bad input, 1 for a failed run); `--debug` shows the traceback instead.
+exit code (2 for bad input, 1 for a failed run); any other exception is a bug of ours, said
+so in one line, exit 1; `--debug` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -65,13 +66,19 @@ def handle_errors(command: F) -> F:
                 raise
             err.print(f"[bold red]Error:[/] {escape(str(error))}", highlight=False)
             raise typer.Exit(error.exit_code) from None
-        except Exception as error:  # a bug in l2advisor: still one line, unless --debug
+        except Exception as error:  # anything else is a bug of ours: one line, unless --debug
             if _state["debug"]:
                 raise
-            err.print(f"[bold red]Internal error:[/] {type(error).__name__}: {escape(str(error))} "
-                      "(run with --debug for the traceback, and please report it).", highlight=False)
+            err.print(internal_error_line(error), highlight=False)
             raise typer.Exit(1) from None
     return wrapper  # type: ignore[return-value]
+
+
+def internal_error_line(error: BaseException) -> str:
+    """An unexpected exception: a bug of l2advisor, never a verdict on the user's input."""
+    return (f"[bold red]Internal error[/] (a bug in l2advisor, not a problem with your input or probes): "
+            f"{type(error).__name__}: {escape(str(error))}. Please report it with the traceback that "
+            "`l2advisor --debug` followed by the same command prints.")
 
 
 def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:

@@ -34,7 +34,7 @@ from l2advisor.probing.probe import (
     summarize,
 )
 from l2advisor.runs.lock import RunLock
-from l2advisor.runs.rundir import PROBES_FILE, results_path
+from l2advisor.runs.rundir import PLAN_KEY, PROBES_FILE, results_path
 from l2advisor.runs.store import RunState, json_safe, make_header, open_results, read_results
 from l2advisor.training.train import Record, TrainConfig, TrainResult, resolve_device
 
@@ -147,6 +147,7 @@ def probe(
                        momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))
     header = make_header("probe", {**spec.settings(), "probe": settings.to_dict(), "train_size": task.train_size},
                          str(torch_device))
+    header[PLAN_KEY] = [run.run_id for run in runs]  # so `recommend` can name probes that are missing
     path = results_path(run_dir, PROBES_FILE)
     with RunLock(run_dir) as lock, open_results(path, header, force=force) as writer:
         if lock.stale_taken_over:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from l2advisor.science.curves import Curve
 
 PROBES_FILE = "probes.jsonl"
 TRAIN_FILE = "train.jsonl"
+PLAN_KEY = "plan"  # header key: the run ids `l2advisor probe` planned, in order
 
 
 def results_path(run_dir: Path, name: str = PROBES_FILE) -> Path:
@@ -36,3 +38,33 @@ def load_probe_curves(run_dir: Path) -> tuple[Results, list[Curve]]:
     if not curves:
         raise InputError(f"{run_dir} has no finished probe yet; run `l2advisor probe` to completion first.")
     return results, curves
+
+
+@dataclass(frozen=True)
+class ProbeGap:
+    """A planned probe the fit does not get: never started, unfinished, failed or diverged."""
+
+    run: str  # run id, e.g. "lr=0.1/lam=0.02/seed=0"
+    state: str  # "not started", "unfinished", "failed" or "diverged"
+    message: str = ""  # the end record's message (failed probes)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"run": self.run, "state": self.state, "message": self.message}
+
+
+def probe_gaps(results: Results) -> tuple[list[ProbeGap], list[ProbeGap]]:
+    """(missing, failed): planned probes not started or without an end record, and probes
+    that ended failed or diverged. The plan is the header's; a header without one (written
+    before it was recorded) only tells about the probes that started."""
+    planned = results.header.get(PLAN_KEY)
+    ids = [str(r) for r in planned] if isinstance(planned, list) else list(results.runs)
+    missing, failed = [], []
+    for run_id in ids:
+        state = results.runs.get(run_id)
+        if state is None:
+            missing.append(ProbeGap(run_id, "not started"))
+        elif not state.done:
+            missing.append(ProbeGap(run_id, "unfinished"))
+        elif state.status in ("failed", "diverged"):
+            failed.append(ProbeGap(run_id, state.status, str((state.end or {}).get("message") or "")))
+    return missing, failed

@@ -22,7 +22,7 @@ from rich.table import Table
 from l2advisor.cli.app import app, err, handle_errors, out
 from l2advisor.cli.train import UNITS, budget_steps
 from l2advisor.errors import InputError, RunFailed
-from l2advisor.runs.rundir import load_probe_curves
+from l2advisor.runs.rundir import PLAN_KEY, ProbeGap, load_probe_curves, probe_gaps
 from l2advisor.runs.store import Results, json_safe, read_json, write_json
 from l2advisor.science.advise import (
     Advice,
@@ -33,7 +33,7 @@ from l2advisor.science.advise import (
     autol2_config,
 )
 from l2advisor.science.curves import Curve
-from l2advisor.science.fit import APPROX, FAILS, HOLDS, Fit, fit_relations, fit_to_dict
+from l2advisor.science.fit import APPROX, FAILS, HOLDS, MIN_LAMS, Fit, fit_relations, fit_to_dict
 
 FIT_FILE, ADVICE_FILE = "fit.json", "advice.json"
 DEFAULT_TOLERANCE = 0.005
@@ -52,11 +52,37 @@ def load_and_fit(run_dir: Path) -> tuple[Results, list[Curve], Fit]:
     tolerance = (settings.get("probe") or {}).get("tolerance", DEFAULT_TOLERANCE)
     fit = fit_relations(curves, tolerance=float(tolerance))
     write_json(Path(run_dir) / FIT_FILE, fit_to_dict(fit))
+    check_gaps(run_dir, results, fit)
     if fit.n_usable == 0:
         raise RunFailed(f"None of the {len(curves)} finished probes in {run_dir} is usable ("
                         + "; ".join(fit.reasons[1:]) + "), so there is nothing to advise from; "
                         "probe smaller lams or a smaller lr.")
     return results, curves, fit
+
+
+def _names(gaps: list[ProbeGap], most: int = 8) -> str:
+    shown = [f"{g.run} ({g.state})" for g in gaps[:most]]
+    return ", ".join(shown) + (f" and {len(gaps) - most} more" if len(gaps) > most else "")
+
+
+def check_gaps(run_dir: Path, results: Results, fit: Fit) -> None:
+    """Name the planned probes the fit lacks (stderr). Refuse while probes are still to come
+    and fewer than MIN_LAMS lams are usable: a verdict then would judge an unfinished design."""
+    missing, failed = probe_gaps(results)
+    planned = len(results.header.get(PLAN_KEY) or results.runs)
+    lams = {r.lam for r in fit.table if r.n_seeds > 0 and r.lr == fit.lr}
+    again = "run the same `l2advisor probe` command again (it resumes)"
+    if missing and len(lams) < MIN_LAMS:
+        raise InputError(f"{len(missing)} of the {planned} planned probes in {run_dir} have not finished "
+                         f"({_names(missing)}) and only {len(lams)} lam(s) have usable probes; a fit needs "
+                         f"{MIN_LAMS}. To finish them, {again}.")
+    if missing:
+        err.print(f"[yellow]Warning: {len(missing)} of the {planned} planned probes have not finished and "
+                  f"are left out of this fit: {escape(_names(missing))}. The advice may change once they "
+                  f"finish: {again}.[/]", highlight=False)
+    if failed:
+        err.print(f"[yellow]Warning: {len(failed)} of the {planned} planned probes failed or diverged and are "
+                  f"left out of this fit: {escape(_names(failed))}.[/]", highlight=False)
 
 
 def _budget(results: Results, budget: float, unit: str) -> int:
@@ -173,16 +199,15 @@ def recommend(
         raise InputError(f"--budget must be a finite number > 0, got {budget!r}.")
     results, _, fit = load_and_fit(run_dir)
     steps = _budget(results, budget, unit)
-    try:
-        advice = advise(fit, steps, lr)
-        cfg = autol2_config(fit, steps, lr) if autol2 else None
-    except ValueError as error:
-        raise InputError(f"Cannot advise: {error}.") from None
+    advice = advise(fit, steps, lr)  # budget and lr checked above: an exception here is a bug
+    cfg = autol2_config(fit, steps, lr) if autol2 else None
     settings = results.header.get("settings", {})
-    record = {**advice_to_dict(advice), "budget": budget, "unit": unit, "run_dir": str(run_dir)}
+    missing, failed = probe_gaps(results)
+    gaps = {"missing_probes": [g.to_dict() for g in missing], "failed_probes": [g.to_dict() for g in failed]}
+    record = {**advice_to_dict(advice), "budget": budget, "unit": unit, "run_dir": str(run_dir), **gaps}
     if cfg is not None:
         flags = autol2_flags(cfg, settings.get("model_file", "MODEL_FILE"), fit.lr)
-        record["autol2"] = {**cfg.to_dict(), "train_command": flags, "snippet": autol2_snippet(cfg)}
+        record["autol2"] = {**cfg.to_dict(), "train_command": flags, "snippet": autol2_snippet(cfg), **gaps}
     write_json(Path(run_dir) / ADVICE_FILE, record)
     if as_json:
         shown = record["autol2"] if cfg is not None else record
@@ -208,11 +233,14 @@ def report(
     advice = None
     saved = Path(run_dir) / ADVICE_FILE
     if saved.exists():  # redo the saved advice's budget and lr on this fit: one consistent picture
-        try:
+        try:  # only reading the file is guarded: an exception in advise() is a bug
             old = advice_from_dict(read_json(saved))
-            advice = advise(fit, old.budget_steps, old.lr)
+            if not (old.budget_steps > 0 and math.isfinite(old.lr) and old.lr > 0):
+                raise ValueError("its budget or lr is not a positive number")
         except (InputError, ValueError, TypeError, KeyError) as error:
             err.print(f"[yellow]Ignoring {saved}: {escape(str(error))}[/]", highlight=False)
+        else:
+            advice = advise(fit, old.budget_steps, old.lr)
     settings = results.header.get("settings", {})
     title = Path(str(settings.get("model_file", run_dir))).stem
     data = report_data(curves, fit, advice, title=title, metric_name=settings.get("metric", "metric"))

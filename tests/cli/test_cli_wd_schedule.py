@@ -1,0 +1,56 @@
+"""`train --autol2` writes wd_trajectory.json; `train --weight-decay-schedule` replays it
+exactly: the same lam at every step and the same validation curve (same seed, CPU)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from l2advisor.cli.app import app
+from l2advisor.runs.rundir import TRAIN_FILE, results_path
+from l2advisor.runs.store import read_results
+from l2advisor.training.trajectory import TRAJECTORY_FILE, read_trajectory
+
+runner = CliRunner()
+AUTOL2 = ["--autol2", "--lam0", "0.2", "--refractory-tau", "0.002", "--check-every", "5", "--patience", "1"]
+
+
+def run(model: Path, out: Path, *extra: str):
+    result = runner.invoke(app, ["train", str(model), "--out", str(out), "--device", "cpu", "--budget", "120",
+                                 "--eval-every", "1", "--seed", "3", *extra])
+    assert result.exit_code == 0, result.output
+    (state,) = read_results(results_path(out, TRAIN_FILE)).runs.values()
+    return state
+
+
+def test_replayed_schedule_reproduces_the_autol2_run(tiny_model: Path, tmp_path: Path) -> None:
+    auto = run(tiny_model, tmp_path / "auto", *AUTOL2)
+    trajectory = read_trajectory(tmp_path / "auto" / TRAJECTORY_FILE)
+    assert len(trajectory.steps) >= 2, "the fixture must decay at least once"
+    assert trajectory.steps[1:] == tuple(e["step"] for e in auto.end["events"])
+    replayed = run(tiny_model, tmp_path / "replay", "--weight-decay-schedule",
+                   str(tmp_path / "auto" / TRAJECTORY_FILE))
+    assert replayed.run_id.startswith("wd-schedule=")
+    for key in ("lam", "tau", "val_metric", "val_loss", "train_loss"):
+        assert [r[key] for r in replayed.evals] == [r[key] for r in auto.evals], key
+
+
+def test_negative_control_a_constant_run_differs(tiny_model: Path, tmp_path: Path) -> None:
+    auto = run(tiny_model, tmp_path / "auto", *AUTOL2)
+    constant = run(tiny_model, tmp_path / "const", "--weight-decay", "0.2")
+    assert [r["val_loss"] for r in constant.evals] != [r["val_loss"] for r in auto.evals]
+
+
+def test_schedule_excludes_other_weight_decay_flags(tiny_model: Path, tmp_path: Path) -> None:
+    path = tmp_path / "wd.json"
+    path.write_text(json.dumps({"kind": "l2advisor.wd_trajectory", "schema_version": 1,
+                                "steps": [0], "lams": [0.1]}))
+    for extra in (["--autol2"], ["--weight-decay", "0.1"]):
+        result = runner.invoke(app, ["train", str(tiny_model), "--budget", "10", "--out", str(tmp_path / "o"),
+                                     "--weight-decay-schedule", str(path), *extra])
+        assert result.exit_code == 2 and "drop --autol2 and --weight-decay" in " ".join(result.output.split())
+    result = runner.invoke(app, ["train", str(tiny_model), "--budget", "10", "--out", str(tmp_path / "o"),
+                                 "--weight-decay-schedule", str(tmp_path / "missing.json")])
+    assert result.exit_code == 2 and "does not exist" in " ".join(result.output.split())

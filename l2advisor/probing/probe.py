@@ -33,6 +33,7 @@ class ProbeRun:
     seed: int
     max_steps: int
     eval_every: int
+    eval_per_decade: int = 0  # > 0: evaluations evenly in log steps (budget-sized plans)
 
     @property
     def run_id(self) -> str:
@@ -53,6 +54,8 @@ class ProbeSettings:
     min_rungs: int = 3
     tolerance: float = 0.005  # metric units: "within 0.5 accuracy points of the peak"
     early_stop: bool = True
+    budget_steps: int | None = None  # the budget the ladder was sized for (probing/budget.py)
+    eval_per_decade: int = 0  # > 0: evaluations evenly in log steps
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -98,7 +101,8 @@ def plan_probes(settings: ProbeSettings, momentum: float = 0.0) -> list[ProbeRun
         for lam in design_ladder(lr, settings, momentum):
             steps = probe_steps(lam, lr, settings.horizon)
             every = max(1, steps // EVALS_PER_PROBE)
-            runs.extend(ProbeRun(lam, lr, seed, steps, every) for seed in settings.seeds)
+            runs.extend(ProbeRun(lam, lr, seed, steps, every, settings.eval_per_decade)
+                        for seed in settings.seeds)
     return sorted(runs, key=lambda run: (run.max_steps, run.lr, -run.lam, run.seed))
 
 
@@ -146,7 +150,8 @@ def run_one(task: Task, run: ProbeRun, base: TrainConfig, settings: ProbeSetting
     """Train one probe, writing its start, every evaluation, and its end."""
     config = TrainConfig(lr=run.lr, batch_size=base.batch_size, max_steps=run.max_steps,
                          eval_every=run.eval_every, seed=run.seed, momentum=base.momentum,
-                         optimizer=base.optimizer, device=base.device, decay_1d=base.decay_1d)
+                         optimizer=base.optimizer, device=base.device, decay_1d=base.decay_1d,
+                         eval_per_decade=run.eval_per_decade)
     write({"type": "start", "run": run.run_id, **asdict(run)})
 
     def on_eval(record: Record) -> None:
@@ -298,5 +303,5 @@ def run_group(task: Task, group: Sequence[ProbeRun], base: TrainConfig, settings
         if progress is not None:
             progress.finish(group[i], result)
 
-    replicas = [Replica(run.lam, run.max_steps, run.eval_every) for run in group]
+    replicas = [Replica(run.lam, run.max_steps, run.eval_every, run.eval_per_decade) for run in group]
     return train_batched(task, config, replicas, on_eval=on_eval, should_stop=should_stop, on_end=on_end)

@@ -23,6 +23,7 @@ from torch.nn import functional as F
 from l2advisor.modelfile.spec import describe_user_error
 from l2advisor.modelfile.task import Task
 from l2advisor.training.batches import eval_chunks, train_batches
+from l2advisor.training.eval_schedule import eval_due
 from l2advisor.training.replicas import CannotBatch, Stacked, stack_replicas
 from l2advisor.training.train import (
     Record,
@@ -42,6 +43,7 @@ class Replica:
     lam: float
     max_steps: int
     eval_every: int
+    eval_per_decade: int = 0  # > 0: evaluate evenly in log steps (eval_schedule.py)
 
 
 class StackedOptimizer:
@@ -194,7 +196,7 @@ class _BatchedRun:
                 self.tau[i] += self.config.lr * self.replicas[i].lam  # this step's shrink, lr * lam_i
                 seen[i] += 1
                 replica = self.replicas[i]
-                if self.step % replica.eval_every == 0 or self.step == replica.max_steps:
+                if eval_due(self.step, replica.eval_every, replica.max_steps, replica.eval_per_decade):
                     due.append(pos)
             if due:
                 ended = self.evaluate(due, loss_sum, correct_sum, seen)

@@ -21,6 +21,7 @@ from l2advisor.errors import InputError
 from l2advisor.modelfile.spec import describe_user_error
 from l2advisor.modelfile.task import Task
 from l2advisor.training.batches import eval_chunks, train_batches
+from l2advisor.training.eval_schedule import eval_due
 
 Record = dict[str, Any]
 COMPACT_EVERY = 64  # steps of training outputs kept before counting the correct ones
@@ -45,6 +46,7 @@ class TrainConfig:
     optimizer: str = "sgd"
     device: str = "cpu"
     decay_1d: bool = True  # decay biases and norm scales too (the paper's L2 covers all)
+    eval_per_decade: int = 0  # > 0: evaluate evenly in log steps instead (eval_schedule.py)
 
 
 @dataclass
@@ -170,7 +172,7 @@ class _Run:
             if scheduler is not None:
                 accuracy = float((outputs.detach().argmax(1) == targets).float().mean()) if self.classify else math.nan
                 scheduler.step(float(loss.detach()), accuracy)
-            if self.step % config.eval_every == 0 or self.step == config.max_steps:
+            if eval_due(self.step, config.eval_every, config.max_steps, config.eval_per_decade):
                 record = self.evaluate(interval, self.step)
                 interval = _Interval(self.classify)
                 if not math.isfinite(record["train_loss"]) or not math.isfinite(record["weight_norm_sq"]):

@@ -1,0 +1,92 @@
+"""Probes sized to the user's budget: their total cost, evaluation included, a fraction of
+one budget run, and rungs reaching as far toward the advised lam as that allows.
+
+Costs are in step-equivalents: a training step is 1, one evaluation pass over the validation
+set about n_val / (2 * batch_size) (forward only, larger batches; measured about 7 steps for
+1,000 images at batch 64 on the default CNN). A budget run of T steps evaluates 100 times,
+as `l2advisor train` does. Every rung gets the same window in tau (no early stop), so t* and
+the collapse are never read through windows of different lengths in tau.
+
+The cap shrinks with the budget, fraction(T) = min(0.4, 0.2 * sqrt(32000 / T)): 0.4 of a run
+at 6,400 steps, 0.2 at 32,000, 0.1 at 128,000; probes grow as sqrt(T), not as T.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from l2advisor.errors import InputError
+from l2advisor.training.eval_schedule import count_evals
+
+BUDGET_RUN_EVALS = 100  # evaluations of one budget run (l2advisor train's default)
+EVALS_PER_DECADE = 10  # budget-sized probes evaluate evenly in log steps
+TOP_SHRINK = 0.01  # default top of the ladder: lr*lam/(1-momentum)
+MIN_RUNGS, MAX_RUNGS = 3, 8
+FACTOR = 2.0  # between rungs
+
+
+def probe_fraction(budget_steps: int) -> float:
+    """Largest share of one budget run the probes may cost."""
+    return min(0.4, 0.2 * math.sqrt(32000.0 / budget_steps))
+
+
+def eval_cost_steps(n_val: int, batch_size: int) -> float:
+    """One evaluation pass in training-step equivalents."""
+    return n_val / (2.0 * batch_size)
+
+
+@dataclass(frozen=True)
+class BudgetPlan:
+    """The ladder chosen for a budget. Units: steps; shrinks are lr*lam/(1-momentum)."""
+
+    budget_steps: int
+    fraction: float  # of one budget run (step-equivalents, evaluation included)
+    cap: float  # step-equivalents the probes may cost
+    cost: float  # step-equivalents they are planned to cost
+    budget_run_cost: float  # step-equivalents of one budget run
+    lams: tuple[float, ...]  # descending
+    rung_steps: tuple[int, ...]  # steps of each rung, same order
+    seeds: int
+    horizon: float  # tau window of every rung (tau = lr*lam*steps)
+    top_raised: bool  # the top rung had to move above TOP_SHRINK to fit 3 rungs
+
+    @property
+    def cost_fraction(self) -> float:
+        return self.cost / self.budget_run_cost
+
+
+def _ladder_cost(top_steps: float, rungs: int, seeds: int, eval_cost: float) -> float:
+    steps = [math.ceil(top_steps * FACTOR**i) for i in range(rungs)]
+    return seeds * sum(s + count_evals(s, 1, EVALS_PER_DECADE) * eval_cost for s in steps)
+
+
+def plan_for_budget(budget_steps: int, lr: float, momentum: float, horizon: float, seeds: int,
+                    n_val: int, batch_size: int) -> BudgetPlan:
+    """The ladder for `budget_steps`: top rung at lr*lam = TOP_SHRINK*(1-momentum) and as many
+    rungs below it as the cap allows (3 to 8); when even 3 rungs do not fit, the whole ladder
+    moves up (larger lams, shorter rungs) until they do. Raises InputError when the budget
+    is too small for 3 rungs of at least 20 steps."""
+    if budget_steps < 1:
+        raise InputError(f"--budget must be at least 1 step, got {budget_steps}.")
+    e = eval_cost_steps(n_val, batch_size)
+    run_cost = budget_steps + BUDGET_RUN_EVALS * e
+    cap = probe_fraction(budget_steps) * run_cost
+    top_steps = horizon / (TOP_SHRINK * (1 - momentum))  # steps for the top rung to reach the horizon
+    rungs = MIN_RUNGS
+    while rungs < MAX_RUNGS and _ladder_cost(top_steps, rungs + 1, seeds, e) <= cap:
+        rungs += 1
+    raised = _ladder_cost(top_steps, rungs, seeds, e) > cap
+    while raised and _ladder_cost(top_steps, rungs, seeds, e) > cap:
+        top_steps *= 0.9
+        if top_steps < 20:
+            raise InputError(f"--budget {budget_steps} steps is too small to size probes for: 3 rungs "
+                             f"x {seeds} seed(s) do not fit in {cap:.0f} step-equivalents; probe with "
+                             f"--probe-budget instead, or fewer --seeds.")
+    top_clock = horizon / top_steps  # lr*lam of the top rung
+    lams = tuple(float(f"{top_clock / lr / FACTOR**i:.4g}") for i in range(rungs))
+    steps = tuple(math.ceil(horizon / (lr * lam)) for lam in lams)
+    cost = seeds * sum(s + count_evals(s, 1, EVALS_PER_DECADE) * e for s in steps)
+    return BudgetPlan(budget_steps=int(budget_steps), fraction=probe_fraction(budget_steps), cap=cap,
+                      cost=cost, budget_run_cost=run_cost, lams=lams, rung_steps=steps, seeds=seeds,
+                      horizon=horizon, top_raised=raised)

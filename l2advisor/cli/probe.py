@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -23,20 +23,12 @@ from l2advisor.cli.app import (
 )
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.modelfile.spec import load_spec
-from l2advisor.modelfile.task import build_task
-from l2advisor.probing.probe import (
-    ProbeRun,
-    ProbeSettings,
-    check_settings,
-    pending,
-    plan_probes,
-    run_probes,
-    summarize,
-)
 from l2advisor.runs.lock import RunLock
-from l2advisor.runs.rundir import PLAN_KEY, PROBES_FILE, results_path
 from l2advisor.runs.store import RunState, json_safe, make_header, open_results, read_results
-from l2advisor.training.train import Record, TrainConfig, TrainResult, resolve_device
+
+if TYPE_CHECKING:  # torch: imported inside the commands, so that `--help` never loads it
+    from l2advisor.probing.probe import ProbeRun, ProbeSettings
+    from l2advisor.training.train import Record, TrainConfig, TrainResult
 
 DEFAULT_HORIZON = 8.0  # tau units (lr*lam*steps) for plain SGD; divided by 1/(1-momentum)
 
@@ -129,6 +121,17 @@ def probe(
 
     Re-running the same command resumes: finished probes are reused, unfinished ones restart.
     """
+    from l2advisor.modelfile.task import build_task
+    from l2advisor.probing.probe import (
+        ProbeSettings,
+        check_settings,
+        pending,
+        plan_probes,
+        summarize,
+    )
+    from l2advisor.runs.rundir import PLAN_KEY, PROBES_FILE, results_path
+    from l2advisor.training.train import TrainConfig, resolve_device
+
     overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
     spec = load_spec(model_file, overrides)
     if batch_replicas < 1:
@@ -180,6 +183,7 @@ def _run(task: Any, todo: list[ProbeRun], base: TrainConfig, settings: ProbeSett
          devices: str | None, backend: str, scheduler: str | None) -> None:
     """Probes here, one process (batched or not), or as parallel jobs (--jobs, --devices, --backend dask)."""
     from l2advisor.probing.parallel import parse_devices, run_parallel
+    from l2advisor.probing.probe import run_probes
 
     def notice(text: str) -> None:
         err.print(f"[yellow]{escape(text)}[/]", highlight=False)

@@ -13,9 +13,8 @@ import json
 import math
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import torch
 import typer
 from rich.progress import (
     BarColumn,
@@ -30,21 +29,14 @@ from rich.table import Table
 from l2advisor.cli.app import app, catch_interrupt, err, handle_errors, out
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.modelfile.spec import load_spec
-from l2advisor.modelfile.task import build_task
-from l2advisor.probing.probe import default_lam_max
 from l2advisor.runs.lock import RunLock
-from l2advisor.runs.rundir import TRAIN_FILE, results_path
 from l2advisor.runs.store import json_safe, make_header, open_results, read_results
-from l2advisor.training.autol2 import PAPER_RULE, AutoL2
-from l2advisor.training.lr_schedules import SCHEDULES, make_lr_at
-from l2advisor.training.train import Record, TrainConfig, TrainResult, resolve_device, train
-from l2advisor.training.trajectory import (
-    TRAJECTORY_FILE,
-    ReplaySchedule,
-    WeightDecayTrajectory,
-    read_trajectory,
-    write_trajectory,
-)
+
+if TYPE_CHECKING:  # torch: imported inside the command, so that `--help` never loads it
+    import torch
+
+    from l2advisor.training.autol2 import AutoL2
+    from l2advisor.training.train import Record, TrainResult
 
 EVALS_PER_RUN = 100  # default evaluation points per run, evenly spaced in steps
 TOLERANCE = 0.005  # "arrived": first evaluation within 0.5 accuracy points of the peak
@@ -82,6 +74,11 @@ def autol2_kwargs(lam0: float | None, flags: dict[str, Any], paper: bool, lr: fl
     ladder (per-step shrink lr*lam/(1-momentum) = 0.01); `l2advisor recommend --autol2`
     fills it from the probes instead.
     """
+    import torch
+
+    from l2advisor.probing.probe import default_lam_max
+    from l2advisor.training.autol2 import PAPER_RULE, AutoL2
+
     given = {k: v for k, v in flags.items() if v is not None}
     if paper and given:
         names = ", ".join("--" + k.replace("_", "-") for k in given)
@@ -204,6 +201,19 @@ def train_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
     """Train once for the whole budget, at a constant weight decay or with AutoL2, and record the curve."""
+    from l2advisor.modelfile.task import build_task
+    from l2advisor.runs.rundir import TRAIN_FILE, results_path
+    from l2advisor.training.autol2 import AutoL2
+    from l2advisor.training.lr_schedules import SCHEDULES, make_lr_at
+    from l2advisor.training.train import TrainConfig, resolve_device, train
+    from l2advisor.training.trajectory import (
+        TRAJECTORY_FILE,
+        ReplaySchedule,
+        WeightDecayTrajectory,
+        read_trajectory,
+        write_trajectory,
+    )
+
     autol2_flags = {"refractory_tau": refractory_tau, "lam_min": lam_min, "decay": decay,
                     "check_every": check_every, "patience": patience}
     use_autol2 = autol2 or paper_preset

@@ -28,14 +28,9 @@ from l2advisor.cli.tune import (
     study_settings,
 )
 from l2advisor.errors import InputError
-from l2advisor.modelfile.task import build_test_set
-from l2advisor.probing.probe import ProbeSettings, check_settings
 from l2advisor.runs.lock import RunLock
 from l2advisor.runs.store import json_safe, make_header, open_results, read_results, write_json
-from l2advisor.training.train import resolve_device
 from l2advisor.tuning.accounting import best_so_far, cumulative, optuna_costs
-from l2advisor.tuning.compare import RUNS_FILE, CompareSettings, Comparison
-from l2advisor.tuning.storage import default_storage
 
 
 @app.command()
@@ -64,6 +59,12 @@ def compare(
     AutoL2, a default weight decay, lam = 0, and an Optuna study whose best lam is re-run on the
     same seeds. Writes compare.json and compare.png; re-running resumes.
     """
+    from l2advisor.modelfile.task import build_test_set
+    from l2advisor.probing.probe import ProbeSettings, check_settings
+    from l2advisor.training.train import resolve_device
+    from l2advisor.tuning.compare import RUNS_FILE, CompareSettings, Comparison
+    from l2advisor.tuning.storage import default_storage
+
     if seeds < 1:
         raise InputError(f"--seeds must be at least 1, got {seeds}.")
     spec, task, config = spec_and_config(model_file, budget, eval_every, 0, device, {})

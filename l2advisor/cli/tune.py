@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -17,18 +17,12 @@ from rich.table import Table
 from l2advisor.cli.app import app, catch_interrupt, err, handle_errors, out
 from l2advisor.errors import InputError
 from l2advisor.modelfile.spec import load_spec
-from l2advisor.modelfile.task import build_task
 from l2advisor.runs.store import json_safe
-from l2advisor.training.train import Record, TrainConfig, resolve_device
 from l2advisor.tuning.accounting import best_so_far
-from l2advisor.tuning.baseline import (
-    StudySettings,
-    TrialOutcome,
-    run_study,
-    study_objective,
-    trial_rows,
-)
-from l2advisor.tuning.storage import default_storage, open_storage, open_study
+
+if TYPE_CHECKING:  # torch and optuna: imported inside the commands, so that `--help` never loads them
+    from l2advisor.training.train import Record, TrainConfig
+    from l2advisor.tuning.baseline import StudySettings, TrialOutcome
 
 Budget = Annotated[int, typer.Option("--budget", help="Training steps of every run (each trial, each seed).")]
 Trials = Annotated[int, typer.Option("--trials", help="Optuna trials the study ends with (COMPLETE + PRUNED, all workers).")]
@@ -93,6 +87,9 @@ class TuneBars(Bars):
 
 def spec_and_config(model_file: Path, budget: int, eval_every: int | None, seed: int, device: str,
                      overrides: dict[str, Any]) -> tuple[Any, Any, TrainConfig]:
+    from l2advisor.modelfile.task import build_task
+    from l2advisor.training.train import TrainConfig, resolve_device
+
     if budget < 1:
         raise InputError(f"--budget must be a positive number of steps, got {budget}.")
     spec = load_spec(model_file, overrides)
@@ -108,6 +105,8 @@ def spec_and_config(model_file: Path, budget: int, eval_every: int | None, seed:
 
 def study_settings(trials: int, lam_low: float, lam_high: float, include_zero: bool, pruner: str,
                     sampler_seed: int) -> StudySettings:
+    from l2advisor.tuning.baseline import StudySettings
+
     if trials < 1:
         raise InputError(f"--trials must be at least 1, got {trials}.")
     if not (0 < lam_low < lam_high and math.isfinite(lam_high)):
@@ -157,6 +156,9 @@ def tune(
     validation metric. Re-running resumes the study; several processes (machines) sharing one
     --storage work on one study, and together stop at --trials trials.
     """
+    from l2advisor.tuning.baseline import run_study, study_objective, trial_rows
+    from l2advisor.tuning.storage import default_storage, open_storage, open_study
+
     spec, task, config = spec_and_config(model_file, budget, eval_every, seed, device,
                                           {"lr": lr, "batch_size": batch_size})
     settings = study_settings(trials, lam_low, lam_high, include_zero, pruner, sampler_seed)

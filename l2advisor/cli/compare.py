@@ -27,7 +27,7 @@ from l2advisor.cli.tune import (
     spec_and_config,
     study_settings,
 )
-from l2advisor.errors import InputError
+from l2advisor.errors import InputError, RunFailed
 from l2advisor.runs.lock import RunLock
 from l2advisor.runs.store import json_safe, make_header, open_results, read_results, write_json
 from l2advisor.tuning.accounting import best_so_far, cumulative, optuna_costs
@@ -108,6 +108,9 @@ def compare(
     for note in report["notes"]:
         err.print(f"[yellow]{note}[/]")
     err.print(f"Wrote {run_dir / 'compare.json'} and {run_dir / 'compare.png'}.")
+    if report["failed_arms"]:  # the other arms are written above; the run as a whole failed
+        raise RunFailed(f"The {' and '.join(report['failed_arms'])} arms failed: "
+                        f"{next(iter(report['failed_arms'].values()))}. compare.json marks them failed.")
 
 
 def compare_table(report: dict[str, Any]) -> Table:
@@ -118,6 +121,7 @@ def compare_table(report: dict[str, Any]) -> Table:
         table.add_column(column, justify="right" if column != "note" else "left", no_wrap=column == "arm")
     for row in report["rows"]:
         label = "optuna, its lam re-run" if row["arm"] == "optuna" else row["arm"]
+        label = f"[bold red]{label} FAILED[/]" if row.get("failed") else label
         table.add_row(label, fmt_num(row["lam"], ".3g"), _pm(row["peak_mean"], row["peak_sd"]),
                       _pm(row["test_mean"], row["test_sd"]), fmt_num(row["compute_steps"], ",.0f"),
                       fmt_num(row["compute_seconds"], ",.0f"), row["note"])
@@ -137,6 +141,8 @@ def match_line(report: dict[str, Any]) -> str:
     advisor = next((r for r in report["rows"] if r["arm"] == "advisor"), None)
     if advisor is None or "optuna_trials" not in report:
         return "Trials to match the advisor: - (an arm is missing)."
+    if advisor.get("failed"):
+        return "Trials to match the advisor: - (the advisor arm failed)."
     if match is None:
         return (f"Optuna never reached the advisor's mean {advisor['peak_mean']:.4f} in "
                 f"{report['settings']['trials']} trials.")

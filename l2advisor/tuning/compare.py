@@ -7,6 +7,8 @@ TPE study whose chosen lam is re-run on the same seeds (a study's best value is 
 noisy runs, biased upward; the re-run is what compares). Each run's metric is its peak
 validation metric over the evaluation points; its test metric is the held-out metric of the
 checkpoint at that peak. Compute of a method = its search (probes or trials) + one final run.
+Probes with no usable result fail the advisor and AutoL2 arms (rows marked failed, no lam):
+they never train at a default lam under the advisor's name.
 The pure accounting functions (accounting.py) are what the tests check by hand; one run of an
 arm is in arms.py.
 """
@@ -14,6 +16,7 @@ arm is in arms.py.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -106,6 +109,7 @@ class Comparison:
     rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)  # arm -> why it has no result
 
     def arm(self, write: Callable, done: dict, arm: str, lam: float, factory: Callable | None = None) -> list[ArmRun] | None:
         return run_arm(self.task, self.base, arm, lam, self.settings.seeds, done, self.test_chunks, write,
@@ -117,35 +121,49 @@ class Comparison:
         return all(step(write, done) for step in steps)
 
     def _advisor(self, write: Callable, done: dict) -> bool:
-        try:
-            from l2advisor.science.advise import advice_to_dict, advise, autol2_config
-            from l2advisor.science.fit import fit_relations
-        except ImportError as err:
-            self.notes.append(f"advisor and AutoL2 arms left out: {err}")
-            return True
+        from l2advisor.science.advise import advice_to_dict, advise, autol2_config
+        from l2advisor.science.fit import fit_relations
+
         probed = self._probe(fit_relations)
         if probed is None:
             return False
         states, fit = probed
         search = [Cost(s.end["steps"], s.end["seconds"]) for s in states if s.end]
+        self.extra["fit"] = {"verdict": fit.verdict, "c": fit.c, "alpha": fit.alpha, "lam_c": fit.lam_c,
+                             "reasons": list(fit.reasons)}
+        if fit.n_usable == 0:  # no advice: both arms fail, never a default lam in the advisor's row
+            ends = Counter(s.status for s in states)
+            self._fail_advisor(f"none of the {len(states)} probes is usable ("
+                               + ", ".join(f"{n} {status}" for status, n in sorted(ends.items()))
+                               + "; the fit's reasons are in compare.json)", search)
+            return True
         advice = advise(fit, self.settings.budget, self.task.spec.lr)
-        self.extra.update(advice=advice_to_dict(advice), fit={"verdict": fit.verdict, "c": fit.c, "alpha": fit.alpha,
-                                                              "lam_c": fit.lam_c, "reasons": list(fit.reasons)})
+        self.extra["advice"] = advice_to_dict(advice)
         runs = self.arm(write, done, "advisor", advice.weight_decay)
         if runs is None:
             return False
         self.rows.append(summarize_arm("advisor", advice.weight_decay, runs, search, f"verdict: {fit.verdict}"))
         return self._autol2(write, done, autol2_config(fit, self.settings.budget, self.task.spec.lr), search)
 
+    def _fail_advisor(self, reason: str, search: list[Cost]) -> None:
+        """The advisor and AutoL2 arms as failed rows: no lam, no runs, the probes' compute."""
+        self.failed["advisor"] = self.failed["autol2"] = f"no usable advice: {reason}"
+        for arm in ("advisor", "autol2"):
+            self.rows.append({**summarize_arm(arm, None, [], search, f"FAILED: no usable advice: {reason}"),
+                              "failed": True})
+        if self.progress is not None:
+            self.progress.note(f"The advisor and AutoL2 arms failed: no usable advice ({reason}).")
+
     def _probe(self, fit_relations: Callable) -> tuple[list[RunState], Any] | None:
         from l2advisor.probing.probe import pending, plan_probes, run_probes
-        from l2advisor.runs.rundir import PROBES_FILE, load_probe_curves, results_path
+        from l2advisor.runs.rundir import PLAN_KEY, PROBES_FILE, load_probe_curves, results_path
         from l2advisor.runs.store import make_header, open_results, read_results
 
         probe = self.settings.probe
         plan = plan_probes(probe, self.task.spec.momentum)
         header = make_header("probe", {**self.task.spec.settings(), "probe": probe.to_dict(),
                                        "train_size": self.task.train_size}, self.base.device)
+        header[PLAN_KEY] = [r.run_id for r in plan]
         path = results_path(self.run_dir, PROBES_FILE)
         with open_results(path, header, force=self.force) as writer:
             todo, _ = pending(plan, read_results(path))
@@ -158,11 +176,7 @@ class Comparison:
         return states, fit_relations(curves, tolerance=probe.tolerance)
 
     def _autol2(self, write: Callable, done: dict, config: Any, search: list[Cost]) -> bool:
-        try:
-            from l2advisor.training.autol2 import AutoL2
-        except ImportError as err:
-            self.notes.append(f"AutoL2 arm left out: {err}")
-            return True
+        from l2advisor.training.autol2 import AutoL2
 
         def factory(optimizer: torch.optim.Optimizer) -> AutoL2:
             return AutoL2(optimizer, lam0=config.lam0, decay=config.decay, refractory_tau=config.refractory_tau,
@@ -230,4 +244,4 @@ class Comparison:
                                 if self.test_chunks is not None else "none: the model file has no build_test"),
                 "compute": "steps and seconds to get one trained model: search (probes or trials) + one final "
                            "run (mean over seeds; Optuna: its trials only)",
-                "rows": self.rows, "notes": self.notes, **self.extra}
+                "rows": self.rows, "notes": self.notes, "failed_arms": self.failed, **self.extra}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -118,9 +117,39 @@ def test_compare_runs_every_arm_and_accounts_compute(tiny_model: Path, tmp_path:
     assert "autol2" in again.stdout and "the advisor's mean" in again.stdout
 
 
-def test_an_arm_whose_module_is_missing_is_left_out_with_a_note(tiny_model: Path, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "l2advisor.science.advise", None)  # import fails
+NAN_MODEL = TINY_MODEL.replace("return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))",
+                                "return nn.Sequential(nn.Linear(8, 4), Poisoned())") + """
+class Poisoned(nn.Module):
+    def forward(self, x):
+        return x * float("nan")  # every run diverges at its first step, probes included
+"""
+
+
+def test_no_usable_advice_fails_the_advisor_arms_loudly(tmp_path: Path) -> None:
+    """Every probe diverges: no advice. The advisor and AutoL2 arms are failed rows (no lam, no
+    runs), never the default 5e-4 under the advisor's name; the other arms still run; exit 1."""
+    assert "Poisoned()" in NAN_MODEL
+    out = tmp_path / "cmp"
+    result = runner.invoke(app, [*compare_args(write_model(tmp_path, NAN_MODEL), out), "--json"])
+    assert result.exit_code == 1, result.output
+    assert "advisor and autol2 arms failed" in " ".join(result.stderr.split())
+    report = json.loads(result.stdout)
+    assert json.loads((out / "compare.json").read_text())["failed_arms"] == report["failed_arms"]
+    rows = {row["arm"]: row for row in report["rows"]}
+    assert set(report["failed_arms"]) == {"advisor", "autol2"}
+    for arm in ("advisor", "autol2"):
+        assert rows[arm]["failed"] and rows[arm]["lam"] is None and rows[arm]["runs"] == []
+        assert rows[arm]["peak_mean"] is None and "no usable advice" in rows[arm]["note"]
+    assert rows["advisor"]["search_steps"] > 0  # the probes were paid for
+    assert rows["default"]["lam"] == 5e-4 and len(rows["default"]["runs"]) == 2  # the other arms ran
+    runs = read_results(out / "compare_runs.jsonl").runs
+    assert runs and not [r for r in runs if r.startswith(("advisor/", "autol2/"))]  # nothing trained as them
+    table = runner.invoke(app, compare_args(write_model(tmp_path, NAN_MODEL), out))  # resumes: the table
+    assert table.exit_code == 1 and "advisor FAILED" in table.stdout and "advisor arm failed" in table.stdout
+
+
+def test_a_usable_advice_is_not_marked_failed(tiny_model: Path, tmp_path: Path) -> None:
+    """The negative control at the library level: probes that train give the advisor a lam."""
     task = build_task(load_spec(tiny_model))
     base = TrainConfig(lr=0.1, batch_size=32, max_steps=10, eval_every=5)
     settings = CompareSettings(10, 1, (0,), 5, ProbeSettings((0.1,), (0,), 0.4, 100), StudySettings(trials=1))
@@ -128,6 +157,7 @@ def test_an_arm_whose_module_is_missing_is_left_out_with_a_note(tiny_model: Path
     records: list[dict] = []
     assert comparison.run(records.append, {})
     report = comparison.report()
-    assert [row["arm"] for row in report["rows"]] == ["default", "zero", "optuna"]
-    assert "advisor and AutoL2 arms left out" in report["notes"][0]
+    assert report["failed_arms"] == {} and not any(row.get("failed") for row in report["rows"])
+    assert [row["arm"] for row in report["rows"]] == ["advisor", "autol2", "default", "zero", "optuna"]
+    assert report["rows"][0]["lam"] > 0 and len(report["rows"][0]["runs"]) == 1
     assert dataclasses.asdict(settings.study)["trials"] == 1

@@ -1,0 +1,173 @@
+"""Regenerate or resume the suite's ground truth: every lam of each task's grid, 3 seeds, trained
+with l2advisor's own trainer, one JSON line per finished run in benchmarks/ground_truth/<task>.jsonl.
+
+    python benchmarks/ground_truth.py                                  # constant lr, all tasks
+    python benchmarks/ground_truth.py --schedule cosine --tasks mlp_bn_mnist14,mixer_adamw_digits
+    python benchmarks/ground_truth.py --quick                          # a smoke subset, into /tmp
+    OMP_NUM_THREADS=1 nohup nice -n 5 python benchmarks/ground_truth.py > /tmp/gt_constant.log 2>&1 &
+
+Constant lr: the lams of one (task, seed) train together as stacked replicas
+(`l2advisor.training.batched.train_batched`, falling back to `train` per lam when the model
+cannot be stacked), each to the long budget; its prefix serves the short budget (constant lr and
+lam do not depend on the budget). Cosine and linear-to-zero: one `train` run per lam and budget,
+the lr set per step (`lr_at`). Order: seed by seed over all tasks, so a partial ground truth has
+every task. Runs already in the file are skipped (resume); a file written for another grid,
+budget or model file is refused. Progress goes to stderr; one torch thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import l2advisor  # noqa: E402
+from benchmarks.suite import QUICK_TASKS, TASKS, SuiteTask  # noqa: E402
+from l2advisor.modelfile.spec import load_spec  # noqa: E402
+from l2advisor.modelfile.task import Task, build_task  # noqa: E402
+from l2advisor.training.batched import CannotBatch, Replica, train_batched  # noqa: E402
+from l2advisor.training.train import TrainConfig, TrainResult, train  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "ground_truth"
+SEEDS = (0, 1, 2)
+
+
+def lr_schedule(name: str, lr: float, steps: int):
+    """lr_at(step) for step 0 .. steps-1. `linear`: lr * (1 - step/steps), to zero at the end;
+    the library's own definition is used when l2advisor.training.lr_schedules has it."""
+    from l2advisor.training import lr_schedules
+    if name in lr_schedules.SCHEDULES:
+        return lr_schedules.make_lr_at(name, lr, steps)
+    if name == "linear":  # same definition, written here until the library has it
+        return lambda step: lr * (1.0 - min(step, steps) / steps)
+    raise SystemExit(f"unknown schedule {name!r}")
+
+
+def header(task: SuiteTask, spec_settings: dict, command: str) -> dict:
+    return {"kind": "header", "task": task.name, "model_file": str(task.path.relative_to(ROOT)),
+            "settings": spec_settings, "budgets": list(task.budgets), "lams": list(task.lams),
+            "eval_every": task.eval_every, "seeds": list(SEEDS), "command": command,
+            "versions": {"l2advisor": l2advisor.__version__, "torch": torch.__version__,
+                         "numpy": np.__version__, "python": platform.python_version()},
+            "machine": platform.machine(), "torch_threads": torch.get_num_threads()}
+
+
+def open_store(path: Path, head: dict) -> set[tuple]:
+    """Write the header of a new file, or check an existing one; the keys of its finished runs."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(head) + "\n")
+        return set()
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    old = lines[0]
+    for key in ("budgets", "lams", "eval_every"):
+        if old.get(key) != head[key]:
+            raise SystemExit(f"{path}: written for {key}={old.get(key)}, the suite now says {head[key]}; "
+                             "move the file away to regenerate it.")
+    if old["settings"]["model_sha256"] != head["settings"]["model_sha256"]:
+        raise SystemExit(f"{path}: written for another version of {head['model_file']}; move it away.")
+    return {(r["schedule"], r["budget"], r["lam"], r["seed"]) for r in lines[1:] if r.get("kind") == "run"}
+
+
+def run_record(task: SuiteTask, schedule: str, budget: int, lam: float, seed: int, result: TrainResult,
+               wall_s: float, stacked: int, command: str) -> dict:
+    curve = [[r["step"], round(r["val_metric"], 6)] for r in result.records if math.isfinite(r["val_metric"])]
+    return {"kind": "run", "task": task.name, "schedule": schedule, "budget": budget, "lam": lam, "seed": seed,
+            "steps": result.steps, "status": result.status, "wall_s": round(wall_s, 2), "stacked": stacked,
+            "command": command, "curve": curve}
+
+
+def train_constant(task: SuiteTask, loaded: Task, config: TrainConfig, lams: list[float]) -> tuple[list[TrainResult], float, int]:
+    """All `lams` to the long budget, stacked when the model allows it."""
+    start = time.perf_counter()
+    replicas = [Replica(lam, config.max_steps, config.eval_every) for lam in lams]
+    try:
+        return train_batched(loaded, config, replicas), time.perf_counter() - start, len(lams)
+    except CannotBatch as err:
+        print(f"  {task.name}: cannot stack ({err}); one run per lam", file=sys.stderr)
+    results = []
+    for lam in lams:
+        results.append(train(loaded, config, lam))
+    return results, (time.perf_counter() - start) / len(lams), 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", default="", help="comma-separated task names (default: all with this schedule)")
+    parser.add_argument("--schedule", default="constant", choices=("constant", "cosine", "linear"))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--quick", action="store_true", help="2 tasks, 3 lams, 1 seed, budgets / 32, into --out")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default benchmarks/ground_truth; "
+                        "--quick: /tmp/l2advisor_gt_quick)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    command = " ".join(["python", "benchmarks/ground_truth.py", *sys.argv[1:]])
+    names = [n for n in args.tasks.split(",") if n] or [n for n, t in TASKS.items() if args.schedule in t.schedules]
+    if args.quick:
+        names = [n for n in names if n in QUICK_TASKS] or list(QUICK_TASKS)
+    out = args.out or (Path("/tmp/l2advisor_gt_quick") if args.quick else OUT)
+    seeds = [int(s) for s in args.seeds.split(",")][:1 if args.quick else None]
+    tasks = {}
+    for name in names:
+        if name not in TASKS:
+            raise SystemExit(f"unknown task {name!r}; the suite has {', '.join(TASKS)}")
+        task = TASKS[name]
+        if args.quick:
+            task = replace(task, budgets=(task.budgets[0] // 32, task.budgets[1] // 32),
+                           lams=(0.0, task.lams[3], task.lams[-1]), eval_every=task.eval_every // 8)
+        spec = load_spec(task.path)
+        loaded = build_task(spec)
+        path = out / f"{name}.jsonl"
+        done = open_store(path, header(task, spec.settings(), command))
+        tasks[name] = (task, spec, loaded, path, done)
+    for seed in seeds:  # seed by seed over all tasks: a partial ground truth covers every task
+        for name, (task, spec, loaded, path, done) in tasks.items():
+            run_task_seed(task, spec, loaded, path, done, args.schedule, seed, command)
+    print("done", file=sys.stderr)
+
+
+def run_task_seed(task: SuiteTask, spec, loaded: Task, path: Path, done: set, schedule: str, seed: int,
+                  command: str) -> None:
+    base = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=task.budgets[1],
+                       eval_every=task.eval_every, seed=seed, momentum=spec.momentum, optimizer=spec.optimizer)
+    budgets = [task.budgets[1]] if schedule == "constant" else list(task.budgets)
+    for budget in budgets:
+        lams = [lam for lam in task.lams if (schedule, budget, lam, seed) not in done]
+        if not lams:
+            continue
+        print(f"{time.strftime('%H:%M:%S')} {task.name} {schedule} budget {budget} seed {seed}: "
+              f"{len(lams)} lams", file=sys.stderr, flush=True)
+        config = replace(base, max_steps=budget)
+        if schedule == "constant":
+            results, wall, stacked = train_constant(task, loaded, config, lams)
+            pairs = [(lam, r, wall) for lam, r in zip(lams, results)]
+        else:
+            pairs = []
+            for lam in lams:
+                start = time.perf_counter()
+                result = train(loaded, config, lam, lr_at=lr_schedule(schedule, spec.lr, budget))
+                pairs.append((lam, result, time.perf_counter() - start))
+            stacked = 1
+        with path.open("a") as f:
+            for lam, result, wall in pairs:
+                f.write(json.dumps(run_record(task, schedule, budget, lam, seed, result, wall, stacked, command)) + "\n")
+                done.add((schedule, budget, lam, seed))
+        peaks = [max((v for _, v in run_record(task, schedule, budget, lam, seed, r, 0, 0, "")["curve"]), default=float("nan"))
+                 for lam, r, _ in pairs]
+        print(f"  wall {sum(w for *_, w in pairs) if stacked == 1 else pairs[0][2]:.0f}s; peaks "
+              + " ".join(f"{lam:g}:{p:.4f}" for (lam, _, _), p in zip(pairs, peaks)), file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,9 @@ from typing import Any
 
 from l2advisor._version import __version__
 
-__all__ = ["AutoL2", "__version__"]
+__all__ = ["AutoL2", "ProbeResults", "ProgressEvent", "Recommendation", "__version__", "probe", "recommend",
+           "report"]
+_API = ("ProbeResults", "ProgressEvent", "Recommendation", "probe", "recommend", "report")
 
 
 def __getattr__(name: str) -> Any:
@@ -16,4 +18,8 @@ def __getattr__(name: str) -> Any:
         from l2advisor.training.autol2 import AutoL2
 
         return AutoL2
+    if name in _API:  # the Python API (l2advisor/api), imported on first use
+        import l2advisor.api
+
+        return getattr(l2advisor.api, name)
     raise AttributeError(f"module 'l2advisor' has no attribute {name!r}")

@@ -1,0 +1,160 @@
+"""`l2advisor.recommend(...)` and `l2advisor.report(...)`: the advice and the figures, from the
+results `probe` returned or from a run directory, as `l2advisor recommend` / `report` do.
+
+Nothing here prints: what the command line shows on stderr (skipped lines, missing or failed
+probes) comes back in `Recommendation.warnings`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from l2advisor.api.probe import ProbeResults
+from l2advisor.errors import InputError, RunFailed
+from l2advisor.runs.rundir import load_probe_curves, probe_gaps
+from l2advisor.runs.store import Results, read_json, write_json
+from l2advisor.science.advise import (
+    Advice,
+    AutoL2Advice,
+    advice_from_dict,
+    advice_to_dict,
+    advise,
+    autol2_config,
+)
+from l2advisor.science.curves import Curve
+from l2advisor.science.fit import MIN_LAMS, Fit, fit_relations, fit_to_dict
+
+FIT_FILE, ADVICE_FILE = "fit.json", "advice.json"  # as `l2advisor recommend` writes them
+DEFAULT_TOLERANCE = 0.005
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The advice for one budget: `weight_decay` to pass to torch (SGD's or AdamW's), its
+    `interval`, the `verdict` on the paper's relations, the metric to expect, and an AutoL2
+    configuration from the same probes (`autol2`: lam0, decay, refractory_tau, lam_min).
+    NaN where not measurable (None in `to_dict`)."""
+
+    weight_decay: float
+    interval: tuple[float, float]
+    verdict: str  # "holds", "holds approximately" or "does not hold"
+    lr: float
+    budget_steps: int
+    predicted_metric: float
+    predicted_peak_step: float
+    extrapolated: bool
+    reasons: tuple[str, ...]
+    warnings: tuple[str, ...]
+    advice: Advice = field(repr=False)
+    autol2: AutoL2Advice = field(repr=False)
+    fit: Fit = field(repr=False, compare=False)
+    run_dir: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: the keys of `l2advisor recommend --json`, plus autol2 and warnings."""
+        return {**advice_to_dict(self.advice), "autol2": self.autol2.to_dict(), "warnings": list(self.warnings),
+                "run_dir": None if self.run_dir is None else str(self.run_dir)}
+
+
+def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None = None, *,
+              lr: float | None = None, unit: str = "steps", write: bool = True) -> Recommendation:
+    """The weight decay for a run of `budget` steps (or epochs with `unit="epochs"`) at `lr`
+    (default: the probe lr). `budget` defaults to the one given to `probe`. With `write`, writes
+    fit.json and advice.json into the run directory, as `l2advisor recommend` does."""
+    results, curves, run_dir = _load(results_or_run_dir)
+    if budget is None:
+        budget = getattr(results_or_run_dir, "budget_steps", None)
+        if budget is None:
+            raise InputError("recommend needs a budget: the number of steps of the run you will train.")
+    steps = _steps(results, budget, unit)
+    if lr is not None and not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise InputError(f"lr must be a finite number > 0, got {lr!r}.")
+    fit, warnings = _fit(results, curves, run_dir)
+    if write and run_dir is not None:
+        write_json(run_dir / FIT_FILE, fit_to_dict(fit))
+    advice, cfg = advise(fit, steps, lr), autol2_config(fit, steps, lr)
+    if write and run_dir is not None:
+        write_json(run_dir / ADVICE_FILE, {**advice_to_dict(advice), "budget": budget, "unit": unit,
+                                           "run_dir": str(run_dir)})
+    return Recommendation(weight_decay=advice.weight_decay, interval=advice.interval, verdict=advice.verdict,
+                          lr=advice.lr, budget_steps=advice.budget_steps, predicted_metric=advice.predicted_metric,
+                          predicted_peak_step=advice.predicted_peak_step, extrapolated=advice.extrapolated,
+                          reasons=advice.reasons, warnings=tuple(warnings), advice=advice, autol2=cfg, fit=fit,
+                          run_dir=run_dir)
+
+
+def report(run_dir_or_results: ProbeResults | str | Path, out: str | Path | None = None, *,
+           budget: int | None = None, lr: float | None = None) -> list[Path]:
+    """Draw the evidence (four PNGs and report.md) into `out` (default: the run directory) and
+    return their paths. The advice marked on the figures is for `budget` when given, else the
+    one saved by the last `recommend` (advice.json), else none."""
+    from l2advisor.reporting.data import report_data
+    from l2advisor.reporting.page import write_report  # matplotlib: only when drawing
+
+    results, curves, run_dir = _load(run_dir_or_results)
+    fit, _ = _fit(results, curves, run_dir)
+    advice = None
+    if budget is not None:
+        advice = advise(fit, _steps(results, budget, "steps"), lr)
+    elif run_dir is not None and (run_dir / ADVICE_FILE).exists():
+        saved = advice_from_dict(read_json(run_dir / ADVICE_FILE))
+        advice = advise(fit, saved.budget_steps, saved.lr)
+    if out is None and run_dir is None:
+        raise InputError("report needs `out`: these results have no run directory.")
+    settings = results.header.get("settings", {})
+    title = Path(str(settings.get("model_file", run_dir))).stem
+    data = report_data(list(curves), fit, advice, title=title, metric_name=settings.get("metric", "metric"))
+    return write_report(data, Path(out) if out is not None else run_dir)  # type: ignore[arg-type]
+
+
+def _load(source: ProbeResults | str | Path) -> tuple[Results, list[Curve], Path | None]:
+    if isinstance(source, ProbeResults):
+        if not source.curves:
+            raise InputError(f"{source.run_dir} has no finished probe yet; run `probe` to completion first.")
+        return source.results, list(source.curves), Path(source.run_dir)
+    if not isinstance(source, (str, Path)):
+        raise InputError(f"expected the results of `probe` or a run directory, got {type(source).__name__}.")
+    run_dir = Path(source)
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir} is not a directory; give the run directory that `probe` wrote.")
+    results, curves = load_probe_curves(run_dir)
+    return results, curves, run_dir
+
+
+def _fit(results: Results, curves: list[Curve], run_dir: Path | None) -> tuple[Fit, list[str]]:
+    """The fit with the probe's own tolerance, and what the command line would warn about."""
+    tolerance = (results.header.get("settings", {}).get("probe") or {}).get("tolerance", DEFAULT_TOLERANCE)
+    fit = fit_relations(curves, tolerance=float(tolerance))
+    where = run_dir or "the results"
+    if fit.n_usable == 0:
+        raise RunFailed(f"None of the {len(curves)} finished probes in {where} is usable ("
+                        + "; ".join(fit.reasons[1:]) + "), so there is nothing to advise from; "
+                        "probe smaller lams or a smaller lr.")
+    warnings = list(results.warnings)
+    missing, failed = probe_gaps(results)
+    lams = {r.lam for r in fit.table if r.n_seeds > 0 and r.lr == fit.lr}
+    if missing and len(lams) < MIN_LAMS:
+        raise InputError(f"{len(missing)} planned probes in {where} have not finished and only {len(lams)} "
+                         f"lam(s) have usable probes; a fit needs {MIN_LAMS}. Run `probe` again (it resumes).")
+    warnings += [f"{g.run} {g.state}: left out of the fit" for g in missing + failed]
+    return fit, warnings
+
+
+def _steps(results: Results, budget: float, unit: str) -> int:
+    """The budget in optimizer steps; epochs use the probe's train size and batch size."""
+    if unit not in ("steps", "epochs"):
+        raise InputError(f"unit must be steps or epochs, got {unit!r}.")
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not (math.isfinite(budget) and budget > 0):
+        raise InputError(f"budget must be a finite number > 0, got {budget!r}.")
+    if unit == "steps":
+        if budget != int(budget):
+            raise InputError(f"budget in steps must be a whole number, got {budget!r}.")
+        return int(budget)
+    settings = results.header.get("settings", {})
+    size, batch = settings.get("train_size"), settings.get("batch_size")
+    if not (isinstance(size, int) and isinstance(batch, int) and size > 0 and batch > 0):
+        raise InputError("unit='epochs' needs the training set size and batch size, which these results lack.")
+    return max(1, round(budget * max(1, size // batch)))  # floor(N / batch) steps per epoch, as training draws

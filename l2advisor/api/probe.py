@@ -1,0 +1,185 @@
+"""`l2advisor.probe(...)`: the probe step for notebooks and scripts, the engine of `l2advisor probe`.
+
+Same plan, same training loop, same run directory (`probes.jsonl`, resumable, locked) as the
+command line, from Python objects instead of a model file: a `build_model` callable and the
+training and validation data (map-style datasets, or `(inputs, targets)` tensor pairs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from l2advisor.api.progress import ProgressArg, make_progress
+from l2advisor.runs.store import Results
+from l2advisor.science.curves import Curve
+
+DEFAULT_HORIZON = 8.0  # tau units, as `l2advisor probe` (cli/probe.py); times (1 - momentum)
+
+
+@dataclass(frozen=True)
+class ProbeResults:
+    """What `probe` measured: one summary row per finished probe, their curves, where they live.
+
+    `probes` rows: run, lam, lr, seed, shrink (lr*lam), t_star, tau_star, peak, final_train_acc,
+    steps, seconds, status (as `l2advisor probe --json`). `budget_steps` is the budget given to
+    `probe` (None if none): `recommend(results)` uses it when given no budget of its own.
+    """
+
+    run_dir: Path
+    probes: tuple[dict[str, Any], ...]
+    curves: tuple[Curve, ...] = field(repr=False)
+    results: Results = field(repr=False, compare=False)
+    budget_steps: int | None = None
+    notices: tuple[str, ...] = ()  # e.g. why the probes could not train as stacked replicas
+
+    def recommend(self, budget: int | None = None, **kwargs: Any) -> Any:
+        from l2advisor.api.advice import recommend
+
+        return recommend(self, budget, **kwargs)
+
+    def report(self, out: str | Path | None = None, **kwargs: Any) -> list[Path]:
+        from l2advisor.api.advice import report
+
+        return report(self, out, **kwargs)
+
+
+def probe(
+    build_model: Callable[[], Any],
+    train_data: Any,
+    val_data: Any,
+    *,
+    lr: float = 0.1,
+    budget: int | None = None,
+    out: str | Path | None = None,
+    seeds: Sequence[int] = (0, 1),
+    progress: ProgressArg = True,
+    batch_size: int = 64,
+    momentum: float = 0.0,
+    optimizer: str = "sgd",
+    loss: Callable[[Any, Any], Any] | None = None,
+    metric: str | Callable[[Any, Any], float] = "accuracy",
+    lambdas: Sequence[float] | None = None,
+    horizon: float | None = None,
+    probe_budget: int = 24000,
+    tolerance: float = 0.005,
+    early_stop: bool = True,
+    batched: bool = True,
+    batch_replicas: int = 8,
+    device: str = "auto",
+    force: bool = False,
+    name: str | None = None,
+) -> ProbeResults:
+    """Probe `build_model` at a ladder of large weight decays and return what was measured.
+
+    `build_model()` returns a freshly initialised `torch.nn.Module` per call; `train_data` and
+    `val_data` are map-style datasets of (input, target) or `(inputs, targets)` tensors. The
+    settings mean what the model-file settings and `l2advisor probe` flags of the same name
+    mean. Results go to `out` (default `runs/<name>`, `name` defaulting to the file that
+    defines `build_model`); calling again with the same arguments resumes, other settings on
+    the same directory are refused (`force=True` starts over). `budget` (steps of the run you
+    will train) sizes the probes when the probing layer supports it, and is remembered for
+    `recommend`. `progress`: True draws a bar (stderr / notebook), a callable receives
+    `ProgressEvent`s, False or None is silent. Mistakes raise `l2advisor.errors.InputError`.
+    """
+    from l2advisor.modelfile.task import build_task
+    from l2advisor.probing.probe import (
+        ProbeSettings,
+        check_settings,
+        pending,
+        plan_probes,
+        run_probes,
+        summarize,
+    )
+    from l2advisor.runs.lock import RunLock
+    from l2advisor.runs.rundir import PLAN_KEY, PROBES_FILE, curve_from_state, results_path
+    from l2advisor.runs.store import make_header, open_results, read_results
+    from l2advisor.training.train import TrainConfig, resolve_device
+
+    spec = _spec(build_model, _dataset(train_data), _dataset(val_data), name, lr=lr, batch_size=batch_size,
+                 momentum=momentum, optimizer=optimizer, loss=loss, metric=metric)
+    if batch_replicas < 1:
+        raise _input_error(f"batch_replicas must be at least 1, got {batch_replicas}.")
+    budget_steps = _budget(budget)
+    torch_device = resolve_device(device)
+    options = dict(lrs=(spec.lr,), seeds=tuple(int(s) for s in seeds),
+                   horizon=horizon if horizon is not None else DEFAULT_HORIZON * (1.0 - spec.momentum),
+                   probe_budget=probe_budget, lambdas=tuple(lambdas) if lambdas else None,
+                   tolerance=tolerance, early_stop=early_stop)
+    if budget_steps is not None and "budget_steps" in {f.name for f in fields(ProbeSettings)}:
+        options["budget_steps"] = budget_steps  # probes sized to the budget, where supported
+    settings = ProbeSettings(**options)
+    task = build_task(spec)
+    check_settings(settings, task)
+    runs = plan_probes(settings, spec.momentum)
+    base = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=1, eval_every=1,
+                       momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))
+    header = make_header("probe", {**spec.settings(), "probe": settings.to_dict(), "train_size": task.train_size},
+                         str(torch_device))
+    header[PLAN_KEY] = [run.run_id for run in runs]
+    run_dir = Path(out) if out is not None else Path("runs") / spec.name
+    path = results_path(run_dir, PROBES_FILE)
+    notices: list[str] = []
+    with RunLock(run_dir), open_results(path, header, force=force) as writer:
+        todo, _ = pending(runs, read_results(path))
+        reporter, context = make_progress(progress, todo, f"probing {spec.name}")
+        with context:
+            run_probes(task, todo, base, settings, writer.write, reporter,
+                       replicas=batch_replicas if batched else 1, notice=notices.append)
+    results = read_results(path)
+    states = [results.runs[r.run_id] for r in runs if r.run_id in results.runs]
+    curves = tuple(curve_from_state(s) for s in results.runs.values() if s.done and s.evals)
+    return ProbeResults(run_dir=run_dir, probes=tuple(summarize(states, settings.tolerance)), curves=curves,
+                        results=results, budget_steps=budget_steps, notices=tuple(notices))
+
+
+def _dataset(data: Any) -> Any:
+    """A `(inputs, targets)` pair of tensors becomes a TensorDataset; anything else is kept."""
+    import torch
+    from torch.utils.data import TensorDataset
+
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
+        return TensorDataset(*data)
+    return data
+
+
+def _spec(build_model: Callable[[], Any], train: Any, val: Any, name: str | None, **settings: Any) -> Any:
+    """A `TaskSpec` for Python objects: the file is the one defining `build_model` (for error
+    messages), the hash covers its source (a changed model is refused on resume, as a changed
+    model file is)."""
+    from l2advisor.modelfile.spec import TaskSpec, validate_settings
+
+    if not callable(build_model):
+        raise _input_error(f"build_model must be a function returning a torch.nn.Module, got "
+                           f"{type(build_model).__name__}.")
+    try:
+        source_file = inspect.getsourcefile(build_model)
+    except TypeError:
+        source_file = None
+    path = Path(source_file) if source_file else Path("<python>")
+    try:
+        text = inspect.getsource(build_model)
+    except (OSError, TypeError):
+        text = getattr(build_model, "__qualname__", repr(build_model))
+    default_name = path.stem if source_file and path.exists() else "notebook"
+    spec = TaskSpec(path=path, name=name or default_name, sha256=hashlib.sha256(text.encode()).hexdigest(),
+                    build_model=build_model, build_data=lambda: (train, val), build_test=None, **settings)
+    return validate_settings(spec)
+
+
+def _budget(budget: int | None) -> int | None:
+    if budget is None:
+        return None
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget < 1 or budget != int(budget):
+        raise _input_error(f"budget must be a whole number of steps >= 1, got {budget!r}.")
+    return int(budget)
+
+
+def _input_error(message: str) -> Exception:
+    from l2advisor.errors import InputError
+
+    return InputError(message)

@@ -1,0 +1,115 @@
+"""The Python API end to end on a tiny generated task: probe -> recommend -> report, the same
+advice from the returned results as from the run directory, progress by callback or silence."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import l2advisor
+from l2advisor.errors import InputError
+
+
+def blobs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(4, 8, generator=torch.Generator().manual_seed(123)) * 1.5
+    y = torch.randint(0, 4, (n,), generator=g)
+    return centers[y] + torch.randn(n, 8, generator=g), y
+
+
+def build_model() -> nn.Module:
+    return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))
+
+
+FAST = dict(lr=0.1, batch_size=32, lambdas=[0.4, 0.2, 0.1], horizon=2.0, seeds=[0])  # 50..200 steps a probe
+
+
+@pytest.fixture(scope="module")
+def probed(tmp_path_factory: pytest.TempPathFactory) -> l2advisor.ProbeResults:
+    out = tmp_path_factory.mktemp("api") / "run"
+    return l2advisor.probe(build_model, blobs(256, 1), blobs(128, 2), out=out, budget=2000, progress=False, **FAST)
+
+
+def test_probe_returns_one_finished_row_per_lam(probed: l2advisor.ProbeResults) -> None:
+    assert sorted(row["lam"] for row in probed.probes) == [0.1, 0.2, 0.4]
+    assert all(row["status"] in ("finished", "stopped") and row["steps"] > 0 for row in probed.probes)
+    assert (probed.run_dir / "probes.jsonl").exists() and len(probed.curves) == 3
+    assert probed.budget_steps == 2000
+
+
+def test_recommend_from_results_equals_recommend_from_the_run_dir(probed: l2advisor.ProbeResults) -> None:
+    from_results = l2advisor.recommend(probed)  # the budget given to probe
+    from_dir = l2advisor.recommend(probed.run_dir, budget=2000)
+    assert from_results.to_dict() == from_dir.to_dict()
+    assert from_results.budget_steps == 2000 and from_results.lr == 0.1
+    assert from_results.verdict in ("holds", "holds approximately", "does not hold")
+    assert from_results.weight_decay > 0 and len(from_results.interval) == 2
+    other = l2advisor.recommend(probed, budget=8000)
+    assert other.to_dict() != from_results.to_dict()  # negative control: the budget matters
+    saved = json.loads((probed.run_dir / "advice.json").read_text())
+    assert saved["budget_steps"] == 8000 and saved["weight_decay"] == other.weight_decay
+    with pytest.raises(Exception):  # frozen
+        from_results.weight_decay = 1.0  # type: ignore[misc]
+    assert json.loads(json.dumps(from_results.to_dict()))["autol2"]["lam0"] == from_results.autol2.lam0
+
+
+def test_report_writes_figures(probed: l2advisor.ProbeResults, tmp_path: Path) -> None:
+    paths = l2advisor.report(probed, out=tmp_path / "figs", budget=2000)
+    assert {p.suffix for p in paths} == {".png", ".md"} and all(p.exists() for p in paths)
+
+
+def test_progress_callback_gets_events_and_false_prints_nothing(tmp_path: Path, capsys) -> None:
+    events: list[l2advisor.ProgressEvent] = []
+    l2advisor.probe(build_model, blobs(128, 1), blobs(64, 2), out=tmp_path / "a", progress=events.append,
+                    **{**FAST, "lambdas": [0.4, 0.2]})
+    kinds = [e.kind for e in events]
+    assert kinds.count("begin") == 2 and kinds.count("end") == 2 and "eval" in kinds
+    assert events[-1].done_steps == events[-1].total_steps > 0
+    assert all(e.record is not None for e in events if e.kind == "eval")
+    capsys.readouterr()
+    l2advisor.probe(build_model, blobs(128, 1), blobs(64, 2), out=tmp_path / "b", progress=False,
+                    **{**FAST, "lambdas": [0.4, 0.2]})
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_progress_true_draws_on_stderr(tmp_path: Path, capsys) -> None:
+    l2advisor.probe(build_model, blobs(128, 1), blobs(64, 2), out=tmp_path / "c", progress=True,
+                    **{**FAST, "lambdas": [0.4]})
+    captured = capsys.readouterr()
+    assert captured.out == "" and "probing" in captured.err
+
+
+@pytest.mark.bad_input
+def test_mistakes_are_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="build_model must be a function"):
+        l2advisor.probe(None, blobs(64, 1), blobs(64, 2), out=tmp_path / "x", progress=False)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="optimizer"):
+        l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "x", optimizer="adam", progress=False)
+    with pytest.raises(InputError, match="not a directory"):
+        l2advisor.recommend(tmp_path / "nowhere", budget=100)
+    with pytest.raises(InputError, match="needs a budget"):
+        l2advisor.recommend(l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "y",
+                                            progress=False, **{**FAST, "lambdas": [0.4]}))
+
+
+def test_importing_l2advisor_stays_cheap() -> None:
+    code = ("import sys, l2advisor; assert 'torch' not in sys.modules; "
+            "assert set(l2advisor.__all__) >= {'probe', 'recommend', 'report', 'AutoL2'}; "
+            "from l2advisor import probe, recommend, report; assert 'torch' not in sys.modules; "
+            "from l2advisor import AutoL2; assert AutoL2.__module__ == 'l2advisor.training.autol2'; print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_default_horizon_matches_the_command_line() -> None:
+    from l2advisor.api.probe import DEFAULT_HORIZON
+    from l2advisor.cli.probe import DEFAULT_HORIZON as CLI_HORIZON
+
+    assert DEFAULT_HORIZON == CLI_HORIZON

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import traceback
 from pathlib import Path
 
 import pytest
@@ -27,16 +28,22 @@ KEYS = {"schema_version", "weight_decay", "interval", "lr", "budget_steps", "ver
         "reasons", "rules_of_thumb"}
 
 
+def run_id(cv: Curve) -> str:
+    return f"lr={cv.lr:g}/lam={cv.lam:g}/seed={cv.seed}"
+
+
 def write_run(run_dir: Path, curves: list[Curve], train_size: int | None = 1000,
-              batch_size: int = 64) -> Path:
-    """A probes.jsonl as `l2advisor probe` writes it, from synthetic curves (store's writer)."""
+              batch_size: int = 64, plan: list[str] | None = None) -> Path:
+    """A probes.jsonl as `l2advisor probe` writes it, from synthetic curves (store's writer);
+    `plan`: the run ids the header says were planned (none: an older header without a plan)."""
     settings = {"model_file": "mymodel.py", "lr": LR, "batch_size": batch_size, "momentum": 0.0,
                 "metric": "accuracy", "probe": {"tolerance": 0.005}}
     if train_size is not None:
         settings["train_size"] = train_size
-    with open_results(results_path(run_dir), make_header("probe", settings, "cpu")) as w:
+    header = make_header("probe", settings, "cpu") | ({"plan": plan} if plan is not None else {})
+    with open_results(results_path(run_dir), header) as w:
         for cv in curves:
-            rid = f"lr={cv.lr:g}/lam={cv.lam:g}/seed={cv.seed}"
+            rid = run_id(cv)
             w.write({"type": "start", "run": rid, "lam": cv.lam, "lr": cv.lr, "seed": cv.seed,
                      "max_steps": int(cv.steps[-1]), "eval_every": 1})
             for i in range(len(cv.steps)):
@@ -248,7 +255,97 @@ def test_real_tiny_probe_end_to_end(tiny_model: Path, tmp_path: Path) -> None:
     assert probe.exit_code == 0, probe.output
     d = as_json(out, "--budget", "20", "--unit", "epochs")  # 256 examples / 32 = 8 steps/epoch
     assert d["budget_steps"] == 160 and d["weight_decay"] > 0
+    assert d["missing_probes"] == [] and d["failed_probes"] == []  # the header's plan, all finished
+    assert len(json.loads(results_path(out).read_text().splitlines()[0])["plan"]) == 3
     assert d["verdict"] in ("holds", "holds approximately", "does not hold")
     report = runner.invoke(app, ["report", str(out)])
     assert report.exit_code == 0, report.output
     assert (out / "report.md").exists()
+
+
+# ---- planned probes the fit does not get, and a bug in the fit ----
+
+def unfinished(run_dir: Path, cv: Curve) -> None:
+    """Append a probe that started and evaluated but has no end record (killed mid-run)."""
+    with open(results_path(run_dir), "a") as f:
+        f.write(json.dumps({"type": "start", "run": run_id(cv), "lam": cv.lam, "lr": cv.lr,
+                            "seed": cv.seed, "max_steps": 100, "eval_every": 1}) + "\n")
+        f.write(json.dumps({"type": "eval", "run": run_id(cv), "step": 0, "tau": 0.0,
+                            "val_metric": 0.1}) + "\n")
+
+
+def test_recommend_names_missing_unfinished_and_failed_probes(tmp_path: Path) -> None:
+    done = S.family()  # 6 lams x 2 seeds, finished
+    failed = S.curve(0.08, LR, 2, status="failed")
+    late, never = S.curve(0.00125, LR, 0), S.curve(0.000625, LR, 0)  # below the ladder: the longest
+    plan = [run_id(cv) for cv in [*done, failed, late, never]]
+    run_dir = write_run(tmp_path / "gaps", [*done, failed], plan=plan)
+    unfinished(run_dir, late)
+    result = recommend(run_dir, "--budget", "3000", "--json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert d["missing_probes"] == [{"run": run_id(late), "state": "unfinished", "message": ""},
+                                   {"run": run_id(never), "state": "not started", "message": ""}]
+    assert [(g["run"], g["state"]) for g in d["failed_probes"]] == [(run_id(failed), "failed")]
+    warned = flat(result.stderr)
+    assert "2 of the 15 planned probes have not finished" in warned
+    assert "1 of the 15 planned probes failed or diverged" in warned
+    for cv in (late, never, failed):
+        assert run_id(cv) in warned
+    saved = json.loads((run_dir / "advice.json").read_text())
+    assert saved["missing_probes"] == d["missing_probes"] and saved["failed_probes"] == d["failed_probes"]
+    panel = recommend(run_dir, "--budget", "3000")  # the panel's run warns on stderr too
+    assert panel.exit_code == 0 and run_id(never) in flat(panel.stderr)
+
+
+def test_a_complete_plan_warns_of_nothing(tmp_path: Path) -> None:
+    done = S.family()
+    run_dir = write_run(tmp_path / "whole", done, plan=[run_id(cv) for cv in done])
+    result = recommend(run_dir, "--budget", "3000", "--json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert d["missing_probes"] == [] and d["failed_probes"] == []
+    assert "Warning" not in result.stderr
+
+
+def test_an_old_header_without_a_plan_still_names_started_probes(tmp_path: Path) -> None:
+    done = S.family()
+    run_dir = write_run(tmp_path / "old", done)
+    unfinished(run_dir, S.curve(0.00125, LR, 0))
+    d = as_json(run_dir, "--budget", "3000")
+    assert [g["state"] for g in d["missing_probes"]] == ["unfinished"]
+
+
+@pytest.mark.bad_input
+def test_too_few_finished_lams_while_probes_are_pending_is_refused(tmp_path: Path) -> None:
+    lams = S.ladder()  # 6 lams; only the two largest finished
+    done = [S.curve(lam, LR, 0) for lam in lams[:2]]
+    plan = [run_id(S.curve(lam, LR, 0)) for lam in lams]
+    result = recommend(write_run(tmp_path / "early", done, plan=plan), "--budget", "3000")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    said = flat(result.stderr)
+    assert "4 of the 6 planned probes" in said and "only 2 lam(s)" in said and "needs 3" in said
+    assert run_id(S.curve(lams[-1], LR, 0)) in said and "it resumes" in said
+    # the same two lams with nothing pending: a verdict from the fit, not a refusal
+    whole = recommend(write_run(tmp_path / "small", done, plan=plan[:2]), "--budget", "3000")
+    assert whole.exit_code == 0, whole.output
+
+
+def test_a_bug_in_the_fit_is_an_internal_error(run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception inside the fit: exit 1, one line that calls it a bug of l2advisor, no
+    verdict and no traceback; with --debug, the exception itself (and its traceback)."""
+    import l2advisor.science.fit as fit_module
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug planted by the test")
+
+    monkeypatch.setattr(fit_module, "analyze_curve", broken)
+    result = recommend(run, "--budget", "3000", "--json")
+    assert result.exit_code == 1 and result.stdout == ""
+    said = flat(result.stderr)
+    assert "Internal error" in said and "bug in l2advisor" in said and "report it" in said
+    assert "ZeroDivisionError: a bug planted by the test" in said
+    assert "Traceback" not in result.output and "does not hold" not in result.output
+    debug = runner.invoke(app, ["--debug", "recommend", str(run), "--budget", "3000"])
+    assert isinstance(debug.exception, ZeroDivisionError)
+    assert "fit.py" in "".join(traceback.format_exception(*debug.exc_info))

@@ -8,6 +8,7 @@ report.py; this module only parses, orchestrates, stores and prints.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -34,6 +35,7 @@ from l2advisor.science.advise import (
 )
 from l2advisor.science.curves import Curve
 from l2advisor.science.fit import APPROX, FAILS, HOLDS, MIN_LAMS, Fit, fit_relations, fit_to_dict
+from l2advisor.science.schedules import SCHEDULES, schedule_budget, steps_to_reach
 
 FIT_FILE, ADVICE_FILE = "fit.json", "advice.json"
 DEFAULT_TOLERANCE = 0.005
@@ -95,6 +97,15 @@ def _budget(results: Results, budget: float, unit: str) -> int:
     return budget_steps(budget, unit, size or 1, batch or 1)
 
 
+def _check_schedule(name: str, warmup: int, steps: int) -> bool:
+    """True when the run is not plain constant lr; one sentence for a bad name or warmup."""
+    if name not in SCHEDULES:
+        raise InputError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {name!r}.")
+    if not 0 <= warmup < steps:
+        raise InputError(f"--warmup must be a whole number of steps in [0, {steps}) (the budget), got {warmup}.")
+    return name != "constant" or warmup > 0
+
+
 def _check_lr(lr: float | None) -> None:
     if lr is not None and not (math.isfinite(lr) and lr > 0):
         raise InputError(f"--lr must be a finite number > 0, got {lr!r}.")
@@ -104,17 +115,40 @@ def _num(x: float, fmt: str = ".3g") -> str:
     return "-" if x is None or not math.isfinite(x) else format(x, fmt)
 
 
-def advice_panel(advice: Advice, fit: Fit, metric: str) -> Panel:
+def schedule_view(name: str, warmup: int, steps: int, advice: Advice, constant_lr_wd: float) -> dict[str, Any]:
+    """What an lr schedule does to the advice, for the JSON and the panel: the run's `steps` of
+    the schedule reach the tau of `effective_steps` constant-lr steps (advice.budget_steps),
+    `lr_integral` = effective_steps / steps; `peak_step`: where the run reaches the peak's tau."""
+    sb = schedule_budget(name, steps, warmup)
+    # constant-lr steps to the peak, rescaled from the rounded budget the advice was sized for
+    lam_steps = advice.c / (advice.lr * advice.weight_decay) if advice.weight_decay > 0 else math.inf
+    lam_steps *= sb.effective_steps / advice.budget_steps
+    return {"lr_schedule": name, "warmup": warmup, "run_steps": steps, "effective_steps": sb.effective_steps,
+            "lr_integral": sb.lr_integral, "constant_lr_weight_decay": constant_lr_wd,
+            "peak_step": steps_to_reach(name, steps, lam_steps, warmup) if math.isfinite(lam_steps) else math.nan}
+
+
+def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any] | None = None) -> Panel:
     """The answer first, then why, then what could be wrong, then the zero-cost contrast."""
     a, f = advice, fit
     lo, hi = a.interval
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
+    run = f"for {a.budget_steps} steps"
+    if schedule is not None:  # the run, not its constant-lr equivalent
+        warm = f" after {schedule['warmup']} warmup steps" if schedule["warmup"] else ""
+        run = f"(peak) for {schedule['run_steps']} steps of {schedule['lr_schedule']} lr{warm}"
     head.add_row("use", f"[bold cyan]weight_decay={_num(a.weight_decay, '.3g')}[/]  (interval "
-                        f"{_num(lo)} .. {_num(hi)})   at lr={_num(a.lr, 'g')} for {a.budget_steps} steps")
+                        f"{_num(lo)} .. {_num(hi)})   at lr={_num(a.lr, 'g')} {run}")
+    peak_step = a.predicted_peak_step if schedule is None else schedule["peak_step"]
     pred = (f"{_num(a.predicted_metric, '.4f')} peak validation {metric}, around step "
-            f"{_num(a.predicted_peak_step, '.0f')}" + (" [yellow](extrapolated)[/]" if a.extrapolated else ""))
+            f"{_num(peak_step, '.0f')}" + (" [yellow](extrapolated)[/]" if a.extrapolated else ""))
+    if schedule is not None:
+        sv = schedule
+        head.add_row("schedule", f"sum of lr_t = {sv['lr_integral']:.3f} x lr*T: the tau clock sees "
+                                 f"{sv['effective_steps']:.0f} constant-lr steps, so lam = c/(lr*{a.budget_steps}) "
+                                 f"(constant lr for {sv['run_steps']} steps: {_num(sv['constant_lr_weight_decay'])})")
     head.add_row("expect", pred)
     head.add_row("verdict", f"[{VERDICT_STYLE.get(a.verdict, 'bold')}]{a.verdict}[/]: "
                             f"alpha={_num(f.alpha, '.2f')} [{_num(f.alpha_interval[0], '.2f')}, "
@@ -190,6 +224,9 @@ def recommend(
     lr: Annotated[float | None, typer.Option(help="Learning rate of the real run \\[default: the probe lr].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
     autol2: Annotated[bool, typer.Option("--autol2", help="Advise an AutoL2 schedule instead of a constant lam.")] = False,
+    lr_schedule: Annotated[str, typer.Option(help="The real run's lr schedule: constant, cosine or linear (to 0), "
+                                                  "or step; the advice is carried over on the tau clock.")] = "constant",
+    warmup: Annotated[int, typer.Option(help="Steps of linear lr warmup in the real run.")] = 0,
 ) -> None:
     """The weight decay to train with for a budget, from the probes (writes fit.json and advice.json)."""
     if unit not in UNITS:
@@ -199,15 +236,25 @@ def recommend(
         raise InputError(f"--budget must be a finite number > 0, got {budget!r}.")
     results, _, fit = load_and_fit(run_dir)
     steps = _budget(results, budget, unit)
-    advice = advise(fit, steps, lr)  # budget and lr checked above: an exception here is a bug
-    cfg = autol2_config(fit, steps, lr) if autol2 else None
+    scheduled = _check_schedule(lr_schedule, warmup, steps)
+    # a schedule is advised as its constant-lr equivalent on the tau clock: T_eff = sum_t lr_t / lr
+    advice_steps = max(1, round(schedule_budget(lr_schedule, steps, warmup).effective_steps)) if scheduled else steps
+    advice = advise(fit, advice_steps, lr)  # budget and lr checked above: an exception here is a bug
+    cfg = autol2_config(fit, advice_steps, lr) if autol2 else None
+    if cfg is not None and scheduled:  # AutoL2 runs on the tau clock; the run is the scheduled one
+        cfg = dataclasses.replace(cfg, budget_steps=steps)
+    sv = schedule_view(lr_schedule, warmup, steps, advice, advise(fit, steps, lr).weight_decay) if scheduled else None
     settings = results.header.get("settings", {})
     missing, failed = probe_gaps(results)
     gaps = {"missing_probes": [g.to_dict() for g in missing], "failed_probes": [g.to_dict() for g in failed]}
-    record = {**advice_to_dict(advice), "budget": budget, "unit": unit, "run_dir": str(run_dir), **gaps}
+    schedule = sv or {"lr_schedule": "constant", "warmup": 0, "lr_integral": 1.0}
+    record = {**advice_to_dict(advice), "budget": budget, "unit": unit, "run_dir": str(run_dir), **gaps, **schedule}
     if cfg is not None:
         flags = autol2_flags(cfg, settings.get("model_file", "MODEL_FILE"), fit.lr)
-        record["autol2"] = {**cfg.to_dict(), "train_command": flags, "snippet": autol2_snippet(cfg), **gaps}
+        if scheduled:
+            flags += f" --lr-schedule {lr_schedule}" + (f" --warmup {warmup}" if warmup else "")
+        record["autol2"] = {**cfg.to_dict(), "train_command": flags, "snippet": autol2_snippet(cfg), **gaps,
+                            **schedule}
     write_json(Path(run_dir) / ADVICE_FILE, record)
     if as_json:
         shown = record["autol2"] if cfg is not None else record
@@ -215,7 +262,7 @@ def recommend(
     elif cfg is not None:
         print_autol2(cfg, record["autol2"]["train_command"], record["autol2"]["snippet"])
     else:
-        out.print(advice_panel(advice, fit, settings.get("metric", "metric")), soft_wrap=False)
+        out.print(advice_panel(advice, fit, settings.get("metric", "metric"), sv), soft_wrap=False)
         err.print(f"Wrote {Path(run_dir) / ADVICE_FILE}; figures: [bold]l2advisor report {run_dir}[/]")
 
 

@@ -100,3 +100,16 @@ def tau_clock_lam(constant_lam: float, name: str, steps: int, warmup: int = 0) -
     """The lam that gives a `name` run of `steps` steps the tau that `constant_lam` gives a
     constant-lr run of as many steps: constant_lam / lr_integral."""
     return constant_lam * schedule_budget(name, steps, warmup).lam_factor
+
+
+def steps_to_reach(name: str, total_steps: int, effective: float, warmup: int = 0) -> float:
+    """Steps of the `name` schedule (a run of `total_steps`) whose sum of lr_t / lr first reaches
+    `effective` constant-lr steps; inf when the schedule never gets there (it decays to 0
+    first). Past the end the schedule holds its last value, so constant extrapolates linearly."""
+    if not effective > 0:
+        return 0.0
+    sums = np.cumsum(lr_factors(name, total_steps, warmup))  # sums[t]: steps 0..t
+    if effective <= sums[-1] * (1 + 1e-12):
+        return float(np.searchsorted(sums, effective * (1 - 1e-12)) + 1)
+    held = float(lr_factors(name, total_steps, warmup, steps=[total_steps])[0])
+    return total_steps + (effective - sums[-1]) / held if held > 0 else math.inf

@@ -13,6 +13,7 @@ from l2advisor.science.schedules import (
     lr_factors,
     lr_integral,
     schedule_budget,
+    steps_to_reach,
     tau_clock_lam,
 )
 
@@ -83,3 +84,14 @@ def test_tau_clock_lam_reaches_the_constant_runs_tau() -> None:
 def test_bad_arguments(args: tuple, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         lr_factors(*args)
+
+
+def test_steps_to_reach_inverts_the_sum() -> None:
+    assert steps_to_reach("constant", 100, 40.0) == 40 and steps_to_reach("constant", 100, 150.0) == 150
+    # linear over 100 steps: sums of (1 - k/100) for k < n = n - n(n-1)/200; n = 50 gives 37.75
+    assert steps_to_reach("linear", 100, 37.75) == 50 and steps_to_reach("linear", 100, 37.8) == 51
+    t_eff = effective_steps("cosine", 400)
+    assert steps_to_reach("cosine", 400, t_eff) == 400  # a tau-clock lam reaches its tau at the end
+    assert steps_to_reach("cosine", 400, t_eff + 1) == math.inf  # never, once the lr is gone
+    assert steps_to_reach("step", 100, 52.75 + 0.02) == pytest.approx(102)  # holds lr/100 past the end
+    assert steps_to_reach("linear", 100, 0.0) == 0.0

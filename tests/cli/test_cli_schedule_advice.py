@@ -1,0 +1,79 @@
+"""`l2advisor recommend --lr-schedule/--warmup`: the advice carried over on the tau clock, on the
+synthetic run directory of test_cli_advice (c = 3, lam_c = 0.02, lr = 0.1)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+import synthetic as S
+from test_cli_advice import LR, as_json, flat, recommend, train_flags, write_run
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    return write_run(tmp_path_factory.mktemp("syn") / "run", S.family())
+
+
+def test_cosine_doubles_the_constant_lr_advice(run: Path) -> None:
+    constant = as_json(run, "--budget", "3000")
+    d = as_json(run, "--budget", "6000", "--lr-schedule", "cosine")
+    # 6000 cosine steps sum to 3000.5 lr: the tau of 3000 constant-lr steps
+    assert d["lr_schedule"] == "cosine" and d["warmup"] == 0 and d["run_steps"] == 6000
+    assert d["lr_integral"] == pytest.approx(6001 / 12000) and d["budget_steps"] in (3000, 3001)
+    assert d["weight_decay"] == pytest.approx(constant["weight_decay"], rel=1e-3)  # same tau budget
+    assert d["weight_decay"] == pytest.approx(2 * d["constant_lr_weight_decay"], rel=1e-3)
+    assert d["peak_step"] == pytest.approx(6000, abs=2)  # tau reaches c at the end of the run
+    assert constant["lr_schedule"] == "constant" and constant["lr_integral"] == 1.0
+    assert json.loads((run / "advice.json").read_text())["lr_schedule"] == "cosine"
+
+
+def test_linear_with_warmup(run: Path) -> None:
+    # linear over 5000 steps after 1000 warmup: 500.5 + 2500.5 = 3001 constant-lr steps
+    d = as_json(run, "--budget", "6000", "--lr-schedule", "linear", "--warmup", "1000")
+    assert d["warmup"] == 1000 and d["effective_steps"] == pytest.approx(3001.0) and d["budget_steps"] == 3001
+    assert d["weight_decay"] == pytest.approx(d["c"] / (LR * 3001))
+    assert d["constant_lr_weight_decay"] == pytest.approx(d["c"] / (LR * 6000))
+
+
+def test_constant_with_warmup_loses_half_the_warmup(run: Path) -> None:
+    d = as_json(run, "--budget", "3000", "--warmup", "200")
+    assert d["lr_schedule"] == "constant" and d["effective_steps"] == pytest.approx(3000 - 99.5)
+
+
+def test_clipped_advice_never_reaches_its_peak_under_cosine(run: Path) -> None:
+    d = as_json(run, "--budget", "1000", "--lr-schedule", "cosine")  # c/(lr*500) = 0.06 > lam_c = 0.02
+    assert d["weight_decay"] == pytest.approx(0.02, rel=0.2) and d["weight_decay"] < d["unclipped"]
+    assert d["peak_step"] is None or not math.isfinite(d["peak_step"])  # tau never reaches c
+
+
+def test_panel_names_the_schedule(run: Path) -> None:
+    result = recommend(run, "--budget", "6000", "--lr-schedule", "cosine")
+    assert result.exit_code == 0, result.output
+    text = flat(result.stdout)
+    assert "6000 steps of cosine lr" in text and "sum of lr_t = 0.500 x lr*T" in text
+    assert re.search(r"sees 300[01] constant-lr steps, so lam = c/\(lr\*300[01]\)", text)
+    assert "constant lr for 6000 steps:" in text and "around step 6000" in text
+
+
+def test_autol2_command_carries_the_schedule(run: Path) -> None:
+    result = recommend(run, "--budget", "6000", "--autol2", "--lr-schedule", "linear", "--warmup", "100")
+    assert result.exit_code == 0, result.output
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("l2advisor train"))
+    assert line.startswith("l2advisor train mymodel.py --budget 6000 --autol2")
+    assert line.endswith("--lr-schedule linear --warmup 100")
+    assert {w for w in line.split() if w.startswith("--")} <= train_flags()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--lr-schedule", "exponential"], "--lr-schedule must be one of"),
+    (["--warmup", "3000"], "--warmup must be a whole number of steps in [0, 3000)"),
+    (["--warmup", "-5"], "--warmup must be"),
+])
+def test_bad_schedule_flags(run: Path, args: list[str], message: str) -> None:
+    result = recommend(run, "--budget", "3000", *args)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.stderr.split()) and "Traceback" not in result.output

@@ -234,3 +234,16 @@ def test_without_bootstrap_no_holds():
     f = fit_relations(S.family(), n_bootstrap=0)
     assert f.verdict == APPROX and abs(f.alpha - 1.0) < ALPHA_TOL
     assert all(math.isnan(v) for v in f.alpha_interval)
+
+
+def test_an_exception_in_the_fit_propagates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in the fit is raised, never dressed up as a "does not hold" verdict."""
+    import l2advisor.science.fit as fit_module
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug planted by the test")
+
+    assert fit_relations(S.family()).n_usable > 0  # the same probes fit without the bug
+    monkeypatch.setattr(fit_module, "analyze_curve", broken)
+    with pytest.raises(ZeroDivisionError, match="planted"):
+        fit_relations(S.family())

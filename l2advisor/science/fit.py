@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from l2advisor.science.clock import fit_time_exponent
 from l2advisor.science.collapse import collapse
 from l2advisor.science.curves import (
     DEFAULT_WINDOW,
@@ -78,6 +79,11 @@ class Fit:
     alpha: float  # log t* = log c0 - alpha log(lr*lam); the paper predicts 1
     alpha_interval: tuple[float, float]
     c0: float  # steps * (lr*lam)^alpha
+    b: float  # time to the top scales as (lr*lam)^-b at common levels (clock.py): 1 = tau, 0 = steps
+    b_interval: tuple[float, float]
+    steps_over_tau: float  # misfit of the crossings on steps / on tau: > 1 when tau lines them up better
+    b_used: float  # exponent of the clock c is measured on: steps * (lr*lam)^b_used (1 = tau)
+    clock_ref: float  # geometric mean lr*lam of the compared probes (reference of the extrapolation)
     tau_star_median: float  # median single-run tau* (noisy; not what the advice uses)
     beta_lr: float  # log t* = a - beta_lr log lr - beta_lam log lam (several lrs only)
     beta_lr_interval: tuple[float, float]
@@ -191,6 +197,21 @@ def _describe(f: dict) -> list[str]:
     return out
 
 
+def clock_exponent(f: dict) -> float:
+    """The b of the clock c is read on: the fitted b when the crossings say lam sets the time
+    (clipped to [0.4, 1.6]), else the paper's 1."""
+    b, ratio = f["b"], f["steps_over_tau"]
+    return float(min(max(b, 0.4), 1.6)) if math.isfinite(b) and ratio > 1.0 and b > 0.25 else 1.0
+
+
+def on_clock(curve: Curve, b: float) -> Curve:
+    """The curve with its tau replaced by the clock steps * (lr*lam)^b (b = 1: tau itself)."""
+    if b == 1.0:
+        return curve
+    steps = np.asarray(curve.steps, dtype=float)
+    return replace(curve, tau=steps * (curve.lr * curve.lam) ** b)
+
+
 def _main_lr(ms: list[CurveMetrics]) -> float:
     """The lr with the most usable probes (ties: most lams, then the smallest lr)."""
     lrs = sorted({m.lr for m in ms})
@@ -231,15 +252,24 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
                          f"also uses lams above the plateau edge, where t* need not follow 1/lam; "
                          f"probe smaller lams (a larger probe budget) for a sharper test")
         reg = good
-    n_clocks = len({m.lr * m.lam for m in reg})
-    if n_clocks >= 2:
+    main = [(m, cv) for m, cv in usable if m.lr == lr0]
+    compared = plat if len({m.lam for m, _ in plat}) >= MIN_LAMS else main
+    timing = fit_time_exponent([cv for _, cv in compared], [m.peak_metric for m, _ in compared],
+                               tolerance, n_boot, rng)
+    f.update(b=timing.get("b", NAN), b_interval=timing.get("b_interval", (NAN, NAN)),
+             steps_over_tau=timing.get("steps_over_tau", NAN))
+    n_clocks = timing.get("n_clocks", 0)
+    verdict_inputs = {"n_peaked_clocks": len({m.lr * m.lam for m in good})}
+    if len({m.lr * m.lam for m in reg}) >= 2:
         f.update(fit_alpha(reg, n_boot, rng))
         f.update(fit_clock(reg, n_boot, rng))
     if len(good) < len(ms):
         notes.append(f"{len(ms) - len(good)} probe(s) had not clearly peaked (or peaked at "
                      f"step 0): left out of the t* fit")
     pool = [(m, cv) for m, cv in plat if m.peaked] or plat  # centred on the plateau level:
-    f.update(collapse([cv for _, cv in pool], [p["level"] - m.peak_metric for m, _ in pool],
+    b_used = clock_exponent(f)
+    f.update(b_used=b_used, clock_ref=float(np.exp(np.mean([np.log(m.lr * m.lam) for m, _ in compared]))))
+    f.update(collapse([on_clock(cv, b_used) for _, cv in pool], [p["level"] - m.peak_metric for m, _ in pool],
                       finite_median(m.noise for m, _ in pool), n_boot, rng))
     edge = {"rising": f"the pooled curve is still rising at tau = {f['c']:.3g}: c is a "
                       f"lower bound (probes too short)",
@@ -248,7 +278,7 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
     if not math.isfinite(f["c"]) and math.isfinite(f["tau_star_median"]):
         f["c"], f["c_interval"] = f["tau_star_median"], (NAN, NAN)
         edge = "no pooled curve: c taken from the median single-run tau*"
-    verdict, why = decide_verdict(f, n_clocks, p["no_effect"], edge)
+    verdict, why = decide_verdict({**f, **verdict_inputs}, n_clocks, p["no_effect"], edge)
     return Fit(**{**f, "verdict": verdict, "reasons": tuple(why + _describe(f) + notes)})
 
 

@@ -3,12 +3,19 @@
 Units: `lam` is torch's weight_decay, `lr*lam` the per-step shrink
 (the clock), `t*` in optimizer steps, `tau = lr*lam*steps` dimensionless.
 
-Verdict rules (`fit_relations`), checked in this order; the worst one wins:
-  * fewer than MIN_LAMS distinct lr*lam values with a usable t*   -> does not hold
-  * t* not growing as lam falls: alpha < ALPHA_MIN or its CI reaches 0 -> does not hold
+Verdict rules (`fit_relations`), checked in this order; the worst one wins. The evidence is
+b (clock.py): the time each probe takes to reach common levels just below the lowest peak
+scales as (lr*lam)^-b; b = 1 is the tau clock, b = 0 means lam does not set the time. Unlike
+the t* exponent alpha (reported, not deciding), b cannot be faked by probe windows whose
+length is proportional to 1/(lr*lam).
+  * fewer than MIN_LAMS distinct lr*lam values compared            -> does not hold
+  * no probe clearly reached its top (c unknown)                  -> does not hold
+  * b below B_MIN, its CI reaching below B_MIN, or steps lining the
+    crossings up clearly better than tau (steps_over_tau < 0.5)   -> does not hold
     (and when, in addition, every lam's peak is within noise: "lam has no effect")
-  * alpha outside ALPHA_APPROX = [0.4, 1.6]                       -> does not hold
-  * alpha in ALPHA_HOLDS = [0.75, 1.25] with CI inside [0.5, 1.5] -> holds, else approximately
+  * b outside B_APPROX = [0.4, 1.6]                               -> does not hold
+  * b in B_HOLDS = [0.75, 1.25], CI inside [0.5, 1.5], steps_over_tau >= TAU_CLEARLY_BETTER
+                                                                  -> holds, else approximately
     (no CI, i.e. n_bootstrap = 0, cannot give "holds")
   * plateau probes' training accuracy (median of max) < 0.90      -> does not hold;
     below 0.99                                                    -> at most approximately
@@ -25,10 +32,12 @@ from l2advisor.science.scaling import CLOCK_TOL
 HOLDS, APPROX, FAILS = "holds", "holds approximately", "does not hold"
 VERDICTS = (HOLDS, APPROX, FAILS)
 MIN_LAMS = 3
-ALPHA_MIN = 0.3
-ALPHA_HOLDS = (0.75, 1.25)
-ALPHA_HOLDS_CI = (0.5, 1.5)
-ALPHA_APPROX = (0.4, 1.6)
+B_MIN = 0.25
+B_HOLDS = (0.75, 1.25)
+B_HOLDS_CI = (0.5, 1.5)
+B_APPROX = (0.4, 1.6)
+STEPS_CLEARLY_BETTER = 0.5  # steps_over_tau below this: steps line the probes up clearly better
+TAU_CLEARLY_BETTER = 2.0  # misfit on steps / misfit on tau
 TRAIN_ACC_APPROX, TRAIN_ACC_FAIL = 0.99, 0.90
 
 
@@ -45,29 +54,36 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
     why c is uncertain ("" when not).
     """
     v, why = HOLDS, []
-    a, (lo, hi) = f["alpha"], f["alpha_interval"]
+    b, (lo, hi), ratio = f["b"], f["b_interval"], f["steps_over_tau"]
     if n_clocks < MIN_LAMS:
-        return FAILS, [f"only {n_clocks} distinct lr*lam value(s) with a usable t* "
-                       f"(need {MIN_LAMS}): cannot fit t* against lam"]
-    why.append(f"alpha = {a:.2f} [{lo:.2f}, {hi:.2f}] over {n_clocks} lr*lam values "
-               f"(paper: 1; t* = {f['c0']:.3g} / (lr*lam)^alpha steps)")
+        return FAILS, [f"only {n_clocks} distinct lr*lam value(s) to compare (need {MIN_LAMS}): "
+                       f"cannot tell which clock sets the time to the top"]
+    why.append(f"b = {b:.2f} [{lo:.2f}, {hi:.2f}] over {n_clocks} lr*lam values: the time to "
+               f"reach the top scales as (lr*lam)^-b (tau clock: 1; lam irrelevant: 0); the "
+               f"crossings line up {ratio:.2g}x better on tau than on steps")
+    if math.isfinite(f["alpha"]):
+        why.append(f"alpha = {f['alpha']:.2f} (t* against lr*lam; informative only: t* is read "
+                   f"inside windows whose length is proportional to 1/(lr*lam))")
     ci_known = math.isfinite(lo) and math.isfinite(hi)  # not with n_bootstrap = 0
-    if not math.isfinite(a) or a < ALPHA_MIN or (ci_known and lo <= 0):
+    if f.get("n_peaked_clocks", MIN_LAMS) == 0:
+        return FAILS, why + ["no probe clearly reached its top within its window: c is unknown "
+                             "(probe longer: a larger --horizon)"]
+    if not math.isfinite(b) or b < B_MIN or (ci_known and lo < B_MIN) or ratio < STEPS_CLEARLY_BETTER:
         v = FAILS
-        why.append("t* does not grow as lam falls: " + (
-            f"alpha {a:.2f} < {ALPHA_MIN}" if not (math.isfinite(a) and a >= ALPHA_MIN)
-            else f"alpha's 95% interval [{lo:.2f}, {hi:.2f}] reaches 0"))
+        why.append("lam does not clearly set the time to the top: " + (
+            f"steps line the probes up better than tau ({ratio:.2g})" if ratio < STEPS_CLEARLY_BETTER
+            else f"b {b:.2f} or its 95% interval [{lo:.2f}, {hi:.2f}] is below {B_MIN}"))
         if no_effect:
             why.append(f"lam has no effect: every lam's peak is within "
                        f"{f['plateau_threshold']:.4f} of the best")
-    elif not ALPHA_APPROX[0] <= a <= ALPHA_APPROX[1]:
+    elif not B_APPROX[0] <= b <= B_APPROX[1]:
         v = FAILS
-        why.append(f"alpha {a:.2f} outside [{ALPHA_APPROX[0]}, {ALPHA_APPROX[1]}]")
-    elif not (ALPHA_HOLDS[0] <= a <= ALPHA_HOLDS[1] and ci_known
-              and ALPHA_HOLDS_CI[0] <= lo and hi <= ALPHA_HOLDS_CI[1]):
+        why.append(f"b {b:.2f} outside [{B_APPROX[0]}, {B_APPROX[1]}]")
+    elif not (B_HOLDS[0] <= b <= B_HOLDS[1] and ci_known and B_HOLDS_CI[0] <= lo
+              and hi <= B_HOLDS_CI[1] and ratio >= TAU_CLEARLY_BETTER):
         v = APPROX
-        why.append(f"alpha {a:.2f} [{lo:.2f}, {hi:.2f}] not within {list(ALPHA_HOLDS)} "
-                   f"with CI inside {list(ALPHA_HOLDS_CI)}")
+        why.append(f"b {b:.2f} [{lo:.2f}, {hi:.2f}] not within {list(B_HOLDS)} with CI inside "
+                   f"{list(B_HOLDS_CI)} and tau at least {TAU_CLEARLY_BETTER:g}x better than steps")
     acc = f["train_acc"]
     if math.isfinite(acc) and acc < TRAIN_ACC_APPROX:
         v = _worst(v, FAILS if acc < TRAIN_ACC_FAIL else APPROX)

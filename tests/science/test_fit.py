@@ -87,7 +87,7 @@ def test_no_effect_family_does_not_hold():
     assert f.verdict == FAILS
     assert abs(f.alpha) < 0.1
     assert any("no effect" in r for r in f.reasons)
-    assert any("does not grow" in r for r in f.reasons)
+    assert any("does not clearly set the time" in r for r in f.reasons)
 
 
 def test_diverged_probes_excluded_and_said():
@@ -198,9 +198,10 @@ def test_deterministic():
 # ---- verdict thresholds -----------------------------------------------------------------
 
 
-def _f(alpha, ci, train_acc=1.0, clock=None):
-    return dict(alpha=alpha, alpha_interval=ci, c0=1.0, train_acc=train_acc,
-                clock_is_lr_lam=clock, beta_lr=1.0, beta_lam=0.5, plateau_threshold=0.005)
+def _f(b, ci, train_acc=1.0, clock=None, steps_over_tau=5.0):
+    return dict(b=b, b_interval=ci, steps_over_tau=steps_over_tau, alpha=b, c0=1.0,
+                train_acc=train_acc, clock_is_lr_lam=clock, beta_lr=1.0, beta_lam=0.5,
+                plateau_threshold=0.005)
 
 
 @pytest.mark.parametrize(("f", "n", "expected"), [
@@ -212,8 +213,10 @@ def _f(alpha, ci, train_acc=1.0, clock=None):
     (_f(0.45, (0.35, 0.55)), 5, APPROX),
     (_f(0.35, (0.3, 0.4)), 5, FAILS),  # outside [0.4, 1.6]
     (_f(1.7, (1.6, 1.8)), 5, FAILS),
-    (_f(0.25, (0.2, 0.3)), 5, FAILS),  # t* not growing
+    (_f(0.25, (0.2, 0.3)), 5, FAILS),  # lam barely sets the time
     (_f(0.5, (-0.1, 1.0)), 5, FAILS),  # CI reaches 0
+    (_f(1.0, (0.9, 1.1), steps_over_tau=1.5), 5, APPROX),  # tau not clearly better than steps
+    (_f(0.6, (0.45, 0.75), steps_over_tau=0.3), 5, FAILS),  # steps clearly better than tau
     (_f(1.0, (0.9, 1.1)), 2, FAILS),  # too few lams
     (_f(1.0, (0.9, 1.1), train_acc=0.95), 5, APPROX),
     (_f(1.0, (0.9, 1.1), train_acc=0.85), 5, FAILS),

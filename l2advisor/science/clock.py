@@ -1,0 +1,94 @@
+"""Which clock sets the time to the top: steps * (lr*lam)^b, with b fitted (pure numpy).
+
+b = 1 is the paper's tau clock (the time to the top scales as 1/(lr*lam)); b = 0 means lam
+does not set the time at all. The evidence is when each probe's smoothed curve first reaches
+a few common levels just below the lowest peak of the probes compared: every probe reaches
+those levels inside its own window, so unlike t* (first point within a tolerance of the
+probe's *own* peak, which a longer window raises), the crossing times cannot be faked by
+windows whose length is proportional to 1/(lr*lam).
+
+Model: log t_cross(probe i, level j) = a_j - b * log(lr_i * lam_i) + noise, one intercept
+per level, one b. Interval: bootstrap over the seeds of each lam (every lam stays in).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from l2advisor.science.curves import Curve, smooth
+
+LEVELS_BELOW_PEAK = (1.0, 2.0, 3.0, 4.0)  # in tolerances below the lowest compared peak
+NAN = float("nan")
+
+
+def crossing_step(curve: Curve, level: float) -> float:
+    """First step where the smoothed metric reaches `level`, interpolated linearly in log steps
+    between evaluations; NaN when it never does (steps of 0 are skipped: no log)."""
+    steps = np.asarray(curve.steps, dtype=float)
+    s = smooth(np.asarray(curve.val_metric, dtype=float))
+    n = min(steps.size, s.size)
+    steps, s = steps[:n], s[:n]
+    hit = np.flatnonzero(np.isfinite(s) & (s >= level))
+    if hit.size == 0:
+        return NAN
+    k = int(hit[0])
+    if k == 0 or steps[k] <= 0:
+        return float(steps[k]) if steps[k] > 0 else NAN
+    lo, hi = np.log(max(steps[k - 1], 1.0)), np.log(steps[k])
+    frac = (level - s[k - 1]) / (s[k] - s[k - 1]) if s[k] > s[k - 1] and np.isfinite(s[k - 1]) else 1.0
+    return float(np.exp(lo + np.clip(frac, 0.0, 1.0) * (hi - lo)))
+
+
+def _design(clocks: np.ndarray, n_levels: int) -> np.ndarray:
+    """Columns: one intercept per level, then -log(clock); rows (probe, level) probe-major."""
+    n = clocks.size
+    onehot = np.tile(np.eye(n_levels), (n, 1))  # (n*L, L)
+    return np.column_stack([onehot, -np.repeat(np.log(clocks), n_levels)])
+
+
+def _fit_b(clocks: np.ndarray, log_t: np.ndarray) -> tuple[float, float, float]:
+    """Least-squares b, and the residual sum of squares with b fixed at 0 and at 1 (intercepts
+    refitted): returns (b, rss_b0, rss_b1). log_t: (n_probes, n_levels), no NaN."""
+    n_levels = log_t.shape[1]
+    y = log_t.ravel()
+    a = _design(clocks, n_levels)
+    coef = np.linalg.lstsq(a, y, rcond=None)[0]
+
+    def rss_at(b: float) -> float:
+        shifted = log_t + b * np.log(clocks)[:, None]  # what the intercepts must explain
+        return float(((shifted - shifted.mean(axis=0)) ** 2).sum())
+
+    return float(coef[-1]), rss_at(0.0), rss_at(1.0)
+
+
+def fit_time_exponent(curves: list[Curve], peaks: list[float], tolerance: float,
+                      n_boot: int, rng: np.random.Generator) -> dict:
+    """b, its bootstrap interval, and how well tau and steps each line up the crossings.
+
+    `curves` are the probes compared (one lr preferred), `peaks` their smoothed peak metrics.
+    Levels: LEVELS_BELOW_PEAK tolerances below the lowest peak. Returns {} with fewer than 2
+    distinct lr*lam values; keys b, b_interval, steps_over_tau (rss at b=0 / rss at b=1: > 1
+    means the tau clock lines the probes up better than steps), n_clocks, levels.
+    """
+    clocks = np.array([c.lr * c.lam for c in curves], dtype=float)
+    if len(set(clocks.round(12))) < 2:
+        return {}
+    top = min(peaks)
+    levels = [top - k * max(tolerance, 1e-6) for k in LEVELS_BELOW_PEAK]
+    log_t = np.log([[crossing_step(c, lv) for lv in levels] for c in curves])  # (n, L)
+    keep_levels = np.isfinite(log_t).all(axis=0)
+    if not keep_levels.any():
+        return {}
+    log_t = log_t[:, keep_levels]
+    b, rss0, rss1 = _fit_b(clocks, log_t)
+    groups = [np.flatnonzero(np.isclose(clocks, c)) for c in np.unique(clocks)]
+    boot = []
+    for _ in range(n_boot):
+        idx = np.concatenate([rng.choice(g, g.size) for g in groups])
+        boot.append(_fit_b(clocks[idx], log_t[idx])[0])
+    lo, hi = (np.percentile(boot, [2.5, 97.5]) if boot else (NAN, NAN))
+    ratio = rss0 / rss1 if rss1 > 0 else (math.inf if rss0 > 0 else 1.0)
+    return dict(b=b, b_interval=(float(lo), float(hi)), steps_over_tau=float(ratio),
+                n_clocks=len(groups), levels=tuple(float(v) for v, k in zip(levels, keep_levels) if k))

@@ -52,11 +52,12 @@ def _masked(url: str) -> str:
 def open_study(storage: optuna.storages.BaseStorage, name: str, settings: StudySettings,
                objective: dict[str, Any], budget: int) -> optuna.Study:
     """Create or resume a study; refuse one made for another objective (model, budget, seed...)."""
+    sampler = PerTrialTPE(settings.sampler_seed, settings.startup_trials)  # outside the try: a bug here
+    pruner = make_pruner(settings.pruner, budget)  # is ours, not a storage the user gave
     try:
         study = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True,
-                                    sampler=PerTrialTPE(settings.sampler_seed, settings.startup_trials),
-                                    pruner=make_pruner(settings.pruner, budget))
-    except Exception as err:
+                                    sampler=sampler, pruner=pruner)
+    except Exception as err:  # the user's database: locked, unreachable, another schema...
         raise InputError(f"Cannot open study {name!r} in the Optuna storage ({type(err).__name__}: {err}).") from None
     if study.direction != optuna.study.StudyDirection.MAXIMIZE:
         raise InputError(f"Study {name!r} minimizes; it was not made by l2advisor. Use another --study-name.")

@@ -10,8 +10,8 @@ Constant lr: the lams of one (task, seed) train together as stacked replicas
 (`l2advisor.training.batched.train_batched`, falling back to `train` per lam when the model
 cannot be stacked), each to the long budget; its prefix serves the short budget (constant lr and
 lam do not depend on the budget). Cosine and linear-to-zero: one `train` run per lam and budget,
-the lr set per step (`lr_at`). Order: seed by seed over all tasks, so a partial ground truth has
-every task. Runs already in the file are skipped (resume); a file written for another grid,
+the lr set per step (`lr_at`). Order: task by task, cheapest first (`COST_MS`), all seeds of a
+task before the next, so a partial ground truth has complete tasks. Runs already in the file are skipped (resume); a file written for another grid,
 budget or model file is refused. Progress goes to stderr; one torch thread.
 """
 
@@ -41,6 +41,9 @@ from l2advisor.training.train import TrainConfig, TrainResult, train  # noqa: E4
 
 OUT = ROOT / "benchmarks" / "ground_truth"
 SEEDS = (0, 1, 2)
+# CPU ms per stacked step (9 lams, one thread, measured on the 2-core dev box): cheap tasks first
+COST_MS = {"mlp_momentum_digits": 2.0, "mlp_tiny_data": 3.1, "mlp_bn_mnist14": 3.7, "null_weightnorm": 4.7,
+           "mixer_adamw_digits": 12.1, "cnn_bn_digits": 13.6, "cnn_plain_mnist14": 16.2}
 
 
 def lr_schedule(name: str, lr: float, steps: int):
@@ -89,7 +92,8 @@ def run_record(task: SuiteTask, schedule: str, budget: int, lam: float, seed: in
 
 
 def train_constant(task: SuiteTask, loaded: Task, config: TrainConfig, lams: list[float]) -> tuple[list[TrainResult], float, int]:
-    """All `lams` to the long budget, stacked when the model allows it."""
+    """All `lams` to the long budget, stacked when the model allows it; (results, wall s per run, stacked).
+    Stacked runs share one wall time and CPU time (the whole stack's)."""
     start = time.perf_counter()
     replicas = [Replica(lam, config.max_steps, config.eval_every) for lam in lams]
     try:
@@ -131,9 +135,9 @@ def main() -> None:
         path = out / f"{name}.jsonl"
         done = open_store(path, header(task, spec.settings(), command))
         tasks[name] = (task, spec, loaded, path, done)
-    for seed in seeds:  # seed by seed over all tasks: a partial ground truth covers every task
-        for name, (task, spec, loaded, path, done) in tasks.items():
-            run_task_seed(task, spec, loaded, path, done, args.schedule, seed, command)
+    for name in sorted(tasks, key=lambda n: COST_MS.get(n, 0.0)):  # complete tasks, cheapest first
+        for seed in seeds:
+            run_task_seed(*tasks[name], args.schedule, seed, command)
     print("done", file=sys.stderr)
 
 
@@ -150,23 +154,26 @@ def run_task_seed(task: SuiteTask, spec, loaded: Task, path: Path, done: set, sc
               f"{len(lams)} lams", file=sys.stderr, flush=True)
         config = replace(base, max_steps=budget)
         if schedule == "constant":
+            cpu = time.process_time()
             results, wall, stacked = train_constant(task, loaded, config, lams)
-            pairs = [(lam, r, wall) for lam, r in zip(lams, results)]
+            cpu = (time.process_time() - cpu) / (1 if stacked > 1 else len(lams))
+            pairs = [(lam, r, wall, cpu) for lam, r in zip(lams, results)]
         else:
-            pairs = []
+            pairs, stacked = [], 1
             for lam in lams:
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 result = train(loaded, config, lam, lr_at=lr_schedule(schedule, spec.lr, budget))
-                pairs.append((lam, result, time.perf_counter() - start))
-            stacked = 1
+                pairs.append((lam, result, time.perf_counter() - start, time.process_time() - cpu))
+        records = [run_record(task, schedule, budget, lam, seed, result, wall, stacked, command) | {"cpu_s": round(cpu, 2)}
+                   for lam, result, wall, cpu in pairs]
         with path.open("a") as f:
-            for lam, result, wall in pairs:
-                f.write(json.dumps(run_record(task, schedule, budget, lam, seed, result, wall, stacked, command)) + "\n")
-                done.add((schedule, budget, lam, seed))
-        peaks = [max((v for _, v in run_record(task, schedule, budget, lam, seed, r, 0, 0, "")["curve"]), default=float("nan"))
-                 for lam, r, _ in pairs]
-        print(f"  wall {sum(w for *_, w in pairs) if stacked == 1 else pairs[0][2]:.0f}s; peaks "
-              + " ".join(f"{lam:g}:{p:.4f}" for (lam, _, _), p in zip(pairs, peaks)), file=sys.stderr, flush=True)
+            for record in records:
+                f.write(json.dumps(record) + "\n")
+                done.add((schedule, budget, record["lam"], seed))
+        peaks = " ".join(f"{r['lam']:g}:{max((v for _, v in r['curve']), default=math.nan):.4f}" for r in records)
+        wall = sum(p[2] for p in pairs) if stacked == 1 else pairs[0][2]
+        print(f"  wall {wall:.0f}s, cpu {sum(p[3] for p in pairs) if stacked == 1 else pairs[0][3]:.0f}s; "
+              f"peaks {peaks}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

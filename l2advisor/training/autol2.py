@@ -79,7 +79,7 @@ class _Signal:
     def check(self) -> None:
         """Take one measurement, compare it with the best so far, record the flag."""
         if self.smoothing == "none":
-            m = self.last
+            m = self.last if self.count else None  # nothing fed since the last check: no value
         elif self.smoothing == "mean":
             m = self.total / self.count if self.count else None
         else:
@@ -197,16 +197,22 @@ class AutoL2:
         """Optimizer steps taken so far (calls to `step`)."""
         return self._step
 
-    def step(self, loss: float, accuracy: float | None = None) -> float:
+    def step(self, loss: float | None, accuracy: float | None = None, lr: float | None = None) -> float:
         """Account for the optimizer step just taken; return lam for the next one.
 
         `loss` is that step's minibatch training loss without the L2 term, `accuracy`
         its training accuracy (None or NaN when the task has none: the loss signal alone).
+        `loss` None: no measurement at this step (a trainer that only logs the loss every
+        few steps feeds it when it has one; a check with nothing fed since the previous
+        one takes no measurement). `lr`: the learning rate of the step just taken, when
+        a scheduler has already changed the optimizer's (default: read from the optimizer).
         """
-        lr = float(self.optimizer.param_groups[self.groups[0]]["lr"])
+        if lr is None:
+            lr = float(self.optimizer.param_groups[self.groups[0]]["lr"])
         self._tau += lr * self._lam  # the step just taken shrank weights by lr*lam
         self._step += 1
-        self._loss.update(float(loss))
+        if loss is not None:
+            self._loss.update(float(loss))
         if accuracy is not None and not math.isnan(accuracy):  # l2advisor.training.train passes NaN
             self._acc.update(float(accuracy))
         if self._step % self.check_every == 0:

@@ -82,3 +82,26 @@ def test_a_missing_file_is_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
         read_trajectory(tmp_path / "nope.json")
     assert json.loads(json.dumps(WeightDecayTrajectory((0,), (0.0,)).to_dict()))["lams"] == [0.0]
+
+
+def test_autol2_loss_only_trigger_with_sparse_measurements() -> None:
+    """Loss logged every 5 steps (None in between), no accuracy: checks every 5 steps see one
+    value each. A loss that never improves decays; one that keeps improving never does."""
+    for losses, decays in ((lambda i: 1.0, True), (lambda i: 1.0 / (i + 1), False)):
+        auto = AutoL2(optimizer(), lam0=0.1, check_every=5, patience=2, refractory_tau=0.0, smoothing="none")
+        for i in range(60):
+            auto.step(losses(i) if i % 5 == 1 else None)
+        assert bool(auto.events) is decays
+    # steps without any measurement never decay (a stale value is not re-measured)
+    auto = AutoL2(optimizer(), lam0=0.1, check_every=5, patience=2, refractory_tau=0.0, smoothing="none")
+    auto.step(1.0)
+    for _ in range(100):
+        auto.step(None)
+    assert auto.events == [] and auto.step_count == 101
+
+
+def test_autol2_lr_argument_sets_the_clock() -> None:
+    auto = AutoL2(optimizer(), lam0=0.1)
+    auto.step(1.0, lr=0.5)
+    auto.step(1.0)  # the optimizer's lr, 0.1
+    assert auto.tau == pytest.approx(0.5 * 0.1 + 0.1 * 0.1)

@@ -52,6 +52,9 @@ def compare(
     storage: Storage = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory (default: runs/<file name>/compare).")] = None,
     device: Device = "auto",
+    lr_schedule: Annotated[str, typer.Option(help="Every arm's lr schedule: constant, cosine, linear (to 0) or step; "
+                                                  "the probes stay at constant lr.")] = "constant",
+    warmup: Annotated[int, typer.Option(help="Steps of linear lr warmup in every arm.")] = 0,
     force: Annotated[bool, typer.Option(help="Discard earlier results in the run directory and start over.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
@@ -61,29 +64,37 @@ def compare(
     """
     from l2advisor.modelfile.task import build_test_set
     from l2advisor.probing.probe import ProbeSettings, check_settings
+    from l2advisor.training.lr_schedules import SCHEDULES
     from l2advisor.training.train import resolve_device
     from l2advisor.tuning.compare import RUNS_FILE, CompareSettings, Comparison
     from l2advisor.tuning.storage import default_storage
 
     if seeds < 1:
         raise InputError(f"--seeds must be at least 1, got {seeds}.")
+    if lr_schedule not in SCHEDULES:
+        raise InputError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}.")
+    if not 0 <= warmup < budget:
+        raise InputError(f"--warmup must be a whole number of steps in [0, {budget}) (the budget), got {warmup}.")
     spec, task, config = spec_and_config(model_file, budget, eval_every, 0, device, {})
     probe = ProbeSettings(lrs=(spec.lr,), seeds=parse_ints(probe_seeds, "--probe-seeds"),
                           horizon=horizon if horizon is not None else DEFAULT_HORIZON * (1.0 - spec.momentum),
                           probe_budget=probe_budget)
     check_settings(probe, task)
     settings = CompareSettings(budget, trials, tuple(range(seeds)), config.eval_every, probe,
-                               study_settings(trials, lam_low, lam_high, False, pruner, sampler_seed), default_lam)
+                               study_settings(trials, lam_low, lam_high, False, pruner, sampler_seed), default_lam,
+                               lr_schedule, warmup)
     run_dir = out_dir or Path("runs") / spec.name / "compare"
     test = build_test_set(spec)
     from l2advisor.training.batches import eval_chunks
 
     chunks = eval_chunks(test, resolve_device(config.device)) if test is not None else None
     comparison = Comparison(task, settings, run_dir, config, storage or default_storage(run_dir),
-                            f"compare-{spec.name}-T{budget}", chunks, force=force)
+                            f"compare-{spec.name}-T{budget}" + "".join(f"-{v}" for v in settings.schedule().values()),
+                            chunks, force=force)
     header = make_header("compare", {**spec.settings(), "compare": settings.to_dict(), "train_size": task.train_size},
                          config.device)
-    err.print(f"Comparing on {spec.path.name} ({config.device}): budget {budget} steps, seeds 0..{seeds - 1}, "
+    shown = f" of {lr_schedule} lr" + (f" after {warmup} warmup steps" if warmup else "") if settings.scheduled else ""
+    err.print(f"Comparing on {spec.path.name} ({config.device}): budget {budget} steps{shown}, seeds 0..{seeds - 1}, "
               f"Optuna {trials} trials; results in {run_dir}")
     total = probe.probe_budget + budget * (5 * seeds + trials)
     path = run_dir / RUNS_FILE

@@ -83,8 +83,10 @@ def evaluate_metric(model: torch.nn.Module, chunks: list[tuple[torch.Tensor, tor
 
 def run_seed(task: Task, config: TrainConfig, arm: str, lam: float, test_chunks: list | None,
              write: Callable[[dict[str, Any]], None], progress: Progress | None,
-             interrupted: Callable[[], bool], scheduler_factory: Callable | None = None) -> ArmRun | None:
-    """Train one seed of an arm, recording its curve; None if interrupted (it reruns later)."""
+             interrupted: Callable[[], bool], scheduler_factory: Callable | None = None,
+             lr_at: Callable[[int], float] | None = None) -> ArmRun | None:
+    """Train one seed of an arm, recording its curve; None if interrupted (it reruns later).
+    `lr_at(step)`: the lr schedule (None: the file's constant lr)."""
     rid = run_id(arm, lam, config.seed)
     held: dict[str, Any] = {"best": -math.inf, "step": None, "state": None}
 
@@ -113,7 +115,7 @@ def run_seed(task: Task, config: TrainConfig, arm: str, lam: float, test_chunks:
     if progress is not None:
         progress.begin(rid, config.max_steps)
     result = train(dataclasses.replace(task, spec=spec), config, lam, on_eval=on_eval,
-                   scheduler_factory=factory if scheduler_factory else None,
+                   scheduler_factory=factory if scheduler_factory else None, lr_at=lr_at,
                    should_stop=lambda records: "interrupted" if interrupted() else None)
     if progress is not None:
         progress.finish(rid, result.status, result.steps)
@@ -134,7 +136,8 @@ def run_seed(task: Task, config: TrainConfig, arm: str, lam: float, test_chunks:
 
 def run_arm(task: Task, base: TrainConfig, arm: str, lam: float, seeds: Sequence[int], done: dict[str, RunState],
             test_chunks: list | None, write: Callable[[dict[str, Any]], None], progress: Progress | None,
-            interrupted: Callable[[], bool], scheduler_factory: Callable | None = None) -> list[ArmRun] | None:
+            interrupted: Callable[[], bool], scheduler_factory: Callable | None = None,
+            lr_at: Callable[[int], float] | None = None) -> list[ArmRun] | None:
     """Every seed of an arm, reusing runs already in the runs file; None if interrupted."""
     runs = []
     for seed in seeds:
@@ -144,7 +147,7 @@ def run_arm(task: Task, base: TrainConfig, arm: str, lam: float, seeds: Sequence
             if interrupted():
                 return None
             run = run_seed(task, dataclasses.replace(base, seed=seed), arm, lam, test_chunks, write, progress,
-                           interrupted, scheduler_factory)
+                           interrupted, scheduler_factory, lr_at)
             if run is None:
                 return None
         runs.append(run)

@@ -130,12 +130,14 @@ def make_pruner(name: str, budget: int) -> optuna.pruners.BasePruner:
     raise InputError(f"--pruner must be none, median or hyperband, got {name!r}.")
 
 
-def study_objective(task: Task, config: TrainConfig, settings: StudySettings) -> dict[str, Any]:
-    """What a study's trial values depend on: a resumed study must have been run for the same."""
+def study_objective(task: Task, config: TrainConfig, settings: StudySettings,
+                    schedule: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a study's trial values depend on: a resumed study must have been run for the same.
+    `schedule`: the lr schedule's settings when it is not the file's constant lr."""
     model = {k: v for k, v in task.spec.settings().items() if k != "model_file"}  # paths differ across machines
     return {**model, "train_size": task.train_size, "budget": config.max_steps,
             "eval_every": config.eval_every, "seed": config.seed, "decay_1d": config.decay_1d,
-            "lam_low": settings.lam_low, "lam_high": settings.lam_high}
+            "lam_low": settings.lam_low, "lam_high": settings.lam_high, **(schedule or {})}
 
 
 def trial_lam(trial: FrozenTrial | optuna.Trial) -> float | None:
@@ -165,8 +167,10 @@ def _drop(study: optuna.Study, trial: optuna.Trial) -> None:
 
 def run_study(task: Task, config: TrainConfig, study: optuna.Study, settings: StudySettings,
               progress: TuneProgress | None = None,
-              interrupted: Callable[[], bool] = lambda: False) -> list[TrialOutcome]:
-    """Run trials in this process until the study holds `settings.trials` counted trials."""
+              interrupted: Callable[[], bool] = lambda: False,
+              lr_at: Callable[[int], float] | None = None) -> list[TrialOutcome]:
+    """Run trials in this process until the study holds `settings.trials` counted trials
+    (`lr_at(step)`: the lr schedule of every trial; None: the file's constant lr)."""
     outcomes: list[TrialOutcome] = []
     while not interrupted():
         for note in sweep_stale(study, settings.stale_after):
@@ -179,7 +183,7 @@ def run_study(task: Task, config: TrainConfig, study: optuna.Study, settings: St
         if _surplus(study, trial, settings.trials):
             _drop(study, trial)
             break
-        outcome = run_trial(task, config, study, trial, settings, progress, interrupted)
+        outcome = run_trial(task, config, study, trial, settings, progress, interrupted, lr_at)
         outcomes.append(outcome)
         if outcome.status == "interrupted":
             break
@@ -187,7 +191,8 @@ def run_study(task: Task, config: TrainConfig, study: optuna.Study, settings: St
 
 
 def run_trial(task: Task, config: TrainConfig, study: optuna.Study, trial: optuna.Trial, settings: StudySettings,
-              progress: TuneProgress | None, interrupted: Callable[[], bool]) -> TrialOutcome:
+              progress: TuneProgress | None, interrupted: Callable[[], bool],
+              lr_at: Callable[[int], float] | None = None) -> TrialOutcome:
     """One full-budget run at the trial's lam; the trial is always finished, never left RUNNING."""
     try:
         with Heartbeat(trial):
@@ -195,7 +200,8 @@ def run_trial(task: Task, config: TrainConfig, study: optuna.Study, trial: optun
                 "lam", settings.lam_low, settings.lam_high, log=True)
             if progress is not None:
                 progress.begin(trial.number, lam, counted(study), settings.trials)
-            result, value = _train_trial(task, config, trial, lam, settings.pruner != "none", progress, interrupted)
+            result, value = _train_trial(task, config, trial, lam, settings.pruner != "none", progress, interrupted,
+                                         lr_at)
     except BaseException:  # a second Ctrl-C, a storage error, a bug: fail it, keep its lam queued
         try:
             requeue(study, study.tell(trial, state=TrialState.FAIL))
@@ -213,7 +219,8 @@ def run_trial(task: Task, config: TrainConfig, study: optuna.Study, trial: optun
 
 
 def _train_trial(task: Task, config: TrainConfig, trial: optuna.Trial, lam: float, prune: bool,
-                 progress: TuneProgress | None, interrupted: Callable[[], bool]) -> tuple[Any, float | None]:
+                 progress: TuneProgress | None, interrupted: Callable[[], bool],
+                 lr_at: Callable[[int], float] | None = None) -> tuple[Any, float | None]:
     """Train, reporting the running peak at each evaluation; store the curve and the cost."""
     peak = -math.inf
 
@@ -231,7 +238,7 @@ def _train_trial(task: Task, config: TrainConfig, trial: optuna.Trial, lam: floa
             return "interrupted"
         return "pruned" if prune and trial.should_prune() else None
 
-    result = train(task, config, lam, on_eval=on_eval, should_stop=should_stop)
+    result = train(task, config, lam, on_eval=on_eval, should_stop=should_stop, lr_at=lr_at)
     _quietly(trial.set_user_attr, "curve", {"step": [r["step"] for r in result.records],
                                             "val_metric": [_finite(r["val_metric"]) for r in result.records]})
     for key, item in (("steps", result.steps), ("seconds", result.seconds), ("status", result.status)):

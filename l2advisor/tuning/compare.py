@@ -50,11 +50,21 @@ class CompareSettings:
     probe: Any  # probe.ProbeSettings
     study: Any  # baseline.StudySettings
     default_lam: float = DEFAULT_LAM
+    lr_schedule: str = "constant"  # every arm's lr schedule (the probes stay at constant lr)
+    warmup: int = 0  # steps of linear lr warmup in every arm
+
+    @property
+    def scheduled(self) -> bool:
+        return self.lr_schedule != "constant" or self.warmup > 0
+
+    def schedule(self) -> dict[str, Any]:
+        """The schedule's settings, empty for plain constant lr (older run directories resume)."""
+        return {"lr_schedule": self.lr_schedule, "warmup": self.warmup} if self.scheduled else {}
 
     def to_dict(self) -> dict[str, Any]:
         return {"budget": self.budget, "trials": self.trials, "seeds": list(self.seeds),
                 "eval_every": self.eval_every, "default_lam": self.default_lam,
-                "probe": self.probe.to_dict(), "study": self.study.to_dict()}
+                "probe": self.probe.to_dict(), "study": self.study.to_dict(), **self.schedule()}
 
 
 class _ProbeAdapter:
@@ -113,7 +123,22 @@ class Comparison:
 
     def arm(self, write: Callable, done: dict, arm: str, lam: float, factory: Callable | None = None) -> list[ArmRun] | None:
         return run_arm(self.task, self.base, arm, lam, self.settings.seeds, done, self.test_chunks, write,
-                       self.progress, self.interrupted, factory)
+                       self.progress, self.interrupted, factory, self.lr_at())
+
+    def lr_at(self) -> Callable[[int], float] | None:
+        """Every arm's lr schedule over the budget; None for the file's constant lr."""
+        from l2advisor.training.lr_schedules import make_lr_at
+
+        s = self.settings
+        return make_lr_at(s.lr_schedule, self.base.lr, s.budget, s.warmup) if s.scheduled else None
+
+    def advice_budget(self) -> int:
+        """The budget the advice is sized for: the schedule's constant-lr equivalent on the tau
+        clock (sum of lr_t / lr over the run; the budget itself at constant lr)."""
+        from l2advisor.science.schedules import effective_steps
+
+        s = self.settings
+        return max(1, round(effective_steps(s.lr_schedule, s.budget, s.warmup))) if s.scheduled else s.budget
 
     def run(self, write: Callable[[dict[str, Any]], None], done: dict[str, RunState]) -> bool:
         """Run (or reuse) every arm in turn; False if interrupted (a rerun resumes)."""
@@ -137,13 +162,13 @@ class Comparison:
                                + ", ".join(f"{n} {status}" for status, n in sorted(ends.items()))
                                + "; the fit's reasons are in compare.json)", search)
             return True
-        advice = advise(fit, self.settings.budget, self.task.spec.lr)
+        advice = advise(fit, self.advice_budget(), self.task.spec.lr)
         self.extra["advice"] = advice_to_dict(advice)
         runs = self.arm(write, done, "advisor", advice.weight_decay)
         if runs is None:
             return False
         self.rows.append(summarize_arm("advisor", advice.weight_decay, runs, search, f"verdict: {fit.verdict}"))
-        return self._autol2(write, done, autol2_config(fit, self.settings.budget, self.task.spec.lr), search)
+        return self._autol2(write, done, autol2_config(fit, self.advice_budget(), self.task.spec.lr), search)
 
     def _fail_advisor(self, reason: str, search: list[Cost]) -> None:
         """The advisor and AutoL2 arms as failed rows: no lam, no runs, the probes' compute."""
@@ -206,9 +231,10 @@ class Comparison:
         if self.force and self.study_name in {s.study_name for s in optuna.get_all_study_summaries(storage)}:
             optuna.delete_study(study_name=self.study_name, storage=storage)
         study = open_study(storage, self.study_name, study_settings,
-                           study_objective(self.task, config, study_settings), self.settings.budget)
+                           study_objective(self.task, config, study_settings, self.settings.schedule()),
+                           self.settings.budget)
         adapter = _TuneAdapter(self.progress, self.settings.budget) if self.progress is not None else None
-        run_study(self.task, config, study, study_settings, adapter, self.interrupted)
+        run_study(self.task, config, study, study_settings, adapter, self.interrupted, self.lr_at())
         if self.interrupted():
             return False
         trials = [{k: v for k, v in t.items() if k != "curve"} for t in trial_rows(study)]

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.harness import cli_runs  # noqa: E402
 from benchmarks.harness.accounting import ProbeCost  # noqa: E402
 from benchmarks.harness.cases import score_case, summary, table  # noqa: E402
+from benchmarks.harness.truths import complete_truth  # noqa: E402
 
 SEED_SETS = ((0, 1), (2, 3), (4, 5))  # disjoint probe-seed sets; the first is the case's own
 SPOT_SEEDS = (0, 1, 2)
@@ -83,19 +84,23 @@ def measure_probe(m: Measured, model: Path, out: Path, seeds: tuple[int, ...], b
 
 
 def measure_budget_run(m: Measured, model: Path, lam: float, budget: int, work: Path, cwd: Path,
-                       fraction: float) -> dict[str, Any] | None:
-    """One budget run at the advised lam (seed 0), timed; with fraction < 1 only that share of
-    the budget is trained and its wall time scaled up (evaluations still every budget/100)."""
+                       most_steps: int) -> dict[str, Any] | None:
+    """One budget run at the advised lam (seed 0), timed; with most_steps < budget only that many
+    steps are trained (evaluating every budget/100 steps, as the whole run would) and the loop's
+    time scaled up to the budget, the start-up counted once."""
     key = f"budget_run/{budget}"
     if m.get(key) is None:
-        steps = budget if fraction >= 1 else max(1, round(budget * fraction))
+        steps = min(budget, most_steps) if most_steps > 0 else budget
         log(f"  budget run: {steps:,} of {budget:,} steps at lam {lam:.3g} (timing)")
         try:
             done = cli_runs.train(model, lam, budget, 0, work / f"train_T{budget}_seed0", cwd, steps)
         except cli_runs.CommandFailed as failed:
             log(f"    failed: {failed}")
             return None
-        m.put(key, {**done, "lam": lam, "scale": budget / steps, "budget_wall": done["wall"] * budget / steps})
+        # start-up (wall - loop seconds) once, the training loop scaled to the whole budget
+        loop = float(done.get("seconds") or done["wall"])
+        m.put(key, {**done, "lam": lam, "scale": budget / steps,
+                    "budget_wall": done["wall"] - loop + loop * budget / steps})
         log(f"    {done['wall']:.0f} s")
     return m.get(key)
 
@@ -146,8 +151,8 @@ def run_task(task: Any, budgets: list[int], args: argparse.Namespace, aware: boo
                     "verdict": "probe failed", "weight_decay": None, "error": done["error"]}
                 advices[budget].append(advice)
                 if i == 0 and advice.get("weight_decay") is not None:  # time one budget run right after
-                    measure_budget_run(m, model, advice["weight_decay"], budget, work, cwd, args.timing_fraction)
-    truth = load_truth(task.name, budgets) if args.score else None
+                    measure_budget_run(m, model, advice["weight_decay"], budget, work, cwd, args.timing_steps)
+    truth = load_truth(task, budgets) if args.score else None
     for budget in budgets:
         first, run = probes[budget][0], m.get(f"budget_run/{budget}")
         cost = ProbeCost(int(first.get("steps") or 0), float(first.get("wall") or 0.0), budget,
@@ -164,21 +169,11 @@ def run_task(task: Any, budgets: list[int], args: argparse.Namespace, aware: boo
     return rows
 
 
-def load_truth(name: str, budgets: list[int]) -> Any | None:
-    """The task's ground truth when its grid is complete at every budget asked (else None)."""
-    from benchmarks.suite.truth import load_truth as load
-
-    if not (ROOT / "benchmarks" / "ground_truth" / f"{name}.jsonl").exists():
-        return None
-    try:
-        truth = load(name)
-        for budget in budgets:
-            peaks = truth.peaks(budget)
-            if peaks.shape[0] != len(truth.lams) or peaks.shape[1] < 3 or not (peaks == peaks).any():
-                return None
-    except Exception as exc:  # an unfinished grid: report the case without a truth, say why
-        log(f"  {name}: no usable ground truth yet ({type(exc).__name__}: {exc})")
-        return None
+def load_truth(task: Any, budgets: list[int]) -> Any | None:
+    """The task's ground truth when its grid is finished at every budget asked (else None)."""
+    truth, why = complete_truth(task, budgets)
+    if truth is None:
+        log(f"  {task.name}: no finished ground truth yet ({why})")
     return truth
 
 
@@ -200,8 +195,8 @@ def main() -> None:
     parser.add_argument("--budgets", default=None, help="short, long or steps, comma-separated [short,long]")
     parser.add_argument("--seed-sets", type=int, default=3, help="disjoint probe-seed sets (1-3) [3]")
     parser.add_argument("--spot-check", action="store_true", help="3 real seeds at the advised lam (short budget)")
-    parser.add_argument("--timing-fraction", type=float, default=1.0,
-                        help="train this share of the budget run and scale its wall time [1: the whole run]")
+    parser.add_argument("--timing-steps", type=int, default=0,
+                        help="train at most this many steps of the timing budget run, scale its wall time [0: all]")
     parser.add_argument("--no-score", dest="score", action="store_false", help="measure only (no ground truth)")
     parser.add_argument("--code-label", default="", help="what code the CLI runs (recorded in --json)")
     parser.add_argument("--json", type=Path, help="write every case as JSON here")
@@ -231,7 +226,7 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps({"repo_commit": git_commit(), "code": origin, "code_label": args.code_label,
                                          "probe_budget_flag": aware, "seed_sets": SEED_SETS[: args.seed_sets],
-                                         "timing_fraction": args.timing_fraction, "cases": rows,
+                                         "timing_steps": args.timing_steps, "cases": rows,
                                          "summary": line}, indent=1, default=float))
 
 

@@ -42,6 +42,7 @@ from benchmarks.harness.methods import (  # noqa: E402
     summarize,
 )
 from benchmarks.harness.scoring import TARGET, mean_sd, scorer_from_truth  # noqa: E402
+from benchmarks.harness.truths import complete_truth  # noqa: E402
 
 
 def log(message: str) -> None:
@@ -138,8 +139,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.sampler_seeds, args.real_trials = 3, 0
-    from benchmarks.suite.truth import load_truth
-
     from benchmarks.suite import TASKS
 
     advice = json.loads(args.advice.read_text())["cases"] if args.advice else []
@@ -148,13 +147,13 @@ def main() -> None:
     per_case, report = [], []
     for name in names:
         task = TASKS[name]
-        try:
-            truth = load_truth(name)
-        except Exception as exc:
-            log(f"{name}: no usable ground truth ({type(exc).__name__}: {exc})")
+        budgets = {which: task.budgets[0] if which == "short" else task.budgets[1]
+                   for which in args.budgets.split(",")}
+        truth, why = complete_truth(task, list(budgets.values()))
+        if truth is None:
+            log(f"{name}: no finished ground truth yet ({why})")
             continue
-        for which in args.budgets.split(","):
-            budget = task.budgets[0] if which == "short" else task.budgets[1]
+        for which, budget in budgets.items():
             if not truth.lam_matters(budget):
                 log(f"{name} at {budget:,}: lam does not matter in the ground truth; skipped")
                 continue

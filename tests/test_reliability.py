@@ -370,10 +370,13 @@ def test_bad_recommend(probed: Path, tmp_path: Path, case: str) -> None:
 
 
 def test_recommend_skips_a_partial_last_line(probed: Path, tmp_path: Path) -> None:
-    """A truncated file (a probe killed mid-write) is read with a warning, not refused."""
+    """A truncated file (a probe killed mid-write) is read with a warning, not called corrupt.
+    The cut falls in the last probe's end line, so that planned probe is unfinished: with only
+    2 lams left, recommend names it and asks to resume the probes."""
     run = copy_of(probed, tmp_path, lambda d: d[:-30])
-    expect(cli("recommend", run, "--budget", "1000", "--lr", "0.1"), 0,  # --lr: independent of the fit
-           "skipped a partial last line", "(an interrupted write)")
+    expect(cli("recommend", run, "--budget", "1000", "--lr", "0.1"), 2,  # --lr: independent of the fit
+           "skipped a partial last line", "(an interrupted write)", "1 of the 3 planned probes",
+           "lr=0.1/lam=0.1/seed=0 (unfinished)", "a fit needs 3", "(it resumes)")
 
 
 def test_report_on_a_missing_directory(tmp_path: Path) -> None:

@@ -109,6 +109,28 @@ def _fallback(fit: Fit, budget: int, lr: float, base: dict) -> Advice:
                   reasons=tuple(why), **base)
 
 
+def lam_for_budget(c: float, b: float, clock_ref: float, budget: float) -> float:
+    """lr*lam whose top arrives at `budget` steps, when the top arrives at steps = c/(lr*lam)^b.
+
+    With b = 1 this is the paper's c/T. `clock_ref` (an lr*lam the probes measured) anchors the
+    extrapolation so that c keeps its meaning when b changes: steps_ref = c / clock_ref^b.
+    """
+    if b == 1.0 or not math.isfinite(clock_ref):
+        return c / budget if b == 1.0 else NAN
+    steps_ref = c / clock_ref**b
+    return clock_ref * (steps_ref / budget) ** (1.0 / b)
+
+
+def _interval(fit: Fit, b: float, budget: int, lr: float, clip) -> tuple[float, float]:
+    """lam interval over c's interval and (when b was fitted) b's 95% interval, clipped."""
+    bs = [b]
+    if b != 1.0 and all(math.isfinite(v) for v in fit.b_interval):
+        bs += [min(max(v, 0.4), 1.6) for v in fit.b_interval]
+    lams = [clip(lam_for_budget(c, bb, fit.clock_ref, budget) / lr) for c in fit.c_interval for bb in bs]
+    lams = [v for v in lams if math.isfinite(v)]
+    return (min(lams), max(lams)) if lams else (NAN, NAN)
+
+
 def advise(fit: Fit, budget_steps: int, lr: float | None = None) -> Advice:
     """Weight decay for a budget of `budget_steps` steps at learning rate `lr` (default: the
     probe lr). lam = c / (lr*T), clipped to the plateau (<= lam_c) and, when the peak has an
@@ -131,9 +153,12 @@ def advise(fit: Fit, budget_steps: int, lr: float | None = None) -> Advice:
     def clip(lam: float) -> float:
         return min(max(lam, lo_lam), hi_lam) if math.isfinite(lam) else NAN
 
-    raw = fit.c / (lr * budget)
+    b = fit.b_used if math.isfinite(fit.b_used) else 1.0
+    raw = lam_for_budget(fit.c, b, fit.clock_ref, budget) / lr
     wd = clip(raw)
-    why = [f"lam = c/(lr*T) = {fit.c:.3g}/({lr:.3g}*{budget}) = {raw:.3g}"]
+    why = [f"lam = c/(lr*T) = {fit.c:.3g}/({lr:.3g}*{budget}) = {raw:.3g}" if b == 1.0 else
+           f"lam = {raw:.3g}: the top arrives at steps = c/(lr*lam)^b with b = {b:.2f}, c = {fit.c:.3g}; "
+           f"solved for steps = {budget}"]
     if wd < raw:
         why.append(f"clipped to the plateau edge lam_c = {hi_lam:.3g}: the budget is too short "
                    f"for the peak at any plateau lam (it arrives at step {fit.c / (lr * wd):.0f})")
@@ -142,7 +167,7 @@ def advise(fit: Fit, budget_steps: int, lr: float | None = None) -> Advice:
                    "smaller lams are worse however long the run")
     extrapolated = lr * wd < fit.lr * fit.lam_min_probed * (1 - 1e-9)
     level = fit.plateau_level if extrapolated else _peak_at(fit, wd / k)
-    metric = level - _shortfall(fit, lr * wd * budget)
+    metric = level - _shortfall(fit, budget * (lr * wd) ** b)
     if extrapolated:
         why.append(f"extrapolated below the smallest probed lam {fit.lam_min_probed * k:.3g}: "
                    f"predicted metric is the plateau level {fit.plateau_level:.4f}")
@@ -153,9 +178,12 @@ def advise(fit: Fit, budget_steps: int, lr: float | None = None) -> Advice:
                    f"lr*lam clock ({clock})")
     if abs(fit.alpha - 1.0) > 0.25:
         why.append(f"alpha = {fit.alpha:.2f}, the formula assumes 1: treat it as approximate")
-    lo, hi = (clip(c / (lr * budget)) for c in fit.c_interval)
+    lo, hi = _interval(fit, b, budget, lr, clip)
+    if abs(math.log(fit.lr * fit.lam_min_probed / (lr * wd))) > math.log(4) and b != 1.0:
+        why.append(f"extrapolated {fit.lr * fit.lam_min_probed / (lr * wd):.3g}x below the smallest "
+                   f"probe with b = {b:.2f}: the interval spans b's 95% interval")
     return Advice(weight_decay=float(wd), interval=(float(lo), float(hi)),
-                  predicted_metric=float(metric), predicted_peak_step=float(fit.c / (lr * wd)),
+                  predicted_metric=float(metric), predicted_peak_step=float(fit.c / (lr * wd) ** b),
                   extrapolated=bool(extrapolated), unclipped=float(raw),
                   reasons=tuple(why), **base)
 

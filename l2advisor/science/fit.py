@@ -36,6 +36,7 @@ from l2advisor.science.verdict import (  # noqa: F401 - re-exported: the verdict
 )
 
 NAN = float("nan")
+B_SNAP = 0.1  # |b - 1| within this: read c on the tau clock itself
 
 
 @dataclass(frozen=True)
@@ -198,10 +199,13 @@ def _describe(f: dict) -> list[str]:
 
 
 def clock_exponent(f: dict) -> float:
-    """The b of the clock c is read on: the fitted b when the crossings say lam sets the time
-    (clipped to [0.4, 1.6]), else the paper's 1."""
-    b, ratio = f["b"], f["steps_over_tau"]
-    return float(min(max(b, 0.4), 1.6)) if math.isfinite(b) and ratio > 1.0 and b > 0.25 else 1.0
+    """The b of the clock c is read on: the paper's 1 when b is within B_SNAP of it or its 95%
+    interval contains it (or b says lam does not set the time: the verdict handles that), else
+    the fitted b, clipped to [0.4, 1.6]. Snapping keeps the advice from moving with b's noise."""
+    b, (lo, hi), ratio = f["b"], f["b_interval"], f["steps_over_tau"]
+    if not (math.isfinite(b) and ratio > 1.0 and b > 0.25) or (lo <= 1.0 <= hi) or abs(b - 1) <= B_SNAP:
+        return 1.0
+    return float(min(max(b, 0.4), 1.6))
 
 
 def on_clock(curve: Curve, b: float) -> Curve:

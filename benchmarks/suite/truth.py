@@ -75,13 +75,19 @@ class Truth:
         sums = np.where(np.isfinite(peaks), peaks, 0.0).sum(1)
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
+    def _best(self, budget: int) -> int:
+        means = self.mean_peaks(budget)
+        if not np.isfinite(means).any():
+            raise ValueError(f"{self.task} ({self.schedule}): no run covers a budget of {budget} steps")
+        return int(np.nanargmax(means))
+
     def best_lam(self, budget: int) -> float:
-        """The grid lam with the best mean peak."""
-        return float(self.lams[np.nanargmax(self.mean_peaks(budget))])
+        """The grid lam with the best mean peak (ValueError when no run covers `budget`)."""
+        return float(self.lams[self._best(budget)])
 
     def spread(self, budget: int) -> float:
         """Standard deviation over seeds (ddof=1) of the peak at the best lam."""
-        row = self.peaks(budget)[np.nanargmax(self.mean_peaks(budget))]
+        row = self.peaks(budget)[self._best(budget)]
         row = row[np.isfinite(row)]
         return float(np.std(row, ddof=1)) if len(row) > 1 else math.nan
 

@@ -42,9 +42,9 @@ DEFAULT_TOLERANCE = 0.005
 VERDICT_STYLE = {HOLDS: "bold green", APPROX: "bold yellow", FAILS: "bold red"}
 
 
-def load_and_fit(run_dir: Path) -> tuple[Results, list[Curve], Fit]:
+def load_and_fit(run_dir: Path, refuse_pending: bool = True) -> tuple[Results, list[Curve], Fit]:
     """Finished probes -> Fit, with the probe's own tolerance; writes fit.json. Reader
-    warnings (e.g. a skipped partial line) go to stderr."""
+    warnings (e.g. a skipped partial line) and planned probes the fit lacks go to stderr."""
     if not Path(run_dir).is_dir():
         raise InputError(f"{run_dir} is not a directory; give the run directory that `l2advisor probe` wrote.")
     results, curves = load_probe_curves(run_dir)
@@ -54,7 +54,7 @@ def load_and_fit(run_dir: Path) -> tuple[Results, list[Curve], Fit]:
     tolerance = (settings.get("probe") or {}).get("tolerance", DEFAULT_TOLERANCE)
     fit = fit_relations(curves, tolerance=float(tolerance))
     write_json(Path(run_dir) / FIT_FILE, fit_to_dict(fit))
-    check_gaps(run_dir, results, fit)
+    check_gaps(run_dir, results, fit, refuse_pending)
     if fit.n_usable == 0:
         raise RunFailed(f"None of the {len(curves)} finished probes in {run_dir} is usable ("
                         + "; ".join(fit.reasons[1:]) + "), so there is nothing to advise from; "
@@ -67,14 +67,15 @@ def _names(gaps: list[ProbeGap], most: int = 8) -> str:
     return ", ".join(shown) + (f" and {len(gaps) - most} more" if len(gaps) > most else "")
 
 
-def check_gaps(run_dir: Path, results: Results, fit: Fit) -> None:
-    """Name the planned probes the fit lacks (stderr). Refuse while probes are still to come
-    and fewer than MIN_LAMS lams are usable: a verdict then would judge an unfinished design."""
+def check_gaps(run_dir: Path, results: Results, fit: Fit, refuse_pending: bool = True) -> None:
+    """Name the planned probes the fit lacks (stderr). Refuse (`refuse_pending`) while probes
+    are still to come and fewer than MIN_LAMS lams are usable: advice then would rest on a
+    verdict about an unfinished design (figures of partial probes are still worth drawing)."""
     missing, failed = probe_gaps(results)
     planned = len(results.header.get(PLAN_KEY) or results.runs)
     lams = {r.lam for r in fit.table if r.n_seeds > 0 and r.lr == fit.lr}
     again = "run the same `l2advisor probe` command again (it resumes)"
-    if missing and len(lams) < MIN_LAMS:
+    if refuse_pending and missing and len(lams) < MIN_LAMS:
         raise InputError(f"{len(missing)} of the {planned} planned probes in {run_dir} have not finished "
                          f"({_names(missing)}) and only {len(lams)} lam(s) have usable probes; a fit needs "
                          f"{MIN_LAMS}. To finish them, {again}.")
@@ -276,7 +277,7 @@ def report(
     from l2advisor.reporting.data import report_data
     from l2advisor.reporting.page import write_report  # matplotlib: only when drawing
 
-    results, curves, fit = load_and_fit(run_dir)
+    results, curves, fit = load_and_fit(run_dir, refuse_pending=False)  # partial probes: warned
     advice = None
     saved = Path(run_dir) / ADVICE_FILE
     if saved.exists():  # redo the saved advice's budget and lr on this fit: one consistent picture

@@ -329,6 +329,10 @@ def test_too_few_finished_lams_while_probes_are_pending_is_refused(tmp_path: Pat
     # the same two lams with nothing pending: a verdict from the fit, not a refusal
     whole = recommend(write_run(tmp_path / "small", done, plan=plan[:2]), "--budget", "3000")
     assert whole.exit_code == 0, whole.output
+    # figures of the partial probes are still drawn, with the same names on stderr
+    drawn = runner.invoke(app, ["report", str(tmp_path / "early")])
+    assert drawn.exit_code == 0, drawn.output
+    assert "4 of the 6 planned probes have not finished" in flat(drawn.stderr)
 
 
 def test_a_bug_in_the_fit_is_an_internal_error(run: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -58,9 +58,11 @@ def compare(
     force: Annotated[bool, typer.Option(help="Discard earlier results in the run directory and start over.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
-    """Compare, on one model file, budget and data order: the advisor (probes + runs at its lam),
-    AutoL2, a default weight decay, lam = 0, and an Optuna study whose best lam is re-run on the
-    same seeds. Writes compare.json and compare.png; re-running resumes.
+    """Compare the advisor with AutoL2, a default weight decay, lam = 0 and an Optuna search.
+
+    All on one model file, budget and data order: the advisor (probes + runs at its lam),
+    AutoL2, a default weight decay, lam = 0, and an Optuna study whose best lam is re-run on
+    the same seeds. Writes compare.json and compare.png; re-running resumes.
     """
     from l2advisor.modelfile.task import build_test_set
     from l2advisor.probing.probe import ProbeSettings, check_settings

@@ -152,9 +152,11 @@ def tune(
     device: Device = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the trials as JSON on stdout.")] = False,
 ) -> None:
-    """Search lam with Optuna (TPE): each trial trains the full budget; the objective is the peak
-    validation metric. Re-running resumes the study; several processes (machines) sharing one
-    --storage work on one study, and together stop at --trials trials.
+    """Search lam with Optuna (TPE); each trial trains the full budget.
+
+    The objective is the peak validation metric. Re-running resumes the study; several
+    processes (machines) sharing one --storage work on one study, and together stop at
+    --trials trials.
     """
     from l2advisor.tuning.baseline import run_study, study_objective, trial_rows
     from l2advisor.tuning.storage import default_storage, open_storage, open_study

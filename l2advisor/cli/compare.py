@@ -60,9 +60,7 @@ def compare(
 ) -> None:
     """Compare the advisor with AutoL2, a default weight decay, lam = 0 and an Optuna search.
 
-    All on one model file, budget and data order: the advisor (probes + runs at its lam),
-    AutoL2, a default weight decay, lam = 0, and an Optuna study whose best lam is re-run on
-    the same seeds. Writes compare.json and compare.png; re-running resumes.
+    All on one model file, budget and data order: the advisor (probes + runs at its lam), AutoL2, a default weight decay, lam = 0, and an Optuna study whose best lam is re-run on the same seeds. Writes compare.json and compare.png; re-running resumes.
     """
     from l2advisor.modelfile.task import build_test_set
     from l2advisor.probing.probe import ProbeSettings, check_settings

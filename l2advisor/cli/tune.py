@@ -154,9 +154,7 @@ def tune(
 ) -> None:
     """Search lam with Optuna (TPE); each trial trains the full budget.
 
-    The objective is the peak validation metric. Re-running resumes the study; several
-    processes (machines) sharing one --storage work on one study, and together stop at
-    --trials trials.
+    The objective is the peak validation metric. Re-running resumes the study; several processes (machines) sharing one --storage work on one study, and together stop at --trials trials.
     """
     from l2advisor.tuning.baseline import run_study, study_objective, trial_rows
     from l2advisor.tuning.storage import default_storage, open_storage, open_study

@@ -81,14 +81,31 @@ def _check(budget_steps: float, lr: float) -> None:
         raise ValueError(f"lr must be positive, got {lr}")
 
 
+def _best_at_equal_steps(fit: Fit, rows: list[LamRow], budget: int) -> tuple[float, list[str]]:
+    """The lam whose curve was best within the steps every probe ran (longer windows must not
+    win by being longer), and what that comparison can and cannot say about the budget."""
+    compared = [r for r in rows if math.isfinite(r.peak_common)]
+    if not compared or not (math.isfinite(fit.common_steps) and fit.common_steps > 0):
+        return fit.lam_best, []
+    best = max(compared, key=lambda r: r.peak_common)
+    why = [f"lams compared at the same number of steps, {fit.common_steps:.0f} (the shortest probe): "
+           f"best lam {best.lam:.3g} at {best.peak_common:.4f}"]
+    if budget > 2 * fit.common_steps:
+        why.append(f"the budget ({budget} steps) is {budget / fit.common_steps:.3g}x longer than that: "
+                   f"the probes cannot say whether a smaller lam would pay off by then")
+    return best.lam, why
+
+
 def _fallback(fit: Fit, budget: int, lr: float, base: dict) -> Advice:
-    """Verdict "does not hold": the best measured lam, no formula."""
+    """Verdict "does not hold": the lam best at equal steps among the probed ones, no formula."""
     why = [f"the relations do not hold here ({'; '.join(fit.reasons[:2]) or 'no reason'}): "
            "advice is the best measured lam, not c/(lr*T)"]
     rows = _main_rows(fit)
-    best = [r for r in rows if r.lam == fit.lam_best]
+    lam, compared = _best_at_equal_steps(fit, rows, budget)
+    why += compared
+    best = [r for r in rows if r.lam == lam]
     if best:
-        wd = fit.lam_best
+        wd = lam
         plateau = [r.lam for r in rows if r.in_plateau] or [wd]
         interval = (min(plateau), max(plateau))
         if interval[0] < interval[1]:

@@ -14,6 +14,7 @@ per level, one b. Interval: bootstrap over the seeds of each lam (every lam stay
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from l2advisor.science.curves import Curve, smooth
 
 LEVELS_BELOW_PEAK = (1.0, 2.0, 3.0, 4.0)  # in tolerances below the lowest compared peak
 NAN = float("nan")
+B_SNAP = 0.1  # |b - 1| within this: read c on the tau clock itself
 
 
 def crossing_step(curve: Curve, level: float) -> float:
@@ -92,3 +94,21 @@ def fit_time_exponent(curves: list[Curve], peaks: list[float], tolerance: float,
     ratio = rss0 / rss1 if rss1 > 0 else (math.inf if rss0 > 0 else 1.0)
     return dict(b=b, b_interval=(float(lo), float(hi)), steps_over_tau=float(ratio),
                 n_clocks=len(groups), levels=tuple(float(v) for v, k in zip(levels, keep_levels) if k))
+
+
+def clock_exponent(f: dict) -> float:
+    """The b of the clock c is read on: the paper's 1 when b is within B_SNAP of it or its 95%
+    interval contains it (or b says lam does not set the time: the verdict handles that), else
+    the fitted b, clipped to [0.4, 1.6]. Snapping keeps the advice from moving with b's noise."""
+    b, (lo, hi), ratio = f["b"], f["b_interval"], f["steps_over_tau"]
+    if not (math.isfinite(b) and ratio > 1.0 and b > 0.25) or (lo <= 1.0 <= hi) or abs(b - 1) <= B_SNAP:
+        return 1.0
+    return float(min(max(b, 0.4), 1.6))
+
+
+def on_clock(curve: Curve, b: float) -> Curve:
+    """The curve with its tau replaced by the clock steps * (lr*lam)^b (b = 1: tau itself)."""
+    if b == 1.0:
+        return curve
+    steps = np.asarray(curve.steps, dtype=float)
+    return replace(curve, tau=steps * (curve.lr * curve.lam) ** b)

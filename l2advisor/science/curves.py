@@ -138,6 +138,19 @@ def _nan_stat(values: np.ndarray, fn) -> float:
     return float(fn(v)) if v.size else float("nan")
 
 
+def finite_mean(values) -> float:
+    """Mean of the finite numbers among `values`, NaN if none."""
+    return _nan_stat(np.fromiter(values, dtype=float), np.mean)
+
+
+def peak_within(curve: Curve, steps: float) -> float:
+    """Max of the smoothed validation metric over evaluations at or before `steps` (NaN if none)."""
+    at = np.asarray(curve.steps, dtype=float)
+    s = smooth(np.asarray(curve.val_metric, dtype=float))
+    n = min(at.size, s.size)
+    return _nan_stat(s[:n][at[:n] <= steps], np.max)
+
+
 def finite_median(values) -> float:
     """Median of the finite numbers among `values` (any iterable of floats), NaN if none."""
     return _nan_stat(np.fromiter(values, dtype=float), np.median)

@@ -14,14 +14,16 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from l2advisor.science.clock import fit_time_exponent
+from l2advisor.science.clock import clock_exponent, fit_time_exponent, on_clock
 from l2advisor.science.collapse import collapse
 from l2advisor.science.curves import (
     DEFAULT_WINDOW,
     Curve,
     CurveMetrics,
     analyze_curve,
+    finite_mean,
     finite_median,
+    peak_within,
 )
 from l2advisor.science.scaling import fit_alpha, fit_clock
 from l2advisor.science.serial import from_jsonable, to_jsonable
@@ -36,7 +38,6 @@ from l2advisor.science.verdict import (  # noqa: F401 - re-exported: the verdict
 )
 
 NAN = float("nan")
-B_SNAP = 0.1  # |b - 1| within this: read c on the tau clock itself
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class LamRow:
     t_star: float  # median t*, steps
     tau_star: float  # median lr*lam*t*
     peak_tau: float  # median tau of the smoothed max
+    peak_common: float  # mean smoothed max within the shortest probe's steps (lams compared at equal steps)
     max_train_acc: float  # median of the max training accuracy
     n_peaked: int  # seeds whose curve clearly peaked before its end
     in_plateau: bool  # peak within noise of the best lam at this lr
@@ -85,6 +87,7 @@ class Fit:
     steps_over_tau: float  # misfit of the crossings on steps / on tau: > 1 when tau lines them up better
     b_used: float  # exponent of the clock c is measured on: steps * (lr*lam)^b_used (1 = tau)
     clock_ref: float  # geometric mean lr*lam of the compared probes (reference of the extrapolation)
+    common_steps: float  # steps every probe at `lr` ran: where peak_common compares the lams
     tau_star_median: float  # median single-run tau* (noisy; not what the advice uses)
     beta_lr: float  # log t* = a - beta_lr log lr - beta_lam log lam (several lrs only)
     beta_lr_interval: tuple[float, float]
@@ -153,7 +156,7 @@ def _rows(ms: list[CurveMetrics], excluded: list[Excluded]) -> list[LamRow]:
             peak_mean=float(peaks.mean()) if g else NAN,
             peak_sd=float(peaks.std(ddof=1)) if len(g) > 1 else NAN,
             t_star=finite_median(m.t_star for m in g), tau_star=finite_median(m.tau_star for m in g),
-            peak_tau=finite_median(m.peak_tau for m in g),
+            peak_tau=finite_median(m.peak_tau for m in g), peak_common=NAN,
             max_train_acc=finite_median(m.max_train_acc for m in g),
             n_peaked=sum(m.peaked for m in g), in_plateau=False))
     return rows
@@ -198,22 +201,13 @@ def _describe(f: dict) -> list[str]:
     return out
 
 
-def clock_exponent(f: dict) -> float:
-    """The b of the clock c is read on: the paper's 1 when b is within B_SNAP of it or its 95%
-    interval contains it (or b says lam does not set the time: the verdict handles that), else
-    the fitted b, clipped to [0.4, 1.6]. Snapping keeps the advice from moving with b's noise."""
-    b, (lo, hi), ratio = f["b"], f["b_interval"], f["steps_over_tau"]
-    if not (math.isfinite(b) and ratio > 1.0 and b > 0.25) or (lo <= 1.0 <= hi) or abs(b - 1) <= B_SNAP:
-        return 1.0
-    return float(min(max(b, 0.4), 1.6))
-
-
-def on_clock(curve: Curve, b: float) -> Curve:
-    """The curve with its tau replaced by the clock steps * (lr*lam)^b (b = 1: tau itself)."""
-    if b == 1.0:
-        return curve
-    steps = np.asarray(curve.steps, dtype=float)
-    return replace(curve, tau=steps * (curve.lr * curve.lam) ** b)
+def _at_equal_steps(main: list) -> tuple[float, dict[float, float]]:
+    """(steps every probe ran, {lam: mean over seeds of its smoothed max within those steps})."""
+    common = min(float(np.nanmax(np.asarray(cv.steps, dtype=float))) for _, cv in main)
+    peaks: dict[float, list[float]] = {}
+    for m, cv in main:
+        peaks.setdefault(m.lam, []).append(peak_within(cv, common))
+    return common, {lam: finite_mean(v) for lam, v in peaks.items()}
 
 
 def _main_lr(ms: list[CurveMetrics]) -> float:
@@ -238,8 +232,10 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
                              [m for m in ms if m.lr == lr], tolerance) for lr in {m.lr for m in ms}}
     lr0 = _main_lr(ms)
     p = plateaus[lr0]
-    rows = [replace(r, in_plateau=r.n_seeds > 0 and r.lam in plateaus[r.lr]["inside"])
-            for r in rows]
+    common, at_common = _at_equal_steps([(m, cv) for m, cv in usable if m.lr == lr0])
+    rows = [replace(r, in_plateau=r.n_seeds > 0 and r.lam in plateaus[r.lr]["inside"],
+                    peak_common=at_common.get(r.lam, NAN) if r.lr == lr0 else NAN) for r in rows]
+    f["common_steps"] = common
     plat = [(m, cv) for m, cv in usable if m.lr == lr0 and m.lam in p["inside"]]
     over = [m.max_train_acc for m, _ in plat]
     f.update(table=tuple(rows), lr=lr0, lam_c=p["lam_c"], lam_best=p["lam_best"],

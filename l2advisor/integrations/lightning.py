@@ -1,0 +1,131 @@
+"""AutoL2 in a Lightning `Trainer` (`pip install "l2advisor[lightning]"`).
+
+`AutoL2Callback` steps `l2advisor.AutoL2` once per optimizer step with the step's training
+loss (and accuracy, when the module gives one), logs lam, and keeps its state in the
+checkpoint. What it needs of your LightningModule:
+
+- automatic optimization with one optimizer (`configure_optimizers` may add an lr scheduler);
+  its `weight_decay` is overwritten: AutoL2 owns it on the groups it manages;
+- `training_step` returns the loss without an L2 term (a tensor, or a dict with "loss");
+  the training accuracy of the batch, if any, as `"accuracy"` in that dict or logged with
+  `self.log("accuracy", ...)` (`accuracy_key=` to rename; without one, the loss alone
+  triggers). With `accumulate_grad_batches=k`, the loss is the last micro-batch's, divided
+  by k as Lightning returns it.
+
+`WeightDecayReplay` replays a weight-decay trajectory (wd_trajectory.json from `l2advisor
+train --autol2`, or `AutoL2Callback.trajectory()`) by optimizer step: a dynamic run, again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+
+from l2advisor.integrations._config import as_trajectory, json_safe_settings, settings_from_advice
+from l2advisor.training.autol2 import AutoL2
+from l2advisor.training.trajectory import ReplaySchedule, WeightDecayTrajectory
+
+
+def _only_optimizer(trainer: pl.Trainer) -> Any:
+    if len(trainer.optimizers) != 1:
+        raise ValueError(f"AutoL2 manages one optimizer; this module configures {len(trainer.optimizers)}.")
+    return trainer.optimizers[0]
+
+
+def _scalar(value: Any) -> float | None:
+    if value is None:
+        return None
+    return float(value.detach()) if hasattr(value, "detach") else float(value)
+
+
+class AutoL2Callback(pl.Callback):
+    """Divide weight decay by `decay` when training stalls (see `l2advisor.AutoL2` for every
+    keyword). Logs lam as `log_name` each step; `state_dict` keeps AutoL2's full state."""
+
+    def __init__(self, lam0: float, *, accuracy_key: str = "accuracy", log_name: str = "weight_decay",
+                 **autol2: Any) -> None:
+        super().__init__()
+        self.settings = json_safe_settings({"lam0": lam0, **autol2})
+        checked = {k: v for k, v in self.settings.items() if k != "param_groups"}  # groups: at the start
+        AutoL2(_stand_in(), **checked)  # a bad setting fails here, not at the first step
+        self.accuracy_key, self.log_name = accuracy_key, log_name
+        self.autol2: AutoL2 | None = None
+        self._restored: dict[str, Any] | None = None
+        self._lr: float | None = None  # lr of the optimizer step just taken
+
+    @classmethod
+    def from_advice(cls, advice: Any, **kwargs: Any) -> AutoL2Callback:
+        """From `l2advisor.recommend(...)`: lam0, decay, refractory_tau and lam_min of its `.autol2`."""
+        return cls(**{**settings_from_advice(advice), **kwargs})
+
+    @staticmethod
+    def replay(trajectory: WeightDecayTrajectory | str | Path, **kwargs: Any) -> WeightDecayReplay:
+        return WeightDecayReplay(trajectory, **kwargs)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.autol2 = AutoL2(_only_optimizer(trainer), **self.settings)
+        if self._restored is not None:  # resumed: the checkpoint's state, not a fresh start
+            self.autol2.load_state_dict(self._restored)
+            self._restored = None
+
+    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
+        # Lightning steps lr schedulers before on_train_batch_end: keep this step's lr for the tau clock
+        self._lr = float(optimizer.param_groups[self.autol2.groups[0]]["lr"]) if self.autol2 else None
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        if self.autol2 is None or self._lr is None:  # no optimizer step this batch (accumulating)
+            return
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if loss is None:
+            raise ValueError("AutoL2Callback needs the training loss: return it from training_step.")
+        accuracy = outputs.get(self.accuracy_key) if isinstance(outputs, dict) else None
+        if accuracy is None:
+            accuracy = trainer.callback_metrics.get(self.accuracy_key)
+        lam = self.autol2.step(_scalar(loss), _scalar(accuracy), lr=self._lr)
+        self._lr = None
+        pl_module.log(self.log_name, lam, on_step=True, on_epoch=False)
+
+    def trajectory(self) -> WeightDecayTrajectory:
+        """lam against step so far, to replay (`WeightDecayReplay`, `l2advisor train --weight-decay-schedule`)."""
+        if self.autol2 is None:
+            raise RuntimeError("AutoL2Callback has not started training yet.")
+        return WeightDecayTrajectory.from_events(self.autol2.lam0, self.autol2.events,
+                                                 source="AutoL2Callback", extra={"autol2": self.settings})
+
+    def state_dict(self) -> dict[str, Any]:
+        state = self.autol2.state_dict() if self.autol2 is not None else self._restored
+        return {"autol2": state}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._restored = state_dict.get("autol2")  # the optimizer exists only at on_train_start
+
+
+class WeightDecayReplay(pl.Callback):
+    """Sets each optimizer step's weight_decay from a trajectory (by Lightning's global step,
+    so a resumed run needs no state of its own). `param_groups`: "nonzero", "all" or indices."""
+
+    def __init__(self, trajectory: WeightDecayTrajectory | str | Path, *, param_groups: Any = "all",
+                 log_name: str = "weight_decay") -> None:
+        super().__init__()
+        self.trajectory = as_trajectory(trajectory)
+        self.param_groups, self.log_name = param_groups, log_name
+        self.schedule: ReplaySchedule | None = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.schedule = ReplaySchedule(_only_optimizer(trainer), self.trajectory, self.param_groups,
+                                       start_step=trainer.global_step)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        if self.schedule is not None and trainer.global_step != self.schedule.step_count:
+            lam = self.schedule.set_step(trainer.global_step)
+            pl_module.log(self.log_name, lam, on_step=True, on_epoch=False)
+
+
+def _stand_in() -> Any:
+    import torch
+
+    return torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)

@@ -1,0 +1,126 @@
+"""AutoL2Callback and WeightDecayReplay in a real Lightning Trainer, offline, on a tiny module
+built in code: lam logged and stepped, a checkpoint round trip that continues exactly, and a
+replay that reproduces the AutoL2 run step by step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pl = pytest.importorskip("lightning.pytorch")
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+from l2advisor.integrations.lightning import AutoL2Callback, WeightDecayReplay  # noqa: E402
+from l2advisor.training.trajectory import read_trajectory, write_trajectory  # noqa: E402
+
+AUTOL2 = dict(lam0=0.1, check_every=2, patience=1, refractory_tau=0.001, smoothing="none")
+STEPS_PER_EPOCH = 8
+
+
+class Blobs(pl.LightningModule):
+    def __init__(self, same_batch: bool = False) -> None:
+        super().__init__()
+        self.same_batch = same_batch  # every batch holds the same 32 examples
+        self.net = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        out = self(x)
+        return {"loss": nn.functional.cross_entropy(out, y), "accuracy": (out.argmax(1) == y).float().mean()}
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.2)
+
+    def train_dataloader(self):
+        g = torch.Generator().manual_seed(1)
+        centers = torch.randn(4, 8, generator=torch.Generator().manual_seed(123)) * 1.5
+        y = torch.randint(0, 4, (32 * STEPS_PER_EPOCH,), generator=g)
+        if self.same_batch:
+            y = y[:32].repeat(STEPS_PER_EPOCH)
+            g = torch.Generator().manual_seed(1)
+        return DataLoader(TensorDataset(noisy(centers[y], g, self.same_batch), y), batch_size=32)
+
+
+def noisy(x: torch.Tensor, g: torch.Generator, same_batch: bool) -> torch.Tensor:
+    if same_batch:  # one batch's noise, repeated
+        return x + torch.randn(32, 8, generator=g).repeat(len(x) // 32, 1)
+    return x + torch.randn(len(x), 8, generator=g)
+
+
+class Recorder(pl.Callback):
+    """weight_decay in force at each optimizer step."""
+
+    def __init__(self) -> None:
+        self.lams: list[float] = []
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        self.lams.append(optimizer.param_groups[0]["weight_decay"])
+
+
+def fit(callbacks: list, max_steps: int, root: Path, ckpt: Path | None = None,
+        checkpoints: bool = False, same_batch: bool = False) -> pl.Trainer:
+    torch.manual_seed(0)
+    trainer = pl.Trainer(max_steps=max_steps, accelerator="cpu", devices=1, logger=False, callbacks=callbacks,
+                         enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=checkpoints,
+                         default_root_dir=root, deterministic=True)
+    trainer.fit(Blobs(same_batch), ckpt_path=ckpt)
+    return trainer
+
+
+def test_autol2_callback_steps_decays_and_logs(tmp_path: Path) -> None:
+    callback, recorder = AutoL2Callback(**AUTOL2), Recorder()
+    trainer = fit([callback, recorder], 40, tmp_path)
+    assert callback.autol2 is not None and callback.autol2.step_count == 40
+    assert callback.autol2.events, "the fixture must decay"
+    assert recorder.lams[0] == 0.1 and min(recorder.lams) < 0.1
+    assert float(trainer.callback_metrics["weight_decay"]) == pytest.approx(callback.autol2.lam)
+    assert callback.autol2.state_dict()["accuracy"]["best"] is not None  # accuracy reached AutoL2
+
+
+def test_checkpoint_round_trip_continues_exactly(tmp_path: Path) -> None:
+    # The whole run saves a checkpoint at step 16; a second run resumes from it and must end in
+    # the whole run's exact AutoL2 state. Every batch holds the same examples, so the data of a step does
+    # not depend on where Lightning restarts its data loader (it replays one batch on resume).
+    saver = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=2 * STEPS_PER_EPOCH,
+                                         save_top_k=-1, filename="{step}")
+    whole = AutoL2Callback(**AUTOL2)
+    fit([whole, saver], 4 * STEPS_PER_EPOCH, tmp_path / "whole", checkpoints=True, same_batch=True)
+    ckpt = tmp_path / "ckpt" / f"step={2 * STEPS_PER_EPOCH}.ckpt"
+    saved = torch.load(ckpt, weights_only=False)["callbacks"]
+    (state,) = [v["autol2"] for k, v in saved.items() if k.startswith("AutoL2Callback")]
+    assert state["step"] == 2 * STEPS_PER_EPOCH and state["events"], "decays before the checkpoint"
+    resumed = AutoL2Callback(**AUTOL2)
+    fit([resumed], 4 * STEPS_PER_EPOCH, tmp_path / "second", ckpt=ckpt, same_batch=True)
+    assert resumed.autol2.step_count == 4 * STEPS_PER_EPOCH
+    assert resumed.autol2.state_dict() == whole.autol2.state_dict()
+    assert len(whole.autol2.events) > len(state["events"])  # it went on deciding after the resume
+    fresh = AutoL2Callback(**AUTOL2)  # negative control: the first half alone ends elsewhere
+    fit([fresh], 2 * STEPS_PER_EPOCH, tmp_path / "fresh", same_batch=True)
+    assert fresh.autol2.state_dict() != whole.autol2.state_dict()
+
+
+def test_replay_reproduces_the_autol2_run(tmp_path: Path) -> None:
+    callback, recorded = AutoL2Callback(**AUTOL2), Recorder()
+    auto = fit([callback, recorded], 40, tmp_path / "auto")
+    path = write_trajectory(tmp_path / "wd.json", callback.trajectory())
+    replay, replayed = AutoL2Callback.replay(read_trajectory(path)), Recorder()
+    again = fit([replay, replayed], 40, tmp_path / "replay")
+    assert isinstance(replay, WeightDecayReplay)
+    assert replayed.lams == recorded.lams and len(set(recorded.lams)) > 1
+    for a, b in zip(auto.lightning_module.parameters(), again.lightning_module.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_from_advice_takes_the_autol2_settings() -> None:
+    advice = {"lam0": 0.05, "decay": 10.0, "refractory_tau": 0.7, "lam_min": 5e-4, "lr": 0.1}
+    callback = AutoL2Callback.from_advice({"autol2": advice}, check_every=20)
+    assert callback.settings == {"lam0": 0.05, "decay": 10.0, "refractory_tau": 0.7, "lam_min": 5e-4,
+                                 "check_every": 20}
+    with pytest.raises(ValueError, match="lam0"):
+        AutoL2Callback(lam0=-1.0)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -21,6 +22,7 @@ from l2advisor.cli.app import (
     parse_floats,
     parse_ints,
 )
+from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.modelfile.spec import load_spec
 from l2advisor.runs.lock import RunLock
@@ -64,16 +66,16 @@ class ProbeBars:
                          f"{result.status}[/] at step {result.steps}", completed=result.steps)
 
 
-def summary_table(rows: list[dict[str, Any]], metric: str) -> Table:
-    table = Table(title="Probe summary", title_justify="left")
-    for column in ("lam", "lr*lam", "seed", "t*", "tau*", f"peak {metric[:8]}", "train acc", "steps", "sec",
-                   "status"):
-        table.add_column(column, justify="right", no_wrap=True)
-    for row in rows:
-        table.add_row(f"{row['lam']:.4g}", f"{row['shrink']:.3g}", str(row["seed"]), _num(row["t_star"], "d"),
-                      _num(row["tau_star"], ".2f"), _num(row["peak"], ".4f"), _num(row["final_train_acc"], ".3f"),
-                      str(row["steps"]), _num(row["seconds"], ".1f"), row["status"])
-    return table
+def summary_table(rows: list[dict[str, Any]], metric: str, console: Console = out) -> Table:
+    """One row per probe. On a narrow console the seconds, then lr*lam, then the train accuracy
+    give way, rather than a number being cut (`--json` has them all)."""
+    columns = [Column("lam"), Column("lr*lam", drop=2), Column("seed"), Column("t*"), Column("tau*"),
+               Column(f"peak\n{metric[:10]}"), Column("train\nacc", drop=1), Column("steps"),
+               Column("sec", drop=3), Column("status", justify="left")]
+    cells = [[f"{row['lam']:.4g}", f"{row['shrink']:.3g}", str(row["seed"]), _num(row["t_star"], "d"),
+              _num(row["tau_star"], ".2f"), _num(row["peak"], ".4f"), _num(row["final_train_acc"], ".3f"),
+              str(row["steps"]), _num(row["seconds"], ".1f"), row["status"]] for row in rows]
+    return fitted_table(columns, cells, console, title="Probe summary")
 
 
 def _num(value: Any, fmt: str) -> str:

@@ -1,0 +1,56 @@
+"""Tables that fit the terminal and never cut a number (`0.0…`, `12…`, `diverg…`).
+
+A table is built from `Column`s and rows of strings. Number and status columns never wrap;
+text columns marked `wrap` may wrap at spaces. Rows are drawn compactly (a rule under the
+header, one space of padding); if the table still does not fit the console, the optional
+columns (`drop` > 0) go, highest `drop` first, until it fits. The JSON outputs always carry
+every field.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str  # may hold "\n": a two-line header is narrower
+    justify: str = "right"
+    drop: int = 0  # 0: always shown; otherwise dropped to fit, the highest first
+    wrap: bool = False  # text that may wrap at spaces (never a number)
+
+
+def fitted_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], console: Console,
+                 title: str | None = None) -> Table:
+    """A table of `rows` (one string per column) no wider than `console.width`, if dropping
+    the optional columns can make it so; rich would otherwise cut cells with an ellipsis."""
+    kept = list(range(len(columns)))
+    optional = sorted((i for i, c in enumerate(columns) if c.drop > 0), key=lambda i: -columns[i].drop)
+    while True:
+        table = _table([columns[i] for i in kept], [[row[i] for i in kept] for row in rows], title)
+        if not optional or not _cut(table, console.width):
+            return table
+        kept.remove(optional.pop(0))
+
+
+def _table(columns: list[Column], rows: list[list[str]], title: str | None) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1),
+                  pad_edge=False)
+    for column in columns:
+        table.add_column(column.header, justify=column.justify, no_wrap=not column.wrap)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _cut(table: Table, width: int) -> bool:
+    """Whether rich, drawing `table` `width` columns wide, cuts a cell (with an ellipsis)."""
+    probe = Console(file=io.StringIO(), width=width, color_system=None, legacy_windows=False)
+    probe.print(table)
+    return "…" in probe.file.getvalue()  # type: ignore[attr-defined]

@@ -1,0 +1,136 @@
+"""AutoL2 in a Hugging Face `Trainer` (`pip install "l2advisor[hf]"`).
+
+The Trainer exposes the training loss only as it logs it: the mean over the last
+`logging_steps` optimizer steps. `AutoL2TrainerCallback` therefore counts every optimizer step
+on AutoL2's tau clock (in `on_optimizer_step`, before the Trainer's lr scheduler moves the
+lr) and feeds each logged loss once, at the next optimizer step; by default AutoL2 checks
+every `logging_steps` steps, so each check measures one logged loss (a loss-only trigger; a
+training accuracy joins in if your `compute_loss` logs one under `accuracy_key`).
+
+lam is the Trainer optimizer's `weight_decay` on the groups AutoL2 manages: by default the
+groups of parameters with 2 or more dimensions (the Trainer's decay group; its no-decay group
+of biases and norm weights stays at 0). `TrainingArguments.weight_decay` is overwritten. The
+state (AutoL2's, and a logged loss not yet fed) goes into the checkpoint's trainer_state.json,
+so `trainer.train(resume_from_checkpoint=...)` continues exactly.
+
+`WeightDecayReplayCallback` replays a trajectory (wd_trajectory.json) by global step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+from transformers.trainer_callback import ExportableState
+
+from l2advisor.integrations._config import as_trajectory, json_safe_settings, settings_from_advice
+from l2advisor.training.autol2 import AutoL2
+from l2advisor.training.trajectory import ReplaySchedule, WeightDecayTrajectory
+
+
+class AutoL2TrainerCallback(TrainerCallback, ExportableState):
+    """Divide weight decay by `decay` when the logged training loss stalls (see
+    `l2advisor.AutoL2` for every keyword; `check_every` defaults to the Trainer's
+    `logging_steps`). Adds lam to each log as `log_name`; `history` keeps (step, lam)."""
+
+    def __init__(self, lam0: float, *, accuracy_key: str = "train_accuracy", log_name: str = "weight_decay",
+                 param_groups: Any = "exclude_1d", **autol2: Any) -> None:
+        self.settings = json_safe_settings({"lam0": lam0, "param_groups": param_groups, **autol2})
+        self.accuracy_key, self.log_name = accuracy_key, log_name
+        self.autol2: AutoL2 | None = None
+        self.restored_state: dict[str, Any] | None = None  # set by the Trainer on resume
+        self.pending: list[float | None] = [None, None]  # logged (loss, accuracy) not yet fed
+        self.history: list[tuple[int, float]] = []
+
+    @classmethod
+    def from_advice(cls, advice: Any, **kwargs: Any) -> AutoL2TrainerCallback:
+        """From `l2advisor.recommend(...)`: lam0, decay, refractory_tau and lam_min of its `.autol2`."""
+        return cls(**{**settings_from_advice(advice), **kwargs})
+
+    @staticmethod
+    def replay(trajectory: WeightDecayTrajectory | str | Path, **kwargs: Any) -> WeightDecayReplayCallback:
+        return WeightDecayReplayCallback(trajectory, **kwargs)
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, optimizer: Any = None, **kwargs: Any) -> None:
+        if optimizer is None:
+            raise ValueError("AutoL2TrainerCallback needs the Trainer's optimizer at on_train_begin.")
+        self.settings.setdefault("check_every", max(1, int(state.logging_steps)))
+        self.autol2 = AutoL2(optimizer, **self.settings)
+        if self.restored_state is None and state.global_step > 0:
+            self._take_saved_state(state)
+        if self.restored_state is not None:  # resumed: continue the checkpoint's state
+            self.autol2.load_state_dict(self.restored_state)
+            self.restored_state = None
+
+    def _take_saved_state(self, state: Any) -> None:
+        """A resumed Trainer restores callbacks itself only with
+        `restore_callback_states_from_checkpoint=True`; otherwise the saved state is still in
+        the TrainerState it read back from the checkpoint."""
+        saved = (state.stateful_callbacks or {}).get(type(self).__name__) if isinstance(
+            state.stateful_callbacks, dict) else None
+        saved = saved[0] if isinstance(saved, list) and saved else saved
+        attributes = (saved or {}).get("attributes") or {}
+        if attributes.get("restored_state") is not None:
+            self.restored_state = attributes["restored_state"]
+            self.pending = list(attributes.get("pending") or [None, None])
+
+    def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.autol2 is not None:
+            loss, accuracy = self.pending
+            self.autol2.step(loss, accuracy)  # None: nothing logged since the last step
+            self.pending = [None, None]
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
+               **kwargs: Any) -> None:
+        if self.autol2 is None or logs is None:
+            return
+        if "loss" in logs:
+            self.pending = [float(logs["loss"]), _maybe_float(logs.get(self.accuracy_key))]
+        logs[self.log_name] = self.autol2.lam
+        self.history.append((state.global_step, self.autol2.lam))
+
+    def trajectory(self) -> WeightDecayTrajectory:
+        """lam against step so far, to replay."""
+        if self.autol2 is None:
+            raise RuntimeError("AutoL2TrainerCallback has not started training yet.")
+        return WeightDecayTrajectory.from_events(self.autol2.lam0, self.autol2.events,
+                                                 source="AutoL2TrainerCallback", extra={"autol2": self.settings})
+
+    def state(self) -> dict[str, Any]:
+        """What the Trainer saves in trainer_state.json: constructor arguments and attributes."""
+        args = {**self.settings, "accuracy_key": self.accuracy_key, "log_name": self.log_name}
+        restored = self.autol2.state_dict() if self.autol2 is not None else self.restored_state
+        return {"args": args, "attributes": {"restored_state": restored, "pending": list(self.pending)}}
+
+
+class WeightDecayReplayCallback(TrainerCallback):
+    """Sets each optimizer step's weight_decay from a trajectory, by the Trainer's global step
+    (a resumed run needs no state of its own)."""
+
+    def __init__(self, trajectory: WeightDecayTrajectory | str | Path, *, param_groups: Any = None,
+                 log_name: str = "weight_decay") -> None:
+        """`param_groups`: indices, "all", or None for the groups holding a parameter with 2 or
+        more dimensions (the Trainer's decay group; its no-decay group stays at 0)."""
+        self.trajectory = as_trajectory(trajectory)
+        self.param_groups, self.log_name = param_groups, log_name
+        self.schedule: ReplaySchedule | None = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, optimizer: Any = None, **kwargs: Any) -> None:
+        groups = self.param_groups
+        if groups is None:
+            groups = [i for i, g in enumerate(optimizer.param_groups) if any(p.dim() > 1 for p in g["params"])]
+        self.schedule = ReplaySchedule(optimizer, self.trajectory, groups, start_step=state.global_step)
+
+    def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.schedule is not None:  # global_step is incremented after this event
+            self.schedule.set_step(state.global_step + 1)
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
+               **kwargs: Any) -> None:
+        if self.schedule is not None and logs is not None:
+            logs[self.log_name] = self.schedule.lam
+
+
+def _maybe_float(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from l2advisor.cli.app import app, catch_interrupt, err, handle_errors, out, parse_ints
 from l2advisor.cli.probe import DEFAULT_HORIZON
+from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.cli.tune import (
     Bars,
     Budget,
@@ -124,27 +126,31 @@ def compare(
                         f"{next(iter(report['failed_arms'].values()))}. compare.json marks them failed.")
 
 
-def compare_table(report: dict[str, Any]) -> Table:
-    metric = report["metric"][:8]
-    table = Table(title=f"Comparison: budget {report['settings']['budget']} steps, "
-                        f"{len(report['settings']['seeds'])} seeds", title_justify="left")
-    for column in ("arm", "lam", f"peak val {metric}", f"test {metric}", "compute steps", "compute s", "note"):
-        table.add_column(column, justify="right" if column != "note" else "left", no_wrap=column == "arm")
+def compare_table(report: dict[str, Any], console: Console = out) -> Table:
+    """One row per arm, mean over seeds with ± sd below it; on a narrow console the compute
+    seconds give way and the arm names and notes wrap, rather than a number being cut."""
+    metric = report["metric"][:10]
+    columns = [Column("arm", "left", wrap=True), Column("lam"), Column(f"peak val\n{metric}"),
+               Column(f"test\n{metric}"), Column("compute\nsteps"), Column("compute\ns", drop=1),
+               Column("note", "left", wrap=True)]
+    cells = []
     for row in report["rows"]:
         label = "optuna, its lam re-run" if row["arm"] == "optuna" else row["arm"]
         label = f"[bold red]{label} FAILED[/]" if row.get("failed") else label
-        table.add_row(label, fmt_num(row["lam"], ".3g"), _pm(row["peak_mean"], row["peak_sd"]),
+        cells.append([label, fmt_num(row["lam"], ".3g"), _pm(row["peak_mean"], row["peak_sd"]),
                       _pm(row["test_mean"], row["test_sd"]), fmt_num(row["compute_steps"], ",.0f"),
-                      fmt_num(row["compute_seconds"], ",.0f"), row["note"])
+                      fmt_num(row["compute_seconds"], ",.0f"), row["note"]])
         if row["arm"] == "optuna":
-            table.add_row("optuna raw best", fmt_num(row["lam"], ".3g"), fmt_num(row["raw_best"]), "-",
+            cells.append(["optuna raw best", fmt_num(row["lam"], ".3g"), fmt_num(row["raw_best"]), "-",
                           fmt_num(row["compute_steps"], ",.0f"), fmt_num(row["compute_seconds"], ",.0f"),
-                          "one noisy run, biased upward")
-    return table
+                          "one noisy run, biased upward"])
+    title = f"Comparison: budget {report['settings']['budget']} steps, {len(report['settings']['seeds'])} seeds"
+    return fitted_table(columns, cells, console, title=title)
 
 
 def _pm(mean: float | None, sd: float | None) -> str:
-    return "-" if mean is None else f"{mean:.4f}" + (f" ± {sd:.4f}" if sd is not None else "")
+    """The mean, and its sd on a second line (a narrower column than `mean ± sd`)."""
+    return "-" if mean is None else f"{mean:.4f}" + (f"\n± {sd:.4f}" if sd is not None else "")
 
 
 def match_line(report: dict[str, Any]) -> str:

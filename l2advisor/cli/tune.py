@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from l2advisor.cli.app import app, catch_interrupt, err, handle_errors, out
+from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.errors import InputError
 from l2advisor.modelfile.spec import load_spec
 from l2advisor.runs.store import json_safe
@@ -119,16 +121,17 @@ def fmt_num(value: Any, fmt: str = ".4f") -> str:
     return "-" if value is None or (isinstance(value, float) and not math.isfinite(value)) else format(value, fmt)
 
 
-def trials_table(rows: list[dict[str, Any]], metric: str, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("trial", "lam", "state", f"peak {metric[:8]}", "best so far", "steps", "sec", "note"):
-        table.add_column(column, justify="right", no_wrap=True)
+def trials_table(rows: list[dict[str, Any]], metric: str, title: str, console: Console = out) -> Table:
+    """One row per trial; on a narrow console the seconds give way rather than a number being cut."""
+    columns = [Column("trial"), Column("lam"), Column("state", justify="left"), Column(f"peak\n{metric[:10]}"),
+               Column("best\nso far"), Column("steps"), Column("sec", drop=1), Column("note", "left", wrap=True)]
     best = best_so_far([r["value"] if r["state"] == "COMPLETE" else None for r in rows])
+    cells = []
     for row, so_far in zip(rows, best, strict=True):
         note = "surplus" if row["surplus"] else (f"retry of {row['retry_of']}" if row["retry_of"] is not None else "")
-        table.add_row(str(row["number"]), fmt_num(row["lam"], ".3g"), row["state"], fmt_num(row["value"]),
-                      fmt_num(so_far), fmt_num(row["steps"], "d"), fmt_num(row["seconds"], ".1f"), note)
-    return table
+        cells.append([str(row["number"]), fmt_num(row["lam"], ".3g"), row["state"], fmt_num(row["value"]),
+                      fmt_num(so_far), fmt_num(row["steps"], "d"), fmt_num(row["seconds"], ".1f"), note])
+    return fitted_table(columns, cells, console, title=title)
 
 
 @app.command()

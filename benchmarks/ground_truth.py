@@ -11,8 +11,9 @@ Constant lr: the lams of one (task, seed) train together as stacked replicas
 cannot be stacked), each to the long budget; its prefix serves the short budget (constant lr and
 lam do not depend on the budget). Cosine and linear-to-zero: one `train` run per lam and budget,
 the lr set per step (`lr_at`). Order: task by task, cheapest first (`COST_MS`), all seeds of a
-task before the next, so a partial ground truth has complete tasks. Runs already in the file are skipped (resume); a file written for another grid,
-budget or model file is refused. Progress goes to stderr; one torch thread.
+task before the next, so a partial ground truth has complete tasks. Runs already in the file are
+skipped (resume); a grid extended with new lams trains only those; a file written for another
+grid, budget or model file is refused. Progress goes to stderr; one torch thread.
 """
 
 from __future__ import annotations
@@ -72,8 +73,12 @@ def open_store(path: Path, head: dict) -> set[tuple]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(head) + "\n")
         return set()
-    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text().splitlines()
+    lines = [json.loads(line) for line in text if line.strip()]
     old = lines[0]
+    if old.get("lams") != head["lams"] and set(old.get("lams", ())) < set(head["lams"]):  # the grid was extended
+        old["lams"] = head["lams"]
+        path.write_text("\n".join([json.dumps(old), *text[1:]]) + "\n")  # runs so far stay valid
     for key in ("budgets", "lams", "eval_every"):
         if old.get(key) != head[key]:
             raise SystemExit(f"{path}: written for {key}={old.get(key)}, the suite now says {head[key]}; "

@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 from l2advisor.errors import InputError
+from l2advisor.modelfile.lightning import lightning_settings
 
 DEFAULTS: dict[str, Any] = {
     "lr": 0.1,
@@ -72,18 +73,22 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> T
     path = Path(path)
     module = _exec_file(path)
     where = path.name
+    found = lightning_settings(module, path) or {}  # a LightningModule instead of build_model
+    builders = {name: found.pop(name, getattr(module, name, None)) for name in ("build_model", "build_data")}
     for required in ("build_model", "build_data"):
-        if not callable(getattr(module, required, None)):
+        if not callable(builders[required]):
             raise InputError(f"{where} has no function `{required}()`; a model file must define "
-                             "build_model() -> torch.nn.Module and build_data() -> (train, val).")
+                             "build_model() -> torch.nn.Module and build_data() -> (train, val) "
+                             "(or a LightningModule, see the README).")
     build_test = getattr(module, "build_test", None)
     if build_test is not None and not callable(build_test):
         raise InputError(f"{where}: `build_test` must be a function returning a dataset.")
     settings = {key: getattr(module, key, default) for key, default in DEFAULTS.items()}
+    settings.update({k: v for k, v in found.items() if not (k == "batch_size" and hasattr(module, k))})
     settings.update({k: v for k, v in (overrides or {}).items() if v is not None})
     spec = TaskSpec(
         path=path.resolve(), name=path.stem, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        build_model=module.build_model, build_data=module.build_data, build_test=build_test,
+        build_model=builders["build_model"], build_data=builders["build_data"], build_test=build_test,
         **settings,
     )
     return validate_settings(spec)

@@ -160,7 +160,7 @@ def tune(
     The objective is the peak validation metric. Re-running resumes the study; several processes (machines) sharing one --storage work on one study, and together stop at --trials trials.
     """
     from l2advisor.tuning.baseline import run_study, study_objective, trial_rows
-    from l2advisor.tuning.storage import default_storage, open_storage, open_study
+    from l2advisor.tuning.storage import default_storage, masked_url, open_storage, open_study
 
     spec, task, config = spec_and_config(model_file, budget, eval_every, seed, device,
                                           {"lr": lr, "batch_size": batch_size})
@@ -169,7 +169,7 @@ def tune(
     url = storage or default_storage(run_dir)
     name = study_name or f"{spec.name}-T{budget}-seed{seed}"
     study = open_study(open_storage(url), name, settings, study_objective(task, config, settings), budget)
-    err.print(f"Tuning lam of {spec.path.name} on {config.device}: study {name!r} in {url}, "
+    err.print(f"Tuning lam of {spec.path.name} on {config.device}: study {name!r} in {masked_url(url)}, "
               f"{trials} trials of {budget} steps, lam in [{lam_low:g}, {lam_high:g}]"
               + (" and 0" if include_zero else "") + f", pruner {pruner}")
     bars = TuneBars(trials, budget)
@@ -178,7 +178,7 @@ def tune(
     rows = trial_rows(study)
     if as_json:
         slim = [{k: v for k, v in r.items() if k != "curve"} for r in rows]
-        out.print_json(json.dumps(json_safe({"study_name": name, "storage": url, "trials": slim,
+        out.print_json(json.dumps(json_safe({"study_name": name, "storage": masked_url(url), "trials": slim,
                                              "sampler": study.sampler.describe()})))
     else:
         out.print(trials_table(rows, spec.metric_name, f"Optuna study {name!r}"))

@@ -30,7 +30,7 @@ from l2advisor.training.train import Record, TrainConfig
 from l2advisor.tuning.accounting import Cost, optuna_costs, trials_to_match
 from l2advisor.tuning.arms import ArmRun, Progress, run_arm, summarize_arm
 from l2advisor.tuning.baseline import run_study, study_objective, trial_rows
-from l2advisor.tuning.storage import open_storage, open_study
+from l2advisor.tuning.storage import masked_url, open_storage, open_study
 
 ARMS = ("advisor", "autol2", "default", "zero", "optuna")
 RUNS_FILE = "compare_runs.jsonl"
@@ -241,7 +241,7 @@ class Comparison:
         values, costs = optuna_costs(trials)
         complete = [t for t in trials if t["state"] == "COMPLETE" and t["value"] is not None]
         self.extra.update(optuna_trials=trials, optuna_study={
-            "study_name": self.study_name, "storage": self.storage_url, "sampler": study.sampler.describe(),
+            "study_name": self.study_name, "storage": masked_url(self.storage_url), "sampler": study.sampler.describe(),
             "pruner": study_settings.pruner, "lam_range": [study_settings.lam_low, study_settings.lam_high]})
         if not complete:
             self.notes.append("Optuna arm: no trial completed.")

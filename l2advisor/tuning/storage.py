@@ -8,6 +8,7 @@ must have been made for the same objective (model, budget, seed, lam range), or 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,22 +32,34 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
             backend = optuna.storages.journal.JournalFileBackend(str(path))
             return optuna.storages.JournalStorage(backend)
         kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-        if url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        if url.startswith("sqlite:///"):  # the file's folder; also for sqlite:///file:PATH?uri=true&...
+            database = url[len("sqlite:///"):].split("?")[0]
+            Path(database.removeprefix("file:")).parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
     except Exception as err:
-        raise InputError(f"Cannot open the Optuna storage {_masked(url)} ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else 'no detail'}); give an RDB URL such as "
-                         "sqlite:///study.db or postgresql://..., or journal:PATH.") from None
+        detail = hide_password(str(err).splitlines()[0], url) if str(err) else "no detail"
+        raise InputError(f"Cannot open the Optuna storage {masked_url(url)} ({type(err).__name__}: {detail}); "
+                         "give an RDB URL such as sqlite:///study.db or postgresql://..., or journal:PATH.") from None
 
 
-def _masked(url: str) -> str:
-    """The URL without its password."""
-    if "://" in url and "@" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-    return url
+# scheme://user:PASSWORD@host..., and ?password=PASSWORD (libpq-style query parameters)
+_USERINFO_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*):(.*)@")  # to the last @: never less
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)([^&#]*)", re.IGNORECASE)
+
+
+def masked_url(url: str) -> str:
+    """The URL as it may be shown or stored: any password replaced by ***."""
+    url = _USERINFO_PASSWORD.sub(r"\1:***@", url)
+    return _QUERY_PASSWORD.sub(r"\1***", url)
+
+
+def hide_password(text: str, url: str) -> str:
+    """`text` (e.g. a database driver's error message) with the URL's passwords replaced by ***."""
+    secrets = [m.group(2) for m in (_USERINFO_PASSWORD.search(url),) if m] + \
+        [m.group(2) for m in _QUERY_PASSWORD.finditer(url)]
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text.replace(url, masked_url(url))
 
 
 def open_study(storage: optuna.storages.BaseStorage, name: str, settings: StudySettings,
@@ -58,7 +71,8 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, settings: StudyS
         study = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True,
                                     sampler=sampler, pruner=pruner)
     except Exception as err:  # the user's database: locked, unreachable, another schema...
-        raise InputError(f"Cannot open study {name!r} in the Optuna storage ({type(err).__name__}: {err}).") from None
+        detail = hide_password(str(err), getattr(storage, "url", ""))
+        raise InputError(f"Cannot open study {name!r} in the Optuna storage ({type(err).__name__}: {detail}).") from None
     if study.direction != optuna.study.StudyDirection.MAXIMIZE:
         raise InputError(f"Study {name!r} minimizes; it was not made by l2advisor. Use another --study-name.")
     old = study.user_attrs.get("l2advisor")

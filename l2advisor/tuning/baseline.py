@@ -24,6 +24,7 @@ recovery.py.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -86,16 +87,25 @@ class TuneProgress(Protocol):
 
 
 class PerTrialTPE(BaseSampler):
-    """TPE whose random stream is seeded by (seed, trial number); everything else is TPE's."""
+    """TPE whose random stream is seeded by (seed, trial number); everything else is TPE's.
 
-    def __init__(self, seed: int, startup_trials: int = 10) -> None:
+    With `constant_liar` (the default), the trials other workers are running count as bad
+    results, so workers sharing a study do not all propose the same lam; a single worker has no
+    other running trial, so it changes nothing there. `describe()` reports these options, the
+    ones the sampler is built with.
+    """
+
+    def __init__(self, seed: int, startup_trials: int = 10, constant_liar: bool = True) -> None:
         self.seed, self.startup_trials = seed, startup_trials
+        self.options = {"n_startup_trials": startup_trials, "constant_liar": constant_liar, "multivariate": False}
         self._cache: tuple[int, TPESampler] | None = None
 
     def _tpe(self, trial: FrozenTrial) -> TPESampler:
         if self._cache is None or self._cache[0] != trial.number:
             seed = (self.seed * 1_000_003 + trial.number) % 2**32
-            self._cache = (trial.number, TPESampler(seed=seed, n_startup_trials=self.startup_trials))
+            with warnings.catch_warnings():  # constant_liar is flagged experimental; we use it knowingly
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                self._cache = (trial.number, TPESampler(seed=seed, **self.options))
         return self._cache[1]
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
@@ -115,7 +125,7 @@ class PerTrialTPE(BaseSampler):
 
     def describe(self) -> dict[str, Any]:
         return {"sampler": "TPESampler", "seed": f"({self.seed} * 1000003 + trial number) mod 2**32",
-                "n_startup_trials": self.startup_trials, "constant_liar": True, "multivariate": False}
+                **self.options}
 
 
 def make_pruner(name: str, budget: int) -> optuna.pruners.BasePruner:

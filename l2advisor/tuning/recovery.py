@@ -21,6 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 HEARTBEAT_S = 20.0  # seconds between heartbeats of a running trial
 MAX_RETRIES = 2  # a lam whose runs keep dying (e.g. out of memory) is given up after this
+RETRY_S = 1.0  # first retry of a failed heartbeat write; doubles up to HEARTBEAT_S
 
 
 def stale_reason(trial: FrozenTrial, stale_after: float, now: float | None = None) -> str | None:
@@ -79,21 +80,35 @@ def sweep_stale(study: optuna.Study, stale_after: float) -> list[str]:
 
 
 class Heartbeat:
-    """Records the trial's owner now, and a heartbeat every HEARTBEAT_S seconds in a thread."""
+    """Records the trial's owner now, and a heartbeat every HEARTBEAT_S seconds in a thread.
 
-    def __init__(self, trial: optuna.Trial, interval: float = HEARTBEAT_S) -> None:
-        self.trial, self.interval = trial, interval
+    A failed write (the database hiccupped) is retried after `retry_s`, doubling up to the
+    interval, and the beat goes on: one error must not let another host declare the live trial
+    dead. Only a trial finished meanwhile, or `stop`, ends the thread.
+    """
+
+    def __init__(self, trial: optuna.Trial, interval: float = HEARTBEAT_S, retry_s: float = RETRY_S) -> None:
+        self.trial, self.interval, self.retry_s = trial, interval, retry_s
+        self.failures = 0  # consecutive failed writes
+        self.errors: list[str] = []  # the last few, for diagnostics
         self.stop = threading.Event()
         trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid()})
         trial.set_user_attr("heartbeat", time.time())
         self.thread = threading.Thread(target=self._beat, daemon=True)
 
     def _beat(self) -> None:
-        while not self.stop.wait(self.interval):
+        wait = self.interval
+        while not self.stop.wait(wait):
             try:
                 self.trial.set_user_attr("heartbeat", time.time())
-            except Exception:  # the trial was finished meanwhile (or the storage hiccupped)
+            except UpdateFinishedTrialError:  # the trial was finished meanwhile: nothing to keep alive
                 return
+            except Exception as error:  # the storage hiccupped: try again soon
+                self.failures += 1
+                self.errors = [*self.errors[-4:], f"{type(error).__name__}: {error}"]
+                wait = min(self.interval, self.retry_s * 2 ** min(self.failures - 1, 16))
+            else:
+                self.failures, wait = 0, self.interval
 
     def __enter__(self) -> Heartbeat:
         self.thread.start()

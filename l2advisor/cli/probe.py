@@ -89,6 +89,10 @@ def _num(value: Any, fmt: str) -> str:
 def probe(
     model_file: Annotated[Path, typer.Argument(help="Your model file (build_model, build_data, optional settings).")],
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory \\[default: runs/<file name>].")] = None,
+    budget: Annotated[float | None, typer.Option(help="Size the probes for this training budget: together, "
+                                                  "evaluation included, they cost at most 0.45 of one budget run "
+                                                  "(less for long budgets), every rung the same tau window.")] = None,
+    unit: Annotated[str, typer.Option(help="Unit of --budget: steps or epochs.")] = "steps",
     lambdas: Annotated[str | None, typer.Option(help="Explicit lams, comma-separated (skips the automatic ladder).")] = None,
     lrs: Annotated[str | None, typer.Option(help="Learning rates to probe, comma-separated \\[default: the file's lr].")] = None,
     lam_max: Annotated[float | None, typer.Option(help="Top of the automatic ladder \\[default: lr*lam*(1/(1-momentum)) = 0.01].")] = None,
@@ -123,14 +127,15 @@ def probe(
 
     Re-running the same command resumes: finished probes are reused, unfinished ones restart.
     """
+    from l2advisor.cli.train import budget_steps
     from l2advisor.modelfile.task import build_task
     from l2advisor.probing.probe import (
-        ProbeSettings,
         check_settings,
         pending,
         plan_probes,
         summarize,
     )
+    from l2advisor.probing.settings import probe_settings
     from l2advisor.runs.rundir import PLAN_KEY, PROBES_FILE, results_path
     from l2advisor.training.train import TrainConfig, resolve_device
 
@@ -139,13 +144,14 @@ def probe(
     if batch_replicas < 1:
         raise InputError(f"--batch-replicas must be at least 1, got {batch_replicas}.")
     torch_device = resolve_device(device)
-    settings = ProbeSettings(
-        lrs=parse_floats(lrs, "--lrs") or (spec.lr,), seeds=parse_ints(seeds, "--seeds"),
-        horizon=horizon if horizon is not None else DEFAULT_HORIZON * (1.0 - spec.momentum),
-        probe_budget=probe_budget, lambdas=parse_floats(lambdas, "--lambdas"), lam_max=lam_max,
-        factor=factor, tolerance=tolerance, early_stop=early_stop)
-    run_dir = out_dir or Path("runs") / spec.name
     task = build_task(spec)
+    steps = None if budget is None else budget_steps(budget, unit, task.train_size, spec.batch_size)
+    settings, plan = probe_settings(
+        spec.lr, spec.momentum, seeds=parse_ints(seeds, "--seeds"), budget_steps=steps,
+        n_val=len(task.val), batch_size=spec.batch_size, lrs=parse_floats(lrs, "--lrs") or (),
+        horizon=horizon, probe_budget=probe_budget, lambdas=parse_floats(lambdas, "--lambdas") or (),
+        lam_max=lam_max, factor=factor, tolerance=tolerance, early_stop=early_stop)
+    run_dir = out_dir or Path("runs") / spec.name
     check_settings(settings, task)
     runs = plan_probes(settings, spec.momentum)
     base = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=1, eval_every=1,
@@ -161,6 +167,7 @@ def probe(
         err.print(f"Probing {spec.path.name} on {torch_device}: {len(runs)} probes "
                   f"({len(reused)} reused), lams {', '.join(f'{lam:g}' for lam in sorted({r.lam for r in runs}, reverse=True))}, "
                   f"horizon tau={settings.horizon:g}, results in {run_dir}")
+        err.print(sizing_line(plan, runs, len(task.val), spec.batch_size))
         bars = ProbeBars(todo)
         with bars.bars, catch_interrupt() as interrupted:
             _run(task, todo, base, settings, writer, bars, interrupted, model_file, overrides, path,
@@ -176,7 +183,8 @@ def probe(
         out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "probes": rows})))
     else:
         out.print(summary_table(rows, spec.metric_name))
-        err.print(f"Next: [bold]l2advisor recommend {run_dir} --budget STEPS[/]")
+        err.print(sizing_line(plan, runs, len(task.val), spec.batch_size))
+        err.print(f"Next: [bold]l2advisor recommend {run_dir} --budget {steps or 'STEPS'}[/]")
     report_failures([results.runs[r.run_id] for r in runs if r.run_id in results.runs])
 
 
@@ -198,6 +206,24 @@ def _run(task: Any, todo: list[ProbeRun], base: TrainConfig, settings: ProbeSett
     run_parallel(model_file, overrides, todo, base, settings, path, jobs=jobs, replicas=replicas,
                  devices=device_list, backend=backend, scheduler=scheduler, write=writer.write, progress=bars,
                  interrupted=interrupted, notice=notice)
+
+
+def sizing_line(plan: Any, runs: list[ProbeRun], n_val: int, batch_size: int) -> str:
+    """What budget the probes were sized for (or suit), in one line for stderr."""
+    from l2advisor.probing.budget import budget_for_cost, eval_cost_steps
+    from l2advisor.training.eval_schedule import count_evals
+
+    if plan is not None:
+        line = (f"Sized for a budget of {plan.budget_steps} steps: the probes cost about "
+                f"{plan.cost_fraction:.2f} of one budget run, evaluation included (cap {plan.fraction:.2f}).")
+        if plan.over_cap:
+            line += (" [yellow]More than the cap: at this budget 3 rungs fit only at lams so large that "
+                     "the learning rate, not lam, would set the time to the top.[/]")
+        return line
+    e = eval_cost_steps(n_val, batch_size)
+    cost = sum(r.max_steps + count_evals(r.max_steps, r.eval_every, r.eval_per_decade) * e for r in runs)
+    return (f"Not sized for a budget: up to {cost:,.0f} step-equivalents (early stops cut it), which "
+            f"suits budgets of {budget_for_cost(cost, e):,} steps or more; `--budget STEPS` sizes them.")
 
 
 def report_failures(states: list[RunState]) -> None:

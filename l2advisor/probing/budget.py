@@ -7,8 +7,8 @@ set about n_val / (2 * batch_size) (forward only, larger batches; measured about
 as `l2advisor train` does. Every rung gets the same window in tau (no early stop), so t* and
 the collapse are never read through windows of different lengths in tau.
 
-The cap shrinks with the budget, fraction(T) = min(0.4, 0.2 * sqrt(32000 / T)): 0.4 of a run
-at 6,400 steps, 0.2 at 32,000, 0.1 at 128,000; probes grow as sqrt(T), not as T.
+The cap shrinks with the budget, fraction(T) = min(0.45, 0.225 * sqrt(32000 / T)): 0.45 of a
+run up to 8,000 steps, 0.225 at 32,000, 0.11 at 128,000; probes grow as sqrt(T), not as T.
 """
 
 from __future__ import annotations
@@ -20,15 +20,17 @@ from l2advisor.errors import InputError
 from l2advisor.training.eval_schedule import count_evals
 
 BUDGET_RUN_EVALS = 100  # evaluations of one budget run (l2advisor train's default)
-EVALS_PER_DECADE = 10  # budget-sized probes evaluate evenly in log steps
+EVALS_PER_DECADE = 10  # probes evaluate evenly in log steps
 TOP_SHRINK = 0.01  # default top of the ladder: lr*lam/(1-momentum)
+MAX_TOP_RAISE = 2.0  # the top rung moves at most this far above TOP_SHRINK: larger lams put the
+# top of the curve inside the fast, lr-driven rise, where lam no longer sets the time (b -> 0)
 MIN_RUNGS, MAX_RUNGS = 3, 8
 FACTOR = 2.0  # between rungs
 
 
 def probe_fraction(budget_steps: int) -> float:
     """Largest share of one budget run the probes may cost."""
-    return min(0.4, 0.2 * math.sqrt(32000.0 / budget_steps))
+    return min(0.45, 0.225 * math.sqrt(32000.0 / budget_steps))
 
 
 def eval_cost_steps(n_val: int, batch_size: int) -> float:
@@ -50,6 +52,8 @@ class BudgetPlan:
     seeds: int
     horizon: float  # tau window of every rung (tau = lr*lam*steps)
     top_raised: bool  # the top rung had to move above TOP_SHRINK to fit 3 rungs
+    over_cap: bool  # even raised by MAX_TOP_RAISE, 3 rungs cost more than the cap
+
 
     @property
     def cost_fraction(self) -> float:
@@ -65,8 +69,8 @@ def plan_for_budget(budget_steps: int, lr: float, momentum: float, horizon: floa
                     n_val: int, batch_size: int) -> BudgetPlan:
     """The ladder for `budget_steps`: top rung at lr*lam = TOP_SHRINK*(1-momentum) and as many
     rungs below it as the cap allows (3 to 8); when even 3 rungs do not fit, the whole ladder
-    moves up (larger lams, shorter rungs) until they do. Raises InputError when the budget
-    is too small for 3 rungs of at least 20 steps."""
+    moves up (larger lams, shorter rungs), at most MAX_TOP_RAISE, and past that the plan costs
+    more than the cap and says so (`over_cap`): a dearer probe beats one that cannot see."""
     if budget_steps < 1:
         raise InputError(f"--budget must be at least 1 step, got {budget_steps}.")
     e = eval_cost_steps(n_val, batch_size)
@@ -77,16 +81,26 @@ def plan_for_budget(budget_steps: int, lr: float, momentum: float, horizon: floa
     while rungs < MAX_RUNGS and _ladder_cost(top_steps, rungs + 1, seeds, e) <= cap:
         rungs += 1
     raised = _ladder_cost(top_steps, rungs, seeds, e) > cap
-    while raised and _ladder_cost(top_steps, rungs, seeds, e) > cap:
-        top_steps *= 0.9
-        if top_steps < 20:
-            raise InputError(f"--budget {budget_steps} steps is too small to size probes for: 3 rungs "
-                             f"x {seeds} seed(s) do not fit in {cap:.0f} step-equivalents; probe with "
-                             f"--probe-budget instead, or fewer --seeds.")
+    lowest = top_steps / MAX_TOP_RAISE
+    while raised and top_steps > lowest and _ladder_cost(top_steps, rungs, seeds, e) > cap:
+        top_steps = max(top_steps * 0.95, lowest)
     top_clock = horizon / top_steps  # lr*lam of the top rung
     lams = tuple(float(f"{top_clock / lr / FACTOR**i:.4g}") for i in range(rungs))
     steps = tuple(math.ceil(horizon / (lr * lam)) for lam in lams)
     cost = seeds * sum(s + count_evals(s, 1, EVALS_PER_DECADE) * e for s in steps)
     return BudgetPlan(budget_steps=int(budget_steps), fraction=probe_fraction(budget_steps), cap=cap,
                       cost=cost, budget_run_cost=run_cost, lams=lams, rung_steps=steps, seeds=seeds,
-                      horizon=horizon, top_raised=raised)
+                      horizon=horizon, top_raised=raised, over_cap=cost > cap)
+
+
+def budget_for_cost(cost: float, eval_cost: float) -> int:
+    """The smallest budget (steps) whose cap, fraction(T) * (T + 100 evaluations), covers `cost`
+    step-equivalents: what a probe that was not sized for a budget suits."""
+    lo, hi = 1, 10**9
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if probe_fraction(mid) * (mid + BUDGET_RUN_EVALS * eval_cost) >= cost:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo

@@ -1,0 +1,39 @@
+"""The probe settings the command line (and the API) build: the default ladder, or one sized to
+a budget (budget.py). One place, so that simulations and tests probe the plan users get."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from l2advisor.errors import InputError
+from l2advisor.probing.budget import EVALS_PER_DECADE, BudgetPlan, plan_for_budget
+from l2advisor.probing.probe import ProbeSettings
+
+DEFAULT_HORIZON = 8.0  # tau units (lr*lam*steps) for plain SGD; times (1 - momentum)
+DEFAULT_PROBE_BUDGET = 24000  # total steps of the default ladder, all probes and seeds
+DEFAULT_SEEDS = (0, 1)
+
+
+def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT_SEEDS,
+                   budget_steps: int | None = None, n_val: int = 1000, batch_size: int = 64,
+                   lrs: Sequence[float] = (), horizon: float | None = None,
+                   probe_budget: int = DEFAULT_PROBE_BUDGET, lambdas: Sequence[float] = (),
+                   lam_max: float | None = None, factor: float = 2.0, tolerance: float = 0.005,
+                   early_stop: bool = True) -> tuple[ProbeSettings, BudgetPlan | None]:
+    """Settings for `probe`: with `budget_steps`, the ladder of `plan_for_budget` (every rung
+    the same tau window, no early stop); without, the default ladder under `probe_budget`.
+    Both evaluate EVALS_PER_DECADE times per decade of steps."""
+    horizon = DEFAULT_HORIZON * (1.0 - momentum) if horizon is None else horizon
+    if budget_steps is None:
+        return ProbeSettings(lrs=tuple(lrs) or (lr,), seeds=tuple(seeds), horizon=horizon,
+                             probe_budget=probe_budget, lambdas=tuple(lambdas) or None, lam_max=lam_max,
+                             factor=factor, tolerance=tolerance, early_stop=early_stop,
+                             eval_per_decade=EVALS_PER_DECADE), None
+    if lambdas or len(lrs) > 1 or lam_max is not None:
+        raise InputError("--budget plans the ladder itself: drop --lambdas, --lam-max and extra --lrs "
+                         "(or drop --budget to choose the ladder by hand).")
+    plan = plan_for_budget(budget_steps, lr, momentum, horizon, len(seeds), n_val, batch_size)
+    settings = ProbeSettings(lrs=(lr,), seeds=tuple(seeds), horizon=horizon, probe_budget=int(plan.cap),
+                             lambdas=plan.lams, factor=factor, tolerance=tolerance, early_stop=False,
+                             budget_steps=int(budget_steps), eval_per_decade=EVALS_PER_DECADE)
+    return settings, plan

@@ -1,0 +1,91 @@
+"""Budget-sized probe plans and the log-spaced evaluation schedule."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from l2advisor.probing.budget import (
+    MAX_TOP_RAISE,
+    TOP_SHRINK,
+    budget_for_cost,
+    eval_cost_steps,
+    plan_for_budget,
+    probe_fraction,
+)
+from l2advisor.probing.settings import probe_settings
+from l2advisor.training.eval_schedule import count_evals, eval_due, eval_steps
+
+CHEAP_EVAL = dict(n_val=256, batch_size=64)  # an evaluation costs 2 steps
+BUDGETS = [16_000, 25_600, 100_000, 400_000]  # 6,400: see the over-cap test
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_plan_costs_at_most_its_cap(budget: int) -> None:
+    plan = plan_for_budget(budget, 0.1, 0.0, 8.0, 2, **CHEAP_EVAL)
+    assert not plan.over_cap and plan.cost <= plan.cap
+    assert plan.cap == pytest.approx(probe_fraction(budget) * (budget + 100 * 2.0))
+    assert len(plan.lams) >= 3 and list(plan.lams) == sorted(plan.lams, reverse=True)
+    taus = [0.1 * lam * steps for lam, steps in zip(plan.lams, plan.rung_steps, strict=True)]
+    assert max(taus) / min(taus) < 1.01  # every rung the same window in tau
+
+
+def test_longer_budgets_reach_smaller_lams_at_a_smaller_share() -> None:
+    plans = [plan_for_budget(b, 0.1, 0.0, 8.0, 2, **CHEAP_EVAL) for b in BUDGETS]
+    assert [p.lams[-1] for p in plans] == sorted((p.lams[-1] for p in plans), reverse=True)
+    assert plans[-1].lams[-1] < plans[0].lams[-1]
+    fractions = [p.cost_fraction for p in plans]
+    assert fractions == sorted(fractions, reverse=True) and fractions[-1] < 0.1
+
+
+def test_probe_fraction_targets() -> None:
+    assert probe_fraction(6_400) <= 0.5 and probe_fraction(32_000) <= 0.25
+    assert probe_fraction(128_000) == pytest.approx(probe_fraction(32_000) / 2)
+
+
+@pytest.mark.parametrize("budget", [2_000, 6_400])
+def test_small_budget_raises_the_top_at_most_so_far_and_says_it_is_over(budget: int) -> None:
+    plan = plan_for_budget(budget, 0.1, 0.0, 8.0, 2, **CHEAP_EVAL)
+    top_clock = 0.1 * plan.lams[0]
+    assert plan.top_raised and plan.over_cap and plan.cost > plan.cap
+    assert top_clock <= TOP_SHRINK * MAX_TOP_RAISE * 1.001
+
+
+def test_momentum_moves_the_ladder_down() -> None:
+    plain = plan_for_budget(100_000, 0.1, 0.0, 8.0, 2, **CHEAP_EVAL)
+    heavy = plan_for_budget(100_000, 0.1, 0.9, 0.8, 2, **CHEAP_EVAL)
+    assert heavy.lams[0] == pytest.approx(plain.lams[0] * 0.1, rel=0.01)
+
+
+def test_budget_for_cost_inverts_the_cap() -> None:
+    e = eval_cost_steps(1000, 64)
+    for budget in (8_000, 50_000):
+        cap = probe_fraction(budget) * (budget + 100 * e)
+        assert budget_for_cost(cap, e) == pytest.approx(budget, rel=0.001)
+
+
+def test_settings_for_a_budget_plan_the_same_ladder_without_early_stop() -> None:
+    settings, plan = probe_settings(0.1, 0.0, budget_steps=50_000, **CHEAP_EVAL)
+    assert settings.lambdas == plan.lams and not settings.early_stop
+    assert settings.budget_steps == 50_000 and settings.eval_per_decade > 0
+    default, none = probe_settings(0.1, 0.0, **CHEAP_EVAL)
+    assert none is None and default.early_stop and default.lambdas is None
+
+
+def test_budget_with_a_hand_made_ladder_is_refused() -> None:
+    from l2advisor.errors import InputError
+
+    with pytest.raises(InputError, match="--budget plans the ladder itself"):
+        probe_settings(0.1, 0.0, budget_steps=50_000, lambdas=(0.1, 0.05), **CHEAP_EVAL)
+
+
+def test_log_spaced_evaluations() -> None:
+    steps = eval_steps(10_000, 100, per_decade=10)
+    assert steps[:4] == [1, 2, 3, 4] and steps[-1] == 10_000
+    ratios = [b / a for a, b in zip(steps, steps[1:]) if a >= 100]
+    assert all(1.1 < r < 1.4 for r in ratios[:-1])  # about 10**(1/10) = 1.26 apart
+    assert 38 <= count_evals(10_000, 100, per_decade=10) <= 45  # about 10 per decade, not 100
+    assert count_evals(10_000, 100) == 101  # fixed interval: step 0 and every 100
+    assert eval_due(10_000, 100, 10_000, per_decade=10) and not eval_due(9_999, 100, 10_000)
+    assert math.isclose(len(eval_steps(1000, 7)), 1000 // 7 + 1)  # the last step always evaluates

@@ -1,0 +1,79 @@
+"""clock.py: which clock sets the time to the top, against synthetic families with a known
+exponent, and negative controls where lam changes nothing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import synthetic as S
+
+from l2advisor.science.advise import lam_for_budget
+from l2advisor.science.clock import B_SNAP, clock_exponent, crossing_step, fit_time_exponent, on_clock
+from l2advisor.science.curves import Curve
+
+
+def _exponent(curves: list[Curve]) -> dict:
+    peaks = [float(np.max(c.val_metric)) for c in curves]
+    return fit_time_exponent(curves, peaks, 0.005, 100, np.random.default_rng(0))
+
+
+def test_crossing_step_interpolates_in_log_steps() -> None:
+    steps = np.array([0, 10, 100, 1000, 10000])
+    values = np.array([0.0, 0.2, 0.4, 0.6, 0.8])  # straight in log steps past step 10
+    c = Curve(0.1, 0.1, 0, steps, 0.01 * steps, values, np.ones(5), np.ones(5))
+    # smoothing keeps a straight line straight away from the edges: 0.5 is halfway 100 -> 1000
+    assert crossing_step(c, 0.5) == pytest.approx(math.sqrt(100 * 1000), rel=0.05)
+    assert math.isnan(crossing_step(c, 0.95))  # never reached
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.5, 1.5])
+def test_b_recovers_the_exponent_of_the_family(alpha: float) -> None:
+    fit = _exponent(S.family(alpha=alpha, lam_c=1.0))  # every lam on the plateau
+    assert fit["b"] == pytest.approx(alpha, abs=0.1)
+    lo, hi = fit["b_interval"]
+    assert lo <= fit["b"] <= hi and hi - lo < 0.3
+
+
+def test_tau_clock_lines_crossings_up_better_than_steps() -> None:
+    assert _exponent(S.family(lam_c=1.0))["steps_over_tau"] > 10
+
+
+def test_no_effect_gives_b_near_zero_and_steps_better() -> None:
+    """Negative control: the same curve in steps for every lam."""
+    fit = _exponent(S.no_effect_family())
+    assert abs(fit["b"]) < 0.1
+    assert fit["steps_over_tau"] < 0.1
+
+
+def test_one_clock_is_not_enough() -> None:
+    curves = [S.curve(0.01, 0.1, seed) for seed in range(3)]
+    assert _exponent(curves) == {}
+
+
+def test_clock_exponent_snaps_to_the_tau_clock() -> None:
+    base = {"steps_over_tau": 5.0}
+    assert clock_exponent({**base, "b": 1 + B_SNAP / 2, "b_interval": (1.02, 1.1)}) == 1.0
+    assert clock_exponent({**base, "b": 0.6, "b_interval": (0.4, 1.05)}) == 1.0  # holds 1
+    assert clock_exponent({**base, "b": 0.6, "b_interval": (0.5, 0.7)}) == 0.6
+    assert clock_exponent({**base, "b": 3.0, "b_interval": (2.5, 3.5)}) == 1.6  # clipped
+    assert clock_exponent({"steps_over_tau": 0.1, "b": 0.05, "b_interval": (0.0, 0.1)}) == 1.0
+
+
+def test_on_clock_rescales_time() -> None:
+    c = S.curve(0.04, 0.1, 0)
+    moved = on_clock(c, 0.5)
+    assert np.allclose(moved.tau, c.steps * (0.1 * 0.04) ** 0.5)
+    assert on_clock(c, 1.0) is c
+
+
+@pytest.mark.parametrize("b", [0.5, 0.8, 1.0, 1.4])
+def test_lam_for_budget_puts_the_top_at_the_budget(b: float) -> None:
+    c, ref, budget = 3.0, 0.004, 50_000
+    clock = lam_for_budget(c, b, ref, budget)  # lr*lam
+    steps_ref = c / ref**b  # the top at the reference clock
+    top_at = steps_ref * (clock / ref) ** (-b)  # where the top arrives at the advised clock
+    assert top_at == pytest.approx(budget)
+    if b == 1.0:
+        assert clock == pytest.approx(c / budget)

@@ -7,6 +7,7 @@ Per task and budget: the grid's best lam, the mean peak validation accuracy ther
 (in %, with the standard deviation over seeds), whether lam matters (best beats lam = 0 by more
 than max(0.3 points, 2 sd)), whether the best lam moves between the budgets, the seeds done, and
 the training time (wall and CPU seconds summed over the task's runs; stacked lams share one).
+"grid unfinished": some lam of the suite's grid has no run yet for some seed.
 A task with no finished run yet is listed as "running".
 """
 
@@ -76,7 +77,9 @@ def main() -> None:
         budgets = tuple(truth.header.get("budgets", task.budgets))  # --quick files have their own
         for i, row in enumerate(rows(truth, budgets)):
             head = f"{name} | {task.note} | {grid}" if i == 0 else " | | "
-            tail = f"{len(truth.seeds)} | {wall:.0f} / {cpu:.0f}" if i == 0 else " | "
+            missing = set(task.lams) - {float(x) for x in truth.lams} or np.isnan(truth.peaks(budgets[1])).any()
+            seeds = f"{len(truth.seeds)}{' (grid unfinished)' if missing else ''}"
+            tail = f"{seeds} | {wall:.0f} / {cpu:.0f}" if i == 0 else " | "
             print(f"| {head} | {row} | {tail} |")
 
 

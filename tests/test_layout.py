@@ -80,6 +80,11 @@ def test_user_facing_files_import_something() -> None:
 
 @pytest.mark.parametrize(("where", "module", "name"), user_facing_imports())
 def test_every_name_used_outside_the_package_resolves(where: str, module: str, name: str | None) -> None:
-    imported = importlib.import_module(module)
+    try:
+        imported = importlib.import_module(module)
+    except ModuleNotFoundError as missing:  # an optional extra (lightning, transformers) not installed
+        if (missing.name or "").startswith("l2advisor"):
+            raise
+        pytest.skip(f"{where}: {module} needs {missing.name}, an optional extra")
     if name is not None:
         assert hasattr(imported, name) or importlib.util.find_spec(f"{module}.{name}"), f"{where}: {module}.{name}"

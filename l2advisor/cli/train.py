@@ -186,7 +186,7 @@ def train_command(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory \\[default: runs/<file name>].")] = None,
     eval_every: Annotated[int | None, typer.Option(help="Steps between evaluations \\[default: budget/100].")] = None,
     lam0: Annotated[float | None, typer.Option(help="AutoL2: starting weight decay \\[default: lam with lr*lam/(1-momentum) = 0.01; 0.1 with --paper-preset].")] = None,
-    refractory_tau: Annotated[float | None, typer.Option(help="AutoL2: least tau = sum lr*lam between decays \\[default: 0.1].")] = None,
+    refractory_tau: Annotated[float | None, typer.Option(help="AutoL2: least tau = sum lr*lam between decays \\[default: 1 - momentum, one weight-decay time].")] = None,
     lam_min: Annotated[float | None, typer.Option(help="AutoL2: floor for the weight decay \\[default: lam0/1e4].")] = None,
     decay: Annotated[float | None, typer.Option(help="AutoL2: divide lam by this at each decay \\[default: 10].")] = None,
     check_every: Annotated[int | None, typer.Option(help="AutoL2: steps between checks \\[default: 10].")] = None,

@@ -41,6 +41,7 @@ PAPER_RULE: dict[str, Any] = {  # the authors' AutoL2, see AutoL2.paper
     "lam_min": 0.0,  # no floor
     "refractory_lam_steps": 0.1,  # refractory 0.1 / lam optimizer steps, not tau
 }
+DEFAULT_REFRACTORY_TAU = 1.0  # one weight-decay time 1/(lr*lam) between decays (see AutoL2)
 _REL_TOL = 1e-9  # forgives float round-off: sums of lr*lam, lam0 divided down to lam_min
 
 
@@ -120,7 +121,15 @@ class AutoL2:
 
     Refractory period: by default ``refractory_tau`` in tau units, so it stays right
     under any learning-rate schedule (half the lr, twice the steps); fill it from the
-    probes (a fraction of c). If ``refractory_lam_steps`` is given, it is instead
+    probes (a fraction of c). The default is one weight-decay time at the current lam,
+    (1 - momentum)/(lr*lam) steps for SGD with momentum (its L2 step is amplified by
+    1/(1 - momentum)), 1/(lr*lam) otherwise: refractory_tau = 1 - momentum. That is the
+    time the weight norm needs to settle into its equilibrium at a new lam (Kosson et al.
+    2024, "Rotational equilibrium"; Wang & Aitchison 2025 on the timescale 1/(lr*lam)), so
+    each lam is used until it has had its effect; with decay d the lam in force at step t
+    stays above refractory_tau / ((d-1)*lr*t). (The previous default, 0.1, allowed ten
+    times less and ran the lam down towards its floor well before the end of a run.)
+    If ``refractory_lam_steps`` is given, it is instead
     ``refractory_lam_steps / lam`` optimizer steps on the current lam, ignoring lr and
     tau: the authors' rule (0.1, see `AutoL2.paper`).
 
@@ -137,7 +146,7 @@ class AutoL2:
         optimizer: torch.optim.Optimizer,
         lam0: float,
         decay: float = 10.0,
-        refractory_tau: float = 0.1,
+        refractory_tau: float | None = None,
         check_every: int = 10,
         patience: int = 2,
         smoothing: Smoothing = "mean",
@@ -148,6 +157,9 @@ class AutoL2:
         self.optimizer = optimizer
         self.lam0 = lam0 = _number("lam0", lam0, low=0.0, low_ok=False)
         self.decay = _number("decay", decay, low=1.0, low_ok=False)
+        self.groups = resolve_groups(optimizer, param_groups)
+        if refractory_tau is None:  # one weight-decay time at the current lam, momentum included
+            refractory_tau = DEFAULT_REFRACTORY_TAU * _one_minus_momentum(optimizer.param_groups[self.groups[0]])
         self.refractory_tau = _number("refractory_tau", refractory_tau, low=0.0)
         self.refractory_lam_steps = refractory_lam_steps
         if refractory_lam_steps is not None:
@@ -158,7 +170,6 @@ class AutoL2:
         self.lam_min = lam0 * 1e-4 if lam_min is None else _number("lam_min", lam_min, low=0.0)
         if self.lam_min > lam0:
             raise ValueError(f"lam_min ({self.lam_min}) must not exceed lam0 ({lam0}).")
-        self.groups = resolve_groups(optimizer, param_groups)
         self._lam = lam0  # weight_decay in force for the next optimizer step
         self._tau = 0.0  # sum of lr_t * lam_t over the steps taken
         self._step = 0  # optimizer steps taken (calls to step)
@@ -280,6 +291,13 @@ class AutoL2:
 
 _CONFIG = "lam0 decay refractory_tau check_every patience smoothing lam_min refractory_lam_steps"
 _COUNTERS = "_lam _tau _step _last_decay_step _last_decay_tau"  # saved without the "_"
+
+
+def _one_minus_momentum(group: dict[str, Any]) -> float:
+    """1 - momentum of an SGD param group (undampened heavy ball); 1 for Adam-style groups."""
+    momentum = group.get("momentum", 0.0) if "betas" not in group else 0.0
+    dampening = group.get("dampening", 0.0)
+    return 1.0 - float(momentum) if dampening == 0 and 0.0 <= float(momentum) < 1.0 else 1.0
 
 
 def _number(name: str, value: float, low: float, low_ok: bool = True) -> float:

@@ -343,3 +343,29 @@ def test_bad_arguments_raise_value_error(kwargs: dict) -> None:
     args = {"lam0": 0.1} | kwargs
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         AutoL2(_opt(), **args)
+
+
+# 5. the default refractory: one weight-decay time ------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "momentum", "expected"), [
+    ("sgd", 0.0, 1.0), ("sgd", 0.9, 0.1), ("adamw", 0.0, 1.0)])
+def test_default_refractory_is_one_weight_decay_time(kind: str, momentum: float, expected: float) -> None:
+    model = nn.Linear(3, 2)
+    opt = (torch.optim.SGD(model.parameters(), lr=0.1, momentum=momentum) if kind == "sgd"
+           else torch.optim.AdamW(model.parameters(), lr=0.1))
+    assert AutoL2(opt, 0.1).refractory_tau == pytest.approx(expected)
+    assert AutoL2(opt, 0.1, refractory_tau=0.3).refractory_tau == 0.3  # an explicit value wins
+    assert AutoL2.paper(opt).refractory_lam_steps == 0.1  # the authors' rule is untouched
+
+
+def test_default_waits_one_weight_decay_time_between_decays() -> None:
+    sched = AutoL2(_opt(lr=0.1), lam0=0.1, lam_min=0.0)  # lr*lam = 0.01: 100 steps per tau
+    decided = [sched.step(1.0, 0.5) for _ in range(1200)]  # always stalled from check 2 on
+    assert [e.step for e in sched.events] == [100, 1100]  # 1/(lr*lam) = 100, then 1000 steps
+    assert [e.tau for e in sched.events] == pytest.approx([1.0, 2.0])
+    assert decided[99] == pytest.approx(0.01) and decided[1099] == pytest.approx(0.001)
+    old = AutoL2(_opt(lr=0.1), lam0=0.1, lam_min=0.0, refractory_tau=0.1)  # the previous default
+    for _ in range(1200):
+        old.step(1.0, 0.5)
+    assert [e.step for e in old.events] == [30, 130, 1130]  # a stall needs 2 checks after the first

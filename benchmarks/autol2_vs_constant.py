@@ -4,13 +4,17 @@ under cosine, 3 seeds each, on the suite tasks (benchmarks/suite).
 Arms (every run: the task's model file, lr, batch and seeds 0,1,2 as in the ground truth, evaluated
 every 160 steps like it; the peak is the best validation metric over the run):
 
-  autol2-default  AutoL2 with every setting at its default and lam0 = the top of the probe ladder
-                  (lr*lam/(1-momentum) = 0.01), as `l2advisor train --autol2` runs it: no probes,
-                  no tuning
-  autol2-probes   AutoL2 configured by `l2advisor recommend --autol2 --lr-schedule S` from a
-                  constant-lr probe of the task (`l2advisor probe`, seeds 0,1; shared with
-                  benchmarks/schedule_advice.py)
-  autol2-prev     the previous default rule (refractory_tau = 0.1), for contrast (--arms)
+  autol2-default  AutoL2 with every setting at its default but lam0, which is the one
+                  `l2advisor recommend --autol2` gives (lam_c, from a constant-lr probe of the task:
+                  `l2advisor probe`, seeds 0,1, shared with benchmarks/schedule_advice.py)
+  autol2-fixed    every setting at its default, lam0 fixed at lr*lam/(1-momentum) = 1e-3: no probes
+  autol2-probes   AutoL2 configured by `l2advisor recommend --autol2 --lr-schedule S` (lam0,
+                  refractory_tau = c/4, lam_min = the advice / 10)
+  autol2-floor    lam0 from the probes, the default refractory, and the floor lam_min = the
+                  constant weight decay `recommend --lr-schedule S` advises
+  autol2-top      every setting at its default, lam0 at the top of the probe ladder
+                  (lr*lam/(1-momentum) = 0.01), as `l2advisor train --autol2` runs it
+  autol2-prev     as autol2-top with the previous default refractory_tau = 0.1
 
 Against: the grid's best constant lam under the same schedule (`Truth.best_lam`, its mean peak over
 3 seeds, an oracle chosen on the same seeds it is scored on) with the tolerance of issue 14:
@@ -57,11 +61,19 @@ def arm_settings(arm: str, task: Any, schedule: str, budget: int, work: Path, ar
 
     spec = load_spec(task.path)
     top = float(f"{default_lam_max(spec.lr, spec.momentum):.4g}")
-    if arm == "autol2-default":
+    if arm == "autol2-top":
         return {"lam0": top}
     if arm == "autol2-prev":
         return {"lam0": top, "refractory_tau": 0.1}
-    cfg = recommend(probe_dir(task, work, args.probes_from), budget, schedule, autol2=True)
+    if arm == "autol2-fixed":
+        return {"lam0": float(f"{top / 10:.4g}")}
+    run_dir = probe_dir(task, work, args.probes_from)
+    cfg = recommend(run_dir, budget, schedule, autol2=True)
+    if arm == "autol2-default":
+        return {"lam0": cfg["lam0"]}
+    if arm == "autol2-floor":
+        advised = recommend(run_dir, budget, schedule)["weight_decay"]
+        return {"lam0": cfg["lam0"], "lam_min": min(advised, cfg["lam0"])}
     return {k: cfg[k] for k in ("lam0", "decay", "refractory_tau", "lam_min")}
 
 
@@ -148,7 +160,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/schedule_suite"))
     parser.add_argument("--tasks", default="", help="comma-separated (default: where lam matters at constant lr)")
     parser.add_argument("--schedules", default="constant,cosine", help="cosine only where it has ground truth")
-    parser.add_argument("--arms", default=",".join(ARMS), help="autol2-default, autol2-probes, autol2-prev")
+    parser.add_argument("--arms", default=",".join(ARMS), help="autol2-default, autol2-probes, autol2-fixed, "
+                        "autol2-floor, autol2-top, autol2-prev")
     parser.add_argument("--budget", choices=("short", "long"), default="short")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--probes-from", type=Path, help="reuse ROOT/<task>/any/seeds0-1/probes.jsonl")

@@ -56,7 +56,10 @@ def probe_dir(task: Any, work: Path, probes_from: Path | None = None, reuse_path
     source = probes_from / task.name / reuse_path / "probes.jsonl" if probes_from else None
     if not (out / "probes.jsonl").exists() and source is not None and source.exists():
         shutil.copy(source, out / "probes.jsonl")
+        (out / "COPIED").write_text(str(source))
         log(f"{task.name}: probes copied from {source}")
+    if (out / "COPIED").exists():  # another harness's probe, maybe made by older code: used as it is
+        return out
     log(f"{task.name}: l2advisor probe (seeds {PROBE_SEEDS}) in {out}")
     done = cli_runs.probe(task.path.resolve(), out, PROBE_SEEDS, None, out)
     log(f"{task.name}: probes {done['steps']:,} steps, {done['wall']:.0f} s")

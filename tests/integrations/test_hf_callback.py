@@ -48,8 +48,9 @@ class Recorder(transformers.TrainerCallback):
         self.lams.append(optimizer.param_groups[0]["weight_decay"])
 
 
-def trainer(callbacks: list, out: Path, max_steps: int) -> transformers.Trainer:
+def trainer(callbacks: list, out: Path, max_steps: int, restore: bool = False) -> transformers.Trainer:
     args = transformers.TrainingArguments(
+        restore_callback_states_from_checkpoint=restore,
         output_dir=str(out), max_steps=max_steps, per_device_train_batch_size=32, learning_rate=0.2,
         optim="sgd", lr_scheduler_type="constant", logging_steps=2, save_strategy="steps",
         save_steps=2 * STEPS_PER_EPOCH, report_to="none", use_cpu=True, seed=0, disable_tqdm=True,
@@ -70,11 +71,12 @@ def test_logged_loss_drives_autol2_and_lam_is_logged(tmp_path: Path) -> None:
     assert all(group["weight_decay"] == 0.0 for group in run.optimizer.param_groups[1:])  # biases untouched
 
 
-def test_resume_from_checkpoint_continues_exactly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("restore", [False, True])  # the Trainer rebuilds the callback itself when True
+def test_resume_from_checkpoint_continues_exactly(tmp_path: Path, restore: bool) -> None:
     whole = AutoL2TrainerCallback(**AUTOL2)
     trainer([whole], tmp_path / "whole", 4 * STEPS_PER_EPOCH).train()
     ckpt = tmp_path / "whole" / f"checkpoint-{2 * STEPS_PER_EPOCH}"
-    resumed_run = trainer([AutoL2TrainerCallback(**AUTOL2)], tmp_path / "resumed", 4 * STEPS_PER_EPOCH)
+    resumed_run = trainer([AutoL2TrainerCallback(**AUTOL2)], tmp_path / "resumed", 4 * STEPS_PER_EPOCH, restore)
     resumed_run.train(resume_from_checkpoint=str(ckpt))
     (resumed,) = [c for c in resumed_run.callback_handler.callbacks if isinstance(c, AutoL2TrainerCallback)]
     assert resumed.autol2.step_count == 4 * STEPS_PER_EPOCH

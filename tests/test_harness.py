@@ -43,7 +43,11 @@ class PeakedTruth:
         self._means, self._d, self._moves = np.array(means), d, moves
 
     def peaks(self, budget: int) -> np.ndarray:
-        return self._means[:, None] + self._d * np.array([-1.0, 0.0, 1.0])[None, :]
+        """The long budget's means are the short one's shifted one grid lam down (when moves)."""
+        means = self._means
+        if self._moves and budget > 4000:
+            means = np.concatenate([means[1:], means[-1:]])
+        return means[:, None] + self._d * np.array([-1.0, 0.0, 1.0])[None, :]
 
     def curves(self, lam: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
         i = int(np.flatnonzero(np.isclose(self.lams, lam))[0])
@@ -55,16 +59,17 @@ class PeakedTruth:
         return float(LogLamGrid(LAMS).interp(self.peaks(budget).mean(1), lam))
 
     def best_lam(self, budget: int) -> float:
-        return float(self.lams[np.argmax(self._means)])
+        return float(self.lams[np.argmax(self.peaks(budget).mean(1))])
 
     def spread(self, budget: int) -> float:
         return self._d
 
     def lam_matters(self, budget: int) -> bool:
-        return bool(self._means.max() - self._means[0] > max(0.003, 2 * self._d))
+        means = self.peaks(budget).mean(1)
+        return bool(means.max() - means[0] > max(0.003, 2 * self._d))
 
     def best_moves(self, short: int, long: int) -> bool:
-        return self._moves
+        return self.best_lam(short) != self.best_lam(long)
 
     def outside_grid(self, lam: float) -> bool:
         return lam > self.lams[-1]
@@ -179,10 +184,10 @@ def test_eighth_practice_picks_per_seed_and_pays_the_grid():
 
 def test_advisor_reach_costs_probes_plus_one_run():
     truth = PeakedTruth()
-    accuracy = lambda lam: truth.accuracy_at(lam, 8000)  # noqa: E731
-    assert advisor_reach(4000, 4e-4, 8000, accuracy, 0.95, 0.003).compute == pytest.approx(1.5)
-    assert not advisor_reach(4000, 1e-4, 8000, accuracy, 0.95, 0.003).reached
-    assert not advisor_reach(4000, None, 8000, accuracy, 0.95, 0.003).reached
+    accuracy = lambda lam: truth.accuracy_at(lam, 4000)  # noqa: E731
+    assert advisor_reach(2000, 4e-4, 4000, accuracy, 0.95, 0.003).compute == pytest.approx(1.5)
+    assert not advisor_reach(2000, 1e-4, 4000, accuracy, 0.95, 0.003).reached
+    assert not advisor_reach(2000, None, 4000, accuracy, 0.95, 0.003).reached
 
 
 # --- scored trials -------------------------------------------------------------------------------
@@ -238,6 +243,15 @@ def test_case_on_a_null_task_judges_holds_wrong():
                      [_advice(4e-4, "holds approximately"), _advice(2e-4, "does not hold")], cost)
     assert row["lam_matters"] is False and row["verdicts_right"] == [False, True]
     assert row["within"] and row["cost_time"] == pytest.approx(1.5) and row["advice_spread"] == pytest.approx(2.0)
+
+
+def test_case_judges_the_verdict_from_the_whole_task():
+    cost = ProbeCost(2000, 10.0, 4000, 40.0)
+    still = PeakedTruth(moves=False)  # lam matters at both budgets, but its best stays put
+    row = score_case(still, 4000, (4000, 16000), [_advice(4e-4, "does not hold")], cost)
+    assert row["lam_matters"] and not row["relations_shown"] and row["verdict_right"] is None
+    moving = score_case(PeakedTruth(), 16000, (4000, 16000), [_advice(2e-4, "holds approximately")], cost)
+    assert moving["relations_shown"] and moving["verdict_right"] is True and moving["within"]
 
 
 def test_case_and_summary_line_on_a_peaked_task():

@@ -35,8 +35,13 @@ def score_case(truth: Any | None, budget: int, budgets: tuple[int, int], advices
     best_lam = float(truth.best_lam(budget))
     best = float(np.max(mean))
     spread = float(truth.spread(budget))
-    matters = bool(truth.lam_matters(budget))
-    shown = matters and bool(truth.best_moves(*budgets))
+    # The verdict is about the model, so it is judged from the task's whole truth: lam does
+    # nothing when it matters at neither budget; the relations show when it matters at both
+    # and the grid's best lam moves down with the budget.
+    short, long = budgets
+    matters_at = (bool(truth.lam_matters(short)), bool(truth.lam_matters(long)))
+    matters = any(matters_at)
+    shown = all(matters_at) and truth.best_lam(long) < truth.best_lam(short)
     acc = float(truth.accuracy_at(lam, budget)) if lam is not None else math.nan
     gap = 100 * (best - acc)
     rights = [verdict_right(a.get("verdict") or "", matters, shown) for a in advices]
@@ -44,7 +49,7 @@ def score_case(truth: Any | None, budget: int, budgets: tuple[int, int], advices
             "gap_points": gap, "spread_points": 100 * spread,
             "within": within_spread(gap, 100 * spread) if math.isfinite(gap) else False,
             "outside_grid": bool(lam is not None and truth.outside_grid(lam)),
-            "lam_matters": matters, "relations_shown": shown, "verdict_right": rights[0],
+            "lam_matters": matters, "lam_matters_at": matters_at, "relations_shown": shown, "verdict_right": rights[0],
             "verdicts_right": rights, "spot_mean": float(np.mean(spot)) if len(spot) else None,
             "spot_sd": float(np.std(spot, ddof=1)) if len(spot) > 1 else None}
 
@@ -59,10 +64,16 @@ def _right(value: bool | None) -> str:
     return "-" if value is None else ("yes" if value else "NO")
 
 
+def _matters(r: dict[str, Any]) -> str:
+    yes = lambda b: "yes" if b else "no"  # noqa: E731
+    short, long = r["lam_matters_at"]
+    return f"{yes(short)}, {yes(long)} / {yes(r['relations_shown'])}"
+
+
 def table(rows: Sequence[dict[str, Any]]) -> str:
     """A markdown table, one line per case."""
     head = ("| task | budget | advised lam | grid best lam | gap (points) | within | verdict (3 sets) "
-            "| right | lam matters / moves | probe steps | cost (steps) | cost (wall) | advice spread | spot (%) |")
+            "| right | lam matters (short, long) / relations shown | probe steps | cost (steps) | cost (wall) | advice spread | spot (%) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         verdicts = "".join(SHORT_VERDICT.get(v or "", "?") for v in r["verdicts"])
@@ -76,7 +87,7 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
             f"{_f(r.get('gap_points'), '.2f')} (sd {_f(r.get('spread_points'), '.2f')})" if truth else "-",
             ("yes" if r["within"] else "NO") if truth else "-",
             f"{r['verdict']} ({verdicts})", _right(r.get("verdict_right")) if truth else "-",
-            (f"{'yes' if r['lam_matters'] else 'no'} / {'yes' if r['relations_shown'] else 'no'}") if truth else "-",
+            _matters(r) if truth else "-",
             f"{r['probe_steps']:,}", _f(r["cost_steps"], ".2f"), _f(r["cost_time"], ".2f"),
             _f(r["advice_spread"], ".2f"), spot]) + " |")
     return "\n".join(lines)

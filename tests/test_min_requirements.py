@@ -32,5 +32,5 @@ def test_every_declared_dependency_has_a_floor() -> None:
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "min_requirements.py"), "dev", "dask"],
                           capture_output=True, text=True, check=True)
     pins = done.stdout.split()
-    assert "optuna==4.0" in pins and not any(p.startswith(("torch==", "torchvision==")) for p in pins)
+    assert "optuna==4.3" in pins and not any(p.startswith(("torch==", "torchvision==")) for p in pins)
     assert all("==" in pin for pin in pins) and len(pins) >= 10

@@ -10,15 +10,13 @@ from __future__ import annotations
 import hashlib
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from l2advisor.api.progress import ProgressArg, make_progress
 from l2advisor.runs.store import Results
 from l2advisor.science.curves import Curve
-
-DEFAULT_HORIZON = 8.0  # tau units, as `l2advisor probe` (cli/probe.py); times (1 - momentum)
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ def probe(
     metric: str | Callable[[Any, Any], float] = "accuracy",
     lambdas: Sequence[float] | None = None,
     horizon: float | None = None,
-    probe_budget: int = 24000,
+    probe_budget: int = 24000,  # = probing.settings.DEFAULT_PROBE_BUDGET, as `l2advisor probe`
     tolerance: float = 0.005,
     early_stop: bool = True,
     batched: bool = True,
@@ -82,19 +80,19 @@ def probe(
     mean. Results go to `out` (default `runs/<name>`, `name` defaulting to the file that
     defines `build_model`); calling again with the same arguments resumes, other settings on
     the same directory are refused (`force=True` starts over). `budget` (steps of the run you
-    will train) sizes the probes when the probing layer supports it, and is remembered for
-    `recommend`. `progress`: True draws a bar (stderr / notebook), a callable receives
+    will train) sizes the probes as `l2advisor probe --budget` does (the ladder is then
+    planned, so `lambdas` must not be given), and is remembered for `recommend`. `progress`: True draws a bar (stderr / notebook), a callable receives
     `ProgressEvent`s, False or None is silent. Mistakes raise `l2advisor.errors.InputError`.
     """
     from l2advisor.modelfile.task import build_task
     from l2advisor.probing.probe import (
-        ProbeSettings,
         check_settings,
         pending,
         plan_probes,
         run_probes,
         summarize,
     )
+    from l2advisor.probing.settings import probe_settings
     from l2advisor.runs.lock import RunLock
     from l2advisor.runs.rundir import PLAN_KEY, PROBES_FILE, curve_from_state, results_path
     from l2advisor.runs.store import make_header, open_results, read_results
@@ -106,14 +104,11 @@ def probe(
         raise _input_error(f"batch_replicas must be at least 1, got {batch_replicas}.")
     budget_steps = _budget(budget)
     torch_device = resolve_device(device)
-    options = dict(lrs=(spec.lr,), seeds=tuple(int(s) for s in seeds),
-                   horizon=horizon if horizon is not None else DEFAULT_HORIZON * (1.0 - spec.momentum),
-                   probe_budget=probe_budget, lambdas=tuple(lambdas) if lambdas else None,
-                   tolerance=tolerance, early_stop=early_stop)
-    if budget_steps is not None and "budget_steps" in {f.name for f in fields(ProbeSettings)}:
-        options["budget_steps"] = budget_steps  # probes sized to the budget, where supported
-    settings = ProbeSettings(**options)
     task = build_task(spec)
+    settings, _ = probe_settings(  # the plan `l2advisor probe` makes: sized to the budget when given
+        spec.lr, spec.momentum, seeds=tuple(int(s) for s in seeds), budget_steps=budget_steps,
+        n_val=len(task.val), batch_size=spec.batch_size, horizon=horizon, probe_budget=probe_budget,
+        lambdas=tuple(lambdas or ()), tolerance=tolerance, early_stop=early_stop)
     check_settings(settings, task)
     runs = plan_probes(settings, spec.momentum)
     base = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=1, eval_every=1,

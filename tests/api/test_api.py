@@ -33,14 +33,17 @@ FAST = dict(lr=0.1, batch_size=32, lambdas=[0.4, 0.2, 0.1], horizon=2.0, seeds=[
 @pytest.fixture(scope="module")
 def probed(tmp_path_factory: pytest.TempPathFactory) -> l2advisor.ProbeResults:
     out = tmp_path_factory.mktemp("api") / "run"
-    return l2advisor.probe(build_model, blobs(256, 1), blobs(128, 2), out=out, budget=2000, progress=False, **FAST)
+    return l2advisor.probe(build_model, blobs(256, 1), blobs(128, 2), out=out, budget=2000, progress=False,
+                           lr=0.1, batch_size=32, seeds=[0])
 
 
-def test_probe_returns_one_finished_row_per_lam(probed: l2advisor.ProbeResults) -> None:
-    assert sorted(row["lam"] for row in probed.probes) == [0.1, 0.2, 0.4]
-    assert all(row["status"] in ("finished", "stopped") and row["steps"] > 0 for row in probed.probes)
-    assert (probed.run_dir / "probes.jsonl").exists() and len(probed.curves) == 3
-    assert probed.budget_steps == 2000
+def test_probe_sizes_the_ladder_to_the_budget(probed: l2advisor.ProbeResults) -> None:
+    header = probed.results.header
+    assert header["settings"]["probe"]["budget_steps"] == 2000  # planned by probing/budget.py
+    assert len(probed.probes) >= 3 and len(probed.curves) == len(probed.probes)
+    assert all(row["status"] == "finished" and row["steps"] > 0 for row in probed.probes)
+    assert header["settings"]["probe"]["early_stop"] is False  # every rung the same tau window
+    assert (probed.run_dir / "probes.jsonl").exists() and probed.budget_steps == 2000
 
 
 def test_recommend_from_results_equals_recommend_from_the_run_dir(probed: l2advisor.ProbeResults) -> None:
@@ -94,6 +97,9 @@ def test_mistakes_are_one_sentence(tmp_path: Path) -> None:
         l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "x", optimizer="adam", progress=False)
     with pytest.raises(InputError, match="not a directory"):
         l2advisor.recommend(tmp_path / "nowhere", budget=100)
+    with pytest.raises(InputError, match="drop --lambdas"):  # a budget plans the ladder itself
+        l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "z", budget=500, progress=False,
+                        **FAST)
     with pytest.raises(InputError, match="needs a budget"):
         l2advisor.recommend(l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "y",
                                             progress=False, **{**FAST, "lambdas": [0.4]}))
@@ -106,10 +112,3 @@ def test_importing_l2advisor_stays_cheap() -> None:
             "from l2advisor import AutoL2; assert AutoL2.__module__ == 'l2advisor.training.autol2'; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr
-
-
-def test_default_horizon_matches_the_command_line() -> None:
-    from l2advisor.api.probe import DEFAULT_HORIZON
-    from l2advisor.cli.probe import DEFAULT_HORIZON as CLI_HORIZON
-
-    assert DEFAULT_HORIZON == CLI_HORIZON

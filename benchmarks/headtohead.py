@@ -125,6 +125,21 @@ def real_check(task: Any, truth: Any, budget: int, trials: int, work: Path) -> d
     return {"trials": trials_out, **faithfulness(real, scorer)}
 
 
+def real_table(name: str, budget: int, check: dict[str, Any]) -> str:
+    """Each real trial against its scored mean +- sd, and the summary of the differences."""
+    lines = [f"{name}: a real `l2advisor tune` study, budget {budget:,}, against the scoring", "",
+             "| lam | real peak (%) | scored mean ± sd (%) | z |", "|---:|---:|---:|---:|"]
+    for t in sorted(check["trials"], key=lambda t: t["lam"]):
+        z = (t["real"] - t["scored_mean"]) / max(t["scored_sd"], 0.001)
+        lines.append(f"| {t['lam']:.3g} | {100 * t['real']:.2f} | {100 * t['scored_mean']:.2f} ± "
+                     f"{100 * t['scored_sd']:.2f} | {z:+.2f} |")
+    if check.get("n"):
+        lines += ["", f"real - scored {check['mean_diff_points']:+.2f} points on average, mean |diff| "
+                      f"{check['mean_abs_diff_points']:.2f} points, mean |z| {check['mean_abs_z']:.2f}, "
+                      f"within 2 sd: {100 * check['within_2sd']:.0f} % of {check['n']} trials"]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--advice", type=Path, help="advice_suite's --json output (the advisor's arm)")
@@ -153,7 +168,7 @@ def main() -> None:
         if truth is None:
             log(f"{name}: no finished ground truth yet ({why})")
             continue
-        for which, budget in budgets.items():
+        for budget in budgets.values():
             if not truth.lam_matters(budget):
                 log(f"{name} at {budget:,}: lam does not matter in the ground truth; skipped")
                 continue
@@ -162,17 +177,14 @@ def main() -> None:
             rows = methods_on(truth, budget, case_advice, args.trials, args.sampler_seeds)
             best = float(mean_sd(truth.peaks(budget))[0].max())
             per_case.append((best, rows))
-            entry = {"task": name, "budget": budget, "best": best,
-                     "methods": {k: vars(v) for k, v in rows.items()}}
-            if args.real_trials and which == "short":
-                entry["real_check"] = real_check(task, truth, budget, args.real_trials, args.work)
-            report.append(entry)
+            report.append({"task": name, "budget": budget, "best": best,
+                           "methods": {k: vars(v) for k, v in rows.items()}})
             print(table(name, budget, best, rows))
-            if "real_check" in entry:
-                c = entry["real_check"]
-                print(f"\nreal study ({c['n']} trials): real - scored {c.get('mean_diff_points', float('nan')):+.2f} points "
-                      f"on average, mean |diff| {c.get('mean_abs_diff_points', float('nan')):.2f} points, mean |z| "
-                      f"{c.get('mean_abs_z', float('nan')):.2f}, within 2 sd {100 * c.get('within_2sd', float('nan')):.0f} %")
+            print()
+        if args.real_trials:  # the scoring's check, at the short budget whether lam matters there or not
+            check = real_check(task, truth, task.budgets[0], args.real_trials, args.work)
+            report.append({"task": name, "budget": task.budgets[0], "real_check": check})
+            print(real_table(name, task.budgets[0], check))
             print()
     if per_case:
         print(mean_table(per_case))

@@ -117,7 +117,8 @@ def real_check(task: Any, truth: Any, budget: int, trials: int, work: Path) -> d
     out = (work / task.name / f"tune_T{budget}").resolve()
     out.mkdir(parents=True, exist_ok=True)
     log(f"  real study: {trials} trials of {budget:,} steps (resumes from {out})")
-    rows = cli_runs.tune(task.path.resolve(), budget, trials, nonzero[0], nonzero[-1], out, out)
+    rows = cli_runs.tune(task.path.resolve(), budget, trials, nonzero[0], nonzero[-1], out, out,
+                         eval_every=task.eval_every)  # evaluated as the ground truth was
     real = [(r["lam"], r["value"]) for r in rows if r["state"] == "COMPLETE" and r["value"] is not None]
     scorer = scorer_from_truth(truth, budget)
     trials_out = [{"lam": lam, "real": value, "scored_mean": scorer.expected(lam)[0],

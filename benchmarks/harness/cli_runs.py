@@ -81,11 +81,11 @@ def train(model: Path, weight_decay: float, budget: int, seed: int, out: Path, c
 
 
 def tune(model: Path, budget: int, trials: int, lam_low: float, lam_high: float, out: Path,
-         cwd: Path, seed: int = 0) -> list[dict[str, Any]]:
+         cwd: Path, seed: int = 0, eval_every: int | None = None) -> list[dict[str, Any]]:
     """A real Optuna study (`l2advisor tune --json`): its trials (lam, state, value, steps)."""
     args = ["tune", str(model), "--budget", str(budget), "--trials", str(trials), "--lam-low",
             f"{lam_low:.6g}", "--lam-high", f"{lam_high:.6g}", "--seed", str(seed), "--out", str(out),
-            "--json"]
+            "--json"] + (["--eval-every", str(eval_every)] if eval_every else [])
     stdout, _ = run_cli(args, cwd)
     data = json.loads(stdout)
     return data["trials"] if isinstance(data, dict) else data

@@ -52,24 +52,33 @@ class Recommendation:
     autol2: AutoL2Advice = field(repr=False)
     fit: Fit = field(repr=False, compare=False)
     run_dir: Path | None = None
+    lr_schedule: str = "constant"  # of the real run: its steps reach the tau of budget_steps constant-lr ones
+    warmup: int = 0
+    run_steps: int = 0  # the real run's length (budget_steps is its constant-lr equivalent T_eff)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: the keys of `l2advisor recommend --json`, plus autol2 and warnings."""
         return {**advice_to_dict(self.advice), "autol2": self.autol2.to_dict(), "warnings": list(self.warnings),
+                "lr_schedule": self.lr_schedule, "warmup": self.warmup, "run_steps": self.run_steps,
                 "run_dir": None if self.run_dir is None else str(self.run_dir)}
 
 
 def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None = None, *,
-              lr: float | None = None, unit: str = "steps", write: bool = True) -> Recommendation:
+              lr: float | None = None, unit: str = "steps", lr_schedule: str = "constant", warmup: int = 0,
+              write: bool = True) -> Recommendation:
     """The weight decay for a run of `budget` steps (or epochs with `unit="epochs"`) at `lr`
-    (default: the probe lr). `budget` defaults to the one given to `probe`. With `write`, writes
-    fit.json and advice.json into the run directory, as `l2advisor recommend` does."""
+    (default: the probe lr), with the lr schedule `lr_schedule` ("constant", "cosine", "linear"
+    or "step", after `warmup` steps of ramp) as `l2advisor recommend --lr-schedule` advises: for
+    the constant-lr steps T_eff = sum lr_t / lr that reach the run's tau. `budget` defaults to
+    the one given to `probe`. With `write`, writes fit.json and advice.json into the run
+    directory, as `l2advisor recommend` does."""
     results, curves, run_dir = _load(results_or_run_dir)
     if budget is None:
         budget = getattr(results_or_run_dir, "budget_steps", None)
         if budget is None:
             raise InputError("recommend needs a budget: the number of steps of the run you will train.")
-    steps = _steps(results, budget, unit)
+    run_steps = _steps(results, budget, unit)
+    steps = _effective_steps(lr_schedule, warmup, run_steps)
     if lr is not None and not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise InputError(f"lr must be a finite number > 0, got {lr!r}.")
     fit, warnings = _fit(results, curves, run_dir)
@@ -83,7 +92,7 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
                           lr=advice.lr, budget_steps=advice.budget_steps, predicted_metric=advice.predicted_metric,
                           predicted_peak_step=advice.predicted_peak_step, extrapolated=advice.extrapolated,
                           reasons=advice.reasons, warnings=tuple(warnings), advice=advice, autol2=cfg, fit=fit,
-                          run_dir=run_dir)
+                          run_dir=run_dir, lr_schedule=lr_schedule, warmup=int(warmup), run_steps=run_steps)
 
 
 def report(run_dir_or_results: ProbeResults | str | Path, out: str | Path | None = None, *,
@@ -141,6 +150,19 @@ def _fit(results: Results, curves: list[Curve], run_dir: Path | None) -> tuple[F
                          f"lam(s) have usable probes; a fit needs {MIN_LAMS}. Run `probe` again (it resumes).")
     warnings += [f"{g.run} {g.state}: left out of the fit" for g in missing + failed]
     return fit, warnings
+
+
+def _effective_steps(lr_schedule: str, warmup: int, run_steps: int) -> int:
+    """Constant-lr steps with the tau of a `lr_schedule` run of `run_steps` steps."""
+    from l2advisor.science.schedules import SCHEDULES, schedule_budget
+
+    if lr_schedule not in SCHEDULES:
+        raise InputError(f"lr_schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}.")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup < run_steps:
+        raise InputError(f"warmup must be a whole number of steps in [0, {run_steps}), got {warmup!r}.")
+    if lr_schedule == "constant" and warmup == 0:
+        return run_steps
+    return max(1, round(schedule_budget(lr_schedule, run_steps, warmup).effective_steps))
 
 
 def _steps(results: Results, budget: float, unit: str) -> int:

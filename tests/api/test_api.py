@@ -3,6 +3,7 @@ advice from the returned results as from the run directory, progress by callback
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -57,9 +58,20 @@ def test_recommend_from_results_equals_recommend_from_the_run_dir(probed: l2advi
     assert other.to_dict() != from_results.to_dict()  # negative control: the budget matters
     saved = json.loads((probed.run_dir / "advice.json").read_text())
     assert saved["budget_steps"] == 8000 and saved["weight_decay"] == other.weight_decay
-    with pytest.raises(Exception):  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
         from_results.weight_decay = 1.0  # type: ignore[misc]
     assert json.loads(json.dumps(from_results.to_dict()))["autol2"]["lam0"] == from_results.autol2.lam0
+
+
+def test_recommend_for_an_lr_schedule_advises_on_the_tau_clock(probed: l2advisor.ProbeResults) -> None:
+    from l2advisor.science.schedules import schedule_budget
+
+    cosine = l2advisor.recommend(probed, budget=2000, lr_schedule="cosine", write=False)
+    t_eff = round(schedule_budget("cosine", 2000).effective_steps)
+    assert cosine.run_steps == 2000 and cosine.budget_steps == t_eff < 2000
+    assert cosine.weight_decay == l2advisor.recommend(probed, budget=t_eff, write=False).weight_decay
+    with pytest.raises(InputError, match="lr_schedule must be one of"):
+        l2advisor.recommend(probed, lr_schedule="exp")
 
 
 def test_report_writes_figures(probed: l2advisor.ProbeResults, tmp_path: Path) -> None:

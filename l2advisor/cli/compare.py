@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.table import Table
 
 from l2advisor.cli.app import app, catch_interrupt, err, handle_errors, out, parse_ints
-from l2advisor.cli.probe import DEFAULT_HORIZON
 from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.cli.tune import (
     Bars,
@@ -42,7 +41,8 @@ def compare(
     budget: Budget,
     trials: Trials = 20,
     seeds: Annotated[int, typer.Option("--seeds", help="Training seeds (0..S-1) of every single-run arm.")] = 3,
-    probe_budget: Annotated[int, typer.Option(help="Total probe steps of the advisor arm.")] = 24000,
+    probe_budget: Annotated[int | None, typer.Option(help="Total probe steps of the advisor and AutoL2 arms' default "
+                                                      "ladder \\[default: probes sized to --budget, as `probe --budget`].")] = None,
     probe_seeds: Annotated[str, typer.Option(help="Probe seeds, comma-separated.")] = "0,1",
     horizon: Annotated[float | None, typer.Option(help="Longest probe, in tau (default: 8*(1-momentum)).")] = None,
     default_lam: Annotated[float, typer.Option(help="The 'common default' arm's weight decay.")] = 5e-4,
@@ -65,7 +65,8 @@ def compare(
     All on one model file, budget and data order: the advisor (probes + runs at its lam), AutoL2, a default weight decay, lam = 0, and an Optuna study whose best lam is re-run on the same seeds. Writes compare.json and compare.png; re-running resumes.
     """
     from l2advisor.modelfile.task import build_test_set
-    from l2advisor.probing.probe import ProbeSettings, check_settings
+    from l2advisor.probing.probe import check_settings
+    from l2advisor.probing.settings import DEFAULT_PROBE_BUDGET, probe_settings
     from l2advisor.training.lr_schedules import SCHEDULES
     from l2advisor.training.train import resolve_device
     from l2advisor.tuning.compare import RUNS_FILE, CompareSettings, Comparison
@@ -78,9 +79,10 @@ def compare(
     if not 0 <= warmup < budget:
         raise InputError(f"--warmup must be a whole number of steps in [0, {budget}) (the budget), got {warmup}.")
     spec, task, config = spec_and_config(model_file, budget, eval_every, 0, device, {})
-    probe = ProbeSettings(lrs=(spec.lr,), seeds=parse_ints(probe_seeds, "--probe-seeds"),
-                          horizon=horizon if horizon is not None else DEFAULT_HORIZON * (1.0 - spec.momentum),
-                          probe_budget=probe_budget)
+    probe, _ = probe_settings(spec.lr, spec.momentum, seeds=parse_ints(probe_seeds, "--probe-seeds"),
+                              budget_steps=None if probe_budget else budget, n_val=len(task.val),
+                              batch_size=spec.batch_size, horizon=horizon,
+                              probe_budget=probe_budget or DEFAULT_PROBE_BUDGET)
     check_settings(probe, task)
     settings = CompareSettings(budget, trials, tuple(range(seeds)), config.eval_every, probe,
                                study_settings(trials, lam_low, lam_high, False, pruner, sampler_seed), default_lam,

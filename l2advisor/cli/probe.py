@@ -21,10 +21,12 @@ from l2advisor.cli.app import (
     out,
     parse_floats,
     parse_ints,
+    use_threads_for,
 )
 from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.modelfile.spec import load_spec
+from l2advisor.probing.budget import DEFAULT_HORIZON  # noqa: F401 - the default horizon, in --help and benchmarks
 from l2advisor.runs.lock import RunLock
 from l2advisor.runs.store import RunState, json_safe, make_header, open_results, read_results
 
@@ -32,7 +34,6 @@ if TYPE_CHECKING:  # torch: imported inside the commands, so that `--help` never
     from l2advisor.probing.probe import ProbeRun, ProbeSettings
     from l2advisor.training.train import Record, TrainConfig, TrainResult
 
-DEFAULT_HORIZON = 8.0  # tau units (lr*lam*steps) for plain SGD; divided by 1/(1-momentum)
 
 
 class ProbeBars:
@@ -145,6 +146,8 @@ def probe(
         raise InputError(f"--batch-replicas must be at least 1, got {batch_replicas}.")
     torch_device = resolve_device(device)
     task = build_task(spec)
+    err.print(f"[dim]Threads: {use_threads_for(task)} (in this process; --jobs workers share the cores)[/]",
+              highlight=False)
     steps = None if budget is None else budget_steps(budget, unit, task.train_size, spec.batch_size)
     settings, plan = probe_settings(
         spec.lr, spec.momentum, seeds=parse_ints(seeds, "--seeds"), budget_steps=steps,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from l2advisor.errors import InputError
 from l2advisor.training.eval_schedule import count_evals
 
+DEFAULT_HORIZON = 8.0  # tau units (lr*lam*steps) of every probe for plain SGD; times (1 - momentum)
 BUDGET_RUN_EVALS = 100  # evaluations of one budget run (l2advisor train's default)
 EVALS_PER_DECADE = 10  # probes evaluate evenly in log steps
 TOP_SHRINK = 0.01  # default top of the ladder: lr*lam/(1-momentum)

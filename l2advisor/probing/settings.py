@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from l2advisor.errors import InputError
-from l2advisor.probing.budget import EVALS_PER_DECADE, BudgetPlan, plan_for_budget
+from l2advisor.probing.budget import DEFAULT_HORIZON, EVALS_PER_DECADE, BudgetPlan, plan_for_budget
 from l2advisor.probing.probe import ProbeSettings
 
-DEFAULT_HORIZON = 8.0  # tau units (lr*lam*steps) for plain SGD; times (1 - momentum)
 DEFAULT_PROBE_BUDGET = 24000  # total steps of the default ladder, all probes and seeds
 DEFAULT_SEEDS = (0, 1)
 

@@ -93,7 +93,7 @@ def fit_time_exponent(curves: list[Curve], peaks: list[float], tolerance: float,
     lo, hi = (np.percentile(boot, [2.5, 97.5]) if boot else (NAN, NAN))
     ratio = rss0 / rss1 if rss1 > 0 else (math.inf if rss0 > 0 else 1.0)
     return dict(b=b, b_interval=(float(lo), float(hi)), steps_over_tau=float(ratio),
-                n_clocks=len(groups), levels=tuple(float(v) for v, k in zip(levels, keep_levels) if k))
+                n_clocks=len(groups), levels=tuple(float(v) for v, k in zip(levels, keep_levels, strict=True) if k))
 
 
 def clock_exponent(f: dict) -> float:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from l2advisor.api.probe import ProbeResults
+from l2advisor.api.probes import ProbeResults
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.runs.rundir import load_probe_curves, probe_gaps
 from l2advisor.runs.store import Results, read_json, write_json

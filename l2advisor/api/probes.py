@@ -155,12 +155,14 @@ def _spec(build_model: Callable[[], Any], train: Any, val: Any, name: str | None
         source_file = inspect.getsourcefile(build_model)
     except TypeError:
         source_file = None
-    path = Path(source_file) if source_file else Path("<python>")
+    # a notebook cell's file name changes with each kernel: "<notebook>", so a rerun resumes
+    on_disk = bool(source_file) and Path(source_file).is_file()  # type: ignore[arg-type]
+    path = Path(source_file) if on_disk else Path("<notebook>")  # type: ignore[arg-type]
     try:
         text = inspect.getsource(build_model)
     except (OSError, TypeError):
         text = getattr(build_model, "__qualname__", repr(build_model))
-    default_name = path.stem if source_file and path.exists() else "notebook"
+    default_name = path.stem if on_disk else "notebook"
     spec = TaskSpec(path=path, name=name or default_name, sha256=hashlib.sha256(text.encode()).hexdigest(),
                     build_model=build_model, build_data=lambda: (train, val), build_test=None, **settings)
     return validate_settings(spec)

@@ -48,9 +48,36 @@ def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="Torch threads of a training process \\[default: 1 for a small model, all cores for a large one; or L2ADVISOR_THREADS].", show_default=False)] = None,
 ) -> None:
     """Probe, recommend, report, train with AutoL2, and compare against an Optuna search."""
     _state["debug"] = debug
+    _state["threads"] = threads
+
+
+def use_threads_for(task: Any) -> str:
+    """Set torch's thread count for training `task`'s model in this process (the rule in
+    l2advisor.training.threads, unless overridden); returns the choice in words."""
+    import torch
+
+    from l2advisor.training.threads import choose_threads, model_cost
+
+    flops = None
+    try:  # a throw-away model and one batch; a model that cannot be measured keeps torch's default
+        batch = torch.stack([task.train[i][0] for i in range(min(task.spec.batch_size, task.train_size))])
+        with torch.random.fork_rng():  # building the throw-away model draws random numbers
+            model = task.spec.build_model()
+        flops = model_cost(model, batch)[1]
+    except Exception:  # noqa: BLE001 (the user's model; training reports its errors properly)
+        pass
+    try:
+        # available: torch's count now (its default: the cores), so the rule never adds threads
+        choice = choose_threads(flops, torch.get_num_threads(), _state.get("threads"))
+    except ValueError as error:
+        raise InputError(f"{error}.") from None
+    if choice.threads is not None:
+        torch.set_num_threads(choice.threads)
+    return choice.reason
 
 
 def handle_errors(command: F) -> F:

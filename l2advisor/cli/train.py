@@ -26,7 +26,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from l2advisor.cli.app import app, catch_interrupt, err, handle_errors, out
+from l2advisor.cli.app import app, catch_interrupt, err, handle_errors, out, use_threads_for
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.modelfile.spec import load_spec
 from l2advisor.runs.lock import RunLock
@@ -242,6 +242,7 @@ def train_command(
     kwargs = autol2_kwargs(lam0, autol2_flags, paper_preset, spec.lr, spec.momentum) if use_autol2 else None
     torch_device = resolve_device(device)
     task = build_task(spec)
+    err.print(f"[dim]Threads: {use_threads_for(task)}[/]", highlight=False)
     steps = budget_steps(budget, unit, task.train_size, spec.batch_size)
     if warmup >= steps:
         raise InputError(f"--warmup ({warmup} steps) must be shorter than the run ({steps} steps).")

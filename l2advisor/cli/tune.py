@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from l2advisor.cli.app import app, catch_interrupt, err, handle_errors, out
+from l2advisor.cli.app import app, catch_interrupt, err, handle_errors, out, use_threads_for
 from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.errors import InputError
 from l2advisor.modelfile.spec import load_spec
@@ -100,6 +100,7 @@ def spec_and_config(model_file: Path, budget: int, eval_every: int | None, seed:
     if every < 1:
         raise InputError(f"--eval-every must be a positive number of steps, got {every}.")
     task = build_task(spec)
+    err.print(f"[dim]Threads: {use_threads_for(task)}[/]", highlight=False)
     config = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=budget, eval_every=every, seed=seed,
                          momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))
     return spec, task, config

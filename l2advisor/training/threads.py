@@ -1,0 +1,68 @@
+"""How many torch threads one training process uses, by default, from the size of the model.
+
+A small model's training step is a chain of short kernels; splitting each over two threads
+costs more in synchronisation than it saves, so one thread is faster (benchmarks/threads.py:
+an MLP 784-32-10 runs ~15-25 % faster on one thread than on two). A big step (large matmuls or
+convolutions) gains from every core. The rule thresholds the matmul/conv FLOPs of one training
+step (forward + backward of one batch, counted by torch's FlopCounterMode), which, unlike the
+parameter count, sees that a small CNN does far more work per step than its few weights.
+
+Overrides, first found wins: an explicit count (`l2advisor --threads N`), the environment
+variable L2ADVISOR_THREADS, OMP_NUM_THREADS (the user's own choice, left to torch).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+MULTI_THREAD_FLOPS = 50e6  # matmul/conv FLOPs per training step from which threads pay off
+ENV = "L2ADVISOR_THREADS"
+
+
+@dataclass(frozen=True)
+class ThreadChoice:
+    threads: int | None  # None: leave torch's own setting
+    reason: str  # in words, for the progress line
+
+
+def model_cost(model: nn.Module, batch: torch.Tensor) -> tuple[int, float]:
+    """(parameters, matmul/conv FLOPs of one forward + backward pass on `batch`), on a model
+    used only for this (its BatchNorm statistics change) and without touching the RNG."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    params = sum(p.numel() for p in model.parameters())
+    with torch.random.fork_rng(), FlopCounterMode(display=False) as counter:
+        output = model(batch)
+        output = output[0] if isinstance(output, (tuple, list)) else output
+        output.float().sum().backward()
+    return params, float(counter.get_total_flops())
+
+
+def rule_threads(flops_per_step: float, available: int) -> int:
+    """The rule: one thread below MULTI_THREAD_FLOPS per step, else every available core."""
+    return 1 if flops_per_step < MULTI_THREAD_FLOPS else max(1, available)
+
+
+def choose_threads(flops_per_step: float | None, available: int, requested: int | None = None,
+                   environ: Mapping[str, str] = os.environ) -> ThreadChoice:
+    """The thread count for a training process, and why."""
+    if requested is not None:
+        return ThreadChoice(requested, f"{requested} thread(s), as asked (--threads)")
+    if environ.get(ENV, "").strip():
+        value = environ[ENV].strip()
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{ENV} must be a whole number >= 1, got {value!r}")
+        return ThreadChoice(int(value), f"{value} thread(s), from {ENV}")
+    if environ.get("OMP_NUM_THREADS", "").strip():
+        return ThreadChoice(None, f"torch's threads (OMP_NUM_THREADS={environ['OMP_NUM_THREADS'].strip()})")
+    if flops_per_step is None:
+        return ThreadChoice(None, "torch's default threads (the model's step could not be measured)")
+    threads = rule_threads(flops_per_step, available)
+    size = "small" if threads == 1 else "large"
+    return ThreadChoice(threads, f"{threads} thread(s): a {size} step ({flops_per_step / 1e6:.3g} MFLOP; "
+                                 f"threads pay off from {MULTI_THREAD_FLOPS / 1e6:.3g})")

@@ -1,0 +1,88 @@
+"""The default thread count's decision (not its speed: benchmarks/threads.py measures that)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from typer.testing import CliRunner
+
+from l2advisor.cli.app import app
+from l2advisor.training.threads import (
+    ENV,
+    MULTI_THREAD_FLOPS,
+    choose_threads,
+    model_cost,
+    rule_threads,
+)
+from l2advisor.zoo import mlp, small_cnn
+
+BATCH = 64
+
+
+def step_flops(model: nn.Module, sample_shape: tuple[int, ...]) -> float:
+    return model_cost(model, torch.zeros(BATCH, *sample_shape))[1]
+
+
+def test_flops_of_an_mlp_step_are_counted() -> None:
+    """784-32-10 at batch 64: forward 2*B*(784*32 + 32*10) FLOPs; backward, weight gradients of
+    both layers and the input gradient of the second: 3x forward minus the first layer's input."""
+    forward = 2 * BATCH * (784 * 32 + 32 * 10)
+    assert step_flops(mlp(in_features=784, hidden=32, depth=1), (784,)) == 3 * forward - 2 * BATCH * 784 * 32
+
+
+def test_a_tiny_mlp_trains_on_one_thread_and_large_models_on_all_cores() -> None:
+    tiny = step_flops(mlp(in_features=784, hidden=32, depth=1), (784,))
+    cnn = step_flops(small_cnn(channels=(8, 16), batch_norm=True), (1, 28, 28))  # the bundled default
+    big = step_flops(mlp(in_features=784, hidden=1024, depth=3), (784,))
+    assert rule_threads(tiny, available=2) == 1
+    assert rule_threads(cnn, available=2) == 2 and rule_threads(big, available=8) == 8
+    assert tiny < MULTI_THREAD_FLOPS <= cnn  # the threshold sits between the measured models
+
+
+def test_counting_leaves_the_random_stream_alone() -> None:
+    model = nn.Sequential(nn.Dropout(0.5), nn.Linear(4, 2))  # dropout draws random numbers
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    model_cost(model, torch.ones(8, 4))
+    assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize(("requested", "environ", "threads"), [
+    (3, {ENV: "2", "OMP_NUM_THREADS": "4"}, 3),  # --threads wins
+    (None, {ENV: "2", "OMP_NUM_THREADS": "4"}, 2),  # then L2ADVISOR_THREADS
+    (None, {"OMP_NUM_THREADS": "4"}, None),  # then the user's OMP_NUM_THREADS: torch keeps it
+    (None, {}, 1),  # then the rule: a small step, one thread
+])
+def test_overrides_come_before_the_rule(requested: int | None, environ: dict[str, str], threads: int | None) -> None:
+    assert choose_threads(1e6, available=2, requested=requested, environ=environ).threads == threads
+
+
+def test_an_unmeasured_model_keeps_torchs_default() -> None:
+    assert choose_threads(None, available=2, environ={}).threads is None
+
+
+@pytest.mark.bad_input
+def test_a_bad_environment_value_is_one_sentence(tiny_model: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["train", str(tiny_model), "--budget", "10", "--weight-decay", "0",
+                                      "--out", str(tmp_path / "run"), "--device", "cpu"],
+                                env={ENV: "two", "OMP_NUM_THREADS": ""})
+    assert result.exit_code == 2 and f"{ENV} must be a whole number" in result.stderr, result.output
+
+
+def test_the_cli_sets_the_rules_count(tiny_model: Path, tmp_path: Path) -> None:
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        result = CliRunner().invoke(app, ["--threads", "2", "train", str(tiny_model), "--budget", "10",
+                                          "--weight-decay", "0", "--out", str(tmp_path / "a"), "--device", "cpu"])
+        assert result.exit_code == 0 and torch.get_num_threads() == 2, result.output
+        result = CliRunner().invoke(app, ["train", str(tiny_model), "--budget", "10", "--weight-decay", "0",
+                                          "--out", str(tmp_path / "b"), "--device", "cpu"], env={"OMP_NUM_THREADS": ""})
+        assert result.exit_code == 0, result.output
+        assert torch.get_num_threads() == 1 and "1 thread(s): a small step" in " ".join(result.stderr.split())
+    finally:
+        torch.set_num_threads(before)

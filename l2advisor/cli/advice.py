@@ -246,10 +246,17 @@ def recommend(
         cfg = dataclasses.replace(cfg, budget_steps=steps)
     sv = schedule_view(lr_schedule, warmup, steps, advice, advise(fit, steps, lr).weight_decay) if scheduled else None
     settings = results.header.get("settings", {})
+    sized_for = (settings.get("probe") or {}).get("budget_steps")
+    if sized_for and not 0.5 <= steps / sized_for <= 2.0:
+        err.print(f"[yellow]The probes were sized for a budget of {sized_for} steps; this budget is "
+                  f"{steps / sized_for:.3g}x that, so the advice extrapolates "
+                  f"{'further below' if steps > sized_for else 'less far below'} the probed lams than planned "
+                  f"(re-probe with --budget {steps} to size them for it).[/]")
     missing, failed = probe_gaps(results)
     gaps = {"missing_probes": [g.to_dict() for g in missing], "failed_probes": [g.to_dict() for g in failed]}
     schedule = sv or {"lr_schedule": "constant", "warmup": 0, "lr_integral": 1.0}
-    record = {**advice_to_dict(advice), "budget": budget, "unit": unit, "run_dir": str(run_dir), **gaps, **schedule}
+    record = {**advice_to_dict(advice), "budget": budget, "unit": unit, "run_dir": str(run_dir), **gaps, **schedule,
+              "probes_sized_for_steps": sized_for}
     if cfg is not None:
         flags = autol2_flags(cfg, settings.get("model_file", "MODEL_FILE"), fit.lr)
         if scheduled:

@@ -1,0 +1,62 @@
+"""`l2advisor probe --budget`: probes sized to the budget, recorded in the header, and
+`recommend` for a very different budget saying how far it extrapolates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from l2advisor.cli.app import app
+from l2advisor.probing.budget import plan_for_budget
+from l2advisor.runs.rundir import results_path
+from l2advisor.runs.store import read_results
+
+runner = CliRunner()
+
+
+def budget_args(model: Path, out: Path, budget: str, *extra: str) -> list[str]:
+    return ["probe", str(model), "--out", str(out), "--budget", budget, "--horizon", "2",
+            "--seeds", "0", "--device", "cpu", *extra]
+
+
+def test_probe_sized_to_a_budget(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(app, [*budget_args(tiny_model, out, "40000"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "Sized for a budget of 40000 steps" in result.stderr
+    header = read_results(results_path(out)).header["settings"]["probe"]
+    plan = plan_for_budget(40000, 0.1, 0.0, 2.0, 1, n_val=128, batch_size=32)
+    assert header["budget_steps"] == 40000 and header["early_stop"] is False
+    assert header["lambdas"] == list(plan.lams) and len(plan.lams) >= 3
+    states = read_results(results_path(out)).runs.values()
+    for state in states:  # every rung runs its whole tau window: the same for all
+        last = state.evals[-1]
+        assert state.status == "finished" and abs(last["tau"] - 2.0) < 0.1 * 2.0
+    far = runner.invoke(app, ["recommend", str(out), "--budget", "400000", "--json"])
+    assert far.exit_code == 0, far.output
+    assert "sized for a budget of 40000 steps" in far.stderr and "10x that" in far.stderr
+    assert json.loads(far.stdout)["probes_sized_for_steps"] == 40000
+    near = runner.invoke(app, ["recommend", str(out), "--budget", "40000"])
+    assert near.exit_code == 0 and "sized for a budget" not in near.stderr  # the control
+
+
+def test_epochs_budget_converts_with_the_train_size(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"  # 256 examples at batch 32: 8 steps per epoch
+    result = runner.invoke(app, budget_args(tiny_model, out, "5000", "--unit", "epochs"))
+    assert result.exit_code == 0, result.output
+    assert read_results(results_path(out)).header["settings"]["probe"]["budget_steps"] == 40000
+
+
+def test_probe_without_budget_says_what_it_suits(tiny_model: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["probe", str(tiny_model), "--out", str(tmp_path / "r"), "--lambdas",
+                                 "0.4,0.2,0.1", "--horizon", "2", "--seeds", "0", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "Not sized for a budget" in result.stderr and "suits budgets of" in result.stderr
+
+
+def test_budget_with_explicit_lams_is_a_user_error(tiny_model: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, [*budget_args(tiny_model, tmp_path / "r", "40000"), "--lambdas", "0.1,0.2"])
+    assert result.exit_code == 2
+    assert "--budget plans the ladder itself" in result.stderr

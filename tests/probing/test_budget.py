@@ -7,7 +7,6 @@ import math
 import pytest
 
 from l2advisor.probing.budget import (
-    MAX_TOP_RAISE,
     TOP_SHRINK,
     budget_for_cost,
     eval_cost_steps,
@@ -18,7 +17,7 @@ from l2advisor.probing.settings import probe_settings
 from l2advisor.training.eval_schedule import count_evals, eval_due, eval_steps
 
 CHEAP_EVAL = dict(n_val=256, batch_size=64)  # an evaluation costs 2 steps
-BUDGETS = [25_600, 32_000, 100_000, 400_000]  # below ~25,000 steps: see the over-cap test
+BUDGETS = [100_000, 200_000, 400_000, 1_000_000]  # below ~80,000 steps: see the over-cap test
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
@@ -35,8 +34,8 @@ def test_longer_budgets_reach_smaller_lams_at_a_smaller_share() -> None:
     plans = [plan_for_budget(b, 0.1, 0.0, 8.0, 2, **CHEAP_EVAL) for b in BUDGETS]
     assert [p.lams[-1] for p in plans] == sorted((p.lams[-1] for p in plans), reverse=True)
     assert plans[-1].lams[-1] < plans[0].lams[-1]
-    fractions = [p.cost_fraction for p in plans]
-    assert fractions == sorted(fractions, reverse=True) and fractions[-1] < 0.1
+    fractions = [p.cost_fraction for p in plans]  # not monotone: a rung is added in whole steps
+    assert all(p.cost_fraction <= p.fraction for p in plans) and fractions[-1] < fractions[0] < 0.15
 
 
 def test_probe_fraction_targets() -> None:
@@ -44,12 +43,11 @@ def test_probe_fraction_targets() -> None:
     assert probe_fraction(128_000) == pytest.approx(probe_fraction(32_000) / 2)
 
 
-@pytest.mark.parametrize("budget", [2_000, 6_400, 16_000])
-def test_small_budget_raises_the_top_at_most_so_far_and_says_it_is_over(budget: int) -> None:
+@pytest.mark.parametrize("budget", [2_000, 6_400, 25_600])
+def test_small_budget_keeps_the_top_and_says_it_is_over(budget: int) -> None:
     plan = plan_for_budget(budget, 0.1, 0.0, 8.0, 2, **CHEAP_EVAL)
-    top_clock = 0.1 * plan.lams[0]
-    assert plan.top_raised and plan.over_cap and plan.cost > plan.cap
-    assert top_clock <= TOP_SHRINK * MAX_TOP_RAISE * 1.001
+    assert plan.over_cap and plan.cost > plan.cap and len(plan.lams) == 3
+    assert 0.1 * plan.lams[0] == pytest.approx(TOP_SHRINK)  # never above the default top
 
 
 def test_momentum_moves_the_ladder_down() -> None:

@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--n-val", type=int, default=1000, help="validation images (binomial noise)")
     args = parser.parse_args()
     seeds = 10 if args.quick else args.seeds
-    print(f"| metric | plan | 'does not hold' | wanted | seconds |\n|---|---|---:|---|---:|")
+    print("| metric | plan | 'does not hold' | wanted | seconds |\n|---|---|---:|---|---:|")
     for name, (metric, is_null) in METRICS.items():
         for plan_name, plan in PLANS.items():
             settings, _ = probe_settings(0.1, 0.0, n_val=args.n_val, batch_size=64, **plan)

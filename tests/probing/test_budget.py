@@ -81,7 +81,7 @@ def test_budget_with_a_hand_made_ladder_is_refused() -> None:
 def test_log_spaced_evaluations() -> None:
     steps = eval_steps(10_000, 100, per_decade=10)
     assert steps[:4] == [1, 2, 3, 4] and steps[-1] == 10_000
-    ratios = [b / a for a, b in zip(steps, steps[1:]) if a >= 100]
+    ratios = [b / a for a, b in zip(steps, steps[1:], strict=False) if a >= 100]
     assert all(1.1 < r < 1.4 for r in ratios[:-1])  # about 10**(1/10) = 1.26 apart
     assert 38 <= count_evals(10_000, 100, per_decade=10) <= 45  # about 10 per decade, not 100
     assert count_evals(10_000, 100) == 101  # fixed interval: step 0 and every 100

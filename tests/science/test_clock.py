@@ -10,7 +10,13 @@ import pytest
 import synthetic as S
 
 from l2advisor.science.advise import lam_for_budget
-from l2advisor.science.clock import B_SNAP, clock_exponent, crossing_step, fit_time_exponent, on_clock
+from l2advisor.science.clock import (
+    B_SNAP,
+    clock_exponent,
+    crossing_step,
+    fit_time_exponent,
+    on_clock,
+)
 from l2advisor.science.curves import Curve
 
 

@@ -7,6 +7,7 @@ seeds 0,1, as a user would) and score against the schedule's ground-truth grid:
   naive      `l2advisor recommend` for T constant-lr steps, used as is under the schedule
   ratio      the naive advice times the ratio (schedule grid best / constant grid best) measured on
              the OTHER cases (geometric mean, leave-one-out): what the ground truth says to do
+  const-grid the tau-clock rule without the probes: the constant-lr grid's best lam x T / T_eff
 
 A case is "within" when the grid's best mean peak exceeds the accuracy at the advised lam
 (interpolated in log lam, `Truth.accuracy_at`) by at most max(0.3 points, 1.5 x the seed sd at the
@@ -102,14 +103,18 @@ def measure_case(task: Any, run_dir: Path, schedule: str, budget: int) -> dict[s
             "best_acc": float(np.nanmax(truth.mean_peaks(budget))), "spread": truth.spread(budget),
             "lam_matters": bool(truth.lam_matters(budget)), "seeds": len(truth.seeds),
             "tau_clock": score(truth, advice["weight_decay"], budget),
-            "naive": score(truth, advice["constant_lr_weight_decay"], budget)}
+            "naive": score(truth, advice["constant_lr_weight_decay"], budget),
+            # the rule itself, without the probes: the constant-lr grid's best lam x T / T_eff
+            "grid_tau_clock": score(truth, best_c / advice["lr_integral"], budget)}
 
 
 def add_ratio_rule(cases: list[dict[str, Any]]) -> None:
-    """Score the leave-one-out ratio rule: naive x geometric mean of the other cases' best ratios."""
+    """Score the leave-one-out ratio rule: naive x geometric mean of the other cases' best ratios
+    (same schedule; any other schedule when a case is its schedule's only one)."""
     for i, case in enumerate(cases):
-        others = [c["best_ratio"] for j, c in enumerate(cases) if j != i
-                  and c["schedule"] == case["schedule"] and math.isfinite(c["best_ratio"]) and c["best_ratio"] > 0]
+        usable = [(j, c) for j, c in enumerate(cases) if j != i and math.isfinite(c["best_ratio"]) and c["best_ratio"] > 0]
+        same = [c["best_ratio"] for _, c in usable if c["schedule"] == case["schedule"]]
+        others = same or [c["best_ratio"] for _, c in usable]  # another schedule's ratio when alone
         if not others:
             case["ratio"] = {"lam": None, "acc": None, "gap_pts": None, "within": False, "factor": None}
             continue
@@ -126,21 +131,21 @@ def table(cases: list[dict[str, Any]]) -> list[str]:
         return f"{s['lam']:.3g} ({s['gap_pts']:+.2f}, {mark})"
 
     lines = ["| task | schedule | T | verdict | lam matters | best lam (acc %, sd) | best/const-best | "
-             "tau-clock lam (gap pts, within) | naive lam | ratio rule |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "tau-clock lam (gap pts, within) | naive lam | ratio rule | const-grid best x T/T_eff |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in cases:
         sd = 100 * c["spread"] if math.isfinite(c["spread"]) else math.nan
         lines.append(f"| {c['task']} | {c['schedule']} | {c['budget']} | {c['verdict']} | "
                      f"{'yes' if c['lam_matters'] else 'no'} | {c['best_lam']:.3g} ({100 * c['best_acc']:.2f}, "
                      f"{sd:.2f}) | {c['best_ratio']:.2g} | {cell(c['tau_clock'])} | {cell(c['naive'])} | "
-                     f"{cell(c.get('ratio', {}))} |")
+                     f"{cell(c.get('ratio', {}))} | {cell(c['grid_tau_clock'])} |")
     return lines
 
 
 def summary(cases: list[dict[str, Any]]) -> str:
     held = [c for c in cases if c["verdict"] != "does not hold" and c["lam_matters"]]
     parts = []
-    for rule in ("tau_clock", "naive", "ratio"):
+    for rule in ("tau_clock", "naive", "ratio", "grid_tau_clock"):
         n = sum(bool(c.get(rule, {}).get("within")) for c in held)
         parts.append(f"{rule} {n}/{len(held)}")
     ratios = [c["best_ratio"] for c in cases if math.isfinite(c["best_ratio"]) and c["best_ratio"] > 0]

@@ -39,7 +39,8 @@ def times(task: str, schedule: str, root: Path) -> tuple[float, float]:
     for line in path.read_text().splitlines():
         rec = json.loads(line)
         if rec.get("kind") == "run" and rec["schedule"] == schedule:
-            key = (rec["seed"], rec["budget"]) if rec.get("stacked", 1) > 1 else (rec["seed"], rec["budget"], rec["lam"])
+            stacked = rec.get("stacked", 1)  # the lams of one stack share their wall_s and cpu_s
+            key = (rec["seed"], rec["budget"], stacked, rec["wall_s"]) if stacked > 1 else (rec["seed"], rec["budget"], rec["lam"])
             groups[key] = (rec["wall_s"], rec.get("cpu_s", float("nan")))
     return sum(w for w, _ in groups.values()), sum(c for _, c in groups.values())
 

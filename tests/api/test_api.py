@@ -87,6 +87,10 @@ def test_progress_callback_gets_events_and_false_prints_nothing(tmp_path: Path, 
     assert kinds.count("begin") == 2 and kinds.count("end") == 2 and "eval" in kinds
     assert events[-1].done_steps == events[-1].total_steps > 0
     assert all(e.record is not None for e in events if e.kind == "eval")
+    again: list[l2advisor.ProgressEvent] = []  # the same call again resumes: every probe reused
+    l2advisor.probe(build_model, blobs(128, 1), blobs(64, 2), out=tmp_path / "a", progress=again.append,
+                    **{**FAST, "lambdas": [0.4, 0.2]})
+    assert again == []
     capsys.readouterr()
     l2advisor.probe(build_model, blobs(128, 1), blobs(64, 2), out=tmp_path / "b", progress=False,
                     **{**FAST, "lambdas": [0.4, 0.2]})
@@ -124,3 +128,16 @@ def test_importing_l2advisor_stays_cheap() -> None:
             "from l2advisor import AutoL2; assert AutoL2.__module__ == 'l2advisor.training.autol2'; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_a_function_without_a_file_gets_a_stable_name() -> None:
+    from l2advisor.api.probes import _spec
+
+    namespace: dict = {}
+    exec("def build_model():\n    return None\n", namespace)  # as a notebook cell defines it
+    spec = _spec(namespace["build_model"], None, None, None, lr=0.1, batch_size=8, momentum=0.0,
+                 optimizer="sgd", loss=None, metric="accuracy")
+    assert (str(spec.path), spec.name) == ("<notebook>", "notebook")
+    here = _spec(build_model, None, None, None, lr=0.1, batch_size=8, momentum=0.0, optimizer="sgd",
+                 loss=None, metric="accuracy")
+    assert here.path.name == "test_api.py" and here.name == "test_api"

@@ -162,7 +162,7 @@ def run_task_seed(task: SuiteTask, spec, loaded: Task, path: Path, done: set, sc
             cpu = time.process_time()
             results, wall, stacked = train_constant(task, loaded, config, lams)
             cpu = (time.process_time() - cpu) / (1 if stacked > 1 else len(lams))
-            pairs = [(lam, r, wall, cpu) for lam, r in zip(lams, results)]
+            pairs = [(lam, r, wall, cpu) for lam, r in zip(lams, results, strict=True)]
         else:
             pairs, stacked = [], 1
             for lam in lams:

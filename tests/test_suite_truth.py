@@ -35,7 +35,7 @@ def _write(path, lines):
 def _runs(schedule, budget, short, long, offsets, curve=_curve):
     return [{"kind": "run", "task": "toy", "schedule": schedule, "budget": budget, "lam": lam, "seed": seed,
              "steps": budget, "wall_s": 1.0, "curve": curve(short[lam] + d, long[lam] + d)}
-            for lam in LAMS for seed, d in zip((0, 1, 2), offsets)]
+            for lam in LAMS for seed, d in zip((0, 1, 2), offsets, strict=True)]
 
 
 @pytest.fixture

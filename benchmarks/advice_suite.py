@@ -144,6 +144,9 @@ def run_task(task: Any, budgets: list[int], args: argparse.Namespace, aware: boo
     for plan_budget, served in plans:
         for i, seeds in enumerate(seed_sets):
             out = work / (f"T{plan_budget}" if plan_budget else "any") / f"seeds{seeds_key(seeds)}"
+            if args.cached_only and m.get(f"probe/{plan_budget or 'any'}/{seeds_key(seeds)}") is None:
+                log(f"  probe seeds {seeds_key(seeds)} not measured (--cached-only): left out")
+                continue
             done = measure_probe(m, model, out, seeds, plan_budget, cwd)
             for budget in served:
                 probes[budget].append(done)
@@ -154,13 +157,19 @@ def run_task(task: Any, budgets: list[int], args: argparse.Namespace, aware: boo
                     measure_budget_run(m, model, advice["weight_decay"], budget, work, cwd, args.timing_steps)
     truth = load_truth(task, budgets) if args.score else None
     for budget in budgets:
+        if not probes[budget]:
+            continue
         first, run = probes[budget][0], m.get(f"budget_run/{budget}")
         cost = ProbeCost(int(first.get("steps") or 0), float(first.get("wall") or 0.0), budget,
                          run["budget_wall"] if run else None)
         lam = advices[budget][0].get("weight_decay")
         spot = []
-        if args.spot_check and lam is not None and budget == min(task.budgets):
-            spot = spot_check(m, model, lam, budget, work, cwd)
+        if lam is not None and budget == min(task.budgets):
+            if args.spot_check:
+                spot = spot_check(m, model, lam, budget, work, cwd)
+            else:  # a spot check measured by an earlier run is still reported
+                cached = [m.get(f"spot/{budget}/{lam:.6g}/{seed}") for seed in SPOT_SEEDS]
+                spot = [c["peak_metric"] for c in cached] if all(cached) else []
         row = score_case(truth, budget, tuple(task.budgets), advices[budget], cost, spot)
         row.update(task=task.name, probe_steps_all=[p.get("steps") for p in probes[budget]],
                    probe_resumed=bool(first.get("resumed")),
@@ -197,6 +206,8 @@ def main() -> None:
     parser.add_argument("--spot-check", action="store_true", help="3 real seeds at the advised lam (short budget)")
     parser.add_argument("--timing-steps", type=int, default=0,
                         help="train at most this many steps of the timing budget run, scale its wall time [0: all]")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="report what --work holds; run no new probe (budget runs and advice still run)")
     parser.add_argument("--no-score", dest="score", action="store_false", help="measure only (no ground truth)")
     parser.add_argument("--code-label", default="", help="what code the CLI runs (recorded in --json)")
     parser.add_argument("--json", type=Path, help="write every case as JSON here")

@@ -121,19 +121,22 @@ def real_check(task: Any, truth: Any, budget: int, trials: int, work: Path) -> d
                          eval_every=task.eval_every)  # evaluated as the ground truth was
     real = [(r["lam"], r["value"]) for r in rows if r["state"] == "COMPLETE" and r["value"] is not None]
     scorer = scorer_from_truth(truth, budget)
+    seed0 = truth.peaks(budget)[:, list(truth.seeds).index(0)]  # the study trains seed 0, as the grid's seed 0
     trials_out = [{"lam": lam, "real": value, "scored_mean": scorer.expected(lam)[0],
-                   "scored_sd": scorer.expected(lam)[1]} for lam, value in real]
+                   "scored_sd": scorer.expected(lam)[1], "grid_seed0": float(scorer.grid.interp(seed0, lam))}
+                  for lam, value in real]
     return {"trials": trials_out, **faithfulness(real, scorer)}
 
 
 def real_table(name: str, budget: int, check: dict[str, Any]) -> str:
     """Each real trial against its scored mean +- sd, and the summary of the differences."""
     lines = [f"{name}: a real `l2advisor tune` study, budget {budget:,}, against the scoring", "",
-             "| lam | real peak (%) | scored mean ± sd (%) | z |", "|---:|---:|---:|---:|"]
+             "| lam | real peak, seed 0 (%) | scored mean ± sd (%) | z | grid's seed 0, interpolated (%) |",
+             "|---:|---:|---:|---:|---:|"]
     for t in sorted(check["trials"], key=lambda t: t["lam"]):
         z = (t["real"] - t["scored_mean"]) / max(t["scored_sd"], 0.001)
         lines.append(f"| {t['lam']:.3g} | {100 * t['real']:.2f} | {100 * t['scored_mean']:.2f} ± "
-                     f"{100 * t['scored_sd']:.2f} | {z:+.2f} |")
+                     f"{100 * t['scored_sd']:.2f} | {z:+.2f} | {100 * t['grid_seed0']:.2f} |")
     if check.get("n"):
         lines += ["", f"real - scored {check['mean_diff_points']:+.2f} points on average, mean |diff| "
                       f"{check['mean_abs_diff_points']:.2f} points, mean |z| {check['mean_abs_z']:.2f}, "

@@ -48,24 +48,24 @@ def main() -> None:
     rungs = [(800, 0.1), (1600, 0.05)] + ([] if args.quick else [(3200, 0.025)])
     rounds = 1 if args.quick else args.rounds
     seconds = {(s, w): [] for s, _ in rungs for w in WAYS}
-    for r in range(rounds):
-        for steps, lam in rungs:
+    print(f"torch threads {torch.get_num_threads()}, load average at the start {os.getloadavg()[0]:.1f} (2 cores)")
+    print("| rung (steps) | evaluations before / after | s, no evaluation | s, before | s, after | eval share before | after |")
+    print("|---:|---|---:|---:|---:|---:|---:|", flush=True)
+    total = dict.fromkeys(WAYS, 0.0)
+    for steps, lam in rungs:  # rounds alternate the order of the three ways, so load hits them alike
+        for r in range(rounds):
             for w in (list(WAYS) if r % 2 == 0 else list(WAYS)[::-1]):
                 seconds[(steps, w)].append(timed(task, steps, lam, WAYS[w]))
-    print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores); torch threads {torch.get_num_threads()}")
-    print("| rung (steps) | evaluations before / after | s, no evaluation | s, before | s, after | eval share before | after |")
-    print("|---:|---|---:|---:|---:|---:|---:|")
-    total = dict.fromkeys(WAYS, 0.0)
-    for steps, _ in rungs:
         t = {w: min(seconds[(steps, w)]) for w in WAYS}
         for w in WAYS:
             total[w] += t[w]
         before, after = count_evals(steps, max(1, steps // 100)), count_evals(steps, 1, 10)
         share = {w: 1 - t["none"] / t[w] for w in list(WAYS)[1:]}
         print(f"| {steps} | {before} / {after} | {t['none']:.1f} | {t[list(WAYS)[1]]:.1f} | {t[list(WAYS)[2]]:.1f} "
-              f"| {share[list(WAYS)[1]]:.0%} | {share[list(WAYS)[2]]:.0%} |")
+              f"| {share[list(WAYS)[1]]:.0%} | {share[list(WAYS)[2]]:.0%} |", flush=True)
     print(f"| ladder | | {total['none']:.1f} | {total[list(WAYS)[1]]:.1f} | {total[list(WAYS)[2]]:.1f} | "
           f"{1 - total['none'] / total[list(WAYS)[1]]:.0%} | {1 - total['none'] / total[list(WAYS)[2]]:.0%} |")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ median over rounds. Also printed: each model's parameters and matmul/conv FLOPs 
 step (forward + backward of one batch), the quantity the default thread rule thresholds
 (`l2advisor.training.threads`), and the load average (the machine may be shared).
 
-    python benchmarks/threads.py            # 5 rounds of 1500 steps: ~15 min on 2 idle cores
-    python benchmarks/threads.py --quick    # 3 rounds of 300 steps
+    python benchmarks/threads.py            # 5 rounds of 1500 steps: ~30 min on 2 idle cores
+    python benchmarks/threads.py --quick    # 2 rounds of 200 steps
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def worker(model_file: str, threads: int, steps: int) -> None:
     task = build_task(spec)
     config = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=steps, eval_every=steps // 4,
                          momentum=spec.momentum, optimizer=spec.optimizer, device="cpu")
-    train(task, dataclasses.replace(config, max_steps=50, eval_every=50), 1e-3)  # warm-up (allocator, kernels)
+    train(task, dataclasses.replace(config, max_steps=20, eval_every=20), 1e-3)  # warm-up (allocator, kernels)
     start = time.perf_counter()
     result = train(task, config, 1e-3)
     print(result.steps / (time.perf_counter() - start))
@@ -80,13 +80,13 @@ def step_cost(model_file: Path) -> tuple[int, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 rounds of 300 steps")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 200 steps")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.worker[0], int(args.worker[1]), int(args.worker[2]))
         return
-    rounds, steps = (3, 300) if args.quick else (5, 1500)
+    rounds, steps = (2, 200) if args.quick else (5, 1500)
     print(f"{rounds} rounds of {steps} steps, {os.cpu_count()} CPUs; load average before "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
     with tempfile.TemporaryDirectory() as folder:
@@ -97,6 +97,7 @@ def main() -> None:
             for name, path in files.items():
                 for setup in SETUPS:
                     rates.setdefault((name, setup), []).append(measure(path, setup, steps))
+                    print(f"  {name}, {setup}: {rates[(name, setup)][-1]:.0f} steps/s", flush=True)
     print(f"{'model':<20}{'params':>10}{'MFLOP/step':>12}" + "".join(f"{s:>12}" for s in SETUPS)
           + f"{'2 thr / 1':>11}{'2 jobs / 1':>11}")
     for name in files:

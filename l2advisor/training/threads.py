@@ -7,8 +7,11 @@ convolutions) gains from every core. The rule thresholds the matmul/conv FLOPs o
 step (forward + backward of one batch, counted by torch's FlopCounterMode), which, unlike the
 parameter count, sees that a small CNN does far more work per step than its few weights.
 
-A machine whose cores are already busy (load average >= cores) gets one thread whatever the
-model: threads that wait for a busy core spin, and two ran about 10x slower than one there.
+The rule depends on the model only, never on the machine's momentary load: the thread count
+can change a run's float rounding, and the same command must give the same numbers (a resumed
+probe must match an uninterrupted one). On a machine already busy on every core, two threads
+spin and ran about 10x slower than one (benchmarks/threads.py at load ~9 on 2 cores): there,
+pass `--threads 1` or set L2ADVISOR_THREADS=1.
 
 Overrides, first found wins: an explicit count (`l2advisor --threads N`), the environment
 variable L2ADVISOR_THREADS, OMP_NUM_THREADS (the user's own choice, left to torch).
@@ -51,17 +54,10 @@ def rule_threads(flops_per_step: float, available: int) -> int:
     return 1 if flops_per_step < MULTI_THREAD_FLOPS else max(1, available)
 
 
-def threads_busy(load: float | None, available: int) -> bool:
-    """Whether other work already keeps every core busy (then more threads only wait)."""
-    return available > 1 and load is not None and load >= available
-
 
 def choose_threads(flops_per_step: float | None, available: int, requested: int | None = None,
-                   environ: Mapping[str, str] = os.environ, load: float | None = None) -> ThreadChoice:
-    """The thread count for a training process, and why. `load`: the 1-minute load average
-    (default: this machine's); a machine already busy on every core gets one thread, since
-    threads that wait for busy cores spin (benchmarks/threads.py, load ~9 on 2 cores: two
-    threads ran about 10x slower than one, for every model measured)."""
+                   environ: Mapping[str, str] = os.environ) -> ThreadChoice:
+    """The thread count for a training process, and why (the module docstring gives the rule)."""
     if requested is not None:
         return ThreadChoice(requested, f"{requested} thread(s), as asked (--threads)")
     if environ.get(ENV, "").strip():
@@ -73,9 +69,6 @@ def choose_threads(flops_per_step: float | None, available: int, requested: int 
         return ThreadChoice(None, f"torch's threads (OMP_NUM_THREADS={environ['OMP_NUM_THREADS'].strip()})")
     if flops_per_step is None:
         return ThreadChoice(None, "torch's default threads (the model's step could not be measured)")
-    load = os.getloadavg()[0] if load is None and hasattr(os, "getloadavg") else load
-    if threads_busy(load, available):
-        return ThreadChoice(1, f"1 thread: the machine is busy (load {load:.1f} on {available} core(s))")
     threads = rule_threads(flops_per_step, available)
     size = "small" if threads == 1 else "large"
     return ThreadChoice(threads, f"{threads} thread(s): a {size} step ({flops_per_step / 1e6:.3g} MFLOP; "

@@ -86,17 +86,15 @@ def probe(
     """
     from l2advisor.modelfile.task import build_task
     from l2advisor.probing.probe import (
-        check_settings,
         pending,
-        plan_probes,
         run_probes,
         summarize,
     )
-    from l2advisor.probing.settings import probe_settings
+    from l2advisor.probing.settings import prepare_probes, probe_settings
     from l2advisor.runs.lock import RunLock
-    from l2advisor.runs.rundir import PLAN_KEY, PROBES_FILE, curve_from_state, results_path
-    from l2advisor.runs.store import make_header, open_results, read_results
-    from l2advisor.training.train import TrainConfig, resolve_device
+    from l2advisor.runs.rundir import PROBES_FILE, curve_from_state, results_path
+    from l2advisor.runs.store import open_results, read_results
+    from l2advisor.training.train import resolve_device
 
     spec = _spec(build_model, _dataset(train_data), _dataset(val_data), name, lr=lr, batch_size=batch_size,
                  momentum=momentum, optimizer=optimizer, loss=loss, metric=metric)
@@ -109,13 +107,7 @@ def probe(
         spec.lr, spec.momentum, seeds=tuple(int(s) for s in seeds), budget_steps=budget_steps,
         n_val=len(task.val), batch_size=spec.batch_size, horizon=horizon, probe_budget=probe_budget,
         lambdas=tuple(lambdas or ()), tolerance=tolerance, early_stop=early_stop)
-    check_settings(settings, task)
-    runs = plan_probes(settings, spec.momentum)
-    base = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=1, eval_every=1,
-                       momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))
-    header = make_header("probe", {**spec.settings(), "probe": settings.to_dict(), "train_size": task.train_size},
-                         str(torch_device))
-    header[PLAN_KEY] = [run.run_id for run in runs]
+    runs, base, header = prepare_probes(spec, task, settings, str(torch_device))
     run_dir = Path(out) if out is not None else Path("runs") / spec.name
     path = results_path(run_dir, PROBES_FILE)
     notices: list[str] = []

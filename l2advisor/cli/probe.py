@@ -28,7 +28,7 @@ from l2advisor.errors import InputError, RunFailed
 from l2advisor.modelfile.spec import load_spec
 from l2advisor.probing.budget import DEFAULT_HORIZON  # noqa: F401 - the default horizon, in --help and benchmarks
 from l2advisor.runs.lock import RunLock
-from l2advisor.runs.store import RunState, json_safe, make_header, open_results, read_results
+from l2advisor.runs.store import RunState, json_safe, open_results, read_results
 
 if TYPE_CHECKING:  # torch: imported inside the commands, so that `--help` never loads it
     from l2advisor.probing.probe import ProbeRun, ProbeSettings
@@ -131,14 +131,12 @@ def probe(
     from l2advisor.cli.train import budget_steps
     from l2advisor.modelfile.task import build_task
     from l2advisor.probing.probe import (
-        check_settings,
         pending,
-        plan_probes,
         summarize,
     )
-    from l2advisor.probing.settings import probe_settings
-    from l2advisor.runs.rundir import PLAN_KEY, PROBES_FILE, results_path
-    from l2advisor.training.train import TrainConfig, resolve_device
+    from l2advisor.probing.settings import prepare_probes, probe_settings
+    from l2advisor.runs.rundir import PROBES_FILE, results_path
+    from l2advisor.training.train import resolve_device
 
     overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
     spec = load_spec(model_file, overrides)
@@ -155,13 +153,7 @@ def probe(
         horizon=horizon, probe_budget=probe_budget, lambdas=parse_floats(lambdas, "--lambdas") or (),
         lam_max=lam_max, factor=factor, tolerance=tolerance, early_stop=early_stop)
     run_dir = out_dir or Path("runs") / spec.name
-    check_settings(settings, task)
-    runs = plan_probes(settings, spec.momentum)
-    base = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=1, eval_every=1,
-                       momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))
-    header = make_header("probe", {**spec.settings(), "probe": settings.to_dict(), "train_size": task.train_size},
-                         str(torch_device))
-    header[PLAN_KEY] = [run.run_id for run in runs]  # so `recommend` can name probes that are missing
+    runs, base, header = prepare_probes(spec, task, settings, str(torch_device))
     path = results_path(run_dir, PROBES_FILE)
     with RunLock(run_dir) as lock, open_results(path, header, force=force) as writer:
         if lock.stale_taken_over:

@@ -6,8 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from l2advisor.errors import InputError
+from l2advisor.modelfile.spec import TaskSpec
+from l2advisor.modelfile.task import Task
 from l2advisor.probing.budget import DEFAULT_HORIZON, EVALS_PER_DECADE, BudgetPlan, plan_for_budget
-from l2advisor.probing.probe import ProbeSettings
+from l2advisor.probing.probe import ProbeRun, ProbeSettings, check_settings, plan_probes
+from l2advisor.runs.rundir import PLAN_KEY
+from l2advisor.runs.store import make_header
+from l2advisor.training.train import TrainConfig
 
 DEFAULT_PROBE_BUDGET = 24000  # total steps of the default ladder, all probes and seeds
 DEFAULT_SEEDS = (0, 1)
@@ -36,3 +41,17 @@ def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT
                              lambdas=plan.lams, factor=factor, tolerance=tolerance, early_stop=False,
                              budget_steps=int(budget_steps), eval_per_decade=EVALS_PER_DECADE)
     return settings, plan
+
+
+def prepare_probes(spec: TaskSpec, task: Task, settings: ProbeSettings,
+                   device: str) -> tuple[list[ProbeRun], TrainConfig, dict]:
+    """Check the settings against the task, then (every probe run, the shared training config,
+    the results header with the plan's run ids so `recommend` can name missing probes)."""
+    check_settings(settings, task)
+    runs = plan_probes(settings, spec.momentum)
+    base = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=1, eval_every=1,
+                       momentum=spec.momentum, optimizer=spec.optimizer, device=device)
+    header = make_header("probe", {**spec.settings(), "probe": settings.to_dict(), "train_size": task.train_size},
+                         device)
+    header[PLAN_KEY] = [run.run_id for run in runs]
+    return runs, base, header

@@ -14,7 +14,7 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import TensorDataset
 
-from l2advisor.datasets import load_mnist_subset
+from l2advisor.datasets import load_mnist_subset, stratified_order
 
 
 def digits(n_train: int = 1000, seed: int = 0) -> tuple[TensorDataset, TensorDataset]:
@@ -24,7 +24,7 @@ def digits(n_train: int = 1000, seed: int = 0) -> tuple[TensorDataset, TensorDat
 
     data = load_digits()
     x, y = data.images.astype(np.float32) / 16.0, data.target.astype(np.int64)
-    order = _stratified(y, seed)
+    order = stratified_order(y, seed)
     train_idx, val_idx = order[:n_train], order[n_train:]
     mean, std = x[train_idx].mean(), x[train_idx].std()
     x = (x - mean) / std
@@ -43,12 +43,3 @@ def _pool(dataset: TensorDataset, flatten: bool) -> TensorDataset:
     x = F.avg_pool2d(x, 2)  # (N, 1, 28, 28) -> (N, 1, 14, 14)
     return TensorDataset(x.reshape(len(x), -1) if flatten else x, y)
 
-
-def _stratified(labels: np.ndarray, seed: int) -> np.ndarray:
-    """A seeded order whose every prefix is as class-balanced as it can be (round robin)."""
-    rng = np.random.default_rng(seed)
-    rank = np.empty(len(labels), dtype=np.int64)
-    for c in np.unique(labels):
-        where = np.flatnonzero(labels == c)
-        rank[rng.permutation(where)] = np.arange(where.size)
-    return np.lexsort((rng.random(len(labels)), rank))

@@ -37,6 +37,7 @@ __all__ = [
     "MNIST_STD",
     "POOL_SIZE",
     "data_root",
+    "stratified_order",
     "load_mnist_subset",
     "load_mnist_subset_test",
     "load_package_file",
@@ -90,7 +91,7 @@ def _labels(y: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(y.astype(np.int64))
 
 
-def _stratified_order(labels: np.ndarray, seed: int) -> np.ndarray:
+def stratified_order(labels: np.ndarray, seed: int) -> np.ndarray:
     """A seeded order of the positions in which every prefix is as class-balanced as it can be.
 
     Each class's positions are shuffled and ranked 0, 1, 2, ...; positions are then sorted by
@@ -125,7 +126,7 @@ def load_mnist_subset(
         )
     arrays = _subset_arrays()
     x, y = arrays["x_pool"], arrays["y_pool"]
-    order = _stratified_order(y, seed)
+    order = stratified_order(y, seed)
     rng = np.random.default_rng([seed, 1])  # shuffle within each split, so no class runs
     train_idx = rng.permutation(order[:n_train])
     val_idx = rng.permutation(order[n_train : n_train + n_val])
@@ -144,7 +145,7 @@ def load_mnist_subset_test(n: int = TEST_SIZE, flatten: bool = False) -> TensorD
         raise ValueError(f"n must be an integer from 1 to {TEST_SIZE}, got {n!r}")
     arrays = _subset_arrays()
     x, y = arrays["x_test"], arrays["y_test"]
-    idx = np.sort(_stratified_order(y, 0)[:n]) if n < TEST_SIZE else np.arange(TEST_SIZE)
+    idx = np.sort(stratified_order(y, 0)[:n]) if n < TEST_SIZE else np.arange(TEST_SIZE)
     return TensorDataset(_images(x[idx], flatten), _labels(y[idx]))
 
 

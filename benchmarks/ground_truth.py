@@ -6,11 +6,12 @@ with l2advisor's own trainer, one JSON line per finished run in benchmarks/groun
     python benchmarks/ground_truth.py --quick                          # a smoke subset, into /tmp
     OMP_NUM_THREADS=1 nohup nice -n 5 python benchmarks/ground_truth.py > /tmp/gt_constant.log 2>&1 &
 
-Constant lr: the lams of one (task, seed) train together as stacked replicas
+The lams of one (task, seed) train together as stacked replicas
 (`l2advisor.training.batched.train_batched`, falling back to `train` per lam when the model
-cannot be stacked), each to the long budget; its prefix serves the short budget (constant lr and
-lam do not depend on the budget). Cosine and linear-to-zero: one `train` run per lam and budget,
-the lr set per step (`lr_at`). Order: task by task, cheapest first (`COST_MS`), all seeds of a
+cannot be stacked). Constant lr: each to the long budget; its prefix serves the short budget
+(constant lr and lam do not depend on the budget). Cosine and linear-to-zero: one stack per
+budget, the lr set per step (`lr_at`; the first cosine grid of mlp_momentum_digits at 6,400
+steps was trained one run per lam, before the stacked trainer took a schedule). Order: task by task, cheapest first (`COST_MS`), all seeds of a
 task before the next, so a partial ground truth has complete tasks. Runs already in the file are
 skipped (resume); a grid extended with new lams trains only those; a file written for another
 grid, budget or model file is refused. Progress goes to stderr; one torch thread.
@@ -96,18 +97,20 @@ def run_record(task: SuiteTask, schedule: str, budget: int, lam: float, seed: in
             "command": command, "curve": curve}
 
 
-def train_constant(task: SuiteTask, loaded: Task, config: TrainConfig, lams: list[float]) -> tuple[list[TrainResult], float, int]:
-    """All `lams` to the long budget, stacked when the model allows it; (results, wall s per run, stacked).
-    Stacked runs share one wall time and CPU time (the whole stack's)."""
+def train_grid(task: SuiteTask, loaded: Task, config: TrainConfig, lams: list[float],
+               lr_at=None) -> tuple[list[TrainResult], float, int]:
+    """All `lams` to config.max_steps (lr per step from `lr_at`, if given), stacked when the model
+    allows it; (results, wall s per run, stacked). Stacked runs share one wall time and CPU time
+    (the whole stack's)."""
     start = time.perf_counter()
     replicas = [Replica(lam, config.max_steps, config.eval_every) for lam in lams]
     try:
-        return train_batched(loaded, config, replicas), time.perf_counter() - start, len(lams)
+        return train_batched(loaded, config, replicas, lr_at=lr_at), time.perf_counter() - start, len(lams)
     except CannotBatch as err:
         print(f"  {task.name}: cannot stack ({err}); one run per lam", file=sys.stderr)
     results = []
     for lam in lams:
-        results.append(train(loaded, config, lam))
+        results.append(train(loaded, config, lam, lr_at=lr_at))
     return results, (time.perf_counter() - start) / len(lams), 1
 
 
@@ -158,17 +161,11 @@ def run_task_seed(task: SuiteTask, spec, loaded: Task, path: Path, done: set, sc
         print(f"{time.strftime('%H:%M:%S')} {task.name} {schedule} budget {budget} seed {seed}: "
               f"{len(lams)} lams", file=sys.stderr, flush=True)
         config = replace(base, max_steps=budget)
-        if schedule == "constant":
-            cpu = time.process_time()
-            results, wall, stacked = train_constant(task, loaded, config, lams)
-            cpu = (time.process_time() - cpu) / (1 if stacked > 1 else len(lams))
-            pairs = [(lam, r, wall, cpu) for lam, r in zip(lams, results, strict=True)]
-        else:
-            pairs, stacked = [], 1
-            for lam in lams:
-                start, cpu = time.perf_counter(), time.process_time()
-                result = train(loaded, config, lam, lr_at=lr_schedule(schedule, spec.lr, budget))
-                pairs.append((lam, result, time.perf_counter() - start, time.process_time() - cpu))
+        lr_at = None if schedule == "constant" else lr_schedule(schedule, spec.lr, budget)
+        cpu = time.process_time()
+        results, wall, stacked = train_grid(task, loaded, config, lams, lr_at)
+        cpu = (time.process_time() - cpu) / (1 if stacked > 1 else len(lams))
+        pairs = [(lam, r, wall, cpu) for lam, r in zip(lams, results, strict=True)]
         records = [run_record(task, schedule, budget, lam, seed, result, wall, stacked, command) | {"cpu_s": round(cpu, 2)}
                    for lam, result, wall, cpu in pairs]
         with path.open("a") as f:

@@ -70,6 +70,12 @@ class StackedOptimizer:
         self.shrink_view = {n: shrink.to(device, p.dtype).view(-1, *[1] * (p.dim() - 1))
                             for n, p in params.items()}
 
+    def set_lr(self, lr: float, params: dict[str, Tensor]) -> None:
+        """This step's learning rate (a schedule); AdamW's shrink 1 - lr*lam follows it."""
+        if lr != self.lr:
+            self.lr = lr
+            self._views(params)
+
     def select(self, keep: Tensor, params: dict[str, Tensor]) -> None:
         """Drop the replicas not in `keep`, with their optimizer state."""
         self.lams = [self.lams[i] for i in keep.tolist()]
@@ -129,19 +135,21 @@ def per_replica_loss(task: Task, outputs: Tensor, targets: Tensor) -> Tensor:
 def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], *,
                   on_eval: Callable[[int, Record], None] | None = None,
                   should_stop: Callable[[int, list[Record]], str | None] | None = None,
-                  on_end: Callable[[int, TrainResult], None] | None = None) -> list[TrainResult]:
+                  on_end: Callable[[int, TrainResult], None] | None = None,
+                  lr_at: Callable[[int], float] | None = None) -> list[TrainResult]:
     """Train `replicas` (lams) of the task's model together; one `TrainResult` each, in order.
 
     `config` gives what they share (lr, batch size, seed, optimizer, device); its max_steps
     and eval_every are ignored. `on_eval(i, record)` gets replica i's records as they come;
     `should_stop(i, records)` may end replica i after an evaluation; `on_end(i, result)` is
-    called as soon as replica i ends (its result is final then). Raises `CannotBatch`
+    called as soon as replica i ends (its result is final then); `lr_at(step)` sets every
+    replica's learning rate of each step, as in `train()`. Raises `CannotBatch`
     before any step when the model cannot be stacked (the caller falls back to `train`).
     """
     device = resolve_device(config.device)
     models = [build_seeded_model(task, config.seed, device) for _ in replicas]  # same seed: same init
     stacked = stack_replicas(models, _sample(task, config.batch_size, device))
-    run = _BatchedRun(task, config, stacked, replicas, on_eval, should_stop, on_end)
+    run = _BatchedRun(task, config, stacked, replicas, on_eval, should_stop, on_end, lr_at)
     batches = train_batches(task.train, config.batch_size, config.seed, device)
     try:
         run.loop(batches)
@@ -161,8 +169,10 @@ class _BatchedRun:
     def __init__(self, task: Task, config: TrainConfig, stacked: Stacked, replicas: Sequence[Replica],
                  on_eval: Callable[[int, Record], None] | None,
                  should_stop: Callable[[int, list[Record]], str | None] | None,
-                 on_end: Callable[[int, TrainResult], None] | None) -> None:
+                 on_end: Callable[[int, TrainResult], None] | None,
+                 lr_at: Callable[[int], float] | None = None) -> None:
         self.task, self.config, self.stacked, self.replicas = task, config, stacked, list(replicas)
+        self.lr_at = lr_at
         self.on_eval, self.should_stop, self.on_end = on_eval, should_stop, on_end
         self.device = next(iter(stacked.params.values())).device
         self.optimizer = StackedOptimizer(stacked.params, [r.lam for r in replicas], config)
@@ -182,6 +192,8 @@ class _BatchedRun:
         self.evaluate(list(range(k)), loss_sum, correct_sum, seen)  # step 0: every curve starts at tau = 0
         while self.live:
             inputs, targets = next(batches)  # type: ignore[call-overload]
+            if self.lr_at is not None:
+                self.optimizer.set_lr(self.lr_at(self.step), self.stacked.params)
             outputs = self.stacked(inputs, True)  # (K, B, ...)
             losses = per_replica_loss(self.task, outputs, targets)  # (K,)
             params = self.stacked.params
@@ -193,7 +205,7 @@ class _BatchedRun:
                 correct_sum += (outputs.detach().argmax(-1) == targets).sum(1) / len(targets)
             due = []
             for pos, i in enumerate(self.live):
-                self.tau[i] += self.config.lr * self.replicas[i].lam  # this step's shrink, lr * lam_i
+                self.tau[i] += self.optimizer.lr * self.replicas[i].lam  # this step's shrink, lr_t * lam_i
                 seen[i] += 1
                 replica = self.replicas[i]
                 if eval_due(self.step, replica.eval_every, replica.max_steps, replica.eval_per_decade):
@@ -229,7 +241,7 @@ class _BatchedRun:
             i = self.live[pos]
             count = seen[i]
             seen[i] = 0
-            record = {"step": self.step, "tau": self.tau[i], "lam": self.replicas[i].lam, "lr": self.config.lr,
+            record = {"step": self.step, "tau": self.tau[i], "lam": self.replicas[i].lam, "lr": self.optimizer.lr,
                       "train_loss": train_loss[j] / count if count else math.nan,
                       "train_acc": train_acc[j] / count if count and self.classify else math.nan,
                       "val_loss": val_loss[j], "val_metric": val_metric[j], "weight_norm_sq": norm,

@@ -17,6 +17,7 @@ from l2advisor.probing.probe import ProbeRun, ProbeSettings, group_runs, plan_pr
 from l2advisor.runs.rundir import results_path
 from l2advisor.runs.store import read_results
 from l2advisor.training.batched import CannotBatch, Replica, train_batched
+from l2advisor.training.lr_schedules import make_lr_at
 from l2advisor.training.replicas import stack_replicas
 from l2advisor.training.train import TrainConfig, build_seeded_model, train
 from tests.conftest import TINY_MODEL, write_model
@@ -94,6 +95,21 @@ def test_mlp_replicas_match_sequential_runs(tmp_path: Path, optimizer: str, mome
     config = TrainConfig(lr=0.05 if optimizer == "sgd" else 0.003, batch_size=32, max_steps=1, eval_every=1,
                          seed=3, momentum=momentum, optimizer=optimizer)
     assert_same_runs(train_batched(task, config, REPLICAS), task, config, REPLICAS)
+
+
+@pytest.mark.parametrize("optimizer,momentum", [("sgd", 0.9), ("adamw", 0.0)])
+def test_replicas_under_an_lr_schedule_match_sequential_runs(tmp_path: Path, optimizer: str, momentum: float) -> None:
+    task = task_of(tmp_path, TINY_MODEL, optimizer=optimizer, momentum=momentum)
+    lr = 0.05 if optimizer == "sgd" else 0.003
+    config = TrainConfig(lr=lr, batch_size=32, max_steps=1, eval_every=1, seed=3, momentum=momentum,
+                         optimizer=optimizer)
+    lr_at = make_lr_at("cosine", lr, 20)  # the lr falls 1x..0x over the longest replica
+    batched = train_batched(task, config, REPLICAS, lr_at=lr_at)
+    assert_same_runs(batched, task, config, REPLICAS, lr_at=lr_at)
+    last = batched[1].records[-1]  # tau is the sum of lr_t * lam, about half of lr * lam * steps
+    assert last["tau"] == pytest.approx(REPLICAS[1].lam * sum(lr_at(t) for t in range(20)))
+    assert last["tau"] < 0.6 * lr * REPLICAS[1].lam * 20
+    assert last["lr"] == pytest.approx(lr_at(REPLICAS[1].max_steps - 1))
 
 
 @pytest.mark.parametrize("optimizer,momentum", [("sgd", 0.0), ("sgd", 0.9), ("adamw", 0.0)])

@@ -12,7 +12,7 @@ import numpy as np
 from benchmarks.harness.accounting import ProbeCost, advice_spread, median
 from benchmarks.harness.scoring import mean_sd, verdict_right, within_spread
 
-SHORT_VERDICT = {"holds": "H", "holds approximately": "A", "does not hold": "N"}
+SHORT_VERDICT = {"holds": "H", "holds approximately": "A", "cannot tell": "C", "does not hold": "N"}
 
 
 def score_case(truth: Any | None, budget: int, budgets: tuple[int, int], advices: Sequence[dict[str, Any]],

@@ -40,7 +40,7 @@ class Recommendation:
 
     weight_decay: float
     interval: tuple[float, float]
-    verdict: str  # "holds", "holds approximately" or "does not hold"
+    verdict: str  # "holds", "holds approximately", "cannot tell" (probe smaller lams) or "does not hold"
     lr: float
     budget_steps: int
     predicted_metric: float

@@ -34,12 +34,12 @@ from l2advisor.science.advise import (
     autol2_config,
 )
 from l2advisor.science.curves import Curve
-from l2advisor.science.fit import APPROX, FAILS, HOLDS, MIN_LAMS, Fit, fit_relations, fit_to_dict
+from l2advisor.science.fit import APPROX, CANNOT, FAILS, HOLDS, MIN_LAMS, Fit, fit_relations, fit_to_dict
 from l2advisor.science.schedules import SCHEDULES, schedule_budget, steps_to_reach
 
 FIT_FILE, ADVICE_FILE = "fit.json", "advice.json"
 DEFAULT_TOLERANCE = 0.005
-VERDICT_STYLE = {HOLDS: "bold green", APPROX: "bold yellow", FAILS: "bold red"}
+VERDICT_STYLE = {HOLDS: "bold green", APPROX: "bold yellow", CANNOT: "bold magenta", FAILS: "bold red"}
 
 
 def load_and_fit(run_dir: Path, refuse_pending: bool = True) -> tuple[Results, list[Curve], Fit]:
@@ -152,12 +152,12 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
                                  f"(constant lr for {sv['run_steps']} steps: {_num(sv['constant_lr_weight_decay'])})")
     head.add_row("expect", pred)
     head.add_row("verdict", f"[{VERDICT_STYLE.get(a.verdict, 'bold')}]{a.verdict}[/]: "
-                            f"alpha={_num(f.alpha, '.2f')} [{_num(f.alpha_interval[0], '.2f')}, "
-                            f"{_num(f.alpha_interval[1], '.2f')}] (paper 1), c={_num(f.c)} "
+                            f"b={_num(f.b, '.2f')} [{_num(f.b_interval[0], '.2f')}, "
+                            f"{_num(f.b_interval[1], '.2f')}] (tau clock 1), c={_num(f.c)} "
                             f"[{_num(f.c_interval[0])}, {_num(f.c_interval[1])}], lam_c={_num(f.lam_c)}, "
-                            f"train acc {_num(f.train_acc, '.3f')}, {f.n_usable} probes")
+                            f"train acc {_num(f.train_acc, '.4f')}, {f.n_usable} probes")
     why = [f"- {escape(r)}" for r in a.reasons]
-    plain = ("alpha = ", "plateau: ", "c = ", "clock lr*lam confirmed")  # shown above, not caveats
+    plain = ("b = ", "plateau: ", "c = ", "clock lr*lam confirmed")  # shown above, not caveats
     caveats = [r for r in f.reasons if not r.startswith(plain)
                and not any(r in said for said in a.reasons)][:4]
     rules = Table(title="zero-cost rules of thumb, for contrast", title_justify="left",

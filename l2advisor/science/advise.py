@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from l2advisor.science.fit import FAILS, Fit, LamRow
+from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow
 from l2advisor.science.serial import from_jsonable, to_jsonable
 
 DEFAULT_WD = 5e-4  # the common default, shown for contrast and used when nothing was measured
 REFRACTORY_FRACTION = 0.25  # AutoL2 waits refractory_tau = c / 4 after each decay
 NAN = float("nan")
+CANNOT_B_RANGE = (0.75, 1.25)  # "cannot tell": the interval spans these clock exponents
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,9 @@ def lam_for_budget(c: float, b: float, clock_ref: float, budget: float) -> float
 def _interval(fit: Fit, b: float, budget: int, lr: float, clip) -> tuple[float, float]:
     """lam interval over c's interval and (when b was fitted) b's 95% interval, clipped."""
     bs = [b]
-    if b != 1.0 and all(math.isfinite(v) for v in fit.b_interval):
+    if fit.verdict == CANNOT:  # the clock was not seen: the paper's b = 1, give or take a half
+        bs += list(CANNOT_B_RANGE)
+    elif b != 1.0 and all(math.isfinite(v) for v in fit.b_interval):
         bs += [min(max(v, 0.4), 1.6) for v in fit.b_interval]
     lams = [clip(lam_for_budget(c, bb, fit.clock_ref, budget) / lr) for c in fit.c_interval for bb in bs]
     lams = [v for v in lams if math.isfinite(v)]
@@ -170,10 +173,14 @@ def advise(fit: Fit, budget_steps: int, lr: float | None = None) -> Advice:
     def clip(lam: float) -> float:
         return min(max(lam, lo_lam), hi_lam) if math.isfinite(lam) else NAN
 
-    b = fit.b_used if math.isfinite(fit.b_used) else 1.0
+    b = fit.b_used if math.isfinite(fit.b_used) and fit.verdict != CANNOT else 1.0
     raw = lam_for_budget(fit.c, b, fit.clock_ref, budget) / lr
     wd = clip(raw)
-    why = [f"lam = c/(lr*T) = {fit.c:.3g}/({lr:.3g}*{budget}) = {raw:.3g}" if b == 1.0 else
+    why = [] if fit.verdict != CANNOT else [
+        "NOT confirmed by these probes (they sit above the plateau and could not see the clock): "
+        "the paper's tau clock (b = 1) with the c measured here; the interval spans b = "
+        f"{CANNOT_B_RANGE[0]}..{CANNOT_B_RANGE[1]}"]
+    why += [f"lam = c/(lr*T) = {fit.c:.3g}/({lr:.3g}*{budget}) = {raw:.3g}" if b == 1.0 else
            f"lam = {raw:.3g}: the top arrives at steps = c/(lr*lam)^b with b = {b:.2f}, c = {fit.c:.3g}; "
            f"solved for steps = {budget}"]
     if wd < raw:

@@ -29,6 +29,7 @@ from l2advisor.science.scaling import fit_alpha, fit_clock
 from l2advisor.science.serial import from_jsonable, to_jsonable
 from l2advisor.science.verdict import (  # noqa: F401 - re-exported: the verdict names are part of fit's API
     APPROX,
+    CANNOT,
     FAILS,
     HOLDS,
     MIN_LAMS,
@@ -210,6 +211,18 @@ def _at_equal_steps(main: list) -> tuple[float, dict[float, float]]:
     return common, {lam: finite_mean(v) for lam, v in peaks.items()}
 
 
+def _above_plateau(rows: list[LamRow], threshold: float) -> bool:
+    """At equal steps (`peak_common`), the smallest probed lam is within `threshold` of the best
+    and some larger lam is more than `threshold` worse: the probes may all sit above the plateau.
+    Equal steps, not each probe's own window, so windows of length 1/(lr*lam) cannot fake it."""
+    common = sorted((r for r in rows if math.isfinite(r.peak_common)), key=lambda r: r.lam)
+    if len(common) < 2:
+        return False
+    best = max(r.peak_common for r in common)
+    smallest = common[0].peak_common
+    return smallest >= best - threshold and min(r.peak_common for r in common[1:]) < smallest - threshold
+
+
 def _main_lr(ms: list[CurveMetrics]) -> float:
     """The lr with the most usable probes (ties: most lams, then the smallest lr)."""
     lrs = sorted({m.lr for m in ms})
@@ -259,7 +272,8 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
     f.update(b=timing.get("b", NAN), b_interval=timing.get("b_interval", (NAN, NAN)),
              steps_over_tau=timing.get("steps_over_tau", NAN))
     n_clocks = timing.get("n_clocks", 0)
-    verdict_inputs = {"n_peaked_clocks": len({m.lr * m.lam for m in good})}
+    verdict_inputs = {"n_peaked_clocks": len({m.lr * m.lam for m in good}),
+                      "above_plateau": _above_plateau([r for r in rows if r.lr == lr0], p["threshold"])}
     if len({m.lr * m.lam for m in reg}) >= 2:
         f.update(fit_alpha(reg, n_boot, rng))
         f.update(fit_clock(reg, n_boot, rng))

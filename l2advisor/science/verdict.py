@@ -13,6 +13,9 @@ length is proportional to 1/(lr*lam).
   * b below B_MIN, its CI reaching below B_MIN, or steps lining the
     crossings up clearly better than tau (steps_over_tau < 0.5)   -> does not hold
     (and when, in addition, every lam's peak is within noise: "lam has no effect")
+    unless, at equal steps, the smallest probed lam is the best and a larger one is clearly
+    worse (`above_plateau`: every probe may sit above the plateau, where the learning rate,
+    not lam, sets the time to the top)                         -> cannot tell
   * b outside B_APPROX = [0.4, 1.6]                               -> does not hold
   * b in B_HOLDS = [0.75, 1.25], CI inside [0.5, 1.5], steps_over_tau >= TAU_CLEARLY_BETTER
                                                                   -> holds, else approximately
@@ -30,7 +33,8 @@ import math
 from l2advisor.science.scaling import CLOCK_TOL
 
 HOLDS, APPROX, FAILS = "holds", "holds approximately", "does not hold"
-VERDICTS = (HOLDS, APPROX, FAILS)
+CANNOT = "cannot tell"  # the probes sit above the plateau: probe smaller lams
+VERDICTS = (HOLDS, APPROX, CANNOT, FAILS)  # best to worst
 MIN_LAMS = 3
 B_MIN = 0.25
 B_HOLDS = (0.75, 1.25)
@@ -66,8 +70,11 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
                    f"inside windows whose length is proportional to 1/(lr*lam))")
     ci_known = math.isfinite(lo) and math.isfinite(hi)  # not with n_bootstrap = 0
     if f.get("n_peaked_clocks", MIN_LAMS) == 0:
-        return FAILS, why + ["no probe clearly reached its top within its window: c is unknown "
-                             "(probe longer: a larger --horizon)"]
+        short = "no probe clearly reached its top within its window (probe longer: a larger --horizon)"
+        if f.get("above_plateau") and not no_effect:
+            return CANNOT, why + [f"cannot tell: {short}; at equal steps the smallest probed lam is "
+                                  f"the best, so the tops lie at smaller lams, later"]
+        return FAILS, why + [f"{short}: c is unknown"]
     if not math.isfinite(b) or b < B_MIN or (ci_known and lo < B_MIN) or ratio < STEPS_CLEARLY_BETTER:
         v = FAILS
         why.append("lam does not clearly set the time to the top: " + (
@@ -76,6 +83,12 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
         if no_effect:
             why.append(f"lam has no effect: every lam's peak is within "
                        f"{f['plateau_threshold']:.4f} of the best")
+        elif f.get("above_plateau"):
+            v = CANNOT
+            why.append("cannot tell: at equal steps the smallest probed lam is the best and larger "
+                       "ones are clearly worse, so every probe may sit above the plateau, where the "
+                       "learning rate, not lam, sets the time to the top; probe smaller lams (a "
+                       "larger --probe-budget, or --budget for a longer run) to test the tau clock")
     elif not B_APPROX[0] <= b <= B_APPROX[1]:
         v = FAILS
         why.append(f"b {b:.2f} outside [{B_APPROX[0]}, {B_APPROX[1]}]")
@@ -87,7 +100,7 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
     acc = f["train_acc"]
     if math.isfinite(acc) and acc < TRAIN_ACC_APPROX:
         v = _worst(v, FAILS if acc < TRAIN_ACC_FAIL else APPROX)
-        why.append(f"training accuracy only reached {acc:.3f} (< {TRAIN_ACC_APPROX}): "
+        why.append(f"training accuracy only reached {acc:.4f} (< {TRAIN_ACC_APPROX}): "
                    f"not clearly overparameterized")
     elif not math.isfinite(acc):
         why.append("training accuracy unknown: overparameterization not checked")

@@ -16,7 +16,7 @@ from l2advisor.science.advise import (
     autol2_config,
     rules_of_thumb,
 )
-from l2advisor.science.fit import APPROX, FAILS, HOLDS, fit_relations
+from l2advisor.science.fit import APPROX, CANNOT, FAILS, HOLDS, fit_relations
 
 KEYS = {"schema_version", "weight_decay", "interval", "lr", "budget_steps", "verdict",
         "predicted_metric", "predicted_peak_step", "extrapolated", "c", "c_interval", "alpha",
@@ -93,6 +93,16 @@ def test_does_not_hold_gives_best_measured_lam():
     assert math.isnan(a.unclipped) and not a.extrapolated
     assert any("do not hold" in r and "not c/(lr*T)" in r for r in a.reasons)
     assert a.interval[0] <= a.weight_decay <= a.interval[1]
+
+
+def test_cannot_tell_gives_the_papers_clock_with_a_wider_interval():
+    f = fit_relations(S.family(lam_c=0.0005, alpha=0.0))  # above the plateau, lr-driven timing
+    a = advise(f, 20000)
+    assert a.verdict == CANNOT
+    assert a.weight_decay == pytest.approx(min(f.c / (0.1 * 20000), f.lam_c))
+    assert "NOT confirmed" in a.reasons[0]
+    from_c_alone = [ci / (0.1 * 20000) for ci in f.c_interval]  # b unknown: wider than c's spread
+    assert a.interval[0] < min(from_c_alone) * 0.9 and a.interval[1] >= min(max(from_c_alone), f.lam_c)
 
 
 def test_nothing_measured_falls_back_to_default():

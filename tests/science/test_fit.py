@@ -12,6 +12,7 @@ import synthetic as S
 from l2advisor.science.curves import Curve
 from l2advisor.science.fit import (
     APPROX,
+    CANNOT,
     FAILS,
     HOLDS,
     decide_verdict,
@@ -68,6 +69,26 @@ def test_recovery_across_noise_draws(seed):
     assert f.verdict == HOLDS
     assert abs(f.alpha - 1.0) < ALPHA_TOL
     assert C / C_FACTOR < f.c < C * C_FACTOR
+
+
+def test_probes_above_the_plateau_on_a_learning_rate_clock_cannot_tell():
+    # every probed lam over-regularizes (lam_c far below the ladder) and the time to the top does
+    # not depend on lam (alpha = 0): lam matters, but these probes cannot see its clock
+    f = fit_relations(S.family(lam_c=0.0005, alpha=0.0))
+    assert f.verdict == CANNOT, f.reasons
+    assert f.b < 0.25
+    assert any("probe smaller lams" in r for r in f.reasons)
+
+
+def test_the_same_timing_when_lam_changes_nothing_does_not_hold():
+    f = fit_relations(S.family(lam_c=1.0, alpha=0.0))  # negative control: every lam on the plateau
+    assert f.verdict == FAILS, f.reasons
+
+
+def test_smaller_lams_worse_at_equal_steps_is_not_above_the_plateau():
+    # an interior maximum inside the ladder: the smallest probed lam is clearly worse
+    f = fit_relations(S.family(lam_c=0.02, lam_star=0.01, drop_below=0.03, alpha=0.0))
+    assert f.verdict == FAILS, f.reasons
 
 
 def test_alpha_half_is_not_holds():

@@ -17,7 +17,7 @@ import time
 
 from l2advisor.probing.settings import probe_settings
 from l2advisor.probing.simulate import simulate_probes, steps_only_rise, tau_clock_peak
-from l2advisor.science.fit import FAILS, fit_relations
+from l2advisor.science.fit import CANNOT, FAILS, fit_relations
 
 METRICS = {
     "null: fast rise, flat top": (steps_only_rise(), True),
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--n-val", type=int, default=1000, help="validation images (binomial noise)")
     args = parser.parse_args()
     seeds = 10 if args.quick else args.seeds
-    print("| metric | plan | 'does not hold' | wanted | seconds |\n|---|---|---:|---|---:|")
+    print("| metric | plan | 'does not hold' | 'cannot tell' | wanted | seconds |\n|---|---|---:|---:|---|---:|")
     for name, (metric, is_null) in METRICS.items():
         for plan_name, plan in PLANS.items():
             settings, _ = probe_settings(0.1, 0.0, n_val=args.n_val, batch_size=64, **plan)
@@ -44,7 +44,8 @@ def main() -> None:
                     for seed in range(seeds)]
             fails = sum(v == FAILS for v in said)
             wanted = f">= {seeds - seeds // 20} (a null)" if is_null else "few (lam sets the time)"
-            print(f"| {name} | {plan_name} | {fails}/{seeds} | {wanted} | {time.perf_counter() - start:.0f} |",
+            cannot = sum(v == CANNOT for v in said)
+            print(f"| {name} | {plan_name} | {fails}/{seeds} | {cannot}/{seeds} | {wanted} | {time.perf_counter() - start:.0f} |",
                   flush=True)
 
 

@@ -213,14 +213,15 @@ def _at_equal_steps(main: list) -> tuple[float, dict[float, float]]:
 
 def _above_plateau(rows: list[LamRow], threshold: float) -> bool:
     """At equal steps (`peak_common`), the smallest probed lam is within `threshold` of the best
-    and some larger lam is more than `threshold` worse: the probes may all sit above the plateau.
-    Equal steps, not each probe's own window, so windows of length 1/(lr*lam) cannot fake it."""
+    and the largest is more than 2 thresholds worse: the probes may all sit above the plateau.
+    Equal steps, not each probe's own window, so windows of length 1/(lr*lam) cannot fake it;
+    two thresholds, so that noise on a flat top (a null) rarely does."""
     common = sorted((r for r in rows if math.isfinite(r.peak_common)), key=lambda r: r.lam)
     if len(common) < 2:
         return False
     best = max(r.peak_common for r in common)
-    smallest = common[0].peak_common
-    return smallest >= best - threshold and min(r.peak_common for r in common[1:]) < smallest - threshold
+    smallest, largest = common[0].peak_common, common[-1].peak_common
+    return smallest >= best - threshold and largest < smallest - 2 * threshold
 
 
 def _main_lr(ms: list[CurveMetrics]) -> float:

@@ -1,0 +1,298 @@
+"""What `l2advisor recommend` and `l2advisor report` do, behind their option parsing (advice.py).
+
+Both read the finished probes of a run directory, fit the relations (writing `fit.json`),
+and then either advise for a budget (writing `advice.json`; a panel or JSON on stdout) or
+draw the figures and `report.md`. The math is in science/fit.py and advise.py, the figures in
+reporting/; this module only orchestrates, stores and prints. advice.py imports it when a
+command runs, so `--help` never loads numpy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from l2advisor.cli.app import err, out
+from l2advisor.cli.train import UNITS, budget_steps
+from l2advisor.errors import InputError, RunFailed
+from l2advisor.runs.rundir import PLAN_KEY, ProbeGap, load_probe_curves, probe_gaps
+from l2advisor.runs.store import Results, json_safe, read_json, write_json
+from l2advisor.science.advise import (
+    Advice,
+    AutoL2Advice,
+    advice_from_dict,
+    advice_to_dict,
+    advise,
+    autol2_config,
+)
+from l2advisor.science.curves import Curve
+from l2advisor.science.fit import (
+    APPROX,
+    CANNOT,
+    FAILS,
+    HOLDS,
+    MIN_LAMS,
+    Fit,
+    fit_relations,
+    fit_to_dict,
+)
+from l2advisor.science.schedules import SCHEDULES, schedule_budget, steps_to_reach
+
+FIT_FILE, ADVICE_FILE = "fit.json", "advice.json"
+DEFAULT_TOLERANCE = 0.005
+VERDICT_STYLE = {HOLDS: "bold green", APPROX: "bold yellow", CANNOT: "bold magenta", FAILS: "bold red"}
+
+
+def load_and_fit(run_dir: Path, refuse_pending: bool = True) -> tuple[Results, list[Curve], Fit]:
+    """Finished probes -> Fit, with the probe's own tolerance; writes fit.json. Reader
+    warnings (e.g. a skipped partial line) and planned probes the fit lacks go to stderr."""
+    if not Path(run_dir).is_dir():
+        raise InputError(f"{run_dir} is not a directory; give the run directory that `l2advisor probe` wrote.")
+    results, curves = load_probe_curves(run_dir)
+    for warning in results.warnings:
+        err.print(f"[yellow]{escape(warning)}[/]", highlight=False)
+    settings = results.header.get("settings", {})
+    tolerance = (settings.get("probe") or {}).get("tolerance", DEFAULT_TOLERANCE)
+    fit = fit_relations(curves, tolerance=float(tolerance))
+    write_json(Path(run_dir) / FIT_FILE, fit_to_dict(fit))
+    check_gaps(run_dir, results, fit, refuse_pending)
+    if fit.n_usable == 0:
+        raise RunFailed(f"None of the {len(curves)} finished probes in {run_dir} is usable ("
+                        + "; ".join(fit.reasons[1:]) + "), so there is nothing to advise from; "
+                        "probe smaller lams or a smaller lr.")
+    return results, curves, fit
+
+
+def _names(gaps: list[ProbeGap], most: int = 8) -> str:
+    shown = [f"{g.run} ({g.state})" for g in gaps[:most]]
+    return ", ".join(shown) + (f" and {len(gaps) - most} more" if len(gaps) > most else "")
+
+
+def check_gaps(run_dir: Path, results: Results, fit: Fit, refuse_pending: bool = True) -> None:
+    """Name the planned probes the fit lacks (stderr). Refuse (`refuse_pending`) while probes
+    are still to come and fewer than MIN_LAMS lams are usable: advice then would rest on a
+    verdict about an unfinished design (figures of partial probes are still worth drawing)."""
+    missing, failed = probe_gaps(results)
+    planned = len(results.header.get(PLAN_KEY) or results.runs)
+    lams = {r.lam for r in fit.table if r.n_seeds > 0 and r.lr == fit.lr}
+    again = "run the same `l2advisor probe` command again (it resumes)"
+    if refuse_pending and missing and len(lams) < MIN_LAMS:
+        raise InputError(f"{len(missing)} of the {planned} planned probes in {run_dir} have not finished "
+                         f"({_names(missing)}) and only {len(lams)} lam(s) have usable probes; a fit needs "
+                         f"{MIN_LAMS}. To finish them, {again}.")
+    if missing:
+        err.print(f"[yellow]Warning: {len(missing)} of the {planned} planned probes have not finished and "
+                  f"are left out of this fit: {escape(_names(missing))}. The advice may change once they "
+                  f"finish: {again}.[/]", highlight=False)
+    if failed:
+        err.print(f"[yellow]Warning: {len(failed)} of the {planned} planned probes failed or diverged and are "
+                  f"left out of this fit: {escape(_names(failed))}.[/]", highlight=False)
+
+
+def _budget(results: Results, budget: float, unit: str) -> int:
+    """--budget in steps; epochs use the probe header's train size and batch size."""
+    settings = results.header.get("settings", {})
+    size, batch = settings.get("train_size"), settings.get("batch_size")
+    if unit == "epochs" and not (isinstance(size, int) and isinstance(batch, int) and size > 0 and batch > 0):
+        raise InputError("--unit epochs needs the training set size and batch size, which this probe "
+                         "file's header lacks; give --budget in steps.")
+    return budget_steps(budget, unit, size or 1, batch or 1)
+
+
+def _check_schedule(name: str, warmup: int, steps: int) -> bool:
+    """True when the run is not plain constant lr; one sentence for a bad name or warmup."""
+    if name not in SCHEDULES:
+        raise InputError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {name!r}.")
+    if not 0 <= warmup < steps:
+        raise InputError(f"--warmup must be a whole number of steps in [0, {steps}) (the budget), got {warmup}.")
+    return name != "constant" or warmup > 0
+
+
+def _check_lr(lr: float | None) -> None:
+    if lr is not None and not (math.isfinite(lr) and lr > 0):
+        raise InputError(f"--lr must be a finite number > 0, got {lr!r}.")
+
+
+def _num(x: float, fmt: str = ".3g") -> str:
+    return "-" if x is None or not math.isfinite(x) else format(x, fmt)
+
+
+def schedule_view(name: str, warmup: int, steps: int, advice: Advice, constant_lr_wd: float) -> dict[str, Any]:
+    """What an lr schedule does to the advice, for the JSON and the panel: the run's `steps` of
+    the schedule reach the tau of `effective_steps` constant-lr steps (advice.budget_steps),
+    `lr_integral` = effective_steps / steps; `peak_step`: where the run reaches the peak's tau."""
+    sb = schedule_budget(name, steps, warmup)
+    # constant-lr steps to the peak, rescaled from the rounded budget the advice was sized for
+    lam_steps = advice.c / (advice.lr * advice.weight_decay) if advice.weight_decay > 0 else math.inf
+    lam_steps *= sb.effective_steps / advice.budget_steps
+    return {"lr_schedule": name, "warmup": warmup, "run_steps": steps, "effective_steps": sb.effective_steps,
+            "lr_integral": sb.lr_integral, "constant_lr_weight_decay": constant_lr_wd,
+            "peak_step": steps_to_reach(name, steps, lam_steps, warmup) if math.isfinite(lam_steps) else math.nan}
+
+
+def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any] | None = None) -> Panel:
+    """The answer first, then why, then what could be wrong, then the zero-cost contrast."""
+    a, f = advice, fit
+    lo, hi = a.interval
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    run = f"for {a.budget_steps} steps"
+    if schedule is not None:  # the run, not its constant-lr equivalent
+        warm = f" after {schedule['warmup']} warmup steps" if schedule["warmup"] else ""
+        run = f"(peak) for {schedule['run_steps']} steps of {schedule['lr_schedule']} lr{warm}"
+    head.add_row("use", f"[bold cyan]weight_decay={_num(a.weight_decay, '.3g')}[/]  (interval "
+                        f"{_num(lo)} .. {_num(hi)})   at lr={_num(a.lr, 'g')} {run}")
+    peak_step = a.predicted_peak_step if schedule is None else schedule["peak_step"]
+    pred = (f"{_num(a.predicted_metric, '.4f')} peak validation {metric}, around step "
+            f"{_num(peak_step, '.0f')}" + (" [yellow](extrapolated)[/]" if a.extrapolated else ""))
+    if schedule is not None:
+        sv = schedule
+        head.add_row("schedule", f"sum of lr_t = {sv['lr_integral']:.3f} x lr*T: the tau clock sees "
+                                 f"{sv['effective_steps']:.0f} constant-lr steps, so lam = c/(lr*{a.budget_steps}) "
+                                 f"(constant lr for {sv['run_steps']} steps: {_num(sv['constant_lr_weight_decay'])})")
+    head.add_row("expect", pred)
+    head.add_row("verdict", f"[{VERDICT_STYLE.get(a.verdict, 'bold')}]{a.verdict}[/]: "
+                            f"b={_num(f.b, '.2f')} [{_num(f.b_interval[0], '.2f')}, "
+                            f"{_num(f.b_interval[1], '.2f')}] (tau clock 1), c={_num(f.c)} "
+                            f"[{_num(f.c_interval[0])}, {_num(f.c_interval[1])}], lam_c={_num(f.lam_c)}, "
+                            f"train acc {_num(f.train_acc, '.4f')}, {f.n_usable} probes")
+    why = [f"- {escape(r)}" for r in a.reasons]
+    plain = ("b = ", "plateau: ", "c = ", "clock lr*lam confirmed")  # shown above, not caveats
+    caveats = [r for r in f.reasons if not r.startswith(plain)
+               and not any(r in said for said in a.reasons)][:4]
+    rules = Table(title="zero-cost rules of thumb, for contrast", title_justify="left",
+                  box=None, padding=(0, 2), title_style="dim")
+    rules.add_column("rule", style="dim")
+    rules.add_column("weight_decay", justify="right")
+    rules.add_column("x advice", justify="right")
+    for name, value in a.rules_of_thumb.items():
+        ratio = value / a.weight_decay if a.weight_decay > 0 else math.nan
+        rules.add_row(escape(name), _num(value), _num(ratio, ".2g"))
+    parts: list[Any] = [head, "", "[bold]why[/]", *why]
+    if caveats:
+        parts += ["", "[bold yellow]caveats[/]", *[f"- {escape(c)}" for c in caveats]]
+    parts += ["", rules]
+    return Panel(Group(*parts), title="l2advisor recommend", title_align="left", expand=False)
+
+
+def autol2_flags(cfg: AutoL2Advice, model_file: str, probe_lr: float) -> str:
+    """The `l2advisor train` command line that runs this AutoL2 configuration."""
+    flags = [f"l2advisor train {model_file} --budget {cfg.budget_steps} --autol2",
+             f"--lam0 {cfg.lam0:.4g}", f"--refractory-tau {cfg.refractory_tau:.4g}",
+             f"--lam-min {cfg.lam_min:.4g}"]
+    if cfg.decay != 10.0:
+        flags.append(f"--decay {cfg.decay:g}")
+    if not math.isclose(cfg.lr, probe_lr, rel_tol=1e-9):
+        flags.append(f"--lr {cfg.lr:g}")
+    return " ".join(flags)
+
+
+def autol2_snippet(cfg: AutoL2Advice) -> str:
+    """A Python snippet for the user's own training loop."""
+    decay = "" if cfg.decay == 10.0 else f", decay={cfg.decay:g}"
+    return "\n".join([
+        "from l2advisor import AutoL2",
+        "",
+        f"optimizer = torch.optim.SGD(model.parameters(), lr={cfg.lr:g})",
+        f"sched = AutoL2(optimizer, lam0={cfg.lam0:.4g}, refractory_tau={cfg.refractory_tau:.4g}, "
+        f"lam_min={cfg.lam_min:.4g}{decay})",
+        f"for step in range({cfg.budget_steps}):",
+        "    ...  # forward, loss (without an L2 term), backward",
+        "    optimizer.step()",
+        "    sched.step(loss.item(), train_accuracy)  # after optimizer.step(), before any lr scheduler",
+    ])
+
+
+def print_autol2(cfg: AutoL2Advice, flags: str, snippet: str) -> None:
+    """The reasons in a panel; the command and the snippet as plain lines, for copying."""
+    why = [f"- {escape(r)}" for r in cfg.reasons]
+    style = VERDICT_STYLE.get(cfg.verdict, "bold")
+    out.print(Panel(Group(f"[bold]the paper's relations[/]: [{style}]{cfg.verdict}[/]", *why),
+                    title="l2advisor recommend --autol2", title_align="left", expand=False),
+              soft_wrap=False)
+    out.print("\n# run it:", style="bold", highlight=False)
+    out.print(flags, markup=False, highlight=False, soft_wrap=True)
+    out.print("\n# or in your own loop:", style="bold", highlight=False)
+    out.print(snippet, markup=False, highlight=False, soft_wrap=True)
+
+
+
+def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None, as_json: bool, autol2: bool,
+                      lr_schedule: str, warmup: int) -> None:
+    """`l2advisor recommend`: see its help."""
+    if unit not in UNITS:
+        raise InputError(f"--unit must be steps or epochs, got {unit!r}.")
+    _check_lr(lr)
+    if not math.isfinite(budget) or budget <= 0:
+        raise InputError(f"--budget must be a finite number > 0, got {budget!r}.")
+    results, _, fit = load_and_fit(run_dir)
+    steps = _budget(results, budget, unit)
+    scheduled = _check_schedule(lr_schedule, warmup, steps)
+    # a schedule is advised as its constant-lr equivalent on the tau clock: T_eff = sum_t lr_t / lr
+    advice_steps = max(1, round(schedule_budget(lr_schedule, steps, warmup).effective_steps)) if scheduled else steps
+    advice = advise(fit, advice_steps, lr)  # budget and lr checked above: an exception here is a bug
+    cfg = autol2_config(fit, advice_steps, lr) if autol2 else None
+    if cfg is not None and scheduled:  # AutoL2 runs on the tau clock; the run is the scheduled one
+        cfg = dataclasses.replace(cfg, budget_steps=steps)
+    sv = schedule_view(lr_schedule, warmup, steps, advice, advise(fit, steps, lr).weight_decay) if scheduled else None
+    settings = results.header.get("settings", {})
+    sized_for = (settings.get("probe") or {}).get("budget_steps")
+    if sized_for and not 0.5 <= steps / sized_for <= 2.0:
+        err.print(f"[yellow]The probes were sized for a budget of {sized_for} steps; this budget is "
+                  f"{steps / sized_for:.3g}x that, so the advice extrapolates "
+                  f"{'further below' if steps > sized_for else 'less far below'} the probed lams than planned "
+                  f"(re-probe with --budget {steps} to size them for it).[/]")
+    missing, failed = probe_gaps(results)
+    gaps = {"missing_probes": [g.to_dict() for g in missing], "failed_probes": [g.to_dict() for g in failed]}
+    schedule = sv or {"lr_schedule": "constant", "warmup": 0, "lr_integral": 1.0}
+    record = {**advice_to_dict(advice), "budget": budget, "unit": unit, "run_dir": str(run_dir), **gaps, **schedule,
+              "probes_sized_for_steps": sized_for}
+    if cfg is not None:
+        flags = autol2_flags(cfg, settings.get("model_file", "MODEL_FILE"), fit.lr)
+        if scheduled:
+            flags += f" --lr-schedule {lr_schedule}" + (f" --warmup {warmup}" if warmup else "")
+        record["autol2"] = {**cfg.to_dict(), "train_command": flags, "snippet": autol2_snippet(cfg), **gaps,
+                            **schedule}
+    write_json(Path(run_dir) / ADVICE_FILE, record)
+    if as_json:
+        shown = record["autol2"] if cfg is not None else record
+        out.print_json(json.dumps(json_safe({"schema_version": 1, **shown})))
+    elif cfg is not None:
+        print_autol2(cfg, record["autol2"]["train_command"], record["autol2"]["snippet"])
+    else:
+        out.print(advice_panel(advice, fit, settings.get("metric", "metric"), sv), soft_wrap=False)
+        err.print(f"Wrote {Path(run_dir) / ADVICE_FILE}; figures: [bold]l2advisor report {run_dir}[/]")
+
+
+
+def report_command(run_dir: Path, out_dir: Path | None) -> None:
+    """`l2advisor report`: see its help."""
+    from l2advisor.reporting.data import report_data
+    from l2advisor.reporting.page import write_report  # matplotlib: only when drawing
+
+    results, curves, fit = load_and_fit(run_dir, refuse_pending=False)  # partial probes: warned
+    advice = None
+    saved = Path(run_dir) / ADVICE_FILE
+    if saved.exists():  # redo the saved advice's budget and lr on this fit: one consistent picture
+        try:  # only reading the file is guarded: an exception in advise() is a bug
+            old = advice_from_dict(read_json(saved))
+            if not (old.budget_steps > 0 and math.isfinite(old.lr) and old.lr > 0):
+                raise ValueError("its budget or lr is not a positive number")
+        except (InputError, ValueError, TypeError, KeyError) as error:
+            err.print(f"[yellow]Ignoring {saved}: {escape(str(error))}[/]", highlight=False)
+        else:
+            advice = advise(fit, old.budget_steps, old.lr)
+    settings = results.header.get("settings", {})
+    title = Path(str(settings.get("model_file", run_dir))).stem
+    data = report_data(curves, fit, advice, title=title, metric_name=settings.get("metric", "metric"))
+    for path in write_report(data, out_dir or Path(run_dir)):
+        out.print(str(path), highlight=False)

@@ -212,8 +212,11 @@ def sizing_line(plan: Any, runs: list[ProbeRun], n_val: int, batch_size: int) ->
         line = (f"Sized for a budget of {plan.budget_steps} steps: the probes cost about "
                 f"{plan.cost_fraction:.2f} of one budget run, evaluation included (cap {plan.fraction:.2f}).")
         if plan.over_cap:
-            line += (" [yellow]More than the cap: 3 rungs fit it only at lams so large that the learning "
-                     "rate, not lam, would set the time to the top, and the probes could not see the tau clock.[/]")
+            line += (" [yellow]More than the cap: the cheapest useful plan, 3 rungs from lr*lam = 0.01 "
+                     f"(larger lams would show the learning rate's clock, not lam's) with a window of "
+                     f"tau = {plan.horizon:g}, costs more.[/]")
+        if plan.halved:
+            line += f" Every rung ran to tau = {plan.horizon:g}, half the usual window, to fit."
         return line
     e = eval_cost_steps(n_val, batch_size)
     cost = sum(r.max_steps + count_evals(r.max_steps, r.eval_every, r.eval_per_decade) * e for r in runs)

@@ -28,6 +28,10 @@ TOP_SHRINK = 0.01  # default top of the ladder: lr*lam/(1-momentum)
 # probes could not see the tau clock (benchmarks/null_control.py: a positive control probed 2x
 # higher was called a null 10 times in 10).
 MIN_RUNGS, MAX_RUNGS = 3, 8
+# When 3 rungs at the full horizon cost more than the cap, every rung gets half the window: the
+# top on the tau clock sits near tau = 1..3 for SGD (the paper's c), inside 4; a c read at the
+# window's edge is reported as a lower bound.
+SHORT_HORIZON = 0.5
 FACTOR = 2.0  # between rungs
 
 
@@ -55,6 +59,7 @@ class BudgetPlan:
     seeds: int
     horizon: float  # tau window of every rung (tau = lr*lam*steps)
     over_cap: bool  # 3 rungs from TOP_SHRINK cost more than the cap
+    halved: bool = False  # the window is SHORT_HORIZON of the one asked for
 
 
     @property
@@ -70,14 +75,19 @@ def _ladder_cost(top_steps: float, rungs: int, seeds: int, eval_cost: float) -> 
 def plan_for_budget(budget_steps: int, lr: float, momentum: float, horizon: float, seeds: int,
                     n_val: int, batch_size: int) -> BudgetPlan:
     """The ladder for `budget_steps`: top rung at lr*lam = TOP_SHRINK*(1-momentum) and as many
-    rungs below it as the cap allows (3 to 8); when even 3 rungs do not fit, the plan costs more
-    than the cap and says so (`over_cap`): a dearer probe beats one that cannot see."""
+    rungs below it as the cap allows (3 to 8), every rung `horizon` long in tau, or half that
+    when 3 full rungs do not fit; when even 3 short rungs do not fit, the plan costs more than
+    the cap and says so (`over_cap`): a dearer probe beats one that cannot see."""
     if budget_steps < 1:
         raise InputError(f"--budget must be at least 1 step, got {budget_steps}.")
     e = eval_cost_steps(n_val, batch_size)
     run_cost = budget_steps + BUDGET_RUN_EVALS * e
     cap = probe_fraction(budget_steps) * run_cost
-    top_steps = horizon / (TOP_SHRINK * (1 - momentum))  # steps for the top rung to reach the horizon
+    asked = horizon
+    for horizon in (horizon, horizon * SHORT_HORIZON):  # the full window if 3 rungs fit, else half
+        top_steps = horizon / (TOP_SHRINK * (1 - momentum))  # steps for the top rung to reach the horizon
+        if _ladder_cost(top_steps, MIN_RUNGS, seeds, e) <= cap:
+            break
     rungs = MIN_RUNGS
     while rungs < MAX_RUNGS and _ladder_cost(top_steps, rungs + 1, seeds, e) <= cap:
         rungs += 1
@@ -87,7 +97,7 @@ def plan_for_budget(budget_steps: int, lr: float, momentum: float, horizon: floa
     cost = seeds * sum(s + count_evals(s, 1, EVALS_PER_DECADE) * e for s in steps)
     return BudgetPlan(budget_steps=int(budget_steps), fraction=probe_fraction(budget_steps), cap=cap,
                       cost=cost, budget_run_cost=run_cost, lams=lams, rung_steps=steps, seeds=seeds,
-                      horizon=horizon, over_cap=cost > cap)
+                      horizon=horizon, over_cap=cost > cap, halved=horizon < asked)
 
 
 def budget_for_cost(cost: float, eval_cost: float) -> int:

@@ -43,11 +43,20 @@ def test_probe_fraction_targets() -> None:
     assert probe_fraction(128_000) == pytest.approx(probe_fraction(32_000) / 2)
 
 
-@pytest.mark.parametrize("budget", [2_000, 6_400, 25_600])
+@pytest.mark.parametrize("budget", [2_000, 6_400])
 def test_small_budget_keeps_the_top_and_says_it_is_over(budget: int) -> None:
     plan = plan_for_budget(budget, 0.1, 0.0, 8.0, 2, **CHEAP_EVAL)
     assert plan.over_cap and plan.cost > plan.cap and len(plan.lams) == 3
     assert 0.1 * plan.lams[0] == pytest.approx(TOP_SHRINK)  # never above the default top
+    assert plan.horizon == 4.0  # the cheaper, half window: still over, but by less
+
+
+def test_half_the_window_when_three_full_rungs_do_not_fit() -> None:
+    mid = plan_for_budget(25_600, 0.1, 0.0, 8.0, 2, **CHEAP_EVAL)  # 3 full rungs: 11,200 steps > cap
+    assert mid.horizon == 4.0 and mid.halved and not mid.over_cap and mid.cost <= mid.cap
+    assert mid.rung_steps == (400, 800, 1600)
+    long = plan_for_budget(100_000, 0.1, 0.0, 8.0, 2, **CHEAP_EVAL)
+    assert long.horizon == 8.0 and not long.halved and long.rung_steps[0] == 800
 
 
 def test_momentum_moves_the_ladder_down() -> None:

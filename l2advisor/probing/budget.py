@@ -84,7 +84,7 @@ def plan_for_budget(budget_steps: int, lr: float, momentum: float, horizon: floa
     run_cost = budget_steps + BUDGET_RUN_EVALS * e
     cap = probe_fraction(budget_steps) * run_cost
     asked = horizon
-    for horizon in (horizon, horizon * SHORT_HORIZON):  # the full window if 3 rungs fit, else half
+    for horizon in (asked, asked * SHORT_HORIZON):  # the full window if 3 rungs fit, else half
         top_steps = horizon / (TOP_SHRINK * (1 - momentum))  # steps for the top rung to reach the horizon
         if _ladder_cost(top_steps, MIN_RUNGS, seeds, e) <= cap:
             break

@@ -215,7 +215,7 @@ def sizing_line(plan: Any, runs: list[ProbeRun], n_val: int, batch_size: int) ->
             line += (" [yellow]More than the cap: the cheapest useful plan, 3 rungs from lr*lam = 0.01 "
                      f"(larger lams would show the learning rate's clock, not lam's) with a window of "
                      f"tau = {plan.horizon:g}, costs more.[/]")
-        if plan.halved:
+        elif plan.halved:
             line += f" Every rung ran to tau = {plan.horizon:g}, half the usual window, to fit."
         return line
     e = eval_cost_steps(n_val, batch_size)

@@ -84,6 +84,16 @@ def test_lam_matters_true_and_false(toy, tmp_path):
     noisy = {lam: 0.90 + 0.01 * (lam == 1e-3) for lam in LAMS}  # +1 point, but seeds spread 1 point
     _write(tmp_path / "noisy.jsonl", [{"kind": "header"}] + _runs("constant", 400, noisy, noisy, (-0.01, 0, 0.01)))
     assert not load_truth("noisy", root=tmp_path).lam_matters(100)  # 0.01 < 2 * 0.01
+    # +0.8 points at a lam whose 3 seeds agree, every other lam spread 1 point: the pooled sd decides
+    quiet_best = {lam: 0.90 + 0.008 * (lam == 1e-3) for lam in LAMS}
+    runs = _runs("constant", 400, quiet_best, quiet_best, (-0.01, 0, 0.01))
+    for run in runs:
+        if run["lam"] == 1e-3:  # undo the offsets: the best lam's seeds all sit at its mean
+            run["curve"] = _curve(quiet_best[1e-3], quiet_best[1e-3])
+    _write(tmp_path / "quiet.jsonl", [{"kind": "header"}] + runs)
+    quiet = load_truth("quiet", root=tmp_path)
+    assert quiet.spread(100) == 0.0 and quiet.pooled_sd(100) == pytest.approx(0.01 * np.sqrt(3 / 4))
+    assert not quiet.lam_matters(100)  # 0.008 > max(0.003, 2 * 0), but < 2 * 0.0087
 
 
 def test_schedules_use_their_own_budget(toy):

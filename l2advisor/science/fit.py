@@ -17,14 +17,12 @@ import numpy as np
 from l2advisor.science.clock import clock_exponent, fit_time_exponent, on_clock
 from l2advisor.science.collapse import collapse
 from l2advisor.science.curves import (
-    DEFAULT_WINDOW,
     Curve,
     CurveMetrics,
     analyze_curve,
-    finite_mean,
     finite_median,
-    peak_within,
 )
+from l2advisor.science.plateau import above_plateau, peaks_at_equal_steps, plateau_of
 from l2advisor.science.scaling import fit_alpha, fit_clock
 from l2advisor.science.serial import from_jsonable, to_jsonable
 from l2advisor.science.verdict import (  # noqa: F401 - re-exported: the verdict names are part of fit's API
@@ -163,32 +161,6 @@ def _rows(ms: list[CurveMetrics], excluded: list[Excluded]) -> list[LamRow]:
     return rows
 
 
-def _plateau(rows: list[LamRow], ms: list[CurveMetrics], tolerance: float) -> dict:
-    """Plateau of the peak metric against lam at one lr (rows with data, any order).
-
-    Noise: pooled sd of the peak over seeds, or (one seed per lam) the evaluation noise
-    over sqrt(smoothing window). A lam is in the plateau when its mean peak is within
-    max(tolerance, 2 * se of the difference to the best).
-    """
-    sds = [r.peak_sd for r in rows if math.isfinite(r.peak_sd)]
-    sd = math.sqrt(np.mean(np.square(sds))) if sds else (
-        finite_median(m.noise for m in ms) / math.sqrt(DEFAULT_WINDOW))
-    sd = sd if math.isfinite(sd) else 0.0
-    best = max(rows, key=lambda r: r.peak_mean)
-
-    def thr(r: LamRow) -> float:
-        return max(tolerance, 2.0 * sd * math.sqrt(1 / best.n_seeds + 1 / r.n_seeds))
-
-    inside = {r.lam for r in rows if r.peak_mean >= best.peak_mean - thr(r)}
-    worse_below = [r for r in rows if r.lam < best.lam and r.lam not in inside
-                   and 2 * r.n_peaked >= r.n_seeds]
-    return dict(
-        inside=inside, lam_c=max(inside), lam_best=best.lam, threshold=thr(best),
-        level=float(np.mean([r.peak_mean for r in rows if r.lam in inside])),
-        interior=bool(worse_below), lam_star=best.lam if worse_below else NAN,
-        no_effect=len(inside) == len(rows))
-
-
 def _describe(f: dict) -> list[str]:
     """Reasons that state the plateau and c, whatever the verdict."""
     out = [f"plateau: lam <= {f['lam_c']:.3g} has a peak within {f['plateau_threshold']:.4f} "
@@ -200,28 +172,6 @@ def _describe(f: dict) -> list[str]:
     out.append(f"c = {f['c']:.3g} [{lo:.3g}, {hi:.3g}]: tau where the pooled plateau curve is "
                f"best (single-run tau* median {f['tau_star_median']:.3g})")
     return out
-
-
-def _at_equal_steps(main: list) -> tuple[float, dict[float, float]]:
-    """(steps every probe ran, {lam: mean over seeds of its smoothed max within those steps})."""
-    common = min(float(np.nanmax(np.asarray(cv.steps, dtype=float))) for _, cv in main)
-    peaks: dict[float, list[float]] = {}
-    for m, cv in main:
-        peaks.setdefault(m.lam, []).append(peak_within(cv, common))
-    return common, {lam: finite_mean(v) for lam, v in peaks.items()}
-
-
-def _above_plateau(rows: list[LamRow], threshold: float) -> bool:
-    """At equal steps (`peak_common`), the smallest probed lam is within `threshold` of the best
-    and the largest is more than 2 thresholds worse: the probes may all sit above the plateau.
-    Equal steps, not each probe's own window, so windows of length 1/(lr*lam) cannot fake it;
-    two thresholds, so that noise on a flat top (a null) rarely does."""
-    common = sorted((r for r in rows if math.isfinite(r.peak_common)), key=lambda r: r.lam)
-    if len(common) < 2:
-        return False
-    best = max(r.peak_common for r in common)
-    smallest, largest = common[0].peak_common, common[-1].peak_common
-    return smallest >= best - threshold and largest < smallest - 2 * threshold
 
 
 def _main_lr(ms: list[CurveMetrics]) -> float:
@@ -242,11 +192,11 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
     ] if excluded else []
     if not ms:
         return Fit(**{**f, "reasons": tuple(["no usable probe"] + notes)})
-    plateaus = {lr: _plateau([r for r in rows if r.lr == lr and r.n_seeds],
+    plateaus = {lr: plateau_of([r for r in rows if r.lr == lr and r.n_seeds],
                              [m for m in ms if m.lr == lr], tolerance) for lr in {m.lr for m in ms}}
     lr0 = _main_lr(ms)
     p = plateaus[lr0]
-    common, at_common = _at_equal_steps([(m, cv) for m, cv in usable if m.lr == lr0])
+    common, at_common = peaks_at_equal_steps([(m, cv) for m, cv in usable if m.lr == lr0])
     rows = [replace(r, in_plateau=r.n_seeds > 0 and r.lam in plateaus[r.lr]["inside"],
                     peak_common=at_common.get(r.lam, NAN) if r.lr == lr0 else NAN) for r in rows]
     f["common_steps"] = common
@@ -274,7 +224,7 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
              steps_over_tau=timing.get("steps_over_tau", NAN))
     n_clocks = timing.get("n_clocks", 0)
     verdict_inputs = {"n_peaked_clocks": len({m.lr * m.lam for m in good}),
-                      "above_plateau": _above_plateau([r for r in rows if r.lr == lr0], p["threshold"])}
+                      "above_plateau": above_plateau([r for r in rows if r.lr == lr0], p["threshold"])}
     if len({m.lr * m.lam for m in reg}) >= 2:
         f.update(fit_alpha(reg, n_boot, rng))
         f.update(fit_clock(reg, n_boot, rng))

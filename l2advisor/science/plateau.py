@@ -1,0 +1,74 @@
+"""The plateau of the peak metric against lam, and what the probes show at equal steps.
+
+Pure numpy. `rows` are fit.py's `LamRow`s (one per lr and lam, means over seeds), `ms` the
+per-probe `CurveMetrics`; the metric is in its own units (accuracy: a fraction).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from l2advisor.science.curves import (
+    DEFAULT_WINDOW,
+    CurveMetrics,
+    finite_mean,
+    finite_median,
+    peak_within,
+)
+
+if TYPE_CHECKING:
+    from l2advisor.science.fit import LamRow
+
+NAN = float("nan")
+__all__ = ["above_plateau", "peaks_at_equal_steps", "plateau_of"]
+
+
+def plateau_of(rows: list[LamRow], ms: list[CurveMetrics], tolerance: float) -> dict:
+    """Plateau of the peak metric against lam at one lr (rows with data, any order).
+
+    Noise: pooled sd of the peak over seeds, or (one seed per lam) the evaluation noise
+    over sqrt(smoothing window). A lam is in the plateau when its mean peak is within
+    max(tolerance, 2 * se of the difference to the best).
+    """
+    sds = [r.peak_sd for r in rows if math.isfinite(r.peak_sd)]
+    sd = math.sqrt(np.mean(np.square(sds))) if sds else (
+        finite_median(m.noise for m in ms) / math.sqrt(DEFAULT_WINDOW))
+    sd = sd if math.isfinite(sd) else 0.0
+    best = max(rows, key=lambda r: r.peak_mean)
+
+    def thr(r: LamRow) -> float:
+        return max(tolerance, 2.0 * sd * math.sqrt(1 / best.n_seeds + 1 / r.n_seeds))
+
+    inside = {r.lam for r in rows if r.peak_mean >= best.peak_mean - thr(r)}
+    worse_below = [r for r in rows if r.lam < best.lam and r.lam not in inside
+                   and 2 * r.n_peaked >= r.n_seeds]
+    return dict(
+        inside=inside, lam_c=max(inside), lam_best=best.lam, threshold=thr(best),
+        level=float(np.mean([r.peak_mean for r in rows if r.lam in inside])),
+        interior=bool(worse_below), lam_star=best.lam if worse_below else NAN,
+        no_effect=len(inside) == len(rows))
+
+
+def peaks_at_equal_steps(main: list) -> tuple[float, dict[float, float]]:
+    """(steps every probe ran, {lam: mean over seeds of its smoothed max within those steps})."""
+    common = min(float(np.nanmax(np.asarray(cv.steps, dtype=float))) for _, cv in main)
+    peaks: dict[float, list[float]] = {}
+    for m, cv in main:
+        peaks.setdefault(m.lam, []).append(peak_within(cv, common))
+    return common, {lam: finite_mean(v) for lam, v in peaks.items()}
+
+
+def above_plateau(rows: list[LamRow], threshold: float) -> bool:
+    """At equal steps (`peak_common`), the smallest probed lam is within `threshold` of the best
+    and the largest is more than 2 thresholds worse: the probes may all sit above the plateau.
+    Equal steps, not each probe's own window, so windows of length 1/(lr*lam) cannot fake it;
+    two thresholds, so that noise on a flat top (a null) rarely does."""
+    common = sorted((r for r in rows if math.isfinite(r.peak_common)), key=lambda r: r.lam)
+    if len(common) < 2:
+        return False
+    best = max(r.peak_common for r in common)
+    smallest, largest = common[0].peak_common, common[-1].peak_common
+    return smallest >= best - threshold and largest < smallest - 2 * threshold

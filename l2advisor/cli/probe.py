@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from l2advisor.cli.app import (
@@ -25,7 +24,6 @@ from l2advisor.cli.app import (
 )
 from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.errors import InputError, RunFailed
-from l2advisor.modelfile.spec import load_spec
 from l2advisor.probing.budget import DEFAULT_HORIZON  # noqa: F401 - the default horizon, in --help and benchmarks
 from l2advisor.runs.lock import RunLock
 from l2advisor.runs.store import RunState, json_safe, open_results, read_results
@@ -40,6 +38,14 @@ class ProbeBars:
     """A bar per probe and an overall bar with ETA, on stderr."""
 
     def __init__(self, runs: list[ProbeRun]) -> None:
+        from rich.progress import (  # here: --help need not load it
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
         self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                              TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=err,
                              transient=False)
@@ -139,6 +145,8 @@ def probe(
     from l2advisor.training.train import resolve_device
 
     overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
+    from l2advisor.modelfile.spec import load_spec
+
     spec = load_spec(model_file, overrides)
     if batch_replicas < 1:
         raise InputError(f"--batch-replicas must be at least 1, got {batch_replicas}.")

@@ -16,19 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from l2advisor.cli.app import app, catch_interrupt, err, handle_errors, out, use_threads_for
 from l2advisor.errors import InputError, RunFailed
-from l2advisor.modelfile.spec import load_spec
 from l2advisor.runs.lock import RunLock
 from l2advisor.runs.store import json_safe, make_header, open_results, read_results
 
@@ -126,6 +117,15 @@ class TrainBar:
     """One bar with ETA on stderr: steps, current lam and lr, validation metric (and best)."""
 
     def __init__(self, total: int, label: str) -> None:
+        from rich.progress import (  # here: --help need not load it
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                              TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                              console=err)
@@ -238,6 +238,8 @@ def train_command(
         raise InputError(f"--warmup must be a whole number of steps >= 0, got {warmup}.")
     if eval_every is not None and eval_every < 1:
         raise InputError(f"--eval-every must be >= 1 step, got {eval_every}.")
+    from l2advisor.modelfile.spec import load_spec
+
     spec = load_spec(model_file, {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer})
     kwargs = autol2_kwargs(lam0, autol2_flags, paper_preset, spec.lr, spec.momentum) if use_autol2 else None
     torch_device = resolve_device(device)

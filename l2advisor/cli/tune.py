@@ -12,13 +12,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from l2advisor.cli.app import app, catch_interrupt, err, handle_errors, out, use_threads_for
 from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.errors import InputError
-from l2advisor.modelfile.spec import load_spec
 from l2advisor.runs.store import json_safe
 from l2advisor.tuning.accounting import best_so_far
 
@@ -43,6 +41,14 @@ class Bars:
     """An overall bar (steps, with ETA) and a bar for the run in progress, on stderr."""
 
     def __init__(self, total: int, title: str) -> None:
+        from rich.progress import (  # here: --help need not load it
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
         self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                              TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=err)
         self.overall = self.bars.add_task(title, total=total, info="")
@@ -94,6 +100,8 @@ def spec_and_config(model_file: Path, budget: int, eval_every: int | None, seed:
 
     if budget < 1:
         raise InputError(f"--budget must be a positive number of steps, got {budget}.")
+    from l2advisor.modelfile.spec import load_spec
+
     spec = load_spec(model_file, overrides)
     torch_device = resolve_device(device)
     every = eval_every if eval_every is not None else max(1, budget // 100)

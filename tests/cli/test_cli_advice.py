@@ -171,6 +171,17 @@ def test_relations_that_do_not_hold_give_the_best_measured_lam(tmp_path: Path) -
     assert d["verdict"] == "does not hold" and d["weight_decay"] in S.ladder()
 
 
+def test_probes_above_the_plateau_cannot_tell_and_say_the_advice_is_unconfirmed(tmp_path: Path) -> None:
+    above = write_run(tmp_path / "above", S.family(lam_c=0.0005, alpha=0.0))  # lr-driven timing
+    result = recommend(above, "--budget", "20000")
+    assert result.exit_code == 0, result.output
+    text = flat(result.stdout)
+    assert "cannot tell" in text and "NOT confirmed" in text and "probe smaller lams" in text
+    d = as_json(above, "--budget", "20000")
+    assert d["verdict"] == "cannot tell" and d["weight_decay"] < min(S.ladder())  # the clock, not a probed lam
+    assert d["interval"][0] < d["weight_decay"] < d["interval"][1]
+
+
 def test_diverged_probe_is_a_caveat(tmp_path: Path) -> None:
     curves = S.family()
     bad = curves[0]

@@ -9,7 +9,9 @@ scales as (lr*lam)^-b; b = 1 is the tau clock, b = 0 means lam does not set the 
 the t* exponent alpha (reported, not deciding), b cannot be faked by probe windows whose
 length is proportional to 1/(lr*lam).
   * fewer than MIN_LAMS distinct lr*lam values compared            -> does not hold
-  * no probe clearly reached its top (c unknown)                  -> does not hold
+  * no probe clearly reached its top (c unknown)                  -> does not hold, or
+    cannot tell when the probes sit above the plateau or b's CI lies above B_MIN (lam sets
+    the time, the windows were too short to see the top)
   * b below B_MIN, its CI reaching below B_MIN, or steps lining the
     crossings up clearly better than tau (steps_over_tau < 0.5)   -> does not hold
     (and when, in addition, every lam's peak is within noise: "lam has no effect")
@@ -74,6 +76,9 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
         if f.get("above_plateau") and not no_effect:
             return CANNOT, why + [f"cannot tell: {short}; at equal steps the smallest probed lam is "
                                   f"the best, so the tops lie at smaller lams, later"]
+        if ci_known and lo >= B_MIN and ratio >= STEPS_CLEARLY_BETTER:
+            return CANNOT, why + [f"cannot tell: {short}; lam does set the time to reach the common "
+                                  f"levels (b's 95% interval is above {B_MIN}), so c is only a lower bound"]
         return FAILS, why + [f"{short}: c is unknown"]
     if not math.isfinite(b) or b < B_MIN or (ci_known and lo < B_MIN) or ratio < STEPS_CLEARLY_BETTER:
         v = FAILS

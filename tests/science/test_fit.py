@@ -80,6 +80,13 @@ def test_probes_above_the_plateau_on_a_learning_rate_clock_cannot_tell():
     assert any("probe smaller lams" in r for r in f.reasons)
 
 
+def test_windows_too_short_when_lam_changes_nothing_do_not_hold():
+    short = [Curve(lam=cv.lam, lr=cv.lr, seed=cv.seed, steps=cv.steps[:30], tau=cv.tau[:30],
+                   val_metric=cv.val_metric[:30], train_acc=cv.train_acc[:30],
+                   train_loss=cv.train_loss[:30]) for cv in S.no_effect_family()]  # cut near the top
+    assert fit_relations(short).verdict == FAILS
+
+
 def test_the_same_timing_when_lam_changes_nothing_does_not_hold():
     f = fit_relations(S.family(lam_c=1.0, alpha=0.0))  # negative control: every lam on the plateau
     assert f.verdict == FAILS, f.reasons
@@ -158,9 +165,10 @@ def test_underfit_caps_the_verdict(train_top, verdict):
     assert any("training accuracy" in r for r in f.reasons)
 
 
-def test_probes_too_short_cap_c():
-    f = fit_relations(S.family(horizon=0.9))  # no probe reaches its peak
-    assert f.verdict == FAILS  # no clearly peaked probe -> no t* fit
+def test_probes_too_short_to_see_the_top_on_the_tau_clock_cannot_tell():
+    f = fit_relations(S.family(horizon=0.9))  # no probe reaches its peak (tau_peak = 3)
+    assert f.verdict == CANNOT, f.reasons  # lam sets the time (b's CI above 0.25); c unknown
+    assert f.b_interval[0] >= 0.25 and any("lower bound" in r for r in f.reasons)
 
 
 def _const(lam, seed=0, n=40, value=0.5, steps0=1):

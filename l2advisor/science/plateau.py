@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from l2advisor.science.fit import LamRow
 
 NAN = float("nan")
+ABOVE_MARGIN = 1.5  # in plateau thresholds (each 2 sd of a difference of means)
 __all__ = ["above_plateau", "peaks_at_equal_steps", "plateau_of"]
 
 
@@ -63,12 +64,13 @@ def peaks_at_equal_steps(main: list) -> tuple[float, dict[float, float]]:
 
 def above_plateau(rows: list[LamRow], threshold: float) -> bool:
     """At equal steps (`peak_common`), the smallest probed lam is within `threshold` of the best
-    and the largest is more than 2 thresholds worse: the probes may all sit above the plateau.
+    and the largest is more than ABOVE_MARGIN thresholds worse: the probes may all sit above the
+    plateau.
     Equal steps, not each probe's own window, so windows of length 1/(lr*lam) cannot fake it;
-    two thresholds, so that noise on a flat top (a null) rarely does."""
+    1.5 thresholds (3 sd of a difference of means), so that noise on a flat top rarely does."""
     common = sorted((r for r in rows if math.isfinite(r.peak_common)), key=lambda r: r.lam)
     if len(common) < 2:
         return False
     best = max(r.peak_common for r in common)
     smallest, largest = common[0].peak_common, common[-1].peak_common
-    return smallest >= best - threshold and largest < smallest - 2 * threshold
+    return smallest >= best - threshold and largest < smallest - ABOVE_MARGIN * threshold

@@ -6,6 +6,7 @@ log lam), judge the verdict, and price the probe against one budget run timed ri
     python benchmarks/advice_suite.py --work runs/suite              # every task, both budgets
     python benchmarks/advice_suite.py --quick --work runs/suite_quick  # a few minutes
     python benchmarks/advice_suite.py --tasks cnn_bn_digits --budgets short --spot-check --json out.json
+    python benchmarks/advice_suite.py --work runs/suite --schedules cosine,linear   # + the schedule cases
 
 Per case: the advised lam (probe seeds 0,1), the grid's best lam, the accuracy gap (points) and
 whether it is within max(0.3 points, 1.5 x the seed sd at the grid's best lam), the verdict (and
@@ -105,11 +106,13 @@ def measure_budget_run(m: Measured, model: Path, lam: float, budget: int, work: 
     return m.get(key)
 
 
-def measure_advice(m: Measured, run_dir: Path, budget: int, seeds: tuple[int, ...], cwd: Path) -> dict[str, Any]:
-    key = f"advice/{budget}/{seeds_key(seeds)}"
+def measure_advice(m: Measured, run_dir: Path, budget: int, seeds: tuple[int, ...], cwd: Path,
+                   schedule: str = "constant") -> dict[str, Any]:
+    key = f"advice/{budget}/{seeds_key(seeds)}" if schedule == "constant" else \
+        f"advice/{schedule}/{budget}/{seeds_key(seeds)}"
     if m.get(key) is None:
         try:
-            m.put(key, cli_runs.recommend(run_dir, budget, cwd))
+            m.put(key, cli_runs.recommend(run_dir, budget, cwd, schedule))
         except cli_runs.CommandFailed as failed:
             return {"verdict": "error", "weight_decay": None, "error": str(failed)}
     return m.get(key)
@@ -175,6 +178,34 @@ def run_task(task: Any, budgets: list[int], args: argparse.Namespace, aware: boo
                    probe_resumed=bool(first.get("resumed")),
                    errors=[a["error"] for a in advices[budget] if a.get("error")])
         rows.append(row)
+    for schedule in [s for s in args.schedules if s in task.schedules]:
+        rows += schedule_rows(task, schedule, budgets, args, m, cwd, work, probes, aware)
+    return rows
+
+
+def schedule_rows(task: Any, schedule: str, budgets: list[int], args: argparse.Namespace, m: Measured,
+                  cwd: Path, work: Path, probes: dict[int, list[dict[str, Any]]], aware: bool) -> list[dict[str, Any]]:
+    """The same probes, `recommend --lr-schedule S`, scored on the task's ground truth under S. The
+    cost is the constant-lr case's (a scheduled run trains the same steps)."""
+    truth, why = complete_truth(task, budgets, schedule) if args.score else (None, "")
+    if args.score and truth is None:
+        log(f"  {task.name} ({schedule}): no finished ground truth ({why})")
+    rows = []
+    for budget in budgets:
+        done = [p for p in probes[budget] if "error" not in p]
+        if not done:
+            continue
+        advices = []
+        for seeds in SEED_SETS[: args.seed_sets][: len(done)]:
+            out = work / (f"T{budget}" if aware else "any") / f"seeds{seeds_key(seeds)}"
+            advices.append(measure_advice(m, out, budget, seeds, cwd, schedule))
+        run = m.get(f"budget_run/{budget}")
+        cost = ProbeCost(int(done[0].get("steps") or 0), float(done[0].get("wall") or 0.0), budget,
+                         run["budget_wall"] if run else None)
+        row = score_case(truth, budget, tuple(task.budgets), advices, cost)
+        row.update(task=f"{task.name} ({schedule})", schedule=schedule, probe_steps_all=[p.get("steps") for p in done],
+                   probe_resumed=False, errors=[a["error"] for a in advices if a.get("error")])
+        rows.append(row)
     return rows
 
 
@@ -212,7 +243,10 @@ def main() -> None:
     parser.add_argument("--code-label", default="", help="what code the CLI runs (recorded in --json)")
     parser.add_argument("--json", type=Path, help="write every case as JSON here")
     parser.add_argument("--quick", action="store_true", help="the quick tasks, short budget, 2 seed sets")
+    parser.add_argument("--schedules", default="", help="also `recommend --lr-schedule S` on the same probes, "
+                        "scored on the schedule ground truth: cosine,linear (tasks that have it)")
     args = parser.parse_args()
+    args.schedules = [s for s in args.schedules.split(",") if s and s != "constant"]
     from benchmarks.suite import QUICK_TASKS, TASKS
 
     names = args.tasks.split(",") if args.tasks else list(QUICK_TASKS if args.quick else TASKS)

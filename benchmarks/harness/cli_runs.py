@@ -63,8 +63,9 @@ def probe(model: Path, out: Path, seeds: tuple[int, ...], budget: int | None, cw
             "probe_seconds": float(sum(float(r.get("seconds") or 0) for r in rows)), "wall": wall}
 
 
-def recommend(run_dir: Path, budget: int, cwd: Path) -> dict[str, Any]:
-    stdout, _ = run_cli(["recommend", str(run_dir), "--budget", str(budget), "--json"], cwd)
+def recommend(run_dir: Path, budget: int, cwd: Path, lr_schedule: str = "constant") -> dict[str, Any]:
+    extra = ["--lr-schedule", lr_schedule] if lr_schedule != "constant" else []
+    stdout, _ = run_cli(["recommend", str(run_dir), "--budget", str(budget), "--json", *extra], cwd)
     return json.loads(stdout)
 
 

@@ -33,7 +33,8 @@ SETUPS = ("1 thread", "2 threads", "2 jobs x 1")
 
 
 def models(folder: Path) -> dict[str, Path]:
-    return {"MLP 784-32-10": write_mlp(folder, hidden=32, depth=1),
+    return {"MLP 784-8-10": write_mlp(folder, hidden=8, depth=1),
+            "MLP 784-32-10": write_mlp(folder, hidden=32, depth=1),
             "MLP 784-256-256-10": write_mlp(folder, hidden=256, depth=2),
             "default CNN": DEFAULT_CNN,
             "MLP 784-1024x3-10": write_mlp(folder, hidden=1024, depth=3)}

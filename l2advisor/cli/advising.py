@@ -26,6 +26,7 @@ from l2advisor.errors import InputError, RunFailed
 from l2advisor.runs.rundir import PLAN_KEY, ProbeGap, load_probe_curves, probe_gaps
 from l2advisor.runs.store import Results, json_safe, read_json, write_json
 from l2advisor.science.advise import (
+    AUTOL2_DECAY,
     Advice,
     AutoL2Advice,
     advice_from_dict,
@@ -189,7 +190,7 @@ def autol2_flags(cfg: AutoL2Advice, model_file: str, probe_lr: float) -> str:
     flags = [f"l2advisor train {model_file} --budget {cfg.budget_steps} --autol2",
              f"--lam0 {cfg.lam0:.4g}", f"--refractory-tau {cfg.refractory_tau:.4g}",
              f"--lam-min {cfg.lam_min:.4g}"]
-    if cfg.decay != 10.0:
+    if cfg.decay != AUTOL2_DECAY:
         flags.append(f"--decay {cfg.decay:g}")
     if not math.isclose(cfg.lr, probe_lr, rel_tol=1e-9):
         flags.append(f"--lr {cfg.lr:g}")
@@ -198,7 +199,7 @@ def autol2_flags(cfg: AutoL2Advice, model_file: str, probe_lr: float) -> str:
 
 def autol2_snippet(cfg: AutoL2Advice) -> str:
     """A Python snippet for the user's own training loop."""
-    decay = "" if cfg.decay == 10.0 else f", decay={cfg.decay:g}"
+    decay = "" if cfg.decay == AUTOL2_DECAY else f", decay={cfg.decay:g}"
     return "\n".join([
         "from l2advisor import AutoL2",
         "",

@@ -188,7 +188,7 @@ def train_command(
     lam0: Annotated[float | None, typer.Option(help="AutoL2: starting weight decay \\[default: lam with lr*lam/(1-momentum) = 0.01; 0.1 with --paper-preset].")] = None,
     refractory_tau: Annotated[float | None, typer.Option(help="AutoL2: least tau = sum lr*lam between decays \\[default: 1 - momentum, one weight-decay time].")] = None,
     lam_min: Annotated[float | None, typer.Option(help="AutoL2: floor for the weight decay \\[default: lam0/1e4].")] = None,
-    decay: Annotated[float | None, typer.Option(help="AutoL2: divide lam by this at each decay \\[default: 10].")] = None,
+    decay: Annotated[float | None, typer.Option(help="AutoL2: divide lam by this at each decay \\[default: 2; the paper's rule: 10].")] = None,
     check_every: Annotated[int | None, typer.Option(help="AutoL2: steps between checks \\[default: 10].")] = None,
     patience: Annotated[int | None, typer.Option(help="AutoL2: stalled checks that trigger a decay \\[default: 2].")] = None,
     paper_preset: Annotated[bool, typer.Option("--paper-preset", help="AutoL2 exactly as the authors: raw minibatch checks, refractory 0.1/lam steps, no floor.")] = False,

@@ -16,6 +16,7 @@ from l2advisor.science.serial import from_jsonable, to_jsonable
 
 DEFAULT_WD = 5e-4  # the common default, shown for contrast and used when nothing was measured
 REFRACTORY_FRACTION = 0.25  # AutoL2 waits refractory_tau = c / 4 after each decay
+AUTOL2_DECAY = 2.0  # AutoL2 halves lam at each trigger (the authors' rule: / 10; AutoL2.paper keeps it)
 NAN = float("nan")
 CANNOT_B_RANGE = (0.75, 1.25)  # "cannot tell": the interval spans these clock exponents
 
@@ -245,7 +246,7 @@ class AutoL2Advice:
 
 
 def autol2_config(
-    fit: Fit, budget_steps: int, lr: float | None = None, decay: float = 10.0
+    fit: Fit, budget_steps: int, lr: float | None = None, decay: float = AUTOL2_DECAY
 ) -> AutoL2Advice:
     """AutoL2 settings: lam0 = lam_c (largest plateau lam, through the clock at another lr);
     refractory_tau = c/4: after a decay the network needs a tau of order c to use the new

@@ -66,7 +66,7 @@ def test_autol2_decays_lam_and_records_it(tmp_path: Path) -> None:
     model = write_model(tmp_path, FLAT_LOSS_MODEL)
     out = tmp_path / "run"
     result = runner.invoke(app, [*train_args(model, out), "--budget", "12", "--autol2", "--lam0", "0.1",
-                                 "--refractory-tau", "0", "--check-every", "1", "--patience", "2",
+                                 "--refractory-tau", "0", "--check-every", "1", "--patience", "2", "--decay", "10",
                                  "--lam-min", "0.0001", "--eval-every", "1", "--json"])
     assert result.exit_code == 0, result.output
     _, state = stored_run(out)
@@ -184,7 +184,7 @@ def test_autol2_stops_at_a_floor_reached_with_round_off() -> None:
     from l2advisor.training.autol2 import AutoL2
 
     opt = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.1)
-    sched = AutoL2(opt, lam0=0.3, lam_min=0.0003, refractory_tau=0.0, check_every=1, patience=1)
+    sched = AutoL2(opt, lam0=0.3, lam_min=0.0003, refractory_tau=0.0, check_every=1, patience=1, decay=10.0)
     for _ in range(20):  # a constant loss stalls at every check after the first
         sched.step(1.0, 0.5)
     assert len(sched.events) == 3  # 0.3 / 10**3 = 0.00030000000000000003: no 4th "decay" onto the floor

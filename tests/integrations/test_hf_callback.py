@@ -15,7 +15,7 @@ from torch import nn  # noqa: E402
 
 from l2advisor.integrations.hf import AutoL2TrainerCallback, WeightDecayReplayCallback  # noqa: E402
 
-AUTOL2 = dict(lam0=0.1, patience=1, refractory_tau=0.001, smoothing="none")
+AUTOL2 = dict(lam0=0.1, patience=1, refractory_tau=0.001, smoothing="none", decay=10.0)  # the lam logged last is in force at the end
 STEPS_PER_EPOCH = 8
 logging.getLogger("transformers").setLevel(logging.ERROR)
 

@@ -9,6 +9,7 @@ import pytest
 import synthetic as S
 
 from l2advisor.science.advise import (
+    AUTOL2_DECAY,
     DEFAULT_WD,
     advice_from_dict,
     advice_to_dict,
@@ -148,7 +149,7 @@ def test_autol2_config(clean):
     adv = advise(clean, 100_000)
     assert cfg.lam0 == pytest.approx(clean.lam_c)
     assert cfg.refractory_tau == pytest.approx(clean.c / 4)
-    assert cfg.lam_min == pytest.approx(adv.weight_decay / 10)
+    assert cfg.lam_min == pytest.approx(adv.weight_decay / AUTOL2_DECAY) and cfg.decay == AUTOL2_DECAY
     assert cfg.lam_min < cfg.lam0
     d = cfg.to_dict()
     json.dumps(d, allow_nan=False)
@@ -160,5 +161,5 @@ def test_autol2_when_relations_fail():
     f = fit_relations(S.no_effect_family())
     cfg = autol2_config(f, 20_000)
     assert cfg.lam0 == f.lam_best and cfg.verdict == FAILS
-    assert cfg.lam_min == pytest.approx(cfg.lam0 / 10)
+    assert cfg.lam_min == pytest.approx(cfg.lam0 / AUTOL2_DECAY)
     assert any("do not hold" in r for r in cfg.reasons)

@@ -359,13 +359,20 @@ def test_default_refractory_is_one_weight_decay_time(kind: str, momentum: float,
     assert AutoL2.paper(opt).refractory_lam_steps == 0.1  # the authors' rule is untouched
 
 
+def test_default_decay_halves_lam_and_the_paper_divides_by_ten() -> None:
+    sched = AutoL2(_opt(lr=0.1), lam0=0.1, lam_min=0.0)
+    decided = [sched.step(1.0, 0.5) for _ in range(150)]  # stalled: one decay, after one tau
+    assert sched.decay == 2.0 and decided[-1] == pytest.approx(0.05)
+    assert AutoL2.paper(_opt(lr=0.1)).decay == 10.0
+
+
 def test_default_waits_one_weight_decay_time_between_decays() -> None:
-    sched = AutoL2(_opt(lr=0.1), lam0=0.1, lam_min=0.0)  # lr*lam = 0.01: 100 steps per tau
+    sched = AutoL2(_opt(lr=0.1), lam0=0.1, lam_min=0.0, decay=10.0)  # lr*lam = 0.01: 100 steps per tau
     decided = [sched.step(1.0, 0.5) for _ in range(1200)]  # always stalled from check 2 on
     assert [e.step for e in sched.events] == [100, 1100]  # 1/(lr*lam) = 100, then 1000 steps
     assert [e.tau for e in sched.events] == pytest.approx([1.0, 2.0])
     assert decided[99] == pytest.approx(0.01) and decided[1099] == pytest.approx(0.001)
-    old = AutoL2(_opt(lr=0.1), lam0=0.1, lam_min=0.0, refractory_tau=0.1)  # the previous default
+    old = AutoL2(_opt(lr=0.1), lam0=0.1, lam_min=0.0, refractory_tau=0.1, decay=10.0)  # the previous default
     for _ in range(1200):
         old.step(1.0, 0.5)
     assert [e.step for e in old.events] == [30, 130, 1130]  # a stall needs 2 checks after the first

@@ -7,6 +7,7 @@ every 160 steps like it; the peak is the best validation metric over the run):
   autol2-default  AutoL2 with every setting at its default but lam0, which is the one
                   `l2advisor recommend --autol2` gives (lam_c, from a constant-lr probe of the task:
                   `l2advisor probe`, seeds 0,1, shared with benchmarks/schedule_advice.py)
+  autol2-decay10  as autol2-default with the authors' decay factor 10 (the default before 2)
   autol2-fixed    every setting at its default, lam0 fixed at lr*lam/(1-momentum) = 1e-3: no probes
   autol2-probes   AutoL2 configured by `l2advisor recommend --autol2 --lr-schedule S` (lam0,
                   refractory_tau = c/4, lam_min = the advice / 10)
@@ -71,6 +72,8 @@ def arm_settings(arm: str, task: Any, schedule: str, budget: int, work: Path, ar
     cfg = recommend(run_dir, budget, schedule, autol2=True)
     if arm == "autol2-default":
         return {"lam0": cfg["lam0"]}
+    if arm == "autol2-decay10":  # the default before decay 2 (the authors' factor)
+        return {"lam0": cfg["lam0"], "decay": 10.0}
     if arm == "autol2-floor":
         advised = recommend(run_dir, budget, schedule)["weight_decay"]
         return {"lam0": cfg["lam0"], "lam_min": min(advised, cfg["lam0"])}

@@ -3,7 +3,7 @@
     python examples/autol2_loop.py            # constant learning rate, 15-30 s on a CPU
     python examples/autol2_loop.py --cosine   # the same under a cosine learning-rate schedule
 
-AutoL2 starts with a large weight decay and divides it by 10 whenever training stalls. It
+AutoL2 starts with a large weight decay and halves it whenever training stalls. It
 needs three lines in a loop: build it on the optimizer, call `sched.step(loss, accuracy)`
 after each `optimizer.step()` (and before any learning-rate scheduler steps: it reads the lr
 of the step just taken), and read `sched.lam` / `sched.events` when you want to know.

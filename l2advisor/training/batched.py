@@ -74,7 +74,8 @@ class StackedOptimizer:
         """This step's learning rate (a schedule); AdamW's shrink 1 - lr*lam follows it."""
         if lr != self.lr:
             self.lr = lr
-            self._views(params)
+            if self.kind == "adamw":  # only AdamW's shrink depends on lr; SGD reads self.lr
+                self._views(params)
 
     def select(self, keep: Tensor, params: dict[str, Tensor]) -> None:
         """Drop the replicas not in `keep`, with their optimizer state."""

@@ -19,7 +19,7 @@ def recommend(
     run_dir: Annotated[Path, typer.Argument(help="The run directory written by `l2advisor probe`.")],
     budget: Annotated[float, typer.Option(help="Training budget of the real run, in --unit.")],
     unit: Annotated[str, typer.Option(help="steps or epochs (one epoch = floor(train size / batch) steps).")] = "steps",
-    lr: Annotated[float | None, typer.Option(help="Learning rate of the real run \\[default: the probe lr].")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate of the real run [default: the probe lr].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
     autol2: Annotated[bool, typer.Option("--autol2", help="Advise an AutoL2 schedule instead of a constant lam.")] = False,
     lr_schedule: Annotated[str, typer.Option(help="The real run's lr schedule: constant, cosine or linear (to 0), "
@@ -36,7 +36,7 @@ def recommend(
 @handle_errors
 def report(
     run_dir: Annotated[Path, typer.Argument(help="The run directory written by `l2advisor probe`.")],
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write the figures \\[default: RUN_DIR].")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write the figures [default: RUN_DIR].")] = None,
 ) -> None:
     """PNG figures (curves on the tau clock, t* fit, plateau, collapsed curve) and report.md."""
     from l2advisor.cli.advising import report_command

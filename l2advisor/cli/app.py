@@ -17,24 +17,47 @@ from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 from rich.console import Console
 from rich.markup import escape
 
 from l2advisor._version import __version__
 from l2advisor.errors import InputError, L2AdvisorError
 
+
+
+class _Group(TyperGroup):
+    """typer's group, with its --help flag defaulting to False instead of None: typer coerces a
+    non-bool value through pydantic, and the group's absent --help (None) was the one that made
+    every `l2advisor COMMAND --help` import pydantic (0.15 s) before printing."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None and option.default is None:
+            option.default = False
+        return option
+
+
 app = typer.Typer(
+    cls=_Group,
     name="l2advisor",
     help="Which L2 / weight-decay coefficient to train with, measured on your own model with a few "
          "short probe runs (Lewkowycz & Gur-Ari, NeurIPS 2020).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: rich's help renderer imports markdown-it and pygments (0.2 s)
 )
 out = Console(soft_wrap=True)  # data
 err = Console(stderr=True)  # progress and diagnostics
 _state = {"debug": False}
 F = TypeVar("F", bound=Callable[..., Any])
+# --threads belongs to the commands that train, not to the group: typer coerces every non-flag
+# group option through pydantic before a subcommand's --help runs (0.2 s of imports).
+Threads = Annotated[int | None, typer.Option(
+    "--threads", min=1, show_default=False,
+    help="Torch threads of a training process [default: 1 for a small model, all cores for a large one; "
+         "or L2ADVISOR_THREADS].")]
 
 
 def _version(value: bool) -> None:
@@ -48,16 +71,14 @@ def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
-    threads: Annotated[int | None, typer.Option("--threads", min=1, help="Torch threads of a training process \\[default: 1 for a small model, all cores for a large one; or L2ADVISOR_THREADS].", show_default=False)] = None,
 ) -> None:
     """Probe, recommend, report, train with AutoL2, and compare against an Optuna search."""
     _state["debug"] = debug
-    _state["threads"] = threads
 
 
-def use_threads_for(task: Any) -> str:
+def use_threads_for(task: Any, threads: int | None) -> str:
     """Set torch's thread count for training `task`'s model in this process (the rule in
-    l2advisor.training.threads, unless overridden); returns the choice in words."""
+    l2advisor.training.threads, unless `threads` (--threads) overrides it); returns the choice in words."""
     import torch
 
     from l2advisor.training.threads import choose_threads, model_cost
@@ -72,7 +93,7 @@ def use_threads_for(task: Any) -> str:
         pass
     try:
         # available: torch's count now (its default: the cores), so the rule never adds threads
-        choice = choose_threads(flops, torch.get_num_threads(), _state.get("threads"))
+        choice = choose_threads(flops, torch.get_num_threads(), threads)
     except ValueError as error:
         raise InputError(f"{error}.") from None
     if choice.threads is not None:

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from l2advisor.cli.app import app, catch_interrupt, err, handle_errors, out, parse_ints
+from l2advisor.cli.app import Threads, app, catch_interrupt, err, handle_errors, out, parse_ints
 from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.cli.tune import (
     Bars,
@@ -42,7 +42,7 @@ def compare(
     trials: Trials = 20,
     seeds: Annotated[int, typer.Option("--seeds", help="Training seeds (0..S-1) of every single-run arm.")] = 3,
     probe_budget: Annotated[int | None, typer.Option(help="Total probe steps of the advisor and AutoL2 arms' default "
-                                                      "ladder \\[default: probes sized to --budget, as `probe --budget`].")] = None,
+                                                      "ladder [default: probes sized to --budget, as `probe --budget`].")] = None,
     probe_seeds: Annotated[str, typer.Option(help="Probe seeds, comma-separated.")] = "0,1",
     horizon: Annotated[float | None, typer.Option(help="Longest probe, in tau (default: 8*(1-momentum)).")] = None,
     default_lam: Annotated[float, typer.Option(help="The 'common default' arm's weight decay.")] = 5e-4,
@@ -59,6 +59,7 @@ def compare(
     warmup: Annotated[int, typer.Option(help="Steps of linear lr warmup in every arm.")] = 0,
     force: Annotated[bool, typer.Option(help="Discard earlier results in the run directory and start over.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+    threads: Threads = None,
 ) -> None:
     """Compare the advisor with AutoL2, a default weight decay, lam = 0 and an Optuna search.
 
@@ -78,7 +79,7 @@ def compare(
         raise InputError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}.")
     if not 0 <= warmup < budget:
         raise InputError(f"--warmup must be a whole number of steps in [0, {budget}) (the budget), got {warmup}.")
-    spec, task, config = spec_and_config(model_file, budget, eval_every, 0, device, {})
+    spec, task, config = spec_and_config(model_file, budget, eval_every, 0, device, {}, threads)
     probe, _ = probe_settings(spec.lr, spec.momentum, seeds=parse_ints(probe_seeds, "--probe-seeds"),
                               budget_steps=None if probe_budget else budget, n_val=len(task.val),
                               batch_size=spec.batch_size, horizon=horizon,

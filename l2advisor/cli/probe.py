@@ -20,6 +20,7 @@ from l2advisor.cli.app import (
     out,
     parse_floats,
     parse_ints,
+    Threads,
     use_threads_for,
 )
 from l2advisor.cli.tables import Column, fitted_table
@@ -95,16 +96,16 @@ def _num(value: Any, fmt: str) -> str:
 @handle_errors
 def probe(
     model_file: Annotated[Path, typer.Argument(help="Your model file (build_model, build_data, optional settings).")],
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory \\[default: runs/<file name>].")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory [default: runs/<file name>].")] = None,
     budget: Annotated[float | None, typer.Option(help="Size the probes for this training budget: together, "
                                                   "evaluation included, they cost at most 0.45 of one budget run "
                                                   "(less for long budgets), every rung the same tau window.")] = None,
     unit: Annotated[str, typer.Option(help="Unit of --budget: steps or epochs.")] = "steps",
     lambdas: Annotated[str | None, typer.Option(help="Explicit lams, comma-separated (skips the automatic ladder).")] = None,
-    lrs: Annotated[str | None, typer.Option(help="Learning rates to probe, comma-separated \\[default: the file's lr].")] = None,
-    lam_max: Annotated[float | None, typer.Option(help="Top of the automatic ladder \\[default: lr*lam*(1/(1-momentum)) = 0.01].")] = None,
+    lrs: Annotated[str | None, typer.Option(help="Learning rates to probe, comma-separated [default: the file's lr].")] = None,
+    lam_max: Annotated[float | None, typer.Option(help="Top of the automatic ladder [default: lr*lam*(1/(1-momentum)) = 0.01].")] = None,
     factor: Annotated[float, typer.Option(help="Ratio between ladder rungs.")] = 2.0,
-    horizon: Annotated[float | None, typer.Option(help="Longest probe, in tau = lr*lam*steps \\[default: 8*(1-momentum)].")] = None,
+    horizon: Annotated[float | None, typer.Option(help="Longest probe, in tau = lr*lam*steps [default: 8*(1-momentum)].")] = None,
     probe_budget: Annotated[int, typer.Option(help="Total probe steps, all probes and seeds together.")] = 24000,
     seeds: Annotated[str, typer.Option(help="Seeds, comma-separated: each lam is probed once per seed.")] = "0,1",
     tolerance: Annotated[float, typer.Option(help="t* is the first evaluation within this of the peak (metric units).")] = 0.005,
@@ -121,7 +122,7 @@ def probe(
                                                "grows over long runs); --no-batched: one probe after another.")] = True,
     batch_replicas: Annotated[int, typer.Option(help="Most replicas trained together when --batched.")] = 8,
     jobs: Annotated[int, typer.Option(help="Probe jobs running at once, in worker processes (torch threads are "
-                                           "divided among them) \\[default: 1, or one per --devices entry].",
+                                           "divided among them) [default: 1, or one per --devices entry].",
                                       show_default=False)] = 0,
     devices: Annotated[str | None, typer.Option(help="Spread jobs over these devices round robin, e.g. "
                                                      "cuda:0,cuda:1.")] = None,
@@ -129,6 +130,7 @@ def probe(
                                               "(a Dask cluster, with --scheduler).")] = "loky",
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address for --backend dask, e.g. "
                                                        "tcp://host:8786.")] = None,
+    threads: Threads = None,
 ) -> None:
     """Run short probe trainings at large weight decays and record their learning curves.
 
@@ -152,7 +154,7 @@ def probe(
         raise InputError(f"--batch-replicas must be at least 1, got {batch_replicas}.")
     torch_device = resolve_device(device)
     task = build_task(spec)
-    err.print(f"[dim]Threads: {use_threads_for(task)} (in this process; --jobs workers share the cores)[/]",
+    err.print(f"[dim]Threads: {use_threads_for(task, threads)} (in this process; --jobs workers share the cores)[/]",
               highlight=False)
     steps = None if budget is None else budget_steps(budget, unit, task.train_size, spec.batch_size)
     settings, plan = probe_settings(

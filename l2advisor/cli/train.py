@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from l2advisor.cli.app import app, catch_interrupt, err, handle_errors, out, use_threads_for
+from l2advisor.cli.app import Threads, app, catch_interrupt, err, handle_errors, out, use_threads_for
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.runs.lock import RunLock
 from l2advisor.runs.store import json_safe, make_header, open_results, read_results
@@ -183,14 +183,14 @@ def train_command(
     lr_schedule: Annotated[str, typer.Option(help="constant, cosine (to 0 at the end), linear (to 0 at the end) or step (x0.1 at 50% and 75%).")] = "constant",
     warmup: Annotated[int, typer.Option(help="Steps of linear lr warmup ((step+1)/warmup x lr) before the schedule.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the initialisation and the data order.")] = 0,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory \\[default: runs/<file name>].")] = None,
-    eval_every: Annotated[int | None, typer.Option(help="Steps between evaluations \\[default: budget/100].")] = None,
-    lam0: Annotated[float | None, typer.Option(help="AutoL2: starting weight decay \\[default: lam with lr*lam/(1-momentum) = 0.01; 0.1 with --paper-preset].")] = None,
-    refractory_tau: Annotated[float | None, typer.Option(help="AutoL2: least tau = sum lr*lam between decays \\[default: 1 - momentum, one weight-decay time].")] = None,
-    lam_min: Annotated[float | None, typer.Option(help="AutoL2: floor for the weight decay \\[default: lam0/1e4].")] = None,
-    decay: Annotated[float | None, typer.Option(help="AutoL2: divide lam by this at each decay \\[default: 2; the paper's rule: 10].")] = None,
-    check_every: Annotated[int | None, typer.Option(help="AutoL2: steps between checks \\[default: 10].")] = None,
-    patience: Annotated[int | None, typer.Option(help="AutoL2: stalled checks that trigger a decay \\[default: 2].")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory [default: runs/<file name>].")] = None,
+    eval_every: Annotated[int | None, typer.Option(help="Steps between evaluations [default: budget/100].")] = None,
+    lam0: Annotated[float | None, typer.Option(help="AutoL2: starting weight decay [default: lam with lr*lam/(1-momentum) = 0.01; 0.1 with --paper-preset].")] = None,
+    refractory_tau: Annotated[float | None, typer.Option(help="AutoL2: least tau = sum lr*lam between decays [default: 1 - momentum, one weight-decay time].")] = None,
+    lam_min: Annotated[float | None, typer.Option(help="AutoL2: floor for the weight decay [default: lam0/1e4].")] = None,
+    decay: Annotated[float | None, typer.Option(help="AutoL2: divide lam by this at each decay [default: 2; the paper's rule: 10].")] = None,
+    check_every: Annotated[int | None, typer.Option(help="AutoL2: steps between checks [default: 10].")] = None,
+    patience: Annotated[int | None, typer.Option(help="AutoL2: stalled checks that trigger a decay [default: 2].")] = None,
     paper_preset: Annotated[bool, typer.Option("--paper-preset", help="AutoL2 exactly as the authors: raw minibatch checks, refractory 0.1/lam steps, no floor.")] = False,
     lr: Annotated[float | None, typer.Option(help="Override the file's learning rate (the schedule's peak).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Override the file's batch size.")] = None,
@@ -199,6 +199,7 @@ def train_command(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     force: Annotated[bool, typer.Option(help="Discard the run directory's train.jsonl and start over.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    threads: Threads = None,
 ) -> None:
     """Train once for the whole budget, at a constant weight decay or with AutoL2, and record the curve."""
     from l2advisor.modelfile.task import build_task
@@ -244,7 +245,7 @@ def train_command(
     kwargs = autol2_kwargs(lam0, autol2_flags, paper_preset, spec.lr, spec.momentum) if use_autol2 else None
     torch_device = resolve_device(device)
     task = build_task(spec)
-    err.print(f"[dim]Threads: {use_threads_for(task)}[/]", highlight=False)
+    err.print(f"[dim]Threads: {use_threads_for(task, threads)}[/]", highlight=False)
     steps = budget_steps(budget, unit, task.train_size, spec.batch_size)
     if warmup >= steps:
         raise InputError(f"--warmup ({warmup} steps) must be shorter than the run ({steps} steps).")

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from l2advisor.cli.app import app, catch_interrupt, err, handle_errors, out, use_threads_for
+from l2advisor.cli.app import Threads, app, catch_interrupt, err, handle_errors, out, use_threads_for
 from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.errors import InputError
 from l2advisor.runs.store import json_safe
@@ -94,7 +94,7 @@ class TuneBars(Bars):
 
 
 def spec_and_config(model_file: Path, budget: int, eval_every: int | None, seed: int, device: str,
-                     overrides: dict[str, Any]) -> tuple[Any, Any, TrainConfig]:
+                     overrides: dict[str, Any], threads: int | None) -> tuple[Any, Any, TrainConfig]:
     from l2advisor.modelfile.task import build_task
     from l2advisor.training.train import TrainConfig, resolve_device
 
@@ -108,7 +108,7 @@ def spec_and_config(model_file: Path, budget: int, eval_every: int | None, seed:
     if every < 1:
         raise InputError(f"--eval-every must be a positive number of steps, got {every}.")
     task = build_task(spec)
-    err.print(f"[dim]Threads: {use_threads_for(task)}[/]", highlight=False)
+    err.print(f"[dim]Threads: {use_threads_for(task, threads)}[/]", highlight=False)
     config = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=budget, eval_every=every, seed=seed,
                          momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))
     return spec, task, config
@@ -163,6 +163,7 @@ def tune(
     batch_size: Annotated[int | None, typer.Option(help="Override the file's batch size.")] = None,
     device: Device = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the trials as JSON on stdout.")] = False,
+    threads: Threads = None,
 ) -> None:
     """Search lam with Optuna (TPE); each trial trains the full budget.
 
@@ -172,7 +173,7 @@ def tune(
     from l2advisor.tuning.storage import default_storage, masked_url, open_storage, open_study
 
     spec, task, config = spec_and_config(model_file, budget, eval_every, seed, device,
-                                          {"lr": lr, "batch_size": batch_size})
+                                          {"lr": lr, "batch_size": batch_size}, threads)
     settings = study_settings(trials, lam_low, lam_high, include_zero, pruner, sampler_seed)
     run_dir = out_dir or Path("runs") / spec.name
     url = storage or default_storage(run_dir)

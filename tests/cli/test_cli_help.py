@@ -65,11 +65,18 @@ def help_lines(args: list[str]) -> list[str]:
 
 
 ENDS_A_SENTENCE = re.compile(r"[.:;)\]!?]$")  # a paragraph, an option's help, a [default: ...]
+# An option too long for click's first column stands alone; its help follows on the next line.
+OPTION_ALONE = re.compile(r"^--[\w-]+( / --[\w-]+)?( <\w+>)?$")
 
 
 def broken(lines: list[str]) -> list[str]:
     """The lines that end mid-sentence."""
-    return [line for line in lines if not ENDS_A_SENTENCE.search(line)]
+    return [line for line in lines if not ENDS_A_SENTENCE.search(line) and not OPTION_ALONE.match(line)]
+
+
+def test_broken_finds_a_line_cut_mid_sentence() -> None:
+    """Negative control: a help text broken after "the" is caught, an option standing alone is not."""
+    assert broken(["Run the probes at the", "budget.", "--include-zero / --no-include-zero"]) == ["Run the probes at the"]
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])

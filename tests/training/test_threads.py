@@ -85,7 +85,7 @@ def test_the_cli_sets_the_rules_count(tiny_model: Path, tmp_path: Path) -> None:
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        result = CliRunner().invoke(app, ["--threads", "2", "train", str(tiny_model), "--budget", "10",
+        result = CliRunner().invoke(app, ["train", "--threads", "2", str(tiny_model), "--budget", "10",
                                           "--weight-decay", "0", "--out", str(tmp_path / "a"), "--device", "cpu"])
         assert result.exit_code == 0 and torch.get_num_threads() == 2, result.output
         result = CliRunner().invoke(app, ["train", str(tiny_model), "--budget", "10", "--weight-decay", "0",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ("", "probe", "train", "recommend", "report", "tune", "compare")
-HEAVY = ("torch", "optuna", "matplotlib", "scipy", "numpy")
+HEAVY = ("torch", "optuna", "matplotlib", "scipy", "numpy", "pydantic")
 PROBE = """import sys
 from l2advisor.cli.app import app
 try:

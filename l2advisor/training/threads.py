@@ -1,8 +1,9 @@
 """How many torch threads one training process uses, by default, from the size of the model.
 
 A small model's training step is a chain of short kernels; splitting each over two threads
-costs more in synchronisation than it saves, so one thread is faster (benchmarks/threads.py:
-an MLP 784-32-10 runs ~15-25 % faster on one thread than on two). A big step (large matmuls or
+costs more in synchronisation than it saves, so one thread is faster (benchmarks/threads.py,
+5 rounds on 2 idle cores: an MLP 784-8-10, 1.6 MFLOP per step, ran 7 % faster on one thread; from
+an MLP 784-32-10, 6.5 MFLOP, two threads won, 1.13-1.60x). A big step (large matmuls or
 convolutions) gains from every core. The rule thresholds the matmul/conv FLOPs of one training
 step (forward + backward of one batch, counted by torch's FlopCounterMode), which, unlike the
 parameter count, sees that a small CNN does far more work per step than its few weights.
@@ -13,7 +14,7 @@ probe must match an uninterrupted one). On a machine already busy on every core,
 spin and ran about 10x slower than one (benchmarks/threads.py at load ~9 on 2 cores): there,
 pass `--threads 1` or set L2ADVISOR_THREADS=1.
 
-Overrides, first found wins: an explicit count (`l2advisor --threads N`), the environment
+Overrides, first found wins: an explicit count (`--threads N` on probe, train, tune, compare), the environment
 variable L2ADVISOR_THREADS, OMP_NUM_THREADS (the user's own choice, left to torch).
 """
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-MULTI_THREAD_FLOPS = 50e6  # matmul/conv FLOPs per training step from which threads pay off
+MULTI_THREAD_FLOPS = 3e6  # matmul/conv FLOPs per training step from which threads pay off (between 1.6 and 6.5 MFLOP)
 ENV = "L2ADVISOR_THREADS"
 
 

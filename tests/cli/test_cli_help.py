@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from l2advisor.cli.app import app
 
 COMMANDS = sorted(typer.main.get_command(app).commands)  # every registered command, new ones too
-HEAVY = ("torch", "optuna", "matplotlib", "numpy", "scipy")  # numpy: about 0.1 s of the 0.6
+HEAVY = ("torch", "optuna", "matplotlib", "numpy", "scipy", "pydantic")  # numpy: about 0.1 s; pydantic 0.15 s
 # Runs the app as the console script does, then reports which heavy modules were imported.
 PROBE = """import sys
 {prelude}

@@ -84,7 +84,7 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
     fit, warnings = _fit(results, curves, run_dir)
     if write and run_dir is not None:
         write_json(run_dir / FIT_FILE, fit_to_dict(fit))
-    advice, cfg = advise(fit, steps, lr), autol2_config(fit, steps, lr)
+    advice, cfg = advise(fit, steps, lr, results.momentum), autol2_config(fit, steps, lr, momentum=results.momentum)
     if write and run_dir is not None:
         write_json(run_dir / ADVICE_FILE, {**advice_to_dict(advice), "budget": budget, "unit": unit,
                                            "run_dir": str(run_dir)})
@@ -107,10 +107,10 @@ def report(run_dir_or_results: ProbeResults | str | Path, out: str | Path | None
     fit, _ = _fit(results, curves, run_dir)
     advice = None
     if budget is not None:
-        advice = advise(fit, _steps(results, budget, "steps"), lr)
+        advice = advise(fit, _steps(results, budget, "steps"), lr, results.momentum)
     elif run_dir is not None and (run_dir / ADVICE_FILE).exists():
         saved = advice_from_dict(read_json(run_dir / ADVICE_FILE))
-        advice = advise(fit, saved.budget_steps, saved.lr)
+        advice = advise(fit, saved.budget_steps, saved.lr, results.momentum)
     if out is None and run_dir is None:
         raise InputError("report needs `out`: these results have no run directory.")
     settings = results.header.get("settings", {})

@@ -240,11 +240,11 @@ def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None,
     scheduled = _check_schedule(lr_schedule, warmup, steps)
     # a schedule is advised as its constant-lr equivalent on the tau clock: T_eff = sum_t lr_t / lr
     advice_steps = max(1, round(schedule_budget(lr_schedule, steps, warmup).effective_steps)) if scheduled else steps
-    advice = advise(fit, advice_steps, lr)  # budget and lr checked above: an exception here is a bug
-    cfg = autol2_config(fit, advice_steps, lr) if autol2 else None
+    advice = advise(fit, advice_steps, lr, results.momentum)  # budget and lr checked above: an exception here is a bug
+    cfg = autol2_config(fit, advice_steps, lr, momentum=results.momentum) if autol2 else None
     if cfg is not None and scheduled:  # AutoL2 runs on the tau clock; the run is the scheduled one
         cfg = dataclasses.replace(cfg, budget_steps=steps)
-    sv = schedule_view(lr_schedule, warmup, steps, advice, advise(fit, steps, lr).weight_decay) if scheduled else None
+    sv = schedule_view(lr_schedule, warmup, steps, advice, advise(fit, steps, lr, results.momentum).weight_decay) if scheduled else None
     settings = results.header.get("settings", {})
     sized_for = (settings.get("probe") or {}).get("budget_steps")
     if sized_for and not 0.5 <= steps / sized_for <= 2.0:
@@ -291,7 +291,7 @@ def report_command(run_dir: Path, out_dir: Path | None) -> None:
         except (InputError, ValueError, TypeError, KeyError) as error:
             err.print(f"[yellow]Ignoring {saved}: {escape(str(error))}[/]", highlight=False)
         else:
-            advice = advise(fit, old.budget_steps, old.lr)
+            advice = advise(fit, old.budget_steps, old.lr, results.momentum)
     settings = results.header.get("settings", {})
     title = Path(str(settings.get("model_file", run_dir))).stem
     data = report_data(curves, fit, advice, title=title, metric_name=settings.get("metric", "metric"))

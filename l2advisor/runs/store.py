@@ -51,6 +51,11 @@ class Results:
     runs: dict[str, RunState]
     warnings: list[str]
 
+    @property
+    def momentum(self) -> float:
+        """The probes' SGD momentum, from the header (0 when not recorded)."""
+        return float(self.header.get("settings", {}).get("momentum") or 0.0)
+
 
 def versions() -> dict[str, str]:
     """Library versions recorded in every header (imported lazily: optuna is slow to import)."""

@@ -19,6 +19,12 @@ REFRACTORY_FRACTION = 0.25  # AutoL2 waits refractory_tau = c / 4 after each dec
 AUTOL2_DECAY = 2.0  # AutoL2 halves lam at each trigger (the authors' rule: / 10; AutoL2.paper keeps it)
 NAN = float("nan")
 CANNOT_B_RANGE = (0.75, 1.25)  # "cannot tell": the interval spans these clock exponents
+# "cannot tell": the probes sit above the plateau and cannot see c, so the advice takes the typical
+# tau of the best budget run, in lr/(1-momentum)*lam*T: PAPER.md's batch-norm network put the
+# best lam at lr*lam*T of about 4 and 5. A larger c the probes did measure (their pooled curve
+# still rising at its end: a lower bound) wins. The interval spans c/2 .. 2c.
+CANNOT_C = 4.0
+CANNOT_C_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -140,22 +146,39 @@ def lam_for_budget(c: float, b: float, clock_ref: float, budget: float) -> float
     return clock_ref * (steps_ref / budget) ** (1.0 / b)
 
 
-def _interval(fit: Fit, b: float, budget: int, lr: float, clip) -> tuple[float, float]:
+def _clock_constant(fit: Fit, momentum: float) -> tuple[float, tuple[float, float], list[str]]:
+    """(c, c's interval, why) the advice uses: the measured c, or under "cannot tell" the larger
+    of CANNOT_C*(1-momentum) and what the probes measured (above the plateau, a lower bound)."""
+    if fit.verdict != CANNOT:
+        return fit.c, fit.c_interval, []
+    typical = CANNOT_C * (1.0 - momentum)
+    c = max(typical, fit.c) if math.isfinite(fit.c) else typical
+    measured = f"{fit.c:.3g}" if math.isfinite(fit.c) else "nothing"
+    why = [f"c = {c:.3g}: " + (f"the probes' pooled curve was still best at its end, tau = {c:.3g}"
+                               if c > typical else f"the typical c = {CANNOT_C:g}*(1-momentum)")
+           + f" (the probes measured {measured}; above the plateau they cannot measure c, only bound it "
+           "from below)"]
+    return c, (c / CANNOT_C_FACTOR, c * CANNOT_C_FACTOR), why
+
+
+def _interval(fit: Fit, c_interval: tuple[float, float], b: float, budget: int, lr: float,
+              clip) -> tuple[float, float]:
     """lam interval over c's interval and (when b was fitted) b's 95% interval, clipped."""
     bs = [b]
     if fit.verdict == CANNOT:  # the clock was not seen: the paper's b = 1, give or take a half
         bs += list(CANNOT_B_RANGE)
     elif b != 1.0 and all(math.isfinite(v) for v in fit.b_interval):
         bs += [min(max(v, 0.4), 1.6) for v in fit.b_interval]
-    lams = [clip(lam_for_budget(c, bb, fit.clock_ref, budget) / lr) for c in fit.c_interval for bb in bs]
+    lams = [clip(lam_for_budget(c, bb, fit.clock_ref, budget) / lr) for c in c_interval for bb in bs]
     lams = [v for v in lams if math.isfinite(v)]
     return (min(lams), max(lams)) if lams else (NAN, NAN)
 
 
-def advise(fit: Fit, budget_steps: int, lr: float | None = None) -> Advice:
+def advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: float = 0.0) -> Advice:
     """Weight decay for a budget of `budget_steps` steps at learning rate `lr` (default: the
     probe lr). lam = c / (lr*T), clipped to the plateau (<= lam_c) and, when the peak has an
     interior maximum, not below lam*; both limits move to another lr through the lr*lam clock.
+    `momentum` (the probes' and the run's SGD momentum) scales the typical c that "cannot tell" uses.
     Raises ValueError on a non-positive budget or lr, or no lr at all.
     """
     if lr is None and not math.isfinite(fit.lr):
@@ -163,10 +186,13 @@ def advise(fit: Fit, budget_steps: int, lr: float | None = None) -> Advice:
     lr = float(fit.lr if lr is None else lr)
     _check(float(budget_steps), lr)
     budget = int(round(budget_steps))
-    base = dict(lr=lr, budget_steps=budget, verdict=fit.verdict, c=fit.c,
-                c_interval=fit.c_interval, alpha=fit.alpha,
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    c, c_interval, c_why = _clock_constant(fit, momentum)
+    base = dict(lr=lr, budget_steps=budget, verdict=fit.verdict, c=c,
+                c_interval=c_interval, alpha=fit.alpha,
                 rules_of_thumb=rules_of_thumb(lr, budget))
-    if fit.verdict == FAILS or not math.isfinite(fit.c):
+    if fit.verdict == FAILS or not math.isfinite(c):
         return _fallback(fit, budget, lr, base)
     k = fit.lr / lr  # probe-lr lam -> lam at lr, same lr*lam
     hi_lam, lo_lam = fit.lam_c * k, (fit.lam_star * k if fit.interior_max else 0.0)
@@ -175,18 +201,18 @@ def advise(fit: Fit, budget_steps: int, lr: float | None = None) -> Advice:
         return min(max(lam, lo_lam), hi_lam) if math.isfinite(lam) else NAN
 
     b = fit.b_used if math.isfinite(fit.b_used) and fit.verdict != CANNOT else 1.0
-    raw = lam_for_budget(fit.c, b, fit.clock_ref, budget) / lr
+    raw = lam_for_budget(c, b, fit.clock_ref, budget) / lr
     wd = clip(raw)
     why = [] if fit.verdict != CANNOT else [
         "NOT confirmed by these probes (they sit above the plateau and could not see the clock): "
         "the paper's tau clock (b = 1) with the c measured here; the interval spans b = "
-        f"{CANNOT_B_RANGE[0]}..{CANNOT_B_RANGE[1]}"]
-    why += [f"lam = c/(lr*T) = {fit.c:.3g}/({lr:.3g}*{budget}) = {raw:.3g}" if b == 1.0 else
-           f"lam = {raw:.3g}: the top arrives at steps = c/(lr*lam)^b with b = {b:.2f}, c = {fit.c:.3g}; "
+        f"{CANNOT_B_RANGE[0]}..{CANNOT_B_RANGE[1]}", *c_why]
+    why += [f"lam = c/(lr*T) = {c:.3g}/({lr:.3g}*{budget}) = {raw:.3g}" if b == 1.0 else
+           f"lam = {raw:.3g}: the top arrives at steps = c/(lr*lam)^b with b = {b:.2f}, c = {c:.3g}; "
            f"solved for steps = {budget}"]
     if wd < raw:
         why.append(f"clipped to the plateau edge lam_c = {hi_lam:.3g}: the budget is too short "
-                   f"for the peak at any plateau lam (it arrives at step {fit.c / (lr * wd):.0f})")
+                   f"for the peak at any plateau lam (it arrives at step {c / (lr * wd):.0f})")
     elif wd > raw:
         why.append(f"raised to lam* = {lo_lam:.3g}: the peak has an interior maximum there, "
                    "smaller lams are worse however long the run")
@@ -203,12 +229,12 @@ def advise(fit: Fit, budget_steps: int, lr: float | None = None) -> Advice:
                    f"lr*lam clock ({clock})")
     if abs(fit.alpha - 1.0) > 0.25:
         why.append(f"alpha = {fit.alpha:.2f}, the formula assumes 1: treat it as approximate")
-    lo, hi = _interval(fit, b, budget, lr, clip)
+    lo, hi = _interval(fit, c_interval, b, budget, lr, clip)
     if abs(math.log(fit.lr * fit.lam_min_probed / (lr * wd))) > math.log(4) and b != 1.0:
         why.append(f"extrapolated {fit.lr * fit.lam_min_probed / (lr * wd):.3g}x below the smallest "
                    f"probe with b = {b:.2f}: the interval spans b's 95% interval")
     return Advice(weight_decay=float(wd), interval=(float(lo), float(hi)),
-                  predicted_metric=float(metric), predicted_peak_step=float(fit.c / (lr * wd) ** b),
+                  predicted_metric=float(metric), predicted_peak_step=float(c / (lr * wd) ** b),
                   extrapolated=bool(extrapolated), unclipped=float(raw),
                   reasons=tuple(why), **base)
 
@@ -246,7 +272,8 @@ class AutoL2Advice:
 
 
 def autol2_config(
-    fit: Fit, budget_steps: int, lr: float | None = None, decay: float = AUTOL2_DECAY
+    fit: Fit, budget_steps: int, lr: float | None = None, decay: float = AUTOL2_DECAY,
+    momentum: float = 0.0,
 ) -> AutoL2Advice:
     """AutoL2 settings: lam0 = lam_c (largest plateau lam, through the clock at another lr);
     refractory_tau = c/4: after a decay the network needs a tau of order c to use the new
@@ -255,7 +282,7 @@ def autol2_config(
     lam_min = the budget advice / decay: one decay below the best constant lam, a floor the
     paper's rule lacks. Verdict "does not hold": lam0 = the best measured lam.
     """
-    adv = advise(fit, budget_steps, lr)
+    adv = advise(fit, budget_steps, lr, momentum)
     why = []
     if adv.verdict == FAILS or not math.isfinite(fit.lam_c):
         lam0 = adv.weight_decay
@@ -264,8 +291,8 @@ def autol2_config(
     else:
         lam0 = max(fit.lam_c * fit.lr / adv.lr, adv.weight_decay)
         why.append(f"lam0 = lam_c = {lam0:.3g}, the largest lam inside the plateau")
-    if adv.verdict != FAILS and math.isfinite(fit.c):
-        refr = REFRACTORY_FRACTION * fit.c
+    if adv.verdict != FAILS and math.isfinite(adv.c):
+        refr = REFRACTORY_FRACTION * adv.c
         why.append(f"refractory_tau = c/4 = {refr:.3g}")
     else:
         refr = 0.1 * adv.lr  # the paper's 0.1/lam steps, expressed in tau

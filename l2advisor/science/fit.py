@@ -224,7 +224,7 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
              steps_over_tau=timing.get("steps_over_tau", NAN))
     n_clocks = timing.get("n_clocks", 0)
     verdict_inputs = {"n_peaked_clocks": len({m.lr * m.lam for m in good}),
-                      "above_plateau": above_plateau([r for r in rows if r.lr == lr0], p["threshold"])}
+                      "above_plateau": above_plateau([r for r in rows if r.lr == lr0], p["threshold"], tolerance)}
     if len({m.lr * m.lam for m in reg}) >= 2:
         f.update(fit_alpha(reg, n_boot, rng))
         f.update(fit_clock(reg, n_boot, rng))

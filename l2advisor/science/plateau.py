@@ -62,15 +62,22 @@ def peaks_at_equal_steps(main: list) -> tuple[float, dict[float, float]]:
     return common, {lam: finite_mean(v) for lam, v in peaks.items()}
 
 
-def above_plateau(rows: list[LamRow], threshold: float) -> bool:
-    """At equal steps (`peak_common`), the smallest probed lam is within `threshold` of the best
+def above_plateau(rows: list[LamRow], threshold: float, tolerance: float = 0.0) -> bool:
+    """At equal steps (`peak_common`), the smallest probed lam is within a threshold of the best
     and the largest is more than ABOVE_MARGIN thresholds worse: the probes may all sit above the
     plateau.
     Equal steps, not each probe's own window, so windows of length 1/(lr*lam) cannot fake it;
-    1.5 thresholds (3 sd of a difference of means), so that noise on a flat top rarely does."""
+    1.5 thresholds (3 sd of a difference of means), so that noise on a flat top rarely does.
+    The threshold is `threshold` (the plateau's), except that with two or more other rows of
+    seeds the noise is theirs, not the largest lam's: an over-regularized probe peaks early and
+    its seeds scatter widely, which is part of the effect tested, not noise (Glass's delta)."""
     common = sorted((r for r in rows if math.isfinite(r.peak_common)), key=lambda r: r.lam)
     if len(common) < 2:
         return False
+    others = [r.peak_sd for r in common[:-1] if math.isfinite(r.peak_sd)]
+    if len(others) >= 2:
+        sd = math.sqrt(np.mean(np.square(others)))
+        threshold = max(tolerance, 2.0 * sd * math.sqrt(1 / common[0].n_seeds + 1 / common[-1].n_seeds))
     best = max(r.peak_common for r in common)
     smallest, largest = common[0].peak_common, common[-1].peak_common
     return smallest >= best - threshold and largest < smallest - ABOVE_MARGIN * threshold

@@ -73,7 +73,7 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
     ci_known = math.isfinite(lo) and math.isfinite(hi)  # not with n_bootstrap = 0
     if f.get("n_peaked_clocks", MIN_LAMS) == 0:
         short = "no probe clearly reached its top within its window (probe longer: a larger --horizon)"
-        if f.get("above_plateau") and not no_effect:
+        if f.get("above_plateau"):
             return CANNOT, why + [f"cannot tell: {short}; at equal steps the smallest probed lam is "
                                   f"the best, so the tops lie at smaller lams, later"]
         if ci_known and lo >= B_MIN and ratio >= STEPS_CLEARLY_BETTER:
@@ -85,15 +85,15 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
         why.append("lam does not clearly set the time to the top: " + (
             f"steps line the probes up better than tau ({ratio:.2g})" if ratio < STEPS_CLEARLY_BETTER
             else f"b {b:.2f} or its 95% interval [{lo:.2f}, {hi:.2f}] is below {B_MIN}"))
-        if no_effect:
-            why.append(f"lam has no effect: every lam's peak is within "
-                       f"{f['plateau_threshold']:.4f} of the best")
-        elif f.get("above_plateau"):
+        if f.get("above_plateau"):  # before "no effect": its noise leaves out the largest lam's scatter
             v = CANNOT
             why.append("cannot tell: at equal steps the smallest probed lam is the best and larger "
                        "ones are clearly worse, so every probe may sit above the plateau, where the "
                        "learning rate, not lam, sets the time to the top; probe smaller lams (a "
                        "larger --probe-budget, or --budget for a longer run) to test the tau clock")
+        elif no_effect:
+            why.append(f"lam has no effect: every lam's peak is within "
+                       f"{f['plateau_threshold']:.4f} of the best")
     elif not B_APPROX[0] <= b <= B_APPROX[1]:
         v = FAILS
         why.append(f"b {b:.2f} outside [{B_APPROX[0]}, {B_APPROX[1]}]")

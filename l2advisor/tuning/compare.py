@@ -162,13 +162,14 @@ class Comparison:
                                + ", ".join(f"{n} {status}" for status, n in sorted(ends.items()))
                                + "; the fit's reasons are in compare.json)", search)
             return True
-        advice = advise(fit, self.advice_budget(), self.task.spec.lr)
+        advice = advise(fit, self.advice_budget(), self.task.spec.lr, self.task.spec.momentum)
         self.extra["advice"] = advice_to_dict(advice)
         runs = self.arm(write, done, "advisor", advice.weight_decay)
         if runs is None:
             return False
         self.rows.append(summarize_arm("advisor", advice.weight_decay, runs, search, f"verdict: {fit.verdict}"))
-        return self._autol2(write, done, autol2_config(fit, self.advice_budget(), self.task.spec.lr), search)
+        return self._autol2(write, done, autol2_config(fit, self.advice_budget(), self.task.spec.lr,
+                                                    momentum=self.task.spec.momentum), search)
 
     def _fail_advisor(self, reason: str, search: list[Cost]) -> None:
         """The advisor and AutoL2 arms as failed rows: no lam, no runs, the probes' compute."""

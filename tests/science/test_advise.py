@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -10,6 +11,7 @@ import synthetic as S
 
 from l2advisor.science.advise import (
     AUTOL2_DECAY,
+    CANNOT_C,
     DEFAULT_WD,
     advice_from_dict,
     advice_to_dict,
@@ -100,10 +102,29 @@ def test_cannot_tell_gives_the_papers_clock_with_a_wider_interval():
     f = fit_relations(S.family(lam_c=0.0005, alpha=0.0))  # above the plateau, lr-driven timing
     a = advise(f, 20000)
     assert a.verdict == CANNOT
-    assert a.weight_decay == pytest.approx(min(f.c / (0.1 * 20000), f.lam_c))
+    c = max(CANNOT_C, f.c)  # the probes' c, above the plateau, is only a lower bound
+    assert a.c == c and a.weight_decay == pytest.approx(min(c / (0.1 * 20000), f.lam_c))
     assert "NOT confirmed" in a.reasons[0]
-    from_c_alone = [ci / (0.1 * 20000) for ci in f.c_interval]  # b unknown: wider than c's spread
+    from_c_alone = [ci / (0.1 * 20000) for ci in a.c_interval]  # b unknown: wider than c's spread
     assert a.interval[0] < min(from_c_alone) * 0.9 and a.interval[1] >= min(max(from_c_alone), f.lam_c)
+
+
+def test_cannot_tell_takes_the_typical_c_on_the_momentum_clock():
+    f = dataclasses.replace(fit_relations(S.family(lam_c=0.0005, alpha=0.0)), c=0.8, lam_c=1.0)
+    assert f.verdict == CANNOT
+    assert advise(f, 20000).weight_decay == pytest.approx(CANNOT_C / (0.1 * 20000))
+    # momentum 0.9: the typical c in lr*lam*T is 10x smaller (0.4), so the measured 0.8 wins
+    assert advise(f, 20000, momentum=0.9).weight_decay == pytest.approx(0.8 / (0.1 * 20000))
+    larger = dataclasses.replace(f, c=6.0)  # the pooled curve still best at tau 6: a lower bound above 4
+    assert advise(larger, 20000).weight_decay == pytest.approx(6.0 / (0.1 * 20000))
+    with pytest.raises(ValueError, match="momentum"):
+        advise(f, 20000, momentum=1.0)
+
+
+def test_momentum_leaves_a_measured_c_alone(clean):
+    """Negative control: where the probes measured c, the typical value plays no part."""
+    assert clean.verdict in (HOLDS, APPROX)
+    assert advise(clean, 20000, momentum=0.9).weight_decay == advise(clean, 20000).weight_decay
 
 
 def test_nothing_measured_falls_back_to_default():

@@ -45,10 +45,11 @@ def main() -> None:
     model = small_cnn(channels=(8, 16), batch_norm=True)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
     # lam0 and refractory_tau as `l2advisor recommend RUN_DIR --autol2` would fill them from
-    # probes of this model (lam0: the largest lam in the plateau; refractory: c/4 in tau).
+    # probes of this model (lam0: the largest lam in the plateau, at most lr*lam = 0.001;
+    # refractory: c/4 in tau).
     # To leave biases and norm scales undecayed, build the optimizer on
     # AutoL2.split_decay_groups(model) and pass param_groups="nonzero".
-    sched = AutoL2(optimizer, lam0=0.05, refractory_tau=0.5)
+    sched = AutoL2(optimizer, lam0=0.001 / args.lr, refractory_tau=1.0)
     lr_sched = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, args.steps) if args.cosine else None
 
     batch, seen_events, best = 64, 0, (0.0, 0)

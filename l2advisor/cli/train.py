@@ -61,13 +61,13 @@ def autol2_kwargs(lam0: float | None, flags: dict[str, Any], paper: bool, lr: fl
                   momentum: float) -> dict[str, Any]:
     """AutoL2's keyword arguments from the flags, checked on a stand-in optimizer.
 
-    lam0 defaults to the paper's 0.1 with the preset, else to the top of the probe
-    ladder (per-step shrink lr*lam/(1-momentum) = 0.01); `l2advisor recommend --autol2`
-    fills it from the probes instead.
+    lam0 defaults to the paper's 0.1 with the preset, else to a per-step shrink
+    lr*lam/(1-momentum) = 0.001 (a tenth of the probe ladder's top); `l2advisor recommend
+    --autol2` fills it from the probes instead (the plateau edge, no higher than that).
     """
     import torch
 
-    from l2advisor.probing.probe import default_lam_max
+    from l2advisor.science.advise import autol2_lam0
     from l2advisor.training.autol2 import PAPER_RULE, AutoL2
 
     given = {k: v for k, v in flags.items() if v is not None}
@@ -75,7 +75,7 @@ def autol2_kwargs(lam0: float | None, flags: dict[str, Any], paper: bool, lr: fl
         names = ", ".join("--" + k.replace("_", "-") for k in given)
         raise InputError(f"--paper-preset fixes the authors' rule; drop {names} (only --lam0 may be set).")
     if lam0 is None:
-        lam0 = 0.1 if paper else float(f"{default_lam_max(lr, momentum):.4g}")
+        lam0 = 0.1 if paper else autol2_lam0(lr, momentum)
     kwargs = {"lam0": lam0, **(PAPER_RULE if paper else given)}
     stand_in = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
     try:
@@ -185,7 +185,7 @@ def train_command(
     seed: Annotated[int, typer.Option(help="Seed of the initialisation and the data order.")] = 0,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory [default: runs/<file name>].")] = None,
     eval_every: Annotated[int | None, typer.Option(help="Steps between evaluations [default: budget/100].")] = None,
-    lam0: Annotated[float | None, typer.Option(help="AutoL2: starting weight decay [default: lam with lr*lam/(1-momentum) = 0.01; 0.1 with --paper-preset].")] = None,
+    lam0: Annotated[float | None, typer.Option(help="AutoL2: starting weight decay [default: lam with lr*lam/(1-momentum) = 0.001; 0.1 with --paper-preset].")] = None,
     refractory_tau: Annotated[float | None, typer.Option(help="AutoL2: least tau = sum lr*lam between decays [default: 1 - momentum, one weight-decay time].")] = None,
     lam_min: Annotated[float | None, typer.Option(help="AutoL2: floor for the weight decay [default: lam0/1e4].")] = None,
     decay: Annotated[float | None, typer.Option(help="AutoL2: divide lam by this at each decay [default: 2; the paper's rule: 10].")] = None,

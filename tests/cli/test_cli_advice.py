@@ -23,6 +23,7 @@ from l2advisor.science.fit import VERDICTS, fit_from_dict, fit_to_dict
 
 runner = CliRunner()
 C, LAM_C, LR = 3.0, 0.02, 0.1  # the synthetic truth (S.curve defaults)
+LAM0 = 0.01  # AutoL2's start: the plateau edge LAM_C capped at lr*lam = 0.001
 KEYS = {"schema_version", "weight_decay", "interval", "lr", "budget_steps", "verdict",
         "predicted_metric", "predicted_peak_step", "extrapolated", "c", "c_interval", "alpha",
         "reasons", "rules_of_thumb"}
@@ -139,7 +140,7 @@ def test_autol2_prints_train_flags_and_a_snippet(run: Path) -> None:
     result = recommend(run, "--budget", "100000", "--autol2")
     assert result.exit_code == 0, result.output
     line = next(ln for ln in result.stdout.splitlines() if ln.startswith("l2advisor train"))
-    assert line.startswith("l2advisor train mymodel.py --budget 100000 --autol2 --lam0 0.02 ")
+    assert line.startswith("l2advisor train mymodel.py --budget 100000 --autol2 --lam0 0.01 ")
     flags = {w for w in line.split() if w.startswith("--")}
     assert {"--refractory-tau", "--lam-min"} <= flags
     assert flags <= train_flags()  # every printed flag exists on `l2advisor train`
@@ -150,7 +151,7 @@ def test_autol2_prints_train_flags_and_a_snippet(run: Path) -> None:
 def test_autol2_json_and_snippet_runs(run: Path) -> None:
     d = as_json(run, "--budget", "40", "--autol2")
     assert json.loads((run / "advice.json").read_text())["autol2"]["lam0"] == d["lam0"]
-    assert d["lam0"] == pytest.approx(LAM_C)
+    assert d["lam0"] == pytest.approx(LAM0) and LAM0 < LAM_C
     assert d["refractory_tau"] == pytest.approx(0.25 * as_json(run, "--budget", "40")["c"])
     assert 0 < d["lam_min"] < d["lam0"] and d["train_command"].startswith("l2advisor train")
     model = torch.nn.Linear(2, 2)

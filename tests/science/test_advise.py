@@ -11,6 +11,7 @@ import synthetic as S
 
 from l2advisor.science.advise import (
     AUTOL2_DECAY,
+    AUTOL2_LAM0_SHRINK,
     CANNOT_C,
     DEFAULT_WD,
     advice_from_dict,
@@ -166,16 +167,26 @@ def test_advice_dict_nan_becomes_none():
 
 
 def test_autol2_config(clean):
+    """lam0: the plateau edge lam_c = 0.02 (lr*lam = 0.002), capped at lr*lam/(1-momentum) = 0.001."""
     cfg = autol2_config(clean, 100_000)
     adv = advise(clean, 100_000)
-    assert cfg.lam0 == pytest.approx(clean.lam_c)
+    assert cfg.lam0 == pytest.approx(AUTOL2_LAM0_SHRINK / 0.1) and cfg.lam0 < clean.lam_c
     assert cfg.refractory_tau == pytest.approx(clean.c / 4)
     assert cfg.lam_min == pytest.approx(adv.weight_decay / AUTOL2_DECAY) and cfg.decay == AUTOL2_DECAY
     assert cfg.lam_min < cfg.lam0
     d = cfg.to_dict()
     json.dumps(d, allow_nan=False)
     assert type(cfg).from_dict(d) == cfg
-    assert autol2_config(clean, 100_000, lr=0.2).lam0 == pytest.approx(clean.lam_c / 2)
+    assert autol2_config(clean, 100_000, lr=0.2).lam0 == pytest.approx(AUTOL2_LAM0_SHRINK / 0.2)
+    # momentum 0.9: the cap is 10x lower on the lr*lam clock
+    assert autol2_config(clean, 100_000, momentum=0.9).lam0 == pytest.approx(AUTOL2_LAM0_SHRINK * 0.1 / 0.1)
+
+
+def test_autol2_starts_at_the_plateau_edge_when_it_is_below_the_cap(clean):
+    """Negative control of the cap: a plateau edge below it is used as it is."""
+    low = dataclasses.replace(clean, lam_c=0.005)  # lr*lam_c = 0.0005, below the cap's 0.001
+    assert autol2_config(low, 100_000).lam0 == pytest.approx(0.005)
+    assert any("largest lam inside the plateau" in r for r in autol2_config(low, 100_000).reasons)
 
 
 def test_autol2_when_relations_fail():

@@ -211,7 +211,7 @@ def advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: float
     wd = clip(raw)
     why = [] if fit.verdict != CANNOT else [
         "NOT confirmed by these probes (they sit above the plateau and could not see the clock): "
-        "the paper's tau clock (b = 1) with the c measured here; the interval spans b = "
+        "the paper's tau clock (b = 1); the interval spans b = "
         f"{CANNOT_B_RANGE[0]}..{CANNOT_B_RANGE[1]}", *c_why]
     why += [f"lam = c/(lr*T) = {c:.3g}/({lr:.3g}*{budget}) = {raw:.3g}" if b == 1.0 else
            f"lam = {raw:.3g}: the top arrives at steps = c/(lr*lam)^b with b = {b:.2f}, c = {c:.3g}; "

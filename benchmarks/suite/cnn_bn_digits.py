@@ -4,9 +4,8 @@
 2k parameters). 1000 training images, 797 validation images. Offline (the `bench` extra).
 """
 
-from torch import nn
-
 from _data import digits
+from torch import nn
 
 lr = 0.1
 batch_size = 32

@@ -7,9 +7,8 @@ AdamW's weight decay is decoupled: each step shrinks the weights by (1 - lr*lam)
 """
 
 import torch
-from torch import nn
-
 from _data import digits
+from torch import nn
 
 lr = 3e-3
 batch_size = 32

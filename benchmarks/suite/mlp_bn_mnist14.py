@@ -4,9 +4,8 @@
 2000 training images, 1000 validation images. Offline.
 """
 
-from torch import nn
-
 from _data import mnist14
+from torch import nn
 
 lr = 0.1
 batch_size = 32

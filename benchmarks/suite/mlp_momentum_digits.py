@@ -4,9 +4,8 @@
 1000 training images, 797 validation images. Offline (the `bench` extra).
 """
 
-from torch import nn
-
 from _data import digits
+from torch import nn
 
 lr = 0.01
 batch_size = 32

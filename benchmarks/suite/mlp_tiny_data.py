@@ -6,9 +6,8 @@ the relations of the paper (which assume the peak is set by the tau clock) are e
 1000 validation images. Offline.
 """
 
-from torch import nn
-
 from _data import mnist14
+from torch import nn
 
 lr = 0.1
 batch_size = 32

@@ -12,9 +12,8 @@ MNIST subset at 14x14: 2000 training images, 1000 validation images. Offline.
 """
 
 import torch
-from torch import nn
-
 from _data import mnist14
+from torch import nn
 
 lr = 0.1
 batch_size = 32

@@ -16,14 +16,8 @@ from l2advisor.api.probes import ProbeResults
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.runs.rundir import load_probe_curves, probe_gaps
 from l2advisor.runs.store import Results, read_json, write_json
-from l2advisor.science.advise import (
-    Advice,
-    AutoL2Advice,
-    advice_from_dict,
-    advice_to_dict,
-    advise,
-    autol2_config,
-)
+from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise
+from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
 from l2advisor.science.curves import Curve
 from l2advisor.science.fit import MIN_LAMS, Fit, fit_relations, fit_to_dict
 

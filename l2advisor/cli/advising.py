@@ -25,15 +25,8 @@ from l2advisor.cli.train import UNITS, budget_steps
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.runs.rundir import PLAN_KEY, ProbeGap, load_probe_curves, probe_gaps
 from l2advisor.runs.store import Results, json_safe, read_json, write_json
-from l2advisor.science.advise import (
-    AUTOL2_DECAY,
-    Advice,
-    AutoL2Advice,
-    advice_from_dict,
-    advice_to_dict,
-    advise,
-    autol2_config,
-)
+from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise
+from l2advisor.science.autol2_setup import AUTOL2_DECAY, AutoL2Advice, autol2_config
 from l2advisor.science.curves import Curve
 from l2advisor.science.fit import (
     APPROX,

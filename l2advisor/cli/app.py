@@ -17,13 +17,12 @@ from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 import typer
-from typer.core import TyperGroup
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from l2advisor._version import __version__
 from l2advisor.errors import InputError, L2AdvisorError
-
 
 
 class _Group(TyperGroup):

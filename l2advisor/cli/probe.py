@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from l2advisor.cli.app import (
+    Threads,
     app,
     catch_interrupt,
     err,
@@ -20,7 +21,6 @@ from l2advisor.cli.app import (
     out,
     parse_floats,
     parse_ints,
-    Threads,
     use_threads_for,
 )
 from l2advisor.cli.tables import Column, fitted_table

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from l2advisor.cli.app import Threads, app, catch_interrupt, err, handle_errors, out, use_threads_for
+from l2advisor.cli.app import (
+    Threads,
+    app,
+    catch_interrupt,
+    err,
+    handle_errors,
+    out,
+    use_threads_for,
+)
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.runs.lock import RunLock
 from l2advisor.runs.store import json_safe, make_header, open_results, read_results
@@ -67,7 +75,7 @@ def autol2_kwargs(lam0: float | None, flags: dict[str, Any], paper: bool, lr: fl
     """
     import torch
 
-    from l2advisor.science.advise import autol2_lam0
+    from l2advisor.science.autol2_setup import autol2_lam0
     from l2advisor.training.autol2 import PAPER_RULE, AutoL2
 
     given = {k: v for k, v in flags.items() if v is not None}

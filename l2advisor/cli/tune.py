@@ -14,7 +14,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from l2advisor.cli.app import Threads, app, catch_interrupt, err, handle_errors, out, use_threads_for
+from l2advisor.cli.app import (
+    Threads,
+    app,
+    catch_interrupt,
+    err,
+    handle_errors,
+    out,
+    use_threads_for,
+)
 from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.errors import InputError
 from l2advisor.runs.store import json_safe

@@ -15,14 +15,6 @@ from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow
 from l2advisor.science.serial import from_jsonable, to_jsonable
 
 DEFAULT_WD = 5e-4  # the common default, shown for contrast and used when nothing was measured
-REFRACTORY_FRACTION = 0.25  # AutoL2 waits refractory_tau = c / 4 after each decay
-AUTOL2_DECAY = 2.0  # AutoL2 halves lam at each trigger (the authors' rule: / 10; AutoL2.paper keeps it)
-# AutoL2 starts no higher than a per-step shrink lr*lam/(1-momentum) of 0.001 (a weight-decay time
-# of 1,000 steps), a tenth of the probe ladder's top: started at the plateau edge (a quarter of
-# the top on every suite task), the momentum MLP under cosine spent its high-lr phase
-# over-regularized and ended 0.25 points below the best constant; from 0.001 every measured suite
-# case met its target (README, "AutoL2 against the best constant lam").
-AUTOL2_LAM0_SHRINK = 0.001
 NAN = float("nan")
 CANNOT_B_RANGE = (0.75, 1.25)  # "cannot tell": the interval spans these clock exponents
 # "cannot tell": the probes sit above the plateau and cannot see c, so the advice takes the typical
@@ -253,67 +245,3 @@ def advice_to_dict(advice: Advice) -> dict:
 def advice_from_dict(d: dict) -> Advice:
     """Inverse of `advice_to_dict` (extra keys ignored; a missing key is a ValueError)."""
     return from_jsonable(Advice, d)
-
-
-def autol2_lam0(lr: float, momentum: float = 0.0) -> float:
-    """AutoL2's default starting weight decay: per-step shrink lr*lam/(1-momentum) = AUTOL2_LAM0_SHRINK."""
-    return float(f"{AUTOL2_LAM0_SHRINK * (1.0 - momentum) / lr:.4g}")
-
-
-@dataclass(frozen=True)
-class AutoL2Advice:
-    """Settings for the AutoL2 scheduler, filled from the probes."""
-
-    lam0: float  # starting weight decay: the largest lam in the plateau (lam_c)
-    decay: float  # lam <- lam / decay at each trigger
-    refractory_tau: float  # minimum tau (sum of lr*lam) between decays
-    lam_min: float  # floor: never decay below it
-    lr: float
-    budget_steps: int
-    verdict: str
-    reasons: tuple[str, ...]
-
-    def to_dict(self) -> dict:
-        """JSON-safe dict with schema_version 1."""
-        return {"schema_version": 1, **to_jsonable(self)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> AutoL2Advice:
-        return from_jsonable(cls, d)
-
-
-def autol2_config(
-    fit: Fit, budget_steps: int, lr: float | None = None, decay: float = AUTOL2_DECAY,
-    momentum: float = 0.0,
-) -> AutoL2Advice:
-    """AutoL2 settings: lam0 = lam_c (largest plateau lam, through the clock at another lr), but
-    no higher than AUTOL2_LAM0_SHRINK*(1-momentum)/lr;
-    refractory_tau = c/4: after a decay the network needs a tau of order c to use the new
-    lam, and the loss plateaus on noise long before that, so a wait of a fraction of c keeps
-    the trigger from firing twice on one plateau, while 4 waits still fit inside one c;
-    lam_min = the budget advice / decay: one decay below the best constant lam, a floor the
-    paper's rule lacks. Verdict "does not hold": lam0 = the best measured lam.
-    """
-    adv = advise(fit, budget_steps, lr, momentum)
-    why = []
-    if adv.verdict == FAILS or not math.isfinite(fit.lam_c):
-        lam0 = adv.weight_decay
-        why.append("the relations do not hold: lam0 is the best measured lam; AutoL2's 1/lam "
-                   "clock is not supported by the probes")
-    else:
-        edge, cap = fit.lam_c * fit.lr / adv.lr, autol2_lam0(adv.lr, momentum)
-        lam0 = min(edge, cap)
-        why.append(f"lam0 = lam_c = {lam0:.3g}, the largest lam inside the plateau" if edge <= cap else
-                   f"lam0 = {lam0:.3g}: lr*lam0/(1-momentum) = {AUTOL2_LAM0_SHRINK:g}, below the plateau "
-                   f"edge {edge:.3g} (started at the edge, AutoL2 spends the high-lr phase over-regularized)")
-    if adv.verdict != FAILS and math.isfinite(adv.c):
-        refr = REFRACTORY_FRACTION * adv.c
-        why.append(f"refractory_tau = c/4 = {refr:.3g}")
-    else:
-        refr = 0.1 * adv.lr  # the paper's 0.1/lam steps, expressed in tau
-        why.append(f"no usable c: refractory_tau = 0.1*lr = {refr:.3g} (the paper's 0.1/lam steps)")
-    lam_min = min(adv.weight_decay, lam0) / decay
-    why.append(f"lam_min = {lam_min:.3g}: one decay below the budget advice {adv.weight_decay:.3g}")
-    return AutoL2Advice(lam0=float(lam0), decay=float(decay), refractory_tau=float(refr),
-                        lam_min=float(lam_min), lr=adv.lr, budget_steps=adv.budget_steps,
-                        verdict=adv.verdict, reasons=tuple(why))

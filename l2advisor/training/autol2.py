@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from l2advisor.science.advise import AUTOL2_DECAY
+from l2advisor.science.autol2_setup import AUTOL2_DECAY, AUTOL2_LAM_MIN_RATIO, AUTOL2_REFRACTORY_TAU
 from l2advisor.training.param_groups import GroupSpec, resolve_groups, split_decay_groups
 
 __all__ = ["AutoL2", "DecayEvent", "split_decay_groups"]
@@ -42,7 +42,7 @@ PAPER_RULE: dict[str, Any] = {  # the authors' AutoL2, see AutoL2.paper
     "lam_min": 0.0,  # no floor
     "refractory_lam_steps": 0.1,  # refractory 0.1 / lam optimizer steps, not tau
 }
-DEFAULT_REFRACTORY_TAU = 1.0  # one weight-decay time 1/(lr*lam) between decays (see AutoL2)
+DEFAULT_REFRACTORY_TAU = AUTOL2_REFRACTORY_TAU  # one weight-decay time 1/(lr*lam) between decays (see AutoL2)
 # lam <- lam / DEFAULT_DECAY at each trigger. The authors divide by 10; halving was better on all 7
 # suite cases measured side by side (3 seeds each, benchmarks/autol2_vs_constant.py, README).
 DEFAULT_DECAY = AUTOL2_DECAY
@@ -174,7 +174,7 @@ class AutoL2:
         self.check_every = _count("check_every", check_every)
         self.patience = _count("patience", patience)
         self.smoothing = _smoothing(smoothing)
-        self.lam_min = lam0 * 1e-4 if lam_min is None else _number("lam_min", lam_min, low=0.0)
+        self.lam_min = lam0 * AUTOL2_LAM_MIN_RATIO if lam_min is None else _number("lam_min", lam_min, low=0.0)
         if self.lam_min > lam0:
             raise ValueError(f"lam_min ({self.lam_min}) must not exceed lam0 ({lam0}).")
         self._lam = lam0  # weight_decay in force for the next optimizer step

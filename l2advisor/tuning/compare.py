@@ -146,7 +146,8 @@ class Comparison:
         return all(step(write, done) for step in steps)
 
     def _advisor(self, write: Callable, done: dict) -> bool:
-        from l2advisor.science.advise import advice_to_dict, advise, autol2_config
+        from l2advisor.science.advise import advice_to_dict, advise
+        from l2advisor.science.autol2_setup import autol2_config
         from l2advisor.science.fit import fit_relations
 
         probed = self._probe(fit_relations)

@@ -10,16 +10,14 @@ import pytest
 import synthetic as S
 
 from l2advisor.science.advise import (
-    AUTOL2_DECAY,
-    AUTOL2_LAM0_SHRINK,
     CANNOT_C,
     DEFAULT_WD,
     advice_from_dict,
     advice_to_dict,
     advise,
-    autol2_config,
     rules_of_thumb,
 )
+from l2advisor.science.autol2_setup import AUTOL2_DECAY, AUTOL2_LAM0_SHRINK, autol2_config
 from l2advisor.science.fit import APPROX, CANNOT, FAILS, HOLDS, fit_relations
 
 KEYS = {"schema_version", "weight_decay", "interval", "lr", "budget_steps", "verdict",
@@ -195,3 +193,15 @@ def test_autol2_when_relations_fail():
     assert cfg.lam0 == f.lam_best and cfg.verdict == FAILS
     assert cfg.lam_min == pytest.approx(cfg.lam0 / AUTOL2_DECAY)
     assert any("do not hold" in r for r in cfg.reasons)
+
+
+def test_autol2_under_cannot_tell_keeps_autol2s_own_refractory_and_floor():
+    """c and the budget advice were not measured: no c/4 refractory, no floor from the advice."""
+    f = dataclasses.replace(fit_relations(S.family(lam_c=0.0005, alpha=0.0)), c=0.8, lam_c=0.05)
+    assert f.verdict == CANNOT
+    cfg = autol2_config(f, 20_000, momentum=0.9)
+    assert cfg.lam0 == pytest.approx(AUTOL2_LAM0_SHRINK * 0.1 / 0.1)  # below lam_c = 0.05
+    assert cfg.refractory_tau == pytest.approx(0.1) and cfg.lam_min == pytest.approx(cfg.lam0 * 1e-4)
+    assert any("not measured" in r for r in cfg.reasons)
+    measured = autol2_config(dataclasses.replace(f, verdict=APPROX), 20_000, momentum=0.9)  # negative control
+    assert measured.refractory_tau == pytest.approx(0.8 / 4) and measured.lam_min > cfg.lam_min

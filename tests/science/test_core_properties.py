@@ -10,7 +10,8 @@ import synthetic as S
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from l2advisor.science.advise import advice_to_dict, advise, autol2_config
+from l2advisor.science.advise import advice_to_dict, advise
+from l2advisor.science.autol2_setup import autol2_config
 from l2advisor.science.curves import Curve, analyze_curve, has_peaked, smooth
 from l2advisor.science.fit import FAILS, VERDICTS, fit_relations, fit_to_dict
 

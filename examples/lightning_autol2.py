@@ -57,7 +57,7 @@ def main() -> None:
     train, val = load_mnist_subset(n_train=1000, n_val=1000, seed=0)
     if args.replay:
         callback = WeightDecayReplay(args.replay)
-    else:  # lam0 and refractory_tau as `l2advisor recommend --autol2` fills them (or .from_advice(...))
+    else:  # settings of the kind `l2advisor recommend --autol2` prints (or .from_advice(...))
         callback = AutoL2Callback(lam0=0.1, refractory_tau=0.8, lam_min=1e-4, check_every=20)
     trainer = pl.Trainer(max_steps=args.steps, accelerator="cpu", callbacks=[callback], logger=False,
                          enable_checkpointing=False, val_check_interval=250, check_val_every_n_epoch=None,

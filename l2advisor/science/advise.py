@@ -152,8 +152,8 @@ def _clock_constant(fit: Fit, momentum: float) -> tuple[float, tuple[float, floa
     typical = CANNOT_C * (1.0 - momentum)
     c = max(typical, fit.c) if math.isfinite(fit.c) else typical
     measured = f"{fit.c:.3g}" if math.isfinite(fit.c) else "nothing"
-    why = [f"c = {c:.3g}: " + (f"the probes' pooled curve was still best at its end, tau = {c:.3g}"
-                               if c > typical else f"the typical c = {CANNOT_C:g}*(1-momentum)")
+    why = [f"c = {c:.3g}: " + ("the probes' own c, above the typical one" if c > typical
+                               else f"the typical c = {CANNOT_C:g}*(1-momentum)")
            + f" (the probes measured {measured}; above the plateau they cannot measure c, only bound it "
            "from below)"]
     return c, (c / CANNOT_C_FACTOR, c * CANNOT_C_FACTOR), why

@@ -36,7 +36,7 @@ def autol2_lam0(lr: float, momentum: float = 0.0) -> float:
 class AutoL2Advice:
     """Settings for the AutoL2 scheduler, filled from the probes."""
 
-    lam0: float  # starting weight decay: the largest lam in the plateau (lam_c)
+    lam0: float  # starting weight decay: the plateau edge lam_c, capped at autol2_lam0(lr, momentum)
     decay: float  # lam <- lam / decay at each trigger
     refractory_tau: float  # minimum tau (sum of lr*lam) between decays
     lam_min: float  # floor: never decay below it
@@ -84,17 +84,13 @@ def autol2_config(
         refr, lam_min = AUTOL2_REFRACTORY_TAU * (1.0 - momentum), lam0 * AUTOL2_LAM_MIN_RATIO
         why.append(f"cannot tell: c and the budget advice are not measured, so AutoL2's own defaults: "
                    f"refractory_tau = one weight-decay time = {refr:.3g}, lam_min = lam0/1e4 = {lam_min:.3g}")
-        return AutoL2Advice(lam0=float(lam0), decay=float(decay), refractory_tau=float(refr),
-                            lam_min=float(lam_min), lr=adv.lr, budget_steps=adv.budget_steps,
-                            verdict=adv.verdict, reasons=tuple(why))
-    if adv.verdict != FAILS and math.isfinite(adv.c):
-        refr = REFRACTORY_FRACTION * adv.c
-        why.append(f"refractory_tau = c/4 = {refr:.3g}")
     else:
-        refr = 0.1 * adv.lr  # the paper's 0.1/lam steps, expressed in tau
-        why.append(f"no usable c: refractory_tau = 0.1*lr = {refr:.3g} (the paper's 0.1/lam steps)")
-    lam_min = min(adv.weight_decay, lam0) / decay
-    why.append(f"lam_min = {lam_min:.3g}: one decay below the budget advice {adv.weight_decay:.3g}")
+        has_c = adv.verdict != FAILS and math.isfinite(adv.c)
+        refr = REFRACTORY_FRACTION * adv.c if has_c else 0.1 * adv.lr  # else the paper's 0.1/lam steps, in tau
+        why.append(f"refractory_tau = c/4 = {refr:.3g}" if has_c else
+                   f"no usable c: refractory_tau = 0.1*lr = {refr:.3g} (the paper's 0.1/lam steps)")
+        lam_min = min(adv.weight_decay, lam0) / decay
+        why.append(f"lam_min = {lam_min:.3g}: one decay below the budget advice {adv.weight_decay:.3g}")
     return AutoL2Advice(lam0=float(lam0), decay=float(decay), refractory_tau=float(refr),
                         lam_min=float(lam_min), lr=adv.lr, budget_steps=adv.budget_steps,
                         verdict=adv.verdict, reasons=tuple(why))

@@ -24,7 +24,7 @@ METRICS = {
     "null: fast rise, slow creep": (steps_only_rise(creep=0.02, t_creep=3000.0), True),
     "positive: top at tau = 3": (tau_clock_peak(), False),
 }
-PLANS = {"default ladder": {}, "--budget 25600": {"budget_steps": 25_600},
+PLANS = {"default ladder": {}, "--budget 6400": {"budget_steps": 6_400}, "--budget 25600": {"budget_steps": 25_600},
          "--budget 100000": {"budget_steps": 100_000}}
 
 

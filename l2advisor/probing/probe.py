@@ -224,21 +224,28 @@ def run_probes(task: Task, runs: Sequence[ProbeRun], base: TrainConfig, settings
                notice: Callable[[str], None] | None = None) -> list[TrainResult]:
     """Run probes in this process; stops early when `interrupted()`.
 
-    With `replicas` > 1, probes sharing lr and seed train together, that many at a time, as
-    stacked replicas (`batched.py`); a model that cannot be stacked falls back to one probe
-    at a time, and `notice` gets one sentence saying why.
+    With `replicas` > 1, probes sharing lr train together, that many at a time, as stacked
+    replicas (`batched.py`): every seed in one stack when the training set is tensors (each
+    seed its own batch stream), else one stack per seed. A model that cannot take a batch per
+    replica is stacked per seed; one that cannot be stacked at all runs one probe at a time,
+    and `notice` gets one sentence saying why.
     """
+    from l2advisor.modelfile.tensors import as_tensors
     from l2advisor.training.batched import CannotBatch
 
     results: list[TrainResult] = []
-    for group in group_runs(runs, replicas):
-        if interrupted():
-            break
+    mix = as_tensors(task.train) is not None
+    queue = group_runs(runs, replicas, mix_seeds=mix)
+    while queue and not interrupted():
+        group = queue.pop(0)
         if len(group) > 1:
             try:
                 results += run_group(task, group, base, settings, write, progress, interrupted)
                 continue
             except CannotBatch as why:
+                if len({run.seed for run in group}) > 1:  # try one stack per seed first
+                    queue = group_runs(group, replicas) + queue
+                    continue
                 replicas = 1
                 if notice is not None:
                     notice(f"Probing one lam at a time: {task.spec.path.name} cannot be batched ({why}).")
@@ -254,15 +261,17 @@ def run_probes(task: Task, runs: Sequence[ProbeRun], base: TrainConfig, settings
     return results
 
 
-def group_runs(runs: Sequence[ProbeRun], size: int) -> list[list[ProbeRun]]:
-    """Probes that can train as one stack: same lr and seed (same init, same batches), at most
-    `size` per group, in plan order (cheap probes first)."""
+def group_runs(runs: Sequence[ProbeRun], size: int, mix_seeds: bool = False) -> list[list[ProbeRun]]:
+    """Probes that can train as one stack: same lr and seed (same init, same batches), or with
+    `mix_seeds` same lr (each seed its own init and batches), at most `size` per group, in plan
+    order (cheap probes first)."""
     groups: list[list[ProbeRun]] = []
     open_groups: dict[tuple[float, int], list[ProbeRun]] = {}
     for run in runs:
-        group = open_groups.get((run.lr, run.seed))
+        key = (run.lr, 0 if mix_seeds else run.seed)
+        group = open_groups.get(key)
         if group is None or len(group) >= max(1, size):
-            group = open_groups[(run.lr, run.seed)] = []
+            group = open_groups[key] = []
             groups.append(group)
         group.append(run)
     return groups
@@ -271,8 +280,8 @@ def group_runs(runs: Sequence[ProbeRun], size: int) -> list[list[ProbeRun]]:
 def run_group(task: Task, group: Sequence[ProbeRun], base: TrainConfig, settings: ProbeSettings,
               write: Callable[[dict[str, Any]], None], progress: Progress | None,
               interrupted: Callable[[], bool]) -> list[TrainResult]:
-    """Train probes of one lr and seed together as stacked replicas, writing each probe's
-    records as `run_one` does. Raises `CannotBatch` before writing anything."""
+    """Train probes of one lr (one seed, or several) together as stacked replicas, writing each
+    probe's records as `run_one` does. Raises `CannotBatch` before writing anything."""
     from l2advisor.training.batched import Replica, train_batched
 
     first = group[0]
@@ -303,5 +312,5 @@ def run_group(task: Task, group: Sequence[ProbeRun], base: TrainConfig, settings
         if progress is not None:
             progress.finish(group[i], result)
 
-    replicas = [Replica(run.lam, run.max_steps, run.eval_every, run.eval_per_decade) for run in group]
+    replicas = [Replica(run.lam, run.max_steps, run.eval_every, run.eval_per_decade, run.seed) for run in group]
     return train_batched(task, config, replicas, on_eval=on_eval, should_stop=should_stop, on_end=on_end)

@@ -8,7 +8,8 @@ probe's *own* peak, which a longer window raises), the crossing times cannot be 
 windows whose length is proportional to 1/(lr*lam).
 
 Model: log t_cross(probe i, level j) = a_j - b * log(lr_i * lam_i) + noise, one intercept
-per level, one b. Interval: bootstrap over the seeds of each lam (every lam stays in).
+per level, one b. Interval: bootstrap over the seeds of each lam (every lam stays in); with one
+seed per lam there is nothing to resample, so the interval is unknown (NaN), not zero-wide.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def fit_time_exponent(curves: list[Curve], peaks: list[float], tolerance: float,
     b, rss0, rss1 = _fit_b(clocks, log_t)
     groups = [np.flatnonzero(np.isclose(clocks, c)) for c in np.unique(clocks)]
     boot = []
-    for _ in range(n_boot):
+    for _ in range(n_boot if any(g.size > 1 for g in groups) else 0):
         idx = np.concatenate([rng.choice(g, g.size) for g in groups])
         boot.append(_fit_b(clocks[idx], log_t[idx])[0])
     lo, hi = (np.percentile(boot, [2.5, 97.5]) if boot else (NAN, NAN))
@@ -98,10 +99,11 @@ def fit_time_exponent(curves: list[Curve], peaks: list[float], tolerance: float,
 
 def clock_exponent(f: dict) -> float:
     """The b of the clock c is read on: the paper's 1 when b is within B_SNAP of it or its 95%
-    interval contains it (or b says lam does not set the time: the verdict handles that), else
+    interval contains it or is unknown (or b says lam does not set the time: the verdict handles that), else
     the fitted b, clipped to [0.4, 1.6]. Snapping keeps the advice from moving with b's noise."""
     b, (lo, hi), ratio = f["b"], f["b_interval"], f["steps_over_tau"]
-    if not (math.isfinite(b) and ratio > 1.0 and b > 0.25) or (lo <= 1.0 <= hi) or abs(b - 1) <= B_SNAP:
+    unknown = not (math.isfinite(lo) and math.isfinite(hi))  # one seed per lam: b's noise unmeasured
+    if not (math.isfinite(b) and ratio > 1.0 and b > 0.25) or unknown or (lo <= 1.0 <= hi) or abs(b - 1) <= B_SNAP:
         return 1.0
     return float(min(max(b, 0.4), 1.6))
 

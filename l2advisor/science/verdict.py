@@ -70,15 +70,19 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
     if math.isfinite(f["alpha"]):
         why.append(f"alpha = {f['alpha']:.2f} (t* against lr*lam; informative only: t* is read "
                    f"inside windows whose length is proportional to 1/(lr*lam))")
-    ci_known = math.isfinite(lo) and math.isfinite(hi)  # not with n_bootstrap = 0
+    ci_known = math.isfinite(lo) and math.isfinite(hi)  # not with n_bootstrap = 0, nor one seed per lam
+    if not ci_known:
+        why.append("b's interval is unknown (one seed per lam leaves nothing to resample): "
+                   "the verdict can be at best \"holds approximately\"")
     if f.get("n_peaked_clocks", MIN_LAMS) == 0:
         short = "no probe clearly reached its top within its window (probe longer: a larger --horizon)"
         if f.get("above_plateau"):
             return CANNOT, why + [f"cannot tell: {short}; at equal steps the smallest probed lam is "
                                   f"the best, so the tops lie at smaller lams, later"]
-        if ci_known and lo >= B_MIN and ratio >= STEPS_CLEARLY_BETTER:
+        if (lo if ci_known else b) >= B_MIN and ratio >= STEPS_CLEARLY_BETTER:
+            evidence = f"b's 95% interval is above {B_MIN}" if ci_known else f"b is above {B_MIN}"
             return CANNOT, why + [f"cannot tell: {short}; lam does set the time to reach the common "
-                                  f"levels (b's 95% interval is above {B_MIN}), so c is only a lower bound"]
+                                  f"levels ({evidence}), so c is only a lower bound"]
         return FAILS, why + [f"{short}: c is unknown"]
     if not math.isfinite(b) or b < B_MIN or (ci_known and lo < B_MIN) or ratio < STEPS_CLEARLY_BETTER:
         v = FAILS

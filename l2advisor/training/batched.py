@@ -1,12 +1,15 @@
-"""Train K weight decays of one model in one pass: stacked replicas, one batch stream.
+"""Train K weight decays of one model in one pass: stacked replicas.
 
-The replicas share the learning rate, the seed (so the same initial weights and the same
-batches: common random numbers) and everything else but lam, their length and their
-evaluation interval. Each step draws one batch, runs all live replicas on it (`replicas.py`),
-and updates every replica with its own lam by SGD (with momentum) or AdamW written over the
-stacked tensors, the same arithmetic as `torch.optim`'s. Each replica is evaluated on its own
-schedule and records what `train()` records, so the store and the fit cannot tell the
-difference. A replica that ends (its max_steps, a peak, divergence) leaves the stack.
+The replicas share the learning rate and everything else but lam, their length, their
+evaluation interval and (optionally) their seed. Replicas of one seed have the same initial
+weights and the same batches (common random numbers); replicas of several seeds each get their
+seed's weights and batch stream, so a stack of seeds x lams trains exactly what one stack per
+seed would, in one pass. Each step draws one batch per seed, runs all live replicas
+(`replicas.py`), and updates every replica with its own lam by SGD (with momentum) or AdamW
+written over the stacked tensors, the same arithmetic as `torch.optim`'s. Each replica is
+evaluated on its own schedule and records what `train()` records, so the store and the fit
+cannot tell the difference. A replica that ends (its max_steps, a peak, divergence) leaves
+the stack.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class Replica:
     max_steps: int
     eval_every: int
     eval_per_decade: int = 0  # > 0: evaluate evenly in log steps (eval_schedule.py)
+    seed: int | None = None  # None: the config's seed
 
 
 class StackedOptimizer:
@@ -125,12 +129,13 @@ class StackedOptimizer:
             p.addcdiv_(state["avg"], denom, value=-self.lr / correction1)
 
 
-def per_replica_loss(task: Task, outputs: Tensor, targets: Tensor) -> Tensor:
-    """(K,) batch-mean losses of outputs (K, B, ...) against shared targets (B, ...)."""
+def per_replica_loss(task: Task, outputs: Tensor, targets: Tensor, own: bool = False) -> Tensor:
+    """(K,) batch-mean losses of outputs (K, B, ...) against shared targets (B, ...) or, with
+    `own`, each replica's own targets (K, B, ...)."""
     if task.spec.loss is None:  # cross-entropy over (K, classes, B) logits: no copy of the targets
-        losses = F.cross_entropy(outputs.transpose(1, 2), targets.expand(len(outputs), -1), reduction="none")
-        return losses.mean(1)
-    return torch.stack([task.spec.loss(out, targets) for out in outputs])
+        labels = targets if own else targets.expand(len(outputs), -1)
+        return F.cross_entropy(outputs.transpose(1, 2), labels, reduction="none").mean(1)
+    return torch.stack([task.spec.loss(out, targets[k] if own else targets) for k, out in enumerate(outputs)])
 
 
 def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], *,
@@ -148,15 +153,31 @@ def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], 
     before any step when the model cannot be stacked (the caller falls back to `train`).
     """
     device = resolve_device(config.device)
-    models = [build_seeded_model(task, config.seed, device) for _ in replicas]  # same seed: same init
-    stacked = stack_replicas(models, _sample(task, config.batch_size, device))
+    seeds = [config.seed if r.seed is None else r.seed for r in replicas]
+    models = [build_seeded_model(task, seed, device) for seed in seeds]  # same seed: same init
+    own = len(set(seeds)) > 1  # several seeds: each replica its own batches
+    stacked = stack_replicas(models, _sample(task, config.batch_size, device), per_replica=own)
     run = _BatchedRun(task, config, stacked, replicas, on_eval, should_stop, on_end, lr_at)
-    batches = train_batches(task.train, config.batch_size, config.seed, device)
+    streams = {seed: train_batches(task.train, config.batch_size, seed, device) for seed in dict.fromkeys(seeds)}
     try:
-        run.loop(batches)
+        run.loop(_SeedBatches(streams, seeds, run) if own else streams[seeds[0]], own)
     except Exception as err:  # the user's model failed mid-run: every live replica failed
         run.fail_live(describe_user_error(err, task.spec.path))
     return run.results
+
+
+class _SeedBatches:
+    """One batch per seed each step, gathered per live replica: inputs (K, B, ...), targets
+    (K, B, ...). Seeds with no live replica left are not drawn (they never come back)."""
+
+    def __init__(self, streams: dict[int, object], seeds: Sequence[int], run: _BatchedRun) -> None:
+        self.streams, self.seeds, self.run = streams, list(seeds), run
+
+    def __next__(self) -> tuple[Tensor, Tensor]:
+        live_seeds = [self.seeds[i] for i in self.run.live]
+        drawn = {seed: next(self.streams[seed]) for seed in dict.fromkeys(live_seeds)}  # type: ignore[call-overload]
+        return (torch.stack([drawn[seed][0] for seed in live_seeds]),
+                torch.stack([drawn[seed][1] for seed in live_seeds]))
 
 
 def _sample(task: Task, size: int, device: torch.device) -> Tensor:
@@ -185,7 +206,8 @@ class _BatchedRun:
         self.val = eval_chunks(task.val, self.device, chunk=max(128, 1024 // len(replicas)))
         self.classify = task.n_outputs is not None and (task.spec.loss is None or task.spec.metric == "accuracy")
 
-    def loop(self, batches: object) -> None:
+    def loop(self, batches: object, own: bool = False) -> None:
+        """Train until every replica ended; `own`: batches are per replica (K, B, ...)."""
         k = len(self.live)
         loss_sum = torch.zeros(k, device=self.device)
         correct_sum = torch.zeros(k, device=self.device)
@@ -195,15 +217,15 @@ class _BatchedRun:
             inputs, targets = next(batches)  # type: ignore[call-overload]
             if self.lr_at is not None:
                 self.optimizer.set_lr(self.lr_at(self.step), self.stacked.params)
-            outputs = self.stacked(inputs, True)  # (K, B, ...)
-            losses = per_replica_loss(self.task, outputs, targets)  # (K,)
+            outputs = self.stacked(inputs, True, per_replica=own)  # (K, B, ...)
+            losses = per_replica_loss(self.task, outputs, targets, own)  # (K,)
             params = self.stacked.params
             grads = torch.autograd.grad(losses.sum(), list(params.values()), allow_unused=True)  # each its own
             self.optimizer.step(params, grads)
             self.step += 1
             loss_sum += losses.detach()
             if self.classify:
-                correct_sum += (outputs.detach().argmax(-1) == targets).sum(1) / len(targets)
+                correct_sum += (outputs.detach().argmax(-1) == targets).sum(1) / outputs.shape[1]
             due = []
             for pos, i in enumerate(self.live):
                 self.tau[i] += self.optimizer.lr * self.replicas[i].lam  # this step's shrink, lr_t * lam_i

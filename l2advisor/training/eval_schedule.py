@@ -4,12 +4,17 @@ Evaluation dominates short probes on small models (a pass over 1,000 validation 
 about ten training steps), and the science reads curves on a log clock (t* and the collapse on
 log tau), so a probe evaluates `per_decade` times per decade of steps rather than every fixed
 interval: dense while the metric rises fast, sparse on the slow top. Stateless, so a stacked
-trainer can ask per replica and step.
+trainer can ask per replica and step. Log-spaced schedules skip steps 1..9 (step 0 is always
+evaluated): ten evaluations of the first few steps cost as much as a whole decade's and show
+only the fast start, never the top the science reads.
 """
 
 from __future__ import annotations
 
 import math
+
+
+FIRST_LOG_STEP = 10  # the first evaluation after step 0 on a log schedule
 
 
 def _log_bin(step: int, per_decade: int) -> int:
@@ -20,14 +25,14 @@ def eval_due(step: int, eval_every: int, max_steps: int, per_decade: int = 0) ->
     """True when `step` (1-based, after that many optimizer steps) should evaluate.
 
     per_decade = 0: every `eval_every` steps. per_decade > 0: the first step of each of
-    `per_decade` equal bins per decade of log10(step) (`eval_every` is then unused). The last
-    step always evaluates, so every curve ends at its horizon.
+    `per_decade` equal bins per decade of log10(step), from FIRST_LOG_STEP on (`eval_every` is
+    then unused). The last step always evaluates, so every curve ends at its horizon.
     """
     if step >= max_steps:
         return True
     if per_decade <= 0:
         return step % eval_every == 0
-    return step == 1 or _log_bin(step, per_decade) > _log_bin(step - 1, per_decade)
+    return step >= FIRST_LOG_STEP and _log_bin(step, per_decade) > _log_bin(step - 1, per_decade)
 
 
 def eval_steps(max_steps: int, eval_every: int, per_decade: int = 0) -> list[int]:

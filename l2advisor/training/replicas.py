@@ -12,6 +12,10 @@ Every parameter and buffer gets a leading replica dimension K. Two ways to run t
 - vmap: any other model through `torch.func.functional_call` under `vmap`, buffers stacked
   too (batch norm then updates each replica's running statistics in place).
 
+Inputs are shared (B, ...) by default (the lams of one seed see the same batches), or one
+batch per replica (K, B, ...) with `per_replica=True` (several seeds in one stack): the packed
+path then starts from grouped kernels, vmap maps over the inputs too.
+
 Anything that would not reproduce the sequential numbers (dropout, random ops in forward,
 outputs that differ from the model's own on a sample batch) raises `CannotBatch(reason)`.
 """
@@ -58,8 +62,9 @@ class Stacked:
                                  **{n: torch.stack([b[n] for b in buffers]) for n in buffers[0]}}
 
     def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
-                 buffers: Tensors | None = None) -> Tensor:
-        """Outputs (K, B, ...) of every replica on the same inputs x (B, ...)."""
+                 buffers: Tensors | None = None, per_replica: bool = False) -> Tensor:
+        """Outputs (K, B, ...) of every replica on the same inputs x (B, ...), or with
+        `per_replica` on its own inputs x[k] (x: (K, B, ...))."""
         raise NotImplementedError
 
     def after_check(self, model: nn.Module) -> None:
@@ -89,7 +94,7 @@ class VmapStacked(Stacked):
         self.base = copy.deepcopy(model)
 
     def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
-                 buffers: Tensors | None = None) -> Tensor:
+                 buffers: Tensors | None = None, per_replica: bool = False) -> Tensor:
         from torch.func import functional_call, vmap
 
         self.base.train(training)
@@ -97,7 +102,7 @@ class VmapStacked(Stacked):
         def one(p: Tensors, b: Tensors, inputs: Tensor) -> Tensor:
             return functional_call(self.base, (p, b), (inputs,))
 
-        return vmap(one, in_dims=(0, 0, None), randomness="error")(
+        return vmap(one, in_dims=(0, 0, 0 if per_replica else None), randomness="error")(
             self.params if params is None else params, self.buffers if buffers is None else buffers, x)
 
 
@@ -114,11 +119,11 @@ class PackedStacked(Stacked):
         self.layers = compile_layers(models[0])
 
     def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
-                 buffers: Tensors | None = None) -> Tensor:
+                 buffers: Tensors | None = None, per_replica: bool = False) -> Tensor:
         params = self.params if params is None else params
         buffers = self.buffers if buffers is None else buffers
         k = len(next(iter(params.values())))
-        h, layout = x, SHARED
+        h, layout = (_own_inputs(x) if per_replica else (x, SHARED))
         for layer in self.layers:
             h, layout = layer(h, layout, params, buffers, k, training)
         if layout == SHARED:
@@ -126,6 +131,16 @@ class PackedStacked(Stacked):
         if layout == CHAN:  # (B, K*C, ...) -> (K, B, C, ...)
             return h.unflatten(1, (k, -1)).movedim(1, 0)
         return h
+
+
+def _own_inputs(x: Tensor) -> tuple[Tensor, str]:
+    """Per-replica inputs (K, B, ...) in a packed layout: flat features (K, B, F) are already
+    STACK; channels (K, B, C, ...) become (B, K*C, ...), replica-major (CHAN)."""
+    if x.dim() == 3:
+        return x, STACK
+    if x.dim() < 3:
+        raise _Unsupported("per-replica inputs without a feature dimension")
+    return x.movedim(0, 1).flatten(1, 2), CHAN
 
 
 def compile_layers(model: nn.Module) -> list[Layer]:
@@ -282,11 +297,12 @@ def _get(p: Tensors, b: Tensors, name: str) -> Tensor | None:
     return p[name] if name in p else b.get(name)
 
 
-def stack_replicas(models: list[nn.Module], sample: Tensor) -> Stacked:
+def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = False) -> Stacked:
     """Stack K freshly built replicas; packed when possible, else vmap, else `CannotBatch`.
 
     `sample` (a few training inputs) checks that the stacked outputs equal the model's own,
-    in training and in evaluation mode, before any step is taken.
+    in training and in evaluation mode, before any step is taken; with `per_replica` (the
+    replicas will train on batches of their own) that way of calling is checked too.
     """
     for module in models[0].modules():
         if isinstance(module, nn.modules.dropout._DropoutNd) and module.p > 0:
@@ -297,6 +313,8 @@ def stack_replicas(models: list[nn.Module], sample: Tensor) -> Stacked:
         try:
             stacked = kind(models)
             check_outputs(stacked, models[0], sample)
+            if per_replica:
+                check_outputs(stacked, models[0], sample, per_replica=True)
             stacked.after_check(models[0])
             return stacked
         except _Unsupported:
@@ -309,12 +327,14 @@ def stack_replicas(models: list[nn.Module], sample: Tensor) -> Stacked:
 
 
 @torch.no_grad()
-def check_outputs(stacked: Stacked, model: nn.Module, sample: Tensor) -> None:
-    """Replica 0's outputs must equal the model's own, in training mode and in eval mode."""
+def check_outputs(stacked: Stacked, model: nn.Module, sample: Tensor, per_replica: bool = False) -> None:
+    """Replica 0's outputs must equal the model's own, in training mode and in eval mode (on
+    shared inputs, or with `per_replica` on inputs of its own)."""
     keep = torch.tensor([0], device=sample.device)
+    x = sample.unsqueeze(0) if per_replica else sample  # (1, n, ...): replica 0's own batch
     for training in (True, False):
         reference = copy.deepcopy(model).train(training)(sample)  # a copy: running stats untouched
         params, buffers = stacked.subset(keep)
-        mine = stacked(sample, training, params, buffers)[0]
+        mine = stacked(x, training, params, buffers, per_replica)[0]
         if mine.shape != reference.shape or not torch.allclose(mine, reference, rtol=1e-4, atol=1e-5):
             raise CannotBatch("its stacked outputs differ from the model's own")

@@ -43,12 +43,21 @@ def test_probe_fraction_targets() -> None:
     assert probe_fraction(128_000) == pytest.approx(probe_fraction(32_000) / 2)
 
 
-@pytest.mark.parametrize("budget", [2_000, 6_400])
-def test_small_budget_keeps_the_top_and_says_it_is_over(budget: int) -> None:
-    plan = plan_for_budget(budget, 0.1, 0.0, 8.0, 2, **CHEAP_EVAL)
+def test_small_budget_keeps_the_top_and_says_it_is_over() -> None:
+    plan = plan_for_budget(2_000, 0.1, 0.0, 8.0, 2, **CHEAP_EVAL)
     assert plan.over_cap and plan.cost > plan.cap and len(plan.lams) == 3
     assert 0.1 * plan.lams[0] == pytest.approx(TOP_SHRINK)  # never above the default top
-    assert plan.horizon == 4.0  # the cheaper, half window: still over, but by less
+    assert plan.horizon == 4.0 and plan.seeds == 1  # the cheapest plan: still over, but by less
+
+
+def test_one_seed_when_two_half_windows_do_not_fit() -> None:
+    small = plan_for_budget(6_400, 0.1, 0.0, 8.0, 2, **CHEAP_EVAL)  # 2 seeds x 2,800 steps > cap
+    assert small.seeds == 1 and small.horizon == 4.0 and not small.over_cap and small.cost <= small.cap
+    assert small.cost_fraction <= 0.5  # the target at 6,400 steps, by step-equivalents
+    larger = plan_for_budget(25_600, 0.1, 0.0, 8.0, 2, **CHEAP_EVAL)  # negative control: 2 seeds fit here
+    assert larger.seeds == 2 and larger.rung_steps == small.rung_steps
+    settings, plan = probe_settings(0.1, 0.0, seeds=(4, 5), budget_steps=6_400, **CHEAP_EVAL)
+    assert plan is not None and settings.seeds == (4,)  # the first seed asked for
 
 
 def test_half_the_window_when_three_full_rungs_do_not_fit() -> None:
@@ -89,10 +98,11 @@ def test_budget_with_a_hand_made_ladder_is_refused() -> None:
 
 def test_log_spaced_evaluations() -> None:
     steps = eval_steps(10_000, 100, per_decade=10)
-    assert steps[:4] == [1, 2, 3, 4] and steps[-1] == 10_000
+    assert steps[:4] == [10, 13, 16, 20] and steps[-1] == 10_000  # steps 1..9 skipped (step 0 always runs)
+    assert eval_steps(5, 1, per_decade=10) == [5]  # a run shorter than that still ends with one
     ratios = [b / a for a, b in zip(steps, steps[1:], strict=False) if a >= 100]
     assert all(1.1 < r < 1.4 for r in ratios[:-1])  # about 10**(1/10) = 1.26 apart
-    assert 38 <= count_evals(10_000, 100, per_decade=10) <= 45  # about 10 per decade, not 100
+    assert 30 <= count_evals(10_000, 100, per_decade=10) <= 35  # about 10 per decade from step 10, not 100
     assert count_evals(10_000, 100) == 101  # fixed interval: step 0 and every 100
     assert eval_due(10_000, 100, 10_000, per_decade=10) and not eval_due(9_999, 100, 10_000)
     assert math.isclose(len(eval_steps(1000, 7)), 1000 // 7 + 1)  # the last step always evaluates

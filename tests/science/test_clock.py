@@ -53,6 +53,17 @@ def test_no_effect_gives_b_near_zero_and_steps_better() -> None:
     assert fit["steps_over_tau"] < 0.1
 
 
+def test_one_seed_per_lam_leaves_the_interval_unknown_not_zero_wide() -> None:
+    one = _exponent(S.family(lam_c=1.0, seeds=(0,)))
+    assert one["b"] == pytest.approx(1.0, abs=0.1)
+    assert all(math.isnan(v) for v in one["b_interval"])  # nothing to resample
+    two = _exponent(S.family(lam_c=1.0, seeds=(0, 1)))  # negative control: two seeds give one
+    lo, hi = two["b_interval"]
+    assert math.isfinite(lo) and math.isfinite(hi) and lo < hi
+    # an unknown interval keeps the paper's clock rather than a noisy b
+    assert clock_exponent({"steps_over_tau": 5.0, "b": 0.6, "b_interval": (math.nan, math.nan)}) == 1.0
+
+
 def test_one_clock_is_not_enough() -> None:
     curves = [S.curve(0.01, 0.1, seed) for seed in range(3)]
     assert _exponent(curves) == {}

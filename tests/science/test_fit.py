@@ -268,6 +268,14 @@ def test_without_bootstrap_no_holds():
     assert all(math.isnan(v) for v in f.alpha_interval)
 
 
+def test_one_seed_per_lam_caps_holds_and_still_refuses_a_null():
+    one = fit_relations(S.family(noise=0.003, seeds=(0,)))
+    assert one.verdict == APPROX and any("one seed per lam" in r for r in one.reasons)
+    assert C / C_FACTOR < one.c < C * C_FACTOR
+    null = fit_relations(S.no_effect_family(seeds=(0,)))  # negative control under the same plan
+    assert null.verdict == FAILS, null.reasons
+
+
 def test_an_exception_in_the_fit_propagates(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug in the fit is raised, never dressed up as a "does not hold" verdict."""
     import l2advisor.science.fit as fit_module

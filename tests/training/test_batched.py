@@ -68,7 +68,9 @@ def task_of(tmp_path: Path, body: str, **overrides: Any) -> Any:
 
 
 def sequential(task: Any, config: TrainConfig, replica: Replica, **kwargs: Any) -> Any:
-    one = TrainConfig(**{**config.__dict__, "max_steps": replica.max_steps, "eval_every": replica.eval_every})
+    seed = config.seed if replica.seed is None else replica.seed
+    one = TrainConfig(**{**config.__dict__, "max_steps": replica.max_steps, "eval_every": replica.eval_every,
+                         "seed": seed})
     return train(task, one, replica.lam, **kwargs)
 
 
@@ -129,6 +131,44 @@ def test_custom_module_with_batch_norm_goes_through_vmap_and_matches(tmp_path: P
     assert stack_replicas(models, torch.randn(8, 8)).kind == "vmap"
     config = TrainConfig(lr=0.1, batch_size=32, max_steps=1, eval_every=1, seed=0, momentum=0.5)
     assert_same_runs(train_batched(task, config, REPLICAS), task, config, REPLICAS)
+
+
+# Two seeds x lams in one stack: each replica its own seed's initial weights and batches.
+SEEDED = [Replica(0.05, 12, 3, seed=4), Replica(0.01, 20, 5, seed=7), Replica(0.002, 16, 4, seed=4),
+          Replica(0.01, 9, 3, seed=7)]
+
+
+@pytest.mark.parametrize("body,optimizer,momentum", [(TINY_MODEL, "sgd", 0.9), (TINY_MODEL, "adamw", 0.0),
+                                                     (NOISE_CNN, "sgd", 0.0), (CUSTOM_BN, "sgd", 0.5)],
+                         ids=["mlp-sgd", "mlp-adamw", "bn-cnn", "vmap-bn"])
+def test_replicas_of_several_seeds_in_one_stack_match_sequential_runs(tmp_path: Path, body: str, optimizer: str,
+                                                                      momentum: float) -> None:
+    task = task_of(tmp_path, body, optimizer=optimizer, momentum=momentum)
+    config = TrainConfig(lr=0.05 if optimizer == "sgd" else 0.003, batch_size=16, max_steps=1, eval_every=1,
+                         seed=0, momentum=momentum, optimizer=optimizer)
+    batched = train_batched(task, config, SEEDED)
+    assert_same_runs(batched, task, config, SEEDED)
+    # negative control: seed 4's replica is not what seed 7 would have given
+    wrong_seed = sequential(task, config, Replica(0.05, 12, 3, seed=7))
+    assert batched[0].records[-1]["val_loss"] != pytest.approx(wrong_seed.records[-1]["val_loss"], rel=1e-3)
+
+
+def test_probes_of_every_seed_share_one_stack_when_the_data_are_tensors(tmp_path: Path) -> None:
+    task = task_of(tmp_path, TINY_MODEL)
+    config = TrainConfig(lr=0.1, batch_size=32, max_steps=1, eval_every=1, seed=0)
+    settings = ProbeSettings(lrs=(0.1,), seeds=(0, 1), horizon=1.0, probe_budget=200, lambdas=(0.4, 0.2),
+                             early_stop=False)
+    runs = plan_probes(settings)
+    assert [len(g) for g in group_runs(runs, 8, mix_seeds=True)] == [4]
+    assert [len(g) for g in group_runs(runs, 8)] == [2, 2]
+    records: list[dict] = []
+    results = run_probes(task, runs, config, settings, records.append, replicas=8)
+    starts = [r["run"] for r in records if r["type"] == "start"]
+    assert sorted(starts) == sorted(run.run_id for run in runs)
+    for run, result in zip(runs, results, strict=True):  # each as its own sequential run
+        reference = train(task, TrainConfig(**{**config.__dict__, "max_steps": run.max_steps,
+                                               "eval_every": run.eval_every, "seed": run.seed}), run.lam)
+        assert result.records[-1]["val_loss"] == pytest.approx(reference.records[-1]["val_loss"], rel=2e-5)
 
 
 def test_sequential_models_are_packed(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT
         raise InputError("--budget plans the ladder itself: drop --lambdas, --lam-max and extra --lrs "
                          "(or drop --budget to choose the ladder by hand).")
     plan = plan_for_budget(budget_steps, lr, momentum, horizon, len(seeds), n_val, batch_size)
-    settings = ProbeSettings(lrs=(lr,), seeds=tuple(seeds)[:plan.seeds], horizon=plan.horizon, probe_budget=int(plan.cap),
+    settings = ProbeSettings(lrs=(lr,), seeds=tuple(seeds), horizon=plan.horizon, probe_budget=int(plan.cap),
                              lambdas=plan.lams, factor=factor, tolerance=tolerance, early_stop=False,
                              budget_steps=int(budget_steps), eval_per_decade=EVALS_PER_DECADE)
     return settings, plan

@@ -163,8 +163,9 @@ def run_task(task: Any, budgets: list[int], args: argparse.Namespace, aware: boo
         if not probes[budget]:
             continue
         first, run = probes[budget][0], m.get(f"budget_run/{budget}")
+        startup = run["wall"] - float(run.get("seconds") or run["wall"]) if run else None  # the budget run's own
         cost = ProbeCost(int(first.get("steps") or 0), float(first.get("wall") or 0.0), budget,
-                         run["budget_wall"] if run else None)
+                         run["budget_wall"] if run else None, startup)
         lam = advices[budget][0].get("weight_decay")
         spot = []
         if lam is not None and budget == min(task.budgets):

@@ -88,8 +88,9 @@ def test_nan_or_inf_probe_is_diverged_and_the_rest_go_on(tmp_path: Path, poison:
     runs = read_results(results_path(out)).runs
     for state in runs.values():
         if state.meta["seed"] == 1:
-            assert state.status == "diverged" and state.end["steps"] == 8
-            assert "NaN or infinite by step 8" in state.end["message"]
+            # poisoned from step 8; seen at the first evaluation after it (log schedule: 0, 10, 13, ...)
+            assert state.status == "diverged" and state.end["steps"] == 10
+            assert "NaN or infinite by step 10" in state.end["message"]
         else:
             assert state.status == "finished" and state.end["steps"] == state.meta["max_steps"]
     fit = fit_relations(load_probe_curves(out)[1], n_bootstrap=20)  # the fit leaves them out, and says so

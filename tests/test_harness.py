@@ -139,6 +139,10 @@ def test_probe_cost_in_budget_runs():
     assert cost.runs_by_steps == pytest.approx(0.5)
     assert cost.runs_by_time == pytest.approx(0.25)
     assert ProbeCost(8000, 30.0, 16000, None).runs_by_time is None
+    with_startup = ProbeCost(8000, 30.0, 16000, 120.0, startup_seconds=10.0)  # loops: 20 s of 110 s
+    assert with_startup.runs_by_loop == pytest.approx(20.0 / 110.0)
+    assert with_startup.runs_by_loop < with_startup.runs_by_time
+    assert cost.runs_by_loop is None  # start-up unknown: no loop figure
 
 
 def test_advice_spread():
@@ -264,6 +268,15 @@ def test_case_and_summary_line_on_a_peaked_task():
     line = summary([{**good, "task": "a"}, {**far, "task": "b"}])
     assert line.startswith("cases within spread: 1/2, verdicts right: 1/2")
     assert "median 0.50 / worst 0.75 budget runs" in line and "worst advice spread 1.50" in line
+
+
+def test_summary_gives_the_cost_without_start_up_when_known():
+    timed = score_case(PeakedTruth(), 4000, (4000, 16000), [_advice(4e-4, "holds")],
+                       ProbeCost(2000, 30.0, 4000, 40.0, startup_seconds=10.0))
+    assert timed["cost_loop"] == pytest.approx(20.0 / 30.0)
+    assert "(start-up left out: cost median 0.67 / worst 0.67)" in summary([{**timed, "task": "a"}])
+    untimed = score_case(PeakedTruth(), 4000, (4000, 16000), [_advice(4e-4, "holds")], ProbeCost(2000, 30.0, 4000, 40.0))
+    assert "start-up" not in summary([{**untimed, "task": "a"}])  # negative control: unknown, not 0
 
 
 def test_median():

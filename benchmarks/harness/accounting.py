@@ -15,12 +15,14 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class ProbeCost:
     """A probe's cost: optimizer steps and wall seconds, and as fractions of one budget run
-    (steps / budget; probe wall / the wall of one budget run measured beside it)."""
+    (steps / budget; probe wall / the wall of one budget run measured beside it; the same without
+    the start-up every command pays)."""
 
     steps: int
     seconds: float
     budget: int
     budget_run_seconds: float | None
+    startup_seconds: float | None = None  # one command's fixed cost (imports, data, model), measured in the budget run
 
     @property
     def runs_by_steps(self) -> float:
@@ -31,6 +33,15 @@ class ProbeCost:
         if not self.budget_run_seconds or self.budget_run_seconds <= 0:
             return None
         return self.seconds / self.budget_run_seconds
+
+    @property
+    def runs_by_loop(self) -> float | None:
+        """Like runs_by_time with the start-up taken out of both: what grows with the budget. On a
+        small model a command's start-up (torch, the data) outweighs a short budget's training."""
+        if self.startup_seconds is None or not self.budget_run_seconds:
+            return None
+        loop = self.budget_run_seconds - self.startup_seconds
+        return max(self.seconds - self.startup_seconds, 0.0) / loop if loop > 0 else None
 
 
 def advice_spread(lams: Sequence[float | None]) -> float | None:

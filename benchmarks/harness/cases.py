@@ -27,7 +27,7 @@ def score_case(truth: Any | None, budget: int, budgets: tuple[int, int], advices
         "verdicts": [a.get("verdict") for a in advices], "advised_all": lams,
         "advice_spread": advice_spread(lams), "probe_steps": cost.steps, "probe_wall_s": cost.seconds,
         "budget_run_wall_s": cost.budget_run_seconds, "cost_steps": cost.runs_by_steps,
-        "cost_time": cost.runs_by_time, "spot_peaks": list(spot),
+        "cost_time": cost.runs_by_time, "cost_loop": cost.runs_by_loop, "spot_peaks": list(spot),
     }
     if truth is None:
         return {**row, "truth": False}
@@ -73,7 +73,7 @@ def _matters(r: dict[str, Any]) -> str:
 def table(rows: Sequence[dict[str, Any]]) -> str:
     """A markdown table, one line per case."""
     head = ("| task | budget | advised lam | grid best lam | gap (points) | within | verdict (3 sets) "
-            "| right | lam matters (short, long) / relations shown | probe steps | cost (steps) | cost (wall) | advice spread | spot (%) |")
+            "| right | lam matters (short, long) / relations shown | probe steps | cost (steps) | cost (wall) | cost (loop) | advice spread | spot (%) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         verdicts = "".join(SHORT_VERDICT.get(v or "", "?") for v in r["verdicts"])
@@ -89,20 +89,24 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
             f"{r['verdict']} ({verdicts})", _right(r.get("verdict_right")) if truth else "-",
             _matters(r) if truth else "-",
             f"{r['probe_steps']:,}", _f(r["cost_steps"], ".2f"), _f(r["cost_time"], ".2f"),
-            _f(r["advice_spread"], ".2f"), spot]) + " |")
+            _f(r.get("cost_loop"), ".2f"), _f(r["advice_spread"], ".2f"), spot]) + " |")
     return "\n".join(lines)
 
 
 def summary(rows: Sequence[dict[str, Any]]) -> str:
     """cases within spread: a/b, verdicts right: c/d, probe cost median x / worst y budget runs
-    (wall time, side by side), worst advice spread z."""
+    (wall time, side by side), worst advice spread z; and, where known, the cost without start-up."""
     judged = [r for r in rows if r.get("truth")]
     within = sum(bool(r["within"]) for r in judged)
     verdicts = [r["verdict_right"] for r in judged if r["verdict_right"] is not None]
     every = [v for r in judged for v in r["verdicts_right"] if v is not None]
     costs = [r["cost_time"] for r in rows if r["cost_time"] is not None]
     spreads = [r["advice_spread"] for r in rows if r["advice_spread"] is not None]
+    loops = [r["cost_loop"] for r in rows if r.get("cost_loop") is not None]
     mid, worst = median(costs), (max(costs) if costs else None)
-    return (f"cases within spread: {within}/{len(judged)}, verdicts right: {sum(verdicts)}/{len(verdicts)} "
+    line = (f"cases within spread: {within}/{len(judged)}, verdicts right: {sum(verdicts)}/{len(verdicts)} "
             f"(every probe-seed set: {sum(every)}/{len(every)}), probe cost median {_f(mid, '.2f')} / "
             f"worst {_f(worst, '.2f')} budget runs, worst advice spread {_f(max(spreads) if spreads else None, '.2f')}")
+    if loops:
+        line += f" (start-up left out: cost median {_f(median(loops), '.2f')} / worst {_f(max(loops), '.2f')})"
+    return line

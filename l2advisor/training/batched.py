@@ -28,6 +28,7 @@ from l2advisor.modelfile.task import Task
 from l2advisor.training.batches import eval_chunks, train_batches
 from l2advisor.training.eval_schedule import eval_due
 from l2advisor.training.replicas import CannotBatch, Stacked, stack_replicas
+from l2advisor.training.stacked_optim import StackedOptimizer
 from l2advisor.training.train import (
     Record,
     TrainConfig,
@@ -48,85 +49,6 @@ class Replica:
     eval_every: int
     eval_per_decade: int = 0  # > 0: evaluate evenly in log steps (eval_schedule.py)
     seed: int | None = None  # None: the config's seed
-
-
-class StackedOptimizer:
-    """SGD (momentum) or AdamW over stacked (K, ...) tensors, lam a (K,) vector.
-
-    Same updates as `torch.optim.SGD(weight_decay=lam)` (L2 added to the gradient) and
-    `torch.optim.AdamW(weight_decay=lam)` (decoupled shrink by 1 - lr*lam), per replica.
-    """
-
-    def __init__(self, params: dict[str, Tensor], lams: Sequence[float], config: TrainConfig) -> None:
-        self.kind, self.lr, self.momentum = config.optimizer, config.lr, config.momentum
-        # decay_1d=False leaves biases and norm scales undecayed, as `param_groups` does
-        self.decayed = {n: config.decay_1d or p.dim() > 2 for n, p in params.items()}
-        self.lams = list(lams)
-        self.state: dict[str, dict[str, Tensor]] = {n: {} for n in params}
-        self.steps = 0
-        self._views(params)
-
-    def _views(self, params: dict[str, Tensor]) -> None:
-        device = next(iter(params.values())).device
-        lam = torch.tensor(self.lams, dtype=torch.float64)
-        shrink = 1.0 - self.lr * lam  # AdamW: computed in double, like torch's python float
-        self.lam_view = {n: lam.to(device, p.dtype).view(-1, *[1] * (p.dim() - 1)) for n, p in params.items()}
-        self.shrink_view = {n: shrink.to(device, p.dtype).view(-1, *[1] * (p.dim() - 1))
-                            for n, p in params.items()}
-
-    def set_lr(self, lr: float, params: dict[str, Tensor]) -> None:
-        """This step's learning rate (a schedule); AdamW's shrink 1 - lr*lam follows it."""
-        if lr != self.lr:
-            self.lr = lr
-            if self.kind == "adamw":  # only AdamW's shrink depends on lr; SGD reads self.lr
-                self._views(params)
-
-    def select(self, keep: Tensor, params: dict[str, Tensor]) -> None:
-        """Drop the replicas not in `keep`, with their optimizer state."""
-        self.lams = [self.lams[i] for i in keep.tolist()]
-        self.state = {n: {k: v[keep] for k, v in s.items()} for n, s in self.state.items()}
-        self._views(params)
-
-    @torch.no_grad()
-    def step(self, params: dict[str, Tensor], grads: Sequence[Tensor | None]) -> None:
-        if self.kind == "adamw":
-            self._adamw(params, grads)
-        else:
-            self._sgd(params, grads)
-
-    def _sgd(self, params: dict[str, Tensor], grads: Sequence[Tensor | None]) -> None:
-        for (name, p), g in zip(params.items(), grads, strict=True):
-            if g is None:  # unused in the graph: torch.optim skips it, decay included
-                continue
-            if self.decayed[name]:
-                g = g.addcmul_(p, self.lam_view[name])  # g + lam*p, in place (g is ours)
-            if self.momentum:
-                state = self.state[name]
-                if "buf" not in state:
-                    state["buf"] = g.clone()
-                else:
-                    state["buf"].mul_(self.momentum).add_(g)
-                g = state["buf"]
-            p.add_(g, alpha=-self.lr)
-
-    def _adamw(self, params: dict[str, Tensor], grads: Sequence[Tensor | None], beta1: float = 0.9,
-               beta2: float = 0.999, eps: float = 1e-8) -> None:
-        self.steps += 1
-        step = float(self.steps)
-        correction1 = 1 - beta1 ** step
-        root_correction2 = (1 - beta2 ** step) ** 0.5  # as torch computes them
-        for (name, p), g in zip(params.items(), grads, strict=True):
-            if g is None:
-                continue
-            state = self.state[name]
-            if not state:
-                state["avg"], state["avg_sq"] = torch.zeros_like(p), torch.zeros_like(p)
-            if self.decayed[name]:
-                p.mul_(self.shrink_view[name])
-            state["avg"].lerp_(g, 1 - beta1)
-            state["avg_sq"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
-            denom = (state["avg_sq"].sqrt() / root_correction2).add_(eps)
-            p.addcdiv_(state["avg"], denom, value=-self.lr / correction1)
 
 
 def per_replica_loss(task: Task, outputs: Tensor, targets: Tensor, own: bool = False) -> Tensor:

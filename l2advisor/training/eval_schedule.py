@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 
-
 FIRST_LOG_STEP = 10  # the first evaluation after step 0 on a log schedule
 
 

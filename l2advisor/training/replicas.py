@@ -2,7 +2,7 @@
 
 Every parameter and buffer gets a leading replica dimension K. Two ways to run them:
 
-- packed: an `nn.Sequential` of common layers runs as ordinary kernels over K*channels.
+- packed (packed.py): an `nn.Sequential` of common layers runs as ordinary kernels over K*channels.
   The K first convolutions are one convolution with K*C_out filters (the input is shared),
   later ones a grouped convolution (groups=K); the K first linears are one matmul, later ones
   a bmm; batch norm is one call over K*C channels, so each replica keeps its own running
@@ -23,26 +23,15 @@ outputs that differ from the model's own on a sample batch) raises `CannotBatch(
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
-Tensors = dict[str, Tensor]
-SHARED, CHAN, STACK = "shared", "chan", "stack"  # (B, ...) for all | (B, K*C, ...) | (K, B, F)
-ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.Softplus,
-               nn.Mish, nn.Hardtanh, nn.ReLU6, nn.Identity)
-POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d,
-         nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)
+from l2advisor.training.packed import CHAN, SHARED, Tensors, Unsupported, compile_layers, own_inputs
 
 
 class CannotBatch(Exception):
     """This model cannot be trained as stacked replicas; `str(err)` says why, in one phrase."""
-
-
-class _Unsupported(Exception):
-    """A layer the packed path does not handle: use vmap instead."""
 
 
 class Stacked:
@@ -88,6 +77,10 @@ class VmapStacked(Stacked):
 
     def __init__(self, models: list[nn.Module]) -> None:
         super().__init__(models)
+        if any(not same_python_state(models[0], other) for other in models[1:]):
+            # one copy runs every replica: a seed-dependent attribute (a permutation kept as a
+            # plain tensor, the seed itself) would be replica 0's for all
+            raise CannotBatch("its modules keep state outside parameters and buffers that differs between replicas")
         self.base = copy.deepcopy(models[0])
 
     def after_check(self, model: nn.Module) -> None:
@@ -106,9 +99,6 @@ class VmapStacked(Stacked):
             self.params if params is None else params, self.buffers if buffers is None else buffers, x)
 
 
-Layer = Callable[[Tensor, str, Tensors, Tensors, int, bool], tuple[Tensor, str]]
-
-
 class PackedStacked(Stacked):
     """An `nn.Sequential` of known layers, run as K-wide kernels (see the module docstring)."""
 
@@ -123,7 +113,7 @@ class PackedStacked(Stacked):
         params = self.params if params is None else params
         buffers = self.buffers if buffers is None else buffers
         k = len(next(iter(params.values())))
-        h, layout = (_own_inputs(x) if per_replica else (x, SHARED))
+        h, layout = (own_inputs(x) if per_replica else (x, SHARED))
         for layer in self.layers:
             h, layout = layer(h, layout, params, buffers, k, training)
         if layout == SHARED:
@@ -131,170 +121,6 @@ class PackedStacked(Stacked):
         if layout == CHAN:  # (B, K*C, ...) -> (K, B, C, ...)
             return h.unflatten(1, (k, -1)).movedim(1, 0)
         return h
-
-
-def _own_inputs(x: Tensor) -> tuple[Tensor, str]:
-    """Per-replica inputs (K, B, ...) in a packed layout: flat features (K, B, F) are already
-    STACK; channels (K, B, C, ...) become (B, K*C, ...), replica-major (CHAN)."""
-    if x.dim() == 3:
-        return x, STACK
-    if x.dim() < 3:
-        raise _Unsupported("per-replica inputs without a feature dimension")
-    return x.movedim(0, 1).flatten(1, 2), CHAN
-
-
-def compile_layers(model: nn.Module) -> list[Layer]:
-    """The packed program of an `nn.Sequential` (nested ones flattened); `_Unsupported` if not.
-
-    Two rewrites that give the same numbers with fewer passes over the largest tensors: a
-    ReLU before a 2-D max-pool goes after it (relu is monotone: max then relu is relu then
-    max, on 4x fewer values), and a batch norm right after a linear or conv layer is folded
-    into that layer's weights in evaluation mode (it is then a fixed per-channel affine map).
-    """
-    ops = _sequence(model, "")
-    layers: list[Layer] = []
-    i = 0
-    while i < len(ops):
-        name, module = ops[i]
-        after = ops[i + 1] if i + 1 < len(ops) else ("", None)
-        if type(module) is nn.ReLU and type(after[1]) is nn.MaxPool2d:
-            layers += [_layer(*after), _layer(name, module)]
-            i += 2
-        elif type(module) in (nn.Linear, nn.Conv1d, nn.Conv2d) and type(after[1]) in (nn.BatchNorm1d, nn.BatchNorm2d):
-            layers.append(_folding(_layer(name, module), name, after[0], after[1]))
-            i += 2
-        else:
-            layers.append(_layer(name, module))
-            i += 1
-    return layers
-
-
-def _sequence(model: nn.Module, prefix: str) -> list[tuple[str, nn.Module]]:
-    if type(model) is not nn.Sequential:
-        raise _Unsupported(type(model).__name__)
-    ops: list[tuple[str, nn.Module]] = []
-    for name, module in model.named_children():
-        if type(module) is nn.Sequential:
-            ops += _sequence(module, f"{prefix}{name}.")
-        elif not (type(module) in (nn.Dropout, nn.Dropout1d, nn.Dropout2d) and module.p == 0):
-            ops.append((f"{prefix}{name}", module))
-    return ops
-
-
-def _layer(name: str, module: nn.Module) -> Layer:
-    kind = type(module)
-    if kind is nn.Linear:
-        return _linear(name)
-    if kind in (nn.Conv1d, nn.Conv2d) and module.padding_mode == "zeros":
-        return _conv(name, module)
-    if kind in (nn.BatchNorm1d, nn.BatchNorm2d):
-        return _batch_norm(name, module)
-    if kind is nn.Flatten and module.start_dim == 1 and module.end_dim == -1:
-        return _flatten
-    if kind in ELEMENTWISE:
-        return _elementwise(module)
-    if kind in POOLS:
-        return _pool(module)
-    raise _Unsupported(kind.__name__)
-
-
-def _folding(first: Layer, name: str, norm_name: str, norm: nn.BatchNorm1d | nn.BatchNorm2d) -> Layer:
-    """A linear or conv layer then a batch norm; in evaluation mode one layer with folded weights."""
-    then = _batch_norm(norm_name, norm)
-
-    def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
-        mean, var = b.get(norm_name + ".running_mean"), b.get(norm_name + ".running_var")  # (K, C)
-        if training or mean is None or var is None:
-            return then(*first(h, layout, p, b, k, training), p, b, k, training)
-        weight, bias = _get(p, b, name + ".weight"), _get(p, b, name + ".bias")  # (K, C, ...), (K, C)
-        gamma, beta = _get(p, b, norm_name + ".weight"), _get(p, b, norm_name + ".bias")
-        scale = torch.rsqrt(var + norm.eps) * (1.0 if gamma is None else gamma)  # (K, C)
-        shift = (0.0 if bias is None else bias) * scale - mean * scale + (0.0 if beta is None else beta)
-        folded = {name + ".weight": weight * scale.view(*scale.shape, *[1] * (weight.dim() - 2)),
-                  name + ".bias": shift}
-        return first(h, layout, folded, b, k, training)
-    return run
-
-
-def _linear(name: str) -> Layer:
-    def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
-        weight, bias = _get(p, b, name + ".weight"), _get(p, b, name + ".bias")  # (K, O, D), (K, O)
-        if h.dim() != (3 if layout == STACK else 2):
-            raise _Unsupported("Linear on more than 2-D inputs")
-        if layout == SHARED:  # one matmul with K*O outputs: (B, D) -> (B, K*O)
-            flat_bias = None if bias is None else bias.reshape(-1)
-            return F.linear(h, weight.reshape(-1, weight.shape[-1]), flat_bias), CHAN
-        if layout == CHAN:  # (B, K*D) -> (K, B, D)
-            h = h.view(h.shape[0], k, -1).transpose(0, 1)
-        if bias is None:
-            return torch.bmm(h, weight.transpose(1, 2)), STACK
-        return torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2)), STACK
-    return run
-
-
-def _conv(name: str, module: nn.Conv1d | nn.Conv2d) -> Layer:
-    conv = F.conv1d if isinstance(module, nn.Conv1d) else F.conv2d
-    stride, padding, dilation, groups = module.stride, module.padding, module.dilation, module.groups
-
-    def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
-        weight, bias = _get(p, b, name + ".weight"), _get(p, b, name + ".bias")  # (K, O, I/g, ...), (K, O)
-        if layout == STACK:
-            raise _Unsupported("a convolution after a linear layer")
-        flat_weight = weight.reshape(-1, *weight.shape[2:])
-        flat_bias = None if bias is None else bias.reshape(-1)
-        if layout == SHARED and groups == 1:  # shared input: one conv with K*O filters
-            return conv(h, flat_weight, flat_bias, stride, padding, dilation, 1), CHAN
-        if layout == SHARED:
-            h = h.repeat(1, k, *[1] * (h.dim() - 2))
-        return conv(h, flat_weight, flat_bias, stride, padding, dilation, groups * k), CHAN
-    return run
-
-
-def _batch_norm(name: str, module: nn.BatchNorm1d | nn.BatchNorm2d) -> Layer:
-    momentum, eps, track = module.momentum, module.eps, module.track_running_stats
-
-    def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
-        if layout == SHARED:
-            h = h.repeat(1, k, *[1] * (h.dim() - 2))
-        elif layout == STACK:  # (K, B, F) -> (B, K*F)
-            h = h.transpose(0, 1).reshape(h.shape[1], -1)
-        mean, var = b.get(name + ".running_mean"), b.get(name + ".running_var")  # (K, C)
-        factor = 0.0 if momentum is None else momentum
-        if training and track:
-            count = b[name + ".num_batches_tracked"]  # (K,), equal across live replicas
-            count.add_(1)
-            if momentum is None:  # cumulative moving average
-                factor = 1.0 / float(count[0])
-        use_batch = training or mean is None
-        weight, bias = _get(p, b, name + ".weight"), _get(p, b, name + ".bias")
-        out = F.batch_norm(h, None if mean is None else mean.view(-1), None if var is None else var.view(-1),
-                           None if weight is None else weight.reshape(-1),
-                           None if bias is None else bias.reshape(-1), use_batch, factor, eps)
-        return out, CHAN
-    return run
-
-
-def _flatten(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
-    # (B, K*C, H, W) flattens to (B, K*C*H*W): still replica-major, so still CHAN
-    return h.flatten(2 if layout == STACK else 1), layout
-
-
-def _elementwise(module: nn.Module) -> Layer:
-    def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
-        return module(h), layout
-    return run
-
-
-def _pool(module: nn.Module) -> Layer:
-    def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
-        if layout == STACK or h.dim() < 3:
-            raise _Unsupported("pooling of flat features")
-        return module(h), layout
-    return run
-
-
-def _get(p: Tensors, b: Tensors, name: str) -> Tensor | None:
-    return p[name] if name in p else b.get(name)
 
 
 def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = False) -> Stacked:
@@ -317,13 +143,37 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
                 check_outputs(stacked, models[0], sample, per_replica=True)
             stacked.after_check(models[0])
             return stacked
-        except _Unsupported:
+        except Unsupported:
             continue
         except CannotBatch as err:
             reason = str(err)
         except Exception as err:  # vmap refuses an op, or the layer arithmetic does not fit
             reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".rstrip(": ")
     raise CannotBatch(reason or "no batched form of it was found")
+
+
+_MODULE_INTERNALS = {"_parameters", "_buffers", "_modules", "training"}
+
+
+def same_python_state(a: nn.Module, b: nn.Module) -> bool:
+    """The two models' modules hold equal attributes besides parameters and buffers (numbers,
+    strings, tensors kept as plain attributes, ...); anything that cannot be compared counts as
+    different."""
+    for ma, mb in zip(a.modules(), b.modules(), strict=True):
+        da = {k: v for k, v in vars(ma).items() if k not in _MODULE_INTERNALS}
+        db = {k: v for k, v in vars(mb).items() if k not in _MODULE_INTERNALS}
+        if da.keys() != db.keys() or not all(_equal(da[k], db[k]) for k in da):
+            return False
+    return True
+
+
+def _equal(x: object, y: object) -> bool:
+    if isinstance(x, Tensor) or isinstance(y, Tensor):
+        return isinstance(x, Tensor) and isinstance(y, Tensor) and x.shape == y.shape and bool(torch.equal(x, y))
+    try:
+        return bool(x == y)
+    except Exception:  # an object whose == is not a plain truth value (arrays): compare no further
+        return x is y
 
 
 @torch.no_grad()

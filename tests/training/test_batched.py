@@ -153,6 +153,40 @@ def test_replicas_of_several_seeds_in_one_stack_match_sequential_runs(tmp_path: 
     assert batched[0].records[-1]["val_loss"] != pytest.approx(wrong_seed.records[-1]["val_loss"], rel=1e-3)
 
 
+# A plain tensor attribute drawn at build time: one copy runs every vmap replica, so replicas of
+# different seeds cannot share a stack (same seed: the same permutation, so they can).
+PERMUTED = TINY_MODEL.replace("def build_model():\n    return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))", '''
+class Permuted(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.perm = torch.randperm(8)
+        self.body = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))
+    def forward(self, x):
+        return self.body(x[:, self.perm])
+
+def build_model():
+    return Permuted()''')
+
+
+def test_seed_dependent_python_state_keeps_seeds_in_stacks_of_their_own(tmp_path: Path) -> None:
+    task = task_of(tmp_path, PERMUTED)
+    config = TrainConfig(lr=0.05, batch_size=16, max_steps=1, eval_every=1, seed=0)
+    with pytest.raises(CannotBatch, match="state outside parameters"):
+        train_batched(task, config, SEEDED)
+    one_seed = [Replica(0.05, 12, 3, seed=4), Replica(0.002, 16, 4, seed=4)]
+    assert_same_runs(train_batched(task, config, one_seed), task, config, one_seed)
+    settings = ProbeSettings(lrs=(0.05,), seeds=(4, 7), horizon=0.5, probe_budget=400, lambdas=(0.4, 0.2),
+                             early_stop=False)
+    runs = plan_probes(settings)
+    records: list[dict] = []
+    run_probes(task, runs, config, settings, records.append, replicas=8)
+    for run in runs:  # per-seed stacks: each seed its own permutation
+        last = [r for r in records if r["type"] == "eval" and r["run"] == run.run_id][-1]
+        reference = train(task, TrainConfig(**{**config.__dict__, "max_steps": run.max_steps,
+                                               "eval_every": run.eval_every, "seed": run.seed}), run.lam)
+        assert last["val_loss"] == pytest.approx(reference.records[-1]["val_loss"], rel=2e-5)
+
+
 def test_probes_of_every_seed_share_one_stack_when_the_data_are_tensors(tmp_path: Path) -> None:
     task = task_of(tmp_path, TINY_MODEL)
     config = TrainConfig(lr=0.1, batch_size=32, max_steps=1, eval_every=1, seed=0)

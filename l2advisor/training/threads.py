@@ -5,7 +5,7 @@ costs more in synchronisation than it saves, so one thread is faster (benchmarks
 5 rounds on 2 idle cores: an MLP 784-8-10, 1.6 MFLOP per step, ran 7 % faster on one thread; from
 an MLP 784-32-10, 6.5 MFLOP, two threads won, 1.13-1.60x). A big step (large matmuls or
 convolutions) gains from every core. The rule thresholds the matmul/conv FLOPs of one training
-step (forward + backward of one batch, counted by torch's FlopCounterMode), which, unlike the
+step (forward + backward of one batch, counted as torch's FlopCounterMode counts), which, unlike the
 parameter count, sees that a small CNN does far more work per step than its few weights.
 
 The rule depends on the model only, never on the machine's momentary load: the thread count
@@ -20,6 +20,7 @@ variable L2ADVISOR_THREADS, OMP_NUM_THREADS (the user's own choice, left to torc
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,15 +40,49 @@ class ThreadChoice:
 
 def model_cost(model: nn.Module, batch: torch.Tensor) -> tuple[int, float]:
     """(parameters, matmul/conv FLOPs of one forward + backward pass on `batch`), on a model
-    used only for this (its BatchNorm statistics change) and without touching the RNG."""
-    from torch.utils.flop_counter import FlopCounterMode
+    used only for this (its BatchNorm statistics change) and without touching the RNG.
 
+    A model built only from torch.nn layers is counted by hooks on its linear and conv layers;
+    any other (a custom forward may multiply matrices itself) by torch's FlopCounterMode, whose
+    module tracking imports torch._dynamo (about 2.5 s at start-up). Both count the same FLOPs.
+    """
     params = sum(p.numel() for p in model.parameters())
-    with torch.random.fork_rng(), FlopCounterMode(display=False) as counter:
-        output = model(batch)
-        output = output[0] if isinstance(output, (tuple, list)) else output
-        output.float().sum().backward()
-    return params, float(counter.get_total_flops())
+    with torch.random.fork_rng():
+        if all(type(m).__module__.startswith("torch.nn.") for m in model.modules()):
+            return params, _hooked_flops(model, batch)
+        from torch.utils.flop_counter import FlopCounterMode
+
+        with FlopCounterMode(display=False) as counter:
+            _forward_backward(model, batch)
+        return params, float(counter.get_total_flops())
+
+
+def _forward_backward(model: nn.Module, batch: torch.Tensor) -> None:
+    output = model(batch)
+    output = output[0] if isinstance(output, (tuple, list)) else output
+    output.float().sum().backward()
+
+
+def _hooked_flops(model: nn.Module, batch: torch.Tensor) -> float:
+    """FLOPs of the linear and conv layers: forward 2 * outputs * (inputs summed per output);
+    backward the same once for the weight's gradient and once for the input's when the input
+    needs one (not for the first layer), as FlopCounterMode counts them."""
+    total = [0]
+
+    def count(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        weight = module.weight  # type: ignore[union-attr]
+        per_output = weight.shape[1] if isinstance(module, nn.Linear) else math.prod(weight.shape[1:])
+        forward = 2 * output.numel() * per_output
+        total[0] += forward * (1 + int(weight.requires_grad) + int(inputs[0].requires_grad))
+
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))]
+    handles = [m.register_forward_hook(count) for m in layers]
+    try:
+        _forward_backward(model, batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return float(total[0])
 
 
 def rule_threads(flops_per_step: float, available: int) -> int:

@@ -44,6 +44,50 @@ def test_a_tiny_mlp_trains_on_one_thread_and_large_models_on_all_cores() -> None
     assert tiny < MULTI_THREAD_FLOPS <= small  # the threshold sits between the measured models
 
 
+def _reference_flops(model: nn.Module, x: torch.Tensor) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        model(x).float().sum().backward()
+    return float(counter.get_total_flops())
+
+
+@pytest.mark.parametrize(("model", "shape"), [
+    (small_cnn(channels=(8, 16), batch_norm=True), (64, 1, 28, 28)),
+    (nn.Sequential(nn.Conv1d(2, 4, 3, stride=2), nn.Flatten(), nn.Linear(28, 3, bias=False)), (8, 2, 16)),
+    (nn.Sequential(nn.Linear(5, 6), nn.LayerNorm(6), nn.GELU(), nn.Linear(6, 2)), (4, 3, 5)),  # 3-D inputs
+])
+def test_torch_nn_models_are_counted_by_hooks_as_flop_counter_mode_counts(model: nn.Module, shape: tuple) -> None:
+    x = torch.randn(*shape)
+    assert model_cost(model, x)[1] == _reference_flops(model, x)
+
+
+def test_a_custom_forward_is_counted_by_flop_counter_mode() -> None:
+    class Gram(nn.Module):  # multiplies matrices itself: no Linear for a hook to see
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(16, 16))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x @ self.weight
+
+    x = torch.randn(32, 16)
+    flops = model_cost(Gram(), x)[1]
+    assert flops == _reference_flops(Gram(), x) and flops >= 2 * 32 * 16 * 16 * 2  # forward and weight gradient
+
+
+def test_counting_a_torch_nn_model_does_not_import_dynamo() -> None:
+    """torch's FlopCounterMode imports torch._dynamo (seconds at every probe's start); hooks do not."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from torch import nn; from l2advisor.training.threads import model_cost; "
+            "model_cost(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), torch.ones(3, 4)); "
+            "print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
 def test_counting_leaves_the_random_stream_alone() -> None:
     model = nn.Sequential(nn.Dropout(0.5), nn.Linear(4, 2))  # dropout draws random numbers
     torch.manual_seed(0)

@@ -163,9 +163,9 @@ def run_task(task: Any, budgets: list[int], args: argparse.Namespace, aware: boo
         if not probes[budget]:
             continue
         first, run = probes[budget][0], m.get(f"budget_run/{budget}")
-        startup = run["wall"] - float(run.get("seconds") or run["wall"]) if run else None  # the budget run's own
+        run_loop = float(run["seconds"]) * run["scale"] if run and run.get("seconds") else None
         cost = ProbeCost(int(first.get("steps") or 0), float(first.get("wall") or 0.0), budget,
-                         run["budget_wall"] if run else None, startup)
+                         run["budget_wall"] if run else None, first.get("training_seconds"), run_loop)
         lam = advices[budget][0].get("weight_decay")
         spot = []
         if lam is not None and budget == min(task.budgets):

@@ -139,9 +139,9 @@ def test_probe_cost_in_budget_runs():
     assert cost.runs_by_steps == pytest.approx(0.5)
     assert cost.runs_by_time == pytest.approx(0.25)
     assert ProbeCost(8000, 30.0, 16000, None).runs_by_time is None
-    with_startup = ProbeCost(8000, 30.0, 16000, 120.0, startup_seconds=10.0)  # loops: 20 s of 110 s
-    assert with_startup.runs_by_loop == pytest.approx(20.0 / 110.0)
-    assert with_startup.runs_by_loop < with_startup.runs_by_time
+    with_loops = ProbeCost(8000, 30.0, 16000, 120.0, loop_seconds=20.0, budget_run_loop_seconds=110.0)
+    assert with_loops.runs_by_loop == pytest.approx(20.0 / 110.0)
+    assert with_loops.runs_by_loop < with_loops.runs_by_time
     assert cost.runs_by_loop is None  # start-up unknown: no loop figure
 
 
@@ -272,7 +272,7 @@ def test_case_and_summary_line_on_a_peaked_task():
 
 def test_summary_gives_the_cost_without_start_up_when_known():
     timed = score_case(PeakedTruth(), 4000, (4000, 16000), [_advice(4e-4, "holds")],
-                       ProbeCost(2000, 30.0, 4000, 40.0, startup_seconds=10.0))
+                       ProbeCost(2000, 30.0, 4000, 40.0, loop_seconds=20.0, budget_run_loop_seconds=30.0))
     assert timed["cost_loop"] == pytest.approx(20.0 / 30.0)
     assert "(start-up left out: cost median 0.67 / worst 0.67)" in summary([{**timed, "task": "a"}])
     untimed = score_case(PeakedTruth(), 4000, (4000, 16000), [_advice(4e-4, "holds")], ProbeCost(2000, 30.0, 4000, 40.0))

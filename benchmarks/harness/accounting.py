@@ -22,7 +22,8 @@ class ProbeCost:
     seconds: float
     budget: int
     budget_run_seconds: float | None
-    startup_seconds: float | None = None  # one command's fixed cost (imports, data, model), measured in the budget run
+    loop_seconds: float | None = None  # the probe's training and evaluation, start-up left out
+    budget_run_loop_seconds: float | None = None  # the same of the budget run
 
     @property
     def runs_by_steps(self) -> float:
@@ -36,12 +37,11 @@ class ProbeCost:
 
     @property
     def runs_by_loop(self) -> float | None:
-        """Like runs_by_time with the start-up taken out of both: what grows with the budget. On a
-        small model a command's start-up (torch, the data) outweighs a short budget's training."""
-        if self.startup_seconds is None or not self.budget_run_seconds:
+        """Like runs_by_time with each command's start-up left out: what grows with the budget. On
+        a small model a command's start-up (torch, the data) outweighs a short budget's training."""
+        if self.loop_seconds is None or not self.budget_run_loop_seconds:
             return None
-        loop = self.budget_run_seconds - self.startup_seconds
-        return max(self.seconds - self.startup_seconds, 0.0) / loop if loop > 0 else None
+        return self.loop_seconds / self.budget_run_loop_seconds
 
 
 def advice_spread(lams: Sequence[float | None]) -> float | None:

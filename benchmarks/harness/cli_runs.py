@@ -53,14 +53,17 @@ def code_origin(cwd: Path) -> dict[str, str]:
 
 def probe(model: Path, out: Path, seeds: tuple[int, ...], budget: int | None, cwd: Path) -> dict[str, Any]:
     """`l2advisor probe MODEL --out OUT --seeds .. [--budget N] --json`: the summary rows, the total
-    steps and the wall seconds of this call (a finished directory is reused: seconds of the reuse)."""
+    steps, the wall seconds of this call and its training seconds (start-up left out; a finished
+    directory is reused: seconds of the reuse)."""
     args = ["probe", str(model), "--out", str(out), "--seeds", ",".join(map(str, seeds)), "--json"]
     if budget is not None:
         args += ["--budget", str(budget)]
     stdout, wall = run_cli(args, cwd)
-    rows = json.loads(stdout)["probes"]
+    summary = json.loads(stdout)
+    rows = summary["probes"]
     return {"rows": rows, "steps": int(sum(int(r.get("steps") or 0) for r in rows)),
-            "probe_seconds": float(sum(float(r.get("seconds") or 0) for r in rows)), "wall": wall}
+            "probe_seconds": float(sum(float(r.get("seconds") or 0) for r in rows)), "wall": wall,
+            "training_seconds": summary.get("training_seconds")}
 
 
 def recommend(run_dir: Path, budget: int, cwd: Path, lr_schedule: str = "constant") -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -174,10 +175,12 @@ def probe(
                   f"horizon tau={settings.horizon:g}, results in {run_dir}")
         err.print(sizing_line(plan, runs, len(task.val), spec.batch_size))
         bars = ProbeBars(todo)
+        started = time.perf_counter()
         with bars.bars, catch_interrupt() as interrupted:
             _run(task, todo, base, settings, writer, bars, interrupted, model_file, overrides, path,
                  replicas=batch_replicas if batched else 1, jobs=jobs, devices=devices, backend=backend,
                  scheduler=scheduler)
+        training_seconds = time.perf_counter() - started  # this command's training and evaluation
     if interrupted():
         err.print(f"[yellow]Interrupted. Everything measured so far is in {path}; run the same command again "
                   "to resume (finished probes are reused).[/]")
@@ -185,7 +188,8 @@ def probe(
     results = read_results(path)
     rows = summarize([results.runs[r.run_id] for r in runs if r.run_id in results.runs], settings.tolerance)
     if as_json:
-        out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "probes": rows})))
+        out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "probes": rows,
+                                             "training_seconds": training_seconds})))
     else:
         out.print(summary_table(rows, spec.metric_name))
         err.print(sizing_line(plan, runs, len(task.val), spec.batch_size))

@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from l2advisor.modelfile.spec import describe_user_error
 from l2advisor.modelfile.task import Task
-from l2advisor.training.batches import eval_chunks, train_batches
+from l2advisor.training.batches import ResidentBatches, eval_chunks, train_batches
 from l2advisor.training.eval_schedule import eval_due
 from l2advisor.training.replicas import CannotBatch, Stacked, stack_replicas
 from l2advisor.training.stacked_optim import StackedOptimizer
@@ -80,12 +80,22 @@ def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], 
     own = len(set(seeds)) > 1  # several seeds: each replica its own batches
     stacked = stack_replicas(models, _sample(task, config.batch_size, device), per_replica=own)
     run = _BatchedRun(task, config, stacked, replicas, on_eval, should_stop, on_end, lr_at)
-    streams = {seed: train_batches(task.train, config.batch_size, seed, device) for seed in dict.fromkeys(seeds)}
+    streams = _seed_streams(task, config.batch_size, list(dict.fromkeys(seeds)), device)
     try:
         run.loop(_SeedBatches(streams, seeds, run) if own else streams[seeds[0]], own)
     except Exception as err:  # the user's model failed mid-run: every live replica failed
         run.fail_live(describe_user_error(err, task.spec.path))
     return run.results
+
+
+def _seed_streams(task: Task, batch_size: int, seeds: list[int], device: torch.device) -> dict[int, object]:
+    """One batch stream per seed; resident tensors are moved to the device once and shared."""
+    first = train_batches(task.train, batch_size, seeds[0], device)
+    if not isinstance(first, ResidentBatches):
+        return {seed: train_batches(task.train, batch_size, seed, device) if seed != seeds[0] else first
+                for seed in seeds}
+    return {seed: first if seed == seeds[0] else ResidentBatches(first.inputs, first.targets, batch_size, seed)
+            for seed in seeds}
 
 
 class _SeedBatches:

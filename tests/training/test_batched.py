@@ -168,6 +168,18 @@ def build_model():
     return Permuted()''')
 
 
+def test_seed_streams_share_the_resident_tensors_and_draw_their_own_orders(tmp_path: Path) -> None:
+    from l2advisor.training.batched import _seed_streams
+
+    task = task_of(tmp_path, TINY_MODEL)
+    streams = _seed_streams(task, 16, [4, 7], torch.device("cpu"))
+    assert streams[4].inputs is streams[7].inputs  # one copy of the data, however many seeds
+    first4, first7 = next(streams[4])[1], next(streams[7])[1]
+    assert not torch.equal(first4, first7)  # each seed its own order
+    again = _seed_streams(task, 16, [7], torch.device("cpu"))[7]
+    assert torch.equal(next(again)[1], first7)  # the same order as a stream of that seed alone
+
+
 def test_seed_dependent_python_state_keeps_seeds_in_stacks_of_their_own(tmp_path: Path) -> None:
     task = task_of(tmp_path, PERMUTED)
     config = TrainConfig(lr=0.05, batch_size=16, max_steps=1, eval_every=1, seed=0)

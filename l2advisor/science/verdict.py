@@ -72,8 +72,8 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
                    f"inside windows whose length is proportional to 1/(lr*lam))")
     ci_known = math.isfinite(lo) and math.isfinite(hi)  # not with n_bootstrap = 0, nor one seed per lam
     if not ci_known:
-        why.append("b's interval is unknown (one seed per lam leaves nothing to resample): "
-                   "the verdict can be at best \"holds approximately\"")
+        why.append("b's interval is unknown (one seed per lam leaves nothing to resample, or the "
+                   "bootstrap is off): the verdict can be at best \"holds approximately\"")
     if f.get("n_peaked_clocks", MIN_LAMS) == 0:
         short = "no probe clearly reached its top within its window (probe longer: a larger --horizon)"
         if f.get("above_plateau"):

@@ -91,11 +91,11 @@ def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], 
 def _seed_streams(task: Task, batch_size: int, seeds: list[int], device: torch.device) -> dict[int, object]:
     """One batch stream per seed; resident tensors are moved to the device once and shared."""
     first = train_batches(task.train, batch_size, seeds[0], device)
-    if not isinstance(first, ResidentBatches):
-        return {seed: train_batches(task.train, batch_size, seed, device) if seed != seeds[0] else first
-                for seed in seeds}
-    return {seed: first if seed == seeds[0] else ResidentBatches(first.inputs, first.targets, batch_size, seed)
-            for seed in seeds}
+    streams: dict[int, object] = {seeds[0]: first}
+    for seed in seeds[1:]:
+        streams[seed] = ResidentBatches(first.inputs, first.targets, batch_size, seed) \
+            if isinstance(first, ResidentBatches) else train_batches(task.train, batch_size, seed, device)
+    return streams
 
 
 class _SeedBatches:

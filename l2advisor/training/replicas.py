@@ -77,10 +77,6 @@ class VmapStacked(Stacked):
 
     def __init__(self, models: list[nn.Module]) -> None:
         super().__init__(models)
-        if any(not same_python_state(models[0], other) for other in models[1:]):
-            # one copy runs every replica: a seed-dependent attribute (a permutation kept as a
-            # plain tensor, the seed itself) would be replica 0's for all
-            raise CannotBatch("its modules keep state outside parameters and buffers that differs between replicas")
         self.base = copy.deepcopy(models[0])
 
     def after_check(self, model: nn.Module) -> None:
@@ -133,6 +129,11 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
     for module in models[0].modules():
         if isinstance(module, nn.modules.dropout._DropoutNd) and module.p > 0:
             raise CannotBatch("it uses dropout, whose random masks would differ from the sequential runs")
+    if per_replica and any(not same_python_state(models[0], other) for other in models[1:]):
+        # replicas of several seeds: one copy of the modules runs them all (vmap), so a
+        # seed-dependent attribute (a permutation kept as a plain tensor, the seed itself)
+        # would be replica 0's for all
+        raise CannotBatch("its modules keep state outside parameters and buffers that differs between seeds")
     attempts: list[type[Stacked]] = [PackedStacked, VmapStacked]
     reason = ""
     for kind in attempts:

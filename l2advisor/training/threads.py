@@ -42,19 +42,31 @@ def model_cost(model: nn.Module, batch: torch.Tensor) -> tuple[int, float]:
     """(parameters, matmul/conv FLOPs of one forward + backward pass on `batch`), on a model
     used only for this (its BatchNorm statistics change) and without touching the RNG.
 
-    A model built only from torch.nn layers is counted by hooks on its linear and conv layers;
-    any other (a custom forward may multiply matrices itself) by torch's FlopCounterMode, whose
-    module tracking imports torch._dynamo (about 2.5 s at start-up). Both count the same FLOPs.
+    A model built only from linear and conv layers and layers without matmuls (NO_MATMUL) is
+    counted by hooks on its linear and conv layers; any other (attention, recurrent layers, a
+    custom forward that multiplies matrices itself) by torch's FlopCounterMode, whose module
+    tracking imports torch._dynamo (about 2.5 s at start-up). Both count the same FLOPs, except
+    that FlopCounterMode counts more for a grouped convolution's weight gradient.
     """
     params = sum(p.numel() for p in model.parameters())
     with torch.random.fork_rng():
-        if all(type(m).__module__.startswith("torch.nn.") for m in model.modules()):
+        if all(isinstance(m, COUNTED + NO_MATMUL) for m in model.modules()):
             return params, _hooked_flops(model, batch)
         from torch.utils.flop_counter import FlopCounterMode
 
         with FlopCounterMode(display=False) as counter:
             _forward_backward(model, batch)
         return params, float(counter.get_total_flops())
+
+
+COUNTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)  # what the hooks count
+NO_MATMUL = (nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.Identity, nn.Flatten, nn.Unflatten, nn.Dropout,
+             nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU,
+             nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish, nn.Tanh, nn.Sigmoid, nn.Softplus, nn.Hardtanh,
+             nn.Hardswish, nn.Hardsigmoid, nn.PReLU, nn.Softmax, nn.LogSoftmax, nn.BatchNorm1d, nn.BatchNorm2d,
+             nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.Embedding,
+             nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
+             nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)
 
 
 def _forward_backward(model: nn.Module, batch: torch.Tensor) -> None:
@@ -75,7 +87,7 @@ def _hooked_flops(model: nn.Module, batch: torch.Tensor) -> float:
         forward = 2 * output.numel() * per_output
         total[0] += forward * (1 + int(weight.requires_grad) + int(inputs[0].requires_grad))
 
-    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))]
+    layers = [m for m in model.modules() if isinstance(m, COUNTED)]
     handles = [m.register_forward_hook(count) for m in layers]
     try:
         _forward_backward(model, batch)

@@ -76,6 +76,17 @@ def test_a_custom_forward_is_counted_by_flop_counter_mode() -> None:
     assert flops == _reference_flops(Gram(), x) and flops >= 2 * 32 * 16 * 16 * 2  # forward and weight gradient
 
 
+def test_torch_nn_layers_with_matmuls_inside_are_counted_by_flop_counter_mode() -> None:
+    from l2advisor.training.threads import _hooked_flops
+
+    # all torch.nn, but the attention's matmuls are not calls of Linear modules
+    model = nn.Sequential(nn.TransformerEncoderLayer(16, 2, dim_feedforward=32, dropout=0.0, batch_first=True))
+    x = torch.randn(4, 5, 16)
+    flops = model_cost(model, x)[1]
+    assert flops == _reference_flops(model, x)
+    assert _hooked_flops(model, x) < flops  # negative control: the hooks alone would miss the attention
+
+
 def test_counting_a_torch_nn_model_does_not_import_dynamo() -> None:
     """torch's FlopCounterMode imports torch._dynamo (seconds at every probe's start); hooks do not."""
     import subprocess

@@ -40,10 +40,12 @@ def main() -> None:
         out = args.work / f"{args.model.stem}-T{args.budget}-seeds{seeds.replace(',', '_')}"
         start = time.perf_counter()
         sizing = [] if args.no_size else ["--budget", str(args.budget)]
-        run(["probe", str(args.model), "--out", str(out), "--seeds", seeds, *sizing, "--json"])
+        probed = json.loads(run(["probe", str(args.model), "--out", str(out), "--seeds", seeds, *sizing, "--json"]))
         advice = json.loads(run(["recommend", str(out), "--budget", str(args.budget), "--json"]))
-        rows.append((seeds, advice, time.perf_counter() - start))
+        extra = sorted({int(r.rsplit("seed=", 1)[1]) for r in probed.get("follow_up", [])})
+        rows.append((seeds + "".join(f" (+{s})" for s in extra), advice, time.perf_counter() - start))
         print(f"seeds {seeds}: weight_decay {advice['weight_decay']:.4g} {advice['verdict']}", file=sys.stderr)
+    print("(+N: the follow-up seed the first two asked for, probing/follow_up.py)", file=sys.stderr)
     print("| probe seeds | advised lam | interval | verdict | c | probe + recommend (s) |\n|---|---:|---|---|---:|---:|")
     for seeds, a, secs in rows:
         lo, hi = a["interval"]

@@ -58,7 +58,7 @@ SEEDS = (0, 1, 2)
 def arm_settings(arm: str, task: Any, schedule: str, budget: int, work: Path, args: Any) -> dict[str, Any]:
     """AutoL2's keyword arguments for an arm (lam0 included)."""
     from l2advisor.modelfile.spec import load_spec
-    from l2advisor.probing.probe import default_lam_max
+    from l2advisor.probing.plan import default_lam_max
 
     spec = load_spec(task.path)
     top = float(f"{default_lam_max(spec.lr, spec.momentum):.4g}")

@@ -33,7 +33,8 @@ from model_files import DEFAULT_CNN, write_custom_cnn, write_mlp  # noqa: E402
 
 from l2advisor.modelfile.spec import load_spec  # noqa: E402
 from l2advisor.modelfile.task import build_task  # noqa: E402
-from l2advisor.probing.probe import ProbeSettings, plan_probes, run_probes  # noqa: E402
+from l2advisor.probing.plan import ProbeSettings, plan_probes  # noqa: E402
+from l2advisor.probing.probe import run_probes  # noqa: E402
 from l2advisor.training.batched import Replica, train_batched  # noqa: E402
 from l2advisor.training.replicas import stack_replicas  # noqa: E402
 from l2advisor.training.train import TrainConfig, build_seeded_model, train  # noqa: E402

@@ -3,7 +3,8 @@
 Feeds the probe plan `l2advisor probe` really makes (probing/settings.py: the default ladder
 with its early stop, or a ladder sized to a budget) with simulated curves whose metric depends
 on steps only (probing/simulate.py; binomial noise of the validation set's size) into the real
-fit and verdict, and prints how often the verdict says "does not hold". The positive control
+fit and verdict, and prints how often the verdict says "does not hold", and how often the plan's
+curves asked for one more seed (probing/follow_up.py; simulated too, as `l2advisor probe` runs it). The positive control
 (the top on the tau clock) prints how often it is NOT called a null. No torch; about a minute.
 
     python benchmarks/null_control.py            # 40 seeds per case
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from l2advisor.probing.plan import plan_probes
 from l2advisor.probing.settings import probe_settings
 from l2advisor.probing.simulate import simulate_probes, steps_only_rise, tau_clock_peak
 from l2advisor.science.fit import CANNOT, FAILS, fit_relations
@@ -35,17 +37,21 @@ def main() -> None:
     parser.add_argument("--n-val", type=int, default=1000, help="validation images (binomial noise)")
     args = parser.parse_args()
     seeds = 10 if args.quick else args.seeds
-    print("| metric | plan | 'does not hold' | 'cannot tell' | wanted | seconds |\n|---|---|---:|---:|---|---:|")
+    print("| metric | plan | 'does not hold' | 'cannot tell' | wanted | one more seed | seconds |\n"
+          "|---|---|---:|---:|---|---:|---:|")
     for name, (metric, is_null) in METRICS.items():
         for plan_name, plan in PLANS.items():
             settings, _ = probe_settings(0.1, 0.0, n_val=args.n_val, batch_size=64, **plan)
             start = time.perf_counter()
-            said = [fit_relations(simulate_probes(settings, metric, args.n_val, seed), n_bootstrap=100).verdict
-                    for seed in range(seeds)]
+            planned = len(plan_probes(settings))
+            curves = [simulate_probes(settings, metric, args.n_val, seed) for seed in range(seeds)]
+            said = [fit_relations(c, n_bootstrap=100).verdict for c in curves]
+            extra = sum(len(c) > planned for c in curves)  # the follow-up seed (probing/follow_up.py)
             fails = sum(v == FAILS for v in said)
             wanted = f">= {seeds - seeds // 20} (a null)" if is_null else "few (lam sets the time)"
             cannot = sum(v == CANNOT for v in said)
-            print(f"| {name} | {plan_name} | {fails}/{seeds} | {cannot}/{seeds} | {wanted} | {time.perf_counter() - start:.0f} |",
+            print(f"| {name} | {plan_name} | {fails}/{seeds} | {cannot}/{seeds} | {wanted} | {extra}/{seeds} | "
+                  f"{time.perf_counter() - start:.0f} |",
                   flush=True)
 
 

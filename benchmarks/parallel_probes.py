@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 from l2advisor.modelfile.spec import load_spec  # noqa: E402
 from l2advisor.modelfile.task import build_task  # noqa: E402
 from l2advisor.probing.parallel import run_parallel  # noqa: E402
-from l2advisor.probing.probe import ProbeSettings, plan_probes, run_probes  # noqa: E402
+from l2advisor.probing.plan import ProbeSettings, plan_probes  # noqa: E402
+from l2advisor.probing.probe import run_probes  # noqa: E402
 from l2advisor.runs.rundir import PROBES_FILE  # noqa: E402
 from l2advisor.runs.store import make_header, open_results, read_results  # noqa: E402
 from l2advisor.training.train import TrainConfig  # noqa: E402

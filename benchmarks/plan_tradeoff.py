@@ -19,7 +19,7 @@ import argparse
 import math
 import time
 
-from l2advisor.probing.probe import ProbeSettings
+from l2advisor.probing.plan import ProbeSettings
 from l2advisor.probing.simulate import simulate_probes, steps_only_rise, tau_clock_peak
 from l2advisor.science.fit import CANNOT, FAILS, fit_relations
 

@@ -85,11 +85,8 @@ def probe(
     `ProgressEvent`s, False or None is silent. Mistakes raise `l2advisor.errors.InputError`.
     """
     from l2advisor.modelfile.task import build_task
-    from l2advisor.probing.probe import (
-        pending,
-        run_probes,
-        summarize,
-    )
+    from l2advisor.probing.follow_up import run_with_follow_up
+    from l2advisor.probing.probe import run_probes, summarize
     from l2advisor.probing.settings import prepare_probes, probe_settings
     from l2advisor.runs.lock import RunLock
     from l2advisor.runs.rundir import PROBES_FILE, curve_from_state, results_path
@@ -112,13 +109,15 @@ def probe(
     path = results_path(run_dir, PROBES_FILE)
     notices: list[str] = []
     with RunLock(run_dir), open_results(path, header, force=force) as writer:
-        todo, _ = pending(runs, read_results(path))
-        reporter, context = make_progress(progress, todo, f"probing {spec.name}")
-        with context:
-            run_probes(task, todo, base, settings, writer.write, reporter,
-                       replicas=batch_replicas if batched else 1, notice=notices.append)
+        def run(todo: list[Any]) -> None:
+            reporter, context = make_progress(progress, todo, f"probing {spec.name}")
+            with context:
+                run_probes(task, todo, base, settings, writer.write, reporter,
+                           replicas=batch_replicas if batched else 1, notice=notices.append)
+
+        every = run_with_follow_up(runs, path, settings.tolerance, run, lambda: False, notices.append)
     results = read_results(path)
-    states = [results.runs[r.run_id] for r in runs if r.run_id in results.runs]
+    states = [results.runs[r.run_id] for r in every if r.run_id in results.runs]
     curves = tuple(curve_from_state(s) for s in results.runs.values() if s.done and s.evals)
     return ProbeResults(run_dir=run_dir, probes=tuple(summarize(states, settings.tolerance)), curves=curves,
                         results=results, budget_steps=budget_steps, notices=tuple(notices))

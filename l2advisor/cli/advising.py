@@ -23,7 +23,7 @@ from rich.table import Table
 from l2advisor.cli.app import err, out
 from l2advisor.cli.train import UNITS, budget_steps
 from l2advisor.errors import InputError, RunFailed
-from l2advisor.runs.rundir import PLAN_KEY, ProbeGap, load_probe_curves, probe_gaps
+from l2advisor.runs.rundir import PLAN_KEY, ProbeGap, load_probe_curves
 from l2advisor.runs.store import Results, json_safe, read_json, write_json
 from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise
 from l2advisor.science.autol2_setup import AUTOL2_DECAY, AutoL2Advice, autol2_config
@@ -74,7 +74,11 @@ def check_gaps(run_dir: Path, results: Results, fit: Fit, refuse_pending: bool =
     """Name the planned probes the fit lacks (stderr). Refuse (`refuse_pending`) while probes
     are still to come and fewer than MIN_LAMS lams are usable: advice then would rest on a
     verdict about an unfinished design (figures of partial probes are still worth drawing)."""
-    missing, failed = probe_gaps(results)
+    from l2advisor.probing.follow_up import (
+        gaps_with_follow_up,  # imports torch: not at module level
+    )
+
+    missing, failed = gaps_with_follow_up(results)
     planned = len(results.header.get(PLAN_KEY) or results.runs)
     lams = {r.lam for r in fit.table if r.n_seeds > 0 and r.lr == fit.lr}
     again = "run the same `l2advisor probe` command again (it resumes)"
@@ -245,7 +249,11 @@ def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None,
                   f"{steps / sized_for:.3g}x that, so the advice extrapolates "
                   f"{'further below' if steps > sized_for else 'less far below'} the probed lams than planned "
                   f"(re-probe with --budget {steps} to size them for it).[/]")
-    missing, failed = probe_gaps(results)
+    from l2advisor.probing.follow_up import (
+        gaps_with_follow_up,  # imports torch: not at module level
+    )
+
+    missing, failed = gaps_with_follow_up(results)
     gaps = {"missing_probes": [g.to_dict() for g in missing], "failed_probes": [g.to_dict() for g in failed]}
     schedule = sv or {"lr_schedule": "constant", "warmup": 0, "lr_integral": 1.0}
     record = {**advice_to_dict(advice), "budget": budget, "unit": unit, "run_dir": str(run_dir), **gaps, **schedule,

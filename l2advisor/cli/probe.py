@@ -31,7 +31,7 @@ from l2advisor.runs.lock import RunLock
 from l2advisor.runs.store import RunState, json_safe, open_results, read_results
 
 if TYPE_CHECKING:  # torch: imported inside the commands, so that `--help` never loads it
-    from l2advisor.probing.probe import ProbeRun, ProbeSettings
+    from l2advisor.probing.plan import ProbeRun, ProbeSettings
     from l2advisor.training.train import Record, TrainConfig, TrainResult
 
 
@@ -139,10 +139,9 @@ def probe(
     """
     from l2advisor.cli.train import budget_steps
     from l2advisor.modelfile.task import build_task
-    from l2advisor.probing.probe import (
-        pending,
-        summarize,
-    )
+    from l2advisor.probing.follow_up import run_with_follow_up
+    from l2advisor.probing.plan import pending
+    from l2advisor.probing.probe import summarize
     from l2advisor.probing.settings import prepare_probes, probe_settings
     from l2advisor.runs.rundir import PROBES_FILE, results_path
     from l2advisor.training.train import resolve_device
@@ -169,32 +168,40 @@ def probe(
     with RunLock(run_dir) as lock, open_results(path, header, force=force) as writer:
         if lock.stale_taken_over:
             err.print(f"[yellow]Took over a stale lock left by process {lock.stale_taken_over}.[/]")
-        todo, reused = pending(runs, read_results(path))
+        _, reused = pending(runs, read_results(path))
         err.print(f"Probing {spec.path.name} on {torch_device}: {len(runs)} probes "
                   f"({len(reused)} reused), lams {', '.join(f'{lam:g}' for lam in sorted({r.lam for r in runs}, reverse=True))}, "
                   f"horizon tau={settings.horizon:g}, results in {run_dir}")
         err.print(sizing_line(plan, runs, len(task.val), spec.batch_size))
-        bars = ProbeBars(todo)
         started = time.perf_counter()
-        with bars.bars, catch_interrupt() as interrupted:
-            _run(task, todo, base, settings, writer, bars, interrupted, model_file, overrides, path,
-                 replicas=batch_replicas if batched else 1, jobs=jobs, devices=devices, backend=backend,
-                 scheduler=scheduler)
+        with catch_interrupt() as interrupted:
+            def run(todo: list[ProbeRun]) -> None:
+                bars = ProbeBars(todo)
+                with bars.bars:
+                    _run(task, todo, base, settings, writer, bars, interrupted, model_file, overrides, path,
+                         replicas=batch_replicas if batched else 1, jobs=jobs, devices=devices, backend=backend,
+                         scheduler=scheduler)
+
+            every = run_with_follow_up(runs, path, settings.tolerance, run, interrupted, notice)
         training_seconds = time.perf_counter() - started  # this command's training and evaluation
     if interrupted():
         err.print(f"[yellow]Interrupted. Everything measured so far is in {path}; run the same command again "
                   "to resume (finished probes are reused).[/]")
         raise typer.Exit(130)
     results = read_results(path)
-    rows = summarize([results.runs[r.run_id] for r in runs if r.run_id in results.runs], settings.tolerance)
+    states = [results.runs[r.run_id] for r in every if r.run_id in results.runs]
+    rows = summarize(states, settings.tolerance)
+    extra = [r.run_id for r in every[len(runs):]]
     if as_json:
-        out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "probes": rows,
+        out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "probes": rows, "follow_up": extra,
                                              "training_seconds": training_seconds})))
     else:
         out.print(summary_table(rows, spec.metric_name))
         err.print(sizing_line(plan, runs, len(task.val), spec.batch_size))
+        if extra:
+            err.print(f"Plus {len(extra)} follow-up probes (one more seed) to settle the verdict.")
         err.print(f"Next: [bold]l2advisor recommend {run_dir} --budget {steps or 'STEPS'}[/]")
-    report_failures([results.runs[r.run_id] for r in runs if r.run_id in results.runs])
+    report_failures(states)
 
 
 def _run(task: Any, todo: list[ProbeRun], base: TrainConfig, settings: ProbeSettings, writer: Any, bars: ProbeBars,
@@ -204,9 +211,6 @@ def _run(task: Any, todo: list[ProbeRun], base: TrainConfig, settings: ProbeSett
     from l2advisor.probing.parallel import parse_devices, run_parallel
     from l2advisor.probing.probe import run_probes
 
-    def notice(text: str) -> None:
-        err.print(f"[yellow]{escape(text)}[/]", highlight=False)
-
     device_list = parse_devices(devices)
     jobs = jobs or (len(device_list) if device_list else 1)
     if jobs == 1 and backend == "loky" and not device_list:
@@ -215,6 +219,11 @@ def _run(task: Any, todo: list[ProbeRun], base: TrainConfig, settings: ProbeSett
     run_parallel(model_file, overrides, todo, base, settings, path, jobs=jobs, replicas=replicas,
                  devices=device_list, backend=backend, scheduler=scheduler, write=writer.write, progress=bars,
                  interrupted=interrupted, notice=notice)
+
+
+def notice(text: str) -> None:
+    """One sentence for the user on stderr (how the probes run, why more were added)."""
+    err.print(f"[yellow]{escape(text)}[/]", highlight=False)
 
 
 def sizing_line(plan: Any, runs: list[ProbeRun], n_val: int, batch_size: int) -> str:

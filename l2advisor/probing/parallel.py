@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from l2advisor.errors import InputError
-from l2advisor.probing.probe import ProbeRun, ProbeSettings, Progress, group_runs, run_probes
+from l2advisor.probing.plan import ProbeRun, ProbeSettings
+from l2advisor.probing.probe import Progress, group_runs, run_probes
 from l2advisor.training.train import TrainConfig, TrainResult
 
 BACKENDS = ("loky", "dask")

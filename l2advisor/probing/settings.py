@@ -9,7 +9,8 @@ from l2advisor.errors import InputError
 from l2advisor.modelfile.spec import TaskSpec
 from l2advisor.modelfile.task import Task
 from l2advisor.probing.budget import DEFAULT_HORIZON, EVALS_PER_DECADE, BudgetPlan, plan_for_budget
-from l2advisor.probing.probe import ProbeRun, ProbeSettings, check_settings, plan_probes
+from l2advisor.probing.plan import ProbeRun, ProbeSettings, plan_probes
+from l2advisor.probing.probe import check_settings
 from l2advisor.runs.rundir import PLAN_KEY
 from l2advisor.runs.store import make_header
 from l2advisor.training.train import TrainConfig

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from l2advisor.probing.probe import ProbeRun, ProbeSettings, plan_probes, stop_reason
+from l2advisor.probing.follow_up import decide_follow_up
+from l2advisor.probing.plan import ProbeRun, ProbeSettings, plan_probes, stop_reason
 from l2advisor.science.curves import Curve
 from l2advisor.training.eval_schedule import eval_steps
 
@@ -69,7 +70,11 @@ def simulate_probe(run: ProbeRun, settings: ProbeSettings, metric: MetricFn, n_v
 
 
 def simulate_probes(settings: ProbeSettings, metric: MetricFn, n_val: int = 1000, seed: int = 0,
-                    momentum: float = 0.0) -> list[Curve]:
-    """Every probe of the plan for `settings`, simulated with one random stream per call."""
+                    momentum: float = 0.0, follow_up: bool = True) -> list[Curve]:
+    """Every probe of the plan for `settings`, and (`follow_up`) the one more seed the plan's
+    curves ask for (follow_up.py), as `l2advisor probe` runs them; one random stream per call."""
     rng = np.random.default_rng(seed)
-    return [simulate_probe(run, settings, metric, n_val, rng) for run in plan_probes(settings, momentum)]
+    planned = plan_probes(settings, momentum)
+    curves = [simulate_probe(run, settings, metric, n_val, rng) for run in planned]
+    extra = decide_follow_up(planned, curves, settings.tolerance).runs if follow_up else ()
+    return curves + [simulate_probe(run, settings, metric, n_val, rng) for run in extra]

@@ -22,7 +22,13 @@ from l2advisor.science.curves import (
     analyze_curve,
     finite_median,
 )
-from l2advisor.science.plateau import above_plateau, peaks_at_equal_steps, plateau_of
+from l2advisor.science.plateau import (
+    ABOVE_MARGIN,
+    FOLLOW_UP_BAND,
+    above_plateau_score,
+    peaks_at_equal_steps,
+    plateau_of,
+)
 from l2advisor.science.scaling import fit_alpha, fit_clock
 from l2advisor.science.serial import from_jsonable, to_jsonable
 from l2advisor.science.verdict import (  # noqa: F401 - re-exported: the verdict names are part of fit's API
@@ -109,6 +115,8 @@ class Fit:
     collapsed_lo: tuple[float, ...]  # mean - 1 standard error across probes
     collapsed_hi: tuple[float, ...]
     excluded: tuple[Excluded, ...]
+    above_plateau_score: float = NAN  # plateau.py: thresholds the largest lam falls below the smallest
+    needs_seed: bool = False  # the verdict hinges on that score and it lies in FOLLOW_UP_BAND
 
 
 def _blank(tolerance: float) -> dict:
@@ -223,8 +231,8 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
     f.update(b=timing.get("b", NAN), b_interval=timing.get("b_interval", (NAN, NAN)),
              steps_over_tau=timing.get("steps_over_tau", NAN))
     n_clocks = timing.get("n_clocks", 0)
-    verdict_inputs = {"n_peaked_clocks": len({m.lr * m.lam for m in good}),
-                      "above_plateau": above_plateau([r for r in rows if r.lr == lr0], p["threshold"], tolerance)}
+    score = above_plateau_score([r for r in rows if r.lr == lr0], p["threshold"], tolerance)
+    verdict_inputs = {"n_peaked_clocks": len({m.lr * m.lam for m in good}), "above_plateau": score > ABOVE_MARGIN}
     if len({m.lr * m.lam for m in reg}) >= 2:
         f.update(fit_alpha(reg, n_boot, rng))
         f.update(fit_clock(reg, n_boot, rng))
@@ -244,6 +252,14 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
         f["c"], f["c_interval"] = f["tau_star_median"], (NAN, NAN)
         edge = "no pooled curve: c taken from the median single-run tau*"
     verdict, why = decide_verdict({**f, **verdict_inputs}, n_clocks, p["no_effect"], edge)
+    flipped, _ = decide_verdict({**f, **verdict_inputs, "above_plateau": not verdict_inputs["above_plateau"]},
+                                n_clocks, p["no_effect"], edge)
+    f.update(above_plateau_score=score,
+             needs_seed=flipped != verdict and FOLLOW_UP_BAND[0] <= score < FOLLOW_UP_BAND[1])
+    if f["needs_seed"]:
+        why.append(f"at equal steps the largest lam falls {score:.2f} thresholds below the smallest, near "
+                   f"the {ABOVE_MARGIN:g} that decides whether the probes sit above the plateau (verdict "
+                   f"\"{flipped}\" the other side): one more seed per lam settles it")
     return Fit(**{**f, "verdict": verdict, "reasons": tuple(why + _describe(f) + notes)})
 
 

@@ -6,7 +6,7 @@ Used for fit.json and advice.json; no pickle anywhere in results.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, fields
+from dataclasses import MISSING, asdict, fields
 
 import numpy as np
 
@@ -37,10 +37,13 @@ def _num(x: object) -> float:
 def from_jsonable(cls: type, d: dict, nested: dict | None = None) -> object:
     """Rebuild dataclass `cls` from `to_jsonable` output, decoding by annotation string.
 
-    `nested` maps the class names inside tuple fields to their classes."""
+    `nested` maps the class names inside tuple fields to their classes. A key missing from `d`
+    takes the field's default (files written before the field existed), else is a ValueError."""
     nested = nested or {}
     kw = {}
     for fld in fields(cls):
+        if fld.name not in d and fld.default is not MISSING:
+            continue
         if fld.name not in d:
             raise ValueError(f"{cls.__name__}: missing key {fld.name!r}")
         x, t = d[fld.name], str(fld.type)

@@ -182,9 +182,11 @@ class Comparison:
             self.progress.note(f"The advisor and AutoL2 arms failed: no usable advice ({reason}).")
 
     def _probe(self, fit_relations: Callable) -> tuple[list[RunState], Any] | None:
-        from l2advisor.probing.probe import pending, plan_probes, run_probes
+        from l2advisor.probing.follow_up import run_with_follow_up
+        from l2advisor.probing.plan import plan_probes
+        from l2advisor.probing.probe import run_probes
         from l2advisor.runs.rundir import PLAN_KEY, PROBES_FILE, load_probe_curves, results_path
-        from l2advisor.runs.store import make_header, open_results, read_results
+        from l2advisor.runs.store import make_header, open_results
 
         probe = self.settings.probe
         plan = plan_probes(probe, self.task.spec.momentum)
@@ -192,14 +194,16 @@ class Comparison:
                                        "train_size": self.task.train_size}, self.base.device)
         header[PLAN_KEY] = [r.run_id for r in plan]
         path = results_path(self.run_dir, PROBES_FILE)
+        adapter = _ProbeAdapter(self.progress) if self.progress is not None else None
         with open_results(path, header, force=self.force) as writer:
-            todo, _ = pending(plan, read_results(path))
-            adapter = _ProbeAdapter(self.progress) if self.progress is not None else None
-            run_probes(self.task, todo, self.base, probe, writer.write, adapter, self.interrupted)
+            every = run_with_follow_up(
+                plan, path, probe.tolerance,
+                lambda todo: run_probes(self.task, todo, self.base, probe, writer.write, adapter, self.interrupted),
+                self.interrupted, self.progress.note if self.progress is not None else lambda text: None)
         if self.interrupted():
             return None
         results, curves = load_probe_curves(self.run_dir)
-        states = [results.runs[r.run_id] for r in plan if r.run_id in results.runs]
+        states = [results.runs[r.run_id] for r in every if r.run_id in results.runs]
         return states, fit_relations(curves, tolerance=probe.tolerance)
 
     def _autol2(self, write: Callable, done: dict, config: Any, search: list[Cost]) -> bool:

@@ -60,7 +60,7 @@ def test_other_settings_refused_with_the_difference(tiny_model: Path, tmp_path: 
 
 
 def test_automatic_ladder_respects_probe_budget(tiny_model: Path, tmp_path: Path) -> None:
-    from l2advisor.probing.probe import ProbeSettings, plan_probes
+    from l2advisor.probing.plan import ProbeSettings, plan_probes
 
     # rungs cost 4/(0.1*lam) steps: 100, 200, 400, 800, ... ; the budget is shared by 2 seeds
     def lams(budget: int) -> list[float]:
@@ -75,7 +75,7 @@ def test_automatic_ladder_respects_probe_budget(tiny_model: Path, tmp_path: Path
 
 
 def test_probes_stop_after_a_clear_peak_but_not_before_half_the_horizon() -> None:
-    from l2advisor.probing.probe import ProbeSettings, stop_reason
+    from l2advisor.probing.plan import ProbeSettings, stop_reason
 
     # a clear rise then drop: peak at tau 0.9, the metric falls 0.4 by tau 3.9
     metric = [0.2 + 0.07 * i for i in range(10)] + [0.9 - 0.4 * i / 29 for i in range(1, 31)]
@@ -87,3 +87,28 @@ def test_probes_stop_after_a_clear_peak_but_not_before_half_the_horizon() -> Non
     assert stop_reason(late, settings, never) == "stopped"
     assert stop_reason(late, ProbeSettings(**{**settings.__dict__, "early_stop": False}), never) is None
     assert stop_reason(records, settings, lambda: True) == "interrupted"
+
+
+def test_a_follow_up_seed_runs_after_the_plan_and_recommend_fits_it(tiny_model: Path, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    """The wiring of probing/follow_up.py (its rule is tested there): when the planned probes ask
+    for one more seed, `probe` trains it, says why, lists it in --json; `recommend` fits it."""
+    import l2advisor.probing.follow_up as follow_up
+
+    def asks_for_seed_1(planned, curves, tolerance):  # whatever the curves: the decision is not tested here
+        runs = tuple(follow_up.replace(run, seed=1) for run in planned)
+        return follow_up.FollowUp(runs, "Probing seed 1 to settle it.")
+
+    monkeypatch.setattr(follow_up, "decide_follow_up", asks_for_seed_1)
+    out = tmp_path / "run"
+    result = runner.invoke(app, [*probe_args(out=out, model=tiny_model), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert sorted(summary["follow_up"]) == sorted(f"lr=0.1/lam={lam:g}/seed=1" for lam in (0.4, 0.2, 0.1))
+    assert sorted(row["seed"] for row in summary["probes"]) == [0, 0, 0, 1, 1, 1]
+    assert "Probing seed 1 to settle it." in result.stderr
+    advice = runner.invoke(app, ["recommend", str(out), "--budget", "400", "--json"])
+    assert advice.exit_code == 0, advice.output
+    assert json.loads(advice.stdout)["missing_probes"] == []
+    fit = json.loads((out / "fit.json").read_text())
+    assert {row["n_seeds"] for row in fit["table"]} == {2}

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from l2advisor.cli.app import app
 from l2advisor.errors import InputError
 from l2advisor.probing.parallel import ProbeJob, parse_devices, probe_job
-from l2advisor.probing.probe import ProbeSettings, plan_probes
+from l2advisor.probing.plan import ProbeSettings, plan_probes
 from l2advisor.runs.rundir import results_path
 from l2advisor.runs.store import read_results
 from l2advisor.training.train import TrainConfig

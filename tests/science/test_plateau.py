@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from l2advisor.science.plateau import above_plateau
 
 
@@ -56,3 +58,12 @@ def test_equal_scatter_everywhere_keeps_a_small_drop_inside_the_margin() -> None
     sds = {0.1: 0.01, 0.05: 0.01, 0.025: 0.01}
     assert not above_plateau(rows({0.1: 0.94, 0.05: 0.955, 0.025: 0.96}, sds), threshold=0.02)
     assert above_plateau(rows({0.1: 0.925, 0.05: 0.955, 0.025: 0.96}, sds), threshold=0.02)  # 1.75 thresholds
+
+
+def test_the_score_counts_thresholds_and_is_nan_when_the_smallest_lam_is_not_best() -> None:
+    from l2advisor.science.plateau import above_plateau_score
+
+    assert above_plateau_score(rows({0.1: 0.952, 0.05: 0.958, 0.025: 0.962}), threshold=0.008) == pytest.approx(1.25)
+    assert above_plateau_score(rows({0.1: 0.90, 0.05: 0.96, 0.025: 0.94}), threshold=0.008) != \
+        above_plateau_score(rows({0.1: 0.90, 0.05: 0.96, 0.025: 0.94}), threshold=0.008)  # NaN
+    assert above_plateau_score(rows({0.1: 0.97, 0.05: 0.96, 0.025: 0.962}), threshold=0.008) < 0  # largest best

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from l2advisor.cli.app import app
 from l2advisor.modelfile.spec import load_spec
 from l2advisor.modelfile.task import build_task
-from l2advisor.probing.probe import ProbeRun, ProbeSettings, group_runs, plan_probes, run_probes
+from l2advisor.probing.plan import ProbeRun, ProbeSettings, plan_probes
+from l2advisor.probing.probe import group_runs, run_probes
 from l2advisor.runs.rundir import results_path
 from l2advisor.runs.store import read_results
 from l2advisor.training.batched import CannotBatch, Replica, train_batched

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from l2advisor.cli.app import app
 from l2advisor.modelfile.spec import load_spec
 from l2advisor.modelfile.task import build_task
-from l2advisor.probing.probe import ProbeSettings
+from l2advisor.probing.plan import ProbeSettings
 from l2advisor.runs.store import read_results
 from l2advisor.training.train import TrainConfig
 from l2advisor.tuning.accounting import (

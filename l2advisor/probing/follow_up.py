@@ -1,0 +1,116 @@
+"""One more seed when the planned probes leave the verdict on a knife's edge.
+
+A sequential design: the planned probes are fitted, and when the verdict hinges on the
+"above the plateau" test and its score lies near the margin (`Fit.needs_seed`, science/
+plateau.py), every lam of the fit's lr gets one more seed, the largest planned seed + 1, with
+the same length and evaluation schedule. Then the fit over all of them decides. It costs a
+seed's probes only where two seeds could not decide; on the bundled default, 2 of 6 two-seed
+sets needed it, and 218 of 220 three-seed sets were clear of the edge.
+
+The decision reads only the planned probes, so a resumed run decides the same follow-up,
+and it is made once: the follow-up probes never ask for another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from l2advisor.probing.plan import ProbeRun, pending
+from l2advisor.runs.rundir import PLAN_KEY, ProbeGap, probe_gaps
+from l2advisor.runs.store import Results, read_results
+from l2advisor.science.curves import Curve
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """The probes to add (none when the planned ones decide) and why, in one sentence."""
+
+    runs: tuple[ProbeRun, ...] = ()
+    reason: str = ""
+
+
+def follow_up(planned: Sequence[ProbeRun], results: Results | None, tolerance: float) -> FollowUp:
+    """What the planned probes in `results` ask for. Nothing while any planned probe has not
+    ended: the fit would be of a partial plan."""
+    from l2advisor.runs.rundir import curve_from_state
+
+    if results is None:
+        return FollowUp()
+    states = [results.runs.get(run.run_id) for run in planned]
+    if any(state is None or not state.done for state in states):
+        return FollowUp()
+    return decide_follow_up(planned, [curve_from_state(s) for s in states if s is not None and s.evals], tolerance)
+
+
+def decide_follow_up(planned: Sequence[ProbeRun], curves: Sequence[Curve], tolerance: float) -> FollowUp:
+    """The follow-up for the planned probes' `curves` (the simulator calls this too). None when
+    fewer than two seeds were planned: one seed's noise is its curves' own scatter, which the
+    follow-up's rule was not measured on."""
+    from l2advisor.science.fit import fit_relations
+    from l2advisor.science.plateau import ABOVE_MARGIN
+
+    if not planned or len({run.seed for run in planned}) < 2:
+        return FollowUp()
+    fit = fit_relations(curves, tolerance=tolerance)
+    if not fit.needs_seed:
+        return FollowUp()
+    seed = max(run.seed for run in planned) + 1
+    first = min(run.seed for run in planned)
+    runs = tuple(replace(run, seed=seed) for run in planned if run.lr == fit.lr and run.seed == first)
+    return FollowUp(runs, f"At equal steps the largest lam falls {fit.above_plateau_score:.2f} thresholds below the "
+                          f"smallest, near the {ABOVE_MARGIN:g} at which the verdict \"{fit.verdict}\" would change: "
+                          f"probing seed {seed} at each of the {len(runs)} lams to settle it.")
+
+
+def run_with_follow_up(planned: Sequence[ProbeRun], path: Path, tolerance: float,
+                       run: Callable[[list[ProbeRun]], None], interrupted: Callable[[], bool],
+                       notice: Callable[[str], None]) -> list[ProbeRun]:
+    """Run the planned probes not yet done in results file `path` (`run(todo)`), then the
+    follow-up they ask for, telling `notice` why; returns every probe of the plan and its
+    follow-up. Resumes: finished probes of either kind are reused."""
+    todo, _ = pending(planned, read_results(path))
+    run(todo)
+    if interrupted():
+        return list(planned)
+    extra = follow_up(planned, read_results(path), tolerance)
+    if extra.runs:
+        notice(extra.reason)
+        todo, _ = pending(extra.runs, read_results(path))
+        run(todo)
+    return [*planned, *extra.runs]
+
+
+def gaps_with_follow_up(results: Results) -> tuple[list[ProbeGap], list[ProbeGap]]:
+    """(missing, failed) as `probe_gaps`, plus the follow-up probes that the finished plan
+    asked for: "not started" or "unfinished" ones (a probe run that was cut short), failed ones."""
+    missing, failed = probe_gaps(results)
+    planned = _planned_runs(results)
+    if missing or not planned:
+        return missing, failed
+    tolerance = float((results.header.get("settings", {}).get("probe") or {}).get("tolerance", 0.005))
+    for run in follow_up(planned, results, tolerance).runs:
+        state = results.runs.get(run.run_id)
+        if state is None or not state.done:
+            missing.append(ProbeGap(run.run_id, "not started" if state is None else "unfinished"))
+        elif state.status in ("failed", "diverged"):
+            failed.append(ProbeGap(run.run_id, state.status, str((state.end or {}).get("message") or "")))
+    return missing, failed
+
+
+def _planned_runs(results: Results) -> list[ProbeRun]:
+    """The header's plan as ProbeRuns, from each probe's start record ([] when the header
+    has no plan or a start record lacks a field: files written before either existed)."""
+    ids = results.header.get(PLAN_KEY)
+    if not isinstance(ids, list):
+        return []
+    names = [f.name for f in fields(ProbeRun)]
+    runs = []
+    for run_id in ids:
+        state = results.runs.get(str(run_id))
+        meta = state.meta if state is not None else {}
+        if not all(name in meta for name in names):
+            return []
+        runs.append(ProbeRun(**{name: meta[name] for name in names}))
+    return runs

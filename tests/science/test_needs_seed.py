@@ -1,0 +1,55 @@
+"""fit.py's `needs_seed`: the verdict hinges on the above-plateau test and its score lies near
+the margin, so one more seed per lam should decide (probing/follow_up.py acts on it).
+
+The curves are the bundled default's picture: a rise set by the steps whatever lam (b near 0,
+so "does not hold" unless the probes sit above the plateau), each lam's top level its own,
+seeds 0.003 either side of it (sd 0.0042, a threshold of 0.0085 at equal steps).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from l2advisor.science.curves import Curve
+from l2advisor.science.fit import CANNOT, FAILS, HOLDS, fit_relations
+from tests.synthetic import family
+
+
+def steps_curve(lam: float, seed: int, level: float, lr: float = 0.1) -> Curve:
+    steps = np.unique(np.round(np.geomspace(10, 4 / (lr * lam), 30)))  # window 1/(lr*lam), as planned
+    val = 0.1 + (level - 0.1) * (1 - np.exp(-steps / 40)) + (0.003 if seed % 2 == 0 else -0.003)
+    n = steps.size
+    return Curve(lam=lam, lr=lr, seed=seed, steps=steps, tau=lr * lam * steps, val_metric=val,
+                 train_acc=np.ones(n), train_loss=np.full(n, 0.01), status="finished")
+
+
+def probes(drop: float) -> list[Curve]:
+    """lams 0.025, 0.05, 0.1 at two seeds; the largest lam's top `drop` below the smallest's."""
+    return [steps_curve(lam, seed, level) for seed in (0, 1)
+            for lam, level in ((0.025, 0.96), (0.05, 0.959), (0.1, 0.96 - drop))]
+
+
+@pytest.mark.parametrize(("drop", "score", "verdict", "needs"), [
+    (0.003, 0.35, FAILS, False),  # a flat top: clearly not above the plateau
+    (0.011, 1.29, FAILS, True),   # near the margin of 1.5 on the "does not hold" side
+    (0.0125, 1.47, FAILS, True),
+    (0.021, 2.47, CANNOT, False),  # clear of the band on the "cannot tell" side
+])
+def test_a_score_near_the_margin_asks_for_a_seed(drop: float, score: float, verdict: str, needs: bool) -> None:
+    fit = fit_relations(probes(drop))
+    assert fit.above_plateau_score == pytest.approx(score, abs=0.01)
+    assert (fit.verdict, fit.needs_seed) == (verdict, needs)
+    assert any("one more seed per lam settles it" in r for r in fit.reasons) is needs
+
+
+def test_a_score_between_1_5_and_2_on_the_cannot_tell_side_asks_too() -> None:
+    fit = fit_relations(probes(0.015))
+    assert fit.verdict == CANNOT and 1.5 < fit.above_plateau_score < 2.0 and fit.needs_seed
+
+
+def test_a_verdict_that_does_not_hinge_on_the_test_asks_for_nothing() -> None:
+    """Negative control: the tau clock holds, so the above-plateau test is never consulted,
+    whatever its score."""
+    fit = fit_relations(family(seeds=(0, 1)))
+    assert fit.verdict == HOLDS and not fit.needs_seed

@@ -49,7 +49,7 @@ def decide_follow_up(planned: Sequence[ProbeRun], curves: Sequence[Curve], toler
     fewer than two seeds were planned: one seed's noise is its curves' own scatter, which the
     follow-up's rule was not measured on."""
     from l2advisor.science.fit import fit_relations
-    from l2advisor.science.plateau import ABOVE_MARGIN
+    from l2advisor.science.plateau import above_plateau_margin
 
     if not planned or len({run.seed for run in planned}) < 2:
         return FollowUp()
@@ -59,8 +59,9 @@ def decide_follow_up(planned: Sequence[ProbeRun], curves: Sequence[Curve], toler
     seed = max(run.seed for run in planned) + 1
     first = min(run.seed for run in planned)
     runs = tuple(replace(run, seed=seed) for run in planned if run.lr == fit.lr and run.seed == first)
+    margin = above_plateau_margin(fit.b, fit.b_interval)
     return FollowUp(runs, f"At equal steps the largest lam falls {fit.above_plateau_score:.2f} thresholds below the "
-                          f"smallest, near the {ABOVE_MARGIN:g} at which the verdict \"{fit.verdict}\" would change: "
+                          f"smallest, near the {margin:g} at which the verdict \"{fit.verdict}\" would change: "
                           f"probing seed {seed} at each of the {len(runs)} lams to settle it.")
 
 

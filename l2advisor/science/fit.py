@@ -24,7 +24,8 @@ from l2advisor.science.curves import (
 )
 from l2advisor.science.plateau import (
     ABOVE_MARGIN,
-    FOLLOW_UP_BAND,
+    FOLLOW_UP_HALF_WIDTH,
+    above_plateau_margin,
     above_plateau_score,
     peaks_at_equal_steps,
     plateau_of,
@@ -232,7 +233,8 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
              steps_over_tau=timing.get("steps_over_tau", NAN))
     n_clocks = timing.get("n_clocks", 0)
     score = above_plateau_score([r for r in rows if r.lr == lr0], p["threshold"], tolerance)
-    verdict_inputs = {"n_peaked_clocks": len({m.lr * m.lam for m in good}), "above_plateau": score > ABOVE_MARGIN}
+    margin = above_plateau_margin(f["b"], f["b_interval"])
+    verdict_inputs = {"n_peaked_clocks": len({m.lr * m.lam for m in good}), "above_plateau": score > margin}
     if len({m.lr * m.lam for m in reg}) >= 2:
         f.update(fit_alpha(reg, n_boot, rng))
         f.update(fit_clock(reg, n_boot, rng))
@@ -255,10 +257,14 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
     flipped, _ = decide_verdict({**f, **verdict_inputs, "above_plateau": not verdict_inputs["above_plateau"]},
                                 n_clocks, p["no_effect"], edge)
     f.update(above_plateau_score=score,
-             needs_seed=flipped != verdict and FOLLOW_UP_BAND[0] <= score < FOLLOW_UP_BAND[1])
+             needs_seed=flipped != verdict and abs(score - margin) < FOLLOW_UP_HALF_WIDTH)
+    if verdict_inputs["above_plateau"] and margin < ABOVE_MARGIN:
+        why.append(f"at equal steps the largest lam falls {score:.2f} thresholds below the smallest; "
+                   f"{margin:g} suffices because b is clearly negative: larger lams reach the common "
+                   f"levels later, as over-regularized probes do")
     if f["needs_seed"]:
         why.append(f"at equal steps the largest lam falls {score:.2f} thresholds below the smallest, near "
-                   f"the {ABOVE_MARGIN:g} that decides whether the probes sit above the plateau (verdict "
+                   f"the {margin:g} that decides whether the probes sit above the plateau (verdict "
                    f"\"{flipped}\" the other side): one more seed per lam settles it")
     return Fit(**{**f, "verdict": verdict, "reasons": tuple(why + _describe(f) + notes)})
 

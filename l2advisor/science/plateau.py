@@ -18,16 +18,22 @@ from l2advisor.science.curves import (
     finite_median,
     peak_within,
 )
+from l2advisor.science.verdict import B_MIN
 
 if TYPE_CHECKING:
     from l2advisor.science.fit import LamRow
 
 NAN = float("nan")
 ABOVE_MARGIN = 1.5  # in plateau thresholds (each 2 sd of a difference of means)
-# scores in this band are near the margin: one more seed per lam settles them (probing/follow_up.py);
-# on the bundled default, 2 of 6 two-seed sets scored 1.1 and 1.5, and 218 of 220 three-seed sets > 1.5
-FOLLOW_UP_BAND = (1.0, 2.0)
-__all__ = ["above_plateau", "above_plateau_score", "peaks_at_equal_steps", "plateau_of"]
+# ... or 1.0 when b says the same: larger lams reach the common levels clearly later (b <= -B_MIN,
+# its interval below 0), as over-regularized probes do and a null does not (simulated nulls: 0 of
+# 320; every real task above the plateau in the suite: b -0.2 to -0.96; the negative-control task
+# null_weightnorm: b -0.03 to 0.02)
+SLOWED_MARGIN = 1.0
+# scores within this of the margin are near the edge: one more seed per lam settles them
+# (probing/follow_up.py); on the bundled default, 218 of 220 three-seed sets cleared 1.5
+FOLLOW_UP_HALF_WIDTH = 0.5
+__all__ = ["above_plateau", "above_plateau_margin", "above_plateau_score", "peaks_at_equal_steps", "plateau_of"]
 
 
 def plateau_of(rows: list[LamRow], ms: list[CurveMetrics], tolerance: float) -> dict:
@@ -88,6 +94,14 @@ def above_plateau_score(rows: list[LamRow], threshold: float, tolerance: float =
     if not threshold > 0:  # no noise at all: any drop is clear
         return math.copysign(math.inf, smallest - largest) if smallest != largest else 0.0
     return (smallest - largest) / threshold
+
+
+def above_plateau_margin(b: float, b_interval: tuple[float, float]) -> float:
+    """The score (thresholds) above which the probes sit above the plateau: SLOWED_MARGIN when
+    b says that larger lams reach the common levels clearly later (b <= -B_MIN and its 95%
+    interval below 0), else ABOVE_MARGIN. An unknown interval (one seed per lam) is not clear."""
+    hi = b_interval[1]
+    return SLOWED_MARGIN if (math.isfinite(b) and math.isfinite(hi) and b <= -B_MIN and hi < 0) else ABOVE_MARGIN
 
 
 def above_plateau(rows: list[LamRow], threshold: float, tolerance: float = 0.0) -> bool:

@@ -16,17 +16,19 @@ from l2advisor.science.fit import CANNOT, FAILS, HOLDS, fit_relations
 from tests.synthetic import family
 
 
-def steps_curve(lam: float, seed: int, level: float, lr: float = 0.1) -> Curve:
+def steps_curve(lam: float, seed: int, level: float, lr: float = 0.1, slowing: float = 0.0) -> Curve:
+    """The rise takes 40 steps, times (lam / 0.025)^slowing: larger lams rise later when > 0."""
     steps = np.unique(np.round(np.geomspace(10, 4 / (lr * lam), 30)))  # window 1/(lr*lam), as planned
-    val = 0.1 + (level - 0.1) * (1 - np.exp(-steps / 40)) + (0.003 if seed % 2 == 0 else -0.003)
+    rise = 40.0 * (lam / 0.025) ** slowing
+    val = 0.1 + (level - 0.1) * (1 - np.exp(-steps / rise)) + (0.003 if seed % 2 == 0 else -0.003)
     n = steps.size
     return Curve(lam=lam, lr=lr, seed=seed, steps=steps, tau=lr * lam * steps, val_metric=val,
                  train_acc=np.ones(n), train_loss=np.full(n, 0.01), status="finished")
 
 
-def probes(drop: float) -> list[Curve]:
+def probes(drop: float, slowing: float = 0.0) -> list[Curve]:
     """lams 0.025, 0.05, 0.1 at two seeds; the largest lam's top `drop` below the smallest's."""
-    return [steps_curve(lam, seed, level) for seed in (0, 1)
+    return [steps_curve(lam, seed, level, slowing=slowing) for seed in (0, 1)
             for lam, level in ((0.025, 0.96), (0.05, 0.959), (0.1, 0.96 - drop))]
 
 
@@ -53,3 +55,22 @@ def test_a_verdict_that_does_not_hinge_on_the_test_asks_for_nothing() -> None:
     whatever its score."""
     fit = fit_relations(family(seeds=(0, 1)))
     assert fit.verdict == HOLDS and not fit.needs_seed
+
+
+def test_larger_lams_rising_clearly_later_lower_the_margin_to_one_threshold() -> None:
+    """1.17 thresholds: "cannot tell" when larger lams also rise later (b clearly negative:
+    over-regularization); the same drop with the rise left alone says "does not hold"."""
+    fit = fit_relations(probes(0.007, slowing=0.3))
+    assert fit.b < -0.25 and fit.b_interval[1] < 0 and 1.0 < fit.above_plateau_score < 1.5
+    assert fit.verdict == CANNOT and any("1 suffices because b is clearly negative" in r for r in fit.reasons)
+    assert fit.needs_seed  # within half a threshold of the lowered margin
+    flat = fit_relations(probes(0.0105))  # about the same score, lam leaves the rise alone
+    assert 1.0 < flat.above_plateau_score < 1.5 and flat.verdict == FAILS
+
+
+def test_a_slowed_rise_without_an_equal_steps_drop_is_still_not_above_the_plateau() -> None:
+    """Negative control: b alone does not make "cannot tell"; the drop must reach 1 threshold
+    (0.35 here: too far from it to ask for a seed)."""
+    fit = fit_relations(probes(0.0, slowing=0.3))
+    assert fit.b < -0.25 and fit.b_interval[1] < 0 and fit.above_plateau_score < 0.5
+    assert fit.verdict == FAILS and not fit.needs_seed

@@ -67,3 +67,13 @@ def test_the_score_counts_thresholds_and_is_nan_when_the_smallest_lam_is_not_bes
     assert above_plateau_score(rows({0.1: 0.90, 0.05: 0.96, 0.025: 0.94}), threshold=0.008) != \
         above_plateau_score(rows({0.1: 0.90, 0.05: 0.96, 0.025: 0.94}), threshold=0.008)  # NaN
     assert above_plateau_score(rows({0.1: 0.97, 0.05: 0.96, 0.025: 0.962}), threshold=0.008) < 0  # largest best
+
+
+def test_the_margin_drops_to_one_threshold_only_when_b_is_clearly_negative() -> None:
+    from l2advisor.science.plateau import ABOVE_MARGIN, SLOWED_MARGIN, above_plateau_margin
+
+    assert above_plateau_margin(-0.4, (-0.6, -0.2)) == SLOWED_MARGIN == 1.0
+    assert above_plateau_margin(-0.4, (-0.6, 0.05)) == ABOVE_MARGIN  # its interval reaches 0
+    assert above_plateau_margin(-0.1, (-0.15, -0.05)) == ABOVE_MARGIN  # too small to mean anything
+    assert above_plateau_margin(-0.4, (float("nan"), float("nan"))) == ABOVE_MARGIN  # unknown interval
+    assert above_plateau_margin(0.9, (0.7, 1.1)) == ABOVE_MARGIN

@@ -17,7 +17,9 @@ length is proportional to 1/(lr*lam).
     (and when, in addition, every lam's peak is within noise: "lam has no effect")
     unless, at equal steps, the smallest probed lam is the best and a larger one is clearly
     worse (`above_plateau`: every probe may sit above the plateau, where the learning rate,
-    not lam, sets the time to the top)                         -> cannot tell
+    not lam, sets the time to the top; "clearly": 1.5 thresholds, or 1.0 when b is clearly
+    negative, plateau.py; within half a threshold of that edge the fit sets `needs_seed` and
+    `probe` adds one more seed per lam, probing/follow_up.py)  -> cannot tell
   * b outside B_APPROX = [0.4, 1.6]                               -> does not hold
   * b in B_HOLDS = [0.75, 1.25], CI inside [0.5, 1.5], steps_over_tau >= TAU_CLEARLY_BETTER
                                                                   -> holds, else approximately

@@ -277,3 +277,15 @@ def test_corruption_never_crashes_or_invents(tmp_path: Path, records: list, kind
         data = data[:at] + control + junk[:size].replace(b"\n", b"") + b"\n" + data[at:]
     path.write_bytes(data)
     check_no_invention(path, evals, ends)
+
+
+def test_header_versions_read_optuna_without_importing_it() -> None:
+    """Start-up of every probe and training run: the header's optuna version comes from the
+    package metadata (importing optuna took seconds); the same string optuna reports."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from l2advisor.runs.store import versions; v = versions(); "
+            "assert 'optuna' not in sys.modules; import optuna; assert v['optuna'] == optuna.__version__; print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr

@@ -43,15 +43,21 @@ def model_cost(model: nn.Module, batch: torch.Tensor) -> tuple[int, float]:
     used only for this (its BatchNorm statistics change) and without touching the RNG.
 
     A model built only from linear and conv layers and layers without matmuls (NO_MATMUL) is
-    counted by hooks on its linear and conv layers; any other (attention, recurrent layers, a
-    custom forward that multiplies matrices itself) by torch's FlopCounterMode, whose module
-    tracking imports torch._dynamo (about 2.5 s at start-up). Both count the same FLOPs, except
-    that FlopCounterMode counts more for a grouped convolution's weight gradient.
+    counted by hooks on its linear and conv layers; any other by the products its forward calls
+    (`_traced_flops`: custom modules around linear layers, `x @ w`, convolutions), unless it
+    calls one that tracing does not price (attention, recurrent layers, einsum): then by torch's
+    FlopCounterMode, which imports torch._dynamo (about 2.5 s at start-up). All three count the
+    same FLOPs, except that FlopCounterMode counts more for a grouped convolution's weight gradient.
     """
     params = sum(p.numel() for p in model.parameters())
     with torch.random.fork_rng():
         if all(isinstance(m, COUNTED + NO_MATMUL) for m in model.modules()):
             return params, _hooked_flops(model, batch)
+    with torch.random.fork_rng():
+        traced = _traced_flops(model, batch)
+    if traced is not None:
+        return params, traced
+    with torch.random.fork_rng():
         from torch.utils.flop_counter import FlopCounterMode
 
         with FlopCounterMode(display=False) as counter:
@@ -95,6 +101,46 @@ def _hooked_flops(model: nn.Module, batch: torch.Tensor) -> float:
         for handle in handles:
             handle.remove()
     return float(total[0])
+
+
+# torch functions whose FLOPs `_traced_flops` knows, and (by name, or part of one) those it does not
+PRODUCTS = {"linear", "matmul", "__matmul__", "mm", "bmm", "addmm", "conv1d", "conv2d", "conv3d"}
+OPAQUE_NAMES = {"mv", "dot", "vdot", "addmv", "inner", "outer", "kron", "cdist", "tensordot", "einsum",
+                "bilinear", "baddbmm", "addbmm", "multi_dot", "chain_matmul", "__rmatmul__"}
+OPAQUE_PARTS = ("attention", "lstm", "gru", "rnn", "transformer", "conv_transpose")
+
+
+def _product_flops(name: str, args: tuple, out: torch.Tensor) -> float:
+    """Forward FLOPs 2 * outputs * (inputs summed per output), plus the same once per operand
+    that needs a gradient (the backward's products), as the hooks and FlopCounterMode count."""
+    a, b = (args[1], args[2]) if name == "addmm" else (args[0], args[1])
+    per_output = math.prod(b.shape[1:]) if name.startswith("conv") else (
+        b.shape[-1] if name == "linear" else a.shape[-1])
+    forward = 2 * out.numel() * per_output
+    return float(forward * (1 + int(a.requires_grad) + int(b.requires_grad)))
+
+
+def _traced_flops(model: nn.Module, batch: torch.Tensor) -> float | None:
+    """FLOPs of one forward + backward from the products the forward calls, seen as torch
+    function calls (a TorchFunctionMode: unlike dispatch modes, it does not import torch._dynamo).
+    None when the forward calls a product it cannot price, or passes one its operands by name."""
+    from torch.overrides import TorchFunctionMode
+
+    class Products(TorchFunctionMode):
+        flops, opaque = 0.0, False
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+            out = func(*args, **(kwargs or {}))
+            name = getattr(func, "__name__", "")
+            if name in PRODUCTS and len(args) >= (3 if name == "addmm" else 2) and isinstance(out, torch.Tensor):
+                self.flops += _product_flops(name, args, out)
+            elif name in PRODUCTS or name in OPAQUE_NAMES or any(part in name for part in OPAQUE_PARTS):
+                self.opaque = True
+            return out
+
+    with Products() as products:
+        _forward_backward(model, batch)
+    return None if products.opaque else products.flops
 
 
 def rule_threads(flops_per_step: float, available: int) -> int:

@@ -152,3 +152,56 @@ def test_the_cli_sets_the_rules_count(tiny_model: Path, tmp_path: Path) -> None:
         assert torch.get_num_threads() == 1 and "Threads: 1 thread" in " ".join(result.stderr.split())
     finally:
         torch.set_num_threads(before)
+
+
+class _MixerLike(nn.Module):
+    """A custom module around linear layers (transposed token mixing, as MLP-Mixer), plus a
+    product of its own and a convolution: what tracing counts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.tokens = nn.Linear(8, 16)
+        self.direction = nn.Parameter(torch.randn(10, 16))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, 8, 8) -> (B, 10)
+        h = self.conv(x).mean(1)  # (B, 8, 8)
+        h = self.tokens(h.transpose(1, 2)).transpose(1, 2)  # (B, 16, 8)
+        w = self.direction / self.direction.norm(dim=1, keepdim=True)
+        return h.mean(2) @ w.T
+
+
+def test_a_custom_module_is_counted_by_tracing_as_flop_counter_mode_counts() -> None:
+    from l2advisor.training.threads import _traced_flops
+
+    x = torch.randn(16, 1, 8, 8)
+    assert _traced_flops(_MixerLike(), x) == _reference_flops(_MixerLike(), x) == model_cost(_MixerLike(), x)[1]
+
+
+def test_a_product_tracing_cannot_price_falls_back_to_flop_counter_mode() -> None:
+    """Negative control: einsum multiplies matrices too; tracing says it does not know rather
+    than leave it out."""
+    from l2advisor.training.threads import _traced_flops
+
+    class Bilinear(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(16, 16))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.einsum("bi,ij->bj", x, self.weight)
+
+    x = torch.randn(32, 16)
+    assert _traced_flops(Bilinear(), x) is None
+    assert model_cost(Bilinear(), x)[1] == _reference_flops(Bilinear(), x) > 0
+
+
+def test_counting_a_custom_module_does_not_import_dynamo() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from tests.training.test_threads import _MixerLike; "
+            "from l2advisor.training.threads import model_cost; model_cost(_MixerLike(), torch.ones(3, 1, 8, 8)); "
+            "print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"

@@ -117,7 +117,7 @@ class Fit:
     collapsed_hi: tuple[float, ...]
     excluded: tuple[Excluded, ...]
     above_plateau_score: float = NAN  # plateau.py: thresholds the largest lam falls below the smallest
-    needs_seed: bool = False  # the verdict hinges on that score and it lies in FOLLOW_UP_BAND
+    needs_seed: bool = False  # the verdict hinges on that score, within FOLLOW_UP_HALF_WIDTH of its margin
 
 
 def _blank(tolerance: float) -> dict:

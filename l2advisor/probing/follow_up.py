@@ -61,7 +61,7 @@ def decide_follow_up(planned: Sequence[ProbeRun], curves: Sequence[Curve], toler
     runs = tuple(replace(run, seed=seed) for run in planned if run.lr == fit.lr and run.seed == first)
     margin = above_plateau_margin(fit.b, fit.b_interval)
     return FollowUp(runs, f"At equal steps the largest lam falls {fit.above_plateau_score:.2f} thresholds below the "
-                          f"smallest, near the {margin:g} at which the verdict \"{fit.verdict}\" would change: "
+                          f"smallest, near the margin of {margin:g} at which the verdict \"{fit.verdict}\" would change: "
                           f"probing seed {seed} at each of the {len(runs)} lams to settle it.")
 
 

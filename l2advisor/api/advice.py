@@ -14,6 +14,7 @@ from typing import Any
 
 from l2advisor.api.probes import ProbeResults
 from l2advisor.errors import InputError, RunFailed
+from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.runs.rundir import load_probe_curves
 from l2advisor.runs.store import Results, read_json, write_json
 from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise
@@ -137,10 +138,6 @@ def _fit(results: Results, curves: list[Curve], run_dir: Path | None) -> tuple[F
                         + "; ".join(fit.reasons[1:]) + "), so there is nothing to advise from; "
                         "probe smaller lams or a smaller lr.")
     warnings = list(results.warnings)
-    from l2advisor.probing.follow_up import (
-        gaps_with_follow_up,  # imports torch: not at module level
-    )
-
     missing, failed = gaps_with_follow_up(results)
     lams = {r.lam for r in fit.table if r.n_seeds > 0 and r.lr == fit.lr}
     if missing and len(lams) < MIN_LAMS:

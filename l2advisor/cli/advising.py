@@ -23,6 +23,7 @@ from rich.table import Table
 from l2advisor.cli.app import err, out
 from l2advisor.cli.train import UNITS, budget_steps
 from l2advisor.errors import InputError, RunFailed
+from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.runs.rundir import PLAN_KEY, ProbeGap, load_probe_curves
 from l2advisor.runs.store import Results, json_safe, read_json, write_json
 from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise
@@ -45,7 +46,8 @@ DEFAULT_TOLERANCE = 0.005
 VERDICT_STYLE = {HOLDS: "bold green", APPROX: "bold yellow", CANNOT: "bold magenta", FAILS: "bold red"}
 
 
-def load_and_fit(run_dir: Path, refuse_pending: bool = True) -> tuple[Results, list[Curve], Fit]:
+def load_and_fit(run_dir: Path, refuse_pending: bool = True
+                 ) -> tuple[Results, list[Curve], Fit, tuple[list[ProbeGap], list[ProbeGap]]]:
     """Finished probes -> Fit, with the probe's own tolerance; writes fit.json. Reader
     warnings (e.g. a skipped partial line) and planned probes the fit lacks go to stderr."""
     if not Path(run_dir).is_dir():
@@ -57,12 +59,12 @@ def load_and_fit(run_dir: Path, refuse_pending: bool = True) -> tuple[Results, l
     tolerance = (settings.get("probe") or {}).get("tolerance", DEFAULT_TOLERANCE)
     fit = fit_relations(curves, tolerance=float(tolerance))
     write_json(Path(run_dir) / FIT_FILE, fit_to_dict(fit))
-    check_gaps(run_dir, results, fit, refuse_pending)
+    gaps = check_gaps(run_dir, results, fit, refuse_pending)
     if fit.n_usable == 0:
         raise RunFailed(f"None of the {len(curves)} finished probes in {run_dir} is usable ("
                         + "; ".join(fit.reasons[1:]) + "), so there is nothing to advise from; "
                         "probe smaller lams or a smaller lr.")
-    return results, curves, fit
+    return results, curves, fit, gaps
 
 
 def _names(gaps: list[ProbeGap], most: int = 8) -> str:
@@ -70,14 +72,12 @@ def _names(gaps: list[ProbeGap], most: int = 8) -> str:
     return ", ".join(shown) + (f" and {len(gaps) - most} more" if len(gaps) > most else "")
 
 
-def check_gaps(run_dir: Path, results: Results, fit: Fit, refuse_pending: bool = True) -> None:
+def check_gaps(run_dir: Path, results: Results, fit: Fit,
+               refuse_pending: bool = True) -> tuple[list[ProbeGap], list[ProbeGap]]:
     """Name the planned probes the fit lacks (stderr). Refuse (`refuse_pending`) while probes
     are still to come and fewer than MIN_LAMS lams are usable: advice then would rest on a
-    verdict about an unfinished design (figures of partial probes are still worth drawing)."""
-    from l2advisor.probing.follow_up import (
-        gaps_with_follow_up,  # imports torch: not at module level
-    )
-
+    verdict about an unfinished design (figures of partial probes are still worth drawing).
+    Returns (missing, failed), follow-up probes included."""
     missing, failed = gaps_with_follow_up(results)
     planned = len(results.header.get(PLAN_KEY) or results.runs)
     lams = {r.lam for r in fit.table if r.n_seeds > 0 and r.lr == fit.lr}
@@ -93,6 +93,7 @@ def check_gaps(run_dir: Path, results: Results, fit: Fit, refuse_pending: bool =
     if failed:
         err.print(f"[yellow]Warning: {len(failed)} of the {planned} planned probes failed or diverged and are "
                   f"left out of this fit: {escape(_names(failed))}.[/]", highlight=False)
+    return missing, failed
 
 
 def _budget(results: Results, budget: float, unit: str) -> int:
@@ -232,7 +233,7 @@ def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None,
     _check_lr(lr)
     if not math.isfinite(budget) or budget <= 0:
         raise InputError(f"--budget must be a finite number > 0, got {budget!r}.")
-    results, _, fit = load_and_fit(run_dir)
+    results, _, fit, (missing, failed) = load_and_fit(run_dir)
     steps = _budget(results, budget, unit)
     scheduled = _check_schedule(lr_schedule, warmup, steps)
     # a schedule is advised as its constant-lr equivalent on the tau clock: T_eff = sum_t lr_t / lr
@@ -249,11 +250,6 @@ def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None,
                   f"{steps / sized_for:.3g}x that, so the advice extrapolates "
                   f"{'further below' if steps > sized_for else 'less far below'} the probed lams than planned "
                   f"(re-probe with --budget {steps} to size them for it).[/]")
-    from l2advisor.probing.follow_up import (
-        gaps_with_follow_up,  # imports torch: not at module level
-    )
-
-    missing, failed = gaps_with_follow_up(results)
     gaps = {"missing_probes": [g.to_dict() for g in missing], "failed_probes": [g.to_dict() for g in failed]}
     schedule = sv or {"lr_schedule": "constant", "warmup": 0, "lr_integral": 1.0}
     record = {**advice_to_dict(advice), "budget": budget, "unit": unit, "run_dir": str(run_dir), **gaps, **schedule,
@@ -281,7 +277,7 @@ def report_command(run_dir: Path, out_dir: Path | None) -> None:
     from l2advisor.reporting.data import report_data
     from l2advisor.reporting.page import write_report  # matplotlib: only when drawing
 
-    results, curves, fit = load_and_fit(run_dir, refuse_pending=False)  # partial probes: warned
+    results, curves, fit, _ = load_and_fit(run_dir, refuse_pending=False)  # partial probes: warned
     advice = None
     saved = Path(run_dir) / ADVICE_FILE
     if saved.exists():  # redo the saved advice's budget and lr on this fit: one consistent picture

@@ -76,9 +76,9 @@ def run_with_follow_up(planned: Sequence[ProbeRun], path: Path, tolerance: float
     if interrupted():
         return list(planned)
     extra = follow_up(planned, read_results(path), tolerance)
-    if extra.runs:
+    todo, _ = pending(extra.runs, read_results(path))
+    if todo:  # a resume that finds them done says nothing again
         notice(extra.reason)
-        todo, _ = pending(extra.runs, read_results(path))
         run(todo)
     return [*planned, *extra.runs]
 

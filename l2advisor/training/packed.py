@@ -7,11 +7,17 @@ ones (and any on per-replica inputs) a grouped convolution (groups=K); the K fir
 are one matmul, later ones a bmm; batch norm is one call over K*C channels, so each replica
 keeps its own running statistics; activations and pooling act per channel. A layer it does
 not know raises `Unsupported` (the caller then uses vmap).
+
+On a CPU, 2-D convolutions take their inputs in channels-last memory (`channels_last`; the
+values and their logical order are unchanged), so every 4-D activation after them is
+channels-last too, and max-pooling and the grouped K*C-channel convolutions vectorize over
+channels: `benchmarks/stacked_step.py` times both layouts side by side.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import Tensor, nn
@@ -42,7 +48,7 @@ def own_inputs(x: Tensor) -> tuple[Tensor, str]:
     return x.movedim(0, 1).flatten(1, 2), CHAN
 
 
-def compile_layers(model: nn.Module) -> list[Layer]:
+def compile_layers(model: nn.Module, channels_last: bool = True) -> list[Layer]:
     """The packed program of an `nn.Sequential` (nested ones flattened); `Unsupported` if not.
 
     Two rewrites that give the same numbers with fewer passes over the largest tensors: a
@@ -51,19 +57,20 @@ def compile_layers(model: nn.Module) -> list[Layer]:
     into that layer's weights in evaluation mode (it is then a fixed per-channel affine map).
     """
     ops = _sequence(model, "")
+    layer = partial(_layer, channels_last=channels_last)
     layers: list[Layer] = []
     i = 0
     while i < len(ops):
         name, module = ops[i]
         after = ops[i + 1] if i + 1 < len(ops) else ("", None)
         if type(module) is nn.ReLU and type(after[1]) is nn.MaxPool2d:
-            layers += [_layer(*after), _layer(name, module)]
+            layers += [layer(*after), layer(name, module)]
             i += 2
         elif type(module) in (nn.Linear, nn.Conv1d, nn.Conv2d) and type(after[1]) in (nn.BatchNorm1d, nn.BatchNorm2d):
-            layers.append(_folding(_layer(name, module), name, after[0], after[1]))
+            layers.append(_folding(layer(name, module), name, after[0], after[1]))
             i += 2
         else:
-            layers.append(_layer(name, module))
+            layers.append(layer(name, module))
             i += 1
     return layers
 
@@ -80,12 +87,12 @@ def _sequence(model: nn.Module, prefix: str) -> list[tuple[str, nn.Module]]:
     return ops
 
 
-def _layer(name: str, module: nn.Module) -> Layer:
+def _layer(name: str, module: nn.Module, channels_last: bool) -> Layer:
     kind = type(module)
     if kind is nn.Linear:
         return _linear(name)
     if kind in (nn.Conv1d, nn.Conv2d) and module.padding_mode == "zeros":
-        return _conv(name, module)
+        return _conv(name, module, channels_last)
     if kind in (nn.BatchNorm1d, nn.BatchNorm2d):
         return _batch_norm(name, module)
     if kind is nn.Flatten and module.start_dim == 1 and module.end_dim == -1:
@@ -131,7 +138,7 @@ def _linear(name: str) -> Layer:
     return run
 
 
-def _conv(name: str, module: nn.Conv1d | nn.Conv2d) -> Layer:
+def _conv(name: str, module: nn.Conv1d | nn.Conv2d, channels_last: bool) -> Layer:
     conv = F.conv1d if isinstance(module, nn.Conv1d) else F.conv2d
     stride, padding, dilation, groups = module.stride, module.padding, module.dilation, module.groups
 
@@ -141,12 +148,23 @@ def _conv(name: str, module: nn.Conv1d | nn.Conv2d) -> Layer:
             raise Unsupported("a convolution after a linear layer")
         flat_weight = weight.reshape(-1, *weight.shape[2:])
         flat_bias = None if bias is None else bias.reshape(-1)
+        if channels_last and h.dim() == 4 and h.device.type == "cpu":
+            h = _nhwc(h)
         if layout == SHARED and groups == 1:  # shared input: one conv with K*O filters
             return conv(h, flat_weight, flat_bias, stride, padding, dilation, 1), CHAN
         if layout == SHARED:
             h = h.repeat(1, k, *[1] * (h.dim() - 2))
         return conv(h, flat_weight, flat_bias, stride, padding, dilation, groups * k), CHAN
     return run
+
+
+def _nhwc(h: Tensor) -> Tensor:
+    """(B, C, H, W) values in channels-last memory, with strides that say so: with one channel
+    both layouts are the same bytes, and a convolution reads the layout from the strides
+    (`contiguous(memory_format=...)` keeps NCHW strides there, and the output would be NCHW)."""
+    if h.stride(1) == 1 and h.is_contiguous(memory_format=torch.channels_last):
+        return h
+    return torch.empty_like(h, memory_format=torch.channels_last).copy_(h)
 
 
 def _batch_norm(name: str, module: nn.BatchNorm1d | nn.BatchNorm2d) -> Layer:

@@ -100,9 +100,9 @@ class PackedStacked(Stacked):
 
     kind = "packed"
 
-    def __init__(self, models: list[nn.Module]) -> None:
+    def __init__(self, models: list[nn.Module], channels_last: bool = True) -> None:
         super().__init__(models)
-        self.layers = compile_layers(models[0])
+        self.layers = compile_layers(models[0], channels_last)
 
     def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
                  buffers: Tensors | None = None, per_replica: bool = False) -> Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from l2advisor.runs.rundir import results_path
 from l2advisor.runs.store import read_results
 from l2advisor.training.batched import CannotBatch, Replica, train_batched
 from l2advisor.training.lr_schedules import make_lr_at
-from l2advisor.training.replicas import stack_replicas
+from l2advisor.training.packed import _nhwc
+from l2advisor.training.replicas import PackedStacked, stack_replicas
 from l2advisor.training.train import TrainConfig, build_seeded_model, train
 from tests.conftest import TINY_MODEL, write_model
 
@@ -224,6 +226,36 @@ def test_sequential_models_are_packed(tmp_path: Path) -> None:
     stacked = stack_replicas(models, torch.randn(4, 1, 8, 8))
     assert stacked.kind == "packed" and stacked.params["0.weight"].shape == (3, 4, 1, 3, 3)
     assert stacked.buffers["1.running_mean"].shape == (3, 4)  # per-replica running statistics
+
+
+@pytest.mark.parametrize("per_replica", [False, True])
+def test_channels_last_packing_gives_the_models_outputs_and_gradients(tmp_path: Path, per_replica: bool) -> None:
+    task = task_of(tmp_path, NOISE_CNN)
+    models = [build_seeded_model(task, seed, torch.device("cpu")) for seed in range(3)]
+    x = torch.randn(3, 16, 1, 8, 8) if per_replica else torch.randn(16, 1, 8, 8)  # one input channel
+    results = {}
+    for layout in (True, False):
+        stacked = PackedStacked(models, channels_last=layout)
+        out = stacked(x, True, per_replica=per_replica)  # (K, B, 4)
+        results[layout] = (out, torch.autograd.grad(out.square().sum(), list(stacked.params.values())))
+    for k, model in enumerate(models):
+        reference = copy.deepcopy(model).train()(x[k] if per_replica else x)
+        torch.testing.assert_close(results[True][0][k], reference, rtol=1e-5, atol=1e-5)
+    for mine, theirs in zip(results[True][1], results[False][1], strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_one_channel_inputs_get_channels_last_strides() -> None:
+    # with C = 1 both layouts are the same bytes; contiguous(memory_format=...) keeps NCHW strides,
+    # and a convolution then returns NCHW (the slow pooling path)
+    x = torch.randn(4, 1, 6, 6)
+    assert x.contiguous(memory_format=torch.channels_last).stride() == x.stride()
+    y = _nhwc(x)
+    assert torch.equal(y, x) and y.stride() == (36, 1, 6, 1)
+    out = torch.nn.functional.conv2d(y, torch.randn(5, 1, 3, 3))
+    assert out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous()
+    wide = torch.randn(4, 3, 6, 6).contiguous(memory_format=torch.channels_last)
+    assert _nhwc(wide) is wide  # already channels-last: no copy
 
 
 def test_batch_norm_folded_into_the_linear_before_it_gives_the_models_eval_outputs() -> None:

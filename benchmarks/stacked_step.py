@@ -1,18 +1,20 @@
-"""A stacked probe step in two memory layouts: convolutions on NCHW inputs against channels-last.
+"""A stacked probe step, two ways side by side: the CNNs' packed convolutions on NCHW inputs
+against channels-last memory, and a custom module (the suite's mixer) under vmap against folded.
 
-For each CNN model file, K replicas of it are packed (`PackedStacked`, as `train_batched` packs
-them), each with its own batch (K seeds in one stack, as budget-sized probes run), and timed
-side by side in alternating rounds, one torch thread:
+For each model file, K replicas of it are stacked each way (`PackedStacked` with and without
+channels-last; `VmapStacked` against `FoldedStacked`), each replica with its own batch (K seeds
+in one stack, as budget-sized probes run), and timed side by side in alternating rounds, one
+torch thread:
 
 - a training step: forward, per-replica cross-entropy, gradients (no optimizer update: it
   does not depend on the layout);
 - an evaluation pass over 512 validation images in the chunks `train_batched` uses.
 
-Printed per model and K: milliseconds per step and per evaluation pass in each layout (median of
-the rounds), and the speed-up; and, for scale, one unstacked step of the user's model.
+Printed per model and K: milliseconds per step and per evaluation pass each way (median of the
+rounds), and the speed-up; and, for scale, one unstacked step of the user's model.
 
-    python benchmarks/stacked_step.py            # 5 rounds, 3 CNNs, K = 2, 4, 6
-    python benchmarks/stacked_step.py --quick    # 2 rounds, 2 CNNs, K = 2, 6
+    python benchmarks/stacked_step.py            # 5 rounds, 4 models, K = 2, 4, 6
+    python benchmarks/stacked_step.py --quick    # 2 rounds, 3 models, K = 2, 6
 """
 
 from __future__ import annotations
@@ -34,13 +36,18 @@ sys.path.insert(0, str(ROOT))
 from l2advisor.modelfile.spec import load_spec  # noqa: E402
 from l2advisor.modelfile.task import build_task  # noqa: E402
 from l2advisor.training.batches import eval_chunks  # noqa: E402
-from l2advisor.training.replicas import PackedStacked  # noqa: E402
+from l2advisor.training.replicas import FoldedStacked, PackedStacked, Stacked, VmapStacked  # noqa: E402
 from l2advisor.training.train import build_seeded_model  # noqa: E402
 
-MODELS = {"bundled default (28x28)": ROOT / "examples" / "mnist_cnn.py",
-          "cnn_plain_mnist14": ROOT / "benchmarks" / "suite" / "cnn_plain_mnist14.py",
-          "cnn_bn_digits": ROOT / "benchmarks" / "suite" / "cnn_bn_digits.py"}
-LAYOUTS = {"NCHW": False, "channels-last": True}
+SUITE = ROOT / "benchmarks" / "suite"
+LAYOUTS: dict[str, Callable[[list], Stacked]] = {  # before, after
+    "NCHW": lambda models: PackedStacked(models, channels_last=False),
+    "channels-last": lambda models: PackedStacked(models, channels_last=True)}
+FORMS: dict[str, Callable[[list], Stacked]] = {"vmap": VmapStacked, "folded": FoldedStacked}
+MODELS = {"bundled default (28x28)": (ROOT / "examples" / "mnist_cnn.py", LAYOUTS),
+          "cnn_plain_mnist14": (SUITE / "cnn_plain_mnist14.py", LAYOUTS),
+          "mixer_adamw_digits": (SUITE / "mixer_adamw_digits.py", FORMS),
+          "cnn_bn_digits": (SUITE / "cnn_bn_digits.py", LAYOUTS)}
 VAL_IMAGES = 512
 
 
@@ -52,10 +59,10 @@ def ms_per_call(fn: Callable[[], object], calls: int) -> float:
     return (time.perf_counter() - start) / calls * 1e3
 
 
-def timers(task, k: int, channels_last: bool) -> tuple[Callable[[], object], Callable[[], object]]:
-    """(training step, evaluation pass) of K packed replicas, each on its own batch."""
+def timers(task, k: int, make: Callable[[list], Stacked]) -> tuple[Callable[[], object], Callable[[], object]]:
+    """(training step, evaluation pass) of K stacked replicas, each on its own batch."""
     device = torch.device("cpu")
-    stacked = PackedStacked([build_seeded_model(task, seed, device) for seed in range(k)], channels_last)
+    stacked = make([build_seeded_model(task, seed, device) for seed in range(k)])
     size = task.spec.batch_size
     inputs = torch.stack([torch.stack([task.train[(r * size + i) % len(task.train)][0] for i in range(size)])
                           for r in range(k)])  # (K, B, ...)
@@ -93,28 +100,29 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     rounds, ks = (2, (2, 6)) if args.quick else (args.rounds, (2, 4, 6))
-    models = dict(list(MODELS.items())[:2]) if args.quick else MODELS
+    models = dict(list(MODELS.items())[1:]) if args.quick else MODELS
     print(f"torch {torch.__version__}, 1 thread, load average at the start {os.getloadavg()[0]:.1f}, "
           f"{rounds} rounds (medians)")
-    print("| model | K | one model's step (ms) | step NCHW (ms) | step channels-last (ms) | speed-up | "
-          f"eval {VAL_IMAGES} NCHW (ms) | eval channels-last (ms) | speed-up |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
-    for name, path in models.items():
+    print("| model | before -> after | K | one model's step (ms) | step before (ms) | step after (ms) | speed-up | "
+          f"eval {VAL_IMAGES} before (ms) | eval after (ms) | speed-up |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    for name, (path, ways) in models.items():
         task = build_task(load_spec(path, {}))
         one = statistics.median(ms_per_call(single_step(task), 50) for _ in range(rounds))
+        before, after = ways
         for k in ks:
-            fns = {layout: timers(task, k, flag) for layout, flag in LAYOUTS.items()}
-            step: dict[str, list[float]] = {layout: [] for layout in LAYOUTS}
-            ev: dict[str, list[float]] = {layout: [] for layout in LAYOUTS}
+            fns = {way: timers(task, k, make) for way, make in ways.items()}
+            step: dict[str, list[float]] = {way: [] for way in ways}
+            ev: dict[str, list[float]] = {way: [] for way in ways}
             for r in range(rounds):  # alternate the order, so drift in load hits both alike
-                for layout in (list(LAYOUTS) if r % 2 == 0 else list(LAYOUTS)[::-1]):
-                    step[layout].append(ms_per_call(fns[layout][0], 50))
-                    ev[layout].append(ms_per_call(fns[layout][1], 3))
-            s = {layout: statistics.median(v) for layout, v in step.items()}
-            e = {layout: statistics.median(v) for layout, v in ev.items()}
-            print(f"| {name} | {k} | {one:.2f} | {s['NCHW']:.2f} | {s['channels-last']:.2f} | "
-                  f"{s['NCHW'] / s['channels-last']:.2f}x | {e['NCHW']:.1f} | {e['channels-last']:.1f} | "
-                  f"{e['NCHW'] / e['channels-last']:.2f}x |", flush=True)
+                for way in (list(ways) if r % 2 == 0 else list(ways)[::-1]):
+                    step[way].append(ms_per_call(fns[way][0], 50))
+                    ev[way].append(ms_per_call(fns[way][1], 3))
+            s = {way: statistics.median(v) for way, v in step.items()}
+            e = {way: statistics.median(v) for way, v in ev.items()}
+            print(f"| {name} | {before} -> {after} | {k} | {one:.2f} | {s[before]:.2f} | {s[after]:.2f} | "
+                  f"{s[before] / s[after]:.2f}x | {e[before]:.1f} | {e[after]:.1f} | {e[before] / e[after]:.2f}x |",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,10 @@ Every parameter and buffer gets a leading replica dimension K. Two ways to run t
   statistics; activations and pooling act per channel. A step costs a few large kernels
   instead of K times many small ones: on a CPU or a GPU the small model's step is mostly
   overhead, and this pays it once.
+- folded (folded.py): a custom module whose parameters all live in linear and layer-norm
+  layers runs its own forward on the K batches stacked along the batch dimension; only those
+  layers know about replicas. Checked on a sample with two different replicas on different
+  inputs (`check_independent`): a model that mixes the examples of a batch goes on to vmap.
 - vmap: any other model through `torch.func.functional_call` under `vmap`, buffers stacked
   too (batch norm then updates each replica's running statistics in place).
 
@@ -27,6 +31,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
+from l2advisor.training.folded import ReplicaWeights, fold_model, run_folded
 from l2advisor.training.packed import CHAN, SHARED, Tensors, Unsupported, compile_layers, own_inputs
 
 
@@ -38,6 +43,7 @@ class Stacked:
     """K replicas: `params` (K, *shape) leaves that require grad, `buffers` (K, *shape)."""
 
     kind = ""
+    mixes_batch_possible = False  # True: check on a sample that replicas do not see each other's examples
 
     def __init__(self, models: list[nn.Module]) -> None:
         params = [dict(m.named_parameters()) for m in models]
@@ -119,6 +125,25 @@ class PackedStacked(Stacked):
         return h
 
 
+class FoldedStacked(Stacked):
+    """A custom module of linear and layer-norm layers, run on (K*B, ...) batches (folded.py)."""
+
+    kind = "folded"
+    mixes_batch_possible = True
+
+    def __init__(self, models: list[nn.Module]) -> None:
+        super().__init__(models)
+        if self.buffers:  # buffers or frozen parameters: each replica would need its own
+            raise Unsupported("buffers or frozen parameters")
+        self.weights = ReplicaWeights()
+        self.folded = fold_model(models[0], self.weights)
+
+    def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
+                 buffers: Tensors | None = None, per_replica: bool = False) -> Tensor:
+        return run_folded(self.folded, self.weights, x, self.params if params is None else params, training,
+                          per_replica)
+
+
 def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = False) -> Stacked:
     """Stack K freshly built replicas; packed when possible, else vmap, else `CannotBatch`.
 
@@ -134,7 +159,7 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
         # seed-dependent attribute (a permutation kept as a plain tensor, the seed itself)
         # would be replica 0's for all
         raise CannotBatch("its modules keep state outside parameters and buffers that differs between seeds")
-    attempts: list[type[Stacked]] = [PackedStacked, VmapStacked]
+    attempts: list[type[Stacked]] = [PackedStacked, FoldedStacked, VmapStacked]
     reason = ""
     for kind in attempts:
         try:
@@ -142,6 +167,8 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
             check_outputs(stacked, models[0], sample)
             if per_replica:
                 check_outputs(stacked, models[0], sample, per_replica=True)
+            if stacked.mixes_batch_possible:
+                check_independent(stacked, models[0], sample)
             stacked.after_check(models[0])
             return stacked
         except Unsupported:
@@ -189,3 +216,31 @@ def check_outputs(stacked: Stacked, model: nn.Module, sample: Tensor, per_replic
         mine = stacked(x, training, params, buffers, per_replica)[0]
         if mine.shape != reference.shape or not torch.allclose(mine, reference, rtol=1e-4, atol=1e-5):
             raise CannotBatch("its stacked outputs differ from the model's own")
+
+
+@torch.no_grad()
+def check_independent(stacked: Stacked, model: nn.Module, sample: Tensor) -> None:
+    """Two replicas with different weights, on shared and on their own inputs, must each give
+    what the model gives with their weights: a forward that mixes the examples of a batch
+    (a mean over it) would mix replicas when they share one batch dimension."""
+    generator = torch.Generator().manual_seed(0)  # the global RNG is left alone
+    first = {n: p[0].detach() for n, p in stacked.params.items()}
+    other = {n: p * (1.0 + 0.5 * torch.rand(p.shape, generator=generator).to(p.device)) for n, p in first.items()}
+    params = {n: torch.stack([first[n], other[n]]) for n in first}
+    own = torch.stack([sample, sample.flip(0)])  # (2, n, ...): each replica its own order of examples
+    for training in (True, False):
+        references = [_with_weights(model, weights).train(training) for weights in (first, other)]
+        for inputs, per_replica in ((sample, False), (own, True)):
+            outputs = stacked(inputs, training, params, {}, per_replica)
+            for k, reference in enumerate(references):
+                expected = reference(own[k] if per_replica else sample)
+                if outputs[k].shape != expected.shape or not torch.allclose(outputs[k], expected, rtol=1e-4, atol=1e-5):
+                    raise CannotBatch("its replicas would see each other's examples (the forward mixes a batch)")
+
+
+def _with_weights(model: nn.Module, weights: Tensors) -> nn.Module:
+    copied = copy.deepcopy(model)
+    for name, param in copied.named_parameters():
+        if name in weights:
+            param.copy_(weights[name])
+    return copied

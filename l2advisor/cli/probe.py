@@ -233,7 +233,8 @@ def sizing_line(plan: Any, runs: list[ProbeRun], n_val: int, batch_size: int) ->
 
     if plan is not None:
         line = (f"Sized for a budget of {plan.budget_steps} steps: the probes cost about "
-                f"{plan.cost_fraction:.2f} of one budget run, evaluation included (cap {plan.fraction:.2f}).")
+                f"{plan.cost_fraction:.2f} of one budget run in steps, evaluation included (cap "
+                f"{plan.fraction:.2f}); stacked, they usually take less wall time.")
         if plan.over_cap:
             line += (" [yellow]More than the cap: the cheapest useful plan, 3 rungs from lr*lam = 0.01 "
                      f"(larger lams would show the learning rate's clock, not lam's) with a window of "

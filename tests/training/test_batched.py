@@ -21,7 +21,7 @@ from l2advisor.runs.store import read_results
 from l2advisor.training.batched import CannotBatch, Replica, train_batched
 from l2advisor.training.lr_schedules import make_lr_at
 from l2advisor.training.packed import _nhwc
-from l2advisor.training.replicas import PackedStacked, stack_replicas
+from l2advisor.training.replicas import PackedStacked, same_outputs, stack_replicas
 from l2advisor.training.train import TrainConfig, build_seeded_model, train
 from tests.conftest import TINY_MODEL, write_model
 
@@ -243,6 +243,25 @@ def test_channels_last_packing_gives_the_models_outputs_and_gradients(tmp_path: 
         torch.testing.assert_close(results[True][0][k], reference, rtol=1e-5, atol=1e-5)
     for mine, theirs in zip(results[True][1], results[False][1], strict=True):
         torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_the_bundled_default_packs_for_every_seed_pair() -> None:
+    # channels-last rounding put its logits up to 6e-5 off the model's own: an element-wise
+    # rtol of 1e-4 sent 10 of 24 seed pairs to vmap (3x slower)
+    task = build_task(load_spec(Path(__file__).resolve().parents[2] / "examples" / "mnist_cnn.py", {}))
+    sample = torch.stack([task.train[i][0] for i in range(16)])  # what train_batched checks with
+    for seed in range(0, 12, 2):
+        models = [build_seeded_model(task, s, torch.device("cpu")) for s in (seed, seed, seed + 1)]
+        assert stack_replicas(models, sample, per_replica=True).kind == "packed", seed
+
+
+def test_same_outputs_allows_rounding_and_not_a_wrong_layer() -> None:
+    torch.manual_seed(0)
+    reference = torch.randn(16, 10) * 3
+    assert same_outputs(reference + 1e-4 * torch.randn(16, 10), reference)  # rounding-sized noise
+    assert not same_outputs(reference + 0.05 * reference.abs().max(), reference)  # a missing bias
+    assert not same_outputs(torch.relu(reference), reference)  # an extra activation
+    assert not same_outputs(reference[:, :5], reference[:, :6])
 
 
 def test_one_channel_inputs_get_channels_last_strides() -> None:

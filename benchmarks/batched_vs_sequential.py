@@ -10,6 +10,7 @@ standard error (|mean| < 2 se: no detectable difference).
 
     python benchmarks/batched_vs_sequential.py            # 6 seeds
     python benchmarks/batched_vs_sequential.py --quick    # 3 seeds, lam 0.05 only
+    python benchmarks/batched_vs_sequential.py --first-seed 6    # seeds 6-11: a fresh sample
 """
 
 from __future__ import annotations
@@ -35,11 +36,12 @@ def summary(records: list[dict]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=6)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1 [0]")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     task = build_task(load_spec(DEFAULT, {}))
     lams = [0.05] if args.quick else [0.05, 0.025]
-    seeds = range(3 if args.quick else args.seeds)
+    seeds = range(args.first_seed, args.first_seed + (3 if args.quick else args.seeds))
     per = {lam: {"sequential": [], "stacked": []} for lam in lams}
     for seed in seeds:
         config = TrainConfig(lr=0.1, batch_size=64, max_steps=1, eval_every=1, seed=seed, eval_per_decade=10)
@@ -60,6 +62,11 @@ def main() -> None:
             se = statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else float("nan")
             print(f"| {lam:g} | {name} | {statistics.mean(a):.4f} +- {statistics.pstdev(a):.4f} | "
                   f"{statistics.mean(b):.4f} +- {statistics.pstdev(b):.4f} | {statistics.mean(d):+.4f} +- {se:.4f} | {len(d)} |")
+    for lam in lams:  # each seed's pair, to see a single outlier
+        pairs = zip(per[lam]["sequential"], per[lam]["stacked"], strict=True)
+        print(f"lam {lam:g}, per seed {list(seeds)} (stacked - one by one): peak accuracy "
+              + ", ".join(f"{100 * (y[0] - x[0]):+.2f}" for x, y in zip(per[lam]["sequential"], per[lam]["stacked"], strict=True))
+              + " points; final val loss " + ", ".join(f"{y[1] - x[1]:+.3f}" for x, y in pairs))
 
 
 if __name__ == "__main__":

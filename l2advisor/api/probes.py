@@ -120,7 +120,7 @@ def probe(
     states = [results.runs[r.run_id] for r in every if r.run_id in results.runs]
     curves = tuple(curve_from_state(s) for s in results.runs.values() if s.done and s.evals)
     return ProbeResults(run_dir=run_dir, probes=tuple(summarize(states, settings.tolerance)), curves=curves,
-                        results=results, budget_steps=budget_steps, notices=tuple(notices))
+                        results=results, budget_steps=budget_steps, notices=tuple(dict.fromkeys(notices)))
 
 
 def _dataset(data: Any) -> Any:

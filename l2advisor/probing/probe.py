@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from l2advisor.errors import InputError
 from l2advisor.modelfile.task import Task
@@ -19,6 +19,9 @@ from l2advisor.probing.plan import (
 )
 from l2advisor.runs.store import RunState
 from l2advisor.training.train import Record, TrainConfig, TrainResult, train
+
+if TYPE_CHECKING:
+    from l2advisor.training.replicas import Stacked  # imported where the stack is built
 
 
 def check_settings(settings: ProbeSettings, task: Task) -> None:
@@ -125,13 +128,14 @@ def run_probes(task: Task, runs: Sequence[ProbeRun], base: TrainConfig, settings
     from l2advisor.training.batched import CannotBatch
 
     results: list[TrainResult] = []
+    notice = _once(notice) if notice is not None else None  # every stack of a vmap model would say it
     mix = as_tensors(task.train) is not None
     queue = group_runs(runs, replicas, mix_seeds=mix)
     while queue and not interrupted():
         group = queue.pop(0)
         if len(group) > 1:
             try:
-                results += run_group(task, group, base, settings, write, progress, interrupted)
+                results += run_group(task, group, base, settings, write, progress, interrupted, notice)
                 continue
             except CannotBatch as why:
                 if len({run.seed for run in group}) > 1:  # try one stack per seed first
@@ -152,6 +156,17 @@ def run_probes(task: Task, runs: Sequence[ProbeRun], base: TrainConfig, settings
     return results
 
 
+def _once(notice: Callable[[str], None]) -> Callable[[str], None]:
+    """`notice`, passing each sentence on only the first time."""
+    said: set[str] = set()
+
+    def tell(text: str) -> None:
+        if text not in said:
+            said.add(text)
+            notice(text)
+    return tell
+
+
 def group_runs(runs: Sequence[ProbeRun], size: int, mix_seeds: bool = False) -> list[list[ProbeRun]]:
     """Probes that can train as one stack: same lr and seed (same init, same batches), or with
     `mix_seeds` same lr (each seed its own init and batches), at most `size` per group, in plan
@@ -170,9 +185,10 @@ def group_runs(runs: Sequence[ProbeRun], size: int, mix_seeds: bool = False) -> 
 
 def run_group(task: Task, group: Sequence[ProbeRun], base: TrainConfig, settings: ProbeSettings,
               write: Callable[[dict[str, Any]], None], progress: Progress | None,
-              interrupted: Callable[[], bool]) -> list[TrainResult]:
+              interrupted: Callable[[], bool], notice: Callable[[str], None] | None = None) -> list[TrainResult]:
     """Train probes of one lr (one seed, or several) together as stacked replicas, writing each
-    probe's records as `run_one` does. Raises `CannotBatch` before writing anything."""
+    probe's records as `run_one` does; `notice` hears when the stack had to use vmap, the slowest
+    form, and why the others did not fit. Raises `CannotBatch` before writing anything."""
     from l2advisor.training.batched import Replica, train_batched
 
     first = group[0]
@@ -203,5 +219,11 @@ def run_group(task: Task, group: Sequence[ProbeRun], base: TrainConfig, settings
         if progress is not None:
             progress.finish(group[i], result)
 
+    def on_stack(stacked: Stacked) -> None:
+        if stacked.kind == "vmap" and notice is not None:
+            notice(f"Stacking {task.spec.path.name} through torch.func.vmap, the slowest stacked form "
+                   f"({'; '.join(stacked.passed_over)}).")
+
     replicas = [Replica(run.lam, run.max_steps, run.eval_every, run.eval_per_decade, run.seed) for run in group]
-    return train_batched(task, config, replicas, on_eval=on_eval, should_stop=should_stop, on_end=on_end)
+    return train_batched(task, config, replicas, on_eval=on_eval, should_stop=should_stop, on_end=on_end,
+                         on_stack=on_stack)

@@ -64,14 +64,16 @@ def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], 
                   on_eval: Callable[[int, Record], None] | None = None,
                   should_stop: Callable[[int, list[Record]], str | None] | None = None,
                   on_end: Callable[[int, TrainResult], None] | None = None,
-                  lr_at: Callable[[int], float] | None = None) -> list[TrainResult]:
+                  lr_at: Callable[[int], float] | None = None,
+                  on_stack: Callable[[Stacked], None] | None = None) -> list[TrainResult]:
     """Train `replicas` (lams) of the task's model together; one `TrainResult` each, in order.
 
     `config` gives what they share (lr, batch size, seed, optimizer, device); its max_steps
     and eval_every are ignored. `on_eval(i, record)` gets replica i's records as they come;
     `should_stop(i, records)` may end replica i after an evaluation; `on_end(i, result)` is
     called as soon as replica i ends (its result is final then); `lr_at(step)` sets every
-    replica's learning rate of each step, as in `train()`. Raises `CannotBatch`
+    replica's learning rate of each step, as in `train()`; `on_stack(stacked)` learns which
+    form the replicas took (packed, folded, vmap) before the first step. Raises `CannotBatch`
     before any step when the model cannot be stacked (the caller falls back to `train`).
     """
     device = resolve_device(config.device)
@@ -79,6 +81,8 @@ def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], 
     models = [build_seeded_model(task, seed, device) for seed in seeds]  # same seed: same init
     own = len(set(seeds)) > 1  # several seeds: each replica its own batches
     stacked = stack_replicas(models, _sample(task, config.batch_size, device), per_replica=own)
+    if on_stack is not None:
+        on_stack(stacked)
     run = _BatchedRun(task, config, stacked, replicas, on_eval, should_stop, on_end, lr_at)
     streams = _seed_streams(task, config.batch_size, list(dict.fromkeys(seeds)), device)
     try:

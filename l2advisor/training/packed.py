@@ -77,7 +77,7 @@ def compile_layers(model: nn.Module, channels_last: bool = True) -> list[Layer]:
 
 def _sequence(model: nn.Module, prefix: str) -> list[tuple[str, nn.Module]]:
     if type(model) is not nn.Sequential:
-        raise Unsupported(type(model).__name__)
+        raise Unsupported(f"{type(model).__name__} is not an nn.Sequential")
     ops: list[tuple[str, nn.Module]] = []
     for name, module in model.named_children():
         if type(module) is nn.Sequential:
@@ -101,7 +101,7 @@ def _layer(name: str, module: nn.Module, channels_last: bool) -> Layer:
         return _elementwise(module)
     if kind in POOLS:
         return _pool(module)
-    raise Unsupported(kind.__name__)
+    raise Unsupported(f"a {kind.__name__} layer")
 
 
 def _folding(first: Layer, name: str, norm_name: str, norm: nn.BatchNorm1d | nn.BatchNorm2d) -> Layer:

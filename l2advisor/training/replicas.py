@@ -43,6 +43,7 @@ class Stacked:
     """K replicas: `params` (K, *shape) leaves that require grad, `buffers` (K, *shape)."""
 
     kind = ""
+    passed_over: tuple[str, ...] = ()  # why the faster forms before this one did not fit
     mixes_batch_possible = False  # True: check on a sample that replicas do not see each other's examples
 
     def __init__(self, models: list[nn.Module]) -> None:
@@ -161,6 +162,7 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
         raise CannotBatch("its modules keep state outside parameters and buffers that differs between seeds")
     attempts: list[type[Stacked]] = [PackedStacked, FoldedStacked, VmapStacked]
     reason = ""
+    passed_over: list[str] = []  # "packed: why not", "folded: why not"
     for kind in attempts:
         try:
             stacked = kind(models)
@@ -170,13 +172,16 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
             if stacked.mixes_batch_possible:
                 check_independent(stacked, models[0], sample)
             stacked.after_check(models[0])
+            stacked.passed_over = tuple(passed_over)
             return stacked
-        except Unsupported:
+        except Unsupported as err:
+            passed_over.append(f"{kind.kind}: {err}")
             continue
         except CannotBatch as err:
             reason = str(err)
         except Exception as err:  # vmap refuses an op, or the layer arithmetic does not fit
             reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".rstrip(": ")
+        passed_over.append(f"{kind.kind}: {reason}")
     raise CannotBatch(reason or "no batched form of it was found")
 
 

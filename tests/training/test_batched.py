@@ -338,6 +338,26 @@ def test_dropout_cannot_be_batched_and_the_runner_falls_back_with_a_notice(tmp_p
     assert [r["type"] for r in records].count("end") == 2
 
 
+@pytest.mark.parametrize("body,form", [(CUSTOM_BN, "vmap"), (TINY_MODEL, "packed")], ids=["custom-bn", "mlp"])
+def test_probes_say_when_their_stack_fell_to_vmap_and_why(tmp_path: Path, body: str, form: str) -> None:
+    task = task_of(tmp_path, body)
+    config = TrainConfig(lr=0.1, batch_size=32, max_steps=1, eval_every=1, seed=0)
+    forms: list[str] = []
+    train_batched(task, config, REPLICAS[:2], on_stack=lambda stacked: forms.append(stacked.kind))
+    assert forms == [form]
+    settings = ProbeSettings(lrs=(0.1,), seeds=(0, 1), horizon=1.0, probe_budget=100, lambdas=(0.4, 0.2),
+                             early_stop=False)
+    notices: list[str] = []
+    results = run_probes(task, plan_probes(settings), config, settings, lambda record: None, replicas=2,
+                         notice=notices.append)  # 4 probes in stacks of 2: the same sentence twice, said once
+    assert [r.status for r in results] == ["finished"] * 4
+    if form == "vmap":  # naming why the packed and folded forms did not fit
+        assert len(notices) == 1 and "vmap" in notices[0]
+        assert "packed: Residual is not an nn.Sequential" in notices[0] and "folded: buffers" in notices[0]
+    else:
+        assert notices == []
+
+
 def test_cli_batched_probes_write_the_same_curves(tmp_path: Path) -> None:
     model = write_model(tmp_path, TINY_MODEL)
     args = ["--lambdas", "0.4,0.2,0.1", "--horizon", "1", "--seeds", "0,1", "--device", "cpu"]

@@ -37,6 +37,19 @@ def build_model():
     return Mixer()''')
 
 
+class Attention(nn.Module):
+    """A hand-written self-attention block over 4 tokens: products and a softmax within each example."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.qkv, self.out, self.norm = nn.Linear(2, 12), nn.Linear(4, 4), nn.LayerNorm(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 8) -> (B, 4 tokens, 2) -> (B, 4)
+        q, k, v = self.qkv(self.norm(x.view(len(x), 4, 2))).chunk(3, dim=-1)  # (B, 4, 4) each
+        weights = torch.softmax(q @ k.transpose(1, 2) / 2.0, dim=-1)
+        return self.out((weights @ v).mean(1))
+
+
 class BatchCentred(nn.Module):
     """Subtracts the batch mean: each example's output depends on the others in its batch."""
 
@@ -94,6 +107,23 @@ def test_folded_gradients_equal_vmaps(tmp_path: Path) -> None:
         out = stacked(x, True, per_replica=True)  # (3, 10, 4)
         grads.append(torch.autograd.grad(out.square().sum(), list(stacked.params.values())))
     for folded, vmapped in zip(*grads, strict=True):
+        torch.testing.assert_close(folded, vmapped, rtol=1e-5, atol=1e-6)
+
+
+def test_hand_written_attention_is_folded_with_vmaps_outputs_and_gradients() -> None:
+    from l2advisor.training.replicas import VmapStacked
+
+    torch.manual_seed(0)
+    models = [Attention() for _ in range(3)]
+    x = torch.randn(3, 5, 8)
+    assert stack_replicas(models, x[0], per_replica=True).kind == "folded"
+    results = []
+    for kind in (FoldedStacked, VmapStacked):
+        stacked = kind(models)
+        out = stacked(x, True, per_replica=True)
+        results.append((out, torch.autograd.grad(out.square().sum(), list(stacked.params.values()))))
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=1e-5, atol=1e-6)
+    for folded, vmapped in zip(results[0][1], results[1][1], strict=True):
         torch.testing.assert_close(folded, vmapped, rtol=1e-5, atol=1e-6)
 
 

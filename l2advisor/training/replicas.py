@@ -1,6 +1,6 @@
 """K replicas of one model as stacked tensors, run forward in one pass (batched probes).
 
-Every parameter and buffer gets a leading replica dimension K. Two ways to run them:
+Every parameter and buffer gets a leading replica dimension K. Three ways to run them, tried in order:
 
 - packed (packed.py): an `nn.Sequential` of common layers runs as ordinary kernels over K*channels.
   The K first convolutions are one convolution with K*C_out filters (the input is shared),
@@ -146,7 +146,7 @@ class FoldedStacked(Stacked):
 
 
 def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = False) -> Stacked:
-    """Stack K freshly built replicas; packed when possible, else vmap, else `CannotBatch`.
+    """Stack K freshly built replicas: packed if possible, else folded, else vmap, else `CannotBatch`.
 
     `sample` (a few training inputs) checks that the stacked outputs equal the model's own,
     in training and in evaluation mode, before any step is taken; with `per_replica` (the

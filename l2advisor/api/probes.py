@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from l2advisor.api.progress import ProgressArg, make_progress
+from l2advisor.probing.notices import once
 from l2advisor.runs.store import Results
 from l2advisor.science.curves import Curve
 
@@ -108,19 +109,20 @@ def probe(
     run_dir = Path(out) if out is not None else Path("runs") / spec.name
     path = results_path(run_dir, PROBES_FILE)
     notices: list[str] = []
+    tell = once(notices.append)  # a follow-up round's probes would repeat the first round's
     with RunLock(run_dir), open_results(path, header, force=force) as writer:
         def run(todo: list[Any]) -> None:
             reporter, context = make_progress(progress, todo, f"probing {spec.name}")
             with context:
                 run_probes(task, todo, base, settings, writer.write, reporter,
-                           replicas=batch_replicas if batched else 1, notice=notices.append)
+                           replicas=batch_replicas if batched else 1, notice=tell)
 
-        every = run_with_follow_up(runs, path, settings.tolerance, run, lambda: False, notices.append)
+        every = run_with_follow_up(runs, path, settings.tolerance, run, lambda: False, tell)
     results = read_results(path)
     states = [results.runs[r.run_id] for r in every if r.run_id in results.runs]
     curves = tuple(curve_from_state(s) for s in results.runs.values() if s.done and s.evals)
     return ProbeResults(run_dir=run_dir, probes=tuple(summarize(states, settings.tolerance)), curves=curves,
-                        results=results, budget_steps=budget_steps, notices=tuple(dict.fromkeys(notices)))
+                        results=results, budget_steps=budget_steps, notices=tuple(notices))
 
 
 def _dataset(data: Any) -> Any:

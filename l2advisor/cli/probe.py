@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,6 +28,7 @@ from l2advisor.cli.app import (
 from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.budget import DEFAULT_HORIZON  # noqa: F401 - the default horizon, in --help and benchmarks
+from l2advisor.probing.notices import once
 from l2advisor.runs.lock import RunLock
 from l2advisor.runs.store import RunState, json_safe, open_results, read_results
 
@@ -174,15 +176,16 @@ def probe(
                   f"horizon tau={settings.horizon:g}, results in {run_dir}")
         err.print(sizing_line(plan, runs, len(task.val), spec.batch_size))
         started = time.perf_counter()
+        tell = once(notice)  # a follow-up round's probes would repeat the first round's notices
         with catch_interrupt() as interrupted:
             def run(todo: list[ProbeRun]) -> None:
                 bars = ProbeBars(todo)
                 with bars.bars:
                     _run(task, todo, base, settings, writer, bars, interrupted, model_file, overrides, path,
                          replicas=batch_replicas if batched else 1, jobs=jobs, devices=devices, backend=backend,
-                         scheduler=scheduler)
+                         scheduler=scheduler, notice=tell)
 
-            every = run_with_follow_up(runs, path, settings.tolerance, run, interrupted, notice)
+            every = run_with_follow_up(runs, path, settings.tolerance, run, interrupted, tell)
         training_seconds = time.perf_counter() - started  # this command's training and evaluation
     if interrupted():
         err.print(f"[yellow]Interrupted. Everything measured so far is in {path}; run the same command again "
@@ -206,7 +209,7 @@ def probe(
 
 def _run(task: Any, todo: list[ProbeRun], base: TrainConfig, settings: ProbeSettings, writer: Any, bars: ProbeBars,
          interrupted: Any, model_file: Path, overrides: dict[str, Any], path: Path, *, replicas: int, jobs: int,
-         devices: str | None, backend: str, scheduler: str | None) -> None:
+         devices: str | None, backend: str, scheduler: str | None, notice: Callable[[str], None]) -> None:
     """Probes here, one process (batched or not), or as parallel jobs (--jobs, --devices, --backend dask)."""
     from l2advisor.probing.parallel import parse_devices, run_parallel
     from l2advisor.probing.probe import run_probes

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from l2advisor.errors import InputError
+from l2advisor.probing.notices import once
 from l2advisor.probing.plan import ProbeRun, ProbeSettings
 from l2advisor.probing.probe import Progress, group_runs, run_probes
 from l2advisor.training.train import TrainConfig, TrainResult
@@ -87,7 +88,7 @@ def run_parallel(model_file: Path, overrides: dict[str, Any], runs: Sequence[Pro
     groups = group_runs(runs, replicas) if replicas > 1 else [[run] for run in runs]
     kept = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
     results: list[TrainResult] = []
-    seen_notices: set[str] = set()
+    tell = once(notice) if notice is not None else None
     with _backend(backend, scheduler, jobs) as (n_jobs, threads):
         made = [ProbeJob(str(Path(model_file).resolve()), kept, tuple(group),
                          replace(base, device=devices[i % len(devices)]) if devices else base,
@@ -97,10 +98,8 @@ def run_parallel(model_file: Path, overrides: dict[str, Any], runs: Sequence[Pro
             for record in outcome.records:
                 if write is not None:
                     write(record)
-            for text in outcome.notices:
-                if text not in seen_notices and notice is not None:
-                    notice(text)
-                seen_notices.add(text)
+            for text in outcome.notices if tell is not None else ():
+                tell(text)
             for run, result in zip(outcome.runs, outcome.results, strict=False):
                 if progress is not None:
                     progress.begin(run, reused=False)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from l2advisor.errors import InputError
 from l2advisor.modelfile.task import Task
+from l2advisor.probing.notices import once
 from l2advisor.probing.plan import (
     MIN_PROBE_STEPS,
     ProbeRun,
@@ -128,7 +129,7 @@ def run_probes(task: Task, runs: Sequence[ProbeRun], base: TrainConfig, settings
     from l2advisor.training.batched import CannotBatch
 
     results: list[TrainResult] = []
-    notice = _once(notice) if notice is not None else None  # every stack of a vmap model would say it
+    notice = once(notice) if notice is not None else None  # every stack of a vmap model would say it
     mix = as_tensors(task.train) is not None
     queue = group_runs(runs, replicas, mix_seeds=mix)
     while queue and not interrupted():
@@ -154,17 +155,6 @@ def run_probes(task: Task, runs: Sequence[ProbeRun], base: TrainConfig, settings
                 progress.finish(run, result)
             results.append(result)
     return results
-
-
-def _once(notice: Callable[[str], None]) -> Callable[[str], None]:
-    """`notice`, passing each sentence on only the first time."""
-    said: set[str] = set()
-
-    def tell(text: str) -> None:
-        if text not in said:
-            said.add(text)
-            notice(text)
-    return tell
 
 
 def group_runs(runs: Sequence[ProbeRun], size: int, mix_seeds: bool = False) -> list[list[ProbeRun]]:

@@ -1,19 +1,21 @@
 """A stacked probe step, two ways side by side: the CNNs' packed convolutions on NCHW inputs
-against channels-last memory, and a custom module (the suite's mixer) under vmap against folded.
+against channels-last memory, a custom module (the suite's mixer) under vmap against folded,
+and the MLPs' packed linears with row-major outputs (h @ W^T) against transposed products
+((W @ h^T)^T, whose weight gradients come in the weights' layout).
 
 For each model file, K replicas of it are stacked each way (`PackedStacked` with and without
-channels-last; `VmapStacked` against `FoldedStacked`), each replica with its own batch (K seeds
-in one stack, as budget-sized probes run), and timed side by side in alternating rounds, one
-torch thread:
+channels-last or transposed linears; `VmapStacked` against `FoldedStacked`), each replica with
+its own batch (K seeds in one stack, as budget-sized probes run), and timed side by side in
+alternating rounds, one torch thread:
 
-- a training step: forward, per-replica cross-entropy, gradients (no optimizer update: it
-  does not depend on the layout);
+- a training step: forward, per-replica cross-entropy, gradients, and the stacked optimizer's
+  update (the task's optimizer, lam 1e-4: the update's speed depends on the gradients' layout);
 - an evaluation pass over 512 validation images in the chunks `train_batched` uses.
 
 Printed per model and K: milliseconds per step and per evaluation pass each way (median of the
 rounds), and the speed-up; and, for scale, one unstacked step of the user's model.
 
-    python benchmarks/stacked_step.py            # 5 rounds, 4 models, K = 2, 4, 6
+    python benchmarks/stacked_step.py            # 5 rounds, 7 models, K = 2, 4, 6
     python benchmarks/stacked_step.py --quick    # 2 rounds, 3 models, K = 2, 6
 """
 
@@ -37,17 +39,25 @@ from l2advisor.modelfile.spec import load_spec  # noqa: E402
 from l2advisor.modelfile.task import build_task  # noqa: E402
 from l2advisor.training.batches import eval_chunks  # noqa: E402
 from l2advisor.training.replicas import FoldedStacked, PackedStacked, Stacked, VmapStacked  # noqa: E402
-from l2advisor.training.train import build_seeded_model  # noqa: E402
+from l2advisor.training.stacked_optim import StackedOptimizer  # noqa: E402
+from l2advisor.training.train import TrainConfig, build_seeded_model, make_optimizer  # noqa: E402
 
 SUITE = ROOT / "benchmarks" / "suite"
 LAYOUTS: dict[str, Callable[[list], Stacked]] = {  # before, after
     "NCHW": lambda models: PackedStacked(models, channels_last=False),
     "channels-last": lambda models: PackedStacked(models, channels_last=True)}
 FORMS: dict[str, Callable[[list], Stacked]] = {"vmap": VmapStacked, "folded": FoldedStacked}
+LINEARS: dict[str, Callable[[list], Stacked]] = {
+    "row-major": lambda models: PackedStacked(models, transposed_linears=False),
+    "transposed": lambda models: PackedStacked(models, transposed_linears=True)}
 MODELS = {"bundled default (28x28)": (ROOT / "examples" / "mnist_cnn.py", LAYOUTS),
           "cnn_plain_mnist14": (SUITE / "cnn_plain_mnist14.py", LAYOUTS),
           "mixer_adamw_digits": (SUITE / "mixer_adamw_digits.py", FORMS),
-          "cnn_bn_digits": (SUITE / "cnn_bn_digits.py", LAYOUTS)}
+          "mlp_tiny_data": (SUITE / "mlp_tiny_data.py", LINEARS),
+          "cnn_bn_digits": (SUITE / "cnn_bn_digits.py", LAYOUTS),
+          "mlp_bn_mnist14": (SUITE / "mlp_bn_mnist14.py", LINEARS),
+          "mlp_momentum_digits": (SUITE / "mlp_momentum_digits.py", LINEARS)}
+QUICK = ("cnn_plain_mnist14", "mixer_adamw_digits", "mlp_tiny_data")
 VAL_IMAGES = 512
 
 
@@ -69,13 +79,16 @@ def timers(task, k: int, make: Callable[[list], Stacked]) -> tuple[Callable[[], 
     targets = torch.stack([torch.stack([torch.as_tensor(task.train[(r * size + i) % len(task.train)][1])
                                         for i in range(size)]) for r in range(k)])  # (K, B)
     params = list(stacked.params.values())
+    config = TrainConfig(lr=task.spec.lr, batch_size=size, max_steps=1, eval_every=1, seed=0,
+                         optimizer=task.spec.optimizer, momentum=task.spec.momentum)
+    optimizer = StackedOptimizer(stacked.params, [1e-4] * k, config)
     val = eval_chunks(torch.utils.data.Subset(task.val, range(min(VAL_IMAGES, len(task.val)))), device,
                       chunk=max(128, 1024 // k))
 
     def step() -> None:
         outputs = stacked(inputs, True, per_replica=True)  # (K, B, classes)
         loss = F.cross_entropy(outputs.transpose(1, 2), targets, reduction="none").mean(1).sum()
-        torch.autograd.grad(loss, params)
+        optimizer.step(stacked.params, torch.autograd.grad(loss, params))
 
     @torch.no_grad()
     def evaluate() -> None:
@@ -89,18 +102,25 @@ def single_step(task) -> Callable[[], object]:
     size = task.spec.batch_size
     x = torch.stack([task.train[i][0] for i in range(size)])
     y = torch.stack([torch.as_tensor(task.train[i][1]) for i in range(size)])
-    params = list(model.parameters())
-    return lambda: torch.autograd.grad(F.cross_entropy(model(x), y), params)
+    config = TrainConfig(lr=task.spec.lr, batch_size=size, max_steps=1, eval_every=1, seed=0,
+                         optimizer=task.spec.optimizer, momentum=task.spec.momentum)
+    optimizer = make_optimizer(model, config, 1e-4)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    return step
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="2 rounds, 2 models, K = 2 and 6")
+    parser.add_argument("--quick", action="store_true", help="2 rounds, 3 models, K = 2 and 6")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)
     rounds, ks = (2, (2, 6)) if args.quick else (args.rounds, (2, 4, 6))
-    models = dict(list(MODELS.items())[1:]) if args.quick else MODELS
+    models = {name: MODELS[name] for name in QUICK} if args.quick else MODELS
     print(f"torch {torch.__version__}, 1 thread, load average at the start {os.getloadavg()[0]:.1f}, "
           f"{rounds} rounds (medians)")
     print("| model | before -> after | K | one model's step (ms) | step before (ms) | step after (ms) | speed-up | "

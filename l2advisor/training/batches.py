@@ -39,15 +39,19 @@ class ResidentBatches:
         return self
 
     def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
+        index = self.next_index()
+        return self.inputs[index], self.targets[index]
+
+    def next_index(self) -> torch.Tensor:
+        """The rows of the next batch, (B,) on the device (what `next` would select)."""
         if self.position >= self.per_epoch:
             self.position = 0
         if self.position == 0:
             order = torch.randperm(len(self.targets), generator=self.generator)
             self.order = order.to(self.inputs.device)
         start = self.position * self.batch_size
-        index = self.order[start:start + self.batch_size]
         self.position += 1
-        return self.inputs[index], self.targets[index]
+        return self.order[start:start + self.batch_size]
 
 
 def loader_batches(dataset: Dataset, batch_size: int, seed: int, device: torch.device,

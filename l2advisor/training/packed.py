@@ -4,7 +4,8 @@ Layouts of the activations between layers: SHARED (B, ...) the same for every re
 input of the lams of one seed), CHAN (B, K*C, ...) replica-major channels, STACK (K, B, F).
 The K first convolutions on a shared input are one convolution with K*C_out filters, later
 ones (and any on per-replica inputs) a grouped convolution (groups=K); the K first linears
-are one matmul, later ones a bmm; batch norm is one call over K*C channels, so each replica
+are one matmul, later ones a bmm computed as (W @ h^T)^T, so that each weight's gradient
+comes in the weight's own memory layout (`replica_linear`); batch norm is one call over K*C channels, so each replica
 keeps its own running statistics; activations and pooling act per channel. A layer it does
 not know raises `Unsupported` (the caller then uses vmap).
 
@@ -48,7 +49,7 @@ def own_inputs(x: Tensor) -> tuple[Tensor, str]:
     return x.movedim(0, 1).flatten(1, 2), CHAN
 
 
-def compile_layers(model: nn.Module, channels_last: bool = True) -> list[Layer]:
+def compile_layers(model: nn.Module, channels_last: bool = True, transposed_linears: bool = True) -> list[Layer]:
     """The packed program of an `nn.Sequential` (nested ones flattened); `Unsupported` if not.
 
     Two rewrites that give the same numbers with fewer passes over the largest tensors: a
@@ -57,7 +58,7 @@ def compile_layers(model: nn.Module, channels_last: bool = True) -> list[Layer]:
     into that layer's weights in evaluation mode (it is then a fixed per-channel affine map).
     """
     ops = _sequence(model, "")
-    layer = partial(_layer, channels_last=channels_last)
+    layer = partial(_layer, channels_last=channels_last, transposed_linears=transposed_linears)
     layers: list[Layer] = []
     i = 0
     while i < len(ops):
@@ -67,7 +68,9 @@ def compile_layers(model: nn.Module, channels_last: bool = True) -> list[Layer]:
             layers += [layer(*after), layer(name, module)]
             i += 2
         elif type(module) in (nn.Linear, nn.Conv1d, nn.Conv2d) and type(after[1]) in (nn.BatchNorm1d, nn.BatchNorm2d):
-            layers.append(_folding(layer(name, module), name, after[0], after[1]))
+            # batch norm wants its (B, K*F) input contiguous: the linear's output must be too
+            first = _linear(name, transposed=False) if type(module) is nn.Linear else layer(name, module)
+            layers.append(_folding(first, name, after[0], after[1]))
             i += 2
         else:
             layers.append(layer(name, module))
@@ -87,10 +90,10 @@ def _sequence(model: nn.Module, prefix: str) -> list[tuple[str, nn.Module]]:
     return ops
 
 
-def _layer(name: str, module: nn.Module, channels_last: bool) -> Layer:
+def _layer(name: str, module: nn.Module, channels_last: bool, transposed_linears: bool) -> Layer:
     kind = type(module)
     if kind is nn.Linear:
-        return _linear(name)
+        return _linear(name, transposed_linears)
     if kind in (nn.Conv1d, nn.Conv2d) and module.padding_mode == "zeros":
         return _conv(name, module, channels_last)
     if kind in (nn.BatchNorm1d, nn.BatchNorm2d):
@@ -122,7 +125,7 @@ def _folding(first: Layer, name: str, norm_name: str, norm: nn.BatchNorm1d | nn.
     return run
 
 
-def _linear(name: str) -> Layer:
+def _linear(name: str, transposed: bool) -> Layer:
     def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
         weight, bias = get(p, b, name + ".weight"), get(p, b, name + ".bias")  # (K, O, D), (K, O)
         if h.dim() != (3 if layout == STACK else 2):
@@ -132,10 +135,25 @@ def _linear(name: str) -> Layer:
             return F.linear(h, weight.reshape(-1, weight.shape[-1]), flat_bias), CHAN
         if layout == CHAN:  # (B, K*D) -> (K, B, D)
             h = h.view(h.shape[0], k, -1).transpose(0, 1)
-        if bias is None:
-            return torch.bmm(h, weight.transpose(1, 2)), STACK
-        return torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2)), STACK
+        if not transposed:  # (K, B, O) in row-major memory; the weight's gradient comes transposed
+            return (torch.bmm(h, weight.transpose(1, 2)) if bias is None
+                    else torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))), STACK
+        return replica_linear(h, weight, bias), STACK
     return run
+
+
+def replica_linear(h: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """(K, N, D) inputs through K linears (K, O, D), (K, O) -> (K, N, O), computed as
+    (W @ h^T)^T: the weight's gradient (grad^T @ h) then comes out contiguous like the weight.
+    The plain h @ W^T gives it transposed, and the optimizer's element-wise update of a
+    row-major weight with a transposed gradient ran about 5x slower than with matching layouts
+    (stacked_optim.py now copies such a gradient first; `benchmarks/stacked_step.py` times both
+    forms). The output is a transposed view; its consumers take strides. A linear right before
+    a batch norm keeps row-major outputs: batch norm over strided inputs cost more than it saved."""
+    rows = h.transpose(1, 2)  # (K, D, N)
+    if bias is None:
+        return torch.bmm(weight, rows).transpose(1, 2)
+    return torch.baddbmm(bias.unsqueeze(2), weight, rows).transpose(1, 2)
 
 
 def _conv(name: str, module: nn.Conv1d | nn.Conv2d, channels_last: bool) -> Layer:

@@ -107,9 +107,9 @@ class PackedStacked(Stacked):
 
     kind = "packed"
 
-    def __init__(self, models: list[nn.Module], channels_last: bool = True) -> None:
+    def __init__(self, models: list[nn.Module], channels_last: bool = True, transposed_linears: bool = True) -> None:
         super().__init__(models)
-        self.layers = compile_layers(models[0], channels_last)
+        self.layers = compile_layers(models[0], channels_last, transposed_linears)
 
     def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
                  buffers: Tensors | None = None, per_replica: bool = False) -> Tensor:

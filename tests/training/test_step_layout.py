@@ -1,0 +1,120 @@
+"""The stacked step's fast paths give what the plain ones give: weight gradients in the weights'
+memory layout, updates that do not depend on a gradient's layout, one gather for every seed's
+batch, an evaluation table equal to `eval_due`, and predictions equal to argmax."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+
+from l2advisor.modelfile.spec import load_spec
+from l2advisor.modelfile.task import build_task
+from l2advisor.training.batched import Replica, _evaluations, _predicted, _SeedBatches
+from l2advisor.training.batches import ResidentBatches
+from l2advisor.training.eval_schedule import eval_due
+from l2advisor.training.replicas import PackedStacked
+from l2advisor.training.stacked_optim import StackedOptimizer
+from l2advisor.training.train import TrainConfig, build_seeded_model
+from tests.conftest import TINY_MODEL, write_model
+
+MLP_BN = TINY_MODEL.replace("nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))",
+                            "nn.Sequential(nn.Linear(8, 32, bias=False), nn.BatchNorm1d(32), nn.ReLU(), "
+                            "nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 4))")
+
+
+def models_of(tmp_path: Path, body: str, seeds: tuple[int, ...]) -> list[torch.nn.Module]:
+    task = build_task(load_spec(write_model(tmp_path, body), {}))
+    return [build_seeded_model(task, seed, torch.device("cpu")) for seed in seeds]
+
+
+@pytest.mark.parametrize("body", [TINY_MODEL, MLP_BN], ids=["mlp", "mlp-bn"])
+@pytest.mark.parametrize("per_replica", [False, True])
+def test_packed_linears_give_each_models_outputs_and_gradients(tmp_path: Path, body: str, per_replica: bool) -> None:
+    models = models_of(tmp_path, body, (0, 1, 2))
+    x = torch.randn(3, 16, 8) if per_replica else torch.randn(16, 8)
+    stacked = PackedStacked(models)
+    out = stacked(x, True, per_replica=per_replica)  # (K, B, 4)
+    grads = torch.autograd.grad(out.square().sum(), list(stacked.params.values()))
+    for k, model in enumerate(models):
+        mine = copy.deepcopy(model).train()
+        reference = mine(x[k] if per_replica else x)
+        torch.testing.assert_close(out[k], reference, rtol=1e-5, atol=1e-5)
+        theirs = torch.autograd.grad(reference.square().sum(), list(mine.parameters()))
+        for g, t in zip(grads, theirs, strict=True):
+            torch.testing.assert_close(g[k], t, rtol=1e-4, atol=1e-5)
+
+
+def test_linears_between_replicas_give_weight_gradients_in_the_weights_layout(tmp_path: Path) -> None:
+    # the point of replica_linear: an update of a row-major weight with a transposed gradient
+    # ran 10x slower; the layer before a batch norm keeps a row-major output instead
+    stacked = PackedStacked(models_of(tmp_path, MLP_BN, (0, 1, 2)))
+    out = stacked(torch.randn(3, 16, 8), True, per_replica=True)
+    names = list(stacked.params)
+    grads = dict(zip(names, torch.autograd.grad(out.sum(), list(stacked.params.values())), strict=True))
+    for name in ("3.weight", "5.weight"):  # replica_linear: the gradient is laid out like the weight
+        assert grads[name].stride() == stacked.params[name].stride(), name
+    assert grads["0.weight"].stride() != stacked.params["0.weight"].stride()  # before the batch norm
+
+
+@pytest.mark.parametrize("optimizer,momentum", [("sgd", 0.0), ("sgd", 0.9), ("adamw", 0.0)])
+def test_an_update_does_not_depend_on_the_gradients_memory_layout(optimizer: str, momentum: float) -> None:
+    config = TrainConfig(lr=0.05, batch_size=4, max_steps=1, eval_every=1, seed=0, optimizer=optimizer,
+                         momentum=momentum)
+    start = torch.randn(3, 5, 7)
+    gradients = [torch.randn(3, 5, 7) for _ in range(3)]
+    finals = []
+    for transposed in (False, True):
+        params = {"w": start.clone().requires_grad_()}
+        opt = StackedOptimizer(params, [0.0, 0.01, 0.1], config)
+        for g in gradients:
+            given = g.transpose(1, 2).contiguous().transpose(1, 2) if transposed else g.clone()
+            assert given.is_contiguous() is not transposed
+            opt.step(params, [given])
+        finals.append(params["w"].detach())
+    assert torch.equal(finals[0], finals[1])
+    assert not torch.equal(finals[0], start)
+
+
+class _Run:  # what _SeedBatches reads of a stacked run: its live replicas
+    def __init__(self, live: list[int]) -> None:
+        self.live = live
+
+
+def test_one_gather_gives_every_live_replica_its_seeds_batch() -> None:
+    inputs, targets = torch.randn(50, 3, 2), torch.arange(50)
+    seeds = [4, 7, 4, 9]
+    streams = {s: ResidentBatches(inputs, targets, 8, s) for s in dict.fromkeys(seeds)}
+    alone = {s: ResidentBatches(inputs, targets, 8, s) for s in dict.fromkeys(seeds)}  # the reference
+    run = _Run([0, 1, 2, 3])
+    batches = _SeedBatches(streams, seeds, run)
+    assert batches.rows is not None  # the gather path, not the per-seed stacking
+    for step in range(14):  # past an epoch's end (6 batches of 8 from 50), replicas leaving
+        if step == 5:
+            run.live = [1, 2, 3]
+        if step == 9:
+            run.live = [2]  # seeds 7 and 9 leave: they are no longer drawn
+        x, y = next(batches)
+        expected = {s: next(alone[s]) for s in dict.fromkeys(seeds[i] for i in run.live)}
+        assert x.shape == (len(run.live), 8, 3, 2)
+        for pos, i in enumerate(run.live):
+            assert torch.equal(x[pos], expected[seeds[i]][0]) and torch.equal(y[pos], expected[seeds[i]][1])
+
+
+def test_the_evaluation_table_is_eval_due_for_every_replica() -> None:
+    replicas = [Replica(0.1, 400, 7), Replica(0.05, 800, 0, eval_per_decade=8), Replica(0.05, 800, 0, 8),
+                Replica(0.01, 1000, 50, eval_per_decade=12)]
+    table = _evaluations(replicas)
+    for step in range(1, 1001):
+        expected = {i for i, r in enumerate(replicas) if step <= r.max_steps
+                    and eval_due(step, r.eval_every, r.max_steps, r.eval_per_decade)}
+        assert table.get(step, set()) == expected, step
+
+
+def test_predictions_are_the_first_maximal_class_whatever_the_layout() -> None:
+    logits = torch.randn(3, 4, 16).transpose(1, 2)  # (K, B, classes), classes not contiguous
+    logits[0, 0, :] = 1.0  # a tie: the first index wins, as with argmax
+    assert torch.equal(_predicted(logits), logits.contiguous().argmax(-1))
+    assert _predicted(logits)[0, 0] == 0

@@ -1,4 +1,6 @@
-"""CLI start-up: wall time of `python -m l2advisor [COMMAND] --help`, median of N runs.
+"""CLI start-up: wall time of `python -m l2advisor [COMMAND] --help`, median of N runs, and of
+one real command that loads torch (`train` of the bundled default for one step), whose wall
+time is mostly torch's import and the interpreter's exit.
 
 Each run is a fresh interpreter (what a user waits for), stdout discarded. Also prints which
 heavy modules (torch, optuna, matplotlib, scipy, numpy) the `--help` path imported, and the
@@ -15,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,14 +40,29 @@ sys.stderr.write(" ".join(m for m in {heavy!r} if m in sys.modules))
 
 def time_help(repo: Path, command: str, runs: int) -> float:
     """Median seconds of `python -m l2advisor COMMAND --help` run from `repo`."""
-    args = [sys.executable, "-m", "l2advisor", *([command] if command else []), "--help"]
-    env = {**os.environ, "PYTHONPATH": str(repo), "COLUMNS": "100"}
-    subprocess.run(args, cwd=repo, env=env, capture_output=True, check=True)  # warm the .pyc files
+    return time_cli(repo, [*([command] if command else []), "--help"], runs)
+
+
+def time_one_step(repo: Path, runs: int) -> float:
+    """Median seconds of `l2advisor train` of the bundled default for one step (torch loaded)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        args = ["train", str(ROOT / "examples" / "mnist_cnn.py"), "--budget", "1", "--weight-decay", "0",
+                "--out", str(Path(tmp) / "run")]
+        return time_cli(repo, args, runs, fresh=Path(tmp) / "run")
+
+
+def time_cli(repo: Path, cli_args: list[str], runs: int, fresh: Path | None = None) -> float:
+    """Median seconds of `python -m l2advisor CLI_ARGS` from `repo`; `fresh`: removed before each run."""
+    args = [sys.executable, "-m", "l2advisor", *cli_args]
+    env = {**os.environ, "PYTHONPATH": str(repo), "COLUMNS": "100", "OMP_NUM_THREADS": "1"}
     seconds = []
-    for _ in range(runs):
+    for run in range(runs + 1):  # the first warms the .pyc files
+        if fresh is not None:
+            shutil.rmtree(fresh, ignore_errors=True)
         start = time.perf_counter()
-        subprocess.run(args, cwd=repo, env=env, stdout=subprocess.DEVNULL, check=True)
-        seconds.append(time.perf_counter() - start)
+        subprocess.run(args, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        if run:
+            seconds.append(time.perf_counter() - start)
     return statistics.median(seconds)
 
 
@@ -71,6 +90,8 @@ def main() -> None:
         medians = [time_help(repo, command, runs) for repo in repos.values()]
         heavy = " | ".join(heavy_imports(repo, command) for repo in repos.values())
         print(f"{label:<28}" + "".join(f"{m:>8.2f}" for m in medians) + f"  {heavy}")
+    medians = [time_one_step(repo, runs) for repo in repos.values()]
+    print(f"{'l2advisor train, one step':<28}" + "".join(f"{m:>8.2f}" for m in medians) + "  (torch loaded)")
     print(f"load average after {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -5,9 +5,9 @@ input of the lams of one seed), CHAN (B, K*C, ...) replica-major channels, STACK
 The K first convolutions on a shared input are one convolution with K*C_out filters, later
 ones (and any on per-replica inputs) a grouped convolution (groups=K); the K first linears
 are one matmul, later ones a bmm computed as (W @ h^T)^T, so that each weight's gradient
-comes in the weight's own memory layout (`replica_linear`); batch norm is one call over K*C channels, so each replica
-keeps its own running statistics; activations and pooling act per channel. A layer it does
-not know raises `Unsupported` (the caller then uses vmap).
+comes in the weight's own memory layout (`replica_linear`); batch norm is one call over K*C
+channels, so each replica keeps its own running statistics; activations and pooling act per
+channel. A layer it does not know raises `Unsupported` (the caller then uses vmap).
 
 On a CPU, 2-D convolutions take their inputs in channels-last memory (`channels_last`; the
 values and their logical order are unchanged), so every 4-D activation after them is

@@ -28,6 +28,7 @@ from l2advisor.modelfile.task import Task
 from l2advisor.training.batches import ResidentBatches, eval_chunks, train_batches
 from l2advisor.training.eval_schedule import eval_steps
 from l2advisor.training.replicas import CannotBatch, Stacked, stack_replicas
+from l2advisor.training.stacked_interval import StackedInterval, predicted_classes
 from l2advisor.training.stacked_optim import StackedOptimizer
 from l2advisor.training.train import (
     Record,
@@ -58,13 +59,6 @@ def per_replica_loss(task: Task, outputs: Tensor, targets: Tensor, own: bool = F
         labels = targets if own else targets.expand(len(outputs), -1)
         return F.cross_entropy(outputs.transpose(1, 2), labels, reduction="none").mean(1)
     return torch.stack([task.spec.loss(out, targets[k] if own else targets) for k, out in enumerate(outputs)])
-
-
-def _predicted(outputs: Tensor) -> Tensor:
-    """The predicted classes of outputs (K, B, classes). `max` rather than `argmax`: the same
-    first maximal index, and 6x faster when the classes are not contiguous, as packed linears
-    leave them (packed.py, `replica_linear`)."""
-    return outputs.max(-1).indices
 
 
 def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], *,
@@ -185,10 +179,9 @@ class _BatchedRun:
     def loop(self, batches: object, own: bool = False) -> None:
         """Train until every replica ended; `own`: batches are per replica (K, B, ...)."""
         k = len(self.live)
-        loss_sum = torch.zeros(k, device=self.device)
-        correct_sum = torch.zeros(k, device=self.device)
+        interval = StackedInterval(k, self.classify, self.device)
         seen = [0] * len(self.replicas)
-        self.evaluate(list(range(k)), loss_sum, correct_sum, seen)  # step 0: every curve starts at tau = 0
+        self.evaluate(list(range(k)), interval, seen)  # step 0: every curve starts at tau = 0
         while self.live:
             inputs, targets = next(batches)  # type: ignore[call-overload]
             if self.lr_at is not None:
@@ -199,40 +192,35 @@ class _BatchedRun:
             grads = torch.autograd.grad(losses.sum(), list(params.values()), allow_unused=True)  # each its own
             self.optimizer.step(params, grads)
             self.step += 1
-            loss_sum += losses.detach()
-            if self.classify:
-                correct_sum += (_predicted(outputs.detach()) == targets).sum(1) / outputs.shape[1]
+            interval.add(losses, outputs, targets)
             for i in self.live:
                 self.tau[i] += self.optimizer.lr * self.replicas[i].lam  # this step's shrink, lr_t * lam_i
                 seen[i] += 1
             due_now = self.due_at.get(self.step)
             due = [pos for pos, i in enumerate(self.live) if i in due_now] if due_now else []
             if due:
-                ended = self.evaluate(due, loss_sum, correct_sum, seen)
+                ended = self.evaluate(due, interval, seen)
                 if ended:
-                    keep = [pos for pos in range(len(self.live)) if pos not in ended]
-                    loss_sum, correct_sum = self._drop(keep, loss_sum, correct_sum)
+                    self._drop([pos for pos in range(len(self.live)) if pos not in ended], interval)
 
-    def _drop(self, keep: list[int], loss_sum: Tensor, correct_sum: Tensor) -> tuple[Tensor, Tensor]:
+    def _drop(self, keep: list[int], interval: StackedInterval) -> None:
         self.live = [self.live[pos] for pos in keep]
         if not keep:
-            return loss_sum, correct_sum
+            return
         index = torch.tensor(keep, device=self.device)
         self.stacked.select(index)
         self.optimizer.select(index, self.stacked.params)
-        return loss_sum[index], correct_sum[index]
+        interval.keep(index)
 
     @torch.no_grad()
-    def evaluate(self, due: list[int], loss_sum: Tensor, correct_sum: Tensor, seen: list[int]) -> set[int]:
+    def evaluate(self, due: list[int], interval: StackedInterval, seen: list[int]) -> set[int]:
         """Evaluate the replicas at stack positions `due`; return the positions that ended."""
         index = torch.tensor(due, device=self.device)
         params, buffers = (self.stacked.params, self.stacked.buffers) if len(due) == len(self.live) \
             else self.stacked.subset(index)
         val_loss, val_metric = self._validation(params, buffers)
         norms = sum((p.float() ** 2).flatten(1).sum(1) for p in params.values())
-        train_loss, train_acc = loss_sum[index].tolist(), correct_sum[index].tolist()
-        loss_sum[index] = 0.0
-        correct_sum[index] = 0.0
+        train_loss, train_acc = interval.take(index)
         ended = set()
         for j, (pos, norm) in enumerate(zip(due, norms.tolist(), strict=True)):
             i = self.live[pos]
@@ -240,7 +228,7 @@ class _BatchedRun:
             seen[i] = 0
             record = {"step": self.step, "tau": self.tau[i], "lam": self.replicas[i].lam, "lr": self.optimizer.lr,
                       "train_loss": train_loss[j] / count if count else math.nan,
-                      "train_acc": train_acc[j] / count if count and self.classify else math.nan,
+                      "train_acc": train_acc[j] if count else math.nan,
                       "val_loss": val_loss[j], "val_metric": val_metric[j], "weight_norm_sq": norm,
                       "seconds": time.perf_counter() - self.start}
             result = self.results[i]
@@ -282,7 +270,7 @@ class _BatchedRun:
             loss_total += per_replica_loss(self.task, outputs, targets).double() * count
             total += count
             if metric == "accuracy":
-                correct += (_predicted(outputs) == targets).sum(1)
+                correct += (predicted_classes(outputs) == targets).sum(1)
             else:
                 outputs_all.append(outputs)
                 targets_all.append(targets)

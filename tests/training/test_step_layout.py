@@ -12,7 +12,7 @@ import torch
 
 from l2advisor.modelfile.spec import load_spec
 from l2advisor.modelfile.task import build_task
-from l2advisor.training.batched import Replica, _evaluations, _SeedBatches
+from l2advisor.training.batched import Replica, _evaluations, _SeedBatches, train_batched
 from l2advisor.training.batches import ResidentBatches
 from l2advisor.training.eval_schedule import eval_due
 from l2advisor.training.replicas import PackedStacked
@@ -163,3 +163,42 @@ def test_the_lazy_interval_has_no_accuracy_without_classes() -> None:
     interval.add(torch.tensor([0.5, 0.25]), torch.randn(2, 4, 1), torch.randn(2, 4))
     losses, accuracy = interval.take(torch.arange(2))
     assert losses == [0.5, 0.25] and all(a != a for a in accuracy)  # NaN
+
+
+REGRESSION = '''
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+lr = 0.05
+batch_size = 16
+
+def _data(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 6, generator=g)
+    return TensorDataset(x, (x[:, :2].sum(1, keepdim=True) + 0.1 * torch.randn(n, 1, generator=g)))
+
+def loss(outputs, targets):
+    return torch.nn.functional.mse_loss(outputs, targets)
+
+def metric(outputs, targets):
+    return -float(torch.nn.functional.mse_loss(outputs, targets))
+
+def build_model():
+    return nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 1))
+
+def build_data():
+    return _data(128, 0), _data(64, 1)
+'''
+
+
+def test_a_regression_model_of_several_seeds_in_one_stack_matches_sequential_runs(tmp_path: Path) -> None:
+    # custom loss and metric, float targets (K, B, 1) through the gather: no accuracy, every record as train()'s
+    from tests.training.test_batched import assert_same_runs
+
+    task = build_task(load_spec(write_model(tmp_path, REGRESSION), {}))
+    config = TrainConfig(lr=0.05, batch_size=16, max_steps=1, eval_every=1, seed=0)
+    replicas = [Replica(0.05, 24, 4, seed=3), Replica(0.01, 40, 8, seed=5), Replica(0.01, 30, 5, seed=3)]
+    batched = train_batched(task, config, replicas)
+    assert all(r.records[-1]["train_acc"] != r.records[-1]["train_acc"] for r in batched)  # NaN
+    assert_same_runs(batched, task, config, replicas)

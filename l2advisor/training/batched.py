@@ -27,8 +27,8 @@ from l2advisor.modelfile.spec import describe_user_error
 from l2advisor.modelfile.task import Task
 from l2advisor.training.batches import ResidentBatches, eval_chunks, train_batches
 from l2advisor.training.eval_schedule import eval_steps
+from l2advisor.training.interval import Interval, predicted_classes
 from l2advisor.training.replicas import CannotBatch, Stacked, stack_replicas
-from l2advisor.training.stacked_interval import StackedInterval, predicted_classes
 from l2advisor.training.stacked_optim import StackedOptimizer
 from l2advisor.training.train import (
     Record,
@@ -114,24 +114,25 @@ class _SeedBatches:
         self.rows = resident[0] if len(resident) == len(streams) and \
             all(s.inputs is resident[0].inputs for s in resident) else None
         self._live: list[int] = []
-        self._live_seeds: list[int] = []
-        self._slot = torch.empty(0, dtype=torch.long)
+        self._live_seeds: list[int] = []  # the seed of each stack position
+        self._drawn: list[int] = []  # the seeds drawn each step, once each
+        self._slot = torch.empty(0, dtype=torch.long)  # (K,): each position's row in the drawn seeds
 
     def __next__(self) -> tuple[Tensor, Tensor]:
         if self.run.live != self._live:  # replicas left: which seed each stack position draws
             self._live = list(self.run.live)
             self._live_seeds = [self.seeds[i] for i in self._live]
-            slots = list(dict.fromkeys(self._live_seeds))
+            self._drawn = list(dict.fromkeys(self._live_seeds))
             device = self.rows.inputs.device if self.rows is not None else None
-            self._slot = torch.tensor([slots.index(seed) for seed in self._live_seeds], device=device)
-        drawn_seeds = dict.fromkeys(self._live_seeds)
+            self._slot = torch.tensor([self._drawn.index(seed) for seed in self._live_seeds], device=device)
+        k = len(self._live_seeds)
         if self.rows is not None:
-            index = torch.stack([self.streams[seed].next_index() for seed in drawn_seeds])  # type: ignore[attr-defined]
+            index = torch.stack([self.streams[seed].next_index() for seed in self._drawn])  # type: ignore[attr-defined]
             index = index[self._slot].view(-1)  # (K*B,): index_select is faster than x[(K, B) index]
             inputs, targets = self.rows.inputs, self.rows.targets
-            return (inputs.index_select(0, index).view(len(self._slot), -1, *inputs.shape[1:]),
-                    targets.index_select(0, index).view(len(self._slot), -1, *targets.shape[1:]))
-        drawn = {seed: next(self.streams[seed]) for seed in drawn_seeds}  # type: ignore[call-overload]
+            return (inputs.index_select(0, index).view(k, -1, *inputs.shape[1:]),
+                    targets.index_select(0, index).view(k, -1, *targets.shape[1:]))
+        drawn = {seed: next(self.streams[seed]) for seed in self._drawn}  # type: ignore[call-overload]
         return (torch.stack([drawn[seed][0] for seed in self._live_seeds]),
                 torch.stack([drawn[seed][1] for seed in self._live_seeds]))
 
@@ -179,9 +180,8 @@ class _BatchedRun:
     def loop(self, batches: object, own: bool = False) -> None:
         """Train until every replica ended; `own`: batches are per replica (K, B, ...)."""
         k = len(self.live)
-        interval = StackedInterval(k, self.classify, self.device)
-        seen = [0] * len(self.replicas)
-        self.evaluate(list(range(k)), interval, seen)  # step 0: every curve starts at tau = 0
+        interval = Interval(k, self.classify, self.device)
+        self.evaluate(list(range(k)), interval)  # step 0: every curve starts at tau = 0
         while self.live:
             inputs, targets = next(batches)  # type: ignore[call-overload]
             if self.lr_at is not None:
@@ -195,15 +195,14 @@ class _BatchedRun:
             interval.add(losses, outputs, targets)
             for i in self.live:
                 self.tau[i] += self.optimizer.lr * self.replicas[i].lam  # this step's shrink, lr_t * lam_i
-                seen[i] += 1
             due_now = self.due_at.get(self.step)
             due = [pos for pos, i in enumerate(self.live) if i in due_now] if due_now else []
             if due:
-                ended = self.evaluate(due, interval, seen)
+                ended = self.evaluate(due, interval)
                 if ended:
                     self._drop([pos for pos in range(len(self.live)) if pos not in ended], interval)
 
-    def _drop(self, keep: list[int], interval: StackedInterval) -> None:
+    def _drop(self, keep: list[int], interval: Interval) -> None:
         self.live = [self.live[pos] for pos in keep]
         if not keep:
             return
@@ -213,7 +212,7 @@ class _BatchedRun:
         interval.keep(index)
 
     @torch.no_grad()
-    def evaluate(self, due: list[int], interval: StackedInterval, seen: list[int]) -> set[int]:
+    def evaluate(self, due: list[int], interval: Interval) -> set[int]:
         """Evaluate the replicas at stack positions `due`; return the positions that ended."""
         index = torch.tensor(due, device=self.device)
         params, buffers = (self.stacked.params, self.stacked.buffers) if len(due) == len(self.live) \
@@ -224,11 +223,8 @@ class _BatchedRun:
         ended = set()
         for j, (pos, norm) in enumerate(zip(due, norms.tolist(), strict=True)):
             i = self.live[pos]
-            count = seen[i]
-            seen[i] = 0
             record = {"step": self.step, "tau": self.tau[i], "lam": self.replicas[i].lam, "lr": self.optimizer.lr,
-                      "train_loss": train_loss[j] / count if count else math.nan,
-                      "train_acc": train_acc[j] if count else math.nan,
+                      "train_loss": train_loss[j], "train_acc": train_acc[j],
                       "val_loss": val_loss[j], "val_metric": val_metric[j], "weight_norm_sq": norm,
                       "seconds": time.perf_counter() - self.start}
             result = self.results[i]

@@ -22,9 +22,9 @@ from l2advisor.modelfile.spec import describe_user_error
 from l2advisor.modelfile.task import Task
 from l2advisor.training.batches import eval_chunks, train_batches
 from l2advisor.training.eval_schedule import eval_due
+from l2advisor.training.interval import Interval
 
 Record = dict[str, Any]
-COMPACT_EVERY = 64  # steps of training outputs kept before counting the correct ones
 
 
 class DecayScheduler(Protocol):
@@ -153,7 +153,7 @@ class _Run:
              should_stop: Callable[[list[Record]], str | None] | None) -> str:
         config, model, optimizer = self.config, self.model, self.optimizer
         group = optimizer.param_groups[0]
-        interval = _Interval(self.classify)
+        interval = Interval(1, self.classify, next(model.parameters()).device)  # one run: K = 1
         self.evaluate(interval, 0)  # step 0: the curve starts at tau = 0
         model.train()
         while self.step < config.max_steps:
@@ -168,13 +168,12 @@ class _Run:
             optimizer.step()
             self.tau += group["lr"] * group["weight_decay"]  # this step's shrink, lr_t * lam_t
             self.step += 1
-            interval.add(loss, outputs, targets)
+            interval.add(loss.view(1), outputs.unsqueeze(0), targets.unsqueeze(0))
             if scheduler is not None:
                 accuracy = float((outputs.detach().argmax(1) == targets).float().mean()) if self.classify else math.nan
                 scheduler.step(float(loss.detach()), accuracy)
             if eval_due(self.step, config.eval_every, config.max_steps, config.eval_per_decade):
                 record = self.evaluate(interval, self.step)
-                interval = _Interval(self.classify)
                 if not math.isfinite(record["train_loss"]) or not math.isfinite(record["weight_norm_sq"]):
                     return "diverged"
                 status = should_stop(self.records) if should_stop else None
@@ -183,16 +182,17 @@ class _Run:
         return "finished"
 
     @torch.no_grad()
-    def evaluate(self, interval: _Interval, step: int) -> Record:
+    def evaluate(self, interval: Interval, step: int) -> Record:
         """Validation loss and metric now, and the training averages since the last evaluation."""
         model = self.model
         model.eval()
         val_loss, val_metric = self._validation()
         model.train()
+        (train_loss,), (train_acc,) = interval.take()
         group = self.optimizer.param_groups[0]
         record = {
             "step": step, "tau": self.tau, "lam": group["weight_decay"], "lr": group["lr"],
-            "train_loss": interval.loss(), "train_acc": interval.accuracy(),
+            "train_loss": train_loss, "train_acc": train_acc,
             "val_loss": val_loss, "val_metric": val_metric,
             "weight_norm_sq": _norm_sq(list(model.parameters())),  # no_grad: no detach needed
             "seconds": time.perf_counter() - self.start,
@@ -230,43 +230,3 @@ def _norm_sq(tensors: list[torch.Tensor]) -> float:
         return 0.0
     norms = torch._foreach_norm([t.float() for t in tensors])  # private, but in every torch >= 1.13
     return float(torch.stack(norms).square().sum())
-
-
-class _Interval:
-    """The training data loss and accuracy since the last evaluation, reduced lazily.
-
-    The hot loop only appends (no kernel launch, not even an argmax); the kept outputs
-    (batch, classes) become a count of correct predictions every COMPACT_EVERY steps, which
-    bounds memory on long intervals, and at the evaluation.
-    """
-
-    def __init__(self, classify: bool) -> None:
-        self.classify = classify
-        self.losses: list[torch.Tensor] = []  # 0-d batch means, without the L2 term
-        self.pending: list[tuple[torch.Tensor, torch.Tensor]] = []  # (outputs, labels)
-        self.correct: torch.Tensor | int = 0
-        self.labelled = 0
-
-    def add(self, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor) -> None:
-        self.losses.append(loss.detach())
-        if self.classify:
-            self.pending.append((outputs.detach(), targets))
-            if len(self.pending) >= COMPACT_EVERY:
-                self._count()
-
-    def _count(self) -> None:
-        if self.pending:
-            predicted = torch.cat([o for o, _ in self.pending]).argmax(1)
-            truth = torch.cat([t for _, t in self.pending])
-            self.correct = self.correct + (predicted == truth).sum()
-            self.labelled += truth.numel()
-            self.pending = []
-
-    def loss(self) -> float:
-        """Mean batch loss (NaN before the first step)."""
-        return float(torch.stack(self.losses).sum()) / len(self.losses) if self.losses else math.nan
-
-    def accuracy(self) -> float:
-        """Fraction of correct predictions (NaN before the first step or without classes)."""
-        self._count()
-        return float(self.correct) / self.labelled if self.labelled else math.nan

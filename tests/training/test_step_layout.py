@@ -15,8 +15,8 @@ from l2advisor.modelfile.task import build_task
 from l2advisor.training.batched import Replica, _evaluations, _SeedBatches, train_batched
 from l2advisor.training.batches import ResidentBatches
 from l2advisor.training.eval_schedule import eval_due
+from l2advisor.training.interval import predicted_classes
 from l2advisor.training.replicas import PackedStacked
-from l2advisor.training.stacked_interval import predicted_classes
 from l2advisor.training.stacked_optim import StackedOptimizer
 from l2advisor.training.train import TrainConfig, build_seeded_model
 from tests.conftest import TINY_MODEL, write_model
@@ -121,13 +121,13 @@ def test_predictions_are_the_first_maximal_class_whatever_the_layout() -> None:
     assert predicted_classes(logits)[0, 0] == 0
 
 
-def test_the_lazy_interval_gives_the_eager_sums_per_replica_through_takes_and_drops() -> None:
-    from l2advisor.training.stacked_interval import StackedInterval
+def test_the_lazy_interval_gives_the_eager_means_per_replica_through_takes_and_drops() -> None:
+    from l2advisor.training.interval import Interval
 
     gen = torch.Generator().manual_seed(0)
-    interval = StackedInterval(4, classify=True, device=torch.device("cpu"))
+    interval = Interval(4, classify=True, device=torch.device("cpu"))
     live = [0, 1, 2, 3]  # replica at each stack position
-    loss, right, seen = [0.0] * 4, [0] * 4, [0] * 4  # eager reference, per replica
+    loss, steps, right, seen = [0.0] * 4, [0] * 4, [0] * 4, [0] * 4  # eager reference, per replica
     for step in range(150):  # past COMPACT_EVERY twice
         k = len(live)
         losses, outputs = torch.rand(k, generator=gen), torch.randn(k, 8, 5, generator=gen)
@@ -136,30 +136,32 @@ def test_the_lazy_interval_gives_the_eager_sums_per_replica_through_takes_and_dr
         for pos, i in enumerate(live):
             truth = targets[pos] if targets.dim() == 2 else targets
             loss[i] += float(losses[pos])
+            steps[i] += 1
             right[i] += int((outputs[pos].argmax(-1) == truth).sum())
             seen[i] += 8
         if step in (40, 100, 149):  # replica at position 1 evaluates; at 100 it also leaves
             got_loss, got_acc = interval.take(torch.tensor([1]))
             i = live[1]
-            assert got_loss[0] == pytest.approx(loss[i], rel=1e-5) and got_acc[0] == pytest.approx(right[i] / seen[i])
-            loss[i], right[i], seen[i] = 0.0, 0, 0
+            assert got_loss[0] == pytest.approx(loss[i] / steps[i], rel=1e-5)
+            assert got_acc[0] == pytest.approx(right[i] / seen[i])
+            loss[i], steps[i], right[i], seen[i] = 0.0, 0, 0, 0
             if step == 100:
                 interval.keep(torch.tensor([0, 2, 3]))
                 live = [0, 2, 3]
     got_loss, got_acc = interval.take(torch.arange(len(live)))
     for pos, i in enumerate(live):
         if seen[i]:
-            assert got_loss[pos] == pytest.approx(loss[i], rel=1e-5)
+            assert got_loss[pos] == pytest.approx(loss[i] / steps[i], rel=1e-5)
             assert got_acc[pos] == pytest.approx(right[i] / seen[i])
         else:  # just taken at step 149: nothing since
-            assert got_loss[pos] == 0.0 and got_acc[pos] != got_acc[pos]
-    assert interval.take(torch.tensor([0]))[0] == [0.0]  # taken: reset
+            assert got_loss[pos] != got_loss[pos] and got_acc[pos] != got_acc[pos]  # NaN
+    assert all(x != x for x in interval.take(torch.tensor([0]))[0])  # taken: reset, no step since
 
 
 def test_the_lazy_interval_has_no_accuracy_without_classes() -> None:
-    from l2advisor.training.stacked_interval import StackedInterval
+    from l2advisor.training.interval import Interval
 
-    interval = StackedInterval(2, classify=False, device=torch.device("cpu"))
+    interval = Interval(2, classify=False, device=torch.device("cpu"))
     interval.add(torch.tensor([0.5, 0.25]), torch.randn(2, 4, 1), torch.randn(2, 4))
     losses, accuracy = interval.take(torch.arange(2))
     assert losses == [0.5, 0.25] and all(a != a for a in accuracy)  # NaN

@@ -122,15 +122,17 @@ def build_model():
 
 
 def test_interval_accuracy_counts_across_compactions() -> None:
-    from l2advisor.training.train import COMPACT_EVERY, _Interval
+    from l2advisor.training.interval import COMPACT_EVERY, Interval
 
     gen = torch.Generator().manual_seed(0)
     batches = [(torch.randn(8, 5, generator=gen), torch.randint(0, 5, (8,), generator=gen))
                for _ in range(2 * COMPACT_EVERY + 3)]  # two compactions and a remainder
-    interval = _Interval(classify=True)
+    interval = Interval(1, classify=True, device=torch.device("cpu"))  # one run, as train() keeps it
     for outputs, targets in batches:
-        interval.add(torch.tensor(1.5), outputs, targets)
+        interval.add(torch.tensor([1.5]), outputs.unsqueeze(0), targets.unsqueeze(0))
     correct = sum(int((o.argmax(1) == t).sum()) for o, t in batches)
-    assert interval.accuracy() == pytest.approx(correct / (8 * len(batches)))
-    assert interval.loss() == pytest.approx(1.5)
-    assert math.isnan(_Interval(classify=True).accuracy()) and math.isnan(_Interval(classify=False).loss())
+    (loss,), (accuracy,) = interval.take()
+    assert accuracy == pytest.approx(correct / (8 * len(batches)))
+    assert loss == pytest.approx(1.5)
+    cpu = torch.device("cpu")
+    assert math.isnan(Interval(1, True, cpu).take()[1][0]) and math.isnan(Interval(1, False, cpu).take()[0][0])

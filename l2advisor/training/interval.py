@@ -1,14 +1,15 @@
-"""The training loss and accuracy of K stacked replicas between their evaluations, reduced lazily.
+"""The training loss and accuracy between evaluations, reduced lazily: `train()`'s one run and
+the stacked loop's K replicas share it (K = 1 for one run).
 
-The stacked loop's analogue of `train()`'s `_Interval`: each step only appends the (K,) batch
-losses and the outputs (K, B, classes) with their labels; they become per-replica sums every
-COMPACT_EVERY steps (bounded memory) and whenever a replica evaluates. On a small model the
-five kernels an eager count costs per step (max, ==, sum, /, +=) were a tenth of a stacked step.
+The hot loop only appends: each step's (K,) batch-mean losses, and the outputs (K, B, classes)
+with their labels. They become per-replica sums every COMPACT_EVERY steps (bounded memory) and
+when a replica evaluates. On a small model an eager count (max, ==, sum, /, +=) was a tenth of
+a stacked step.
 
 Replicas evaluate on their own schedules, so the sums are kept per stack position and a
-replica's are read and reset when it evaluates (`take`); when replicas leave the stack the
-sums follow the positions that stay (`keep`). Accuracy is correct predictions over examples
-seen, as in `train()`.
+replica's are read and reset when it evaluates (`take`); when replicas leave a stack the sums
+follow the positions that stay (`keep`). The loss is the mean over steps of the batch means
+(without the L2 term); the accuracy is correct predictions over examples seen.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from l2advisor.training.train import COMPACT_EVERY
+__all__ = ["COMPACT_EVERY", "Interval", "predicted_classes"]
 
-__all__ = ["StackedInterval", "predicted_classes"]
+COMPACT_EVERY = 64  # steps of training outputs kept before counting the correct ones
 
 
 def predicted_classes(outputs: Tensor) -> Tensor:
@@ -28,13 +29,15 @@ def predicted_classes(outputs: Tensor) -> Tensor:
     return outputs.max(-1).indices
 
 
-class StackedInterval:
-    """Per stack position: the sum of batch-mean losses, of correct predictions and of examples."""
+class Interval:
+    """Per stack position since its last `take`: steps, summed batch-mean losses, correct
+    predictions and examples."""
 
     def __init__(self, k: int, classify: bool, device: torch.device) -> None:
         self.classify = classify
+        self.steps = torch.zeros(k, device=device)  # (K,)
         self.loss_sum = torch.zeros(k, device=device)  # (K,) sum over steps of batch means
-        self.correct = torch.zeros(k, device=device)  # (K,) correct predictions
+        self.correct = torch.zeros(k, device=device)  # (K,)
         self.examples = torch.zeros(k, device=device)  # (K,) examples counted for accuracy
         self.losses: list[Tensor] = []  # (K,) each
         self.pending: list[tuple[Tensor, Tensor]] = []  # (K, B, classes), (K, B)
@@ -51,6 +54,7 @@ class StackedInterval:
     def _count(self) -> None:
         if self.losses:
             self.loss_sum += torch.stack(self.losses).sum(0)
+            self.steps += len(self.losses)
             self.losses = []
         if self.pending:
             predicted = predicted_classes(torch.cat([o for o, _ in self.pending], dim=1))  # (K, sum B)
@@ -59,17 +63,20 @@ class StackedInterval:
             self.examples += labels.shape[1]
             self.pending = []
 
-    def take(self, index: Tensor) -> tuple[list[float], list[float]]:
-        """The loss sums and accuracies (NaN without examples) of the positions `index`, reset to 0."""
+    def take(self, index: Tensor | None = None) -> tuple[list[float], list[float]]:
+        """Mean losses and accuracies of the positions `index` (all: None), NaN where there
+        was no step or no example; their sums start again from 0."""
         self._count()
-        losses = self.loss_sum[index].tolist()
-        examples = self.examples[index]
+        index = slice(None) if index is None else index
+        steps, examples = self.steps[index], self.examples[index]
+        losses = torch.where(steps > 0, self.loss_sum[index] / steps, torch.nan).tolist()
         accuracy = torch.where(examples > 0, self.correct[index] / examples, torch.nan).tolist()
-        for sums in (self.loss_sum, self.correct, self.examples):
+        for sums in (self.steps, self.loss_sum, self.correct, self.examples):
             sums[index] = 0.0
         return losses, accuracy
 
     def keep(self, index: Tensor) -> None:
         """Only the positions `index` stay in the stack (call right after an evaluation)."""
         self._count()
-        self.loss_sum, self.correct, self.examples = (s[index] for s in (self.loss_sum, self.correct, self.examples))
+        self.steps, self.loss_sum, self.correct, self.examples = (
+            s[index] for s in (self.steps, self.loss_sum, self.correct, self.examples))

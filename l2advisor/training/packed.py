@@ -1,13 +1,15 @@
 """The packed form of an `nn.Sequential` of common layers: K replicas as K-wide kernels.
 
 Layouts of the activations between layers: SHARED (B, ...) the same for every replica (the
-input of the lams of one seed), CHAN (B, K*C, ...) replica-major channels, STACK (K, B, F).
-The K first convolutions on a shared input are one convolution with K*C_out filters, later
-ones (and any on per-replica inputs) a grouped convolution (groups=K); the K first linears
-are one matmul, later ones a bmm computed as (W @ h^T)^T, so that each weight's gradient
-comes in the weight's own memory layout (`replica_linear`); batch norm is one call over K*C
-channels, so each replica keeps its own running statistics; activations and pooling act per
-channel. A layer it does not know raises `Unsupported` (the caller then uses vmap).
+input of the lams of one seed), CHAN (B, K*C, ...) replica-major channels, STACK (K, B, F),
+FEAT (K, F, B) features first. The K first convolutions on a shared input are one convolution
+with K*C_out filters, later ones (and any on per-replica inputs) a grouped convolution
+(groups=K); the K first linears on a shared input are one matmul, later ones a bmm W @ h with
+features first (`replica_linear`), so that each weight's gradient comes in the weight's own
+memory layout and a chain of linears, activations and batch norms never transposes or copies
+its activations; batch norm is one call over K*C channels, so each replica keeps its own
+running statistics; activations and pooling act per channel. A layer it does not know raises
+`Unsupported` (the caller then uses vmap).
 
 On a CPU, 2-D convolutions take their inputs in channels-last memory (`channels_last`; the
 values and their logical order are unchanged), so every 4-D activation after them is
@@ -25,7 +27,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 Tensors = dict[str, Tensor]
-SHARED, CHAN, STACK = "shared", "chan", "stack"  # (B, ...) for all | (B, K*C, ...) | (K, B, F)
+SHARED, CHAN, STACK, FEAT = "shared", "chan", "stack", "feat"  # (B, ...) | (B, K*C, ...) | (K, B, F) | (K, F, B)
 ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.Softplus,
                nn.Mish, nn.Hardtanh, nn.ReLU6, nn.Identity)
 POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d,
@@ -68,9 +70,7 @@ def compile_layers(model: nn.Module, channels_last: bool = True, transposed_line
             layers += [layer(*after), layer(name, module)]
             i += 2
         elif type(module) in (nn.Linear, nn.Conv1d, nn.Conv2d) and type(after[1]) in (nn.BatchNorm1d, nn.BatchNorm2d):
-            # batch norm wants its (B, K*F) input contiguous: the linear's output must be too
-            first = _linear(name, transposed=False) if type(module) is nn.Linear else layer(name, module)
-            layers.append(_folding(first, name, after[0], after[1]))
+            layers.append(_folding(layer(name, module), name, after[0], after[1]))
             i += 2
         else:
             layers.append(layer(name, module))
@@ -128,32 +128,33 @@ def _folding(first: Layer, name: str, norm_name: str, norm: nn.BatchNorm1d | nn.
 def _linear(name: str, transposed: bool) -> Layer:
     def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
         weight, bias = get(p, b, name + ".weight"), get(p, b, name + ".bias")  # (K, O, D), (K, O)
-        if h.dim() != (3 if layout == STACK else 2):
+        if h.dim() != (2 if layout in (SHARED, CHAN) else 3):
             raise Unsupported("Linear on more than 2-D inputs")
         if layout == SHARED:  # one matmul with K*O outputs: (B, D) -> (B, K*O)
             flat_bias = None if bias is None else bias.reshape(-1)
             return F.linear(h, weight.reshape(-1, weight.shape[-1]), flat_bias), CHAN
         if layout == CHAN:  # (B, K*D) -> (K, B, D)
-            h = h.view(h.shape[0], k, -1).transpose(0, 1)
+            h, layout = h.view(h.shape[0], k, -1).transpose(0, 1), STACK
         if not transposed:  # (K, B, O) in row-major memory; the weight's gradient comes transposed
+            h = h.transpose(1, 2) if layout == FEAT else h
             return (torch.bmm(h, weight.transpose(1, 2)) if bias is None
                     else torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))), STACK
-        return replica_linear(h, weight, bias), STACK
+        return replica_linear(h if layout == FEAT else h.transpose(1, 2), weight, bias), FEAT
     return run
 
 
-def replica_linear(h: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """(K, N, D) inputs through K linears (K, O, D), (K, O) -> (K, N, O), computed as
-    (W @ h^T)^T: the weight's gradient (grad^T @ h) then comes out contiguous like the weight.
-    The plain h @ W^T gives it transposed, and the optimizer's element-wise update of a
-    row-major weight with a transposed gradient ran about 5x slower than with matching layouts
-    (stacked_optim.py now copies such a gradient first; `benchmarks/stacked_step.py` times both
-    forms). The output is a transposed view; its consumers take strides. A linear right before
-    a batch norm keeps row-major outputs: batch norm over strided inputs cost more than it saved."""
-    rows = h.transpose(1, 2)  # (K, D, N)
+def replica_linear(rows: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """K linears (K, O, D), (K, O) on features-first inputs (K, D, N) -> (K, O, N): W @ h.
+
+    The weight's gradient (grad @ h^T) then comes out contiguous like the weight. The
+    batch-first product h @ W^T gives it transposed, and the optimizer's element-wise update of
+    a row-major weight with a transposed gradient ran about 5x slower than with matching layouts
+    (stacked_optim.py copies such a gradient first; `benchmarks/stacked_step.py` times both
+    forms). Features first, the next linear takes the output as it is and a batch norm sees
+    (1, K*O, N) channels without a copy."""
     if bias is None:
-        return torch.bmm(weight, rows).transpose(1, 2)
-    return torch.baddbmm(bias.unsqueeze(2), weight, rows).transpose(1, 2)
+        return torch.bmm(weight, rows)
+    return torch.baddbmm(bias.unsqueeze(2), weight, rows)
 
 
 def _conv(name: str, module: nn.Conv1d | nn.Conv2d, channels_last: bool) -> Layer:
@@ -162,7 +163,7 @@ def _conv(name: str, module: nn.Conv1d | nn.Conv2d, channels_last: bool) -> Laye
 
     def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
         weight, bias = get(p, b, name + ".weight"), get(p, b, name + ".bias")  # (K, O, I/g, ...), (K, O)
-        if layout == STACK:
+        if layout in (STACK, FEAT):
             raise Unsupported("a convolution after a linear layer")
         flat_weight = weight.reshape(-1, *weight.shape[2:])
         flat_bias = None if bias is None else bias.reshape(-1)
@@ -189,7 +190,10 @@ def _batch_norm(name: str, module: nn.BatchNorm1d | nn.BatchNorm2d) -> Layer:
     momentum, eps, track = module.momentum, module.eps, module.track_running_stats
 
     def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
-        if layout == SHARED:
+        shape = h.shape
+        if layout == FEAT:  # (K, F, B) -> (1, K*F, B): the same memory, channels replica-major
+            h = h.reshape(1, -1, shape[-1])
+        elif layout == SHARED:
             h = h.repeat(1, k, *[1] * (h.dim() - 2))
         elif layout == STACK:  # (K, B, F) -> (B, K*F)
             h = h.transpose(0, 1).reshape(h.shape[1], -1)
@@ -205,12 +209,14 @@ def _batch_norm(name: str, module: nn.BatchNorm1d | nn.BatchNorm2d) -> Layer:
         out = F.batch_norm(h, None if mean is None else mean.view(-1), None if var is None else var.view(-1),
                            None if weight is None else weight.reshape(-1),
                            None if bias is None else bias.reshape(-1), use_batch, factor, eps)
-        return out, CHAN
+        return (out.view(shape), FEAT) if layout == FEAT else (out, CHAN)
     return run
 
 
 def _flatten(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
     # (B, K*C, H, W) flattens to (B, K*C*H*W): still replica-major, so still CHAN
+    if layout == FEAT:  # (K, F, B): already flat
+        return h, layout
     return h.flatten(2 if layout == STACK else 1), layout
 
 
@@ -222,7 +228,7 @@ def _elementwise(module: nn.Module) -> Layer:
 
 def _pool(module: nn.Module) -> Layer:
     def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
-        if layout == STACK or h.dim() < 3:
+        if layout in (STACK, FEAT) or h.dim() < 3:
             raise Unsupported("pooling of flat features")
         return module(h), layout
     return run

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from l2advisor.training.folded import ReplicaWeights, fold_model, run_folded
-from l2advisor.training.packed import CHAN, SHARED, Tensors, Unsupported, compile_layers, own_inputs
+from l2advisor.training.packed import CHAN, FEAT, SHARED, Tensors, Unsupported, compile_layers, own_inputs
 
 
 class CannotBatch(Exception):
@@ -123,6 +123,8 @@ class PackedStacked(Stacked):
             return h.unsqueeze(0).expand(k, *h.shape)
         if layout == CHAN:  # (B, K*C, ...) -> (K, B, C, ...)
             return h.unflatten(1, (k, -1)).movedim(1, 0)
+        if layout == FEAT:  # (K, F, B) -> (K, B, F), a view
+            return h.transpose(1, 2)
         return h
 
 

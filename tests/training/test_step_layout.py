@@ -48,16 +48,41 @@ def test_packed_linears_give_each_models_outputs_and_gradients(tmp_path: Path, b
             torch.testing.assert_close(g[k], t, rtol=1e-4, atol=1e-5)
 
 
-def test_linears_between_replicas_give_weight_gradients_in_the_weights_layout(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transposed", [True, False])
+def test_linears_between_replicas_give_weight_gradients_in_the_weights_layout(tmp_path: Path,
+                                                                             transposed: bool) -> None:
     # the point of replica_linear: an update of a row-major weight with a transposed gradient
-    # ran 10x slower; the layer before a batch norm keeps a row-major output instead
-    stacked = PackedStacked(models_of(tmp_path, MLP_BN, (0, 1, 2)))
+    # ran 10x slower; features first, the layer before a batch norm gets it too
+    stacked = PackedStacked(models_of(tmp_path, MLP_BN, (0, 1, 2)), transposed_linears=transposed)
     out = stacked(torch.randn(3, 16, 8), True, per_replica=True)
     names = list(stacked.params)
     grads = dict(zip(names, torch.autograd.grad(out.sum(), list(stacked.params.values())), strict=True))
-    for name in ("3.weight", "5.weight"):  # replica_linear: the gradient is laid out like the weight
-        assert grads[name].stride() == stacked.params[name].stride(), name
-    assert grads["0.weight"].stride() != stacked.params["0.weight"].stride()  # before the batch norm
+    for name in ("0.weight", "3.weight", "5.weight"):
+        assert (grads[name].stride() == stacked.params[name].stride()) is transposed, name
+
+
+MLP_BN2 = TINY_MODEL.replace("nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))",
+                             "nn.Sequential(nn.Linear(8, 32, bias=False), nn.BatchNorm1d(32), nn.ReLU(), "
+                             "nn.Linear(32, 16, bias=False), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4))")
+
+
+@pytest.mark.parametrize("per_replica", [False, True])
+def test_batch_norms_between_linears_keep_each_replicas_statistics(tmp_path: Path, per_replica: bool) -> None:
+    # shared inputs: the first norm sees (B, K*32) channels, the second (1, K*16, B) features first
+    models = models_of(tmp_path, MLP_BN2, (0, 1, 2))
+    stacked = PackedStacked(models)
+    x = torch.randn(3, 16, 8) if per_replica else torch.randn(16, 8)
+    for _ in range(2):  # two training batches move the running statistics
+        out = stacked(x, True, per_replica=per_replica)
+        references = [model.train()(x[k] if per_replica else x) for k, model in enumerate(models)]
+    for k, (model, reference) in enumerate(zip(models, references, strict=True)):
+        torch.testing.assert_close(out[k], reference, rtol=1e-5, atol=1e-5)
+        for name, buffer in model.named_buffers():
+            torch.testing.assert_close(stacked.buffers[name][k], buffer, rtol=1e-5, atol=1e-6, msg=name)
+    with torch.no_grad():  # evaluation: each norm folded into the linear before it
+        evaluated = stacked(x, False, per_replica=per_replica)
+        for k, model in enumerate(models):
+            torch.testing.assert_close(evaluated[k], model.eval()(x[k] if per_replica else x), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("optimizer,momentum", [("sgd", 0.0), ("sgd", 0.9), ("adamw", 0.0)])

@@ -1,10 +1,10 @@
 """A stacked probe step, two ways side by side: the CNNs' packed convolutions on NCHW inputs
 against channels-last memory, a custom module (the suite's mixer) under vmap against folded,
-and the MLPs' packed linears with row-major outputs (h @ W^T) against transposed products
-((W @ h^T)^T, whose weight gradients come in the weights' layout).
+and the MLPs' packed linears batch first (K, B, F: h @ W^T) against features first (K, F, B:
+W @ h, whose weight gradients come in the weights' layout, and whose batch norms need no copy).
 
 For each model file, K replicas of it are stacked each way (`PackedStacked` with and without
-channels-last or transposed linears; `VmapStacked` against `FoldedStacked`), each replica with
+channels-last or features-first linears; `VmapStacked` against `FoldedStacked`), each replica with
 its own batch (K seeds in one stack, as budget-sized probes run), and timed side by side in
 alternating rounds, one torch thread:
 
@@ -48,8 +48,8 @@ LAYOUTS: dict[str, Callable[[list], Stacked]] = {  # before, after
     "channels-last": lambda models: PackedStacked(models, channels_last=True)}
 FORMS: dict[str, Callable[[list], Stacked]] = {"vmap": VmapStacked, "folded": FoldedStacked}
 LINEARS: dict[str, Callable[[list], Stacked]] = {
-    "row-major": lambda models: PackedStacked(models, transposed_linears=False),
-    "transposed": lambda models: PackedStacked(models, transposed_linears=True)}
+    "batch-first": lambda models: PackedStacked(models, features_first=False),
+    "features-first": lambda models: PackedStacked(models, features_first=True)}
 MODELS = {"bundled default (28x28)": (ROOT / "examples" / "mnist_cnn.py", LAYOUTS),
           "cnn_plain_mnist14": (SUITE / "cnn_plain_mnist14.py", LAYOUTS),
           "mixer_adamw_digits": (SUITE / "mixer_adamw_digits.py", FORMS),

@@ -51,7 +51,7 @@ def own_inputs(x: Tensor) -> tuple[Tensor, str]:
     return x.movedim(0, 1).flatten(1, 2), CHAN
 
 
-def compile_layers(model: nn.Module, channels_last: bool = True, transposed_linears: bool = True) -> list[Layer]:
+def compile_layers(model: nn.Module, channels_last: bool = True, features_first: bool = True) -> list[Layer]:
     """The packed program of an `nn.Sequential` (nested ones flattened); `Unsupported` if not.
 
     Two rewrites that give the same numbers with fewer passes over the largest tensors: a
@@ -60,7 +60,7 @@ def compile_layers(model: nn.Module, channels_last: bool = True, transposed_line
     into that layer's weights in evaluation mode (it is then a fixed per-channel affine map).
     """
     ops = _sequence(model, "")
-    layer = partial(_layer, channels_last=channels_last, transposed_linears=transposed_linears)
+    layer = partial(_layer, channels_last=channels_last, features_first=features_first)
     layers: list[Layer] = []
     i = 0
     while i < len(ops):
@@ -90,10 +90,10 @@ def _sequence(model: nn.Module, prefix: str) -> list[tuple[str, nn.Module]]:
     return ops
 
 
-def _layer(name: str, module: nn.Module, channels_last: bool, transposed_linears: bool) -> Layer:
+def _layer(name: str, module: nn.Module, channels_last: bool, features_first: bool) -> Layer:
     kind = type(module)
     if kind is nn.Linear:
-        return _linear(name, transposed_linears)
+        return _linear(name, features_first)
     if kind in (nn.Conv1d, nn.Conv2d) and module.padding_mode == "zeros":
         return _conv(name, module, channels_last)
     if kind in (nn.BatchNorm1d, nn.BatchNorm2d):
@@ -125,7 +125,7 @@ def _folding(first: Layer, name: str, norm_name: str, norm: nn.BatchNorm1d | nn.
     return run
 
 
-def _linear(name: str, transposed: bool) -> Layer:
+def _linear(name: str, features_first: bool) -> Layer:
     def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
         weight, bias = get(p, b, name + ".weight"), get(p, b, name + ".bias")  # (K, O, D), (K, O)
         if h.dim() != (2 if layout in (SHARED, CHAN) else 3):
@@ -135,7 +135,7 @@ def _linear(name: str, transposed: bool) -> Layer:
             return F.linear(h, weight.reshape(-1, weight.shape[-1]), flat_bias), CHAN
         if layout == CHAN:  # (B, K*D) -> (K, B, D)
             h, layout = h.view(h.shape[0], k, -1).transpose(0, 1), STACK
-        if not transposed:  # (K, B, O) in row-major memory; the weight's gradient comes transposed
+        if not features_first:  # batch first, (K, B, O): the weight's gradient comes transposed
             h = h.transpose(1, 2) if layout == FEAT else h
             return (torch.bmm(h, weight.transpose(1, 2)) if bias is None
                     else torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))), STACK

@@ -32,7 +32,15 @@ import torch
 from torch import Tensor, nn
 
 from l2advisor.training.folded import ReplicaWeights, fold_model, run_folded
-from l2advisor.training.packed import CHAN, FEAT, SHARED, Tensors, Unsupported, compile_layers, own_inputs
+from l2advisor.training.packed import (
+    CHAN,
+    FEAT,
+    SHARED,
+    Tensors,
+    Unsupported,
+    compile_layers,
+    own_inputs,
+)
 
 
 class CannotBatch(Exception):
@@ -107,9 +115,9 @@ class PackedStacked(Stacked):
 
     kind = "packed"
 
-    def __init__(self, models: list[nn.Module], channels_last: bool = True, transposed_linears: bool = True) -> None:
+    def __init__(self, models: list[nn.Module], channels_last: bool = True, features_first: bool = True) -> None:
         super().__init__(models)
-        self.layers = compile_layers(models[0], channels_last, transposed_linears)
+        self.layers = compile_layers(models[0], channels_last, features_first)
 
     def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
                  buffers: Tensors | None = None, per_replica: bool = False) -> Tensor:

@@ -53,7 +53,7 @@ def test_linears_between_replicas_give_weight_gradients_in_the_weights_layout(tm
                                                                              transposed: bool) -> None:
     # the point of replica_linear: an update of a row-major weight with a transposed gradient
     # ran 10x slower; features first, the layer before a batch norm gets it too
-    stacked = PackedStacked(models_of(tmp_path, MLP_BN, (0, 1, 2)), transposed_linears=transposed)
+    stacked = PackedStacked(models_of(tmp_path, MLP_BN, (0, 1, 2)), features_first=transposed)
     out = stacked(torch.randn(3, 16, 8), True, per_replica=True)
     names = list(stacked.params)
     grads = dict(zip(names, torch.autograd.grad(out.sum(), list(stacked.params.values())), strict=True))

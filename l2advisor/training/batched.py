@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from l2advisor.modelfile.spec import describe_user_error
 from l2advisor.modelfile.task import Task
-from l2advisor.training.batches import ResidentBatches, eval_chunks, train_batches
+from l2advisor.training.batches import ResidentBatches, SeedBatches, eval_chunks, train_batches
 from l2advisor.training.eval_schedule import eval_steps
 from l2advisor.training.interval import Interval, predicted_classes
 from l2advisor.training.replicas import CannotBatch, Stacked, stack_replicas
@@ -87,7 +87,7 @@ def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], 
     run = _BatchedRun(task, config, stacked, replicas, on_eval, should_stop, on_end, lr_at)
     streams = _seed_streams(task, config.batch_size, list(dict.fromkeys(seeds)), device)
     try:
-        run.loop(_SeedBatches(streams, seeds, run) if own else streams[seeds[0]], own)
+        run.loop(SeedBatches(streams, seeds, run) if own else streams[seeds[0]], own)
     except Exception as err:  # the user's model failed mid-run: every live replica failed
         run.fail_live(describe_user_error(err, task.spec.path))
     return run.results
@@ -101,40 +101,6 @@ def _seed_streams(task: Task, batch_size: int, seeds: list[int], device: torch.d
         streams[seed] = ResidentBatches(first.inputs, first.targets, batch_size, seed) \
             if isinstance(first, ResidentBatches) else train_batches(task.train, batch_size, seed, device)
     return streams
-
-
-class _SeedBatches:
-    """One batch per seed each step, gathered per live replica: inputs (K, B, ...), targets
-    (K, B, ...). Seeds with no live replica left are not drawn (they never come back)."""
-
-    def __init__(self, streams: dict[int, object], seeds: Sequence[int], run: _BatchedRun) -> None:
-        self.streams, self.seeds, self.run = streams, list(seeds), run
-        resident = [s for s in streams.values() if isinstance(s, ResidentBatches)]
-        # one tensor behind every stream: each step is then one gather of (K, B) rows
-        self.rows = resident[0] if len(resident) == len(streams) and \
-            all(s.inputs is resident[0].inputs for s in resident) else None
-        self._live: list[int] = []
-        self._live_seeds: list[int] = []  # the seed of each stack position
-        self._drawn: list[int] = []  # the seeds drawn each step, once each
-        self._slot = torch.empty(0, dtype=torch.long)  # (K,): each position's row in the drawn seeds
-
-    def __next__(self) -> tuple[Tensor, Tensor]:
-        if self.run.live != self._live:  # replicas left: which seed each stack position draws
-            self._live = list(self.run.live)
-            self._live_seeds = [self.seeds[i] for i in self._live]
-            self._drawn = list(dict.fromkeys(self._live_seeds))
-            device = self.rows.inputs.device if self.rows is not None else None
-            self._slot = torch.tensor([self._drawn.index(seed) for seed in self._live_seeds], device=device)
-        k = len(self._live_seeds)
-        if self.rows is not None:
-            index = torch.stack([self.streams[seed].next_index() for seed in self._drawn])  # type: ignore[attr-defined]
-            index = index[self._slot].view(-1)  # (K*B,): index_select is faster than x[(K, B) index]
-            inputs, targets = self.rows.inputs, self.rows.targets
-            return (inputs.index_select(0, index).view(k, -1, *inputs.shape[1:]),
-                    targets.index_select(0, index).view(k, -1, *targets.shape[1:]))
-        drawn = {seed: next(self.streams[seed]) for seed in self._drawn}  # type: ignore[call-overload]
-        return (torch.stack([drawn[seed][0] for seed in self._live_seeds]),
-                torch.stack([drawn[seed][1] for seed in self._live_seeds]))
 
 
 def _sample(task: Task, size: int, device: torch.device) -> Tensor:

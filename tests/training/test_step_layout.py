@@ -12,8 +12,9 @@ import torch
 
 from l2advisor.modelfile.spec import load_spec
 from l2advisor.modelfile.task import build_task
-from l2advisor.training.batched import Replica, _evaluations, _SeedBatches, train_batched
-from l2advisor.training.batches import ResidentBatches
+from l2advisor.training import batches as batches_module
+from l2advisor.training.batched import Replica, _evaluations, train_batched
+from l2advisor.training.batches import ResidentBatches, SeedBatches
 from l2advisor.training.eval_schedule import eval_due
 from l2advisor.training.interval import predicted_classes
 from l2advisor.training.replicas import PackedStacked
@@ -104,18 +105,21 @@ def test_an_update_does_not_depend_on_the_gradients_memory_layout(optimizer: str
     assert not torch.equal(finals[0], start)
 
 
-class _Run:  # what _SeedBatches reads of a stacked run: its live replicas
+class _Run:  # what SeedBatches reads of a stacked run: its live replicas
     def __init__(self, live: list[int]) -> None:
         self.live = live
 
 
-def test_one_gather_gives_every_live_replica_its_seeds_batch() -> None:
+@pytest.mark.parametrize("chunk_steps", [32, 3, 1])
+def test_one_gather_gives_every_live_replica_its_seeds_batch(monkeypatch: pytest.MonkeyPatch,
+                                                             chunk_steps: int) -> None:
     inputs, targets = torch.randn(50, 3, 2), torch.arange(50)
     seeds = [4, 7, 4, 9]
+    monkeypatch.setattr(batches_module, "MOST_CHUNK_STEPS", chunk_steps)  # replicas leave mid-chunk and at its ends
     streams = {s: ResidentBatches(inputs, targets, 8, s) for s in dict.fromkeys(seeds)}
     alone = {s: ResidentBatches(inputs, targets, 8, s) for s in dict.fromkeys(seeds)}  # the reference
     run = _Run([0, 1, 2, 3])
-    batches = _SeedBatches(streams, seeds, run)
+    batches = SeedBatches(streams, seeds, run)
     assert batches.rows is not None  # the gather path, not the per-seed stacking
     for step in range(14):  # past an epoch's end (6 batches of 8 from 50), replicas leaving
         if step == 5:
@@ -127,6 +131,17 @@ def test_one_gather_gives_every_live_replica_its_seeds_batch() -> None:
         assert x.shape == (len(run.live), 8, 3, 2)
         for pos, i in enumerate(run.live):
             assert torch.equal(x[pos], expected[seeds[i]][0]) and torch.equal(y[pos], expected[seeds[i]][1])
+
+
+@pytest.mark.parametrize("rows,batch", [(50, 8), (48, 8), (5, 8)], ids=["remainder", "exact", "tiny"])
+def test_the_next_batches_at_once_are_the_next_batches_one_by_one(rows: int, batch: int) -> None:
+    inputs, targets = torch.randn(rows, 2), torch.arange(rows)
+    together, alone = ResidentBatches(inputs, targets, batch, 3), ResidentBatches(inputs, targets, batch, 3)
+    for count in (1, 4, 9, 2, 13):  # across several epochs' ends
+        index = together.next_indices(count)
+        assert index.shape == (count, min(batch, rows))
+        for row in index:
+            assert torch.equal(row, alone.next_index())
 
 
 def test_the_evaluation_table_is_eval_due_for_every_replica() -> None:

@@ -27,6 +27,7 @@ outputs that differ from the model's own on a sample batch) raises `CannotBatch(
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -92,22 +93,37 @@ class VmapStacked(Stacked):
 
     def __init__(self, models: list[nn.Module]) -> None:
         super().__init__(models)
-        self.base = copy.deepcopy(models[0])
+        self.after_check(models[0])
 
     def after_check(self, model: nn.Module) -> None:
         self.base = copy.deepcopy(model)
+        self._mapped: dict[bool, Callable[..., Tensor]] = {}  # per_replica -> the vmapped forward
 
     def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
                  buffers: Tensors | None = None, per_replica: bool = False) -> Tensor:
+        self.base.train(training)
+        mapped = self._mapped.get(per_replica) or self._mapped.setdefault(per_replica, self._vmapped(per_replica))
+        return mapped(self.params if params is None else params, self.buffers if buffers is None else buffers, x)
+
+    def _vmapped(self, per_replica: bool) -> Callable[..., Tensor]:
+        """The forward of one replica, vmapped over the stacked state (and inputs), built once.
+        Without tied weights functional_call need not look for them: 0.06 ms a step of the
+        negative-control model (of 0.7-1.1)."""
         from torch.func import functional_call, vmap
 
-        self.base.train(training)
+        base = self.base
+        tied = _has_tied_tensors(base)
 
         def one(p: Tensors, b: Tensors, inputs: Tensor) -> Tensor:
-            return functional_call(self.base, (p, b), (inputs,))
+            return functional_call(base, (p, b), (inputs,), tie_weights=tied)
 
-        return vmap(one, in_dims=(0, 0, 0 if per_replica else None), randomness="error")(
-            self.params if params is None else params, self.buffers if buffers is None else buffers, x)
+        return vmap(one, in_dims=(0, 0, 0 if per_replica else None), randomness="error")
+
+
+def _has_tied_tensors(model: nn.Module) -> bool:
+    """Whether one parameter or buffer is registered under two names (named_* list it once)."""
+    every = [*model.named_parameters(remove_duplicate=False), *model.named_buffers(remove_duplicate=False)]
+    return len({id(t) for _, t in every}) < len(every)
 
 
 class PackedStacked(Stacked):

@@ -136,6 +136,42 @@ def test_custom_module_with_batch_norm_goes_through_vmap_and_matches(tmp_path: P
     assert_same_runs(train_batched(task, config, REPLICAS), task, config, REPLICAS)
 
 
+class _TiedTwice(torch.nn.Module):  # two linears sharing one weight (their biases their own)
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = torch.nn.Linear(6, 6)
+        self.again = torch.nn.Linear(6, 6)
+        self.again.weight = self.first.weight
+        self.head = torch.nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.tanh(self.again(torch.tanh(self.first(x)))))
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_vmap_replicas_give_each_models_outputs_with_and_without_tied_weights(tied: bool) -> None:
+    # without ties functional_call skips looking for them; with ties, skipping would run the
+    # second name on the template's weights instead of each replica's
+    from l2advisor.training.replicas import VmapStacked, _has_tied_tensors
+
+    torch.manual_seed(0)
+    models = [_TiedTwice() for _ in range(3)]
+    if not tied:
+        for model in models:
+            model.again = torch.nn.Linear(6, 6)
+    assert _has_tied_tensors(models[0]) is tied
+    stacked = VmapStacked(models)
+    x = torch.randn(3, 5, 6)
+    out = stacked(x, True, per_replica=True)
+    grads = torch.autograd.grad(out.square().sum(), list(stacked.params.values()))
+    for k, model in enumerate(models):
+        reference = model(x[k])
+        torch.testing.assert_close(out[k], reference, rtol=1e-5, atol=1e-6)
+        theirs = torch.autograd.grad(reference.square().sum(), list(model.parameters()))
+        for g, t in zip(grads, theirs, strict=True):
+            torch.testing.assert_close(g[k], t, rtol=1e-5, atol=1e-6)
+
+
 # Two seeds x lams in one stack: each replica its own seed's initial weights and batches.
 SEEDED = [Replica(0.05, 12, 3, seed=4), Replica(0.01, 20, 5, seed=7), Replica(0.002, 16, 4, seed=4),
           Replica(0.01, 9, 3, seed=7)]

@@ -102,7 +102,9 @@ class VmapStacked(Stacked):
     def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
                  buffers: Tensors | None = None, per_replica: bool = False) -> Tensor:
         self.base.train(training)
-        mapped = self._mapped.get(per_replica) or self._mapped.setdefault(per_replica, self._vmapped(per_replica))
+        mapped = self._mapped.get(per_replica)
+        if mapped is None:
+            mapped = self._mapped[per_replica] = self._vmapped(per_replica)
         return mapped(self.params if params is None else params, self.buffers if buffers is None else buffers, x)
 
     def _vmapped(self, per_replica: bool) -> Callable[..., Tensor]:

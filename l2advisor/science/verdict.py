@@ -53,6 +53,16 @@ def _worst(a: str, b: str) -> str:
     return max(a, b, key=VERDICTS.index)
 
 
+def _clock_comparison(ratio: float) -> str:
+    """How much better tau lines the crossings up than steps, read the right way round:
+    `ratio` is the steps spread over the tau spread (> 1: tau is better)."""
+    if not math.isfinite(ratio) or ratio <= 0:
+        return "no better on tau than on steps (not measurable)"
+    if ratio >= 1:
+        return f"{ratio:.2g}x better on tau than on steps"
+    return f"{1 / ratio:.2g}x better on steps than on tau"
+
+
 def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[str, list[str]]:
     """Apply the module docstring's rules; returns (verdict, reasons with the numbers).
 
@@ -68,7 +78,7 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
                        f"cannot tell which clock sets the time to the top"]
     why.append(f"b = {b:.2f} [{lo:.2f}, {hi:.2f}] over {n_clocks} lr*lam values: the time to "
                f"reach the top scales as (lr*lam)^-b (tau clock: 1; lam irrelevant: 0); the "
-               f"crossings line up {ratio:.2g}x better on tau than on steps")
+               f"crossings line up {_clock_comparison(ratio)}")
     if math.isfinite(f["alpha"]):
         why.append(f"alpha = {f['alpha']:.2f} (t* against lr*lam; informative only: t* is read "
                    f"inside windows whose length is proportional to 1/(lr*lam))")
@@ -90,13 +100,15 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
         v = FAILS
         why.append("lam does not clearly set the time to the top: " + (
             f"steps line the probes up better than tau ({ratio:.2g})" if ratio < STEPS_CLEARLY_BETTER
-            else f"b {b:.2f} or its 95% interval [{lo:.2f}, {hi:.2f}] is below {B_MIN}"))
+            else f"b = {b:.2f} is below {B_MIN}" if not (math.isfinite(b) and b >= B_MIN)
+            else f"b's 95% interval [{lo:.2f}, {hi:.2f}] reaches below {B_MIN}"))
         if f.get("above_plateau"):  # before "no effect": its noise leaves out the largest lam's scatter
             v = CANNOT
             why.append("cannot tell: at equal steps the smallest probed lam is the best and larger "
                        "ones are clearly worse, so every probe may sit above the plateau, where the "
-                       "learning rate, not lam, sets the time to the top; probe smaller lams (a "
-                       "larger --probe-budget, or --budget for a longer run) to test the tau clock")
+                       "learning rate, not lam, sets the time to the top; probe smaller lams (--budget "
+                       "for a longer run; without --budget, a larger --probe-budget or --lambdas) to "
+                       "test the tau clock")
         elif no_effect:
             why.append(f"lam has no effect: every lam's peak is within "
                        f"{f['plateau_threshold']:.4f} of the best")

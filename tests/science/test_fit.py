@@ -257,6 +257,19 @@ def test_verdict_thresholds(f, n, expected):
     assert decide_verdict(f, n, no_effect=False, edge="")[0] == expected
 
 
+def test_the_reasons_say_what_their_numbers_say():
+    # an interval that reaches below the bound is not "b is below"; a ratio under 1 favours steps
+    _, why = decide_verdict(_f(0.52, (0.16, 0.89), steps_over_tau=5.0), 5, no_effect=False, edge="")
+    assert any("interval [0.16, 0.89] reaches below 0.25" in r for r in why), why
+    assert not any("b = 0.52 is below" in r for r in why)
+    _, why = decide_verdict(_f(0.1, (0.0, 0.2), steps_over_tau=5.0), 5, no_effect=False, edge="")
+    assert any("b = 0.10 is below 0.25" in r for r in why), why
+    _, why = decide_verdict(_f(0.1, (0.0, 0.2), steps_over_tau=0.125), 5, no_effect=False, edge="")
+    assert any("8x better on steps than on tau" in r for r in why), why
+    _, why = decide_verdict(_f(1.0, (0.9, 1.1), steps_over_tau=5.0), 5, no_effect=False, edge="")
+    assert any("5x better on tau than on steps" in r for r in why), why
+
+
 def test_verdict_edge_caps():
     v, why = decide_verdict(_f(1.0, (0.9, 1.1)), 5, no_effect=False, edge="c is a lower bound")
     assert v == APPROX and "c is a lower bound" in why

@@ -109,7 +109,8 @@ def probe(
     lam_max: Annotated[float | None, typer.Option(help="Top of the automatic ladder [default: lr*lam*(1/(1-momentum)) = 0.01].")] = None,
     factor: Annotated[float, typer.Option(help="Ratio between ladder rungs.")] = 2.0,
     horizon: Annotated[float | None, typer.Option(help="Longest probe, in tau = lr*lam*steps [default: 8*(1-momentum)].")] = None,
-    probe_budget: Annotated[int, typer.Option(help="Total probe steps, all probes and seeds together.")] = 24000,
+    probe_budget: Annotated[int, typer.Option(help="Total probe steps, all probes and seeds together (without --budget, "
+                                                       "which sizes the probes itself).")] = 24000,
     seeds: Annotated[str, typer.Option(help="Seeds, comma-separated: each lam is probed once per seed.")] = "0,1",
     tolerance: Annotated[float, typer.Option(help="t* is the first evaluation within this of the peak (metric units).")] = 0.005,
     early_stop: Annotated[bool, typer.Option(help="Stop a probe once its smoothed metric has clearly peaked.")] = True,

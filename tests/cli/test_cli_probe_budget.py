@@ -59,4 +59,6 @@ def test_probe_without_budget_says_what_it_suits(tiny_model: Path, tmp_path: Pat
 def test_budget_with_explicit_lams_is_a_user_error(tiny_model: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, [*budget_args(tiny_model, tmp_path / "r", "40000"), "--lambdas", "0.1,0.2"])
     assert result.exit_code == 2
-    assert "--budget plans the ladder itself" in result.stderr
+    assert "--budget plans the ladder and its cost itself" in result.stderr
+    result = runner.invoke(app, [*budget_args(tiny_model, tmp_path / "r", "40000"), "--probe-budget", "90000"])
+    assert result.exit_code == 2 and "--probe-budget" in result.stderr

@@ -83,8 +83,12 @@ def test_settings_for_a_budget_plan_the_same_ladder_without_early_stop() -> None
 def test_budget_with_a_hand_made_ladder_is_refused() -> None:
     from l2advisor.errors import InputError
 
-    with pytest.raises(InputError, match="--budget plans the ladder itself"):
+    with pytest.raises(InputError, match="--budget plans the ladder and its cost itself"):
         probe_settings(0.1, 0.0, budget_steps=50_000, lambdas=(0.1, 0.05), **CHEAP_EVAL)
+    with pytest.raises(InputError, match="--probe-budget"):  # it did nothing with --budget, silently
+        probe_settings(0.1, 0.0, budget_steps=50_000, probe_budget=40_000, **CHEAP_EVAL)
+    settings, _ = probe_settings(0.1, 0.0, budget_steps=50_000, **CHEAP_EVAL)  # the default is no request
+    assert settings.budget_steps == 50_000
 
 
 def test_log_spaced_evaluations() -> None:

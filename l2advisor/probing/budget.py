@@ -97,7 +97,9 @@ def plan_for_budget(budget_steps: int, lr: float, momentum: float, horizon: floa
         rungs += 1
     top_clock = horizon / top_steps  # lr*lam of the top rung
     lams = tuple(float(f"{top_clock / lr / FACTOR**i:.4g}") for i in range(rungs))
-    steps = tuple(math.ceil(horizon / (lr * lam)) for lam in lams)
+    from l2advisor.probing.plan import probe_steps  # plan.py imports numpy: not behind --help
+
+    steps = tuple(probe_steps(lam, lr, horizon) for lam in lams)
     cost = seeds * sum(s + count_evals(s, 1, EVALS_PER_DECADE) * e for s in steps)
     return BudgetPlan(budget_steps=int(budget_steps), fraction=probe_fraction(budget_steps), cap=cap,
                       cost=cost, budget_run_cost=run_cost, lams=lams, rung_steps=steps, seeds=seeds,

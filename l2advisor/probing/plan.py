@@ -69,9 +69,15 @@ def default_lam_max(lr: float, momentum: float) -> float:
     return LAM_MAX_SHRINK * (1.0 - momentum) / lr
 
 
+LAM_ROUNDING = 1e-3  # lams are written with 4 significant digits: up to 5e-4 off the ladder's value
+
+
 def probe_steps(lam: float, lr: float, horizon: float) -> int:
-    """Steps for tau = lr*lam*steps to reach the horizon."""
-    return max(1, math.ceil(horizon / (lr * lam)))
+    """Steps for tau = lr*lam*steps to reach the horizon, within the lam's rounding (lr 0.003
+    and lam 3.333 for 3.3333...: 400 steps, not 401)."""
+    steps = horizon / (lr * lam)
+    nearest = round(steps)
+    return max(1, nearest if nearest >= steps * (1.0 - LAM_ROUNDING) else math.ceil(steps))
 
 
 def design_ladder(lr: float, settings: ProbeSettings, momentum: float = 0.0) -> list[float]:

@@ -101,3 +101,13 @@ def test_log_spaced_evaluations() -> None:
     assert count_evals(10_000, 100) == 101  # fixed interval: step 0 and every 100
     assert eval_due(10_000, 100, 10_000, per_decade=10) and not eval_due(9_999, 100, 10_000)
     assert math.isclose(len(eval_steps(1000, 7)), 1000 // 7 + 1)  # the last step always evaluates
+
+
+def test_rung_lengths_absorb_the_lams_rounding_and_nothing_more() -> None:
+    from l2advisor.probing.plan import probe_steps
+
+    assert probe_steps(3.333, 0.003, 4.0) == 400  # lam written as 3.333 for 3.3333...: not 401
+    assert probe_steps(0.025, 0.1, 4.0) == 1600  # 1600.0000000000002 in floats
+    assert probe_steps(0.3, 0.1, 4.0) == 134  # 133.3: tau must still reach the window
+    plan = plan_for_budget(6400, 0.003, 0.0, 8.0, 2, 1000, 32)  # halved to a window of 4
+    assert plan.rung_steps == (400, 800, 1600), plan

@@ -201,7 +201,6 @@ def probe(
                                              "training_seconds": training_seconds})))
     else:
         out.print(summary_table(rows, spec.metric_name))
-        err.print(sizing_line(plan, runs, len(task.val), spec.batch_size))
         if extra:
             err.print(f"Plus {len(extra)} follow-up probes (one more seed) to settle the verdict.")
         err.print(f"Next: [bold]l2advisor recommend {run_dir} --budget {steps or 'STEPS'}[/]")
@@ -238,7 +237,7 @@ def sizing_line(plan: Any, runs: list[ProbeRun], n_val: int, batch_size: int) ->
     if plan is not None:
         line = (f"Sized for a budget of {plan.budget_steps} steps: the probes cost about "
                 f"{plan.cost_fraction:.2f} of one budget run in steps, evaluation included (cap "
-                f"{plan.fraction:.2f}); stacked, they usually take less wall time.")
+                f"{plan.fraction:.2f}); stacked (when the model allows it), they usually take less wall time.")
         if plan.over_cap:
             line += (" [yellow]More than the cap: the cheapest useful plan, 3 rungs from lr*lam = 0.01 "
                      f"(larger lams would show the learning rate's clock, not lam's) with a window of "

@@ -134,6 +134,8 @@ class PackedStacked(Stacked):
     kind = "packed"
 
     def __init__(self, models: list[nn.Module], channels_last: bool = True, features_first: bool = True) -> None:
+        if _has_tied_tensors(models[0]):  # the layer program reads each name's own tensor
+            raise Unsupported("parameters shared between layers")
         super().__init__(models)
         self.layers = compile_layers(models[0], channels_last, features_first)
 
@@ -161,6 +163,8 @@ class FoldedStacked(Stacked):
     mixes_batch_possible = True
 
     def __init__(self, models: list[nn.Module]) -> None:
+        if _has_tied_tensors(models[0]):  # each replicated layer holds its own weights
+            raise Unsupported("parameters shared between layers")
         super().__init__(models)
         if self.buffers:  # buffers or frozen parameters: each replica would need its own
             raise Unsupported("buffers or frozen parameters")

@@ -166,4 +166,4 @@ def choose_threads(flops_per_step: float | None, available: int, requested: int 
     threads = rule_threads(flops_per_step, available)
     size = "small" if threads == 1 else "large"
     return ThreadChoice(threads, f"{threads} thread(s): a {size} step ({flops_per_step / 1e6:.3g} MFLOP; "
-                                 f"threads pay off from {MULTI_THREAD_FLOPS / 1e6:.3g})")
+                                 f"threads pay off from {MULTI_THREAD_FLOPS / 1e6:.3g} MFLOP)")

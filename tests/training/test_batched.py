@@ -172,6 +172,23 @@ def test_vmap_replicas_give_each_models_outputs_with_and_without_tied_weights(ti
             torch.testing.assert_close(g[k], t, rtol=1e-5, atol=1e-6)
 
 
+def test_shared_parameters_go_to_vmap_with_a_reason_a_user_can_read() -> None:
+    torch.manual_seed(0)
+    sequential = []
+    for _ in range(2):
+        model = torch.nn.Sequential(torch.nn.Linear(6, 6), torch.nn.Tanh(), torch.nn.Linear(6, 6))
+        model[2].weight = model[0].weight
+        sequential.append(model)
+    for models in (sequential, [_TiedTwice() for _ in range(2)]):
+        x = torch.randn(4, 6)
+        stacked = stack_replicas(models, x)
+        assert stacked.kind == "vmap"
+        assert "folded: parameters shared between layers" in stacked.passed_over, stacked.passed_over
+        for k, model in enumerate(models):
+            torch.testing.assert_close(stacked(x, True)[k], model(x), rtol=1e-5, atol=1e-6)
+    assert "packed: parameters shared between layers" in stack_replicas(sequential, x).passed_over
+
+
 # Two seeds x lams in one stack: each replica its own seed's initial weights and batches.
 SEEDED = [Replica(0.05, 12, 3, seed=4), Replica(0.01, 20, 5, seed=7), Replica(0.002, 16, 4, seed=4),
           Replica(0.01, 9, 3, seed=7)]

@@ -194,18 +194,19 @@ def tune(
     with bars.bars, catch_interrupt() as interrupted:
         run_study(task, config, study, settings, bars, interrupted)
     rows = trial_rows(study)
+    complete = [r for r in rows if r["state"] == "COMPLETE" and r["value"] is not None]
+    best = max(complete, key=lambda r: r["value"]) if complete else None
     if as_json:
         slim = [{k: v for k, v in r.items() if k != "curve"} for r in rows]
-        out.print_json(json.dumps(json_safe({"study_name": name, "storage": masked_url(url), "trials": slim,
-                                             "sampler": study.sampler.describe()})))
+        out.print_json(json.dumps(json_safe({
+            "study_name": name, "storage": masked_url(url), "trials": slim, "sampler": study.sampler.describe(),
+            "best": None if best is None else {k: best[k] for k in ("number", "lam", "value")}})))
     else:
         out.print(trials_table(rows, spec.metric_name, f"Optuna study {name!r}"))
     if interrupted():
         err.print("[yellow]Interrupted: the trial in progress was marked failed and its lam queued again. "
                   "Run the same command to resume.[/]")
         raise typer.Exit(130)
-    complete = [r for r in rows if r["state"] == "COMPLETE" and r["value"] is not None]
-    if complete:
-        best = max(complete, key=lambda r: r["value"])
+    if best is not None:
         err.print(f"Best: lam = {best['lam']:.4g} (trial {best['number']}, peak {spec.metric_name} "
                   f"{best['value']:.4f}); {sum(r['state'] in ('COMPLETE', 'PRUNED') for r in rows)} of {trials} trials.")

@@ -7,7 +7,7 @@ budget `T` is in optimizer steps; the clock is lr*lam per step, so tau = lr*lam*
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow
 from l2advisor.science.serial import from_jsonable, to_jsonable
 
 DEFAULT_WD = 5e-4  # the common default, shown for contrast and used when nothing was measured
+MAX_RULE_SHRINK = 0.5  # a rule of thumb giving lr*lam at or above this is not shown
 NAN = float("nan")
 CANNOT_B_RANGE = (0.75, 1.25)  # "cannot tell": the interval spans these clock exponents
 # "cannot tell": the probes sit above the plateau and cannot see c, so the advice takes the typical
@@ -48,11 +49,13 @@ class Advice:
 def rules_of_thumb(lr: float, budget_steps: int) -> dict[str, float]:
     """Zero-cost rules a user might otherwise apply, named by what they assume."""
     x = lr * budget_steps
-    return {
+    rules = {
         "1/(lr*lam) = 10% of the run: lam = 10/(lr*T)": 10.0 / x,
         "lr*lam*T = 1 (one decay time per run): lam = 1/(lr*T)": 1.0 / x,
         "common default weight_decay = 5e-4": DEFAULT_WD,
     }
+    # a run of a few steps would give lr*lam >= 0.5: half the weights gone every step, no rule anyone applies
+    return {rule: lam for rule, lam in rules.items() if lr * lam < MAX_RULE_SHRINK}
 
 
 def _main_rows(fit: Fit) -> list[LamRow]:
@@ -173,6 +176,17 @@ def _interval(fit: Fit, c_interval: tuple[float, float], b: float, budget: int, 
 
 
 def advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: float = 0.0) -> Advice:
+    """Weight decay for a budget of `budget_steps` steps (see `_advise`); a peak predicted
+    after the run's end is said so in the reasons."""
+    advice = _advise(fit, budget_steps, lr, momentum)
+    if advice.predicted_peak_step > advice.budget_steps * (1 + 1e-9):
+        why = (f"the peak is expected around step {advice.predicted_peak_step:.0f}, after the run's "
+               f"{advice.budget_steps} steps: the run ends before its top, below the predicted metric")
+        advice = replace(advice, reasons=(*advice.reasons, why))
+    return advice
+
+
+def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: float = 0.0) -> Advice:
     """Weight decay for a budget of `budget_steps` steps at learning rate `lr` (default: the
     probe lr). lam = c / (lr*T), clipped to the plateau (<= lam_c) and, when the peak has an
     interior maximum, not below lam*; both limits move to another lr through the lr*lam clock.

@@ -205,3 +205,17 @@ def test_autol2_under_cannot_tell_keeps_autol2s_own_refractory_and_floor():
     assert any("not measured" in r for r in cfg.reasons)
     measured = autol2_config(dataclasses.replace(f, verdict=APPROX), 20_000, momentum=0.9)  # negative control
     assert measured.refractory_tau == pytest.approx(0.8 / 4) and measured.lam_min > cfg.lam_min
+
+
+def test_a_peak_after_the_runs_end_is_said_and_only_then(clean):
+    short = advise(clean, 500)  # clipped to lam_c = 0.02: the peak arrives at 3/(0.1*0.02) = 1500 steps
+    assert short.predicted_peak_step > 500
+    assert any("after the run's 500 steps" in r for r in short.reasons), short.reasons
+    assert not any("after the run's" in r for r in advise(clean, 3000).reasons)
+
+
+def test_rules_of_thumb_that_would_wipe_the_weights_each_step_are_left_out():
+    assert len(rules_of_thumb(0.1, 3000)) == 3
+    few = rules_of_thumb(0.1, 10)  # 10/(lr*T): lr*lam = 1; 1/(lr*T): lr*lam = 0.1
+    assert list(few.values()) == [pytest.approx(1.0), DEFAULT_WD]
+    assert all(0.1 * lam < 0.5 for lam in rules_of_thumb(0.1, 1).values())

@@ -140,7 +140,7 @@ def probe(
 
     Re-running the same command resumes: finished probes are reused, unfinished ones restart.
     """
-    from l2advisor.cli.train import budget_steps
+    from l2advisor.cli.train import budget_steps, check_budget
     from l2advisor.modelfile.task import build_task
     from l2advisor.probing.follow_up import run_with_follow_up
     from l2advisor.probing.plan import pending
@@ -152,6 +152,8 @@ def probe(
     overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
     from l2advisor.modelfile.spec import load_spec
 
+    if budget is not None:
+        check_budget(budget, unit)
     spec = load_spec(model_file, overrides)
     if batch_replicas < 1:
         raise InputError(f"--batch-replicas must be at least 1, got {batch_replicas}.")

@@ -48,15 +48,20 @@ def steps_per_epoch(train_size: int, batch_size: int) -> int:
     return max(1, train_size // batch_size)
 
 
-def budget_steps(budget: float, unit: str, train_size: int, batch_size: int) -> int:
-    """The budget in optimizer steps; one clear sentence for a budget that is not one."""
+def check_budget(budget: float, unit: str) -> None:
+    """One clear sentence for a budget that is not one, before the model file runs."""
     if unit not in UNITS:
         raise InputError(f"--unit must be steps or epochs, got {unit!r}.")
     if not (math.isfinite(budget) and budget > 0):
         raise InputError(f"--budget must be a finite number > 0, got {budget!r}.")
+    if unit == "steps" and budget != int(budget):
+        raise InputError(f"--budget in steps must be a whole number, got {budget!r}.")
+
+
+def budget_steps(budget: float, unit: str, train_size: int, batch_size: int) -> int:
+    """The budget in optimizer steps; one clear sentence for a budget that is not one."""
+    check_budget(budget, unit)
     if unit == "steps":
-        if budget != int(budget):
-            raise InputError(f"--budget in steps must be a whole number, got {budget!r}.")
         return int(budget)
     per_epoch = steps_per_epoch(train_size, batch_size)
     steps = round(budget * per_epoch)
@@ -184,7 +189,7 @@ def _fmt(value: Any, fmt: str) -> str:
 def train_command(
     model_file: Annotated[Path, typer.Argument(help="Your model file (build_model, build_data, optional settings).")],
     budget: Annotated[float, typer.Option(help="Length of the run, in --unit.")],
-    unit: Annotated[str, typer.Option(help="steps or epochs (one epoch = floor(train size / batch) steps).")] = "steps",
+    unit: Annotated[str, typer.Option(help="steps or epochs (one epoch = floor(train size / batch) steps, one step when the set is smaller than a batch).")] = "steps",
     autol2: Annotated[bool, typer.Option("--autol2", help="Schedule the weight decay with AutoL2.")] = False,
     weight_decay: Annotated[float | None, typer.Option(help="A constant weight decay (torch's weight_decay).")] = None,
     weight_decay_schedule: Annotated[Path | None, typer.Option(help="Replay a weight-decay trajectory (the wd_trajectory.json an --autol2 run writes).")] = None,
@@ -249,6 +254,7 @@ def train_command(
         raise InputError(f"--eval-every must be >= 1 step, got {eval_every}.")
     from l2advisor.modelfile.spec import load_spec
 
+    check_budget(budget, unit)
     spec = load_spec(model_file, {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer})
     kwargs = autol2_kwargs(lam0, autol2_flags, paper_preset, spec.lr, spec.momentum) if use_autol2 else None
     torch_device = resolve_device(device)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from l2advisor.cli.app import app
 from l2advisor.probing.budget import plan_for_budget
 from l2advisor.runs.rundir import results_path
 from l2advisor.runs.store import read_results
+from tests.conftest import write_model
 
 runner = CliRunner()
 
@@ -62,3 +64,17 @@ def test_budget_with_explicit_lams_is_a_user_error(tiny_model: Path, tmp_path: P
     assert "--budget plans the ladder and its cost itself" in result.stderr
     result = runner.invoke(app, [*budget_args(tiny_model, tmp_path / "r", "40000"), "--probe-budget", "90000"])
     assert result.exit_code == 2 and "--probe-budget" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["probe", "train"])
+@pytest.mark.parametrize("budget,unit", [("-100", "steps"), ("nan", "steps"), ("100", "epoch")])
+def test_a_bad_budget_is_refused_before_the_model_file_runs(tmp_path: Path, command: str, budget: str,
+                                                            unit: str) -> None:
+    # the model file would fail loudly if it ran: the flag's sentence must come first
+    model = write_model(tmp_path, "raise RuntimeError('the model file ran')\n")
+    extra = ["--weight-decay", "0.01"] if command == "train" else []
+    result = runner.invoke(app, [command, str(model), "--out", str(tmp_path / "r"), "--budget", budget,
+                                 "--unit", unit, *extra])
+    assert result.exit_code == 2, result.output
+    assert "--budget" in result.stderr or "--unit" in result.stderr
+    assert "the model file ran" not in result.output

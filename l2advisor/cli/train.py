@@ -48,6 +48,19 @@ def steps_per_epoch(train_size: int, batch_size: int) -> int:
     return max(1, train_size // batch_size)
 
 
+def refuse_other_models_probes(run_dir: Path, sha256: str, name: str) -> None:
+    """A run directory holding another model file's probes is not this run's: one sentence."""
+    from l2advisor.runs.rundir import PROBES_FILE, results_path
+
+    probes = results_path(run_dir, PROBES_FILE)
+    if not probes.exists():
+        return
+    settings = read_results(probes).header.get("settings", {})
+    if settings.get("model_sha256") not in (None, sha256):
+        raise InputError(f"{run_dir} holds probes of another model file ({settings.get('model_file')}), not "
+                         f"{name}: train into a directory of its own (--out).")
+
+
 def check_budget(budget: float, unit: str) -> None:
     """One clear sentence for a budget that is not one, before the model file runs."""
     if unit not in UNITS:
@@ -278,6 +291,7 @@ def train_command(
                                    "lr_schedule": lr_schedule, "eval_every": every,
                                    **({"warmup": warmup} if warmup else {})}, str(torch_device))
     path = results_path(run_dir, TRAIN_FILE)
+    refuse_other_models_probes(run_dir, spec.sha256, spec.path.name)
     made: list[AutoL2] = []
 
     def factory(opt: torch.optim.Optimizer) -> AutoL2:

@@ -189,3 +189,17 @@ def test_autol2_stops_at_a_floor_reached_with_round_off() -> None:
         sched.step(1.0, 0.5)
     assert len(sched.events) == 3  # 0.3 / 10**3 = 0.00030000000000000003: no 4th "decay" onto the floor
     assert sched.lam == pytest.approx(0.0003)
+
+
+def test_train_refuses_a_directory_of_another_models_probes(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    probed = runner.invoke(app, ["probe", str(tiny_model), "--out", str(out), "--lambdas", "0.4,0.2", "--horizon",
+                                 "1", "--seeds", "0", "--device", "cpu"])
+    assert probed.exit_code == 0, probed.output
+    other = write_model(tmp_path, TINY_MODEL.replace("lr = 0.1", "lr = 0.05") + "\n# another model\n", "other.py")
+    args = ["--weight-decay", "0.01", "--budget", "20", "--out", str(out), "--device", "cpu"]
+    refused = runner.invoke(app, ["train", str(other), *args])
+    assert refused.exit_code == 2, refused.output
+    assert "holds probes of another model file" in " ".join(refused.stderr.split())
+    same = runner.invoke(app, ["train", str(tiny_model), *args])  # its own probes: fine
+    assert same.exit_code == 0, same.output

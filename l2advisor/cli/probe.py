@@ -140,7 +140,7 @@ def probe(
 
     Re-running the same command resumes: finished probes are reused, unfinished ones restart.
     """
-    from l2advisor.cli.train import budget_steps, check_budget
+    from l2advisor.cli.train import budget_steps, check_budget, small_set_note
     from l2advisor.modelfile.task import build_task
     from l2advisor.probing.follow_up import run_with_follow_up
     from l2advisor.probing.plan import pending
@@ -161,6 +161,8 @@ def probe(
     task = build_task(spec)
     err.print(f"[dim]Threads: {use_threads_for(task, threads)} (in this process; --jobs workers share the cores)[/]",
               highlight=False)
+    if (note := small_set_note(task.train_size, spec.batch_size)) is not None:
+        err.print(f"[yellow]{note}[/]", highlight=False)
     steps = None if budget is None else budget_steps(budget, unit, task.train_size, spec.batch_size)
     settings, plan = probe_settings(
         spec.lr, spec.momentum, seeds=parse_ints(seeds, "--seeds"), budget_steps=steps,

@@ -61,6 +61,14 @@ def refuse_other_models_probes(run_dir: Path, sha256: str, name: str) -> None:
                          f"{name}: train into a directory of its own (--out).")
 
 
+def small_set_note(train_size: int, batch_size: int) -> str | None:
+    """A sentence when the batch is larger than the training set (every step then sees all of it)."""
+    if train_size >= batch_size:
+        return None
+    return (f"batch_size {batch_size} is larger than the {train_size} training examples: every step uses "
+            f"all {train_size} (one step an epoch).")
+
+
 def check_budget(budget: float, unit: str) -> None:
     """One clear sentence for a budget that is not one, before the model file runs."""
     if unit not in UNITS:
@@ -273,6 +281,8 @@ def train_command(
     torch_device = resolve_device(device)
     task = build_task(spec)
     err.print(f"[dim]Threads: {use_threads_for(task, threads)}[/]", highlight=False)
+    if (note := small_set_note(task.train_size, spec.batch_size)) is not None:
+        err.print(f"[yellow]{note}[/]", highlight=False)
     steps = budget_steps(budget, unit, task.train_size, spec.batch_size)
     if warmup >= steps:
         raise InputError(f"--warmup ({warmup} steps) must be shorter than the run ({steps} steps).")

@@ -203,3 +203,13 @@ def test_train_refuses_a_directory_of_another_models_probes(tiny_model: Path, tm
     assert "holds probes of another model file" in " ".join(refused.stderr.split())
     same = runner.invoke(app, ["train", str(tiny_model), *args])  # its own probes: fine
     assert same.exit_code == 0, same.output
+
+
+@pytest.mark.parametrize("batch", [512, 32])
+def test_a_batch_larger_than_the_training_set_is_said(tmp_path: Path, batch: int) -> None:
+    model = write_model(tmp_path, TINY_MODEL.replace("batch_size = 32", f"batch_size = {batch}"), "big.py")
+    result = runner.invoke(app, ["train", str(model), "--weight-decay", "0.01", "--budget", "3", "--out",
+                                 str(tmp_path / "r"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    said = "larger than the 256 training examples" in " ".join(result.stderr.split())
+    assert said is (batch > 256)

@@ -21,7 +21,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from l2advisor.cli.app import err, out
-from l2advisor.cli.train import UNITS, budget_steps
+from l2advisor.cli.budget import UNITS, budget_steps
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.runs.rundir import PLAN_KEY, ProbeGap, load_probe_curves

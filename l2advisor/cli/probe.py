@@ -140,7 +140,7 @@ def probe(
 
     Re-running the same command resumes: finished probes are reused, unfinished ones restart.
     """
-    from l2advisor.cli.train import budget_steps, check_budget, small_set_note
+    from l2advisor.cli.budget import budget_steps, check_budget, small_set_note
     from l2advisor.modelfile.task import build_task
     from l2advisor.probing.follow_up import run_with_follow_up
     from l2advisor.probing.plan import pending

@@ -27,6 +27,12 @@ from l2advisor.cli.app import (
     out,
     use_threads_for,
 )
+from l2advisor.cli.budget import (
+    budget_steps,
+    check_budget,
+    refuse_other_models_probes,
+    small_set_note,
+)
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.runs.lock import RunLock
 from l2advisor.runs.store import json_safe, make_header, open_results, read_results
@@ -39,58 +45,6 @@ if TYPE_CHECKING:  # torch: imported inside the command, so that `--help` never 
 
 EVALS_PER_RUN = 100  # default evaluation points per run, evenly spaced in steps
 TOLERANCE = 0.005  # "arrived": first evaluation within 0.5 accuracy points of the peak
-UNITS = ("steps", "epochs")
-
-
-def steps_per_epoch(train_size: int, batch_size: int) -> int:
-    """Optimizer steps in one pass, as `l2advisor.training.batches` draws them: floor(N / batch)
-    equal batches (a partial last batch is dropped), or one batch when N < batch."""
-    return max(1, train_size // batch_size)
-
-
-def refuse_other_models_probes(run_dir: Path, sha256: str, name: str) -> None:
-    """A run directory holding another model file's probes is not this run's: one sentence."""
-    from l2advisor.runs.rundir import PROBES_FILE, results_path
-
-    probes = results_path(run_dir, PROBES_FILE)
-    if not probes.exists():
-        return
-    settings = read_results(probes).header.get("settings", {})
-    if settings.get("model_sha256") not in (None, sha256):
-        raise InputError(f"{run_dir} holds probes of another model file ({settings.get('model_file')}), not "
-                         f"{name}: train into a directory of its own (--out).")
-
-
-def small_set_note(train_size: int, batch_size: int) -> str | None:
-    """A sentence when the batch is larger than the training set (every step then sees all of it)."""
-    if train_size >= batch_size:
-        return None
-    return (f"batch_size {batch_size} is larger than the {train_size} training examples: every step uses "
-            f"all {train_size} (one step an epoch).")
-
-
-def check_budget(budget: float, unit: str) -> None:
-    """One clear sentence for a budget that is not one, before the model file runs."""
-    if unit not in UNITS:
-        raise InputError(f"--unit must be steps or epochs, got {unit!r}.")
-    if not (math.isfinite(budget) and budget > 0):
-        raise InputError(f"--budget must be a finite number > 0, got {budget!r}.")
-    if unit == "steps" and budget != int(budget):
-        raise InputError(f"--budget in steps must be a whole number, got {budget!r}.")
-
-
-def budget_steps(budget: float, unit: str, train_size: int, batch_size: int) -> int:
-    """The budget in optimizer steps; one clear sentence for a budget that is not one."""
-    check_budget(budget, unit)
-    if unit == "steps":
-        return int(budget)
-    per_epoch = steps_per_epoch(train_size, batch_size)
-    steps = round(budget * per_epoch)
-    if steps < 1:
-        raise InputError(f"--budget {budget:g} epochs is less than one step ({per_epoch} steps per epoch).")
-    return steps
-
-
 def autol2_kwargs(lam0: float | None, flags: dict[str, Any], paper: bool, lr: float,
                   momentum: float) -> dict[str, Any]:
     """AutoL2's keyword arguments from the flags, checked on a stand-in optimizer.

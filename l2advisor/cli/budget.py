@@ -1,0 +1,63 @@
+"""The run's length and its directory, checked as a command line takes them: the budget in
+steps or epochs (before the model file runs, then in steps once the training set's size is
+known), a training set smaller than one batch, and a run directory that holds another model
+file's probes. Shared by `probe`, `train` and `recommend`."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from l2advisor.errors import InputError
+from l2advisor.runs.store import read_results
+
+UNITS = ("steps", "epochs")
+
+
+def steps_per_epoch(train_size: int, batch_size: int) -> int:
+    """Optimizer steps in one pass, as `l2advisor.training.batches` draws them: floor(N / batch)
+    equal batches (a partial last batch is dropped), or one batch when N < batch."""
+    return max(1, train_size // batch_size)
+
+
+def refuse_other_models_probes(run_dir: Path, sha256: str, name: str) -> None:
+    """A run directory holding another model file's probes is not this run's: one sentence."""
+    from l2advisor.runs.rundir import PROBES_FILE, results_path
+
+    probes = results_path(run_dir, PROBES_FILE)
+    if not probes.exists():
+        return
+    settings = read_results(probes).header.get("settings", {})
+    if settings.get("model_sha256") not in (None, sha256):
+        raise InputError(f"{run_dir} holds probes of another model file ({settings.get('model_file')}), not "
+                         f"{name}: train into a directory of its own (--out).")
+
+
+def small_set_note(train_size: int, batch_size: int) -> str | None:
+    """A sentence when the batch is larger than the training set (every step then sees all of it)."""
+    if train_size >= batch_size:
+        return None
+    return (f"batch_size {batch_size} is larger than the {train_size} training examples: every step uses "
+            f"all {train_size} (one step an epoch).")
+
+
+def check_budget(budget: float, unit: str) -> None:
+    """One clear sentence for a budget that is not one, before the model file runs."""
+    if unit not in UNITS:
+        raise InputError(f"--unit must be steps or epochs, got {unit!r}.")
+    if not (math.isfinite(budget) and budget > 0):
+        raise InputError(f"--budget must be a finite number > 0, got {budget!r}.")
+    if unit == "steps" and budget != int(budget):
+        raise InputError(f"--budget in steps must be a whole number, got {budget!r}.")
+
+
+def budget_steps(budget: float, unit: str, train_size: int, batch_size: int) -> int:
+    """The budget in optimizer steps; one clear sentence for a budget that is not one."""
+    check_budget(budget, unit)
+    if unit == "steps":
+        return int(budget)
+    per_epoch = steps_per_epoch(train_size, batch_size)
+    steps = round(budget * per_epoch)
+    if steps < 1:
+        raise InputError(f"--budget {budget:g} epochs is less than one step ({per_epoch} steps per epoch).")
+    return steps

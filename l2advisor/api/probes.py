@@ -64,7 +64,7 @@ def probe(
     metric: str | Callable[[Any, Any], float] = "accuracy",
     lambdas: Sequence[float] | None = None,
     horizon: float | None = None,
-    probe_budget: int = 24000,  # = probing.settings.DEFAULT_PROBE_BUDGET, as `l2advisor probe`
+    probe_budget: int | None = None,  # None: probing.settings.DEFAULT_PROBE_BUDGET (24000), as `l2advisor probe`
     tolerance: float = 0.005,
     early_stop: bool = True,
     batched: bool = True,
@@ -80,15 +80,22 @@ def probe(
     settings mean what the model-file settings and `l2advisor probe` flags of the same name
     mean. Results go to `out` (default `runs/<name>`, `name` defaulting to the file that
     defines `build_model`); calling again with the same arguments resumes, other settings on
-    the same directory are refused (`force=True` starts over). `budget` (steps of the run you
+    the same directory are refused (`force=True` starts over), except another `budget` whose
+    ladder has the same window: the probes the two plans share are reused. `budget` (steps of the run you
     will train) sizes the probes as `l2advisor probe --budget` does (the ladder is then
     planned, so `lambdas` must not be given), and is remembered for `recommend`. `progress`: True draws a bar (stderr / notebook), a callable receives
     `ProgressEvent`s, False or None is silent. Mistakes raise `l2advisor.errors.InputError`.
     """
     from l2advisor.modelfile.task import build_task
     from l2advisor.probing.follow_up import run_with_follow_up
+    from l2advisor.probing.plan import pending
     from l2advisor.probing.probe import run_probes, summarize
-    from l2advisor.probing.settings import prepare_probes, probe_settings
+    from l2advisor.probing.settings import (
+        prepare_probes,
+        probe_settings,
+        resize_note,
+        resized_for_budget,
+    )
     from l2advisor.runs.lock import RunLock
     from l2advisor.runs.rundir import PROBES_FILE, curve_from_state, results_path
     from l2advisor.runs.store import open_results, read_results
@@ -110,7 +117,10 @@ def probe(
     path = results_path(run_dir, PROBES_FILE)
     notices: list[str] = []
     tell = once(notices.append)  # a follow-up round's probes would repeat the first round's
-    with RunLock(run_dir), open_results(path, header, force=force) as writer:
+    with RunLock(run_dir), open_results(path, header, force=force, compatible=resized_for_budget) as writer:
+        if writer.previous_settings is not None:
+            _, reused = pending(runs, read_results(path))
+            tell(resize_note(writer.previous_settings, settings, len(reused), len(runs)))
         def run(todo: list[Any]) -> None:
             reporter, context = make_progress(progress, todo, f"probing {spec.name}")
             with context:

@@ -109,8 +109,9 @@ def probe(
     lam_max: Annotated[float | None, typer.Option(help="Top of the automatic ladder [default: lr*lam*(1/(1-momentum)) = 0.01].")] = None,
     factor: Annotated[float, typer.Option(help="Ratio between ladder rungs.")] = 2.0,
     horizon: Annotated[float | None, typer.Option(help="Longest probe, in tau = lr*lam*steps [default: 8*(1-momentum)].")] = None,
-    probe_budget: Annotated[int, typer.Option(help="Total probe steps, all probes and seeds together (without --budget, "
-                                                       "which sizes the probes itself).")] = 24000,
+    probe_budget: Annotated[int | None, typer.Option(help="Total probe steps, all probes and seeds together "
+                                                              "[default: 24000]; not with --budget, which sizes the "
+                                                              "probes itself.", show_default=False)] = None,
     seeds: Annotated[str, typer.Option(help="Seeds, comma-separated: each lam is probed once per seed.")] = "0,1",
     tolerance: Annotated[float, typer.Option(help="t* is the first evaluation within this of the peak (metric units).")] = 0.005,
     early_stop: Annotated[bool, typer.Option(help="Stop a probe once its smoothed metric has clearly peaked.")] = True,
@@ -145,7 +146,12 @@ def probe(
     from l2advisor.probing.follow_up import run_with_follow_up
     from l2advisor.probing.plan import pending
     from l2advisor.probing.probe import summarize
-    from l2advisor.probing.settings import prepare_probes, probe_settings
+    from l2advisor.probing.settings import (
+        prepare_probes,
+        probe_settings,
+        resize_note,
+        resized_for_budget,
+    )
     from l2advisor.runs.rundir import PROBES_FILE, results_path
     from l2advisor.training.train import resolve_device
 
@@ -172,10 +178,13 @@ def probe(
     run_dir = out_dir or Path("runs") / spec.name
     runs, base, header = prepare_probes(spec, task, settings, str(torch_device))
     path = results_path(run_dir, PROBES_FILE)
-    with RunLock(run_dir) as lock, open_results(path, header, force=force) as writer:
+    with (RunLock(run_dir) as lock,
+          open_results(path, header, force=force, compatible=resized_for_budget) as writer):
         if lock.stale_taken_over:
             err.print(f"[yellow]Took over a stale lock left by process {lock.stale_taken_over}.[/]")
         _, reused = pending(runs, read_results(path))
+        if writer.previous_settings is not None:
+            err.print(resize_note(writer.previous_settings, settings, len(reused), len(runs)), highlight=False)
         err.print(f"Probing {spec.path.name} on {torch_device}: {len(runs)} probes "
                   f"({len(reused)} reused), lams {', '.join(f'{lam:g}' for lam in sorted({r.lam for r in runs}, reverse=True))}, "
                   f"horizon tau={settings.horizon:g}, results in {run_dir}")

@@ -12,29 +12,34 @@ from l2advisor.probing.budget import DEFAULT_HORIZON, EVALS_PER_DECADE, BudgetPl
 from l2advisor.probing.plan import ProbeRun, ProbeSettings, plan_probes
 from l2advisor.probing.probe import check_settings
 from l2advisor.runs.rundir import PLAN_KEY
-from l2advisor.runs.store import make_header
+from l2advisor.runs.store import make_header, settings_diff
 from l2advisor.training.train import TrainConfig
 
 DEFAULT_PROBE_BUDGET = 24000  # total steps of the default ladder, all probes and seeds
 DEFAULT_SEEDS = (0, 1)
+# What a budget-sized plan changes with the budget alone: the cap, the budget and which rungs fit.
+# A rung's length follows from its lam, the lr and the window, so with the window, lr and seeds
+# unchanged, a probe the two plans share is the same run and is reused.
+RESIZED_KEYS = ("budget_steps", "probe_budget", "lambdas")
 
 
 def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT_SEEDS,
                    budget_steps: int | None = None, n_val: int = 1000, batch_size: int = 64,
                    lrs: Sequence[float] = (), horizon: float | None = None,
-                   probe_budget: int = DEFAULT_PROBE_BUDGET, lambdas: Sequence[float] = (),
+                   probe_budget: int | None = None, lambdas: Sequence[float] = (),
                    lam_max: float | None = None, factor: float = 2.0, tolerance: float = 0.005,
                    early_stop: bool = True) -> tuple[ProbeSettings, BudgetPlan | None]:
     """Settings for `probe`: with `budget_steps`, the ladder of `plan_for_budget` (every rung
-    the same tau window, no early stop); without, the default ladder under `probe_budget`.
-    Both evaluate EVALS_PER_DECADE times per decade of steps."""
+    the same tau window, no early stop); without, the default ladder under `probe_budget`
+    (DEFAULT_PROBE_BUDGET when None). Both evaluate EVALS_PER_DECADE times per decade of steps."""
     horizon = DEFAULT_HORIZON * (1.0 - momentum) if horizon is None else horizon
     if budget_steps is None:
         return ProbeSettings(lrs=tuple(lrs) or (lr,), seeds=tuple(seeds), horizon=horizon,
-                             probe_budget=probe_budget, lambdas=tuple(lambdas) or None, lam_max=lam_max,
+                             probe_budget=DEFAULT_PROBE_BUDGET if probe_budget is None else probe_budget,
+                             lambdas=tuple(lambdas) or None, lam_max=lam_max,
                              factor=factor, tolerance=tolerance, early_stop=early_stop,
                              eval_per_decade=EVALS_PER_DECADE), None
-    if lambdas or len(lrs) > 1 or lam_max is not None or probe_budget != DEFAULT_PROBE_BUDGET:
+    if lambdas or len(lrs) > 1 or lam_max is not None or probe_budget is not None:
         raise InputError("--budget plans the ladder and its cost itself: drop --lambdas, --lam-max, "
                          "--probe-budget and extra --lrs (or drop --budget to choose the ladder by hand).")
     plan = plan_for_budget(budget_steps, lr, momentum, horizon, len(seeds), n_val, batch_size)
@@ -42,6 +47,27 @@ def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT
                              lambdas=plan.lams, factor=factor, tolerance=tolerance, early_stop=False,
                              budget_steps=int(budget_steps), eval_per_decade=EVALS_PER_DECADE)
     return settings, plan
+
+
+def resized_for_budget(old: dict, new: dict) -> bool:
+    """Whether two probe headers' settings differ only in the budget both ladders were sized
+    for (`open_results`' `compatible`): same model settings, window, lr, seeds and evaluations."""
+    old_probe, new_probe = old.get("probe") or {}, new.get("probe") or {}
+    if old_probe.get("budget_steps") is None or new_probe.get("budget_steps") is None:
+        return False  # a hand-made ladder is the user's choice: not re-sized behind their back
+
+    def fixed(settings: dict, probe: dict) -> dict:
+        return {**settings, "probe": {k: v for k, v in probe.items() if k not in RESIZED_KEYS}}
+
+    return not settings_diff(fixed(old, old_probe), fixed(new, new_probe))
+
+
+def resize_note(previous: dict, settings: ProbeSettings, reused: int, planned: int) -> str:
+    """One line for a directory whose probes were sized for another budget and are reused."""
+    old = (previous.get("probe") or {}).get("budget_steps")
+    return (f"These probes were sized for a budget of {old:,} steps; the plan for {settings.budget_steps:,} "
+            f"has the same window (tau = {settings.horizon:g}), lr and seeds, so the {reused} of its "
+            f"{planned} probes already here are reused.")
 
 
 def prepare_probes(spec: TaskSpec, task: Task, settings: ProbeSettings,

@@ -14,6 +14,7 @@ import math
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -113,6 +114,7 @@ class ResultsWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.previous_settings: dict[str, Any] | None = None  # set when open_results replaced the header
         self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def write(self, record: dict[str, Any]) -> None:
@@ -129,26 +131,41 @@ class ResultsWriter:
         self.close()
 
 
-def open_results(path: Path, header: dict[str, Any], force: bool = False) -> ResultsWriter:
+def open_results(path: Path, header: dict[str, Any], force: bool = False,
+                 compatible: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None) -> ResultsWriter:
     """Start a new results file, or resume one written with the same settings.
 
     Different settings on an existing file are refused with what differs, unless `force`
-    (which starts over).
+    (which starts over) or `compatible(old_settings, new_settings)` says the runs the two
+    share are the same runs (a probe ladder re-sized for another budget): then the header is
+    replaced, the runs kept, and the writer's `previous_settings` holds the old settings.
     """
     if path.exists() and path.stat().st_size > 0 and not force:
-        existing = read_results(path).header
-        diff = settings_diff(existing.get("settings", {}), header["settings"])
-        if diff:
+        existing = read_results(path).header.get("settings", {})
+        diff = settings_diff(existing, header["settings"])
+        if diff and not (compatible and compatible(existing, header["settings"])):
             raise InputError(f"{path.parent} holds results made with other settings ("
                              + "; ".join(diff) + "). Use --force to start over, or --out for a new directory.")
         _drop_partial_line(path)  # appending after half a line would corrupt the next record
-        return ResultsWriter(path)
+        if diff:
+            _replace_header(path, header)
+        writer = ResultsWriter(path)
+        writer.previous_settings = existing if diff else None
+        return writer
     path.parent.mkdir(parents=True, exist_ok=True)
     if force and path.exists():
         path.unlink()
     writer = ResultsWriter(path)
     writer.write(header)
     return writer
+
+
+def _replace_header(path: Path, header: dict[str, Any]) -> None:
+    """Swap the first line for `header`, atomically (a crash leaves the old file or the new)."""
+    body = path.read_bytes().split(b"\n", 1)[1]
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(json.dumps(json_safe(header), allow_nan=False).encode("utf-8") + b"\n" + body)
+    os.replace(tmp, path)
 
 
 def _drop_partial_line(path: Path) -> None:

@@ -106,6 +106,17 @@ def test_progress_true_draws_on_stderr(tmp_path: Path, capsys) -> None:
     assert captured.out == "" and "probing" in captured.err
 
 
+def test_another_budget_reuses_the_probes_it_shares(tmp_path: Path) -> None:
+    args = dict(out=tmp_path / "r", progress=False, lr=0.1, batch_size=32, seeds=[0], horizon=2.0)
+    first = l2advisor.probe(build_model, blobs(256, 1), blobs(128, 2), budget=5000, **args)
+    again = l2advisor.probe(build_model, blobs(256, 1), blobs(128, 2), budget=10000, **args)
+    assert len(first.probes) == 3 and len(again.probes) == 4 and again.budget_steps == 10000
+    assert any("sized for a budget of 5,000 steps" in n for n in again.notices)
+    assert {r["run"]: r["seconds"] for r in first.probes}.items() <= {r["run"]: r["seconds"] for r in again.probes}.items()
+    with pytest.raises(InputError, match="other settings"):  # another window: other runs, refused
+        l2advisor.probe(build_model, blobs(256, 1), blobs(128, 2), budget=10000, **{**args, "horizon": 1.0})
+
+
 @pytest.mark.bad_input
 def test_mistakes_are_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="build_model must be a function"):

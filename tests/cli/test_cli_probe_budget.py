@@ -62,8 +62,47 @@ def test_budget_with_explicit_lams_is_a_user_error(tiny_model: Path, tmp_path: P
     result = runner.invoke(app, [*budget_args(tiny_model, tmp_path / "r", "40000"), "--lambdas", "0.1,0.2"])
     assert result.exit_code == 2
     assert "--budget plans the ladder and its cost itself" in result.stderr
-    result = runner.invoke(app, [*budget_args(tiny_model, tmp_path / "r", "40000"), "--probe-budget", "90000"])
-    assert result.exit_code == 2 and "--probe-budget" in result.stderr
+    for asked in ("90000", "24000"):  # 24000, the default without --budget, is still a request
+        result = runner.invoke(app, [*budget_args(tiny_model, tmp_path / "r", "40000"), "--probe-budget", asked])
+        assert result.exit_code == 2 and "--probe-budget" in result.stderr
+
+
+def _starts(out: Path) -> list[str]:
+    lines = results_path(out).read_text().splitlines()
+    return [json.loads(line)["run"] for line in lines if json.loads(line)["type"] == "start"]
+
+
+def test_another_budget_with_the_same_window_reuses_the_probes(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"  # at lr 0.1, window tau = 2: 3 rungs at 5,000 steps, 4 at 10,000 and 20,000
+    assert runner.invoke(app, budget_args(tiny_model, out, "5000")).exit_code == 0
+    assert len(_starts(out)) == 3
+    more = runner.invoke(app, budget_args(tiny_model, out, "10000"))
+    assert more.exit_code == 0, more.output
+    said = " ".join(more.stderr.split())  # the console wraps long lines
+    assert "sized for a budget of 5,000 steps" in said and "the 3 of its 4 probes" in said
+    assert sorted(_starts(out)) == sorted(set(_starts(out))) and len(_starts(out)) == 4  # one new run
+    header = read_results(results_path(out)).header
+    assert header["settings"]["probe"]["budget_steps"] == 10000 and len(header["plan"]) == 4
+    same = runner.invoke(app, [*budget_args(tiny_model, out, "20000"), "--json"])
+    assert same.exit_code == 0 and len(_starts(out)) == 4  # the same ladder: nothing trained
+    assert len(json.loads(same.stdout)["probes"]) == 4
+    advice = runner.invoke(app, ["recommend", str(out), "--budget", "20000", "--json"])
+    assert advice.exit_code == 0 and json.loads(advice.stdout)["probes_sized_for_steps"] == 20000
+
+
+@pytest.mark.parametrize("other", [["--budget", "2000"], ["--budget", "5000", "--seeds", "1"],
+                                   ["--budget", "5000", "--lr", "0.05"]])
+def test_another_budget_with_other_probes_is_refused(tiny_model: Path, tmp_path: Path, other: list[str]) -> None:
+    out = tmp_path / "run"  # 2,000 steps halve the window to tau = 1: every rung would be another run
+    assert runner.invoke(app, budget_args(tiny_model, out, "5000")).exit_code == 0
+    args = [arg for arg in budget_args(tiny_model, out, "5000") if arg not in ("--budget", "5000")]
+    if "--seeds" in other:
+        args = args[:args.index("--seeds")] + args[args.index("--seeds") + 2:]
+    result = runner.invoke(app, [*args, *other])
+    assert result.exit_code == 2 and "holds results made with other settings" in " ".join(result.stderr.split())
+    hand_made = runner.invoke(app, ["probe", str(tiny_model), "--out", str(out), "--lambdas", "0.1,0.05,0.025",
+                                    "--horizon", "2", "--seeds", "0", "--device", "cpu"])
+    assert hand_made.exit_code == 2  # a ladder without --budget is never re-sized
 
 
 @pytest.mark.parametrize("command", ["probe", "train"])

@@ -94,6 +94,30 @@ def test_other_settings_are_refused_with_the_difference(tmp_path: Path) -> None:
     assert read_results(path).header["settings"]["probe"]["horizon"] == 4.0 and not read_results(path).runs
 
 
+def test_compatible_settings_replace_the_header_and_keep_the_runs(tmp_path: Path) -> None:
+    path = tmp_path / "probes.jsonl"
+    write(path, [start_record("a"), eval_record("a", 0, 0.3)])
+    other = make_header("probe", {"lr": 0.1, "probe": {"horizon": 4.0, "seeds": [0, 1]}}, "cpu")
+    seen: list[tuple[dict, dict]] = []
+
+    def horizon_only(old: dict, new: dict) -> bool:
+        seen.append((old, new))
+        return settings_diff(old, new) == ["probe.horizon: 2.0 -> 4.0"]
+
+    with open_results(path, other, compatible=horizon_only) as writer:
+        assert writer.previous_settings == SETTINGS
+        writer.write(eval_record("a", 1, 0.4))
+    results = read_results(path)
+    assert seen == [(SETTINGS, other["settings"])] and results.header["settings"]["probe"]["horizon"] == 4.0
+    assert [r["val_metric"] for r in results.runs["a"].evals] == [0.3, 0.4]  # the run kept, appended to
+    assert sum('"header"' in line for line in path.read_text().splitlines()) == 1
+    with open_results(path, other, compatible=horizon_only) as writer:  # now the same: a plain resume
+        assert writer.previous_settings is None
+    third = make_header("probe", {"lr": 0.2, "probe": {"horizon": 4.0, "seeds": [0, 1]}}, "cpu")
+    with pytest.raises(InputError, match=r"lr: 0\.1 -> 0\.2"):  # not what `compatible` allows
+        open_results(path, third, compatible=horizon_only)
+
+
 def test_settings_diff_names_nested_keys() -> None:
     assert settings_diff({"a": 1, "p": {"h": 2, "s": [0]}}, {"a": 1, "p": {"h": 3, "s": [0]}, "n": None}) == \
         ["p.h: 2 -> 3"]

@@ -129,6 +129,9 @@ class CurveMetrics:
     diverged: bool  # status "diverged" or a value became non-finite
     peaked: bool  # clearly past its top: dropped, tau_end >= 2 tau_peak, or >= 3 tau at t*
     noise: float  # robust sd of one evaluation of the validation metric
+    # step of the evaluation before t*: the smoothed metric crossed peak - tolerance somewhere in
+    # (t_star_previous, t_star], the resolution of t* (NaN when t* is the first evaluation)
+    t_star_previous: float = float("nan")
 
 
 def _nan_stat(values: np.ndarray, fn) -> float:
@@ -192,13 +195,14 @@ def analyze_curve(
     s = smooth(val, smoothing)
     ok = np.flatnonzero(np.isfinite(s))
     nan = float("nan")
-    peak = peak_step = peak_tau = t_star = tau_star = final = nan
+    peak = peak_step = peak_tau = t_star = tau_star = final = previous = nan
     peaked = False
     if ok.size:
         i = int(ok[np.argmax(s[ok])])  # first index of the smoothed max
         peak, peak_step, peak_tau = float(s[i]), float(steps[i]), float(tau[i])
         j = int(ok[np.argmax(s[ok] >= peak - tolerance)])  # first within tolerance
         t_star = float(steps[j])
+        previous = float(steps[j - 1]) if j > 0 else nan
         tau_star = float(curve.lr) * float(curve.lam) * t_star
         last = int(ok[-1])
         final = float(s[last])
@@ -215,7 +219,7 @@ def analyze_curve(
         tau_end=_nan_stat(tau, lambda v: v[-1]),
         final_train_acc=_nan_stat(acc[-5:], np.mean), max_train_acc=max_acc,
         overparameterized=over, diverged=bool(diverged), peaked=bool(peaked),
-        noise=noise_sd(val),
+        noise=noise_sd(val), t_star_previous=previous,
     )
 
 

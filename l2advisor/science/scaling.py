@@ -29,16 +29,22 @@ def _ci(samples: np.ndarray) -> tuple[float, float]:
 
 def fit_alpha(ms: list[CurveMetrics], n_boot: int, rng) -> dict:
     """log t* = log c0 - alpha log(lr*lam), one point per probe; bootstrap over probes (seeds
-    and lams together).
+    and lams together), each resampled t* drawn anywhere in its evaluation interval.
 
     Why per probe, not per seed-mean curve: with 3-4 lams, a bootstrap over lams gives
     two-point resamples and intervals wider than the question; the seeds are the replicates.
+    Why the draw: t* is only known to an evaluation gap, (t_star_previous, t_star]. Rungs whose
+    log-spaced evaluation grids line up in tau put every t* on the same tau grid point, and a
+    bootstrap of those points alone gave an interval of zero width around exactly 1.
     """
     x = np.log([m.lr * m.lam for m in ms])
     y = np.log([m.t_star for m in ms])
+    previous = np.log([m.t_star_previous for m in ms])
+    gap = np.where(np.isfinite(previous), y - previous, 0.0)  # log width of each t*'s interval
     slope = _slopes(x[None, :], y[None, :])[0]
     idx = rng.integers(0, len(x), (n_boot, len(x)))
-    boot = _slopes(x[idx], y[idx])
+    within = np.random.default_rng(n_boot).random(idx.shape)  # its own stream: the draws after
+    boot = _slopes(x[idx], y[idx] - within * gap[idx])  # this fit (c's interval) stay as they were
     return dict(alpha=float(-slope), alpha_interval=tuple(-v for v in _ci(boot)[::-1]),
                 c0=float(np.exp(y.mean() - slope * x.mean())),
                 tau_star_median=finite_median(m.tau_star for m in ms))

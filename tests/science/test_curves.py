@@ -185,3 +185,34 @@ def test_analyze_flat_top_counts_as_peaked():
     v[90:95] += 0.002  # the max sits late on a flat top, within the tolerance
     m = analyze_curve(_series(v))
     assert m.peak_step > m.t_star * 4 and m.peaked
+
+
+def test_alpha_interval_knows_the_evaluation_gaps() -> None:
+    """Rungs 400, 800 and 1,600 steps long, evaluated 10 times a decade at steps in proportion
+    (2x and 4x the shortest rung's): their tau grids line up, every t* sits on the same tau point, and a bootstrap of the points alone said alpha = 1 with
+    an interval of zero width. t* is known only to its evaluation gap: the interval must be wide
+    enough to hold that, and a real departure from 1 must still show."""
+    from l2advisor.science.scaling import fit_alpha
+    from l2advisor.training.eval_schedule import eval_steps
+
+    def probes(shift: float) -> list:
+        out = []
+        for rung, lam in ((400, 0.1), (800, 0.05), (1600, 0.025)):
+            steps = np.array([0, *eval_steps(400, 1, per_decade=10)], dtype=float) * (rung / 400)
+            top = 2.0 / (0.1 * lam) * (lam / 0.1) ** shift  # crosses at tau = 2 (shift 0: alpha 1)
+            metric = np.minimum(steps / top, 1.0)
+            for seed in (0, 1):
+                curve = Curve(lam=lam, lr=0.1, seed=seed, steps=steps, tau=0.1 * lam * steps,
+                              val_metric=metric, train_acc=metric, train_loss=1 - metric, status="finished")
+                out.append(analyze_curve(curve, tolerance=0.005, smoothing=1))
+        return out
+
+    aligned = probes(0.0)
+    assert len({round(m.tau_star, 9) for m in aligned}) == 1  # the same tau grid point for all
+    assert all(m.t_star_previous < m.t_star for m in aligned)
+    fit = fit_alpha(aligned, 400, np.random.default_rng(0))
+    lo, hi = fit["alpha_interval"]
+    assert lo < 1.0 < hi and hi - lo > 0.05  # wide enough for a t* known to ~26% steps
+    assert hi - lo < 0.6  # and no wider than the gaps allow over a 4x span of lams
+    steeper = fit_alpha(probes(-0.6), 400, np.random.default_rng(0))  # t* ~ lam^-1.6 in truth
+    assert steeper["alpha_interval"][0] > 1.2  # the control: a real exponent still excludes 1

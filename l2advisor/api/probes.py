@@ -88,7 +88,6 @@ def probe(
     """
     from l2advisor.modelfile.task import build_task
     from l2advisor.probing.follow_up import run_with_follow_up
-    from l2advisor.probing.plan import pending
     from l2advisor.probing.probe import run_probes, summarize
     from l2advisor.probing.settings import (
         prepare_probes,
@@ -119,8 +118,7 @@ def probe(
     tell = once(notices.append)  # a follow-up round's probes would repeat the first round's
     with RunLock(run_dir), open_results(path, header, force=force, compatible=resized_for_budget) as writer:
         if writer.previous_settings is not None:
-            _, reused = pending(runs, read_results(path))
-            tell(resize_note(writer.previous_settings, settings, len(reused), len(runs)))
+            tell(resize_note(writer.previous_settings, settings, runs, read_results(path)))
         def run(todo: list[Any]) -> None:
             reporter, context = make_progress(progress, todo, f"probing {spec.name}")
             with context:

@@ -184,7 +184,7 @@ def probe(
             err.print(f"[yellow]Took over a stale lock left by process {lock.stale_taken_over}.[/]")
         _, reused = pending(runs, read_results(path))
         if writer.previous_settings is not None:
-            err.print(resize_note(writer.previous_settings, settings, len(reused), len(runs)), highlight=False)
+            err.print(resize_note(writer.previous_settings, settings, runs, read_results(path)), highlight=False)
         err.print(f"Probing {spec.path.name} on {torch_device}: {len(runs)} probes "
                   f"({len(reused)} reused), lams {', '.join(f'{lam:g}' for lam in sorted({r.lam for r in runs}, reverse=True))}, "
                   f"horizon tau={settings.horizon:g}, results in {run_dir}")

@@ -12,7 +12,7 @@ from l2advisor.probing.budget import DEFAULT_HORIZON, EVALS_PER_DECADE, BudgetPl
 from l2advisor.probing.plan import ProbeRun, ProbeSettings, plan_probes
 from l2advisor.probing.probe import check_settings
 from l2advisor.runs.rundir import PLAN_KEY
-from l2advisor.runs.store import make_header, settings_diff
+from l2advisor.runs.store import Results, make_header, settings_diff
 from l2advisor.training.train import TrainConfig
 
 DEFAULT_PROBE_BUDGET = 24000  # total steps of the default ladder, all probes and seeds
@@ -62,12 +62,16 @@ def resized_for_budget(old: dict, new: dict) -> bool:
     return not settings_diff(fixed(old, old_probe), fixed(new, new_probe))
 
 
-def resize_note(previous: dict, settings: ProbeSettings, reused: int, planned: int) -> str:
+def resize_note(previous: dict, settings: ProbeSettings, runs: Sequence[ProbeRun], results: Results) -> str:
     """One line for a directory whose probes were sized for another budget and are reused."""
     old = (previous.get("probe") or {}).get("budget_steps")
-    return (f"These probes were sized for a budget of {old:,} steps; the plan for {settings.budget_steps:,} "
+    planned = {run.run_id for run in runs}
+    reused = sum(1 for rid, state in results.runs.items() if rid in planned and state.done)
+    beyond = sum(1 for rid, state in results.runs.items() if rid not in planned and state.done)
+    note = (f"These probes were sized for a budget of {old:,} steps; the plan for {settings.budget_steps:,} "
             f"has the same window (tau = {settings.horizon:g}), lr and seeds, so the {reused} of its "
-            f"{planned} probes already here are reused.")
+            f"{len(planned)} probes already here are reused")
+    return note + (f"; {beyond} finished probe(s) outside this plan stay and are fitted too." if beyond else ".")
 
 
 def prepare_probes(spec: TaskSpec, task: Task, settings: ProbeSettings,

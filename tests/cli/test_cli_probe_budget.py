@@ -88,6 +88,10 @@ def test_another_budget_with_the_same_window_reuses_the_probes(tiny_model: Path,
     assert len(json.loads(same.stdout)["probes"]) == 4
     advice = runner.invoke(app, ["recommend", str(out), "--budget", "20000", "--json"])
     assert advice.exit_code == 0 and json.loads(advice.stdout)["probes_sized_for_steps"] == 20000
+    fewer = runner.invoke(app, budget_args(tiny_model, out, "5000"))  # back to 3 rungs: the 4th stays
+    said = " ".join(fewer.stderr.split())
+    assert fewer.exit_code == 0 and "the 3 of its 3 probes" in said and "1 finished probe(s) outside" in said
+    assert len(_starts(out)) == 4
 
 
 @pytest.mark.parametrize("other", [["--budget", "2000"], ["--budget", "5000", "--seeds", "1"],

@@ -67,7 +67,7 @@ def compare(
     """
     from l2advisor.modelfile.task import build_test_set
     from l2advisor.probing.probe import check_settings
-    from l2advisor.probing.settings import DEFAULT_PROBE_BUDGET, probe_settings
+    from l2advisor.probing.settings import probe_settings
     from l2advisor.training.lr_schedules import SCHEDULES
     from l2advisor.training.train import resolve_device
     from l2advisor.tuning.compare import RUNS_FILE, CompareSettings, Comparison
@@ -82,8 +82,7 @@ def compare(
     spec, task, config = spec_and_config(model_file, budget, eval_every, 0, device, {}, threads)
     probe, _ = probe_settings(spec.lr, spec.momentum, seeds=parse_ints(probe_seeds, "--probe-seeds"),
                               budget_steps=None if probe_budget else budget, n_val=len(task.val),
-                              batch_size=spec.batch_size, horizon=horizon,
-                              probe_budget=probe_budget or DEFAULT_PROBE_BUDGET)
+                              batch_size=spec.batch_size, horizon=horizon, probe_budget=probe_budget)
     check_settings(probe, task)
     settings = CompareSettings(budget, trials, tuple(range(seeds)), config.eval_every, probe,
                                study_settings(trials, lam_low, lam_high, False, pruner, sampler_seed), default_lam,

@@ -125,6 +125,17 @@ class Poisoned(nn.Module):
 """
 
 
+def test_compare_sizes_its_probes_to_the_budget_by_default(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cmp"  # no --probe-budget: planned as `probe --budget 40` (it once always failed)
+    args = [a for a in compare_args(tiny_model, out, "--trials", "1", "--seeds", "1") if a not in ("--probe-budget", "400")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    from l2advisor.runs.store import read_results
+
+    probes = read_results(next(out.rglob("probes.jsonl"))).header["settings"]["probe"]
+    assert probes["budget_steps"] == 40 and probes["early_stop"] is False
+
+
 def test_no_usable_advice_fails_the_advisor_arms_loudly(tmp_path: Path) -> None:
     """Every probe diverges: no advice. The advisor and AutoL2 arms are failed rows (no lam, no
     runs), never the default 5e-4 under the advisor's name; the other arms still run; exit 1."""

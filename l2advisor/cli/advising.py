@@ -195,13 +195,16 @@ def autol2_flags(cfg: AutoL2Advice, model_file: str, probe_lr: float) -> str:
     return " ".join(flags)
 
 
-def autol2_snippet(cfg: AutoL2Advice) -> str:
-    """A Python snippet for the user's own training loop."""
+def autol2_snippet(cfg: AutoL2Advice, optimizer: str = "sgd", momentum: float = 0.0) -> str:
+    """A Python snippet for the user's own training loop, with the probes' optimizer and momentum
+    (the clock and AutoL2's refractory time were measured with them)."""
     decay = "" if cfg.decay == AUTOL2_DECAY else f", decay={cfg.decay:g}"
+    extra = f", momentum={momentum:g}" if optimizer == "sgd" and momentum else ""
+    name = "AdamW" if optimizer == "adamw" else "SGD"
     return "\n".join([
         "from l2advisor import AutoL2",
         "",
-        f"optimizer = torch.optim.SGD(model.parameters(), lr={cfg.lr:g})",
+        f"optimizer = torch.optim.{name}(model.parameters(), lr={cfg.lr:g}{extra})",
         f"sched = AutoL2(optimizer, lam0={cfg.lam0:.4g}, refractory_tau={cfg.refractory_tau:.4g}, "
         f"lam_min={cfg.lam_min:.4g}{decay})",
         f"for step in range({cfg.budget_steps}):",
@@ -258,8 +261,8 @@ def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None,
         flags = autol2_flags(cfg, settings.get("model_file", "MODEL_FILE"), fit.lr)
         if scheduled:
             flags += f" --lr-schedule {lr_schedule}" + (f" --warmup {warmup}" if warmup else "")
-        record["autol2"] = {**cfg.to_dict(), "train_command": flags, "snippet": autol2_snippet(cfg), **gaps,
-                            **schedule}
+        snippet = autol2_snippet(cfg, results.optimizer, results.momentum)
+        record["autol2"] = {**cfg.to_dict(), "train_command": flags, "snippet": snippet, **gaps, **schedule}
     write_json(Path(run_dir) / ADVICE_FILE, record)
     if as_json:
         shown = record["autol2"] if cfg is not None else record

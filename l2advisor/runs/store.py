@@ -57,6 +57,11 @@ class Results:
         """The probes' SGD momentum, from the header (0 when not recorded)."""
         return float(self.header.get("settings", {}).get("momentum") or 0.0)
 
+    @property
+    def optimizer(self) -> str:
+        """The probes' optimizer, "sgd" or "adamw", from the header ("sgd" when not recorded)."""
+        return str(self.header.get("settings", {}).get("optimizer") or "sgd")
+
 
 def versions() -> dict[str, str]:
     """Library versions recorded in every header. Optuna's comes from its installed metadata:

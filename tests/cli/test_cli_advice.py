@@ -163,6 +163,28 @@ def test_autol2_json_and_snippet_runs(run: Path) -> None:
     assert model.weight.grad is not None
 
 
+@pytest.mark.parametrize("optimizer,momentum,expected", [
+    ("sgd", 0.0, "torch.optim.SGD(model.parameters(), lr=0.1)"),
+    ("sgd", 0.9, "torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)"),
+    ("adamw", 0.0, "torch.optim.AdamW(model.parameters(), lr=0.1)")])
+def test_autol2_snippet_uses_the_probes_optimizer(tmp_path: Path, optimizer: str, momentum: float,
+                                                  expected: str) -> None:
+    run_dir = write_run(tmp_path / "r", S.family())
+    path = results_path(run_dir)  # the header as `probe` writes it for such a model file
+    lines = path.read_text().splitlines()
+    header = json.loads(lines[0])
+    header["settings"].update(optimizer=optimizer, momentum=momentum)
+    path.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    d = as_json(run_dir, "--budget", "4000", "--autol2")
+    assert expected in d["snippet"]
+    model = torch.nn.Linear(2, 2)
+    loss = model(torch.ones(1, 2)).sum()
+    loss.backward()
+    scope = {"torch": torch, "model": model, "loss": loss, "train_accuracy": 0.5}
+    exec(d["snippet"], scope)
+    assert type(scope["optimizer"]).__name__ == ("AdamW" if optimizer == "adamw" else "SGD")
+
+
 def test_relations_that_do_not_hold_give_the_best_measured_lam(tmp_path: Path) -> None:
     same = write_run(tmp_path / "same", S.no_effect_family())
     result = recommend(same, "--budget", "20000")

@@ -190,9 +190,20 @@ def test_autol2_starts_at_the_plateau_edge_when_it_is_below_the_cap(clean):
 def test_autol2_when_relations_fail():
     f = fit_relations(S.no_effect_family())
     cfg = autol2_config(f, 20_000)
+    assert f.lam_best * f.lr <= AUTOL2_LAM0_SHRINK  # the best measured lam is under the cap: used as it is
     assert cfg.lam0 == f.lam_best and cfg.verdict == FAILS
     assert cfg.lam_min == pytest.approx(cfg.lam0 / AUTOL2_DECAY)
-    assert any("do not hold" in r for r in cfg.reasons)
+    assert any("do not hold" in r and "best measured lam" in r for r in cfg.reasons)
+
+
+def test_autol2_when_relations_fail_never_starts_above_the_cap():
+    """`recommend --autol2` once started AdamW at lr*lam = 0.01 (the top probe, 10x the cap) where
+    `train --autol2` starts at the cap: the two must agree on where AutoL2 may start."""
+    f = fit_relations(S.no_effect_family())
+    cfg = autol2_config(f, 20_000, lr=0.1 * 40)  # the same probes advised at 40x the lr
+    assert cfg.verdict == FAILS and cfg.lam0 * cfg.lr == pytest.approx(AUTOL2_LAM0_SHRINK, rel=1e-3)
+    assert cfg.lam0 < advise(f, 20_000, lr=4.0).weight_decay and cfg.lam_min < cfg.lam0
+    assert any("never starts higher" in r for r in cfg.reasons)
 
 
 def test_autol2_under_cannot_tell_keeps_autol2s_own_refractory_and_floor():

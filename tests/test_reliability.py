@@ -449,3 +449,20 @@ def test_bad_tune(tiny_model: Path, tmp_path: Path, case: str) -> None:
                  "--device", "cpu", *flags)
     expect(result, 2, *phrases)
     assert "hunter2" not in result.output
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("command", ["probe", "train", "report"])
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_an_out_that_cannot_be_a_directory(tiny_model: Path, probed: Path, tmp_path: Path, command: str,
+                                          where: str) -> None:
+    """--out at a file (or below one) is the user's mistake: one sentence, exit 2, no
+    "Internal error" (it was a FileExistsError / NotADirectoryError reported as our bug)."""
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    out = taken if where == "a file" else taken / "run"
+    args = {"probe": ("probe", tiny_model, "--out", out, *QUICK),
+            "train": ("train", tiny_model, "--weight-decay", "0.01", "--budget", "20", "--out", out),
+            "report": ("report", probed, "--out", out)}[command]
+    expect(cli(*args), 2, f"Cannot use {out} as a directory")
+    assert taken.read_text() == "mine"  # the user's file untouched

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from l2advisor.reporting.data import ReportData
 from l2advisor.reporting.figures import PLOTTERS
+from l2advisor.runs.store import make_dir
 
 FIGURES = {  # file name -> caption in report.md
     "curves.png": "Validation metric of every probe against steps (left) and against tau = lr*lam*steps "
@@ -68,7 +69,7 @@ def markdown(data: ReportData, figures: list[str]) -> str:
 def write_report(data: ReportData, out_dir: Path) -> list[Path]:
     """Write the four PNGs and report.md into out_dir; returns their paths (report.md last)."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_dir(out_dir)
     paths = [plot(data, out_dir / name) for name, plot in PLOTTERS.items()]
     md = out_dir / "report.md"
     md.write_text(markdown(data, list(PLOTTERS)), encoding="utf-8")

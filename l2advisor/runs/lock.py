@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from l2advisor.errors import InputError
+from l2advisor.runs.store import make_dir
 
 try:
     import fcntl
@@ -56,7 +57,7 @@ class RunLock:
         self._fd: int | None = None  # the flocked lock file, while held
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_dir(self.path.parent)
         if fcntl is not None:
             return self._acquire_flock()
         for _ in range(2):

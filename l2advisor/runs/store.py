@@ -136,6 +136,17 @@ class ResultsWriter:
         self.close()
 
 
+def make_dir(path: Path) -> Path:
+    """`path` as a directory, created with its parents; a path that cannot be one (a file, no
+    permission) is the user's --out, said in one sentence (InputError), not a traceback."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # FileExistsError (a file there), NotADirectoryError, PermissionError, ...
+        raise InputError(f"Cannot use {path} as a directory: {exc.strerror or exc}.") from None
+    return path
+
+
 def open_results(path: Path, header: dict[str, Any], force: bool = False,
                  compatible: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None) -> ResultsWriter:
     """Start a new results file, or resume one written with the same settings.
@@ -157,7 +168,7 @@ def open_results(path: Path, header: dict[str, Any], force: bool = False,
         writer = ResultsWriter(path)
         writer.previous_settings = existing if diff else None
         return writer
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(path.parent)
     if force and path.exists():
         path.unlink()
     writer = ResultsWriter(path)

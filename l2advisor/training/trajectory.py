@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from l2advisor.errors import InputError
+from l2advisor.runs.store import make_dir
 
 SCHEMA_VERSION = 1
 KIND = "l2advisor.wd_trajectory"
@@ -101,7 +102,7 @@ def _check(steps: Sequence[int], lams: Sequence[float]) -> None:
 def write_trajectory(path: str | Path, trajectory: WeightDecayTrajectory) -> Path:
     """Write atomically (a temporary file renamed over the old one)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
         json.dump(trajectory.to_dict(), handle, indent=1)

@@ -186,8 +186,8 @@ def plot_plateau(data: ReportData, path: Path) -> Path:
     if a is not None and math.isfinite(a.weight_decay):
         wd = a.weight_decay * a.lr / f.lr if math.isfinite(f.lr) else a.weight_decay  # same clock
         lo, hi = (v * a.lr / f.lr if math.isfinite(f.lr) else v for v in a.interval)
-        if math.isfinite(lo) and math.isfinite(hi) and hi > lo:
-            ax.axvspan(lo, hi, color="C3", alpha=0.1, label="advice interval")
+        if math.isfinite(lo) and math.isfinite(hi) and hi > lo:  # from 0: to the axis' left edge
+            ax.axvspan(lo if lo > 0 else hi * 1e-3, hi, color="C3", alpha=0.1, label="advice interval")
         ax.axvline(wd, color="C3", lw=1.2)
         if math.isfinite(a.predicted_metric):
             ax.plot([wd], [a.predicted_metric], "*", ms=13, color="C3",

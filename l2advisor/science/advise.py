@@ -122,6 +122,10 @@ def _fallback(fit: Fit, budget: int, lr: float, base: dict) -> Advice:
                        f"{fit.plateau_threshold:.4f} of the best: lam barely matters among them")
         else:
             why.append(f"no other probed lam peaked within {fit.plateau_threshold:.4f} of it")
+        if len(rows) > 1 and lam == min(r.lam for r in rows):  # at the ladder's foot: nothing below it seen
+            interval = (0.0, interval[1])
+            why.append(f"the best is the smallest probed lam: smaller ones (down to 0) were not probed and "
+                       f"may be better, so the interval reaches 0; probe below {lam:.3g} to bound it")
         same_lr = math.isclose(lr, fit.lr, rel_tol=1e-9)
         metric = best[0].peak_mean if same_lr else NAN
         step = best[0].t_star if same_lr else NAN

@@ -97,6 +97,25 @@ def test_does_not_hold_gives_best_measured_lam():
     assert a.interval[0] <= a.weight_decay <= a.interval[1]
 
 
+def test_does_not_hold_at_the_ladders_foot_reaches_down_to_zero():
+    """The best lam at equal steps is the smallest probed: nothing below it was seen, so the
+    interval must not end there (it was [lam, lam] on a real model whose best lam was 0)."""
+    curves = S.no_effect_family()
+    foot = min(cv.lam for cv in curves)
+    lifted = [dataclasses.replace(cv, val_metric=cv.val_metric + (0.05 if cv.lam == foot else 0.0))
+              for cv in curves]  # the smallest lam better by 5 points all along
+    f = dataclasses.replace(fit_relations(lifted), verdict=FAILS)  # (the fit itself says "cannot tell")
+    a = advise(f, 20_000)
+    assert a.verdict == FAILS and a.weight_decay == foot
+    assert a.interval == (0.0, foot) and any("reaches 0" in r for r in a.reasons)
+    middle = sorted({cv.lam for cv in curves})[2]  # the control: the best inside the ladder
+    inside = [dataclasses.replace(cv, val_metric=cv.val_metric + (0.05 if cv.lam == middle else 0.0))
+              for cv in curves]
+    control = advise(dataclasses.replace(fit_relations(inside), verdict=FAILS), 20_000)
+    assert control.weight_decay == middle and control.interval[0] > 0
+    assert not any("reaches 0" in r for r in control.reasons)
+
+
 def test_cannot_tell_gives_the_papers_clock_with_a_wider_interval():
     f = fit_relations(S.family(lam_c=0.0005, alpha=0.0))  # above the plateau, lr-driven timing
     a = advise(f, 20000)

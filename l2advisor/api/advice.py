@@ -17,7 +17,7 @@ from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.runs.rundir import load_probe_curves
 from l2advisor.runs.store import Results, read_json, write_json
-from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise
+from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise, caveats
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
 from l2advisor.science.curves import Curve
 from l2advisor.science.fit import MIN_LAMS, Fit, fit_relations, fit_to_dict
@@ -42,7 +42,7 @@ class Recommendation:
     predicted_peak_step: float
     extrapolated: bool
     reasons: tuple[str, ...]
-    warnings: tuple[str, ...]
+    warnings: tuple[str, ...]  # about the results: skipped lines, planned probes missing or failed
     advice: Advice = field(repr=False)
     autol2: AutoL2Advice = field(repr=False)
     fit: Fit = field(repr=False, compare=False)
@@ -50,10 +50,12 @@ class Recommendation:
     lr_schedule: str = "constant"  # of the real run: its steps reach the tau of budget_steps constant-lr ones
     warmup: int = 0
     run_steps: int = 0  # the real run's length (budget_steps is its constant-lr equivalent T_eff)
+    caveats: tuple[str, ...] = ()  # what could be wrong with the advice (the CLI panel's "caveats")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: the keys of `l2advisor recommend --json`, plus autol2 and warnings."""
-        return {**advice_to_dict(self.advice), "autol2": self.autol2.to_dict(), "warnings": list(self.warnings),
+        return {**advice_to_dict(self.advice), "caveats": list(self.caveats), "autol2": self.autol2.to_dict(),
+                "warnings": list(self.warnings),
                 "lr_schedule": self.lr_schedule, "warmup": self.warmup, "run_steps": self.run_steps,
                 "run_dir": None if self.run_dir is None else str(self.run_dir)}
 
@@ -81,13 +83,14 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
         write_json(run_dir / FIT_FILE, fit_to_dict(fit))
     advice, cfg = advise(fit, steps, lr, results.momentum), autol2_config(fit, steps, lr, momentum=results.momentum)
     if write and run_dir is not None:
-        write_json(run_dir / ADVICE_FILE, {**advice_to_dict(advice), "budget": budget, "unit": unit,
-                                           "run_dir": str(run_dir)})
+        write_json(run_dir / ADVICE_FILE, {**advice_to_dict(advice), "caveats": caveats(fit, advice),
+                                           "budget": budget, "unit": unit, "run_dir": str(run_dir)})
     return Recommendation(weight_decay=advice.weight_decay, interval=advice.interval, verdict=advice.verdict,
                           lr=advice.lr, budget_steps=advice.budget_steps, predicted_metric=advice.predicted_metric,
                           predicted_peak_step=advice.predicted_peak_step, extrapolated=advice.extrapolated,
                           reasons=advice.reasons, warnings=tuple(warnings), advice=advice, autol2=cfg, fit=fit,
-                          run_dir=run_dir, lr_schedule=lr_schedule, warmup=int(warmup), run_steps=run_steps)
+                          run_dir=run_dir, lr_schedule=lr_schedule, warmup=int(warmup), run_steps=run_steps,
+                          caveats=tuple(caveats(fit, advice)))
 
 
 def report(run_dir_or_results: ProbeResults | str | Path, out: str | Path | None = None, *,

@@ -26,7 +26,7 @@ from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.runs.rundir import PLAN_KEY, ProbeGap, load_probe_curves
 from l2advisor.runs.store import Results, json_safe, read_json, write_json
-from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise
+from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise, caveats
 from l2advisor.science.autol2_setup import AUTOL2_DECAY, AutoL2Advice, autol2_config
 from l2advisor.science.curves import Curve
 from l2advisor.science.fit import (
@@ -165,9 +165,7 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
                             f"[{_num(f.c_interval[0])}, {_num(f.c_interval[1])}], lam_c={_num(f.lam_c)}, "
                             f"train acc {_num(f.train_acc, '.4f')}, {f.n_usable} probes")
     why = [f"- {escape(r)}" for r in a.reasons]
-    plain = ("b = ", "plateau: ", "c = ", "clock lr*lam confirmed")  # shown above, not caveats
-    caveats = [r for r in f.reasons if not r.startswith(plain)
-               and not any(r in said for said in a.reasons)][:4]
+    doubts = caveats(f, a)
     rules = Table(title="zero-cost rules of thumb, for contrast", title_justify="left",
                   box=None, padding=(0, 2), title_style="dim")
     rules.add_column("rule", style="dim")
@@ -177,8 +175,8 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
         ratio = value / a.weight_decay if a.weight_decay > 0 else math.nan
         rules.add_row(escape(name), _num(value), _num(ratio, ".2g"))
     parts: list[Any] = [head, "", "[bold]why[/]", *why]
-    if caveats:
-        parts += ["", "[bold yellow]caveats[/]", *[f"- {escape(c)}" for c in caveats]]
+    if doubts:
+        parts += ["", "[bold yellow]caveats[/]", *[f"- {escape(c)}" for c in doubts]]
     parts += ["", rules]
     return Panel(Group(*parts), title="l2advisor recommend", title_align="left", expand=False)
 
@@ -255,8 +253,8 @@ def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None,
                   f"(re-probe with --budget {steps} to size them for it).[/]")
     gaps = {"missing_probes": [g.to_dict() for g in missing], "failed_probes": [g.to_dict() for g in failed]}
     schedule = sv or {"lr_schedule": "constant", "warmup": 0, "lr_integral": 1.0}
-    record = {**advice_to_dict(advice), "budget": budget, "unit": unit, "run_dir": str(run_dir), **gaps, **schedule,
-              "probes_sized_for_steps": sized_for}
+    record = {**advice_to_dict(advice), "caveats": caveats(fit, advice), "budget": budget, "unit": unit,
+              "run_dir": str(run_dir), **gaps, **schedule, "probes_sized_for_steps": sized_for}
     if cfg is not None:
         flags = autol2_flags(cfg, settings.get("model_file", "MODEL_FILE"), fit.lr)
         if scheduled:

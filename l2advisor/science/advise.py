@@ -255,6 +255,16 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
                   reasons=tuple(why), **base)
 
 
+SHOWN_ABOVE = ("b = ", "plateau: ", "c = ", "clock lr*lam confirmed")  # fit reasons the answer already gives
+
+
+def caveats(fit: Fit, advice: Advice, limit: int = 4) -> list[str]:
+    """What could be wrong with the advice: the fit's reasons that neither restate a number the
+    answer shows (b, c, the plateau) nor repeat one of the advice's own reasons; at most `limit`."""
+    return [r for r in fit.reasons if not r.startswith(SHOWN_ABOVE)
+            and not any(r in said for said in advice.reasons)][:limit]
+
+
 def advice_to_dict(advice: Advice) -> dict:
     """JSON-safe dict (schema_version 1; NaN -> None); keys as in DESIGN.md."""
     return {"schema_version": 1, **to_jsonable(advice)}

@@ -26,7 +26,7 @@ C, LAM_C, LR = 3.0, 0.02, 0.1  # the synthetic truth (S.curve defaults)
 LAM0 = 0.01  # AutoL2's start: the plateau edge LAM_C capped at lr*lam = 0.001
 KEYS = {"schema_version", "weight_decay", "interval", "lr", "budget_steps", "verdict",
         "predicted_metric", "predicted_peak_step", "extrapolated", "c", "c_interval", "alpha",
-        "reasons", "rules_of_thumb"}
+        "reasons", "caveats", "rules_of_thumb"}
 
 
 def run_id(cv: Curve) -> str:
@@ -95,6 +95,20 @@ def test_json_has_the_design_keys_and_matches_advice_file(run: Path) -> None:
     assert d["c"] == pytest.approx(C, rel=0.15) and d["extrapolated"] is False
     saved = json.loads((run / "advice.json").read_text())
     assert {k: saved[k] for k in KEYS} == {k: d[k] for k in KEYS}
+
+
+@pytest.mark.parametrize("family", ["no effect", "above the plateau"])
+def test_caveats_are_the_panels_in_json_and_the_api(tmp_path: Path, family: str) -> None:
+    import l2advisor
+
+    curves = S.no_effect_family() if family == "no effect" else S.family(lam_c=0.0005, alpha=0.0)
+    run_dir = write_run(tmp_path / "r", curves)
+    d = as_json(run_dir, "--budget", "20000")
+    panel = flat(recommend(run_dir, "--budget", "20000").stdout)
+    assert d["caveats"] and all(flat(c) in panel for c in d["caveats"])  # the panel's, word for word
+    assert panel.index("caveats") < panel.index(flat(d["caveats"][0]))
+    assert list(l2advisor.recommend(run_dir, budget=20000, write=False).caveats) == d["caveats"]
+    assert json.loads((run_dir / "advice.json").read_text())["caveats"] == d["caveats"]
 
 
 def test_advice_and_fit_files_round_trip(run: Path) -> None:

@@ -152,6 +152,14 @@ MODEL_FILES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
         ("targets must be integer class labels",)),
     "model cannot take the inputs": (lambda d: model_with(d, "nn.Linear(8, 32)", "nn.Linear(9, 32)"),
                                      ("the model cannot take a batch of training inputs of shape (4, 8)",)),
+    "metric returns a word": (lambda d: model_with(d, "batch_size = 32", "batch_size = 32",
+                                                   "\ndef metric(outputs, targets):\n    return 'good'\n"),
+                              ("the metric must return one number", "got str")),
+    "metric raises": (lambda d: model_with(d, "batch_size = 32", "batch_size = 32",
+                                           "\ndef metric(outputs, targets):\n    return 1 / 0\n"),
+                      ("the metric raised ZeroDivisionError", "of model.py")),
+    "no trainable parameters": (lambda d: model_with(d, NET, "return nn.Sequential(nn.Identity())"),
+                                ("a model without trainable parameters",)),
 }
 
 
@@ -160,6 +168,32 @@ def test_bad_model_file(tmp_path: Path, case: str) -> None:
     make, phrases = MODEL_FILES[case]
     expect(probe(make(tmp_path), tmp_path / "run"), 2, *phrases)
     assert not results_path(tmp_path / "run").exists()  # refused before anything was written
+
+
+LATE_CRASH = '''
+class Late(nn.Module):
+    """Fine for its first forward passes (the checks), then raises."""
+    calls = 0
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(8, 4)
+    def forward(self, x):
+        Late.calls += 1
+        if Late.calls > 30:
+            raise ValueError("boom in the middle")
+        return self.body(x)
+'''
+
+
+def test_a_crash_in_the_model_file_mid_probe_names_it(tmp_path: Path) -> None:
+    """Every probe failed on a line of the model file: exit 1 (the file passed its checks; the
+    runs failed, as in test_all_probes_failing_is_a_failed_run), naming it, and no "Next" to a fit."""
+    result = probe(model_with(tmp_path, NET, "return Late()", LATE_CRASH), tmp_path / "run", "--no-batched")
+    expect(result, 1, "boom in the middle", "of model.py", "failed inside model.py", "fix what fails there")
+    assert "Next:" not in result.output  # type: ignore[attr-defined]
+    nan_loss = "\ndef loss(outputs, targets):\n    return (outputs * float('nan')).sum()\n"
+    diverged = probe(model_with(tmp_path, "batch_size = 32", "batch_size = 32", nan_loss), tmp_path / "nan")
+    expect(diverged, 1, "All 2 probes failed or diverged", "probe smaller lams or a smaller lr")  # not the file's line
 
 
 FLAGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -285,7 +319,7 @@ def build_model():
     return Breaks()
 '''
     expect(probe(write_model(tmp_path, body), tmp_path / "run"), 1,
-           "RuntimeError: the GPU caught fire", "All 2 probes failed or diverged")
+           "RuntimeError: the GPU caught fire", "All 2 probes failed inside model.py")
 
 
 def test_message_with_brackets_is_printed_as_is(tmp_path: Path) -> None:

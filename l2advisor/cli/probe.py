@@ -216,8 +216,9 @@ def probe(
         out.print(summary_table(rows, spec.metric_name))
         if extra:
             err.print(f"Plus {len(extra)} follow-up probes (one more seed) to settle the verdict.")
+    report_failures(states, spec.path.name)  # all failed: raises, with no "Next" to a fit that cannot run
+    if not as_json:
         err.print(f"Next: [bold]l2advisor recommend {run_dir} --budget {steps or 'STEPS'}[/]")
-    report_failures(states)
 
 
 def _run(task: Any, todo: list[ProbeRun], base: TrainConfig, settings: ProbeSettings, writer: Any, bars: ProbeBars,
@@ -264,13 +265,19 @@ def sizing_line(plan: Any, runs: list[ProbeRun], n_val: int, batch_size: int) ->
             f"suits budgets of {budget_for_cost(cost, e):,} steps or more; `--budget STEPS` sizes them.")
 
 
-def report_failures(states: list[RunState]) -> None:
-    """Failed or diverged probes: a warning each (the others still count); all of them: exit 1."""
+def report_failures(states: list[RunState], model_name: str) -> None:
+    """Failed or diverged probes: a warning each (the others still count); all of them: exit 1
+    (naming the model file, `model_name`, when every one crashed on a line of it)."""
     bad = [state for state in states if state.status in ("failed", "diverged")]
     for state in bad:
         message = (state.end or {}).get("message") or ""
         err.print(f"[yellow]{escape(state.run_id)} {state.status}[/]: {escape(message)}", highlight=False)
     if bad and len(bad) == len(states):
+        crashed_here = all(state.status == "failed" and f" of {model_name}:" in (state.end or {}).get("message", "")
+                           for state in bad)  # every failure on a line of the model file
+        if crashed_here:  # exit 1 still: the file passed its checks, its runs failed (a bug, or the machine)
+            raise RunFailed(f"All {len(states)} probes failed inside {model_name} (see above), so there is "
+                            "nothing to fit; fix what fails there.")
         raise RunFailed(f"All {len(states)} probes failed or diverged (see above), so there is nothing to "
                         "fit; fix the model file, or probe smaller lams or a smaller lr.")
     if bad:

@@ -46,6 +46,9 @@ def build_task(spec: TaskSpec) -> Task:
     model = call_user(spec, spec.build_model, "build_model()")
     if not isinstance(model, nn.Module):
         raise InputError(f"{where}: build_model() must return a torch.nn.Module, got {_kind(model)}.")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise InputError(f"{where}: build_model() returned a model without trainable parameters: there is "
+                         f"nothing to train, and nothing for weight decay to act on.")
     n_outputs = check_model_fits(spec, model, train, "training")
     check_model_fits(spec, model, val, "validation")
     return Task(spec=spec, train=train, val=val, n_outputs=n_outputs)
@@ -114,7 +117,23 @@ def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: s
                          f"{name} targets {tuple(targets.shape)}: {describe_user_error(err, spec.path)}.") from None
     if not (isinstance(loss, torch.Tensor) and loss.numel() == 1):
         raise InputError(f"{where}: the loss must return a scalar tensor, got {_kind(loss)}.")
+    if callable(spec.metric):
+        _check_metric(spec, outputs, targets)
     return n_outputs
+
+
+def _check_metric(spec: TaskSpec, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+    """A metric callable returns one number (a float or a one-element tensor) on a batch."""
+    where = spec.path.name
+    try:
+        value = spec.metric(outputs, targets)  # type: ignore[operator]
+    except Exception as err:
+        raise InputError(f"{where}: the metric raised {describe_user_error(err, spec.path)}.") from None
+    try:
+        float(value)
+    except (TypeError, ValueError, RuntimeError):  # RuntimeError: a tensor of more than one element
+        raise InputError(f"{where}: the metric must return one number (higher is better), got "
+                         f"{_kind(value)}.") from None
 
 
 def _check_classification(where: str, name: str, outputs: torch.Tensor, targets: torch.Tensor,

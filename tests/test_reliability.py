@@ -160,6 +160,8 @@ MODEL_FILES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
                       ("the metric raised ZeroDivisionError", "of model.py")),
     "no trainable parameters": (lambda d: model_with(d, NET, "return nn.Sequential(nn.Identity())"),
                                 ("a model without trainable parameters",)),
+    "lr written as a string": (lambda d: model_with(d, "batch_size = 32", "batch_size = 32\nlr = '0.1'"),
+                               ("model.py: `lr` must be a number, got '0.1'",)),
 }
 
 
@@ -198,7 +200,7 @@ def test_a_crash_in_the_model_file_mid_probe_names_it(tmp_path: Path) -> None:
 
 FLAGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "lr zero": (("--lr", "0"), ("`lr` must be a finite number > 0, got 0.0",)),
-    "lr negative": (("--lr", "-0.1"), ("`lr` must be a finite number > 0, got -0.1",)),
+    "lr negative": (("--lr", "-0.1"), ("--lr: `lr` must be a finite number > 0, got -0.1",)),  # the flag, not the file
     "lr NaN": (("--lr", "nan"), ("`lr` must be a finite number > 0, got nan",)),
     "lrs with a zero": (("--lrs", "0.1,0"), ("--lrs must be finite numbers > 0, got 0.0",)),
     "lrs not numbers": (("--lrs", "0.1,fast"), ("--lrs takes comma-separated numbers, got '0.1,fast'",)),
@@ -374,11 +376,21 @@ def _other_schema(data: bytes) -> bytes:
     return json.dumps({**json.loads(head), "schema_version": 99}).encode() + b"\n" + rest
 
 
+def _failed_at_once(data: bytes) -> bytes:
+    lines = data.split(b"\n")
+    start = json.loads(lines[1])
+    end = {"type": "end", "run": start["run"], "status": "failed", "steps": 0, "message": "boom"}
+    return b"\n".join([lines[0], lines[1], json.dumps(end).encode()]) + b"\n"  # no evaluation recorded
+
+
 RECOMMEND: dict[str, tuple[Callable[[Path, Path], list[object]], tuple[str, ...]]] = {
     "no such directory": (lambda p, t: [t / "nowhere"], ("is not a directory",)),
     "a file, not a directory": (lambda p, t: [results_path(p)], ("is not a directory",)),
     "a directory without probes": (lambda p, t: [t], ("No results file at", "run `l2advisor probe` first")),
     "no finished probe": (lambda p, t: [copy_of(p, t, _unfinished)], ("has no finished probe yet",)),
+    "every probe failed at once": (lambda p, t: [copy_of(p, t, _failed_at_once)],
+                                   ("has no usable probe", "failed or diverged before their first evaluation",
+                                    "--force")),
     "another schema version": (lambda p, t: [copy_of(p, t, _other_schema)],
                                ("was written with results schema version 99", "Re-run the probes")),
     "garbage in the middle": (lambda p, t: [copy_of(p, t, _garbage_line)],

@@ -157,9 +157,11 @@ def probe(
 
     overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
     from l2advisor.modelfile.spec import load_spec
+    from l2advisor.probing.parallel import check_backend
 
     if budget is not None:
         check_budget(budget, unit)
+    check_backend(backend, scheduler)
     spec = load_spec(model_file, overrides)
     if batch_replicas < 1:
         raise InputError(f"--batch-replicas must be at least 1, got {batch_replicas}.")

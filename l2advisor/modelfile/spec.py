@@ -85,28 +85,34 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> T
         raise InputError(f"{where}: `build_test` must be a function returning a dataset.")
     settings = {key: getattr(module, key, default) for key, default in DEFAULTS.items()}
     settings.update({k: v for k, v in found.items() if not (k == "batch_size" and hasattr(module, k))})
-    settings.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    settings.update(flags)
     spec = TaskSpec(
         path=path.resolve(), name=path.stem, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         build_model=builders["build_model"], build_data=builders["build_data"], build_test=build_test,
         **settings,
     )
-    return validate_settings(spec)
+    return validate_settings(spec, frozenset(flags))
 
 
-def validate_settings(spec: TaskSpec) -> TaskSpec:
-    """Check types and ranges of the settings; returns the spec with normalised values."""
-    where = spec.path.name
-    lr = check_positive(spec.lr, "lr", where)
+def validate_settings(spec: TaskSpec, overridden: frozenset[str] = frozenset()) -> TaskSpec:
+    """Check types and ranges of the settings; returns the spec with normalised values. A setting
+    in `overridden` came from a command-line flag, and its message names the flag, not the file."""
+    def at(name: str) -> str:
+        return f"--{name.replace('_', '-')}" if name in overridden else spec.path.name
+
+    lr = check_positive(spec.lr, "lr", at("lr"))
     batch_size = spec.batch_size
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"{where}: `batch_size` must be a positive integer, got {batch_size!r}.")
-    momentum = _as_float(spec.momentum, "momentum", where)
+        raise InputError(f"{at('batch_size')}: `batch_size` must be a positive integer, got {batch_size!r}.")
+    momentum = _as_float(spec.momentum, "momentum", at("momentum"))
     if not 0.0 <= momentum < 1.0:
-        raise InputError(f"{where}: `momentum` must be in [0, 1), got {momentum!r}.")
+        raise InputError(f"{at('momentum')}: `momentum` must be in [0, 1), got {momentum!r}.")
     optimizer = str(spec.optimizer).lower()
     if optimizer not in OPTIMIZERS:
-        raise InputError(f"{where}: `optimizer` must be one of {', '.join(OPTIMIZERS)}, got {spec.optimizer!r}.")
+        raise InputError(f"{at('optimizer')}: `optimizer` must be one of {', '.join(OPTIMIZERS)}, "
+                         f"got {spec.optimizer!r}.")
+    where = spec.path.name
     if spec.loss is not None and not callable(spec.loss):
         raise InputError(f"{where}: `loss` must be a callable (outputs, targets) -> loss tensor.")
     if not (spec.metric == "accuracy" or callable(spec.metric)):
@@ -124,7 +130,7 @@ def check_positive(value: Any, name: str, where: str) -> float:
 
 
 def _as_float(value: Any, name: str, where: str) -> float:
-    if isinstance(value, bool):
+    if isinstance(value, (bool, str, bytes)):  # lr = "0.1" is a typo to say, not to parse
         raise InputError(f"{where}: `{name}` must be a number, got {value!r}.")
     try:
         return float(value)

@@ -53,6 +53,14 @@ class JobOutcome:
     records: list[dict[str, Any]] = field(default_factory=list)
 
 
+
+def check_backend(backend: str, scheduler: str | None) -> None:
+    """--backend and --scheduler, before anything runs (a run directory, a progress bar)."""
+    if backend not in BACKENDS:
+        raise InputError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}.")
+    if backend == "dask" and not scheduler:
+        raise InputError("--backend dask needs --scheduler ADDRESS (the Dask scheduler, e.g. tcp://host:8786).")
+
 def parse_devices(text: str | None) -> list[str] | None:
     """`cuda:0,cuda:1` -> ["cuda:0", "cuda:1"]; None when not given."""
     if text is None or not text.strip():
@@ -81,8 +89,7 @@ def run_parallel(model_file: Path, overrides: dict[str, Any], runs: Sequence[Pro
     `write` receives records that a worker could not append itself. Stops taking results,
     and ends the workers, once `interrupted()`; the probes in flight restart on resume.
     """
-    if backend not in BACKENDS:
-        raise InputError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}.")
+    check_backend(backend, scheduler)
     if jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {jobs}.")
     groups = group_runs(runs, replicas) if replicas > 1 else [[run] for run in runs]
@@ -131,8 +138,7 @@ def _backend(backend: str, scheduler: str | None, jobs: int) -> Iterator[tuple[i
         with joblib.parallel_config(backend="loky", inner_max_num_threads=threads):
             yield jobs, threads
         return
-    if not scheduler:
-        raise InputError("--backend dask needs --scheduler ADDRESS (the Dask scheduler, e.g. tcp://host:8786).")
+    check_backend(backend, scheduler)
     try:
         from dask.distributed import Client
     except ImportError:

@@ -36,6 +36,11 @@ def load_probe_curves(run_dir: Path) -> tuple[Results, list[Curve]]:
     results = read_results(results_path(run_dir))
     curves = [curve_from_state(s) for s in results.runs.values() if s.done and s.evals]
     if not curves:
+        ended = [s for s in results.runs.values() if s.done]
+        if ended:  # finished, but as failures with nothing recorded: running on will not help
+            raise InputError(f"{run_dir} has no usable probe: all {len(ended)} that ended failed or diverged "
+                             f"before their first evaluation (`l2advisor probe` showed why); fix that and "
+                             f"probe again with --force.")
         raise InputError(f"{run_dir} has no finished probe yet; run `l2advisor probe` to completion first.")
     return results, curves
 

@@ -83,6 +83,8 @@ def test_bad_parallel_options_are_one_sentence(tmp_path: Path, flags: list[str],
     model = write_model(tmp_path, TINY_MODEL)
     result = runner.invoke(app, ["probe", str(model), "--out", str(tmp_path / "x"), *ARGS, *flags])
     assert result.exit_code == 2 and message in " ".join(result.stderr.split()), result.output
+    if "--backend" in flags:  # refused before anything ran: no run directory, no progress bar
+        assert not (tmp_path / "x").exists() and "probes (steps)" not in result.stderr
 
 
 def test_parse_devices() -> None:

@@ -121,7 +121,10 @@ def _check_lr(lr: float | None) -> None:
 
 
 def _num(x: float, fmt: str = ".3g") -> str:
-    return "-" if x is None or not math.isfinite(x) else format(x, fmt)
+    if x is None or not math.isfinite(x):
+        return "-"
+    text = format(x, fmt)
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # -0.001 at .2f: "0.00", not "-0.00"
 
 
 def schedule_view(name: str, warmup: int, steps: int, advice: Advice, constant_lr_wd: float) -> dict[str, Any]:
@@ -155,9 +158,11 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
             f"{_num(peak_step, '.0f')}" + (" [yellow](extrapolated)[/]" if a.extrapolated else ""))
     if schedule is not None:
         sv = schedule
-        head.add_row("schedule", f"sum of lr_t = {sv['lr_integral']:.3f} x lr*T: the tau clock sees "
-                                 f"{sv['effective_steps']:.0f} constant-lr steps, so lam = c/(lr*{a.budget_steps}) "
-                                 f"(constant lr for {sv['run_steps']} steps: {_num(sv['constant_lr_weight_decay'])})")
+        clock = (f"{sv['effective_steps']:.0f} constant-lr steps, so lam = c/(lr*{a.budget_steps}) "
+                 f"(constant lr for {sv['run_steps']} steps: {_num(sv['constant_lr_weight_decay'])})"
+                 if a.verdict != FAILS else f"{sv['effective_steps']:.0f} constant-lr steps; the relations do "
+                 f"not hold, so no formula is rescaled: the advice is the best measured lam")
+        head.add_row("schedule", f"sum of lr_t = {sv['lr_integral']:.3f} x lr*T: the tau clock sees {clock}")
     head.add_row("expect", pred)
     head.add_row("verdict", f"[{VERDICT_STYLE.get(a.verdict, 'bold')}]{a.verdict}[/]: "
                             f"b={_num(f.b, '.2f')} [{_num(f.b_interval[0], '.2f')}, "

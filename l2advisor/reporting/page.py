@@ -25,7 +25,10 @@ FIGURES = {  # file name -> caption in report.md
 
 
 def _f(x: float, fmt: str = ".3g") -> str:
-    return "-" if x is None or not math.isfinite(x) else format(x, fmt)
+    if x is None or not math.isfinite(x):
+        return "-"
+    text = format(x, fmt)
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # -0.001 at .2f: "0.00", not "-0.00"
 
 
 def markdown(data: ReportData, figures: list[str]) -> str:

@@ -221,7 +221,9 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
     reg = [m for m in good if m.lam <= plateaus[m.lr]["lam_c"]]
     if len({m.lr * m.lam for m in reg}) < MIN_LAMS:
         if len({m.lr * m.lam for m in good}) > len({m.lr * m.lam for m in reg}):
-            notes.append(f"only {len({m.lam for m in reg})} plateau lam(s) clearly peaked: the t* fit "
+            peaked = len({m.lam for m in reg})
+            notes.append(f"{f'only {peaked}' if peaked else 'no'} plateau lam{'' if peaked == 1 else 's'} "
+                         f"clearly peaked: the t* fit "
                          f"also uses lams above the plateau edge, where t* need not follow 1/lam; "
                          f"probe smaller lams (a larger probe budget) for a sharper test")
         reg = good

@@ -99,7 +99,7 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
     if not math.isfinite(b) or b < B_MIN or (ci_known and lo < B_MIN) or ratio < STEPS_CLEARLY_BETTER:
         v = FAILS
         why.append("lam does not clearly set the time to the top: " + (
-            f"steps line the probes up better than tau ({ratio:.2g})" if ratio < STEPS_CLEARLY_BETTER
+            f"the crossings line up {_clock_comparison(ratio)}" if ratio < STEPS_CLEARLY_BETTER
             else f"b = {b:.2f} is below {B_MIN}" if not (math.isfinite(b) and b >= B_MIN)
             else f"b's 95% interval [{lo:.2f}, {hi:.2f}] reaches below {B_MIN}"))
         if f.get("above_plateau"):  # before "no effect": its noise leaves out the largest lam's scatter

@@ -59,6 +59,21 @@ def test_panel_names_the_schedule(run: Path) -> None:
     assert "constant lr for 6000 steps:" in text and "around step 6000" in text
 
 
+def test_panel_under_does_not_hold_names_no_formula(tmp_path: Path) -> None:
+    same = write_run(tmp_path / "same", S.no_effect_family())
+    text = flat(recommend(same, "--budget", "6000", "--lr-schedule", "cosine").stdout)
+    assert "does not hold" in text and "no formula is rescaled" in text
+    assert "lam = c/(lr*" not in text  # the advice is the best measured lam: no c/(lr*T) to show
+
+
+def test_numbers_never_show_a_negative_zero() -> None:
+    from l2advisor.cli.advising import _num
+    from l2advisor.reporting.page import _f
+
+    assert _num(-0.001, ".2f") == "0.00" and _f(-0.004, ".2f") == "0.00"
+    assert _num(-0.5, ".2f") == "-0.50" and _f(-0.006, ".2f") == "-0.01"  # real negatives keep their sign
+
+
 def test_autol2_command_carries_the_schedule(run: Path) -> None:
     result = recommend(run, "--budget", "6000", "--autol2", "--lr-schedule", "linear", "--warmup", "100")
     assert result.exit_code == 0, result.output

@@ -15,11 +15,15 @@ from l2advisor.cli.app import Threads, app, catch_interrupt, err, handle_errors,
 from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.cli.tune import (
     Bars,
+    BatchSize,
     Budget,
     Device,
     EvalEvery,
     LamHigh,
     LamLow,
+    Lr,
+    Momentum,
+    Optimizer,
     Pruner,
     SamplerSeed,
     Storage,
@@ -54,6 +58,10 @@ def compare(
     storage: Storage = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory (default: runs/<file name>/compare).")] = None,
     device: Device = "auto",
+    lr: Lr = None,
+    batch_size: BatchSize = None,
+    momentum: Momentum = None,
+    optimizer: Optimizer = None,
     lr_schedule: Annotated[str, typer.Option(help="Every arm's lr schedule: constant, cosine, linear (to 0) or step; "
                                                   "the probes stay at constant lr.")] = "constant",
     warmup: Annotated[int, typer.Option(help="Steps of linear lr warmup in every arm.")] = 0,
@@ -79,7 +87,8 @@ def compare(
         raise InputError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}.")
     if not 0 <= warmup < budget:
         raise InputError(f"--warmup must be a whole number of steps in [0, {budget}) (the budget), got {warmup}.")
-    spec, task, config = spec_and_config(model_file, budget, eval_every, 0, device, {}, threads)
+    overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
+    spec, task, config = spec_and_config(model_file, budget, eval_every, 0, device, overrides, threads)
     probe, _ = probe_settings(spec.lr, spec.momentum, seeds=parse_ints(probe_seeds, "--probe-seeds"),
                               budget_steps=None if probe_budget else budget, n_val=len(task.val),
                               batch_size=spec.batch_size, horizon=horizon, probe_budget=probe_budget)

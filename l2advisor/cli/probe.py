@@ -245,6 +245,9 @@ def notice(text: str) -> None:
     err.print(f"[yellow]{escape(text)}[/]", highlight=False)
 
 
+OVER_RUNS = 3.0  # a plan dearer than this many budget runs: training a few lams directly is cheaper
+
+
 def sizing_line(plan: Any, runs: list[ProbeRun], n_val: int, batch_size: int) -> str:
     """What budget the probes were sized for (or suit), in one line for stderr."""
     from l2advisor.probing.budget import budget_for_cost, eval_cost_steps
@@ -258,6 +261,10 @@ def sizing_line(plan: Any, runs: list[ProbeRun], n_val: int, batch_size: int) ->
             line += (" [yellow]More than the cap: the cheapest useful plan, 3 rungs from lr*lam = 0.01 "
                      f"(larger lams would show the learning rate's clock, not lam's) with a window of "
                      f"tau = {plan.horizon:g}, costs more.[/]")
+            if plan.cost_fraction > OVER_RUNS:
+                line += (f" [bold yellow]At {plan.cost_fraction:.1f} budget runs, probing costs more than "
+                         f"trying {OVER_RUNS:g} lams directly with `l2advisor train`: at this budget, that is "
+                         f"the cheaper way.[/]")
         elif plan.halved:
             line += f" Every rung ran to tau = {plan.horizon:g}, half the usual window, to fit."
         return line

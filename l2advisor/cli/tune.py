@@ -43,6 +43,10 @@ LamHigh = Annotated[float, typer.Option(help="Largest lam Optuna searches.")]
 SamplerSeed = Annotated[int, typer.Option(help="Seed of the TPE sampler.")]
 EvalEvery = Annotated[int | None, typer.Option(help="Steps between evaluations (default: budget/100).")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
+Lr = Annotated[float | None, typer.Option(help="Override the file's learning rate.")]
+BatchSize = Annotated[int | None, typer.Option(help="Override the file's batch size.")]
+Momentum = Annotated[float | None, typer.Option(help="Override the file's momentum.")]
+Optimizer = Annotated[str | None, typer.Option(help="Override the file's optimizer: sgd or adamw.")]
 
 
 class Bars:
@@ -167,8 +171,10 @@ def tune(
     lam_high: LamHigh = 1e-1,
     eval_every: EvalEvery = None,
     out_dir: Out = None,
-    lr: Annotated[float | None, typer.Option(help="Override the file's learning rate.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Override the file's batch size.")] = None,
+    lr: Lr = None,
+    batch_size: BatchSize = None,
+    momentum: Momentum = None,
+    optimizer: Optimizer = None,
     device: Device = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the trials as JSON on stdout.")] = False,
     threads: Threads = None,
@@ -181,7 +187,8 @@ def tune(
     from l2advisor.tuning.storage import default_storage, masked_url, open_storage, open_study
 
     spec, task, config = spec_and_config(model_file, budget, eval_every, seed, device,
-                                          {"lr": lr, "batch_size": batch_size}, threads)
+                                          {"lr": lr, "batch_size": batch_size, "momentum": momentum,
+                                           "optimizer": optimizer}, threads)
     settings = study_settings(trials, lam_low, lam_high, include_zero, pruner, sampler_seed)
     run_dir = out_dir or Path("runs") / spec.name
     url = storage or default_storage(run_dir)

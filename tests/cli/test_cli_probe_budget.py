@@ -44,6 +44,14 @@ def test_probe_sized_to_a_budget(tiny_model: Path, tmp_path: Path) -> None:
     assert near.exit_code == 0 and "sized for a budget" not in near.stderr  # the control
 
 
+def test_a_budget_far_below_the_cheapest_plan_says_train_directly(tiny_model: Path, tmp_path: Path) -> None:
+    tiny = runner.invoke(app, budget_args(tiny_model, tmp_path / "a", "50"))  # 1,400 probe steps for a 50-step run
+    said = " ".join(tiny.stderr.split())
+    assert tiny.exit_code == 0 and "More than the cap" in said and "the cheaper way" in said
+    fits = runner.invoke(app, budget_args(tiny_model, tmp_path / "b", "40000"))  # the control
+    assert fits.exit_code == 0 and "the cheaper way" not in " ".join(fits.stderr.split())
+
+
 def test_epochs_budget_converts_with_the_train_size(tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"  # 256 examples at batch 32: 8 steps per epoch
     result = runner.invoke(app, budget_args(tiny_model, out, "5000", "--unit", "epochs"))

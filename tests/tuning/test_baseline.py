@@ -188,3 +188,20 @@ def test_two_processes_share_one_journal_study_without_duplicates(tiny_model: Pa
     assert len(done) == trials and not [r for r in rows if r["state"] in ("RUNNING", "WAITING")]
     assert len({r["lam"] for r in done}) == trials  # no lam drawn twice
     assert {r["worker"]["pid"] for r in done} == {w.pid for w in workers}  # both did some of the work
+
+
+@pytest.mark.parametrize("command", ["tune", "compare"])
+def test_tune_and_compare_take_the_setting_flags(tiny_model: Path, tmp_path: Path, command: str) -> None:
+    """Like probe and train: --momentum and --optimizer override the file (README, "The model file")."""
+    base = [command, str(tiny_model), "--budget", "10", "--eval-every", "5", "--trials", "1", "--device", "cpu"]
+    if command == "compare":
+        base += ["--seeds", "1", "--probe-budget", "400", "--probe-seeds", "0", "--horizon", "0.4"]
+    wrong = runner.invoke(app, [*base, "--out", str(tmp_path / "w"), "--optimizer", "adam"])
+    assert wrong.exit_code == 2 and "--optimizer: `optimizer` must be one of" in " ".join(wrong.stderr.split())
+    right = runner.invoke(app, [*base, "--out", str(tmp_path / "r"), "--optimizer", "adamw", "--momentum", "0",
+                                "--lr", "0.01"])
+    assert right.exit_code == 0, right.output
+    if command == "compare":  # its runs file records the settings the arms trained with
+        header_file = next((tmp_path / "r").rglob("compare*.jsonl"), None) or next((tmp_path / "r").rglob("*.jsonl"))
+        settings = json.loads(header_file.read_text().splitlines()[0])["settings"]
+        assert settings["optimizer"] == "adamw" and settings["lr"] == 0.01

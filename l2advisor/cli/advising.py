@@ -156,6 +156,10 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
     peak_step = a.predicted_peak_step if schedule is None else schedule["peak_step"]
     pred = (f"{_num(a.predicted_metric, '.4f')} peak validation {metric}, around step "
             f"{_num(peak_step, '.0f')}" + (" [yellow](extrapolated)[/]" if a.extrapolated else ""))
+    if a.verdict == FAILS and math.isfinite(f.common_steps) and a.budget_steps > 2 * f.common_steps:
+        pred = (f"at least {_num(a.predicted_metric, '.4f')} peak validation {metric}: reached by step "
+                f"{_num(peak_step, '.0f')} of probes compared over {f.common_steps:.0f} steps; the run is "
+                f"{a.budget_steps / f.common_steps:.3g}x longer and may climb further")
     if schedule is not None:
         sv = schedule
         clock = (f"{sv['effective_steps']:.0f} constant-lr steps, so lam = c/(lr*{a.budget_steps}) "

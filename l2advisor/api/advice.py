@@ -67,13 +67,15 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
     (default: the probe lr), with the lr schedule `lr_schedule` ("constant", "cosine", "linear"
     or "step", after `warmup` steps of ramp) as `l2advisor recommend --lr-schedule` advises: for
     the constant-lr steps T_eff = sum lr_t / lr that reach the run's tau. `budget` defaults to
-    the one given to `probe`. With `write`, writes fit.json and advice.json into the run
+    the one given to `probe` (from its results, or from the run directory). With `write`, writes fit.json and advice.json into the run
     directory, as `l2advisor recommend` does."""
     results, curves, run_dir = _load(results_or_run_dir)
-    if budget is None:
-        budget = getattr(results_or_run_dir, "budget_steps", None)
+    if budget is None:  # the budget given to `probe`: on its results, or in the run directory's header
+        budget = getattr(results_or_run_dir, "budget_steps", None) or \
+            (results.header.get("settings", {}).get("probe") or {}).get("budget_steps")
         if budget is None:
-            raise InputError("recommend needs a budget: the number of steps of the run you will train.")
+            raise InputError("recommend needs a budget: the number of steps of the run you will train "
+                             "(these probes were not sized for one).")
     run_steps = _steps(results, budget, unit)
     steps = _effective_steps(lr_schedule, warmup, run_steps)
     if lr is not None and not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,7 +109,7 @@ def probe(
     torch_device = resolve_device(device)
     task = build_task(spec)
     settings, _ = probe_settings(  # the plan `l2advisor probe` makes: sized to the budget when given
-        spec.lr, spec.momentum, seeds=tuple(int(s) for s in seeds), budget_steps=budget_steps,
+        spec.lr, spec.momentum, seeds=_seeds(seeds), budget_steps=budget_steps,
         n_val=len(task.val), batch_size=spec.batch_size, horizon=horizon, probe_budget=probe_budget,
         lambdas=tuple(lambdas or ()), tolerance=tolerance, early_stop=early_stop)
     runs, base, header = prepare_probes(spec, task, settings, str(torch_device))
@@ -139,8 +140,21 @@ def _dataset(data: Any) -> Any:
     from torch.utils.data import TensorDataset
 
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
+        if len(data[0]) != len(data[1]):
+            raise _input_error(f"(inputs, targets) must have one target per input, got {len(data[0])} inputs "
+                               f"and {len(data[1])} targets.")
         return TensorDataset(*data)
     return data
+
+
+def _seeds(seeds: Any) -> tuple[int, ...]:
+    """A sequence of whole numbers, e.g. (0, 1); one seed is (0,), not 0."""
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise _input_error(f"seeds must be a sequence of whole numbers such as (0, 1), got {seeds!r}.")
+    values = tuple(seeds)
+    if not values or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in values):
+        raise _input_error(f"seeds must be a sequence of whole numbers such as (0, 1), got {seeds!r}.")
+    return tuple(int(s) for s in values)
 
 
 def _spec(build_model: Callable[[], Any], train: Any, val: Any, name: str | None, **settings: Any) -> Any:
@@ -149,6 +163,12 @@ def _spec(build_model: Callable[[], Any], train: Any, val: Any, name: str | None
     model file is)."""
     from l2advisor.modelfile.spec import TaskSpec, validate_settings
 
+    import torch
+
+    if isinstance(build_model, torch.nn.Module):  # callable too, but one module cannot be every probe
+        raise _input_error(f"build_model must be a function returning a fresh torch.nn.Module (each probe "
+                           f"trains its own), got a {type(build_model).__name__} itself; pass e.g. "
+                           f"`lambda: {type(build_model).__name__}(...)`.")
     if not callable(build_model):
         raise _input_error(f"build_model must be a function returning a torch.nn.Module, got "
                            f"{type(build_model).__name__}.")

@@ -4,6 +4,7 @@ compare.json and a figure (Optuna's best so far against cumulative compute)."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -85,6 +86,10 @@ def compare(
         raise InputError(f"--seeds must be at least 1, got {seeds}.")
     if lr_schedule not in SCHEDULES:
         raise InputError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}.")
+    if budget < 1:
+        raise InputError(f"--budget must be a positive number of steps, got {budget}.")
+    if not (math.isfinite(default_lam) and default_lam >= 0):
+        raise InputError(f"--default-lam must be a finite number >= 0, got {default_lam!r}.")
     if not 0 <= warmup < budget:
         raise InputError(f"--warmup must be a whole number of steps in [0, {budget}) (the budget), got {warmup}.")
     overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
@@ -109,7 +114,10 @@ def compare(
     shown = f" of {lr_schedule} lr" + (f" after {warmup} warmup steps" if warmup else "") if settings.scheduled else ""
     err.print(f"Comparing on {spec.path.name} ({config.device}): budget {budget} steps{shown}, seeds 0..{seeds - 1}, "
               f"Optuna {trials} trials; results in {run_dir}")
-    total = probe.probe_budget + budget * (5 * seeds + trials)
+    from l2advisor.probing.plan import plan_probes
+
+    probe_steps = sum(run.max_steps for run in plan_probes(probe, spec.momentum))  # not the cap: the plan
+    total = probe_steps + budget * (5 * seeds + trials)
     path = run_dir / RUNS_FILE
     with RunLock(run_dir), open_results(path, header, force=force) as writer:
         bars = Bars(total, "compare (steps)")

@@ -51,6 +51,7 @@ def test_probe_sizes_the_ladder_to_the_budget(probed: l2advisor.ProbeResults) ->
 def test_recommend_from_results_equals_recommend_from_the_run_dir(probed: l2advisor.ProbeResults) -> None:
     from_results = l2advisor.recommend(probed)  # the budget given to probe
     from_dir = l2advisor.recommend(probed.run_dir, budget=2000)
+    assert l2advisor.recommend(probed.run_dir, write=False).budget_steps == 2000  # the header's budget
     assert from_results.to_dict() == from_dir.to_dict()
     assert from_results.budget_steps == 2000 and from_results.lr == 0.1
     assert from_results.verdict in VERDICTS
@@ -128,6 +129,16 @@ def test_mistakes_are_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="drop --lambdas"):  # a budget plans the ladder itself
         l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "z", budget=500, progress=False,
                         **FAST)
+    with pytest.raises(InputError, match="--horizon must be a finite number > 0"):  # was a ZeroDivisionError
+        l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "h", budget=4000, horizon=0,
+                        progress=False)
+    with pytest.raises(InputError, match="seeds must be a sequence of whole numbers"):  # was a TypeError
+        l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "s", seeds=3, progress=False)
+    x, y = blobs(64, 1)
+    with pytest.raises(InputError, match="one target per input, got 64 inputs and 32 targets"):
+        l2advisor.probe(build_model, (x, y[:32]), blobs(64, 2), out=tmp_path / "t", progress=False)
+    with pytest.raises(InputError, match="a fresh torch.nn.Module .* got a Sequential itself"):
+        l2advisor.probe(build_model(), blobs(64, 1), blobs(64, 2), out=tmp_path / "m", progress=False)
     with pytest.raises(InputError, match="needs a budget"):
         l2advisor.recommend(l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "y",
                                             progress=False, **{**FAST, "lambdas": [0.4]}))

@@ -70,6 +70,9 @@ def test_budget_with_explicit_lams_is_a_user_error(tiny_model: Path, tmp_path: P
     result = runner.invoke(app, [*budget_args(tiny_model, tmp_path / "r", "40000"), "--lambdas", "0.1,0.2"])
     assert result.exit_code == 2
     assert "--budget plans the ladder and its cost itself" in result.stderr
+    zero = runner.invoke(app, [*budget_args(tiny_model, tmp_path / "r", "40000")[:-6], "--horizon", "0",
+                               "--seeds", "0", "--device", "cpu"])
+    assert zero.exit_code == 2 and "--horizon must be a finite number > 0" in zero.stderr  # was a ZeroDivisionError
     for asked in ("90000", "24000"):  # 24000, the default without --budget, is still a request
         result = runner.invoke(app, [*budget_args(tiny_model, tmp_path / "r", "40000"), "--probe-budget", asked])
         assert result.exit_code == 2 and "--probe-budget" in result.stderr

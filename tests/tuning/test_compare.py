@@ -136,6 +136,20 @@ def test_compare_sizes_its_probes_to_the_budget_by_default(tiny_model: Path, tmp
     assert probes["budget_steps"] == 40 and probes["early_stop"] is False
 
 
+@pytest.mark.parametrize("flag,value,message", [("--budget", "0", "--budget must be a positive number of steps"),
+                                                ("--default-lam", "-1", "--default-lam must be a finite number >= 0")])
+def test_compare_checks_its_numbers_before_training(tiny_model: Path, tmp_path: Path, flag: str, value: str,
+                                                    message: str) -> None:
+    args = compare_args(tiny_model, tmp_path / "cmp")
+    if flag in args:
+        args[args.index(flag) + 1] = value
+    else:
+        args += [flag, value]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and message in " ".join(result.stderr.split()), result.output
+    assert not (tmp_path / "cmp").exists()  # nothing trained (it once trained the probes, then failed)
+
+
 def test_no_usable_advice_fails_the_advisor_arms_loudly(tmp_path: Path) -> None:
     """Every probe diverges: no advice. The advisor and AutoL2 arms are failed rows (no lam, no
     runs), never the default 5e-4 under the advisor's name; the other arms still run; exit 1."""

@@ -161,9 +161,9 @@ def _spec(build_model: Callable[[], Any], train: Any, val: Any, name: str | None
     """A `TaskSpec` for Python objects: the file is the one defining `build_model` (for error
     messages), the hash covers its source (a changed model is refused on resume, as a changed
     model file is)."""
-    from l2advisor.modelfile.spec import TaskSpec, validate_settings
-
     import torch
+
+    from l2advisor.modelfile.spec import TaskSpec, validate_settings
 
     if isinstance(build_model, torch.nn.Module):  # callable too, but one module cannot be every probe
         raise _input_error(f"build_model must be a function returning a fresh torch.nn.Module (each probe "

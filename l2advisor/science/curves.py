@@ -132,6 +132,7 @@ class CurveMetrics:
     # step of the evaluation before t*: the smoothed metric crossed peak - tolerance somewhere in
     # (t_star_previous, t_star], the resolution of t* (NaN when t* is the first evaluation)
     t_star_previous: float = float("nan")
+    first_metric: float = float("nan")  # the first finite raw validation metric (step 0: before training)
 
 
 def _nan_stat(values: np.ndarray, fn) -> float:
@@ -220,6 +221,7 @@ def analyze_curve(
         final_train_acc=_nan_stat(acc[-5:], np.mean), max_train_acc=max_acc,
         overparameterized=over, diverged=bool(diverged), peaked=bool(peaked),
         noise=noise_sd(val), t_star_previous=previous,
+        first_metric=float(val[np.isfinite(val)][0]) if np.isfinite(val).any() else nan,
     )
 
 

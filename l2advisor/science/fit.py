@@ -183,6 +183,21 @@ def _describe(f: dict) -> list[str]:
     return out
 
 
+NOTHING_LEARNED = ("nothing was learned: no probe's validation metric rose above the best untrained "
+                   "model's (its first evaluation) by more than the tolerance or its noise; check the "
+                   "model, the labels and the lr before trusting any advice")
+
+
+def _learned(ms: list[CurveMetrics], tolerance: float) -> bool:
+    """Some probe's smoothed peak clearly above every probe's first evaluation (the untrained
+    models: a seed that starts below chance and climbs to it has learned nothing). Without any
+    first evaluation: assumed learned."""
+    starts = [m.first_metric for m in ms if math.isfinite(m.first_metric)]
+    if not starts:
+        return True
+    return any(m.peak_metric - max(starts) > max(tolerance, 3.0 * m.noise) for m in ms)
+
+
 def _main_lr(ms: list[CurveMetrics]) -> float:
     """The lr with the most usable probes (ties: most lams, then the smallest lr)."""
     lrs = sorted({m.lr for m in ms})
@@ -201,6 +216,8 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
     ] if excluded else []
     if not ms:
         return Fit(**{**f, "reasons": tuple(["no usable probe"] + notes)})
+    if not _learned(ms, tolerance):
+        notes.insert(0, NOTHING_LEARNED)
     plateaus = {lr: plateau_of([r for r in rows if r.lr == lr and r.n_seeds],
                              [m for m in ms if m.lr == lr], tolerance) for lr in {m.lr for m in ms}}
     lr0 = _main_lr(ms)
@@ -268,7 +285,8 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
         why.append(f"at equal steps the largest lam falls {score:.2f} thresholds below the smallest, near "
                    f"the {margin:g} that decides whether the probes sit above the plateau (verdict "
                    f"\"{flipped}\" the other side): one more seed per lam settles it")
-    return Fit(**{**f, "verdict": verdict, "reasons": tuple(why + _describe(f) + notes)})
+    first = [NOTHING_LEARNED] if notes[:1] == [NOTHING_LEARNED] else []  # the first thing to read
+    return Fit(**{**f, "verdict": verdict, "reasons": tuple(first + why + _describe(f) + notes[len(first):])})
 
 
 def fit_relations(

@@ -300,3 +300,23 @@ def test_an_exception_in_the_fit_propagates(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(fit_module, "analyze_curve", broken)
     with pytest.raises(ZeroDivisionError, match="planted"):
         fit_relations(S.family())
+
+
+def test_nothing_learned_is_said_first():
+    """Random labels (the README's model file) or an lr so large the loss climbs: the validation
+    metric never leaves chance. The verdict may be anything; the first reason must say so."""
+    import dataclasses
+
+    rng = np.random.default_rng(0)
+    flat = [dataclasses.replace(cv, val_metric=0.1 + 0.004 * rng.standard_normal(len(cv.steps)))
+            for cv in S.no_effect_family()]
+    for cv in flat[::2]:  # seed 0 starts below chance and climbs to it: still nothing learned
+        cv.val_metric[0] = 0.036
+    from l2advisor.science.advise import advise
+
+    f = fit_relations(flat)
+    assert f.reasons[0].startswith("nothing was learned")
+    advice = advise(f, 20_000)
+    assert "nothing was learned" in advice.reasons[0]  # quoted in the advice's first line too
+    assert not any(r.startswith("nothing was learned") for r in fit_relations(S.no_effect_family()).reasons)
+    assert not any(r.startswith("nothing was learned") for r in fit_relations(S.family()).reasons)

@@ -15,7 +15,7 @@ from typing import Any
 from l2advisor.api.probes import ProbeResults
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
-from l2advisor.runs.rundir import load_probe_curves
+from l2advisor.runs.rundir import load_probe_curves, unusable_message
 from l2advisor.runs.store import Results, read_json, write_json
 from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise, caveats
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
@@ -139,9 +139,7 @@ def _fit(results: Results, curves: list[Curve], run_dir: Path | None) -> tuple[F
     fit = fit_relations(curves, tolerance=float(tolerance))
     where = run_dir or "the results"
     if fit.n_usable == 0:
-        raise RunFailed(f"None of the {len(curves)} finished probes in {where} is usable ("
-                        + "; ".join(fit.reasons[1:]) + "), so there is nothing to advise from; "
-                        "probe smaller lams or a smaller lr.")
+        raise RunFailed(unusable_message(fit.reasons, curves, where))
     warnings = list(results.warnings)
     missing, failed = gaps_with_follow_up(results)
     lams = {r.lam for r in fit.table if r.n_seeds > 0 and r.lr == fit.lr}

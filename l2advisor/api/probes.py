@@ -88,6 +88,7 @@ def probe(
     `ProgressEvent`s, False or None is silent. Mistakes raise `l2advisor.errors.InputError`.
     """
     from l2advisor.modelfile.task import build_task
+    from l2advisor.probing.budget import sizing_note
     from l2advisor.probing.follow_up import run_with_follow_up
     from l2advisor.probing.probe import run_probes, summarize
     from l2advisor.probing.settings import (
@@ -108,7 +109,7 @@ def probe(
     budget_steps = _budget(budget)
     torch_device = resolve_device(device)
     task = build_task(spec)
-    settings, _ = probe_settings(  # the plan `l2advisor probe` makes: sized to the budget when given
+    settings, plan = probe_settings(  # the plan `l2advisor probe` makes: sized to the budget when given
         spec.lr, spec.momentum, seeds=_seeds(seeds), budget_steps=budget_steps,
         n_val=len(task.val), batch_size=spec.batch_size, horizon=horizon, probe_budget=probe_budget,
         lambdas=tuple(lambdas or ()), tolerance=tolerance, early_stop=early_stop)
@@ -117,6 +118,8 @@ def probe(
     path = results_path(run_dir, PROBES_FILE)
     notices: list[str] = []
     tell = once(notices.append)  # a follow-up round's probes would repeat the first round's
+    if plan is not None and plan.over_cap:  # dearer than the cap: said, as `probe` says it
+        tell(sizing_note(plan, runs, len(task.val), spec.batch_size))
     with RunLock(run_dir), open_results(path, header, force=force, compatible=resized_for_budget) as writer:
         if writer.previous_settings is not None:
             tell(resize_note(writer.previous_settings, settings, runs, read_results(path)))
@@ -129,6 +132,9 @@ def probe(
         every = run_with_follow_up(runs, path, settings.tolerance, run, lambda: False, tell)
     results = read_results(path)
     states = [results.runs[r.run_id] for r in every if r.run_id in results.runs]
+    for state in states:  # failures with their messages, as `probe` prints them
+        if state.status in ("failed", "diverged"):
+            tell(f"{state.run_id} {state.status}: {(state.end or {}).get('message') or ''}")
     curves = tuple(curve_from_state(s) for s in results.runs.values() if s.done and s.evals)
     return ProbeResults(run_dir=run_dir, probes=tuple(summarize(states, settings.tolerance)), curves=curves,
                         results=results, budget_steps=budget_steps, notices=tuple(notices))

@@ -24,7 +24,7 @@ from l2advisor.cli.app import err, out
 from l2advisor.cli.budget import UNITS, budget_steps
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
-from l2advisor.runs.rundir import PLAN_KEY, ProbeGap, load_probe_curves
+from l2advisor.runs.rundir import PLAN_KEY, ProbeGap, load_probe_curves, unusable_message
 from l2advisor.runs.store import Results, json_safe, read_json, write_json
 from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise, caveats
 from l2advisor.science.autol2_setup import AUTOL2_DECAY, AutoL2Advice, autol2_config
@@ -61,9 +61,7 @@ def load_and_fit(run_dir: Path, refuse_pending: bool = True
     write_json(Path(run_dir) / FIT_FILE, fit_to_dict(fit))
     gaps = check_gaps(run_dir, results, fit, refuse_pending)
     if fit.n_usable == 0:
-        raise RunFailed(f"None of the {len(curves)} finished probes in {run_dir} is usable ("
-                        + "; ".join(fit.reasons[1:]) + "), so there is nothing to advise from; "
-                        "probe smaller lams or a smaller lr.")
+        raise RunFailed(unusable_message(fit.reasons, curves, run_dir))
     return results, curves, fit, gaps
 
 

@@ -143,6 +143,7 @@ def probe(
     """
     from l2advisor.cli.budget import budget_steps, check_budget, small_set_note
     from l2advisor.modelfile.task import build_task
+    from l2advisor.probing.budget import sizing_note
     from l2advisor.probing.follow_up import run_with_follow_up
     from l2advisor.probing.plan import pending
     from l2advisor.probing.probe import summarize
@@ -190,7 +191,9 @@ def probe(
         err.print(f"Probing {spec.path.name} on {torch_device}: {len(runs)} probes "
                   f"({len(reused)} reused), lams {', '.join(f'{lam:g}' for lam in sorted({r.lam for r in runs}, reverse=True))}, "
                   f"horizon tau={settings.horizon:g}, results in {run_dir}")
-        err.print(sizing_line(plan, runs, len(task.val), spec.batch_size))
+        sizing = sizing_note(plan, runs, len(task.val), spec.batch_size)
+        err.print(f"[yellow]{escape(sizing)}[/]" if plan is not None and plan.over_cap else escape(sizing),
+                  highlight=False)
         started = time.perf_counter()
         tell = once(notice)  # a follow-up round's probes would repeat the first round's notices
         with catch_interrupt() as interrupted:
@@ -243,35 +246,6 @@ def _run(task: Any, todo: list[ProbeRun], base: TrainConfig, settings: ProbeSett
 def notice(text: str) -> None:
     """One sentence for the user on stderr (how the probes run, why more were added)."""
     err.print(f"[yellow]{escape(text)}[/]", highlight=False)
-
-
-OVER_RUNS = 3.0  # a plan dearer than this many budget runs: training a few lams directly is cheaper
-
-
-def sizing_line(plan: Any, runs: list[ProbeRun], n_val: int, batch_size: int) -> str:
-    """What budget the probes were sized for (or suit), in one line for stderr."""
-    from l2advisor.probing.budget import budget_for_cost, eval_cost_steps
-    from l2advisor.training.eval_schedule import count_evals
-
-    if plan is not None:
-        line = (f"Sized for a budget of {plan.budget_steps} steps: the probes cost about "
-                f"{plan.cost_fraction:.2f} of one budget run in steps, evaluation included (cap "
-                f"{plan.fraction:.2f}); stacked (when the model allows it), they usually take less wall time.")
-        if plan.over_cap:
-            line += (" [yellow]More than the cap: the cheapest useful plan, 3 rungs from lr*lam = 0.01 "
-                     f"(larger lams would show the learning rate's clock, not lam's) with a window of "
-                     f"tau = {plan.horizon:g}, costs more.[/]")
-            if plan.cost_fraction > OVER_RUNS:
-                line += (f" [bold yellow]At {plan.cost_fraction:.1f} budget runs, probing costs more than "
-                         f"trying {OVER_RUNS:g} lams directly with `l2advisor train`: at this budget, that is "
-                         f"the cheaper way.[/]")
-        elif plan.halved:
-            line += f" Every rung ran to tau = {plan.horizon:g}, half the usual window, to fit."
-        return line
-    e = eval_cost_steps(n_val, batch_size)
-    cost = sum(r.max_steps + count_evals(r.max_steps, r.eval_every, r.eval_per_decade) * e for r in runs)
-    return (f"Not sized for a budget: up to {cost:,.0f} step-equivalents (early stops cut it), which "
-            f"suits budgets of {budget_for_cost(cost, e):,} steps or more; `--budget STEPS` sizes them.")
 
 
 def report_failures(states: list[RunState], model_name: str) -> None:

@@ -14,10 +14,15 @@ run up to 8,000 steps, 0.225 at 32,000, 0.11 at 128,000; probes grow as sqrt(T),
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from l2advisor.errors import InputError
 from l2advisor.training.eval_schedule import count_evals
+
+if TYPE_CHECKING:
+    from l2advisor.probing.plan import ProbeRun  # plan.py imports numpy: not behind --help
 
 DEFAULT_HORIZON = 8.0  # tau units (lr*lam*steps) of every probe for plain SGD; times (1 - momentum)
 BUDGET_RUN_EVALS = 100  # evaluations of one budget run (l2advisor train's default)
@@ -117,3 +122,30 @@ def budget_for_cost(cost: float, eval_cost: float) -> int:
         else:
             lo = mid + 1
     return lo
+
+
+OVER_RUNS = 3.0  # a plan dearer than this many budget runs: training a few lams directly is cheaper
+
+
+def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], n_val: int, batch_size: int) -> str:
+    """What budget the probes were sized for (or suit), and when the plan costs more than its
+    cap, in one line (the CLI prints it on stderr, the API among the notices)."""
+    if plan is not None:
+        line = (f"Sized for a budget of {plan.budget_steps} steps: the probes cost about "
+                f"{plan.cost_fraction:.2f} of one budget run in steps, evaluation included (cap "
+                f"{plan.fraction:.2f}); stacked (when the model allows it), they usually take less wall time.")
+        if plan.over_cap:
+            line += (" More than the cap: the cheapest useful plan, 3 rungs from lr*lam = 0.01 "
+                     f"(larger lams would show the learning rate's clock, not lam's) with a window of "
+                     f"tau = {plan.horizon:g}, costs more.")
+            if plan.cost_fraction > OVER_RUNS:
+                line += (f" At {plan.cost_fraction:.1f} budget runs, probing costs more than "
+                         f"trying {OVER_RUNS:g} lams directly with `l2advisor train`: at this budget, that is "
+                         f"the cheaper way.")
+        elif plan.halved:
+            line += f" Every rung ran to tau = {plan.horizon:g}, half the usual window, to fit."
+        return line
+    e = eval_cost_steps(n_val, batch_size)
+    cost = sum(r.max_steps + count_evals(r.max_steps, r.eval_every, r.eval_per_decade) * e for r in runs)
+    return (f"Not sized for a budget: up to {cost:,.0f} step-equivalents (early stops cut it), which "
+            f"suits budgets of {budget_for_cost(cost, e):,} steps or more; `--budget STEPS` sizes them.")

@@ -101,15 +101,15 @@ def summarize(states: Sequence[RunState], tolerance: float) -> list[dict[str, An
     rows = []
     for state in states:
         curve = curve_from_state(state)
-        if len(curve.steps) == 0:
-            continue
-        metrics = analyze_curve(curve, tolerance=tolerance)
+        if len(curve.steps) == 0 and state.status not in ("failed", "diverged"):
+            continue  # not started yet: nothing to show
+        metrics = analyze_curve(curve, tolerance=tolerance)  # NaNs for a probe that failed before evaluating
         end = state.end or {}
         rows.append({"run": state.run_id, "lam": curve.lam, "lr": curve.lr, "seed": curve.seed,
                      "shrink": curve.lr * curve.lam, "t_star": metrics.t_star, "tau_star": metrics.tau_star,
                      "peak": metrics.peak_metric, "final_train_acc": metrics.final_train_acc,
-                     "steps": end.get("steps", int(curve.steps[-1])), "seconds": end.get("seconds"),
-                     "status": state.status})
+                     "steps": end.get("steps", int(curve.steps[-1]) if len(curve.steps) else 0),
+                     "seconds": end.get("seconds"), "status": state.status, "message": end.get("message") or ""})
     return sorted(rows, key=lambda row: (row["lr"], -row["lam"], row["seed"]))
 
 

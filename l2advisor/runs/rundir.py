@@ -73,3 +73,18 @@ def probe_gaps(results: Results) -> tuple[list[ProbeGap], list[ProbeGap]]:
         elif state.status in ("failed", "diverged"):
             failed.append(ProbeGap(run_id, state.status, str((state.end or {}).get("message") or "")))
     return missing, failed
+
+
+def unusable_message(reasons: tuple[str, ...], curves: list[Curve], where: object) -> str:
+    """Why probes that ended give nothing to fit, and what to do: a failure (an exception in
+    the model's code, recorded in the results) is fixed in the model; a divergence needs smaller
+    lams or a smaller lr."""
+    statuses = {cv.status for cv in curves}
+    hints = []
+    if "failed" in statuses:
+        hints.append("fix what made them fail (`l2advisor probe` showed each error; probes.jsonl keeps them)")
+    if statuses - {"failed"}:
+        hints.append("probe smaller lams or a smaller lr")
+    return (f"None of the {len(curves)} probes that ended in {where} is usable (" + "; ".join(reasons[1:])
+            + "), so there is nothing to advise from; " + ", or ".join(hints) + ".")
+

@@ -164,3 +164,37 @@ def test_a_function_without_a_file_gets_a_stable_name() -> None:
     here = _spec(build_model, None, None, None, lr=0.1, batch_size=8, momentum=0.0, optimizer="sgd",
                  loss=None, metric="accuracy")
     assert here.path.name == "test_api.py" and here.name == "test_api"
+
+
+class _Bomb(nn.Module):
+    """Fine for the checks, then raises: every probe fails with the same message."""
+
+    calls = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _Bomb.calls += 1
+        if _Bomb.calls > 10:
+            raise ValueError("boom in forward")
+        return self.body(x)
+
+
+def test_failures_and_a_dear_plan_reach_the_notices(tmp_path: Path) -> None:
+    from l2advisor.errors import RunFailed
+
+    _Bomb.calls = 0
+    bombed = l2advisor.probe(_Bomb, blobs(128, 1), blobs(64, 2), out=tmp_path / "b", budget=50, lr=0.1,
+                             batch_size=32, seeds=[0], progress=False, batched=False)
+    assert any("More than the cap" in n and "the cheaper way" in n for n in bombed.notices)  # 50 steps
+    failed = [n for n in bombed.notices if "failed: ValueError: boom in forward" in n]
+    assert len(failed) == len(bombed.probes) == 3
+    assert all(row["status"] == "failed" and "boom in forward" in row["message"] for row in bombed.probes)
+    with pytest.raises(RunFailed, match="fix what made them fail") as caught:
+        l2advisor.recommend(bombed, write=False)
+    assert "smaller lr" not in str(caught.value)  # a crash is not cured by other lams
+    fine = l2advisor.probe(build_model, blobs(128, 1), blobs(64, 2), out=tmp_path / "f", budget=40000, lr=0.1,
+                           batch_size=32, seeds=[0], horizon=2.0, progress=False)
+    assert not any("More than the cap" in n or "failed" in n for n in fine.notices)  # the control

@@ -15,7 +15,7 @@ from typing import Any
 from l2advisor.api.probes import ProbeResults
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
-from l2advisor.runs.rundir import load_probe_curves, unusable_message
+from l2advisor.runs.rundir import load_probe_curves, sized_for_warning, unusable_message
 from l2advisor.runs.store import Results, read_json, write_json
 from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise, caveats
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
@@ -53,7 +53,9 @@ class Recommendation:
     caveats: tuple[str, ...] = ()  # what could be wrong with the advice (the CLI panel's "caveats")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe: the keys of `l2advisor recommend --json`, plus autol2 and warnings."""
+        """JSON-safe: the advice's keys as in `l2advisor recommend --json` (without the command's
+        own: budget and unit as typed, the schedule's details, missing and failed probes, which
+        `warnings` names), plus autol2 and warnings."""
         return {**advice_to_dict(self.advice), "caveats": list(self.caveats), "autol2": self.autol2.to_dict(),
                 "warnings": list(self.warnings),
                 "lr_schedule": self.lr_schedule, "warmup": self.warmup, "run_steps": self.run_steps,
@@ -81,6 +83,8 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
     if lr is not None and not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise InputError(f"lr must be a finite number > 0, got {lr!r}.")
     fit, warnings = _fit(results, curves, run_dir)
+    if (far := sized_for_warning(results, run_steps)) is not None:
+        warnings.append(far)
     if write and run_dir is not None:
         write_json(run_dir / FIT_FILE, fit_to_dict(fit))
     advice, cfg = advise(fit, steps, lr, results.momentum), autol2_config(fit, steps, lr, momentum=results.momentum)

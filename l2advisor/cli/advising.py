@@ -24,7 +24,13 @@ from l2advisor.cli.app import err, out
 from l2advisor.cli.budget import UNITS, budget_steps
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
-from l2advisor.runs.rundir import PLAN_KEY, ProbeGap, load_probe_curves, unusable_message
+from l2advisor.runs.rundir import (
+    PLAN_KEY,
+    ProbeGap,
+    load_probe_curves,
+    sized_for_warning,
+    unusable_message,
+)
 from l2advisor.runs.store import Results, json_safe, read_json, write_json
 from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise, caveats
 from l2advisor.science.autol2_setup import AUTOL2_DECAY, AutoL2Advice, autol2_config
@@ -253,11 +259,8 @@ def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None,
     sv = schedule_view(lr_schedule, warmup, steps, advice, advise(fit, steps, lr, results.momentum).weight_decay) if scheduled else None
     settings = results.header.get("settings", {})
     sized_for = (settings.get("probe") or {}).get("budget_steps")
-    if sized_for and not 0.5 <= steps / sized_for <= 2.0:
-        err.print(f"[yellow]The probes were sized for a budget of {sized_for} steps; this budget is "
-                  f"{steps / sized_for:.3g}x that, so the advice extrapolates "
-                  f"{'further below' if steps > sized_for else 'less far below'} the probed lams than planned "
-                  f"(re-probe with --budget {steps} to size them for it).[/]")
+    if (far := sized_for_warning(results, steps)) is not None:
+        err.print(f"[yellow]{escape(far)}[/]", highlight=False)
     gaps = {"missing_probes": [g.to_dict() for g in missing], "failed_probes": [g.to_dict() for g in failed]}
     schedule = sv or {"lr_schedule": "constant", "warmup": 0, "lr_integral": 1.0}
     record = {**advice_to_dict(advice), "caveats": caveats(fit, advice), "budget": budget, "unit": unit,

@@ -88,3 +88,14 @@ def unusable_message(reasons: tuple[str, ...], curves: list[Curve], where: objec
     return (f"None of the {len(curves)} probes that ended in {where} is usable (" + "; ".join(reasons[1:])
             + "), so there is nothing to advise from; " + ", or ".join(hints) + ".")
 
+
+def sized_for_warning(results: Results, steps: int) -> str | None:
+    """When the advice is for a budget far (beyond 2x either way) from the one the probes were
+    sized for: one sentence saying how far it extrapolates; None otherwise."""
+    sized_for = ((results.header.get("settings") or {}).get("probe") or {}).get("budget_steps")
+    if not sized_for or 0.5 <= steps / sized_for <= 2.0:
+        return None
+    return (f"The probes were sized for a budget of {sized_for} steps; this budget is {steps / sized_for:.3g}x "
+            f"that, so the advice extrapolates {'further below' if steps > sized_for else 'less far below'} "
+            f"the probed lams than planned (re-probe with budget {steps} to size them for it).")
+

@@ -58,6 +58,8 @@ def test_recommend_from_results_equals_recommend_from_the_run_dir(probed: l2advi
     assert from_results.weight_decay > 0 and len(from_results.interval) == 2
     other = l2advisor.recommend(probed, budget=8000)
     assert other.to_dict() != from_results.to_dict()  # negative control: the budget matters
+    assert any("sized for a budget of 2000 steps; this budget is 4x" in w for w in other.warnings)
+    assert not any("sized for a budget" in w for w in from_results.warnings)  # as the CLI warns
     saved = json.loads((probed.run_dir / "advice.json").read_text())
     assert saved["budget_steps"] == 8000 and saved["weight_decay"] == other.weight_decay
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -48,7 +48,7 @@ def main() -> None:
     # probes of this model (lam0: the largest lam in the plateau, at most lr*lam = 0.001;
     # refractory: c/4 in tau).
     # To leave biases and norm scales undecayed, build the optimizer on
-    # AutoL2.split_decay_groups(model) and pass param_groups="nonzero".
+    # AutoL2.split_decay_groups(model) and pass param_groups="exclude_1d".
     sched = AutoL2(optimizer, lam0=0.001 / args.lr, refractory_tau=1.0)
     lr_sched = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, args.steps) if args.cosine else None
 

@@ -141,10 +141,10 @@ class AutoL2:
     tau: the authors' rule (0.1, see `AutoL2.paper`).
 
     `param_groups`: "all" (default) manages every group; "nonzero" leaves alone groups
-    whose weight_decay is 0 at creation (e.g. the undecayed group that
-    `split_decay_groups` builds for biases and norm scales); "exclude_1d" leaves alone
-    groups holding only parameters with ndim <= 1 (and refuses groups mixing them with
-    larger ones); or a list of group indices. Managed groups get ``weight_decay = lam0``
+    whose weight_decay is 0 at creation; "exclude_1d" leaves alone groups holding only
+    parameters with ndim <= 1 (the undecayed group that `split_decay_groups` builds for
+    biases and norm scales), and refuses groups mixing them with larger ones; or a list of
+    group indices. Managed groups get ``weight_decay = lam0``
     at construction; the tau clock reads the lr of the first managed group.
     """
 

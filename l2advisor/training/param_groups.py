@@ -1,8 +1,7 @@
 """Which optimizer param groups a weight-decay scheduler manages, and how to build them.
 
 Decaying biases and norm scales (1-D parameters) is rarely wanted; `split_decay_groups`
-puts them in a group with weight_decay 0 that `AutoL2(param_groups="nonzero")` then
-leaves alone.
+puts them in a group of their own that `AutoL2(param_groups="exclude_1d")` then leaves alone.
 """
 
 from __future__ import annotations
@@ -24,7 +23,8 @@ def split_decay_groups(
     group; the rest to the decayed group, first. Accepts a module, parameters, or
     ``(name, parameter)`` pairs; parameters that do not require grad are skipped;
     empty groups are omitted. Pass the result to the optimizer, then build `AutoL2`
-    with ``param_groups="nonzero"`` (or ``"exclude_1d"``) so it leaves the second alone.
+    with ``param_groups="exclude_1d"`` so it leaves the second alone (``"nonzero"`` works
+    too when ``weight_decay`` is given non-zero: with the default 0 both groups start at 0).
     """
     if isinstance(params, torch.nn.Module):
         params = params.parameters()
@@ -63,7 +63,9 @@ def resolve_groups(optimizer: torch.optim.Optimizer, spec: GroupSpec) -> list[in
         if len(chosen) != len(spec) or any(not 0 <= i < n for i in chosen):
             raise ValueError(f"param_groups {list(spec)} must be distinct indices in [0, {n}).")
     if not chosen:
-        raise ValueError(f"param_groups={spec!r} leaves no param group for AutoL2 to manage.")
+        hint = ("; every group has weight_decay 0 (split_decay_groups(model) leaves both at 0 unless "
+                "given weight_decay=...): use param_groups='exclude_1d'") if spec == "nonzero" else ""
+        raise ValueError(f"param_groups={spec!r} leaves no param group for AutoL2 to manage{hint}.")
     return chosen
 
 

@@ -230,6 +230,17 @@ def test_all_groups_by_default_and_explicit_indices() -> None:
     assert AutoL2.split_decay_groups is split_decay_groups
 
 
+def test_the_documented_split_recipe_works_as_written() -> None:
+    """split_decay_groups(model) with its default weight_decay 0, then AutoL2 (as the docstrings
+    and examples/autol2_loop.py say): "exclude_1d" manages the weights only; "nonzero" finds
+    nothing to manage and says why, naming the way out."""
+    opt = torch.optim.SGD(AutoL2.split_decay_groups(_net()), lr=0.1)
+    sched = AutoL2(opt, lam0=0.01, param_groups="exclude_1d")
+    assert sched.groups == [0] and [g["weight_decay"] for g in opt.param_groups] == [0.01, 0.0]
+    with pytest.raises(ValueError, match="every group has weight_decay 0.*use param_groups='exclude_1d'"):
+        AutoL2(torch.optim.SGD(AutoL2.split_decay_groups(_net()), lr=0.1), 0.01, param_groups="nonzero")
+
+
 def test_exclude_1d_refuses_a_mixed_group() -> None:
     with pytest.raises(ValueError, match="split_decay_groups"):
         AutoL2(torch.optim.SGD(_net().parameters(), lr=0.1), 0.1, param_groups="exclude_1d")

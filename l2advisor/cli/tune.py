@@ -117,8 +117,8 @@ def spec_and_config(model_file: Path, budget: int, eval_every: int | None, seed:
     spec = load_spec(model_file, overrides)
     torch_device = resolve_device(device)
     every = eval_every if eval_every is not None else max(1, budget // 100)
-    if every < 1:
-        raise InputError(f"--eval-every must be a positive number of steps, got {every}.")
+    if not 1 <= every <= budget:  # beyond the budget only the last step would count
+        raise InputError(f"--eval-every must be a number of steps in [1, {budget}] (the budget), got {every}.")
     task = build_task(spec)
     err.print(f"[dim]Threads: {use_threads_for(task, threads)}[/]", highlight=False)
     config = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=budget, eval_every=every, seed=seed,

@@ -151,8 +151,10 @@ def plot_tstar(data: ReportData, path: Path) -> Path:
     ax.set_yscale("log")
     ax.set_xlabel("1/(lr*lam)  (steps per e-fold of weight shrinkage; log scale)")
     ax.set_ylabel("steps (log scale)")
-    ax.set_title(f"time to the peak: alpha = {f.alpha:.2f} "
-                 f"[{f.alpha_interval[0]:.2f}, {f.alpha_interval[1]:.2f}] (paper: 1)", fontsize=10)
+    measured = math.isfinite(f.alpha)
+    ax.set_title("time to the peak: " + (f"alpha = {f.alpha:.2f} [{f.alpha_interval[0]:.2f}, "
+                                         f"{f.alpha_interval[1]:.2f}] (paper: 1)" if measured else
+                                         "alpha not measured (too few probes clearly peaked)"), fontsize=10)
     ax.grid(alpha=0.3, which="both", lw=0.4)
     _legend(ax, fontsize=7, loc="upper left")
     fig.savefig(path, dpi=110)

@@ -161,7 +161,7 @@ def open_results(path: Path, header: dict[str, Any], force: bool = False,
         diff = settings_diff(existing, header["settings"])
         if diff and not (compatible and compatible(existing, header["settings"])):
             raise InputError(f"{path.parent} holds results made with other settings ("
-                             + "; ".join(diff) + "). Use --force to start over, or --out for a new directory.")
+                             + "; ".join(diff) + "). Use --force (force=True in Python) to start over, or --out (out=) for a new directory.")
         _drop_partial_line(path)  # appending after half a line would corrupt the next record
         if diff:
             _replace_header(path, header)

@@ -205,3 +205,10 @@ def test_tune_and_compare_take_the_setting_flags(tiny_model: Path, tmp_path: Pat
         header_file = next((tmp_path / "r").rglob("compare*.jsonl"), None) or next((tmp_path / "r").rglob("*.jsonl"))
         settings = json.loads(header_file.read_text().splitlines()[0])["settings"]
         assert settings["optimizer"] == "adamw" and settings["lr"] == 0.01
+
+
+def test_an_evaluation_interval_longer_than_the_budget_is_refused(tiny_model: Path, tmp_path: Path) -> None:
+    result = tune(tiny_model, tmp_path / "t", "--trials", "1", "--eval-every", "50")  # budget 20
+    assert result.exit_code == 2 and "--eval-every must be a number of steps in [1, 20]" in " ".join(
+        result.stderr.split())
+    assert tune(tiny_model, tmp_path / "ok", "--trials", "1", "--eval-every", "20").exit_code == 0  # the edge

@@ -18,6 +18,7 @@ so `trainer.train(resume_from_checkpoint=...)` continues exactly.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from transformers.trainer_callback import ExportableState
 from l2advisor.integrations._config import as_trajectory, json_safe_settings, settings_from_advice
 from l2advisor.training.autol2 import AutoL2
 from l2advisor.training.trajectory import ReplaySchedule, WeightDecayTrajectory
+
+MIN_LOGS = 3  # fewer logged losses in a run and AutoL2 cannot see a plateau (patience, refractory)
 
 
 class AutoL2TrainerCallback(TrainerCallback, ExportableState):
@@ -56,6 +59,11 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
         if optimizer is None:
             raise ValueError("AutoL2TrainerCallback needs the Trainer's optimizer at on_train_begin.")
         self.settings.setdefault("check_every", max(1, int(state.logging_steps)))
+        logs = int(state.max_steps or 0) // max(1, int(state.logging_steps))
+        if 0 < state.max_steps and logs < MIN_LOGS:  # the only loss AutoL2 sees is the logged one
+            warnings.warn(f"AutoL2 sees the training loss only when the Trainer logs it, every logging_steps = "
+                          f"{state.logging_steps} steps: this run of {state.max_steps} steps logs it {logs} "
+                          f"time(s), too few to see a plateau; lower logging_steps.", UserWarning, stacklevel=2)
         self.autol2 = AutoL2(optimizer, **self.settings)
         if self.restored_state is None and state.global_step > 0:
             self._take_saved_state(state)

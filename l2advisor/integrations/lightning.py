@@ -65,6 +65,10 @@ class AutoL2Callback(pl.Callback):
         return WeightDecayReplay(trajectory, **kwargs)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not pl_module.automatic_optimization:  # its optimizer steps never reach the callback's clock
+            raise ValueError("AutoL2Callback needs automatic optimization; this module sets "
+                             "automatic_optimization = False: call l2advisor.AutoL2's step() in "
+                             "training_step after your optimizer.step() instead.")
         self.autol2 = AutoL2(_only_optimizer(trainer), **self.settings)
         if self._restored is not None:  # resumed: the checkpoint's state, not a fresh start
             self.autol2.load_state_dict(self._restored)

@@ -97,3 +97,17 @@ def test_replay_reproduces_the_autol2_run(tmp_path: Path) -> None:
     assert replayed.lams == recorded.lams and len(set(recorded.lams)) > 1
     for a, b in zip(auto.model.parameters(), again.model.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_too_few_logged_losses_are_warned_about(tmp_path: Path) -> None:
+    """The Trainer's default logging_steps (500) on a 60-step run: AutoL2 would never check."""
+    import warnings
+
+    run = trainer([AutoL2TrainerCallback(**AUTOL2)], tmp_path / "few", 4)
+    run.args.logging_steps = run.state.logging_steps = 500
+    with pytest.warns(UserWarning, match="logs it 0 time.*lower logging_steps"):
+        run.train()
+    with warnings.catch_warnings():  # the control: logging every 2 of 32 steps is enough
+        warnings.simplefilter("error", UserWarning)
+        warnings.filterwarnings("ignore", message="(?!AutoL2)")  # only ours
+        trainer([AutoL2TrainerCallback(**AUTOL2)], tmp_path / "many", 4 * STEPS_PER_EPOCH).train()

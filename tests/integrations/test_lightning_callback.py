@@ -124,3 +124,27 @@ def test_from_advice_takes_the_autol2_settings() -> None:
                                  "check_every": 20}
     with pytest.raises(ValueError, match="lam0"):
         AutoL2Callback(lam0=-1.0)
+
+
+class Manual(Blobs):
+    """Manual optimization: the callback never sees its optimizer steps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        opt = self.optimizers()
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(self(x), y)
+        self.manual_backward(loss)
+        opt.step()
+
+
+def test_manual_optimization_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    trainer = pl.Trainer(max_steps=3, accelerator="cpu", devices=1, logger=False,
+                         callbacks=[AutoL2Callback(**AUTOL2)], enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=False, default_root_dir=tmp_path)
+    with pytest.raises(ValueError, match="needs automatic optimization.*AutoL2's step"):
+        trainer.fit(Manual())

@@ -215,5 +215,8 @@ def tune(
                   "Run the same command to resume.[/]")
         raise typer.Exit(130)
     if best is not None:
+        done = sum(r["state"] in ("COMPLETE", "PRUNED") for r in rows)
+        count = f"{done} of {trials} trials" if done <= trials else \
+            f"{done} trials (the study already had more than --trials {trials}: none added)"
         err.print(f"Best: lam = {best['lam']:.4g} (trial {best['number']}, peak {spec.metric_name} "
-                  f"{best['value']:.4f}); {sum(r['state'] in ('COMPLETE', 'PRUNED') for r in rows)} of {trials} trials.")
+                  f"{best['value']:.4f}); {count}.")

@@ -212,3 +212,12 @@ def test_an_evaluation_interval_longer_than_the_budget_is_refused(tiny_model: Pa
     assert result.exit_code == 2 and "--eval-every must be a number of steps in [1, 20]" in " ".join(
         result.stderr.split())
     assert tune(tiny_model, tmp_path / "ok", "--trials", "1", "--eval-every", "20").exit_code == 0  # the edge
+
+
+def test_fewer_trials_than_the_study_has_says_none_were_added(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "t"
+    first = tune(tiny_model, out, "--trials", "2")
+    assert first.exit_code == 0 and "2 of 2 trials" in " ".join(first.stderr.split())
+    again = tune(tiny_model, out, "--trials", "1")
+    said = " ".join(again.stderr.split())
+    assert again.exit_code == 0 and "2 trials (the study already had more than --trials 1: none added)" in said

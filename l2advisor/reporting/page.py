@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from l2advisor.reporting.data import ReportData
+from l2advisor.reporting.data import ReportData, c_text
 from l2advisor.reporting.figures import PLOTTERS
 from l2advisor.runs.store import make_dir
 
@@ -36,7 +36,7 @@ def markdown(data: ReportData, figures: list[str]) -> str:
     f, a = data.fit, data.advice
     out = [f"# l2advisor report: {data.title}", "",
            f"**Verdict (the paper's relations): {f.verdict}.** Probe lr {_f(f.lr)}; {f.n_usable} usable probes; "
-           f"c = {_f(f.c)} [{_f(f.c_interval[0])}, {_f(f.c_interval[1])}]; "
+           f"{c_text(f)}; "
            f"alpha = {_f(f.alpha, '.2f')} [{_f(f.alpha_interval[0], '.2f')}, "
            f"{_f(f.alpha_interval[1], '.2f')}]; plateau edge lam_c = {_f(f.lam_c)}.", ""]
     out += [f"- {r}" for r in f.reasons] + [""]

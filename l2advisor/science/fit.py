@@ -118,6 +118,7 @@ class Fit:
     excluded: tuple[Excluded, ...]
     above_plateau_score: float = NAN  # plateau.py: thresholds the largest lam falls below the smallest
     needs_seed: bool = False  # the verdict hinges on that score, within FOLLOW_UP_HALF_WIDTH of its margin
+    c_bound: str = ""  # "lower": the pooled curve still rose at the window's end; "upper": best at its start
 
 
 def _blank(tolerance: float) -> dict:
@@ -125,7 +126,7 @@ def _blank(tolerance: float) -> dict:
     empty = {"float": NAN, "tuple[float, float]": (NAN, NAN), "bool | None": None,
              "bool": False, "int": 0, "str": FAILS}
     return {**{f.name: empty.get(str(f.type), ()) for f in fields(Fit)},
-            "tolerance": float(tolerance)}
+            "tolerance": float(tolerance), "c_bound": ""}
 
 
 def _screen(curves: Sequence[Curve], tolerance: float):
@@ -265,13 +266,15 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
     f.update(b_used=b_used, clock_ref=float(np.exp(np.mean([np.log(m.lr * m.lam) for m, _ in compared]))))
     f.update(collapse([on_clock(cv, b_used) for _, cv in pool], [p["level"] - m.peak_metric for m, _ in pool],
                       finite_median(m.noise for m, _ in pool), n_boot, rng))
+    kind = f.pop("edge", "")
+    f["c_bound"] = {"rising": "lower", "first": "upper"}.get(kind, "")
     edge = {"rising": f"the pooled curve is still rising at tau = {f['c']:.3g}: c is a "
                       f"lower bound (probes too short)",
             "first": "the pooled curve is best at its first point: c is an upper bound",
-            "": ""}[f.pop("edge", "")]
+            "": ""}[kind]
     if not math.isfinite(f["c"]) and math.isfinite(f["tau_star_median"]):
         f["c"], f["c_interval"] = f["tau_star_median"], (NAN, NAN)
-        edge = "no pooled curve: c taken from the median single-run tau*"
+        edge, f["c_bound"] = "no pooled curve: c taken from the median single-run tau*", ""
     verdict, why = decide_verdict({**f, **verdict_inputs}, n_clocks, p["no_effect"], edge)
     flipped, _ = decide_verdict({**f, **verdict_inputs, "above_plateau": not verdict_inputs["above_plateau"]},
                                 n_clocks, p["no_effect"], edge)

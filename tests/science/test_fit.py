@@ -169,6 +169,12 @@ def test_probes_too_short_to_see_the_top_on_the_tau_clock_cannot_tell():
     f = fit_relations(S.family(horizon=0.9))  # no probe reaches its peak (tau_peak = 3)
     assert f.verdict == CANNOT, f.reasons  # lam sets the time (b's CI above 0.25); c unknown
     assert f.b_interval[0] >= 0.25 and any("lower bound" in r for r in f.reasons)
+    from l2advisor.reporting.data import c_text
+
+    assert f.c_bound == "lower" and c_text(f).startswith(f"c >= {f.c:.3g} (lower bound")  # not "c = 4 [4, 4]"
+    clean = fit_relations(S.family())  # the control: a measured c keeps its interval
+    assert clean.c_bound == "" and c_text(clean).startswith(f"c = {clean.c:.3g} [")
+    assert fit_from_dict({k: v for k, v in fit_to_dict(f).items() if k != "c_bound"}).c_bound == ""  # old files
 
 
 def _const(lam, seed=0, n=40, value=0.5, steps0=1):

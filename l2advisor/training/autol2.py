@@ -219,7 +219,8 @@ class AutoL2:
         """Account for the optimizer step just taken; return lam for the next one.
 
         `loss` is that step's minibatch training loss without the L2 term, `accuracy`
-        its training accuracy (None or NaN when the task has none: the loss signal alone).
+        its training accuracy (None or NaN when the task has none: the loss signal alone; a
+        NaN loss is no measurement either). Numbers or one-element tensors; text is refused.
         `loss` None: no measurement at this step (a trainer that only logs the loss every
         few steps feeds it when it has one; a check with nothing fed since the previous
         one takes no measurement). `lr`: the learning rate of the step just taken, when
@@ -227,12 +228,15 @@ class AutoL2:
         """
         if lr is None:
             lr = float(self.optimizer.param_groups[self.groups[0]]["lr"])
-        self._tau += lr * self._lam  # the step just taken shrank weights by lr*lam
+        elif isinstance(lr, (str, bytes)) or not (math.isfinite(float(lr)) and float(lr) > 0):
+            raise ValueError(f"AutoL2.step: lr must be a finite number > 0, got {lr!r}.")
+        loss, accuracy = _measurement("loss", loss), _measurement("accuracy", accuracy)
+        self._tau += float(lr) * self._lam  # the step just taken shrank weights by lr*lam
         self._step += 1
         if loss is not None:
-            self._loss.update(float(loss))
-        if accuracy is not None and not math.isnan(accuracy):  # l2advisor.training.train passes NaN
-            self._acc.update(float(accuracy))
+            self._loss.update(loss)
+        if accuracy is not None:
+            self._acc.update(accuracy)
         if self._step % self.check_every == 0:
             self._check()
         return self._lam
@@ -281,6 +285,9 @@ class AutoL2:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a `state_dict` (configuration included) and rewrite weight_decay."""
+        if not isinstance(state, dict) or "version" not in state or "config" not in state:
+            keys = sorted(state)[:6] if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"not an AutoL2 state_dict (it has no 'version' and 'config'; got {keys}).")
         if state.get("version") != STATE_VERSION:
             raise ValueError(
                 f"AutoL2 state version {state.get('version')!r} is not {STATE_VERSION}: "
@@ -305,6 +312,16 @@ def _one_minus_momentum(group: dict[str, Any]) -> float:
     momentum = group.get("momentum", 0.0) if "betas" not in group else 0.0
     dampening = group.get("dampening", 0.0)
     return 1.0 - float(momentum) if dampening == 0 and 0.0 <= float(momentum) < 1.0 else 1.0
+
+
+def _measurement(name: str, value: object) -> float | None:
+    """A loss or accuracy fed to `step`: a float, or None for NaN / nothing measured."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)):  # float("1.0") would pass: a mix-up to say, not to parse
+        raise ValueError(f"AutoL2.step: {name} must be a number, got {value!r}.")
+    number = float(value)  # type: ignore[arg-type]
+    return None if math.isnan(number) else number
 
 
 def _number(name: str, value: float, low: float, low_ok: bool = True) -> float:

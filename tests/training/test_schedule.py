@@ -387,3 +387,23 @@ def test_default_waits_one_weight_decay_time_between_decays() -> None:
     for _ in range(1200):
         old.step(1.0, 0.5)
     assert [e.step for e in old.events] == [30, 130, 1130]  # a stall needs 2 checks after the first
+
+
+def test_step_refuses_text_and_a_bad_lr_and_skips_a_nan_loss() -> None:
+    sched = AutoL2(_opt(), lam0=0.1, refractory_tau=0.0, check_every=1)
+    with pytest.raises(ValueError, match="loss must be a number, got '1.0'"):
+        sched.step("1.0")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="lr must be a finite number > 0, got -1.0"):
+        sched.step(1.0, 0.5, lr=-1.0)
+    assert sched.step_count == 0  # refused calls take no step
+    sched.step(float("nan"), float("nan"))  # diverged: no measurement, but the step is counted
+    sched.step(torch.tensor(0.7), torch.tensor(0.5))  # one-element tensors are numbers
+    assert sched.step_count == 2 and sched.state_dict()["loss"]["best"] == pytest.approx(0.7)
+
+
+def test_load_state_dict_says_what_it_was_given() -> None:
+    sched = AutoL2(_opt(), lam0=0.1)
+    with pytest.raises(ValueError, match=r"not an AutoL2 state_dict .*\['foo'\]"):
+        sched.load_state_dict({"foo": 1})
+    with pytest.raises(ValueError, match="saved by another l2advisor version"):  # a real one, other version
+        sched.load_state_dict({**sched.state_dict(), "version": 99})

@@ -279,7 +279,7 @@ def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None,
         print_autol2(cfg, record["autol2"]["train_command"], record["autol2"]["snippet"])
     else:
         out.print(advice_panel(advice, fit, settings.get("metric", "metric"), sv), soft_wrap=False)
-        err.print(f"Wrote {Path(run_dir) / ADVICE_FILE}; figures: [bold]l2advisor report {run_dir}[/]")
+        err.print(f"Wrote {Path(run_dir) / ADVICE_FILE} and {FIT_FILE}; figures: [bold]l2advisor report {run_dir}[/]")
 
 
 

@@ -83,7 +83,7 @@ def test_panel_shows_the_answer_and_writes_files(run: Path) -> None:
     assert "holds" in text and "b=1" in text and "c=3" in flat(text)
     assert "rules of thumb" in text and "5e-4" in text
     assert (run / "fit.json").exists() and (run / "advice.json").exists()
-    assert "advice.json" in result.stderr
+    assert "advice.json" in result.stderr and "fit.json" in result.stderr
 
 
 def test_json_has_the_design_keys_and_matches_advice_file(run: Path) -> None:

@@ -1,6 +1,6 @@
-"""Probe setup: two-layer CNN with batch norm on 1000 MNIST images (PAPER.md, measured here).
+"""Probe setup: two-layer CNN with batch norm on 1000 MNIST images (measured by the project on a 2-core CPU).
 
-Reproduces the batch-norm CNN of "What was measured here" in PAPER.md: conv 8 and 16 channels,
+Reproduces the batch-norm CNN of the project's own measurements on a 2-core CPU (see the README): conv 8 and 16 channels,
 batch norm, ReLU, max-pooling, a linear head; 1000 training and 1000 validation images of the
 shipped MNIST subset; plain SGD, lr 0.1, batch 64. There the relations held: tau* stayed
 between about 0.9 and 2.6 for lam from 0.08 down to 0.005, and the peak validation accuracy

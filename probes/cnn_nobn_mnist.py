@@ -1,6 +1,6 @@
-"""Probe setup: the same two-layer CNN without batch norm on 1000 MNIST images (PAPER.md).
+"""Probe setup: the same two-layer CNN without batch norm on 1000 MNIST images (the project's measurements).
 
-Reproduces the no-batch-norm CNN of "What was measured here" in PAPER.md: conv 8 and 16
+Reproduces the no-batch-norm CNN of the project's own measurements on a 2-core CPU (see the README): conv 8 and 16
 channels (with biases), ReLU, max-pooling, a linear head; 1000 training and 1000 validation
 images of the shipped MNIST subset; plain SGD, lr 0.1, batch 64. There t* grew more slowly than
 1/lam (tau* 2.2, 1.2, 0.5 as lam fell): the relations hold only roughly, and the advisor

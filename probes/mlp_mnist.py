@@ -1,6 +1,6 @@
 """Probe setup: a three-hidden-layer MLP on 512 MNIST images, where the relations fail.
 
-Reproduces the MLP of "What was measured here" in PAPER.md: 3 hidden ReLU layers of 512 units,
+Reproduces the MLP of the project's own measurements on a 2-core CPU (see the README): 3 hidden ReLU layers of 512 units,
 standard parameterization (PyTorch's default initialisation), cross-entropy; 512 training and
 1000 validation images of the shipped MNIST subset; plain SGD, lr 0.1, batch 64. There the
 validation accuracy peaked after about 100 steps whatever lam was: t* does not scale as

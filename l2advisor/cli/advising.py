@@ -146,6 +146,7 @@ def schedule_view(name: str, warmup: int, steps: int, advice: Advice, constant_l
 
 def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any] | None = None) -> Panel:
     """The answer first, then why, then what could be wrong, then the zero-cost contrast."""
+    from l2advisor.reporting.data import c_text  # c as a bound at the window's edge
     a, f = advice, fit
     lo, hi = a.interval
     head = Table.grid(padding=(0, 2))
@@ -174,8 +175,8 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
     head.add_row("expect", pred)
     head.add_row("verdict", f"[{VERDICT_STYLE.get(a.verdict, 'bold')}]{a.verdict}[/]: "
                             f"b={_num(f.b, '.2f')} [{_num(f.b_interval[0], '.2f')}, "
-                            f"{_num(f.b_interval[1], '.2f')}] (tau clock 1), c={_num(f.c)} "
-                            f"[{_num(f.c_interval[0])}, {_num(f.c_interval[1])}], lam_c={_num(f.lam_c)}, "
+                            f"{_num(f.b_interval[1], '.2f')}] (tau clock 1), {c_text(f).split(' (')[0]}, "
+                            f"lam_c={_num(f.lam_c)}, "
                             f"train acc {_num(f.train_acc, '.4f')}, {f.n_usable} probes")
     why = [f"- {escape(r)}" for r in a.reasons]
     doubts = caveats(f, a)

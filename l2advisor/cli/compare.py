@@ -117,6 +117,10 @@ def compare(
     from l2advisor.probing.plan import plan_probes
 
     probe_steps = sum(run.max_steps for run in plan_probes(probe, spec.momentum))  # not the cap: the plan
+    if probe.budget_steps is None and probe_steps > probe.probe_budget:
+        err.print(f"[yellow]The advisor's probes run {probe_steps:,} steps, more than --probe-budget "
+                  f"{probe.probe_budget:,}: a fit needs at least 3 lams (and a follow-up seed may add more).[/]",
+                  highlight=False)
     total = probe_steps + budget * (5 * seeds + trials)
     path = run_dir / RUNS_FILE
     with RunLock(run_dir), open_results(path, header, force=force) as writer:

@@ -163,6 +163,10 @@ def probe(
     if budget is not None:
         check_budget(budget, unit)
     check_backend(backend, scheduler)
+    from l2advisor.probing.parallel import parse_devices
+
+    for each in parse_devices(devices) or []:  # a GPU that is not here: said before anything runs
+        resolve_device(each)
     spec = load_spec(model_file, overrides)
     if batch_replicas < 1:
         raise InputError(f"--batch-replicas must be at least 1, got {batch_replicas}.")
@@ -191,9 +195,10 @@ def probe(
         err.print(f"Probing {spec.path.name} on {torch_device}: {len(runs)} probes "
                   f"({len(reused)} reused), lams {', '.join(f'{lam:g}' for lam in sorted({r.lam for r in runs}, reverse=True))}, "
                   f"horizon tau={settings.horizon:g}, results in {run_dir}")
-        sizing = sizing_note(plan, runs, len(task.val), spec.batch_size)
-        err.print(f"[yellow]{escape(sizing)}[/]" if plan is not None and plan.over_cap else escape(sizing),
-                  highlight=False)
+        sizing = sizing_note(plan, runs, len(task.val), spec.batch_size,
+                             None if settings.lambdas else settings.probe_budget)
+        warn = "More than" in sizing  # over the cap, or over --probe-budget
+        err.print(f"[yellow]{escape(sizing)}[/]" if warn else escape(sizing), highlight=False)
         started = time.perf_counter()
         tell = once(notice)  # a follow-up round's probes would repeat the first round's notices
         with catch_interrupt() as interrupted:

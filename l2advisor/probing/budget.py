@@ -127,7 +127,8 @@ def budget_for_cost(cost: float, eval_cost: float) -> int:
 OVER_RUNS = 3.0  # a plan dearer than this many budget runs: training a few lams directly is cheaper
 
 
-def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], n_val: int, batch_size: int) -> str:
+def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], n_val: int, batch_size: int,
+                probe_budget: int | None = None) -> str:
     """What budget the probes were sized for (or suit), and when the plan costs more than its
     cap, in one line (the CLI prints it on stderr, the API among the notices)."""
     if plan is not None:
@@ -147,5 +148,10 @@ def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], n_val: int, b
         return line
     e = eval_cost_steps(n_val, batch_size)
     cost = sum(r.max_steps + count_evals(r.max_steps, r.eval_every, r.eval_per_decade) * e for r in runs)
-    return (f"Not sized for a budget: up to {cost:,.0f} step-equivalents (early stops cut it), which "
+    line = (f"Not sized for a budget: up to {cost:,.0f} step-equivalents (early stops cut it), which "
             f"suits budgets of {budget_for_cost(cost, e):,} steps or more; `--budget STEPS` sizes them.")
+    steps = sum(r.max_steps for r in runs)
+    if probe_budget is not None and steps > probe_budget:  # design_ladder keeps 3 rungs whatever it costs
+        line += (f" More than --probe-budget {probe_budget:,}: up to {steps:,} steps, because a fit needs "
+                 f"at least 3 lams.")
+    return line

@@ -134,7 +134,7 @@ def plot_tstar(data: ReportData, path: Path) -> Path:
                         label="95% bootstrap band")
         if math.isfinite(f.alpha) and math.isfinite(f.c0):
             ax.plot(data.band_x, f.c0 * data.band_x ** f.alpha, "C0-", lw=1.5,
-                    label=f"fit: t* = {f.c0:.3g} (lr*lam)^-{f.alpha:.2f}")
+                    label=f"fit: t* = {f.c0:.3g} (lr*lam)^{-f.alpha:+.2f}")
     x_all = [1 / (ln.lr * ln.lam) for ln in pts]
     a = data.advice
     if a is not None and math.isfinite(a.weight_decay) and a.weight_decay > 0:
@@ -250,7 +250,7 @@ def plot_collapsed(data: ReportData, path: Path) -> Path:
         if left is not None:
             ax.set_xlim(left=left)
     ax.set_xlabel("tau = lr*lam*steps (log scale)")
-    ax.set_ylabel(f"validation {data.metric_name}, centred on the plateau level")
+    ax.set_ylabel(f"validation {data.metric_name}, each probe shifted\nto peak at the plateau level")
     ax.set_title("collapsed curve of the plateau probes", fontsize=10)
     ax.grid(alpha=0.3, which="both", lw=0.4)
     _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))

@@ -54,7 +54,7 @@ def markdown(data: ReportData, figures: list[str]) -> str:
                 for k, v in a.rules_of_thumb.items()] + [""]
     out += ["## Probes per lam", "",
             f"| lr | lam | lr*lam | seeds | diverged | peak {data.metric_name} (mean +- sd) | "
-            "t* (steps) | tau* | train acc | peaked | plateau |",
+            "t* (steps) | tau* | max train acc (median) | peaked | plateau |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
     for r in sorted(f.table, key=lambda r: (r.lr, -r.lam)):
         out.append(f"| {_f(r.lr)} | {_f(r.lam)} | {_f(r.lr * r.lam)} | {r.n_seeds} | {r.n_diverged} | "

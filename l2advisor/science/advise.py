@@ -19,7 +19,7 @@ MAX_RULE_SHRINK = 0.5  # a rule of thumb giving lr*lam at or above this is not s
 NAN = float("nan")
 CANNOT_B_RANGE = (0.75, 1.25)  # "cannot tell": the interval spans these clock exponents
 # "cannot tell": the probes sit above the plateau and cannot see c, so the advice takes the typical
-# tau of the best budget run, in lr/(1-momentum)*lam*T: PAPER.md's batch-norm network put the
+# tau of the best budget run, in lr/(1-momentum)*lam*T: the batch-norm network measured for this project put the
 # best lam at lr*lam*T of about 4 and 5. A larger c the probes did measure (their pooled curve
 # still rising at its end: a lower bound) wins. The interval spans c/2 .. 2c.
 CANNOT_C = 4.0
@@ -255,7 +255,7 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
                   reasons=tuple(why), **base)
 
 
-SHOWN_ABOVE = ("b = ", "plateau: ", "c = ", "clock lr*lam confirmed")  # fit reasons the answer already gives
+SHOWN_ABOVE = ("b = ", "plateau: ", "c = ", "c >= ", "c <= ", "clock lr*lam confirmed")  # fit reasons the answer already gives
 
 
 def caveats(fit: Fit, advice: Advice, limit: int = 4) -> list[str]:

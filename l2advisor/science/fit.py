@@ -179,8 +179,11 @@ def _describe(f: dict) -> list[str]:
         out.append(f"the peak has an interior maximum at lam* = {f['lam_star']:.3g}: smaller "
                    f"lams are worse, longer budgets must not go below it")
     lo, hi = f["c_interval"]
-    out.append(f"c = {f['c']:.3g} [{lo:.3g}, {hi:.3g}]: tau where the pooled plateau curve is "
-               f"best (single-run tau* median {f['tau_star_median']:.3g})")
+    bound = f.get("c_bound", "")
+    shown = (f"c {'>=' if bound == 'lower' else '<='} {f['c']:.3g} (a {bound} bound: the window's edge)"
+             if bound else f"c = {f['c']:.3g} [{lo:.3g}, {hi:.3g}]")
+    out.append(f"{shown}: tau where the pooled plateau curve is best (single-run tau* median "
+               f"{f['tau_star_median']:.3g})")
     return out
 
 

@@ -12,7 +12,7 @@ t = 0 .. T-1 of a run of T steps, with an optional linear warmup over the first 
 
 Past the end (t >= T) every schedule holds its value at t = T (0 for cosine and linear).
 
-The weight decay acts on the tau clock, tau = lam * sum_t lr_t (PAPER.md), so a run of T
+The weight decay acts on the tau clock, tau = lam * sum_t lr_t (Lewkowycz & Gur-Ari, NeurIPS 2020), so a run of T
 steps with schedule f and peak lr reaches the tau of a constant-lr run of
 T_eff = sum_t f_t steps: `effective_steps`. `lr_integral` = T_eff / T (1 for constant,
 about 1/2 for cosine and linear to zero), and the lam that reaches a given tau is

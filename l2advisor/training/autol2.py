@@ -1,6 +1,6 @@
 """AutoL2: a weight-decay scheduler for any torch optimizer, on the tau clock.
 
-Conventions (PAPER.md): the L2 term is ``0.5 * lam * ||theta||^2``, i.e. torch
+Conventions (Lewkowycz & Gur-Ari, NeurIPS 2020): the L2 term is ``0.5 * lam * ||theta||^2``, i.e. torch
 ``SGD(weight_decay=lam)``; AdamW's decoupled decay shrinks by ``(1 - lr*weight_decay)``.
 Both shrink the weights by ``lr*lam`` per step, so the clock is
 ``tau = sum over steps of lr_t * lam_t`` (dimensionless). ``lam`` below is always the
@@ -193,7 +193,7 @@ class AutoL2:
     ) -> AutoL2:
         """The authors' rule: raw minibatch values checked every 10 steps, decay by 10
         when the last 2 checks are no better than the best, refractory 0.1/lam STEPS
-        (not tau: it ignores lr), no floor. This is the rule as PAPER.md states it; the
+        (not tau: it ignores lr), no floor. This is the rule as the paper states it; the
         authors' script also measures once before the first step and uses a strict '>'
         on the refractory period."""
         return cls(optimizer, lam0, param_groups=param_groups, **PAPER_RULE)

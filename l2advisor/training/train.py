@@ -1,6 +1,6 @@
 """The one training loop: SGD or AdamW, a weight decay that may change every step, curves out.
 
-Conventions (PAPER.md): the L2 term is 0.5*lam*||theta||^2, which is exactly torch's
+Conventions (Lewkowycz & Gur-Ari, NeurIPS 2020): the L2 term is 0.5*lam*||theta||^2, which is exactly torch's
 `weight_decay=lam` for SGD, and AdamW's decoupled decay shrinks by (1 - lr*lam) per step.
 The clock is tau = sum over steps of lr_t * lam_t. The loop never prints, fits or writes
 files: it hands one `dict` per evaluation to `on_eval`, and a caller decides what to keep.

@@ -52,6 +52,16 @@ def test_a_budget_far_below_the_cheapest_plan_says_train_directly(tiny_model: Pa
     assert fits.exit_code == 0 and "the cheaper way" not in " ".join(fits.stderr.split())
 
 
+def test_a_probe_budget_below_three_rungs_is_said(tiny_model: Path, tmp_path: Path) -> None:
+    args = ["probe", str(tiny_model), "--lambdas", "", "--lam-max", "0.4", "--horizon", "2", "--seeds", "0",
+            "--device", "cpu"]
+    small = runner.invoke(app, [*args, "--out", str(tmp_path / "s"), "--probe-budget", "200"])  # 50+100+200 steps
+    said = " ".join(small.stderr.split())
+    assert small.exit_code == 0 and "More than --probe-budget 200: up to 350 steps" in said
+    roomy = runner.invoke(app, [*args, "--out", str(tmp_path / "r"), "--probe-budget", "400"])  # the control
+    assert roomy.exit_code == 0 and "More than --probe-budget" not in " ".join(roomy.stderr.split())
+
+
 def test_epochs_budget_converts_with_the_train_size(tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"  # 256 examples at batch 32: 8 steps per epoch
     result = runner.invoke(app, budget_args(tiny_model, out, "5000", "--unit", "epochs"))

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from l2advisor.cli.app import app
@@ -102,3 +103,12 @@ def test_dask_cluster_on_loopback_writes_the_sequential_results(tmp_path: Path, 
         result = probe(model, tmp_path / "dask", "--backend", "dask", "--scheduler", cluster.scheduler_address)
     assert_same_up_to_rounding(curves(tmp_path / "dask"), expected)
     assert "Probe summary" in result.stdout
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_devices_that_are_not_here_are_refused_before_anything_runs(tmp_path: Path) -> None:
+    model = write_model(tmp_path, TINY_MODEL)
+    result = runner.invoke(app, ["probe", str(model), "--out", str(tmp_path / "x"), *ARGS, "--devices",
+                                 "cuda:0,cuda:1"])
+    assert result.exit_code == 2 and "no CUDA GPU is available" in " ".join(result.stderr.split())
+    assert not (tmp_path / "x").exists() and "probes (steps)" not in result.stderr

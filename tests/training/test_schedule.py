@@ -36,7 +36,7 @@ def _noisy_run(n: int = 4000, seed: int = 0) -> tuple[list[float], list[float]]:
 
 
 def _authors_rule(losses: list[float], accs: list[float], lam0: float = 0.1) -> list[tuple]:
-    """PAPER.md's AutoL2, transcribed plainly: a list of (step, old lam, new lam, signal).
+    """The paper's AutoL2, transcribed plainly: a list of (step, old lam, new lam, signal).
 
     Every 10 steps, measure the step's minibatch loss and accuracy. Decay lam by 10 when
     the last two measurements are both no better than the best seen before them, for the

@@ -106,7 +106,8 @@ def probe(
     unit: Annotated[str, typer.Option(help="Unit of --budget: steps or epochs.")] = "steps",
     lambdas: Annotated[str | None, typer.Option(help="Explicit lams, comma-separated (skips the automatic ladder).")] = None,
     lrs: Annotated[str | None, typer.Option(help="Learning rates to probe, comma-separated [default: the file's lr].")] = None,
-    lam_max: Annotated[float | None, typer.Option(help="Top of the automatic ladder [default: lr*lam*(1/(1-momentum)) = 0.01].")] = None,
+    lam_max: Annotated[float | None, typer.Option(help="Top of the automatic ladder [default: the lam with "
+                                                       "lr*lam/(1-momentum) = 0.01].")] = None,
     factor: Annotated[float, typer.Option(help="Ratio between ladder rungs.")] = 2.0,
     horizon: Annotated[float | None, typer.Option(help="Longest probe, in tau = lr*lam*steps [default: 8*(1-momentum)].")] = None,
     probe_budget: Annotated[int | None, typer.Option(help="Total probe steps, all probes and seeds together "
@@ -122,9 +123,10 @@ def probe(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     force: Annotated[bool, typer.Option(help="Discard existing results in the run directory and start over.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
-    batched: Annotated[bool, typer.Option(help="Train the lams that share lr and seed together, as stacked replicas "
-                                               "of the model: one pass, the same computation (float rounding differs and "
-                                               "grows over long runs); --no-batched: one probe after another.")] = True,
+    batched: Annotated[bool, typer.Option(help="Train the probes that share an lr together, as stacked replicas of "
+                                               "the model (every seed in one stack when the data are tensors, else "
+                                               "one stack per seed): the same computation, float rounding aside "
+                                               "(it grows over long runs); --no-batched: one probe after another.")] = True,
     batch_replicas: Annotated[int, typer.Option(help="Most replicas trained together when --batched.")] = 8,
     jobs: Annotated[int, typer.Option(help="Probe jobs running at once, in worker processes (torch threads are "
                                            "divided among them) [default: 1, or one per --devices entry].",

@@ -134,7 +134,7 @@ class TrainBar:
                               f"(best {self.best:.4f})")
 
 
-def summary_table(summary: dict[str, Any], metric: str) -> Table:
+def summary_table(summary: dict[str, Any], metric: str, autol2: bool = False) -> Table:
     table = Table(title=f"Training summary ({summary['status']}, {summary['steps']} steps, "
                         f"{summary['seconds']:.1f} s)", title_justify="left", show_header=False)
     table.add_column(justify="left")
@@ -148,8 +148,11 @@ def summary_table(summary: dict[str, Any], metric: str) -> Table:
     for row in rows:
         table.add_row(*row)
     for e in summary["lam_history"]:
-        table.add_row(f"decay at step {e['step']} (tau {e['tau']:.3g}, {e['signal']})",
+        stalled = "loss and accuracy" if e["signal"] == "both" else e["signal"]
+        table.add_row(f"decay at step {e['step']} (tau {e['tau']:.3g}; {stalled} stalled)",
                       f"{e['old_lam']:.3g} -> {e['new_lam']:.3g}")
+    if autol2 and not summary["lam_history"]:
+        table.add_row("AutoL2 decays", "none (lam stayed at lam0)")
     return table
 
 
@@ -296,7 +299,7 @@ def train_command(
     if as_json:
         out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "run": run_id, **summary})))
     else:
-        out.print(summary_table(summary, spec.metric_name))
+        out.print(summary_table(summary, spec.metric_name, autol2=bool(made)))
     if result.status == "interrupted":
         err.print(f"[yellow]Interrupted at step {result.steps}; what was measured is in {path}.[/]")
         raise typer.Exit(130)

@@ -85,6 +85,17 @@ def test_autol2_decays_lam_and_records_it(tmp_path: Path) -> None:
     assert summary["final_lam"] == pytest.approx(0.0001) and len(summary["lam_history"]) == 3
 
 
+def test_the_table_lists_decays_and_says_when_there_were_none(tmp_path: Path) -> None:
+    model = write_model(tmp_path, FLAT_LOSS_MODEL)
+    args = [*train_args(model, tmp_path / "run"), "--budget", "12", "--autol2", "--lam0", "0.1",
+            "--refractory-tau", "0", "--check-every", "1", "--decay", "10", "--lam-min", "0.0001",
+            "--eval-every", "1", "--force"]
+    decayed = words(runner.invoke(app, [*args, "--patience", "2"]).stdout)
+    assert "decay at step 3 (tau 0.03;" in decayed and "stalled)" in decayed and "none (lam stayed" not in decayed
+    never = words(runner.invoke(app, [*args, "--patience", "50"]).stdout)  # no decay in 12 steps
+    assert "none (lam stayed at lam0)" in never and "decay at step" not in never
+
+
 def test_paper_preset_is_stored_with_its_rule(tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = runner.invoke(app, [*train_args(tiny_model, out), "--budget", "20", "--paper-preset"])

@@ -27,13 +27,13 @@ import torch
 
 from l2advisor.science.autol2_setup import AUTOL2_DECAY, AUTOL2_LAM_MIN_RATIO, AUTOL2_REFRACTORY_TAU
 from l2advisor.training.param_groups import GroupSpec, resolve_groups, split_decay_groups
+from l2advisor.training.stall_signal import Smoothing, StallSignal
 
 __all__ = ["AutoL2", "DecayEvent", "split_decay_groups"]
 
 logger = logging.getLogger(__name__)
 
 STATE_VERSION = 1
-Smoothing = str | float  # "none" | "mean" | EMA coefficient in (0, 1)
 PAPER_RULE: dict[str, Any] = {  # the authors' AutoL2, see AutoL2.paper
     "decay": 10.0,
     "check_every": 10,  # steps
@@ -58,57 +58,6 @@ class DecayEvent:
     old_lam: float  # weight_decay before the decay
     new_lam: float  # weight_decay from the next optimizer step on
     signal: str  # "loss", "accuracy" or "both": which stalled signal fired
-
-
-class _Signal:
-    """One trigger signal (loss or accuracy): smoothing between checks, best, stall flags."""
-
-    def __init__(self, higher_is_better: bool, smoothing: Smoothing, patience: int) -> None:
-        self.higher_is_better = higher_is_better
-        self.smoothing = smoothing
-        self.patience = patience
-        self.last: float | None = None  # raw value of the latest step
-        self.total, self.count = 0.0, 0  # sum and count of values since the last check
-        self.ema: float | None = None
-        self.best: float | None = None  # best measurement so far; never reset by a decay
-        self.flags: list[bool] = []  # True = "no better than the best", latest `patience`
-
-    def update(self, value: float) -> None:
-        """Feed one step's value. Non-finite values never improve the EMA."""
-        self.last = value
-        self.total, self.count = self.total + value, self.count + 1
-        if isinstance(self.smoothing, float) and math.isfinite(value):
-            b = self.smoothing
-            self.ema = value if self.ema is None else b * self.ema + (1.0 - b) * value
-
-    def check(self) -> None:
-        """Take one measurement, compare it with the best so far, record the flag."""
-        if self.smoothing == "none":
-            m = self.last if self.count else None  # nothing fed since the last check: no value
-        elif self.smoothing == "mean":
-            m = self.total / self.count if self.count else None
-        else:
-            m = self.ema
-        self.total, self.count = 0.0, 0
-        if m is None:  # no value fed since the last check (e.g. no accuracy): no flag
-            return
-        better = self.best is None or (m > self.best if self.higher_is_better else m < self.best)
-        better = better and math.isfinite(m)  # a NaN/inf measurement is never better
-        if better:
-            self.best = m
-        self.flags = (self.flags + [not better])[-self.patience :]
-
-    def stalled(self) -> bool:
-        """The last `patience` measurements were all no better than the best."""
-        return len(self.flags) >= self.patience and all(self.flags)
-
-    def state_dict(self) -> dict[str, Any]:
-        keys = ("last", "total", "count", "ema", "best")
-        return {k: getattr(self, k) for k in keys} | {"flags": list(self.flags)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for key, value in state.items():
-            setattr(self, key, list(value) if key == "flags" else value)
 
 
 class AutoL2:
@@ -182,8 +131,8 @@ class AutoL2:
         self._step = 0  # optimizer steps taken (calls to step)
         self._last_decay_step = 0  # step count at the previous decay (0: the start)
         self._last_decay_tau = 0.0  # tau at the previous decay
-        self._loss = _Signal(False, self.smoothing, self.patience)
-        self._acc = _Signal(True, self.smoothing, self.patience)
+        self._loss = StallSignal(False, self.smoothing, self.patience)
+        self._acc = StallSignal(True, self.smoothing, self.patience)
         self.events: list[DecayEvent] = []
         self._write()
 

@@ -155,9 +155,6 @@ MODEL_FILES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
     "metric returns a word": (lambda d: model_with(d, "batch_size = 32", "batch_size = 32",
                                                    "\ndef metric(outputs, targets):\n    return 'good'\n"),
                               ("the metric must return one number", "got str")),
-    "metric raises": (lambda d: model_with(d, "batch_size = 32", "batch_size = 32",
-                                           "\ndef metric(outputs, targets):\n    return 1 / 0\n"),
-                      ("the metric raised ZeroDivisionError", "of model.py")),
     "no trainable parameters": (lambda d: model_with(d, NET, "return nn.Sequential(nn.Identity())"),
                                 ("a model without trainable parameters",)),
     "lr written as a string": (lambda d: model_with(d, "batch_size = 32", "batch_size = 32\nlr = '0.1'"),
@@ -185,6 +182,24 @@ class Late(nn.Module):
             raise ValueError("boom in the middle")
         return self.body(x)
 '''
+
+
+AUROC_LIKE = '''
+def metric(outputs, targets):
+    """Needs two classes among the targets, like an AUROC."""
+    if len(targets.unique()) < 2:
+        raise ValueError("Only one class present in y_true")
+    return float((outputs.argmax(1) == targets).float().mean())
+'''
+
+
+def test_a_metric_that_needs_more_than_the_first_items_is_not_refused(tmp_path: Path) -> None:
+    """The check sees 4 items; data sorted by class gives them one class. Refusing the file there
+    refused a metric that works on the whole validation set."""
+    sorted_data = ("x, y = _blobs(256, 1).tensors\n    order = y.argsort()\n    "
+                   "return TensorDataset(x[order], y[order]), _blobs(128, 2)")
+    model = model_with(tmp_path, DATA, sorted_data, AUROC_LIKE)
+    expect(probe(model, tmp_path / "run"), 0)
 
 
 def test_a_crash_in_the_model_file_mid_probe_names_it(tmp_path: Path) -> None:

@@ -75,6 +75,7 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
     if budget is None:  # the budget given to `probe`: on its results, or in the run directory's header
         budget = getattr(results_or_run_dir, "budget_steps", None) or \
             (results.header.get("settings", {}).get("probe") or {}).get("budget_steps")
+        unit = "steps"  # that budget was recorded in steps, whatever `unit` says
         if budget is None:
             raise InputError("recommend needs a budget: the number of steps of the run you will train "
                              "(these probes were not sized for one).")

@@ -118,8 +118,9 @@ def probe(
     path = results_path(run_dir, PROBES_FILE)
     notices: list[str] = []
     tell = once(notices.append)  # a follow-up round's probes would repeat the first round's
-    if plan is not None and plan.over_cap:  # dearer than the cap: said, as `probe` says it
-        tell(sizing_note(plan, runs, len(task.val), spec.batch_size))
+    sizing = sizing_note(plan, runs, len(task.val), spec.batch_size, None if settings.lambdas else settings.probe_budget)
+    if "More than" in sizing:  # over the cap, or over probe_budget: said, as `probe` says it
+        tell(sizing)
     with RunLock(run_dir), open_results(path, header, force=force, compatible=resized_for_budget) as writer:
         if writer.previous_settings is not None:
             tell(resize_note(writer.previous_settings, settings, runs, read_results(path)))

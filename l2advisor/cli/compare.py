@@ -88,6 +88,9 @@ def compare(
         raise InputError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}.")
     if budget < 1:
         raise InputError(f"--budget must be a positive number of steps, got {budget}.")
+    if probe_budget is not None and probe_budget < 1:
+        raise InputError(f"--probe-budget must be at least 1 step (or left out: probes sized to --budget), "
+                         f"got {probe_budget}.")
     if not (math.isfinite(default_lam) and default_lam >= 0):
         raise InputError(f"--default-lam must be a finite number >= 0, got {default_lam!r}.")
     if not 0 <= warmup < budget:

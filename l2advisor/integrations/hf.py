@@ -59,11 +59,7 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
         if optimizer is None:
             raise ValueError("AutoL2TrainerCallback needs the Trainer's optimizer at on_train_begin.")
         self.settings.setdefault("check_every", max(1, int(state.logging_steps)))
-        logs = int(state.max_steps or 0) // max(1, int(state.logging_steps))
-        if 0 < state.max_steps and logs < MIN_LOGS:  # the only loss AutoL2 sees is the logged one
-            warnings.warn(f"AutoL2 sees the training loss only when the Trainer logs it, every logging_steps = "
-                          f"{state.logging_steps} steps: this run of {state.max_steps} steps logs it {logs} "
-                          f"time(s), too few to see a plateau; lower logging_steps.", UserWarning, stacklevel=2)
+        _warn_if_rarely_logged(args, state)
         self.autol2 = AutoL2(optimizer, **self.settings)
         if self.restored_state is None and state.global_step > 0:
             self._take_saved_state(state)
@@ -138,6 +134,23 @@ class WeightDecayReplayCallback(TrainerCallback):
                **kwargs: Any) -> None:
         if self.schedule is not None and logs is not None:
             logs[self.log_name] = self.schedule.lam
+
+
+def _warn_if_rarely_logged(args: Any, state: Any) -> None:
+    """AutoL2 sees the training loss only when the Trainer logs it: say so when a run logs it
+    fewer than MIN_LOGS times (by steps), or never (logging_strategy "no"). Epoch logging is
+    left alone: its count depends on the data loader, not on logging_steps."""
+    chosen = getattr(args, "logging_strategy", "steps")
+    strategy = str(getattr(chosen, "value", chosen))  # an IntervalStrategy enum or its string
+    if strategy == "no":
+        warnings.warn("logging_strategy is 'no': the Trainer never logs the training loss, so AutoL2 never "
+                      "sees one and never decays lam; log by steps.", UserWarning, stacklevel=3)
+        return
+    max_steps, every = int(state.max_steps or 0), max(1, int(state.logging_steps or 1))
+    if strategy == "steps" and max_steps > 0 and max_steps // every < MIN_LOGS:
+        warnings.warn(f"AutoL2 sees the training loss only when the Trainer logs it, every logging_steps = "
+                      f"{every} steps: this run of {max_steps} steps logs it {max_steps // every} time(s), too "
+                      f"few to see a plateau; lower logging_steps.", UserWarning, stacklevel=3)
 
 
 def _maybe_float(value: Any) -> float | None:

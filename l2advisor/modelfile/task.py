@@ -123,12 +123,14 @@ def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: s
 
 
 def _check_metric(spec: TaskSpec, outputs: torch.Tensor, targets: torch.Tensor) -> None:
-    """A metric callable returns one number (a float or a one-element tensor) on a batch."""
+    """A metric callable returns one number (a float or a one-element tensor) on a batch. A
+    metric that raises on these few items is not judged: it may need more than one class (an
+    AUROC on data sorted by class); on the whole validation set a real error fails the probes."""
     where = spec.path.name
     try:
         value = spec.metric(outputs, targets)  # type: ignore[operator]
-    except Exception as err:
-        raise InputError(f"{where}: the metric raised {describe_user_error(err, spec.path)}.") from None
+    except Exception:  # noqa: BLE001 - not judged on 4 items, see above
+        return
     try:
         float(value)
     except (TypeError, ValueError, RuntimeError):  # RuntimeError: a tensor of more than one element

@@ -4,6 +4,7 @@ a budget (budget.py). One place, so that simulations and tests probe the plan us
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 from l2advisor.errors import InputError
@@ -34,7 +35,7 @@ def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT
     the same tau window, no early stop); without, the default ladder under `probe_budget`
     (DEFAULT_PROBE_BUDGET when None). Both evaluate EVALS_PER_DECADE times per decade of steps."""
     horizon = DEFAULT_HORIZON * (1.0 - momentum) if horizon is None else horizon
-    if not (isinstance(horizon, (int, float)) and math.isfinite(horizon) and horizon > 0):
+    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Real) or not (math.isfinite(horizon) and horizon > 0):
         raise InputError(f"--horizon must be a finite number > 0, got {horizon!r}.")  # before a plan divides by it
     if budget_steps is None:
         return ProbeSettings(lrs=tuple(lrs) or (lr,), seeds=tuple(seeds), horizon=horizon,

@@ -177,8 +177,9 @@ class AutoL2:
         """
         if lr is None:
             lr = float(self.optimizer.param_groups[self.groups[0]]["lr"])
-        elif isinstance(lr, (str, bytes)) or not (math.isfinite(float(lr)) and float(lr) > 0):
-            raise ValueError(f"AutoL2.step: lr must be a finite number > 0, got {lr!r}.")
+        elif isinstance(lr, (bool, str, bytes)) or not isinstance(lr, numbers.Real) or \
+                not (math.isfinite(float(lr)) and float(lr) >= 0):  # 0: a warmup's first step
+            raise ValueError(f"AutoL2.step: lr must be a finite number >= 0, got {lr!r}.")
         loss, accuracy = _measurement("loss", loss), _measurement("accuracy", accuracy)
         self._tau += float(lr) * self._lam  # the step just taken shrank weights by lr*lam
         self._step += 1

@@ -52,6 +52,8 @@ def test_recommend_from_results_equals_recommend_from_the_run_dir(probed: l2advi
     from_results = l2advisor.recommend(probed)  # the budget given to probe
     from_dir = l2advisor.recommend(probed.run_dir, budget=2000)
     assert l2advisor.recommend(probed.run_dir, write=False).budget_steps == 2000  # the header's budget
+    # that budget is in steps: unit="epochs" without a budget must not read it as 2000 epochs
+    assert l2advisor.recommend(probed.run_dir, unit="epochs", write=False).budget_steps == 2000
     assert from_results.to_dict() == from_dir.to_dict()
     assert from_results.budget_steps == 2000 and from_results.lr == 0.1
     assert from_results.verdict in VERDICTS
@@ -200,3 +202,6 @@ def test_failures_and_a_dear_plan_reach_the_notices(tmp_path: Path) -> None:
     fine = l2advisor.probe(build_model, blobs(128, 1), blobs(64, 2), out=tmp_path / "f", budget=40000, lr=0.1,
                            batch_size=32, seeds=[0], horizon=2.0, progress=False)
     assert not any("More than the cap" in n or "failed" in n for n in fine.notices)  # the control
+    small = l2advisor.probe(build_model, blobs(128, 1), blobs(64, 2), out=tmp_path / "s", lr=0.1, batch_size=32,
+                            seeds=[0], horizon=2.0, probe_budget=500, progress=False)  # 3 rungs: 1,400 steps
+    assert any("More than --probe-budget 500: up to 1,400 steps" in n for n in small.notices)

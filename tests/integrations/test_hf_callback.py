@@ -107,6 +107,10 @@ def test_too_few_logged_losses_are_warned_about(tmp_path: Path) -> None:
     run.args.logging_steps = run.state.logging_steps = 500
     with pytest.warns(UserWarning, match="logs it 0 time.*lower logging_steps"):
         run.train()
+    never = trainer([AutoL2TrainerCallback(**AUTOL2)], tmp_path / "no", 4)
+    never.args.logging_strategy = transformers.IntervalStrategy.NO
+    with pytest.warns(UserWarning, match="logging_strategy is 'no'"):
+        never.train()
     with warnings.catch_warnings():  # the control: logging every 2 of 32 steps is enough
         warnings.simplefilter("error", UserWarning)
         warnings.filterwarnings("ignore", message="(?!AutoL2)")  # only ours

@@ -148,3 +148,23 @@ def test_manual_optimization_is_refused_with_the_way_out(tmp_path: Path) -> None
                          enable_model_summary=False, enable_checkpointing=False, default_root_dir=tmp_path)
     with pytest.raises(ValueError, match="needs automatic optimization.*AutoL2's step"):
         trainer.fit(Manual())
+
+
+class WarmFromZero(Blobs):
+    """A linear warmup whose first step runs at lr 0 (LambdaLR, as transformers' schedules do)."""
+
+    def configure_optimizers(self):
+        opt = torch.optim.SGD(self.parameters(), lr=0.2)
+        warm = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, step / 4))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": warm, "interval": "step"}}
+
+
+def test_a_warmup_from_lr_zero_trains(tmp_path: Path) -> None:
+    callback = AutoL2Callback(**AUTOL2)
+    trainer = pl.Trainer(max_steps=8, accelerator="cpu", devices=1, logger=False, callbacks=[callback],
+                         enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
+                         default_root_dir=tmp_path)
+    trainer.fit(WarmFromZero())  # lr 0 at the first step was refused as "lr must be > 0"
+    assert callback.autol2 is not None and callback.autol2.step_count == 8
+    # tau sums each step's lr*lam: at most lam0 times the warmup's lrs (decays only lower it)
+    assert 0 < callback.autol2.tau <= 0.1 * 0.2 * (0 + 0.25 + 0.5 + 0.75 + 1 + 1 + 1 + 1) + 1e-12

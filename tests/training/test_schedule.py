@@ -393,12 +393,16 @@ def test_step_refuses_text_and_a_bad_lr_and_skips_a_nan_loss() -> None:
     sched = AutoL2(_opt(), lam0=0.1, refractory_tau=0.0, check_every=1)
     with pytest.raises(ValueError, match="loss must be a number, got '1.0'"):
         sched.step("1.0")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="lr must be a finite number > 0, got -1.0"):
+    with pytest.raises(ValueError, match="lr must be a finite number >= 0, got -1.0"):
         sched.step(1.0, 0.5, lr=-1.0)
+    with pytest.raises(ValueError, match=r"lr must be a finite number >= 0, got \[0.1\]"):
+        sched.step(1.0, 0.5, lr=[0.1])  # type: ignore[arg-type]
     assert sched.step_count == 0  # refused calls take no step
+    sched.step(1.0, 0.5, lr=0.0)  # a warmup's first step (LambdaLR from 0): no shrink, no error
+    assert sched.step_count == 1 and sched.tau == 0.0
     sched.step(float("nan"), float("nan"))  # diverged: no measurement, but the step is counted
     sched.step(torch.tensor(0.7), torch.tensor(0.5))  # one-element tensors are numbers
-    assert sched.step_count == 2 and sched.state_dict()["loss"]["best"] == pytest.approx(0.7)
+    assert sched.step_count == 3 and sched.state_dict()["loss"]["best"] == pytest.approx(0.7)
 
 
 def test_load_state_dict_says_what_it_was_given() -> None:

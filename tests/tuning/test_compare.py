@@ -137,6 +137,7 @@ def test_compare_sizes_its_probes_to_the_budget_by_default(tiny_model: Path, tmp
 
 
 @pytest.mark.parametrize("flag,value,message", [("--budget", "0", "--budget must be a positive number of steps"),
+                                                ("--probe-budget", "0", "--probe-budget must be at least 1 step"),
                                                 ("--default-lam", "-1", "--default-lam must be a finite number >= 0")])
 def test_compare_checks_its_numbers_before_training(tiny_model: Path, tmp_path: Path, flag: str, value: str,
                                                     message: str) -> None:

@@ -79,7 +79,7 @@ def compare(
     from l2advisor.probing.settings import probe_settings
     from l2advisor.training.lr_schedules import SCHEDULES
     from l2advisor.training.train import resolve_device
-    from l2advisor.tuning.compare import RUNS_FILE, CompareSettings, Comparison
+    from l2advisor.tuning.compare import RUNS_FILE, CompareSettings, Comparison, extends
     from l2advisor.tuning.storage import default_storage
 
     if seeds < 1:
@@ -126,7 +126,10 @@ def compare(
                   highlight=False)
     total = probe_steps + budget * (5 * seeds + trials)
     path = run_dir / RUNS_FILE
-    with RunLock(run_dir), open_results(path, header, force=force) as writer:
+    with RunLock(run_dir), open_results(path, header, force=force, compatible=extends) as writer:
+        if writer.previous_settings is not None:
+            err.print("Extending the earlier comparison in this directory (more trials or seeds): its finished "
+                      "runs are reused.", highlight=False)
         bars = Bars(total, "compare (steps)")
         comparison.progress = bars
         with bars.bars, catch_interrupt() as interrupted:

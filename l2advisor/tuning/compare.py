@@ -67,6 +67,25 @@ class CompareSettings:
                 "probe": self.probe.to_dict(), "study": self.study.to_dict(), **self.schedule()}
 
 
+def extends(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether a compare header's settings only extend an earlier one's (`open_results`'
+    `compatible`): more Optuna trials and/or more training seeds, the earlier seeds kept first,
+    everything else equal. The finished runs are then the same runs and are reused."""
+    before, after = old.get("compare") or {}, new.get("compare") or {}
+    seeds_a, seeds_b = list(before.get("seeds") or []), list(after.get("seeds") or [])
+    if seeds_b[:len(seeds_a)] != seeds_a or (after.get("trials") or 0) < (before.get("trials") or 0):
+        return False
+
+    def fixed(settings: dict[str, Any], compare: dict[str, Any]) -> dict[str, Any]:
+        study = {k: v for k, v in (compare.get("study") or {}).items() if k != "trials"}
+        kept = {k: v for k, v in compare.items() if k not in ("trials", "seeds", "study")}
+        return {**settings, "compare": {**kept, "study": study}}
+
+    from l2advisor.runs.store import settings_diff
+
+    return not settings_diff(fixed(old, before), fixed(new, after))
+
+
 class _ProbeAdapter:
     """probe.Progress -> Progress."""
 

@@ -136,6 +136,28 @@ def test_compare_sizes_its_probes_to_the_budget_by_default(tiny_model: Path, tmp
     assert probes["budget_steps"] == 40 and probes["early_stop"] is False
 
 
+def test_compare_extends_with_more_trials_and_seeds(tiny_model: Path, tmp_path: Path) -> None:
+    from l2advisor.runs.store import read_results
+
+    out = tmp_path / "cmp"
+    first = runner.invoke(app, [*compare_args(tiny_model, out), "--json"])
+    assert first.exit_code == 0, first.output
+    runs_file = out / "compare_runs.jsonl"
+    before = {rid for rid, st in read_results(runs_file).runs.items() if st.done}
+    more = compare_args(tiny_model, out, "--json")
+    more[more.index("--trials") + 1], more[more.index("--seeds") + 1] = "3", "3"
+    again = runner.invoke(app, more)
+    assert again.exit_code == 0, again.output
+    assert "Extending the earlier comparison" in " ".join(again.stderr.split())
+    starts = [json.loads(line) for line in runs_file.read_text().splitlines() if '"start"' in line]
+    assert all(sum(s["run"] == rid for s in starts) == 1 for rid in before)  # none of them trained again
+    report = json.loads(again.stdout)
+    assert report["settings"]["trials"] == 3 and report["settings"]["seeds"] == [0, 1, 2]
+    fewer = compare_args(tiny_model, out)
+    fewer[fewer.index("--seeds") + 1] = "1"  # dropping seeds is not an extension: refused
+    assert runner.invoke(app, fewer).exit_code == 2
+
+
 @pytest.mark.parametrize("flag,value,message", [("--budget", "0", "--budget must be a positive number of steps"),
                                                 ("--probe-budget", "0", "--probe-budget must be at least 1 step"),
                                                 ("--default-lam", "-1", "--default-lam must be a finite number >= 0")])

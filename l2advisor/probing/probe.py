@@ -106,7 +106,8 @@ def summarize(states: Sequence[RunState], tolerance: float) -> list[dict[str, An
         metrics = analyze_curve(curve, tolerance=tolerance)  # NaNs for a probe that failed before evaluating
         end = state.end or {}
         rows.append({"run": state.run_id, "lam": curve.lam, "lr": curve.lr, "seed": curve.seed,
-                     "shrink": curve.lr * curve.lam, "t_star": metrics.t_star, "tau_star": metrics.tau_star,
+                     "shrink": float(f"{curve.lr * curve.lam:.12g}"),  # 0.01, not 0.010000000000000002
+                     "t_star": metrics.t_star, "tau_star": metrics.tau_star,
                      "peak": metrics.peak_metric, "final_train_acc": metrics.final_train_acc,
                      "steps": end.get("steps", int(curve.steps[-1]) if len(curve.steps) else 0),
                      "seconds": end.get("seconds"), "status": state.status, "message": end.get("message") or ""})

@@ -32,6 +32,9 @@ def test_probe_sized_to_a_budget(tiny_model: Path, tmp_path: Path) -> None:
     plan = plan_for_budget(40000, 0.1, 0.0, 2.0, 1, n_val=128, batch_size=32)
     assert header["budget_steps"] == 40000 and header["early_stop"] is False
     assert header["lambdas"] == list(plan.lams) and len(plan.lams) >= 3
+    rows = json.loads(result.stdout)["probes"]
+    assert all(row["shrink"] == float(f"{row['lr'] * row['lam']:.12g}") for row in rows)
+    assert any(row["shrink"] == 0.01 for row in rows)  # printed as 0.01, not 0.010000000000000002
     states = read_results(results_path(out)).runs.values()
     for state in states:  # every rung runs its whole tau window: the same for all
         last = state.evals[-1]

@@ -128,8 +128,8 @@ def compare(
     path = run_dir / RUNS_FILE
     with RunLock(run_dir), open_results(path, header, force=force, compatible=extends) as writer:
         if writer.previous_settings is not None:
-            err.print("Extending the earlier comparison in this directory (more trials or seeds): its finished "
-                      "runs are reused.", highlight=False)
+            err.print("This directory holds a comparison with other numbers of trials or seeds: the runs the two "
+                      "share are reused (a study with more trials than asked keeps them).", highlight=False)
         bars = Bars(total, "compare (steps)")
         comparison.progress = bars
         with bars.bars, catch_interrupt() as interrupted:

@@ -68,12 +68,15 @@ class CompareSettings:
 
 
 def extends(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Whether a compare header's settings only extend an earlier one's (`open_results`'
-    `compatible`): more Optuna trials and/or more training seeds, the earlier seeds kept first,
-    everything else equal. The finished runs are then the same runs and are reused."""
+    """Whether two compare headers' settings differ only in how many Optuna trials and training
+    seeds they ask for, one seed list a prefix of the other, everything else equal (`open_results`'
+    `compatible`). The runs the two share are then the same runs and are reused: more trials or
+    seeds extend the comparison, and the earlier command still resumes after an extension that
+    was interrupted or failed (its header is the extension's by then)."""
     before, after = old.get("compare") or {}, new.get("compare") or {}
     seeds_a, seeds_b = list(before.get("seeds") or []), list(after.get("seeds") or [])
-    if seeds_b[:len(seeds_a)] != seeds_a or (after.get("trials") or 0) < (before.get("trials") or 0):
+    shorter, longer = sorted((seeds_a, seeds_b), key=len)
+    if longer[:len(shorter)] != shorter:
         return False
 
     def fixed(settings: dict[str, Any], compare: dict[str, Any]) -> dict[str, Any]:

@@ -111,6 +111,13 @@ def test_too_few_logged_losses_are_warned_about(tmp_path: Path) -> None:
     never.args.logging_strategy = transformers.IntervalStrategy.NO
     with pytest.warns(UserWarning, match="logging_strategy is 'no'"):
         never.train()
+    by_epoch = trainer([AutoL2TrainerCallback(**AUTOL2)], tmp_path / "epoch", 4)
+    by_epoch.args.logging_strategy = transformers.IntervalStrategy.EPOCH
+    by_epoch.args.logging_steps = 500  # not what epoch logging uses: no warning about it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.filterwarnings("ignore", message="(?!AutoL2|logging_strategy)")
+        by_epoch.train()
     with warnings.catch_warnings():  # the control: logging every 2 of 32 steps is enough
         warnings.simplefilter("error", UserWarning)
         warnings.filterwarnings("ignore", message="(?!AutoL2)")  # only ours

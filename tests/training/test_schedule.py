@@ -400,7 +400,9 @@ def test_step_refuses_text_and_a_bad_lr_and_skips_a_nan_loss() -> None:
     assert sched.step_count == 0  # refused calls take no step
     sched.step(1.0, 0.5, lr=0.0)  # a warmup's first step (LambdaLR from 0): no shrink, no error
     assert sched.step_count == 1 and sched.tau == 0.0
+    flags = list(sched.state_dict()["loss"]["flags"])
     sched.step(float("nan"), float("nan"))  # diverged: no measurement, but the step is counted
+    assert sched.state_dict()["loss"]["flags"] == flags  # no "no better" flag from a NaN (it was one)
     sched.step(torch.tensor(0.7), torch.tensor(0.5))  # one-element tensors are numbers
     assert sched.step_count == 3 and sched.state_dict()["loss"]["best"] == pytest.approx(0.7)
 

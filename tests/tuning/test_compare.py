@@ -148,14 +148,18 @@ def test_compare_extends_with_more_trials_and_seeds(tiny_model: Path, tmp_path: 
     more[more.index("--trials") + 1], more[more.index("--seeds") + 1] = "3", "3"
     again = runner.invoke(app, more)
     assert again.exit_code == 0, again.output
-    assert "Extending the earlier comparison" in " ".join(again.stderr.split())
+    assert "the runs the two share are reused" in " ".join(again.stderr.split())
     starts = [json.loads(line) for line in runs_file.read_text().splitlines() if '"start"' in line]
     assert all(sum(s["run"] == rid for s in starts) == 1 for rid in before)  # none of them trained again
     report = json.loads(again.stdout)
     assert report["settings"]["trials"] == 3 and report["settings"]["seeds"] == [0, 1, 2]
-    fewer = compare_args(tiny_model, out)
-    fewer[fewer.index("--seeds") + 1] = "1"  # dropping seeds is not an extension: refused
-    assert runner.invoke(app, fewer).exit_code == 2
+    assert any(s["run"].startswith("zero/") and s["run"].endswith("seed=2") for s in starts)  # the new seed ran
+    assert len([t for t in report["optuna_trials"] if t["state"] == "COMPLETE"]) == 3  # and the third trial
+    back = runner.invoke(app, compare_args(tiny_model, out))  # the earlier command still resumes
+    assert back.exit_code == 0, back.output
+    other = compare_args(tiny_model, out, "--default-lam", "0.01")  # another arm: not the same runs
+    refused = runner.invoke(app, other)
+    assert refused.exit_code == 2 and "default_lam" in " ".join(refused.stderr.split())
 
 
 @pytest.mark.parametrize("flag,value,message", [("--budget", "0", "--budget must be a positive number of steps"),

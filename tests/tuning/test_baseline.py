@@ -202,7 +202,7 @@ def test_tune_and_compare_take_the_setting_flags(tiny_model: Path, tmp_path: Pat
                                 "--lr", "0.01"])
     assert right.exit_code == 0, right.output
     if command == "compare":  # its runs file records the settings the arms trained with
-        header_file = next((tmp_path / "r").rglob("compare*.jsonl"), None) or next((tmp_path / "r").rglob("*.jsonl"))
+        header_file = tmp_path / "r" / "compare_runs.jsonl"
         settings = json.loads(header_file.read_text().splitlines()[0])["settings"]
         assert settings["optimizer"] == "adamw" and settings["lr"] == 0.01
 

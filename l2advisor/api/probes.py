@@ -90,7 +90,7 @@ def probe(
     from l2advisor.modelfile.task import build_task
     from l2advisor.probing.budget import sizing_note
     from l2advisor.probing.follow_up import run_with_follow_up
-    from l2advisor.probing.probe import run_probes, summarize
+    from l2advisor.probing.probe import failure_lines, run_probes, summarize
     from l2advisor.probing.settings import (
         prepare_probes,
         probe_settings,
@@ -118,8 +118,8 @@ def probe(
     path = results_path(run_dir, PROBES_FILE)
     notices: list[str] = []
     tell = once(notices.append)  # a follow-up round's probes would repeat the first round's
-    sizing = sizing_note(plan, runs, len(task.val), spec.batch_size, None if settings.lambdas else settings.probe_budget)
-    if "More than" in sizing:  # over the cap, or over probe_budget: said, as `probe` says it
+    sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size)
+    if warns:  # over the cap, or over probe_budget: said, as `probe` says it
         tell(sizing)
     with RunLock(run_dir), open_results(path, header, force=force, compatible=resized_for_budget) as writer:
         if writer.previous_settings is not None:
@@ -133,9 +133,8 @@ def probe(
         every = run_with_follow_up(runs, path, settings.tolerance, run, lambda: False, tell)
     results = read_results(path)
     states = [results.runs[r.run_id] for r in every if r.run_id in results.runs]
-    for state in states:  # failures with their messages, as `probe` prints them
-        if state.status in ("failed", "diverged"):
-            tell(f"{state.run_id} {state.status}: {(state.end or {}).get('message') or ''}")
+    for line in failure_lines(states):  # failures with their messages, as `probe` prints them
+        tell(line)
     curves = tuple(curve_from_state(s) for s in results.runs.values() if s.done and s.evals)
     return ProbeResults(run_dir=run_dir, probes=tuple(summarize(states, settings.tolerance)), curves=curves,
                         results=results, budget_steps=budget_steps, notices=tuple(notices))

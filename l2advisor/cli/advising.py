@@ -34,6 +34,7 @@ from l2advisor.runs.rundir import (
 from l2advisor.runs.store import Results, json_safe, read_json, write_json
 from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise, caveats
 from l2advisor.science.autol2_setup import AUTOL2_DECAY, AutoL2Advice, autol2_config
+from l2advisor.science.c_reading import c_text
 from l2advisor.science.curves import Curve
 from l2advisor.science.fit import (
     APPROX,
@@ -146,7 +147,6 @@ def schedule_view(name: str, warmup: int, steps: int, advice: Advice, constant_l
 
 def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any] | None = None) -> Panel:
     """The answer first, then why, then what could be wrong, then the zero-cost contrast."""
-    from l2advisor.reporting.data import c_text  # c as a bound at the window's edge
     a, f = advice, fit
     lo, hi = a.interval
     head = Table.grid(padding=(0, 2))
@@ -175,7 +175,7 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
     head.add_row("expect", pred)
     head.add_row("verdict", f"[{VERDICT_STYLE.get(a.verdict, 'bold')}]{a.verdict}[/]: "
                             f"b={_num(f.b, '.2f')} [{_num(f.b_interval[0], '.2f')}, "
-                            f"{_num(f.b_interval[1], '.2f')}] (tau clock 1), {c_text(f).split(' (')[0]}, "
+                            f"{_num(f.b_interval[1], '.2f')}] (tau clock 1), {c_text(f, why=False)}, "
                             f"lam_c={_num(f.lam_c)}, "
                             f"train acc {_num(f.train_acc, '.4f')}, {f.n_usable} probes")
     why = [f"- {escape(r)}" for r in a.reasons]

@@ -192,16 +192,15 @@ def probe(
           open_results(path, header, force=force, compatible=resized_for_budget) as writer):
         if lock.stale_taken_over:
             err.print(f"[yellow]Took over a stale lock left by process {lock.stale_taken_over}.[/]")
-        _, reused = pending(runs, read_results(path))
+        found = read_results(path)
+        _, reused = pending(runs, found)
         if writer.previous_settings is not None:
-            err.print(resize_note(writer.previous_settings, settings, runs, read_results(path)), highlight=False)
+            err.print(resize_note(writer.previous_settings, settings, runs, found), highlight=False)
         err.print(f"Probing {spec.path.name} on {torch_device}: {len(runs)} probes "
                   f"({len(reused)} reused), lams {', '.join(f'{lam:g}' for lam in sorted({r.lam for r in runs}, reverse=True))}, "
                   f"horizon tau={settings.horizon:g}, results in {run_dir}")
-        sizing = sizing_note(plan, runs, len(task.val), spec.batch_size,
-                             None if settings.lambdas else settings.probe_budget)
-        warn = "More than" in sizing  # over the cap, or over --probe-budget
-        err.print(f"[yellow]{escape(sizing)}[/]" if warn else escape(sizing), highlight=False)
+        sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size)
+        err.print(f"[yellow]{escape(sizing)}[/]" if warns else escape(sizing), highlight=False)
         started = time.perf_counter()
         tell = once(notice)  # a follow-up round's probes would repeat the first round's notices
         with catch_interrupt() as interrupted:
@@ -259,10 +258,11 @@ def notice(text: str) -> None:
 def report_failures(states: list[RunState], model_name: str) -> None:
     """Failed or diverged probes: a warning each (the others still count); all of them: exit 1
     (naming the model file, `model_name`, when every one crashed on a line of it)."""
+    from l2advisor.probing.probe import failure_lines
+
     bad = [state for state in states if state.status in ("failed", "diverged")]
-    for state in bad:
-        message = (state.end or {}).get("message") or ""
-        err.print(f"[yellow]{escape(state.run_id)} {state.status}[/]: {escape(message)}", highlight=False)
+    for line in failure_lines(bad):
+        err.print(f"[yellow]{escape(line)}[/]", highlight=False)
     if bad and len(bad) == len(states):
         crashed_here = all(state.status == "failed" and f" of {model_name}:" in (state.end or {}).get("message", "")
                            for state in bad)  # every failure on a line of the model file

@@ -22,7 +22,10 @@ from l2advisor.errors import InputError
 from l2advisor.training.eval_schedule import count_evals
 
 if TYPE_CHECKING:
-    from l2advisor.probing.plan import ProbeRun  # plan.py imports numpy: not behind --help
+    from l2advisor.probing.plan import (  # plan.py imports numpy: not behind --help
+        ProbeRun,
+        ProbeSettings,
+    )
 
 DEFAULT_HORIZON = 8.0  # tau units (lr*lam*steps) of every probe for plain SGD; times (1 - momentum)
 BUDGET_RUN_EVALS = 100  # evaluations of one budget run (l2advisor train's default)
@@ -127,10 +130,11 @@ def budget_for_cost(cost: float, eval_cost: float) -> int:
 OVER_RUNS = 3.0  # a plan dearer than this many budget runs: training a few lams directly is cheaper
 
 
-def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], n_val: int, batch_size: int,
-                probe_budget: int | None = None) -> str:
-    """What budget the probes were sized for (or suit), and when the plan costs more than its
-    cap, in one line (the CLI prints it on stderr, the API among the notices)."""
+def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], settings: ProbeSettings, n_val: int,
+                batch_size: int) -> tuple[str, bool]:
+    """What budget the probes were sized for (or suit), in one line (the CLI prints it on stderr,
+    the API keeps it among the notices when it warns), and whether it warns: the plan costs more
+    than the budget's cap, or an automatic ladder more than its --probe-budget."""
     if plan is not None:
         line = (f"Sized for a budget of {plan.budget_steps} steps: the probes cost about "
                 f"{plan.cost_fraction:.2f} of one budget run in steps, evaluation included (cap "
@@ -145,13 +149,14 @@ def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], n_val: int, b
                          f"the cheaper way.")
         elif plan.halved:
             line += f" Every rung ran to tau = {plan.horizon:g}, half the usual window, to fit."
-        return line
+        return line, plan.over_cap
     e = eval_cost_steps(n_val, batch_size)
     cost = sum(r.max_steps + count_evals(r.max_steps, r.eval_every, r.eval_per_decade) * e for r in runs)
     line = (f"Not sized for a budget: up to {cost:,.0f} step-equivalents (early stops cut it), which "
             f"suits budgets of {budget_for_cost(cost, e):,} steps or more; `--budget STEPS` sizes them.")
     steps = sum(r.max_steps for r in runs)
-    if probe_budget is not None and steps > probe_budget:  # design_ladder keeps 3 rungs whatever it costs
-        line += (f" More than --probe-budget {probe_budget:,}: up to {steps:,} steps, because a fit needs "
-                 f"at least 3 lams.")
-    return line
+    over = not settings.lambdas and steps > settings.probe_budget  # design_ladder keeps 3 rungs whatever it costs
+    if over:
+        line += (f" More than --probe-budget {settings.probe_budget:,}: up to {steps:,} steps, because a fit "
+                 f"needs at least 3 lams.")
+    return line, over

@@ -114,6 +114,12 @@ def summarize(states: Sequence[RunState], tolerance: float) -> list[dict[str, An
     return sorted(rows, key=lambda row: (row["lr"], -row["lam"], row["seed"]))
 
 
+def failure_lines(states: Sequence[RunState]) -> list[str]:
+    """One line per failed or diverged probe, with its recorded message (CLI stderr, API notices)."""
+    return [f"{state.run_id} {state.status}: {(state.end or {}).get('message') or ''}"
+            for state in states if state.status in ("failed", "diverged")]
+
+
 def run_probes(task: Task, runs: Sequence[ProbeRun], base: TrainConfig, settings: ProbeSettings,
                write: Callable[[dict[str, Any]], None], progress: Progress | None = None,
                interrupted: Callable[[], bool] = lambda: False, replicas: int = 1,

@@ -22,7 +22,7 @@ DEFAULT_SEEDS = (0, 1)
 # What a budget-sized plan changes with the budget alone: the cap, the budget and which rungs fit.
 # A rung's length follows from its lam, the lr and the window, so with the window, lr and seeds
 # unchanged, a probe the two plans share is the same run and is reused.
-RESIZED_KEYS = ("budget_steps", "probe_budget", "lambdas")
+RESIZED_KEYS = ("probe.budget_steps", "probe.probe_budget", "probe.lambdas")
 
 
 def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT_SEEDS,
@@ -56,14 +56,9 @@ def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT
 def resized_for_budget(old: dict, new: dict) -> bool:
     """Whether two probe headers' settings differ only in the budget both ladders were sized
     for (`open_results`' `compatible`): same model settings, window, lr, seeds and evaluations."""
-    old_probe, new_probe = old.get("probe") or {}, new.get("probe") or {}
-    if old_probe.get("budget_steps") is None or new_probe.get("budget_steps") is None:
+    if any((s.get("probe") or {}).get("budget_steps") is None for s in (old, new)):
         return False  # a hand-made ladder is the user's choice: not re-sized behind their back
-
-    def fixed(settings: dict, probe: dict) -> dict:
-        return {**settings, "probe": {k: v for k, v in probe.items() if k not in RESIZED_KEYS}}
-
-    return not settings_diff(fixed(old, old_probe), fixed(new, new_probe))
+    return not settings_diff(old, new, ignore=RESIZED_KEYS)
 
 
 def resize_note(previous: dict, settings: ProbeSettings, runs: Sequence[ProbeRun], results: Results) -> str:

@@ -112,12 +112,3 @@ def report_data(curves: list[Curve], fit: Fit, advice: Advice | None = None,
     bx, blo, bhi = _band(lines)
     return ReportData(title=title, metric_name=metric_name, fit=fit, advice=advice,
                       lines=tuple(lines), band_x=bx, band_lo=blo, band_hi=bhi)
-
-
-def c_text(fit: Fit) -> str:
-    """c as a reader should take it: a bound when it sits at the window's edge, else with its interval."""
-    if fit.c_bound:
-        return f"c {'>=' if fit.c_bound == 'lower' else '<='} {fit.c:.3g} ({fit.c_bound} bound: the window's edge)"
-    lo, hi = fit.c_interval
-    shown = [f"{v:.3g}" if math.isfinite(v) else "-" for v in (fit.c, lo, hi)]
-    return f"c = {shown[0]} [{shown[1]}, {shown[2]}]"

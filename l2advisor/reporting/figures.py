@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from l2advisor.reporting.data import ProbeLine, ReportData, c_text
+from l2advisor.reporting.data import ProbeLine, ReportData
+from l2advisor.science.c_reading import c_text
 
 # ----------------------------------------------------------------------------------------
 # Figures
@@ -91,7 +92,7 @@ def plot_curves(data: ReportData, path: Path) -> Path:
                     label=label if ax is ax_t else None)
     if math.isfinite(data.fit.c):
         ax_t.axvline(data.fit.c, color="k", lw=0.8, ls=":")
-        ax_t.annotate(c_text(data.fit).split(" (")[0], (data.fit.c, 0.96), xycoords=("data", "axes fraction"),
+        ax_t.annotate(c_text(data.fit, why=False, with_interval=False), (data.fit.c, 0.96), xycoords=("data", "axes fraction"),
                       xytext=(3, 0), textcoords="offset points", fontsize=8)
     low = _ylim_low(lines)
     for ax, name, get in ((ax_s, "steps", "steps"), (ax_t, "tau = lr*lam*steps", "tau")):
@@ -235,7 +236,7 @@ def plot_collapsed(data: ReportData, path: Path) -> Path:
         if math.isfinite(c_lo) and math.isfinite(c_hi):
             ax.axvspan(c_lo, c_hi, color="C3", alpha=0.1,
                        label=f"c interval [{c_lo:.3g}, {c_hi:.3g}]")
-        ax.axvline(f.c, color="C3", lw=1.5, label=c_text(f).split(" [")[0])
+        ax.axvline(f.c, color="C3", lw=1.5, label=c_text(f, why=False, with_interval=False))
     a = data.advice
     if a is not None and math.isfinite(a.weight_decay):
         tau_t = a.lr * a.weight_decay * a.budget_steps

@@ -6,9 +6,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from l2advisor.reporting.data import ReportData, c_text
+from l2advisor.reporting.data import ReportData
 from l2advisor.reporting.figures import PLOTTERS
 from l2advisor.runs.store import make_dir
+from l2advisor.science.c_reading import c_text
 
 FIGURES = {  # file name -> caption in report.md
     "curves.png": "Validation metric of every probe against steps (left) and against tau = lr*lam*steps "

@@ -85,11 +85,11 @@ def make_header(command: str, settings: dict[str, Any], device: str) -> dict[str
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "settings": settings}
 
 
-def settings_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def settings_diff(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
     """Human-readable differences between two settings dicts (`key: old -> new`, nested keys
-    dotted: `probe.horizon: 8.0 -> 4.0`)."""
+    dotted: `probe.horizon: 8.0 -> 4.0`), leaving out the dotted keys in `ignore`."""
     old, new = _flatten(old), _flatten(new)
-    keys = sorted(set(old) | set(new))
+    keys = sorted((set(old) | set(new)) - set(ignore))
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from l2advisor.science.c_reading import c_shown
 from l2advisor.science.clock import clock_exponent, fit_time_exponent, on_clock
 from l2advisor.science.collapse import collapse
 from l2advisor.science.curves import (
@@ -178,13 +179,10 @@ def _describe(f: dict) -> list[str]:
     if f["interior_max"]:
         out.append(f"the peak has an interior maximum at lam* = {f['lam_star']:.3g}: smaller "
                    f"lams are worse, longer budgets must not go below it")
-    lo, hi = f["c_interval"]
-    bound = f.get("c_bound", "")
-    shown = (f"c {'>=' if bound == 'lower' else '<='} {f['c']:.3g} (a {bound} bound: the window's edge)"
-             if bound else f"c = {f['c']:.3g} [{lo:.3g}, {hi:.3g}]")
-    out.append(f"{shown}: tau where the pooled plateau curve is best (single-run tau* median "
-               f"{f['tau_star_median']:.3g})")
+    out.append(f"{c_shown(f['c'], f['c_interval'], f.get('c_bound', ''))}: tau where the pooled plateau "
+               f"curve is best (single-run tau* median {f['tau_star_median']:.3g})")
     return out
+
 
 
 NOTHING_LEARNED = ("nothing was learned: no probe's validation metric rose above the best untrained "

@@ -25,7 +25,7 @@ import optuna
 import torch
 
 from l2advisor.modelfile.task import Task
-from l2advisor.runs.store import RunState
+from l2advisor.runs.store import RunState, settings_diff
 from l2advisor.training.train import Record, TrainConfig
 from l2advisor.tuning.accounting import Cost, optuna_costs, trials_to_match
 from l2advisor.tuning.arms import ArmRun, Progress, run_arm, summarize_arm
@@ -78,15 +78,7 @@ def extends(old: dict[str, Any], new: dict[str, Any]) -> bool:
     shorter, longer = sorted((seeds_a, seeds_b), key=len)
     if longer[:len(shorter)] != shorter:
         return False
-
-    def fixed(settings: dict[str, Any], compare: dict[str, Any]) -> dict[str, Any]:
-        study = {k: v for k, v in (compare.get("study") or {}).items() if k != "trials"}
-        kept = {k: v for k, v in compare.items() if k not in ("trials", "seeds", "study")}
-        return {**settings, "compare": {**kept, "study": study}}
-
-    from l2advisor.runs.store import settings_diff
-
-    return not settings_diff(fixed(old, before), fixed(new, after))
+    return not settings_diff(old, new, ignore=("compare.trials", "compare.seeds", "compare.study.trials"))
 
 
 class _ProbeAdapter:

@@ -169,7 +169,7 @@ def test_probes_too_short_to_see_the_top_on_the_tau_clock_cannot_tell():
     f = fit_relations(S.family(horizon=0.9))  # no probe reaches its peak (tau_peak = 3)
     assert f.verdict == CANNOT, f.reasons  # lam sets the time (b's CI above 0.25); c unknown
     assert f.b_interval[0] >= 0.25 and any("lower bound" in r for r in f.reasons)
-    from l2advisor.reporting.data import c_text
+    from l2advisor.science.c_reading import c_text
 
     assert f.c_bound == "lower" and c_text(f).startswith(f"c >= {f.c:.3g} (lower bound")  # not "c = 4 [4, 4]"
     clean = fit_relations(S.family())  # the control: a measured c keeps its interval

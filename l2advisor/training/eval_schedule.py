@@ -35,8 +35,29 @@ def eval_due(step: int, eval_every: int, max_steps: int, per_decade: int = 0) ->
 
 
 def eval_steps(max_steps: int, eval_every: int, per_decade: int = 0) -> list[int]:
-    """Every step in 1..max_steps at which `eval_due` is true (step 0 always evaluates too)."""
-    return [s for s in range(1, max_steps + 1) if eval_due(s, eval_every, max_steps, per_decade)]
+    """Every step in 1..max_steps at which `eval_due` is true (step 0 always evaluates too), in
+    order. Built from the bins, not by asking `eval_due` of every step: planning a ladder for a
+    long budget prices rungs of 100,000 steps, several times over."""
+    if per_decade <= 0:
+        every = max(1, eval_every)
+        steps = list(range(every, max_steps + 1, every))
+    else:
+        bins = range(_log_bin(FIRST_LOG_STEP, per_decade), _log_bin(max(max_steps, 1), per_decade) + 1)
+        firsts = (_first_step_of_bin(b, per_decade) for b in bins)
+        steps = [s for s in firsts if s is not None and s < max_steps]
+    if max_steps >= 1 and (not steps or steps[-1] != max_steps):
+        steps.append(max_steps)
+    return steps
+
+
+def _first_step_of_bin(log_bin: int, per_decade: int) -> int | None:
+    """The first step >= FIRST_LOG_STEP whose `_log_bin` is `log_bin`; None when no step falls in it."""
+    step = max(FIRST_LOG_STEP, math.ceil(10 ** (log_bin / per_decade)) - 1)  # at or just below the bin's start
+    while step > FIRST_LOG_STEP and _log_bin(step - 1, per_decade) >= log_bin:
+        step -= 1
+    while _log_bin(step, per_decade) < log_bin:
+        step += 1
+    return step if _log_bin(step, per_decade) == log_bin else None
 
 
 def count_evals(max_steps: int, eval_every: int, per_decade: int = 0) -> int:

@@ -103,6 +103,15 @@ def test_log_spaced_evaluations() -> None:
     assert math.isclose(len(eval_steps(1000, 7)), 1000 // 7 + 1)  # the last step always evaluates
 
 
+@pytest.mark.parametrize("per_decade", [0, 1, 3, 10, 40])
+def test_the_schedule_built_from_bins_is_eval_due_asked_at_every_step(per_decade: int) -> None:
+    # the reference: the definition (eval_due), step by step; lengths around the bins' edges
+    for every in (1, 7, 100):
+        for length in [*range(0, 260), 999, 1000, 1001, 1585, 1600, 12_589, 12_590]:
+            expected = [s for s in range(1, length + 1) if eval_due(s, every, length, per_decade)]
+            assert eval_steps(length, every, per_decade) == expected, (per_decade, every, length)
+
+
 def test_rung_lengths_absorb_the_lams_rounding_and_nothing_more() -> None:
     from l2advisor.probing.plan import probe_steps
 

@@ -173,8 +173,16 @@ def test_autol2_json_and_snippet_runs(run: Path) -> None:
     loss.backward()
     scope = {"torch": torch, "model": model, "loss": loss, "train_accuracy": 0.5}
     exec(d["snippet"], scope)  # the user's loop, with the training part left out
-    assert scope["sched"].step_count == 40
-    assert model.weight.grad is not None
+    sched, optimizer = scope["sched"], scope["optimizer"]
+    assert sched.step_count == 40
+    # the snippet builds what the JSON advises (written to 4 significant digits)
+    assert sched.lam0 == pytest.approx(d["lam0"], rel=1e-3)
+    assert sched.lam_min == pytest.approx(d["lam_min"], rel=1e-3)
+    assert sched.refractory_tau == pytest.approx(d["refractory_tau"], rel=1e-3)
+    assert sched.decay == pytest.approx(d["decay"])
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(d["lr"])
+    assert not sched.events  # no decay yet: the optimizer still trains at lam0
+    assert optimizer.param_groups[0]["weight_decay"] == pytest.approx(d["lam0"], rel=1e-3)
 
 
 @pytest.mark.parametrize("optimizer,momentum,expected", [

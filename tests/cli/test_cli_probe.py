@@ -25,8 +25,9 @@ def test_probe_writes_results_and_summary(tiny_model: Path, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert sorted(row["lam"] for row in summary["probes"]) == [0.1, 0.2, 0.4]
-    longest = max(row["seconds"] for row in summary["probes"])  # one stack: its last probe's time
-    assert longest <= summary["training_seconds"] < longest + 5.0
+    # the command's own wall time covers its longest probe (one stack: every probe's clock
+    # starts inside it); no upper bound in seconds: a loaded machine would fail it by chance
+    assert max(row["seconds"] for row in summary["probes"]) <= summary["training_seconds"]
     results = read_results(results_path(out))
     assert results.header["settings"]["probe"]["horizon"] == 2
     assert results.header["versions"]["torch"]

@@ -21,8 +21,17 @@ NULLS = {
 }
 PLANS = {  # as `l2advisor probe` builds them for the bundled default's lr 0.1, batch 64
     "default ladder": dict(),
-    "sized for 100,000 steps": dict(budget_steps=100_000),
+    "sized for 20,000 steps (3 rungs, half window)": dict(budget_steps=20_000),
+    "sized for 100,000 steps (3 rungs, full window)": dict(budget_steps=100_000),
 }
+# The positive control called a null at most this often in 20 seeds, per plan. Measured at
+# 672b543: 0/20 on the default ladder, 3/20 at 20,000 steps (15 "cannot tell"), 10/20 at
+# 100,000 steps. The last is a known weakness, not a goal: with only 3 rungs the top rung's
+# crossings fall in the fast, lr-driven rise, which pulls b to 0.35-0.4 (README, "What we
+# doubt"). The bounds catch a plan that gets worse: a top rung at lr*lam = 0.02 (2x higher)
+# is called a null 18 times in 20 at 100,000 steps.
+MOST_CALLED_NULL = {"default ladder": 1, "sized for 20,000 steps (3 rungs, half window)": 5,
+                    "sized for 100,000 steps (3 rungs, full window)": 12}
 
 
 def verdicts(plan: dict, metric, seeds=SEEDS) -> list[str]:
@@ -39,7 +48,9 @@ def test_a_metric_of_steps_only_does_not_hold(plan: str, null: str) -> None:
     assert len(fooled) <= 1, f"fooled {len(fooled)} in 20: {said}"
 
 
-def test_the_tau_clock_is_not_called_a_null() -> None:
-    """Positive control, default ladder: the top at tau = 3 whatever lam is."""
-    said = verdicts(PLANS["default ladder"], tau_clock_peak(), seeds=range(10))
-    assert sum(v != FAILS for v in said) >= 9, said
+@pytest.mark.parametrize("plan", PLANS)
+def test_the_tau_clock_is_not_called_a_null(plan: str) -> None:
+    """Positive control under every plan: the top at tau = 3 whatever lam is."""
+    said = verdicts(PLANS[plan], tau_clock_peak())
+    called_null = sum(v == FAILS for v in said)
+    assert called_null <= MOST_CALLED_NULL[plan], f"called a null {called_null} in 20: {said}"

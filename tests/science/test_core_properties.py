@@ -53,9 +53,19 @@ def test_fit_never_raises(family):
 
 @FAST
 @given(st.lists(curves(), min_size=1, max_size=1))
-def test_analyze_curve_never_raises(one):
-    m = analyze_curve(one[0])
-    assert m.n_points >= 0
+def test_analyze_curve_never_raises_and_keeps_its_invariants(one):
+    curve = one[0]
+    m = analyze_curve(curve)
+    arrays = (curve.steps, curve.tau, curve.val_metric, curve.train_acc, curve.train_loss)
+    n = min(np.asarray(a).size for a in arrays)
+    assert m.n_points == n  # the evaluations every array has
+    steps = np.asarray(curve.steps, dtype=float)[:n]
+    if np.isfinite(m.peak_metric):  # t*: the first evaluation within tolerance of the peak, at or before it
+        assert m.peak_step in steps and m.t_star in steps and m.t_star <= m.peak_step
+    else:  # nothing finite to peak on: no peak, no t*, never "peaked"
+        assert np.isnan(m.t_star) and not m.peaked
+    if m.peaked:  # clearly past the top: evaluations after it
+        assert m.peak_step < steps[-1] or np.sum(steps == m.peak_step) > 1
 
 
 @FAST

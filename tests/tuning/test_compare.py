@@ -85,7 +85,8 @@ def test_test_metric_is_taken_at_the_peak_validation_checkpoint(tmp_path: Path) 
     assert run.peak == max(evals) and run.test_metric == pytest.approx(run.peak)
     assert run.peak_step == records[1 + evals.index(max(evals))]["step"]
     assert records[-1]["type"] == "end" and records[-1]["test_metric"] == run.test_metric
-    assert evaluate_metric(task.spec.build_model(), chunks, "accuracy") <= 1.0
+    # the control: an untrained model scores well below it, so the match above is the checkpoint's
+    assert evaluate_metric(task.spec.build_model(), chunks, "accuracy") < run.peak - 0.1
 
 
 def compare_args(model: Path, out: Path, *extra: str) -> list[str]:

@@ -92,6 +92,7 @@ def probe(
     from l2advisor.probing.follow_up import run_with_follow_up
     from l2advisor.probing.probe import failure_lines, run_probes, summarize
     from l2advisor.probing.settings import (
+        few_lams_note,
         prepare_probes,
         probe_settings,
         resize_note,
@@ -121,6 +122,8 @@ def probe(
     sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size)
     if warns:  # over the cap, or over probe_budget: said, as `probe` says it
         tell(sizing)
+    if (few := few_lams_note(settings)) is not None:
+        tell(few)
     with RunLock(run_dir), open_results(path, header, force=force, compatible=resized_for_budget) as writer:
         if writer.previous_settings is not None:
             tell(resize_note(writer.previous_settings, settings, runs, read_results(path)))

@@ -162,9 +162,10 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
     pred = (f"{_num(a.predicted_metric, '.4f')} peak validation {metric}, around step "
             f"{_num(peak_step, '.0f')}" + (" [yellow](extrapolated)[/]" if a.extrapolated else ""))
     if a.verdict == FAILS and math.isfinite(f.common_steps) and a.budget_steps > 2 * f.common_steps:
-        pred = (f"at least {_num(a.predicted_metric, '.4f')} peak validation {metric}: reached by step "
-                f"{_num(peak_step, '.0f')} of probes compared over {f.common_steps:.0f} steps; the run is "
-                f"{a.budget_steps / f.common_steps:.3g}x longer and may climb further")
+        pred = (f"at least {_num(a.predicted_metric, '.4f')} peak validation {metric}: this lam's peak in its "
+                f"own probe (step {_num(peak_step, '.0f')}); it led the others over the {f.common_steps:.0f} "
+                f"steps all probes ran, and the run is {a.budget_steps / f.common_steps:.3g}x longer than that, "
+                f"so it may climb further")
     if schedule is not None:
         sv = schedule
         clock = (f"{sv['effective_steps']:.0f} constant-lr steps, so lam = c/(lr*{a.budget_steps}) "

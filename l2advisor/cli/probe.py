@@ -102,10 +102,13 @@ def probe(
     model_file: Annotated[Path, typer.Argument(help="Your model file (build_model, build_data, optional settings).")],
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory [default: runs/<file name>].")] = None,
     budget: Annotated[float | None, typer.Option(help="Size the probes for this training budget: together, "
-                                                  "evaluation included, they cost at most 0.45 of one budget run "
-                                                  "(less for long budgets), every rung the same tau window.")] = None,
+                                                  "evaluation included, they aim at min(0.45, 0.225*sqrt(32000/T)) of one "
+                                                  "budget run; below about 30,000 steps even the cheapest useful plan "
+                                                  "(3 rungs) costs more, and probe says how much. Every rung the same "
+                                                  "tau window.")] = None,
     unit: Annotated[str, typer.Option(help="Unit of --budget: steps or epochs.")] = "steps",
-    lambdas: Annotated[str | None, typer.Option(help="Explicit lams, comma-separated (skips the automatic ladder).")] = None,
+    lambdas: Annotated[str | None, typer.Option(help="Explicit lams, comma-separated, at least 3 (skips the automatic "
+                                                     "ladder; --probe-budget does not apply).")] = None,
     lrs: Annotated[str | None, typer.Option(help="Learning rates to probe, comma-separated [default: the file's lr].")] = None,
     lam_max: Annotated[float | None, typer.Option(help="Top of the automatic ladder [default: the lam with "
                                                        "lr*lam/(1-momentum) = 0.01].")] = None,
@@ -151,6 +154,7 @@ def probe(
     from l2advisor.probing.plan import pending
     from l2advisor.probing.probe import summarize
     from l2advisor.probing.settings import (
+        few_lams_note,
         prepare_probes,
         probe_settings,
         resize_note,
@@ -187,6 +191,10 @@ def probe(
         lam_max=lam_max, factor=factor, tolerance=tolerance, early_stop=early_stop)
     run_dir = out_dir or Path("runs") / spec.name
     runs, base, header = prepare_probes(spec, task, settings, str(torch_device))
+    if lambdas and probe_budget is not None:
+        err.print("[yellow]--probe-budget does not apply to --lambdas: every listed lam is probed.[/]", highlight=False)
+    if (few := few_lams_note(settings)) is not None:
+        err.print(f"[yellow]{escape(few)}[/]", highlight=False)
     path = results_path(run_dir, PROBES_FILE)
     with (RunLock(run_dir) as lock,
           open_results(path, header, force=force, compatible=resized_for_budget) as writer):

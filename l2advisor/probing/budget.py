@@ -79,6 +79,12 @@ class BudgetPlan:
         return self.cost / self.budget_run_cost
 
 
+def budget_run_cost(budget_steps: int, eval_cost: float) -> float:
+    """One budget run in step-equivalents: its steps and its evaluations, about 100 as `l2advisor
+    train` makes (every budget/100 steps); a run shorter than 100 steps evaluates at each step."""
+    return budget_steps + min(BUDGET_RUN_EVALS, budget_steps) * eval_cost
+
+
 def _ladder_cost(top_steps: float, rungs: int, seeds: int, eval_cost: float) -> float:
     steps = [math.ceil(top_steps * FACTOR**i) for i in range(rungs)]
     return seeds * sum(s + count_evals(s, 1, EVALS_PER_DECADE) * eval_cost for s in steps)
@@ -93,7 +99,7 @@ def plan_for_budget(budget_steps: int, lr: float, momentum: float, horizon: floa
     if budget_steps < 1:
         raise InputError(f"--budget must be at least 1 step, got {budget_steps}.")
     e = eval_cost_steps(n_val, batch_size)
-    run_cost = budget_steps + BUDGET_RUN_EVALS * e
+    run_cost = budget_run_cost(budget_steps, e)
     cap = probe_fraction(budget_steps) * run_cost
     asked = horizon
     for horizon in (asked, asked * SHORT_HORIZON):  # the full window if 3 rungs fit, else half
@@ -120,7 +126,7 @@ def budget_for_cost(cost: float, eval_cost: float) -> int:
     lo, hi = 1, 10**9
     while lo < hi:
         mid = (lo + hi) // 2
-        if probe_fraction(mid) * (mid + BUDGET_RUN_EVALS * eval_cost) >= cost:
+        if probe_fraction(mid) * budget_run_cost(mid, eval_cost) >= cost:
             hi = mid
         else:
             lo = mid + 1
@@ -140,9 +146,12 @@ def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], settings: Pro
                 f"{plan.cost_fraction:.2f} of one budget run in steps, evaluation included (cap "
                 f"{plan.fraction:.2f}); stacked (when the model allows it), they usually take less wall time.")
         if plan.over_cap:
-            line += (" More than the cap: the cheapest useful plan, 3 rungs from lr*lam = 0.01 "
-                     f"(larger lams would show the learning rate's clock, not lam's) with a window of "
-                     f"tau = {plan.horizon:g}, costs more.")
+            top_clock = plan.lams[0] * settings.lrs[0]  # below TOP_SHRINK by (1 - momentum)
+            top = f"lr*lam = {top_clock:.3g}" + ("" if math.isclose(top_clock, TOP_SHRINK, rel_tol=1e-3) else
+                                                f" (lr*lam/(1-momentum) = {TOP_SHRINK:g})")
+            line += (f" More than the cap: the cheapest useful plan, 3 rungs from {top}, with a window of "
+                     f"tau = {plan.horizon:g}, costs more (larger lams would show the learning rate's clock, "
+                     "not lam's).")
             if plan.cost_fraction > OVER_RUNS:
                 line += (f" At {plan.cost_fraction:.1f} budget runs, probing costs more than "
                          f"trying {OVER_RUNS:g} lams directly with `l2advisor train`: at this budget, that is "

@@ -41,6 +41,10 @@ def check_settings(settings: ProbeSettings, task: Task) -> None:
         raise InputError(f"--tolerance must be a finite number >= 0, got {settings.tolerance!r}.")
     if not settings.seeds:
         raise InputError("--seeds must name at least one seed.")
+    for name, values in (("--lambdas", settings.lambdas or ()), ("--seeds", settings.seeds), ("--lrs", settings.lrs)):
+        twice = sorted({v for v in values if list(values).count(v) > 1})
+        if twice:
+            raise InputError(f"{name} lists {', '.join(f'{v:g}' for v in twice)} more than once; give each value once.")
     runs = plan_probes(settings, task.spec.momentum)
     shortest = min(runs, key=lambda run: run.max_steps)
     reach = settings.horizon / (shortest.lr * shortest.lam)  # steps to the horizon, before rounding up

@@ -53,6 +53,15 @@ def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT
     return settings, plan
 
 
+def few_lams_note(settings: ProbeSettings) -> str | None:
+    """A warning when a hand-made ladder has fewer lams than a fit needs (None otherwise)."""
+    lams = settings.lambdas or ()
+    if not lams or len(lams) >= settings.min_rungs:
+        return None
+    return (f"Only {len(lams)} lam(s) asked for: the fit needs at least {settings.min_rungs} to tell which clock "
+            f"sets the time to the top, so `recommend` will answer with the best measured lam (\"does not hold\").")
+
+
 def resized_for_budget(old: dict, new: dict) -> bool:
     """Whether two probe headers' settings differ only in the budget both ladders were sized
     for (`open_results`' `compatible`): same model settings, window, lr, seeds and evaluations."""

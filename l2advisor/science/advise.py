@@ -73,6 +73,20 @@ def _peak_at(fit: Fit, lam: float) -> float:
                            [r.peak_mean for r in rows]))
 
 
+def _extrapolated_level(fit: Fit, why: list[str], k: float) -> float:
+    """The metric expected below the smallest probed lam: that lam's own mean peak when it is on
+    the plateau (the nearest measurement, which the advice extends; the plateau's mean could sit
+    below it), else the plateau level. Says which in `why`."""
+    rows = _main_rows(fit)
+    nearest = rows[0] if rows else None
+    where = f"extrapolated below the smallest probed lam {fit.lam_min_probed * k:.3g}: predicted metric is "
+    if nearest is not None and nearest.in_plateau and math.isfinite(nearest.peak_mean):
+        why.append(where + f"that lam's peak {nearest.peak_mean:.4f} (on the plateau)")
+        return nearest.peak_mean
+    why.append(where + f"the plateau level {fit.plateau_level:.4f}")
+    return fit.plateau_level
+
+
 def _shortfall(fit: Fit, tau_budget: float) -> float:
     """How far below its top the pooled curve still is at tau_budget (0 once past c)."""
     t, m = np.asarray(fit.collapsed_tau, float), np.asarray(fit.collapsed_mean, float)
@@ -218,6 +232,16 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
 
     b = fit.b_used if math.isfinite(fit.b_used) and fit.verdict != CANNOT else 1.0
     raw = lam_for_budget(c, b, fit.clock_ref, budget) / lr
+    b_fit, kept_clock = b, []
+    if b != 1.0 and raw < (on_tau := lam_for_budget(c, 1.0, fit.clock_ref, budget) / lr):
+        # The two errors do not cost the same: a lam too small ends the run before its top; one
+        # larger than needed (on the plateau) reaches the same top earlier, and the best checkpoint
+        # keeps it. A b below 1 also comes from the top rung's crossings falling in the fast,
+        # lr-driven rise (benchmarks/slow_rise.py: advice 10x too small, 3-4 points lost).
+        kept_clock = [f"b = {b:.2f} would advise {raw:.3g}; the tau clock's larger {on_tau:.3g} is kept: a "
+                      "lam too small ends the run before its top, one larger than needed on the plateau "
+                      "reaches the same top earlier (b's answer is in the interval)"]
+        b, raw = 1.0, on_tau
     wd = clip(raw)
     why = [] if fit.verdict != CANNOT else [
         "NOT confirmed by these probes (they sit above the plateau and could not see the clock): "
@@ -225,7 +249,7 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
         f"{CANNOT_B_RANGE[0]}..{CANNOT_B_RANGE[1]}", *c_why]
     why += [f"lam = c/(lr*T) = {c:.3g}/({lr:.3g}*{budget}) = {raw:.3g}" if b == 1.0 else
            f"lam = {raw:.3g}: the top arrives at steps = c/(lr*lam)^b with b = {b:.2f}, c = {c:.3g}; "
-           f"solved for steps = {budget}"]
+           f"solved for steps = {budget}", *kept_clock]
     if wd < raw:
         why.append(f"clipped to the plateau edge lam_c = {hi_lam:.3g}: the budget is too short "
                    f"for the peak at any plateau lam (it arrives at step {c / (lr * wd):.0f})")
@@ -233,11 +257,8 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
         why.append(f"raised to lam* = {lo_lam:.3g}: the peak has an interior maximum there, "
                    "smaller lams are worse however long the run")
     extrapolated = lr * wd < fit.lr * fit.lam_min_probed * (1 - 1e-9)
-    level = fit.plateau_level if extrapolated else _peak_at(fit, wd / k)
+    level = _extrapolated_level(fit, why, k) if extrapolated else _peak_at(fit, wd / k)
     metric = level - _shortfall(fit, budget * (lr * wd) ** b)
-    if extrapolated:
-        why.append(f"extrapolated below the smallest probed lam {fit.lam_min_probed * k:.3g}: "
-                   f"predicted metric is the plateau level {fit.plateau_level:.4f}")
     if not math.isclose(lr, fit.lr, rel_tol=1e-9):
         clock = {True: "confirmed across probe lrs", False: "NOT confirmed across probe lrs: "
                  "unreliable", None: "not checked (one probe lr)"}[fit.clock_is_lr_lam]
@@ -245,7 +266,7 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
                    f"lr*lam clock ({clock})")
     if abs(fit.alpha - 1.0) > 0.25:
         why.append(f"alpha = {fit.alpha:.2f}, the formula assumes 1: treat it as approximate")
-    lo, hi = _interval(fit, c_interval, b, budget, lr, clip)
+    lo, hi = _interval(fit, c_interval, b_fit, budget, lr, clip)
     if abs(math.log(fit.lr * fit.lam_min_probed / (lr * wd))) > math.log(4) and b != 1.0:
         why.append(f"extrapolated {fit.lr * fit.lam_min_probed / (lr * wd):.3g}x below the smallest "
                    f"probe with b = {b:.2f}: the interval spans b's 95% interval")

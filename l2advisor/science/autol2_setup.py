@@ -93,7 +93,9 @@ def autol2_config(
         why.append(f"refractory_tau = c/4 = {refr:.3g}" if has_c else
                    f"no usable c: refractory_tau = 0.1*lr = {refr:.3g} (the paper's 0.1/lam steps)")
         lam_min = min(adv.weight_decay, lam0) / decay
-        why.append(f"lam_min = {lam_min:.3g}: one decay below the budget advice {adv.weight_decay:.3g}")
+        below = (f"the budget advice {adv.weight_decay:.3g}" if adv.weight_decay <= lam0
+                 else f"lam0 {lam0:.3g} (the budget advice {adv.weight_decay:.3g} is above it)")
+        why.append(f"lam_min = {lam_min:.3g}: one decay below {below}")
     return AutoL2Advice(lam0=float(lam0), decay=float(decay), refractory_tau=float(refr),
                         lam_min=float(lam_min), lr=adv.lr, budget_steps=adv.budget_steps,
                         verdict=adv.verdict, reasons=tuple(why))

@@ -75,7 +75,8 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
     b, (lo, hi), ratio = f["b"], f["b_interval"], f["steps_over_tau"]
     if n_clocks < MIN_LAMS:
         return FAILS, [f"only {n_clocks} lr*lam value(s) have curves that rise through levels the "
-                       f"probes share (need {MIN_LAMS}): cannot tell which clock sets the time to the top"]
+                       f"probes share (need {MIN_LAMS}): too few to show which clock sets the time to the top, "
+                       "so the relations are not taken to hold"]
     why.append(f"b = {b:.2f} [{lo:.2f}, {hi:.2f}] over {n_clocks} lr*lam values: the time to "
                f"reach the top scales as (lr*lam)^-b (tau clock: 1; lam irrelevant: 0); the "
                f"crossings line up {_clock_comparison(ratio)}")

@@ -113,3 +113,24 @@ def test_a_follow_up_seed_runs_after_the_plan_and_recommend_fits_it(tiny_model: 
     assert json.loads(advice.stdout)["missing_probes"] == []
     fit = json.loads((out / "fit.json").read_text())
     assert {row["n_seeds"] for row in fit["table"]} == {2}
+
+
+def test_a_value_listed_twice_is_refused_before_anything_runs(tiny_model: Path, tmp_path: Path) -> None:
+    for flag, values, named in (("--lambdas", "0.4,0.2,0.4", "--lambdas lists 0.4 more than once"),
+                                ("--seeds", "0,0", "--seeds lists 0 more than once")):
+        args = probe_args(tiny_model, tmp_path / flag, flag, values)  # the later flag wins
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert named in " ".join(result.stderr.split())
+        assert not (tmp_path / flag / "probes.jsonl").exists()
+
+
+def test_fewer_lams_than_a_fit_needs_are_probed_with_a_warning(tiny_model: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, probe_args(tiny_model, tmp_path / "two", "--lambdas", "0.4,0.2",
+                                           "--probe-budget", "50"))
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert "Only 2 lam(s) asked for: the fit needs at least 3" in said
+    assert "--probe-budget does not apply to --lambdas" in said
+    quiet = runner.invoke(app, probe_args(tiny_model, tmp_path / "three"))  # the control: 3 lams, no budget
+    assert quiet.exit_code == 0 and "Only" not in quiet.stderr and "does not apply" not in quiet.stderr

@@ -120,3 +120,21 @@ def test_rung_lengths_absorb_the_lams_rounding_and_nothing_more() -> None:
     assert probe_steps(0.3, 0.1, 4.0) == 134  # 133.3: tau must still reach the window
     plan = plan_for_budget(6400, 0.003, 0.0, 8.0, 2, 1000, 32)  # halved to a window of 4
     assert plan.rung_steps == (400, 800, 1600), plan
+
+
+def test_a_run_shorter_than_100_steps_is_priced_with_its_own_evaluations() -> None:
+    e = eval_cost_steps(1000, 64)
+    assert plan_for_budget(3, 0.1, 0.0, 8.0, 2, 1000, 64).budget_run_cost == pytest.approx(3 + 3 * e)
+    assert plan_for_budget(6400, 0.1, 0.0, 8.0, 2, 1000, 64).budget_run_cost == pytest.approx(6400 + 100 * e)
+
+
+def test_the_sizing_note_names_the_top_rungs_own_clock_under_momentum() -> None:
+    from l2advisor.probing.budget import sizing_note
+    from l2advisor.probing.plan import plan_probes
+
+    for momentum, expected in ((0.0, "3 rungs from lr*lam = 0.01,"),
+                               (0.9, "3 rungs from lr*lam = 0.001 (lr*lam/(1-momentum) = 0.01),")):
+        settings, plan = probe_settings(0.1, momentum, budget_steps=6400, n_val=1000, batch_size=64)
+        line, warns = sizing_note(plan, plan_probes(settings, momentum), settings, 1000, 64)
+        assert warns and expected in line, line
+        assert plan.lams[0] * 0.1 == pytest.approx(TOP_SHRINK * (1 - momentum))  # what the table shows

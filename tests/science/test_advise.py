@@ -48,7 +48,10 @@ def test_formula_inside_probed_range(clean):
 def test_long_budget_extrapolates(clean):
     a = advise(clean, 100_000)
     assert a.weight_decay < clean.lam_min_probed and a.extrapolated
-    assert a.predicted_metric == pytest.approx(clean.plateau_level)
+    # the nearest measurement: the smallest probed lam's mean peak (on the plateau), not the
+    # plateau's mean, which larger, slightly lower lams pull down
+    smallest = min((r for r in clean.table if r.n_seeds), key=lambda r: r.lam)
+    assert smallest.in_plateau and a.predicted_metric == pytest.approx(smallest.peak_mean)
     assert 0.1 * a.weight_decay * 100_000 == pytest.approx(clean.c)  # the tau clock
     assert any("extrapolated" in r for r in a.reasons)
 
@@ -249,3 +252,33 @@ def test_rules_of_thumb_that_would_wipe_the_weights_each_step_are_left_out():
     few = rules_of_thumb(0.1, 10)  # 10/(lr*T): lr*lam = 1; 1/(lr*T): lr*lam = 0.1
     assert list(few.values()) == [pytest.approx(1.0), DEFAULT_WD]
     assert all(0.1 * lam < 0.5 for lam in rules_of_thumb(0.1, 1).values())
+
+
+def test_a_fitted_b_below_one_never_shrinks_the_advice_below_the_tau_clocks(clean):
+    """A lam too small ends the run before its top; one larger than needed on the plateau reaches
+    the same top earlier. So b < 1 (which would advise a smaller lam for a long budget) keeps the
+    tau clock's answer and only widens the interval; b > 1 (a larger lam) is used as fitted."""
+    from l2advisor.science.advise import lam_for_budget
+
+    budget = 100_000
+    on_tau = lam_for_budget(clean.c, 1.0, clean.clock_ref, budget) / 0.1
+    slow = dataclasses.replace(clean, b=0.6, b_used=0.6, b_interval=(0.5, 0.7), verdict=APPROX)
+    a = advise(slow, budget)
+    assert a.weight_decay == pytest.approx(on_tau)
+    b_answer = lam_for_budget(clean.c, 0.6, clean.clock_ref, budget) / 0.1
+    assert b_answer < on_tau / 3 and a.interval[0] <= b_answer * 1.0001  # b's answer stays in the interval
+    assert any("tau clock's larger" in r for r in a.reasons)
+    fast = dataclasses.replace(clean, b=1.4, b_used=1.4, b_interval=(1.3, 1.5), verdict=APPROX)
+    larger = advise(fast, budget)  # the control: b > 1 asks for a larger lam, and gets it
+    assert larger.weight_decay == pytest.approx(lam_for_budget(clean.c, 1.4, clean.clock_ref, budget) / 0.1)
+    assert larger.weight_decay > on_tau and not any("tau clock's larger" in r for r in larger.reasons)
+
+
+def test_autol2_names_lam0_when_lam_min_is_one_decay_below_it(clean):
+    """lam_min is one decay below the smaller of lam0 and the budget advice, and says which."""
+    cfg = autol2_config(clean, 500)  # a short budget: the advice sits at the plateau edge, above the cap
+    adv = advise(clean, 500)
+    assert cfg.lam0 < adv.weight_decay and cfg.lam_min == pytest.approx(cfg.lam0 / AUTOL2_DECAY)
+    assert any(r.startswith("lam_min") and "below lam0" in r for r in cfg.reasons), cfg.reasons
+    long = autol2_config(clean, 100_000)  # the control: advice below lam0
+    assert any(r.startswith("lam_min") and "below the budget advice" in r for r in long.reasons)

@@ -241,6 +241,13 @@ def print_autol2(cfg: AutoL2Advice, flags: str, snippet: str) -> None:
 
 
 
+def fit_summary(fit: Fit) -> dict[str, Any]:
+    """What the panel's verdict line shows of the fit (fit.json has the rest)."""
+    return {"b": fit.b, "b_interval": list(fit.b_interval), "steps_over_tau": fit.steps_over_tau,
+            "alpha": fit.alpha, "alpha_interval": list(fit.alpha_interval), "lam_c": fit.lam_c,
+            "train_acc": fit.train_acc, "n_probes": fit.n_usable}
+
+
 def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None, as_json: bool, autol2: bool,
                       lr_schedule: str, warmup: int) -> None:
     """`l2advisor recommend`: see its help."""
@@ -266,7 +273,8 @@ def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None,
     gaps = {"missing_probes": [g.to_dict() for g in missing], "failed_probes": [g.to_dict() for g in failed]}
     schedule = sv or {"lr_schedule": "constant", "warmup": 0, "lr_integral": 1.0}
     record = {**advice_to_dict(advice), "caveats": caveats(fit, advice), "budget": budget, "unit": unit,
-              "run_dir": str(run_dir), **gaps, **schedule, "probes_sized_for_steps": sized_for}
+              "run_dir": str(run_dir), **gaps, **schedule, "probes_sized_for_steps": sized_for,
+              "fit": fit_summary(fit)}
     if cfg is not None:
         flags = autol2_flags(cfg, settings.get("model_file", "MODEL_FILE"), fit.lr)
         if scheduled:

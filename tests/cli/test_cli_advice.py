@@ -95,6 +95,11 @@ def test_json_has_the_design_keys_and_matches_advice_file(run: Path) -> None:
     assert d["c"] == pytest.approx(C, rel=0.15) and d["extrapolated"] is False
     saved = json.loads((run / "advice.json").read_text())
     assert {k: saved[k] for k in KEYS} == {k: d[k] for k in KEYS}
+    fit = json.loads((run / "fit.json").read_text())  # the panel's verdict line, machine-readable
+    assert d["fit"] == {"b": fit["b"], "b_interval": fit["b_interval"], "steps_over_tau": fit["steps_over_tau"],
+                        "alpha": fit["alpha"], "alpha_interval": fit["alpha_interval"], "lam_c": fit["lam_c"],
+                        "train_acc": fit["train_acc"], "n_probes": fit["n_usable"]}
+    assert 0.75 <= d["fit"]["b"] <= 1.25 and d["fit"]["n_probes"] > 0
 
 
 @pytest.mark.parametrize("family", ["no effect", "above the plateau"])

@@ -267,6 +267,8 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
     if abs(fit.alpha - 1.0) > 0.25:
         why.append(f"alpha = {fit.alpha:.2f}, the formula assumes 1: treat it as approximate")
     lo, hi = _interval(fit, c_interval, b_fit, budget, lr, clip)
+    if kept_clock:  # the interval holds both answers: b's and the tau clock's, which is advised
+        lo, hi = min(lo, wd), max(hi, *_interval(fit, c_interval, 1.0, budget, lr, clip)[1:])
     if abs(math.log(fit.lr * fit.lam_min_probed / (lr * wd))) > math.log(4) and b != 1.0:
         why.append(f"extrapolated {fit.lr * fit.lam_min_probed / (lr * wd):.3g}x below the smallest "
                    f"probe with b = {b:.2f}: the interval spans b's 95% interval")

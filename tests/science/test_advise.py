@@ -267,6 +267,7 @@ def test_a_fitted_b_below_one_never_shrinks_the_advice_below_the_tau_clocks(clea
     assert a.weight_decay == pytest.approx(on_tau)
     b_answer = lam_for_budget(clean.c, 0.6, clean.clock_ref, budget) / 0.1
     assert b_answer < on_tau / 3 and a.interval[0] <= b_answer * 1.0001  # b's answer stays in the interval
+    assert a.interval[0] <= a.weight_decay <= a.interval[1]  # and so does the advice
     assert any("tau clock's larger" in r for r in a.reasons)
     fast = dataclasses.replace(clean, b=1.4, b_used=1.4, b_interval=(1.3, 1.5), verdict=APPROX)
     larger = advise(fast, budget)  # the control: b > 1 asks for a larger lam, and gets it

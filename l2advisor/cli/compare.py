@@ -135,6 +135,8 @@ def compare(
         with bars.bars, catch_interrupt() as interrupted:
             comparison.interrupted = interrupted
             finished = comparison.run(writer.write, read_results(path).runs)
+            if finished:  # every planned step ran or was reused from this directory: the bar says done
+                bars.bars.update(bars.overall, completed=total, info="done")
     if not finished:
         err.print(f"[yellow]Interrupted. Everything finished so far is in {run_dir}; run the same command "
                   "again to resume.[/]")

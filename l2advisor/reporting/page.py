@@ -32,18 +32,26 @@ def _f(x: float, fmt: str = ".3g") -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text  # -0.001 at .2f: "0.00", not "-0.00"
 
 
+def _alpha_text(f) -> str:
+    """alpha with its interval, or that it was not measured (no "- [-, -]" placeholders)."""
+    if not math.isfinite(f.alpha):
+        return "alpha not measured"
+    lo, hi = f.alpha_interval
+    return f"alpha = {_f(f.alpha, '.2f')}" + (f" [{_f(lo, '.2f')}, {_f(hi, '.2f')}]" if math.isfinite(lo) else "")
+
+
 def markdown(data: ReportData, figures: list[str]) -> str:
     """report.md: verdict and reasons, the advice, the per-lam table, the figures."""
     f, a = data.fit, data.advice
     out = [f"# l2advisor report: {data.title}", "",
            f"**Verdict (the paper's relations): {f.verdict}.** Probe lr {_f(f.lr)}; {f.n_usable} usable probes; "
            f"{c_text(f)}; "
-           f"alpha = {_f(f.alpha, '.2f')} [{_f(f.alpha_interval[0], '.2f')}, "
-           f"{_f(f.alpha_interval[1], '.2f')}]; plateau edge lam_c = {_f(f.lam_c)}.", ""]
+           f"{_alpha_text(f)}; plateau edge lam_c = {_f(f.lam_c)}.", ""]
     out += [f"- {r}" for r in f.reasons] + [""]
     if a is not None:
         out += ["## Advice", "",
-                f"For a budget of **{a.budget_steps} steps** at lr {_f(a.lr)}: "
+                f"For a budget of **{a.budget_steps} steps** at lr {_f(a.lr)} (the budget of the last "
+                f"`l2advisor recommend` on this directory, advice.json; run it again for another): "
                 f"**`weight_decay={_f(a.weight_decay, '.3g')}`** "
                 f"(interval {_f(a.interval[0])} .. {_f(a.interval[1])}); predicted peak "
                 f"{data.metric_name} {_f(a.predicted_metric, '.4f')} around step "

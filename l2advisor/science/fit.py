@@ -179,8 +179,9 @@ def _describe(f: dict) -> list[str]:
     if f["interior_max"]:
         out.append(f"the peak has an interior maximum at lam* = {f['lam_star']:.3g}: smaller "
                    f"lams are worse, longer budgets must not go below it")
-    out.append(f"{c_shown(f['c'], f['c_interval'], f.get('c_bound', ''))}: tau where the pooled plateau "
-               f"curve is best (single-run tau* median {f['tau_star_median']:.3g})")
+    median = f["tau_star_median"]
+    out.append(f"{c_shown(f['c'], f['c_interval'], f.get('c_bound', ''))}: tau where the pooled plateau curve is best"
+               + (f" (single-run tau* median {median:.3g})" if math.isfinite(median) else ""))
     return out
 
 

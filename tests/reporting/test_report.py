@@ -90,6 +90,16 @@ def test_markdown_lists_reasons_table_and_rules(fit, family) -> None:
     md = markdown(report_data(family, fit, a, title="t"), list(FIGURES))
     assert all(r in md for r in fit.reasons)
     assert "rule of thumb" in md and "extrapolated" in md
+    assert "the budget of the last `l2advisor recommend`" in md  # where the page's budget comes from
+    assert f"alpha = {fit.alpha:.2f} [" in md
+
+
+def test_markdown_says_what_was_not_measured_without_placeholders(fit, family) -> None:
+    import dataclasses
+
+    blind = dataclasses.replace(fit, alpha=math.nan, alpha_interval=(math.nan, math.nan), tau_star_median=math.nan)
+    md = markdown(report_data(family, blind, None, title="t"), list(FIGURES))
+    assert "alpha not measured" in md and "- [-, -]" not in md
 
 
 def test_odd_fits_still_draw(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,9 @@ def test_compare_runs_every_arm_and_accounts_compute(tiny_model: Path, tmp_path:
     assert again.exit_code == 0, again.output
     assert len((out / "compare_runs.jsonl").read_text().splitlines()) == lines
     assert "autol2" in again.stdout and "the advisor's mean" in again.stdout
+    bar = next(line for line in again.stderr.splitlines() if line.startswith("compare (steps)"))
+    counts = re.search(r"(\d+)/(\d+)", bar)
+    assert counts and counts[1] == counts[2] and "done" in bar, bar  # reused runs count: not stuck at 0
 
 
 NAN_MODEL = TINY_MODEL.replace("return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))",

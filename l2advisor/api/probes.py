@@ -124,6 +124,8 @@ def probe(
         tell(sizing)
     if (few := few_lams_note(settings)) is not None:
         tell(few)
+    for note in spec.notes:  # what a Lightning file defines that the probes do not run
+        tell(note)
     with RunLock(run_dir), open_results(path, header, force=force, compatible=resized_for_budget) as writer:
         if writer.previous_settings is not None:
             tell(resize_note(writer.previous_settings, settings, runs, read_results(path)))

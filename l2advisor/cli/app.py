@@ -77,6 +77,12 @@ def main_options(
     _state["debug"] = debug
 
 
+def say_notes(spec: Any) -> None:
+    """What the model file defines that l2advisor will not use (`TaskSpec.notes`), on stderr."""
+    for note in spec.notes:
+        err.print(f"[yellow]{escape(note)}[/]", highlight=False)
+
+
 def use_threads_for(task: Any, threads: int | None) -> str:
     """Set torch's thread count for training `task`'s model in this process (the rule in
     l2advisor.training.threads, unless `threads` (--threads) overrides it); returns the choice in words."""

@@ -23,6 +23,7 @@ from l2advisor.cli.app import (
     out,
     parse_floats,
     parse_ints,
+    say_notes,
     use_threads_for,
 )
 from l2advisor.cli.tables import Column, fitted_table
@@ -175,6 +176,7 @@ def probe(
     for each in parse_devices(devices) or []:  # a GPU that is not here: said before anything runs
         resolve_device(each)
     spec = load_spec(model_file, overrides)
+    say_notes(spec)
     if batch_replicas < 1:
         raise InputError(f"--batch-replicas must be at least 1, got {batch_replicas}.")
     torch_device = resolve_device(device)

@@ -25,6 +25,7 @@ from l2advisor.cli.app import (
     err,
     handle_errors,
     out,
+    say_notes,
     use_threads_for,
 )
 from l2advisor.cli.budget import (
@@ -234,6 +235,7 @@ def train_command(
 
     check_budget(budget, unit)
     spec = load_spec(model_file, {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer})
+    say_notes(spec)
     kwargs = autol2_kwargs(lam0, autol2_flags, paper_preset, spec.lr, spec.momentum) if use_autol2 else None
     torch_device = resolve_device(device)
     task = build_task(spec)

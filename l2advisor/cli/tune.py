@@ -21,6 +21,7 @@ from l2advisor.cli.app import (
     err,
     handle_errors,
     out,
+    say_notes,
     use_threads_for,
 )
 from l2advisor.cli.tables import Column, fitted_table
@@ -115,6 +116,7 @@ def spec_and_config(model_file: Path, budget: int, eval_every: int | None, seed:
     from l2advisor.modelfile.spec import load_spec
 
     spec = load_spec(model_file, overrides)
+    say_notes(spec)
     torch_device = resolve_device(device)
     every = eval_every if eval_every is not None else max(1, budget // 100)
     if not 1 <= every <= budget:  # beyond the budget only the last step would count

@@ -71,6 +71,7 @@ def lightning_settings(module: ModuleType, path: Path) -> dict[str, Any] | None:
         raise InputError(f"{where}: manual optimization is not supported; l2advisor trains with its own loop "
                          f"(not supported: {UNSUPPORTED}).")
     found = {"build_model": build_module, **_optimizer_settings(sample, path)}
+    found["notes"] = _unused(sample, found.pop("scheduler", False), path)
     if not callable(getattr(module, "build_data", None)):
         found["build_data"], batch_size = _data_builder(sample, datas, path)
         if batch_size is not None:
@@ -78,12 +79,29 @@ def lightning_settings(module: ModuleType, path: Path) -> dict[str, Any] | None:
     return found
 
 
+def _unused(sample: Any, scheduler: bool, path: Path) -> tuple[str, ...]:
+    """What the module defines that the probes will not run, said once each: its own
+    training_step (l2advisor calls forward and the loss) and an lr scheduler."""
+    notes = []
+    own = [name for name in ("training_step", "validation_step") if name in type(sample).__dict__]
+    if own:
+        notes.append(f"{path.name}: {' and '.join(own)} of {type(sample).__name__} are not called: l2advisor "
+                     "trains forward() with the file's `loss` (cross-entropy by default), so an extra term "
+                     "there (a penalty, a custom loss) is not in these runs; set `loss` in the file for it.")
+    if scheduler:
+        notes.append(f"{path.name}: the lr scheduler configure_optimizers() returns is not used: probes run at "
+                     "constant lr (the tau clock needs it); `recommend --lr-schedule` sizes advice for a schedule.")
+    return tuple(notes)
+
+
 def _optimizer_settings(sample: Any, path: Path) -> dict[str, Any]:
-    """lr, optimizer and momentum of the one optimizer `configure_optimizers()` returns."""
+    """lr, optimizer and momentum of the one optimizer `configure_optimizers()` returns, and
+    whether it came with an lr scheduler ("scheduler")."""
     import torch
 
     where = path.name
     config = _call(sample.configure_optimizers, path, "configure_optimizers()")
+    scheduler = _has_scheduler(config)
     if isinstance(config, dict):
         config = config.get("optimizer")
     elif isinstance(config, (list, tuple)):
@@ -100,14 +118,27 @@ def _optimizer_settings(sample: Any, path: Path) -> dict[str, Any]:
                          f"in a dict under \"optimizer\"), got {type(config).__name__}.")
     group = config.param_groups[0]
     if type(config) is torch.optim.AdamW:
-        return {"lr": float(group["lr"]), "optimizer": "adamw"}
+        return {"lr": float(group["lr"]), "optimizer": "adamw", "scheduler": scheduler}
     if type(config) is torch.optim.SGD:
         if group.get("nesterov") or group.get("dampening"):
             raise InputError(f"{where}: SGD with Nesterov momentum or dampening is not supported; use plain "
                              "momentum.")
-        return {"lr": float(group["lr"]), "optimizer": "sgd", "momentum": float(group.get("momentum", 0.0))}
+        return {"lr": float(group["lr"]), "optimizer": "sgd", "momentum": float(group.get("momentum", 0.0)),
+                "scheduler": scheduler}
     raise InputError(f"{where}: configure_optimizers() returns {type(config).__name__}; l2advisor probes SGD "
                      "or AdamW (their weight decay is the paper's lam).")
+
+
+def _has_scheduler(config: Any) -> bool:
+    """configure_optimizers() returned an lr scheduler too: a dict's "lr_scheduler", or
+    ([optimizers], [schedulers]) with a scheduler in the second list."""
+    if isinstance(config, dict):
+        return config.get("lr_scheduler") is not None
+    if isinstance(config, (list, tuple)):
+        if len(config) == 2 and all(isinstance(c, (list, tuple)) for c in config):
+            return bool(config[1])
+        return any(isinstance(c, dict) and c.get("lr_scheduler") is not None for c in config)
+    return False
 
 
 def _data_builder(sample: Any, datas: list[type], path: Path) -> tuple[Callable[[], Any], int | None]:

@@ -49,6 +49,7 @@ class TaskSpec:
     optimizer: str
     loss: Callable[[Any, Any], Any] | None
     metric: str | Callable[[Any, Any], float]
+    notes: tuple[str, ...] = ()  # what the file defines that l2advisor will not use (one sentence each)
 
     @property
     def metric_name(self) -> str:
@@ -75,6 +76,7 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> T
     where = path.name
     found = lightning_settings(module, path) or {}  # a LightningModule instead of build_model
     builders = {name: found.pop(name, getattr(module, name, None)) for name in ("build_model", "build_data")}
+    notes = tuple(found.pop("notes", ()))
     for required in ("build_model", "build_data"):
         if not callable(builders[required]):
             raise InputError(f"{where} has no function `{required}()`; a model file must define "
@@ -90,7 +92,7 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> T
     spec = TaskSpec(
         path=path.resolve(), name=path.stem, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         build_model=builders["build_model"], build_data=builders["build_data"], build_test=build_test,
-        **settings,
+        notes=notes, **settings,
     )
     return validate_settings(spec, frozenset(flags))
 

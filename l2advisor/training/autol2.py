@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -111,6 +112,7 @@ class AutoL2:
         refractory_lam_steps: float | None = None,
     ) -> None:
         self.optimizer = optimizer
+        _warn_if_coupled(optimizer)
         self.lam0 = lam0 = _number("lam0", lam0, low=0.0, low_ok=False)
         self.decay = _number("decay", decay, low=1.0, low_ok=False)
         self.groups = resolve_groups(optimizer, param_groups)
@@ -272,6 +274,19 @@ def _measurement(name: str, value: object) -> float | None:
         raise ValueError(f"AutoL2.step: {name} must be a number, got {value!r}.")
     number = float(value)  # type: ignore[arg-type]
     return None if math.isnan(number) else number
+
+
+# Adaptive optimizers whose weight_decay adds lam*w to the gradient before the per-coordinate
+# scaling: the shrink per step is not lr*lam, so tau = sum lr*lam is not their clock.
+_COUPLED = ("Adam", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta")
+
+
+def _warn_if_coupled(optimizer: torch.optim.Optimizer) -> None:
+    name = type(optimizer).__name__
+    if name in _COUPLED and not optimizer.param_groups[0].get("decoupled_weight_decay", False):
+        warnings.warn(f"AutoL2 on torch.optim.{name}: its weight_decay is an L2 term that {name} rescales per "
+                      "coordinate, so lr*lam is not its clock and the refractory time and lam0 advice do not "
+                      "carry over; use AdamW (decoupled) or SGD.", UserWarning, stacklevel=3)
 
 
 def _number(name: str, value: float, low: float, low_ok: bool = True) -> float:

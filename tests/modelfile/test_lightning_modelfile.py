@@ -76,6 +76,26 @@ def test_settings_and_data_come_from_the_lightning_module(tmp_path: Path) -> Non
     assert load_spec(lightning_file(tmp_path), {"lr": 0.05}).lr == 0.05  # flags still override
 
 
+def test_what_the_probes_will_not_run_is_said(tmp_path: Path) -> None:
+    """training_step is never called and a returned lr scheduler is not used: one note each."""
+    notes = load_spec(lightning_file(tmp_path)).notes  # SGD with a StepLR, and its own training_step
+    assert len(notes) == 2
+    assert "training_step of Blobs are not called" in notes[0] and "`loss`" in notes[0]
+    assert "lr scheduler" in notes[1] and "constant lr" in notes[1]
+    bare = MODULE.replace("    def training_step(self, batch, batch_idx):\n        x, y = batch\n"
+                          "        return nn.functional.cross_entropy(self(x), y)\n", "")
+    assert "training_step" not in bare  # the control: no own training_step, no scheduler, nothing said
+    (tmp_path / "bare").mkdir()
+    plain = write_model(tmp_path / "bare", bare.replace("OPTIMIZER", "return torch.optim.SGD(self.parameters(), "
+                                                                  "lr=0.1)") + DATAMODULE, "blobs_pl.py")
+    assert load_spec(plain).notes == ()
+    for returned in ("return [optimizer], [torch.optim.lr_scheduler.StepLR(optimizer, 10)]",
+                     "return [{'optimizer': optimizer, 'lr_scheduler': torch.optim.lr_scheduler.StepLR(optimizer, 10)}]"):
+        body = "optimizer = torch.optim.SGD(self.parameters(), lr=0.1)\n        " + returned
+        (tmp_path / str(len(returned))).mkdir()
+        assert any("lr scheduler" in n for n in load_spec(lightning_file(tmp_path / str(len(returned)), body)).notes)
+
+
 def test_adamw_and_the_modules_own_loaders(tmp_path: Path) -> None:
     own_loaders = '''
 
@@ -102,6 +122,7 @@ def test_probe_runs_on_a_lightning_file(tmp_path: Path) -> None:
     assert sorted(r["lam"] for r in rows) == [0.1, 0.2] and all(r["lr"] == 0.2 for r in rows)
     header = json.loads((out / "probes.jsonl").read_text().splitlines()[0])
     assert header["settings"]["optimizer"] == "sgd" and header["settings"]["momentum"] == 0.5
+    assert "training_step of Blobs are not called" in " ".join(result.stderr.split())  # said on stderr
 
 
 @pytest.mark.bad_input

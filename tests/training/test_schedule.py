@@ -413,3 +413,23 @@ def test_load_state_dict_says_what_it_was_given() -> None:
         sched.load_state_dict({"foo": 1})
     with pytest.raises(ValueError, match="saved by another l2advisor version"):  # a real one, other version
         sched.load_state_dict({**sched.state_dict(), "version": 99})
+
+
+@pytest.mark.parametrize("name,kwargs,warns", [
+    ("Adam", {}, True), ("RMSprop", {}, True),  # coupled L2 rescaled per coordinate: not the tau clock
+    ("AdamW", {}, False), ("SGD", {}, False), ("Adam", {"decoupled_weight_decay": True}, False)])
+def test_autol2_warns_on_an_optimizer_whose_decay_is_not_the_tau_clock(name: str, kwargs: dict, warns: bool) -> None:
+    import warnings
+
+    model = torch.nn.Linear(2, 2)
+    try:
+        optimizer = getattr(torch.optim, name)(model.parameters(), lr=0.01, **kwargs)
+    except TypeError:  # a torch without Adam(decoupled_weight_decay=)
+        pytest.skip("this torch's Adam has no decoupled_weight_decay")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        AutoL2(optimizer, lam0=0.01)
+    said = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert bool(said) is warns, said
+    if warns:
+        assert f"torch.optim.{name}" in said[0] and "AdamW" in said[0]

@@ -92,7 +92,10 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
         if "loss" in logs:
             self.pending = [float(logs["loss"]), _maybe_float(logs.get(self.accuracy_key))]
         logs[self.log_name] = self.autol2.lam
-        self.history.append((state.global_step, self.autol2.lam))
+        if self.history and self.history[-1][0] == state.global_step:  # a second log at one step (the
+            self.history[-1] = (state.global_step, self.autol2.lam)  # Trainer's end-of-run summary): one entry
+        else:
+            self.history.append((state.global_step, self.autol2.lam))
 
     def trajectory(self) -> WeightDecayTrajectory:
         """lam against step so far, to replay."""

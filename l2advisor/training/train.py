@@ -169,7 +169,7 @@ class _Run:
             self.tau += group["lr"] * group["weight_decay"]  # this step's shrink, lr_t * lam_t
             self.step += 1
             interval.add(loss.view(1), outputs.unsqueeze(0), targets.unsqueeze(0))
-            if scheduler is not None:
+            if scheduler is not None and self.step < config.max_steps:  # it sets the next step's lam: none after the last
                 accuracy = float((outputs.detach().argmax(1) == targets).float().mean()) if self.classify else math.nan
                 scheduler.step(float(loss.detach()), accuracy)
             if eval_due(self.step, config.eval_every, config.max_steps, config.eval_per_decade):

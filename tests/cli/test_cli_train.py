@@ -85,6 +85,21 @@ def test_autol2_decays_lam_and_records_it(tmp_path: Path) -> None:
     assert summary["final_lam"] == pytest.approx(0.0001) and len(summary["lam_history"]) == 3
 
 
+def test_autol2_takes_no_decay_after_the_last_step(tmp_path: Path) -> None:
+    """A decay at the budget's last step would name a lam no step trains with (final_lam)."""
+    model = write_model(tmp_path, FLAT_LOSS_MODEL)
+    out = tmp_path / "run"
+    # as above, with the floor lower: decays at steps 3, 4, 5, ... would go on to 12 but for the end
+    result = runner.invoke(app, [*train_args(model, out), "--budget", "6", "--autol2", "--lam0", "0.1",
+                                 "--refractory-tau", "0", "--check-every", "1", "--patience", "2", "--decay", "10",
+                                 "--lam-min", "1e-12", "--eval-every", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    _, state = stored_run(out)
+    assert [e["step"] for e in state.end["events"]] == [3, 4, 5]  # not 6: no step follows it
+    summary = json.loads(result.stdout)
+    assert summary["final_lam"] == pytest.approx(state.evals[-1]["lam"]) == pytest.approx(1e-4)
+
+
 def test_the_table_lists_decays_and_says_when_there_were_none(tmp_path: Path) -> None:
     model = write_model(tmp_path, FLAT_LOSS_MODEL)
     args = [*train_args(model, tmp_path / "run"), "--budget", "12", "--autol2", "--lam0", "0.1",

@@ -54,3 +54,15 @@ def test_schedule_excludes_other_weight_decay_flags(tiny_model: Path, tmp_path: 
     result = runner.invoke(app, ["train", str(tiny_model), "--budget", "10", "--out", str(tmp_path / "o"),
                                  "--weight-decay-schedule", str(tmp_path / "missing.json")])
     assert result.exit_code == 2 and "does not exist" in " ".join(result.output.split())
+
+
+def test_a_schedule_recorded_over_another_budget_is_said(tiny_model: Path, tmp_path: Path) -> None:
+    run(tiny_model, tmp_path / "auto", *AUTOL2)  # recorded over 120 steps
+    schedule = str(tmp_path / "auto" / TRAJECTORY_FILE)
+    args = ["train", str(tiny_model), "--device", "cpu", "--eval-every", "10", "--weight-decay-schedule", schedule]
+    longer = runner.invoke(app, [*args, "--out", str(tmp_path / "long"), "--budget", "200"])
+    assert longer.exit_code == 0, longer.output
+    said = " ".join(longer.stderr.split())
+    assert "was recorded over 120 steps, this run is 200" in said and "after step 120 the last one" in said
+    same = runner.invoke(app, [*args, "--out", str(tmp_path / "same"), "--budget", "120"])  # the control
+    assert same.exit_code == 0 and "was recorded over" not in same.stderr

@@ -68,6 +68,8 @@ def test_logged_loss_drives_autol2_and_lam_is_logged(tmp_path: Path) -> None:
     assert auto.events and all(e.signal == "loss" for e in auto.events)  # no accuracy: loss-only trigger
     assert recorder.lams[0] == 0.1 and recorder.lams[-1] == auto.lam < 0.1
     assert callback.history and callback.history[-1][1] == auto.lam
+    steps = [step for step, _ in callback.history]
+    assert steps == sorted(set(steps))  # one entry per logged step (the end-of-run summary logs again)
     assert all(group["weight_decay"] == 0.0 for group in run.optimizer.param_groups[1:])  # biases untouched
 
 

@@ -70,6 +70,9 @@ def resized_for_budget(old: dict, new: dict) -> bool:
     return not settings_diff(old, new, ignore=RESIZED_KEYS)
 
 
+resized_for_budget.may_differ = RESIZED_KEYS  # type: ignore[attr-defined]  # for the refusal's wording
+
+
 def resize_note(previous: dict, settings: ProbeSettings, runs: Sequence[ProbeRun], results: Results) -> str:
     """One line for a directory whose probes were sized for another budget and are reused."""
     old = (previous.get("probe") or {}).get("budget_steps")

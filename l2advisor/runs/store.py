@@ -161,7 +161,8 @@ def open_results(path: Path, header: dict[str, Any], force: bool = False,
         diff = settings_diff(existing, header["settings"])
         if diff and not (compatible and compatible(existing, header["settings"])):
             raise InputError(f"{path.parent} holds results made with other settings ("
-                             + "; ".join(diff) + "). Use --force (force=True in Python) to start over, or --out (out=) for a new directory.")
+                             + _blocking(diff, compatible) + "). Use --force (force=True in Python) to start over, "
+                             "or --out (out=) for a new directory.")
         _drop_partial_line(path)  # appending after half a line would corrupt the next record
         if diff:
             _replace_header(path, header)
@@ -174,6 +175,16 @@ def open_results(path: Path, header: dict[str, Any], force: bool = False,
     writer = ResultsWriter(path)
     writer.write(header)
     return writer
+
+
+def _blocking(diff: list[str], compatible: Callable[..., bool] | None) -> str:
+    """The differences that refuse the directory; those `compatible` accepts alone (its
+    `may_differ` keys, such as the budget a ladder was sized for) are named apart."""
+    may = tuple(getattr(compatible, "may_differ", ()))
+    fine = [d for d in diff if d.split(":", 1)[0] in may]
+    if not fine or len(fine) == len(diff):
+        return "; ".join(diff)
+    return "; ".join(d for d in diff if d not in fine) + f"; alone, {'; '.join(fine)} would be fine"
 
 
 def _replace_header(path: Path, header: dict[str, Any]) -> None:

@@ -78,7 +78,11 @@ def extends(old: dict[str, Any], new: dict[str, Any]) -> bool:
     shorter, longer = sorted((seeds_a, seeds_b), key=len)
     if longer[:len(shorter)] != shorter:
         return False
-    return not settings_diff(old, new, ignore=("compare.trials", "compare.seeds", "compare.study.trials"))
+    return not settings_diff(old, new, ignore=EXTENDABLE)
+
+
+EXTENDABLE = ("compare.trials", "compare.seeds", "compare.study.trials")
+extends.may_differ = EXTENDABLE  # type: ignore[attr-defined]  # for the refusal's wording
 
 
 class _ProbeAdapter:

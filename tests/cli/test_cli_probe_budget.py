@@ -145,3 +145,15 @@ def test_a_bad_budget_is_refused_before_the_model_file_runs(tmp_path: Path, comm
     assert result.exit_code == 2, result.output
     assert "--budget" in result.stderr or "--unit" in result.stderr
     assert "the model file ran" not in result.output
+
+
+def test_a_refusal_names_what_blocks_apart_from_the_budget_that_alone_would_be_fine(tiny_model: Path,
+                                                                                    tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert runner.invoke(app, budget_args(tiny_model, out, "5000")).exit_code == 0
+    args = [arg for arg in budget_args(tiny_model, out, "8000")]
+    args = args[:args.index("--seeds")] + args[args.index("--seeds") + 2:] + ["--seeds", "1"]
+    result = runner.invoke(app, args)
+    said = " ".join(result.stderr.split())
+    assert result.exit_code == 2 and "holds results made with other settings (probe.seeds: [0] -> [1]" in said
+    assert "alone, probe.budget_steps: 5000 -> 8000" in said and "would be fine" in said

@@ -3,8 +3,8 @@
 A table is built from `Column`s and rows of strings. Number and status columns never wrap;
 text columns marked `wrap` may wrap at spaces. Rows are drawn compactly (a rule under the
 header, one space of padding); if the table still does not fit the console, the optional
-columns (`drop` > 0) go, highest `drop` first, until it fits. The JSON outputs always carry
-every field.
+columns (`drop` > 0) go, highest `drop` first, until it fits; narrower still, each row becomes
+one wrapped line of `header value` pairs. The JSON outputs always carry every field.
 """
 
 from __future__ import annotations
@@ -34,9 +34,22 @@ def fitted_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], conso
     optional = sorted((i for i, c in enumerate(columns) if c.drop > 0), key=lambda i: -columns[i].drop)
     while True:
         table = _table([columns[i] for i in kept], [[row[i] for i in kept] for row in rows], title)
-        if not optional or not _cut(table, console.width):
+        if not _cut(table, console.width):
             return table
+        if not optional:  # too narrow even so: one wrapped line per row, every field named
+            return _stacked([columns[i] for i in kept], [[row[i] for i in kept] for row in rows], title)
         kept.remove(optional.pop(0))
+
+
+def _stacked(columns: list[Column], rows: list[list[str]], title: str | None) -> Table:
+    """Each row as one text cell, `header value` pairs joined by ", ", wrapping at the commas'
+    spaces: a number is never cut, however narrow the console."""
+    table = Table(title=title, title_justify="left", box=None, show_header=False, padding=(0, 0), pad_edge=False)
+    table.add_column(no_wrap=False)
+    names = [" ".join(c.header.split()) for c in columns]
+    for row in rows:
+        table.add_row(", ".join(f"{name} {value}" for name, value in zip(names, row, strict=True)))
+    return table
 
 
 def _table(columns: list[Column], rows: list[list[str]], title: str | None) -> Table:

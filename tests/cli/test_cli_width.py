@@ -68,11 +68,22 @@ def test_optional_columns_give_way_before_a_number_is_cut() -> None:
     assert "1234.5" not in text and "0.00125" not in text  # the seconds went first, then lr*lam
 
 
-def test_a_table_that_cannot_drop_columns_is_cut() -> None:
-    """Negative control: the ellipsis check sees a cut cell."""
+def test_a_table_too_wide_without_optional_columns_becomes_one_line_per_row() -> None:
+    from l2advisor.cli.tables import _table
+
     columns = [Column(f"column {i}") for i in range(10)]
-    text = rendered(fitted_table(columns, [["0.123456789"] * 10], Console(width=80)))
-    assert "…" in text
+    rows = [["0.123456789"] * 10]
+    assert "…" in rendered(_table(columns, rows, None))  # negative control: as a table, rich cuts it
+    text = rendered(fitted_table(columns, rows, Console(width=80)))
+    assert "…" not in text and text.count("0.123456789") == 10 and widest(text) <= 80
+    assert "column 0 0.123456789, column 1 0.123456789" in " ".join(text.split())
+
+
+def test_probe_summary_at_50_columns_names_every_number_whole() -> None:
+    text = rendered(summary_table(WIDE_PROBES, "accuracy", Console(width=50)), width=50)
+    assert "…" not in text and widest(text) <= 50, text
+    for cell in ("6.25e-05", "12800", "0.9682", "diverged"):
+        assert cell in text, cell
 
 
 def test_tune_table_at_80_columns() -> None:

@@ -12,6 +12,7 @@ import atexit
 import functools
 import gc
 import importlib
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -158,11 +159,14 @@ class Interrupt:
 
     def __init__(self) -> None:
         self.requested = False
+        self.pid = os.getpid()  # DataLoader workers fork with this handler; a Ctrl-C reaches them too
 
     def __call__(self) -> bool:
         return self.requested
 
     def _handle(self, signum: int, frame: Any) -> None:
+        if os.getpid() != self.pid:  # a worker process: the main one decides (and says it once)
+            return
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True

@@ -134,3 +134,19 @@ def test_fewer_lams_than_a_fit_needs_are_probed_with_a_warning(tiny_model: Path,
     assert "--probe-budget does not apply to --lambdas" in said
     quiet = runner.invoke(app, probe_args(tiny_model, tmp_path / "three"))  # the control: 3 lams, no budget
     assert quiet.exit_code == 0 and "Only" not in quiet.stderr and "does not apply" not in quiet.stderr
+
+
+def test_ctrl_c_in_a_forked_data_worker_is_left_to_the_main_process(monkeypatch) -> None:
+    """DataLoader workers fork with the handler; a Ctrl-C to the process group reaches them too
+    and each printed the notice (three times with 2 workers)."""
+    import os
+
+    from l2advisor.cli import app as app_module
+
+    interrupt = app_module.Interrupt()
+    monkeypatch.setattr(os, "getpid", lambda: interrupt.pid + 1)  # as seen from a worker
+    interrupt._handle(2, None)
+    assert not interrupt()  # nothing requested, nothing said
+    monkeypatch.setattr(os, "getpid", lambda: interrupt.pid)  # the main process
+    interrupt._handle(2, None)
+    assert interrupt()

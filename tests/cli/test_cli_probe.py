@@ -141,9 +141,9 @@ def test_ctrl_c_in_a_forked_data_worker_is_left_to_the_main_process(monkeypatch)
     and each printed the notice (three times with 2 workers)."""
     import os
 
-    from l2advisor.cli import app as app_module
+    from l2advisor.cli.app import Interrupt
 
-    interrupt = app_module.Interrupt()
+    interrupt = Interrupt()
     monkeypatch.setattr(os, "getpid", lambda: interrupt.pid + 1)  # as seen from a worker
     interrupt._handle(2, None)
     assert not interrupt()  # nothing requested, nothing said

@@ -24,6 +24,7 @@ from l2advisor.cli.app import err, out
 from l2advisor.cli.budget import UNITS, budget_steps
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
+from l2advisor.runs.lock import running_holder
 from l2advisor.runs.rundir import (
     PLAN_KEY,
     ProbeGap,
@@ -86,7 +87,9 @@ def check_gaps(run_dir: Path, results: Results, fit: Fit,
     missing, failed = gaps_with_follow_up(results)
     planned = len(results.header.get(PLAN_KEY) or results.runs)
     lams = {r.lam for r in fit.table if r.n_seeds > 0 and r.lr == fit.lr}
-    again = "run the same `l2advisor probe` command again (it resumes)"
+    running = running_holder(run_dir)
+    again = (f"wait for the probe running in {run_dir} (pid {running}) to finish" if running is not None
+             else "run the same `l2advisor probe` command again (it resumes)")
     if refuse_pending and missing and len(lams) < MIN_LAMS:
         raise InputError(f"{len(missing)} of the {planned} planned probes in {run_dir} have not finished "
                          f"({_names(missing)}) and only {len(lams)} lam(s) have usable probes; a fit needs "

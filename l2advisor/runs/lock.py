@@ -48,6 +48,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def running_holder(run_dir: Path) -> int | None:
+    """The pid of another live process holding `run_dir` (a probe still running), else None."""
+    holder = RunLock(run_dir)._holder()
+    return holder if holder is not None and holder != os.getpid() and _alive(holder) else None
+
+
 class RunLock:
     """`with RunLock(run_dir):` holds the directory for this process."""
 

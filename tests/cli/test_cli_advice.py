@@ -363,6 +363,18 @@ def test_recommend_names_missing_unfinished_and_failed_probes(tmp_path: Path) ->
         assert run_id(cv) in warned
     saved = json.loads((run_dir / "advice.json").read_text())
     assert saved["missing_probes"] == d["missing_probes"] and saved["failed_probes"] == d["failed_probes"]
+    assert "run the same `l2advisor probe` command again" in warned  # nothing holds the directory
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])  # a live 'probe'
+    try:
+        (run_dir / ".lock").write_text(str(holder.pid))
+        busy = flat(recommend(run_dir, "--budget", "3000", "--json").stderr)
+        assert f"wait for the probe running in {run_dir} (pid {holder.pid}) to finish" in busy
+    finally:
+        holder.kill()
+        holder.wait()
     panel = recommend(run_dir, "--budget", "3000")  # the panel's run warns on stderr too
     assert panel.exit_code == 0 and run_id(never) in flat(panel.stderr)
 

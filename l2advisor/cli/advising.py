@@ -21,6 +21,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from l2advisor.cli.app import err, out
+from l2advisor.cli.autol2_advice import VERDICT_STYLE, autol2_flags, autol2_snippet, print_autol2
 from l2advisor.cli.budget import UNITS, budget_steps
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
@@ -34,14 +35,11 @@ from l2advisor.runs.rundir import (
 )
 from l2advisor.runs.store import Results, json_safe, read_json, write_json
 from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise, caveats
-from l2advisor.science.autol2_setup import AUTOL2_DECAY, AutoL2Advice, autol2_config
+from l2advisor.science.autol2_setup import autol2_config
 from l2advisor.science.c_reading import c_text
 from l2advisor.science.curves import Curve
 from l2advisor.science.fit import (
-    APPROX,
-    CANNOT,
     FAILS,
-    HOLDS,
     MIN_LAMS,
     Fit,
     fit_relations,
@@ -51,7 +49,6 @@ from l2advisor.science.schedules import SCHEDULES, schedule_budget, steps_to_rea
 
 FIT_FILE, ADVICE_FILE = "fit.json", "advice.json"
 DEFAULT_TOLERANCE = 0.005
-VERDICT_STYLE = {HOLDS: "bold green", APPROX: "bold yellow", CANNOT: "bold magenta", FAILS: "bold red"}
 
 
 def load_and_fit(run_dir: Path, refuse_pending: bool = True
@@ -197,51 +194,6 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
         parts += ["", "[bold yellow]caveats[/]", *[f"- {escape(c)}" for c in doubts]]
     parts += ["", rules]
     return Panel(Group(*parts), title="l2advisor recommend", title_align="left", expand=False)
-
-
-def autol2_flags(cfg: AutoL2Advice, model_file: str, probe_lr: float) -> str:
-    """The `l2advisor train` command line that runs this AutoL2 configuration."""
-    flags = [f"l2advisor train {model_file} --budget {cfg.budget_steps} --autol2",
-             f"--lam0 {cfg.lam0:.4g}", f"--refractory-tau {cfg.refractory_tau:.4g}",
-             f"--lam-min {cfg.lam_min:.4g}"]
-    if cfg.decay != AUTOL2_DECAY:
-        flags.append(f"--decay {cfg.decay:g}")
-    if not math.isclose(cfg.lr, probe_lr, rel_tol=1e-9):
-        flags.append(f"--lr {cfg.lr:g}")
-    return " ".join(flags)
-
-
-def autol2_snippet(cfg: AutoL2Advice, optimizer: str = "sgd", momentum: float = 0.0) -> str:
-    """A Python snippet for the user's own training loop, with the probes' optimizer and momentum
-    (the clock and AutoL2's refractory time were measured with them)."""
-    decay = "" if cfg.decay == AUTOL2_DECAY else f", decay={cfg.decay:g}"
-    extra = f", momentum={momentum:g}" if optimizer == "sgd" and momentum else ""
-    name = "AdamW" if optimizer == "adamw" else "SGD"
-    return "\n".join([
-        "from l2advisor import AutoL2",
-        "",
-        f"optimizer = torch.optim.{name}(model.parameters(), lr={cfg.lr:g}{extra})",
-        f"sched = AutoL2(optimizer, lam0={cfg.lam0:.4g}, refractory_tau={cfg.refractory_tau:.4g}, "
-        f"lam_min={cfg.lam_min:.4g}{decay})",
-        f"for step in range({cfg.budget_steps}):",
-        "    ...  # forward, loss (without an L2 term), backward",
-        "    optimizer.step()",
-        "    sched.step(loss.item(), train_accuracy)  # after optimizer.step(), before any lr scheduler",
-    ])
-
-
-def print_autol2(cfg: AutoL2Advice, flags: str, snippet: str) -> None:
-    """The reasons in a panel; the command and the snippet as plain lines, for copying."""
-    why = [f"- {escape(r)}" for r in cfg.reasons]
-    style = VERDICT_STYLE.get(cfg.verdict, "bold")
-    out.print(Panel(Group(f"[bold]the paper's relations[/]: [{style}]{cfg.verdict}[/]", *why),
-                    title="l2advisor recommend --autol2", title_align="left", expand=False),
-              soft_wrap=False)
-    out.print("\n# run it:", style="bold", highlight=False)
-    out.print(flags, markup=False, highlight=False, soft_wrap=True)
-    out.print("\n# or in your own loop:", style="bold", highlight=False)
-    out.print(snippet, markup=False, highlight=False, soft_wrap=True)
-
 
 
 def fit_summary(fit: Fit) -> dict[str, Any]:

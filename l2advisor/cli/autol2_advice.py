@@ -1,0 +1,60 @@
+"""What `l2advisor recommend --autol2` prints: the `l2advisor train` command line and a snippet for
+the user's own loop, with the reasons in a panel (advising.py computes the configuration)."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Group
+from rich.markup import escape
+from rich.panel import Panel
+
+from l2advisor.cli.app import out
+from l2advisor.science.autol2_setup import AUTOL2_DECAY, AutoL2Advice
+from l2advisor.science.verdict import APPROX, CANNOT, FAILS, HOLDS
+
+VERDICT_STYLE = {HOLDS: "bold green", APPROX: "bold yellow", CANNOT: "bold magenta", FAILS: "bold red"}
+
+
+def autol2_flags(cfg: AutoL2Advice, model_file: str, probe_lr: float) -> str:
+    """The `l2advisor train` command line that runs this AutoL2 configuration."""
+    flags = [f"l2advisor train {model_file} --budget {cfg.budget_steps} --autol2",
+             f"--lam0 {cfg.lam0:.4g}", f"--refractory-tau {cfg.refractory_tau:.4g}",
+             f"--lam-min {cfg.lam_min:.4g}"]
+    if cfg.decay != AUTOL2_DECAY:
+        flags.append(f"--decay {cfg.decay:g}")
+    if not math.isclose(cfg.lr, probe_lr, rel_tol=1e-9):
+        flags.append(f"--lr {cfg.lr:g}")
+    return " ".join(flags)
+
+
+def autol2_snippet(cfg: AutoL2Advice, optimizer: str = "sgd", momentum: float = 0.0) -> str:
+    """A Python snippet for the user's own training loop, with the probes' optimizer and momentum
+    (the clock and AutoL2's refractory time were measured with them)."""
+    decay = "" if cfg.decay == AUTOL2_DECAY else f", decay={cfg.decay:g}"
+    extra = f", momentum={momentum:g}" if optimizer == "sgd" and momentum else ""
+    name = "AdamW" if optimizer == "adamw" else "SGD"
+    return "\n".join([
+        "from l2advisor import AutoL2",
+        "",
+        f"optimizer = torch.optim.{name}(model.parameters(), lr={cfg.lr:g}{extra})",
+        f"sched = AutoL2(optimizer, lam0={cfg.lam0:.4g}, refractory_tau={cfg.refractory_tau:.4g}, "
+        f"lam_min={cfg.lam_min:.4g}{decay})",
+        f"for step in range({cfg.budget_steps}):",
+        "    ...  # forward, loss (without an L2 term), backward",
+        "    optimizer.step()",
+        "    sched.step(loss.item(), train_accuracy)  # after optimizer.step(), before any lr scheduler",
+    ])
+
+
+def print_autol2(cfg: AutoL2Advice, flags: str, snippet: str) -> None:
+    """The reasons in a panel; the command and the snippet as plain lines, for copying."""
+    why = [f"- {escape(r)}" for r in cfg.reasons]
+    style = VERDICT_STYLE.get(cfg.verdict, "bold")
+    out.print(Panel(Group(f"[bold]the paper's relations[/]: [{style}]{cfg.verdict}[/]", *why),
+                    title="l2advisor recommend --autol2", title_align="left", expand=False),
+              soft_wrap=False)
+    out.print("\n# run it:", style="bold", highlight=False)
+    out.print(flags, markup=False, highlight=False, soft_wrap=True)
+    out.print("\n# or in your own loop:", style="bold", highlight=False)
+    out.print(snippet, markup=False, highlight=False, soft_wrap=True)

@@ -232,27 +232,30 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
 
     b = fit.b_used if math.isfinite(fit.b_used) and fit.verdict != CANNOT else 1.0
     raw = lam_for_budget(c, b, fit.clock_ref, budget) / lr
-    b_fit, kept_clock = b, []
-    if b != 1.0 and raw < (on_tau := lam_for_budget(c, 1.0, fit.clock_ref, budget) / lr):
+    to_tau = fit.clock_ref ** (1.0 - b)  # c is on the clock steps*(lr*lam)^b: the top's tau at the probes is c*to_tau
+    kept_clock = []
+    if b != 1.0 and raw < (on_tau := lam_for_budget(c * to_tau, 1.0, fit.clock_ref, budget) / lr):
         # The two errors do not cost the same: a lam too small ends the run before its top; one
         # larger than needed (on the plateau) reaches the same top earlier, and the best checkpoint
         # keeps it. A b below 1 also comes from the top rung's crossings falling in the fast,
         # lr-driven rise (benchmarks/slow_rise.py: advice 10x too small, 3-4 points lost).
-        kept_clock = [f"b = {b:.2f} would advise {raw:.3g}; the tau clock's larger {on_tau:.3g} is kept: a "
-                      "lam too small ends the run before its top, one larger than needed on the plateau "
+        kept_clock = [f"lam = tau_top/(lr*T) = {c * to_tau:.3g}/({lr:.3g}*{budget}) = {on_tau:.3g}, the tau clock's "
+                      f"answer (tau_top: the tau of the top where the probes ran), kept over {raw:.3g} from b = "
+                      f"{b:.2f}: a lam too small ends the run before its top, one larger than needed on the plateau "
                       "reaches the same top earlier (b's answer is in the interval)"]
-        b, raw = 1.0, on_tau
+        raw = on_tau
     wd = clip(raw)
+    peak_step = c / (lr * wd) ** b  # the fitted clock's prediction, whichever answer was kept
     why = [] if fit.verdict != CANNOT else [
         "NOT confirmed by these probes (they sit above the plateau and could not see the clock): "
         "the paper's tau clock (b = 1); the interval spans b = "
         f"{CANNOT_B_RANGE[0]}..{CANNOT_B_RANGE[1]}", *c_why]
-    why += [f"lam = c/(lr*T) = {c:.3g}/({lr:.3g}*{budget}) = {raw:.3g}" if b == 1.0 else
-           f"lam = {raw:.3g}: the top arrives at steps = c/(lr*lam)^b with b = {b:.2f}, c = {c:.3g}; "
-           f"solved for steps = {budget}", *kept_clock]
+    why += kept_clock or [f"lam = c/(lr*T) = {c:.3g}/({lr:.3g}*{budget}) = {raw:.3g}" if b == 1.0 else
+                          f"lam = {raw:.3g}: the top arrives at steps = c/(lr*lam)^b with b = {b:.2f}, c = {c:.3g}; "
+                          f"solved for steps = {budget}"]
     if wd < raw:
         why.append(f"clipped to the plateau edge lam_c = {hi_lam:.3g}: the budget is too short "
-                   f"for the peak at any plateau lam (it arrives at step {c / (lr * wd):.0f})")
+                   f"for the peak at any plateau lam (it arrives at step {peak_step:.0f})")
     elif wd > raw:
         why.append(f"raised to lam* = {lo_lam:.3g}: the peak has an interior maximum there, "
                    "smaller lams are worse however long the run")
@@ -266,14 +269,15 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
                    f"lr*lam clock ({clock})")
     if abs(fit.alpha - 1.0) > 0.25:
         why.append(f"alpha = {fit.alpha:.2f}, the formula assumes 1: treat it as approximate")
-    lo, hi = _interval(fit, c_interval, b_fit, budget, lr, clip)
+    lo, hi = _interval(fit, c_interval, b, budget, lr, clip)
     if kept_clock:  # the interval holds both answers: b's and the tau clock's, which is advised
-        lo, hi = min(lo, wd), max(hi, *_interval(fit, c_interval, 1.0, budget, lr, clip)[1:])
-    if abs(math.log(fit.lr * fit.lam_min_probed / (lr * wd))) > math.log(4) and b != 1.0:
+        on_tau_interval = _interval(fit, tuple(v * to_tau for v in c_interval), 1.0, budget, lr, clip)
+        lo, hi = min(lo, wd), max(hi, wd, on_tau_interval[1])
+    if abs(math.log(fit.lr * fit.lam_min_probed / (lr * wd))) > math.log(4) and b != 1.0 and not kept_clock:
         why.append(f"extrapolated {fit.lr * fit.lam_min_probed / (lr * wd):.3g}x below the smallest "
                    f"probe with b = {b:.2f}: the interval spans b's 95% interval")
     return Advice(weight_decay=float(wd), interval=(float(lo), float(hi)),
-                  predicted_metric=float(metric), predicted_peak_step=float(c / (lr * wd) ** b),
+                  predicted_metric=float(metric), predicted_peak_step=float(peak_step),
                   extrapolated=bool(extrapolated), unclipped=float(raw),
                   reasons=tuple(why), **base)
 

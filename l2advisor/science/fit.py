@@ -286,6 +286,9 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
         why.append(f"at equal steps the largest lam falls {score:.2f} thresholds below the smallest; "
                    f"{margin:g} suffices because b is clearly negative: larger lams reach the common "
                    f"levels later, as over-regularized probes do")
+    if timing.get("floor_steps", 0.0) > 0:
+        why.append(f"b is read above a floor of about {timing['floor_steps']:.0f} steps that holds up the quickest "
+                   "probes' crossings (the first rise every probe needs, whatever lam)")
     if f["needs_seed"]:
         why.append(f"at equal steps the largest lam falls {score:.2f} thresholds below the smallest, near "
                    f"the {margin:g} that decides whether the probes sit above the plateau (verdict "

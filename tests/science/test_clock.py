@@ -94,3 +94,35 @@ def test_lam_for_budget_puts_the_top_at_the_budget(b: float) -> None:
     assert top_at == pytest.approx(budget)
     if b == 1.0:
         assert clock == pytest.approx(c / budget)
+
+
+def _crossings(times, noise: float = 0.03, seed: int = 0):
+    """(clocks, steps): 3 lr*lam values x 2 seeds, 4 levels; times(x, level) in steps, with
+    multiplicative noise."""
+    rng = np.random.default_rng(seed)
+    clocks = np.repeat([0.01, 0.005, 0.0025], 2)
+    steps = np.array([[times(x, j) for j in range(4)] for x in clocks])
+    return clocks, steps * np.exp(noise * rng.standard_normal(steps.shape))
+
+
+def test_a_rise_that_holds_up_the_quick_clocks_is_read_as_a_floor_not_a_smaller_b():
+    from l2advisor.science.clock import _fit_b, _fit_clock
+
+    for seed in range(5):  # the top rung reaches the levels only after a 150-step rise; the others on tau
+        clocks, steps = _crossings(lambda x, j: max(150.0 + 10 * j, (0.8 + 0.15 * j) / x), seed=seed)
+        power = _fit_b(clocks, np.log(steps))[0]
+        b, rss0, rss1, floor = _fit_clock(clocks, steps)
+        assert power < 0.8 and 0.8 <= b <= 1.25 and floor > 0, (seed, power, b, floor)
+        assert rss0 > 2 * rss1  # above the floor, tau lines the crossings up, not steps
+
+
+@pytest.mark.parametrize("times", [lambda x, j: 120.0 + 10 * j,  # a null: steps only
+                                   lambda x, j: (0.8 + 0.15 * j) / x,  # the tau clock, no rise in the way
+                                   lambda x, j: 2e4 * x * (1 + 0.1 * j)])  # larger lams later (b < 0)
+def test_no_floor_where_none_holds_anything_up(times):
+    from l2advisor.science.clock import _fit_b, _fit_clock
+
+    for seed in range(5):
+        clocks, steps = _crossings(times, seed=seed)
+        b, _, _, floor = _fit_clock(clocks, steps)
+        assert floor == 0.0 and b == pytest.approx(_fit_b(clocks, np.log(steps))[0]), (seed, b, floor)

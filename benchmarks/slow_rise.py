@@ -14,7 +14,7 @@ under the plans `l2advisor probe` makes (the default ladder and ladders sized to
 - the loss in points at the advised lam: the best run's peak over lam minus the advised lam's
   peak within T steps, both from the simulated metric itself (no noise), median and worst.
 
-No torch; about 2 minutes (--quick: 5 sets per cell, about 30 s).
+No torch; about a minute (--quick: 5 sets per cell, about 20 s).
 
     python benchmarks/slow_rise.py
     python benchmarks/slow_rise.py --quick

@@ -105,22 +105,26 @@ def report(run_dir_or_results: ProbeResults | str | Path, out: str | Path | None
     """Draw the evidence (four PNGs and report.md) into `out` (default: the run directory) and
     return their paths. The advice marked on the figures is for `budget` when given, else the
     one saved by the last `recommend` (advice.json), else none."""
-    from l2advisor.reporting.data import report_data
+    from l2advisor.reporting.data import report_data, saved_advice_source
     from l2advisor.reporting.page import write_report  # matplotlib: only when drawing
 
     results, curves, run_dir = _load(run_dir_or_results)
     fit, _ = _fit(results, curves, run_dir)
-    advice = None
+    advice, source = None, ""
     if budget is not None:
         advice = advise(fit, _steps(results, budget, "steps"), lr, results.momentum)
+        source = "the budget given to report()"
     elif run_dir is not None and (run_dir / ADVICE_FILE).exists():
-        saved = advice_from_dict(read_json(run_dir / ADVICE_FILE))
+        raw = read_json(run_dir / ADVICE_FILE)
+        saved = advice_from_dict(raw)
         advice = advise(fit, saved.budget_steps, saved.lr, results.momentum)
+        source = saved_advice_source(raw)
     if out is None and run_dir is None:
         raise InputError("report needs `out`: these results have no run directory.")
     settings = results.header.get("settings", {})
     title = Path(str(settings.get("model_file", run_dir))).stem
-    data = report_data(list(curves), fit, advice, title=title, metric_name=settings.get("metric", "metric"))
+    data = report_data(list(curves), fit, advice, title=title, metric_name=settings.get("metric", "metric"),
+                       advice_source=source)
     return write_report(data, Path(out) if out is not None else run_dir)  # type: ignore[arg-type]
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from l2advisor.api.progress import ProgressArg, make_progress
+from l2advisor.api.progress import ProgressArg, check_progress, make_progress
 from l2advisor.probing.notices import once
 from l2advisor.runs.store import Results
 from l2advisor.science.curves import Curve
@@ -107,6 +107,7 @@ def probe(
                  momentum=momentum, optimizer=optimizer, loss=loss, metric=metric)
     if batch_replicas < 1:
         raise _input_error(f"batch_replicas must be at least 1, got {batch_replicas}.")
+    check_progress(progress)
     budget_steps = _budget(budget)
     torch_device = resolve_device(device)
     task = build_task(spec)
@@ -124,6 +125,8 @@ def probe(
         tell(sizing)
     if (few := few_lams_note(settings)) is not None:
         tell(few)
+    if lambdas and probe_budget is not None:
+        tell("probe_budget does not apply to lambdas: every listed lam is probed.")
     for note in spec.notes:  # what a Lightning file defines that the probes do not run
         tell(note)
     with RunLock(run_dir), open_results(path, header, force=force, compatible=resized_for_budget) as writer:

@@ -111,6 +111,13 @@ def make_progress(progress: ProgressArg, runs: list[Any], title: str) -> tuple[E
     if progress is True:
         bar = Bar(sum(run.max_steps for run in runs), title)
         return EventProgress(runs, bar), bar
-    if not callable(progress):
-        raise TypeError(f"progress must be True, False, None or a callable, got {type(progress).__name__}")
+    check_progress(progress)
     return EventProgress(runs, progress), _Silent()
+
+
+def check_progress(progress: Any) -> None:
+    """progress is True, False, None or a callable (InputError, before anything runs)."""
+    if not (progress is None or isinstance(progress, bool) or callable(progress)):
+        from l2advisor.errors import InputError
+
+        raise InputError(f"progress must be True, False, None or a callable, got {type(progress).__name__}.")

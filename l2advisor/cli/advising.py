@@ -25,6 +25,7 @@ from l2advisor.cli.autol2_advice import VERDICT_STYLE, autol2_flags, autol2_snip
 from l2advisor.cli.budget import UNITS, budget_steps
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
+from l2advisor.reporting.data import saved_advice_source
 from l2advisor.runs.lock import running_holder
 from l2advisor.runs.rundir import (
     PLAN_KEY,
@@ -231,11 +232,12 @@ def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None,
               "run_dir": str(run_dir), **gaps, **schedule, "probes_sized_for_steps": sized_for,
               "fit": fit_summary(fit)}
     if cfg is not None:
-        flags = autol2_flags(cfg, settings.get("model_file", "MODEL_FILE"), fit.lr)
+        flags = autol2_flags(cfg, settings.get("model_file", "MODEL_FILE"), settings)
         if scheduled:
             flags += f" --lr-schedule {lr_schedule}" + (f" --warmup {warmup}" if warmup else "")
         snippet = autol2_snippet(cfg, results.optimizer, results.momentum)
-        record["autol2"] = {**cfg.to_dict(), "train_command": flags, "snippet": snippet, **gaps, **schedule}
+        record["autol2"] = {**cfg.to_dict(), "train_command": flags, "snippet": snippet, **gaps, **schedule,
+                            "fit": record["fit"]}
     write_json(Path(run_dir) / ADVICE_FILE, record)
     if as_json:
         shown = record["autol2"] if cfg is not None else record
@@ -258,7 +260,8 @@ def report_command(run_dir: Path, out_dir: Path | None) -> None:
     saved = Path(run_dir) / ADVICE_FILE
     if saved.exists():  # redo the saved advice's budget and lr on this fit: one consistent picture
         try:  # only reading the file is guarded: an exception in advise() is a bug
-            old = advice_from_dict(read_json(saved))
+            raw = read_json(saved)
+            old = advice_from_dict(raw)
             if not (old.budget_steps > 0 and math.isfinite(old.lr) and old.lr > 0):
                 raise ValueError("its budget or lr is not a positive number")
         except (InputError, ValueError, TypeError, KeyError) as error:
@@ -267,6 +270,7 @@ def report_command(run_dir: Path, out_dir: Path | None) -> None:
             advice = advise(fit, old.budget_steps, old.lr, results.momentum)
     settings = results.header.get("settings", {})
     title = Path(str(settings.get("model_file", run_dir))).stem
-    data = report_data(curves, fit, advice, title=title, metric_name=settings.get("metric", "metric"))
+    data = report_data(curves, fit, advice, title=title, metric_name=settings.get("metric", "metric"),
+                       advice_source=saved_advice_source(raw) if advice is not None else "")
     for path in write_report(data, out_dir or Path(run_dir)):
         out.print(str(path), highlight=False)

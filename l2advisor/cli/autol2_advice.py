@@ -3,8 +3,6 @@ the user's own loop, with the reasons in a panel (advising.py computes the confi
 
 from __future__ import annotations
 
-import math
-
 from rich.console import Group
 from rich.markup import escape
 from rich.panel import Panel
@@ -16,15 +14,23 @@ from l2advisor.science.verdict import APPROX, CANNOT, FAILS, HOLDS
 VERDICT_STYLE = {HOLDS: "bold green", APPROX: "bold yellow", CANNOT: "bold magenta", FAILS: "bold red"}
 
 
-def autol2_flags(cfg: AutoL2Advice, model_file: str, probe_lr: float) -> str:
-    """The `l2advisor train` command line that runs this AutoL2 configuration."""
+def autol2_flags(cfg: AutoL2Advice, model_file: str, settings: dict) -> str:
+    """The `l2advisor train` command line that runs this AutoL2 configuration. The lr, batch size,
+    optimizer and momentum are always spelled out, as the probes ran them (`settings`, their
+    header's): the probes may have overridden the file's, and lam0 and the refractory time were
+    measured with these."""
     flags = [f"l2advisor train {model_file} --budget {cfg.budget_steps} --autol2",
              f"--lam0 {cfg.lam0:.4g}", f"--refractory-tau {cfg.refractory_tau:.4g}",
              f"--lam-min {cfg.lam_min:.4g}"]
     if cfg.decay != AUTOL2_DECAY:
         flags.append(f"--decay {cfg.decay:g}")
-    if not math.isclose(cfg.lr, probe_lr, rel_tol=1e-9):
-        flags.append(f"--lr {cfg.lr:g}")
+    flags.append(f"--lr {cfg.lr:g}")
+    if settings.get("batch_size") is not None:
+        flags.append(f"--batch-size {settings['batch_size']}")
+    optimizer = settings.get("optimizer") or "sgd"
+    flags.append(f"--optimizer {optimizer}")
+    if optimizer == "sgd":
+        flags.append(f"--momentum {settings.get('momentum') or 0.0:g}")
     return " ".join(flags)
 
 

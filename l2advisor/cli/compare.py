@@ -175,7 +175,8 @@ def compare_table(report: dict[str, Any], console: Console = out) -> Table:
             cells.append(["optuna raw best", fmt_num(row["lam"], ".3g"), fmt_num(row["raw_best"]), "-",
                           fmt_num(row["compute_steps"], ",.0f"), fmt_num(row["compute_seconds"], ",.0f"),
                           "one noisy run, biased upward"])
-    title = f"Comparison: budget {report['settings']['budget']} steps, {len(report['settings']['seeds'])} seeds"
+    n_seeds = len(report['settings']['seeds'])
+    title = f"Comparison: budget {report['settings']['budget']} steps, {n_seeds} seed{'s' if n_seeds != 1 else ''}"
     return fitted_table(columns, cells, console, title=title)
 
 
@@ -194,7 +195,7 @@ def match_line(report: dict[str, Any]) -> str:
     if match is None:
         return (f"Optuna never reached the advisor's mean {advisor['peak_mean']:.4f} in "
                 f"{report['settings']['trials']} trials.")
-    return (f"Optuna's best so far reached the advisor's mean {match['target']:.4f} after {match['trials']} trials "
+    return (f"Optuna's best so far reached the advisor's mean {match['target']:.4f} after {match['trials']} trial{'s' if match['trials'] != 1 else ''} "
             f"({match['steps']:,.0f} steps, {match['seconds']:,.0f} s; the advisor used "
             f"{advisor['compute_steps']:,.0f} steps, {advisor['compute_seconds']:,.0f} s).")
 
@@ -206,7 +207,7 @@ def save_figure(report: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
     if "optuna_trials" in report:
         values, costs = optuna_costs(report["optuna_trials"])
         xs = [c.steps for c in cumulative(costs)]
@@ -226,7 +227,7 @@ def save_figure(report: dict[str, Any], path: Path) -> None:
     ax.set_xlabel("compute (optimizer steps)")
     ax.set_ylabel(f"peak validation {report['metric']}")
     ax.set_title(f"{Path(report['model']['model_file']).name}: budget {report['settings']['budget']} steps")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # outside: no arm's point under it
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)

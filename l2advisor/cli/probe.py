@@ -104,7 +104,8 @@ def probe(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory [default: runs/<file name>].")] = None,
     budget: Annotated[float | None, typer.Option(help="Size the probes for this training budget: together, "
                                                   "evaluation included, they aim at min(0.45, 0.225*sqrt(32000/T)) of one "
-                                                  "budget run; below about 30,000 steps even the cheapest useful plan "
+                                                  "budget run; below about 25,000-30,000 steps (it depends on the "
+                                                  "validation set and batch size) even the cheapest useful plan "
                                                   "(3 rungs) costs more, and probe says how much. Every rung the same "
                                                   "tau window.")] = None,
     unit: Annotated[str, typer.Option(help="Unit of --budget: steps or epochs.")] = "steps",

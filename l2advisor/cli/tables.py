@@ -42,8 +42,8 @@ def fitted_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], conso
 
 
 def _stacked(columns: list[Column], rows: list[list[str]], title: str | None) -> Table:
-    """Each row as one text cell, `header value` pairs joined by ", ", wrapping at the commas'
-    spaces: a number is never cut, however narrow the console."""
+    """Each row as one text cell, `header value` pairs joined by ", ", wrapping at the spaces: a
+    number is cut only if it alone is wider than the console."""
     table = Table(title=title, title_justify="left", box=None, show_header=False, padding=(0, 0), pad_edge=False)
     table.add_column(no_wrap=False)
     names = [" ".join(c.header.split()) for c in columns]

@@ -223,7 +223,7 @@ def train_command(
             raise InputError("Give --weight-decay X (e.g. from `l2advisor recommend`) or --autol2.")
         stray = [f"--{k.replace('_', '-')}" for k, v in {**autol2_flags, "lam0": lam0}.items() if v is not None]
         if stray:
-            raise InputError(f"{', '.join(stray)} only apply with --autol2.")
+            raise InputError(f"{', '.join(stray)} only appl{'y' if len(stray) > 1 else 'ies'} with --autol2.")
         if not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise InputError(f"--weight-decay must be a finite number >= 0, got {weight_decay!r}.")
     if lr_schedule not in SCHEDULES:

@@ -14,9 +14,10 @@ What l2advisor takes from Lightning, and what it does not (it runs its own train
   the batch size is the training loader's unless the file sets `batch_size`;
 - the loss: the file's `loss` setting, else cross-entropy on `forward`'s outputs.
 
-Not supported: logic inside `training_step` / `validation_step` (never called), manual
-optimization, several optimizers, optimizers other than SGD and AdamW, Nesterov momentum,
-hooks and callbacks. Each is one `InputError` sentence where it can be detected.
+Not supported: manual optimization, several optimizers, optimizers other than SGD and AdamW,
+Nesterov momentum, hooks and callbacks; each is one `InputError` sentence where it can be
+detected. Not used, and said (`TaskSpec.notes`): the module's own `training_step` /
+`validation_step` (never called) and an lr scheduler `configure_optimizers()` returns.
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ from typing import Any
 
 from l2advisor.errors import InputError
 
-UNSUPPORTED = ("training_step / validation_step logic (l2advisor calls forward and the file's `loss`), manual "
-               "optimization, several optimizers, optimizers other than SGD and AdamW")
+UNSUPPORTED = "manual optimization, several optimizers, optimizers other than SGD and AdamW"
 
 
 def lightning_classes(module: ModuleType) -> tuple[list[type], list[type]]:
@@ -85,12 +85,14 @@ def _unused(sample: Any, scheduler: bool, path: Path) -> tuple[str, ...]:
     notes = []
     own = [name for name in ("training_step", "validation_step") if name in type(sample).__dict__]
     if own:
-        notes.append(f"{path.name}: {' and '.join(own)} of {type(sample).__name__} are not called: l2advisor "
+        notes.append(f"{path.name}: {' and '.join(own)} of {type(sample).__name__} {'is' if len(own) == 1 else 'are'} "
+                     "not called: l2advisor "
                      "trains forward() with the file's `loss` (cross-entropy by default), so an extra term "
                      "there (a penalty, a custom loss) is not in these runs; set `loss` in the file for it.")
     if scheduler:
-        notes.append(f"{path.name}: the lr scheduler configure_optimizers() returns is not used: probes run at "
-                     "constant lr (the tau clock needs it); `recommend --lr-schedule` sizes advice for a schedule.")
+        notes.append(f"{path.name}: the lr scheduler configure_optimizers() returns is not used: l2advisor runs "
+                     "at constant lr unless told --lr-schedule (probes always do: the tau clock needs it; "
+                     "`recommend --lr-schedule` sizes the advice for a scheduled run).")
     return tuple(notes)
 
 

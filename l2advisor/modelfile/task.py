@@ -110,6 +110,11 @@ def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: s
     n_outputs = outputs.shape[1] if outputs.dim() == 2 else None
     if spec.loss is None:
         _check_classification(where, name, outputs, targets, dataset)
+    elif spec.metric == "accuracy" and (outputs.dim() != 2 or targets.dtype.is_floating_point or targets.dim() != 1):
+        raise InputError(f"{where}: the default metric, accuracy, needs (batch, classes) outputs and integer "
+                         f"labels, got outputs {tuple(outputs.shape)} and {name} targets {targets.dtype} "
+                         f"{tuple(targets.shape)}; with a `loss` of your own set `metric` too (a function of "
+                         f"(outputs, targets), higher is better: the negative of an error).")
     try:
         loss = (spec.loss or nn.functional.cross_entropy)(outputs, targets)
     except Exception as err:

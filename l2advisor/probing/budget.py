@@ -80,9 +80,9 @@ class BudgetPlan:
 
 
 def budget_run_cost(budget_steps: int, eval_cost: float) -> float:
-    """One budget run in step-equivalents: its steps and its evaluations, about 100 as `l2advisor
-    train` makes (every budget/100 steps); a run shorter than 100 steps evaluates at each step."""
-    return budget_steps + min(BUDGET_RUN_EVALS, budget_steps) * eval_cost
+    """One budget run in step-equivalents: its steps and its evaluations, every budget//100 steps as
+    `l2advisor train` makes them (100 to 101 of them; a run under 200 steps evaluates at each step)."""
+    return budget_steps + (count_evals(budget_steps, max(1, budget_steps // BUDGET_RUN_EVALS)) - 1) * eval_cost
 
 
 def _ladder_cost(top_steps: float, rungs: int, seeds: int, eval_cost: float) -> float:
@@ -157,7 +157,7 @@ def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], settings: Pro
                          f"trying {OVER_RUNS:g} lams directly with `l2advisor train`: at this budget, that is "
                          f"the cheaper way.")
         elif plan.halved:
-            line += f" Every rung ran to tau = {plan.horizon:g}, half the usual window, to fit."
+            line += f" Every rung runs to tau = {plan.horizon:g}, half the window asked for, to fit."
         return line, plan.over_cap
     e = eval_cost_steps(n_val, batch_size)
     cost = sum(r.max_steps + count_evals(r.max_steps, r.eval_every, r.eval_per_decade) * e for r in runs)

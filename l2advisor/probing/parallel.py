@@ -60,6 +60,8 @@ def check_backend(backend: str, scheduler: str | None) -> None:
         raise InputError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}.")
     if backend == "dask" and not scheduler:
         raise InputError("--backend dask needs --scheduler ADDRESS (the Dask scheduler, e.g. tcp://host:8786).")
+    if scheduler and backend != "dask":
+        raise InputError(f"--scheduler is for --backend dask; with --backend {backend} it would be ignored.")
 
 def parse_devices(text: str | None) -> list[str] | None:
     """`cuda:0,cuda:1` -> ["cuda:0", "cuda:1"]; None when not given."""

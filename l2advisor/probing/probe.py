@@ -41,10 +41,13 @@ def check_settings(settings: ProbeSettings, task: Task) -> None:
         raise InputError(f"--tolerance must be a finite number >= 0, got {settings.tolerance!r}.")
     if not settings.seeds:
         raise InputError("--seeds must name at least one seed.")
-    for name, values in (("--lambdas", settings.lambdas or ()), ("--seeds", settings.seeds), ("--lrs", settings.lrs)):
-        twice = sorted({v for v in values if list(values).count(v) > 1})
+    for what, values in (("The lams (--lambdas)", settings.lambdas or ()), ("The probe seeds", settings.seeds),
+                         ("The learning rates (--lrs)", settings.lrs)):
+        shown = [f"{v:g}" for v in values]  # as the run ids write them: 0.001 and 0.0010000001 are one run
+        twice = sorted({v for v in shown if shown.count(v) > 1})
         if twice:
-            raise InputError(f"{name} lists {', '.join(f'{v:g}' for v in twice)} more than once; give each value once.")
+            raise InputError(f"{what} list {', '.join(twice)} more than once (as run ids write them); give each "
+                             "value once.")
     runs = plan_probes(settings, task.spec.momentum)
     shortest = min(runs, key=lambda run: run.max_steps)
     reach = settings.horizon / (shortest.lr * shortest.lam)  # steps to the horizon, before rounding up

@@ -43,9 +43,9 @@ def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT
                              lambdas=tuple(lambdas) or None, lam_max=lam_max,
                              factor=factor, tolerance=tolerance, early_stop=early_stop,
                              eval_per_decade=EVALS_PER_DECADE), None
-    if lambdas or len(lrs) > 1 or lam_max is not None or probe_budget is not None:
+    if lambdas or len(lrs) > 1 or lam_max is not None or probe_budget is not None or factor != 2.0:
         raise InputError("--budget plans the ladder and its cost itself: drop --lambdas, --lam-max, "
-                         "--probe-budget and extra --lrs (or drop --budget to choose the ladder by hand).")
+                         "--probe-budget, --factor and extra --lrs (or drop --budget to choose the ladder by hand).")
     plan = plan_for_budget(budget_steps, lr, momentum, horizon, len(seeds), n_val, batch_size)
     settings = ProbeSettings(lrs=(lr,), seeds=tuple(seeds), horizon=plan.horizon, probe_budget=int(plan.cap),
                              lambdas=plan.lams, factor=factor, tolerance=tolerance, early_stop=False,

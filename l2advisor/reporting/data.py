@@ -53,6 +53,7 @@ class ReportData:
     band_x: np.ndarray  # 1/(lr*lam) grid of the t* band, shape (G,)
     band_lo: np.ndarray  # 2.5% of the bootstrapped fit lines (steps), shape (G,)
     band_hi: np.ndarray  # 97.5%
+    advice_source: str = ""  # where the advice's budget came from, in words
 
 
 
@@ -105,10 +106,21 @@ def _band(lines: list[ProbeLine], n_boot: int = N_BOOT,
     return np.exp(grid), np.exp(lo), np.exp(hi)
 
 
+def saved_advice_source(saved: dict) -> str:
+    """Where a report's advice comes from when it redoes the one `recommend` saved (advice.json,
+    as a dict): that command, and under an lr schedule the run it was for."""
+    source = "the budget of the last `l2advisor recommend` on this directory (advice.json)"
+    schedule = saved.get("lr_schedule") or "constant"
+    if schedule != "constant" and saved.get("run_steps"):
+        source += (f": {saved['run_steps']} steps of {schedule} lr, which the tau clock sees as "
+                   f"{saved.get('budget_steps')} constant-lr steps")
+    return source
+
+
 def report_data(curves: list[Curve], fit: Fit, advice: Advice | None = None,
-                title: str = "probes", metric_name: str = "accuracy") -> ReportData:
+                title: str = "probes", metric_name: str = "accuracy", advice_source: str = "") -> ReportData:
     """Extract the arrays behind every figure (pure: no files, no drawing)."""
     lines = _lines(list(curves), fit)
     bx, blo, bhi = _band(lines)
     return ReportData(title=title, metric_name=metric_name, fit=fit, advice=advice,
-                      lines=tuple(lines), band_x=bx, band_lo=blo, band_hi=bhi)
+                      lines=tuple(lines), band_x=bx, band_lo=blo, band_hi=bhi, advice_source=advice_source)

@@ -50,8 +50,8 @@ def markdown(data: ReportData, figures: list[str]) -> str:
     out += [f"- {r}" for r in f.reasons] + [""]
     if a is not None:
         out += ["## Advice", "",
-                f"For a budget of **{a.budget_steps} steps** at lr {_f(a.lr)} (the budget of the last "
-                f"`l2advisor recommend` on this directory, advice.json; run it again for another): "
+                f"For a budget of **{a.budget_steps} steps** at lr {_f(a.lr)}"
+                + (f" ({data.advice_source})" if data.advice_source else "") + ": "
                 f"**`weight_decay={_f(a.weight_decay, '.3g')}`** "
                 f"(interval {_f(a.interval[0])} .. {_f(a.interval[1])}); predicted peak "
                 f"{data.metric_name} {_f(a.predicted_metric, '.4f')} around step "

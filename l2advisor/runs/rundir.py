@@ -97,6 +97,6 @@ def sized_for_warning(results: Results, steps: int) -> str | None:
         return None
     return (f"The probes were sized for a budget of {sized_for} steps; this budget is {steps / sized_for:.3g}x "
             f"that, so the advice extrapolates {'further below' if steps > sized_for else 'less far below'} "
-            f"the probed lams than planned (`probe --budget {steps}` on this directory sizes them for it, reusing "
-            f"the probes the two plans share: nothing runs when the plans agree).")
+            f"the probed lams than planned (`probe --budget {steps}` sizes them for it: in this directory when "
+            f"its plan keeps their window in tau, reusing the probes the two plans share; else with --out).")
 

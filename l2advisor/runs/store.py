@@ -161,7 +161,7 @@ def open_results(path: Path, header: dict[str, Any], force: bool = False,
         diff = settings_diff(existing, header["settings"])
         if diff and not (compatible and compatible(existing, header["settings"])):
             raise InputError(f"{path.parent} holds results made with other settings ("
-                             + _blocking(diff, compatible) + "). Use --force (force=True in Python) to start over, "
+                             + _blocking(diff, compatible, existing, header["settings"]) + "). Use --force (force=True in Python) to start over, "
                              "or --out (out=) for a new directory.")
         _drop_partial_line(path)  # appending after half a line would corrupt the next record
         if diff:
@@ -177,14 +177,29 @@ def open_results(path: Path, header: dict[str, Any], force: bool = False,
     return writer
 
 
-def _blocking(diff: list[str], compatible: Callable[..., bool] | None) -> str:
-    """The differences that refuse the directory; those `compatible` accepts alone (its
-    `may_differ` keys, such as the budget a ladder was sized for) are named apart."""
+def _blocking(diff: list[str], compatible: Callable[..., bool] | None, old: dict[str, Any],
+              new: dict[str, Any]) -> str:
+    """The differences that refuse the directory. Those among `compatible`'s `may_differ` keys
+    (the budget a ladder was sized for, a compare's trials and seeds) are named apart as fine
+    alone only when `compatible` would accept the old settings with just them changed."""
     may = tuple(getattr(compatible, "may_differ", ()))
     fine = [d for d in diff if d.split(":", 1)[0] in may]
-    if not fine or len(fine) == len(diff):
+    if not fine or len(fine) == len(diff) or compatible is None:
+        return "; ".join(diff)
+    flat_new = _flatten(new)
+    trial = json.loads(json.dumps(old))  # a deep copy
+    for key in (d.split(":", 1)[0] for d in fine):
+        _set_dotted(trial, key, flat_new.get(key))
+    if not compatible(old, trial):
         return "; ".join(diff)
     return "; ".join(d for d in diff if d not in fine) + f"; alone, {'; '.join(fine)} would be fine"
+
+
+def _set_dotted(settings: dict[str, Any], key: str, value: Any) -> None:
+    *parents, last = key.split(".")
+    for part in parents:
+        settings = settings.setdefault(part, {})
+    settings[last] = value
 
 
 def _replace_header(path: Path, header: dict[str, Any]) -> None:

@@ -188,7 +188,8 @@ def _describe(f: dict) -> list[str]:
 
 NOTHING_LEARNED = ("nothing was learned: no probe's validation metric rose above the best untrained "
                    "model's (its first evaluation) by more than the tolerance or its noise; check the "
-                   "model, the labels and the lr before trusting any advice")
+                   "model, the labels and the lr before trusting any advice (and the metric: l2advisor "
+                   "maximizes it, so an error or a loss must be returned negated)")
 
 
 def _learned(ms: list[CurveMetrics], tolerance: float) -> bool:

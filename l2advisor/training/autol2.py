@@ -282,8 +282,9 @@ _COUPLED = ("Adam", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta"
 
 
 def _warn_if_coupled(optimizer: torch.optim.Optimizer) -> None:
+    coupled = tuple(c for c in (getattr(torch.optim, n, None) for n in _COUPLED) if isinstance(c, type))
     name = type(optimizer).__name__
-    if name in _COUPLED and not optimizer.param_groups[0].get("decoupled_weight_decay", False):
+    if isinstance(optimizer, coupled) and not optimizer.param_groups[0].get("decoupled_weight_decay", False):
         warnings.warn(f"AutoL2 on torch.optim.{name}: its weight_decay is an L2 term that {name} rescales per "
                       "coordinate, so lr*lam is not its clock and the refractory time and lam0 advice do not "
                       "carry over; use AdamW (decoupled) or SGD.", UserWarning, stacklevel=3)

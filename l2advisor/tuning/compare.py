@@ -166,7 +166,7 @@ class Comparison:
     def _advisor(self, write: Callable, done: dict) -> bool:
         from l2advisor.science.advise import advice_to_dict, advise
         from l2advisor.science.autol2_setup import autol2_config
-        from l2advisor.science.fit import fit_relations
+        from l2advisor.science.fit import NOTHING_LEARNED, fit_relations
 
         probed = self._probe(fit_relations)
         if probed is None:
@@ -175,6 +175,9 @@ class Comparison:
         search = [Cost(s.end["steps"], s.end["seconds"]) for s in states if s.end]
         self.extra["fit"] = {"verdict": fit.verdict, "c": fit.c, "alpha": fit.alpha, "lam_c": fit.lam_c,
                              "reasons": list(fit.reasons)}
+        if fit.reasons[:1] == (NOTHING_LEARNED,):  # said where the table is read, not only in the fit
+            self.notes.append("The probes learned nothing (" + NOTHING_LEARNED.split(": ", 1)[1] + "): no arm's "
+                              "number below says anything about weight decay.")
         if fit.n_usable == 0:  # no advice: both arms fail, never a default lam in the advisor's row
             ends = Counter(s.status for s in states)
             self._fail_advisor(f"none of the {len(states)} probes is usable ("

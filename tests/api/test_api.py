@@ -146,6 +146,9 @@ def test_mistakes_are_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="needs a budget"):
         l2advisor.recommend(l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "y",
                                             progress=False, **{**FAST, "lambdas": [0.4]}))
+    with pytest.raises(InputError, match="progress must be True, False, None or a callable, got str"):  # a TypeError
+        l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "p", progress="yes")  # type: ignore[arg-type]
+    assert not (tmp_path / "p").exists()  # before anything ran
 
 
 def test_importing_l2advisor_stays_cheap() -> None:

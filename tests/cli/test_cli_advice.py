@@ -163,6 +163,8 @@ def test_autol2_prints_train_flags_and_a_snippet(run: Path) -> None:
     flags = {w for w in line.split() if w.startswith("--")}
     assert {"--refractory-tau", "--lam-min"} <= flags
     assert flags <= train_flags()  # every printed flag exists on `l2advisor train`
+    # the probes' own setup, spelled out (they may have overridden the file's): lr, optimizer, momentum
+    assert {"--lr", "--optimizer", "--momentum"} <= flags and f"--lr {LR:g}" in line
     assert "from l2advisor import AutoL2" in result.stdout
     assert "sched.step(loss.item(), train_accuracy)" in result.stdout
 
@@ -204,6 +206,8 @@ def test_autol2_snippet_uses_the_probes_optimizer(tmp_path: Path, optimizer: str
     path.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
     d = as_json(run_dir, "--budget", "4000", "--autol2")
     assert expected in d["snippet"]
+    assert f"--optimizer {optimizer}" in d["train_command"]  # and the command trains the same setup
+    assert ("--momentum 0.9" in d["train_command"]) is (momentum == 0.9)
     model = torch.nn.Linear(2, 2)
     loss = model(torch.ones(1, 2)).sum()
     loss.backward()

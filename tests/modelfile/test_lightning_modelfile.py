@@ -80,7 +80,7 @@ def test_what_the_probes_will_not_run_is_said(tmp_path: Path) -> None:
     """training_step is never called and a returned lr scheduler is not used: one note each."""
     notes = load_spec(lightning_file(tmp_path)).notes  # SGD with a StepLR, and its own training_step
     assert len(notes) == 2
-    assert "training_step of Blobs are not called" in notes[0] and "`loss`" in notes[0]
+    assert "training_step of Blobs is not called" in notes[0] and "`loss`" in notes[0]
     assert "lr scheduler" in notes[1] and "constant lr" in notes[1]
     bare = MODULE.replace("    def training_step(self, batch, batch_idx):\n        x, y = batch\n"
                           "        return nn.functional.cross_entropy(self(x), y)\n", "")
@@ -122,7 +122,7 @@ def test_probe_runs_on_a_lightning_file(tmp_path: Path) -> None:
     assert sorted(r["lam"] for r in rows) == [0.1, 0.2] and all(r["lr"] == 0.2 for r in rows)
     header = json.loads((out / "probes.jsonl").read_text().splitlines()[0])
     assert header["settings"]["optimizer"] == "sgd" and header["settings"]["momentum"] == 0.5
-    assert "training_step of Blobs are not called" in " ".join(result.stderr.split())  # said on stderr
+    assert "training_step of Blobs is not called" in " ".join(result.stderr.split())  # said on stderr
 
 
 @pytest.mark.bad_input

@@ -75,6 +75,34 @@ def test_labels_outside_outputs(tmp_path: Path) -> None:
     assert "labels range over [0, 3]" in message and "3 outputs" in message
 
 
+REGRESSION = """
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+lr = 0.05
+loss = nn.functional.mse_loss
+
+
+def build_model():
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1), nn.Flatten(0))
+
+
+def build_data():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(96, 8, generator=g)
+    y = x.sum(1) + 0.1 * torch.randn(96, generator=g)
+    return TensorDataset(x[:64], y[:64]), TensorDataset(x[64:], y[64:])
+"""
+
+
+def test_a_loss_of_ones_own_with_the_default_accuracy_metric_is_one_sentence(tmp_path: Path) -> None:
+    message = spec_error(write_model(tmp_path, REGRESSION))  # was an IndexError in the first evaluation
+    assert "the default metric, accuracy, needs (batch, classes) outputs" in message and "set `metric`" in message
+    fixed = REGRESSION + "\n\ndef metric(outputs, targets):\n    return -float(nn.functional.mse_loss(outputs, targets))\n"
+    assert build_task(load_spec(write_model(tmp_path, fixed, "fixed.py"))).n_outputs is None  # the control
+
+
 def test_input_shape_mismatch(tmp_path: Path) -> None:
     body = TINY_MODEL.replace("nn.Linear(8, 32)", "nn.Linear(9, 32)")
     message = spec_error(write_model(tmp_path, body))

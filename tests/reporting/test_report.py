@@ -87,10 +87,10 @@ def test_data_follows_the_fit(family, fit) -> None:
 
 def test_markdown_lists_reasons_table_and_rules(fit, family) -> None:
     a = advise(fit, 100_000)
-    md = markdown(report_data(family, fit, a, title="t"), list(FIGURES))
+    md = markdown(report_data(family, fit, a, title="t", advice_source="the budget given to report()"), list(FIGURES))
     assert all(r in md for r in fit.reasons)
     assert "rule of thumb" in md and "extrapolated" in md
-    assert "the budget of the last `l2advisor recommend`" in md  # where the page's budget comes from
+    assert "at lr 0.1 (the budget given to report()):" in md  # where the page's budget comes from
     assert f"alpha = {fit.alpha:.2f} [" in md
 
 
@@ -120,3 +120,12 @@ def test_nothing_usable_still_draws(tmp_path: Path) -> None:
     f = fit_relations([])
     paths = write_report(report_data([], f), tmp_path)
     assert all(p.exists() for p in paths)
+
+
+def test_a_saved_advice_says_it_is_the_last_recommends_and_for_which_run() -> None:
+    from l2advisor.reporting.data import saved_advice_source
+
+    plain = saved_advice_source({"budget_steps": 5000, "lr_schedule": "constant"})
+    assert plain == "the budget of the last `l2advisor recommend` on this directory (advice.json)"
+    scheduled = saved_advice_source({"budget_steps": 5000, "lr_schedule": "cosine", "run_steps": 10000})
+    assert scheduled.endswith(": 10000 steps of cosine lr, which the tau clock sees as 5000 constant-lr steps")

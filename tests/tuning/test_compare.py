@@ -218,3 +218,25 @@ def test_a_usable_advice_is_not_marked_failed(tiny_model: Path, tmp_path: Path) 
     assert [row["arm"] for row in report["rows"]] == ["advisor", "autol2", "default", "zero", "optuna"]
     assert report["rows"][0]["lam"] > 0 and len(report["rows"][0]["runs"]) == 1
     assert dataclasses.asdict(settings.study)["trials"] == 1
+
+
+def test_a_comparison_whose_probes_learned_nothing_says_so_in_its_notes(tiny_model: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from l2advisor.science import fit as fit_module
+
+    real = fit_module.fit_relations
+
+    def learned_nothing(*args, **kwargs):  # as an lr of 200 or random labels make it
+        fitted = real(*args, **kwargs)
+        return dataclasses.replace(fitted, reasons=(fit_module.NOTHING_LEARNED, *fitted.reasons))
+
+    monkeypatch.setattr(fit_module, "fit_relations", learned_nothing)
+    result = runner.invoke(app, [*compare_args(tiny_model, tmp_path / "cmp"), "--json"])
+    assert result.exit_code == 0, result.output
+    notes = json.loads(result.stdout)["notes"]
+    assert any(n.startswith("The probes learned nothing") for n in notes), notes
+    monkeypatch.setattr(fit_module, "fit_relations", real)  # the control: a model that learns
+    plain = runner.invoke(app, [*compare_args(tiny_model, tmp_path / "cmp2"), "--json"])
+    assert not any(n.startswith("The probes learned nothing") for n in json.loads(plain.stdout)["notes"])

@@ -138,8 +138,8 @@ def schedule_view(name: str, warmup: int, steps: int, advice: Advice, constant_l
     the schedule reach the tau of `effective_steps` constant-lr steps (advice.budget_steps),
     `lr_integral` = effective_steps / steps; `peak_step`: where the run reaches the peak's tau."""
     sb = schedule_budget(name, steps, warmup)
-    # constant-lr steps to the peak, rescaled from the rounded budget the advice was sized for
-    lam_steps = advice.c / (advice.lr * advice.weight_decay) if advice.weight_decay > 0 else math.inf
+    # constant-lr steps to the peak (the fitted clock's), rescaled from the rounded budget the advice was sized for
+    lam_steps = advice.predicted_peak_step if advice.weight_decay > 0 else math.inf
     lam_steps *= sb.effective_steps / advice.budget_steps
     return {"lr_schedule": name, "warmup": warmup, "run_steps": steps, "effective_steps": sb.effective_steps,
             "lr_integral": sb.lr_integral, "constant_lr_weight_decay": constant_lr_wd,
@@ -160,8 +160,10 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
     head.add_row("use", f"[bold cyan]weight_decay={_num(a.weight_decay, '.3g')}[/]  (interval "
                         f"{_num(lo)} .. {_num(hi)})   at lr={_num(a.lr, 'g')} {run}")
     peak_step = a.predicted_peak_step if schedule is None else schedule["peak_step"]
-    pred = (f"{_num(a.predicted_metric, '.4f')} peak validation {metric}, around step "
-            f"{_num(peak_step, '.0f')}" + (" [yellow](extrapolated)[/]" if a.extrapolated else ""))
+    when = (f"around step {_num(peak_step, '.0f')}" if math.isfinite(peak_step) else
+            "not within the run (its lr decays to 0 before the peak's tau)")
+    pred = (f"{_num(a.predicted_metric, '.4f')} peak validation {metric}, {when}"
+            + (" [yellow](extrapolated)[/]" if a.extrapolated else ""))
     if a.verdict == FAILS and math.isfinite(f.common_steps) and a.budget_steps > 2 * f.common_steps:
         pred = (f"at least {_num(a.predicted_metric, '.4f')} peak validation {metric}: this lam's peak in its "
                 f"own probe (step {_num(peak_step, '.0f')}); it led the others over the {f.common_steps:.0f} "

@@ -3,7 +3,6 @@ compare.json and a figure (Optuna's best so far against cumulative compute)."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,7 +34,7 @@ from l2advisor.cli.tune import (
 )
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.runs.lock import RunLock
-from l2advisor.runs.store import json_safe, make_header, open_results, read_results, write_json
+from l2advisor.runs.store import make_header, open_results, read_results, write_json
 from l2advisor.tuning.accounting import best_so_far, cumulative, optuna_costs
 
 
@@ -144,8 +143,8 @@ def compare(
     report = comparison.report()
     write_json(run_dir / "compare.json", report)
     save_figure(report, run_dir / "compare.png")
-    if as_json:
-        out.print_json(json.dumps(json_safe(report)))
+    if as_json:  # what compare.json holds, versions included
+        out.print_json((run_dir / "compare.json").read_text(encoding="utf-8"))
     else:
         out.print(compare_table(report))
         out.print(match_line(report))

@@ -233,9 +233,9 @@ def plot_collapsed(data: ReportData, path: Path) -> Path:
         ax.plot(t, mean, "k-", lw=2, label="pooled curve")
     if math.isfinite(f.c):
         c_lo, c_hi = f.c_interval
-        if math.isfinite(c_lo) and math.isfinite(c_hi):
+        if math.isfinite(c_lo) and math.isfinite(c_hi) and c_hi > c_lo and not f.c_bound:  # a bound has no interval
             ax.axvspan(c_lo, c_hi, color="C3", alpha=0.1,
-                       label=f"c interval [{c_lo:.3g}, {c_hi:.3g}]")
+                       label=f"c interval [{c_lo:.3g}, {c_hi:.3g}] (measured)")
         ax.axvline(f.c, color="C3", lw=1.5, label=c_text(f, why=False, with_interval=False))
     a = data.advice
     if a is not None and math.isfinite(a.weight_decay):

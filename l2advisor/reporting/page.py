@@ -19,7 +19,8 @@ FIGURES = {  # file name -> caption in report.md
                  "against 1/(lr*lam). The fit log t* = log c0 + alpha log(1/(lr*lam)) with its 95% "
                  "bootstrap band; the paper predicts slope 1.",
     "plateau.png": "Peak validation metric against lam. Lams up to lam_c are within noise of the best "
-                   "(the plateau); the advice for the budget is marked.",
+                   "(the plateau); the advice for the budget is marked when there is one (`recommend` "
+                   "first, or report(budget=) in Python).",
     "collapsed.png": "The plateau probes pooled on the tau clock (each centred on the plateau level). "
                      "c is the tau where the pooled curve is best: lam = c/(lr*T).",
 }

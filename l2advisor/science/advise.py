@@ -198,8 +198,8 @@ def advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: float
     after the run's end is said so in the reasons."""
     advice = _advise(fit, budget_steps, lr, momentum)
     if advice.predicted_peak_step > advice.budget_steps * (1 + 1e-9):
-        why = (f"the peak is expected around step {advice.predicted_peak_step:.0f}, after the run's "
-               f"{advice.budget_steps} steps: the run ends before its top, below the predicted metric")
+        why = (f"the peak is expected around step {advice.predicted_peak_step:.0f}, after the {advice.budget_steps} "
+               f"(constant-lr) steps the advice is for: the run ends before its top, below the predicted metric")
         advice = replace(advice, reasons=(*advice.reasons, why))
     return advice
 

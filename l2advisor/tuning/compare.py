@@ -264,7 +264,7 @@ class Comparison:
         run_study(self.task, config, study, study_settings, adapter, self.interrupted, self.lr_at())
         if self.interrupted():
             return False
-        trials = [{k: v for k, v in t.items() if k != "curve"} for t in trial_rows(study)]
+        trials = self._first_trials([{k: v for k, v in t.items() if k != "curve"} for t in trial_rows(study)])
         values, costs = optuna_costs(trials)
         complete = [t for t in trials if t["state"] == "COMPLETE" and t["value"] is not None]
         self.extra.update(optuna_trials=trials, optuna_study={
@@ -286,6 +286,21 @@ class Comparison:
         if advisor is not None and advisor["peak_mean"] is not None:
             self.extra["trials_to_match"] = trials_to_match(values, costs, advisor["peak_mean"])
         return True
+
+    def _first_trials(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The study's first --trials trials (failed ones, re-queued, do not count): a directory that
+        once ran more keeps them, and the same seeded draws come first, so fewer trials compare as
+        a study of that size would."""
+        kept, counted = [], 0
+        for row in sorted(rows, key=lambda r: r["number"]):
+            if counted >= self.settings.trials:
+                break
+            kept.append(row)
+            counted += row["state"] != "FAIL"
+        if len(kept) < len(rows):
+            self.notes.append(f"The study here holds {len(rows)} trials; its first {len(kept)} are compared "
+                              f"(--trials {self.settings.trials}).")
+        return kept
 
     def report(self) -> dict[str, Any]:
         """The JSON-safe results: settings, every arm's row and runs, Optuna's trials, notes."""

@@ -48,6 +48,8 @@ def test_clipped_advice_never_reaches_its_peak_under_cosine(run: Path) -> None:
     d = as_json(run, "--budget", "1000", "--lr-schedule", "cosine")  # c/(lr*500) = 0.06 > lam_c = 0.02
     assert d["weight_decay"] == pytest.approx(0.02, rel=0.2) and d["weight_decay"] < d["unclipped"]
     assert d["peak_step"] is None or not math.isfinite(d["peak_step"])  # tau never reaches c
+    panel = flat(recommend(run, "--budget", "1000", "--lr-schedule", "cosine").stdout)
+    assert "not within the run (its lr decays to 0 before the peak's tau)" in panel  # was "around step -"
 
 
 def test_panel_names_the_schedule(run: Path) -> None:

@@ -101,6 +101,8 @@ def test_compare_runs_every_arm_and_accounts_compute(tiny_model: Path, tmp_path:
     result = runner.invoke(app, [*compare_args(tiny_model, out), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
+    assert report == json.loads((out / "compare.json").read_text())  # stdout is compare.json, versions included
+    assert report["schema_version"] and report["l2advisor_version"]
     rows = {row["arm"]: row for row in report["rows"]}
     assert list(rows) == ["advisor", "autol2", "default", "zero", "optuna"]
     probes = read_results(out / "probes.jsonl")
@@ -160,8 +162,13 @@ def test_compare_extends_with_more_trials_and_seeds(tiny_model: Path, tmp_path: 
     assert report["settings"]["trials"] == 3 and report["settings"]["seeds"] == [0, 1, 2]
     assert any(s["run"].startswith("zero/") and s["run"].endswith("seed=2") for s in starts)  # the new seed ran
     assert len([t for t in report["optuna_trials"] if t["state"] == "COMPLETE"]) == 3  # and the third trial
-    back = runner.invoke(app, compare_args(tiny_model, out))  # the earlier command still resumes
+    back = runner.invoke(app, [*compare_args(tiny_model, out), "--json"])  # the earlier command still resumes
     assert back.exit_code == 0, back.output
+    fewer = json.loads(back.stdout)  # and compares the study's first 2 trials, as a 2-trial study would
+    assert [t["number"] for t in fewer["optuna_trials"]] == [0, 1]
+    assert any("holds 3 trials; its first 2 are compared" in n for n in fewer["notes"])
+    optuna_row = next(r for r in fewer["rows"] if r["arm"] == "optuna")
+    assert optuna_row["compute_steps"] == 2 * 40  # two trials' compute, not three
     other = compare_args(tiny_model, out, "--default-lam", "0.01")  # another arm: not the same runs
     refused = runner.invoke(app, other)
     assert refused.exit_code == 2 and "default_lam" in " ".join(refused.stderr.split())

@@ -205,6 +205,7 @@ def train_command(
         ReplaySchedule,
         WeightDecayTrajectory,
         read_trajectory,
+        replay_notes,
         write_trajectory,
     )
 
@@ -250,11 +251,8 @@ def train_command(
     if every > steps:
         raise InputError(f"The budget ({steps} steps) is shorter than one evaluation interval "
                          f"(--eval-every {every}); lower --eval-every or raise --budget.")
-    if replay is not None and replay.budget_steps is not None and replay.budget_steps != steps:
-        err.print(f"[yellow]{escape(str(weight_decay_schedule))} was recorded over {replay.budget_steps} steps, this run "
-                  f"is {steps}: its lams follow the recorded steps" + (f", and after step {replay.budget_steps} the "
-                  f"last one ({replay.lams[-1]:.3g}) stays." if steps > replay.budget_steps else ", cut at the end.")
-                  + "[/]", highlight=False)
+    for note in replay_notes(replay, str(weight_decay_schedule), steps, lr_schedule) if replay is not None else ():
+        err.print(f"[yellow]{escape(note)}[/]", highlight=False)
     lam = kwargs["lam0"] if kwargs else float(weight_decay)  # type: ignore[arg-type]
     config = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=steps, eval_every=every, seed=seed,
                          momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))

@@ -161,3 +161,17 @@ class ReplaySchedule:
     def step(self, loss: float | None = None, accuracy: float | None = None) -> float:
         """Account for the step just taken (loss and accuracy are ignored); lam for the next."""
         return self.set_step(self.step_count + 1)
+
+
+def replay_notes(replay: WeightDecayTrajectory, name: str, steps: int, lr_schedule: str) -> list[str]:
+    """What differs between a recorded schedule and the run replaying it, one sentence each: its
+    length (the lams follow the recorded steps) and its lr schedule (another tau for the same lams)."""
+    notes = []
+    if replay.budget_steps is not None and replay.budget_steps != steps:
+        notes.append(f"{name} was recorded over {replay.budget_steps} steps, this run is {steps}: its lams follow "
+                     "the recorded steps" + (f", and after step {replay.budget_steps} the last one "
+                     f"({replay.lams[-1]:.3g}) stays." if steps > replay.budget_steps else ", cut at the end."))
+    if replay.lr_schedule is not None and replay.lr_schedule != lr_schedule:
+        notes.append(f"The schedule was recorded under a {replay.lr_schedule} lr; this run's is {lr_schedule}: "
+                     "the same lams at the same steps make another tau (lr*lam summed).")
+    return notes

@@ -65,4 +65,6 @@ def test_a_schedule_recorded_over_another_budget_is_said(tiny_model: Path, tmp_p
     said = " ".join(longer.stderr.split())
     assert "was recorded over 120 steps, this run is 200" in said and "after step 120 the last one" in said
     same = runner.invoke(app, [*args, "--out", str(tmp_path / "same"), "--budget", "120"])  # the control
-    assert same.exit_code == 0 and "was recorded over" not in same.stderr
+    assert same.exit_code == 0 and "was recorded over" not in same.stderr and "recorded under" not in same.stderr
+    cosine = runner.invoke(app, [*args, "--out", str(tmp_path / "cos"), "--budget", "120", "--lr-schedule", "cosine"])
+    assert cosine.exit_code == 0 and "recorded under a constant lr; this run's is cosine" in " ".join(cosine.stderr.split())

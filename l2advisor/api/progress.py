@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from l2advisor.consoles import log_width
+
 ProgressArg = bool | None | Callable[["ProgressEvent"], Any]
 
 
@@ -77,7 +79,7 @@ class Bar:
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
-                                 console=Console(stderr=True))
+                                 console=Console(stderr=True, width=log_width()))
         self.task = self.progress.add_task(title, total=total, info="")
 
     def __call__(self, event: ProgressEvent) -> None:

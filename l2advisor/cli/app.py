@@ -25,6 +25,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from l2advisor._version import __version__
+from l2advisor.consoles import log_width
 from l2advisor.errors import InputError, L2AdvisorError
 
 
@@ -51,7 +52,7 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain click help: rich's help renderer imports markdown-it and pygments (0.2 s)
 )
 out = Console(soft_wrap=True)  # data
-err = Console(stderr=True)  # progress and diagnostics
+err = Console(stderr=True, width=log_width())  # progress and diagnostics
 _state = {"debug": False}
 F = TypeVar("F", bound=Callable[..., Any])
 # --threads belongs to the commands that train, not to the group: typer coerces every non-flag

@@ -118,3 +118,18 @@ def test_recommend_panel_at_80_columns(tmp_path: Path) -> None:
     assert f"weight_decay={advice['weight_decay']:.3g}" in panel.stdout
     lo, hi = advice["interval"]
     assert f"{lo:.3g} .. {hi:.3g}" in panel.stdout
+
+
+def test_stderr_of_a_log_file_is_drawn_120_wide_and_a_terminal_its_own(monkeypatch) -> None:
+    import sys
+
+    from l2advisor.consoles import log_width
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert log_width() == 120  # rich's 80 cut the bars' counts and times ("560…", "0:0…")
+    monkeypatch.setenv("COLUMNS", "60")
+    assert log_width() is None  # the user's $COLUMNS: rich reads it
+    monkeypatch.delenv("COLUMNS")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert log_width() is None  # a terminal: its own width

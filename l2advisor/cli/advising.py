@@ -160,8 +160,8 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
     head.add_row("use", f"[bold cyan]weight_decay={_num(a.weight_decay, '.3g')}[/]  (interval "
                         f"{_num(lo)} .. {_num(hi)})   at lr={_num(a.lr, 'g')} {run}")
     peak_step = a.predicted_peak_step if schedule is None else schedule["peak_step"]
-    when = (f"around step {_num(peak_step, '.0f')}" if math.isfinite(peak_step) else
-            "not within the run (its lr decays to 0 before the peak's tau)")
+    when = ("not within the run (its lr decays to 0 before the peak's tau)" if schedule is not None and
+            math.isinf(peak_step) else f"around step {_num(peak_step, '.0f')}")
     pred = (f"{_num(a.predicted_metric, '.4f')} peak validation {metric}, {when}"
             + (" [yellow](extrapolated)[/]" if a.extrapolated else ""))
     if a.verdict == FAILS and math.isfinite(f.common_steps) and a.budget_steps > 2 * f.common_steps:

@@ -43,7 +43,8 @@ def check_settings(settings: ProbeSettings, task: Task) -> None:
         raise InputError("--seeds must name at least one seed.")
     for what, values in (("The lams (--lambdas)", settings.lambdas or ()), ("The probe seeds", settings.seeds),
                          ("The learning rates (--lrs)", settings.lrs)):
-        shown = [f"{v:g}" for v in values]  # as the run ids write them: 0.001 and 0.0010000001 are one run
+        shown = [str(v) if isinstance(v, int) else f"{v:g}" for v in values]  # as run ids write them: 0.001 and
+        # 0.0010000001 are one run; seeds are whole numbers, written in full
         twice = sorted({v for v in shown if shown.count(v) > 1})
         if twice:
             raise InputError(f"{what} list {', '.join(twice)} more than once (as run ids write them); give each "

@@ -154,15 +154,24 @@ def _fallback(fit: Fit, budget: int, lr: float, base: dict) -> Advice:
 
 
 def lam_for_budget(c: float, b: float, clock_ref: float, budget: float) -> float:
-    """lr*lam whose top arrives at `budget` steps, when the top arrives at steps = c/(lr*lam)^b.
+    """lr*lam whose top arrives at `budget` steps, when c is the tau of the top at the probes'
+    reference clock `clock_ref` (an lr*lam they measured) and the time to the top scales as
+    (lr*lam)^-b from there: steps = (c/clock_ref) * (clock_ref/(lr*lam))^b.
 
-    With b = 1 this is the paper's c/T. `clock_ref` (an lr*lam the probes measured) anchors the
-    extrapolation so that c keeps its meaning when b changes: steps_ref = c / clock_ref^b.
+    With b = 1 this is the paper's c/T. The anchor steps_ref = c/clock_ref does not move with b,
+    so an interval over b's values keeps c's meaning.
     """
     if b == 1.0 or not math.isfinite(clock_ref):
         return c / budget if b == 1.0 else NAN
-    steps_ref = c / clock_ref**b
+    steps_ref = c / clock_ref
     return clock_ref * (steps_ref / budget) ** (1.0 / b)
+
+
+def steps_to_top(c: float, b: float, clock_ref: float, shrink: float) -> float:
+    """Steps for the top to arrive at lr*lam = `shrink` (the inverse of `lam_for_budget`)."""
+    if b == 1.0 or not math.isfinite(clock_ref):
+        return c / shrink if b == 1.0 else NAN
+    return (c / clock_ref) * (clock_ref / shrink) ** b
 
 
 def _clock_constant(fit: Fit, momentum: float) -> tuple[float, tuple[float, float], list[str]]:
@@ -231,21 +240,19 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
         return min(max(lam, lo_lam), hi_lam) if math.isfinite(lam) else NAN
 
     b = fit.b_used if math.isfinite(fit.b_used) and fit.verdict != CANNOT else 1.0
-    raw = lam_for_budget(c, b, fit.clock_ref, budget) / lr
-    to_tau = fit.clock_ref ** (1.0 - b)  # c is on the clock steps*(lr*lam)^b: the top's tau at the probes is c*to_tau
-    kept_clock = []
-    if b != 1.0 and raw < (on_tau := lam_for_budget(c * to_tau, 1.0, fit.clock_ref, budget) / lr):
+    raw = lam_for_budget(c, b, fit.clock_ref, budget) / lr  # c: the top's tau where the probes ran
+    b_fit, kept_clock = b, []
+    if b != 1.0 and raw < (on_tau := lam_for_budget(c, 1.0, fit.clock_ref, budget) / lr):
         # The two errors do not cost the same: a lam too small ends the run before its top; one
         # larger than needed (on the plateau) reaches the same top earlier, and the best checkpoint
         # keeps it. A b below 1 also comes from the top rung's crossings falling in the fast,
         # lr-driven rise (benchmarks/slow_rise.py: advice 10x too small, 3-4 points lost).
-        kept_clock = [f"lam = tau_top/(lr*T) = {c * to_tau:.3g}/({lr:.3g}*{budget}) = {on_tau:.3g}, the tau clock's "
-                      f"answer (tau_top: the tau of the top where the probes ran), kept over {raw:.3g} from b = "
-                      f"{b:.2f}: a lam too small ends the run before its top, one larger than needed on the plateau "
-                      "reaches the same top earlier (b's answer is in the interval)"]
-        raw = on_tau
+        kept_clock = [f"lam = c/(lr*T) = {c:.3g}/({lr:.3g}*{budget}) = {on_tau:.3g}, the tau clock's answer, kept "
+                      f"over {raw:.3g} from b = {b:.2f}: a lam too small ends the run before its top, one larger "
+                      "than needed on the plateau reaches the same top earlier (b's answer is in the interval)"]
+        b, raw = 1.0, on_tau
     wd = clip(raw)
-    peak_step = c / (lr * wd) ** b  # the fitted clock's prediction, whichever answer was kept
+    peak_step = steps_to_top(c, b, fit.clock_ref, lr * wd)  # on the clock the advice was solved with
     why = [] if fit.verdict != CANNOT else [
         "NOT confirmed by these probes (they sit above the plateau and could not see the clock): "
         "the paper's tau clock (b = 1); the interval spans b = "
@@ -261,7 +268,9 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
                    "smaller lams are worse however long the run")
     extrapolated = lr * wd < fit.lr * fit.lam_min_probed * (1 - 1e-9)
     level = _extrapolated_level(fit, why, k) if extrapolated else _peak_at(fit, wd / k)
-    metric = level - _shortfall(fit, budget * (lr * wd) ** b)
+    axis_b = fit.b_used if math.isfinite(fit.b_used) else 1.0  # the clock the pooled curve was drawn on
+    position = budget * (lr * wd) ** axis_b * fit.clock_ref ** (1.0 - axis_b)  # the run's end on that axis, in tau
+    metric = level - _shortfall(fit, position)
     if not math.isclose(lr, fit.lr, rel_tol=1e-9):
         clock = {True: "confirmed across probe lrs", False: "NOT confirmed across probe lrs: "
                  "unreliable", None: "not checked (one probe lr)"}[fit.clock_is_lr_lam]
@@ -269,11 +278,10 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
                    f"lr*lam clock ({clock})")
     if abs(fit.alpha - 1.0) > 0.25:
         why.append(f"alpha = {fit.alpha:.2f}, the formula assumes 1: treat it as approximate")
-    lo, hi = _interval(fit, c_interval, b, budget, lr, clip)
+    lo, hi = _interval(fit, c_interval, b_fit, budget, lr, clip)
     if kept_clock:  # the interval holds both answers: b's and the tau clock's, which is advised
-        on_tau_interval = _interval(fit, tuple(v * to_tau for v in c_interval), 1.0, budget, lr, clip)
-        lo, hi = min(lo, wd), max(hi, wd, on_tau_interval[1])
-    if abs(math.log(fit.lr * fit.lam_min_probed / (lr * wd))) > math.log(4) and b != 1.0 and not kept_clock:
+        lo, hi = min(lo, wd), max(hi, wd, _interval(fit, c_interval, 1.0, budget, lr, clip)[1])
+    if abs(math.log(fit.lr * fit.lam_min_probed / (lr * wd))) > math.log(4) and b != 1.0:
         why.append(f"extrapolated {fit.lr * fit.lam_min_probed / (lr * wd):.3g}x below the smallest "
                    f"probe with b = {b:.2f}: the interval spans b's 95% interval")
     return Advice(weight_decay=float(wd), interval=(float(lo), float(hi)),

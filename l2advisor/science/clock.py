@@ -74,8 +74,9 @@ FLOOR_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def _floor_critical(df: int) -> float:
-    """F(1, df) at 0.99, approximated as 6.63 + 34/df (within 3% for df >= 10, on the
-    conservative side; no scipy.stats import, which costs a command 0.7 s)."""
+    """F(1, df) at 0.99, approximated as 6.63 + 34/df: within 3% and on the conservative side for
+    df >= 10 (a probe plan gives 18 or more), too lenient below (F(1, 6) is 13.7, this 12.3); no
+    scipy.stats import, which costs a command 0.7 s."""
     return 6.63 + 34.0 / max(df, 1)
 
 
@@ -102,7 +103,7 @@ def _fit_clock(clocks: np.ndarray, steps: np.ndarray) -> tuple[float, float, flo
     df = steps.size - steps.shape[1] - 2  # the intercepts, b and the floor
     # only the signature of a rise that holds up the quick clocks: a floor that steepens a
     # positive b (with b < 0, larger lams arriving later, a floor would only exaggerate it)
-    steeper = b_floor > max(b_power, 0.0)
+    steeper = b_power > 0.0 and b_floor > b_power
     if steeper and df > 0 and misfit < power and (power - misfit) / max(misfit / df, 1e-300) > _floor_critical(df):
         _, rss0, rss1 = _fit_b(clocks, np.log(steps - floor))
         return b_floor, rss0, rss1, floor

@@ -267,8 +267,8 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
     pool = [(m, cv) for m, cv in plat if m.peaked] or plat  # centred on the plateau level:
     b_used = clock_exponent(f)
     f.update(b_used=b_used, clock_ref=float(np.exp(np.mean([np.log(m.lr * m.lam) for m, _ in compared]))))
-    f.update(collapse([on_clock(cv, b_used) for _, cv in pool], [p["level"] - m.peak_metric for m, _ in pool],
-                      finite_median(m.noise for m, _ in pool), n_boot, rng))
+    f.update(_in_tau(collapse([on_clock(cv, b_used) for _, cv in pool], [p["level"] - m.peak_metric for m, _ in pool],
+                              finite_median(m.noise for m, _ in pool), n_boot, rng), b_used, f["clock_ref"]))
     kind = f.pop("edge", "")
     f["c_bound"] = {"rising": "lower", "first": "upper"}.get(kind, "")
     edge = {"rising": f"the pooled curve is still rising at tau = {f['c']:.3g}: c is a "
@@ -296,6 +296,19 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
                    f"\"{flipped}\" the other side): one more seed per lam settles it")
     first = [NOTHING_LEARNED] if notes[:1] == [NOTHING_LEARNED] else []  # the first thing to read
     return Fit(**{**f, "verdict": verdict, "reasons": tuple(first + why + _describe(f) + notes[len(first):])})
+
+
+def _in_tau(pooled: dict, b: float, clock_ref: float) -> dict:
+    """The pooled curve's axis, c and its interval, read on the clock steps*(lr*lam)^b, in tau at the
+    probes' reference clock: x * clock_ref^(1-b), which is tau itself for a probe at clock_ref. So c
+    is always a tau (the top's, where the probes ran) whatever b the collapse used."""
+    if b == 1.0 or not pooled:
+        return pooled
+    k = clock_ref ** (1.0 - b)
+    out = {**pooled, "c": pooled["c"] * k, "c_interval": tuple(v * k for v in pooled["c_interval"])}
+    for key in ("collapsed_tau",):
+        out[key] = tuple(v * k for v in pooled[key])
+    return out
 
 
 def fit_relations(

@@ -176,8 +176,8 @@ class Comparison:
         self.extra["fit"] = {"verdict": fit.verdict, "c": fit.c, "alpha": fit.alpha, "lam_c": fit.lam_c,
                              "reasons": list(fit.reasons)}
         if fit.reasons[:1] == (NOTHING_LEARNED,):  # said where the table is read, not only in the fit
-            self.notes.append("The probes learned nothing (" + NOTHING_LEARNED.split(": ", 1)[1] + "): no arm's "
-                              "number below says anything about weight decay.")
+            self.notes.append("The probes learned nothing: no arm's number below says anything about weight "
+                              "decay. " + NOTHING_LEARNED.split(": ", 1)[1].capitalize() + ".")
         if fit.n_usable == 0:  # no advice: both arms fail, never a default lam in the advisor's row
             ends = Counter(s.status for s in states)
             self._fail_advisor(f"none of the {len(states)} probes is usable ("

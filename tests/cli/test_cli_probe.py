@@ -124,6 +124,8 @@ def test_a_value_listed_twice_is_refused_before_anything_runs(tiny_model: Path, 
         assert result.exit_code == 2, result.output
         assert named in " ".join(result.stderr.split())
         assert not (out / "probes.jsonl").exists()
+    large = runner.invoke(app, probe_args(tiny_model, tmp_path / "large", "--seeds", "1000000,1000001"))
+    assert large.exit_code == 0, large.output  # the control: distinct seeds that ':g' would write alike
 
 
 def test_fewer_lams_than_a_fit_needs_are_probed_with_a_warning(tiny_model: Path, tmp_path: Path) -> None:

@@ -94,3 +94,21 @@ def test_bad_schedule_flags(run: Path, args: list[str], message: str) -> None:
     result = recommend(run, "--budget", "3000", *args)
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.stderr.split()) and "Traceback" not in result.output
+
+
+def test_an_unknown_peak_step_at_constant_lr_is_not_blamed_on_a_schedule() -> None:
+    import io
+
+    from rich.console import Console
+
+    from l2advisor.cli.advising import advice_panel
+    from l2advisor.science.advise import advise
+    from l2advisor.science.fit import fit_relations
+
+    fit = fit_relations(S.no_effect_family())
+    advice = advise(fit, 100, 0.05)  # "does not hold" at another lr: no peak step is predicted
+    assert not math.isfinite(advice.predicted_peak_step)
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    console.print(advice_panel(advice, fit, "accuracy"))
+    text = " ".join(console.file.getvalue().split())
+    assert "around step -" in text and "decays to 0" not in text

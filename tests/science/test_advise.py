@@ -258,23 +258,35 @@ def test_a_fitted_b_below_one_never_shrinks_the_advice_below_the_tau_clocks(clea
     """A lam too small ends the run before its top; one larger than needed on the plateau reaches
     the same top earlier. So b < 1 (which would advise a smaller lam for a long budget) keeps the
     tau clock's answer and only widens the interval; b > 1 (a larger lam) is used as fitted. c is
-    on the clock steps*(lr*lam)^b: the top's tau where the probes ran is c * clock_ref^(1-b)."""
+    the tau of the top where the probes ran (clock_ref), whatever b."""
     from l2advisor.science.advise import lam_for_budget
 
     budget, b = 100_000, 0.6
     slow = dataclasses.replace(clean, b=b, b_used=b, b_interval=(0.5, 0.7), verdict=APPROX)
     a = advise(slow, budget)
-    tau_top = clean.c * clean.clock_ref ** (1 - b)
-    assert a.weight_decay == pytest.approx(tau_top / (0.1 * budget))
+    assert a.weight_decay == pytest.approx(clean.c / (0.1 * budget))
     b_answer = lam_for_budget(clean.c, b, clean.clock_ref, budget) / 0.1
     assert b_answer < a.weight_decay / 3 and a.interval[0] <= b_answer * 1.0001  # b's answer stays in the interval
     assert a.interval[0] <= a.weight_decay <= a.interval[1]  # and so does the advice
     assert any("the tau clock's answer" in r for r in a.reasons)
-    assert a.predicted_peak_step == pytest.approx(clean.c / (0.1 * a.weight_decay) ** b)  # the fitted clock's
+    assert a.predicted_peak_step == pytest.approx(clean.c / (0.1 * a.weight_decay))  # on the tau clock it kept
     fast = dataclasses.replace(clean, b=1.4, b_used=1.4, b_interval=(1.3, 1.5), verdict=APPROX)
     larger = advise(fast, budget)  # the control: b > 1 asks for a larger lam, and gets it
     assert larger.weight_decay == pytest.approx(lam_for_budget(clean.c, 1.4, clean.clock_ref, budget) / 0.1)
     assert not any("the tau clock's answer" in r for r in larger.reasons)
+
+
+def test_c_keeps_its_meaning_across_b_the_top_at_the_probes_arrives_at_c_over_clock_ref(clean):
+    """lam_for_budget and steps_to_top anchor at the probes' reference clock: whatever b, a run at
+    lr*lam = clock_ref peaks at c/clock_ref steps (an interval over b's values must not move it)."""
+    from l2advisor.science.advise import lam_for_budget, steps_to_top
+
+    ref, c = clean.clock_ref, 3.0
+    for b in (0.6, 1.0, 1.4):
+        assert steps_to_top(c, b, ref, ref) == pytest.approx(c / ref)
+        assert lam_for_budget(c, b, ref, c / ref) == pytest.approx(ref)  # the budget that is the probes' time
+        shrink = lam_for_budget(c, b, ref, 50_000)
+        assert steps_to_top(c, b, ref, shrink) == pytest.approx(50_000)  # the two are inverses
 
 
 def test_a_top_on_the_tau_clock_after_a_slow_rise_is_advised_near_c_over_lr_t():
@@ -301,3 +313,23 @@ def test_autol2_names_lam0_when_lam_min_is_one_decay_below_it(clean):
     assert any(r.startswith("lam_min") and "below lam0" in r for r in cfg.reasons), cfg.reasons
     long = autol2_config(clean, 100_000)  # the control: advice below lam0
     assert any(r.startswith("lam_min") and "below the budget advice" in r for r in long.reasons)
+
+
+def test_c_is_the_tops_tau_whatever_clock_the_collapse_used():
+    """A fit whose collapse ran on steps*(lr*lam)^b with b != 1 reports c in tau at the probes'
+    reference clock: a reviewer found c = 10-13 for a top at tau = 3 (a "cannot tell" advice then 4x
+    too large, AutoL2's refractory c/4 too long)."""
+    from l2advisor.probing.settings import probe_settings
+    from l2advisor.probing.simulate import simulate_probes, tau_clock_peak
+
+    settings, _ = probe_settings(0.1, 0.0, n_val=1000, batch_size=64, budget_steps=20_000)
+    off_tau = 0
+    for seed in range(10):
+        fit = fit_relations(simulate_probes(settings, tau_clock_peak(c=3.0, t_rise=40.0), 1000, seed), n_bootstrap=50)
+        off_tau += fit.b_used != 1.0
+        assert 1.5 < fit.c < 6.0, (seed, fit.verdict, fit.b_used, fit.c)
+        if fit.verdict != FAILS:
+            assert advise(fit, 25_600, 0.1).weight_decay < 2.0 * 3.0 / (0.1 * 25_600), seed
+        if fit.verdict in (HOLDS, APPROX):  # "cannot tell" starts AutoL2 with its own defaults
+            assert autol2_config(fit, 25_600).refractory_tau == pytest.approx(fit.c / 4)
+    assert off_tau >= 2  # the case this is about: collapses on another clock than tau

@@ -89,7 +89,7 @@ def test_on_clock_rescales_time() -> None:
 def test_lam_for_budget_puts_the_top_at_the_budget(b: float) -> None:
     c, ref, budget = 3.0, 0.004, 50_000
     clock = lam_for_budget(c, b, ref, budget)  # lr*lam
-    steps_ref = c / ref**b  # the top at the reference clock
+    steps_ref = c / ref  # c is the top's tau at the reference clock: it arrives at c/ref steps there
     top_at = steps_ref * (clock / ref) ** (-b)  # where the top arrives at the advised clock
     assert top_at == pytest.approx(budget)
     if b == 1.0:

@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from l2advisor.reporting.data import ProbeLine, ReportData
+from l2advisor.science.advise import steps_to_top
 from l2advisor.science.c_reading import c_text
 
 # ----------------------------------------------------------------------------------------
@@ -141,8 +142,11 @@ def plot_tstar(data: ReportData, path: Path) -> Path:
     if a is not None and math.isfinite(a.weight_decay) and a.weight_decay > 0:
         x_all.append(1 / (a.lr * a.weight_decay))
     if math.isfinite(f.c) and x_all:
-        xs = np.geomspace(min(x_all) / 1.3, max(x_all) * 1.3, 20)
-        ax.plot(xs, f.c * xs, "k--", lw=1, label=f"pooled best: steps = c/(lr*lam), c = {f.c:.3g}")
+        xs = np.geomspace(min(x_all) / 1.3, max(x_all) * 1.3, 20)  # 1/(lr*lam)
+        b = f.b_used if math.isfinite(f.b_used) and math.isfinite(f.clock_ref) else 1.0  # the pooled curve's clock
+        ax.plot(xs, steps_to_top(f.c, b, f.clock_ref, 1 / xs), "k--", lw=1,
+                label=f"pooled best: steps = c/(lr*lam), c = {f.c:.3g}" if b == 1.0 else
+                f"pooled best: c = {f.c:.3g} at lr*lam = {f.clock_ref:.3g}, steps ~ (lr*lam)^-{b:.2f}")
     if a is not None and math.isfinite(a.weight_decay) and a.weight_decay > 0:
         xa = 1 / (a.lr * a.weight_decay)
         ax.axvline(xa, color="C3", lw=1)
@@ -239,7 +243,8 @@ def plot_collapsed(data: ReportData, path: Path) -> Path:
         ax.axvline(f.c, color="C3", lw=1.5, label=c_text(f, why=False, with_interval=False))
     a = data.advice
     if a is not None and math.isfinite(a.weight_decay):
-        tau_t = a.lr * a.weight_decay * a.budget_steps
+        b = f.b_used if math.isfinite(f.b_used) and math.isfinite(f.clock_ref) else 1.0  # the axis's clock
+        tau_t = a.budget_steps * (a.lr * a.weight_decay) ** b * f.clock_ref ** (1.0 - b)
         if math.isfinite(f.c) and abs(tau_t / f.c - 1) > 0.01:
             ax.axvline(tau_t, color="C1", ls="--", lw=1,
                        label=f"tau the budget reaches at the advice: {tau_t:.3g}")

@@ -129,3 +129,12 @@ def test_a_saved_advice_says_it_is_the_last_recommends_and_for_which_run() -> No
     assert plain == "the budget of the last `l2advisor recommend` on this directory (advice.json)"
     scheduled = saved_advice_source({"budget_steps": 5000, "lr_schedule": "cosine", "run_steps": 10000})
     assert scheduled.endswith(": 10000 steps of cosine lr, which the tau clock sees as 5000 constant-lr steps")
+
+
+def test_a_fit_pooled_on_another_clock_than_tau_still_draws(tmp_path: Path, family, fit) -> None:
+    import dataclasses
+
+    other = dataclasses.replace(fit, b_used=0.7)  # the t* plot's line and the budget's mark follow that clock
+    paths = write_report(report_data(family, other, advise(other, 100_000), title="t"), tmp_path)
+    for path in paths[:-1]:
+        check_png(path)

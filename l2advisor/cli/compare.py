@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from l2advisor.cli.app import Threads, app, catch_interrupt, err, handle_errors, out, parse_ints
+from l2advisor.cli.budget import check_budget
 from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.cli.tune import (
     Bars,
@@ -28,6 +29,7 @@ from l2advisor.cli.tune import (
     SamplerSeed,
     Storage,
     Trials,
+    Unit,
     fmt_num,
     spec_and_config,
     study_settings,
@@ -44,6 +46,7 @@ def compare(
     model_file: Annotated[Path, typer.Argument(help="Your model file (build_model, build_data, optional build_test).")],
     budget: Budget,
     trials: Trials = 20,
+    unit: Unit = "steps",
     seeds: Annotated[int, typer.Option("--seeds", help="Training seeds (0..S-1) of every single-run arm.")] = 3,
     probe_budget: Annotated[int | None, typer.Option(help="Total probe steps of the advisor and AutoL2 arms' default "
                                                       "ladder [default: probes sized to --budget, as `probe --budget`].")] = None,
@@ -85,17 +88,21 @@ def compare(
         raise InputError(f"--seeds must be at least 1, got {seeds}.")
     if lr_schedule not in SCHEDULES:
         raise InputError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}.")
-    if budget < 1:
-        raise InputError(f"--budget must be a positive number of steps, got {budget}.")
+    if unit == "steps" and budget < 1:
+        raise InputError(f"--budget must be a positive number of steps, got {budget:g}.")
+    check_budget(budget, unit)
     if probe_budget is not None and probe_budget < 1:
         raise InputError(f"--probe-budget must be at least 1 step (or left out: probes sized to --budget), "
                          f"got {probe_budget}.")
     if not (math.isfinite(default_lam) and default_lam >= 0):
         raise InputError(f"--default-lam must be a finite number >= 0, got {default_lam!r}.")
+    if unit == "steps" and not 0 <= warmup < budget:  # before the model file runs, when it can be said
+        raise InputError(f"--warmup must be a whole number of steps in [0, {budget:g}) (the budget), got {warmup}.")
+    overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
+    spec, task, config = spec_and_config(model_file, budget, unit, eval_every, 0, device, overrides, threads)
+    budget = config.max_steps  # in steps from here on
     if not 0 <= warmup < budget:
         raise InputError(f"--warmup must be a whole number of steps in [0, {budget}) (the budget), got {warmup}.")
-    overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
-    spec, task, config = spec_and_config(model_file, budget, eval_every, 0, device, overrides, threads)
     probe, _ = probe_settings(spec.lr, spec.momentum, seeds=parse_ints(probe_seeds, "--probe-seeds"),
                               budget_steps=None if probe_budget else budget, n_val=len(task.val),
                               batch_size=spec.batch_size, horizon=horizon, probe_budget=probe_budget)

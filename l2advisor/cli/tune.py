@@ -33,7 +33,10 @@ if TYPE_CHECKING:  # torch and optuna: imported inside the commands, so that `--
     from l2advisor.training.train import Record, TrainConfig
     from l2advisor.tuning.baseline import StudySettings, TrialOutcome
 
-Budget = Annotated[int, typer.Option("--budget", help="Training steps of every run (each trial, each seed).")]
+Budget = Annotated[float, typer.Option("--budget", help="Training budget of every run (each trial, each seed), in "
+                                                        "--unit (steps by default).")]
+Unit = Annotated[str, typer.Option(help="Unit of --budget: steps or epochs (one epoch = floor(train size / batch) "
+                                        "steps).")]
 Trials = Annotated[int, typer.Option("--trials", help="Optuna trials the study ends with (COMPLETE + PRUNED, all workers).")]
 Out = Annotated[Path | None, typer.Option("--out", help="Run directory (default: runs/<file name>).")]
 Storage = Annotated[str | None, typer.Option("--storage", help="Optuna storage: an RDB URL (sqlite:///f.db, postgresql://...) "
@@ -106,24 +109,29 @@ class TuneBars(Bars):
         self.bars.update(self.overall, completed=counted * self.budget, info=best_text)
 
 
-def spec_and_config(model_file: Path, budget: int, eval_every: int | None, seed: int, device: str,
+def spec_and_config(model_file: Path, budget: float, unit: str, eval_every: int | None, seed: int, device: str,
                      overrides: dict[str, Any], threads: int | None) -> tuple[Any, Any, TrainConfig]:
+    """The model file, its task and the training config of every run; config.max_steps is the
+    budget in steps (--unit epochs converted with the training set's size)."""
+    from l2advisor.cli.budget import budget_steps, check_budget
     from l2advisor.modelfile.task import build_task
     from l2advisor.training.train import TrainConfig, resolve_device
 
-    if budget < 1:
-        raise InputError(f"--budget must be a positive number of steps, got {budget}.")
+    if unit == "steps" and budget < 1:
+        raise InputError(f"--budget must be a positive number of steps, got {budget:g}.")
+    check_budget(budget, unit)
     from l2advisor.modelfile.spec import load_spec
 
     spec = load_spec(model_file, overrides)
     say_notes(spec)
     torch_device = resolve_device(device)
-    every = eval_every if eval_every is not None else max(1, budget // 100)
-    if not 1 <= every <= budget:  # beyond the budget only the last step would count
-        raise InputError(f"--eval-every must be a number of steps in [1, {budget}] (the budget), got {every}.")
     task = build_task(spec)
+    steps = budget_steps(budget, unit, task.train_size, spec.batch_size)
+    every = eval_every if eval_every is not None else max(1, steps // 100)
+    if not 1 <= every <= steps:  # beyond the budget only the last step would count
+        raise InputError(f"--eval-every must be a number of steps in [1, {steps}] (the budget), got {every}.")
     err.print(f"[dim]Threads: {use_threads_for(task, threads)}[/]", highlight=False)
-    config = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=budget, eval_every=every, seed=seed,
+    config = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=steps, eval_every=every, seed=seed,
                          momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))
     return spec, task, config
 
@@ -163,6 +171,7 @@ def tune(
     model_file: Annotated[Path, typer.Argument(help="Your model file (build_model, build_data, optional settings).")],
     budget: Budget,
     trials: Trials,
+    unit: Unit = "steps",
     storage: Storage = None,
     study_name: Annotated[str | None, typer.Option(help="Study name (default: <file>-T<budget>-seed<seed>).")] = None,
     pruner: Pruner = "none",
@@ -188,9 +197,10 @@ def tune(
     from l2advisor.tuning.baseline import run_study, study_objective, trial_rows
     from l2advisor.tuning.storage import default_storage, masked_url, open_storage, open_study
 
-    spec, task, config = spec_and_config(model_file, budget, eval_every, seed, device,
+    spec, task, config = spec_and_config(model_file, budget, unit, eval_every, seed, device,
                                           {"lr": lr, "batch_size": batch_size, "momentum": momentum,
                                            "optimizer": optimizer}, threads)
+    budget = config.max_steps  # in steps from here on (the study's name, the bars)
     settings = study_settings(trials, lam_low, lam_high, include_zero, pruner, sampler_seed)
     run_dir = out_dir or Path("runs") / spec.name
     url = storage or default_storage(run_dir)

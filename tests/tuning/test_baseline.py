@@ -221,3 +221,24 @@ def test_fewer_trials_than_the_study_has_says_none_were_added(tiny_model: Path, 
     again = tune(tiny_model, out, "--trials", "1")
     said = " ".join(again.stderr.split())
     assert again.exit_code == 0 and "2 trials (the study already had more than --trials 1: none added)" in said
+
+
+@pytest.mark.parametrize("command", ["tune", "compare"])
+def test_tune_and_compare_take_a_budget_in_epochs(tiny_model: Path, tmp_path: Path, command: str) -> None:
+    """Like probe, train and recommend: --unit epochs (the tiny model: 256 images, batch 32, so
+    8 steps an epoch); a fraction of a step stays refused in steps."""
+    base = [command, str(tiny_model), "--budget", "2", "--unit", "epochs", "--eval-every", "4", "--trials", "1",
+            "--device", "cpu", "--json", "--out", str(tmp_path / "e")]
+    if command == "compare":
+        base += ["--seeds", "1", "--probe-budget", "400", "--probe-seeds", "0", "--horizon", "0.4"]
+    result = runner.invoke(app, base)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    if command == "tune":
+        assert report["study_name"].endswith("-T16-seed0") and report["trials"][0]["steps"] == 16
+    else:
+        assert report["settings"]["budget"] == 16
+    half = [arg if arg != "epochs" else "steps" for arg in base]
+    half[half.index("--budget") + 1] = "10.5"
+    refused = runner.invoke(app, half)
+    assert refused.exit_code == 2 and "--budget in steps must be a whole number" in " ".join(refused.stderr.split())

@@ -92,7 +92,7 @@ def probe(
     from l2advisor.probing.follow_up import run_with_follow_up
     from l2advisor.probing.probe import failure_lines, run_probes, summarize
     from l2advisor.probing.settings import (
-        few_lams_note,
+        hand_ladder_notes,
         prepare_probes,
         probe_settings,
         resize_note,
@@ -123,10 +123,8 @@ def probe(
     sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size)
     if warns:  # over the cap, or over probe_budget: said, as `probe` says it
         tell(sizing)
-    if (few := few_lams_note(settings)) is not None:
-        tell(few)
-    if lambdas and probe_budget is not None:
-        tell("probe_budget does not apply to lambdas: every listed lam is probed.")
+    for note in hand_ladder_notes(settings, probe_budget is not None):
+        tell(note)
     for note in spec.notes:  # what a Lightning file defines that the probes do not run
         tell(note)
     with RunLock(run_dir), open_results(path, header, force=force, compatible=resized_for_budget) as writer:

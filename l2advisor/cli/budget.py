@@ -51,6 +51,13 @@ def check_budget(budget: float, unit: str) -> None:
         raise InputError(f"--budget in steps must be a whole number, got {budget!r}.")
 
 
+def check_run_budget(budget: float, unit: str) -> None:
+    """`tune` and `compare`: check_budget, with their long-standing sentence for a budget under one step."""
+    if unit == "steps" and budget < 1:
+        raise InputError(f"--budget must be a positive number of steps, got {budget:g}.")
+    check_budget(budget, unit)
+
+
 def budget_steps(budget: float, unit: str, train_size: int, batch_size: int) -> int:
     """The budget in optimizer steps; one clear sentence for a budget that is not one."""
     check_budget(budget, unit)

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from l2advisor.cli.app import Threads, app, catch_interrupt, err, handle_errors, out, parse_ints
-from l2advisor.cli.budget import check_budget
+from l2advisor.cli.budget import check_run_budget
 from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.cli.tune import (
     Bars,
@@ -88,9 +88,7 @@ def compare(
         raise InputError(f"--seeds must be at least 1, got {seeds}.")
     if lr_schedule not in SCHEDULES:
         raise InputError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}.")
-    if unit == "steps" and budget < 1:
-        raise InputError(f"--budget must be a positive number of steps, got {budget:g}.")
-    check_budget(budget, unit)
+    check_run_budget(budget, unit)  # before the other flags: their checks read the budget
     if probe_budget is not None and probe_budget < 1:
         raise InputError(f"--probe-budget must be at least 1 step (or left out: probes sized to --budget), "
                          f"got {probe_budget}.")

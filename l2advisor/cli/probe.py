@@ -156,7 +156,7 @@ def probe(
     from l2advisor.probing.plan import pending
     from l2advisor.probing.probe import summarize
     from l2advisor.probing.settings import (
-        few_lams_note,
+        hand_ladder_notes,
         prepare_probes,
         probe_settings,
         resize_note,
@@ -194,10 +194,8 @@ def probe(
         lam_max=lam_max, factor=factor, tolerance=tolerance, early_stop=early_stop)
     run_dir = out_dir or Path("runs") / spec.name
     runs, base, header = prepare_probes(spec, task, settings, str(torch_device))
-    if lambdas and probe_budget is not None:
-        err.print("[yellow]--probe-budget does not apply to --lambdas: every listed lam is probed.[/]", highlight=False)
-    if (few := few_lams_note(settings)) is not None:
-        err.print(f"[yellow]{escape(few)}[/]", highlight=False)
+    for note in hand_ladder_notes(settings, probe_budget is not None):
+        err.print(f"[yellow]{escape(note)}[/]", highlight=False)
     path = results_path(run_dir, PROBES_FILE)
     with (RunLock(run_dir) as lock,
           open_results(path, header, force=force, compatible=resized_for_budget) as writer):

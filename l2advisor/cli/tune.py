@@ -113,13 +113,11 @@ def spec_and_config(model_file: Path, budget: float, unit: str, eval_every: int 
                      overrides: dict[str, Any], threads: int | None) -> tuple[Any, Any, TrainConfig]:
     """The model file, its task and the training config of every run; config.max_steps is the
     budget in steps (--unit epochs converted with the training set's size)."""
-    from l2advisor.cli.budget import budget_steps, check_budget
+    from l2advisor.cli.budget import budget_steps, check_run_budget
     from l2advisor.modelfile.task import build_task
     from l2advisor.training.train import TrainConfig, resolve_device
 
-    if unit == "steps" and budget < 1:
-        raise InputError(f"--budget must be a positive number of steps, got {budget:g}.")
-    check_budget(budget, unit)
+    check_run_budget(budget, unit)
     from l2advisor.modelfile.spec import load_spec
 
     spec = load_spec(model_file, overrides)

@@ -53,13 +53,19 @@ def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT
     return settings, plan
 
 
-def few_lams_note(settings: ProbeSettings) -> str | None:
-    """A warning when a hand-made ladder has fewer lams than a fit needs (None otherwise)."""
-    lams = settings.lambdas or ()
-    if not lams or len(lams) >= settings.min_rungs:
-        return None
-    return (f"Only {len(lams)} lam(s) asked for: the fit needs at least {settings.min_rungs} to tell which clock "
-            f"sets the time to the top, so `recommend` will answer with the best measured lam (\"does not hold\").")
+def hand_ladder_notes(settings: ProbeSettings, probe_budget_given: bool) -> list[str]:
+    """Warnings about a hand-made ladder (`lambdas`), for the CLI's stderr and the API's notices:
+    fewer lams than a fit needs, and a probe budget that does not apply to it."""
+    lams = settings.lambdas if settings.budget_steps is None else None  # a budget's ladder is the plan's
+    notes = []
+    if lams and len(lams) < settings.min_rungs:
+        notes.append(f"Only {len(lams)} lam(s) asked for: the fit needs at least {settings.min_rungs} to tell which "
+                     f"clock sets the time to the top, so `recommend` will answer with the best measured lam "
+                     f"(\"does not hold\").")
+    if lams and probe_budget_given:
+        notes.append("The probe budget (--probe-budget, probe_budget=) does not apply to a list of lams: every "
+                     "listed lam is probed.")
+    return notes
 
 
 def resized_for_budget(old: dict, new: dict) -> bool:

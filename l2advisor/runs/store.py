@@ -9,6 +9,7 @@ most the last interval) and an `end` line. A run restarted after a crash writes 
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -187,7 +188,7 @@ def _blocking(diff: list[str], compatible: Callable[..., bool] | None, old: dict
     if not fine or len(fine) == len(diff) or compatible is None:
         return "; ".join(diff)
     flat_new = _flatten(new)
-    trial = json.loads(json.dumps(old))  # a deep copy
+    trial = copy.deepcopy(old)
     for key in (d.split(":", 1)[0] for d in fine):
         _set_dotted(trial, key, flat_new.get(key))
     if not compatible(old, trial):

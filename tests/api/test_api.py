@@ -205,3 +205,12 @@ def test_failures_and_a_dear_plan_reach_the_notices(tmp_path: Path) -> None:
     small = l2advisor.probe(build_model, blobs(128, 1), blobs(64, 2), out=tmp_path / "s", lr=0.1, batch_size=32,
                             seeds=[0], horizon=2.0, probe_budget=500, progress=False)  # 3 rungs: 1,400 steps
     assert any("More than --probe-budget 500: up to 1,400 steps" in n for n in small.notices)
+
+
+def test_a_hand_made_ladder_is_warned_about_as_the_cli_does(tmp_path: Path) -> None:
+    few = l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "two", progress=False,
+                          probe_budget=50, **{**FAST, "lambdas": [0.4, 0.2]})
+    assert any(n.startswith("Only 2 lam(s) asked for") for n in few.notices)
+    assert any("does not apply to a list of lams" in n for n in few.notices)
+    plain = l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "three", progress=False, **FAST)
+    assert not any("lam(s) asked for" in n or "does not apply" in n for n in plain.notices)  # the control

@@ -134,7 +134,7 @@ def test_fewer_lams_than_a_fit_needs_are_probed_with_a_warning(tiny_model: Path,
     assert result.exit_code == 0, result.output
     said = " ".join(result.stderr.split())
     assert "Only 2 lam(s) asked for: the fit needs at least 3" in said
-    assert "--probe-budget does not apply to --lambdas" in said
+    assert "The probe budget (--probe-budget, probe_budget=) does not apply to a list of lams" in said
     quiet = runner.invoke(app, probe_args(tiny_model, tmp_path / "three"))  # the control: 3 lams, no budget
     assert quiet.exit_code == 0 and "Only" not in quiet.stderr and "does not apply" not in quiet.stderr
 

@@ -62,12 +62,17 @@ def test_constant_weight_decay_run_writes_curve_and_summary(tiny_model: Path, tm
     assert "peak validation accuracy" in table.stdout and "replaces it" in words(table.stderr)
 
 
-def test_autol2_decays_lam_and_records_it(tmp_path: Path) -> None:
+def eager_autol2(tmp_path: Path, budget: int, lam_min: str):
+    """AutoL2 on a loss that never improves: checks every step, patience 2, decay 10, from 0.1."""
     model = write_model(tmp_path, FLAT_LOSS_MODEL)
     out = tmp_path / "run"
-    result = runner.invoke(app, [*train_args(model, out), "--budget", "12", "--autol2", "--lam0", "0.1",
-                                 "--refractory-tau", "0", "--check-every", "1", "--patience", "2", "--decay", "10",
-                                 "--lam-min", "0.0001", "--eval-every", "1", "--json"])
+    return out, runner.invoke(app, [*train_args(model, out), "--budget", str(budget), "--autol2", "--lam0", "0.1",
+                                    "--refractory-tau", "0", "--check-every", "1", "--patience", "2", "--decay",
+                                    "10", "--lam-min", lam_min, "--eval-every", "1", "--json"])
+
+
+def test_autol2_decays_lam_and_records_it(tmp_path: Path) -> None:
+    out, result = eager_autol2(tmp_path, 12, "0.0001")
     assert result.exit_code == 0, result.output
     _, state = stored_run(out)
     lams = [r["lam"] for r in state.evals]  # lam in force after each step
@@ -87,12 +92,7 @@ def test_autol2_decays_lam_and_records_it(tmp_path: Path) -> None:
 
 def test_autol2_takes_no_decay_after_the_last_step(tmp_path: Path) -> None:
     """A decay at the budget's last step would name a lam no step trains with (final_lam)."""
-    model = write_model(tmp_path, FLAT_LOSS_MODEL)
-    out = tmp_path / "run"
-    # as above, with the floor lower: decays at steps 3, 4, 5, ... would go on to 12 but for the end
-    result = runner.invoke(app, [*train_args(model, out), "--budget", "6", "--autol2", "--lam0", "0.1",
-                                 "--refractory-tau", "0", "--check-every", "1", "--patience", "2", "--decay", "10",
-                                 "--lam-min", "1e-12", "--eval-every", "1", "--json"])
+    out, result = eager_autol2(tmp_path, 6, "1e-12")  # decays at steps 3, 4, 5, ... but for the end
     assert result.exit_code == 0, result.output
     _, state = stored_run(out)
     assert [e["step"] for e in state.end["events"]] == [3, 4, 5]  # not 6: no step follows it

@@ -36,7 +36,7 @@ from l2advisor.runs.rundir import (
 )
 from l2advisor.runs.store import Results, json_safe, read_json, write_json
 from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise, caveats
-from l2advisor.science.autol2_setup import autol2_config
+from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
 from l2advisor.science.c_reading import c_text
 from l2advisor.science.curves import Curve
 from l2advisor.science.fit import (
@@ -206,9 +206,22 @@ def fit_summary(fit: Fit) -> dict[str, Any]:
             "train_acc": fit.train_acc, "n_probes": fit.n_usable}
 
 
-def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None, as_json: bool, autol2: bool,
-                      lr_schedule: str, warmup: int) -> None:
-    """`l2advisor recommend`: see its help."""
+@dataclasses.dataclass(frozen=True)
+class Recommendation:
+    """What `recommend` wrote to advice.json (`record`) and what its panel shows."""
+
+    record: dict[str, Any]
+    advice: Advice
+    fit: Fit
+    autol2: AutoL2Advice | None
+    schedule: dict[str, Any] | None  # the schedule view, under an lr schedule
+    metric: str
+
+
+def make_recommendation(run_dir: Path, budget: float, unit: str, lr: float | None, autol2: bool,
+                        lr_schedule: str, warmup: int) -> Recommendation:
+    """Fit the finished probes of `run_dir` and advise for the budget; writes fit.json and
+    advice.json. Notes (a far budget, missing probes) go to stderr."""
     if unit not in UNITS:
         raise InputError(f"--unit must be steps or epochs, got {unit!r}.")
     _check_lr(lr)
@@ -241,13 +254,21 @@ def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None,
         record["autol2"] = {**cfg.to_dict(), "train_command": flags, "snippet": snippet, **gaps, **schedule,
                             "fit": record["fit"]}
     write_json(Path(run_dir) / ADVICE_FILE, record)
+    return Recommendation(record, advice, fit, cfg, sv, settings.get("metric", "metric"))
+
+
+def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None, as_json: bool, autol2: bool,
+                      lr_schedule: str, warmup: int) -> None:
+    """`l2advisor recommend`: see its help."""
+    made = make_recommendation(run_dir, budget, unit, lr, autol2, lr_schedule, warmup)
+    record, cfg = made.record, made.autol2
     if as_json:
         shown = record["autol2"] if cfg is not None else record
         out.print_json(json.dumps(json_safe({"schema_version": 1, **shown})))
     elif cfg is not None:
         print_autol2(cfg, record["autol2"]["train_command"], record["autol2"]["snippet"])
     else:
-        out.print(advice_panel(advice, fit, settings.get("metric", "metric"), sv), soft_wrap=False)
+        out.print(advice_panel(made.advice, made.fit, made.metric, made.schedule), soft_wrap=False)
         err.print(f"Wrote {Path(run_dir) / ADVICE_FILE} and {FIT_FILE}; figures: [bold]l2advisor report {run_dir}[/]")
 
 

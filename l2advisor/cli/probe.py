@@ -34,6 +34,8 @@ from l2advisor.runs.lock import RunLock
 from l2advisor.runs.store import RunState, json_safe, open_results, read_results
 
 if TYPE_CHECKING:  # torch: imported inside the commands, so that `--help` never loads it
+    from l2advisor.modelfile.spec import TaskSpec
+    from l2advisor.probing.budget import BudgetPlan
     from l2advisor.probing.plan import ProbeRun, ProbeSettings
     from l2advisor.training.train import Record, TrainConfig, TrainResult
 
@@ -151,18 +153,8 @@ def probe(
     """
     from l2advisor.cli.budget import budget_steps, check_budget, small_set_note
     from l2advisor.modelfile.task import build_task
-    from l2advisor.probing.budget import sizing_note
-    from l2advisor.probing.follow_up import run_with_follow_up
-    from l2advisor.probing.plan import pending
     from l2advisor.probing.probe import summarize
-    from l2advisor.probing.settings import (
-        hand_ladder_notes,
-        prepare_probes,
-        probe_settings,
-        resize_note,
-        resized_for_budget,
-    )
-    from l2advisor.runs.rundir import PROBES_FILE, results_path
+    from l2advisor.probing.settings import probe_settings
     from l2advisor.training.train import resolve_device
 
     overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
@@ -193,39 +185,10 @@ def probe(
         horizon=horizon, probe_budget=probe_budget, lambdas=parse_floats(lambdas, "--lambdas") or (),
         lam_max=lam_max, factor=factor, tolerance=tolerance, early_stop=early_stop)
     run_dir = out_dir or Path("runs") / spec.name
-    runs, base, header = prepare_probes(spec, task, settings, str(torch_device))
-    for note in hand_ladder_notes(settings, probe_budget is not None):
-        err.print(f"[yellow]{escape(note)}[/]", highlight=False)
-    path = results_path(run_dir, PROBES_FILE)
-    with (RunLock(run_dir) as lock,
-          open_results(path, header, force=force, compatible=resized_for_budget) as writer):
-        if lock.stale_taken_over:
-            err.print(f"[yellow]Took over a stale lock left by process {lock.stale_taken_over}.[/]")
-        found = read_results(path)
-        _, reused = pending(runs, found)
-        if writer.previous_settings is not None:
-            err.print(resize_note(writer.previous_settings, settings, runs, found), highlight=False)
-        err.print(f"Probing {spec.path.name} on {torch_device}: {len(runs)} probes "
-                  f"({len(reused)} reused), lams {', '.join(f'{lam:g}' for lam in sorted({r.lam for r in runs}, reverse=True))}, "
-                  f"horizon tau={settings.horizon:g}, results in {run_dir}")
-        sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size)
-        err.print(f"[yellow]{escape(sizing)}[/]" if warns else escape(sizing), highlight=False)
-        started = time.perf_counter()
-        tell = once(notice)  # a follow-up round's probes would repeat the first round's notices
-        with catch_interrupt() as interrupted:
-            def run(todo: list[ProbeRun]) -> None:
-                bars = ProbeBars(todo)
-                with bars.bars:
-                    _run(task, todo, base, settings, writer, bars, interrupted, model_file, overrides, path,
-                         replicas=batch_replicas if batched else 1, jobs=jobs, devices=devices, backend=backend,
-                         scheduler=scheduler, notice=tell)
-
-            every = run_with_follow_up(runs, path, settings.tolerance, run, interrupted, tell)
-        training_seconds = time.perf_counter() - started  # this command's training and evaluation
-    if interrupted():
-        err.print(f"[yellow]Interrupted. Everything measured so far is in {path}; run the same command again "
-                  "to resume (finished probes are reused).[/]")
-        raise typer.Exit(130)
+    path, runs, every, training_seconds = probe_into(
+        spec, task, settings, plan, run_dir, str(torch_device), force=force,
+        probe_budget_given=probe_budget is not None, replicas=batch_replicas if batched else 1, jobs=jobs,
+        devices=devices, backend=backend, scheduler=scheduler, model_file=model_file, overrides=overrides)
     results = read_results(path)
     states = [results.runs[r.run_id] for r in every if r.run_id in results.runs]
     rows = summarize(states, settings.tolerance)
@@ -240,6 +203,61 @@ def probe(
     report_failures(states, spec.path.name)  # all failed: raises, with no "Next" to a fit that cannot run
     if not as_json:
         err.print(f"Next: [bold]l2advisor recommend {run_dir} --budget {steps or 'STEPS'}[/]")
+
+
+def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetPlan | None, run_dir: Path,
+               device: str, *, force: bool, probe_budget_given: bool, replicas: int, jobs: int = 0,
+               devices: str | None = None, backend: str = "loky", scheduler: str | None = None,
+               model_file: Path, overrides: dict[str, Any]) -> tuple[Path, list[ProbeRun], list[ProbeRun], float]:
+    """Run the planned probes into `run_dir` (finished ones reused, a follow-up round when the
+    verdict needs it), progress on stderr: what `l2advisor probe` and `train --advise` share.
+    Returns the results file, the planned probes, every probe run (follow-ups included) and the
+    seconds spent training and evaluating. Ctrl-C: says how to resume and exits 130."""
+    from l2advisor.probing.budget import sizing_note
+    from l2advisor.probing.follow_up import run_with_follow_up
+    from l2advisor.probing.plan import pending
+    from l2advisor.probing.settings import (
+        hand_ladder_notes,
+        prepare_probes,
+        resize_note,
+        resized_for_budget,
+    )
+    from l2advisor.runs.rundir import PROBES_FILE, results_path
+
+    runs, base, header = prepare_probes(spec, task, settings, device)
+    for note in hand_ladder_notes(settings, probe_budget_given):
+        err.print(f"[yellow]{escape(note)}[/]", highlight=False)
+    path = results_path(run_dir, PROBES_FILE)
+    with (RunLock(run_dir) as lock,
+          open_results(path, header, force=force, compatible=resized_for_budget) as writer):
+        if lock.stale_taken_over:
+            err.print(f"[yellow]Took over a stale lock left by process {lock.stale_taken_over}.[/]")
+        found = read_results(path)
+        _, reused = pending(runs, found)
+        if writer.previous_settings is not None:
+            err.print(resize_note(writer.previous_settings, settings, runs, found), highlight=False)
+        err.print(f"Probing {spec.path.name} on {device}: {len(runs)} probes "
+                  f"({len(reused)} reused), lams {', '.join(f'{lam:g}' for lam in sorted({r.lam for r in runs}, reverse=True))}, "
+                  f"horizon tau={settings.horizon:g}, results in {run_dir}")
+        sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size)
+        err.print(f"[yellow]{escape(sizing)}[/]" if warns else escape(sizing), highlight=False)
+        started = time.perf_counter()
+        tell = once(notice)  # a follow-up round's probes would repeat the first round's notices
+        with catch_interrupt() as interrupted:
+            def run(todo: list[ProbeRun]) -> None:
+                bars = ProbeBars(todo)
+                with bars.bars:
+                    _run(task, todo, base, settings, writer, bars, interrupted, model_file, overrides, path,
+                         replicas=replicas, jobs=jobs, devices=devices, backend=backend,
+                         scheduler=scheduler, notice=tell)
+
+            every = run_with_follow_up(runs, path, settings.tolerance, run, interrupted, tell)
+        training_seconds = time.perf_counter() - started  # this command's training and evaluation
+    if interrupted():
+        err.print(f"[yellow]Interrupted. Everything measured so far is in {path}; run the same command again "
+                  "to resume (finished probes are reused).[/]")
+        raise typer.Exit(130)
+    return path, runs, every, training_seconds
 
 
 def _run(task: Any, todo: list[ProbeRun], base: TrainConfig, settings: ProbeSettings, writer: Any, bars: ProbeBars,

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
+from l2advisor.cli.advise_first import advise_first, check_advise
 from l2advisor.cli.app import (
     Threads,
     app,
@@ -26,6 +26,7 @@ from l2advisor.cli.app import (
     err,
     handle_errors,
     out,
+    parse_ints,
     say_notes,
     use_threads_for,
 )
@@ -35,6 +36,7 @@ from l2advisor.cli.budget import (
     refuse_other_models_probes,
     small_set_note,
 )
+from l2advisor.cli.train_view import TrainBar, summary_table
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.runs.lock import RunLock
 from l2advisor.runs.store import json_safe, make_header, open_results, read_results
@@ -103,67 +105,6 @@ def summarize(records: list[Record], scheduler: AutoL2 | None, result: TrainResu
     }
 
 
-class TrainBar:
-    """One bar with ETA on stderr: steps, current lam and lr, validation metric (and best)."""
-
-    def __init__(self, total: int, label: str) -> None:
-        from rich.progress import (  # here: --help need not load it
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                             console=err)
-        self.task = self.bars.add_task(label, total=total, info="")
-        self.best = -math.inf
-        self.decays = 0
-
-    def update(self, record: Record, scheduler: AutoL2 | None) -> None:
-        metric = record["val_metric"]
-        if math.isfinite(metric):
-            self.best = max(self.best, metric)
-        for event in (scheduler.events[self.decays:] if scheduler else []):
-            self.bars.console.print(f"AutoL2 decay at step {event.step} (tau {event.tau:.3g}, {event.signal}): "
-                                    f"lam {event.old_lam:.3g} -> {event.new_lam:.3g}")
-        self.decays = len(scheduler.events) if scheduler else 0
-        self.bars.update(self.task, completed=record["step"],
-                         info=f"lam {record['lam']:.3g}  lr {record['lr']:.3g}  val {metric:.4f} "
-                              f"(best {self.best:.4f})")
-
-
-def summary_table(summary: dict[str, Any], metric: str, autol2: bool = False) -> Table:
-    table = Table(title=f"Training summary ({summary['status']}, {summary['steps']} steps, "
-                        f"{summary['seconds']:.1f} s)", title_justify="left", show_header=False)
-    table.add_column(justify="left")
-    table.add_column(justify="right")
-    rows = [(f"peak validation {metric}", _fmt(summary["peak_metric"], ".4f")),
-            ("at step", _fmt(summary["peak_step"], "d")),
-            (f"first within {summary['tolerance']:g} of the peak at step", _fmt(summary["within_tolerance_step"], "d")),
-            (f"final validation {metric}", _fmt(summary["final_metric"], ".4f")),
-            ("final lam (weight_decay)", _fmt(summary["final_lam"], ".4g")),
-            ("final tau = sum lr*lam", _fmt(summary["final_tau"], ".3g"))]
-    for row in rows:
-        table.add_row(*row)
-    for e in summary["lam_history"]:
-        stalled = "loss and accuracy" if e["signal"] == "both" else e["signal"]
-        table.add_row(f"decay at step {e['step']} (tau {e['tau']:.3g}; {stalled} stalled)",
-                      f"{e['old_lam']:.3g} -> {e['new_lam']:.3g}")
-    if autol2 and not summary["lam_history"]:
-        table.add_row("AutoL2 decays", "none (lam stayed at lam0)")
-    return table
-
-
-def _fmt(value: Any, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    return format(int(value) if fmt == "d" else value, fmt)
-
-
 @app.command("train")
 @handle_errors
 def train_command(
@@ -172,6 +113,11 @@ def train_command(
     unit: Annotated[str, typer.Option(help="steps or epochs (one epoch = floor(train size / batch) steps, one step when the set is smaller than a batch).")] = "steps",
     autol2: Annotated[bool, typer.Option("--autol2", help="Schedule the weight decay with AutoL2.")] = False,
     weight_decay: Annotated[float | None, typer.Option(help="A constant weight decay (torch's weight_decay).")] = None,
+    advise: Annotated[bool, typer.Option("--advise", help="Probe first (the probes `l2advisor probe --budget` plans, "
+                                                         "into the same run directory), then train at the weight "
+                                                         "decay `l2advisor recommend` advises: one command, one "
+                                                         "start-up.")] = False,
+    probe_seeds: Annotated[str, typer.Option(help="--advise: seeds of the probes, comma-separated.")] = "0,1",
     weight_decay_schedule: Annotated[Path | None, typer.Option(help="Replay a weight-decay trajectory (the wd_trajectory.json an --autol2 run writes).")] = None,
     lr_schedule: Annotated[str, typer.Option(help="constant, cosine (to 0 at the end), linear (to 0 at the end) or step (x0.1 at 50% and 75%).")] = "constant",
     warmup: Annotated[int, typer.Option(help="Steps of linear lr warmup ((step+1)/warmup x lr) before the schedule.")] = 0,
@@ -212,6 +158,8 @@ def train_command(
     autol2_flags = {"refractory_tau": refractory_tau, "lam_min": lam_min, "decay": decay,
                     "check_every": check_every, "patience": patience}
     use_autol2 = autol2 or paper_preset
+    if advise:
+        check_advise(weight_decay, use_autol2, weight_decay_schedule)
     if use_autol2 and weight_decay is not None:
         raise InputError("Give either --autol2 or --weight-decay, not both.")
     if weight_decay_schedule is not None and (use_autol2 or weight_decay is not None):
@@ -220,12 +168,12 @@ def train_command(
     if replay is not None:
         weight_decay = replay.lams[0]
     if not use_autol2:
-        if weight_decay is None:
-            raise InputError("Give --weight-decay X (e.g. from `l2advisor recommend`) or --autol2.")
+        if weight_decay is None and not advise:
+            raise InputError("Give --weight-decay X (e.g. from `l2advisor recommend`), --advise or --autol2.")
         stray = [f"--{k.replace('_', '-')}" for k, v in {**autol2_flags, "lam0": lam0}.items() if v is not None]
         if stray:
             raise InputError(f"{', '.join(stray)} only appl{'y' if len(stray) > 1 else 'ies'} with --autol2.")
-        if not (math.isfinite(weight_decay) and weight_decay >= 0):
+        if weight_decay is not None and not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise InputError(f"--weight-decay must be a finite number >= 0, got {weight_decay!r}.")
     if lr_schedule not in SCHEDULES:
         raise InputError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}.")
@@ -236,7 +184,8 @@ def train_command(
     from l2advisor.modelfile.spec import load_spec
 
     check_budget(budget, unit)
-    spec = load_spec(model_file, {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer})
+    overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
+    spec = load_spec(model_file, overrides)
     say_notes(spec)
     kwargs = autol2_kwargs(lam0, autol2_flags, paper_preset, spec.lr, spec.momentum) if use_autol2 else None
     torch_device = resolve_device(device)
@@ -253,13 +202,18 @@ def train_command(
                          f"(--eval-every {every}); lower --eval-every or raise --budget.")
     for note in replay_notes(replay, str(weight_decay_schedule), steps, lr_schedule) if replay is not None else ():
         err.print(f"[yellow]{escape(note)}[/]", highlight=False)
+    run_dir = out_dir or Path("runs") / spec.name
+    advice = None
+    if advise:
+        weight_decay, advice = advise_first(spec, task, run_dir, str(torch_device), steps,
+                                            seeds=parse_ints(probe_seeds, "--probe-seeds"), lr_schedule=lr_schedule,
+                                            warmup=warmup, overrides=overrides)
     lam = kwargs["lam0"] if kwargs else float(weight_decay)  # type: ignore[arg-type]
     config = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=steps, eval_every=every, seed=seed,
                          momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))
     run_id = run_label(weight_decay, kwargs, paper_preset, seed)
     if replay is not None:
         run_id = f"wd-schedule={Path(weight_decay_schedule).name}/seed={seed}"  # type: ignore[arg-type]
-    run_dir = out_dir or Path("runs") / spec.name
     header = make_header("train", {**spec.settings(), "train_size": task.train_size, "budget_steps": steps,
                                    "lr_schedule": lr_schedule, "eval_every": every,
                                    **({"warmup": warmup} if warmup else {})}, str(torch_device))
@@ -281,7 +235,8 @@ def train_command(
                   f"({lr_schedule} lr {spec.lr:g}{warming}), evaluating every {every}; results in {path}")
         writer.write({"type": "start", "run": run_id, "lam": lam, "lr": spec.lr, "seed": seed, "max_steps": steps,
                       "eval_every": every, "lr_schedule": lr_schedule, "warmup": warmup, "autol2": kwargs,
-                      "paper_preset": paper_preset})
+                      "paper_preset": paper_preset,
+                      **({"advised_by": advice["file"]} if advice else {})})
         bar = TrainBar(steps, "autol2" if kwargs else f"lam {lam:g}")
 
         def on_eval(record: Record) -> None:
@@ -303,7 +258,8 @@ def train_command(
             source=run_id, extra={"autol2": kwargs, "seed": seed, "steps_run": result.steps})
         err.print(f"Wrote the weight-decay trajectory to {write_trajectory(run_dir / TRAJECTORY_FILE, trajectory)}")
     if as_json:
-        out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "run": run_id, **summary})))
+        out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "run": run_id, **summary,
+                                             **({"advice": advice} if advice else {})})))
     else:
         out.print(summary_table(summary, spec.metric_name, autol2=bool(made)))
     if result.status == "interrupted":

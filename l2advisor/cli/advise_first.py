@@ -1,0 +1,55 @@
+"""`l2advisor train FILE --budget N --advise`: probe, advise and train in one command.
+
+The probes are the ones `l2advisor probe FILE --budget N` plans (sized for the budget, stored in
+the same run directory as probes.jsonl, finished ones reused on a re-run), the advice the one
+`l2advisor recommend RUN_DIR --budget N` gives (fit.json and advice.json written beside them);
+then the budget run trains at the advised weight decay. One process: Python, torch and the data
+are loaded once, where three commands load them three times (on a small model at a short
+budget that start-up is a third of a budget run; `benchmarks/one_command_cost.py`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from l2advisor.cli.app import err
+from l2advisor.errors import InputError
+
+if TYPE_CHECKING:
+    from l2advisor.modelfile.spec import TaskSpec
+
+
+def check_advise(weight_decay: float | None, autol2: bool, replay: Path | None) -> None:
+    """--advise chooses the constant weight decay itself: nothing else may choose it."""
+    if weight_decay is not None:
+        raise InputError("Give either --advise (the probes choose the weight decay) or --weight-decay, not both.")
+    if autol2:
+        raise InputError("--advise trains at a constant advised weight decay; for an advised AutoL2 schedule run "
+                         "`l2advisor probe FILE --budget N` and `l2advisor recommend RUN_DIR --budget N --autol2`.")
+    if replay is not None:
+        raise InputError("--weight-decay-schedule replays a whole schedule: drop --advise.")
+
+
+def advise_first(spec: TaskSpec, task: Any, run_dir: Path, device: str, steps: int, *, seeds: tuple[int, ...],
+                 lr_schedule: str, warmup: int, overrides: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    """Probe `run_dir` for a budget of `steps` and advise; returns the advised weight decay and
+    the advice as advice.json holds it, with that file's path ("file"). Progress, the probe table and the advice panel go to
+    stderr (stdout is the training summary's)."""
+    from l2advisor.cli.advising import ADVICE_FILE, advice_panel, make_recommendation
+    from l2advisor.cli.probe import probe_into, report_failures, summary_table
+    from l2advisor.probing.probe import summarize
+    from l2advisor.probing.settings import probe_settings
+    from l2advisor.runs.store import read_results
+
+    settings, plan = probe_settings(spec.lr, spec.momentum, seeds=seeds, budget_steps=steps, n_val=len(task.val),
+                                    batch_size=spec.batch_size)
+    path, _, every, _ = probe_into(spec, task, settings, plan, run_dir, device, force=False,
+                                   probe_budget_given=False, replicas=8, model_file=spec.path, overrides=overrides)
+    results = read_results(path)
+    states = [results.runs[r.run_id] for r in every if r.run_id in results.runs]
+    err.print(summary_table(summarize(states, settings.tolerance), spec.metric_name, console=err))
+    report_failures(states, spec.path.name)  # every probe failed: exit 1, nothing to advise from
+    made = make_recommendation(run_dir, steps, "steps", None, False, lr_schedule, warmup)
+    err.print(advice_panel(made.advice, made.fit, made.metric, made.schedule), soft_wrap=False)
+    return made.advice.weight_decay, {**made.record, "file": str(Path(run_dir) / ADVICE_FILE)}

@@ -1,0 +1,76 @@
+"""What `l2advisor train` shows while and after it trains: a progress bar on stderr and the
+summary table on stdout (train.py runs the command)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+
+from l2advisor.cli.app import err
+
+if TYPE_CHECKING:
+    from l2advisor.training.autol2 import AutoL2
+    from l2advisor.training.train import Record
+
+
+class TrainBar:
+    """One bar with ETA on stderr: steps, current lam and lr, validation metric (and best)."""
+
+    def __init__(self, total: int, label: str) -> None:
+        from rich.progress import (  # here: --help need not load it
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                             console=err)
+        self.task = self.bars.add_task(label, total=total, info="")
+        self.best = -math.inf
+        self.decays = 0
+
+    def update(self, record: Record, scheduler: AutoL2 | None) -> None:
+        metric = record["val_metric"]
+        if math.isfinite(metric):
+            self.best = max(self.best, metric)
+        for event in (scheduler.events[self.decays:] if scheduler else []):
+            self.bars.console.print(f"AutoL2 decay at step {event.step} (tau {event.tau:.3g}, {event.signal}): "
+                                    f"lam {event.old_lam:.3g} -> {event.new_lam:.3g}")
+        self.decays = len(scheduler.events) if scheduler else 0
+        self.bars.update(self.task, completed=record["step"],
+                         info=f"lam {record['lam']:.3g}  lr {record['lr']:.3g}  val {metric:.4f} "
+                              f"(best {self.best:.4f})")
+
+
+def summary_table(summary: dict[str, Any], metric: str, autol2: bool = False) -> Table:
+    table = Table(title=f"Training summary ({summary['status']}, {summary['steps']} steps, "
+                        f"{summary['seconds']:.1f} s)", title_justify="left", show_header=False)
+    table.add_column(justify="left")
+    table.add_column(justify="right")
+    rows = [(f"peak validation {metric}", _fmt(summary["peak_metric"], ".4f")),
+            ("at step", _fmt(summary["peak_step"], "d")),
+            (f"first within {summary['tolerance']:g} of the peak at step", _fmt(summary["within_tolerance_step"], "d")),
+            (f"final validation {metric}", _fmt(summary["final_metric"], ".4f")),
+            ("final lam (weight_decay)", _fmt(summary["final_lam"], ".4g")),
+            ("final tau = sum lr*lam", _fmt(summary["final_tau"], ".3g"))]
+    for row in rows:
+        table.add_row(*row)
+    for e in summary["lam_history"]:
+        stalled = "loss and accuracy" if e["signal"] == "both" else e["signal"]
+        table.add_row(f"decay at step {e['step']} (tau {e['tau']:.3g}; {stalled} stalled)",
+                      f"{e['old_lam']:.3g} -> {e['new_lam']:.3g}")
+    if autol2 and not summary["lam_history"]:
+        table.add_row("AutoL2 decays", "none (lam stayed at lam0)")
+    return table
+
+
+def _fmt(value: Any, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return format(int(value) if fmt == "d" else value, fmt)

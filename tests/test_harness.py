@@ -281,3 +281,15 @@ def test_summary_gives_the_cost_without_start_up_when_known():
 
 def test_median():
     assert median([3.0, 1.0, None, 2.0]) == 2.0 and median([1.0, 2.0]) == 1.5 and median([]) is None
+
+
+def test_one_command_cost_is_what_the_advice_adds_to_the_run():
+    from benchmarks.one_command_cost import ratios
+
+    timings = {"alone": [{"wall": 4.0}, {"wall": 6.0}, {"wall": 5.0}],  # median 5
+               "one": [{"wall": 6.0}, {"wall": 7.0}, {"wall": 6.5}],  # median 6.5
+               "separate": [{"wall": 3.0, "recommend_wall": 1.0}, {"wall": 2.0, "recommend_wall": 1.0},
+                            {"wall": 2.5, "recommend_wall": 0.5}]}  # probe median 2.5; sums 4, 3, 3: median 3
+    got = ratios(timings)
+    assert got["one_command"] == pytest.approx(1.5 / 5) and got["probe_command"] == pytest.approx(2.5 / 5)
+    assert got["probe_and_recommend"] == pytest.approx(3.0 / 5)  # per round, then the median

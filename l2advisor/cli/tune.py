@@ -92,21 +92,27 @@ class Bars:
 
 
 class TuneBars(Bars):
-    """Bars for `tune`: the overall bar says trial k of K and the best value so far."""
+    """Bars for `tune`: the overall bar says trial k of K and the best value so far. It counts
+    steps trained: a trial pruned (or stopped) early takes the steps it skipped off the total, so
+    the ETA is not read from steps that never ran."""
 
     def __init__(self, trials: int, budget: int) -> None:
         super().__init__(trials * budget, f"trial - of {trials}")
-        self.budget = budget
+        self.trials, self.budget = trials, budget
+        self.skipped = 0  # steps of this command's trials that stopped before the budget
 
     def begin(self, number: int, lam: float, counted: int, total: int) -> None:  # type: ignore[override]
         super().begin(f"trial {number}: lam={lam:.3g}", self.budget)
-        self.bars.update(self.overall, description=f"trial {counted + 1} of {total}", completed=counted * self.budget)
-        self.base = counted * self.budget
+        self.base = counted * self.budget - self.skipped
+        self.bars.update(self.overall, description=f"trial {counted + 1} of {total}", completed=self.base)
 
     def finish(self, outcome: TrialOutcome, best: float | None, counted: int) -> None:  # type: ignore[override]
+        self.skipped += max(0, self.budget - outcome.steps)
+        self.planned = outcome.steps  # Bars.finish completes the overall bar up to base + planned
         super().finish("", outcome.state.lower(), outcome.steps)
         best_text = f"best so far {best:.4f}" if best is not None else ""
-        self.bars.update(self.overall, completed=counted * self.budget, info=best_text)
+        self.bars.update(self.overall, total=self.trials * self.budget - self.skipped,
+                         completed=counted * self.budget - self.skipped, info=best_text)
 
 
 def spec_and_config(model_file: Path, budget: float, unit: str, eval_every: int | None, seed: int, device: str,

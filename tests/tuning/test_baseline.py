@@ -242,3 +242,18 @@ def test_tune_and_compare_take_a_budget_in_epochs(tiny_model: Path, tmp_path: Pa
     half[half.index("--budget") + 1] = "10.5"
     refused = runner.invoke(app, half)
     assert refused.exit_code == 2 and "--budget in steps must be a whole number" in " ".join(refused.stderr.split())
+
+
+def test_tune_bar_counts_the_steps_a_pruned_trial_ran_not_its_budget() -> None:
+    from l2advisor.cli.tune import TuneBars
+    from l2advisor.tuning.baseline import TrialOutcome
+
+    bars = TuneBars(trials=3, budget=100)
+    overall = bars.bars.tasks[bars.overall]
+    bars.begin(0, 0.1, counted=0, total=3)
+    bars.finish(TrialOutcome(0, 0.1, "PRUNED", 0.5, 30, 1.0, "stopped"), 0.5, counted=1)
+    assert (overall.completed, overall.total) == (30, 230)  # 70 skipped steps leave the total
+    bars.begin(1, 0.01, counted=1, total=3)
+    assert bars.base == 30
+    bars.finish(TrialOutcome(1, 0.01, "COMPLETE", 0.6, 100, 1.0, "finished"), 0.6, counted=2)
+    assert (overall.completed, overall.total) == (130, 230)  # a full trial counts its budget

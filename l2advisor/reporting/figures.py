@@ -47,12 +47,26 @@ def _left_edge(pairs: list[tuple[np.ndarray, np.ndarray]], low: float | None) ->
     return min(xs) / 1.5 if xs else None
 
 
-def _log_x(ax) -> None:
-    """Log x axis with major tick labels only (minor labels collide on short ranges)."""
-    from matplotlib.ticker import NullFormatter
+def _log_x(ax, minor_labels: bool = True) -> None:
+    """Log x axis labelled in plain numbers (100, 0.5), not powers of ten. On a range of up to
+    about 2.5 decades the minor ticks at 2 and 5 are labelled too (a tau axis from 0.2 to 4 would
+    otherwise show only "1"); on longer ranges, or where the caller sets its own ticks, they
+    would collide, so they stay bare."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     ax.set_xscale("log")
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    if not minor_labels:
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        return
+    ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+
+    def minor(value: float, _: int) -> str:  # decided when drawn, after the limits are set
+        low, high = ax.get_xlim()
+        return f"{value:g}" if 0 < low < high <= low * 10**2.5 else ""
+
+    ax.xaxis.set_minor_formatter(FuncFormatter(minor))
+    ax.tick_params(axis="x", which="both", labelsize=8)
 
 
 def _legend(ax, **kw) -> None:
@@ -194,7 +208,8 @@ def plot_plateau(data: ReportData, path: Path) -> Path:
         wd = a.weight_decay * a.lr / f.lr if math.isfinite(f.lr) else a.weight_decay  # same clock
         lo, hi = (v * a.lr / f.lr if math.isfinite(f.lr) else v for v in a.interval)
         if math.isfinite(lo) and math.isfinite(hi) and hi > lo:  # from 0: to the axis' left edge
-            ax.axvspan(lo if lo > 0 else hi * 1e-3, hi, color="C3", alpha=0.1, label="advice interval")
+            ax.axvspan(lo if lo > 0 else hi * 1e-3, hi, color="C3", alpha=0.1,
+                       label=f"advice interval {lo:.3g} .. {hi:.3g}")  # its edges have no ticks
         ax.axvline(wd, color="C3", lw=1.2)
         if math.isfinite(a.predicted_metric):
             ax.plot([wd], [a.predicted_metric], "*", ms=13, color="C3",
@@ -202,7 +217,7 @@ def plot_plateau(data: ReportData, path: Path) -> Path:
                           f"predicted {a.predicted_metric:.4f}")
     if math.isfinite(f.lam_star):
         ax.axvline(f.lam_star, color="C1", ls=":", lw=1, label=f"interior max lam* = {f.lam_star:.3g}")
-    _log_x(ax)
+    _log_x(ax, minor_labels=False)  # its ticks are the probed lams
     ax.set_xlabel("lam = weight_decay (log scale)" + (f", at lr = {f.lr:.3g}" if math.isfinite(f.lr) else ""))
     ax.set_ylabel(f"peak validation {data.metric_name} (smoothed)")
     ticks = [r.lam for r in rows]

@@ -138,3 +138,29 @@ def test_a_fit_pooled_on_another_clock_than_tau_still_draws(tmp_path: Path, fami
     paths = write_report(report_data(family, other, advise(other, 100_000), title="t"), tmp_path)
     for path in paths[:-1]:
         check_png(path)
+
+
+def _x_labels(ax, minor: bool) -> list[str]:
+    ax.figure.canvas.draw()  # labels are decided when drawn
+    return [t.get_text() for t in ax.get_xticklabels(minor=minor) if t.get_text()]
+
+
+def test_short_log_axes_label_2_and_5_long_ones_only_powers_of_ten() -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from l2advisor.reporting.figures import _log_x
+
+    def axis(low: float, high: float, **kw):
+        fig = Figure()
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
+        ax.plot([low, high], [0, 1])
+        _log_x(ax, **kw)
+        ax.set_xlim(low, high)
+        return ax
+
+    short = axis(0.15, 5)  # a tau axis: only "1" was labelled
+    assert {"0.2", "0.5", "2"} <= set(_x_labels(short, minor=True)) and "1" in _x_labels(short, minor=False)
+    assert _x_labels(axis(1e-3, 1e3), minor=True) == []  # six decades: minor labels would collide
+    assert _x_labels(axis(0.15, 5, minor_labels=False), minor=True) == []  # the caller's own ticks

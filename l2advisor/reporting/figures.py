@@ -47,26 +47,28 @@ def _left_edge(pairs: list[tuple[np.ndarray, np.ndarray]], low: float | None) ->
     return min(xs) / 1.5 if xs else None
 
 
-def _log_x(ax, minor_labels: bool = True) -> None:
-    """Log x axis labelled in plain numbers (100, 0.5), not powers of ten. On a range of up to
-    about 2.5 decades the minor ticks at 2 and 5 are labelled too (a tau axis from 0.2 to 4 would
-    otherwise show only "1"); on longer ranges, or where the caller sets its own ticks, they
-    would collide, so they stay bare."""
+def _log_x(ax, minor_labels: bool = True, axis: str = "x") -> None:
+    """Log x (or y) axis labelled in plain numbers (100, 0.5), not powers of ten. On a range of
+    up to about 2.5 decades the minor ticks at 2 and 5 are labelled too (a tau axis from 0.2 to 4
+    would otherwise show only "1"); on longer ranges, or where the caller sets its own ticks,
+    they would collide, so they stay bare."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    getattr(ax, f"set_{axis}scale")("log")
+    ticks = ax.xaxis if axis == "x" else ax.yaxis
+    ticks.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     if not minor_labels:
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        ticks.set_minor_formatter(NullFormatter())
         return
-    ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+    ticks.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
 
     def minor(value: float, _: int) -> str:  # decided when drawn, after the limits are set
-        low, high = ax.get_xlim()
+        low, high = ticks.get_view_interval()
+        low, high = min(low, high), max(low, high)
         return f"{value:g}" if 0 < low < high <= low * 10**2.5 else ""
 
-    ax.xaxis.set_minor_formatter(FuncFormatter(minor))
-    ax.tick_params(axis="x", which="both", labelsize=8)
+    ticks.set_minor_formatter(FuncFormatter(minor))
+    ax.tick_params(axis=axis, which="both", labelsize=8)
 
 
 def _legend(ax, **kw) -> None:
@@ -166,8 +168,8 @@ def plot_tstar(data: ReportData, path: Path) -> Path:
         ax.axvline(xa, color="C3", lw=1)
         ax.plot([xa], [a.budget_steps], "*", ms=13, color="C3",
                 label=f"advice: budget {a.budget_steps} steps at lam={a.weight_decay:.3g}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _log_x(ax)
+    _log_x(ax, axis="y")
     ax.set_xlabel("1/(lr*lam)  (steps per e-fold of weight shrinkage; log scale)")
     ax.set_ylabel("steps (log scale)")
     measured = math.isfinite(f.alpha)

@@ -164,3 +164,10 @@ def test_short_log_axes_label_2_and_5_long_ones_only_powers_of_ten() -> None:
     assert {"0.2", "0.5", "2"} <= set(_x_labels(short, minor=True)) and "1" in _x_labels(short, minor=False)
     assert _x_labels(axis(1e-3, 1e3), minor=True) == []  # six decades: minor labels would collide
     assert _x_labels(axis(0.15, 5, minor_labels=False), minor=True) == []  # the caller's own ticks
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.plot([0, 1], [120, 3000])
+    _log_x(ax, axis="y")  # t*'s steps axis
+    fig.canvas.draw()
+    assert {"200", "500", "2000"} <= {t.get_text() for t in ax.get_yticklabels(minor=True)}

@@ -12,12 +12,17 @@ commands' price. For every task and budget, side by side on one machine, one tor
   one       `l2advisor train --advise` (probes, advice and the same run), a fresh run directory;
   separate  `l2advisor probe --budget T`, then `l2advisor recommend --budget T`, fresh.
 
-Each round runs the three in a rotated order; the medians over rounds give
+A first, untimed round runs `one` to learn W (and warms the file cache). Then each round runs
+the three in a rotated order (alone, one, separate; one, separate, alone; separate, alone, one;
+...), and each round's ratios are taken against that round's run alone; the table gives their
+medians and ranges over rounds:
   one command:        (one - alone) / alone   (what the advice adds to the run you train anyway)
   probe command:      probe / alone           (as advice_suite.py prices it)
   probe + recommend:  (probe + recommend) / alone
+Both paths must advise the same W in every round (the same probes, the same fit): a difference
+stops the benchmark.
 
-    python benchmarks/one_command_cost.py                        # every suite task, short budget, 2 rounds
+    python benchmarks/one_command_cost.py                        # every suite task, short budget, 3 rounds
     python benchmarks/one_command_cost.py --quick                # 2 small tasks, 1 round, about a minute
     python benchmarks/one_command_cost.py --tasks mlp_bn_mnist14 --budgets short,long --rounds 3
 
@@ -31,7 +36,6 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -63,39 +67,44 @@ def run_arm(arm: str, model: Path, budget: int, work: Path, wd: float | None, cw
     return {"wall": probe["wall"], "recommend_wall": advise_wall, "weight_decay": json.loads(stdout)["weight_decay"]}
 
 
-def measure(task: Any, budget: int, rounds: int, cwd: Path) -> dict[str, Any]:
-    """`rounds` rounds of the three arms, rotated; the timings of each."""
+def measure(task: Any, budget: int, rounds: int, cwd: Path) -> dict[str, list[dict[str, Any]]]:
+    """An untimed round of `one` for the advice, then `rounds` rounds of the three arms, rotated."""
+    with tempfile.TemporaryDirectory(prefix="one_command_") as tmp:
+        wd = run_arm("one", task.path, budget, Path(tmp), None, cwd)["weight_decay"]
     timings: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
-    wd = None
     for r in range(rounds):
-        order = ARMS[r % 3:] + ARMS[:r % 3]
-        if wd is None:  # the first round needs the advice before the run alone
-            order = ("one", *[a for a in order if a != "one"])
         with tempfile.TemporaryDirectory(prefix="one_command_") as tmp:
-            for arm in order:
-                started = time.perf_counter()
+            for arm in ARMS[r % 3:] + ARMS[:r % 3]:
                 done = run_arm(arm, task.path, budget, Path(tmp), wd, cwd)
-                wd = done.get("weight_decay", wd) if arm == "one" else wd
+                if done.get("weight_decay", wd) != wd:
+                    sys.exit(f"{task.name}: the {arm} arm advised {done['weight_decay']:g}, the first round {wd:g}")
                 timings[arm].append(done)
-                log(f"  round {r + 1}: {arm} {time.perf_counter() - started:.1f} s")
+                log(f"  round {r + 1}: {arm} {done['wall']:.1f} s")
     return timings
 
 
-def ratios(timings: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
-    """Medians over rounds, as fractions of the run alone."""
-    alone = statistics.median(t["wall"] for t in timings["alone"])
-    one = statistics.median(t["wall"] for t in timings["one"])
-    probe = statistics.median(t["wall"] for t in timings["separate"])
-    both = statistics.median(t["wall"] + t["recommend_wall"] for t in timings["separate"])
-    return {"alone_s": alone, "one_s": one, "one_command": (one - alone) / alone, "probe_command": probe / alone,
-            "probe_and_recommend": both / alone}
+def ratios(timings: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per round, as fractions of that round's run alone; medians over rounds, and the ranges."""
+    rounds = list(zip(timings["alone"], timings["one"], timings["separate"], strict=True))
+    per = {"one_command": [(one["wall"] - alone["wall"]) / alone["wall"] for alone, one, _ in rounds],
+           "probe_command": [sep["wall"] / alone["wall"] for alone, _, sep in rounds],
+           "probe_and_recommend": [(sep["wall"] + sep["recommend_wall"]) / alone["wall"] for alone, _, sep in rounds]}
+    return {"alone_s": statistics.median(a["wall"] for a in timings["alone"]),
+            "one_s": statistics.median(o["wall"] for o in timings["one"]),
+            **{k: statistics.median(v) for k, v in per.items()},
+            **{f"{k}_range": (min(v), max(v)) for k, v in per.items()}}
+
+
+def cell(row: dict[str, Any], key: str) -> str:
+    low, high = row[f"{key}_range"]
+    return f"{row[key]:.2f} ({low:.2f}-{high:.2f})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", help="comma-separated suite task names [default: all; --quick: QUICK_TASKS]")
     parser.add_argument("--budgets", default="short", help="short, long or steps, comma-separated [short]")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of the three arms [2; --quick: 1]")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds of the three arms [3; --quick: 1]")
     parser.add_argument("--quick", action="store_true", help="2 small tasks, short budget, 1 round")
     parser.add_argument("--json", type=Path, help="write every timing here")
     args = parser.parse_args()
@@ -118,17 +127,17 @@ def main() -> None:
             log(f"{name} at {budget:,} steps")
             timings = measure(task, budget, rounds, cwd)
             rows.append({"task": name, "budget": budget, **ratios(timings), "timings": timings,
-                         "advised": [t["weight_decay"] for t in timings["one"] + timings["separate"]]})
+                         "advised": timings["one"][0]["weight_decay"]})
     print("| task | budget | run alone (s) | one command (s) | cost in one command | probe command | "
-          "probe + recommend | advised (one; separate) |")
+          "probe + recommend | advised |")
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row['task']} | {row['budget']:,} | {row['alone_s']:.1f} | {row['one_s']:.1f} | "
-              f"{row['one_command']:.2f} | {row['probe_command']:.2f} | {row['probe_and_recommend']:.2f} | "
-              f"{', '.join(f'{w:.3g}' for w in row['advised'])} |")
+              f"{cell(row, 'one_command')} | {cell(row, 'probe_command')} | {cell(row, 'probe_and_recommend')} | "
+              f"{row['advised']:.3g} |")
     worst = {k: max(r[k] for r in rows) for k in ("one_command", "probe_command", "probe_and_recommend")}
     middle = {k: statistics.median(r[k] for r in rows) for k in worst}
-    print(f"\nadvice cost in budget runs (median / worst over {len(rows)} cases): one command "
+    print(f"\nadvice cost in budget runs (median / worst of the cases' medians, {len(rows)} cases, {rounds} rounds): one command "
           f"{middle['one_command']:.2f} / {worst['one_command']:.2f}; probe command {middle['probe_command']:.2f} / "
           f"{worst['probe_command']:.2f}; probe + recommend {middle['probe_and_recommend']:.2f} / "
           f"{worst['probe_and_recommend']:.2f}")

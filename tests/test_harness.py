@@ -286,10 +286,12 @@ def test_median():
 def test_one_command_cost_is_what_the_advice_adds_to_the_run():
     from benchmarks.one_command_cost import ratios
 
-    timings = {"alone": [{"wall": 4.0}, {"wall": 6.0}, {"wall": 5.0}],  # median 5
-               "one": [{"wall": 6.0}, {"wall": 7.0}, {"wall": 6.5}],  # median 6.5
+    timings = {"alone": [{"wall": 4.0}, {"wall": 8.0}, {"wall": 5.0}],
+               "one": [{"wall": 5.0}, {"wall": 10.0}, {"wall": 7.0}],  # adds 1/4, 2/8, 2/5 to its round's run
                "separate": [{"wall": 3.0, "recommend_wall": 1.0}, {"wall": 2.0, "recommend_wall": 1.0},
-                            {"wall": 2.5, "recommend_wall": 0.5}]}  # probe median 2.5; sums 4, 3, 3: median 3
+                            {"wall": 2.5, "recommend_wall": 0.5}]}
     got = ratios(timings)
-    assert got["one_command"] == pytest.approx(1.5 / 5) and got["probe_command"] == pytest.approx(2.5 / 5)
-    assert got["probe_and_recommend"] == pytest.approx(3.0 / 5)  # per round, then the median
+    assert got["one_command"] == pytest.approx(0.25)  # paired per round; the medians' (7 - 5) / 5 would be 0.4
+    assert got["one_command_range"] == pytest.approx((0.25, 0.4))
+    assert got["probe_command"] == pytest.approx(0.5)  # 3/4, 2/8, 2.5/5
+    assert got["probe_and_recommend"] == pytest.approx(0.6) and got["probe_and_recommend_range"] == (0.375, 1.0)

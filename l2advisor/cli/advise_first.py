@@ -13,15 +13,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from l2advisor.cli.app import err
+from l2advisor.cli.app import err, parse_ints
 from l2advisor.errors import InputError
 
 if TYPE_CHECKING:
     from l2advisor.modelfile.spec import TaskSpec
 
+PROBE_SEEDS = "0,1"  # probe's --seeds default: two seeds give the verdict its noise level
 
-def check_advise(weight_decay: float | None, autol2: bool, replay: Path | None) -> None:
-    """--advise chooses the constant weight decay itself: nothing else may choose it."""
+
+def check_advise(advise: bool, weight_decay: float | None, autol2: bool, replay: Path | None,
+                 probe_seeds: str | None) -> tuple[int, ...] | None:
+    """The probe seeds under --advise (None without it), once nothing else may choose the
+    weight decay: --advise chooses the constant weight decay itself."""
+    if not advise:
+        if probe_seeds is not None:
+            raise InputError("--probe-seeds only applies with --advise.")
+        return None
     if weight_decay is not None:
         raise InputError("Give either --advise (the probes choose the weight decay) or --weight-decay, not both.")
     if autol2:
@@ -29,27 +37,38 @@ def check_advise(weight_decay: float | None, autol2: bool, replay: Path | None) 
                          "`l2advisor probe FILE --budget N` and `l2advisor recommend RUN_DIR --budget N --autol2`.")
     if replay is not None:
         raise InputError("--weight-decay-schedule replays a whole schedule: drop --advise.")
+    seeds = parse_ints(PROBE_SEEDS if probe_seeds is None else probe_seeds, "--probe-seeds")
+    if not seeds:
+        raise InputError("--probe-seeds must name at least one seed.")
+    return seeds
 
 
-def advise_first(spec: TaskSpec, task: Any, run_dir: Path, device: str, steps: int, *, seeds: tuple[int, ...],
-                 lr_schedule: str, warmup: int, overrides: dict[str, Any]) -> tuple[float, dict[str, Any]]:
-    """Probe `run_dir` for a budget of `steps` and advise; returns the advised weight decay and
-    the advice as advice.json holds it, with that file's path ("file"). Progress, the probe table and the advice panel go to
-    stderr (stdout is the training summary's)."""
-    from l2advisor.cli.advising import ADVICE_FILE, advice_panel, make_recommendation
-    from l2advisor.cli.probe import probe_into, report_failures, summary_table
+def advise_first(spec: TaskSpec, task: Any, run_dir: Path, device: str, steps: int, budget: tuple[float, str], *,
+                 seeds: tuple[int, ...],
+                 lr_schedule: str, warmup: int, overrides: dict[str, Any], force: bool = False
+                 ) -> tuple[float, dict[str, Any]]:
+    """Probe `run_dir` for a budget of `steps` (the user's `budget`: value and unit) and advise;
+    returns the advised weight decay and the advice as advice.json holds it. Progress, the probe table and the advice panel go to
+    stderr (stdout is the training summary's). `force`: probes that cannot be reused start over
+    (reusable ones, for another budget, are kept: --force is about the run, not the evidence)."""
+    from l2advisor.cli.advising import advice_panel, make_recommendation
+    from l2advisor.cli.probe import BATCH_REPLICAS, probe_into, report_failures
+    from l2advisor.cli.probe_view import summary_table
     from l2advisor.probing.probe import summarize
     from l2advisor.probing.settings import probe_settings
     from l2advisor.runs.store import read_results
 
     settings, plan = probe_settings(spec.lr, spec.momentum, seeds=seeds, budget_steps=steps, n_val=len(task.val),
                                     batch_size=spec.batch_size)
-    path, _, every, _ = probe_into(spec, task, settings, plan, run_dir, device, force=False,
-                                   probe_budget_given=False, replicas=8, model_file=spec.path, overrides=overrides)
+    path, runs, every, _ = probe_into(spec, task, settings, plan, run_dir, device, force=False,
+                                      probe_budget_given=False, replicas=BATCH_REPLICAS, model_file=spec.path,
+                                      overrides=overrides, restart_if_stale=force)
     results = read_results(path)
     states = [results.runs[r.run_id] for r in every if r.run_id in results.runs]
     err.print(summary_table(summarize(states, settings.tolerance), spec.metric_name, console=err))
+    if len(every) > len(runs):
+        err.print(f"Plus {len(every) - len(runs)} follow-up probes (one more seed) to settle the verdict.")
     report_failures(states, spec.path.name)  # every probe failed: exit 1, nothing to advise from
-    made = make_recommendation(run_dir, steps, "steps", None, False, lr_schedule, warmup)
+    made = make_recommendation(run_dir, budget[0], budget[1], None, False, lr_schedule, warmup, "train --advise")
     err.print(advice_panel(made.advice, made.fit, made.metric, made.schedule), soft_wrap=False)
-    return made.advice.weight_decay, {**made.record, "file": str(Path(run_dir) / ADVICE_FILE)}
+    return made.advice.weight_decay, made.record

@@ -219,9 +219,10 @@ class Recommendation:
 
 
 def make_recommendation(run_dir: Path, budget: float, unit: str, lr: float | None, autol2: bool,
-                        lr_schedule: str, warmup: int) -> Recommendation:
+                        lr_schedule: str, warmup: int, made_by: str = "recommend") -> Recommendation:
     """Fit the finished probes of `run_dir` and advise for the budget; writes fit.json and
-    advice.json. Notes (a far budget, missing probes) go to stderr."""
+    advice.json (`made_by`: the command, as `report` names it). Notes (a far budget, missing
+    probes) go to stderr."""
     if unit not in UNITS:
         raise InputError(f"--unit must be steps or epochs, got {unit!r}.")
     _check_lr(lr)
@@ -245,7 +246,7 @@ def make_recommendation(run_dir: Path, budget: float, unit: str, lr: float | Non
     schedule = sv or {"lr_schedule": "constant", "warmup": 0, "lr_integral": 1.0}
     record = {**advice_to_dict(advice), "caveats": caveats(fit, advice), "budget": budget, "unit": unit,
               "run_dir": str(run_dir), **gaps, **schedule, "probes_sized_for_steps": sized_for,
-              "fit": fit_summary(fit)}
+              "fit": fit_summary(fit), "made_by": made_by}
     if cfg is not None:
         flags = autol2_flags(cfg, settings.get("model_file", "MODEL_FILE"), settings)
         if scheduled:

@@ -20,7 +20,7 @@ def steps_per_epoch(train_size: int, batch_size: int) -> int:
     return max(1, train_size // batch_size)
 
 
-def refuse_other_models_probes(run_dir: Path, sha256: str, name: str) -> None:
+def refuse_other_models_probes(run_dir: Path, sha256: str, model_file: Path) -> None:
     """A run directory holding another model file's probes is not this run's: one sentence."""
     from l2advisor.runs.rundir import PROBES_FILE, results_path
 
@@ -29,6 +29,11 @@ def refuse_other_models_probes(run_dir: Path, sha256: str, name: str) -> None:
         return
     settings = read_results(probes).header.get("settings", {})
     if settings.get("model_sha256") not in (None, sha256):
+        name = model_file.name
+        if Path(str(settings.get("model_file"))).resolve() == model_file.resolve():
+            raise InputError(f"{name} has changed since the probes in {run_dir} were made: train into a directory "
+                             "of its own (--out), or probe again (`l2advisor probe --force`, or `train --advise "
+                             "--force`).")
         raise InputError(f"{run_dir} holds probes of another model file ({settings.get('model_file')}), not "
                          f"{name}: train into a directory of its own (--out).")
 

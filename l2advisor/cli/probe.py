@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
+from l2advisor.cli.advise_first import PROBE_SEEDS
 from l2advisor.cli.app import (
     Threads,
     app,
@@ -26,77 +24,28 @@ from l2advisor.cli.app import (
     say_notes,
     use_threads_for,
 )
-from l2advisor.cli.tables import Column, fitted_table
+from l2advisor.cli.probe_view import ProbeBars, summary_table
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.budget import DEFAULT_HORIZON  # noqa: F401 - the default horizon, in --help and benchmarks
 from l2advisor.probing.notices import once
 from l2advisor.runs.lock import RunLock
-from l2advisor.runs.store import RunState, json_safe, open_results, read_results
+from l2advisor.runs.store import (
+    RunState,
+    json_safe,
+    open_results,
+    read_results,
+    refuse_other_settings,
+)
 
 if TYPE_CHECKING:  # torch: imported inside the commands, so that `--help` never loads it
     from l2advisor.modelfile.spec import TaskSpec
     from l2advisor.probing.budget import BudgetPlan
     from l2advisor.probing.plan import ProbeRun, ProbeSettings
-    from l2advisor.training.train import Record, TrainConfig, TrainResult
+    from l2advisor.training.train import TrainConfig
 
 
 
-class ProbeBars:
-    """A bar per probe and an overall bar with ETA, on stderr."""
-
-    def __init__(self, runs: list[ProbeRun]) -> None:
-        from rich.progress import (  # here: --help need not load it
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=err,
-                             transient=False)
-        total = sum(run.max_steps for run in runs)
-        # nothing to run (all reused): no empty "0/0" bar
-        self.overall = self.bars.add_task(f"all {len(runs)} probes (steps)", total=total, info="") if runs else None
-        self.tasks: dict[str, Any] = {}
-        self.done_steps: dict[str, int] = {}
-
-    def begin(self, run: ProbeRun, reused: bool) -> None:
-        self.tasks[run.run_id] = self.bars.add_task(run.run_id, total=run.max_steps, info="")
-        self.done_steps[run.run_id] = 0
-
-    def update(self, run: ProbeRun, record: Record) -> None:
-        step = record["step"]
-        self.bars.update(self.tasks[run.run_id], completed=step,
-                         info=f"tau {record['tau']:.2f}  val {record['val_metric']:.4f}")
-        self.bars.advance(self.overall, step - self.done_steps[run.run_id])
-        self.done_steps[run.run_id] = step
-
-    def finish(self, run: ProbeRun, result: TrainResult) -> None:
-        # an early stop skips the rest of the probe: the overall ETA must drop with it
-        self.bars.advance(self.overall, run.max_steps - self.done_steps[run.run_id])
-        self.bars.update(self.tasks[run.run_id], info=f"[{'green' if result.status in ('finished', 'stopped') else 'red'}]"
-                         f"{result.status}[/] at step {result.steps}", completed=result.steps)
-
-
-def summary_table(rows: list[dict[str, Any]], metric: str, console: Console = out) -> Table:
-    """One row per probe. "ended at s" counts from the start of its stack (stacked probes share a
-    clock). On a narrow console those seconds, then lr*lam, then the train accuracy give way,
-    rather than a number being cut (`--json` has them all)."""
-    columns = [Column("lam"), Column("lr*lam", drop=2), Column("seed"), Column("t*"), Column("tau*"),
-               Column(f"peak\n{metric[:10]}"), Column("train\nacc", drop=1), Column("steps"),
-               Column("ended\nat s", drop=3), Column("status", justify="left")]
-    cells = [[f"{row['lam']:.4g}", f"{row['shrink']:.3g}", str(row["seed"]), _num(row["t_star"], "d"),
-              _num(row["tau_star"], ".2f"), _num(row["peak"], ".4f"), _num(row["final_train_acc"], ".3f"),
-              str(row["steps"]), _num(row["seconds"], ".1f"), row["status"]] for row in rows]
-    return fitted_table(columns, cells, console, title="Probe summary")
-
-
-def _num(value: Any, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    return format(int(value) if fmt == "d" else value, fmt)
+BATCH_REPLICAS = 8  # most replicas trained in one stack: --batch-replicas' default, and --advise's
 
 
 @app.command()
@@ -121,7 +70,7 @@ def probe(
     probe_budget: Annotated[int | None, typer.Option(help="Total probe steps, all probes and seeds together "
                                                               "[default: 24000]; not with --budget, which sizes the "
                                                               "probes itself.", show_default=False)] = None,
-    seeds: Annotated[str, typer.Option(help="Seeds, comma-separated: each lam is probed once per seed.")] = "0,1",
+    seeds: Annotated[str, typer.Option(help="Seeds, comma-separated: each lam is probed once per seed.")] = PROBE_SEEDS,
     tolerance: Annotated[float, typer.Option(help="t* is the first evaluation within this of the peak (metric units).")] = 0.005,
     early_stop: Annotated[bool, typer.Option(help="Stop a probe once its smoothed metric has clearly peaked.")] = True,
     lr: Annotated[float | None, typer.Option(help="Override the file's learning rate.")] = None,
@@ -135,7 +84,7 @@ def probe(
                                                "the model (every seed in one stack when the data are tensors, else "
                                                "one stack per seed): the same computation, float rounding aside "
                                                "(it grows over long runs); --no-batched: one probe after another.")] = True,
-    batch_replicas: Annotated[int, typer.Option(help="Most replicas trained together when --batched.")] = 8,
+    batch_replicas: Annotated[int, typer.Option(help="Most replicas trained together when --batched.")] = BATCH_REPLICAS,
     jobs: Annotated[int, typer.Option(help="Probe jobs running at once, in worker processes (torch threads are "
                                            "divided among them) [default: 1, or one per --devices entry].",
                                       show_default=False)] = 0,
@@ -208,11 +157,14 @@ def probe(
 def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetPlan | None, run_dir: Path,
                device: str, *, force: bool, probe_budget_given: bool, replicas: int, jobs: int = 0,
                devices: str | None = None, backend: str = "loky", scheduler: str | None = None,
-               model_file: Path, overrides: dict[str, Any]) -> tuple[Path, list[ProbeRun], list[ProbeRun], float]:
+               model_file: Path, overrides: dict[str, Any], restart_if_stale: bool = False
+               ) -> tuple[Path, list[ProbeRun], list[ProbeRun], float]:
     """Run the planned probes into `run_dir` (finished ones reused, a follow-up round when the
     verdict needs it), progress on stderr: what `l2advisor probe` and `train --advise` share.
     Returns the results file, the planned probes, every probe run (follow-ups included) and the
-    seconds spent training and evaluating. Ctrl-C: says how to resume and exits 130."""
+    seconds spent training and evaluating. Ctrl-C: says how to resume and exits 130.
+    `restart_if_stale` (train --advise --force): probes that cannot be reused (other settings,
+    an edited model file) start over; reusable ones, re-sized for another budget, are kept."""
     from l2advisor.probing.budget import sizing_note
     from l2advisor.probing.follow_up import run_with_follow_up
     from l2advisor.probing.plan import pending
@@ -228,6 +180,13 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
     for note in hand_ladder_notes(settings, probe_budget_given):
         err.print(f"[yellow]{escape(note)}[/]", highlight=False)
     path = results_path(run_dir, PROBES_FILE)
+    if restart_if_stale and not force:
+        try:
+            refuse_other_settings(path, header, resized_for_budget)
+        except InputError as stale:
+            err.print(f"[yellow]{escape(str(stale).split(' Use --force')[0])}: --force starts them over.[/]",
+                      highlight=False)
+            force = True
     with (RunLock(run_dir) as lock,
           open_results(path, header, force=force, compatible=resized_for_budget) as writer):
         if lock.stale_taken_over:

@@ -1,4 +1,5 @@
-"""`l2advisor train FILE --budget N`: one full run at a constant weight decay or with AutoL2.
+"""`l2advisor train FILE --budget N`: one full run at a constant weight decay or with AutoL2;
+with --advise, the probes and the advice first, in the same process (advise_first.py).
 
 The run goes through the one training loop (`l2advisor.training.train.train`) and is stored like a
 probe: `<out>/train.jsonl` holds a header (command "train"), then per run a `start` record,
@@ -26,7 +27,6 @@ from l2advisor.cli.app import (
     err,
     handle_errors,
     out,
-    parse_ints,
     say_notes,
     use_threads_for,
 )
@@ -39,7 +39,13 @@ from l2advisor.cli.budget import (
 from l2advisor.cli.train_view import TrainBar, summary_table
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.runs.lock import RunLock
-from l2advisor.runs.store import json_safe, make_header, open_results, read_results
+from l2advisor.runs.store import (
+    json_safe,
+    make_header,
+    open_results,
+    read_results,
+    refuse_other_settings,
+)
 
 if TYPE_CHECKING:  # torch: imported inside the command, so that `--help` never loads it
     import torch
@@ -114,10 +120,12 @@ def train_command(
     autol2: Annotated[bool, typer.Option("--autol2", help="Schedule the weight decay with AutoL2.")] = False,
     weight_decay: Annotated[float | None, typer.Option(help="A constant weight decay (torch's weight_decay).")] = None,
     advise: Annotated[bool, typer.Option("--advise", help="Probe first (the probes `l2advisor probe --budget` plans, "
-                                                         "into the same run directory), then train at the weight "
-                                                         "decay `l2advisor recommend` advises: one command, one "
-                                                         "start-up.")] = False,
-    probe_seeds: Annotated[str, typer.Option(help="--advise: seeds of the probes, comma-separated.")] = "0,1",
+                                                         "into the same run directory; a re-run reuses them), then "
+                                                         "train at the weight decay `l2advisor recommend` advises "
+                                                         "(advice.json; --lr-schedule and --warmup carry over; --json "
+                                                         "adds it to the summary): one command, one start-up.")] = False,
+    probe_seeds: Annotated[str | None, typer.Option(help="--advise: seeds of the probes, comma-separated "
+                                                         "[default: 0,1].", show_default=False)] = None,
     weight_decay_schedule: Annotated[Path | None, typer.Option(help="Replay a weight-decay trajectory (the wd_trajectory.json an --autol2 run writes).")] = None,
     lr_schedule: Annotated[str, typer.Option(help="constant, cosine (to 0 at the end), linear (to 0 at the end) or step (x0.1 at 50% and 75%).")] = "constant",
     warmup: Annotated[int, typer.Option(help="Steps of linear lr warmup ((step+1)/warmup x lr) before the schedule.")] = 0,
@@ -136,11 +144,13 @@ def train_command(
     momentum: Annotated[float | None, typer.Option(help="Override the file's momentum.")] = None,
     optimizer: Annotated[str | None, typer.Option(help="Override the file's optimizer: sgd or adamw.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    force: Annotated[bool, typer.Option(help="Discard the run directory's train.jsonl and start over.")] = False,
+    force: Annotated[bool, typer.Option(help="Discard the run directory's train.jsonl and start over (with "
+                                             "--advise, also probes that cannot be reused: other settings or an "
+                                             "edited model file).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     threads: Threads = None,
 ) -> None:
-    """Train once for the whole budget, at a constant weight decay or with AutoL2, and record the curve."""
+    """Train once for the whole budget, at a given weight decay, an advised one (--advise) or with AutoL2."""
     from l2advisor.modelfile.task import build_task
     from l2advisor.runs.rundir import TRAIN_FILE, results_path
     from l2advisor.training.autol2 import AutoL2
@@ -158,8 +168,7 @@ def train_command(
     autol2_flags = {"refractory_tau": refractory_tau, "lam_min": lam_min, "decay": decay,
                     "check_every": check_every, "patience": patience}
     use_autol2 = autol2 or paper_preset
-    if advise:
-        check_advise(weight_decay, use_autol2, weight_decay_schedule)
+    seeds = check_advise(advise, weight_decay, use_autol2, weight_decay_schedule, probe_seeds)
     if use_autol2 and weight_decay is not None:
         raise InputError("Give either --autol2 or --weight-decay, not both.")
     if weight_decay_schedule is not None and (use_autol2 or weight_decay is not None):
@@ -203,22 +212,24 @@ def train_command(
     for note in replay_notes(replay, str(weight_decay_schedule), steps, lr_schedule) if replay is not None else ():
         err.print(f"[yellow]{escape(note)}[/]", highlight=False)
     run_dir = out_dir or Path("runs") / spec.name
+    header = make_header("train", {**spec.settings(), "train_size": task.train_size, "budget_steps": steps,
+                                   "lr_schedule": lr_schedule, "eval_every": every,
+                                   **({"warmup": warmup} if warmup else {})}, str(torch_device))
+    path = results_path(run_dir, TRAIN_FILE)
+    if not (seeds is not None and force):  # --advise --force starts another model's probes over
+        refuse_other_models_probes(run_dir, spec.sha256, spec.path)
     advice = None
-    if advise:
-        weight_decay, advice = advise_first(spec, task, run_dir, str(torch_device), steps,
-                                            seeds=parse_ints(probe_seeds, "--probe-seeds"), lr_schedule=lr_schedule,
-                                            warmup=warmup, overrides=overrides)
+    if seeds is not None:  # --advise: what would refuse the run is said before the probes run
+        if not force:
+            refuse_other_settings(path, header)
+        weight_decay, advice = advise_first(spec, task, run_dir, str(torch_device), steps, (budget, unit), seeds=seeds,
+                                            lr_schedule=lr_schedule, warmup=warmup, overrides=overrides, force=force)
     lam = kwargs["lam0"] if kwargs else float(weight_decay)  # type: ignore[arg-type]
     config = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=steps, eval_every=every, seed=seed,
                          momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))
     run_id = run_label(weight_decay, kwargs, paper_preset, seed)
     if replay is not None:
         run_id = f"wd-schedule={Path(weight_decay_schedule).name}/seed={seed}"  # type: ignore[arg-type]
-    header = make_header("train", {**spec.settings(), "train_size": task.train_size, "budget_steps": steps,
-                                   "lr_schedule": lr_schedule, "eval_every": every,
-                                   **({"warmup": warmup} if warmup else {})}, str(torch_device))
-    path = results_path(run_dir, TRAIN_FILE)
-    refuse_other_models_probes(run_dir, spec.sha256, spec.path.name)
     made: list[AutoL2] = []
 
     def factory(opt: torch.optim.Optimizer) -> AutoL2:
@@ -236,7 +247,7 @@ def train_command(
         writer.write({"type": "start", "run": run_id, "lam": lam, "lr": spec.lr, "seed": seed, "max_steps": steps,
                       "eval_every": every, "lr_schedule": lr_schedule, "warmup": warmup, "autol2": kwargs,
                       "paper_preset": paper_preset,
-                      **({"advised_by": advice["file"]} if advice else {})})
+                      **({"advice": advice} if advice else {})})  # what the run used; advice.json may change
         bar = TrainBar(steps, "autol2" if kwargs else f"lam {lam:g}")
 
         def on_eval(record: Record) -> None:
@@ -262,6 +273,8 @@ def train_command(
                                              **({"advice": advice} if advice else {})})))
     else:
         out.print(summary_table(summary, spec.metric_name, autol2=bool(made)))
+        if advice:
+            err.print(f"The probes' evidence in figures: [bold]l2advisor report {run_dir}[/]")
     if result.status == "interrupted":
         err.print(f"[yellow]Interrupted at step {result.steps}; what was measured is in {path}.[/]")
         raise typer.Exit(130)

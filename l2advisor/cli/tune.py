@@ -107,9 +107,9 @@ class TuneBars(Bars):
         self.bars.update(self.overall, description=f"trial {counted + 1} of {total}", completed=self.base)
 
     def finish(self, outcome: TrialOutcome, best: float | None, counted: int) -> None:  # type: ignore[override]
-        self.skipped += max(0, self.budget - outcome.steps)
-        self.planned = outcome.steps  # Bars.finish completes the overall bar up to base + planned
-        super().finish("", outcome.state.lower(), outcome.steps)
+        if outcome.state in ("COMPLETE", "PRUNED"):  # counted; a failed or lost trial is run again in full
+            self.skipped += max(0, self.budget - outcome.steps)
+        self.bars.update(self.current, info=f"{outcome.state.lower()} at step {outcome.steps}")
         best_text = f"best so far {best:.4f}" if best is not None else ""
         self.bars.update(self.overall, total=self.trials * self.budget - self.skipped,
                          completed=counted * self.budget - self.skipped, info=best_text)

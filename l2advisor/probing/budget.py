@@ -149,9 +149,9 @@ def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], settings: Pro
             top_clock = plan.lams[0] * settings.lrs[0]  # below TOP_SHRINK by (1 - momentum)
             top = f"lr*lam = {top_clock:.3g}" + ("" if math.isclose(top_clock, TOP_SHRINK, rel_tol=1e-3) else
                                                 f" (lr*lam/(1-momentum) = {TOP_SHRINK:g})")
-            line += (f" More than the cap: the cheapest useful plan, 3 rungs from {top}, with a window of "
-                     f"tau = {plan.horizon:g}, costs more (larger lams would show the learning rate's clock, "
-                     "not lam's).")
+            line += (f" More than the cap: even the cheapest useful plan (3 rungs from {top}, each to "
+                     f"tau = {plan.horizon:g}) costs more; larger lams would save steps but show the learning "
+                     "rate's clock, not lam's.")
             if plan.cost_fraction > OVER_RUNS:
                 line += (f" At {plan.cost_fraction:.1f} budget runs, probing costs more than "
                          f"trying {OVER_RUNS:g} lams directly with `l2advisor train`: at this budget, that is "

@@ -54,8 +54,8 @@ def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT
 
 
 def hand_ladder_notes(settings: ProbeSettings, probe_budget_given: bool) -> list[str]:
-    """Warnings about a hand-made ladder (`lambdas`), for the CLI's stderr and the API's notices:
-    fewer lams than a fit needs, and a probe budget that does not apply to it."""
+    """Warnings about a hand-made plan, for the CLI's stderr and the API's notices: fewer lams
+    than a fit needs, a probe budget that does not apply to a list of lams, and a single seed."""
     lams = settings.lambdas if settings.budget_steps is None else None  # a budget's ladder is the plan's
     notes = []
     if lams and len(lams) < settings.min_rungs:
@@ -65,6 +65,10 @@ def hand_ladder_notes(settings: ProbeSettings, probe_budget_given: bool) -> list
     if lams and probe_budget_given:
         notes.append("The probe budget (--probe-budget, probe_budget=) does not apply to a list of lams: every "
                      "listed lam is probed.")
+    if len(settings.seeds) == 1:
+        notes.append("One seed: b gets no interval (so at best \"holds approximately\") and the seed noise the "
+                     "verdict compares peaks against is read from each curve's own scatter, which on a noisy "
+                     "validation curve can hide a worse lam; two seeds (the default) are safer.")
     return notes
 
 

@@ -109,7 +109,7 @@ def _band(lines: list[ProbeLine], n_boot: int = N_BOOT,
 def saved_advice_source(saved: dict) -> str:
     """Where a report's advice comes from when it redoes the one `recommend` saved (advice.json,
     as a dict): that command, and under an lr schedule the run it was for."""
-    source = "the budget of the last `l2advisor recommend` on this directory (advice.json)"
+    source = f"the budget of the last `l2advisor {saved.get('made_by', 'recommend')}` on this directory (advice.json)"
     schedule = saved.get("lr_schedule") or "constant"
     if schedule != "constant" and saved.get("run_steps"):
         source += (f": {saved['run_steps']} steps of {schedule} lr, which the tau clock sees as "

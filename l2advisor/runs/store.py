@@ -158,12 +158,9 @@ def open_results(path: Path, header: dict[str, Any], force: bool = False,
     replaced, the runs kept, and the writer's `previous_settings` holds the old settings.
     """
     if path.exists() and path.stat().st_size > 0 and not force:
+        refuse_other_settings(path, header, compatible)
         existing = read_results(path).header.get("settings", {})
         diff = settings_diff(existing, header["settings"])
-        if diff and not (compatible and compatible(existing, header["settings"])):
-            raise InputError(f"{path.parent} holds results made with other settings ("
-                             + _blocking(diff, compatible, existing, header["settings"]) + "). Use --force (force=True in Python) to start over, "
-                             "or --out (out=) for a new directory.")
         _drop_partial_line(path)  # appending after half a line would corrupt the next record
         if diff:
             _replace_header(path, header)
@@ -176,6 +173,20 @@ def open_results(path: Path, header: dict[str, Any], force: bool = False,
     writer = ResultsWriter(path)
     writer.write(header)
     return writer
+
+
+def refuse_other_settings(path: Path, header: dict[str, Any],
+                          compatible: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None) -> None:
+    """What `open_results` (without force) refuses, said before any work is done: a results file
+    written with other settings that `compatible` does not accept."""
+    if not (path.exists() and path.stat().st_size > 0):
+        return
+    existing = read_results(path).header.get("settings", {})
+    diff = settings_diff(existing, header["settings"])
+    if diff and not (compatible and compatible(existing, header["settings"])):
+        raise InputError(f"{path.parent} holds results made with other settings ("
+                         + _blocking(diff, compatible, existing, header["settings"]) + "). Use --force (force=True in "
+                         "Python) to start over, or --out (out=) for a new directory.")
 
 
 def _blocking(diff: list[str], compatible: Callable[..., bool] | None, old: dict[str, Any],

@@ -53,6 +53,11 @@ def _worst(a: str, b: str) -> str:
     return max(a, b, key=VERDICTS.index)
 
 
+def _ci(lo: float, hi: float) -> str:
+    """b's interval as the reasons print it; "(no interval)" where it is unknown (one seed per lam)."""
+    return f"[{lo:.2f}, {hi:.2f}]" if math.isfinite(lo) and math.isfinite(hi) else "(no interval)"
+
+
 def _clock_comparison(ratio: float) -> str:
     """How much better tau lines the crossings up than steps, read the right way round:
     `ratio` is the steps spread over the tau spread (> 1: tau is better)."""
@@ -77,7 +82,7 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
         return FAILS, [f"only {n_clocks} lr*lam value(s) have curves that rise through levels the "
                        f"probes share (need {MIN_LAMS}): too few to show which clock sets the time to the top, "
                        "so the relations are not taken to hold"]
-    why.append(f"b = {b:.2f} [{lo:.2f}, {hi:.2f}] over {n_clocks} lr*lam values: the time to "
+    why.append(f"b = {b:.2f} {_ci(lo, hi)} over {n_clocks} lr*lam values: the time to "
                f"reach the top scales as (lr*lam)^-b (tau clock: 1; lam irrelevant: 0); the "
                f"crossings line up {_clock_comparison(ratio)}")
     if math.isfinite(f["alpha"]):
@@ -119,7 +124,7 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
     elif not (B_HOLDS[0] <= b <= B_HOLDS[1] and ci_known and B_HOLDS_CI[0] <= lo
               and hi <= B_HOLDS_CI[1] and ratio >= TAU_CLEARLY_BETTER):
         v = APPROX
-        why.append(f"b {b:.2f} [{lo:.2f}, {hi:.2f}] not within {list(B_HOLDS)} with CI inside "
+        why.append(f"b {b:.2f} {_ci(lo, hi)} not within {list(B_HOLDS)} with CI inside "
                    f"{list(B_HOLDS_CI)} and tau at least {TAU_CLEARLY_BETTER:g}x better than steps")
     acc = f["train_acc"]
     if math.isfinite(acc) and acc < TRAIN_ACC_APPROX:

@@ -35,7 +35,9 @@ def test_advise_probes_then_trains_at_the_advised_weight_decay(tiny_model: Path,
     assert len(probes.runs) == 3 and all(state.done for state in probes.runs.values())
     trained = read_results(results_path(out, TRAIN_FILE))
     (state,) = trained.runs.values()
-    assert state.meta["lam"] == wd and state.meta["advised_by"] == str(out / "advice.json")
+    saved = {k: v for k, v in advised.items() if k != "l2advisor_version"}  # write_json adds the version
+    assert state.meta["lam"] == wd and state.meta["advice"] == saved  # the run keeps the advice it used
+    assert advised["made_by"] == "train --advise"
     assert state.evals[-1]["step"] == 2000
     assert "Probe summary" in result.stderr and "l2advisor recommend" in result.stderr
     again = runner.invoke(app, [*advise_args(tiny_model, out), "--json"])  # a re-run reuses the probes
@@ -80,3 +82,66 @@ def test_advise_refuses_what_would_choose_the_weight_decay_too(tiny_model: Path,
     assert not (tmp_path / "r").exists()  # refused before anything ran
     bare = runner.invoke(app, ["train", str(tiny_model), "--budget", "40", "--out", str(tmp_path / "b")])
     assert bare.exit_code == 2 and "--advise" in bare.stderr  # the control: nothing chose a weight decay
+
+
+def test_overrides_and_epochs_reach_the_probes_and_force_starts_them_over(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    first = runner.invoke(app, ["train", str(tiny_model), "--out", str(out), "--budget", "250", "--unit", "epochs",
+                                "--advise", "--probe-seeds", "0", "--lr", "0.05", "--device", "cpu"])
+    assert first.exit_code == 0, first.output
+    probes = read_results(results_path(out, PROBES_FILE)).header["settings"]
+    assert probes["lr"] == 0.05 and probes["probe"]["budget_steps"] == 2000  # 250 epochs of 8 steps
+    advised = json.loads((out / "advice.json").read_text())
+    assert (advised["budget"], advised["unit"], advised["budget_steps"]) == (250, "epochs", 2000)
+    (state,) = read_results(results_path(out, TRAIN_FILE)).runs.values()
+    assert state.meta["lr"] == 0.05 and state.evals[-1]["step"] == 2000
+    before = results_path(out, PROBES_FILE).read_bytes()
+    other_lr = runner.invoke(app, advise_args(tiny_model, out))  # the file's lr, 0.1: other probes
+    assert other_lr.exit_code == 2 and "--force" in other_lr.stderr
+    assert results_path(out, PROBES_FILE).read_bytes() == before
+    forced = runner.invoke(app, [*advise_args(tiny_model, out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert read_results(results_path(out, PROBES_FILE)).header["settings"]["lr"] == 0.1
+    assert "starts them over" in " ".join(forced.stderr.split())
+    longer = runner.invoke(app, [*advise_args(tiny_model, out), "--force", "--budget", "4000"])
+    assert longer.exit_code == 0, longer.output  # --force is about the run: probes that fit are kept
+    assert "(3 reused)" in longer.stderr and "starts them over" not in " ".join(longer.stderr.split())
+
+
+def test_an_edited_model_file_is_named_and_force_probes_it_again(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert runner.invoke(app, advise_args(tiny_model, out)).exit_code == 0
+    tiny_model.write_text(tiny_model.read_text() + "\n# edited\n")
+    edited = runner.invoke(app, advise_args(tiny_model, out))
+    assert edited.exit_code == 2 and "tiny.py has changed since the probes" in " ".join(edited.stderr.split())
+    forced = runner.invoke(app, [*advise_args(tiny_model, out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "(0 reused)" in forced.stderr  # probed again, for the edited file
+
+
+def test_a_run_directory_that_would_refuse_the_run_is_said_before_probing(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    plain = runner.invoke(app, ["train", str(tiny_model), "--out", str(out), "--budget", "40", "--weight-decay",
+                                "0.01", "--device", "cpu"])
+    assert plain.exit_code == 0, plain.output
+    refused = runner.invoke(app, advise_args(tiny_model, out))  # train.jsonl holds a 40-step budget
+    assert refused.exit_code == 2 and "budget_steps" in refused.stderr
+    assert not results_path(out, PROBES_FILE).exists() and not (out / "advice.json").exists()
+
+
+def test_probes_that_all_diverge_stop_before_the_run(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(app, [*advise_args(tiny_model, out), "--lr", "1e6"])
+    assert result.exit_code == 1, result.output
+    assert "nothing to fit" in " ".join(result.stderr.split()) and not results_path(out, TRAIN_FILE).exists()
+
+
+def test_probe_seeds_are_checked_before_anything_runs(tiny_model: Path, tmp_path: Path) -> None:
+    alone = runner.invoke(app, ["train", str(tiny_model), "--budget", "40", "--weight-decay", "0.01",
+                                "--probe-seeds", "0", "--out", str(tmp_path / "a")])
+    assert alone.exit_code == 2 and "only applies with --advise" in alone.stderr
+    for text, said in (("", "at least one seed"), ("x", "--probe-seeds takes comma-separated integers")):
+        bad = runner.invoke(app, ["train", str(tiny_model), "--budget", "40", "--advise", "--probe-seeds", text,
+                                  "--out", str(tmp_path / "b")])
+        assert bad.exit_code == 2 and said in bad.stderr, bad.output
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from l2advisor.cli.app import app
 from l2advisor.cli.compare import compare_table
-from l2advisor.cli.probe import summary_table
+from l2advisor.cli.probe_view import summary_table
 from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.cli.tune import trials_table
 

@@ -140,3 +140,12 @@ def test_the_sizing_note_names_the_top_rungs_own_clock_under_momentum() -> None:
         line, warns = sizing_note(plan, plan_probes(settings, momentum), settings, 1000, 64)
         assert warns and expected in line, line
         assert plan.lams[0] * 0.1 == pytest.approx(TOP_SHRINK * (1 - momentum))  # what the table shows
+
+
+def test_one_seed_is_warned_two_are_not() -> None:
+    from l2advisor.probing.settings import hand_ladder_notes
+
+    one, _ = probe_settings(0.1, 0.0, seeds=(0,), budget_steps=6400, **CHEAP_EVAL)
+    assert any(note.startswith("One seed: b gets no interval") for note in hand_ladder_notes(one, False))
+    two, _ = probe_settings(0.1, 0.0, seeds=(0, 1), budget_steps=6400, **CHEAP_EVAL)
+    assert hand_ladder_notes(two, False) == []

@@ -326,3 +326,11 @@ def test_nothing_learned_is_said_first():
     assert "nothing was learned" in advice.reasons[0]  # quoted in the advice's first line too
     assert not any(r.startswith("nothing was learned") for r in fit_relations(S.no_effect_family()).reasons)
     assert not any(r.startswith("nothing was learned") for r in fit_relations(S.family()).reasons)
+
+
+def test_an_unknown_interval_is_said_not_printed_as_nan():
+    nan = float("nan")
+    for f in (_f(1.0, (nan, nan)), _f(1.0, (nan, nan), steps_over_tau=1.5)):  # the first line; "not within"
+        _, why = decide_verdict(f, 5, no_effect=False, edge="")
+        assert not any("nan" in r for r in why), why
+        assert any("(no interval)" in r for r in why), why

@@ -257,3 +257,6 @@ def test_tune_bar_counts_the_steps_a_pruned_trial_ran_not_its_budget() -> None:
     assert bars.base == 30
     bars.finish(TrialOutcome(1, 0.01, "COMPLETE", 0.6, 100, 1.0, "finished"), 0.6, counted=2)
     assert (overall.completed, overall.total) == (130, 230)  # a full trial counts its budget
+    bars.begin(2, 0.001, counted=2, total=3)
+    bars.finish(TrialOutcome(2, 0.001, "FAIL", None, 50, 1.0, "diverged"), 0.6, counted=2)
+    assert (overall.completed, overall.total) == (130, 230)  # not counted: its replacement runs in full

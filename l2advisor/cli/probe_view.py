@@ -1,0 +1,75 @@
+"""What `l2advisor probe` shows: a bar per probe on stderr and the summary table (probe.py
+runs the command; `train --advise` shows the same)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from l2advisor.cli.app import err, out
+from l2advisor.cli.tables import Column, fitted_table
+
+if TYPE_CHECKING:
+    from l2advisor.probing.plan import ProbeRun
+    from l2advisor.training.train import Record, TrainResult
+
+
+class ProbeBars:
+    """A bar per probe and an overall bar with ETA, on stderr."""
+
+    def __init__(self, runs: list[ProbeRun]) -> None:
+        from rich.progress import (  # here: --help need not load it
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=err,
+                             transient=False)
+        total = sum(run.max_steps for run in runs)
+        # nothing to run (all reused): no empty "0/0" bar
+        self.overall = self.bars.add_task(f"all {len(runs)} probes (steps)", total=total, info="") if runs else None
+        self.tasks: dict[str, Any] = {}
+        self.done_steps: dict[str, int] = {}
+
+    def begin(self, run: ProbeRun, reused: bool) -> None:
+        self.tasks[run.run_id] = self.bars.add_task(run.run_id, total=run.max_steps, info="")
+        self.done_steps[run.run_id] = 0
+
+    def update(self, run: ProbeRun, record: Record) -> None:
+        step = record["step"]
+        self.bars.update(self.tasks[run.run_id], completed=step,
+                         info=f"tau {record['tau']:.2f}  val {record['val_metric']:.4f}")
+        self.bars.advance(self.overall, step - self.done_steps[run.run_id])
+        self.done_steps[run.run_id] = step
+
+    def finish(self, run: ProbeRun, result: TrainResult) -> None:
+        # an early stop skips the rest of the probe: the overall ETA must drop with it
+        self.bars.advance(self.overall, run.max_steps - self.done_steps[run.run_id])
+        self.bars.update(self.tasks[run.run_id], info=f"[{'green' if result.status in ('finished', 'stopped') else 'red'}]"
+                         f"{result.status}[/] at step {result.steps}", completed=result.steps)
+
+
+def summary_table(rows: list[dict[str, Any]], metric: str, console: Console = out) -> Table:
+    """One row per probe. "ended at s" counts from the start of its stack (stacked probes share a
+    clock). On a narrow console those seconds, then lr*lam, then the train accuracy give way,
+    rather than a number being cut (`--json` has them all)."""
+    columns = [Column("lam"), Column("lr*lam", drop=2), Column("seed"), Column("t*"), Column("tau*"),
+               Column(f"peak\n{metric[:10]}"), Column("train\nacc", drop=1), Column("steps"),
+               Column("ended\nat s", drop=3), Column("status", justify="left")]
+    cells = [[f"{row['lam']:.4g}", f"{row['shrink']:.3g}", str(row["seed"]), _num(row["t_star"], "d"),
+              _num(row["tau_star"], ".2f"), _num(row["peak"], ".4f"), _num(row["final_train_acc"], ".3f"),
+              str(row["steps"]), _num(row["seconds"], ".1f"), row["status"]] for row in rows]
+    return fitted_table(columns, cells, console, title="Probe summary")
+
+
+def _num(value: Any, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return format(int(value) if fmt == "d" else value, fmt)

@@ -44,13 +44,23 @@ def check_advise(advise: bool, weight_decay: float | None, autol2: bool, replay:
 
 
 def advise_first(spec: TaskSpec, task: Any, run_dir: Path, device: str, steps: int, budget: tuple[float, str], *,
-                 seeds: tuple[int, ...],
-                 lr_schedule: str, warmup: int, overrides: dict[str, Any], force: bool = False
-                 ) -> tuple[float, dict[str, Any]]:
+                 seeds: tuple[int, ...], lr_schedule: str, warmup: int, overrides: dict[str, Any],
+                 force: bool = False) -> tuple[float, dict[str, Any]]:
     """Probe `run_dir` for a budget of `steps` (the user's `budget`: value and unit) and advise;
-    returns the advised weight decay and the advice as advice.json holds it. Progress, the probe table and the advice panel go to
-    stderr (stdout is the training summary's). `force`: probes that cannot be reused start over
-    (reusable ones, for another budget, are kept: --force is about the run, not the evidence)."""
+    returns the advised weight decay and the advice as advice.json holds it. Progress, the
+    probe table and the advice panel go to stderr (stdout is the training summary's). `force`:
+    probes that cannot be reused start over (reusable ones, for another budget, are kept:
+    --force is about the run, not the evidence)."""
+    from l2advisor.science.fit_memo import remembered
+
+    with remembered():  # the follow-up decision, the check for missing follow-ups, the advice: one fit
+        return _probe_and_advise(spec, task, run_dir, device, steps, budget, seeds, lr_schedule, warmup, overrides,
+                                 force)
+
+
+def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, steps: int, budget: tuple[float, str],
+                      seeds: tuple[int, ...], lr_schedule: str, warmup: int, overrides: dict[str, Any], force: bool
+                      ) -> tuple[float, dict[str, Any]]:
     from l2advisor.cli.advising import advice_panel, make_recommendation
     from l2advisor.cli.probe import BATCH_REPLICAS, probe_into, report_failures
     from l2advisor.cli.probe_view import summary_table

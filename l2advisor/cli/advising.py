@@ -43,9 +43,9 @@ from l2advisor.science.fit import (
     FAILS,
     MIN_LAMS,
     Fit,
-    fit_relations,
     fit_to_dict,
 )
+from l2advisor.science.fit_memo import fit_once, remembered
 from l2advisor.science.schedules import SCHEDULES, schedule_budget, steps_to_reach
 
 FIT_FILE, ADVICE_FILE = "fit.json", "advice.json"
@@ -63,7 +63,7 @@ def load_and_fit(run_dir: Path, refuse_pending: bool = True
         err.print(f"[yellow]{escape(warning)}[/]", highlight=False)
     settings = results.header.get("settings", {})
     tolerance = (settings.get("probe") or {}).get("tolerance", DEFAULT_TOLERANCE)
-    fit = fit_relations(curves, tolerance=float(tolerance))
+    fit = fit_once(curves, float(tolerance))
     write_json(Path(run_dir) / FIT_FILE, fit_to_dict(fit))
     gaps = check_gaps(run_dir, results, fit, refuse_pending)
     if fit.n_usable == 0:
@@ -247,6 +247,8 @@ def make_recommendation(run_dir: Path, budget: float, unit: str, lr: float | Non
     record = {**advice_to_dict(advice), "caveats": caveats(fit, advice), "budget": budget, "unit": unit,
               "run_dir": str(run_dir), **gaps, **schedule, "probes_sized_for_steps": sized_for,
               "fit": fit_summary(fit), "made_by": made_by}
+    if sv is not None:  # the run's own steps, as the panel says; the constant-lr equivalent beside it
+        record.update(predicted_peak_step=sv["peak_step"], predicted_peak_effective_step=advice.predicted_peak_step)
     if cfg is not None:
         flags = autol2_flags(cfg, settings.get("model_file", "MODEL_FILE"), settings)
         if scheduled:
@@ -261,7 +263,8 @@ def make_recommendation(run_dir: Path, budget: float, unit: str, lr: float | Non
 def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None, as_json: bool, autol2: bool,
                       lr_schedule: str, warmup: int) -> None:
     """`l2advisor recommend`: see its help."""
-    made = make_recommendation(run_dir, budget, unit, lr, autol2, lr_schedule, warmup)
+    with remembered():  # the check for missing follow-ups and the advice fit the same probes
+        made = make_recommendation(run_dir, budget, unit, lr, autol2, lr_schedule, warmup)
     record, cfg = made.record, made.autol2
     if as_json:
         shown = record["autol2"] if cfg is not None else record

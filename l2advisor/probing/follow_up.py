@@ -48,12 +48,12 @@ def decide_follow_up(planned: Sequence[ProbeRun], curves: Sequence[Curve], toler
     """The follow-up for the planned probes' `curves` (the simulator calls this too). None when
     fewer than two seeds were planned: one seed's noise is its curves' own scatter, which the
     follow-up's rule was not measured on."""
-    from l2advisor.science.fit import fit_relations
+    from l2advisor.science.fit_memo import fit_once
     from l2advisor.science.plateau import above_plateau_margin
 
     if not planned or len({run.seed for run in planned}) < 2:
         return FollowUp()
-    fit = fit_relations(curves, tolerance=tolerance)
+    fit = fit_once(curves, tolerance)
     if not fit.needs_seed:
         return FollowUp()
     seed = max(run.seed for run in planned) + 1

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from l2advisor.cli.app import err, out
-from l2advisor.cli.tables import Column, fitted_table
+from l2advisor.cli.app import out
+from l2advisor.cli.tables import Column, fitted_table, step_bars
 
 if TYPE_CHECKING:
     from l2advisor.probing.plan import ProbeRun
@@ -21,17 +21,7 @@ class ProbeBars:
     """A bar per probe and an overall bar with ETA, on stderr."""
 
     def __init__(self, runs: list[ProbeRun]) -> None:
-        from rich.progress import (  # here: --help need not load it
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=err,
-                             transient=False)
+        self.bars = step_bars()
         total = sum(run.max_steps for run in runs)
         # nothing to run (all reused): no empty "0/0" bar
         self.overall = self.bars.add_task(f"all {len(runs)} probes (steps)", total=total, info="") if runs else None

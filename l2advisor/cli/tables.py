@@ -12,10 +12,14 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -67,3 +71,24 @@ def _cut(table: Table, width: int) -> bool:
     probe = Console(file=io.StringIO(), width=width, color_system=None, legacy_windows=False)
     probe.print(table)
     return "…" in probe.file.getvalue()  # type: ignore[attr-defined]
+
+
+def step_bars(elapsed: bool = False) -> Progress:
+    """rich bars on stderr as every long command draws them: description, bar, steps done of
+    total, an info field, (elapsed time,) time remaining. rich.progress is imported here, so
+    that `--help` need not load it."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from l2advisor.cli.app import err
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[info]}"), *([TimeElapsedColumn()] if elapsed else []),
+                    TimeRemainingColumn(), console=err)
+

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from l2advisor.cli.app import err
+from l2advisor.cli.tables import step_bars
 
 if TYPE_CHECKING:
     from l2advisor.training.autol2 import AutoL2
@@ -19,18 +19,7 @@ class TrainBar:
     """One bar with ETA on stderr: steps, current lam and lr, validation metric (and best)."""
 
     def __init__(self, total: int, label: str) -> None:
-        from rich.progress import (  # here: --help need not load it
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                             console=err)
+        self.bars = step_bars(elapsed=True)
         self.task = self.bars.add_task(label, total=total, info="")
         self.best = -math.inf
         self.decays = 0

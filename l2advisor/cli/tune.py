@@ -24,7 +24,7 @@ from l2advisor.cli.app import (
     say_notes,
     use_threads_for,
 )
-from l2advisor.cli.tables import Column, fitted_table
+from l2advisor.cli.tables import Column, fitted_table, step_bars
 from l2advisor.errors import InputError
 from l2advisor.runs.store import json_safe
 from l2advisor.tuning.accounting import best_so_far
@@ -57,16 +57,7 @@ class Bars:
     """An overall bar (steps, with ETA) and a bar for the run in progress, on stderr."""
 
     def __init__(self, total: int, title: str) -> None:
-        from rich.progress import (  # here: --help need not load it
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=err)
+        self.bars = step_bars()
         self.overall = self.bars.add_task(title, total=total, info="")
         self.current: Any = None
         self.base = 0  # overall steps before the current run

@@ -39,6 +39,6 @@ def report(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write the figures [default: RUN_DIR].")] = None,
 ) -> None:
     """PNG figures (curves on the tau clock, t* fit, plateau, collapsed curve) and report.md."""
-    from l2advisor.cli.advising import report_command
+    from l2advisor.cli.report_run import report_command
 
     report_command(run_dir, out_dir)

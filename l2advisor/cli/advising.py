@@ -25,7 +25,6 @@ from l2advisor.cli.autol2_advice import VERDICT_STYLE, autol2_flags, autol2_snip
 from l2advisor.cli.budget import UNITS, budget_steps
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
-from l2advisor.reporting.data import saved_advice_source
 from l2advisor.runs.lock import running_holder
 from l2advisor.runs.rundir import (
     PLAN_KEY,
@@ -34,8 +33,8 @@ from l2advisor.runs.rundir import (
     sized_for_warning,
     unusable_message,
 )
-from l2advisor.runs.store import Results, json_safe, read_json, write_json
-from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise, caveats
+from l2advisor.runs.store import Results, json_safe, write_json
+from l2advisor.science.advise import Advice, advice_to_dict, advise, caveats
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
 from l2advisor.science.c_reading import c_text
 from l2advisor.science.curves import Curve
@@ -274,30 +273,3 @@ def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None,
     else:
         out.print(advice_panel(made.advice, made.fit, made.metric, made.schedule), soft_wrap=False)
         err.print(f"Wrote {Path(run_dir) / ADVICE_FILE} and {FIT_FILE}; figures: [bold]l2advisor report {run_dir}[/]")
-
-
-
-def report_command(run_dir: Path, out_dir: Path | None) -> None:
-    """`l2advisor report`: see its help."""
-    from l2advisor.reporting.data import report_data
-    from l2advisor.reporting.page import write_report  # matplotlib: only when drawing
-
-    results, curves, fit, _ = load_and_fit(run_dir, refuse_pending=False)  # partial probes: warned
-    advice = None
-    saved = Path(run_dir) / ADVICE_FILE
-    if saved.exists():  # redo the saved advice's budget and lr on this fit: one consistent picture
-        try:  # only reading the file is guarded: an exception in advise() is a bug
-            raw = read_json(saved)
-            old = advice_from_dict(raw)
-            if not (old.budget_steps > 0 and math.isfinite(old.lr) and old.lr > 0):
-                raise ValueError("its budget or lr is not a positive number")
-        except (InputError, ValueError, TypeError, KeyError) as error:
-            err.print(f"[yellow]Ignoring {saved}: {escape(str(error))}[/]", highlight=False)
-        else:
-            advice = advise(fit, old.budget_steps, old.lr, results.momentum)
-    settings = results.header.get("settings", {})
-    title = Path(str(settings.get("model_file", run_dir))).stem
-    data = report_data(curves, fit, advice, title=title, metric_name=settings.get("metric", "metric"),
-                       advice_source=saved_advice_source(raw) if advice is not None else "")
-    for path in write_report(data, out_dir or Path(run_dir)):
-        out.print(str(path), highlight=False)

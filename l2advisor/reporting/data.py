@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from l2advisor.science.advise import Advice
 from l2advisor.science.curves import Curve, analyze_curve, smooth
 from l2advisor.science.fit import MIN_LAMS, Fit
+
+if TYPE_CHECKING:
+    from l2advisor.reporting.trained import TrainedRun
 
 N_BOOT = 200
 
@@ -54,6 +58,7 @@ class ReportData:
     band_lo: np.ndarray  # 2.5% of the bootstrapped fit lines (steps), shape (G,)
     band_hi: np.ndarray  # 97.5%
     advice_source: str = ""  # where the advice's budget came from, in words
+    trained: tuple[TrainedRun, ...] = ()  # runs `l2advisor train` recorded beside the probes
 
 
 

@@ -74,9 +74,26 @@ def markdown(data: ReportData, figures: list[str]) -> str:
     for e in f.excluded:
         out.append(f"\nExcluded: lam={_f(e.lam)} lr={_f(e.lr)} seed={e.seed}: {e.reason}")
     out.append("")
+    out += _trained_section(data)
     for name in figures:
         out += [f"## {name[:-4]}", "", f"![{name[:-4]}]({name})", "", FIGURES[name], ""]
     return "\n".join(out)
+
+
+def _trained_section(data: ReportData) -> list[str]:
+    """The runs trained beside the probes: what each reached, and what its advice predicted."""
+    if not data.trained:
+        return []
+    out = ["## Runs trained in this directory", "",
+           f"| run | weight_decay | lr schedule | steps | status | peak {data.metric_name} (at step) | "
+           "predicted by its advice (around step) |", "|---|---:|---|---:|---|---:|---:|"]
+    for t in data.trained:
+        predicted = (f"{_f(t.predicted_metric, '.4f')} ({_f(t.predicted_peak_step, '.0f')})"
+                     if math.isfinite(t.predicted_metric) else "-")
+        out.append(f"| {t.run_id} | {_f(t.weight_decay)}{' (AutoL2 start)' if t.autol2 else ''} | {t.lr_schedule} | "
+                   f"{t.steps} | {t.status} | {_f(t.peak_metric, '.4f')} ({_f(t.peak_step, '.0f')}) | {predicted} |")
+    return [*out, "", "Predictions are read from the probes' peaks (the advice's reasons say how); a run that "
+            "peaks within the seed noise of its prediction did what the advice said.", ""]
 
 
 def write_report(data: ReportData, out_dir: Path) -> list[Path]:

@@ -40,6 +40,12 @@ def test_advise_probes_then_trains_at_the_advised_weight_decay(tiny_model: Path,
     assert advised["made_by"] == "train --advise"
     assert state.evals[-1]["step"] == 2000
     assert "Probe summary" in result.stderr and "l2advisor recommend" in result.stderr
+    report = runner.invoke(app, ["report", str(out)])  # the run beside the probes, against its prediction
+    assert report.exit_code == 0, report.output
+    page = (out / "report.md").read_text()
+    assert "## Runs trained in this directory" in page and f"| lam={wd:g}/seed=0 |" in page
+    assert f"{advised['predicted_metric']:.4f}" in page.split("## Runs trained")[1]
+    assert "last `l2advisor train --advise`" in page  # where the report's advice came from
     again = runner.invoke(app, [*advise_args(tiny_model, out), "--json"])  # a re-run reuses the probes
     assert again.exit_code == 0, again.output
     assert "(3 reused)" in again.stderr and json.loads(again.stdout)["advice"]["weight_decay"] == wd

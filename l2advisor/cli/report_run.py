@@ -1,0 +1,48 @@
+"""What `l2advisor report RUN_DIR` does, behind its option parsing (advice.py): the probes'
+figures and report.md, with the runs `l2advisor train` recorded in the same directory."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+from rich.markup import escape
+
+from l2advisor.cli.advising import ADVICE_FILE, load_and_fit
+from l2advisor.cli.app import err, out
+from l2advisor.errors import InputError
+from l2advisor.reporting.data import saved_advice_source
+from l2advisor.reporting.trained import trained_runs
+from l2advisor.runs.rundir import TRAIN_FILE, results_path
+from l2advisor.runs.store import read_json, read_results
+from l2advisor.science.advise import advice_from_dict, advise
+
+
+def report_command(run_dir: Path, out_dir: Path | None) -> None:
+    """`l2advisor report`: see its help."""
+    from l2advisor.reporting.data import report_data
+    from l2advisor.reporting.page import write_report  # matplotlib: only when drawing
+
+    results, curves, fit, _ = load_and_fit(run_dir, refuse_pending=False)  # partial probes: warned
+    advice = None
+    saved = Path(run_dir) / ADVICE_FILE
+    if saved.exists():  # redo the saved advice's budget and lr on this fit: one consistent picture
+        try:  # only reading the file is guarded: an exception in advise() is a bug
+            raw = read_json(saved)
+            old = advice_from_dict(raw)
+            if not (old.budget_steps > 0 and math.isfinite(old.lr) and old.lr > 0):
+                raise ValueError("its budget or lr is not a positive number")
+        except (InputError, ValueError, TypeError, KeyError) as error:
+            err.print(f"[yellow]Ignoring {saved}: {escape(str(error))}[/]", highlight=False)
+        else:
+            advice = advise(fit, old.budget_steps, old.lr, results.momentum)
+    settings = results.header.get("settings", {})
+    title = Path(str(settings.get("model_file", run_dir))).stem
+    data = report_data(curves, fit, advice, title=title, metric_name=settings.get("metric", "metric"),
+                       advice_source=saved_advice_source(raw) if advice is not None else "")
+    train_file = results_path(run_dir, TRAIN_FILE)
+    if train_file.exists():  # what the runs trained here reached, against the advice they followed
+        data = replace(data, trained=tuple(trained_runs(read_results(train_file).runs.values(), advice)))
+    for path in write_report(data, out_dir or Path(run_dir)):
+        out.print(str(path), highlight=False)

@@ -1,0 +1,46 @@
+"""reporting/trained.py: the runs trained beside the probes against the advice they followed."""
+
+from __future__ import annotations
+
+import math
+
+from l2advisor.reporting.trained import trained_runs
+from l2advisor.runs.store import RunState
+from l2advisor.science.advise import Advice
+
+
+def advice(weight_decay: float = 0.01, budget: int = 1000) -> Advice:
+    return Advice(weight_decay=weight_decay, interval=(0.005, 0.02), lr=0.1, budget_steps=budget, verdict="holds",
+                  predicted_metric=0.9, predicted_peak_step=800.0, extrapolated=False, c=1.0, c_interval=(0.5, 2.0),
+                  alpha=1.0, unclipped=weight_decay, reasons=(), rules_of_thumb={})
+
+
+def run(run_id: str, lam: float, metrics: list[float], **meta) -> RunState:
+    evals = [{"step": 100 * i, "val_metric": m} for i, m in enumerate(metrics)]
+    return RunState(run_id, {"lam": lam, "max_steps": 1000, "lr_schedule": "constant", "autol2": None, **meta},
+                    evals, {"status": "finished", "steps": 100 * (len(metrics) - 1)})
+
+
+def test_each_run_against_the_advice_it_followed():
+    followed = {"predicted_metric": 0.85, "predicted_peak_step": 600.0}
+    runs = trained_runs([
+        run("advised", 0.02, [0.5, 0.8, float("nan"), 0.7], advice=followed),  # train --advise: its own advice
+        run("at the advice", 0.01, [0.5, 0.9, 0.95]),  # the report's advice's lam and budget
+        run("other lam", 0.05, [0.5, 0.6]),
+        run("autol2", 0.01, [0.5, 0.6], autol2={"lam0": 0.01}),
+        run("other budget", 0.01, [0.5, 0.6], max_steps=2000),
+    ], advice())
+    by_id = {r.run_id: r for r in runs}
+    assert (by_id["advised"].peak_metric, by_id["advised"].peak_step) == (0.8, 100.0)  # the NaN is skipped
+    assert (by_id["advised"].predicted_metric, by_id["advised"].predicted_peak_step) == (0.85, 600.0)
+    assert (by_id["at the advice"].predicted_metric, by_id["at the advice"].peak_step) == (0.9, 200.0)
+    for name in ("other lam", "autol2", "other budget"):  # nothing predicted for them
+        assert math.isnan(by_id[name].predicted_metric), name
+    assert by_id["autol2"].autol2 and not by_id["other lam"].autol2
+    assert [r.run_id for r in runs][0] == "advised" and by_id["at the advice"].steps == 200
+
+
+def test_without_an_advice_only_the_advised_runs_have_a_prediction():
+    runs = trained_runs([run("plain", 0.01, [0.5]), run("advised", 0.01, [0.5], advice={"predicted_metric": 0.7,
+                                                                                          "predicted_peak_step": 9})])
+    assert math.isnan(runs[0].predicted_metric) and runs[1].predicted_metric == 0.7

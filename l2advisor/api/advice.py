@@ -20,8 +20,7 @@ from l2advisor.runs.store import Results, read_json, write_json
 from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise, caveats
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
 from l2advisor.science.curves import Curve
-from l2advisor.science.fit import MIN_LAMS, Fit, fit_to_dict
-from l2advisor.science.fit_memo import fit_once
+from l2advisor.science.fit import MIN_LAMS, Fit, fit_relations, fit_to_dict
 
 FIT_FILE, ADVICE_FILE = "fit.json", "advice.json"  # as `l2advisor recommend` writes them
 DEFAULT_TOLERANCE = 0.005
@@ -146,7 +145,7 @@ def _load(source: ProbeResults | str | Path) -> tuple[Results, list[Curve], Path
 def _fit(results: Results, curves: list[Curve], run_dir: Path | None) -> tuple[Fit, list[str]]:
     """The fit with the probe's own tolerance, and what the command line would warn about."""
     tolerance = (results.header.get("settings", {}).get("probe") or {}).get("tolerance", DEFAULT_TOLERANCE)
-    fit = fit_once(curves, float(tolerance))
+    fit = fit_relations(curves, tolerance=float(tolerance))
     where = run_dir or "the results"
     if fit.n_usable == 0:
         raise RunFailed(unusable_message(fit.reasons, curves, where))

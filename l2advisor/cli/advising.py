@@ -1,10 +1,12 @@
-"""What `l2advisor recommend` and `l2advisor report` do, behind their option parsing (advice.py).
+"""What `l2advisor recommend` does, behind its option parsing (advice.py); `report` is in
+report_run.py and uses load_and_fit from here.
 
-Both read the finished probes of a run directory, fit the relations (writing `fit.json`),
-and then either advise for a budget (writing `advice.json`; a panel or JSON on stdout) or
-draw the figures and `report.md`. The math is in science/fit.py and advise.py, the figures in
-reporting/; this module only orchestrates, stores and prints. advice.py imports it when a
-command runs, so `--help` never loads numpy.
+It reads the finished probes of a run directory, fits the relations (writing `fit.json`) and
+advises for a budget (writing `advice.json`; a panel or JSON on stdout). Under an lr schedule
+the advice's own numbers (`budget_steps`, `predicted_peak_step`) stay in constant-lr steps, the
+tau clock's; the schedule view adds the run's (`run_steps`, `peak_step`). The math is in
+science/fit.py and advise.py; this module only orchestrates, stores and prints. advice.py
+imports it when a command runs, so `--help` never loads numpy.
 """
 
 from __future__ import annotations
@@ -246,8 +248,6 @@ def make_recommendation(run_dir: Path, budget: float, unit: str, lr: float | Non
     record = {**advice_to_dict(advice), "caveats": caveats(fit, advice), "budget": budget, "unit": unit,
               "run_dir": str(run_dir), **gaps, **schedule, "probes_sized_for_steps": sized_for,
               "fit": fit_summary(fit), "made_by": made_by}
-    if sv is not None:  # the run's own steps, as the panel says; the constant-lr equivalent beside it
-        record.update(predicted_peak_step=sv["peak_step"], predicted_peak_effective_step=advice.predicted_peak_step)
     if cfg is not None:
         flags = autol2_flags(cfg, settings.get("model_file", "MODEL_FILE"), settings)
         if scheduled:

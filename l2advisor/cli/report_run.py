@@ -13,10 +13,10 @@ from l2advisor.cli.advising import ADVICE_FILE, load_and_fit
 from l2advisor.cli.app import err, out
 from l2advisor.errors import InputError
 from l2advisor.reporting.data import saved_advice_source
-from l2advisor.reporting.trained import trained_runs
+from l2advisor.reporting.trained import TrainedRun, trained_runs
 from l2advisor.runs.rundir import TRAIN_FILE, results_path
 from l2advisor.runs.store import read_json, read_results
-from l2advisor.science.advise import advice_from_dict, advise
+from l2advisor.science.advise import Advice, advice_from_dict, advise
 
 
 def report_command(run_dir: Path, out_dir: Path | None) -> None:
@@ -41,8 +41,30 @@ def report_command(run_dir: Path, out_dir: Path | None) -> None:
     title = Path(str(settings.get("model_file", run_dir))).stem
     data = report_data(curves, fit, advice, title=title, metric_name=settings.get("metric", "metric"),
                        advice_source=saved_advice_source(raw) if advice is not None else "")
-    train_file = results_path(run_dir, TRAIN_FILE)
-    if train_file.exists():  # what the runs trained here reached, against the advice they followed
-        data = replace(data, trained=tuple(trained_runs(read_results(train_file).runs.values(), advice)))
+    trained = _trained(run_dir, results.header.get("settings", {}), advice)
+    if trained:  # what the runs trained here reached, against the advice they followed
+        data = replace(data, trained=trained)
     for path in write_report(data, out_dir or Path(run_dir)):
         out.print(str(path), highlight=False)
+
+
+def _trained(run_dir: Path, probe_settings: dict, advice: Advice | None) -> tuple[TrainedRun, ...]:
+    """The runs of train.jsonl beside the probes, when they trained the probes' model file; a
+    file that cannot be read, or holds another version of the model, is said and left out."""
+    train_file = results_path(run_dir, TRAIN_FILE)
+    if not train_file.exists():
+        return ()
+    try:
+        results = read_results(train_file)
+    except InputError as error:
+        err.print(f"[yellow]Leaving out the trained runs: {escape(str(error))}[/]", highlight=False)
+        return ()
+    for warning in results.warnings:
+        err.print(f"[yellow]{escape(warning)}[/]", highlight=False)
+    model = results.header.get("settings", {}).get("model_sha256")
+    if model != probe_settings.get("model_sha256"):
+        err.print(f"[yellow]Leaving out the runs of {train_file}: they trained another version of the model file "
+                  "than the probes.[/]", highlight=False)
+        return ()
+    return tuple(trained_runs(results.runs.values(), advice))
+

@@ -91,4 +91,3 @@ def step_bars(elapsed: bool = False) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[info]}"), *([TimeElapsedColumn()] if elapsed else []),
                     TimeRemainingColumn(), console=err)
-

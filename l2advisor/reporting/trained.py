@@ -2,8 +2,10 @@
 against what the advice predicted for it (pure: run records in, frozen dataclasses out).
 
 A run trained by `train --advise` keeps the advice it used in its start record; any other run
-at a constant weight decay is compared with the report's advice when it trained at that
-advice's weight decay for that advice's budget. Units: steps; the metric as recorded.
+at a constant weight decay and constant lr is compared with the report's advice when it trained
+at that advice's weight decay and lr for that advice's budget (a replayed weight-decay schedule,
+an AutoL2 run or a scheduled lr never is). Units: steps (under an lr schedule, the run's own);
+the metric as recorded, its raw best evaluation (the prediction is read from smoothed probes).
 """
 
 from __future__ import annotations
@@ -33,14 +35,21 @@ class TrainedRun:
     predicted_peak_step: float  # in the run's steps
 
 
+def _num(value: Any) -> float:
+    """A number from a JSON record; None (how NaN and inf are stored) and anything else: NaN."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+
+
 def _prediction(state: RunState, advice: Advice | None) -> tuple[float, float]:
     used: dict[str, Any] | None = state.meta.get("advice")
-    if isinstance(used, dict):  # train --advise: the advice it was trained at
-        return float(used.get("predicted_metric", math.nan)), float(used.get("predicted_peak_step", math.nan))
-    lam, steps = state.meta.get("lam"), state.meta.get("max_steps")
-    if (advice is None or state.meta.get("autol2") or state.meta.get("lr_schedule", "constant") != "constant"
-            or not isinstance(lam, (int, float)) or steps != advice.budget_steps
-            or not math.isclose(float(lam), advice.weight_decay, rel_tol=SAME_LAM)):
+    if isinstance(used, dict):  # train --advise: the advice it was trained at; under a schedule, the run's step
+        step = used.get("peak_step") if used.get("lr_schedule", "constant") != "constant" else None
+        return _num(used.get("predicted_metric")), _num(step if step is not None else used.get("predicted_peak_step"))
+    lam, lr, steps = state.meta.get("lam"), state.meta.get("lr"), state.meta.get("max_steps")
+    if (advice is None or state.meta.get("autol2") or state.run_id.startswith("wd-schedule=")
+            or state.meta.get("lr_schedule", "constant") != "constant" or state.meta.get("warmup")
+            or steps != advice.budget_steps or not math.isclose(_num(lam), advice.weight_decay, rel_tol=SAME_LAM)
+            or not math.isclose(_num(lr), advice.lr, rel_tol=SAME_LAM)):
         return math.nan, math.nan
     return advice.predicted_metric, advice.predicted_peak_step
 
@@ -54,7 +63,7 @@ def trained_runs(states: Iterable[RunState], advice: Advice | None = None) -> li
         best = max(finite, key=lambda r: r["val_metric"], default=None)
         predicted, predicted_step = _prediction(state, advice)
         runs.append(TrainedRun(
-            run_id=state.run_id, weight_decay=float(state.meta.get("lam", math.nan)),
+            run_id=state.run_id, weight_decay=_num(state.meta.get("lam")),
             autol2=bool(state.meta.get("autol2")), lr_schedule=str(state.meta.get("lr_schedule", "constant")),
             steps=int((state.end or {}).get("steps") or (state.evals[-1]["step"] if state.evals else 0)),
             status=state.status, peak_metric=float(best["val_metric"]) if best else math.nan,

@@ -319,10 +319,16 @@ def fit_relations(
     On input it cannot use (empty, all diverged, NaN, one lam, constant curves) it returns a
     Fit with verdict "does not hold" and a reason, decided explicitly. Anything it raises is
     a bug of l2advisor, never a verdict on the probes. `seed` fixes the bootstrap so a fit
-    is repeatable.
+    is repeatable; the curves are taken in one order (lr, lam, seed), so that the order a file
+    holds them in (parallel jobs write as they finish) never moves the bootstrap.
     """
     with np.errstate(all="ignore"):  # odd input gives NaN and a verdict, not warnings
-        return _fit(curves, float(tolerance), max(int(n_bootstrap), 0), int(seed))
+        return _fit(in_fit_order(curves), float(tolerance), max(int(n_bootstrap), 0), int(seed))
+
+
+def in_fit_order(curves: Sequence[Curve]) -> list[Curve]:
+    """The order every fit takes its curves in: by lr, lam, seed (stable for equal ones)."""
+    return sorted(curves, key=lambda c: (float(c.lr), float(c.lam), int(c.seed)))
 
 
 def fit_to_dict(fit: Fit) -> dict:

@@ -5,8 +5,8 @@ One command fits the same probes up to three times: `probe` decides on a follow-
 does all three). Each fit bootstraps 200 resamples, about 0.15 s for 6 probes: on a small model's
 6,400-step run that is 0.03 of the run per fit. Fits are remembered only inside a `remembered()`
 block (a command's lifetime: a patched or changed fit outside it is never served a stale one);
-the key is the curves' full contents in their order (the bootstrap's resamples depend on it) and
-the tolerance; a few fits are kept.
+the key is the curves' full contents, in the order the fit takes them (so the follow-up's plan
+order and the file's order hit the same fit), and the tolerance; a few fits are kept.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from l2advisor.science.curves import Curve
-from l2advisor.science.fit import Fit, fit_relations
+from l2advisor.science.fit import Fit, fit_relations, in_fit_order
 
 KEPT = 4  # fits remembered: the planned probes', with room for a follow-up's larger set
 _fits: OrderedDict[tuple, Fit] | None = None  # None: outside remembered(), nothing is kept
@@ -39,21 +39,22 @@ def remembered() -> Iterator[None]:
 
 
 def _curve_key(curve: Curve) -> tuple:
-    arrays = (curve.steps, curve.tau, curve.val_metric, curve.train_acc, curve.train_loss)
-    return (curve.lam, curve.lr, curve.seed, curve.status, *(np.asarray(a).tobytes() for a in arrays))
+    arrays = [np.asarray(a) for a in (curve.steps, curve.tau, curve.val_metric, curve.train_acc, curve.train_loss)]
+    return (curve.lam, curve.lr, curve.seed, curve.status, *((a.dtype.str, a.shape, a.tobytes()) for a in arrays))
 
 
 def fit_once(curves: Sequence[Curve], tolerance: float) -> Fit:
     """`fit_relations(curves, tolerance=tolerance)`, or the Fit it gave for the same curves
     earlier in the same `remembered()` block."""
-    if _fits is None:
+    fits = _fits  # once: the block may end while this fits
+    if fits is None:
         return fit_relations(curves, tolerance=tolerance)
-    key = (float(tolerance), tuple(_curve_key(c) for c in curves))
-    if key in _fits:
-        _fits.move_to_end(key)
-        return _fits[key]
+    key = (float(tolerance), tuple(_curve_key(c) for c in in_fit_order(curves)))  # the fit's own order
+    if key in fits:
+        fits.move_to_end(key)
+        return fits[key]
     fit = fit_relations(curves, tolerance=tolerance)
-    _fits[key] = fit
-    while len(_fits) > KEPT:
-        _fits.popitem(last=False)
+    fits[key] = fit
+    while len(fits) > KEPT:
+        fits.popitem(last=False)
     return fit

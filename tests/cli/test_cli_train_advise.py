@@ -151,3 +151,16 @@ def test_probe_seeds_are_checked_before_anything_runs(tiny_model: Path, tmp_path
                                   "--out", str(tmp_path / "b")])
         assert bad.exit_code == 2 and said in bad.stderr, bad.output
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_report_leaves_out_runs_of_another_version_of_the_model(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert runner.invoke(app, advise_args(tiny_model, out)).exit_code == 0
+    tiny_model.write_text(tiny_model.read_text() + "\n# edited\n")
+    probed = runner.invoke(app, ["probe", str(tiny_model), "--out", str(out), "--budget", BUDGET, "--seeds", "0",
+                                 "--device", "cpu", "--force"])  # new probes; train.jsonl is the old model's
+    assert probed.exit_code == 0, probed.output
+    report = runner.invoke(app, ["report", str(out)])
+    assert report.exit_code == 0, report.output
+    assert "another version of the model file" in " ".join(report.stderr.split())
+    assert "Runs trained" not in (out / "report.md").read_text()

@@ -17,7 +17,8 @@ def advice(weight_decay: float = 0.01, budget: int = 1000) -> Advice:
 
 def run(run_id: str, lam: float, metrics: list[float], **meta) -> RunState:
     evals = [{"step": 100 * i, "val_metric": m} for i, m in enumerate(metrics)]
-    return RunState(run_id, {"lam": lam, "max_steps": 1000, "lr_schedule": "constant", "autol2": None, **meta},
+    return RunState(run_id, {"lam": lam, "lr": 0.1, "max_steps": 1000, "lr_schedule": "constant", "autol2": None,
+                             **meta},
                     evals, {"status": "finished", "steps": 100 * (len(metrics) - 1)})
 
 
@@ -29,12 +30,15 @@ def test_each_run_against_the_advice_it_followed():
         run("other lam", 0.05, [0.5, 0.6]),
         run("autol2", 0.01, [0.5, 0.6], autol2={"lam0": 0.01}),
         run("other budget", 0.01, [0.5, 0.6], max_steps=2000),
+        run("other lr", 0.01, [0.5, 0.6], lr=0.05),
+        run("wd-schedule=wd.json/seed=0", 0.01, [0.5, 0.6]),  # a replayed schedule that starts at the advice
+        run("cosine", 0.01, [0.5, 0.6], lr_schedule="cosine"),
     ], advice())
     by_id = {r.run_id: r for r in runs}
     assert (by_id["advised"].peak_metric, by_id["advised"].peak_step) == (0.8, 100.0)  # the NaN is skipped
     assert (by_id["advised"].predicted_metric, by_id["advised"].predicted_peak_step) == (0.85, 600.0)
     assert (by_id["at the advice"].predicted_metric, by_id["at the advice"].peak_step) == (0.9, 200.0)
-    for name in ("other lam", "autol2", "other budget"):  # nothing predicted for them
+    for name in ("other lam", "autol2", "other budget", "other lr", "wd-schedule=wd.json/seed=0", "cosine"):
         assert math.isnan(by_id[name].predicted_metric), name
     assert by_id["autol2"].autol2 and not by_id["other lam"].autol2
     assert [r.run_id for r in runs][0] == "advised" and by_id["at the advice"].steps == 200
@@ -44,3 +48,13 @@ def test_without_an_advice_only_the_advised_runs_have_a_prediction():
     runs = trained_runs([run("plain", 0.01, [0.5]), run("advised", 0.01, [0.5], advice={"predicted_metric": 0.7,
                                                                                           "predicted_peak_step": 9})])
     assert math.isnan(runs[0].predicted_metric) and runs[1].predicted_metric == 0.7
+
+
+def test_an_advice_stored_with_unknown_numbers_reads_as_nan_and_a_schedule_uses_the_runs_steps():
+    unknown = run("advised", 0.01, [0.5], advice={"predicted_metric": None, "predicted_peak_step": None})
+    cosine = run("cosine", 0.01, [0.5], lr_schedule="cosine",
+                 advice={"predicted_metric": 0.9, "predicted_peak_step": 500.0, "lr_schedule": "cosine",
+                         "peak_step": 980.0})  # constant-lr steps 500 are the cosine run's step 980
+    first, second = trained_runs([unknown, cosine])
+    assert math.isnan(first.predicted_metric) and math.isnan(first.predicted_peak_step)
+    assert (second.predicted_metric, second.predicted_peak_step) == (0.9, 980.0)

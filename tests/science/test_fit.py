@@ -334,3 +334,12 @@ def test_an_unknown_interval_is_said_not_printed_as_nan():
         _, why = decide_verdict(f, 5, no_effect=False, edge="")
         assert not any("nan" in r for r in why), why
         assert any("(no interval)" in r for r in why), why
+
+
+def test_the_fit_does_not_depend_on_the_order_of_the_curves():
+    # parallel jobs write probes as they finish: the same probes in another order, the same fit
+    curves = S.family()
+    shuffled = [curves[i] for i in np.random.default_rng(1).permutation(len(curves))]
+    assert [c.seed for c in shuffled] != [c.seed for c in curves] or [c.lam for c in shuffled] != [c.lam for c in curves]
+    assert json.dumps(fit_to_dict(fit_relations(shuffled)), default=str) == json.dumps(
+        fit_to_dict(fit_relations(curves)), default=str)

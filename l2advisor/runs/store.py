@@ -9,7 +9,6 @@ most the last interval) and an `end` line. A run restarted after a crash writes 
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -22,6 +21,7 @@ from typing import IO, Any
 
 from l2advisor._version import __version__
 from l2advisor.errors import InputError
+from l2advisor.runs.settings_diff import blocking, settings_diff  # noqa: F401 - settings_diff: re-exported
 
 SCHEMA_VERSION = 1
 DONE = ("finished", "stopped", "diverged", "failed")  # a run with one of these needs no rerun
@@ -84,24 +84,6 @@ def make_header(command: str, settings: dict[str, Any], device: str) -> dict[str
     return {"type": "header", "schema_version": SCHEMA_VERSION, "command": command,
             "l2advisor_version": __version__, "versions": versions(), "device": device,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "settings": settings}
-
-
-def settings_diff(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
-    """Human-readable differences between two settings dicts (`key: old -> new`, nested keys
-    dotted: `probe.horizon: 8.0 -> 4.0`), leaving out the dotted keys in `ignore`."""
-    old, new = _flatten(old), _flatten(new)
-    keys = sorted((set(old) | set(new)) - set(ignore))
-    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
-
-
-def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in settings.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def json_safe(value: Any) -> Any:
@@ -185,33 +167,8 @@ def refuse_other_settings(path: Path, header: dict[str, Any],
     diff = settings_diff(existing, header["settings"])
     if diff and not (compatible and compatible(existing, header["settings"])):
         raise InputError(f"{path.parent} holds results made with other settings ("
-                         + _blocking(diff, compatible, existing, header["settings"]) + "). Use --force (force=True in "
+                         + blocking(diff, compatible, existing, header["settings"]) + "). Use --force (force=True in "
                          "Python) to start over, or --out (out=) for a new directory.")
-
-
-def _blocking(diff: list[str], compatible: Callable[..., bool] | None, old: dict[str, Any],
-              new: dict[str, Any]) -> str:
-    """The differences that refuse the directory. Those among `compatible`'s `may_differ` keys
-    (the budget a ladder was sized for, a compare's trials and seeds) are named apart as fine
-    alone only when `compatible` would accept the old settings with just them changed."""
-    may = tuple(getattr(compatible, "may_differ", ()))
-    fine = [d for d in diff if d.split(":", 1)[0] in may]
-    if not fine or len(fine) == len(diff) or compatible is None:
-        return "; ".join(diff)
-    flat_new = _flatten(new)
-    trial = copy.deepcopy(old)
-    for key in (d.split(":", 1)[0] for d in fine):
-        _set_dotted(trial, key, flat_new.get(key))
-    if not compatible(old, trial):
-        return "; ".join(diff)
-    return "; ".join(d for d in diff if d not in fine) + f"; alone, {'; '.join(fine)} would be fine"
-
-
-def _set_dotted(settings: dict[str, Any], key: str, value: Any) -> None:
-    *parents, last = key.split(".")
-    for part in parents:
-        settings = settings.setdefault(part, {})
-    settings[last] = value
 
 
 def _replace_header(path: Path, header: dict[str, Any]) -> None:

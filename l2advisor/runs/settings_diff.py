@@ -1,0 +1,52 @@
+"""How two results files' settings differ, in words: what refuses a run directory, and which
+differences a `compatible` rule would accept alone (pure: dicts in, strings out; store.py uses it).
+Nested settings are named by dotted keys (`probe.horizon`)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+
+def settings_diff(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
+    """Human-readable differences between two settings dicts (`key: old -> new`, nested keys
+    dotted: `probe.horizon: 8.0 -> 4.0`), leaving out the dotted keys in `ignore`."""
+    old, new = _flatten(old), _flatten(new)
+    keys = sorted((set(old) | set(new)) - set(ignore))
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+
+
+def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def blocking(diff: list[str], compatible: Callable[..., bool] | None, old: dict[str, Any],
+              new: dict[str, Any]) -> str:
+    """The differences that refuse the directory. Those among `compatible`'s `may_differ` keys
+    (the budget a ladder was sized for, a compare's trials and seeds) are named apart as fine
+    alone only when `compatible` would accept the old settings with just them changed."""
+    may = tuple(getattr(compatible, "may_differ", ()))
+    fine = [d for d in diff if d.split(":", 1)[0] in may]
+    if not fine or len(fine) == len(diff) or compatible is None:
+        return "; ".join(diff)
+    flat_new = _flatten(new)
+    trial = copy.deepcopy(old)
+    for key in (d.split(":", 1)[0] for d in fine):
+        _set_dotted(trial, key, flat_new.get(key))
+    if not compatible(old, trial):
+        return "; ".join(diff)
+    return "; ".join(d for d in diff if d not in fine) + f"; alone, {'; '.join(fine)} would be fine"
+
+
+def _set_dotted(settings: dict[str, Any], key: str, value: Any) -> None:
+    *parents, last = key.split(".")
+    for part in parents:
+        settings = settings.setdefault(part, {})
+    settings[last] = value

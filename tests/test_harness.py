@@ -291,6 +291,7 @@ def test_one_command_cost_is_what_the_advice_adds_to_the_run():
                "separate": [{"wall": 3.0, "recommend_wall": 1.0}, {"wall": 2.0, "recommend_wall": 1.0},
                             {"wall": 2.5, "recommend_wall": 0.5}]}
     got = ratios(timings)
+    assert (got["alone_s"], got["one_s"]) == (5.0, 7.0)  # the table's seconds: medians of each arm
     assert got["one_command"] == pytest.approx(0.25)  # paired per round; the medians' (7 - 5) / 5 would be 0.4
     assert got["one_command_range"] == pytest.approx((0.25, 0.4))
     assert got["probe_command"] == pytest.approx(0.5)  # 3/4, 2/8, 2.5/5

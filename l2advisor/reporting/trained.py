@@ -42,9 +42,10 @@ def _num(value: Any) -> float:
 
 def _prediction(state: RunState, advice: Advice | None) -> tuple[float, float]:
     used: dict[str, Any] | None = state.meta.get("advice")
-    if isinstance(used, dict):  # train --advise: the advice it was trained at; under a schedule, the run's step
-        step = used.get("peak_step") if used.get("lr_schedule", "constant") != "constant" else None
-        return _num(used.get("predicted_metric")), _num(step if step is not None else used.get("predicted_peak_step"))
+    if isinstance(used, dict):  # train --advise: the advice it was trained at
+        # under an lr schedule or a warmup the schedule view's peak_step is in the run's steps
+        step = used["peak_step"] if "peak_step" in used else used.get("predicted_peak_step")
+        return _num(used.get("predicted_metric")), _num(step)
     lam, lr, steps = state.meta.get("lam"), state.meta.get("lr"), state.meta.get("max_steps")
     if (advice is None or state.meta.get("autol2") or state.run_id.startswith("wd-schedule=")
             or state.meta.get("lr_schedule", "constant") != "constant" or state.meta.get("warmup")

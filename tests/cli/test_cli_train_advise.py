@@ -164,3 +164,59 @@ def test_report_leaves_out_runs_of_another_version_of_the_model(tiny_model: Path
     assert report.exit_code == 0, report.output
     assert "another version of the model file" in " ".join(report.stderr.split())
     assert "Runs trained" not in (out / "report.md").read_text()
+
+
+def test_a_plain_run_at_the_advice_is_compared_and_a_broken_train_file_is_left_out(tiny_model: Path,
+                                                                                   tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    probed = runner.invoke(app, ["probe", str(tiny_model), "--out", str(out), "--budget", BUDGET, "--seeds", "0",
+                                 "--device", "cpu"])
+    assert probed.exit_code == 0, probed.output
+    advised = json.loads(runner.invoke(app, ["recommend", str(out), "--budget", BUDGET, "--json"]).stdout)
+    trained = runner.invoke(app, ["train", str(tiny_model), "--out", str(out), "--budget", BUDGET, "--weight-decay",
+                                  repr(advised["weight_decay"]), "--device", "cpu"])
+    assert trained.exit_code == 0, trained.output
+    assert runner.invoke(app, ["report", str(out)]).exit_code == 0
+    section = (out / "report.md").read_text().split("## Runs trained")[1]
+    assert f"{advised['predicted_metric']:.4f} ({advised['predicted_peak_step']:.0f})" in section
+    results_path(out, TRAIN_FILE).write_text("not json\n")
+    broken = runner.invoke(app, ["report", str(out)])
+    assert broken.exit_code == 0, broken.output  # the probes' report still comes
+    assert "Leaving out the trained runs" in " ".join(broken.stderr.split())
+    assert "Runs trained" not in (out / "report.md").read_text()
+
+
+def test_warmup_and_the_default_seeds_reach_the_probes_and_one_seed_is_warned(tiny_model: Path,
+                                                                              tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(tiny_model), "--out", str(out), "--budget", BUDGET, "--advise",
+                                 "--warmup", "200", "--device", "cpu", "--json"])
+    assert result.exit_code == 0, result.output
+    assert read_results(results_path(out, PROBES_FILE)).header["settings"]["probe"]["seeds"] == [0, 1]
+    assert "One seed" not in result.stderr
+    advice = json.loads(result.stdout)["advice"]
+    same = json.loads(runner.invoke(app, ["recommend", str(out), "--budget", BUDGET, "--warmup", "200",
+                                          "--json"]).stdout)
+    assert advice["warmup"] == 200 and (advice["weight_decay"], advice["peak_step"]) == (
+        same["weight_decay"], same["peak_step"])
+    one = runner.invoke(app, advise_args(tiny_model, tmp_path / "one"))
+    assert one.exit_code == 0 and "One seed" in one.stderr
+
+
+def test_each_set_of_probes_is_fitted_once_per_command(tiny_model: Path, tmp_path: Path, monkeypatch) -> None:
+    import l2advisor.science.fit_memo as fit_memo
+
+    seen: list[tuple] = []
+    real = fit_memo.fit_relations
+
+    def counting(curves, **kwargs):
+        seen.append(tuple(sorted((c.lam, c.seed) for c in curves)))
+        return real(curves, **kwargs)
+
+    monkeypatch.setattr(fit_memo, "fit_relations", counting)
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(tiny_model), "--out", str(out), "--budget", BUDGET, "--advise",
+                                 "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    # the follow-up decision, the check for missing follow-ups and the advice: one fit per set of probes
+    assert seen and len(seen) == len(set(seen)), seen

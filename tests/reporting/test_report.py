@@ -163,6 +163,7 @@ def test_short_log_axes_label_2_and_5_long_ones_only_powers_of_ten() -> None:
     short = axis(0.15, 5)  # a tau axis: only "1" was labelled
     assert {"0.2", "0.5", "2"} <= set(_x_labels(short, minor=True)) and "1" in _x_labels(short, minor=False)
     assert _x_labels(axis(1e-3, 1e3), minor=True) == []  # six decades: minor labels would collide
+    assert _x_labels(axis(1.0, 1e3), minor=True) == []  # three: past the 2.5-decade edge
     assert _x_labels(axis(0.15, 5, minor_labels=False), minor=True) == []  # the caller's own ticks
     fig = Figure()
     FigureCanvasAgg(fig)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from l2advisor.reporting.trained import trained_runs
@@ -25,7 +26,7 @@ def run(run_id: str, lam: float, metrics: list[float], **meta) -> RunState:
 def test_each_run_against_the_advice_it_followed():
     followed = {"predicted_metric": 0.85, "predicted_peak_step": 600.0}
     runs = trained_runs([
-        run("advised", 0.02, [0.5, 0.8, float("nan"), 0.7], advice=followed),  # train --advise: its own advice
+        run("advised", 0.02, [float("nan"), 0.5, 0.8, None, 0.7], advice=followed),  # train --advise: its own
         run("at the advice", 0.01, [0.5, 0.9, 0.95]),  # the report's advice's lam and budget
         run("other lam", 0.05, [0.5, 0.6]),
         run("autol2", 0.01, [0.5, 0.6], autol2={"lam0": 0.01}),
@@ -33,12 +34,14 @@ def test_each_run_against_the_advice_it_followed():
         run("other lr", 0.01, [0.5, 0.6], lr=0.05),
         run("wd-schedule=wd.json/seed=0", 0.01, [0.5, 0.6]),  # a replayed schedule that starts at the advice
         run("cosine", 0.01, [0.5, 0.6], lr_schedule="cosine"),
+        run("warmup", 0.01, [0.5, 0.6], warmup=100),
     ], advice())
     by_id = {r.run_id: r for r in runs}
-    assert (by_id["advised"].peak_metric, by_id["advised"].peak_step) == (0.8, 100.0)  # the NaN is skipped
+    assert (by_id["advised"].peak_metric, by_id["advised"].peak_step) == (0.8, 200.0)  # NaN and None skipped
+    assert by_id["advised"].weight_decay == 0.02 and by_id["advised"].steps == 400
     assert (by_id["advised"].predicted_metric, by_id["advised"].predicted_peak_step) == (0.85, 600.0)
     assert (by_id["at the advice"].predicted_metric, by_id["at the advice"].peak_step) == (0.9, 200.0)
-    for name in ("other lam", "autol2", "other budget", "other lr", "wd-schedule=wd.json/seed=0", "cosine"):
+    for name in ("other lam", "autol2", "other budget", "other lr", "wd-schedule=wd.json/seed=0", "cosine", "warmup"):
         assert math.isnan(by_id[name].predicted_metric), name
     assert by_id["autol2"].autol2 and not by_id["other lam"].autol2
     assert [r.run_id for r in runs][0] == "advised" and by_id["at the advice"].steps == 200
@@ -58,3 +61,27 @@ def test_an_advice_stored_with_unknown_numbers_reads_as_nan_and_a_schedule_uses_
     first, second = trained_runs([unknown, cosine])
     assert math.isnan(first.predicted_metric) and math.isnan(first.predicted_peak_step)
     assert (second.predicted_metric, second.predicted_peak_step) == (0.9, 980.0)
+
+
+def test_steps_come_from_the_end_record_and_a_warmup_advice_uses_the_runs_step():
+    state = run("cut", 0.01, [0.5, 0.6], advice={"predicted_metric": 0.9, "predicted_peak_step": 800.0,
+                                                 "lr_schedule": "constant", "warmup": 400, "peak_step": 1000.0})
+    state.end["steps"] = 150  # interrupted between two evaluations
+    (got,) = trained_runs([state])
+    assert got.steps == 150 and got.predicted_peak_step == 1000.0  # a warmup run reaches the tau later
+
+
+def test_the_report_row_puts_each_number_in_its_column(tmp_path):
+    import synthetic as S
+
+    from l2advisor.reporting.data import report_data
+    from l2advisor.reporting.page import markdown
+    from l2advisor.science.fit import fit_relations
+
+    curves = S.family()
+    (row,) = trained_runs([run("lam=0.02/seed=0", 0.02, [0.5, 0.8, 0.7], advice={"predicted_metric": 0.9,
+                                                                                 "predicted_peak_step": 600.0})])
+    plain = report_data(curves, fit_relations(curves), None)
+    page = markdown(dataclasses.replace(plain, trained=(row,)), [])
+    assert "| lam=0.02/seed=0 | 0.02 | constant | 200 | finished | 0.8000 (100) | 0.9000 (600) |" in page
+    assert "Runs trained" not in markdown(plain, [])

@@ -334,6 +334,10 @@ def test_an_unknown_interval_is_said_not_printed_as_nan():
         _, why = decide_verdict(f, 5, no_effect=False, edge="")
         assert not any("nan" in r for r in why), why
         assert any("(no interval)" in r for r in why), why
+    _, why = decide_verdict(_f(1.0, (0.9, nan)), 5, no_effect=False, edge="")  # one end unknown: no interval
+    assert any("b = 1.00 (no interval)" in r for r in why), why
+    _, why = decide_verdict(_f(1.0, (0.9, 1.1)), 5, no_effect=False, edge="")  # the control: a known interval
+    assert any("b = 1.00 [0.90, 1.10]" in r for r in why) and not any("no interval" in r for r in why), why
 
 
 def test_the_fit_does_not_depend_on_the_order_of_the_curves():

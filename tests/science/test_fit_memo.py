@@ -22,6 +22,7 @@ def test_the_same_curves_are_fitted_once_inside_a_block_and_always_outside():
     with remembered():
         first = fit_once(curves, 0.005)
         assert fit_once(list(curves), 0.005) is first  # equal contents, another list
+        assert fit_once(curves[::-1], 0.005) is first  # another order: the fit takes one order anyway
         with remembered():  # a nested block shares the outer one's fits
             assert fit_once(curves, 0.005) is first
         assert fit_once(curves, 0.005) is first  # and leaves them to the outer block

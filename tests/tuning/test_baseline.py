@@ -254,9 +254,12 @@ def test_tune_bar_counts_the_steps_a_pruned_trial_ran_not_its_budget() -> None:
     bars.finish(TrialOutcome(0, 0.1, "PRUNED", 0.5, 30, 1.0, "stopped"), 0.5, counted=1)
     assert (overall.completed, overall.total) == (30, 230)  # 70 skipped steps leave the total
     bars.begin(1, 0.01, counted=1, total=3)
-    assert bars.base == 30
+    assert bars.base == 30 and overall.completed == 30  # not the first trial's full budget
     bars.finish(TrialOutcome(1, 0.01, "COMPLETE", 0.6, 100, 1.0, "finished"), 0.6, counted=2)
     assert (overall.completed, overall.total) == (130, 230)  # a full trial counts its budget
     bars.begin(2, 0.001, counted=2, total=3)
     bars.finish(TrialOutcome(2, 0.001, "FAIL", None, 50, 1.0, "diverged"), 0.6, counted=2)
     assert (overall.completed, overall.total) == (130, 230)  # not counted: its replacement runs in full
+    bars.begin(3, 0.002, counted=2, total=3)
+    bars.finish(TrialOutcome(3, 0.002, "COMPLETE", 0.6, 60, 1.0, "stopped"), 0.6, counted=3)
+    assert (overall.completed, overall.total) == (190, 190)  # a complete trial that stopped early gives back 40

@@ -184,8 +184,8 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
         try:
             refuse_other_settings(path, header, resized_for_budget)
         except InputError as stale:
-            err.print(f"[yellow]{escape(str(stale).split(' Use --force')[0])}: --force starts them over.[/]",
-                      highlight=False)
+            said = str(stale).split(" Use --force")[0].rstrip(".")
+            err.print(f"[yellow]{escape(said)}; --force starts them over.[/]", highlight=False)
             force = True
     with (RunLock(run_dir) as lock,
           open_results(path, header, force=force, compatible=resized_for_budget) as writer):

@@ -59,6 +59,8 @@ class ReportData:
     band_hi: np.ndarray  # 97.5%
     advice_source: str = ""  # where the advice's budget came from, in words
     trained: tuple[TrainedRun, ...] = ()  # runs `l2advisor train` recorded beside the probes
+    run_steps: int = 0  # under an lr schedule or warmup: the run's steps (the advice's budget is its tau)
+    run_peak_step: float = math.nan  # and the run's step where the predicted peak's tau arrives
 
 
 
@@ -115,9 +117,10 @@ def saved_advice_source(saved: dict) -> str:
     """Where a report's advice comes from when it redoes the one `recommend` saved (advice.json,
     as a dict): that command, and under an lr schedule the run it was for."""
     source = f"the budget of the last `l2advisor {saved.get('made_by', 'recommend')}` on this directory (advice.json)"
-    schedule = saved.get("lr_schedule") or "constant"
-    if schedule != "constant" and saved.get("run_steps"):
-        source += (f": {saved['run_steps']} steps of {schedule} lr, which the tau clock sees as "
+    schedule, warmup = saved.get("lr_schedule") or "constant", saved.get("warmup") or 0
+    if saved.get("run_steps"):  # the schedule view: under an lr schedule or a warmup
+        after = f" after {warmup} warmup steps" if warmup else ""
+        source += (f": {saved['run_steps']} steps of {schedule} lr{after}, which the tau clock sees as "
                    f"{saved.get('budget_steps')} constant-lr steps")
     return source
 

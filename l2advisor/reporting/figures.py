@@ -134,7 +134,7 @@ def plot_curves(data: ReportData, path: Path) -> Path:
 
 def plot_tstar(data: ReportData, path: Path) -> Path:
     """(b) t* vs 1/(lr*lam) on log axes with the fit line and its bootstrap band."""
-    fig = Figure(figsize=(6.4, 4.6), layout="constrained")
+    fig = Figure(figsize=(9, 4.6), layout="constrained")
     ax = fig.subplots()
     f = data.fit
     pts = [ln for ln in data.lines if ln.usable and math.isfinite(ln.t_star) and ln.t_star > 0]
@@ -177,7 +177,7 @@ def plot_tstar(data: ReportData, path: Path) -> Path:
                                          f"{f.alpha_interval[1]:.2f}] (paper: 1)" if measured else
                                          "alpha not measured (too few probes clearly peaked)"), fontsize=10)
     ax.grid(alpha=0.3, which="both", lw=0.4)
-    _legend(ax, fontsize=7, loc="upper left")
+    _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # outside: never over the advice
     fig.savefig(path, dpi=110)
     return path
 

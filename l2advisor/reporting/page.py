@@ -51,12 +51,13 @@ def markdown(data: ReportData, figures: list[str]) -> str:
     out += [f"- {r}" for r in f.reasons] + [""]
     if a is not None:
         out += ["## Advice", "",
-                f"For a budget of **{a.budget_steps} steps** at lr {_f(a.lr)}"
+                f"For a budget of **{data.run_steps or a.budget_steps} steps** at lr {_f(a.lr)}"
                 + (f" ({data.advice_source})" if data.advice_source else "") + ": "
                 f"**`weight_decay={_f(a.weight_decay, '.3g')}`** "
                 f"(interval {_f(a.interval[0])} .. {_f(a.interval[1])}); predicted peak "
                 f"{data.metric_name} {_f(a.predicted_metric, '.4f')} around step "
-                f"{_f(a.predicted_peak_step, '.0f')}" + (" (extrapolated)" if a.extrapolated else "") + ".",
+                + (f"{_f(data.run_peak_step, '.0f')} of the {data.run_steps}-step run" if data.run_steps else
+                   f"{_f(a.predicted_peak_step, '.0f')}") + (" (extrapolated)" if a.extrapolated else "") + ".",
                 ""]
         out += [f"- {r}" for r in a.reasons]
         out += ["", "| rule of thumb (zero cost) | weight_decay | / advice |", "|---|---:|---:|"]

@@ -217,9 +217,12 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
         why.append(f"b is read above a floor of about {timing['floor_steps']:.0f} steps that holds up the quickest "
                    "probes' crossings (the first rise every probe needs, whatever lam)")
     if f["needs_seed"]:
+        seeds = max((row.n_seeds for row in f["table"]), default=0)
+        settle = ("one more seed per lam settles it" if seeds < 3 else  # the follow-up round adds the third
+                  f"still so with {seeds} seeds per lam: read the verdict as uncertain (more --seeds would settle it)")
         why.append(f"at equal steps the largest lam falls {score:.2f} thresholds below the smallest, near "
                    f"the {margin:g} that decides whether the probes sit above the plateau (verdict "
-                   f"\"{flipped}\" the other side): one more seed per lam settles it")
+                   f"\"{flipped}\" the other side): {settle}")
     first = [NOTHING_LEARNED] if notes[:1] == [NOTHING_LEARNED] else []  # the first thing to read
     return Fit(**{**f, "verdict": verdict, "reasons": tuple(first + why + _describe(f) + notes[len(first):])})
 

@@ -108,7 +108,7 @@ def test_overrides_and_epochs_reach_the_probes_and_force_starts_them_over(tiny_m
     forced = runner.invoke(app, [*advise_args(tiny_model, out), "--force"])
     assert forced.exit_code == 0, forced.output
     assert read_results(results_path(out, PROBES_FILE)).header["settings"]["lr"] == 0.1
-    assert "starts them over" in " ".join(forced.stderr.split())
+    assert "); --force starts them over." in " ".join(forced.stderr.split())  # one sentence, no ".:"
     longer = runner.invoke(app, [*advise_args(tiny_model, out), "--force", "--budget", "4000"])
     assert longer.exit_code == 0, longer.output  # --force is about the run: probes that fit are kept
     assert "(3 reused)" in longer.stderr and "starts them over" not in " ".join(longer.stderr.split())

@@ -3,6 +3,7 @@ is what the fit used, and odd fits (relations failing, a diverged probe) still d
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -172,3 +173,19 @@ def test_short_log_axes_label_2_and_5_long_ones_only_powers_of_ten() -> None:
     _log_x(ax, axis="y")  # t*'s steps axis
     fig.canvas.draw()
     assert {"200", "500", "2000"} <= {t.get_text() for t in ax.get_yticklabels(minor=True)}
+
+
+def test_a_scheduled_advice_is_reported_for_the_run_its_steps_and_its_warmup(tmp_path: Path, family) -> None:
+    run = write_run(tmp_path / "run", family)
+    advised = recommend(run, "--budget", "6000", "--lr-schedule", "cosine", "--warmup", "100", "--json")
+    assert advised.exit_code == 0, advised.output
+    saved = json.loads(advised.stdout)
+    assert runner.invoke(app, ["report", str(run)]).exit_code == 0
+    advice_part = (run / "report.md").read_text().split("## Advice")[1].split("##")[0]
+    assert "For a budget of **6000 steps**" in advice_part and "after 100 warmup steps" in advice_part
+    assert f"around step {saved['peak_step']:.0f} of the 6000-step run" in advice_part  # the panel's step
+    constant = tmp_path / "constant"
+    write_run(constant, family)
+    assert recommend(constant, "--budget", "6000").exit_code == 0  # the control: no schedule, no run steps
+    assert runner.invoke(app, ["report", str(constant)]).exit_code == 0
+    assert "-step run" not in (constant / "report.md").read_text()

@@ -74,3 +74,14 @@ def test_a_slowed_rise_without_an_equal_steps_drop_is_still_not_above_the_platea
     fit = fit_relations(probes(0.0, slowing=0.3))
     assert fit.b < -0.25 and fit.b_interval[1] < 0 and fit.above_plateau_score < 0.5
     assert fit.verdict == FAILS and not fit.needs_seed
+
+
+def test_after_the_follow_up_seed_the_reason_does_not_ask_for_it_again() -> None:
+    # three seeds (the follow-up's), the largest lam 0.0065 lower: still near the margin
+    three = [steps_curve(lam, seed, level) for seed in (0, 1, 2)
+             for lam, level in ((0.025, 0.96), (0.05, 0.959), (0.1, 0.96 - 0.0065))]
+    fit = fit_relations(three)
+    assert fit.needs_seed and not any("one more seed per lam settles it" in r for r in fit.reasons)
+    assert any("still so with 3 seeds per lam" in r for r in fit.reasons), fit.reasons
+    two = fit_relations(probes(0.0125))
+    assert two.needs_seed and any("one more seed per lam settles it" in r for r in two.reasons)  # the control

@@ -17,7 +17,9 @@ from l2advisor.cli.app import app, handle_errors
 @handle_errors
 def recommend(
     run_dir: Annotated[Path, typer.Argument(help="The run directory written by `l2advisor probe`.")],
-    budget: Annotated[float, typer.Option(help="Training budget of the real run, in --unit.")],
+    budget: Annotated[float | None, typer.Option(help="Training budget of the real run, in --unit [default: the "
+                                                      "budget `probe --budget` sized the probes for].",
+                                                 show_default=False)] = None,
     unit: Annotated[str, typer.Option(help="steps or epochs (one epoch = floor(train size / batch) steps, one step when the set is smaller than a batch).")] = "steps",
     lr: Annotated[float | None, typer.Option(help="Learning rate of the real run [default: the probe lr].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,

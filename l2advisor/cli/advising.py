@@ -113,6 +113,15 @@ def _budget(results: Results, budget: float, unit: str) -> int:
     return budget_steps(budget, unit, size or 1, batch or 1)
 
 
+def _sized_for(results: Results, run_dir: Path) -> float:
+    """The budget (steps) `probe --budget` sized these probes for, said on stderr; none: exit 2."""
+    sized = ((results.header.get("settings", {}).get("probe") or {}).get("budget_steps"))
+    if not isinstance(sized, int) or sized < 1:
+        raise InputError(f"Give --budget: the probes in {run_dir} were not sized for a budget (`probe` without --budget).")
+    err.print(f"No --budget: advising for the {sized} steps the probes were sized for.", highlight=False)
+    return float(sized)
+
+
 def _check_schedule(name: str, warmup: int, steps: int) -> bool:
     """True when the run is not plain constant lr; one sentence for a bad name or warmup."""
     if name not in SCHEDULES:
@@ -219,17 +228,21 @@ class Recommendation:
     metric: str
 
 
-def make_recommendation(run_dir: Path, budget: float, unit: str, lr: float | None, autol2: bool,
+def make_recommendation(run_dir: Path, budget: float | None, unit: str, lr: float | None, autol2: bool,
                         lr_schedule: str, warmup: int, made_by: str = "recommend") -> Recommendation:
     """Fit the finished probes of `run_dir` and advise for the budget; writes fit.json and
     advice.json (`made_by`: the command, as `report` names it). Notes (a far budget, missing
-    probes) go to stderr."""
+    probes) go to stderr. Without a budget: the one the probes were sized for."""
     if unit not in UNITS:
         raise InputError(f"--unit must be steps or epochs, got {unit!r}.")
     _check_lr(lr)
-    if not math.isfinite(budget) or budget <= 0:
+    if budget is not None and (not math.isfinite(budget) or budget <= 0):
         raise InputError(f"--budget must be a finite number > 0, got {budget!r}.")
+    if budget is None and unit != "steps":
+        raise InputError("--unit applies to --budget: give both, or neither for the budget the probes were sized for.")
     results, _, fit, (missing, failed) = load_and_fit(run_dir)
+    if budget is None:
+        budget = _sized_for(results, run_dir)
     steps = _budget(results, budget, unit)
     scheduled = _check_schedule(lr_schedule, warmup, steps)
     # a schedule is advised as its constant-lr equivalent on the tau clock: T_eff = sum_t lr_t / lr

@@ -438,3 +438,9 @@ def test_a_bug_in_the_fit_is_an_internal_error(run: Path, monkeypatch: pytest.Mo
     debug = runner.invoke(app, ["--debug", "recommend", str(run), "--budget", "3000"])
     assert isinstance(debug.exception, ZeroDivisionError)
     assert "fit.py" in "".join(traceback.format_exception(*debug.exc_info))
+
+
+def test_without_a_budget_probes_not_sized_for_one_ask_for_it(run: Path) -> None:
+    result = recommend(run)  # the header has no probe budget
+    assert result.exit_code == 2 and "Give --budget" in flat(result.stderr)
+    assert recommend(run, "--budget", "8000").exit_code == 0  # the control

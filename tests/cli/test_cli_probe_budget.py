@@ -45,6 +45,11 @@ def test_probe_sized_to_a_budget(tiny_model: Path, tmp_path: Path) -> None:
     assert json.loads(far.stdout)["probes_sized_for_steps"] == 40000
     near = runner.invoke(app, ["recommend", str(out), "--budget", "40000"])
     assert near.exit_code == 0 and "sized for a budget" not in near.stderr  # the control
+    default = runner.invoke(app, ["recommend", str(out), "--json"])  # no --budget: the one the probes were sized for
+    assert default.exit_code == 0, default.output
+    assert json.loads(default.stdout)["budget_steps"] == 40000 and "No --budget: advising for the 40000" in default.stderr
+    epochs = runner.invoke(app, ["recommend", str(out), "--unit", "epochs"])
+    assert epochs.exit_code == 2 and "--unit applies to --budget" in epochs.stderr
 
 
 def test_a_budget_far_below_the_cheapest_plan_says_train_directly(tiny_model: Path, tmp_path: Path) -> None:

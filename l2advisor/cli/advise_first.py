@@ -62,22 +62,24 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
                       seeds: tuple[int, ...], lr_schedule: str, warmup: int, overrides: dict[str, Any], force: bool
                       ) -> tuple[float, dict[str, Any]]:
     from l2advisor.cli.advising import advice_panel, make_recommendation
-    from l2advisor.cli.probe import BATCH_REPLICAS, probe_into, report_failures
+    from l2advisor.cli.probe import (
+        BATCH_REPLICAS,
+        probe_into,
+        probe_outcome,
+        report_failures,
+        say_follow_up,
+    )
     from l2advisor.cli.probe_view import summary_table
-    from l2advisor.probing.probe import summarize
     from l2advisor.probing.settings import probe_settings
-    from l2advisor.runs.store import read_results
 
     settings, plan = probe_settings(spec.lr, spec.momentum, seeds=seeds, budget_steps=steps, n_val=len(task.val),
                                     batch_size=spec.batch_size)
     path, runs, every, _ = probe_into(spec, task, settings, plan, run_dir, device, force=False,
                                       probe_budget_given=False, replicas=BATCH_REPLICAS, model_file=spec.path,
                                       overrides=overrides, restart_if_stale=force)
-    results = read_results(path)
-    states = [results.runs[r.run_id] for r in every if r.run_id in results.runs]
-    err.print(summary_table(summarize(states, settings.tolerance), spec.metric_name, console=err))
-    if len(every) > len(runs):
-        err.print(f"Plus {len(every) - len(runs)} follow-up probes (one more seed) to settle the verdict.")
+    states, rows, extra = probe_outcome(path, runs, every, settings.tolerance)
+    err.print(summary_table(rows, spec.metric_name, console=err))
+    say_follow_up(extra)
     report_failures(states, spec.path.name)  # every probe failed: exit 1, nothing to advise from
     made = make_recommendation(run_dir, budget[0], budget[1], None, False, lr_schedule, warmup, "train --advise")
     err.print(advice_panel(made.advice, made.fit, made.metric, made.schedule), soft_wrap=False)

@@ -34,7 +34,7 @@ from l2advisor.runs.store import (
     json_safe,
     open_results,
     read_results,
-    refuse_other_settings,
+    settings_conflict,
 )
 
 if TYPE_CHECKING:  # torch: imported inside the commands, so that `--help` never loads it
@@ -102,7 +102,6 @@ def probe(
     """
     from l2advisor.cli.budget import budget_steps, check_budget, small_set_note
     from l2advisor.modelfile.task import build_task
-    from l2advisor.probing.probe import summarize
     from l2advisor.probing.settings import probe_settings
     from l2advisor.training.train import resolve_device
 
@@ -138,17 +137,13 @@ def probe(
         spec, task, settings, plan, run_dir, str(torch_device), force=force,
         probe_budget_given=probe_budget is not None, replicas=batch_replicas if batched else 1, jobs=jobs,
         devices=devices, backend=backend, scheduler=scheduler, model_file=model_file, overrides=overrides)
-    results = read_results(path)
-    states = [results.runs[r.run_id] for r in every if r.run_id in results.runs]
-    rows = summarize(states, settings.tolerance)
-    extra = [r.run_id for r in every[len(runs):]]
+    states, rows, extra = probe_outcome(path, runs, every, settings.tolerance)
     if as_json:
         out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "probes": rows, "follow_up": extra,
                                              "training_seconds": training_seconds})))
     else:
         out.print(summary_table(rows, spec.metric_name))
-        if extra:
-            err.print(f"Plus {len(extra)} follow-up probes (one more seed) to settle the verdict.")
+        say_follow_up(extra)
     report_failures(states, spec.path.name)  # all failed: raises, with no "Next" to a fit that cannot run
     if not as_json:
         err.print(f"Next: [bold]l2advisor recommend {run_dir} --budget {steps or 'STEPS'}[/]")
@@ -180,13 +175,9 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
     for note in hand_ladder_notes(settings, probe_budget_given):
         err.print(f"[yellow]{escape(note)}[/]", highlight=False)
     path = results_path(run_dir, PROBES_FILE)
-    if restart_if_stale and not force:
-        try:
-            refuse_other_settings(path, header, resized_for_budget)
-        except InputError as stale:
-            said = str(stale).split(" Use --force")[0].rstrip(".")
-            err.print(f"[yellow]{escape(said)}; --force starts them over.[/]", highlight=False)
-            force = True
+    if restart_if_stale and not force and (stale := settings_conflict(path, header, resized_for_budget)):
+        err.print(f"[yellow]{escape(stale)}; --force starts them over.[/]", highlight=False)
+        force = True
     with (RunLock(run_dir) as lock,
           open_results(path, header, force=force, compatible=resized_for_budget) as writer):
         if lock.stale_taken_over:
@@ -239,6 +230,21 @@ def _run(task: Any, todo: list[ProbeRun], base: TrainConfig, settings: ProbeSett
 def notice(text: str) -> None:
     """One sentence for the user on stderr (how the probes run, why more were added)."""
     err.print(f"[yellow]{escape(text)}[/]", highlight=False)
+
+
+def probe_outcome(path: Path, runs: list[ProbeRun], every: list[ProbeRun], tolerance: float
+                  ) -> tuple[list[RunState], list[dict[str, Any]], list[str]]:
+    """After `probe_into`: every probe's recorded state, its summary row, and the follow-up probes' ids."""
+    from l2advisor.probing.probe import summarize
+
+    results = read_results(path)
+    states = [results.runs[r.run_id] for r in every if r.run_id in results.runs]
+    return states, summarize(states, tolerance), [r.run_id for r in every[len(runs):]]
+
+
+def say_follow_up(extra: list[str]) -> None:
+    if extra:
+        err.print(f"Plus {len(extra)} follow-up probes (one more seed) to settle the verdict.")
 
 
 def report_failures(states: list[RunState], model_name: str) -> None:

@@ -157,18 +157,26 @@ def open_results(path: Path, header: dict[str, Any], force: bool = False,
     return writer
 
 
-def refuse_other_settings(path: Path, header: dict[str, Any],
-                          compatible: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None) -> None:
-    """What `open_results` (without force) refuses, said before any work is done: a results file
-    written with other settings that `compatible` does not accept."""
+def settings_conflict(path: Path, header: dict[str, Any],
+                      compatible: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None) -> str | None:
+    """Why `open_results` (without force) would refuse `path` for `header`, in words (None: it
+    would not): a results file written with other settings that `compatible` does not accept."""
     if not (path.exists() and path.stat().st_size > 0):
-        return
+        return None
     existing = read_results(path).header.get("settings", {})
     diff = settings_diff(existing, header["settings"])
-    if diff and not (compatible and compatible(existing, header["settings"])):
-        raise InputError(f"{path.parent} holds results made with other settings ("
-                         + blocking(diff, compatible, existing, header["settings"]) + "). Use --force (force=True in "
-                         "Python) to start over, or --out (out=) for a new directory.")
+    if not diff or (compatible and compatible(existing, header["settings"])):
+        return None
+    return (f"{path.parent} holds results made with other settings ("
+            + blocking(diff, compatible, existing, header["settings"]) + ")")
+
+
+def refuse_other_settings(path: Path, header: dict[str, Any],
+                          compatible: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None) -> None:
+    """What `open_results` (without force) refuses, said before any work is done."""
+    if (conflict := settings_conflict(path, header, compatible)) is not None:
+        raise InputError(f"{conflict}. Use --force (force=True in Python) to start over, or --out (out=) for a new "
+                         "directory.")
 
 
 def _replace_header(path: Path, header: dict[str, Any]) -> None:

@@ -176,15 +176,15 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
             + (" [yellow](extrapolated)[/]" if a.extrapolated else ""))
     if a.verdict == FAILS and math.isfinite(f.common_steps) and a.budget_steps > 2 * f.common_steps:
         pred = (f"at least {_num(a.predicted_metric, '.4f')} peak validation {metric}: this lam's peak in its "
-                f"own probe (step {_num(peak_step, '.0f')}); it led the others over the {f.common_steps:.0f} "
-                f"steps all probes ran, and the run is {a.budget_steps / f.common_steps:.3g}x longer than that, "
+                f"own probe (step {_num(peak_step, '.0f')}); it was among the best over the "
+                f"{f.common_steps:.0f} steps all probes ran, and the run is {a.budget_steps / f.common_steps:.3g}x longer than that, "
                 f"so it may climb further")
     if schedule is not None:
         sv = schedule
         clock = (f"{sv['effective_steps']:.0f} constant-lr steps, so lam = c/(lr*{a.budget_steps}) "
                  f"(constant lr for {sv['run_steps']} steps: {_num(sv['constant_lr_weight_decay'])})"
                  if a.verdict != FAILS else f"{sv['effective_steps']:.0f} constant-lr steps; the relations do "
-                 f"not hold, so no formula is rescaled: the advice is the best measured lam")
+                 f"not hold, so no formula is rescaled: the advice is a measured lam")
         head.add_row("schedule", f"sum of lr_t = {sv['lr_integral']:.3f} x lr*T: the tau clock sees {clock}")
     head.add_row("expect", pred)
     head.add_row("verdict", f"[{VERDICT_STYLE.get(a.verdict, 'bold')}]{a.verdict}[/]: "

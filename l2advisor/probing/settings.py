@@ -60,7 +60,7 @@ def hand_ladder_notes(settings: ProbeSettings, probe_budget_given: bool) -> list
     notes = []
     if lams and len(lams) < settings.min_rungs:
         notes.append(f"Only {len(lams)} lam(s) asked for: the fit needs at least {settings.min_rungs} to tell which "
-                     f"clock sets the time to the top, so `recommend` will answer with the best measured lam "
+                     f"clock sets the time to the top, so `recommend` will answer with a measured lam "
                      f"(\"does not hold\").")
     if lams and probe_budget_given:
         notes.append("The probe budget (--probe-budget, probe_budget=) does not apply to a list of lams: every "

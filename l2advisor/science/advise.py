@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from l2advisor.science.equal_steps import answer_at_equal_steps
 from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow
 from l2advisor.science.serial import from_jsonable, to_jsonable
 
@@ -104,53 +105,23 @@ def _check(budget_steps: float, lr: float) -> None:
         raise ValueError(f"lr must be positive, got {lr}")
 
 
-def _best_at_equal_steps(fit: Fit, rows: list[LamRow], budget: int) -> tuple[float, list[str]]:
-    """The lam whose curve was best within the steps every probe ran (longer windows must not
-    win by being longer), and what that comparison can and cannot say about the budget."""
-    compared = [r for r in rows if math.isfinite(r.peak_common)]
-    if not compared or not (math.isfinite(fit.common_steps) and fit.common_steps > 0):
-        return fit.lam_best, []
-    best = max(compared, key=lambda r: r.peak_common)
-    why = [f"lams compared at the same number of steps, {fit.common_steps:.0f} (the shortest probe): "
-           f"best lam {best.lam:.3g} at {best.peak_common:.4f}"]
-    if budget > 2 * fit.common_steps:
-        why.append(f"the budget ({budget} steps) is {budget / fit.common_steps:.3g}x longer than that: "
-                   f"the probes cannot say whether a smaller lam would pay off by then")
-    return best.lam, why
-
-
 def _fallback(fit: Fit, budget: int, lr: float, base: dict) -> Advice:
-    """Verdict "does not hold": the lam best at equal steps among the probed ones, no formula."""
+    """Verdict "does not hold": a probed lam chosen at equal steps (equal_steps.py), no formula."""
     why = [f"the relations do not hold here ({'; '.join(fit.reasons[:2]) or 'no reason'}): "
-           "advice is the best measured lam, not c/(lr*T)"]
-    rows = _main_rows(fit)
-    lam, compared = _best_at_equal_steps(fit, rows, budget)
-    why += compared
-    best = [r for r in rows if r.lam == lam]
-    if best:
-        wd = lam
-        plateau = [r.lam for r in rows if r.in_plateau] or [wd]
-        interval = (min(plateau), max(plateau))
-        if interval[0] < interval[1]:
-            why.append(f"lams {interval[0]:.3g}..{interval[1]:.3g} peaked within "
-                       f"{fit.plateau_threshold:.4f} of the best: lam barely matters among them")
-        else:
-            why.append(f"no other probed lam peaked within {fit.plateau_threshold:.4f} of it")
-        if len(rows) > 1 and lam == min(r.lam for r in rows):  # at the ladder's foot: nothing below it seen
-            interval = (0.0, interval[1])
-            why.append(f"the best is the smallest probed lam: smaller ones (down to 0) were not probed and "
-                       f"may be better, so the interval reaches 0; probe below {lam:.3g} to bound it")
-        same_lr = math.isclose(lr, fit.lr, rel_tol=1e-9)
-        metric = best[0].peak_mean if same_lr else NAN
-        step = best[0].t_star if same_lr else NAN
-        if not same_lr:
-            why.append(f"measured at lr = {fit.lr:.3g}; not translated to lr = {lr:.3g}")
-    else:
-        wd, interval, metric, step = DEFAULT_WD, (NAN, NAN), NAN, NAN
-        why.append(f"nothing usable was measured: falling back to the common default {wd:g}")
-    return Advice(weight_decay=float(wd), interval=interval, predicted_metric=float(metric),
-                  predicted_peak_step=float(step), extrapolated=False, unclipped=NAN,
-                  reasons=tuple(why), **base)
+           "advice is a measured lam, chosen at equal steps, not c/(lr*T)"]
+    answer = answer_at_equal_steps(fit, _main_rows(fit), budget)
+    why += answer.reasons
+    if answer.row is None:
+        why.append(f"nothing usable was measured: falling back to the common default {DEFAULT_WD:g}")
+        return Advice(weight_decay=DEFAULT_WD, interval=(NAN, NAN), predicted_metric=NAN,
+                      predicted_peak_step=NAN, extrapolated=False, unclipped=NAN, reasons=tuple(why), **base)
+    same_lr = math.isclose(lr, fit.lr, rel_tol=1e-9)
+    if not same_lr:
+        why.append(f"measured at lr = {fit.lr:.3g}; not translated to lr = {lr:.3g}")
+    return Advice(weight_decay=float(answer.lam), interval=answer.interval,
+                  predicted_metric=float(answer.row.peak_mean if same_lr else NAN),
+                  predicted_peak_step=float(answer.row.t_star if same_lr else NAN),
+                  extrapolated=False, unclipped=NAN, reasons=tuple(why), **base)
 
 
 def lam_for_budget(c: float, b: float, clock_ref: float, budget: float) -> float:

@@ -66,7 +66,7 @@ def autol2_config(
     lam_min = the budget advice / decay: one decay below the best constant lam, a floor the
     paper's rule lacks. Verdict "cannot tell": c and the budget advice were not measured, so the
     refractory time and the floor stay AutoL2's own defaults. Verdict "does not hold": lam0 = the
-    best measured lam, under the same cap.
+    measured lam the advice chose (equal_steps.py), under the same cap.
     """
     adv = advise(fit, budget_steps, lr, momentum)
     why = []
@@ -74,9 +74,9 @@ def autol2_config(
     if adv.verdict == FAILS or not math.isfinite(fit.lam_c):
         lam0 = min(adv.weight_decay, cap)
         why.append("the relations do not hold: AutoL2's 1/lam clock is not supported by the probes; "
-                   + (f"lam0 is the best measured lam {lam0:.3g}" if lam0 == adv.weight_decay else
-                      f"lam0 = {lam0:.3g}: lr*lam0/(1-momentum) = {AUTOL2_LAM0_SHRINK:g}, below the best "
-                      f"measured lam {adv.weight_decay:.3g} (AutoL2 never starts higher)"))
+                   + (f"lam0 is the measured lam the advice chose, {lam0:.3g}" if lam0 == adv.weight_decay else
+                      f"lam0 = {lam0:.3g}: lr*lam0/(1-momentum) = {AUTOL2_LAM0_SHRINK:g}, below the "
+                      f"measured lam the advice chose, {adv.weight_decay:.3g} (AutoL2 never starts higher)"))
     else:
         edge = fit.lam_c * fit.lr / adv.lr
         lam0 = min(edge, cap)

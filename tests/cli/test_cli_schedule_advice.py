@@ -67,7 +67,7 @@ def test_panel_under_does_not_hold_names_no_formula(tmp_path: Path) -> None:
     same = write_run(tmp_path / "same", S.no_effect_family())
     text = flat(recommend(same, "--budget", "6000", "--lr-schedule", "cosine").stdout)
     assert "does not hold" in text and "no formula is rescaled" in text
-    assert "lam = c/(lr*" not in text  # the advice is the best measured lam: no c/(lr*T) to show
+    assert "lam = c/(lr*" not in text  # the advice is a measured lam: no c/(lr*T) to show
 
 
 def test_numbers_never_show_a_negative_zero() -> None:

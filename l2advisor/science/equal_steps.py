@@ -1,0 +1,92 @@
+"""Advice when the relations do not hold: the probed lams compared at equal steps.
+
+Plain arithmetic on fit.py's `LamRow`s. No formula is rescaled: the answer is one of
+the probed lams. Each probe ran for its own window (1/(lr*lam) in the probe plan), so the lams
+are compared within the steps every probe ran (`LamRow.peak_common`); a longer window must not
+win by being longer.
+
+Among the lams tied with the best at those steps (within the plateau's noise threshold), the
+advice is the middle one, not the best: on a flat top which lam comes out best is the seed's
+choice (null_weightnorm's advice moved 4x between probe-seed sets when it was the best), while
+the middle of the tied range moves only when the range's edges do.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from l2advisor.science.fit_types import Fit, LamRow
+
+NAN = float("nan")
+__all__ = ["EqualStepsAnswer", "middle_lam", "tied_at_equal_steps", "answer_at_equal_steps"]
+
+
+@dataclass(frozen=True)
+class EqualStepsAnswer:
+    """The lam to advise, its interval, its measured peak and peak step, and why."""
+
+    lam: float  # at the probe lr
+    interval: tuple[float, float]
+    row: LamRow | None  # the advised lam's row (None when nothing was measured)
+    reasons: tuple[str, ...]
+
+
+def tied_at_equal_steps(rows: list[LamRow], threshold: float) -> tuple[LamRow | None, list[LamRow]]:
+    """(best row at equal steps, every row whose `peak_common` is within `threshold` of it, by lam).
+    (None, []) when no row has a finite `peak_common`."""
+    compared = [r for r in rows if math.isfinite(r.peak_common)]
+    if not compared:
+        return None, []
+    best = max(compared, key=lambda r: r.peak_common)
+    margin = threshold if math.isfinite(threshold) else 0.0
+    return best, sorted((r for r in compared if r.peak_common >= best.peak_common - margin), key=lambda r: r.lam)
+
+
+def middle_lam(lams: list[float]) -> float:
+    """The lam nearest (in log lam) the geometric centre of [min, max]; the smaller on a tie."""
+    centre = math.sqrt(min(lams) * max(lams))
+    return min(lams, key=lambda lam: (round(abs(math.log(lam / centre)), 9), lam))
+
+
+def _sentence_on_ties(best: LamRow, tied: list[LamRow], threshold: float, steps: float) -> str:
+    head = (f"lams compared at the same number of steps, {steps:.0f} (the shortest probe): "
+            f"best lam {best.lam:.3g} at {best.peak_common:.4f}")
+    if len(tied) == 1:
+        return head + f"; no other probed lam came within {threshold:.4f} of it there"
+    names = ", ".join(f"{r.lam:.3g}" for r in tied)
+    return (head + f"; lams {names} came within {threshold:.4f} of it (lam barely matters among them): "
+            "the advice is the middle of them, which the probes' noise moves less than the best")
+
+
+def answer_at_equal_steps(fit: Fit, rows: list[LamRow], budget: int) -> EqualStepsAnswer:
+    """The middle of the lams tied with the best at equal steps (`rows`: the probe lr's rows with
+    data, by lam), its interval (the tied range; from 0 when the smallest probed lam is tied:
+    nothing below it was seen), and the comparison's limits for a budget of `budget` steps."""
+    best, tied = tied_at_equal_steps(rows, fit.plateau_threshold)
+    if best is None or not (math.isfinite(fit.common_steps) and fit.common_steps > 0):
+        return _answer_on_own_windows(fit, rows)
+    lam = middle_lam([r.lam for r in tied])
+    why = [_sentence_on_ties(best, tied, fit.plateau_threshold, fit.common_steps)]
+    if budget > 2 * fit.common_steps:
+        why.append(f"the budget ({budget} steps) is {budget / fit.common_steps:.3g}x longer than that: "
+                   f"the probes cannot say whether a smaller lam would pay off by then")
+    interval = (tied[0].lam, tied[-1].lam)
+    if len(rows) > 1 and tied[0].lam == rows[0].lam:  # at the ladder's foot: nothing below it seen
+        interval = (0.0, interval[1])
+        why.append(f"the smallest probed lam is among the best: smaller ones (down to 0) were not probed and "
+                   f"may be as good, so the interval reaches 0; probe below {rows[0].lam:.3g} to bound it")
+    return EqualStepsAnswer(lam=lam, interval=interval, row=next(r for r in tied if r.lam == lam),
+                            reasons=tuple(why))
+
+
+def _answer_on_own_windows(fit: Fit, rows: list[LamRow]) -> EqualStepsAnswer:
+    """No comparison at equal steps was possible: the best mean peak in each probe's own window,
+    and the plateau around it, said to be so."""
+    row = next((r for r in rows if r.lam == fit.lam_best), None)
+    if row is None:
+        return EqualStepsAnswer(lam=NAN, interval=(NAN, NAN), row=None, reasons=())
+    plateau = [r.lam for r in rows if r.in_plateau] or [row.lam]
+    why = (f"the probes share no common steps to compare the lams at: the best peak in each probe's own window, "
+           f"lam {row.lam:.3g} (longer windows may favour smaller lams)",)
+    return EqualStepsAnswer(lam=row.lam, interval=(min(plateau), max(plateau)), row=row, reasons=why)

@@ -1,0 +1,73 @@
+"""The "does not hold" answer: the middle of the lams tied with the best at equal steps."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import synthetic as S
+
+from l2advisor.science.advise import advise
+from l2advisor.science.curves import Curve
+from l2advisor.science.equal_steps import middle_lam, tied_at_equal_steps
+from l2advisor.science.fit import FAILS, fit_relations
+from l2advisor.science.fit_types import LamRow
+
+
+def _row(lam: float, peak_common: float) -> LamRow:
+    return LamRow(lam=lam, lr=0.1, n_seeds=2, n_diverged=0, peak_mean=peak_common, peak_sd=0.001,
+                  t_star=100.0, tau_star=1.0, peak_tau=1.0, peak_common=peak_common,
+                  max_train_acc=1.0, n_peaked=2, in_plateau=True)
+
+
+@pytest.mark.parametrize("lams, middle", [
+    ([0.025, 0.05, 0.1], 0.05),
+    ([0.05, 0.1], 0.05),  # two: the smaller
+    ([0.01, 0.02, 0.04, 0.08], 0.02),  # even count, the centre 0.028 equally far from 0.02 and 0.04
+    ([0.001, 0.002, 0.1], 0.002),  # the centre 0.01 is nearer 0.002 than 0.1 in log lam
+    ([0.3], 0.3),
+])
+def test_middle_lam(lams, middle):
+    assert middle_lam(lams) == middle
+    assert middle_lam(list(reversed(lams))) == middle  # order does not matter
+
+
+def test_tied_rows_are_those_within_the_threshold_of_the_best():
+    rows = [_row(0.01, 0.90), _row(0.02, 0.93), _row(0.04, 0.925), _row(0.08, float("nan"))]
+    best, tied = tied_at_equal_steps(rows, threshold=0.006)
+    assert best.lam == 0.02 and [r.lam for r in tied] == [0.02, 0.04]
+    assert [r.lam for r in tied_at_equal_steps(rows, threshold=0.04)[1]] == [0.01, 0.02, 0.04]  # NaN never tied
+    assert tied_at_equal_steps([_row(0.01, float("nan"))], 0.01) == (None, [])
+
+
+def _noisy_null(seeds: tuple[int, ...], noise: float = 0.01) -> list[Curve]:
+    """lam changes nothing, and every (lam, seed) has its own noise: which lam looks best is chance."""
+    out = []
+    for i, lam in enumerate(S.ladder()):
+        for sd in seeds:
+            base = S.curve(0.01, 0.1, 1000 * i + sd, noise=noise)
+            out.append(Curve(lam=lam, lr=0.1, seed=sd, steps=base.steps, tau=0.1 * lam * base.steps,
+                             val_metric=base.val_metric, train_acc=base.train_acc, train_loss=base.train_loss))
+    return out
+
+
+def test_a_null_gets_the_same_advice_whichever_lam_the_seeds_favour():
+    fits = [fit_relations(_noisy_null((2 * k, 2 * k + 1))) for k in range(5)]
+    favoured = {max(f.table, key=lambda r: r.peak_common).lam for f in fits}
+    assert len(favoured) >= 3  # the control: the best lam at equal steps moves with the seeds
+    advice = [advise(f, 20_000) for f in fits]
+    assert all(a.verdict == FAILS for a in advice)
+    assert {a.weight_decay for a in advice} == {middle_lam(S.ladder())}
+    assert all(a.interval == (0.0, max(S.ladder())) for a in advice)  # every lam tied, the foot among them
+    assert all(any("middle" in r for r in a.reasons) for a in advice)
+
+
+def test_a_lam_clearly_best_at_equal_steps_is_advised_alone():
+    """The negative control of the middle: one lam 5 points better is the advice, not the middle."""
+    lams = S.ladder()
+    second = sorted(lams)[-2]
+    lifted = [dataclasses.replace(cv, val_metric=cv.val_metric + (0.05 if cv.lam == second else 0.0))
+              for cv in _noisy_null((0, 1))]
+    a = advise(dataclasses.replace(fit_relations(lifted), verdict=FAILS), 20_000)
+    assert a.weight_decay == second and a.interval == (second, second)
+    assert not any("middle" in r for r in a.reasons)

@@ -189,7 +189,7 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
     head.add_row("expect", pred)
     head.add_row("verdict", f"[{VERDICT_STYLE.get(a.verdict, 'bold')}]{a.verdict}[/]: "
                             f"b={_num(f.b, '.2f')} [{_num(f.b_interval[0], '.2f')}, "
-                            f"{_num(f.b_interval[1], '.2f')}] (tau clock 1), {c_text(f, why=False)}, "
+                            f"{_num(f.b_interval[1], '.2f')}] (tau clock 1), {c_text(f, why=False)}{_c_used(f, a)}, "
                             f"lam_c={_num(f.lam_c)}, "
                             f"train acc {_num(f.train_acc, '.4f')}, {f.n_usable} probes")
     why = [f"- {escape(r)}" for r in a.reasons]
@@ -207,6 +207,14 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
         parts += ["", "[bold yellow]caveats[/]", *[f"- {escape(c)}" for c in doubts]]
     parts += ["", rules]
     return Panel(Group(*parts), title="l2advisor recommend", title_align="left", expand=False)
+
+
+def _c_used(fit: Fit, advice: Advice) -> str:
+    """" (the advice uses c = 4)" when the advice's c is not the one the probes measured: "cannot
+    tell" takes the typical c (science/advise.py), and the verdict line shows the measured one."""
+    if advice.verdict == FAILS or not math.isfinite(advice.c) or math.isclose(advice.c, fit.c, rel_tol=1e-6):
+        return ""
+    return f" (the advice uses c = {advice.c:.3g})"
 
 
 def fit_summary(fit: Fit) -> dict[str, Any]:

@@ -167,7 +167,7 @@ def settings_conflict(path: Path, header: dict[str, Any],
     diff = settings_diff(existing, header["settings"])
     if not diff or (compatible and compatible(existing, header["settings"])):
         return None
-    return (f"{path.parent} holds results made with other settings ("
+    return (f"{path} holds results made with other settings ("
             + blocking(diff, compatible, existing, header["settings"]) + ")")
 
 

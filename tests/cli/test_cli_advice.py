@@ -229,6 +229,7 @@ def test_relations_that_do_not_hold_give_the_best_measured_lam(tmp_path: Path) -
     result = recommend(same, "--budget", "20000")
     assert result.exit_code == 0, result.output
     assert "does not hold" in flat(result.stdout) and "a measured lam" in flat(result.stdout)
+    assert "the advice uses c =" not in flat(result.stdout)  # no formula, no c of its own
     d = as_json(same, "--budget", "20000")
     assert d["verdict"] == "does not hold" and d["weight_decay"] in S.ladder()
 
@@ -241,6 +242,8 @@ def test_probes_above_the_plateau_cannot_tell_and_say_the_advice_is_unconfirmed(
     assert "cannot tell" in text and "NOT confirmed" in text and "probe smaller lams" in text
     d = as_json(above, "--budget", "20000")
     assert d["verdict"] == "cannot tell" and d["weight_decay"] < min(S.ladder())  # the clock, not a probed lam
+    # the verdict line shows the measured c; the advice's own (typical) c is named beside it
+    assert f"(the advice uses c = {d['c']:.3g})" in text
     assert d["interval"][0] < d["weight_decay"] < d["interval"][1]
 
 

@@ -132,7 +132,7 @@ def test_another_budget_with_other_probes_is_refused(tiny_model: Path, tmp_path:
     if "--seeds" in other:
         args = args[:args.index("--seeds")] + args[args.index("--seeds") + 2:]
     result = runner.invoke(app, [*args, *other])
-    assert result.exit_code == 2 and "holds results made with other settings" in " ".join(result.stderr.split())
+    assert result.exit_code == 2 and "probes.jsonl holds results made with other settings" in " ".join(result.stderr.split())
     hand_made = runner.invoke(app, ["probe", str(tiny_model), "--out", str(out), "--lambdas", "0.1,0.05,0.025",
                                     "--horizon", "2", "--seeds", "0", "--device", "cpu"])
     assert hand_made.exit_code == 2  # a ladder without --budget is never re-sized

@@ -131,7 +131,7 @@ def test_a_run_directory_that_would_refuse_the_run_is_said_before_probing(tiny_m
                                 "0.01", "--device", "cpu"])
     assert plain.exit_code == 0, plain.output
     refused = runner.invoke(app, advise_args(tiny_model, out))  # train.jsonl holds a 40-step budget
-    assert refused.exit_code == 2 and "budget_steps" in refused.stderr
+    assert refused.exit_code == 2 and "budget_steps" in refused.stderr and "train.jsonl holds" in " ".join(refused.stderr.split())
     assert not results_path(out, PROBES_FILE).exists() and not (out / "advice.json").exists()
 
 

@@ -22,19 +22,26 @@ if TYPE_CHECKING:
 PROBE_SEEDS = "0,1"  # probe's --seeds default: two seeds give the verdict its noise level
 
 
-def check_advise(advise: bool, weight_decay: float | None, autol2: bool, replay: Path | None,
-                 probe_seeds: str | None) -> tuple[int, ...] | None:
+ADVISED_AUTOL2 = ("lam0", "refractory_tau", "lam_min", "decay")  # what `recommend --autol2` sets
+
+
+def check_advise(advise: bool, weight_decay: float | None, paper_preset: bool, autol2_flags: dict[str, Any],
+                 replay: Path | None, probe_seeds: str | None) -> tuple[int, ...] | None:
     """The probe seeds under --advise (None without it), once nothing else may choose the
-    weight decay: --advise chooses the constant weight decay itself."""
+    weight decay: --advise chooses the constant weight decay itself, and with --autol2 the
+    AutoL2 settings `recommend --autol2` gives (`autol2_flags`: the ones given, by name)."""
     if not advise:
         if probe_seeds is not None:
             raise InputError("--probe-seeds only applies with --advise.")
         return None
     if weight_decay is not None:
         raise InputError("Give either --advise (the probes choose the weight decay) or --weight-decay, not both.")
-    if autol2:
-        raise InputError("--advise trains at a constant advised weight decay; for an advised AutoL2 schedule run "
-                         "`l2advisor probe FILE --budget N` and `l2advisor recommend RUN_DIR --budget N --autol2`.")
+    if paper_preset:
+        raise InputError("--paper-preset fixes the authors' AutoL2 rule, which the probes do not set: drop --advise, "
+                         "or use --advise --autol2 for the advised AutoL2 schedule.")
+    if given := [f"--{k.replace('_', '-')}" for k in ADVISED_AUTOL2 if autol2_flags.get(k) is not None]:
+        raise InputError(f"--advise --autol2 takes {', '.join(given)} from the probes (what `recommend --autol2` "
+                         "gives): drop them, or drop --advise and give them all yourself.")
     if replay is not None:
         raise InputError("--weight-decay-schedule replays a whole schedule: drop --advise.")
     seeds = parse_ints(PROBE_SEEDS if probe_seeds is None else probe_seeds, "--probe-seeds")
@@ -45,9 +52,10 @@ def check_advise(advise: bool, weight_decay: float | None, autol2: bool, replay:
 
 def advise_first(spec: TaskSpec, task: Any, run_dir: Path, device: str, steps: int, budget: tuple[float, str], *,
                  seeds: tuple[int, ...], lr_schedule: str, warmup: int, overrides: dict[str, Any],
-                 force: bool = False) -> tuple[float, dict[str, Any]]:
+                 force: bool = False, autol2: bool = False) -> tuple[float, dict[str, Any]]:
     """Probe `run_dir` for a budget of `steps` (the user's `budget`: value and unit) and advise;
-    returns the advised weight decay and the advice as advice.json holds it. Progress, the
+    returns the advised weight decay and the advice as advice.json holds it (with `autol2`, its
+    "autol2" entry holds the AutoL2 configuration `recommend --autol2` gives). Progress, the
     probe table and the advice panel go to stderr (stdout is the training summary's). `force`:
     probes that cannot be reused start over (reusable ones, for another budget, are kept:
     --force is about the run, not the evidence)."""
@@ -55,13 +63,22 @@ def advise_first(spec: TaskSpec, task: Any, run_dir: Path, device: str, steps: i
 
     with remembered():  # the follow-up decision, the check for missing follow-ups, the advice: one fit
         return _probe_and_advise(spec, task, run_dir, device, steps, budget, seeds, lr_schedule, warmup, overrides,
-                                 force)
+                                 force, autol2)
+
+
+def advised_autol2(advice: dict[str, Any], flags: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    """(lam0, the other AutoL2 flags) of an advice made with autol2: its lam0, refractory time,
+    floor and decay, and the user's flags that the advice leaves alone (check_every, patience)."""
+    cfg = advice["autol2"]
+    return float(cfg["lam0"]), {**{k: v for k, v in flags.items() if k not in ADVISED_AUTOL2 and v is not None},
+                                **{k: cfg[k] for k in ADVISED_AUTOL2[1:]}}
 
 
 def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, steps: int, budget: tuple[float, str],
-                      seeds: tuple[int, ...], lr_schedule: str, warmup: int, overrides: dict[str, Any], force: bool
-                      ) -> tuple[float, dict[str, Any]]:
+                      seeds: tuple[int, ...], lr_schedule: str, warmup: int, overrides: dict[str, Any], force: bool,
+                      autol2: bool) -> tuple[float, dict[str, Any]]:
     from l2advisor.cli.advising import advice_panel, make_recommendation
+    from l2advisor.cli.autol2_advice import autol2_panel
     from l2advisor.cli.probe import (
         BATCH_REPLICAS,
         probe_into,
@@ -81,6 +98,9 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
     err.print(summary_table(rows, spec.metric_name, console=err))
     say_follow_up(extra)
     report_failures(states, spec.path.name)  # every probe failed: exit 1, nothing to advise from
-    made = make_recommendation(run_dir, budget[0], budget[1], None, False, lr_schedule, warmup, "train --advise")
-    err.print(advice_panel(made.advice, made.fit, made.metric, made.schedule), soft_wrap=False)
+    made = make_recommendation(run_dir, budget[0], budget[1], None, autol2, lr_schedule, warmup, "train --advise")
+    if made.autol2 is not None:
+        err.print(autol2_panel(made.autol2), soft_wrap=False)
+    else:
+        err.print(advice_panel(made.advice, made.fit, made.metric, made.schedule), soft_wrap=False)
     return made.advice.weight_decay, made.record

@@ -53,13 +53,19 @@ def autol2_snippet(cfg: AutoL2Advice, optimizer: str = "sgd", momentum: float = 
     ])
 
 
-def print_autol2(cfg: AutoL2Advice, flags: str, snippet: str) -> None:
-    """The reasons in a panel; the command and the snippet as plain lines, for copying."""
+def autol2_panel(cfg: AutoL2Advice) -> Panel:
+    """The verdict, the configuration and its reasons (`recommend --autol2`, `train --advise --autol2`)."""
     why = [f"- {escape(r)}" for r in cfg.reasons]
     style = VERDICT_STYLE.get(cfg.verdict, "bold")
-    out.print(Panel(Group(f"[bold]the paper's relations[/]: [{style}]{cfg.verdict}[/]", *why),
-                    title="l2advisor recommend --autol2", title_align="left", expand=False),
-              soft_wrap=False)
+    setting = (f"[bold cyan]lam0={cfg.lam0:.4g}[/], refractory_tau={cfg.refractory_tau:.4g}, "
+               f"lam_min={cfg.lam_min:.4g}, decay={cfg.decay:g}")
+    return Panel(Group(f"[bold]the paper's relations[/]: [{style}]{cfg.verdict}[/]", setting, *why),
+                 title="l2advisor recommend --autol2", title_align="left", expand=False)
+
+
+def print_autol2(cfg: AutoL2Advice, flags: str, snippet: str) -> None:
+    """The reasons in a panel; the command and the snippet as plain lines, for copying."""
+    out.print(autol2_panel(cfg), soft_wrap=False)
     out.print("\n# run it:", style="bold", highlight=False)
     out.print(flags, markup=False, highlight=False, soft_wrap=True)
     out.print("\n# or in your own loop:", style="bold", highlight=False)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from l2advisor.cli.advise_first import advise_first, check_advise
+from l2advisor.cli.advise_first import advise_first, advised_autol2, check_advise
 from l2advisor.cli.app import (
     Threads,
     app,
@@ -123,7 +123,8 @@ def train_command(
                                                          "into the same run directory; a re-run reuses them), then "
                                                          "train at the weight decay `l2advisor recommend` advises "
                                                          "(advice.json; --lr-schedule and --warmup carry over; --json "
-                                                         "adds it to the summary): one command, one start-up.")] = False,
+                                                         "adds it to the summary): one command, one start-up. With "
+                                                         "--autol2: AutoL2 as `recommend --autol2` sets it.")] = False,
     probe_seeds: Annotated[str | None, typer.Option(help="--advise: seeds of the probes, comma-separated "
                                                          "[default: 0,1].", show_default=False)] = None,
     weight_decay_schedule: Annotated[Path | None, typer.Option(help="Replay a weight-decay trajectory (the wd_trajectory.json an --autol2 run writes).")] = None,
@@ -150,7 +151,7 @@ def train_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     threads: Threads = None,
 ) -> None:
-    """Train once for the whole budget, at a given weight decay, an advised one (--advise) or with AutoL2."""
+    """Train once for the whole budget, at a given weight decay, an advised one (--advise) or with AutoL2 (--autol2, advised with --advise)."""
     from l2advisor.modelfile.task import build_task
     from l2advisor.runs.rundir import TRAIN_FILE, results_path
     from l2advisor.training.autol2 import AutoL2
@@ -168,7 +169,8 @@ def train_command(
     autol2_flags = {"refractory_tau": refractory_tau, "lam_min": lam_min, "decay": decay,
                     "check_every": check_every, "patience": patience}
     use_autol2 = autol2 or paper_preset
-    seeds = check_advise(advise, weight_decay, use_autol2, weight_decay_schedule, probe_seeds)
+    seeds = check_advise(advise, weight_decay, paper_preset, {**autol2_flags, "lam0": lam0}, weight_decay_schedule,
+                         probe_seeds)
     if use_autol2 and weight_decay is not None:
         raise InputError("Give either --autol2 or --weight-decay, not both.")
     if weight_decay_schedule is not None and (use_autol2 or weight_decay is not None):
@@ -197,6 +199,7 @@ def train_command(
     spec = load_spec(model_file, overrides)
     say_notes(spec)
     kwargs = autol2_kwargs(lam0, autol2_flags, paper_preset, spec.lr, spec.momentum) if use_autol2 else None
+    # (--advise --autol2: checked now with the defaults, then set from the probes' advice below)
     torch_device = resolve_device(device)
     task = build_task(spec)
     err.print(f"[dim]Threads: {use_threads_for(task, threads)}[/]", highlight=False)
@@ -223,7 +226,10 @@ def train_command(
         if not force:
             refuse_other_settings(path, header)
         weight_decay, advice = advise_first(spec, task, run_dir, str(torch_device), steps, (budget, unit), seeds=seeds,
-                                            lr_schedule=lr_schedule, warmup=warmup, overrides=overrides, force=force)
+                                            lr_schedule=lr_schedule, warmup=warmup, overrides=overrides, force=force,
+                                            autol2=use_autol2)
+        if use_autol2:
+            kwargs = autol2_kwargs(*advised_autol2(advice, autol2_flags), False, spec.lr, spec.momentum)
     lam = kwargs["lam0"] if kwargs else float(weight_decay)  # type: ignore[arg-type]
     config = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=steps, eval_every=every, seed=seed,
                          momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))

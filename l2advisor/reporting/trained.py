@@ -1,7 +1,8 @@
 """The runs `l2advisor train` recorded beside the probes, for the report: what each reached,
 against what the advice predicted for it (pure: run records in, frozen dataclasses out).
 
-A run trained by `train --advise` keeps the advice it used in its start record; any other run
+A run trained by `train --advise` keeps the advice it used in its start record (with --autol2 it
+is shown without a prediction: AutoL2 makes none); any other run
 at a constant weight decay and constant lr is compared with the report's advice when it trained
 at that advice's weight decay and lr for that advice's budget (a replayed weight-decay schedule,
 an AutoL2 run or a scheduled lr never is). Units: steps (under an lr schedule, the run's own);
@@ -42,6 +43,8 @@ def _num(value: Any) -> float:
 
 def _prediction(state: RunState, advice: Advice | None) -> tuple[float, float]:
     used: dict[str, Any] | None = state.meta.get("advice")
+    if isinstance(used, dict) and state.meta.get("autol2"):  # train --advise --autol2: AutoL2 predicts no peak
+        return math.nan, math.nan
     if isinstance(used, dict):  # train --advise: the advice it was trained at
         # under an lr schedule or a warmup the schedule view's peak_step is in the run's steps
         step = used["peak_step"] if "peak_step" in used else used.get("predicted_peak_step")

@@ -80,7 +80,8 @@ def test_advise_follows_the_lr_schedule(tiny_model: Path, tmp_path: Path) -> Non
 def test_advise_refuses_what_would_choose_the_weight_decay_too(tiny_model: Path, tmp_path: Path) -> None:
     schedule = tmp_path / "wd.json"
     schedule.write_text("{}")
-    for extra, said in ((["--weight-decay", "0.01"], "not both"), (["--autol2"], "recommend RUN_DIR"),
+    for extra, said in ((["--weight-decay", "0.01"], "not both"), (["--paper-preset"], "drop --advise"),
+                        (["--autol2", "--lam0", "0.01", "--decay", "10"], "takes --lam0, --decay from the probes"),
                         (["--weight-decay-schedule", str(schedule)], "drop --advise")):
         result = runner.invoke(app, [*advise_args(tiny_model, tmp_path / "r"), *extra])
         assert result.exit_code == 2, (extra, result.output)
@@ -88,6 +89,29 @@ def test_advise_refuses_what_would_choose_the_weight_decay_too(tiny_model: Path,
     assert not (tmp_path / "r").exists()  # refused before anything ran
     bare = runner.invoke(app, ["train", str(tiny_model), "--budget", "40", "--out", str(tmp_path / "b")])
     assert bare.exit_code == 2 and "--advise" in bare.stderr  # the control: nothing chose a weight decay
+
+
+def test_advise_with_autol2_trains_the_schedule_recommend_autol2_gives(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "auto"
+    result = runner.invoke(app, [*advise_args(tiny_model, out), "--autol2", "--check-every", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    cfg = summary["advice"]["autol2"]
+    (state,) = read_results(results_path(out, TRAIN_FILE)).runs.values()
+    used = state.meta["autol2"]
+    assert used["lam0"] == cfg["lam0"] and state.meta["lam"] == cfg["lam0"]  # started where the advice says
+    assert {k: used[k] for k in ("refractory_tau", "lam_min", "decay")} == \
+        {k: cfg[k] for k in ("refractory_tau", "lam_min", "decay")}
+    assert used["check_every"] == 5  # a flag the advice leaves alone still reaches AutoL2
+    assert state.run_id.startswith("autol2/") and "recommend --autol2" in result.stderr
+    separate = runner.invoke(app, ["recommend", str(out), "--budget", BUDGET, "--autol2", "--json"])
+    assert separate.exit_code == 0, separate.output
+    assert {k: json.loads(separate.stdout)[k] for k in ("lam0", "refractory_tau", "lam_min", "decay")} == \
+        {k: cfg[k] for k in ("lam0", "refractory_tau", "lam_min", "decay")}
+    report = runner.invoke(app, ["report", str(out)])
+    assert report.exit_code == 0, report.output
+    row = next(line for line in (out / "report.md").read_text().splitlines() if line.startswith(f"| {state.run_id} |"))
+    assert f"{summary['advice']['predicted_metric']:.4f}" not in row  # AutoL2 makes no peak prediction
 
 
 def test_overrides_and_epochs_reach_the_probes_and_force_starts_them_over(tiny_model: Path, tmp_path: Path) -> None:

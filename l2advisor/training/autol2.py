@@ -20,13 +20,20 @@ from __future__ import annotations
 import logging
 import math
 import numbers
-import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 
 from l2advisor.science.autol2_setup import AUTOL2_DECAY, AUTOL2_LAM_MIN_RATIO, AUTOL2_REFRACTORY_TAU
+from l2advisor.training.autol2_args import (
+    finite_number,
+    measurement,
+    one_minus_momentum,
+    positive_count,
+    smoothing_setting,
+    warn_if_coupled,
+)
 from l2advisor.training.param_groups import GroupSpec, resolve_groups, split_decay_groups
 from l2advisor.training.stall_signal import Smoothing, StallSignal
 
@@ -112,20 +119,20 @@ class AutoL2:
         refractory_lam_steps: float | None = None,
     ) -> None:
         self.optimizer = optimizer
-        _warn_if_coupled(optimizer)
-        self.lam0 = lam0 = _number("lam0", lam0, low=0.0, low_ok=False)
-        self.decay = _number("decay", decay, low=1.0, low_ok=False)
+        warn_if_coupled(optimizer)
+        self.lam0 = lam0 = finite_number("lam0", lam0, low=0.0, low_ok=False)
+        self.decay = finite_number("decay", decay, low=1.0, low_ok=False)
         self.groups = resolve_groups(optimizer, param_groups)
         if refractory_tau is None:  # one weight-decay time at the current lam, momentum included
-            refractory_tau = DEFAULT_REFRACTORY_TAU * _one_minus_momentum(optimizer.param_groups[self.groups[0]])
-        self.refractory_tau = _number("refractory_tau", refractory_tau, low=0.0)
+            refractory_tau = DEFAULT_REFRACTORY_TAU * one_minus_momentum(optimizer.param_groups[self.groups[0]])
+        self.refractory_tau = finite_number("refractory_tau", refractory_tau, low=0.0)
         self.refractory_lam_steps = refractory_lam_steps
         if refractory_lam_steps is not None:
-            self.refractory_lam_steps = _number("refractory_lam_steps", refractory_lam_steps, 0.0)
-        self.check_every = _count("check_every", check_every)
-        self.patience = _count("patience", patience)
-        self.smoothing = _smoothing(smoothing)
-        self.lam_min = lam0 * AUTOL2_LAM_MIN_RATIO if lam_min is None else _number("lam_min", lam_min, low=0.0)
+            self.refractory_lam_steps = finite_number("refractory_lam_steps", refractory_lam_steps, 0.0)
+        self.check_every = positive_count("check_every", check_every)
+        self.patience = positive_count("patience", patience)
+        self.smoothing = smoothing_setting(smoothing)
+        self.lam_min = lam0 * AUTOL2_LAM_MIN_RATIO if lam_min is None else finite_number("lam_min", lam_min, low=0.0)
         if self.lam_min > lam0:
             raise ValueError(f"lam_min ({self.lam_min}) must not exceed lam0 ({lam0}).")
         self._lam = lam0  # weight_decay in force for the next optimizer step
@@ -182,7 +189,7 @@ class AutoL2:
         elif isinstance(lr, (bool, str, bytes)) or not isinstance(lr, numbers.Real) or \
                 not (math.isfinite(float(lr)) and float(lr) >= 0):  # 0: a warmup's first step
             raise ValueError(f"AutoL2.step: lr must be a finite number >= 0, got {lr!r}.")
-        loss, accuracy = _measurement("loss", loss), _measurement("accuracy", accuracy)
+        loss, accuracy = measurement("loss", loss), measurement("accuracy", accuracy)
         self._tau += float(lr) * self._lam  # the step just taken shrank weights by lr*lam
         self._step += 1
         if loss is not None:
@@ -257,61 +264,3 @@ class AutoL2:
 
 _CONFIG = "lam0 decay refractory_tau check_every patience smoothing lam_min refractory_lam_steps"
 _COUNTERS = "_lam _tau _step _last_decay_step _last_decay_tau"  # saved without the "_"
-
-
-def _one_minus_momentum(group: dict[str, Any]) -> float:
-    """1 - momentum of an SGD param group (undampened heavy ball); 1 for Adam-style groups."""
-    momentum = group.get("momentum", 0.0) if "betas" not in group else 0.0
-    dampening = group.get("dampening", 0.0)
-    return 1.0 - float(momentum) if dampening == 0 and 0.0 <= float(momentum) < 1.0 else 1.0
-
-
-def _measurement(name: str, value: object) -> float | None:
-    """A loss or accuracy fed to `step`: a float, or None for NaN / nothing measured."""
-    if value is None:
-        return None
-    if isinstance(value, (str, bytes)):  # float("1.0") would pass: a mix-up to say, not to parse
-        raise ValueError(f"AutoL2.step: {name} must be a number, got {value!r}.")
-    number = float(value)  # type: ignore[arg-type]
-    return None if math.isnan(number) else number
-
-
-# Adaptive optimizers whose weight_decay adds lam*w to the gradient before the per-coordinate
-# scaling: the shrink per step is not lr*lam, so tau = sum lr*lam is not their clock.
-_COUPLED = ("Adam", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta")
-
-
-def _warn_if_coupled(optimizer: torch.optim.Optimizer) -> None:
-    coupled = tuple(c for c in (getattr(torch.optim, n, None) for n in _COUPLED) if isinstance(c, type))
-    name = type(optimizer).__name__
-    if isinstance(optimizer, coupled) and not optimizer.param_groups[0].get("decoupled_weight_decay", False):
-        warnings.warn(f"AutoL2 on torch.optim.{name}: its weight_decay is an L2 term that {name} rescales per "
-                      "coordinate, so lr*lam is not its clock and the refractory time and lam0 advice do not "
-                      "carry over; use AdamW (decoupled) or SGD.", UserWarning, stacklevel=3)
-
-
-def _number(name: str, value: float, low: float, low_ok: bool = True) -> float:
-    """A finite real number >= low (> low when not low_ok), as float."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {value!r}.")
-    value = float(value)
-    if not math.isfinite(value) or value < low or (value == low and not low_ok):
-        bound = f">= {low:g}" if low_ok else f"> {low:g}"
-        raise ValueError(f"{name} must be finite and {bound}, got {value!r}.")
-    return value
-
-
-def _count(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
-    return int(value)
-
-
-def _smoothing(value: Smoothing) -> Smoothing:
-    if value in ("none", "mean"):
-        return value
-    if isinstance(value, float) and 0.0 < value < 1.0:
-        return value
-    raise ValueError(
-        f"smoothing must be 'none', 'mean' or an EMA coefficient in (0, 1), got {value!r}."
-    )

@@ -25,65 +25,22 @@ import optuna
 import torch
 
 from l2advisor.modelfile.task import Task
-from l2advisor.runs.store import RunState, settings_diff
+from l2advisor.runs.store import RunState
 from l2advisor.training.train import Record, TrainConfig
 from l2advisor.tuning.accounting import Cost, optuna_costs, trials_to_match
 from l2advisor.tuning.arms import ArmRun, Progress, run_arm, summarize_arm
 from l2advisor.tuning.baseline import run_study, study_objective, trial_rows
+from l2advisor.tuning.compare_settings import DEFAULT_LAM, EXTENDABLE, CompareSettings, extends
 from l2advisor.tuning.storage import masked_url, open_storage, open_study
 
 ARMS = ("advisor", "autol2", "default", "zero", "optuna")
 RUNS_FILE = "compare_runs.jsonl"
-DEFAULT_LAM = 5e-4  # the common default weight decay
+
+
+__all__ = ["ARMS", "DEFAULT_LAM", "EXTENDABLE", "RUNS_FILE", "CompareSettings", "Comparison", "extends"]
 
 
 # ---------------------------------------------------------------- the comparison
-
-@dataclass(frozen=True)
-class CompareSettings:
-    """One comparison: budget (steps), Optuna's K trials, the S training seeds of every arm."""
-
-    budget: int
-    trials: int
-    seeds: tuple[int, ...]
-    eval_every: int
-    probe: Any  # probe.ProbeSettings
-    study: Any  # baseline.StudySettings
-    default_lam: float = DEFAULT_LAM
-    lr_schedule: str = "constant"  # every arm's lr schedule (the probes stay at constant lr)
-    warmup: int = 0  # steps of linear lr warmup in every arm
-
-    @property
-    def scheduled(self) -> bool:
-        return self.lr_schedule != "constant" or self.warmup > 0
-
-    def schedule(self) -> dict[str, Any]:
-        """The schedule's settings, empty for plain constant lr (older run directories resume)."""
-        return {"lr_schedule": self.lr_schedule, "warmup": self.warmup} if self.scheduled else {}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"budget": self.budget, "trials": self.trials, "seeds": list(self.seeds),
-                "eval_every": self.eval_every, "default_lam": self.default_lam,
-                "probe": self.probe.to_dict(), "study": self.study.to_dict(), **self.schedule()}
-
-
-def extends(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Whether two compare headers' settings differ only in how many Optuna trials and training
-    seeds they ask for, one seed list a prefix of the other, everything else equal (`open_results`'
-    `compatible`). The runs the two share are then the same runs and are reused: more trials or
-    seeds extend the comparison, and the earlier command still resumes after an extension that
-    was interrupted or failed (its header is the extension's by then)."""
-    before, after = old.get("compare") or {}, new.get("compare") or {}
-    seeds_a, seeds_b = list(before.get("seeds") or []), list(after.get("seeds") or [])
-    shorter, longer = sorted((seeds_a, seeds_b), key=len)
-    if longer[:len(shorter)] != shorter:
-        return False
-    return not settings_diff(old, new, ignore=EXTENDABLE)
-
-
-EXTENDABLE = ("compare.trials", "compare.seeds", "compare.study.trials")
-extends.may_differ = EXTENDABLE  # type: ignore[attr-defined]  # for the refusal's wording
-
 
 class _ProbeAdapter:
     """probe.Progress -> Progress."""

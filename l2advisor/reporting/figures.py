@@ -92,6 +92,27 @@ def _ylim_low(lines: list[ProbeLine]) -> float | None:
     return low - max(top - low, 0.03)
 
 
+def _without_end_twin(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The smoothed line without its second-to-last point when the last evaluation follows it
+    within 1 % (a rung's end, right after the last log-spaced evaluation): the two smoothing
+    windows differ there, and the line ended in a vertical hook."""
+    if x.size >= 3 and 0 < x[-2] and x[-1] <= x[-2] * 1.01:
+        keep = np.r_[np.arange(x.size - 2), x.size - 1]
+        return x[keep], y[keep]
+    return x, y
+
+
+def _mark_c(ax, fit) -> None:
+    """c's line and label; the label left of the line when the line is near the right edge
+    (it ran under the legend). After the x limits are set."""
+    ax.axvline(fit.c, color="k", lw=0.8, ls=":")
+    low, high = (math.log(v) for v in ax.get_xlim())
+    near_right = (math.log(fit.c) - low) > 0.85 * (high - low)
+    ax.annotate(c_text(fit, why=False, with_interval=False), (fit.c, 0.96), xycoords=("data", "axes fraction"),
+                xytext=(-3 if near_right else 3, 0), textcoords="offset points", fontsize=8,
+                ha="right" if near_right else "left")
+
+
 def plot_curves(data: ReportData, path: Path) -> Path:
     """(a) metric vs steps and vs tau for every lam: the collapse."""
     fig = Figure(figsize=(11, 4.2), layout="constrained")
@@ -105,12 +126,8 @@ def plot_curves(data: ReportData, path: Path) -> Path:
         seen.add(ln.lam)
         for ax, x in ((ax_s, ln.steps), (ax_t, ln.tau)):
             ax.plot(x, ln.raw, ".", ms=2, alpha=0.25, color=colors[ln.lam])
-            ax.plot(x, ln.smoothed, style, lw=1.4, color=colors[ln.lam],
+            ax.plot(*_without_end_twin(x, ln.smoothed), style, lw=1.4, color=colors[ln.lam],
                     label=label if ax is ax_t else None)
-    if math.isfinite(data.fit.c):
-        ax_t.axvline(data.fit.c, color="k", lw=0.8, ls=":")
-        ax_t.annotate(c_text(data.fit, why=False, with_interval=False), (data.fit.c, 0.96), xycoords=("data", "axes fraction"),
-                      xytext=(3, 0), textcoords="offset points", fontsize=8)
     low = _ylim_low(lines)
     for ax, name, get in ((ax_s, "steps", "steps"), (ax_t, "tau = lr*lam*steps", "tau")):
         _log_x(ax)
@@ -121,6 +138,8 @@ def plot_curves(data: ReportData, path: Path) -> Path:
         ax.grid(alpha=0.3, which="both", lw=0.4)
         if low is not None:
             ax.set_ylim(bottom=low, top=_ylim_high(lines))
+    if math.isfinite(data.fit.c):
+        _mark_c(ax_t, data.fit)
     ax_s.set_ylabel(f"validation {data.metric_name}")
     ax_s.set_title("against steps: does a larger lam peak sooner?")
     ax_t.set_title("against tau: do the plateau lams (solid) collapse?")

@@ -189,3 +189,36 @@ def test_a_scheduled_advice_is_reported_for_the_run_its_steps_and_its_warmup(tmp
     assert recommend(constant, "--budget", "6000").exit_code == 0  # the control: no schedule, no run steps
     assert runner.invoke(app, ["report", str(constant)]).exit_code == 0
     assert "-step run" not in (constant / "report.md").read_text()
+
+
+def test_a_smoothed_line_ends_without_the_hook_of_an_end_evaluation_twin() -> None:
+    """A rung's last evaluation (its end) can follow the last log-spaced one by 1-2 steps: the two
+    smoothed values differ (their windows do) and the line ended in a vertical tick."""
+    from l2advisor.reporting.figures import _without_end_twin
+
+    x, y = np.array([10.0, 100.0, 398.0, 400.0]), np.array([0.5, 0.8, 0.85, 0.9])
+    kept_x, kept_y = _without_end_twin(x, y)
+    assert kept_x.tolist() == [10.0, 100.0, 400.0] and kept_y.tolist() == [0.5, 0.8, 0.9]  # the rung's end stays
+    apart = np.array([10.0, 100.0, 200.0, 400.0])  # the control: evaluations far apart are all drawn
+    assert _without_end_twin(apart, y)[0].tolist() == apart.tolist()
+
+
+@pytest.mark.parametrize("c, side", [(4.0, "right"), (0.5, "left")])
+def test_c_is_labelled_inside_the_axes(c: float, side: str) -> None:
+    """Near the right edge the label goes left of its line (it ran under the legend there)."""
+    import dataclasses
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from l2advisor.reporting.figures import _mark_c
+
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.set_xscale("log")
+    ax.set_xlim(0.1, 4.2)
+    f = dataclasses.replace(fit_relations(S.family()), c=c, c_bound="lower")
+    _mark_c(ax, f)
+    (label,) = ax.texts
+    assert label.get_text() == f"c >= {c:.3g}" and label.get_horizontalalignment() == side

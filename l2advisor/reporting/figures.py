@@ -201,6 +201,15 @@ def plot_tstar(data: ReportData, path: Path) -> Path:
     return path
 
 
+def _equal_steps(ax, rows: list, common_steps: float) -> None:
+    """The mean peaks within the steps every probe ran (what "cannot tell" and "does not hold"
+    compare), when they differ from the peaks in each probe's own window."""
+    shown = [r for r in rows if math.isfinite(r.peak_common)]
+    if shown and any(not math.isclose(r.peak_common, r.peak_mean, abs_tol=1e-9) for r in shown):
+        ax.plot([r.lam for r in shown], [r.peak_common for r in shown], "s", mfc="none", color="C0", ms=6,
+                label=f"mean within the first {common_steps:.0f} steps (every probe ran them)")
+
+
 def plot_plateau(data: ReportData, path: Path) -> Path:
     """(c) peak metric vs lam, the plateau edge lam_c, and the advice."""
     fig = Figure(figsize=(9, 4.6), layout="constrained")
@@ -217,6 +226,7 @@ def plot_plateau(data: ReportData, path: Path) -> Path:
                         yerr=[0 if math.isnan(r.peak_sd) else r.peak_sd for r in sel], fmt="o",
                         color="C2" if inside else "C1", capsize=3,
                         label="mean +- sd, in the plateau" if inside else "mean +- sd, off the plateau")
+    _equal_steps(ax, rows, f.common_steps)
     if math.isfinite(f.lam_c):
         ax.axvline(f.lam_c, color="C2", ls="--", lw=1)
         ax.annotate(f"lam_c = {f.lam_c:.3g}", (f.lam_c, 0.03), xycoords=("data", "axes fraction"),
@@ -229,7 +239,8 @@ def plot_plateau(data: ReportData, path: Path) -> Path:
         wd = a.weight_decay * a.lr / f.lr if math.isfinite(f.lr) else a.weight_decay  # same clock
         lo, hi = (v * a.lr / f.lr if math.isfinite(f.lr) else v for v in a.interval)
         if math.isfinite(lo) and math.isfinite(hi) and hi > lo:  # from 0: to the axis' left edge
-            ax.axvspan(lo if lo > 0 else hi * 1e-3, hi, color="C3", alpha=0.1,
+            left = min([r.lam for r in rows] + [wd, hi]) / 2  # half the smallest lam drawn: the axis starts there
+            ax.axvspan(lo if lo > 0 else left, hi, color="C3", alpha=0.1,
                        label=f"advice interval {lo:.3g} .. {hi:.3g}")  # its edges have no ticks
         ax.axvline(wd, color="C3", lw=1.2)
         if math.isfinite(a.predicted_metric):

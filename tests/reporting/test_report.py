@@ -222,3 +222,24 @@ def test_c_is_labelled_inside_the_axes(c: float, side: str) -> None:
     _mark_c(ax, f)
     (label,) = ax.texts
     assert label.get_text() == f"c >= {c:.3g}" and label.get_horizontalalignment() == side
+
+
+def test_the_plateau_shows_the_peaks_at_equal_steps_when_windows_differ(tmp_path: Path) -> None:
+    """What "cannot tell" and "does not hold" compare (peaks within the shortest probe's steps) is
+    drawn beside the peaks in each probe's own window, when the two differ."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from l2advisor.reporting.figures import _equal_steps
+
+    def labels(curves: list[Curve]) -> list[str]:
+        f = fit_relations(curves)
+        fig = Figure()
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
+        _equal_steps(ax, sorted((r for r in f.table if r.lr == f.lr), key=lambda r: r.lam), f.common_steps)
+        return [ln.get_label() for ln in ax.lines]
+
+    (drawn,) = labels(S.family())  # windows of 1/(lr*lam): the shorter ones cut the longer
+    assert drawn.startswith("mean within the first")
+    assert labels(S.no_effect_family()) == []  # the control: every probe ran the same steps

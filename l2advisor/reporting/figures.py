@@ -1,7 +1,7 @@
-"""Figures of a probe run: what the fit saw, for a person to check (report.md: report_page.py).
+"""Figures of a probe run: what the fit saw, for a person to check (report.md: page.py).
 
-The data comes from report_data.py (`report_data` extracts plain arrays from the curves, the
-`Fit` and, optionally, the `Advice`); the `plot_*` functions here draw them. Plotting uses
+The data comes from data.py (`report_data` extracts plain arrays from the curves, the
+`Fit` and, optionally, the `Advice`); the `plot_*` functions here draw them, with the axis helpers of axes.py. Plotting uses
 matplotlib's object API (`Figure`, Agg canvas) and never pyplot, so importing this module
 changes no global backend and nothing is shown on a screen. Nothing here prints or fits: the
 caller passes the Fit. Units: steps are optimizer steps, tau = lr*lam*steps, lam is torch's
@@ -16,80 +16,18 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from l2advisor.reporting.data import ProbeLine, ReportData
+from l2advisor.reporting.axes import (
+    lam_colors,
+    left_edge,
+    legend_if_any,
+    log_x,
+    main_lines,
+    ylim_high,
+    ylim_low,
+)
+from l2advisor.reporting.data import ReportData
 from l2advisor.science.advise import steps_to_top
 from l2advisor.science.c_reading import c_text
-
-# ----------------------------------------------------------------------------------------
-# Figures
-# ----------------------------------------------------------------------------------------
-
-
-def _colors(lams: list[float]) -> dict[float, tuple]:
-    """One colour per lam, dark (small lam) to light (large lam)."""
-    from matplotlib import colormaps
-
-    cmap = colormaps["viridis"]
-    lams = sorted(set(lams))
-    return {lam: cmap(0.85 * i / max(len(lams) - 1, 1)) for i, lam in enumerate(lams)}
-
-
-def _ylim_high(lines: list[ProbeLine]) -> float | None:
-    """Upper y limit just above the highest raw evaluation."""
-    tops = [float(np.nanmax(ln.raw)) for ln in lines if np.isfinite(ln.raw).any()]
-    return max(tops) + 0.005 if tops else None
-
-
-def _left_edge(pairs: list[tuple[np.ndarray, np.ndarray]], low: float | None) -> float | None:
-    """Smallest x where any series is above `low` (divided by 1.5): trims the empty left."""
-    xs = [x[np.isfinite(y) & (y >= low)] for x, y in pairs] if low is not None else []
-    xs = [x.min() for x in xs if x.size]
-    return min(xs) / 1.5 if xs else None
-
-
-def _log_x(ax, minor_labels: bool = True, axis: str = "x") -> None:
-    """Log x (or y) axis labelled in plain numbers (100, 0.5), not powers of ten. On a range of
-    up to about 2.5 decades the minor ticks at 2 and 5 are labelled too (a tau axis from 0.2 to 4
-    would otherwise show only "1"); on longer ranges, or where the caller sets its own ticks,
-    they would collide, so they stay bare."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    getattr(ax, f"set_{axis}scale")("log")
-    ticks = ax.xaxis if axis == "x" else ax.yaxis
-    ticks.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    if not minor_labels:
-        ticks.set_minor_formatter(NullFormatter())
-        return
-    ticks.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
-
-    def minor(value: float, _: int) -> str:  # decided when drawn, after the limits are set
-        low, high = ticks.get_view_interval()
-        low, high = min(low, high), max(low, high)
-        return f"{value:g}" if 0 < low < high <= low * 10**2.5 else ""
-
-    ticks.set_minor_formatter(FuncFormatter(minor))
-    ax.tick_params(axis=axis, which="both", labelsize=8)
-
-
-def _legend(ax, **kw) -> None:
-    """A legend when something is labelled (an empty fit draws empty axes, quietly)."""
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(**kw)
-
-
-def _main(data: ReportData) -> list[ProbeLine]:
-    """Drawable probes at the fit's lr (all probes when the fit has no lr)."""
-    lr = data.fit.lr
-    return [ln for ln in data.lines if ln.steps.size and (not math.isfinite(lr) or ln.lr == lr)]
-
-
-def _ylim_low(lines: list[ProbeLine]) -> float | None:
-    """Lower y limit that keeps the top visible: a bit under the worst probe's peak."""
-    peaks = [ln.peak_metric for ln in lines if math.isfinite(ln.peak_metric)]
-    if not peaks:
-        return None
-    top, low = max(peaks), min(peaks)
-    return low - max(top - low, 0.03)
 
 
 def _without_end_twin(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -117,8 +55,8 @@ def plot_curves(data: ReportData, path: Path) -> Path:
     """(a) metric vs steps and vs tau for every lam: the collapse."""
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     ax_s, ax_t = fig.subplots(1, 2, sharey=True)
-    lines = _main(data)
-    colors = _colors([ln.lam for ln in lines])
+    lines = main_lines(data)
+    colors = lam_colors([ln.lam for ln in lines])
     seen = set()
     for ln in sorted(lines, key=lambda ln: (-ln.lam, ln.seed)):
         style = "-" if ln.in_plateau else "--"
@@ -128,23 +66,23 @@ def plot_curves(data: ReportData, path: Path) -> Path:
             ax.plot(x, ln.raw, ".", ms=2, alpha=0.25, color=colors[ln.lam])
             ax.plot(*_without_end_twin(x, ln.smoothed), style, lw=1.4, color=colors[ln.lam],
                     label=label if ax is ax_t else None)
-    low = _ylim_low(lines)
+    low = ylim_low(lines)
     for ax, name, get in ((ax_s, "steps", "steps"), (ax_t, "tau = lr*lam*steps", "tau")):
-        _log_x(ax)
-        left = _left_edge([(getattr(ln, get), ln.smoothed) for ln in lines], low)
+        log_x(ax)
+        left = left_edge([(getattr(ln, get), ln.smoothed) for ln in lines], low)
         if left is not None:
             ax.set_xlim(left=left)
         ax.set_xlabel(f"{name} (log scale)")
         ax.grid(alpha=0.3, which="both", lw=0.4)
         if low is not None:
-            ax.set_ylim(bottom=low, top=_ylim_high(lines))
+            ax.set_ylim(bottom=low, top=ylim_high(lines))
     if math.isfinite(data.fit.c):
         _mark_c(ax_t, data.fit)
     ax_s.set_ylabel(f"validation {data.metric_name}")
     ax_s.set_title("against steps: does a larger lam peak sooner?")
     ax_t.set_title("against tau: do the plateau lams (solid) collapse?")
     if lines:
-        _legend(ax_t, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+        legend_if_any(ax_t, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
                 title="dots: raw\nlines: smoothed", title_fontsize=7)
     fig.suptitle(f"{data.title}: learning curves at lr = {data.fit.lr:.3g}", fontsize=11)
     fig.savefig(path, dpi=110)
@@ -187,8 +125,8 @@ def plot_tstar(data: ReportData, path: Path) -> Path:
         ax.axvline(xa, color="C3", lw=1)
         ax.plot([xa], [a.budget_steps], "*", ms=13, color="C3",
                 label=f"advice: budget {a.budget_steps} steps at lam={a.weight_decay:.3g}")
-    _log_x(ax)
-    _log_x(ax, axis="y")
+    log_x(ax)
+    log_x(ax, axis="y")
     ax.set_xlabel("1/(lr*lam)  (steps per e-fold of weight shrinkage; log scale)")
     ax.set_ylabel("steps (log scale)")
     measured = math.isfinite(f.alpha)
@@ -196,7 +134,7 @@ def plot_tstar(data: ReportData, path: Path) -> Path:
                                          f"{f.alpha_interval[1]:.2f}] (paper: 1)" if measured else
                                          "alpha not measured (too few probes clearly peaked)"), fontsize=10)
     ax.grid(alpha=0.3, which="both", lw=0.4)
-    _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # outside: never over the advice
+    legend_if_any(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # outside: never over the advice
     fig.savefig(path, dpi=110)
     return path
 
@@ -216,7 +154,7 @@ def plot_plateau(data: ReportData, path: Path) -> Path:
     ax = fig.subplots()
     f = data.fit
     rows = sorted((r for r in f.table if r.lr == f.lr and r.n_seeds > 0), key=lambda r: r.lam)
-    lines = [ln for ln in _main(data) if ln.usable]
+    lines = [ln for ln in main_lines(data) if ln.usable]
     ax.plot([ln.lam for ln in lines], [ln.peak_metric for ln in lines], ".", color="0.55",
             ms=5, label="one probe (seed)")
     for inside in (True, False):
@@ -249,7 +187,7 @@ def plot_plateau(data: ReportData, path: Path) -> Path:
                           f"predicted {a.predicted_metric:.4f}")
     if math.isfinite(f.lam_star):
         ax.axvline(f.lam_star, color="C1", ls=":", lw=1, label=f"interior max lam* = {f.lam_star:.3g}")
-    _log_x(ax, minor_labels=False)  # its ticks are the probed lams
+    log_x(ax, minor_labels=False)  # its ticks are the probed lams
     ax.set_xlabel("lam = weight_decay (log scale)" + (f", at lr = {f.lr:.3g}" if math.isfinite(f.lr) else ""))
     ax.set_ylabel(f"peak validation {data.metric_name} (smoothed)")
     ticks = [r.lam for r in rows]
@@ -259,7 +197,7 @@ def plot_plateau(data: ReportData, path: Path) -> Path:
         ax.set_xticks(ticks, labels=[f"{t:.3g}" for t in ticks], fontsize=8)
     ax.set_title("peak against lam: the plateau", fontsize=10)
     ax.grid(alpha=0.3, which="both", lw=0.4)
-    _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    legend_if_any(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.savefig(path, dpi=110)
     return path
 
@@ -269,8 +207,8 @@ def plot_collapsed(data: ReportData, path: Path) -> Path:
     fig = Figure(figsize=(9, 4.6), layout="constrained")
     ax = fig.subplots()
     f = data.fit
-    pool = [ln for ln in _main(data) if ln.in_plateau and ln.usable]
-    colors = _colors([ln.lam for ln in pool])
+    pool = [ln for ln in main_lines(data) if ln.in_plateau and ln.usable]
+    colors = lam_colors([ln.lam for ln in pool])
     seen = set()
     for ln in pool:
         shift = f.plateau_level - ln.peak_metric if math.isfinite(f.plateau_level) else 0.0
@@ -295,18 +233,18 @@ def plot_collapsed(data: ReportData, path: Path) -> Path:
         if math.isfinite(f.c) and abs(tau_t / f.c - 1) > 0.01:
             ax.axvline(tau_t, color="C1", ls="--", lw=1,
                        label=f"tau the budget reaches at the advice: {tau_t:.3g}")
-    low = _ylim_low(pool)
-    _log_x(ax)
+    low = ylim_low(pool)
+    log_x(ax)
     if low is not None:
         ax.set_ylim(bottom=low, top=max(ln.peak_metric for ln in pool) + 0.01 if pool else None)
-        left = _left_edge([(np.asarray(f.collapsed_tau, float), np.asarray(f.collapsed_mean, float))], low)
+        left = left_edge([(np.asarray(f.collapsed_tau, float), np.asarray(f.collapsed_mean, float))], low)
         if left is not None:
             ax.set_xlim(left=left)
     ax.set_xlabel("tau = lr*lam*steps (log scale)")
     ax.set_ylabel(f"validation {data.metric_name}, each probe shifted\nto peak at the plateau level")
     ax.set_title("collapsed curve of the plateau probes", fontsize=10)
     ax.grid(alpha=0.3, which="both", lw=0.4)
-    _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    legend_if_any(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.savefig(path, dpi=110)
     return path
 

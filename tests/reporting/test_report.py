@@ -150,14 +150,14 @@ def test_short_log_axes_label_2_and_5_long_ones_only_powers_of_ten() -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from l2advisor.reporting.figures import _log_x
+    from l2advisor.reporting.axes import log_x
 
     def axis(low: float, high: float, **kw):
         fig = Figure()
         FigureCanvasAgg(fig)
         ax = fig.subplots()
         ax.plot([low, high], [0, 1])
-        _log_x(ax, **kw)
+        log_x(ax, **kw)
         ax.set_xlim(low, high)
         return ax
 
@@ -170,7 +170,7 @@ def test_short_log_axes_label_2_and_5_long_ones_only_powers_of_ten() -> None:
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     ax.plot([0, 1], [120, 3000])
-    _log_x(ax, axis="y")  # t*'s steps axis
+    log_x(ax, axis="y")  # t*'s steps axis
     fig.canvas.draw()
     assert {"200", "500", "2000"} <= {t.get_text() for t in ax.get_yticklabels(minor=True)}
 

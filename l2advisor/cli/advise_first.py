@@ -29,7 +29,8 @@ def check_advise(advise: bool, weight_decay: float | None, paper_preset: bool, a
                  replay: Path | None, probe_seeds: str | None) -> tuple[int, ...] | None:
     """The probe seeds under --advise (None without it), once nothing else may choose the
     weight decay: --advise chooses the constant weight decay itself, and with --autol2 the
-    AutoL2 settings `recommend --autol2` gives (`autol2_flags`: the ones given, by name)."""
+    AutoL2 settings `recommend --autol2` gives (`autol2_flags`: the ones given with --autol2, by
+    name; without --autol2 the caller says they only apply with it)."""
     if not advise:
         if probe_seeds is not None:
             raise InputError("--probe-seeds only applies with --advise.")
@@ -40,8 +41,9 @@ def check_advise(advise: bool, weight_decay: float | None, paper_preset: bool, a
         raise InputError("--paper-preset fixes the authors' AutoL2 rule, which the probes do not set: drop --advise, "
                          "or use --advise --autol2 for the advised AutoL2 schedule.")
     if given := [f"--{k.replace('_', '-')}" for k in ADVISED_AUTOL2 if autol2_flags.get(k) is not None]:
+        it = "them" if len(given) > 1 else "it"
         raise InputError(f"--advise --autol2 takes {', '.join(given)} from the probes (what `recommend --autol2` "
-                         "gives): drop them, or drop --advise and give them all yourself.")
+                         f"gives): drop {it}, or drop --advise to set AutoL2 yourself.")
     if replay is not None:
         raise InputError("--weight-decay-schedule replays a whole schedule: drop --advise.")
     seeds = parse_ints(PROBE_SEEDS if probe_seeds is None else probe_seeds, "--probe-seeds")

@@ -169,21 +169,24 @@ def train_command(
     autol2_flags = {"refractory_tau": refractory_tau, "lam_min": lam_min, "decay": decay,
                     "check_every": check_every, "patience": patience}
     use_autol2 = autol2 or paper_preset
-    seeds = check_advise(advise, weight_decay, paper_preset, {**autol2_flags, "lam0": lam0}, weight_decay_schedule,
-                         probe_seeds)
+    seeds = check_advise(advise, weight_decay, paper_preset, {**autol2_flags, "lam0": lam0} if autol2 else {},
+                         weight_decay_schedule, probe_seeds)
     if use_autol2 and weight_decay is not None:
-        raise InputError("Give either --autol2 or --weight-decay, not both.")
+        raise InputError(f"Give either {'--autol2' if autol2 else '--paper-preset (AutoL2)'} or --weight-decay, "
+                         "not both.")
     if weight_decay_schedule is not None and (use_autol2 or weight_decay is not None):
-        raise InputError("--weight-decay-schedule replays a whole schedule: drop --autol2 and --weight-decay.")
+        given = [f for f, on in (("--autol2", autol2), ("--paper-preset", paper_preset),
+                                 ("--weight-decay", weight_decay is not None)) if on]
+        raise InputError(f"--weight-decay-schedule replays a whole schedule: drop {' and '.join(given)}.")
     replay = read_trajectory(weight_decay_schedule) if weight_decay_schedule is not None else None
     if replay is not None:
         weight_decay = replay.lams[0]
     if not use_autol2:
-        if weight_decay is None and not advise:
-            raise InputError("Give --weight-decay X (e.g. from `l2advisor recommend`), --advise or --autol2.")
         stray = [f"--{k.replace('_', '-')}" for k, v in {**autol2_flags, "lam0": lam0}.items() if v is not None]
         if stray:
             raise InputError(f"{', '.join(stray)} only appl{'y' if len(stray) > 1 else 'ies'} with --autol2.")
+        if weight_decay is None and not advise:
+            raise InputError("Give --weight-decay X (e.g. from `l2advisor recommend`), --advise or --autol2.")
         if weight_decay is not None and not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise InputError(f"--weight-decay must be a finite number >= 0, got {weight_decay!r}.")
     if lr_schedule not in SCHEDULES:

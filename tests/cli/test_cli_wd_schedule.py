@@ -47,10 +47,11 @@ def test_schedule_excludes_other_weight_decay_flags(tiny_model: Path, tmp_path: 
     path = tmp_path / "wd.json"
     path.write_text(json.dumps({"kind": "l2advisor.wd_trajectory", "schema_version": 1,
                                 "steps": [0], "lams": [0.1]}))
-    for extra in (["--autol2"], ["--weight-decay", "0.1"]):
+    for extra, said in ((["--autol2"], "drop --autol2."), (["--weight-decay", "0.1"], "drop --weight-decay."),
+                        (["--paper-preset"], "drop --paper-preset.")):  # the flags given, no others
         result = runner.invoke(app, ["train", str(tiny_model), "--budget", "10", "--out", str(tmp_path / "o"),
                                      "--weight-decay-schedule", str(path), *extra])
-        assert result.exit_code == 2 and "drop --autol2 and --weight-decay" in " ".join(result.output.split())
+        assert result.exit_code == 2 and said in " ".join(result.output.split())
     result = runner.invoke(app, ["train", str(tiny_model), "--budget", "10", "--out", str(tmp_path / "o"),
                                  "--weight-decay-schedule", str(tmp_path / "missing.json")])
     assert result.exit_code == 2 and "does not exist" in " ".join(result.output.split())

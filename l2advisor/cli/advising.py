@@ -36,11 +36,18 @@ from l2advisor.runs.rundir import (
     unusable_message,
 )
 from l2advisor.runs.store import Results, json_safe, write_json
-from l2advisor.science.advise import Advice, advice_to_dict, advise, caveats
+from l2advisor.science.advise import (
+    Advice,
+    advice_to_dict,
+    advise,
+    caveats,
+    predicted_is_lower_bound,
+)
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
 from l2advisor.science.c_reading import c_text
 from l2advisor.science.curves import Curve
 from l2advisor.science.fit import (
+    CANNOT,
     FAILS,
     MIN_LAMS,
     Fit,
@@ -174,7 +181,10 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
             math.isinf(peak_step) else f"around step {_num(peak_step, '.0f')}")
     pred = (f"{_num(a.predicted_metric, '.4f')} peak validation {metric}, {when}"
             + (" [yellow](extrapolated)[/]" if a.extrapolated else ""))
-    if a.verdict == FAILS and math.isfinite(f.common_steps) and a.budget_steps > 2 * f.common_steps:
+    if predicted_is_lower_bound(a, f) and a.verdict == CANNOT:  # the probes' smallest lam did best: below it, more may come
+        pred = (f"at least {_num(a.predicted_metric, '.4f')} peak validation {metric}, {when} [yellow](extrapolated "
+                f"below the smallest probe; the larger lams did worse)[/]")
+    if predicted_is_lower_bound(a, f) and a.verdict == FAILS:
         pred = (f"at least {_num(a.predicted_metric, '.4f')} peak validation {metric}: this lam's peak in its "
                 f"own probe (step {_num(peak_step, '.0f')}); it was among the best over the "
                 f"{f.common_steps:.0f} steps all probes ran, and the run is {a.budget_steps / f.common_steps:.3g}x longer than that, "

@@ -9,6 +9,7 @@ from pathlib import Path
 from l2advisor.reporting.data import ReportData
 from l2advisor.reporting.figures import PLOTTERS
 from l2advisor.runs.store import make_dir
+from l2advisor.science.advise import predicted_is_lower_bound
 from l2advisor.science.c_reading import c_text
 
 FIGURES = {  # file name -> caption in report.md
@@ -55,7 +56,8 @@ def markdown(data: ReportData, figures: list[str]) -> str:
                 + (f" ({data.advice_source})" if data.advice_source else "") + ": "
                 f"**`weight_decay={_f(a.weight_decay, '.3g')}`** "
                 f"(interval {_f(a.interval[0])} .. {_f(a.interval[1])}); predicted peak "
-                f"{data.metric_name} {_f(a.predicted_metric, '.4f')} around step "
+                f"{data.metric_name} {'at least ' if predicted_is_lower_bound(a, f) else ''}"
+                f"{_f(a.predicted_metric, '.4f')} around step "
                 + (f"{_f(data.run_peak_step, '.0f')} of the {data.run_steps}-step run" if data.run_steps else
                    f"{_f(a.predicted_peak_step, '.0f')}") + (" (extrapolated)" if a.extrapolated else "") + ".",
                 ""]

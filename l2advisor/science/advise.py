@@ -105,9 +105,21 @@ def _check(budget_steps: float, lr: float) -> None:
         raise ValueError(f"lr must be positive, got {lr}")
 
 
+def _first_reasons(reasons: tuple[str, ...]) -> str:
+    """The fit's first two reasons in one clause; the second without its explanation when the
+    first already gives it ("lam does not clearly set the time: the crossings line up ...")."""
+    if not reasons:
+        return "no reason"
+    said = [reasons[0]]
+    for r in reasons[1:2]:
+        head, _, tail = r.partition(": ")
+        said.append(head if tail and tail in reasons[0] else r)
+    return "; ".join(said)
+
+
 def _fallback(fit: Fit, budget: int, lr: float, base: dict) -> Advice:
     """Verdict "does not hold": a probed lam chosen at equal steps (equal_steps.py), no formula."""
-    why = [f"the relations do not hold here ({'; '.join(fit.reasons[:2]) or 'no reason'}): "
+    why = [f"the relations do not hold here ({_first_reasons(fit.reasons)}): "
            "advice is a measured lam, chosen at equal steps, not c/(lr*T)"]
     answer = answer_at_equal_steps(fit, _main_rows(fit), budget)
     why += answer.reasons
@@ -262,6 +274,16 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
 
 
 SHOWN_ABOVE = ("b = ", "plateau: ", "c = ", "c >= ", "c <= ", "clock lr*lam confirmed")  # fit reasons the answer already gives
+
+
+def predicted_is_lower_bound(advice: Advice, fit: Fit) -> bool:
+    """Whether the predicted metric is a floor rather than an estimate: "cannot tell" below the
+    smallest probe (the larger lams did worse), or "does not hold" for a budget more than twice
+    the steps the lams were compared at (the advised lam may climb further)."""
+    if advice.verdict == CANNOT:
+        return advice.extrapolated
+    return (advice.verdict == FAILS and math.isfinite(fit.common_steps)
+            and advice.budget_steps > 2 * fit.common_steps)
 
 
 def caveats(fit: Fit, advice: Advice, limit: int = 4) -> list[str]:

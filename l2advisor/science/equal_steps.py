@@ -51,7 +51,7 @@ def middle_lam(lams: list[float]) -> float:
 
 def _sentence_on_ties(best: LamRow, tied: list[LamRow], threshold: float, steps: float) -> str:
     head = (f"lams compared at the same number of steps, {steps:.0f} (the shortest probe): "
-            f"best lam {best.lam:.3g} at {best.peak_common:.4f}")
+            f"best there lam {best.lam:.3g} at {best.peak_common:.4f}")
     if len(tied) == 1:
         return head + f"; no other probed lam came within {threshold:.4f} of it there"
     names = ", ".join(f"{r.lam:.3g}" for r in tied)

@@ -101,7 +101,8 @@ def _rows(ms: list[CurveMetrics], excluded: list[Excluded]) -> list[LamRow]:
 def _describe(f: dict) -> list[str]:
     """Reasons that state the plateau and c, whatever the verdict."""
     out = [f"plateau: lam <= {f['lam_c']:.3g} has a peak within {f['plateau_threshold']:.4f} "
-           f"of the best ({f['plateau_level']:.4f} mean); best lam {f['lam_best']:.3g}"]
+           f"of the best ({f['plateau_level']:.4f} mean); best peak (each probe's own window) at lam "
+           f"{f['lam_best']:.3g}"]
     if f["interior_max"]:
         out.append(f"the peak has an interior maximum at lam* = {f['lam_star']:.3g}: smaller "
                    f"lams are worse, longer budgets must not go below it")

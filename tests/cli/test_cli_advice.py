@@ -244,6 +244,7 @@ def test_probes_above_the_plateau_cannot_tell_and_say_the_advice_is_unconfirmed(
     assert d["verdict"] == "cannot tell" and d["weight_decay"] < min(S.ladder())  # the clock, not a probed lam
     # the verdict line shows the measured c; the advice's own (typical) c is named beside it
     assert f"(the advice uses c = {d['c']:.3g})" in text
+    assert d["extrapolated"] and f"at least {d['predicted_metric']:.4f}" in text  # below the probes: a floor
     assert d["interval"][0] < d["weight_decay"] < d["interval"][1]
 
 

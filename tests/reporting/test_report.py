@@ -243,3 +243,14 @@ def test_the_plateau_shows_the_peaks_at_equal_steps_when_windows_differ(tmp_path
     (drawn,) = labels(S.family())  # windows of 1/(lr*lam): the shorter ones cut the longer
     assert drawn.startswith("mean within the first")
     assert labels(S.no_effect_family()) == []  # the control: every probe ran the same steps
+
+
+def test_a_predicted_floor_reads_as_one_on_the_page() -> None:
+    """"does not hold" for a budget past the steps the lams were compared at: the panel says "at
+    least", and so must report.md (it read as an estimate)."""
+    curves = S.no_effect_family()
+    f = fit_relations(curves)
+    far, near = advise(f, int(10 * f.common_steps)), advise(f, int(f.common_steps))
+    page = markdown(report_data(curves, f, far, title="t"), list(FIGURES))
+    assert f"predicted peak accuracy at least {far.predicted_metric:.4f}" in page
+    assert "at least" not in markdown(report_data(curves, f, near, title="t"), list(FIGURES))  # the control

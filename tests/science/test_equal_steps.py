@@ -71,3 +71,29 @@ def test_a_lam_clearly_best_at_equal_steps_is_advised_alone():
     a = advise(dataclasses.replace(fit_relations(lifted), verdict=FAILS), 20_000)
     assert a.weight_decay == second and a.interval == (second, second)
     assert not any("middle" in r for r in a.reasons)
+
+
+def test_the_first_reasons_say_an_explanation_once() -> None:
+    from l2advisor.science.advise import _first_reasons
+
+    why = ("b = 0.00 [-0.5, 0.5]: ...; the crossings line up 3.6x better on steps than on tau",
+           "lam does not clearly set the time to the top: the crossings line up 3.6x better on steps than on tau",
+           "a third reason")
+    said = _first_reasons(why)
+    assert said.count("line up 3.6x better") == 1 and said.endswith("; lam does not clearly set the time to the top")
+    other = (why[0], "no probe clearly reached its top: c is unknown")  # the control: a new explanation stays
+    assert _first_reasons(other).endswith("no probe clearly reached its top: c is unknown")
+    assert _first_reasons(()) == "no reason"
+
+
+def test_a_predicted_metric_is_a_floor_below_the_probes_or_past_the_compared_steps() -> None:
+    from l2advisor.science.advise import predicted_is_lower_bound
+
+    above = fit_relations(S.family(lam_c=0.0005, alpha=0.0))  # "cannot tell": the smallest probe did best
+    far, near = advise(above, 1_000_000), advise(above, 10)
+    assert far.extrapolated and predicted_is_lower_bound(far, above)
+    assert not near.extrapolated and not predicted_is_lower_bound(near, above)
+    null = dataclasses.replace(fit_relations(_noisy_null((0, 1))), verdict=FAILS)
+    steps = null.common_steps
+    assert predicted_is_lower_bound(advise(null, int(10 * steps)), null)  # the run goes on past the comparison
+    assert not predicted_is_lower_bound(advise(null, int(steps)), null)

@@ -56,6 +56,18 @@ def model_with(tmp_path: Path, old: str, new: str, extra: str = "") -> Path:
 DATA = "return _blobs(256, 1), _blobs(128, 2)"
 NET = "return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))"
 
+FROZEN = '''
+class Frozen(nn.Module):
+    """The network is frozen; its one trainable parameter is never used (every probe failed at step 0)."""
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4)).requires_grad_(False)
+        self.unused = nn.Parameter(torch.zeros(3))
+
+    def forward(self, x):
+        return self.net(x)
+'''
+
 LYING_LENGTH = '''
 class Lying(torch.utils.data.Dataset):
     """Says 100 items, has 50."""
@@ -157,6 +169,9 @@ MODEL_FILES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
                               ("the metric must return one number", "got str")),
     "no trainable parameters": (lambda d: model_with(d, NET, "return nn.Sequential(nn.Identity())"),
                                 ("a model without trainable parameters",)),
+    "only an unused parameter is trainable": (
+        lambda d: model_with(d, NET, "return Frozen()", FROZEN),
+        ("the loss does not depend on any trainable parameter", "frozen (requires_grad=False)")),
     "lr written as a string": (lambda d: model_with(d, "batch_size = 32", "batch_size = 32\nlr = '0.1'"),
                                ("model.py: `lr` must be a number, got '0.1'",)),
 }

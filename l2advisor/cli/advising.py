@@ -221,8 +221,11 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
 
 def _c_used(fit: Fit, advice: Advice) -> str:
     """" (the advice uses c = 4)" when the advice's c is not the one the probes measured: "cannot
-    tell" takes the typical c (science/advise.py), and the verdict line shows the measured one."""
-    if advice.verdict == FAILS or not math.isfinite(advice.c) or math.isclose(advice.c, fit.c, rel_tol=1e-6):
+    tell" takes the typical c (science/advise.py), and the verdict line shows the measured one;
+    under "does not hold" the measured c is said to go unused."""
+    if advice.verdict == FAILS:
+        return " (not used: no formula)" if math.isfinite(fit.c) else ""
+    if not math.isfinite(advice.c) or math.isclose(advice.c, fit.c, rel_tol=1e-6):
         return ""
     return f" (the advice uses c = {advice.c:.3g})"
 

@@ -124,7 +124,24 @@ def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: s
         raise InputError(f"{where}: the loss must return a scalar tensor, got {_kind(loss)}.")
     if callable(spec.metric):
         _check_metric(spec, outputs, targets)
+    if name == "training":
+        _check_trainable(spec, model, inputs, targets)
     return n_outputs
+
+
+def _check_trainable(spec: TaskSpec, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> None:
+    """The loss must reach a trainable parameter (a frozen network whose only trainable parameter
+    is unused failed every probe at step 0 inside torch's backward)."""
+    model.eval()
+    try:
+        with torch.enable_grad():
+            loss = (spec.loss or nn.functional.cross_entropy)(model(inputs), targets)
+    finally:
+        model.train()
+    if not loss.requires_grad:
+        raise InputError(f"{spec.path.name}: the loss does not depend on any trainable parameter: training "
+                         f"would change nothing. Are the parameters the forward uses frozen (requires_grad=False), "
+                         f"or the trainable ones unused?")
 
 
 def _check_metric(spec: TaskSpec, outputs: torch.Tensor, targets: torch.Tensor) -> None:

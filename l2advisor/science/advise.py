@@ -237,7 +237,7 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
     wd = clip(raw)
     peak_step = steps_to_top(c, b, fit.clock_ref, lr * wd)  # on the clock the advice was solved with
     why = [] if fit.verdict != CANNOT else [
-        "NOT confirmed by these probes (they sit above the plateau and could not see the clock): "
+        "NOT confirmed by these probes (they may all sit above the plateau, where they cannot see the clock): "
         "the paper's tau clock (b = 1); the interval spans b = "
         f"{CANNOT_B_RANGE[0]}..{CANNOT_B_RANGE[1]}", *c_why]
     why += kept_clock or [f"lam = c/(lr*T) = {c:.3g}/({lr:.3g}*{budget}) = {raw:.3g}" if b == 1.0 else

@@ -82,7 +82,7 @@ def autol2_config(
         lam0 = min(edge, cap)
         why.append(f"lam0 = lam_c = {lam0:.3g}, the largest lam inside the plateau" if edge <= cap else
                    f"lam0 = {lam0:.3g}: lr*lam0/(1-momentum) = {AUTOL2_LAM0_SHRINK:g}, below the plateau "
-                   f"edge {edge:.3g} (started at the edge, AutoL2 spends the high-lr phase over-regularized)")
+                   f"edge {edge:.3g} (started at the edge, AutoL2 would spend the high-lr phase over-regularized)")
     if adv.verdict == CANNOT:  # measured: the plateau edge only
         refr, lam_min = AUTOL2_REFRACTORY_TAU * (1.0 - momentum), lam0 * AUTOL2_LAM_MIN_RATIO
         why.append(f"cannot tell: c and the budget advice are not measured, so AutoL2's own defaults: "

@@ -283,7 +283,8 @@ def check_independent(stacked: Stacked, model: nn.Module, sample: Tensor) -> Non
             for k, reference in enumerate(references):
                 expected = reference(own[k] if per_replica else sample)
                 if not same_outputs(outputs[k], expected):
-                    raise CannotBatch("its replicas would see each other's examples (the forward mixes a batch)")
+                    raise CannotBatch("its replicas' outputs did not match the model's own (the forward mixes the examples "
+                                       "of a batch, or changes state between calls)")
 
 
 def _with_weights(model: nn.Module, weights: Tensors) -> nn.Module:

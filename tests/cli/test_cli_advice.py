@@ -224,12 +224,13 @@ def test_does_not_hold_far_past_the_probes_expects_a_lower_bound(tmp_path: Path)
     assert "may climb further" not in near and "around step" in near
 
 
-def test_relations_that_do_not_hold_give_the_best_measured_lam(tmp_path: Path) -> None:
+def test_relations_that_do_not_hold_give_a_measured_lam(tmp_path: Path) -> None:
     same = write_run(tmp_path / "same", S.no_effect_family())
     result = recommend(same, "--budget", "20000")
     assert result.exit_code == 0, result.output
     assert "does not hold" in flat(result.stdout) and "a measured lam" in flat(result.stdout)
     assert "the advice uses c =" not in flat(result.stdout)  # no formula, no c of its own
+    assert "(not used: no formula)" in flat(result.stdout)  # the measured c is shown, and said to go unused
     d = as_json(same, "--budget", "20000")
     assert d["verdict"] == "does not hold" and d["weight_decay"] in S.ladder()
 

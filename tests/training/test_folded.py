@@ -133,7 +133,7 @@ def test_a_forward_that_mixes_the_batch_is_not_folded() -> None:
     sample = torch.randn(6, 8)
     folded = FoldedStacked(models)
     check_outputs(folded, models[0], sample)  # one replica alone: nothing to mix, the usual check passes
-    with pytest.raises(CannotBatch, match="each other's examples"):
+    with pytest.raises(CannotBatch, match="mixes the examples of a batch"):
         check_independent(folded, models[0], sample)
     stacked = stack_replicas(models, sample)
     assert stacked.kind == "vmap"  # vmap keeps each replica's batch to itself

@@ -88,15 +88,20 @@ def _trained_section(data: ReportData) -> list[str]:
     if not data.trained:
         return []
     out = ["## Runs trained in this directory", "",
-           f"| run | weight_decay | lr schedule | steps | status | peak {data.metric_name} (at step) | "
-           "predicted by its advice (around step) |", "|---|---:|---|---:|---|---:|---:|"]
+           f"| run | weight_decay | lr schedule | steps | status | peak {data.metric_name}: best raw evaluation "
+           "(at step) | predicted by its advice, from smoothed probe peaks (around step) |",
+           "|---|---:|---|---:|---|---:|---:|"]
     for t in data.trained:
         predicted = (f"{_f(t.predicted_metric, '.4f')} ({_f(t.predicted_peak_step, '.0f')})"
                      if math.isfinite(t.predicted_metric) else "-")
         out.append(f"| {t.run_id} | {_f(t.weight_decay)}{' (AutoL2 start)' if t.autol2 else ''} | {t.lr_schedule} | "
                    f"{t.steps} | {t.status} | {_f(t.peak_metric, '.4f')} ({_f(t.peak_step, '.0f')}) | {predicted} |")
-    return [*out, "", "Predictions are read from the probes' peaks (the advice's reasons say how); a run that "
-            "peaks within the seed noise of its prediction did what the advice said.", ""]
+    sds = [r.peak_sd for r in data.fit.table if math.isfinite(r.peak_sd)]
+    noise = (f" (the probes' peaks scatter by about {math.sqrt(sum(v * v for v in sds) / len(sds)):.4f} between seeds)"
+             if sds else "")
+    return [*out, "", "Predictions are read from the probes' smoothed peaks (the advice's reasons say how); a run's "
+            "best raw evaluation sits a little above its smoothed peak, by the evaluation noise. A run that peaks "
+            f"within the seed noise of its prediction{noise} did what the advice said. AutoL2 makes no prediction.", ""]
 
 
 def write_report(data: ReportData, out_dir: Path) -> list[Path]:

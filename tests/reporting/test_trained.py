@@ -84,4 +84,7 @@ def test_the_report_row_puts_each_number_in_its_column(tmp_path):
     plain = report_data(curves, fit_relations(curves), None)
     page = markdown(dataclasses.replace(plain, trained=(row,)), [])
     assert "| lam=0.02/seed=0 | 0.02 | constant | 200 | finished | 0.8000 (100) | 0.9000 (600) |" in page
+    f = plain.fit  # the note gives the seed noise to judge the gap by: the rows' sd, pooled
+    pooled = (sum(r.peak_sd ** 2 for r in f.table) / len(f.table)) ** 0.5
+    assert f"scatter by about {pooled:.4f} between seeds" in page and "best raw evaluation" in page
     assert "Runs trained" not in markdown(plain, [])

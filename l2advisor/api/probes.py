@@ -92,11 +92,11 @@ def probe(
     from l2advisor.probing.follow_up import run_with_follow_up
     from l2advisor.probing.probe import failure_lines, run_probes, summarize
     from l2advisor.probing.settings import (
+        carries_over,
         hand_ladder_notes,
         prepare_probes,
         probe_settings,
         resize_note,
-        resized_for_budget,
     )
     from l2advisor.runs.lock import RunLock
     from l2advisor.runs.rundir import PROBES_FILE, curve_from_state, results_path
@@ -127,7 +127,7 @@ def probe(
         tell(note)
     for note in spec.notes:  # what a Lightning file defines that the probes do not run
         tell(note)
-    with RunLock(run_dir), open_results(path, header, force=force, compatible=resized_for_budget) as writer:
+    with RunLock(run_dir), open_results(path, header, force=force, compatible=carries_over) as writer:
         if writer.previous_settings is not None:
             tell(resize_note(writer.previous_settings, settings, runs, read_results(path)))
         def run(todo: list[Any]) -> None:

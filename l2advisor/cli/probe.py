@@ -164,10 +164,10 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
     from l2advisor.probing.follow_up import run_with_follow_up
     from l2advisor.probing.plan import pending
     from l2advisor.probing.settings import (
+        carries_over,
         hand_ladder_notes,
         prepare_probes,
         resize_note,
-        resized_for_budget,
     )
     from l2advisor.runs.rundir import PROBES_FILE, results_path
 
@@ -175,11 +175,11 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
     for note in hand_ladder_notes(settings, probe_budget_given):
         err.print(f"[yellow]{escape(note)}[/]", highlight=False)
     path = results_path(run_dir, PROBES_FILE)
-    if restart_if_stale and not force and (stale := settings_conflict(path, header, resized_for_budget)):
+    if restart_if_stale and not force and (stale := settings_conflict(path, header, carries_over)):
         err.print(f"[yellow]{escape(stale)}; --force starts them over.[/]", highlight=False)
         force = True
     with (RunLock(run_dir) as lock,
-          open_results(path, header, force=force, compatible=resized_for_budget) as writer):
+          open_results(path, header, force=force, compatible=carries_over) as writer):
         if lock.stale_taken_over:
             err.print(f"[yellow]Took over a stale lock left by process {lock.stale_taken_over}.[/]")
         found = read_results(path)

@@ -72,26 +72,41 @@ def hand_ladder_notes(settings: ProbeSettings, probe_budget_given: bool) -> list
     return notes
 
 
-def resized_for_budget(old: dict, new: dict) -> bool:
-    """Whether two probe headers' settings differ only in the budget both ladders were sized
-    for (`open_results`' `compatible`): same model settings, window, lr, seeds and evaluations."""
-    if any((s.get("probe") or {}).get("budget_steps") is None for s in (old, new)):
-        return False  # a hand-made ladder is the user's choice: not re-sized behind their back
-    return not settings_diff(old, new, ignore=RESIZED_KEYS)
+def _seeds(settings: dict) -> set[int]:
+    return set((settings.get("probe") or {}).get("seeds") or [])
 
 
-resized_for_budget.may_differ = RESIZED_KEYS  # type: ignore[attr-defined]  # for the refusal's wording
+def carries_over(old: dict, new: dict) -> bool:
+    """Whether the probes of `old` settings are probes of `new` ones too (`open_results'`
+    `compatible`): the same model settings, window, lr and evaluations, with at most more seeds
+    (the old ones among them) and, when both ladders were sized for a budget, another budget.
+    A hand-made ladder is the user's choice: never re-sized behind their back."""
+    if not _seeds(old) <= _seeds(new):
+        return False  # fewer seeds: the extra probes would still be fitted
+    sized = all((s.get("probe") or {}).get("budget_steps") is not None for s in (old, new))
+    return not settings_diff(old, new, ignore=(*RESIZED_KEYS, "probe.seeds") if sized else ("probe.seeds",))
+
+
+carries_over.may_differ = (*RESIZED_KEYS, "probe.seeds")  # type: ignore[attr-defined]  # for the refusal's wording
 
 
 def resize_note(previous: dict, settings: ProbeSettings, runs: Sequence[ProbeRun], results: Results) -> str:
-    """One line for a directory whose probes were sized for another budget and are reused."""
+    """One line for a directory whose probes carry over (`carries_over`): sized for another
+    budget, or with seeds added, and how many of the plan's probes are already there."""
     old = (previous.get("probe") or {}).get("budget_steps")
     planned = {run.run_id for run in runs}
     reused = sum(1 for rid, state in results.runs.items() if rid in planned and state.done)
     beyond = sum(1 for rid, state in results.runs.items() if rid not in planned and state.done)
-    note = (f"These probes were sized for a budget of {old:,} steps; the plan for {settings.budget_steps:,} "
-            f"has the same window (tau = {settings.horizon:g}), lr and seeds, so the {reused} of its "
-            f"{len(planned)} probes already here are reused")
+    added = sorted(set(settings.seeds) - _seeds(previous))
+    said = []
+    if old != settings.budget_steps:
+        said.append(f"These probes were sized for a budget of {old:,} steps; the plan for {settings.budget_steps:,} "
+                    f"has the same window (tau = {settings.horizon:g}) and lr")
+    if added:
+        said.append(f"seed{'s' if len(added) > 1 else ''} {', '.join(map(str, added))} "
+                    f"{'are' if len(added) > 1 else 'is'} added to the probes here")
+    note = "; ".join(said)
+    note = note[:1].upper() + note[1:] + f", so the {reused} of its {len(planned)} probes already here are reused"
     return note + (f"; {beyond} finished probe(s) outside this plan stay and are fitted too." if beyond else ".")
 
 

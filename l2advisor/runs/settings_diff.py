@@ -32,15 +32,20 @@ def blocking(diff: list[str], compatible: Callable[..., bool] | None, old: dict[
     """The differences that refuse the directory. Those among `compatible`'s `may_differ` keys
     (the budget a ladder was sized for, a compare's trials and seeds) are named apart as fine
     alone only when `compatible` would accept the old settings with just them changed."""
-    may = tuple(getattr(compatible, "may_differ", ()))
-    fine = [d for d in diff if d.split(":", 1)[0] in may]
-    if not fine or len(fine) == len(diff) or compatible is None:
+    if compatible is None:
         return "; ".join(diff)
+    may = tuple(getattr(compatible, "may_differ", ()))
     flat_new = _flatten(new)
-    trial = copy.deepcopy(old)
-    for key in (d.split(":", 1)[0] for d in fine):
-        _set_dotted(trial, key, flat_new.get(key))
-    if not compatible(old, trial):
+
+    def accepted(changes: list[str]) -> bool:
+        trial = copy.deepcopy(old)
+        for key in (d.split(":", 1)[0] for d in changes):
+            _set_dotted(trial, key, flat_new.get(key))
+        return compatible(old, trial)
+
+    # each allowed key that is fine on its own (more seeds: yes; other seeds: no), then all of them together
+    fine = [d for d in diff if d.split(":", 1)[0] in may and accepted([d])]
+    if not fine or len(fine) == len(diff) or not accepted(fine):
         return "; ".join(diff)
     return "; ".join(d for d in diff if d not in fine) + f"; alone, {'; '.join(fine)} would be fine"
 

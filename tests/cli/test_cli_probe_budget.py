@@ -175,3 +175,28 @@ def test_flags_a_budget_would_ignore_are_refused(tiny_model: Path, tmp_path: Pat
     result = runner.invoke(app, [*budget_args(tiny_model, tmp_path / "run", "5000"), *extra])
     assert result.exit_code == 2 and says in " ".join(result.stderr.split())
     assert not (tmp_path / "run" / "probes.jsonl").exists()
+
+
+def test_more_seeds_extend_the_probes_fewer_or_other_ones_are_refused(tiny_model: Path, tmp_path: Path) -> None:
+    """A user asking for a third seed got a refusal; the probes already there are probes of the
+    larger plan too. Seeds that drop one (its probes would still be fitted) are refused."""
+    out = tmp_path / "run"  # at 10,000 steps: 4 rungs for one seed, 3 for two (the cap)
+    assert runner.invoke(app, budget_args(tiny_model, out, "10000")).exit_code == 0  # seed 0
+    args = budget_args(tiny_model, out, "10000")
+    with_seeds = lambda seeds: args[:args.index("--seeds") + 1] + [seeds] + args[args.index("--seeds") + 2:]  # noqa: E731
+    more = runner.invoke(app, with_seeds("0,1"))
+    said = " ".join(more.stderr.split())
+    assert more.exit_code == 0, more.output
+    assert "Seed 1 is added to the probes here, so the 3 of its 6 probes already here are reused" in said
+    assert "1 finished probe(s) outside this plan stay" in said  # seed 0's 4th rung
+    assert len(_starts(out)) == 7 and sorted(set(_starts(out))) == sorted(_starts(out))  # 3 new runs, none twice
+    assert read_results(results_path(out)).header["settings"]["probe"]["seeds"] == [0, 1]
+    for fewer in ("1", "1,2"):  # the control: seed 0's probes would be left in, or another set altogether
+        refused = runner.invoke(app, with_seeds(fewer))
+        assert refused.exit_code == 2 and "probe.seeds: [0, 1] ->" in " ".join(refused.stderr.split())
+    hand = tmp_path / "hand"  # a hand-made ladder takes more seeds too
+    hand_args = ["probe", str(tiny_model), "--out", str(hand), "--lambdas", "0.1,0.05,0.025", "--horizon", "2",
+                 "--device", "cpu", "--seeds"]
+    assert runner.invoke(app, [*hand_args, "0"]).exit_code == 0
+    again = runner.invoke(app, [*hand_args, "0,1"])
+    assert again.exit_code == 0 and "the 3 of its 6 probes" in " ".join(again.stderr.split())

@@ -110,7 +110,7 @@ def rounded(lam: float) -> float:
 
 def formula_lam(a: dict) -> float | None:
     """c/(lr*T), the paper's budget formula, when the advice did not use it (verdict "does not
-    hold" gives the best measured lam instead): trained beside the grid, for contrast."""
+    hold" gives a measured lam instead, science/equal_steps.py): trained beside the grid, for contrast."""
     c, lr, budget = a.get("c"), a.get("lr"), a.get("budget_steps")
     if not (c and lr and budget) or a.get("unclipped") is not None:
         return None

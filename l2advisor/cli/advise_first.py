@@ -1,9 +1,10 @@
-"""`l2advisor train FILE --budget N --advise`: probe, advise and train in one command.
+"""`l2advisor train FILE --budget N --advise [--autol2]`: probe, advise and train in one command.
 
 The probes are the ones `l2advisor probe FILE --budget N` plans (sized for the budget, stored in
 the same run directory as probes.jsonl, finished ones reused on a re-run), the advice the one
-`l2advisor recommend RUN_DIR --budget N` gives (fit.json and advice.json written beside them);
-then the budget run trains at the advised weight decay. One process: Python, torch and the data
+`l2advisor recommend RUN_DIR --budget N [--autol2]` gives (fit.json and advice.json written beside
+them); then the budget run trains at the advised weight decay, or with --autol2 runs AutoL2 as the
+advice configures it (the command `recommend --autol2` prints, under the same run id). One process: Python, torch and the data
 are loaded once, where three commands load them three times (on a small model at a short
 budget that start-up is a third of a budget run; `benchmarks/one_command_cost.py`).
 """
@@ -70,10 +71,16 @@ def advise_first(spec: TaskSpec, task: Any, run_dir: Path, device: str, steps: i
 
 def advised_autol2(advice: dict[str, Any], flags: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     """(lam0, the other AutoL2 flags) of an advice made with autol2: its lam0, refractory time,
-    floor and decay, and the user's flags that the advice leaves alone (check_every, patience)."""
+    floor and decay as `recommend --autol2` prints them (4 digits; the default decay left out),
+    and the user's flags that the advice leaves alone (check_every, patience), in the order of
+    `flags`: the run is the one the printed command trains, under the same run id."""
+    from l2advisor.science.autol2_setup import AUTOL2_DECAY
+
     cfg = advice["autol2"]
-    return float(cfg["lam0"]), {**{k: v for k, v in flags.items() if k not in ADVISED_AUTOL2 and v is not None},
-                                **{k: cfg[k] for k in ADVISED_AUTOL2[1:]}}
+    advised = {"refractory_tau": float(f"{cfg['refractory_tau']:.4g}"), "lam_min": float(f"{cfg['lam_min']:.4g}"),
+               "decay": None if cfg["decay"] == AUTOL2_DECAY else float(cfg["decay"])}
+    merged = {k: advised[k] if k in advised else v for k, v in flags.items()}
+    return float(f"{cfg['lam0']:.4g}"), {k: v for k, v in merged.items() if v is not None}
 
 
 def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, steps: int, budget: tuple[float, str],
@@ -102,7 +109,7 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
     report_failures(states, spec.path.name)  # every probe failed: exit 1, nothing to advise from
     made = make_recommendation(run_dir, budget[0], budget[1], None, autol2, lr_schedule, warmup, "train --advise")
     if made.autol2 is not None:
-        err.print(autol2_panel(made.autol2), soft_wrap=False)
+        err.print(autol2_panel(made.autol2, title="l2advisor train --advise --autol2"), soft_wrap=False)
     else:
         err.print(advice_panel(made.advice, made.fit, made.metric, made.schedule), soft_wrap=False)
     return made.advice.weight_decay, made.record

@@ -53,14 +53,14 @@ def autol2_snippet(cfg: AutoL2Advice, optimizer: str = "sgd", momentum: float = 
     ])
 
 
-def autol2_panel(cfg: AutoL2Advice) -> Panel:
+def autol2_panel(cfg: AutoL2Advice, title: str = "l2advisor recommend --autol2") -> Panel:
     """The verdict, the configuration and its reasons (`recommend --autol2`, `train --advise --autol2`)."""
     why = [f"- {escape(r)}" for r in cfg.reasons]
     style = VERDICT_STYLE.get(cfg.verdict, "bold")
     setting = (f"[bold cyan]lam0={cfg.lam0:.4g}[/], refractory_tau={cfg.refractory_tau:.4g}, "
                f"lam_min={cfg.lam_min:.4g}, decay={cfg.decay:g}")
     return Panel(Group(f"[bold]the paper's relations[/]: [{style}]{cfg.verdict}[/]", setting, *why),
-                 title="l2advisor recommend --autol2", title_align="left", expand=False)
+                 title=title, title_align="left", expand=False)
 
 
 def print_autol2(cfg: AutoL2Advice, flags: str, snippet: str) -> None:

@@ -234,6 +234,7 @@ def train_command(
         if use_autol2:
             kwargs = autol2_kwargs(*advised_autol2(advice, autol2_flags), False, spec.lr, spec.momentum)
     lam = kwargs["lam0"] if kwargs else float(weight_decay)  # type: ignore[arg-type]
+    applied = "autol2" if kwargs else "weight_decay"  # which part of an advice the run follows
     config = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=steps, eval_every=every, seed=seed,
                          momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))
     run_id = run_label(weight_decay, kwargs, paper_preset, seed)
@@ -256,7 +257,7 @@ def train_command(
         writer.write({"type": "start", "run": run_id, "lam": lam, "lr": spec.lr, "seed": seed, "max_steps": steps,
                       "eval_every": every, "lr_schedule": lr_schedule, "warmup": warmup, "autol2": kwargs,
                       "paper_preset": paper_preset,
-                      **({"advice": advice} if advice else {})})  # what the run used; advice.json may change
+                      **({"advice": advice, "advice_applied": applied} if advice else {})})  # advice.json may change
         bar = TrainBar(steps, "autol2" if kwargs else f"lam {lam:g}")
 
         def on_eval(record: Record) -> None:
@@ -279,7 +280,7 @@ def train_command(
         err.print(f"Wrote the weight-decay trajectory to {write_trajectory(run_dir / TRAJECTORY_FILE, trajectory)}")
     if as_json:
         out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "run": run_id, **summary,
-                                             **({"advice": advice} if advice else {})})))
+                                             **({"advice": advice, "advice_applied": applied} if advice else {})})))
     else:
         out.print(summary_table(summary, spec.metric_name, autol2=bool(made)))
         if advice:

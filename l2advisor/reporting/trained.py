@@ -42,15 +42,15 @@ def _num(value: Any) -> float:
 
 
 def _prediction(state: RunState, advice: Advice | None) -> tuple[float, float]:
-    used: dict[str, Any] | None = state.meta.get("advice")
-    if isinstance(used, dict) and state.meta.get("autol2"):  # train --advise --autol2: AutoL2 predicts no peak
+    if state.meta.get("autol2"):  # AutoL2, advised or not, predicts no peak
         return math.nan, math.nan
+    used: dict[str, Any] | None = state.meta.get("advice")
     if isinstance(used, dict):  # train --advise: the advice it was trained at
         # under an lr schedule or a warmup the schedule view's peak_step is in the run's steps
         step = used["peak_step"] if "peak_step" in used else used.get("predicted_peak_step")
         return _num(used.get("predicted_metric")), _num(step)
     lam, lr, steps = state.meta.get("lam"), state.meta.get("lr"), state.meta.get("max_steps")
-    if (advice is None or state.meta.get("autol2") or state.run_id.startswith("wd-schedule=")
+    if (advice is None or state.run_id.startswith("wd-schedule=")
             or state.meta.get("lr_schedule", "constant") != "constant" or state.meta.get("warmup")
             or steps != advice.budget_steps or not math.isclose(_num(lam), advice.weight_decay, rel_tol=SAME_LAM)
             or not math.isclose(_num(lr), advice.lr, rel_tol=SAME_LAM)):

@@ -119,10 +119,9 @@ def _first_reasons(reasons: tuple[str, ...]) -> str:
 
 def _fallback(fit: Fit, budget: int, lr: float, base: dict) -> Advice:
     """Verdict "does not hold": a probed lam chosen at equal steps (equal_steps.py), no formula."""
-    why = [f"the relations do not hold here ({_first_reasons(fit.reasons)}): "
-           "advice is a measured lam, chosen at equal steps, not c/(lr*T)"]
     answer = answer_at_equal_steps(fit, _main_rows(fit), budget)
-    why += answer.reasons
+    why = [f"the relations do not hold here ({_first_reasons(fit.reasons)}): advice is a measured lam, "
+           + ("chosen at equal steps, " if answer.compared else "") + "not c/(lr*T)", *answer.reasons]
     if answer.row is None:
         why.append(f"nothing usable was measured: falling back to the common default {DEFAULT_WD:g}")
         return Advice(weight_decay=DEFAULT_WD, interval=(NAN, NAN), predicted_metric=NAN,

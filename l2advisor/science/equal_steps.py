@@ -14,7 +14,7 @@ the middle of the tied range moves only when the range's edges do.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from l2advisor.science.fit_types import Fit, LamRow
 
@@ -30,6 +30,7 @@ class EqualStepsAnswer:
     interval: tuple[float, float]
     row: LamRow | None  # the advised lam's row (None when nothing was measured)
     reasons: tuple[str, ...]
+    compared: bool = True  # False: no comparison at equal steps was possible (each probe's own window)
 
 
 def tied_at_equal_steps(rows: list[LamRow], threshold: float) -> tuple[LamRow | None, list[LamRow]]:
@@ -62,31 +63,48 @@ def _sentence_on_ties(best: LamRow, tied: list[LamRow], threshold: float, steps:
 def answer_at_equal_steps(fit: Fit, rows: list[LamRow], budget: int) -> EqualStepsAnswer:
     """The middle of the lams tied with the best at equal steps (`rows`: the probe lr's rows with
     data, by lam), its interval (the tied range; from 0 when the smallest probed lam is tied:
-    nothing below it was seen), and the comparison's limits for a budget of `budget` steps."""
+    nothing below it was seen; none with one lam) and the comparison's limits for a budget of
+    `budget` steps. One threshold, the plateau's (`fit.plateau_threshold`, for the best lam's
+    seeds), decides the ties: with follow-up seeds at some lams only, the plateau's per-row
+    thresholds may tie a lam the equal-steps comparison does not."""
     best, tied = tied_at_equal_steps(rows, fit.plateau_threshold)
     if best is None or not (math.isfinite(fit.common_steps) and fit.common_steps > 0):
-        return _answer_on_own_windows(fit, rows)
-    lam = middle_lam([r.lam for r in tied])
-    why = [_sentence_on_ties(best, tied, fit.plateau_threshold, fit.common_steps)]
-    if budget > 2 * fit.common_steps:
-        why.append(f"the budget ({budget} steps) is {budget / fit.common_steps:.3g}x longer than that: "
-                   f"the probes cannot say whether a smaller lam would pay off by then")
-    interval = (tied[0].lam, tied[-1].lam)
-    if len(rows) > 1 and tied[0].lam == rows[0].lam:  # at the ladder's foot: nothing below it seen
-        interval = (0.0, interval[1])
-        why.append(f"the smallest probed lam is among the best: smaller ones (down to 0) were not probed and "
-                   f"may be as good, so the interval reaches 0; probe below {rows[0].lam:.3g} to bound it")
-    return EqualStepsAnswer(lam=lam, interval=interval, row=next(r for r in tied if r.lam == lam),
-                            reasons=tuple(why))
+        answer = _answer_on_own_windows(fit, rows)
+    else:
+        why = [_sentence_on_ties(best, tied, fit.plateau_threshold, fit.common_steps)]
+        if budget > 2 * fit.common_steps:
+            why.append(f"the budget ({budget} steps) is {budget / fit.common_steps:.3g}x longer than that: "
+                       f"the probes cannot say whether a smaller lam would pay off by then")
+        lam = middle_lam([r.lam for r in tied])
+        answer = EqualStepsAnswer(lam=lam, interval=(tied[0].lam, tied[-1].lam),
+                                  row=next(r for r in tied if r.lam == lam), reasons=tuple(why))
+    return _bounded(answer, rows)
+
+
+def _bounded(answer: EqualStepsAnswer, rows: list[LamRow]) -> EqualStepsAnswer:
+    """The interval's edges where the probes say nothing: from 0 when it starts at the smallest
+    probed lam (nothing below it was seen), none at all with a single lam."""
+    if answer.row is None:
+        return answer
+    if len(rows) == 1:
+        return replace(answer, interval=(NAN, NAN), reasons=(*answer.reasons, "one lam was probed usefully: it "
+                                                             "bounds nothing on either side, so there is no interval"))
+    if answer.interval[0] != rows[0].lam:
+        return answer
+    return replace(answer, interval=(0.0, answer.interval[1]), reasons=(
+        *answer.reasons, f"the smallest probed lam is among the best: smaller ones (down to 0) were not probed and "
+                         f"may be as good, so the interval reaches 0; probe below {rows[0].lam:.3g} to bound it"))
 
 
 def _answer_on_own_windows(fit: Fit, rows: list[LamRow]) -> EqualStepsAnswer:
     """No comparison at equal steps was possible: the best mean peak in each probe's own window,
-    and the plateau around it, said to be so."""
+    and the plateau around it, said to be so (`compared` False)."""
     row = next((r for r in rows if r.lam == fit.lam_best), None)
     if row is None:
-        return EqualStepsAnswer(lam=NAN, interval=(NAN, NAN), row=None, reasons=())
+        return EqualStepsAnswer(lam=NAN, interval=(NAN, NAN), row=None, reasons=(), compared=False)
     plateau = [r.lam for r in rows if r.in_plateau] or [row.lam]
-    why = (f"the probes share no common steps to compare the lams at: the best peak in each probe's own window, "
-           f"lam {row.lam:.3g} (longer windows may favour smaller lams)",)
-    return EqualStepsAnswer(lam=row.lam, interval=(min(plateau), max(plateau)), row=row, reasons=why)
+    why = ("no two lams could be compared at the same number of steps (no probe has a usable peak within the "
+           f"steps all of them ran): the best peak in each probe's own window, lam {row.lam:.3g}, where longer "
+           f"windows may favour smaller lams; lams {min(plateau):.3g}..{max(plateau):.3g} peaked within "
+           f"{fit.plateau_threshold:.4f} of it",)
+    return EqualStepsAnswer(lam=row.lam, interval=(min(plateau), max(plateau)), row=row, reasons=why, compared=False)

@@ -81,6 +81,7 @@ def test_panel_shows_the_answer_and_writes_files(run: Path) -> None:
     text = result.stdout
     assert "weight_decay=0.01" in text  # c/(lr*T) = 3/(0.1*3000) = 0.01 (fit c ~ 3.05)
     assert "holds" in text and "b=1" in text and "c = 3" in flat(text)
+    assert "the advice uses c" not in flat(text) and "not used" not in flat(text)  # the measured c is the advice's
     assert "rules of thumb" in text and "5e-4" in text
     assert (run / "fit.json").exists() and (run / "advice.json").exists()
     assert "advice.json" in result.stderr and "fit.json" in result.stderr

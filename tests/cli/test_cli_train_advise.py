@@ -93,21 +93,29 @@ def test_advise_refuses_what_would_choose_the_weight_decay_too(tiny_model: Path,
 
 def test_advise_with_autol2_trains_the_schedule_recommend_autol2_gives(tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "auto"
-    result = runner.invoke(app, [*advise_args(tiny_model, out), "--autol2", "--check-every", "5", "--json"])
+    result = runner.invoke(app, [*advise_args(tiny_model, out), "--autol2", "--check-every", "5", "--patience", "3",
+                                 "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     cfg = summary["advice"]["autol2"]
     (state,) = read_results(results_path(out, TRAIN_FILE)).runs.values()
     used = state.meta["autol2"]
-    assert used["lam0"] == cfg["lam0"] and state.meta["lam"] == cfg["lam0"]  # started where the advice says
-    assert {k: used[k] for k in ("refractory_tau", "lam_min", "decay")} == \
-        {k: cfg[k] for k in ("refractory_tau", "lam_min", "decay")}
-    assert used["check_every"] == 5  # a flag the advice leaves alone still reaches AutoL2
-    assert state.run_id.startswith("autol2/") and "recommend --autol2" in result.stderr
+    assert used["lam0"] == pytest.approx(cfg["lam0"], rel=1e-3) and state.meta["lam"] == used["lam0"]
+    assert {k: used.get(k, 2.0) for k in ("refractory_tau", "lam_min", "decay")} == \
+        pytest.approx({k: cfg[k] for k in ("refractory_tau", "lam_min", "decay")}, rel=1e-3)  # (2: the default decay)
+    assert used["check_every"] == 5 and used["patience"] == 3  # flags the advice leaves alone reach AutoL2
+    assert summary["advice_applied"] == "autol2" and state.meta["advice_applied"] == "autol2"
+    assert state.run_id.startswith("autol2/") and "train --advise --autol2" in result.stderr  # its panel
     separate = runner.invoke(app, ["recommend", str(out), "--budget", BUDGET, "--autol2", "--json"])
     assert separate.exit_code == 0, separate.output
     assert {k: json.loads(separate.stdout)[k] for k in ("lam0", "refractory_tau", "lam_min", "decay")} == \
         {k: cfg[k] for k in ("lam0", "refractory_tau", "lam_min", "decay")}
+    printed = json.loads(separate.stdout)["train_command"].split(" ", 2)[2]  # the command recommend prints
+    twin = runner.invoke(app, ["train", str(tiny_model), "--out", str(out), *printed.split()[1:], "--check-every",
+                               "5", "--patience", "3", "--device", "cpu"])
+    assert twin.exit_code == 0, twin.output  # the same run: it replaces the advised one, no second row
+    assert f"already holds run {state.run_id}" in " ".join(twin.stderr.split())
+    assert list(read_results(results_path(out, TRAIN_FILE)).runs) == [state.run_id]
     report = runner.invoke(app, ["report", str(out)])
     assert report.exit_code == 0, report.output
     row = next(line for line in (out / "report.md").read_text().splitlines() if line.startswith(f"| {state.run_id} |"))

@@ -97,3 +97,42 @@ def test_a_predicted_metric_is_a_floor_below_the_probes_or_past_the_compared_ste
     steps = null.common_steps
     assert predicted_is_lower_bound(advise(null, int(10 * steps)), null)  # the run goes on past the comparison
     assert not predicted_is_lower_bound(advise(null, int(steps)), null)
+
+
+def _lifted(lams: set[float], by: float = 0.05) -> list[Curve]:
+    return [dataclasses.replace(cv, val_metric=cv.val_metric + (by if cv.lam in lams else 0.0))
+            for cv in _noisy_null((0, 1))]
+
+
+def test_the_interval_is_the_tied_range_when_the_foot_is_not_tied() -> None:
+    ladder = sorted(S.ladder())
+    a = advise(dataclasses.replace(fit_relations(_lifted(set(ladder[1:4]))), verdict=FAILS), 20_000)
+    assert a.interval == (ladder[1], ladder[3]) and a.weight_decay == ladder[2]  # the middle of three
+
+
+def test_a_budget_past_the_compared_steps_is_said() -> None:
+    f = dataclasses.replace(fit_relations(_noisy_null((0, 1))), verdict=FAILS)
+    far, near = advise(f, int(10 * f.common_steps)), advise(f, int(f.common_steps))
+    assert any("pay off" in r for r in far.reasons) and not any("pay off" in r for r in near.reasons)
+
+
+def test_without_a_comparison_at_equal_steps_the_foot_still_reaches_zero() -> None:
+    """No common steps (or no usable peak within them): the best peak in each probe's own window,
+    said to be so, and the interval still from 0 at the ladder's foot (it was [foot, foot])."""
+    foot = min(S.ladder())
+    f = dataclasses.replace(fit_relations(_lifted({foot})), verdict=FAILS)
+    for broken in (dataclasses.replace(f, common_steps=float("nan")),
+                   dataclasses.replace(f, table=tuple(dataclasses.replace(r, peak_common=float("nan"))
+                                                      for r in f.table))):
+        a = advise(broken, 20_000)
+        assert a.weight_decay == foot and a.interval == (0.0, foot)
+        assert any("no two lams could be compared" in r for r in a.reasons)
+        assert not any("chosen at equal steps" in r for r in a.reasons)
+
+
+def test_one_usable_lam_bounds_nothing() -> None:
+    lam = S.ladder()[2]
+    one = [cv for cv in _noisy_null((0, 1)) if cv.lam == lam]
+    a = advise(dataclasses.replace(fit_relations(one), verdict=FAILS), 20_000)
+    assert a.weight_decay == lam and all(v != v for v in a.interval)  # NaN: no interval
+    assert any("bounds nothing" in r for r in a.reasons)

@@ -151,7 +151,8 @@ def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], settings: Pro
                                                 f" (lr*lam/(1-momentum) = {TOP_SHRINK:g})")
             line += (f" More than the cap: even the cheapest useful plan (3 rungs from {top}, each to "
                      f"tau = {plan.horizon:g}) costs more; larger lams would save steps but show the learning "
-                     "rate's clock, not lam's.")
+                     "rate's clock, not lam's. They serve longer budgets too: `recommend --budget N` reuses "
+                     "them for any N.")
             if plan.cost_fraction > OVER_RUNS:
                 line += (f" At {plan.cost_fraction:.1f} budget runs, probing costs more than "
                          f"trying {OVER_RUNS:g} lams directly with `l2advisor train`: at this budget, that is "

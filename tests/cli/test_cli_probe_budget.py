@@ -56,6 +56,7 @@ def test_a_budget_far_below_the_cheapest_plan_says_train_directly(tiny_model: Pa
     tiny = runner.invoke(app, budget_args(tiny_model, tmp_path / "a", "50"))  # 1,400 probe steps for a 50-step run
     said = " ".join(tiny.stderr.split())
     assert tiny.exit_code == 0 and "More than the cap" in said and "the cheaper way" in said
+    assert "`recommend --budget N` reuses them" in said  # what the probes are still good for
     fits = runner.invoke(app, budget_args(tiny_model, tmp_path / "b", "40000"))  # the control
     assert fits.exit_code == 0 and "the cheaper way" not in " ".join(fits.stderr.split())
 

@@ -111,6 +111,7 @@ def probe(
     budget_steps = _budget(budget)
     torch_device = resolve_device(device)
     task = build_task(spec)
+    spec = _fingerprinted(spec, task)
     settings, plan = probe_settings(  # the plan `l2advisor probe` makes: sized to the budget when given
         spec.lr, spec.momentum, seeds=_seeds(seeds), budget_steps=budget_steps,
         n_val=len(task.val), batch_size=spec.batch_size, horizon=horizon, probe_budget=probe_budget,
@@ -171,8 +172,8 @@ def _seeds(seeds: Any) -> tuple[int, ...]:
 
 def _spec(build_model: Callable[[], Any], train: Any, val: Any, name: str | None, **settings: Any) -> Any:
     """A `TaskSpec` for Python objects: the file is the one defining `build_model` (for error
-    messages), the hash covers its source (a changed model is refused on resume, as a changed
-    model file is)."""
+    messages); its hash, of build_model's source here, is completed by `_fingerprinted` once the
+    task is built (a changed model or changed data is refused on resume, as a changed model file is)."""
     import torch
 
     from l2advisor.modelfile.spec import TaskSpec, validate_settings
@@ -199,6 +200,18 @@ def _spec(build_model: Callable[[], Any], train: Any, val: Any, name: str | None
     spec = TaskSpec(path=path, name=name or default_name, sha256=hashlib.sha256(text.encode()).hexdigest(),
                     build_model=build_model, build_data=lambda: (train, val), build_test=None, **settings)
     return validate_settings(spec)
+
+
+def _fingerprinted(spec: Any, task: Any) -> Any:
+    """The spec with its hash over build_model's source, the built model's shapes and a sample of
+    the data (modelfile/fingerprint.py): data or a model global changed between calls made the
+    directory resume its old probes without a word."""
+    import dataclasses
+
+    from l2advisor.modelfile.fingerprint import python_task_sha256
+
+    model = spec.build_model()  # build_task checked that it builds
+    return dataclasses.replace(spec, sha256=python_task_sha256(spec.sha256, model, task.train, task.val))
 
 
 def _budget(budget: int | None) -> int | None:

@@ -14,7 +14,14 @@ def settings_diff(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, .
     dotted: `probe.horizon: 8.0 -> 4.0`), leaving out the dotted keys in `ignore`."""
     old, new = _flatten(old), _flatten(new)
     keys = sorted((set(old) | set(new)) - set(ignore))
-    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    return [_difference(k, old.get(k), new.get(k)) for k in keys if old.get(k) != new.get(k)]
+
+
+def _difference(key: str, old: Any, new: Any) -> str:
+    if key == "model_sha256":  # 64 hex digits say nothing to a reader: what they stand for, and 12 of them
+        short = (f"{v[:12]}..." if isinstance(v, str) else repr(v) for v in (old, new))
+        return f"{key} (the model has changed: its file, or from Python its source, shapes or data): " + " -> ".join(short)
+    return f"{key}: {old!r} -> {new!r}"
 
 
 def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:

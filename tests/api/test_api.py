@@ -122,6 +122,28 @@ def test_another_budget_reuses_the_probes_it_shares(tmp_path: Path) -> None:
         l2advisor.probe(build_model, blobs(256, 1), blobs(128, 2), budget=10000, **{**args, "horizon": 1.0})
 
 
+def test_changed_data_or_model_is_refused_on_resume_not_answered_with_old_probes(tmp_path: Path) -> None:
+    """The directory knew build_model's source only: relabelled data, or a width read from a
+    global, resumed the old probes without a word."""
+    args = dict(out=tmp_path / "r", progress=False, lr=0.1, batch_size=32, seeds=[0], horizon=2.0, budget=5000)
+    train, val = blobs(256, 1), blobs(128, 2)
+    l2advisor.probe(build_model, train, val, **args)
+    again = l2advisor.probe(build_model, blobs(256, 1), blobs(128, 2), **args)  # the control: equal data, resumed
+    assert len(again.probes) == 3
+    relabelled = (train[0], train[1].roll(1))
+    with pytest.raises(InputError, match="model_sha256"):
+        l2advisor.probe(build_model, relabelled, val, **args)
+    width = {"n": 32}
+
+    def wider() -> nn.Module:  # the same source whatever the global says
+        return nn.Sequential(nn.Linear(8, width["n"]), nn.ReLU(), nn.Linear(width["n"], 4))
+
+    l2advisor.probe(wider, train, val, **{**args, "out": tmp_path / "w"})
+    width["n"] = 16
+    with pytest.raises(InputError, match="model_sha256"):
+        l2advisor.probe(wider, train, val, **{**args, "out": tmp_path / "w"})
+
+
 @pytest.mark.bad_input
 def test_mistakes_are_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="build_model must be a function"):

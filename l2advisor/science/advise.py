@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from l2advisor.science.equal_steps import answer_at_equal_steps
+from l2advisor.science.equal_steps import answer_at_equal_steps, first_reasons
 from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow
 from l2advisor.science.serial import from_jsonable, to_jsonable
 
@@ -105,22 +105,10 @@ def _check(budget_steps: float, lr: float) -> None:
         raise ValueError(f"lr must be positive, got {lr}")
 
 
-def _first_reasons(reasons: tuple[str, ...]) -> str:
-    """The fit's first two reasons in one clause; the second without its explanation when the
-    first already gives it ("lam does not clearly set the time: the crossings line up ...")."""
-    if not reasons:
-        return "no reason"
-    said = [reasons[0]]
-    for r in reasons[1:2]:
-        head, _, tail = r.partition(": ")
-        said.append(head if tail and tail in reasons[0] else r)
-    return "; ".join(said)
-
-
 def _fallback(fit: Fit, budget: int, lr: float, base: dict) -> Advice:
     """Verdict "does not hold": a probed lam chosen at equal steps (equal_steps.py), no formula."""
     answer = answer_at_equal_steps(fit, _main_rows(fit), budget)
-    why = [f"the relations do not hold here ({_first_reasons(fit.reasons)}): advice is a measured lam, "
+    why = [f"the relations do not hold here ({first_reasons(fit.reasons)}): advice is a measured lam, "
            + ("chosen at equal steps, " if answer.compared else "") + "not c/(lr*T)", *answer.reasons]
     if answer.row is None:
         why.append(f"nothing usable was measured: falling back to the common default {DEFAULT_WD:g}")
@@ -263,6 +251,11 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
     lo, hi = _interval(fit, c_interval, b_fit, budget, lr, clip)
     if kept_clock:  # the interval holds both answers: b's and the tau clock's, which is advised
         lo, hi = min(lo, wd), max(hi, wd, _interval(fit, c_interval, 1.0, budget, lr, clip)[1])
+    if fit.verdict == CANNOT and wd < raw:  # the edge the probes saw may itself be above the plateau
+        lo = 0.0
+        why.append("under \"cannot tell\" that edge is where the probes stop, not where the plateau does: "
+                   "smaller lams (down to 0) may be better at this budget, so the interval reaches 0; "
+                   "probe smaller lams, or try lam = 0 beside it")
     if abs(math.log(fit.lr * fit.lam_min_probed / (lr * wd))) > math.log(4) and b != 1.0:
         why.append(f"extrapolated {fit.lr * fit.lam_min_probed / (lr * wd):.3g}x below the smallest "
                    f"probe with b = {b:.2f}: the interval spans b's 95% interval")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from l2advisor.science.fit_types import Fit, LamRow
 
 NAN = float("nan")
-__all__ = ["EqualStepsAnswer", "middle_lam", "tied_at_equal_steps", "answer_at_equal_steps"]
+__all__ = ["EqualStepsAnswer", "answer_at_equal_steps", "first_reasons", "middle_lam", "tied_at_equal_steps"]
 
 
 @dataclass(frozen=True)
@@ -108,3 +108,15 @@ def _answer_on_own_windows(fit: Fit, rows: list[LamRow]) -> EqualStepsAnswer:
            f"windows may favour smaller lams; lams {min(plateau):.3g}..{max(plateau):.3g} peaked within "
            f"{fit.plateau_threshold:.4f} of it",)
     return EqualStepsAnswer(lam=row.lam, interval=(min(plateau), max(plateau)), row=row, reasons=why, compared=False)
+
+
+def first_reasons(reasons: tuple[str, ...]) -> str:
+    """The fit's first two reasons in one clause; the second without its explanation when the
+    first already gives it ("lam does not clearly set the time: the crossings line up ...")."""
+    if not reasons:
+        return "no reason"
+    said = [reasons[0]]
+    for r in reasons[1:2]:
+        head, _, tail = r.partition(": ")
+        said.append(head if tail and tail in reasons[0] else r)
+    return "; ".join(said)

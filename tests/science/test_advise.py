@@ -334,3 +334,18 @@ def test_c_is_the_tops_tau_whatever_clock_the_collapse_used():
         if fit.verdict in (HOLDS, APPROX):  # "cannot tell" starts AutoL2 with its own defaults
             assert autol2_config(fit, 25_600).refractory_tau == pytest.approx(fit.c / 4)
     assert off_tau >= 2  # the case this is about: collapses on another clock than tau
+
+
+def test_cannot_tell_clipped_to_the_edge_the_probes_saw_reaches_down_to_zero():
+    """A short budget asks for more than the plateau edge; under "cannot tell" that edge is only
+    where the probes stop. A new user's compare: the advice at the edge (0.025) lost 2 points to
+    lam = 0, which its interval [0.0147, 0.025] excluded."""
+    f = fit_relations(S.family(lam_c=0.0005, alpha=0.0))
+    assert f.verdict == CANNOT
+    short = advise(f, 100)  # c/(lr*T) = 4/(0.1*100) = 0.4, far above the edge
+    assert short.weight_decay == pytest.approx(f.lam_c) and short.interval == (0.0, pytest.approx(f.lam_c))
+    assert any("where the probes stop" in r for r in short.reasons)
+    long = advise(f, 20_000)  # the control: not clipped, the interval from the clock
+    assert long.interval[0] > 0 and not any("where the probes stop" in r for r in long.reasons)
+    held = advise(fit_relations(S.family()), 300)  # and "holds": its measured edge stands
+    assert held.weight_decay == pytest.approx(held.interval[0]) and held.interval[0] > 0

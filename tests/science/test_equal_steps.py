@@ -74,16 +74,16 @@ def test_a_lam_clearly_best_at_equal_steps_is_advised_alone():
 
 
 def test_the_first_reasons_say_an_explanation_once() -> None:
-    from l2advisor.science.advise import _first_reasons
+    from l2advisor.science.equal_steps import first_reasons
 
     why = ("b = 0.00 [-0.5, 0.5]: ...; the crossings line up 3.6x better on steps than on tau",
            "lam does not clearly set the time to the top: the crossings line up 3.6x better on steps than on tau",
            "a third reason")
-    said = _first_reasons(why)
+    said = first_reasons(why)
     assert said.count("line up 3.6x better") == 1 and said.endswith("; lam does not clearly set the time to the top")
     other = (why[0], "no probe clearly reached its top: c is unknown")  # the control: a new explanation stays
-    assert _first_reasons(other).endswith("no probe clearly reached its top: c is unknown")
-    assert _first_reasons(()) == "no reason"
+    assert first_reasons(other).endswith("no probe clearly reached its top: c is unknown")
+    assert first_reasons(()) == "no reason"
 
 
 def test_a_predicted_metric_is_a_floor_below_the_probes_or_past_the_compared_steps() -> None:

@@ -23,3 +23,8 @@ def __getattr__(name: str) -> Any:
 
         return getattr(l2advisor.api, name)
     raise AttributeError(f"module 'l2advisor' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public API, for tab completion (its names are imported lazily, so not yet globals)."""
+    return sorted(__all__)

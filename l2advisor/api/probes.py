@@ -152,6 +152,10 @@ def _dataset(data: Any) -> Any:
     import torch
     from torch.utils.data import TensorDataset
 
+    if (isinstance(data, (tuple, list)) and len(data) == 2
+            and all(type(t).__module__ == "numpy" and hasattr(t, "shape") for t in data)):
+        raise _input_error("got (inputs, targets) as numpy arrays: pass torch tensors, e.g. "
+                           "(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y)), or a torch Dataset.")
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
         if len(data[0]) != len(data[1]):
             raise _input_error(f"(inputs, targets) must have one target per input, got {len(data[0])} inputs "

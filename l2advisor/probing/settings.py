@@ -106,7 +106,9 @@ def resize_note(previous: dict, settings: ProbeSettings, runs: Sequence[ProbeRun
         said.append(f"seed{'s' if len(added) > 1 else ''} {', '.join(map(str, added))} "
                     f"{'are' if len(added) > 1 else 'is'} added to the probes here")
     note = "; ".join(said)
-    note = note[:1].upper() + note[1:] + f", so the {reused} of its {len(planned)} probes already here are reused"
+    here = (f"all {reused} of the plan's probes are" if reused == len(planned) else
+            f"{reused} of the plan's {len(planned)} probes are")
+    note = note[:1].upper() + note[1:] + f", so {here} already here and reused"
     return note + (f"; {beyond} finished probe(s) outside this plan stay and are fitted too." if beyond else ".")
 
 

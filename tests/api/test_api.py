@@ -163,6 +163,8 @@ def test_mistakes_are_one_sentence(tmp_path: Path) -> None:
     x, y = blobs(64, 1)
     with pytest.raises(InputError, match="one target per input, got 64 inputs and 32 targets"):
         l2advisor.probe(build_model, (x, y[:32]), blobs(64, 2), out=tmp_path / "t", progress=False)
+    with pytest.raises(InputError, match="numpy arrays: pass torch tensors"):  # was "each item must be a pair"
+        l2advisor.probe(build_model, (x.numpy(), y.numpy()), blobs(64, 2), out=tmp_path / "n", progress=False)
     with pytest.raises(InputError, match="a fresh torch.nn.Module .* got a Sequential itself"):
         l2advisor.probe(build_model(), blobs(64, 1), blobs(64, 2), out=tmp_path / "m", progress=False)
     with pytest.raises(InputError, match="needs a budget"):
@@ -171,6 +173,11 @@ def test_mistakes_are_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="progress must be True, False, None or a callable, got str"):  # a TypeError
         l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "p", progress="yes")  # type: ignore[arg-type]
     assert not (tmp_path / "p").exists()  # before anything ran
+
+
+def test_the_public_api_is_what_dir_lists() -> None:
+    listed = set(dir(l2advisor))  # tab completion: the lazily imported names too, not the module's helpers
+    assert {"probe", "recommend", "report", "AutoL2", "ProbeResults"} <= listed and "Any" not in listed
 
 
 def test_importing_l2advisor_stays_cheap() -> None:

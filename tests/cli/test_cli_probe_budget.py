@@ -109,7 +109,7 @@ def test_another_budget_with_the_same_window_reuses_the_probes(tiny_model: Path,
     more = runner.invoke(app, budget_args(tiny_model, out, "10000"))
     assert more.exit_code == 0, more.output
     said = " ".join(more.stderr.split())  # the console wraps long lines
-    assert "sized for a budget of 5,000 steps" in said and "the 3 of its 4 probes" in said
+    assert "sized for a budget of 5,000 steps" in said and "3 of the plan's 4 probes are already here" in said
     assert sorted(_starts(out)) == sorted(set(_starts(out))) and len(_starts(out)) == 4  # one new run
     header = read_results(results_path(out)).header
     assert header["settings"]["probe"]["budget_steps"] == 10000 and len(header["plan"]) == 4
@@ -120,7 +120,7 @@ def test_another_budget_with_the_same_window_reuses_the_probes(tiny_model: Path,
     assert advice.exit_code == 0 and json.loads(advice.stdout)["probes_sized_for_steps"] == 20000
     fewer = runner.invoke(app, budget_args(tiny_model, out, "5000"))  # back to 3 rungs: the 4th stays
     said = " ".join(fewer.stderr.split())
-    assert fewer.exit_code == 0 and "the 3 of its 3 probes" in said and "1 finished probe(s) outside" in said
+    assert fewer.exit_code == 0 and "all 3 of the plan's probes are already here" in said and "1 finished probe(s) outside" in said
     assert len(_starts(out)) == 4
 
 
@@ -188,7 +188,7 @@ def test_more_seeds_extend_the_probes_fewer_or_other_ones_are_refused(tiny_model
     more = runner.invoke(app, with_seeds("0,1"))
     said = " ".join(more.stderr.split())
     assert more.exit_code == 0, more.output
-    assert "Seed 1 is added to the probes here, so the 3 of its 6 probes already here are reused" in said
+    assert "Seed 1 is added to the probes here, so 3 of the plan's 6 probes are already here and reused" in said
     assert "1 finished probe(s) outside this plan stay" in said  # seed 0's 4th rung
     assert len(_starts(out)) == 7 and sorted(set(_starts(out))) == sorted(_starts(out))  # 3 new runs, none twice
     assert read_results(results_path(out)).header["settings"]["probe"]["seeds"] == [0, 1]
@@ -200,4 +200,4 @@ def test_more_seeds_extend_the_probes_fewer_or_other_ones_are_refused(tiny_model
                  "--device", "cpu", "--seeds"]
     assert runner.invoke(app, [*hand_args, "0"]).exit_code == 0
     again = runner.invoke(app, [*hand_args, "0,1"])
-    assert again.exit_code == 0 and "the 3 of its 6 probes" in " ".join(again.stderr.split())
+    assert again.exit_code == 0 and "3 of the plan's 6 probes" in " ".join(again.stderr.split())

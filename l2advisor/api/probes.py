@@ -203,7 +203,7 @@ def _spec(build_model: Callable[[], Any], train: Any, val: Any, name: str | None
     default_name = path.stem if on_disk else "notebook"
     spec = TaskSpec(path=path, name=name or default_name, sha256=hashlib.sha256(text.encode()).hexdigest(),
                     build_model=build_model, build_data=lambda: (train, val), build_test=None, **settings)
-    return validate_settings(spec)
+    return validate_settings(spec, keywords=True)
 
 
 def _fingerprinted(spec: Any, task: Any) -> Any:

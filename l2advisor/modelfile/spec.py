@@ -97,10 +97,13 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> T
     return validate_settings(spec, frozenset(flags))
 
 
-def validate_settings(spec: TaskSpec, overridden: frozenset[str] = frozenset()) -> TaskSpec:
+def validate_settings(spec: TaskSpec, overridden: frozenset[str] = frozenset(), keywords: bool = False) -> TaskSpec:
     """Check types and ranges of the settings; returns the spec with normalised values. A setting
-    in `overridden` came from a command-line flag, and its message names the flag, not the file."""
+    in `overridden` came from a command-line flag, and its message names the flag, not the file;
+    with `keywords` every setting came from a Python call, and its message names the keyword."""
     def at(name: str) -> str:
+        if keywords:
+            return f"{name}="
         return f"--{name.replace('_', '-')}" if name in overridden else spec.path.name
 
     lr = check_positive(spec.lr, "lr", at("lr"))
@@ -114,11 +117,10 @@ def validate_settings(spec: TaskSpec, overridden: frozenset[str] = frozenset()) 
     if optimizer not in OPTIMIZERS:
         raise InputError(f"{at('optimizer')}: `optimizer` must be one of {', '.join(OPTIMIZERS)}, "
                          f"got {spec.optimizer!r}.")
-    where = spec.path.name
     if spec.loss is not None and not callable(spec.loss):
-        raise InputError(f"{where}: `loss` must be a callable (outputs, targets) -> loss tensor.")
+        raise InputError(f"{at('loss')}: `loss` must be a callable (outputs, targets) -> loss tensor.")
     if not (spec.metric == "accuracy" or callable(spec.metric)):
-        raise InputError(f"{where}: `metric` must be \"accuracy\" or a callable (outputs, targets) -> float "
+        raise InputError(f"{at('metric')}: `metric` must be \"accuracy\" or a callable (outputs, targets) -> float "
                          f"(higher is better), got {spec.metric!r}.")
     return replace(spec, lr=lr, momentum=momentum, optimizer=optimizer)
 

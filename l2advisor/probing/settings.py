@@ -90,6 +90,20 @@ def carries_over(old: dict, new: dict) -> bool:
 carries_over.may_differ = (*RESIZED_KEYS, "probe.seeds")  # type: ignore[attr-defined]  # for the refusal's wording
 
 
+def _halved_for_seeds(old: dict, new: dict) -> str | None:
+    """Why a plan for more seeds has another window: each seed adds its probes' cost, and over the
+    cap the planner halves every rung's window (budget.py), so those probes are other runs."""
+    before, after = (s.get("probe") or {} for s in (old, new))
+    if len(after.get("seeds") or []) > len(before.get("seeds") or []) and \
+            (after.get("horizon") or 0) < (before.get("horizon") or 0):
+        return ("the window changed because the plan for more seeds costs more: to stay within the cap every rung "
+                "runs half the window, so the probes here are not probes of that plan")
+    return None
+
+
+carries_over.explain = _halved_for_seeds  # type: ignore[attr-defined]
+
+
 def resize_note(previous: dict, settings: ProbeSettings, runs: Sequence[ProbeRun], results: Results) -> str:
     """One line for a directory whose probes carry over (`carries_over`): sized for another
     budget, or with seeds added, and how many of the plan's probes are already there."""

@@ -38,9 +38,16 @@ def blocking(diff: list[str], compatible: Callable[..., bool] | None, old: dict[
               new: dict[str, Any]) -> str:
     """The differences that refuse the directory. Those among `compatible`'s `may_differ` keys
     (the budget a ladder was sized for, a compare's trials and seeds) are named apart as fine
-    alone only when `compatible` would accept the old settings with just them changed."""
+    alone only when `compatible` would accept the old settings with just them changed; its
+    `explain(old, new)`, when it has one, says why a difference came that nobody typed."""
     if compatible is None:
         return "; ".join(diff)
+    said = _differences(diff, compatible, old, new)
+    explain = getattr(compatible, "explain", None)  # why a difference the user did not ask for came
+    return said + (f" ({why})" if explain is not None and (why := explain(old, new)) else "")
+
+
+def _differences(diff: list[str], compatible: Callable[..., bool], old: dict[str, Any], new: dict[str, Any]) -> str:
     may = tuple(getattr(compatible, "may_differ", ()))
     flat_new = _flatten(new)
 

@@ -201,3 +201,20 @@ def test_more_seeds_extend_the_probes_fewer_or_other_ones_are_refused(tiny_model
     assert runner.invoke(app, [*hand_args, "0"]).exit_code == 0
     again = runner.invoke(app, [*hand_args, "0,1"])
     assert again.exit_code == 0 and "3 of the plan's 6 probes" in " ".join(again.stderr.split())
+
+
+def test_more_seeds_that_halve_the_window_are_refused_with_the_reason(tiny_model: Path, tmp_path: Path) -> None:
+    """At 5,000 steps one seed fits the cap at tau = 2 and two do not: the plan for two halves the
+    window, a change the user never typed. The refusal says why it came."""
+    out = tmp_path / "run"
+    assert runner.invoke(app, budget_args(tiny_model, out, "5000")).exit_code == 0
+    args = budget_args(tiny_model, out, "5000")
+    args[args.index("--seeds") + 1] = "0,1"
+    refused = runner.invoke(app, args)
+    said = " ".join(refused.stderr.split())
+    assert refused.exit_code == 2 and "probe.horizon: 2.0 -> 1.0" in said
+    assert "the plan for more seeds costs more" in said
+    args[args.index("--seeds") + 1] = "1"  # the control: another seed, the same window: no such reason
+    moved = runner.invoke(app, args)
+    said = " ".join(moved.stderr.split())
+    assert moved.exit_code == 2 and "probe.seeds: [0] -> [1]" in said and "costs more" not in said

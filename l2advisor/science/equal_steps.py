@@ -46,8 +46,8 @@ def tied_at_equal_steps(rows: list[LamRow], threshold: float) -> tuple[LamRow | 
 
 def middle_lam(lams: list[float]) -> float:
     """The lam nearest (in log lam) the geometric centre of [min, max]; the smaller on a tie."""
-    centre = math.sqrt(min(lams) * max(lams))
-    return min(lams, key=lambda lam: (round(abs(math.log(lam / centre)), 9), lam))
+    centre = (math.log(min(lams)) + math.log(max(lams))) / 2  # in logs: min*max over- or underflows at extremes
+    return min(lams, key=lambda lam: (round(abs(math.log(lam) - centre), 9), lam))
 
 
 def _sentence_on_ties(best: LamRow, tied: list[LamRow], threshold: float, steps: float) -> str:

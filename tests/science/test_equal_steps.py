@@ -26,6 +26,8 @@ def _row(lam: float, peak_common: float) -> LamRow:
     ([0.01, 0.02, 0.04, 0.08], 0.02),  # even count, the centre 0.028 equally far from 0.02 and 0.04
     ([0.001, 0.002, 0.1], 0.002),  # the centre 0.01 is nearer 0.002 than 0.1 in log lam
     ([0.3], 0.3),
+    ([1e-162, 1e-160, 1e-158], 1e-160),  # min*max underflowed to 0 (a hypothesis-found ZeroDivisionError)
+    ([1e150, 1e152, 1e154], 1e152),  # and overflowed (math domain error)
 ])
 def test_middle_lam(lams, middle):
     assert middle_lam(lams) == middle

@@ -74,13 +74,14 @@ def advised_autol2(advice: dict[str, Any], flags: dict[str, Any]) -> tuple[float
     floor and decay as `recommend --autol2` prints them (4 digits; the default decay left out),
     and the user's flags that the advice leaves alone (check_every, patience), in the order of
     `flags`: the run is the one the printed command trains, under the same run id."""
+    from l2advisor.cli.autol2_advice import printed
     from l2advisor.science.autol2_setup import AUTOL2_DECAY
 
     cfg = advice["autol2"]
-    advised = {"refractory_tau": float(f"{cfg['refractory_tau']:.4g}"), "lam_min": float(f"{cfg['lam_min']:.4g}"),
+    advised = {"refractory_tau": float(printed(cfg["refractory_tau"])), "lam_min": float(printed(cfg["lam_min"])),
                "decay": None if cfg["decay"] == AUTOL2_DECAY else float(cfg["decay"])}
     merged = {k: advised[k] if k in advised else v for k, v in flags.items()}
-    return float(f"{cfg['lam0']:.4g}"), {k: v for k, v in merged.items() if v is not None}
+    return float(printed(cfg["lam0"])), {k: v for k, v in merged.items() if v is not None}
 
 
 def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, steps: int, budget: tuple[float, str],

@@ -14,14 +14,20 @@ from l2advisor.science.verdict import APPROX, CANNOT, FAILS, HOLDS
 VERDICT_STYLE = {HOLDS: "bold green", APPROX: "bold yellow", CANNOT: "bold magenta", FAILS: "bold red"}
 
 
+def printed(value: float) -> str:
+    """An AutoL2 setting as the printed command gives it (4 digits); `train --advise --autol2`
+    trains with exactly these, so both are one run under one run id."""
+    return f"{value:.4g}"
+
+
 def autol2_flags(cfg: AutoL2Advice, model_file: str, settings: dict) -> str:
     """The `l2advisor train` command line that runs this AutoL2 configuration. The lr, batch size,
     optimizer and momentum are always spelled out, as the probes ran them (`settings`, their
     header's): the probes may have overridden the file's, and lam0 and the refractory time were
     measured with these."""
     flags = [f"l2advisor train {model_file} --budget {cfg.budget_steps} --autol2",
-             f"--lam0 {cfg.lam0:.4g}", f"--refractory-tau {cfg.refractory_tau:.4g}",
-             f"--lam-min {cfg.lam_min:.4g}"]
+             f"--lam0 {printed(cfg.lam0)}", f"--refractory-tau {printed(cfg.refractory_tau)}",
+             f"--lam-min {printed(cfg.lam_min)}"]
     if cfg.decay != AUTOL2_DECAY:
         flags.append(f"--decay {cfg.decay:g}")
     flags.append(f"--lr {cfg.lr:g}")

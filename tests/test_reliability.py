@@ -291,7 +291,7 @@ def test_results_of_other_settings(tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     expect(probe(tiny_model, out), 0)
     expect(probe(tiny_model, out, "--horizon", "3"), 2, "holds results made with other settings",
-           "probe.horizon: 2.0 -> 3.0", "Use --force (force=True in Python) to start over")
+           "probe.horizon: 2.0 -> 3.0", "Use --force to start over")
 
 
 def test_results_of_another_schema_version(tiny_model: Path, tmp_path: Path) -> None:

@@ -7,10 +7,11 @@ training and validation data (map-style datasets, or `(inputs, targets)` tensor 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,7 @@ def probe(
         tell(note)
     for note in spec.notes:  # what a Lightning file defines that the probes do not run
         tell(note)
-    with RunLock(run_dir), open_results(path, header, force=force, compatible=carries_over) as writer:
+    with RunLock(run_dir), _in_api_words(), open_results(path, header, force=force, compatible=carries_over) as writer:
         if writer.previous_settings is not None:
             tell(resize_note(writer.previous_settings, settings, runs, read_results(path)))
         def run(todo: list[Any]) -> None:
@@ -145,6 +146,17 @@ def probe(
     curves = tuple(curve_from_state(s) for s in results.runs.values() if s.done and s.evals)
     return ProbeResults(run_dir=run_dir, probes=tuple(summarize(states, settings.tolerance)), curves=curves,
                         results=results, budget_steps=budget_steps, notices=tuple(notices))
+
+
+@contextlib.contextmanager
+def _in_api_words() -> Iterator[None]:
+    """A refusal of a directory probed with other settings names the keywords, not the flags."""
+    from l2advisor.runs.store import OtherSettings
+
+    try:
+        yield
+    except OtherSettings as refused:
+        raise OtherSettings(refused.conflict, "Pass force=True to start over, or out= a new directory.") from None
 
 
 def _dataset(data: Any) -> Any:

@@ -171,12 +171,22 @@ def settings_conflict(path: Path, header: dict[str, Any],
             + blocking(diff, compatible, existing, header["settings"]) + ")")
 
 
+class OtherSettings(InputError):
+    """A results file written with other settings. `conflict` says how they differ; the message
+    adds what to do, in the command line's words unless `remedy` gives the caller's own."""
+
+    CLI_REMEDY = "Use --force to start over, or --out for a new directory."
+
+    def __init__(self, conflict: str, remedy: str = CLI_REMEDY) -> None:
+        super().__init__(f"{conflict}. {remedy}")
+        self.conflict = conflict
+
+
 def refuse_other_settings(path: Path, header: dict[str, Any],
                           compatible: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None) -> None:
     """What `open_results` (without force) refuses, said before any work is done."""
     if (conflict := settings_conflict(path, header, compatible)) is not None:
-        raise InputError(f"{conflict}. Use --force (force=True in Python) to start over, or --out (out=) for a new "
-                         "directory.")
+        raise OtherSettings(conflict)
 
 
 def _replace_header(path: Path, header: dict[str, Any]) -> None:

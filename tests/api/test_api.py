@@ -118,8 +118,11 @@ def test_another_budget_reuses_the_probes_it_shares(tmp_path: Path) -> None:
     assert len(first.probes) == 3 and len(again.probes) == 4 and again.budget_steps == 10000
     assert any("sized for a budget of 5,000 steps" in n for n in again.notices)
     assert {r["run"]: r["seconds"] for r in first.probes}.items() <= {r["run"]: r["seconds"] for r in again.probes}.items()
-    with pytest.raises(InputError, match="other settings"):  # another window: other runs, refused
+    with pytest.raises(InputError, match="other settings") as refused:  # another window: other runs, refused
         l2advisor.probe(build_model, blobs(256, 1), blobs(128, 2), budget=10000, **{**args, "horizon": 1.0})
+    # in Python's words: the keywords that fix it, not the command line's flags
+    assert "force=True" in str(refused.value) and "out=" in str(refused.value)
+    assert "--force" not in str(refused.value) and "--out" not in str(refused.value)
 
 
 def test_changed_data_or_model_is_refused_on_resume_not_answered_with_old_probes(tmp_path: Path) -> None:

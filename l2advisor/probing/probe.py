@@ -114,12 +114,18 @@ def summarize(states: Sequence[RunState], tolerance: float) -> list[dict[str, An
         metrics = analyze_curve(curve, tolerance=tolerance)  # NaNs for a probe that failed before evaluating
         end = state.end or {}
         rows.append({"run": state.run_id, "lam": curve.lam, "lr": curve.lr, "seed": curve.seed,
-                     "shrink": float(f"{curve.lr * curve.lam:.12g}"),  # 0.01, not 0.010000000000000002
-                     "t_star": metrics.t_star, "tau_star": metrics.tau_star,
+                     "shrink": _digits12(curve.lr * curve.lam),  # 0.01, not 0.010000000000000002
+                     "t_star": metrics.t_star, "tau_star": _digits12(metrics.tau_star),  # a sum of lr*lam
                      "peak": metrics.peak_metric, "final_train_acc": metrics.final_train_acc,
                      "steps": end.get("steps", int(curve.steps[-1]) if len(curve.steps) else 0),
                      "seconds": end.get("seconds"), "status": state.status, "message": end.get("message") or ""})
     return sorted(rows, key=lambda row: (row["lr"], -row["lam"], row["seed"]))
+
+
+def _digits12(value: float) -> float:
+    """`value` to 12 significant digits: products and sums of lr and lam print as 3.99, not
+    3.9900000000000007 (NaN stays NaN)."""
+    return float(f"{value:.12g}")
 
 
 def failure_lines(states: Sequence[RunState]) -> list[str]:

@@ -35,6 +35,9 @@ def test_probe_sized_to_a_budget(tiny_model: Path, tmp_path: Path) -> None:
     rows = json.loads(result.stdout)["probes"]
     assert all(row["shrink"] == float(f"{row['lr'] * row['lam']:.12g}") for row in rows)
     assert any(row["shrink"] == 0.01 for row in rows)  # printed as 0.01, not 0.010000000000000002
+    for row in rows:  # tau* is a sum of lr*lam over t* steps, shown without its float noise
+        assert len(repr(row["tau_star"])) <= 14 and row["tau_star"] == float(f"{row['tau_star']:.12g}")
+        assert abs(row["tau_star"] - row["shrink"] * row["t_star"]) <= 1e-9 * row["tau_star"]
     states = read_results(results_path(out)).runs.values()
     for state in states:  # every rung runs its whole tau window: the same for all
         last = state.evals[-1]

@@ -226,8 +226,7 @@ def _fingerprinted(spec: Any, task: Any) -> Any:
 
     from l2advisor.modelfile.fingerprint import python_task_sha256
 
-    model = spec.build_model()  # build_task checked that it builds
-    return dataclasses.replace(spec, sha256=python_task_sha256(spec.sha256, model, task.train, task.val))
+    return dataclasses.replace(spec, sha256=python_task_sha256(spec.sha256, task.shapes, task.train, task.val))
 
 
 def _budget(budget: int | None) -> int | None:

@@ -20,11 +20,17 @@ from torch import nn
 SAMPLE = 64  # items hashed per dataset, evenly spaced from the first to the last
 
 
-def python_task_sha256(source: str, model: nn.Module, train: Any, val: Any) -> str:
-    """sha256 over build_model's `source`, `model`'s parameter and buffer shapes, and both datasets."""
+def model_shapes(model: nn.Module) -> tuple[str, ...]:
+    """`name:shape:dtype` of every parameter and buffer, in the model's order."""
+    return tuple(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}"
+                 for name, tensor in [*model.named_parameters(), *model.named_buffers()])
+
+
+def python_task_sha256(source: str, shapes: tuple[str, ...], train: Any, val: Any) -> str:
+    """sha256 over build_model's `source`, the built model's `shapes` (`model_shapes`), and both datasets."""
     digest = hashlib.sha256(source.encode())
-    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
-        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
+    for shape in shapes:
+        digest.update(f"{shape};".encode())
     for dataset in (train, val):
         _add_dataset(digest, dataset)
     return digest.hexdigest()

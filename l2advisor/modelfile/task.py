@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from l2advisor.errors import InputError
+from l2advisor.modelfile.fingerprint import model_shapes
 from l2advisor.modelfile.spec import TaskSpec, call_user, describe_user_error
 from l2advisor.modelfile.tensors import as_tensors
 
@@ -27,6 +28,7 @@ class Task:
     train: Dataset
     val: Dataset
     n_outputs: int | None  # classes, when the model outputs (batch, classes) logits
+    shapes: tuple[str, ...] = ()  # the built model's `name:shape:dtype`s (the API's fingerprint)
 
     @property
     def train_size(self) -> int:
@@ -51,7 +53,7 @@ def build_task(spec: TaskSpec) -> Task:
                          f"nothing to train, and nothing for weight decay to act on.")
     n_outputs = check_model_fits(spec, model, train, "training")
     check_model_fits(spec, model, val, "validation")
-    return Task(spec=spec, train=train, val=val, n_outputs=n_outputs)
+    return Task(spec=spec, train=train, val=val, n_outputs=n_outputs, shapes=model_shapes(model))
 
 
 def build_test_set(spec: TaskSpec) -> Dataset | None:

@@ -147,6 +147,24 @@ def test_changed_data_or_model_is_refused_on_resume_not_answered_with_old_probes
         l2advisor.probe(wider, train, val, **{**args, "out": tmp_path / "w"})
 
 
+BUILDS: list[int] = []
+
+
+def counted_model() -> nn.Module:
+    BUILDS.append(1)
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+
+
+def test_a_resumed_probe_builds_the_model_once(tmp_path: Path) -> None:
+    """Every probe reused: one build, the one build_task checks (its shapes are the fingerprint's;
+    the fingerprint built a second model of its own before)."""
+    args = dict(out=tmp_path / "r", progress=False, lr=0.1, batch_size=32, seeds=[0], horizon=2.0, budget=5000)
+    l2advisor.probe(counted_model, blobs(256, 1), blobs(128, 2), **args)
+    BUILDS.clear()
+    again = l2advisor.probe(counted_model, blobs(256, 1), blobs(128, 2), **args)
+    assert len(again.probes) == 3 and len(BUILDS) == 1
+
+
 @pytest.mark.bad_input
 def test_mistakes_are_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="build_model must be a function"):

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from l2advisor.cli.app import err, parse_ints
+from l2advisor.cli.app import err, flag_names, parse_ints
 from l2advisor.errors import InputError
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def check_advise(advise: bool, weight_decay: float | None, paper_preset: bool, a
     if paper_preset:
         raise InputError("--paper-preset fixes the authors' AutoL2 rule, which the probes do not set: drop --advise, "
                          "or use --advise --autol2 for the advised AutoL2 schedule.")
-    if given := [f"--{k.replace('_', '-')}" for k in ADVISED_AUTOL2 if autol2_flags.get(k) is not None]:
+    if given := flag_names(k for k in ADVISED_AUTOL2 if autol2_flags.get(k) is not None):
         it = "them" if len(given) > 1 else "it"
         raise InputError(f"--advise --autol2 takes {', '.join(given)} from the probes (what `recommend --autol2` "
                          f"gives): drop {it}, or drop --advise to set AutoL2 yourself.")

@@ -15,7 +15,7 @@ import importlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
@@ -136,6 +136,11 @@ def internal_error_line(error: BaseException) -> str:
     return (f"[bold red]Internal error[/] (a bug in l2advisor, not a problem with your input or probes): "
             f"{type(error).__name__}: {escape(str(error))}. Please report it with the traceback that "
             "`l2advisor --debug` followed by the same command prints.")
+
+
+def flag_names(keywords: Iterable[str]) -> list[str]:
+    """The command line's flags for Python keywords: lam0 -> --lam0, check_every -> --check-every."""
+    return [f"--{k.replace('_', '-')}" for k in keywords]
 
 
 def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:

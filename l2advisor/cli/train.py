@@ -25,6 +25,7 @@ from l2advisor.cli.app import (
     app,
     catch_interrupt,
     err,
+    flag_names,
     handle_errors,
     out,
     say_notes,
@@ -70,7 +71,7 @@ def autol2_kwargs(lam0: float | None, flags: dict[str, Any], paper: bool, lr: fl
 
     given = {k: v for k, v in flags.items() if v is not None}
     if paper and given:
-        names = ", ".join("--" + k.replace("_", "-") for k in given)
+        names = ", ".join(flag_names(given))
         raise InputError(f"--paper-preset fixes the authors' rule; drop {names} (only --lam0 may be set).")
     if lam0 is None:
         lam0 = 0.1 if paper else autol2_lam0(lr, momentum)
@@ -182,7 +183,7 @@ def train_command(
     if replay is not None:
         weight_decay = replay.lams[0]
     if not use_autol2:
-        stray = [f"--{k.replace('_', '-')}" for k, v in {**autol2_flags, "lam0": lam0}.items() if v is not None]
+        stray = flag_names(k for k, v in {**autol2_flags, "lam0": lam0}.items() if v is not None)
         if stray:
             raise InputError(f"{', '.join(stray)} only appl{'y' if len(stray) > 1 else 'ies'} with --autol2.")
         if weight_decay is None and not advise:

@@ -64,3 +64,10 @@ def test_the_reuse_note_counts_only_finished_probes(tiny_model: Path, tmp_path: 
     said = " ".join(fewer.stderr.split())
     assert fewer.exit_code == 0, fewer.output
     assert "2 of the plan's 3 probes are already here and reused" in said and "outside this plan" not in said
+
+
+def test_flag_names_spell_keywords_as_the_command_line_does() -> None:
+    from l2advisor.cli.app import flag_names
+
+    assert flag_names(["lam0", "check_every", "refractory_tau"]) == ["--lam0", "--check-every", "--refractory-tau"]
+    assert flag_names(k for k in ()) == []

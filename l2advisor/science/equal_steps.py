@@ -9,6 +9,13 @@ Among the lams tied with the best at those steps (within the plateau's noise thr
 advice is the middle one, not the best: on a flat top which lam comes out best is the seed's
 choice (null_weightnorm's advice moved 4x between probe-seed sets when it was the best), while
 the middle of the tied range moves only when the range's edges do.
+
+One exception, for a run much longer than the compared steps: when the smallest probed lam is
+tied and alone still rising as its probe ended (every larger lam peaked and fell back before
+its end), it is the advice and the interval's top. A slow learner (a new user's regression)
+tied every lam at the 400 steps all probes ran, before any learned more than the mean; the
+middle, 0.1, then learned nothing in 4,000 steps where 0.05 reached -0.09 and 0 -0.04 (-MSE).
+A null's probes are all still rising: the rule leaves them alone.
 """
 
 from __future__ import annotations
@@ -75,10 +82,33 @@ def answer_at_equal_steps(fit: Fit, rows: list[LamRow], budget: int) -> EqualSte
         if budget > 2 * fit.common_steps:
             why.append(f"the budget ({budget} steps) is {budget / fit.common_steps:.3g}x longer than that: "
                        f"the probes cannot say whether a smaller lam would pay off by then")
-        lam = middle_lam([r.lam for r in tied])
-        answer = EqualStepsAnswer(lam=lam, interval=(tied[0].lam, tied[-1].lam),
+        lam, top = middle_lam([r.lam for r in tied]), tied[-1].lam
+        if budget > 2 * fit.common_steps and (rising := _rising_alone(rows, tied)) is not None:
+            lam = top = rising.lam  # the larger lams fell back: the interval ends at it too
+            why.append(_sentence_on_rising(rising, budget))
+        answer = EqualStepsAnswer(lam=lam, interval=(tied[0].lam, top),
                                   row=next(r for r in tied if r.lam == lam), reasons=tuple(why))
     return _bounded(answer, rows)
+
+
+def _rising_alone(rows: list[LamRow], tied: list[LamRow]) -> LamRow | None:
+    """The smallest probed lam when it alone was still rising as its probe ended: some seed had not
+    clearly peaked, while every seed of every larger lam peaked and fell back before its end; and
+    it is among the tied. None otherwise (a null's probes are all still rising: none)."""
+    used = [r for r in rows if r.n_seeds > 0]
+    if len(used) < 2 or used[0] not in tied:
+        return None
+    smallest, larger = used[0], used[1:]
+    if smallest.n_peaked < smallest.n_seeds and all(r.n_peaked == r.n_seeds for r in larger):
+        return smallest
+    return None
+
+
+def _sentence_on_rising(row: LamRow, budget: int) -> str:
+    return (f"but lam {row.lam:.3g}, the smallest probed, was still rising when its probe ended ({row.n_seeds - row.n_peaked} "
+            f"of {row.n_seeds} seeds), while every larger lam peaked and fell back before its end: their tops came "
+            f"early, its top had not come, and over {budget} steps it may climb above them, so the advice is lam "
+            f"{row.lam:.3g}, not the middle; probe smaller lams, or longer, to see where its top lies")
 
 
 def _bounded(answer: EqualStepsAnswer, rows: list[LamRow]) -> EqualStepsAnswer:

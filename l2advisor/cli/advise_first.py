@@ -113,4 +113,15 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
         err.print(autol2_panel(made.autol2, title="l2advisor train --advise --autol2"), soft_wrap=False)
     else:
         err.print(advice_panel(made.advice, made.fit, made.metric, made.schedule), soft_wrap=False)
+    _refuse_if_nothing_learned(made.fit)
     return made.advice.weight_decay, made.record
+
+
+def _refuse_if_nothing_learned(fit: Any) -> None:
+    """No budget run from probes that learned nothing: the advice is known to mean nothing."""
+    from l2advisor.science.fit import NOTHING_LEARNED
+
+    if fit.reasons[:1] == (NOTHING_LEARNED,):
+        raise InputError("The probes learned nothing (the panel above says what to check), so no run was "
+                         "trained: fix the model file, or train at a weight decay of your choice with "
+                         "--weight-decay X.")

@@ -252,3 +252,18 @@ def test_each_set_of_probes_is_fitted_once_per_command(tiny_model: Path, tmp_pat
     assert result.exit_code == 0, result.output
     # the follow-up decision, the check for missing follow-ups and the advice: one fit per set of probes
     assert seen and len(seen) == len(set(seen)), seen
+
+
+def test_probes_that_learned_nothing_train_no_run(tmp_path: Path) -> None:
+    """A loss returned as the metric (l2advisor maximizes it): the panel says "nothing was learned",
+    and the budget run at a meaningless advice is not trained (it was, for 2,000 steps, exit 0)."""
+    from conftest import TINY_MODEL, write_model
+
+    model = write_model(tmp_path, TINY_MODEL + "\ndef metric(outputs, targets):\n"
+                        "    return float(nn.functional.cross_entropy(outputs, targets))\n", "loss_as_metric.py")
+    out = tmp_path / "run"
+    result = runner.invoke(app, advise_args(model, out))
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.stderr.split())
+    assert "nothing was learned" in said and "The probes learned nothing" in said and "--weight-decay X" in said
+    assert not results_path(out, TRAIN_FILE).exists() and results_path(out, PROBES_FILE).exists()

@@ -172,17 +172,33 @@ def _exec_file(path: Path) -> ModuleType:
 
 
 def describe_user_error(err: BaseException, path: Path | None = None) -> str:
-    """`ValueError: message (line 12 of model.py: `code`)`, pointing at the user's deepest line."""
+    """`ValueError: message (line 12 of model.py: `code`)`, pointing at the user's deepest line.
+    With no line of `path` in the traceback: where in a library it was raised (`raised in
+    torch/nn/modules/linear.py, line 134`), or nothing when l2advisor's own call of the user's
+    function failed (a wrong signature: the message says it, and our line would mislead)."""
     text = f"{type(err).__name__}: {err}"
     frames = traceback.extract_tb(err.__traceback__)
-    if path is not None:
-        resolved = str(path.resolve())
-        frames = [f for f in frames if str(Path(f.filename).resolve()) == resolved] or frames
-    if frames:
-        last = frames[-1]
-        line = f": `{last.line.strip()}`" if last.line else ""
-        text += f" (line {last.lineno} of {Path(last.filename).name}{line})"
-    return text
+    if not frames:
+        return text
+    mine = [f for f in frames if path is None or str(Path(f.filename).resolve()) == str(path.resolve())]
+    last = (mine or frames)[-1]
+    code = f": `{last.line.strip()}`" if last.line else ""
+    if mine:
+        return text + f" (line {last.lineno} of {Path(last.filename).name}{code})"
+    where = _in_package(Path(last.filename))
+    if where.startswith("l2advisor/"):
+        return text
+    return text + f" (raised in {where}, line {last.lineno}{code})"
+
+
+def _in_package(file: Path) -> str:
+    """`torch/nn/modules/linear.py` for a file under site-packages (or any folder on sys.path);
+    the file's name otherwise."""
+    parts = file.parts
+    for i in range(len(parts) - 1, 0, -1):
+        if parts[i - 1] in ("site-packages", "dist-packages") or (parts[i] == "l2advisor" and i < len(parts) - 1):
+            return "/".join(parts[i:])
+    return file.name
 
 
 def call_user(spec: TaskSpec, func: Callable[..., Any], what: str, *args: Any) -> Any:

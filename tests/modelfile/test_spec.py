@@ -124,3 +124,20 @@ def test_bad_settings(tiny_model: Path, name: str, value: object, expected: str)
 def test_bad_setting_in_file(tmp_path: Path) -> None:
     path = write_model(tmp_path, TINY_MODEL.replace("lr = 0.1", "lr = 'fast'"))
     assert "`lr` must be a number" in spec_error(path)
+
+
+def test_errors_outside_the_file_say_where_they_were_raised(tmp_path: Path) -> None:
+    """No line of the model file in the traceback: a library's line is named as such, and
+    l2advisor's own call of a user function is not named at all (it read as the user's line)."""
+    narrow = write_model(tmp_path, TINY_MODEL.replace("nn.Linear(8, 32)", "nn.Linear(7, 32)"), "narrow.py")
+    with pytest.raises(InputError) as shapes:
+        build_task(load_spec(narrow))
+    assert "raised in torch/nn/modules/linear.py, line" in str(shapes.value) and "task.py" not in str(shapes.value)
+    one_arg = write_model(tmp_path, TINY_MODEL + "\ndef loss(outputs):\n    return outputs.sum()\n", "one_arg.py")
+    with pytest.raises(InputError, match=r"takes 1 positional argument but 2 were given\.$") as signature:
+        build_task(load_spec(one_arg))
+    assert "line" not in str(signature.value).split("TypeError")[1]
+    inside = write_model(tmp_path, TINY_MODEL + "\ndef loss(outputs, targets):\n    raise ValueError('mine')\n",
+                         "inside.py")
+    with pytest.raises(InputError, match=r"ValueError: mine \(line \d+ of inside.py"):  # the control: the user's line
+        build_task(load_spec(inside))

@@ -13,18 +13,28 @@ AUTOL2_KEYS = ("decay", "refractory_tau", "check_every", "patience", "smoothing"
 
 
 def settings_from_advice(advice: Any) -> dict[str, Any]:
-    """AutoL2 keywords from `l2advisor.recommend(...)` (a Recommendation), its `.autol2`
-    (an AutoL2Advice) or the "autol2" dict of advice.json / `recommend --autol2 --json`."""
+    """AutoL2 keywords from `l2advisor.recommend(...)` (a Recommendation: its `.autol2` always
+    holds them), that `.autol2` (an AutoL2Advice), its dict, or advice.json /
+    `recommend --json` output, which carry an "autol2" entry only when `--autol2` was given."""
     source = getattr(advice, "autol2", advice)  # a Recommendation carries its AutoL2Advice
     if isinstance(source, dict) and isinstance(source.get("autol2"), dict):  # advice.json, --json output
         source = source["autol2"]
     if hasattr(source, "to_dict"):
         source = source.to_dict()
     if not isinstance(source, dict) or "lam0" not in source:
-        raise TypeError("from_advice needs l2advisor.recommend(...)'s result, its .autol2, or a dict with lam0, "
-                        f"got {type(advice).__name__}")
+        raise TypeError(not_advice_message(advice))
     keys = ("lam0", "decay", "refractory_tau", "lam_min")
     return {k: float(source[k]) for k in keys if source.get(k) is not None}
+
+
+def not_advice_message(advice: Any) -> str:
+    """Why `advice` holds no AutoL2 settings, and where they are, in one sentence."""
+    if isinstance(advice, dict):
+        return ("from_advice got a dict with neither a `lam0` key nor an `autol2` entry: advice.json holds the "
+                "AutoL2 settings only when written with --autol2 (`l2advisor recommend DIR --autol2`), so rerun "
+                "that, or pass `l2advisor.recommend(DIR)`, whose `.autol2` always holds them.")
+    return (f"from_advice needs AutoL2 settings, got a {type(advice).__name__}: pass `l2advisor.recommend(DIR)` "
+            "(its `.autol2` holds them), that `.autol2`, or the advice.json `l2advisor recommend DIR --autol2` wrote.")
 
 
 def as_trajectory(trajectory: WeightDecayTrajectory | str | Path) -> WeightDecayTrajectory:

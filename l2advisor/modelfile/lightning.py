@@ -71,7 +71,8 @@ def lightning_settings(module: ModuleType, path: Path) -> dict[str, Any] | None:
         raise InputError(f"{where}: manual optimization is not supported; l2advisor trains with its own loop "
                          f"(not supported: {UNSUPPORTED}).")
     found = {"build_model": build_module, **_optimizer_settings(sample, path)}
-    found["notes"] = _unused(sample, found.pop("scheduler", False), path)
+    own_loss = getattr(module, "loss", None) is not None
+    found["notes"] = _unused(sample, found.pop("scheduler", False), own_loss, path)
     if not callable(getattr(module, "build_data", None)):
         found["build_data"], batch_size = _data_builder(sample, datas, path)
         if batch_size is not None:
@@ -79,21 +80,28 @@ def lightning_settings(module: ModuleType, path: Path) -> dict[str, Any] | None:
     return found
 
 
-def _unused(sample: Any, scheduler: bool, path: Path) -> tuple[str, ...]:
+def _unused(sample: Any, scheduler: bool, own_loss: bool, path: Path) -> tuple[str, ...]:
     """What the module defines that the probes will not run, said once each: its own
-    training_step (l2advisor calls forward and the loss) and an lr scheduler."""
+    training_step (l2advisor calls forward and the loss: the file's `loss`, when `own_loss`)
+    and an lr scheduler."""
     notes = []
     own = [name for name in ("training_step", "validation_step") if name in type(sample).__dict__]
     if own:
         notes.append(f"{path.name}: {' and '.join(own)} of {type(sample).__name__} {'is' if len(own) == 1 else 'are'} "
-                     "not called: l2advisor "
-                     "trains forward() with the file's `loss` (cross-entropy by default), so an extra term "
-                     "there (a penalty, a custom loss) is not in these runs; set `loss` in the file for it.")
+                     f"not called: l2advisor {_trained_with(own_loss)}")
     if scheduler:
         notes.append(f"{path.name}: the lr scheduler configure_optimizers() returns is not used: l2advisor runs "
                      "at constant lr unless told --lr-schedule (probes always do: the tau clock needs it; "
                      "`recommend --lr-schedule` sizes the advice for a scheduled run).")
     return tuple(notes)
+
+
+def _trained_with(own_loss: bool) -> str:
+    """How the probes train instead of training_step: with the file's `loss`, or cross-entropy."""
+    if own_loss:
+        return "trains forward() with the file's own `loss`, so what training_step adds beyond it is not in these runs."
+    return ("trains forward() with the file's `loss` (cross-entropy by default), so an extra term "
+            "there (a penalty, a custom loss) is not in these runs; set `loss` in the file for it.")
 
 
 def _optimizer_settings(sample: Any, path: Path) -> dict[str, Any]:

@@ -96,6 +96,14 @@ def test_what_the_probes_will_not_run_is_said(tmp_path: Path) -> None:
         assert any("lr scheduler" in n for n in load_spec(lightning_file(tmp_path / str(len(returned)), body)).notes)
 
 
+def test_a_file_that_sets_loss_is_told_its_loss_is_used(tmp_path: Path) -> None:
+    """With `loss` in the file, the training_step note says that loss is used, not "set loss"."""
+    own_loss = "\n\ndef loss(outputs, targets):\n    return nn.functional.cross_entropy(outputs, targets)\n"
+    note = load_spec(lightning_file(tmp_path, extra=DATAMODULE + own_loss)).notes[0]
+    assert "training_step of Blobs is not called" in note and "the file's own `loss`" in note
+    assert "set `loss`" not in note and "cross-entropy by default" not in note
+
+
 def test_adamw_and_the_modules_own_loaders(tmp_path: Path) -> None:
     own_loaders = '''
 

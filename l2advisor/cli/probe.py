@@ -242,6 +242,15 @@ def probe_outcome(path: Path, runs: list[ProbeRun], every: list[ProbeRun], toler
     return states, summarize(states, tolerance), [r.run_id for r in every[len(runs):]]
 
 
+def all_bad_hint(states: list[RunState]) -> str:
+    """For probes that all failed or diverged: a smaller lr when the smallest lam diverged too
+    (lam is not the cause), else smaller lams or a smaller lr."""
+    from l2advisor.runs.rundir import divergence_hint  # numpy: not behind --help
+
+    diverged = [float(state.meta["lam"]) for state in states if state.status == "diverged"]
+    return divergence_hint(diverged, [float(state.meta["lam"]) for state in states])
+
+
 def say_follow_up(extra: list[str]) -> None:
     if extra:
         err.print(f"Plus {len(extra)} follow-up probes (one more seed) to settle the verdict.")
@@ -262,7 +271,7 @@ def report_failures(states: list[RunState], model_name: str) -> None:
             raise RunFailed(f"All {len(states)} probes failed inside {model_name} (see above), so there is "
                             "nothing to fit; fix what fails there.")
         raise RunFailed(f"All {len(states)} probes failed or diverged (see above), so there is nothing to "
-                        "fit; fix the model file, or probe smaller lams or a smaller lr.")
+                        f"fit; fix the model file, or {all_bad_hint(states)}.")
     if bad:
         err.print(f"[yellow]{len(bad)} of {len(states)} probes failed or diverged; "
                   "`l2advisor recommend` leaves them out.[/]")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import numpy as np
 
 from l2advisor.errors import InputError
 from l2advisor.runs.store import Results, RunState, read_results
-from l2advisor.science.curves import Curve
+from l2advisor.science.curves import Curve, analyze_curve
 
 PROBES_FILE = "probes.jsonl"
 TRAIN_FILE = "train.jsonl"
@@ -77,16 +79,26 @@ def probe_gaps(results: Results) -> tuple[list[ProbeGap], list[ProbeGap]]:
 
 def unusable_message(reasons: tuple[str, ...], curves: list[Curve], where: object) -> str:
     """Why probes that ended give nothing to fit, and what to do: a failure (an exception in
-    the model's code, recorded in the results) is fixed in the model; a divergence needs smaller
-    lams or a smaller lr."""
+    the model's code, recorded in the results) is fixed in the model; a divergence needs a
+    smaller lr, or smaller lams unless the smallest lam diverged too (divergence_hint)."""
     statuses = {cv.status for cv in curves}
     hints = []
     if "failed" in statuses:
         hints.append("fix what made them fail (`l2advisor probe` showed each error; probes.jsonl keeps them)")
     if statuses - {"failed"}:
-        hints.append("probe smaller lams or a smaller lr")
+        diverged = [cv.lam for cv in curves if cv.status != "failed" and analyze_curve(cv).diverged]
+        hints.append(divergence_hint(diverged, [cv.lam for cv in curves]))
     return (f"None of the {len(curves)} probes that ended in {where} is usable (" + "; ".join(reasons[1:])
             + "), so there is nothing to advise from; " + ", or ".join(hints) + ".")
+
+
+def divergence_hint(diverged_lams: Sequence[float], lams: Sequence[float]) -> str:
+    """What to change for diverged probes: when even the smallest probed lam (of `lams`) is
+    among `diverged_lams`, lam is not the cause, so a smaller lr; else smaller lams or lr."""
+    smallest = min(lams, default=math.nan)
+    if smallest in diverged_lams:
+        return f"use a smaller lr (even the smallest lam probed, {smallest:.3g}, diverged: lam is not the cause)"
+    return "probe smaller lams or a smaller lr"
 
 
 def sized_for_warning(results: Results, steps: int) -> str | None:

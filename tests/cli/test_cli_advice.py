@@ -271,6 +271,21 @@ def test_all_probes_diverged_is_a_failed_run(tmp_path: Path) -> None:
     result = recommend(write_run(tmp_path / "div", curves), "--budget", "3000")
     assert result.exit_code == 1
     assert "nothing to advise" in flat(result.stderr) and "Traceback" not in result.output
+    # even the smallest lam diverged: lam is not the cause, so the hint is a smaller lr alone
+    assert "use a smaller lr (even the smallest lam probed" in flat(result.stderr)
+    assert "smaller lams" not in flat(result.stderr)
+
+
+def test_only_larger_lams_diverging_keeps_the_lam_hint(tmp_path: Path) -> None:
+    """The smallest lam failed (an error, not a divergence), the others diverged: smaller lams
+    may still help, so the hint names them beside a smaller lr."""
+    smallest = min(cv.lam for cv in S.family())
+    curves = [Curve(lam=cv.lam, lr=cv.lr, seed=cv.seed, steps=cv.steps, tau=cv.tau,
+                    val_metric=cv.val_metric, train_acc=cv.train_acc, train_loss=cv.train_loss * math.inf,
+                    status="failed" if cv.lam == smallest else "diverged") for cv in S.family()]
+    result = recommend(write_run(tmp_path / "div", curves), "--budget", "3000")
+    assert result.exit_code == 1
+    assert "fix what made them fail" in flat(result.stderr) and "probe smaller lams or a smaller lr" in flat(result.stderr)
 
 
 @pytest.mark.bad_input

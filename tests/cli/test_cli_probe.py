@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from l2advisor.cli.app import app
+from l2advisor.cli.probe import report_failures
+from l2advisor.errors import RunFailed
 from l2advisor.runs.rundir import results_path
-from l2advisor.runs.store import read_results
+from l2advisor.runs.store import RunState, read_results
 
 runner = CliRunner()
 
@@ -153,3 +156,20 @@ def test_ctrl_c_in_a_forked_data_worker_is_left_to_the_main_process(monkeypatch)
     monkeypatch.setattr(os, "getpid", lambda: interrupt.pid)  # the main process
     interrupt._handle(2, None)
     assert interrupt()
+
+
+def test_all_probes_bad_hints_at_lam_only_when_the_smallest_lam_did_not_diverge() -> None:
+    """Every lam diverged: a smaller lr (lam is not the cause); the smallest lam failed and only
+    larger ones diverged: smaller lams too. (tests/test_reliability.py runs the first for real.)"""
+    def states(smallest_status: str) -> list[RunState]:
+        return [RunState(f"lam={lam:g}", {"lam": lam, "lr": 0.1, "seed": 0},
+                         end={"status": smallest_status if lam == 0.1 else "diverged", "message": "boom"})
+                for lam in (0.1, 0.2, 0.4)]
+
+    with pytest.raises(RunFailed) as every_lam:
+        report_failures(states("diverged"), "model.py")
+    assert "or use a smaller lr (even the smallest lam probed, 0.1, diverged" in str(every_lam.value)
+    assert "smaller lams" not in str(every_lam.value)
+    with pytest.raises(RunFailed) as larger_lams:
+        report_failures(states("failed"), "model.py")
+    assert str(larger_lams.value).endswith("fix the model file, or probe smaller lams or a smaller lr.")

@@ -3,6 +3,8 @@ an advice, and a trajectory from AutoL2's events. Imports no training framework.
 
 from __future__ import annotations
 
+import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,31 @@ def settings_from_advice(advice: Any) -> dict[str, Any]:
         raise TypeError(not_advice_message(advice))
     keys = ("lam0", "decay", "refractory_tau", "lam_min")
     return {k: float(source[k]) for k in keys if source.get(k) is not None}
+
+
+def advice_lr(advice: Any) -> float | None:
+    """The learning rate an advice was made for (its AutoL2 settings keep lr*lam at the probes'
+    values at that lr); None when the advice does not say."""
+    source = getattr(advice, "autol2", advice)
+    if isinstance(source, dict) and isinstance(source.get("autol2"), dict):
+        source = source["autol2"]
+    lr = source.get("lr") if isinstance(source, dict) else getattr(source, "lr", None)
+    return float(lr) if isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0 else None
+
+
+def warn_if_other_lr(advised_lr: float | None, optimizer: Any, who: str) -> None:
+    """Warn when the optimizer trains at another lr than the advice was made for: lam0 and lam_min
+    set lr*lam, so at another lr they are another schedule. The lr before any scheduler's warmup
+    (`initial_lr`) is compared."""
+    if advised_lr is None:
+        return
+    lrs = sorted({float(g.get("initial_lr", g["lr"])) for g in optimizer.param_groups})
+    if all(math.isclose(lr, advised_lr, rel_tol=1e-6) for lr in lrs):
+        return
+    shown = ", ".join(f"{lr:g}" for lr in lrs)
+    warnings.warn(f"{who}: the advice was made for lr={advised_lr:g} but the optimizer trains at lr={shown}; its "
+                  "lam0 and lam_min hold lr*lam at the probes' values only at the advised lr: advise for this lr "
+                  "(`l2advisor recommend DIR --autol2 --lr X`, or l2advisor.recommend(DIR, lr=X)).", stacklevel=3)
 
 
 def not_advice_message(advice: Any) -> str:

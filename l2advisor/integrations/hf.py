@@ -25,7 +25,13 @@ from typing import Any
 from transformers import TrainerCallback
 from transformers.trainer_callback import ExportableState
 
-from l2advisor.integrations._config import as_trajectory, json_safe_settings, settings_from_advice
+from l2advisor.integrations._config import (
+    advice_lr,
+    as_trajectory,
+    json_safe_settings,
+    settings_from_advice,
+    warn_if_other_lr,
+)
 from l2advisor.training.autol2 import AutoL2
 from l2advisor.training.trajectory import ReplaySchedule, WeightDecayTrajectory
 
@@ -40,6 +46,7 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
     def __init__(self, lam0: float, *, accuracy_key: str = "train_accuracy", log_name: str = "weight_decay",
                  param_groups: Any = "exclude_1d", **autol2: Any) -> None:
         self.settings = json_safe_settings({"lam0": lam0, "param_groups": param_groups, **autol2})
+        self.advised_lr: float | None = None  # from_advice: the lr the advice was made for
         self.accuracy_key, self.log_name = accuracy_key, log_name
         self.autol2: AutoL2 | None = None
         self.restored_state: dict[str, Any] | None = None  # set by the Trainer on resume
@@ -49,7 +56,9 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
     @classmethod
     def from_advice(cls, advice: Any, **kwargs: Any) -> AutoL2TrainerCallback:
         """From `l2advisor.recommend(...)`: lam0, decay, refractory_tau and lam_min of its `.autol2`."""
-        return cls(**{**settings_from_advice(advice), **kwargs})
+        callback = cls(**{**settings_from_advice(advice), **kwargs})
+        callback.advised_lr = advice_lr(advice)  # warned about at the start when the optimizer's differs
+        return callback
 
     @staticmethod
     def replay(trajectory: WeightDecayTrajectory | str | Path, **kwargs: Any) -> WeightDecayReplayCallback:
@@ -60,6 +69,7 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
             raise ValueError("AutoL2TrainerCallback needs the Trainer's optimizer at on_train_begin.")
         self.settings.setdefault("check_every", max(1, int(state.logging_steps)))
         _warn_if_rarely_logged(args, state)
+        warn_if_other_lr(self.advised_lr, optimizer, "AutoL2TrainerCallback")
         self.autol2 = AutoL2(optimizer, **self.settings)
         if self.restored_state is None and state.global_step > 0:
             self._take_saved_state(state)

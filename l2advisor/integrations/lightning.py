@@ -23,7 +23,13 @@ from typing import Any
 
 import lightning.pytorch as pl
 
-from l2advisor.integrations._config import as_trajectory, json_safe_settings, settings_from_advice
+from l2advisor.integrations._config import (
+    advice_lr,
+    as_trajectory,
+    json_safe_settings,
+    settings_from_advice,
+    warn_if_other_lr,
+)
 from l2advisor.training.autol2 import AutoL2
 from l2advisor.training.trajectory import ReplaySchedule, WeightDecayTrajectory
 
@@ -48,6 +54,7 @@ class AutoL2Callback(pl.Callback):
                  **autol2: Any) -> None:
         super().__init__()
         self.settings = json_safe_settings({"lam0": lam0, **autol2})
+        self.advised_lr: float | None = None  # from_advice: the lr the advice was made for
         checked = {k: v for k, v in self.settings.items() if k != "param_groups"}  # groups: at the start
         AutoL2(_stand_in(), **checked)  # a bad setting fails here, not at the first step
         self.accuracy_key, self.log_name = accuracy_key, log_name
@@ -58,7 +65,9 @@ class AutoL2Callback(pl.Callback):
     @classmethod
     def from_advice(cls, advice: Any, **kwargs: Any) -> AutoL2Callback:
         """From `l2advisor.recommend(...)`: lam0, decay, refractory_tau and lam_min of its `.autol2`."""
-        return cls(**{**settings_from_advice(advice), **kwargs})
+        callback = cls(**{**settings_from_advice(advice), **kwargs})
+        callback.advised_lr = advice_lr(advice)  # warned about at the start when the optimizer's differs
+        return callback
 
     @staticmethod
     def replay(trajectory: WeightDecayTrajectory | str | Path, **kwargs: Any) -> WeightDecayReplay:
@@ -69,7 +78,9 @@ class AutoL2Callback(pl.Callback):
             raise ValueError("AutoL2Callback needs automatic optimization; this module sets "
                              "automatic_optimization = False: call l2advisor.AutoL2's step() in "
                              "training_step after your optimizer.step() instead.")
-        self.autol2 = AutoL2(_only_optimizer(trainer), **self.settings)
+        optimizer = _only_optimizer(trainer)
+        warn_if_other_lr(self.advised_lr, optimizer, "AutoL2Callback")
+        self.autol2 = AutoL2(optimizer, **self.settings)
         if self._restored is not None:  # resumed: the checkpoint's state, not a fresh start
             self.autol2.load_state_dict(self._restored)
             self._restored = None

@@ -124,3 +124,17 @@ def test_too_few_logged_losses_are_warned_about(tmp_path: Path) -> None:
         warnings.simplefilter("error", UserWarning)
         warnings.filterwarnings("ignore", message="(?!AutoL2)")  # only ours
         trainer([AutoL2TrainerCallback(**AUTOL2)], tmp_path / "many", 4 * STEPS_PER_EPOCH).train()
+
+
+def test_an_advice_for_another_lr_is_warned_about(tmp_path: Path) -> None:
+    """The Trainer trains at lr 0.2: an advice made at 0.1 set lr*lam for 0.1 (it was silent)."""
+    import warnings
+
+    other = AutoL2TrainerCallback.from_advice({"autol2": {"lam0": 0.1, "lr": 0.1}}, check_every=2)
+    with pytest.warns(UserWarning, match=r"made for lr=0.1 but the optimizer trains at lr=0.2"):
+        trainer([other], tmp_path / "other", 2).train()
+    same = AutoL2TrainerCallback.from_advice({"autol2": {"lam0": 0.1, "lr": 0.2}}, check_every=2)
+    with warnings.catch_warnings():  # the control: the advice's own lr
+        warnings.simplefilter("error", UserWarning)
+        warnings.filterwarnings("ignore", message="(?!AutoL2TrainerCallback)")
+        trainer([same], tmp_path / "same", 2).train()

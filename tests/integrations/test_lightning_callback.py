@@ -168,3 +168,17 @@ def test_a_warmup_from_lr_zero_trains(tmp_path: Path) -> None:
     assert callback.autol2 is not None and callback.autol2.step_count == 8
     # tau sums each step's lr*lam: at most lam0 times the warmup's lrs (decays only lower it)
     assert 0 < callback.autol2.tau <= 0.1 * 0.2 * (0 + 0.25 + 0.5 + 0.75 + 1 + 1 + 1 + 1) + 1e-12
+
+
+def test_an_advice_for_another_lr_is_warned_about(tmp_path: Path) -> None:
+    """The module trains at lr 0.2: an advice made at 0.1 set lr*lam for 0.1 (it was silent)."""
+    import warnings
+
+    other = AutoL2Callback.from_advice({"autol2": {"lam0": 0.1, "lr": 0.1}}, check_every=2)
+    with pytest.warns(UserWarning, match=r"made for lr=0.1 but the optimizer trains at lr=0.2"):
+        fit([other], 2, tmp_path / "other")
+    same = AutoL2Callback.from_advice({"autol2": {"lam0": 0.1, "lr": 0.2}}, check_every=2)
+    with warnings.catch_warnings():  # the control: the advice's own lr
+        warnings.simplefilter("error", UserWarning)
+        warnings.filterwarnings("ignore", message="(?!AutoL2Callback)")
+        fit([same], 2, tmp_path / "same")

@@ -232,6 +232,11 @@ def _c_used(fit: Fit, advice: Advice) -> str:
     return f" (the advice uses c = {advice.c:.3g})"
 
 
+def has_train_accuracy(curves: list[Curve]) -> bool:
+    """Whether the probes recorded a training accuracy (a regression's train_acc is NaN throughout)."""
+    return any(math.isfinite(float(acc)) for cv in curves for acc in cv.train_acc)
+
+
 def fit_summary(fit: Fit) -> dict[str, Any]:
     """What the panel's verdict line shows of the fit (fit.json has the rest)."""
     return {"b": fit.b, "b_interval": list(fit.b_interval), "steps_over_tau": fit.steps_over_tau,
@@ -263,7 +268,7 @@ def make_recommendation(run_dir: Path, budget: float | None, unit: str, lr: floa
         raise InputError(f"--budget must be a finite number > 0, got {budget!r}.")
     if budget is None and unit != "steps":
         raise InputError("--unit applies to --budget: give both, or neither for the budget the probes were sized for.")
-    results, _, fit, (missing, failed) = load_and_fit(run_dir)
+    results, curves, fit, (missing, failed) = load_and_fit(run_dir)
     if budget is None:
         budget = _sized_for(results, run_dir)
     steps = _budget(results, budget, unit)
@@ -288,7 +293,7 @@ def make_recommendation(run_dir: Path, budget: float | None, unit: str, lr: floa
         flags = autol2_flags(cfg, settings.get("model_file", "MODEL_FILE"), settings)
         if scheduled:
             flags += f" --lr-schedule {lr_schedule}" + (f" --warmup {warmup}" if warmup else "")
-        snippet = autol2_snippet(cfg, results.optimizer, results.momentum)
+        snippet = autol2_snippet(cfg, results.optimizer, results.momentum, has_train_accuracy(curves))
         record["autol2"] = {**cfg.to_dict(), "train_command": flags, "snippet": snippet, **gaps, **schedule,
                             "fit": record["fit"]}
     write_json(Path(run_dir) / ADVICE_FILE, record)

@@ -40,9 +40,10 @@ def autol2_flags(cfg: AutoL2Advice, model_file: str, settings: dict) -> str:
     return " ".join(flags)
 
 
-def autol2_snippet(cfg: AutoL2Advice, optimizer: str = "sgd", momentum: float = 0.0) -> str:
+def autol2_snippet(cfg: AutoL2Advice, optimizer: str = "sgd", momentum: float = 0.0, accuracy: bool = True) -> str:
     """A Python snippet for the user's own training loop, with the probes' optimizer and momentum
-    (the clock and AutoL2's refractory time were measured with them)."""
+    (the clock and AutoL2's refractory time were measured with them). `accuracy`: the task has a
+    training accuracy (else AutoL2 steps on the loss alone)."""
     decay = "" if cfg.decay == AUTOL2_DECAY else f", decay={cfg.decay:g}"
     extra = f", momentum={momentum:g}" if optimizer == "sgd" and momentum else ""
     name = "AdamW" if optimizer == "adamw" else "SGD"
@@ -55,8 +56,13 @@ def autol2_snippet(cfg: AutoL2Advice, optimizer: str = "sgd", momentum: float = 
         f"for step in range({cfg.budget_steps}):",
         "    ...  # forward, loss (without an L2 term), backward",
         "    optimizer.step()",
-        "    sched.step(loss.item(), train_accuracy)  # after optimizer.step(), before any lr scheduler",
+        f"    {_sched_step(accuracy)}  # after optimizer.step(), before any lr scheduler",
     ])
+
+
+def _sched_step(accuracy: bool) -> str:
+    """AutoL2's step call: the loss, and the training accuracy where the task has one."""
+    return "sched.step(loss.item(), train_accuracy)" if accuracy else "sched.step(loss.item())"
 
 
 def autol2_panel(cfg: AutoL2Advice, title: str = "l2advisor recommend --autol2") -> Panel:

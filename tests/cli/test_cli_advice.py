@@ -3,11 +3,13 @@ known answer (c = 3, lam_c = 0.02, lr = 0.1; tests/synthetic.py), plus one real 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import traceback
 from pathlib import Path
 
+import numpy as np
 import pytest
 import synthetic as S
 import torch
@@ -215,6 +217,22 @@ def test_autol2_snippet_uses_the_probes_optimizer(tmp_path: Path, optimizer: str
     scope = {"torch": torch, "model": model, "loss": loss, "train_accuracy": 0.5}
     exec(d["snippet"], scope)
     assert type(scope["optimizer"]).__name__ == ("AdamW" if optimizer == "adamw" else "SGD")
+
+
+def test_autol2_snippet_without_a_training_accuracy_steps_on_the_loss(tmp_path: Path) -> None:
+    """A regression (a custom metric, train_acc NaN throughout): the snippet must not pass a
+    train_accuracy the user's loop does not have; AutoL2 steps on the loss alone."""
+    curves = [dataclasses.replace(cv, train_acc=np.full(cv.steps.size, np.nan)) for cv in S.family()]
+    run_dir = write_run(tmp_path / "r", curves)
+    d = as_json(run_dir, "--budget", "40", "--autol2")
+    assert "sched.step(loss.item())" in d["snippet"] and "train_accuracy" not in d["snippet"]
+    assert "train_accuracy" not in recommend(run_dir, "--budget", "40", "--autol2").stdout
+    model = torch.nn.Linear(2, 2)
+    loss = model(torch.ones(1, 2)).sum()
+    loss.backward()
+    scope = {"torch": torch, "model": model, "loss": loss}  # no train_accuracy in a regression's loop
+    exec(d["snippet"], scope)
+    assert scope["sched"].step_count == 40
 
 
 def test_does_not_hold_far_past_the_probes_expects_a_lower_bound(tmp_path: Path) -> None:

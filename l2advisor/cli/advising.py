@@ -174,8 +174,8 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
     if schedule is not None:  # the run, not its constant-lr equivalent
         warm = f" after {schedule['warmup']} warmup steps" if schedule["warmup"] else ""
         run = f"(peak) for {schedule['run_steps']} steps of {schedule['lr_schedule']} lr{warm}"
-    head.add_row("use", f"[bold cyan]weight_decay={_num(a.weight_decay, '.3g')}[/]  (interval "
-                        f"{_num(lo)} .. {_num(hi)})   at lr={_num(a.lr, 'g')} {run}")
+    head.add_row("use", f"[bold cyan]weight_decay={_num(a.weight_decay, '.3g')}[/]  ({_interval_text(lo, hi)})   "
+                        f"at lr={_num(a.lr, 'g')} {run}")
     peak_step = a.predicted_peak_step if schedule is None else schedule["peak_step"]
     when = ("not within the run (its lr decays to 0 before the peak's tau)" if schedule is not None and
             math.isinf(peak_step) else f"around step {_num(peak_step, '.0f')}")
@@ -199,11 +199,7 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
                  f"not hold, so no formula is rescaled: the advice is a measured lam")
         head.add_row("schedule", f"sum of lr_t = {sv['lr_integral']:.3f} x lr*T: the tau clock sees {clock}")
     head.add_row("expect", pred)
-    head.add_row("verdict", f"[{VERDICT_STYLE.get(a.verdict, 'bold')}]{a.verdict}[/]: "
-                            f"b={_num(f.b, '.2f')} [{_num(f.b_interval[0], '.2f')}, "
-                            f"{_num(f.b_interval[1], '.2f')}] (tau clock 1), {c_text(f, why=False)}{_c_used(f, a)}, "
-                            f"lam_c={_num(f.lam_c)}, "
-                            f"train acc {_num(f.train_acc, '.4f')}, {f.n_usable} probes")
+    head.add_row("verdict", f"[{VERDICT_STYLE.get(a.verdict, 'bold')}]{a.verdict}[/]: {_fit_line(f, a)}")
     why = [f"- {escape(r)}" for r in a.reasons]
     doubts = caveats(f, a)
     rules = Table(title="zero-cost rules of thumb, for contrast", title_justify="left",
@@ -219,6 +215,31 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
         parts += ["", "[bold yellow]caveats[/]", *[f"- {escape(c)}" for c in doubts]]
     parts += ["", rules]
     return Panel(Group(*parts), title="l2advisor recommend", title_align="left", expand=False)
+
+
+def _interval_text(lo: float, hi: float) -> str:
+    """The advice's interval, or in words that there is none (one lam bounds nothing)."""
+    if not (math.isfinite(lo) or math.isfinite(hi)):
+        return "no interval"
+    return f"interval {_num(lo)} .. {_num(hi)}"
+
+
+def _b_text(fit: Fit) -> str:
+    """b against the tau clock's 1, with its interval when known; in words when not measurable."""
+    if not math.isfinite(fit.b):
+        return "b not measurable"
+    lo, hi = fit.b_interval
+    interval = f" [{_num(lo, '.2f')}, {_num(hi, '.2f')}]" if math.isfinite(lo) and math.isfinite(hi) else ""
+    return f"b={_num(fit.b, '.2f')}{interval} (tau clock 1)"
+
+
+def _fit_line(fit: Fit, advice: Advice) -> str:
+    """The verdict line's measurements; what could not be measured is said so, not shown as "-"."""
+    known = all(math.isfinite(v) for v in fit.c_interval)
+    c = c_text(fit, why=False, with_interval=known) if math.isfinite(fit.c) else "c not measurable"
+    lam_c = f"lam_c={_num(fit.lam_c)}" if math.isfinite(fit.lam_c) else "lam_c not measurable"
+    acc = f"train acc {_num(fit.train_acc, '.4f')}" if math.isfinite(fit.train_acc) else "train acc not measured"
+    return f"{_b_text(fit)}, {c}{_c_used(fit, advice)}, {lam_c}, {acc}, {fit.n_usable} probes"
 
 
 def _c_used(fit: Fit, advice: Advice) -> str:

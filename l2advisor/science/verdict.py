@@ -68,6 +68,13 @@ def _clock_comparison(ratio: float) -> str:
     return f"{1 / ratio:.2g}x better on steps than on tau"
 
 
+def _clocks_rising(n: int) -> str:
+    """The subject of "... curves that rise through levels the probes share", counted in words."""
+    if n == 0:
+        return "no lr*lam value has"
+    return f"only {n} lr*lam value{'' if n == 1 else 's'} {'has' if n == 1 else 'have'}"
+
+
 def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[str, list[str]]:
     """Apply the module docstring's rules; returns (verdict, reasons with the numbers).
 
@@ -79,7 +86,7 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
     v, why = HOLDS, []
     b, (lo, hi), ratio = f["b"], f["b_interval"], f["steps_over_tau"]
     if n_clocks < MIN_LAMS:
-        return FAILS, [f"only {n_clocks} lr*lam value(s) have curves that rise through levels the "
+        return FAILS, [f"{_clocks_rising(n_clocks)} curves that rise through levels the "
                        f"probes share (need {MIN_LAMS}): too few to show which clock sets the time to the top, "
                        "so the relations are not taken to hold"]
     why.append(f"b = {b:.2f} {_ci(lo, hi)} over {n_clocks} lr*lam values: the time to "

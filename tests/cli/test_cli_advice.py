@@ -254,6 +254,17 @@ def test_relations_that_do_not_hold_give_a_measured_lam(tmp_path: Path) -> None:
     assert d["verdict"] == "does not hold" and d["weight_decay"] in S.ladder()
 
 
+def test_what_could_not_be_measured_is_said_in_words(tmp_path: Path) -> None:
+    """One lam probed: b (and the advice's interval) cannot be measured; the panel says so, with
+    no "b=- [-, -]" placeholders, and the fit's reason counts the lr*lam values in words."""
+    one = write_run(tmp_path / "one", S.family(lams=[0.01]))
+    text = flat(recommend(one, "--budget", "20000").stdout)
+    assert "does not hold" in text and "b not measurable" in text and "no interval" in text
+    assert "b=-" not in text and "[-, -]" not in text and "- .. -" not in text
+    assert "no lr*lam value has curves that rise through levels the probes share" in text
+    assert "b=1" in flat(recommend(write_run(tmp_path / "all", S.family()), "--budget", "3000").stdout)  # control
+
+
 def test_probes_above_the_plateau_cannot_tell_and_say_the_advice_is_unconfirmed(tmp_path: Path) -> None:
     above = write_run(tmp_path / "above", S.family(lam_c=0.0005, alpha=0.0))  # lr-driven timing
     result = recommend(above, "--budget", "20000")

@@ -276,6 +276,16 @@ def test_the_reasons_say_what_their_numbers_say():
     assert any("5x better on tau than on steps" in r for r in why), why
 
 
+@pytest.mark.parametrize(("n", "said"), [
+    (0, "no lr*lam value has curves that rise"),
+    (1, "only 1 lr*lam value has curves that rise"),
+    (2, "only 2 lr*lam values have curves that rise")])
+def test_too_few_clocks_are_counted_in_words(n, said):
+    verdict, why = decide_verdict(_f(1.0, (0.9, 1.1)), n, no_effect=False, edge="")
+    assert verdict == FAILS and why[0].startswith(said), why
+    assert "value(s)" not in why[0]
+
+
 def test_verdict_edge_caps():
     v, why = decide_verdict(_f(1.0, (0.9, 1.1)), 5, no_effect=False, edge="c is a lower bound")
     assert v == APPROX and "c is a lower bound" in why

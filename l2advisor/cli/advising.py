@@ -24,7 +24,7 @@ from rich.table import Table
 
 from l2advisor.cli.app import err, out
 from l2advisor.cli.autol2_advice import VERDICT_STYLE, autol2_flags, autol2_snippet, print_autol2
-from l2advisor.cli.budget import UNITS, budget_steps
+from l2advisor.cli.budget import UNITS, budget_steps, budget_words
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.runs.lock import running_holder
@@ -163,17 +163,19 @@ def schedule_view(name: str, warmup: int, steps: int, advice: Advice, constant_l
             "peak_step": steps_to_reach(name, steps, lam_steps, warmup) if math.isfinite(lam_steps) else math.nan}
 
 
-def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any] | None = None) -> Panel:
-    """The answer first, then why, then what could be wrong, then the zero-cost contrast."""
+def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any] | None = None,
+                 epochs: float | None = None) -> Panel:
+    """The answer first, then why, then what could be wrong, then the zero-cost contrast.
+    `epochs`: the budget, when the user gave it in epochs (echoed with its steps)."""
     a, f = advice, fit
     lo, hi = a.interval
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
-    run = f"for {a.budget_steps} steps"
+    run = f"for {_run_length(a.budget_steps, epochs)}"
     if schedule is not None:  # the run, not its constant-lr equivalent
         warm = f" after {schedule['warmup']} warmup steps" if schedule["warmup"] else ""
-        run = f"(peak) for {schedule['run_steps']} steps of {schedule['lr_schedule']} lr{warm}"
+        run = f"(peak) for {_run_length(schedule['run_steps'], epochs)} of {schedule['lr_schedule']} lr{warm}"
     head.add_row("use", f"[bold cyan]weight_decay={_num(a.weight_decay, '.3g')}[/]  ({_interval_text(lo, hi)})   "
                         f"at lr={_num(a.lr, 'g')} {run}")
     peak_step = a.predicted_peak_step if schedule is None else schedule["peak_step"]
@@ -215,6 +217,11 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
         parts += ["", "[bold yellow]caveats[/]", *[f"- {escape(c)}" for c in doubts]]
     parts += ["", rules]
     return Panel(Group(*parts), title="l2advisor recommend", title_align="left", expand=False)
+
+
+def _run_length(steps: int, epochs: float | None) -> str:
+    """The run's length in the user's unit: "4600 steps", or "100 epochs (4600 steps)"."""
+    return f"{steps} steps" if epochs is None else budget_words(epochs, "epochs", steps)
 
 
 def _interval_text(lo: float, hi: float) -> str:
@@ -333,5 +340,6 @@ def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None,
     elif cfg is not None:
         print_autol2(cfg, record["autol2"]["train_command"], record["autol2"]["snippet"])
     else:
-        out.print(advice_panel(made.advice, made.fit, made.metric, made.schedule), soft_wrap=False)
+        epochs = record["budget"] if record["unit"] == "epochs" else None
+        out.print(advice_panel(made.advice, made.fit, made.metric, made.schedule, epochs), soft_wrap=False)
         err.print(f"Wrote {Path(run_dir) / ADVICE_FILE} and {FIT_FILE}; figures: [bold]l2advisor report {run_dir}[/]")

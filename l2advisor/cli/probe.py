@@ -100,7 +100,13 @@ def probe(
 
     Re-running the same command resumes: finished probes are reused, unfinished ones restart.
     """
-    from l2advisor.cli.budget import budget_steps, check_budget, small_set_note
+    from l2advisor.cli.budget import (
+        budget_flags,
+        budget_steps,
+        budget_words,
+        check_budget,
+        small_set_note,
+    )
     from l2advisor.modelfile.task import build_task
     from l2advisor.probing.settings import probe_settings
     from l2advisor.training.train import resolve_device
@@ -136,7 +142,8 @@ def probe(
     path, runs, every, training_seconds = probe_into(
         spec, task, settings, plan, run_dir, str(torch_device), force=force,
         probe_budget_given=probe_budget is not None, replicas=batch_replicas if batched else 1, jobs=jobs,
-        devices=devices, backend=backend, scheduler=scheduler, model_file=model_file, overrides=overrides)
+        devices=devices, backend=backend, scheduler=scheduler, model_file=model_file, overrides=overrides,
+        budget_text=None if steps is None else budget_words(budget, unit, steps))
     states, rows, extra = probe_outcome(path, runs, every, settings.tolerance)
     if as_json:
         out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "probes": rows, "follow_up": extra,
@@ -146,20 +153,22 @@ def probe(
         say_follow_up(extra)
     report_failures(states, spec.path.name)  # all failed: raises, with no "Next" to a fit that cannot run
     if not as_json:
-        err.print(f"Next: [bold]l2advisor recommend {run_dir} --budget {steps or 'STEPS'}[/]")
+        again = "--budget STEPS" if steps is None else budget_flags(budget, unit, steps)
+        err.print(f"Next: [bold]l2advisor recommend {run_dir} {again}[/]")
 
 
 def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetPlan | None, run_dir: Path,
                device: str, *, force: bool, probe_budget_given: bool, replicas: int, jobs: int = 0,
                devices: str | None = None, backend: str = "loky", scheduler: str | None = None,
-               model_file: Path, overrides: dict[str, Any], restart_if_stale: bool = False
-               ) -> tuple[Path, list[ProbeRun], list[ProbeRun], float]:
+               model_file: Path, overrides: dict[str, Any], restart_if_stale: bool = False,
+               budget_text: str | None = None) -> tuple[Path, list[ProbeRun], list[ProbeRun], float]:
     """Run the planned probes into `run_dir` (finished ones reused, a follow-up round when the
     verdict needs it), progress on stderr: what `l2advisor probe` and `train --advise` share.
     Returns the results file, the planned probes, every probe run (follow-ups included) and the
     seconds spent training and evaluating. Ctrl-C: says how to resume and exits 130.
     `restart_if_stale` (train --advise --force): probes that cannot be reused (other settings,
-    an edited model file) start over; reusable ones, re-sized for another budget, are kept."""
+    an edited model file) start over; reusable ones, re-sized for another budget, are kept.
+    `budget_text`: the budget as the user gave it, for the sizing line (else its steps)."""
     from l2advisor.probing.budget import sizing_note
     from l2advisor.probing.follow_up import run_with_follow_up
     from l2advisor.probing.plan import pending
@@ -189,7 +198,7 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
         err.print(f"Probing {spec.path.name} on {device}: {len(runs)} probes "
                   f"({len(reused)} reused), lams {', '.join(f'{lam:g}' for lam in sorted({r.lam for r in runs}, reverse=True))}, "
                   f"horizon tau={settings.horizon:g}, results in {run_dir}")
-        sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size)
+        sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size, budget_text)
         err.print(f"[yellow]{escape(sizing)}[/]" if warns else escape(sizing), highlight=False)
         started = time.perf_counter()
         tell = once(notice)  # a follow-up round's probes would repeat the first round's notices

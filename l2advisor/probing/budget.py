@@ -137,12 +137,13 @@ OVER_RUNS = 3.0  # a plan dearer than this many budget runs: training a few lams
 
 
 def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], settings: ProbeSettings, n_val: int,
-                batch_size: int) -> tuple[str, bool]:
+                batch_size: int, budget_text: str | None = None) -> tuple[str, bool]:
     """What budget the probes were sized for (or suit), in one line (the CLI prints it on stderr,
     the API keeps it among the notices when it warns), and whether it warns: the plan costs more
-    than the budget's cap, or an automatic ladder more than its --probe-budget."""
+    than the budget's cap, or an automatic ladder more than its --probe-budget. `budget_text`:
+    the budget in the user's words (e.g. "100 epochs (4600 steps)"), else its steps."""
     if plan is not None:
-        line = (f"Sized for a budget of {plan.budget_steps} steps: the probes cost about "
+        line = (f"Sized for a budget of {budget_text or f'{plan.budget_steps} steps'}: the probes cost about "
                 f"{plan.cost_fraction:.2f} of one budget run in steps, evaluation included (cap "
                 f"{plan.fraction:.2f}); stacked (when the model allows it), they usually take less wall time.")
         if plan.over_cap:

@@ -146,6 +146,15 @@ def test_epochs_with_a_tiny_train_set(tmp_path: Path) -> None:
     assert as_json(small, "--budget", "300", "--unit", "epochs")["budget_steps"] == 300  # 1 step/epoch
 
 
+def test_a_budget_in_epochs_is_echoed_in_epochs(run: Path) -> None:
+    """recommend --unit epochs: the panel names the user's epochs with their steps (15 an epoch)."""
+    panel = flat(recommend(run, "--budget", "200", "--unit", "epochs").stdout)
+    assert "for 200 epochs (3000 steps)" in panel
+    cosine = flat(recommend(run, "--budget", "200", "--unit", "epochs", "--lr-schedule", "cosine").stdout)
+    assert "(peak) for 200 epochs (3000 steps) of cosine lr" in cosine
+    assert "for 3000 steps" in flat(recommend(run, "--budget", "3000").stdout)  # the control: steps stay steps
+
+
 def test_other_lr_goes_through_the_clock(run: Path) -> None:
     base, other = as_json(run, "--budget", "3000"), as_json(run, "--budget", "3000", "--lr", "0.2")
     assert other["lr"] == 0.2

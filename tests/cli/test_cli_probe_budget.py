@@ -62,6 +62,7 @@ def test_a_budget_far_below_the_cheapest_plan_says_train_directly(tiny_model: Pa
     assert "`recommend --budget N` reuses them" in said  # what the probes are still good for
     fits = runner.invoke(app, budget_args(tiny_model, tmp_path / "b", "40000"))  # the control
     assert fits.exit_code == 0 and "the cheaper way" not in " ".join(fits.stderr.split())
+    assert " ".join(fits.stderr.split()).endswith("--budget 40000")  # a budget in steps: the Next hint's steps
 
 
 def test_a_probe_budget_below_three_rungs_is_said(tiny_model: Path, tmp_path: Path) -> None:
@@ -79,6 +80,9 @@ def test_epochs_budget_converts_with_the_train_size(tiny_model: Path, tmp_path: 
     result = runner.invoke(app, budget_args(tiny_model, out, "5000", "--unit", "epochs"))
     assert result.exit_code == 0, result.output
     assert read_results(results_path(out)).header["settings"]["probe"]["budget_steps"] == 40000
+    said = " ".join(result.stderr.split())  # the user's epochs echoed, with their steps
+    assert "Sized for a budget of 5000 epochs (40000 steps)" in said
+    assert "Next: l2advisor recommend" in said and said.endswith("--budget 5000 --unit epochs")
 
 
 def test_probe_without_budget_says_what_it_suits(tiny_model: Path, tmp_path: Path) -> None:

@@ -60,8 +60,9 @@ def probe(
                                                   "(3 rungs) costs more, and probe says how much. Every rung the same "
                                                   "tau window.")] = None,
     unit: Annotated[str, typer.Option(help="Unit of --budget: steps or epochs.")] = "steps",
-    lambdas: Annotated[str | None, typer.Option(help="Explicit lams, comma-separated, at least 3 (skips the automatic "
-                                                     "ladder; --probe-budget does not apply).")] = None,
+    lambdas: Annotated[str | None, typer.Option(help="Explicit lams, comma-separated (skips the automatic ladder; "
+                                                     "--probe-budget does not apply): 3 or more for a fit; with "
+                                                     "fewer, recommend answers with a measured lam.")] = None,
     lrs: Annotated[str | None, typer.Option(help="Learning rates to probe, comma-separated [default: the file's lr].")] = None,
     lam_max: Annotated[float | None, typer.Option(help="Top of the automatic ladder [default: the lam with "
                                                        "lr*lam/(1-momentum) = 0.01].")] = None,

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from l2advisor.cli.app import app
@@ -140,6 +141,14 @@ def test_fewer_lams_than_a_fit_needs_are_probed_with_a_warning(tiny_model: Path,
     assert "The probe budget (--probe-budget, probe_budget=) does not apply to a list of lams" in said
     quiet = runner.invoke(app, probe_args(tiny_model, tmp_path / "three"))  # the control: 3 lams, no budget
     assert quiet.exit_code == 0 and "Only" not in quiet.stderr and "does not apply" not in quiet.stderr
+
+
+def test_lambdas_help_says_what_fewer_than_three_do() -> None:
+    """--lambdas accepts fewer than 3 (probed, with a notice); its help said "at least 3"."""
+    command = typer.main.get_command(app).commands["probe"]
+    text = " ".join(next(p for p in command.params if p.name == "lambdas").help.split())
+    assert "at least 3" not in text
+    assert "3 or more for a fit; with fewer, recommend answers with a measured lam" in text
 
 
 def test_ctrl_c_in_a_forked_data_worker_is_left_to_the_main_process(monkeypatch) -> None:

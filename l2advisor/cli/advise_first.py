@@ -89,6 +89,7 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
                       autol2: bool) -> tuple[float, dict[str, Any]]:
     from l2advisor.cli.advising import advice_panel, make_recommendation
     from l2advisor.cli.autol2_advice import autol2_panel
+    from l2advisor.cli.budget import budget_words
     from l2advisor.cli.probe import (
         BATCH_REPLICAS,
         probe_into,
@@ -103,7 +104,8 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
                                     batch_size=spec.batch_size)
     path, runs, every, _ = probe_into(spec, task, settings, plan, run_dir, device, force=False,
                                       probe_budget_given=False, replicas=BATCH_REPLICAS, model_file=spec.path,
-                                      overrides=overrides, restart_if_stale=force)
+                                      overrides=overrides, restart_if_stale=force,
+                                      budget_text=budget_words(budget[0], budget[1], steps))
     states, rows, extra = probe_outcome(path, runs, every, settings.tolerance)
     err.print(summary_table(rows, spec.metric_name, console=err))
     say_follow_up(extra)
@@ -112,7 +114,8 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
     if made.autol2 is not None:
         err.print(autol2_panel(made.autol2, title="l2advisor train --advise --autol2"), soft_wrap=False)
     else:
-        err.print(advice_panel(made.advice, made.fit, made.metric, made.schedule), soft_wrap=False)
+        epochs = budget[0] if budget[1] == "epochs" else None
+        err.print(advice_panel(made.advice, made.fit, made.metric, made.schedule, epochs), soft_wrap=False)
     _refuse_if_nothing_learned(made.fit)
     return made.advice.weight_decay, made.record
 

@@ -131,6 +131,8 @@ def test_overrides_and_epochs_reach_the_probes_and_force_starts_them_over(tiny_m
     assert probes["lr"] == 0.05 and probes["probe"]["budget_steps"] == 2000  # 250 epochs of 8 steps
     advised = json.loads((out / "advice.json").read_text())
     assert (advised["budget"], advised["unit"], advised["budget_steps"]) == (250, "epochs", 2000)
+    said = " ".join(first.stderr.split())  # echoed as given: the sizing line and the panel
+    assert "Sized for a budget of 250 epochs (2000 steps)" in said and "for 250 epochs (2000 steps)" in said
     (state,) = read_results(results_path(out, TRAIN_FILE)).runs.values()
     assert state.meta["lr"] == 0.05 and state.evals[-1]["step"] == 2000
     before = results_path(out, PROBES_FILE).read_bytes()

@@ -130,9 +130,7 @@ def _sized_for(results: Results, run_dir: Path) -> float:
 
 
 def _check_schedule(name: str, warmup: int, steps: int) -> bool:
-    """True when the run is not plain constant lr; one sentence for a bad name or warmup."""
-    if name not in SCHEDULES:
-        raise InputError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {name!r}.")
+    """True when the run is not plain constant lr (a known `name`); one sentence for a bad warmup."""
     if not 0 <= warmup < steps:
         raise InputError(f"--warmup must be a whole number of steps in [0, {steps}) (the budget), got {warmup}.")
     return name != "constant" or warmup > 0
@@ -291,6 +289,8 @@ def make_recommendation(run_dir: Path, budget: float | None, unit: str, lr: floa
     probes) go to stderr. Without a budget: the one the probes were sized for."""
     if unit not in UNITS:
         raise InputError(f"--unit must be steps or epochs, got {unit!r}.")
+    if lr_schedule not in SCHEDULES:  # before anything is read or said about the probes
+        raise InputError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}.")
     _check_lr(lr)
     if budget is not None and (not math.isfinite(budget) or budget <= 0):
         raise InputError(f"--budget must be a finite number > 0, got {budget!r}.")

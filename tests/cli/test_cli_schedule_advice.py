@@ -114,3 +114,10 @@ def test_an_unknown_peak_step_at_constant_lr_is_not_blamed_on_a_schedule() -> No
     console.print(advice_panel(advice, fit, "accuracy"))
     text = " ".join(console.file.getvalue().split())
     assert "around step -" in text and "decays to 0" not in text
+
+
+def test_a_bad_schedule_name_is_refused_before_anything_is_said(run: Path) -> None:
+    """Without --budget, "No --budget: advising for ..." came before the refusal of a misspelt schedule."""
+    result = recommend(run, "--lr-schedule", "cosin")
+    assert result.exit_code == 2 and result.stderr.lstrip().startswith("Error: --lr-schedule must be one of")
+    assert "No --budget" not in result.stderr

@@ -109,7 +109,7 @@ def probe(
         small_set_note,
     )
     from l2advisor.modelfile.task import build_task
-    from l2advisor.probing.settings import probe_settings
+    from l2advisor.probing.settings import probe_settings, refuse_hand_ladder
     from l2advisor.training.train import resolve_device
 
     overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
@@ -118,6 +118,8 @@ def probe(
 
     if budget is not None:
         check_budget(budget, unit)
+        refuse_hand_ladder(lambdas=parse_floats(lambdas, "--lambdas") or (), lrs=parse_floats(lrs, "--lrs") or (),
+                           lam_max=lam_max, probe_budget=probe_budget, factor=factor)  # before the model file runs
     check_backend(backend, scheduler)
     from l2advisor.probing.parallel import parse_devices
 

@@ -25,6 +25,18 @@ DEFAULT_SEEDS = (0, 1)
 RESIZED_KEYS = ("probe.budget_steps", "probe.probe_budget", "probe.lambdas")
 
 
+def refuse_hand_ladder(*, lambdas: Sequence[float] = (), lrs: Sequence[float] = (), lam_max: float | None = None,
+                       probe_budget: int | None = None, factor: float = 2.0) -> None:
+    """With --budget, the ladder's flags that were given, refused in one sentence naming them (the
+    command line checks this before the model file runs)."""
+    given = [flag for flag, on in (("--lambdas", bool(lambdas)), ("--lam-max", lam_max is not None),
+                                   ("--probe-budget", probe_budget is not None), ("--factor", factor != 2.0),
+                                   ("extra --lrs", len(lrs) > 1)) if on]
+    if given:
+        raise InputError(f"--budget plans the ladder and its cost itself: drop {', '.join(given)} (or drop --budget "
+                         "to choose the ladder by hand).")
+
+
 def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT_SEEDS,
                    budget_steps: int | None = None, n_val: int = 1000, batch_size: int = 64,
                    lrs: Sequence[float] = (), horizon: float | None = None,
@@ -43,9 +55,7 @@ def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT
                              lambdas=tuple(lambdas) or None, lam_max=lam_max,
                              factor=factor, tolerance=tolerance, early_stop=early_stop,
                              eval_per_decade=EVALS_PER_DECADE), None
-    if lambdas or len(lrs) > 1 or lam_max is not None or probe_budget is not None or factor != 2.0:
-        raise InputError("--budget plans the ladder and its cost itself: drop --lambdas, --lam-max, "
-                         "--probe-budget, --factor and extra --lrs (or drop --budget to choose the ladder by hand).")
+    refuse_hand_ladder(lambdas=lambdas, lrs=lrs, lam_max=lam_max, probe_budget=probe_budget, factor=factor)
     plan = plan_for_budget(budget_steps, lr, momentum, horizon, len(seeds), n_val, batch_size)
     settings = ProbeSettings(lrs=(lr,), seeds=tuple(seeds), horizon=plan.horizon, probe_budget=int(plan.cap),
                              lambdas=plan.lams, factor=factor, tolerance=tolerance, early_stop=False,

@@ -68,6 +68,14 @@ def as_trajectory(trajectory: WeightDecayTrajectory | str | Path) -> WeightDecay
     return trajectory if isinstance(trajectory, WeightDecayTrajectory) else read_trajectory(trajectory)
 
 
+def run_meta(optimizer: Any, group: int, max_steps: Any) -> dict[str, Any]:
+    """What a trajectory records of the run that wrote it: the decayed group's lr before any
+    scheduler (`initial_lr`), and the planned steps when the trainer knows them (> 0)."""
+    params = optimizer.param_groups[group]
+    steps = int(max_steps) if isinstance(max_steps, (int, float)) and math.isfinite(max_steps) and max_steps > 0 else None
+    return {"lr": float(params.get("initial_lr", params["lr"])), "budget_steps": steps}
+
+
 def json_safe_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """Settings as plain JSON (param_groups as a list)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}

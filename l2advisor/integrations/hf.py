@@ -29,6 +29,7 @@ from l2advisor.integrations._config import (
     advice_lr,
     as_trajectory,
     json_safe_settings,
+    run_meta,
     settings_from_advice,
     warn_if_other_lr,
 )
@@ -71,6 +72,7 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
         _warn_if_rarely_logged(args, state)
         warn_if_other_lr(self.advised_lr, optimizer, "AutoL2TrainerCallback")
         self.autol2 = AutoL2(optimizer, **self.settings)
+        self._max_steps = state.max_steps  # for trajectory()
         if self.restored_state is None and state.global_step > 0:
             self._take_saved_state(state)
         if self.restored_state is not None:  # resumed: continue the checkpoint's state
@@ -112,7 +114,8 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
         if self.autol2 is None:
             raise RuntimeError("AutoL2TrainerCallback has not started training yet.")
         return WeightDecayTrajectory.from_events(self.autol2.lam0, self.autol2.events,
-                                                 source="AutoL2TrainerCallback", extra={"autol2": self.settings})
+                                                 source="AutoL2TrainerCallback", extra={"autol2": self.settings},
+                                                 **run_meta(self.autol2.optimizer, self.autol2.groups[0], self._max_steps))
 
     def state(self) -> dict[str, Any]:
         """What the Trainer saves in trainer_state.json: constructor arguments and attributes."""

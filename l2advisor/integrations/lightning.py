@@ -27,6 +27,7 @@ from l2advisor.integrations._config import (
     advice_lr,
     as_trajectory,
     json_safe_settings,
+    run_meta,
     settings_from_advice,
     warn_if_other_lr,
 )
@@ -81,6 +82,7 @@ class AutoL2Callback(pl.Callback):
         optimizer = _only_optimizer(trainer)
         warn_if_other_lr(self.advised_lr, optimizer, "AutoL2Callback")
         self.autol2 = AutoL2(optimizer, **self.settings)
+        self._max_steps = trainer.max_steps  # for trajectory()
         if self._restored is not None:  # resumed: the checkpoint's state, not a fresh start
             self.autol2.load_state_dict(self._restored)
             self._restored = None
@@ -108,7 +110,8 @@ class AutoL2Callback(pl.Callback):
         if self.autol2 is None:
             raise RuntimeError("AutoL2Callback has not started training yet.")
         return WeightDecayTrajectory.from_events(self.autol2.lam0, self.autol2.events,
-                                                 source="AutoL2Callback", extra={"autol2": self.settings})
+                                                 source="AutoL2Callback", extra={"autol2": self.settings},
+                                                 **run_meta(self.autol2.optimizer, self.autol2.groups[0], self._max_steps))
 
     def state_dict(self) -> dict[str, Any]:
         state = self.autol2.state_dict() if self.autol2 is not None else self._restored

@@ -92,6 +92,7 @@ def test_replay_reproduces_the_autol2_run(tmp_path: Path) -> None:
     callback, recorded = AutoL2TrainerCallback(**AUTOL2), Recorder()
     auto = trainer([callback, recorded], tmp_path / "auto", 3 * STEPS_PER_EPOCH)
     auto.train()
+    assert (callback.trajectory().lr, callback.trajectory().budget_steps) == (0.2, 3 * STEPS_PER_EPOCH)  # None, None
     replay, replayed = AutoL2TrainerCallback.replay(callback.trajectory()), Recorder()
     again = trainer([replay, replayed], tmp_path / "replay", 3 * STEPS_PER_EPOCH)
     again.train()

@@ -109,6 +109,7 @@ def test_replay_reproduces_the_autol2_run(tmp_path: Path) -> None:
     callback, recorded = AutoL2Callback(**AUTOL2), Recorder()
     auto = fit([callback, recorded], 40, tmp_path / "auto")
     path = write_trajectory(tmp_path / "wd.json", callback.trajectory())
+    assert (callback.trajectory().lr, callback.trajectory().budget_steps) == (0.2, 40)  # were None, None
     replay, replayed = AutoL2Callback.replay(read_trajectory(path)), Recorder()
     again = fit([replay, replayed], 40, tmp_path / "replay")
     assert isinstance(replay, WeightDecayReplay)

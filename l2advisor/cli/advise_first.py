@@ -87,7 +87,8 @@ def advised_autol2(advice: dict[str, Any], flags: dict[str, Any]) -> tuple[float
 def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, steps: int, budget: tuple[float, str],
                       seeds: tuple[int, ...], lr_schedule: str, warmup: int, overrides: dict[str, Any], force: bool,
                       autol2: bool) -> tuple[float, dict[str, Any]]:
-    from l2advisor.cli.advising import advice_panel, make_recommendation
+    from l2advisor.cli.advice_panel import advice_panel
+    from l2advisor.cli.advising import make_recommendation
     from l2advisor.cli.autol2_advice import autol2_panel
     from l2advisor.cli.budget import budget_words
     from l2advisor.cli.probe import (

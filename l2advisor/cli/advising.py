@@ -5,7 +5,7 @@ It reads the finished probes of a run directory, fits the relations (writing `fi
 advises for a budget (writing `advice.json`; a panel or JSON on stdout). Under an lr schedule
 the advice's own numbers (`budget_steps`, `predicted_peak_step`) stay in constant-lr steps, the
 tau clock's; the schedule view adds the run's (`run_steps`, `peak_step`). The math is in
-science/fit.py and advise.py; this module only orchestrates, stores and prints. advice.py
+science/fit.py and advise.py, the panel in advice_panel.py; this module orchestrates, stores and prints. advice.py
 imports it when a command runs, so `--help` never loads numpy.
 """
 
@@ -17,14 +17,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-from rich.console import Group
 from rich.markup import escape
-from rich.panel import Panel
-from rich.table import Table
 
+from l2advisor.cli.advice_panel import advice_panel
 from l2advisor.cli.app import err, out
-from l2advisor.cli.autol2_advice import VERDICT_STYLE, autol2_flags, autol2_snippet, print_autol2
-from l2advisor.cli.budget import UNITS, budget_steps, budget_words
+from l2advisor.cli.autol2_advice import autol2_flags, autol2_snippet, print_autol2
+from l2advisor.cli.budget import UNITS, budget_steps
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.runs.lock import running_holder
@@ -41,14 +39,10 @@ from l2advisor.science.advise import (
     advice_to_dict,
     advise,
     caveats,
-    predicted_is_lower_bound,
 )
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
-from l2advisor.science.c_reading import c_text
 from l2advisor.science.curves import Curve
 from l2advisor.science.fit import (
-    CANNOT,
-    FAILS,
     MIN_LAMS,
     Fit,
     fit_to_dict,
@@ -141,13 +135,6 @@ def _check_lr(lr: float | None) -> None:
         raise InputError(f"--lr must be a finite number > 0, got {lr!r}.")
 
 
-def _num(x: float, fmt: str = ".3g") -> str:
-    if x is None or not math.isfinite(x):
-        return "-"
-    text = format(x, fmt)
-    return text[1:] if text.startswith("-") and float(text) == 0 else text  # -0.001 at .2f: "0.00", not "-0.00"
-
-
 def schedule_view(name: str, warmup: int, steps: int, advice: Advice, constant_lr_wd: float) -> dict[str, Any]:
     """What an lr schedule does to the advice, for the JSON and the panel: the run's `steps` of
     the schedule reach the tau of `effective_steps` constant-lr steps (advice.budget_steps),
@@ -159,103 +146,6 @@ def schedule_view(name: str, warmup: int, steps: int, advice: Advice, constant_l
     return {"lr_schedule": name, "warmup": warmup, "run_steps": steps, "effective_steps": sb.effective_steps,
             "lr_integral": sb.lr_integral, "constant_lr_weight_decay": constant_lr_wd,
             "peak_step": steps_to_reach(name, steps, lam_steps, warmup) if math.isfinite(lam_steps) else math.nan}
-
-
-def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any] | None = None,
-                 epochs: float | None = None) -> Panel:
-    """The answer first, then why, then what could be wrong, then the zero-cost contrast.
-    `epochs`: the budget, when the user gave it in epochs (echoed with its steps)."""
-    a, f = advice, fit
-    lo, hi = a.interval
-    head = Table.grid(padding=(0, 2))
-    head.add_column(style="bold")
-    head.add_column()
-    run = f"for {_run_length(a.budget_steps, epochs)}"
-    if schedule is not None:  # the run, not its constant-lr equivalent
-        warm = f" after {schedule['warmup']} warmup steps" if schedule["warmup"] else ""
-        run = f"(peak) for {_run_length(schedule['run_steps'], epochs)} of {schedule['lr_schedule']} lr{warm}"
-    head.add_row("use", f"[bold cyan]weight_decay={_num(a.weight_decay, '.3g')}[/]  ({_interval_text(lo, hi)})   "
-                        f"at lr={_num(a.lr, 'g')} {run}")
-    peak_step = a.predicted_peak_step if schedule is None else schedule["peak_step"]
-    when = ("not within the run (its lr decays to 0 before the peak's tau)" if schedule is not None and
-            math.isinf(peak_step) else f"around step {_num(peak_step, '.0f')}")
-    if schedule is None and peak_step > a.budget_steps * (1 + 1e-9):  # the reasons say so too; here it is read
-        when += f", after the run's {a.budget_steps} steps: the run ends below it"
-    pred = (f"{_num(a.predicted_metric, '.4f')} peak validation {metric}, {when}"
-            + (" [yellow](extrapolated)[/]" if a.extrapolated else ""))
-    if predicted_is_lower_bound(a, f) and a.verdict == CANNOT:  # the probes' smallest lam did best: below it, more may come
-        pred = (f"at least {_num(a.predicted_metric, '.4f')} peak validation {metric}, {when} [yellow](extrapolated "
-                f"below the smallest probe; the larger lams did worse)[/]")
-    if predicted_is_lower_bound(a, f) and a.verdict == FAILS:
-        pred = (f"at least {_num(a.predicted_metric, '.4f')} peak validation {metric}: this lam's peak in its "
-                f"own probe (step {_num(peak_step, '.0f')}); it was among the best over the "
-                f"{f.common_steps:.0f} steps all probes ran, and the run is {a.budget_steps / f.common_steps:.3g}x longer than that, "
-                f"so it may climb further")
-    if schedule is not None:
-        sv = schedule
-        clock = (f"{sv['effective_steps']:.0f} constant-lr steps, so lam = c/(lr*{a.budget_steps}) "
-                 f"(constant lr for {sv['run_steps']} steps: {_num(sv['constant_lr_weight_decay'])})"
-                 if a.verdict != FAILS else f"{sv['effective_steps']:.0f} constant-lr steps; the relations do "
-                 f"not hold, so no formula is rescaled: the advice is a measured lam")
-        head.add_row("schedule", f"sum of lr_t = {sv['lr_integral']:.3f} x lr*T: the tau clock sees {clock}")
-    head.add_row("expect", pred)
-    head.add_row("verdict", f"[{VERDICT_STYLE.get(a.verdict, 'bold')}]{a.verdict}[/]: {_fit_line(f, a)}")
-    why = [f"- {escape(r)}" for r in a.reasons]
-    doubts = caveats(f, a)
-    rules = Table(title="zero-cost rules of thumb, for contrast", title_justify="left",
-                  box=None, padding=(0, 2), title_style="dim")
-    rules.add_column("rule", style="dim")
-    rules.add_column("weight_decay", justify="right")
-    rules.add_column("x advice", justify="right")
-    for name, value in a.rules_of_thumb.items():
-        ratio = value / a.weight_decay if a.weight_decay > 0 else math.nan
-        rules.add_row(escape(name), _num(value), _num(ratio, ".2g"))
-    parts: list[Any] = [head, "", "[bold]why[/]", *why]
-    if doubts:
-        parts += ["", "[bold yellow]caveats[/]", *[f"- {escape(c)}" for c in doubts]]
-    parts += ["", rules]
-    return Panel(Group(*parts), title="l2advisor recommend", title_align="left", expand=False)
-
-
-def _run_length(steps: int, epochs: float | None) -> str:
-    """The run's length in the user's unit: "4600 steps", or "100 epochs (4600 steps)"."""
-    return f"{steps} steps" if epochs is None else budget_words(epochs, "epochs", steps)
-
-
-def _interval_text(lo: float, hi: float) -> str:
-    """The advice's interval, or in words that there is none (one lam bounds nothing)."""
-    if not (math.isfinite(lo) or math.isfinite(hi)):
-        return "no interval"
-    return f"interval {_num(lo)} .. {_num(hi)}"
-
-
-def _b_text(fit: Fit) -> str:
-    """b against the tau clock's 1, with its interval when known; in words when not measurable."""
-    if not math.isfinite(fit.b):
-        return "b not measurable"
-    lo, hi = fit.b_interval
-    interval = f" [{_num(lo, '.2f')}, {_num(hi, '.2f')}]" if math.isfinite(lo) and math.isfinite(hi) else ""
-    return f"b={_num(fit.b, '.2f')}{interval} (tau clock 1)"
-
-
-def _fit_line(fit: Fit, advice: Advice) -> str:
-    """The verdict line's measurements; what could not be measured is said so, not shown as "-"."""
-    known = all(math.isfinite(v) for v in fit.c_interval)
-    c = c_text(fit, why=False, with_interval=known) if math.isfinite(fit.c) else "c not measurable"
-    lam_c = f"lam_c={_num(fit.lam_c)}" if math.isfinite(fit.lam_c) else "lam_c not measurable"
-    acc = f"train acc {_num(fit.train_acc, '.4f')}" if math.isfinite(fit.train_acc) else "train acc not measured"
-    return f"{_b_text(fit)}, {c}{_c_used(fit, advice)}, {lam_c}, {acc}, {fit.n_usable} probes"
-
-
-def _c_used(fit: Fit, advice: Advice) -> str:
-    """" (the advice uses c = 4)" when the advice's c is not the one the probes measured: "cannot
-    tell" takes the typical c (science/advise.py), and the verdict line shows the measured one;
-    under "does not hold" the measured c is said to go unused."""
-    if advice.verdict == FAILS:
-        return " (not used: no formula)" if math.isfinite(fit.c) else ""
-    if not math.isfinite(advice.c) or math.isclose(advice.c, fit.c, rel_tol=1e-6):
-        return ""
-    return f" (the advice uses c = {advice.c:.3g})"
 
 
 def has_train_accuracy(curves: list[Curve]) -> bool:

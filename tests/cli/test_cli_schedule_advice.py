@@ -71,7 +71,7 @@ def test_panel_under_does_not_hold_names_no_formula(tmp_path: Path) -> None:
 
 
 def test_numbers_never_show_a_negative_zero() -> None:
-    from l2advisor.cli.advising import _num
+    from l2advisor.cli.advice_panel import _num
     from l2advisor.reporting.page import _f
 
     assert _num(-0.001, ".2f") == "0.00" and _f(-0.004, ".2f") == "0.00"
@@ -103,7 +103,7 @@ def test_an_unknown_peak_step_at_constant_lr_is_not_blamed_on_a_schedule() -> No
 
     from rich.console import Console
 
-    from l2advisor.cli.advising import advice_panel
+    from l2advisor.cli.advice_panel import advice_panel
     from l2advisor.science.advise import advise
     from l2advisor.science.fit import fit_relations
 

@@ -42,7 +42,7 @@ def test_end_twin_edges() -> None:
 
 
 def test_an_unmeasured_c_is_not_said_to_go_unused() -> None:
-    from l2advisor.cli.advising import _c_used
+    from l2advisor.cli.advice_panel import _c_used
     from l2advisor.science.advise import advise
     from l2advisor.science.fit import FAILS
 

@@ -283,6 +283,7 @@ def test_probes_above_the_plateau_cannot_tell_and_say_the_advice_is_unconfirmed(
     assert "after the run's" not in text  # the peak comes within 20,000 steps
     short = flat(recommend(above, "--budget", "100").stdout)  # clipped to the edge: its peak comes later
     assert "after the run's 100 steps: the run ends below it" in short
+    assert "at least" not in short and "below the smallest probe" not in short  # within the probes: no floor
     d = as_json(above, "--budget", "20000")
     assert d["verdict"] == "cannot tell" and d["weight_decay"] < min(S.ladder())  # the clock, not a probed lam
     # the verdict line shows the measured c; the advice's own (typical) c is named beside it

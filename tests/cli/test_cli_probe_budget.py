@@ -227,3 +227,16 @@ def test_more_seeds_that_halve_the_window_are_refused_with_the_reason(tiny_model
     moved = runner.invoke(app, args)
     said = " ".join(moved.stderr.split())
     assert moved.exit_code == 2 and "probe.seeds: [0] -> [1]" in said and "costs more" not in said
+
+
+def test_the_budget_is_repeated_as_the_user_gave_it() -> None:
+    """The "Next:" command repeats the budget: an epoch count keeps all its digits (at 6 digits,
+    2.3456789 epochs came back as another budget, 2.34568)."""
+    from l2advisor.cli.budget import budget_flags, budget_words
+
+    assert budget_flags(4600, "steps", 4600) == "--budget 4600"
+    assert budget_flags(2.3456789, "epochs", 18) == "--budget 2.3456789 --unit epochs"
+    assert budget_flags(1234567, "epochs", 9_876_536) == "--budget 1234567 --unit epochs"
+    assert budget_words(2.3456789, "epochs", 18) == "2.3456789 epochs (18 steps)"
+    assert budget_words(1234567, "epochs", 9_876_536) == "1234567 epochs (9876536 steps)"
+    assert budget_words(4600.0, "steps", 4600) == "4600 steps"

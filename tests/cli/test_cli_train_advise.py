@@ -269,3 +269,7 @@ def test_probes_that_learned_nothing_train_no_run(tmp_path: Path) -> None:
     said = " ".join(result.stderr.split())
     assert "nothing was learned" in said and "The probes learned nothing" in said and "--weight-decay X" in said
     assert not results_path(out, TRAIN_FILE).exists() and results_path(out, PROBES_FILE).exists()
+    scheduled = runner.invoke(app, advise_args(model, out, "--autol2"))  # the AutoL2 schedule, from the same probes
+    assert scheduled.exit_code == 2, scheduled.output
+    assert "The probes learned nothing" in " ".join(scheduled.stderr.split())
+    assert not results_path(out, TRAIN_FILE).exists()

@@ -141,3 +141,28 @@ def test_errors_outside_the_file_say_where_they_were_raised(tmp_path: Path) -> N
                          "inside.py")
     with pytest.raises(InputError, match=r"ValueError: mine \(line \d+ of inside.py"):  # the control: the user's line
         build_task(load_spec(inside))
+
+
+@pytest.mark.parametrize("file, shown", [
+    ("/venv/lib/python3.11/site-packages/torch/nn/modules/linear.py", "torch/nn/modules/linear.py"),
+    ("/usr/lib/python3/dist-packages/torch/nn/modules/linear.py", "torch/nn/modules/linear.py"),  # Debian's
+    # a project folder named l2advisor holding the venv: the package folder nearest the file counts
+    ("/home/u/l2advisor/.venv/lib/python3.11/site-packages/torch/nn/functional.py", "torch/nn/functional.py"),
+    ("/home/u/src/l2advisor/modelfile/task.py", "l2advisor/modelfile/task.py"),
+    ("/home/u/project/helpers.py", "helpers.py"),  # in no package: the file's name, not its folders
+])
+def test_a_library_file_is_named_from_its_package(file: str, shown: str) -> None:
+    from l2advisor.modelfile.spec import _in_package
+
+    assert _in_package(Path(file)) == shown
+
+
+def test_an_error_is_described_without_a_file_or_a_traceback() -> None:
+    from l2advisor.modelfile.spec import describe_user_error
+
+    assert describe_user_error(ValueError("no data")) == "ValueError: no data"  # never raised: no frames
+    try:
+        raise ValueError("boom")
+    except ValueError as err:  # no model file given: the deepest line is the one named
+        described = describe_user_error(err)
+    assert described.startswith("ValueError: boom (line ") and " of test_spec.py: `raise ValueError" in described

@@ -92,6 +92,34 @@ def test_budget_with_a_hand_made_ladder_is_refused() -> None:
     assert settings.budget_steps == 50_000
 
 
+@pytest.mark.parametrize("given, named", [
+    (dict(lambdas=(0.1,)), "--lambdas"),
+    (dict(lam_max=0.2), "--lam-max"),
+    (dict(lam_max=0.0), "--lam-max"),  # given, whatever its value
+    (dict(probe_budget=0), "--probe-budget"),
+    (dict(factor=1.5), "--factor"),  # a factor below the default is a hand-made ladder too
+    (dict(factor=3.0), "--factor"),
+    (dict(lrs=(0.1, 0.05)), "extra --lrs"),
+    (dict(lambdas=(0.1,), lam_max=0.2, probe_budget=100, factor=4.0, lrs=(0.1, 0.2)),
+     "--lambdas, --lam-max, --probe-budget, --factor, extra --lrs"),
+])
+def test_budget_refuses_each_hand_made_ladder_flag_by_name(given: dict, named: str) -> None:
+    from l2advisor.errors import InputError
+    from l2advisor.probing.settings import refuse_hand_ladder
+
+    with pytest.raises(InputError) as refused:
+        refuse_hand_ladder(**given)
+    assert f"drop {named} (or drop --budget" in str(refused.value)
+
+
+def test_budget_takes_the_defaults_and_a_single_lr() -> None:
+    """One --lrs value is the probe lr, not an extra one; factor 2 is the default."""
+    from l2advisor.probing.settings import refuse_hand_ladder
+
+    refuse_hand_ladder()
+    refuse_hand_ladder(lrs=(0.1,), factor=2.0, lambdas=(), lam_max=None, probe_budget=None)
+
+
 def test_log_spaced_evaluations() -> None:
     steps = eval_steps(10_000, 100, per_decade=10)
     assert steps[:4] == [10, 13, 16, 20] and steps[-1] == 10_000  # steps 1..9 skipped (step 0 always runs)

@@ -89,3 +89,30 @@ def test_each_condition_of_the_rule() -> None:
     assert "still rising" not in " ".join(_answer([behind, *larger]).reasons)
     assert _answer([rising, *larger], budget=800).lam == 0.05  # the run ends within 2x the compared steps
     assert _answer([rising]).lam == 0.025 and "still rising" not in " ".join(_answer([rising]).reasons)
+
+
+def test_every_larger_lam_must_have_peaked_not_only_the_farthest() -> None:
+    """The second-smallest lam still rising as well: the smallest is not alone, the middle stays."""
+    rising = dataclasses.replace(_row(0.025, 0.900), n_peaked=1)
+    second_rising = dataclasses.replace(_row(0.05, 0.901), n_peaked=1)
+    answer = _answer([rising, second_rising, _row(0.1, 0.899)])
+    assert answer.lam == 0.05 and "still rising" not in " ".join(answer.reasons)
+
+
+def test_two_lams_probed_the_interval_ends_at_the_rising_one() -> None:
+    """With two lams the middle is already the smaller: the rule still ends the interval at it,
+    since the larger fell back before its end."""
+    rising = dataclasses.replace(_row(0.025, 0.900), n_peaked=1)
+    answer = _answer([rising, _row(0.05, 0.901)])
+    assert answer.lam == 0.025 and answer.interval == (0.0, 0.025)
+    assert "still rising when its probe ended" in " ".join(answer.reasons)
+    kept = _answer([_row(0.025, 0.900), _row(0.05, 0.901)])  # the control: both peaked, the tied range
+    assert kept.interval == (0.0, 0.05)
+
+
+def test_the_reason_counts_the_seeds_still_rising() -> None:
+    both = dataclasses.replace(_row(0.025, 0.900), n_peaked=0)  # neither of its 2 seeds peaked
+    one = dataclasses.replace(_row(0.025, 0.900), n_peaked=1)
+    larger = [_row(0.05, 0.901), _row(0.1, 0.899)]
+    assert "(2 of 2 seeds)" in " ".join(_answer([both, *larger]).reasons)
+    assert "(1 of 2 seeds)" in " ".join(_answer([one, *larger]).reasons)

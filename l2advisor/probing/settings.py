@@ -56,6 +56,7 @@ def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT
                              factor=factor, tolerance=tolerance, early_stop=early_stop,
                              eval_per_decade=EVALS_PER_DECADE), None
     refuse_hand_ladder(lambdas=lambdas, lrs=lrs, lam_max=lam_max, probe_budget=probe_budget, factor=factor)
+    lr = float(lrs[0]) if len(lrs) == 1 else lr  # one --lrs value is the probe lr (it was dropped silently)
     plan = plan_for_budget(budget_steps, lr, momentum, horizon, len(seeds), n_val, batch_size)
     settings = ProbeSettings(lrs=(lr,), seeds=tuple(seeds), horizon=plan.horizon, probe_budget=int(plan.cap),
                              lambdas=plan.lams, factor=factor, tolerance=tolerance, early_stop=False,

@@ -177,3 +177,12 @@ def test_one_seed_is_warned_two_are_not() -> None:
     assert any(note.startswith("One seed: b gets no interval") for note in hand_ladder_notes(one, False))
     two, _ = probe_settings(0.1, 0.0, seeds=(0, 1), budget_steps=6400, **CHEAP_EVAL)
     assert hand_ladder_notes(two, False) == []
+
+
+def test_one_lrs_value_with_a_budget_is_the_probe_lr() -> None:
+    """`probe --budget 2000 --lrs 0.05` on a file at lr 0.1 probed at 0.1 without a word."""
+    settings, plan = probe_settings(0.1, 0.0, budget_steps=20_000, lrs=(0.05,), **CHEAP_EVAL)
+    assert settings.lrs == (0.05,) and plan is not None
+    same, _ = probe_settings(0.05, 0.0, budget_steps=20_000, **CHEAP_EVAL)  # the control: the file's lr 0.05
+    assert settings.lambdas == same.lambdas and settings.lambdas != probe_settings(0.1, 0.0, budget_steps=20_000,
+                                                                                   **CHEAP_EVAL)[0].lambdas

@@ -216,7 +216,7 @@ def train_command(
     if every > steps:
         raise InputError(f"The budget ({steps} steps) is shorter than one evaluation interval "
                          f"(--eval-every {every}); lower --eval-every or raise --budget.")
-    for note in replay_notes(replay, str(weight_decay_schedule), steps, lr_schedule) if replay is not None else ():
+    for note in replay_notes(replay, str(weight_decay_schedule), steps, lr_schedule, spec.lr) if replay is not None else ():
         err.print(f"[yellow]{escape(note)}[/]", highlight=False)
     run_dir = out_dir or Path("runs") / spec.name
     header = make_header("train", {**spec.settings(), "train_size": task.train_size, "budget_steps": steps,

@@ -163,10 +163,20 @@ class ReplaySchedule:
         return self.set_step(self.step_count + 1)
 
 
-def replay_notes(replay: WeightDecayTrajectory, name: str, steps: int, lr_schedule: str) -> list[str]:
-    """What differs between a recorded schedule and the run replaying it, one sentence each: its
-    length (the lams follow the recorded steps) and its lr schedule (another tau for the same lams)."""
+def replay_notes(replay: WeightDecayTrajectory, name: str, steps: int, lr_schedule: str,
+                 lr: float | None = None) -> list[str]:
+    """What differs between a recorded schedule and the run replaying it, one sentence each: a
+    recording cut short (an interrupted run), its length (the lams follow the recorded steps), its
+    lr and its lr schedule (another tau for the same lams)."""
     notes = []
+    ran = replay.extra.get("steps_run")
+    if isinstance(ran, int) and replay.budget_steps is not None and ran < replay.budget_steps:
+        notes.append(f"{name} ends at step {ran} of the {replay.budget_steps} it was planned for (its run was "
+                     f"interrupted): from step {ran} on it holds {replay.lams[-1]:.3g}, a schedule the recording "
+                     "run never made.")
+    if lr is not None and replay.lr is not None and not math.isclose(lr, replay.lr, rel_tol=1e-6):
+        notes.append(f"{name} was recorded at lr {replay.lr:g}, this run's is {lr:g}: the same lams at the same "
+                     "steps make another tau (lr*lam summed).")
     if replay.budget_steps is not None and replay.budget_steps != steps:
         notes.append(f"{name} was recorded over {replay.budget_steps} steps, this run is {steps}: its lams follow "
                      "the recorded steps" + (f", and after step {replay.budget_steps} the last one "

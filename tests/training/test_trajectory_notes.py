@@ -1,0 +1,24 @@
+"""replay_notes: what a run replaying a recorded weight-decay schedule is told."""
+
+from __future__ import annotations
+
+from l2advisor.training.trajectory import WeightDecayTrajectory, replay_notes
+
+
+def _recorded(steps_run: int | None, lr: float | None = 0.1) -> WeightDecayTrajectory:
+    extra = {} if steps_run is None else {"steps_run": steps_run}
+    return WeightDecayTrajectory(steps=(0,), lams=(0.01,), lr=lr, budget_steps=6000, extra=extra)
+
+
+def test_an_interrupted_recording_is_said_to_be_one() -> None:
+    """A run interrupted at step 360 wrote lam 0.01 alone; replaying it held 0.01 for 6,000 steps silently."""
+    notes = replay_notes(_recorded(360), "wd.json", 6000, "constant", lr=0.1)
+    assert len(notes) == 1 and "ends at step 360 of the 6000" in notes[0] and "interrupted" in notes[0]
+    assert replay_notes(_recorded(6000), "wd.json", 6000, "constant", lr=0.1) == []  # the control: whole
+    assert replay_notes(_recorded(None), "wd.json", 6000, "constant", lr=0.1) == []  # no record of it: nothing said
+
+
+def test_another_lr_is_said_to_make_another_tau() -> None:
+    notes = replay_notes(_recorded(6000), "wd.json", 6000, "constant", lr=0.05)
+    assert len(notes) == 1 and "recorded at lr 0.1, this run's is 0.05" in notes[0]
+    assert replay_notes(_recorded(6000, lr=None), "wd.json", 6000, "constant", lr=0.05) == []

@@ -86,9 +86,9 @@ def probe(
                                                "one stack per seed): the same computation, float rounding aside "
                                                "(it grows over long runs); --no-batched: one probe after another.")] = True,
     batch_replicas: Annotated[int, typer.Option(help="Most replicas trained together when --batched.")] = BATCH_REPLICAS,
-    jobs: Annotated[int, typer.Option(help="Probe jobs running at once, in worker processes (torch threads are "
+    jobs: Annotated[int | None, typer.Option(help="Probe jobs running at once, in worker processes (torch threads are "
                                            "divided among them) [default: 1, or one per --devices entry].",
-                                      show_default=False)] = 0,
+                                      show_default=False)] = None,
     devices: Annotated[str | None, typer.Option(help="Spread jobs over these devices round robin, e.g. "
                                                      "cuda:0,cuda:1.")] = None,
     backend: Annotated[str, typer.Option(help="Where jobs run: loky (worker processes here) or dask "
@@ -121,6 +121,8 @@ def probe(
         refuse_hand_ladder(lambdas=parse_floats(lambdas, "--lambdas") or (), lrs=parse_floats(lrs, "--lrs") or (),
                            lam_max=lam_max, probe_budget=probe_budget, factor=factor)  # before the model file runs
     check_backend(backend, scheduler)
+    if jobs is not None and jobs < 1:  # before anything is written (0 was taken for the default)
+        raise InputError(f"--jobs must be at least 1, got {jobs}.")
     from l2advisor.probing.parallel import parse_devices
 
     for each in parse_devices(devices) or []:  # a GPU that is not here: said before anything runs
@@ -144,7 +146,7 @@ def probe(
     run_dir = out_dir or Path("runs") / spec.name
     path, runs, every, training_seconds = probe_into(
         spec, task, settings, plan, run_dir, str(torch_device), force=force,
-        probe_budget_given=probe_budget is not None, replicas=batch_replicas if batched else 1, jobs=jobs,
+        probe_budget_given=probe_budget is not None, replicas=batch_replicas if batched else 1, jobs=jobs or 0,
         devices=devices, backend=backend, scheduler=scheduler, model_file=model_file, overrides=overrides,
         budget_text=None if steps is None else budget_words(budget, unit, steps))
     states, rows, extra = probe_outcome(path, runs, every, settings.tolerance)

@@ -240,3 +240,12 @@ def test_the_budget_is_repeated_as_the_user_gave_it() -> None:
     assert budget_words(2.3456789, "epochs", 18) == "2.3456789 epochs (18 steps)"
     assert budget_words(1234567, "epochs", 9_876_536) == "1234567 epochs (9876536 steps)"
     assert budget_words(4600.0, "steps", 4600) == "4600 steps"
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1"])
+def test_bad_jobs_are_refused_before_anything_is_written(tiny_model: Path, tmp_path: Path, jobs: str) -> None:
+    """--jobs 0 ran silently (0 stood for the default) and --jobs -1 was refused after the plan and a
+    progress bar, leaving probes.jsonl behind."""
+    result = runner.invoke(app, [*budget_args(tiny_model, tmp_path / "run", "5000"), "--jobs", jobs])
+    assert result.exit_code == 2 and f"--jobs must be at least 1, got {jobs}." in " ".join(result.stderr.split())
+    assert "Probing" not in result.stderr and not (tmp_path / "run").exists()

@@ -238,6 +238,7 @@ def test_sigint_stops_at_an_evaluation_and_resumes(slow_model: Path, reference: 
     code, stderr = finish(process)
     assert code == 130, stderr
     assert "stopping at the next evaluation point" in stderr and "run the same command again to resume" in stderr
+    assert squash("the 1 finished probe of 2 is reused, the others restart") in squash(stderr)
     assert path.read_bytes().endswith(b"\n")  # stopped between records, not in the middle of one
     interrupted = read_results(path).runs
     assert interrupted[FIRST].status == "finished" and interrupted[SECOND].end is None

@@ -218,8 +218,7 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
             every = run_with_follow_up(runs, path, settings.tolerance, run, interrupted, tell)
         training_seconds = time.perf_counter() - started  # this command's training and evaluation
     if interrupted():
-        err.print(f"[yellow]Interrupted. Everything measured so far is in {path}; run the same command again "
-                  "to resume (finished probes are reused).[/]")
+        err.print(f"[yellow]{escape(interrupted_note(path, runs))}[/]", highlight=False)
         raise typer.Exit(130)
     return path, runs, every, training_seconds
 
@@ -239,6 +238,21 @@ def _run(task: Any, todo: list[ProbeRun], base: TrainConfig, settings: ProbeSett
     run_parallel(model_file, overrides, todo, base, settings, path, jobs=jobs, replicas=replicas,
                  devices=device_list, backend=backend, scheduler=scheduler, write=writer.write, progress=bars,
                  interrupted=interrupted, notice=notice)
+
+
+def interrupted_note(path: Path, runs: list[ProbeRun]) -> str:
+    """What an interrupt kept: finished probes are reused on resume, unfinished ones restart, so
+    with none finished a rerun starts over (it said "finished probes are reused" then too)."""
+    from l2advisor.probing.plan import pending
+
+    _, reused = pending(runs, read_results(path))
+    head = f"Interrupted. Everything measured so far is in {path}; "
+    if not reused:
+        return head + ("no probe had finished, so running the same command again starts them over "
+                       "(unfinished probes restart).")
+    done = f"{len(reused)} finished probe{'' if len(reused) == 1 else 's'} of {len(runs)}"
+    return head + (f"run the same command again to resume: the {done} {'is' if len(reused) == 1 else 'are'} "
+                   "reused, the others restart.")
 
 
 def notice(text: str) -> None:

@@ -182,3 +182,18 @@ def test_all_probes_bad_hints_at_lam_only_when_the_smallest_lam_did_not_diverge(
     with pytest.raises(RunFailed) as larger_lams:
         report_failures(states("failed"), "model.py")
     assert str(larger_lams.value).endswith("fix the model file, or probe smaller lams or a smaller lr.")
+
+
+def test_an_interrupt_before_any_probe_finished_says_a_rerun_starts_over(tmp_path: Path) -> None:
+    """It said "finished probes are reused" when none had finished: the rerun started all over."""
+    from types import SimpleNamespace
+
+    from l2advisor.cli.probe import interrupted_note
+    from l2advisor.runs.store import make_header, open_results
+
+    path = tmp_path / "probes.jsonl"
+    open_results(path, make_header("probe", {"lr": 0.1}, "cpu")).close()
+    runs = [SimpleNamespace(run_id=f"lr=0.1/lam={lam}/seed=0") for lam in (0.1, 0.05)]
+    said = interrupted_note(path, runs)  # type: ignore[arg-type]
+    assert "no probe had finished, so running the same command again starts them over" in said
+    assert "are reused" not in said and "is reused" not in said

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from l2advisor.reporting.data import ReportData
 from l2advisor.reporting.figures import PLOTTERS
+from l2advisor.reporting.trained import TrainedRun
 from l2advisor.runs.store import make_dir
 from l2advisor.science.advise import predicted_is_lower_bound
 from l2advisor.science.c_reading import c_text
@@ -83,6 +84,15 @@ def markdown(data: ReportData, figures: list[str]) -> str:
     return "\n".join(out)
 
 
+def _lam_text(run: TrainedRun) -> str:
+    """A constant lam, or where a schedule (AutoL2, a replayed one) took it: "0.01 -> 0.0025 (AutoL2)"."""
+    moved = math.isfinite(run.last_lam) and not math.isclose(run.last_lam, run.weight_decay, rel_tol=1e-9)
+    kind = "AutoL2" if run.autol2 else "schedule" if run.run_id.startswith("wd-schedule=") else ""
+    if moved:
+        return f"{_f(run.weight_decay)} -> {_f(run.last_lam)}" + (f" ({kind})" if kind else "")
+    return _f(run.weight_decay) + (f" ({kind} start)" if kind else "")
+
+
 def _trained_section(data: ReportData) -> list[str]:
     """The runs trained beside the probes: what each reached, and what its advice predicted."""
     if not data.trained:
@@ -94,7 +104,7 @@ def _trained_section(data: ReportData) -> list[str]:
     for t in data.trained:
         predicted = (f"{_f(t.predicted_metric, '.4f')} ({_f(t.predicted_peak_step, '.0f')})"
                      if math.isfinite(t.predicted_metric) else "-")
-        out.append(f"| {t.run_id} | {_f(t.weight_decay)}{' (AutoL2 start)' if t.autol2 else ''} | {t.lr_schedule} | "
+        out.append(f"| {t.run_id} | {_lam_text(t)} | {t.lr_schedule} | "
                    f"{t.steps} | {t.status} | {_f(t.peak_metric, '.4f')} ({_f(t.peak_step, '.0f')}) | {predicted} |")
     sds = [r.peak_sd for r in data.fit.table if math.isfinite(r.peak_sd)]
     noise = (f" (the probes' peaks scatter by about {math.sqrt(sum(v * v for v in sds) / len(sds)):.4f} between seeds)"

@@ -34,6 +34,7 @@ class TrainedRun:
     peak_step: float
     predicted_metric: float  # what the advice the run followed predicted (nan: no such advice)
     predicted_peak_step: float  # in the run's steps
+    last_lam: float = math.nan  # lam at its last evaluation (AutoL2 or a replayed schedule moves it)
 
 
 def _num(value: Any) -> float:
@@ -72,5 +73,5 @@ def trained_runs(states: Iterable[RunState], advice: Advice | None = None) -> li
             steps=int((state.end or {}).get("steps") or (state.evals[-1]["step"] if state.evals else 0)),
             status=state.status, peak_metric=float(best["val_metric"]) if best else math.nan,
             peak_step=float(best["step"]) if best else math.nan, predicted_metric=predicted,
-            predicted_peak_step=predicted_step))
+            predicted_peak_step=predicted_step, last_lam=_num(state.evals[-1].get("lam")) if state.evals else math.nan))
     return runs

@@ -22,6 +22,7 @@ class ProbeBars:
 
     def __init__(self, runs: list[ProbeRun]) -> None:
         self.bars = step_bars()
+        _hide_eta_when_ended(self.bars)
         total = sum(run.max_steps for run in runs)
         # nothing to run (all reused): no empty "0/0" bar
         self.overall = self.bars.add_task(f"all {len(runs)} probes (steps)", total=total, info="") if runs else None
@@ -40,10 +41,30 @@ class ProbeBars:
         self.done_steps[run.run_id] = step
 
     def finish(self, run: ProbeRun, result: TrainResult) -> None:
-        # an early stop skips the rest of the probe: the overall ETA must drop with it
-        self.bars.advance(self.overall, run.max_steps - self.done_steps[run.run_id])
+        # an early stop skips the rest of the probe: the overall ETA must drop with it; an
+        # interrupted one counts only the steps it ran (the rest are still to do on resume)
+        if result.status == "interrupted":
+            self.bars.advance(self.overall, result.steps - self.done_steps[run.run_id])
+            self.bars.update(self.overall, ended=True)
+        else:
+            self.bars.advance(self.overall, run.max_steps - self.done_steps[run.run_id])
+        self.done_steps[run.run_id] = result.steps
         self.bars.update(self.tasks[run.run_id], info=f"[{'green' if result.status in ('finished', 'stopped') else 'red'}]"
-                         f"{result.status}[/] at step {result.steps}", completed=result.steps)
+                         f"{result.status}[/] at step {result.steps}", completed=result.steps, ended=True)
+
+
+def _hide_eta_when_ended(bars: Any) -> None:
+    """The time-remaining column stays blank for a bar marked `ended` (an interrupted, failed
+    or diverged probe stops short of its total: an ETA there means nothing)."""
+    from rich.progress import TimeRemainingColumn
+    from rich.text import Text
+
+    class EndedBlank(TimeRemainingColumn):
+        def render(self, task: Any) -> Text:
+            return Text("") if task.fields.get("ended") else super().render(task)
+
+    bars.columns = tuple(EndedBlank() if isinstance(column, TimeRemainingColumn) else column
+                         for column in bars.columns)
 
 
 def summary_table(rows: list[dict[str, Any]], metric: str, console: Console = out) -> Table:

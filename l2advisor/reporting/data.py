@@ -17,7 +17,7 @@ import numpy as np
 
 from l2advisor.science.advise import Advice
 from l2advisor.science.curves import Curve, analyze_curve, smooth
-from l2advisor.science.fit import MIN_LAMS, Fit
+from l2advisor.science.fit import CANNOT, FAILS, MIN_LAMS, Fit
 
 if TYPE_CHECKING:
     from l2advisor.reporting.trained import TrainedRun
@@ -63,6 +63,50 @@ class ReportData:
     run_peak_step: float = math.nan  # and the run's step where the predicted peak's tau arrives
 
 
+@dataclass(frozen=True)
+class AdviceMark:
+    """The advice on the t* figure: the star at (x = 1/(lr*lam) at the advised lam, the budget's
+    steps) and, when the advice's clock constant is not the pooled line's (under "cannot tell" it
+    takes the typical c), the advice's own line steps = c/(lr*lam), which the star sits on."""
+
+    x: float
+    steps: float
+    lam: float
+    c: float  # the c the advice used; NaN without a formula ("does not hold")
+    own_line: bool  # draw steps = c/(lr*lam) for the advice: it is not the pooled line
+    label: str  # the star's legend entry: the budget and lam (and the c, without an own line)
+    line_label: str  # the advice's own line: the c the advice used and where it came from
+    vline_label: str  # the vertical line through the star
+
+
+def _c_source(fit: Fit, advice: Advice) -> str:
+    if advice.verdict != CANNOT:
+        return "measured"
+    if math.isfinite(fit.c) and math.isclose(advice.c, fit.c, rel_tol=1e-6):
+        return "the probes' c, a lower bound: cannot tell"
+    return "typical: cannot tell"
+
+
+def advice_mark(fit: Fit, advice: Advice | None) -> AdviceMark | None:
+    """Where and how the t* figure marks the advice; None when there is no advised lam > 0."""
+    if advice is None or not math.isfinite(advice.weight_decay) or advice.weight_decay <= 0:
+        return None
+    a, wd = advice, advice.weight_decay
+    x = 1.0 / (a.lr * wd)
+    vline = f"advised lam = {wd:.3g} (at lr = {a.lr:.3g})"
+    star = f"advice: budget {a.budget_steps} steps at lam = {wd:.3g}"
+    if a.verdict == FAILS or not math.isfinite(a.c):
+        return AdviceMark(x, float(a.budget_steps), wd, math.nan, False,
+                          f"{star}\n(a measured lam: no formula, {a.verdict})", "", vline)
+    line = f"advice: lam = c/(lr*T), c = {a.c:.3g} ({_c_source(fit, a)})"
+    if math.isfinite(a.unclipped) and not math.isclose(a.unclipped, wd, rel_tol=1e-6):
+        star += f"\n({'clipped down to lam_c' if wd < a.unclipped else 'raised to lam*'}: off the c line)"
+    on_tau = math.isfinite(a.unclipped) and math.isclose(a.c / (a.lr * a.unclipped), a.budget_steps, rel_tol=1e-6)
+    pooled_b = fit.b_used if math.isfinite(fit.b_used) and math.isfinite(fit.clock_ref) else 1.0
+    own = bool(on_tau and (not math.isclose(a.c, fit.c, rel_tol=1e-6) or pooled_b != 1.0))
+    if not own:  # the star is on the pooled line: its c is the advice's
+        star += f", c = {a.c:.3g} ({_c_source(fit, a)})"
+    return AdviceMark(x, float(a.budget_steps), wd, float(a.c), own, star, line, vline)
 
 def _lines(curves: list[Curve], fit: Fit) -> list[ProbeLine]:
     """Per-probe arrays and the roles the fit gave each probe (same rules as fit.py)."""

@@ -25,7 +25,7 @@ from l2advisor.reporting.axes import (
     ylim_high,
     ylim_low,
 )
-from l2advisor.reporting.data import ReportData
+from l2advisor.reporting.data import ReportData, advice_mark
 from l2advisor.science.advise import steps_to_top
 from l2advisor.science.c_reading import c_text
 
@@ -91,6 +91,12 @@ def plot_curves(data: ReportData, path: Path) -> Path:
 
 def plot_tstar(data: ReportData, path: Path) -> Path:
     """(b) t* vs 1/(lr*lam) on log axes with the fit line and its bootstrap band."""
+    tstar_figure(data).savefig(path, dpi=110)
+    return path
+
+
+def tstar_figure(data: ReportData) -> Figure:
+    """plot_tstar's figure, unsaved (tests read its artists)."""
     fig = Figure(figsize=(9, 4.6), layout="constrained")
     ax = fig.subplots()
     f = data.fit
@@ -111,20 +117,21 @@ def plot_tstar(data: ReportData, path: Path) -> Path:
             ax.plot(data.band_x, f.c0 * data.band_x ** f.alpha, "C0-", lw=1.5,
                     label=f"fit: t* = {f.c0:.3g} (lr*lam)^{-f.alpha:+.2f}")
     x_all = [1 / (ln.lr * ln.lam) for ln in pts]
-    a = data.advice
-    if a is not None and math.isfinite(a.weight_decay) and a.weight_decay > 0:
-        x_all.append(1 / (a.lr * a.weight_decay))
+    mark = advice_mark(f, data.advice)
+    if mark is not None:
+        x_all.append(mark.x)
     if math.isfinite(f.c) and x_all:
         xs = np.geomspace(min(x_all) / 1.3, max(x_all) * 1.3, 20)  # 1/(lr*lam)
         b = f.b_used if math.isfinite(f.b_used) and math.isfinite(f.clock_ref) else 1.0  # the pooled curve's clock
         ax.plot(xs, steps_to_top(f.c, b, f.clock_ref, 1 / xs), "k--", lw=1,
                 label=f"pooled best: steps = c/(lr*lam), c = {f.c:.3g}" if b == 1.0 else
                 f"pooled best: c = {f.c:.3g} at lr*lam = {f.clock_ref:.3g}, steps ~ (lr*lam)^-{b:.2f}")
-    if a is not None and math.isfinite(a.weight_decay) and a.weight_decay > 0:
-        xa = 1 / (a.lr * a.weight_decay)
-        ax.axvline(xa, color="C3", lw=1)
-        ax.plot([xa], [a.budget_steps], "*", ms=13, color="C3",
-                label=f"advice: budget {a.budget_steps} steps at lam={a.weight_decay:.3g}")
+    if mark is not None:
+        if mark.own_line and x_all:  # the advice's c is not the pooled line's: the star sits on its own
+            xs = np.geomspace(min(x_all) / 1.3, max(x_all) * 1.3, 20)
+            ax.plot(xs, mark.c * xs, "C3:", lw=1.2, label=mark.line_label)
+        ax.axvline(mark.x, color="C3", lw=1, label=mark.vline_label)
+        ax.plot([mark.x], [mark.steps], "*", ms=13, color="C3", label=mark.label)
     log_x(ax)
     log_x(ax, axis="y")
     ax.set_xlabel("1/(lr*lam)  (steps per e-fold of weight shrinkage; log scale)")
@@ -135,8 +142,7 @@ def plot_tstar(data: ReportData, path: Path) -> Path:
                                          "alpha not measured (too few probes clearly peaked)"), fontsize=10)
     ax.grid(alpha=0.3, which="both", lw=0.4)
     legend_if_any(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # outside: never over the advice
-    fig.savefig(path, dpi=110)
-    return path
+    return fig
 
 
 def _equal_steps(ax, rows: list, common_steps: float) -> None:

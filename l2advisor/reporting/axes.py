@@ -20,10 +20,19 @@ def lam_colors(lams: list[float]) -> dict[float, tuple]:
     return {lam: cmap(0.85 * i / max(len(lams) - 1, 1)) for i, lam in enumerate(lams)}
 
 
-def ylim_high(lines: list[ProbeLine]) -> float | None:
-    """Upper y limit just above the highest raw evaluation."""
+METRIC_MAX = {"accuracy": 1.0}  # metrics with a ceiling: no axis runs past it
+
+
+def capped(top: float, metric_name: str) -> float:
+    """An upper y limit no higher than the metric's maximum (accuracy's 1.0: the axes and the
+    pooled band reached 1.005-1.010)."""
+    return min(top, METRIC_MAX.get(metric_name, math.inf))
+
+
+def ylim_high(lines: list[ProbeLine], metric_name: str = "") -> float | None:
+    """Upper y limit just above the highest raw evaluation, at most the metric's maximum."""
     tops = [float(np.nanmax(ln.raw)) for ln in lines if np.isfinite(ln.raw).any()]
-    return max(tops) + 0.005 if tops else None
+    return capped(max(tops) + 0.005, metric_name) if tops else None
 
 
 def left_edge(pairs: list[tuple[np.ndarray, np.ndarray]], low: float | None) -> float | None:

@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from l2advisor.reporting.axes import (
+    capped,
     lam_colors,
     left_edge,
     legend_if_any,
@@ -28,6 +29,7 @@ from l2advisor.reporting.axes import (
 from l2advisor.reporting.data import ReportData, advice_mark
 from l2advisor.science.advise import steps_to_top
 from l2advisor.science.c_reading import c_text
+from l2advisor.science.fit import FAILS
 
 
 def _without_end_twin(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +77,7 @@ def plot_curves(data: ReportData, path: Path) -> Path:
         ax.set_xlabel(f"{name} (log scale)")
         ax.grid(alpha=0.3, which="both", lw=0.4)
         if low is not None:
-            ax.set_ylim(bottom=low, top=ylim_high(lines))
+            ax.set_ylim(bottom=low, top=ylim_high(lines, data.metric_name))
     if math.isfinite(data.fit.c):
         _mark_c(ax_t, data.fit)
     ax_s.set_ylabel(f"validation {data.metric_name}")
@@ -210,6 +212,12 @@ def plot_plateau(data: ReportData, path: Path) -> Path:
 
 def plot_collapsed(data: ReportData, path: Path) -> Path:
     """(d) the pooled curve metric(tau) with c and its interval."""
+    collapsed_figure(data).savefig(path, dpi=110)
+    return path
+
+
+def collapsed_figure(data: ReportData) -> Figure:
+    """plot_collapsed's figure, unsaved (tests read its artists)."""
     fig = Figure(figsize=(9, 4.6), layout="constrained")
     ax = fig.subplots()
     f = data.fit
@@ -227,11 +235,15 @@ def plot_collapsed(data: ReportData, path: Path) -> Path:
         ax.fill_between(t, lo, hi, color="k", alpha=0.15, label="pooled mean +- 1 se")
         ax.plot(t, mean, "k-", lw=2, label="pooled curve")
     if math.isfinite(f.c):
+        # "does not hold": no formula, the advice is a measured lam and c goes unused (as the panel says)
+        unused = f.verdict == FAILS
+        color, note = ("0.5", " (not used: no formula)") if unused else ("C3", "")
         c_lo, c_hi = f.c_interval
         if math.isfinite(c_lo) and math.isfinite(c_hi) and c_hi > c_lo and not f.c_bound:  # a bound has no interval
-            ax.axvspan(c_lo, c_hi, color="C3", alpha=0.1,
-                       label=f"c interval [{c_lo:.3g}, {c_hi:.3g}] (measured)")
-        ax.axvline(f.c, color="C3", lw=1.5, label=c_text(f, why=False, with_interval=False))
+            ax.axvspan(c_lo, c_hi, color=color, alpha=0.1,
+                       label=f"c interval [{c_lo:.3g}, {c_hi:.3g}] (measured{', not used' if unused else ''})")
+        ax.axvline(f.c, color=color, lw=1.5 if not unused else 1.0, ls="--" if unused else "-",
+                   label=c_text(f, why=False, with_interval=False) + note)
     a = data.advice
     if a is not None and math.isfinite(a.weight_decay):
         b = f.b_used if math.isfinite(f.b_used) and math.isfinite(f.clock_ref) else 1.0  # the axis's clock
@@ -242,7 +254,8 @@ def plot_collapsed(data: ReportData, path: Path) -> Path:
     low = ylim_low(pool)
     log_x(ax)
     if low is not None:
-        ax.set_ylim(bottom=low, top=max(ln.peak_metric for ln in pool) + 0.01 if pool else None)
+        ax.set_ylim(bottom=low, top=capped(max(ln.peak_metric for ln in pool) + 0.01, data.metric_name)
+                    if pool else None)
         left = left_edge([(np.asarray(f.collapsed_tau, float), np.asarray(f.collapsed_mean, float))], low)
         if left is not None:
             ax.set_xlim(left=left)
@@ -251,8 +264,7 @@ def plot_collapsed(data: ReportData, path: Path) -> Path:
     ax.set_title("collapsed curve of the plateau probes", fontsize=10)
     ax.grid(alpha=0.3, which="both", lw=0.4)
     legend_if_any(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    fig.savefig(path, dpi=110)
-    return path
+    return fig
 
 
 PLOTTERS = {"curves.png": plot_curves, "tstar.png": plot_tstar, "plateau.png": plot_plateau,

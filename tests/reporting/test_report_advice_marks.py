@@ -62,3 +62,38 @@ def test_a_measured_c_the_advice_uses_draws_no_second_line() -> None:
     assert a.c == f.c and not mark.own_line and f"c = {f.c:.3g} (measured)" in mark.label
     lines = labelled(tstar_figure(report_data(curves, f, a, title="t")).axes[0])
     assert not any(label.startswith("advice: lam = c/(lr*T)") for label in lines)
+
+
+def test_under_does_not_hold_the_collapsed_c_is_drawn_as_not_used() -> None:
+    """No formula: the advice does not use c (the panel says "not used: no formula"); it was a
+    solid red line like an advised value."""
+    from l2advisor.reporting.figures import collapsed_figure
+    from l2advisor.science.fit import FAILS
+
+    curves = S.no_effect_family()
+    f = fit_relations(curves, n_bootstrap=20)
+    assert f.verdict == FAILS and math.isfinite(f.c)
+    ax = collapsed_figure(report_data(curves, f, advise(f, 5000), title="t")).axes[0]
+    (c_line,) = [ln for ln in ax.lines if ln.get_label().startswith(("c = ", "c >= ", "c <= "))]
+    assert c_line.get_label().endswith("(not used: no formula)")
+    assert c_line.get_linestyle() == "--" and c_line.get_color() == "0.5"
+    held = fit_relations(S.family(), n_bootstrap=20)  # the control: a c the advice uses stays red
+    ax = collapsed_figure(report_data(S.family(), held, advise(held, 8000), title="t")).axes[0]
+    (c_line,) = [ln for ln in ax.lines if ln.get_label().startswith(("c = ", "c >= ", "c <= "))]
+    assert "not used" not in c_line.get_label() and c_line.get_color() == "C3"
+
+
+def test_accuracy_axes_stop_at_1() -> None:
+    """Peaks near 1: the collapsed figure's top (peak + 0.01) and the curves' (raw max + 0.005)
+    ran to 1.005-1.010; a metric without a ceiling keeps its margin."""
+    from l2advisor.reporting.axes import ylim_high
+    from l2advisor.reporting.figures import collapsed_figure
+
+    curves = S.family(top=0.997, noise=0.004)
+    f = fit_relations(curves, n_bootstrap=20)
+    data = report_data(curves, f, None, title="t", metric_name="accuracy")
+    assert collapsed_figure(data).axes[0].get_ylim()[1] == pytest.approx(1.0)
+    assert ylim_high(list(data.lines), "accuracy") == 1.0
+    other = report_data(curves, f, None, title="t", metric_name="top5_score")
+    assert collapsed_figure(other).axes[0].get_ylim()[1] > 1.0
+    assert ylim_high(list(other.lines), "top5_score") > 1.0

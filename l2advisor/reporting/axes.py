@@ -20,6 +20,13 @@ def lam_colors(lams: list[float]) -> dict[float, tuple]:
     return {lam: cmap(0.85 * i / max(len(lams) - 1, 1)) for i, lam in enumerate(lams)}
 
 
+def num(value: float, fmt: str) -> str:
+    """`value` formatted, a negative zero without its sign: -0.001 at .2f reads "0.00", as in
+    report.md (the figures' titles read "alpha = -0.00")."""
+    text = format(value, fmt)
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
 METRIC_MAX = {"accuracy": 1.0}  # metrics with a ceiling: no axis runs past it
 
 

@@ -23,6 +23,7 @@ from l2advisor.reporting.axes import (
     legend_if_any,
     log_x,
     main_lines,
+    num,
     ylim_high,
     ylim_low,
 )
@@ -117,7 +118,8 @@ def tstar_figure(data: ReportData) -> Figure:
                         label="95% bootstrap band")
         if math.isfinite(f.alpha) and math.isfinite(f.c0):
             ax.plot(data.band_x, f.c0 * data.band_x ** f.alpha, "C0-", lw=1.5,
-                    label=f"fit: t* = {f.c0:.3g} (lr*lam)^{-f.alpha:+.2f}")
+                    label=f"fit: t* = {f.c0:.3g} (lr*lam)^{'' if num(-f.alpha, '.2f').startswith('-') else '+'}"
+                          f"{num(-f.alpha, '.2f')}")
     x_all = [1 / (ln.lr * ln.lam) for ln in pts]
     mark = advice_mark(f, data.advice)
     if mark is not None:
@@ -139,8 +141,8 @@ def tstar_figure(data: ReportData) -> Figure:
     ax.set_xlabel("1/(lr*lam)  (steps per e-fold of weight shrinkage; log scale)")
     ax.set_ylabel("steps (log scale)")
     measured = math.isfinite(f.alpha)
-    ax.set_title("time to the peak: " + (f"alpha = {f.alpha:.2f} [{f.alpha_interval[0]:.2f}, "
-                                         f"{f.alpha_interval[1]:.2f}] (paper: 1)" if measured else
+    ax.set_title("time to the peak: " + (f"alpha = {num(f.alpha, '.2f')} [{num(f.alpha_interval[0], '.2f')}, "
+                                         f"{num(f.alpha_interval[1], '.2f')}] (paper: 1)" if measured else
                                          "alpha not measured (too few probes clearly peaked)"), fontsize=10)
     ax.grid(alpha=0.3, which="both", lw=0.4)
     legend_if_any(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # outside: never over the advice

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from l2advisor.reporting.axes import num
 from l2advisor.reporting.data import ReportData
 from l2advisor.reporting.figures import PLOTTERS
 from l2advisor.reporting.trained import TrainedRun
@@ -31,8 +32,7 @@ FIGURES = {  # file name -> caption in report.md
 def _f(x: float, fmt: str = ".3g") -> str:
     if x is None or not math.isfinite(x):
         return "-"
-    text = format(x, fmt)
-    return text[1:] if text.startswith("-") and float(text) == 0 else text  # -0.001 at .2f: "0.00", not "-0.00"
+    return num(x, fmt)  # -0.001 at .2f: "0.00", not "-0.00"
 
 
 def _alpha_text(f) -> str:

@@ -97,3 +97,16 @@ def test_accuracy_axes_stop_at_1() -> None:
     other = report_data(curves, f, None, title="t", metric_name="top5_score")
     assert collapsed_figure(other).axes[0].get_ylim()[1] > 1.0
     assert ylim_high(list(other.lines), "top5_score") > 1.0
+
+
+def test_a_negative_zero_alpha_reads_0_00_in_the_figure_as_in_report_md() -> None:
+    from l2advisor.reporting.page import FIGURES, markdown
+
+    curves = S.family()
+    f = dataclasses.replace(fit_relations(curves, n_bootstrap=20), alpha=-0.001, alpha_interval=(-0.004, 0.9))
+    data = report_data(curves, f, None, title="t")
+    ax = tstar_figure(data).axes[0]
+    assert ax.get_title() == "time to the peak: alpha = 0.00 [0.00, 0.90] (paper: 1)"  # it read -0.00 twice
+    assert "alpha = 0.00 [0.00, 0.90]" in markdown(data, list(FIGURES))
+    (fit_line,) = [ln for ln in ax.lines if ln.get_label().startswith("fit: t*")]
+    assert fit_line.get_label().endswith("(lr*lam)^+0.00")

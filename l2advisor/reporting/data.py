@@ -108,6 +108,7 @@ def advice_mark(fit: Fit, advice: Advice | None) -> AdviceMark | None:
         star += f", c = {a.c:.3g} ({_c_source(fit, a)})"
     return AdviceMark(x, float(a.budget_steps), wd, float(a.c), own, star, line, vline)
 
+
 def _lines(curves: list[Curve], fit: Fit) -> list[ProbeLine]:
     """Per-probe arrays and the roles the fit gave each probe (same rules as fit.py)."""
     plateau = {(r.lr, r.lam) for r in fit.table if r.in_plateau}

@@ -85,7 +85,8 @@ def probe(
                                                "the model (every seed in one stack when the data are tensors, else "
                                                "one stack per seed): the same computation, float rounding aside "
                                                "(it grows over long runs); --no-batched: one probe after another.")] = True,
-    batch_replicas: Annotated[int, typer.Option(help="Most replicas trained together when --batched.")] = BATCH_REPLICAS,
+    batch_replicas: Annotated[int | None, typer.Option(help=f"Most replicas trained together when --batched "
+                                                            f"[default: {BATCH_REPLICAS}].", show_default=False)] = None,
     jobs: Annotated[int | None, typer.Option(help="Probe jobs running at once, in worker processes (torch threads are "
                                            "divided among them) [default: 1, or one per --devices entry].",
                                       show_default=False)] = None,
@@ -129,6 +130,9 @@ def probe(
         resolve_device(each)
     spec = load_spec(model_file, overrides)
     say_notes(spec)
+    if batch_replicas is not None and not batched:  # it did nothing, silently
+        raise InputError("--batch-replicas sets how many probes train together: drop it, or drop --no-batched.")
+    batch_replicas = BATCH_REPLICAS if batch_replicas is None else batch_replicas
     if batch_replicas < 1:
         raise InputError(f"--batch-replicas must be at least 1, got {batch_replicas}.")
     torch_device = resolve_device(device)

@@ -287,7 +287,8 @@ def train_command(
         if advice:
             err.print(f"The probes' evidence in figures: [bold]l2advisor report {run_dir}[/]")
     if result.status == "interrupted":
-        err.print(f"[yellow]Interrupted at step {result.steps}; what was measured is in {path}.[/]")
+        err.print(f"[yellow]Interrupted at step {result.steps}; what was measured is in {path}. A run does not "
+                  "resume: the same command trains it again from step 0.[/]")
         raise typer.Exit(130)
     if result.status in ("failed", "diverged"):
         why = result.message or "the training loss or the weights became non-finite"

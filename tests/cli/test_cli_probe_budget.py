@@ -249,3 +249,13 @@ def test_bad_jobs_are_refused_before_anything_is_written(tiny_model: Path, tmp_p
     result = runner.invoke(app, [*budget_args(tiny_model, tmp_path / "run", "5000"), "--jobs", jobs])
     assert result.exit_code == 2 and f"--jobs must be at least 1, got {jobs}." in " ".join(result.stderr.split())
     assert "Probing" not in result.stderr and not (tmp_path / "run").exists()
+
+
+def test_batch_replicas_with_no_batched_is_refused(tiny_model: Path, tmp_path: Path) -> None:
+    """--no-batched --batch-replicas 4 was accepted, and the 4 did nothing."""
+    result = runner.invoke(app, [*budget_args(tiny_model, tmp_path / "run", "5000"), "--no-batched",
+                                 "--batch-replicas", "4"])
+    assert result.exit_code == 2 and "drop it, or drop --no-batched" in " ".join(result.stderr.split())
+    assert not (tmp_path / "run").exists()
+    zero = runner.invoke(app, [*budget_args(tiny_model, tmp_path / "z", "5000"), "--batch-replicas", "0"])
+    assert zero.exit_code == 2 and "--batch-replicas must be at least 1, got 0." in zero.stderr

@@ -305,3 +305,21 @@ def test_lock_is_not_kept_alive_by_a_forked_child(tmp_path: Path) -> None:
             except ProcessLookupError:
                 pass
         holder.wait(timeout=10)
+
+
+def test_sigint_during_train_says_the_run_does_not_resume(slow_model: Path, tmp_path: Path) -> None:
+    """A user who knew that `probe` resumes expected `train` to; the rerun started over from step 0."""
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "L2A_TEST_SLEEP": "0.01"}
+    process = subprocess.Popen([sys.executable, "-m", "l2advisor", "train", str(slow_model), "--out", str(out),
+                                "--budget", "400", "--weight-decay", "0.01", "--eval-every", "10", "--device", "cpu"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               cwd=slow_model.parent, start_new_session=True)
+    path = results_path(out, "train.jsonl")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sum(r["type"] == "eval" for r in complete_records(path)) < 3:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGINT)
+    code, stderr = finish(process)
+    assert code == 130, stderr
+    assert squash("A run does not resume: the same command trains it again from step 0.") in squash(stderr)

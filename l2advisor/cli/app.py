@@ -173,7 +173,9 @@ class Interrupt:
     def _handle(self, signum: int, frame: Any) -> None:
         if os.getpid() != self.pid:  # a worker process: the main one decides (and says it once)
             return
-        if self.requested:
+        if self.requested:  # said, not a silent exit 130
+            err.print("\n[yellow]Ctrl-C again: stopping now. What was written so far is kept; a probe cut "
+                      "mid-way restarts on resume.[/]")
             raise KeyboardInterrupt
         self.requested = True
         err.print("\n[yellow]Ctrl-C: stopping at the next evaluation point (press again to stop now).[/]")

@@ -197,3 +197,18 @@ def test_an_interrupt_before_any_probe_finished_says_a_rerun_starts_over(tmp_pat
     said = interrupted_note(path, runs)  # type: ignore[arg-type]
     assert "no probe had finished, so running the same command again starts them over" in said
     assert "are reused" not in said and "is reused" not in said
+
+
+def test_a_second_ctrl_c_says_it_stops_now(capsys) -> None:
+    """The second Ctrl-C exited 130 without a word."""
+    import pytest
+
+    from l2advisor.cli.app import Interrupt
+
+    interrupt = Interrupt()
+    interrupt._handle(2, None)
+    first = capsys.readouterr().err
+    assert "stopping at the next evaluation point" in first and "stopping now" not in first
+    with pytest.raises(KeyboardInterrupt):
+        interrupt._handle(2, None)
+    assert "Ctrl-C again: stopping now" in " ".join(capsys.readouterr().err.split())

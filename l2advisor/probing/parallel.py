@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import signal
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -125,9 +126,12 @@ def _outcomes(made: list[ProbeJob], n_jobs: int) -> Iterator[JobOutcome]:
     parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
     outcomes = parallel(delayed(probe_job)(job) for job in made)
     try:
-        yield from outcomes
+        for outcome in outcomes:  # noqa: UP028 - `yield from` would close outcomes itself, outside the filter below
+            yield outcome
     finally:
-        outcomes.close()  # on an early exit joblib ends the jobs still running
+        with warnings.catch_warnings():  # joblib's advice on cancelled tasks: the interrupt's note says what restarts
+            warnings.filterwarnings("ignore", message=r".*tasks which were still being processed", category=UserWarning)
+            outcomes.close()  # on an early exit joblib ends the jobs still running
 
 
 @contextmanager

@@ -112,3 +112,35 @@ def test_devices_that_are_not_here_are_refused_before_anything_runs(tmp_path: Pa
                                  "cuda:0,cuda:1"])
     assert result.exit_code == 2 and "no CUDA GPU is available" in " ".join(result.stderr.split())
     assert not (tmp_path / "x").exists() and "probes (steps)" not in result.stderr
+
+
+def test_an_early_exit_does_not_leak_joblibs_cancellation_warning(monkeypatch) -> None:
+    """Ctrl-C with --jobs 2 printed joblib's raw "1 tasks which were still being processed by the
+    workers have been cancelled" under the interrupt's own note; any other warning still shows."""
+    import warnings
+
+    import joblib
+
+    from l2advisor.probing import parallel
+
+    class Outcomes:
+        def __init__(self, message: str) -> None:
+            self.message, self.items = message, iter([1, 2])
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            return next(self.items)
+
+        def close(self) -> None:
+            warnings.warn(self.message, UserWarning, stacklevel=1)
+
+    for message, leaks in (("1 tasks which were still being processed by the workers have been cancelled.", False),
+                           ("something else", True)):
+        monkeypatch.setattr(joblib, "Parallel", lambda m=message, **kw: (lambda jobs: Outcomes(m)))
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            for _ in parallel._outcomes([], 2):
+                break  # an interrupt: the generator closes with jobs in flight
+        assert any(message in str(w.message) for w in seen) == leaks

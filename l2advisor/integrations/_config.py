@@ -18,9 +18,7 @@ def settings_from_advice(advice: Any) -> dict[str, Any]:
     """AutoL2 keywords from `l2advisor.recommend(...)` (a Recommendation: its `.autol2` always
     holds them), that `.autol2` (an AutoL2Advice), its dict, or advice.json /
     `recommend --json` output, which carry an "autol2" entry only when `--autol2` was given."""
-    source = getattr(advice, "autol2", advice)  # a Recommendation carries its AutoL2Advice
-    if isinstance(source, dict) and isinstance(source.get("autol2"), dict):  # advice.json, --json output
-        source = source["autol2"]
+    source = _autol2_part(advice)
     if hasattr(source, "to_dict"):
         source = source.to_dict()
     if not isinstance(source, dict) or "lam0" not in source:
@@ -29,12 +27,19 @@ def settings_from_advice(advice: Any) -> dict[str, Any]:
     return {k: float(source[k]) for k in keys if source.get(k) is not None}
 
 
+def _autol2_part(advice: Any) -> Any:
+    """The AutoL2 part of an advice: a Recommendation's `.autol2`, advice.json's or `--json`'s "autol2"
+    entry, or the advice itself."""
+    source = getattr(advice, "autol2", advice)  # a Recommendation carries its AutoL2Advice
+    if isinstance(source, dict) and isinstance(source.get("autol2"), dict):  # advice.json, --json output
+        source = source["autol2"]
+    return source
+
+
 def advice_lr(advice: Any) -> float | None:
     """The learning rate an advice was made for (its AutoL2 settings keep lr*lam at the probes'
     values at that lr); None when the advice does not say."""
-    source = getattr(advice, "autol2", advice)
-    if isinstance(source, dict) and isinstance(source.get("autol2"), dict):
-        source = source["autol2"]
+    source = _autol2_part(advice)
     lr = source.get("lr") if isinstance(source, dict) else getattr(source, "lr", None)
     return float(lr) if isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0 else None
 

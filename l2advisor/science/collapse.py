@@ -48,16 +48,43 @@ def on_grid(curve: Curve, grid: np.ndarray, window: int = DEFAULT_WINDOW) -> np.
 
 
 def _pool(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Smoothed mean and standard error over probes (rows of mat, shape (k, G)), each (G,);
-    NaN where fewer than half the probes cover a grid point."""
+    """Smoothed pooled curve and standard error over probes (rows of mat, shape (k, G)), each (G,);
+    NaN where fewer than half the probes cover a grid point.
+
+    The pooled curve is chained, not a plain mean: from the grid point most probes cover, it
+    moves by the mean change of the probes that cover both neighbouring points. A plain mean
+    jumps wherever a probe enters or leaves the average (probes start at different tau), and
+    those jumps showed as dips that no probe has (0.998 -> 0.982 -> 1.0 on a task where every
+    probe rose steadily); where every probe covers both points the two are the same.
+    """
     fin = np.isfinite(mat)
     cover = fin.sum(axis=0)
     ok = cover >= max(1, -(-mat.shape[0] // 2))
-    mean = np.where(ok, np.where(fin, mat, 0.0).sum(axis=0) / np.maximum(cover, 1), np.nan)
-    dev = np.where(fin, (mat - mean) ** 2, 0.0).sum(axis=0)
+    plain = np.where(ok, np.where(fin, mat, 0.0).sum(axis=0) / np.maximum(cover, 1), np.nan)
+    dev = np.where(fin, (mat - plain) ** 2, 0.0).sum(axis=0)
     se = np.where(ok & (cover > 1), np.sqrt(dev / np.maximum(cover - 1, 1) / np.maximum(cover, 1)),
                   np.nan)
-    return smooth(mean), se
+    return smooth(_chained(mat, fin, plain, ok)), se
+
+
+def _chained(mat: np.ndarray, fin: np.ndarray, plain: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """The pooled level at each grid point (G,): the plain mean at the point most probes cover
+    (the first of them), then outward by the mean step of the probes covering both neighbours;
+    where no probe covers both, the chain restarts at the plain mean. NaN where not `ok`."""
+    both = fin[:, 1:] & fin[:, :-1]  # (k, G-1)
+    step = np.where(both, mat[:, 1:] - mat[:, :-1], 0.0).sum(axis=0) / np.maximum(both.sum(axis=0), 1)
+    linked = both.any(axis=0)  # (G-1,)
+    out = plain.copy()
+    if not ok.any():
+        return out
+    start = int(np.argmax(np.where(ok, fin.sum(axis=0), -1)))
+    for j in range(start + 1, len(out)):  # rightwards from the anchor
+        if ok[j] and ok[j - 1] and linked[j - 1]:
+            out[j] = out[j - 1] + step[j - 1]
+    for j in range(start - 1, -1, -1):  # leftwards
+        if ok[j] and ok[j + 1] and linked[j]:
+            out[j] = out[j + 1] - step[j]
+    return out
 
 
 def _top(grid: np.ndarray, mean: np.ndarray, delta: float) -> tuple[float, int, int, int]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from l2advisor.science.advise import Advice
+from l2advisor.science.collapse import pool_members
 from l2advisor.science.curves import Curve, analyze_curve, smooth
 from l2advisor.science.fit import CANNOT, FAILS, MIN_LAMS, Fit
 
@@ -43,6 +44,7 @@ class ProbeLine:
     usable: bool  # used by the fit (not diverged, failed or empty)
     in_plateau: bool
     in_tstar_fit: bool  # one of the points of the t* regression
+    pooled: bool = False  # one of the curves the pooled tau curve averages (fit.py's pool)
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,9 +116,10 @@ def _lines(curves: list[Curve], fit: Fit) -> list[ProbeLine]:
     plateau = {(r.lr, r.lam) for r in fit.table if r.in_plateau}
     edge = {lr: max((lam for l2, lam in plateau if l2 == lr), default=-math.inf)
             for lr, _ in plateau}
-    out = []
+    out, clearly_peaked = [], []
     for cv in curves:
         m = analyze_curve(cv, fit.tolerance)
+        clearly_peaked.append(bool(m.peaked))
         steps = np.asarray(cv.steps, float)
         tau = np.where(np.isfinite(np.asarray(cv.tau, float)), cv.tau, cv.lr * cv.lam * steps)
         raw = np.asarray(cv.val_metric, float)
@@ -134,7 +137,10 @@ def _lines(curves: list[Curve], fit: Fit) -> list[ProbeLine]:
                               and cv.lam <= edge.get(cv.lr, -math.inf))))
     if len({ln.lr * ln.lam for ln in out if ln.in_tstar_fit}) < MIN_LAMS:  # fit.py's fallback
         out = [replace(ln, in_tstar_fit=ln.usable and ln.peaked) for ln in out]
-    return out
+    plateau_lines = [ln.in_plateau and ln.usable and (not math.isfinite(fit.lr) or ln.lr == fit.lr) for ln in out]
+    pooled = pool_members([p for p, keep in zip(clearly_peaked, plateau_lines, strict=True) if keep])
+    members = iter(pooled)
+    return [replace(ln, pooled=next(members)) if keep else ln for ln, keep in zip(out, plateau_lines, strict=True)]
 
 
 def _band(lines: list[ProbeLine], n_boot: int = N_BOOT,

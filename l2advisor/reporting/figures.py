@@ -228,13 +228,20 @@ def collapsed_figure(data: ReportData) -> Figure:
     seen = set()
     for ln in pool:
         shift = f.plateau_level - ln.peak_metric if math.isfinite(f.plateau_level) else 0.0
-        ax.plot(ln.tau, ln.smoothed + shift, lw=0.8, alpha=0.45, color=colors[ln.lam],
-                label=None if ln.lam in seen else f"probe lam={ln.lam:.3g} (centred)")
-        seen.add(ln.lam)
+        key = (ln.lam, ln.pooled)
+        if ln.pooled:
+            label = f"probe lam={ln.lam:.3g} (centred)"
+            ax.plot(ln.tau, ln.smoothed + shift, lw=0.8, alpha=0.45, color=colors[ln.lam], label=None if key in seen else label)
+        else:  # in the plateau, but the pooled curve leaves it out: its peak cannot centre it
+            label = f"probe lam={ln.lam:.3g}, not pooled: not clearly peaked"
+            ax.plot(ln.tau, ln.smoothed + shift, lw=0.8, alpha=0.6, ls=":", color="0.55",
+                    label=None if key in seen else label)
+        seen.add(key)
     t = np.asarray(f.collapsed_tau, float)
     if t.size:
         mean, lo, hi = (np.asarray(v, float) for v in (f.collapsed_mean, f.collapsed_lo, f.collapsed_hi))
-        ax.fill_between(t, lo, hi, color="k", alpha=0.15, label="pooled mean +- 1 se")
+        if np.any(hi > lo):  # one pooled probe has no standard error: no band, no legend entry
+            ax.fill_between(t, lo, hi, color="k", alpha=0.15, label="pooled mean +- 1 se")
         ax.plot(t, mean, "k-", lw=2, label="pooled curve")
     if math.isfinite(f.c):
         # "does not hold": no formula, the advice is a measured lam and c goes unused (as the panel says)

@@ -14,6 +14,12 @@ import numpy as np
 from l2advisor.science.curves import DEFAULT_WINDOW, Curve, smooth, tau_clock
 
 
+def pool_members(peaked: list[bool]) -> list[bool]:
+    """Which plateau probes the pooled curve averages: those that clearly peaked (their peak
+    centres them on the plateau level), or all of them when none did."""
+    return list(peaked) if any(peaked) else [True] * len(peaked)
+
+
 def tau_grid(curves: list[Curve], n: int = 80) -> np.ndarray:
     """A log-spaced tau grid, shape (n,), spanning the curves' positive tau (empty if none)."""
     lo, hi = [], []

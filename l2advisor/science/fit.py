@@ -16,7 +16,7 @@ import numpy as np
 
 from l2advisor.science.c_reading import c_shown
 from l2advisor.science.clock import clock_exponent, fit_time_exponent, on_clock
-from l2advisor.science.collapse import collapse
+from l2advisor.science.collapse import collapse, pool_members
 from l2advisor.science.curves import (
     Curve,
     CurveMetrics,
@@ -191,7 +191,7 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
     if len(good) < len(ms):
         notes.append(f"{len(ms) - len(good)} probe(s) had not clearly peaked (or peaked at "
                      f"step 0): left out of the t* fit")
-    pool = [(m, cv) for m, cv in plat if m.peaked] or plat  # centred on the plateau level:
+    pool = [pair for pair, kept in zip(plat, pool_members([m.peaked for m, _ in plat]), strict=True) if kept]
     b_used = clock_exponent(f)
     f.update(b_used=b_used, clock_ref=float(np.exp(np.mean([np.log(m.lr * m.lam) for m, _ in compared]))))
     f.update(_in_tau(collapse([on_clock(cv, b_used) for _, cv in pool], [p["level"] - m.peak_metric for m, _ in pool],

@@ -110,3 +110,38 @@ def test_a_negative_zero_alpha_reads_0_00_in_the_figure_as_in_report_md() -> Non
     assert "alpha = 0.00 [0.00, 0.90]" in markdown(data, list(FIGURES))
     (fit_line,) = [ln for ln in ax.lines if ln.get_label().startswith("fit: t*")]
     assert fit_line.get_label().endswith("(lr*lam)^+0.00")
+
+
+def _with_one_cut_short(lams_cut: tuple[float, ...]) -> list:
+    """The synthetic family with the probes at `lams_cut` (seed 0) ended at 0.6 of their peak's
+    tau: still rising, so not clearly peaked."""
+    curves = S.family()
+    return [S.curve(cv.lam, cv.lr, cv.seed, horizon=0.6) if cv.lam in lams_cut and cv.seed == 0 else cv
+            for cv in curves]
+
+
+def test_the_collapsed_figure_shows_which_plateau_probes_the_pooled_curve_left_out() -> None:
+    """The pooled curve averages the plateau probes that peaked; one still rising at its end is
+    drawn apart and said not pooled (it was drawn as a centred probe, far from the black curve)."""
+    from l2advisor.reporting.figures import collapsed_figure
+
+    curves = _with_one_cut_short((0.01,))  # S.ladder() holds 0.01, inside the plateau (lam_c = 0.02)
+    f = fit_relations(curves, n_bootstrap=50)
+    data = report_data(curves, f, advise(f, 5000), title="t")
+    plateau = [ln for ln in data.lines if ln.in_plateau and ln.usable]
+    assert {(ln.lam, ln.seed) for ln in plateau if not ln.pooled} == {(0.01, 0)}
+    assert sum(ln.pooled for ln in plateau) == len(plateau) - 1 >= 3
+    labels = labelled(collapsed_figure(data).axes[0])
+    assert any("not pooled" in text and "0.01" in text for text in labels)
+
+
+def test_when_no_plateau_probe_peaked_all_are_pooled() -> None:
+    """fit.py's fallback: with no clearly peaked plateau probe the pool takes them all."""
+    from l2advisor.reporting.figures import collapsed_figure
+
+    curves = [S.curve(cv.lam, cv.lr, cv.seed, horizon=0.6) for cv in S.family()]
+    f = fit_relations(curves, n_bootstrap=50)
+    data = report_data(curves, f, advise(f, 5000), title="t")
+    plateau = [ln for ln in data.lines if ln.in_plateau and ln.usable]
+    assert plateau and all(ln.pooled for ln in plateau)
+    assert not any("not pooled" in text for text in labelled(collapsed_figure(data).axes[0]))

@@ -73,9 +73,11 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
     directory, as `l2advisor recommend` does."""
     results, curves, run_dir = _load(results_or_run_dir)
     if budget is None:  # the budget given to `probe`: on its results, or in the run directory's header
+        if unit != "steps":  # that budget was recorded in steps: a unit of its own would be ignored
+            raise InputError(f"unit={unit!r} applies to budget=: give both, or neither for the budget the "
+                             "probes were sized for (in steps).")
         budget = getattr(results_or_run_dir, "budget_steps", None) or \
             (results.header.get("settings", {}).get("probe") or {}).get("budget_steps")
-        unit = "steps"  # that budget was recorded in steps, whatever `unit` says
         if budget is None:
             raise InputError("recommend needs a budget: the number of steps of the run you will train "
                              "(these probes were not sized for one).")

@@ -52,8 +52,10 @@ def test_recommend_from_results_equals_recommend_from_the_run_dir(probed: l2advi
     from_results = l2advisor.recommend(probed)  # the budget given to probe
     from_dir = l2advisor.recommend(probed.run_dir, budget=2000)
     assert l2advisor.recommend(probed.run_dir, write=False).budget_steps == 2000  # the header's budget
-    # that budget is in steps: unit="epochs" without a budget must not read it as 2000 epochs
-    assert l2advisor.recommend(probed.run_dir, unit="epochs", write=False).budget_steps == 2000
+    # that budget is in steps: unit="epochs" without a budget must neither read it as 2000 epochs nor be
+    # ignored without a word (the CLI refuses `--unit` without `--budget` too)
+    with pytest.raises(InputError, match=r"^unit='epochs' applies to budget=: give both"):
+        l2advisor.recommend(probed.run_dir, unit="epochs", write=False)
     assert from_results.to_dict() == from_dir.to_dict()
     assert from_results.budget_steps == 2000 and from_results.lr == 0.1
     assert from_results.verdict in VERDICTS

@@ -83,8 +83,7 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
                              "(these probes were not sized for one).")
     run_steps = _steps(results, budget, unit)
     steps = _effective_steps(lr_schedule, warmup, run_steps)
-    if lr is not None and not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise InputError(f"lr must be a finite number > 0, got {lr!r}.")
+    _check_lr(lr)
     fit, warnings = _fit(results, curves, run_dir)
     if (far := sized_for_warning(results, run_steps)) is not None:
         warnings.append(far)
@@ -105,11 +104,15 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
 def report(run_dir_or_results: ProbeResults | str | Path, out: str | Path | None = None, *,
            budget: int | None = None, lr: float | None = None) -> list[Path]:
     """Draw the evidence (four PNGs and report.md) into `out` (default: the run directory) and
-    return their paths. The advice marked on the figures is for `budget` when given, else the
-    one saved by the last `recommend` (advice.json), else none."""
+    return their paths. The advice marked on the figures is for `budget` (at `lr`, default the
+    probe lr) when given, else the one saved by the last `recommend` (advice.json), else none."""
     from l2advisor.reporting.data import report_data, saved_advice_source
     from l2advisor.reporting.page import write_report  # matplotlib: only when drawing
 
+    _check_lr(lr)
+    if lr is not None and budget is None:  # the saved advice is redone at its own lr: this one would be ignored
+        raise InputError("report's lr= applies to budget=: give both, or neither for the advice the last "
+                         "recommend saved.")
     results, curves, run_dir = _load(run_dir_or_results)
     fit, _ = _fit(results, curves, run_dir)
     advice, source = None, ""
@@ -159,6 +162,11 @@ def _fit(results: Results, curves: list[Curve], run_dir: Path | None) -> tuple[F
                          f"lam(s) have usable probes; a fit needs {MIN_LAMS}. Run `probe` again (it resumes).")
     warnings += [f"{g.run} {g.state}: left out of the fit" for g in missing + failed]
     return fit, warnings
+
+
+def _check_lr(lr: float | None) -> None:
+    if lr is not None and not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise InputError(f"lr must be a finite number > 0, got {lr!r}.")
 
 
 def _effective_steps(lr_schedule: str, warmup: int, run_steps: int) -> int:

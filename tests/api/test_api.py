@@ -87,6 +87,19 @@ def test_report_writes_figures(probed: l2advisor.ProbeResults, tmp_path: Path) -
     assert {p.suffix for p in paths} == {".png", ".md"} and all(p.exists() for p in paths)
 
 
+@pytest.mark.bad_input
+def test_report_refuses_an_lr_it_would_ignore_or_could_not_use(probed: l2advisor.ProbeResults, tmp_path: Path) -> None:
+    """lr= without budget= was dropped without a word (the saved advice is redone at its own lr),
+    and a negative lr with a budget raised a bare ValueError from the science core."""
+    with pytest.raises(InputError, match=r"^report's lr= applies to budget=: give both"):
+        l2advisor.report(probed, out=tmp_path / "a", lr=0.05)
+    with pytest.raises(InputError, match=r"^lr must be a finite number > 0, got -1"):
+        l2advisor.report(probed, out=tmp_path / "b", budget=2000, lr=-1)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # refused before drawing
+    other = l2advisor.report(probed, out=tmp_path / "c", budget=2000, lr=0.05)[-1].read_text()
+    assert "at lr 0.05" in other  # the control: with a budget, lr= is the advice's
+
+
 def test_progress_callback_gets_events_and_false_prints_nothing(tmp_path: Path, capsys) -> None:
     events: list[l2advisor.ProgressEvent] = []
     l2advisor.probe(build_model, blobs(128, 1), blobs(64, 2), out=tmp_path / "a", progress=events.append,

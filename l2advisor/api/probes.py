@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import inspect
+import math
 import numbers
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -110,6 +111,7 @@ def probe(
         raise _input_error(f"batch_replicas must be at least 1, got {batch_replicas}.")
     check_progress(progress)
     budget_steps = _budget(budget)
+    _check_ladder(budget_steps, lambdas, probe_budget, horizon)
     torch_device = resolve_device(device)
     task = build_task(spec)
     spec = _fingerprinted(spec, task)
@@ -227,6 +229,19 @@ def _fingerprinted(spec: Any, task: Any) -> Any:
     from l2advisor.modelfile.fingerprint import python_task_sha256
 
     return dataclasses.replace(spec, sha256=python_task_sha256(spec.sha256, task.shapes, task.train, task.val))
+
+
+def _check_ladder(budget_steps: int | None, lambdas: Sequence[float] | None, probe_budget: int | None,
+                  horizon: float | None) -> None:
+    """The ladder's keywords checked in their own names (probing/settings.py words them as the
+    command line's flags, which a Python caller never typed)."""
+    if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, numbers.Real)
+                                or not (math.isfinite(horizon) and horizon > 0)):
+        raise _input_error(f"horizon must be a finite number > 0 (a window in tau), got {horizon!r}.")
+    given = [name for name, on in (("lambdas=", bool(lambdas)), ("probe_budget=", probe_budget is not None)) if on]
+    if budget_steps is not None and given:
+        raise _input_error(f"budget= plans the ladder and its cost itself: drop {' and '.join(given)} (or drop "
+                           "budget= to choose the ladder by hand).")
 
 
 def _budget(budget: int | None) -> int | None:

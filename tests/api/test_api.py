@@ -188,10 +188,15 @@ def test_mistakes_are_one_sentence(tmp_path: Path) -> None:
         l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "x", optimizer="adam", progress=False)
     with pytest.raises(InputError, match="not a directory"):
         l2advisor.recommend(tmp_path / "nowhere", budget=100)
-    with pytest.raises(InputError, match="drop --lambdas"):  # a budget plans the ladder itself
+    # a budget plans the ladder itself; said in the keywords the caller typed, never as CLI flags
+    with pytest.raises(InputError, match=r"^budget= plans the ladder and its cost itself: drop lambdas= \(or drop "
+                                         r"budget= to choose the ladder by hand\)\.$"):
         l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "z", budget=500, progress=False,
                         **FAST)
-    with pytest.raises(InputError, match="--horizon must be a finite number > 0"):  # was a ZeroDivisionError
+    with pytest.raises(InputError, match=r"^budget= plans .*: drop probe_budget= \(or"):
+        l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "z", budget=500, probe_budget=900,
+                        progress=False)
+    with pytest.raises(InputError, match=r"^horizon must be a finite number > 0"):  # was a ZeroDivisionError
         l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "h", budget=4000, horizon=0,
                         progress=False)
     with pytest.raises(InputError, match="seeds must be a sequence of whole numbers"):  # was a TypeError

@@ -4,20 +4,25 @@ an advice, and a trajectory from AutoL2's events. Imports no training framework.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from pathlib import Path
 from typing import Any
 
+from l2advisor.runs.store import read_json
 from l2advisor.training.trajectory import WeightDecayTrajectory, read_trajectory
 
 AUTOL2_KEYS = ("decay", "refractory_tau", "check_every", "patience", "smoothing", "lam_min",
                "param_groups", "refractory_lam_steps")
+ADVICE_FILE = "advice.json"  # as `l2advisor recommend` writes it into the run directory
 
 
 def settings_from_advice(advice: Any) -> dict[str, Any]:
     """AutoL2 keywords from `l2advisor.recommend(...)` (a Recommendation: its `.autol2` always
     holds them), that `.autol2` (an AutoL2Advice), its dict, or advice.json /
-    `recommend --json` output, which carry an "autol2" entry only when `--autol2` was given."""
+    `recommend --json` output, which carry an "autol2" entry only when `--autol2` was given, or
+    the path of such a file (a run directory: its advice.json)."""
+    advice = _loaded(advice)
     source = _autol2_part(advice)
     if hasattr(source, "to_dict"):
         source = source.to_dict()
@@ -25,6 +30,14 @@ def settings_from_advice(advice: Any) -> dict[str, Any]:
         raise TypeError(not_advice_message(advice))
     keys = ("lam0", "decay", "refractory_tau", "lam_min")
     return {k: float(source[k]) for k in keys if source.get(k) is not None}
+
+
+def _loaded(advice: Any) -> Any:
+    """An advice given as a path: the JSON it holds (a run directory's advice.json); else itself."""
+    if not isinstance(advice, (str, os.PathLike)):
+        return advice
+    path = Path(advice)
+    return read_json(path / ADVICE_FILE if path.is_dir() else path)
 
 
 def _autol2_part(advice: Any) -> Any:
@@ -39,7 +52,7 @@ def _autol2_part(advice: Any) -> Any:
 def advice_lr(advice: Any) -> float | None:
     """The learning rate an advice was made for (its AutoL2 settings keep lr*lam at the probes'
     values at that lr); None when the advice does not say."""
-    source = _autol2_part(advice)
+    source = _autol2_part(_loaded(advice))
     lr = source.get("lr") if isinstance(source, dict) else getattr(source, "lr", None)
     return float(lr) if isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0 else None
 
@@ -66,7 +79,8 @@ def not_advice_message(advice: Any) -> str:
                 "AutoL2 settings only when written with --autol2 (`l2advisor recommend DIR --autol2`), so rerun "
                 "that, or pass `l2advisor.recommend(DIR)`, whose `.autol2` always holds them.")
     return (f"from_advice needs AutoL2 settings, got a {type(advice).__name__}: pass `l2advisor.recommend(DIR)` "
-            "(its `.autol2` holds them), that `.autol2`, or the advice.json `l2advisor recommend DIR --autol2` wrote.")
+            "(its `.autol2` holds them), that `.autol2`, or the path of the advice.json `l2advisor recommend DIR --autol2` "
+            "wrote.")
 
 
 def as_trajectory(trajectory: WeightDecayTrajectory | str | Path) -> WeightDecayTrajectory:

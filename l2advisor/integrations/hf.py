@@ -56,7 +56,8 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
 
     @classmethod
     def from_advice(cls, advice: Any, **kwargs: Any) -> AutoL2TrainerCallback:
-        """From `l2advisor.recommend(...)`: lam0, decay, refractory_tau and lam_min of its `.autol2`."""
+        """From `l2advisor.recommend(...)`: lam0, decay, refractory_tau and lam_min of its `.autol2`
+        (or from the advice.json `l2advisor recommend DIR --autol2` wrote: its path, or DIR)."""
         callback = cls(**{**settings_from_advice(advice), **kwargs})
         callback.advised_lr = advice_lr(advice)  # warned about at the start when the optimizer's differs
         return callback

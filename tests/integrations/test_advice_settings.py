@@ -3,9 +3,13 @@ written without --autol2) is refused saying what it lacks and how to get the Aut
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from l2advisor.integrations._config import settings_from_advice
+from l2advisor.errors import InputError
+from l2advisor.integrations._config import advice_lr, settings_from_advice
+from l2advisor.runs.store import write_json
 
 PLAIN_ADVICE = {"weight_decay": 0.01, "interval": [0.005, 0.02], "verdict": "holds", "budget": 1000}
 
@@ -25,3 +29,18 @@ def test_something_else_names_its_type_and_what_to_pass() -> None:
     with pytest.raises(TypeError, match=r"got a float: pass `l2advisor.recommend\(DIR\)`"):
         settings_from_advice(0.01)
     assert settings_from_advice({"autol2": {"lam0": 0.05, "decay": 10.0}}) == {"lam0": 0.05, "decay": 10.0}
+
+
+def test_the_path_of_an_advice_json_or_its_run_directory_is_read(tmp_path: Path) -> None:
+    """The refusal named "the advice.json `recommend --autol2` wrote", but its path was refused as
+    "got a str"; now the file (or the run directory holding it) is read."""
+    write_json(tmp_path / "advice.json", {**PLAIN_ADVICE, "autol2": {"lam0": 0.05, "decay": 2.0, "lr": 0.1}})
+    expected = {"lam0": 0.05, "decay": 2.0}
+    assert settings_from_advice(str(tmp_path / "advice.json")) == expected
+    assert settings_from_advice(tmp_path) == expected and advice_lr(tmp_path) == 0.1
+    (tmp_path / "plain").mkdir()
+    write_json(tmp_path / "plain" / "advice.json", PLAIN_ADVICE)  # the control: read, then refused as the dict is
+    with pytest.raises(TypeError, match="neither a `lam0` key nor an `autol2` entry"):
+        settings_from_advice(tmp_path / "plain")
+    with pytest.raises(InputError, match="No file at"):
+        settings_from_advice(tmp_path / "nowhere.json")

@@ -91,8 +91,10 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
         write_json(run_dir / FIT_FILE, fit_to_dict(fit))
     advice, cfg = advise(fit, steps, lr, results.momentum), autol2_config(fit, steps, lr, momentum=results.momentum)
     if write and run_dir is not None:
+        scheduled = steps != run_steps or lr_schedule != "constant"  # for `report`: the run, not its T_eff
+        schedule = {"lr_schedule": lr_schedule, "warmup": int(warmup), "run_steps": run_steps} if scheduled else {}
         write_json(run_dir / ADVICE_FILE, {**advice_to_dict(advice), "caveats": caveats(fit, advice),
-                                           "budget": budget, "unit": unit, "run_dir": str(run_dir)})
+                                           "budget": budget, "unit": unit, "run_dir": str(run_dir), **schedule})
     return Recommendation(weight_decay=advice.weight_decay, interval=advice.interval, verdict=advice.verdict,
                           lr=advice.lr, budget_steps=advice.budget_steps, predicted_metric=advice.predicted_metric,
                           predicted_peak_step=advice.predicted_peak_step, extrapolated=advice.extrapolated,
@@ -106,7 +108,7 @@ def report(run_dir_or_results: ProbeResults | str | Path, out: str | Path | None
     """Draw the evidence (four PNGs and report.md) into `out` (default: the run directory) and
     return their paths. The advice marked on the figures is for `budget` (at `lr`, default the
     probe lr) when given, else the one saved by the last `recommend` (advice.json), else none."""
-    from l2advisor.reporting.data import report_data, saved_advice_source
+    from l2advisor.reporting.data import report_data, saved_advice_source, with_saved_schedule
     from l2advisor.reporting.page import write_report  # matplotlib: only when drawing
 
     _check_lr(lr)
@@ -115,7 +117,7 @@ def report(run_dir_or_results: ProbeResults | str | Path, out: str | Path | None
                          "recommend saved.")
     results, curves, run_dir = _load(run_dir_or_results)
     fit, _ = _fit(results, curves, run_dir)
-    advice, source = None, ""
+    advice, source, raw = None, "", {}
     if budget is not None:
         advice = advise(fit, _steps(results, budget, "steps"), lr, results.momentum)
         source = "the budget given to report()"
@@ -130,6 +132,7 @@ def report(run_dir_or_results: ProbeResults | str | Path, out: str | Path | None
     title = Path(str(settings.get("model_file", run_dir))).stem
     data = report_data(list(curves), fit, advice, title=title, metric_name=settings.get("metric", "metric"),
                        advice_source=source)
+    data = with_saved_schedule(data, raw)  # the saved advice, for a scheduled run: its length and peak step
     return write_report(data, Path(out) if out is not None else run_dir)  # type: ignore[arg-type]
 
 

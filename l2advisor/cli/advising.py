@@ -25,6 +25,7 @@ from l2advisor.cli.autol2_advice import autol2_flags, autol2_snippet, print_auto
 from l2advisor.cli.budget import UNITS, budget_steps
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
+from l2advisor.reporting.data import run_peak_step
 from l2advisor.runs.lock import running_holder
 from l2advisor.runs.rundir import (
     PLAN_KEY,
@@ -48,7 +49,7 @@ from l2advisor.science.fit import (
     fit_to_dict,
 )
 from l2advisor.science.fit_memo import fit_once, remembered
-from l2advisor.science.schedules import SCHEDULES, schedule_budget, steps_to_reach
+from l2advisor.science.schedules import SCHEDULES, schedule_budget
 
 FIT_FILE, ADVICE_FILE = "fit.json", "advice.json"
 DEFAULT_TOLERANCE = 0.005
@@ -140,12 +141,9 @@ def schedule_view(name: str, warmup: int, steps: int, advice: Advice, constant_l
     the schedule reach the tau of `effective_steps` constant-lr steps (advice.budget_steps),
     `lr_integral` = effective_steps / steps; `peak_step`: where the run reaches the peak's tau."""
     sb = schedule_budget(name, steps, warmup)
-    # constant-lr steps to the peak (the fitted clock's), rescaled from the rounded budget the advice was sized for
-    lam_steps = advice.predicted_peak_step if advice.weight_decay > 0 else math.inf
-    lam_steps *= sb.effective_steps / advice.budget_steps
     return {"lr_schedule": name, "warmup": warmup, "run_steps": steps, "effective_steps": sb.effective_steps,
             "lr_integral": sb.lr_integral, "constant_lr_weight_decay": constant_lr_wd,
-            "peak_step": steps_to_reach(name, steps, lam_steps, warmup) if math.isfinite(lam_steps) else math.nan}
+            "peak_step": run_peak_step(advice, name, steps, warmup)}
 
 
 def has_train_accuracy(curves: list[Curve]) -> bool:

@@ -19,6 +19,7 @@ from l2advisor.science.advise import Advice
 from l2advisor.science.collapse import pool_members
 from l2advisor.science.curves import Curve, analyze_curve, smooth
 from l2advisor.science.fit import CANNOT, FAILS, MIN_LAMS, Fit
+from l2advisor.science.schedules import schedule_budget, steps_to_reach
 
 if TYPE_CHECKING:
     from l2advisor.reporting.trained import TrainedRun
@@ -174,6 +175,24 @@ def saved_advice_source(saved: dict) -> str:
         source += (f": {saved['run_steps']} steps of {schedule} lr{after}, which the tau clock sees as "
                    f"{saved.get('budget_steps')} constant-lr steps")
     return source
+
+
+def run_peak_step(advice: Advice, schedule: str, run_steps: int, warmup: int = 0) -> float:
+    """The step of a `schedule` run of `run_steps` steps where the advice's predicted peak arrives:
+    its tau, rescaled from the constant-lr budget the advice was sized for; NaN when never."""
+    constant_steps = advice.predicted_peak_step if advice.weight_decay > 0 else math.inf
+    constant_steps *= schedule_budget(schedule, run_steps, warmup).effective_steps / advice.budget_steps
+    return steps_to_reach(schedule, run_steps, constant_steps, warmup) if math.isfinite(constant_steps) else math.nan
+
+
+def with_saved_schedule(data: ReportData, saved: dict) -> ReportData:
+    """The report of an advice `recommend` saved (advice.json, as a dict) for an lr schedule: the
+    run's own length and peak step, not the constant-lr steps the tau clock sees."""
+    if data.advice is None or not saved.get("run_steps"):
+        return data
+    steps, schedule = int(saved["run_steps"]), str(saved.get("lr_schedule") or "constant")
+    peak = run_peak_step(data.advice, schedule, steps, int(saved.get("warmup") or 0))
+    return replace(data, run_steps=steps, run_peak_step=peak)
 
 
 def report_data(curves: list[Curve], fit: Fit, advice: Advice | None = None,

@@ -82,6 +82,25 @@ def test_recommend_for_an_lr_schedule_advises_on_the_tau_clock(probed: l2advisor
         l2advisor.recommend(probed, lr_schedule="exp")
 
 
+def test_a_scheduled_advice_is_reported_for_the_run_not_its_constant_lr_steps(
+        probed: l2advisor.ProbeResults, tmp_path: Path) -> None:
+    """recommend(lr_schedule=) saved no schedule in advice.json, so report (API and CLI) described a
+    constant-lr run of T_eff = 1000 steps, not the 2000-step cosine run the advice was for."""
+    from l2advisor.cli.report_run import report_command
+
+    l2advisor.recommend(probed, budget=2000, lr_schedule="cosine")
+    saved = json.loads((probed.run_dir / "advice.json").read_text())
+    assert (saved["lr_schedule"], saved["run_steps"], saved["budget_steps"]) == ("cosine", 2000, 1000)
+    api = l2advisor.report(probed, out=tmp_path / "api")[-1].read_text()
+    assert "For a budget of **2000 steps**" in api and "2000 steps of cosine lr" in api
+    assert "of the 2000-step run" in api  # the peak step is the run's
+    report_command(probed.run_dir, tmp_path / "cli")
+    assert (tmp_path / "cli" / "report.md").read_text() == api  # one picture, whichever asks
+    l2advisor.recommend(probed, budget=2000)  # the control: a constant-lr advice saves no schedule
+    assert "run_steps" not in json.loads((probed.run_dir / "advice.json").read_text())
+    assert "For a budget of **2000 steps**" in l2advisor.report(probed, out=tmp_path / "c")[-1].read_text()
+
+
 def test_report_writes_figures(probed: l2advisor.ProbeResults, tmp_path: Path) -> None:
     paths = l2advisor.report(probed, out=tmp_path / "figs", budget=2000)
     assert {p.suffix for p in paths} == {".png", ".md"} and all(p.exists() for p in paths)

@@ -22,7 +22,7 @@ from rich.markup import escape
 from l2advisor.cli.advice_panel import advice_panel
 from l2advisor.cli.app import err, out
 from l2advisor.cli.autol2_advice import autol2_flags, autol2_snippet, print_autol2
-from l2advisor.cli.budget import UNITS, budget_steps
+from l2advisor.cli.budget import budget_steps, check_unit_has_budget
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.reporting.data import run_peak_step
@@ -175,15 +175,12 @@ def make_recommendation(run_dir: Path, budget: float | None, unit: str, lr: floa
     """Fit the finished probes of `run_dir` and advise for the budget; writes fit.json and
     advice.json (`made_by`: the command, as `report` names it). Notes (a far budget, missing
     probes) go to stderr. Without a budget: the one the probes were sized for."""
-    if unit not in UNITS:
-        raise InputError(f"--unit must be steps or epochs, got {unit!r}.")
+    check_unit_has_budget(budget, unit, "the budget the probes were sized for")
     if lr_schedule not in SCHEDULES:  # before anything is read or said about the probes
         raise InputError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}.")
     _check_lr(lr)
     if budget is not None and (not math.isfinite(budget) or budget <= 0):
         raise InputError(f"--budget must be a finite number > 0, got {budget!r}.")
-    if budget is None and unit != "steps":
-        raise InputError("--unit applies to --budget: give both, or neither for the budget the probes were sized for.")
     results, curves, fit, (missing, failed) = load_and_fit(run_dir)
     if budget is None:
         budget = _sized_for(results, run_dir)

@@ -56,6 +56,15 @@ def check_budget(budget: float, unit: str) -> None:
         raise InputError(f"--budget in steps must be a whole number, got {budget!r}.")
 
 
+def check_unit_has_budget(budget: float | None, unit: str, without: str) -> None:
+    """--unit names --budget's unit: given alone it would change nothing, so one sentence
+    (`without`: what the command does with no --budget)."""
+    if unit not in UNITS:
+        raise InputError(f"--unit must be steps or epochs, got {unit!r}.")
+    if budget is None and unit != "steps":
+        raise InputError(f"--unit applies to --budget: give both, or neither for {without}.")
+
+
 def check_run_budget(budget: float, unit: str) -> None:
     """`tune` and `compare`: check_budget, with their long-standing sentence for a budget under one step."""
     if unit == "steps" and budget < 1:

@@ -107,6 +107,7 @@ def probe(
         budget_steps,
         budget_words,
         check_budget,
+        check_unit_has_budget,
         small_set_note,
     )
     from l2advisor.modelfile.task import build_task
@@ -117,6 +118,7 @@ def probe(
     from l2advisor.modelfile.spec import load_spec
     from l2advisor.probing.parallel import check_backend
 
+    check_unit_has_budget(budget, unit, "the default ladder, which is not sized for a budget")
     if budget is not None:
         check_budget(budget, unit)
         refuse_hand_ladder(lambdas=parse_floats(lambdas, "--lambdas") or (), lrs=parse_floats(lrs, "--lrs") or (),

@@ -259,3 +259,17 @@ def test_batch_replicas_with_no_batched_is_refused(tiny_model: Path, tmp_path: P
     assert not (tmp_path / "run").exists()
     zero = runner.invoke(app, [*budget_args(tiny_model, tmp_path / "z", "5000"), "--batch-replicas", "0"])
     assert zero.exit_code == 2 and "--batch-replicas must be at least 1, got 0." in zero.stderr
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(("unit", "said"), [("epochs", "--unit applies to --budget"),
+                                            ("hours", "--unit must be steps or epochs")])
+def test_probe_refuses_a_unit_without_a_budget(tiny_model: Path, tmp_path: Path, unit: str, said: str) -> None:
+    """--unit alone named a budget that was not there: probe ran the default ladder, silently
+    ignoring it (recommend refused the same flags). Refused before anything is written."""
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["probe", str(tiny_model), "--out", str(out), "--unit", unit, "--horizon", "2",
+                                 "--seeds", "0", "--device", "cpu"])
+    assert result.exit_code == 2, result.output
+    assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not out.exists()

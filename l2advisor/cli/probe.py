@@ -24,7 +24,7 @@ from l2advisor.cli.app import (
     say_notes,
     use_threads_for,
 )
-from l2advisor.cli.probe_view import ProbeBars, summary_table
+from l2advisor.cli.probe_view import ProbeBars, all_reused_note, interrupted_note, summary_table
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.budget import DEFAULT_HORIZON  # noqa: F401 - the default horizon, in --help and benchmarks
 from l2advisor.probing.notices import once
@@ -211,10 +211,14 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
                   f"horizon tau={settings.horizon:g}, results in {run_dir}")
         sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size, budget_text)
         err.print(f"[yellow]{escape(sizing)}[/]" if warns else escape(sizing), highlight=False)
+        if runs and len(reused) == len(runs):
+            err.print(all_reused_note(len(runs), run_dir, scheduler), highlight=False)
         started = time.perf_counter()
         tell = once(notice)  # a follow-up round's probes would repeat the first round's notices
         with catch_interrupt() as interrupted:
             def run(todo: list[ProbeRun]) -> None:
+                if not todo:  # a rerun with every probe done: no bars, no workers, no scheduler to reach
+                    return
                 bars = ProbeBars(todo)
                 with bars.bars:
                     _run(task, todo, base, settings, writer, bars, interrupted, model_file, overrides, path,
@@ -244,21 +248,6 @@ def _run(task: Any, todo: list[ProbeRun], base: TrainConfig, settings: ProbeSett
     run_parallel(model_file, overrides, todo, base, settings, path, jobs=jobs, replicas=replicas,
                  devices=device_list, backend=backend, scheduler=scheduler, write=writer.write, progress=bars,
                  interrupted=interrupted, notice=notice)
-
-
-def interrupted_note(path: Path, runs: list[ProbeRun]) -> str:
-    """What an interrupt kept: finished probes are reused on resume, unfinished ones restart, so
-    with none finished a rerun starts over (it said "finished probes are reused" then too)."""
-    from l2advisor.probing.plan import pending
-
-    _, reused = pending(runs, read_results(path))
-    head = f"Interrupted. Everything measured so far is in {path}; "
-    if not reused:
-        return head + ("no probe had finished, so running the same command again starts them over "
-                       "(unfinished probes restart).")
-    done = f"{len(reused)} finished probe{'' if len(reused) == 1 else 's'} of {len(runs)}"
-    return head + (f"run the same command again to resume: the {done} {'is' if len(reused) == 1 else 'are'} "
-                   "reused, the others restart.")
 
 
 def notice(text: str) -> None:

@@ -1,9 +1,10 @@
-"""What `l2advisor probe` shows: a bar per probe on stderr and the summary table (probe.py
-runs the command; `train --advise` shows the same)."""
+"""What `l2advisor probe` shows: a bar per probe on stderr, what a rerun or an interrupt kept,
+and the summary table (probe.py runs the command; `train --advise` shows the same)."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from l2advisor.cli.app import out
 from l2advisor.cli.tables import Column, fitted_table, step_bars
+from l2advisor.runs.store import read_results
 
 if TYPE_CHECKING:
     from l2advisor.probing.plan import ProbeRun
@@ -65,6 +67,28 @@ def _hide_eta_when_ended(bars: Any) -> None:
 
     bars.columns = tuple(EndedBlank() if isinstance(column, TimeRemainingColumn) else column
                          for column in bars.columns)
+
+
+def interrupted_note(path: Path, runs: list[ProbeRun]) -> str:
+    """What an interrupt kept: finished probes are reused on resume, unfinished ones restart, so
+    with none finished a rerun starts over (it said "finished probes are reused" then too)."""
+    from l2advisor.probing.plan import pending
+
+    _, reused = pending(runs, read_results(path))
+    head = f"Interrupted. Everything measured so far is in {path}; "
+    if not reused:
+        return head + ("no probe had finished, so running the same command again starts them over "
+                       "(unfinished probes restart).")
+    done = f"{len(reused)} finished probe{'' if len(reused) == 1 else 's'} of {len(runs)}"
+    return head + (f"run the same command again to resume: the {done} {'is' if len(reused) == 1 else 'are'} "
+                   "reused, the others restart.")
+
+
+def all_reused_note(planned: int, run_dir: Path, scheduler: str | None) -> str:
+    """A rerun that finds every planned probe finished: what it trains (nothing) and whom it asks."""
+    unasked = f" (the Dask scheduler {scheduler} was not contacted)" if scheduler else ""
+    return (f"All {planned} planned probes had already finished in {run_dir}: reused, none to train"
+            f"{unasked}.")
 
 
 def summary_table(rows: list[dict[str, Any]], metric: str, console: Console = out) -> Table:

@@ -95,6 +95,8 @@ def run_parallel(model_file: Path, overrides: dict[str, Any], runs: Sequence[Pro
     check_backend(backend, scheduler)
     if jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {jobs}.")
+    if not runs:  # nothing to run: no workers started, no scheduler contacted
+        return []
     groups = group_runs(runs, replicas) if replicas > 1 else [[run] for run in runs]
     kept = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
     results: list[TrainResult] = []

@@ -144,3 +144,27 @@ def test_an_early_exit_does_not_leak_joblibs_cancellation_warning(monkeypatch) -
             for _ in parallel._outcomes([], 2):
                 break  # an interrupt: the generator closes with jobs in flight
         assert any(message in str(w.message) for w in seen) == leaks
+
+
+def test_a_rerun_with_every_probe_done_never_contacts_the_dask_scheduler(tmp_path: Path, monkeypatch) -> None:
+    """A rerun whose probes had all finished still reached for the scheduler: an unreachable one
+    failed the command (after 30 s) though there was nothing to run."""
+    pytest.importorskip("distributed")
+    model = write_model(tmp_path, TINY_MODEL)
+    probe(model, tmp_path / "run")
+    asked: list[str] = []
+
+    def unreachable(address: str, **kwargs: Any) -> None:
+        asked.append(address)
+        raise OSError("connection refused")
+
+    monkeypatch.setattr("dask.distributed.Client", unreachable)
+    dask = ["--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"]
+    result = probe(model, tmp_path / "run", *dask)
+    said = " ".join(result.stderr.split())
+    assert asked == [], said
+    assert "All 6 planned probes had already finished" in said and "reused, none to train" in said
+    assert "tcp://127.0.0.1:9 was not contacted" in said and "Probe summary" in result.stdout
+    fresh = runner.invoke(app, ["probe", str(model), "--out", str(tmp_path / "new"), *ARGS, *dask])  # the control
+    assert fresh.exit_code == 2 and asked == ["tcp://127.0.0.1:9"], fresh.output
+    assert "Cannot reach the Dask scheduler" in fresh.stderr and "already finished" not in fresh.stderr

@@ -90,6 +90,34 @@ def use_threads_for(task: Any, threads: int | None) -> str:
     l2advisor.training.threads, unless `threads` (--threads) overrides it); returns the choice in words."""
     import torch
 
+    # available: torch's count now (its default: the cores), so the rule never adds threads
+    choice = _thread_choice(task, threads, torch.get_num_threads())
+    if choice.threads is not None:
+        torch.set_num_threads(choice.threads)
+    return choice.reason
+
+
+def worker_threads_for(task: Any, threads: int | None, jobs: int, backend: str) -> tuple[int | None, str]:
+    """The torch threads of each of `jobs` worker processes (probe --jobs, --devices, --backend
+    dask), and the choice in words: the same rule and overrides as `use_threads_for`, with the
+    cores divided among the jobs. None: on Dask, each host's cores divided among its job slots
+    there (this process cannot see them), unless --threads or L2ADVISOR_THREADS sets a count."""
+    from l2advisor.probing.parallel import cores_per_job
+    from l2advisor.training.threads import ENV
+
+    if backend == "dask" and threads is None and not os.environ.get(ENV, "").strip():
+        return None, "on each Dask worker, its host's cores divided among the jobs running there"
+    share = cores_per_job(jobs)
+    choice = _thread_choice(task, threads, share)
+    if choice.threads is None:  # OMP_NUM_THREADS or a model not measured: the workers divide the cores
+        return share, f"{share} thread(s), the cores divided among {jobs} jobs, in each worker process"
+    return choice.threads, f"{choice.reason}, in each of {jobs} worker process{'' if jobs == 1 else 'es'}"
+
+
+def _thread_choice(task: Any, threads: int | None, available: int) -> Any:
+    """The thread rule's `ThreadChoice` for `task`'s model with `available` threads to share."""
+    import torch
+
     from l2advisor.training.threads import choose_threads, model_cost
 
     flops = None
@@ -101,13 +129,9 @@ def use_threads_for(task: Any, threads: int | None) -> str:
     except Exception:  # noqa: BLE001 (the user's model; training reports its errors properly)
         pass
     try:
-        # available: torch's count now (its default: the cores), so the rule never adds threads
-        choice = choose_threads(flops, torch.get_num_threads(), threads)
+        return choose_threads(flops, available, threads)
     except ValueError as error:
         raise InputError(f"{error}.") from None
-    if choice.threads is not None:
-        torch.set_num_threads(choice.threads)
-    return choice.reason
 
 
 def handle_errors(command: F) -> F:

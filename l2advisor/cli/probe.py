@@ -23,6 +23,7 @@ from l2advisor.cli.app import (
     parse_ints,
     say_notes,
     use_threads_for,
+    worker_threads_for,
 )
 from l2advisor.cli.probe_view import ProbeBars, all_reused_note, interrupted_note, summary_table
 from l2advisor.errors import InputError, RunFailed
@@ -126,7 +127,7 @@ def probe(
     check_backend(backend, scheduler)
     if jobs is not None and jobs < 1:  # before anything is written (0 was taken for the default)
         raise InputError(f"--jobs must be at least 1, got {jobs}.")
-    from l2advisor.probing.parallel import parse_devices
+    from l2advisor.probing.parallel import parse_devices, worker_jobs
 
     for each in parse_devices(devices) or []:  # a GPU that is not here: said before anything runs
         resolve_device(each)
@@ -139,8 +140,9 @@ def probe(
         raise InputError(f"--batch-replicas must be at least 1, got {batch_replicas}.")
     torch_device = resolve_device(device)
     task = build_task(spec)
-    err.print(f"[dim]Threads: {use_threads_for(task, threads)} (in this process; --jobs workers share the cores)[/]",
-              highlight=False)
+    workers = worker_jobs(jobs or 0, parse_devices(devices), backend)
+    per_worker, said = worker_threads_for(task, threads, workers, backend) if workers else (None, "")
+    err.print(f"[dim]Threads: {said or use_threads_for(task, threads)}[/]", highlight=False)
     if (note := small_set_note(task.train_size, spec.batch_size)) is not None:
         err.print(f"[yellow]{note}[/]", highlight=False)
     steps = None if budget is None else budget_steps(budget, unit, task.train_size, spec.batch_size)
@@ -154,7 +156,7 @@ def probe(
         spec, task, settings, plan, run_dir, str(torch_device), force=force,
         probe_budget_given=probe_budget is not None, replicas=batch_replicas if batched else 1, jobs=jobs or 0,
         devices=devices, backend=backend, scheduler=scheduler, model_file=model_file, overrides=overrides,
-        budget_text=None if steps is None else budget_words(budget, unit, steps))
+        budget_text=None if steps is None else budget_words(budget, unit, steps), threads=per_worker)
     states, rows, extra = probe_outcome(path, runs, every, settings.tolerance)
     if as_json:
         out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "probes": rows, "follow_up": extra,
@@ -172,14 +174,16 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
                device: str, *, force: bool, probe_budget_given: bool, replicas: int, jobs: int = 0,
                devices: str | None = None, backend: str = "loky", scheduler: str | None = None,
                model_file: Path, overrides: dict[str, Any], restart_if_stale: bool = False,
-               budget_text: str | None = None) -> tuple[Path, list[ProbeRun], list[ProbeRun], float]:
+               budget_text: str | None = None, threads: int | None = None
+               ) -> tuple[Path, list[ProbeRun], list[ProbeRun], float]:
     """Run the planned probes into `run_dir` (finished ones reused, a follow-up round when the
     verdict needs it), progress on stderr: what `l2advisor probe` and `train --advise` share.
     Returns the results file, the planned probes, every probe run (follow-ups included) and the
     seconds spent training and evaluating. Ctrl-C: says how to resume and exits 130.
     `restart_if_stale` (train --advise --force): probes that cannot be reused (other settings,
     an edited model file) start over; reusable ones, re-sized for another budget, are kept.
-    `budget_text`: the budget as the user gave it, for the sizing line (else its steps)."""
+    `budget_text`: the budget as the user gave it, for the sizing line (else its steps);
+    `threads`: torch threads of each worker process (None: the cores divided among the jobs)."""
     from l2advisor.probing.budget import sizing_note
     from l2advisor.probing.follow_up import run_with_follow_up
     from l2advisor.probing.plan import pending
@@ -223,7 +227,7 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
                 with bars.bars:
                     _run(task, todo, base, settings, writer, bars, interrupted, model_file, overrides, path,
                          replicas=replicas, jobs=jobs, devices=devices, backend=backend,
-                         scheduler=scheduler, notice=tell)
+                         scheduler=scheduler, notice=tell, threads=threads)
 
             every = run_with_follow_up(runs, path, settings.tolerance, run, interrupted, tell)
         training_seconds = time.perf_counter() - started  # this command's training and evaluation
@@ -235,19 +239,19 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
 
 def _run(task: Any, todo: list[ProbeRun], base: TrainConfig, settings: ProbeSettings, writer: Any, bars: ProbeBars,
          interrupted: Any, model_file: Path, overrides: dict[str, Any], path: Path, *, replicas: int, jobs: int,
-         devices: str | None, backend: str, scheduler: str | None, notice: Callable[[str], None]) -> None:
+         devices: str | None, backend: str, scheduler: str | None, notice: Callable[[str], None],
+         threads: int | None) -> None:
     """Probes here, one process (batched or not), or as parallel jobs (--jobs, --devices, --backend dask)."""
-    from l2advisor.probing.parallel import parse_devices, run_parallel
+    from l2advisor.probing.parallel import parse_devices, run_parallel, worker_jobs
     from l2advisor.probing.probe import run_probes
 
     device_list = parse_devices(devices)
-    jobs = jobs or (len(device_list) if device_list else 1)
-    if jobs == 1 and backend == "loky" and not device_list:
+    if not (jobs := worker_jobs(jobs, device_list, backend)):
         run_probes(task, todo, base, settings, writer.write, bars, interrupted, replicas=replicas, notice=notice)
         return
     run_parallel(model_file, overrides, todo, base, settings, path, jobs=jobs, replicas=replicas,
                  devices=device_list, backend=backend, scheduler=scheduler, write=writer.write, progress=bars,
-                 interrupted=interrupted, notice=notice)
+                 interrupted=interrupted, notice=notice, threads=threads)
 
 
 def notice(text: str) -> None:

@@ -64,6 +64,20 @@ def check_backend(backend: str, scheduler: str | None) -> None:
     if scheduler and backend != "dask":
         raise InputError(f"--scheduler is for --backend dask; with --backend {backend} it would be ignored.")
 
+def worker_jobs(jobs: int, devices: Sequence[str] | None, backend: str) -> int:
+    """How many probe jobs run at once in worker processes (`jobs` 0: one per device, else 1);
+    0 when the probes run in this process (one job, loky, no devices)."""
+    jobs = jobs or (len(devices) if devices else 1)
+    return 0 if jobs == 1 and backend == "loky" and not devices else jobs
+
+
+def cores_per_job(jobs: int) -> int:
+    """The torch threads each of `jobs` local workers may use without oversubscribing the cores."""
+    import joblib
+
+    return max(1, joblib.cpu_count() // jobs)
+
+
 def parse_devices(text: str | None) -> list[str] | None:
     """`cuda:0,cuda:1` -> ["cuda:0", "cuda:1"]; None when not given."""
     if text is None or not text.strip():
@@ -86,8 +100,9 @@ def run_parallel(model_file: Path, overrides: dict[str, Any], runs: Sequence[Pro
                  devices: Sequence[str] | None = None, backend: str = "loky", scheduler: str | None = None,
                  write: Callable[[dict[str, Any]], None] | None = None, progress: Progress | None = None,
                  interrupted: Callable[[], bool] = lambda: False,
-                 notice: Callable[[str], None] | None = None) -> list[TrainResult]:
+                 notice: Callable[[str], None] | None = None, threads: int | None = None) -> list[TrainResult]:
     """Run the probes as jobs on `jobs` workers; results (without records) as jobs finish.
+    `threads`: torch threads per worker (None: the cores divided among the jobs, per host on Dask).
 
     `write` receives records that a worker could not append itself. Stops taking results,
     and ends the workers, once `interrupted()`; the probes in flight restart on resume.
@@ -101,10 +116,10 @@ def run_parallel(model_file: Path, overrides: dict[str, Any], runs: Sequence[Pro
     kept = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
     results: list[TrainResult] = []
     tell = once(notice) if notice is not None else None
-    with _backend(backend, scheduler, jobs) as (n_jobs, threads):
+    with _backend(backend, scheduler, jobs, threads) as (n_jobs, per_job):
         made = [ProbeJob(str(Path(model_file).resolve()), kept, tuple(group),
                          replace(base, device=devices[i % len(devices)]) if devices else base,
-                         settings, str(Path(results_file).resolve()), replicas, threads)
+                         settings, str(Path(results_file).resolve()), replicas, per_job)
                 for i, group in enumerate(groups)]
         for outcome in _outcomes(made, n_jobs):
             for record in outcome.records:
@@ -137,12 +152,13 @@ def _outcomes(made: list[ProbeJob], n_jobs: int) -> Iterator[JobOutcome]:
 
 
 @contextmanager
-def _backend(backend: str, scheduler: str | None, jobs: int) -> Iterator[tuple[int, int | dict[str, int]]]:
+def _backend(backend: str, scheduler: str | None, jobs: int,
+             threads: int | None) -> Iterator[tuple[int, int | dict[str, int]]]:
     """joblib's backend for the run: (number of jobs at once, torch threads per job)."""
     import joblib
 
     if backend == "loky":
-        threads = max(1, joblib.cpu_count() // jobs)  # workers share the cores, no oversubscription
+        threads = threads or cores_per_job(jobs)  # by default workers share the cores, no oversubscription
         with joblib.parallel_config(backend="loky", inner_max_num_threads=threads):
             yield jobs, threads
         return
@@ -161,7 +177,7 @@ def _backend(backend: str, scheduler: str | None, jobs: int) -> Iterator[tuple[i
             host = _host(address)
             slots[host] = slots.get(host, 0) + int(info.get("nthreads", 1))
         with joblib.parallel_config(backend="dask"):
-            yield (jobs if jobs > 1 else max(1, sum(slots.values()))), slots
+            yield (jobs if jobs > 1 else max(1, sum(slots.values()))), (slots if threads is None else threads)
     finally:
         client.close()
 

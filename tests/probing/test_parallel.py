@@ -168,3 +168,32 @@ def test_a_rerun_with_every_probe_done_never_contacts_the_dask_scheduler(tmp_pat
     fresh = runner.invoke(app, ["probe", str(model), "--out", str(tmp_path / "new"), *ARGS, *dask])  # the control
     assert fresh.exit_code == 2 and asked == ["tcp://127.0.0.1:9"], fresh.output
     assert "Cannot reach the Dask scheduler" in fresh.stderr and "already finished" not in fresh.stderr
+
+
+THREADS_SEEN = TINY_MODEL + '''
+import os
+from pathlib import Path
+
+_build = build_model
+
+def build_model():  # records the torch threads of the process that builds it
+    with open(Path(__file__).with_name("threads.txt"), "a") as seen:
+        seen.write(f"{os.getpid()} {torch.get_num_threads()}\\n")
+    return _build()
+'''
+
+
+@pytest.mark.parametrize("extra", [["--threads", "3"], []])
+def test_the_threads_line_says_what_each_worker_uses(tmp_path: Path, extra: list[str]) -> None:
+    """The line spoke of this process ("in this process; --jobs workers share the cores") while
+    each worker used the cores divided among the jobs, whatever --threads or the model asked."""
+    import os
+    import re
+
+    model = write_model(tmp_path, THREADS_SEEN)
+    said = " ".join(probe(model, tmp_path / "run", "--jobs", "2", *extra).stderr.split())
+    line = re.search(r"Threads: (\d+) thread\(s\)[^:]*(: [^)]*\))?, in each of 2 worker processes", said)
+    assert line is not None and "in this process" not in said, said
+    seen = [row.split() for row in (tmp_path / "threads.txt").read_text().splitlines()]
+    workers = {int(threads) for pid, threads in seen if int(pid) != os.getpid()}
+    assert workers == {int(line.group(1))} == {3 if extra else 1}, (workers, said)

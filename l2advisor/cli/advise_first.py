@@ -91,14 +91,8 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
     from l2advisor.cli.advising import make_recommendation
     from l2advisor.cli.autol2_advice import autol2_panel
     from l2advisor.cli.budget import budget_words
-    from l2advisor.cli.probe import (
-        BATCH_REPLICAS,
-        probe_into,
-        probe_outcome,
-        report_failures,
-        say_follow_up,
-    )
-    from l2advisor.cli.probe_view import summary_table
+    from l2advisor.cli.probe import BATCH_REPLICAS, probe_into, probe_outcome, say_follow_up
+    from l2advisor.cli.probe_view import report_failures, summary_table
     from l2advisor.probing.settings import probe_settings
 
     settings, plan = probe_settings(spec.lr, spec.momentum, seeds=seeds, budget_steps=steps, n_val=len(task.val),

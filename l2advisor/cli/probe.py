@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,8 +26,15 @@ from l2advisor.cli.app import (
     use_threads_for,
     worker_threads_for,
 )
-from l2advisor.cli.probe_view import ProbeBars, all_reused_note, interrupted_note, summary_table
-from l2advisor.errors import InputError, RunFailed
+from l2advisor.cli.probe_view import (
+    ProbeBars,
+    all_reused_note,
+    interrupted_note,
+    report_failures,
+    summary_table,
+)
+from l2advisor.consoles import unbounded
+from l2advisor.errors import InputError
 from l2advisor.probing.budget import DEFAULT_HORIZON  # noqa: F401 - the default horizon, in --help and benchmarks
 from l2advisor.probing.notices import once
 from l2advisor.runs.lock import RunLock
@@ -162,7 +170,7 @@ def probe(
         out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "probes": rows, "follow_up": extra,
                                              "training_seconds": training_seconds})))
     else:
-        out.print(summary_table(rows, spec.metric_name))
+        out.print(summary_table(rows, spec.metric_name, whole=unbounded(sys.stdout)))  # a file: every column
         say_follow_up(extra)
     report_failures(states, spec.path.name)  # all failed: raises, with no "Next" to a fit that cannot run
     if not as_json:
@@ -269,36 +277,6 @@ def probe_outcome(path: Path, runs: list[ProbeRun], every: list[ProbeRun], toler
     return states, summarize(states, tolerance), [r.run_id for r in every[len(runs):]]
 
 
-def all_bad_hint(states: list[RunState]) -> str:
-    """For probes that all failed or diverged: a smaller lr when the smallest lam diverged too
-    (lam is not the cause), else smaller lams or a smaller lr."""
-    from l2advisor.runs.rundir import divergence_hint  # numpy: not behind --help
-
-    diverged = [float(state.meta["lam"]) for state in states if state.status == "diverged"]
-    return divergence_hint(diverged, [float(state.meta["lam"]) for state in states])
-
-
 def say_follow_up(extra: list[str]) -> None:
     if extra:
         err.print(f"Plus {len(extra)} follow-up probes (one more seed) to settle the verdict.")
-
-
-def report_failures(states: list[RunState], model_name: str) -> None:
-    """Failed or diverged probes: a warning each (the others still count); all of them: exit 1
-    (naming the model file, `model_name`, when every one crashed on a line of it)."""
-    from l2advisor.probing.probe import failure_lines
-
-    bad = [state for state in states if state.status in ("failed", "diverged")]
-    for line in failure_lines(bad):
-        err.print(f"[yellow]{escape(line)}[/]", highlight=False)
-    if bad and len(bad) == len(states):
-        crashed_here = all(state.status == "failed" and f" of {model_name}:" in (state.end or {}).get("message", "")
-                           for state in bad)  # every failure on a line of the model file
-        if crashed_here:  # exit 1 still: the file passed its checks, its runs failed (a bug, or the machine)
-            raise RunFailed(f"All {len(states)} probes failed inside {model_name} (see above), so there is "
-                            "nothing to fit; fix what fails there.")
-        raise RunFailed(f"All {len(states)} probes failed or diverged (see above), so there is nothing to "
-                        f"fit; fix the model file, or {all_bad_hint(states)}.")
-    if bad:
-        err.print(f"[yellow]{len(bad)} of {len(states)} probes failed or diverged; "
-                  "`l2advisor recommend` leaves them out.[/]")

@@ -1,31 +1,38 @@
 """What `l2advisor probe` shows: a bar per probe on stderr, what a rerun or an interrupt kept,
-and the summary table (probe.py runs the command; `train --advise` shows the same)."""
+failed probes, and the summary table (probe.py runs the command; `train --advise` shows the same)."""
 
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from l2advisor.cli.app import out
+from l2advisor.cli.app import err, out
 from l2advisor.cli.tables import Column, fitted_table, step_bars
+from l2advisor.errors import RunFailed
 from l2advisor.runs.store import read_results
 
 if TYPE_CHECKING:
     from l2advisor.probing.plan import ProbeRun
+    from l2advisor.runs.store import RunState
     from l2advisor.training.train import Record, TrainResult
 
 
 class ProbeBars:
-    """A bar per probe and an overall bar with ETA, on stderr."""
+    """A bar per probe and an overall bar with ETA, on a terminal's stderr. Elsewhere (a log file,
+    a pipe) rich would draw the bars once, at the end: there each probe gets a plain line as it ends."""
 
-    def __init__(self, runs: list[ProbeRun]) -> None:
-        self.bars = step_bars()
+    def __init__(self, runs: list[ProbeRun], live: bool | None = None) -> None:
+        self.live = err.is_terminal and not err.is_dumb_terminal if live is None else live
+        self.bars = step_bars(disable=not self.live)
         _hide_eta_when_ended(self.bars)
         total = sum(run.max_steps for run in runs)
+        self.started, self.info, self.ended, self.count = time.perf_counter(), {}, 0, len(runs)
         # nothing to run (all reused): no empty "0/0" bar
         self.overall = self.bars.add_task(f"all {len(runs)} probes (steps)", total=total, info="") if runs else None
         self.tasks: dict[str, Any] = {}
@@ -37,8 +44,8 @@ class ProbeBars:
 
     def update(self, run: ProbeRun, record: Record) -> None:
         step = record["step"]
-        self.bars.update(self.tasks[run.run_id], completed=step,
-                         info=f"tau {record['tau']:.2f}  val {record['val_metric']:.4f}")
+        self.info[run.run_id] = f"tau {record['tau']:.2f}  val {record['val_metric']:.4f}"
+        self.bars.update(self.tasks[run.run_id], completed=step, info=self.info[run.run_id])
         self.bars.advance(self.overall, step - self.done_steps[run.run_id])
         self.done_steps[run.run_id] = step
 
@@ -53,6 +60,15 @@ class ProbeBars:
         self.done_steps[run.run_id] = result.steps
         self.bars.update(self.tasks[run.run_id], info=f"[{'green' if result.status in ('finished', 'stopped') else 'red'}]"
                          f"{result.status}[/] at step {result.steps}", completed=result.steps, ended=True)
+        self.ended += 1
+        if not self.live:
+            err.print(self.line(run, result), soft_wrap=True, highlight=False, markup=False)
+
+    def line(self, run: ProbeRun, result: TrainResult) -> str:
+        """A probe's end as one line for a log: whatever its bar would show, never cut."""
+        last = f", {', '.join(self.info[run.run_id].split('  '))}" if run.run_id in self.info else ""
+        return (f"{run.run_id}: {result.status} at step {result.steps} of {run.max_steps}{last} "
+                f"({self.ended} of {self.count} ended, {time.perf_counter() - self.started:.0f} s)")
 
 
 def _hide_eta_when_ended(bars: Any) -> None:
@@ -91,17 +107,47 @@ def all_reused_note(planned: int, run_dir: Path, scheduler: str | None) -> str:
             f"{unasked}.")
 
 
-def summary_table(rows: list[dict[str, Any]], metric: str, console: Console = out) -> Table:
+def report_failures(states: list[RunState], model_name: str) -> None:
+    """Failed or diverged probes: a warning each (the others still count); all of them: exit 1
+    (naming the model file, `model_name`, when every one crashed on a line of it)."""
+    from l2advisor.probing.probe import failure_lines
+
+    bad = [state for state in states if state.status in ("failed", "diverged")]
+    for line in failure_lines(bad):
+        err.print(f"[yellow]{escape(line)}[/]", highlight=False)
+    if bad and len(bad) == len(states):
+        crashed_here = all(state.status == "failed" and f" of {model_name}:" in (state.end or {}).get("message", "")
+                           for state in bad)  # every failure on a line of the model file
+        if crashed_here:  # exit 1 still: the file passed its checks, its runs failed (a bug, or the machine)
+            raise RunFailed(f"All {len(states)} probes failed inside {model_name} (see above), so there is "
+                            "nothing to fit; fix what fails there.")
+        raise RunFailed(f"All {len(states)} probes failed or diverged (see above), so there is nothing to "
+                        f"fit; fix the model file, or {all_bad_hint(states)}.")
+    if bad:
+        err.print(f"[yellow]{len(bad)} of {len(states)} probes failed or diverged; "
+                  "`l2advisor recommend` leaves them out.[/]")
+
+
+def all_bad_hint(states: list[RunState]) -> str:
+    """For probes that all failed or diverged: a smaller lr when the smallest lam diverged too
+    (lam is not the cause), else smaller lams or a smaller lr."""
+    from l2advisor.runs.rundir import divergence_hint  # numpy: not behind --help
+
+    diverged = [float(state.meta["lam"]) for state in states if state.status == "diverged"]
+    return divergence_hint(diverged, [float(state.meta["lam"]) for state in states])
+
+
+def summary_table(rows: list[dict[str, Any]], metric: str, console: Console = out, whole: bool = False) -> Table:
     """One row per probe. "ended at s" counts from the start of its stack (stacked probes share a
     clock). On a narrow console those seconds, then lr*lam, then the train accuracy give way,
-    rather than a number being cut (`--json` has them all)."""
+    rather than a number being cut (`--json` has them all); `whole`: every column (a file)."""
     columns = [Column("lam"), Column("lr*lam", drop=2), Column("seed"), Column("t*"), Column("tau*"),
                Column(f"peak\n{metric[:10]}"), Column("train\nacc", drop=1), Column("steps"),
                Column("ended\nat s", drop=3), Column("status", justify="left")]
     cells = [[f"{row['lam']:.4g}", f"{row['shrink']:.3g}", str(row["seed"]), _num(row["t_star"], "d"),
               _num(row["tau_star"], ".2f"), _num(row["peak"], ".4f"), _num(row["final_train_acc"], ".3f"),
               str(row["steps"]), _num(row["seconds"], ".1f"), row["status"]] for row in rows]
-    return fitted_table(columns, cells, console, title="Probe summary")
+    return fitted_table(columns, cells, console, title="Probe summary", whole=whole)
 
 
 def _num(value: Any, fmt: str) -> str:

@@ -31,9 +31,13 @@ class Column:
 
 
 def fitted_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], console: Console,
-                 title: str | None = None) -> Table:
+                 title: str | None = None, whole: bool = False) -> Table:
     """A table of `rows` (one string per column) no wider than `console.width`, if dropping
-    the optional columns can make it so; rich would otherwise cut cells with an ellipsis."""
+    the optional columns can make it so; rich would otherwise cut cells with an ellipsis.
+    `whole`: every column, as wide as it needs (for a file or a pipe, which has no width; print
+    it on a soft-wrapping console)."""
+    if whole:
+        return _whole(_table(list(columns), [list(row) for row in rows], title))
     kept = list(range(len(columns)))
     optional = sorted((i for i, c in enumerate(columns) if c.drop > 0), key=lambda i: -columns[i].drop)
     while True:
@@ -66,6 +70,15 @@ def _table(columns: list[Column], rows: list[list[str]], title: str | None) -> T
     return table
 
 
+def _whole(table: Table) -> Table:
+    """`table` fixed at its natural width, which rich then draws even past the console's."""
+    from rich.measure import Measurement
+
+    wide = Console(file=io.StringIO(), width=10_000, color_system=None, legacy_windows=False)
+    table.width = Measurement.get(wide, wide.options, table).maximum
+    return table
+
+
 def _cut(table: Table, width: int) -> bool:
     """Whether rich, drawing `table` `width` columns wide, cuts a cell (with an ellipsis)."""
     probe = Console(file=io.StringIO(), width=width, color_system=None, legacy_windows=False)
@@ -73,10 +86,10 @@ def _cut(table: Table, width: int) -> bool:
     return "…" in probe.file.getvalue()  # type: ignore[attr-defined]
 
 
-def step_bars(elapsed: bool = False) -> Progress:
+def step_bars(elapsed: bool = False, disable: bool = False) -> Progress:
     """rich bars on stderr as every long command draws them: description, bar, steps done of
-    total, an info field, (elapsed time,) time remaining. rich.progress is imported here, so
-    that `--help` need not load it."""
+    total, an info field, (elapsed time,) time remaining; `disable`: kept, never drawn.
+    rich.progress is imported here, so that `--help` need not load it."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -90,4 +103,4 @@ def step_bars(elapsed: bool = False) -> Progress:
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[info]}"), *([TimeElapsedColumn()] if elapsed else []),
-                    TimeRemainingColumn(), console=err)
+                    TimeRemainingColumn(), console=err, disable=disable)

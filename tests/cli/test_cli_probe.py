@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from l2advisor.cli.app import app
-from l2advisor.cli.probe import report_failures
+from l2advisor.cli.probe_view import report_failures
 from l2advisor.errors import RunFailed
 from l2advisor.runs.rundir import results_path
 from l2advisor.runs.store import RunState, read_results
@@ -188,7 +188,7 @@ def test_an_interrupt_before_any_probe_finished_says_a_rerun_starts_over(tmp_pat
     """It said "finished probes are reused" when none had finished: the rerun started all over."""
     from types import SimpleNamespace
 
-    from l2advisor.cli.probe import interrupted_note
+    from l2advisor.cli.probe_view import interrupted_note
     from l2advisor.runs.store import make_header, open_results
 
     path = tmp_path / "probes.jsonl"

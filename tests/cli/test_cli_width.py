@@ -133,3 +133,26 @@ def test_stderr_of_a_log_file_is_drawn_120_wide_and_a_terminal_its_own(monkeypat
     monkeypatch.delenv("COLUMNS")
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert log_width() is None  # a terminal: its own width
+
+
+def test_probe_into_a_file_keeps_every_column_and_logs_a_line_per_probe(tiny_model: Path, tmp_path: Path) -> None:
+    """Piped or in a log (no terminal, no $COLUMNS), the summary was fitted to rich's 80 columns,
+    dropping "ended at s" (and more for smaller lams), and the bars reached the log only at the
+    end, drawn once. Now: the whole table on stdout, and a plain line per probe as it ends."""
+    args = ["probe", str(tiny_model), "--out", str(tmp_path / "run"), "--lambdas", "0.4,0.2,0.00625",
+            "--horizon", "1", "--seeds", "0,1", "--device", "cpu"]
+    result = runner.invoke(app, args, env={"COLUMNS": None})
+    assert result.exit_code == 0, result.output
+    rows = json.loads(runner.invoke(app, [*args, "--json"]).stdout)["probes"]
+    assert "at s" in result.stdout and widest(result.stdout) > 80, result.stdout  # wider than rich's default
+    for row in rows:
+        line = next(line for line in result.stdout.splitlines()
+                    if line.split()[:1] == [f"{row['lam']:.4g}"] and f" {row['seed']} " in line)
+        for cell in (f"{row['shrink']:.3g}", f"{row['final_train_acc']:.3f}", f"{row['seconds']:.1f}"):
+            assert cell in line.split(), (cell, line)
+    logged = [line for line in result.stderr.splitlines() if " ended, " in line]
+    assert "━" not in result.stderr and len(logged) == len(rows), result.stderr
+    for k, line in enumerate(logged, start=1):
+        assert f"({k} of {len(rows)} ended, " in line and ", tau " in line and ", val " in line, line
+    said = {f"lr=0.1/lam={r['lam']:g}/seed={r['seed']}: {r['status']} at step {r['steps']} of " for r in rows}
+    assert {line[:line.index(" of ") + 4] for line in logged} == said, logged

@@ -64,6 +64,7 @@ def check_backend(backend: str, scheduler: str | None) -> None:
     if scheduler and backend != "dask":
         raise InputError(f"--scheduler is for --backend dask; with --backend {backend} it would be ignored.")
 
+
 def worker_jobs(jobs: int, devices: Sequence[str] | None, backend: str) -> int:
     """How many probe jobs run at once in worker processes (`jobs` 0: one per device, else 1);
     0 when the probes run in this process (one job, loky, no devices)."""

@@ -126,7 +126,8 @@ def make_dir(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # FileExistsError (a file there), NotADirectoryError, PermissionError, ...
-        raise InputError(f"Cannot use {path} as a directory: {exc.strerror or exc}.") from None
+        raise InputError(f"Cannot use {path} as a directory: {exc.strerror or exc}; choose another "
+                         f"directory for the results.") from None
     return path
 
 

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from l2advisor.cli.autol2_advice import VERDICT_STYLE
 from l2advisor.cli.budget import budget_words
+from l2advisor.reporting.page import no_prediction
 from l2advisor.science.advise import Advice, caveats, predicted_is_lower_bound
 from l2advisor.science.c_reading import c_text
 from l2advisor.science.fit import CANNOT, FAILS, Fit
@@ -62,6 +63,9 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
 
 def _expect(a: Advice, f: Fit, metric: str, schedule: dict[str, Any] | None) -> str:
     """The "expect" row: the predicted peak and when it comes; "at least" where it is a floor."""
+    missing = no_prediction(a, f)  # "at least - ... (step -)" said nothing
+    if missing:
+        return missing
     peak_step = a.predicted_peak_step if schedule is None else schedule["peak_step"]
     when = ("not within the run (its lr decays to 0 before the peak's tau)" if schedule is not None and
             math.isinf(peak_step) else f"around step {_num(peak_step, '.0f')}")

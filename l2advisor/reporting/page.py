@@ -56,11 +56,7 @@ def markdown(data: ReportData, figures: list[str]) -> str:
                 f"For a budget of **{data.run_steps or a.budget_steps} steps** at lr {_f(a.lr)}"
                 + (f" ({data.advice_source})" if data.advice_source else "") + ": "
                 f"**`weight_decay={_f(a.weight_decay, '.3g')}`** "
-                f"(interval {_f(a.interval[0])} .. {_f(a.interval[1])}); predicted peak "
-                f"{data.metric_name} {'at least ' if predicted_is_lower_bound(a, f) else ''}"
-                f"{_f(a.predicted_metric, '.4f')} around step "
-                + (f"{_f(data.run_peak_step, '.0f')} of the {data.run_steps}-step run" if data.run_steps else
-                   f"{_f(a.predicted_peak_step, '.0f')}") + (" (extrapolated)" if a.extrapolated else "") + ".",
+                f"(interval {_f(a.interval[0])} .. {_f(a.interval[1])}); {_prediction_text(data)}.",
                 ""]
         out += [f"- {r}" for r in a.reasons]
         out += ["", "| rule of thumb (zero cost) | weight_decay | / advice |", "|---|---:|---:|"]
@@ -82,6 +78,29 @@ def markdown(data: ReportData, figures: list[str]) -> str:
     for name in figures:
         out += [f"## {name[:-4]}", "", f"![{name[:-4]}]({name})", "", FIGURES[name], ""]
     return "\n".join(out)
+
+
+def no_prediction(advice, fit) -> str | None:
+    """Why an advice predicts neither a metric nor its step (NaN), in place of "- around step -": a
+    measured lam was not translated to another lr, or nothing usable was measured; else None."""
+    if math.isfinite(advice.predicted_metric) or math.isfinite(advice.predicted_peak_step):
+        return None
+    if math.isfinite(fit.lr) and not math.isclose(advice.lr, fit.lr, rel_tol=1e-9):
+        return (f"no predicted metric: the probes ran at lr = {fit.lr:.3g}, and the measured lam is not "
+                f"translated to lr = {advice.lr:.3g}")
+    return "no predicted metric: nothing usable was measured"
+
+
+def _prediction_text(data: ReportData) -> str:
+    """The advice's predicted peak and when it comes, or why there is none."""
+    f, a = data.fit, data.advice
+    missing = no_prediction(a, f)
+    if missing:
+        return missing
+    return (f"predicted peak {data.metric_name} {'at least ' if predicted_is_lower_bound(a, f) else ''}"
+            f"{_f(a.predicted_metric, '.4f')} around step "
+            + (f"{_f(data.run_peak_step, '.0f')} of the {data.run_steps}-step run" if data.run_steps else
+               f"{_f(a.predicted_peak_step, '.0f')}") + (" (extrapolated)" if a.extrapolated else ""))
 
 
 def _lam_text(run: TrainedRun) -> str:

@@ -67,6 +67,7 @@ def build_test_set(spec: TaskSpec) -> Dataset | None:
 
 def check_dataset(dataset: Any, name: str, where: str) -> None:
     """A non-empty map-style dataset whose items are (input tensor, target) pairs."""
+    _refuse_array_pair(dataset, name, where)
     if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
         raise InputError(f"{where}: the {name} dataset must be a map-style dataset "
                          f"(with __len__ and __getitem__), got {_kind(dataset)}.")
@@ -86,6 +87,18 @@ def check_dataset(dataset: Any, name: str, where: str) -> None:
         raise InputError(f"{where}: each {name} item must be an (input, target) pair, got {_kind(item)}.")
     if not isinstance(item[0], torch.Tensor):
         raise InputError(f"{where}: {name} inputs must be tensors, got {_kind(item[0])}.")
+
+
+def _refuse_array_pair(dataset: Any, name: str, where: str) -> None:
+    """(inputs, targets) as two arrays or tensors is not a dataset of pairs: its items would be the
+    two arrays (it was refused as "each item must be an (input, target) pair, got ndarray")."""
+    if not (isinstance(dataset, (tuple, list)) and len(dataset) == 2
+            and all(hasattr(part, "shape") and not isinstance(part, (tuple, list)) for part in dataset)):
+        return
+    kinds = " and ".join(type(part).__name__ for part in dataset)
+    raise InputError(f"{where}: the {name} split is a pair ({kinds}), not a dataset of (input, target) pairs; "
+                     f"wrap it as TensorDataset(torch.as_tensor(inputs, dtype=torch.float32), "
+                     f"torch.as_tensor(targets)) from torch.utils.data.")
 
 
 def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: str) -> int | None:

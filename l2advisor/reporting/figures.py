@@ -160,6 +160,12 @@ def _equal_steps(ax, rows: list, common_steps: float) -> None:
 
 def plot_plateau(data: ReportData, path: Path) -> Path:
     """(c) peak metric vs lam, the plateau edge lam_c, and the advice."""
+    plateau_figure(data).savefig(path, dpi=110)
+    return path
+
+
+def plateau_figure(data: ReportData) -> Figure:
+    """plot_plateau's figure, unsaved (tests read its artists)."""
     fig = Figure(figsize=(9, 4.6), layout="constrained")
     ax = fig.subplots()
     f = data.fit
@@ -186,15 +192,19 @@ def plot_plateau(data: ReportData, path: Path) -> Path:
     if a is not None and math.isfinite(a.weight_decay):
         wd = a.weight_decay * a.lr / f.lr if math.isfinite(f.lr) else a.weight_decay  # same clock
         lo, hi = (v * a.lr / f.lr if math.isfinite(f.lr) else v for v in a.interval)
+        moved = math.isfinite(f.lr) and not math.isclose(a.lr, f.lr, rel_tol=1e-9)  # drawn at this axis' lr*lam
         if math.isfinite(lo) and math.isfinite(hi) and hi > lo:  # from 0: to the axis' left edge
             left = min([r.lam for r in rows] + [wd, hi]) / 2  # half the smallest lam drawn: the axis starts there
+            at = f" ({a.interval[0]:.3g} .. {a.interval[1]:.3g} at lr {a.lr:.3g})" if moved else ""
             ax.axvspan(lo if lo > 0 else left, hi, color="C3", alpha=0.1,
-                       label=f"advice interval {lo:.3g} .. {hi:.3g}")  # its edges have no ticks
-        ax.axvline(wd, color="C3", lw=1.2)
-        if math.isfinite(a.predicted_metric):
+                       label=f"advice interval {lo:.3g} .. {hi:.3g}{at}")  # its edges have no ticks
+        lam_text = f"lam={wd:.3g}" + (f" ({a.weight_decay:.3g} at lr {a.lr:.3g})" if moved else "")
+        known = math.isfinite(a.predicted_metric)
+        ax.axvline(wd, color="C3", lw=1.2, label=None if known or not moved else
+                   f"advice for {a.budget_steps} steps: {lam_text}, not predicted")
+        if known:
             ax.plot([wd], [a.predicted_metric], "*", ms=13, color="C3",
-                    label=f"advice for {a.budget_steps} steps: lam={wd:.3g}, "
-                          f"predicted {a.predicted_metric:.4f}")
+                    label=f"advice for {a.budget_steps} steps: {lam_text}, predicted {a.predicted_metric:.4f}")
     if math.isfinite(f.lam_star):
         ax.axvline(f.lam_star, color="C1", ls=":", lw=1, label=f"interior max lam* = {f.lam_star:.3g}")
     log_x(ax, minor_labels=False)  # its ticks are the probed lams
@@ -208,8 +218,7 @@ def plot_plateau(data: ReportData, path: Path) -> Path:
     ax.set_title("peak against lam: the plateau", fontsize=10)
     ax.grid(alpha=0.3, which="both", lw=0.4)
     legend_if_any(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    fig.savefig(path, dpi=110)
-    return path
+    return fig
 
 
 def plot_collapsed(data: ReportData, path: Path) -> Path:

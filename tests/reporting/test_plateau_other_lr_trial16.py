@@ -1,0 +1,36 @@
+"""plateau.png at the probes' lr, for advice given at another lr (`recommend --lr`): the legend
+names the advised lam and interval as the panel does, beside their place on the figure's axis
+(its legend said "advice interval 1 .. 2" where the panel said 0.5 .. 1 at lr 0.02, and under
+"does not hold" there was no star, so the advised lam was not in the legend at all)."""
+
+from __future__ import annotations
+
+import synthetic as S
+
+from l2advisor.reporting.data import report_data
+from l2advisor.reporting.figures import plateau_figure
+from l2advisor.science.advise import advise
+from l2advisor.science.fit import fit_relations
+
+
+def _labels(advice, fit) -> list[str]:
+    ax = plateau_figure(report_data(S.no_effect_family(), fit, advice)).axes[0]
+    return [h for h in ax.get_legend_handles_labels()[1] if h.startswith("advice")]
+
+
+def test_advice_at_another_lr_is_labelled_with_its_own_numbers() -> None:
+    fit = fit_relations(S.no_effect_family())
+    advice = advise(fit, 3000, lr=2 * fit.lr)
+    wd, (lo, hi) = advice.weight_decay, advice.interval
+    labels = _labels(advice, fit)
+    assert any(f"({lo:.3g} .. {hi:.3g} at lr 0.2)" in label and label.startswith(
+        f"advice interval {lo * 2:.3g} .. {hi * 2:.3g}") for label in labels), labels
+    assert f"advice for 3000 steps: lam={wd * 2:.3g} ({wd:.3g} at lr 0.2), not predicted" in labels, labels
+
+
+def test_advice_at_the_probes_lr_keeps_its_plain_labels() -> None:
+    fit = fit_relations(S.no_effect_family())
+    advice = advise(fit, 3000)
+    labels = _labels(advice, fit)
+    assert any(label.startswith(f"advice for 3000 steps: lam={advice.weight_decay:.3g}, predicted") for label in labels)
+    assert not any("at lr" in label or "not predicted" in label for label in labels), labels

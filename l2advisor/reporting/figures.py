@@ -206,7 +206,7 @@ def plateau_figure(data: ReportData) -> Figure:
             ax.plot([wd], [a.predicted_metric], "*", ms=13, color="C3",
                     label=f"advice for {a.budget_steps} steps: {lam_text}, predicted {a.predicted_metric:.4f}")
     if math.isfinite(f.lam_star):
-        ax.axvline(f.lam_star, color="C1", ls=":", lw=1, label=f"interior max lam* = {f.lam_star:.3g}")
+        ax.axvline(f.lam_star, color="C1", ls=":", lw=1, label=f"lam* = {f.lam_star:.3g}: smaller lams clearly worse")
     log_x(ax, minor_labels=False)  # its ticks are the probed lams
     ax.set_xlabel("lam = weight_decay (log scale)" + (f", at lr = {f.lr:.3g}" if math.isfinite(f.lr) else ""))
     ax.set_ylabel(f"peak validation {data.metric_name} (smoothed)")

@@ -104,8 +104,10 @@ def _describe(f: dict) -> list[str]:
            f"of the best ({f['plateau_level']:.4f} mean); best peak (each probe's own window) at lam "
            f"{f['lam_best']:.3g}"]
     if f["interior_max"]:
-        out.append(f"the peak has an interior maximum at lam* = {f['lam_star']:.3g}: smaller "
-                   f"lams are worse, longer budgets must not go below it")
+        top = f["lam_star"] >= max(r.lam for r in f["table"] if r.n_seeds and r.lr == f["lr"])  # the largest probed
+        out.append((f"the peak is best at the largest probed lam, lam* = {f['lam_star']:.3g} (larger ones were not "
+                    "probed)" if top else f"the peak has an interior maximum: the plateau ends below at lam* = "
+                    f"{f['lam_star']:.3g}") + ": smaller lams are clearly worse, longer budgets must not go below it")
     median = f["tau_star_median"]
     out.append(f"{c_shown(f['c'], f['c_interval'], f.get('c_bound', ''))}: tau where the pooled plateau curve is best"
                + (f" (single-run tau* median {median:.3g})" if math.isfinite(median) else ""))

@@ -72,7 +72,7 @@ class Fit:
     plateau_level: float  # mean peak of the plateau lams
     plateau_threshold: float  # "within noise" margin used for the plateau
     interior_max: bool  # a smaller, clearly-peaked lam is significantly worse than lam_best
-    lam_star: float  # = lam_best when interior_max (advice floor), else NaN
+    lam_star: float  # when interior_max: the smallest plateau lam above the clearly worse ones (advice floor); else NaN
     overparameterized: bool | None  # plateau probes reached training accuracy ~1
     train_acc: float  # median max training accuracy of the plateau probes
     n_usable: int

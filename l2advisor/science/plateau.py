@@ -58,8 +58,19 @@ def plateau_of(rows: list[LamRow], ms: list[CurveMetrics], tolerance: float) -> 
     return dict(
         inside=inside, lam_c=max(inside), lam_best=best.lam, threshold=thr(best),
         level=float(np.mean([r.peak_mean for r in rows if r.lam in inside])),
-        interior=bool(worse_below), lam_star=best.lam if worse_below else NAN,
+        interior=bool(worse_below), lam_star=_floor(inside, worse_below),
         no_effect=len(inside) == len(rows))
+
+
+def _floor(inside: set[float], worse_below: list[LamRow]) -> float:
+    """lam*: the smallest plateau lam above every clearly worse smaller lam (NaN when none is
+    worse). Not the best lam: lams tied with it on the plateau are as good (a user's regression
+    had 0.5 and 1 tied and 0.25 worse; lam* = 1, the noisier argmax, said "must not go below 1"
+    beside an advice of 0.5)."""
+    if not worse_below:
+        return NAN
+    worst_top = max(r.lam for r in worse_below)
+    return min(lam for lam in inside if lam > worst_top)
 
 
 def peaks_at_equal_steps(main: list) -> tuple[float, dict[float, float]]:

@@ -7,6 +7,7 @@ rejects) becomes one `InputError` sentence naming the file, before a probe start
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,10 +132,13 @@ def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: s
                          f"{tuple(targets.shape)}; with a `loss` of your own set `metric` too (a function of "
                          f"(outputs, targets), higher is better: the negative of an error).")
     try:
-        loss = (spec.loss or nn.functional.cross_entropy)(outputs, targets)
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            loss = (spec.loss or nn.functional.cross_entropy)(outputs, targets)
     except Exception as err:
         raise InputError(f"{where}: the model's outputs {tuple(outputs.shape)} do not fit the loss with "
                          f"{name} targets {tuple(targets.shape)}: {describe_user_error(err, spec.path)}.") from None
+    _refuse_broadcast(said, where, name, outputs, targets)
     if not (isinstance(loss, torch.Tensor) and loss.numel() == 1):
         raise InputError(f"{where}: the loss must return a scalar tensor, got {_kind(loss)}.")
     if callable(spec.metric):
@@ -142,6 +146,22 @@ def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: s
     if name == "training":
         _check_trainable(spec, model, inputs, targets)
     return n_outputs
+
+
+BROADCAST_WARNING = "different to the input size"  # torch's mse/l1/huber loss on mismatched shapes
+
+
+def _refuse_broadcast(said: list, where: str, name: str, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+    """A loss that broadcast outputs against targets of another shape ((B, 1) against (B,): every
+    output compared with every target) trains on the wrong loss, with one torch warning lost among
+    the progress lines; refused. Other warnings the loss raised are passed on as they were."""
+    for warning in said:
+        if BROADCAST_WARNING in str(warning.message):
+            raise InputError(f"{where}: the loss broadcasts the model's outputs {tuple(outputs.shape)} against "
+                             f"the {name} targets {tuple(targets.shape)}, so it compares every output with every "
+                             "target (torch warns: 'Using a target size ... different to the input size'); make "
+                             "the shapes match in `loss`, e.g. with outputs.squeeze(-1).")
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 def _check_trainable(spec: TaskSpec, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> None:

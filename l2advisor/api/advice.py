@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from l2advisor.api.probes import ProbeResults
+from l2advisor.api.words import api_lines, speaks_api
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.runs.rundir import load_probe_curves, sized_for_warning, unusable_message
@@ -24,6 +25,8 @@ from l2advisor.science.fit import MIN_LAMS, Fit, fit_relations, fit_to_dict
 
 FIT_FILE, ADVICE_FILE = "fit.json", "advice.json"  # as `l2advisor recommend` writes them
 DEFAULT_TOLERANCE = 0.005
+# the advice's reasons name probe's flags too ("probe smaller lams (--budget ...)"): said as its keywords
+ADVICE_CALLS = ("recommend", "probe")
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,9 @@ class Recommendation:
     """The advice for one budget: `weight_decay` to pass to torch (SGD's or AdamW's), its
     `interval`, the `verdict` on the paper's relations, the metric to expect, and an AutoL2
     configuration from the same probes (`autol2`: lam0, decay, refractory_tau, lam_min).
-    NaN where not measurable (None in `to_dict`)."""
+    NaN where not measurable (None in `to_dict`). `reasons`, `caveats` and `warnings` name the
+    API's keywords where the command line's say its flags (words.py); `advice` and `fit` are the
+    science core's, in the command line's words."""
 
     weight_decay: float
     interval: tuple[float, float]
@@ -55,13 +60,14 @@ class Recommendation:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: the advice's keys as in `l2advisor recommend --json` (without the command's
         own: budget and unit as typed, the schedule's details, missing and failed probes, which
-        `warnings` names), plus autol2 and warnings."""
-        return {**advice_to_dict(self.advice), "caveats": list(self.caveats), "autol2": self.autol2.to_dict(),
-                "warnings": list(self.warnings),
+        `warnings` names), plus autol2 and warnings; reasons and caveats as this object says them."""
+        return {**advice_to_dict(self.advice), "reasons": list(self.reasons), "caveats": list(self.caveats),
+                "autol2": self.autol2.to_dict(), "warnings": list(self.warnings),
                 "lr_schedule": self.lr_schedule, "warmup": self.warmup, "run_steps": self.run_steps,
                 "run_dir": None if self.run_dir is None else str(self.run_dir)}
 
 
+@speaks_api(*ADVICE_CALLS)
 def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None = None, *,
               lr: float | None = None, unit: str = "steps", lr_schedule: str = "constant", warmup: int = 0,
               write: bool = True) -> Recommendation:
@@ -98,11 +104,12 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
     return Recommendation(weight_decay=advice.weight_decay, interval=advice.interval, verdict=advice.verdict,
                           lr=advice.lr, budget_steps=advice.budget_steps, predicted_metric=advice.predicted_metric,
                           predicted_peak_step=advice.predicted_peak_step, extrapolated=advice.extrapolated,
-                          reasons=advice.reasons, warnings=tuple(warnings), advice=advice, autol2=cfg, fit=fit,
-                          run_dir=run_dir, lr_schedule=lr_schedule, warmup=int(warmup), run_steps=run_steps,
-                          caveats=tuple(caveats(fit, advice)))
+                          reasons=api_lines(advice.reasons, ADVICE_CALLS), warnings=api_lines(warnings, ADVICE_CALLS),
+                          advice=advice, autol2=cfg, fit=fit, run_dir=run_dir, lr_schedule=lr_schedule,
+                          warmup=int(warmup), run_steps=run_steps, caveats=api_lines(caveats(fit, advice), ADVICE_CALLS))
 
 
+@speaks_api("report", "probe")
 def report(run_dir_or_results: ProbeResults | str | Path, out: str | Path | None = None, *,
            budget: int | None = None, lr: float | None = None) -> list[Path]:
     """Draw the evidence (four PNGs and report.md) into `out` (default: the run directory) and

@@ -7,17 +7,17 @@ training and validation data (map-style datasets, or `(inputs, targets)` tensor 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import inspect
 import math
 import numbers
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from l2advisor.api.progress import ProgressArg, check_progress, make_progress
+from l2advisor.api.words import api_lines, speaks_api
 from l2advisor.probing.notices import once
 from l2advisor.runs.store import Results
 from l2advisor.science.curves import Curve
@@ -37,7 +37,7 @@ class ProbeResults:
     curves: tuple[Curve, ...] = field(repr=False)
     results: Results = field(repr=False, compare=False)
     budget_steps: int | None = None
-    notices: tuple[str, ...] = ()  # e.g. why the probes could not train as stacked replicas
+    notices: tuple[str, ...] = ()  # e.g. why the probes could not train as stacked replicas (in keywords: words.py)
 
     def recommend(self, budget: int | None = None, **kwargs: Any) -> Any:
         from l2advisor.api.advice import recommend
@@ -50,6 +50,7 @@ class ProbeResults:
         return report(self, out, **kwargs)
 
 
+@speaks_api("probe")  # a refusal from the shared probing code names probe's keywords, not the CLI's flags
 def probe(
     build_model: Callable[[], Any],
     train_data: Any,
@@ -131,7 +132,7 @@ def probe(
         tell(note)
     for note in spec.notes:  # what a Lightning file defines that the probes do not run
         tell(note)
-    with RunLock(run_dir), _in_api_words(), open_results(path, header, force=force, compatible=carries_over) as writer:
+    with RunLock(run_dir), open_results(path, header, force=force, compatible=carries_over) as writer:
         if writer.previous_settings is not None:
             tell(resize_note(writer.previous_settings, settings, runs, read_results(path)))
         def run(todo: list[Any]) -> None:
@@ -147,18 +148,8 @@ def probe(
         tell(line)
     curves = tuple(curve_from_state(s) for s in results.runs.values() if s.done and s.evals)
     return ProbeResults(run_dir=run_dir, probes=tuple(summarize(states, settings.tolerance)), curves=curves,
-                        results=results, budget_steps=budget_steps, notices=tuple(notices))
-
-
-@contextlib.contextmanager
-def _in_api_words() -> Iterator[None]:
-    """A refusal of a directory probed with other settings names the keywords, not the flags."""
-    from l2advisor.runs.store import OtherSettings
-
-    try:
-        yield
-    except OtherSettings as refused:
-        raise OtherSettings(refused.conflict, "Pass force=True to start over, or out= a new directory.") from None
+                        results=results, budget_steps=budget_steps,
+                        notices=api_lines(notices, ("probe",)))  # shared with the CLI's stderr: in its flags
 
 
 def _dataset(data: Any) -> Any:
@@ -233,15 +224,15 @@ def _fingerprinted(spec: Any, task: Any) -> Any:
 
 def _check_ladder(budget_steps: int | None, lambdas: Sequence[float] | None, probe_budget: int | None,
                   horizon: float | None) -> None:
-    """The ladder's keywords checked in their own names (probing/settings.py words them as the
-    command line's flags, which a Python caller never typed)."""
+    """The ladder's keywords, checked before the model is built (probe_settings checks them too,
+    after): a horizon, and a budget without a hand-made ladder (`speaks_api` words it in keywords)."""
+    from l2advisor.probing.settings import refuse_hand_ladder
+
     if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, numbers.Real)
                                 or not (math.isfinite(horizon) and horizon > 0)):
         raise _input_error(f"horizon must be a finite number > 0 (a window in tau), got {horizon!r}.")
-    given = [name for name, on in (("lambdas=", bool(lambdas)), ("probe_budget=", probe_budget is not None)) if on]
-    if budget_steps is not None and given:
-        raise _input_error(f"budget= plans the ladder and its cost itself: drop {' and '.join(given)} (or drop "
-                           "budget= to choose the ladder by hand).")
+    if budget_steps is not None:
+        refuse_hand_ladder(lambdas=lambdas or (), probe_budget=probe_budget)
 
 
 def _budget(budget: int | None) -> int | None:

@@ -297,7 +297,7 @@ def test_failures_and_a_dear_plan_reach_the_notices(tmp_path: Path) -> None:
     assert not any("More than the cap" in n or "failed" in n for n in fine.notices)  # the control
     small = l2advisor.probe(build_model, blobs(128, 1), blobs(64, 2), out=tmp_path / "s", lr=0.1, batch_size=32,
                             seeds=[0], horizon=2.0, probe_budget=500, progress=False)  # 3 rungs: 1,400 steps
-    assert any("More than --probe-budget 500: up to 1,400 steps" in n for n in small.notices)
+    assert any("More than probe_budget=500: up to 1,400 steps" in n for n in small.notices)  # the keyword
 
 
 def test_a_hand_made_ladder_is_warned_about_as_the_cli_does(tmp_path: Path) -> None:

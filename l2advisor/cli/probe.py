@@ -128,10 +128,13 @@ def probe(
     from l2advisor.probing.parallel import check_backend
 
     check_unit_has_budget(budget, unit, "the default ladder, which is not sized for a budget")
+    # the lists, parsed before the model file runs: a typo in them is said before anything else
+    seed_list, lr_list = parse_ints(seeds, "--seeds"), parse_floats(lrs, "--lrs") or ()
+    lam_list = parse_floats(lambdas, "--lambdas") or ()
     if budget is not None:
         check_budget(budget, unit)
-        refuse_hand_ladder(lambdas=parse_floats(lambdas, "--lambdas") or (), lrs=parse_floats(lrs, "--lrs") or (),
-                           lam_max=lam_max, probe_budget=probe_budget, factor=factor)  # before the model file runs
+        refuse_hand_ladder(lambdas=lam_list, lrs=lr_list, lam_max=lam_max, probe_budget=probe_budget,
+                           factor=factor)  # before the model file runs
     check_backend(backend, scheduler)
     if jobs is not None and jobs < 1:  # before anything is written (0 was taken for the default)
         raise InputError(f"--jobs must be at least 1, got {jobs}.")
@@ -155,9 +158,9 @@ def probe(
         err.print(f"[yellow]{note}[/]", highlight=False)
     steps = None if budget is None else budget_steps(budget, unit, task.train_size, spec.batch_size)
     settings, plan = probe_settings(
-        spec.lr, spec.momentum, seeds=parse_ints(seeds, "--seeds"), budget_steps=steps,
-        n_val=len(task.val), batch_size=spec.batch_size, lrs=parse_floats(lrs, "--lrs") or (),
-        horizon=horizon, probe_budget=probe_budget, lambdas=parse_floats(lambdas, "--lambdas") or (),
+        spec.lr, spec.momentum, seeds=seed_list, budget_steps=steps,
+        n_val=len(task.val), batch_size=spec.batch_size, lrs=lr_list,
+        horizon=horizon, probe_budget=probe_budget, lambdas=lam_list,
         lam_max=lam_max, factor=factor, tolerance=tolerance, early_stop=early_stop)
     run_dir = out_dir or Path("runs") / spec.name
     path, runs, every, training_seconds = probe_into(

@@ -41,7 +41,7 @@ def check_settings(settings: ProbeSettings, task: Task) -> None:
         raise InputError(f"--tolerance must be a finite number >= 0, got {settings.tolerance!r}.")
     if not settings.seeds:
         raise InputError("--seeds must name at least one seed.")
-    for what, values in (("The lams (--lambdas)", settings.lambdas or ()), ("The probe seeds", settings.seeds),
+    for what, values in (("The lams (--lambdas)", settings.lambdas or ()), ("The probe seeds (--seeds)", settings.seeds),
                          ("The learning rates (--lrs)", settings.lrs)):
         shown = [str(v) if isinstance(v, int) else f"{v:g}" for v in values]  # as run ids write them: 0.001 and
         # 0.0010000001 are one run; seeds are whole numbers, written in full

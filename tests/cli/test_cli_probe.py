@@ -122,7 +122,7 @@ def test_a_follow_up_seed_runs_after_the_plan_and_recommend_fits_it(tiny_model: 
 def test_a_value_listed_twice_is_refused_before_anything_runs(tiny_model: Path, tmp_path: Path) -> None:
     for flag, values, named in (("--lambdas", "0.4,0.2,0.4", "The lams (--lambdas) list 0.4 more than once"),
                                 ("--lambdas", "0.4,0.2,0.40000001", "list 0.4 more than once (as run ids"),
-                                ("--seeds", "0,0", "The probe seeds list 0 more than once")):
+                                ("--seeds", "0,0", "The probe seeds (--seeds) list 0 more than once")):
         out = tmp_path / f"{flag}{values}"
         result = runner.invoke(app, probe_args(tiny_model, out, flag, values))  # the later flag wins
         assert result.exit_code == 2, result.output

@@ -164,6 +164,6 @@ def choose_threads(flops_per_step: float | None, available: int, requested: int 
     if flops_per_step is None:
         return ThreadChoice(None, "torch's default threads (the model's step could not be measured)")
     threads = rule_threads(flops_per_step, available)
-    size = "small" if threads == 1 else "large"
+    size = "small" if flops_per_step < MULTI_THREAD_FLOPS else "large"  # the step's, not the cores' (1 of 1)
     return ThreadChoice(threads, f"{threads} thread(s): a {size} step ({flops_per_step / 1e6:.3g} MFLOP; "
                                  f"threads pay off from {MULTI_THREAD_FLOPS / 1e6:.3g} MFLOP)")

@@ -53,7 +53,7 @@ def test_probe_refuses_a_horizon_that_is_not_a_finite_positive_number(tmp_path: 
 
 @pytest.mark.bad_input
 def test_budget_with_both_hand_ladder_keywords_names_both(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"^budget= plans the ladder and its cost itself: drop lambdas= and "
+    with pytest.raises(InputError, match=r"^budget= plans the ladder and its cost itself: drop lambdas=, "
                                          r"probe_budget= \(or drop budget="):
         _probe(tmp_path, budget=500, lambdas=[0.1, 0.05, 0.025], probe_budget=900)
 

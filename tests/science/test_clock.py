@@ -126,3 +126,48 @@ def test_no_floor_where_none_holds_anything_up(times):
         clocks, steps = _crossings(times, seed=seed)
         b, _, _, floor = _fit_clock(clocks, steps)
         assert floor == 0.0 and b == pytest.approx(_fit_b(clocks, np.log(steps))[0]), (seed, b, floor)
+
+
+def _reference_slope(clocks: np.ndarray, log_t: np.ndarray) -> tuple[float, np.ndarray]:
+    """The clock model solved as a plain least-squares problem: columns one intercept per level,
+    then -log(clock); rows (probe, level), probe-major."""
+    n, levels = log_t.shape
+    design = np.column_stack([np.tile(np.eye(levels), (n, 1)), -np.repeat(np.log(clocks), levels)])
+    coef = np.linalg.lstsq(design, log_t.ravel(), rcond=None)[0]
+    return float(coef[-1]), (design @ coef).reshape(n, levels)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_closed_form_clock_fit_equals_least_squares_on_the_design(seed):
+    from l2advisor.science.clock import _fit_b, _slope_fit
+
+    rng = np.random.default_rng(seed)
+    clocks = np.repeat([0.01, 0.005, 0.0025, 0.00125][: 2 + seed % 3], 2)
+    log_t = rng.normal(5.0, 1.0, (clocks.size, 1 + seed % 4))
+    b, fitted = _slope_fit(np.log(clocks), log_t)
+    ref_b, ref_fitted = _reference_slope(clocks, log_t)
+    assert b == pytest.approx(ref_b, rel=1e-9, abs=1e-12)
+    np.testing.assert_allclose(fitted, ref_fitted, rtol=1e-9)
+    # rss with b held at 0 and at 1: only the intercepts refitted
+    _, rss0, rss1 = _fit_b(clocks, log_t)
+    for slope, rss in ((0.0, rss0), (1.0, rss1)):
+        shifted = log_t + slope * np.log(clocks)[:, None]
+        assert rss == pytest.approx(((shifted - shifted.mean(0)) ** 2).sum(), rel=1e-9)
+
+
+def test_the_bootstrap_fits_its_samples_as_one_fit_each_would():
+    """Every bootstrap sample fitted in one batched pass gives what `_fit_clock` gives it alone,
+    with a floor (a slow rise holds up the quick clocks) and without one (a null)."""
+    from l2advisor.science.clock import _fit_clock, _fit_clocks
+
+    rng = np.random.default_rng(3)
+    floors = []
+    for times in (lambda x, j: max(150.0 + 10 * j, (0.8 + 0.15 * j) / x), lambda x, j: 120.0 + 10 * j):
+        clocks, steps = _crossings(times, seed=3)
+        samples = np.array([np.concatenate([rng.choice(g, 2) for g in (np.arange(0, 2), np.arange(2, 4),
+                                                                        np.arange(4, 6))]) for _ in range(60)])
+        batched = _fit_clocks(clocks[samples], steps[samples])
+        alone = np.array([_fit_clock(clocks[s], steps[s]) for s in samples])  # (60, 4)
+        np.testing.assert_allclose(np.column_stack(batched), alone, rtol=1e-9, atol=1e-12)
+        floors.extend(alone[:, 3])
+    assert min(floors) == 0.0 and max(floors) > 0  # both branches were taken

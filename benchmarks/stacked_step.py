@@ -1,6 +1,8 @@
 """A stacked probe step, two ways side by side: the CNNs' packed convolutions on NCHW inputs
 against channels-last memory, a custom module (the suite's mixer) under vmap against folded,
-and the MLPs' packed linears batch first (K, B, F: h @ W^T) against features first (K, F, B:
+the generic vmap path by torch.func (vmap of functional_call) against its own (vmapped.py: tensors
+swapped into the modules, functorch's level primitives) on the suite's negative control, and the
+MLPs' packed linears batch first (K, B, F: h @ W^T) against features first (K, F, B:
 W @ h, whose weight gradients come in the weights' layout, and whose batch norms need no copy).
 
 For each model file, K replicas of it are stacked each way (`PackedStacked` with and without
@@ -15,8 +17,8 @@ alternating rounds, one torch thread:
 Printed per model and K: milliseconds per step and per evaluation pass each way (median of the
 rounds), and the speed-up; and, for scale, one unstacked step of the user's model.
 
-    python benchmarks/stacked_step.py            # 5 rounds, 7 models, K = 2, 4, 6
-    python benchmarks/stacked_step.py --quick    # 2 rounds, 3 models, K = 2, 6
+    python benchmarks/stacked_step.py            # 5 rounds, 8 models, K = 2, 4, 6
+    python benchmarks/stacked_step.py --quick    # 2 rounds, 4 models, K = 2, 6
 """
 
 from __future__ import annotations
@@ -38,15 +40,32 @@ sys.path.insert(0, str(ROOT))
 from l2advisor.modelfile.spec import load_spec  # noqa: E402
 from l2advisor.modelfile.task import build_task  # noqa: E402
 from l2advisor.training.batches import eval_chunks  # noqa: E402
-from l2advisor.training.replicas import FoldedStacked, PackedStacked, Stacked, VmapStacked  # noqa: E402
+from l2advisor.training.replicas import (  # noqa: E402
+    FoldedStacked,
+    PackedStacked,
+    Stacked,
+    VmapStacked,
+    _has_tied_tensors,
+)
 from l2advisor.training.stacked_optim import StackedOptimizer  # noqa: E402
 from l2advisor.training.train import TrainConfig, build_seeded_model, make_optimizer  # noqa: E402
+from l2advisor.training.vmapped import _torch_func_forward  # noqa: E402
 
 SUITE = ROOT / "benchmarks" / "suite"
 LAYOUTS: dict[str, Callable[[list], Stacked]] = {  # before, after
     "NCHW": lambda models: PackedStacked(models, channels_last=False),
     "channels-last": lambda models: PackedStacked(models, channels_last=True)}
 FORMS: dict[str, Callable[[list], Stacked]] = {"vmap": VmapStacked, "folded": FoldedStacked}
+
+
+class TorchFuncVmap(VmapStacked):
+    """The generic path as it was: torch.func.vmap over functional_call."""
+
+    def _vmapped(self, per_replica: bool) -> Callable[..., torch.Tensor]:
+        return _torch_func_forward(self.base, per_replica, _has_tied_tensors(self.base))
+
+
+VMAPS: dict[str, Callable[[list], Stacked]] = {"torch.func vmap": TorchFuncVmap, "level vmap": VmapStacked}
 LINEARS: dict[str, Callable[[list], Stacked]] = {
     "batch-first": lambda models: PackedStacked(models, features_first=False),
     "features-first": lambda models: PackedStacked(models, features_first=True)}
@@ -56,8 +75,9 @@ MODELS = {"bundled default (28x28)": (ROOT / "examples" / "mnist_cnn.py", LAYOUT
           "mlp_tiny_data": (SUITE / "mlp_tiny_data.py", LINEARS),
           "cnn_bn_digits": (SUITE / "cnn_bn_digits.py", LAYOUTS),
           "mlp_bn_mnist14": (SUITE / "mlp_bn_mnist14.py", LINEARS),
-          "mlp_momentum_digits": (SUITE / "mlp_momentum_digits.py", LINEARS)}
-QUICK = ("cnn_plain_mnist14", "mixer_adamw_digits", "mlp_tiny_data")
+          "mlp_momentum_digits": (SUITE / "mlp_momentum_digits.py", LINEARS),
+          "null_weightnorm": (SUITE / "null_weightnorm.py", VMAPS)}
+QUICK = ("cnn_plain_mnist14", "mixer_adamw_digits", "mlp_tiny_data", "null_weightnorm")
 VAL_IMAGES = 512
 
 
@@ -115,7 +135,7 @@ def single_step(task) -> Callable[[], object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="2 rounds, 3 models, K = 2 and 6")
+    parser.add_argument("--quick", action="store_true", help="2 rounds, 4 models, K = 2 and 6")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -22,7 +22,7 @@ def build_data():
     return load_mnist_subset(n_train=1000, n_val=1000, seed=0, flatten=True)
 '''
 
-_CUSTOM_CNN = '''"""The bundled default CNN inside a custom nn.Module: batched through torch.func.vmap."""
+_CUSTOM_CNN = '''"""The bundled default CNN inside a custom nn.Module: batched through vmap."""
 from torch import nn
 from l2advisor.datasets import load_mnist_subset
 from l2advisor.zoo import small_cnn

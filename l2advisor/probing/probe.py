@@ -232,7 +232,7 @@ def run_group(task: Task, group: Sequence[ProbeRun], base: TrainConfig, settings
 
     def on_stack(stacked: Stacked) -> None:
         if stacked.kind == "vmap" and notice is not None:
-            notice(f"Stacking {task.spec.path.name} through torch.func.vmap, the slowest stacked form "
+            notice(f"Stacking {task.spec.path.name} through vmap, the slowest stacked form "
                    f"({'; '.join(stacked.passed_over)}).")
 
     replicas = [Replica(run.lam, run.max_steps, run.eval_every, run.eval_per_decade, run.seed) for run in group]

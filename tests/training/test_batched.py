@@ -50,7 +50,7 @@ def build_data():
     return _data(96, 0), _data(64, 1)
 '''
 # (No bias before a batch norm: its true gradient is 0, and Adam would amplify the rounding noise.)
-# Not an nn.Sequential: trained through torch.func.vmap, batch norm included.
+# Not an nn.Sequential: trained through vmap (vmapped.py), batch norm included.
 CUSTOM_BN = TINY_MODEL.replace("def build_model():\n    return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))", '''
 class Residual(nn.Module):
     def __init__(self):

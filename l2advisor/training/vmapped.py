@@ -50,9 +50,12 @@ def vmapped_forward(base: nn.Module, per_replica: bool, tied: bool) -> Forward:
         swapped: list[tuple[dict, str, object]] = []
         try:
             for name, stack in (*params.items(), *buffers.items()):
+                _same_replicas(stack, k, name)
                 owner, key = slots[name]
                 swapped.append((owner, key, owner[key]))
                 owner[key] = _add_batch_dim(stack, 0, level)
+            if per_replica:
+                _same_replicas(x, k, "the inputs")
             out = base(_add_batch_dim(x, 0, level) if per_replica else x)
             if not isinstance(out, Tensor):
                 raise TypeError(f"the model's forward must return a Tensor, got {type(out).__name__}")
@@ -63,6 +66,13 @@ def vmapped_forward(base: nn.Module, per_replica: bool, tied: bool) -> Forward:
             _vmap_decrement_nesting()
 
     return forward
+
+
+def _same_replicas(stack: Tensor, k: int, name: str) -> None:
+    """vmap's own check: every mapped tensor has the k replicas of the first parameter (a size-1
+    stack would broadcast, silently, where a caller got its replicas out of step)."""
+    if stack.shape[0] != k:
+        raise ValueError(f"vmap: {name} stack {stack.shape[0]} replica(s) where the first parameter stacks {k}")
 
 
 def _slots(model: nn.Module) -> dict[str, tuple[dict, str]]:

@@ -131,3 +131,25 @@ def test_a_forward_that_returns_no_tensor_is_told_so() -> None:
     params = {n: torch.stack([p.detach()] * 2) for n, p in Pair().named_parameters()}
     with pytest.raises(TypeError, match="must return a Tensor"):
         vmapped_forward(Pair(), False, False)(params, {}, torch.randn(3, 4))
+
+
+@pytest.mark.parametrize("mismatch", ["inputs", "parameter", "buffer"])
+def test_stacks_of_another_replica_count_are_refused_as_torch_func_refuses_them(mismatch: str) -> None:
+    """One replica's stack (size 1) against three broadcast silently: replica 0's batch or weight
+    for all three, where torch.func's vmap refuses the mismatch."""
+    torch.manual_seed(4)
+    models = [_model() for _ in range(3)]
+    params, buffers = _stacks(models)
+    x = torch.randn(3, 4, 8)
+    if mismatch == "inputs":
+        x = x[:1]
+    elif mismatch == "parameter":
+        params["1.bias"] = params["1.bias"][:1].detach().requires_grad_()
+    else:
+        buffers["0.row_norm"] = buffers["0.row_norm"][:1]
+    base = copy.deepcopy(models[0])
+    own = {n: t for n, t in [*base.named_parameters(), *base.named_buffers()]}
+    for make in (vmapped_forward, _torch_func_forward):
+        with pytest.raises(ValueError, match="vmap: "):
+            make(base, True, False)(params, buffers, x)
+    assert all(t is own[n] for n, t in [*base.named_parameters(), *base.named_buffers()])

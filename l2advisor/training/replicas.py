@@ -13,8 +13,9 @@ Every parameter and buffer gets a leading replica dimension K. Three ways to run
   layers runs its own forward on the K batches stacked along the batch dimension; only those
   layers know about replicas. Checked on a sample with two different replicas on different
   inputs (`check_independent`): a model that mixes the examples of a batch goes on to vmap.
-- vmap: any other model through `torch.func.functional_call` under `vmap`, buffers stacked
-  too (batch norm then updates each replica's running statistics in place).
+- vmap (vmapped.py): any other model, one copy's forward with its parameters and buffers swapped
+  for their stacks under vmap, buffers stacked too (batch norm then updates each replica's
+  running statistics in place); tied weights go through `torch.func.functional_call`.
 
 Inputs are shared (B, ...) by default (the lams of one seed see the same batches), or one
 batch per replica (K, B, ...) with `per_replica=True` (several seeds in one stack): the packed
@@ -88,7 +89,7 @@ class Stacked:
 
 
 class VmapStacked(Stacked):
-    """Any model: `functional_call` of one copy under `vmap` over the stacked state."""
+    """Any model: one copy's forward under vmap over the stacked state (vmapped.py)."""
 
     kind = "vmap"
 
@@ -110,8 +111,7 @@ class VmapStacked(Stacked):
 
     def _vmapped(self, per_replica: bool) -> Callable[..., Tensor]:
         """The forward of one replica, vmapped over the stacked state (and inputs), built once
-        (vmapped.py). Without tied weights no tying is looked for: 0.06 ms a step of the
-        negative-control model (of 0.7-1.1)."""
+        (vmapped.py); only tied weights take torch.func's functional_call, which ties them."""
         return vmapped_forward(self.base, per_replica, _has_tied_tensors(self.base))
 
 

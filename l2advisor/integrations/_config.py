@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from l2advisor.errors import InputError
 from l2advisor.runs.store import read_json
 from l2advisor.training.trajectory import WeightDecayTrajectory, read_trajectory
 
@@ -37,6 +38,9 @@ def _loaded(advice: Any) -> Any:
     if not isinstance(advice, (str, os.PathLike)):
         return advice
     path = Path(advice)
+    if path.is_dir() and not (path / ADVICE_FILE).is_file():  # probed, never advised
+        raise InputError(f"{path} holds no {ADVICE_FILE}: `l2advisor recommend {path} --autol2` writes it, or pass "
+                         f"`l2advisor.recommend(DIR)`, whose `.autol2` holds the AutoL2 settings.")
     return read_json(path / ADVICE_FILE if path.is_dir() else path)
 
 

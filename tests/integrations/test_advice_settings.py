@@ -44,3 +44,11 @@ def test_the_path_of_an_advice_json_or_its_run_directory_is_read(tmp_path: Path)
         settings_from_advice(tmp_path / "plain")
     with pytest.raises(InputError, match="No file at"):
         settings_from_advice(tmp_path / "nowhere.json")
+
+
+def test_a_run_directory_without_advice_says_how_to_write_it(tmp_path: Path) -> None:
+    """A probed run never advised was told only "No file at DIR/advice.json"."""
+    with pytest.raises(InputError, match=r"holds no advice.json: `l2advisor recommend .* --autol2` writes it"):
+        settings_from_advice(tmp_path)
+    with pytest.raises(InputError, match=r"holds no advice.json"):
+        advice_lr(tmp_path)

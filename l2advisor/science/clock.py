@@ -138,7 +138,8 @@ def fit_time_exponent(curves: list[Curve], peaks: list[float], tolerance: float,
     means the tau clock lines the probes up better than steps), n_clocks, levels.
     """
     clocks = np.array([c.lr * c.lam for c in curves], dtype=float)
-    if len(set(clocks.round(12))) < 2:
+    groups = _clock_groups(clocks)
+    if len(groups) < 2:
         return {}
     top = min(peaks)
     levels = [top - k * max(tolerance, 1e-6) for k in LEVELS_BELOW_PEAK]
@@ -148,7 +149,6 @@ def fit_time_exponent(curves: list[Curve], peaks: list[float], tolerance: float,
         return {}
     steps = steps[:, keep_levels]
     b, rss0, rss1, floor = _fit_clock(clocks, steps)
-    groups = [np.flatnonzero(np.isclose(clocks, c)) for c in np.unique(clocks)]
     samples = [np.concatenate([rng.choice(g, g.size) for g in groups])
                for _ in range(n_boot if any(g.size > 1 for g in groups) else 0)]
     boot = _fit_clocks(clocks[samples], steps[samples])[0] if samples else []  # (n_boot,) b's, one pass
@@ -156,6 +156,17 @@ def fit_time_exponent(curves: list[Curve], peaks: list[float], tolerance: float,
     ratio = rss0 / rss1 if rss1 > 0 else (math.inf if rss0 > 0 else 1.0)
     return dict(b=b, b_interval=(float(lo), float(hi)), steps_over_tau=float(ratio), floor_steps=floor,
                 n_clocks=len(groups), levels=tuple(float(v) for v, k in zip(levels, keep_levels, strict=True) if k))
+
+
+def _clock_groups(clocks: np.ndarray) -> list[np.ndarray]:
+    """Indices of the probes at each clock, smallest clock first. Clocks equal to 1e-9 relative
+    (the float noise of lr*lam) are one; relative, not absolute: lr*lam of 1e-9 and 2e-9 (lr 1e-4,
+    lam 1e-5) are two clocks, which np.isclose's absolute 1e-8 took for one."""
+    keys: list[float] = []
+    for value in np.unique(clocks):
+        if not keys or not math.isclose(value, keys[-1], rel_tol=1e-9):
+            keys.append(float(value))
+    return [np.flatnonzero(np.isclose(clocks, key, rtol=1e-9, atol=0.0)) for key in keys]
 
 
 def clock_exponent(f: dict) -> float:

@@ -171,3 +171,21 @@ def test_the_bootstrap_fits_its_samples_as_one_fit_each_would():
         np.testing.assert_allclose(np.column_stack(batched), alone, rtol=1e-9, atol=1e-12)
         floors.extend(alone[:, 3])
     assert min(floors) == 0.0 and max(floors) > 0  # both branches were taken
+
+
+@pytest.mark.parametrize("seeds", [(0,), (0, 1)])
+def test_the_clock_fit_does_not_depend_on_the_clocks_scale(seeds) -> None:
+    """The same crossings at lr*lam a million times smaller (below 1e-8, as lr 1e-4 with a coupled
+    weight decay of 1e-5 gives) give the same b, interval and clock count: only the log clock's
+    spread matters. Clocks below 1e-8 were one group to np.isclose's absolute tolerance, so one seed
+    per lam got a bootstrap interval (it has none) and two seeds resampled across lams."""
+    import dataclasses
+
+    curves = S.family(S.ladder(0.08, 4), seeds=seeds, alpha=0.8, lam_c=1.0)
+    tiny = [dataclasses.replace(c, lr=c.lr * 1e-6, tau=np.asarray(c.tau) * 1e-6) for c in curves]
+    assert max(c.lr * c.lam for c in tiny) < 1e-8  # below np.isclose's default atol
+    at_scale, scaled_down = _exponent(curves), _exponent(tiny)
+    assert scaled_down["n_clocks"] == at_scale["n_clocks"] == 4
+    assert scaled_down["b"] == pytest.approx(at_scale["b"], rel=1e-9)
+    np.testing.assert_allclose(scaled_down["b_interval"], at_scale["b_interval"], rtol=1e-9)  # NaN with NaN
+    assert math.isnan(at_scale["b_interval"][0]) == (len(seeds) == 1)  # the interval: with seeds to resample

@@ -234,7 +234,7 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
         why.append(f"clipped to the plateau edge lam_c = {hi_lam:.3g}: the budget is too short "
                    f"for the peak at any plateau lam (it arrives at step {peak_step:.0f})")
     elif wd > raw:
-        why.append(f"raised to lam* = {lo_lam:.3g}: the peak has an interior maximum there, "
+        why.append(f"raised to lam* = {lo_lam:.3g}, where the plateau ends below (the peak has an interior maximum): "
                    "smaller lams are worse however long the run")
     extrapolated = lr * wd < fit.lr * fit.lam_min_probed * (1 - 1e-9)
     level = _extrapolated_level(fit, why, k) if extrapolated else _peak_at(fit, wd / k)

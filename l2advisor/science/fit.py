@@ -104,10 +104,16 @@ def _describe(f: dict) -> list[str]:
            f"of the best ({f['plateau_level']:.4f} mean); best peak (each probe's own window) at lam "
            f"{f['lam_best']:.3g}"]
     if f["interior_max"]:
-        top = f["lam_star"] >= max(r.lam for r in f["table"] if r.n_seeds and r.lr == f["lr"])  # the largest probed
-        out.append((f"the peak is best at the largest probed lam, lam* = {f['lam_star']:.3g} (larger ones were not "
-                    "probed)" if top else f"the peak has an interior maximum: the plateau ends below at lam* = "
-                    f"{f['lam_star']:.3g}") + ": smaller lams are clearly worse, longer budgets must not go below it")
+        largest = max(r.lam for r in f["table"] if r.n_seeds and r.lr == f["lr"])
+        star = f"lam* = {f['lam_star']:.3g}"
+        if f["lam_best"] < largest:
+            said = f"the peak has an interior maximum: the plateau ends below at {star}"
+        elif f["lam_star"] < f["lam_best"]:  # best at the top of the ladder, tied with smaller lams down to lam*
+            said = (f"the peak is best at the largest probed lam, {f['lam_best']:.3g} (larger ones were not probed); "
+                    f"the plateau ends below at {star}")
+        else:
+            said = f"the peak is best at the largest probed lam, {star} (larger ones were not probed)"
+        out.append(said + ": smaller lams are clearly worse, longer budgets must not go below it")
     median = f["tau_star_median"]
     out.append(f"{c_shown(f['c'], f['c_interval'], f.get('c_bound', ''))}: tau where the pooled plateau curve is best"
                + (f" (single-run tau* median {median:.3g})" if math.isfinite(median) else ""))

@@ -51,3 +51,27 @@ def test_the_caveat_names_the_top_of_the_ladder_as_such() -> None:
     assert "best at the largest probed lam, lam* = 0.02 (larger ones were not probed)" in said
     assert "interior maximum" not in said
     assert advise(f, 100_000).weight_decay >= 0.02 * (1 - 1e-9)
+
+
+def _top_tied() -> object:
+    """The plateau reaches the top of the ladder: 0.02 and 0.04 tied, 0.01 clearly worse, and the
+    largest probed lam (0.04) the best of the two by its seeds' noise."""
+    f = fit_relations(S.family(S.ladder(0.04, 4), seeds=(8, 9), lam_c=0.04, lam_star=0.02, drop_below=0.04))
+    assert f.lam_best == pytest.approx(0.04) and f.lam_star == pytest.approx(0.02)  # the layout the tests are about
+    return f
+
+
+def test_a_best_lam_at_the_top_of_the_ladder_is_not_called_interior() -> None:
+    """lam* below the best does not make the maximum interior: the best is the largest probed lam."""
+    said = " ".join(_top_tied().reasons)
+    assert "interior maximum" not in said
+    assert ("the peak is best at the largest probed lam, 0.04 (larger ones were not probed); the plateau ends "
+            "below at lam* = 0.02: smaller lams are clearly worse") in said
+
+
+def test_the_raised_advice_does_not_put_the_maximum_at_lam_star() -> None:
+    """The advice raised to lam* = 0.02 said "the peak has an interior maximum there", where the best is 0.04."""
+    advice = advise(_top_tied(), 10_000_000)
+    assert advice.weight_decay == pytest.approx(0.02)
+    raised = [r for r in advice.reasons if r.startswith("raised to lam* = 0.02")]
+    assert raised and "maximum there" not in raised[0] and "where the plateau ends below" in raised[0]

@@ -89,7 +89,7 @@ def _flag(found: re.Match[str], calls: Sequence[str]) -> str:
 def _command(found: re.Match[str]) -> str:
     """`recommend --budget N` -> `l2advisor.recommend(results, budget=N)`; `l2advisor probe` ->
     `l2advisor.probe`; a command with a flag the call does not take stays as it is."""
-    call, flags = found["call"], re.findall(r"--([a-z][a-z0-9-]*)(?: (\S+))?", found["flags"])
+    call, flags = found["call"], re.findall(r"--([a-z][a-z0-9-]*)(?: ([A-Z0-9][\w.,]*))?", found["flags"])  # values as _COMMAND's
     if not flags:
         return f"`l2advisor.{call}`" if found["cli"] else found[0]  # a bare `recommend` names the API's too
     said = [FIRST_ARGUMENT[call]]

@@ -189,3 +189,11 @@ def test_a_refusal_keeps_its_type_and_attributes() -> None:
 
     with pytest.raises(RunFailed, match=r"probe again with force=True\.$"):
         failing()
+
+
+def test_a_switch_in_a_command_does_not_take_the_next_flag_as_its_value() -> None:
+    """`probe --force --lr 0.1` read "--lr" as --force's value and dropped lr=0.1 from the call."""
+    from l2advisor.api.words import api_words
+
+    assert api_words("`probe --force --lr 0.1`") == "`l2advisor.probe(..., force=True, lr=0.1)`"
+    assert api_words("`probe --lr 0.1 --force`") == "`l2advisor.probe(..., lr=0.1, force=True)`"

@@ -189,3 +189,41 @@ def test_the_clock_fit_does_not_depend_on_the_clocks_scale(seeds) -> None:
     assert scaled_down["b"] == pytest.approx(at_scale["b"], rel=1e-9)
     np.testing.assert_allclose(scaled_down["b_interval"], at_scale["b_interval"], rtol=1e-9)  # NaN with NaN
     assert math.isnan(at_scale["b_interval"][0]) == (len(seeds) == 1)  # the interval: with seeds to resample
+
+
+def _reference_clock(clocks: np.ndarray, steps: np.ndarray) -> tuple[float, float, float, float]:
+    """The floor rule of `_fit_clock` written out one candidate at a time, each fit by least squares
+    on the design (`_reference_slope`): (b, rss at b = 0, rss at b = 1, floor)."""
+    from l2advisor.science.clock import FLOOR_FRACTIONS, _floor_critical
+
+    def misfit(floor: float) -> tuple[float, float]:
+        b, fitted = _reference_slope(clocks, np.log(steps - floor))
+        return float(((np.log(steps) - np.log(floor + np.exp(fitted))) ** 2).sum()), b
+
+    power, b_power = misfit(0.0)
+    candidates = sorted((*misfit(f * steps.min()), f * steps.min()) for f in FLOOR_FRACTIONS)
+    least, b_floor, floor = candidates[0]
+    df = steps.size - steps.shape[1] - 2
+    kept = (b_power > 0 and b_floor > b_power and df > 0 and least < power
+            and (power - least) / (least / df) > _floor_critical(df))
+    floor = floor if kept else 0.0
+    b = b_floor if kept else b_power
+    shifted = [np.log(steps - floor) + s * np.log(clocks)[:, None] for s in (0.0, 1.0)]
+    rss0, rss1 = (float(((y - y.mean(0)) ** 2).sum()) for y in shifted)
+    return b, rss0, rss1, floor
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_floor_rule_agrees_with_one_least_squares_fit_per_candidate(seed) -> None:
+    """The batched, closed-form `_fit_clock` against the rule fitted candidate by candidate, over
+    crossings with a rise in the way (a floor kept), a null and the tau clock (none kept)."""
+    from l2advisor.science.clock import _fit_clock
+
+    kept = []
+    for times in (lambda x, j: max(150.0 + 10 * j, (0.8 + 0.15 * j) / x), lambda x, j: 120.0 + 10 * j,
+                  lambda x, j: (0.8 + 0.15 * j) / x):
+        clocks, steps = _crossings(times, seed=seed)
+        got, want = _fit_clock(clocks, steps), _reference_clock(clocks, steps)
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+        kept.append(want[3] > 0)
+    assert kept == [True, False, False]  # both branches of the rule were compared

@@ -174,12 +174,12 @@ def settings_conflict(path: Path, header: dict[str, Any],
 
 class OtherSettings(InputError):
     """A results file written with other settings. `conflict` says how they differ; the message
-    adds what to do, in the command line's words unless `remedy` gives the caller's own."""
+    adds what to do in the command line's words (the API rewords them, api/words.py)."""
 
     CLI_REMEDY = "Use --force to start over, or --out for a new directory."
 
-    def __init__(self, conflict: str, remedy: str = CLI_REMEDY) -> None:
-        super().__init__(f"{conflict}. {remedy}")
+    def __init__(self, conflict: str) -> None:
+        super().__init__(f"{conflict}. {self.CLI_REMEDY}")
         self.conflict = conflict
 
 

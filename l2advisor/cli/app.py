@@ -184,11 +184,16 @@ def parse_ints(text: str, option: str) -> tuple[int, ...]:
         raise InputError(f"{option} takes comma-separated integers, got {text!r}.") from None
 
 
-class Interrupt:
-    """First Ctrl-C: finish at the next evaluation point; a second one stops at once."""
+KEPT = "What was written so far is kept."  # a second Ctrl-C, where the command has no more to say
 
-    def __init__(self) -> None:
+
+class Interrupt:
+    """First Ctrl-C: finish at the next evaluation point; a second one stops at once, saying
+    `kept` (what is kept, and what a rerun does with it: each command its own)."""
+
+    def __init__(self, kept: str = KEPT) -> None:
         self.requested = False
+        self.kept = kept
         self.pid = os.getpid()  # DataLoader workers fork with this handler; a Ctrl-C reaches them too
 
     def __call__(self) -> bool:
@@ -198,17 +203,16 @@ class Interrupt:
         if os.getpid() != self.pid:  # a worker process: the main one decides (and says it once)
             return
         if self.requested:  # said, not a silent exit 130
-            err.print("\n[yellow]Ctrl-C again: stopping now. What was written so far is kept; a probe cut "
-                      "mid-way restarts on resume.[/]")
+            err.print(f"\n[yellow]Ctrl-C again: stopping now. {escape(self.kept)}[/]")
             raise KeyboardInterrupt
         self.requested = True
         err.print("\n[yellow]Ctrl-C: stopping at the next evaluation point (press again to stop now).[/]")
 
 
 @contextmanager
-def catch_interrupt() -> Iterator[Interrupt]:
-    """Install the Ctrl-C handler for the duration of a long job."""
-    interrupt = Interrupt()
+def catch_interrupt(kept: str = KEPT) -> Iterator[Interrupt]:
+    """Install the Ctrl-C handler for the duration of a long job (`kept`: see Interrupt)."""
+    interrupt = Interrupt(kept)
     previous = signal.signal(signal.SIGINT, interrupt._handle)
     try:
         yield interrupt

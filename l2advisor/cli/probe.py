@@ -230,7 +230,8 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
             err.print(all_reused_note(len(runs), run_dir, scheduler), highlight=False)
         started = time.perf_counter()
         tell = once(notice)  # a follow-up round's probes would repeat the first round's notices
-        with catch_interrupt() as interrupted:
+        with catch_interrupt("What was written so far is kept; a probe cut mid-way restarts on "
+                             "resume.") as interrupted:
             def run(todo: list[ProbeRun]) -> None:
                 if not todo:  # a rerun with every probe done: no bars, no workers, no scheduler to reach
                     return

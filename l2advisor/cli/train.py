@@ -56,6 +56,9 @@ if TYPE_CHECKING:  # torch: imported inside the command, so that `--help` never 
 
 EVALS_PER_RUN = 100  # default evaluation points per run, evenly spaced in steps
 TOLERANCE = 0.005  # "arrived": first evaluation within 0.5 accuracy points of the peak
+NO_RESUME = "A run does not resume: the same command trains it again from step 0."  # said on Ctrl-C
+
+
 def autol2_kwargs(lam0: float | None, flags: dict[str, Any], paper: bool, lr: float,
                   momentum: float) -> dict[str, Any]:
     """AutoL2's keyword arguments from the flags, checked on a stand-in optimizer.
@@ -265,7 +268,7 @@ def train_command(
             writer.write({"type": "eval", "run": run_id, **record})
             bar.update(record, made[0] if made else None)
 
-        with bar.bars, catch_interrupt() as interrupted:
+        with bar.bars, catch_interrupt(f"What was measured so far is kept. {NO_RESUME}") as interrupted:
             replayer = (lambda opt: ReplaySchedule(opt, replay, param_groups=[0])) if replay else None
             result = train(task, config, lam, scheduler_factory=factory if kwargs else replayer,
                            lr_at=make_lr_at(lr_schedule, spec.lr, steps, warmup), on_eval=on_eval,
@@ -287,8 +290,7 @@ def train_command(
         if advice:
             err.print(f"The probes' evidence in figures: [bold]l2advisor report {run_dir}[/]")
     if result.status == "interrupted":
-        err.print(f"[yellow]Interrupted at step {result.steps}; what was measured is in {path}. A run does not "
-                  "resume: the same command trains it again from step 0.[/]")
+        err.print(f"[yellow]Interrupted at step {result.steps}; what was measured is in {path}. {NO_RESUME}[/]")
         raise typer.Exit(130)
     if result.status in ("failed", "diverged"):
         why = result.message or "the training loss or the weights became non-finite"

@@ -185,6 +185,17 @@ def run_peak_step(advice: Advice, schedule: str, run_steps: int, warmup: int = 0
     return steps_to_reach(schedule, run_steps, constant_steps, warmup) if math.isfinite(constant_steps) else math.nan
 
 
+def no_prediction(advice: Advice, fit: Fit) -> str | None:
+    """Why an advice predicts neither a metric nor its step (NaN), in place of "- around step -": a
+    measured lam was not translated to another lr, or nothing usable was measured; else None."""
+    if math.isfinite(advice.predicted_metric) or math.isfinite(advice.predicted_peak_step):
+        return None
+    if math.isfinite(fit.lr) and not math.isclose(advice.lr, fit.lr, rel_tol=1e-9):
+        return (f"no predicted metric: the probes ran at lr = {fit.lr:.3g}, and the measured lam is not "
+                f"translated to lr = {advice.lr:.3g}")
+    return "no predicted metric: nothing usable was measured"
+
+
 def with_saved_schedule(data: ReportData, saved: dict) -> ReportData:
     """The report of an advice `recommend` saved (advice.json, as a dict) for an lr schedule: the
     run's own length and peak step, not the constant-lr steps the tau clock sees."""

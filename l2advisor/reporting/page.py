@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from l2advisor.reporting.axes import num
-from l2advisor.reporting.data import ReportData
+from l2advisor.reporting.data import ReportData, no_prediction
 from l2advisor.reporting.figures import PLOTTERS
 from l2advisor.reporting.trained import TrainedRun
 from l2advisor.runs.store import make_dir
@@ -78,17 +78,6 @@ def markdown(data: ReportData, figures: list[str]) -> str:
     for name in figures:
         out += [f"## {name[:-4]}", "", f"![{name[:-4]}]({name})", "", FIGURES[name], ""]
     return "\n".join(out)
-
-
-def no_prediction(advice, fit) -> str | None:
-    """Why an advice predicts neither a metric nor its step (NaN), in place of "- around step -": a
-    measured lam was not translated to another lr, or nothing usable was measured; else None."""
-    if math.isfinite(advice.predicted_metric) or math.isfinite(advice.predicted_peak_step):
-        return None
-    if math.isfinite(fit.lr) and not math.isclose(advice.lr, fit.lr, rel_tol=1e-9):
-        return (f"no predicted metric: the probes ran at lr = {fit.lr:.3g}, and the measured lam is not "
-                f"translated to lr = {advice.lr:.3g}")
-    return "no predicted metric: nothing usable was measured"
 
 
 def _prediction_text(data: ReportData) -> str:

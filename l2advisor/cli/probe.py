@@ -29,6 +29,7 @@ from l2advisor.cli.app import (
 from l2advisor.cli.probe_view import (
     ProbeBars,
     all_reused_note,
+    follow_ups_left,
     interrupted_note,
     report_failures,
     summary_table,
@@ -226,7 +227,7 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
                   f"horizon tau={settings.horizon:g}, results in {run_dir}")
         sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size, budget_text)
         err.print(f"[yellow]{escape(sizing)}[/]" if warns else escape(sizing), highlight=False)
-        if runs and len(reused) == len(runs):
+        if runs and len(reused) == len(runs) and not follow_ups_left(runs, found, settings.tolerance):
             err.print(all_reused_note(len(runs), run_dir, scheduler), highlight=False)
         started = time.perf_counter()
         tell = once(notice)  # a follow-up round's probes would repeat the first round's notices
@@ -244,7 +245,7 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
             every = run_with_follow_up(runs, path, settings.tolerance, run, interrupted, tell)
         training_seconds = time.perf_counter() - started  # this command's training and evaluation
     if interrupted():
-        err.print(f"[yellow]{escape(interrupted_note(path, runs))}[/]", highlight=False)
+        err.print(f"[yellow]{escape(interrupted_note(path, runs, settings.tolerance))}[/]", highlight=False)
         raise typer.Exit(130)
     return path, runs, every, training_seconds
 

@@ -8,6 +8,8 @@ rejects) becomes one `InputError` sentence naming the file, before a probe start
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +54,9 @@ def build_task(spec: TaskSpec) -> Task:
     if not any(p.requires_grad for p in model.parameters()):
         raise InputError(f"{where}: build_model() returned a model without trainable parameters: there is "
                          f"nothing to train, and nothing for weight decay to act on.")
-    n_outputs = check_model_fits(spec, model, train, "training")
-    check_model_fits(spec, model, val, "validation")
+    with _broadcast_as_error():  # one for every check: see there
+        n_outputs = check_model_fits(spec, model, train, "training")
+        check_model_fits(spec, model, val, "validation")
     return Task(spec=spec, train=train, val=val, n_outputs=n_outputs, shapes=model_shapes(model))
 
 
@@ -132,13 +135,15 @@ def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: s
                          f"{tuple(targets.shape)}; with a `loss` of your own set `metric` too (a function of "
                          f"(outputs, targets), higher is better: the negative of an error).")
     try:
-        with warnings.catch_warnings(record=True) as said:
-            warnings.simplefilter("always")
-            loss = (spec.loss or nn.functional.cross_entropy)(outputs, targets)
+        loss = (spec.loss or nn.functional.cross_entropy)(outputs, targets)
     except Exception as err:
+        if isinstance(err, UserWarning) and BROADCAST_WARNING in str(err):  # raised by _broadcast_as_error
+            raise InputError(f"{where}: the loss broadcasts the model's outputs {tuple(outputs.shape)} against "
+                             f"the {name} targets {tuple(targets.shape)}, so it compares every output with every "
+                             "target (torch warns: 'Using a target size ... different to the input size'); make "
+                             "the shapes match in `loss`, e.g. with outputs.squeeze(-1).") from None
         raise InputError(f"{where}: the model's outputs {tuple(outputs.shape)} do not fit the loss with "
                          f"{name} targets {tuple(targets.shape)}: {describe_user_error(err, spec.path)}.") from None
-    _refuse_broadcast(said, where, name, outputs, targets)
     if not (isinstance(loss, torch.Tensor) and loss.numel() == 1):
         raise InputError(f"{where}: the loss must return a scalar tensor, got {_kind(loss)}.")
     if callable(spec.metric):
@@ -151,17 +156,17 @@ def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: s
 BROADCAST_WARNING = "different to the input size"  # torch's mse/l1/huber loss on mismatched shapes
 
 
-def _refuse_broadcast(said: list, where: str, name: str, outputs: torch.Tensor, targets: torch.Tensor) -> None:
-    """A loss that broadcast outputs against targets of another shape ((B, 1) against (B,): every
-    output compared with every target) trains on the wrong loss, with one torch warning lost among
-    the progress lines; refused. Other warnings the loss raised are passed on as they were."""
-    for warning in said:
-        if BROADCAST_WARNING in str(warning.message):
-            raise InputError(f"{where}: the loss broadcasts the model's outputs {tuple(outputs.shape)} against "
-                             f"the {name} targets {tuple(targets.shape)}, so it compares every output with every "
-                             "target (torch warns: 'Using a target size ... different to the input size'); make "
-                             "the shapes match in `loss`, e.g. with outputs.squeeze(-1).")
-        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+@contextmanager
+def _broadcast_as_error() -> Iterator[None]:
+    """torch's warning for a loss that broadcasts outputs against targets of another shape ((B, 1)
+    against (B,): every output compared with every target) raised as an error, so that the check of
+    the loss refuses it: the probes trained on the wrong loss, its one warning lost among the
+    progress lines. Other warnings meet the user's filters as they are (an "error" filter makes
+    them a user error, as before). One context around all the checks: each change of the filters
+    resets Python's memory of the warnings shown, and the user's own were repeated for every call."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=f".*{BROADCAST_WARNING}", category=UserWarning)
+        yield
 
 
 def _check_trainable(spec: TaskSpec, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> None:

@@ -139,17 +139,17 @@ def probe(
     check_backend(backend, scheduler)
     if jobs is not None and jobs < 1:  # before anything is written (0 was taken for the default)
         raise InputError(f"--jobs must be at least 1, got {jobs}.")
+    if batch_replicas is not None and not batched:  # it did nothing; said before the model file runs
+        raise InputError("--batch-replicas sets how many probes train together: drop it, or drop --no-batched.")
+    batch_replicas = BATCH_REPLICAS if batch_replicas is None else batch_replicas
+    if batch_replicas < 1:
+        raise InputError(f"--batch-replicas must be at least 1, got {batch_replicas}.")
     from l2advisor.probing.parallel import parse_devices, worker_jobs
 
     for each in parse_devices(devices) or []:  # a GPU that is not here: said before anything runs
         resolve_device(each)
     spec = load_spec(model_file, overrides)
     say_notes(spec)
-    if batch_replicas is not None and not batched:  # it did nothing, silently
-        raise InputError("--batch-replicas sets how many probes train together: drop it, or drop --no-batched.")
-    batch_replicas = BATCH_REPLICAS if batch_replicas is None else batch_replicas
-    if batch_replicas < 1:
-        raise InputError(f"--batch-replicas must be at least 1, got {batch_replicas}.")
     torch_device = resolve_device(device)
     task = build_task(spec)
     workers = worker_jobs(jobs or 0, parse_devices(devices), backend)

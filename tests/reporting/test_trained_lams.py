@@ -21,3 +21,17 @@ def test_a_replayed_schedule_shows_where_it_took_lam() -> None:
     assert _lam_text(_run("autol2/lam0=0.01/seed=0", 0.01, 0.01, autol2=True)) == "0.01 (AutoL2 start)"
     assert _lam_text(_run("lam=0.002/seed=0", 0.002, 0.002)) == "0.002"  # the control: constant
     assert _lam_text(_run("lam=0.002/seed=0", 0.002, math.nan)) == "0.002"  # no evaluation recorded
+
+
+def test_the_lam_a_run_ended_at_is_read_from_its_last_evaluation() -> None:
+    """_lam_text's input: trained_runs takes the lam of the run's last evaluation, as train records it."""
+    from l2advisor.reporting.trained import trained_runs
+    from l2advisor.runs.store import RunState
+
+    evals = [{"step": step, "val_metric": 0.5 + step / 10000, "lam": lam}
+             for step, lam in ((0, 0.01), (1000, 0.005), (2000, 0.0025))]
+    state = RunState("wd-schedule=wd.json/seed=0", {"lam": 0.01, "lr": 0.1, "max_steps": 2000}, evals,
+                     {"status": "finished", "steps": 2000})
+    (run,) = trained_runs([state])
+    assert run.weight_decay == 0.01 and run.last_lam == 0.0025
+    assert _lam_text(run) == "0.01 -> 0.0025 (schedule)"

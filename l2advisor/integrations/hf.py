@@ -29,6 +29,8 @@ from l2advisor.integrations._config import (
     advice_lr,
     as_trajectory,
     json_safe_settings,
+    replay_mismatches,
+    replay_name,
     run_meta,
     settings_from_advice,
     warn_if_other_lr,
@@ -111,11 +113,13 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
             self.history.append((state.global_step, self.autol2.lam))
 
     def trajectory(self) -> WeightDecayTrajectory:
-        """lam against step so far, to replay."""
+        """lam against step so far, to replay; `extra["steps_run"]` says how far (fewer than
+        `budget_steps` when the run stopped early)."""
         if self.autol2 is None:
             raise RuntimeError("AutoL2TrainerCallback has not started training yet.")
+        extra = {"autol2": self.settings, "steps_run": self.autol2.step_count}
         return WeightDecayTrajectory.from_events(self.autol2.lam0, self.autol2.events,
-                                                 source="AutoL2TrainerCallback", extra={"autol2": self.settings},
+                                                 source="AutoL2TrainerCallback", extra=extra,
                                                  **run_meta(self.autol2.optimizer, self.autol2.groups[0], self._max_steps))
 
     def state(self) -> dict[str, Any]:
@@ -127,13 +131,15 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
 
 class WeightDecayReplayCallback(TrainerCallback):
     """Sets each optimizer step's weight_decay from a trajectory, by the Trainer's global step
-    (a resumed run needs no state of its own)."""
+    (a resumed run needs no state of its own). Warns at the start where the recording does not fit
+    the run: cut short, another lr, another number of steps (`replay_notes`)."""
 
     def __init__(self, trajectory: WeightDecayTrajectory | str | Path, *, param_groups: Any = None,
                  log_name: str = "weight_decay") -> None:
         """`param_groups`: indices, "all", or None for the groups holding a parameter with 2 or
         more dimensions (the Trainer's decay group; its no-decay group stays at 0)."""
         self.trajectory = as_trajectory(trajectory)
+        self.name = replay_name(trajectory, self.trajectory, type(self).__name__)
         self.param_groups, self.log_name = param_groups, log_name
         self.schedule: ReplaySchedule | None = None
 
@@ -142,6 +148,8 @@ class WeightDecayReplayCallback(TrainerCallback):
         if groups is None:
             groups = [i for i, g in enumerate(optimizer.param_groups) if any(p.dim() > 1 for p in g["params"])]
         self.schedule = ReplaySchedule(optimizer, self.trajectory, groups, start_step=state.global_step)
+        for note in replay_mismatches(self.trajectory, self.name, state.max_steps, optimizer, self.schedule.groups):
+            warnings.warn(note, UserWarning, stacklevel=2)
 
     def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.schedule is not None:  # global_step is incremented after this event

@@ -18,15 +18,19 @@ train --autol2`, or `AutoL2Callback.trajectory()`) by optimizer step: a dynamic 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from l2advisor.integrations._config import (
     advice_lr,
     as_trajectory,
     json_safe_settings,
+    replay_mismatches,
+    replay_name,
     run_meta,
     settings_from_advice,
     warn_if_other_lr,
@@ -39,6 +43,15 @@ def _only_optimizer(trainer: pl.Trainer) -> Any:
     if len(trainer.optimizers) != 1:
         raise ValueError(f"AutoL2 manages one optimizer; this module configures {len(trainer.optimizers)}.")
     return trainer.optimizers[0]
+
+
+def _planned_steps(trainer: pl.Trainer) -> Any:
+    """The optimizer steps this fit will take as Lightning estimates them: max_steps, or the
+    epochs' batches over gradient accumulation, whichever ends first (inf or -1: unknown)."""
+    try:
+        return trainer.estimated_stepping_batches
+    except MisconfigurationException:  # accumulation that changes between epochs
+        return None
 
 
 def _scalar(value: Any) -> float | None:
@@ -83,7 +96,7 @@ class AutoL2Callback(pl.Callback):
         optimizer = _only_optimizer(trainer)
         warn_if_other_lr(self.advised_lr, optimizer, "AutoL2Callback")
         self.autol2 = AutoL2(optimizer, **self.settings)
-        self._max_steps = trainer.max_steps  # for trajectory()
+        self._max_steps = _planned_steps(trainer)  # for trajectory(): max_steps, or from max_epochs
         if self._restored is not None:  # resumed: the checkpoint's state, not a fresh start
             self.autol2.load_state_dict(self._restored)
             self._restored = None
@@ -107,11 +120,13 @@ class AutoL2Callback(pl.Callback):
         pl_module.log(self.log_name, lam, on_step=True, on_epoch=False)
 
     def trajectory(self) -> WeightDecayTrajectory:
-        """lam against step so far, to replay (`WeightDecayReplay`, `l2advisor train --weight-decay-schedule`)."""
+        """lam against step so far, to replay (`WeightDecayReplay`, `l2advisor train --weight-decay-schedule`);
+        `extra["steps_run"]` says how far (fewer than `budget_steps` when the run stopped early)."""
         if self.autol2 is None:
             raise RuntimeError("AutoL2Callback has not started training yet.")
+        extra = {"autol2": self.settings, "steps_run": self.autol2.step_count}
         return WeightDecayTrajectory.from_events(self.autol2.lam0, self.autol2.events,
-                                                 source="AutoL2Callback", extra={"autol2": self.settings},
+                                                 source="AutoL2Callback", extra=extra,
                                                  **run_meta(self.autol2.optimizer, self.autol2.groups[0], self._max_steps))
 
     def state_dict(self) -> dict[str, Any]:
@@ -124,18 +139,24 @@ class AutoL2Callback(pl.Callback):
 
 class WeightDecayReplay(pl.Callback):
     """Sets each optimizer step's weight_decay from a trajectory (by Lightning's global step,
-    so a resumed run needs no state of its own). `param_groups`: "nonzero", "all" or indices."""
+    so a resumed run needs no state of its own). `param_groups`: "nonzero", "all" or indices.
+    Warns at the start where the recording does not fit the run: cut short, another lr, another
+    number of steps (`replay_notes`)."""
 
     def __init__(self, trajectory: WeightDecayTrajectory | str | Path, *, param_groups: Any = "all",
                  log_name: str = "weight_decay") -> None:
         super().__init__()
         self.trajectory = as_trajectory(trajectory)
+        self.name = replay_name(trajectory, self.trajectory, type(self).__name__)
         self.param_groups, self.log_name = param_groups, log_name
         self.schedule: ReplaySchedule | None = None
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.schedule = ReplaySchedule(_only_optimizer(trainer), self.trajectory, self.param_groups,
-                                       start_step=trainer.global_step)
+        optimizer = _only_optimizer(trainer)
+        self.schedule = ReplaySchedule(optimizer, self.trajectory, self.param_groups, start_step=trainer.global_step)
+        notes = replay_mismatches(self.trajectory, self.name, _planned_steps(trainer), optimizer, self.schedule.groups)
+        for note in notes:
+            warnings.warn(note, UserWarning, stacklevel=2)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:

@@ -163,11 +163,12 @@ class ReplaySchedule:
         return self.set_step(self.step_count + 1)
 
 
-def replay_notes(replay: WeightDecayTrajectory, name: str, steps: int, lr_schedule: str,
+def replay_notes(replay: WeightDecayTrajectory, name: str, steps: int | None, lr_schedule: str | None,
                  lr: float | None = None) -> list[str]:
     """What differs between a recorded schedule and the run replaying it, one sentence each: a
     recording cut short (an interrupted run), its length (the lams follow the recorded steps), its
-    lr and its lr schedule (another tau for the same lams)."""
+    lr and its lr schedule (another tau for the same lams). What the run cannot tell is given as None
+    and not compared: its steps, its lr, or its lr schedule by the names of `lr_schedules.SCHEDULES`."""
     notes = []
     ran = replay.extra.get("steps_run")
     if isinstance(ran, int) and replay.budget_steps is not None and ran < replay.budget_steps:
@@ -177,11 +178,11 @@ def replay_notes(replay: WeightDecayTrajectory, name: str, steps: int, lr_schedu
     if lr is not None and replay.lr is not None and not math.isclose(lr, replay.lr, rel_tol=1e-6):
         notes.append(f"{name} was recorded at lr {replay.lr:g}, this run's is {lr:g}: the same lams at the same "
                      "steps make another tau (lr*lam summed).")
-    if replay.budget_steps is not None and replay.budget_steps != steps:
+    if steps is not None and replay.budget_steps is not None and replay.budget_steps != steps:
         notes.append(f"{name} was recorded over {replay.budget_steps} steps, this run is {steps}: its lams follow "
                      "the recorded steps" + (f", and after step {replay.budget_steps} the last one "
                      f"({replay.lams[-1]:.3g}) stays." if steps > replay.budget_steps else ", cut at the end."))
-    if replay.lr_schedule is not None and replay.lr_schedule != lr_schedule:
+    if lr_schedule is not None and replay.lr_schedule is not None and replay.lr_schedule != lr_schedule:
         notes.append(f"The schedule was recorded under a {replay.lr_schedule} lr; this run's is {lr_schedule}: "
                      "the same lams at the same steps make another tau (lr*lam summed).")
     return notes

@@ -14,6 +14,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from l2advisor.integrations.hf import AutoL2TrainerCallback, WeightDecayReplayCallback  # noqa: E402
+from l2advisor.training.trajectory import WeightDecayTrajectory, write_trajectory  # noqa: E402
 
 AUTOL2 = dict(lam0=0.1, patience=1, refractory_tau=0.001, smoothing="none", decay=10.0)  # the lam logged last is in force at the end
 STEPS_PER_EPOCH = 8
@@ -139,3 +140,43 @@ def test_an_advice_for_another_lr_is_warned_about(tmp_path: Path) -> None:
         warnings.simplefilter("error", UserWarning)
         warnings.filterwarnings("ignore", message="(?!AutoL2TrainerCallback)")
         trainer([same], tmp_path / "same", 2).train()
+
+
+class StopAt(transformers.TrainerCallback):
+    """Ends the run after `step` optimizer steps, as an interrupted or early-stopped run ends."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs) -> None:
+        if state.global_step >= self.step:
+            control.should_training_stop = True
+
+
+def replay_warnings(run: transformers.Trainer) -> list[str]:
+    """What WeightDecayReplayCallback warned while `run` trained."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run.train()
+    return [str(w.message) for w in caught if str(w.message).startswith("WeightDecayReplayCallback")]
+
+
+def test_a_replay_that_does_not_fit_the_run_is_warned_about(tmp_path: Path) -> None:
+    """A recording that ended at step 6 of 16 was replayed to step 16 holding its last lam without a
+    word; so were one made at another lr and one of another length. The whole one: nothing said."""
+    cut, whole = AutoL2TrainerCallback(**AUTOL2), AutoL2TrainerCallback(**AUTOL2)
+    trainer([cut, StopAt(6)], tmp_path / "cut", 2 * STEPS_PER_EPOCH).train()
+    trainer([whole], tmp_path / "whole", 2 * STEPS_PER_EPOCH).train()
+    assert (cut.trajectory().extra["steps_run"], cut.trajectory().budget_steps) == (6, 16)
+    assert (whole.trajectory().extra["steps_run"], whole.trajectory().budget_steps) == (16, 16)
+    (note,) = replay_warnings(trainer([WeightDecayReplayCallback(cut.trajectory())], tmp_path / "r-cut", 16))
+    assert "recorded by AutoL2TrainerCallback ends at step 6 of the 16" in note
+    assert replay_warnings(trainer([WeightDecayReplayCallback(whole.trajectory())], tmp_path / "r-whole", 16)) == []
+    at_lr = write_trajectory(tmp_path / "wd.json", WeightDecayTrajectory((0,), (0.01,), lr=0.1, budget_steps=4))
+    (note,) = replay_warnings(trainer([WeightDecayReplayCallback(at_lr)], tmp_path / "r-lr", 4))
+    assert f"{at_lr} was recorded at lr 0.1, this run's is 0.2" in note
+    longer = WeightDecayTrajectory((0, 2), (0.1, 0.01), lr=0.2, budget_steps=5000)
+    (note,) = replay_warnings(trainer([WeightDecayReplayCallback(longer)], tmp_path / "r-long", 4))
+    assert "recorded over 5000 steps, this run is 4" in note

@@ -14,7 +14,7 @@ from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 from l2advisor.integrations.lightning import AutoL2Callback, WeightDecayReplay  # noqa: E402
-from l2advisor.training.trajectory import read_trajectory, write_trajectory  # noqa: E402
+from l2advisor.training.trajectory import WeightDecayTrajectory, read_trajectory, write_trajectory  # noqa: E402
 
 AUTOL2 = dict(lam0=0.1, check_every=2, patience=1, refractory_tau=0.001, smoothing="none")
 STEPS_PER_EPOCH = 8
@@ -64,12 +64,13 @@ class Recorder(pl.Callback):
 
 
 def fit(callbacks: list, max_steps: int, root: Path, ckpt: Path | None = None,
-        checkpoints: bool = False, same_batch: bool = False) -> pl.Trainer:
+        checkpoints: bool = False, same_batch: bool = False, module: pl.LightningModule | None = None,
+        max_epochs: int | None = None) -> pl.Trainer:
     torch.manual_seed(0)
     trainer = pl.Trainer(max_steps=max_steps, accelerator="cpu", devices=1, logger=False, callbacks=callbacks,
                          enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=checkpoints,
-                         default_root_dir=root, deterministic=True)
-    trainer.fit(Blobs(same_batch), ckpt_path=ckpt)
+                         default_root_dir=root, deterministic=True, max_epochs=max_epochs)
+    trainer.fit(module or Blobs(same_batch), ckpt_path=ckpt)
     return trainer
 
 
@@ -183,3 +184,52 @@ def test_an_advice_for_another_lr_is_warned_about(tmp_path: Path) -> None:
         warnings.simplefilter("error", UserWarning)
         warnings.filterwarnings("ignore", message="(?!AutoL2Callback)")
         fit([same], 2, tmp_path / "same")
+
+
+class StopAt(pl.Callback):
+    """Ends the fit after `step` optimizer steps, as an interrupted or early-stopped run ends."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step >= self.step:
+            trainer.should_stop = True
+
+
+def replay_warnings(callback: WeightDecayReplay, root: Path, max_steps: int = -1, **kwargs) -> list[str]:
+    """What WeightDecayReplay warned while a run with it trained."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit([callback], max_steps, root, **kwargs)
+    return [str(w.message) for w in caught if str(w.message).startswith("WeightDecayReplay")]
+
+
+def test_a_replay_that_does_not_fit_the_run_is_warned_about(tmp_path: Path) -> None:
+    """A recording that ended at step 6 of 16 was replayed to step 16 holding its last lam without a
+    word; so were one made at another lr and one of another length. The whole one: nothing said."""
+    cut, whole = AutoL2Callback(**AUTOL2), AutoL2Callback(**AUTOL2)
+    fit([cut, StopAt(6)], 16, tmp_path / "cut")
+    fit([whole], 16, tmp_path / "whole")
+    assert (cut.trajectory().extra["steps_run"], cut.trajectory().budget_steps) == (6, 16)
+    assert (whole.trajectory().extra["steps_run"], whole.trajectory().budget_steps) == (16, 16)
+    (note,) = replay_warnings(WeightDecayReplay(cut.trajectory()), tmp_path / "r-cut", 16)
+    assert "recorded by AutoL2Callback ends at step 6 of the 16" in note
+    assert replay_warnings(WeightDecayReplay(whole.trajectory()), tmp_path / "r-whole", 16) == []
+    at_lr = write_trajectory(tmp_path / "wd.json", WeightDecayTrajectory((0,), (0.01,), lr=0.1, budget_steps=8))
+    (note,) = replay_warnings(WeightDecayReplay(at_lr), tmp_path / "r-lr", 8)
+    assert f"{at_lr} was recorded at lr 0.1, this run's is 0.2" in note
+    at_peak = WeightDecayTrajectory((0,), (0.01,), lr=0.2, budget_steps=8)  # the peak lr, not the warmup's 0
+    assert replay_warnings(WeightDecayReplay(at_peak), tmp_path / "r-warm", 8, module=WarmFromZero()) == []
+
+
+def test_a_run_by_epochs_records_and_compares_its_length(tmp_path: Path) -> None:
+    """max_epochs, no max_steps: the recording's budget_steps were None, and no length was compared."""
+    epoch = AutoL2Callback(**AUTOL2)
+    fit([epoch], -1, tmp_path / "epoch", max_epochs=1)
+    assert (epoch.trajectory().budget_steps, epoch.trajectory().extra["steps_run"]) == (8, 8)
+    (note,) = replay_warnings(WeightDecayReplay(epoch.trajectory()), tmp_path / "r-two", max_epochs=2)
+    assert "recorded over 8 steps, this run is 16" in note
+    assert replay_warnings(WeightDecayReplay(epoch.trajectory()), tmp_path / "r-one", max_epochs=1) == []

@@ -22,3 +22,10 @@ def test_another_lr_is_said_to_make_another_tau() -> None:
     notes = replay_notes(_recorded(6000), "wd.json", 6000, "constant", lr=0.05)
     assert len(notes) == 1 and "recorded at lr 0.1, this run's is 0.05" in notes[0]
     assert replay_notes(_recorded(6000, lr=None), "wd.json", 6000, "constant", lr=0.05) == []
+
+
+def test_what_the_run_cannot_tell_is_not_compared() -> None:
+    """A callback's run may not know its length, and never names its lr schedule as the CLI does."""
+    recorded = WeightDecayTrajectory(steps=(0,), lams=(0.01,), lr=0.1, lr_schedule="cosine", budget_steps=6000)
+    assert len(replay_notes(recorded, "wd.json", 500, "constant", lr=0.1)) == 2  # the control: length, schedule
+    assert replay_notes(recorded, "wd.json", None, None, lr=0.1) == []

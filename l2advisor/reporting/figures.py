@@ -200,7 +200,7 @@ def plateau_figure(data: ReportData) -> Figure:
                        label=f"advice interval {lo:.3g} .. {hi:.3g}{at}")  # its edges have no ticks
         lam_text = f"lam={wd:.3g}" + (f" ({a.weight_decay:.3g} at lr {a.lr:.3g})" if moved else "")
         known = math.isfinite(a.predicted_metric)
-        ax.axvline(wd, color="C3", lw=1.2, label=None if known or not moved else
+        ax.axvline(wd, color="C3", lw=1.2, label=None if known else  # the star's label names it
                    f"advice for {a.budget_steps} steps: {lam_text}, not predicted")
         if known:
             ax.plot([wd], [a.predicted_metric], "*", ms=13, color="C3",

@@ -5,12 +5,15 @@ names the advised lam and interval as the panel does, beside their place on the 
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import synthetic as S
 
 from l2advisor.reporting.data import report_data
 from l2advisor.reporting.figures import plateau_figure
 from l2advisor.science.advise import advise
-from l2advisor.science.fit import fit_relations
+from l2advisor.science.fit import FAILS, fit_relations
 
 
 def _labels(advice, fit) -> list[str]:
@@ -34,3 +37,14 @@ def test_advice_at_the_probes_lr_keeps_its_plain_labels() -> None:
     labels = _labels(advice, fit)
     assert any(label.startswith(f"advice for 3000 steps: lam={advice.weight_decay:.3g}, predicted") for label in labels)
     assert not any("at lr" in label or "not predicted" in label for label in labels), labels
+
+
+def test_the_default_lam_at_the_probes_lr_is_in_the_legend() -> None:
+    """Nothing usable at the probes' lr: the advice falls back to the common default, with no
+    predicted metric and so no star; its line is labelled all the same (it had no legend entry)."""
+    fit = fit_relations(S.no_effect_family())
+    fit = dataclasses.replace(fit, verdict=FAILS, table=tuple(dataclasses.replace(r, n_seeds=0) for r in fit.table))
+    advice = advise(fit, 3000)
+    assert advice.lr == fit.lr and math.isnan(advice.predicted_metric)  # the fallback, at the probes' lr
+    labels = _labels(advice, fit)
+    assert labels == [f"advice for 3000 steps: lam={advice.weight_decay:.3g}, not predicted"], labels

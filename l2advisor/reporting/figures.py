@@ -131,7 +131,7 @@ def tstar_figure(data: ReportData) -> Figure:
                 label=f"pooled best: steps = c/(lr*lam), c = {f.c:.3g}" if b == 1.0 else
                 f"pooled best: c = {f.c:.3g} at lr*lam = {f.clock_ref:.3g}, steps ~ (lr*lam)^-{b:.2f}")
     if mark is not None:
-        if mark.own_line and x_all:  # the advice's c is not the pooled line's: the star sits on its own
+        if mark.own_line:  # x_all holds mark.x; the advice's c is not the pooled line's: the star sits on its own
             xs = np.geomspace(min(x_all) / 1.3, max(x_all) * 1.3, 20)
             ax.plot(xs, mark.c * xs, "C3:", lw=1.2, label=mark.line_label)
         ax.axvline(mark.x, color="C3", lw=1, label=mark.vline_label)

@@ -41,6 +41,7 @@ from l2advisor.cli.train_view import TrainBar, summary_table
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.runs.lock import RunLock
 from l2advisor.runs.store import (
+    SCHEDULE_RUN,
     json_safe,
     make_header,
     open_results,
@@ -243,7 +244,7 @@ def train_command(
                          momentum=spec.momentum, optimizer=spec.optimizer, device=str(torch_device))
     run_id = run_label(weight_decay, kwargs, paper_preset, seed)
     if replay is not None:
-        run_id = f"wd-schedule={Path(weight_decay_schedule).name}/seed={seed}"  # type: ignore[arg-type]
+        run_id = f"{SCHEDULE_RUN}{Path(weight_decay_schedule).name}/seed={seed}"  # type: ignore[arg-type]
     made: list[AutoL2] = []
 
     def factory(opt: torch.optim.Optimizer) -> AutoL2:

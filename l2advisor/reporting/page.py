@@ -10,7 +10,7 @@ from l2advisor.reporting.axes import num
 from l2advisor.reporting.data import ReportData, no_prediction
 from l2advisor.reporting.figures import PLOTTERS
 from l2advisor.reporting.trained import TrainedRun
-from l2advisor.runs.store import make_dir
+from l2advisor.runs.store import SCHEDULE_RUN, make_dir
 from l2advisor.science.advise import predicted_is_lower_bound
 from l2advisor.science.c_reading import c_text
 
@@ -95,7 +95,7 @@ def _prediction_text(data: ReportData) -> str:
 def _lam_text(run: TrainedRun) -> str:
     """A constant lam, or where a schedule (AutoL2, a replayed one) took it: "0.01 -> 0.0025 (AutoL2)"."""
     moved = math.isfinite(run.last_lam) and not math.isclose(run.last_lam, run.weight_decay, rel_tol=1e-9)
-    kind = "AutoL2" if run.autol2 else "schedule" if run.run_id.startswith("wd-schedule=") else ""
+    kind = "AutoL2" if run.autol2 else "schedule" if run.run_id.startswith(SCHEDULE_RUN) else ""
     if moved:
         return f"{_f(run.weight_decay)} -> {_f(run.last_lam)}" + (f" ({kind})" if kind else "")
     return _f(run.weight_decay) + (f" ({kind} start)" if kind else "")

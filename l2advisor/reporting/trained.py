@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from l2advisor.runs.store import RunState
+from l2advisor.runs.store import SCHEDULE_RUN, RunState
 from l2advisor.science.advise import Advice
 
 SAME_LAM = 1e-3  # relative: a run "at the advice" when its weight decay is this close
@@ -51,7 +51,7 @@ def _prediction(state: RunState, advice: Advice | None) -> tuple[float, float]:
         step = used["peak_step"] if "peak_step" in used else used.get("predicted_peak_step")
         return _num(used.get("predicted_metric")), _num(step)
     lam, lr, steps = state.meta.get("lam"), state.meta.get("lr"), state.meta.get("max_steps")
-    if (advice is None or state.run_id.startswith("wd-schedule=")
+    if (advice is None or state.run_id.startswith(SCHEDULE_RUN)
             or state.meta.get("lr_schedule", "constant") != "constant" or state.meta.get("warmup")
             or steps != advice.budget_steps or not math.isclose(_num(lam), advice.weight_decay, rel_tol=SAME_LAM)
             or not math.isclose(_num(lr), advice.lr, rel_tol=SAME_LAM)):

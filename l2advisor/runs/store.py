@@ -25,6 +25,7 @@ from l2advisor.runs.settings_diff import blocking, settings_diff  # noqa: F401 -
 
 SCHEMA_VERSION = 1
 DONE = ("finished", "stopped", "diverged", "failed")  # a run with one of these needs no rerun
+SCHEDULE_RUN = "wd-schedule="  # how the run id of `train --weight-decay-schedule` starts; the reports read it
 
 
 @dataclass

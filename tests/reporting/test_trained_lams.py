@@ -35,3 +35,18 @@ def test_the_lam_a_run_ended_at_is_read_from_its_last_evaluation() -> None:
     (run,) = trained_runs([state])
     assert run.weight_decay == 0.01 and run.last_lam == 0.0025
     assert _lam_text(run) == "0.01 -> 0.0025 (schedule)"
+
+
+def test_the_reports_know_a_replay_by_the_prefix_train_writes() -> None:
+    """train's replay run ids and both readers (this column, trained.py's prediction check) use
+    one prefix, runs.store.SCHEDULE_RUN: a replay at the advice's lam is not shown as the advice."""
+    from test_trained import advice, run
+
+    from l2advisor.reporting.trained import trained_runs
+    from l2advisor.runs.store import SCHEDULE_RUN
+
+    replay_id = f"{SCHEDULE_RUN}wd.json/seed=0"
+    assert _lam_text(_run(replay_id, 0.01, 0.0025)) == "0.01 -> 0.0025 (schedule)"
+    replay, constant = trained_runs([run(replay_id, 0.01, [0.5, 0.6]), run("lam=0.01/seed=0", 0.01, [0.5, 0.6])],
+                                    advice())
+    assert math.isnan(replay.predicted_metric) and constant.predicted_metric == 0.9

@@ -46,10 +46,15 @@ def small_set_note(train_size: int, batch_size: int) -> str | None:
             f"all {train_size} (one step an epoch).")
 
 
-def check_budget(budget: float, unit: str) -> None:
-    """One clear sentence for a budget that is not one, before the model file runs."""
+def check_unit(unit: str) -> None:
+    """--unit is steps or epochs: the one sentence both checks below give."""
     if unit not in UNITS:
         raise InputError(f"--unit must be steps or epochs, got {unit!r}.")
+
+
+def check_budget(budget: float, unit: str) -> None:
+    """One clear sentence for a budget that is not one, before the model file runs."""
+    check_unit(unit)
     if not (math.isfinite(budget) and budget > 0):
         raise InputError(f"--budget must be a finite number > 0, got {budget!r}.")
     if unit == "steps" and budget != int(budget):
@@ -59,8 +64,7 @@ def check_budget(budget: float, unit: str) -> None:
 def check_unit_has_budget(budget: float | None, unit: str, without: str) -> None:
     """--unit names --budget's unit: given alone it would change nothing, so one sentence
     (`without`: what the command does with no --budget)."""
-    if unit not in UNITS:
-        raise InputError(f"--unit must be steps or epochs, got {unit!r}.")
+    check_unit(unit)
     if budget is None and unit != "steps":
         raise InputError(f"--unit applies to --budget: give both, or neither for {without}.")
 

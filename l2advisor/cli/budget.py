@@ -1,7 +1,7 @@
 """The run's length and its directory, checked as a command line takes them: the budget in
 steps or epochs (before the model file runs, then in steps once the training set's size is
-known), a training set smaller than one batch, and a run directory that holds another model
-file's probes. Shared by `probe`, `train` and `recommend`."""
+known), a training set smaller than one batch, a run directory that holds another model
+file's probes, and an --out that cannot be a directory. Shared by `probe`, `train` and `recommend`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 from l2advisor.errors import InputError
-from l2advisor.runs.store import read_results
+from l2advisor.runs.store import make_dir, read_results
 
 UNITS = ("steps", "epochs")
 
@@ -36,6 +36,17 @@ def refuse_other_models_probes(run_dir: Path, sha256: str, model_file: Path) -> 
                              "--force`).")
         raise InputError(f"{run_dir} holds probes of another model file ({settings.get('model_file')}), not "
                          f"{name}: train into a directory of its own (--out).")
+
+
+def refuse_unusable_out(out_dir: Path | None) -> None:
+    """An --out that cannot be a directory (a file, or below one), said before the model file
+    runs, in make_dir's sentence; nothing is created. Without --out the directory is named
+    after the model, so it is checked when made."""
+    if out_dir is None:
+        return
+    there = next((p for p in (out_dir, *out_dir.parents) if p.exists()), None)
+    if there is not None and not there.is_dir():
+        make_dir(out_dir)  # raises: a directory cannot be made at or below a file
 
 
 def small_set_note(train_size: int, batch_size: int) -> str | None:

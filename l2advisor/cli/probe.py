@@ -118,9 +118,11 @@ def probe(
         budget_words,
         check_budget,
         check_unit_has_budget,
+        refuse_unusable_out,
         small_set_note,
     )
     from l2advisor.modelfile.task import build_task
+    from l2advisor.probing.probe import check_seeds
     from l2advisor.probing.settings import probe_settings, refuse_hand_ladder
     from l2advisor.training.train import resolve_device
 
@@ -132,6 +134,7 @@ def probe(
     # the lists, parsed before the model file runs: a typo in them is said before anything else
     seed_list, lr_list = parse_ints(seeds, "--seeds"), parse_floats(lrs, "--lrs") or ()
     lam_list = parse_floats(lambdas, "--lambdas") or ()
+    check_seeds(seed_list)
     if budget is not None:
         check_budget(budget, unit)
         refuse_hand_ladder(lambdas=lam_list, lrs=lr_list, lam_max=lam_max, probe_budget=probe_budget,
@@ -139,6 +142,7 @@ def probe(
     check_backend(backend, scheduler)
     if jobs is not None and jobs < 1:  # before anything is written (0 was taken for the default)
         raise InputError(f"--jobs must be at least 1, got {jobs}.")
+    refuse_unusable_out(out_dir)  # an explicit --out only: the default is named after the model
     if batch_replicas is not None and not batched:  # it did nothing; said before the model file runs
         raise InputError("--batch-replicas sets how many probes train together: drop it, or drop --no-batched.")
     batch_replicas = BATCH_REPLICAS if batch_replicas is None else batch_replicas

@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from l2advisor.training.replicas import Stacked  # imported where the stack is built
 
 
+def check_seeds(seeds: Sequence[int]) -> None:
+    """At least one seed (`probe` says it before the model file runs, check_settings again)."""
+    if not seeds:
+        raise InputError("--seeds must name at least one seed.")
+
+
 def check_settings(settings: ProbeSettings, task: Task) -> None:
     """Ranges: positive finite numbers, a horizon and budget that allow one evaluation."""
     for name, values in (("--lrs", settings.lrs), ("--lambdas", settings.lambdas or ())):
@@ -39,8 +45,7 @@ def check_settings(settings: ProbeSettings, task: Task) -> None:
             raise InputError(f"{name} must be a finite number > {1 if name == '--factor' else 0}, got {shown!r}.")
     if not (math.isfinite(settings.tolerance) and settings.tolerance >= 0):
         raise InputError(f"--tolerance must be a finite number >= 0, got {settings.tolerance!r}.")
-    if not settings.seeds:
-        raise InputError("--seeds must name at least one seed.")
+    check_seeds(settings.seeds)
     for what, values in (("The lams (--lambdas)", settings.lambdas or ()), ("The probe seeds (--seeds)", settings.seeds),
                          ("The learning rates (--lrs)", settings.lrs)):
         shown = [str(v) if isinstance(v, int) else f"{v:g}" for v in values]  # as run ids write them: 0.001 and

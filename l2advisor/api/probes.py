@@ -225,10 +225,10 @@ def _check_ladder(budget_steps: int | None, lambdas: Sequence[float] | None, pro
                   horizon: float | None) -> None:
     """The ladder's keywords, checked before the model is built (probe_settings checks them too,
     after): a horizon, and a budget without a hand-made ladder (`speaks_api` words it in keywords)."""
-    from l2advisor.probing.settings import check_horizon, refuse_hand_ladder
+    from l2advisor.probing.settings import horizon_ok, refuse_hand_ladder
 
-    if horizon is not None:
-        check_horizon(horizon, "horizon")
+    if horizon is not None and not horizon_ok(horizon):
+        raise _input_error(f"horizon must be a finite number > 0 (a window in tau), got {horizon!r}.")
     if budget_steps is not None:
         refuse_hand_ladder(lambdas=lambdas or (), probe_budget=probe_budget)
 

@@ -37,11 +37,11 @@ def refuse_hand_ladder(*, lambdas: Sequence[float] = (), lrs: Sequence[float] = 
                          "to choose the ladder by hand).")
 
 
-def check_horizon(horizon: object, name: str = "--horizon") -> None:
-    """Refuse a probe window that is not a finite number > 0 (tau units), naming it as the
-    caller calls it (the CLI's flag, the API's keyword)."""
-    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Real) or not (math.isfinite(horizon) and horizon > 0):
-        raise InputError(f"{name} must be a finite number > 0 (a window in tau), got {horizon!r}.")
+def horizon_ok(horizon: object) -> bool:
+    """A probe window (tau units) is a finite real number > 0; the CLI and the API word the refusal
+    each in its own names."""
+    return not isinstance(horizon, bool) and isinstance(horizon, numbers.Real) and math.isfinite(horizon) \
+        and horizon > 0
 
 
 def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT_SEEDS,
@@ -54,7 +54,8 @@ def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT
     the same tau window, no early stop); without, the default ladder under `probe_budget`
     (DEFAULT_PROBE_BUDGET when None). Both evaluate EVALS_PER_DECADE times per decade of steps."""
     horizon = DEFAULT_HORIZON * (1.0 - momentum) if horizon is None else horizon
-    check_horizon(horizon)  # before a plan divides by it
+    if not horizon_ok(horizon):  # before a plan divides by it
+        raise InputError(f"--horizon must be a finite number > 0, got {horizon!r}.")
     if budget_steps is None:
         return ProbeSettings(lrs=tuple(lrs) or (lr,), seeds=tuple(seeds), horizon=horizon,
                              probe_budget=DEFAULT_PROBE_BUDGET if probe_budget is None else probe_budget,

@@ -29,7 +29,6 @@ from l2advisor.cli.app import (
 from l2advisor.cli.probe_view import (
     ProbeBars,
     all_reused_note,
-    follow_ups_left,
     interrupted_note,
     report_failures,
     summary_table,
@@ -168,12 +167,16 @@ def probe(
         horizon=horizon, probe_budget=probe_budget, lambdas=lam_list,
         lam_max=lam_max, factor=factor, tolerance=tolerance, early_stop=early_stop)
     run_dir = out_dir or Path("runs") / spec.name
-    path, runs, every, training_seconds = probe_into(
-        spec, task, settings, plan, run_dir, str(torch_device), force=force,
-        probe_budget_given=probe_budget is not None, replicas=batch_replicas if batched else 1, jobs=jobs or 0,
-        devices=devices, backend=backend, scheduler=scheduler, model_file=model_file, overrides=overrides,
-        budget_text=None if steps is None else budget_words(budget, unit, steps), threads=per_worker)
-    states, rows, extra = probe_outcome(path, runs, every, settings.tolerance)
+    from l2advisor.science.fit_memo import remembered
+
+    with remembered():  # a rerun's check for follow-ups left, the follow-up decision, the summary: one fit
+        path, runs, every, training_seconds = probe_into(
+            spec, task, settings, plan, run_dir, str(torch_device), force=force,
+            probe_budget_given=probe_budget is not None, replicas=batch_replicas if batched else 1,
+            jobs=jobs or 0, devices=devices, backend=backend, scheduler=scheduler, model_file=model_file,
+            overrides=overrides, budget_text=None if steps is None else budget_words(budget, unit, steps),
+            threads=per_worker)
+        states, rows, extra = probe_outcome(path, runs, every, settings.tolerance)
     if as_json:
         out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "probes": rows, "follow_up": extra,
                                              "training_seconds": training_seconds})))
@@ -201,7 +204,7 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
     `budget_text`: the budget as the user gave it, for the sizing line (else its steps);
     `threads`: torch threads of each worker process (None: the cores divided among the jobs)."""
     from l2advisor.probing.budget import sizing_note
-    from l2advisor.probing.follow_up import run_with_follow_up
+    from l2advisor.probing.follow_up import run_with_follow_up, with_follow_up
     from l2advisor.probing.plan import pending
     from l2advisor.probing.settings import (
         carries_over,
@@ -231,7 +234,7 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
                   f"horizon tau={settings.horizon:g}, results in {run_dir}")
         sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size, budget_text)
         err.print(f"[yellow]{escape(sizing)}[/]" if warns else escape(sizing), highlight=False)
-        if runs and len(reused) == len(runs) and not follow_ups_left(runs, found, settings.tolerance):
+        if runs and not pending(with_follow_up(runs, found, settings.tolerance), found)[0]:  # nothing to train
             err.print(all_reused_note(len(runs), run_dir, scheduler), highlight=False)
         started = time.perf_counter()
         tell = once(notice)  # a follow-up round's probes would repeat the first round's notices

@@ -19,7 +19,7 @@ from l2advisor.runs.store import read_results
 
 if TYPE_CHECKING:
     from l2advisor.probing.plan import ProbeRun
-    from l2advisor.runs.store import Results, RunState
+    from l2advisor.runs.store import RunState
     from l2advisor.training.train import Record, TrainResult
 
 
@@ -89,11 +89,11 @@ def interrupted_note(path: Path, runs: list[ProbeRun], tolerance: float | None =
     """What an interrupt kept: finished probes are reused on resume, unfinished ones restart, so
     with none finished a rerun starts over (it said "finished probes are reused" then too).
     `tolerance` (the probes'): the follow-up round the finished plan asks for counts too."""
-    from l2advisor.probing.follow_up import follow_up
+    from l2advisor.probing.follow_up import with_follow_up
     from l2advisor.probing.plan import pending
 
     found = read_results(path)
-    every = [*runs, *(follow_up(runs, found, tolerance).runs if tolerance is not None else ())]
+    every = list(runs) if tolerance is None else with_follow_up(runs, found, tolerance)
     _, reused = pending(every, found)
     head = f"Interrupted. Everything measured so far is in {path}; "
     if not reused:
@@ -102,16 +102,6 @@ def interrupted_note(path: Path, runs: list[ProbeRun], tolerance: float | None =
     done = f"{len(reused)} finished probe{'' if len(reused) == 1 else 's'} of {len(every)}"
     return head + (f"run the same command again to resume: the {done} {'is' if len(reused) == 1 else 'are'} "
                    "reused, the others restart.")
-
-
-def follow_ups_left(runs: list[ProbeRun], found: Results | None, tolerance: float) -> list[ProbeRun]:
-    """The follow-up probes that the finished plan in `found` asks for and that have not finished
-    (a rerun trains them: it is not a rerun with nothing to train)."""
-    from l2advisor.probing.follow_up import follow_up
-    from l2advisor.probing.plan import pending
-
-    todo, _ = pending(follow_up(runs, found, tolerance).runs, found)
-    return todo
 
 
 def all_reused_note(planned: int, run_dir: Path, scheduler: str | None) -> str:

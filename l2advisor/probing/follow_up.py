@@ -65,6 +65,12 @@ def decide_follow_up(planned: Sequence[ProbeRun], curves: Sequence[Curve], toler
                           f"probing seed {seed} at each of the {len(runs)} lams to settle it.")
 
 
+def with_follow_up(planned: Sequence[ProbeRun], results: Results | None, tolerance: float) -> list[ProbeRun]:
+    """The planned probes and the follow-up round they ask for, as far as `results` can tell
+    (no follow-up while a planned probe has not ended): every probe a rerun would train or reuse."""
+    return [*planned, *follow_up(planned, results, tolerance).runs]
+
+
 def run_with_follow_up(planned: Sequence[ProbeRun], path: Path, tolerance: float,
                        run: Callable[[list[ProbeRun]], None], interrupted: Callable[[], bool],
                        notice: Callable[[str], None]) -> list[ProbeRun]:

@@ -64,3 +64,20 @@ def test_an_interrupt_in_the_follow_up_round_counts_its_probes(tiny_model: Path,
                for lam in (0.4, 0.2, 0.1)]
     said = interrupted_note(results_path(out), planned, 0.005)
     assert "the 3 finished probes of 6 are reused, the others restart" in said, said
+
+
+def test_a_rerun_with_every_probe_done_fits_its_probes_once(tiny_model: Path, tmp_path: Path, monkeypatch) -> None:
+    """The rerun asks twice whether a follow-up round is left (its note, then the round itself) and
+    the summary once more: one fit of the same probes serves them all."""
+    import l2advisor.science.fit_memo as memo
+
+    out = tmp_path / "run"
+    args = [*_args(tiny_model, out)[:-4], "--seeds", "0,1", "--device", "cpu"]  # two seeds: a follow-up is decided
+    assert runner.invoke(app, args).exit_code == 0
+    fits = []
+    real = memo.fit_relations
+    monkeypatch.setattr(memo, "fit_relations", lambda *a, **k: fits.append(1) or real(*a, **k))
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert "had already finished" in " ".join(again.stderr.split())
+    assert len(fits) == 1, len(fits)

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from l2advisor.training.packed import Tensors, Unsupported
+from l2advisor.training.packed import Tensors, Unsupported, set_mode
 
 FOLDABLE = (nn.Linear, nn.LayerNorm)
 
@@ -95,13 +95,14 @@ def fold_model(model: nn.Module, weights: ReplicaWeights) -> nn.Module:
     return folded
 
 
-def run_folded(folded: nn.Module, weights: ReplicaWeights, x: Tensor, params: Tensors, training: bool,
-               per_replica: bool) -> Tensor:
+def run_folded(modules: tuple[nn.Module, ...], weights: ReplicaWeights, x: Tensor, params: Tensors,
+               training: bool, per_replica: bool) -> Tensor:
     """Outputs (K, B, ...) of the K replicas in `params` on shared inputs x (B, ...) or, with
-    `per_replica`, on their own x (K, B, ...)."""
+    `per_replica`, on their own x (K, B, ...); `modules`: the folded model's, the root first."""
     k = len(next(iter(params.values())))
     weights.params, weights.k = params, k
-    folded.train(training)
+    folded = modules[0]
+    set_mode(modules, training)
     batch = x.flatten(0, 1) if per_replica else x.repeat(k, *[1] * (x.dim() - 1))  # (K*B, ...)
     out = folded(batch)
     weights.params = {}  # hold no reference to the replicas between calls

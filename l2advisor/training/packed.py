@@ -234,5 +234,14 @@ def _pool(module: nn.Module) -> Layer:
     return run
 
 
+def set_mode(modules: tuple[nn.Module, ...], training: bool) -> None:
+    """`modules[0].train(training)` (the root, then every submodule: a model's own `train()`
+    override runs too), skipped when every module is in that mode already. A stacked forward
+    is told the mode on every call, and it changes only around evaluations; `train()` walks the
+    tree and sets an attribute per module, about 5 % of a small vmap-stacked step."""
+    if any(module.training is not training for module in modules):
+        modules[0].train(training)
+
+
 def get(p: Tensors, b: Tensors, name: str) -> Tensor | None:
     return p[name] if name in p else b.get(name)

@@ -42,6 +42,7 @@ from l2advisor.training.packed import (
     Unsupported,
     compile_layers,
     own_inputs,
+    set_mode,
 )
 from l2advisor.training.vmapped import vmapped_forward
 
@@ -99,11 +100,12 @@ class VmapStacked(Stacked):
 
     def after_check(self, model: nn.Module) -> None:
         self.base = copy.deepcopy(model)
+        self.modules = tuple(self.base.modules())  # the root first
         self._mapped: dict[bool, Callable[..., Tensor]] = {}  # per_replica -> the vmapped forward
 
     def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
                  buffers: Tensors | None = None, per_replica: bool = False) -> Tensor:
-        self.base.train(training)
+        set_mode(self.modules, training)
         mapped = self._mapped.get(per_replica)
         if mapped is None:
             mapped = self._mapped[per_replica] = self._vmapped(per_replica)
@@ -163,10 +165,11 @@ class FoldedStacked(Stacked):
             raise Unsupported("buffers or frozen parameters")
         self.weights = ReplicaWeights()
         self.folded = fold_model(models[0], self.weights)
+        self.modules = tuple(self.folded.modules())  # the root first
 
     def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
                  buffers: Tensors | None = None, per_replica: bool = False) -> Tensor:
-        return run_folded(self.folded, self.weights, x, self.params if params is None else params, training,
+        return run_folded(self.modules, self.weights, x, self.params if params is None else params, training,
                           per_replica)
 
 

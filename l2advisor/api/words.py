@@ -18,17 +18,24 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
 from l2advisor.errors import L2AdvisorError
+from l2advisor.modelfile.spec import OPTIMIZERS
+from l2advisor.science.schedules import SCHEDULES
 
 CALLS = ("probe", "recommend", "report")
 FIRST_ARGUMENT = {"probe": "...", "recommend": "results", "report": "results"}  # before the keywords
 # A flag as the command line's messages write it: not inside a word, a path, a number or a quoted value
 # (`a--b`, `runs/--x`, `'--x'` and an em dash stay as they are); its value when one follows: a number
-# (24,000 is written 24000 after `=`) or a placeholder in capitals (N, STEPS).
+# (24,000 is written 24000 after `=`), a placeholder in capitals (N, STEPS) or a lowercase word, which
+# _value keeps only where the keyword takes it (`--lr-schedule cosine`; `--budget must be` is prose).
 _FLAG = re.compile(r"(?<![\w/\\.'\"-])--(?P<name>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)(?![\w-])"
-                   r"(?P<value> (?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?(?:e[-+]?\d+)?|[A-Z][A-Z_]*)(?!\w|[.,]\d))?")
+                   r"(?P<value> (?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?(?:e[-+]?\d+)?|[A-Z][A-Z_]*|[a-z][a-z0-9]*(?![\w-]))"
+                   r"(?!\w|[.,]\d))?")
 # A command in backquotes: `l2advisor probe`, `recommend --budget N`, `probe --budget 8000`
 _COMMAND = re.compile(r"`(?P<cli>l2advisor )?(?P<call>probe|recommend|report)(?P<flags>(?: --[a-z][a-z0-9-]*"
-                      r"(?: [A-Z0-9][\w.,]*)?)*)`")
+                      r"(?: [A-Za-z0-9][\w.,]*)?)*)`")
+# The words a keyword takes as its value (its others are numbers, paths or placeholders); a lowercase
+# word after its flag that is not one of them is the sentence's: "--unit must be steps or epochs".
+_WORDS = {"lr_schedule": SCHEDULES, "unit": ("steps", "epochs"), "optimizer": OPTIMIZERS}  # unit=: as recommend checks it
 _TWICE = re.compile(r"(?<![\w.])(\w+=), \1(?![\w.])")  # "(--probe-budget, probe_budget=)" said the keyword already
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -81,15 +88,16 @@ def _flag(found: re.Match[str], calls: Sequence[str]) -> str:
     value = found["value"]
     if not value:
         return keyword
-    if keyword.endswith("="):  # "--horizon 0.5" -> "horizon=0.5"; "--probe-budget 24,000" -> "probe_budget=24000"
-        return keyword + value.strip().replace(",", "")
-    return keyword + value  # a switch takes no value: what follows is the sentence's
+    said = _value(keyword, value.strip())
+    if said is None:  # a switch, or a word the keyword does not take: what follows is the sentence's
+        return keyword + value
+    return keyword + said
 
 
 def _command(found: re.Match[str]) -> str:
     """`recommend --budget N` -> `l2advisor.recommend(results, budget=N)`; `l2advisor probe` ->
     `l2advisor.probe`; a command with a flag the call does not take stays as it is."""
-    call, flags = found["call"], re.findall(r"--([a-z][a-z0-9-]*)(?: ([A-Z0-9][\w.,]*))?", found["flags"])  # values as _COMMAND's
+    call, flags = found["call"], re.findall(r"--([a-z][a-z0-9-]*)(?: ([A-Za-z0-9][\w.,]*))?", found["flags"])  # values as _COMMAND's
     if not flags:
         return f"`l2advisor.{call}`" if found["cli"] else found[0]  # a bare `recommend` names the API's too
     said = [FIRST_ARGUMENT[call]]
@@ -98,9 +106,24 @@ def _command(found: re.Match[str]) -> str:
         if keyword is None:
             return found[0]
         if keyword.endswith("="):  # a value the command leaves open is open here too: `lr_schedule=...`
-            keyword += value.replace(",", "") or "..."
+            given = _value(keyword, value) if value else "..."
+            if given is None:  # a word the keyword does not take: no call says it, the command stays as typed
+                return found[0]
+            keyword += given
         said.append(keyword)
     return f"`l2advisor.{call}({', '.join(said)})`"
+
+
+def _value(keyword: str, value: str) -> str | None:
+    """`value` as `keyword` takes it: a number without its thousands' commas ("--probe-budget 24,000"
+    -> "probe_budget=24000"), a placeholder as it is, a word it names as Python writes a string
+    ("--lr-schedule cosine" -> "lr_schedule='cosine'", as the API's own unit='epochs'); None where
+    it takes none (a switch) or the word is not one of its (then it is the sentence's next word)."""
+    if not keyword.endswith("="):
+        return None
+    if value[0].islower():
+        return repr(value) if value in _WORDS.get(keyword[:-1], ()) else None
+    return value.replace(",", "")
 
 
 def _keyword(flag: str, calls: Sequence[str]) -> str | None:

@@ -197,3 +197,37 @@ def test_a_switch_in_a_command_does_not_take_the_next_flag_as_its_value() -> Non
 
     assert api_words("`probe --force --lr 0.1`") == "`l2advisor.probe(..., force=True, lr=0.1)`"
     assert api_words("`probe --lr 0.1 --force`") == "`l2advisor.probe(..., lr=0.1, force=True)`"
+
+
+@pytest.mark.parametrize(("cli", "api"), [
+    ("--lr-schedule cosine", "lr_schedule='cosine'"),
+    ("with --lr-schedule cosine and --warmup 100, the", "with lr_schedule='cosine' and warmup=100, the"),
+    ("--lr-schedule step.", "lr_schedule='step'."),
+    ("--unit epochs needs the training set size", "unit='epochs' needs the training set size"),
+    ("`recommend --lr-schedule cosine` sizes", "`l2advisor.recommend(results, lr_schedule='cosine')` sizes"),
+    ("`recommend --budget N --unit epochs`", "`l2advisor.recommend(results, budget=N, unit='epochs')`"),
+])
+def test_a_word_value_is_kept_as_a_string(cli: str, api: str) -> None:
+    """A value in lowercase letters was read as the sentence's word: "--lr-schedule cosine" came
+    back "lr_schedule= cosine"; the keyword takes it as Python writes a string (as unit='epochs'
+    in the API's own refusals)."""
+    from l2advisor.api.words import api_words
+
+    assert api_words(cli, ("recommend",)) == api
+
+
+@pytest.mark.parametrize(("cli", "api"), [
+    ("--budget must be a number", "budget= must be a number"),
+    ("--lr-schedule must be one of constant, cosine", "lr_schedule= must be one of constant, cosine"),
+    ("--unit must be steps or epochs, got 'x'.", "unit= must be steps or epochs, got 'x'."),
+    ("--lr-schedule and --warmup carry over", "lr_schedule= and warmup= carry over"),
+    ("--budget in steps must be", "budget= in steps must be"),
+    ("--unit is steps or epochs", "unit= is steps or epochs"),
+    ("--lr-schedule cosines", "lr_schedule= cosines"),
+])
+def test_a_flag_followed_by_prose_takes_no_value(cli: str, api: str) -> None:
+    """The word after a flag is its value only where it is one the keyword takes (a schedule's or
+    a unit's name): "--budget must be" says what budget= must be; "must" is no budget."""
+    from l2advisor.api.words import api_words
+
+    assert api_words(cli, ("recommend",)) == api

@@ -44,9 +44,21 @@ def test_worker_jobs_counts_the_processes_probe_starts() -> None:
     assert worker_jobs(0, None, "dask") == 1 and worker_jobs(3, None, "loky") == 3
 
 
-def test_cores_per_job_never_gives_a_job_no_thread() -> None:
-    assert cores_per_job(1) == max(1, joblib.cpu_count())
-    assert cores_per_job(10 * joblib.cpu_count() + 1) == 1
+@pytest.mark.parametrize("cores", [1, 2, 8, 12])
+def test_cores_per_job_divides_the_cores_never_to_no_thread(monkeypatch, cores: int) -> None:
+    """Each of `jobs` workers gets the largest whole share of the cores that does not oversubscribe
+    them (so none is left idle that a share could take), and one thread when there are more jobs
+    than cores. On the machine's own count this said little: on 1 or 2 cores a rounding up
+    (8 cores, 3 jobs: 3 threads each, 9 > 8) or a share that ignores the jobs passed it."""
+    monkeypatch.setattr(joblib, "cpu_count", lambda *args, **kwargs: cores)
+    for jobs in range(1, 3 * cores + 2):
+        share = cores_per_job(jobs)
+        if jobs > cores:
+            assert share == 1, (cores, jobs, share)
+        else:  # the whole cores used as far as a whole share allows, and never more
+            assert jobs * share <= cores < jobs * (share + 1), (cores, jobs, share)
+    if cores == 8:  # the same, as numbers
+        assert [cores_per_job(jobs) for jobs in (1, 2, 3, 4, 5, 8, 9)] == [8, 4, 2, 2, 1, 1, 1]
 
 
 def _workers_threads(tmp_path: Path, *extra: str) -> tuple[str, set[int]]:

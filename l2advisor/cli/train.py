@@ -281,7 +281,8 @@ def train_command(
     if made:  # lam against step, for --weight-decay-schedule and the callbacks to replay
         trajectory = WeightDecayTrajectory.from_events(
             kwargs["lam0"], made[0].events, lr=spec.lr, lr_schedule=lr_schedule, budget_steps=steps,  # type: ignore[index]
-            source=run_id, extra={"autol2": kwargs, "seed": seed, "steps_run": result.steps})
+            source=run_id, extra={"autol2": kwargs, "seed": seed, "steps_run": result.steps,
+                                  "status": result.status})  # how a cut-short one ended
         err.print(f"Wrote the weight-decay trajectory to {write_trajectory(run_dir / TRAJECTORY_FILE, trajectory)}")
     if as_json:
         out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "run": run_id, **summary,

@@ -114,7 +114,8 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
 
     def trajectory(self) -> WeightDecayTrajectory:
         """lam against step so far, to replay; `extra["steps_run"]` says how far (fewer than
-        `budget_steps` when the run stopped early)."""
+        `budget_steps` when the run stopped early). It never says how the run ended: the Trainer
+        tells its callbacks of no interrupt, so a replay says only that the recording stopped there."""
         if self.autol2 is None:
             raise RuntimeError("AutoL2TrainerCallback has not started training yet.")
         extra = {"autol2": self.settings, "steps_run": self.autol2.step_count}

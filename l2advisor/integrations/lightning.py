@@ -75,6 +75,7 @@ class AutoL2Callback(pl.Callback):
         self.autol2: AutoL2 | None = None
         self._restored: dict[str, Any] | None = None
         self._lr: float | None = None  # lr of the optimizer step just taken
+        self._ended: str | None = None  # "interrupted" or "failed" when the fit raised (on_exception)
 
     @classmethod
     def from_advice(cls, advice: Any, **kwargs: Any) -> AutoL2Callback:
@@ -96,6 +97,7 @@ class AutoL2Callback(pl.Callback):
         optimizer = _only_optimizer(trainer)
         warn_if_other_lr(self.advised_lr, optimizer, "AutoL2Callback")
         self.autol2 = AutoL2(optimizer, **self.settings)
+        self._ended = None  # this fit's ending, not a previous one's
         self._max_steps = _planned_steps(trainer)  # for trajectory(): max_steps, or from max_epochs
         if self._restored is not None:  # resumed: the checkpoint's state, not a fresh start
             self.autol2.load_state_dict(self._restored)
@@ -119,12 +121,18 @@ class AutoL2Callback(pl.Callback):
         self._lr = None
         pl_module.log(self.log_name, lam, on_step=True, on_epoch=False)
 
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        # the one way a callback learns its fit was interrupted (Ctrl+C) rather than stopped on purpose
+        self._ended = "interrupted" if isinstance(exception, KeyboardInterrupt) else "failed"
+
     def trajectory(self) -> WeightDecayTrajectory:
         """lam against step so far, to replay (`WeightDecayReplay`, `l2advisor train --weight-decay-schedule`);
-        `extra["steps_run"]` says how far (fewer than `budget_steps` when the run stopped early)."""
+        `extra["steps_run"]` says how far (fewer than `budget_steps` when the run stopped early), and
+        `extra["status"]` "interrupted" or "failed" when the fit raised (absent otherwise)."""
         if self.autol2 is None:
             raise RuntimeError("AutoL2Callback has not started training yet.")
-        extra = {"autol2": self.settings, "steps_run": self.autol2.step_count}
+        extra = {"autol2": self.settings, "steps_run": self.autol2.step_count,
+                 **({"status": self._ended} if self._ended else {})}
         return WeightDecayTrajectory.from_events(self.autol2.lam0, self.autol2.events,
                                                  source="AutoL2Callback", extra=extra,
                                                  **run_meta(self.autol2.optimizer, self.autol2.groups[0], self._max_steps))

@@ -11,7 +11,8 @@ The file (`wd_trajectory.json`, JSON, never pickle) holds lam at its change poin
 >= `steps[i]` (until the next change point): `steps[0]` is always 0, and a decay that
 AutoL2 decides after its k-th step (`DecayEvent.step == k`) takes force at index k.
 `lr`, `lr_schedule` and `budget_steps` describe the run that wrote it (for the record:
-a replay follows the steps, whatever its own lr).
+a replay follows the steps, whatever its own lr); `extra["steps_run"]` how far it ran, and
+`extra["status"]`, where the writer knows it, how it ended (interrupted, diverged, ...).
 """
 
 from __future__ import annotations
@@ -166,15 +167,10 @@ class ReplaySchedule:
 def replay_notes(replay: WeightDecayTrajectory, name: str, steps: int | None, lr_schedule: str | None,
                  lr: float | None = None) -> list[str]:
     """What differs between a recorded schedule and the run replaying it, one sentence each: a
-    recording cut short (an interrupted run), its length (the lams follow the recorded steps), its
+    recording cut short (`_cut_short_note`), its length (the lams follow the recorded steps), its
     lr and its lr schedule (another tau for the same lams). What the run cannot tell is given as None
     and not compared: its steps, its lr, or its lr schedule by the names of `lr_schedules.SCHEDULES`."""
-    notes = []
-    ran = replay.extra.get("steps_run")
-    if isinstance(ran, int) and replay.budget_steps is not None and ran < replay.budget_steps:
-        notes.append(f"{name} ends at step {ran} of the {replay.budget_steps} it was planned for (its run was "
-                     f"interrupted): from step {ran} on it holds {replay.lams[-1]:.3g}, a schedule the recording "
-                     "run never made.")
+    notes = [] if (cut := _cut_short_note(replay, name)) is None else [cut]
     if lr is not None and replay.lr is not None and not math.isclose(lr, replay.lr, rel_tol=1e-6):
         notes.append(f"{name} was recorded at lr {replay.lr:g}, this run's is {lr:g}: the same lams at the same "
                      "steps make another tau (lr*lam summed).")
@@ -186,3 +182,22 @@ def replay_notes(replay: WeightDecayTrajectory, name: str, steps: int | None, lr
         notes.append(f"The schedule was recorded under a {replay.lr_schedule} lr; this run's is {lr_schedule}: "
                      "the same lams at the same steps make another tau (lr*lam summed).")
     return notes
+
+
+# How a recording's run ended (`extra["status"]`, TrainResult's words) as the cut-short note says it.
+# A recording that does not say (a callback's early stop, an older file) only stopped there: early
+# stopping or a max_steps reached sooner is no interruption.
+ENDINGS = {"interrupted": "its run was interrupted", "diverged": "its run diverged there",
+           "failed": "its run failed there"}
+
+
+def _cut_short_note(replay: WeightDecayTrajectory, name: str) -> str | None:
+    """The note for a recording that ended before its planned steps (`extra["steps_run"]`), worded
+    by what the recording says of how its run ended; None when it ran them all or does not say."""
+    ran = replay.extra.get("steps_run")
+    if not (isinstance(ran, int) and replay.budget_steps is not None and ran < replay.budget_steps):
+        return None
+    status = replay.extra.get("status")
+    how = ENDINGS.get(status, "its run stopped there") if isinstance(status, str) else "its run stopped there"
+    return (f"{name} ends at step {ran} of the {replay.budget_steps} it was planned for ({how}): from step "
+            f"{ran} on it holds {replay.lams[-1]:.3g}, a schedule the recording run never made.")

@@ -4,14 +4,16 @@ exactly: the same lam at every step and the same validation curve (same seed, CP
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from l2advisor.cli.app import app
 from l2advisor.runs.rundir import TRAIN_FILE, results_path
 from l2advisor.runs.store import read_results
-from l2advisor.training.trajectory import TRAJECTORY_FILE, read_trajectory
+from l2advisor.training.trajectory import TRAJECTORY_FILE, read_trajectory, replay_notes
 
 runner = CliRunner()
 AUTOL2 = ["--autol2", "--lam0", "0.2", "--refractory-tau", "0.002", "--check-every", "5", "--patience", "1"]
@@ -30,6 +32,7 @@ def test_replayed_schedule_reproduces_the_autol2_run(tiny_model: Path, tmp_path:
     trajectory = read_trajectory(tmp_path / "auto" / TRAJECTORY_FILE)
     assert len(trajectory.steps) >= 2, "the fixture must decay at least once"
     assert trajectory.steps[1:] == tuple(e["step"] for e in auto.end["events"])
+    assert (trajectory.extra["steps_run"], trajectory.extra["status"]) == (120, "finished")
     replayed = run(tiny_model, tmp_path / "replay", "--weight-decay-schedule",
                    str(tmp_path / "auto" / TRAJECTORY_FILE))
     assert replayed.run_id.startswith("wd-schedule=")
@@ -69,3 +72,22 @@ def test_a_schedule_recorded_over_another_budget_is_said(tiny_model: Path, tmp_p
     assert same.exit_code == 0 and "was recorded over" not in same.stderr and "recorded under" not in same.stderr
     cosine = runner.invoke(app, [*args, "--out", str(tmp_path / "cos"), "--budget", "120", "--lr-schedule", "cosine"])
     assert cosine.exit_code == 0 and "recorded under a constant lr; this run's is cosine" in " ".join(cosine.stderr.split())
+
+
+def test_an_interrupted_recording_says_so(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C at step 30 of 120: the trajectory says it was interrupted, so a replay says so (a recording
+    that does not say how it ended is only said to have stopped there: test_trajectory_notes)."""
+    calls = iter(range(10**6))
+
+    @contextmanager
+    def ctrl_c_at_30(kept: str = ""):  # the interrupt is asked for at each evaluation, after each step
+        yield lambda: next(calls) >= 29
+
+    monkeypatch.setattr("l2advisor.cli.train.catch_interrupt", ctrl_c_at_30)
+    result = runner.invoke(app, ["train", str(tiny_model), "--out", str(tmp_path / "cut"), "--device", "cpu",
+                                 "--budget", "120", "--eval-every", "1", "--seed", "3", *AUTOL2])
+    assert result.exit_code == 130, result.output
+    trajectory = read_trajectory(tmp_path / "cut" / TRAJECTORY_FILE)
+    assert (trajectory.extra["steps_run"], trajectory.extra["status"]) == (30, "interrupted")
+    (note,) = replay_notes(trajectory, "wd.json", 120, "constant", trajectory.lr)
+    assert "ends at step 30 of the 120 it was planned for (its run was interrupted)" in note

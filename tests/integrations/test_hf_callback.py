@@ -173,6 +173,7 @@ def test_a_replay_that_does_not_fit_the_run_is_warned_about(tmp_path: Path) -> N
     assert (whole.trajectory().extra["steps_run"], whole.trajectory().budget_steps) == (16, 16)
     (note,) = replay_warnings(trainer([WeightDecayReplayCallback(cut.trajectory())], tmp_path / "r-cut", 16))
     assert "recorded by AutoL2TrainerCallback ends at step 6 of the 16" in note
+    assert "(its run stopped there)" in note and "interrupted" not in note  # stopped on purpose, not interrupted
     assert replay_warnings(trainer([WeightDecayReplayCallback(whole.trajectory())], tmp_path / "r-whole", 16)) == []
     at_lr = write_trajectory(tmp_path / "wd.json", WeightDecayTrajectory((0,), (0.01,), lr=0.1, budget_steps=4))
     (note,) = replay_warnings(trainer([WeightDecayReplayCallback(at_lr)], tmp_path / "r-lr", 4))
@@ -180,3 +181,4 @@ def test_a_replay_that_does_not_fit_the_run_is_warned_about(tmp_path: Path) -> N
     longer = WeightDecayTrajectory((0, 2), (0.1, 0.01), lr=0.2, budget_steps=5000)
     (note,) = replay_warnings(trainer([WeightDecayReplayCallback(longer)], tmp_path / "r-long", 4))
     assert "recorded over 5000 steps, this run is 4" in note
+

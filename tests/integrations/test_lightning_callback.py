@@ -217,6 +217,7 @@ def test_a_replay_that_does_not_fit_the_run_is_warned_about(tmp_path: Path) -> N
     assert (whole.trajectory().extra["steps_run"], whole.trajectory().budget_steps) == (16, 16)
     (note,) = replay_warnings(WeightDecayReplay(cut.trajectory()), tmp_path / "r-cut", 16)
     assert "recorded by AutoL2Callback ends at step 6 of the 16" in note
+    assert "(its run stopped there)" in note and "interrupted" not in note  # stopped on purpose, not interrupted
     assert replay_warnings(WeightDecayReplay(whole.trajectory()), tmp_path / "r-whole", 16) == []
     at_lr = write_trajectory(tmp_path / "wd.json", WeightDecayTrajectory((0,), (0.01,), lr=0.1, budget_steps=8))
     (note,) = replay_warnings(WeightDecayReplay(at_lr), tmp_path / "r-lr", 8)
@@ -233,3 +234,30 @@ def test_a_run_by_epochs_records_and_compares_its_length(tmp_path: Path) -> None
     (note,) = replay_warnings(WeightDecayReplay(epoch.trajectory()), tmp_path / "r-two", max_epochs=2)
     assert "recorded over 8 steps, this run is 16" in note
     assert replay_warnings(WeightDecayReplay(epoch.trajectory()), tmp_path / "r-one", max_epochs=1) == []
+
+
+class CtrlCAt(pl.Callback):
+    """Ctrl-C after `step` optimizer steps, as Lightning sees it."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step >= self.step:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_fit_records_that_it_was(tmp_path: Path) -> None:
+    """Lightning tells callbacks of a Ctrl-C (on_exception): the recording says its run was interrupted."""
+    import signal
+
+    cut, previous = AutoL2Callback(**AUTOL2), signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit):  # Lightning ends the process after a Ctrl-C
+            fit([cut, CtrlCAt(6)], 16, tmp_path / "cut")
+    finally:
+        signal.signal(signal.SIGINT, previous)  # Lightning ignores Ctrl-C from then on
+    assert (cut.trajectory().extra["steps_run"], cut.trajectory().extra["status"]) == (6, "interrupted")
+    (note,) = replay_warnings(WeightDecayReplay(cut.trajectory()), tmp_path / "r-cut", 16)
+    assert "ends at step 6 of the 16 it was planned for (its run was interrupted)" in note
+

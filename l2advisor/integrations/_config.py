@@ -125,6 +125,17 @@ def replay_mismatches(trajectory: WeightDecayTrajectory, name: str, max_steps: A
     return replay_notes(trajectory, name, planned_steps(max_steps), None, _peak_lr(optimizer, group))
 
 
+def warn_new(notes: list[str], warned: set[str]) -> None:
+    """Warn each note not in `warned` (a callback's own set) and add it: a resumed fit, or another
+    fit of the same callback, is not told again what its first one was told. Python's own once-per-
+    place filter is no guard here: any change to the warning filters (Lightning, transformers and
+    pytest make some) starts it over."""
+    for note in notes:
+        if note not in warned:
+            warned.add(note)
+            warnings.warn(note, UserWarning, stacklevel=3)  # where the trainer calls the callback's hook
+
+
 def json_safe_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """Settings as plain JSON (param_groups as a list)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}

@@ -34,6 +34,7 @@ from l2advisor.integrations._config import (
     run_meta,
     settings_from_advice,
     warn_if_other_lr,
+    warn_new,
 )
 from l2advisor.training.autol2 import AutoL2
 from l2advisor.training.trajectory import ReplaySchedule, WeightDecayTrajectory
@@ -133,7 +134,7 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
 class WeightDecayReplayCallback(TrainerCallback):
     """Sets each optimizer step's weight_decay from a trajectory, by the Trainer's global step
     (a resumed run needs no state of its own). Warns at the start where the recording does not fit
-    the run: cut short, another lr, another number of steps (`replay_notes`)."""
+    the run: cut short, another lr, another number of steps (`replay_notes`), each once per callback."""
 
     def __init__(self, trajectory: WeightDecayTrajectory | str | Path, *, param_groups: Any = None,
                  log_name: str = "weight_decay") -> None:
@@ -143,14 +144,15 @@ class WeightDecayReplayCallback(TrainerCallback):
         self.name = replay_name(trajectory, self.trajectory, type(self).__name__)
         self.param_groups, self.log_name = param_groups, log_name
         self.schedule: ReplaySchedule | None = None
+        self._warned: set[str] = set()  # the notes already warned: a resumed fit is not told again
 
     def on_train_begin(self, args: Any, state: Any, control: Any, optimizer: Any = None, **kwargs: Any) -> None:
         groups = self.param_groups
         if groups is None:
             groups = [i for i, g in enumerate(optimizer.param_groups) if any(p.dim() > 1 for p in g["params"])]
         self.schedule = ReplaySchedule(optimizer, self.trajectory, groups, start_step=state.global_step)
-        for note in replay_mismatches(self.trajectory, self.name, state.max_steps, optimizer, self.schedule.groups):
-            warnings.warn(note, UserWarning, stacklevel=2)
+        warn_new(replay_mismatches(self.trajectory, self.name, state.max_steps, optimizer, self.schedule.groups),
+                 self._warned)
 
     def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.schedule is not None:  # global_step is incremented after this event

@@ -18,7 +18,6 @@ train --autol2`, or `AutoL2Callback.trajectory()`) by optimizer step: a dynamic 
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from l2advisor.integrations._config import (
     run_meta,
     settings_from_advice,
     warn_if_other_lr,
+    warn_new,
 )
 from l2advisor.training.autol2 import AutoL2
 from l2advisor.training.trajectory import ReplaySchedule, WeightDecayTrajectory
@@ -149,7 +149,7 @@ class WeightDecayReplay(pl.Callback):
     """Sets each optimizer step's weight_decay from a trajectory (by Lightning's global step,
     so a resumed run needs no state of its own). `param_groups`: "nonzero", "all" or indices.
     Warns at the start where the recording does not fit the run: cut short, another lr, another
-    number of steps (`replay_notes`)."""
+    number of steps (`replay_notes`), each once per callback."""
 
     def __init__(self, trajectory: WeightDecayTrajectory | str | Path, *, param_groups: Any = "all",
                  log_name: str = "weight_decay") -> None:
@@ -158,13 +158,13 @@ class WeightDecayReplay(pl.Callback):
         self.name = replay_name(trajectory, self.trajectory, type(self).__name__)
         self.param_groups, self.log_name = param_groups, log_name
         self.schedule: ReplaySchedule | None = None
+        self._warned: set[str] = set()  # the notes already warned: a resumed fit is not told again
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         optimizer = _only_optimizer(trainer)
         self.schedule = ReplaySchedule(optimizer, self.trajectory, self.param_groups, start_step=trainer.global_step)
         notes = replay_mismatches(self.trajectory, self.name, _planned_steps(trainer), optimizer, self.schedule.groups)
-        for note in notes:
-            warnings.warn(note, UserWarning, stacklevel=2)
+        warn_new(notes, self._warned)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -153,13 +154,13 @@ class StopAt(transformers.TrainerCallback):
             control.should_training_stop = True
 
 
-def replay_warnings(run: transformers.Trainer) -> list[str]:
-    """What WeightDecayReplayCallback warned while `run` trained."""
+def replay_warnings(run: transformers.Trainer, **train: Any) -> list[str]:
+    """What WeightDecayReplayCallback warned while `run` trained (`train`: `Trainer.train`'s keywords)."""
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        run.train()
+        run.train(**train)
     return [str(w.message) for w in caught if str(w.message).startswith("WeightDecayReplayCallback")]
 
 
@@ -182,3 +183,14 @@ def test_a_replay_that_does_not_fit_the_run_is_warned_about(tmp_path: Path) -> N
     (note,) = replay_warnings(trainer([WeightDecayReplayCallback(longer)], tmp_path / "r-long", 4))
     assert "recorded over 5000 steps, this run is 4" in note
 
+
+def test_a_resumed_replay_is_not_warned_again(tmp_path: Path) -> None:
+    """One WeightDecayReplayCallback resumed from its checkpoint warned again that the recording was cut
+    short; a note it had not given (this run's other length) is still given."""
+    cut = WeightDecayTrajectory((0,), (0.01,), lr=0.2, budget_steps=32, extra={"steps_run": 6})
+    replay = WeightDecayReplayCallback(cut)
+    first = replay_warnings(trainer([replay], tmp_path / "first", 2 * STEPS_PER_EPOCH))
+    resumed_run = trainer([replay], tmp_path / "resumed", 3 * STEPS_PER_EPOCH)
+    resumed = replay_warnings(resumed_run, resume_from_checkpoint=str(tmp_path / "first" / "checkpoint-16"))
+    assert len(first) == 2 and "ends at step 6 of the 32" in first[0] and "this run is 16" in first[1]
+    assert len(resumed) == 1 and "this run is 24" in resumed[0]

@@ -261,3 +261,23 @@ def test_an_interrupted_fit_records_that_it_was(tmp_path: Path) -> None:
     (note,) = replay_warnings(WeightDecayReplay(cut.trajectory()), tmp_path / "r-cut", 16)
     assert "ends at step 6 of the 16 it was planned for (its run was interrupted)" in note
 
+
+def test_a_resumed_replay_is_not_warned_again(tmp_path: Path) -> None:
+    """One WeightDecayReplay resumed from its checkpoint warned again that the recording was cut short;
+    a note it had not given (this fit's other length) is still given."""
+    import warnings
+
+    cut = WeightDecayTrajectory((0,), (0.01,), lr=0.2, budget_steps=16, extra={"steps_run": 6})
+    replay = WeightDecayReplay(cut)
+    saver = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=STEPS_PER_EPOCH,
+                                         save_top_k=-1, filename="{step}")
+    with warnings.catch_warnings(record=True) as first:
+        warnings.simplefilter("always")
+        fit([replay, saver], STEPS_PER_EPOCH, tmp_path / "first", checkpoints=True)
+    with warnings.catch_warnings(record=True) as resumed:
+        warnings.simplefilter("always")
+        fit([replay], 12, tmp_path / "resumed", ckpt=tmp_path / "ckpt" / f"step={STEPS_PER_EPOCH}.ckpt")
+    said = [[str(w.message) for w in caught if str(w.message).startswith("WeightDecayReplay")]
+            for caught in (first, resumed)]
+    assert len(said[0]) == 2 and "ends at step 6 of the 16" in said[0][0] and "this run is 8" in said[0][1]
+    assert len(said[1]) == 1 and "this run is 12" in said[1][0]

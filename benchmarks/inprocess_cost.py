@@ -21,7 +21,6 @@ Prints one row per task (probe seconds, budget-run seconds, the ratio) to stdout
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -36,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import l2advisor  # noqa: E402
+from benchmarks.harness.task_args import chosen, task_parser  # noqa: E402
 from l2advisor.modelfile.spec import call_user, load_spec  # noqa: E402
 from l2advisor.modelfile.task import build_task  # noqa: E402
 from l2advisor.training.train import TrainConfig, train  # noqa: E402
@@ -96,18 +96,9 @@ def _prebuilt(spec: Any, train_set: Any, val_set: Any) -> Any:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--budget", type=int, default=6400, help="budget-run length in steps [6400]")
-    parser.add_argument("--tasks", default=None, help="comma-separated suite tasks [all]")
-    parser.add_argument("--rounds", type=int, default=3, help="counted rounds after the warm-up [3]")
-    parser.add_argument("--quick", action="store_true", help="two tasks, one counted round")
-    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser = task_parser(__doc__.split("\n\n")[0], "two tasks, one counted round", "counted rounds after the warm-up [3]")
     args = parser.parse_args()
-    names = tuple(args.tasks.split(",")) if args.tasks else (QUICK_TASKS if args.quick else TASKS)
-    unknown = [n for n in names if n not in TASKS]
-    if unknown:
-        parser.error(f"unknown task(s): {', '.join(unknown)}; the suite has {', '.join(TASKS)}")
-    rounds = 1 if args.quick else args.rounds
+    names, rounds = chosen(parser, args, TASKS, QUICK_TASKS)
     torch.set_num_threads(1)  # as advice_suite's subprocesses (OMP_NUM_THREADS=1)
     times: dict[str, dict[str, list[float]]] = {n: {"probe": [], "budget_run": []} for n in names}
     with tempfile.TemporaryDirectory() as tmp:

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.harness import cli_runs  # noqa: E402
+from benchmarks.harness.task_args import chosen  # noqa: E402
 
 QUICK_TASKS = ("mlp_tiny_data", "mlp_momentum_digits")
 ARMS = ("alone", "one", "separate")
@@ -110,13 +111,7 @@ def main() -> None:
     args = parser.parse_args()
     from benchmarks.suite import TASKS
 
-    names = args.tasks.split(",") if args.tasks else list(QUICK_TASKS if args.quick else TASKS)
-    unknown = [n for n in names if n not in TASKS]
-    if unknown:
-        sys.exit(f"unknown tasks {unknown}; the suite has {sorted(TASKS)}")
-    rounds = 1 if args.quick else args.rounds
-    if rounds < 1:
-        sys.exit("--rounds must be at least 1")
+    names, rounds = chosen(parser, args, tuple(TASKS), QUICK_TASKS)
     cwd = Path(tempfile.gettempdir())  # outside the repository: the CLI on PATH (or PYTHONPATH) is measured
     log(f"l2advisor from {cli_runs.code_origin(cwd)['file']}")
     rows = []

@@ -27,7 +27,6 @@ floor's, and what of the probe lies above the floor (stacking's overhead, evalua
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -37,12 +36,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import cli_runs  # noqa: E402
+from benchmarks.harness import cli_runs  # noqa: E402
+from benchmarks.harness.task_args import chosen, task_parser  # noqa: E402
 
-SUITE = ROOT / "suite"
+SUITE = ROOT / "benchmarks" / "suite"
 TASKS = ("cnn_bn_digits", "cnn_plain_mnist14", "mixer_adamw_digits", "mlp_bn_mnist14", "mlp_tiny_data",
          "mlp_momentum_digits", "null_weightnorm")
 QUICK_TASKS = ("mlp_tiny_data", "null_weightnorm")
@@ -87,18 +87,9 @@ def row(name: str, rounds: list[dict[str, float]], budget: int) -> dict[str, Any
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--budget", type=int, default=6400, help="budget-run length in steps [6400]")
-    parser.add_argument("--tasks", default=None, help="comma-separated suite tasks [all]")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds [3]")
-    parser.add_argument("--quick", action="store_true", help="two tasks, one round")
-    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser = task_parser(__doc__.split("\n\n")[0], "two tasks, one round")
     args = parser.parse_args()
-    names = tuple(args.tasks.split(",")) if args.tasks else (QUICK_TASKS if args.quick else TASKS)
-    unknown = [n for n in names if n not in TASKS]
-    if unknown:
-        parser.error(f"unknown task(s): {', '.join(unknown)}; the suite has {', '.join(TASKS)}")
-    rounds = 1 if args.quick else args.rounds
+    names, rounds = chosen(parser, args, TASKS, QUICK_TASKS)
     measured: dict[str, list[dict[str, float]]] = {n: [] for n in names}
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(rounds):

@@ -296,3 +296,16 @@ def test_one_command_cost_is_what_the_advice_adds_to_the_run():
     assert got["one_command_range"] == pytest.approx((0.25, 0.4))
     assert got["probe_command"] == pytest.approx(0.5)  # 3/4, 2/8, 2.5/5
     assert got["probe_and_recommend"] == pytest.approx(0.6) and got["probe_and_recommend_range"] == (0.375, 1.0)
+
+
+def test_probe_floor_is_start_up_plus_the_longest_rung_at_the_runs_step_time():
+    from benchmarks.probe_floor import row
+
+    rounds = [{"start_up": 1.0, "probe": 2.0, "run": 4.0, "run_loop": 3.2, "longest": 1600},
+              {"start_up": 3.0, "probe": 2.4, "run": 5.0, "run_loop": 2.4, "longest": 1600},
+              {"start_up": 1.2, "probe": 2.2, "run": 4.4, "run_loop": 3.0, "longest": 1600}]
+    got = row("task", rounds, budget=6400)
+    assert (got["start_up_s"], got["probe_s"], got["run_s"]) == (1.2, 2.2, 4.4)  # medians
+    assert got["floor_s"] == pytest.approx(1.2 + 1600 * 3.0 / 6400)  # the median loop's step time
+    assert got["cost"] == pytest.approx(0.5) and got["floor_cost"] == pytest.approx(1.95 / 4.4)
+    assert got["above_floor_s"] == pytest.approx(2.2 - 1.95)

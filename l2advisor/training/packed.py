@@ -238,7 +238,8 @@ def set_mode(modules: tuple[nn.Module, ...], training: bool) -> None:
     """`modules[0].train(training)` (the root, then every submodule: a model's own `train()`
     override runs too), skipped when every module is in that mode already. A stacked forward
     is told the mode on every call, and it changes only around evaluations; `train()` walks the
-    tree and sets an attribute per module, about 5 % of a small vmap-stacked step."""
+    tree and sets an attribute per module: 1-4 % of a small stacked step (`benchmarks/stacked_step.py
+    --quick`: the null's vmap step at K = 2 0.75 -> 0.74 ms, the mixer's folded one 1.61 -> 1.55 ms)."""
     if any(module.training is not training for module in modules):
         modules[0].train(training)
 

@@ -26,9 +26,10 @@ FIRST_ARGUMENT = {"probe": "...", "recommend": "results", "report": "results"}  
 # A flag as the command line's messages write it: not inside a word, a path, a number or a quoted value
 # (`a--b`, `runs/--x`, `'--x'` and an em dash stay as they are); its value when one follows: a number
 # (24,000 is written 24000 after `=`), a placeholder in capitals (N, STEPS) or a lowercase word, which
-# _value keeps only where the keyword takes it (`--lr-schedule cosine`; `--budget must be` is prose).
+# _value keeps only where the keyword takes it (`--lr-schedule cosine`; `--budget must be` is prose);
+# after a space or `=` (`--lr-schedule=cosine`, which would otherwise read lr_schedule==cosine).
 _FLAG = re.compile(r"(?<![\w/\\.'\"-])--(?P<name>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)(?![\w-])"
-                   r"(?P<value> (?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?(?:e[-+]?\d+)?|[A-Z][A-Z_]*|[a-z][a-z0-9]*(?![\w-]))"
+                   r"(?P<value>[ =](?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?(?:e[-+]?\d+)?|[A-Z][A-Z_]*|[a-z][a-z0-9]*(?![\w-]))"
                    r"(?!\w|[.,]\d))?")
 # A command in backquotes: `l2advisor probe`, `recommend --budget N`, `probe --budget 8000`
 _COMMAND = re.compile(r"`(?P<cli>l2advisor )?(?P<call>probe|recommend|report)(?P<flags>(?: --[a-z][a-z0-9-]*"
@@ -88,9 +89,9 @@ def _flag(found: re.Match[str], calls: Sequence[str]) -> str:
     value = found["value"]
     if not value:
         return keyword
-    said = _value(keyword, value.strip())
+    said = _value(keyword, value[1:])
     if said is None:  # a switch, or a word the keyword does not take: what follows is the sentence's
-        return keyword + value
+        return keyword + value if value[0] == " " else found[0]  # `--x=word` it does not take: as written
     return keyword + said
 
 

@@ -231,3 +231,16 @@ def test_a_flag_followed_by_prose_takes_no_value(cli: str, api: str) -> None:
     from l2advisor.api.words import api_words
 
     assert api_words(cli, ("recommend",)) == api
+
+
+@pytest.mark.parametrize(("cli", "api"), [
+    ("pass --lr-schedule=cosine", "pass lr_schedule='cosine'"),
+    ("pass --budget=20,000 and", "pass budget=20000 and"),
+    ("pass --horizon=0.5.", "pass horizon=0.5."),
+    ("pass --lr-schedule=cosines", "pass --lr-schedule=cosines"),  # no schedule of that name: as written
+])
+def test_a_value_after_an_equals_sign_is_the_flags(cli: str, api: str) -> None:
+    """`--flag=value` read as the flag, then "=value": lr_schedule==cosine."""
+    from l2advisor.api.words import api_words
+
+    assert api_words(cli, ("recommend", "probe")) == api

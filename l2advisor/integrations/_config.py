@@ -61,19 +61,20 @@ def advice_lr(advice: Any) -> float | None:
     return float(lr) if isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0 else None
 
 
-def warn_if_other_lr(advised_lr: float | None, optimizer: Any, who: str) -> None:
+def warn_if_other_lr(advised_lr: float | None, optimizer: Any, who: str, warned: set[str] | None = None) -> None:
     """Warn when the optimizer trains at another lr than the advice was made for: lam0 and lam_min
     set lr*lam, so at another lr they are another schedule. The lr before any scheduler's warmup
-    (`initial_lr`) is compared."""
+    (`initial_lr`) is compared. `warned`: the callback's notes already given (`warn_new`)."""
     if advised_lr is None:
         return
     lrs = sorted({float(g.get("initial_lr", g["lr"])) for g in optimizer.param_groups})
     if all(math.isclose(lr, advised_lr, rel_tol=1e-6) for lr in lrs):
         return
     shown = ", ".join(f"{lr:g}" for lr in lrs)
-    warnings.warn(f"{who}: the advice was made for lr={advised_lr:g} but the optimizer trains at lr={shown}; its "
-                  "lam0 and lam_min hold lr*lam at the probes' values only at the advised lr: advise for this lr "
-                  "(`l2advisor recommend DIR --autol2 --lr X`, or l2advisor.recommend(DIR, lr=X)).", stacklevel=3)
+    note = (f"{who}: the advice was made for lr={advised_lr:g} but the optimizer trains at lr={shown}; its "
+            "lam0 and lam_min hold lr*lam at the probes' values only at the advised lr: advise for this lr "
+            "(`l2advisor recommend DIR --autol2 --lr X`, or l2advisor.recommend(DIR, lr=X)).")
+    warn_new([note], set() if warned is None else warned, stacklevel=4)
 
 
 def not_advice_message(advice: Any) -> str:
@@ -125,7 +126,7 @@ def replay_mismatches(trajectory: WeightDecayTrajectory, name: str, max_steps: A
     return replay_notes(trajectory, name, planned_steps(max_steps), None, _peak_lr(optimizer, group))
 
 
-def warn_new(notes: list[str], warned: set[str]) -> None:
+def warn_new(notes: list[str], warned: set[str], stacklevel: int = 3) -> None:
     """Warn each note not in `warned` (a callback's own set) and add it: a resumed fit, or another
     fit of the same callback, is not told again what its first one was told. Python's own once-per-
     place filter is no guard here: any change to the warning filters (Lightning, transformers and
@@ -133,7 +134,7 @@ def warn_new(notes: list[str], warned: set[str]) -> None:
     for note in notes:
         if note not in warned:
             warned.add(note)
-            warnings.warn(note, UserWarning, stacklevel=3)  # where the trainer calls the callback's hook
+            warnings.warn(note, UserWarning, stacklevel=stacklevel)  # where the trainer calls the callback's hook
 
 
 def json_safe_settings(settings: dict[str, Any]) -> dict[str, Any]:

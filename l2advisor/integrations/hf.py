@@ -51,6 +51,7 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
                  param_groups: Any = "exclude_1d", **autol2: Any) -> None:
         self.settings = json_safe_settings({"lam0": lam0, "param_groups": param_groups, **autol2})
         self.advised_lr: float | None = None  # from_advice: the lr the advice was made for
+        self._warned: set[str] = set()  # the notes already warned: another fit is not told again
         self.accuracy_key, self.log_name = accuracy_key, log_name
         self.autol2: AutoL2 | None = None
         self.restored_state: dict[str, Any] | None = None  # set by the Trainer on resume
@@ -74,7 +75,7 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
             raise ValueError("AutoL2TrainerCallback needs the Trainer's optimizer at on_train_begin.")
         self.settings.setdefault("check_every", max(1, int(state.logging_steps)))
         _warn_if_rarely_logged(args, state)
-        warn_if_other_lr(self.advised_lr, optimizer, "AutoL2TrainerCallback")
+        warn_if_other_lr(self.advised_lr, optimizer, "AutoL2TrainerCallback", self._warned)
         self.autol2 = AutoL2(optimizer, **self.settings)
         self._max_steps = state.max_steps  # for trajectory()
         if self.restored_state is None and state.global_step > 0:

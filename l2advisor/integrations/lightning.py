@@ -69,6 +69,7 @@ class AutoL2Callback(pl.Callback):
         super().__init__()
         self.settings = json_safe_settings({"lam0": lam0, **autol2})
         self.advised_lr: float | None = None  # from_advice: the lr the advice was made for
+        self._warned: set[str] = set()  # the notes already warned: another fit is not told again
         checked = {k: v for k, v in self.settings.items() if k != "param_groups"}  # groups: at the start
         AutoL2(_stand_in(), **checked)  # a bad setting fails here, not at the first step
         self.accuracy_key, self.log_name = accuracy_key, log_name
@@ -95,7 +96,7 @@ class AutoL2Callback(pl.Callback):
                              "automatic_optimization = False: call l2advisor.AutoL2's step() in "
                              "training_step after your optimizer.step() instead.")
         optimizer = _only_optimizer(trainer)
-        warn_if_other_lr(self.advised_lr, optimizer, "AutoL2Callback")
+        warn_if_other_lr(self.advised_lr, optimizer, "AutoL2Callback", self._warned)
         self.autol2 = AutoL2(optimizer, **self.settings)
         self._ended = None  # this fit's ending, not a previous one's
         self._max_steps = _planned_steps(trainer)  # for trajectory(): max_steps, or from max_epochs

@@ -65,3 +65,16 @@ def test_a_warmup_scheduler_compares_and_records_the_lr_before_it() -> None:
 def test_a_trajectory_records_the_planned_steps_only_when_known(max_steps: object, recorded: int | None) -> None:
     """Lightning's max_steps is -1 when the run is planned in epochs: not a budget of -1 steps."""
     assert run_meta(_optimizer(0.1, 0.2), 1, max_steps) == {"lr": 0.2, "budget_steps": recorded}
+
+
+def test_a_warned_set_says_each_other_lr_once() -> None:
+    """With the callback's own set the same note is given once; without one, every time."""
+    warned: set[str] = set()
+    optimizer = _optimizer(0.2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            warn_if_other_lr(0.1, optimizer, "AutoL2Callback", warned)
+        warn_if_other_lr(0.1, _optimizer(0.3), "AutoL2Callback", warned)  # another lr: a new note
+    assert len(caught) == 2 and "lr=0.2" in str(caught[0].message) and "lr=0.3" in str(caught[1].message)
+    assert len(_warned(0.1, optimizer)) == len(_warned(0.1, optimizer)) == 1  # no set: each call warns

@@ -143,6 +143,22 @@ def test_an_advice_for_another_lr_is_warned_about(tmp_path: Path) -> None:
         trainer([same], tmp_path / "same", 2).train()
 
 
+def test_an_advice_for_another_lr_is_warned_about_once_per_callback(tmp_path: Path) -> None:
+    """A second train() with the same callback was told again; a new callback is told."""
+    import warnings
+
+    def said(callback: AutoL2TrainerCallback, out: Path) -> int:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            trainer([callback], out, 2).train()
+        return sum("made for lr=0.1" in str(w.message) for w in caught)
+
+    advice = {"autol2": {"lam0": 0.1, "lr": 0.1}}
+    callback = AutoL2TrainerCallback.from_advice(advice, check_every=2)
+    assert [said(callback, tmp_path / name) for name in ("first", "second")] == [1, 0]
+    assert said(AutoL2TrainerCallback.from_advice(advice, check_every=2), tmp_path / "fresh") == 1
+
+
 class StopAt(transformers.TrainerCallback):
     """Ends the run after `step` optimizer steps, as an interrupted or early-stopped run ends."""
 

@@ -186,6 +186,22 @@ def test_an_advice_for_another_lr_is_warned_about(tmp_path: Path) -> None:
         fit([same], 2, tmp_path / "same")
 
 
+def test_an_advice_for_another_lr_is_warned_about_once_per_callback(tmp_path: Path) -> None:
+    """A second fit of the same callback (a resume, another run) was told again; a new callback is told."""
+    import warnings
+
+    def said(callback: AutoL2Callback, root: Path) -> list[str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit([callback], 2, root)
+        return [str(w.message) for w in caught if "made for lr=0.1" in str(w.message)]
+
+    advice = {"autol2": {"lam0": 0.1, "lr": 0.1}}
+    callback = AutoL2Callback.from_advice(advice, check_every=2)
+    assert [len(said(callback, tmp_path / name)) for name in ("first", "second")] == [1, 0]
+    assert len(said(AutoL2Callback.from_advice(advice, check_every=2), tmp_path / "fresh")) == 1
+
+
 class StopAt(pl.Callback):
     """Ends the fit after `step` optimizer steps, as an interrupted or early-stopped run ends."""
 

@@ -101,3 +101,19 @@ def test_probes_that_share_one_grid_point_pool_at_their_mean_on_both_sides() -> 
     assert count.max() == 2 and (count == 2).sum() == 1  # they share one grid point only
     want = expected(out_grid, np.full(grid.shape, np.mean(shifts)), count, len(curves))
     np.testing.assert_allclose(mean, want, atol=2e-3)
+
+
+def test_the_pool_stays_within_the_probes_values() -> None:
+    """Two probes that top out at 0.95 and share only a short stretch, where one is on its top and
+    the other still low: chained from there, the second's rise carried the pool to 1.13."""
+    first = Curve(lam=0.01, lr=0.1, seed=0, steps=np.arange(1.0, 301.0), tau=np.geomspace(1e-2, 1.5, 300),
+                  val_metric=np.minimum(0.95, 1.0 + 0.1 * np.log10(np.geomspace(1e-2, 1.5, 300))),
+                  train_acc=np.ones(300), train_loss=np.full(300, 0.1), status="finished")
+    tau = np.geomspace(0.7, 100.0, 300)
+    second = Curve(lam=0.005, lr=0.1, seed=0, steps=np.arange(1.0, 301.0), tau=tau,
+                   val_metric=0.5 + 0.45 * np.log10(tau / 0.7) / np.log10(100.0 / 0.7),
+                   train_acc=np.ones(300), train_loss=np.full(300, 0.1), status="finished")
+    out = collapse([first, second], [0.0, 0.0], n_boot=5)
+    mean = np.asarray(out["collapsed_mean"], float)
+    assert np.nanmax(mean) <= 0.95 + 1e-9 and np.nanmin(mean) >= 0.5 - 1e-9
+    assert np.nanmax(mean) > 0.9  # the pool still reaches the top the probes reach

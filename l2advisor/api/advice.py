@@ -15,6 +15,7 @@ from typing import Any
 from l2advisor.api.probes import ProbeResults
 from l2advisor.api.words import api_lines, speaks_api
 from l2advisor.errors import InputError, RunFailed
+from l2advisor.probing.budget import UNITS
 from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.runs.rundir import load_probe_curves, sized_for_warning, unusable_message
 from l2advisor.runs.store import Results, read_json, write_json
@@ -194,7 +195,7 @@ def _effective_steps(lr_schedule: str, warmup: int, run_steps: int) -> int:
 
 def _steps(results: Results, budget: float, unit: str) -> int:
     """The budget in optimizer steps; epochs use the probe's train size and batch size."""
-    if unit not in ("steps", "epochs"):
+    if unit not in UNITS:
         raise InputError(f"unit must be steps or epochs, got {unit!r}.")
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not (math.isfinite(budget) and budget > 0):
         raise InputError(f"budget must be a finite number > 0, got {budget!r}.")

@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 
 from l2advisor.errors import L2AdvisorError
 from l2advisor.modelfile.spec import OPTIMIZERS
+from l2advisor.probing.budget import UNITS
 from l2advisor.science.schedules import SCHEDULES
 
 CALLS = ("probe", "recommend", "report")
@@ -36,7 +37,7 @@ _COMMAND = re.compile(r"`(?P<cli>l2advisor )?(?P<call>probe|recommend|report)(?P
                       r"(?: [A-Za-z0-9][\w.,]*)?)*)`")
 # The words a keyword takes as its value (its others are numbers, paths or placeholders); a lowercase
 # word after its flag that is not one of them is the sentence's: "--unit must be steps or epochs".
-_WORDS = {"lr_schedule": SCHEDULES, "unit": ("steps", "epochs"), "optimizer": OPTIMIZERS}  # unit=: as recommend checks it
+_WORDS = {"lr_schedule": SCHEDULES, "unit": UNITS, "optimizer": OPTIMIZERS}
 _TWICE = re.compile(r"(?<![\w.])(\w+=), \1(?![\w.])")  # "(--probe-budget, probe_budget=)" said the keyword already
 
 F = TypeVar("F", bound=Callable[..., Any])

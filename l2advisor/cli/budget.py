@@ -9,9 +9,8 @@ import math
 from pathlib import Path
 
 from l2advisor.errors import InputError
+from l2advisor.probing.budget import UNITS
 from l2advisor.runs.store import make_dir, read_results
-
-UNITS = ("steps", "epochs")
 
 
 def steps_per_epoch(train_size: int, batch_size: int) -> int:

@@ -123,6 +123,7 @@ def probe(
     from l2advisor.modelfile.task import build_task
     from l2advisor.probing.probe import check_seeds
     from l2advisor.probing.settings import probe_settings, refuse_hand_ladder
+    from l2advisor.science.fit_memo import remembered
     from l2advisor.training.train import resolve_device
 
     overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
@@ -167,8 +168,6 @@ def probe(
         horizon=horizon, probe_budget=probe_budget, lambdas=lam_list,
         lam_max=lam_max, factor=factor, tolerance=tolerance, early_stop=early_stop)
     run_dir = out_dir or Path("runs") / spec.name
-    from l2advisor.science.fit_memo import remembered
-
     with remembered():  # a rerun's check for follow-ups left, the follow-up decision, the summary: one fit
         path, runs, every, training_seconds = probe_into(
             spec, task, settings, plan, run_dir, str(torch_device), force=force,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         ProbeSettings,
     )
 
+UNITS = ("steps", "epochs")  # what a budget is counted in (--unit, unit=)
 DEFAULT_HORIZON = 8.0  # tau units (lr*lam*steps) of every probe for plain SGD; times (1 - momentum)
 BUDGET_RUN_EVALS = 100  # evaluations of one budget run (l2advisor train's default)
 EVALS_PER_DECADE = 10  # probes evaluate evenly in log steps

@@ -3,10 +3,11 @@
 One command fits the same probes up to three times: `probe` decides on a follow-up seed,
 `recommend` checks that no follow-up is missing, then fits them for its advice (`train --advise`
 does all three; a `probe` rerun with every planned probe done asks twice). Each fit bootstraps 200
-resamples, about 0.03 s for 6 probes since the clock fit is solved in closed form (0.15 s before). Fits are remembered only inside a `remembered()`
-block (a command's lifetime: a patched or changed fit outside it is never served a stale one);
-the key is the curves' full contents, in the order the fit takes them (so the follow-up's plan
-order and the file's order hit the same fit), and the tolerance; a few fits are kept.
+resamples, about 0.03 s for 6 probes since the clock fit is solved in closed form (0.15 s before).
+Fits are remembered only inside a `remembered()` block (a command's lifetime: a patched or changed
+fit outside it is never served a stale one); the key is the curves' full contents, in the order the
+fit takes them (so the follow-up's plan order and the file's order hit the same fit), and the
+tolerance; a few fits are kept.
 """
 
 from __future__ import annotations

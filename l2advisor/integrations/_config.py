@@ -61,7 +61,7 @@ def advice_lr(advice: Any) -> float | None:
     return float(lr) if isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0 else None
 
 
-def warn_if_other_lr(advised_lr: float | None, optimizer: Any, who: str, warned: set[str] | None = None) -> None:
+def warn_if_other_lr(advised_lr: float | None, optimizer: Any, who: str, warned: set[str]) -> None:
     """Warn when the optimizer trains at another lr than the advice was made for: lam0 and lam_min
     set lr*lam, so at another lr they are another schedule. The lr before any scheduler's warmup
     (`initial_lr`) is compared. `warned`: the callback's notes already given (`warn_new`)."""
@@ -74,7 +74,7 @@ def warn_if_other_lr(advised_lr: float | None, optimizer: Any, who: str, warned:
     note = (f"{who}: the advice was made for lr={advised_lr:g} but the optimizer trains at lr={shown}; its "
             "lam0 and lam_min hold lr*lam at the probes' values only at the advised lr: advise for this lr "
             "(`l2advisor recommend DIR --autol2 --lr X`, or l2advisor.recommend(DIR, lr=X)).")
-    warn_new([note], set() if warned is None else warned, stacklevel=4)
+    warn_new([note], warned, stacklevel=4)
 
 
 def not_advice_message(advice: Any) -> str:

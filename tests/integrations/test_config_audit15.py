@@ -22,7 +22,7 @@ def _optimizer(*lrs: float) -> torch.optim.Optimizer:
 def _warned(advised: float | None, optimizer: torch.optim.Optimizer) -> list[str]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        warn_if_other_lr(advised, optimizer, "AutoL2Callback")
+        warn_if_other_lr(advised, optimizer, "AutoL2Callback", set())  # a fresh callback: nothing said yet
     return [str(w.message) for w in caught]
 
 

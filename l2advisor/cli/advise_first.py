@@ -47,9 +47,10 @@ def check_advise(advise: bool, weight_decay: float | None, paper_preset: bool, a
                          f"gives): drop {it}, or drop --advise to set AutoL2 yourself.")
     if replay is not None:
         raise InputError("--weight-decay-schedule replays a whole schedule: drop --advise.")
+    from l2advisor.probing.probe import check_seeds
+
     seeds = parse_ints(PROBE_SEEDS if probe_seeds is None else probe_seeds, "--probe-seeds")
-    if not seeds:
-        raise InputError("--probe-seeds must name at least one seed.")
+    check_seeds(seeds, "--probe-seeds")
     return seeds
 
 

@@ -77,7 +77,7 @@ def compare(
     All on one model file, budget and data order: the advisor (probes + runs at its lam), AutoL2, a default weight decay, lam = 0, and an Optuna study whose best lam is re-run on the same seeds. Writes compare.json and compare.png; re-running resumes.
     """
     from l2advisor.modelfile.task import build_test_set
-    from l2advisor.probing.probe import check_settings
+    from l2advisor.probing.probe import check_seeds, check_settings
     from l2advisor.probing.settings import probe_settings
     from l2advisor.training.lr_schedules import SCHEDULES
     from l2advisor.training.train import resolve_device
@@ -86,6 +86,8 @@ def compare(
 
     if seeds < 1:
         raise InputError(f"--seeds must be at least 1, got {seeds}.")
+    probe_seed_list = parse_ints(probe_seeds, "--probe-seeds")
+    check_seeds(probe_seed_list, "--probe-seeds")  # before check_settings, which would say probe's --seeds
     if lr_schedule not in SCHEDULES:
         raise InputError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}.")
     check_run_budget(budget, unit)  # before the other flags: their checks read the budget
@@ -101,7 +103,7 @@ def compare(
     budget = config.max_steps  # in steps from here on
     if not 0 <= warmup < budget:
         raise InputError(f"--warmup must be a whole number of steps in [0, {budget}) (the budget), got {warmup}.")
-    probe, _ = probe_settings(spec.lr, spec.momentum, seeds=parse_ints(probe_seeds, "--probe-seeds"),
+    probe, _ = probe_settings(spec.lr, spec.momentum, seeds=probe_seed_list,
                               budget_steps=None if probe_budget else budget, n_val=len(task.val),
                               batch_size=spec.batch_size, horizon=horizon, probe_budget=probe_budget)
     check_settings(probe, task)

@@ -25,10 +25,14 @@ if TYPE_CHECKING:
     from l2advisor.training.replicas import Stacked  # imported where the stack is built
 
 
-def check_seeds(seeds: Sequence[int]) -> None:
-    """At least one seed (`probe` says it before the model file runs, check_settings again)."""
+def check_seeds(seeds: Sequence[int], option: str = "--seeds") -> None:
+    """At least one seed, each once (`probe` says it before the model file runs, check_settings
+    again); `option`: the flag that gave them (`compare` and `train --advise`: --probe-seeds)."""
     if not seeds:
-        raise InputError("--seeds must name at least one seed.")
+        raise InputError(f"{option} must name at least one seed.")
+    if twice := sorted({seed for seed in seeds if list(seeds).count(seed) > 1}):
+        raise InputError(f"The probe seeds ({option}) list {', '.join(map(str, twice))} more than once (as run ids "
+                         "write them); give each value once.")
 
 
 def check_settings(settings: ProbeSettings, task: Task) -> None:
@@ -46,8 +50,7 @@ def check_settings(settings: ProbeSettings, task: Task) -> None:
     if not (math.isfinite(settings.tolerance) and settings.tolerance >= 0):
         raise InputError(f"--tolerance must be a finite number >= 0, got {settings.tolerance!r}.")
     check_seeds(settings.seeds)
-    for what, values in (("The lams (--lambdas)", settings.lambdas or ()), ("The probe seeds (--seeds)", settings.seeds),
-                         ("The learning rates (--lrs)", settings.lrs)):
+    for what, values in (("The lams (--lambdas)", settings.lambdas or ()), ("The learning rates (--lrs)", settings.lrs)):
         shown = [str(v) if isinstance(v, int) else f"{v:g}" for v in values]  # as run ids write them: 0.001 and
         # 0.0010000001 are one run; seeds are whole numbers, written in full
         twice = sorted({v for v in shown if shown.count(v) > 1})

@@ -82,7 +82,10 @@ def probe(
                                                               "probes itself.", show_default=False)] = None,
     seeds: Annotated[str, typer.Option(help="Seeds, comma-separated: each lam is probed once per seed.")] = PROBE_SEEDS,
     tolerance: Annotated[float, typer.Option(help="t* is the first evaluation within this of the peak (metric units).")] = 0.005,
-    early_stop: Annotated[bool, typer.Option(help="Stop a probe once its smoothed metric has clearly peaked.")] = True,
+    early_stop: Annotated[bool | None, typer.Option(help="Stop a probe once its smoothed metric has clearly peaked "
+                                                         "[default: early-stop; never with --budget, whose rungs "
+                                                         "all run the same tau window].",
+                                                    show_default=False)] = None,
     lr: Annotated[float | None, typer.Option(help="Override the file's learning rate.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Override the file's batch size.")] = None,
     momentum: Annotated[float | None, typer.Option(help="Override the file's momentum.")] = None,
@@ -139,6 +142,9 @@ def probe(
         check_budget(budget, unit)
         refuse_hand_ladder(lambdas=lam_list, lrs=lr_list, lam_max=lam_max, probe_budget=probe_budget,
                            factor=factor)  # before the model file runs
+        if early_stop:  # it would be dropped silently: the plan runs every rung to the same tau
+            raise InputError("--budget runs every rung through the same tau window, with no early stop: drop "
+                             "--early-stop (or drop --budget for the default ladder, which stops early).")
     check_backend(backend, scheduler)
     if jobs is not None and jobs < 1:  # before anything is written (0 was taken for the default)
         raise InputError(f"--jobs must be at least 1, got {jobs}.")
@@ -166,7 +172,7 @@ def probe(
         spec.lr, spec.momentum, seeds=seed_list, budget_steps=steps,
         n_val=len(task.val), batch_size=spec.batch_size, lrs=lr_list,
         horizon=horizon, probe_budget=probe_budget, lambdas=lam_list,
-        lam_max=lam_max, factor=factor, tolerance=tolerance, early_stop=early_stop)
+        lam_max=lam_max, factor=factor, tolerance=tolerance, early_stop=early_stop is not False)
     run_dir = out_dir or Path("runs") / spec.name
     with remembered():  # a rerun's check for follow-ups left, the follow-up decision, the summary: one fit
         path, runs, every, training_seconds = probe_into(

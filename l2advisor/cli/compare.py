@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from l2advisor.cli.app import Threads, app, catch_interrupt, err, handle_errors, out, parse_ints
-from l2advisor.cli.budget import check_run_budget
+from l2advisor.cli.budget import check_run_budget, refuse_unusable_out
 from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.cli.tune import (
     Bars,
@@ -91,6 +91,7 @@ def compare(
     if lr_schedule not in SCHEDULES:
         raise InputError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}.")
     check_run_budget(budget, unit)  # before the other flags: their checks read the budget
+    refuse_unusable_out(out_dir)  # before the model file runs, as probe says it
     if probe_budget is not None and probe_budget < 1:
         raise InputError(f"--probe-budget must be at least 1 step (or left out: probes sized to --budget), "
                          f"got {probe_budget}.")

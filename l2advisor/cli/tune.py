@@ -189,9 +189,12 @@ def tune(
 
     The objective is the peak validation metric. Re-running resumes the study; several processes (machines) sharing one --storage work on one study, and together stop at --trials trials.
     """
+    from l2advisor.cli.budget import refuse_unusable_out
     from l2advisor.tuning.baseline import run_study, study_objective, trial_rows
     from l2advisor.tuning.storage import default_storage, masked_url, open_storage, open_study
 
+    if storage is None:  # the study's file goes in --out: a file there is --out's mistake, not the storage's
+        refuse_unusable_out(out_dir)
     spec, task, config = spec_and_config(model_file, budget, unit, eval_every, seed, device,
                                           {"lr": lr, "batch_size": batch_size, "momentum": momentum,
                                            "optimizer": optimizer}, threads)

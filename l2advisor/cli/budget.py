@@ -80,8 +80,9 @@ def check_unit_has_budget(budget: float | None, unit: str, without: str) -> None
 
 
 def check_run_budget(budget: float, unit: str) -> None:
-    """`tune` and `compare`: check_budget, with their long-standing sentence for a budget under one step."""
-    if unit == "steps" and budget < 1:
+    """`tune` and `compare`: check_budget, with their long-standing sentence for a budget of no steps
+    (a fraction of one step is check_budget's: not a whole number)."""
+    if unit == "steps" and budget <= 0:
         raise InputError(f"--budget must be a positive number of steps, got {budget:g}.")
     check_budget(budget, unit)
 

@@ -144,13 +144,16 @@ def all_bad_hint(states: list[RunState]) -> str:
 def summary_table(rows: list[dict[str, Any]], metric: str, console: Console = out, whole: bool = False) -> Table:
     """One row per probe. "ended at s" counts from the start of its stack (stacked probes share a
     clock). On a narrow console those seconds, then lr*lam, then the train accuracy give way,
-    rather than a number being cut (`--json` has them all); `whole`: every column (a file)."""
-    columns = [Column("lam"), Column("lr*lam", drop=2), Column("seed"), Column("t*"), Column("tau*"),
-               Column(f"peak\n{metric[:10]}"), Column("train\nacc", drop=1), Column("steps"),
-               Column("ended\nat s", drop=3), Column("status", justify="left")]
-    cells = [[f"{row['lam']:.4g}", f"{row['shrink']:.3g}", str(row["seed"]), _num(row["t_star"], "d"),
-              _num(row["tau_star"], ".2f"), _num(row["peak"], ".4f"), _num(row["final_train_acc"], ".3f"),
-              str(row["steps"]), _num(row["seconds"], ".1f"), row["status"]] for row in rows]
+    rather than a number being cut (`--json` has them all); `whole`: every column (a file). Probes
+    at several lrs (--lrs) get an lr column, never dropped: a lam and seed alone name two probes."""
+    several = len({row.get("lr") for row in rows}) > 1
+    columns = [Column("lam"), *([Column("lr")] if several else []), Column("lr*lam", drop=2), Column("seed"),
+               Column("t*"), Column("tau*"), Column(f"peak\n{metric[:10]}"), Column("train\nacc", drop=1),
+               Column("steps"), Column("ended\nat s", drop=3), Column("status", justify="left")]
+    cells = [[f"{row['lam']:.4g}", *([f"{row['lr']:.4g}"] if several else []), f"{row['shrink']:.3g}",
+              str(row["seed"]), _num(row["t_star"], "d"), _num(row["tau_star"], ".2f"), _num(row["peak"], ".4f"),
+              _num(row["final_train_acc"], ".3f"), str(row["steps"]), _num(row["seconds"], ".1f"), row["status"]]
+             for row in rows]
     return fitted_table(columns, cells, console, title="Probe summary", whole=whole)
 
 

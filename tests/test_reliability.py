@@ -476,7 +476,11 @@ TRAIN: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "eval every zero": (("--budget", "100", "--weight-decay", "0.1", "--eval-every", "0"),
                         ("--eval-every must be >= 1 step, got 0",)),
     "AutoL2 lam0 negative": (("--budget", "100", "--autol2", "--lam0", "-1"),
-                             ("Bad AutoL2 setting: lam0 must be finite and > 0",)),
+                             ("Bad AutoL2 setting: --lam0 must be finite and > 0, got -1.0; see l2advisor train --help.",)),
+    "AutoL2 floor above lam0": (("--budget", "100", "--autol2", "--lam0", "0.1", "--lam-min", "0.2"),
+                                ("Bad AutoL2 setting: --lam-min (0.2) must not exceed --lam0 (0.1); see",)),
+    "AutoL2 decay not above 1": (("--budget", "100", "--autol2", "--decay", "1"),
+                                 ("Bad AutoL2 setting: --decay must be finite and > 1",)),
     "unknown device": (("--budget", "100", "--weight-decay", "0.1", "--device", "tpu"), ("Unknown device 'tpu'",)),
 }
 

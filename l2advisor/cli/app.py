@@ -13,6 +13,7 @@ import functools
 import gc
 import importlib
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -165,6 +166,14 @@ def internal_error_line(error: BaseException) -> str:
 def flag_names(keywords: Iterable[str]) -> list[str]:
     """The command line's flags for Python keywords: lam0 -> --lam0, check_every -> --check-every."""
     return [f"--{k.replace('_', '-')}" for k in keywords]
+
+
+def as_flags(message: str, keywords: Iterable[str]) -> str:
+    """A library message in the command line's words, for the keywords that name a setting (followed
+    by " must" or " ("): `lam_min (0.2) must not exceed lam0 (0.1).` -> `--lam-min (0.2) must not
+    exceed --lam0 (0.1).`; the same word in prose stays."""
+    names = "|".join(map(re.escape, keywords))
+    return re.sub(rf"\b({names})\b(?= must| \()", lambda m: flag_names([m.group(1)])[0], message)
 
 
 def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:

@@ -23,6 +23,7 @@ from l2advisor.cli.advise_first import advise_first, advised_autol2, check_advis
 from l2advisor.cli.app import (
     Threads,
     app,
+    as_flags,
     catch_interrupt,
     err,
     flag_names,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:  # torch: imported inside the command, so that `--help` never 
 
 EVALS_PER_RUN = 100  # default evaluation points per run, evenly spaced in steps
 TOLERANCE = 0.005  # "arrived": first evaluation within 0.5 accuracy points of the peak
+AUTOL2_FLAGS = ("lam0", "lam_min", "refractory_tau", "decay", "check_every", "patience")  # AutoL2's keywords with a flag here
 NO_RESUME = "A run does not resume: the same command trains it again from step 0."  # said on Ctrl-C
 
 
@@ -84,7 +86,8 @@ def autol2_kwargs(lam0: float | None, flags: dict[str, Any], paper: bool, lr: fl
     try:
         AutoL2(stand_in, **kwargs)
     except ValueError as error:
-        raise InputError(f"Bad AutoL2 setting: {error} (see l2advisor train --help).") from None
+        raise InputError(f"Bad AutoL2 setting: {as_flags(str(error), AUTOL2_FLAGS).rstrip('.')}; see l2advisor train --help.") \
+            from None
     return kwargs
 
 

@@ -167,8 +167,8 @@ def test_seeds_accumulate_and_other_settings_are_refused(tiny_model: Path, tmp_p
     (["--budget", "10", "--lam0", "0.1"], "--lam0 only applies with --autol2"),  # said before "Give --weight-decay"
     (["--budget", "10", "--advise", "--lam0", "0.1"], "--lam0 only applies with --autol2"),  # not "--advise --autol2"
     (["--budget", "10", "--paper-preset", "--weight-decay", "0.01"], "Give either --paper-preset (AutoL2) or"),
-    (["--budget", "10", "--autol2", "--lam0", "-1"], "lam0 must be finite"),
-    (["--budget", "10", "--autol2", "--lam-min", "nan"], "lam_min must be finite"),
+    (["--budget", "10", "--autol2", "--lam0", "-1"], "--lam0 must be finite"),
+    (["--budget", "10", "--autol2", "--lam-min", "nan"], "--lam-min must be finite"),
     (["--budget", "10", "--paper-preset", "--decay", "3"], "drop --decay"),
     (["--budget", "10", "--weight-decay", "0.01", "--unit", "hours"], "--unit must be steps or epochs"),
     (["--budget", "10", "--weight-decay", "0.01", "--lr-schedule", "exponential"], "--lr-schedule must be one of"),

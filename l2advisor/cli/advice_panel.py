@@ -18,13 +18,13 @@ from l2advisor.reporting.data import no_prediction  # not page.py: it loads matp
 from l2advisor.science.advise import Advice, caveats, predicted_is_lower_bound
 from l2advisor.science.c_reading import c_text
 from l2advisor.science.fit import CANNOT, FAILS, Fit
+from l2advisor.science.numbers import shown
 
 
 def _num(x: float, fmt: str = ".3g") -> str:
     if x is None or not math.isfinite(x):
         return "-"
-    text = format(x, fmt)
-    return text[1:] if text.startswith("-") and float(text) == 0 else text  # -0.001 at .2f: "0.00", not "-0.00"
+    return shown(x, fmt)  # -0.001 at .2f: "0.00", not "-0.00", as the reasons write it
 
 
 def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any] | None = None,

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from l2advisor.reporting.data import ProbeLine, ReportData
+from l2advisor.science.numbers import shown
 
 
 def lam_colors(lams: list[float]) -> dict[float, tuple]:
@@ -21,10 +22,8 @@ def lam_colors(lams: list[float]) -> dict[float, tuple]:
 
 
 def num(value: float, fmt: str) -> str:
-    """`value` formatted, a negative zero without its sign: -0.001 at .2f reads "0.00", as in
-    report.md (the figures' titles read "alpha = -0.00")."""
-    text = format(value, fmt)
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
+    """`value` formatted as report.md and the reasons write it (the figures' titles read "alpha = -0.00")."""
+    return shown(value, fmt)
 
 
 METRIC_MAX = {"accuracy": 1.0}  # metrics with a ceiling: no axis runs past it

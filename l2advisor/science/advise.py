@@ -13,6 +13,7 @@ import numpy as np
 
 from l2advisor.science.equal_steps import answer_at_equal_steps, first_reasons
 from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow
+from l2advisor.science.numbers import shown
 from l2advisor.science.serial import from_jsonable, to_jsonable
 
 DEFAULT_WD = 5e-4  # the common default, shown for contrast and used when nothing was measured
@@ -218,7 +219,7 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
         # keeps it. A b below 1 also comes from the top rung's crossings falling in the fast,
         # lr-driven rise (benchmarks/slow_rise.py: advice 10x too small, 3-4 points lost).
         kept_clock = [f"lam = c/(lr*T) = {c:.3g}/({lr:.3g}*{budget}) = {on_tau:.3g}, the tau clock's answer, kept "
-                      f"over {raw:.3g} from b = {b:.2f}: a lam too small ends the run before its top, one larger "
+                      f"over {raw:.3g} from b = {shown(b, '.2f')}: a lam too small ends the run before its top, one larger "
                       "than needed on the plateau reaches the same top earlier (b's answer is in the interval)"]
         b, raw = 1.0, on_tau
     wd = clip(raw)
@@ -228,7 +229,7 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
         "the paper's tau clock (b = 1); the interval spans b = "
         f"{CANNOT_B_RANGE[0]}..{CANNOT_B_RANGE[1]}", *c_why]
     why += kept_clock or [f"lam = c/(lr*T) = {c:.3g}/({lr:.3g}*{budget}) = {raw:.3g}" if b == 1.0 else
-                          f"lam = {raw:.3g}: the top arrives at steps = c/(lr*lam)^b with b = {b:.2f}, c = {c:.3g}; "
+                          f"lam = {raw:.3g}: the top arrives at steps = c/(lr*lam)^b with b = {shown(b, '.2f')}, c = {c:.3g}; "
                           f"solved for steps = {budget}"]
     if wd < raw:
         why.append(f"clipped to the plateau edge lam_c = {hi_lam:.3g}: the budget is too short "
@@ -258,7 +259,7 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
                    "probe smaller lams, or try lam = 0 beside it")
     if abs(math.log(fit.lr * fit.lam_min_probed / (lr * wd))) > math.log(4) and b != 1.0:
         why.append(f"extrapolated {fit.lr * fit.lam_min_probed / (lr * wd):.3g}x below the smallest "
-                   f"probe with b = {b:.2f}: the interval spans b's 95% interval")
+                   f"probe with b = {shown(b, '.2f')}: the interval spans b's 95% interval")
     return Advice(weight_decay=float(wd), interval=(float(lo), float(hi)),
                   predicted_metric=float(metric), predicted_peak_step=float(peak_step),
                   extrapolated=bool(extrapolated), unclipped=float(raw),

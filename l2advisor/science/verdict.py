@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 
+from l2advisor.science.numbers import shown
 from l2advisor.science.scaling import CLOCK_TOL
 
 HOLDS, APPROX, FAILS = "holds", "holds approximately", "does not hold"
@@ -55,7 +56,7 @@ def _worst(a: str, b: str) -> str:
 
 def _ci(lo: float, hi: float) -> str:
     """b's interval as the reasons print it; "(no interval)" where it is unknown (one seed per lam)."""
-    return f"[{lo:.2f}, {hi:.2f}]" if math.isfinite(lo) and math.isfinite(hi) else "(no interval)"
+    return f"[{shown(lo, '.2f')}, {shown(hi, '.2f')}]" if math.isfinite(lo) and math.isfinite(hi) else "(no interval)"
 
 
 def _clock_comparison(ratio: float) -> str:
@@ -89,11 +90,11 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
         return FAILS, [f"{_clocks_rising(n_clocks)} curves that rise through levels the "
                        f"probes share (need {MIN_LAMS}): too few to show which clock sets the time to the top, "
                        "so the relations are not taken to hold"]
-    why.append(f"b = {b:.2f} {_ci(lo, hi)} over {n_clocks} lr*lam values: the time to "
+    why.append(f"b = {shown(b, '.2f')} {_ci(lo, hi)} over {n_clocks} lr*lam values: the time to "
                f"reach the top scales as (lr*lam)^-b (tau clock: 1; lam irrelevant: 0); the "
                f"crossings line up {_clock_comparison(ratio)}")
     if math.isfinite(f["alpha"]):
-        why.append(f"alpha = {f['alpha']:.2f} (t* against lr*lam; informative only: t* is read "
+        why.append(f"alpha = {shown(f['alpha'], '.2f')} (t* against lr*lam; informative only: t* is read "
                    f"inside windows whose length is proportional to 1/(lr*lam))")
     ci_known = math.isfinite(lo) and math.isfinite(hi)  # not with n_bootstrap = 0, nor one seed per lam
     if not ci_known:
@@ -113,8 +114,8 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
         v = FAILS
         why.append("lam does not clearly set the time to the top: " + (
             f"the crossings line up {_clock_comparison(ratio)}" if ratio < STEPS_CLEARLY_BETTER
-            else f"b = {b:.2f} is below {B_MIN}" if not (math.isfinite(b) and b >= B_MIN)
-            else f"b's 95% interval [{lo:.2f}, {hi:.2f}] reaches below {B_MIN}"))
+            else f"b = {shown(b, '.2f')} is below {B_MIN}" if not (math.isfinite(b) and b >= B_MIN)
+            else f"b's 95% interval {_ci(lo, hi)} reaches below {B_MIN}"))
         if f.get("above_plateau"):  # before "no effect": its noise leaves out the largest lam's scatter
             v = CANNOT
             why.append("cannot tell: at equal steps the smallest probed lam is the best and larger "

@@ -357,3 +357,13 @@ def test_the_fit_does_not_depend_on_the_order_of_the_curves():
     assert [c.seed for c in shuffled] != [c.seed for c in curves] or [c.lam for c in shuffled] != [c.lam for c in curves]
     assert json.dumps(fit_to_dict(fit_relations(shuffled)), default=str) == json.dumps(
         fit_to_dict(fit_relations(curves)), default=str)
+
+
+def test_a_b_that_rounds_to_zero_reads_as_the_panel_writes_it():
+    # the panel printed b=0.00 above reasons that said b = -0.00 [-0.01, 0.00]
+    _, why = decide_verdict(_f(-0.001, (-0.004, 0.002), steps_over_tau=0.5), 5, no_effect=False, edge="")
+    text = " ".join(why)
+    assert "b = 0.00 [0.00, 0.00]" in text, why
+    assert "-0.00" not in text
+    _, why = decide_verdict(_f(-0.3, (-0.5, -0.1), steps_over_tau=0.5), 5, no_effect=False, edge="")
+    assert "b = -0.30 [-0.50, -0.10]" in " ".join(why), why  # a real negative keeps its sign

@@ -186,10 +186,13 @@ def run_peak_step(advice: Advice, schedule: str, run_steps: int, warmup: int = 0
 
 
 def no_prediction(advice: Advice, fit: Fit) -> str | None:
-    """Why an advice predicts neither a metric nor its step (NaN), in place of "- around step -": a
-    measured lam was not translated to another lr, or nothing usable was measured; else None."""
-    if math.isfinite(advice.predicted_metric) or math.isfinite(advice.predicted_peak_step):
+    """Why an advice predicts no metric (NaN), in place of "- around step -": a run too short for the
+    probes' curve, a measured lam not translated to another lr, or nothing usable measured; else None."""
+    if math.isfinite(advice.predicted_metric):
         return None
+    if math.isfinite(advice.predicted_peak_step):  # a run too short for the probes' curve (advise.py says why)
+        return (f"no predicted metric: the {advice.budget_steps}-step run ends before the earliest point the "
+                f"probes measured (the peak comes around step {advice.predicted_peak_step:.0f})")
     if math.isfinite(fit.lr) and not math.isclose(advice.lr, fit.lr, rel_tol=1e-9):
         return (f"no predicted metric: the probes ran at lr = {fit.lr:.3g}, and the measured lam is not "
                 f"translated to lr = {advice.lr:.3g}")

@@ -242,6 +242,9 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
     axis_b = fit.b_used if math.isfinite(fit.b_used) else 1.0  # the clock the pooled curve was drawn on
     position = budget * (lr * wd) ** axis_b * fit.clock_ref ** (1.0 - axis_b)  # the run's end on that axis, in tau
     metric = level - _shortfall(fit, position)
+    if math.isfinite(level) and not math.isfinite(metric):  # _shortfall: before the pooled curve's first point
+        why.append(f"no metric is predicted: a {budget}-step run ends before the earliest point the probes "
+                   "measured on their clock, so nothing says how far it gets")
     if not math.isclose(lr, fit.lr, rel_tol=1e-9):
         clock = {True: "confirmed across probe lrs", False: "NOT confirmed across probe lrs: "
                  "unreliable", None: "not checked (one probe lr)"}[fit.clock_is_lr_lam]

@@ -89,6 +89,12 @@ def test_panel_shows_the_answer_and_writes_files(run: Path) -> None:
     assert "advice.json" in result.stderr and "fit.json" in result.stderr
 
 
+def test_a_run_too_short_to_predict_says_so_in_place_of_a_dash(run: Path) -> None:
+    text = flat(recommend(run, "--budget", "20").stdout)
+    assert "expect no predicted metric: the 20-step run ends before the earliest point the probes measured" in text
+    assert "- peak validation" not in text
+
+
 def test_json_has_the_design_keys_and_matches_advice_file(run: Path) -> None:
     d = as_json(run, "--budget", "3000")
     assert KEYS <= set(d)
@@ -285,7 +291,9 @@ def test_probes_above_the_plateau_cannot_tell_and_say_the_advice_is_unconfirmed(
     assert "cannot tell" in text and "NOT confirmed" in text and "probe smaller lams" in text
     assert "after the run's" not in text  # the peak comes within 20,000 steps
     short = flat(recommend(above, "--budget", "100").stdout)  # clipped to the edge: its peak comes later
-    assert "after the run's 100 steps: the run ends below it" in short
+    # so short a run ends before the probes' first point on the clock: no metric, said, not a "-"
+    assert "no predicted metric: the 100-step run ends before the earliest point the probes measured" in short
+    assert "(the peak comes around step" in short and "- peak validation" not in short
     assert "at least" not in short and "below the smallest probe" not in short  # within the probes: no floor
     d = as_json(above, "--budget", "20000")
     assert d["verdict"] == "cannot tell" and d["weight_decay"] < min(S.ladder())  # the clock, not a probed lam

@@ -66,6 +66,17 @@ def test_short_budget_clips_to_plateau_edge(clean):
     assert any("clipped" in r for r in a.reasons)
 
 
+def test_a_run_shorter_than_the_probes_curve_predicts_no_metric_and_says_why(clean):
+    # 20 steps at the plateau edge end at tau = 0.1*0.02*20 = 0.04, before the probes' first
+    # evaluation on that clock: nothing measured says how far such a run gets
+    short = advise(clean, 20)
+    assert math.isnan(short.predicted_metric) and math.isfinite(short.predicted_peak_step)
+    assert any(r.startswith("no metric is predicted: a 20-step run ends before") for r in short.reasons)
+    longer = advise(clean, 200)  # inside the curve: a metric, below the top, and no such reason
+    assert math.isfinite(longer.predicted_metric)
+    assert not any(r.startswith("no metric is predicted") for r in longer.reasons)
+
+
 def test_interior_maximum_floors_the_advice(interior):
     a = advise(interior, 1_000_000)
     assert a.weight_decay == pytest.approx(interior.lam_star)

@@ -69,7 +69,7 @@ def probe(
     horizon: float | None = None,
     probe_budget: int | None = None,  # None: probing.settings.DEFAULT_PROBE_BUDGET (24000), as `l2advisor probe`
     tolerance: float = 0.005,
-    early_stop: bool = True,
+    early_stop: bool | None = None,
     batched: bool = True,
     batch_replicas: int = 8,
     device: str = "auto",
@@ -86,7 +86,8 @@ def probe(
     the same directory are refused (`force=True` starts over), except another `budget` whose
     ladder has the same window: the probes the two plans share are reused. `budget` (steps of the run you
     will train) sizes the probes as `l2advisor probe --budget` does (the ladder is then
-    planned, so `lambdas` must not be given), and is remembered for `recommend`. `progress`: True draws a bar (stderr / notebook), a callable receives
+    planned, so `lambdas` must not be given, and every probe runs its whole window: `early_stop=True`
+    is refused; without a budget, None stops early), and is remembered for `recommend`. `progress`: True draws a bar (stderr / notebook), a callable receives
     `ProgressEvent`s, False or None is silent. Mistakes raise `l2advisor.errors.InputError`.
     """
     from l2advisor.modelfile.task import build_task
@@ -111,7 +112,7 @@ def probe(
         raise _input_error(f"batch_replicas must be at least 1, got {batch_replicas}.")
     check_progress(progress)
     budget_steps = _budget(budget)
-    _check_ladder(budget_steps, lambdas, probe_budget, horizon)
+    _check_ladder(budget_steps, lambdas, probe_budget, horizon, early_stop)
     torch_device = resolve_device(device)
     task = build_task(spec)
     spec = _fingerprinted(spec, task)
@@ -222,15 +223,16 @@ def _fingerprinted(spec: Any, task: Any) -> Any:
 
 
 def _check_ladder(budget_steps: int | None, lambdas: Sequence[float] | None, probe_budget: int | None,
-                  horizon: float | None) -> None:
+                  horizon: float | None, early_stop: bool | None) -> None:
     """The ladder's keywords, checked before the model is built (probe_settings checks them too,
     after): a horizon, and a budget without a hand-made ladder (`speaks_api` words it in keywords)."""
-    from l2advisor.probing.settings import horizon_ok, refuse_hand_ladder
+    from l2advisor.probing.settings import horizon_ok, refuse_early_stop, refuse_hand_ladder
 
     if horizon is not None and not horizon_ok(horizon):
         raise _input_error(f"horizon must be a finite number > 0 (a window in tau), got {horizon!r}.")
     if budget_steps is not None:
         refuse_hand_ladder(lambdas=lambdas or (), probe_budget=probe_budget)
+        refuse_early_stop(early_stop)
 
 
 def _budget(budget: int | None) -> int | None:

@@ -40,6 +40,7 @@ _COMMAND = re.compile(r"`(?P<cli>l2advisor )?(?P<call>probe|recommend|report)(?P
 _WORDS = {"lr_schedule": SCHEDULES, "unit": UNITS, "optimizer": OPTIMIZERS}
 _TWICE = re.compile(r"(?<![\w.])(\w+=), \1(?![\w.])")  # "(--probe-budget, probe_budget=)" said the keyword already
 
+SWITCHES = (bool, "bool", "bool | None")  # a keyword's annotation (a string here) that makes it an on/off switch
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -137,7 +138,7 @@ def _keyword(flag: str, calls: Sequence[str]) -> str | None:
         parameter = _parameters(call).get(name)
         if parameter is None:
             continue
-        if isinstance(parameter.default, bool):
+        if isinstance(parameter.default, bool) or parameter.annotation in SWITCHES:  # early_stop: None = the default
             return f"{name}={not negated}"
         if not negated:
             return f"{name}="

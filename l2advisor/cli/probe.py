@@ -125,7 +125,7 @@ def probe(
     )
     from l2advisor.modelfile.task import build_task
     from l2advisor.probing.probe import check_seeds
-    from l2advisor.probing.settings import probe_settings, refuse_hand_ladder
+    from l2advisor.probing.settings import probe_settings, refuse_early_stop, refuse_hand_ladder
     from l2advisor.science.fit_memo import remembered
     from l2advisor.training.train import resolve_device
 
@@ -142,9 +142,7 @@ def probe(
         check_budget(budget, unit)
         refuse_hand_ladder(lambdas=lam_list, lrs=lr_list, lam_max=lam_max, probe_budget=probe_budget,
                            factor=factor)  # before the model file runs
-        if early_stop:  # it would be dropped silently: the plan runs every rung to the same tau
-            raise InputError("--budget runs every rung through the same tau window, with no early stop: drop "
-                             "--early-stop (or drop --budget for the default ladder, which stops early).")
+        refuse_early_stop(early_stop)
     check_backend(backend, scheduler)
     if jobs is not None and jobs < 1:  # before anything is written (0 was taken for the default)
         raise InputError(f"--jobs must be at least 1, got {jobs}.")
@@ -172,7 +170,7 @@ def probe(
         spec.lr, spec.momentum, seeds=seed_list, budget_steps=steps,
         n_val=len(task.val), batch_size=spec.batch_size, lrs=lr_list,
         horizon=horizon, probe_budget=probe_budget, lambdas=lam_list,
-        lam_max=lam_max, factor=factor, tolerance=tolerance, early_stop=early_stop is not False)
+        lam_max=lam_max, factor=factor, tolerance=tolerance, early_stop=early_stop)
     run_dir = out_dir or Path("runs") / spec.name
     with remembered():  # a rerun's check for follow-ups left, the follow-up decision, the summary: one fit
         path, runs, every, training_seconds = probe_into(

@@ -37,6 +37,14 @@ def refuse_hand_ladder(*, lambdas: Sequence[float] = (), lrs: Sequence[float] = 
                          "to choose the ladder by hand).")
 
 
+def refuse_early_stop(early_stop: bool | None) -> None:
+    """With --budget, an explicit --early-stop, refused: the plan runs every rung through the same tau
+    window, and dropping the flag silently would say it stopped early (`--no-early-stop` says what runs)."""
+    if early_stop:
+        raise InputError("--budget runs every rung through the same tau window, with no early stop: drop "
+                         "--early-stop (or drop --budget for the default ladder, which stops early).")
+
+
 def horizon_ok(horizon: object) -> bool:
     """A probe window (tau units) is a finite real number > 0; the CLI and the API word the refusal
     each in its own names."""
@@ -49,10 +57,11 @@ def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT
                    lrs: Sequence[float] = (), horizon: float | None = None,
                    probe_budget: int | None = None, lambdas: Sequence[float] = (),
                    lam_max: float | None = None, factor: float = 2.0, tolerance: float = 0.005,
-                   early_stop: bool = True) -> tuple[ProbeSettings, BudgetPlan | None]:
+                   early_stop: bool | None = None) -> tuple[ProbeSettings, BudgetPlan | None]:
     """Settings for `probe`: with `budget_steps`, the ladder of `plan_for_budget` (every rung
     the same tau window, no early stop); without, the default ladder under `probe_budget`
-    (DEFAULT_PROBE_BUDGET when None). Both evaluate EVALS_PER_DECADE times per decade of steps."""
+    (DEFAULT_PROBE_BUDGET when None). Both evaluate EVALS_PER_DECADE times per decade of steps.
+    `early_stop`: None is the default ladder's early stop, and no stop under a budget, where True is refused."""
     horizon = DEFAULT_HORIZON * (1.0 - momentum) if horizon is None else horizon
     if not horizon_ok(horizon):  # before a plan divides by it
         raise InputError(f"--horizon must be a finite number > 0, got {horizon!r}.")
@@ -60,9 +69,10 @@ def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT
         return ProbeSettings(lrs=tuple(lrs) or (lr,), seeds=tuple(seeds), horizon=horizon,
                              probe_budget=DEFAULT_PROBE_BUDGET if probe_budget is None else probe_budget,
                              lambdas=tuple(lambdas) or None, lam_max=lam_max,
-                             factor=factor, tolerance=tolerance, early_stop=early_stop,
+                             factor=factor, tolerance=tolerance, early_stop=early_stop is not False,
                              eval_per_decade=EVALS_PER_DECADE), None
     refuse_hand_ladder(lambdas=lambdas, lrs=lrs, lam_max=lam_max, probe_budget=probe_budget, factor=factor)
+    refuse_early_stop(early_stop)
     lr = float(lrs[0]) if len(lrs) == 1 else lr  # one --lrs value is the probe lr (it was dropped silently)
     plan = plan_for_budget(budget_steps, lr, momentum, horizon, len(seeds), n_val, batch_size)
     settings = ProbeSettings(lrs=(lr,), seeds=tuple(seeds), horizon=plan.horizon, probe_budget=int(plan.cap),

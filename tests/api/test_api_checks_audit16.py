@@ -71,3 +71,23 @@ def test_an_empty_lambdas_is_no_hand_ladder(tmp_path: Path) -> None:
     with pytest.raises(InputError) as refused:
         _probe(tmp_path, budget=500, lambdas=[], device="cuda:99")
     assert "lambdas=" not in str(refused.value) and "cuda:99" in str(refused.value), refused.value
+
+
+@pytest.mark.bad_input
+def test_budget_with_early_stop_true_is_refused_not_ignored(tmp_path: Path) -> None:
+    """budget= runs every rung through its whole window: early_stop=True did nothing there."""
+    with pytest.raises(InputError, match=r"^budget= runs every rung through the same tau window, with no early "
+                                         r"stop: drop early_stop=True \(or drop budget="):
+        _probe(tmp_path, budget=500, early_stop=True)
+    assert not (tmp_path / "run").exists()
+
+
+def test_early_stop_false_with_a_budget_and_true_without_one_are_taken(tmp_path: Path) -> None:
+    """The controls: early_stop=False says what a budget's plan does (the next check, a device that
+    is not here, stops the call), and early_stop=True without a budget is the default ladder's."""
+    with pytest.raises(InputError) as refused:
+        _probe(tmp_path, budget=500, early_stop=False, device="cuda:99")
+    assert "early_stop" not in str(refused.value) and "cuda:99" in str(refused.value), refused.value
+    with pytest.raises(InputError) as refused:
+        _probe(tmp_path, early_stop=True, device="cuda:99")
+    assert "early_stop" not in str(refused.value) and "cuda:99" in str(refused.value), refused.value

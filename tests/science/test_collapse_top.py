@@ -1,0 +1,59 @@
+"""Where the pooled curve's top is (c) and how wide its interval is, on hand-made curves whose
+tops are known: a flat top from tau 1 to 4 (c = 2, its geometric centre) and bumps at known tau."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from l2advisor.science.collapse import collapse, pool_members
+from l2advisor.science.curves import Curve
+
+
+def _on_tau(values, seed: int = 0) -> Curve:
+    """A probe evaluated 100 times, log-spaced in tau from 0.1 to 40 (lr*lam = 1e-3)."""
+    tau = np.geomspace(0.1, 40.0, 100)
+    v = values(tau)
+    return Curve(lam=0.01, lr=0.1, seed=seed, steps=tau / 1e-3, tau=tau, val_metric=v,
+                 train_acc=np.ones_like(v), train_loss=np.full_like(v, 0.1))
+
+
+def _flat_top(tau: np.ndarray) -> np.ndarray:
+    """0.899 at tau 1 rising to 0.900 at tau 4 (its max at the right end), shoulders at 0.893 out
+    to 0.5 and 8, 0.7 beyond."""
+    top = 0.899 + 0.001 * np.log(tau) / math.log(4.0)
+    return np.where((tau >= 1) & (tau <= 4), top, np.where((tau >= 0.5) & (tau <= 8), 0.893, 0.7))
+
+
+def test_c_is_the_centre_of_the_top_within_noise_not_its_argmax() -> None:
+    """One probe, evaluation noise 0.01: delta = 0.01 / sqrt(5) = 0.0045, so the top is tau 1..4
+    (the shoulders, 0.007 below, are out): c = 2 although the max sits near 4; the interval is
+    the top's extent (one probe: no bootstrap)."""
+    out = collapse([_on_tau(_flat_top)], [0.0], noise=0.01, n_boot=50)
+    assert out["c"] == pytest.approx(2.0, rel=0.15)
+    lo, hi = out["c_interval"]
+    assert lo == pytest.approx(1.0, rel=0.2) and hi == pytest.approx(4.0, rel=0.2)
+    assert out["edge"] == ""
+
+
+def _bump(top: float):
+    return lambda tau: 0.9 - 0.05 * np.log(tau / top) ** 2
+
+
+@pytest.mark.parametrize("tops", [(1.0, 4.0), (1.0, 1.0, 4.0, 4.0), (1.0, 2.0, 4.0)])
+def test_the_interval_holds_each_probes_own_top(tops: tuple[float, ...]) -> None:
+    """Probes whose tops disagree (tau 1 and 4), the same height: the pool's top is between
+    (c = 2), and the 95% bootstrap interval reaches each probe's own top, not just the middle."""
+    curves = [_on_tau(_bump(t), seed) for seed, t in enumerate(tops)]
+    out = collapse(curves, [0.0] * len(curves), n_boot=200, rng=np.random.default_rng(0))
+    assert out["c"] == pytest.approx(2.0, rel=0.05)
+    lo, hi = out["c_interval"]
+    assert lo < 1.1 and hi > 3.6
+
+
+def test_only_the_probes_that_peaked_are_pooled_unless_none_did() -> None:
+    assert pool_members([True, False, True]) == [True, False, True]
+    assert pool_members([False, False]) == [True, True]
+    assert pool_members([True, True]) == [True, True]

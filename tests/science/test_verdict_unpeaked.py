@@ -1,0 +1,43 @@
+"""The verdict when no probe clearly reached its top: "cannot tell" only when lam clearly sets the
+time to the common levels (b's whole 95% interval above 0.25, and steps not lining the crossings up
+clearly better than tau); otherwise "does not hold". And the clock exponent c is read on."""
+
+from __future__ import annotations
+
+import pytest
+
+from l2advisor.science.clock import clock_exponent
+from l2advisor.science.fit import CANNOT, FAILS, decide_verdict
+
+NAN = float("nan")
+
+
+def _f(b: float, ci: tuple[float, float], steps_over_tau: float = 5.0) -> dict:
+    return dict(b=b, b_interval=ci, steps_over_tau=steps_over_tau, alpha=NAN, c0=NAN, train_acc=1.0,
+                clock_is_lr_lam=None, beta_lr=NAN, beta_lam=NAN, plateau_threshold=0.005,
+                n_peaked_clocks=0, above_plateau=False)
+
+
+@pytest.mark.parametrize(("f", "expected"), [
+    (_f(1.0, (0.8, 1.2)), CANNOT),  # lam sets the time; the windows were too short
+    (_f(0.5, (0.1, 0.9)), FAILS),  # b above 0.25, its interval not
+    (_f(0.5, (NAN, NAN)), CANNOT),  # no interval (one seed per lam): b itself decides
+    (_f(0.2, (NAN, NAN)), FAILS),
+    (_f(1.0, (0.8, 1.2), steps_over_tau=0.3), FAILS),  # steps line the crossings up clearly better
+    (_f(1.0, (0.8, 1.2), steps_over_tau=0.6), CANNOT),
+])
+def test_unpeaked_probes_cannot_tell_only_when_lam_clearly_sets_the_time(f: dict, expected: str) -> None:
+    verdict, why = decide_verdict(f, 5, no_effect=False, edge="")
+    assert verdict == expected, why
+    assert any("no probe clearly reached its top" in r for r in why)
+
+
+@pytest.mark.parametrize(("b", "ci", "ratio", "used"), [
+    (1.15, (1.12, 1.18), 5.0, 1.15),  # 0.15 from 1, interval without 1: fitted b
+    (0.85, (0.8, 0.9), 5.0, 0.85),
+    (1.08, (1.05, 1.11), 5.0, 1.0),  # within 0.1 of 1: the tau clock
+    (0.6, (0.5, 0.7), 0.8, 1.0),  # steps line the crossings up better than tau: not a clock to use
+    (0.6, (0.5, 0.7), 1.2, 0.6),
+])
+def test_the_clock_c_is_read_on(b: float, ci: tuple[float, float], ratio: float, used: float) -> None:
+    assert clock_exponent({"b": b, "b_interval": ci, "steps_over_tau": ratio}) == used

@@ -1,0 +1,91 @@
+"""advise's fixed numbers, written out: the typical c of "cannot tell" (4, interval 2..8 on the tau
+clock) and where "extrapolated" begins (just below the smallest probed lam, not far below it)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import synthetic as S
+
+from l2advisor.science.advise import advise
+from l2advisor.science.fit import CANNOT, fit_relations
+
+
+@pytest.fixture(scope="module")
+def clean():
+    return fit_relations(S.family())  # c = 3, lam_c = 0.02, lams 0.0025..0.08, lr 0.1
+
+
+def test_cannot_tell_advises_tau_4_with_c_from_2_to_8():
+    """Probes above the plateau that measured c = 0.8: the advice takes the typical c = 4 (lr*lam*T,
+    plain SGD), lam = 4 / (0.1 * 20000) = 0.002, and c's interval is half to twice that."""
+    f = dataclasses.replace(fit_relations(S.family(lam_c=0.0005, alpha=0.0)), c=0.8, lam_c=1.0)
+    assert f.verdict == CANNOT
+    a = advise(f, 20000)
+    assert a.c == 4.0 and a.c_interval == (2.0, 8.0)
+    assert a.weight_decay == pytest.approx(0.002)
+    assert a.interval[0] <= 2.0 / (0.1 * 20000) and a.interval[1] >= 8.0 / (0.1 * 20000)
+
+
+def test_extrapolated_starts_just_below_the_smallest_probed_lam(clean):
+    """lam = c/(lr*T): at T where it is 0.7x the smallest probed lam (0.0025) the advice is an
+    extrapolation; at 1.3x it is not."""
+    below = advise(clean, round(clean.c / (0.1 * 0.7 * 0.0025)))
+    inside = advise(clean, round(clean.c / (0.1 * 1.3 * 0.0025)))
+    assert below.weight_decay == pytest.approx(0.7 * 0.0025, rel=1e-3) and below.extrapolated
+    assert inside.weight_decay == pytest.approx(1.3 * 0.0025, rel=1e-3) and not inside.extrapolated
+
+
+def test_cannot_tell_ignores_a_fitted_b_the_probes_could_not_see():
+    """Under "cannot tell" the clock was not seen: b = 1.4 from the fit must not move the advice off
+    c/(lr*T) (b > 1 would ask for a larger lam, and the formula would take it)."""
+    f = dataclasses.replace(fit_relations(S.family(lam_c=0.0005, alpha=0.0)), c=0.8, lam_c=1.0,
+                            b=1.4, b_used=1.4, b_interval=(1.3, 1.5))
+    assert f.verdict == CANNOT
+    assert advise(f, 20000).weight_decay == pytest.approx(4.0 / (0.1 * 20000))
+
+
+def test_a_kept_tau_clock_answer_keeps_its_whole_interval(clean):
+    """b = 0.6 fitted, the tau clock's c/(lr*T) kept: the interval reaches up to the top of c's
+    interval on the tau clock, c_hi/(lr*T), not only to the advice."""
+    budget = 100_000
+    slow = dataclasses.replace(clean, b=0.6, b_used=0.6, b_interval=(0.5, 0.7))
+    a = advise(slow, budget)
+    assert a.weight_decay == pytest.approx(clean.c / (0.1 * budget))
+    assert clean.c_interval[1] > clean.c * 1.01  # a real interval, above c
+    assert a.interval[1] == pytest.approx(clean.c_interval[1] / (0.1 * budget))
+
+
+def _with_peaks(fit, peaks: dict[float, float], off_plateau: tuple[float, ...] = ()):
+    table = tuple(dataclasses.replace(r, peak_mean=peaks.get(r.lam, r.peak_mean),
+                                      in_plateau=r.in_plateau and r.lam not in off_plateau) for r in fit.table)
+    return dataclasses.replace(fit, table=table)
+
+
+def test_the_predicted_metric_between_probed_lams_is_linear_in_log_lam(clean):
+    """Peaks 0.90 at lam 0.005 and 0.95 at 0.01: at their geometric mean, 0.00707, the prediction
+    is halfway, 0.925 (linear in lam it would be 0.921)."""
+    f = _with_peaks(clean, {0.005: 0.90, 0.01: 0.95})
+    lam = (0.005 * 0.01) ** 0.5
+    a = advise(f, round(clean.c / (0.1 * lam)))
+    assert a.weight_decay == pytest.approx(lam, rel=1e-3) and not a.extrapolated
+    assert a.predicted_metric == pytest.approx(0.925, abs=1e-3)
+
+
+def test_below_a_smallest_lam_off_the_plateau_the_plateau_level_is_predicted(clean):
+    """Extrapolating below the smallest probed lam predicts that lam's peak when it is on the plateau;
+    when it is not (0.5 here, far below), the plateau's level."""
+    on = advise(_with_peaks(clean, {0.0025: 0.96}), 100_000)
+    assert on.extrapolated and on.predicted_metric == pytest.approx(0.96)
+    off = advise(_with_peaks(clean, {0.0025: 0.5}, off_plateau=(0.0025,)), 100_000)
+    assert off.extrapolated and off.predicted_metric == pytest.approx(clean.plateau_level)
+
+
+def test_a_peak_after_the_budget_is_said(clean):
+    """T = 1000: c/(lr*T) = 0.03 is clipped to lam_c = 0.02, whose peak comes at c/(0.1*0.02), about
+    step 1,500: after the run, which the advice says. T = 3000 (lam 0.01, the top at 3000) says nothing."""
+    short = advise(clean, 1000)
+    assert short.weight_decay == pytest.approx(0.02) and 1000 < short.predicted_peak_step < 2000
+    assert any(r.startswith("the peak is expected around step") for r in short.reasons)
+    assert not any(r.startswith("the peak is expected around step") for r in advise(clean, 3000).reasons)

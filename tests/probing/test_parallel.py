@@ -184,12 +184,15 @@ def build_model():  # records the torch threads of the process that builds it
 
 
 @pytest.mark.parametrize("extra", [["--threads", "3"], []])
-def test_the_threads_line_says_what_each_worker_uses(tmp_path: Path, extra: list[str]) -> None:
+def test_the_threads_line_says_what_each_worker_uses(tmp_path: Path, extra: list[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The line spoke of this process ("in this process; --jobs workers share the cores") while
     each worker used the cores divided among the jobs, whatever --threads or the model asked."""
     import os
     import re
 
+    for name in ("OMP_NUM_THREADS", "L2ADVISOR_THREADS"):  # the rule's own choice (a shell's setting words it otherwise)
+        monkeypatch.delenv(name, raising=False)
     model = write_model(tmp_path, THREADS_SEEN)
     said = " ".join(probe(model, tmp_path / "run", "--jobs", "2", *extra).stderr.split())
     line = re.search(r"Threads: (\d+) thread\(s\)[^:]*(: [^)]*\))?, in each of 2 worker processes", said)

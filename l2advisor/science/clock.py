@@ -135,8 +135,15 @@ def fit_time_exponent(curves: list[Curve], peaks: list[float], tolerance: float,
     `curves` are the probes compared (one lr preferred), `peaks` their smoothed peak metrics.
     Levels: LEVELS_BELOW_PEAK tolerances below the lowest peak. Returns {} with fewer than 2
     distinct lr*lam values; keys b, b_interval, steps_over_tau (rss at b=0 / rss at b=1: > 1
-    means the tau clock lines the probes up better than steps), n_clocks, levels.
+    means the tau clock lines the probes up better than steps), n_clocks, levels. Probes already
+    at the highest level at step 0 are left out (levels then from the others' peaks), counted in
+    n_at_start.
     """
+    at_start = [i for i, c in enumerate(curves) if _starts_at(c, min(peaks) - max(tolerance, 1e-6))]
+    if at_start:  # no time to reach the levels: no evidence on the clock, and their NaN crossings drop every level
+        kept = [i for i in range(len(curves)) if i not in at_start]
+        found = fit_time_exponent([curves[i] for i in kept], [peaks[i] for i in kept], tolerance, n_boot, rng)
+        return {**found, "n_at_start": len(at_start)} if found else {}
     clocks = np.array([c.lr * c.lam for c in curves], dtype=float)
     groups = _clock_groups(clocks)
     if len(groups) < 2:
@@ -156,6 +163,14 @@ def fit_time_exponent(curves: list[Curve], peaks: list[float], tolerance: float,
     ratio = rss0 / rss1 if rss1 > 0 else (math.inf if rss0 > 0 else 1.0)
     return dict(b=b, b_interval=(float(lo), float(hi)), steps_over_tau=float(ratio), floor_steps=floor,
                 n_clocks=len(groups), levels=tuple(float(v) for v, k in zip(levels, keep_levels, strict=True) if k))
+
+
+def _starts_at(curve: Curve, level: float) -> bool:
+    """Whether the smoothed metric is at `level` (the highest common level) already at step 0: a
+    probe of a model that starts near its top (fine-tuning), whose time to the levels is none."""
+    steps = np.asarray(curve.steps, dtype=float)
+    s = smooth(np.asarray(curve.val_metric, dtype=float))
+    return bool(steps.size and s.size and steps[0] <= 0 and np.isfinite(s[0]) and s[0] >= level)
 
 
 def _clock_groups(clocks: np.ndarray) -> list[np.ndarray]:

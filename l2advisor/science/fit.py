@@ -189,6 +189,9 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
                                tolerance, n_boot, rng)
     f.update(b=timing.get("b", NAN), b_interval=timing.get("b_interval", (NAN, NAN)),
              steps_over_tau=timing.get("steps_over_tau", NAN))
+    if timing.get("n_at_start"):
+        notes.append(f"{timing['n_at_start']} probe(s) already at the common levels at step 0 (a model that starts "
+                     "near its top): they took no time to reach them, so they were left out of b")
     n_clocks = timing.get("n_clocks", 0)
     score = above_plateau_score([r for r in rows if r.lr == lr0], p["threshold"], tolerance)
     margin = above_plateau_margin(f["b"], f["b_interval"])

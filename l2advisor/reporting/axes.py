@@ -22,7 +22,8 @@ def lam_colors(lams: list[float]) -> dict[float, tuple]:
 
 
 def num(value: float, fmt: str) -> str:
-    """`value` formatted as report.md and the reasons write it (the figures' titles read "alpha = -0.00")."""
+    """`value` formatted as report.md and the reasons write it: a negative zero without its sign (a
+    figure's title read "alpha = -0.00")."""
     return shown(value, fmt)
 
 

@@ -16,6 +16,7 @@ from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow
 from l2advisor.science.numbers import shown
 from l2advisor.science.serial import from_jsonable, to_jsonable
 
+TOO_SHORT = "no metric is predicted: a"  # how the reason for a run shorter than the pooled curve begins
 DEFAULT_WD = 5e-4  # the common default, shown for contrast and used when nothing was measured
 MAX_RULE_SHRINK = 0.5  # a rule of thumb giving lr*lam at or above this is not shown
 NAN = float("nan")
@@ -243,7 +244,7 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
     position = budget * (lr * wd) ** axis_b * fit.clock_ref ** (1.0 - axis_b)  # the run's end on that axis, in tau
     metric = level - _shortfall(fit, position)
     if math.isfinite(level) and not math.isfinite(metric):  # _shortfall: before the pooled curve's first point
-        why.append(f"no metric is predicted: a {budget}-step run ends before the earliest point the probes "
+        why.append(f"{TOO_SHORT} {budget}-step run ends before the earliest point the probes "
                    "measured on their clock, so nothing says how far it gets")
     if not math.isclose(lr, fit.lr, rel_tol=1e-9):
         clock = {True: "confirmed across probe lrs", False: "NOT confirmed across probe lrs: "

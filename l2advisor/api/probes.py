@@ -108,10 +108,12 @@ def probe(
 
     spec = _spec(build_model, _dataset(train_data), _dataset(val_data), name, lr=lr, batch_size=batch_size,
                  momentum=momentum, optimizer=optimizer, loss=loss, metric=metric)
-    if batch_replicas < 1:
-        raise _input_error(f"batch_replicas must be at least 1, got {batch_replicas}.")
+    if isinstance(batch_replicas, bool) or not isinstance(batch_replicas, numbers.Integral) or batch_replicas < 1:
+        raise _input_error(f"batch_replicas must be a whole number >= 1, got {batch_replicas!r}.")
     check_progress(progress)
     budget_steps = _budget(budget)
+    lambdas = _lambdas(lambdas)
+    _check_numbers(tolerance=tolerance, probe_budget=probe_budget)
     _check_ladder(budget_steps, lambdas, probe_budget, horizon, early_stop)
     torch_device = resolve_device(device)
     task = build_task(spec)
@@ -119,7 +121,7 @@ def probe(
     settings, plan = probe_settings(  # the plan `l2advisor probe` makes: sized to the budget when given
         spec.lr, spec.momentum, seeds=_seeds(seeds), budget_steps=budget_steps,
         n_val=len(task.val), batch_size=spec.batch_size, horizon=horizon, probe_budget=probe_budget,
-        lambdas=tuple(lambdas or ()), tolerance=tolerance, early_stop=early_stop)
+        lambdas=lambdas, tolerance=tolerance, early_stop=early_stop)
     runs, base, header = prepare_probes(spec, task, settings, str(torch_device))
     run_dir = Path(out) if out is not None else Path("runs") / spec.name
     path = results_path(run_dir, PROBES_FILE)
@@ -177,6 +179,28 @@ def _seeds(seeds: Any) -> tuple[int, ...]:
     if not values or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in values):
         raise _input_error(f"seeds must be a sequence of whole numbers such as (0, 1), got {seeds!r}.")
     return tuple(int(s) for s in values)
+
+
+def _lambdas(lambdas: Any) -> tuple[float, ...]:
+    """A sequence of numbers, e.g. (0.1, 0.05); one lam is (0.1,), not 0.1 (their range: check_settings)."""
+    if lambdas is None:
+        return ()
+    iterable = not isinstance(lambdas, (str, bytes)) and hasattr(lambdas, "__iter__")
+    values = tuple(lambdas) if iterable else ()
+    if not iterable or not all(_is_number(v) for v in values):
+        raise _input_error(f"lambdas must be a sequence of numbers such as (0.1, 0.05), got {lambdas!r}.")
+    return tuple(float(v) for v in values)
+
+
+def _check_numbers(**values: Any) -> None:
+    """Keywords that take a number (or None): text or a bool is refused here, their range later."""
+    for name, value in values.items():
+        if value is not None and not _is_number(value):
+            raise _input_error(f"{name} must be a number, got {value!r}.")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _spec(build_model: Callable[[], Any], train: Any, val: Any, name: str | None, **settings: Any) -> Any:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from l2advisor.api.probes import ProbeResults
+from l2advisor.api.probes import ProbeResults, check_path
 from l2advisor.api.words import api_lines, speaks_api
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.budget import UNITS
@@ -120,6 +120,7 @@ def report(run_dir_or_results: ProbeResults | str | Path, out: str | Path | None
     from l2advisor.reporting.page import write_report  # matplotlib: only when drawing
 
     _check_lr(lr)
+    check_path("out", out)
     if lr is not None and budget is None:  # the saved advice is redone at its own lr: this one would be ignored
         raise InputError("report's lr= applies to budget=: give both, or neither for the advice the last "
                          "recommend saved.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import numbers
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +115,9 @@ def probe(
     budget_steps = _budget(budget)
     lambdas = _lambdas(lambdas)
     _check_numbers(tolerance=tolerance, probe_budget=probe_budget)
+    check_path("out", out)
+    if name is not None and not isinstance(name, str):
+        raise _input_error(f"name must be a string (the run directory's name under runs/), got {name!r}.")
     _check_ladder(budget_steps, lambdas, probe_budget, horizon, early_stop)
     torch_device = resolve_device(device)
     task = build_task(spec)
@@ -201,6 +205,12 @@ def _check_numbers(**values: Any) -> None:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_path(keyword: str, value: Any) -> None:
+    """`out=`: a directory given as a string or a path (None: the default one)."""
+    if value is not None and not isinstance(value, (str, os.PathLike)):
+        raise _input_error(f"{keyword} must be a directory path (a string or pathlib.Path), got {value!r}.")
 
 
 def _spec(build_model: Callable[[], Any], train: Any, val: Any, name: str | None, **settings: Any) -> Any:

@@ -49,3 +49,17 @@ def test_numpy_lambdas_are_numbers(tmp_path: Path) -> None:
     results = l2advisor.probe(build_model, blobs(64, 1), blobs(32, 2), out=tmp_path / "run", progress=False,
                               **{**FAST, "lambdas": np.array([0.4, 0.2])})
     assert sorted({row["lam"] for row in results.probes}) == [0.2, 0.4]
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(("keyword", "value", "message"), [("out", 5, "out must be a directory path"),
+                                                           ("name", 5, "name must be a string")])
+def test_out_and_name_of_the_wrong_type_are_refused(tmp_path: Path, keyword: str, value, message: str) -> None:
+    with pytest.raises(InputError, match=rf"^{message}"):
+        l2advisor.probe(build_model, blobs(64, 1), blobs(32, 2), progress=False, **{**FAST, keyword: value})
+
+
+@pytest.mark.bad_input
+def test_report_refuses_an_out_that_is_not_a_path(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"^out must be a directory path"):
+        l2advisor.report(tmp_path, out=5)

@@ -67,7 +67,7 @@ def resolve_groups(optimizer: torch.optim.Optimizer, spec: GroupSpec) -> list[in
                 "given weight_decay=...): use param_groups='exclude_1d'") if spec == "nonzero" else ""
         raise ValueError(f"param_groups={spec!r} leaves no param group for AutoL2 to manage{hint}.")
     if any("weight_decay" not in groups[i] for i in chosen):  # LBFGS, Rprop: lam would be written, never read
-        raise ValueError(f"torch.optim.{type(optimizer).__name__} has no weight_decay setting, so AutoL2's lam "
+        raise ValueError(f"{type(optimizer).__name__} has no weight_decay setting, so AutoL2's lam "
                          "would change nothing; use an optimizer with weight decay (SGD or AdamW).")
     return chosen
 

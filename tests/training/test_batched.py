@@ -425,3 +425,26 @@ def test_cli_batched_probes_write_the_same_curves(tmp_path: Path) -> None:
         assert (mine.status, mine.end["steps"]) == (state.status, state.end["steps"])
         assert [e["step"] for e in mine.evals] == [e["step"] for e in state.evals]
         assert [e["val_loss"] for e in mine.evals] == pytest.approx([e["val_loss"] for e in state.evals], rel=1e-5)
+
+
+# One linear layer and a loss that is always 0: only the weight decay moves the weights, and with
+# lr*lam = 100 they grow 99-fold a step. Their squared norm overflows (|w| > ~1e19) ten steps
+# before the outputs do, so the training loss stays finite while the weights have diverged.
+LINEAR_ZERO_LOSS = TINY_MODEL.replace("nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))",
+                                      "nn.Sequential(nn.Linear(8, 4))") + '''
+def loss(outputs, targets):
+    return outputs.sum() * 0.0
+'''
+
+
+def test_a_replica_whose_weight_norm_overflows_ends_diverged_at_that_evaluation(tmp_path: Path) -> None:
+    task = task_of(tmp_path, LINEAR_ZERO_LOSS)
+    config = TrainConfig(lr=1.0, batch_size=32, max_steps=1, eval_every=1, seed=0)
+    replicas = [Replica(100.0, 40, 1), Replica(0.01, 40, 1)]
+    results = train_batched(task, config, replicas)
+    assert [r.status for r in results] == ["diverged", "finished"]
+    records = results[0].records
+    first_inf = next(r["step"] for r in records if math.isinf(r["weight_norm_sq"]))
+    assert results[0].steps == first_inf == records[-1]["step"] < 20  # ended at the first infinite norm
+    assert all(math.isfinite(r["train_loss"]) for r in records[1:])  # the loss alone never told (step 0: none)
+    assert_same_runs(results, task, config, replicas)

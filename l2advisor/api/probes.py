@@ -177,10 +177,9 @@ def _dataset(data: Any) -> Any:
 
 def _seeds(seeds: Any) -> tuple[int, ...]:
     """A sequence of whole numbers, e.g. (0, 1); one seed is (0,), not 0."""
-    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
-        raise _input_error(f"seeds must be a sequence of whole numbers such as (0, 1), got {seeds!r}.")
-    values = tuple(seeds)
-    if not values or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in values):
+    values = _sequence(seeds, "seeds", "whole numbers such as (0, 1)",
+                       lambda s: isinstance(s, numbers.Integral) and not isinstance(s, bool))
+    if not values:
         raise _input_error(f"seeds must be a sequence of whole numbers such as (0, 1), got {seeds!r}.")
     return tuple(int(s) for s in values)
 
@@ -189,11 +188,16 @@ def _lambdas(lambdas: Any) -> tuple[float, ...]:
     """A sequence of numbers, e.g. (0.1, 0.05); one lam is (0.1,), not 0.1 (their range: check_settings)."""
     if lambdas is None:
         return ()
-    iterable = not isinstance(lambdas, (str, bytes)) and hasattr(lambdas, "__iter__")
-    values = tuple(lambdas) if iterable else ()
-    if not iterable or not all(_is_number(v) for v in values):
-        raise _input_error(f"lambdas must be a sequence of numbers such as (0.1, 0.05), got {lambdas!r}.")
-    return tuple(float(v) for v in values)
+    return tuple(float(v) for v in _sequence(lambdas, "lambdas", "numbers such as (0.1, 0.05)", _is_number))
+
+
+def _sequence(value: Any, keyword: str, what: str, item_ok: Callable[[Any], bool]) -> tuple[Any, ...]:
+    """`value` as a tuple when it is a sequence (a list, a tuple, an array: not text) whose items pass
+    `item_ok`; else one InputError naming `keyword`."""
+    values = tuple(value) if not isinstance(value, (str, bytes)) and hasattr(value, "__iter__") else None
+    if values is None or not all(item_ok(v) for v in values):
+        raise _input_error(f"{keyword} must be a sequence of {what}, got {value!r}.")
+    return values
 
 
 def _check_numbers(**values: Any) -> None:

@@ -43,12 +43,15 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+COMMAND_LIMIT_S = 180  # one command that runs longer is recorded as a failure and the next model runs
+
+
 def cli(args: list[str]) -> tuple[dict[str, Any], float]:
     """`python -m l2advisor ARGS --json` from this checkout: its JSON and wall seconds."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "l2advisor", *args, "--json"], capture_output=True, text=True,
-                          env=env, cwd=ROOT)
+                          env=env, cwd=ROOT, timeout=COMMAND_LIMIT_S)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"l2advisor {' '.join(args[:2])} exited {done.returncode}: {done.stderr.strip()[-800:]}")
@@ -97,6 +100,9 @@ def table(rows: list[dict[str, Any]]) -> str:
              "| replica-steps/s stacked | budget run wall s | budget run steps/s | probe cost (budget runs) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['model']} | failed: {r['error'][:200]} |" + " |" * 7)
+            continue
         lines.append(f"| {r['model']} | {r['probe_steps']:,} | {r['stacked_wall_s']:.1f} ({r['stacked_training_s']:.1f}) "
                      f"| {r['single_wall_s']:.1f} ({r['single_training_s']:.1f}) | {r['stacking_speedup']:.2f}x "
                      f"| {r['replica_steps_per_s']:,.0f} | {r['budget_run_wall_s']:.1f} "
@@ -123,7 +129,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for i, name in enumerate(names):
             log(f"{name}:")
-            rows.append(measure(name, MODELS[name], budget, args.device, Path(tmp) / str(i)))
+            try:
+                rows.append(measure(name, MODELS[name], budget, args.device, Path(tmp) / str(i)))
+            except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as error:  # one model's
+                log(f"  failed: {error}")  # failure is a figure to report; the other models still run
+                rows.append({"model": name, "error": str(error)})
             if args.json:  # after each model: a run stopped at its time limit keeps what it measured
                 args.json.write_text(json.dumps({"torch_device": what, "rows": rows}, indent=1))
     print(f"On {what} ({args.device}), budget {budget:,} steps, each a separate command:")

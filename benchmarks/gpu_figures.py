@@ -82,6 +82,7 @@ def measure(name: str, model: Path, budget: int, device: str, work: Path) -> dic
             "single_wall_s": single["wall_s"], "single_training_s": single["training_s"],
             "stacking_speedup": single["training_s"] / stacked["training_s"],
             "replica_steps_per_s": stacked["steps"] / stacked["training_s"], "advised_lam": lam,
+            "verdict": advice.get("verdict"),
             "budget_run_wall_s": wall, "budget_run_steps_per_s": budget / run["seconds"],
             "cost_budget_runs": stacked["wall_s"] / wall}
 

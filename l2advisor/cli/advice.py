@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from l2advisor.cli.app import app, handle_errors
+from l2advisor.cli.app import app, handle_errors, start_up_done
 
 
 @app.command()
@@ -31,6 +31,7 @@ def recommend(
     """The weight decay to train with for a budget, from the probes (writes fit.json and advice.json)."""
     from l2advisor.cli.advising import recommend_command
 
+    start_up_done()
     recommend_command(run_dir, budget, unit, lr, as_json, autol2, lr_schedule, warmup)
 
 
@@ -43,4 +44,5 @@ def report(
     """PNG figures (curves on the tau clock, t* fit, plateau, collapsed curve) and report.md."""
     from l2advisor.cli.report_run import report_command
 
+    start_up_done()
     report_command(run_dir, out_dir)

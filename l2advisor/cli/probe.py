@@ -23,6 +23,7 @@ from l2advisor.cli.app import (
     parse_floats,
     parse_ints,
     say_notes,
+    start_up_done,
     use_threads_for,
     worker_threads_for,
 )
@@ -160,6 +161,7 @@ def probe(
     say_notes(spec)
     torch_device = resolve_device(device)
     task = build_task(spec)
+    start_up_done()  # torch, the model file and its data are loaded
     workers = worker_jobs(jobs or 0, parse_devices(devices), backend)
     per_worker, said = worker_threads_for(task, threads, workers, backend) if workers else (None, "")
     err.print(f"[dim]Threads: {said or use_threads_for(task, threads)}[/]", highlight=False)

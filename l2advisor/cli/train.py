@@ -30,6 +30,7 @@ from l2advisor.cli.app import (
     handle_errors,
     out,
     say_notes,
+    start_up_done,
     use_threads_for,
 )
 from l2advisor.cli.budget import (
@@ -213,6 +214,7 @@ def train_command(
     # (--advise --autol2: checked now with the defaults, then set from the probes' advice below)
     torch_device = resolve_device(device)
     task = build_task(spec)
+    start_up_done()  # torch, the model file and its data are loaded
     err.print(f"[dim]Threads: {use_threads_for(task, threads)}[/]", highlight=False)
     if (note := small_set_note(task.train_size, spec.batch_size)) is not None:
         err.print(f"[yellow]{note}[/]", highlight=False)

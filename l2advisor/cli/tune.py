@@ -22,6 +22,7 @@ from l2advisor.cli.app import (
     handle_errors,
     out,
     say_notes,
+    start_up_done,
     use_threads_for,
 )
 from l2advisor.cli.tables import Column, fitted_table, step_bars
@@ -121,6 +122,7 @@ def spec_and_config(model_file: Path, budget: float, unit: str, eval_every: int 
     say_notes(spec)
     torch_device = resolve_device(device)
     task = build_task(spec)
+    start_up_done()  # torch, the model file and its data are loaded
     steps = budget_steps(budget, unit, task.train_size, spec.batch_size)
     every = eval_every if eval_every is not None else max(1, steps // 100)
     if not 1 <= every <= steps:  # beyond the budget only the last step would count

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from l2advisor.api.probes import ProbeResults, check_path
+from l2advisor.api.probes import ProbeResults, check_path, on_off
 from l2advisor.api.words import api_lines, speaks_api
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.budget import UNITS
@@ -78,6 +78,7 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
     the constant-lr steps T_eff = sum lr_t / lr that reach the run's tau. `budget` defaults to
     the one given to `probe` (from its results, or from the run directory). With `write`, writes fit.json and advice.json into the run
     directory, as `l2advisor recommend` does."""
+    write = on_off("write", write)
     results, curves, run_dir = _load(results_or_run_dir)
     if budget is None:  # the budget given to `probe`: on its results, or in the run directory's header
         if unit != "steps":  # that budget was recorded in steps: a unit of its own would be ignored

@@ -112,6 +112,8 @@ def probe(
     if isinstance(batch_replicas, bool) or not isinstance(batch_replicas, numbers.Integral) or batch_replicas < 1:
         raise _input_error(f"batch_replicas must be a whole number >= 1, got {batch_replicas!r}.")
     check_progress(progress)
+    early_stop = on_off("early_stop", early_stop, none_ok=True)
+    batched, force = on_off("batched", batched), on_off("force", force)
     budget_steps = _budget(budget)
     lambdas = _lambdas(lambdas)
     _check_numbers(tolerance=tolerance, probe_budget=probe_budget)
@@ -209,6 +211,17 @@ def _check_numbers(**values: Any) -> None:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def on_off(keyword: str, value: Any, none_ok: bool = False) -> Any:
+    """An on/off keyword as a bool (numpy's too; None where `none_ok`): "no" is refused, not read as on."""
+    import numpy as np
+
+    if none_ok and value is None:
+        return None
+    if not isinstance(value, (bool, np.bool_)):
+        raise _input_error(f"{keyword} must be {'True, False or None' if none_ok else 'True or False'}, got {value!r}.")
+    return bool(value)
 
 
 def check_path(keyword: str, value: Any) -> None:

@@ -19,3 +19,9 @@ class RunFailed(L2AdvisorError):
     """A run that started but could not produce its result: exit code 1."""
 
     exit_code = 1
+
+
+class AutoL2ArgumentError(InputError, ValueError):
+    """A bad argument to AutoL2 (its settings, `step`'s values, a `state_dict`): an InputError like
+    the rest of the API's refusals, and a ValueError as AutoL2 raised before (`except ValueError`
+    keeps catching it)."""

@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from l2advisor.errors import AutoL2ArgumentError
 from l2advisor.science.autol2_setup import AUTOL2_DECAY, AUTOL2_LAM_MIN_RATIO, AUTOL2_REFRACTORY_TAU
 from l2advisor.training.autol2_args import (
     finite_number,
@@ -103,6 +104,9 @@ class AutoL2:
     biases and norm scales), and refuses groups mixing them with larger ones; or a list of
     group indices. Managed groups get ``weight_decay = lam0``
     at construction; the tau clock reads the lr of the first managed group.
+
+    A bad argument (here, to `step` or to `load_state_dict`) raises
+    `l2advisor.errors.AutoL2ArgumentError`: an InputError, as the rest of the API, and a ValueError.
     """
 
     def __init__(
@@ -134,7 +138,7 @@ class AutoL2:
         self.smoothing = smoothing_setting(smoothing)
         self.lam_min = lam0 * AUTOL2_LAM_MIN_RATIO if lam_min is None else finite_number("lam_min", lam_min, low=0.0)
         if self.lam_min > lam0:
-            raise ValueError(f"lam_min ({self.lam_min}) must not exceed lam0 ({lam0}).")
+            raise AutoL2ArgumentError(f"lam_min ({self.lam_min}) must not exceed lam0 ({lam0}).")
         self._lam = lam0  # weight_decay in force for the next optimizer step
         self._tau = 0.0  # sum of lr_t * lam_t over the steps taken
         self._step = 0  # optimizer steps taken (calls to step)
@@ -188,7 +192,7 @@ class AutoL2:
             lr = float(self.optimizer.param_groups[self.groups[0]]["lr"])
         elif isinstance(lr, (bool, str, bytes)) or not isinstance(lr, numbers.Real) or \
                 not (math.isfinite(float(lr)) and float(lr) >= 0):  # 0: a warmup's first step
-            raise ValueError(f"AutoL2.step: lr must be a finite number >= 0, got {lr!r}.")
+            raise AutoL2ArgumentError(f"AutoL2.step: lr must be a finite number >= 0, got {lr!r}.")
         loss, accuracy = measurement("loss", loss), measurement("accuracy", accuracy)
         self._tau += float(lr) * self._lam  # the step just taken shrank weights by lr*lam
         self._step += 1
@@ -246,9 +250,9 @@ class AutoL2:
         """Restore a `state_dict` (configuration included) and rewrite weight_decay."""
         if not isinstance(state, dict) or "version" not in state or "config" not in state:
             keys = sorted(state)[:6] if isinstance(state, dict) else type(state).__name__
-            raise ValueError(f"not an AutoL2 state_dict (it has no 'version' and 'config'; got {keys}).")
+            raise AutoL2ArgumentError(f"not an AutoL2 state_dict (it has no 'version' and 'config'; got {keys}).")
         if state.get("version") != STATE_VERSION:
-            raise ValueError(
+            raise AutoL2ArgumentError(
                 f"AutoL2 state version {state.get('version')!r} is not {STATE_VERSION}: "
                 "it was saved by another l2advisor version."
             )

@@ -1,7 +1,8 @@
 """AutoL2's checks of its arguments and of what `step` is fed (autol2.py uses them).
 
-Each raises ValueError with one sentence a user can act on; `warn_if_coupled` warns instead, for
-an optimizer whose weight_decay is not a shrink of lr*lam per step.
+Each raises AutoL2ArgumentError (an InputError, as the rest of the API raises, and a ValueError)
+with one sentence a user can act on; `warn_if_coupled` warns instead, for an optimizer whose
+weight_decay is not a shrink of lr*lam per step.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import torch
 
+from l2advisor.errors import AutoL2ArgumentError
 from l2advisor.training.stall_signal import Smoothing
 
 
@@ -28,7 +30,7 @@ def measurement(name: str, value: object) -> float | None:
     if value is None:
         return None
     if isinstance(value, (str, bytes)):  # float("1.0") would pass: a mix-up to say, not to parse
-        raise ValueError(f"AutoL2.step: {name} must be a number, got {value!r}.")
+        raise AutoL2ArgumentError(f"AutoL2.step: {name} must be a number, got {value!r}.")
     number = float(value)  # type: ignore[arg-type]
     return None if math.isnan(number) else number
 
@@ -50,17 +52,17 @@ def warn_if_coupled(optimizer: torch.optim.Optimizer) -> None:
 def finite_number(name: str, value: float, low: float, low_ok: bool = True) -> float:
     """A finite real number >= low (> low when not low_ok), as float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {value!r}.")
+        raise AutoL2ArgumentError(f"{name} must be a number, got {value!r}.")
     value = float(value)
     if not math.isfinite(value) or value < low or (value == low and not low_ok):
         bound = f">= {low:g}" if low_ok else f"> {low:g}"
-        raise ValueError(f"{name} must be finite and {bound}, got {value!r}.")
+        raise AutoL2ArgumentError(f"{name} must be finite and {bound}, got {value!r}.")
     return value
 
 
 def positive_count(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+        raise AutoL2ArgumentError(f"{name} must be an integer >= 1, got {value!r}.")
     return int(value)
 
 
@@ -69,6 +71,6 @@ def smoothing_setting(value: Smoothing) -> Smoothing:
         return value
     if isinstance(value, float) and 0.0 < value < 1.0:
         return value
-    raise ValueError(
+    raise AutoL2ArgumentError(
         f"smoothing must be 'none', 'mean' or an EMA coefficient in (0, 1), got {value!r}."
     )

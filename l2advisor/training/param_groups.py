@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from l2advisor.errors import AutoL2ArgumentError
+
 GroupSpec = str | Sequence[int]  # "all" | "nonzero" | "exclude_1d" | group indices
 
 
@@ -33,7 +35,7 @@ def split_decay_groups(
     for item in params:
         p = item[1] if isinstance(item, tuple) else item
         if not isinstance(p, torch.Tensor):
-            raise ValueError(f"split_decay_groups expected parameters, got {type(p).__name__}.")
+            raise AutoL2ArgumentError(f"split_decay_groups expected parameters, got {type(p).__name__}.")
         if p.requires_grad:
             (undecayed if p.ndim <= 1 else decayed).append(p)
     groups = [{"params": decayed, "weight_decay": float(weight_decay)}]
@@ -45,7 +47,7 @@ def resolve_groups(optimizer: torch.optim.Optimizer, spec: GroupSpec) -> list[in
     """The indices of the param groups AutoL2 manages (see the class docstring)."""
     groups = getattr(optimizer, "param_groups", None)
     if not groups or not all("lr" in g for g in groups):
-        raise ValueError("optimizer must be a torch optimizer with param groups that have 'lr'.")
+        raise AutoL2ArgumentError("optimizer must be a torch optimizer with param groups that have 'lr'.")
     n = len(groups)
     if spec == "all":
         chosen = list(range(n))
@@ -54,20 +56,20 @@ def resolve_groups(optimizer: torch.optim.Optimizer, spec: GroupSpec) -> list[in
     elif spec == "exclude_1d":
         chosen = [i for i, g in enumerate(groups) if not only_1d(g["params"], i)]
     elif isinstance(spec, str) or not all(isinstance(i, int) for i in spec):
-        raise ValueError(
+        raise AutoL2ArgumentError(
             f"param_groups must be 'all', 'nonzero', 'exclude_1d' or a list of "
             f"group indices, got {spec!r}."
         )
     else:
         chosen = sorted(set(spec))
         if len(chosen) != len(spec) or any(not 0 <= i < n for i in chosen):
-            raise ValueError(f"param_groups {list(spec)} must be distinct indices in [0, {n}).")
+            raise AutoL2ArgumentError(f"param_groups {list(spec)} must be distinct indices in [0, {n}).")
     if not chosen:
         hint = ("; every group has weight_decay 0 (split_decay_groups(model) leaves both at 0 unless "
                 "given weight_decay=...): use param_groups='exclude_1d'") if spec == "nonzero" else ""
-        raise ValueError(f"param_groups={spec!r} leaves no param group for AutoL2 to manage{hint}.")
+        raise AutoL2ArgumentError(f"param_groups={spec!r} leaves no param group for AutoL2 to manage{hint}.")
     if any("weight_decay" not in groups[i] for i in chosen):  # LBFGS, Rprop: lam would be written, never read
-        raise ValueError(f"{type(optimizer).__name__} has no weight_decay setting, so AutoL2's lam "
+        raise AutoL2ArgumentError(f"{type(optimizer).__name__} has no weight_decay setting, so AutoL2's lam "
                          "would change nothing; use an optimizer with weight decay (SGD or AdamW).")
     return chosen
 
@@ -75,7 +77,7 @@ def resolve_groups(optimizer: torch.optim.Optimizer, spec: GroupSpec) -> list[in
 def only_1d(params: list[torch.Tensor], index: int) -> bool:
     small = [p.ndim <= 1 for p in params]
     if any(small) and not all(small):
-        raise ValueError(
+        raise AutoL2ArgumentError(
             f"param group {index} mixes 1-D and larger parameters; build the "
             f"groups with split_decay_groups() to exclude the 1-D ones."
         )

@@ -7,6 +7,7 @@ probes) comes back in `Recommendation.warnings`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +78,8 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
     or "step", after `warmup` steps of ramp) as `l2advisor recommend --lr-schedule` advises: for
     the constant-lr steps T_eff = sum lr_t / lr that reach the run's tau. `budget` defaults to
     the one given to `probe` (from its results, or from the run directory). With `write`, writes fit.json and advice.json into the run
-    directory, as `l2advisor recommend` does."""
+    directory, as `l2advisor recommend` does, advice.json with the AutoL2 settings (its "autol2"
+    entry, as `recommend --autol2` writes it) that the callbacks' `from_advice` read."""
     write = on_off("write", write)
     results, curves, run_dir = _load(results_or_run_dir)
     if budget is None:  # the budget given to `probe`: on its results, or in the run directory's header
@@ -98,11 +100,13 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
     if write and run_dir is not None:
         write_json(run_dir / FIT_FILE, fit_to_dict(fit))
     advice, cfg = advise(fit, steps, lr, results.momentum), autol2_config(fit, steps, lr, momentum=results.momentum)
+    cfg = dataclasses.replace(cfg, budget_steps=run_steps)  # as `recommend --autol2`: AutoL2 runs the real run
     if write and run_dir is not None:
         scheduled = steps != run_steps or lr_schedule != "constant"  # for `report`: the run, not its T_eff
         schedule = {"lr_schedule": lr_schedule, "warmup": int(warmup), "run_steps": run_steps} if scheduled else {}
         write_json(run_dir / ADVICE_FILE, {**advice_to_dict(advice), "caveats": caveats(fit, advice),
-                                           "budget": budget, "unit": unit, "run_dir": str(run_dir), **schedule})
+                                           "budget": budget, "unit": unit, "run_dir": str(run_dir), **schedule,
+                                           "autol2": cfg.to_dict()})  # what the callbacks' from_advice read
     return Recommendation(weight_decay=advice.weight_decay, interval=advice.interval, verdict=advice.verdict,
                           lr=advice.lr, budget_steps=advice.budget_steps, predicted_metric=advice.predicted_metric,
                           predicted_peak_step=advice.predicted_peak_step, extrapolated=advice.extrapolated,

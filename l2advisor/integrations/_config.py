@@ -21,8 +21,8 @@ ADVICE_FILE = "advice.json"  # as `l2advisor recommend` writes it into the run d
 def settings_from_advice(advice: Any) -> dict[str, Any]:
     """AutoL2 keywords from `l2advisor.recommend(...)` (a Recommendation: its `.autol2` always
     holds them), that `.autol2` (an AutoL2Advice), its dict, or advice.json /
-    `recommend --json` output, which carry an "autol2" entry only when `--autol2` was given, or
-    the path of such a file (a run directory: its advice.json)."""
+    `recommend --json` output, which carry an "autol2" entry when `l2advisor.recommend` wrote them
+    or `--autol2` was given, or the path of such a file (a run directory: its advice.json)."""
     advice = _loaded(advice)
     source = _autol2_part(advice)
     if hasattr(source, "to_dict"):

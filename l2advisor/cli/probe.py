@@ -19,6 +19,7 @@ from l2advisor.cli.app import (
     catch_interrupt,
     err,
     handle_errors,
+    list_items,
     out,
     parse_floats,
     parse_ints,
@@ -52,7 +53,6 @@ if TYPE_CHECKING:  # torch: imported inside the commands, so that `--help` never
     from l2advisor.probing.budget import BudgetPlan
     from l2advisor.probing.plan import ProbeRun, ProbeSettings
     from l2advisor.training.train import TrainConfig
-
 
 
 BATCH_REPLICAS = 8  # most replicas trained in one stack: --batch-replicas' default, and --advise's
@@ -155,6 +155,7 @@ def probe(
         raise InputError(f"--batch-replicas must be at least 1, got {batch_replicas}.")
     from l2advisor.probing.parallel import parse_devices, worker_jobs
 
+    list_items(devices or "", "--devices")  # `cuda:0,,cuda:1` is a slip, not two devices
     for each in parse_devices(devices) or []:  # a GPU that is not here: said before anything runs
         resolve_device(each)
     spec = load_spec(model_file, overrides)

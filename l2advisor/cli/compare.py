@@ -78,7 +78,7 @@ def compare(
     """
     from l2advisor.modelfile.task import build_test_set
     from l2advisor.probing.probe import check_seeds, check_settings
-    from l2advisor.probing.settings import probe_settings
+    from l2advisor.probing.settings import check_ladder_flags, probe_settings
     from l2advisor.training.lr_schedules import SCHEDULES
     from l2advisor.training.train import resolve_device
     from l2advisor.tuning.compare import RUNS_FILE, CompareSettings, Comparison, extends
@@ -99,6 +99,8 @@ def compare(
         raise InputError(f"--default-lam must be a finite number >= 0, got {default_lam!r}.")
     if unit == "steps" and not 0 <= warmup < budget:  # before the model file runs, when it can be said
         raise InputError(f"--warmup must be a whole number of steps in [0, {budget:g}) (the budget), got {warmup}.")
+    check_ladder_flags(horizon=horizon)  # before the model file runs, with the study's flags
+    study = study_settings(trials, lam_low, lam_high, False, pruner, sampler_seed)
     overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
     spec, task, config = spec_and_config(model_file, budget, unit, eval_every, 0, device, overrides, threads)
     budget = config.max_steps  # in steps from here on
@@ -108,8 +110,7 @@ def compare(
                               budget_steps=None if probe_budget else budget, n_val=len(task.val),
                               batch_size=spec.batch_size, horizon=horizon, probe_budget=probe_budget)
     check_settings(probe, task)
-    settings = CompareSettings(budget, trials, tuple(range(seeds)), config.eval_every, probe,
-                               study_settings(trials, lam_low, lam_high, False, pruner, sampler_seed), default_lam,
+    settings = CompareSettings(budget, trials, tuple(range(seeds)), config.eval_every, probe, study, default_lam,
                                lr_schedule, warmup)
     run_dir = out_dir or Path("runs") / spec.name / "compare"
     test = build_test_set(spec)

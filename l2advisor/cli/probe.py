@@ -133,6 +133,7 @@ def probe(
     overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
     from l2advisor.modelfile.spec import load_spec
     from l2advisor.probing.parallel import check_backend
+    from l2advisor.probing.settings import check_ladder_flags
 
     check_unit_has_budget(budget, unit, "the default ladder, which is not sized for a budget")
     # the lists, parsed before the model file runs: a typo in them is said before anything else
@@ -144,6 +145,8 @@ def probe(
         refuse_hand_ladder(lambdas=lam_list, lrs=lr_list, lam_max=lam_max, probe_budget=probe_budget,
                            factor=factor)  # before the model file runs
         refuse_early_stop(early_stop)
+    check_ladder_flags(lrs=lr_list, lambdas=lam_list, horizon=horizon, factor=factor, probe_budget=probe_budget,
+                       lam_max=lam_max, tolerance=tolerance)  # the ranges no model file is needed for
     check_backend(backend, scheduler)
     if jobs is not None and jobs < 1:  # before anything is written (0 was taken for the default)
         raise InputError(f"--jobs must be at least 1, got {jobs}.")

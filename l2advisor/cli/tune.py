@@ -197,11 +197,11 @@ def tune(
 
     if storage is None:  # the study's file goes in --out: a file there is --out's mistake, not the storage's
         refuse_unusable_out(out_dir)
+    settings = study_settings(trials, lam_low, lam_high, include_zero, pruner, sampler_seed)  # before the model file
     spec, task, config = spec_and_config(model_file, budget, unit, eval_every, seed, device,
                                           {"lr": lr, "batch_size": batch_size, "momentum": momentum,
                                            "optimizer": optimizer}, threads)
     budget = config.max_steps  # in steps from here on (the study's name, the bars)
-    settings = study_settings(trials, lam_low, lam_high, include_zero, pruner, sampler_seed)
     run_dir = out_dir or Path("runs") / spec.name
     url = storage or default_storage(run_dir)
     name = study_name or f"{spec.name}-T{budget}-seed{seed}"

@@ -91,7 +91,6 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
     from l2advisor.cli.advice_panel import advice_panel
     from l2advisor.cli.advising import make_recommendation
     from l2advisor.cli.autol2_advice import autol2_panel
-    from l2advisor.cli.budget import budget_words
     from l2advisor.cli.probe import BATCH_REPLICAS, probe_into, probe_outcome, say_follow_up
     from l2advisor.cli.probe_view import report_failures, summary_table
     from l2advisor.probing.settings import probe_settings
@@ -100,8 +99,7 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
                                     batch_size=spec.batch_size)
     path, runs, every, _ = probe_into(spec, task, settings, plan, run_dir, device, force=False,
                                       probe_budget_given=False, replicas=BATCH_REPLICAS, model_file=spec.path,
-                                      overrides=overrides, restart_if_stale=force,
-                                      budget_text=budget_words(budget[0], budget[1], steps))
+                                      overrides=overrides, restart_if_stale=force, budget=budget)
     states, rows, extra = probe_outcome(path, runs, every, settings.tolerance)
     err.print(summary_table(rows, spec.metric_name, console=err))
     say_follow_up(extra)

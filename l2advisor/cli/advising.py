@@ -22,7 +22,7 @@ from rich.markup import escape
 from l2advisor.cli.advice_panel import advice_panel
 from l2advisor.cli.app import err, out
 from l2advisor.cli.autol2_advice import autol2_flags, autol2_snippet, print_autol2
-from l2advisor.cli.budget import budget_steps, check_unit_has_budget
+from l2advisor.cli.budget import budget_steps, budget_words, check_unit_has_budget, sized_for
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.reporting.data import run_peak_step
@@ -115,13 +115,16 @@ def _budget(results: Results, budget: float, unit: str) -> int:
     return budget_steps(budget, unit, size or 1, batch or 1)
 
 
-def _sized_for(results: Results, run_dir: Path) -> float:
-    """The budget (steps) `probe --budget` sized these probes for, said on stderr; none: exit 2."""
+def _sized_for(results: Results, run_dir: Path) -> tuple[float, str]:
+    """The budget `probe --budget` sized these probes for, in the unit it was given (`sized_for`),
+    said on stderr; none: exit 2."""
     sized = ((results.header.get("settings", {}).get("probe") or {}).get("budget_steps"))
     if not isinstance(sized, int) or sized < 1:
         raise InputError(f"Give --budget: the probes in {run_dir} were not sized for a budget (`probe` without --budget).")
-    err.print(f"No --budget: advising for the {sized} steps the probes were sized for.", highlight=False)
-    return float(sized)
+    budget, unit = sized_for(results.header, sized)
+    err.print(f"No --budget: advising for the {budget_words(budget, unit, sized)} the probes were sized for.",
+              highlight=False)
+    return budget, unit
 
 
 def _check_schedule(name: str, warmup: int, steps: int) -> bool:
@@ -183,7 +186,7 @@ def make_recommendation(run_dir: Path, budget: float | None, unit: str, lr: floa
         raise InputError(f"--budget must be a finite number > 0, got {budget!r}.")
     results, curves, fit, (missing, failed) = load_and_fit(run_dir)
     if budget is None:
-        budget = _sized_for(results, run_dir)
+        budget, unit = _sized_for(results, run_dir)
     steps = _budget(results, budget, unit)
     scheduled = _check_schedule(lr_schedule, warmup, steps)
     # a schedule is advised as its constant-lr equivalent on the tau clock: T_eff = sum_t lr_t / lr

@@ -118,7 +118,6 @@ def probe(
     from l2advisor.cli.budget import (
         budget_flags,
         budget_steps,
-        budget_words,
         check_budget,
         check_unit_has_budget,
         refuse_unusable_out,
@@ -183,7 +182,7 @@ def probe(
             spec, task, settings, plan, run_dir, str(torch_device), force=force,
             probe_budget_given=probe_budget is not None, replicas=batch_replicas if batched else 1,
             jobs=jobs or 0, devices=devices, backend=backend, scheduler=scheduler, model_file=model_file,
-            overrides=overrides, budget_text=None if steps is None else budget_words(budget, unit, steps),
+            overrides=overrides, budget=None if steps is None else (budget, unit),
             threads=per_worker)
         states, rows, extra = probe_outcome(path, runs, every, settings.tolerance)
     if as_json:
@@ -202,7 +201,7 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
                device: str, *, force: bool, probe_budget_given: bool, replicas: int, jobs: int = 0,
                devices: str | None = None, backend: str = "loky", scheduler: str | None = None,
                model_file: Path, overrides: dict[str, Any], restart_if_stale: bool = False,
-               budget_text: str | None = None, threads: int | None = None
+               budget: tuple[float, str] | None = None, threads: int | None = None
                ) -> tuple[Path, list[ProbeRun], list[ProbeRun], float]:
     """Run the planned probes into `run_dir` (finished ones reused, a follow-up round when the
     verdict needs it), progress on stderr: what `l2advisor probe` and `train --advise` share.
@@ -210,8 +209,9 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
     seconds spent training and evaluating. Ctrl-C: says how to resume and exits 130.
     `restart_if_stale` (train --advise --force): probes that cannot be reused (other settings,
     an edited model file) start over; reusable ones, re-sized for another budget, are kept.
-    `budget_text`: the budget as the user gave it, for the sizing line (else its steps);
+    `budget`: a sized plan's budget as the user gave it (value, unit), for the sizing line and the header;
     `threads`: torch threads of each worker process (None: the cores divided among the jobs)."""
+    from l2advisor.cli.budget import budget_words, record_sized_for
     from l2advisor.probing.budget import sizing_note
     from l2advisor.probing.follow_up import run_with_follow_up, with_follow_up
     from l2advisor.probing.plan import pending
@@ -224,6 +224,9 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
     from l2advisor.runs.rundir import PROBES_FILE, results_path
 
     runs, base, header = prepare_probes(spec, task, settings, device)
+    if budget is not None:  # the header keeps the budget as given, for `recommend` without --budget
+        record_sized_for(header, budget, settings.budget_steps)
+    budget_text = None if budget is None else budget_words(*budget, settings.budget_steps)
     for note in hand_ladder_notes(settings, probe_budget_given):
         err.print(f"[yellow]{escape(note)}[/]", highlight=False)
     path = results_path(run_dir, PROBES_FILE)

@@ -77,8 +77,8 @@ def compare(
     All on one model file, budget and data order: the advisor (probes + runs at its lam), AutoL2, a default weight decay, lam = 0, and an Optuna study whose best lam is re-run on the same seeds. Writes compare.json and compare.png; re-running resumes.
     """
     from l2advisor.modelfile.task import build_test_set
-    from l2advisor.probing.probe import check_seeds, check_settings
-    from l2advisor.probing.settings import check_ladder_flags, probe_settings
+    from l2advisor.probing.probe import check_ladder_flags, check_seeds, check_settings
+    from l2advisor.probing.settings import probe_settings
     from l2advisor.training.lr_schedules import SCHEDULES
     from l2advisor.training.train import resolve_device
     from l2advisor.tuning.compare import RUNS_FILE, CompareSettings, Comparison, extends

@@ -132,7 +132,7 @@ def probe(
     overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
     from l2advisor.modelfile.spec import load_spec
     from l2advisor.probing.parallel import check_backend
-    from l2advisor.probing.settings import check_ladder_flags
+    from l2advisor.probing.probe import check_ladder_flags
 
     check_unit_has_budget(budget, unit, "the default ladder, which is not sized for a budget")
     # the lists, parsed before the model file runs: a typo in them is said before anything else

@@ -35,20 +35,28 @@ def check_seeds(seeds: Sequence[int], option: str = "--seeds") -> None:
                          "write them); give each value once.")
 
 
+def check_ladder_flags(*, lrs: Sequence[float] = (), lambdas: Sequence[float] = (), horizon: float | None = None,
+                       factor: float = 2.0, probe_budget: int | None = None, lam_max: float | None = None,
+                       tolerance: float = 0.005) -> None:
+    """The ranges that need no model file: the command line says them before the model file
+    runs, and `check_settings` asks them again for the API."""
+    for name, values in (("--lrs", lrs), ("--lambdas", lambdas)):
+        if bad := [value for value in values if not (math.isfinite(value) and value > 0)]:
+            raise InputError(f"{name} must be finite numbers > 0, got {bad[0]!r}.")
+    for name, value in (("--horizon", horizon), ("--probe-budget", probe_budget), ("--lam-max", lam_max)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise InputError(f"{name} must be a finite number > 0, got {value!r}.")
+    if not (math.isfinite(factor) and factor > 1):
+        raise InputError(f"--factor must be a finite number > 1, got {factor!r}.")
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise InputError(f"--tolerance must be a finite number >= 0, got {tolerance!r}.")
+
+
 def check_settings(settings: ProbeSettings, task: Task) -> None:
     """Ranges: positive finite numbers, a horizon and budget that allow one evaluation."""
-    for name, values in (("--lrs", settings.lrs), ("--lambdas", settings.lambdas or ())):
-        for value in values:
-            if not (math.isfinite(value) and value > 0):
-                raise InputError(f"{name} must be finite numbers > 0, got {value!r}.")
-    lam_max = 1.0 if settings.lam_max is None else settings.lam_max  # 0 is not "the default"
-    for name, value in (("--horizon", settings.horizon), ("--probe-budget", settings.probe_budget),
-                        ("--factor", settings.factor - 1.0), ("--lam-max", lam_max)):
-        if not (math.isfinite(value) and value > 0):
-            shown = settings.factor if name == "--factor" else value
-            raise InputError(f"{name} must be a finite number > {1 if name == '--factor' else 0}, got {shown!r}.")
-    if not (math.isfinite(settings.tolerance) and settings.tolerance >= 0):
-        raise InputError(f"--tolerance must be a finite number >= 0, got {settings.tolerance!r}.")
+    check_ladder_flags(lrs=settings.lrs, lambdas=settings.lambdas or (), horizon=settings.horizon,
+                       factor=settings.factor, probe_budget=settings.probe_budget, lam_max=settings.lam_max,
+                       tolerance=settings.tolerance)  # lam_max None: the default (0 is refused)
     check_seeds(settings.seeds)
     for what, values in (("The lams (--lambdas)", settings.lambdas or ()), ("The learning rates (--lrs)", settings.lrs)):
         shown = [str(v) if isinstance(v, int) else f"{v:g}" for v in values]  # as run ids write them: 0.001 and

@@ -52,23 +52,6 @@ def horizon_ok(horizon: object) -> bool:
         and horizon > 0
 
 
-def check_ladder_flags(*, lrs: Sequence[float] = (), lambdas: Sequence[float] = (), horizon: float | None = None,
-                       factor: float = 2.0, probe_budget: int | None = None, lam_max: float | None = None,
-                       tolerance: float = 0.005) -> None:
-    """The ranges of `check_settings` (probing/probe.py) that need no model file, in its words, for
-    the command line to say before the model file runs; `check_settings` keeps them for the API."""
-    for name, values in (("--lrs", lrs), ("--lambdas", lambdas)):
-        if bad := [value for value in values if not (math.isfinite(value) and value > 0)]:
-            raise InputError(f"{name} must be finite numbers > 0, got {bad[0]!r}.")
-    for name, value in (("--horizon", horizon), ("--probe-budget", probe_budget), ("--lam-max", lam_max)):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise InputError(f"{name} must be a finite number > 0, got {value!r}.")
-    if not (math.isfinite(factor) and factor > 1):
-        raise InputError(f"--factor must be a finite number > 1, got {factor!r}.")
-    if not (math.isfinite(tolerance) and tolerance >= 0):
-        raise InputError(f"--tolerance must be a finite number >= 0, got {tolerance!r}.")
-
-
 def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT_SEEDS,
                    budget_steps: int | None = None, n_val: int = 1000, batch_size: int = 64,
                    lrs: Sequence[float] = (), horizon: float | None = None,

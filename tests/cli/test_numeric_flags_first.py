@@ -87,7 +87,7 @@ def test_the_control_good_numbers_reach_the_model_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["probe", str(model), "--out", str(tmp_path / "run"), "--lrs", "0.1,0.05",
                                       "--factor", "3", "--horizon", "2", "--tolerance", "0"])
     assert (tmp_path / "ran.txt").exists(), result.output
-    from l2advisor.probing.settings import check_ladder_flags
+    from l2advisor.probing.probe import check_ladder_flags
 
     check_ladder_flags()  # the defaults pass
 

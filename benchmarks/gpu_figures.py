@@ -15,6 +15,11 @@ wall seconds and steps/s, and the probe's cost in budget runs (wall). Progress g
 
     python benchmarks/gpu_figures.py --json $OUT/gpu_figures.json   # 8 models, about 6 min on an H200
     python benchmarks/gpu_figures.py --device cpu --quick            # checks the script anywhere (2 models)
+    python benchmarks/gpu_figures.py --one-command --json F           # advice in one command instead
+
+`--one-command` measures, per model, `train MODEL --budget N --advise` (probes, advice and the run in
+one process: start-up and CUDA's initialisation paid once) against `train --weight-decay <its advice>`
+alone, run right after: the advice's cost on top of the run, (one - alone) / alone.
 """
 
 from __future__ import annotations
@@ -87,6 +92,31 @@ def measure(name: str, model: Path, budget: int, device: str, work: Path) -> dic
             "cost_budget_runs": stacked["wall_s"] / wall}
 
 
+def measure_one(name: str, model: Path, budget: int, device: str, work: Path) -> dict[str, Any]:
+    """`train --advise` against the run alone at its advice, both on `device`."""
+    one, one_wall = cli(["train", str(model), "--budget", str(budget), "--advise", "--out", str(work / "one"),
+                         "--device", device, "--force"])
+    lam = one["advice"]["weight_decay"]
+    log(f"  train --advise: {one_wall:.1f} s, advised {lam:.3g}")
+    alone, alone_wall = cli(["train", str(model), "--weight-decay", f"{lam:.6g}", "--budget", str(budget), "--out",
+                             str(work / "alone"), "--device", device, "--force"])
+    log(f"  the run alone: {alone_wall:.1f} s ({alone['seconds']:.1f} s loop)")
+    return {"model": name, "budget": budget, "device": device, "advised_lam": lam, "one_command_wall_s": one_wall,
+            "alone_wall_s": alone_wall, "one_command_cost": (one_wall - alone_wall) / alone_wall}
+
+
+def one_command_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| model | train --advise wall s | the run alone wall s | advice's cost (budget runs) | advised lam |",
+             "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['model']} | failed: {r['error'][:200]} |" + " |" * 3)
+            continue
+        lines.append(f"| {r['model']} | {r['one_command_wall_s']:.1f} | {r['alone_wall_s']:.1f} "
+                     f"| {r['one_command_cost']:.2f} | {r['advised_lam']:.3g} |")
+    return "\n".join(lines)
+
+
 def device_name(device: str) -> str:
     code = ("import torch, sys; d = torch.device(sys.argv[1]); "
             "print(torch.__version__, torch.cuda.get_device_name(d) if d.type == 'cuda' else 'cpu')")
@@ -118,6 +148,7 @@ def main() -> None:
     parser.add_argument("--models", default=None, help=f"comma-separated, from: {', '.join(MODELS)}")
     parser.add_argument("--quick", action="store_true", help="two models, budget 1600")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--one-command", action="store_true", help="train --advise against the run alone")
     args = parser.parse_args()
     names = args.models.split(",") if args.models else list(QUICK if args.quick else MODELS)
     unknown = [n for n in names if n not in MODELS]
@@ -131,14 +162,15 @@ def main() -> None:
         for i, name in enumerate(names):
             log(f"{name}:")
             try:
-                rows.append(measure(name, MODELS[name], budget, args.device, Path(tmp) / str(i)))
+                how = measure_one if args.one_command else measure
+                rows.append(how(name, MODELS[name], budget, args.device, Path(tmp) / str(i)))
             except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as error:  # one model's
                 log(f"  failed: {error}")  # failure is a figure to report; the other models still run
                 rows.append({"model": name, "error": str(error)})
             if args.json:  # after each model: a run stopped at its time limit keeps what it measured
                 args.json.write_text(json.dumps({"torch_device": what, "rows": rows}, indent=1))
     print(f"On {what} ({args.device}), budget {budget:,} steps, each a separate command:")
-    print(table(rows))
+    print(one_command_table(rows) if args.one_command else table(rows))
 
 
 if __name__ == "__main__":

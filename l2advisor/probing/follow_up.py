@@ -62,7 +62,14 @@ def decide_follow_up(planned: Sequence[ProbeRun], curves: Sequence[Curve], toler
     margin = above_plateau_margin(fit.b, fit.b_interval)
     return FollowUp(runs, f"At equal steps the largest lam falls {fit.above_plateau_score:.2f} thresholds below the "
                           f"smallest, near the margin of {margin:g} at which the verdict \"{fit.verdict}\" would change: "
-                          f"probing seed {seed} at each of the {len(runs)} lams to settle it.")
+                          f"probing seed {seed} at each of the {len(runs)} lams to settle it ({_added(runs, planned)}).")
+
+
+def _added(runs: Sequence[ProbeRun], planned: Sequence[ProbeRun]) -> str:
+    """What the follow-up adds to the plan's cost, in training steps (a plan sized for a budget
+    was sized without it: the user learns that the probes now cost more than the sizing said)."""
+    added, plan = sum(r.max_steps for r in runs), sum(r.max_steps for r in planned)
+    return f"{added:,} more probe steps, {added / plan:.0%} on top of the plan's {plan:,}"
 
 
 def with_follow_up(planned: Sequence[ProbeRun], results: Results | None, tolerance: float) -> list[ProbeRun]:

@@ -106,14 +106,18 @@ def measure_one(name: str, model: Path, budget: int, device: str, work: Path) ->
 
 
 def one_command_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| model | train --advise wall s | the run alone wall s | advice's cost (budget runs) | advised lam |",
-             "|---|---:|---:|---:|---:|"]
+    return markdown(["model", "train --advise wall s", "the run alone wall s", "advice's cost (budget runs)",
+                     "advised lam"], rows,
+                    lambda r: [f"{r['one_command_wall_s']:.1f}", f"{r['alone_wall_s']:.1f}",
+                               f"{r['one_command_cost']:.2f}", f"{r['advised_lam']:.3g}"])
+
+
+def markdown(columns: list[str], rows: list[dict[str, Any]], cells: Any) -> str:
+    """A markdown table: the model, then `cells(row)`; a failed model's row says why."""
+    lines = ["| " + " | ".join(columns) + " |", "|---|" + "---:|" * (len(columns) - 1)]
     for r in rows:
-        if "error" in r:
-            lines.append(f"| {r['model']} | failed: {r['error'][:200]} |" + " |" * 3)
-            continue
-        lines.append(f"| {r['model']} | {r['one_command_wall_s']:.1f} | {r['alone_wall_s']:.1f} "
-                     f"| {r['one_command_cost']:.2f} | {r['advised_lam']:.3g} |")
+        shown = [f"failed: {r['error'][:200]}"] + [""] * (len(columns) - 2) if "error" in r else cells(r)
+        lines.append("| " + " | ".join([r["model"], *shown]) + " |")
     return "\n".join(lines)
 
 
@@ -127,18 +131,14 @@ def device_name(device: str) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| model | probe steps | stacked wall s (training) | one by one wall s (training) | stacking speed-up "
-             "| replica-steps/s stacked | budget run wall s | budget run steps/s | probe cost (budget runs) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        if "error" in r:
-            lines.append(f"| {r['model']} | failed: {r['error'][:200]} |" + " |" * 7)
-            continue
-        lines.append(f"| {r['model']} | {r['probe_steps']:,} | {r['stacked_wall_s']:.1f} ({r['stacked_training_s']:.1f}) "
-                     f"| {r['single_wall_s']:.1f} ({r['single_training_s']:.1f}) | {r['stacking_speedup']:.2f}x "
-                     f"| {r['replica_steps_per_s']:,.0f} | {r['budget_run_wall_s']:.1f} "
-                     f"| {r['budget_run_steps_per_s']:,.0f} | {r['cost_budget_runs']:.2f} |")
-    return "\n".join(lines)
+    return markdown(["model", "probe steps", "stacked wall s (training)", "one by one wall s (training)",
+                     "stacking speed-up", "replica-steps/s stacked", "budget run wall s", "budget run steps/s",
+                     "probe cost (budget runs)"], rows,
+                    lambda r: [f"{r['probe_steps']:,}", f"{r['stacked_wall_s']:.1f} ({r['stacked_training_s']:.1f})",
+                               f"{r['single_wall_s']:.1f} ({r['single_training_s']:.1f})",
+                               f"{r['stacking_speedup']:.2f}x", f"{r['replica_steps_per_s']:,.0f}",
+                               f"{r['budget_run_wall_s']:.1f}", f"{r['budget_run_steps_per_s']:,.0f}",
+                               f"{r['cost_budget_runs']:.2f}"])
 
 
 def main() -> None:

@@ -195,6 +195,9 @@ def probe(
     if not as_json:
         again = "--budget STEPS" if steps is None else budget_flags(budget, unit, steps)
         err.print(f"Next: [bold]l2advisor recommend {run_dir} {again}[/]")
+        if plan is not None and plan.over_cap:  # each command pays start-up: one process pays it once
+            err.print(f"[dim]Or probe, advise and train in one process: l2advisor train {model_file} {again} "
+                      "--advise[/]", highlight=False)
 
 
 def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetPlan | None, run_dir: Path,

@@ -60,9 +60,12 @@ def test_a_budget_far_below_the_cheapest_plan_says_train_directly(tiny_model: Pa
     said = " ".join(tiny.stderr.split())
     assert tiny.exit_code == 0 and "More than the cap" in said and "the cheaper way" in said
     assert "`recommend --budget N` reuses them" in said  # what the probes are still good for
+    assert said.endswith(f"Or probe, advise and train in one process: l2advisor train {tiny_model} --budget 50 "
+                         "--advise")  # over the cap: start-up paid once
     fits = runner.invoke(app, budget_args(tiny_model, tmp_path / "b", "40000"))  # the control
     assert fits.exit_code == 0 and "the cheaper way" not in " ".join(fits.stderr.split())
     assert " ".join(fits.stderr.split()).endswith("--budget 40000")  # a budget in steps: the Next hint's steps
+    assert "--advise" not in fits.stderr  # within the cap: no other way offered
 
 
 def test_a_probe_budget_below_three_rungs_is_said(tiny_model: Path, tmp_path: Path) -> None:

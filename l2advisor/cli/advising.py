@@ -22,7 +22,7 @@ from rich.markup import escape
 from l2advisor.cli.advice_panel import advice_panel
 from l2advisor.cli.app import err, out
 from l2advisor.cli.autol2_advice import autol2_flags, autol2_snippet, print_autol2
-from l2advisor.cli.budget import budget_steps, budget_words, check_unit_has_budget, sized_for
+from l2advisor.cli.budget import budget_steps, budget_words, check_unit_has_budget
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.reporting.data import run_peak_step
@@ -31,6 +31,7 @@ from l2advisor.runs.rundir import (
     PLAN_KEY,
     ProbeGap,
     load_probe_curves,
+    sized_for,
     sized_for_warning,
     unusable_message,
 )

@@ -12,10 +12,6 @@ from l2advisor.errors import InputError
 from l2advisor.probing.budget import UNITS
 from l2advisor.runs.store import make_dir, read_results
 
-# Results header key: the budget a sized plan was made for, as the user gave it ({"value", "unit",
-# "steps"}), so that `recommend` without --budget says it in their unit; a header without it: steps.
-SIZED_FOR_KEY = "sized_for"
-
 
 def steps_per_epoch(train_size: int, batch_size: int) -> int:
     """Optimizer steps in one pass, as `l2advisor.training.batches` draws them: floor(N / batch)
@@ -106,19 +102,6 @@ def budget_steps(budget: float, unit: str, train_size: int, batch_size: int) -> 
 def budget_words(budget: float, unit: str, steps: int) -> str:
     """The budget as the user gave it, with its steps: "4600 steps", or "100 epochs (4600 steps)"."""
     return f"{steps} steps" if unit == "steps" else f"{budget:.12g} epochs ({steps} steps)"
-
-
-def record_sized_for(header: dict, budget: tuple[float, str], steps: int) -> None:
-    """Write into a probe header the budget (value, unit) its plan of `steps` was sized for."""
-    header[SIZED_FOR_KEY] = {"value": float(budget[0]), "unit": budget[1], "steps": steps}
-
-
-def sized_for(header: dict, steps: int) -> tuple[float, str]:
-    """The budget of `steps` the probes were sized for, in the unit it was given: the header's
-    SIZED_FOR_KEY in epochs, or steps (a header without it, older ones, or one for other steps)."""
-    given = header.get(SIZED_FOR_KEY) or {}
-    epochs = given.get("unit") == "epochs" and given.get("steps") == steps and isinstance(given.get("value"), float)
-    return (given["value"], "epochs") if epochs else (float(steps), "steps")
 
 
 def budget_flags(budget: float, unit: str, steps: int) -> str:

@@ -103,7 +103,7 @@ def compare(
     study = study_settings(trials, lam_low, lam_high, False, pruner, sampler_seed)
     overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
     spec, task, config = spec_and_config(model_file, budget, unit, eval_every, 0, device, overrides, threads)
-    budget = config.max_steps  # in steps from here on
+    given, budget = (budget, unit), config.max_steps  # in steps from here on
     if not 0 <= warmup < budget:
         raise InputError(f"--warmup must be a whole number of steps in [0, {budget}) (the budget), got {warmup}.")
     probe, _ = probe_settings(spec.lr, spec.momentum, seeds=probe_seed_list,
@@ -111,7 +111,7 @@ def compare(
                               batch_size=spec.batch_size, horizon=horizon, probe_budget=probe_budget)
     check_settings(probe, task)
     settings = CompareSettings(budget, trials, tuple(range(seeds)), config.eval_every, probe, study, default_lam,
-                               lr_schedule, warmup)
+                               lr_schedule, warmup, budget_as_given=given)
     run_dir = out_dir or Path("runs") / spec.name / "compare"
     test = build_test_set(spec)
     from l2advisor.training.batches import eval_chunks

@@ -214,7 +214,7 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
     an edited model file) start over; reusable ones, re-sized for another budget, are kept.
     `budget`: a sized plan's budget as the user gave it (value, unit), for the sizing line and the header;
     `threads`: torch threads of each worker process (None: the cores divided among the jobs)."""
-    from l2advisor.cli.budget import budget_words, record_sized_for
+    from l2advisor.cli.budget import budget_words
     from l2advisor.probing.budget import sizing_note
     from l2advisor.probing.follow_up import run_with_follow_up, with_follow_up
     from l2advisor.probing.plan import pending
@@ -224,7 +224,7 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
         prepare_probes,
         resize_note,
     )
-    from l2advisor.runs.rundir import PROBES_FILE, results_path
+    from l2advisor.runs.rundir import PROBES_FILE, record_sized_for, results_path
 
     runs, base, header = prepare_probes(spec, task, settings, device)
     if budget is not None:  # the header keeps the budget as given, for `recommend` without --budget

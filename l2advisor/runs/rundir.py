@@ -16,6 +16,9 @@ from l2advisor.science.curves import Curve, analyze_curve
 PROBES_FILE = "probes.jsonl"
 TRAIN_FILE = "train.jsonl"
 PLAN_KEY = "plan"  # header key: the run ids `l2advisor probe` planned, in order
+# Results header key: the budget a sized plan was made for, as the user gave it ({"value", "unit",
+# "steps"}), so that `recommend` without --budget says it in their unit; a header without it: steps.
+SIZED_FOR_KEY = "sized_for"
 
 
 def results_path(run_dir: Path, name: str = PROBES_FILE) -> Path:
@@ -112,3 +115,15 @@ def sized_for_warning(results: Results, steps: int) -> str | None:
             f"the probed lams than planned (`probe --budget {steps}` sizes them for it: in this directory when "
             f"its plan keeps their window in tau, reusing the probes the two plans share; else with --out).")
 
+
+def record_sized_for(header: dict, budget: tuple[float, str], steps: int) -> None:
+    """Write into a probe header the budget (value, unit) its plan of `steps` was sized for."""
+    header[SIZED_FOR_KEY] = {"value": float(budget[0]), "unit": budget[1], "steps": steps}
+
+
+def sized_for(header: dict, steps: int) -> tuple[float, str]:
+    """The budget of `steps` the probes were sized for, in the unit it was given: the header's
+    SIZED_FOR_KEY in epochs, or steps (a header without it, older ones, or one for other steps)."""
+    given = header.get(SIZED_FOR_KEY) or {}
+    epochs = given.get("unit") == "epochs" and given.get("steps") == steps and isinstance(given.get("value"), float)
+    return (given["value"], "epochs") if epochs else (float(steps), "steps")

@@ -163,7 +163,13 @@ class Comparison:
         from l2advisor.probing.follow_up import run_with_follow_up
         from l2advisor.probing.plan import plan_probes
         from l2advisor.probing.probe import run_probes
-        from l2advisor.runs.rundir import PLAN_KEY, PROBES_FILE, load_probe_curves, results_path
+        from l2advisor.runs.rundir import (
+            PLAN_KEY,
+            PROBES_FILE,
+            load_probe_curves,
+            record_sized_for,
+            results_path,
+        )
         from l2advisor.runs.store import make_header, open_results
 
         probe = self.settings.probe
@@ -171,6 +177,9 @@ class Comparison:
         header = make_header("probe", {**self.task.spec.settings(), "probe": probe.to_dict(),
                                        "train_size": self.task.train_size}, self.base.device)
         header[PLAN_KEY] = [r.run_id for r in plan]
+        given = self.settings.budget_as_given
+        if given is not None and probe.budget_steps == self.settings.budget:  # sized for the budget as given
+            record_sized_for(header, given, probe.budget_steps)
         path = results_path(self.run_dir, PROBES_FILE)
         adapter = _ProbeAdapter(self.progress) if self.progress is not None else None
         with open_results(path, header, force=self.force) as writer:

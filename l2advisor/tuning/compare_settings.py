@@ -24,6 +24,9 @@ class CompareSettings:
     default_lam: float = DEFAULT_LAM
     lr_schedule: str = "constant"  # every arm's lr schedule (the probes stay at constant lr)
     warmup: int = 0  # steps of linear lr warmup in every arm
+    # --budget as the user gave it, (value, unit): the probes' header says it for `recommend`
+    # without --budget; not among the settings (to_dict), so a resume compares what it did before
+    budget_as_given: tuple[float, str] | None = None
 
     @property
     def scheduled(self) -> bool:

@@ -38,7 +38,7 @@ def test_recommend_without_a_budget_says_the_epochs_the_probes_were_sized_for(ti
     given = runner.invoke(app, ["recommend", str(out), "--budget", str(EPOCHS), "--unit", "epochs", "--json"])
     assert json.loads(given.stdout)["weight_decay"] == advice["weight_decay"]  # the same advice as when given
 
-    from l2advisor.cli.budget import SIZED_FOR_KEY
+    from l2advisor.runs.rundir import SIZED_FOR_KEY
 
     header = read_results(results_path(out)).header
     assert header[SIZED_FOR_KEY] == {"value": float(EPOCHS), "unit": "epochs", "steps": STEPS}
@@ -54,3 +54,22 @@ def test_recommend_without_a_budget_says_the_epochs_the_probes_were_sized_for(ti
     assert older.exit_code == 0, older.output
     assert f"No --budget: advising for the {STEPS} steps the probes were sized for." in " ".join(older.stderr.split())
     assert (json.loads(older.stdout)["unit"], json.loads(older.stdout)["budget_steps"]) == ("steps", STEPS)
+
+
+def test_compare_records_its_budget_in_epochs_for_recommend(tiny_model: Path, tmp_path: Path) -> None:
+    """compare's advisor probes, sized for its budget in epochs: `recommend` on its run directory
+    without --budget says the epochs too (it said the steps)."""
+    from l2advisor.runs.rundir import SIZED_FOR_KEY
+
+    out = tmp_path / "compare"
+    result = runner.invoke(app, ["compare", str(tiny_model), "--budget", "250", "--unit", "epochs", "--eval-every",
+                                 "500", "--trials", "1", "--seeds", "1", "--probe-seeds", "0", "--horizon", "1",
+                                 "--device", "cpu", "--json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    header = read_results(results_path(out)).header
+    assert header[SIZED_FOR_KEY] == {"value": 250.0, "unit": "epochs", "steps": 2000}
+    assert "sized_for" not in header["settings"]  # not a setting: a resume compares what it did before
+    advised = runner.invoke(app, ["recommend", str(out), "--json"])
+    assert advised.exit_code == 0, advised.output
+    said = " ".join(advised.stderr.split())
+    assert "No --budget: advising for the 250 epochs (2000 steps) the probes were sized for." in said

@@ -158,14 +158,15 @@ def probe(
     from l2advisor.probing.parallel import parse_devices, worker_jobs
 
     list_items(devices or "", "--devices")  # `cuda:0,,cuda:1` is a slip, not two devices
-    for each in parse_devices(devices) or []:  # a GPU that is not here: said before anything runs
+    device_list = parse_devices(devices)
+    for each in device_list or []:  # a GPU that is not here: said before anything runs
         resolve_device(each)
     spec = load_spec(model_file, overrides)
     say_notes(spec)
     torch_device = resolve_device(device)
     task = build_task(spec)
     start_up_done()  # torch, the model file and its data are loaded
-    workers = worker_jobs(jobs or 0, parse_devices(devices), backend)
+    workers = worker_jobs(jobs or 0, device_list, backend)
     per_worker, said = worker_threads_for(task, threads, workers, backend) if workers else (None, "")
     err.print(f"[dim]Threads: {said or use_threads_for(task, threads)}[/]", highlight=False)
     if (note := small_set_note(task.train_size, spec.batch_size)) is not None:

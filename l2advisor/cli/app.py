@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -26,6 +26,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from l2advisor._version import __version__
+from l2advisor.cli.quick_exit import quick_exit
 from l2advisor.consoles import log_width
 from l2advisor.errors import InputError, L2AdvisorError
 
@@ -255,7 +256,7 @@ for _module in COMMAND_MODULES:  # each registers its commands on `app`
     importlib.import_module(f"l2advisor.cli.{_module}")
 
 
-def main() -> None:
+def main() -> NoReturn:
     """Console-script entry point."""
     # Start-up (torch's import, the model file, its data) allocates ~200,000 objects that live
     # to the end, and the collector walks them again and again while they are made: paused
@@ -266,7 +267,11 @@ def main() -> None:
     # of every command's wall time (`benchmarks/cli_startup.py`); what it would free is freed
     # by the process ending. Files are closed by their writers, not by this collection.
     atexit.register(gc.freeze)
-    app()
+    try:
+        app()
+    except SystemExit as done:  # every command ends here (typer's standalone mode), errors too
+        quick_exit(done.code)  # without the interpreter's teardown: quick_exit.py
+    quick_exit(0)
 
 
 if __name__ == "__main__":  # pragma: no cover

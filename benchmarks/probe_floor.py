@@ -13,7 +13,8 @@ Stacking trains the other rungs and seeds alongside it, so a probe cannot cost l
 unless a step of K stacked replicas is cheaper than a plain `torch.optim` step of one model.
 Per task, side by side, one torch thread (OMP_NUM_THREADS=1, as the suite), alone on the machine:
 
-  start-up  `python -c` importing l2advisor's CLI and torch and building the task (no training);
+  start-up  `python -c` importing l2advisor's CLI and torch and building the task (no training),
+            ending as the commands do (quick_exit.py);
   probe     `l2advisor probe FILE --budget N --seeds 0,1` (a fresh run directory);
   run       `l2advisor train FILE --weight-decay W --budget N` (W: the smallest probed lam),
             evaluating every N/100 steps; its loop seconds give the plain step.
@@ -46,9 +47,11 @@ SUITE = ROOT / "benchmarks" / "suite"
 TASKS = ("cnn_bn_digits", "cnn_plain_mnist14", "mixer_adamw_digits", "mlp_bn_mnist14", "mlp_tiny_data",
          "mlp_momentum_digits", "null_weightnorm")
 QUICK_TASKS = ("mlp_tiny_data", "null_weightnorm")
+# ... and ends as the commands end: without the interpreter's teardown (l2advisor.cli.quick_exit,
+# 0.2-0.3 s with torch loaded), which would otherwise count in the floor and not in the commands
 START_UP = ("import sys; from pathlib import Path; import l2advisor.cli.app, l2advisor.cli.probe; "
             "from l2advisor.modelfile.spec import load_spec; from l2advisor.modelfile.task import build_task; "
-            "build_task(load_spec(Path(sys.argv[1])))")
+            "build_task(load_spec(Path(sys.argv[1]))); from l2advisor.cli.quick_exit import quick_exit; quick_exit(0)")
 
 
 def log(message: str) -> None:

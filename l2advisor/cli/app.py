@@ -265,7 +265,8 @@ def main() -> NoReturn:
     # At exit, before the interpreter's last collection: every object still alive then is
     # frozen out of it. With torch loaded that pass walks ~200,000 objects and took 0.2-0.6 s
     # of every command's wall time (`benchmarks/cli_startup.py`); what it would free is freed
-    # by the process ending. Files are closed by their writers, not by this collection.
+    # by the process ending. Files are closed by their writers, not by this collection. (Now
+    # for the ordinary exit only, which quick_exit takes while a non-daemon thread runs.)
     atexit.register(gc.freeze)
     try:
         app()

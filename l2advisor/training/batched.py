@@ -28,6 +28,7 @@ from l2advisor.modelfile.task import Task
 from l2advisor.training.batches import ResidentBatches, SeedBatches, eval_chunks, train_batches
 from l2advisor.training.eval_schedule import eval_steps
 from l2advisor.training.interval import Interval, predicted_classes
+from l2advisor.training.mlp_grad import MlpGrad
 from l2advisor.training.replicas import CannotBatch, Stacked, stack_replicas
 from l2advisor.training.stacked_optim import StackedOptimizer
 from l2advisor.training.train import (
@@ -85,6 +86,8 @@ def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], 
     if on_stack is not None:
         on_stack(stacked)
     run = _BatchedRun(task, config, stacked, replicas, on_eval, should_stop, on_end, lr_at)
+    if stacked.kind == "packed" and task.spec.loss is None:  # an MLP under cross-entropy: gradients by hand
+        run.manual = MlpGrad.of(models[0], stacked.params)
     streams = _seed_streams(task, config.batch_size, list(dict.fromkeys(seeds)), device)
     try:
         run.loop(SeedBatches(streams, seeds, run) if own else streams[seeds[0]], own)
@@ -142,6 +145,8 @@ class _BatchedRun:
         self.val = eval_chunks(task.val, self.device, chunk=max(128, 1024 // len(replicas)))
         self.classify = task.n_outputs is not None and (task.spec.loss is None or task.spec.metric == "accuracy")
         self.due_at = _evaluations(replicas)  # step -> the replicas that evaluate after it
+        self.manual: MlpGrad | None = None  # an MLP's step without autograd, checked on the first batch
+        self.manual_checked = False
 
     def loop(self, batches: object, own: bool = False) -> None:
         """Train until every replica ended; `own`: batches are per replica (K, B, ...)."""
@@ -152,11 +157,8 @@ class _BatchedRun:
             inputs, targets = next(batches)  # type: ignore[call-overload]
             if self.lr_at is not None:
                 self.optimizer.set_lr(self.lr_at(self.step), self.stacked.params)
-            outputs = self.stacked(inputs, True, per_replica=own)  # (K, B, ...)
-            losses = per_replica_loss(self.task, outputs, targets, own)  # (K,)
-            params = self.stacked.params
-            grads = torch.autograd.grad(losses.sum(), list(params.values()), allow_unused=True)  # each its own
-            self.optimizer.step(params, grads)
+            outputs, losses, grads = self._forward_backward(inputs, targets, own)
+            self.optimizer.step(self.stacked.params, grads)
             self.step += 1
             interval.add(losses, outputs, targets)
             for i in self.live:
@@ -167,6 +169,22 @@ class _BatchedRun:
                 ended = self.evaluate(due, interval)
                 if ended:
                     self._drop([pos for pos in range(len(self.live)) if pos not in ended], interval)
+
+    def _forward_backward(self, inputs: Tensor, targets: Tensor, own: bool) -> tuple[Tensor, Tensor, Sequence[Tensor | None]]:
+        """Outputs (K, B, ...), losses (K,) and each parameter's gradient of one training step:
+        by hand for an MLP whose hand-written gradients equal autograd's on the first batch
+        (mlp_grad.py; integer class targets only), else through autograd."""
+        params = self.stacked.params
+        if self.manual is not None and not self.manual_checked:
+            self.manual_checked = True
+            if targets.is_floating_point() or not self.manual.check(params, self.stacked, inputs, targets, own):
+                self.manual = None
+        if self.manual is not None:
+            losses, outputs, grads = self.manual(params, inputs, targets, own)
+            return outputs, losses, grads
+        outputs = self.stacked(inputs, True, per_replica=own)  # (K, B, ...)
+        losses = per_replica_loss(self.task, outputs, targets, own)  # (K,)
+        return outputs, losses, torch.autograd.grad(losses.sum(), list(params.values()), allow_unused=True)
 
     def _drop(self, keep: list[int], interval: Interval) -> None:
         self.live = [self.live[pos] for pos in keep]

@@ -3,7 +3,8 @@ against channels-last memory, a custom module (the suite's mixer) under vmap aga
 the generic vmap path by torch.func (vmap of functional_call) against its own (vmapped.py: tensors
 swapped into the modules, functorch's level primitives) on the suite's negative control, and the
 MLPs' packed linears batch first (K, B, F: h @ W^T) against features first (K, F, B:
-W @ h, whose weight gradients come in the weights' layout, and whose batch norms need no copy).
+W @ h, whose weight gradients come in the weights' layout, and whose batch norms need no copy), and
+the plain MLPs' gradients through autograd against written out by hand (mlp_grad.py).
 
 For each model file, K replicas of it are stacked each way (`PackedStacked` with and without
 channels-last or features-first linears; `VmapStacked` against `FoldedStacked`), each replica with
@@ -40,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from l2advisor.modelfile.spec import load_spec  # noqa: E402
 from l2advisor.modelfile.task import build_task  # noqa: E402
 from l2advisor.training.batches import eval_chunks  # noqa: E402
+from l2advisor.training.mlp_grad import MlpGrad  # noqa: E402
 from l2advisor.training.replicas import (  # noqa: E402
     FoldedStacked,
     PackedStacked,
@@ -69,6 +71,8 @@ VMAPS: dict[str, Callable[[list], Stacked]] = {"torch.func vmap": TorchFuncVmap,
 LINEARS: dict[str, Callable[[list], Stacked]] = {
     "batch-first": lambda models: PackedStacked(models, features_first=False),
     "features-first": lambda models: PackedStacked(models, features_first=True)}
+GRADIENTS: dict[str, Callable[[list], Stacked]] = {  # the same packed stack; "by hand": mlp_grad.py
+    "autograd": PackedStacked, "by hand": PackedStacked}
 MODELS = {"bundled default (28x28)": (ROOT / "examples" / "mnist_cnn.py", LAYOUTS),
           "cnn_plain_mnist14": (SUITE / "cnn_plain_mnist14.py", LAYOUTS),
           "mixer_adamw_digits": (SUITE / "mixer_adamw_digits.py", FORMS),
@@ -76,8 +80,10 @@ MODELS = {"bundled default (28x28)": (ROOT / "examples" / "mnist_cnn.py", LAYOUT
           "cnn_bn_digits": (SUITE / "cnn_bn_digits.py", LAYOUTS),
           "mlp_bn_mnist14": (SUITE / "mlp_bn_mnist14.py", LINEARS),
           "mlp_momentum_digits": (SUITE / "mlp_momentum_digits.py", LINEARS),
-          "null_weightnorm": (SUITE / "null_weightnorm.py", VMAPS)}
-QUICK = ("cnn_plain_mnist14", "mixer_adamw_digits", "mlp_tiny_data", "null_weightnorm")
+          "null_weightnorm": (SUITE / "null_weightnorm.py", VMAPS),
+          "mlp_tiny_data (gradients)": (SUITE / "mlp_tiny_data.py", GRADIENTS),
+          "mlp_momentum_digits (gradients)": (SUITE / "mlp_momentum_digits.py", GRADIENTS)}
+QUICK = ("cnn_plain_mnist14", "mixer_adamw_digits", "mlp_tiny_data", "null_weightnorm", "mlp_tiny_data (gradients)")
 VAL_IMAGES = 512
 
 
@@ -89,10 +95,16 @@ def ms_per_call(fn: Callable[[], object], calls: int) -> float:
     return (time.perf_counter() - start) / calls * 1e3
 
 
-def timers(task, k: int, make: Callable[[list], Stacked]) -> tuple[Callable[[], object], Callable[[], object]]:
-    """(training step, evaluation pass) of K stacked replicas, each on its own batch."""
+def timers(task, k: int, make: Callable[[list], Stacked],
+           by_hand: bool = False) -> tuple[Callable[[], object], Callable[[], object]]:
+    """(training step, evaluation pass) of K stacked replicas, each on its own batch; `by_hand`:
+    the step's gradients from mlp_grad.py instead of autograd."""
     device = torch.device("cpu")
-    stacked = make([build_seeded_model(task, seed, device) for seed in range(k)])
+    models = [build_seeded_model(task, seed, device) for seed in range(k)]
+    stacked = make(models)
+    mlp = MlpGrad.of(models[0], stacked.params) if by_hand else None
+    if by_hand and mlp is None:
+        raise SystemExit(f"{task.spec.path.name} is not an MLP whose gradients mlp_grad.py writes out")
     size = task.spec.batch_size
     inputs = torch.stack([torch.stack([task.train[(r * size + i) % len(task.train)][0] for i in range(size)])
                           for r in range(k)])  # (K, B, ...)
@@ -106,6 +118,9 @@ def timers(task, k: int, make: Callable[[list], Stacked]) -> tuple[Callable[[], 
                       chunk=max(128, 1024 // k))
 
     def step() -> None:
+        if mlp is not None:
+            optimizer.step(stacked.params, mlp(stacked.params, inputs, targets, True)[2])
+            return
         outputs = stacked(inputs, True, per_replica=True)  # (K, B, classes)
         loss = F.cross_entropy(outputs.transpose(1, 2), targets, reduction="none").mean(1).sum()
         optimizer.step(stacked.params, torch.autograd.grad(loss, params))
@@ -151,7 +166,7 @@ def main() -> None:
         one = statistics.median(ms_per_call(single_step(task), 50) for _ in range(rounds))
         before, after = ways
         for k in ks:
-            fns = {way: timers(task, k, make) for way, make in ways.items()}
+            fns = {way: timers(task, k, make, by_hand=way == "by hand") for way, make in ways.items()}
             step: dict[str, list[float]] = {way: [] for way in ways}
             ev: dict[str, list[float]] = {way: [] for way in ways}
             for r in range(rounds):  # alternate the order, so drift in load hits both alike

@@ -102,11 +102,12 @@ class MlpGrad:
     def check(self, params: Tensors, forward: object, x: Tensor, labels: Tensor, per_replica: bool) -> bool:
         """Whether losses and gradients equal autograd's through `forward` (the stack's own
         forward: (x, training, per_replica=...) -> (K, B, C)) on this batch."""
-        losses, outputs, grads = self(params, x, labels, per_replica)
+        # autograd's first: a label out of range is then said in cross-entropy's words, as without this path
         reference_out = forward(x, True, per_replica=per_replica)  # type: ignore[operator]
         own = labels if labels.dim() == 2 else labels.expand(len(reference_out), -1)
         reference = F.cross_entropy(reference_out.transpose(1, 2), own, reduction="none").mean(1)
         expected = torch.autograd.grad(reference.sum(), list(params.values()))
+        losses, outputs, grads = self(params, x, labels, per_replica)
         return _close(losses, reference.detach()) and _close(outputs, reference_out.detach()) and \
             all(_close(mine, theirs) for mine, theirs in zip(grads, expected, strict=True))
 

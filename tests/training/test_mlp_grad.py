@@ -27,6 +27,8 @@ MODELS = {
     "three layers, nested": (lambda: nn.Sequential(nn.Linear(12, 8), nn.ReLU(),
                                                    nn.Sequential(nn.Linear(8, 8), nn.ReLU()), nn.Linear(8, 5)), 12),
     "no bias, two linears in a row": (lambda: nn.Sequential(nn.Linear(12, 8, bias=False), nn.Linear(8, 5)), 12),
+    "tanh, sigmoid, leaky relu": (lambda: nn.Sequential(nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 8), nn.Sigmoid(),
+                                                        nn.Linear(8, 8), nn.LeakyReLU(0.1), nn.Linear(8, 5)), 12),
 }
 
 
@@ -71,7 +73,8 @@ def test_a_wrong_gradient_fails_the_check(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 @pytest.mark.parametrize("build", [
-    lambda: nn.Sequential(nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 5)),  # an activation it does not write out
+    lambda: nn.Sequential(nn.Linear(12, 8), nn.GELU(), nn.Linear(8, 5)),  # its derivative needs its input
+    lambda: nn.Sequential(nn.Linear(12, 8), nn.LeakyReLU(-0.5), nn.Linear(8, 5)),  # a negative slope: not from a
     lambda: nn.Sequential(nn.Linear(12, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 5)),  # batch norm
     lambda: nn.Sequential(nn.Linear(12, 8), nn.ReLU()),  # ends with a ReLU
 ])

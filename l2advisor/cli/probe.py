@@ -182,7 +182,7 @@ def probe(
         path, runs, every, training_seconds = probe_into(
             spec, task, settings, plan, run_dir, str(torch_device), force=force,
             probe_budget_given=probe_budget is not None, replicas=batch_replicas if batched else 1,
-            jobs=jobs or 0, devices=devices, backend=backend, scheduler=scheduler, model_file=model_file,
+            jobs=jobs or 0, devices=device_list, backend=backend, scheduler=scheduler, model_file=model_file,
             overrides=overrides, budget=None if steps is None else (budget, unit),
             threads=per_worker)
         states, rows, extra = probe_outcome(path, runs, every, settings.tolerance)
@@ -203,7 +203,7 @@ def probe(
 
 def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetPlan | None, run_dir: Path,
                device: str, *, force: bool, probe_budget_given: bool, replicas: int, jobs: int = 0,
-               devices: str | None = None, backend: str = "loky", scheduler: str | None = None,
+               devices: list[str] | None = None, backend: str = "loky", scheduler: str | None = None,
                model_file: Path, overrides: dict[str, Any], restart_if_stale: bool = False,
                budget: tuple[float, str] | None = None, threads: int | None = None
                ) -> tuple[Path, list[ProbeRun], list[ProbeRun], float]:
@@ -214,6 +214,7 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
     `restart_if_stale` (train --advise --force): probes that cannot be reused (other settings,
     an edited model file) start over; reusable ones, re-sized for another budget, are kept.
     `budget`: a sized plan's budget as the user gave it (value, unit), for the sizing line and the header;
+    `devices`: --devices as parsed once by `probe` (None: not given);
     `threads`: torch threads of each worker process (None: the cores divided among the jobs)."""
     from l2advisor.cli.budget import budget_words
     from l2advisor.probing.budget import sizing_note
@@ -275,18 +276,17 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
 
 def _run(task: Any, todo: list[ProbeRun], base: TrainConfig, settings: ProbeSettings, writer: Any, bars: ProbeBars,
          interrupted: Any, model_file: Path, overrides: dict[str, Any], path: Path, *, replicas: int, jobs: int,
-         devices: str | None, backend: str, scheduler: str | None, notice: Callable[[str], None],
+         devices: list[str] | None, backend: str, scheduler: str | None, notice: Callable[[str], None],
          threads: int | None) -> None:
     """Probes here, one process (batched or not), or as parallel jobs (--jobs, --devices, --backend dask)."""
-    from l2advisor.probing.parallel import parse_devices, run_parallel, worker_jobs
+    from l2advisor.probing.parallel import run_parallel, worker_jobs
     from l2advisor.probing.probe import run_probes
 
-    device_list = parse_devices(devices)
-    if not (jobs := worker_jobs(jobs, device_list, backend)):
+    if not (jobs := worker_jobs(jobs, devices, backend)):
         run_probes(task, todo, base, settings, writer.write, bars, interrupted, replicas=replicas, notice=notice)
         return
     run_parallel(model_file, overrides, todo, base, settings, path, jobs=jobs, replicas=replicas,
-                 devices=device_list, backend=backend, scheduler=scheduler, write=writer.write, progress=bars,
+                 devices=devices, backend=backend, scheduler=scheduler, write=writer.write, progress=bars,
                  interrupted=interrupted, notice=notice, threads=threads)
 
 

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from l2advisor.training.packed import Tensors, Unsupported, _sequence
+from l2advisor.training.replicas import same_outputs
 
 __all__ = ["MlpGrad"]
 
@@ -119,10 +120,5 @@ class MlpGrad:
         reference = F.cross_entropy(reference_out.transpose(1, 2), own, reduction="none").mean(1)
         expected = torch.autograd.grad(reference.sum(), list(params.values()))
         losses, outputs, grads = self(params, x, labels, per_replica)
-        return _close(losses, reference.detach()) and _close(outputs, reference_out.detach()) and \
-            all(_close(mine, theirs) for mine, theirs in zip(grads, expected, strict=True))
-
-
-def _close(mine: Tensor, reference: Tensor) -> bool:
-    """Equal up to float rounding at the reference's scale (as replicas.same_outputs)."""
-    return mine.shape == reference.shape and bool((mine - reference).abs().max() <= 1e-4 * reference.abs().max() + 1e-6)
+        return same_outputs(losses, reference.detach()) and same_outputs(outputs, reference_out.detach()) and \
+            all(same_outputs(mine, theirs) for mine, theirs in zip(grads, expected, strict=True))

@@ -242,6 +242,16 @@ def catch_interrupt(kept: str = KEPT) -> Iterator[Interrupt]:
         signal.signal(signal.SIGINT, previous)
 
 
+def load_task(spec: Any) -> Any:
+    """The model file's task (torch, the file's model and data loaded), then the end of start-up
+    (`start_up_done`): every command that trains calls this once, before its work."""
+    from l2advisor.modelfile.task import build_task  # imports torch: not behind --help
+
+    task = build_task(spec)
+    start_up_done()  # torch, the model file and its data are loaded
+    return task
+
+
 def start_up_done() -> None:
     """Collect again from here on, leaving out what start-up made (it lives to the end), so a
     long run's collections walk only what it makes itself. Only after `main` paused collecting:

@@ -20,11 +20,11 @@ from l2advisor.cli.app import (
     err,
     handle_errors,
     list_items,
+    load_task,
     out,
     parse_floats,
     parse_ints,
     say_notes,
-    start_up_done,
     use_threads_for,
     worker_threads_for,
 )
@@ -123,7 +123,6 @@ def probe(
         refuse_unusable_out,
         small_set_note,
     )
-    from l2advisor.modelfile.task import build_task
     from l2advisor.probing.probe import check_seeds
     from l2advisor.probing.settings import probe_settings, refuse_early_stop, refuse_hand_ladder
     from l2advisor.science.fit_memo import remembered
@@ -164,8 +163,7 @@ def probe(
     spec = load_spec(model_file, overrides)
     say_notes(spec)
     torch_device = resolve_device(device)
-    task = build_task(spec)
-    start_up_done()  # torch, the model file and its data are loaded
+    task = load_task(spec)
     workers = worker_jobs(jobs or 0, device_list, backend)
     per_worker, said = worker_threads_for(task, threads, workers, backend) if workers else (None, "")
     err.print(f"[dim]Threads: {said or use_threads_for(task, threads)}[/]", highlight=False)

@@ -28,9 +28,9 @@ from l2advisor.cli.app import (
     err,
     flag_names,
     handle_errors,
+    load_task,
     out,
     say_notes,
-    start_up_done,
     use_threads_for,
 )
 from l2advisor.cli.budget import (
@@ -161,7 +161,6 @@ def train_command(
     threads: Threads = None,
 ) -> None:
     """Train once for the whole budget, at a given weight decay, an advised one (--advise) or with AutoL2 (--autol2, advised with --advise)."""
-    from l2advisor.modelfile.task import build_task
     from l2advisor.runs.rundir import TRAIN_FILE, results_path
     from l2advisor.training.autol2 import AutoL2
     from l2advisor.training.lr_schedules import SCHEDULES, make_lr_at
@@ -213,8 +212,7 @@ def train_command(
     kwargs = autol2_kwargs(lam0, autol2_flags, paper_preset, spec.lr, spec.momentum) if use_autol2 else None
     # (--advise --autol2: checked now with the defaults, then set from the probes' advice below)
     torch_device = resolve_device(device)
-    task = build_task(spec)
-    start_up_done()  # torch, the model file and its data are loaded
+    task = load_task(spec)
     err.print(f"[dim]Threads: {use_threads_for(task, threads)}[/]", highlight=False)
     if (note := small_set_note(task.train_size, spec.batch_size)) is not None:
         err.print(f"[yellow]{note}[/]", highlight=False)

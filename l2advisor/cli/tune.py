@@ -20,9 +20,9 @@ from l2advisor.cli.app import (
     catch_interrupt,
     err,
     handle_errors,
+    load_task,
     out,
     say_notes,
-    start_up_done,
     use_threads_for,
 )
 from l2advisor.cli.tables import Column, fitted_table, step_bars
@@ -112,7 +112,6 @@ def spec_and_config(model_file: Path, budget: float, unit: str, eval_every: int 
     """The model file, its task and the training config of every run; config.max_steps is the
     budget in steps (--unit epochs converted with the training set's size)."""
     from l2advisor.cli.budget import budget_steps, check_run_budget
-    from l2advisor.modelfile.task import build_task
     from l2advisor.training.train import TrainConfig, resolve_device
 
     check_run_budget(budget, unit)
@@ -121,8 +120,7 @@ def spec_and_config(model_file: Path, budget: float, unit: str, eval_every: int 
     spec = load_spec(model_file, overrides)
     say_notes(spec)
     torch_device = resolve_device(device)
-    task = build_task(spec)
-    start_up_done()  # torch, the model file and its data are loaded
+    task = load_task(spec)
     steps = budget_steps(budget, unit, task.train_size, spec.batch_size)
     every = eval_every if eval_every is not None else max(1, steps // 100)
     if not 1 <= every <= steps:  # beyond the budget only the last step would count

@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from l2advisor.cli.app import err, flag_names, parse_ints
+from l2advisor.cli.app import err, flag_names
+from l2advisor.cli.lists import parse_ints
 from l2advisor.errors import InputError
 
 if TYPE_CHECKING:

@@ -177,35 +177,6 @@ def as_flags(message: str, keywords: Iterable[str]) -> str:
     return re.sub(rf"\b({names})\b(?= must| \()", lambda m: flag_names([m.group(1)])[0], message)
 
 
-def list_items(text: str, option: str) -> list[str]:
-    """The items of a comma-separated list, stripped; an empty item among others (`0,,1`, `0,1,`)
-    is the user's slip, refused rather than skipped. Nothing but commas is no items at all."""
-    items = [item.strip() for item in text.split(",")]
-    if any(items) and not all(items):
-        raise InputError(f"{option} has an empty item in {text!r} (two commas in a row, or one at an end): "
-                         "give each value once, separated by single commas.")
-    return [item for item in items if item]
-
-
-def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:
-    """`"0.1,0.05"` -> (0.1, 0.05); a bad item is one clear sentence."""
-    if text is None or text.strip() == "":
-        return None
-    items = list_items(text, option)
-    try:
-        return tuple(float(item) for item in items)
-    except ValueError:
-        raise InputError(f"{option} takes comma-separated numbers, got {text!r}.") from None
-
-
-def parse_ints(text: str, option: str) -> tuple[int, ...]:
-    items = list_items(text, option)
-    try:
-        return tuple(int(item) for item in items)
-    except ValueError:
-        raise InputError(f"{option} takes comma-separated integers, got {text!r}.") from None
-
-
 KEPT = "What was written so far is kept."  # a second Ctrl-C, where the command has no more to say
 
 

@@ -11,8 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from l2advisor.cli.app import Threads, app, catch_interrupt, err, handle_errors, out, parse_ints
+from l2advisor.cli.app import Threads, app, catch_interrupt, err, handle_errors, out
 from l2advisor.cli.budget import check_run_budget, refuse_unusable_out
+from l2advisor.cli.lists import parse_ints
 from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.cli.tune import (
     Bars,

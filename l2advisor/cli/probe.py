@@ -19,15 +19,13 @@ from l2advisor.cli.app import (
     catch_interrupt,
     err,
     handle_errors,
-    list_items,
     load_task,
     out,
-    parse_floats,
-    parse_ints,
     say_notes,
     use_threads_for,
     worker_threads_for,
 )
+from l2advisor.cli.lists import parse_devices, parse_floats, parse_ints
 from l2advisor.cli.probe_view import (
     ProbeBars,
     all_reused_note,
@@ -154,9 +152,8 @@ def probe(
     batch_replicas = BATCH_REPLICAS if batch_replicas is None else batch_replicas
     if batch_replicas < 1:
         raise InputError(f"--batch-replicas must be at least 1, got {batch_replicas}.")
-    from l2advisor.probing.parallel import parse_devices, worker_jobs
+    from l2advisor.probing.parallel import worker_jobs
 
-    list_items(devices or "", "--devices")  # `cuda:0,,cuda:1` is a slip, not two devices
     device_list = parse_devices(devices)
     for each in device_list or []:  # a GPU that is not here: said before anything runs
         resolve_device(each)

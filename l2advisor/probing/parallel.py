@@ -79,23 +79,6 @@ def cores_per_job(jobs: int) -> int:
     return max(1, joblib.cpu_count() // jobs)
 
 
-def parse_devices(text: str | None) -> list[str] | None:
-    """`cuda:0,cuda:1` -> ["cuda:0", "cuda:1"]; None when not given."""
-    if text is None or not text.strip():
-        return None
-    import torch
-
-    devices = [item.strip() for item in text.split(",") if item.strip()]
-    for device in devices:
-        try:
-            kind = torch.device(device).type
-        except (RuntimeError, ValueError):
-            kind = ""
-        if kind not in ("cpu", "cuda"):
-            raise InputError(f"--devices takes cpu, cuda or cuda:N, comma-separated; got {device!r}.")
-    return devices
-
-
 def run_parallel(model_file: Path, overrides: dict[str, Any], runs: Sequence[ProbeRun], base: TrainConfig,
                  settings: ProbeSettings, results_file: Path, *, jobs: int, replicas: int = 1,
                  devices: Sequence[str] | None = None, backend: str = "loky", scheduler: str | None = None,

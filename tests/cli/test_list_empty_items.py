@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from l2advisor.cli.app import app, parse_floats, parse_ints
+from l2advisor.cli.app import app
+from l2advisor.cli.lists import parse_floats, parse_ints
 from l2advisor.errors import InputError
 from tests.conftest import write_model
 

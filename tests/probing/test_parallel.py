@@ -10,8 +10,9 @@ import torch
 from typer.testing import CliRunner
 
 from l2advisor.cli.app import app
+from l2advisor.cli.lists import parse_devices
 from l2advisor.errors import InputError
-from l2advisor.probing.parallel import ProbeJob, parse_devices, probe_job
+from l2advisor.probing.parallel import ProbeJob, probe_job
 from l2advisor.probing.plan import ProbeSettings, plan_probes
 from l2advisor.runs.rundir import results_path
 from l2advisor.runs.store import read_results
@@ -92,6 +93,8 @@ def test_parse_devices() -> None:
     assert parse_devices("cuda:0, cuda:1") == ["cuda:0", "cuda:1"] and parse_devices(None) is None
     with pytest.raises(InputError):
         parse_devices("cuda:x")
+    with pytest.raises(InputError, match="--devices has an empty item"):  # a slip, not two devices
+        parse_devices("cpu,,cpu")
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ the generic vmap path by torch.func (vmap of functional_call) against its own (v
 swapped into the modules, functorch's level primitives) on the suite's negative control, and the
 MLPs' packed linears batch first (K, B, F: h @ W^T) against features first (K, F, B:
 W @ h, whose weight gradients come in the weights' layout, and whose batch norms need no copy), and
-the plain MLPs' gradients through autograd against written out by hand (mlp_grad.py).
+the MLPs' gradients (batch norms too) through autograd against written out by hand (mlp_grad.py).
 
 For each model file, K replicas of it are stacked each way (`PackedStacked` with and without
 channels-last or features-first linears; `VmapStacked` against `FoldedStacked`), each replica with
@@ -82,7 +82,8 @@ MODELS = {"bundled default (28x28)": (ROOT / "examples" / "mnist_cnn.py", LAYOUT
           "mlp_momentum_digits": (SUITE / "mlp_momentum_digits.py", LINEARS),
           "null_weightnorm": (SUITE / "null_weightnorm.py", VMAPS),
           "mlp_tiny_data (gradients)": (SUITE / "mlp_tiny_data.py", GRADIENTS),
-          "mlp_momentum_digits (gradients)": (SUITE / "mlp_momentum_digits.py", GRADIENTS)}
+          "mlp_momentum_digits (gradients)": (SUITE / "mlp_momentum_digits.py", GRADIENTS),
+          "mlp_bn_mnist14 (gradients)": (SUITE / "mlp_bn_mnist14.py", GRADIENTS)}
 QUICK = ("cnn_plain_mnist14", "mixer_adamw_digits", "mlp_tiny_data", "null_weightnorm", "mlp_tiny_data (gradients)")
 VAL_IMAGES = 512
 
@@ -119,7 +120,7 @@ def timers(task, k: int, make: Callable[[list], Stacked],
 
     def step() -> None:
         if mlp is not None:
-            optimizer.step(stacked.params, mlp(stacked.params, inputs, targets, True)[2])
+            optimizer.step(stacked.params, mlp(stacked.params, stacked.buffers, inputs, targets, True)[2])
             return
         outputs = stacked(inputs, True, per_replica=True)  # (K, B, classes)
         loss = F.cross_entropy(outputs.transpose(1, 2), targets, reduction="none").mean(1).sum()

@@ -86,7 +86,7 @@ def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], 
     if on_stack is not None:
         on_stack(stacked)
     run = _BatchedRun(task, config, stacked, replicas, on_eval, should_stop, on_end, lr_at)
-    if stacked.kind == "packed" and task.spec.loss is None:  # an MLP under cross-entropy: gradients by hand
+    if stacked.kind == "packed" and task.spec.loss is None:  # an MLP (batch norms too) under cross-entropy: by hand
         run.manual = MlpGrad.of(models[0], stacked.params)
     streams = _seed_streams(task, config.batch_size, list(dict.fromkeys(seeds)), device)
     try:
@@ -180,7 +180,7 @@ class _BatchedRun:
             if targets.is_floating_point() or not self.manual.check(params, self.stacked, inputs, targets, own):
                 self.manual = None
         if self.manual is not None:
-            losses, outputs, grads = self.manual(params, inputs, targets, own)
+            losses, outputs, grads = self.manual(params, self.stacked.buffers, inputs, targets, own)
             return outputs, losses, grads
         outputs = self.stacked(inputs, True, per_replica=own)  # (K, B, ...)
         losses = per_replica_loss(self.task, outputs, targets, own)  # (K,)

@@ -1,6 +1,7 @@
 """An MLP's stacked step with its gradients written by hand (mlp_grad.py) gives autograd's
-losses, logits and gradients, on shared and on per-replica batches; models it does not describe
-keep autograd; and the stacked trainer uses it only where it was checked."""
+losses, logits and gradients, and with batch norms their running statistics, on shared and on
+per-replica batches; models it does not describe keep autograd; and the stacked trainer uses it
+only where it was checked, training what one model at a time trains."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ MODELS = {
     "no bias, two linears in a row": (lambda: nn.Sequential(nn.Linear(12, 8, bias=False), nn.Linear(8, 5)), 12),
     "tanh, sigmoid, leaky relu": (lambda: nn.Sequential(nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 8), nn.Sigmoid(),
                                                         nn.Linear(8, 8), nn.LeakyReLU(0.1), nn.Linear(8, 5)), 12),
+    "batch norms": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU(),
+                                          nn.Linear(8, 8), nn.BatchNorm1d(8, momentum=0.3, eps=1e-3), nn.Tanh(),
+                                          nn.Linear(8, 8), nn.BatchNorm1d(8), nn.Linear(8, 5)), 12),
 }
 
 
@@ -43,17 +47,23 @@ def test_losses_logits_and_gradients_are_autograds(name: str, per_replica: bool)
     generator = torch.Generator().manual_seed(1)
     x = torch.randn((k, 32, d) if per_replica else (32, d), generator=generator)
     y = torch.randint(0, 5, (k, 32) if per_replica else (32,), generator=generator)
-    losses, logits, grads = mlp(stacked.params, x, y, per_replica)
-    # the reference: each replica's own model, plain autograd
+    before = {n: b.clone() for n, b in stacked.buffers.items()}
+    assert mlp.check(stacked.params, stacked, x, y, per_replica)
+    for n, b in stacked.buffers.items():  # the check leaves the running statistics as they were
+        assert torch.equal(b, before[n]), n
+    losses, logits, grads = mlp(stacked.params, stacked.buffers, x, y, per_replica)
+    # the reference: each replica's own model in training mode, plain autograd
     for i, model in enumerate(models):
         xi, yi = (x[i], y[i]) if per_replica else (x, y)
-        loss = F.cross_entropy(model(xi), yi)
+        out = model.train()(xi)  # one forward: a batch norm's statistics move once, as in the step
+        loss = F.cross_entropy(out, yi)
         expected = torch.autograd.grad(loss, [p for p in model.parameters()])
         assert torch.allclose(losses[i], loss, atol=1e-6)
-        assert torch.allclose(logits[i], model(xi), atol=1e-5)
+        assert torch.allclose(logits[i], out, atol=1e-5)
         for grad, (pname, _), reference in zip(grads, stacked.params.items(), expected, strict=True):
             assert torch.allclose(grad[i], reference, atol=1e-6), pname
-    assert mlp.check(stacked.params, stacked, x, y, per_replica)
+        for bname, buffer in model.named_buffers():
+            assert torch.allclose(stacked.buffers[bname][i].double(), buffer.double(), atol=1e-6), bname
 
 
 def test_a_wrong_gradient_fails_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,8 +74,8 @@ def test_a_wrong_gradient_fails_the_check(monkeypatch: pytest.MonkeyPatch) -> No
     assert mlp is not None and mlp.check(stacked.params, stacked, x, y, False)
     right = MlpGrad.__call__
 
-    def doubled_bias_grad(self, params, inputs, labels, per_replica):  # noqa: ANN001, ANN202
-        losses, logits, grads = right(self, params, inputs, labels, per_replica)
+    def doubled_bias_grad(self, params, buffers, inputs, labels, per_replica):  # noqa: ANN001, ANN202
+        losses, logits, grads = right(self, params, buffers, inputs, labels, per_replica)
         return losses, logits, [g * 2 if g.dim() == 2 else g for g in grads]
 
     monkeypatch.setattr(MlpGrad, "__call__", doubled_bias_grad)
@@ -75,7 +85,11 @@ def test_a_wrong_gradient_fails_the_check(monkeypatch: pytest.MonkeyPatch) -> No
 @pytest.mark.parametrize("build", [
     lambda: nn.Sequential(nn.Linear(12, 8), nn.GELU(), nn.Linear(8, 5)),  # its derivative needs its input
     lambda: nn.Sequential(nn.Linear(12, 8), nn.LeakyReLU(-0.5), nn.Linear(8, 5)),  # a negative slope: not from a
-    lambda: nn.Sequential(nn.Linear(12, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 5)),  # batch norm
+    lambda: nn.Sequential(nn.Linear(12, 8), nn.BatchNorm1d(8, affine=False), nn.Linear(8, 5)),  # no gamma, beta
+    lambda: nn.Sequential(nn.Linear(12, 8), nn.BatchNorm1d(8, momentum=None), nn.Linear(8, 5)),  # cumulative average
+    lambda: nn.Sequential(nn.Linear(12, 8), nn.BatchNorm1d(8, track_running_stats=False), nn.Linear(8, 5)),
+    lambda: nn.Sequential(nn.BatchNorm1d(12), nn.Linear(12, 5)),  # a norm of the inputs, not of a linear's outputs
+    lambda: nn.Sequential(nn.Linear(12, 8), nn.ReLU(), nn.BatchNorm1d(8), nn.Linear(8, 5)),  # after an activation
     lambda: nn.Sequential(nn.Linear(12, 8), nn.ReLU()),  # ends with a ReLU
 ])
 def test_other_models_keep_autograd(build) -> None:  # noqa: ANN001
@@ -117,3 +131,75 @@ def test_the_stacked_trainer_takes_an_mlps_steps_by_hand(tmp_path, monkeypatch: 
     other.mkdir()
     train_batched(build_task(load_spec(write_model(other, custom))), config, replicas)
     assert calls == []
+
+
+def test_wrong_running_statistics_fail_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step whose losses and gradients are right but whose batch norm forgets to move its running
+    statistics would evaluate every probe with the initial ones: the check refuses it."""
+    from l2advisor.training import mlp_grad
+
+    build, d = MODELS["batch norms"]
+    models, stacked = _stack(build, 2, True, d)
+    mlp = MlpGrad.of(models[0], stacked.params)
+    x, y = torch.randn(2, 32, d), torch.randint(0, 5, (2, 32))
+    assert mlp is not None and mlp.check(stacked.params, stacked, x, y, True)
+    right = mlp_grad._norm_forward
+
+    def frozen_statistics(h, params, buffers, name, norm):  # noqa: ANN001, ANN202
+        kept = {n: b.clone() for n, b in buffers.items()}
+        out = right(h, params, buffers, name, norm)
+        for n, b in buffers.items():
+            b.copy_(kept[n])
+        return out
+
+    monkeypatch.setattr(mlp_grad, "_norm_forward", frozen_statistics)
+    assert not mlp.check(stacked.params, stacked, x, y, True)
+
+
+MLP_BN = """
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+lr = 0.1
+batch_size = 16
+
+def _data(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 12, generator=g)
+    return TensorDataset(x, (x[:, :3].sum(1) > 0).long() + 2 * (x[:, 3:6].sum(1) > 0).long())
+
+def build_model():
+    return nn.Sequential(nn.Linear(12, 16, bias=False), nn.BatchNorm1d(16), nn.ReLU(),
+                         nn.Linear(16, 16, bias=False), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4))
+
+def build_data():
+    return _data(96, 0), _data(64, 1)
+"""
+
+
+@pytest.mark.parametrize("optimizer,momentum", [("sgd", 0.0), ("sgd", 0.9), ("adamw", 0.0)])
+def test_an_mlp_with_batch_norms_trains_by_hand_what_it_trains_alone(tmp_path, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+                                                                    optimizer: str, momentum: float) -> None:
+    """Stacked (two seeds and three lams, by hand) against each run alone (`train`, autograd): the same
+    losses and validation curves, which read the running statistics the steps moved."""
+    from l2advisor.modelfile.spec import load_spec
+    from l2advisor.modelfile.task import build_task
+    from l2advisor.training.batched import Replica, train_batched
+    from l2advisor.training.train import TrainConfig
+    from tests.conftest import write_model
+    from tests.training.test_batched import assert_same_runs
+
+    calls = []
+    right = MlpGrad.__call__
+    monkeypatch.setattr(MlpGrad, "__call__", lambda self, *a: calls.append(1) or right(self, *a))
+    task = build_task(load_spec(write_model(tmp_path, MLP_BN), {"optimizer": optimizer, "momentum": momentum}))
+    config = TrainConfig(lr=0.05 if optimizer == "sgd" else 0.003, batch_size=16, max_steps=1, eval_every=1, seed=0,
+                         momentum=momentum, optimizer=optimizer, decay_1d=optimizer != "adamw")
+    replicas = [Replica(0.05, 12, 3, seed=0), Replica(0.01, 20, 5, seed=0), Replica(0.05, 12, 3, seed=1),
+                Replica(0.002, 16, 4, seed=1)]
+    batched = train_batched(task, config, replicas)
+    assert len(calls) == 20 + 1  # every step by hand, and the check of the first batch
+    # Adam moves every coordinate by about lr whatever its gradient (test_batched.py says why)
+    rel, flips = (2e-3, 0.02) if optimizer == "adamw" else (2e-5, 0.0)
+    assert_same_runs(batched, task, config, replicas, rel=rel, flips=flips)

@@ -11,7 +11,7 @@ Stacking trains the other rungs and seeds alongside it, so a probe cannot cost l
     floor = start-up + (longest rung's steps) x (one step of the budget run)
 
 unless a step of K stacked replicas is cheaper than a plain `torch.optim` step of one model,
-as it is for plain MLPs since their stacked gradients are written out by hand (mlp_grad.py):
+as it is for MLPs (batch norms too) since their stacked gradients are written out by hand (mlp_grad.py):
 there the probe can cost less than this floor.
 Per task, side by side, one torch thread (OMP_NUM_THREADS=1, as the suite), alone on the machine:
 

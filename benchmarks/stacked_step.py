@@ -20,6 +20,7 @@ rounds), and the speed-up; and, for scale, one unstacked step of the user's mode
 
     python benchmarks/stacked_step.py            # 5 rounds, 8 models, K = 2, 4, 6
     python benchmarks/stacked_step.py --quick    # 2 rounds, 4 models, K = 2, 6
+    python benchmarks/stacked_step.py --models "mlp_bn_mnist14 (gradients)"   # chosen rows, 5 rounds
 """
 
 from __future__ import annotations
@@ -153,10 +154,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2 rounds, 4 models, K = 2 and 6")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--models", default=None, help=f"comma-separated rows, from: {', '.join(MODELS)}")
     args = parser.parse_args()
+    unknown = [n for n in (args.models or "").split(",") if n and n not in MODELS]
+    if unknown:
+        parser.error(f"unknown model(s): {', '.join(unknown)}")
     torch.set_num_threads(1)
     rounds, ks = (2, (2, 6)) if args.quick else (args.rounds, (2, 4, 6))
-    models = {name: MODELS[name] for name in QUICK} if args.quick else MODELS
+    names = args.models.split(",") if args.models else QUICK if args.quick else list(MODELS)
+    models = {name: MODELS[name] for name in names}
     print(f"torch {torch.__version__}, 1 thread, load average at the start {os.getloadavg()[0]:.1f}, "
           f"{rounds} rounds (medians)")
     print("| model | before -> after | K | one model's step (ms) | step before (ms) | step after (ms) | speed-up | "

@@ -156,26 +156,6 @@ def test_wrong_running_statistics_fail_the_check(monkeypatch: pytest.MonkeyPatch
     assert not mlp.check(stacked.params, stacked, x, y, True)
 
 
-MLP_BN = """
-import torch
-from torch import nn
-from torch.utils.data import TensorDataset
-
-lr = 0.1
-batch_size = 16
-
-def _data(n, seed):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 12, generator=g)
-    return TensorDataset(x, (x[:, :3].sum(1) > 0).long() + 2 * (x[:, 3:6].sum(1) > 0).long())
-
-def build_model():
-    return nn.Sequential(nn.Linear(12, 16, bias=False), nn.BatchNorm1d(16), nn.ReLU(),
-                         nn.Linear(16, 16, bias=False), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4))
-
-def build_data():
-    return _data(96, 0), _data(64, 1)
-"""
 
 
 @pytest.mark.parametrize("optimizer,momentum", [("sgd", 0.0), ("sgd", 0.9), ("adamw", 0.0)])
@@ -189,11 +169,12 @@ def test_an_mlp_with_batch_norms_trains_by_hand_what_it_trains_alone(tmp_path, m
     from l2advisor.training.train import TrainConfig
     from tests.conftest import write_model
     from tests.training.test_batched import assert_same_runs
+    from tests.training.test_step_layout import MLP_BN2  # two linears each followed by a batch norm
 
     calls = []
     right = MlpGrad.__call__
     monkeypatch.setattr(MlpGrad, "__call__", lambda self, *a: calls.append(1) or right(self, *a))
-    task = build_task(load_spec(write_model(tmp_path, MLP_BN), {"optimizer": optimizer, "momentum": momentum}))
+    task = build_task(load_spec(write_model(tmp_path, MLP_BN2), {"optimizer": optimizer, "momentum": momentum}))
     config = TrainConfig(lr=0.05 if optimizer == "sgd" else 0.003, batch_size=16, max_steps=1, eval_every=1, seed=0,
                          momentum=momentum, optimizer=optimizer, decay_1d=optimizer != "adamw")
     replicas = [Replica(0.05, 12, 3, seed=0), Replica(0.01, 20, 5, seed=0), Replica(0.05, 12, 3, seed=1),

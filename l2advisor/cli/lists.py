@@ -36,7 +36,8 @@ def parse_ints(text: str, option: str) -> tuple[int, ...]:
 
 
 def parse_devices(text: str | None) -> list[str] | None:
-    """`cuda:0,cuda:1` -> ["cuda:0", "cuda:1"]; None when not given (torch is imported only then)."""
+    """`cuda:0,cuda:1` -> ["cuda:0", "cuda:1"]; None when not given. torch is imported only to read
+    given devices (`--help` and the other flags never load it)."""
     if text is None or not text.strip():
         return None
     import torch

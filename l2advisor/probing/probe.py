@@ -215,7 +215,8 @@ def run_group(task: Task, group: Sequence[ProbeRun], base: TrainConfig, settings
               interrupted: Callable[[], bool], notice: Callable[[str], None] | None = None) -> list[TrainResult]:
     """Train probes of one lr (one seed, or several) together as stacked replicas, writing each
     probe's records as `run_one` does; `notice` hears when the stack had to use vmap, the slowest
-    form, and why the others did not fit. Raises `CannotBatch` before writing anything."""
+    form, and why the others did not fit, or when an MLP's hand-written step failed its check.
+    Raises `CannotBatch` before writing anything."""
     from l2advisor.training.batched import Replica, train_batched
 
     first = group[0]
@@ -253,4 +254,4 @@ def run_group(task: Task, group: Sequence[ProbeRun], base: TrainConfig, settings
 
     replicas = [Replica(run.lam, run.max_steps, run.eval_every, run.eval_per_decade, run.seed) for run in group]
     return train_batched(task, config, replicas, on_eval=on_eval, should_stop=should_stop, on_end=on_end,
-                         on_stack=on_stack)
+                         on_stack=on_stack, notice=notice)

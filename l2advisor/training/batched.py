@@ -67,7 +67,8 @@ def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], 
                   should_stop: Callable[[int, list[Record]], str | None] | None = None,
                   on_end: Callable[[int, TrainResult], None] | None = None,
                   lr_at: Callable[[int], float] | None = None,
-                  on_stack: Callable[[Stacked], None] | None = None) -> list[TrainResult]:
+                  on_stack: Callable[[Stacked], None] | None = None,
+                  notice: Callable[[str], None] | None = None) -> list[TrainResult]:
     """Train `replicas` (lams) of the task's model together; one `TrainResult` each, in order.
 
     `config` gives what they share (lr, batch size, seed, optimizer, device); its max_steps
@@ -75,8 +76,10 @@ def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], 
     `should_stop(i, records)` may end replica i after an evaluation; `on_end(i, result)` is
     called as soon as replica i ends (its result is final then); `lr_at(step)` sets every
     replica's learning rate of each step, as in `train()`; `on_stack(stacked)` learns which
-    form the replicas took (packed, folded, vmap) before the first step. Raises `CannotBatch`
-    before any step when the model cannot be stacked (the caller falls back to `train`).
+    form the replicas took (packed, folded, vmap) before the first step; `notice` hears, in one
+    sentence, when an MLP's hand-written step disagreed with autograd (a bug of ours: the run
+    goes on through autograd). Raises `CannotBatch` before any step when the model cannot be
+    stacked (the caller falls back to `train`).
     """
     device = resolve_device(config.device)
     seeds = [config.seed if r.seed is None else r.seed for r in replicas]
@@ -87,7 +90,7 @@ def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], 
         on_stack(stacked)
     run = _BatchedRun(task, config, stacked, replicas, on_eval, should_stop, on_end, lr_at)
     if stacked.kind == "packed" and task.spec.loss is None:  # an MLP (batch norms too) under cross-entropy: by hand
-        run.manual = MlpGrad.of(models[0], stacked.params)
+        run.use_manual(MlpGrad.of(models[0], stacked.params), notice)
     streams = _seed_streams(task, config.batch_size, list(dict.fromkeys(seeds)), device)
     try:
         run.loop(SeedBatches(streams, seeds, run) if own else streams[seeds[0]], own)
@@ -147,6 +150,12 @@ class _BatchedRun:
         self.due_at = _evaluations(replicas)  # step -> the replicas that evaluate after it
         self.manual: MlpGrad | None = None  # an MLP's step without autograd, checked on the first batch
         self.manual_checked = False
+        self.notice: Callable[[str], None] | None = None
+
+    def use_manual(self, manual: MlpGrad | None, notice: Callable[[str], None] | None) -> None:
+        """Take an MLP's steps by hand (checked against autograd on the first batch); `notice`
+        hears if that check fails."""
+        self.manual, self.notice = manual, notice
 
     def loop(self, batches: object, own: bool = False) -> None:
         """Train until every replica ended; `own`: batches are per replica (K, B, ...)."""
@@ -177,8 +186,14 @@ class _BatchedRun:
         params = self.stacked.params
         if self.manual is not None and not self.manual_checked:
             self.manual_checked = True
-            if targets.is_floating_point() or not self.manual.check(params, self.stacked, inputs, targets, own):
+            if targets.is_floating_point():  # soft labels: cross-entropy against probabilities, not written out
                 self.manual = None
+            elif not self.manual.check(params, self.stacked, inputs, targets, own):
+                self.manual = None
+                if self.notice is not None:
+                    self.notice(f"{self.task.spec.path.name}: the hand-written gradients of its stacked MLP step "
+                                "disagreed with autograd's on the first batch, a bug of l2advisor (please report it "
+                                "with the model file); these probes train through autograd instead.")
         if self.manual is not None:
             losses, outputs, grads = self.manual(params, self.stacked.buffers, inputs, targets, own)
             return outputs, losses, grads

@@ -184,3 +184,43 @@ def test_an_mlp_with_batch_norms_trains_by_hand_what_it_trains_alone(tmp_path, m
     # Adam moves every coordinate by about lr whatever its gradient (test_batched.py says why)
     rel, flips = (2e-3, 0.02) if optimizer == "adamw" else (2e-5, 0.0)
     assert_same_runs(batched, task, config, replicas, rel=rel, flips=flips)
+
+
+def test_a_failed_check_is_said_once_and_the_probes_train_through_autograd(tmp_path,  # noqa: ANN001
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hand-written step that disagrees with autograd is a bug of ours: the user hears it in one
+    sentence, and the stack trains through autograd what one model at a time trains."""
+    from l2advisor.modelfile.spec import load_spec
+    from l2advisor.modelfile.task import build_task
+    from l2advisor.training.batched import Replica, train_batched
+    from l2advisor.training.train import TrainConfig
+    from tests.conftest import TINY_MODEL, write_model
+    from tests.training.test_batched import assert_same_runs
+
+    task = build_task(load_spec(write_model(tmp_path, TINY_MODEL)))
+    config = TrainConfig(lr=0.05, batch_size=16, max_steps=1, eval_every=1, seed=0)
+    replicas = [Replica(0.05, 12, 3), Replica(0.01, 20, 5)]
+    notices: list[str] = []
+    train_batched(task, config, replicas, notice=notices.append)
+    assert notices == []  # a step that passes its check says nothing
+    calls = []
+    monkeypatch.setattr(MlpGrad, "check", lambda self, *a: False)
+    monkeypatch.setattr(MlpGrad, "__call__", lambda self, *a: calls.append(1))
+    batched = train_batched(task, config, replicas, notice=notices.append)
+    assert len(notices) == 1 and "disagreed with autograd" in notices[0] and "bug of l2advisor" in notices[0]
+    assert task.spec.path.name in notices[0] and calls == []
+    assert_same_runs(batched, task, config, replicas)
+
+
+def test_the_probe_command_says_when_the_check_failed(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from l2advisor.cli.app import app
+    from tests.conftest import TINY_MODEL, write_model
+
+    model = write_model(tmp_path, TINY_MODEL)
+    monkeypatch.setattr(MlpGrad, "check", lambda self, *a: False)
+    result = CliRunner().invoke(app, ["probe", str(model), "--budget", "200", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert said.count("disagreed with autograd's on the first batch, a bug of l2advisor") == 1, said

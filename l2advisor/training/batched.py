@@ -186,20 +186,25 @@ class _BatchedRun:
         params = self.stacked.params
         if self.manual is not None and not self.manual_checked:
             self.manual_checked = True
-            if targets.is_floating_point():  # soft labels: cross-entropy against probabilities, not written out
-                self.manual = None
-            elif not self.manual.check(params, self.stacked, inputs, targets, own):
-                self.manual = None
-                if self.notice is not None:
-                    self.notice(f"{self.task.spec.path.name}: the hand-written gradients of its stacked MLP step "
-                                "disagreed with autograd's on the first batch, a bug of l2advisor (please report it "
-                                "with the model file); these probes train through autograd instead.")
+            self._check_manual(inputs, targets, own)
         if self.manual is not None:
             losses, outputs, grads = self.manual(params, self.stacked.buffers, inputs, targets, own)
             return outputs, losses, grads
         outputs = self.stacked(inputs, True, per_replica=own)  # (K, B, ...)
         losses = per_replica_loss(self.task, outputs, targets, own)  # (K,)
         return outputs, losses, torch.autograd.grad(losses.sum(), list(params.values()), allow_unused=True)
+
+    def _check_manual(self, inputs: Tensor, targets: Tensor, own: bool) -> None:
+        """On the first batch: keep the hand-written step only where it equals autograd's; a
+        disagreement is a bug of ours, said through `notice`."""
+        if targets.is_floating_point():  # soft labels: cross-entropy against probabilities, not written out
+            self.manual = None
+        elif not self.manual.check(self.stacked.params, self.stacked, inputs, targets, own):  # type: ignore[union-attr]
+            self.manual = None
+            if self.notice is not None:
+                self.notice(f"{self.task.spec.path.name}: the hand-written gradients of its stacked MLP step "
+                            "disagreed with autograd's on the first batch, a bug of l2advisor (please report it "
+                            "with the model file); these probes train through autograd instead.")
 
     def _drop(self, keep: list[int], interval: Interval) -> None:
         self.live = [self.live[pos] for pos in keep]

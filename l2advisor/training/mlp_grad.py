@@ -142,21 +142,20 @@ class MlpGrad:
 
     def check(self, params: Tensors, stacked: object, x: Tensor, labels: Tensor, per_replica: bool) -> bool:
         """Whether losses, gradients and the batch norms' new running statistics equal autograd's
-        through the stack's own forward (`stacked(x, training, per_replica=...)` -> (K, B, C),
-        updating `stacked.buffers`) on this batch. The buffers are left as they were before."""
+        through the stack's own forward (`stacked(x, training, params, buffers, per_replica)` ->
+        (K, B, C)) on this batch. Each side moves copies of the stack's buffers, which stay as they were."""
         buffers: Tensors = stacked.buffers  # type: ignore[attr-defined]
-        before = {n: b.clone() for n, b in buffers.items()}
+        theirs = {n: b.clone() for n, b in buffers.items()}
         # autograd's first: a label out of range is then said in cross-entropy's words, as without this path
-        reference_out = stacked(x, True, per_replica=per_replica)  # type: ignore[operator]
+        reference_out = stacked(x, True, params, theirs, per_replica)  # type: ignore[operator]
         own = labels if labels.dim() == 2 else labels.expand(len(reference_out), -1)
         reference = F.cross_entropy(reference_out.transpose(1, 2), own, reduction="none").mean(1)
         expected = torch.autograd.grad(reference.sum(), list(params.values()))
-        moved = _restore(buffers, before)  # the reference's running statistics, then the ones before
-        losses, outputs, grads = self(params, buffers, x, labels, per_replica)
-        mine = _restore(buffers, before)
+        mine = {n: b.clone() for n, b in buffers.items()}
+        losses, outputs, grads = self(params, mine, x, labels, per_replica)
         return same_outputs(losses, reference.detach()) and same_outputs(outputs, reference_out.detach()) and \
             all(same_outputs(a, b) for a, b in zip(grads, expected, strict=True)) and \
-            all(same_outputs(mine[n].double(), moved[n].double()) for n in moved)
+            all(same_outputs(mine[n].double(), theirs[n].double()) for n in theirs)
 
 
 def _norm_forward(h: Tensor, params: Tensors, buffers: Tensors, name: str,
@@ -188,12 +187,3 @@ def _norm_backward(g: Tensor, gamma: Tensor, saved: tuple[Tensor, ...], norm: nn
         True, norm.eps, [True, True, True])
     grads[name + ".weight"], grads[name + ".bias"] = dgamma.view(k, features), dbeta.view(k, features)
     return g_in.view(k, features, batch)
-
-
-def _restore(buffers: Tensors, before: Tensors) -> Tensors:
-    """Put `before`'s values back into `buffers` (in place: the stack's tensors stay the same
-    objects); returns copies of what they held."""
-    held = {n: b.clone() for n, b in buffers.items()}
-    for n, b in buffers.items():
-        b.copy_(before[n])
-    return held

@@ -11,7 +11,9 @@ children, anything a user's model file registered), flushes stdout and stderr, a
 What would be lost by skipping finalization is written before this point: results files are
 flushed line by line and closed by their writers, figures and JSON are written in `with`
 blocks, run locks are released on the way out of their `with`. A thread that is not a daemon
-is something Python would wait for: while one runs, the process ends the ordinary way.
+is something Python would wait for: while one runs, the process ends the ordinary way. So does
+a Python without `atexit._run_exitfuncs` (private, in CPython since 2.x): skipping the handlers
+would lose what they write.
 """
 
 from __future__ import annotations
@@ -34,6 +36,16 @@ def exit_status(code: object) -> int:
     return 1
 
 
+def run_exit_handlers() -> bool:
+    """Run the exit handlers Python would run first at exit (last registered first); False, having
+    run none, where this Python does not expose them."""
+    run = getattr(atexit, "_run_exitfuncs", None)
+    if run is None:
+        return False
+    run()
+    return True
+
+
 def others_running() -> bool:
     """Whether a thread Python would wait for at exit (not a daemon) is still alive."""
     main = threading.main_thread()
@@ -42,10 +54,10 @@ def others_running() -> bool:
 
 def quick_exit(code: object) -> NoReturn:
     """End the process now with `code`'s exit status, after the exit handlers and flushing the
-    standard streams; the ordinary `sys.exit` while a non-daemon thread runs."""
-    if others_running():
+    standard streams; the ordinary `sys.exit` while a non-daemon thread runs or where the exit
+    handlers cannot be run here."""
+    if others_running() or not run_exit_handlers():
         sys.exit(code)
-    atexit._run_exitfuncs()  # what Python runs first at exit, in its order (last registered first)
     status = exit_status(code)
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from l2advisor.science.advise import TOO_SHORT, Advice
+from l2advisor.science.advise import Advice
 from l2advisor.science.collapse import pool_members
 from l2advisor.science.curves import Curve, analyze_curve, smooth
 from l2advisor.science.fit import CANNOT, FAILS, MIN_LAMS, Fit
@@ -190,7 +190,7 @@ def no_prediction(advice: Advice, fit: Fit) -> str | None:
     probes' curve, a measured lam not translated to another lr, or nothing usable measured; else None."""
     if math.isfinite(advice.predicted_metric):
         return None
-    if any(reason.startswith(TOO_SHORT) for reason in advice.reasons):  # a run too short for the probes' curve
+    if advice.ends_before_curve:  # a run too short for the probes' curve
         return (f"no predicted metric: the {advice.budget_steps}-step run ends before the earliest point the "
                 f"probes measured (the peak comes around step {advice.predicted_peak_step:.0f})")
     if math.isfinite(fit.lr) and not math.isclose(advice.lr, fit.lr, rel_tol=1e-9):

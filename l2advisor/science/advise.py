@@ -16,7 +16,6 @@ from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow
 from l2advisor.science.numbers import shown
 from l2advisor.science.serial import from_jsonable, to_jsonable
 
-TOO_SHORT = "no metric is predicted: a"  # how the reason for a run shorter than the pooled curve begins
 DEFAULT_WD = 5e-4  # the common default, shown for contrast and used when nothing was measured
 MAX_RULE_SHRINK = 0.5  # a rule of thumb giving lr*lam at or above this is not shown
 NAN = float("nan")
@@ -47,6 +46,9 @@ class Advice:
     unclipped: float  # c / (lr*T) before clipping to the plateau (NaN without a formula)
     reasons: tuple[str, ...]
     rules_of_thumb: dict[str, float]  # zero-cost rules, for contrast
+    # the run ends before the probes' earliest point on their clock: the NaN predicted metric is
+    # that, not a failure (False in advice files written before the field existed)
+    ends_before_curve: bool = False
 
 
 def rules_of_thumb(lr: float, budget_steps: int) -> dict[str, float]:
@@ -243,8 +245,9 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
     axis_b = fit.b_used if math.isfinite(fit.b_used) else 1.0  # the clock the pooled curve was drawn on
     position = budget * (lr * wd) ** axis_b * fit.clock_ref ** (1.0 - axis_b)  # the run's end on that axis, in tau
     metric = level - _shortfall(fit, position)
-    if math.isfinite(level) and not math.isfinite(metric):  # _shortfall: before the pooled curve's first point
-        why.append(f"{TOO_SHORT} {budget}-step run ends before the earliest point the probes "
+    ends_before_curve = math.isfinite(level) and not math.isfinite(metric)  # _shortfall: before its first point
+    if ends_before_curve:
+        why.append(f"no metric is predicted: a {budget}-step run ends before the earliest point the probes "
                    "measured on their clock, so nothing says how far it gets")
     if not math.isclose(lr, fit.lr, rel_tol=1e-9):
         clock = {True: "confirmed across probe lrs", False: "NOT confirmed across probe lrs: "
@@ -267,7 +270,7 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
     return Advice(weight_decay=float(wd), interval=(float(lo), float(hi)),
                   predicted_metric=float(metric), predicted_peak_step=float(peak_step),
                   extrapolated=bool(extrapolated), unclipped=float(raw),
-                  reasons=tuple(why), **base)
+                  reasons=tuple(why), ends_before_curve=bool(ends_before_curve), **base)
 
 
 SHOWN_ABOVE = ("b = ", "plateau: ", "c = ", "c >= ", "c <= ", "clock lr*lam confirmed")  # fit reasons the answer already gives

@@ -28,6 +28,8 @@ atexit.register(lambda: (out / "handler").write_text("ran"))
 sys.stdout.write("buffered, no newline")
 if sys.argv[2] == "thread":
     threading.Thread(target=lambda: (time.sleep(0.3), (out / "thread").write_text("done"))).start()
+if sys.argv[2] == "no handlers API":  # a Python without atexit._run_exitfuncs
+    del atexit._run_exitfuncs
 quick_exit(eval(sys.argv[3]))
 """
 
@@ -52,6 +54,13 @@ def test_a_running_thread_is_waited_for(tmp_path: Path) -> None:
     assert done.returncode == 3, done.stderr
     assert (tmp_path / "thread").read_text() == "done"  # os._exit would have ended it first
     assert (tmp_path / "handler").read_text() == "ran" and done.stdout == "buffered, no newline"
+
+
+def test_without_the_handlers_api_it_ends_the_ordinary_way_and_loses_nothing(tmp_path: Path) -> None:
+    done = _run(tmp_path, "no handlers API", "4")
+    assert done.returncode == 4, done.stderr
+    assert (tmp_path / "handler").read_text() == "ran"  # os._exit without the handlers would lose it
+    assert done.stdout == "buffered, no newline"
 
 
 def test_exit_status_follows_sys_exit(capsys: pytest.CaptureFixture[str]) -> None:

@@ -72,9 +72,14 @@ def test_a_run_shorter_than_the_probes_curve_predicts_no_metric_and_says_why(cle
     short = advise(clean, 20)
     assert math.isnan(short.predicted_metric) and math.isfinite(short.predicted_peak_step)
     assert any(r.startswith("no metric is predicted: a 20-step run ends before") for r in short.reasons)
+    assert short.ends_before_curve  # and it survives advice.json (NaN fields: compared as dicts)
+    assert advice_from_dict(json.loads(json.dumps(advice_to_dict(short)))).ends_before_curve
     longer = advise(clean, 200)  # inside the curve: a metric, below the top, and no such reason
-    assert math.isfinite(longer.predicted_metric)
+    assert math.isfinite(longer.predicted_metric) and not longer.ends_before_curve
     assert not any(r.startswith("no metric is predicted") for r in longer.reasons)
+    older = advice_to_dict(short)
+    del older["ends_before_curve"]  # an advice.json written before the field existed
+    assert advice_from_dict(older).ends_before_curve is False
 
 
 def test_interior_maximum_floors_the_advice(interior):

@@ -249,8 +249,11 @@ def run_group(task: Task, group: Sequence[ProbeRun], base: TrainConfig, settings
 
     def on_stack(stacked: Stacked) -> None:
         if stacked.kind == "vmap" and notice is not None:
+            slow = (f" torch's vmap has no batching rule for {', '.join(stacked.unbatched)}: it runs "
+                    f"{'that op' if len(stacked.unbatched) == 1 else 'those ops'} one replica at a time."
+                    if stacked.unbatched else "")
             notice(f"Stacking {task.spec.path.name} through vmap, the slowest stacked form "
-                   f"({'; '.join(stacked.passed_over)}).")
+                   f"({'; '.join(stacked.passed_over)}).{slow}")
 
     replicas = [Replica(run.lam, run.max_steps, run.eval_every, run.eval_per_decade, run.seed) for run in group]
     return train_batched(task, config, replicas, on_eval=on_eval, should_stop=should_stop, on_end=on_end,

@@ -38,6 +38,7 @@ from l2advisor.training.train import (
     build_seeded_model,
     resolve_device,
 )
+from l2advisor.training.vmapped import unbatched_ops
 
 __all__ = ["CannotBatch", "Replica", "StackedOptimizer", "train_batched"]
 
@@ -92,10 +93,14 @@ def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], 
     if stacked.kind == "packed" and task.spec.loss is None:  # an MLP (batch norms too) under cross-entropy: by hand
         run.use_manual(MlpGrad.of(models[0], stacked.params), notice)
     streams = _seed_streams(task, config.batch_size, list(dict.fromkeys(seeds)), device)
+    unbatched: list[str] = []  # ops vmap runs one replica at a time that the stack's check did not meet
     try:
-        run.loop(SeedBatches(streams, seeds, run) if own else streams[seeds[0]], own)
+        with unbatched_ops(unbatched):
+            run.loop(SeedBatches(streams, seeds, run) if own else streams[seeds[0]], own)
     except Exception as err:  # the user's model failed mid-run: every live replica failed
         run.fail_live(describe_user_error(err, task.spec.path))
+    if (new := [op for op in dict.fromkeys(unbatched) if op not in stacked.unbatched]) and notice is not None:
+        notice(f"{task.spec.path.name}: torch's vmap also ran {', '.join(new)} one replica at a time.")
     return run.results
 
 

@@ -44,7 +44,7 @@ from l2advisor.training.packed import (
     own_inputs,
     set_mode,
 )
-from l2advisor.training.vmapped import vmapped_forward
+from l2advisor.training.vmapped import unbatched_ops, vmapped_forward
 
 
 class CannotBatch(Exception):
@@ -56,6 +56,7 @@ class Stacked:
 
     kind = ""
     passed_over: tuple[str, ...] = ()  # why the faster forms before this one did not fit
+    unbatched: tuple[str, ...] = ()  # vmap: ops it runs one replica at a time ("aten::...")
     mixes_batch_possible = False  # True: check on a sample that replicas do not see each other's examples
 
     def __init__(self, models: list[nn.Module]) -> None:
@@ -192,15 +193,13 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
     reason = ""
     passed_over: list[str] = []  # "packed: why not", "folded: why not"
     for kind in attempts:
+        unbatched: list[str] = []
         try:
-            stacked = kind(models)
-            check_outputs(stacked, models[0], sample)
-            if per_replica:
-                check_outputs(stacked, models[0], sample, per_replica=True)
-            if stacked.mixes_batch_possible:
-                check_independent(stacked, models[0], sample)
+            with unbatched_ops(unbatched):
+                stacked = kind(models)
+                _check(stacked, models[0], sample, per_replica)
             stacked.after_check(models[0])
-            stacked.passed_over = tuple(passed_over)
+            stacked.passed_over, stacked.unbatched = tuple(passed_over), tuple(dict.fromkeys(unbatched))
             return stacked
         except Unsupported as err:
             passed_over.append(f"{kind.kind}: {err}")
@@ -211,6 +210,16 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
             reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".rstrip(": ")
         passed_over.append(f"{kind.kind}: {reason}")
     raise CannotBatch(reason or "no batched form of it was found")
+
+
+def _check(stacked: Stacked, model: nn.Module, sample: Tensor, per_replica: bool) -> None:
+    """The stacked outputs equal the model's own (both modes; on own batches too with
+    `per_replica`), and replicas do not see each other's examples where that is possible."""
+    check_outputs(stacked, model, sample)
+    if per_replica:
+        check_outputs(stacked, model, sample, per_replica=True)
+    if stacked.mixes_batch_possible:
+        check_independent(stacked, model, sample)
 
 
 _MODULE_INTERNALS = {"_parameters", "_buffers", "_modules", "training"}

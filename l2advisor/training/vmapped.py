@@ -18,11 +18,16 @@ a torch without those primitives takes `torch.func`'s way.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from torch import Tensor, nn
 
 Tensors = dict[str, Tensor]
+# how torch's vmap says, once per op and process, that it runs an op without a batching rule one
+# replica at a time (a Python loop over the stack); its text asks the reader to file an issue with torch
+FALLBACK_WARNING = "There is a performance drop because we have not yet implemented the batching rule for "
 Forward = Callable[[Tensors, Tensors, Tensor], Tensor]  # (params, buffers, inputs) -> (K, B, ...)
 
 try:  # functorch's level primitives (torch >= 2.0); private, so checked and never required
@@ -92,3 +97,23 @@ def _torch_func_forward(base: nn.Module, per_replica: bool, tied: bool) -> Forwa
         return functional_call(base, (p, b), (inputs,), tie_weights=tied)
 
     return vmap(one, in_dims=(0, 0, 0 if per_replica else None), randomness="error")
+
+
+@contextmanager
+def unbatched_ops(found: list[str]) -> Iterator[None]:
+    """Append to `found` the ops ("aten::...") that vmap runs one replica at a time inside this
+    block, in place of showing torch's warning about them (it speaks of torch's internals and
+    asks to file an issue with torch); every other warning is shown as it comes, through the
+    filters as they are (only the function that shows warnings is wrapped)."""
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
+            text = str(message)
+            if text.startswith(FALLBACK_WARNING):
+                found.append(text[len(FALLBACK_WARNING):].split(". ")[0].rstrip("."))
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield

@@ -1,7 +1,8 @@
 """A stacked probe step, two ways side by side: the CNNs' packed convolutions on NCHW inputs
 against channels-last memory, a custom module (the suite's mixer) under vmap against folded,
 the generic vmap path by torch.func (vmap of functional_call) against its own (vmapped.py: tensors
-swapped into the modules, functorch's level primitives) on the suite's negative control, and the
+swapped into the modules, functorch's level primitives) on the suite's negative control, a transformer
+of torch's encoder layers (examples/transformer_digits.py) under vmap against folded, and the
 MLPs' packed linears batch first (K, B, F: h @ W^T) against features first (K, F, B:
 W @ h, whose weight gradients come in the weights' layout, and whose batch norms need no copy), and
 the MLPs' gradients (batch norms too) through autograd against written out by hand (mlp_grad.py).
@@ -18,7 +19,7 @@ alternating rounds, one torch thread:
 Printed per model and K: milliseconds per step and per evaluation pass each way (median of the
 rounds), and the speed-up; and, for scale, one unstacked step of the user's model.
 
-    python benchmarks/stacked_step.py            # 5 rounds, 8 models, K = 2, 4, 6
+    python benchmarks/stacked_step.py            # 5 rounds, every row, K = 2, 4, 6
     python benchmarks/stacked_step.py --quick    # 2 rounds, 4 models, K = 2, 6
     python benchmarks/stacked_step.py --models "mlp_bn_mnist14 (gradients)"   # chosen rows, 5 rounds
 """
@@ -84,7 +85,8 @@ MODELS = {"bundled default (28x28)": (ROOT / "examples" / "mnist_cnn.py", LAYOUT
           "null_weightnorm": (SUITE / "null_weightnorm.py", VMAPS),
           "mlp_tiny_data (gradients)": (SUITE / "mlp_tiny_data.py", GRADIENTS),
           "mlp_momentum_digits (gradients)": (SUITE / "mlp_momentum_digits.py", GRADIENTS),
-          "mlp_bn_mnist14 (gradients)": (SUITE / "mlp_bn_mnist14.py", GRADIENTS)}
+          "mlp_bn_mnist14 (gradients)": (SUITE / "mlp_bn_mnist14.py", GRADIENTS),
+          "transformer_digits": (ROOT / "examples" / "transformer_digits.py", FORMS)}
 QUICK = ("cnn_plain_mnist14", "mixer_adamw_digits", "mlp_tiny_data", "null_weightnorm", "mlp_tiny_data (gradients)")
 VAL_IMAGES = 512
 

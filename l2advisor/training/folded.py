@@ -10,9 +10,11 @@ layer norm, the normalisation then each replica's scale and shift). Everything b
 
 This is what `torch.func.vmap` computes, without its per-operator wrapping: on the suite's
 mixer a training step of 6 replicas is about 1.4x faster (`benchmarks/stacked_step.py`).
+`nn.MultiheadAttention` folds the same way (folded_attention.py), so transformers built from
+torch's encoder layers do too.
 A model that mixes examples of a batch (a mean over the batch, batch norm written by hand)
 would mix replicas here; `check_independent` in replicas.py catches it on a sample and the
-model then goes through vmap. Modules with buffers, or parameters outside these two layer
+model then goes through vmap. Modules with buffers, or parameters outside these layer
 types (a learned positional embedding, a layer whose weight is used elsewhere), raise
 `Unsupported` at once.
 """
@@ -26,9 +28,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from l2advisor.training.folded_attention import FoldedAttention, fast_path_off
 from l2advisor.training.packed import Tensors, Unsupported, set_mode
 
-FOLDABLE = (nn.Linear, nn.LayerNorm)
+FOLDABLE = (nn.Linear, nn.LayerNorm, nn.MultiheadAttention)
 
 
 @dataclass
@@ -84,14 +87,16 @@ def fold_model(model: nn.Module, weights: ReplicaWeights) -> nn.Module:
             swap: nn.Module = _FoldedLinear(name, weights)
         elif type(module) is nn.LayerNorm:
             swap = _FoldedLayerNorm(name, module, weights)
+        elif type(module) is nn.MultiheadAttention:  # its out_proj goes with it
+            swap = FoldedAttention(name, module, weights)
         else:
             continue
         parent, _, attribute = name.rpartition(".")
         if not name:
             raise Unsupported("the model is a single layer")
         setattr(folded.get_submodule(parent) if parent else folded, attribute, swap)
-    if any(True for _ in folded.parameters()):  # a parameter outside linear and layer-norm layers
-        raise Unsupported("parameters outside nn.Linear and nn.LayerNorm")
+    if any(True for _ in folded.parameters()):  # a parameter outside linear, layer-norm and attention layers
+        raise Unsupported("parameters outside nn.Linear, nn.LayerNorm and nn.MultiheadAttention")
     return folded
 
 
@@ -104,6 +109,7 @@ def run_folded(modules: tuple[nn.Module, ...], weights: ReplicaWeights, x: Tenso
     folded = modules[0]
     set_mode(modules, training)
     batch = x.flatten(0, 1) if per_replica else x.repeat(k, *[1] * (x.dim() - 1))  # (K*B, ...)
-    out = folded(batch)
+    with fast_path_off(any(isinstance(m, FoldedAttention) for m in modules)):
+        out = folded(batch)
     weights.params = {}  # hold no reference to the replicas between calls
     return out.unflatten(0, (k, -1))

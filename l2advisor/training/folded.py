@@ -31,8 +31,6 @@ from torch.nn import functional as F
 from l2advisor.training.folded_attention import FoldedAttention, fast_path_off
 from l2advisor.training.packed import Tensors, Unsupported, set_mode
 
-FOLDABLE = (nn.Linear, nn.LayerNorm, nn.MultiheadAttention)
-
 
 @dataclass
 class ReplicaWeights:

@@ -53,8 +53,9 @@ class FoldedAttention(nn.Module):
     def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None = None,
                 need_weights: bool = True, attn_mask: Tensor | None = None, average_attn_weights: bool = True,
                 is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
-        if not self.batch_first:  # (L, N, E) -> (N, L, E)
-            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+        if not self.batch_first:  # (L, N, E) -> (N, L, E), self-attention kept as one tensor
+            same = query is key and key is value
+            query, key, value = (query.transpose(0, 1),) * 3 if same else (t.transpose(0, 1) for t in (query, key, value))
         q, k, v = self._project_in(query, key, value)  # (N, H, L or S, d)
         mask = _additive_mask(attn_mask, key_padding_mask, q)  # (N or 1, 1, L, S) or None
         causal = is_causal and key_padding_mask is None and not need_weights and attn_mask is not None

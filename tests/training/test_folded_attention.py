@@ -22,11 +22,11 @@ class Attend(nn.Module):
     """(B, 12) -> 4 tokens of 3 -> width 8 -> attention (its own arguments) -> (B, 3)."""
 
     def __init__(self, cross: bool = False, weights: bool = True, per_head: bool = False, masks: str = "",
-                 **attention: object) -> None:
+                 seq_first: bool = False, **attention: object) -> None:
         super().__init__()
         self.embed, self.head = nn.Linear(3, 8), nn.Linear(8, 3)
-        self.attention = nn.MultiheadAttention(8, 2, batch_first=True, **attention)
-        self.cross, self.weights, self.per_head, self.masks = cross, weights, per_head, masks
+        self.attention = nn.MultiheadAttention(8, 2, batch_first=not seq_first, **attention)
+        self.cross, self.weights, self.per_head, self.masks, self.seq_first = cross, weights, per_head, masks, seq_first
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.embed(x.view(-1, 4, 3))  # (B, 4, 8)
@@ -38,8 +38,11 @@ class Attend(nn.Module):
             causal = torch.ones(4, memory.shape[1], dtype=torch.bool).triu(1)  # True: not attended
             if self.masks == "float":
                 padding, causal = (-1e4 * mask.float() for mask in (padding, causal))
+        if self.seq_first:  # (L, B, E) around the attention only: the linear layers keep the batch first
+            h, memory = h.transpose(0, 1), memory.transpose(0, 1)
         out, weights = self.attention(h, memory, memory, key_padding_mask=padding, attn_mask=causal,
                                       need_weights=self.weights, average_attn_weights=not self.per_head)
+        out = out.transpose(0, 1) if self.seq_first else out
         extra = 0.0 if weights is None else weights.flatten(1).square().mean(-1, keepdim=True)  # weights reach the loss
         return self.head(out.mean(1)) + extra
 
@@ -70,9 +73,10 @@ def _outputs_and_grads(kind: type, models: list[nn.Module], x: torch.Tensor) -> 
     lambda: Attend(), lambda: Attend(weights=False), lambda: Attend(per_head=True), lambda: Attend(cross=True),
     lambda: Attend(masks="bool"), lambda: Attend(masks="float", weights=False),
     lambda: Attend(masks="bool", weights=False, cross=True), lambda: Attend(bias=False),
+    lambda: Attend(seq_first=True), lambda: Attend(seq_first=True, cross=True, weights=False),
     lambda: Encoder(), lambda: Encoder(norm_first=True)],
     ids=["weights", "no-weights", "per-head", "cross", "bool-masks", "float-masks", "bool-masks-cross", "no-bias",
-         "encoder", "norm-first"])
+         "seq-first", "seq-first-cross", "encoder", "norm-first"])
 def test_folded_attention_gives_each_replica_its_own_outputs_and_gradients(make) -> None:
     torch.manual_seed(0)
     models = [make() for _ in range(3)]

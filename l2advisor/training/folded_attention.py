@@ -125,13 +125,13 @@ def _additive_mask(attn_mask: Tensor | None, key_padding_mask: Tensor | None, li
 def fast_path_off(active: bool) -> Iterator[None]:
     """Turn off the transformer layers' inference fast path (it reads each layer's own weights,
     which the folded layers do not hold) while `active`; restore it after."""
-    setter = getattr(torch.backends.mha, "set_fastpath_enabled", None)
-    if not active or setter is None:
+    mha = getattr(torch.backends, "mha", None)  # torch >= 2.1; without it the layers' check of the
+    if not active or not hasattr(mha, "set_fastpath_enabled"):  # fast path fails and the model goes to vmap
         yield
         return
-    before = torch.backends.mha.get_fastpath_enabled()
-    setter(False)
+    before = mha.get_fastpath_enabled()
+    mha.set_fastpath_enabled(False)
     try:
         yield
     finally:
-        setter(before)
+        mha.set_fastpath_enabled(before)

@@ -92,7 +92,8 @@ def test_folded_attention_gives_each_replica_its_own_outputs_and_gradients(make)
             out = FoldedStacked(models)(x, training, per_replica=True)
             for k, model in enumerate(models):
                 torch.testing.assert_close(out[k], model.train(training)(x[k]), rtol=1e-5, atol=1e-5)
-    assert torch.backends.mha.get_fastpath_enabled()  # turned off only around the folded calls
+    mha = getattr(torch.backends, "mha", None)
+    assert mha is None or mha.get_fastpath_enabled()  # turned off only around the folded calls
 
 
 def test_sequence_first_layers_are_caught_by_the_check_and_go_to_vmap() -> None:

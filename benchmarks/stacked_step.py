@@ -20,7 +20,7 @@ Printed per model and K: milliseconds per step and per evaluation pass each way 
 rounds), and the speed-up; and, for scale, one unstacked step of the user's model.
 
     python benchmarks/stacked_step.py            # 5 rounds, every row, K = 2, 4, 6
-    python benchmarks/stacked_step.py --quick    # 2 rounds, 4 models, K = 2, 6
+    python benchmarks/stacked_step.py --quick    # 2 rounds, 5 rows, K = 2, 6
     python benchmarks/stacked_step.py --models "mlp_bn_mnist14 (gradients)"   # chosen rows, 5 rounds
 """
 
@@ -154,7 +154,7 @@ def single_step(task) -> Callable[[], object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="2 rounds, 4 models, K = 2 and 6")
+    parser.add_argument("--quick", action="store_true", help="2 rounds, 5 rows, K = 2 and 6")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--models", default=None, help=f"comma-separated rows, from: {', '.join(MODELS)}")
     args = parser.parse_args()

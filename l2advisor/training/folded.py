@@ -34,10 +34,12 @@ from l2advisor.training.packed import Tensors, Unsupported, set_mode
 
 @dataclass
 class ReplicaWeights:
-    """What the folded layers read during one call: the stacked parameters and K."""
+    """What the folded layers read during one call: the stacked parameters and K (and, fixed at
+    folding, whether the fold holds attention layers)."""
 
     params: Tensors = field(default_factory=dict)
     k: int = 1
+    attention: bool = False  # set once by fold_model: attention layers, whose fast path each call turns off
 
 
 class _FoldedLinear(nn.Module):
@@ -87,6 +89,7 @@ def fold_model(model: nn.Module, weights: ReplicaWeights) -> nn.Module:
             swap = _FoldedLayerNorm(name, module, weights)
         elif type(module) is nn.MultiheadAttention:  # its out_proj goes with it
             swap = FoldedAttention(name, module, weights)
+            weights.attention = True
         else:
             continue
         parent, _, attribute = name.rpartition(".")
@@ -107,7 +110,7 @@ def run_folded(modules: tuple[nn.Module, ...], weights: ReplicaWeights, x: Tenso
     folded = modules[0]
     set_mode(modules, training)
     batch = x.flatten(0, 1) if per_replica else x.repeat(k, *[1] * (x.dim() - 1))  # (K*B, ...)
-    with fast_path_off(any(isinstance(m, FoldedAttention) for m in modules)):
+    with fast_path_off(weights.attention):
         out = folded(batch)
     weights.params = {}  # hold no reference to the replicas between calls
     return out.unflatten(0, (k, -1))

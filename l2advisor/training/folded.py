@@ -11,12 +11,13 @@ layer norm, the normalisation then each replica's scale and shift). Everything b
 This is what `torch.func.vmap` computes, without its per-operator wrapping: on the suite's
 mixer a training step of 6 replicas is about 1.4x faster (`benchmarks/stacked_step.py`).
 `nn.MultiheadAttention` folds the same way (folded_attention.py), so transformers built from
-torch's encoder layers do too.
+torch's encoder layers do too; convolutions, embeddings and free tensors whose first size is 1
+(a class token, a positional table) fold as well (folded_layers.py), so a small vision
+transformer does.
 A model that mixes examples of a batch (a mean over the batch, batch norm written by hand)
 would mix replicas here; `check_independent` in replicas.py catches it on a sample and the
-model then goes through vmap. Modules with buffers, or parameters outside these layer
-types (a learned positional embedding, a layer whose weight is used elsewhere), raise
-`Unsupported` at once.
+model then goes through vmap. Modules with buffers, or parameters none of these hold (a
+free (D,) offset, a layer whose weight is used elsewhere), raise `Unsupported` at once.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from l2advisor.training.folded_attention import FoldedAttention, fast_path_off
+from l2advisor.training.folded_layers import (
+    CONVOLUTIONS,
+    FoldedConv,
+    FoldedEmbedding,
+    set_free_tensors,
+    take_free_tensors,
+)
 from l2advisor.training.packed import Tensors, Unsupported, set_mode
 
 
@@ -40,6 +48,7 @@ class ReplicaWeights:
     params: Tensors = field(default_factory=dict)
     k: int = 1
     attention: bool = False  # set once by fold_model: attention layers, whose fast path each call turns off
+    free: list = field(default_factory=list)  # set once by fold_model: (module, attribute, name) of free tensors
 
 
 class _FoldedLinear(nn.Module):
@@ -77,28 +86,38 @@ class _FoldedLayerNorm(nn.Module):
 
 
 def fold_model(model: nn.Module, weights: ReplicaWeights) -> nn.Module:
-    """A copy of `model` whose linear and layer-norm layers read `weights`; `Unsupported` if
-    the model has buffers or any parameter outside those layers."""
+    """A copy of `model` whose linear, layer-norm, attention, convolution and embedding layers,
+    and free tensors (folded_layers.py), read `weights`; `Unsupported` if the model has buffers
+    or a parameter none of these can hold."""
     if any(True for _ in model.buffers()):
         raise Unsupported("buffers (each replica would need its own)")
     folded = copy.deepcopy(model)
     for name, module in list(folded.named_modules()):
-        if type(module) is nn.Linear:
-            swap: nn.Module = _FoldedLinear(name, weights)
-        elif type(module) is nn.LayerNorm:
-            swap = _FoldedLayerNorm(name, module, weights)
-        elif type(module) is nn.MultiheadAttention:  # its out_proj goes with it
-            swap = FoldedAttention(name, module, weights)
-            weights.attention = True
-        else:
+        swap = _folded_layer(name, module, weights)
+        if swap is None:
             continue
         parent, _, attribute = name.rpartition(".")
         if not name:
             raise Unsupported("the model is a single layer")
         setattr(folded.get_submodule(parent) if parent else folded, attribute, swap)
-    if any(True for _ in folded.parameters()):  # a parameter outside linear, layer-norm and attention layers
-        raise Unsupported("parameters outside nn.Linear, nn.LayerNorm and nn.MultiheadAttention")
+    weights.free = take_free_tensors(folded)
     return folded
+
+
+def _folded_layer(name: str, module: nn.Module, weights: ReplicaWeights) -> nn.Module | None:
+    """The folded form of one layer, None for a module that holds no parameters of its own."""
+    if type(module) is nn.Linear:
+        return _FoldedLinear(name, weights)
+    if type(module) is nn.LayerNorm:
+        return _FoldedLayerNorm(name, module, weights)
+    if type(module) is nn.MultiheadAttention:  # its out_proj goes with it
+        weights.attention = True
+        return FoldedAttention(name, module, weights)
+    if type(module) in CONVOLUTIONS:
+        return FoldedConv(name, module, weights)
+    if type(module) is nn.Embedding:
+        return FoldedEmbedding(name, module, weights)
+    return None
 
 
 def run_folded(modules: tuple[nn.Module, ...], weights: ReplicaWeights, x: Tensor, params: Tensors,
@@ -110,7 +129,11 @@ def run_folded(modules: tuple[nn.Module, ...], weights: ReplicaWeights, x: Tenso
     folded = modules[0]
     set_mode(modules, training)
     batch = x.flatten(0, 1) if per_replica else x.repeat(k, *[1] * (x.dim() - 1))  # (K*B, ...)
-    with fast_path_off(weights.attention):
-        out = folded(batch)
-    weights.params = {}  # hold no reference to the replicas between calls
+    set_free_tensors(weights.free, params, k, batch.shape[0])
+    try:
+        with fast_path_off(weights.attention):
+            out = folded(batch)
+    finally:
+        weights.params = {}  # hold no reference to the replicas between calls
+        set_free_tensors(weights.free, {}, k, 0)
     return out.unflatten(0, (k, -1))

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from l2advisor.training.packed import Tensors, Unsupported, _sequence
-from l2advisor.training.replicas import same_outputs
+from l2advisor.training.stack_checks import same_outputs
 
 __all__ = ["MlpGrad"]
 

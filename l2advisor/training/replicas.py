@@ -44,11 +44,8 @@ from l2advisor.training.packed import (
     own_inputs,
     set_mode,
 )
+from l2advisor.training.stack_checks import CannotBatch, check_stack
 from l2advisor.training.vmapped import unbatched_ops, vmapped_forward
-
-
-class CannotBatch(Exception):
-    """This model cannot be trained as stacked replicas; `str(err)` says why, in one phrase."""
 
 
 class Stacked:
@@ -197,7 +194,7 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
         try:
             with unbatched_ops(unbatched):
                 stacked = kind(models)
-                _check(stacked, models[0], sample, per_replica)
+                check_stack(stacked, models[0], sample, per_replica)
             stacked.after_check(models[0])
             stacked.passed_over, stacked.unbatched = tuple(passed_over), tuple(dict.fromkeys(unbatched))
             return stacked
@@ -210,16 +207,6 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
             reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".rstrip(": ")
         passed_over.append(f"{kind.kind}: {reason}")
     raise CannotBatch(reason or "no batched form of it was found")
-
-
-def _check(stacked: Stacked, model: nn.Module, sample: Tensor, per_replica: bool) -> None:
-    """The stacked outputs equal the model's own (both modes; on own batches too with
-    `per_replica`), and replicas do not see each other's examples where that is possible."""
-    check_outputs(stacked, model, sample)
-    if per_replica:
-        check_outputs(stacked, model, sample, per_replica=True)
-    if stacked.mixes_batch_possible:
-        check_independent(stacked, model, sample)
 
 
 _MODULE_INTERNALS = {"_parameters", "_buffers", "_modules", "training"}
@@ -244,57 +231,3 @@ def _equal(x: object, y: object) -> bool:
         return bool(x == y)
     except Exception:  # an object whose == is not a plain truth value (arrays): compare no further
         return x is y
-
-
-def same_outputs(mine: Tensor, reference: Tensor) -> bool:
-    """Equal up to float rounding, measured against the outputs' scale: every difference within
-    1e-3 of the largest |output| (plus 1e-5). An element-wise relative test (rtol 1e-4) failed on
-    rounding alone: the bundled default's channels-last convolutions then batch norm over 16
-    examples put logits near 0 off by up to 6e-5 (half of 1e-4 of the largest), and 10 of 24
-    seed pairs fell back to vmap, 3x slower. A wrong layer is off by the outputs' own size."""
-    if mine.shape != reference.shape:
-        return False
-    return bool((mine - reference).abs().max() <= 1e-3 * reference.abs().max() + 1e-5)
-
-
-@torch.no_grad()
-def check_outputs(stacked: Stacked, model: nn.Module, sample: Tensor, per_replica: bool = False) -> None:
-    """Replica 0's outputs must equal the model's own, in training mode and in eval mode (on
-    shared inputs, or with `per_replica` on inputs of its own)."""
-    keep = torch.tensor([0], device=sample.device)
-    x = sample.unsqueeze(0) if per_replica else sample  # (1, n, ...): replica 0's own batch
-    for training in (True, False):
-        reference = copy.deepcopy(model).train(training)(sample)  # a copy: running stats untouched
-        params, buffers = stacked.subset(keep)
-        mine = stacked(x, training, params, buffers, per_replica)[0]
-        if not same_outputs(mine, reference):
-            raise CannotBatch("its stacked outputs differ from the model's own")
-
-
-@torch.no_grad()
-def check_independent(stacked: Stacked, model: nn.Module, sample: Tensor) -> None:
-    """Two replicas with different weights, on shared and on their own inputs, must each give
-    what the model gives with their weights: a forward that mixes the examples of a batch
-    (a mean over it) would mix replicas when they share one batch dimension."""
-    generator = torch.Generator().manual_seed(0)  # the global RNG is left alone
-    first = {n: p[0].detach() for n, p in stacked.params.items()}
-    other = {n: p * (1.0 + 0.5 * torch.rand(p.shape, generator=generator).to(p.device)) for n, p in first.items()}
-    params = {n: torch.stack([first[n], other[n]]) for n in first}
-    own = torch.stack([sample, sample.flip(0)])  # (2, n, ...): each replica its own order of examples
-    for training in (True, False):
-        references = [_with_weights(model, weights).train(training) for weights in (first, other)]
-        for inputs, per_replica in ((sample, False), (own, True)):
-            outputs = stacked(inputs, training, params, {}, per_replica)
-            for k, reference in enumerate(references):
-                expected = reference(own[k] if per_replica else sample)
-                if not same_outputs(outputs[k], expected):
-                    raise CannotBatch("its replicas' outputs did not match the model's own (the forward mixes the examples "
-                                       "of a batch, or changes state between calls)")
-
-
-def _with_weights(model: nn.Module, weights: Tensors) -> nn.Module:
-    copied = copy.deepcopy(model)
-    for name, param in copied.named_parameters():
-        if name in weights:
-            param.copy_(weights[name])
-    return copied

@@ -21,7 +21,8 @@ from l2advisor.runs.store import read_results
 from l2advisor.training.batched import CannotBatch, Replica, train_batched
 from l2advisor.training.lr_schedules import make_lr_at
 from l2advisor.training.packed import _nhwc
-from l2advisor.training.replicas import PackedStacked, same_outputs, stack_replicas
+from l2advisor.training.replicas import PackedStacked, stack_replicas
+from l2advisor.training.stack_checks import same_outputs
 from l2advisor.training.train import TrainConfig, build_seeded_model, train
 from tests.conftest import TINY_MODEL, write_model
 

@@ -9,13 +9,8 @@ import torch
 from torch import nn
 
 from l2advisor.training.batched import Replica, train_batched
-from l2advisor.training.replicas import (
-    CannotBatch,
-    FoldedStacked,
-    check_independent,
-    check_outputs,
-    stack_replicas,
-)
+from l2advisor.training.replicas import CannotBatch, FoldedStacked, stack_replicas
+from l2advisor.training.stack_checks import check_independent, check_outputs
 from l2advisor.training.train import TrainConfig, build_seeded_model
 from tests.conftest import TINY_MODEL
 from tests.training.test_batched import assert_same_runs, task_of

@@ -1,0 +1,104 @@
+"""More layers in the folded form (folded.py): convolutions, embeddings and free parameters.
+
+What a vision transformer or a small language model holds besides linear, layer-norm and
+attention layers: a patch embedding (`nn.Conv1d` / `nn.Conv2d`), a token embedding
+(`nn.Embedding`), and learned tensors kept directly on a module (a class token (1, 1, D), a
+positional table (1, T, D)). Each reads replica k's weights for rows k*B .. (k+1)*B - 1 of the
+folded batch (K*B, ...), replica-major, as a folded linear layer does:
+
+  convolution  the K replicas' rows side by side as channels, (B, K*C, ...), one grouped
+               convolution (groups = K * the layer's groups), and back to (K*B, O, ...);
+  embedding    replica k's indices offset by k * V into the K tables laid end to end (K*V, D);
+  free tensor  a parameter whose first size is 1, which the model broadcasts (or expands) over
+               its batch: the folded model sees (K*B, ...) instead, each row its replica's copy.
+
+Every layer reads its input's leading dimension as the folded batch, whatever the model passes
+it; a model that calls one on a tensor without the batch (an embedding of `torch.arange(T)`)
+gets other replicas' weights or a reshape error at the stack's check (two replicas with
+different weights, replicas.py `check_independent`), and goes to vmap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from l2advisor.training.packed import Unsupported
+
+if TYPE_CHECKING:
+    from l2advisor.training.folded import ReplicaWeights
+
+CONVOLUTIONS = {nn.Conv1d: F.conv1d, nn.Conv2d: F.conv2d}
+
+
+class FoldedConv(nn.Module):
+    """Replaces one `nn.Conv1d` / `nn.Conv2d` named `name` (zero padding only)."""
+
+    def __init__(self, name: str, module: nn.Conv1d | nn.Conv2d, weights: ReplicaWeights) -> None:
+        super().__init__()
+        if module.padding_mode != "zeros":
+            raise Unsupported(f"convolutions padded with {module.padding_mode!r}")
+        self.name, self.weights, self.conv = name, weights, CONVOLUTIONS[type(module)]
+        self.stride, self.padding, self.dilation, self.groups = module.stride, module.padding, module.dilation, module.groups
+
+    def forward(self, h: Tensor) -> Tensor:  # (K*B, C, *S) -> (K*B, O, *S')
+        weight = self.weights.params[self.name + ".weight"]  # (K, O, C / groups, *kernel)
+        bias = self.weights.params.get(self.name + ".bias")  # (K, O) or None
+        k, channels, space = self.weights.k, h.shape[1], h.shape[2:]
+        side_by_side = h.reshape(k, -1, channels, *space).transpose(0, 1).reshape(-1, k * channels, *space)
+        out = self.conv(side_by_side, weight.flatten(0, 1), None if bias is None else bias.flatten(),
+                        self.stride, self.padding, self.dilation, self.groups * k)  # (B, K*O, *S')
+        b, filters = out.shape[0], weight.shape[1]
+        return out.reshape(b, k, filters, *out.shape[2:]).transpose(0, 1).reshape(k * b, filters, *out.shape[2:])
+
+
+class FoldedEmbedding(nn.Module):
+    """Replaces one `nn.Embedding` named `name`; the padding index keeps torch's meaning (its row
+    is looked up but gets no gradient)."""
+
+    def __init__(self, name: str, module: nn.Embedding, weights: ReplicaWeights) -> None:
+        super().__init__()
+        if module.max_norm is not None or module.sparse or module.scale_grad_by_freq:
+            raise Unsupported("embeddings with max_norm, sparse gradients or scale_grad_by_freq")
+        self.name, self.weights, self.padding_idx = name, weights, module.padding_idx
+
+    def forward(self, indices: Tensor) -> Tensor:  # (K*B, ...) integers -> (K*B, ..., D)
+        table = self.weights.params[self.name + ".weight"]  # (K, V, D)
+        k, vocabulary = table.shape[:2]
+        offsets = torch.arange(k, device=indices.device).mul_(vocabulary).unsqueeze(1)  # (K, 1)
+        out = F.embedding(indices.reshape(k, -1) + offsets, table.flatten(0, 1))  # (K, B*..., D)
+        out = out.reshape(*indices.shape, table.shape[-1])
+        if self.padding_idx is None:
+            return out
+        return torch.where((indices == self.padding_idx).unsqueeze(-1), out.detach(), out)
+
+
+def take_free_tensors(folded: nn.Module) -> list[tuple[nn.Module, str, str]]:
+    """Remove the parameters left on `folded`'s modules once its layers are swapped, and return
+    (module, attribute, parameter name) for each, to be set per call by `set_free_tensors`.
+    `Unsupported` for one whose first size is not 1: a per-example broadcast is the only use
+    of it that rows of replicas can stand in for."""
+    free = []
+    for name, param in list(folded.named_parameters()):
+        owner, _, attribute = name.rpartition(".")
+        if param.dim() < 2 or param.shape[0] != 1:
+            raise Unsupported(f"parameters outside nn.Linear, nn.LayerNorm, nn.MultiheadAttention, convolution and "
+                              f"embedding layers ({name}: only a free tensor whose first size is 1 folds)")
+        module = folded.get_submodule(owner) if owner else folded
+        del module._parameters[attribute]
+        free.append((module, attribute, name))
+    return free
+
+
+def set_free_tensors(free: list[tuple[nn.Module, str, str]], params: dict[str, Tensor], k: int, rows: int) -> None:
+    """Give each free tensor's module, for this call, the (K*B, ...) rows of its replicas' copies
+    ((K, 1, ...) stacked, B = rows / K); `params` empty: take them away again."""
+    for module, attribute, name in free:
+        if not params:
+            module.__dict__.pop(attribute, None)
+            continue
+        stacked = params[name]  # (K, 1, ...)
+        module.__dict__[attribute] = stacked.expand(k, rows // k, *stacked.shape[2:]).reshape(rows, *stacked.shape[2:])

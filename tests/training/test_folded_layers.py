@@ -1,0 +1,220 @@
+"""Convolutions, embeddings and free tensors in the folded form (folded_layers.py): each replica's
+outputs and gradients are its own model's, uses the fold cannot stand for go to vmap, and the
+stack's check catches a fold that hands every replica replica 0's free tensor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from l2advisor.training import folded_layers
+from l2advisor.training.batched import Replica, train_batched
+from l2advisor.training.replicas import CannotBatch, FoldedStacked, VmapStacked, stack_replicas
+from l2advisor.training.stack_checks import check_independent
+from l2advisor.training.train import TrainConfig
+from tests.training.test_batched import assert_same_runs, task_of
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Convolved(nn.Module):
+    """(B, 32) -> (B, 2, 4, 4) -> a 2-D convolution (its own arguments) -> (B, 3); or, `one_d`,
+    (B, 2, 16) through a 1-D one."""
+
+    def __init__(self, one_d: bool = False, **conv: object) -> None:
+        super().__init__()
+        self.one_d = one_d
+        self.conv = (nn.Conv1d if one_d else nn.Conv2d)(2, 4, **{"kernel_size": 3, **conv})
+        with torch.no_grad():  # the head's input size: the convolution's output on one example
+            size = self.conv(torch.zeros(1, *self._shape())).numel()
+        self.head = nn.Linear(size, 3)
+
+    def _shape(self) -> tuple[int, ...]:
+        return (2, 16) if self.one_d else (2, 4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.tanh(self.conv(x.view(-1, *self._shape()))).flatten(1))
+
+
+class TokenModel(nn.Module):
+    """(B, 6) token ids (0 = padding) -> embedding + a free positional table (1, 6, 8) -> a class
+    token in front -> one encoder layer -> (B, 3)."""
+
+    def __init__(self, padding: int | None = 0) -> None:
+        super().__init__()
+        self.tokens = nn.Embedding(11, 8, padding_idx=padding)
+        self.positions = nn.Parameter(0.1 * torch.randn(1, 6, 8))
+        self.cls = nn.Parameter(torch.zeros(1, 1, 8))
+        self.encoder = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        h = self.tokens(ids.long()) + self.positions  # (B, 6, 8)
+        h = torch.cat([self.cls.expand(len(h), -1, -1), h], dim=1)  # (B, 7, 8)
+        return self.head(self.encoder(h)[:, 0])
+
+
+class ArangePositions(nn.Module):
+    """Positions looked up by `torch.arange`: an embedding called without the batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.positions, self.head = nn.Embedding(4, 3), nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x.view(-1, 4, 3) + self.positions(torch.arange(4))).mean(1)
+
+
+class FirstRowOfFree(nn.Module):
+    """A free (1, 3) tensor indexed as a row, not broadcast over the batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offset, self.head = nn.Parameter(torch.randn(1, 3)), nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x + self.offset[0])
+
+
+def _tokens(*shape: int) -> torch.Tensor:
+    return torch.randint(0, 11, shape, generator=torch.Generator().manual_seed(1)).float()
+
+
+MODELS = {"conv2d": (lambda: Convolved(), lambda: torch.randn(3, 5, 32)),
+          "conv2d-strided-padded": (lambda: Convolved(stride=2, padding=1, dilation=1), lambda: torch.randn(3, 5, 32)),
+          "conv2d-grouped-dilated": (lambda: Convolved(groups=2, padding=2, dilation=2, bias=False),
+                                     lambda: torch.randn(3, 5, 32)),
+          "conv1d": (lambda: Convolved(one_d=True, stride=2), lambda: torch.randn(3, 5, 32)),
+          "tokens": (lambda: TokenModel(), lambda: _tokens(3, 5, 6)),
+          "tokens-no-padding": (lambda: TokenModel(padding=None), lambda: _tokens(3, 5, 6)),
+          "vit": (lambda: _vit(), lambda: torch.rand(3, 5, 64))}
+
+
+def _vit() -> nn.Module:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("vit_digits", ROOT / "examples" / "vit_digits.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.build_model()
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_folded_layers_give_each_replica_its_own_outputs_and_gradients(name: str) -> None:
+    make, inputs = MODELS[name]
+    torch.manual_seed(0)
+    models, x = [make() for _ in range(3)], inputs()
+    assert stack_replicas(models, x[0], per_replica=True).kind == "folded"
+    stacked = FoldedStacked(models)
+    out = stacked(x, True, per_replica=True)
+    torch.testing.assert_close(out, VmapStacked(models)(x, True, per_replica=True), rtol=1e-5, atol=1e-5)
+    grads = torch.autograd.grad(out.square().sum(), list(stacked.params.values()))
+    for k, model in enumerate(models):  # against each replica's own model (vmap's embedding gradients are wrong)
+        own = torch.autograd.grad(model.train()(x[k]).square().sum(), list(model.parameters()))
+        for mine, theirs in zip(grads, own, strict=True):
+            torch.testing.assert_close(mine[k], theirs, rtol=1e-4, atol=1e-5)
+    with torch.no_grad():  # each replica's own model, in both modes
+        for training in (True, False):
+            out = stacked(x, training, per_replica=True)
+            for k, model in enumerate(models):
+                torch.testing.assert_close(out[k], model.train(training)(x[k]), rtol=1e-5, atol=1e-5)
+
+
+def _vmap_gives_the_padding_row_a_gradient() -> bool:
+    """torch 2.14's vmap honours `padding_idx` for the first replica only."""
+    table = torch.ones(2, 3, 1, requires_grad=True)
+    out = torch.vmap(lambda w, i: nn.functional.embedding(i, w, padding_idx=0))(table, torch.zeros(2, 2, dtype=torch.long))
+    return bool(torch.autograd.grad(out.sum(), table)[0][:, 0].abs().sum() > 0)
+
+
+class BufferedTokens(TokenModel):
+    """TokenModel with a buffer: neither packed nor folded, only vmap could stack it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("shift", torch.zeros(3))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return super().forward(ids) + self.shift
+
+
+def test_the_gradient_check_keeps_vmaps_wrong_padding_gradients_from_training() -> None:
+    torch.manual_seed(0)
+    models = [BufferedTokens() for _ in range(2)]
+    sample = _tokens(8, 6)
+    assert (sample == 0).any()
+    if _vmap_gives_the_padding_row_a_gradient():  # the outputs are right: only the gradient check sees it
+        with pytest.raises(CannotBatch, match=r"stacked gradients differ from the model's own \(tokens.weight\)"):
+            stack_replicas(models, sample, per_replica=True)
+    else:
+        assert stack_replicas(models, sample, per_replica=True).kind == "vmap"
+    unpadded = [_with(BufferedTokens(), tokens=nn.Embedding(11, 8)) for _ in range(2)]
+    assert stack_replicas(unpadded, sample, per_replica=True).kind == "vmap"  # without padding_idx vmap is right
+
+
+def test_the_padding_row_gets_no_gradient_and_the_free_tensors_are_not_left_on_the_modules() -> None:
+    torch.manual_seed(0)
+    models = [TokenModel() for _ in range(2)]
+    stacked = FoldedStacked(models)
+    x = _tokens(2, 5, 6)
+    assert (x == 0).any()
+    grads = dict(zip(stacked.params, torch.autograd.grad(stacked(x, True, per_replica=True).sum(),
+                                                         list(stacked.params.values())), strict=True))
+    assert grads["tokens.weight"][:, 0].abs().max() == 0  # padding_idx 0
+    assert grads["tokens.weight"][:, 1:].abs().max() > 0
+    assert grads["cls"].abs().min() > 0 and grads["positions"].shape == (2, 1, 6, 8)
+    assert "positions" not in vars(stacked.folded) and "cls" not in vars(stacked.folded)  # no replica held between calls
+
+
+@pytest.mark.parametrize("model", [ArangePositions, FirstRowOfFree])
+def test_uses_the_fold_cannot_stand_for_are_caught_by_the_check_and_go_to_vmap(model: type[nn.Module]) -> None:
+    torch.manual_seed(0)
+    models = [model() for _ in range(2)]
+    stacked = stack_replicas(models, torch.randn(6, 12 if model is ArangePositions else 3))
+    assert stacked.kind == "vmap"
+    assert any(reason.startswith("folded:") for reason in stacked.passed_over), stacked.passed_over
+
+
+@pytest.mark.parametrize(("make", "why"), [
+    (lambda: Convolved(padding=1, padding_mode="reflect"), "'reflect'"),
+    (lambda: _with(TokenModel(), tokens=nn.Embedding(11, 8, max_norm=1.0)), "max_norm"),
+    (lambda: _with(TokenModel(), cls=nn.Parameter(torch.zeros(8))), "cls: only a free tensor whose first size is 1")])
+def test_layers_it_cannot_fold_are_refused_by_name(make, why: str) -> None:
+    torch.manual_seed(0)
+    with pytest.raises(Exception, match=why):
+        FoldedStacked([make(), make()])
+
+
+def _with(model: nn.Module, **attributes: object) -> nn.Module:
+    for name, value in attributes.items():
+        setattr(model, name, value)
+    return model
+
+
+def test_the_check_catches_a_fold_that_gives_every_replica_replica_0s_class_token(monkeypatch) -> None:
+    # the class token starts at zero in every replica: only a check that also shifts zero weights sees this
+    torch.manual_seed(0)
+    models = [TokenModel() for _ in range(2)]
+    sample = _tokens(5, 6)
+    check_independent(FoldedStacked(models), models[0], sample)  # the real fold passes
+    real = folded_layers.set_free_tensors
+
+    def first_replicas(free, params, k, rows):  # a broken fold: replica 0's copy for every row
+        real(free, {n: p[:1].expand_as(p) for n, p in params.items()}, k, rows)
+
+    monkeypatch.setattr("l2advisor.training.folded.set_free_tensors", first_replicas)
+    with pytest.raises(CannotBatch, match="did not match"):
+        check_independent(FoldedStacked(models), models[0], sample)
+
+
+def test_the_vit_example_trains_folded_as_one_by_one(tmp_path: Path) -> None:
+    task = task_of(tmp_path, (ROOT / "examples" / "vit_digits.py").read_text())
+    config = TrainConfig(lr=0.002, batch_size=32, max_steps=1, eval_every=1, seed=0, optimizer="adamw")
+    replicas = [Replica(1.25, 12, 4, seed=0), Replica(2.5, 12, 4, seed=0), Replica(1.25, 8, 4, seed=1)]
+    forms: list[str] = []
+    results = train_batched(task, config, replicas, on_stack=lambda stacked: forms.append(stacked.kind))
+    assert forms == ["folded"]
+    assert_same_runs(results, task, config, replicas, rel=1e-4)

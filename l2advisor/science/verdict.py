@@ -8,7 +8,10 @@ b (clock.py): the time each probe takes to reach common levels just below the lo
 scales as (lr*lam)^-b; b = 1 is the tau clock, b = 0 means lam does not set the time. Unlike
 the t* exponent alpha (reported, not deciding), b cannot be faked by probe windows whose
 length is proportional to 1/(lr*lam).
-  * fewer than MIN_LAMS distinct lr*lam values compared            -> does not hold
+  * fewer than MIN_LAMS distinct lr*lam values compared            -> does not hold, or
+    cannot tell when the probes sit above the plateau (`above_plateau`, below: the larger lams
+    learn too little to rise through the levels the smallest reaches, as over-regularized
+    probes do; a vision transformer under AdamW at lam = 5, 2.5, 1.25)
   * no probe clearly reached its top (c unknown)                  -> does not hold, or
     cannot tell when the probes sit above the plateau or b's CI lies above B_MIN (lam sets
     the time, the windows were too short to see the top)
@@ -48,6 +51,10 @@ B_APPROX = (0.4, 1.6)
 STEPS_CLEARLY_BETTER = 0.5  # steps_over_tau below this: steps line the probes up clearly better
 TAU_CLEARLY_BETTER = 2.0  # misfit on steps / misfit on tau
 TRAIN_ACC_APPROX, TRAIN_ACC_FAIL = 0.99, 0.90
+ABOVE_PLATEAU = ("cannot tell: at equal steps the smallest probed lam is the best and larger ones are clearly worse, "
+                 "so every probe may sit above the plateau, where the learning rate, not lam, sets the time to the "
+                 "top; probe smaller lams (--budget for a longer run; without --budget, a larger --probe-budget or "
+                 "--lambdas) to test the tau clock")
 
 
 def _worst(a: str, b: str) -> str:
@@ -87,9 +94,11 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
     v, why = HOLDS, []
     b, (lo, hi), ratio = f["b"], f["b_interval"], f["steps_over_tau"]
     if n_clocks < MIN_LAMS:
-        return FAILS, [f"{_clocks_rising(n_clocks)} curves that rise through levels the "
-                       f"probes share (need {MIN_LAMS}): too few to show which clock sets the time to the top, "
-                       "so the relations are not taken to hold"]
+        few = (f"{_clocks_rising(n_clocks)} curves that rise through levels the probes share (need {MIN_LAMS}): "
+               "too few to show which clock sets the time to the top")
+        if f.get("above_plateau"):  # the larger lams barely rise at all: over-regularized, not lam-blind
+            return CANNOT, [few, ABOVE_PLATEAU]
+        return FAILS, [few + ", so the relations are not taken to hold"]
     why.append(f"b = {shown(b, '.2f')} {_ci(lo, hi)} over {n_clocks} lr*lam values: the time to "
                f"reach the top scales as (lr*lam)^-b (tau clock: 1; lam irrelevant: 0); the "
                f"crossings line up {_clock_comparison(ratio)}")
@@ -118,11 +127,7 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
             else f"b's 95% interval {_ci(lo, hi)} reaches below {B_MIN}"))
         if f.get("above_plateau"):  # before "no effect": its noise leaves out the largest lam's scatter
             v = CANNOT
-            why.append("cannot tell: at equal steps the smallest probed lam is the best and larger "
-                       "ones are clearly worse, so every probe may sit above the plateau, where the "
-                       "learning rate, not lam, sets the time to the top; probe smaller lams (--budget "
-                       "for a longer run; without --budget, a larger --probe-budget or --lambdas) to "
-                       "test the tau clock")
+            why.append(ABOVE_PLATEAU)
         elif no_effect:
             why.append(f"lam has no effect: every lam's peak is within "
                        f"{f['plateau_threshold']:.4f} of the best")

@@ -286,6 +286,18 @@ def test_too_few_clocks_are_counted_in_words(n, said):
     assert "value(s)" not in why[0]
 
 
+@pytest.mark.parametrize("n", [0, 1, 2])
+def test_too_few_clocks_above_the_plateau_cannot_tell(n):
+    # the larger lams learn too little to rise through the smallest's levels (over-regularized):
+    # "probe smaller lams", not "does not hold"; the same count without that evidence still fails
+    verdict, why = decide_verdict({**_f(float("nan"), (float("nan"),) * 2), "above_plateau": True}, n,
+                                  no_effect=False, edge="")
+    assert verdict == CANNOT and "probe smaller lams" in why[-1], why
+    verdict, _ = decide_verdict({**_f(float("nan"), (float("nan"),) * 2), "above_plateau": False}, n,
+                                no_effect=False, edge="")
+    assert verdict == FAILS
+
+
 def test_verdict_edge_caps():
     v, why = decide_verdict(_f(1.0, (0.9, 1.1)), 5, no_effect=False, edge="c is a lower bound")
     assert v == APPROX and "c is a lower bound" in why

@@ -15,7 +15,7 @@ torch's encoder layers do too; convolutions, embeddings and free tensors whose f
 (a class token, a positional table) fold as well (folded_layers.py), so a small vision
 transformer does.
 A model that mixes examples of a batch (a mean over the batch, batch norm written by hand)
-would mix replicas here; `check_independent` in replicas.py catches it on a sample and the
+would mix replicas here; `check_independent` in stack_checks.py catches it on a sample and the
 model then goes through vmap. Modules with buffers, or parameters none of these hold (a
 free (D,) offset, a layer whose weight is used elsewhere), raise `Unsupported` at once.
 """
@@ -48,7 +48,7 @@ class ReplicaWeights:
     params: Tensors = field(default_factory=dict)
     k: int = 1
     attention: bool = False  # set once by fold_model: attention layers, whose fast path each call turns off
-    free: list = field(default_factory=list)  # set once by fold_model: (module, attribute, name) of free tensors
+    free: list[tuple[nn.Module, str, str]] = field(default_factory=list)  # set once by fold_model: free tensors
 
 
 class _FoldedLinear(nn.Module):

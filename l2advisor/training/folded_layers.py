@@ -15,7 +15,7 @@ folded batch (K*B, ...), replica-major, as a folded linear layer does:
 Every layer reads its input's leading dimension as the folded batch, whatever the model passes
 it; a model that calls one on a tensor without the batch (an embedding of `torch.arange(T)`)
 gets other replicas' weights or a reshape error at the stack's check (two replicas with
-different weights, replicas.py `check_independent`), and goes to vmap.
+different weights, stack_checks.py `check_independent`), and goes to vmap.
 """
 
 from __future__ import annotations

@@ -9,10 +9,11 @@ Every parameter and buffer gets a leading replica dimension K. Three ways to run
   statistics; activations and pooling act per channel. A step costs a few large kernels
   instead of K times many small ones: on a CPU or a GPU the small model's step is mostly
   overhead, and this pays it once.
-- folded (folded.py): a custom module whose parameters all live in linear and layer-norm
-  layers runs its own forward on the K batches stacked along the batch dimension; only those
-  layers know about replicas. Checked on a sample with two different replicas on different
-  inputs (`check_independent`): a model that mixes the examples of a batch goes on to vmap.
+- folded (folded.py): a custom module whose parameters all live in linear, layer-norm,
+  attention, convolution and embedding layers (or free tensors broadcast over the batch) runs its
+  own forward on the K batches stacked along the batch dimension; only those layers know about
+  replicas. Checked on a sample with two different replicas on different inputs
+  (stack_checks.py `check_independent`): a model that mixes the examples of a batch goes on to vmap.
 - vmap (vmapped.py): any other model, one copy's forward with its parameters and buffers swapped
   for their stacks under vmap, buffers stacked too (batch norm then updates each replica's
   running statistics in place); tied weights go through `torch.func.functional_call`.
@@ -22,7 +23,7 @@ batch per replica (K, B, ...) with `per_replica=True` (several seeds in one stac
 path then starts from grouped kernels, vmap maps over the inputs too.
 
 Anything that would not reproduce the sequential numbers (dropout, random ops in forward,
-outputs that differ from the model's own on a sample batch) raises `CannotBatch(reason)`.
+outputs or gradients that differ from the model's own on a sample batch) raises `CannotBatch(reason)`.
 """
 
 from __future__ import annotations
@@ -150,7 +151,8 @@ class PackedStacked(Stacked):
 
 
 class FoldedStacked(Stacked):
-    """A custom module of linear and layer-norm layers, run on (K*B, ...) batches (folded.py)."""
+    """A custom module of linear, layer-norm, attention, convolution and embedding layers and free
+    tensors, run on (K*B, ...) batches (folded.py)."""
 
     kind = "folded"
     mixes_batch_possible = True
@@ -175,8 +177,9 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
     """Stack K freshly built replicas: packed if possible, else folded, else vmap, else `CannotBatch`.
 
     `sample` (a few training inputs) checks that the stacked outputs equal the model's own,
-    in training and in evaluation mode, before any step is taken; with `per_replica` (the
-    replicas will train on batches of their own) that way of calling is checked too.
+    in training and in evaluation mode, and its gradients too, before any step is taken
+    (stack_checks.py); with `per_replica` (the replicas will train on batches of their own)
+    that way of calling is checked too.
     """
     for module in models[0].modules():
         if isinstance(module, nn.modules.dropout._DropoutNd) and module.p > 0:

@@ -131,8 +131,9 @@ def test_attention_dropout_is_never_stacked() -> None:
         stack_replicas(models, torch.randn(5, 12))
 
 
-def test_the_transformer_example_trains_folded_as_one_by_one(tmp_path: Path) -> None:
-    task = task_of(tmp_path, (ROOT / "examples" / "transformer_digits.py").read_text())
+@pytest.mark.parametrize("example", ["transformer_digits.py", "vit_digits.py"])
+def test_the_transformer_examples_train_folded_as_one_by_one(tmp_path: Path, example: str) -> None:
+    task = task_of(tmp_path, (ROOT / "examples" / example).read_text())
     config = TrainConfig(lr=0.002, batch_size=32, max_steps=1, eval_every=1, seed=0, optimizer="adamw")
     replicas = [Replica(1.25, 12, 4, seed=0), Replica(2.5, 12, 4, seed=0), Replica(1.25, 8, 4, seed=1)]
     forms: list[str] = []

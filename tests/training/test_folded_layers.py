@@ -11,11 +11,8 @@ import torch
 from torch import nn
 
 from l2advisor.training import folded_layers
-from l2advisor.training.batched import Replica, train_batched
 from l2advisor.training.replicas import CannotBatch, FoldedStacked, VmapStacked, stack_replicas
 from l2advisor.training.stack_checks import check_independent
-from l2advisor.training.train import TrainConfig
-from tests.training.test_batched import assert_same_runs, task_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -208,13 +205,3 @@ def test_the_check_catches_a_fold_that_gives_every_replica_replica_0s_class_toke
     monkeypatch.setattr("l2advisor.training.folded.set_free_tensors", first_replicas)
     with pytest.raises(CannotBatch, match="did not match"):
         check_independent(FoldedStacked(models), models[0], sample)
-
-
-def test_the_vit_example_trains_folded_as_one_by_one(tmp_path: Path) -> None:
-    task = task_of(tmp_path, (ROOT / "examples" / "vit_digits.py").read_text())
-    config = TrainConfig(lr=0.002, batch_size=32, max_steps=1, eval_every=1, seed=0, optimizer="adamw")
-    replicas = [Replica(1.25, 12, 4, seed=0), Replica(2.5, 12, 4, seed=0), Replica(1.25, 8, 4, seed=1)]
-    forms: list[str] = []
-    results = train_batched(task, config, replicas, on_stack=lambda stacked: forms.append(stacked.kind))
-    assert forms == ["folded"]
-    assert_same_runs(results, task, config, replicas, rel=1e-4)

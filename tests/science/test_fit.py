@@ -379,3 +379,27 @@ def test_a_b_that_rounds_to_zero_reads_as_the_panel_writes_it():
     assert "-0.00" not in text
     _, why = decide_verdict(_f(-0.3, (-0.5, -0.1), steps_over_tau=0.5), 5, no_effect=False, edge="")
     assert "b = -0.30 [-0.50, -0.10]" in " ".join(why), why  # a real negative keeps its sign
+
+
+def _never_rising(lam: float, seed: int, reached: float) -> Curve:
+    """A probe of the plan's window (tau = 4 at lr 0.1) that climbs only to `reached`, early, and
+    stays there: an over-regularized model that barely learns."""
+    steps = np.linspace(0, 4 / (0.1 * lam), 41).round().astype(int)
+    rng = np.random.default_rng([seed, int(lam * 1e4)])
+    val = reached - (reached - 0.1) * np.exp(-steps / 20.0) + rng.normal(0, 0.003, steps.size)
+    acc = np.clip(val + 0.02, 0, 1)
+    return Curve(lam=lam, lr=0.1, seed=seed, steps=steps, tau=0.1 * lam * steps, val_metric=val,
+                 train_acc=acc, train_loss=-np.log(acc))
+
+
+@pytest.mark.parametrize(("reached", "verdict"), [((0.1, 0.6), CANNOT), ((0.9, 0.9), FAILS)])
+def test_larger_lams_that_never_rise_make_it_cannot_tell(reached, verdict):
+    # the plan's 3 rungs (lr*lam 0.01, 0.005, 0.0025); the smallest lam climbs to 0.9. When the two
+    # larger ones stay far below it (they never rise through its levels: fewer than 3 clocks) the
+    # probes sit above the plateau: "cannot tell: probe smaller lams", as on a ViT under AdamW.
+    # When they reach the same top at once (lam changes nothing) it stays "does not hold".
+    curves = [_never_rising(lam, s, top) for lam, top in zip((0.1, 0.05), reached, strict=True) for s in (0, 1)]
+    curves += [_never_rising(0.025, s, 0.9) for s in (0, 1)]
+    f = fit_relations(curves)
+    assert f.verdict == verdict, f.reasons
+    assert any("probe smaller lams" in r for r in f.reasons) == (verdict == CANNOT)

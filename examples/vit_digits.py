@@ -12,9 +12,9 @@ positions.
 """
 
 import torch
-from sklearn.datasets import load_digits
 from torch import nn
-from torch.utils.data import TensorDataset
+
+from l2advisor.datasets import load_digits_split
 
 lr = 0.002
 batch_size = 32
@@ -46,9 +46,4 @@ def build_model():
 
 
 def build_data():
-    digits = load_digits()
-    x = torch.tensor(digits.data, dtype=torch.float32) / 16.0
-    y = torch.tensor(digits.target)
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
-    train, val = order[:1200], order[1200:]
-    return TensorDataset(x[train], y[train]), TensorDataset(x[val], y[val])
+    return load_digits_split(n_train=1200, seed=0)  # (N, 64) pixels / 16; 1200 train, 597 validate

@@ -38,6 +38,7 @@ __all__ = [
     "POOL_SIZE",
     "data_root",
     "stratified_order",
+    "load_digits_split",
     "load_mnist_subset",
     "load_mnist_subset_test",
     "load_package_file",
@@ -147,6 +148,24 @@ def load_mnist_subset_test(n: int = TEST_SIZE, flatten: bool = False) -> TensorD
     x, y = arrays["x_test"], arrays["y_test"]
     idx = np.sort(stratified_order(y, 0)[:n]) if n < TEST_SIZE else np.arange(TEST_SIZE)
     return TensorDataset(_images(x[idx], flatten), _labels(y[idx]))
+
+
+def load_digits_split(n_train: int = 1200, seed: int = 0) -> tuple[TensorDataset, TensorDataset]:
+    """scikit-learn's bundled 8x8 digits (1797 images, offline): (N, 64) float32 pixels / 16 and
+    int64 labels, shuffled by `seed`; the first `n_train` train, the others validate. Needs
+    scikit-learn (the `bench` extra)."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as err:
+        raise ImportError("load_digits_split needs scikit-learn (pip install scikit-learn)") from err
+    digits = load_digits()
+    if isinstance(n_train, bool) or not isinstance(n_train, int) or not 1 <= n_train < len(digits.data):
+        raise ValueError(f"n_train must be an integer from 1 to {len(digits.data) - 1}, got {n_train!r}")
+    x = torch.tensor(digits.data, dtype=torch.float32) / 16.0
+    y = torch.tensor(digits.target)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    train, val = order[:n_train], order[n_train:]
+    return TensorDataset(x[train], y[train]), TensorDataset(x[val], y[val])
 
 
 # --------------------------------------------------------------------------- torchvision

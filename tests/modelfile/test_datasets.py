@@ -230,3 +230,35 @@ def test_wrn_file_builds_model_and_fails_clearly_offline(monkeypatch, tmp_path):
     message = str(info.value)
     for needle in ("CIFAR-10", str(tmp_path), "could not be downloaded", "L2ADVISOR_DATA"):
         assert needle in message
+
+
+def test_the_digits_split_is_disjoint_fixed_by_its_seed_and_scaled() -> None:
+    pytest.importorskip("sklearn")
+    from l2advisor.datasets import load_digits_split
+
+    train, val = load_digits_split(n_train=1200, seed=0)
+    (x, y), (xv, yv) = train.tensors, val.tensors
+    assert x.shape == (1200, 64) and xv.shape == (597, 64) and x.dtype == torch.float32 and y.dtype == torch.int64
+    assert 0.0 <= float(torch.cat([x, xv]).min()) and float(torch.cat([x, xv]).max()) == 1.0  # pixels 0..16, / 16
+    rows = {tuple(r) for r in x.tolist()}
+    assert sum(tuple(r) in rows for r in xv.tolist()) < 10  # disjoint images (a few digits repeat exactly)
+    again, other = load_digits_split(n_train=1200, seed=0)[0], load_digits_split(n_train=1200, seed=1)[0]
+    assert torch.equal(again.tensors[0], x) and not torch.equal(other.tensors[0], x)
+    assert set(torch.cat([y, yv]).tolist()) == set(range(10))
+
+
+@pytest.mark.parametrize("n_train", [0, 1797, 12.5, True])
+def test_the_digits_split_refuses_a_size_it_cannot_give(n_train) -> None:
+    pytest.importorskip("sklearn")
+    from l2advisor.datasets import load_digits_split
+
+    with pytest.raises(ValueError, match="n_train must be an integer from 1 to 1796"):
+        load_digits_split(n_train=n_train)
+
+
+def test_the_digits_split_says_it_needs_scikit_learn(monkeypatch) -> None:
+    from l2advisor.datasets import load_digits_split
+
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # import fails as if not installed
+    with pytest.raises(ImportError, match="needs scikit-learn"):
+        load_digits_split()

@@ -3,7 +3,8 @@ against channels-last memory, a custom module (the suite's mixer) under vmap aga
 the generic vmap path by torch.func (vmap of functional_call) against its own (vmapped.py: tensors
 swapped into the modules, functorch's level primitives) on the suite's negative control, a transformer
 of torch's encoder layers (examples/transformer_digits.py) and a vision transformer with a class
-token, positions and a convolution (examples/vit_digits.py) under vmap against folded, and the
+token, positions and a convolution (examples/vit_digits.py) and a causal transformer in nanoGPT's style
+(examples/gpt_digits.py: positions looked up by `torch.arange`, mask buffers) under vmap against folded, and the
 MLPs' packed linears batch first (K, B, F: h @ W^T) against features first (K, F, B:
 W @ h, whose weight gradients come in the weights' layout, and whose batch norms need no copy), and
 the MLPs' gradients (batch norms too) through autograd against written out by hand (mlp_grad.py).
@@ -88,7 +89,8 @@ MODELS = {"bundled default (28x28)": (ROOT / "examples" / "mnist_cnn.py", LAYOUT
           "mlp_momentum_digits (gradients)": (SUITE / "mlp_momentum_digits.py", GRADIENTS),
           "mlp_bn_mnist14 (gradients)": (SUITE / "mlp_bn_mnist14.py", GRADIENTS),
           "transformer_digits": (ROOT / "examples" / "transformer_digits.py", FORMS),
-          "vit_digits": (ROOT / "examples" / "vit_digits.py", FORMS)}
+          "vit_digits": (ROOT / "examples" / "vit_digits.py", FORMS),
+          "gpt_digits": (ROOT / "examples" / "gpt_digits.py", FORMS)}
 QUICK = ("cnn_plain_mnist14", "mixer_adamw_digits", "mlp_tiny_data", "null_weightnorm", "mlp_tiny_data (gradients)")
 VAL_IMAGES = 512
 

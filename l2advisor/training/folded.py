@@ -16,8 +16,11 @@ torch's encoder layers do too; convolutions, embeddings and free tensors whose f
 transformer does.
 A model that mixes examples of a batch (a mean over the batch, batch norm written by hand)
 would mix replicas here; `check_independent` in stack_checks.py catches it on a sample and the
-model then goes through vmap. Modules with buffers, or parameters none of these hold (a
-free (D,) offset, a layer whose weight is used elsewhere), raise `Unsupported` at once.
+model then goes through vmap. Buffers are shared by the replicas, so only constant ones fold
+(a causal mask, a fixed scale: equal in every replica, unchanged by the stack's checks); a
+buffer that differs between replicas or that the forward changes, a frozen parameter, or a
+parameter none of these layers hold (a free (D,) offset, a layer whose weight is used
+elsewhere) raise `Unsupported` or fail the check, and the model goes through vmap.
 """
 
 from __future__ import annotations
@@ -47,14 +50,17 @@ class ReplicaWeights:
 
     params: Tensors = field(default_factory=dict)
     k: int = 1
+    rows: int = 0  # K*B, the folded batch of this call
+    inputs: Tensor | None = None  # the folded batch (K*B, ...) the model was called on, during the call
     attention: bool = False  # set once by fold_model: attention layers, whose fast path each call turns off
     free: list[tuple[nn.Module, str, str]] = field(default_factory=list)  # set once by fold_model: free tensors
 
 
 class _FoldedLinear(nn.Module):
-    def __init__(self, name: str, weights: ReplicaWeights) -> None:
+    def __init__(self, name: str, module: nn.Linear, weights: ReplicaWeights) -> None:
         super().__init__()
         self.name, self.weights = name, weights
+        self.in_features, self.out_features = module.in_features, module.out_features  # a forward may read them
 
     def forward(self, h: Tensor) -> Tensor:  # (K*B, ..., D) -> (K*B, ..., O)
         weight = self.weights.params[self.name + ".weight"]  # (K, O, D)
@@ -87,10 +93,9 @@ class _FoldedLayerNorm(nn.Module):
 
 def fold_model(model: nn.Module, weights: ReplicaWeights) -> nn.Module:
     """A copy of `model` whose linear, layer-norm, attention, convolution and embedding layers,
-    and free tensors (folded_layers.py), read `weights`; `Unsupported` if the model has buffers
-    or a parameter none of these can hold."""
-    if any(True for _ in model.buffers()):
-        raise Unsupported("buffers (each replica would need its own)")
+    and free tensors (folded_layers.py), read `weights`; `Unsupported` if the model has a
+    parameter none of these can hold. Its buffers stay its own, one copy for every replica
+    (`FoldedStacked` allows only buffers that are equal in every replica and that no call changes)."""
     folded = copy.deepcopy(model)
     for name, module in list(folded.named_modules()):
         swap = _folded_layer(name, module, weights)
@@ -107,7 +112,7 @@ def fold_model(model: nn.Module, weights: ReplicaWeights) -> nn.Module:
 def _folded_layer(name: str, module: nn.Module, weights: ReplicaWeights) -> nn.Module | None:
     """The folded form of one layer, None for a module that holds no parameters of its own."""
     if type(module) is nn.Linear:
-        return _FoldedLinear(name, weights)
+        return _FoldedLinear(name, module, weights)
     if type(module) is nn.LayerNorm:
         return _FoldedLayerNorm(name, module, weights)
     if type(module) is nn.MultiheadAttention:  # its out_proj goes with it
@@ -129,11 +134,12 @@ def run_folded(modules: tuple[nn.Module, ...], weights: ReplicaWeights, x: Tenso
     folded = modules[0]
     set_mode(modules, training)
     batch = x.flatten(0, 1) if per_replica else x.repeat(k, *[1] * (x.dim() - 1))  # (K*B, ...)
+    weights.rows, weights.inputs = batch.shape[0], batch
     set_free_tensors(weights.free, params, k, batch.shape[0])
     try:
         with fast_path_off(weights.attention):
             out = folded(batch)
     finally:
-        weights.params = {}  # hold no reference to the replicas between calls
+        weights.params, weights.inputs = {}, None  # hold no reference to the replicas between calls
         set_free_tensors(weights.free, {}, k, 0)
     return out.unflatten(0, (k, -1))

@@ -13,9 +13,15 @@ folded batch (K*B, ...), replica-major, as a folded linear layer does:
                its batch: the folded model sees (K*B, ...) instead, each row its replica's copy.
 
 Every layer reads its input's leading dimension as the folded batch, whatever the model passes
-it; a model that calls one on a tensor without the batch (an embedding of `torch.arange(T)`)
-gets other replicas' weights or a reshape error at the stack's check (two replicas with
-different weights, stack_checks.py `check_independent`), and goes to vmap.
+it, except an embedding: one looked up without the batch (positions, `torch.arange(T)`, in the
+style of nanoGPT) gives each row of the folded batch its replica's rows, (K*B, T, D), which the
+model's own `tok + pos` broadcast then adds as it would (T, D). Which way an embedding is
+called is settled by its first call on two or more replicas: an index tensor whose first size
+is the folded batch's, or a view of the model's input (its tokens flattened), is batched, any
+other is not, and every later call must agree. A model
+whose positions happen to be as many as those rows, or that calls one embedding both ways,
+fails the stack's check (two replicas with different weights, stack_checks.py
+`check_independent`) and goes to vmap; so does one that reshapes such a lookup (`pos[None]`).
 """
 
 from __future__ import annotations
@@ -57,23 +63,45 @@ class FoldedConv(nn.Module):
 
 class FoldedEmbedding(nn.Module):
     """Replaces one `nn.Embedding` named `name`; the padding index keeps torch's meaning (its row
-    is looked up but gets no gradient)."""
+    is looked up but gets no gradient). Called on the folded batch's indices (K*B, ...), or
+    without the batch (see the module docstring)."""
 
     def __init__(self, name: str, module: nn.Embedding, weights: ReplicaWeights) -> None:
         super().__init__()
         if module.max_norm is not None or module.sparse or module.scale_grad_by_freq:
             raise Unsupported("embeddings with max_norm, sparse gradients or scale_grad_by_freq")
         self.name, self.weights, self.padding_idx = name, weights, module.padding_idx
+        self.batched: bool | None = None  # settled by the first call on two or more replicas
 
-    def forward(self, indices: Tensor) -> Tensor:  # (K*B, ...) integers -> (K*B, ..., D)
+    def forward(self, indices: Tensor) -> Tensor:  # (K*B, ...) -> (K*B, ..., D); unbatched (...) -> (K*B, ..., D)
         table = self.weights.params[self.name + ".weight"]  # (K, V, D)
-        k, vocabulary = table.shape[:2]
-        offsets = torch.arange(k, device=indices.device).mul_(vocabulary).unsqueeze(1)  # (K, 1)
-        out = F.embedding(indices.reshape(k, -1) + offsets, table.flatten(0, 1))  # (K, B*..., D)
-        out = out.reshape(*indices.shape, table.shape[-1])
+        k, rows = self.weights.k, self.weights.rows
+        if k == 1:  # one replica: both ways are the model's own lookup
+            out = F.embedding(indices, table[0])
+        elif self._batched(indices, rows):
+            offsets = torch.arange(k, device=indices.device).mul_(table.shape[1]).unsqueeze(1)  # (K, 1)
+            out = F.embedding(indices.reshape(k, -1) + offsets, table.flatten(0, 1))  # (K, B*..., D)
+            out = out.reshape(*indices.shape, table.shape[-1])
+        else:  # each replica's rows for the same indices, repeated over its B rows of the folded batch
+            looked_up = table[:, indices]  # (K, ..., D)
+            out = looked_up.unsqueeze(1).expand(k, rows // k, *looked_up.shape[1:]).reshape(rows, *looked_up.shape[1:])
+            indices = indices.expand(rows, *indices.shape)
         if self.padding_idx is None:
             return out
         return torch.where((indices == self.padding_idx).unsqueeze(-1), out.detach(), out)
+
+    def _batched(self, indices: Tensor, rows: int) -> bool:
+        """Whether `indices` carry the folded batch (its rows first, or a view of the model's
+        input, such as its tokens flattened): fixed by the first call, checked on later ones."""
+        inputs = self.weights.inputs
+        carries = (indices.dim() > 0 and indices.shape[0] == rows) or (
+            inputs is not None and indices.untyped_storage().data_ptr() == inputs.untyped_storage().data_ptr())
+        if self.batched is None:
+            self.batched = carries
+        elif self.batched and not carries:
+            raise ValueError(f"embedding {self.name} was called on the batch's indices, now on a tensor of "
+                             f"shape {tuple(indices.shape)}")
+        return self.batched
 
 
 def take_free_tensors(folded: nn.Module) -> list[tuple[nn.Module, str, str]]:

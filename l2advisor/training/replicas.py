@@ -10,9 +10,9 @@ Every parameter and buffer gets a leading replica dimension K. Three ways to run
   instead of K times many small ones: on a CPU or a GPU the small model's step is mostly
   overhead, and this pays it once.
 - folded (folded.py): a custom module whose parameters all live in linear, layer-norm,
-  attention, convolution and embedding layers (or free tensors broadcast over the batch) runs its
-  own forward on the K batches stacked along the batch dimension; only those layers know about
-  replicas. Checked on a sample with two different replicas on different inputs
+  attention, convolution and embedding layers (or free tensors broadcast over the batch), and
+  whose buffers are constants, runs its own forward on the K batches stacked along the batch
+  dimension; only those layers know about replicas. Checked on a sample with two different replicas on different inputs
   (stack_checks.py `check_independent`): a model that mixes the examples of a batch goes on to vmap.
 - vmap (vmapped.py): any other model, one copy's forward with its parameters and buffers swapped
   for their stacks under vmap, buffers stacked too (batch norm then updates each replica's
@@ -161,11 +161,21 @@ class FoldedStacked(Stacked):
         if _has_tied_tensors(models[0]):  # each replicated layer holds its own weights
             raise Unsupported("parameters shared between layers")
         super().__init__(models)
-        if self.buffers:  # buffers or frozen parameters: each replica would need its own
-            raise Unsupported("buffers or frozen parameters")
+        if any(not p.requires_grad for p in models[0].parameters()):  # each replica would need its own
+            raise Unsupported("frozen parameters")
+        if any(not all(torch.equal(b[0], other) for other in b[1:]) for b in self.buffers.values()):
+            raise Unsupported("buffers that differ between replicas")
         self.weights = ReplicaWeights()
-        self.folded = fold_model(models[0], self.weights)
+        self.folded = fold_model(models[0], self.weights)  # keeps replica 0's buffers, for them all
         self.modules = tuple(self.folded.modules())  # the root first
+        self.constant = {n: b.clone() for n, b in self.folded.named_buffers()}  # to see a call change one
+        self.buffers = {}
+
+    def after_check(self, model: nn.Module) -> None:
+        """The shared buffers must come out of the checks' calls as they went in."""
+        for name, buffer in self.folded.named_buffers():
+            if not torch.equal(buffer, self.constant[name]):
+                raise CannotBatch(f"its forward changes the buffer {name}, which the replicas would share")
 
     def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
                  buffers: Tensors | None = None, per_replica: bool = False) -> Tensor:

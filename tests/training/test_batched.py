@@ -407,7 +407,7 @@ def test_probes_say_when_their_stack_fell_to_vmap_and_why(tmp_path: Path, body: 
     assert [r.status for r in results] == ["finished"] * 4
     if form == "vmap":  # naming why the packed and folded forms did not fit
         assert len(notices) == 1 and "vmap" in notices[0]
-        assert "packed: Residual is not an nn.Sequential" in notices[0] and "folded: buffers" in notices[0]
+        assert "packed: Residual is not an nn.Sequential" in notices[0] and "folded: parameters outside" in notices[0]
     else:
         assert notices == []
 

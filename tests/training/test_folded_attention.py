@@ -131,7 +131,7 @@ def test_attention_dropout_is_never_stacked() -> None:
         stack_replicas(models, torch.randn(5, 12))
 
 
-@pytest.mark.parametrize("example", ["transformer_digits.py", "vit_digits.py"])
+@pytest.mark.parametrize("example", ["transformer_digits.py", "vit_digits.py", "gpt_digits.py"])
 def test_the_transformer_examples_train_folded_as_one_by_one(tmp_path: Path, example: str) -> None:
     task = task_of(tmp_path, (ROOT / "examples" / example).read_text())
     config = TrainConfig(lr=0.002, batch_size=32, max_steps=1, eval_every=1, seed=0, optimizer="adamw")

@@ -65,6 +65,58 @@ class ArangePositions(nn.Module):
         return self.head(x.view(-1, 4, 3) + self.positions(torch.arange(4))).mean(1)
 
 
+class CausalHead(nn.Module):
+    """One head of causal self-attention written out, its mask a buffer (nanoGPT's early style)."""
+
+    def __init__(self, width: int, size: int, context: int) -> None:
+        super().__init__()
+        self.key, self.query, self.value = (nn.Linear(width, size, bias=False) for _ in range(3))
+        self.register_buffer("tril", torch.tril(torch.ones(context, context)))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, size)
+        t = h.shape[1]
+        scores = self.query(h) @ self.key(h).transpose(-2, -1) * self.key.out_features ** -0.5
+        scores = scores.masked_fill(self.tril[:t, :t] == 0, float("-inf"))
+        return torch.softmax(scores, dim=-1) @ self.value(h)
+
+
+class TinyGPT(nn.Module):
+    """(B, 6) token ids -> token embedding + positions looked up by `torch.arange(T)` -> two causal
+    heads (mask buffers) -> layer norm -> the last position's logits (B, 3)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens, self.positions = nn.Embedding(11, 8), nn.Embedding(6, 8)
+        self.heads = nn.ModuleList(CausalHead(8, 4, 6) for _ in range(2))
+        self.norm, self.head = nn.LayerNorm(8), nn.Linear(8, 3)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        ids = ids.long()
+        h = self.tokens(ids) + self.positions(torch.arange(ids.shape[1], device=ids.device))
+        h = h + torch.cat([head(h) for head in self.heads], dim=-1)
+        return self.head(self.norm(h))[:, -1]
+
+
+class CountingCalls(ArangePositions):
+    """A buffer the forward changes (a call counter): replicas sharing it would count each other's calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("calls", torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return super().forward(x)
+
+
+class PositionsTwice(ArangePositions):
+    """One embedding looked up on the batch's own indices, then without the batch."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ids = (x.view(-1, 4, 3)[..., 0].abs() * 3).long().clamp(max=3)  # (B, 4), computed: not a view of x
+        return self.head(self.positions(ids)).mean(1) + super().forward(x)
+
+
 class FirstRowOfFree(nn.Module):
     """A free (1, 3) tensor indexed as a row, not broadcast over the batch."""
 
@@ -87,7 +139,9 @@ MODELS = {"conv2d": (lambda: Convolved(), lambda: torch.randn(3, 5, 32)),
           "conv1d": (lambda: Convolved(one_d=True, stride=2), lambda: torch.randn(3, 5, 32)),
           "tokens": (lambda: TokenModel(), lambda: _tokens(3, 5, 6)),
           "tokens-no-padding": (lambda: TokenModel(padding=None), lambda: _tokens(3, 5, 6)),
-          "vit": (lambda: _vit(), lambda: torch.rand(3, 5, 64))}
+          "vit": (lambda: _vit(), lambda: torch.rand(3, 5, 64)),
+          "arange-positions": (lambda: ArangePositions(), lambda: torch.randn(3, 5, 12)),
+          "tiny-gpt": (lambda: TinyGPT(), lambda: _tokens(3, 5, 6))}
 
 
 def _vit() -> nn.Module:
@@ -128,11 +182,12 @@ def _vmap_gives_the_padding_row_a_gradient() -> bool:
 
 
 class BufferedTokens(TokenModel):
-    """TokenModel with a buffer: neither packed nor folded, only vmap could stack it."""
+    """TokenModel with a buffer drawn at init, so each replica's differs: neither packed nor
+    folded (which shares buffers), only vmap could stack it."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.register_buffer("shift", torch.zeros(3))
+        self.register_buffer("shift", 0.01 * torch.randn(3))
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return super().forward(ids) + self.shift
@@ -166,13 +221,30 @@ def test_the_padding_row_gets_no_gradient_and_the_free_tensors_are_not_left_on_t
     assert "positions" not in vars(stacked.folded) and "cls" not in vars(stacked.folded)  # no replica held between calls
 
 
-@pytest.mark.parametrize("model", [ArangePositions, FirstRowOfFree])
-def test_uses_the_fold_cannot_stand_for_are_caught_by_the_check_and_go_to_vmap(model: type[nn.Module]) -> None:
+@pytest.mark.parametrize(("model", "sample", "why"), [
+    (FirstRowOfFree, torch.randn(6, 3), "did not match"),
+    (CountingCalls, torch.randn(6, 12), "changes the buffer calls"),
+    (PositionsTwice, torch.randn(6, 12), "was called on"),
+    # 2 examples, 2 replicas: the 4 positions look like the folded batch, are read as it, and the check sees it
+    (ArangePositions, torch.randn(2, 12), "did not match")])
+def test_uses_the_fold_cannot_stand_for_are_caught_by_the_check_and_go_to_vmap(model, sample, why: str) -> None:
     torch.manual_seed(0)
     models = [model() for _ in range(2)]
-    stacked = stack_replicas(models, torch.randn(6, 12 if model is ArangePositions else 3))
+    stacked = stack_replicas(models, sample)
     assert stacked.kind == "vmap"
-    assert any(reason.startswith("folded:") for reason in stacked.passed_over), stacked.passed_over
+    assert any(reason.startswith("folded:") and why in reason for reason in stacked.passed_over), stacked.passed_over
+
+
+def test_constant_buffers_are_shared_and_positions_looked_up_without_the_batch_fold() -> None:
+    torch.manual_seed(0)
+    models = [TinyGPT() for _ in range(3)]
+    stacked = stack_replicas(models, _tokens(8, 6), per_replica=True)
+    assert stacked.kind == "folded" and stacked.buffers == {}
+    assert {n for n, _ in stacked.folded.named_buffers()} == {"heads.0.tril", "heads.1.tril"}  # one copy each
+    other = TinyGPT()
+    other.heads[0].tril[0, 0] = 0  # a mask that differs between replicas cannot be shared
+    with pytest.raises(folded_layers.Unsupported, match="buffers that differ"):
+        FoldedStacked([models[0], other])
 
 
 @pytest.mark.parametrize(("make", "why"), [

@@ -18,10 +18,10 @@ style of nanoGPT) gives each row of the folded batch its replica's rows, (K*B, T
 model's own `tok + pos` broadcast then adds as it would (T, D). Which way an embedding is
 called is settled by its first call on two or more replicas: an index tensor whose first size
 is the folded batch's, or a view of the model's input (its tokens flattened), is batched, any
-other is not, and every later call must agree. A model
-whose positions happen to be as many as those rows, or that calls one embedding both ways,
-fails the stack's check (two replicas with different weights, stack_checks.py
-`check_independent`) and goes to vmap; so does one that reshapes such a lookup (`pos[None]`).
+other is not, and every later call must agree. A model whose positions happen to be as many as
+those rows, or that calls one embedding both ways, fails the stack's check (two replicas with
+different weights, stack_checks.py `check_independent`) and goes to vmap; so does one that
+reshapes such a lookup (`pos[None]`).
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ Every parameter and buffer gets a leading replica dimension K. Three ways to run
 - folded (folded.py): a custom module whose parameters all live in linear, layer-norm,
   attention, convolution and embedding layers (or free tensors broadcast over the batch), and
   whose buffers are constants, runs its own forward on the K batches stacked along the batch
-  dimension; only those layers know about replicas. Checked on a sample with two different replicas on different inputs
-  (stack_checks.py `check_independent`): a model that mixes the examples of a batch goes on to vmap.
+  dimension; only those layers know about replicas. Checked on a sample with two different
+  replicas on different inputs (stack_checks.py `check_independent`): a model that mixes the
+  examples of a batch goes on to vmap.
 - vmap (vmapped.py): any other model, one copy's forward with its parameters and buffers swapped
   for their stacks under vmap, buffers stacked too (batch norm then updates each replica's
   running statistics in place); tied weights go through `torch.func.functional_call`.

@@ -118,22 +118,30 @@ def worker_threads_for(task: Any, threads: int | None, jobs: int, backend: str) 
 
 def _thread_choice(task: Any, threads: int | None, available: int) -> Any:
     """The thread rule's `ThreadChoice` for `task`'s model with `available` threads to share."""
+    from l2advisor.training.threads import ENV, choose_threads
+
+    overridden = threads is not None or any(os.environ.get(name, "").strip() for name in (ENV, "OMP_NUM_THREADS"))
+    flops, at_least = (None, False) if overridden else _step_flops(task)  # an override needs no count
+    try:
+        return choose_threads(flops, available, threads, at_least=at_least)
+    except ValueError as error:
+        raise InputError(f"{error}.") from None
+
+
+def _step_flops(task: Any) -> tuple[float | None, bool]:
+    """`thread_flops` of a throw-away model on one batch; (None, False) for a model that cannot
+    be measured (it keeps torch's default threads; training reports its errors properly)."""
     import torch
 
-    from l2advisor.training.threads import choose_threads, model_cost
+    from l2advisor.training.threads import thread_flops
 
-    flops = None
-    try:  # a throw-away model and one batch; a model that cannot be measured keeps torch's default
+    try:
         batch = torch.stack([task.train[i][0] for i in range(min(task.spec.batch_size, task.train_size))])
         with torch.random.fork_rng():  # building the throw-away model draws random numbers
             model = task.spec.build_model()
-        flops = model_cost(model, batch)[1]
-    except Exception:  # noqa: BLE001 (the user's model; training reports its errors properly)
-        pass
-    try:
-        return choose_threads(flops, available, threads)
-    except ValueError as error:
-        raise InputError(f"{error}.") from None
+        return thread_flops(model, batch)
+    except Exception:  # noqa: BLE001 (the user's model)
+        return None, False
 
 
 def handle_errors(command: F) -> F:

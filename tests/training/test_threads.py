@@ -175,7 +175,8 @@ def test_a_custom_module_is_counted_by_tracing_as_flop_counter_mode_counts() -> 
     from l2advisor.training.threads import _traced_flops
 
     x = torch.randn(16, 1, 8, 8)
-    assert _traced_flops(_MixerLike(), x) == _reference_flops(_MixerLike(), x) == model_cost(_MixerLike(), x)[1]
+    assert _traced_flops(_MixerLike(), x) == (_reference_flops(_MixerLike(), x), True)
+    assert model_cost(_MixerLike(), x)[1] == _reference_flops(_MixerLike(), x)
 
 
 def test_a_product_tracing_cannot_price_falls_back_to_flop_counter_mode() -> None:
@@ -192,7 +193,7 @@ def test_a_product_tracing_cannot_price_falls_back_to_flop_counter_mode() -> Non
             return torch.einsum("bi,ij->bj", x, self.weight)
 
     x = torch.randn(32, 16)
-    assert _traced_flops(Bilinear(), x) is None
+    assert _traced_flops(Bilinear(), x) == (0.0, False)  # nothing priced, and it says the count is not whole
     assert model_cost(Bilinear(), x)[1] == _reference_flops(Bilinear(), x) > 0
 
 
@@ -205,3 +206,104 @@ def test_counting_a_custom_module_does_not_import_dynamo() -> None:
             "print('torch._dynamo' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"
+
+
+class _Attend(nn.Module):
+    """Two heads of scaled dot-product attention between linear projections: (B, 6, 8) -> (B, 3)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.qkv, self.head = nn.Linear(8, 24), nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = (t.unflatten(-1, (2, 4)).transpose(1, 2) for t in self.qkv(x).chunk(3, dim=-1))  # (B, 2, 6, 4)
+        attended = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.head(attended.transpose(1, 2).flatten(2)).mean(1)
+
+
+def test_attention_is_priced_by_tracing_as_flop_counter_mode_prices_it() -> None:
+    from l2advisor.training.threads import _traced_flops
+
+    x = torch.randn(5, 6, 8)
+    flops, exact = _traced_flops(_Attend(), x)
+    projections = _reference_flops(nn.Sequential(nn.Linear(8, 24)), x) + 2 * 5 * 6 * 8 * 3 * 3  # head: x needs grad
+    # forward 2*L*S*(d + dv) per batch and head, backward 2*L*S*(3d + 2dv): torch's own sdpa formulas
+    attention = 5 * 2 * (2 * 6 * 6 * (4 + 4) + 2 * 6 * 6 * (3 * 4 + 2 * 4))
+    assert exact and flops == projections + attention
+
+
+class _UnrolledLSTM(nn.Module):
+    """nn.LSTM's arithmetic written out with linear layers, one time step at a time: what the
+    hooks count, a reference that does not share the recurrent formula."""
+
+    def __init__(self, width: int, hidden: int) -> None:
+        super().__init__()
+        self.inputs, self.hidden = nn.Linear(width, 4 * hidden), nn.Linear(hidden, 4 * hidden)
+        self.size = hidden
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, width) -> (B, hidden)
+        h = c = x.new_zeros(len(x), self.size)
+        for t in range(x.shape[1]):
+            i, f, g, o = (self.inputs(x[:, t]) + self.hidden(h)).chunk(4, dim=-1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+        return h
+
+
+class _Recurrent(nn.Module):
+    def __init__(self, kind: type[nn.RNNBase], packed: bool = False) -> None:
+        super().__init__()
+        self.rnn, self.packed = kind(8, 16, batch_first=True), packed
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.packed:
+            x = nn.utils.rnn.pack_padded_sequence(x, [x.shape[1]] * len(x), batch_first=True)
+            return nn.utils.rnn.pad_packed_sequence(self.rnn(x)[0], batch_first=True)[0][:, -1]
+        return self.rnn(x)[0][:, -1]
+
+
+def test_recurrent_layers_are_priced_by_tracing() -> None:
+    """FlopCounterMode counts nothing for them on the CPU; tracing counts every weight matrix
+    once per token, its gradient, and its input's (the hidden states'), which over-counts the
+    first layer's input and first step by at most a quarter at 5 steps. A packed sequence is
+    not priced (negative control) and goes to FlopCounterMode."""
+    from l2advisor.training.threads import _hooked_flops, _traced_flops
+
+    x = torch.randn(3, 5, 8)
+    lstm, exact = _traced_flops(_Recurrent(nn.LSTM), x)
+    unrolled = _hooked_flops(_UnrolledLSTM(8, 16), x)
+    assert exact and 1.0 <= lstm / unrolled <= 1.25, (lstm, unrolled)
+    assert _traced_flops(_Recurrent(nn.GRU), x) == (0.75 * lstm, True)  # 3 gates' matrices to 4
+    assert _traced_flops(_Recurrent(nn.RNN), x) == (0.25 * lstm, True)
+    assert _reference_flops(_Recurrent(nn.LSTM), x) < 0.1 * lstm  # what FlopCounterMode would have said
+    assert not _traced_flops(_Recurrent(nn.LSTM, packed=True), x)[1]
+
+
+def test_the_thread_rule_settles_a_transformer_on_what_tracing_prices_without_dynamo() -> None:
+    """nn.MultiheadAttention is not priced; the encoder layer's feed-forward products alone reach
+    the threshold, a lower bound the rule says as such. A model whose priced products stay below
+    it is counted in full by FlopCounterMode (the einsum model: nothing priced)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from torch import nn; from l2advisor.training.threads import thread_flops, "
+            "choose_threads; layer = nn.TransformerEncoderLayer(32, 4, 128, dropout=0.0, batch_first=True); "
+            "flops, at_least = thread_flops(layer, torch.randn(32, 16, 32)); "
+            "print(at_least, choose_threads(flops, 2, environ={}, at_least=at_least).reason, "
+            "'torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1].startswith("True 2 thread(s): a large step (at least ")
+    assert out.strip().endswith("False")
+
+    from l2advisor.training.threads import thread_flops
+
+    class Bilinear(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(16, 16))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.einsum("bi,ij->bj", x, self.weight)
+
+    x = torch.randn(32, 16)
+    assert thread_flops(Bilinear(), x) == (_reference_flops(Bilinear(), x), False)

@@ -162,7 +162,7 @@ def _recurrent_flops(args: tuple) -> float | None:
     forward; backward the same for its gradient and for its input's (the hidden states always
     need one). None for a packed sequence (its second argument holds the batch sizes)."""
     sequence, hx, weights = args[0], args[1], args[2]
-    if isinstance(hx, torch.Tensor) and not hx.is_floating_point() or not isinstance(weights, (list, tuple)):
+    if (isinstance(hx, torch.Tensor) and not hx.is_floating_point()) or not isinstance(weights, (list, tuple)):
         return None
     tokens = sequence.numel() // sequence.shape[-1]  # (T, B, I), (B, T, I) or (T, I)
     return float(sum(2 * tokens * w.numel() * (1 + 2 * int(w.requires_grad)) for w in weights if w.dim() == 2))

@@ -179,18 +179,21 @@ def test_a_custom_module_is_counted_by_tracing_as_flop_counter_mode_counts() -> 
     assert model_cost(_MixerLike(), x)[1] == _reference_flops(_MixerLike(), x)
 
 
+class Bilinear(nn.Module):
+    """A product through einsum, which tracing does not price."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(16, 16))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bi,ij->bj", x, self.weight)
+
+
 def test_a_product_tracing_cannot_price_falls_back_to_flop_counter_mode() -> None:
     """Negative control: einsum multiplies matrices too; tracing says it does not know rather
     than leave it out."""
     from l2advisor.training.threads import _traced_flops
-
-    class Bilinear(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.weight = nn.Parameter(torch.randn(16, 16))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.einsum("bi,ij->bj", x, self.weight)
 
     x = torch.randn(32, 16)
     assert _traced_flops(Bilinear(), x) == (0.0, False)  # nothing priced, and it says the count is not whole
@@ -296,14 +299,6 @@ def test_the_thread_rule_settles_a_transformer_on_what_tracing_prices_without_dy
     assert out.strip().endswith("False")
 
     from l2advisor.training.threads import thread_flops
-
-    class Bilinear(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.weight = nn.Parameter(torch.randn(16, 16))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.einsum("bi,ij->bj", x, self.weight)
 
     x = torch.randn(32, 16)
     assert thread_flops(Bilinear(), x) == (_reference_flops(Bilinear(), x), False)

@@ -16,7 +16,9 @@ torch's encoder layers do too; convolutions, embeddings and free tensors whose f
 transformer does.
 A model that mixes examples of a batch (a mean over the batch, batch norm written by hand)
 would mix replicas here; `check_independent` in stack_checks.py catches it on a sample and the
-model then goes through vmap. Buffers are shared by the replicas, so only constant ones fold
+model then goes through vmap. A tensor registered under two names (tied weights) is one stack,
+read by every layer that holds it (`ReplicaWeights.aliases`), so its gradient sums its uses as
+the model's does. Buffers are shared by the replicas, so only constant ones fold
 (a causal mask, a fixed scale: equal in every replica, unchanged by the stack's checks); a
 buffer that differs between replicas or that the forward changes, a frozen parameter, or a
 parameter none of these layers hold (a free (D,) offset, a layer whose weight is used
@@ -54,6 +56,7 @@ class ReplicaWeights:
     inputs: Tensor | None = None  # the folded batch (K*B, ...) the model was called on, during the call
     attention: bool = False  # set once by fold_model: attention layers, whose fast path each call turns off
     free: list[tuple[nn.Module, str, str]] = field(default_factory=list)  # set once by fold_model: free tensors
+    aliases: dict[str, str] = field(default_factory=dict)  # set once: a tied tensor's other names -> its stack's
 
 
 class _FoldedLinear(nn.Module):
@@ -130,7 +133,9 @@ def run_folded(modules: tuple[nn.Module, ...], weights: ReplicaWeights, x: Tenso
     """Outputs (K, B, ...) of the K replicas in `params` on shared inputs x (B, ...) or, with
     `per_replica`, on their own x (K, B, ...); `modules`: the folded model's, the root first."""
     k = len(next(iter(params.values())))
-    weights.params, weights.k = params, k
+    weights.params = {**params, **{alias: params[name] for alias, name in weights.aliases.items()}} \
+        if weights.aliases else params  # a tied weight: each layer that holds it reads the one stack
+    weights.k = k
     folded = modules[0]
     set_mode(modules, training)
     batch = x.flatten(0, 1) if per_replica else x.repeat(k, *[1] * (x.dim() - 1))  # (K*B, ...)

@@ -11,8 +11,8 @@ Every parameter and buffer gets a leading replica dimension K. Three ways to run
   overhead, and this pays it once.
 - folded (folded.py): a custom module whose parameters all live in linear, layer-norm,
   attention, convolution and embedding layers (or free tensors broadcast over the batch), and
-  whose buffers are constants, runs its own forward on the K batches stacked along the batch
-  dimension; only those layers know about replicas. Checked on a sample with two different
+  whose buffers are constants (tied weights too), runs its own forward on the K batches stacked
+  along the batch dimension; only those layers know about replicas. Checked on a sample with two different
   replicas on different inputs (stack_checks.py `check_independent`): a model that mixes the
   examples of a batch goes on to vmap.
 - vmap (vmapped.py): any other model, one copy's forward with its parameters and buffers swapped
@@ -117,6 +117,17 @@ class VmapStacked(Stacked):
         return vmapped_forward(self.base, per_replica, _has_tied_tensors(self.base))
 
 
+def _tied_names(model: nn.Module) -> dict[str, str]:
+    """{another name of a parameter registered under several: the name its stack has} (tied
+    weights, as a language model's embedding and output layer: the stack is the first name's)."""
+    first: dict[int, str] = {}
+    aliases = {}
+    for name, param in model.named_parameters(remove_duplicate=False):
+        if first.setdefault(id(param), name) != name:
+            aliases[name] = first[id(param)]
+    return aliases
+
+
 def _has_tied_tensors(model: nn.Module) -> bool:
     """Whether one parameter or buffer is registered under two names (named_* list it once)."""
     every = [*model.named_parameters(remove_duplicate=False), *model.named_buffers(remove_duplicate=False)]
@@ -159,14 +170,12 @@ class FoldedStacked(Stacked):
     mixes_batch_possible = True
 
     def __init__(self, models: list[nn.Module]) -> None:
-        if _has_tied_tensors(models[0]):  # each replicated layer holds its own weights
-            raise Unsupported("parameters shared between layers")
         super().__init__(models)
         if any(not p.requires_grad for p in models[0].parameters()):  # each replica would need its own
             raise Unsupported("frozen parameters")
         if any(not all(torch.equal(b[0], other) for other in b[1:]) for b in self.buffers.values()):
             raise Unsupported("buffers that differ between replicas")
-        self.weights = ReplicaWeights()
+        self.weights = ReplicaWeights(aliases=_tied_names(models[0]))
         self.folded = fold_model(models[0], self.weights)  # keeps replica 0's buffers, for them all
         self.modules = tuple(self.folded.modules())  # the root first
         self.constant = {n: b.clone() for n, b in self.folded.named_buffers()}  # to see a call change one

@@ -173,21 +173,29 @@ def test_vmap_replicas_give_each_models_outputs_with_and_without_tied_weights(ti
             torch.testing.assert_close(g[k], t, rtol=1e-5, atol=1e-6)
 
 
-def test_shared_parameters_go_to_vmap_with_a_reason_a_user_can_read() -> None:
+def test_shared_parameters_fold_each_layer_reading_the_one_stack() -> None:
+    """Tied weights (a sequential's two linears, a custom module's) fold: every layer that holds
+    the tensor reads its one stack, so its gradient is the sum over its uses, as in the model.
+    The packed form still refuses them, by name."""
     torch.manual_seed(0)
     sequential = []
     for _ in range(2):
         model = torch.nn.Sequential(torch.nn.Linear(6, 6), torch.nn.Tanh(), torch.nn.Linear(6, 6))
         model[2].weight = model[0].weight
         sequential.append(model)
+    x = torch.randn(2, 4, 6)
     for models in (sequential, [_TiedTwice() for _ in range(2)]):
-        x = torch.randn(4, 6)
-        stacked = stack_replicas(models, x)
-        assert stacked.kind == "vmap"
-        assert "folded: parameters shared between layers" in stacked.passed_over, stacked.passed_over
+        stacked = stack_replicas(models, x[0], per_replica=True)
+        assert stacked.kind == "folded" and len(stacked.params) == len(dict(models[0].named_parameters()))
+        out = stacked(x, True, per_replica=True)
+        grads = torch.autograd.grad(out.square().sum(), list(stacked.params.values()))
         for k, model in enumerate(models):
-            torch.testing.assert_close(stacked(x, True)[k], model(x), rtol=1e-5, atol=1e-6)
-    assert "packed: parameters shared between layers" in stack_replicas(sequential, x).passed_over
+            reference = model(x[k])
+            torch.testing.assert_close(out[k], reference, rtol=1e-5, atol=1e-6)
+            theirs = torch.autograd.grad(reference.square().sum(), list(model.parameters()))
+            for mine, own in zip(grads, theirs, strict=True):
+                torch.testing.assert_close(mine[k], own, rtol=1e-5, atol=1e-6)
+    assert "packed: parameters shared between layers" in stack_replicas(sequential, x[0]).passed_over
 
 
 # Two seeds x lams in one stack: each replica its own seed's initial weights and batches.

@@ -97,6 +97,16 @@ class TinyGPT(nn.Module):
         return self.head(self.norm(h))[:, -1]
 
 
+class TiedLM(TinyGPT):
+    """TinyGPT read out through its token table, as GPT-2 ties them: the output layer's weight is
+    the embedding's, (B, 6) ids -> the last position's (B, 11) logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(8, 11, bias=False)
+        self.head.weight = self.tokens.weight
+
+
 class CountingCalls(ArangePositions):
     """A buffer the forward changes (a call counter): replicas sharing it would count each other's calls."""
 
@@ -141,7 +151,8 @@ MODELS = {"conv2d": (lambda: Convolved(), lambda: torch.randn(3, 5, 32)),
           "tokens-no-padding": (lambda: TokenModel(padding=None), lambda: _tokens(3, 5, 6)),
           "vit": (lambda: _vit(), lambda: torch.rand(3, 5, 64)),
           "arange-positions": (lambda: ArangePositions(), lambda: torch.randn(3, 5, 12)),
-          "tiny-gpt": (lambda: TinyGPT(), lambda: _tokens(3, 5, 6))}
+          "tiny-gpt": (lambda: TinyGPT(), lambda: _tokens(3, 5, 6)),
+          "tied-lm": (lambda: TiedLM(), lambda: _tokens(3, 5, 6))}
 
 
 def _vit() -> nn.Module:

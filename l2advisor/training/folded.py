@@ -140,11 +140,11 @@ def run_folded(modules: tuple[nn.Module, ...], weights: ReplicaWeights, x: Tenso
     set_mode(modules, training)
     batch = x.flatten(0, 1) if per_replica else x.repeat(k, *[1] * (x.dim() - 1))  # (K*B, ...)
     weights.rows, weights.inputs = batch.shape[0], batch
-    set_free_tensors(weights.free, params, k, batch.shape[0])
+    set_free_tensors(weights.free, params, batch.shape[0])
     try:
         with fast_path_off(weights.attention):
             out = folded(batch)
     finally:
         weights.params, weights.inputs = {}, None  # hold no reference to the replicas between calls
-        set_free_tensors(weights.free, {}, k, 0)
+        set_free_tensors(weights.free, {}, 0)
     return out.unflatten(0, (k, -1))

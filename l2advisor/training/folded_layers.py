@@ -82,9 +82,8 @@ class FoldedEmbedding(nn.Module):
             offsets = torch.arange(k, device=indices.device).mul_(table.shape[1]).unsqueeze(1)  # (K, 1)
             out = F.embedding(indices.reshape(k, -1) + offsets, table.flatten(0, 1))  # (K, B*..., D)
             out = out.reshape(*indices.shape, table.shape[-1])
-        else:  # each replica's rows for the same indices, repeated over its B rows of the folded batch
-            looked_up = table[:, indices]  # (K, ..., D)
-            out = looked_up.unsqueeze(1).expand(k, rows // k, *looked_up.shape[1:]).reshape(rows, *looked_up.shape[1:])
+        else:  # each replica's rows for the same indices, over its B rows of the folded batch
+            out = replica_rows(table[:, indices], rows)  # (K, ..., D) -> (K*B, ..., D)
             indices = indices.expand(rows, *indices.shape)
         if self.padding_idx is None:
             return out
@@ -93,12 +92,14 @@ class FoldedEmbedding(nn.Module):
     def _batched(self, indices: Tensor, rows: int) -> bool:
         """Whether `indices` carry the folded batch (its rows first, or a view of the model's
         input, such as its tokens flattened): fixed by the first call, checked on later ones."""
+        if self.batched is False:  # settled: nothing to check (a batched call could look like it)
+            return False
         inputs = self.weights.inputs
         carries = (indices.dim() > 0 and indices.shape[0] == rows) or (
             inputs is not None and indices.untyped_storage().data_ptr() == inputs.untyped_storage().data_ptr())
         if self.batched is None:
             self.batched = carries
-        elif self.batched and not carries:
+        elif not carries:
             raise ValueError(f"embedding {self.name} was called on the batch's indices, now on a tensor of "
                              f"shape {tuple(indices.shape)}")
         return self.batched
@@ -121,12 +122,18 @@ def take_free_tensors(folded: nn.Module) -> list[tuple[nn.Module, str, str]]:
     return free
 
 
-def set_free_tensors(free: list[tuple[nn.Module, str, str]], params: dict[str, Tensor], k: int, rows: int) -> None:
+def set_free_tensors(free: list[tuple[nn.Module, str, str]], params: dict[str, Tensor], rows: int) -> None:
     """Give each free tensor's module, for this call, the (K*B, ...) rows of its replicas' copies
     ((K, 1, ...) stacked, B = rows / K); `params` empty: take them away again."""
     for module, attribute, name in free:
         if not params:
             module.__dict__.pop(attribute, None)
             continue
-        stacked = params[name]  # (K, 1, ...)
-        module.__dict__[attribute] = stacked.expand(k, rows // k, *stacked.shape[2:]).reshape(rows, *stacked.shape[2:])
+        module.__dict__[attribute] = replica_rows(params[name][:, 0], rows)  # (K, 1, ...) -> (K*B, ...)
+
+
+def replica_rows(per_replica: Tensor, rows: int) -> Tensor:
+    """(K, ...) -> (rows, ...), replica k's tensor repeated over its rows // K rows of the folded
+    batch (replica-major): what broadcasting over the batch gives one model's rows."""
+    k = per_replica.shape[0]
+    return per_replica.unsqueeze(1).expand(k, rows // k, *per_replica.shape[1:]).reshape(rows, *per_replica.shape[1:])

@@ -282,8 +282,8 @@ def test_the_check_catches_a_fold_that_gives_every_replica_replica_0s_class_toke
     check_independent(FoldedStacked(models), models[0], sample)  # the real fold passes
     real = folded_layers.set_free_tensors
 
-    def first_replicas(free, params, k, rows):  # a broken fold: replica 0's copy for every row
-        real(free, {n: p[:1].expand_as(p) for n, p in params.items()}, k, rows)
+    def first_replicas(free, params, rows):  # a broken fold: replica 0's copy for every row
+        real(free, {n: p[:1].expand_as(p) for n, p in params.items()}, rows)
 
     monkeypatch.setattr("l2advisor.training.folded.set_free_tensors", first_replicas)
     with pytest.raises(CannotBatch, match="did not match"):

@@ -11,8 +11,9 @@ has no batching rule and runs one replica at a time (1.39-1.41x for K = 2..6; an
 1.21-1.26x; one model's own step 3.2 ms; `benchmarks/stacked_step.py --models transformer_digits`).
 
 Follows `F.multi_head_attention_forward`'s arithmetic (same masks, same scaling; weights
-computed only when asked for). Attention dropout, `bias_k`/`bias_v`, `add_zero_attn`, separate
-key/value sizes raise `Unsupported` at folding; a per-head 3-D `attn_mask` (N*H, L, S) raises
+computed only when asked for; attention dropout on the weights in training mode, each of the
+K*B examples its own masks). `bias_k`/`bias_v`, `add_zero_attn`, separate key/value sizes raise
+`Unsupported` at folding; a per-head 3-D `attn_mask` (N*H, L, S) raises
 when called, which the stack's check meets first. The layers' inference fast path reads their
 weights directly, so `run_folded` turns it off around each call.
 """
@@ -42,8 +43,6 @@ class FoldedAttention(nn.Module):
 
     def __init__(self, name: str, module: nn.MultiheadAttention, weights: ReplicaWeights) -> None:
         super().__init__()
-        if module.dropout > 0:
-            raise Unsupported("attention dropout (random)")
         if not module._qkv_same_embed_dim or module.bias_k is not None or module.add_zero_attn:
             raise Unsupported("attention with separate key/value sizes, bias_k/bias_v or add_zero_attn")
         self.name, self.weights = name, weights
@@ -65,10 +64,12 @@ class FoldedAttention(nn.Module):
         if need_weights:
             scores = (q * (1.0 / math.sqrt(q.shape[-1]))) @ k.transpose(-2, -1)  # (N, H, L, S)
             weights = torch.softmax(scores if mask is None else scores + mask, dim=-1)
+            weights = F.dropout(weights, self.dropout) if self.training and self.dropout > 0 else weights
             attended = weights @ v
             weights = weights.mean(1) if average_attn_weights else weights
         else:
-            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=None if causal else mask, is_causal=causal)
+            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=None if causal else mask, is_causal=causal,
+                                                      dropout_p=self.dropout if self.training else 0.0)
         out = self._project_out(attended)  # (N, L, E)
         return (out if self.batch_first else out.transpose(0, 1)), weights
 

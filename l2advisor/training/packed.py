@@ -30,6 +30,8 @@ Tensors = dict[str, Tensor]
 SHARED, CHAN, STACK, FEAT = "shared", "chan", "stack", "feat"  # (B, ...) | (B, K*C, ...) | (K, B, F) | (K, F, B)
 ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.Softplus,
                nn.Mish, nn.Hardtanh, nn.ReLU6, nn.Identity)
+ELEMENT_DROPOUT = {nn.Dropout: F.dropout, nn.AlphaDropout: F.alpha_dropout}
+CHANNEL_DROPOUT = {nn.Dropout1d: (F.dropout1d, 3), nn.Dropout2d: (F.dropout2d, 4), nn.Dropout3d: (F.dropout3d, 5)}
 POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d,
          nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)
 
@@ -104,6 +106,8 @@ def _layer(name: str, module: nn.Module, channels_last: bool, features_first: bo
         return _elementwise(module)
     if kind in POOLS:
         return _pool(module)
+    if kind in ELEMENT_DROPOUT or kind in CHANNEL_DROPOUT:
+        return _dropout(module)
     raise Unsupported(f"a {kind.__name__} layer")
 
 
@@ -223,6 +227,21 @@ def _flatten(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: b
 def _elementwise(module: nn.Module) -> Layer:
     def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
         return module(h), layout
+    return run
+
+
+def _dropout(module: nn.Module) -> Layer:
+    """Element-wise dropout acts on any layout; channel dropout on (B, K*C, ...) channels, where
+    each replica's channels are its own. The rate is read at each call (the checks set it to 0)."""
+    kind = type(module)
+
+    def run(h: Tensor, layout: str, p: Tensors, b: Tensors, k: int, training: bool) -> tuple[Tensor, str]:
+        if kind in ELEMENT_DROPOUT:
+            return ELEMENT_DROPOUT[kind](h, module.p, training), layout
+        drop, dims = CHANNEL_DROPOUT[kind]
+        if layout not in (SHARED, CHAN) or h.dim() != dims:
+            raise Unsupported(f"{kind.__name__} on {h.dim()}-D {'flat features' if layout in (STACK, FEAT) else 'inputs'}")
+        return drop(h, module.p, training), layout
     return run
 
 

@@ -23,8 +23,10 @@ Inputs are shared (B, ...) by default (the lams of one seed see the same batches
 batch per replica (K, B, ...) with `per_replica=True` (several seeds in one stack): the packed
 path then starts from grouped kernels, vmap maps over the inputs too.
 
-Anything that would not reproduce the sequential numbers (dropout, random ops in forward,
-outputs or gradients that differ from the model's own on a sample batch) raises `CannotBatch(reason)`.
+Anything that would not reproduce the sequential numbers (random ops in forward outside dropout
+layers, outputs or gradients that differ from the model's own on a sample batch) raises
+`CannotBatch(reason)`. Dropout stacks: each replica draws masks of its own (dropout.py), and the
+checks compare numbers with every dropout rate at 0.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from l2advisor.training.dropout import draws_outside_dropout, has_dropout, silenced
 from l2advisor.training.folded import ReplicaWeights, fold_model, run_folded
 from l2advisor.training.packed import (
     CHAN,
@@ -96,6 +99,7 @@ class VmapStacked(Stacked):
 
     def __init__(self, models: list[nn.Module]) -> None:
         super().__init__(models)
+        self.randomness = "different" if has_dropout(models[0]) else "error"  # each replica its own masks
         self.after_check(models[0])
 
     def after_check(self, model: nn.Module) -> None:
@@ -114,7 +118,7 @@ class VmapStacked(Stacked):
     def _vmapped(self, per_replica: bool) -> Callable[..., Tensor]:
         """The forward of one replica, vmapped over the stacked state (and inputs), built once
         (vmapped.py); only tied weights take torch.func's functional_call, which ties them."""
-        return vmapped_forward(self.base, per_replica, _has_tied_tensors(self.base))
+        return vmapped_forward(self.base, per_replica, _has_tied_tensors(self.base), self.randomness)
 
 
 def _tied_names(model: nn.Module) -> dict[str, str]:
@@ -201,9 +205,10 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
     (stack_checks.py); with `per_replica` (the replicas will train on batches of their own)
     that way of calling is checked too.
     """
-    for module in models[0].modules():
-        if isinstance(module, nn.modules.dropout._DropoutNd) and module.p > 0:
-            raise CannotBatch("it uses dropout, whose random masks would differ from the sequential runs")
+    dropout = has_dropout(models[0])
+    if dropout and draws_outside_dropout(models[0], sample):
+        raise CannotBatch("its forward draws random numbers outside its dropout layers (or changes between "
+                          "calls), which the stack's checks cannot compare")
     if per_replica and any(not same_python_state(models[0], other) for other in models[1:]):
         # replicas of several seeds: one copy of the modules runs them all (vmap), so a
         # seed-dependent attribute (a permutation kept as a plain tensor, the seed itself)
@@ -217,7 +222,8 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
         try:
             with unbatched_ops(unbatched):
                 stacked = kind(models)
-                check_stack(stacked, models[0], sample, per_replica)
+                with silenced(models[0], *getattr(stacked, "modules", ())[:1]):  # checks compare numbers
+                    check_stack(stacked, models[0], sample, per_replica)
             stacked.after_check(models[0])
             stacked.passed_over, stacked.unbatched = tuple(passed_over), tuple(dict.fromkeys(unbatched))
             return stacked

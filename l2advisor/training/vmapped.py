@@ -41,17 +41,19 @@ except ImportError:  # pragma: no cover - a torch that moved them: torch.func's 
     _add_batch_dim = None  # type: ignore[assignment]
 
 
-def vmapped_forward(base: nn.Module, per_replica: bool, tied: bool) -> Forward:
+def vmapped_forward(base: nn.Module, per_replica: bool, tied: bool, randomness: str = "error") -> Forward:
     """`base`'s forward over stacked state: f(params, buffers, x) -> (K, B, ...) outputs, where
     params and buffers map names to (K, ...) stacks and x is shared (B, ...) or, with
-    `per_replica`, (K, B, ...). Names left out of the dicts keep `base`'s own tensor."""
+    `per_replica`, (K, B, ...). Names left out of the dicts keep `base`'s own tensor.
+    `randomness` as torch.func.vmap's: "error" refuses random ops, "different" (a model with
+    dropout) draws each replica's own."""
     if tied or _add_batch_dim is None:
-        return _torch_func_forward(base, per_replica, tied)
+        return _torch_func_forward(base, per_replica, tied, randomness)
     slots = _slots(base)
 
     def forward(params: Tensors, buffers: Tensors, x: Tensor) -> Tensor:
         k = len(next(iter(params.values())))
-        level = _vmap_increment_nesting(k, "error")  # random ops inside refuse, as with vmap(randomness="error")
+        level = _vmap_increment_nesting(k, randomness)  # as vmap(randomness=...)
         swapped: list[tuple[dict, str, object]] = []
         try:
             for name, stack in (*params.items(), *buffers.items()):
@@ -90,13 +92,13 @@ def _slots(model: nn.Module) -> dict[str, tuple[dict, str]]:
     return slots
 
 
-def _torch_func_forward(base: nn.Module, per_replica: bool, tied: bool) -> Forward:
+def _torch_func_forward(base: nn.Module, per_replica: bool, tied: bool, randomness: str = "error") -> Forward:
     from torch.func import functional_call, vmap
 
     def one(p: Tensors, b: Tensors, inputs: Tensor) -> Tensor:
         return functional_call(base, (p, b), (inputs,), tie_weights=tied)
 
-    return vmap(one, in_dims=(0, 0, 0 if per_replica else None), randomness="error")
+    return vmap(one, in_dims=(0, 0, 0 if per_replica else None), randomness=randomness)
 
 
 @contextmanager

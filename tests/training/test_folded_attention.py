@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from l2advisor.training.batched import Replica, train_batched
-from l2advisor.training.replicas import CannotBatch, FoldedStacked, VmapStacked, stack_replicas
+from l2advisor.training.replicas import FoldedStacked, VmapStacked, stack_replicas
 from l2advisor.training.train import TrainConfig
 from tests.training.test_batched import assert_same_runs, task_of
 
@@ -124,11 +124,17 @@ def test_attention_it_cannot_fold_goes_to_vmap(attention: dict, why: str) -> Non
     assert stacked.kind == "vmap" and any(why in reason for reason in stacked.passed_over), stacked.passed_over
 
 
-def test_attention_dropout_is_never_stacked() -> None:
+def test_attention_dropout_folds() -> None:
+    """Checked with its rate at 0 (dropout.py); in training each replica draws its own masks
+    (test_dropout.py measures them)."""
     torch.manual_seed(0)
     models = [Attend(dropout=0.2) for _ in range(2)]
-    with pytest.raises(CannotBatch):  # folded refuses it, and vmap refuses its random mask
-        stack_replicas(models, torch.randn(5, 12))
+    stacked = stack_replicas(models, torch.randn(5, 12))
+    assert stacked.kind == "folded" and stacked.modules[0].attention.dropout == 0.2  # the rate is back
+    x = torch.randn(5, 12)
+    with torch.no_grad():
+        assert not torch.equal(stacked(x, True), stacked(x, True))  # random in training
+        assert torch.equal(stacked(x, False), stacked(x, False))
 
 
 @pytest.mark.parametrize("example", ["transformer_digits.py", "vit_digits.py", "gpt_digits.py"])

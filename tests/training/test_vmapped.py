@@ -119,6 +119,18 @@ def test_a_random_op_in_forward_is_refused_as_torch_func_refuses_it() -> None:
             make(Noisy(), False, False)(params, {}, torch.randn(3, 4))
 
 
+def test_dropout_draws_each_replicas_own_masks_when_asked() -> None:
+    """randomness="different" (a model with dropout, replicas.py): two identical replicas drop
+    different units; both ways of vmapping."""
+    model = nn.Sequential(nn.Linear(4, 256), nn.Dropout(0.5))
+    params = {n: torch.stack([p.detach()] * 2) for n, p in model.named_parameters()}
+    for make in (vmapped_forward, _torch_func_forward):
+        with torch.no_grad():
+            out = make(model, False, False, "different")(params, {}, torch.randn(3, 4))  # (2, 3, 256)
+        dropped = out == 0
+        assert 0.4 < float(dropped.float().mean()) < 0.6 and not torch.equal(dropped[0], dropped[1])
+
+
 def test_a_forward_that_returns_no_tensor_is_told_so() -> None:
     class Pair(nn.Module):
         def __init__(self) -> None:

@@ -1,0 +1,88 @@
+"""Dropout in stacked replicas: each replica draws its own masks, as it would training alone.
+
+Stacked probes cannot reproduce one-by-one training's dropout masks to the bit (the K replicas
+draw from one generator, in another order), but they need not: a probe is one sample of a
+random training run, and what must hold is that each replica's masks are distributed as its
+own run's would be (every unit dropped with probability p, the survivors scaled by 1/(1-p),
+independently of the other replicas). Each stacked form gives that (replicas.py): the folded
+form runs the model's own dropout layers on the K*B examples of the stack, the packed form its
+dropout over the replica-major features or channels, and vmap draws per replica
+(randomness="different").
+
+What the stack's checks compare (stack_checks.py) are numbers that must be equal, so they run
+with every dropout rate set to 0 (`silenced`): the layers then pass their inputs through, in
+the model and in its stacked form alike. Randomness other than dropout layers cannot be
+checked that way, so a model with dropout must give the same outputs on two calls once its
+dropout is silenced (`draws_outside_dropout`). Dropout rates are the `p` of torch's dropout
+layers and float attributes named `dropout` (nn.MultiheadAttention's, or a module of one's
+own passing it to `F.scaled_dot_product_attention(dropout_p=...)` as nanoGPT's attention does).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import Tensor, nn
+
+from l2advisor.training.stack_checks import same_outputs
+
+RATE_ATTRIBUTE = "dropout"  # a module's float dropout rate (nn.MultiheadAttention, nanoGPT's attention)
+
+
+def rates(model: nn.Module) -> list[tuple[nn.Module, str, float]]:
+    """Every dropout rate in `model` above 0: (module, attribute, rate)."""
+    found = []
+    for module in model.modules():
+        if isinstance(module, nn.modules.dropout._DropoutNd):
+            attribute = "p"
+        elif isinstance(getattr(module, RATE_ATTRIBUTE, None), float):
+            attribute = RATE_ATTRIBUTE
+        else:
+            continue
+        rate = getattr(module, attribute)
+        if rate > 0:
+            found.append((module, attribute, float(rate)))
+    return found
+
+
+def has_dropout(model: nn.Module) -> bool:
+    return bool(rates(model))
+
+
+@contextmanager
+def silenced(*models: nn.Module) -> Iterator[None]:
+    """Every dropout rate of `models` set to 0 inside the block (a module shared between them
+    once), restored after: dropout layers then pass their inputs through unchanged."""
+    seen: dict[tuple[int, str], tuple[nn.Module, str, float]] = {}
+    for model in models:
+        for module, attribute, rate in rates(model):
+            seen.setdefault((id(module), attribute), (module, attribute, rate))
+    try:
+        for module, attribute, _ in seen.values():
+            setattr(module, attribute, 0.0)
+        yield
+    finally:
+        for module, attribute, rate in seen.values():
+            setattr(module, attribute, rate)
+
+
+@torch.no_grad()
+def draws_outside_dropout(model: nn.Module, sample: Tensor) -> bool:
+    """Whether `model` (a copy of it, in training mode, dropout silenced) gives different
+    outputs on two calls with the same inputs: random numbers drawn outside its dropout layers
+    (noise added in `forward`), or state that changes from call to call. The global generator
+    comes out of it as it went in."""
+    copied = copy.deepcopy(model).train(True)
+    with silenced(copied), torch.random.fork_rng(devices=_devices(sample)):
+        first = copied(sample)
+        second = copied(sample)
+    if not isinstance(first, Tensor) or not isinstance(second, Tensor):
+        return False  # not a tensor: the stack's own checks say what is wrong
+    return not same_outputs(second, first)  # rounding apart (a GPU's kernels need not repeat to the bit)
+
+
+def _devices(sample: Tensor) -> list[int]:
+    return [sample.device.index or 0] if sample.device.type == "cuda" else []

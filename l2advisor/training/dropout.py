@@ -84,5 +84,24 @@ def draws_outside_dropout(model: nn.Module, sample: Tensor) -> bool:
     return not same_outputs(second, first)  # rounding apart (a GPU's kernels need not repeat to the bit)
 
 
+@torch.no_grad()
+def drops_outside_batch(model: nn.Module, sample: Tensor) -> bool:
+    """Whether a dropout layer of `model` (a copy, in training mode, dropout silenced) gets a
+    tensor whose first size is not the batch's (a table of positions, a weight): one mask for the
+    whole batch there, which the folded form, where the examples of K replicas share the first
+    dimension, would draw per example. vmap draws it as the model does."""
+    copied = copy.deepcopy(model).train(True)
+    sizes: list[int] = []
+    hooks = [module.register_forward_pre_hook(lambda _, inputs: sizes.append(inputs[0].shape[0] if inputs[0].dim() else 0))
+             for module in copied.modules() if isinstance(module, nn.modules.dropout._DropoutNd)]
+    try:
+        with silenced(copied), torch.random.fork_rng(devices=_devices(sample)):
+            copied(sample)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return any(size != sample.shape[0] for size in sizes)
+
+
 def _devices(sample: Tensor) -> list[int]:
     return [sample.device.index or 0] if sample.device.type == "cuda" else []

@@ -37,7 +37,12 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from l2advisor.training.dropout import draws_outside_dropout, has_dropout, silenced
+from l2advisor.training.dropout import (
+    draws_outside_dropout,
+    drops_outside_batch,
+    has_dropout,
+    silenced,
+)
 from l2advisor.training.folded import ReplicaWeights, fold_model, run_folded
 from l2advisor.training.packed import (
     CHAN,
@@ -217,6 +222,10 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
     attempts: list[type[Stacked]] = [PackedStacked, FoldedStacked, VmapStacked]
     reason = ""
     passed_over: list[str] = []  # "packed: why not", "folded: why not"
+    if dropout and drops_outside_batch(models[0], sample):
+        attempts.remove(FoldedStacked)
+        passed_over.append("folded: dropout of a tensor without the batch dimension (one mask per batch, which "
+                           "folded replicas would draw per example)")
     for kind in attempts:
         unbatched: list[str] = []
         try:

@@ -218,3 +218,70 @@ def test_stacked_dropout_runs_repeat_to_the_bit(tmp_path: Path) -> None:
     # the same replica (lam 0.01, seed 0: same weights, same batches) in a stack of another make-up
     # draws other masks: reproducible per stack, not per replica
     assert numbers(first[1:2]) != numbers(train_batched(task, config, replicas[1:2]))
+
+
+class NanoAttention(nn.Module):
+    """Causal self-attention as nanoGPT writes it: its rate kept as a float `dropout` passed to
+    scaled_dot_product_attention, and dropout layers on the attention's output."""
+
+    def __init__(self, width: int = 16, heads: int = 2, rate: float = 0.2) -> None:
+        super().__init__()
+        self.c_attn, self.c_proj = nn.Linear(width, 3 * width), nn.Linear(width, width)
+        self.resid_dropout = nn.Dropout(rate)
+        self.heads, self.dropout = heads, rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, c = x.shape
+        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in self.c_attn(x).split(c, dim=2))
+        y = nn.functional.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0,
+                                                       is_causal=True)
+        return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(b, t, c)))
+
+
+def test_a_float_dropout_rate_passed_to_attention_is_silenced_for_the_checks_and_folds() -> None:
+    models = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        models.append(NanoAttention())
+    assert sorted(rate for _, _, rate in rates(models[0])) == [0.2, 0.2]  # the float and the layer
+    x = torch.randn(3, 5, 16, generator=torch.Generator().manual_seed(5))
+    stacked = stack_replicas(models, x)
+    assert stacked.kind == "folded", stacked.passed_over
+    with torch.no_grad():
+        first, second = stacked(x, True), stacked(x, True)
+    assert not torch.equal(first[0], first[1]) and not torch.equal(first, second)  # replicas and calls differ
+    with torch.no_grad(), silenced(stacked.modules[0]):
+        assert torch.allclose(stacked(x, True)[0], stacked(x, False)[0], atol=1e-6)  # only dropout was random
+
+
+class DroppedPositions(nn.Module):
+    """Dropout of the positions table itself (T, D): one mask for the whole batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed, self.head = nn.Linear(2, 8), nn.Linear(8, 3)
+        self.positions = nn.Embedding(4, 8)
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.embed(x.view(-1, 4, 2)) + self.drop(self.positions(torch.arange(4)))
+        return self.head(h.mean(1))
+
+
+def test_dropout_of_a_tensor_without_the_batch_goes_to_vmap_which_draws_it_per_batch() -> None:
+    models = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        models.append(DroppedPositions())
+    x = torch.randn(32, 8, generator=torch.Generator().manual_seed(6))
+    stacked = stack_replicas(models, x)
+    assert stacked.kind == "vmap" and any("without the batch dimension" in why for why in stacked.passed_over)
+    # per replica, one mask for the batch: every example's output moves by the same positions
+    with torch.no_grad():
+        outputs = stacked(x, True) - stacked(x, False)  # (K, B, 3): the head of the mean dropped positions
+    assert torch.allclose(outputs[:, :1].expand_as(outputs), outputs, atol=1e-5)
+    assert not torch.allclose(outputs[0], outputs[1], atol=1e-5)  # each replica its own mask
+    without = [DroppedPositions() for _ in range(2)]
+    for model in without:
+        model.drop = nn.Dropout(0.0)  # the same model without it folds
+    assert stack_replicas(without, x).kind == "folded"

@@ -90,7 +90,8 @@ MODELS = {"bundled default (28x28)": (ROOT / "examples" / "mnist_cnn.py", LAYOUT
           "mlp_bn_mnist14 (gradients)": (SUITE / "mlp_bn_mnist14.py", GRADIENTS),
           "transformer_digits": (ROOT / "examples" / "transformer_digits.py", FORMS),
           "vit_digits": (ROOT / "examples" / "vit_digits.py", FORMS),
-          "gpt_digits": (ROOT / "examples" / "gpt_digits.py", FORMS)}
+          "gpt_digits": (ROOT / "examples" / "gpt_digits.py", FORMS),
+          "bert_digits": (ROOT / "examples" / "bert_digits.py", FORMS)}
 QUICK = ("cnn_plain_mnist14", "mixer_adamw_digits", "mlp_tiny_data", "null_weightnorm", "mlp_tiny_data (gradients)")
 VAL_IMAGES = 512
 
@@ -131,7 +132,7 @@ def timers(task, k: int, make: Callable[[list], Stacked],
             return
         outputs = stacked(inputs, True, per_replica=True)  # (K, B, classes)
         loss = F.cross_entropy(outputs.transpose(1, 2), targets, reduction="none").mean(1).sum()
-        optimizer.step(stacked.params, torch.autograd.grad(loss, params))
+        optimizer.step(stacked.params, torch.autograd.grad(loss, params, allow_unused=True))  # as batched.py
 
     @torch.no_grad()
     def evaluate() -> None:

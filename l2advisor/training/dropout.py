@@ -14,8 +14,9 @@ with every dropout rate set to 0 (`silenced`): the layers then pass their inputs
 the model and in its stacked form alike. Randomness other than dropout layers cannot be
 checked that way, so a model with dropout must give the same outputs on two calls once its
 dropout is silenced (`draws_outside_dropout`). Dropout rates are the `p` of torch's dropout
-layers and float attributes named `dropout` (nn.MultiheadAttention's, or a module of one's
-own passing it to `F.scaled_dot_product_attention(dropout_p=...)` as nanoGPT's attention does).
+layers and float attributes named with "dropout" (nn.MultiheadAttention's `dropout`, or a
+module of one's own passing its rate to `F.scaled_dot_product_attention(dropout_p=...)` as
+nanoGPT's and Hugging Face's attention do).
 """
 
 from __future__ import annotations
@@ -29,22 +30,20 @@ from torch import Tensor, nn
 
 from l2advisor.training.stack_checks import same_outputs
 
-RATE_ATTRIBUTE = "dropout"  # a module's float dropout rate (nn.MultiheadAttention, nanoGPT's attention)
-
 
 def rates(model: nn.Module) -> list[tuple[nn.Module, str, float]]:
-    """Every dropout rate in `model` above 0: (module, attribute, rate)."""
+    """Every dropout rate in `model` above 0: (module, attribute, rate). A rate is a dropout
+    layer's `p`, or a module's float attribute named with "dropout" (nn.MultiheadAttention's
+    `dropout`, nanoGPT's, Hugging Face Llama's `attention_dropout`) that such modules pass to
+    `scaled_dot_product_attention(dropout_p=...)`."""
     found = []
     for module in model.modules():
         if isinstance(module, nn.modules.dropout._DropoutNd):
-            attribute = "p"
-        elif isinstance(getattr(module, RATE_ATTRIBUTE, None), float):
-            attribute = RATE_ATTRIBUTE
+            named = [("p", module.p)]
         else:
-            continue
-        rate = getattr(module, attribute)
-        if rate > 0:
-            found.append((module, attribute, float(rate)))
+            named = [(name, value) for name, value in vars(module).items()
+                     if "dropout" in name.lower() and type(value) is float]
+        found += [(module, name, float(value)) for name, value in named if value > 0]
     return found
 
 

@@ -15,7 +15,9 @@ folded batch (K*B, ...), replica-major, as a folded linear layer does:
 Every layer reads its input's leading dimension as the folded batch, whatever the model passes
 it, except an embedding: one looked up without the batch (positions, `torch.arange(T)`, in the
 style of nanoGPT) gives each row of the folded batch its replica's rows, (K*B, T, D), which the
-model's own `tok + pos` broadcast then adds as it would (T, D). Which way an embedding is
+model's own `tok + pos` broadcast then adds as it would (T, D); indices of two or more dimensions
+with a leading size 1 ((1, T), Hugging Face's position ids) are taken as the batch the lookup
+broadcasts over, and give (K*B, T, D) too. Which way an embedding is
 called is settled by its first call on two or more replicas: an index tensor whose first size
 is the folded batch's, or a view of the model's input (its tokens flattened), is batched, any
 other is not, and every later call must agree. A model whose positions happen to be as many as
@@ -73,7 +75,9 @@ class FoldedEmbedding(nn.Module):
         self.name, self.weights, self.padding_idx = name, weights, module.padding_idx
         self.batched: bool | None = None  # settled by the first call on two or more replicas
 
-    def forward(self, indices: Tensor) -> Tensor:  # (K*B, ...) -> (K*B, ..., D); unbatched (...) -> (K*B, ..., D)
+    def forward(self, indices: Tensor) -> Tensor:
+        # (K*B, ...) -> (K*B, ..., D); unbatched (...) -> (K*B, ..., D), and (1, T, ...) -> (K*B, T, ..., D):
+        # that leading size 1 is the batch the model's own lookup broadcasts over (Hugging Face's position ids)
         table = self.weights.params[self.name + ".weight"]  # (K, V, D)
         k, rows = self.weights.k, self.weights.rows
         if k == 1:  # one replica: both ways are the model's own lookup
@@ -83,6 +87,8 @@ class FoldedEmbedding(nn.Module):
             out = F.embedding(indices.reshape(k, -1) + offsets, table.flatten(0, 1))  # (K, B*..., D)
             out = out.reshape(*indices.shape, table.shape[-1])
         else:  # each replica's rows for the same indices, over its B rows of the folded batch
+            if indices.dim() > 1 and indices.shape[0] == 1:  # (1, T): its (1, T, D) broadcasts over the batch
+                indices = indices[0]  # ((1,) stays: its (1, D) may broadcast over tokens too)
             out = replica_rows(table[:, indices], rows)  # (K, ..., D) -> (K*B, ..., D)
             indices = indices.expand(rows, *indices.shape)
         if self.padding_idx is None:

@@ -164,11 +164,14 @@ def test_other_randomness_is_still_refused() -> None:
 
 
 def test_silenced_restores_every_rate_and_finds_attention_rates() -> None:
-    model = nn.Sequential(nn.Dropout(0.2), nn.MultiheadAttention(8, 2, dropout=0.3), nn.Dropout(0.0))
-    assert sorted(rate for _, _, rate in rates(model)) == [0.2, 0.3]  # a rate of 0 is no dropout
+    llama_like = nn.Linear(2, 2)
+    llama_like.attention_dropout, llama_like.dropout_count, llama_like.scale = 0.4, 3, 0.5  # an int is no rate
+    model = nn.Sequential(nn.Dropout(0.2), nn.MultiheadAttention(8, 2, dropout=0.3), nn.Dropout(0.0), llama_like)
+    assert sorted(rate for _, _, rate in rates(model)) == [0.2, 0.3, 0.4]  # a rate of 0 is no dropout
     with silenced(model, model):  # the same model twice: its rates still come back
-        assert rates(model) == []
-    assert sorted(rate for _, _, rate in rates(model)) == [0.2, 0.3]
+        assert rates(model) == [] and llama_like.scale == 0.5
+    assert sorted(rate for _, _, rate in rates(model)) == [0.2, 0.3, 0.4]
+    assert model[1].dropout == 0.3 and llama_like.attention_dropout == 0.4 and llama_like.dropout_count == 3
 
 
 DROPOUT_MLP = TINY_MODEL.replace("nn.ReLU(), nn.Linear(32, 4))", "nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 4))")

@@ -142,6 +142,27 @@ def _tokens(*shape: int) -> torch.Tensor:
     return torch.randint(0, 11, shape, generator=torch.Generator().manual_seed(1)).float()
 
 
+class BroadcastPositions(ArangePositions):
+    """Positions as Hugging Face looks them up: ids (1, T) kept as a buffer, (1, T, D) broadcast
+    over the batch; and one more embedding, ids (1,), its (1, D) broadcast over batch and tokens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("position_ids", torch.arange(4).expand(1, -1))
+        self.extra = nn.Embedding(1, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.view(-1, 4, 3) + self.positions(self.position_ids) + self.extra(torch.zeros(1, dtype=torch.long))
+        return self.head(h).mean(1)
+
+
+class FirstRowOfPositions(BroadcastPositions):
+    """Takes row 0 of its (1, T, D) lookup: folded, that row is replica 0's, for every replica."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x.view(-1, 4, 3) + self.positions(self.position_ids)[0]).mean(1)
+
+
 MODELS = {"conv2d": (lambda: Convolved(), lambda: torch.randn(3, 5, 32)),
           "conv2d-strided-padded": (lambda: Convolved(stride=2, padding=1, dilation=1), lambda: torch.randn(3, 5, 32)),
           "conv2d-grouped-dilated": (lambda: Convolved(groups=2, padding=2, dilation=2, bias=False),
@@ -151,6 +172,7 @@ MODELS = {"conv2d": (lambda: Convolved(), lambda: torch.randn(3, 5, 32)),
           "tokens-no-padding": (lambda: TokenModel(padding=None), lambda: _tokens(3, 5, 6)),
           "vit": (lambda: _vit(), lambda: torch.rand(3, 5, 64)),
           "arange-positions": (lambda: ArangePositions(), lambda: torch.randn(3, 5, 12)),
+          "broadcast-positions": (lambda: BroadcastPositions(), lambda: torch.randn(3, 5, 12)),
           "tiny-gpt": (lambda: TinyGPT(), lambda: _tokens(3, 5, 6)),
           "tied-lm": (lambda: TiedLM(), lambda: _tokens(3, 5, 6))}
 
@@ -166,7 +188,12 @@ def _vit() -> nn.Module:
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_folded_layers_give_each_replica_its_own_outputs_and_gradients(name: str) -> None:
-    make, inputs = MODELS[name]
+    assert_folds_as_its_own_models(*MODELS[name])
+
+
+def assert_folds_as_its_own_models(make, inputs) -> None:  # noqa: ANN001
+    """Three replicas of `make()` on their own inputs (K, B, ...) fold, and give what vmap gives
+    and each replica's own model gives: outputs in both modes and gradients."""
     torch.manual_seed(0)
     models, x = [make() for _ in range(3)], inputs()
     assert stack_replicas(models, x[0], per_replica=True).kind == "folded"
@@ -234,6 +261,7 @@ def test_the_padding_row_gets_no_gradient_and_the_free_tensors_are_not_left_on_t
 
 @pytest.mark.parametrize(("model", "sample", "why"), [
     (FirstRowOfFree, torch.randn(6, 3), "did not match"),
+    (FirstRowOfPositions, torch.randn(6, 12), "did not match"),
     (CountingCalls, torch.randn(6, 12), "changes the buffer calls"),
     (PositionsTwice, torch.randn(6, 12), "was called on"),
     # 2 examples, 2 replicas: the 4 positions look like the folded batch, are read as it, and the check sees it

@@ -2,9 +2,10 @@
 against one probe after another, which is how such models were probed before.
 
 Three models a user might write, each with dropout, on scikit-learn's digits (offline): an MLP
-as an `nn.Sequential` (the packed form), a Conv1d with GroupNorm in a custom module (vmap), and a
-transformer of torch's encoder layers at their default dropout 0.1, attention included (folded).
-For each, one torch thread, alone on the machine:
+as an `nn.Sequential` (the packed form), a Conv1d with GroupNorm in a custom module (folded since
+GroupNorm folds; vmap before), and a transformer of torch's encoder layers at their default
+dropout 0.1, attention included (folded); the table says which form each took. For each, one
+torch thread, alone on the machine:
 
   cost      `l2advisor probe FILE --budget N --seeds 0,1` as a command, stacked (the default)
             and with --no-batched, in alternating rounds: wall seconds, medians;
@@ -19,7 +20,8 @@ For each, one torch thread, alone on the machine:
             weight decay and the verdict.
 
     python benchmarks/dropout_probes.py            # 3 models, 3 rounds, 6 seeds: ~15 min
-    python benchmarks/dropout_probes.py --quick    # MLP and Conv1d, 1 round, 4 seeds: ~3 min
+    python benchmarks/dropout_probes.py --quick    # MLP and Conv1d, 1 round, 4 seeds: ~1 min
+    python benchmarks/dropout_probes.py --models "conv1d + groupnorm"   # one model, 3 rounds, 6 seeds
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -43,7 +47,8 @@ from l2advisor.modelfile.task import build_task  # noqa: E402
 from l2advisor.probing.plan import plan_probes  # noqa: E402
 from l2advisor.probing.probe import run_probes  # noqa: E402
 from l2advisor.probing.settings import probe_settings  # noqa: E402
-from l2advisor.training.train import TrainConfig  # noqa: E402
+from l2advisor.training.replicas import stack_replicas  # noqa: E402
+from l2advisor.training.train import TrainConfig, build_seeded_model  # noqa: E402
 
 HEAD = '''import torch
 from torch import nn
@@ -53,11 +58,11 @@ def build_data():
     return load_digits_split(n_train=1200, seed=0)
 '''
 MODELS = {
-    "mlp (packed)": HEAD + '''lr = 0.1
+    "mlp": HEAD + '''lr = 0.1
 def build_model():
     return nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Dropout(DROP), nn.Linear(128, 10))
 ''',
-    "conv1d + groupnorm (vmap)": HEAD + '''lr = 0.05
+    "conv1d + groupnorm": HEAD + '''lr = 0.05
 momentum = 0.9
 class Net(nn.Module):
     def __init__(self):
@@ -69,7 +74,7 @@ class Net(nn.Module):
 def build_model():
     return Net()
 ''',
-    "transformer encoder (folded)": HEAD + '''lr = 0.002
+    "transformer encoder": HEAD + '''lr = 0.002
 optimizer = "adamw"
 class Net(nn.Module):
     def __init__(self):
@@ -83,8 +88,8 @@ def build_model():
     return Net()
 ''',
 }
-DROPOUT = {"mlp (packed)": 0.3, "conv1d + groupnorm (vmap)": 0.1, "transformer encoder (folded)": 0.1}
-QUICK = ("mlp (packed)", "conv1d + groupnorm (vmap)")
+DROPOUT = {"mlp": 0.3, "conv1d + groupnorm": 0.1, "transformer encoder": 0.1}
+QUICK = ("mlp", "conv1d + groupnorm")
 
 
 def log(message: str) -> None:
@@ -125,12 +130,20 @@ def cost_and_advice(model: Path, budget: int, rounds: int, work: Path) -> dict[s
     return {"walls": {k: statistics.median(v) for k, v in walls.items()}, "advice": advice}
 
 
-def probe_summaries(model: Path, budget: int, seeds: int, replicas: int) -> dict[str, tuple[float, ...]]:
+def stacked_form(model: Path) -> str:
+    """The form two seeds of the model stack in (replicas.py), as the probes stack them."""
+    task = build_task(load_spec(model, {}))
+    models = [build_seeded_model(task, seed, torch.device("cpu")) for seed in (0, 1)]
+    sample = torch.stack([task.train[i][0] for i in range(8)])
+    return stack_replicas(models, sample, per_replica=True).kind
+
+
+def probe_summaries(model: Path, budget: int, seeds: range, replicas: int) -> dict[str, tuple[float, ...]]:
     """{run id: (peak validation accuracy, last validation loss, mean training loss)} of the
     budget's probe plan (the training loss is dropout's own: measured on the training batches)."""
     spec = load_spec(model, {})
     task = build_task(spec)
-    settings, _ = probe_settings(spec.lr, spec.momentum, seeds=tuple(range(seeds)), budget_steps=budget,
+    settings, _ = probe_settings(spec.lr, spec.momentum, seeds=tuple(seeds), budget_steps=budget,
                                  n_val=len(task.val), batch_size=spec.batch_size)
     base = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=1, eval_every=1,
                        momentum=spec.momentum, optimizer=spec.optimizer)
@@ -156,12 +169,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="two models, 1 round, 4 seeds")
     parser.add_argument("--budget", type=int, default=3200, help="steps the probes are sized for [3200]")
+    parser.add_argument("--first-seed", type=int, default=0, help="the sameness seeds start here [0]")
+    parser.add_argument("--models", default=None, help=f"comma-separated, from: {', '.join(MODELS)}")
     args = parser.parse_args()
-    import torch
-
     torch.set_num_threads(1)
-    names = QUICK if args.quick else tuple(MODELS)
-    rounds, seeds = (1, 4) if args.quick else (3, 6)
+    names = tuple(args.models.split(",")) if args.models else QUICK if args.quick else tuple(MODELS)
+    if unknown := [n for n in names if n not in MODELS]:
+        parser.error(f"unknown model(s): {', '.join(unknown)}")
+    rounds, count = (1, 4) if args.quick else (3, 6)
+    seeds = range(args.first_seed, args.first_seed + count)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -174,10 +190,10 @@ def main() -> None:
             alone = probe_summaries(model, args.budget, seeds, replicas=1)
             plain = probe_summaries(write(work, name, 0.0), args.budget, seeds, replicas=1)
             walls = measured["walls"]
-            rows.append((name, walls, measured["advice"], len(alone), paired(stacked, alone, 0),
+            rows.append((f"{name} ({stacked_form(model)})", walls, measured["advice"], len(alone), paired(stacked, alone, 0),
                          paired(stacked, alone, 1), paired(stacked, alone, 2), paired(stacked, plain, 2)))
     print(f"torch {torch.__version__}, 1 thread, probe --budget {args.budget}, {rounds} round(s), "
-          f"sameness over {seeds} seeds")
+          f"sameness over seeds {seeds.start}-{seeds.stop - 1}")
     print("| model | probe s stacked | one by one | ratio | advice stacked | one by one | probes | "
           "peak acc stacked - alone | last val loss | mean train loss | train loss, alone without dropout |")
     print("|---|---:|---:|---:|---|---|---:|---|---|---|---|")

@@ -13,7 +13,7 @@ What the stack's checks compare (stack_checks.py) are numbers that must be equal
 with every dropout rate set to 0 (`silenced`): the layers then pass their inputs through, in
 the model and in its stacked form alike. Randomness other than dropout layers cannot be
 checked that way, so a model with dropout must give the same outputs on two calls once its
-dropout is silenced (`draws_outside_dropout`). Dropout rates are the `p` of torch's dropout
+dropout is silenced (`dropout_use`). Dropout rates are the `p` of torch's dropout
 layers and float attributes named with "dropout" (nn.MultiheadAttention's `dropout`, or a
 module of one's own passing its rate to `F.scaled_dot_product_attention(dropout_p=...)` as
 nanoGPT's and Hugging Face's attention do).
@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -68,38 +69,36 @@ def silenced(*models: nn.Module) -> Iterator[None]:
             setattr(module, attribute, rate)
 
 
-@torch.no_grad()
-def draws_outside_dropout(model: nn.Module, sample: Tensor) -> bool:
-    """Whether `model` (a copy of it, in training mode, dropout silenced) gives different
-    outputs on two calls with the same inputs: random numbers drawn outside its dropout layers
-    (noise added in `forward`), or state that changes from call to call. The global generator
-    comes out of it as it went in."""
-    copied = copy.deepcopy(model).train(True)
-    with silenced(copied), torch.random.fork_rng(devices=_devices(sample)):
-        first = copied(sample)
-        second = copied(sample)
-    if not isinstance(first, Tensor) or not isinstance(second, Tensor):
-        return False  # not a tensor: the stack's own checks say what is wrong
-    return not same_outputs(second, first)  # rounding apart (a GPU's kernels need not repeat to the bit)
+@dataclass(frozen=True)
+class DropoutUse:
+    """What a model with dropout does besides it, seen on a sample (`dropout_use`)."""
+
+    draws_outside: bool  # other random numbers (noise added in `forward`), or state that changes between calls
+    outside_batch: bool  # a dropout layer given a tensor whose first size is not the batch's
 
 
 @torch.no_grad()
-def drops_outside_batch(model: nn.Module, sample: Tensor) -> bool:
-    """Whether a dropout layer of `model` (a copy, in training mode, dropout silenced) gets a
-    tensor whose first size is not the batch's (a table of positions, a weight): one mask for the
-    whole batch there, which the folded form, where the examples of K replicas share the first
-    dimension, would draw per example. vmap draws it as the model does."""
+def dropout_use(model: nn.Module, sample: Tensor) -> DropoutUse:
+    """Two calls of a copy of `model` on `sample`, in training mode, dropout silenced.
+
+    Different outputs: random numbers outside its dropout layers, which the stack's checks
+    cannot compare. A dropout layer given a tensor whose first size is not the batch's (a table
+    of positions, a weight) draws one mask across the examples, which the folded form, where the
+    examples of K replicas share the first dimension, would draw per example (vmap draws it as
+    the model does). The global generator comes out of it as it went in."""
     copied = copy.deepcopy(model).train(True)
     sizes: list[int] = []
     hooks = [module.register_forward_pre_hook(lambda _, inputs: sizes.append(inputs[0].shape[0] if inputs[0].dim() else 0))
              for module in copied.modules() if isinstance(module, nn.modules.dropout._DropoutNd)]
     try:
         with silenced(copied), torch.random.fork_rng(devices=_devices(sample)):
-            copied(sample)
+            first, second = copied(sample), copied(sample)
     finally:
         for hook in hooks:
             hook.remove()
-    return any(size != sample.shape[0] for size in sizes)
+    tensors = isinstance(first, Tensor) and isinstance(second, Tensor)  # if not, the stack's checks say what is wrong
+    return DropoutUse(draws_outside=tensors and not same_outputs(second, first),  # rounding apart (a GPU's kernels)
+                      outside_batch=any(size != sample.shape[0] for size in sizes))
 
 
 def _devices(sample: Tensor) -> list[int]:

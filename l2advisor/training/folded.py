@@ -1,11 +1,12 @@
 """K replicas of a custom module as one module on a K-times larger batch: the folded form.
 
 A model that is not an `nn.Sequential` (a mixer, a small transformer block) but whose
-parameters all live in `nn.Linear` and `nn.LayerNorm` layers runs its own forward on the K
-replicas' inputs stacked along the batch dimension, (K*B, ...), replica-major. Only the
-layers that hold parameters need to know about replicas: each reads its (K, ...) stacked
-weights and applies replica k's to rows k*B .. (k+1)*B - 1 (a bmm for a linear layer; for a
-layer norm, the normalisation then each replica's scale and shift). Everything between them
+parameters all live in `nn.Linear`, `nn.LayerNorm` and `nn.GroupNorm` layers runs its own
+forward on the K replicas' inputs stacked along the batch dimension, (K*B, ...), replica-major.
+Only the layers that hold parameters need to know about replicas: each reads its (K, ...)
+stacked weights and applies replica k's to rows k*B .. (k+1)*B - 1 (a bmm for a linear layer;
+for a layer or group norm, which normalize each example on its own, the normalisation then each
+replica's scale and shift). Everything between them
 (reshapes, transposes, residual sums, means over tokens) acts per example and so per replica.
 
 This is what `torch.func.vmap` computes, without its per-operator wrapping: on the suite's
@@ -94,6 +95,30 @@ class _FoldedLayerNorm(nn.Module):
         return rows.reshape(h.shape)
 
 
+class _FoldedGroupNorm(nn.Module):
+    """Group norm normalizes each example over its own groups, so the K*B rows take one call;
+    then each replica's per-channel scale and shift over its rows."""
+
+    def __init__(self, name: str, module: nn.GroupNorm, weights: ReplicaWeights) -> None:
+        super().__init__()
+        self.name, self.weights = name, weights
+        self.num_groups, self.num_channels, self.eps = module.num_groups, module.num_channels, module.eps
+
+    def forward(self, h: Tensor) -> Tensor:  # (K*B, C, ...)
+        normed = F.group_norm(h, self.num_groups, None, None, self.eps)
+        weight = self.weights.params.get(self.name + ".weight")  # (K, C) or None
+        bias = self.weights.params.get(self.name + ".bias")
+        if weight is None and bias is None:
+            return normed
+        rows = normed.reshape(self.weights.k, -1, *h.shape[1:])  # (K, B, C, ...)
+        per_channel = (self.weights.k, 1, self.num_channels, *[1] * (h.dim() - 2))
+        if weight is not None:
+            rows = rows * weight.view(per_channel)
+        if bias is not None:
+            rows = rows + bias.view(per_channel)
+        return rows.reshape(h.shape)
+
+
 def fold_model(model: nn.Module, weights: ReplicaWeights) -> nn.Module:
     """A copy of `model` whose linear, layer-norm, attention, convolution and embedding layers,
     and free tensors (folded_layers.py), read `weights`; `Unsupported` if the model has a
@@ -118,6 +143,8 @@ def _folded_layer(name: str, module: nn.Module, weights: ReplicaWeights) -> nn.M
         return _FoldedLinear(name, module, weights)
     if type(module) is nn.LayerNorm:
         return _FoldedLayerNorm(name, module, weights)
+    if type(module) is nn.GroupNorm:
+        return _FoldedGroupNorm(name, module, weights)
     if type(module) is nn.MultiheadAttention:  # its out_proj goes with it
         weights.attention = True
         return FoldedAttention(name, module, weights)

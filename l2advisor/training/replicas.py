@@ -37,12 +37,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from l2advisor.training.dropout import (
-    draws_outside_dropout,
-    drops_outside_batch,
-    has_dropout,
-    silenced,
-)
+from l2advisor.training.dropout import dropout_use, has_dropout, silenced
 from l2advisor.training.folded import ReplicaWeights, fold_model, run_folded
 from l2advisor.training.packed import (
     CHAN,
@@ -210,8 +205,8 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
     (stack_checks.py); with `per_replica` (the replicas will train on batches of their own)
     that way of calling is checked too.
     """
-    dropout = has_dropout(models[0])
-    if dropout and draws_outside_dropout(models[0], sample):
+    use = dropout_use(models[0], sample) if has_dropout(models[0]) else None
+    if use is not None and use.draws_outside:
         raise CannotBatch("its forward draws random numbers outside its dropout layers (or changes between "
                           "calls), which the stack's checks cannot compare")
     if per_replica and any(not same_python_state(models[0], other) for other in models[1:]):
@@ -222,10 +217,10 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
     attempts: list[type[Stacked]] = [PackedStacked, FoldedStacked, VmapStacked]
     reason = ""
     passed_over: list[str] = []  # "packed: why not", "folded: why not"
-    if dropout and drops_outside_batch(models[0], sample):
+    if use is not None and use.outside_batch:
         attempts.remove(FoldedStacked)
-        passed_over.append("folded: dropout of a tensor without the batch dimension (one mask per batch, which "
-                           "folded replicas would draw per example)")
+        passed_over.append("folded: a dropout layer given a tensor whose first size is not the batch's (one mask "
+                           "across the examples, which folded replicas would draw per example)")
     for kind in attempts:
         unbatched: list[str] = []
         try:

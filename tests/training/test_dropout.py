@@ -15,7 +15,7 @@ from torch import nn
 from l2advisor.modelfile.spec import load_spec
 from l2advisor.modelfile.task import build_task
 from l2advisor.training.batched import CannotBatch, Replica, train_batched
-from l2advisor.training.dropout import draws_outside_dropout, rates, silenced
+from l2advisor.training.dropout import dropout_use, rates, silenced
 from l2advisor.training.replicas import stack_replicas
 from l2advisor.training.train import TrainConfig, train
 from tests.conftest import TINY_MODEL, write_model
@@ -158,7 +158,7 @@ def test_other_randomness_is_still_refused() -> None:
     torch.manual_seed(0)
     model = Noisy()
     sample = torch.randn(6, 8)
-    assert draws_outside_dropout(model, sample) and not draws_outside_dropout(LinearThenDropout(), sample)
+    assert dropout_use(model, sample).draws_outside and not dropout_use(LinearThenDropout(), sample).draws_outside
     with pytest.raises(CannotBatch, match="random numbers outside its dropout"):
         stack_replicas([Noisy(), Noisy()], sample)
 
@@ -278,7 +278,8 @@ def test_dropout_of_a_tensor_without_the_batch_goes_to_vmap_which_draws_it_per_b
         models.append(DroppedPositions())
     x = torch.randn(32, 8, generator=torch.Generator().manual_seed(6))
     stacked = stack_replicas(models, x)
-    assert stacked.kind == "vmap" and any("without the batch dimension" in why for why in stacked.passed_over)
+    assert dropout_use(models[0], x).outside_batch and not dropout_use(LinearThenDropout(), torch.randn(6, 8)).outside_batch
+    assert stacked.kind == "vmap" and any("not the batch's" in why for why in stacked.passed_over)
     # per replica, one mask for the batch: every example's output moves by the same positions
     with torch.no_grad():
         outputs = stacked(x, True) - stacked(x, False)  # (K, B, 3): the head of the mean dropped positions

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from l2advisor.training import folded_layers
+from l2advisor.training import folded, folded_layers
 from l2advisor.training.replicas import CannotBatch, FoldedStacked, VmapStacked, stack_replicas
 from l2advisor.training.stack_checks import check_independent
 
@@ -34,6 +34,21 @@ class Convolved(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(torch.tanh(self.conv(x.view(-1, *self._shape()))).flatten(1))
+
+
+class GroupNormed(Convolved):
+    """A convolution, then a group norm (2 groups of 2 channels; affine or not) before the head."""
+
+    def __init__(self, affine: bool = True, **conv: object) -> None:
+        super().__init__(**conv)
+        self.norm = nn.GroupNorm(2, 4, affine=affine)
+        if affine:
+            with torch.no_grad():  # not the identity that initialization gives every replica alike
+                self.norm.weight.uniform_(0.5, 1.5)
+                self.norm.bias.uniform_(-0.5, 0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.tanh(self.norm(self.conv(x.view(-1, *self._shape())))).flatten(1))
 
 
 class TokenModel(nn.Module):
@@ -168,6 +183,8 @@ MODELS = {"conv2d": (lambda: Convolved(), lambda: torch.randn(3, 5, 32)),
           "conv2d-grouped-dilated": (lambda: Convolved(groups=2, padding=2, dilation=2, bias=False),
                                      lambda: torch.randn(3, 5, 32)),
           "conv1d": (lambda: Convolved(one_d=True, stride=2), lambda: torch.randn(3, 5, 32)),
+          "group-norm": (lambda: GroupNormed(padding=1), lambda: torch.randn(3, 5, 32)),
+          "group-norm-1d-no-affine": (lambda: GroupNormed(affine=False, one_d=True), lambda: torch.randn(3, 5, 32)),
           "tokens": (lambda: TokenModel(), lambda: _tokens(3, 5, 6)),
           "tokens-no-padding": (lambda: TokenModel(padding=None), lambda: _tokens(3, 5, 6)),
           "vit": (lambda: _vit(), lambda: torch.rand(3, 5, 64)),
@@ -314,5 +331,25 @@ def test_the_check_catches_a_fold_that_gives_every_replica_replica_0s_class_toke
         real(free, {n: p[:1].expand_as(p) for n, p in params.items()}, rows)
 
     monkeypatch.setattr("l2advisor.training.folded.set_free_tensors", first_replicas)
+    with pytest.raises(CannotBatch, match="did not match"):
+        check_independent(FoldedStacked(models), models[0], sample)
+
+
+def test_the_check_catches_a_group_norm_that_gives_every_replica_replica_0s_scale(monkeypatch) -> None:
+    torch.manual_seed(0)
+    models = [GroupNormed(padding=1) for _ in range(2)]
+    sample = torch.randn(5, 32)
+    check_independent(FoldedStacked(models), models[0], sample)  # the real fold passes
+    real = folded._FoldedGroupNorm.forward
+
+    def first_replicas(self, h):  # noqa: ANN001, ANN202 - a broken fold: replica 0's scale and shift for all
+        params = self.weights.params
+        self.weights.params = {n: p[:1].expand_as(p) if n.startswith(self.name) else p for n, p in params.items()}
+        try:
+            return real(self, h)
+        finally:
+            self.weights.params = params
+
+    monkeypatch.setattr(folded._FoldedGroupNorm, "forward", first_replicas)
     with pytest.raises(CannotBatch, match="did not match"):
         check_independent(FoldedStacked(models), models[0], sample)

@@ -177,7 +177,7 @@ class FoldedStacked(Stacked):
         super().__init__(models)
         if any(not p.requires_grad for p in models[0].parameters()):  # each replica would need its own
             raise Unsupported("frozen parameters")
-        if any(not all(torch.equal(b[0], other) for other in b[1:]) for b in self.buffers.values()):
+        if any(not all(same_values(b[0], other) for other in b[1:]) for b in self.buffers.values()):
             raise Unsupported("buffers that differ between replicas")
         self.weights = ReplicaWeights(aliases=_tied_names(models[0]))
         self.folded = fold_model(models[0], self.weights)  # keeps replica 0's buffers, for them all
@@ -188,7 +188,7 @@ class FoldedStacked(Stacked):
     def after_check(self, model: nn.Module) -> None:
         """The shared buffers must come out of the checks' calls as they went in."""
         for name, buffer in self.folded.named_buffers():
-            if not torch.equal(buffer, self.constant[name]):
+            if not same_values(buffer, self.constant[name]):
                 raise CannotBatch(f"its forward changes the buffer {name}, which the replicas would share")
 
     def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
@@ -257,9 +257,20 @@ def same_python_state(a: nn.Module, b: nn.Module) -> bool:
     return True
 
 
+def same_values(x: Tensor, y: Tensor) -> bool:
+    """Equal shapes and values, NaN equal to NaN (a buffer holding NaN is still one constant)."""
+    if x.shape != y.shape or x.dtype != y.dtype:
+        return False
+    if x.is_floating_point() or x.is_complex():
+        nan, inf = x.isnan(), float("inf")
+        return bool(torch.equal(nan, y.isnan())
+                    and torch.equal(x.nan_to_num(0.0, inf, -inf), y.nan_to_num(0.0, inf, -inf)))
+    return bool(torch.equal(x, y))
+
+
 def _equal(x: object, y: object) -> bool:
     if isinstance(x, Tensor) or isinstance(y, Tensor):
-        return isinstance(x, Tensor) and isinstance(y, Tensor) and x.shape == y.shape and bool(torch.equal(x, y))
+        return isinstance(x, Tensor) and isinstance(y, Tensor) and same_values(x, y)
     try:
         return bool(x == y)
     except Exception:  # an object whose == is not a plain truth value (arrays): compare no further

@@ -303,6 +303,21 @@ def test_constant_buffers_are_shared_and_positions_looked_up_without_the_batch_f
         FoldedStacked([models[0], other])
 
 
+def test_a_constant_buffer_holding_nan_or_inf_is_still_one_constant() -> None:
+    """NaN is not equal to itself: compared as plain values, a buffer with a NaN would be said to
+    differ between replicas and to change with every call."""
+    models = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = TinyGPT()
+        model.heads[0].register_buffer("unused", torch.tensor([float("nan"), float("inf"), 1.0]))
+        models.append(model)
+    assert stack_replicas(models, _tokens(8, 6), per_replica=True).kind == "folded"
+    models[1].heads[0].unused[1] = float("-inf")  # -inf against inf: they do differ
+    with pytest.raises(folded_layers.Unsupported, match="buffers that differ"):
+        FoldedStacked(models)
+
+
 @pytest.mark.parametrize(("make", "why"), [
     (lambda: Convolved(padding=1, padding_mode="reflect"), "'reflect'"),
     (lambda: _with(TokenModel(), tokens=nn.Embedding(11, 8, max_norm=1.0)), "max_norm"),

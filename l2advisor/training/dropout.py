@@ -25,11 +25,15 @@ import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from l2advisor.training.stack_checks import same_outputs
+
+if TYPE_CHECKING:
+    from l2advisor.training.replicas import Stacked
 
 
 def rates(model: nn.Module) -> list[tuple[nn.Module, str, float]]:
@@ -99,6 +103,20 @@ def dropout_use(model: nn.Module, sample: Tensor) -> DropoutUse:
     tensors = isinstance(first, Tensor) and isinstance(second, Tensor)  # if not, the stack's checks say what is wrong
     return DropoutUse(draws_outside=tensors and not same_outputs(second, first),  # rounding apart (a GPU's kernels)
                       outside_batch=any(size != sample.shape[0] for size in sizes))
+
+
+@torch.no_grad()
+def check_runs_with_dropout(stacked: Stacked, sample: Tensor, per_replica: bool) -> None:
+    """The stack's checks ran with every dropout rate at 0; one call of every replica with the
+    rates as they are, in training mode (on copies of its state, the global generator left as
+    it was), so that a form whose dropout cannot run fails here and the next form is tried,
+    not in the first training step: vmap refuses in-place dropout of a tensor it does not map
+    (the shared inputs of one seed's lams)."""
+    k = len(next(iter(stacked.params.values())))
+    params, buffers = stacked.subset(torch.arange(k, device=sample.device))
+    x = sample.unsqueeze(0).expand(k, *sample.shape) if per_replica else sample
+    with torch.random.fork_rng(devices=_devices(sample)):
+        stacked(x, True, params, buffers, per_replica)
 
 
 def _devices(sample: Tensor) -> list[int]:

@@ -37,7 +37,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from l2advisor.training.dropout import dropout_use, has_dropout, silenced
+from l2advisor.training.dropout import check_runs_with_dropout, dropout_use, has_dropout, silenced
 from l2advisor.training.folded import ReplicaWeights, fold_model, run_folded
 from l2advisor.training.packed import (
     CHAN,
@@ -228,6 +228,8 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
                 stacked = kind(models)
                 with silenced(models[0], *getattr(stacked, "modules", ())[:1]):  # checks compare numbers
                     check_stack(stacked, models[0], sample, per_replica)
+                if use is not None:
+                    check_runs_with_dropout(stacked, sample, per_replica)
             stacked.after_check(models[0])
             stacked.passed_over, stacked.unbatched = tuple(passed_over), tuple(dict.fromkeys(unbatched))
             return stacked

@@ -289,3 +289,27 @@ def test_dropout_of_a_tensor_without_the_batch_goes_to_vmap_which_draws_it_per_b
     for model in without:
         model.drop = nn.Dropout(0.0)  # the same model without it folds
     assert stack_replicas(without, x).kind == "folded"
+
+
+class InPlaceOnInputs(ScaledThenDropout):
+    """In-place dropout of a copy of the inputs (vmap's form: the lams of one seed share them)."""
+
+    def __init__(self, inplace: bool = True) -> None:
+        super().__init__()
+        self.drop_inputs = nn.Dropout(0.5, inplace=inplace)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(self.drop_inputs(x.clone()))
+
+
+def test_a_form_whose_dropout_cannot_run_fails_before_training_not_in_its_first_step() -> None:
+    """The checks run with dropout off; vmap's in-place dropout of an unmapped tensor would then
+    pass them and fail every replica at the first step. One call with dropout on catches it."""
+    torch.manual_seed(0)
+    sample = torch.randn(6, 8)
+    with pytest.raises(CannotBatch, match="inplace"):
+        stack_replicas([InPlaceOnInputs(), InPlaceOnInputs()], sample)
+    assert stack_replicas([InPlaceOnInputs(inplace=False)] * 2, sample).kind == "vmap"
+    stacked = stack_replicas([InPlaceOnInputs(), InPlaceOnInputs()], sample, per_replica=True)  # mapped inputs
+    with torch.no_grad():
+        assert stacked(torch.randn(2, 6, 8), True, per_replica=True).shape == (2, 6, WIDTH)

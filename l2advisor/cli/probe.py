@@ -95,7 +95,8 @@ def probe(
     batched: Annotated[bool, typer.Option(help="Train the probes that share an lr together, as stacked replicas of "
                                                "the model (every seed in one stack when the data are tensors, else "
                                                "one stack per seed): the same computation, float rounding aside "
-                                               "(it grows over long runs); --no-batched: one probe after another.")] = True,
+                                               "(it grows over long runs) and dropout's masks, which each replica "
+                                               "draws on its own; --no-batched: one probe after another.")] = True,
     batch_replicas: Annotated[int | None, typer.Option(help=f"Most replicas trained together when --batched "
                                                             f"[default: {BATCH_REPLICAS}].", show_default=False)] = None,
     jobs: Annotated[int | None, typer.Option(help="Probe jobs running at once, in worker processes (torch threads are "

@@ -7,8 +7,9 @@ GroupNorm folds; vmap before), and a transformer of torch's encoder layers at th
 dropout 0.1, attention included (folded); the table says which form each took. For each, one
 torch thread, alone on the machine:
 
-  cost      `l2advisor probe FILE --budget N --seeds 0,1` as a command, stacked (the default)
-            and with --no-batched, in alternating rounds: wall seconds, medians;
+  cost      `l2advisor probe FILE --budget N --seeds 0,1` as a command (the one on PATH, as the
+            suite runs it: benchmarks/harness/cli_runs.py), stacked (the default) and with
+            --no-batched, in alternating rounds: wall seconds, medians;
   sameness  the budget's probe plan for seeds 0..S-1 trained in-process both ways; per probe
             (lam, seed: same initial weights and batches, other masks) the peak validation
             accuracy and the last validation loss, stacked minus alone: the mean difference over
@@ -29,12 +30,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -42,6 +40,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.harness.cli_runs import run_cli  # noqa: E402
 from l2advisor.modelfile.spec import load_spec  # noqa: E402
 from l2advisor.modelfile.task import build_task  # noqa: E402
 from l2advisor.probing.plan import plan_probes  # noqa: E402
@@ -102,29 +101,18 @@ def write(work: Path, name: str, rate: float) -> Path:
     return path
 
 
-def command(args: list[str], cwd: Path) -> tuple[str, float]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "l2advisor", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, check=False)
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"l2advisor {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return done.stdout, wall
-
-
 def cost_and_advice(model: Path, budget: int, rounds: int, work: Path) -> dict[str, object]:
     walls: dict[str, list[float]] = {"stacked": [], "one by one": []}
     advice = {}
     for r in range(rounds):
         for way, flags in (("stacked", []), ("one by one", ["--no-batched"])):
             out = work / f"{model.stem}_{way.replace(' ', '_')}_{r}"
-            _, wall = command(["probe", str(model), "--budget", str(budget), "--seeds", "0,1", "--out", str(out),
+            _, wall = run_cli(["probe", str(model), "--budget", str(budget), "--seeds", "0,1", "--out", str(out),
                                *flags], work)
             walls[way].append(wall)
             log(f"  round {r} {way}: {wall:.2f} s")
             if r == rounds - 1:
-                text, _ = command(["recommend", str(out), "--json"], work)
+                text, _ = run_cli(["recommend", str(out), "--json"], work)
                 made = json.loads(text)
                 advice[way] = (made["weight_decay"], made["verdict"])
     return {"walls": {k: statistics.median(v) for k, v in walls.items()}, "advice": advice}

@@ -81,18 +81,10 @@ class _FoldedLayerNorm(nn.Module):
         self.name, self.weights = name, weights
         self.shape, self.eps = tuple(module.normalized_shape), module.eps
 
-    def forward(self, h: Tensor) -> Tensor:
-        weight = self.weights.params.get(self.name + ".weight")  # (K, *shape) or None
-        bias = self.weights.params.get(self.name + ".bias")
+    def forward(self, h: Tensor) -> Tensor:  # (K*B, ..., *shape)
         normed = F.layer_norm(h, self.shape, None, None, self.eps)
-        if weight is None and bias is None:
-            return normed
-        rows = normed.reshape(self.weights.k, -1, *self.shape)  # (K, B*..., *shape)
-        if weight is not None:
-            rows = rows * weight.unsqueeze(1)
-        if bias is not None:
-            rows = rows + bias.unsqueeze(1)
-        return rows.reshape(h.shape)
+        k = self.weights.k
+        return replica_affine(normed, self.weights.params, self.name, (k, -1, *self.shape), (k, 1, *self.shape))
 
 
 class _FoldedGroupNorm(nn.Module):
@@ -106,21 +98,28 @@ class _FoldedGroupNorm(nn.Module):
 
     def forward(self, h: Tensor) -> Tensor:  # (K*B, C, ...)
         normed = F.group_norm(h, self.num_groups, None, None, self.eps)
-        weight = self.weights.params.get(self.name + ".weight")  # (K, C) or None
-        bias = self.weights.params.get(self.name + ".bias")
-        if weight is None and bias is None:
-            return normed
-        rows = normed.reshape(self.weights.k, -1, *h.shape[1:])  # (K, B, C, ...)
-        per_channel = (self.weights.k, 1, self.num_channels, *[1] * (h.dim() - 2))
-        if weight is not None:
-            rows = rows * weight.view(per_channel)
-        if bias is not None:
-            rows = rows + bias.view(per_channel)
-        return rows.reshape(h.shape)
+        k, spatial = self.weights.k, [1] * (h.dim() - 2)
+        return replica_affine(normed, self.weights.params, self.name, (k, -1, *h.shape[1:]),
+                              (k, 1, self.num_channels, *spatial))
+
+
+def replica_affine(normed: Tensor, params: Tensors, name: str, rows: tuple[int, ...],
+                   per_replica: tuple[int, ...]) -> Tensor:
+    """A norm's scale and shift, replica k's over its rows: `normed` (K*B, ...) viewed as `rows`
+    (K, B..., ...), the (K, ...) weight and bias of `name` viewed as `per_replica` to broadcast."""
+    weight, bias = params.get(name + ".weight"), params.get(name + ".bias")  # (K, ...) or None
+    if weight is None and bias is None:
+        return normed
+    out = normed.reshape(rows)
+    if weight is not None:
+        out = out * weight.reshape(per_replica)
+    if bias is not None:
+        out = out + bias.reshape(per_replica)
+    return out.reshape(normed.shape)
 
 
 def fold_model(model: nn.Module, weights: ReplicaWeights) -> nn.Module:
-    """A copy of `model` whose linear, layer-norm, attention, convolution and embedding layers,
+    """A copy of `model` whose linear, layer-norm, group-norm, attention, convolution and embedding layers,
     and free tensors (folded_layers.py), read `weights`; `Unsupported` if the model has a
     parameter none of these can hold. Its buffers stay its own, one copy for every replica
     (`FoldedStacked` allows only buffers that are equal in every replica and that no call changes)."""

@@ -17,8 +17,9 @@ from l2advisor.modelfile.task import build_task
 from l2advisor.training.batched import CannotBatch, Replica, train_batched
 from l2advisor.training.dropout import dropout_use, rates, silenced
 from l2advisor.training.replicas import stack_replicas
-from l2advisor.training.train import TrainConfig, train
+from l2advisor.training.train import TrainConfig
 from tests.conftest import TINY_MODEL, write_model
+from tests.training.test_batched import sequential
 
 P = 0.3
 WIDTH = 64
@@ -189,10 +190,10 @@ def stacked_and_sequential(tmp_path: Path, stacked_body: str) -> list[float]:
     alone = build_task(load_spec(write_model(tmp_path, DROPOUT_MLP, "alone.py"), {}))
     stacked_task = build_task(load_spec(write_model(tmp_path, stacked_body, "stacked.py"), {}))
     config = TrainConfig(lr=0.1, batch_size=32, max_steps=60, eval_every=10, seed=0)
-    stacked = train_batched(stacked_task, config, [Replica(0.01, 60, 10, seed=s) for s in SEEDS])
-    return [mean_train_loss(mine.records)
-            - mean_train_loss(train(alone, TrainConfig(**{**config.__dict__, "seed": s}), 0.01).records)
-            for mine, s in zip(stacked, SEEDS, strict=True)]
+    replicas = [Replica(0.01, 60, 10, seed=s) for s in SEEDS]
+    stacked = train_batched(stacked_task, config, replicas)
+    return [mean_train_loss(mine.records) - mean_train_loss(sequential(alone, config, replica).records)
+            for mine, replica in zip(stacked, replicas, strict=True)]
 
 
 def significant(differences: list[float]) -> bool:

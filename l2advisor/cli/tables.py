@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
+    from l2advisor.cli.log_progress import LoggedProgress
 
 
 @dataclass(frozen=True)
@@ -86,21 +86,22 @@ def _cut(table: Table, width: int) -> bool:
     return "…" in probe.file.getvalue()  # type: ignore[attr-defined]
 
 
-def step_bars(elapsed: bool = False, disable: bool = False) -> Progress:
+def step_bars(elapsed: bool = False, disable: bool = False) -> LoggedProgress:
     """rich bars on stderr as every long command draws them: description, bar, steps done of
-    total, an info field, (elapsed time,) time remaining; `disable`: kept, never drawn.
+    total, an info field, (elapsed time,) time remaining; `disable`: kept, never drawn. Where
+    stderr is not a terminal, a plain line now and then instead (log_progress.py), disabled or not.
     rich.progress is imported here, so that `--help` need not load it."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
 
     from l2advisor.cli.app import err
+    from l2advisor.cli.log_progress import LoggedProgress, log_every
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[info]}"), *([TimeElapsedColumn()] if elapsed else []),
-                    TimeRemainingColumn(), console=err, disable=disable)
+    return LoggedProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("{task.fields[info]}"), *([TimeElapsedColumn()] if elapsed else []),
+                          TimeRemainingColumn(), console=err, disable=disable, every_s=log_every())

@@ -1,5 +1,7 @@
 """A stacked probe step, two ways side by side: the CNNs' packed convolutions on NCHW inputs
 against channels-last memory, a custom module (the suite's mixer) under vmap against folded,
+a residual MLP with batch norms (examples/resmlp_digits.py) and a small ResNet (examples/resnet_digits.py,
+whose batch norms beside convolutions fold only here) under vmap against folded,
 the generic vmap path by torch.func (vmap of functional_call) against its own (vmapped.py: tensors
 swapped into the modules, functorch's level primitives) on the suite's negative control, a transformer
 of torch's encoder layers (examples/transformer_digits.py) and a vision transformer with a class
@@ -62,6 +64,8 @@ LAYOUTS: dict[str, Callable[[list], Stacked]] = {  # before, after
     "NCHW": lambda models: PackedStacked(models, channels_last=False),
     "channels-last": lambda models: PackedStacked(models, channels_last=True)}
 FORMS: dict[str, Callable[[list], Stacked]] = {"vmap": VmapStacked, "folded": FoldedStacked}
+CONV_NORMS: dict[str, Callable[[list], Stacked]] = {  # batch norms beside convolutions: vmap is the default
+    "vmap": VmapStacked, "folded": lambda models: FoldedStacked(models, norms_beside_convolutions=True)}
 
 
 class TorchFuncVmap(VmapStacked):
@@ -91,7 +95,9 @@ MODELS = {"bundled default (28x28)": (ROOT / "examples" / "mnist_cnn.py", LAYOUT
           "transformer_digits": (ROOT / "examples" / "transformer_digits.py", FORMS),
           "vit_digits": (ROOT / "examples" / "vit_digits.py", FORMS),
           "gpt_digits": (ROOT / "examples" / "gpt_digits.py", FORMS),
-          "bert_digits": (ROOT / "examples" / "bert_digits.py", FORMS)}
+          "bert_digits": (ROOT / "examples" / "bert_digits.py", FORMS),
+          "resmlp_digits": (ROOT / "examples" / "resmlp_digits.py", FORMS),
+          "resnet_digits": (ROOT / "examples" / "resnet_digits.py", CONV_NORMS)}
 QUICK = ("cnn_plain_mnist14", "mixer_adamw_digits", "mlp_tiny_data", "null_weightnorm", "mlp_tiny_data (gradients)")
 VAL_IMAGES = 512
 

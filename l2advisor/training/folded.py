@@ -14,7 +14,9 @@ mixer a training step of 6 replicas is about 1.4x faster (`benchmarks/stacked_st
 `nn.MultiheadAttention` folds the same way (folded_attention.py), so transformers built from
 torch's encoder layers do too; convolutions, embeddings and free tensors whose first size is 1
 (a class token, a positional table) fold as well (folded_layers.py), so a small vision
-transformer does.
+transformer does; and batch norms, which normalize over a replica's own rows, each replica
+keeping its running statistics (a residual MLP with batch norms: a step of 2-6 replicas
+1.3-1.5x faster than under vmap).
 A model that mixes examples of a batch (a mean over the batch, batch norm written by hand)
 would mix replicas here; `check_independent` in stack_checks.py catches it on a sample and the
 model then goes through vmap. A tensor registered under two names (tied weights) is one stack,
@@ -37,7 +39,9 @@ from torch.nn import functional as F
 
 from l2advisor.training.folded_attention import FoldedAttention, fast_path_off
 from l2advisor.training.folded_layers import (
+    BATCH_NORMS,
     CONVOLUTIONS,
+    FoldedBatchNorm,
     FoldedConv,
     FoldedEmbedding,
     set_free_tensors,
@@ -58,6 +62,8 @@ class ReplicaWeights:
     attention: bool = False  # set once by fold_model: attention layers, whose fast path each call turns off
     free: list[tuple[nn.Module, str, str]] = field(default_factory=list)  # set once by fold_model: free tensors
     aliases: dict[str, str] = field(default_factory=dict)  # set once: a tied tensor's other names -> its stack's
+    buffers: Tensors = field(default_factory=dict)  # the per-replica buffers (K, ...) of this call
+    own_buffers: set[str] = field(default_factory=set)  # set once by fold_model: the buffers each replica keeps
 
 
 class _FoldedLinear(nn.Module):
@@ -118,11 +124,13 @@ def replica_affine(normed: Tensor, params: Tensors, name: str, rows: tuple[int, 
     return out.reshape(normed.shape)
 
 
-def fold_model(model: nn.Module, weights: ReplicaWeights) -> nn.Module:
-    """A copy of `model` whose linear, layer-norm, group-norm, attention, convolution and embedding layers,
-    and free tensors (folded_layers.py), read `weights`; `Unsupported` if the model has a
-    parameter none of these can hold. Its buffers stay its own, one copy for every replica
-    (`FoldedStacked` allows only buffers that are equal in every replica and that no call changes)."""
+def fold_model(model: nn.Module, weights: ReplicaWeights, norms_beside_convolutions: bool = False) -> nn.Module:
+    """A copy of `model` whose linear, norm, attention, convolution and embedding layers, and free
+    tensors (folded_layers.py), read `weights`; `Unsupported` if the model has a parameter none of
+    these can hold. Its other buffers stay its own, one copy for every replica (`FoldedStacked`
+    allows only buffers that are equal in every replica and that no call changes); the batch
+    norms' statistics, named in `weights.own_buffers`, each replica keeps (`weights.buffers`).
+    Batch norms beside convolutions fold only with `norms_beside_convolutions` (benchmarks)."""
     folded = copy.deepcopy(model)
     for name, module in list(folded.named_modules()):
         swap = _folded_layer(name, module, weights)
@@ -132,6 +140,11 @@ def fold_model(model: nn.Module, weights: ReplicaWeights) -> nn.Module:
         if not name:
             raise Unsupported("the model is a single layer")
         setattr(folded.get_submodule(parent) if parent else folded, attribute, swap)
+    if weights.own_buffers and not norms_beside_convolutions and any(isinstance(m, FoldedConv) for m in folded.modules()):
+        # each folded convolution and batch norm lays the rows side by side and back: a small ResNet's
+        # step no faster than vmap's, its evaluation 1.2-1.8x slower (CPU, one thread; a residual
+        # MLP's step 1.3-1.5x faster): `benchmarks/stacked_step.py --models resnet_digits,resmlp_digits`
+        raise Unsupported("batch norms beside convolutions (vmap runs them faster)")
     weights.free = take_free_tensors(folded)
     return folded
 
@@ -151,17 +164,20 @@ def _folded_layer(name: str, module: nn.Module, weights: ReplicaWeights) -> nn.M
         return FoldedConv(name, module, weights)
     if type(module) is nn.Embedding:
         return FoldedEmbedding(name, module, weights)
+    if type(module) in BATCH_NORMS:
+        return FoldedBatchNorm(name, module, weights)
     return None
 
 
 def run_folded(modules: tuple[nn.Module, ...], weights: ReplicaWeights, x: Tensor, params: Tensors,
-               training: bool, per_replica: bool) -> Tensor:
-    """Outputs (K, B, ...) of the K replicas in `params` on shared inputs x (B, ...) or, with
+               buffers: Tensors, training: bool, per_replica: bool) -> Tensor:
+    """Outputs (K, B, ...) of the K replicas in `params` (and `buffers`, those each keeps: batch
+    norms' statistics, moved in place in training) on shared inputs x (B, ...) or, with
     `per_replica`, on their own x (K, B, ...); `modules`: the folded model's, the root first."""
     k = len(next(iter(params.values())))
     weights.params = {**params, **{alias: params[name] for alias, name in weights.aliases.items()}} \
         if weights.aliases else params  # a tied weight: each layer that holds it reads the one stack
-    weights.k = k
+    weights.k, weights.buffers = k, buffers
     folded = modules[0]
     set_mode(modules, training)
     batch = x.flatten(0, 1) if per_replica else x.repeat(k, *[1] * (x.dim() - 1))  # (K*B, ...)
@@ -171,6 +187,6 @@ def run_folded(modules: tuple[nn.Module, ...], weights: ReplicaWeights, x: Tenso
         with fast_path_off(weights.attention):
             out = folded(batch)
     finally:
-        weights.params, weights.inputs = {}, None  # hold no reference to the replicas between calls
+        weights.params, weights.buffers, weights.inputs = {}, {}, None  # no reference to the replicas between calls
         set_free_tensors(weights.free, {}, 0)
     return out.unflatten(0, (k, -1))

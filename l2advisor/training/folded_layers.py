@@ -1,13 +1,16 @@
-"""More layers in the folded form (folded.py): convolutions, embeddings and free parameters.
+"""More layers in the folded form (folded.py): convolutions, batch norms, embeddings and free parameters.
 
 What a vision transformer or a small language model holds besides linear, layer-norm and
 attention layers: a patch embedding (`nn.Conv1d` / `nn.Conv2d`), a token embedding
 (`nn.Embedding`), and learned tensors kept directly on a module (a class token (1, 1, D), a
-positional table (1, T, D)). Each reads replica k's weights for rows k*B .. (k+1)*B - 1 of the
-folded batch (K*B, ...), replica-major, as a folded linear layer does:
+positional table (1, T, D)); and what a residual MLP holds: batch norms. Each reads replica k's
+weights for rows k*B .. (k+1)*B - 1 of the folded batch (K*B, ...), replica-major, as a folded
+linear layer does:
 
   convolution  the K replicas' rows side by side as channels, (B, K*C, ...), one grouped
                convolution (groups = K * the layer's groups), and back to (K*B, O, ...);
+  batch norm   side by side the same way, one batch norm over the K*C channels, each replica's
+               running statistics its own (the only buffers a fold keeps per replica);
   embedding    replica k's indices offset by k * V into the K tables laid end to end (K*V, D);
   free tensor  a parameter whose first size is 1, which the model broadcasts (or expands) over
                its batch: the folded model sees (K*B, ...) instead, each row its replica's copy.
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
     from l2advisor.training.folded import ReplicaWeights
 
 CONVOLUTIONS = {nn.Conv1d: F.conv1d, nn.Conv2d: F.conv2d}
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
 class FoldedConv(nn.Module):
@@ -55,12 +59,53 @@ class FoldedConv(nn.Module):
     def forward(self, h: Tensor) -> Tensor:  # (K*B, C, *S) -> (K*B, O, *S')
         weight = self.weights.params[self.name + ".weight"]  # (K, O, C / groups, *kernel)
         bias = self.weights.params.get(self.name + ".bias")  # (K, O) or None
-        k, channels, space = self.weights.k, h.shape[1], h.shape[2:]
-        side_by_side = h.reshape(k, -1, channels, *space).transpose(0, 1).reshape(-1, k * channels, *space)
-        out = self.conv(side_by_side, weight.flatten(0, 1), None if bias is None else bias.flatten(),
+        k = self.weights.k
+        out = self.conv(side_by_side(h, k), weight.flatten(0, 1), None if bias is None else bias.flatten(),
                         self.stride, self.padding, self.dilation, self.groups * k)  # (B, K*O, *S')
-        b, filters = out.shape[0], weight.shape[1]
-        return out.reshape(b, k, filters, *out.shape[2:]).transpose(0, 1).reshape(k * b, filters, *out.shape[2:])
+        return back_to_rows(out, k)
+
+
+class FoldedBatchNorm(nn.Module):
+    """Replaces one `nn.BatchNorm1d` / `2d` / `3d` named `name`. The replicas' rows go side by side as
+    K*C channels, as for a folded convolution, and one batch norm runs over them: each replica is
+    normalized over its own B examples, with its own scale, shift and running statistics. Those
+    statistics are (K, C) stacks among the stack's buffers (`ReplicaWeights.buffers`); torch's
+    kernel moves them in place through their flat (K*C,) views, as it moves the module's own."""
+
+    def __init__(self, name: str, module: nn.modules.batchnorm._BatchNorm, weights: ReplicaWeights) -> None:
+        super().__init__()
+        self.name, self.weights = name, weights
+        self.eps, self.momentum, self.tracks = module.eps, module.momentum, module.track_running_stats
+        if self.tracks:  # each replica's own: not constants shared by the fold
+            weights.own_buffers.update(f"{name}.{b}" for b in ("running_mean", "running_var", "num_batches_tracked"))
+
+    def forward(self, h: Tensor) -> Tensor:  # (K*B, C, *S) -> (K*B, C, *S)
+        k, params, buffers = self.weights.k, self.weights.params, self.weights.buffers
+        weight, bias = params.get(self.name + ".weight"), params.get(self.name + ".bias")  # (K, C) or None
+        mean = var = None
+        momentum = self.momentum
+        if self.tracks:  # views of the stacks (contiguous by construction: view refuses a copy)
+            mean, var = buffers[self.name + ".running_mean"].view(-1), buffers[self.name + ".running_var"].view(-1)
+            if self.training:
+                count = buffers[self.name + ".num_batches_tracked"]  # (K,), equal: a stack's replicas step together
+                count.add_(1)
+                if momentum is None:  # a cumulative average, as the module's own forward weighs it
+                    momentum = 1.0 / float(count[0])
+        out = F.batch_norm(side_by_side(h, k), mean, var, None if weight is None else weight.flatten(),
+                           None if bias is None else bias.flatten(), self.training or not self.tracks,
+                           0.0 if momentum is None else momentum, self.eps)
+        return back_to_rows(out, k)
+
+
+def side_by_side(h: Tensor, k: int) -> Tensor:
+    """(K*B, C, *S) replica-major rows -> (B, K*C, *S): replica k's channels at k*C .. (k+1)*C - 1."""
+    return h.reshape(k, -1, *h.shape[1:]).transpose(0, 1).reshape(-1, k * h.shape[1], *h.shape[2:])
+
+
+def back_to_rows(out: Tensor, k: int) -> Tensor:
+    """(B, K*C, *S) -> (K*B, C, *S), the inverse of `side_by_side`."""
+    b, channels = out.shape[0], out.shape[1] // k
+    return out.reshape(b, k, channels, *out.shape[2:]).transpose(0, 1).reshape(k * b, channels, *out.shape[2:])
 
 
 class FoldedEmbedding(nn.Module):
@@ -120,7 +165,7 @@ def take_free_tensors(folded: nn.Module) -> list[tuple[nn.Module, str, str]]:
     for name, param in list(folded.named_parameters()):
         owner, _, attribute = name.rpartition(".")
         if param.dim() < 2 or param.shape[0] != 1:
-            raise Unsupported(f"parameters outside nn.Linear, nn.LayerNorm, nn.MultiheadAttention, convolution and "
+            raise Unsupported(f"parameters outside nn.Linear, norm, nn.MultiheadAttention, convolution and "
                               f"embedding layers ({name}: only a free tensor whose first size is 1 folds)")
         module = folded.get_submodule(owner) if owner else folded
         del module._parameters[attribute]

@@ -9,9 +9,9 @@ Every parameter and buffer gets a leading replica dimension K. Three ways to run
   statistics; activations and pooling act per channel. A step costs a few large kernels
   instead of K times many small ones: on a CPU or a GPU the small model's step is mostly
   overhead, and this pays it once.
-- folded (folded.py): a custom module whose parameters all live in linear, layer-norm,
-  attention, convolution and embedding layers (or free tensors broadcast over the batch), and
-  whose buffers are constants (tied weights too), runs its own forward on the K batches stacked
+- folded (folded.py): a custom module whose parameters all live in linear, norm (layer, group,
+  batch), attention, convolution and embedding layers (or free tensors broadcast over the batch),
+  and whose other buffers are constants (tied weights too), runs its own forward on the K batches stacked
   along the batch dimension; only those layers know about replicas. Checked on a sample with two different
   replicas on different inputs (stack_checks.py `check_independent`): a model that mixes the
   examples of a batch goes on to vmap.
@@ -167,23 +167,25 @@ class PackedStacked(Stacked):
 
 
 class FoldedStacked(Stacked):
-    """A custom module of linear, layer-norm, attention, convolution and embedding layers and free
-    tensors, run on (K*B, ...) batches (folded.py)."""
+    """A custom module of linear, norm, attention, convolution and embedding layers and free
+    tensors, run on (K*B, ...) batches (folded.py); `buffers` holds the batch norms' statistics."""
 
     kind = "folded"
     mixes_batch_possible = True
 
-    def __init__(self, models: list[nn.Module]) -> None:
+    def __init__(self, models: list[nn.Module], norms_beside_convolutions: bool = False) -> None:
         super().__init__(models)
         if any(not p.requires_grad for p in models[0].parameters()):  # each replica would need its own
             raise Unsupported("frozen parameters")
-        if any(not all(same_values(b[0], other) for other in b[1:]) for b in self.buffers.values()):
-            raise Unsupported("buffers that differ between replicas")
         self.weights = ReplicaWeights(aliases=_tied_names(models[0]))
-        self.folded = fold_model(models[0], self.weights)  # keeps replica 0's buffers, for them all
+        # keeps replica 0's other buffers, for them all
+        self.folded = fold_model(models[0], self.weights, norms_beside_convolutions)
+        own = self.weights.own_buffers  # batch norms' statistics: each replica's, in the stack
+        if any(n not in own and not all(same_values(b[0], other) for other in b[1:]) for n, b in self.buffers.items()):
+            raise Unsupported("buffers that differ between replicas")
         self.modules = tuple(self.folded.modules())  # the root first
         self.constant = {n: b.clone() for n, b in self.folded.named_buffers()}  # to see a call change one
-        self.buffers = {}
+        self.buffers = {n: b for n, b in self.buffers.items() if n in own}
 
     def after_check(self, model: nn.Module) -> None:
         """The shared buffers must come out of the checks' calls as they went in."""
@@ -193,8 +195,8 @@ class FoldedStacked(Stacked):
 
     def __call__(self, x: Tensor, training: bool, params: Tensors | None = None,
                  buffers: Tensors | None = None, per_replica: bool = False) -> Tensor:
-        return run_folded(self.modules, self.weights, x, self.params if params is None else params, training,
-                          per_replica)
+        return run_folded(self.modules, self.weights, x, self.params if params is None else params,
+                          self.buffers if buffers is None else buffers, training, per_replica)
 
 
 def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = False) -> Stacked:

@@ -90,11 +90,17 @@ def check_independent(stacked: Stacked, model: nn.Module, sample: Tensor) -> Non
     (a mean over it) would mix replicas when they share one batch dimension."""
     first, other = _two_replicas(stacked)
     params = {n: torch.stack([first[n], other[n]]) for n in first}
+    # the buffers each replica keeps (a folded batch norm's statistics): the other replica's differ
+    # too, so a layer that read replica 0's statistics for every replica fails in evaluation mode
+    first_buffers = {n: b[0].clone() for n, b in stacked.buffers.items()}
+    other_buffers = {n: _other_weights(b) if b.is_floating_point() else b.clone() for n, b in first_buffers.items()}
     own = torch.stack([sample, sample.flip(0)])  # (2, n, ...): each replica its own order of examples
     for training in (True, False):
-        references = [_with_weights(model, weights).train(training) for weights in (first, other)]
+        references = [_with_weights(model, weights, buffers).train(training)
+                      for weights, buffers in ((first, first_buffers), (other, other_buffers))]
         for inputs, per_replica in ((sample, False), (own, True)):
-            outputs = stacked(inputs, training, params, {}, per_replica)
+            buffers = {n: torch.stack([first_buffers[n], other_buffers[n]]) for n in first_buffers}  # moved in training
+            outputs = stacked(inputs, training, params, buffers, per_replica)
             for k, reference in enumerate(references):
                 expected = reference(own[k] if per_replica else sample)
                 if not same_outputs(outputs[k], expected):
@@ -148,10 +154,12 @@ def _other_weights(weights: Tensor) -> Tensor:
     return weights * (1.0 + 0.5 * scale) + 0.1 * size * (shift - 0.5)
 
 
-def _with_weights(model: nn.Module, weights: Tensors) -> nn.Module:
+def _with_weights(model: nn.Module, weights: Tensors, buffers: Tensors | None = None) -> nn.Module:
+    """A copy of `model` with `weights` (and `buffers`) in place of its own, where named."""
     copied = copy.deepcopy(model)
     with torch.no_grad():
-        for name, param in copied.named_parameters():
-            if name in weights:
-                param.copy_(weights[name])
+        for name, tensor in (*copied.named_parameters(), *copied.named_buffers()):
+            given = weights.get(name, (buffers or {}).get(name))
+            if given is not None:
+                tensor.copy_(given)
     return copied

@@ -63,6 +63,11 @@ class Residual(nn.Module):
 
 def build_model():
     return Residual()''')
+# a batch norm with a cumulative average of its statistics (vmap cannot stack it: `.item()`) folds
+CUSTOM_BN_CUMULATIVE = CUSTOM_BN.replace("nn.BatchNorm1d(16)", "nn.BatchNorm1d(16, momentum=None)")
+# a free (D,) shift does not fold: vmap
+CUSTOM_BN_SHIFT = CUSTOM_BN.replace("nn.Linear(16, 4)\n", "nn.Linear(16, 4)\n        self.shift = nn.Parameter(torch.zeros(16))\n").replace(
+    "torch.relu(self.norm(h)) + h", "torch.relu(self.norm(h)) + h + self.shift")
 # dropout stacks (test_dropout.py); noise drawn in forward besides it cannot be checked, so it does not
 NOISY_DROPOUT = TINY_MODEL.replace("def build_model():\n    return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))", '''
 class Noisy(nn.Module):
@@ -139,10 +144,12 @@ def test_batch_norm_cnn_replicas_match_sequential_runs(tmp_path: Path, optimizer
     assert_same_runs(train_batched(task, config, REPLICAS), task, config, REPLICAS, rel=rel, flips=flips)
 
 
-def test_custom_module_with_batch_norm_goes_through_vmap_and_matches(tmp_path: Path) -> None:
-    task = task_of(tmp_path, CUSTOM_BN)
+@pytest.mark.parametrize("body,form", [(CUSTOM_BN, "folded"), (CUSTOM_BN_CUMULATIVE, "folded"),
+                                       (CUSTOM_BN_SHIFT, "vmap")], ids=["folded", "cumulative", "vmap"])
+def test_custom_module_with_batch_norm_stacks_and_matches(tmp_path: Path, body: str, form: str) -> None:
+    task = task_of(tmp_path, body)
     models = [build_seeded_model(task, 0, torch.device("cpu")) for _ in range(2)]
-    assert stack_replicas(models, torch.randn(8, 8)).kind == "vmap"
+    assert stack_replicas(models, torch.randn(8, 8)).kind == form
     config = TrainConfig(lr=0.1, batch_size=32, max_steps=1, eval_every=1, seed=0, momentum=0.5)
     assert_same_runs(train_batched(task, config, REPLICAS), task, config, REPLICAS)
 
@@ -214,8 +221,9 @@ SEEDED = [Replica(0.05, 12, 3, seed=4), Replica(0.01, 20, 5, seed=7), Replica(0.
 
 
 @pytest.mark.parametrize("body,optimizer,momentum", [(TINY_MODEL, "sgd", 0.9), (TINY_MODEL, "adamw", 0.0),
-                                                     (NOISE_CNN, "sgd", 0.0), (CUSTOM_BN, "sgd", 0.5)],
-                         ids=["mlp-sgd", "mlp-adamw", "bn-cnn", "vmap-bn"])
+                                                     (NOISE_CNN, "sgd", 0.0), (CUSTOM_BN, "sgd", 0.5),
+                                                     (CUSTOM_BN_CUMULATIVE, "sgd", 0.5), (CUSTOM_BN_SHIFT, "sgd", 0.5)],
+                         ids=["mlp-sgd", "mlp-adamw", "bn-cnn", "folded-bn", "cumulative-bn", "vmap-bn"])
 def test_replicas_of_several_seeds_in_one_stack_match_sequential_runs(tmp_path: Path, body: str, optimizer: str,
                                                                       momentum: float) -> None:
     task = task_of(tmp_path, body, optimizer=optimizer, momentum=momentum)
@@ -411,7 +419,7 @@ def test_noise_besides_dropout_cannot_be_batched_and_the_runner_falls_back_with_
     assert [r["type"] for r in records].count("end") == 2
 
 
-@pytest.mark.parametrize("body,form", [(CUSTOM_BN, "vmap"), (TINY_MODEL, "packed")], ids=["custom-bn", "mlp"])
+@pytest.mark.parametrize("body,form", [(CUSTOM_BN_SHIFT, "vmap"), (TINY_MODEL, "packed")], ids=["custom-bn", "mlp"])
 def test_probes_say_when_their_stack_fell_to_vmap_and_why(tmp_path: Path, body: str, form: str) -> None:
     task = task_of(tmp_path, body)
     config = TrainConfig(lr=0.1, batch_size=32, max_steps=1, eval_every=1, seed=0)
@@ -426,7 +434,8 @@ def test_probes_say_when_their_stack_fell_to_vmap_and_why(tmp_path: Path, body: 
     assert [r.status for r in results] == ["finished"] * 4
     if form == "vmap":  # naming why the packed and folded forms did not fit
         assert len(notices) == 1 and "vmap" in notices[0]
-        assert "packed: Residual is not an nn.Sequential" in notices[0] and "folded: parameters outside" in notices[0]
+        assert "packed: Residual is not an nn.Sequential" in notices[0]
+        assert "folded: parameters outside" in notices[0] and "(shift: only a free tensor" in notices[0]
     else:
         assert notices == []
 

@@ -31,6 +31,11 @@ DEFAULTS: dict[str, Any] = {
     "metric": "accuracy",
 }
 OPTIMIZERS = ("sgd", "adamw")
+# plain Adam's weight_decay is L2 added to the gradient, which Adam then divides by each coordinate's
+# gradient scale: weights shrink by lr*lam/sqrt(v) a step, not lr*lam, so tau = lr*lam*steps is not its clock
+ADAM_HINT = (" Adam's weight_decay is L2 added to the gradient, which Adam rescales per coordinate, so the clock "
+             "lr*lam*steps the advice rests on does not hold for it; AdamW decays every weight by 1 - lr*lam a step: "
+             "optimizer = \"adamw\" (torch.optim.AdamW) is the Adam that l2advisor advises.")
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,7 @@ def validate_settings(spec: TaskSpec, overridden: frozenset[str] = frozenset(), 
     optimizer = str(spec.optimizer).lower()
     if optimizer not in OPTIMIZERS:
         raise InputError(f"{at('optimizer')}: `optimizer` must be one of {', '.join(OPTIMIZERS)}, "
-                         f"got {spec.optimizer!r}.")
+                         f"got {spec.optimizer!r}.{ADAM_HINT if optimizer == 'adam' else ''}")
     if spec.loss is not None and not callable(spec.loss):
         raise InputError(f"{at('loss')}: `loss` must be a callable (outputs, targets) -> loss tensor.")
     if not (spec.metric == "accuracy" or callable(spec.metric)):

@@ -121,6 +121,13 @@ def test_bad_settings(tiny_model: Path, name: str, value: object, expected: str)
     assert expected in spec_error(tiny_model, {name: value})
 
 
+def test_plain_adam_is_told_why_and_pointed_to_adamw(tiny_model: Path) -> None:
+    said = " ".join(spec_error(tiny_model, {"optimizer": "Adam"}).split())
+    assert "got 'Adam'. Adam's weight_decay is L2 added to the gradient" in said
+    assert 'optimizer = "adamw" (torch.optim.AdamW)' in said
+    assert "Adam's weight_decay" not in spec_error(tiny_model, {"optimizer": "rmsprop"})  # only for Adam
+
+
 def test_bad_setting_in_file(tmp_path: Path) -> None:
     path = write_model(tmp_path, TINY_MODEL.replace("lr = 0.1", "lr = 'fast'"))
     assert "`lr` must be a number" in spec_error(path)

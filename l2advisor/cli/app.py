@@ -118,10 +118,9 @@ def worker_threads_for(task: Any, threads: int | None, jobs: int, backend: str) 
 
 def _thread_choice(task: Any, threads: int | None, available: int) -> Any:
     """The thread rule's `ThreadChoice` for `task`'s model with `available` threads to share."""
-    from l2advisor.training.threads import ENV, choose_threads
+    from l2advisor.training.threads import choose_threads, overridden
 
-    overridden = threads is not None or any(os.environ.get(name, "").strip() for name in (ENV, "OMP_NUM_THREADS"))
-    flops, at_least = (None, False) if overridden else _step_flops(task)  # an override needs no count
+    flops, at_least = (None, False) if overridden(threads) else _step_flops(task)  # an override needs no count
     try:
         return choose_threads(flops, available, threads, at_least=at_least)
     except ValueError as error:

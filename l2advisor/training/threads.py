@@ -205,6 +205,12 @@ def rule_threads(flops_per_step: float, available: int) -> int:
 
 
 
+def overridden(requested: int | None, environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether an override settles the count (`choose_threads`' first three cases), so the
+    model's step need not be measured."""
+    return requested is not None or any(environ.get(name, "").strip() for name in (ENV, "OMP_NUM_THREADS"))
+
+
 def choose_threads(flops_per_step: float | None, available: int, requested: int | None = None,
                    environ: Mapping[str, str] = os.environ, at_least: bool = False) -> ThreadChoice:
     """The thread count for a training process, and why (the module docstring gives the rule);

@@ -15,6 +15,7 @@ from l2advisor.training.threads import (
     MULTI_THREAD_FLOPS,
     choose_threads,
     model_cost,
+    overridden,
     rule_threads,
 )
 from l2advisor.zoo import mlp, small_cnn
@@ -116,6 +117,9 @@ def test_counting_leaves_the_random_stream_alone() -> None:
 ])
 def test_overrides_come_before_the_rule(requested: int | None, environ: dict[str, str], threads: int | None) -> None:
     assert choose_threads(1e6, available=2, requested=requested, environ=environ).threads == threads
+    # an override settles it without the step's count, which the rule alone reads
+    assert overridden(requested, environ) is (not choose_threads(None, 2, requested, environ).reason.startswith(
+        "torch's default threads (the model's step could not be measured)"))
 
 
 def test_a_large_step_gets_every_core_whatever_the_load() -> None:

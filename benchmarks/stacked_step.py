@@ -65,7 +65,7 @@ LAYOUTS: dict[str, Callable[[list], Stacked]] = {  # before, after
     "channels-last": lambda models: PackedStacked(models, channels_last=True)}
 FORMS: dict[str, Callable[[list], Stacked]] = {"vmap": VmapStacked, "folded": FoldedStacked}
 CONV_NORMS: dict[str, Callable[[list], Stacked]] = {  # batch norms beside convolutions: vmap is the default
-    "vmap": VmapStacked, "folded": lambda models: FoldedStacked(models, norms_beside_convolutions=True)}
+    "vmap": VmapStacked, "folded": lambda models: FoldedStacked(models, batch_norms_beside_convolutions=True)}
 
 
 class TorchFuncVmap(VmapStacked):

@@ -124,13 +124,13 @@ def replica_affine(normed: Tensor, params: Tensors, name: str, rows: tuple[int, 
     return out.reshape(normed.shape)
 
 
-def fold_model(model: nn.Module, weights: ReplicaWeights, norms_beside_convolutions: bool = False) -> nn.Module:
+def fold_model(model: nn.Module, weights: ReplicaWeights, batch_norms_beside_convolutions: bool = False) -> nn.Module:
     """A copy of `model` whose linear, norm, attention, convolution and embedding layers, and free
     tensors (folded_layers.py), read `weights`; `Unsupported` if the model has a parameter none of
     these can hold. Its other buffers stay its own, one copy for every replica (`FoldedStacked`
     allows only buffers that are equal in every replica and that no call changes); the batch
     norms' statistics, named in `weights.own_buffers`, each replica keeps (`weights.buffers`).
-    Batch norms beside convolutions fold only with `norms_beside_convolutions` (benchmarks)."""
+    Batch norms beside convolutions fold only with `batch_norms_beside_convolutions` (benchmarks)."""
     folded = copy.deepcopy(model)
     for name, module in list(folded.named_modules()):
         swap = _folded_layer(name, module, weights)
@@ -140,7 +140,8 @@ def fold_model(model: nn.Module, weights: ReplicaWeights, norms_beside_convoluti
         if not name:
             raise Unsupported("the model is a single layer")
         setattr(folded.get_submodule(parent) if parent else folded, attribute, swap)
-    if weights.own_buffers and not norms_beside_convolutions and any(isinstance(m, FoldedConv) for m in folded.modules()):
+    kinds = {type(m) for m in folded.modules()}
+    if FoldedBatchNorm in kinds and FoldedConv in kinds and not batch_norms_beside_convolutions:
         # each folded convolution and batch norm lays the rows side by side and back: a small ResNet's
         # step no faster than vmap's, its evaluation 1.2-1.8x slower (CPU, one thread; a residual
         # MLP's step 1.3-1.5x faster): `benchmarks/stacked_step.py --models resnet_digits,resmlp_digits`

@@ -173,13 +173,13 @@ class FoldedStacked(Stacked):
     kind = "folded"
     mixes_batch_possible = True
 
-    def __init__(self, models: list[nn.Module], norms_beside_convolutions: bool = False) -> None:
+    def __init__(self, models: list[nn.Module], batch_norms_beside_convolutions: bool = False) -> None:
         super().__init__(models)
         if any(not p.requires_grad for p in models[0].parameters()):  # each replica would need its own
             raise Unsupported("frozen parameters")
         self.weights = ReplicaWeights(aliases=_tied_names(models[0]))
         # keeps replica 0's other buffers, for them all
-        self.folded = fold_model(models[0], self.weights, norms_beside_convolutions)
+        self.folded = fold_model(models[0], self.weights, batch_norms_beside_convolutions)
         own = self.weights.own_buffers  # batch norms' statistics: each replica's, in the stack
         if any(n not in own and not all(same_values(b[0], other) for other in b[1:]) for n, b in self.buffers.items()):
             raise Unsupported("buffers that differ between replicas")

@@ -17,7 +17,7 @@ from l2advisor.cli.budget import budget_words
 from l2advisor.reporting.data import no_prediction  # not page.py: it loads matplotlib
 from l2advisor.science.advise import Advice, caveats, predicted_is_lower_bound
 from l2advisor.science.c_reading import c_text
-from l2advisor.science.fit import CANNOT, FAILS, Fit
+from l2advisor.science.fit import CANNOT, FAILS, NOTHING_LEARNED, Fit
 from l2advisor.science.numbers import shown
 
 
@@ -42,6 +42,9 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
         run = f"(peak) for {_run_length(schedule['run_steps'], epochs)} of {schedule['lr_schedule']} lr{warm}"
     head.add_row("use", f"[bold cyan]weight_decay={_num(a.weight_decay, '.3g')}[/]  ({_interval_text(lo, hi)})   "
                         f"at lr={_num(a.lr, 'g')} {run}")
+    if f.reasons[:1] == (NOTHING_LEARNED,):  # said beside the number, not only among the reasons below
+        head.add_row("[bold red]but[/]", "[bold red]the probes learned nothing[/]: this weight decay means nothing until "
+                                         "they do; check the model, the labels and the lr (see why)")
     pred = _expect(a, f, metric, schedule)
     if schedule is not None:
         sv = schedule

@@ -85,6 +85,7 @@ def test_panel_shows_the_answer_and_writes_files(run: Path) -> None:
     assert "holds" in text and "b=1" in text and "c = 3" in flat(text)
     assert "the advice uses c" not in flat(text) and "not used" not in flat(text)  # the measured c is the advice's
     assert "rules of thumb" in text and "5e-4" in text
+    assert "learned nothing" not in flat(text)  # these probes learned (test_cli_train_advise.py: ones that did not)
     assert (run / "fit.json").exists() and (run / "advice.json").exists()
     assert "advice.json" in result.stderr and "fit.json" in result.stderr
 

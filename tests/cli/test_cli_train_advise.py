@@ -273,3 +273,7 @@ def test_probes_that_learned_nothing_train_no_run(tmp_path: Path) -> None:
     assert scheduled.exit_code == 2, scheduled.output
     assert "The probes learned nothing" in " ".join(scheduled.stderr.split())
     assert not results_path(out, TRAIN_FILE).exists()
+    panel = runner.invoke(app, ["recommend", str(out), "--budget", BUDGET])  # its number is flagged beside it
+    assert panel.exit_code == 0, panel.output
+    head = " ".join(panel.stdout.split("verdict")[0].split())
+    assert "weight_decay=" in head and "but the probes learned nothing: this weight decay means nothing" in head

@@ -1,12 +1,12 @@
 """K replicas of a custom module as one module on a K-times larger batch: the folded form.
 
 A model that is not an `nn.Sequential` (a mixer, a small transformer block) but whose
-parameters all live in `nn.Linear`, `nn.LayerNorm` and `nn.GroupNorm` layers runs its own
+parameters all live in `nn.Linear`, `nn.LayerNorm`, `nn.RMSNorm` and `nn.GroupNorm` layers runs its own
 forward on the K replicas' inputs stacked along the batch dimension, (K*B, ...), replica-major.
 Only the layers that hold parameters need to know about replicas: each reads its (K, ...)
 stacked weights and applies replica k's to rows k*B .. (k+1)*B - 1 (a bmm for a linear layer;
 for a layer or group norm, which normalize each example on its own, the normalisation then each
-replica's scale and shift). Everything between them
+replica's scale and shift; RMS norm likewise). Everything between them
 (reshapes, transposes, residual sums, means over tokens) acts per example and so per replica.
 
 This is what `torch.func.vmap` computes, without its per-operator wrapping: on the suite's
@@ -49,6 +49,8 @@ from l2advisor.training.folded_layers import (
 )
 from l2advisor.training.packed import Tensors, Unsupported, set_mode
 
+RMS_NORM = getattr(nn, "RMSNorm", None)  # torch >= 2.4 (l2advisor runs from 2.2)
+
 
 @dataclass
 class ReplicaWeights:
@@ -89,6 +91,21 @@ class _FoldedLayerNorm(nn.Module):
 
     def forward(self, h: Tensor) -> Tensor:  # (K*B, ..., *shape)
         normed = F.layer_norm(h, self.shape, None, None, self.eps)
+        k = self.weights.k
+        return replica_affine(normed, self.weights.params, self.name, (k, -1, *self.shape), (k, 1, *self.shape))
+
+
+class _FoldedRMSNorm(nn.Module):
+    """RMS norm (torch >= 2.4) normalizes each example on its own, as layer norm: one call over the
+    K*B rows, then each replica's scale."""
+
+    def __init__(self, name: str, module: nn.Module, weights: ReplicaWeights) -> None:
+        super().__init__()
+        self.name, self.weights = name, weights
+        self.shape, self.eps = tuple(module.normalized_shape), module.eps
+
+    def forward(self, h: Tensor) -> Tensor:  # (K*B, ..., *shape)
+        normed = F.rms_norm(h, self.shape, None, self.eps)
         k = self.weights.k
         return replica_affine(normed, self.weights.params, self.name, (k, -1, *self.shape), (k, 1, *self.shape))
 
@@ -158,6 +175,8 @@ def _folded_layer(name: str, module: nn.Module, weights: ReplicaWeights) -> nn.M
         return _FoldedLayerNorm(name, module, weights)
     if type(module) is nn.GroupNorm:
         return _FoldedGroupNorm(name, module, weights)
+    if type(module) is RMS_NORM:
+        return _FoldedRMSNorm(name, module, weights)
     if type(module) is nn.MultiheadAttention:  # its out_proj goes with it
         weights.attention = True
         return FoldedAttention(name, module, weights)

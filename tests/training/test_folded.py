@@ -156,3 +156,59 @@ def test_batch_norm_in_a_custom_module_is_folded() -> None:  # each replica its 
             return self.norm(self.lin(x))
 
     assert stack_replicas([Normed(), Normed()], torch.randn(4, 8)).kind == "folded"
+
+
+# A pre-norm block in Llama's style: RMS norms, a gated SiLU MLP, residual sums (torch >= 2.4).
+GATED = TINY_MODEL.replace("def build_model():\n    return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))", '''
+class Gated(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp, self.norm, self.head_norm = nn.Linear(8, 16), nn.RMSNorm(16), nn.RMSNorm(16, eps=1e-3)
+        self.gate, self.up, self.down, self.head = nn.Linear(16, 32), nn.Linear(16, 32), nn.Linear(32, 16), nn.Linear(16, 4)
+    def forward(self, x):
+        h = self.inp(x)
+        n = self.norm(h)
+        h = h + self.down(nn.functional.silu(self.gate(n)) * self.up(n))
+        return self.head(self.head_norm(h))
+
+def build_model():
+    return Gated()''')
+
+
+@pytest.mark.skipif(not hasattr(nn, "RMSNorm"), reason="nn.RMSNorm is torch >= 2.4")
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_rms_norms_fold_and_train_as_one_by_one(tmp_path: Path, optimizer: str) -> None:
+    task = task_of(tmp_path, GATED, optimizer=optimizer)
+    config = TrainConfig(lr=0.05 if optimizer == "sgd" else 0.003, batch_size=32, max_steps=1, eval_every=1, seed=0,
+                         optimizer=optimizer, decay_1d=optimizer != "adamw")
+    replicas = [Replica(0.05, 12, 4, seed=0), Replica(0.01, 12, 4, seed=0), Replica(0.05, 8, 4, seed=1)]
+    forms: list[str] = []
+    results = train_batched(task, config, replicas, on_stack=lambda stacked: forms.append(stacked.kind))
+    assert forms == ["folded"]
+    assert_same_runs(results, task, config, replicas, rel=1e-4, flips=0.02 if optimizer == "adamw" else 0.0)
+
+
+@pytest.mark.skipif(not hasattr(nn, "RMSNorm"), reason="nn.RMSNorm is torch >= 2.4")
+def test_a_fold_that_gives_every_replica_replica_zeros_rms_scale_fails_the_check(monkeypatch) -> None:
+    from l2advisor.training import folded
+
+    def replica_zeros(self, h):
+        scale = self.weights.params[self.name + ".weight"][0]
+        return torch.nn.functional.rms_norm(h, self.shape, scale, self.eps)  # replica 0 for every row
+
+    torch.manual_seed(0)
+    models = [nn.Sequential(nn.Linear(8, 16), nn.RMSNorm(16), nn.Linear(16, 4)) for _ in range(2)]
+
+    class Wrapped(nn.Module):  # a custom module, so the packed form passes it on
+        def __init__(self, body):
+            super().__init__()
+            self.body = body
+        def forward(self, x):
+            return self.body(x)
+
+    wrapped = [Wrapped(m) for m in models]
+    with torch.no_grad():
+        wrapped[1].body[1].weight.mul_(1.7)
+    assert stack_replicas(wrapped, torch.randn(6, 8)).kind == "folded"
+    monkeypatch.setattr(folded._FoldedRMSNorm, "forward", replica_zeros)
+    assert stack_replicas(wrapped, torch.randn(6, 8)).kind == "vmap"

@@ -109,6 +109,9 @@ def probe(
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address for --backend dask, e.g. "
                                                        "tcp://host:8786.")] = None,
     threads: Threads = None,
+    plan_only: Annotated[bool, typer.Option("--plan", help="Print the planned probes and what they would cost on "
+                                                           "this machine (two short timed runs of the model), and "
+                                                           "exit: nothing is trained or written.")] = False,
 ) -> None:
     """Run short probe trainings at large weight decays and record their learning curves.
 
@@ -173,6 +176,11 @@ def probe(
         n_val=len(task.val), batch_size=spec.batch_size, lrs=lr_list,
         horizon=horizon, probe_budget=probe_budget, lambdas=lam_list,
         lam_max=lam_max, factor=factor, tolerance=tolerance, early_stop=early_stop)
+    if plan_only:
+        from l2advisor.cli.probe_plan import show_plan
+
+        show_plan(spec, task, settings, str(torch_device), as_json)
+        return
     run_dir = out_dir or Path("runs") / spec.name
     with remembered():  # a rerun's check for follow-ups left, the follow-up decision, the summary: one fit
         path, runs, every, training_seconds = probe_into(

@@ -1,0 +1,86 @@
+"""`probe --plan`: the planned probes and their price on this machine, with nothing trained or written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from l2advisor.cli.app import app
+from l2advisor.cli.probe_plan import EVALS_PER_RUN, estimates, timed_step
+from l2advisor.modelfile.spec import load_spec
+from l2advisor.modelfile.task import build_task
+from l2advisor.training.eval_schedule import count_evals
+from l2advisor.training.train import TrainConfig
+from tests.conftest import TINY_MODEL, write_model
+
+runner = CliRunner()
+
+
+def test_plan_lists_the_probes_a_run_would_train_and_writes_nothing(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["probe", str(tiny_model), "--out", str(out), "--budget", "2000", "--device", "cpu"]
+    planned = runner.invoke(app, [*args, "--plan", "--json"])
+    assert planned.exit_code == 0, planned.output
+    found = json.loads(planned.stdout)
+    assert not out.exists()  # nothing written
+    assert "Nothing was written" in " ".join(planned.stderr.split())
+    trained = runner.invoke(app, [*args, "--json"])  # the probes the command then trains are the ones listed
+    assert trained.exit_code == 0, trained.output
+    probes = [r for r in json.loads(trained.stdout)["probes"] if r["seed"] in (0, 1)]  # not a follow-up seed's
+    assert sorted((r["lam"], r["seed"], r["steps"]) for r in found["probes"]) == \
+        sorted((r["lam"], r["seed"], r["steps"]) for r in probes)
+    for row in found["probes"]:
+        assert row["lr_lam"] == pytest.approx(row["lr"] * row["lam"])
+    assert found["probe_steps"] == sum(r["steps"] for r in probes)
+    assert found["step_seconds"] > 0 and found["evaluation_seconds"] >= 0
+    assert found["budget_steps"] == 2000 and found["budget_run_seconds"] > 0
+
+
+def test_without_a_budget_the_plan_prices_the_probes_only(tiny_model: Path, tmp_path: Path) -> None:
+    planned = runner.invoke(app, ["probe", str(tiny_model), "--out", str(tmp_path / "run"), "--device", "cpu",
+                                  "--lambdas", "0.4,0.2,0.1", "--horizon", "1", "--plan"])
+    assert planned.exit_code == 0, planned.output
+    said = " ".join(planned.stderr.split())
+    assert "3 probes" not in said and "6 probes" in said  # 3 lams x the 2 default seeds
+    assert "budget run" not in said and "Planned probes" in planned.stdout
+
+
+def test_estimates_add_steps_and_evaluations() -> None:
+    rows = [{"steps": 400, "evaluations": 19}, {"steps": 1600, "evaluations": 25}]
+    found = estimates(rows, step_s=0.002, eval_s=0.05, budget_steps=6400)
+    assert found["probe_steps"] == 2000 and found["probe_evaluations"] == 44
+    assert found["probes_one_by_one_seconds"] == pytest.approx(2000 * 0.002 + 44 * 0.05)
+    evals = count_evals(6400, 6400 // EVALS_PER_RUN)  # 101: step 0 and every 64 steps
+    assert evals == 101 and found["budget_run_seconds"] == pytest.approx(6400 * 0.002 + evals * 0.05)
+    assert estimates(rows, 0.002, 0.05, None)["budget_run_seconds"] is None
+
+
+# Known costs: a sleep in every training forward, or in every evaluation forward.
+SLOW = TINY_MODEL.replace("def build_model():\n    return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))", '''
+import time
+
+class Slow(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))
+    def forward(self, x):
+        time.sleep(TRAIN_SLEEP if self.training else EVAL_SLEEP)
+        return self.body(x)
+
+def build_model():
+    return Slow()''')
+
+
+@pytest.mark.parametrize(("train_sleep", "eval_sleep"), [(0.02, 0.0), (0.0, 0.05)])
+def test_the_timed_runs_tell_a_step_from_a_validation_pass(tmp_path: Path, train_sleep: float,
+                                                          eval_sleep: float) -> None:
+    body = SLOW.replace("import time", f"import time\nTRAIN_SLEEP, EVAL_SLEEP = {train_sleep}, {eval_sleep}")
+    task = build_task(load_spec(write_model(tmp_path, body)))  # 128 validation examples: one chunk, one forward
+    step, evaluation = timed_step(task, TrainConfig(lr=0.1, batch_size=32, max_steps=1, eval_every=1))
+    # bounds wide enough for a loaded machine, narrow enough that a step read as a pass (or the
+    # reverse) fails: the slept share is 0.02 s a step, or 0.05 s a pass
+    assert 0.95 * train_sleep <= step < train_sleep + 0.015, step
+    assert 0.8 * eval_sleep <= evaluation < eval_sleep + 0.04, evaluation

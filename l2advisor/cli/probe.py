@@ -110,8 +110,9 @@ def probe(
                                                        "tcp://host:8786.")] = None,
     threads: Threads = None,
     plan_only: Annotated[bool, typer.Option("--plan", help="Print the planned probes and what they would cost on "
-                                                           "this machine (two short timed runs of the model), and "
-                                                           "exit: nothing is trained or written.")] = False,
+                                                           "this machine (its steps and a validation pass timed, "
+                                                           "about a second), and exit: nothing is trained or "
+                                                           "written.")] = False,
 ) -> None:
     """Run short probe trainings at large weight decays and record their learning curves.
 
@@ -177,9 +178,11 @@ def probe(
         horizon=horizon, probe_budget=probe_budget, lambdas=lam_list,
         lam_max=lam_max, factor=factor, tolerance=tolerance, early_stop=early_stop)
     if plan_only:
+        from l2advisor.cli.budget import budget_words
         from l2advisor.cli.probe_plan import show_plan
 
-        show_plan(spec, task, settings, str(torch_device), as_json)
+        show_plan(spec, task, settings, plan, str(torch_device), as_json,
+                  None if steps is None else budget_words(budget, unit, steps))
         return
     run_dir = out_dir or Path("runs") / spec.name
     with remembered():  # a rerun's check for follow-ups left, the follow-up decision, the summary: one fit

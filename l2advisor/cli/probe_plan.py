@@ -1,8 +1,8 @@
 """`l2advisor probe --plan`: the probes a command would train and what they would cost, before any.
 
 A probe of a large model on a small machine can take hours; `--plan` says so first. It lists the
-planned probes (lam, lr*lam, seed, steps, evaluations), and prices them with two short timed runs
-of the model on this machine: seconds per training step and per validation pass (`timed_step`). One by one, the probes would take about
+planned probes (lam, lr*lam, seed, steps, evaluations), and prices them with the model's steps and a
+validation pass timed on this machine (`timed_step`). One by one, the probes would take about
 (their steps) x (a step) + (their evaluations) x (a pass); stacked, they usually take less (the
 replicas share each step's overhead), so that figure is an upper bound. With `--budget`, the
 budget run is priced the same way (evaluated every budget/100 steps, as `train` does). Nothing
@@ -11,35 +11,76 @@ is written: no run directory, no results.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 from typing import Any
 
 from l2advisor.cli.app import err, out
 from l2advisor.cli.tables import Column, fitted_table
 
-TIMED_STEPS = 10  # the timed runs take 10 and 20 steps: past the first step's warm-up, short on a slow model
+TIMED_STEPS = 10  # the first timed steps, after a warm-up step: short on a slow model
+TIMED_SECONDS = 0.5  # then as many steps as take about this, so a fast model's steps outweigh the timer's noise
+MOST_TIMED_STEPS = 2_000
 EVALS_PER_RUN = 100  # as `l2advisor train` evaluates a budget run: every budget/100 steps
 
 
 def timed_step(task: Any, base: Any) -> tuple[float, float]:
-    """(seconds per training step, seconds per validation pass) of one model on this machine.
-    Two runs at a small lam, of S and 2S steps (S = TIMED_STEPS), each evaluated at its start
-    and its end: from the first evaluation to the last, the first run takes S steps and a pass,
-    the second 2S steps and a pass, so their difference is S steps (start-up and warm-up cancel)."""
-    from l2advisor.errors import RunFailed
-    from l2advisor.training.train import train
+    """(seconds per training step, seconds per validation pass) of one model on this machine, at a
+    small lam, as `train()` runs them (the same model, optimizer, batches and validation chunks):
+    a warm-up step and pass, TIMED_STEPS timed steps, as many more as take about TIMED_SECONDS on
+    a fast model, then one timed pass. A user's model that fails here is said as `train` says it."""
+    import time
 
-    spans = []
-    for steps in (TIMED_STEPS, 2 * TIMED_STEPS):
-        config = dataclasses.replace(base, max_steps=steps, eval_every=steps, eval_per_decade=0, seed=0)
-        result = train(task, config, 1e-4)
-        if result.status != "finished" or len(result.records) < 2:
-            raise RunFailed(f"The model's timed run ended {result.status} at step {result.steps}"
-                            + (f": {result.message}" if result.message else "."))
-        spans.append(result.records[-1]["seconds"] - result.records[0]["seconds"])  # each taken after its evaluation
-    step = max(spans[1] - spans[0], 0.0) / TIMED_STEPS
-    return step, max(spans[0] - TIMED_STEPS * step, 0.0)
+    import torch
+
+    from l2advisor.errors import RunFailed
+    from l2advisor.modelfile.spec import describe_user_error
+    from l2advisor.training.batches import eval_chunks, train_batches
+    from l2advisor.training.train import build_seeded_model, make_optimizer, resolve_device
+
+    device = resolve_device(base.device)
+    model = build_seeded_model(task, 0, device)
+    optimizer = make_optimizer(model, base, 1e-4)
+    batches = train_batches(task.train, base.batch_size, 0, device)
+    val = eval_chunks(task.val, device)
+    loss_fn = task.spec.loss or torch.nn.functional.cross_entropy
+
+    def steps(n: int) -> float:
+        model.train()
+        started = time.perf_counter()
+        for _ in range(n):
+            inputs, targets = next(batches)
+            loss = loss_fn(model(inputs), targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        _sync(device)
+        return time.perf_counter() - started
+
+    @torch.no_grad()
+    def validation_pass() -> float:
+        model.eval()
+        started = time.perf_counter()
+        for inputs, targets in val:
+            loss_fn(model(inputs), targets)
+        _sync(device)
+        return time.perf_counter() - started
+
+    try:
+        steps(1), validation_pass()  # warm-up: kernels chosen, memory allocated
+        first = steps(TIMED_STEPS)
+        more = min(MOST_TIMED_STEPS, round(TIMED_STEPS * TIMED_SECONDS / max(first, 1e-6))) - TIMED_STEPS
+        spent = first + (steps(more) if more > 0 else 0.0)
+        return spent / (TIMED_STEPS + max(more, 0)), validation_pass()
+    except Exception as error:  # the user's model or data, as a training run would meet it
+        raise RunFailed(f"The model's timed steps failed: {describe_user_error(error, task.spec.path)}") from None
+
+
+def _sync(device: Any) -> None:
+    """Wait for the device's queued work, so the clock reads what ran (a GPU runs asynchronously)."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def plan_rows(runs: list[Any]) -> list[dict[str, Any]]:
@@ -64,16 +105,23 @@ def estimates(rows: list[dict[str, Any]], step_s: float, eval_s: float, budget_s
     return found
 
 
-def show_plan(spec: Any, task: Any, settings: Any, device: str, as_json: bool) -> None:
-    """Print the planned probes and their price (stdout: the table or JSON; stderr: the estimate)."""
+def show_plan(spec: Any, task: Any, settings: Any, plan: Any, device: str, as_json: bool,
+              budget_text: str | None) -> None:
+    """Print the planned probes and their price (stdout: the table or JSON; stderr: the sizing line
+    `probe` prints before training, then the estimate). `plan`: the budget's `BudgetPlan` or None."""
     import json
 
+    from rich.markup import escape
+
+    from l2advisor.probing.budget import sizing_note
     from l2advisor.probing.settings import prepare_probes
     from l2advisor.runs.store import json_safe
 
     runs, base, _ = prepare_probes(spec, task, settings, device)
-    err.print(f"Timing {spec.path.name} on {device}: two runs of {TIMED_STEPS} and {2 * TIMED_STEPS} steps...",
-              highlight=False)
+    sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size, budget_text)
+    err.print(f"[yellow]{escape(sizing)}[/]" if warns else escape(sizing), highlight=False)
+    err.print(f"Timing {spec.path.name} on {device}: its steps and a validation pass (about {TIMED_SECONDS:g} s, "
+              f"or {TIMED_STEPS + 1} steps of a slow model)...", highlight=False)
     step_s, eval_s = timed_step(task, base)
     rows = plan_rows(runs)
     found = estimates(rows, step_s, eval_s, settings.budget_steps)

@@ -84,3 +84,17 @@ def test_the_timed_runs_tell_a_step_from_a_validation_pass(tmp_path: Path, train
     # reverse) fails: the slept share is 0.02 s a step, or 0.05 s a pass
     assert 0.95 * train_sleep <= step < train_sleep + 0.015, step
     assert 0.8 * eval_sleep <= evaluation < eval_sleep + 0.04, evaluation
+
+
+def test_a_model_that_fails_its_timed_steps_is_said_in_one_sentence(tmp_path: Path) -> None:
+    # fails on its fourth training call: after the model file's own checks, within the timed steps
+    body = SLOW.replace("import time", "import time\nTRAIN_SLEEP, EVAL_SLEEP = 0.0, 0.0\nCALLS = []").replace(
+        "        time.sleep(", "        CALLS.append(self.training)\n        if sum(CALLS) > 3 and self.training:\n"
+        "            raise RuntimeError('the model ran out of memory')\n        time.sleep(")
+    model = write_model(tmp_path, body)
+    planned = runner.invoke(app, ["probe", str(model), "--out", str(tmp_path / "run"), "--budget", "2000",
+                                  "--device", "cpu", "--plan"])
+    said = " ".join(planned.stderr.split())
+    assert planned.exit_code == 1 and "The model's timed steps failed" in said, said
+    assert "the model ran out of memory" in said and "model.py" in said and "Traceback" not in said
+    assert not (tmp_path / "run").exists()

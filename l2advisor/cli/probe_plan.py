@@ -66,7 +66,8 @@ def timed_step(task: Any, base: Any) -> tuple[float, float]:
         return time.perf_counter() - started
 
     try:
-        steps(1), validation_pass()  # warm-up: kernels chosen, memory allocated
+        steps(1)  # warm-up: kernels chosen, memory allocated
+        validation_pass()
         first = steps(TIMED_STEPS)
         more = min(MOST_TIMED_STEPS, round(TIMED_STEPS * TIMED_SECONDS / max(first, 1e-6))) - TIMED_STEPS
         spent = first + (steps(more) if more > 0 else 0.0)

@@ -110,9 +110,9 @@ def probe(
                                                        "tcp://host:8786.")] = None,
     threads: Threads = None,
     plan_only: Annotated[bool, typer.Option("--plan", help="Print the planned probes and what they would cost on "
-                                                           "this machine (its steps and a validation pass timed, "
-                                                           "about a second), and exit: nothing is trained or "
-                                                           "written.")] = False,
+                                                           "this machine, one by one and stacked (the model's steps "
+                                                           "and passes timed, a second or two), and exit: nothing "
+                                                           "is trained or written.")] = False,
 ) -> None:
     """Run short probe trainings at large weight decays and record their learning curves.
 
@@ -182,7 +182,7 @@ def probe(
         from l2advisor.cli.probe_plan import show_plan
 
         show_plan(spec, task, settings, plan, str(torch_device), as_json,
-                  None if steps is None else budget_words(budget, unit, steps))
+                  None if steps is None else budget_words(budget, unit, steps), batch_replicas if batched else 1)
         return
     run_dir = out_dir or Path("runs") / spec.name
     with remembered():  # a rerun's check for follow-ups left, the follow-up decision, the summary: one fit

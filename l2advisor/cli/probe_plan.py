@@ -3,18 +3,20 @@
 A probe of a large model on a small machine can take hours; `--plan` says so first. It lists the
 planned probes (lam, lr*lam, seed, steps, evaluations), and prices them with the model's steps and a
 validation pass timed on this machine (`timed_step`). One by one, the probes would take about
-(their steps) x (a step) + (their evaluations) x (a pass); stacked, they usually take less (the
-replicas share each step's overhead), so that figure is an upper bound. With `--budget`, the
+(their steps) x (a step) + (their evaluations) x (a pass); stacked, as they train, less (the
+replicas share each step's overhead): plan_stacked.py times one short run of the largest stack. With `--budget`, the
 budget run is priced the same way (evaluated every budget/100 steps, as `train` does). Nothing
 is written: no run directory, no results.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from typing import Any
 
 from l2advisor.cli.app import err, out
+from l2advisor.cli.plan_stacked import StackedPrice, stacked_price
 from l2advisor.cli.tables import Column, fitted_table
 
 TIMED_STEPS = 10  # the first timed steps, after a warm-up step: short on a slow model
@@ -107,9 +109,10 @@ def estimates(rows: list[dict[str, Any]], step_s: float, eval_s: float, budget_s
 
 
 def show_plan(spec: Any, task: Any, settings: Any, plan: Any, device: str, as_json: bool,
-              budget_text: str | None) -> None:
+              budget_text: str | None, replicas: int) -> None:
     """Print the planned probes and their price (stdout: the table or JSON; stderr: the sizing line
-    `probe` prints before training, then the estimate). `plan`: the budget's `BudgetPlan` or None."""
+    `probe` prints before training, then the estimate). `plan`: the budget's `BudgetPlan` or None;
+    `replicas`: the most probes in one stack (1: one by one)."""
     import json
 
     from rich.markup import escape
@@ -121,11 +124,13 @@ def show_plan(spec: Any, task: Any, settings: Any, plan: Any, device: str, as_js
     runs, base, _ = prepare_probes(spec, task, settings, device)
     sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size, budget_text)
     err.print(f"[yellow]{escape(sizing)}[/]" if warns else escape(sizing), highlight=False)
-    err.print(f"Timing {spec.path.name} on {device}: its steps and a validation pass (about {TIMED_SECONDS:g} s, "
-              f"or {TIMED_STEPS + 1} steps of a slow model)...", highlight=False)
+    err.print(f"Timing {spec.path.name} on {device}: its steps and validation passes, alone and stacked (a second "
+              "or two, or a few dozen steps of a slow model)...", highlight=False)
     step_s, eval_s = timed_step(task, base)
     rows = plan_rows(runs)
     found = estimates(rows, step_s, eval_s, settings.budget_steps)
+    stacked = stacked_price(task, base, runs, replicas, step_s)
+    found["stacked"] = dataclasses.asdict(stacked) if isinstance(stacked, StackedPrice) else {"not_stacked": stacked}
     if as_json:
         out.print_json(json.dumps(json_safe({"probes": rows, **found})))
     else:
@@ -139,15 +144,26 @@ def show_plan(spec: Any, task: Any, settings: Any, plan: Any, device: str, as_js
 def _estimate_words(found: dict[str, Any], probes: int) -> str:
     line = (f"{probes} probes, {found['probe_steps']:,} steps and {found['probe_evaluations']:,} evaluations: one by one "
             f"about {_clock(found['probes_one_by_one_seconds'])} on this machine (a step {found['step_seconds'] * 1e3:.3g} "
-            f"ms, a validation pass {found['evaluation_seconds'] * 1e3:.3g} ms); stacked (when the model allows it) "
-            "usually less. When two seeds cannot decide the verdict, probe adds one more seed at every lam.")
+            f"ms, a validation pass {found['evaluation_seconds'] * 1e3:.3g} ms); {_stacked_words(found['stacked'])}. "
+            "When two seeds cannot decide the verdict, probe adds one more seed at every lam.")
     if found["budget_run_seconds"] is not None:
-        ratio = found["probes_one_by_one_seconds"] / max(found["budget_run_seconds"], 1e-9)
+        run = max(found["budget_run_seconds"], 1e-9)
+        ratio = f"{found['probes_one_by_one_seconds'] / run:.2g} of it one by one"
+        if "probes_seconds" in found["stacked"]:
+            ratio += f", {found['stacked']['probes_seconds'] / run:.2g} stacked"
         line += (f" The budget run's training ({found['budget_steps']:,} steps): about {_clock(found['budget_run_seconds'])}, so "
-                 f"the probes one by one cost about {ratio:.2g} of it. Nothing was written; drop --plan to train them.")
+                 f"the probes cost about {ratio}. Nothing was written; drop --plan to train them.")
     else:
         line += " Nothing was written; drop --plan to train them."
     return line
+
+
+def _stacked_words(stacked: dict[str, Any]) -> str:
+    if "not_stacked" in stacked:
+        return f"they train one by one: {stacked['not_stacked']}"
+    return (f"stacked ({stacked['form']}, up to {stacked['k']} at once: a step of {stacked['k']} "
+            f"{stacked['step_seconds'] * 1e3:.3g} ms, a pass of them {stacked['evaluation_seconds'] * 1e3:.3g} ms), "
+            f"about {_clock(stacked['probes_seconds'])}")
 
 
 def _clock(seconds: float) -> str:

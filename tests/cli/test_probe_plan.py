@@ -98,3 +98,56 @@ def test_a_model_that_fails_its_timed_steps_is_said_in_one_sentence(tmp_path: Pa
     assert planned.exit_code == 1 and "The model's timed steps failed" in said, said
     assert "the model ran out of memory" in said and "model.py" in said and "Traceback" not in said
     assert not (tmp_path / "run").exists()
+
+
+def test_a_stack_is_priced_step_by_step_as_its_replicas_end() -> None:
+    from l2advisor.cli.plan_stacked import _group_seconds
+    from l2advisor.probing.plan import ProbeRun
+
+    group = [ProbeRun(lam=lam, lr=0.1, seed=0, max_steps=steps, eval_every=10)
+             for lam, steps in ((0.1, 400), (0.05, 800), (0.025, 1600))]
+    # 400 steps of 3 replicas at 3 s, 400 of 2 at 2 s (halfway from 1 to 3), 800 of 1 at 1 s
+    assert _group_seconds(group, step_1=1.0, step_k=3.0, k=3) == pytest.approx(400 * 3 + 400 * 2 + 800 * 1)
+    assert _group_seconds(group[:1], step_1=1.0, step_k=3.0, k=3) == pytest.approx(400 * 1)
+
+
+@pytest.mark.parametrize(("flags", "stacked"), [((), "packed"), (("--no-batched",), None)])
+def test_the_plan_prices_the_probes_stacked_as_they_would_train(tiny_model: Path, tmp_path: Path,
+                                                                flags: tuple[str, ...], stacked: str | None) -> None:
+    planned = runner.invoke(app, ["probe", str(tiny_model), "--out", str(tmp_path / "run"), "--budget", "2000",
+                                  "--device", "cpu", "--plan", "--json", *flags])
+    assert planned.exit_code == 0, planned.output
+    found = json.loads(planned.stdout)["stacked"]
+    if stacked is None:
+        assert found == {"not_stacked": "one probe per stack (--no-batched, or --batch-replicas 1)"}
+        return
+    assert found["form"] == stacked and found["k"] == len(json.loads(planned.stdout)["probes"])
+    assert 0 < found["step_seconds"] and 0 < found["evaluation_seconds"] and 0 < found["probes_seconds"]
+
+
+def test_a_model_that_cannot_stack_is_priced_one_by_one(tmp_path: Path) -> None:
+    from tests.training.test_batched import NOISY_DROPOUT
+
+    model = write_model(tmp_path, NOISY_DROPOUT)
+    planned = runner.invoke(app, ["probe", str(model), "--out", str(tmp_path / "run"), "--budget", "2000",
+                                  "--device", "cpu", "--plan", "--json"])
+    assert planned.exit_code == 0, planned.output
+    why = json.loads(planned.stdout)["stacked"]["not_stacked"]
+    assert why.startswith("the model cannot be stacked (") and "outside its dropout layers" in why
+
+
+@pytest.mark.parametrize(("train_sleep", "eval_sleep"), [(0.02, 0.0), (0.0, 0.05)])
+def test_the_timed_stack_tells_a_stacked_step_from_a_stacked_pass(tmp_path: Path, train_sleep: float,
+                                                                  eval_sleep: float) -> None:
+    from l2advisor.cli.plan_stacked import _timed_stack
+    from l2advisor.probing.plan import ProbeRun
+
+    body = SLOW.replace("import time", f"import time\nTRAIN_SLEEP, EVAL_SLEEP = {train_sleep}, {eval_sleep}")
+    task = build_task(load_spec(write_model(tmp_path, body)))
+    group = [ProbeRun(lam=lam, lr=0.1, seed=seed, max_steps=100, eval_every=10) for lam in (0.1, 0.05) for seed in (0, 1)]
+    # folded: one forward of the custom module per stacked step, one per pass over the 128 validation examples
+    step, evaluation, form = _timed_stack(task, TrainConfig(lr=0.1, batch_size=32, max_steps=1, eval_every=1), group,
+                                          step_s=max(train_sleep, 1e-4))
+    assert form == "folded"
+    assert 0.95 * train_sleep <= step < train_sleep + 0.015, step
+    assert 0.8 * eval_sleep <= evaluation < eval_sleep + 0.04, evaluation

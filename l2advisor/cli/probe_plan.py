@@ -143,8 +143,8 @@ def show_plan(spec: Any, task: Any, settings: Any, plan: Any, device: str, as_js
 
 def _estimate_words(found: dict[str, Any], probes: int) -> str:
     line = (f"{probes} probes, {found['probe_steps']:,} steps and {found['probe_evaluations']:,} evaluations: one by one "
-            f"about {_clock(found['probes_one_by_one_seconds'])} on this machine (a step {found['step_seconds'] * 1e3:.3g} "
-            f"ms, a validation pass {found['evaluation_seconds'] * 1e3:.3g} ms); {_stacked_words(found['stacked'])}. "
+            f"about {_clock(found['probes_one_by_one_seconds'])} on this machine (a step {_short(found['step_seconds'])}, "
+            f"a validation pass {_short(found['evaluation_seconds'])}); {_stacked_words(found)}. "
             "When two seeds cannot decide the verdict, probe adds one more seed at every lam.")
     if found["budget_run_seconds"] is not None:
         run = max(found["budget_run_seconds"], 1e-9)
@@ -158,12 +158,21 @@ def _estimate_words(found: dict[str, Any], probes: int) -> str:
     return line
 
 
-def _stacked_words(stacked: dict[str, Any]) -> str:
+def _stacked_words(found: dict[str, Any]) -> str:
+    stacked = found["stacked"]
     if "not_stacked" in stacked:
         return f"they train one by one: {stacked['not_stacked']}"
-    return (f"stacked ({stacked['form']}, up to {stacked['k']} at once: a step of {stacked['k']} "
-            f"{stacked['step_seconds'] * 1e3:.3g} ms, a pass of them {stacked['evaluation_seconds'] * 1e3:.3g} ms), "
-            f"about {_clock(stacked['probes_seconds'])}")
+    words = (f"stacked ({stacked['form']}, up to {stacked['k']} at once: a step of {stacked['k']} "
+             f"{_short(stacked['step_seconds'])}, a pass of them {_short(stacked['evaluation_seconds'])}), "
+             f"about {_clock(stacked['probes_seconds'])}")
+    if stacked["probes_seconds"] > found["probes_one_by_one_seconds"]:  # a large model's stack on a CPU
+        words += ", more than one by one: --no-batched trains them one after another"
+    return words
+
+
+def _short(seconds: float) -> str:
+    """A step's or a pass's time: milliseconds below a second."""
+    return f"{seconds:.3g} s" if seconds >= 1 else f"{seconds * 1e3:.3g} ms"
 
 
 def _clock(seconds: float) -> str:

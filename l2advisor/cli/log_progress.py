@@ -82,10 +82,10 @@ class LoggedProgress(Progress):
         latest = next((task for task in tasks if task.id == self.latest and not task.finished), None)
         if latest is not None:
             parts.append(_bar_text(latest))
-        timing = f"{_clock(now - self.started)} elapsed"
+        timing = f"{clock(now - self.started)} elapsed"
         remaining = first.time_remaining
         if remaining is not None:
-            timing += f", about {_clock(remaining)} left"
+            timing += f", about {clock(remaining)} left"
         return "; ".join(parts) + f" ({timing})"
 
 
@@ -98,6 +98,6 @@ def _bar_text(task: Task) -> str:
     return f"{text}, {info}" if info else text
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
     """h:mm:ss, as rich's time columns write it."""
     return str(datetime.timedelta(seconds=max(0, round(seconds))))

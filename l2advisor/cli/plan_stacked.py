@@ -6,7 +6,7 @@ longest probe ends, K falling as the shorter ones do. One short stacked run of t
 prices a stacked step at its K: its replicas run S + 1 steps and evaluate at steps 0, S and S + 1,
 so from the first evaluation to the second is S steps and a pass of the stack, and from the second
 to the third one step and a pass: S - 1 steps are their difference, and the pass is the third span
-less a step. A stack of k replicas is priced between one model's step (k = 1) and that step
+less a step (`step_and_pass`, which prices one model's step the same way). A stack of k replicas is priced between one model's step (k = 1) and that step
 (k = K), in proportion; each replica's evaluation at a K-th of the stack's pass (the replicas of a
 stack evaluate together, at the same steps of the log schedule).
 """
@@ -32,9 +32,10 @@ class StackedPrice:
     probes_seconds: float
 
 
-def stacked_price(task: Any, base: Any, runs: list[Any], replicas: int, step_s: float) -> StackedPrice | str:
+def stacked_price(task: Any, base: Any, runs: list[Any], replicas: int, step_s: float,
+                  evaluations: int) -> StackedPrice | str:
     """The planned probes' price as stacks, or why they would not stack (then they run one by one);
-    `step_s`: one model's plain step (seconds)."""
+    `step_s`: one model's plain step (seconds); `evaluations`: the probes' (probe_plan.plan_rows)."""
     from l2advisor.modelfile.tensors import as_tensors
     from l2advisor.probing.probe import group_runs
     from l2advisor.training.batched import CannotBatch
@@ -49,7 +50,6 @@ def stacked_price(task: Any, base: Any, runs: list[Any], replicas: int, step_s: 
         return f"the model cannot be stacked ({why})"
     k = len(largest)
     seconds = sum(_group_seconds(group, step_s, step_k, k) for group in groups)
-    evaluations = sum(_evaluations(run) for run in runs)
     return StackedPrice(k, step_k, eval_k, form, seconds + evaluations * eval_k / k)
 
 
@@ -64,12 +64,6 @@ def _group_seconds(group: list[Any], step_1: float, step_k: float, k: int) -> fl
     return seconds
 
 
-def _evaluations(run: Any) -> int:
-    from l2advisor.training.eval_schedule import count_evals
-
-    return count_evals(run.max_steps, run.eval_every, run.eval_per_decade)
-
-
 def _timed_stack(task: Any, base: Any, group: list[Any], step_s: float) -> tuple[float, float, str]:
     """(seconds per stacked step of `group`'s replicas, per validation pass of them all, the stack's
     form), from one short stacked run."""
@@ -82,10 +76,19 @@ def _timed_stack(task: Any, base: Any, group: list[Any], step_s: float) -> tuple
     replicas = [Replica(run.lam, steps + 1, steps, seed=run.seed) for run in group]
     results = train_batched(task, dataclasses.replace(base, seed=group[0].seed), replicas,
                             on_stack=lambda stacked: forms.append(stacked.kind))
-    records = results[0].records
-    if results[0].status != "finished" or len(records) != 3:
+    if results[0].status != "finished":
         raise RunFailed(f"The model's timed stack ended {results[0].status} at step {results[0].steps}"
                         + (f": {results[0].message}" if results[0].message else "."))
-    many, one = (records[1]["seconds"] - records[0]["seconds"], records[2]["seconds"] - records[1]["seconds"])
+    return (*step_and_pass(results[0].records, steps), forms[0])
+
+
+def step_and_pass(records: list[dict[str, Any]], steps: int) -> tuple[float, float]:
+    """(seconds per step, per validation pass) of a run of `steps` + 1 steps evaluated at 0, `steps`
+    and `steps` + 1: from the first record to the second is `steps` steps and a pass, from the second
+    to the third one step and a pass (each record's seconds are taken after its evaluation)."""
+    if len(records) != 3:
+        raise ValueError(f"a timed run is evaluated 3 times, this one {len(records)} times")
+    many = records[1]["seconds"] - records[0]["seconds"]
+    one = records[2]["seconds"] - records[1]["seconds"]
     step = max(many - one, 0.0) / (steps - 1)
-    return step, max(one - step, 0.0), forms[0]
+    return step, max(one - step, 0.0)

@@ -2,7 +2,7 @@
 
 A probe of a large model on a small machine can take hours; `--plan` says so first. It lists the
 planned probes (lam, lr*lam, seed, steps, evaluations), and prices them with the model's steps and a
-validation pass timed on this machine (`timed_step`). One by one, the probes would take about
+validation pass timed on this machine (`timed_step`, one model through `train()`). One by one, the probes would take about
 (their steps) x (a step) + (their evaluations) x (a pass); stacked, as they train, less (the
 replicas share each step's overhead): plan_stacked.py times one short run of the largest stack. With `--budget`, the
 budget run is priced the same way (evaluated every budget/100 steps, as `train` does). Nothing
@@ -12,78 +12,36 @@ is written: no run directory, no results.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 from typing import Any
 
 from l2advisor.cli.app import err, out
-from l2advisor.cli.plan_stacked import StackedPrice, stacked_price
+from l2advisor.cli.log_progress import clock
+from l2advisor.cli.plan_stacked import StackedPrice, stacked_price, step_and_pass
 from l2advisor.cli.tables import Column, fitted_table
 
-TIMED_STEPS = 10  # the first timed steps, after a warm-up step: short on a slow model
-TIMED_SECONDS = 0.5  # then as many steps as take about this, so a fast model's steps outweigh the timer's noise
+TIMED_STEPS = 10  # the first timed run: short on a slow model
+TIMED_SECONDS = 0.5  # then a run whose steps take about this, so a fast model's steps outweigh the clock's noise
 MOST_TIMED_STEPS = 2_000
-EVALS_PER_RUN = 100  # as `l2advisor train` evaluates a budget run: every budget/100 steps
 
 
 def timed_step(task: Any, base: Any) -> tuple[float, float]:
     """(seconds per training step, seconds per validation pass) of one model on this machine, at a
-    small lam, as `train()` runs them (the same model, optimizer, batches and validation chunks):
-    a warm-up step and pass, TIMED_STEPS timed steps, as many more as take about TIMED_SECONDS on
-    a fast model, then one timed pass. A user's model that fails here is said as `train` says it."""
-    import time
+    small lam, through `train()` itself (plan_stacked.step_and_pass reads its records): a run of
+    TIMED_STEPS steps, then, for a fast model, one whose steps take about TIMED_SECONDS."""
+    step, evaluation = _timed_run(task, base, TIMED_STEPS)
+    steps = min(MOST_TIMED_STEPS, round(TIMED_SECONDS / max(step, 1e-6)))
+    return _timed_run(task, base, steps) if steps > TIMED_STEPS else (step, evaluation)
 
-    import torch
 
+def _timed_run(task: Any, base: Any, steps: int) -> tuple[float, float]:
     from l2advisor.errors import RunFailed
-    from l2advisor.modelfile.spec import describe_user_error
-    from l2advisor.training.batches import eval_chunks, train_batches
-    from l2advisor.training.train import build_seeded_model, make_optimizer, resolve_device
+    from l2advisor.training.train import train
 
-    device = resolve_device(base.device)
-    model = build_seeded_model(task, 0, device)
-    optimizer = make_optimizer(model, base, 1e-4)
-    batches = train_batches(task.train, base.batch_size, 0, device)
-    val = eval_chunks(task.val, device)
-    loss_fn = task.spec.loss or torch.nn.functional.cross_entropy
-
-    def steps(n: int) -> float:
-        model.train()
-        started = time.perf_counter()
-        for _ in range(n):
-            inputs, targets = next(batches)
-            loss = loss_fn(model(inputs), targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        _sync(device)
-        return time.perf_counter() - started
-
-    @torch.no_grad()
-    def validation_pass() -> float:
-        model.eval()
-        started = time.perf_counter()
-        for inputs, targets in val:
-            loss_fn(model(inputs), targets)
-        _sync(device)
-        return time.perf_counter() - started
-
-    try:
-        steps(1)  # warm-up: kernels chosen, memory allocated
-        validation_pass()
-        first = steps(TIMED_STEPS)
-        more = min(MOST_TIMED_STEPS, round(TIMED_STEPS * TIMED_SECONDS / max(first, 1e-6))) - TIMED_STEPS
-        spent = first + (steps(more) if more > 0 else 0.0)
-        return spent / (TIMED_STEPS + max(more, 0)), validation_pass()
-    except Exception as error:  # the user's model or data, as a training run would meet it
-        raise RunFailed(f"The model's timed steps failed: {describe_user_error(error, task.spec.path)}") from None
-
-
-def _sync(device: Any) -> None:
-    """Wait for the device's queued work, so the clock reads what ran (a GPU runs asynchronously)."""
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    config = dataclasses.replace(base, max_steps=steps + 1, eval_every=steps, eval_per_decade=0, seed=0)
+    result = train(task, config, 1e-4)
+    if result.status != "finished":  # the user's model or data, said as `train` says it
+        raise RunFailed(f"The model's timed steps failed: {result.message or result.status}")
+    return step_and_pass(result.records, steps)
 
 
 def plan_rows(runs: list[Any]) -> list[dict[str, Any]]:
@@ -95,7 +53,9 @@ def plan_rows(runs: list[Any]) -> list[dict[str, Any]]:
 
 
 def estimates(rows: list[dict[str, Any]], step_s: float, eval_s: float, budget_steps: int | None) -> dict[str, Any]:
-    """The probes' steps and evaluations, their seconds one by one, and the budget run's seconds."""
+    """The probes' steps and evaluations, their seconds one by one, and the budget run's seconds
+    (evaluated every budget/EVALS_PER_RUN steps, as `train` evaluates it)."""
+    from l2advisor.cli.train import EVALS_PER_RUN
     from l2advisor.training.eval_schedule import count_evals
 
     steps, evals = sum(r["steps"] for r in rows), sum(r["evaluations"] for r in rows)
@@ -129,7 +89,7 @@ def show_plan(spec: Any, task: Any, settings: Any, plan: Any, device: str, as_js
     step_s, eval_s = timed_step(task, base)
     rows = plan_rows(runs)
     found = estimates(rows, step_s, eval_s, settings.budget_steps)
-    stacked = stacked_price(task, base, runs, replicas, step_s)
+    stacked = stacked_price(task, base, runs, replicas, step_s, found["probe_evaluations"])
     found["stacked"] = dataclasses.asdict(stacked) if isinstance(stacked, StackedPrice) else {"not_stacked": stacked}
     if as_json:
         out.print_json(json.dumps(json_safe({"probes": rows, **found})))
@@ -176,7 +136,7 @@ def _short(seconds: float) -> str:
 
 
 def _clock(seconds: float) -> str:
-    """h:mm:ss, or seconds below a minute."""
+    """Seconds below a minute, else h:mm:ss (log_progress.clock)."""
     if seconds < 60:
         return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
-    return str(datetime.timedelta(seconds=round(seconds)))
+    return clock(seconds)

@@ -84,28 +84,18 @@ class _FoldedLinear(nn.Module):
 
 
 class _FoldedLayerNorm(nn.Module):
-    def __init__(self, name: str, module: nn.LayerNorm, weights: ReplicaWeights) -> None:
-        super().__init__()
-        self.name, self.weights = name, weights
-        self.shape, self.eps = tuple(module.normalized_shape), module.eps
-
-    def forward(self, h: Tensor) -> Tensor:  # (K*B, ..., *shape)
-        normed = F.layer_norm(h, self.shape, None, None, self.eps)
-        k = self.weights.k
-        return replica_affine(normed, self.weights.params, self.name, (k, -1, *self.shape), (k, 1, *self.shape))
-
-
-class _FoldedRMSNorm(nn.Module):
-    """RMS norm (torch >= 2.4) normalizes each example on its own, as layer norm: one call over the
-    K*B rows, then each replica's scale."""
+    """Layer norm, or RMS norm (torch >= 2.4): each normalizes every example on its own, so the
+    K*B rows take one call, then each replica's scale (and shift)."""
 
     def __init__(self, name: str, module: nn.Module, weights: ReplicaWeights) -> None:
         super().__init__()
         self.name, self.weights = name, weights
         self.shape, self.eps = tuple(module.normalized_shape), module.eps
+        self.rms = type(module) is RMS_NORM
 
     def forward(self, h: Tensor) -> Tensor:  # (K*B, ..., *shape)
-        normed = F.rms_norm(h, self.shape, None, self.eps)
+        normed = F.rms_norm(h, self.shape, None, self.eps) if self.rms \
+            else F.layer_norm(h, self.shape, None, None, self.eps)
         k = self.weights.k
         return replica_affine(normed, self.weights.params, self.name, (k, -1, *self.shape), (k, 1, *self.shape))
 
@@ -171,12 +161,10 @@ def _folded_layer(name: str, module: nn.Module, weights: ReplicaWeights) -> nn.M
     """The folded form of one layer, None for a module that holds no parameters of its own."""
     if type(module) is nn.Linear:
         return _FoldedLinear(name, module, weights)
-    if type(module) is nn.LayerNorm:
+    if type(module) in (nn.LayerNorm, RMS_NORM):
         return _FoldedLayerNorm(name, module, weights)
     if type(module) is nn.GroupNorm:
         return _FoldedGroupNorm(name, module, weights)
-    if type(module) is RMS_NORM:
-        return _FoldedRMSNorm(name, module, weights)
     if type(module) is nn.MultiheadAttention:  # its out_proj goes with it
         weights.attention = True
         return FoldedAttention(name, module, weights)

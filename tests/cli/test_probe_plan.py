@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from l2advisor.cli.app import app
-from l2advisor.cli.probe_plan import EVALS_PER_RUN, estimates, timed_step
+from l2advisor.cli.probe_plan import estimates, timed_step
+from l2advisor.cli.train import EVALS_PER_RUN
 from l2advisor.modelfile.spec import load_spec
 from l2advisor.modelfile.task import build_task
 from l2advisor.training.eval_schedule import count_evals

@@ -210,5 +210,5 @@ def test_a_fold_that_gives_every_replica_replica_zeros_rms_scale_fails_the_check
     with torch.no_grad():
         wrapped[1].body[1].weight.mul_(1.7)
     assert stack_replicas(wrapped, torch.randn(6, 8)).kind == "folded"
-    monkeypatch.setattr(folded._FoldedRMSNorm, "forward", replica_zeros)
+    monkeypatch.setattr(folded._FoldedLayerNorm, "forward", replica_zeros)  # the RMS norm's fold too
     assert stack_replicas(wrapped, torch.randn(6, 8)).kind == "vmap"

@@ -119,14 +119,19 @@ def _estimate_words(found: dict[str, Any], probes: int) -> str:
 
 
 def _stacked_words(found: dict[str, Any]) -> str:
+    from l2advisor.training.stack_speed import DEARER
+
     stacked = found["stacked"]
     if "not_stacked" in stacked:
         return f"they train one by one: {stacked['not_stacked']}"
     words = (f"stacked ({stacked['form']}, up to {stacked['k']} at once: a step of {stacked['k']} "
              f"{_short(stacked['step_seconds'])}, a pass of them {_short(stacked['evaluation_seconds'])}), "
              f"about {_clock(stacked['probes_seconds'])}")
-    if stacked["probes_seconds"] > found["probes_one_by_one_seconds"]:  # a large model's stack on a CPU
-        words += ", more than one by one: --no-batched trains them one after another"
+    if stacked["step_seconds"] > DEARER * stacked["k"] * found["step_seconds"]:  # a large model's stack on a CPU
+        words += (", more than one by one: the probes time a stacked step before the first and then train one "
+                  "after another (--no-batched skips the timing)")
+    elif stacked["probes_seconds"] > found["probes_one_by_one_seconds"]:
+        words += ", a little more than one by one: --no-batched trains them one after another"
     return words
 
 

@@ -159,11 +159,12 @@ def run_probes(task: Task, runs: Sequence[ProbeRun], base: TrainConfig, settings
     With `replicas` > 1, probes sharing lr train together, that many at a time, as stacked
     replicas (`batched.py`): every seed in one stack when the training set is tensors (each
     seed its own batch stream), else one stack per seed. A model that cannot take a batch per
-    replica is stacked per seed; one that cannot be stacked at all runs one probe at a time,
-    and `notice` gets one sentence saying why.
+    replica is stacked per seed; one that cannot be stacked at all, or whose stacked step, timed
+    before the first, costs more than its probes' steps one after another (stack_speed.py), runs
+    one probe at a time, and `notice` gets one sentence saying why.
     """
     from l2advisor.modelfile.tensors import as_tensors
-    from l2advisor.training.batched import CannotBatch
+    from l2advisor.training.batched import CannotBatch, StackDearer
 
     results: list[TrainResult] = []
     notice = once(notice) if notice is not None else None  # every stack of a vmap model would say it
@@ -175,11 +176,15 @@ def run_probes(task: Task, runs: Sequence[ProbeRun], base: TrainConfig, settings
             try:
                 results += run_group(task, group, base, settings, write, progress, interrupted, notice)
                 continue
+            except StackDearer as why:  # timed: the stack would be slower than its probes one by one
+                queue = [[run] for later in queue for run in later]
+                if notice is not None:
+                    notice(f"Probing one lam at a time: {why}; --no-batched skips this timing.")
             except CannotBatch as why:
                 if len({run.seed for run in group}) > 1:  # try one stack per seed first
                     queue = group_runs(group, replicas) + queue
                     continue
-                replicas = 1
+                queue = [[run] for later in queue for run in later]  # the model's: no later stack either
                 if notice is not None:
                     notice(f"Probing one lam at a time: {task.spec.path.name} cannot be batched ({why}).")
         for run in group:
@@ -257,4 +262,4 @@ def run_group(task: Task, group: Sequence[ProbeRun], base: TrainConfig, settings
 
     replicas = [Replica(run.lam, run.max_steps, run.eval_every, run.eval_per_decade, run.seed) for run in group]
     return train_batched(task, config, replicas, on_eval=on_eval, should_stop=should_stop, on_end=on_end,
-                         on_stack=on_stack, notice=notice)
+                         on_stack=on_stack, notice=notice, speed_check=True)

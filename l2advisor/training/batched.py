@@ -30,6 +30,7 @@ from l2advisor.training.eval_schedule import eval_steps
 from l2advisor.training.interval import Interval, predicted_classes
 from l2advisor.training.mlp_grad import MlpGrad
 from l2advisor.training.replicas import CannotBatch, Stacked, stack_replicas
+from l2advisor.training.stack_speed import StackDearer, check_speed
 from l2advisor.training.stacked_optim import StackedOptimizer
 from l2advisor.training.train import (
     Record,
@@ -40,7 +41,7 @@ from l2advisor.training.train import (
 )
 from l2advisor.training.vmapped import unbatched_ops
 
-__all__ = ["CannotBatch", "Replica", "StackedOptimizer", "train_batched"]
+__all__ = ["CannotBatch", "Replica", "StackDearer", "StackedOptimizer", "train_batched"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], 
                   on_end: Callable[[int, TrainResult], None] | None = None,
                   lr_at: Callable[[int], float] | None = None,
                   on_stack: Callable[[Stacked], None] | None = None,
-                  notice: Callable[[str], None] | None = None) -> list[TrainResult]:
+                  notice: Callable[[str], None] | None = None,
+                  speed_check: bool = False) -> list[TrainResult]:
     """Train `replicas` (lams) of the task's model together; one `TrainResult` each, in order.
 
     `config` gives what they share (lr, batch size, seed, optimizer, device); its max_steps
@@ -80,20 +82,26 @@ def train_batched(task: Task, config: TrainConfig, replicas: Sequence[Replica], 
     form the replicas took (packed, folded, vmap) before the first step; `notice` hears, in one
     sentence, when an MLP's hand-written step disagreed with autograd (a bug of ours: the run
     goes on through autograd). Raises `CannotBatch` before any step when the model cannot be
-    stacked (the caller falls back to `train`).
+    stacked (the caller falls back to `train`); with `speed_check`, `StackDearer` (a CannotBatch)
+    when a stacked step, timed on this machine, costs more than its replicas' steps one after
+    another (stack_speed.py).
     """
     device = resolve_device(config.device)
     seeds = [config.seed if r.seed is None else r.seed for r in replicas]
     models = [build_seeded_model(task, seed, device) for seed in seeds]  # same seed: same init
     own = len(set(seeds)) > 1  # several seeds: each replica its own batches
     stacked = stack_replicas(models, _sample(task, config.batch_size, device), per_replica=own)
+    unbatched: list[str] = []  # ops vmap runs one replica at a time that the stack's check did not meet
+    if speed_check:
+        with unbatched_ops(unbatched):
+            check_speed(task, stacked, models[0], config.batch_size, own,
+                        lambda outputs, targets, per_replica: per_replica_loss(task, outputs, targets, per_replica))
     if on_stack is not None:
         on_stack(stacked)
     run = _BatchedRun(task, config, stacked, replicas, on_eval, should_stop, on_end, lr_at)
     if stacked.kind == "packed" and task.spec.loss is None:  # an MLP (batch norms too) under cross-entropy: by hand
         run.use_manual(MlpGrad.of(models[0], stacked.params), notice)
     streams = _seed_streams(task, config.batch_size, list(dict.fromkeys(seeds)), device)
-    unbatched: list[str] = []  # ops vmap runs one replica at a time that the stack's check did not meet
     try:
         with unbatched_ops(unbatched):
             run.loop(SeedBatches(streams, seeds, run) if own else streams[seeds[0]], own)

@@ -1,6 +1,6 @@
 """`probe --plan`'s stacked estimate: what the planned probes cost when they train as stacked replicas.
 
-The probes train in stacks (`probing.probe.group_runs`: same lr, up to --batch-replicas at a time,
+The probes train in stacks (`probing.probe.stacks_of`: same lr, up to --batch-replicas at a time,
 every seed in one stack when the data are tensors); a stack of K replicas takes steps until its
 longest probe ends, K falling as the shorter ones do. One short stacked run of the largest stack
 prices a stacked step at its K: its replicas run S + 1 steps and evaluate at steps 0, S and S + 1,
@@ -36,11 +36,10 @@ def stacked_price(task: Any, base: Any, runs: list[Any], replicas: int, step_s: 
                   evaluations: int) -> StackedPrice | str:
     """The planned probes' price as stacks, or why they would not stack (then they run one by one);
     `step_s`: one model's plain step (seconds); `evaluations`: the probes' (probe_plan.plan_rows)."""
-    from l2advisor.modelfile.tensors import as_tensors
-    from l2advisor.probing.probe import group_runs
+    from l2advisor.probing.probe import stacks_of
     from l2advisor.training.batched import CannotBatch
 
-    groups = group_runs(runs, replicas, mix_seeds=as_tensors(task.train) is not None)
+    groups = stacks_of(task, runs, replicas)
     largest = max(groups, key=len)
     if len(largest) < 2:
         return "one probe per stack (--no-batched, or --batch-replicas 1)"

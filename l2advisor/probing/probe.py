@@ -163,13 +163,11 @@ def run_probes(task: Task, runs: Sequence[ProbeRun], base: TrainConfig, settings
     before the first, costs more than its probes' steps one after another (stack_speed.py), runs
     one probe at a time, and `notice` gets one sentence saying why.
     """
-    from l2advisor.modelfile.tensors import as_tensors
     from l2advisor.training.batched import CannotBatch, StackDearer
 
     results: list[TrainResult] = []
     notice = once(notice) if notice is not None else None  # every stack of a vmap model would say it
-    mix = as_tensors(task.train) is not None
-    queue = group_runs(runs, replicas, mix_seeds=mix)
+    queue = stacks_of(task, runs, replicas)
     while queue and not interrupted():
         group = queue.pop(0)
         if len(group) > 1:
@@ -197,6 +195,14 @@ def run_probes(task: Task, runs: Sequence[ProbeRun], base: TrainConfig, settings
                 progress.finish(run, result)
             results.append(result)
     return results
+
+
+def stacks_of(task: Task, runs: Sequence[ProbeRun], replicas: int) -> list[list[ProbeRun]]:
+    """The stacks `run_probes` trains `runs` in: every seed in one stack when the training set is
+    tensors (each seed draws its batches from them), else one stack per seed."""
+    from l2advisor.modelfile.tensors import as_tensors
+
+    return group_runs(runs, replicas, mix_seeds=as_tensors(task.train) is not None)
 
 
 def group_runs(runs: Sequence[ProbeRun], size: int, mix_seeds: bool = False) -> list[list[ProbeRun]]:

@@ -96,7 +96,9 @@ def probe(
                                                "the model (every seed in one stack when the data are tensors, else "
                                                "one stack per seed): the same computation, float rounding aside "
                                                "(it grows over long runs) and dropout's masks, which each replica "
-                                               "draws on its own; --no-batched: one probe after another.")] = True,
+                                               "draws on its own. A stacked step is timed against one model's "
+                                               "first, and where the stack would be slower the probes train one "
+                                               "by one; --no-batched: one probe after another, untimed.")] = True,
     batch_replicas: Annotated[int | None, typer.Option(help=f"Most replicas trained together when --batched "
                                                             f"[default: {BATCH_REPLICAS}].", show_default=False)] = None,
     jobs: Annotated[int | None, typer.Option(help="Probe jobs running at once, in worker processes (torch threads are "

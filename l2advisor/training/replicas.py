@@ -32,6 +32,8 @@ checks compare numbers with every dropout rate at 0.
 from __future__ import annotations
 
 import copy
+import re
+import weakref
 from collections.abc import Callable
 
 import torch
@@ -241,9 +243,19 @@ def stack_replicas(models: list[nn.Module], sample: Tensor, per_replica: bool = 
         except CannotBatch as err:
             reason = str(err)
         except Exception as err:  # vmap refuses an op, or the layer arithmetic does not fit
-            reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".rstrip(": ")
+            reason = _refusal(err)
         passed_over.append(f"{kind.kind}: {reason}")
     raise CannotBatch(reason or "no batched form of it was found")
+
+
+def _refusal(err: Exception) -> str:
+    """Why a form failed, in one phrase: torch's vmap refusing an op in our words (its own text
+    speaks of generating a fallback), anything else as its type and first line."""
+    first = str(err).splitlines()[0] if str(err) else ""
+    refused = re.match(r"Batching rule not implemented for (aten::\w+(?:\.\w+)?)", first)
+    if refused:
+        return f"torch's vmap has no batching rule for {refused.group(1)}"
+    return f"{type(err).__name__}: {first}".rstrip(": ")
 
 
 _MODULE_INTERNALS = {"_parameters", "_buffers", "_modules", "training"}
@@ -252,13 +264,26 @@ _MODULE_INTERNALS = {"_parameters", "_buffers", "_modules", "training"}
 def same_python_state(a: nn.Module, b: nn.Module) -> bool:
     """The two models' modules hold equal attributes besides parameters and buffers (numbers,
     strings, tensors kept as plain attributes, ...); anything that cannot be compared counts as
-    different."""
+    different. A list of the module's own parameters (nn.LSTM's `_flat_weights`, and weak
+    references to them) is compared by their names: it is the parameters again, not state."""
     for ma, mb in zip(a.modules(), b.modules(), strict=True):
-        da = {k: v for k, v in vars(ma).items() if k not in _MODULE_INTERNALS}
-        db = {k: v for k, v in vars(mb).items() if k not in _MODULE_INTERNALS}
+        da = {k: _own_names(ma, v) or v for k, v in vars(ma).items() if k not in _MODULE_INTERNALS}
+        db = {k: _own_names(mb, v) or v for k, v in vars(mb).items() if k not in _MODULE_INTERNALS}
         if da.keys() != db.keys() or not all(_equal(da[k], db[k]) for k in da):
             return False
     return True
+
+
+def _own_names(module: nn.Module, value: object) -> tuple[str | None, ...] | None:
+    """For a list or tuple of `module`'s own parameters and buffers, or weak references to them
+    (None allowed), their names; None for any other value."""
+    if not isinstance(value, (list, tuple)) or not value:
+        return None
+    value = [item() if isinstance(item, weakref.ref) else item for item in value]
+    own = {id(t): name for name, t in (*module._parameters.items(), *module._buffers.items()) if t is not None}
+    if not all(item is None or (isinstance(item, Tensor) and id(item) in own) for item in value):
+        return None
+    return tuple(None if item is None else own[id(item)] for item in value)
 
 
 def same_values(x: Tensor, y: Tensor) -> bool:

@@ -194,7 +194,8 @@ class _Run:
             "step": step, "tau": self.tau, "lam": group["weight_decay"], "lr": group["lr"],
             "train_loss": train_loss, "train_acc": train_acc,
             "val_loss": val_loss, "val_metric": val_metric,
-            "weight_norm_sq": _norm_sq(list(model.parameters())),  # no_grad: no detach needed
+            # the trained weights' (a frozen backbone's are neither trained nor decayed), as stacked probes count
+            "weight_norm_sq": _norm_sq([p for p in model.parameters() if p.requires_grad]),  # no_grad: no detach
             "seconds": time.perf_counter() - self.start,
         }
         self.records.append(record)

@@ -153,3 +153,20 @@ def test_a_failure_of_the_timing_itself_is_an_internal_error(tmp_path: Path, mon
     config = TrainConfig(lr=0.1, batch_size=32, max_steps=1, eval_every=1, seed=0)
     with pytest.raises(ZeroDivisionError, match="a bug in the timing"):
         run_probes(task, plan_probes(SETTINGS), config, SETTINGS, lambda record: None, replicas=8)
+
+
+def test_the_weight_norm_counts_the_trained_weights_alone_one_by_one_as_stacked(tmp_path: Path) -> None:
+    # a frozen first layer: neither trained nor decayed, so not in the norm that tracks the decay
+    body = TINY_MODEL.replace("return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))",
+                              "m = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))\n"
+                              "    m[0].requires_grad_(False)\n    return m")
+    task = task_of(tmp_path, body)
+    config = TrainConfig(lr=0.1, batch_size=32, max_steps=6, eval_every=3, seed=0)
+    alone = train(task, config, 0.05)
+    model = build_seeded_model(task, 0, torch.device("cpu"))
+    trained_only = sum(float((p ** 2).sum()) for p in model[2].parameters())
+    assert alone.records[0]["weight_norm_sq"] == pytest.approx(trained_only, rel=1e-6)
+    assert trained_only < 0.5 * sum(float((p ** 2).sum()) for p in model.parameters())  # the frozen layer's is larger
+    stacked = train_batched(task, config, [Replica(0.05, 6, 3), Replica(0.01, 6, 3)])[0]
+    assert [r["weight_norm_sq"] for r in stacked.records] == \
+        pytest.approx([r["weight_norm_sq"] for r in alone.records], rel=1e-5)

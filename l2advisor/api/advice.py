@@ -24,6 +24,7 @@ from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, a
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
 from l2advisor.science.curves import Curve
 from l2advisor.science.fit import MIN_LAMS, Fit, fit_relations, fit_to_dict
+from l2advisor.science.verdict import FAILS
 
 FIT_FILE, ADVICE_FILE = "fit.json", "advice.json"  # as `l2advisor recommend` writes them
 DEFAULT_TOLERANCE = 0.005
@@ -95,11 +96,11 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
     steps = _effective_steps(lr_schedule, warmup, run_steps)
     _check_lr(lr)
     fit, warnings = _fit(results, curves, run_dir)
-    if (far := sized_for_warning(results, run_steps)) is not None:
-        warnings.append(far)
     if write and run_dir is not None:
         write_json(run_dir / FIT_FILE, fit_to_dict(fit))
     advice, cfg = advise(fit, steps, lr, results.momentum), autol2_config(fit, steps, lr, momentum=results.momentum)
+    if (far := sized_for_warning(results, run_steps, measured=advice.verdict == FAILS)) is not None:
+        warnings.append(far)
     cfg = dataclasses.replace(cfg, budget_steps=run_steps)  # as `recommend --autol2`: AutoL2 runs the real run
     if write and run_dir is not None:
         scheduled = steps != run_steps or lr_schedule != "constant"  # for `report`: the run, not its T_eff

@@ -51,6 +51,7 @@ from l2advisor.science.fit import (
 )
 from l2advisor.science.fit_memo import fit_once, remembered
 from l2advisor.science.schedules import SCHEDULES, schedule_budget
+from l2advisor.science.verdict import FAILS
 
 FIT_FILE, ADVICE_FILE = "fit.json", "advice.json"
 DEFAULT_TOLERANCE = 0.005
@@ -199,7 +200,7 @@ def make_recommendation(run_dir: Path, budget: float | None, unit: str, lr: floa
     sv = schedule_view(lr_schedule, warmup, steps, advice, advise(fit, steps, lr, results.momentum).weight_decay) if scheduled else None
     settings = results.header.get("settings", {})
     sized_for = (settings.get("probe") or {}).get("budget_steps")
-    if (far := sized_for_warning(results, steps)) is not None:
+    if (far := sized_for_warning(results, steps, measured=advice.verdict == FAILS)) is not None:
         err.print(f"[yellow]{escape(far)}[/]", highlight=False)
     gaps = {"missing_probes": [g.to_dict() for g in missing], "failed_probes": [g.to_dict() for g in failed]}
     schedule = sv or {"lr_schedule": "constant", "warmup": 0, "lr_integral": 1.0}

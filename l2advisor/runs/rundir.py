@@ -104,15 +104,22 @@ def divergence_hint(diverged_lams: Sequence[float], lams: Sequence[float]) -> st
     return "probe smaller lams or a smaller lr"
 
 
-def sized_for_warning(results: Results, steps: int) -> str | None:
+def sized_for_warning(results: Results, steps: int, measured: bool = False) -> str | None:
     """When the advice is for a budget far (beyond 2x either way) from the one the probes were
-    sized for: one sentence saying how far it extrapolates; None otherwise."""
+    sized for: one sentence saying what that does to it (`measured`: the advice is a probed lam
+    compared over the probes' own lengths, verdict "does not hold", not the formula's
+    extrapolation); None otherwise."""
     sized_for = ((results.header.get("settings") or {}).get("probe") or {}).get("budget_steps")
     if not sized_for or 0.5 <= steps / sized_for <= 2.0:
         return None
+    if measured:
+        effect = (f"the advice is a probed lam compared over the probes' lengths, which a run that "
+                  f"{'long' if steps > sized_for else 'short'} may not favour")
+    else:
+        effect = (f"the advice extrapolates {'further below' if steps > sized_for else 'less far below'} "
+                  "the probed lams than planned")
     return (f"The probes were sized for a budget of {sized_for} steps; this budget is {steps / sized_for:.3g}x "
-            f"that, so the advice extrapolates {'further below' if steps > sized_for else 'less far below'} "
-            f"the probed lams than planned (`probe --budget {steps}` sizes them for it: in this directory when "
+            f"that, so {effect} (`probe --budget {steps}` sizes them for it: in this directory when "
             f"its plan keeps their window in tau, reusing the probes the two plans share; else with --out).")
 
 

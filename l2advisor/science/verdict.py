@@ -17,7 +17,7 @@ length is proportional to 1/(lr*lam).
     the time, the windows were too short to see the top)
   * b below B_MIN, its CI reaching below B_MIN, or steps lining the
     crossings up clearly better than tau (steps_over_tau < 0.5)   -> does not hold
-    (and when, in addition, every lam's peak is within noise: "lam has no effect")
+    (and when, in addition, every lam's peak is within noise: "no effect of lam on the peaks")
     unless, at equal steps, the smallest probed lam is the best and a larger one is clearly
     worse (`above_plateau`: every probe may sit above the plateau, where the learning rate,
     not lam, sets the time to the top; "clearly": 1.5 thresholds, or 1.0 when b is clearly
@@ -129,7 +129,7 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
             v = CANNOT
             why.append(ABOVE_PLATEAU)
         elif no_effect:
-            why.append(f"lam has no effect: every lam's peak is within "
+            why.append(f"no effect of lam on the peaks beyond their noise: every lam's peak is within "
                        f"{f['plateau_threshold']:.4f} of the best")
     elif not B_APPROX[0] <= b <= B_APPROX[1]:
         v = FAILS

@@ -36,11 +36,14 @@ def run_id(cv: Curve) -> str:
 
 
 def write_run(run_dir: Path, curves: list[Curve], train_size: int | None = 1000,
-              batch_size: int = 64, plan: list[str] | None = None) -> Path:
+              batch_size: int = 64, plan: list[str] | None = None, sized_for: int | None = None) -> Path:
     """A probes.jsonl as `l2advisor probe` writes it, from synthetic curves (store's writer);
-    `plan`: the run ids the header says were planned (none: an older header without a plan)."""
+    `plan`: the run ids the header says were planned (none: an older header without a plan);
+    `sized_for`: the budget (steps) the probes were sized for."""
     settings = {"model_file": "mymodel.py", "lr": LR, "batch_size": batch_size, "momentum": 0.0,
                 "metric": "accuracy", "probe": {"tolerance": 0.005}}
+    if sized_for is not None:
+        settings["probe"]["budget_steps"] = sized_for
     if train_size is not None:
         settings["train_size"] = train_size
     header = make_header("probe", settings, "cpu") | ({"plan": plan} if plan is not None else {})
@@ -127,6 +130,20 @@ def test_caveats_are_the_panels_in_json_and_the_api(tmp_path: Path, family: str)
     said = [api_words(c, ("recommend", "probe")) for c in d["caveats"]]
     assert list(l2advisor.recommend(run_dir, budget=20000, write=False).caveats) == said
     assert json.loads((run_dir / "advice.json").read_text())["caveats"] == d["caveats"]
+
+
+def test_a_far_budget_is_said_to_extrapolate_only_where_the_advice_does(tmp_path: Path) -> None:
+    import l2advisor
+
+    for name, curves, verdict, said in (("measured", S.no_effect_family(), "does not hold", "a probed lam compared"),
+                                        ("formula", S.family(), "holds", "extrapolates further below")):
+        run_dir = write_run(tmp_path / name, curves, sized_for=2000)
+        result = recommend(run_dir, "--budget", "20000", "--json")
+        assert json.loads(result.stdout)["verdict"] == verdict
+        assert said in flat(result.stderr) and "10x that" in flat(result.stderr)
+        assert ("extrapolates" in flat(result.stderr)) is (name == "formula")
+        warnings = l2advisor.recommend(run_dir, budget=20000, write=False).warnings
+        assert any(said in flat(w) for w in warnings), warnings
 
 
 def test_advice_and_fit_files_round_trip(run: Path) -> None:

@@ -37,7 +37,7 @@ def stacked_price(task: Any, base: Any, runs: list[Any], replicas: int, step_s: 
     """The planned probes' price as stacks, or why they would not stack (then they run one by one);
     `step_s`: one model's plain step (seconds); `evaluations`: the probes' (probe_plan.plan_rows)."""
     from l2advisor.probing.probe import stacks_of
-    from l2advisor.training.batched import CannotBatch
+    from l2advisor.training.batched import CannotBatch, StackDearer
 
     groups = stacks_of(task, runs, replicas)
     largest = max(groups, key=len)
@@ -45,6 +45,8 @@ def stacked_price(task: Any, base: Any, runs: list[Any], replicas: int, step_s: 
         return "one probe per stack (--no-batched, or --batch-replicas 1)"
     try:
         step_k, eval_k, form = _timed_stack(task, base, largest, step_s)
+    except StackDearer as why:  # timed as the probes time it, before any step: they would train one by one
+        return str(why)
     except CannotBatch as why:
         return f"the model cannot be stacked ({why})"
     k = len(largest)
@@ -74,7 +76,7 @@ def _timed_stack(task: Any, base: Any, group: list[Any], step_s: float) -> tuple
     forms: list[str] = []
     replicas = [Replica(run.lam, steps + 1, steps, seed=run.seed) for run in group]
     results = train_batched(task, dataclasses.replace(base, seed=group[0].seed), replicas,
-                            on_stack=lambda stacked: forms.append(stacked.kind))
+                            on_stack=lambda stacked: forms.append(stacked.kind), speed_check=True)
     if results[0].status != "finished":
         raise RunFailed(f"The model's timed stack ended {results[0].status} at step {results[0].steps}"
                         + (f": {results[0].message}" if results[0].message else "."))

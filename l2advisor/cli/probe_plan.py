@@ -59,7 +59,8 @@ def estimates(rows: list[dict[str, Any]], step_s: float, eval_s: float, budget_s
     from l2advisor.training.eval_schedule import count_evals
 
     steps, evals = sum(r["steps"] for r in rows), sum(r["evaluations"] for r in rows)
-    found: dict[str, Any] = {"probe_steps": steps, "probe_evaluations": evals, "step_seconds": step_s,
+    found: dict[str, Any] = {"probe_steps": steps, "probe_evaluations": evals, "seeds": len({r["seed"] for r in rows}),
+                             "step_seconds": step_s,
                              "evaluation_seconds": eval_s, "probes_one_by_one_seconds": steps * step_s + evals * eval_s,
                              "budget_steps": budget_steps, "budget_run_seconds": None}
     if budget_steps is not None:
@@ -105,7 +106,7 @@ def _estimate_words(found: dict[str, Any], probes: int) -> str:
     line = (f"{probes} probes, {found['probe_steps']:,} steps and {found['probe_evaluations']:,} evaluations: one by one "
             f"about {_clock(found['probes_one_by_one_seconds'])} on this machine (a step {_short(found['step_seconds'])}, "
             f"a validation pass {_short(found['evaluation_seconds'])}); {_stacked_words(found)}. "
-            "When two seeds cannot decide the verdict, probe adds one more seed at every lam.")
+            f"When two seeds cannot decide the verdict, probe adds one more seed at every lam: {_follow_up(found)}.")
     if found["budget_run_seconds"] is not None:
         run = max(found["budget_run_seconds"], 1e-9)
         ratio = f"{found['probes_one_by_one_seconds'] / run:.2g} of it one by one"
@@ -118,16 +119,30 @@ def _estimate_words(found: dict[str, Any], probes: int) -> str:
     return line
 
 
-def _stacked_words(found: dict[str, Any]) -> str:
+def _follow_up(found: dict[str, Any]) -> str:
+    """What one more seed would add: a seed's share of the probes, as they would train."""
+    seeds = max(found["seeds"], 1)
+    seconds = found["stacked"]["probes_seconds"] if _stack_pays(found) else found["probes_one_by_one_seconds"]
+    return f"{found['probe_steps'] // seeds:,} more steps, about {_clock(seconds / seeds)}"
+
+
+def _stack_pays(found: dict[str, Any]) -> bool:
+    """Whether the probes would train stacked: a stack whose step is not dearer than the probes'
+    margin allows (training/stack_speed.py) over one model's steps."""
     from l2advisor.training.stack_speed import DEARER
 
+    stacked = found["stacked"]
+    return "not_stacked" not in stacked and stacked["step_seconds"] <= DEARER * stacked["k"] * found["step_seconds"]
+
+
+def _stacked_words(found: dict[str, Any]) -> str:
     stacked = found["stacked"]
     if "not_stacked" in stacked:
         return f"they train one by one: {stacked['not_stacked']}"
     words = (f"stacked ({stacked['form']}, up to {stacked['k']} at once: a step of {stacked['k']} "
              f"{_short(stacked['step_seconds'])}, a pass of them {_short(stacked['evaluation_seconds'])}), "
              f"about {_clock(stacked['probes_seconds'])}")
-    if stacked["step_seconds"] > DEARER * stacked["k"] * found["step_seconds"]:  # a large model's stack on a CPU
+    if not _stack_pays(found):  # a large model's stack on a CPU
         words += (", more than one by one: the probes time a stacked step before the first and then train one "
                   "after another (--no-batched skips the timing)")
     elif stacked["probes_seconds"] > found["probes_one_by_one_seconds"]:

@@ -50,9 +50,10 @@ def test_without_a_budget_the_plan_prices_the_probes_only(tiny_model: Path, tmp_
 
 
 def test_estimates_add_steps_and_evaluations() -> None:
-    rows = [{"steps": 400, "evaluations": 19}, {"steps": 1600, "evaluations": 25}]
-    found = estimates(rows, step_s=0.002, eval_s=0.05, budget_steps=6400)
-    assert found["probe_steps"] == 2000 and found["probe_evaluations"] == 44
+    rows = [{"steps": 400, "evaluations": 19, "seed": 0}, {"steps": 1600, "evaluations": 25, "seed": 0},
+            {"steps": 400, "evaluations": 19, "seed": 1}, {"steps": 1600, "evaluations": 25, "seed": 1}]
+    found = estimates(rows[:2], step_s=0.002, eval_s=0.05, budget_steps=6400)
+    assert found["probe_steps"] == 2000 and found["probe_evaluations"] == 44 and found["seeds"] == 1
     assert found["probes_one_by_one_seconds"] == pytest.approx(2000 * 0.002 + 44 * 0.05)
     evals = count_evals(6400, 6400 // EVALS_PER_RUN)  # 101: step 0 and every 64 steps
     assert evals == 101 and found["budget_run_seconds"] == pytest.approx(6400 * 0.002 + evals * 0.05)
@@ -73,6 +74,17 @@ class Slow(nn.Module):
 
 def build_model():
     return Slow()''')
+
+
+def test_a_stack_dearer_than_one_by_one_is_priced_one_by_one_without_training_it(tmp_path: Path) -> None:
+    from tests.training.test_stack_speed import GATED
+
+    model = write_model(tmp_path, GATED.replace("{slow_when_stacked}", "True"))  # each stacked forward sleeps 0.02 s
+    planned = runner.invoke(app, ["probe", str(model), "--out", str(tmp_path / "run"), "--budget", "2000",
+                                  "--device", "cpu", "--plan", "--json"])
+    assert planned.exit_code == 0, planned.output
+    found = json.loads(planned.stdout)
+    assert found["stacked"]["not_stacked"].startswith("on this machine a stacked step of 6 replicas took")
 
 
 @pytest.mark.parametrize(("train_sleep", "eval_sleep"), [(0.02, 0.0), (0.0, 0.05)])
@@ -155,9 +167,10 @@ def test_the_timed_stack_tells_a_stacked_step_from_a_stacked_pass(tmp_path: Path
 
 
 def test_a_stack_dearer_than_one_by_one_says_the_probes_will_not_stack_it() -> None:
-    from l2advisor.cli.probe_plan import _estimate_words
+    from l2advisor.cli.probe_plan import _clock, _estimate_words
 
-    found = estimates([{"steps": 400, "evaluations": 19}], step_s=0.3, eval_s=1.0, budget_steps=None)
+    found = estimates([{"steps": 400, "evaluations": 19, "seed": 0}, {"steps": 400, "evaluations": 19, "seed": 1}],
+                      step_s=0.3, eval_s=1.0, budget_steps=None)
     one_by_one = found["probes_one_by_one_seconds"]
     # a step of 6 against 6 steps of 0.3 s: over the probes' margin (1.25x), within it, well under
     for step, stacked_seconds, said in ((3.71, one_by_one * 2, "time a stacked step before the first and then "
@@ -168,4 +181,7 @@ def test_a_stack_dearer_than_one_by_one_says_the_probes_will_not_stack_it() -> N
                             "probes_seconds": stacked_seconds}
         words = _estimate_words(found, 6)
         assert said in words if said else "more than one by one" not in words, words
+        # one more seed: half of these two seeds' probes, priced as they would train: one by one where the stack is dearer
+        trained = one_by_one if said and "time a stacked step" in said else stacked_seconds
+        assert f"one more seed at every lam: 400 more steps, about {_clock(trained / 2)}." in words, words
         assert f"a step of 6 {step:.3g} s, a pass of them 4 ms" in words and "a step 300 ms" in words

@@ -151,10 +151,24 @@ def summary_table(rows: list[dict[str, Any]], metric: str, console: Console = ou
                Column("t*"), Column("tau*"), Column(f"peak\n{metric[:10]}"), Column("train\nacc", drop=1),
                Column("steps"), Column("ended\nat s", drop=3), Column("status", justify="left")]
     cells = [[f"{row['lam']:.4g}", *([f"{row['lr']:.4g}"] if several else []), f"{row['shrink']:.3g}",
-              str(row["seed"]), _num(row["t_star"], "d"), _num(row["tau_star"], ".2f"), _num(row["peak"], ".4f"),
-              _num(row["final_train_acc"], ".3f"), str(row["steps"]), _num(row["seconds"], ".1f"), row["status"]]
+              str(row["seed"]), _num(row["t_star"], "d") + _rising(row), _num(row["tau_star"], ".2f"),
+              _num(row["peak"], ".4f"), _num(row["final_train_acc"], ".3f"), str(row["steps"]),
+              _num(row["seconds"], ".1f"), row["status"]]
              for row in rows]
     return fitted_table(columns, cells, console, title="Probe summary", whole=whole)
+
+
+def say_rising(rows: list[dict[str, Any]]) -> None:
+    """What "+" after t* means, where the summary shows one: on stderr, under the table."""
+    if any(_rising(row) for row in rows):
+        err.print("t*+: had not clearly peaked when the probe ended (its top may lie later); `recommend` leaves "
+                  "it out of the t* fit.", highlight=False)
+
+
+def _rising(row: dict[str, Any]) -> str:
+    """"+" after t* for a probe that ended without clearly peaking (still rising, or a top too
+    recent to call), where its t* is a number at all."""
+    return "+" if row.get("peaked") is False and row["t_star"] is not None and math.isfinite(row["t_star"]) else ""
 
 
 def _num(value: Any, fmt: str) -> str:

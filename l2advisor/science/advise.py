@@ -288,9 +288,12 @@ def predicted_is_lower_bound(advice: Advice, fit: Fit) -> bool:
 
 def caveats(fit: Fit, advice: Advice, limit: int = 4) -> list[str]:
     """What could be wrong with the advice: the fit's reasons that neither restate a number the
-    answer shows (b, c, the plateau) nor repeat one of the advice's own reasons; at most `limit`."""
-    return [r for r in fit.reasons if not r.startswith(SHOWN_ABOVE)
-            and not any(r in said for said in advice.reasons)][:limit]
+    answer shows (b, c, the plateau), repeat one of the advice's own reasons, nor only inform
+    (alpha); those about the probes themselves (some had not clearly peaked) first, then in the
+    fit's order; at most `limit`."""
+    found = [r for r in fit.reasons if not r.startswith(SHOWN_ABOVE) and "informative only" not in r
+             and not any(r in said for said in advice.reasons)]
+    return sorted(found, key=lambda r: "had not clearly peaked" not in r)[:limit]
 
 
 def advice_to_dict(advice: Advice) -> dict:

@@ -44,9 +44,13 @@ def test_probe_command_at_80_columns(tiny_model: Path, tmp_path: Path) -> None:
     for row in rows:
         line = next(line for line in table.stdout.splitlines()
                     if line.split()[:1] == [f"{row['lam']:.4g}"] and f" {row['seed']} " in line)
-        for cell in (f"{row['shrink']:.3g}", str(int(row["t_star"])), f"{row['tau_star']:.2f}", f"{row['peak']:.4f}",
+        t_star = str(int(row["t_star"])) + ("" if row["peaked"] else "+")  # +: had not clearly peaked by its end
+        for cell in (f"{row['shrink']:.3g}", t_star, f"{row['tau_star']:.2f}", f"{row['peak']:.4f}",
                      f"{row['final_train_acc']:.3f}", str(row["steps"]), f"{row['seconds']:.1f}", row["status"]):
             assert cell in line.split(), (cell, line)
+    said = " ".join(table.stderr.split())  # what + means, under the table
+    assert ("t*+: had not clearly peaked when the probe ended" in said) is (not all(r["peaked"] for r in rows))
+    assert any(not r["peaked"] for r in rows) and any(r["peaked"] for r in rows)  # both kinds shown here
 
 
 WIDE_PROBES = [{"lam": lam, "shrink": 0.1 * lam, "seed": seed, "t_star": 12800, "tau_star": 12.34,

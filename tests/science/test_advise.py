@@ -365,3 +365,18 @@ def test_cannot_tell_clipped_to_the_edge_the_probes_saw_reaches_down_to_zero():
     assert long.interval[0] > 0 and not any("where the probes stop" in r for r in long.reasons)
     held = advise(fit_relations(S.family()), 300)  # and "holds": its measured edge stands
     assert held.weight_decay == pytest.approx(held.interval[0]) and held.interval[0] > 0
+
+
+def test_caveats_put_probes_that_had_not_peaked_first_and_leave_out_what_only_informs() -> None:
+    from l2advisor.science.advise import caveats
+
+    fit = fit_relations(S.family(), tolerance=0.005)
+    reasons = ("alpha = 0.99 (t* against lr*lam; informative only: t* is read inside windows)",
+               "lam does not clearly set the time to the top", "cannot tell: probe smaller lams",
+               "training accuracy unknown: overparameterization not checked", "another note",
+               "4 probe(s) had not clearly peaked (or peaked at step 0): left out of the t* fit")
+    fit = dataclasses.replace(fit, reasons=reasons)
+    shown = caveats(fit, advise(fit, 20000))
+    assert shown[0].startswith("4 probe(s) had not clearly peaked") and len(shown) == 4
+    assert not any("informative only" in c for c in shown)
+    assert shown[1:] == list(reasons[1:4])  # the rest in the fit's order

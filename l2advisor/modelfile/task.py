@@ -141,9 +141,10 @@ def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: s
             raise InputError(f"{where}: the loss broadcasts the model's outputs {tuple(outputs.shape)} against "
                              f"the {name} targets {tuple(targets.shape)}, so it compares every output with every "
                              "target (torch warns: 'Using a target size ... different to the input size'); make "
-                             "the shapes match in `loss`, e.g. with outputs.squeeze(-1).") from None
-        raise InputError(f"{where}: the model's outputs {tuple(outputs.shape)} do not fit the loss with "
-                         f"{name} targets {tuple(targets.shape)}: {describe_user_error(err, spec.path)}.") from None
+                             f"the shapes match in `loss`{_squeeze_hint(outputs.shape, targets.shape)}.") from None
+        raise InputError(f"{where}: on a sample of {count} {name} items, the model's outputs {tuple(outputs.shape)} "
+                         f"do not fit the loss with their targets {tuple(targets.shape)}: "
+                         f"{describe_user_error(err, spec.path)}{_batch_hint(outputs.shape, count)}.") from None
     if not (isinstance(loss, torch.Tensor) and loss.numel() == 1):
         raise InputError(f"{where}: the loss must return a scalar tensor, got {_kind(loss)}.")
     if callable(spec.metric):
@@ -151,6 +152,26 @@ def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: s
     if name == "training":
         _check_trainable(spec, model, inputs, targets)
     return n_outputs
+
+
+def _squeeze_hint(outputs: torch.Size, targets: torch.Size) -> str:
+    """Which squeeze makes the outputs' shape the targets' (a size-1 axis the targets lack), if one does."""
+    for dim, size in enumerate(outputs):
+        if size == 1 and outputs[:dim] + outputs[dim + 1:] == targets:
+            return f", e.g. with outputs.squeeze({dim})"
+    for dim, size in enumerate(targets):
+        if size == 1 and targets[:dim] + targets[dim + 1:] == outputs:
+            return f", e.g. with targets.squeeze({dim})"
+    return ""
+
+
+def _batch_hint(outputs: torch.Size, count: int) -> str:
+    """Where the outputs' first size is not the batch's: say so (a recurrent layer without
+    batch_first=True reads the batch as time)."""
+    if len(outputs) and outputs[0] != count:
+        return (f"; the outputs' first size, {outputs[0]}, should be the batch's, {count} (an nn.LSTM, nn.GRU or "
+                "nn.RNN without batch_first=True reads (time, batch, features))")
+    return ""
 
 
 BROADCAST_WARNING = "different to the input size"  # torch's mse/l1/huber loss on mismatched shapes

@@ -42,6 +42,30 @@ class _Group(TyperGroup):
             option.default = False
         return option
 
+    def invoke(self, ctx: Any) -> Any:
+        """A command's unknown option that another tool's users would type (--steps, --epochs,
+        --wd) suggests this command's own (--budget, --weight-decay) instead of click's guesses
+        by spelling, which offered `--seeds` for `--steps`."""
+        from typer._click.exceptions import NoSuchOption
+
+        try:
+            return super().invoke(ctx)
+        except NoSuchOption as error:
+            meant = OPTION_SYNONYMS.get(error.option_name.split("=")[0])
+            names = {name for param in getattr(error.ctx.command, "params", ()) if error.ctx is not None
+                     for name in getattr(param, "opts", ())}
+            if meant in names:  # alone: click sorts its guesses, which would bury it
+                error.possibilities = [meant]
+            raise
+
+
+# what users of other tools type for this CLI's options (suggested only where the command has it)
+OPTION_SYNONYMS = {"--steps": "--budget", "--max-steps": "--budget", "--iterations": "--budget", "--iters": "--budget",
+                   "--epochs": "--budget", "--wd": "--weight-decay", "--weight_decay": "--weight-decay",
+                   "--lam": "--weight-decay", "--lambda": "--weight-decay", "--l2": "--weight-decay",
+                   "--learning-rate": "--lr", "--learning_rate": "--lr",
+                   "--batch_size": "--batch-size", "--bs": "--batch-size", "--seed": "--seeds"}
+
 
 app = typer.Typer(
     cls=_Group,

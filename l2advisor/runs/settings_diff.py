@@ -61,7 +61,10 @@ def _differences(diff: list[str], compatible: Callable[..., bool], old: dict[str
     fine = [d for d in diff if d.split(":", 1)[0] in may and accepted([d])]
     if not fine or len(fine) == len(diff) or not accepted(fine):
         return "; ".join(diff)
-    return "; ".join(d for d in diff if d not in fine) + f"; alone, {'; '.join(fine)} would be fine"
+    refused = "; ".join(d for d in diff if d not in fine)
+    if len(fine) == 1:
+        return refused + f"; the other difference, {fine[0]}, would be accepted on its own"
+    return refused + f"; the other differences, {'; '.join(fine)}, would be accepted on their own"
 
 
 def _set_dotted(settings: dict[str, Any], key: str, value: Any) -> None:

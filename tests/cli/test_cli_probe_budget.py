@@ -174,12 +174,12 @@ def test_a_refusal_names_what_blocks_apart_from_the_budget_that_alone_would_be_f
     result = runner.invoke(app, args)
     said = " ".join(result.stderr.split())
     assert result.exit_code == 2 and "holds results made with other settings (probe.seeds: [0] -> [1]" in said
-    assert "alone, probe.budget_steps: 5000 -> 8000" in said and "would be fine" in said
+    assert "the other differences, probe.budget_steps: 5000 -> 8000;" in said and "would be accepted on their own" in said
     hand = runner.invoke(app, ["probe", str(tiny_model), "--out", str(tmp_path / "hand"), "--lambdas",
                                "0.1,0.05,0.025", "--horizon", "2", "--seeds", "0", "--device", "cpu"])
     assert hand.exit_code == 0, hand.output
     sized = runner.invoke(app, budget_args(tiny_model, tmp_path / "hand", "5000"))  # a hand-made ladder is never re-sized
-    assert sized.exit_code == 2 and "would be fine" not in " ".join(sized.stderr.split())
+    assert sized.exit_code == 2 and "would be accepted" not in " ".join(sized.stderr.split())
 
 
 @pytest.mark.parametrize("extra,says", [(["--factor", "3"], "drop --factor (or drop --budget"),  # only what was given

@@ -46,17 +46,24 @@ class _Group(TyperGroup):
         """A command's unknown option that another tool's users would type (--steps, --epochs,
         --wd) suggests this command's own (--budget, --weight-decay) instead of click's guesses
         by spelling, which offered `--seeds` for `--steps`."""
-        from typer._click.exceptions import NoSuchOption
-
         try:
             return super().invoke(ctx)
-        except NoSuchOption as error:
+        except _no_such_option() as error:
             meant = OPTION_SYNONYMS.get(error.option_name.split("=")[0])
             names = {name for param in getattr(error.ctx.command, "params", ()) if error.ctx is not None
                      for name in getattr(param, "opts", ())}
             if meant in names:  # alone: click sorts its guesses, which would bury it
                 error.possibilities = [meant]
             raise
+
+
+def _no_such_option() -> type[Exception]:
+    """click's NoSuchOption as typer raises it: a recent typer carries its own copy of click."""
+    try:
+        from typer._click.exceptions import NoSuchOption
+    except ImportError:  # an older typer, on the click package
+        from click.exceptions import NoSuchOption
+    return NoSuchOption
 
 
 # what users of other tools type for this CLI's options (suggested only where the command has it)

@@ -24,7 +24,9 @@ def test_a_synonym_suggests_the_commands_own_option_first(tiny_model: Path, args
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     said = " ".join(result.output.split())
-    assert f"No such option: {args[-2]} (Possible options: {first})" in said, said
+    # click's words for one guess differ between versions (typer's own copy of it, or the click package)
+    assert f"No such option: {args[-2]} (Possible options: {first})" in said or \
+        f"No such option: {args[-2]} Did you mean {first}?" in said, said
 
 
 @pytest.mark.bad_input

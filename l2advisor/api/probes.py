@@ -56,14 +56,14 @@ def probe(
     train_data: Any,
     val_data: Any,
     *,
-    lr: float = 0.1,
+    lr: float | None = None,
     budget: int | None = None,
     out: str | Path | None = None,
     seeds: Sequence[int] = (0, 1),
     progress: ProgressArg = True,
     batch_size: int = 64,
-    momentum: float = 0.0,
-    optimizer: str = "sgd",
+    momentum: float | None = None,
+    optimizer: str | None = None,
     loss: Callable[[Any, Any], Any] | None = None,
     metric: str | Callable[[Any, Any], float] = "accuracy",
     lambdas: Sequence[float] | None = None,
@@ -90,6 +90,8 @@ def probe(
     planned, so `lambdas` must not be given, and every probe runs its whole window: `early_stop=True`
     is refused; without a budget, None stops early), and is remembered for `recommend`. `progress`: True draws a bar (stderr / notebook), a callable receives
     `ProgressEvent`s, False or None is silent. Mistakes raise `l2advisor.errors.InputError`.
+    `lr`, `momentum` and `optimizer` left None are, where `build_model` is a LightningModule class,
+    its own (`configure_optimizers()`, read as a model file's), else 0.1, 0 and "sgd".
     """
     from l2advisor.modelfile.task import build_task
     from l2advisor.probing.budget import sizing_note
@@ -107,6 +109,7 @@ def probe(
     from l2advisor.runs.store import open_results, read_results
     from l2advisor.training.train import resolve_device
 
+    lr, momentum, optimizer = _optimizer_defaults(build_model, lr, momentum, optimizer)
     spec = _spec(build_model, _dataset(train_data), _dataset(val_data), name, lr=lr, batch_size=batch_size,
                  momentum=momentum, optimizer=optimizer, loss=loss, metric=metric)
     if isinstance(batch_replicas, bool) or not isinstance(batch_replicas, numbers.Integral) or batch_replicas < 1:
@@ -228,6 +231,44 @@ def check_path(keyword: str, value: Any) -> None:
     """`out=`: a directory given as a string or a path (None: the default one)."""
     if value is not None and not isinstance(value, (str, os.PathLike)):
         raise _input_error(f"{keyword} must be a directory path (a string or pathlib.Path), got {value!r}.")
+
+
+def _optimizer_defaults(build_model: Callable[[], Any], lr: float | None, momentum: float | None,
+                        optimizer: str | None) -> tuple[Any, Any, Any]:
+    """lr, momentum and optimizer: those left None, where `build_model` is a LightningModule class,
+    from its `configure_optimizers()` (read as a model file's: modelfile/lightning.py), else the
+    defaults 0.1, 0 and "sgd". Such a module's own optimizer was silently replaced by plain SGD at
+    lr 0.1, and the advice was for another run."""
+    from l2advisor.modelfile.lightning import _optimizer_settings
+
+    if lr is not None and momentum is not None and optimizer is not None:
+        return lr, momentum, optimizer
+    import torch
+
+    own: dict[str, Any] = {}
+    lightning = isinstance(build_model, type) and all(hasattr(build_model, name) for name in LIGHTNING_METHODS)
+    if lightning:  # a LightningModule class (another factory is not built here: one build less on resume)
+        try:
+            with torch.random.fork_rng():  # the caller's generator as it was
+                sample = build_model()
+        except Exception:  # the user's: building the task meets it again and says it in one sentence
+            sample = None
+        if sample is not None:
+            own = _optimizer_settings(sample, Path(_source_file(type(sample))))
+    return (lr if lr is not None else own.get("lr", 0.1),
+            momentum if momentum is not None else own.get("momentum", 0.0),
+            optimizer if optimizer is not None else own.get("optimizer", "sgd"))
+
+
+LIGHTNING_METHODS = ("configure_optimizers", "training_step")
+
+
+def _source_file(kind: type) -> str:
+    """The file defining `kind`, for messages ("<notebook>" where it has none)."""
+    try:
+        return inspect.getsourcefile(kind) or "<notebook>"
+    except TypeError:
+        return "<notebook>"
 
 
 def _spec(build_model: Callable[[], Any], train: Any, val: Any, name: str | None, **settings: Any) -> Any:

@@ -31,7 +31,16 @@ def measurement(name: str, value: object) -> float | None:
         return None
     if isinstance(value, (str, bytes)):  # float("1.0") would pass: a mix-up to say, not to parse
         raise AutoL2ArgumentError(f"AutoL2.step: {name} must be a number, got {value!r}.")
-    number = float(value)  # type: ignore[arg-type]
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, RuntimeError):  # a tensor of several values, a list, an object
+        size = getattr(value, "numel", lambda: None)()
+        got = f"a tensor of {size} values" if size is not None else type(value).__name__
+        raise AutoL2ArgumentError(f"AutoL2.step: {name} must be a number or a one-element tensor (the "
+                                  f"step's mean), got {got}.") from None
+    if name == "accuracy" and not math.isnan(number) and not 0.0 <= number <= 1.0:
+        raise AutoL2ArgumentError(f"AutoL2.step: accuracy must be a fraction between 0 and 1, got {number:g}"
+                                  + (" (a percentage? divide it by 100)." if 1.0 < number <= 100.0 else "."))
     return None if math.isnan(number) else number
 
 

@@ -26,6 +26,13 @@ REFUSALS: list[tuple[str, Callable[[], object]]] = [
     (r"^param_groups \[3\] must be distinct", lambda: l2advisor.AutoL2(_opt(), 0.1, param_groups=[3])),
     (r"^AutoL2\.step: loss must be a number", lambda: l2advisor.AutoL2(_opt(), 0.1).step("1.0")),
     (r"^AutoL2\.step: lr must be a finite", lambda: l2advisor.AutoL2(_opt(), 0.1).step(1.0, lr=-1.0)),
+    # a batch's per-example losses, not their mean: torch's own ValueError said nothing of AutoL2
+    (r"^AutoL2\.step: loss must be a number or a one-element tensor \(the step's mean\), got a tensor of 3 "
+     r"values\.$", lambda: l2advisor.AutoL2(_opt(), 0.1).step(torch.ones(3))),
+    (r"^AutoL2\.step: accuracy must be a fraction between 0 and 1, got 85 \(a percentage\? divide it by 100\)\.$",
+     lambda: l2advisor.AutoL2(_opt(), 0.1).step(0.5, 85.0)),
+    (r"^AutoL2\.step: accuracy must be a fraction between 0 and 1, got -0\.1\.$",
+     lambda: l2advisor.AutoL2(_opt(), 0.1).step(0.5, -0.1)),
     (r"^not an AutoL2 state_dict", lambda: l2advisor.AutoL2(_opt(), 0.1).load_state_dict({"foo": 1})),
     (r"^split_decay_groups expected parameters", lambda: l2advisor.AutoL2.split_decay_groups([1.0])),
 ]

@@ -109,9 +109,11 @@ def probe(
     from l2advisor.runs.store import open_results, read_results
     from l2advisor.training.train import resolve_device
 
-    lr, momentum, optimizer = _optimizer_defaults(build_model, lr, momentum, optimizer)
-    spec = _spec(build_model, _dataset(train_data), _dataset(val_data), name, lr=lr, batch_size=batch_size,
-                 momentum=momentum, optimizer=optimizer, loss=loss, metric=metric)
+    given = {"lr": lr, "momentum": momentum, "optimizer": optimizer}  # None: a LightningModule's own, else defaults
+    spec = _spec(build_model, _dataset(train_data), _dataset(val_data), name, lr=0.1 if lr is None else lr,
+                 batch_size=batch_size, momentum=0.0 if momentum is None else momentum,
+                 optimizer="sgd" if optimizer is None else optimizer, loss=loss,
+                 metric=metric)
     if isinstance(batch_replicas, bool) or not isinstance(batch_replicas, numbers.Integral) or batch_replicas < 1:
         raise _input_error(f"batch_replicas must be a whole number >= 1, got {batch_replicas!r}.")
     check_progress(progress)
@@ -125,7 +127,7 @@ def probe(
         raise _input_error(f"name must be a string (the run directory's name under runs/), got {name!r}.")
     _check_ladder(budget_steps, lambdas, probe_budget, horizon, early_stop)
     torch_device = resolve_device(device)
-    task = build_task(spec)
+    spec, task = _module_optimizer(spec, build_task(spec, read_module_optimizer=True), given)
     spec = _fingerprinted(spec, task)
     settings, plan = probe_settings(  # the plan `l2advisor probe` makes: sized to the budget when given
         spec.lr, spec.momentum, seeds=_seeds(seeds), budget_steps=budget_steps,
@@ -233,42 +235,21 @@ def check_path(keyword: str, value: Any) -> None:
         raise _input_error(f"{keyword} must be a directory path (a string or pathlib.Path), got {value!r}.")
 
 
-def _optimizer_defaults(build_model: Callable[[], Any], lr: float | None, momentum: float | None,
-                        optimizer: str | None) -> tuple[Any, Any, Any]:
-    """lr, momentum and optimizer: those left None, where `build_model` is a LightningModule class,
-    from its `configure_optimizers()` (read as a model file's: modelfile/lightning.py), else the
-    defaults 0.1, 0 and "sgd". Such a module's own optimizer was silently replaced by plain SGD at
+def _module_optimizer(spec: Any, task: Any, given: dict[str, Any]) -> tuple[Any, Any]:
+    """The spec and task with lr, momentum and optimizer, those not `given` (None), from the
+    `configure_optimizers()` of the LightningModule `build_model()` built (a class or a factory:
+    read as a model file's, modelfile/lightning.py) when it built one; else as they were (the
+    defaults 0.1, 0, "sgd"). Such a module's own optimizer was silently replaced by plain SGD at
     lr 0.1, and the advice was for another run."""
-    from l2advisor.modelfile.lightning import _optimizer_settings
+    import dataclasses
 
-    if lr is not None and momentum is not None and optimizer is not None:
-        return lr, momentum, optimizer
-    import torch
+    from l2advisor.modelfile.spec import validate_settings
 
-    own: dict[str, Any] = {}
-    lightning = isinstance(build_model, type) and all(hasattr(build_model, name) for name in LIGHTNING_METHODS)
-    if lightning:  # a LightningModule class (another factory is not built here: one build less on resume)
-        try:
-            with torch.random.fork_rng():  # the caller's generator as it was
-                sample = build_model()
-        except Exception:  # the user's: building the task meets it again and says it in one sentence
-            sample = None
-        if sample is not None:
-            own = _optimizer_settings(sample, Path(_source_file(type(sample))))
-    return (lr if lr is not None else own.get("lr", 0.1),
-            momentum if momentum is not None else own.get("momentum", 0.0),
-            optimizer if optimizer is not None else own.get("optimizer", "sgd"))
-
-
-LIGHTNING_METHODS = ("configure_optimizers", "training_step")
-
-
-def _source_file(kind: type) -> str:
-    """The file defining `kind`, for messages ("<notebook>" where it has none)."""
-    try:
-        return inspect.getsourcefile(kind) or "<notebook>"
-    except TypeError:
-        return "<notebook>"
+    own = {key: task.module_optimizer[key] for key in given if given[key] is None and key in task.module_optimizer}
+    if not own:
+        return spec, task
+    spec = validate_settings(dataclasses.replace(spec, **own), keywords=True)
+    return spec, dataclasses.replace(task, spec=spec)
 
 
 def _spec(build_model: Callable[[], Any], train: Any, val: Any, name: str | None, **settings: Any) -> Any:

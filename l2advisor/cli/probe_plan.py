@@ -18,6 +18,7 @@ from l2advisor.cli.app import err, out
 from l2advisor.cli.log_progress import clock
 from l2advisor.cli.plan_stacked import StackedPrice, stacked_price, step_and_pass
 from l2advisor.cli.tables import Column, fitted_table
+from l2advisor.training.stack_speed import short_seconds
 
 TIMED_STEPS = 10  # the first timed run: short on a slow model
 TIMED_SECONDS = 0.5  # then a run whose steps take about this, so a fast model's steps outweigh the clock's noise
@@ -104,8 +105,8 @@ def show_plan(spec: Any, task: Any, settings: Any, plan: Any, device: str, as_js
 
 def _estimate_words(found: dict[str, Any], probes: int) -> str:
     line = (f"{probes} probes, {found['probe_steps']:,} steps and {found['probe_evaluations']:,} evaluations: one by one "
-            f"about {_clock(found['probes_one_by_one_seconds'])} on this machine (a step {_short(found['step_seconds'])}, "
-            f"a validation pass {_short(found['evaluation_seconds'])}); {_stacked_words(found)}. "
+            f"about {_clock(found['probes_one_by_one_seconds'])} on this machine (a step {short_seconds(found['step_seconds'])}, "
+            f"a validation pass {short_seconds(found['evaluation_seconds'])}); {_stacked_words(found)}. "
             f"When two seeds cannot decide the verdict, probe adds one more seed at every lam: {_follow_up(found)}.")
     if found["budget_run_seconds"] is not None:
         run = max(found["budget_run_seconds"], 1e-9)
@@ -140,7 +141,7 @@ def _stacked_words(found: dict[str, Any]) -> str:
     if "not_stacked" in stacked:
         return f"they train one by one: {stacked['not_stacked']}"
     words = (f"stacked ({stacked['form']}, up to {stacked['k']} at once: a step of {stacked['k']} "
-             f"{_short(stacked['step_seconds'])}, a pass of them {_short(stacked['evaluation_seconds'])}), "
+             f"{short_seconds(stacked['step_seconds'])}, a pass of them {short_seconds(stacked['evaluation_seconds'])}), "
              f"about {_clock(stacked['probes_seconds'])}")
     if not _stack_pays(found):  # a large model's stack on a CPU
         words += (", more than one by one: the probes time a stacked step before the first and then train one "
@@ -148,11 +149,6 @@ def _stacked_words(found: dict[str, Any]) -> str:
     elif stacked["probes_seconds"] > found["probes_one_by_one_seconds"]:
         words += ", a little more than one by one: --no-batched trains them one after another"
     return words
-
-
-def _short(seconds: float) -> str:
-    """A step's or a pass's time: milliseconds below a second."""
-    return f"{seconds:.3g} s" if seconds >= 1 else f"{seconds * 1e3:.3g} ms"
 
 
 def _clock(seconds: float) -> str:

@@ -33,11 +33,22 @@ from l2advisor.errors import InputError
 UNSUPPORTED = "manual optimization, several optimizers, optimizers other than SGD and AdamW"
 
 
+def lightning_bases() -> list[tuple[type | None, type | None]]:
+    """(LightningModule, LightningDataModule) of each Lightning package already imported; none is
+    imported here (a file or a caller using Lightning has imported it)."""
+    return [(getattr(sys.modules[name], "LightningModule", None), getattr(sys.modules[name], "LightningDataModule", None))
+            for name in ("lightning.pytorch", "pytorch_lightning", "lightning") if name in sys.modules]
+
+
+def is_lightning_module(value: Any) -> bool:
+    """`value` is an instance of a LightningModule (of any imported Lightning package)."""
+    return any(base is not None and isinstance(value, base) for base, _ in lightning_bases())
+
+
 def lightning_classes(module: ModuleType) -> tuple[list[type], list[type]]:
     """(LightningModule subclasses, LightningDataModule subclasses) defined in the file itself;
     empty when the file did not import Lightning (checked without importing it)."""
-    bases = [(getattr(sys.modules[name], "LightningModule", None), getattr(sys.modules[name], "LightningDataModule", None))
-             for name in ("lightning.pytorch", "pytorch_lightning", "lightning") if name in sys.modules]
+    bases = lightning_bases()
     models, datas = [], []
     for value in vars(module).values():
         if not isinstance(value, type) or value.__module__ != module.__name__:
@@ -48,6 +59,33 @@ def lightning_classes(module: ModuleType) -> tuple[list[type], list[type]]:
             if data_base is not None and issubclass(value, data_base) and value not in datas:
                 datas.append(value)
     return models, datas
+
+
+def built_module_settings(build_model: Callable[[], Any], path: Path, own_loss: bool = False) -> dict[str, Any]:
+    """`module_optimizer` of the model `build_model()` builds (a class, a lambda, a factory:
+    whatever it is); {} without building anything where no Lightning package is imported (nothing
+    built can be a LightningModule). The global generator is left as it was; a build that fails
+    gives {}: building the task meets the same error and says it in one sentence."""
+    if not lightning_bases():
+        return {}
+    import torch
+
+    try:
+        with torch.random.fork_rng():  # the caller's generator as it was
+            sample = build_model()
+    except Exception:  # the user's
+        return {}
+    return module_optimizer(sample, path, own_loss)
+
+
+def module_optimizer(model: Any, path: Path, own_loss: bool = False) -> dict[str, Any]:
+    """lr, optimizer and momentum from `configure_optimizers()` when `model` is a LightningModule,
+    with "notes" on what of it the probes do not run (`own_loss`: a `loss` of the file's own
+    replaces cross-entropy); {} for any other model."""
+    if not is_lightning_module(model):
+        return {}
+    found = optimizer_settings(model, path)
+    return {**found, "notes": _unused(model, found.pop("scheduler", False), own_loss, path)}
 
 
 def lightning_settings(module: ModuleType, path: Path) -> dict[str, Any] | None:
@@ -70,7 +108,7 @@ def lightning_settings(module: ModuleType, path: Path) -> dict[str, Any] | None:
     if getattr(sample, "automatic_optimization", True) is False:
         raise InputError(f"{where}: manual optimization is not supported; l2advisor trains with its own loop "
                          f"(not supported: {UNSUPPORTED}).")
-    found = {"build_model": build_module, **_optimizer_settings(sample, path)}
+    found = {"build_model": build_module, **optimizer_settings(sample, path)}
     own_loss = getattr(module, "loss", None) is not None
     found["notes"] = _unused(sample, found.pop("scheduler", False), own_loss, path)
     if not callable(getattr(module, "build_data", None)):
@@ -104,7 +142,7 @@ def _trained_with(own_loss: bool) -> str:
             "there (a penalty, a custom loss) is not in these runs; set `loss` in the file for it.")
 
 
-def _optimizer_settings(sample: Any, path: Path) -> dict[str, Any]:
+def optimizer_settings(sample: Any, path: Path) -> dict[str, Any]:
     """lr, optimizer and momentum of the one optimizer `configure_optimizers()` returns, and
     whether it came with an lr scheduler ("scheduler")."""
     import torch

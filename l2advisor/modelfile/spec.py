@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import Any
 
 from l2advisor.errors import InputError
-from l2advisor.modelfile.lightning import lightning_settings
+from l2advisor.modelfile.lightning import built_module_settings, lightning_settings
 
 DEFAULTS: dict[str, Any] = {
     "lr": 0.1,
@@ -79,7 +79,7 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> T
     path = Path(path)
     module = _exec_file(path)
     where = path.name
-    found = lightning_settings(module, path) or {}  # a LightningModule instead of build_model
+    found = lightning_settings(module, path) or _built_module(module, path)  # a LightningModule instead of build_model
     builders = {name: found.pop(name, getattr(module, name, None)) for name in ("build_model", "build_data")}
     notes = tuple(found.pop("notes", ()))
     for required in ("build_model", "build_data"):
@@ -100,6 +100,18 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> T
         notes=notes, **settings,
     )
     return validate_settings(spec, frozenset(flags))
+
+
+def _built_module(module: ModuleType, path: Path) -> dict[str, Any]:
+    """What `configure_optimizers()` says of the settings the file leaves out, and its notes, when
+    the file's build_model() returns a LightningModule (defined elsewhere: one the file defines
+    is read by `lightning_settings`); the file's own settings win."""
+    build_model = getattr(module, "build_model", None)
+    chosen = ("lr", "momentum", "optimizer")
+    if not callable(build_model) or all(hasattr(module, key) for key in chosen):
+        return {}
+    own = built_module_settings(build_model, path, own_loss=getattr(module, "loss", None) is not None)
+    return {key: value for key, value in own.items() if key == "notes" or (key in chosen and not hasattr(module, key))}
 
 
 def validate_settings(spec: TaskSpec, overridden: frozenset[str] = frozenset(), keywords: bool = False) -> TaskSpec:

@@ -8,9 +8,9 @@ rejects) becomes one `InputError` sentence naming the file, before a probe start
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 
 from l2advisor.errors import InputError
 from l2advisor.modelfile.fingerprint import model_shapes
+from l2advisor.modelfile.lightning import module_optimizer
 from l2advisor.modelfile.spec import TaskSpec, call_user, describe_user_error
 from l2advisor.modelfile.tensors import as_tensors
 
@@ -32,14 +33,17 @@ class Task:
     val: Dataset
     n_outputs: int | None  # classes, when the model outputs (batch, classes) logits
     shapes: tuple[str, ...] = ()  # the built model's `name:shape:dtype`s (the API's fingerprint)
+    module_optimizer: Mapping[str, Any] = field(default_factory=dict)  # a LightningModule's (API): lightning.py
 
     @property
     def train_size(self) -> int:
         return len(self.train)  # type: ignore[arg-type]
 
 
-def build_task(spec: TaskSpec) -> Task:
-    """Call `build_data()` and `build_model()` once, and check that they fit together."""
+def build_task(spec: TaskSpec, read_module_optimizer: bool = False) -> Task:
+    """Call `build_data()` and `build_model()` once, and check that they fit together; with
+    `read_module_optimizer`, the task keeps what the built model's `configure_optimizers()` says
+    when it is a LightningModule (the API reads it from the one build here: no build of its own)."""
     where = spec.path.name
     data = call_user(spec, spec.build_data, "build_data()")
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
@@ -57,7 +61,8 @@ def build_task(spec: TaskSpec) -> Task:
     with _broadcast_as_error():  # one for every check: see there
         n_outputs = check_model_fits(spec, model, train, "training")
         check_model_fits(spec, model, val, "validation")
-    return Task(spec=spec, train=train, val=val, n_outputs=n_outputs, shapes=model_shapes(model))
+    own = module_optimizer(model, spec.path) if read_module_optimizer else {}
+    return Task(spec=spec, train=train, val=val, n_outputs=n_outputs, shapes=model_shapes(model), module_optimizer=own)
 
 
 def build_test_set(spec: TaskSpec) -> Dataset | None:

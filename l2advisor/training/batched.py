@@ -25,7 +25,13 @@ from torch.nn import functional as F
 
 from l2advisor.modelfile.spec import describe_user_error
 from l2advisor.modelfile.task import Task
-from l2advisor.training.batches import ResidentBatches, SeedBatches, eval_chunks, train_batches
+from l2advisor.training.batches import (
+    ResidentBatches,
+    SeedBatches,
+    eval_chunks,
+    first_items,
+    train_batches,
+)
 from l2advisor.training.eval_schedule import eval_steps
 from l2advisor.training.interval import Interval, predicted_classes
 from l2advisor.training.mlp_grad import MlpGrad
@@ -123,8 +129,7 @@ def _seed_streams(task: Task, batch_size: int, seeds: list[int], device: torch.d
 
 
 def _sample(task: Task, size: int, device: torch.device) -> Tensor:
-    count = min(max(size, 2), len(task.train), 16)  # type: ignore[arg-type]
-    return torch.stack([task.train[i][0] for i in range(count)]).to(device)
+    return first_items(task.train, min(max(size, 2), 16), device)[0]
 
 
 def _evaluations(replicas: Sequence[Replica]) -> dict[int, set[int]]:

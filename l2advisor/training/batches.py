@@ -169,3 +169,11 @@ def eval_chunks(dataset: Dataset, device: torch.device, chunk: int = 1024) -> li
         return [(x.to(device), y.to(device)) for x, y in loader]
     inputs, targets = (t.to(device) for t in tensors)
     return [(inputs[i:i + chunk], targets[i:i + chunk]) for i in range(0, len(targets), chunk)]
+
+
+def first_items(dataset: Dataset, count: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first `count` (input, target) pairs of `dataset` (all of them when it is shorter),
+    stacked on `device`: inputs (n, ...) and targets (n, ...), for checks and timings on a sample."""
+    items = [dataset[i] for i in range(min(count, len(dataset)))]  # type: ignore[arg-type]
+    return (torch.stack([x for x, _ in items]).to(device),
+            torch.stack([torch.as_tensor(y) for _, y in items]).to(device))

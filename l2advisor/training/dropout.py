@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from l2advisor.training.stack_checks import same_outputs
+from l2advisor.training.stack_checks import kept_generators, same_outputs
 
 if TYPE_CHECKING:
     from l2advisor.training.replicas import Stacked
@@ -95,7 +95,7 @@ def dropout_use(model: nn.Module, sample: Tensor) -> DropoutUse:
     hooks = [module.register_forward_pre_hook(lambda _, inputs: sizes.append(inputs[0].shape[0] if inputs[0].dim() else 0))
              for module in copied.modules() if isinstance(module, nn.modules.dropout._DropoutNd)]
     try:
-        with silenced(copied), torch.random.fork_rng(devices=_devices(sample)):
+        with silenced(copied), kept_generators(sample):
             first, second = copied(sample), copied(sample)
     finally:
         for hook in hooks:
@@ -115,9 +115,6 @@ def check_runs_with_dropout(stacked: Stacked, sample: Tensor, per_replica: bool)
     k = len(next(iter(stacked.params.values())))
     params, buffers = stacked.subset(torch.arange(k, device=sample.device))
     x = sample.unsqueeze(0).expand(k, *sample.shape) if per_replica else sample
-    with torch.random.fork_rng(devices=_devices(sample)):
+    with kept_generators(sample):
         stacked(x, True, params, buffers, per_replica)
 
-
-def _devices(sample: Tensor) -> list[int]:
-    return [sample.device.index or 0] if sample.device.type == "cuda" else []

@@ -17,6 +17,7 @@ A failed check raises `CannotBatch` with the reason; the caller tries the next f
 from __future__ import annotations
 
 import copy
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 import torch
@@ -25,6 +26,12 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     from l2advisor.training.packed import Tensors
     from l2advisor.training.replicas import Stacked
+
+
+def kept_generators(sample: Tensor) -> AbstractContextManager[None]:
+    """`torch.random.fork_rng` for work on `sample`'s device: the CPU generator and, on CUDA,
+    that device's are as they were afterwards (a check must not change what the probes draw)."""
+    return torch.random.fork_rng(devices=[sample.device.index or 0] if sample.device.type == "cuda" else [])
 
 
 class CannotBatch(Exception):

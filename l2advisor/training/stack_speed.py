@@ -29,7 +29,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from l2advisor.training.stack_checks import CannotBatch
+from l2advisor.training.batches import first_items
+from l2advisor.training.stack_checks import CannotBatch, kept_generators
 
 DEARER = 1.25  # a stacked step above this many one-model steps per replica: train one by one
 TIMED_SECONDS = 0.1  # about this long per side, after the warm-up
@@ -62,8 +63,8 @@ class StackSpeed:
         return self.ratio > DEARER
 
     def words(self) -> str:
-        return (f"on this machine a stacked step of {self.replicas} replicas took {_short(self.stacked_seconds)}, "
-                f"more than {self.replicas} steps of one model ({_short(self.replicas * self.single_seconds)})")
+        return (f"on this machine a stacked step of {self.replicas} replicas took {short_seconds(self.stacked_seconds)}, "
+                f"more than {self.replicas} steps of one model ({short_seconds(self.replicas * self.single_seconds)})")
 
 
 Loss = Callable[[Tensor, Tensor, bool], Tensor]  # (outputs (K, B, ...), targets, own) -> (K,) losses
@@ -74,10 +75,7 @@ def check_speed(task: Any, stacked: Any, model: nn.Module, batch_size: int, own:
     timed on a batch of the first `batch_size` training items; the stack comes out as it went in
     (timed on copies of its state, its Python-side state reset as after the stack's checks). A
     model that fails on a full batch is left to its first step, which says so as the probes do."""
-    items = [task.train[i] for i in range(min(batch_size, len(task.train)))]
-    device = next(iter(stacked.params.values())).device
-    inputs = torch.stack([x for x, _ in items]).to(device)
-    targets = torch.stack([torch.as_tensor(y) for _, y in items]).to(device)
+    inputs, targets = first_items(task.train, batch_size, next(iter(stacked.params.values())).device)
     try:
         speed = stack_speed(stacked, model, inputs, targets, own, loss)
     except Exception as err:
@@ -113,7 +111,7 @@ def stack_speed(stacked: object, model: nn.Module, inputs: Tensor, targets: Tens
         losses = loss(single(inputs).unsqueeze(0), targets, False)
         torch.autograd.grad(losses.sum(), single_params, allow_unused=True)
 
-    with torch.random.fork_rng(devices=[inputs.device.index or 0] if inputs.device.type == "cuda" else []):
+    with kept_generators(inputs):
         return StackSpeed(k, _seconds(stacked_step, inputs.device), _seconds(single_step, inputs.device))
 
 
@@ -142,6 +140,6 @@ def _synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-def _short(seconds: float) -> str:
-    """A step's time: milliseconds below a second."""
+def short_seconds(seconds: float) -> str:
+    """A step's or a pass's time: milliseconds below a second."""
     return f"{seconds:.3g} s" if seconds >= 1 else f"{seconds * 1e3:.3g} ms"

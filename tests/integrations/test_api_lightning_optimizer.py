@@ -51,6 +51,14 @@ def test_a_lightning_modules_own_optimizer_is_probed(tmp_path: Path) -> None:
     assert (settings["lr"], settings["momentum"], settings["optimizer"]) == (0.05, 0.9, "sgd")
 
 
+def test_a_factory_building_a_lightning_module_gives_its_optimizer_too(tmp_path: Path) -> None:
+    """A lambda returning the module was probed at the defaults (only a class was read)."""
+    results = l2advisor.probe(lambda: Blobs(), blobs(128, 1), blobs(64, 2), out=tmp_path / "factory",
+                              lambdas=(0.4, 0.2), horizon=2, seeds=(0,), progress=False, device="cpu")
+    settings = results.results.header["settings"]
+    assert (settings["lr"], settings["momentum"], settings["optimizer"]) == (0.05, 0.9, "sgd")
+
+
 def test_arguments_given_override_the_modules_optimizer(tmp_path: Path) -> None:
     results = probe(tmp_path, lr=0.1, momentum=0.0)
     settings = results.results.header["settings"]

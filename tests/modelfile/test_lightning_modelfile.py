@@ -160,3 +160,32 @@ def test_manual_optimization_and_two_modules_are_refused(tmp_path: Path) -> None
 def test_negative_control_a_plain_file_is_untouched(tiny_model: Path) -> None:
     spec = load_spec(tiny_model)
     assert spec.build_model.__name__ == "build_model" and spec.batch_size == 32
+
+
+def test_a_lightning_module_built_by_build_model_gives_what_the_file_leaves_out(tmp_path: Path) -> None:
+    """build_model() returning a LightningModule (its class defined elsewhere) was probed with the
+    defaults, plain SGD at lr 0.1, whatever its configure_optimizers() said; the file's own
+    settings still win, and what the probes do not run is said as for a module class."""
+    library = MODULE.replace("OPTIMIZER", SGD)
+    (tmp_path / "blobs_library.py").write_text(library)
+    file_text = ("import sys\nsys.path.insert(0, {where!r})\nfrom blobs_library import Blobs, _blobs\n\n"
+                 "def build_model():\n    return Blobs()\n\n"
+                 "def build_data():\n    return _blobs(64, 1), _blobs(32, 2)\n").format(where=str(tmp_path))
+    spec = load_spec(write_model(tmp_path, file_text, "blobs_factory.py"))
+    assert (spec.lr, spec.optimizer, spec.momentum) == (0.2, "sgd", 0.5)
+    assert any("lr scheduler" in note for note in spec.notes)
+    assert any("training_step" in note for note in spec.notes)
+    own_lr = load_spec(write_model(tmp_path, file_text + "\nlr = 0.03\n", "blobs_factory_lr.py"))
+    assert (own_lr.lr, own_lr.momentum) == (0.03, 0.5)
+    plain = load_spec(write_model(tmp_path, file_text.replace("return Blobs()", "return Blobs().net"),
+                                  "blobs_plain.py"))
+    assert (plain.lr, plain.optimizer, plain.momentum, plain.notes) == (0.1, "sgd", 0.0, ())
+
+
+def test_nothing_is_built_to_look_for_a_module_where_no_lightning_is_imported(monkeypatch) -> None:
+    from l2advisor.modelfile import lightning
+
+    built = []
+    monkeypatch.setattr(lightning, "lightning_bases", lambda: [])
+    assert lightning.built_module_settings(lambda: built.append(1), Path("model.py")) == {}
+    assert built == []

@@ -12,7 +12,6 @@ imports it when a command runs, so `--help` never loads numpy.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from l2advisor.cli.advice_panel import advice_panel
 from l2advisor.cli.app import err, out
 from l2advisor.cli.autol2_advice import autol2_flags, autol2_snippet, print_autol2
 from l2advisor.cli.budget import budget_steps, budget_words, check_unit_has_budget
+from l2advisor.cli.json_out import print_json
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.reporting.data import run_peak_step
@@ -35,7 +35,7 @@ from l2advisor.runs.rundir import (
     sized_for_warning,
     unusable_message,
 )
-from l2advisor.runs.store import Results, json_safe, write_json
+from l2advisor.runs.store import Results, write_json
 from l2advisor.science.advise import (
     Advice,
     advice_to_dict,
@@ -226,7 +226,7 @@ def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None,
     record, cfg = made.record, made.autol2
     if as_json:
         shown = record["autol2"] if cfg is not None else record
-        out.print_json(json.dumps(json_safe({"schema_version": 1, **shown})))
+        print_json({"schema_version": 1, **shown})
     elif cfg is not None:
         print_autol2(cfg, record["autol2"]["train_command"], record["autol2"]["snippet"])
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from l2advisor.cli.app import (
     use_threads_for,
     worker_threads_for,
 )
+from l2advisor.cli.json_out import print_json
 from l2advisor.cli.lists import parse_devices, parse_floats, parse_ints
 from l2advisor.cli.probe_view import (
     ProbeBars,
@@ -41,7 +41,6 @@ from l2advisor.probing.notices import once
 from l2advisor.runs.lock import RunLock
 from l2advisor.runs.store import (
     RunState,
-    json_safe,
     open_results,
     read_results,
     settings_conflict,
@@ -197,8 +196,8 @@ def probe(
             threads=per_worker)
         states, rows, extra = probe_outcome(path, runs, every, settings.tolerance)
     if as_json:
-        out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "probes": rows, "follow_up": extra,
-                                             "training_seconds": training_seconds})))
+        print_json({"run_dir": str(run_dir), "probes": rows, "follow_up": extra,
+                    "training_seconds": training_seconds})
     else:
         out.print(summary_table(rows, spec.metric_name, whole=unbounded(sys.stdout)))  # a file: every column
         say_rising(rows)

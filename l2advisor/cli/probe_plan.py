@@ -15,6 +15,7 @@ import dataclasses
 from typing import Any
 
 from l2advisor.cli.app import err, out
+from l2advisor.cli.json_out import print_json
 from l2advisor.cli.log_progress import clock
 from l2advisor.cli.plan_stacked import StackedPrice, stacked_price, step_and_pass
 from l2advisor.cli.tables import Column, fitted_table
@@ -75,13 +76,11 @@ def show_plan(spec: Any, task: Any, settings: Any, plan: Any, device: str, as_js
     """Print the planned probes and their price (stdout: the table or JSON; stderr: the sizing line
     `probe` prints before training, then the estimate). `plan`: the budget's `BudgetPlan` or None;
     `replicas`: the most probes in one stack (1: one by one)."""
-    import json
 
     from rich.markup import escape
 
     from l2advisor.probing.budget import sizing_note
     from l2advisor.probing.settings import prepare_probes
-    from l2advisor.runs.store import json_safe
 
     runs, base, _ = prepare_probes(spec, task, settings, device)
     sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size, budget_text)
@@ -94,7 +93,7 @@ def show_plan(spec: Any, task: Any, settings: Any, plan: Any, device: str, as_js
     stacked = stacked_price(task, base, runs, replicas, step_s, found["probe_evaluations"])
     found["stacked"] = dataclasses.asdict(stacked) if isinstance(stacked, StackedPrice) else {"not_stacked": stacked}
     if as_json:
-        out.print_json(json.dumps(json_safe({"probes": rows, **found})))
+        print_json({"probes": rows, **found})
     else:
         columns = [Column("lam"), Column("lr*lam"), Column("seed"), Column("steps"), Column("evaluations")]
         table = [[f"{r['lam']:g}", f"{r['lr_lam']:g}", str(r["seed"]), f"{r['steps']:,}", str(r["evaluations"])]

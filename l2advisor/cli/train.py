@@ -10,7 +10,6 @@ the same file; re-running an identical command replaces that run.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict
 from pathlib import Path
@@ -39,12 +38,12 @@ from l2advisor.cli.budget import (
     refuse_other_models_probes,
     small_set_note,
 )
+from l2advisor.cli.json_out import print_json
 from l2advisor.cli.train_view import TrainBar, summary_table
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.runs.lock import RunLock
 from l2advisor.runs.store import (
     SCHEDULE_RUN,
-    json_safe,
     make_header,
     open_results,
     read_results,
@@ -288,8 +287,8 @@ def train_command(
                                   "status": result.status})  # how a cut-short one ended
         err.print(f"Wrote the weight-decay trajectory to {write_trajectory(run_dir / TRAJECTORY_FILE, trajectory)}")
     if as_json:
-        out.print_json(json.dumps(json_safe({"run_dir": str(run_dir), "run": run_id, **summary,
-                                             **({"advice": advice, "advice_applied": applied} if advice else {})})))
+        print_json({"run_dir": str(run_dir), "run": run_id, **summary,
+                    **({"advice": advice, "advice_applied": applied} if advice else {})})
     else:
         out.print(summary_table(summary, spec.metric_name, autol2=bool(made)))
         if advice:

@@ -5,7 +5,6 @@ The option types and helpers here are shared with `l2advisor compare` (cli/compa
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -25,9 +24,9 @@ from l2advisor.cli.app import (
     say_notes,
     use_threads_for,
 )
+from l2advisor.cli.json_out import print_json
 from l2advisor.cli.tables import Column, fitted_table, step_bars
 from l2advisor.errors import InputError
-from l2advisor.runs.store import json_safe
 from l2advisor.tuning.accounting import best_so_far
 
 if TYPE_CHECKING:  # torch and optuna: imported inside the commands, so that `--help` never loads them
@@ -215,9 +214,9 @@ def tune(
     best = max(complete, key=lambda r: r["value"]) if complete else None
     if as_json:
         slim = [{k: v for k, v in r.items() if k != "curve"} for r in rows]
-        out.print_json(json.dumps(json_safe({
+        print_json({
             "study_name": name, "storage": masked_url(url), "trials": slim, "sampler": study.sampler.describe(),
-            "best": None if best is None else {k: best[k] for k in ("number", "lam", "value")}})))
+            "best": None if best is None else {k: best[k] for k in ("number", "lam", "value")}})
     else:
         out.print(trials_table(rows, spec.metric_name, f"Optuna study {name!r}"))
     if interrupted():

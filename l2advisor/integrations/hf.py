@@ -26,12 +26,14 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import ExportableState
 
 from l2advisor.integrations._config import (
-    advice_lr,
     as_trajectory,
     json_safe_settings,
     replay_mismatches,
     replay_name,
     run_meta,
+)
+from l2advisor.training.advised_settings import (
+    advice_lr,
     settings_from_advice,
     warn_if_other_lr,
     warn_new,

@@ -156,4 +156,6 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
     if edge:
         v = _worst(v, APPROX)
         why.append(edge)
+    if v != CANNOT:  # a worse verdict won (a low training accuracy): no reason says "cannot tell"
+        why = [r.removeprefix(f"{CANNOT}: ") for r in why]
     return v, why

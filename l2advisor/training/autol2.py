@@ -27,6 +27,7 @@ import torch
 
 from l2advisor.errors import AutoL2ArgumentError
 from l2advisor.science.autol2_setup import AUTOL2_DECAY, AUTOL2_LAM_MIN_RATIO, AUTOL2_REFRACTORY_TAU
+from l2advisor.training.advised_settings import advice_lr, settings_from_advice, warn_if_other_lr
 from l2advisor.training.autol2_args import (
     finite_number,
     measurement,
@@ -159,6 +160,16 @@ class AutoL2:
         authors' script also measures once before the first step and uses a strict '>'
         on the refractory period."""
         return cls(optimizer, lam0, param_groups=param_groups, **PAPER_RULE)
+
+    @classmethod
+    def from_advice(cls, optimizer: torch.optim.Optimizer, advice: Any, **kwargs: Any) -> AutoL2:
+        """AutoL2 as the probes configured it: lam0, decay, refractory_tau and lam_min from
+        `l2advisor.recommend(...)` (its `.autol2`), that `.autol2`, its dict, or the advice.json
+        `l2advisor recommend DIR --autol2` wrote (its path, or DIR); `kwargs` override them. Warns
+        when the optimizer's lr is not the one the advice was made for (lam0 and lam_min set lr*lam)."""
+        sched = cls(optimizer, **{**settings_from_advice(advice), **kwargs})
+        warn_if_other_lr(advice_lr(advice), optimizer, "AutoL2.from_advice", set(), stacklevel=4)
+        return sched
 
     split_decay_groups = staticmethod(split_decay_groups)
 

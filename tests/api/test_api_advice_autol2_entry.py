@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import l2advisor
 from l2advisor.cli.app import app
-from l2advisor.integrations._config import advice_lr, settings_from_advice
+from l2advisor.training.advised_settings import advice_lr, settings_from_advice
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +67,26 @@ def test_under_an_lr_schedule_too(advised, tmp_path: Path) -> None:
     cli_entry = json.loads((run / "advice.json").read_text())["autol2"]
     assert {k: cli_entry[k] for k in api_entry} == api_entry == made.to_dict()["autol2"]
     assert api_entry["budget_steps"] == 500 and made.budget_steps < 500  # the advice's T_eff
+
+
+def test_autol2_from_advice_in_a_plain_loop(advised) -> None:
+    """`AutoL2(opt, **advice.autol2.to_dict())` failed on schema_version and had no lr check: a plain
+    loop now gets the advised schedule from the Recommendation, its `.autol2`, its dict or advice.json."""
+    made, api_file, cli_file = advised
+    expected = (made.autol2.lam0, made.autol2.decay, made.autol2.refractory_tau, made.autol2.lam_min)
+    for advice in (made, made.autol2, made.autol2.to_dict(), api_file, cli_file, cli_file.parent):
+        optimizer = torch.optim.SGD(build_model().parameters(), lr=made.lr)
+        sched = l2advisor.AutoL2.from_advice(optimizer, advice)
+        assert (sched.lam0, sched.decay, sched.refractory_tau, sched.lam_min) == expected
+        assert {g["weight_decay"] for g in optimizer.param_groups} == {made.autol2.lam0}
+    kept = l2advisor.AutoL2.from_advice(torch.optim.SGD(build_model().parameters(), lr=made.lr), made, decay=10.0,
+                                        check_every=5)
+    assert (kept.decay, kept.check_every, kept.lam0) == (10.0, 5, made.autol2.lam0)
+
+
+def test_autol2_from_advice_warns_at_another_lr_and_refuses_what_is_no_advice(advised) -> None:
+    made, _, _ = advised
+    with pytest.warns(UserWarning, match=f"advice was made for lr={made.lr:g} but the optimizer trains at lr=0.5"):
+        l2advisor.AutoL2.from_advice(torch.optim.SGD(build_model().parameters(), lr=0.5), made)
+    with pytest.raises(TypeError, match="neither a `lam0` key nor an `autol2` entry"):
+        l2advisor.AutoL2.from_advice(torch.optim.SGD(build_model().parameters(), lr=made.lr), {"weight_decay": 0.01})

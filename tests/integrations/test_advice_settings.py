@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from l2advisor.errors import InputError
-from l2advisor.integrations._config import advice_lr, settings_from_advice
 from l2advisor.runs.store import write_json
+from l2advisor.training.advised_settings import advice_lr, settings_from_advice
 
 PLAIN_ADVICE = {"weight_decay": 0.01, "interval": [0.005, 0.02], "verdict": "holds", "budget": 1000}
 

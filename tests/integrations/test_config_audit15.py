@@ -11,7 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from l2advisor.integrations._config import advice_lr, run_meta, warn_if_other_lr
+from l2advisor.integrations._config import run_meta
+from l2advisor.training.advised_settings import advice_lr, warn_if_other_lr
 
 
 def _optimizer(*lrs: float) -> torch.optim.Optimizer:

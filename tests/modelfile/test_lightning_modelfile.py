@@ -168,9 +168,9 @@ def test_a_lightning_module_built_by_build_model_gives_what_the_file_leaves_out(
     settings still win, and what the probes do not run is said as for a module class."""
     library = MODULE.replace("OPTIMIZER", SGD)
     (tmp_path / "blobs_library.py").write_text(library)
-    file_text = ("import sys\nsys.path.insert(0, {where!r})\nfrom blobs_library import Blobs, _blobs\n\n"
+    file_text = (f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\nfrom blobs_library import Blobs, _blobs\n\n"
                  "def build_model():\n    return Blobs()\n\n"
-                 "def build_data():\n    return _blobs(64, 1), _blobs(32, 2)\n").format(where=str(tmp_path))
+                 "def build_data():\n    return _blobs(64, 1), _blobs(32, 2)\n")
     spec = load_spec(write_model(tmp_path, file_text, "blobs_factory.py"))
     assert (spec.lr, spec.optimizer, spec.momentum) == (0.2, "sgd", 0.5)
     assert any("lr scheduler" in note for note in spec.notes)

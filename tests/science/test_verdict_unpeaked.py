@@ -41,3 +41,15 @@ def test_unpeaked_probes_cannot_tell_only_when_lam_clearly_sets_the_time(f: dict
 ])
 def test_the_clock_c_is_read_on(b: float, ci: tuple[float, float], ratio: float, used: float) -> None:
     assert clock_exponent({"b": b, "b_interval": ci, "steps_over_tau": ratio}) == used
+
+
+def test_a_verdict_made_worse_by_training_accuracy_has_no_cannot_tell_reason() -> None:
+    """Probes above the plateau say "cannot tell"; a low training accuracy then makes it "does not
+    hold", and its panel still showed "cannot tell: at equal steps ..." among the reasons."""
+    above = {**_f(0.1, (0.0, 0.2)), "n_peaked_clocks": 3, "above_plateau": True}
+    verdict, why = decide_verdict(above, 3, no_effect=False, edge="")
+    assert verdict == CANNOT and any(r.startswith("cannot tell: at equal steps") for r in why)
+    verdict, why = decide_verdict({**above, "train_acc": 0.5}, 3, no_effect=False, edge="")
+    assert verdict == FAILS and not any("cannot tell" in r for r in why)
+    assert any(r.startswith("at equal steps the smallest probed lam is the best") for r in why)
+    assert any("not clearly overparameterized" in r for r in why)

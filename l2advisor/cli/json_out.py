@@ -1,0 +1,42 @@
+"""What a command's `--json` prints on stdout: its data as JSON, NaN and infinity as null, and
+a float that is a short decimal but for the binary arithmetic's last digits as that decimal.
+lr * lam = 0.1 * 0.1 is 0.010000000000000002 in binary floats, and a reader comparing lr*lam with
+0.01 should not have to round; at 15 significant digits it reads 0.01. A float whose 15 digits
+are all needed (a measured exponent, a sampled lam: 0.0005547119471592127) is left as it is, so a
+value copied from the output is the value the run directory holds."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from l2advisor.runs.store import json_safe
+
+DIGITS = 15  # float arithmetic's error in one or two operations stays below the 15th digit
+SHORT = 12  # a value whose 15-digit form needs at most this many digits was meant as that decimal
+
+
+def print_json(data: Any) -> None:
+    """`data` (dicts, lists, numbers, strings) on stdout as JSON."""
+    from l2advisor.cli.app import out
+
+    out.print_json(json.dumps(json_safe(shown(data))))
+
+
+def shown(value: Any) -> Any:
+    """`value` with every float that is a short decimal at DIGITS digits written as that decimal."""
+    if isinstance(value, float) and math.isfinite(value):
+        decimal = f"{value:.{DIGITS}g}"
+        return float(decimal) if _significant(decimal) <= SHORT else value
+    if isinstance(value, dict):
+        return {k: shown(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [shown(v) for v in value]
+    return value
+
+
+def _significant(decimal: str) -> int:
+    """Significant digits of a number written as "%g" writes it: "0.0100" -> 1, "1.05e-07" -> 3."""
+    mantissa = decimal.split("e")[0].lstrip("-").replace(".", "")
+    return len(mantissa.strip("0")) or 1

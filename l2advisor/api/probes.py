@@ -10,12 +10,22 @@ from __future__ import annotations
 import hashlib
 import inspect
 import numbers
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from l2advisor.api.keywords import (
+    budget_steps_of,
+    check_budget,
+    check_ladder,
+    check_numbers,
+    check_path,
+    input_error,
+    lambdas_of,
+    on_off,
+    seeds_of,
+)
 from l2advisor.api.progress import ProgressArg, check_progress, make_progress
 from l2advisor.api.words import api_lines, speaks_api
 from l2advisor.probing.notices import once
@@ -29,7 +39,8 @@ class ProbeResults:
 
     `probes` rows: run, lam, lr, seed, shrink (lr*lam), t_star, tau_star, peak, final_train_acc,
     steps, seconds, status (as `l2advisor probe --json`). `budget_steps` is the budget given to
-    `probe` (None if none): `recommend(results)` uses it when given no budget of its own.
+    `probe` in steps (a budget in epochs converted; None if none): `recommend(results)` uses it when
+    given no budget of its own.
     """
 
     run_dir: Path
@@ -57,7 +68,8 @@ def probe(
     val_data: Any,
     *,
     lr: float | None = None,
-    budget: int | None = None,
+    budget: float | None = None,
+    unit: str = "steps",
     out: str | Path | None = None,
     seeds: Sequence[int] = (0, 1),
     progress: ProgressArg = True,
@@ -86,12 +98,13 @@ def probe(
     defines `build_model`); calling again with the same arguments resumes, other settings on
     the same directory are refused (`force=True` starts over), except another `budget` whose
     ladder has the same window: the probes the two plans share are reused. `budget` (steps of the run you
-    will train) sizes the probes as `l2advisor probe --budget` does (the ladder is then
+    will train, or epochs with `unit="epochs"`) sizes the probes as `l2advisor probe --budget` does (the ladder is then
     planned, so `lambdas` must not be given, and every probe runs its whole window: `early_stop=True`
     is refused; without a budget, None stops early), and is remembered for `recommend`. `progress`: True draws a bar (stderr / notebook), a callable receives
     `ProgressEvent`s, False or None is silent. Mistakes raise `l2advisor.errors.InputError`.
-    `lr`, `momentum` and `optimizer` left None are, where `build_model` is a LightningModule class,
-    its own (`configure_optimizers()`, read as a model file's), else 0.1, 0 and "sgd".
+    `lr`, `momentum` and `optimizer` left None are, where `build_model` builds a LightningModule (its
+    class, or a function returning one), its own (`configure_optimizers()`, read as a model file's),
+    else 0.1, 0 and "sgd".
     """
     from l2advisor.modelfile.task import build_task
     from l2advisor.probing.budget import sizing_note
@@ -105,7 +118,7 @@ def probe(
         resize_note,
     )
     from l2advisor.runs.lock import RunLock
-    from l2advisor.runs.rundir import PROBES_FILE, curve_from_state, results_path
+    from l2advisor.runs.rundir import PROBES_FILE, curve_from_state, record_sized_for, results_path
     from l2advisor.runs.store import open_results, read_results
     from l2advisor.training.train import resolve_device
 
@@ -115,25 +128,28 @@ def probe(
                  optimizer="sgd" if optimizer is None else optimizer, loss=loss,
                  metric=metric)
     if isinstance(batch_replicas, bool) or not isinstance(batch_replicas, numbers.Integral) or batch_replicas < 1:
-        raise _input_error(f"batch_replicas must be a whole number >= 1, got {batch_replicas!r}.")
+        raise input_error(f"batch_replicas must be a whole number >= 1, got {batch_replicas!r}.")
     check_progress(progress)
     early_stop = on_off("early_stop", early_stop, none_ok=True)
     batched, force = on_off("batched", batched), on_off("force", force)
-    budget_steps = _budget(budget)
-    lambdas = _lambdas(lambdas)
-    _check_numbers(tolerance=tolerance, probe_budget=probe_budget)
+    check_budget(budget, unit)
+    lambdas = lambdas_of(lambdas)
+    check_numbers(tolerance=tolerance, probe_budget=probe_budget)
     check_path("out", out)
     if name is not None and not isinstance(name, str):
-        raise _input_error(f"name must be a string (the run directory's name under runs/), got {name!r}.")
-    _check_ladder(budget_steps, lambdas, probe_budget, horizon, early_stop)
+        raise input_error(f"name must be a string (the run directory's name under runs/), got {name!r}.")
+    check_ladder(budget, lambdas, probe_budget, horizon, early_stop)
     torch_device = resolve_device(device)
     spec, task = _module_optimizer(spec, build_task(spec, read_module_optimizer=True), given)
     spec = _fingerprinted(spec, task)
+    budget_steps = None if budget is None else budget_steps_of(budget, unit, task.train_size, spec.batch_size)
     settings, plan = probe_settings(  # the plan `l2advisor probe` makes: sized to the budget when given
-        spec.lr, spec.momentum, seeds=_seeds(seeds), budget_steps=budget_steps,
+        spec.lr, spec.momentum, seeds=seeds_of(seeds), budget_steps=budget_steps,
         n_val=len(task.val), batch_size=spec.batch_size, horizon=horizon, probe_budget=probe_budget,
         lambdas=lambdas, tolerance=tolerance, early_stop=early_stop)
     runs, base, header = prepare_probes(spec, task, settings, str(torch_device))
+    if budget_steps is not None:  # the header keeps the budget as given, for `recommend` without one
+        record_sized_for(header, (budget, unit), budget_steps)
     run_dir = Path(out) if out is not None else Path("runs") / spec.name
     path = results_path(run_dir, PROBES_FILE)
     notices: list[str] = []
@@ -172,67 +188,14 @@ def _dataset(data: Any) -> Any:
 
     if (isinstance(data, (tuple, list)) and len(data) == 2
             and all(type(t).__module__ == "numpy" and hasattr(t, "shape") for t in data)):
-        raise _input_error("got (inputs, targets) as numpy arrays: pass torch tensors, e.g. "
+        raise input_error("got (inputs, targets) as numpy arrays: pass torch tensors, e.g. "
                            "(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y)), or a torch Dataset.")
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
         if len(data[0]) != len(data[1]):
-            raise _input_error(f"(inputs, targets) must have one target per input, got {len(data[0])} inputs "
+            raise input_error(f"(inputs, targets) must have one target per input, got {len(data[0])} inputs "
                                f"and {len(data[1])} targets.")
         return TensorDataset(*data)
     return data
-
-
-def _seeds(seeds: Any) -> tuple[int, ...]:
-    """A sequence of whole numbers, e.g. (0, 1); one seed is (0,), not 0."""
-    values = _sequence(seeds, "seeds", "whole numbers such as (0, 1)",
-                       lambda s: isinstance(s, numbers.Integral) and not isinstance(s, bool))
-    if not values:
-        raise _input_error(f"seeds must be a sequence of whole numbers such as (0, 1), got {seeds!r}.")
-    return tuple(int(s) for s in values)
-
-
-def _lambdas(lambdas: Any) -> tuple[float, ...]:
-    """A sequence of numbers, e.g. (0.1, 0.05); one lam is (0.1,), not 0.1 (their range: check_settings)."""
-    if lambdas is None:
-        return ()
-    return tuple(float(v) for v in _sequence(lambdas, "lambdas", "numbers such as (0.1, 0.05)", _is_number))
-
-
-def _sequence(value: Any, keyword: str, what: str, item_ok: Callable[[Any], bool]) -> tuple[Any, ...]:
-    """`value` as a tuple when it is a sequence (a list, a tuple, an array: not text) whose items pass
-    `item_ok`; else one InputError naming `keyword`."""
-    values = tuple(value) if not isinstance(value, (str, bytes)) and hasattr(value, "__iter__") else None
-    if values is None or not all(item_ok(v) for v in values):
-        raise _input_error(f"{keyword} must be a sequence of {what}, got {value!r}.")
-    return values
-
-
-def _check_numbers(**values: Any) -> None:
-    """Keywords that take a number (or None): text or a bool is refused here, their range later."""
-    for name, value in values.items():
-        if value is not None and not _is_number(value):
-            raise _input_error(f"{name} must be a number, got {value!r}.")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def on_off(keyword: str, value: Any, none_ok: bool = False) -> Any:
-    """An on/off keyword as a bool (numpy's too; None where `none_ok`): "no" is refused, not read as on."""
-    import numpy as np
-
-    if none_ok and value is None:
-        return None
-    if not isinstance(value, (bool, np.bool_)):
-        raise _input_error(f"{keyword} must be {'True, False or None' if none_ok else 'True or False'}, got {value!r}.")
-    return bool(value)
-
-
-def check_path(keyword: str, value: Any) -> None:
-    """`out=`: a directory given as a string or a path (None: the default one)."""
-    if value is not None and not isinstance(value, (str, os.PathLike)):
-        raise _input_error(f"{keyword} must be a directory path (a string or pathlib.Path), got {value!r}.")
 
 
 def _module_optimizer(spec: Any, task: Any, given: dict[str, Any]) -> tuple[Any, Any]:
@@ -261,11 +224,11 @@ def _spec(build_model: Callable[[], Any], train: Any, val: Any, name: str | None
     from l2advisor.modelfile.spec import TaskSpec, validate_settings
 
     if isinstance(build_model, torch.nn.Module):  # callable too, but one module cannot be every probe
-        raise _input_error(f"build_model must be a function returning a fresh torch.nn.Module (each probe "
+        raise input_error(f"build_model must be a function returning a fresh torch.nn.Module (each probe "
                            f"trains its own), got a {type(build_model).__name__} itself; pass e.g. "
                            f"`lambda: {type(build_model).__name__}(...)`.")
     if not callable(build_model):
-        raise _input_error(f"build_model must be a function returning a torch.nn.Module, got "
+        raise input_error(f"build_model must be a function returning a torch.nn.Module, got "
                            f"{type(build_model).__name__}.")
     try:
         source_file = inspect.getsourcefile(build_model)
@@ -293,30 +256,3 @@ def _fingerprinted(spec: Any, task: Any) -> Any:
     from l2advisor.modelfile.fingerprint import python_task_sha256
 
     return dataclasses.replace(spec, sha256=python_task_sha256(spec.sha256, task.shapes, task.train, task.val))
-
-
-def _check_ladder(budget_steps: int | None, lambdas: Sequence[float] | None, probe_budget: int | None,
-                  horizon: float | None, early_stop: bool | None) -> None:
-    """The ladder's keywords, checked before the model is built (probe_settings checks them too,
-    after): a horizon, and a budget without a hand-made ladder (`speaks_api` words it in keywords)."""
-    from l2advisor.probing.settings import horizon_ok, refuse_early_stop, refuse_hand_ladder
-
-    if horizon is not None and not horizon_ok(horizon):
-        raise _input_error(f"horizon must be a finite number > 0 (a window in tau), got {horizon!r}.")
-    if budget_steps is not None:
-        refuse_hand_ladder(lambdas=lambdas or (), probe_budget=probe_budget)
-        refuse_early_stop(early_stop)
-
-
-def _budget(budget: int | None) -> int | None:
-    if budget is None:
-        return None
-    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget < 1 or budget != int(budget):
-        raise _input_error(f"budget must be a whole number of steps >= 1, got {budget!r}.")
-    return int(budget)
-
-
-def _input_error(message: str) -> Exception:
-    from l2advisor.errors import InputError
-
-    return InputError(message)

@@ -9,14 +9,8 @@ import math
 from pathlib import Path
 
 from l2advisor.errors import InputError
-from l2advisor.probing.budget import UNITS
+from l2advisor.probing.budget import UNITS, steps_per_epoch
 from l2advisor.runs.store import make_dir, read_results
-
-
-def steps_per_epoch(train_size: int, batch_size: int) -> int:
-    """Optimizer steps in one pass, as `l2advisor.training.batches` draws them: floor(N / batch)
-    equal batches (a partial last batch is dropped), or one batch when N < batch."""
-    return max(1, train_size // batch_size)
 
 
 def refuse_other_models_probes(run_dir: Path, sha256: str, model_file: Path) -> None:

@@ -48,6 +48,12 @@ SHORT_HORIZON = 0.5
 FACTOR = 2.0  # between rungs
 
 
+def steps_per_epoch(train_size: int, batch_size: int) -> int:
+    """Optimizer steps in one pass, as `l2advisor.training.batches` draws them: floor(N / batch)
+    equal batches (a partial last batch is dropped), or one batch when N < batch."""
+    return max(1, train_size // batch_size)
+
+
 def probe_fraction(budget_steps: int) -> float:
     """Largest share of one budget run the probes may cost."""
     return min(0.45, 0.225 * math.sqrt(32000.0 / budget_steps))

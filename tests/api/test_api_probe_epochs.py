@@ -1,0 +1,43 @@
+"""`l2advisor.probe(..., budget=N, unit="epochs")`: the API took a budget in steps only, while
+`l2advisor probe --unit epochs` and `recommend(unit="epochs")` took epochs. A budget in epochs
+plans the probes of its steps (floor(N / batch) steps an epoch, as training draws them) and the
+header keeps it as given, as the command's does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_api import blobs, build_model
+
+import l2advisor
+from l2advisor.errors import InputError
+from l2advisor.runs.rundir import sized_for
+
+SETTINGS = dict(progress=False, lr=0.1, batch_size=32, seeds=[0])  # 256 training items: 8 steps an epoch
+
+
+def test_a_budget_in_epochs_plans_the_probes_of_its_steps(tmp_path: Path) -> None:
+    train, val = blobs(256, 1), blobs(128, 2)
+    by_epochs = l2advisor.probe(build_model, train, val, out=tmp_path / "epochs", budget=250, unit="epochs",
+                                **SETTINGS)
+    by_steps = l2advisor.probe(build_model, train, val, out=tmp_path / "steps", budget=2000, **SETTINGS)
+    header = by_epochs.results.header
+    assert by_epochs.budget_steps == 2000 and header["settings"]["probe"]["budget_steps"] == 2000
+    assert sized_for(header, 2000) == (250.0, "epochs")
+    assert sized_for(by_steps.results.header, 2000) == (2000.0, "steps")
+    assert [(r["lam"], r["steps"]) for r in by_epochs.probes] == [(r["lam"], r["steps"]) for r in by_steps.probes]
+    assert l2advisor.recommend(by_epochs, write=False).budget_steps == 2000
+
+
+@pytest.mark.parametrize(("keywords", "message"), [
+    (dict(unit="epochs"), r"^unit='epochs' applies to budget=: give both"),
+    (dict(budget=10, unit="weeks"), r"^unit must be steps or epochs, got 'weeks'\.$"),
+    (dict(budget=0.01, unit="epochs"), r"^budget=0\.01 epochs is less than one step \(8 steps per epoch\)\.$"),
+    (dict(budget=-1.0, unit="epochs"), r"^budget in epochs must be a finite number > 0, got -1\.0\.$"),
+    (dict(budget=2.5), r"^budget must be a whole number of steps >= 1, got 2\.5\.$"),
+])
+def test_a_budget_that_is_not_one_is_one_sentence(tmp_path: Path, keywords: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        l2advisor.probe(build_model, blobs(256, 1), blobs(128, 2), out=tmp_path / "run", **SETTINGS, **keywords)
+    assert not (tmp_path / "run").exists()

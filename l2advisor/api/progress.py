@@ -2,7 +2,9 @@
 
 The probing layer reports through a `Progress` object (begin / update / finish per probe) and
 never prints; this module turns those calls into `ProgressEvent`s for a callback, or into one
-rich bar on stderr (rich renders it in a terminal and in a Jupyter notebook alike).
+rich bar on stderr (rich renders it in a terminal and in a Jupyter notebook alike; where stderr
+is a file, a plain line every L2ADVISOR_LOG_EVERY seconds, as the commands write: rich alone
+drew such a bar once, at the end).
 """
 
 from __future__ import annotations
@@ -69,17 +71,13 @@ class Bar:
 
     def __init__(self, total: int, title: str) -> None:
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
-                                 console=Console(stderr=True, width=log_width()))
+        from l2advisor.logged_progress import LoggedProgress, log_every
+
+        self.progress = LoggedProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                       TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
+                                       console=Console(stderr=True, width=log_width()), every_s=log_every())
         self.task = self.progress.add_task(title, total=total, info="")
 
     def __call__(self, event: ProgressEvent) -> None:

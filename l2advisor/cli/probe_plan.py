@@ -16,9 +16,9 @@ from typing import Any
 
 from l2advisor.cli.app import err, out
 from l2advisor.cli.json_out import print_json
-from l2advisor.cli.log_progress import clock
 from l2advisor.cli.plan_stacked import StackedPrice, stacked_price, step_and_pass
 from l2advisor.cli.tables import Column, fitted_table
+from l2advisor.logged_progress import clock
 from l2advisor.training.stack_speed import short_seconds
 
 TIMED_STEPS = 10  # the first timed run: short on a slow model
@@ -151,7 +151,7 @@ def _stacked_words(found: dict[str, Any]) -> str:
 
 
 def _clock(seconds: float) -> str:
-    """Seconds below a minute, else h:mm:ss (log_progress.clock)."""
+    """Seconds below a minute, else h:mm:ss (logged_progress.clock)."""
     if seconds < 60:
         return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
     return clock(seconds)

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from l2advisor.cli.log_progress import LoggedProgress
+    from l2advisor.logged_progress import LoggedProgress
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def _cut(table: Table, width: int) -> bool:
 def step_bars(elapsed: bool = False, disable: bool = False) -> LoggedProgress:
     """rich bars on stderr as every long command draws them: description, bar, steps done of
     total, an info field, (elapsed time,) time remaining; `disable`: kept, never drawn. Where
-    stderr is not a terminal, a plain line now and then instead (log_progress.py), disabled or not.
+    stderr is not a terminal, a plain line now and then instead (l2advisor/logged_progress.py), disabled or not.
     rich.progress is imported here, so that `--help` need not load it."""
     from rich.progress import (
         BarColumn,
@@ -100,7 +100,7 @@ def step_bars(elapsed: bool = False, disable: bool = False) -> LoggedProgress:
     )
 
     from l2advisor.cli.app import err
-    from l2advisor.cli.log_progress import LoggedProgress, log_every
+    from l2advisor.logged_progress import LoggedProgress, log_every
 
     return LoggedProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TextColumn("{task.fields[info]}"), *([TimeElapsedColumn()] if elapsed else []),

@@ -11,8 +11,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from l2advisor.cli.app import app
-from l2advisor.cli.log_progress import ENV, LoggedProgress, log_every
 from l2advisor.errors import InputError
+from l2advisor.logged_progress import ENV, LoggedProgress, log_every
 
 runner = CliRunner()
 

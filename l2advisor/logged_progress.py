@@ -7,6 +7,7 @@ every `L2ADVISOR_LOG_EVERY` seconds (30 by default; 0: never), as the work advan
 bar (the overall one, or the only one) with its steps, share, info, the time spent and rich's
 own estimate of the time left, and the bar updated last when there are several (tune's trial).
 No line before the first step nor at the end: the command's own output says how it ended.
+Shared by the command line's bars and `l2advisor.probe`'s (in a notebook rich redraws them: no lines).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class LoggedProgress(Progress):
 
     def __init__(self, *columns: Any, every_s: float | None, **kwargs: Any) -> None:
         super().__init__(*columns, **kwargs)
-        live = self.console.is_terminal and not self.console.is_dumb_terminal
+        live = (self.console.is_terminal and not self.console.is_dumb_terminal) or self.console.is_jupyter
         self.every_s = None if live else every_s
         self.started = self.last_line = self.get_time()
         self.latest: TaskID | None = None  # the bar updated last, other than the first

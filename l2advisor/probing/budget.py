@@ -152,15 +152,14 @@ def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], settings: Pro
     if plan is not None:
         line = (f"Sized for a budget of {budget_text or f'{plan.budget_steps} steps'}: the probes cost about "
                 f"{plan.cost_fraction:.2f} of one budget run in steps, evaluation included (cap "
-                f"{plan.fraction:.2f}); stacked (when the model allows it), they usually take less wall time.")
+                f"{plan.fraction:.2f}; stacked, usually less in wall time).")
         if plan.over_cap:
             top_clock = plan.lams[0] * settings.lrs[0]  # below TOP_SHRINK by (1 - momentum)
             top = f"lr*lam = {top_clock:.3g}" + ("" if math.isclose(top_clock, TOP_SHRINK, rel_tol=1e-3) else
                                                 f" (lr*lam/(1-momentum) = {TOP_SHRINK:g})")
-            line += (f" More than the cap: even the cheapest useful plan (3 rungs from {top}, each to "
-                     f"tau = {plan.horizon:g}) costs more; larger lams would save steps but show the learning "
-                     "rate's clock, not lam's. They serve longer budgets too: `recommend --budget N` reuses "
-                     "them for any N.")
+            line += (f" More than the cap: no cheaper plan shows lam's clock (3 rungs from {top} to tau = "
+                     f"{plan.horizon:g}; larger lams show the learning rate's). They serve longer budgets too: "
+                     "`recommend --budget N` reuses them for any N.")
             if plan.cost_fraction > OVER_RUNS:
                 line += (f" At {plan.cost_fraction:.1f} budget runs, probing costs more than "
                          f"trying {OVER_RUNS:g} lams directly with `l2advisor train`: at this budget, that is "

@@ -162,8 +162,8 @@ def test_the_sizing_note_names_the_top_rungs_own_clock_under_momentum() -> None:
     from l2advisor.probing.budget import sizing_note
     from l2advisor.probing.plan import plan_probes
 
-    for momentum, expected in ((0.0, "3 rungs from lr*lam = 0.01,"),
-                               (0.9, "3 rungs from lr*lam = 0.001 (lr*lam/(1-momentum) = 0.01),")):
+    for momentum, expected in ((0.0, "3 rungs from lr*lam = 0.01 to tau"),
+                               (0.9, "3 rungs from lr*lam = 0.001 (lr*lam/(1-momentum) = 0.01) to tau")):
         settings, plan = probe_settings(0.1, momentum, budget_steps=6400, n_val=1000, batch_size=64)
         line, warns = sizing_note(plan, plan_probes(settings, momentum), settings, 1000, 64)
         assert warns and expected in line, line

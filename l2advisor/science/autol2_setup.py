@@ -59,30 +59,36 @@ def autol2_config(
     momentum: float = 0.0,
 ) -> AutoL2Advice:
     """AutoL2 settings: lam0 = lam_c (largest plateau lam, through the clock at another lr), but
-    no higher than AUTOL2_LAM0_SHRINK*(1-momentum)/lr;
+    no higher than AUTOL2_LAM0_SHRINK*(1-momentum)/lr unless the budget advice is higher: AutoL2
+    only decays, so a start below the measured advice could never reach it (a text classifier
+    started at the cap, 0.4x its advice, peaked 5 points below the constant advice);
     refractory_tau = c/4: after a decay the network needs a tau of order c to use the new
     lam, and the loss plateaus on noise long before that, so a wait of a fraction of c keeps
     the trigger from firing twice on one plateau, while 4 waits still fit inside one c;
     lam_min = the budget advice / decay: one decay below the best constant lam, a floor the
     paper's rule lacks. Verdict "cannot tell": c and the budget advice were not measured, so the
     refractory time and the floor stay AutoL2's own defaults. Verdict "does not hold": lam0 = the
-    measured lam the advice chose (equal_steps.py), under the same cap.
+    measured lam the advice chose (equal_steps.py), whatever the cap.
     """
     adv = advise(fit, budget_steps, lr, momentum)
     why = []
     cap = autol2_lam0(adv.lr, momentum)
     if adv.verdict == FAILS or not math.isfinite(fit.lam_c):
-        lam0 = min(adv.weight_decay, cap)
+        lam0 = adv.weight_decay  # never the cap below it: AutoL2 only decays, so it could never reach it
         why.append("the relations do not hold: AutoL2's 1/lam clock is not supported by the probes; "
-                   + (f"lam0 is the measured lam the advice chose, {lam0:.3g}" if lam0 == adv.weight_decay else
-                      f"lam0 = {lam0:.3g}: lr*lam0/(1-momentum) = {AUTOL2_LAM0_SHRINK:g}, below the "
-                      f"measured lam the advice chose, {adv.weight_decay:.3g} (AutoL2 never starts higher)"))
+                   f"lam0 is the measured lam the advice chose, {lam0:.3g}" + (
+                       f" (above the usual start lr*lam0/(1-momentum) = {AUTOL2_LAM0_SHRINK:g}: AutoL2 starts no "
+                       "lower than the advice, since it only decays)" if lam0 > cap else ""))
     else:
         edge = fit.lam_c * fit.lr / adv.lr
-        lam0 = min(edge, cap)
-        why.append(f"lam0 = lam_c = {lam0:.3g}, the largest lam inside the plateau" if edge <= cap else
+        start = max(cap, adv.weight_decay) if adv.verdict != CANNOT else cap  # never below a measured advice
+        lam0 = min(edge, start)
+        why.append(f"lam0 = lam_c = {lam0:.3g}, the largest lam inside the plateau" if edge <= start else
                    f"lam0 = {lam0:.3g}: lr*lam0/(1-momentum) = {AUTOL2_LAM0_SHRINK:g}, below the plateau "
-                   f"edge {edge:.3g} (started at the edge, AutoL2 would spend the high-lr phase over-regularized)")
+                   f"edge {edge:.3g} (started at the edge, AutoL2 would spend the high-lr phase over-regularized)"
+                   if start == cap else
+                   f"lam0 = {lam0:.3g}, the budget advice: above the usual start lr*lam0/(1-momentum) = "
+                   f"{AUTOL2_LAM0_SHRINK:g}, since AutoL2 only decays and a start below the advice never reaches it")
     if adv.verdict == CANNOT:  # measured: the plateau edge only
         refr, lam_min = AUTOL2_REFRACTORY_TAU * (1.0 - momentum), lam0 * AUTOL2_LAM_MIN_RATIO
         why.append(f"cannot tell: c and the budget advice are not measured, so AutoL2's own defaults: "
@@ -92,10 +98,8 @@ def autol2_config(
         refr = REFRACTORY_FRACTION * adv.c if has_c else 0.1 * adv.lr  # else the paper's 0.1/lam steps, in tau
         why.append(f"refractory_tau = c/4 = {refr:.3g}" if has_c else
                    f"no usable c: refractory_tau = 0.1*lr = {refr:.3g} (the paper's 0.1/lam steps)")
-        lam_min = min(adv.weight_decay, lam0) / decay
-        below = (f"the budget advice {adv.weight_decay:.3g}" if adv.weight_decay <= lam0
-                 else f"lam0 {lam0:.3g} (the budget advice {adv.weight_decay:.3g} is above it)")
-        why.append(f"lam_min = {lam_min:.3g}: one decay below {below}")
+        lam_min = adv.weight_decay / decay  # lam0 is never below a measured advice (above)
+        why.append(f"lam_min = {lam_min:.3g}: one decay below the budget advice {adv.weight_decay:.3g}")
     return AutoL2Advice(lam0=float(lam0), decay=float(decay), refractory_tau=float(refr),
                         lam_min=float(lam_min), lr=adv.lr, budget_steps=adv.budget_steps,
                         verdict=adv.verdict, reasons=tuple(why))

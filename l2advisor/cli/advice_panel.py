@@ -70,8 +70,8 @@ def _expect(a: Advice, f: Fit, metric: str, schedule: dict[str, Any] | None) -> 
     if missing:
         return missing
     peak_step = a.predicted_peak_step if schedule is None else schedule["peak_step"]
-    when = ("not within the run (its lr decays to 0 before the peak's tau)" if schedule is not None and
-            math.isinf(peak_step) else f"around step {_num(peak_step, '.0f')}")
+    when = ("not within the run: its lr decays before the peak's tau, so the run ends below it"
+            if schedule is not None and math.isinf(peak_step) else f"around step {_num(peak_step, '.0f')}")
     if schedule is None and peak_step > a.budget_steps * (1 + 1e-9):  # the reasons say so too; here it is read
         when += f", after the run's {a.budget_steps} steps: the run ends below it"
     pred = (f"{_num(a.predicted_metric, '.4f')} peak validation {metric}, {when}"

@@ -179,10 +179,15 @@ def saved_advice_source(saved: dict) -> str:
 
 def run_peak_step(advice: Advice, schedule: str, run_steps: int, warmup: int = 0) -> float:
     """The step of a `schedule` run of `run_steps` steps where the advice's predicted peak arrives:
-    its tau, rescaled from the constant-lr budget the advice was sized for; NaN when never."""
+    its tau, rescaled from the constant-lr budget the advice was sized for; inf when the run ends
+    first (a step schedule held its last lr past the end: a peak "around step 56687" of a 2000-step
+    run), NaN when nothing was predicted."""
     constant_steps = advice.predicted_peak_step if advice.weight_decay > 0 else math.inf
     constant_steps *= schedule_budget(schedule, run_steps, warmup).effective_steps / advice.budget_steps
-    return steps_to_reach(schedule, run_steps, constant_steps, warmup) if math.isfinite(constant_steps) else math.nan
+    if not math.isfinite(constant_steps):
+        return math.nan
+    step = steps_to_reach(schedule, run_steps, constant_steps, warmup)
+    return step if step <= run_steps else math.inf
 
 
 def no_prediction(advice: Advice, fit: Fit) -> str | None:

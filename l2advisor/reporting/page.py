@@ -86,10 +86,13 @@ def _prediction_text(data: ReportData) -> str:
     missing = no_prediction(a, f)
     if missing:
         return missing
+    if data.run_steps and math.isinf(data.run_peak_step):  # "around step - of the 2000-step run" said nothing
+        when = f"after the end of the {data.run_steps}-step run (its lr decays before the peak's tau: the run ends below it)"
+    else:
+        when = "around step " + (f"{_f(data.run_peak_step, '.0f')} of the {data.run_steps}-step run" if data.run_steps
+                                 else f"{_f(a.predicted_peak_step, '.0f')}")
     return (f"predicted peak {data.metric_name} {'at least ' if predicted_is_lower_bound(a, f) else ''}"
-            f"{_f(a.predicted_metric, '.4f')} around step "
-            + (f"{_f(data.run_peak_step, '.0f')} of the {data.run_steps}-step run" if data.run_steps else
-               f"{_f(a.predicted_peak_step, '.0f')}") + (" (extrapolated)" if a.extrapolated else ""))
+            f"{_f(a.predicted_metric, '.4f')} {when}" + (" (extrapolated)" if a.extrapolated else ""))
 
 
 def _lam_text(run: TrainedRun) -> str:

@@ -51,7 +51,18 @@ def test_clipped_advice_never_reaches_its_peak_under_cosine(run: Path) -> None:
     assert d["weight_decay"] == pytest.approx(0.02, rel=0.2) and d["weight_decay"] < d["unclipped"]
     assert d["peak_step"] is None or not math.isfinite(d["peak_step"])  # tau never reaches c
     panel = flat(recommend(run, "--budget", "1000", "--lr-schedule", "cosine").stdout)
-    assert "not within the run (its lr decays to 0 before the peak's tau)" in panel  # was "around step -"
+    assert "not within the run: its lr decays before the peak's tau, so the run ends below it" in panel  # was "around step -"
+
+
+def test_a_step_schedule_whose_run_ends_before_the_peak_says_so(run: Path) -> None:
+    """The step schedule holds lr/100 past the end, so the peak's tau was reached "around step 56687"
+    of a 2000-step run (in the panel and as --json's peak_step); it is not within the run."""
+    d = as_json(run, "--budget", "1000", "--lr-schedule", "step", "--warmup", "100")
+    assert d["peak_step"] is None and d["predicted_peak_step"] > d["effective_steps"]
+    panel = flat(recommend(run, "--budget", "1000", "--lr-schedule", "step", "--warmup", "100").stdout)
+    assert "not within the run" in panel and "around step" not in panel.split("verdict")[0]
+    within = as_json(run, "--budget", "20000", "--lr-schedule", "step")  # the control: the peak comes in the run
+    assert 0 < within["peak_step"] <= 20000
 
 
 def test_panel_names_the_schedule(run: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from l2advisor.cli.app import Threads, app, catch_interrupt, err, handle_errors, out
@@ -83,7 +84,7 @@ def compare(
     from l2advisor.training.lr_schedules import SCHEDULES
     from l2advisor.training.train import resolve_device
     from l2advisor.tuning.compare import RUNS_FILE, CompareSettings, Comparison, extends
-    from l2advisor.tuning.storage import default_storage
+    from l2advisor.tuning.storage import default_storage, open_storage
 
     if seeds < 1:
         raise InputError(f"--seeds must be at least 1, got {seeds}.")
@@ -107,7 +108,7 @@ def compare(
     given, budget = (budget, unit), config.max_steps  # in steps from here on
     if not 0 <= warmup < budget:
         raise InputError(f"--warmup must be a whole number of steps in [0, {budget}) (the budget), got {warmup}.")
-    probe, _ = probe_settings(spec.lr, spec.momentum, seeds=probe_seed_list,
+    probe, plan = probe_settings(spec.lr, spec.momentum, seeds=probe_seed_list,
                               budget_steps=None if probe_budget else budget, n_val=len(task.val),
                               batch_size=spec.batch_size, horizon=horizon, probe_budget=probe_budget)
     check_settings(probe, task)
@@ -118,6 +119,8 @@ def compare(
     from l2advisor.training.batches import eval_chunks
 
     chunks = eval_chunks(test, resolve_device(config.device)) if test is not None else None
+    if storage is not None:  # a wrong URL said now, as `tune` says it, not after hours of probes and arms
+        open_storage(storage)
     comparison = Comparison(task, settings, run_dir, config, storage or default_storage(run_dir),
                             f"compare-{spec.name}-T{budget}" + "".join(f"-{v}" for v in settings.schedule().values()),
                             chunks, force=force)
@@ -128,7 +131,14 @@ def compare(
               f"Optuna {trials} trials; results in {run_dir}")
     from l2advisor.probing.plan import plan_probes
 
-    probe_steps = sum(run.max_steps for run in plan_probes(probe, spec.momentum))  # not the cap: the plan
+    planned = plan_probes(probe, spec.momentum)
+    probe_steps = sum(run.max_steps for run in planned)  # not the cap: the plan
+    if plan is not None and plan.over_cap:  # as `probe --budget` says it: 5,600 probe steps for 20 were silent
+        from l2advisor.cli.budget import budget_words
+        from l2advisor.probing.budget import sizing_note
+
+        sizing, _ = sizing_note(plan, planned, probe, len(task.val), spec.batch_size, budget_words(*given, budget))
+        err.print(f"[yellow]The advisor's probes: {escape(sizing)}[/]", highlight=False)
     if probe.budget_steps is None and probe_steps > probe.probe_budget:
         err.print(f"[yellow]The advisor's probes run {probe_steps:,} steps, more than --probe-budget "
                   f"{probe.probe_budget:,}: a fit needs at least 3 lams (and a follow-up seed may add more).[/]",

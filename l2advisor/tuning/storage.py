@@ -39,7 +39,17 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     except Exception as err:
         detail = hide_password(str(err).splitlines()[0], url) if str(err) else "no detail"
         raise InputError(f"Cannot open the Optuna storage {masked_url(url)} ({type(err).__name__}: {detail}); "
-                         "give an RDB URL such as sqlite:///study.db or postgresql://..., or journal:PATH.") from None
+                         f"{_storage_fix(err, url)}.") from None
+
+
+def _storage_fix(err: Exception, url: str) -> str:
+    """What to do about a storage that did not open: install the database's driver when it is the
+    one missing (the URL itself was right), else give a URL of a kind Optuna opens."""
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+    if isinstance(err, ImportError) and scheme not in ("sqlite", "journal"):
+        driver = {"postgresql": "psycopg2-binary", "mysql": "PyMySQL"}.get(scheme, "its SQLAlchemy driver")
+        return f"install the {scheme} driver ({driver}) in this environment, or use sqlite:///study.db or journal:PATH"
+    return "give an RDB URL such as sqlite:///study.db or postgresql://..., or journal:PATH"
 
 
 # scheme://user:PASSWORD@host..., and ?password=PASSWORD (libpq-style query parameters)
@@ -57,9 +67,10 @@ def hide_password(text: str, url: str) -> str:
     """`text` (e.g. a database driver's error message) with the URL's passwords replaced by ***."""
     secrets = [m.group(2) for m in (_USERINFO_PASSWORD.search(url),) if m] + \
         [m.group(2) for m in _QUERY_PASSWORD.finditer(url)]
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text.replace(url, masked_url(url))
+    text = text.replace(url, masked_url(url))
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):  # where it stands alone: "p" in
+        text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "***", text)  # "import" is no secret
+    return text
 
 
 def open_study(storage: optuna.storages.BaseStorage, name: str, settings: StudySettings,

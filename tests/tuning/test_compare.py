@@ -247,3 +247,17 @@ def test_a_comparison_whose_probes_learned_nothing_says_so_in_its_notes(tiny_mod
     monkeypatch.setattr(fit_module, "fit_relations", real)  # the control: a model that learns
     plain = runner.invoke(app, [*compare_args(tiny_model, tmp_path / "cmp2"), "--json"])
     assert not any(n.startswith("The probes learned nothing") for n in json.loads(plain.stdout)["notes"])
+
+
+def test_compare_says_when_the_advisors_probes_cost_more_than_the_cap(tiny_model: Path, tmp_path: Path) -> None:
+    """`compare --budget 20` ran 5,600 probe steps for a 20-step budget without a word, where `probe
+    --budget 20` warns; a --probe-budget (no sizing to the budget) is the control."""
+    args = ["compare", str(tiny_model), "--budget", "40", "--eval-every", "10", "--trials", "1", "--seeds", "1",
+            "--probe-seeds", "0", "--device", "cpu"]
+    sized = runner.invoke(app, [*args, "--out", str(tmp_path / "sized")])
+    assert sized.exit_code == 0, sized.output
+    said = " ".join(sized.stderr.split())
+    assert "The advisor's probes: Sized for a budget of 40 steps" in said and "More than the cap" in said
+    hand = runner.invoke(app, [*args, "--probe-budget", "400", "--horizon", "0.4", "--out", str(tmp_path / "hand")])
+    assert hand.exit_code == 0, hand.output
+    assert "Sized for a budget" not in " ".join(hand.stderr.split())

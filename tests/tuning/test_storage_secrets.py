@@ -141,3 +141,47 @@ def test_a_storage_that_cannot_be_opened_names_no_password(tiny_model: Path, tmp
                                  "--out", str(tmp_path / "out"), "--device", "cpu"])
     assert result.exit_code == 2 and "Optuna storage" in result.stderr, result.output
     assert leaks(result, tmp_path) == []
+
+
+def test_a_short_password_is_hidden_where_it_stands_alone_not_inside_words() -> None:
+    """With the password "p", every "p" of the driver's message became "***" ("im***ort DB access
+    module"); the password is hidden where it stands alone, and the URL is shown masked."""
+    url = "postgresql://u:p@127.0.0.1:1/db"
+    message = f"Failed to import DB access module for {url}. Please install appropriate one; password p rejected"
+    shown = hide_password(message, url)
+    assert "Failed to import DB access module" in shown and "install appropriate one" in shown
+    assert "postgresql://u:***@127.0.0.1:1/db" in shown and shown.endswith("password *** rejected")
+
+
+def missing_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An RDB URL whose driver is not installed, as SQLAlchemy and Optuna report it (no driver needed)."""
+    def refuse(url: str, **kwargs: object) -> None:
+        raise ImportError("Failed to import DB access module for the specified storage URL. "
+                          "Please install appropriate one.")
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", refuse)
+
+
+def test_a_missing_database_driver_says_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from l2advisor.errors import InputError
+    from l2advisor.tuning.storage import open_storage
+
+    with pytest.raises(InputError, match="give an RDB URL such as"):  # the control: a URL of no known kind
+        open_storage("nosuchdb://host/x")
+    missing_driver(monkeypatch)
+    with pytest.raises(InputError) as caught:
+        open_storage(POSTGRES)
+    message = str(caught.value)
+    assert "install the postgresql driver (psycopg2-binary)" in message and "give an RDB URL" not in message
+    assert SECRET not in message
+
+
+def test_compare_refuses_a_storage_it_cannot_open_before_it_trains(tiny_model: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """compare opened its --storage only for the Optuna arm, after every probe and arm had trained."""
+    missing_driver(monkeypatch)
+    out = tmp_path / "cmp"
+    result = runner.invoke(app, compare_args(tiny_model, out, "--storage", POSTGRES))
+    assert result.exit_code == 2, result.output
+    assert "install the postgresql driver" in " ".join(result.stderr.split())
+    assert not list(out.rglob("*.jsonl"))  # nothing trained

@@ -60,7 +60,7 @@ def autol2_config(
 ) -> AutoL2Advice:
     """AutoL2 settings: lam0 = lam_c (largest plateau lam, through the clock at another lr), but
     no higher than AUTOL2_LAM0_SHRINK*(1-momentum)/lr unless the budget advice is higher: AutoL2
-    only decays, so a start below the measured advice could never reach it (a text classifier
+    only decays, so a start below the advice could never reach it (a text classifier
     started at the cap, 0.4x its advice, peaked 5 points below the constant advice);
     refractory_tau = c/4: after a decay the network needs a tau of order c to use the new
     lam, and the loss plateaus on noise long before that, so a wait of a fraction of c keeps
@@ -81,7 +81,7 @@ def autol2_config(
                        "lower than the advice, since it only decays)" if lam0 > cap else ""))
     else:
         edge = fit.lam_c * fit.lr / adv.lr
-        start = max(cap, adv.weight_decay) if adv.verdict != CANNOT else cap  # never below a measured advice
+        start = max(cap, adv.weight_decay)  # never below the advice: AutoL2 only decays
         lam0 = min(edge, start)
         why.append(f"lam0 = lam_c = {lam0:.3g}, the largest lam inside the plateau" if edge <= start else
                    f"lam0 = {lam0:.3g}: lr*lam0/(1-momentum) = {AUTOL2_LAM0_SHRINK:g}, below the plateau "

@@ -249,12 +249,22 @@ def test_autol2_when_relations_fail_starts_at_the_measured_advice_even_above_the
 
 def test_autol2_starts_at_a_measured_budget_advice_above_the_cap(clean):
     """A short budget's advice above the cap (lr*lam > 0.001) is where AutoL2 starts, up to the plateau
-    edge; a long budget's below it keeps the cap (test_autol2_config), and so does "cannot tell"."""
+    edge; a long budget's below it keeps the cap (test_autol2_config)."""
     adv = advise(clean, 2_000)
     assert adv.weight_decay * clean.lr > AUTOL2_LAM0_SHRINK and adv.weight_decay < clean.lam_c
     cfg = autol2_config(clean, 2_000)
     assert cfg.lam0 == pytest.approx(adv.weight_decay) and cfg.lam_min == pytest.approx(adv.weight_decay / 2)
     assert any("a start below the advice never reaches it" in r for r in cfg.reasons)
+
+
+def test_autol2_under_cannot_tell_starts_no_lower_than_its_advice_either():
+    """"cannot tell" advises a constant lam from a typical c; AutoL2 started at the cap below it (lam0
+    0.01 against a constant 0.02 at 2,000 steps, a new user's MLP) could never reach it."""
+    f = dataclasses.replace(fit_relations(S.family(lam_c=0.0005, alpha=0.0)), c=0.8, lam_c=0.05)
+    assert f.verdict == CANNOT
+    short = advise(f, 2_000).weight_decay
+    assert short * f.lr > AUTOL2_LAM0_SHRINK and autol2_config(f, 2_000).lam0 == pytest.approx(min(short, 0.05))
+    assert autol2_config(f, 200_000).lam0 == pytest.approx(AUTOL2_LAM0_SHRINK / f.lr)  # a long budget: the cap
 
 
 def test_autol2_under_cannot_tell_keeps_autol2s_own_refractory_and_floor():

@@ -222,7 +222,8 @@ def train_command(
     if every > steps:
         raise InputError(f"The budget ({steps} steps) is shorter than one evaluation interval "
                          f"(--eval-every {every}); lower --eval-every or raise --budget.")
-    for note in replay_notes(replay, str(weight_decay_schedule), steps, lr_schedule, spec.lr) if replay is not None else ():
+    for note in replay_notes(replay, str(weight_decay_schedule), steps, lr_schedule, spec.lr, warmup) \
+            if replay is not None else ():
         err.print(f"[yellow]{escape(note)}[/]", highlight=False)
     run_dir = out_dir or Path("runs") / spec.name
     header = make_header("train", {**spec.settings(), "train_size": task.train_size, "budget_steps": steps,
@@ -282,7 +283,8 @@ def train_command(
                       "final_lam": summary["final_lam"], "events": summary["lam_history"]})
     if made:  # lam against step, for --weight-decay-schedule and the callbacks to replay
         trajectory = WeightDecayTrajectory.from_events(
-            kwargs["lam0"], made[0].events, lr=spec.lr, lr_schedule=lr_schedule, budget_steps=steps,  # type: ignore[index]
+            kwargs["lam0"], made[0].events, lr=spec.lr, lr_schedule=lr_schedule, warmup=warmup,  # type: ignore[index]
+            budget_steps=steps,
             source=run_id, extra={"autol2": kwargs, "seed": seed, "steps_run": result.steps,
                                   "status": result.status})  # how a cut-short one ended
         err.print(f"Wrote the weight-decay trajectory to {write_trajectory(run_dir / TRAJECTORY_FILE, trajectory)}")

@@ -5,12 +5,13 @@ The file (`wd_trajectory.json`, JSON, never pickle) holds lam at its change poin
 
     {"schema_version": 1, "kind": "l2advisor.wd_trajectory",
      "steps": [0, 412, 980], "lams": [0.025, 0.0025, 0.00025],
-     "lr": 0.1, "lr_schedule": "constant", "budget_steps": 2000, "source": "..."}
+     "lr": 0.1, "lr_schedule": "constant", "warmup": 0, "budget_steps": 2000, "source": "..."}
 
 `lams[i]` is the weight_decay in force for every optimizer step whose 0-based index is
 >= `steps[i]` (until the next change point): `steps[0]` is always 0, and a decay that
 AutoL2 decides after its k-th step (`DecayEvent.step == k`) takes force at index k.
-`lr`, `lr_schedule` and `budget_steps` describe the run that wrote it (for the record:
+`lr`, `lr_schedule`, `warmup` (steps; absent from files written before it was kept) and
+`budget_steps` describe the run that wrote it (for the record:
 a replay follows the steps, whatever its own lr); `extra["steps_run"]` how far it ran, and
 `extra["status"]`, where the writer knows it, how it ended (interrupted, diverged, ...).
 """
@@ -46,6 +47,7 @@ class WeightDecayTrajectory:
     budget_steps: int | None = None
     source: str = ""  # what wrote it (a run id)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. the AutoL2 settings
+    warmup: int | None = None  # steps of lr warmup of the run that wrote it (None: not recorded)
 
     def __post_init__(self) -> None:
         _check(self.steps, self.lams)
@@ -56,7 +58,7 @@ class WeightDecayTrajectory:
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, "kind": KIND, "steps": list(self.steps),
-                "lams": list(self.lams), "lr": self.lr, "lr_schedule": self.lr_schedule,
+                "lams": list(self.lams), "lr": self.lr, "lr_schedule": self.lr_schedule, "warmup": self.warmup,
                 "budget_steps": self.budget_steps, "source": self.source, "extra": self.extra}
 
     @classmethod
@@ -68,7 +70,8 @@ class WeightDecayTrajectory:
                              f"l2advisor reads version {SCHEMA_VERSION}.")
         try:
             return cls(steps=tuple(data["steps"]), lams=tuple(data["lams"]), lr=data.get("lr"),
-                       lr_schedule=data.get("lr_schedule"), budget_steps=data.get("budget_steps"),
+                       lr_schedule=data.get("lr_schedule"), warmup=data.get("warmup"),
+                       budget_steps=data.get("budget_steps"),
                        source=data.get("source", ""), extra=data.get("extra") or {})
         except (KeyError, TypeError) as error:
             raise InputError(f"{where} lacks its steps or lams ({error}).") from None
@@ -165,11 +168,12 @@ class ReplaySchedule:
 
 
 def replay_notes(replay: WeightDecayTrajectory, name: str, steps: int | None, lr_schedule: str | None,
-                 lr: float | None = None) -> list[str]:
+                 lr: float | None = None, warmup: int | None = None) -> list[str]:
     """What differs between a recorded schedule and the run replaying it, one sentence each: a
     recording cut short (`_cut_short_note`), its length (the lams follow the recorded steps), its
-    lr and its lr schedule (another tau for the same lams). What the run cannot tell is given as None
-    and not compared: its steps, its lr, or its lr schedule by the names of `lr_schedules.SCHEDULES`."""
+    lr, its lr schedule and its warmup (another tau for the same lams). What the run cannot tell is
+    given as None and not compared: its steps, its lr, its lr schedule by the names of
+    `lr_schedules.SCHEDULES`, or its warmup."""
     notes = [] if (cut := _cut_short_note(replay, name)) is None else [cut]
     if lr is not None and replay.lr is not None and not math.isclose(lr, replay.lr, rel_tol=1e-6):
         notes.append(f"{name} was recorded at lr {replay.lr:g}, this run's is {lr:g}: the same lams at the same "
@@ -181,6 +185,9 @@ def replay_notes(replay: WeightDecayTrajectory, name: str, steps: int | None, lr
     if lr_schedule is not None and replay.lr_schedule is not None and replay.lr_schedule != lr_schedule:
         notes.append(f"The schedule was recorded under a {replay.lr_schedule} lr; this run's is {lr_schedule}: "
                      "the same lams at the same steps make another tau (lr*lam summed).")
+    if warmup is not None and replay.warmup is not None and replay.warmup != warmup:
+        notes.append(f"{name} was recorded with {replay.warmup} warmup steps, this run has {warmup}: the same lams "
+                     "at the same steps make another tau (lr*lam summed).")
     return notes
 
 

@@ -72,6 +72,8 @@ def test_a_schedule_recorded_over_another_budget_is_said(tiny_model: Path, tmp_p
     assert same.exit_code == 0 and "was recorded over" not in same.stderr and "recorded under" not in same.stderr
     cosine = runner.invoke(app, [*args, "--out", str(tmp_path / "cos"), "--budget", "120", "--lr-schedule", "cosine"])
     assert cosine.exit_code == 0 and "recorded under a constant lr; this run's is cosine" in " ".join(cosine.stderr.split())
+    warm = runner.invoke(app, [*args, "--out", str(tmp_path / "warm"), "--budget", "120", "--warmup", "10"])
+    assert warm.exit_code == 0 and "recorded with 0 warmup steps, this run has 10" in " ".join(warm.stderr.split())
 
 
 def test_an_interrupted_recording_says_so(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -40,3 +40,17 @@ def test_what_the_run_cannot_tell_is_not_compared() -> None:
     recorded = WeightDecayTrajectory(steps=(0,), lams=(0.01,), lr=0.1, lr_schedule="cosine", budget_steps=6000)
     assert len(replay_notes(recorded, "wd.json", 500, "constant", lr=0.1)) == 2  # the control: length, schedule
     assert replay_notes(recorded, "wd.json", None, None, lr=0.1) == []
+
+
+def test_another_warmup_is_said_to_make_another_tau() -> None:
+    """A cosine run with 100 warmup steps replayed without them reached another tau (peak step 1220
+    against 1080) and was told nothing: the recording did not keep its warmup."""
+    recorded = WeightDecayTrajectory(steps=(0,), lams=(0.01,), lr=0.1, lr_schedule="cosine", budget_steps=6000,
+                                     warmup=100)
+    (note,) = replay_notes(recorded, "wd.json", 6000, "cosine", lr=0.1, warmup=0)
+    assert "recorded with 100 warmup steps, this run has 0" in note
+    assert replay_notes(recorded, "wd.json", 6000, "cosine", lr=0.1, warmup=100) == []  # the control
+    assert replay_notes(recorded, "wd.json", 6000, "cosine", lr=0.1) == []  # a run that cannot tell
+    older = WeightDecayTrajectory.from_dict({k: v for k, v in recorded.to_dict().items() if k != "warmup"})
+    assert older.warmup is None and replay_notes(older, "wd.json", 6000, "cosine", lr=0.1, warmup=0) == []
+    assert WeightDecayTrajectory.from_dict(recorded.to_dict()) == recorded  # kept in the file

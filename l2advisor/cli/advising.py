@@ -232,4 +232,5 @@ def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None,
     else:
         epochs = record["budget"] if record["unit"] == "epochs" else None
         out.print(advice_panel(made.advice, made.fit, made.metric, made.schedule, epochs), soft_wrap=False)
-        err.print(f"Wrote {Path(run_dir) / ADVICE_FILE} and {FIT_FILE}; figures: [bold]l2advisor report {run_dir}[/]")
+    # in every form: --autol2 and --json replaced advice.json (which `report` shows) without a word
+    err.print(f"Wrote {Path(run_dir) / ADVICE_FILE} and {FIT_FILE}; figures: [bold]l2advisor report {run_dir}[/]")

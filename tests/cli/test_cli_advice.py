@@ -537,3 +537,14 @@ def test_without_a_budget_probes_not_sized_for_one_ask_for_it(run: Path) -> None
     result = recommend(run)  # the header has no probe budget
     assert result.exit_code == 2 and "Give --budget" in flat(result.stderr)
     assert recommend(run, "--budget", "8000").exit_code == 0  # the control
+
+
+@pytest.mark.parametrize("flags", [["--json"], ["--autol2"], ["--autol2", "--json"]])
+def test_every_form_says_it_replaced_advice_json(run: Path, flags: list[str]) -> None:
+    """`recommend --autol2 --json` replaced advice.json, which `report` shows, without a word; only the
+    panel's form said so. stdout stays the data alone."""
+    result = recommend(run, "--budget", "3000", *flags)
+    assert result.exit_code == 0, result.output
+    assert f"Wrote {run / 'advice.json'} and fit.json" in " ".join(result.stderr.split())
+    if "--json" in flags:
+        json.loads(result.stdout)

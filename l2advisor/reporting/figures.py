@@ -200,11 +200,13 @@ def plateau_figure(data: ReportData) -> Figure:
                        label=f"advice interval {lo:.3g} .. {hi:.3g}{at}")  # its edges have no ticks
         lam_text = f"lam={wd:.3g}" + (f" ({a.weight_decay:.3g} at lr {a.lr:.3g})" if moved else "")
         known = math.isfinite(a.predicted_metric)
+        run = (f"the {data.run_steps}-step run ({a.budget_steps} constant-lr steps of tau)"  # a scheduled run's length
+               if data.run_steps and data.run_steps != a.budget_steps else f"{a.budget_steps} steps")
         ax.axvline(wd, color="C3", lw=1.2, label=None if known else  # the star's label names it
-                   f"advice for {a.budget_steps} steps: {lam_text}, not predicted")
+                   f"advice for {run}: {lam_text}, not predicted")
         if known:
             ax.plot([wd], [a.predicted_metric], "*", ms=13, color="C3",
-                    label=f"advice for {a.budget_steps} steps: {lam_text}, predicted {a.predicted_metric:.4f}")
+                    label=f"advice for {run}: {lam_text}, predicted {a.predicted_metric:.4f}")
     if math.isfinite(f.lam_star):
         ax.axvline(f.lam_star, color="C1", ls=":", lw=1, label=f"lam* = {f.lam_star:.3g}: smaller lams clearly worse")
     log_x(ax, minor_labels=False)  # its ticks are the probed lams

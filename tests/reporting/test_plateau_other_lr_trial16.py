@@ -48,3 +48,14 @@ def test_the_default_lam_at_the_probes_lr_is_in_the_legend() -> None:
     assert advice.lr == fit.lr and math.isnan(advice.predicted_metric)  # the fallback, at the probes' lr
     labels = _labels(advice, fit)
     assert labels == [f"advice for 3000 steps: lam={advice.weight_decay:.3g}, not predicted"], labels
+
+
+def test_advice_for_a_scheduled_run_names_the_runs_own_length() -> None:
+    """A 2000-step cosine run's advice was labelled "advice for 1001 steps" (the constant-lr steps of
+    its tau), a length the user never asked for; the report's data knows the run's own."""
+    fit = fit_relations(S.no_effect_family())
+    advice = advise(fit, 1001)
+    scheduled = dataclasses.replace(report_data(S.no_effect_family(), fit, advice), run_steps=2000)
+    labels = [h for h in plateau_figure(scheduled).axes[0].get_legend_handles_labels()[1] if h.startswith("advice for")]
+    assert labels and all(h.startswith("advice for the 2000-step run (1001 constant-lr steps of tau)") for h in labels)
+    assert any(h.startswith("advice for 1001 steps") for h in _labels(advice, fit))  # the control: a constant run

@@ -13,6 +13,7 @@ from l2advisor.reporting.trained import TrainedRun
 from l2advisor.runs.store import SCHEDULE_RUN, make_dir
 from l2advisor.science.advise import predicted_is_lower_bound
 from l2advisor.science.c_reading import c_text
+from l2advisor.science.fit_types import LamRow
 
 FIGURES = {  # file name -> caption in report.md
     "curves.png": "Validation metric of every probe against steps (left) and against tau = lr*lam*steps "
@@ -68,9 +69,12 @@ def markdown(data: ReportData, figures: list[str]) -> str:
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
     for r in sorted(f.table, key=lambda r: (r.lr, -r.lam)):
         out.append(f"| {_f(r.lr)} | {_f(r.lam)} | {_f(r.lr * r.lam)} | {r.n_seeds} | {r.n_diverged} | "
-                   f"{_f(r.peak_mean, '.4f')} +- {_f(r.peak_sd, '.4f')} | {_f(r.t_star, '.0f')} | "
+                   f"{_f(r.peak_mean, '.4f')} +- {_f(r.peak_sd, '.4f')} | {_t_star(r)} | "
                    f"{_f(r.tau_star, '.2f')} | {_f(r.max_train_acc, '.3f')} | {r.n_peaked}/{r.n_seeds} | "
                    f"{'yes' if r.in_plateau else 'no'} |")
+    if any(r.n_peaked == 0 and math.isfinite(r.t_star) for r in f.table):
+        out.append("\nt*+: no probe of that lam clearly peaked before it ended (its top may lie later), as the "
+                   "probe summary marks it; the t* fit leaves such probes out.")
     for e in f.excluded:
         out.append(f"\nExcluded: lam={_f(e.lam)} lr={_f(e.lr)} seed={e.seed}: {e.reason}")
     out.append("")
@@ -78,6 +82,11 @@ def markdown(data: ReportData, figures: list[str]) -> str:
     for name in figures:
         out += [f"## {name[:-4]}", "", f"![{name[:-4]}]({name})", "", FIGURES[name], ""]
     return "\n".join(out)
+
+
+def _t_star(row: LamRow) -> str:
+    """A lam's t* in steps; "400+" where none of its probes clearly peaked (the probe summary's mark)."""
+    return _f(row.t_star, ".0f") + ("+" if row.n_peaked == 0 and math.isfinite(row.t_star) else "")
 
 
 def _prediction_text(data: ReportData) -> str:

@@ -190,7 +190,13 @@ def tune(
     """
     from l2advisor.cli.budget import refuse_unusable_out
     from l2advisor.tuning.baseline import run_study, study_objective, trial_rows
-    from l2advisor.tuning.storage import default_storage, masked_url, open_storage, open_study
+    from l2advisor.tuning.storage import (
+        default_storage,
+        in_memory,
+        masked_url,
+        open_storage,
+        open_study,
+    )
 
     if storage is None:  # the study's file goes in --out: a file there is --out's mistake, not the storage's
         refuse_unusable_out(out_dir)
@@ -203,6 +209,9 @@ def tune(
     url = storage or default_storage(run_dir)
     name = study_name or f"{spec.name}-T{budget}-seed{seed}"
     study = open_study(open_storage(url), name, settings, study_objective(task, config, settings), budget)
+    if in_memory(url):
+        err.print(f"[yellow]{url} keeps the study in this process's memory: a rerun starts it over and other "
+                  "processes cannot join it (sqlite:///FILE.db or journal:PATH keep it).[/]", highlight=False)
     err.print(f"Tuning lam of {spec.path.name} on {config.device}: study {name!r} in {masked_url(url)}, "
               f"{trials} trials of {budget} steps, lam in [{lam_low:g}, {lam_high:g}]"
               + (" and 0" if include_zero else "") + f", pruner {pruner}")
@@ -227,5 +236,6 @@ def tune(
         done = sum(r["state"] in ("COMPLETE", "PRUNED") for r in rows)
         count = f"{done} of {trials} trials" if done <= trials else \
             f"{done} trials (the study already had more than --trials {trials}: none added)"
-        err.print(f"Best: lam = {best['lam']:.4g} (trial {best['number']}, peak {spec.metric_name} "
-                  f"{best['value']:.4f}); {count}.")
+        (err if as_json else out).print(  # the answer is data (`tune ... > out.txt` lost it); stdout is the JSON's
+            f"Best: lam = {best['lam']:.4g} (trial {best['number']}, peak {spec.metric_name} {best['value']:.4f}); "
+            f"{count}.")

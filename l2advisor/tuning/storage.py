@@ -52,6 +52,12 @@ def _storage_fix(err: Exception, url: str) -> str:
     return "give an RDB URL such as sqlite:///study.db or postgresql://..., or journal:PATH"
 
 
+def in_memory(url: str) -> bool:
+    """A SQLite URL with no file (`sqlite://`, `sqlite:///:memory:`): the study lives only as long
+    as the process, so a rerun cannot resume it and other processes cannot share it."""
+    return url.split("?")[0] in ("sqlite://", "sqlite:///:memory:")
+
+
 # scheme://user:PASSWORD@host..., and ?password=PASSWORD (libpq-style query parameters)
 _USERINFO_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*):(.*)@")  # to the last @: never less
 _QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)([^&#]*)", re.IGNORECASE)

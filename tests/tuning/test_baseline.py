@@ -80,6 +80,8 @@ def test_include_zero_and_the_table(tiny_model: Path, tmp_path: Path) -> None:
                                  "--include-zero", "--out", str(tmp_path / "run"), "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert "Optuna study" in result.stdout and "best" in result.stdout and "so far" in result.stdout  # 2-line header
+    # the answer is data: `tune ... > out.txt` kept the table and lost the best lam (stderr)
+    assert "Best: lam = " in result.stdout and "Best: lam" not in result.stderr
     study = optuna.load_study(study_name="tiny-T10-seed0", storage=f"sqlite:///{tmp_path / 'run' / 'optuna.db'}")
     assert sorted(row["lam"] for row in trial_rows(study))[0] == 0.0
 
@@ -263,3 +265,12 @@ def test_tune_bar_counts_the_steps_a_pruned_trial_ran_not_its_budget() -> None:
     bars.begin(3, 0.002, counted=2, total=3)
     bars.finish(TrialOutcome(3, 0.002, "COMPLETE", 0.6, 60, 1.0, "stopped"), 0.6, counted=3)
     assert (overall.completed, overall.total) == (190, 190)  # a complete trial that stopped early gives back 40
+
+
+def test_an_in_memory_storage_is_said_to_keep_nothing(tiny_model: Path, tmp_path: Path) -> None:
+    """`--storage sqlite://` (in memory) was accepted without a word, and nothing could resume."""
+    memory = tune(tiny_model, tmp_path / "m", "--trials", "1", "--storage", "sqlite://")
+    assert memory.exit_code == 0, memory.output
+    assert "keeps the study in this process's memory: a rerun starts it over" in " ".join(memory.stderr.split())
+    on_file = tune(tiny_model, tmp_path / "f", "--trials", "1")  # the control: the default file
+    assert on_file.exit_code == 0 and "in this process's memory" not in " ".join(on_file.stderr.split())

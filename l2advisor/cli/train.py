@@ -205,6 +205,8 @@ def train_command(
     from l2advisor.modelfile.spec import load_spec
 
     check_budget(budget, unit)
+    if unit == "steps" and warmup >= budget:  # said before the model file and torch load, where it can be
+        raise InputError(f"--warmup ({warmup} steps) must be shorter than the run ({budget:g} steps).")
     overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
     spec = load_spec(model_file, overrides)
     say_notes(spec)

@@ -242,3 +242,16 @@ def test_a_batch_larger_than_the_training_set_is_said(tmp_path: Path, batch: int
     assert result.exit_code == 0, result.output
     said = "larger than the 256 training examples" in " ".join(result.stderr.split())
     assert said is (batch > 256)
+
+
+def test_a_warmup_as_long_as_the_run_is_refused_before_the_model_file_runs(tiny_model: Path, tmp_path: Path) -> None:
+    """--warmup 3000 --budget 2000 was refused only after torch and the model file had loaded (the
+    Threads line came first); in epochs it can only be said once the training set's size is known."""
+    steps = runner.invoke(app, train_args(tiny_model, tmp_path / "s", "--budget", "20", "--weight-decay", "0.01",
+                                          "--warmup", "30"))
+    assert steps.exit_code == 2 and "must be shorter than the run (20 steps)" in words(steps.stderr)
+    assert "Threads:" not in steps.stderr
+    epochs = runner.invoke(app, train_args(tiny_model, tmp_path / "e", "--budget", "1", "--unit", "epochs",
+                                           "--weight-decay", "0.01", "--warmup", "100000"))
+    assert epochs.exit_code == 2 and "must be shorter than the run" in words(epochs.stderr)
+    assert "Threads:" in epochs.stderr  # the control: the epochs' steps are known only after the model file

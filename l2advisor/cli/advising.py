@@ -211,7 +211,8 @@ def make_recommendation(run_dir: Path, budget: float | None, unit: str, lr: floa
         flags = autol2_flags(cfg, settings.get("model_file", "MODEL_FILE"), settings)
         if scheduled:
             flags += f" --lr-schedule {lr_schedule}" + (f" --warmup {warmup}" if warmup else "")
-        snippet = autol2_snippet(cfg, results.optimizer, results.momentum, has_train_accuracy(curves))
+        snippet = autol2_snippet(cfg, results.optimizer, results.momentum, has_train_accuracy(curves),
+                                 lr_schedule, warmup)
         record["autol2"] = {**cfg.to_dict(), "train_command": flags, "snippet": snippet, **gaps, **schedule,
                             "fit": record["fit"]}
     write_json(Path(run_dir) / ADVICE_FILE, record)

@@ -40,24 +40,33 @@ def autol2_flags(cfg: AutoL2Advice, model_file: str, settings: dict) -> str:
     return " ".join(flags)
 
 
-def autol2_snippet(cfg: AutoL2Advice, optimizer: str = "sgd", momentum: float = 0.0, accuracy: bool = True) -> str:
+def autol2_snippet(cfg: AutoL2Advice, optimizer: str = "sgd", momentum: float = 0.0, accuracy: bool = True,
+                   lr_schedule: str = "constant", warmup: int = 0) -> str:
     """A Python snippet for the user's own training loop, with the probes' optimizer and momentum
     (the clock and AutoL2's refractory time were measured with them). `accuracy`: the task has a
-    training accuracy (else AutoL2 steps on the loss alone)."""
+    training accuracy (else AutoL2 steps on the loss alone). An lr schedule (or a warmup) the
+    advice was made for is built too, as `l2advisor train --lr-schedule` runs it: the snippet said
+    "before any lr scheduler" and built none, so a user copying it ran the constant lr."""
     decay = "" if cfg.decay == AUTOL2_DECAY else f", decay={cfg.decay:g}"
     extra = f", momentum={momentum:g}" if optimizer == "sgd" and momentum else ""
     name = "AdamW" if optimizer == "adamw" else "SGD"
-    return "\n".join([
-        "from l2advisor import AutoL2",
-        "",
-        f"optimizer = torch.optim.{name}(model.parameters(), lr={cfg.lr:g}{extra})",
-        f"sched = AutoL2(optimizer, lam0={cfg.lam0:.4g}, refractory_tau={cfg.refractory_tau:.4g}, "
-        f"lam_min={cfg.lam_min:.4g}{decay})",
-        f"for step in range({cfg.budget_steps}):",
-        "    ...  # forward, loss (without an L2 term), backward",
-        "    optimizer.step()",
-        f"    {_sched_step(accuracy)}  # after optimizer.step(), before any lr scheduler",
-    ])
+    scheduled = lr_schedule != "constant" or warmup > 0
+    lines = ["from l2advisor import AutoL2"]
+    if scheduled:
+        lines.append("from l2advisor.science.schedules import lr_factors  # lr_t / lr, as `l2advisor train` runs it")
+    lines += ["", f"optimizer = torch.optim.{name}(model.parameters(), lr={cfg.lr:g}{extra})",
+              f"sched = AutoL2(optimizer, lam0={cfg.lam0:.4g}, refractory_tau={cfg.refractory_tau:.4g}, "
+              f"lam_min={cfg.lam_min:.4g}{decay})"]
+    if scheduled:
+        lines.append(f"lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: float(lr_factors("
+                     f"{lr_schedule!r}, {cfg.budget_steps}, {warmup}, [t])[0]))")
+    lines += [f"for step in range({cfg.budget_steps}):",
+              "    ...  # forward, loss (without an L2 term), backward",
+              "    optimizer.step()",
+              f"    {_sched_step(accuracy)}  # after optimizer.step(), before any lr scheduler"]
+    if scheduled:
+        lines.append("    lr_scheduler.step()")
+    return "\n".join(lines)
 
 
 def _sched_step(accuracy: bool) -> str:

@@ -548,3 +548,22 @@ def test_every_form_says_it_replaced_advice_json(run: Path, flags: list[str]) ->
     assert f"Wrote {run / 'advice.json'} and fit.json" in " ".join(result.stderr.split())
     if "--json" in flags:
         json.loads(result.stdout)
+
+
+def test_autol2_snippet_for_a_scheduled_run_builds_its_lr_schedule(run: Path) -> None:
+    """Advised for a cosine run, the snippet said "before any lr scheduler" and built none: copied, it
+    trained at constant lr. It now steps the schedule `l2advisor train --lr-schedule` runs, lr for lr."""
+    from l2advisor.training.lr_schedules import make_lr_at
+
+    d = as_json(run, "--budget", "40", "--autol2", "--lr-schedule", "cosine", "--warmup", "4")
+    assert "lr_scheduler.step()" in d["snippet"]
+    model = torch.nn.Linear(2, 2)
+    model(torch.ones(1, 2)).sum().backward()
+    seen: list[float] = []
+    scope = {"torch": torch, "model": model, "loss": torch.tensor(1.0), "train_accuracy": 0.5}
+    exec(d["snippet"].replace("optimizer.step()", "seen.append(optimizer.param_groups[0]['lr']); optimizer.step()"),
+         {**scope, "seen": seen})
+    expected = make_lr_at("cosine", d["lr"], 40, 4)
+    assert seen == pytest.approx([expected(t) for t in range(40)])
+    constant = as_json(run, "--budget", "40", "--autol2")  # the control: no schedule, none built
+    assert "lr_scheduler" not in constant["snippet"]

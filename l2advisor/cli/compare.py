@@ -189,14 +189,19 @@ def compare_table(report: dict[str, Any], console: Console = out) -> Table:
         label = f"[bold red]{label} FAILED[/]" if row.get("failed") else label
         cells.append([label, fmt_num(row["lam"], ".3g"), _pm(row["peak_mean"], row["peak_sd"]),
                       _pm(row["test_mean"], row["test_sd"]), fmt_num(row["compute_steps"], ",.0f"),
-                      fmt_num(row["compute_seconds"], ",.0f"), row["note"]])
+                      _seconds(row["compute_seconds"]), row["note"]])
         if row["arm"] == "optuna":
             cells.append(["optuna raw best", fmt_num(row["lam"], ".3g"), fmt_num(row["raw_best"]), "-",
-                          fmt_num(row["compute_steps"], ",.0f"), fmt_num(row["compute_seconds"], ",.0f"),
+                          fmt_num(row["compute_steps"], ",.0f"), _seconds(row["compute_seconds"]),
                           "one noisy run, biased upward"])
     n_seeds = len(report['settings']['seeds'])
     title = f"Comparison: budget {report['settings']['budget']} steps, {n_seeds} seed{'s' if n_seeds != 1 else ''}"
     return fitted_table(columns, cells, console, title=title)
+
+
+def _seconds(seconds: float | None) -> str:
+    """Compute seconds: whole ones from 10 on, two digits below (a sub-second arm showed "0")."""
+    return fmt_num(seconds, ",.0f" if seconds is None or seconds >= 10 else ".2g")
 
 
 def _pm(mean: float | None, sd: float | None) -> str:

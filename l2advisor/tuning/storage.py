@@ -79,6 +79,14 @@ def hide_password(text: str, url: str) -> str:
     return text
 
 
+def _change(key: str, old: Any, new: Any) -> str:
+    """One difference between two objectives, as the refusal says it: a hash as what it stands for
+    (two 64-digit hex strings told the user nothing), any other value as it was and is."""
+    if key.endswith("sha256"):
+        return f"{key}: another model file, or this one edited"
+    return f"{key}: {old!r} -> {new!r}"
+
+
 def open_study(storage: optuna.storages.BaseStorage, name: str, settings: StudySettings,
                objective: dict[str, Any], budget: int) -> optuna.Study:
     """Create or resume a study; refuse one made for another objective (model, budget, seed...)."""
@@ -96,7 +104,7 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, settings: StudyS
     if old is None:
         study.set_user_attr("l2advisor", objective)
     elif old != objective:
-        diff = "; ".join(f"{k}: {old.get(k)!r} -> {objective.get(k)!r}"
+        diff = "; ".join(_change(k, old.get(k), objective.get(k))
                          for k in sorted(set(old) | set(objective)) if old.get(k) != objective.get(k))
         raise InputError(f"Study {name!r} was run for another objective ({diff}); use another --study-name.")
     if settings.include_zero and not any(t.user_attrs.get("zero") for t in study.get_trials(deepcopy=False)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -274,3 +275,16 @@ def test_an_in_memory_storage_is_said_to_keep_nothing(tiny_model: Path, tmp_path
     assert "keeps the study in this process's memory: a rerun starts it over" in " ".join(memory.stderr.split())
     on_file = tune(tiny_model, tmp_path / "f", "--trials", "1")  # the control: the default file
     assert on_file.exit_code == 0 and "in this process's memory" not in " ".join(on_file.stderr.split())
+
+
+def test_a_study_run_for_another_model_file_says_so_not_its_hashes(tiny_model: Path, tmp_path: Path) -> None:
+    """The refusal showed two 64-digit SHA-256 values; it names what they stand for."""
+    url = f"journal:{tmp_path / 'j.log'}"
+    assert tune(tiny_model, tmp_path / "run", "--trials", "1", "--storage", url, "--study-name", "x").exit_code == 0
+    edited = tmp_path / "edited" / tiny_model.name
+    edited.parent.mkdir()
+    edited.write_text(tiny_model.read_text() + "\n# edited\n")
+    result = tune(edited, tmp_path / "run2", "--trials", "1", "--storage", url, "--study-name", "x")
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and "model_sha256: another model file, or this one edited" in said
+    assert not re.search(r"[0-9a-f]{64}", said)

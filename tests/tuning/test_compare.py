@@ -261,3 +261,9 @@ def test_compare_says_when_the_advisors_probes_cost_more_than_the_cap(tiny_model
     hand = runner.invoke(app, [*args, "--probe-budget", "400", "--horizon", "0.4", "--out", str(tmp_path / "hand")])
     assert hand.exit_code == 0, hand.output
     assert "Sized for a budget" not in " ".join(hand.stderr.split())
+
+
+def test_sub_second_compute_is_not_shown_as_zero() -> None:
+    from l2advisor.cli.compare import _seconds
+
+    assert [_seconds(v) for v in (0.43, 0.0041, 9.96, 12.6, 1234.4, None)] == ["0.43", "0.0041", "10", "13", "1,234", "-"]

@@ -196,6 +196,7 @@ def tune(
         masked_url,
         open_storage,
         open_study,
+        pruner_note,
     )
 
     if storage is None:  # the study's file goes in --out: a file there is --out's mistake, not the storage's
@@ -209,6 +210,8 @@ def tune(
     url = storage or default_storage(run_dir)
     name = study_name or f"{spec.name}-T{budget}-seed{seed}"
     study = open_study(open_storage(url), name, settings, study_objective(task, config, settings), budget)
+    if (note := pruner_note(study, pruner)) is not None:
+        err.print(f"[yellow]{note}[/]", highlight=False)
     if in_memory(url):
         err.print(f"[yellow]{url} keeps the study in this process's memory: a rerun starts it over and other "
                   "processes cannot join it (sqlite:///FILE.db or journal:PATH keep it).[/]", highlight=False)

@@ -110,3 +110,15 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, settings: StudyS
     if settings.include_zero and not any(t.user_attrs.get("zero") for t in study.get_trials(deepcopy=False)):
         study.enqueue_trial({}, user_attrs={"zero": True})
     return study
+
+
+def pruner_note(study: optuna.Study, pruner: str) -> str | None:
+    """A sentence when this run's --pruner is not the one the study's earlier trials ran with (the
+    objective is the same, so the study is resumed, but pruned and whole trials then mix); None
+    otherwise. Records this run's pruner for the next."""
+    earlier = study.user_attrs.get("l2advisor_pruner")
+    study.set_user_attr("l2advisor_pruner", pruner)
+    if earlier is None or earlier == pruner or not study.get_trials(deepcopy=False):
+        return None
+    return (f"This study's earlier trials ran with --pruner {earlier}; these run with {pruner}: its trials then mix "
+            f"two pruning rules (--pruner {earlier} keeps them alike, or another --study-name starts a new study).")

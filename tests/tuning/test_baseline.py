@@ -288,3 +288,14 @@ def test_a_study_run_for_another_model_file_says_so_not_its_hashes(tiny_model: P
     said = " ".join(result.output.split())
     assert result.exit_code == 2 and "model_sha256: another model file, or this one edited" in said
     assert not re.search(r"[0-9a-f]{64}", said)
+
+
+def test_a_rerun_with_another_pruner_is_said(tiny_model: Path, tmp_path: Path) -> None:
+    """A study extended with another --pruner mixed two pruning rules without a word."""
+    out = tmp_path / "run"
+    assert tune(tiny_model, out, "--trials", "1").exit_code == 0
+    same = tune(tiny_model, out, "--trials", "2")  # the control: the same pruner
+    assert same.exit_code == 0 and "earlier trials ran with" not in same.stderr
+    other = tune(tiny_model, out, "--trials", "3", "--pruner", "median")
+    said = " ".join(other.stderr.split())
+    assert other.exit_code == 0 and "This study's earlier trials ran with --pruner none; these run with median" in said

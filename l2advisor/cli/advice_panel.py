@@ -72,10 +72,13 @@ def _expect(a: Advice, f: Fit, metric: str, schedule: dict[str, Any] | None) -> 
     peak_step = a.predicted_peak_step if schedule is None else schedule["peak_step"]
     when = ("not within the run: its lr decays before the peak's tau, so the run ends below it"
             if schedule is not None and math.isinf(peak_step) else f"around step {_num(peak_step, '.0f')}")
-    if schedule is None and peak_step > a.budget_steps * (1 + 1e-9):  # the reasons say so too; here it is read
+    late = schedule is None and peak_step > a.budget_steps * (1 + 1e-9)  # the reasons say so too; here it is read
+    if late:
         when += f", after the run's {a.budget_steps} steps: the run ends below it"
-    pred = (f"{_num(a.predicted_metric, '.4f')} peak validation {metric}, {when}"
-            + (" [yellow](extrapolated)[/]" if a.extrapolated else ""))
+    pred = (f"{_num(a.predicted_metric, '.4f')} validation {metric} at the run's end, still rising (its top comes "
+            f"{when.replace(': the run ends below it', '')})" if late else
+            f"{_num(a.predicted_metric, '.4f')} peak validation {metric}, {when}") \
+        + (" [yellow](extrapolated)[/]" if a.extrapolated else "")
     if predicted_is_lower_bound(a, f) and a.verdict == CANNOT:  # the probes' smallest lam did best: below it, more may come
         pred = (f"at least {_num(a.predicted_metric, '.4f')} peak validation {metric}, {when} [yellow](extrapolated "
                 f"below the smallest probe; the larger lams did worse)[/]")

@@ -197,7 +197,7 @@ def no_prediction(advice: Advice, fit: Fit) -> str | None:
         return None
     if advice.ends_before_curve:  # a run too short for the probes' curve
         return (f"no predicted metric: the {advice.budget_steps}-step run ends before the earliest point the "
-                f"probes measured (the peak comes around step {advice.predicted_peak_step:.0f})")
+                f"probes measured past their start (the peak comes around step {advice.predicted_peak_step:.0f})")
     if math.isfinite(fit.lr) and not math.isclose(advice.lr, fit.lr, rel_tol=1e-9):
         return (f"no predicted metric: the probes ran at lr = {fit.lr:.3g}, and the measured lam is not "
                 f"translated to lr = {advice.lr:.3g}")

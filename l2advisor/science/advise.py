@@ -98,6 +98,8 @@ def _shortfall(fit: Fit, tau_budget: float) -> float:
     ok = np.isfinite(m) & (t > 0)
     if tau_budget >= fit.c or ok.sum() < 2:
         return 0.0
+    first = float(t[ok].min())  # a run ending on the first point, but for float rounding, is read there: 10
+    tau_budget = first if first * (1 - 1e-9) <= tau_budget < first else tau_budget  # steps x 0.1 x 0.025 < 0.025
     at = np.interp(math.log(tau_budget), np.log(t[ok]), m[ok], left=np.nan)
     return float(max(m[ok].max() - at, 0.0)) if math.isfinite(at) else NAN
 
@@ -247,8 +249,10 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
     metric = level - _shortfall(fit, position)
     ends_before_curve = math.isfinite(level) and not math.isfinite(metric)  # _shortfall: before its first point
     if ends_before_curve:
+        first = min(t for t in fit.collapsed_tau if t > 0)  # _shortfall's first point: step 0 is every curve's
         why.append(f"no metric is predicted: a {budget}-step run ends before the earliest point the probes "
-                   "measured on their clock, so nothing says how far it gets")
+                   f"measured past their start, on their clock (the run ends at tau {position:.2g}, their first "
+                   f"point is at tau {first:.2g}), so nothing says how far it gets")
     if not math.isclose(lr, fit.lr, rel_tol=1e-9):
         clock = {True: "confirmed across probe lrs", False: "NOT confirmed across probe lrs: "
                  "unreliable", None: "not checked (one probe lr)"}[fit.clock_is_lr_lam]

@@ -21,7 +21,7 @@ from l2advisor.runs.rundir import results_path
 from l2advisor.runs.store import make_header, open_results
 from l2advisor.science.advise import advice_from_dict, advice_to_dict
 from l2advisor.science.curves import Curve
-from l2advisor.science.fit import VERDICTS, fit_from_dict, fit_to_dict
+from l2advisor.science.fit import VERDICTS, fit_from_dict, fit_relations, fit_to_dict
 
 runner = CliRunner()
 C, LAM_C, LR = 3.0, 0.02, 0.1  # the synthetic truth (S.curve defaults)
@@ -567,3 +567,26 @@ def test_autol2_snippet_for_a_scheduled_run_builds_its_lr_schedule(run: Path) ->
     assert seen == pytest.approx([expected(t) for t in range(40)])
     constant = as_json(run, "--budget", "40", "--autol2")  # the control: no schedule, none built
     assert "lr_scheduler" not in constant["snippet"]
+
+
+def test_a_run_ending_before_its_top_is_expected_at_its_end_not_at_a_peak(tmp_path: Path) -> None:
+    """"0.2938 peak validation accuracy, around step 1600, after the run's 10 steps" called the end of a
+    run still rising its peak; and a 10-step run ending on the probes' first point (tau 0.025 against
+    0.02500000000000001, float rounding) was said to end before it, with no metric."""
+    above = write_run(tmp_path / "above", S.family(lam_c=0.0005, alpha=0.0))
+    d = as_json(above, "--budget", "150")
+    text = flat(recommend(above, "--budget", "150").stdout)
+    assert d["predicted_peak_step"] > 150 and d["predicted_metric"] is not None  # the case: rising at its end
+    assert "validation accuracy at the run's end, still rising (its top comes around step" in text
+    assert "peak validation accuracy, around step" not in text
+    long = flat(recommend(above, "--budget", "20000").stdout)  # the control: the top within the run
+    assert "still rising" not in long and "peak validation accuracy" in long
+
+
+def test_a_run_ending_on_the_first_point_but_for_rounding_is_read_there() -> None:
+    from l2advisor.science.advise import _shortfall
+
+    fit = fit_relations(S.family())
+    first = min(t for t in fit.collapsed_tau if t > 0)
+    assert math.isfinite(_shortfall(fit, first * (1 - 1e-12)))  # rounding below the first point: read there
+    assert math.isnan(_shortfall(fit, first * 0.9))  # the control: really before it

@@ -142,9 +142,13 @@ def worker_threads_for(task: Any, threads: int | None, jobs: int, backend: str) 
         return None, "on each Dask worker, its host's cores divided among the jobs running there"
     share = cores_per_job(jobs)
     choice = _thread_choice(task, threads, share)
-    if choice.threads is None:  # OMP_NUM_THREADS or a model not measured: the workers divide the cores
-        return share, f"{share} thread(s), the cores divided among {jobs} jobs, in each worker process"
-    return choice.threads, f"{choice.reason}, in each of {jobs} worker process{'' if jobs == 1 else 'es'}"
+    each = f"in each of {jobs} worker process{'' if jobs == 1 else 'es'}"
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if choice.threads is None and omp.isdigit() and int(omp) > 0:  # the user's, as one process takes it
+        return int(omp), f"{int(omp)} thread(s), from OMP_NUM_THREADS, {each}"  # (it gave 2 to 1 worker)
+    if choice.threads is None:  # a model not measured: the workers divide the cores
+        return share, f"{share} thread(s), the cores divided among {jobs} job{'' if jobs == 1 else 's'}, {each}"
+    return choice.threads, f"{choice.reason}, {each}"
 
 
 def _thread_choice(task: Any, threads: int | None, available: int) -> Any:

@@ -153,3 +153,17 @@ def test_on_a_dask_cluster_each_job_uses_the_threads_asked(tmp_path: Path) -> No
         torch.set_num_threads(before)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "threads.txt").read_text().split()[-1] == "3"
+
+
+def test_omp_num_threads_sets_each_local_workers_threads(tmp_path: Path, monkeypatch) -> None:
+    """With OMP_NUM_THREADS=1 one worker process got "2 thread(s), the cores divided among 1 jobs": the
+    variable a single process honours was ignored (and raised the small-model rule's count)."""
+    monkeypatch.delenv("L2ADVISOR_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    model = write_model(tmp_path, TINY_MODEL)
+    args = ["probe", str(model), "--out", str(tmp_path / "run"), *ARGS, "--devices", "cpu", "--plan"]
+    said = " ".join(runner.invoke(app, args).stderr.split())
+    assert "Threads: 1 thread(s), from OMP_NUM_THREADS, in each of 1 worker process" in said, said
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the control: the variable's own count, not the rule's
+    said = " ".join(runner.invoke(app, args).stderr.split())
+    assert "Threads: 2 thread(s), from OMP_NUM_THREADS" in said and "1 jobs" not in said, said

@@ -231,9 +231,9 @@ def test_a_crash_in_the_model_file_mid_probe_names_it(tmp_path: Path) -> None:
 
 
 FLAGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "lr zero": (("--lr", "0"), ("`lr` must be a finite number > 0, got 0.0",)),
-    "lr negative": (("--lr", "-0.1"), ("--lr: `lr` must be a finite number > 0, got -0.1",)),  # the flag, not the file
-    "lr NaN": (("--lr", "nan"), ("`lr` must be a finite number > 0, got nan",)),
+    "lr zero": (("--lr", "0"), ("--lr must be a finite number > 0, got 0.0",)),
+    "lr negative": (("--lr", "-0.1"), ("--lr must be a finite number > 0, got -0.1",)),  # the flag, not the file
+    "lr NaN": (("--lr", "nan"), ("--lr must be a finite number > 0, got nan",)),
     "lrs with a zero": (("--lrs", "0.1,0"), ("--lrs must be finite numbers > 0, got 0.0",)),
     "lrs not numbers": (("--lrs", "0.1,fast"), ("--lrs takes comma-separated numbers, got '0.1,fast'",)),
     "lam negative": (("--lambdas", "-1"), ("--lambdas must be finite numbers > 0, got -1.0",)),
@@ -257,9 +257,9 @@ FLAGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "tolerance negative": (("--tolerance", "-0.1"), ("--tolerance must be a finite number >= 0, got -0.1",)),
     "no seeds": (("--seeds", ""), ("--seeds must name at least one seed",)),
     "seeds not integers": (("--seeds", "0,x"), ("--seeds takes comma-separated integers, got '0,x'",)),
-    "batch size zero": (("--batch-size", "0"), ("`batch_size` must be a positive integer, got 0",)),
-    "momentum one": (("--momentum", "1"), ("`momentum` must be in [0, 1), got 1.0",)),
-    "unknown optimizer": (("--optimizer", "adam"), ("`optimizer` must be one of sgd, adamw, got 'adam'",)),
+    "batch size zero": (("--batch-size", "0"), ("--batch-size must be a positive integer, got 0",)),
+    "momentum one": (("--momentum", "1"), ("--momentum must be in [0, 1), got 1.0",)),
+    "unknown optimizer": (("--optimizer", "adam"), ("--optimizer must be one of sgd, adamw, got 'adam'",)),
     "unknown device": (("--device", "tpu"), ("Unknown device 'tpu'; use auto, cpu, cuda or cuda:N",)),
     "unknown option": (("--lamda", "0.1"), ("No such option",)),
 }

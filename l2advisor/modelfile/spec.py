@@ -118,45 +118,45 @@ def validate_settings(spec: TaskSpec, overridden: frozenset[str] = frozenset(), 
     """Check types and ranges of the settings; returns the spec with normalised values. A setting
     in `overridden` came from a command-line flag, and its message names the flag, not the file;
     with `keywords` every setting came from a Python call, and its message names the keyword."""
-    def at(name: str) -> str:
+    def at(name: str) -> str:  # the sentence's subject: "lr=", "--lr", or "model.py: `lr`"
         if keywords:
             return f"{name}="
-        return f"--{name.replace('_', '-')}" if name in overridden else spec.path.name
+        return f"--{name.replace('_', '-')}" if name in overridden else f"{spec.path.name}: `{name}`"
 
-    lr = check_positive(spec.lr, "lr", at("lr"))
+    lr = check_positive(spec.lr, at("lr"))
     batch_size = spec.batch_size
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"{at('batch_size')}: `batch_size` must be a positive integer, got {batch_size!r}.")
-    momentum = _as_float(spec.momentum, "momentum", at("momentum"))
+        raise InputError(f"{at('batch_size')} must be a positive integer, got {batch_size!r}.")
+    momentum = _as_float(spec.momentum, at("momentum"))
     if not 0.0 <= momentum < 1.0:
-        raise InputError(f"{at('momentum')}: `momentum` must be in [0, 1), got {momentum!r}.")
+        raise InputError(f"{at('momentum')} must be in [0, 1), got {momentum!r}.")
     optimizer = str(spec.optimizer).lower()
     if optimizer not in OPTIMIZERS:
-        raise InputError(f"{at('optimizer')}: `optimizer` must be one of {', '.join(OPTIMIZERS)}, "
+        raise InputError(f"{at('optimizer')} must be one of {', '.join(OPTIMIZERS)}, "
                          f"got {spec.optimizer!r}.{ADAM_HINT if optimizer == 'adam' else ''}")
     if spec.loss is not None and not callable(spec.loss):
-        raise InputError(f"{at('loss')}: `loss` must be a callable (outputs, targets) -> loss tensor.")
+        raise InputError(f"{at('loss')} must be a callable (outputs, targets) -> loss tensor.")
     if not (spec.metric == "accuracy" or callable(spec.metric)):
-        raise InputError(f"{at('metric')}: `metric` must be \"accuracy\" or a callable (outputs, targets) -> float "
+        raise InputError(f"{at('metric')} must be \"accuracy\" or a callable (outputs, targets) -> float "
                          f"(higher is better), got {spec.metric!r}.")
     return replace(spec, lr=lr, momentum=momentum, optimizer=optimizer)
 
 
-def check_positive(value: Any, name: str, where: str) -> float:
-    """A finite number > 0, or one clear sentence saying what it was."""
-    number = _as_float(value, name, where)
+def check_positive(value: Any, subject: str) -> float:
+    """A finite number > 0, or one clear sentence saying what it was (`subject`: as `at` names it)."""
+    number = _as_float(value, subject)
     if not (math.isfinite(number) and number > 0):
-        raise InputError(f"{where}: `{name}` must be a finite number > 0, got {value!r}.")
+        raise InputError(f"{subject} must be a finite number > 0, got {value!r}.")
     return number
 
 
-def _as_float(value: Any, name: str, where: str) -> float:
+def _as_float(value: Any, subject: str) -> float:
     if isinstance(value, (bool, str, bytes)):  # lr = "0.1" is a typo to say, not to parse
-        raise InputError(f"{where}: `{name}` must be a number, got {value!r}.")
+        raise InputError(f"{subject} must be a number, got {value!r}.")
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise InputError(f"{where}: `{name}` must be a number, got {value!r}.") from None
+        raise InputError(f"{subject} must be a number, got {value!r}.") from None
 
 
 def _exec_file(path: Path) -> ModuleType:

@@ -110,12 +110,12 @@ def test_input_shape_mismatch(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name,value,expected", [
-    ("lr", 0.0, "`lr` must be a finite number > 0"),
-    ("lr", float("nan"), "`lr` must be a finite number > 0"),
-    ("lr", -1.0, "`lr` must be a finite number > 0"),
-    ("batch_size", 0, "`batch_size` must be a positive integer"),
-    ("momentum", 1.5, "`momentum` must be in [0, 1)"),
-    ("optimizer", "adam", "`optimizer` must be one of sgd, adamw"),
+    ("lr", 0.0, "--lr must be a finite number > 0"),
+    ("lr", float("nan"), "--lr must be a finite number > 0"),
+    ("lr", -1.0, "--lr must be a finite number > 0"),
+    ("batch_size", 0, "--batch-size must be a positive integer"),
+    ("momentum", 1.5, "--momentum must be in [0, 1)"),
+    ("optimizer", "adam", "--optimizer must be one of sgd, adamw"),
 ])
 def test_bad_settings(tiny_model: Path, name: str, value: object, expected: str) -> None:
     assert expected in spec_error(tiny_model, {name: value})

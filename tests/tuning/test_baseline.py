@@ -200,7 +200,7 @@ def test_tune_and_compare_take_the_setting_flags(tiny_model: Path, tmp_path: Pat
     if command == "compare":
         base += ["--seeds", "1", "--probe-budget", "400", "--probe-seeds", "0", "--horizon", "0.4"]
     wrong = runner.invoke(app, [*base, "--out", str(tmp_path / "w"), "--optimizer", "adam"])
-    assert wrong.exit_code == 2 and "--optimizer: `optimizer` must be one of" in " ".join(wrong.stderr.split())
+    assert wrong.exit_code == 2 and "--optimizer must be one of" in " ".join(wrong.stderr.split())
     right = runner.invoke(app, [*base, "--out", str(tmp_path / "r"), "--optimizer", "adamw", "--momentum", "0",
                                 "--lr", "0.01"])
     assert right.exit_code == 0, right.output

@@ -17,7 +17,7 @@ from l2advisor.api.keywords import check_path, on_off
 from l2advisor.api.probes import ProbeResults
 from l2advisor.api.words import api_lines, speaks_api
 from l2advisor.errors import InputError, RunFailed
-from l2advisor.probing.budget import UNITS, steps_per_epoch
+from l2advisor.probing.budget import UNITS, budget_in_steps
 from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.runs.rundir import load_probe_curves, sized_for_warning, unusable_message
 from l2advisor.runs.store import Results, read_json, write_json
@@ -215,4 +215,4 @@ def _steps(results: Results, budget: float, unit: str) -> int:
     size, batch = settings.get("train_size"), settings.get("batch_size")
     if not (isinstance(size, int) and isinstance(batch, int) and size > 0 and batch > 0):
         raise InputError("unit='epochs' needs the training set size and batch size, which these results lack.")
-    return max(1, round(budget * steps_per_epoch(size, batch)))
+    return budget_in_steps(budget, unit, size, batch)  # less than a step refused, as `probe` refuses it

@@ -95,18 +95,6 @@ def check_budget(budget: Any, unit: Any) -> None:
         raise input_error(f"budget in epochs must be a finite number > 0, got {budget!r}.")
 
 
-def budget_steps_of(budget: float, unit: str, train_size: int, batch_size: int) -> int:
-    """The budget in optimizer steps (epochs: floor(N / batch) steps each, as training draws them)."""
-    from l2advisor.probing.budget import steps_per_epoch
-
-    if unit == "steps":
-        return int(budget)
-    per_epoch = steps_per_epoch(train_size, batch_size)
-    if round(budget * per_epoch) < 1:
-        raise input_error(f"budget={budget:g} epochs is less than one step ({per_epoch} steps per epoch).")
-    return round(budget * per_epoch)
-
-
 def input_error(message: str) -> Exception:
     from l2advisor.errors import InputError
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from l2advisor.api.keywords import (
-    budget_steps_of,
     check_budget,
     check_ladder,
     check_numbers,
@@ -106,8 +105,9 @@ def probe(
     class, or a function returning one), its own (`configure_optimizers()`, read as a model file's),
     else 0.1, 0 and "sgd".
     """
+    from l2advisor.modelfile.spec import DEFAULTS
     from l2advisor.modelfile.task import build_task
-    from l2advisor.probing.budget import sizing_note
+    from l2advisor.probing.budget import budget_in_steps, sizing_note
     from l2advisor.probing.follow_up import run_with_follow_up
     from l2advisor.probing.probe import failure_lines, run_probes, summarize
     from l2advisor.probing.settings import (
@@ -123,10 +123,9 @@ def probe(
     from l2advisor.training.train import resolve_device
 
     given = {"lr": lr, "momentum": momentum, "optimizer": optimizer}  # None: a LightningModule's own, else defaults
-    spec = _spec(build_model, _dataset(train_data), _dataset(val_data), name, lr=0.1 if lr is None else lr,
-                 batch_size=batch_size, momentum=0.0 if momentum is None else momentum,
-                 optimizer="sgd" if optimizer is None else optimizer, loss=loss,
-                 metric=metric)
+    defaults = {key: DEFAULTS[key] if value is None else value for key, value in given.items()}  # the file's
+    spec = _spec(build_model, _dataset(train_data), _dataset(val_data), name, batch_size=batch_size, loss=loss,
+                 metric=metric, **defaults)
     if isinstance(batch_replicas, bool) or not isinstance(batch_replicas, numbers.Integral) or batch_replicas < 1:
         raise input_error(f"batch_replicas must be a whole number >= 1, got {batch_replicas!r}.")
     check_progress(progress)
@@ -142,7 +141,7 @@ def probe(
     torch_device = resolve_device(device)
     spec, task = _module_optimizer(spec, build_task(spec, read_module_optimizer=True), given)
     spec = _fingerprinted(spec, task)
-    budget_steps = None if budget is None else budget_steps_of(budget, unit, task.train_size, spec.batch_size)
+    budget_steps = None if budget is None else budget_in_steps(budget, unit, task.train_size, spec.batch_size)
     settings, plan = probe_settings(  # the plan `l2advisor probe` makes: sized to the budget when given
         spec.lr, spec.momentum, seeds=seeds_of(seeds), budget_steps=budget_steps,
         n_val=len(task.val), batch_size=spec.batch_size, horizon=horizon, probe_budget=probe_budget,

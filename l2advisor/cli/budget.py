@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 from l2advisor.errors import InputError
-from l2advisor.probing.budget import UNITS, steps_per_epoch
+from l2advisor.probing.budget import UNITS, budget_in_steps
 from l2advisor.runs.store import make_dir, read_results
 
 
@@ -84,13 +84,7 @@ def check_run_budget(budget: float, unit: str) -> None:
 def budget_steps(budget: float, unit: str, train_size: int, batch_size: int) -> int:
     """The budget in optimizer steps; one clear sentence for a budget that is not one."""
     check_budget(budget, unit)
-    if unit == "steps":
-        return int(budget)
-    per_epoch = steps_per_epoch(train_size, batch_size)
-    steps = round(budget * per_epoch)
-    if steps < 1:
-        raise InputError(f"--budget {budget:g} epochs is less than one step ({per_epoch} steps per epoch).")
-    return steps
+    return budget_in_steps(budget, unit, train_size, batch_size)
 
 
 def budget_words(budget: float, unit: str, steps: int) -> str:

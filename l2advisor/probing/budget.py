@@ -54,6 +54,18 @@ def steps_per_epoch(train_size: int, batch_size: int) -> int:
     return max(1, train_size // batch_size)
 
 
+def budget_in_steps(budget: float, unit: str, train_size: int, batch_size: int) -> int:
+    """A checked budget (steps, or epochs of `steps_per_epoch`) in optimizer steps; one sentence,
+    in the command line's words (the API rewords them), for one of less than a step."""
+    if unit == "steps":
+        return int(budget)
+    per_epoch = steps_per_epoch(train_size, batch_size)
+    steps = round(budget * per_epoch)
+    if steps < 1:
+        raise InputError(f"--budget {budget:g} epochs is less than one step ({per_epoch} steps per epoch).")
+    return steps
+
+
 def probe_fraction(budget_steps: int) -> float:
     """Largest share of one budget run the probes may cost."""
     return min(0.45, 0.225 * math.sqrt(32000.0 / budget_steps))

@@ -41,3 +41,12 @@ def test_a_budget_that_is_not_one_is_one_sentence(tmp_path: Path, keywords: dict
     with pytest.raises(InputError, match=message):
         l2advisor.probe(build_model, blobs(256, 1), blobs(128, 2), out=tmp_path / "run", **SETTINGS, **keywords)
     assert not (tmp_path / "run").exists()
+
+
+def test_recommend_refuses_a_budget_in_epochs_of_less_than_a_step_as_probe_does(tmp_path: Path) -> None:
+    """recommend(budget=0.01, unit="epochs") advised for 1 step without a word, where probe refused it:
+    one conversion now serves the command line, probe() and recommend()."""
+    results = l2advisor.probe(build_model, blobs(256, 1), blobs(128, 2), out=tmp_path / "run", budget=2000, **SETTINGS)
+    with pytest.raises(InputError, match=r"^budget=0\.01 epochs is less than one step \(8 steps per epoch\)\.$"):
+        l2advisor.recommend(results, budget=0.01, unit="epochs", write=False)
+    assert l2advisor.recommend(results, budget=1, unit="epochs", write=False).budget_steps == 8  # the control

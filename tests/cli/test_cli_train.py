@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from l2advisor.cli.app import app
-from l2advisor.cli.budget import budget_steps, steps_per_epoch
+from l2advisor.cli.budget import budget_steps
+from l2advisor.probing.budget import steps_per_epoch
 from l2advisor.runs.rundir import TRAIN_FILE, results_path
 from l2advisor.runs.store import read_results
 from l2advisor.training.lr_schedules import make_lr_at

@@ -129,7 +129,25 @@ def _halved_for_seeds(old: dict, new: dict) -> str | None:
     return None
 
 
-carries_over.explain = _halved_for_seeds  # type: ignore[attr-defined]
+def _other_budget(old: dict, new: dict) -> str | None:
+    """Where only the probe plan differs and the new one is sized for another budget: the probes
+    here already serve it, through `recommend --budget N` (which says how far it extrapolates)."""
+    budget = (new.get("probe") or {}).get("budget_steps")
+    if budget is None or budget == (old.get("probe") or {}).get("budget_steps"):
+        return None
+    if any(not d.startswith("probe.") for d in settings_diff(old, new)):
+        return None  # another model or lr: these probes say nothing of the new settings
+    return (f"to advise for {budget:,} steps from the probes already here, `recommend --budget {budget}` "
+            "reuses them and says how far it extrapolates")
+
+
+def _why_other(old: dict, new: dict) -> str | None:
+    """The refusal's explanation (settings_diff.blocking): why a difference came, and what else would do."""
+    said = [why for why in (_halved_for_seeds(old, new), _other_budget(old, new)) if why]
+    return "; ".join(said) or None
+
+
+carries_over.explain = _why_other  # type: ignore[attr-defined]
 
 
 def resize_note(previous: dict, settings: ProbeSettings, runs: Sequence[ProbeRun], results: Results) -> str:

@@ -50,3 +50,13 @@ def test_recommend_refuses_a_budget_in_epochs_of_less_than_a_step_as_probe_does(
     with pytest.raises(InputError, match=r"^budget=0\.01 epochs is less than one step \(8 steps per epoch\)\.$"):
         l2advisor.recommend(results, budget=0.01, unit="epochs", write=False)
     assert l2advisor.recommend(results, budget=1, unit="epochs", write=False).budget_steps == 8  # the control
+
+
+def test_probes_refused_for_another_budget_point_to_recommend_in_the_apis_words(tmp_path: Path) -> None:
+    train, val = blobs(256, 1), blobs(128, 2)
+    l2advisor.probe(build_model, train, val, out=tmp_path / "run", budget=2000, **SETTINGS)
+    with pytest.raises(InputError) as refused:  # 100,000 steps widen the window: every rung another run
+        l2advisor.probe(build_model, train, val, out=tmp_path / "run", budget=100_000, **SETTINGS)
+    said = " ".join(str(refused.value).split())
+    assert "to advise for 100,000 steps from the probes already here, `l2advisor.recommend(results, budget=100000)`" in said
+    assert "force=True" in said and "--budget" not in said

@@ -145,7 +145,12 @@ def test_another_budget_with_other_probes_is_refused(tiny_model: Path, tmp_path:
     if "--seeds" in other:
         args = args[:args.index("--seeds")] + args[args.index("--seeds") + 2:]
     result = runner.invoke(app, [*args, *other])
-    assert result.exit_code == 2 and "probes.jsonl holds results made with other settings" in " ".join(result.stderr.split())
+    said = " ".join(result.stderr.split())
+    assert result.exit_code == 2 and "probes.jsonl holds results made with other settings" in said
+    # only another budget is pointed to `recommend`: probes of other seeds or another lr do not serve it
+    hint = "to advise for 2,000 steps from the probes already here, `recommend --budget 2000` reuses them"
+    assert (hint in said) == (other == ["--budget", "2000"]), said
+    assert "`recommend --budget 5000`" not in said
     hand_made = runner.invoke(app, ["probe", str(tiny_model), "--out", str(out), "--lambdas", "0.1,0.05,0.025",
                                     "--horizon", "2", "--seeds", "0", "--device", "cpu"])
     assert hand_made.exit_code == 2  # a ladder without --budget is never re-sized

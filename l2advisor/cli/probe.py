@@ -114,7 +114,8 @@ def probe(
     plan_only: Annotated[bool, typer.Option("--plan", help="Print the planned probes and what they would cost on "
                                                            "this machine, one by one and stacked (the model's steps "
                                                            "and passes timed, a second or two), and exit: nothing "
-                                                           "is trained or written.")] = False,
+                                                           "is trained or written. Probes already finished in "
+                                                           "--out are marked and not priced.")] = False,
 ) -> None:
     """Run short probe trainings at large weight decays and record their learning curves.
 
@@ -179,14 +180,15 @@ def probe(
         n_val=len(task.val), batch_size=spec.batch_size, lrs=lr_list,
         horizon=horizon, probe_budget=probe_budget, lambdas=lam_list,
         lam_max=lam_max, factor=factor, tolerance=tolerance, early_stop=early_stop)
+    run_dir = out_dir or Path("runs") / spec.name
     if plan_only:
         from l2advisor.cli.budget import budget_words
         from l2advisor.cli.probe_plan import show_plan
 
         show_plan(spec, task, settings, plan, str(torch_device), as_json,
-                  None if steps is None else budget_words(budget, unit, steps), batch_replicas if batched else 1)
+                  None if steps is None else budget_words(budget, unit, steps), batch_replicas if batched else 1,
+                  run_dir, force)
         return
-    run_dir = out_dir or Path("runs") / spec.name
     with remembered():  # a rerun's check for follow-ups left, the follow-up decision, the summary: one fit
         path, runs, every, training_seconds = probe_into(
             spec, task, settings, plan, run_dir, str(torch_device), force=force,

@@ -5,17 +5,21 @@ planned probes (lam, lr*lam, seed, steps, evaluations), and prices them with the
 validation pass timed on this machine (`timed_step`, one model through `train()`). One by one, the probes would take about
 (their steps) x (a step) + (their evaluations) x (a pass); stacked, as they train, less (the
 replicas share each step's overhead): plan_stacked.py times one short run of the largest stack. With `--budget`, the
-budget run is priced the same way (evaluated every budget/100 steps, as `train` does). Nothing
-is written: no run directory, no results.
+budget run is priced the same way (evaluated every budget/100 steps, as `train` does). The run
+directory is read as `probe` would find it (plan_directory.py): probes finished there are marked
+and left out of the price, and a directory `probe` would refuse is said. Nothing is written: no
+run directory, no results.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from l2advisor.cli.app import err, out
 from l2advisor.cli.json_out import print_json
+from l2advisor.cli.plan_directory import plan_directory
 from l2advisor.cli.plan_stacked import StackedPrice, stacked_price, step_and_pass
 from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.logged_progress import clock
@@ -46,12 +50,14 @@ def _timed_run(task: Any, base: Any, steps: int) -> tuple[float, float]:
     return step_and_pass(result.records, steps)
 
 
-def plan_rows(runs: list[Any]) -> list[dict[str, Any]]:
-    """One row per planned probe: lam, lr, lr*lam, seed, steps and evaluations (step 0's included)."""
+def plan_rows(runs: list[Any], reused: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """One row per planned probe: lam, lr, lr*lam, seed, steps, evaluations (step 0's included)
+    and whether it is already finished in the run directory (`reused`: run ids)."""
     from l2advisor.training.eval_schedule import count_evals
 
     return [{"lam": r.lam, "lr": r.lr, "lr_lam": r.lr * r.lam, "seed": r.seed, "steps": r.max_steps,
-             "evaluations": count_evals(r.max_steps, r.eval_every, r.eval_per_decade)} for r in runs]
+             "evaluations": count_evals(r.max_steps, r.eval_every, r.eval_per_decade),
+             "reused": r.run_id in reused} for r in runs]
 
 
 def estimates(rows: list[dict[str, Any]], step_s: float, eval_s: float, budget_steps: int | None) -> dict[str, Any]:
@@ -72,34 +78,65 @@ def estimates(rows: list[dict[str, Any]], step_s: float, eval_s: float, budget_s
 
 
 def show_plan(spec: Any, task: Any, settings: Any, plan: Any, device: str, as_json: bool,
-              budget_text: str | None, replicas: int) -> None:
+              budget_text: str | None, replicas: int, run_dir: Path, force: bool) -> None:
     """Print the planned probes and their price (stdout: the table or JSON; stderr: the sizing line
-    `probe` prints before training, then the estimate). `plan`: the budget's `BudgetPlan` or None;
-    `replicas`: the most probes in one stack (1: one by one)."""
+    `probe` prints before training, what `run_dir` holds, then the estimate). `plan`: the budget's
+    `BudgetPlan` or None; `replicas`: the most probes in one stack (1: one by one)."""
 
     from rich.markup import escape
 
     from l2advisor.probing.budget import sizing_note
     from l2advisor.probing.settings import prepare_probes
 
-    runs, base, _ = prepare_probes(spec, task, settings, device)
+    runs, base, header = prepare_probes(spec, task, settings, device)
     sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size, budget_text)
     err.print(f"[yellow]{escape(sizing)}[/]" if warns else escape(sizing), highlight=False)
-    err.print(f"Timing {spec.path.name} on {device}: its steps and validation passes, alone and stacked (a second "
-              "or two, or a few dozen steps of a slow model)...", highlight=False)
-    step_s, eval_s = timed_step(task, base)
-    rows = plan_rows(runs)
-    found = estimates(rows, step_s, eval_s, settings.budget_steps)
-    stacked = stacked_price(task, base, runs, replicas, step_s, found["probe_evaluations"])
-    found["stacked"] = dataclasses.asdict(stacked) if isinstance(stacked, StackedPrice) else {"not_stacked": stacked}
+    where = plan_directory(run_dir, header, runs, force)
+    if (said := where.words(len(runs))) is not None:
+        err.print(f"[yellow]{escape(said)}[/]" if where.refused else escape(said), highlight=False)
+    rows = plan_rows(runs, frozenset(where.reused))
+    found = _price(spec, task, base, [r for r in runs if r.run_id not in where.reused],
+                   [r for r in rows if not r["reused"]], device, replicas, settings.budget_steps)
+    found["follow_up_steps"] = sum(r["steps"] for r in rows if r["seed"] == rows[0]["seed"]) if rows else 0
+    found["cost_of_budget_run"] = budget_ratios(found)
     if as_json:
-        print_json({"probes": rows, **found})
+        print_json({"probes": rows, **found, "directory": where.to_dict()})
     else:
         columns = [Column("lam"), Column("lr*lam"), Column("seed"), Column("steps"), Column("evaluations")]
         table = [[f"{r['lam']:g}", f"{r['lr_lam']:g}", str(r["seed"]), f"{r['steps']:,}", str(r["evaluations"])]
                  for r in rows]
+        if where.reused:
+            columns.append(Column("in the directory"))
+            table = [[*line, "finished" if r["reused"] else "to train"] for line, r in zip(table, rows, strict=True)]
         out.print(fitted_table(columns, table, out, title="Planned probes"))
-    err.print(_estimate_words(found, len(rows)), highlight=False)
+    err.print(_estimate_words(found, len(rows) - len(where.reused)) if found["probe_steps"] else
+              "Nothing was written.", highlight=False)
+
+
+def _price(spec: Any, task: Any, base: Any, todo: list[Any], rows: list[dict[str, Any]], device: str,
+           replicas: int, budget_steps: int | None) -> dict[str, Any]:
+    """`estimates` of the probes left to train, one by one and stacked, timed on this machine;
+    nothing timed when none is left (every priced figure then 0 or None)."""
+    if not todo:
+        return {**estimates([], 0.0, 0.0, None), "step_seconds": None, "evaluation_seconds": None,
+                "budget_steps": budget_steps, "stacked": None}
+    err.print(f"Timing {spec.path.name} on {device}: its steps and validation passes, alone and stacked (a second "
+              "or two, or a few dozen steps of a slow model)...", highlight=False)
+    step_s, eval_s = timed_step(task, base)
+    found = estimates(rows, step_s, eval_s, budget_steps)
+    stacked = stacked_price(task, base, todo, replicas, step_s, found["probe_evaluations"])
+    found["stacked"] = dataclasses.asdict(stacked) if isinstance(stacked, StackedPrice) else {"not_stacked": stacked}
+    return found
+
+
+def budget_ratios(found: dict[str, Any]) -> dict[str, float | None] | None:
+    """The probes left to train as fractions of the budget run's training, one by one and stacked
+    (None where not priced: no budget, nothing to train, or a stack that would not pay)."""
+    if found.get("budget_run_seconds") is None or not found["probe_steps"]:
+        return None
+    run = max(found["budget_run_seconds"], 1e-9)
+    stacked = found["stacked"]["probes_seconds"] / run if _stack_pays(found) else None
+    return {"one_by_one": found["probes_one_by_one_seconds"] / run, "stacked": stacked}
 
 
 def _estimate_words(found: dict[str, Any], probes: int) -> str:
@@ -107,11 +144,10 @@ def _estimate_words(found: dict[str, Any], probes: int) -> str:
             f"about {_clock(found['probes_one_by_one_seconds'])} on this machine (a step {short_seconds(found['step_seconds'])}, "
             f"a validation pass {short_seconds(found['evaluation_seconds'])}); {_stacked_words(found)}. "
             f"When two seeds cannot decide the verdict, probe adds one more seed at every lam: {_follow_up(found)}.")
-    if found["budget_run_seconds"] is not None:
-        run = max(found["budget_run_seconds"], 1e-9)
-        ratio = f"{found['probes_one_by_one_seconds'] / run:.2g} of it one by one"
-        if "probes_seconds" in found["stacked"]:
-            ratio += f", {found['stacked']['probes_seconds'] / run:.2g} stacked"
+    if (ratios := found["cost_of_budget_run"]) is not None:
+        ratio = f"{ratios['one_by_one']:.2g} of it one by one"
+        if ratios["stacked"] is not None:
+            ratio += f", {ratios['stacked']:.2g} stacked"
         line += (f" The budget run's training ({found['budget_steps']:,} steps): about {_clock(found['budget_run_seconds'])}, so "
                  f"the probes cost about {ratio}. Nothing was written; drop --plan to train them.")
     else:
@@ -121,9 +157,9 @@ def _estimate_words(found: dict[str, Any], probes: int) -> str:
 
 def _follow_up(found: dict[str, Any]) -> str:
     """What one more seed would add: a seed's share of the probes, as they would train."""
-    seeds = max(found["seeds"], 1)
     seconds = found["stacked"]["probes_seconds"] if _stack_pays(found) else found["probes_one_by_one_seconds"]
-    return f"{found['probe_steps'] // seeds:,} more steps, about {_clock(seconds / seeds)}"
+    share = found["follow_up_steps"] / max(found["probe_steps"], 1)  # at the price of the probes left
+    return f"{found['follow_up_steps']:,} more steps, about {_clock(seconds * share)}"
 
 
 def _stack_pays(found: dict[str, Any]) -> bool:

@@ -171,6 +171,7 @@ def test_a_stack_dearer_than_one_by_one_says_the_probes_will_not_stack_it() -> N
 
     found = estimates([{"steps": 400, "evaluations": 19, "seed": 0}, {"steps": 400, "evaluations": 19, "seed": 1}],
                       step_s=0.3, eval_s=1.0, budget_steps=None)
+    found |= {"follow_up_steps": 400, "cost_of_budget_run": None}  # as show_plan adds them: one seed's rungs
     one_by_one = found["probes_one_by_one_seconds"]
     # a step of 6 against 6 steps of 0.3 s: over the probes' margin (1.25x), within it, well under
     for step, stacked_seconds, said in ((3.71, one_by_one * 2, "time a stacked step before the first and then "

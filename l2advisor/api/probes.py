@@ -111,7 +111,7 @@ def probe(
     from l2advisor.probing.follow_up import run_with_follow_up
     from l2advisor.probing.probe import failure_lines, run_probes, summarize
     from l2advisor.probing.settings import (
-        carries_over,
+        carries_over_from_python,
         hand_ladder_notes,
         prepare_probes,
         probe_settings,
@@ -160,7 +160,7 @@ def probe(
         tell(note)
     for note in spec.notes:  # what a Lightning file defines that the probes do not run
         tell(note)
-    with RunLock(run_dir), open_results(path, header, force=force, compatible=carries_over) as writer:
+    with RunLock(run_dir), open_results(path, header, force=force, compatible=carries_over_from_python) as writer:
         if writer.previous_settings is not None:
             tell(resize_note(writer.previous_settings, settings, runs, read_results(path)))
         def run(todo: list[Any]) -> None:

@@ -150,17 +150,34 @@ def _why_other(old: dict, new: dict) -> str | None:
 carries_over.explain = _why_other  # type: ignore[attr-defined]
 
 
+def carries_over_from_python(old: dict, new: dict) -> bool:
+    """`carries_over` for `l2advisor.probe`, whose model_sha256 fingerprints build_model's source,
+    the built model's shapes and the data (modelfile/fingerprint.py): with that hash the same, the
+    script that called it may have another name or place (the command line's hash is of the model
+    file's text alone, which a copy elsewhere may pair with other helpers: there the path counts)."""
+    if old.get("model_sha256") != new.get("model_sha256"):
+        return carries_over(old, new)
+    return carries_over({**old, "model_file": new.get("model_file")}, new)
+
+
+carries_over_from_python.may_differ = (*carries_over.may_differ, "model_file")  # type: ignore[attr-defined]
+carries_over_from_python.explain = _why_other  # type: ignore[attr-defined]
+
+
 def resize_note(previous: dict, settings: ProbeSettings, runs: Sequence[ProbeRun], results: Results) -> str:
     """One line for a directory whose probes carry over (`carries_over`): sized for another
-    budget, or with seeds added, and how many of the plan's probes are already there."""
+    budget, with seeds added, or (`l2advisor.probe`) made from a script of another name, and how
+    many of the plan's probes are already there."""
     old = (previous.get("probe") or {}).get("budget_steps")
     planned = {run.run_id for run in runs}
     reused = sum(1 for rid, state in results.runs.items() if rid in planned and state.done)
     beyond = sum(1 for rid, state in results.runs.items() if rid not in planned and state.done)
     added = sorted(set(settings.seeds) - _seeds(previous))
     said = []
+    if (moved := previous.get("model_file")) != (now := results.header.get("settings", {}).get("model_file")):
+        said.append(f"these probes were made from {moved}, with the same model source, shapes and data as {now}")
     if old != settings.budget_steps:
-        said.append(f"These probes were sized for a budget of {old:,} steps; the plan for {settings.budget_steps:,} "
+        said.append(f"these probes were sized for a budget of {old:,} steps; the plan for {settings.budget_steps:,} "
                     f"has the same window (tau = {settings.horizon:g}) and lr")
     if added:
         said.append(f"seed{'s' if len(added) > 1 else ''} {', '.join(map(str, added))} "

@@ -34,9 +34,10 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.samplers import BaseSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
 
-from l2advisor.errors import InputError, RunFailed
+from l2advisor.errors import RunFailed
 from l2advisor.modelfile.task import Task
 from l2advisor.training.train import Record, TrainConfig, train
+from l2advisor.tuning.pruning import Checkpoints
 from l2advisor.tuning.recovery import Heartbeat, requeue, sweep_stale
 
 STALE_AFTER_S = 600.0  # a trial of another host without a heartbeat for this long is dead
@@ -52,7 +53,7 @@ class StudySettings:
     lam_low: float = 1e-6
     lam_high: float = 1e-1
     include_zero: bool = False  # one extra queued trial at lam = 0 (counted among the K)
-    pruner: str = "none"  # none | median | hyperband, on the running peak at each evaluation
+    pruner: str = "none"  # none | median | hyperband, on the running peak at 20 points of the budget (pruning.py)
     sampler_seed: int = 0
     startup_trials: int = 10  # TPE's random trials before it models the objective
     stale_after: float = STALE_AFTER_S
@@ -126,18 +127,6 @@ class PerTrialTPE(BaseSampler):
     def describe(self) -> dict[str, Any]:
         return {"sampler": "TPESampler", "seed": f"({self.seed} * 1000003 + trial number) mod 2**32",
                 **self.options}
-
-
-def make_pruner(name: str, budget: int) -> optuna.pruners.BasePruner:
-    """Pruning on the running peak, in training steps: a quarter of the budget of warm-up."""
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=budget // 4)
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=max(1, budget // 27), max_resource=budget,
-                                              reduction_factor=3)
-    if name == "none":
-        return optuna.pruners.NopPruner()
-    raise InputError(f"--pruner must be none, median or hyperband, got {name!r}.")
 
 
 def study_objective(task: Task, config: TrainConfig, settings: StudySettings,
@@ -231,22 +220,26 @@ def run_trial(task: Task, config: TrainConfig, study: optuna.Study, trial: optun
 def _train_trial(task: Task, config: TrainConfig, trial: optuna.Trial, lam: float, prune: bool,
                  progress: TuneProgress | None, interrupted: Callable[[], bool],
                  lr_at: Callable[[int], float] | None = None) -> tuple[Any, float | None]:
-    """Train, reporting the running peak at each evaluation; store the curve and the cost."""
-    peak = -math.inf
+    """Train, reporting the running peak to the pruner at its checkpoints (pruning.py); store the
+    curve and the cost."""
+    peak, reported = -math.inf, False
+    checkpoints = Checkpoints(config.max_steps)
 
     def on_eval(record: Record) -> None:
-        nonlocal peak
+        nonlocal peak, reported
         if math.isfinite(record["val_metric"]):
             peak = max(peak, record["val_metric"])
-            if prune:  # a storage write per evaluation: only when a pruner reads it
-                _quietly(trial.report, peak, record["step"])
+        # a storage write and a read of the study: only when a pruner reads it, at its checkpoints
+        reported = prune and checkpoints.due(record["step"]) and math.isfinite(peak)
+        if reported:
+            _quietly(trial.report, peak, record["step"])
         if progress is not None:
             progress.update(record)
 
     def should_stop(records: list[Record]) -> str | None:
         if interrupted():
             return "interrupted"
-        return "pruned" if prune and trial.should_prune() else None
+        return "pruned" if reported and trial.should_prune() else None
 
     result = train(task, config, lam, on_eval=on_eval, should_stop=should_stop, lr_at=lr_at)
     _quietly(trial.set_user_attr, "curve", {"step": [r["step"] for r in result.records],

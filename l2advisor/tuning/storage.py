@@ -15,7 +15,8 @@ from typing import Any
 import optuna
 
 from l2advisor.errors import InputError
-from l2advisor.tuning.baseline import PerTrialTPE, StudySettings, make_pruner
+from l2advisor.tuning.baseline import PerTrialTPE, StudySettings
+from l2advisor.tuning.pruning import make_pruner
 
 STUDY_FILE = "optuna.db"
 

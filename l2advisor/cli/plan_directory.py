@@ -48,6 +48,7 @@ def plan_directory(run_dir: Path, header: dict[str, Any], runs: list[Any], force
     """What `probe` (probe_into) would do with `run_dir` for these planned `runs` and results
     `header`: the same refusal (runs.store.settings_conflict with the probes' `carries_over`) and
     the same split into finished and to-run probes (probing.plan.pending)."""
+    from l2advisor.errors import InputError
     from l2advisor.probing.plan import pending
     from l2advisor.probing.settings import carries_over
     from l2advisor.runs.rundir import PROBES_FILE, results_path
@@ -56,8 +57,11 @@ def plan_directory(run_dir: Path, header: dict[str, Any], runs: list[Any], force
     path = results_path(run_dir, PROBES_FILE)
     if not (path.exists() and path.stat().st_size > 0):
         return PlanDirectory(run_dir)
-    if force:
-        finished = sum(1 for state in read_results(path).runs.values() if state.done)
+    if force:  # probe deletes the file unread: a corrupt one is no reason to refuse the plan
+        try:
+            finished = sum(1 for state in read_results(path).runs.values() if state.done)
+        except InputError:
+            finished = 0
         return PlanDirectory(run_dir, deleted_by_force=finished)
     if (refused := settings_conflict(path, header, carries_over)) is not None:
         return PlanDirectory(run_dir, refused=refused)

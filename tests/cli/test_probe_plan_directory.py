@@ -77,3 +77,13 @@ def test_a_new_directory_says_nothing_of_it(tiny_model: Path, tmp_path: Path) ->
     assert found["directory"] == {"run_dir": str(tmp_path / "new"), "reused": [], "refused": None,
                                   "deleted_by_force": 0}
     assert "already finished" not in said and "would stop here" not in said and not (tmp_path / "new").exists()
+
+
+def test_a_corrupt_results_file_is_refused_as_probe_refuses_it_but_not_under_force(tiny_model: Path,
+                                                                                   probed: Path) -> None:
+    path = results_path(probed)
+    path.write_text(path.read_text().replace('"type": "start"', '"type": "start', 1))  # a broken line, not the last
+    refused = runner.invoke(app, [*budget_args(tiny_model, probed, "5000"), "--plan"])
+    assert refused.exit_code == 2 and "is not a valid results record" in " ".join(refused.stderr.split())
+    forced, said = _plan(tiny_model, probed, "5000", "--force")  # --force deletes it unread
+    assert forced["probe_steps"] > 0 and forced["directory"]["deleted_by_force"] == 0

@@ -111,8 +111,9 @@ def probe(
     from l2advisor.probing.follow_up import run_with_follow_up
     from l2advisor.probing.probe import failure_lines, run_probes, summarize
     from l2advisor.probing.settings import (
-        carries_over_from_python,
+        carries_over,
         hand_ladder_notes,
+        keep_first_script,
         prepare_probes,
         probe_settings,
         resize_note,
@@ -160,7 +161,11 @@ def probe(
         tell(note)
     for note in spec.notes:  # what a Lightning file defines that the probes do not run
         tell(note)
-    with RunLock(run_dir), open_results(path, header, force=force, compatible=carries_over_from_python) as writer:
+    if not force and path.exists() and path.stat().st_size > 0 and \
+            (first := keep_first_script(header, read_results(path).header.get("settings", {}))) is not None:
+        tell(f"The probes in {run_dir} were made from {first}; build_model's source, the model's shapes and the "
+             "data are the same from this script, so they are resumed.")
+    with RunLock(run_dir), open_results(path, header, force=force, compatible=carries_over) as writer:
         if writer.previous_settings is not None:
             tell(resize_note(writer.previous_settings, settings, runs, read_results(path)))
         def run(todo: list[Any]) -> None:
@@ -236,10 +241,9 @@ def _spec(build_model: Callable[[], Any], train: Any, val: Any, name: str | None
     # a notebook cell's file name changes with each kernel: "<notebook>", so a rerun resumes
     on_disk = bool(source_file) and Path(source_file).is_file()  # type: ignore[arg-type]
     path = Path(source_file) if on_disk else Path("<notebook>")  # type: ignore[arg-type]
-    try:
-        text = inspect.getsource(build_model)
-    except (OSError, TypeError):
-        text = getattr(build_model, "__qualname__", repr(build_model))
+    from l2advisor.modelfile.fingerprint import source_text
+
+    text = source_text(build_model)
     default_name = path.stem if on_disk else "notebook"
     spec = TaskSpec(path=path, name=name or default_name, sha256=hashlib.sha256(text.encode()).hexdigest(),
                     build_model=build_model, build_data=lambda: (train, val), build_test=None, **settings)

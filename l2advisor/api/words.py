@@ -33,7 +33,8 @@ _FLAG = re.compile(r"(?<![\w/\\.'\"-])--(?P<name>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)(
                    r"(?P<value>[ =](?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?(?:e[-+]?\d+)?|[A-Z][A-Z_]*|[a-z][a-z0-9]*(?![\w-]))"
                    r"(?!\w|[.,]\d))?")
 # A command in backquotes: `l2advisor probe`, `recommend --budget N`, `probe --budget 8000`
-_COMMAND = re.compile(r"`(?P<cli>l2advisor )?(?P<call>probe|recommend|report)(?P<flags>(?: --[a-z][a-z0-9-]*"
+_COMMAND = re.compile(r"`(?P<cli>l2advisor )?(?P<call>probe|recommend|report)(?: (?P<where>[^\s`-][^\s`]*))?"
+                      r"(?P<flags>(?: --[a-z][a-z0-9-]*"
                       r"(?: [A-Za-z0-9][\w.,]*)?)*)`")
 # The words a keyword takes as its value (its others are numbers, paths or placeholders); a lowercase
 # word after its flag that is not one of them is the sentence's: "--unit must be steps or epochs".
@@ -98,12 +99,15 @@ def _flag(found: re.Match[str], calls: Sequence[str]) -> str:
 
 
 def _command(found: re.Match[str]) -> str:
-    """`recommend --budget N` -> `l2advisor.recommend(results, budget=N)`; `l2advisor probe` ->
-    `l2advisor.probe`; a command with a flag the call does not take stays as it is."""
+    """`recommend --budget N` -> `l2advisor.recommend(results, budget=N)`, `recommend runs/x --budget N`
+    -> `l2advisor.recommend('runs/x', budget=N)` (a run directory named: `probe`'s model file is not
+    the API's build_model, so it stays `...`); `l2advisor probe` -> `l2advisor.probe`; a command
+    with a flag the call does not take stays as it is."""
     call, flags = found["call"], re.findall(r"--([a-z][a-z0-9-]*)(?: ([A-Za-z0-9][\w.,]*))?", found["flags"])  # values as _COMMAND's
-    if not flags:
+    first = repr(found["where"]) if found["where"] and call != "probe" else FIRST_ARGUMENT[call]
+    if not flags and not found["where"]:
         return f"`l2advisor.{call}`" if found["cli"] else found[0]  # a bare `recommend` names the API's too
-    said = [FIRST_ARGUMENT[call]]
+    said = [first]
     for name, value in flags:
         keyword = _keyword(name, (call,))
         if keyword is None:

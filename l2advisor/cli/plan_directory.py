@@ -19,29 +19,43 @@ class PlanDirectory:
     probes --force would delete."""
 
     run_dir: Path
-    reused: tuple[str, ...] = ()
+    reused: tuple[tuple[str, str], ...] = ()  # (run id, how it ended: finished, stopped, diverged, failed)
     refused: str | None = None
     deleted_by_force: int = 0
 
+    @property
+    def ended(self) -> dict[str, str]:
+        """{run id: how it ended} of the planned probes `probe` would reuse (not train again)."""
+        return dict(self.reused)
+
     def words(self, planned: int) -> str | None:
         """One sentence for stderr, or None for a new (or empty) directory."""
+        deleted = (f"; --force would delete {_probes(self.deleted_by_force)} that ended there"
+                   if self.deleted_by_force else "")
         if self.refused is not None:
             return (f"Without --plan, probe would stop here: {self.refused}. Priced below as in a new directory "
-                    "(--out), which is what --force would also train.")
+                    f"(--out), which is what --force would also train{deleted}.")
         if self.deleted_by_force:
-            return (f"--force would delete the {self.deleted_by_force} finished probe(s) in {self.run_dir} and train "
-                    f"all {planned} planned probes again.")
+            return (f"--force would delete {_probes(self.deleted_by_force)} that ended in {self.run_dir} and train "
+                    f"all {planned} planned probes from the start.")
         if not self.reused:
             return None
+        failed = sum(status in ("failed", "diverged") for _, status in self.reused)
+        kept = (f" ({failed} of them failed or diverged: probe keeps them as they ended, and `recommend` leaves them "
+                "out; --force trains everything again)") if failed else ""
         if len(self.reused) == planned:
-            return (f"All {planned} planned probes are already finished in {self.run_dir}: probe would train none of "
-                    "them, only a follow-up seed if two seeds cannot decide the verdict.")
-        return (f"{len(self.reused)} of the {planned} planned probes are already finished in {self.run_dir} and "
-                f"would be reused: the price below is the {planned - len(self.reused)} left.")
+            return (f"All {planned} planned probes have already ended in {self.run_dir}{kept}: probe would train none "
+                    "of them, only a follow-up seed if the seeds cannot decide the verdict.")
+        return (f"{len(self.reused)} of the {planned} planned probes have already ended in {self.run_dir}{kept} and "
+                f"would be reused: the price below is of the {_probes(planned - len(self.reused))} left.")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_dir": str(self.run_dir), "reused": list(self.reused), "refused": self.refused,
-                "deleted_by_force": self.deleted_by_force}
+        return {"run_dir": str(self.run_dir), "reused": [run_id for run_id, _ in self.reused],
+                "ended": self.ended, "refused": self.refused, "deleted_by_force": self.deleted_by_force}
+
+
+def _probes(count: int) -> str:
+    return f"{count} probe{'' if count == 1 else 's'}"
 
 
 def plan_directory(run_dir: Path, header: dict[str, Any], runs: list[Any], force: bool) -> PlanDirectory:
@@ -59,11 +73,13 @@ def plan_directory(run_dir: Path, header: dict[str, Any], runs: list[Any], force
         return PlanDirectory(run_dir)
     if force:  # probe deletes the file unread: a corrupt one is no reason to refuse the plan
         try:
-            finished = sum(1 for state in read_results(path).runs.values() if state.done)
+            ended = sum(1 for state in read_results(path).runs.values() if state.done)
         except InputError:
-            finished = 0
-        return PlanDirectory(run_dir, deleted_by_force=finished)
+            ended = 0
+        return PlanDirectory(run_dir, deleted_by_force=ended)
     if (refused := settings_conflict(path, header, carries_over)) is not None:
-        return PlanDirectory(run_dir, refused=refused)
-    _, reused = pending(runs, read_results(path))
-    return PlanDirectory(run_dir, reused=tuple(run.run_id for run in reused))
+        ended = sum(1 for state in read_results(path).runs.values() if state.done)
+        return PlanDirectory(run_dir, refused=refused, deleted_by_force=ended)
+    found = read_results(path)
+    _, reused = pending(runs, found)
+    return PlanDirectory(run_dir, reused=tuple((run.run_id, found.runs[run.run_id].status) for run in reused))

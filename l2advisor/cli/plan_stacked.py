@@ -42,7 +42,8 @@ def stacked_price(task: Any, base: Any, runs: list[Any], replicas: int, step_s: 
     groups = stacks_of(task, runs, replicas)
     largest = max(groups, key=len)
     if len(largest) < 2:
-        return "one probe per stack (--no-batched, or --batch-replicas 1)"
+        return ("one probe per stack (--no-batched, or --batch-replicas 1)" if len(runs) > 1 or replicas < 2
+                else "one probe left to train: nothing to stack it with")
     try:
         step_k, eval_k, form = _timed_stack(task, base, largest, step_s)
     except StackDearer as why:  # timed as the probes time it, before any step: they would train one by one

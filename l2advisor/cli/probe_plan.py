@@ -94,9 +94,11 @@ def show_plan(spec: Any, task: Any, settings: Any, plan: Any, device: str, as_js
     where = plan_directory(run_dir, header, runs, force)
     if (said := where.words(len(runs))) is not None:
         err.print(f"[yellow]{escape(said)}[/]" if where.refused else escape(said), highlight=False)
-    rows = plan_rows(runs, frozenset(where.reused))
-    found = _price(spec, task, base, [r for r in runs if r.run_id not in where.reused],
+    ended = where.ended
+    rows = plan_rows(runs, frozenset(ended))
+    found = _price(spec, task, base, [r for r in runs if r.run_id not in ended],
                    [r for r in rows if not r["reused"]], device, replicas, settings.budget_steps)
+    found["seeds"] = len({r["seed"] for r in rows})  # planned, not only those left to train
     found["follow_up_steps"] = sum(r["steps"] for r in rows if r["seed"] == rows[0]["seed"]) if rows else 0
     found["cost_of_budget_run"] = budget_ratios(found)
     if as_json:
@@ -105,11 +107,11 @@ def show_plan(spec: Any, task: Any, settings: Any, plan: Any, device: str, as_js
         columns = [Column("lam"), Column("lr*lam"), Column("seed"), Column("steps"), Column("evaluations")]
         table = [[f"{r['lam']:g}", f"{r['lr_lam']:g}", str(r["seed"]), f"{r['steps']:,}", str(r["evaluations"])]
                  for r in rows]
-        if where.reused:
+        if ended:
             columns.append(Column("in the directory"))
-            table = [[*line, "finished" if r["reused"] else "to train"] for line, r in zip(table, rows, strict=True)]
+            table = [[*line, ended.get(run.run_id, "to train")] for line, run in zip(table, runs, strict=True)]
         out.print(fitted_table(columns, table, out, title="Planned probes"))
-    err.print(_estimate_words(found, len(rows) - len(where.reused)) if found["probe_steps"] else
+    err.print(_estimate_words(found, len(rows) - len(ended)) if found["probe_steps"] else
               "Nothing was written.", highlight=False)
 
 
@@ -140,10 +142,13 @@ def budget_ratios(found: dict[str, Any]) -> dict[str, float | None] | None:
 
 
 def _estimate_words(found: dict[str, Any], probes: int) -> str:
-    line = (f"{probes} probes, {found['probe_steps']:,} steps and {found['probe_evaluations']:,} evaluations: one by one "
+    line = (f"{probes} probe{'' if probes == 1 else 's'}, {found['probe_steps']:,} steps and "
+            f"{found['probe_evaluations']:,} evaluations: one by one "
             f"about {_clock(found['probes_one_by_one_seconds'])} on this machine (a step {short_seconds(found['step_seconds'])}, "
-            f"a validation pass {short_seconds(found['evaluation_seconds'])}); {_stacked_words(found)}. "
-            f"When two seeds cannot decide the verdict, probe adds one more seed at every lam: {_follow_up(found)}.")
+            f"a validation pass {short_seconds(found['evaluation_seconds'])}); {_stacked_words(found)}.")
+    if found["seeds"] >= 2:  # one seed gets no follow-up (probing/follow_up.py)
+        line += (f" When {found['seeds']} seeds cannot decide the verdict, probe adds one more seed at every lam: "
+                 f"{_follow_up(found)}.")
     if (ratios := found["cost_of_budget_run"]) is not None:
         ratio = f"{ratios['one_by_one']:.2g} of it one by one"
         if ratios["stacked"] is not None:

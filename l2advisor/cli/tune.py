@@ -41,7 +41,9 @@ Trials = Annotated[int, typer.Option("--trials", help="Optuna trials the study e
 Out = Annotated[Path | None, typer.Option("--out", help="Run directory (default: runs/<file name>).")]
 Storage = Annotated[str | None, typer.Option("--storage", help="Optuna storage: an RDB URL (sqlite:///f.db, postgresql://...) "
                                              "or journal:PATH (default: sqlite file in the run directory).")]
-Pruner = Annotated[str, typer.Option(help="none, median or hyperband (on the running peak, reported at 20 points of the budget).")]
+Pruner = Annotated[str, typer.Option(help="none, median or hyperband (on the running peak, reported at 20 points of "
+                                           "the budget; where a whole run takes a second or so, the pruner's storage "
+                                           "round trips can cost more than pruning saves).")]
 LamLow = Annotated[float, typer.Option(help="Smallest lam Optuna searches (log-uniform).")]
 LamHigh = Annotated[float, typer.Option(help="Largest lam Optuna searches.")]
 SamplerSeed = Annotated[int, typer.Option(help="Seed of the TPE sampler.")]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from pathlib import Path
 
 from l2advisor.errors import InputError
 from l2advisor.modelfile.spec import TaskSpec
@@ -129,53 +130,68 @@ def _halved_for_seeds(old: dict, new: dict) -> str | None:
     return None
 
 
-def _other_budget(old: dict, new: dict) -> str | None:
-    """Where only the probe plan differs and the new one is sized for another budget: the probes
-    here already serve it, through `recommend --budget N` (which says how far it extrapolates)."""
-    budget = (new.get("probe") or {}).get("budget_steps")
-    if budget is None or budget == (old.get("probe") or {}).get("budget_steps"):
+def _other_budget(old: dict, new: dict, run_dir: Path | None) -> str | None:
+    """Where only the probe plan differs and the new one is sized for another budget: the window
+    that budget's plan runs (nobody typed it), and that the probes here already serve the budget
+    through `recommend DIR --budget N` (which says how far it extrapolates)."""
+    before, after = (s.get("probe") or {} for s in (old, new))
+    budget = after.get("budget_steps")
+    if budget is None or budget == before.get("budget_steps"):
         return None
     if any(not d.startswith("probe.") for d in settings_diff(old, new)):
         return None  # another model or lr: these probes say nothing of the new settings
-    return (f"to advise for {budget:,} steps from the probes already here, `recommend --budget {budget}` "
-            "reuses them and says how far it extrapolates")
+    window = ""
+    if after.get("horizon") != before.get("horizon") and after.get("horizon") and before.get("horizon"):
+        window = (f"the plan for {budget:,} steps runs every rung through tau = {after['horizon']:g}, where these "
+                  f"probes ran tau = {before['horizon']:g}; ")
+    command = f"recommend {run_dir} --budget {budget}" if run_dir is not None else f"recommend --budget {budget}"
+    return window + (f"to advise for {budget:,} steps from the probes already here, `{command}` reuses them and "
+                     "says how far it extrapolates")
 
 
-def _why_other(old: dict, new: dict) -> str | None:
+def _moved_file(old: dict, new: dict) -> str | None:
+    """The same model file's text at another path: why its probes are not reused (the command
+    line's hash is of the text alone; the neighbouring modules and data files a file imports are
+    found beside it) and where they would be."""
+    if old.get("model_sha256") != new.get("model_sha256") or old.get("model_file") == new.get("model_file"):
+        return None
+    return (f"the model file's text is the same, but what it imports (neighbouring modules, data files) is found "
+            f"beside it, so probes from another place are not taken as these: probe {old.get('model_file')} to resume "
+            "them")
+
+
+def _why_other(old: dict, new: dict, run_dir: Path | None = None) -> str | None:
     """The refusal's explanation (settings_diff.blocking): why a difference came, and what else would do."""
-    said = [why for why in (_halved_for_seeds(old, new), _other_budget(old, new)) if why]
+    said = [why for why in (_halved_for_seeds(old, new), _moved_file(old, new), _other_budget(old, new, run_dir))
+            if why]
     return "; ".join(said) or None
 
 
 carries_over.explain = _why_other  # type: ignore[attr-defined]
 
 
-def carries_over_from_python(old: dict, new: dict) -> bool:
-    """`carries_over` for `l2advisor.probe`, whose model_sha256 fingerprints build_model's source,
-    the built model's shapes and the data (modelfile/fingerprint.py): with that hash the same, the
-    script that called it may have another name or place (the command line's hash is of the model
-    file's text alone, which a copy elsewhere may pair with other helpers: there the path counts)."""
-    if old.get("model_sha256") != new.get("model_sha256"):
-        return carries_over(old, new)
-    return carries_over({**old, "model_file": new.get("model_file")}, new)
-
-
-carries_over_from_python.may_differ = (*carries_over.may_differ, "model_file")  # type: ignore[attr-defined]
-carries_over_from_python.explain = _why_other  # type: ignore[attr-defined]
+def keep_first_script(header: dict, existing: dict) -> str | None:
+    """For `l2advisor.probe`: where the probes in a directory were made from a script of another
+    name or place with the same model hash (build_model's source, the built model's shapes and
+    the data: modelfile/fingerprint.py), keep that script's path in `header` so the directory is
+    resumed and goes on naming where its probes were made; returns that path (None: nothing kept)."""
+    settings = header["settings"]
+    first = existing.get("model_file")
+    if not first or first == settings.get("model_file") or existing.get("model_sha256") != settings.get("model_sha256"):
+        return None
+    settings["model_file"] = first
+    return first
 
 
 def resize_note(previous: dict, settings: ProbeSettings, runs: Sequence[ProbeRun], results: Results) -> str:
     """One line for a directory whose probes carry over (`carries_over`): sized for another
-    budget, with seeds added, or (`l2advisor.probe`) made from a script of another name, and how
-    many of the plan's probes are already there."""
+    budget, or with seeds added, and how many of the plan's probes are already there."""
     old = (previous.get("probe") or {}).get("budget_steps")
     planned = {run.run_id for run in runs}
     reused = sum(1 for rid, state in results.runs.items() if rid in planned and state.done)
     beyond = sum(1 for rid, state in results.runs.items() if rid not in planned and state.done)
     added = sorted(set(settings.seeds) - _seeds(previous))
     said = []
-    if (moved := previous.get("model_file")) != (now := results.header.get("settings", {}).get("model_file")):
-        said.append(f"these probes were made from {moved}, with the same model source, shapes and data as {now}")
     if old != settings.budget_steps:
         said.append(f"these probes were sized for a budget of {old:,} steps; the plan for {settings.budget_steps:,} "
                     f"has the same window (tau = {settings.horizon:g}) and lr")

@@ -35,16 +35,17 @@ def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def blocking(diff: list[str], compatible: Callable[..., bool] | None, old: dict[str, Any],
-              new: dict[str, Any]) -> str:
+              new: dict[str, Any], run_dir: Any = None) -> str:
     """The differences that refuse the directory. Those among `compatible`'s `may_differ` keys
     (the budget a ladder was sized for, a compare's trials and seeds) are named apart as fine
     alone only when `compatible` would accept the old settings with just them changed; its
-    `explain(old, new)`, when it has one, says why a difference came that nobody typed."""
+    `explain(old, new, run_dir)`, when it has one, says why a difference came that nobody typed,
+    or what else would serve."""
     if compatible is None:
         return "; ".join(diff)
     said = _differences(diff, compatible, old, new)
     explain = getattr(compatible, "explain", None)  # why a difference the user did not ask for came
-    return said + (f" ({why})" if explain is not None and (why := explain(old, new)) else "")
+    return said + (f" ({why})" if explain is not None and (why := explain(old, new, run_dir)) else "")
 
 
 def _differences(diff: list[str], compatible: Callable[..., bool], old: dict[str, Any], new: dict[str, Any]) -> str:

@@ -170,7 +170,7 @@ def settings_conflict(path: Path, header: dict[str, Any],
     if not diff or (compatible and compatible(existing, header["settings"])):
         return None
     return (f"{path} holds results made with other settings ("
-            + blocking(diff, compatible, existing, header["settings"]) + ")")
+            + blocking(diff, compatible, existing, header["settings"], path.parent) + ")")
 
 
 class OtherSettings(InputError):

@@ -58,5 +58,6 @@ def test_probes_refused_for_another_budget_point_to_recommend_in_the_apis_words(
     with pytest.raises(InputError) as refused:  # 100,000 steps widen the window: every rung another run
         l2advisor.probe(build_model, train, val, out=tmp_path / "run", budget=100_000, **SETTINGS)
     said = " ".join(str(refused.value).split())
-    assert "to advise for 100,000 steps from the probes already here, `l2advisor.recommend(results, budget=100000)`" in said
+    assert ("to advise for 100,000 steps from the probes already here, "
+            f"`l2advisor.recommend('{tmp_path / 'run'}', budget=100000)`") in said
     assert "force=True" in said and "--budget" not in said

@@ -148,9 +148,29 @@ def test_another_budget_with_other_probes_is_refused(tiny_model: Path, tmp_path:
     said = " ".join(result.stderr.split())
     assert result.exit_code == 2 and "probes.jsonl holds results made with other settings" in said
     # only another budget is pointed to `recommend`: probes of other seeds or another lr do not serve it
-    hint = "to advise for 2,000 steps from the probes already here, `recommend --budget 2000` reuses them"
+    hint = f"to advise for 2,000 steps from the probes already here, `recommend {out} --budget 2000` reuses them"
     assert (hint in said) == (other == ["--budget", "2000"]), said
-    assert "`recommend --budget 5000`" not in said
+    assert "--budget 5000`" not in said
+    window = "the plan for 2,000 steps runs every rung through tau = 1, where these probes ran tau = 2"
+    assert (window in said) == (other == ["--budget", "2000"]), said
+
+
+def test_the_same_model_file_text_at_another_path_is_refused_with_where_to_resume(tiny_model: Path,
+                                                                                    tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert runner.invoke(app, budget_args(tiny_model, out, "5000")).exit_code == 0
+    copy = tmp_path / "elsewhere" / tiny_model.name
+    copy.parent.mkdir()
+    copy.write_bytes(tiny_model.read_bytes())
+    result = runner.invoke(app, budget_args(copy, out, "5000"))
+    said = " ".join(result.stderr.split())
+    assert result.exit_code == 2 and "model_file:" in said and "model_sha256" not in said
+    assert "the model file's text is the same, but what it imports" in said and f"probe {tiny_model} to resume" in said
+    edited = tmp_path / "edited" / tiny_model.name  # the control: another text says nothing of the kind
+    edited.parent.mkdir()
+    edited.write_text(tiny_model.read_text() + "\n# edited\n")
+    other = " ".join(runner.invoke(app, budget_args(edited, out, "5000")).stderr.split())
+    assert "model_sha256" in other and "text is the same" not in other
     hand_made = runner.invoke(app, ["probe", str(tiny_model), "--out", str(out), "--lambdas", "0.1,0.05,0.025",
                                     "--horizon", "2", "--seeds", "0", "--device", "cpu"])
     assert hand_made.exit_code == 2  # a ladder without --budget is never re-sized

@@ -38,7 +38,10 @@ def test_probes_finished_in_the_directory_are_marked_and_left_out_of_the_price(t
     left = [r for r in found["probes"] if not r["reused"]]
     assert len(reused) == 3 and len(left) == 1 and len(found["directory"]["reused"]) == 3
     assert found["probe_steps"] == left[0]["steps"] and found["probe_evaluations"] == left[0]["evaluations"]
-    assert "3 of the 4 planned probes are already finished" in said and "the price below is the 1 left" in said
+    assert "3 of the 4 planned probes have already ended" in said and "the price below is of the 1 probe left" in said
+    assert found["directory"]["ended"] == {run_id: "finished" for run_id in found["directory"]["reused"]}
+    assert "1 probe, " in said and "1 probes" not in said  # one left, said in the singular
+    assert "one probe left to train: nothing to stack it with" in said  # not "--no-batched"
     ratios = found["cost_of_budget_run"]
     assert ratios["one_by_one"] == pytest.approx(found["probes_one_by_one_seconds"] / found["budget_run_seconds"])
     assert found["follow_up_steps"] == sum(r["steps"] for r in found["probes"])  # one seed: a follow-up is all of it
@@ -50,7 +53,7 @@ def test_a_directory_holding_every_planned_probe_is_priced_at_nothing_without_ti
     found, said = _plan(tiny_model, probed, "5000")
     assert all(r["reused"] for r in found["probes"]) and found["probe_steps"] == 0
     assert found["stacked"] is None and found["cost_of_budget_run"] is None and found["step_seconds"] is None
-    assert "All 3 planned probes are already finished" in said and "Timing" not in said
+    assert "All 3 planned probes have already ended" in said and "Timing" not in said
     table = runner.invoke(app, [*budget_args(tiny_model, probed, "5000"), "--plan"])
     assert table.exit_code == 0 and "in the directory" in table.stdout and "finished" in table.stdout
 
@@ -60,6 +63,7 @@ def test_a_directory_probe_would_refuse_is_said_and_the_plan_priced_as_new(tiny_
     assert found["directory"]["refused"].startswith(f"{results_path(probed)} holds results made with other settings")
     assert "Without --plan, probe would stop here" in said
     assert not any(r["reused"] for r in found["probes"]) and found["probe_steps"] == sum(r["steps"] for r in found["probes"])
+    assert found["directory"]["deleted_by_force"] == 3 and "--force would delete 3 probes that ended there" in said
     refused = runner.invoke(app, budget_args(tiny_model, probed, "2000"))
     assert refused.exit_code == 2  # what the plan said probe would do
 
@@ -68,13 +72,13 @@ def test_force_counts_the_finished_probes_it_would_delete(tiny_model: Path, prob
     found, said = _plan(tiny_model, probed, "5000", "--force")
     assert found["directory"]["deleted_by_force"] == 3 and found["directory"]["refused"] is None
     assert not any(r["reused"] for r in found["probes"]) and found["probe_steps"] > 0
-    assert "--force would delete the 3 finished probe(s)" in said
+    assert "--force would delete 3 probes that ended in" in said
     assert len(results_path(probed).read_text().splitlines()) > 1  # the plan deleted nothing
 
 
 def test_a_new_directory_says_nothing_of_it(tiny_model: Path, tmp_path: Path) -> None:
     found, said = _plan(tiny_model, tmp_path / "new", "5000")
-    assert found["directory"] == {"run_dir": str(tmp_path / "new"), "reused": [], "refused": None,
+    assert found["directory"] == {"run_dir": str(tmp_path / "new"), "reused": [], "ended": {}, "refused": None,
                                   "deleted_by_force": 0}
     assert "already finished" not in said and "would stop here" not in said and not (tmp_path / "new").exists()
 
@@ -87,3 +91,30 @@ def test_a_corrupt_results_file_is_refused_as_probe_refuses_it_but_not_under_for
     assert refused.exit_code == 2 and "is not a valid results record" in " ".join(refused.stderr.split())
     forced, said = _plan(tiny_model, probed, "5000", "--force")  # --force deletes it unread
     assert forced["probe_steps"] > 0 and forced["directory"]["deleted_by_force"] == 0
+
+
+def test_a_failed_probe_is_shown_as_it_ended_not_as_finished(tiny_model: Path, probed: Path) -> None:
+    """probe keeps a failed probe as it ended (a rerun does not retry it): the plan says so."""
+    import json as json_
+
+    path = results_path(probed)
+    lines = path.read_text().splitlines()
+    first_end = next(i for i, line in enumerate(lines) if json_.loads(line)["type"] == "end")
+    record = json_.loads(lines[first_end])
+    record["status"], record["message"] = "failed", "RuntimeError: out of memory"
+    lines[first_end] = json_.dumps(record)
+    path.write_text("\n".join(lines) + "\n")
+    found, said = _plan(tiny_model, probed, "5000")
+    assert sorted(found["directory"]["ended"].values()) == ["failed", "finished", "finished"]
+    assert "(1 of them failed or diverged: probe keeps them as they ended" in said
+    table = runner.invoke(app, [*budget_args(tiny_model, probed, "5000"), "--plan"])
+    assert "failed" in table.stdout and table.stdout.count("finished") == 2
+
+
+def test_one_seed_is_not_promised_a_follow_up(tiny_model: Path, tmp_path: Path) -> None:
+    _, said = _plan(tiny_model, tmp_path / "one", "5000")  # budget_args probes seed 0 only
+    assert "cannot decide the verdict" not in said
+    two = runner.invoke(app, ["probe", str(tiny_model), "--out", str(tmp_path / "two"), "--budget", "5000",
+                              "--horizon", "2", "--seeds", "0,1,2", "--device", "cpu", "--plan", "--json"])
+    assert two.exit_code == 0 and json.loads(two.stdout)["seeds"] == 3
+    assert "When 3 seeds cannot decide the verdict" in " ".join(two.stderr.split())

@@ -99,6 +99,9 @@ def interrupted_note(path: Path, runs: list[ProbeRun], tolerance: float | None =
     if not reused:
         return head + ("no probe had finished, so running the same command again starts them over "
                        "(unfinished probes restart).")
+    if len(reused) == len(every):  # an interrupt after the last probe ended: nothing restarts
+        return head + (f"all {len(every)} probes had ended, so running the same command again reuses them and "
+                       "trains only what the verdict may still ask for (one more seed).")
     done = f"{len(reused)} finished probe{'' if len(reused) == 1 else 's'} of {len(every)}"
     return head + (f"run the same command again to resume: the {done} {'is' if len(reused) == 1 else 'are'} "
                    "reused, the others restart.")

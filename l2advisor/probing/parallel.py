@@ -13,6 +13,7 @@ directory sends its records back and this process writes them.
 from __future__ import annotations
 
 import functools
+import os
 import signal
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -42,6 +43,7 @@ class ProbeJob:
     results_file: str
     replicas: int  # > 1: train the group as stacked replicas
     threads: int | dict[str, int]  # torch threads, or {host: job slots on it} (Dask)
+    stop_file: str = ""  # once it exists, the job's probes end at their next evaluation (Ctrl-C)
 
 
 @dataclass
@@ -88,8 +90,11 @@ def run_parallel(model_file: Path, overrides: dict[str, Any], runs: Sequence[Pro
     """Run the probes as jobs on `jobs` workers; results (without records) as jobs finish.
     `threads`: torch threads per worker (None: the cores divided among the jobs, per host on Dask).
 
-    `write` receives records that a worker could not append itself. Stops taking results,
-    and ends the workers, once `interrupted()`; the probes in flight restart on resume.
+    `write` receives records that a worker could not append itself. Once `interrupted()`, the
+    workers' probes end at their next evaluation, as one process's do (a stop file beside the
+    results, which every worker that appends there can see: the workers ignore Ctrl-C, and this
+    process waits on them); the jobs in flight are taken as they end, and those not begun end
+    at once, untrained. An interrupted probe restarts on resume.
     """
     check_backend(backend, scheduler)
     if jobs < 1:
@@ -100,11 +105,15 @@ def run_parallel(model_file: Path, overrides: dict[str, Any], runs: Sequence[Pro
     kept = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
     results: list[TrainResult] = []
     tell = once(notice) if notice is not None else None
-    with _backend(backend, scheduler, jobs, threads) as (n_jobs, per_job):
+    stop = Path(results_file).resolve().parent / STOP_FILE
+    stop.unlink(missing_ok=True)  # one an earlier interrupted run left
+    with _backend(backend, scheduler, jobs, threads) as (n_jobs, per_job), _stop_when(interrupted, stop):
         made = [ProbeJob(str(Path(model_file).resolve()), kept, tuple(group),
                          replace(base, device=devices[i % len(devices)]) if devices else base,
-                         settings, str(Path(results_file).resolve()), replicas, per_job)
+                         settings, str(Path(results_file).resolve()), replicas, per_job, str(stop))
                 for i, group in enumerate(groups)]
+        # after an interrupt every outcome is still taken: the jobs in flight end at an evaluation,
+        # the others at once, untrained; none is killed mid-write
         for outcome in _outcomes(made, n_jobs):
             for record in outcome.records:
                 if write is not None:
@@ -116,9 +125,34 @@ def run_parallel(model_file: Path, overrides: dict[str, Any], runs: Sequence[Pro
                     progress.begin(run, reused=False)
                     progress.finish(run, result)
                 results.append(result)
-            if interrupted():
-                break
     return results
+
+
+STOP_FILE = ".stop-probes"  # in the run directory while an interrupted run's workers wind down
+
+
+@contextmanager
+def _stop_when(interrupted: Callable[[], bool], stop: Path, every_s: float = 0.2) -> Iterator[None]:
+    """Create `stop` once `interrupted()` (checked every `every_s` seconds by a daemon thread: the
+    main one waits on the workers); removed again on the way out."""
+    import threading
+
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(every_s):
+            if interrupted():
+                stop.touch()
+                return
+
+    watcher = threading.Thread(target=watch, name="l2advisor-stop-watch", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        stop.unlink(missing_ok=True)
 
 
 def _outcomes(made: list[ProbeJob], n_jobs: int) -> Iterator[JobOutcome]:
@@ -176,6 +210,9 @@ def probe_job(job: ProbeJob) -> JobOutcome:
 
     if _is_main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+    stopped = (lambda: os.path.exists(job.stop_file)) if job.stop_file else (lambda: False)  # a stat per evaluation
+    if stopped():  # interrupted before this job began: nothing to load or train
+        return JobOutcome(job.runs, [])
     torch.set_num_threads(_threads(job.threads))
     task = _cached_task(job.model_file, job.overrides)
     outcome = JobOutcome(job.runs, [])
@@ -187,7 +224,7 @@ def probe_job(job: ProbeJob) -> JobOutcome:
         writer = ResultsWriter(path)
     write = writer.write if writer is not None else outcome.records.append
     try:
-        results = run_probes(task, job.runs, job.base, job.settings, write, None, lambda: False,
+        results = run_probes(task, job.runs, job.base, job.settings, write, None, stopped,
                              replicas=job.replicas, notice=outcome.notices.append)
     finally:
         if writer is not None:

@@ -197,6 +197,12 @@ def test_an_interrupt_before_any_probe_finished_says_a_rerun_starts_over(tmp_pat
     said = interrupted_note(path, runs)  # type: ignore[arg-type]
     assert "no probe had finished, so running the same command again starts them over" in said
     assert "are reused" not in said and "is reused" not in said
+    with open_results(path, make_header("probe", {"lr": 0.1}, "cpu")) as writer:  # both end: nothing restarts
+        for run in runs:
+            writer.write({"type": "start", "run": run.run_id, "lam": 0.1, "lr": 0.1, "seed": 0, "max_steps": 10})
+            writer.write({"type": "end", "run": run.run_id, "status": "finished", "steps": 10})
+    said = interrupted_note(path, runs)  # type: ignore[arg-type]
+    assert "all 2 probes had ended" in said and "the others restart" not in said
 
 
 def test_a_second_ctrl_c_says_it_stops_now(capsys) -> None:

@@ -14,24 +14,11 @@ from pathlib import Path
 
 from l2advisor.probing.parallel import STOP_FILE
 from l2advisor.runs.rundir import results_path
-from tests.conftest import TINY_MODEL, write_model
+from tests.conftest import write_model
+from tests.test_faults import SLOW
 
-# 20 ms a training forward: the probes at lr 0.1 and tau = 2 last 50, 100, 200 and 400 steps,
-# so about 1, 2, 4 and 8 s; two jobs at a time, one probe each
-SLOW = TINY_MODEL.replace("def build_model():\n    return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))",
-                          '''import time
-
-class Slow(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.body = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))
-    def forward(self, x):
-        if self.training:
-            time.sleep(0.02)
-        return self.body(x)
-
-def build_model():
-    return Slow()''')
+# 20 ms a training step (L2A_TEST_SLEEP): the probes at lr 0.1 and tau = 2 last 50, 100, 200 and
+# 400 steps, so about 1, 2, 4 and 8 s; two jobs at a time, one probe each
 
 
 def _records(path: Path) -> list[dict]:
@@ -43,7 +30,7 @@ def _records(path: Path) -> list[dict]:
 
 def test_ctrl_c_under_jobs_stops_the_workers_probes_at_their_next_evaluation(tmp_path: Path) -> None:
     model, out = write_model(tmp_path, SLOW), tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "L2A_TEST_SLEEP": "0.02"}
     command = [sys.executable, "-m", "l2advisor", "probe", str(model), "--out", str(out), "--lambdas", "0.4,0.2,0.1,0.05",
                "--horizon", "2", "--seeds", "0", "--no-early-stop", "--no-batched", "--jobs", "2", "--device", "cpu"]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

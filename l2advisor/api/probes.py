@@ -149,7 +149,8 @@ def probe(
         lambdas=lambdas, tolerance=tolerance, early_stop=early_stop)
     runs, base, header = prepare_probes(spec, task, settings, str(torch_device))
     if budget_steps is not None:  # the header keeps the budget as given, for `recommend` without one
-        record_sized_for(header, (budget, unit), budget_steps)
+        record_sized_for(header, (budget, unit), budget_steps, len(task.val),
+                         plan.asked_horizon if plan is not None else None)
     run_dir = Path(out) if out is not None else Path("runs") / spec.name
     path = results_path(run_dir, PROBES_FILE)
     notices: list[str] = []

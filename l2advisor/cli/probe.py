@@ -242,7 +242,8 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
 
     runs, base, header = prepare_probes(spec, task, settings, device)
     if budget is not None:  # the header keeps the budget as given, for `recommend` without --budget
-        record_sized_for(header, budget, settings.budget_steps)
+        record_sized_for(header, budget, settings.budget_steps, len(task.val),
+                         plan.asked_horizon if plan is not None else None)
     budget_text = None if budget is None else budget_words(*budget, settings.budget_steps)
     for note in hand_ladder_notes(settings, probe_budget_given):
         err.print(f"[yellow]{escape(note)}[/]", highlight=False)

@@ -97,6 +97,11 @@ class BudgetPlan:
     def cost_fraction(self) -> float:
         return self.cost / self.budget_run_cost
 
+    @property
+    def asked_horizon(self) -> float:
+        """The window the plan was asked for (tau), before any halving."""
+        return self.horizon / SHORT_HORIZON if self.halved else self.horizon
+
 
 def budget_run_cost(budget_steps: int, eval_cost: float) -> float:
     """One budget run in step-equivalents: its steps and its evaluations, every budget//100 steps as
@@ -189,3 +194,22 @@ def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], settings: Pro
         line += (f" More than --probe-budget {settings.probe_budget:,}: up to {steps:,} steps, because a fit "
                  f"needs at least 3 lams.")
     return line, over
+
+
+def same_plan_for(header: dict, steps: int) -> bool:
+    """Whether `probe --budget steps` would plan exactly the probes a results `header` records (the
+    same lams through the same window): then probes sized for another budget are also sized for this
+    one, and `recommend` need not say they were not. False where the header cannot tell (a hand-made
+    ladder, or one recorded before the planner's inputs were kept in its `sized_for`)."""
+    settings = header.get("settings") or {}
+    probe = settings.get("probe") or {}
+    inputs = header.get("sized_for") or {}
+    if probe.get("budget_steps") is None or "val_size" not in inputs or "horizon_asked" not in inputs:
+        return False
+    try:
+        plan = plan_for_budget(int(steps), float(settings["lr"]), float(settings.get("momentum") or 0.0),
+                               float(inputs["horizon_asked"]), len(probe.get("seeds") or ()), int(inputs["val_size"]),
+                               int(settings["batch_size"]))
+    except (KeyError, TypeError, ValueError, InputError):
+        return False
+    return list(plan.lams) == list(probe.get("lambdas") or []) and plan.horizon == probe.get("horizon")

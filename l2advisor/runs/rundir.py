@@ -123,9 +123,14 @@ def sized_for_warning(results: Results, steps: int, measured: bool = False) -> s
             f"its plan keeps their window in tau, reusing the probes the two plans share; else with --out).")
 
 
-def record_sized_for(header: dict, budget: tuple[float, str], steps: int) -> None:
-    """Write into a probe header the budget (value, unit) its plan of `steps` was sized for."""
+def record_sized_for(header: dict, budget: tuple[float, str], steps: int, val_size: int | None = None,
+                     horizon_asked: float | None = None) -> None:
+    """Write into a probe header the budget (value, unit) its plan of `steps` was sized for and,
+    where given, the planner's other inputs (the validation set's size, the window asked for), with
+    which `recommend` can tell whether another budget's plan is these same probes."""
     header[SIZED_FOR_KEY] = {"value": float(budget[0]), "unit": budget[1], "steps": steps}
+    if val_size is not None and horizon_asked is not None:
+        header[SIZED_FOR_KEY] |= {"val_size": int(val_size), "horizon_asked": float(horizon_asked)}
 
 
 def sized_for(header: dict, steps: int) -> tuple[float, str]:

@@ -60,12 +60,14 @@ def test_recommend_from_results_equals_recommend_from_the_run_dir(probed: l2advi
     assert from_results.budget_steps == 2000 and from_results.lr == 0.1
     assert from_results.verdict in VERDICTS
     assert from_results.weight_decay > 0 and len(from_results.interval) == 2
-    other = l2advisor.recommend(probed, budget=8000)
+    same_plan = l2advisor.recommend(probed, budget=8000, write=False)  # 4x, but its plan is these probes
+    assert not any("sized for a budget" in w for w in same_plan.warnings), same_plan.warnings
+    other = l2advisor.recommend(probed, budget=1_000_000)  # a plan of more rungs through a wider window
     assert other.to_dict() != from_results.to_dict()  # negative control: the budget matters
-    assert any("sized for a budget of 2000 steps; this budget is 4x" in w for w in other.warnings)
+    assert any("sized for a budget of 2000 steps; this budget is 500x" in w for w in other.warnings)
     assert not any("sized for a budget" in w for w in from_results.warnings)  # as the CLI warns
     saved = json.loads((probed.run_dir / "advice.json").read_text())
-    assert saved["budget_steps"] == 8000 and saved["weight_decay"] == other.weight_decay
+    assert saved["budget_steps"] == 1_000_000 and saved["weight_decay"] == other.weight_decay
     with pytest.raises(dataclasses.FrozenInstanceError):
         from_results.weight_decay = 1.0  # type: ignore[misc]
     assert json.loads(json.dumps(from_results.to_dict()))["autol2"]["lam0"] == from_results.autol2.lam0

@@ -60,9 +60,9 @@ def test_the_cli_still_prints_its_flags(tiny_model: Path, tmp_path: Path) -> Non
 
 
 def test_warnings_name_the_probe_call(dear: l2advisor.ProbeResults) -> None:
-    far = l2advisor.recommend(dear, budget=8000, write=False)
+    far = l2advisor.recommend(dear, budget=1_000_000, write=False)  # a plan of more rungs than these
     said = " ".join(far.warnings)
-    assert "(`l2advisor.probe(..., budget=8000)` sizes them for it" in said and "; else with out=)" in said
+    assert "(`l2advisor.probe(..., budget=1000000)` sizes them for it" in said and "; else with out=)" in said
     assert flagless(far.warnings) and flagless(far.reasons) and flagless(far.caveats)
 
 

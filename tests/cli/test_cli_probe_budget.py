@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from l2advisor.cli.app import app
-from l2advisor.probing.budget import plan_for_budget
+from l2advisor.probing.budget import plan_for_budget, same_plan_for
 from l2advisor.runs.rundir import results_path
 from l2advisor.runs.store import read_results
 from tests.conftest import write_model
@@ -301,3 +301,19 @@ def test_probe_refuses_a_unit_without_a_budget(tiny_model: Path, tmp_path: Path,
     assert result.exit_code == 2, result.output
     assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not out.exists()
+
+
+def test_recommend_for_a_budget_whose_plan_is_these_probes_says_nothing_of_sizing(tiny_model: Path,
+                                                                                   tmp_path: Path) -> None:
+    """recommend for 2.5x the budget the probes were sized for said they were sized for another one,
+    and to probe again: that budget's plan is the same probes."""
+    out = tmp_path / "run"
+    assert runner.invoke(app, budget_args(tiny_model, out, "8000")).exit_code == 0
+    same = runner.invoke(app, ["recommend", str(out), "--budget", "20000", "--json"])
+    assert same.exit_code == 0, same.output
+    assert "sized for a budget of" not in " ".join(same.stderr.split())
+    other = runner.invoke(app, ["recommend", str(out), "--budget", "100000", "--json"])  # a plan of more rungs
+    assert other.exit_code == 0 and "The probes were sized for a budget of 8000 steps" in " ".join(other.stderr.split())
+    header = read_results(results_path(out)).header
+    header.pop("sized_for")  # a header from before the planner's inputs were kept: it cannot tell
+    assert not same_plan_for(header, 20000) and same_plan_for(read_results(results_path(out)).header, 20000)

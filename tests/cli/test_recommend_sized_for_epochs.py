@@ -41,7 +41,8 @@ def test_recommend_without_a_budget_says_the_epochs_the_probes_were_sized_for(ti
     from l2advisor.runs.rundir import SIZED_FOR_KEY
 
     header = read_results(results_path(out)).header
-    assert header[SIZED_FOR_KEY] == {"value": float(EPOCHS), "unit": "epochs", "steps": STEPS}
+    assert header[SIZED_FOR_KEY] == {"value": float(EPOCHS), "unit": "epochs", "steps": STEPS,
+                                     "val_size": 128, "horizon_asked": 2.0}  # the planner's other inputs
     assert header["settings"]["probe"]["budget_steps"] == STEPS
 
     # an older header, without the budget as given: steps, as before

@@ -226,7 +226,9 @@ def read_results(path: Path) -> Results:
             if number == len(lines) and not data.endswith(b"\n"):
                 warnings.append(f"{path.name}: skipped a partial last line {number} (an interrupted write).")
                 continue
-            raise InputError(f"{path}: line {number} is not a valid results record; the file is corrupt.") from None
+            raise InputError(f"{path}: line {number} is not a valid results record; the file is corrupt (the command "
+                             "that wrote it, run again with --force, starts it over without its runs; or give "
+                             "another --out).") from None
         records.append((number, record))
     return Results(_header(path, records), _group_runs(path, records), warnings)
 

@@ -88,7 +88,9 @@ def test_a_corrupt_results_file_is_refused_as_probe_refuses_it_but_not_under_for
     path = results_path(probed)
     path.write_text(path.read_text().replace('"type": "start"', '"type": "start', 1))  # a broken line, not the last
     refused = runner.invoke(app, [*budget_args(tiny_model, probed, "5000"), "--plan"])
-    assert refused.exit_code == 2 and "is not a valid results record" in " ".join(refused.stderr.split())
+    told = " ".join(refused.stderr.split())
+    assert refused.exit_code == 2 and "is not a valid results record" in told
+    assert "run again with --force, starts it over without its runs; or give another --out" in told  # a remedy
     forced, said = _plan(tiny_model, probed, "5000", "--force")  # --force deletes it unread
     assert forced["probe_steps"] > 0 and forced["directory"]["deleted_by_force"] == 0
 

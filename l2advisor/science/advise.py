@@ -70,9 +70,11 @@ def _main_rows(fit: Fit) -> list[LamRow]:
 
 
 def _peak_at(fit: Fit, lam: float) -> float:
-    """Mean peak metric at probe-lr lam, linear in log lam between probed lams; NaN outside."""
+    """Mean peak metric at probe-lr lam, linear in log lam between probed lams; NaN outside. A lam
+    at a probed end but for float rounding (c/(lr*T) = 4/(0.1*1600) = 0.024999999999999998 for a
+    probe at 0.025) is that probe's: the same 1e-9 the advice's `extrapolated` allows."""
     rows = _main_rows(fit)
-    if not rows or not rows[0].lam <= lam <= rows[-1].lam:
+    if not rows or not rows[0].lam * (1 - 1e-9) <= lam <= rows[-1].lam * (1 + 1e-9):
         return NAN
     return float(np.interp(math.log(lam), [math.log(r.lam) for r in rows],
                            [r.peak_mean for r in rows]))

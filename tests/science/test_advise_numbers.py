@@ -4,6 +4,7 @@ clock) and where "extrapolated" begins (just below the smallest probed lam, not 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import synthetic as S
@@ -89,3 +90,18 @@ def test_a_peak_after_the_budget_is_said(clean):
     assert short.weight_decay == pytest.approx(0.02) and 1000 < short.predicted_peak_step < 2000
     assert any(r.startswith("the peak is expected around step") for r in short.reasons)
     assert not any(r.startswith("the peak is expected around step") for r in advise(clean, 3000).reasons)
+
+
+def test_an_advice_on_a_probed_lam_but_for_rounding_predicts_that_probes_peak():
+    """Probes at 0.1, 0.05, 0.025 (lr 0.1): lam = 4/(0.1*1600) = 0.024999999999999998, the smallest
+    probe's 0.025 but for float rounding: not extrapolated, and the predicted metric is that probe's
+    measured peak (it was NaN, shown as "no predicted metric: nothing usable was measured")."""
+    f = dataclasses.replace(fit_relations(S.family(lams=[0.1, 0.05, 0.025], lam_c=0.0005, alpha=0.0)),
+                            c=0.8, lam_c=1.0)
+    a = advise(f, 1600)
+    assert a.weight_decay < 0.025 and a.weight_decay == pytest.approx(0.025)  # the rounding is real
+    smallest = min((r for r in f.table if r.lr == f.lr and r.n_seeds > 0), key=lambda r: r.lam)
+    assert smallest.lam == 0.025 and not a.extrapolated
+    assert math.isfinite(a.predicted_metric) and a.predicted_metric <= smallest.peak_mean + 1e-12
+    beyond = advise(f, 1700)  # the control: below the smallest probe, extrapolated from its peak
+    assert beyond.extrapolated and a.predicted_metric == pytest.approx(beyond.predicted_metric, abs=0.01)

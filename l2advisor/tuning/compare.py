@@ -143,6 +143,11 @@ class Comparison:
             return True
         advice = advise(fit, self.advice_budget(), self.task.spec.lr, self.task.spec.momentum)
         self.extra["advice"] = advice_to_dict(advice)
+        low, high = self.settings.study.lam_low, self.settings.study.lam_high
+        if advice.weight_decay > high or 0 < advice.weight_decay < low:  # AdamW's lams run far above 0.1
+            self.notes.append(f"The advice, lam = {advice.weight_decay:.3g}, lies outside Optuna's search range "
+                              f"[{low:g}, {high:g}] (--lam-low, --lam-high): Optuna cannot try it; widen the range "
+                              "for a fair search.")
         runs = self.arm(write, done, "advisor", advice.weight_decay)
         if runs is None:
             return False

@@ -267,3 +267,34 @@ def test_sub_second_compute_is_not_shown_as_zero() -> None:
     from l2advisor.cli.compare import _seconds
 
     assert [_seconds(v) for v in (0.43, 0.0041, 9.96, 12.6, 1234.4, None)] == ["0.43", "0.0041", "10", "13", "1,234", "-"]
+
+
+def test_the_match_line_says_when_another_arm_beat_the_advisor() -> None:
+    """"Optuna never reached the advisor's mean" read as a win where the table put the advisor last."""
+    from l2advisor.cli.compare import match_line
+
+    rows = [{"arm": "advisor", "peak_mean": 0.9798, "compute_steps": 7600, "compute_seconds": 0.35},
+            {"arm": "default", "peak_mean": 0.9836}, {"arm": "zero", "peak_mean": 0.9820},
+            {"arm": "optuna", "peak_mean": 0.9700}]
+    report = {"rows": rows, "optuna_trials": [], "trials_to_match": None, "settings": {"trials": 4}}
+    said = match_line(report)
+    assert said.startswith("Optuna's trials (one seed each) never reached the advisor's mean 0.9798 in 4 trials")
+    assert said.endswith("; the advisor is not the best arm here: default 0.9836, zero 0.9820 scored higher.")
+    rows[0]["peak_mean"] = 0.99  # the control: the advisor best, nothing added
+    assert "not the best arm" not in match_line(report)
+    report["trials_to_match"] = {"target": 0.99, "trials": 2, "steps": 2000, "seconds": 0.35}
+    assert "(2,000 steps, 0.35 s; the advisor used 7,600 steps, 0.35 s)." in match_line(report)  # not "0 s"
+
+
+def test_an_advice_outside_optunas_range_is_noted(tiny_model: Path, tmp_path: Path) -> None:
+    """AdamW's advice (0.625) lay above Optuna's default range (up to 0.1) with "notes": []."""
+    outside = runner.invoke(app, [*compare_args(tiny_model, tmp_path / "narrow"), "--lam-high", "1e-5",
+                                  "--lam-low", "1e-6", "--json"])
+    assert outside.exit_code == 0, outside.output
+    report = json.loads(outside.stdout)
+    lam = report["advice"]["weight_decay"]
+    assert lam > 1e-5 and any(n.startswith(f"The advice, lam = {lam:.3g}, lies outside Optuna's search range "
+                                           "[1e-06, 1e-05]") for n in report["notes"]), report["notes"]
+    wide = runner.invoke(app, [*compare_args(tiny_model, tmp_path / "wide"), "--lam-high", "10", "--json"])
+    assert wide.exit_code == 0 and not any("outside Optuna's search range" in n
+                                           for n in json.loads(wide.stdout)["notes"])  # the control

@@ -91,6 +91,20 @@ def autol2_kwargs(lam0: float | None, flags: dict[str, Any], paper: bool, lr: fl
     return kwargs
 
 
+def _refuse_other_train_settings(path: Path, header: dict[str, Any], advise: bool) -> None:
+    """`refuse_other_settings` in `train`'s words: train.jsonl holds runs of one budget, schedule and
+    model; what --force replaces (its runs) and, with --advise, keeps (the probes, reused)."""
+    from l2advisor.runs.store import OtherSettings
+
+    try:
+        refuse_other_settings(path, header)
+    except OtherSettings as other:
+        kept = " (the probes beside it are kept and reused where they fit)" if advise else ""
+        raise InputError(f"{other.conflict}. {path.name} keeps the runs of one budget, lr schedule and model: "
+                         f"--force replaces its runs with this one{kept}, or --out trains in another "
+                         "directory.") from None
+
+
 def run_label(weight_decay: float | None, autol2: dict[str, Any] | None, paper: bool, seed: int) -> str:
     """The run id inside train.jsonl: what the arm is, and the seed."""
     if autol2 is None:
@@ -235,9 +249,9 @@ def train_command(
     if not (seeds is not None and force):  # --advise --force starts another model's probes over
         refuse_other_models_probes(run_dir, spec.sha256, spec.path)
     advice = None
-    if seeds is not None:  # --advise: what would refuse the run is said before the probes run
-        if not force:
-            refuse_other_settings(path, header)
+    if not force:  # said before anything runs (with --advise, before the probes)
+        _refuse_other_train_settings(path, header, seeds is not None)
+    if seeds is not None:
         weight_decay, advice = advise_first(spec, task, run_dir, str(torch_device), steps, (budget, unit), seeds=seeds,
                                             lr_schedule=lr_schedule, warmup=warmup, overrides=overrides, force=force,
                                             autol2=use_autol2)

@@ -277,3 +277,27 @@ def test_probes_that_learned_nothing_train_no_run(tmp_path: Path) -> None:
     assert panel.exit_code == 0, panel.output
     head = " ".join(panel.stdout.split("verdict")[0].split())
     assert "weight_decay=" in head and "but the probes learned nothing: this weight decay means nothing" in head
+
+
+def test_another_budget_in_the_same_directory_says_what_force_replaces_and_keeps(tiny_model: Path,
+                                                                                  tmp_path: Path) -> None:
+    """The refusal said only "Use --force to start over": nothing of the runs --force replaces, nor
+    of the probes it keeps."""
+    out = tmp_path / "run"
+    assert runner.invoke(app, advise_args(tiny_model, out)).exit_code == 0
+    other = [*advise_args(tiny_model, out)]
+    other[other.index("--budget") + 1] = str(2 * int(BUDGET))
+    refused = runner.invoke(app, other)
+    said = " ".join(refused.stderr.split())
+    assert refused.exit_code == 2 and "budget_steps:" in said
+    assert "train.jsonl keeps the runs of one budget, lr schedule and model: --force replaces its runs" in said
+    assert "the probes beside it are kept and reused where they fit" in said
+    starts = len([line for line in (out / "probes.jsonl").read_text().splitlines() if '"type": "start"' in line])
+    forced = runner.invoke(app, [*other, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert len([line for line in (out / "probes.jsonl").read_text().splitlines()
+                if '"type": "start"' in line]) >= starts  # the probes kept (more only for a larger plan)
+    plain = runner.invoke(app, ["train", str(tiny_model), "--out", str(out), "--budget", "77", "--weight-decay", "0.01",
+                                "--device", "cpu"])  # without --advise: no probes to speak of
+    told = " ".join(plain.stderr.split())
+    assert plain.exit_code == 2 and "--force replaces its runs with this one, or --out" in told and "probes" not in told

@@ -186,8 +186,9 @@ def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], settings: Pro
         return line, plan.over_cap
     e = eval_cost_steps(n_val, batch_size)
     cost = sum(r.max_steps + count_evals(r.max_steps, r.eval_every, r.eval_per_decade) * e for r in runs)
-    line = (f"Not sized for a budget: up to {cost:,.0f} step-equivalents (early stops cut it), which "
-            f"suits budgets of {budget_for_cost(cost, e):,} steps or more; `--budget STEPS` sizes them.")
+    line = (f"Not sized for a budget: up to {cost:,.0f} step-equivalents (early stops cut it), within the cap "
+            f"of a budget of {budget_for_cost(cost, e):,} steps or more (a cost, not which budgets they advise "
+            "for: `recommend --budget N` takes any N); `--budget STEPS` sizes them.")
     steps = sum(r.max_steps for r in runs)
     over = not settings.lambdas and steps > settings.probe_budget  # design_ladder keeps 3 rungs whatever it costs
     if over:

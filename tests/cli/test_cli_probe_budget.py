@@ -92,7 +92,9 @@ def test_probe_without_budget_says_what_it_suits(tiny_model: Path, tmp_path: Pat
     result = runner.invoke(app, ["probe", str(tiny_model), "--out", str(tmp_path / "r"), "--lambdas",
                                  "0.4,0.2,0.1", "--horizon", "2", "--seeds", "0", "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    assert "Not sized for a budget" in result.stderr and "suits budgets of" in result.stderr
+    said = " ".join(result.stderr.split())
+    assert "Not sized for a budget" in said and "within the cap of a budget of" in said
+    assert "a cost, not which budgets they advise for" in said
 
 
 def test_budget_with_explicit_lams_is_a_user_error(tiny_model: Path, tmp_path: Path) -> None:

@@ -17,9 +17,9 @@ from l2advisor.api.keywords import check_path, on_off
 from l2advisor.api.probes import ProbeResults
 from l2advisor.api.words import api_lines, speaks_api
 from l2advisor.errors import InputError, RunFailed
-from l2advisor.probing.budget import UNITS, budget_in_steps, same_plan_for
+from l2advisor.probing.budget import UNITS, budget_in_steps, far_budget_warning
 from l2advisor.probing.follow_up import gaps_with_follow_up
-from l2advisor.runs.rundir import load_probe_curves, sized_for_warning, unusable_message
+from l2advisor.runs.rundir import load_probe_curves, unusable_message
 from l2advisor.runs.store import Results, read_json, write_json
 from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise, caveats
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
@@ -100,8 +100,7 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
     if write and run_dir is not None:
         write_json(run_dir / FIT_FILE, fit_to_dict(fit))
     advice, cfg = advise(fit, steps, lr, results.momentum), autol2_config(fit, steps, lr, momentum=results.momentum)
-    if not same_plan_for(results.header, run_steps) and \
-            (far := sized_for_warning(results, run_steps, measured=advice.verdict == FAILS)) is not None:
+    if (far := far_budget_warning(results, run_steps, measured=advice.verdict == FAILS)) is not None:
         warnings.append(far)
     cfg = dataclasses.replace(cfg, budget_steps=run_steps)  # as `recommend --autol2`: AutoL2 runs the real run
     if write and run_dir is not None:

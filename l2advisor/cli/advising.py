@@ -24,7 +24,7 @@ from l2advisor.cli.autol2_advice import autol2_flags, autol2_snippet, print_auto
 from l2advisor.cli.budget import budget_steps, budget_words, check_unit_has_budget
 from l2advisor.cli.json_out import print_json
 from l2advisor.errors import InputError, RunFailed
-from l2advisor.probing.budget import same_plan_for
+from l2advisor.probing.budget import far_budget_warning
 from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.reporting.data import run_peak_step
 from l2advisor.runs.lock import running_holder
@@ -33,7 +33,6 @@ from l2advisor.runs.rundir import (
     ProbeGap,
     load_probe_curves,
     sized_for,
-    sized_for_warning,
     unusable_message,
 )
 from l2advisor.runs.store import Results, write_json
@@ -201,8 +200,7 @@ def make_recommendation(run_dir: Path, budget: float | None, unit: str, lr: floa
     sv = schedule_view(lr_schedule, warmup, steps, advice, advise(fit, steps, lr, results.momentum).weight_decay) if scheduled else None
     settings = results.header.get("settings", {})
     sized_for = (settings.get("probe") or {}).get("budget_steps")
-    if not same_plan_for(results.header, steps) and \
-            (far := sized_for_warning(results, steps, measured=advice.verdict == FAILS)) is not None:
+    if (far := far_budget_warning(results, steps, measured=advice.verdict == FAILS)) is not None:
         err.print(f"[yellow]{escape(far)}[/]", highlight=False)
     gaps = {"missing_probes": [g.to_dict() for g in missing], "failed_probes": [g.to_dict() for g in failed]}
     schedule = sv or {"lr_schedule": "constant", "warmup": 0, "lr_integral": 1.0}

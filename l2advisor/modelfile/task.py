@@ -32,7 +32,7 @@ class Task:
     train: Dataset
     val: Dataset
     n_outputs: int | None  # classes, when the model outputs (batch, classes) logits
-    shapes: tuple[str, ...] = ()  # the built model's `name:shape:dtype`s (the API's fingerprint)
+    shapes: tuple[str, ...] = ()  # the built model's `name:shape:dtype`s and layers (fingerprint.model_shapes: the API's fingerprint)
     module_optimizer: Mapping[str, Any] = field(default_factory=dict)  # a LightningModule's (API): lightning.py
 
     @property

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         ProbeRun,
         ProbeSettings,
     )
+    from l2advisor.runs.store import Results
 
 UNITS = ("steps", "epochs")  # what a budget is counted in (--unit, unit=)
 DEFAULT_HORIZON = 8.0  # tau units (lr*lam*steps) of every probe for plain SGD; times (1 - momentum)
@@ -201,10 +202,12 @@ def same_plan_for(header: dict, steps: int) -> bool:
     """Whether `probe --budget steps` would plan exactly the probes a results `header` records (the
     same lams through the same window): then probes sized for another budget are also sized for this
     one, and `recommend` need not say they were not. False where the header cannot tell (a hand-made
-    ladder, or one recorded before the planner's inputs were kept in its `sized_for`)."""
+    ladder, or one recorded before the planner's inputs were kept in its SIZED_FOR_KEY)."""
+    from l2advisor.runs.rundir import SIZED_FOR_KEY  # numpy behind it: not at --help
+
     settings = header.get("settings") or {}
     probe = settings.get("probe") or {}
-    inputs = header.get("sized_for") or {}
+    inputs = header.get(SIZED_FOR_KEY) or {}
     if probe.get("budget_steps") is None or "val_size" not in inputs or "horizon_asked" not in inputs:
         return False
     try:
@@ -214,3 +217,11 @@ def same_plan_for(header: dict, steps: int) -> bool:
     except (KeyError, TypeError, ValueError, InputError):
         return False
     return list(plan.lams) == list(probe.get("lambdas") or []) and plan.horizon == probe.get("horizon")
+
+
+def far_budget_warning(results: Results, steps: int, measured: bool) -> str | None:
+    """`runs.rundir.sized_for_warning` for advice at `steps`, unless that budget's plan is these
+    very probes (`same_plan_for`): what `recommend` and `l2advisor.recommend` both say."""
+    from l2advisor.runs.rundir import sized_for_warning
+
+    return None if same_plan_for(results.header, steps) else sized_for_warning(results, steps, measured=measured)

@@ -13,7 +13,7 @@ import numpy as np
 
 from l2advisor.science.equal_steps import answer_at_equal_steps, first_reasons
 from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow
-from l2advisor.science.numbers import shown
+from l2advisor.science.numbers import noise_cleared, shown
 from l2advisor.science.serial import from_jsonable, to_jsonable
 
 DEFAULT_WD = 5e-4  # the common default, shown for contrast and used when nothing was measured
@@ -184,6 +184,10 @@ def advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: float
     """Weight decay for a budget of `budget_steps` steps (see `_advise`); a peak predicted
     after the run's end is said so in the reasons."""
     advice = _advise(fit, budget_steps, lr, momentum)
+    # the answer without float noise, so it reads the same wherever it is shown; what was predicted of
+    # it (peak step, metric) was computed from the exact value, which moves less than 5e-13
+    advice = replace(advice, weight_decay=noise_cleared(advice.weight_decay),
+                     interval=(noise_cleared(advice.interval[0]), noise_cleared(advice.interval[1])))
     if advice.predicted_peak_step > advice.budget_steps * (1 + 1e-9):
         why = (f"the peak is expected around step {advice.predicted_peak_step:.0f}, after the {advice.budget_steps} "
                f"(constant-lr) steps the advice is for: the run ends before its top, below the predicted metric")

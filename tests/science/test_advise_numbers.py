@@ -99,9 +99,25 @@ def test_an_advice_on_a_probed_lam_but_for_rounding_predicts_that_probes_peak():
     f = dataclasses.replace(fit_relations(S.family(lams=[0.1, 0.05, 0.025], lam_c=0.0005, alpha=0.0)),
                             c=0.8, lam_c=1.0)
     a = advise(f, 1600)
-    assert a.weight_decay < 0.025 and a.weight_decay == pytest.approx(0.025)  # the rounding is real
+    assert a.unclipped < 0.025 and a.weight_decay == 0.025  # the rounding is real (the answer is shown without it)
     smallest = min((r for r in f.table if r.lr == f.lr and r.n_seeds > 0), key=lambda r: r.lam)
     assert smallest.lam == 0.025 and not a.extrapolated
     assert math.isfinite(a.predicted_metric) and a.predicted_metric <= smallest.peak_mean + 1e-12
     beyond = advise(f, 1700)  # the control: below the smallest probe, extrapolated from its peak
     assert beyond.extrapolated and a.predicted_metric == pytest.approx(beyond.predicted_metric, abs=0.01)
+
+
+def test_an_advice_that_is_a_round_number_carries_no_float_noise():
+    """lam = c/(lr*T) computed as (c/T)/lr: (4/12800)/0.1 is 0.0031249999999999997, shown 0.00312
+    by the panel while its JSON, read back, showed 0.00313. The advice is 0.003125, the same
+    number wherever it is shown; its interval's ends likewise. No advice moves (5e-13 at most)."""
+    from l2advisor.science.numbers import noise_cleared
+
+    noisy = (4 / 12800) / 0.1
+    assert noisy != 0.003125 and f"{noisy:.3g}" == "0.00312" and noise_cleared(noisy) == 0.003125
+    assert noise_cleared(1 / 3) == pytest.approx(1 / 3, rel=1e-12) and math.isnan(noise_cleared(math.nan))
+    f = dataclasses.replace(fit_relations(S.family(lam_c=0.0005, alpha=0.0)), c=0.8, lam_c=1.0)
+    a = advise(f, 12800)  # "cannot tell": c = 4, interval 2..8, b = 0.75..1.25
+    assert a.weight_decay == 0.003125 and f"{a.weight_decay:.3g}" == "0.00313"
+    assert a.interval[1] == noise_cleared(a.interval[1]) and a.interval[0] <= 0.003125 <= a.interval[1]
+    assert not any("raised to" in r or "clipped to" in r for r in a.reasons)  # cleared, not moved

@@ -21,6 +21,7 @@ from typing import Any
 
 from l2advisor.errors import InputError
 from l2advisor.modelfile.lightning import built_module_settings, lightning_settings
+from l2advisor.modelfile.unread import unread_settings_notes
 
 DEFAULTS: dict[str, Any] = {
     "lr": 0.1,
@@ -81,12 +82,9 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> T
     where = path.name
     found = lightning_settings(module, path) or _built_module(module, path)  # a LightningModule instead of build_model
     builders = {name: found.pop(name, getattr(module, name, None)) for name in ("build_model", "build_data")}
-    notes = tuple(found.pop("notes", ()))
+    notes = tuple(found.pop("notes", ())) + unread_settings_notes(module, DEFAULTS, where)
     for required in ("build_model", "build_data"):
-        if not callable(builders[required]):
-            raise InputError(f"{where} has no function `{required}()`; a model file must define "
-                             "build_model() -> torch.nn.Module and build_data() -> (train, val) "
-                             "(or a LightningModule, see the README).")
+        _check_builder(where, required, builders[required])
     build_test = getattr(module, "build_test", None)
     if build_test is not None and not callable(build_test):
         raise InputError(f"{where}: `build_test` must be a function returning a dataset.")
@@ -102,13 +100,35 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> T
     return validate_settings(spec, frozenset(flags))
 
 
+def _is_module(value: object) -> bool:
+    torch = sys.modules.get("torch")  # loaded by the model file when it built a module
+    return torch is not None and isinstance(value, torch.nn.Module)
+
+
+def _check_builder(where: str, name: str, builder: object) -> None:
+    """One sentence when `build_model` / `build_data` is missing, or is not a function (a module
+    itself is callable, but its call is its forward: it failed inside torch's forward)."""
+    if _is_module(builder):
+        kind = type(builder).__name__
+        raise InputError(f"{where}: `{name}` is a {kind} itself, not a function returning a fresh one "
+                         f"(every probe and run trains its own); write `def {name}(): return {kind}(...)`.")
+    if builder is None:
+        raise InputError(f"{where} has no function `{name}()`; a model file must define "
+                         "build_model() -> torch.nn.Module and build_data() -> (train, val) "
+                         "(or a LightningModule, see the README).")
+    if not callable(builder):
+        raise InputError(f"{where}: `{name}` is a {type(builder).__name__}, not a function; write "
+                         f"`def {name}(): ...` returning " + ("a torch.nn.Module." if name == "build_model"
+                                                             else "(train, val)."))
+
+
 def _built_module(module: ModuleType, path: Path) -> dict[str, Any]:
     """What `configure_optimizers()` says of the settings the file leaves out, and its notes, when
     the file's build_model() returns a LightningModule (defined elsewhere: one the file defines
     is read by `lightning_settings`); the file's own settings win."""
     build_model = getattr(module, "build_model", None)
     chosen = ("lr", "momentum", "optimizer")
-    if not callable(build_model) or all(hasattr(module, key) for key in chosen):
+    if not callable(build_model) or _is_module(build_model) or all(hasattr(module, key) for key in chosen):
         return {}
     own = built_module_settings(build_model, path, own_loss=getattr(module, "loss", None) is not None)
     return {key: value for key, value in own.items() if key == "notes" or (key in chosen and not hasattr(module, key))}

@@ -92,6 +92,7 @@ class BudgetPlan:
     horizon: float  # tau window of every rung (tau = lr*lam*steps)
     over_cap: bool  # 3 rungs from TOP_SHRINK cost more than the cap
     halved: bool = False  # the window is SHORT_HORIZON of the one asked for
+    momentum: float = 0.0  # the probes' SGD momentum (the default window is DEFAULT_HORIZON * (1 - momentum))
 
 
     @property
@@ -102,6 +103,20 @@ class BudgetPlan:
     def asked_horizon(self) -> float:
         """The window the plan was asked for (tau), before any halving."""
         return self.horizon / SHORT_HORIZON if self.halved else self.horizon
+
+    @property
+    def default_horizon(self) -> float:
+        """The window asked for without --horizon (tau)."""
+        return DEFAULT_HORIZON * (1.0 - self.momentum)
+
+    def window_words(self) -> str:
+        """Which window the rungs run, and what it is half of when halved to fit."""
+        if not self.halved:
+            return f"tau = {self.horizon:g}"
+        asked = self.asked_horizon
+        of = (f"the default window, tau = {asked:g}" if math.isclose(asked, self.default_horizon, rel_tol=1e-9)
+              else f"--horizon {asked:g}")
+        return f"tau = {self.horizon:g}, half of {of} (--horizon {2 * asked:g} runs tau = {asked:g}, at a higher cost)"
 
 
 def budget_run_cost(budget_steps: int, eval_cost: float) -> float:
@@ -142,7 +157,7 @@ def plan_for_budget(budget_steps: int, lr: float, momentum: float, horizon: floa
     cost = seeds * sum(s + count_evals(s, 1, EVALS_PER_DECADE) * e for s in steps)
     return BudgetPlan(budget_steps=int(budget_steps), fraction=probe_fraction(budget_steps), cap=cap,
                       cost=cost, budget_run_cost=run_cost, lams=lams, rung_steps=steps, seeds=seeds,
-                      horizon=horizon, over_cap=cost > cap, halved=horizon < asked)
+                      horizon=horizon, over_cap=cost > cap, halved=horizon < asked, momentum=momentum)
 
 
 def budget_for_cost(cost: float, eval_cost: float) -> int:
@@ -175,15 +190,19 @@ def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], settings: Pro
             top_clock = plan.lams[0] * settings.lrs[0]  # below TOP_SHRINK by (1 - momentum)
             top = f"lr*lam = {top_clock:.3g}" + ("" if math.isclose(top_clock, TOP_SHRINK, rel_tol=1e-3) else
                                                 f" (lr*lam/(1-momentum) = {TOP_SHRINK:g})")
-            line += (f" More than the cap: no cheaper plan shows lam's clock (3 rungs from {top} to tau = "
-                     f"{plan.horizon:g}; larger lams show the learning rate's). They serve longer budgets too: "
-                     "`recommend --budget N` reuses them for any N.")
+            if plan.horizon > plan.default_horizon * SHORT_HORIZON * (1 + 1e-9):  # a wider --horizon than the default's
+                line += (f" More than the cap: 3 rungs from {top} through {plan.window_words()}; without "
+                         "--horizon the window is narrower and the plan cheaper.")
+            else:
+                line += (f" More than the cap: no cheaper plan shows lam's clock (3 rungs from {top} through "
+                         f"{plan.window_words()}; larger lams show the learning rate's). They serve longer budgets "
+                         "too: `recommend --budget N` reuses them for any N.")
             if plan.cost_fraction > OVER_RUNS:
                 line += (f" At {plan.cost_fraction:.1f} budget runs, probing costs more than "
                          f"trying {OVER_RUNS:g} lams directly with `l2advisor train`: at this budget, that is "
                          f"the cheaper way.")
         elif plan.halved:
-            line += f" Every rung runs to tau = {plan.horizon:g}, half the window asked for, to fit."
+            line += f" Every rung runs through {plan.window_words()}, to fit."
         return line, plan.over_cap
     e = eval_cost_steps(n_val, batch_size)
     cost = sum(r.max_steps + count_evals(r.max_steps, r.eval_every, r.eval_per_decade) * e for r in runs)

@@ -162,8 +162,8 @@ def test_the_sizing_note_names_the_top_rungs_own_clock_under_momentum() -> None:
     from l2advisor.probing.budget import sizing_note
     from l2advisor.probing.plan import plan_probes
 
-    for momentum, expected in ((0.0, "3 rungs from lr*lam = 0.01 to tau"),
-                               (0.9, "3 rungs from lr*lam = 0.001 (lr*lam/(1-momentum) = 0.01) to tau")):
+    for momentum, expected in ((0.0, "3 rungs from lr*lam = 0.01 through tau"),
+                               (0.9, "3 rungs from lr*lam = 0.001 (lr*lam/(1-momentum) = 0.01) through tau")):
         settings, plan = probe_settings(0.1, momentum, budget_steps=6400, n_val=1000, batch_size=64)
         line, warns = sizing_note(plan, plan_probes(settings, momentum), settings, 1000, 64)
         assert warns and expected in line, line
@@ -186,3 +186,26 @@ def test_one_lrs_value_with_a_budget_is_the_probe_lr() -> None:
     same, _ = probe_settings(0.05, 0.0, budget_steps=20_000, **CHEAP_EVAL)  # the control: the file's lr 0.05
     assert settings.lambdas == same.lambdas and settings.lambdas != probe_settings(0.1, 0.0, budget_steps=20_000,
                                                                                    **CHEAP_EVAL)[0].lambdas
+
+
+def test_the_sizing_note_says_what_window_was_halved_and_claims_no_cheaper_plan_only_at_the_floor() -> None:
+    """A reviewer's `probe --budget 100 --unit epochs --horizon 8` ran tau = 4 without a word of
+    the halving (and --horizon 8 was the default already); at 35,000 steps `--horizon 16` was said
+    to be the cheapest plan that shows lam's clock, where the default window's plan fits the cap."""
+    from l2advisor.probing.budget import sizing_note
+    from l2advisor.probing.plan import plan_probes
+
+    def note(budget: int, horizon: float | None) -> tuple[str, bool]:
+        settings, plan = probe_settings(0.1, 0.0, budget_steps=budget, horizon=horizon, n_val=300, batch_size=64)
+        return sizing_note(plan, plan_probes(settings, 0.0), settings, 300, 64)
+
+    short, warns = note(700, None)  # over the cap at the floor window: the old claim stands, and the halving is said
+    assert warns and "no cheaper plan shows lam's clock" in short
+    assert "tau = 4, half of the default window, tau = 8 (--horizon 16 runs tau = 8" in short, short
+    fits, warns = note(35_000, None)
+    assert not warns and "Every rung runs through tau = 4, half of the default window, tau = 8" in fits, fits
+    wide, warns = note(35_000, 16.0)  # over the cap, but only because of the window asked for
+    assert warns and "no cheaper plan" not in wide and "half of --horizon 16" in wide
+    assert "without --horizon the window is narrower and the plan cheaper" in wide, wide
+    full, warns = note(200_000, None)  # the control: the whole window fits, nothing is said of halving
+    assert not warns and "half of" not in full and "--horizon" not in full, full

@@ -67,7 +67,8 @@ def probe(
                                                   "validation set and batch size) even the cheapest useful plan "
                                                   "(3 rungs) costs more, and probe says how much. Every rung the same "
                                                   "tau window.")] = None,
-    unit: Annotated[str, typer.Option(help="Unit of --budget: steps or epochs.")] = "steps",
+    unit: Annotated[str, typer.Option(help="Unit of --budget: steps or epochs (one epoch = floor(train size / batch) "
+                                           "steps; a partial last batch is not drawn).")] = "steps",
     lambdas: Annotated[str | None, typer.Option(help="Explicit lams, comma-separated (skips the automatic ladder; "
                                                      "--probe-budget does not apply): 3 or more for a fit; with "
                                                      "fewer, recommend answers with a measured lam.")] = None,

@@ -27,7 +27,9 @@ def settings_from_advice(advice: Any) -> dict[str, Any]:
     source = _autol2_part(advice)
     if hasattr(source, "to_dict"):
         source = source.to_dict()
-    if not isinstance(source, dict) or "lam0" not in source:
+    if isinstance(source, dict) and "lam0" not in source:  # a plain advice (no --autol2): the user's mistake
+        raise InputError(not_advice_message(advice))
+    if not isinstance(source, dict):  # not an advice at all: a type error, as Python's own
         raise TypeError(not_advice_message(advice))
     return {k: float(source[k]) for k in ADVISED_KEYS if source.get(k) is not None}
 

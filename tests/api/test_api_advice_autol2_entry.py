@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 import l2advisor
 from l2advisor.cli.app import app
+from l2advisor.errors import InputError
 from l2advisor.training.advised_settings import advice_lr, settings_from_advice
 
 
@@ -88,5 +89,7 @@ def test_autol2_from_advice_warns_at_another_lr_and_refuses_what_is_no_advice(ad
     made, _, _ = advised
     with pytest.warns(UserWarning, match=f"advice was made for lr={made.lr:g} but the optimizer trains at lr=0.5"):
         l2advisor.AutoL2.from_advice(torch.optim.SGD(build_model().parameters(), lr=0.5), made)
-    with pytest.raises(TypeError, match="neither a `lam0` key nor an `autol2` entry"):
+    with pytest.raises(InputError, match="neither a `lam0` key nor an `autol2` entry"):  # a plain advice's dict
         l2advisor.AutoL2.from_advice(torch.optim.SGD(build_model().parameters(), lr=made.lr), {"weight_decay": 0.01})
+    with pytest.raises(TypeError, match="got a float"):  # the control: not an advice at all
+        l2advisor.AutoL2.from_advice(torch.optim.SGD(build_model().parameters(), lr=made.lr), 0.01)

@@ -16,8 +16,9 @@ PLAIN_ADVICE = {"weight_decay": 0.01, "interval": [0.005, 0.02], "verdict": "hol
 
 def test_an_advice_json_without_autol2_says_what_it_lacks() -> None:
     """advice.json from a plain `recommend`: no lam0, no autol2 entry; the old message read
-    "a dict with lam0, got dict", a contradiction."""
-    with pytest.raises(TypeError) as caught:
+    "a dict with lam0, got dict", a contradiction. A user's mistake, raised as InputError (one
+    sentence, as the README says of the API's mistakes), not TypeError."""
+    with pytest.raises(InputError) as caught:
         settings_from_advice(PLAIN_ADVICE)
     message = str(caught.value)
     assert "neither a `lam0` key nor an `autol2` entry" in message
@@ -40,7 +41,7 @@ def test_the_path_of_an_advice_json_or_its_run_directory_is_read(tmp_path: Path)
     assert settings_from_advice(tmp_path) == expected and advice_lr(tmp_path) == 0.1
     (tmp_path / "plain").mkdir()
     write_json(tmp_path / "plain" / "advice.json", PLAIN_ADVICE)  # the control: read, then refused as the dict is
-    with pytest.raises(TypeError, match="neither a `lam0` key nor an `autol2` entry"):
+    with pytest.raises(InputError, match="neither a `lam0` key nor an `autol2` entry"):
         settings_from_advice(tmp_path / "plain")
     with pytest.raises(InputError, match="No file at"):
         settings_from_advice(tmp_path / "nowhere.json")

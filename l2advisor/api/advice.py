@@ -60,13 +60,17 @@ class Recommendation:
     warmup: int = 0
     run_steps: int = 0  # the real run's length (budget_steps is its constant-lr equivalent T_eff)
     caveats: tuple[str, ...] = ()  # what could be wrong with the advice (the CLI panel's "caveats")
+    budget: float | None = None  # the budget as given (in `unit`); run_steps is it in steps
+    unit: str = "steps"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe: the advice's keys as in `l2advisor recommend --json` (without the command's
-        own: budget and unit as typed, the schedule's details, missing and failed probes, which
-        `warnings` names), plus autol2 and warnings; reasons and caveats as this object says them."""
+        """JSON-safe: the advice's keys as in `l2advisor recommend --json` and advice.json, budget
+        and unit as given among them (without the command's own: the schedule's details, missing
+        and failed probes, which `warnings` names), plus autol2 and warnings; reasons and caveats
+        as this object says them."""
         return {**advice_to_dict(self.advice), "reasons": list(self.reasons), "caveats": list(self.caveats),
                 "autol2": self.autol2.to_dict(), "warnings": list(self.warnings),
+                "budget": self.budget, "unit": self.unit,
                 "lr_schedule": self.lr_schedule, "warmup": self.warmup, "run_steps": self.run_steps,
                 "run_dir": None if self.run_dir is None else str(self.run_dir)}
 
@@ -114,7 +118,8 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
                           predicted_peak_step=advice.predicted_peak_step, extrapolated=advice.extrapolated,
                           reasons=api_lines(advice.reasons, ADVICE_CALLS), warnings=api_lines(warnings, ADVICE_CALLS),
                           advice=advice, autol2=cfg, fit=fit, run_dir=run_dir, lr_schedule=lr_schedule,
-                          warmup=int(warmup), run_steps=run_steps, caveats=api_lines(caveats(fit, advice), ADVICE_CALLS))
+                          warmup=int(warmup), run_steps=run_steps, caveats=api_lines(caveats(fit, advice), ADVICE_CALLS),
+                          budget=budget, unit=unit)
 
 
 @speaks_api("report", "probe")

@@ -70,3 +70,17 @@ def test_recommend_for_a_budget_whose_plan_is_these_probes_warns_of_no_sizing(tm
     assert not any("sized for a budget of" in w for w in same.warnings), same.warnings
     other = l2advisor.recommend(probed, budget=1_000_000, write=False)  # a plan of more rungs and a wider window
     assert any("The probes were sized for a budget of 2000 steps" in w for w in other.warnings), other.warnings
+
+
+def test_the_recommendations_dict_keeps_the_budget_as_given_as_advice_json_does(tmp_path: Path) -> None:
+    """A reviewer's `to_dict()` had no budget or unit where advice.json and `--json` had
+    `budget: 100, unit: epochs`: a script saving it lost what the advice was for."""
+    import json
+
+    probed = l2advisor.probe(build_model, blobs(256, 1), blobs(128, 2), out=tmp_path / "run", budget=2000, **SETTINGS)
+    made = l2advisor.recommend(probed, budget=300, unit="epochs")
+    as_dict, written = made.to_dict(), json.loads((tmp_path / "run" / "advice.json").read_text())
+    assert (as_dict["budget"], as_dict["unit"], as_dict["budget_steps"]) == (300, "epochs", 2400)
+    assert (written["budget"], written["unit"]) == (as_dict["budget"], as_dict["unit"])
+    default = l2advisor.recommend(probed, write=False).to_dict()  # the control: the probes' own budget, in steps
+    assert (default["budget"], default["unit"], default["budget_steps"]) == (2000, "steps", 2000)

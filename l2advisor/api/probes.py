@@ -107,7 +107,7 @@ def probe(
     """
     from l2advisor.modelfile.spec import DEFAULTS
     from l2advisor.modelfile.task import build_task
-    from l2advisor.probing.budget import budget_in_steps, sizing_note
+    from l2advisor.probing.budget import budget_in_steps, budget_words, sizing_note
     from l2advisor.probing.follow_up import run_with_follow_up
     from l2advisor.probing.probe import failure_lines, run_probes, summarize
     from l2advisor.probing.settings import (
@@ -155,7 +155,8 @@ def probe(
     path = results_path(run_dir, PROBES_FILE)
     notices: list[str] = []
     tell = once(notices.append)  # a follow-up round's probes would repeat the first round's
-    sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size)
+    sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size,
+                                None if budget_steps is None else budget_words(budget, unit, budget_steps))
     if warns:  # over the cap, or over probe_budget: said, as `probe` says it
         tell(sizing)
     for note in hand_ladder_notes(settings, probe_budget is not None):

@@ -13,7 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from l2advisor.cli.autol2_advice import VERDICT_STYLE
-from l2advisor.cli.budget import budget_words
+from l2advisor.probing.budget import budget_words
 from l2advisor.reporting.data import no_prediction  # not page.py: it loads matplotlib
 from l2advisor.science.advise import Advice, caveats, predicted_is_lower_bound
 from l2advisor.science.c_reading import c_text

@@ -21,10 +21,10 @@ from rich.markup import escape
 from l2advisor.cli.advice_panel import advice_panel
 from l2advisor.cli.app import err, out
 from l2advisor.cli.autol2_advice import autol2_flags, autol2_snippet, print_autol2
-from l2advisor.cli.budget import budget_steps, budget_words, check_unit_has_budget
+from l2advisor.cli.budget import budget_steps, check_unit_has_budget
 from l2advisor.cli.json_out import print_json
 from l2advisor.errors import InputError, RunFailed
-from l2advisor.probing.budget import far_budget_warning
+from l2advisor.probing.budget import budget_words, far_budget_warning
 from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.reporting.data import run_peak_step
 from l2advisor.runs.lock import running_holder

@@ -87,11 +87,6 @@ def budget_steps(budget: float, unit: str, train_size: int, batch_size: int) -> 
     return budget_in_steps(budget, unit, train_size, batch_size)
 
 
-def budget_words(budget: float, unit: str, steps: int) -> str:
-    """The budget as the user gave it, with its steps: "4600 steps", or "100 epochs (4600 steps)"."""
-    return f"{steps} steps" if unit == "steps" else f"{budget:.12g} epochs ({steps} steps)"
-
-
 def budget_flags(budget: float, unit: str, steps: int) -> str:
     """The --budget flags that repeat the user's budget: "--budget 4600", or "--budget 100 --unit epochs"."""
     return f"--budget {steps}" if unit == "steps" else f"--budget {budget:.12g} --unit {unit}"

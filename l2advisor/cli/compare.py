@@ -134,8 +134,7 @@ def compare(
     planned = plan_probes(probe, spec.momentum)
     probe_steps = sum(run.max_steps for run in planned)  # not the cap: the plan
     if plan is not None and plan.over_cap:  # as `probe --budget` says it: 5,600 probe steps for 20 were silent
-        from l2advisor.cli.budget import budget_words
-        from l2advisor.probing.budget import sizing_note
+        from l2advisor.probing.budget import budget_words, sizing_note
 
         sizing, _ = sizing_note(plan, planned, probe, len(task.val), spec.batch_size, budget_words(*given, budget))
         err.print(f"[yellow]The advisor's probes: {escape(sizing)}[/]", highlight=False)

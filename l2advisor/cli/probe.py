@@ -183,8 +183,8 @@ def probe(
         lam_max=lam_max, factor=factor, tolerance=tolerance, early_stop=early_stop)
     run_dir = out_dir or Path("runs") / spec.name
     if plan_only:
-        from l2advisor.cli.budget import budget_words
         from l2advisor.cli.probe_plan import show_plan
+        from l2advisor.probing.budget import budget_words
 
         show_plan(spec, task, settings, plan, str(torch_device), as_json,
                   None if steps is None else budget_words(budget, unit, steps), batch_replicas if batched else 1,
@@ -229,8 +229,7 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
     `budget`: a sized plan's budget as the user gave it (value, unit), for the sizing line and the header;
     `devices`: --devices as parsed once by `probe` (None: not given);
     `threads`: torch threads of each worker process (None: the cores divided among the jobs)."""
-    from l2advisor.cli.budget import budget_words
-    from l2advisor.probing.budget import sizing_note
+    from l2advisor.probing.budget import budget_words, sizing_note
     from l2advisor.probing.follow_up import run_with_follow_up, with_follow_up
     from l2advisor.probing.plan import pending
     from l2advisor.probing.settings import (

@@ -67,6 +67,11 @@ def budget_in_steps(budget: float, unit: str, train_size: int, batch_size: int) 
     return steps
 
 
+def budget_words(budget: float, unit: str, steps: int) -> str:
+    """The budget as the user gave it, with its steps: "4600 steps", or "100 epochs (4600 steps)"."""
+    return f"{steps} steps" if unit == "steps" else f"{budget:.12g} epochs ({steps} steps)"
+
+
 def probe_fraction(budget_steps: int) -> float:
     """Largest share of one budget run the probes may cost."""
     return min(0.45, 0.225 * math.sqrt(32000.0 / budget_steps))

@@ -84,3 +84,13 @@ def test_the_recommendations_dict_keeps_the_budget_as_given_as_advice_json_does(
     assert (written["budget"], written["unit"]) == (as_dict["budget"], as_dict["unit"])
     default = l2advisor.recommend(probed, write=False).to_dict()  # the control: the probes' own budget, in steps
     assert (default["budget"], default["unit"], default["budget_steps"]) == (2000, "steps", 2000)
+
+
+def test_the_sizing_notice_names_a_budget_in_epochs_as_it_was_given(tmp_path: Path) -> None:
+    """The command line said "Sized for a budget of 1000 epochs (7000 steps)" where the API said
+    "Sized for a budget of 7000 steps" (a reviewer's budget=1000, unit="epochs")."""
+    train, val = blobs(256, 1), blobs(128, 2)
+    probed = l2advisor.probe(build_model, train, val, out=tmp_path / "e", budget=20, unit="epochs", **SETTINGS)
+    assert any("Sized for a budget of 20 epochs (160 steps)" in n for n in probed.notices), probed.notices
+    steps = l2advisor.probe(build_model, train, val, out=tmp_path / "s", budget=160, **SETTINGS)  # the control
+    assert any("Sized for a budget of 160 steps:" in n for n in steps.notices), steps.notices

@@ -262,7 +262,8 @@ def test_more_seeds_that_halve_the_window_are_refused_with_the_reason(tiny_model
 def test_the_budget_is_repeated_as_the_user_gave_it() -> None:
     """The "Next:" command repeats the budget: an epoch count keeps all its digits (at 6 digits,
     2.3456789 epochs came back as another budget, 2.34568)."""
-    from l2advisor.cli.budget import budget_flags, budget_words
+    from l2advisor.cli.budget import budget_flags
+    from l2advisor.probing.budget import budget_words
 
     assert budget_flags(4600, "steps", 4600) == "--budget 4600"
     assert budget_flags(2.3456789, "epochs", 18) == "--budget 2.3456789 --unit epochs"

@@ -14,9 +14,6 @@ from __future__ import annotations
 import math
 
 FIRST_LOG_STEP = 10  # the first evaluation after step 0 on a log schedule
-# a log-spaced evaluation closer than half a bin to the run's last step is left out: the last step
-# evaluates anyway (a 400-step rung evaluated at 399 and 400, 1,600 at 1,585 and 1,600)
-NEAR_END_BINS = 0.5
 
 
 def _log_bin(step: int, per_decade: int) -> int:
@@ -28,20 +25,13 @@ def eval_due(step: int, eval_every: int, max_steps: int, per_decade: int = 0) ->
 
     per_decade = 0: every `eval_every` steps. per_decade > 0: the first step of each of
     `per_decade` equal bins per decade of log10(step), from FIRST_LOG_STEP on (`eval_every` is
-    then unused), less those within half a bin below the last step. The last step always
-    evaluates, so every curve ends at its horizon.
+    then unused). The last step always evaluates, so every curve ends at its horizon.
     """
     if step >= max_steps:
         return True
     if per_decade <= 0:
         return step % eval_every == 0
-    return (step >= FIRST_LOG_STEP and _log_bin(step, per_decade) > _log_bin(step - 1, per_decade)
-            and not _near_end(step, max_steps, per_decade))
-
-
-def _near_end(step: int, max_steps: int, per_decade: int) -> bool:
-    """Whether a log-spaced `step` lies within NEAR_END_BINS bins below the last step."""
-    return per_decade * math.log10(max_steps / step) < NEAR_END_BINS
+    return step >= FIRST_LOG_STEP and _log_bin(step, per_decade) > _log_bin(step - 1, per_decade)
 
 
 def eval_steps(max_steps: int, eval_every: int, per_decade: int = 0) -> list[int]:
@@ -54,7 +44,7 @@ def eval_steps(max_steps: int, eval_every: int, per_decade: int = 0) -> list[int
     else:
         bins = range(_log_bin(FIRST_LOG_STEP, per_decade), _log_bin(max(max_steps, 1), per_decade) + 1)
         firsts = (_first_step_of_bin(b, per_decade) for b in bins)
-        steps = [s for s in firsts if s is not None and s < max_steps and not _near_end(s, max_steps, per_decade)]
+        steps = [s for s in firsts if s is not None and s < max_steps]
     if max_steps >= 1 and (not steps or steps[-1] != max_steps):
         steps.append(max_steps)
     return steps

@@ -16,7 +16,7 @@ from typing import Any
 
 ALIASES = {"learning_rate": "lr", "learningrate": "lr", "bs": "batch_size", "batch": "batch_size", "optim": "optimizer",
            "mom": "momentum", "loss_fn": "loss", "criterion": "loss"}
-DECAY_NAMES = ("weight_decay", "wd", "l2", "lam", "decay")  # what l2advisor chooses, not reads
+DECAY_NAMES = ("weight_decay", "wd")  # what l2advisor chooses, not reads ("lam", "decay": too often something else)
 
 
 def unread_settings_notes(module: ModuleType, defaults: Mapping[str, Any], where: str) -> tuple[str, ...]:

@@ -77,9 +77,9 @@ def plan_directory(run_dir: Path, header: dict[str, Any], runs: list[Any], force
         except InputError:
             ended = 0
         return PlanDirectory(run_dir, deleted_by_force=ended)
-    if (refused := settings_conflict(path, header, carries_over)) is not None:
-        ended = sum(1 for state in read_results(path).runs.values() if state.done)
+    found = read_results(path)  # once: a corrupt file is refused here, as probe refuses it
+    if (refused := settings_conflict(path, header, carries_over, found)) is not None:
+        ended = sum(1 for state in found.runs.values() if state.done)
         return PlanDirectory(run_dir, refused=refused, deleted_by_force=ended)
-    found = read_results(path)
     _, reused = pending(runs, found)
     return PlanDirectory(run_dir, reused=tuple((run.run_id, found.runs[run.run_id].status) for run in reused))

@@ -195,13 +195,17 @@ def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], settings: Pro
             top_clock = plan.lams[0] * settings.lrs[0]  # below TOP_SHRINK by (1 - momentum)
             top = f"lr*lam = {top_clock:.3g}" + ("" if math.isclose(top_clock, TOP_SHRINK, rel_tol=1e-3) else
                                                 f" (lr*lam/(1-momentum) = {TOP_SHRINK:g})")
-            if plan.horizon > plan.default_horizon * SHORT_HORIZON * (1 + 1e-9):  # a wider --horizon than the default's
+            floor = plan.default_horizon * SHORT_HORIZON  # the narrowest window the planner makes by itself
+            if plan.horizon > floor * (1 + 1e-9):  # a wider --horizon than the default's
                 line += (f" More than the cap: 3 rungs from {top} through {plan.window_words()}; without "
                          "--horizon the window is narrower and the plan cheaper.")
+            elif plan.horizon < floor * (1 - 1e-9):  # a narrower one: cheaper than the floor, and still over
+                line += (f" More than the cap even through {plan.window_words()}, narrower than the tau = {floor:g} "
+                         "the planner goes down to by itself (a narrower window may end before the probes' tops).")
             else:
                 line += (f" More than the cap: no cheaper plan shows lam's clock (3 rungs from {top} through "
-                         f"{plan.window_words()}; larger lams show the learning rate's). They serve longer budgets "
-                         "too: `recommend --budget N` reuses them for any N.")
+                         f"{plan.window_words()}; larger lams show the learning rate's).")
+            line += " They serve longer budgets too: `recommend --budget N` reuses them for any N."
             if plan.cost_fraction > OVER_RUNS:
                 line += (f" At {plan.cost_fraction:.1f} budget runs, probing costs more than "
                          f"trying {OVER_RUNS:g} lams directly with `l2advisor train`: at this budget, that is "

@@ -160,12 +160,14 @@ def open_results(path: Path, header: dict[str, Any], force: bool = False,
 
 
 def settings_conflict(path: Path, header: dict[str, Any],
-                      compatible: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None) -> str | None:
+                      compatible: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None,
+                      found: Results | None = None) -> str | None:
     """Why `open_results` (without force) would refuse `path` for `header`, in words (None: it
-    would not): a results file written with other settings that `compatible` does not accept."""
-    if not (path.exists() and path.stat().st_size > 0):
+    would not): a results file written with other settings that `compatible` does not accept.
+    `found`: the file as a caller already read it (else it is read here)."""
+    if found is None and not (path.exists() and path.stat().st_size > 0):
         return None
-    existing = read_results(path).header.get("settings", {})
+    existing = (found if found is not None else read_results(path)).header.get("settings", {})
     diff = settings_diff(existing, header["settings"])
     if not diff or (compatible and compatible(existing, header["settings"])):
         return None

@@ -207,5 +207,8 @@ def test_the_sizing_note_says_what_window_was_halved_and_claims_no_cheaper_plan_
     wide, warns = note(35_000, 16.0)  # over the cap, but only because of the window asked for
     assert warns and "no cheaper plan" not in wide and "half of --horizon 16" in wide
     assert "without --horizon the window is narrower and the plan cheaper" in wide, wide
+    narrow, warns = note(700, 2.0)  # a narrower window than the floor, still over the cap: no "cheapest" claim
+    assert warns and "no cheaper plan" not in narrow and "More than the cap even through tau = 1, half of --horizon 2" in narrow
+    assert "narrower than the tau = 4 the planner goes down to by itself" in narrow, narrow
     full, warns = note(200_000, None)  # the control: the whole window fits, nothing is said of halving
     assert not warns and "half of" not in full and "--horizon" not in full, full

@@ -128,7 +128,7 @@ def report(run_dir_or_results: ProbeResults | str | Path, out: str | Path | None
     """Draw the evidence (four PNGs and report.md) into `out` (default: the run directory) and
     return their paths. The advice marked on the figures is for `budget` (at `lr`, default the
     probe lr) when given, else the one saved by the last `recommend` (advice.json), else none."""
-    from l2advisor.reporting.data import report_data, saved_advice_source, with_saved_schedule
+    from l2advisor.reporting.data import report_data, saved_advice_source, with_saved_run
     from l2advisor.reporting.page import write_report  # matplotlib: only when drawing
 
     _check_lr(lr)
@@ -153,7 +153,7 @@ def report(run_dir_or_results: ProbeResults | str | Path, out: str | Path | None
     title = Path(str(settings.get("model_file", run_dir))).stem
     data = report_data(list(curves), fit, advice, title=title, metric_name=settings.get("metric", "metric"),
                        advice_source=source)
-    data = with_saved_schedule(data, raw)  # the saved advice, for a scheduled run: its length and peak step
+    data = with_saved_run(data, raw)  # the saved advice, for a scheduled run: its length and peak step
     return write_report(data, Path(out) if out is not None else run_dir)  # type: ignore[arg-type]
 
 

@@ -12,7 +12,7 @@ from rich.markup import escape
 from l2advisor.cli.advising import ADVICE_FILE, load_and_fit
 from l2advisor.cli.app import err, out
 from l2advisor.errors import InputError
-from l2advisor.reporting.data import saved_advice_source, with_saved_schedule
+from l2advisor.reporting.data import saved_advice_source, with_saved_run
 from l2advisor.reporting.trained import TrainedRun, trained_runs
 from l2advisor.runs.rundir import TRAIN_FILE, results_path
 from l2advisor.runs.store import read_json, read_results
@@ -42,7 +42,7 @@ def report_command(run_dir: Path, out_dir: Path | None) -> None:
     data = report_data(curves, fit, advice, title=title, metric_name=settings.get("metric", "metric"),
                        advice_source=saved_advice_source(raw) if advice is not None else "")
     if advice is not None:  # a scheduled run: its own length and peak step
-        data = with_saved_schedule(data, raw)
+        data = with_saved_run(data, raw)
     trained = _trained(run_dir, results.header.get("settings", {}), advice)
     if trained:  # what the runs trained here reached, against the advice they followed
         data = replace(data, trained=trained)

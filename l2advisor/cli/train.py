@@ -41,6 +41,7 @@ from l2advisor.cli.budget import (
 from l2advisor.cli.json_out import print_json
 from l2advisor.cli.train_view import TrainBar, summary_table
 from l2advisor.errors import InputError, RunFailed
+from l2advisor.probing.budget import budget_words
 from l2advisor.runs.lock import RunLock
 from l2advisor.runs.store import (
     SCHEDULE_RUN,
@@ -276,7 +277,7 @@ def train_command(
         if run_id in read_results(path).runs:
             err.print(f"[yellow]{path} already holds run {run_id}: this run replaces it.[/]")
         warming = f", {warmup} warmup steps" if warmup else ""
-        err.print(f"Training {spec.path.name} on {torch_device}: {run_id}, {steps} steps "
+        err.print(f"Training {spec.path.name} on {torch_device}: {run_id}, {budget_words(budget, unit, steps)} "
                   f"({lr_schedule} lr {spec.lr:g}{warming}), evaluating every {every}; results in {path}")
         writer.write({"type": "start", "run": run_id, "lam": lam, "lr": spec.lr, "seed": seed, "max_steps": steps,
                       "eval_every": every, "lr_schedule": lr_schedule, "warmup": warmup, "autol2": kwargs,

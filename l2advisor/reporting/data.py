@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from l2advisor.probing.budget import budget_words
 from l2advisor.science.advise import Advice
 from l2advisor.science.collapse import pool_members
 from l2advisor.science.curves import Curve, analyze_curve, smooth
@@ -64,6 +65,7 @@ class ReportData:
     trained: tuple[TrainedRun, ...] = ()  # runs `l2advisor train` recorded beside the probes
     run_steps: int = 0  # under an lr schedule or warmup: the run's steps (the advice's budget is its tau)
     run_peak_step: float = math.nan  # and the run's step where the predicted peak's tau arrives
+    budget_text: str = ""  # the saved advice's budget as `recommend` was given it, in epochs: "100 epochs (700 steps)"
 
 
 @dataclass(frozen=True)
@@ -204,10 +206,16 @@ def no_prediction(advice: Advice, fit: Fit) -> str | None:
     return "no predicted metric: nothing usable was measured"
 
 
-def with_saved_schedule(data: ReportData, saved: dict) -> ReportData:
-    """The report of an advice `recommend` saved (advice.json, as a dict) for an lr schedule: the
-    run's own length and peak step, not the constant-lr steps the tau clock sees."""
-    if data.advice is None or not saved.get("run_steps"):
+def with_saved_run(data: ReportData, saved: dict) -> ReportData:
+    """The report of an advice `recommend` saved (advice.json, as a dict): a budget given in epochs
+    said so, and for an lr schedule the run's own length and peak step, not the constant-lr steps
+    the tau clock sees."""
+    if data.advice is None:
+        return data
+    if saved.get("unit") == "epochs" and isinstance(saved.get("budget"), (int, float)):
+        steps = int(saved.get("run_steps") or data.advice.budget_steps)
+        data = replace(data, budget_text=budget_words(float(saved["budget"]), "epochs", steps))
+    if not saved.get("run_steps"):
         return data
     steps, schedule = int(saved["run_steps"]), str(saved.get("lr_schedule") or "constant")
     peak = run_peak_step(data.advice, schedule, steps, int(saved.get("warmup") or 0))

@@ -54,7 +54,7 @@ def markdown(data: ReportData, figures: list[str]) -> str:
     out += [f"- {r}" for r in f.reasons] + [""]
     if a is not None:
         out += ["## Advice", "",
-                f"For a budget of **{data.run_steps or a.budget_steps} steps** at lr {_f(a.lr)}"
+                f"For a budget of **{data.budget_text or f'{data.run_steps or a.budget_steps} steps'}** at lr {_f(a.lr)}"
                 + (f" ({data.advice_source})" if data.advice_source else "") + ": "
                 f"**`weight_decay={_f(a.weight_decay, '.3g')}`** "
                 f"(interval {_f(a.interval[0])} .. {_f(a.interval[1])}); {_prediction_text(data)}.",

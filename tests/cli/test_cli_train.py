@@ -142,6 +142,7 @@ def test_epochs_budget_counts_full_batches(tiny_model: Path, tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     _, state = stored_run(out)
     assert state.end["steps"] == 2 * (256 // 32)
+    assert "lam=0/seed=0, 2 epochs (16 steps) (constant lr" in " ".join(result.stderr.split())  # as given, with its steps
     assert steps_per_epoch(1000, 64) == 15 and steps_per_epoch(10, 64) == 1
     assert budget_steps(1.5, "epochs", 1000, 64) == 22
 

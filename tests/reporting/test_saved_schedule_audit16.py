@@ -56,3 +56,16 @@ def test_a_constant_run_without_warmup_is_its_own_budget(run: Path, tmp_path: Pa
     assert "run_steps" not in json.loads((run / "advice.json").read_text())
     text = l2advisor.report(run, out=tmp_path / "api")[-1].read_text()
     assert "For a budget of **8000 steps**" in text and "-step run" not in text
+
+
+def test_a_budget_given_in_epochs_is_reported_in_epochs(run: Path, tmp_path: Path) -> None:
+    """report.md said "For a budget of **35000 steps**" after `recommend --budget 5000 --unit epochs`
+    (a reviewer's); it says the budget as given, with its steps, by the CLI and the API alike."""
+    told = as_json(run, "--budget", "50", "--unit", "epochs")
+    steps = told["budget_steps"]
+    report_command(run, tmp_path / "cli")
+    assert f"For a budget of **50 epochs ({steps} steps)**" in (tmp_path / "cli" / "report.md").read_text()
+    l2advisor.recommend(run, budget=50, unit="epochs")
+    assert f"For a budget of **50 epochs ({steps} steps)**" in l2advisor.report(run, out=tmp_path / "api")[-1].read_text()
+    l2advisor.recommend(run, budget=steps)  # the control: the same budget in steps says steps
+    assert f"For a budget of **{steps} steps**" in l2advisor.report(run, out=tmp_path / "steps")[-1].read_text()

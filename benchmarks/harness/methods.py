@@ -33,7 +33,7 @@ def simulate_tpe(scorer: TrialScorer, budget: int, lam_low: float, lam_high: flo
     """An Optuna study as `l2advisor tune` runs it, each trial scored instead of trained. The
     noise draws come from a generator seeded by the sampler seed (one draw per trial)."""
     from l2advisor.tuning.baseline import PerTrialTPE
-    from l2advisor.tuning.pruning import Checkpoints, make_pruner
+    from l2advisor.tuning.pruning import Checkpoints, first_report, make_pruner
 
     rng = np.random.default_rng(10_000 + sampler_seed)
     out: list[SimTrial] = []
@@ -42,7 +42,7 @@ def simulate_tpe(scorer: TrialScorer, budget: int, lam_low: float, lam_high: flo
         lam = trial.suggest_float("lam", lam_low, lam_high, log=True)
         z = float(rng.standard_normal())
         if pruner != "none":
-            checkpoints = Checkpoints(budget)  # the evaluations `tune` reports to its pruner
+            checkpoints = Checkpoints(budget, first=first_report(pruner, budget))  # as `tune` reports to its pruner
             for step, running in zip(scorer.steps, scorer.path(lam, z), strict=True):
                 if not checkpoints.due(int(step)):
                     continue

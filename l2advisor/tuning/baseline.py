@@ -37,7 +37,7 @@ from optuna.trial import FrozenTrial, TrialState
 from l2advisor.errors import RunFailed
 from l2advisor.modelfile.task import Task
 from l2advisor.training.train import Record, TrainConfig, train
-from l2advisor.tuning.pruning import Checkpoints
+from l2advisor.tuning.pruning import Checkpoints, first_report
 from l2advisor.tuning.recovery import Heartbeat, requeue, sweep_stale
 
 STALE_AFTER_S = 600.0  # a trial of another host without a heartbeat for this long is dead
@@ -199,8 +199,7 @@ def run_trial(task: Task, config: TrainConfig, study: optuna.Study, trial: optun
                 "lam", settings.lam_low, settings.lam_high, log=True)
             if progress is not None:
                 progress.begin(trial.number, lam, counted(study), settings.trials)
-            result, value = _train_trial(task, config, trial, lam, settings.pruner != "none", progress, interrupted,
-                                         lr_at)
+            result, value = _train_trial(task, config, trial, lam, settings.pruner, progress, interrupted, lr_at)
     except BaseException:  # a second Ctrl-C, a storage error, a bug: fail it, keep its lam queued
         try:
             requeue(study, study.tell(trial, state=TrialState.FAIL))
@@ -217,13 +216,13 @@ def run_trial(task: Task, config: TrainConfig, study: optuna.Study, trial: optun
     return outcome
 
 
-def _train_trial(task: Task, config: TrainConfig, trial: optuna.Trial, lam: float, prune: bool,
+def _train_trial(task: Task, config: TrainConfig, trial: optuna.Trial, lam: float, pruner: str,
                  progress: TuneProgress | None, interrupted: Callable[[], bool],
                  lr_at: Callable[[int], float] | None = None) -> tuple[Any, float | None]:
     """Train, reporting the running peak to the pruner at its checkpoints (pruning.py); store the
     curve and the cost."""
-    peak, reported = -math.inf, False
-    checkpoints = Checkpoints(config.max_steps)
+    peak, reported, prune = -math.inf, False, pruner != "none"
+    checkpoints = Checkpoints(config.max_steps, first=first_report(pruner, config.max_steps))
 
     def on_eval(record: Record) -> None:
         nonlocal peak, reported

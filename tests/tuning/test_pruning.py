@@ -17,7 +17,7 @@ from l2advisor.modelfile.task import build_task
 from l2advisor.training.eval_schedule import eval_steps
 from l2advisor.training.train import TrainConfig
 from l2advisor.tuning.baseline import _train_trial
-from l2advisor.tuning.pruning import CHECKPOINTS, Checkpoints
+from l2advisor.tuning.pruning import CHECKPOINTS, Checkpoints, first_report, make_pruner
 
 runner = CliRunner()
 
@@ -68,7 +68,7 @@ def test_a_trial_reports_and_is_pruned_at_the_checkpoints(tiny_model: Path, prun
     task = build_task(load_spec(tiny_model))
     config = TrainConfig(lr=0.1, batch_size=32, max_steps=400, eval_every=4, seed=0)  # 100 evaluations
     trial = FakeTrial(prune_from)
-    result, value = _train_trial(task, config, trial, 1e-3, True, None, lambda: False)  # type: ignore[arg-type]
+    result, value = _train_trial(task, config, trial, 1e-3, "hyperband", None, lambda: False)  # type: ignore[arg-type]
     steps = [step for _, step in trial.reports]
     assert trial.checked_after == steps  # a check only right after a report
     if prune_from is None:
@@ -84,7 +84,7 @@ def test_no_pruner_makes_no_report(tiny_model: Path) -> None:
     task = build_task(load_spec(tiny_model))
     trial = FakeTrial(0)
     config = TrainConfig(lr=0.1, batch_size=32, max_steps=100, eval_every=5, seed=0)
-    result, _ = _train_trial(task, config, trial, 1e-3, False, None, lambda: False)  # type: ignore[arg-type]
+    result, _ = _train_trial(task, config, trial, 1e-3, "none", None, lambda: False)  # type: ignore[arg-type]
     assert trial.reports == [] and trial.checked_after == [] and result.status == "finished"
 
 
@@ -95,5 +95,20 @@ def test_tune_stores_the_checkpoint_reports_only(tiny_model: Path, tmp_path: Pat
     assert result.exit_code == 0, result.output
     storage = f"sqlite:///{out / 'optuna.db'}"
     study = optuna.load_study(study_name=optuna.get_all_study_names(storage)[0], storage=storage)
-    for trial in study.trials:
-        assert sorted(trial.intermediate_values) == list(range(10, 201, 10))  # 20 of the 100 evaluations
+    for trial in study.trials:  # 16 of the 100 evaluations: the median pruner decides nothing in its warm-up
+        assert sorted(trial.intermediate_values) == list(range(50, 201, 10))
+    hyperband = runner.invoke(app, ["tune", str(tiny_model), "--budget", "200", "--eval-every", "2", "--trials", "2",
+                                    "--pruner", "hyperband", "--out", str(tmp_path / "hb"), "--device", "cpu", "--json"])
+    assert hyperband.exit_code == 0, hyperband.output  # the control: no warm-up, 20 of the 100 from the first twentieth
+    storage = f"sqlite:///{tmp_path / 'hb' / 'optuna.db'}"
+    study = optuna.load_study(study_name=optuna.get_all_study_names(storage)[0], storage=storage)
+    assert all(sorted(t.intermediate_values) == list(range(10, 201, 10)) for t in study.trials)
+
+
+def test_the_median_pruners_warm_up_makes_no_report() -> None:
+    """Before step budget/4 the median pruner decides nothing, yet each report there was a storage
+    write and each check a read of the whole study."""
+    assert first_report("median", 2000) == 500 == make_pruner("median", 2000)._n_warmup_steps
+    assert first_report("hyperband", 2000) == 0 == first_report("none", 2000)
+    checkpoints = Checkpoints(2000, first=500)
+    assert [s for s in range(0, 2001, 20) if checkpoints.due(s)] == list(range(500, 2001, 100))

@@ -43,8 +43,9 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
     head.add_row("use", f"[bold cyan]weight_decay={_num(a.weight_decay, '.3g')}[/]  ({_interval_text(lo, hi)})   "
                         f"at lr={_num(a.lr, 'g')} {run}")
     if f.reasons[:1] == (NOTHING_LEARNED,):  # said beside the number, not only among the reasons below
+        own = "" if metric == "accuracy" else f", and that {metric} rises as the model improves (l2advisor maximizes it)"
         head.add_row("[bold red]but[/]", "[bold red]the probes learned nothing[/]: this weight decay means nothing until "
-                                         "they do; check the model, the labels and the lr (see why)")
+                                         f"they do; check the model, the labels and the lr{escape(own)} (see why)")
     pred = _expect(a, f, metric, schedule)
     if schedule is not None:
         sv = schedule

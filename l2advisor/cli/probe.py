@@ -76,7 +76,9 @@ def probe(
     lam_max: Annotated[float | None, typer.Option(help="Top of the automatic ladder [default: the lam with "
                                                        "lr*lam/(1-momentum) = 0.01].")] = None,
     factor: Annotated[float, typer.Option(help="Ratio between ladder rungs.")] = 2.0,
-    horizon: Annotated[float | None, typer.Option(help="Longest probe, in tau = lr*lam*steps [default: 8*(1-momentum)].")] = None,
+    horizon: Annotated[float | None, typer.Option(help="Longest probe, in tau = lr*lam*steps [default: 8*(1-momentum)]; "
+                                                       "with --budget every rung's window, halved when 3 full rungs "
+                                                       "would cost more than the budget's cap (probe says so).")] = None,
     probe_budget: Annotated[int | None, typer.Option(help="Total probe steps, all probes and seeds together "
                                                               "[default: 24000]; not with --budget, which sizes the "
                                                               "probes itself.", show_default=False)] = None,

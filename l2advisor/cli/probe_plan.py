@@ -105,7 +105,7 @@ def show_plan(spec: Any, task: Any, settings: Any, plan: Any, device: str, as_js
         print_json({"probes": rows, **found, "directory": where.to_dict()})
     else:
         columns = [Column("lam"), Column("lr*lam"), Column("seed"), Column("steps"), Column("evaluations")]
-        table = [[f"{r['lam']:g}", f"{r['lr_lam']:g}", str(r["seed"]), f"{r['steps']:,}", str(r["evaluations"])]
+        table = [[f"{r['lam']:g}", f"{r['lr_lam']:.3g}", str(r["seed"]), f"{r['steps']:,}", str(r["evaluations"])]
                  for r in rows]
         if ended:
             columns.append(Column("in the directory"))

@@ -119,9 +119,9 @@ class BudgetPlan:
         if not self.halved:
             return f"tau = {self.horizon:g}"
         asked = self.asked_horizon
-        of = (f"the default window, tau = {asked:g}" if math.isclose(asked, self.default_horizon, rel_tol=1e-9)
+        of = (f"the default window of {asked:g}" if math.isclose(asked, self.default_horizon, rel_tol=1e-9)
               else f"--horizon {asked:g}")
-        return f"tau = {self.horizon:g}, half of {of} (--horizon {2 * asked:g} runs tau = {asked:g}, at a higher cost)"
+        return f"tau = {self.horizon:g}, half of {of} (--horizon {2 * asked:g} runs the whole {asked:g}, at a higher cost)"
 
 
 def budget_run_cost(budget_steps: int, eval_cost: float) -> float:

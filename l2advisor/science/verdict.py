@@ -50,6 +50,7 @@ B_HOLDS_CI = (0.5, 1.5)
 B_APPROX = (0.4, 1.6)
 STEPS_CLEARLY_BETTER = 0.5  # steps_over_tau below this: steps line the probes up clearly better
 TAU_CLEARLY_BETTER = 2.0  # misfit on steps / misfit on tau
+CLEARLY_DEGENERATE = 1000.0  # a ratio of spreads beyond this is shown as "far better", not as 6.5e+30x
 TRAIN_ACC_APPROX, TRAIN_ACC_FAIL = 0.99, 0.90
 ABOVE_PLATEAU = ("cannot tell: at equal steps the smallest probed lam is the best and larger ones are clearly worse, "
                  "so every probe may sit above the plateau, where the learning rate, not lam, sets the time to the "
@@ -71,9 +72,10 @@ def _clock_comparison(ratio: float) -> str:
     `ratio` is the steps spread over the tau spread (> 1: tau is better)."""
     if not math.isfinite(ratio) or ratio <= 0:
         return "no better on tau than on steps (not measurable)"
-    if ratio >= 1:
-        return f"{ratio:.2g}x better on tau than on steps"
-    return f"{1 / ratio:.2g}x better on steps than on tau"
+    better, clock, other = (ratio, "tau", "steps") if ratio >= 1 else (1 / ratio, "steps", "tau")
+    if better > CLEARLY_DEGENERATE:  # one clock lines them up exactly (a seed at its top from step 0): not a factor
+        return f"far better on {clock} than on {other} (over {CLEARLY_DEGENERATE:,.0f}x)"
+    return f"{better:.2g}x better on {clock} than on {other}"
 
 
 def _clocks_rising(n: int) -> str:

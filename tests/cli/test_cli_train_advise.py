@@ -277,6 +277,7 @@ def test_probes_that_learned_nothing_train_no_run(tmp_path: Path) -> None:
     assert panel.exit_code == 0, panel.output
     head = " ".join(panel.stdout.split("verdict")[0].split())
     assert "weight_decay=" in head and "but the probes learned nothing: this weight decay means nothing" in head
+    assert "the lr, and that metric" in head and "(l2advisor maximizes it)" in head  # a loss returned as is
 
 
 def test_another_budget_in_the_same_directory_says_what_force_replaces_and_keeps(tiny_model: Path,

@@ -186,3 +186,17 @@ def test_a_stack_dearer_than_one_by_one_says_the_probes_will_not_stack_it() -> N
         trained = one_by_one if said and "time a stacked step" in said else stacked_seconds
         assert f"one more seed at every lam: 400 more steps, about {_clock(trained / 2)}." in words, words
         assert f"a step of 6 {step:.3g} s, a pass of them 4 ms" in words and "a step 300 ms" in words
+
+
+def test_the_plans_table_shows_lr_lam_as_the_probe_summary_does(tmp_path: Path) -> None:
+    """At lr 0.003 the ladder's lams 3.333, 1.667, 0.8333 (4 digits) made the table's lr*lam read
+    0.009999, 0.005001, 0.0024999 where the probe summary says 0.01, 0.005, 0.0025."""
+    from tests.conftest import TINY_MODEL, write_model
+
+    model = write_model(tmp_path, TINY_MODEL.replace("lr = 0.1", "lr = 0.003\noptimizer = 'adamw'"), "adamw.py")
+    planned = runner.invoke(app, ["probe", str(model), "--out", str(tmp_path / "run"), "--budget", "3000",
+                                  "--device", "cpu", "--plan"])
+    assert planned.exit_code == 0, planned.output
+    table = planned.stdout
+    assert "0.009999" not in table and "0.0024999" not in table
+    assert all(f" {v} " in table for v in ("0.01", "0.005", "0.0025")), table

@@ -201,9 +201,9 @@ def test_the_sizing_note_says_what_window_was_halved_and_claims_no_cheaper_plan_
 
     short, warns = note(700, None)  # over the cap at the floor window: the old claim stands, and the halving is said
     assert warns and "no cheaper plan shows lam's clock" in short
-    assert "tau = 4, half of the default window, tau = 8 (--horizon 16 runs tau = 8" in short, short
+    assert "tau = 4, half of the default window of 8 (--horizon 16 runs the whole 8" in short, short
     fits, warns = note(35_000, None)
-    assert not warns and "Every rung runs through tau = 4, half of the default window, tau = 8" in fits, fits
+    assert not warns and "Every rung runs through tau = 4, half of the default window of 8" in fits, fits
     wide, warns = note(35_000, 16.0)  # over the cap, but only because of the window asked for
     assert warns and "no cheaper plan" not in wide and "half of --horizon 16" in wide
     assert "without --horizon the window is narrower and the plan cheaper" in wide, wide

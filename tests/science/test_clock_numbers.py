@@ -64,3 +64,14 @@ def test_a_level_reached_at_the_first_evaluation_is_crossed_there() -> None:
                train_acc=np.ones_like(v), train_loss=np.full_like(v, 0.1))
     assert crossing_step(cv, 0.5) == 10.0
     assert np.isnan(crossing_step(cv, 0.95))
+
+
+def test_a_degenerate_ratio_of_spreads_is_not_shown_as_a_factor() -> None:
+    """A seed at its top from step 0 lines the crossings up exactly on steps: a reviewer read
+    "6.5e+30x better on steps than on tau"."""
+    from l2advisor.science.verdict import _clock_comparison
+
+    assert _clock_comparison(1 / 6.5e30) == "far better on steps than on tau (over 1,000x)"
+    assert _clock_comparison(6.5e30) == "far better on tau than on steps (over 1,000x)"
+    assert _clock_comparison(1 / 6.5) == "6.5x better on steps than on tau"  # the control: a factor stays one
+    assert _clock_comparison(3.0) == "3x better on tau than on steps"

@@ -43,14 +43,15 @@ def report_command(run_dir: Path, out_dir: Path | None) -> None:
                        advice_source=saved_advice_source(raw) if advice is not None else "")
     if advice is not None:  # a scheduled run: its own length and peak step
         data = with_saved_run(data, raw)
-    trained = _trained(run_dir, results.header.get("settings", {}), advice)
+    trained = _trained(run_dir, results.header.get("settings", {}), advice, fit.common_steps)
     if trained:  # what the runs trained here reached, against the advice they followed
         data = replace(data, trained=trained)
     for path in write_report(data, out_dir or Path(run_dir)):
         out.print(str(path), highlight=False)
 
 
-def _trained(run_dir: Path, probe_settings: dict, advice: Advice | None) -> tuple[TrainedRun, ...]:
+def _trained(run_dir: Path, probe_settings: dict, advice: Advice | None,
+             common_steps: float) -> tuple[TrainedRun, ...]:
     """The runs of train.jsonl beside the probes, when they trained the probes' model file; a
     file that cannot be read, or holds another version of the model, is said and left out."""
     train_file = results_path(run_dir, TRAIN_FILE)
@@ -68,5 +69,5 @@ def _trained(run_dir: Path, probe_settings: dict, advice: Advice | None) -> tupl
         err.print(f"[yellow]Leaving out the runs of {train_file}: they trained another version of the model file "
                   "than the probes.[/]", highlight=False)
         return ()
-    return tuple(trained_runs(results.runs.values(), advice))
+    return tuple(trained_runs(results.runs.values(), advice, common_steps))
 

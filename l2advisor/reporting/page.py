@@ -122,7 +122,8 @@ def _trained_section(data: ReportData) -> list[str]:
            "(at step) | predicted by its advice, from smoothed probe peaks (around step) |",
            "|---|---:|---|---:|---|---:|---:|"]
     for t in data.trained:
-        predicted = (f"{_f(t.predicted_metric, '.4f')} ({_f(t.predicted_peak_step, '.0f')})"
+        predicted = (f"{'at least ' if t.predicted_is_floor else ''}{_f(t.predicted_metric, '.4f')} "
+                     f"({_f(t.predicted_peak_step, '.0f')})"
                      if math.isfinite(t.predicted_metric) else "-")
         out.append(f"| {t.run_id} | {_lam_text(t)} | {t.lr_schedule} | "
                    f"{t.steps} | {t.status} | {_f(t.peak_metric, '.4f')} ({_f(t.peak_step, '.0f')}) | {predicted} |")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from l2advisor.runs.store import SCHEDULE_RUN, RunState
-from l2advisor.science.advise import Advice
+from l2advisor.science.advise import Advice, prediction_is_floor
 
 SAME_LAM = 1e-3  # relative: a run "at the advice" when its weight decay is this close
 
@@ -35,6 +35,7 @@ class TrainedRun:
     predicted_metric: float  # what the advice the run followed predicted (nan: no such advice)
     predicted_peak_step: float  # in the run's steps
     last_lam: float = math.nan  # lam at its last evaluation (AutoL2 or a replayed schedule moves it)
+    predicted_is_floor: bool = False  # the prediction is "at least" (science.advise.predicted_is_lower_bound)
 
 
 def _num(value: Any) -> float:
@@ -42,36 +43,43 @@ def _num(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
 
 
-def _prediction(state: RunState, advice: Advice | None) -> tuple[float, float]:
+def _prediction(state: RunState, advice: Advice | None, common_steps: float) -> tuple[float, float, bool]:
+    """(predicted metric, its step, whether the metric is a floor) of the advice a run followed."""
     if state.meta.get("autol2"):  # AutoL2, advised or not, predicts no peak
-        return math.nan, math.nan
+        return math.nan, math.nan, False
     used: dict[str, Any] | None = state.meta.get("advice")
     if isinstance(used, dict):  # train --advise: the advice it was trained at
         # under an lr schedule or a warmup the schedule view's peak_step is in the run's steps
         step = used["peak_step"] if "peak_step" in used else used.get("predicted_peak_step")
-        return _num(used.get("predicted_metric")), _num(step)
+        floor = prediction_is_floor(str(used.get("verdict")), bool(used.get("extrapolated")),
+                                    _num(used.get("budget_steps")), common_steps)
+        return _num(used.get("predicted_metric")), _num(step), floor
     lam, lr, steps = state.meta.get("lam"), state.meta.get("lr"), state.meta.get("max_steps")
     if (advice is None or state.run_id.startswith(SCHEDULE_RUN)
             or state.meta.get("lr_schedule", "constant") != "constant" or state.meta.get("warmup")
             or steps != advice.budget_steps or not math.isclose(_num(lam), advice.weight_decay, rel_tol=SAME_LAM)
             or not math.isclose(_num(lr), advice.lr, rel_tol=SAME_LAM)):
-        return math.nan, math.nan
-    return advice.predicted_metric, advice.predicted_peak_step
+        return math.nan, math.nan, False
+    floor = prediction_is_floor(advice.verdict, advice.extrapolated, advice.budget_steps, common_steps)
+    return advice.predicted_metric, advice.predicted_peak_step, floor
 
 
-def trained_runs(states: Iterable[RunState], advice: Advice | None = None) -> list[TrainedRun]:
-    """One TrainedRun per recorded run, in the file's order."""
+def trained_runs(states: Iterable[RunState], advice: Advice | None = None,
+                 common_steps: float = math.nan) -> list[TrainedRun]:
+    """One TrainedRun per recorded run, in the file's order; `common_steps`: the steps at which the
+    probes' fit compared the lams (Fit.common_steps), which says when a prediction is a floor."""
     runs = []
     for state in states:
         finite = [r for r in state.evals if isinstance(r.get("val_metric"), (int, float))
                   and math.isfinite(r["val_metric"])]
         best = max(finite, key=lambda r: r["val_metric"], default=None)
-        predicted, predicted_step = _prediction(state, advice)
+        predicted, predicted_step, floor = _prediction(state, advice, common_steps)
         runs.append(TrainedRun(
             run_id=state.run_id, weight_decay=_num(state.meta.get("lam")),
             autol2=bool(state.meta.get("autol2")), lr_schedule=str(state.meta.get("lr_schedule", "constant")),
             steps=int((state.end or {}).get("steps") or (state.evals[-1]["step"] if state.evals else 0)),
             status=state.status, peak_metric=float(best["val_metric"]) if best else math.nan,
             peak_step=float(best["step"]) if best else math.nan, predicted_metric=predicted,
-            predicted_peak_step=predicted_step, last_lam=_num(state.evals[-1].get("lam")) if state.evals else math.nan))
+            predicted_peak_step=predicted_step, last_lam=_num(state.evals[-1].get("lam")) if state.evals else math.nan,
+            predicted_is_floor=floor))
     return runs

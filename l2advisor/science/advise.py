@@ -290,10 +290,15 @@ def predicted_is_lower_bound(advice: Advice, fit: Fit) -> bool:
     """Whether the predicted metric is a floor rather than an estimate: "cannot tell" below the
     smallest probe (the larger lams did worse), or "does not hold" for a budget more than twice
     the steps the lams were compared at (the advised lam may climb further)."""
-    if advice.verdict == CANNOT:
-        return advice.extrapolated
-    return (advice.verdict == FAILS and math.isfinite(fit.common_steps)
-            and advice.budget_steps > 2 * fit.common_steps)
+    return prediction_is_floor(advice.verdict, advice.extrapolated, advice.budget_steps, fit.common_steps)
+
+
+def prediction_is_floor(verdict: str, extrapolated: bool, budget_steps: float, common_steps: float) -> bool:
+    """`predicted_is_lower_bound` from an advice's fields (a saved advice's, read back) and the
+    steps at which its fit compared the lams."""
+    if verdict == CANNOT:
+        return bool(extrapolated)
+    return verdict == FAILS and math.isfinite(common_steps) and budget_steps > 2 * common_steps
 
 
 def caveats(fit: Fit, advice: Advice, limit: int = 4) -> list[str]:

@@ -88,3 +88,28 @@ def test_the_report_row_puts_each_number_in_its_column(tmp_path):
     pooled = (sum(r.peak_sd ** 2 for r in f.table) / len(f.table)) ** 0.5
     assert f"scatter by about {pooled:.4f} between seeds" in page and "best raw evaluation" in page
     assert "Runs trained" not in markdown(plain, [])
+
+
+def test_a_prediction_that_is_a_floor_says_at_least_in_the_report():
+    """The panel said "expect at least -0.2500" where report.md's run table showed "-0.2500 (2000)"
+    beside the run's -0.0829: read as a 3x miss (a reviewer's regression under "cannot tell")."""
+    import synthetic as S
+
+    from l2advisor.reporting.data import report_data
+    from l2advisor.reporting.page import markdown
+    from l2advisor.science.fit import fit_relations
+
+    floor = {"predicted_metric": -0.25, "predicted_peak_step": 2000.0, "verdict": "cannot tell",
+             "extrapolated": True, "budget_steps": 2000}
+    estimate = {**floor, "extrapolated": False}  # the control: inside the probed range, an estimate
+    fails_long = {**floor, "verdict": "does not hold", "extrapolated": False}  # 2000 > 2 x 400 compared steps
+    runs = trained_runs([run("floor", 0.04, [-0.1], advice=floor), run("estimate", 0.04, [-0.1], advice=estimate),
+                         run("fails", 0.04, [-0.1], advice=fails_long)], common_steps=400.0)
+    assert [r.predicted_is_floor for r in runs] == [True, False, True]
+    assert not trained_runs([run("fails", 0.04, [-0.1], advice=fails_long)], common_steps=1500.0)[0].predicted_is_floor
+    at_advice = trained_runs([run("at", 0.01, [0.5])], dataclasses.replace(advice(), verdict="cannot tell",
+                                                                           extrapolated=True))
+    assert at_advice[0].predicted_is_floor  # the report's own advice, at its lam and budget
+    curves = S.family()
+    page = markdown(dataclasses.replace(report_data(curves, fit_relations(curves), None), trained=tuple(runs)), [])
+    assert "| at least -0.2500 (2000) |" in page and "| -0.2500 (2000) |" in page and page.count("at least -0.25") == 2

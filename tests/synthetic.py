@@ -76,3 +76,15 @@ def no_effect_family(lams: list[float] | None = None, seeds: tuple[int, ...] = (
                              tau=lr * lam * base.steps, val_metric=base.val_metric,
                              train_acc=base.train_acc, train_loss=base.train_loss))
     return out
+
+
+def solved_for_seed_0(lams: tuple[float, ...] = (0.1, 0.05, 0.025), lr: float = 0.1) -> list[Curve]:
+    """Two separable blobs under a linear model, as a new user's probes had them: seed 0's random
+    direction is right before training (the metric 1 from step 0), seed 1 starts at 0.51 and is at
+    1 by step 16, whatever lam. Evaluations at step 0, then 40 log-spaced up to step 400."""
+    steps = np.r_[0, np.unique(np.round(np.geomspace(4, 400, 40)).astype(int))]
+    rising = np.where(steps >= 16, 1.0, 0.51 + 0.49 * steps / 16)
+    return [Curve(lam=lam, lr=lr, seed=seed, steps=steps, tau=lr * lam * steps,
+                  val_metric=np.ones(steps.size) if seed == 0 else rising,
+                  train_acc=np.ones(steps.size) if seed == 0 else rising,
+                  train_loss=np.full(steps.size, 0.05)) for lam in lams for seed in (0, 1)]

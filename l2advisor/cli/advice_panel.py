@@ -17,7 +17,7 @@ from l2advisor.probing.budget import budget_words
 from l2advisor.reporting.data import no_prediction  # not page.py: it loads matplotlib
 from l2advisor.science.advise import Advice, caveats, predicted_is_lower_bound
 from l2advisor.science.c_reading import c_text
-from l2advisor.science.fit import CANNOT, FAILS, NOTHING_LEARNED, Fit
+from l2advisor.science.fit import CANNOT, FAILS, NOTHING_LEARNED, Fit, nothing_learned
 from l2advisor.science.numbers import shown
 
 
@@ -42,10 +42,8 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
         run = f"(peak) for {_run_length(schedule['run_steps'], epochs)} of {schedule['lr_schedule']} lr{warm}"
     head.add_row("use", f"[bold cyan]weight_decay={_num(a.weight_decay, '.3g')}[/]  ({_interval_text(lo, hi)})   "
                         f"at lr={_num(a.lr, 'g')} {run}")
-    if f.reasons[:1] == (NOTHING_LEARNED,):  # said beside the number, not only among the reasons below
-        own = "" if metric == "accuracy" else f", and that {metric} rises as the model improves (l2advisor maximizes it)"
-        head.add_row("[bold red]but[/]", "[bold red]the probes learned nothing[/]: this weight decay means nothing until "
-                                         f"they do; check the model, the labels and the lr{escape(own)} (see why)")
+    if nothing_learned(f.reasons):  # said beside the number, not only among the reasons below
+        head.add_row("[bold red]but[/]", _nothing_learned_row(f, metric))
     pred = _expect(a, f, metric, schedule)
     if schedule is not None:
         sv = schedule
@@ -89,6 +87,16 @@ def _expect(a: Advice, f: Fit, metric: str, schedule: dict[str, Any] | None) -> 
                 f"{f.common_steps:.0f} steps all probes ran, and the run is {a.budget_steps / f.common_steps:.3g}x longer than that, "
                 f"so it may climb further")
     return pred
+
+
+def _nothing_learned_row(f: Fit, metric: str) -> str:
+    """The "but" row: the probes learned nothing, and what to check."""
+    if f.reasons[0] != NOTHING_LEARNED:  # one seed's untrained model was already where the others climbed to
+        return ("[bold red]the probes learned nothing beyond the best untrained model[/]: this weight decay means "
+                "nothing; either the task is solved before training or the model learns nothing (see why)")
+    own = "" if metric == "accuracy" else f", and that {metric} rises as the model improves (l2advisor maximizes it)"
+    return ("[bold red]the probes learned nothing[/]: this weight decay means nothing until they do; check the "
+            f"model, the labels and the lr{escape(own)} (see why)")
 
 
 def _rules_table(a: Advice) -> Table:

@@ -93,7 +93,12 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
     from l2advisor.cli.advising import make_recommendation
     from l2advisor.cli.autol2_advice import autol2_panel
     from l2advisor.cli.probe import BATCH_REPLICAS, probe_into, probe_outcome, say_follow_up
-    from l2advisor.cli.probe_view import report_failures, say_rising, summary_table
+    from l2advisor.cli.probe_view import (
+        report_failures,
+        say_best_at_start,
+        say_rising,
+        summary_table,
+    )
     from l2advisor.probing.settings import probe_settings
 
     settings, plan = probe_settings(spec.lr, spec.momentum, seeds=seeds, budget_steps=steps, n_val=len(task.val),
@@ -104,6 +109,7 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
     states, rows, extra = probe_outcome(path, runs, every, settings.tolerance)
     err.print(summary_table(rows, spec.metric_name, console=err))
     say_rising(rows)
+    say_best_at_start(rows, spec.metric_name)
     say_follow_up(extra)
     report_failures(states, spec.path.name)  # every probe failed: exit 1, nothing to advise from
     made = make_recommendation(run_dir, budget[0], budget[1], None, autol2, lr_schedule, warmup, "train --advise")
@@ -118,9 +124,14 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
 
 def _refuse_if_nothing_learned(fit: Any) -> None:
     """No budget run from probes that learned nothing: the advice is known to mean nothing."""
-    from l2advisor.science.fit import NOTHING_LEARNED
+    from l2advisor.science.fit import NOTHING_LEARNED, nothing_learned
 
-    if fit.reasons[:1] == (NOTHING_LEARNED,):
+    if not nothing_learned(fit.reasons):
+        return
+    if fit.reasons[0] == NOTHING_LEARNED:
         raise InputError("The probes learned nothing (the panel above says what to check), so no run was "
                          "trained: fix the model file, or train at a weight decay of your choice with "
                          "--weight-decay X.")
+    raise InputError("The probes learned nothing beyond the best untrained model (the panel above says more), so "
+                     "no run was trained: a task solved before training has no weight decay to advise; train at "
+                     "one of your choice with --weight-decay X, or fix the model file if it should learn more.")

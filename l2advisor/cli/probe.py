@@ -31,6 +31,7 @@ from l2advisor.cli.probe_view import (
     all_reused_note,
     interrupted_note,
     report_failures,
+    say_best_at_start,
     say_rising,
     summary_table,
 )
@@ -206,6 +207,7 @@ def probe(
     else:
         out.print(summary_table(rows, spec.metric_name, whole=unbounded(sys.stdout)))  # a file: every column
         say_rising(rows)
+        say_best_at_start(rows, spec.metric_name)
         say_follow_up(extra)
     report_failures(states, spec.path.name)  # all failed: raises, with no "Next" to a fit that cannot run
     if not as_json:

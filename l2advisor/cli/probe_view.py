@@ -168,6 +168,16 @@ def say_rising(rows: list[dict[str, Any]]) -> None:
                   "it out of the t* fit.", highlight=False)
 
 
+def say_best_at_start(rows: list[dict[str, Any]], metric: str) -> None:
+    """Every probe at its best at step 0 (t* 0): training never raised the metric, said under the
+    table on stderr, before anyone fits these probes (a loss returned as the metric reads so)."""
+    stars = [row["t_star"] for row in rows if row.get("t_star") is not None and math.isfinite(row["t_star"])]
+    if stars and len(stars) == len(rows) and max(stars) == 0:
+        err.print(f"Every probe's validation {escape(metric)} was best at its first evaluation (step 0, before training): "
+                  "training never raised it. If it is an error or a loss, return it negated (l2advisor maximizes "
+                  "it); otherwise check the lr and the model.", highlight=False)
+
+
 def _rising(row: dict[str, Any]) -> str:
     """"+" after t* for a probe that ended without clearly peaking (still rising, or a top too
     recent to call), where its t* is a number at all."""

@@ -19,7 +19,7 @@ from l2advisor.probing.budget import budget_words
 from l2advisor.science.advise import Advice
 from l2advisor.science.collapse import pool_members
 from l2advisor.science.curves import Curve, analyze_curve, smooth
-from l2advisor.science.fit import CANNOT, FAILS, MIN_LAMS, Fit
+from l2advisor.science.fit import CANNOT, FAILS, MIN_LAMS, Fit, nothing_learned
 from l2advisor.science.schedules import schedule_budget, steps_to_reach
 
 if TYPE_CHECKING:
@@ -200,6 +200,8 @@ def no_prediction(advice: Advice, fit: Fit) -> str | None:
     if advice.ends_before_curve:  # a run too short for the probes' curve
         return (f"no predicted metric: the {advice.budget_steps}-step run ends before the earliest point the "
                 f"probes measured past their start (the peak comes around step {advice.predicted_peak_step:.0f})")
+    if nothing_learned(fit.reasons):
+        return "no predicted metric: the probes learned nothing, so no peak of theirs says what a run would reach"
     if math.isfinite(fit.lr) and not math.isclose(advice.lr, fit.lr, rel_tol=1e-9):
         return (f"no predicted metric: the probes ran at lr = {fit.lr:.3g}, and the measured lam is not "
                 f"translated to lr = {advice.lr:.3g}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from l2advisor.science.equal_steps import answer_at_equal_steps, first_reasons
-from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow
+from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow, nothing_learned
 from l2advisor.science.numbers import noise_cleared, shown
 from l2advisor.science.serial import from_jsonable, to_jsonable
 
@@ -188,6 +188,8 @@ def advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: float
     # it (peak step, metric) was computed from the exact value, which moves less than 5e-13
     advice = replace(advice, weight_decay=noise_cleared(advice.weight_decay),
                      interval=(noise_cleared(advice.interval[0]), noise_cleared(advice.interval[1])))
+    if nothing_learned(fit.reasons):  # no probe's peak says what a run would reach: none is predicted
+        return replace(advice, predicted_metric=NAN, predicted_peak_step=NAN)
     if advice.predicted_peak_step > advice.budget_steps * (1 + 1e-9):
         why = (f"the peak is expected around step {advice.predicted_peak_step:.0f}, after the {advice.budget_steps} "
                f"(constant-lr) steps the advice is for: the run ends before its top, below the predicted metric")

@@ -24,6 +24,12 @@ from l2advisor.science.curves import (
     finite_median,
 )
 from l2advisor.science.fit_types import Excluded, Fit, LamRow  # noqa: F401 - re-exported: fit's API
+from l2advisor.science.learned import (  # noqa: F401 - re-exported
+    NOTHING_LEARNED,
+    learned,
+    nothing_learned,
+    nothing_learned_words,
+)
 from l2advisor.science.plateau import (
     ABOVE_MARGIN,
     FOLLOW_UP_HALF_WIDTH,
@@ -98,12 +104,15 @@ def _rows(ms: list[CurveMetrics], excluded: list[Excluded]) -> list[LamRow]:
     return rows
 
 
-def _describe(f: dict) -> list[str]:
-    """Reasons that state the plateau and c, whatever the verdict."""
-    out = [f"plateau: lam <= {f['lam_c']:.3g} has a peak within {f['plateau_threshold']:.4f} "
-           f"of the best ({f['plateau_level']:.4f} mean); best peak (each probe's own window) at lam "
-           f"{f['lam_best']:.3g}"]
-    if f["interior_max"]:
+def _describe(f: dict, learned_something: bool = True) -> list[str]:
+    """Reasons that state the plateau and c, whatever the verdict; where nothing was learned, no
+    claim that smaller lams are worse (their peaks then differ by what training undid)."""
+    best = [r.peak_mean for r in f["table"] if r.lam == f["lam_best"] and r.lr == f["lr"] and r.n_seeds]
+    out = [f"plateau: lam <= {f['lam_c']:.3g} has a peak within {f['plateau_threshold']:.4f} of the best, "
+           + (f"{best[0]:.4f} (lam {f['lam_best']:.3g}, mean over seeds, each probe's own window)" if best
+              else f"at lam {f['lam_best']:.3g}")
+           + f"; the plateau's level (the mean peak of its lams) {f['plateau_level']:.4f}"]
+    if f["interior_max"] and learned_something:
         largest = max(r.lam for r in f["table"] if r.n_seeds and r.lr == f["lr"])
         star = f"lam* = {f['lam_star']:.3g}"
         if f["lam_best"] < largest:
@@ -119,22 +128,6 @@ def _describe(f: dict) -> list[str]:
                + (f" (single-run tau* median {median:.3g})" if math.isfinite(median) else ""))
     return out
 
-
-
-NOTHING_LEARNED = ("nothing was learned: no probe's validation metric rose above the best untrained "
-                   "model's (its first evaluation) by more than the tolerance or its noise; check the "
-                   "model, the labels and the lr before trusting any advice (and the metric: l2advisor "
-                   "maximizes it, so an error or a loss must be returned negated)")
-
-
-def _learned(ms: list[CurveMetrics], tolerance: float) -> bool:
-    """Some probe's smoothed peak clearly above every probe's first evaluation (the untrained
-    models: a seed that starts below chance and climbs to it has learned nothing). Without any
-    first evaluation: assumed learned."""
-    starts = [m.first_metric for m in ms if math.isfinite(m.first_metric)]
-    if not starts:
-        return True
-    return any(m.peak_metric - max(starts) > max(tolerance, 3.0 * m.noise) for m in ms)
 
 
 def _main_lr(ms: list[CurveMetrics]) -> float:
@@ -155,8 +148,8 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
     ] if excluded else []
     if not ms:
         return Fit(**{**f, "reasons": tuple(["no usable probe"] + notes)})
-    if not _learned(ms, tolerance):
-        notes.insert(0, NOTHING_LEARNED)
+    if not learned(ms, tolerance):
+        notes.insert(0, nothing_learned_words(ms, tolerance))
     plateaus = {lr: plateau_of([r for r in rows if r.lr == lr and r.n_seeds],
                              [m for m in ms if m.lr == lr], tolerance) for lr in {m.lr for m in ms}}
     lr0 = _main_lr(ms)
@@ -195,7 +188,8 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
     n_clocks = timing.get("n_clocks", 0)
     score = above_plateau_score([r for r in rows if r.lr == lr0], p["threshold"], tolerance)
     margin = above_plateau_margin(f["b"], f["b_interval"])
-    verdict_inputs = {"n_peaked_clocks": len({m.lr * m.lam for m in good}), "above_plateau": score > margin}
+    verdict_inputs = {"n_peaked_clocks": len({m.lr * m.lam for m in good}), "above_plateau": score > margin,
+                      "n_at_start": timing.get("n_at_start", 0)}
     if len({m.lr * m.lam for m in reg}) >= 2:
         f.update(fit_alpha(reg, n_boot, rng))
         f.update(fit_clock(reg, n_boot, rng))
@@ -235,8 +229,8 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
         why.append(f"at equal steps the largest lam falls {score:.2f} thresholds below the smallest, near "
                    f"the {margin:g} that decides whether the probes sit above the plateau (verdict "
                    f"\"{flipped}\" the other side): {settle}")
-    first = [NOTHING_LEARNED] if notes[:1] == [NOTHING_LEARNED] else []  # the first thing to read
-    return Fit(**{**f, "verdict": verdict, "reasons": tuple(first + why + _describe(f) + notes[len(first):])})
+    first = notes[:1] if nothing_learned(notes) else []  # the first thing to read
+    return Fit(**{**f, "verdict": verdict, "reasons": tuple(first + why + _describe(f, not first) + notes[len(first):])})
 
 
 def _in_tau(pooled: dict, b: float, clock_ref: float) -> dict:

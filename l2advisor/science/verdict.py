@@ -109,8 +109,10 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
                    f"inside windows whose length is proportional to 1/(lr*lam))")
     ci_known = math.isfinite(lo) and math.isfinite(hi)  # not with n_bootstrap = 0, nor one seed per lam
     if not ci_known:
-        why.append("b's interval is unknown (one seed per lam leaves nothing to resample, or the "
-                   "bootstrap is off): the verdict can be at best \"holds approximately\"")
+        cause = ("with the probes already at the common levels at step 0 left out, one curve per lam is left: "
+                 "nothing to resample" if f.get("n_at_start") else "one seed per lam leaves nothing to resample, or the "
+                 "bootstrap is off")
+        why.append(f"b's interval is unknown ({cause}): the verdict can be at best \"holds approximately\"")
     if f.get("n_peaked_clocks", MIN_LAMS) == 0:
         short = "no probe clearly reached its top within its window (probe longer: a larger --horizon)"
         if f.get("above_plateau"):

@@ -123,7 +123,7 @@ class Comparison:
     def _advisor(self, write: Callable, done: dict) -> bool:
         from l2advisor.science.advise import advice_to_dict, advise
         from l2advisor.science.autol2_setup import autol2_config
-        from l2advisor.science.fit import NOTHING_LEARNED, fit_relations
+        from l2advisor.science.fit import fit_relations, nothing_learned
 
         probed = self._probe(fit_relations)
         if probed is None:
@@ -132,9 +132,9 @@ class Comparison:
         search = [Cost(s.end["steps"], s.end["seconds"]) for s in states if s.end]
         self.extra["fit"] = {"verdict": fit.verdict, "c": fit.c, "alpha": fit.alpha, "lam_c": fit.lam_c,
                              "reasons": list(fit.reasons)}
-        if fit.reasons[:1] == (NOTHING_LEARNED,):  # said where the table is read, not only in the fit
+        if nothing_learned(fit.reasons):  # said where the table is read, not only in the fit
             self.notes.append("The probes learned nothing: no arm's number below says anything about weight "
-                              "decay. " + NOTHING_LEARNED.split(": ", 1)[1].capitalize() + ".")
+                              "decay. " + fit.reasons[0].split(": ", 1)[1].capitalize() + ".")
         if fit.n_usable == 0:  # no advice: both arms fail, never a default lam in the advisor's row
             ends = Counter(s.status for s in states)
             self._fail_advisor(f"none of the {len(states)} probes is usable ("

@@ -268,6 +268,7 @@ def test_probes_that_learned_nothing_train_no_run(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     said = " ".join(result.stderr.split())
     assert "nothing was learned" in said and "The probes learned nothing" in said and "--weight-decay X" in said
+    assert "Every probe's validation metric was best at its first evaluation (step 0" in said  # under the table
     assert not results_path(out, TRAIN_FILE).exists() and results_path(out, PROBES_FILE).exists()
     scheduled = runner.invoke(app, advise_args(model, out, "--autol2"))  # the AutoL2 schedule, from the same probes
     assert scheduled.exit_code == 2, scheduled.output

@@ -1,0 +1,67 @@
+"""Where one seed's untrained model already sat where another seed climbed to, the panel and
+`train --advise`'s refusal leave both readings open (a task solved before training, or a model
+that learns nothing beyond the luckiest start) instead of saying "fix the model file"."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import synthetic as S
+from rich.console import Console
+
+from l2advisor.cli.advice_panel import advice_panel
+from l2advisor.cli.advise_first import _refuse_if_nothing_learned
+from l2advisor.errors import InputError
+from l2advisor.science.advise import advise
+from l2advisor.science.fit import fit_relations
+
+
+def _panel(curves: list) -> str:
+    fit = fit_relations(curves)
+    console = Console(file=io.StringIO(), width=400, color_system=None)
+    console.print(advice_panel(advise(fit, 2000), fit, "accuracy"))
+    return " ".join(console.file.getvalue().split())
+
+
+def test_the_panel_says_learned_nothing_beyond_the_best_untrained_model() -> None:
+    head = _panel(S.solved_for_seed_0()).split("verdict")[0]
+    assert "but the probes learned nothing beyond the best untrained model" in head
+    assert "either the task is solved before training or the model learns nothing" in head
+    assert "no predicted metric: the probes learned nothing" in head  # no "at least 1.0000 ... may climb further"
+    assert "check the model, the labels" not in head
+
+
+def test_the_panel_of_probes_that_learned_says_neither() -> None:
+    text = _panel(S.family())
+    assert "learned nothing" not in text and "no predicted metric" not in text
+
+
+def test_train_advise_refuses_without_telling_to_fix_the_model_file() -> None:
+    with pytest.raises(InputError) as refused:
+        _refuse_if_nothing_learned(fit_relations(S.solved_for_seed_0()))
+    said = str(refused.value)
+    assert said.startswith("The probes learned nothing beyond the best untrained model")
+    assert "a task solved before training has no weight decay to advise" in said and "--weight-decay X" in said
+    assert "so no run was trained: fix the model file" not in said
+
+
+def test_train_advise_goes_on_where_the_probes_learned() -> None:
+    assert _refuse_if_nothing_learned(fit_relations(S.family())) is None
+
+
+def _rows(t_stars: list[float | None]) -> list[dict]:
+    return [{"t_star": t, "peaked": True} for t in t_stars]
+
+
+@pytest.mark.parametrize("t_stars, said", [([0, 0, 0], True), ([0, 16, 0], False), ([0, None, 0], False),
+                                           ([120, 300], False)])
+def test_under_the_summary_every_probe_best_at_step_0_is_said(monkeypatch, t_stars, said) -> None:
+    import l2advisor.cli.probe_view as view
+
+    console = Console(file=io.StringIO(), width=400, color_system=None)
+    monkeypatch.setattr(view, "err", console)
+    view.say_best_at_start(_rows(t_stars), "mse")
+    text = console.file.getvalue()
+    assert ("Every probe's validation mse was best at its first evaluation" in text) is said
+    assert ("return it negated" in text) is said

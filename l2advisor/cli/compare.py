@@ -222,7 +222,26 @@ def match_line(report: dict[str, Any]) -> str:
         line = (f"Optuna's best so far reached the advisor's mean {match['target']:.4f} after {match['trials']} "
                 f"trial{'s' if match['trials'] != 1 else ''} ({match['steps']:,.0f} steps, {_seconds(match['seconds'])} s; "
                 f"the advisor used {advisor['compute_steps']:,.0f} steps, {_seconds(advisor['compute_seconds'])} s)")
-    return line + _better_arms(report, advisor) + "."
+    return line + _better_arms(report, advisor) + _within_noise(report, advisor) + "."
+
+
+def _within_noise(report: dict[str, Any], advisor: dict[str, Any]) -> str:
+    """Where the arm nearest the advisor's mean (above or below) lies within twice the standard
+    error of their difference, say so: with 2 seeds and a few hundred validation examples a win
+    or a loss of a few examples is the seeds' noise, not the method."""
+    seeds = len(report["settings"].get("seeds") or ())
+    others = [r for r in report["rows"] if r["arm"] != "advisor" and r.get("peak_mean") is not None
+              and r.get("peak_sd") is not None]
+    if seeds < 2 or advisor.get("peak_sd") is None or advisor.get("peak_mean") is None or not others:
+        return ""
+    near = min(others, key=lambda r: abs(r["peak_mean"] - advisor["peak_mean"]))
+    two_se = 2.0 * math.sqrt((advisor["peak_sd"] ** 2 + near["peak_sd"] ** 2) / seeds)
+    gap = near["peak_mean"] - advisor["peak_mean"]
+    if abs(gap) >= two_se:
+        return ""
+    arm = "Optuna's lam re-run" if near["arm"] == "optuna" else near["arm"]
+    return (f"; {arm} is {abs(gap):.4f} {'above' if gap > 0 else 'below'} the advisor, within the seeds' noise "
+            f"(twice the standard error of the difference, {seeds} seeds each: {two_se:.4f})")
 
 
 def _better_arms(report: dict[str, Any], advisor: dict[str, Any]) -> str:

@@ -306,11 +306,19 @@ def prediction_is_floor(verdict: str, extrapolated: bool, budget_steps: float, c
 def caveats(fit: Fit, advice: Advice, limit: int = 4) -> list[str]:
     """What could be wrong with the advice: the fit's reasons that neither restate a number the
     answer shows (b, c, the plateau), repeat one of the advice's own reasons, nor only inform
-    (alpha); those about the probes themselves (some had not clearly peaked) first, then in the
-    fit's order; at most `limit`."""
+    (alpha); a verdict near its threshold first, then those about the probes themselves (some had
+    not clearly peaked), then in the fit's order; at most `limit`."""
     found = [r for r in fit.reasons if not r.startswith(SHOWN_ABOVE) and "informative only" not in r
              and not any(r in said for said in advice.reasons)]
-    return sorted(found, key=lambda r: "had not clearly peaked" not in r)[:limit]
+    return sorted(found, key=_caveat_rank)[:limit]
+
+
+def _caveat_rank(reason: str) -> int:
+    """A verdict that one more seed could flip first (it was cut by the limit, said only in
+    report.md), then probes that had not clearly peaked, then the fit's order."""
+    if "that decides whether the probes sit above the plateau" in reason:  # fit.py's needs_seed reason
+        return 0
+    return 1 if "had not clearly peaked" in reason else 2
 
 
 def advice_to_dict(advice: Advice) -> dict:

@@ -146,8 +146,8 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
     acc = f["train_acc"]
     if math.isfinite(acc) and acc < TRAIN_ACC_APPROX:
         v = _worst(v, FAILS if acc < TRAIN_ACC_FAIL else APPROX)
-        why.append(f"training accuracy only reached {acc:.4f} (< {TRAIN_ACC_APPROX}): "
-                   f"not clearly overparameterized")
+        why.append(f"training accuracy only reached {acc:.4f} (< {TRAIN_ACC_APPROX}; the median over the plateau "
+                   f"probes of the best each reached): not clearly overparameterized")
     elif not math.isfinite(acc):
         why.append("training accuracy unknown: overparameterization not checked")
     if f["clock_is_lr_lam"] is False:

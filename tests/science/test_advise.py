@@ -407,7 +407,6 @@ def test_caveats_put_probes_that_had_not_peaked_first_and_leave_out_what_only_in
 def test_a_verdict_one_seed_could_flip_is_the_first_caveat_not_cut_by_the_limit() -> None:
     """A user's regression: report.md said "read the verdict as uncertain" and recommend's panel, which
     shows 4 caveats, left it out behind three others."""
-
     from l2advisor.science.advise import caveats
 
     fit = fit_relations(S.family())

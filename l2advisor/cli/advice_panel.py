@@ -81,6 +81,9 @@ def _expect(a: Advice, f: Fit, metric: str, schedule: dict[str, Any] | None) -> 
     if predicted_is_lower_bound(a, f) and a.verdict == CANNOT:  # the probes' smallest lam did best: below it, more may come
         pred = (f"at least {_num(a.predicted_metric, '.4f')} peak validation {metric}, {when} [yellow](extrapolated "
                 f"below the smallest probe; the larger lams did worse)[/]")
+    if predicted_is_lower_bound(a, f) and a.verdict == FAILS and metric == "accuracy" and a.predicted_metric >= 1.0:
+        return (f"{_num(a.predicted_metric, '.4f')} peak validation accuracy, the most there is: this lam reached it "
+                f"in its own probe (step {_num(peak_step, '.0f')})")
     if predicted_is_lower_bound(a, f) and a.verdict == FAILS:
         pred = (f"at least {_num(a.predicted_metric, '.4f')} peak validation {metric}: this lam's peak in its "
                 f"own probe (step {_num(peak_step, '.0f')}); it was among the best over the "

@@ -13,6 +13,7 @@ from l2advisor.reporting.trained import TrainedRun
 from l2advisor.runs.store import SCHEDULE_RUN, make_dir
 from l2advisor.science.advise import predicted_is_lower_bound
 from l2advisor.science.c_reading import c_text
+from l2advisor.science.equal_steps import unrepeated
 from l2advisor.science.fit_types import LamRow
 
 FIGURES = {  # file name -> caption in report.md
@@ -51,7 +52,7 @@ def markdown(data: ReportData, figures: list[str]) -> str:
            f"**Verdict (the paper's relations): {f.verdict}.** Probe lr {_f(f.lr)}; {f.n_usable} usable probes; "
            f"{c_text(f)}; "
            f"{_alpha_text(f)}; plateau edge lam_c = {_f(f.lam_c)}.", ""]
-    out += [f"- {r}" for r in f.reasons] + [""]
+    out += [f"- {r}" for r in unrepeated(f.reasons)] + [""]
     if a is not None:
         out += ["## Advice", "",
                 f"For a budget of **{data.budget_text or f'{data.run_steps or a.budget_steps} steps'}** at lr {_f(a.lr)}"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from l2advisor.science.equal_steps import answer_at_equal_steps, first_reasons
+from l2advisor.science.equal_steps import answer_at_equal_steps, first_reasons, unrepeated
 from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow, nothing_learned
 from l2advisor.science.numbers import noise_cleared, shown
 from l2advisor.science.serial import from_jsonable, to_jsonable
@@ -310,7 +310,7 @@ def caveats(fit: Fit, advice: Advice, limit: int = 4) -> list[str]:
     not clearly peaked), then in the fit's order; at most `limit`."""
     found = [r for r in fit.reasons if not r.startswith(SHOWN_ABOVE) and "informative only" not in r
              and not any(r in said for said in advice.reasons)]
-    return sorted(found, key=_caveat_rank)[:limit]
+    return unrepeated(sorted(found, key=_caveat_rank)[:limit], said=advice.reasons)
 
 
 def _caveat_rank(reason: str) -> int:

@@ -65,3 +65,22 @@ def test_under_the_summary_every_probe_best_at_step_0_is_said(monkeypatch, t_sta
     text = console.file.getvalue()
     assert ("Every probe's validation mse was best at its first evaluation" in text) is said
     assert ("return it negated" in text) is said
+
+
+def test_an_accuracy_of_1_is_not_said_to_climb_further() -> None:
+    """A reviewer's separable task: "expect at least 1.0000 peak validation accuracy ... so it may climb
+    further" of a lam that had reached the most there is."""
+    import dataclasses
+
+    fit = fit_relations(S.no_effect_family())
+    advice = advise(fit, 200_000)
+    assert fit.verdict == "does not hold" and advice.predicted_metric < 1.0
+
+    def expect(a) -> str:
+        console = Console(file=io.StringIO(), width=400, color_system=None)
+        console.print(advice_panel(a, fit, "accuracy"))
+        return " ".join(console.file.getvalue().split()).split("expect", 1)[1].split("verdict", 1)[0]
+
+    assert "at least" in expect(advice) and "may climb further" in expect(advice)  # the control: below 1
+    top = expect(dataclasses.replace(advice, predicted_metric=1.0))
+    assert "1.0000 peak validation accuracy, the most there is" in top and "climb" not in top and "at least" not in top

@@ -138,3 +138,18 @@ def test_one_usable_lam_bounds_nothing() -> None:
     a = advise(dataclasses.replace(fit_relations(one), verdict=FAILS), 20_000)
     assert a.weight_decay == lam and all(v != v for v in a.interval)  # NaN: no interval
     assert any("bounds nothing" in r for r in a.reasons)
+
+
+def test_a_reason_whose_explanation_was_given_is_cut_to_its_claim() -> None:
+    """report.md and the panel's caveats said "the crossings line up 21x better on steps than on tau" twice
+    in a row: in b's line and in "lam does not clearly set the time to the top"."""
+    from l2advisor.science.equal_steps import unrepeated
+
+    b_line = "b = 0.11 [0.02, 0.20] over 3 lr*lam values: ...; the crossings line up 21x better on steps than on tau"
+    claim = "lam does not clearly set the time to the top: the crossings line up 21x better on steps than on tau"
+    assert unrepeated([b_line, claim]) == [b_line, "lam does not clearly set the time to the top (why above)"]
+    assert unrepeated([claim], said=[b_line]) == ["lam does not clearly set the time to the top (why above)"]
+    assert unrepeated([claim]) == [claim]  # the control: nothing said before it
+    other = "lam does not clearly set the time to the top: b = 0.11 is below 0.25"
+    assert unrepeated([b_line, other]) == [b_line, other]  # a new explanation stays
+    assert unrepeated(["x: c is unknown"], said=["so c is unknown here"]) == ["x: c is unknown"]  # too short to tell

@@ -76,7 +76,8 @@ def _expect(a: Advice, f: Fit, metric: str, schedule: dict[str, Any] | None) -> 
         when += f", after the run's {a.budget_steps} steps: the run ends below it"
     pred = (f"{_num(a.predicted_metric, '.4f')} validation {metric} at the run's end, still rising (its top comes "
             f"{when.replace(': the run ends below it', '')})" if late else
-            f"{_num(a.predicted_metric, '.4f')} peak validation {metric}, {when}") \
+            f"{_num(a.predicted_metric, '.4f')} peak validation {metric}, {when}"
+            + (_unpeaked(a, f) if a.verdict == FAILS and schedule is None else "")) \
         + (" [yellow](extrapolated)[/]" if a.extrapolated else "")
     if predicted_is_lower_bound(a, f) and a.verdict == CANNOT:  # the probes' smallest lam did best: below it, more may come
         pred = (f"at least {_num(a.predicted_metric, '.4f')} peak validation {metric}, {when} [yellow](extrapolated "
@@ -86,10 +87,23 @@ def _expect(a: Advice, f: Fit, metric: str, schedule: dict[str, Any] | None) -> 
                 f"in its own probe (step {_num(peak_step, '.0f')})")
     if predicted_is_lower_bound(a, f) and a.verdict == FAILS:
         pred = (f"at least {_num(a.predicted_metric, '.4f')} peak validation {metric}: this lam's peak in its "
-                f"own probe (step {_num(peak_step, '.0f')}); it was among the best over the "
+                f"own probes (step {_num(peak_step, '.0f')}{_unpeaked(a, f)}); it was among the best over the "
                 f"{f.common_steps:.0f} steps all probes ran, and the run is {a.budget_steps / f.common_steps:.3g}x longer than that, "
                 f"so it may climb further")
     return pred
+
+
+def _unpeaked(a: Advice, f: Fit) -> str:
+    """Under "does not hold" the step is the median t* of the advised lam's probes: where some had
+    not clearly peaked when they ended, their t* is a floor, and so may the step be."""
+    rows = [r for r in f.table if r.n_seeds and math.isclose(r.lam, a.weight_decay, rel_tol=1e-9)
+            and math.isclose(r.lr, a.lr, rel_tol=1e-9)]
+    if not rows or rows[0].n_peaked >= rows[0].n_seeds:
+        return ""
+    r = rows[0]
+    unpeaked = r.n_seeds - r.n_peaked
+    return (f", a median over {r.n_seeds} probes, {unpeaked} of which had not clearly peaked when "
+            f"{'it' if unpeaked == 1 else 'they'} ended: perhaps later")
 
 
 def _nothing_learned_row(f: Fit, metric: str) -> str:

@@ -84,3 +84,23 @@ def test_an_accuracy_of_1_is_not_said_to_climb_further() -> None:
     assert "at least" in expect(advice) and "may climb further" in expect(advice)  # the control: below 1
     top = expect(dataclasses.replace(advice, predicted_metric=1.0))
     assert "1.0000 peak validation accuracy, the most there is" in top and "climb" not in top and "at least" not in top
+
+
+def test_a_peak_step_that_counts_unpeaked_probes_is_said_to_be_perhaps_later() -> None:
+    """A reviewer's AdamW block: "this lam's peak in its own probe (step 524)", the median of t* 252 and
+    of a probe still rising at 795 (shown 795+ in the probe summary)."""
+    import dataclasses
+
+    fit = fit_relations(S.no_effect_family())
+    advice = advise(fit, 200_000)
+
+    def expect(f) -> str:
+        console = Console(file=io.StringIO(), width=400, color_system=None)
+        console.print(advice_panel(advice, f, "accuracy"))
+        return " ".join(console.file.getvalue().split()).split("expect", 1)[1].split("verdict", 1)[0]
+
+    assert "had not clearly peaked" not in expect(fit)  # the control: every probe of the lam peaked
+    half = tuple(dataclasses.replace(r, n_peaked=r.n_seeds - 1) if r.lam == advice.weight_decay else r
+                 for r in fit.table)
+    said = expect(dataclasses.replace(fit, table=half))
+    assert "a median over 2 probes, 1 of which had not clearly peaked when it ended: perhaps later" in said

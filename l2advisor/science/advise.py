@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from l2advisor.science.equal_steps import answer_at_equal_steps, first_reasons, unrepeated
+from l2advisor.science.caveats import caveats  # noqa: F401 - re-exported: the answer and its caveats
+from l2advisor.science.equal_steps import answer_at_equal_steps, first_reasons
 from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow, nothing_learned
 from l2advisor.science.numbers import noise_cleared, shown
 from l2advisor.science.serial import from_jsonable, to_jsonable
@@ -285,9 +286,6 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
                   reasons=tuple(why), ends_before_curve=bool(ends_before_curve), **base)
 
 
-SHOWN_ABOVE = ("b = ", "plateau: ", "c = ", "c >= ", "c <= ", "clock lr*lam confirmed")  # fit reasons the answer already gives
-
-
 def predicted_is_lower_bound(advice: Advice, fit: Fit) -> bool:
     """Whether the predicted metric is a floor rather than an estimate: "cannot tell" below the
     smallest probe (the larger lams did worse), or "does not hold" for a budget more than twice
@@ -301,24 +299,6 @@ def prediction_is_floor(verdict: str, extrapolated: bool, budget_steps: float, c
     if verdict == CANNOT:
         return bool(extrapolated)
     return verdict == FAILS and math.isfinite(common_steps) and budget_steps > 2 * common_steps
-
-
-def caveats(fit: Fit, advice: Advice, limit: int = 4) -> list[str]:
-    """What could be wrong with the advice: the fit's reasons that neither restate a number the
-    answer shows (b, c, the plateau), repeat one of the advice's own reasons, nor only inform
-    (alpha); a verdict near its threshold first, then those about the probes themselves (some had
-    not clearly peaked), then in the fit's order; at most `limit`."""
-    found = [r for r in fit.reasons if not r.startswith(SHOWN_ABOVE) and "informative only" not in r
-             and not any(r in said for said in advice.reasons)]
-    return unrepeated(sorted(found, key=_caveat_rank)[:limit], said=advice.reasons)
-
-
-def _caveat_rank(reason: str) -> int:
-    """A verdict that one more seed could flip first (it was cut by the limit, said only in
-    report.md), then probes that had not clearly peaked, then the fit's order."""
-    if "that decides whether the probes sit above the plateau" in reason:  # fit.py's needs_seed reason
-        return 0
-    return 1 if "had not clearly peaked" in reason else 2
 
 
 def advice_to_dict(advice: Advice) -> dict:

@@ -17,7 +17,7 @@ from l2advisor.api.keywords import check_path, on_off
 from l2advisor.api.probes import ProbeResults
 from l2advisor.api.words import api_lines, speaks_api
 from l2advisor.errors import InputError, RunFailed
-from l2advisor.probing.budget import UNITS, budget_in_steps, far_budget_warning
+from l2advisor.probing.budget import UNITS, budget_in_steps, far_budget_warning, halved_window_note
 from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.runs.rundir import load_probe_curves, unusable_message
 from l2advisor.runs.store import Results, read_json, write_json
@@ -106,6 +106,8 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
     advice, cfg = advise(fit, steps, lr, results.momentum), autol2_config(fit, steps, lr, momentum=results.momentum)
     if (far := far_budget_warning(results, run_steps, measured=advice.verdict == FAILS)) is not None:
         warnings.append(far)
+    if any("a larger --horizon" in r for r in fit.reasons) and (halved := halved_window_note(results.header)):
+        warnings.append(halved)
     cfg = dataclasses.replace(cfg, budget_steps=run_steps)  # as `recommend --autol2`: AutoL2 runs the real run
     if write and run_dir is not None:
         scheduled = steps != run_steps or lr_schedule != "constant"  # for `report`: the run, not its T_eff

@@ -24,7 +24,7 @@ from l2advisor.cli.autol2_advice import autol2_flags, autol2_snippet, print_auto
 from l2advisor.cli.budget import budget_steps, check_unit_has_budget
 from l2advisor.cli.json_out import print_json
 from l2advisor.errors import InputError, RunFailed
-from l2advisor.probing.budget import budget_words, far_budget_warning
+from l2advisor.probing.budget import budget_words, far_budget_warning, halved_window_note
 from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.reporting.data import run_peak_step
 from l2advisor.runs.lock import running_holder
@@ -202,6 +202,8 @@ def make_recommendation(run_dir: Path, budget: float | None, unit: str, lr: floa
     sized_for = (settings.get("probe") or {}).get("budget_steps")
     if (far := far_budget_warning(results, steps, measured=advice.verdict == FAILS)) is not None:
         err.print(f"[yellow]{escape(far)}[/]", highlight=False)
+    if any("a larger --horizon" in r for r in fit.reasons) and (halved := halved_window_note(results.header)):
+        err.print(f"[yellow]{escape(halved)}[/]", highlight=False)
     gaps = {"missing_probes": [g.to_dict() for g in missing], "failed_probes": [g.to_dict() for g in failed]}
     schedule = sv or {"lr_schedule": "constant", "warmup": 0, "lr_integral": 1.0}
     record = {**advice_to_dict(advice), "caveats": caveats(fit, advice), "budget": budget, "unit": unit,

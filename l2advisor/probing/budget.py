@@ -231,20 +231,39 @@ def same_plan_for(header: dict, steps: int) -> bool:
     same lams through the same window): then probes sized for another budget are also sized for this
     one, and `recommend` need not say they were not. False where the header cannot tell (a hand-made
     ladder, or one recorded before the planner's inputs were kept in its SIZED_FOR_KEY)."""
+    plan = _plan_from_header(header, steps)
+    probe = (header.get("settings") or {}).get("probe") or {}
+    return plan is not None and list(plan.lams) == list(probe.get("lambdas") or []) and \
+        plan.horizon == probe.get("horizon")
+
+
+def halved_window_note(header: dict) -> str | None:
+    """Where the probes a `header` records ran a window halved to fit their budget's cap: which, and
+    what runs the whole one (said when no probe reached its top within it); None otherwise."""
+    probe = (header.get("settings") or {}).get("probe") or {}
+    plan = _plan_from_header(header, probe.get("budget_steps"))
+    if plan is None or not plan.halved or plan.horizon != probe.get("horizon"):
+        return None
+    return (f"These probes ran every rung to {plan.window_words()[:-1]}; with another --out, or --force, since "
+            "other rungs are other probes).")
+
+
+def _plan_from_header(header: dict, steps: object) -> BudgetPlan | None:
+    """The plan `probe --budget steps` makes from the planner's inputs a results header records;
+    None where it cannot tell (no budget, a hand-made ladder, an older header)."""
     from l2advisor.runs.rundir import SIZED_FOR_KEY  # numpy behind it: not at --help
 
     settings = header.get("settings") or {}
     probe = settings.get("probe") or {}
     inputs = header.get(SIZED_FOR_KEY) or {}
-    if probe.get("budget_steps") is None or "val_size" not in inputs or "horizon_asked" not in inputs:
-        return False
+    if steps is None or probe.get("budget_steps") is None or "val_size" not in inputs or "horizon_asked" not in inputs:
+        return None
     try:
-        plan = plan_for_budget(int(steps), float(settings["lr"]), float(settings.get("momentum") or 0.0),
+        return plan_for_budget(int(steps), float(settings["lr"]), float(settings.get("momentum") or 0.0),
                                float(inputs["horizon_asked"]), len(probe.get("seeds") or ()), int(inputs["val_size"]),
                                int(settings["batch_size"]))
     except (KeyError, TypeError, ValueError, InputError):
-        return False
-    return list(plan.lams) == list(probe.get("lambdas") or []) and plan.horizon == probe.get("horizon")
+        return None
 
 
 def far_budget_warning(results: Results, steps: int, measured: bool) -> str | None:

@@ -244,3 +244,22 @@ def test_a_value_after_an_equals_sign_is_the_flags(cli: str, api: str) -> None:
     from l2advisor.api.words import api_words
 
     assert api_words(cli, ("recommend", "probe")) == api
+
+
+def test_a_halved_window_is_named_in_keywords_where_no_probe_reached_its_top(tmp_path: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    import l2advisor.api.advice as api_advice
+
+    probed = l2advisor.probe(build_model, blobs(128, 1), blobs(64, 2), out=tmp_path / "h", budget=2000, lr=0.1,
+                             batch_size=32, seeds=[0], progress=False)
+    plain = l2advisor.recommend(probed, write=False)
+    assert not any("These probes ran every rung" in w for w in plain.warnings)  # the control: tops reached
+    real = api_advice.fit_relations
+    short = "cannot tell: no probe clearly reached its top within its window (probe longer: a larger --horizon)"
+    monkeypatch.setattr(api_advice, "fit_relations", lambda curves, tolerance: dataclasses.replace(
+        real(curves, tolerance=tolerance), reasons=(*real(curves, tolerance=tolerance).reasons, short)))
+    said = " ".join(l2advisor.recommend(probed, write=False).warnings)
+    assert "half of the default window of 8 (horizon=16 runs the whole 8, at a higher cost; with another out=, " \
+           "or force=True, since other rungs are other probes)" in said

@@ -320,3 +320,42 @@ def test_recommend_for_a_budget_whose_plan_is_these_probes_says_nothing_of_sizin
     header = read_results(results_path(out)).header
     header.pop("sized_for")  # a header from before the planner's inputs were kept: it cannot tell
     assert not same_plan_for(header, 20000) and same_plan_for(read_results(results_path(out)).header, 20000)
+
+
+def test_recommend_names_the_halved_window_where_no_probe_reached_its_top(tiny_model: Path, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """"cannot tell: no probe clearly reached its top within its window (probe longer: a larger --horizon)"
+    under a budget whose plan had halved the window: which --horizon runs the whole one was said by
+    probe's sizing note only."""
+    import dataclasses
+
+    import l2advisor.cli.advising as advising
+    from l2advisor.probing.budget import halved_window_note
+
+    out = tmp_path / "run"
+    probed = runner.invoke(app, ["probe", str(tiny_model), "--out", str(out), "--budget", "2000", "--seeds", "0",
+                                 "--device", "cpu"])
+    assert probed.exit_code == 0, probed.output
+    note = halved_window_note(read_results(results_path(out)).header)
+    assert note == ("These probes ran every rung to tau = 4, half of the default window of 8 (--horizon 16 runs the "
+                    "whole 8, at a higher cost; with another --out, or --force, since other rungs are other probes).")
+    real = advising.fit_once
+    short = "cannot tell: no probe clearly reached its top within its window (probe longer: a larger --horizon)"
+    monkeypatch.setattr(advising, "fit_once", lambda curves, tol: dataclasses.replace(
+        real(curves, tol), reasons=(*real(curves, tol).reasons, short)))
+    said = runner.invoke(app, ["recommend", str(out), "--json"])
+    assert said.exit_code == 0 and note in " ".join(said.stderr.split()), said.stderr
+    monkeypatch.setattr(advising, "fit_once", real)  # the control: probes that reached their tops hear nothing
+    plain = runner.invoke(app, ["recommend", str(out), "--json"])
+    assert plain.exit_code == 0 and "These probes ran every rung" not in plain.stderr
+
+
+def test_a_window_not_halved_gets_no_note(tiny_model: Path, tmp_path: Path) -> None:
+    from l2advisor.probing.budget import halved_window_note
+
+    out = tmp_path / "run"
+    assert runner.invoke(app, budget_args(tiny_model, out, "40000")).exit_code == 0
+    header = read_results(results_path(out)).header
+    assert halved_window_note(header) is None
+    header.pop("sized_for")  # an older header cannot tell
+    assert halved_window_note(header) is None

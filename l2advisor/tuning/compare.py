@@ -134,7 +134,7 @@ class Comparison:
                              "reasons": list(fit.reasons)}
         if nothing_learned(fit.reasons):  # said where the table is read, not only in the fit
             self.notes.append("The probes learned nothing: no arm's number below says anything about weight "
-                              "decay. " + fit.reasons[0].split(": ", 1)[1].capitalize() + ".")
+                              "decay. " + _why_nothing(fit.reasons[0]) + ".")
         if fit.n_usable == 0:  # no advice: both arms fail, never a default lam in the advisor's row
             ends = Counter(s.status for s in states)
             self._fail_advisor(f"none of the {len(states)} probes is usable ("
@@ -284,3 +284,11 @@ class Comparison:
                 "compute": "steps and seconds to get one trained model: search (probes or trials) + one final "
                            "run (mean over seeds; Optuna: its trials only)",
                 "rows": self.rows, "notes": self.notes, "failed_arms": self.failed, **self.extra}
+
+
+def _why_nothing(reason: str) -> str:
+    """The fit's "nothing was learned" reason as a sentence after "The probes learned nothing: ...":
+    the general one without its opening (said already), another wording whole."""
+    head, _, tail = reason.partition(": ")
+    said = tail if head == "nothing was learned" else reason
+    return said[:1].upper() + said[1:]

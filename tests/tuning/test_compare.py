@@ -317,3 +317,15 @@ def test_the_match_line_says_when_the_nearest_arm_is_within_the_seeds_noise() ->
     rows[1]["peak_sd"] = 0.0071
     report["settings"]["seeds"] = [0]  # one seed: no sd to weigh a gap with
     assert "noise" not in match_line(report)
+
+
+def test_the_nothing_learned_note_reads_as_one_sentence_in_either_wording() -> None:
+    import synthetic as S
+
+    from l2advisor.science.fit import NOTHING_LEARNED, fit_relations
+    from l2advisor.tuning.compare import _why_nothing
+
+    assert _why_nothing(NOTHING_LEARNED).startswith("No probe's validation metric rose above the best untrained")
+    solved = fit_relations(S.solved_for_seed_0()).reasons[0]
+    assert _why_nothing(solved).startswith("Nothing was learned beyond the best untrained model: seed 0's is at 1.0000")
+    assert "l2advisor maximizes it" in _why_nothing(NOTHING_LEARNED)  # the rest kept as written, not lowercased

@@ -19,7 +19,7 @@ from l2advisor.api.words import api_lines, speaks_api
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.budget import UNITS, budget_in_steps, far_budget_warning, halved_window_note
 from l2advisor.probing.follow_up import gaps_with_follow_up
-from l2advisor.runs.rundir import load_probe_curves, unusable_message
+from l2advisor.runs.rundir import advice_lr, load_probe_curves, unusable_message
 from l2advisor.runs.store import Results, read_json, write_json
 from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise, caveats
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
@@ -100,7 +100,7 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
     run_steps = _steps(results, budget, unit)
     steps = _effective_steps(lr_schedule, warmup, run_steps)
     _check_lr(lr)
-    fit, warnings = _fit(results, curves, run_dir)
+    fit, warnings = _fit(results, curves, run_dir, lr)
     if write and run_dir is not None:
         write_json(run_dir / FIT_FILE, fit_to_dict(fit))
     advice, cfg = advise(fit, steps, lr, results.momentum), autol2_config(fit, steps, lr, momentum=results.momentum)
@@ -139,13 +139,14 @@ def report(run_dir_or_results: ProbeResults | str | Path, out: str | Path | None
         raise InputError("report's lr= applies to budget=: give both, or neither for the advice the last "
                          "recommend saved.")
     results, curves, run_dir = _load(run_dir_or_results)
-    fit, _ = _fit(results, curves, run_dir)
-    advice, source, raw = None, "", {}
+    raw = read_json(run_dir / ADVICE_FILE) if budget is None and run_dir is not None and \
+        (run_dir / ADVICE_FILE).exists() else {}
+    fit, _ = _fit(results, curves, run_dir, lr if budget is not None else (raw.get("lr") if isinstance(raw, dict) else None))
+    advice, source = None, ""
     if budget is not None:
         advice = advise(fit, _steps(results, budget, "steps"), lr, results.momentum)
         source = "the budget given to report()"
-    elif run_dir is not None and (run_dir / ADVICE_FILE).exists():
-        raw = read_json(run_dir / ADVICE_FILE)
+    elif raw:
         saved = advice_from_dict(raw)
         advice = advise(fit, saved.budget_steps, saved.lr, results.momentum)
         source = saved_advice_source(raw)
@@ -173,10 +174,13 @@ def _load(source: ProbeResults | str | Path) -> tuple[Results, list[Curve], Path
     return results, curves, run_dir
 
 
-def _fit(results: Results, curves: list[Curve], run_dir: Path | None) -> tuple[Fit, list[str]]:
-    """The fit with the probe's own tolerance, and what the command line would warn about."""
-    tolerance = (results.header.get("settings", {}).get("probe") or {}).get("tolerance", DEFAULT_TOLERANCE)
-    fit = fit_relations(curves, tolerance=float(tolerance))
+def _fit(results: Results, curves: list[Curve], run_dir: Path | None,
+         lr: float | None = None) -> tuple[Fit, list[str]]:
+    """The fit with the probe's own tolerance, read at `lr` where it was probed (default: the model
+    file's lr), and what the command line would warn about."""
+    settings = results.header.get("settings", {})
+    tolerance = (settings.get("probe") or {}).get("tolerance", DEFAULT_TOLERANCE)
+    fit = fit_relations(curves, tolerance=float(tolerance), main_lr=advice_lr(settings, lr))
     where = run_dir or "the results"
     if fit.n_usable == 0:
         raise RunFailed(unusable_message(fit.reasons, curves, where))

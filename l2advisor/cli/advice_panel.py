@@ -155,7 +155,7 @@ def _fit_line(fit: Fit, advice: Advice) -> str:
     c = c_text(fit, why=False, with_interval=known) if math.isfinite(fit.c) else "c not measurable"
     lam_c = f"lam_c={_num(fit.lam_c)}" if math.isfinite(fit.lam_c) else "lam_c not measurable"
     acc = f"train acc {_num(fit.train_acc, '.4f')}" if math.isfinite(fit.train_acc) else "train acc not measured"
-    return f"{_b_text(fit)}, {c}{_c_used(fit, advice)}, {lam_c}, {acc}, {fit.n_usable} probes"
+    return f"{_b_text(fit)}, {c}{_c_used(fit, advice)}, {lam_c}, {acc}, {fit.probes_words()}"
 
 
 def _c_used(fit: Fit, advice: Advice) -> str:

@@ -31,6 +31,7 @@ from l2advisor.runs.lock import running_holder
 from l2advisor.runs.rundir import (
     PLAN_KEY,
     ProbeGap,
+    advice_lr,
     load_probe_curves,
     sized_for,
     unusable_message,
@@ -57,9 +58,10 @@ FIT_FILE, ADVICE_FILE = "fit.json", "advice.json"
 DEFAULT_TOLERANCE = 0.005
 
 
-def load_and_fit(run_dir: Path, refuse_pending: bool = True
+def load_and_fit(run_dir: Path, refuse_pending: bool = True, lr: float | None = None
                  ) -> tuple[Results, list[Curve], Fit, tuple[list[ProbeGap], list[ProbeGap]]]:
-    """Finished probes -> Fit, with the probe's own tolerance; writes fit.json. Reader
+    """Finished probes -> Fit, with the probe's own tolerance, read at `lr` where it was probed
+    (default: the model file's lr; see `fit_relations`' main_lr); writes fit.json. Reader
     warnings (e.g. a skipped partial line) and planned probes the fit lacks go to stderr."""
     if not Path(run_dir).is_dir():
         raise InputError(f"{run_dir} is not a directory; give the run directory that `l2advisor probe` wrote.")
@@ -68,7 +70,7 @@ def load_and_fit(run_dir: Path, refuse_pending: bool = True
         err.print(f"[yellow]{escape(warning)}[/]", highlight=False)
     settings = results.header.get("settings", {})
     tolerance = (settings.get("probe") or {}).get("tolerance", DEFAULT_TOLERANCE)
-    fit = fit_once(curves, float(tolerance))
+    fit = fit_once(curves, float(tolerance), main_lr=advice_lr(settings, lr))
     write_json(Path(run_dir) / FIT_FILE, fit_to_dict(fit))
     gaps = check_gaps(run_dir, results, fit, refuse_pending)
     if fit.n_usable == 0:
@@ -160,7 +162,7 @@ def fit_summary(fit: Fit) -> dict[str, Any]:
     """What the panel's verdict line shows of the fit (fit.json has the rest)."""
     return {"b": fit.b, "b_interval": list(fit.b_interval), "steps_over_tau": fit.steps_over_tau,
             "alpha": fit.alpha, "alpha_interval": list(fit.alpha_interval), "lam_c": fit.lam_c,
-            "train_acc": fit.train_acc, "n_probes": fit.n_usable}
+            "train_acc": fit.train_acc, "n_probes": fit.n_usable, "lr": fit.lr}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,7 +188,7 @@ def make_recommendation(run_dir: Path, budget: float | None, unit: str, lr: floa
     _check_lr(lr)
     if budget is not None and (not math.isfinite(budget) or budget <= 0):
         raise InputError(f"--budget must be a finite number > 0, got {budget!r}.")
-    results, curves, fit, (missing, failed) = load_and_fit(run_dir)
+    results, curves, fit, (missing, failed) = load_and_fit(run_dir, lr=lr)
     if budget is None:
         budget, unit = _sized_for(results, run_dir)
     steps = _budget(results, budget, unit)

@@ -73,7 +73,10 @@ def probe(
     lambdas: Annotated[str | None, typer.Option(help="Explicit lams, comma-separated (skips the automatic ladder; "
                                                      "--probe-budget does not apply): 3 or more for a fit; with "
                                                      "fewer, recommend answers with a measured lam.")] = None,
-    lrs: Annotated[str | None, typer.Option(help="Learning rates to probe, comma-separated [default: the file's lr].")] = None,
+    lrs: Annotated[str | None, typer.Option(help="Learning rates to probe, comma-separated [default: the file's lr]: "
+                                                 "recommend reads the lr it advises for (the file's, or its --lr) "
+                                                 "where probed, and every lr to check that lr*lam is the clock. Not "
+                                                 "with --budget, which plans one lr.")] = None,
     lam_max: Annotated[float | None, typer.Option(help="Top of the automatic ladder [default: the lam with "
                                                        "lr*lam/(1-momentum) = 0.01].")] = None,
     factor: Annotated[float, typer.Option(help="Ratio between ladder rungs.")] = 2.0,

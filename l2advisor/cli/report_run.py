@@ -24,9 +24,9 @@ def report_command(run_dir: Path, out_dir: Path | None) -> None:
     from l2advisor.reporting.data import report_data
     from l2advisor.reporting.page import write_report  # matplotlib: only when drawing
 
-    results, curves, fit, _ = load_and_fit(run_dir, refuse_pending=False)  # partial probes: warned
-    advice = None
     saved = Path(run_dir) / ADVICE_FILE
+    results, curves, fit, _ = load_and_fit(run_dir, refuse_pending=False, lr=_saved_lr(saved))  # partial: warned
+    advice = None
     if saved.exists():  # redo the saved advice's budget and lr on this fit: one consistent picture
         try:  # only reading the file is guarded: an exception in advise() is a bug
             raw = read_json(saved)
@@ -71,3 +71,12 @@ def _trained(run_dir: Path, probe_settings: dict, advice: Advice | None,
         return ()
     return tuple(trained_runs(results.runs.values(), advice, common_steps))
 
+
+def _saved_lr(saved: Path) -> float | None:
+    """The lr of the advice saved in `saved` (the fit is read there, as `recommend` read it), or
+    None where there is none to read (what is wrong with the file is said where it is read)."""
+    try:
+        lr = read_json(saved).get("lr") if saved.exists() else None
+    except (InputError, ValueError, AttributeError):
+        return None
+    return float(lr) if isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0 else None

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from l2advisor.probing.plan import ProbeRun, pending
-from l2advisor.runs.rundir import PLAN_KEY, ProbeGap, probe_gaps
+from l2advisor.runs.rundir import PLAN_KEY, ProbeGap, advice_lr, probe_gaps
 from l2advisor.runs.store import Results, read_results
 from l2advisor.science.curves import Curve
 
@@ -41,19 +41,22 @@ def follow_up(planned: Sequence[ProbeRun], results: Results | None, tolerance: f
     states = [results.runs.get(run.run_id) for run in planned]
     if any(state is None or not state.done for state in states):
         return FollowUp()
-    return decide_follow_up(planned, [curve_from_state(s) for s in states if s is not None and s.evals], tolerance)
+    return decide_follow_up(planned, [curve_from_state(s) for s in states if s is not None and s.evals], tolerance,
+                            advice_lr(results.header.get("settings") or {}))
 
 
-def decide_follow_up(planned: Sequence[ProbeRun], curves: Sequence[Curve], tolerance: float) -> FollowUp:
-    """The follow-up for the planned probes' `curves` (the simulator calls this too). None when
-    fewer than two seeds were planned: one seed's noise is its curves' own scatter, which the
-    follow-up's rule was not measured on."""
+def decide_follow_up(planned: Sequence[ProbeRun], curves: Sequence[Curve], tolerance: float,
+                     main_lr: float | None = None) -> FollowUp:
+    """The follow-up for the planned probes' `curves` (the simulator calls this too), fitted as
+    `recommend` fits them (`main_lr`: the model file's lr). None when fewer than two seeds were
+    planned: one seed's noise is its curves' own scatter, which the follow-up's rule was not
+    measured on."""
     from l2advisor.science.fit_memo import fit_once
     from l2advisor.science.plateau import above_plateau_margin
 
     if not planned or len({run.seed for run in planned}) < 2:
         return FollowUp()
-    fit = fit_once(curves, tolerance)
+    fit = fit_once(curves, tolerance, main_lr=main_lr)
     if not fit.needs_seed:
         return FollowUp()
     seed = max(run.seed for run in planned) + 1

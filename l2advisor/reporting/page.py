@@ -49,7 +49,7 @@ def markdown(data: ReportData, figures: list[str]) -> str:
     """report.md: verdict and reasons, the advice, the per-lam table, the figures."""
     f, a = data.fit, data.advice
     out = [f"# l2advisor report: {data.title}", "",
-           f"**Verdict (the paper's relations): {f.verdict}.** Probe lr {_f(f.lr)}; {f.n_usable} usable probes; "
+           f"**Verdict (the paper's relations): {f.verdict}.** Probe lr {_f(f.lr)}; {f.probes_words().replace(' probes', ' usable probes', 1)}; "
            f"{c_text(f)}; "
            f"{_alpha_text(f)}; plateau edge lam_c = {_f(f.lam_c)}.", ""]
     out += [f"- {r}" for r in unrepeated(f.reasons)] + [""]

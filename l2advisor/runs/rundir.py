@@ -139,3 +139,12 @@ def sized_for(header: dict, steps: int) -> tuple[float, str]:
     given = header.get(SIZED_FOR_KEY) or {}
     epochs = given.get("unit") == "epochs" and given.get("steps") == steps and isinstance(given.get("value"), float)
     return (given["value"], "epochs") if epochs else (float(steps), "steps")
+
+
+def advice_lr(settings: dict, lr: object = None) -> float | None:
+    """The lr an advice is for: `lr` where it is a positive number, else the model file's lr as a
+    results header records it (None where it records none): the lr whose probes the fit reads."""
+    for value in (lr, settings.get("lr")):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+            return float(value)
+    return None

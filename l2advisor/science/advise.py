@@ -87,7 +87,10 @@ def _extrapolated_level(fit: Fit, why: list[str], k: float) -> float:
     below it), else the plateau level. Says which in `why`."""
     rows = _main_rows(fit)
     nearest = rows[0] if rows else None
-    where = f"extrapolated below the smallest probed lam {fit.lam_min_probed * k:.3g}: predicted metric is "
+    smallest = (f"{fit.lam_min_probed:.3g}" if math.isclose(k, 1.0, rel_tol=1e-9) else  # probed at another lr: said so
+                f"{fit.lam_min_probed:.3g} at lr {fit.lr:.3g} ({fit.lam_min_probed * k:.3g} at lr {fit.lr / k:.3g} on the "
+                "lr*lam clock)")
+    where = f"extrapolated below the smallest probed lam {smallest}: predicted metric is "
     if nearest is not None and nearest.in_plateau and math.isfinite(nearest.peak_mean):
         why.append(where + f"that lam's peak {nearest.peak_mean:.4f} (on the plateau)")
         return nearest.peak_mean
@@ -263,8 +266,10 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
                    f"measured past their start, on their clock (the run ends at tau {position:.2g}, their first "
                    f"point is at tau {first:.2g}), so nothing says how far it gets")
     if not math.isclose(lr, fit.lr, rel_tol=1e-9):
-        clock = {True: "confirmed across probe lrs", False: "NOT confirmed across probe lrs: "
-                 "unreliable", None: "not checked (one probe lr)"}[fit.clock_is_lr_lam]
+        several = len({r.lr for r in fit.table if r.n_seeds}) > 1
+        clock = {True: "confirmed across probe lrs", False: "NOT confirmed across probe lrs: unreliable",
+                 None: "not checked: too few probes peaked at the other lrs" if several
+                 else "not checked (one probe lr)"}[fit.clock_is_lr_lam]
         why.append(f"lr {lr:.3g} differs from the probe lr {fit.lr:.3g}: translated through the "
                    f"lr*lam clock ({clock})")
     if abs(fit.alpha - 1.0) > 0.25:

@@ -130,14 +130,20 @@ def _describe(f: dict, learned_something: bool = True) -> list[str]:
 
 
 
-def _main_lr(ms: list[CurveMetrics]) -> float:
-    """The lr with the most usable probes (ties: most lams, then the smallest lr)."""
+def _main_lr(ms: list[CurveMetrics], prefer: float | None = None) -> float:
+    """The lr whose probes the fit reads: of the lrs probed at MIN_LAMS lams or more, `prefer` (the
+    lr the advice is for), so its advice comes from its own probes, or the one nearest it (on a log
+    scale: the shortest translation on the lr*lam clock); without a preference or such an lr, the
+    lr with the most usable probes (ties: most lams, then the smallest lr)."""
     lrs = sorted({m.lr for m in ms})
+    full = [lr for lr in lrs if len({m.lam for m in ms if m.lr == lr}) >= MIN_LAMS]
+    if prefer is not None and prefer > 0 and full:
+        return min(full, key=lambda lr: (abs(math.log(lr / prefer)), lr))
     return max(lrs, key=lambda lr: (sum(m.lr == lr for m in ms),
                                     len({m.lam for m in ms if m.lr == lr}), -lr))
 
 
-def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> Fit:
+def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main_lr: float | None = None) -> Fit:
     f, rng = _blank(tolerance), np.random.default_rng(seed)
     usable, excluded = _screen(list(curves or ()), tolerance)
     ms = [m for m, _ in usable]
@@ -152,7 +158,7 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int) -> F
         notes.insert(0, nothing_learned_words(ms, tolerance))
     plateaus = {lr: plateau_of([r for r in rows if r.lr == lr and r.n_seeds],
                              [m for m in ms if m.lr == lr], tolerance) for lr in {m.lr for m in ms}}
-    lr0 = _main_lr(ms)
+    lr0 = _main_lr(ms, main_lr)
     p = plateaus[lr0]
     common, at_common = peaks_at_equal_steps([(m, cv) for m, cv in usable if m.lr == lr0])
     rows = [replace(r, in_plateau=r.n_seeds > 0 and r.lam in plateaus[r.lr]["inside"],
@@ -247,9 +253,14 @@ def _in_tau(pooled: dict, b: float, clock_ref: float) -> dict:
 
 
 def fit_relations(
-    curves: Sequence[Curve], tolerance: float = 0.005, n_bootstrap: int = 200, seed: int = 0
+    curves: Sequence[Curve], tolerance: float = 0.005, n_bootstrap: int = 200, seed: int = 0,
+    main_lr: float | None = None,
 ) -> Fit:
     """Fit the paper's relations to probe curves (see the module docstring for the verdict).
+
+    Probes at several lrs: the plateau, t*, b and c are read at one of them, the one probed at 3
+    lams or more that is nearest `main_lr` (the lr the advice is for; itself where it was probed),
+    else the lr with the most usable probes; every lr serves the check that lr*lam is the clock.
 
     On input it cannot use (empty, all diverged, NaN, one lam, constant curves) it returns a
     Fit with verdict "does not hold" and a reason, decided explicitly. Anything it raises is
@@ -258,7 +269,8 @@ def fit_relations(
     holds them in (parallel jobs write as they finish) never moves the bootstrap.
     """
     with np.errstate(all="ignore"):  # odd input gives NaN and a verdict, not warnings
-        return _fit(in_fit_order(curves), float(tolerance), max(int(n_bootstrap), 0), int(seed))
+        return _fit(in_fit_order(curves), float(tolerance), max(int(n_bootstrap), 0), int(seed),
+                    None if main_lr is None else float(main_lr))
 
 
 def in_fit_order(curves: Sequence[Curve]) -> list[Curve]:

@@ -44,17 +44,17 @@ def _curve_key(curve: Curve) -> tuple:
     return (curve.lam, curve.lr, curve.seed, curve.status, *((a.dtype.str, a.shape, a.tobytes()) for a in arrays))
 
 
-def fit_once(curves: Sequence[Curve], tolerance: float) -> Fit:
-    """`fit_relations(curves, tolerance=tolerance)`, or the Fit it gave for the same curves
-    earlier in the same `remembered()` block."""
+def fit_once(curves: Sequence[Curve], tolerance: float, main_lr: float | None = None) -> Fit:
+    """`fit_relations(curves, tolerance=tolerance, main_lr=main_lr)`, or the Fit it gave for the
+    same curves earlier in the same `remembered()` block."""
     fits = _fits  # once: the block may end while this fits
     if fits is None:
-        return fit_relations(curves, tolerance=tolerance)
-    key = (float(tolerance), tuple(_curve_key(c) for c in in_fit_order(curves)))  # the fit's own order
+        return fit_relations(curves, tolerance=tolerance, main_lr=main_lr)
+    key = (float(tolerance), main_lr, tuple(_curve_key(c) for c in in_fit_order(curves)))  # the fit's own order
     if key in fits:
         fits.move_to_end(key)
         return fits[key]
-    fit = fit_relations(curves, tolerance=tolerance)
+    fit = fit_relations(curves, tolerance=tolerance, main_lr=main_lr)
     fits[key] = fit
     while len(fits) > KEPT:
         fits.popitem(last=False)

@@ -85,3 +85,11 @@ class Fit:
     above_plateau_score: float = NAN  # plateau.py: thresholds the largest lam falls below the smallest
     needs_seed: bool = False  # the verdict hinges on that score, within FOLLOW_UP_HALF_WIDTH of its margin
     c_bound: str = ""  # "lower": the pooled curve still rose at the window's end; "upper": best at its start
+
+    def probes_words(self) -> str:
+        """How many probes the fit read: "6 probes", or with several lrs "6 probes at lr 0.1 (12 in
+        all: the other lrs check that lr*lam is the clock)"."""
+        here = sum(r.n_seeds for r in self.table if r.lr == self.lr)
+        if here == self.n_usable:
+            return f"{self.n_usable} probes"
+        return f"{here} probes at lr {self.lr:.3g} ({self.n_usable} in all: the other lrs check that lr*lam is the clock)"

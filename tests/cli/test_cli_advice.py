@@ -111,7 +111,7 @@ def test_json_has_the_design_keys_and_matches_advice_file(run: Path) -> None:
     fit = json.loads((run / "fit.json").read_text())  # the panel's verdict line, machine-readable
     assert d["fit"] == {"b": fit["b"], "b_interval": fit["b_interval"], "steps_over_tau": fit["steps_over_tau"],
                         "alpha": fit["alpha"], "alpha_interval": fit["alpha_interval"], "lam_c": fit["lam_c"],
-                        "train_acc": fit["train_acc"], "n_probes": fit["n_usable"]}
+                        "train_acc": fit["train_acc"], "n_probes": fit["n_usable"], "lr": fit["lr"]}
     assert 0.75 <= d["fit"]["b"] <= 1.25 and d["fit"]["n_probes"] > 0
 
 

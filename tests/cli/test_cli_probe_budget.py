@@ -341,7 +341,7 @@ def test_recommend_names_the_halved_window_where_no_probe_reached_its_top(tiny_m
                     "whole 8, at a higher cost; with another --out, or --force, since other rungs are other probes).")
     real = advising.fit_once
     short = "cannot tell: no probe clearly reached its top within its window (probe longer: a larger --horizon)"
-    monkeypatch.setattr(advising, "fit_once", lambda curves, tol: dataclasses.replace(
+    monkeypatch.setattr(advising, "fit_once", lambda curves, tol, **kw: dataclasses.replace(
         real(curves, tol), reasons=(*real(curves, tol).reasons, short)))
     said = runner.invoke(app, ["recommend", str(out), "--json"])
     assert said.exit_code == 0 and note in " ".join(said.stderr.split()), said.stderr

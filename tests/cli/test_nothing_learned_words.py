@@ -104,3 +104,32 @@ def test_a_peak_step_that_counts_unpeaked_probes_is_said_to_be_perhaps_later() -
                  for r in fit.table)
     said = expect(dataclasses.replace(fit, table=half))
     assert "a median over 2 probes, 1 of which had not clearly peaked when it ended: perhaps later" in said
+
+
+def test_recommend_on_two_probe_lrs_advises_at_the_files_lr_from_its_own_probes(tiny_model, tmp_path) -> None:
+    """A reviewer's `probe --lrs 0.1,0.05` on a file with lr = 0.1: recommend answered at lr 0.05 and,
+    asked for 0.1, translated from 0.05's probes "(not checked (one probe lr))"."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from l2advisor.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "lrs"
+    probed = runner.invoke(app, ["probe", str(tiny_model), "--out", str(out), "--lrs", "0.1,0.05", "--lambdas",
+                                 "0.4,0.2,0.1", "--horizon", "2", "--seeds", "0", "--device", "cpu"])
+    assert probed.exit_code == 0, probed.output
+    for asked, lr in ((None, 0.1), ("0.05", 0.05), ("0.1", 0.1)):
+        said = runner.invoke(app, ["recommend", str(out), "--budget", "4000", "--json",
+                                   *(["--lr", asked] if asked else [])])
+        assert said.exit_code == 0, said.output
+        advice = json.loads(said.stdout)
+        assert advice["lr"] == lr and advice["fit"]["lr"] == lr
+        assert not any("differs from the probe lr" in r for r in advice["reasons"]), advice["reasons"]
+    other = json.loads(runner.invoke(app, ["recommend", str(out), "--budget", "4000", "--json", "--lr", "0.2"]).stdout)
+    assert any("lr 0.2 differs from the probe lr 0.1" in r for r in other["reasons"])  # not probed: translated
+    assert runner.invoke(app, ["recommend", str(out), "--budget", "4000", "--lr", "0.05"]).exit_code == 0
+    assert runner.invoke(app, ["report", str(out)]).exit_code == 0  # the saved advice's lr is the one read
+    page = " ".join((out / "report.md").read_text().split())
+    assert "Probe lr 0.05; 3 usable probes at lr 0.05 (6 in all: the other lrs check that lr*lam is the clock)" in page

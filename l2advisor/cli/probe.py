@@ -32,6 +32,7 @@ from l2advisor.cli.probe_view import (
     interrupted_note,
     report_failures,
     say_best_at_start,
+    say_next,
     say_rising,
     summary_table,
 )
@@ -215,10 +216,8 @@ def probe(
     report_failures(states, spec.path.name)  # all failed: raises, with no "Next" to a fit that cannot run
     if not as_json:
         again = "--budget STEPS" if steps is None else budget_flags(budget, unit, steps)
-        err.print(f"Next: [bold]l2advisor recommend {run_dir} {again}[/]")
-        if plan is not None and plan.over_cap:  # each command pays start-up: one process pays it once
-            err.print(f"[dim]Or probe, advise and train in one process: l2advisor train {model_file} {again} "
-                      "--advise[/]", highlight=False)
+        one_process = plan is not None and plan.over_cap and horizon is None  # train --advise has no --horizon
+        say_next(run_dir, again, model_file if one_process else None, seed_list, overrides)
 
 
 def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetPlan | None, run_dir: Path,

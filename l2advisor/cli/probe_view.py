@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -188,3 +189,29 @@ def _num(value: Any, fmt: str) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     return format(int(value) if fmt == "d" else value, fmt)
+
+
+def say_next(run_dir: Path, again: str, model_file: Path | None, seeds: Sequence[int],
+             overrides: dict[str, Any]) -> None:
+    """What to run next (stderr): `recommend` on these probes, and where a budget's probes cost
+    more than its cap (`model_file` given), `train --advise` with the flags that reuse them (each
+    command pays start-up: one process pays it once)."""
+    err.print(f"Next: [bold]l2advisor recommend {run_dir} {again}[/]")
+    if model_file is not None:
+        err.print(f"[dim]Or probe, advise and train in one process: l2advisor train {model_file} {again} "
+                  f"--advise{_same_probes(run_dir, seeds, overrides)}[/]", highlight=False)
+
+
+def _same_probes(run_dir: Path, seeds: Sequence[int], overrides: dict[str, Any]) -> str:
+    """The flags that make `train --advise` reuse these probes: their directory, their seeds where
+    not the default, the settings given here (a reviewer's hint without them would have probed
+    again from scratch, into runs/<name>, with seeds 0,1)."""
+    from l2advisor.cli.advise_first import PROBE_SEEDS
+
+    flags = f" --out {run_dir}"
+    if ",".join(map(str, seeds)) != PROBE_SEEDS:
+        flags += f" --probe-seeds {','.join(map(str, seeds))}"
+    for name, value in overrides.items():
+        if value is not None:
+            flags += f" --{name.replace('_', '-')} {format(value, 'g') if isinstance(value, float) else value}"
+    return flags

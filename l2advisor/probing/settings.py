@@ -160,10 +160,21 @@ def _moved_file(old: dict, new: dict) -> str | None:
             "them")
 
 
+def _fewer_seeds(old: dict, new: dict) -> str | None:
+    """Fewer seeds than the probes here were extended to (a seed added, then interrupted, or a rerun
+    without the --seeds that extended them): the --seeds that resumes them, all kept."""
+    before, after = _seeds(old), _seeds(new)
+    sized = all((s.get("probe") or {}).get("budget_steps") is not None for s in (old, new))
+    if not after < before or settings_diff(old, new, ignore=(*RESIZED_KEYS, "probe.seeds") if sized else ("probe.seeds",)):
+        return None  # fewer seeds is not all that differs (a budget's plan for fewer seeds may differ too)
+    return (f"these probes were extended to seeds {','.join(map(str, sorted(before)))}: --seeds "
+            f"{','.join(map(str, sorted(before)))} resumes them, every finished probe kept")
+
+
 def _why_other(old: dict, new: dict, run_dir: Path | None = None) -> str | None:
     """The refusal's explanation (settings_diff.blocking): why a difference came, and what else would do."""
-    said = [why for why in (_halved_for_seeds(old, new), _moved_file(old, new), _other_budget(old, new, run_dir))
-            if why]
+    said = [why for why in (_halved_for_seeds(old, new), _moved_file(old, new), _other_budget(old, new, run_dir),
+                            _fewer_seeds(old, new)) if why]
     return "; ".join(said) or None
 
 

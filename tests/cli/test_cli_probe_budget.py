@@ -56,12 +56,20 @@ def test_probe_sized_to_a_budget(tiny_model: Path, tmp_path: Path) -> None:
 
 
 def test_a_budget_far_below_the_cheapest_plan_says_train_directly(tiny_model: Path, tmp_path: Path) -> None:
-    tiny = runner.invoke(app, budget_args(tiny_model, tmp_path / "a", "50"))  # 1,400 probe steps for a 50-step run
+    args = [a for a in budget_args(tiny_model, tmp_path / "a", "50") if a not in ("--horizon", "2")]
+    tiny = runner.invoke(app, [*args, "--batch-size", "16"])  # 1,400 probe steps for a 50-step run
     said = " ".join(tiny.stderr.split())
     assert tiny.exit_code == 0 and "More than the cap" in said and "the cheaper way" in said
     assert "`recommend --budget N` reuses them" in said  # what the probes are still good for
     assert said.endswith(f"Or probe, advise and train in one process: l2advisor train {tiny_model} --budget 50 "
-                         "--advise")  # over the cap: start-up paid once
+                         f"--advise --out {tmp_path / 'a'} --probe-seeds 0 --batch-size 16")  # start-up paid once;
+    # the flags that reuse these probes (without them train --advise probed again, into runs/<name>, seeds 0,1)
+    again = runner.invoke(app, ["train", str(tiny_model), "--budget", "50", "--advise", "--out", str(tmp_path / "a"),
+                                "--probe-seeds", "0", "--batch-size", "16", "--device", "cpu"])
+    assert again.exit_code == 0, again.output
+    assert "0 reused" not in again.stderr and "reused" in again.stderr
+    other = runner.invoke(app, budget_args(tiny_model, tmp_path / "c", "50"))  # --horizon 2: train has no --horizon
+    assert other.exit_code == 0 and "in one process" not in other.stderr
     fits = runner.invoke(app, budget_args(tiny_model, tmp_path / "b", "40000"))  # the control
     assert fits.exit_code == 0 and "the cheaper way" not in " ".join(fits.stderr.split())
     assert " ".join(fits.stderr.split()).endswith("--budget 40000")  # a budget in steps: the Next hint's steps
@@ -234,6 +242,10 @@ def test_more_seeds_extend_the_probes_fewer_or_other_ones_are_refused(tiny_model
     for fewer in ("1", "1,2"):  # the control: seed 0's probes would be left in, or another set altogether
         refused = runner.invoke(app, with_seeds(fewer))
         assert refused.exit_code == 2 and "probe.seeds: [0, 1] ->" in " ".join(refused.stderr.split())
+        hint = "these probes were extended to seeds 0,1: --seeds 0,1 resumes them, every finished probe kept"
+        assert (hint in " ".join(refused.stderr.split())) is (fewer == "1")  # [1, 2] is another set: no resume
+    back = " ".join(runner.invoke(app, with_seeds("0")).stderr.split())  # the seeds before the extension
+    assert "(these probes were extended to seeds 0,1: --seeds 0,1 resumes them, every finished probe kept)" in back
     hand = tmp_path / "hand"  # a hand-made ladder takes more seeds too
     hand_args = ["probe", str(tiny_model), "--out", str(hand), "--lambdas", "0.1,0.05,0.025", "--horizon", "2",
                  "--device", "cpu", "--seeds"]

@@ -25,7 +25,7 @@ from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, a
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
 from l2advisor.science.curves import Curve
 from l2advisor.science.fit import MIN_LAMS, Fit, fit_relations, fit_to_dict
-from l2advisor.science.verdict import FAILS
+from l2advisor.science.verdict import FAILS, PROBE_LONGER
 
 FIT_FILE, ADVICE_FILE = "fit.json", "advice.json"  # as `l2advisor recommend` writes them
 DEFAULT_TOLERANCE = 0.005
@@ -106,7 +106,7 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
     advice, cfg = advise(fit, steps, lr, results.momentum), autol2_config(fit, steps, lr, momentum=results.momentum)
     if (far := far_budget_warning(results, run_steps, measured=advice.verdict == FAILS)) is not None:
         warnings.append(far)
-    if any("a larger --horizon" in r for r in fit.reasons) and (halved := halved_window_note(results.header)):
+    if any(PROBE_LONGER in r for r in fit.reasons) and (halved := halved_window_note(results.header)):
         warnings.append(halved)
     cfg = dataclasses.replace(cfg, budget_steps=run_steps)  # as `recommend --autol2`: AutoL2 runs the real run
     if write and run_dir is not None:

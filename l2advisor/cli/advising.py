@@ -52,7 +52,7 @@ from l2advisor.science.fit import (
 )
 from l2advisor.science.fit_memo import fit_once, remembered
 from l2advisor.science.schedules import SCHEDULES, schedule_budget
-from l2advisor.science.verdict import FAILS
+from l2advisor.science.verdict import FAILS, PROBE_LONGER
 
 FIT_FILE, ADVICE_FILE = "fit.json", "advice.json"
 DEFAULT_TOLERANCE = 0.005
@@ -204,7 +204,7 @@ def make_recommendation(run_dir: Path, budget: float | None, unit: str, lr: floa
     sized_for = (settings.get("probe") or {}).get("budget_steps")
     if (far := far_budget_warning(results, steps, measured=advice.verdict == FAILS)) is not None:
         err.print(f"[yellow]{escape(far)}[/]", highlight=False)
-    if any("a larger --horizon" in r for r in fit.reasons) and (halved := halved_window_note(results.header)):
+    if any(PROBE_LONGER in r for r in fit.reasons) and (halved := halved_window_note(results.header)):
         err.print(f"[yellow]{escape(halved)}[/]", highlight=False)
     gaps = {"missing_probes": [g.to_dict() for g in missing], "failed_probes": [g.to_dict() for g in failed]}
     schedule = sv or {"lr_schedule": "constant", "warmup": 0, "lr_integral": 1.0}

@@ -51,7 +51,7 @@ def autol2_snippet(cfg: AutoL2Advice, optimizer: str = "sgd", momentum: float = 
     extra = f", momentum={momentum:g}" if optimizer == "sgd" and momentum else ""
     name = "AdamW" if optimizer == "adamw" else "SGD"
     scheduled = lr_schedule != "constant" or warmup > 0
-    lines = ["from l2advisor import AutoL2"]
+    lines = ["import torch", "from l2advisor import AutoL2"]
     if scheduled:
         lines.append("from l2advisor.science.schedules import lr_factors  # lr_t / lr, as `l2advisor train` runs it")
     lines += ["", f"optimizer = torch.optim.{name}(model.parameters(), lr={cfg.lr:g}{extra})",
@@ -61,7 +61,8 @@ def autol2_snippet(cfg: AutoL2Advice, optimizer: str = "sgd", momentum: float = 
         lines.append(f"lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: float(lr_factors("
                      f"{lr_schedule!r}, {cfg.budget_steps}, {warmup}, [t])[0]))")
     lines += [f"for step in range({cfg.budget_steps}):",
-              "    ...  # forward, loss (without an L2 term), backward",
+              "    ...  # forward, loss (without an L2 term), backward" + (
+                  "; train_accuracy: this batch's accuracy, in [0, 1]" if accuracy else ""),
               "    optimizer.step()",
               f"    {_sched_step(accuracy)}  # after optimizer.step(), before any lr scheduler"]
     if scheduled:

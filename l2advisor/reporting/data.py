@@ -66,6 +66,7 @@ class ReportData:
     run_steps: int = 0  # under an lr schedule or warmup: the run's steps (the advice's budget is its tau)
     run_peak_step: float = math.nan  # and the run's step where the predicted peak's tau arrives
     budget_text: str = ""  # the saved advice's budget as `recommend` was given it, in epochs: "100 epochs (700 steps)"
+    autol2: dict | None = None  # the AutoL2 setup saved with the advice (advice.json's "autol2"), as saved
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,9 @@ def no_prediction(advice: Advice, fit: Fit) -> str | None:
     return "no predicted metric: nothing usable was measured"
 
 
+AUTOL2_KEYS = ("lam0", "refractory_tau", "lam_min", "decay")  # an AutoL2 setup as advice.json saves it
+
+
 def with_saved_run(data: ReportData, saved: dict) -> ReportData:
     """The report of an advice `recommend` saved (advice.json, as a dict): a budget given in epochs
     said so, and for an lr schedule the run's own length and peak step, not the constant-lr steps
@@ -217,6 +221,9 @@ def with_saved_run(data: ReportData, saved: dict) -> ReportData:
     if saved.get("unit") == "epochs" and isinstance(saved.get("budget"), (int, float)):
         steps = int(saved.get("run_steps") or data.advice.budget_steps)
         data = replace(data, budget_text=budget_words(float(saved["budget"]), "epochs", steps))
+    autol2 = saved.get("autol2")
+    if isinstance(autol2, dict) and all(isinstance(autol2.get(k), (int, float)) for k in AUTOL2_KEYS):
+        data = replace(data, autol2=autol2)
     if not saved.get("run_steps"):
         return data
     steps, schedule = int(saved["run_steps"]), str(saved.get("lr_schedule") or "constant")

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from l2advisor.reporting.axes import num
-from l2advisor.reporting.data import ReportData, no_prediction
+from l2advisor.reporting.data import AUTOL2_KEYS, ReportData, no_prediction
 from l2advisor.reporting.figures import PLOTTERS
 from l2advisor.reporting.trained import TrainedRun
 from l2advisor.runs.store import SCHEDULE_RUN, make_dir
@@ -64,6 +64,7 @@ def markdown(data: ReportData, figures: list[str]) -> str:
         out += ["", "| rule of thumb (zero cost) | weight_decay | / advice |", "|---|---:|---:|"]
         out += [f"| {k} | {_f(v)} | {_f(v / a.weight_decay, '.2g')} |"
                 for k, v in a.rules_of_thumb.items()] + [""]
+    out += _autol2_lines(data.autol2)
     out += ["## Probes per lam", "",
             f"| lr | lam | lr*lam | seeds | diverged | peak {data.metric_name} (mean +- sd) | "
             "t* (steps) | tau* | max train acc (median) | peaked | plateau |",
@@ -144,3 +145,18 @@ def write_report(data: ReportData, out_dir: Path) -> list[Path]:
     md = out_dir / "report.md"
     md.write_text(markdown(data, list(PLOTTERS)), encoding="utf-8")
     return [*paths, md]
+
+
+def _autol2_lines(saved: dict | None) -> list[str]:
+    """The AutoL2 setup saved with the advice (`recommend --autol2`, `train --autol2 --advise`): a
+    run trained with it shows its lam falling in the runs' table, and here what it was told."""
+    if saved is None:
+        return []
+    setup = ", ".join(f"`{k}={saved[k]:.4g}`" for k in AUTOL2_KEYS)
+    command = saved.get("train_command")
+    out = ["## AutoL2", "", f"The AutoL2 schedule saved with this advice: {setup}"
+           + (f"; `{command}` trains it." if isinstance(command, str) and command else "."), ""]
+    reasons = saved.get("reasons")
+    if isinstance(reasons, list):
+        out += [f"- {r}" for r in reasons if isinstance(r, str)] + [""]
+    return out

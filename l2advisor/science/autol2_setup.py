@@ -91,8 +91,9 @@ def autol2_config(
                    f"{AUTOL2_LAM0_SHRINK:g}, since AutoL2 only decays and a start below the advice never reaches it")
     if adv.verdict == CANNOT:  # measured: the plateau edge only
         refr, lam_min = AUTOL2_REFRACTORY_TAU * (1.0 - momentum), lam0 * AUTOL2_LAM_MIN_RATIO
-        why.append(f"cannot tell: c and the budget advice are not measured, so AutoL2's own defaults: "
-                   f"refractory_tau = one weight-decay time = {refr:.3g}, lam_min = lam0/1e4 = {lam_min:.3g}")
+        why.append(f"cannot tell: c is not measured (the budget advice rests on the typical c, unconfirmed), "
+                   f"so the refractory time and the floor are AutoL2's own defaults: refractory_tau = one "
+                   f"weight-decay time = {refr:.3g}, lam_min = lam0/1e4 = {lam_min:.3g}")
     else:
         has_c = adv.verdict != FAILS and math.isfinite(adv.c)
         refr = REFRACTORY_FRACTION * adv.c if has_c else 0.1 * adv.lr  # else the paper's 0.1/lam steps, in tau

@@ -48,6 +48,7 @@ B_MIN = 0.25
 B_HOLDS = (0.75, 1.25)
 B_HOLDS_CI = (0.5, 1.5)
 B_APPROX = (0.4, 1.6)
+PROBE_LONGER = "probe longer: a larger `probe --horizon`"  # the probe command's flag (train --advise has none)
 STEPS_CLEARLY_BETTER = 0.5  # steps_over_tau below this: steps line the probes up clearly better
 TAU_CLEARLY_BETTER = 2.0  # misfit on steps / misfit on tau
 CLEARLY_DEGENERATE = 1000.0  # a ratio of spreads beyond this is shown as "far better", not as 6.5e+30x
@@ -114,7 +115,7 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
                  "bootstrap is off")
         why.append(f"b's interval is unknown ({cause}): the verdict can be at best \"holds approximately\"")
     if f.get("n_peaked_clocks", MIN_LAMS) == 0:
-        short = "no probe clearly reached its top within its window (probe longer: a larger --horizon)"
+        short = f"no probe clearly reached its top within its window ({PROBE_LONGER})"
         if f.get("above_plateau"):
             return CANNOT, why + [f"cannot tell: {short}; at equal steps the smallest probed lam is "
                                   f"the best, so the tops lie at smaller lams, later"]

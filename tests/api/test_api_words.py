@@ -257,7 +257,7 @@ def test_a_halved_window_is_named_in_keywords_where_no_probe_reached_its_top(tmp
     plain = l2advisor.recommend(probed, write=False)
     assert not any("These probes ran every rung" in w for w in plain.warnings)  # the control: tops reached
     real = api_advice.fit_relations
-    short = "cannot tell: no probe clearly reached its top within its window (probe longer: a larger --horizon)"
+    short = "cannot tell: no probe clearly reached its top within its window (probe longer: a larger `probe --horizon`)"
     monkeypatch.setattr(api_advice, "fit_relations", lambda curves, tolerance, **kw: dataclasses.replace(
         real(curves, tolerance=tolerance), reasons=(*real(curves, tolerance=tolerance).reasons, short)))
     said = " ".join(l2advisor.recommend(probed, write=False).warnings)

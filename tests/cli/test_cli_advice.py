@@ -206,6 +206,8 @@ def test_autol2_prints_train_flags_and_a_snippet(run: Path) -> None:
     assert {"--lr", "--optimizer", "--momentum"} <= flags and f"--lr {LR:g}" in line
     assert "from l2advisor import AutoL2" in result.stdout
     assert "sched.step(loss.item(), train_accuracy)" in result.stdout
+    # pasted as printed it runs: torch imported, train_accuracy said to be the user's (a reviewer's did neither)
+    assert "import torch\n" in result.stdout and "train_accuracy: this batch's accuracy, in [0, 1]" in result.stdout
 
 
 def test_autol2_json_and_snippet_runs(run: Path) -> None:

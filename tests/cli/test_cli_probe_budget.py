@@ -352,7 +352,7 @@ def test_recommend_names_the_halved_window_where_no_probe_reached_its_top(tiny_m
     assert note == ("These probes ran every rung to tau = 4, half of the default window of 8 (--horizon 16 runs the "
                     "whole 8, at a higher cost; with another --out, or --force, since other rungs are other probes).")
     real = advising.fit_once
-    short = "cannot tell: no probe clearly reached its top within its window (probe longer: a larger --horizon)"
+    short = "cannot tell: no probe clearly reached its top within its window (probe longer: a larger `probe --horizon`)"
     monkeypatch.setattr(advising, "fit_once", lambda curves, tol, **kw: dataclasses.replace(
         real(curves, tol), reasons=(*real(curves, tol).reasons, short)))
     said = runner.invoke(app, ["recommend", str(out), "--json"])

@@ -418,3 +418,12 @@ def test_a_verdict_one_seed_could_flip_is_the_first_caveat_not_cut_by_the_limit(
     said = caveats(dataclasses.replace(fit, reasons=(*others, near)), advise(fit, 20000))
     assert len(said) == 4 and said[0] == near and said[1] == others[0]
     assert caveats(dataclasses.replace(fit, reasons=tuple(others)), advise(fit, 20000)) == others[:4]  # the control
+
+
+def test_autol2_under_cannot_tell_tells_one_story() -> None:
+    """A reviewer read "lam0 = 0.0125, the budget advice" then "c and the budget advice are not measured"."""
+    fit = fit_relations(S.family(lam_c=0.0005, alpha=0.0))  # above the plateau: cannot tell
+    assert fit.verdict == CANNOT
+    said = " ".join(autol2_config(fit, 20000).reasons)
+    assert "the budget advice rests on the typical c, unconfirmed" in said
+    assert "the budget advice are not measured" not in said

@@ -16,6 +16,7 @@ from l2advisor.science.equal_steps import answer_at_equal_steps, first_reasons
 from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow, nothing_learned
 from l2advisor.science.numbers import noise_cleared, shown
 from l2advisor.science.serial import from_jsonable, to_jsonable
+from l2advisor.science.verdict import above_the_plateau
 
 DEFAULT_WD = 5e-4  # the common default, shown for contrast and used when nothing was measured
 MAX_RULE_SHRINK = 0.5  # a rule of thumb giving lr*lam at or above this is not shown
@@ -282,6 +283,12 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
         why.append("under \"cannot tell\" that edge is where the probes stop, not where the plateau does: "
                    "smaller lams (down to 0) may be better at this budget, so the interval reaches 0; "
                    "probe smaller lams, or try lam = 0 beside it")
+    elif fit.verdict == CANNOT and above_the_plateau(fit.reasons):  # nothing measured bounds it from below
+        lo = 0.0
+        why.append("under \"cannot tell\" the probes may all sit above the plateau and cannot see where it "
+                   "ends below them, and the advice's c is the typical one: smaller lams (down to 0) may be as "
+                   "good or better at this budget, so the interval reaches 0; probe smaller lams, or try lam = 0 "
+                   "beside it")
     if abs(math.log(fit.lr * fit.lam_min_probed / (lr * wd))) > math.log(4) and b != 1.0:
         why.append(f"extrapolated {fit.lr * fit.lam_min_probed / (lr * wd):.3g}x below the smallest "
                    f"probe with b = {shown(b, '.2f')}: the interval spans b's 95% interval")

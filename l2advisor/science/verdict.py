@@ -48,6 +48,7 @@ B_MIN = 0.25
 B_HOLDS = (0.75, 1.25)
 B_HOLDS_CI = (0.5, 1.5)
 B_APPROX = (0.4, 1.6)
+TOPS_BELOW = "so the tops lie at smaller lams, later"  # the end of a "cannot tell" above the plateau
 PROBE_LONGER = "probe longer: a larger `probe --horizon`"  # the probe command's flag (train --advise has none)
 STEPS_CLEARLY_BETTER = 0.5  # steps_over_tau below this: steps line the probes up clearly better
 TAU_CLEARLY_BETTER = 2.0  # misfit on steps / misfit on tau
@@ -77,6 +78,12 @@ def _clock_comparison(ratio: float) -> str:
     if better > CLEARLY_DEGENERATE:  # one clock lines them up exactly (a seed at its top from step 0): not a factor
         return f"far better on {clock} than on {other} (over {CLEARLY_DEGENERATE:,.0f}x)"
     return f"{better:.2g}x better on {clock} than on {other}"
+
+
+def above_the_plateau(reasons: tuple[str, ...] | list[str]) -> bool:
+    """Whether a fit's reasons say its probes may all sit above the plateau (the smallest probed
+    lam the best at equal steps): then nothing they measured bounds the best lam from below."""
+    return any(r == ABOVE_PLATEAU or r.endswith(TOPS_BELOW) for r in reasons)
 
 
 def _clocks_rising(n: int) -> str:
@@ -118,7 +125,7 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
         short = f"no probe clearly reached its top within its window ({PROBE_LONGER})"
         if f.get("above_plateau"):
             return CANNOT, why + [f"cannot tell: {short}; at equal steps the smallest probed lam is "
-                                  f"the best, so the tops lie at smaller lams, later"]
+                                  f"the best, {TOPS_BELOW}"]
         if (lo if ci_known else b) >= B_MIN and ratio >= STEPS_CLEARLY_BETTER:
             evidence = f"b's 95% interval is above {B_MIN}" if ci_known else f"b is above {B_MIN}"
             return CANNOT, why + [f"cannot tell: {short}; lam does set the time to reach the common "

@@ -383,8 +383,13 @@ def test_cannot_tell_clipped_to_the_edge_the_probes_saw_reaches_down_to_zero():
     short = advise(f, 100)  # c/(lr*T) = 4/(0.1*100) = 0.4, far above the edge
     assert short.weight_decay == pytest.approx(f.lam_c) and short.interval == (0.0, pytest.approx(f.lam_c))
     assert any("where the probes stop" in r for r in short.reasons)
-    long = advise(f, 20_000)  # the control: not clipped, the interval from the clock
-    assert long.interval[0] > 0 and not any("where the probes stop" in r for r in long.reasons)
+    long = advise(f, 20_000)  # not clipped, but above the plateau: nothing bounds it from below either
+    assert long.interval[0] == 0.0 and not any("where the probes stop" in r for r in long.reasons)
+    assert any("may all sit above the plateau and cannot see where it ends below them" in r for r in long.reasons)
+    short_windows = fit_relations(S.family(lams=[0.02, 0.01, 0.005], horizon=0.8))  # the control: on the plateau,
+    assert short_windows.verdict == CANNOT  # windows too short for the tops: c is a lower bound, and so is lam
+    bounded = advise(short_windows, 20_000)
+    assert bounded.interval[0] > 0 and not any("down to 0" in r for r in bounded.reasons)
     held = advise(fit_relations(S.family()), 300)  # and "holds": its measured edge stands
     assert held.weight_decay == pytest.approx(held.interval[0]) and held.interval[0] > 0
 

@@ -71,6 +71,9 @@ def _expect(a: Advice, f: Fit, metric: str, schedule: dict[str, Any] | None) -> 
     peak_step = a.predicted_peak_step if schedule is None else schedule["peak_step"]
     when = ("not within the run: its lr decays before the peak's tau, so the run ends below it"
             if schedule is not None and math.isinf(peak_step) else f"around step {_num(peak_step, '.0f')}")
+    if a.verdict == CANNOT and not (math.isfinite(f.c) and math.isclose(a.c, f.c, rel_tol=1e-9)) \
+            and when.startswith("around step"):  # the step comes from the borrowed c, as the lam does
+        when += " if the typical c holds"
     late = schedule is None and peak_step > a.budget_steps * (1 + 1e-9)  # the reasons say so too; here it is read
     if late:
         when += f", after the run's {a.budget_steps} steps: the run ends below it"

@@ -133,3 +133,15 @@ def test_recommend_on_two_probe_lrs_advises_at_the_files_lr_from_its_own_probes(
     assert runner.invoke(app, ["report", str(out)]).exit_code == 0  # the saved advice's lr is the one read
     page = " ".join((out / "report.md").read_text().split())
     assert "Probe lr 0.05; 3 usable probes at lr 0.05 (6 in all: the other lrs check that lr*lam is the clock)" in page
+
+
+def test_a_peak_step_from_the_typical_c_says_so() -> None:
+    """A reviewer's cosine run peaked at step 960 where the panel said "around step 4000": under "cannot
+    tell" that step comes from the borrowed c, as the lam does."""
+    def expect(curves) -> str:
+        return _panel(curves).split("expect", 1)[1].split("verdict", 1)[0]
+
+    above = S.family(lam_c=0.0005, alpha=0.0)
+    assert fit_relations(above).verdict == "cannot tell"
+    assert "around step 16000 if the typical c holds" in expect(above)  # 2000 steps: clipped to the edge
+    assert "typical c" not in expect(S.family())  # the control: "holds", its own c

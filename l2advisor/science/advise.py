@@ -11,7 +11,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from l2advisor.science.caveats import caveats  # noqa: F401 - re-exported: the answer and its caveats
+from l2advisor.science.caveats import (  # noqa: F401 - re-exported: the answer and its caveats
+    caveats,
+    predicted_is_lower_bound,
+    prediction_is_floor,
+)
 from l2advisor.science.equal_steps import answer_at_equal_steps, first_reasons
 from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow, nothing_learned
 from l2advisor.science.numbers import noise_cleared, shown
@@ -134,6 +138,18 @@ def _fallback(fit: Fit, budget: int, lr: float, base: dict) -> Advice:
                   predicted_metric=float(answer.row.peak_mean if same_lr else NAN),
                   predicted_peak_step=float(answer.row.t_star if same_lr else NAN),
                   extrapolated=False, unclipped=NAN, reasons=tuple(why), **base)
+
+
+def lr_translation(fit: Fit, lr: float) -> str | None:
+    """Where `lr` is not the probe lr the fit read: that the advice moved along the lr*lam clock, and
+    how far the probes confirmed that clock (None at the probe lr)."""
+    if math.isclose(lr, fit.lr, rel_tol=1e-9):
+        return None
+    several = len({r.lr for r in fit.table if r.n_seeds}) > 1
+    clock = {True: "confirmed across probe lrs", False: "NOT confirmed across probe lrs: unreliable",
+             None: "not checked: too few probes peaked at the other lrs" if several
+             else "not checked (one probe lr)"}[fit.clock_is_lr_lam]
+    return f"lr {lr:.3g} differs from the probe lr {fit.lr:.3g}: translated through the lr*lam clock ({clock})"
 
 
 def lam_for_budget(c: float, b: float, clock_ref: float, budget: float) -> float:
@@ -266,13 +282,8 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
         why.append(f"no metric is predicted: a {budget}-step run ends before the earliest point the probes "
                    f"measured past their start, on their clock (the run ends at tau {position:.2g}, their first "
                    f"point is at tau {first:.2g}), so nothing says how far it gets")
-    if not math.isclose(lr, fit.lr, rel_tol=1e-9):
-        several = len({r.lr for r in fit.table if r.n_seeds}) > 1
-        clock = {True: "confirmed across probe lrs", False: "NOT confirmed across probe lrs: unreliable",
-                 None: "not checked: too few probes peaked at the other lrs" if several
-                 else "not checked (one probe lr)"}[fit.clock_is_lr_lam]
-        why.append(f"lr {lr:.3g} differs from the probe lr {fit.lr:.3g}: translated through the "
-                   f"lr*lam clock ({clock})")
+    if (moved := lr_translation(fit, lr)) is not None:
+        why.append(moved)
     if abs(fit.alpha - 1.0) > 0.25:
         why.append(f"alpha = {fit.alpha:.2f}, the formula assumes 1: treat it as approximate")
     lo, hi = _interval(fit, c_interval, b_fit, budget, lr, clip)
@@ -296,21 +307,6 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
                   predicted_metric=float(metric), predicted_peak_step=float(peak_step),
                   extrapolated=bool(extrapolated), unclipped=float(raw),
                   reasons=tuple(why), ends_before_curve=bool(ends_before_curve), **base)
-
-
-def predicted_is_lower_bound(advice: Advice, fit: Fit) -> bool:
-    """Whether the predicted metric is a floor rather than an estimate: "cannot tell" below the
-    smallest probe (the larger lams did worse), or "does not hold" for a budget more than twice
-    the steps the lams were compared at (the advised lam may climb further)."""
-    return prediction_is_floor(advice.verdict, advice.extrapolated, advice.budget_steps, fit.common_steps)
-
-
-def prediction_is_floor(verdict: str, extrapolated: bool, budget_steps: float, common_steps: float) -> bool:
-    """`predicted_is_lower_bound` from an advice's fields (a saved advice's, read back) and the
-    steps at which its fit compared the lams."""
-    if verdict == CANNOT:
-        return bool(extrapolated)
-    return verdict == FAILS and math.isfinite(common_steps) and budget_steps > 2 * common_steps
 
 
 def advice_to_dict(advice: Advice) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from l2advisor.science.advise import advise
+from l2advisor.science.advise import advise, lr_translation
 from l2advisor.science.fit import CANNOT, FAILS, Fit
 from l2advisor.science.serial import from_jsonable, to_jsonable
 
@@ -101,6 +101,8 @@ def autol2_config(
                    f"no usable c: refractory_tau = 0.1*lr = {refr:.3g} (the paper's 0.1/lam steps)")
         lam_min = adv.weight_decay / decay  # lam0 is never below a measured advice (above)
         why.append(f"lam_min = {lam_min:.3g}: one decay below the budget advice {adv.weight_decay:.3g}")
+    if (moved := lr_translation(fit, adv.lr)) is not None:  # lam0 and lam_min moved along the clock too
+        why.append(moved.replace("translated through", "lam0 and lam_min translated through"))
     return AutoL2Advice(lam0=float(lam0), decay=float(decay), refractory_tau=float(refr),
                         lam_min=float(lam_min), lr=adv.lr, budget_steps=adv.budget_steps,
                         verdict=adv.verdict, reasons=tuple(why))

@@ -1,11 +1,14 @@
 """What could be wrong with an advice, in the fit's own words: the caveats the panel and
-`--json` show under the answer (pure; no number is computed here)."""
+`--json` show under the answer, and whether its predicted metric is a floor (pure; no number is
+computed here)."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from l2advisor.science.equal_steps import unrepeated
+from l2advisor.science.verdict import CANNOT, FAILS
 
 if TYPE_CHECKING:
     from l2advisor.science.advise import Advice
@@ -31,3 +34,18 @@ def _caveat_rank(reason: str) -> int:
     if "that decides whether the probes sit above the plateau" in reason:  # fit.py's needs_seed reason
         return 0
     return 1 if "had not clearly peaked" in reason or reason.startswith("the clock is not lr*lam") else 2
+
+
+def predicted_is_lower_bound(advice: Advice, fit: Fit) -> bool:
+    """Whether the predicted metric is a floor rather than an estimate: "cannot tell" below the
+    smallest probe (the larger lams did worse), or "does not hold" for a budget more than twice
+    the steps the lams were compared at (the advised lam may climb further)."""
+    return prediction_is_floor(advice.verdict, advice.extrapolated, advice.budget_steps, fit.common_steps)
+
+
+def prediction_is_floor(verdict: str, extrapolated: bool, budget_steps: float, common_steps: float) -> bool:
+    """`predicted_is_lower_bound` from an advice's fields (a saved advice's, read back) and the
+    steps at which its fit compared the lams."""
+    if verdict == CANNOT:
+        return bool(extrapolated)
+    return verdict == FAILS and math.isfinite(common_steps) and budget_steps > 2 * common_steps

@@ -68,3 +68,15 @@ def test_the_probe_count_says_which_lr_was_read() -> None:
     assert fit.probes_words() == "12 probes at lr 0.1 (24 in all: the other lrs check that lr*lam is the clock)"
     assert fit_relations(S.family()).probes_words() == "12 probes"
     assert math.isfinite(fit.c)
+
+
+def test_autol2_at_another_lr_says_it_moved_along_the_clock() -> None:
+    """A reviewer's `recommend --autol2 --lr 0.2` printed lam0 with no word of the translation the
+    constant advice flags (there "NOT confirmed across probe lrs: unreliable")."""
+    from l2advisor.science.autol2_setup import autol2_config
+
+    fit = fit_relations(S.family())
+    said = " ".join(autol2_config(fit, 20000, lr=0.2).reasons)
+    assert ("lr 0.2 differs from the probe lr 0.1: lam0 and lam_min translated through the lr*lam clock "
+            "(not checked (one probe lr))") in said
+    assert "differs from the probe lr" not in " ".join(autol2_config(fit, 20000).reasons)  # the control

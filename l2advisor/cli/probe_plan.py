@@ -104,9 +104,11 @@ def show_plan(spec: Any, task: Any, settings: Any, plan: Any, device: str, as_js
     if as_json:
         print_json({"probes": rows, **found, "directory": where.to_dict()})
     else:
-        columns = [Column("lam"), Column("lr*lam"), Column("seed"), Column("steps"), Column("evaluations")]
-        table = [[f"{r['lam']:g}", f"{r['lr_lam']:.3g}", str(r["seed"]), f"{r['steps']:,}", str(r["evaluations"])]
-                 for r in rows]
+        several = len({r["lr"] for r in rows}) > 1  # which rows are which lr (the summary shows it so too)
+        columns = [Column("lam"), *([Column("lr")] if several else []), Column("lr*lam"), Column("seed"),
+                   Column("steps"), Column("evaluations")]
+        table = [[f"{r['lam']:g}", *([f"{r['lr']:.4g}"] if several else []), f"{r['lr_lam']:.3g}", str(r["seed"]),
+                  f"{r['steps']:,}", str(r["evaluations"])] for r in rows]
         if ended:
             columns.append(Column("in the directory"))
             table = [[*line, ended.get(run.run_id, "to train")] for line, run in zip(table, runs, strict=True)]

@@ -200,3 +200,16 @@ def test_the_plans_table_shows_lr_lam_as_the_probe_summary_does(tmp_path: Path) 
     table = planned.stdout
     assert "0.009999" not in table and "0.0024999" not in table
     assert all(f" {v} " in table for v in ("0.01", "0.005", "0.0025")), table
+
+
+def test_a_plan_at_several_lrs_has_an_lr_column(tiny_model: Path, tmp_path: Path) -> None:
+    """A reviewer could only infer which planned rows were at which lr (the probe summary has the column)."""
+    args = ["probe", str(tiny_model), "--out", str(tmp_path / "run"), "--lambdas", "0.4,0.2,0.1", "--horizon", "2",
+            "--seeds", "0", "--device", "cpu", "--plan"]
+    several = runner.invoke(app, [*args, "--lrs", "0.1,0.05"])
+    assert several.exit_code == 0, several.output
+    head = several.stdout.split("\n")
+    assert any(line.split()[:3] == ["lam", "lr", "lr*lam"] for line in head), several.stdout
+    assert any(line.split()[:3] == ["0.4", "0.05", "0.02"] for line in head)
+    one = runner.invoke(app, args)  # the control: one lr, no column
+    assert not any(line.split()[:2] == ["lam", "lr"] for line in one.stdout.split("\n"))

@@ -135,7 +135,9 @@ def spec_and_config(model_file: Path, budget: float, unit: str, eval_every: int 
 def study_settings(trials: int, lam_low: float, lam_high: float, include_zero: bool, pruner: str,
                     sampler_seed: int) -> StudySettings:
     from l2advisor.tuning.baseline import StudySettings
+    from l2advisor.tuning.pruning import check_pruner
 
+    check_pruner(pruner)  # before anything trains: compare trains its probes and arms first
     if trials < 1:
         raise InputError(f"--trials must be at least 1, got {trials}.")
     if not (0 < lam_low < lam_high and math.isfinite(lam_high)):
@@ -191,7 +193,7 @@ def tune(
     The objective is the peak validation metric. Re-running resumes the study; several processes (machines) sharing one --storage work on one study, and together stop at --trials trials.
     """
     from l2advisor.cli.budget import refuse_unusable_out
-    from l2advisor.tuning.baseline import run_study, study_objective, trial_rows
+    from l2advisor.tuning.baseline import counted, run_study, study_objective, trial_rows
     from l2advisor.tuning.storage import (
         default_storage,
         in_memory,
@@ -212,7 +214,7 @@ def tune(
     url = storage or default_storage(run_dir)
     name = study_name or f"{spec.name}-T{budget}-seed{seed}"
     study = open_study(open_storage(url), name, settings, study_objective(task, config, settings), budget)
-    if (note := pruner_note(study, pruner)) is not None:
+    if (note := pruner_note(study, pruner, will_run=counted(study) < trials)) is not None:
         err.print(f"[yellow]{note}[/]", highlight=False)
     if in_memory(url):
         err.print(f"[yellow]{url} keeps the study in this process's memory: a rerun starts it over and other "

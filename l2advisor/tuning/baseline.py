@@ -145,6 +145,9 @@ def trial_lam(trial: FrozenTrial | optuna.Trial) -> float | None:
     return trial.params.get("lam")
 
 
+PRUNER_ATTR = "pruner"  # a trial's user attribute: the --pruner it ran under
+
+
 def counted(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=COUNTED))
 
@@ -195,6 +198,7 @@ def run_trial(task: Task, config: TrainConfig, study: optuna.Study, trial: optun
     """One full-budget run at the trial's lam; the trial is always finished, never left RUNNING."""
     try:
         with Heartbeat(trial):
+            trial.set_user_attr(PRUNER_ATTR, settings.pruner)  # the rule this trial runs under (pruner_note)
             lam = 0.0 if trial.user_attrs.get("zero") else trial.suggest_float(
                 "lam", settings.lam_low, settings.lam_high, log=True)
             if progress is not None:

@@ -113,13 +113,20 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, settings: StudyS
     return study
 
 
-def pruner_note(study: optuna.Study, pruner: str) -> str | None:
-    """A sentence when this run's --pruner is not the one the study's earlier trials ran with (the
-    objective is the same, so the study is resumed, but pruned and whole trials then mix); None
-    otherwise. Records this run's pruner for the next."""
-    earlier = study.user_attrs.get("l2advisor_pruner")
-    study.set_user_attr("l2advisor_pruner", pruner)
-    if earlier is None or earlier == pruner or not study.get_trials(deepcopy=False):
+def pruner_note(study: optuna.Study, pruner: str, will_run: bool = True) -> str | None:
+    """A sentence when trials this run adds (`will_run`) go under another --pruner than the study's
+    earlier trials ran under (the objective is the same, so the study is resumed, but pruned and
+    whole trials then mix); None otherwise. Each trial records its own pruner when it starts, so a
+    run that adds none changes nothing (a no-op rerun with another --pruner had overwritten the
+    study's record, and the next run named the wrong rule)."""
+    from l2advisor.tuning.baseline import PRUNER_ATTR
+
+    trials = study.get_trials(deepcopy=False)
+    legacy = study.user_attrs.get("l2advisor_pruner")  # studies from before trials recorded theirs
+    earlier = sorted({t.user_attrs.get(PRUNER_ATTR, legacy) for t in trials} - {None, pruner})
+    if not will_run or not trials or not earlier:
         return None
-    return (f"This study's earlier trials ran with --pruner {earlier}; these run with {pruner}: its trials then mix "
-            f"two pruning rules (--pruner {earlier} keeps them alike, or another --study-name starts a new study).")
+    rules = " and ".join(f"--pruner {name}" for name in earlier)
+    return (f"This study's earlier trials ran with {rules}; these run with {pruner}: its trials then mix "
+            f"pruning rules ({'that' if len(earlier) == 1 else 'one'} --pruner keeps them alike, or another "
+            "--study-name starts a new study).")

@@ -299,3 +299,27 @@ def test_a_rerun_with_another_pruner_is_said(tiny_model: Path, tmp_path: Path) -
     other = tune(tiny_model, out, "--trials", "3", "--pruner", "median")
     said = " ".join(other.stderr.split())
     assert other.exit_code == 0 and "This study's earlier trials ran with --pruner none; these run with median" in said
+
+
+def test_a_rerun_that_adds_no_trial_leaves_the_pruner_record_alone(tiny_model: Path, tmp_path: Path) -> None:
+    """A reviewer's study ran 2 trials under median; a no-op rerun with hyperband recorded hyperband as the
+    study's pruner, and the next rerun said "earlier trials ran with --pruner none"."""
+    out = tmp_path / "run"
+    assert tune(tiny_model, out, "--trials", "2", "--pruner", "median").exit_code == 0
+    noop = tune(tiny_model, out, "--trials", "2", "--pruner", "hyperband")  # the study is complete: nothing runs
+    assert noop.exit_code == 0 and "earlier trials ran with" not in noop.stderr
+    third = tune(tiny_model, out, "--trials", "3")
+    said = " ".join(third.stderr.split())
+    assert "This study's earlier trials ran with --pruner median; these run with none" in said
+    assert "hyperband" not in said
+
+
+@pytest.mark.bad_input
+def test_a_misspelt_pruner_is_refused_before_compare_trains_anything(tiny_model: Path, tmp_path: Path) -> None:
+    from l2advisor.cli.app import app
+
+    out = tmp_path / "cmp"
+    refused = CliRunner().invoke(app, ["compare", str(tiny_model), "--budget", "200", "--trials", "2", "--seeds", "1",
+                                       "--pruner", "Median", "--out", str(out), "--device", "cpu"])
+    assert refused.exit_code == 2 and "--pruner must be none, median or hyperband, got 'Median'." in refused.stderr
+    assert not out.exists()  # nothing trained, no setting kept

@@ -323,3 +323,17 @@ def test_a_misspelt_pruner_is_refused_before_compare_trains_anything(tiny_model:
                                        "--pruner", "Median", "--out", str(out), "--device", "cpu"])
     assert refused.exit_code == 2 and "--pruner must be none, median or hyperband, got 'Median'." in refused.stderr
     assert not out.exists()  # nothing trained, no setting kept
+
+
+def test_a_best_trial_tied_with_others_says_so() -> None:
+    """A reviewer's tune named trial 0 "Best" where 6 of 8 trials had exactly 0.9625."""
+    from l2advisor.cli.tune import tie_words, tied_with
+
+    complete = [{"number": i, "lam": lam, "value": v} for i, (lam, v) in
+                enumerate([(5.5e-4, 0.9625), (1.2e-4, 0.955), (2.4e-6, 0.9625), (5.7e-4, 0.9625)])]
+    best = max(complete, key=lambda r: r["value"])
+    tied = tied_with(complete, best)
+    assert [r["number"] for r in tied] == [0, 2, 3]
+    assert tie_words(tied, "accuracy") == ("; 3 trials tie at that peak accuracy (lam 2.4e-06 .. 0.00057): the "
+                                           "first drawn is named, and single runs at one seed say nothing between them")
+    assert tie_words(tied_with(complete[:2], complete[0]), "accuracy") == ""  # the control: one best

@@ -11,7 +11,6 @@ the same file; re-running an identical command replaces that run.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -39,7 +38,7 @@ from l2advisor.cli.budget import (
     small_set_note,
 )
 from l2advisor.cli.json_out import print_json
-from l2advisor.cli.train_view import TrainBar, summary_table
+from l2advisor.cli.train_view import TrainBar, summarize, summary_table
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.budget import budget_words
 from l2advisor.runs.lock import RunLock
@@ -55,10 +54,9 @@ if TYPE_CHECKING:  # torch: imported inside the command, so that `--help` never 
     import torch
 
     from l2advisor.training.autol2 import AutoL2
-    from l2advisor.training.train import Record, TrainResult
+    from l2advisor.training.train import Record
 
 EVALS_PER_RUN = 100  # default evaluation points per run, evenly spaced in steps
-TOLERANCE = 0.005  # "arrived": first evaluation within 0.5 accuracy points of the peak
 AUTOL2_FLAGS = ("lam0", "lam_min", "refractory_tau", "decay", "check_every", "patience")  # AutoL2's keywords with a flag here
 NO_RESUME = "A run does not resume: the same command trains it again from step 0."  # said on Ctrl-C
 
@@ -101,7 +99,8 @@ def _refuse_other_train_settings(path: Path, header: dict[str, Any], advise: boo
         refuse_other_settings(path, header)
     except OtherSettings as other:
         kept = " (the probes beside it are kept and reused where they fit)" if advise else ""
-        raise InputError(f"{other.conflict}. {path.name} keeps the runs of one budget, lr schedule and model: "
+        raise InputError(f"{other.conflict}. {path.name} keeps the runs of one setup (budget, lr schedule, "
+                         "evaluation interval, model and its settings): "
                          f"--force replaces its runs with this one{kept}, or --out trains in another "
                          "directory.") from None
 
@@ -114,24 +113,6 @@ def run_label(weight_decay: float | None, autol2: dict[str, Any] | None, paper: 
         return f"autol2-paper/lam0={autol2['lam0']:g}/seed={seed}"
     shown = ",".join(f"{k}={v:g}" for k, v in autol2.items() if isinstance(v, (int, float)))
     return f"autol2/{shown}/seed={seed}"
-
-
-def summarize(records: list[Record], scheduler: AutoL2 | None, result: TrainResult) -> dict[str, Any]:
-    """Peak validation metric and where it arrived, final lam, and the lam history."""
-    finite = [r for r in records if r["val_metric"] is not None and math.isfinite(r["val_metric"])]
-    best = max(finite, key=lambda r: r["val_metric"], default=None)
-    arrived = None
-    if best is not None:
-        arrived = next(r for r in finite if r["val_metric"] >= best["val_metric"] - TOLERANCE)
-    last = records[-1] if records else {}
-    return {
-        "status": result.status, "steps": result.steps, "seconds": result.seconds,
-        "peak_metric": best["val_metric"] if best else None, "peak_step": best["step"] if best else None,
-        "peak_tau": best["tau"] if best else None,
-        "within_tolerance_step": arrived["step"] if arrived else None, "tolerance": TOLERANCE,
-        "final_metric": last.get("val_metric"), "final_lam": last.get("lam"), "final_tau": last.get("tau"),
-        "lam_history": [asdict(e) for e in scheduler.events] if scheduler else [],
-    }
 
 
 @app.command("train")
@@ -278,7 +259,7 @@ def train_command(
             err.print(f"[yellow]{path} already holds run {run_id}: this run replaces it.[/]")
         warming = f", {warmup} warmup steps" if warmup else ""
         err.print(f"Training {spec.path.name} on {torch_device}: {run_id}, {budget_words(budget, unit, steps)} "
-                  f"({lr_schedule} lr {spec.lr:g}{warming}), evaluating every {every}; results in {path}")
+                  f"({lr_schedule} lr {spec.lr:g}{warming}), evaluating every {every} steps; results in {path}")
         writer.write({"type": "start", "run": run_id, "lam": lam, "lr": spec.lr, "seed": seed, "max_steps": steps,
                       "eval_every": every, "lr_schedule": lr_schedule, "warmup": warmup, "autol2": kwargs,
                       "paper_preset": paper_preset,

@@ -4,6 +4,7 @@ summary table on stdout (train.py runs the command)."""
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
@@ -12,7 +13,9 @@ from l2advisor.cli.tables import step_bars
 
 if TYPE_CHECKING:
     from l2advisor.training.autol2 import AutoL2
-    from l2advisor.training.train import Record
+    from l2advisor.training.train import Record, TrainResult
+
+TOLERANCE = 0.005  # "arrived": first evaluation within 0.5 accuracy points of the peak
 
 
 class TrainBar:
@@ -63,3 +66,28 @@ def _fmt(value: Any, fmt: str) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     return format(int(value) if fmt == "d" else value, fmt)
+
+
+def summarize(records: list[Record], scheduler: AutoL2 | None, result: TrainResult) -> dict[str, Any]:
+    """Peak validation metric and where it arrived, final lam, and the lam history."""
+    finite = [r for r in records if r["val_metric"] is not None and math.isfinite(r["val_metric"])]
+    best = max(finite, key=lambda r: r["val_metric"], default=None)
+    arrived = None
+    if best is not None:
+        arrived = next(r for r in finite if r["val_metric"] >= best["val_metric"] - TOLERANCE)
+    last = records[-1] if records else {}
+    return {
+        "status": result.status, "steps": result.steps, "seconds": result.seconds,
+        "peak_metric": best["val_metric"] if best else None, "peak_step": best["step"] if best else None,
+        "peak_tau": _cleared(best["tau"]) if best else None,  # a sum over steps: 0.39000000000000745 read 0.39
+        "within_tolerance_step": arrived["step"] if arrived else None, "tolerance": TOLERANCE,
+        "final_metric": last.get("val_metric"), "final_lam": last.get("lam"), "final_tau": _cleared(last.get("tau")),
+        "lam_history": [asdict(e) for e in scheduler.events] if scheduler else [],
+    }
+
+
+def _cleared(tau: Any) -> Any:
+    """A tau (a sum of lr_t*lam_t over steps) without the float noise of the sum, as the advice's lam is."""
+    from l2advisor.science.numbers import noise_cleared
+
+    return noise_cleared(tau) if isinstance(tau, float) else tau

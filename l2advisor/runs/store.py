@@ -209,12 +209,22 @@ def _drop_partial_line(path: Path) -> None:
             handle.truncate(data.rfind(b"\n") + 1)
 
 
+def _what_is_there(directory: Path) -> str:
+    """What another command left in a directory without probes (a reviewer's `report` on plain
+    `train` runs, or on a `tune` study, was told only to probe)."""
+    found = [what for name, what in (("train.jsonl", "plain `train` runs (train.jsonl: each run's summary was "
+                                      "printed as it ended)"), ("optuna.db", "an Optuna study (`tune` lists it "
+                                      "again when rerun)"))
+             if (directory / name).exists()]
+    return f" ({directory} holds {' and '.join(found)}; `report` draws probes)" if found else ""
+
+
 def read_results(path: Path) -> Results:
     """Read a results file. A partial last line (a crash mid-write) is skipped with a warning;
     a corrupt line elsewhere, a missing header or another schema version is refused."""
     path = Path(path)
     if not path.exists():
-        raise InputError(f"No results file at {path}; run `l2advisor probe` first.")
+        raise InputError(f"No results file at {path}; run `l2advisor probe` first{_what_is_there(path.parent)}.")
     data = path.read_bytes()
     lines = data.split(b"\n")
     warnings: list[str] = []

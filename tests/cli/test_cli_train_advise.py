@@ -292,7 +292,8 @@ def test_another_budget_in_the_same_directory_says_what_force_replaces_and_keeps
     refused = runner.invoke(app, other)
     said = " ".join(refused.stderr.split())
     assert refused.exit_code == 2 and "budget_steps:" in said
-    assert "train.jsonl keeps the runs of one budget, lr schedule and model: --force replaces its runs" in said
+    assert ("train.jsonl keeps the runs of one setup (budget, lr schedule, evaluation interval, model and its "
+            "settings): --force replaces its runs") in said
     assert "the probes beside it are kept and reused where they fit" in said
     starts = len([line for line in (out / "probes.jsonl").read_text().splitlines() if '"type": "start"' in line])
     forced = runner.invoke(app, [*other, "--force"])

@@ -145,3 +145,15 @@ def test_a_peak_step_from_the_typical_c_says_so() -> None:
     assert fit_relations(above).verdict == "cannot tell"
     assert "around step 16000 if the typical c holds" in expect(above)  # 2000 steps: clipped to the edge
     assert "typical c" not in expect(S.family())  # the control: "holds", its own c
+
+
+def test_the_train_summary_has_no_float_noise_in_its_taus() -> None:
+    """A reviewer's `train --json`: "peak_tau": 0.39000000000000745, "final_tau": 0.45000000000001195."""
+    from l2advisor.cli.train_view import summarize
+    from l2advisor.training.train import TrainResult
+
+    records = [{"step": s, "tau": t, "val_metric": m, "lam": 0.001} for s, t, m in
+               [(0, 0.0, 0.1), (390, 0.39000000000000745, 0.9), (450, 0.45000000000001195, 0.8)]]
+    summary = summarize(records, None, TrainResult(status="finished", records=records, steps=450))
+    assert summary["peak_tau"] == 0.39 and summary["final_tau"] == 0.45
+    assert summary["peak_step"] == 390 and summary["within_tolerance_step"] == 390

@@ -313,3 +313,17 @@ def test_header_versions_read_optuna_without_importing_it() -> None:
             "assert 'optuna' not in sys.modules; import optuna; assert v['optuna'] == optuna.__version__; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+@pytest.mark.parametrize("left,said", [("train.jsonl", "holds plain `train` runs (train.jsonl"),
+                                       ("optuna.db", "holds an Optuna study (`tune` lists it again when rerun)"),
+                                       (None, None)])
+def test_a_directory_without_probes_says_what_it_holds(tmp_path: Path, left: str | None, said: str | None) -> None:
+    """A reviewer's `report` on a directory of plain `train` runs was told only to run `probe` first."""
+    if left is not None:
+        (tmp_path / left).write_text("")
+    with pytest.raises(InputError) as refused:
+        read_results(tmp_path / "probes.jsonl")
+    text = str(refused.value)
+    assert text.startswith(f"No results file at {tmp_path / 'probes.jsonl'}; run `l2advisor probe` first")
+    assert (said in text and "`report` draws probes" in text) if said else text.endswith("first.")

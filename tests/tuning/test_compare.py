@@ -350,3 +350,11 @@ def test_an_arm_above_the_advisor_within_the_noise_ties_and_beyond_it_wins() -> 
     rows[1]["peak_mean"] = 0.9500  # the control: beyond the noise it is said to win
     assert "; the advisor is not the best arm here: default 0.9500 scored higher beyond the seeds' noise" in \
         match_line(report)
+
+
+def test_the_raw_best_is_called_biased_upward_only_above_its_rerun() -> None:
+    from l2advisor.cli.compare import _raw_note
+
+    assert _raw_note({"raw_best": 0.9700, "peak_mean": 0.9663}) == "one noisy run, biased upward"
+    assert _raw_note({"raw_best": 0.9650, "peak_mean": 0.9663}) == "one noisy run"  # a reviewer's c1
+    assert _raw_note({"raw_best": 0.9650, "peak_mean": None}) == "one noisy run, biased upward"

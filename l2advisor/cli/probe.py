@@ -195,7 +195,7 @@ def probe(
 
         show_plan(spec, task, settings, plan, str(torch_device), as_json,
                   None if steps is None else budget_words(budget, unit, steps), batch_replicas if batched else 1,
-                  run_dir, force)
+                  run_dir, force, workers)
         return
     with remembered():  # a rerun's check for follow-ups left, the follow-up decision, the summary: one fit
         path, runs, every, training_seconds = probe_into(

@@ -78,10 +78,11 @@ def estimates(rows: list[dict[str, Any]], step_s: float, eval_s: float, budget_s
 
 
 def show_plan(spec: Any, task: Any, settings: Any, plan: Any, device: str, as_json: bool,
-              budget_text: str | None, replicas: int, run_dir: Path, force: bool) -> None:
+              budget_text: str | None, replicas: int, run_dir: Path, force: bool, workers: int = 0) -> None:
     """Print the planned probes and their price (stdout: the table or JSON; stderr: the sizing line
     `probe` prints before training, what `run_dir` holds, then the estimate). `plan`: the budget's
-    `BudgetPlan` or None; `replicas`: the most probes in one stack (1: one by one)."""
+    `BudgetPlan` or None; `replicas`: the most probes in one stack (1: one by one); `workers`: the
+    --jobs the run would use, which the estimate (one process's) does not price."""
 
     from rich.markup import escape
 
@@ -115,6 +116,9 @@ def show_plan(spec: Any, task: Any, settings: Any, plan: Any, device: str, as_js
         out.print(fitted_table(columns, table, out, title="Planned probes"))
     err.print(_estimate_words(found, len(rows) - len(ended)) if found["probe_steps"] else
               "Nothing was written.", highlight=False)
+    if workers:
+        err.print(f"These seconds are for one process: --jobs {workers} is not priced (each worker starts its own "
+                  "Python, torch and model file, a second or more, then trains its share).", highlight=False)
 
 
 def _price(spec: Any, task: Any, base: Any, todo: list[Any], rows: list[dict[str, Any]], device: str,

@@ -120,9 +120,12 @@ def run_parallel(model_file: Path, overrides: dict[str, Any], runs: Sequence[Pro
                     write(record)
             for text in outcome.notices if tell is not None else ():
                 tell(text)
-            for run, result in zip(outcome.runs, outcome.results, strict=False):
+            for run, sent in zip(outcome.runs, outcome.results, strict=False):
+                result = replace(sent, records=[])  # the worker sent its last record only, for the line below
                 if progress is not None:
                     progress.begin(run, reused=False)
+                    for last in sent.records:  # its tau and metric, as a serial probe's line says them
+                        progress.update(run, last)
                     progress.finish(run, result)
                 results.append(result)
     return results
@@ -229,7 +232,7 @@ def probe_job(job: ProbeJob) -> JobOutcome:
     finally:
         if writer is not None:
             writer.close()
-    outcome.results = [TrainResult(r.status, [], r.steps, r.seconds, r.message) for r in results]
+    outcome.results = [TrainResult(r.status, r.records[-1:], r.steps, r.seconds, r.message) for r in results]
     return outcome
 
 

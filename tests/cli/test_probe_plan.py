@@ -213,3 +213,13 @@ def test_a_plan_at_several_lrs_has_an_lr_column(tiny_model: Path, tmp_path: Path
     assert any(line.split()[:3] == ["0.4", "0.05", "0.02"] for line in head)
     one = runner.invoke(app, args)  # the control: one lr, no column
     assert not any(line.split()[:2] == ["lam", "lr"] for line in one.stdout.split("\n"))
+
+
+def test_a_plan_with_jobs_says_its_seconds_are_one_process(tiny_model: Path, tmp_path: Path) -> None:
+    """A reviewer's `--plan --jobs 2` priced one process without a word of the jobs."""
+    args = ["probe", str(tiny_model), "--out", str(tmp_path / "run"), "--budget", "2000", "--device", "cpu", "--plan"]
+    jobs = runner.invoke(app, [*args, "--jobs", "2"])
+    said = " ".join(jobs.stderr.split())
+    assert jobs.exit_code == 0 and "These seconds are for one process: --jobs 2 is not priced" in said
+    one = runner.invoke(app, args)  # the control
+    assert one.exit_code == 0 and "not priced" not in one.stderr

@@ -55,6 +55,9 @@ def test_jobs_in_worker_processes_write_the_sequential_results(tmp_path: Path, r
     result = probe(model, tmp_path / "two", "--jobs", "2")
     assert_same_up_to_rounding(curves(tmp_path / "two"), expected)
     assert "Probe summary" in result.stdout
+    # each probe's line says its last tau and metric, as a serial probe's does (a reviewer's had neither)
+    ended = [line for line in result.stderr.splitlines() if ": finished at step" in line]
+    assert ended and all(", tau " in line and " val " in line for line in ended), result.stderr
     text = (results_path(tmp_path / "two")).read_text()
     assert text.endswith("\n") and text.count('"type": "header"') == 1
 

@@ -172,6 +172,23 @@ def _outcomes(made: list[ProbeJob], n_jobs: int) -> Iterator[JobOutcome]:
             outcomes.close()  # on an early exit joblib ends the jobs still running
 
 
+def unreachable(address: str | None, seconds: float = 5.0) -> str | None:
+    """Why a tcp:// scheduler address cannot be reached now (nothing listens, no such host), found
+    within `seconds`; None where a connection opens, or for another scheme (Dask's own client
+    then says). A reviewer's refused port took Dask's whole 30 s timeout to be said."""
+    import re
+    import socket
+
+    found = re.fullmatch(r"tcp://\[?([^\]/]+?)\]?:(\d+)", address or "")
+    if found is None:
+        return None
+    try:
+        socket.create_connection((found.group(1), int(found.group(2))), timeout=seconds).close()
+    except OSError as err:
+        return str(err) or type(err).__name__
+    return None
+
+
 @contextmanager
 def _backend(backend: str, scheduler: str | None, jobs: int,
              threads: int | None) -> Iterator[tuple[int, int | dict[str, int]]]:
@@ -188,6 +205,8 @@ def _backend(backend: str, scheduler: str | None, jobs: int,
         from dask.distributed import Client
     except ImportError:
         raise InputError("--backend dask needs Dask: pip install 'l2advisor[dask]'.") from None
+    if (why := unreachable(scheduler)) is not None:  # a refused port: at once, not after Dask's 30 s
+        raise InputError(f"Cannot reach the Dask scheduler at {scheduler}: {why}.")
     try:
         client = Client(scheduler, timeout=30)
     except (OSError, TimeoutError) as err:

@@ -165,6 +165,7 @@ def test_a_rerun_with_every_probe_done_never_contacts_the_dask_scheduler(tmp_pat
         raise OSError("connection refused")
 
     monkeypatch.setattr("dask.distributed.Client", unreachable)
+    monkeypatch.setattr("l2advisor.probing.parallel.unreachable", lambda address, seconds=5.0: None)  # Client says
     dask = ["--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"]
     result = probe(model, tmp_path / "run", *dask)
     said = " ".join(result.stderr.split())
@@ -206,3 +207,20 @@ def test_the_threads_line_says_what_each_worker_uses(tmp_path: Path, extra: list
     seen = [row.split() for row in (tmp_path / "threads.txt").read_text().splitlines()]
     workers = {int(threads) for pid, threads in seen if int(pid) != os.getpid()}
     assert workers == {int(line.group(1))} == {3 if extra else 1}, (workers, said)
+
+
+def test_a_refused_scheduler_port_is_said_before_dasks_timeout() -> None:
+    """A reviewer's tcp://127.0.0.1:1 took Dask's whole 30 s to be refused."""
+    import socket
+
+    from l2advisor.probing.parallel import unreachable
+
+    with socket.socket() as listening:  # the control: a port something listens on
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        assert unreachable(f"tcp://127.0.0.1:{listening.getsockname()[1]}") is None
+    with socket.socket() as closed:  # a port bound and closed again: nothing listens there
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    assert unreachable(f"tcp://127.0.0.1:{port}") is not None
+    assert unreachable("tls://127.0.0.1:1") is None and unreachable(None) is None  # other schemes: Dask says

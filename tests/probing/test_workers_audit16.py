@@ -93,6 +93,7 @@ def _unreachable(monkeypatch) -> list[str]:
         raise OSError("connection refused")
 
     monkeypatch.setattr("dask.distributed.Client", client)
+    monkeypatch.setattr("l2advisor.probing.parallel.unreachable", lambda address, seconds=5.0: None)  # Client says
     return asked
 
 

@@ -39,12 +39,14 @@ __all__ = ["above_plateau", "above_plateau_margin", "above_plateau_score", "peak
 def plateau_of(rows: list[LamRow], ms: list[CurveMetrics], tolerance: float) -> dict:
     """Plateau of the peak metric against lam at one lr (rows with data, any order).
 
-    Noise: the median over lams of the peak's sd over seeds, or (one seed per lam) the
-    evaluation noise over sqrt(smoothing window). A lam is in the plateau when its mean peak is
-    within max(tolerance, 2 * se of the difference to the best). The median, not the pooled root
-    mean square: a top rung whose seeds collapsed apart (0.31 +- 0.06 on a reviewer's MLP) made
-    that 0.036, took a lam 5.2 points below the best into the plateau and its over-regularized
-    training accuracy into the overparameterization check; the median there is 0.016.
+    Noise: each lam's own sd of the peak over seeds, no lower than the median of them over lams
+    (or, one seed per lam, the evaluation noise over sqrt(smoothing window)). A lam is in the
+    plateau when its mean peak is within max(tolerance, 2 * se of the difference to the best),
+    the se from the two lams' own noise. Not one sd pooled over every lam as a root mean square:
+    a top rung whose seeds collapsed apart (0.31 +- 0.06 on a reviewer's MLP) made that 0.036,
+    took a lam 5.2 points below the best into the plateau and its over-regularized training
+    accuracy into the overparameterization check; a lam whose own seeds differ (one cut short
+    before its peak) still gets its own, wider, margin.
     """
     sds = [r.peak_sd for r in rows if math.isfinite(r.peak_sd)]
     sd = float(np.median(sds)) if sds else (
@@ -52,8 +54,11 @@ def plateau_of(rows: list[LamRow], ms: list[CurveMetrics], tolerance: float) -> 
     sd = sd if math.isfinite(sd) else 0.0
     best = max(rows, key=lambda r: r.peak_mean)
 
+    def own(r: LamRow) -> float:
+        return max(sd, r.peak_sd) if math.isfinite(r.peak_sd) else sd
+
     def thr(r: LamRow) -> float:
-        return max(tolerance, 2.0 * sd * math.sqrt(1 / best.n_seeds + 1 / r.n_seeds))
+        return max(tolerance, 2.0 * math.sqrt(own(best) ** 2 / best.n_seeds + own(r) ** 2 / r.n_seeds))
 
     inside = {r.lam for r in rows if r.peak_mean >= best.peak_mean - thr(r)}
     worse_below = [r for r in rows if r.lam < best.lam and r.lam not in inside

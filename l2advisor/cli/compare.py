@@ -104,7 +104,8 @@ def compare(
     check_ladder_flags(horizon=horizon)  # before the model file runs, with the study's flags
     study = study_settings(trials, lam_low, lam_high, False, pruner, sampler_seed)
     overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
-    spec, task, config = spec_and_config(model_file, budget, unit, eval_every, 0, device, overrides, threads)
+    spec, task, config = spec_and_config(model_file, budget, unit, eval_every, 0, device, overrides, threads,
+                                         lam_high)
     given, budget = (budget, unit), config.max_steps  # in steps from here on
     if not 0 <= warmup < budget:
         raise InputError(f"--warmup must be a whole number of steps in [0, {budget}) (the budget), got {warmup}.")

@@ -24,6 +24,7 @@ from l2advisor.cli.app import (
     use_threads_for,
     worker_threads_for,
 )
+from l2advisor.cli.decay_checks import say_strong_probes
 from l2advisor.cli.json_out import print_json
 from l2advisor.cli.lists import parse_devices, parse_floats, parse_ints
 from l2advisor.cli.probe_view import (
@@ -175,6 +176,7 @@ def probe(
         resolve_device(each)
     spec = load_spec(model_file, overrides)
     say_notes(spec)
+    say_strong_probes(spec, lam_list, lr_list, lam_max)
     torch_device = resolve_device(device)
     task = load_task(spec)
     workers = worker_jobs(jobs or 0, device_list, backend)

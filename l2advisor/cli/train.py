@@ -37,6 +37,7 @@ from l2advisor.cli.budget import (
     refuse_other_models_probes,
     small_set_note,
 )
+from l2advisor.cli.decay_checks import say_strong_decay
 from l2advisor.cli.json_out import print_json
 from l2advisor.cli.train_view import TrainBar, summarize, summary_table
 from l2advisor.errors import InputError, RunFailed
@@ -206,6 +207,8 @@ def train_command(
     overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
     spec = load_spec(model_file, overrides)
     say_notes(spec)
+    say_strong_decay(spec, weight_decay, "--weight-decay")
+    say_strong_decay(spec, lam0, "--lam0")
     kwargs = autol2_kwargs(lam0, autol2_flags, paper_preset, spec.lr, spec.momentum) if use_autol2 else None
     # (--advise --autol2: checked now with the defaults, then set from the probes' advice below)
     torch_device = resolve_device(device)

@@ -24,6 +24,7 @@ from l2advisor.cli.app import (
     say_notes,
     use_threads_for,
 )
+from l2advisor.cli.decay_checks import say_strong_decay
 from l2advisor.cli.json_out import print_json
 from l2advisor.cli.tables import Column, fitted_table, step_bars
 from l2advisor.errors import InputError
@@ -109,9 +110,11 @@ class TuneBars(Bars):
 
 
 def spec_and_config(model_file: Path, budget: float, unit: str, eval_every: int | None, seed: int, device: str,
-                     overrides: dict[str, Any], threads: int | None) -> tuple[Any, Any, TrainConfig]:
+                     overrides: dict[str, Any], threads: int | None,
+                     lam_high: float | None = None) -> tuple[Any, Any, TrainConfig]:
     """The model file, its task and the training config of every run; config.max_steps is the
-    budget in steps (--unit epochs converted with the training set's size)."""
+    budget in steps (--unit epochs converted with the training set's size). A `lam_high` (the
+    search's top) whose decay takes half the weights a step is said before the data loads."""
     from l2advisor.cli.budget import budget_steps, check_run_budget
     from l2advisor.training.train import TrainConfig, resolve_device
 
@@ -120,6 +123,7 @@ def spec_and_config(model_file: Path, budget: float, unit: str, eval_every: int 
 
     spec = load_spec(model_file, overrides)
     say_notes(spec)
+    say_strong_decay(spec, lam_high, "--lam-high")
     torch_device = resolve_device(device)
     task = load_task(spec)
     steps = budget_steps(budget, unit, task.train_size, spec.batch_size)
@@ -208,7 +212,7 @@ def tune(
     settings = study_settings(trials, lam_low, lam_high, include_zero, pruner, sampler_seed)  # before the model file
     spec, task, config = spec_and_config(model_file, budget, unit, eval_every, seed, device,
                                           {"lr": lr, "batch_size": batch_size, "momentum": momentum,
-                                           "optimizer": optimizer}, threads)
+                                           "optimizer": optimizer}, threads, lam_high)
     budget = config.max_steps  # in steps from here on (the study's name, the bars)
     run_dir = out_dir or Path("runs") / spec.name
     url = storage or default_storage(run_dir)

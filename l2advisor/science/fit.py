@@ -219,6 +219,8 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
     verdict, why = decide_verdict({**f, **verdict_inputs}, n_clocks, p["no_effect"], edge)
     flipped, _ = decide_verdict({**f, **verdict_inputs, "above_plateau": not verdict_inputs["above_plateau"]},
                                 n_clocks, p["no_effect"], edge)
+    if verdict == CANNOT and f["overparameterized"] is False:  # decay or a short window held it down
+        f["overparameterized"] = None  # (verdict.py): not checked
     f.update(above_plateau_score=score,
              needs_seed=flipped != verdict and abs(score - margin) < FOLLOW_UP_HALF_WIDTH)
     if verdict_inputs["above_plateau"] and margin < ABOVE_MARGIN:

@@ -73,7 +73,7 @@ class Fit:
     plateau_threshold: float  # "within noise" margin used for the plateau
     interior_max: bool  # a smaller, clearly-peaked lam is significantly worse than lam_best
     lam_star: float  # when interior_max: the smallest plateau lam above the clearly worse ones (advice floor); else NaN
-    overparameterized: bool | None  # plateau probes reached training accuracy ~1
+    overparameterized: bool | None  # plateau probes reached training accuracy ~1; None: unknown, or not checked (cannot tell)
     train_acc: float  # median max training accuracy of the plateau probes
     n_usable: int
     table: tuple[LamRow, ...]

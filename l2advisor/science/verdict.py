@@ -152,7 +152,13 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
         why.append(f"b {b:.2f} {_ci(lo, hi)} not within {list(B_HOLDS)} with CI inside "
                    f"{list(B_HOLDS_CI)} and tau at least {TAU_CLEARLY_BETTER:g}x better than steps")
     acc = f["train_acc"]
-    if math.isfinite(acc) and acc < TRAIN_ACC_APPROX:
+    if math.isfinite(acc) and acc < TRAIN_ACC_APPROX and v == CANNOT:
+        # probes above the plateau, or none at its top: their decay or their short window holds
+        # the training accuracy down, so it says nothing of what the model can fit
+        why.append(f"training accuracy reached {acc:.4f} in these probes (the median over the plateau probes "
+                   f"of the best each reached), which may be their decay's or their short window's doing, "
+                   f"not the model's capacity: overparameterization not checked")
+    elif math.isfinite(acc) and acc < TRAIN_ACC_APPROX:
         v = _worst(v, FAILS if acc < TRAIN_ACC_FAIL else APPROX)
         why.append(f"training accuracy only reached {acc:.4f} (< {TRAIN_ACC_APPROX}; the median over the plateau "
                    f"probes of the best each reached): not clearly overparameterized")
@@ -168,6 +174,4 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
     if edge:
         v = _worst(v, APPROX)
         why.append(edge)
-    if v != CANNOT:  # a worse verdict won (a low training accuracy): no reason says "cannot tell"
-        why = [r.removeprefix(f"{CANNOT}: ") for r in why]
     return v, why

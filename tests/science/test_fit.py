@@ -80,6 +80,18 @@ def test_probes_above_the_plateau_on_a_learning_rate_clock_cannot_tell():
     assert any("probe smaller lams" in r for r in f.reasons)
 
 
+@pytest.mark.parametrize("train_top", [0.85, 0.95])
+def test_training_accuracy_above_the_plateau_is_not_read_as_capacity(train_top):
+    """Over-regularized probes that fit their training set only to 0.85 say "cannot tell" (below
+    0.90 they said "does not hold"), and `overparameterized` is unknown, not False."""
+    f = fit_relations(S.family(lam_c=0.0005, alpha=0.0, train_top=train_top))
+    assert f.verdict == CANNOT, f.reasons
+    assert f.overparameterized is None and f.train_acc < 0.99
+    assert any(r.endswith("overparameterization not checked") for r in f.reasons)
+    control = fit_relations(S.family(train_top=train_top))  # on the plateau, peaked: capacity is read
+    assert control.overparameterized is False and control.verdict in (APPROX, FAILS), control.reasons
+
+
 def test_windows_too_short_when_lam_changes_nothing_do_not_hold():
     short = [Curve(lam=cv.lam, lr=cv.lr, seed=cv.seed, steps=cv.steps[:30], tau=cv.tau[:30],
                    val_metric=cv.val_metric[:30], train_acc=cv.train_acc[:30],

@@ -132,9 +132,21 @@ def _trained_section(data: ReportData) -> list[str]:
     sds = [r.peak_sd for r in data.fit.table if math.isfinite(r.peak_sd)]
     noise = (f" (the probes' peaks scatter by about {math.sqrt(sum(v * v for v in sds) / len(sds)):.4f} between seeds)"
              if sds else "")
-    return [*out, "", "Predictions are read from the probes' smoothed peaks (the advice's reasons say how); a run's "
+    return [*out, "", *_other_budgets(data), "Predictions are read from the probes' smoothed peaks (the advice's reasons say how); a run's "
             "best raw evaluation sits a little above its smoothed peak, by the evaluation noise. A run that peaks "
             f"within the seed noise of its prediction{noise} did what the advice said. AutoL2 makes no prediction.", ""]
+
+
+def _other_budgets(data: ReportData) -> list[str]:
+    """A line naming the runs started for another budget than the advice above is for (a reader took
+    a run trained at 4,000 steps' advice for one of the 10,000-step advice shown above it)."""
+    advised = data.run_steps or (data.advice.budget_steps if data.advice is not None else 0)
+    others = [t for t in data.trained if advised and t.budget_steps and t.budget_steps != advised]
+    if not others:
+        return []
+    named = ", ".join(f"{t.run_id} ({t.budget_steps} steps)" for t in others[:4]) + (", ..." if len(others) > 4 else "")
+    return [f"The advice above is for {advised} steps; {named} {'was' if len(others) == 1 else 'were'} started for "
+            "another budget, whose advice `l2advisor recommend DIR --budget STEPS` gives.", ""]
 
 
 def write_report(data: ReportData, out_dir: Path) -> list[Path]:

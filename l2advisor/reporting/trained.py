@@ -36,11 +36,18 @@ class TrainedRun:
     predicted_peak_step: float  # in the run's steps
     last_lam: float = math.nan  # lam at its last evaluation (AutoL2 or a replayed schedule moves it)
     predicted_is_floor: bool = False  # the prediction is "at least" (science.advise.predicted_is_lower_bound)
+    budget_steps: int = 0  # the steps the run was started for (0: not recorded)
 
 
 def _num(value: Any) -> float:
     """A number from a JSON record; None (how NaN and inf are stored) and anything else: NaN."""
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+
+
+def _whole(value: Any) -> int:
+    """A recorded step count; 0 where none (or not a number) was recorded."""
+    number = _num(value)
+    return int(number) if math.isfinite(number) else 0
 
 
 def _prediction(state: RunState, advice: Advice | None, common_steps: float) -> tuple[float, float, bool]:
@@ -81,5 +88,5 @@ def trained_runs(states: Iterable[RunState], advice: Advice | None = None,
             status=state.status, peak_metric=float(best["val_metric"]) if best else math.nan,
             peak_step=float(best["step"]) if best else math.nan, predicted_metric=predicted,
             predicted_peak_step=predicted_step, last_lam=_num(state.evals[-1].get("lam")) if state.evals else math.nan,
-            predicted_is_floor=floor))
+            predicted_is_floor=floor, budget_steps=_whole(state.meta.get("max_steps"))))
     return runs

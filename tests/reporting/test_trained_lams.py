@@ -50,3 +50,30 @@ def test_the_reports_know_a_replay_by_the_prefix_train_writes() -> None:
     replay, constant = trained_runs([run(replay_id, 0.01, [0.5, 0.6]), run("lam=0.01/seed=0", 0.01, [0.5, 0.6])],
                                     advice())
     assert math.isnan(replay.predicted_metric) and constant.predicted_metric == 0.9
+
+
+def test_runs_started_for_another_budget_than_the_advice_are_named() -> None:
+    """report.md showed "For a budget of 10000 steps ... weight_decay=0.004" above a run trained at
+    4,000 steps' advice (0.01), and a reader took one for the other (the eleventh review's F5)."""
+    from types import SimpleNamespace
+
+    from l2advisor.reporting.page import _other_budgets
+    from l2advisor.reporting.trained import trained_runs
+    from l2advisor.runs.store import RunState
+
+    def state(run_id: str, max_steps: object) -> RunState:
+        return RunState(run_id, {"lam": 0.01, "lr": 0.1, "max_steps": max_steps}, [{"step": 0, "val_metric": 0.5}],
+                        {"status": "finished", "steps": 4000})
+
+    short, same, unknown = trained_runs([state("lam=0.01/seed=0", 4000), state("lam=0.004/seed=0", 10000),
+                                         state("old/seed=0", None)])
+    assert (short.budget_steps, same.budget_steps, unknown.budget_steps) == (4000, 10000, 0)
+    data = SimpleNamespace(run_steps=0, advice=SimpleNamespace(budget_steps=10000), trained=[short, same, unknown])
+    (line, blank) = _other_budgets(data)
+    assert line.startswith("The advice above is for 10000 steps; lam=0.01/seed=0 (4000 steps) was started for "
+                           "another budget") and blank == ""
+    assert "lam=0.004" not in line and "old/seed=0" not in line  # the same budget, and one not recorded
+    assert _other_budgets(SimpleNamespace(run_steps=0, advice=SimpleNamespace(budget_steps=4000), trained=[short])) == []
+    assert _other_budgets(SimpleNamespace(run_steps=0, advice=None, trained=[short])) == []  # no advice shown
+    # under an lr schedule the advice's budget is a tau; the run's steps are what runs are started for
+    assert _other_budgets(SimpleNamespace(run_steps=4000, advice=SimpleNamespace(budget_steps=123), trained=[short])) == []

@@ -232,14 +232,15 @@ def match_line(report: dict[str, Any]) -> str:
         line = (f"Optuna's best so far reached the advisor's mean {match['target']:.4f} after {match['trials']} "
                 f"trial{'s' if match['trials'] != 1 else ''} ({match['steps']:,.0f} steps, {_seconds(match['seconds'])} s; "
                 f"the advisor used {advisor['compute_steps']:,.0f} steps, {_seconds(advisor['compute_seconds'])} s)")
-    return line + _better_arms(report, advisor) + _within_noise(report, advisor) + "."
+    n, clearly, tied = _sorted_arms(report, advisor)
+    return line + _better_arms(n, clearly) + _within_noise(n, tied) + "."
 
 
-def _better_arms(report: dict[str, Any], advisor: dict[str, Any]) -> str:
-    """The arms whose mean beat the advisor's, said beside the match line ("never reached the
-    advisor" read as a win where the table put it last): beyond the seeds' noise where the seeds
-    give one (twice the standard error of the difference), else, one seed, by their means alone."""
-    n, clearly, _ = _sorted_arms(report, advisor)
+def _better_arms(n: int, clearly: list[dict[str, Any]]) -> str:
+    """The arms whose mean beat the advisor's (`_sorted_arms`, `n` seeds), said beside the match line
+    ("never reached the advisor" read as a win where the table put it last): beyond the seeds' noise
+    where the seeds give one (twice the standard error of the difference), else, one seed, by their
+    means alone."""
     if not clearly:
         return ""
     named = ", ".join(f"{r['arm']} {r['peak_mean']:.4f}" for r in clearly)
@@ -247,12 +248,11 @@ def _better_arms(report: dict[str, Any], advisor: dict[str, Any]) -> str:
         " beyond the seeds' noise" if n >= 2 else "")
 
 
-def _within_noise(report: dict[str, Any], advisor: dict[str, Any]) -> str:
+def _within_noise(n: int, tied: list[dict[str, Any]]) -> str:
     """The arms whose means lie within twice the standard error of their difference from the
-    advisor's, above or below: with 2 seeds and a few hundred validation examples a gap of an
-    example or two is the seeds' noise, not a ranking (a reviewer's advisor was "not the best arm"
-    at 0.9375 against 0.9387, one example in one seed)."""
-    n, _, tied = _sorted_arms(report, advisor)
+    advisor's (`_sorted_arms`, `n` seeds), above or below: with 2 seeds and a few hundred validation
+    examples a gap of an example or two is the seeds' noise, not a ranking (a reviewer's advisor was
+    "not the best arm" at 0.9375 against 0.9387, one example in one seed)."""
     if not tied:
         return ""
     named = ", ".join(f"{_arm_name(r)} {r['peak_mean']:.4f}" for r in tied)
@@ -304,7 +304,7 @@ def save_figure(report: dict[str, Any], path: Path) -> None:
         if row["peak_mean"] is None:
             continue
         color, marker = styles.get(row["arm"], ("tab:green", "o"))
-        label = "Optuna's lam re-run" if row["arm"] == "optuna" else row["arm"]
+        label = _arm_name(row)
         ax.errorbar([row["compute_steps"]], [row["peak_mean"]], yerr=[row["peak_sd"] or 0.0], fmt=marker,
                     color=color, capsize=3, label=f"{label} (mean ± sd)")
     ax.set_xscale("log")

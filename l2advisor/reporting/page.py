@@ -13,8 +13,8 @@ from l2advisor.reporting.trained import TrainedRun
 from l2advisor.runs.store import SCHEDULE_RUN, make_dir
 from l2advisor.science.advise import predicted_is_lower_bound
 from l2advisor.science.c_reading import c_text
-from l2advisor.science.equal_steps import unrepeated
 from l2advisor.science.fit_types import LamRow
+from l2advisor.science.reason_words import unrepeated
 
 FIGURES = {  # file name -> caption in report.md
     "curves.png": "Validation metric of every probe against steps (left) and against tau = lr*lam*steps "

@@ -16,9 +16,10 @@ from l2advisor.science.caveats import (  # noqa: F401 - re-exported: the answer 
     predicted_is_lower_bound,
     prediction_is_floor,
 )
-from l2advisor.science.equal_steps import answer_at_equal_steps, first_reasons
+from l2advisor.science.equal_steps import answer_at_equal_steps
 from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow, nothing_learned
 from l2advisor.science.numbers import noise_cleared, shown
+from l2advisor.science.reason_words import first_reasons
 from l2advisor.science.serial import from_jsonable, to_jsonable
 from l2advisor.science.verdict import above_the_plateau
 

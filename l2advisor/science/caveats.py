@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from l2advisor.science.equal_steps import unrepeated
+from l2advisor.science.reason_words import unrepeated
 from l2advisor.science.verdict import CANNOT, FAILS
 
 if TYPE_CHECKING:

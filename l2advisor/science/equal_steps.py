@@ -21,13 +21,12 @@ A null's probes are all still rising: the rule leaves them alone.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from l2advisor.science.fit_types import Fit, LamRow
 
 NAN = float("nan")
-__all__ = ["EqualStepsAnswer", "answer_at_equal_steps", "first_reasons", "middle_lam", "tied_at_equal_steps"]
+__all__ = ["EqualStepsAnswer", "answer_at_equal_steps", "middle_lam", "tied_at_equal_steps"]
 
 
 @dataclass(frozen=True)
@@ -139,27 +138,3 @@ def _answer_on_own_windows(fit: Fit, rows: list[LamRow]) -> EqualStepsAnswer:
            f"windows may favour smaller lams; lams {min(plateau):.3g}..{max(plateau):.3g} peaked within "
            f"{fit.plateau_threshold:.4f} of it",)
     return EqualStepsAnswer(lam=row.lam, interval=(min(plateau), max(plateau)), row=row, reasons=why, compared=False)
-
-
-def unrepeated(reasons: Sequence[str], said: Sequence[str] = ()) -> list[str]:
-    """`reasons` in order, each whose explanation (after its first ": ") an earlier one or one of
-    `said` already gives cut to its claim and "(why above)": "lam does not clearly set the time to
-    the top: the crossings line up 21x better on steps than on tau" after b's line, which ends so."""
-    out: list[str] = []
-    for r in reasons:
-        head, _, tail = r.partition(": ")
-        given = len(tail) >= 20 and any(tail in s for s in (*said, *out))  # not a short phrase met by chance
-        out.append(f"{head} (why above)" if given else r)
-    return out
-
-
-def first_reasons(reasons: tuple[str, ...]) -> str:
-    """The fit's first two reasons in one clause; the second without its explanation when the
-    first already gives it ("lam does not clearly set the time: the crossings line up ...")."""
-    if not reasons:
-        return "no reason"
-    said = [reasons[0]]
-    for r in reasons[1:2]:
-        head, _, tail = r.partition(": ")
-        said.append(head if tail and tail in reasons[0] else r)
-    return "; ".join(said)

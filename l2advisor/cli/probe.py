@@ -145,7 +145,7 @@ def probe(
 
     overrides = {"lr": lr, "batch_size": batch_size, "momentum": momentum, "optimizer": optimizer}
     from l2advisor.modelfile.spec import load_spec
-    from l2advisor.probing.parallel import check_backend
+    from l2advisor.probing.parallel import check_backend, check_scheduler
     from l2advisor.probing.probe import check_ladder_flags
 
     check_unit_has_budget(budget, unit, "the default ladder, which is not sized for a budget")
@@ -161,6 +161,7 @@ def probe(
     check_ladder_flags(lrs=lr_list, lambdas=lam_list, horizon=horizon, factor=factor, probe_budget=probe_budget,
                        lam_max=lam_max, tolerance=tolerance)  # the ranges no model file is needed for
     check_backend(backend, scheduler)
+    check_scheduler(backend, scheduler)  # before the run directory's header is written
     if jobs is not None and jobs < 1:  # before anything is written (0 was taken for the default)
         raise InputError(f"--jobs must be at least 1, got {jobs}.")
     refuse_unusable_out(out_dir)  # an explicit --out only: the default is named after the model

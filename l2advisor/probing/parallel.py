@@ -67,6 +67,13 @@ def check_backend(backend: str, scheduler: str | None) -> None:
         raise InputError(f"--scheduler is for --backend dask; with --backend {backend} it would be ignored.")
 
 
+def check_scheduler(backend: str, scheduler: str | None) -> None:
+    """A Dask scheduler that cannot be reached now, said before anything is written (its run
+    directory was left with a header and no probe); connecting later says it again if it went."""
+    if backend == "dask" and (why := unreachable(scheduler)) is not None:
+        raise InputError(f"Cannot reach the Dask scheduler at {scheduler}: {why}.")
+
+
 def worker_jobs(jobs: int, devices: Sequence[str] | None, backend: str) -> int:
     """How many probe jobs run at once in worker processes (`jobs` 0: one per device, else 1);
     0 when the probes run in this process (one job, loky, no devices)."""
@@ -205,8 +212,7 @@ def _backend(backend: str, scheduler: str | None, jobs: int,
         from dask.distributed import Client
     except ImportError:
         raise InputError("--backend dask needs Dask: pip install 'l2advisor[dask]'.") from None
-    if (why := unreachable(scheduler)) is not None:  # a refused port: at once, not after Dask's 30 s
-        raise InputError(f"Cannot reach the Dask scheduler at {scheduler}: {why}.")
+    check_scheduler(backend, scheduler)  # a refused port: at once, not after Dask's 30 s
     try:
         client = Client(scheduler, timeout=30)
     except (OSError, TimeoutError) as err:

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from l2advisor.cli.app import app
+from l2advisor.errors import InputError
 from l2advisor.probing.parallel import cores_per_job, run_parallel, worker_jobs
 from l2advisor.probing.plan import ProbeSettings
 from l2advisor.training.train import TrainConfig
@@ -168,3 +169,27 @@ def test_omp_num_threads_sets_each_local_workers_threads(tmp_path: Path, monkeyp
     monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the control: the variable's own count, not the rule's
     said = " ".join(runner.invoke(app, args).stderr.split())
     assert "Threads: 2 thread(s), from OMP_NUM_THREADS" in said and "1 jobs" not in said, said
+
+
+def test_an_unreachable_scheduler_writes_nothing(tmp_path: Path) -> None:
+    """A refused port was said after the run directory got a header and no probe (probes.jsonl
+    with settings in it, for a rerun to hold against); now before anything is written."""
+    model = write_model(tmp_path, TINY_MODEL)
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["probe", str(model), "--out", str(out), *ARGS, "--backend", "dask",
+                                 "--scheduler", "tcp://127.0.0.1:1"])  # port 1: nothing listens
+    said = " ".join(result.stderr.split())
+    assert result.exit_code == 2 and "Cannot reach the Dask scheduler at tcp://127.0.0.1:1" in said, said
+    assert not out.exists() and "Threads:" not in said  # before the model file ran
+
+
+def test_a_reachable_scheduler_passes_the_early_check(monkeypatch) -> None:
+    """The control: where a connection opens, nothing is said before Dask's client is asked."""
+    import l2advisor.probing.parallel as parallel
+
+    monkeypatch.setattr(parallel, "unreachable", lambda address, seconds=5.0: None)
+    parallel.check_scheduler("dask", "tcp://127.0.0.1:1")  # no error
+    monkeypatch.setattr(parallel, "unreachable", lambda address, seconds=5.0: "refused")
+    parallel.check_scheduler("loky", None)  # not Dask: nothing to reach
+    with pytest.raises(InputError, match="Cannot reach the Dask scheduler at tcp://h:1: refused"):
+        parallel.check_scheduler("dask", "tcp://h:1")

@@ -1,5 +1,6 @@
 """What one `compare` is (`CompareSettings`) and which changes to it extend an earlier one
-(`extends`: more Optuna trials or training seeds reuse the runs already made)."""
+(`extends`: more Optuna trials or training seeds, or another --default-lam, reuse the runs
+already made)."""
 
 from __future__ import annotations
 
@@ -56,5 +57,5 @@ def extends(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return not settings_diff(old, new, ignore=EXTENDABLE)
 
 
-EXTENDABLE = ("compare.trials", "compare.seeds", "compare.study.trials")
+EXTENDABLE = ("compare.trials", "compare.seeds", "compare.study.trials", "compare.default_lam")
 extends.may_differ = EXTENDABLE  # type: ignore[attr-defined]  # for the refusal's wording

@@ -169,9 +169,17 @@ def test_compare_extends_with_more_trials_and_seeds(tiny_model: Path, tmp_path: 
     assert any("holds 3 trials; its first 2 are compared" in n for n in fewer["notes"])
     optuna_row = next(r for r in fewer["rows"] if r["arm"] == "optuna")
     assert optuna_row["compute_steps"] == 2 * 40  # two trials' compute, not three
-    other = compare_args(tiny_model, out, "--default-lam", "0.01")  # another arm: not the same runs
-    refused = runner.invoke(app, other)
-    assert refused.exit_code == 2 and "default_lam" in " ".join(refused.stderr.split())
+    trained = {rid for rid, st in read_results(runs_file).runs.items() if st.done}
+    other = runner.invoke(app, [*compare_args(tiny_model, out, "--default-lam", "0.01"), "--json"])
+    assert other.exit_code == 0, other.output  # it needed --force, which trained every arm again
+    starts = [json.loads(line) for line in runs_file.read_text().splitlines() if '"start"' in line]
+    again_trained = {s["run"] for s in starts} - trained
+    assert again_trained == {"default/lam=0.01/seed=0", "default/lam=0.01/seed=1"}  # that arm alone
+    default_row = next(r for r in json.loads(other.stdout)["rows"] if r["arm"] == "default")
+    assert default_row["lam"] == 0.01
+    moved = compare_args(tiny_model, out, "--default-lam", "0.01", "--horizon", "2")  # the control: a probe setting
+    refused = runner.invoke(app, moved)
+    assert refused.exit_code == 2 and "horizon" in " ".join(refused.stderr.split())
 
 
 @pytest.mark.parametrize("flag,value,message", [("--budget", "0", "--budget must be a positive number of steps"),

@@ -5,6 +5,7 @@ events, and a replay's checks (settings from an advice: training/advised_setting
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,52 @@ def replay_mismatches(trajectory: WeightDecayTrajectory, name: str, max_steps: A
     return replay_notes(trajectory, name, planned_steps(max_steps), None, _peak_lr(optimizer, group))
 
 
+def replay_groups(given: Any, trajectory: WeightDecayTrajectory) -> Any:
+    """The groups a replay callback decays: those `given`, else those the recording's AutoL2
+    managed (its settings' param_groups; a replay decayed a group the recording left at 0), else
+    "not_only_1d" (the groups holding a parameter with 2 or more dimensions)."""
+    if given is not None:
+        return given
+    recorded = (trajectory.extra.get("autol2") or {}).get("param_groups") if isinstance(trajectory.extra, dict) else None
+    return recorded if recorded is not None else "not_only_1d"
+
+
 def json_safe_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Settings as plain JSON (param_groups as a list)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}
+    """Settings as plain JSON: param_groups as a list of Python ints (numpy's are not JSON), numpy
+    scalars as Python numbers."""
+    return {k: _plain(v) for k, v in settings.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, int, float)):
+        return float(value)
+    return value
+
+
+def check_settings(settings: dict[str, Any]) -> None:
+    """AutoL2's keywords checked when a callback is made, on a stand-in optimizer (a bad lam0 or a
+    misspelled keyword fails there, not once the trainer starts); param_groups waits for the real one."""
+    import torch
+
+    from l2advisor.training.autol2 import AutoL2
+
+    stand_in = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    AutoL2(stand_in, **{k: v for k, v in settings.items() if k != "param_groups"})
+
+
+def settings_in_force(settings: dict[str, Any], restored: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """After a resume, AutoL2 runs on with the checkpoint's configuration (`AutoL2.load_state_dict`):
+    the callback's settings as they are in force, and a sentence naming those given that it set aside."""
+    config = restored.get("config") or {}
+    aside = {k: v for k, v in settings.items() if k in config and k != "param_groups" and config[k] != v}
+    if not aside:
+        return settings, None
+    kept = ", ".join(f"{k}={config[k]!r}" for k in aside)
+    given = ", ".join(f"{k}={v!r}" for k, v in aside.items())
+    return ({**settings, **{k: config[k] for k in aside}},
+            f"Resumed from a checkpoint whose AutoL2 settings continue ({kept}); this callback's {given} "
+            f"{'is' if len(aside) == 1 else 'are'} not used (a fresh run uses them).")

@@ -7,9 +7,10 @@ lr) and feeds each logged loss once, at the next optimizer step; by default Auto
 every `logging_steps` steps, so each check measures one logged loss (a loss-only trigger; a
 training accuracy joins in if your `compute_loss` logs one under `accuracy_key`).
 
-lam is the Trainer optimizer's `weight_decay` on the groups AutoL2 manages: by default the
-groups of parameters with 2 or more dimensions (the Trainer's decay group; its no-decay group
-of biases and norm weights stays at 0). `TrainingArguments.weight_decay` is overwritten. The
+lam is the Trainer optimizer's `weight_decay` on the groups AutoL2 manages: by default
+(`param_groups="not_only_1d"`) the groups holding a parameter with 2 or more dimensions (the
+Trainer's decay group, as the Trainer built it, a 1-D layer scale in it included; its no-decay
+group of biases and norm weights stays at 0). `TrainingArguments.weight_decay` is overwritten. The
 state (AutoL2's, and a logged loss not yet fed) goes into the checkpoint's trainer_state.json,
 so `trainer.train(resume_from_checkpoint=...)` continues exactly.
 
@@ -27,10 +28,13 @@ from transformers.trainer_callback import ExportableState
 
 from l2advisor.integrations._config import (
     as_trajectory,
+    check_settings,
     json_safe_settings,
+    replay_groups,
     replay_mismatches,
     replay_name,
     run_meta,
+    settings_in_force,
 )
 from l2advisor.training.advised_settings import (
     advice_lr,
@@ -50,8 +54,9 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
     `logging_steps`). Adds lam to each log as `log_name`; `history` keeps (step, lam)."""
 
     def __init__(self, lam0: float, *, accuracy_key: str = "train_accuracy", log_name: str = "weight_decay",
-                 param_groups: Any = "exclude_1d", **autol2: Any) -> None:
+                 param_groups: Any = "not_only_1d", **autol2: Any) -> None:
         self.settings = json_safe_settings({"lam0": lam0, "param_groups": param_groups, **autol2})
+        check_settings(self.settings)  # a bad setting fails here, not once the Trainer starts
         self.advised_lr: float | None = None  # from_advice: the lr the advice was made for
         self._warned: set[str] = set()  # the notes already warned: another fit is not told again
         self.accuracy_key, self.log_name = accuracy_key, log_name
@@ -84,6 +89,8 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
             self._take_saved_state(state)
         if self.restored_state is not None:  # resumed: continue the checkpoint's state
             self.autol2.load_state_dict(self.restored_state)
+            self.settings, note = settings_in_force(self.settings, self.restored_state)
+            warn_new([note] if note else [], self._warned)
             self.restored_state = None
 
     def _take_saved_state(self, state: Any) -> None:
@@ -121,7 +128,10 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
         `budget_steps` when the run stopped early). It never says how the run ended: the Trainer
         tells its callbacks of no interrupt, so a replay says only that the recording stopped there."""
         if self.autol2 is None:
-            raise RuntimeError("AutoL2TrainerCallback has not started training yet.")
+            raise RuntimeError("AutoL2TrainerCallback has not started training yet. (A Trainer resumed with "
+                               "restore_callback_states_from_checkpoint=True trains a copy of it, made from the "
+                               "checkpoint: the one among trainer.callback_handler.callbacks; without that "
+                               "flag the callback given resumes itself.)")
         extra = {"autol2": self.settings, "steps_run": self.autol2.step_count}
         return WeightDecayTrajectory.from_events(self.autol2.lam0, self.autol2.events,
                                                  source="AutoL2TrainerCallback", extra=extra,
@@ -141,8 +151,9 @@ class WeightDecayReplayCallback(TrainerCallback):
 
     def __init__(self, trajectory: WeightDecayTrajectory | str | Path, *, param_groups: Any = None,
                  log_name: str = "weight_decay") -> None:
-        """`param_groups`: indices, "all", or None for the groups holding a parameter with 2 or
-        more dimensions (the Trainer's decay group; its no-decay group stays at 0)."""
+        """`param_groups`: as AutoL2's, or None for the groups the recording managed (its AutoL2
+        settings' param_groups), else "not_only_1d" (the Trainer's decay group; its no-decay
+        group stays at 0)."""
         self.trajectory = as_trajectory(trajectory)
         self.name = replay_name(trajectory, self.trajectory, type(self).__name__)
         self.param_groups, self.log_name = param_groups, log_name
@@ -150,9 +161,7 @@ class WeightDecayReplayCallback(TrainerCallback):
         self._warned: set[str] = set()  # the notes already warned: a resumed fit is not told again
 
     def on_train_begin(self, args: Any, state: Any, control: Any, optimizer: Any = None, **kwargs: Any) -> None:
-        groups = self.param_groups
-        if groups is None:
-            groups = [i for i, g in enumerate(optimizer.param_groups) if any(p.dim() > 1 for p in g["params"])]
+        groups = replay_groups(self.param_groups, self.trajectory)
         self.schedule = ReplaySchedule(optimizer, self.trajectory, groups, start_step=state.global_step)
         warn_new(replay_mismatches(self.trajectory, self.name, state.max_steps, optimizer, self.schedule.groups),
                  self._warned)

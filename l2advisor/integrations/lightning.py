@@ -26,10 +26,13 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from l2advisor.integrations._config import (
     as_trajectory,
+    check_settings,
     json_safe_settings,
+    replay_groups,
     replay_mismatches,
     replay_name,
     run_meta,
+    settings_in_force,
 )
 from l2advisor.training.advised_settings import (
     advice_lr,
@@ -64,16 +67,17 @@ def _scalar(value: Any) -> float | None:
 
 class AutoL2Callback(pl.Callback):
     """Divide weight decay by `decay` when training stalls (see `l2advisor.AutoL2` for every
-    keyword). Logs lam as `log_name` each step; `state_dict` keeps AutoL2's full state."""
+    keyword). Logs lam as `log_name` each step; `state_dict` keeps AutoL2's full state.
+    `param_groups` defaults to "not_only_1d": a group of only biases and norm scales (one your
+    `configure_optimizers` left at weight_decay 0, say) stays as you built it."""
 
     def __init__(self, lam0: float, *, accuracy_key: str = "accuracy", log_name: str = "weight_decay",
-                 **autol2: Any) -> None:
+                 param_groups: Any = "not_only_1d", **autol2: Any) -> None:
         super().__init__()
-        self.settings = json_safe_settings({"lam0": lam0, **autol2})
+        self.settings = json_safe_settings({"lam0": lam0, "param_groups": param_groups, **autol2})
         self.advised_lr: float | None = None  # from_advice: the lr the advice was made for
         self._warned: set[str] = set()  # the notes already warned: another fit is not told again
-        checked = {k: v for k, v in self.settings.items() if k != "param_groups"}  # groups: at the start
-        AutoL2(_stand_in(), **checked)  # a bad setting fails here, not at the first step
+        check_settings(self.settings)  # a bad setting fails here, not at the first step
         self.accuracy_key, self.log_name = accuracy_key, log_name
         self.autol2: AutoL2 | None = None
         self._restored: dict[str, Any] | None = None
@@ -104,6 +108,8 @@ class AutoL2Callback(pl.Callback):
         self._max_steps = _planned_steps(trainer)  # for trajectory(): max_steps, or from max_epochs
         if self._restored is not None:  # resumed: the checkpoint's state, not a fresh start
             self.autol2.load_state_dict(self._restored)
+            self.settings, note = settings_in_force(self.settings, self._restored)
+            warn_new([note] if note else [], self._warned)
             self._restored = None
 
     def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
@@ -150,11 +156,12 @@ class AutoL2Callback(pl.Callback):
 
 class WeightDecayReplay(pl.Callback):
     """Sets each optimizer step's weight_decay from a trajectory (by Lightning's global step,
-    so a resumed run needs no state of its own). `param_groups`: "nonzero", "all" or indices.
+    so a resumed run needs no state of its own). `param_groups`: as AutoL2's, or None (default)
+    for the groups the recording managed (its AutoL2 settings' param_groups), else "not_only_1d".
     Warns at the start where the recording does not fit the run: cut short, another lr, another
     number of steps (`replay_notes`), each once per callback."""
 
-    def __init__(self, trajectory: WeightDecayTrajectory | str | Path, *, param_groups: Any = "all",
+    def __init__(self, trajectory: WeightDecayTrajectory | str | Path, *, param_groups: Any = None,
                  log_name: str = "weight_decay") -> None:
         super().__init__()
         self.trajectory = as_trajectory(trajectory)
@@ -165,7 +172,8 @@ class WeightDecayReplay(pl.Callback):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         optimizer = _only_optimizer(trainer)
-        self.schedule = ReplaySchedule(optimizer, self.trajectory, self.param_groups, start_step=trainer.global_step)
+        self.schedule = ReplaySchedule(optimizer, self.trajectory, replay_groups(self.param_groups, self.trajectory),
+                                       start_step=trainer.global_step)
         notes = replay_mismatches(self.trajectory, self.name, _planned_steps(trainer), optimizer, self.schedule.groups)
         warn_new(notes, self._warned)
 
@@ -175,8 +183,3 @@ class WeightDecayReplay(pl.Callback):
             lam = self.schedule.set_step(trainer.global_step)
             pl_module.log(self.log_name, lam, on_step=True, on_epoch=False)
 
-
-def _stand_in() -> Any:
-    import torch
-
-    return torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)

@@ -102,8 +102,10 @@ class AutoL2:
     `param_groups`: "all" (default) manages every group; "nonzero" leaves alone groups
     whose weight_decay is 0 at creation; "exclude_1d" leaves alone groups holding only
     parameters with ndim <= 1 (the undecayed group that `split_decay_groups` builds for
-    biases and norm scales), and refuses groups mixing them with larger ones; or a list of
-    group indices. Managed groups get ``weight_decay = lam0``
+    biases and norm scales), and refuses groups mixing them with larger ones; "not_only_1d"
+    leaves alone the same groups and manages a mixed group as it was built (a Trainer's decay
+    group holding a 1-D layer scale); or a list of group indices. Managed groups get
+    ``weight_decay = lam0``
     at construction; the tau clock reads the lr of the first managed group.
 
     A bad argument (here, to `step` or to `load_state_dict`) raises

@@ -6,6 +6,7 @@ puts them in a group of their own that `AutoL2(param_groups="exclude_1d")` then 
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -13,7 +14,8 @@ import torch
 
 from l2advisor.errors import AutoL2ArgumentError
 
-GroupSpec = str | Sequence[int]  # "all" | "nonzero" | "exclude_1d" | group indices
+GroupSpec = str | Sequence[int]  # "all" | "nonzero" | "exclude_1d" | "not_only_1d" | group indices
+GROUP_MODES = ("all", "nonzero", "exclude_1d", "not_only_1d")
 
 
 def split_decay_groups(
@@ -55,13 +57,15 @@ def resolve_groups(optimizer: torch.optim.Optimizer, spec: GroupSpec) -> list[in
         chosen = [i for i, g in enumerate(groups) if g.get("weight_decay", 0.0) != 0.0]
     elif spec == "exclude_1d":
         chosen = [i for i, g in enumerate(groups) if not only_1d(g["params"], i)]
-    elif isinstance(spec, str) or not all(isinstance(i, int) for i in spec):
+    elif spec == "not_only_1d":  # a group mixing 1-D and larger parameters is managed as it was built
+        chosen = [i for i, g in enumerate(groups) if any(p.ndim > 1 for p in g["params"])]
+    elif isinstance(spec, str) or not all(isinstance(i, numbers.Integral) for i in spec):
         raise AutoL2ArgumentError(
-            f"param_groups must be 'all', 'nonzero', 'exclude_1d' or a list of "
+            f"param_groups must be 'all', 'nonzero', 'exclude_1d', 'not_only_1d' or a list of "
             f"group indices, got {spec!r}."
         )
     else:
-        chosen = sorted(set(spec))
+        chosen = sorted({int(i) for i in spec})
         if len(chosen) != len(spec) or any(not 0 <= i < n for i in chosen):
             raise AutoL2ArgumentError(f"param_groups {list(spec)} must be distinct indices in [0, {n}).")
     if not chosen:
@@ -79,6 +83,7 @@ def only_1d(params: list[torch.Tensor], index: int) -> bool:
     if any(small) and not all(small):
         raise AutoL2ArgumentError(
             f"param group {index} mixes 1-D and larger parameters; build the "
-            f"groups with split_decay_groups() to exclude the 1-D ones."
+            f"groups with split_decay_groups() to exclude the 1-D ones, or pass "
+            f"param_groups='not_only_1d' to manage the group as it was built."
         )
     return all(small)

@@ -132,21 +132,17 @@ class ReplaySchedule:
 
     ``optimizer.step(); replay.step()`` sets the weight_decay for the next step; the
     constructor writes the lam of step 0. Stateless but for the step count, so a resumed run
-    only needs `step_count` (or `set_step`). Writes the groups that `param_groups` names:
-    "nonzero" (default) the groups whose weight_decay is non-zero at creation, "all", or a
-    list of indices.
+    only needs `step_count` (or `set_step`). Writes the groups that `param_groups` names, as
+    `AutoL2`'s: "nonzero" (default) the groups whose weight_decay is non-zero at creation, "all",
+    "exclude_1d", "not_only_1d", or a list of indices.
     """
 
     def __init__(self, optimizer: Any, trajectory: WeightDecayTrajectory,
                  param_groups: str | Sequence[int] = "nonzero", start_step: int = 0) -> None:
         self.optimizer, self.trajectory = optimizer, trajectory
-        groups = optimizer.param_groups
-        if param_groups == "all":
-            self.groups = list(range(len(groups)))
-        elif param_groups == "nonzero":
-            self.groups = [i for i, g in enumerate(groups) if g.get("weight_decay", 0.0) != 0.0]
-        else:
-            self.groups = [int(i) for i in param_groups]  # type: ignore[union-attr]
+        from l2advisor.training.param_groups import resolve_groups  # torch behind it
+
+        self.groups = resolve_groups(optimizer, param_groups)  # AutoL2's modes and checks
         self.step_count = start_step
         self.set_step(start_step)
 

@@ -210,3 +210,14 @@ def test_a_resumed_replay_is_not_warned_again(tmp_path: Path) -> None:
     resumed = replay_warnings(resumed_run, resume_from_checkpoint=str(tmp_path / "first" / "checkpoint-16"))
     assert len(first) == 2 and "ends at step 6 of the 32" in first[0] and "this run is 16" in first[1]
     assert len(resumed) == 1 and "this run is 24" in resumed[0]
+
+
+def test_a_resume_with_other_settings_says_whose_continue(tmp_path: Path) -> None:
+    """The checkpoint's AutoL2 configuration runs on; the callback said nothing and its trajectory
+    recorded the settings it was given (lam0 0.01) for a run that ran lam0 0.1."""
+    trainer([AutoL2TrainerCallback(**AUTOL2)], tmp_path / "whole", 4 * STEPS_PER_EPOCH).train()
+    ckpt = tmp_path / "whole" / f"checkpoint-{2 * STEPS_PER_EPOCH}"
+    other = AutoL2TrainerCallback(**{**AUTOL2, "lam0": 0.01})
+    with pytest.warns(UserWarning, match=r"continue \(lam0=0.1\); this callback's lam0=0.01 is not used"):
+        trainer([other], tmp_path / "resumed", 4 * STEPS_PER_EPOCH).train(resume_from_checkpoint=str(ckpt))
+    assert other.settings["lam0"] == 0.1 and other.trajectory().extra["autol2"]["lam0"] == 0.1

@@ -123,7 +123,7 @@ def test_from_advice_takes_the_autol2_settings() -> None:
     advice = {"lam0": 0.05, "decay": 10.0, "refractory_tau": 0.7, "lam_min": 5e-4, "lr": 0.1}
     callback = AutoL2Callback.from_advice({"autol2": advice}, check_every=20)
     assert callback.settings == {"lam0": 0.05, "decay": 10.0, "refractory_tau": 0.7, "lam_min": 5e-4,
-                                 "check_every": 20}
+                                 "check_every": 20, "param_groups": "not_only_1d"}
     with pytest.raises(ValueError, match="lam0"):
         AutoL2Callback(lam0=-1.0)
 

@@ -92,13 +92,8 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
     from l2advisor.cli.advice_panel import advice_panel
     from l2advisor.cli.advising import make_recommendation
     from l2advisor.cli.autol2_advice import autol2_panel
-    from l2advisor.cli.probe import BATCH_REPLICAS, probe_into, probe_outcome, say_follow_up
-    from l2advisor.cli.probe_view import (
-        report_failures,
-        say_best_at_start,
-        say_rising,
-        summary_table,
-    )
+    from l2advisor.cli.probe import BATCH_REPLICAS, probe_into, probe_outcome
+    from l2advisor.cli.probe_view import say_outcome, summary_table
     from l2advisor.probing.settings import probe_settings
 
     settings, plan = probe_settings(spec.lr, spec.momentum, seeds=seeds, budget_steps=steps, n_val=len(task.val),
@@ -108,10 +103,7 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
                                       overrides=overrides, restart_if_stale=force, budget=budget)
     states, rows, extra = probe_outcome(path, runs, every, settings.tolerance)
     err.print(summary_table(rows, spec.metric_name, console=err))
-    say_rising(rows)
-    say_best_at_start(rows, spec.metric_name)
-    say_follow_up(extra)
-    report_failures(states, spec.path.name)  # every probe failed: exit 1, nothing to advise from
+    say_outcome(states, rows, extra, spec)  # every probe failed: exit 1, nothing to advise from
     made = make_recommendation(run_dir, budget[0], budget[1], None, autol2, lr_schedule, warmup, "train --advise")
     if made.autol2 is not None:
         err.print(autol2_panel(made.autol2, title="l2advisor train --advise --autol2"), soft_wrap=False)

@@ -42,6 +42,7 @@ from l2advisor.science.advise import (
     advice_to_dict,
     advise,
     caveats,
+    predicted_is_lower_bound,
 )
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
 from l2advisor.science.curves import Curve
@@ -49,6 +50,7 @@ from l2advisor.science.fit import (
     MIN_LAMS,
     Fit,
     fit_to_dict,
+    nothing_learned,
 )
 from l2advisor.science.fit_memo import fit_once, remembered
 from l2advisor.science.schedules import SCHEDULES, schedule_budget
@@ -162,7 +164,11 @@ def fit_summary(fit: Fit) -> dict[str, Any]:
     """What the panel's verdict line shows of the fit (fit.json has the rest)."""
     return {"b": fit.b, "b_interval": list(fit.b_interval), "steps_over_tau": fit.steps_over_tau,
             "alpha": fit.alpha, "alpha_interval": list(fit.alpha_interval), "lam_c": fit.lam_c,
-            "train_acc": fit.train_acc, "n_probes": fit.n_usable, "lr": fit.lr}
+            "train_acc": fit.train_acc, "n_probes": fit.n_usable, "lr": fit.lr,
+            # the c the probes measured, and whether it is a bound ("lower": the panel's "c >= 3.19";
+            # the advice's own c, the typical 4 under "cannot tell", is the record's "c")
+            "c": fit.c, "c_bound": fit.c_bound,
+            "excluded": [{"lam": e.lam, "lr": e.lr, "seed": e.seed, "reason": e.reason} for e in fit.excluded]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,7 +214,10 @@ def make_recommendation(run_dir: Path, budget: float | None, unit: str, lr: floa
         err.print(f"[yellow]{escape(halved)}[/]", highlight=False)
     gaps = {"missing_probes": [g.to_dict() for g in missing], "failed_probes": [g.to_dict() for g in failed]}
     schedule = sv or {"lr_schedule": "constant", "warmup": 0, "lr_integral": 1.0}
-    record = {**advice_to_dict(advice), "caveats": caveats(fit, advice), "budget": budget, "unit": unit,
+    record = {**advice_to_dict(advice), "caveats": caveats(fit, advice),
+              "predicted_metric_is_floor": predicted_is_lower_bound(advice, fit),  # the panel's "at least"
+              "learned_nothing": nothing_learned(fit.reasons),  # the advice's lam then means nothing
+              "budget": budget, "unit": unit,
               "run_dir": str(run_dir), **gaps, **schedule, "probes_sized_for_steps": sized_for,
               "fit": fit_summary(fit), "made_by": made_by}
     if cfg is not None:

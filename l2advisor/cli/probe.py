@@ -31,10 +31,8 @@ from l2advisor.cli.probe_view import (
     ProbeBars,
     all_reused_note,
     interrupted_note,
-    report_failures,
-    say_best_at_start,
     say_next,
-    say_rising,
+    say_outcome,
     summary_table,
 )
 from l2advisor.consoles import unbounded
@@ -213,10 +211,7 @@ def probe(
                     "training_seconds": training_seconds})
     else:
         out.print(summary_table(rows, spec.metric_name, whole=unbounded(sys.stdout)))  # a file: every column
-        say_rising(rows)
-        say_best_at_start(rows, spec.metric_name)
-        say_follow_up(extra)
-    report_failures(states, spec.path.name)  # all failed: raises, with no "Next" to a fit that cannot run
+    say_outcome(states, rows, extra, spec, notes=not as_json)  # all failed: raises, with no "Next" to a fit that cannot run
     if not as_json:
         again = "--budget STEPS" if steps is None else budget_flags(budget, unit, steps)
         one_process = plan is not None and plan.over_cap and horizon is None  # train --advise has no --horizon
@@ -326,7 +321,3 @@ def probe_outcome(path: Path, runs: list[ProbeRun], every: list[ProbeRun], toler
     states = [results.runs[r.run_id] for r in every if r.run_id in results.runs]
     return states, summarize(states, tolerance), [r.run_id for r in every[len(runs):]]
 
-
-def say_follow_up(extra: list[str]) -> None:
-    if extra:
-        err.print(f"Plus {len(extra)} follow-up probes (one more seed) to settle the verdict.")

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from l2advisor.cli.app import err, out
 from l2advisor.cli.tables import Column, fitted_table, step_bars
-from l2advisor.errors import RunFailed
+from l2advisor.errors import InputError, RunFailed
 from l2advisor.runs.store import read_results
 
 if TYPE_CHECKING:
@@ -177,6 +177,37 @@ def say_best_at_start(rows: list[dict[str, Any]], metric: str) -> None:
         err.print(f"Every probe's validation {escape(metric)} was best at its first evaluation (step 0, before training): "
                   "training never raised it. If it is an error or a loss, return it negated (l2advisor maximizes "
                   "it); otherwise check the lr and the model.", highlight=False)
+
+
+def say_outcome(states: list[RunState], rows: list[dict[str, Any]], extra: list[str], spec: Any,
+                notes: bool = True) -> None:
+    """What the table of finished probes leaves unsaid (`notes`: the stderr lines, left out under
+    --json), then the refusals: a metric NaN everywhere (exit 2), every probe failed (exit 1)."""
+    if notes:
+        say_rising(rows)
+        say_best_at_start(rows, spec.metric_name)
+        if extra:
+            err.print(f"Plus {len(extra)} follow-up probes (one more seed) to settle the verdict.")
+    say_nan_metric(rows, spec.metric_name, spec.path.name, said=notes)
+    report_failures(states, spec.path.name)
+
+
+def say_nan_metric(rows: list[dict[str, Any]], metric: str, model_file: str, said: bool = True) -> None:
+    """Evaluations whose validation metric was NaN (left out of the curves, not taken for a
+    divergence), said under the table; NaN at every evaluation of every probe is the model file's
+    metric failing, refused (exit 2) before anyone fits nothing."""
+    hit = [row for row in rows if row.get("nan_evals")]
+    if not hit:
+        return
+    nan, evals = sum(row["nan_evals"] for row in hit), sum(row.get("evals") or 0 for row in hit)
+    if len(hit) == len(rows) and nan >= evals:
+        raise InputError(f"{model_file}: the validation {metric} was NaN at every evaluation of every probe, so "
+                         "there is nothing to read; fix `metric` (it must return a number for the validation set).")
+    if said:
+        err.print(f"[yellow]The validation {escape(metric)} was NaN at {nan} of {evals} evaluations in {len(hit)} "
+                  f"of {len(rows)} probes: those evaluations are left out, as if not made (a metric that cannot score "
+                  "some evaluations, e.g. a macro average with a class never predicted, leaves fewer points to "
+                  "read t* and the peak from).[/]", highlight=False)
 
 
 def _rising(row: dict[str, Any]) -> str:

@@ -133,6 +133,7 @@ def summarize(states: Sequence[RunState], tolerance: float) -> list[dict[str, An
                      "shrink": _digits12(curve.lr * curve.lam),  # 0.01, not 0.010000000000000002
                      "t_star": metrics.t_star, "tau_star": _digits12(metrics.tau_star),  # a sum of lr*lam
                      "peak": metrics.peak_metric, "peaked": metrics.peaked, "final_train_acc": metrics.final_train_acc,
+                     "evals": metrics.n_points, "nan_evals": metrics.nan_evals,  # the metric's NaNs: left out
                      "steps": end.get("steps", int(curve.steps[-1]) if len(curve.steps) else 0),
                      "seconds": end.get("seconds"), "status": state.status, "message": end.get("message") or ""})
     return sorted(rows, key=lambda row: (row["lr"], -row["lam"], row["seed"]))

@@ -29,11 +29,13 @@ def caveats(fit: Fit, advice: Advice, limit: int = 4) -> list[str]:
 
 def _caveat_rank(reason: str) -> int:
     """A verdict that one more seed could flip first (it was cut by the limit, said only in
-    report.md), then probes that had not clearly peaked and probe lrs that do not confirm lr*lam
-    as the clock (cut too), then the fit's order."""
+    report.md), then what is wrong with the probes themselves: some had not clearly peaked, were
+    left out of the fit, or lost evaluations to a NaN metric, and probe lrs that do not confirm
+    lr*lam as the clock (each was cut too), then the fit's order."""
     if "that decides whether the probes sit above the plateau" in reason:  # fit.py's needs_seed reason
         return 0
-    return 1 if "had not clearly peaked" in reason or reason.startswith("the clock is not lr*lam") else 2
+    about_probes = ("had not clearly peaked", "probe(s) excluded: ", "the metric was NaN at ")
+    return 1 if any(k in reason for k in about_probes) or reason.startswith("the clock is not lr*lam") else 2
 
 
 def predicted_is_lower_bound(advice: Advice, fit: Fit) -> bool:

@@ -126,13 +126,14 @@ class CurveMetrics:
     final_train_acc: float  # mean of the last few training accuracies
     max_train_acc: float  # max of the smoothed training accuracy
     overparameterized: bool | None  # max_train_acc >= 0.99; None when unknown
-    diverged: bool  # status "diverged" or a value became non-finite
+    diverged: bool  # status "diverged", the training loss became non-finite, or the metric infinite
     peaked: bool  # clearly past its top: dropped, tau_end >= 2 tau_peak, or >= 3 tau at t*
     noise: float  # robust sd of one evaluation of the validation metric
     # step of the evaluation before t*: the smoothed metric crossed peak - tolerance somewhere in
     # (t_star_previous, t_star], the resolution of t* (NaN when t* is the first evaluation)
     t_star_previous: float = float("nan")
     first_metric: float = float("nan")  # the first finite raw validation metric (step 0: before training)
+    nan_evals: int = 0  # evaluations whose validation metric was NaN (left out, as if not made)
 
 
 def _nan_stat(values: np.ndarray, fn) -> float:
@@ -192,7 +193,10 @@ def analyze_curve(
     val = np.asarray(curve.val_metric, dtype=float)[:n]
     acc = np.asarray(curve.train_acc, dtype=float)[:n]
     loss = np.asarray(curve.train_loss, dtype=float)[:n]
-    diverged = curve.status == "diverged" or _went_nonfinite(loss) or _went_nonfinite(val)
+    # A NaN metric is an evaluation the user's metric could not score (a macro precision while a
+    # class is never predicted): left out, as smoothing leaves it. A run whose training loss goes
+    # non-finite diverged; so did one whose metric went infinite (-MSE of a run that blew up).
+    diverged = curve.status == "diverged" or _went_nonfinite(loss) or bool(np.isinf(val).any())
     s = smooth(val, smoothing)
     ok = np.flatnonzero(np.isfinite(s))
     nan = float("nan")
@@ -222,6 +226,7 @@ def analyze_curve(
         overparameterized=over, diverged=bool(diverged), peaked=bool(peaked),
         noise=noise_sd(val), t_star_previous=previous,
         first_metric=float(val[np.isfinite(val)][0]) if np.isfinite(val).any() else nan,
+        nan_evals=int(np.isnan(val).sum()),
     )
 
 

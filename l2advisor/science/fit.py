@@ -75,12 +75,25 @@ def _screen(curves: Sequence[Curve], tolerance: float):
         elif not (m.lam > 0 and m.lr > 0 and math.isfinite(m.lam * m.lr)):
             why = "lam and lr must be positive and finite: no tau clock"
         elif not math.isfinite(m.peak_metric):
-            why = "no finite evaluation"
+            why = "no finite evaluation" + (" (the metric was NaN at every one)" if m.nan_evals >= m.n_points else "")
         if why:
             excluded.append(Excluded(m.lam, m.lr, m.seed, why))
         else:
             usable.append((m, cv))
     return usable, excluded
+
+
+def _nan_note(ms: list[CurveMetrics]) -> list[str]:
+    """The usable probes' evaluations whose metric was NaN (left out of their curves), said: a
+    reviewer's macro precision lost them silently, and with them the early points t* is read from."""
+    hit = [m for m in ms if m.nan_evals]
+    if not hit:
+        return []
+    lams = sorted({m.lam for m in hit}, reverse=True)
+    return [f"the metric was NaN at {sum(m.nan_evals for m in hit)} of {sum(m.n_points for m in hit)} evaluations "
+            f"in {len(hit)} probe(s) (lam {', '.join(f'{lam:.3g}' for lam in lams)}): those evaluations are "
+            "left out, as if not made (a metric that cannot score some evaluations, e.g. a macro average "
+            "with a class never predicted)"]
 
 
 def _rows(ms: list[CurveMetrics], excluded: list[Excluded]) -> list[LamRow]:
@@ -152,6 +165,7 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
     notes = [f"{len(excluded)} probe(s) excluded: " + "; ".join(
         f"lam={e.lam:.3g} lr={e.lr:.3g} seed={e.seed}: {e.reason}" for e in excluded)
     ] if excluded else []
+    notes += _nan_note(ms)
     if not ms:
         return Fit(**{**f, "reasons": tuple(["no usable probe"] + notes)})
     if not learned(ms, tolerance):

@@ -111,8 +111,10 @@ def test_json_has_the_design_keys_and_matches_advice_file(run: Path) -> None:
     fit = json.loads((run / "fit.json").read_text())  # the panel's verdict line, machine-readable
     assert d["fit"] == {"b": fit["b"], "b_interval": fit["b_interval"], "steps_over_tau": fit["steps_over_tau"],
                         "alpha": fit["alpha"], "alpha_interval": fit["alpha_interval"], "lam_c": fit["lam_c"],
-                        "train_acc": fit["train_acc"], "n_probes": fit["n_usable"], "lr": fit["lr"]}
+                        "train_acc": fit["train_acc"], "n_probes": fit["n_usable"], "lr": fit["lr"],
+                        "c": fit["c"], "c_bound": fit["c_bound"], "excluded": []}
     assert 0.75 <= d["fit"]["b"] <= 1.25 and d["fit"]["n_probes"] > 0
+    assert d["predicted_metric_is_floor"] is False and d["learned_nothing"] is False
 
 
 @pytest.mark.parametrize("family", ["no effect", "above the plateau"])

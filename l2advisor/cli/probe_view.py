@@ -129,6 +129,9 @@ def report_failures(states: list[RunState], model_name: str) -> None:
         if crashed_here:  # exit 1 still: the file passed its checks, its runs failed (a bug, or the machine)
             raise RunFailed(f"All {len(states)} probes failed inside {model_name} (see above), so there is "
                             "nothing to fit; fix what fails there.")
+        if all(state.status == "failed" for state in bad):  # errors, no divergence: lam and lr are not the cause
+            raise RunFailed(f"All {len(states)} probes failed (see above), so there is nothing to fit; fix what "
+                            f"fails: {model_name}, its data or its loss (a label out of the model's range, say).")
         raise RunFailed(f"All {len(states)} probes failed or diverged (see above), so there is nothing to "
                         f"fit; fix the model file, or {all_bad_hint(states)}.")
     if bad:
@@ -184,8 +187,9 @@ def say_outcome(states: list[RunState], rows: list[dict[str, Any]], extra: list[
     """What the table of finished probes leaves unsaid (`notes`: the stderr lines, left out under
     --json), then the refusals: a metric NaN everywhere (exit 2), every probe failed (exit 1)."""
     if notes:
-        say_rising(rows)
-        say_best_at_start(rows, spec.metric_name)
+        ended = [row for row in rows if row["status"] not in ("failed", "diverged")]  # their curves stop short
+        say_rising(ended)
+        say_best_at_start(ended, spec.metric_name)
         if extra:
             err.print(f"Plus {len(extra)} follow-up probes (one more seed) to settle the verdict.")
     say_nan_metric(rows, spec.metric_name, spec.path.name, said=notes)
@@ -213,6 +217,8 @@ def say_nan_metric(rows: list[dict[str, Any]], metric: str, model_file: str, sai
 def _rising(row: dict[str, Any]) -> str:
     """"+" after t* for a probe that ended without clearly peaking (still rising, or a top too
     recent to call), where its t* is a number at all."""
+    if row.get("status") in ("failed", "diverged"):  # it stopped on an error, not before its top
+        return ""
     return "+" if row.get("peaked") is False and row["t_star"] is not None and math.isfinite(row["t_star"]) else ""
 
 

@@ -79,10 +79,11 @@ def check_speed(task: Any, stacked: Any, model: nn.Module, batch_size: int, own:
     try:
         speed = stack_speed(stacked, model, inputs, targets, own, loss)
     except Exception as err:
-        if not any(Path(frame.filename).resolve() == task.spec.path.resolve()
-                   for frame in traceback.extract_tb(err.__traceback__)):
-            raise  # ours: an internal error, never a verdict on the model
-        return
+        in_file = any(Path(frame.filename).resolve() == task.spec.path.resolve()
+                      for frame in traceback.extract_tb(err.__traceback__))
+        if not (in_file or _fails_alone(model, inputs, targets, loss)):
+            raise  # ours: the stack fails where the model alone does not; never a verdict on the model
+        return  # the model's, or its data's (a label the loss refuses): the probes' first step says so
     finally:
         stacked.after_check(model)
     if speed.dearer:
@@ -101,18 +102,31 @@ def stack_speed(stacked: object, model: nn.Module, inputs: Tensor, targets: Tens
     x = inputs.unsqueeze(0).expand(k, *inputs.shape).contiguous() if per_replica else inputs
     y = targets.unsqueeze(0).expand(k, *targets.shape).contiguous() if per_replica else targets
     single = copy.deepcopy(model).train(True)
-    single_params = [p for p in single.parameters() if p.requires_grad]
 
     def stacked_step() -> None:
         outputs = stacked(x, True, params, buffers, per_replica)  # type: ignore[operator]
         torch.autograd.grad(loss(outputs, y, per_replica).sum(), list(params.values()), allow_unused=True)
 
-    def single_step() -> None:
-        losses = loss(single(inputs).unsqueeze(0), targets, False)
-        torch.autograd.grad(losses.sum(), single_params, allow_unused=True)
-
     with kept_generators(inputs):
-        return StackSpeed(k, _seconds(stacked_step, inputs.device), _seconds(single_step, inputs.device))
+        return StackSpeed(k, _seconds(stacked_step, inputs.device),
+                          _seconds(lambda: _step_alone(single, inputs, targets, loss), inputs.device))
+
+
+def _step_alone(single: nn.Module, inputs: Tensor, targets: Tensor, loss: Loss) -> None:
+    """A forward and backward of one model (not stacked) on the batch."""
+    losses = loss(single(inputs).unsqueeze(0), targets, False)
+    torch.autograd.grad(losses.sum(), [p for p in single.parameters() if p.requires_grad], allow_unused=True)
+
+
+def _fails_alone(model: nn.Module, inputs: Tensor, targets: Tensor, loss: Loss) -> bool:
+    """Whether one step of the model alone fails on this batch too (a custom dataset's label out of
+    the loss's range raises inside torch, on no line of the model file)."""
+    try:
+        with kept_generators(inputs):
+            _step_alone(copy.deepcopy(model).train(True), inputs, targets, loss)
+    except Exception:  # noqa: BLE001 - any failure of the plain step is the model's or its data's
+        return True
+    return False
 
 
 def _seconds(step: Callable[[], None], device: torch.device) -> float:

@@ -182,8 +182,11 @@ def handle_errors(command: F) -> F:
     """Turn library errors (and unexpected ones) into one line on stderr and an exit code."""
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from l2advisor.cli.json_out import stdout_for_json_only
+
         try:
-            return command(*args, **kwargs)
+            with stdout_for_json_only(bool(kwargs.get("as_json"))):  # a model file's prints: stderr
+                return command(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
         except L2AdvisorError as error:

@@ -7,8 +7,11 @@ value copied from the output is the value the run directory holds."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 from l2advisor.runs.store import json_safe
@@ -17,11 +20,32 @@ DIGITS = 15  # float arithmetic's error in one or two operations stays below the
 SHORT = 12  # a value whose 15-digit form needs at most this many digits was meant as that decimal
 
 
+_DATA_STREAMS: list[Any] = []  # the stdout a --json command's data goes to, while it runs
+
+
+@contextlib.contextmanager
+def stdout_for_json_only(active: bool) -> Iterator[None]:
+    """While a --json command runs (`active`), anything else written to stdout goes to stderr: a
+    model file's `print("loading...")` came before the JSON and broke every parser. `print_json`
+    writes to the stdout it replaced."""
+    if not active:
+        yield
+        return
+    _DATA_STREAMS.append(sys.stdout)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _DATA_STREAMS.pop()
+
+
 def print_json(data: Any) -> None:
     """`data` (dicts, lists, numbers, strings) on stdout as JSON."""
     from l2advisor.cli.app import out
 
-    out.print_json(json.dumps(json_safe(shown(data))))
+    text = json.dumps(json_safe(shown(data)))
+    with contextlib.redirect_stdout(_DATA_STREAMS[-1] if _DATA_STREAMS else sys.stdout):
+        out.print_json(text)
 
 
 def shown(value: Any) -> Any:

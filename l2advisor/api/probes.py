@@ -207,17 +207,19 @@ def _dataset(data: Any) -> Any:
 def _module_optimizer(spec: Any, task: Any, given: dict[str, Any]) -> tuple[Any, Any]:
     """The spec and task with lr, momentum and optimizer, those not `given` (None), from the
     `configure_optimizers()` of the LightningModule `build_model()` built (a class or a factory:
-    read as a model file's, modelfile/lightning.py) when it built one; else as they were (the
-    defaults 0.1, 0, "sgd"). Such a module's own optimizer was silently replaced by plain SGD at
-    lr 0.1, and the advice was for another run."""
+    read as a model file's, modelfile/lightning.py) when it built one, and its notes (what of the
+    module the probes do not run: the API's notices); else as they were (the defaults 0.1, 0,
+    "sgd"). Such a module's own optimizer was silently replaced by plain SGD at lr 0.1, and the
+    advice was for another run."""
     import dataclasses
 
     from l2advisor.modelfile.spec import validate_settings
 
     own = {key: task.module_optimizer[key] for key in given if given[key] is None and key in task.module_optimizer}
-    if not own:
+    notes = tuple(task.module_optimizer.get("notes", ()))  # its training_step, its lr scheduler: not run
+    if not (own or notes):
         return spec, task
-    spec = validate_settings(dataclasses.replace(spec, **own), keywords=True)
+    spec = validate_settings(dataclasses.replace(spec, **own, notes=spec.notes + notes), keywords=True)
     return spec, dataclasses.replace(task, spec=spec)
 
 

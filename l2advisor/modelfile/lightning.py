@@ -84,6 +84,7 @@ def module_optimizer(model: Any, path: Path, own_loss: bool = False) -> dict[str
     replaces cross-entropy); {} for any other model."""
     if not is_lightning_module(model):
         return {}
+    _refuse_manual(model, path)
     found = optimizer_settings(model, path)
     return {**found, "notes": _unused(model, found.pop("scheduler", False), own_loss, path)}
 
@@ -105,9 +106,7 @@ def lightning_settings(module: ModuleType, path: Path) -> dict[str, Any] | None:
                              "build_module() to say which one to probe.")
         build_module = models[0]
     sample = _call(build_module, path, "building the LightningModule")
-    if getattr(sample, "automatic_optimization", True) is False:
-        raise InputError(f"{where}: manual optimization is not supported; l2advisor trains with its own loop "
-                         f"(not supported: {UNSUPPORTED}).")
+    _refuse_manual(sample, path)
     found = {"build_model": build_module, **optimizer_settings(sample, path)}
     own_loss = getattr(module, "loss", None) is not None
     found["notes"] = _unused(sample, found.pop("scheduler", False), own_loss, path)
@@ -118,12 +117,29 @@ def lightning_settings(module: ModuleType, path: Path) -> dict[str, Any] | None:
     return found
 
 
+def _refuse_manual(sample: Any, path: Path) -> None:
+    """Manual optimization: the module steps its own optimizers in training_step, which the
+    probes never call (the API took such a module silently; a model file was refused)."""
+    if getattr(sample, "automatic_optimization", True) is False:
+        raise InputError(f"{path.name}: manual optimization is not supported; l2advisor trains with its own loop "
+                         f"(not supported: {UNSUPPORTED}).")
+
+
+def _own_steps(sample: Any) -> list[str]:
+    """training_step / validation_step that the module's class defines or inherits from a class of
+    the user's (a base class's counted: only Lightning's own are left out)."""
+    lightning = {base for base, _ in lightning_bases() if base is not None}
+    users = [cls for cls in type(sample).__mro__
+             if not any(issubclass(base, cls) for base in lightning) and cls is not object]
+    return [name for name in ("training_step", "validation_step") if any(name in cls.__dict__ for cls in users)]
+
+
 def _unused(sample: Any, scheduler: bool, own_loss: bool, path: Path) -> tuple[str, ...]:
     """What the module defines that the probes will not run, said once each: its own
     training_step (l2advisor calls forward and the loss: the file's `loss`, when `own_loss`)
     and an lr scheduler."""
     notes = []
-    own = [name for name in ("training_step", "validation_step") if name in type(sample).__dict__]
+    own = _own_steps(sample)
     if own:
         notes.append(f"{path.name}: {' and '.join(own)} of {type(sample).__name__} {'is' if len(own) == 1 else 'are'} "
                      f"not called: l2advisor {_trained_with(own_loss)}")

@@ -159,7 +159,12 @@ def validate_settings(spec: TaskSpec, overridden: frozenset[str] = frozenset(), 
     if not (spec.metric == "accuracy" or callable(spec.metric)):
         raise InputError(f"{at('metric')} must be \"accuracy\" or a callable (outputs, targets) -> float "
                          f"(higher is better), got {spec.metric!r}.")
-    return replace(spec, lr=lr, momentum=momentum, optimizer=optimizer)
+    notes = spec.notes
+    if optimizer == "adamw" and momentum != 0.0:  # a user from Adam writing beta1 as momentum
+        notes += (f"{at('momentum')} {momentum:g} is not used with AdamW (its betas stay torch's (0.9, 0.999)); "
+                  "l2advisor plans and trains as for momentum 0.",)
+        momentum = 0.0
+    return replace(spec, lr=lr, momentum=momentum, optimizer=optimizer, notes=notes)
 
 
 def check_positive(value: Any, subject: str) -> float:

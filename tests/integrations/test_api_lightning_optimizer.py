@@ -71,3 +71,33 @@ def test_a_plain_module_keeps_the_defaults(tmp_path: Path) -> None:
                               progress=False, device="cpu")
     settings = results.results.header["settings"]
     assert (settings["lr"], settings["momentum"], settings["optimizer"]) == (0.1, 0.0, "sgd")
+
+
+class Manual(Blobs):
+    def __init__(self) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+
+
+class Scheduled(Blobs):  # training_step inherited from Blobs: the module still has its own
+    def configure_optimizers(self):
+        opt = torch.optim.SGD(self.parameters(), lr=0.05)
+        return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.StepLR(opt, 10)}
+
+
+def test_manual_optimization_is_refused_as_a_model_file_refuses_it(tmp_path: Path) -> None:
+    """The API probed it silently: the module's training_step, where it steps its optimizers, is never run."""
+    from l2advisor.errors import InputError
+
+    with pytest.raises(InputError, match="manual optimization is not supported"):
+        l2advisor.probe(Manual, blobs(128, 1), blobs(64, 2), out=tmp_path / "m", lambdas=(0.4, 0.2), horizon=2,
+                        seeds=(0,), progress=False, device="cpu")
+
+
+def test_what_the_probes_do_not_run_is_among_the_notices(tmp_path: Path) -> None:
+    """Its training_step (inherited) and its lr scheduler were dropped from the notices the README promises."""
+    results = l2advisor.probe(Scheduled, blobs(128, 1), blobs(64, 2), out=tmp_path / "s", lambdas=(0.4, 0.2),
+                              horizon=2, seeds=(0,), progress=False, device="cpu")
+    notices = " ".join(results.notices)
+    assert "training_step of Scheduled is not called" in notices
+    assert "the lr scheduler configure_optimizers() returns is not used" in notices

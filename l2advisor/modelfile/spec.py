@@ -21,7 +21,7 @@ from typing import Any
 
 from l2advisor.errors import InputError
 from l2advisor.modelfile.lightning import built_module_settings, lightning_settings
-from l2advisor.modelfile.unread import unread_settings_notes
+from l2advisor.modelfile.unread import meant_builder, unread_settings_notes
 
 DEFAULTS: dict[str, Any] = {
     "lr": 0.1,
@@ -84,7 +84,7 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> T
     builders = {name: found.pop(name, getattr(module, name, None)) for name in ("build_model", "build_data")}
     notes = tuple(found.pop("notes", ())) + unread_settings_notes(module, DEFAULTS, where)
     for required in ("build_model", "build_data"):
-        _check_builder(where, required, builders[required])
+        _check_builder(where, required, builders[required], meant_builder(module, required))
     build_test = getattr(module, "build_test", None)
     if build_test is not None and not callable(build_test):
         raise InputError(f"{where}: `build_test` must be a function returning a dataset.")
@@ -105,15 +105,17 @@ def _is_module(value: object) -> bool:
     return torch is not None and isinstance(value, torch.nn.Module)
 
 
-def _check_builder(where: str, name: str, builder: object) -> None:
-    """One sentence when `build_model` / `build_data` is missing, or is not a function (a module
-    itself is callable, but its call is its forward: it failed inside torch's forward)."""
+def _check_builder(where: str, name: str, builder: object, meant: str | None = None) -> None:
+    """One sentence when `build_model` / `build_data` is missing (naming a function of the file's
+    that seems `meant` for it), or is not a function (a module itself is callable, but its call is
+    its forward: it failed inside torch's forward)."""
     if _is_module(builder):
         kind = type(builder).__name__
         raise InputError(f"{where}: `{name}` is a {kind} itself, not a function returning a fresh one "
                          f"(every probe and run trains its own); write `def {name}(): return {kind}(...)`.")
     if builder is None:
-        raise InputError(f"{where} has no function `{name}()`; a model file must define "
+        hint = f" (did you mean `{meant}()`? rename it `{name}`)" if meant else ""
+        raise InputError(f"{where} has no function `{name}()`{hint}; a model file must define "
                          "build_model() -> torch.nn.Module and build_data() -> (train, val) "
                          "(or a LightningModule, see the README).")
     if not callable(builder):

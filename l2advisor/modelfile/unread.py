@@ -15,7 +15,13 @@ from types import ModuleType
 from typing import Any
 
 ALIASES = {"learning_rate": "lr", "learningrate": "lr", "bs": "batch_size", "batch": "batch_size", "optim": "optimizer",
-           "mom": "momentum", "loss_fn": "loss", "criterion": "loss"}
+           "mom": "momentum", "loss_fn": "loss", "criterion": "loss", "loss_function": "loss", "loss_func": "loss",
+           "metric_fn": "metric", "eval_metric": "metric", "score": "metric"}
+FUNCTIONS = ("loss", "metric")  # the settings a function of the file's own may be
+BUILDERS = ("build_model", "build_data", "build_test")
+BUILDER_ALIASES = {"make_model": "build_model", "get_model": "build_model", "create_model": "build_model",
+                   "model": "build_model", "get_data": "build_data", "load_data": "build_data",
+                   "make_data": "build_data", "build_dataset": "build_data", "build_datasets": "build_data"}
 DECAY_NAMES = ("weight_decay", "wd")  # what l2advisor chooses, not reads ("lam", "decay": too often something else)
 
 
@@ -30,7 +36,7 @@ def unread_settings_notes(module: ModuleType, defaults: Mapping[str, Any], where
             notes.append(f"{where}: `{name} = {value!r}` is not read: the weight decay is what l2advisor "
                          "chooses (each probe trains its own lam; `train --weight-decay` sets one).")
             continue
-        meant = _meant(name, defaults) if number else ALIASES.get(name.lower()) if callable(value) else None
+        meant = _meant(name, defaults) if number else _meant_function(name, value, module) if callable(value) else None
         if meant is not None and not hasattr(module, meant):
             used = "cross-entropy" if meant == "loss" and defaults[meant] is None else repr(defaults[meant])
             notes.append(f"{where}: `{name}` is not a setting l2advisor reads; did you mean `{meant}`? "
@@ -44,3 +50,24 @@ def _meant(name: str, defaults: Mapping[str, Any]) -> str | None:
     if lower in defaults:
         return lower
     return ALIASES.get(lower) or next(iter(difflib.get_close_matches(lower, list(defaults), 1, 0.75)), None)
+
+
+def _meant_function(name: str, value: Any, module: ModuleType) -> str | None:
+    """The setting a callable seems to mean: a common alias (`criterion = nn.CrossEntropyLoss()`), or
+    a near spelling for a function of the file's own (`def metrics(...)`, `def loss_function(...)`
+    were used silently as accuracy and cross-entropy; an imported function is left alone)."""
+    lower = name.lower()
+    if ALIASES.get(lower) in FUNCTIONS:
+        return ALIASES[lower]
+    if getattr(value, "__module__", None) != module.__name__:
+        return None
+    return next(iter(difflib.get_close_matches(lower, FUNCTIONS, 1, 0.75)), None)
+
+
+def meant_builder(module: ModuleType, missing: str) -> str | None:
+    """A function of the file's own whose name seems to mean the missing builder (`build_dataset`
+    for build_data), for the sentence that says it is missing."""
+    own = [name for name, value in vars(module).items()
+           if callable(value) and getattr(value, "__module__", None) == module.__name__ and name not in BUILDERS]
+    aliased = [name for name in own if BUILDER_ALIASES.get(name.lower()) == missing]
+    return next(iter(aliased or difflib.get_close_matches(missing, own, 1, 0.75)), None)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from l2advisor.cli.app import Threads, app, catch_interrupt, err, handle_errors, out
 from l2advisor.cli.budget import check_run_budget, refuse_unusable_out
+from l2advisor.cli.json_out import print_json_text
 from l2advisor.cli.lists import parse_ints
 from l2advisor.cli.tables import Column, fitted_table
 from l2advisor.cli.tune import (
@@ -165,7 +166,7 @@ def compare(
     write_json(run_dir / "compare.json", report)
     save_figure(report, run_dir / "compare.png")
     if as_json:  # what compare.json holds, versions included
-        out.print_json((run_dir / "compare.json").read_text(encoding="utf-8"))
+        print_json_text((run_dir / "compare.json").read_text(encoding="utf-8"))
     else:
         out.print(compare_table(report))
         out.print(report["conclusion"])

@@ -41,9 +41,13 @@ def stdout_for_json_only(active: bool) -> Iterator[None]:
 
 def print_json(data: Any) -> None:
     """`data` (dicts, lists, numbers, strings) on stdout as JSON."""
+    print_json_text(json.dumps(json_safe(shown(data))))
+
+
+def print_json_text(text: str) -> None:
+    """JSON already written out (a file's text) on the data stdout, as `print_json` prints."""
     from l2advisor.cli.app import out
 
-    text = json.dumps(json_safe(shown(data)))
     with contextlib.redirect_stdout(_DATA_STREAMS[-1] if _DATA_STREAMS else sys.stdout):
         out.print_json(text)
 

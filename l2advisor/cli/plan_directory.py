@@ -19,9 +19,10 @@ class PlanDirectory:
     probes --force would delete."""
 
     run_dir: Path
-    reused: tuple[tuple[str, str], ...] = ()  # (run id, how it ended: finished, stopped, diverged, failed)
+    reused: tuple[tuple[str, str], ...] = ()  # (run id, how it ended: finished, stopped, diverged)
     refused: str | None = None
     deleted_by_force: int = 0
+    retried: tuple[str, ...] = ()  # run ids that failed before: probe runs them again
 
     @property
     def ended(self) -> dict[str, str]:
@@ -38,11 +39,14 @@ class PlanDirectory:
         if self.deleted_by_force:
             return (f"--force would delete {_probes(self.deleted_by_force)} that ended in {self.run_dir} and train "
                     f"all {planned} planned probes from the start.")
+        again = (f"; {_probes(len(self.retried))} that failed before would run again, priced below"
+                 if self.retried else "")
         if not self.reused:
-            return None
-        failed = sum(status in ("failed", "diverged") for _, status in self.reused)
-        kept = (f" ({failed} of them failed or diverged: probe keeps them as they ended, and `recommend` leaves them "
-                "out; --force trains everything again)") if failed else ""
+            return f"No planned probe has ended in {self.run_dir}{again}." if self.retried else None
+        diverged = sum(status == "diverged" for _, status in self.reused)
+        kept = (f" ({diverged} of them diverged: probe keeps them as they ended, and `recommend` leaves them "
+                "out; --force trains everything again)") if diverged else ""
+        kept += again
         if len(self.reused) == planned:
             return (f"All {planned} planned probes have already ended in {self.run_dir}{kept}: probe would train none "
                     "of them, only a follow-up seed if the seeds cannot decide the verdict.")
@@ -51,7 +55,8 @@ class PlanDirectory:
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_dir": str(self.run_dir), "reused": [run_id for run_id, _ in self.reused],
-                "ended": self.ended, "refused": self.refused, "deleted_by_force": self.deleted_by_force}
+                "ended": self.ended, "refused": self.refused, "deleted_by_force": self.deleted_by_force,
+                "retried": list(self.retried)}
 
 
 def _probes(count: int) -> str:
@@ -63,7 +68,7 @@ def plan_directory(run_dir: Path, header: dict[str, Any], runs: list[Any], force
     `header`: the same refusal (runs.store.settings_conflict with the probes' `carries_over`) and
     the same split into finished and to-run probes (probing.plan.pending)."""
     from l2advisor.errors import InputError
-    from l2advisor.probing.plan import pending
+    from l2advisor.probing.plan import failed_before, pending
     from l2advisor.probing.settings import carries_over
     from l2advisor.runs.rundir import PROBES_FILE, results_path
     from l2advisor.runs.store import read_results, settings_conflict
@@ -82,4 +87,5 @@ def plan_directory(run_dir: Path, header: dict[str, Any], runs: list[Any], force
         ended = sum(1 for state in found.runs.values() if state.done)
         return PlanDirectory(run_dir, refused=refused, deleted_by_force=ended)
     _, reused = pending(runs, found)
-    return PlanDirectory(run_dir, reused=tuple((run.run_id, found.runs[run.run_id].status) for run in reused))
+    return PlanDirectory(run_dir, reused=tuple((run.run_id, found.runs[run.run_id].status) for run in reused),
+                         retried=tuple(failed_before(runs, found)))

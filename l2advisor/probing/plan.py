@@ -116,8 +116,11 @@ def plan_probes(settings: ProbeSettings, momentum: float = 0.0) -> list[ProbeRun
 
 
 def pending(runs: Sequence[ProbeRun], results: Results | None) -> tuple[list[ProbeRun], list[ProbeRun]]:
-    """Split the plan into (to run, already done) using what a results file holds."""
-    done_ids = {rid for rid, state in (results.runs.items() if results else []) if state.done}
+    """Split the plan into (to run, already done) using what a results file holds. A probe that
+    failed (an exception: an out-of-memory, a lost device) runs again: resuming kept it failed, and
+    only `--force`, which discards every finished probe, retried it. A diverged one is an outcome."""
+    done_ids = {rid for rid, state in (results.runs.items() if results else [])
+                if state.done and state.status != "failed"}
     todo = [run for run in runs if run.run_id not in done_ids]
     return todo, [run for run in runs if run.run_id in done_ids]
 
@@ -137,3 +140,10 @@ def stop_reason(records: list[Record], settings: ProbeSettings, interrupted: Cal
     metric = np.array([r["val_metric"] for r in records], dtype=float)
     peaked = has_peaked(steps, tau, metric, settings.tolerance, min_tau=settings.horizon / 2)
     return "stopped" if peaked else None
+
+
+def failed_before(runs: Sequence[ProbeRun], results: Results | None) -> list[str]:
+    """The run ids of `runs` that a results file holds as failed: `pending` runs them again."""
+    states = results.runs if results else {}
+    return [run.run_id for run in runs if run.run_id in states and states[run.run_id].done
+            and states[run.run_id].status == "failed"]

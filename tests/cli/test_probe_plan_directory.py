@@ -79,7 +79,7 @@ def test_force_counts_the_finished_probes_it_would_delete(tiny_model: Path, prob
 def test_a_new_directory_says_nothing_of_it(tiny_model: Path, tmp_path: Path) -> None:
     found, said = _plan(tiny_model, tmp_path / "new", "5000")
     assert found["directory"] == {"run_dir": str(tmp_path / "new"), "reused": [], "ended": {}, "refused": None,
-                                  "deleted_by_force": 0}
+                                  "deleted_by_force": 0, "retried": []}
     assert "already finished" not in said and "would stop here" not in said and not (tmp_path / "new").exists()
 
 
@@ -96,7 +96,7 @@ def test_a_corrupt_results_file_is_refused_as_probe_refuses_it_but_not_under_for
 
 
 def test_a_failed_probe_is_shown_as_it_ended_not_as_finished(tiny_model: Path, probed: Path) -> None:
-    """probe keeps a failed probe as it ended (a rerun does not retry it): the plan says so."""
+    """probe runs a failed probe again (a transient error) and keeps a diverged one: the plan says so."""
     import json as json_
 
     path = results_path(probed)
@@ -107,10 +107,17 @@ def test_a_failed_probe_is_shown_as_it_ended_not_as_finished(tiny_model: Path, p
     lines[first_end] = json_.dumps(record)
     path.write_text("\n".join(lines) + "\n")
     found, said = _plan(tiny_model, probed, "5000")
-    assert sorted(found["directory"]["ended"].values()) == ["failed", "finished", "finished"]
-    assert "(1 of them failed or diverged: probe keeps them as they ended" in said
+    assert sorted(found["directory"]["ended"].values()) == ["finished", "finished"]
+    assert found["directory"]["retried"] == [record["run"]]
+    assert "1 probe that failed before would run again, priced below" in said
     table = runner.invoke(app, [*budget_args(tiny_model, probed, "5000"), "--plan"])
-    assert "failed" in table.stdout and table.stdout.count("finished") == 2
+    assert table.stdout.count("finished") == 2
+    record["status"] = "diverged"  # an outcome: kept as it ended
+    lines[first_end] = json_.dumps(record)
+    path.write_text("\n".join(lines) + "\n")
+    found, said = _plan(tiny_model, probed, "5000")
+    assert sorted(found["directory"]["ended"].values()) == ["diverged", "finished", "finished"]
+    assert "(1 of them diverged: probe keeps them as they ended" in said and "run again" not in said
 
 
 def test_one_seed_is_not_promised_a_follow_up(tiny_model: Path, tmp_path: Path) -> None:

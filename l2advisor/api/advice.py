@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from l2advisor.api.keywords import check_path, on_off
+from l2advisor.api.keywords import check_path, is_real, on_off
 from l2advisor.api.probes import ProbeResults
 from l2advisor.api.words import api_lines, speaks_api
 from l2advisor.errors import InputError, RunFailed
@@ -195,7 +196,7 @@ def _fit(results: Results, curves: list[Curve], run_dir: Path | None,
 
 
 def _check_lr(lr: float | None) -> None:
-    if lr is not None and not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+    if lr is not None and not (is_real(lr) and math.isfinite(lr) and lr > 0):
         raise InputError(f"lr must be a finite number > 0, got {lr!r}.")
 
 
@@ -205,7 +206,7 @@ def _effective_steps(lr_schedule: str, warmup: int, run_steps: int) -> int:
 
     if lr_schedule not in SCHEDULES:
         raise InputError(f"lr_schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}.")
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup < run_steps:
+    if isinstance(warmup, bool) or not isinstance(warmup, numbers.Integral) or not 0 <= warmup < run_steps:
         raise InputError(f"warmup must be a whole number of steps in [0, {run_steps}), got {warmup!r}.")
     if lr_schedule == "constant" and warmup == 0:
         return run_steps
@@ -216,7 +217,7 @@ def _steps(results: Results, budget: float, unit: str) -> int:
     """The budget in optimizer steps; epochs use the probe's train size and batch size."""
     if unit not in UNITS:
         raise InputError(f"unit must be steps or epochs, got {unit!r}.")
-    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not (math.isfinite(budget) and budget > 0):
+    if not (is_real(budget) and math.isfinite(budget) and budget > 0):
         raise InputError(f"budget must be a finite number > 0, got {budget!r}.")
     if unit == "steps":
         if budget != int(budget):

@@ -23,7 +23,7 @@ def lambdas_of(lambdas: Any) -> tuple[float, ...]:
     """A sequence of numbers, e.g. (0.1, 0.05); one lam is (0.1,), not 0.1 (their range: check_settings)."""
     if lambdas is None:
         return ()
-    return tuple(float(v) for v in _sequence(lambdas, "lambdas", "numbers such as (0.1, 0.05)", _is_number))
+    return tuple(float(v) for v in _sequence(lambdas, "lambdas", "numbers such as (0.1, 0.05)", is_real))
 
 
 def _sequence(value: Any, keyword: str, what: str, item_ok: Callable[[Any], bool]) -> tuple[Any, ...]:
@@ -38,11 +38,12 @@ def _sequence(value: Any, keyword: str, what: str, item_ok: Callable[[Any], bool
 def check_numbers(**values: Any) -> None:
     """Keywords that take a number (or None): text or a bool is refused here, their range later."""
     for name, value in values.items():
-        if value is not None and not _is_number(value):
+        if value is not None and not is_real(value):
             raise input_error(f"{name} must be a number, got {value!r}.")
 
 
-def _is_number(value: Any) -> bool:
+def is_real(value: Any) -> bool:
+    """A real number, numpy's included (a budget computed with numpy), and not a bool."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
@@ -88,7 +89,7 @@ def check_budget(budget: Any, unit: Any) -> None:
             raise input_error(f"unit={unit!r} applies to budget=: give both, or neither for the default ladder, "
                                "which is not sized for a budget.")
         return
-    number = not isinstance(budget, bool) and isinstance(budget, (int, float)) and math.isfinite(budget)
+    number = is_real(budget) and math.isfinite(budget)  # numpy's numbers too (a budget computed in a notebook)
     if unit == "steps" and not (number and budget >= 1 and budget == int(budget)):
         raise input_error(f"budget must be a whole number of steps >= 1, got {budget!r}.")
     if unit == "epochs" and not (number and budget > 0):

@@ -31,6 +31,8 @@ def measurement(name: str, value: object) -> float | None:
         return None
     if isinstance(value, (str, bytes)):  # float("1.0") would pass: a mix-up to say, not to parse
         raise AutoL2ArgumentError(f"AutoL2.step: {name} must be a number, got {value!r}.")
+    if hasattr(value, "detach"):  # the loss as training_step returns it: float() of it warns under autograd
+        value = value.detach()  # type: ignore[union-attr]
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, RuntimeError):  # a tensor of several values, a list, an object
@@ -76,10 +78,10 @@ def positive_count(name: str, value: int) -> int:
 
 
 def smoothing_setting(value: Smoothing) -> Smoothing:
-    if value in ("none", "mean"):
+    if isinstance(value, str) and value in ("none", "mean"):
         return value
-    if isinstance(value, float) and 0.0 < value < 1.0:
-        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and 0.0 < value < 1.0:
+        return float(value)  # numpy's too, as a plain float (saved in state_dict's JSON)
     raise AutoL2ArgumentError(
         f"smoothing must be 'none', 'mean' or an EMA coefficient in (0, 1), got {value!r}."
     )

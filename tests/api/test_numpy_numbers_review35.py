@@ -1,0 +1,54 @@
+"""numpy's numbers are numbers: `budget=np.int64(3000)` was refused with "must be a whole number of
+steps >= 1, got np.int64(3000)", as were `warmup`, `lr=np.float32(0.1)`, AutoL2's `smoothing` and
+`param_groups` indices; a loss tensor that requires grad made torch warn inside AutoL2.step."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import l2advisor
+from l2advisor.errors import InputError
+from l2advisor.training.autol2 import AutoL2
+
+
+@pytest.fixture(scope="module")
+def probed(tmp_path_factory) -> Path:
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 4, (256,), generator=g)
+    x = torch.randn(256, 8, generator=g) + y[:, None]
+    out = tmp_path_factory.mktemp("np") / "run"
+    l2advisor.probe(lambda: torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4)),
+                    (x[:192], y[:192]), (x[192:], y[192:]), out=out, seeds=(0,),
+                    progress=False, device="cpu", budget=np.int64(3000))
+    return out
+
+
+def test_numpy_budgets_lrs_and_warmups_are_taken(probed: Path) -> None:
+    plain = l2advisor.recommend(probed, 3000, write=False)
+    for budget in (np.int64(3000), np.int32(3000), np.float64(3000.0)):
+        assert l2advisor.recommend(probed, budget, write=False).weight_decay == plain.weight_decay
+    scheduled = l2advisor.recommend(probed, 3000, lr=np.float32(0.1), lr_schedule="cosine", warmup=np.int64(10),
+                                    write=False)
+    assert scheduled.weight_decay > 0
+
+
+@pytest.mark.parametrize("bad", [np.float64(np.nan), np.int64(0), True])
+def test_the_controls_are_still_refused(probed: Path, bad) -> None:
+    with pytest.raises(InputError, match="budget"):
+        l2advisor.recommend(probed, bad, write=False)
+
+
+def test_autol2_takes_numpy_settings_and_a_loss_that_requires_grad() -> None:
+    weight = torch.nn.Parameter(torch.ones(2, 2))
+    auto = AutoL2(torch.optim.SGD([weight], lr=0.1), np.float32(0.01), smoothing=np.float32(0.9),
+                  param_groups=[np.int64(0)])
+    assert auto.groups == [0] and isinstance(auto.state_dict()["config"]["smoothing"], float)
+    loss = (weight ** 2).sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch: "Converting a tensor with requires_grad=True to a scalar ..."
+        auto.step(loss)

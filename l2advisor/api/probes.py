@@ -120,7 +120,13 @@ def probe(
         resize_note,
     )
     from l2advisor.runs.lock import RunLock
-    from l2advisor.runs.rundir import PROBES_FILE, curve_from_state, record_sized_for, results_path
+    from l2advisor.runs.rundir import (
+        MADE_IN_KEY,
+        PROBES_FILE,
+        curve_from_state,
+        record_sized_for,
+        results_path,
+    )
     from l2advisor.runs.store import open_results, read_results
     from l2advisor.training.train import resolve_device
 
@@ -149,6 +155,7 @@ def probe(
         n_val=len(task.val), batch_size=spec.batch_size, horizon=horizon, probe_budget=probe_budget,
         lambdas=lambdas, tolerance=tolerance, early_stop=early_stop)
     runs, base, header = prepare_probes(spec, task, settings, str(torch_device))
+    header[MADE_IN_KEY] = "python"  # its "model_file" defines build_model: no file `l2advisor train` can run
     if budget_steps is not None:  # the header keeps the budget as given, for `recommend` without one
         record_sized_for(header, (budget, unit), budget_steps, len(task.val),
                          plan.asked_horizon if plan is not None else None)

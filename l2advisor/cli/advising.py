@@ -29,6 +29,7 @@ from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.reporting.data import run_peak_step
 from l2advisor.runs.lock import running_holder
 from l2advisor.runs.rundir import (
+    MADE_IN_KEY,
     PLAN_KEY,
     ProbeGap,
     advice_lr,
@@ -221,9 +222,11 @@ def make_recommendation(run_dir: Path, budget: float | None, unit: str, lr: floa
               "run_dir": str(run_dir), **gaps, **schedule, "probes_sized_for_steps": sized_for,
               "fit": fit_summary(fit), "made_by": made_by}
     if cfg is not None:
-        flags = autol2_flags(cfg, settings.get("model_file", "MODEL_FILE"), settings)
+        flags: str | None = autol2_flags(cfg, settings.get("model_file", "MODEL_FILE"), settings)
         if scheduled:
             flags += f" --lr-schedule {lr_schedule}" + (f" --warmup {warmup}" if warmup else "")
+        if results.header.get(MADE_IN_KEY) == "python":  # its model_file is where build_model was defined
+            flags = None
         snippet = autol2_snippet(cfg, results.optimizer, results.momentum, has_train_accuracy(curves),
                                  lr_schedule, warmup)
         record["autol2"] = {**cfg.to_dict(), "train_command": flags, "snippet": snippet, **gaps, **schedule,

@@ -85,10 +85,13 @@ def autol2_panel(cfg: AutoL2Advice, title: str = "l2advisor recommend --autol2")
                  title=title, title_align="left", expand=False)
 
 
-def print_autol2(cfg: AutoL2Advice, flags: str, snippet: str) -> None:
-    """The reasons in a panel; the command and the snippet as plain lines, for copying."""
+def print_autol2(cfg: AutoL2Advice, flags: str | None, snippet: str) -> None:
+    """The reasons in a panel; the command and the snippet as plain lines, for copying. No command
+    (`flags` None) for probes made with the Python API: no model file for `l2advisor train` to run."""
     out.print(autol2_panel(cfg), soft_wrap=False)
     out.print("\n# run it:", style="bold", highlight=False)
-    out.print(flags, markup=False, highlight=False, soft_wrap=True)
+    out.print(flags or "# (these probes were made with l2advisor.probe: no model file for `l2advisor train`; "
+              "AutoL2.from_advice, or a callback's from_advice, reads this advice.json)",
+              markup=False, highlight=False, soft_wrap=True)
     out.print("\n# or in your own loop:", style="bold", highlight=False)
     out.print(snippet, markup=False, highlight=False, soft_wrap=True)

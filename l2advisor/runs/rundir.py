@@ -19,6 +19,7 @@ PLAN_KEY = "plan"  # header key: the run ids `l2advisor probe` planned, in order
 # Results header key: the budget a sized plan was made for, as the user gave it ({"value", "unit",
 # "steps"}), so that `recommend` without --budget says it in their unit; a header without it: steps.
 SIZED_FOR_KEY = "sized_for"
+MADE_IN_KEY = "made_in"  # header key: "python" for probes made with l2advisor.probe (no model file to name)
 
 
 def results_path(run_dir: Path, name: str = PROBES_FILE) -> Path:

@@ -52,3 +52,20 @@ def test_autol2_takes_numpy_settings_and_a_loss_that_requires_grad() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # torch: "Converting a tensor with requires_grad=True to a scalar ..."
         auto.step(loss)
+
+
+def test_recommend_autol2_on_api_probes_prints_no_train_command(probed: Path) -> None:
+    """It printed `l2advisor train <the file defining build_model> ...`, which is no model file."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from l2advisor.cli.app import app
+
+    result = CliRunner().invoke(app, ["recommend", str(probed), "--budget", "3000", "--autol2", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["train_command"] is None  # --autol2 --json prints the AutoL2 entry
+    panel = CliRunner().invoke(app, ["recommend", str(probed), "--budget", "3000", "--autol2"])
+    assert "made with l2advisor.probe: no model file" in " ".join(panel.stdout.split())
+    assert "l2advisor train" not in panel.stdout.split("# run it:")[1].split("# or in your own loop")[0].replace(
+        "`l2advisor train`", "")

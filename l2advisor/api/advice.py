@@ -20,7 +20,7 @@ from l2advisor.api.words import api_lines, speaks_api
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.budget import UNITS, budget_in_steps, far_budget_warning, halved_window_note
 from l2advisor.probing.follow_up import gaps_with_follow_up
-from l2advisor.runs.rundir import advice_lr, load_probe_curves, unusable_message
+from l2advisor.runs.rundir import advice_lr, load_probe_curves, sized_for, unusable_message
 from l2advisor.runs.store import Results, read_json, write_json
 from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise, caveats
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
@@ -98,6 +98,7 @@ def recommend(results_or_run_dir: ProbeResults | str | Path, budget: int | None 
         if budget is None:
             raise InputError("recommend needs a budget: the number of steps of the run you will train "
                              "(these probes were not sized for one).")
+        budget, unit = sized_for(results.header, int(budget))  # in epochs where `probe` was given epochs
     run_steps = _steps(results, budget, unit)
     steps = _effective_steps(lr_schedule, warmup, run_steps)
     _check_lr(lr)

@@ -31,6 +31,7 @@ from l2advisor.runs.lock import running_holder
 from l2advisor.runs.rundir import (
     MADE_IN_KEY,
     PLAN_KEY,
+    SIZED_FOR_KEY,
     ProbeGap,
     advice_lr,
     load_probe_curves,
@@ -119,7 +120,12 @@ def _budget(results: Results, budget: float, unit: str) -> int:
     if unit == "epochs" and not (isinstance(size, int) and isinstance(batch, int) and size > 0 and batch > 0):
         raise InputError("--unit epochs needs the training set size and batch size, which this probe "
                          "file's header lacks; give --budget in steps.")
-    return budget_steps(budget, unit, size or 1, batch or 1)
+    steps = budget_steps(budget, unit, size or 1, batch or 1)
+    given = results.header.get(SIZED_FOR_KEY) or {}
+    if unit == "steps" and given.get("unit") == "epochs" and given.get("value") == budget and given.get("steps") != steps:
+        err.print(f"[yellow]--budget {budget:g} is read as steps; the probes were sized for {budget:g} epochs "
+                  f"({given.get('steps')} steps): add --unit epochs if you meant those.[/]", highlight=False)
+    return steps
 
 
 def _sized_for(results: Results, run_dir: Path) -> tuple[float, str]:

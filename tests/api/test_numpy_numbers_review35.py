@@ -69,3 +69,17 @@ def test_recommend_autol2_on_api_probes_prints_no_train_command(probed: Path) ->
     assert "made with l2advisor.probe: no model file" in " ".join(panel.stdout.split())
     assert "l2advisor train" not in panel.stdout.split("# run it:")[1].split("# or in your own loop")[0].replace(
         "`l2advisor train`", "")
+
+
+def test_recommend_without_a_budget_keeps_the_epochs_probe_was_given(tmp_path: Path) -> None:
+    """recommend(results) after probe(budget=..., unit="epochs") said the budget in steps (the CLI in epochs)."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 4, (256,), generator=g)
+    x = torch.randn(256, 8, generator=g) + y[:, None]
+    results = l2advisor.probe(lambda: torch.nn.Sequential(torch.nn.Linear(8, 4)), (x[:192], y[:192]),
+                              (x[192:], y[192:]), out=tmp_path / "ep", seeds=(0,), progress=False, device="cpu",
+                              batch_size=32, budget=500, unit="epochs")  # 6 steps an epoch: 3,000 steps
+    advice = l2advisor.recommend(results, write=False)
+    assert (advice.budget, advice.unit, advice.run_steps) == (500.0, "epochs", 3000)
+    again = l2advisor.recommend(results, 500, unit="epochs", write=False)
+    assert again.weight_decay == advice.weight_decay  # the same advice as when given

@@ -37,6 +37,12 @@ def test_recommend_without_a_budget_says_the_epochs_the_probes_were_sized_for(ti
     assert (advice["budget"], advice["unit"], advice["budget_steps"]) == (EPOCHS, "epochs", STEPS)
     given = runner.invoke(app, ["recommend", str(out), "--budget", str(EPOCHS), "--unit", "epochs", "--json"])
     assert json.loads(given.stdout)["weight_decay"] == advice["weight_decay"]  # the same advice as when given
+    assert "is read as steps" not in given.stderr
+    as_steps = runner.invoke(app, ["recommend", str(out), "--budget", str(EPOCHS), "--json"])  # --unit forgotten
+    assert (f"--budget {EPOCHS} is read as steps; the probes were sized for {EPOCHS} epochs ({STEPS} steps): "
+            "add --unit epochs") in " ".join(as_steps.stderr.split())
+    other = runner.invoke(app, ["recommend", str(out), "--budget", "3000", "--json"])  # the control: another number
+    assert "is read as steps" not in other.stderr
 
     from l2advisor.runs.rundir import SIZED_FOR_KEY
 

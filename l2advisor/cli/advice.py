@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from l2advisor.cli.app import app, handle_errors, start_up_done
+from l2advisor.cli.budget import UNIT_HELP
 
 
 @app.command()
@@ -20,7 +21,7 @@ def recommend(
     budget: Annotated[float | None, typer.Option(help="Training budget of the real run, in --unit [default: the "
                                                       "budget `probe --budget` sized the probes for].",
                                                  show_default=False)] = None,
-    unit: Annotated[str, typer.Option(help="steps or epochs (one epoch = floor(train size / batch) steps, one step when the set is smaller than a batch).")] = "steps",
+    unit: Annotated[str, typer.Option(help=UNIT_HELP)] = "steps",
     lr: Annotated[float | None, typer.Option(help="Learning rate of the real run [default: the probe lr].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
     autol2: Annotated[bool, typer.Option("--autol2", help="Advise an AutoL2 schedule instead of a constant lam.")] = False,

@@ -12,6 +12,8 @@ from l2advisor.errors import InputError
 from l2advisor.probing.budget import UNITS, budget_in_steps
 from l2advisor.runs.store import make_dir, read_results
 
+UNIT_HELP = ("Unit of --budget: steps or epochs (one epoch = floor(train size / batch) steps, as the probes draw "
+             "batches, a partial last batch left out; one step when the set is smaller than a batch).")
 
 def refuse_other_models_probes(run_dir: Path, sha256: str, model_file: Path) -> None:
     """A run directory holding another model file's probes is not this run's: one sentence."""

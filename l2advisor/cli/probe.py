@@ -24,6 +24,7 @@ from l2advisor.cli.app import (
     use_threads_for,
     worker_threads_for,
 )
+from l2advisor.cli.budget import UNIT_HELP
 from l2advisor.cli.decay_checks import say_strong_probes
 from l2advisor.cli.json_out import print_json
 from l2advisor.cli.lists import parse_devices, parse_floats, parse_ints
@@ -68,8 +69,7 @@ def probe(
                                                   "validation set and batch size) even the cheapest useful plan "
                                                   "(3 rungs) costs more, and probe says how much. Every rung the same "
                                                   "tau window.")] = None,
-    unit: Annotated[str, typer.Option(help="Unit of --budget: steps or epochs (one epoch = floor(train size / batch) "
-                                           "steps; a partial last batch is not drawn).")] = "steps",
+    unit: Annotated[str, typer.Option(help=UNIT_HELP)] = "steps",
     lambdas: Annotated[str | None, typer.Option(help="Explicit lams, comma-separated (skips the automatic ladder; "
                                                      "--probe-budget does not apply): 3 or more for a fit; with "
                                                      "fewer, recommend answers with a measured lam.")] = None,

@@ -32,6 +32,7 @@ from l2advisor.cli.app import (
     use_threads_for,
 )
 from l2advisor.cli.budget import (
+    UNIT_HELP,
     budget_steps,
     check_budget,
     refuse_other_models_probes,
@@ -121,7 +122,7 @@ def run_label(weight_decay: float | None, autol2: dict[str, Any] | None, paper: 
 def train_command(
     model_file: Annotated[Path, typer.Argument(help="Your model file (build_model, build_data, optional settings).")],
     budget: Annotated[float, typer.Option(help="Length of the run, in --unit.")],
-    unit: Annotated[str, typer.Option(help="steps or epochs (one epoch = floor(train size / batch) steps, one step when the set is smaller than a batch).")] = "steps",
+    unit: Annotated[str, typer.Option(help=UNIT_HELP)] = "steps",
     autol2: Annotated[bool, typer.Option("--autol2", help="Schedule the weight decay with AutoL2.")] = False,
     weight_decay: Annotated[float | None, typer.Option(help="A constant weight decay (torch's weight_decay).")] = None,
     advise: Annotated[bool, typer.Option("--advise", help="Probe first (the probes `l2advisor probe --budget` plans, "

@@ -24,6 +24,7 @@ from l2advisor.cli.app import (
     say_notes,
     use_threads_for,
 )
+from l2advisor.cli.budget import UNIT_HELP
 from l2advisor.cli.decay_checks import say_strong_decay
 from l2advisor.cli.json_out import print_json
 from l2advisor.cli.tables import Column, fitted_table, step_bars
@@ -36,8 +37,7 @@ if TYPE_CHECKING:  # torch and optuna: imported inside the commands, so that `--
 
 Budget = Annotated[float, typer.Option("--budget", help="Training budget of every run (each trial, each seed), in "
                                                         "--unit (steps by default).")]
-Unit = Annotated[str, typer.Option(help="Unit of --budget: steps or epochs (one epoch = floor(train size / batch) "
-                                        "steps).")]
+Unit = Annotated[str, typer.Option(help=UNIT_HELP)]
 Trials = Annotated[int, typer.Option("--trials", help="Optuna trials the study ends with (COMPLETE + PRUNED, all workers).")]
 Out = Annotated[Path | None, typer.Option("--out", help="Run directory (default: runs/<file name>).")]
 Storage = Annotated[str | None, typer.Option("--storage", help="Optuna storage: an RDB URL (sqlite:///f.db, postgresql://...) "

@@ -180,8 +180,14 @@ def probe(
     with RunLock(run_dir), open_results(path, header, force=force, compatible=carries_over) as writer:
         if writer.previous_settings is not None:
             tell(resize_note(writer.previous_settings, settings, runs, read_results(path)))
+        rounds: list[tuple[Any, Any]] = []  # one progress over every round of this call
+
         def run(todo: list[Any]) -> None:
-            reporter, context = make_progress(progress, todo, f"probing {spec.name}")
+            if rounds and rounds[0][0] is not None:
+                rounds[0][0].add(todo)  # the follow-up seed: the same done/total, grown
+            else:
+                rounds[:] = [make_progress(progress, todo, f"probing {spec.name}")]
+            reporter, context = rounds[0]
             with context:
                 run_probes(task, todo, base, settings, writer.write, reporter,
                            replicas=batch_replicas if batched else 1, notice=tell)

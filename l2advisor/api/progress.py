@@ -52,6 +52,11 @@ class EventProgress:
         self.at[run.run_id] = step
         self.emit(ProgressEvent(kind, run.run_id, step, run.max_steps, self.done, self.total, **extra))
 
+    def add(self, runs: list[Any]) -> None:
+        """A further round of probes in the same call (the follow-up seed): the total grows, the
+        steps done so far stay (events restarted from 0 with a new total)."""
+        self.total += sum(run.max_steps for run in runs)
+
     def begin(self, run: Any, reused: bool) -> None:
         self._event("begin", run, 0)
 
@@ -86,7 +91,7 @@ class Bar:
             info += f"  tau {event.record['tau']:.2f}  val {event.record['val_metric']:.4f}"
         elif event.kind == "end":
             info += f"  {event.status} at step {event.step}"
-        self.progress.update(self.task, completed=event.done_steps, info=info)
+        self.progress.update(self.task, completed=event.done_steps, total=event.total_steps, info=info)
 
     def __enter__(self) -> Bar:
         self.progress.start()

@@ -51,7 +51,8 @@ MIN_LOGS = 3  # fewer logged losses in a run and AutoL2 cannot see a plateau (pa
 class AutoL2TrainerCallback(TrainerCallback, ExportableState):
     """Divide weight decay by `decay` when the logged training loss stalls (see
     `l2advisor.AutoL2` for every keyword; `check_every` defaults to the Trainer's
-    `logging_steps`). Adds lam to each log as `log_name`; `history` keeps (step, lam)."""
+    `logging_steps`, or one epoch's steps when it logs by epoch). Adds lam to each log as `log_name`;
+    `history` keeps (step, lam)."""
 
     def __init__(self, lam0: float, *, accuracy_key: str = "train_accuracy", log_name: str = "weight_decay",
                  param_groups: Any = "not_only_1d", **autol2: Any) -> None:
@@ -80,7 +81,7 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
     def on_train_begin(self, args: Any, state: Any, control: Any, optimizer: Any = None, **kwargs: Any) -> None:
         if optimizer is None:
             raise ValueError("AutoL2TrainerCallback needs the Trainer's optimizer at on_train_begin.")
-        self.settings.setdefault("check_every", max(1, int(state.logging_steps)))
+        self.settings.setdefault("check_every", _logging_interval(args, state))
         _warn_if_rarely_logged(args, state)
         warn_if_other_lr(self.advised_lr, optimizer, "AutoL2TrainerCallback", self._warned)
         self.autol2 = AutoL2(optimizer, **self.settings)
@@ -176,12 +177,26 @@ class WeightDecayReplayCallback(TrainerCallback):
             logs[self.log_name] = self.schedule.lam
 
 
+def _strategy(args: Any) -> str:
+    chosen = getattr(args, "logging_strategy", "steps")
+    return str(getattr(chosen, "value", chosen))  # an IntervalStrategy enum or its string
+
+
+def _logging_interval(args: Any, state: Any) -> int:
+    """Optimizer steps between the Trainer's logged losses: `logging_steps`, or one epoch's steps
+    when it logs by epoch (logging_steps, 500 by default, then has nothing to do with it: AutoL2
+    could not decay before step 1,000 of a run logging every 38 steps)."""
+    epochs = float(getattr(state, "num_train_epochs", 0) or 0)
+    if _strategy(args) == "epoch" and epochs > 0 and int(state.max_steps or 0) > 0:
+        return max(1, round(int(state.max_steps) / epochs))
+    return max(1, int(state.logging_steps))
+
+
 def _warn_if_rarely_logged(args: Any, state: Any) -> None:
     """AutoL2 sees the training loss only when the Trainer logs it: say so when a run logs it
     fewer than MIN_LOGS times (by steps), or never (logging_strategy "no"). Epoch logging is
     left alone: its count depends on the data loader, not on logging_steps."""
-    chosen = getattr(args, "logging_strategy", "steps")
-    strategy = str(getattr(chosen, "value", chosen))  # an IntervalStrategy enum or its string
+    strategy = _strategy(args)
     if strategy == "no":
         warnings.warn("logging_strategy is 'no': the Trainer never logs the training loss, so AutoL2 never "
                       "sees one and never decays lam; log by steps.", UserWarning, stacklevel=3)

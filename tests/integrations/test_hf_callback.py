@@ -221,3 +221,16 @@ def test_a_resume_with_other_settings_says_whose_continue(tmp_path: Path) -> Non
     with pytest.warns(UserWarning, match=r"continue \(lam0=0.1\); this callback's lam0=0.01 is not used"):
         trainer([other], tmp_path / "resumed", 4 * STEPS_PER_EPOCH).train(resume_from_checkpoint=str(ckpt))
     assert other.settings["lam0"] == 0.1 and other.trajectory().extra["autol2"]["lam0"] == 0.1
+
+
+def test_logging_by_epoch_checks_every_epoch(tmp_path: Path) -> None:
+    """check_every followed logging_steps (500 by default) when the Trainer logs by epoch: no decay
+    could come before step 1,000 of a run logging its loss every 8 steps."""
+    run = trainer([callback := AutoL2TrainerCallback(**AUTOL2)], tmp_path / "epoch", 4 * STEPS_PER_EPOCH)
+    run.args.logging_strategy = transformers.IntervalStrategy.EPOCH
+    run.args.logging_steps = 500
+    run.train()
+    assert callback.autol2.check_every == STEPS_PER_EPOCH  # one epoch: 8 steps, where 500 were
+    by_steps = AutoL2TrainerCallback(**AUTOL2)  # the control: logging_steps = 2 when logging by steps
+    trainer([by_steps], tmp_path / "steps", 4 * STEPS_PER_EPOCH).train()
+    assert by_steps.autol2.check_every == 2

@@ -78,8 +78,11 @@ def check_dataset(dataset: Any, name: str, where: str) -> None:
     """A non-empty map-style dataset whose items are (input tensor, target) pairs."""
     _refuse_array_pair(dataset, name, where)
     if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+        loader = hasattr(dataset, "dataset") and hasattr(dataset, "batch_size")  # a DataLoader
+        hint = (" Return its dataset (`loader.dataset`) and set `batch_size` in the file: l2advisor draws the "
+                "batches itself, one order per seed." if loader else "")
         raise InputError(f"{where}: the {name} dataset must be a map-style dataset "
-                         f"(with __len__ and __getitem__), got {_kind(dataset)}.")
+                         f"(with __len__ and __getitem__), got {_kind(dataset)}.{hint}")
     try:
         size = len(dataset)
         item = dataset[0] if size else None
@@ -95,7 +98,8 @@ def check_dataset(dataset: Any, name: str, where: str) -> None:
     if not (isinstance(item, (tuple, list)) and len(item) == 2):
         raise InputError(f"{where}: each {name} item must be an (input, target) pair, got {_kind(item)}.")
     if not isinstance(item[0], torch.Tensor):
-        raise InputError(f"{where}: {name} inputs must be tensors, got {_kind(item[0])}.")
+        hint = " (torch.as_tensor(x, dtype=torch.float32) in __getitem__)" if hasattr(item[0], "shape") else ""
+        raise InputError(f"{where}: {name} inputs must be tensors, got {_kind(item[0])}{hint}.")
 
 
 def _refuse_array_pair(dataset: Any, name: str, where: str) -> None:
@@ -130,7 +134,10 @@ def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: s
                          f"{tuple(inputs.shape)}: {describe_user_error(err, spec.path)}.") from None
     model.train()
     if not isinstance(outputs, torch.Tensor):
-        raise InputError(f"{where}: the model must return one tensor of outputs, got {_kind(outputs)}.")
+        hint = {"dict": " (return e.g. out[\"logits\"] from forward)", "tuple": " (return its first tensor, e.g. "
+                "out[0], from forward)"}.get(type(outputs).__name__, " (return e.g. out.logits from forward)"
+                                                                     if hasattr(outputs, "logits") else "")
+        raise InputError(f"{where}: the model must return one tensor of outputs, got {_kind(outputs)}{hint}.")
     n_outputs = outputs.shape[1] if outputs.dim() == 2 else None
     if spec.loss is None:
         _check_classification(where, name, outputs, targets, dataset)
@@ -151,7 +158,8 @@ def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: s
                          f"do not fit the loss with their targets {tuple(targets.shape)}: "
                          f"{describe_user_error(err, spec.path)}{_batch_hint(outputs.shape, count)}.") from None
     if not (isinstance(loss, torch.Tensor) and loss.numel() == 1):
-        raise InputError(f"{where}: the loss must return a scalar tensor, got {_kind(loss)}.")
+        shape = f" of shape {tuple(loss.shape)} (reduction='none'? take its .mean())" if isinstance(loss, torch.Tensor) else ""
+        raise InputError(f"{where}: the loss must return a scalar tensor, got {_kind(loss)}{shape}.")
     if callable(spec.metric):
         _check_metric(spec, outputs, targets)
     if name == "training":
@@ -234,12 +242,27 @@ def _check_classification(where: str, name: str, outputs: torch.Tensor, targets:
                          f"(batch, classes) logits, got shape {tuple(outputs.shape)}.")
     if targets.dtype.is_floating_point or targets.dim() != 1:
         raise InputError(f"{where}: with the default cross-entropy loss the {name} targets must be "
-                         f"integer class labels, got {targets.dtype} of shape {tuple(targets.shape)}.")
+                         f"integer class labels of shape (batch,), got {targets.dtype} of shape "
+                         f"{tuple(targets.shape)}{_target_hint(targets)}.")
+    if targets.dtype not in (torch.long, torch.uint8):  # int32: cross-entropy refuses it inside torch
+        raise InputError(f"{where}: with the default cross-entropy loss the {name} labels must be int64 "
+                         f"(torch.long), got {targets.dtype}; return them as .long().")
     labels = _all_labels(dataset)
     classes = outputs.shape[1]
     if labels is not None and labels.numel() and (labels.min() < 0 or labels.max() >= classes):
         raise InputError(f"{where}: {name} labels range over [{int(labels.min())}, {int(labels.max())}] "
                          f"but the model has {classes} outputs.")
+
+
+def _target_hint(targets: torch.Tensor) -> str:
+    """What to change: a (batch, 1) label column squeezed; float targets of a regression need a `loss`
+    and a `metric` of the file's own."""
+    if not targets.dtype.is_floating_point and targets.dim() == 2 and targets.shape[1] == 1:
+        return " (a column of labels: squeeze it, e.g. y.squeeze(1) or y.view(-1))"
+    if targets.dtype.is_floating_point:
+        return (" (a regression? set `loss` (e.g. torch.nn.functional.mse_loss) and `metric` (higher is better, "
+                "e.g. the negative error) in the file)")
+    return ""
 
 
 def _all_labels(dataset: Dataset) -> torch.Tensor | None:

@@ -78,6 +78,15 @@ def legend_if_any(ax, **kw) -> None:
         ax.legend(**kw)
 
 
+def legend_under(fig, ax) -> None:
+    """The axes' legend under the figure, the layout making room for it: to the right, a long entry
+    (the advice's, with its c and verdict) squeezed the plot to a third of the width and pushed the
+    title off the figure's left edge."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncol=2 if len(handles) > 3 else 1, fontsize=7)
+
+
 def main_lines(data: ReportData) -> list[ProbeLine]:
     """Drawable probes at the fit's lr (all probes when the fit has no lr)."""
     lr = data.fit.lr

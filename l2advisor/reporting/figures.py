@@ -21,6 +21,7 @@ from l2advisor.reporting.axes import (
     lam_colors,
     left_edge,
     legend_if_any,
+    legend_under,
     log_x,
     main_lines,
     num,
@@ -45,13 +46,15 @@ def _without_end_twin(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def _mark_c(ax, fit) -> None:
     """c's line and label; the label left of the line when the line is near the right edge
-    (it ran under the legend). After the x limits are set."""
+    (it ran under the legend), at the foot of the axes on a white ground: at the top it sat on the
+    curves, which rise to their plateau there. After the x limits are set."""
     ax.axvline(fit.c, color="k", lw=0.8, ls=":")
     low, high = (math.log(v) for v in ax.get_xlim())
     near_right = (math.log(fit.c) - low) > 0.85 * (high - low)
-    ax.annotate(c_text(fit, why=False, with_interval=False), (fit.c, 0.96), xycoords=("data", "axes fraction"),
+    ax.annotate(c_text(fit, why=False, with_interval=False), (fit.c, 0.04), xycoords=("data", "axes fraction"),
                 xytext=(-3 if near_right else 3, 0), textcoords="offset points", fontsize=8,
-                ha="right" if near_right else "left")
+                ha="right" if near_right else "left", va="bottom",
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85})
 
 
 def plot_curves(data: ReportData, path: Path) -> Path:
@@ -100,7 +103,7 @@ def plot_tstar(data: ReportData, path: Path) -> Path:
 
 def tstar_figure(data: ReportData) -> Figure:
     """plot_tstar's figure, unsaved (tests read its artists)."""
-    fig = Figure(figsize=(9, 4.6), layout="constrained")
+    fig = Figure(figsize=(9, 5.6), layout="constrained")
     ax = fig.subplots()
     f = data.fit
     pts = [ln for ln in data.lines if ln.usable and math.isfinite(ln.t_star) and ln.t_star > 0]
@@ -145,7 +148,7 @@ def tstar_figure(data: ReportData) -> Figure:
                                          f"{num(f.alpha_interval[1], '.2f')}] (paper: 1)" if measured else
                                          "alpha not measured (too few probes clearly peaked)"), fontsize=10)
     ax.grid(alpha=0.3, which="both", lw=0.4)
-    legend_if_any(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # outside: never over the advice
+    legend_under(fig, ax)  # outside the axes: never over the advice
     return fig
 
 
@@ -166,7 +169,7 @@ def plot_plateau(data: ReportData, path: Path) -> Path:
 
 def plateau_figure(data: ReportData) -> Figure:
     """plot_plateau's figure, unsaved (tests read its artists)."""
-    fig = Figure(figsize=(9, 4.6), layout="constrained")
+    fig = Figure(figsize=(9, 5.6), layout="constrained")
     ax = fig.subplots()
     f = data.fit
     rows = sorted((r for r in f.table if r.lr == f.lr and r.n_seeds > 0), key=lambda r: r.lam)
@@ -219,7 +222,7 @@ def plateau_figure(data: ReportData) -> Figure:
         ax.set_xticks(ticks, labels=[f"{t:.3g}" for t in ticks], fontsize=8)
     ax.set_title("peak against lam: the plateau", fontsize=10)
     ax.grid(alpha=0.3, which="both", lw=0.4)
-    legend_if_any(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    legend_under(fig, ax)
     return fig
 
 
@@ -231,7 +234,7 @@ def plot_collapsed(data: ReportData, path: Path) -> Path:
 
 def collapsed_figure(data: ReportData) -> Figure:
     """plot_collapsed's figure, unsaved (tests read its artists)."""
-    fig = Figure(figsize=(9, 4.6), layout="constrained")
+    fig = Figure(figsize=(9, 5.6), layout="constrained")
     ax = fig.subplots()
     f = data.fit
     pool = [ln for ln in main_lines(data) if ln.in_plateau and ln.usable]
@@ -283,7 +286,7 @@ def collapsed_figure(data: ReportData) -> Figure:
     ax.set_ylabel(f"validation {data.metric_name}, each probe shifted\nto peak at the plateau level")
     ax.set_title("collapsed curve of the plateau probes", fontsize=10)
     ax.grid(alpha=0.3, which="both", lw=0.4)
-    legend_if_any(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    legend_under(fig, ax)
     return fig
 
 

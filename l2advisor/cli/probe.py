@@ -133,6 +133,7 @@ def probe(
         budget_steps,
         check_budget,
         check_unit_has_budget,
+        coarse_val_note,
         refuse_unusable_out,
         small_set_note,
     )
@@ -181,8 +182,10 @@ def probe(
     workers = worker_jobs(jobs or 0, device_list, backend)
     per_worker, said = worker_threads_for(task, threads, workers, backend) if workers else (None, "")
     err.print(f"[dim]Threads: {said or use_threads_for(task, threads)}[/]", highlight=False)
-    if (note := small_set_note(task.train_size, spec.batch_size)) is not None:
-        err.print(f"[yellow]{note}[/]", highlight=False)
+    for note in (small_set_note(task.train_size, spec.batch_size),
+                 coarse_val_note(len(task.val), spec.metric == "accuracy", tolerance)):
+        if note is not None:
+            err.print(f"[yellow]{note}[/]", highlight=False)
     steps = None if budget is None else budget_steps(budget, unit, task.train_size, spec.batch_size)
     settings, plan = probe_settings(
         spec.lr, spec.momentum, seeds=seed_list, budget_steps=steps,

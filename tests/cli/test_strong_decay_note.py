@@ -73,3 +73,17 @@ def test_probe_names_a_hand_ladder_at_its_largest_lr(tiny_model: Path, tmp_path:
     assert "--lambdas' largest 6 at lr 0.1 is lr*lam = 0.6" in words(strong.stderr), strong.output
     weak = runner.invoke(app, [*args, "--out", str(tmp_path / "b"), "--lambdas", "0.5,6", "--lrs", "0.05,0.08"])
     assert "each step's decay" not in words(weak.stderr), weak.output
+
+
+def test_a_validation_set_too_small_for_the_tolerance_is_said(tmp_path: Path) -> None:
+    """A 3-image validation set probed and advised "at least 1.0000" without a word."""
+    from tests.conftest import TINY_MODEL, write_model
+
+    tiny_val = write_model(tmp_path, TINY_MODEL.replace("_blobs(128, 2)", "_blobs(10, 2)"), "small.py")
+    said = words(runner.invoke(app, ["probe", str(tiny_val), "--out", str(tmp_path / "s"), "--plan",
+                                     "--budget", "2000", "--device", "cpu"]).stderr)
+    assert "the validation set has 10 examples: accuracy moves in steps of 0.1, 20x the tolerance (0.005)" in said
+    usual = write_model(tmp_path, TINY_MODEL, "usual.py")  # the control: 128 examples, steps of 0.0078
+    said = words(runner.invoke(app, ["probe", str(usual), "--out", str(tmp_path / "u"), "--plan",
+                                     "--budget", "2000", "--device", "cpu"]).stderr)
+    assert "the validation set has" not in said

@@ -151,7 +151,7 @@ def _estimate_words(found: dict[str, Any], probes: int) -> str:
     line = (f"{probes} probe{'' if probes == 1 else 's'}, {found['probe_steps']:,} steps and "
             f"{found['probe_evaluations']:,} evaluations: one by one "
             f"about {_clock(found['probes_one_by_one_seconds'])} on this machine (a step {short_seconds(found['step_seconds'])}, "
-            f"a validation pass {short_seconds(found['evaluation_seconds'])}); {_stacked_words(found)}.")
+            f"a validation pass {_pass_words(found['evaluation_seconds'])}); {_stacked_words(found)}.")
     if found["seeds"] >= 2:  # one seed gets no follow-up (probing/follow_up.py)
         line += (f" When {found['seeds']} seeds cannot decide the verdict, probe adds one more seed at every lam: "
                  f"{_follow_up(found)}.")
@@ -187,7 +187,7 @@ def _stacked_words(found: dict[str, Any]) -> str:
     if "not_stacked" in stacked:
         return f"they train one by one: {stacked['not_stacked']}"
     words = (f"stacked ({stacked['form']}, up to {stacked['k']} at once: a step of {stacked['k']} "
-             f"{short_seconds(stacked['step_seconds'])}, a pass of them {short_seconds(stacked['evaluation_seconds'])}), "
+             f"{short_seconds(stacked['step_seconds'])}, a pass of them {_pass_words(stacked['evaluation_seconds'])}), "
              f"about {_clock(stacked['probes_seconds'])}")
     if not _stack_pays(found):  # a large model's stack on a CPU
         words += (", more than one by one: the probes time a stacked step before the first and then train one "
@@ -202,3 +202,9 @@ def _clock(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
     return clock(seconds)
+
+
+def _pass_words(seconds: float) -> str:
+    """A validation pass's time; one lost in the timing's noise (the difference of two timed spans
+    came out at or below 0) is said so, not "0 ms"."""
+    return short_seconds(seconds) if seconds > 0 else "too short to time beside a step"

@@ -223,3 +223,11 @@ def test_a_plan_with_jobs_says_its_seconds_are_one_process(tiny_model: Path, tmp
     assert jobs.exit_code == 0 and "These seconds are for one process: --jobs 2 is not priced" in said
     one = runner.invoke(app, args)  # the control
     assert one.exit_code == 0 and "not priced" not in one.stderr
+
+
+def test_a_pass_lost_in_the_timing_noise_is_not_priced_as_0_ms() -> None:
+    """--plan said "a pass of them 0 ms" where its two timed spans differed by less than their noise."""
+    from l2advisor.cli.probe_plan import _pass_words
+
+    assert _pass_words(0.0) == "too short to time beside a step"
+    assert _pass_words(0.0042) != _pass_words(0.0) and "ms" in _pass_words(0.0042)  # the control

@@ -1,4 +1,5 @@
-"""The Python API in a script (or a notebook cell): probe, recommend, report, then train.
+"""The Python API in a script (or a notebook cell): probe, recommend, report; then train with the
+advice in your own loop (`l2advisor train --advise` does all of it in one command).
 
     python examples/python_api.py      # offline: the 1000 MNIST images that ship with l2advisor
 

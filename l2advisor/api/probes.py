@@ -7,6 +7,7 @@ training and validation data (map-style datasets, or `(inputs, targets)` tensor 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import numbers
@@ -49,6 +50,12 @@ class ProbeResults:
     budget_steps: int | None = None
     notices: tuple[str, ...] = ()  # e.g. why the probes could not train as stacked replicas (in keywords: words.py)
 
+    def __repr__(self) -> str:  # every row of `probes` made it 2,300 characters
+        lams = sorted({row["lam"] for row in self.probes}, reverse=True)
+        shown = f", lams {lams[0]:g}..{lams[-1]:g}" if lams else ""
+        return (f"ProbeResults(run_dir={str(self.run_dir)!r}, {len(self.probes)} probes{shown}, "
+                f"budget_steps={self.budget_steps}, {len(self.notices)} notices)")
+
     def recommend(self, budget: int | None = None, **kwargs: Any) -> Any:
         from l2advisor.api.advice import recommend
 
@@ -60,7 +67,20 @@ class ProbeResults:
         return report(self, out, **kwargs)
 
 
+def _keeps_global_rng(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The caller's torch generator as it was before the call: the probes seed their own, and a
+    notebook's next `torch.rand` after a probe no longer followed the seed set before it."""
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        with torch.random.fork_rng(devices=[]):  # the CPU generator (CUDA's: the probes seed theirs)
+            return function(*args, **kwargs)
+    return call
+
+
 @speaks_api("probe")  # a refusal from the shared probing code names probe's keywords, not the CLI's flags
+@_keeps_global_rng
 def probe(
     build_model: Callable[[], Any],
     train_data: Any,
@@ -165,7 +185,7 @@ def probe(
     tell = once(notices.append)  # a follow-up round's probes would repeat the first round's
     sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size,
                                 None if budget_steps is None else budget_words(budget, unit, budget_steps))
-    if warns:  # over the cap, or over probe_budget: said, as `probe` says it
+    if warns or plan is None:  # over the cap, or over probe_budget; or which budgets a ladder suits
         tell(sizing)
     for note in hand_ladder_notes(settings, probe_budget is not None):
         tell(note)

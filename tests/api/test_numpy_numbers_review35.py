@@ -83,3 +83,20 @@ def test_recommend_without_a_budget_keeps_the_epochs_probe_was_given(tmp_path: P
     assert (advice.budget, advice.unit, advice.run_steps) == (500.0, "epochs", 3000)
     again = l2advisor.recommend(results, 500, unit="epochs", write=False)
     assert again.weight_decay == advice.weight_decay  # the same advice as when given
+
+
+def test_probe_leaves_the_callers_generator_as_it_was(tmp_path: Path) -> None:
+    """After a probe, a notebook's torch.rand no longer followed the seed set before it."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 4, (128,), generator=g)
+    x = torch.randn(128, 8, generator=g) + y[:, None]
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    results = l2advisor.probe(lambda: torch.nn.Sequential(torch.nn.Linear(8, 4)), (x[:96], y[:96]),
+                              (x[96:], y[96:]), out=tmp_path / "g", lambdas=(0.4, 0.2, 0.1), horizon=1, seeds=(0,),
+                              progress=False, device="cpu", early_stop=False)
+    assert torch.equal(torch.rand(3), expected)
+    shown = repr(results)
+    assert len(shown) < 200 and "3 probes, lams 0.4..0.1" in shown  # every row made it 2,300 characters
+    assert any("Not sized for a budget" in n for n in results.notices)  # which budgets the ladder suits

@@ -46,8 +46,9 @@ class LoggedProgress(Progress):
     redraw bars (`every_s`: seconds between lines; None: never). The time is rich's clock
     (`get_time`), so a test can drive it."""
 
-    def __init__(self, *columns: Any, every_s: float | None, **kwargs: Any) -> None:
+    def __init__(self, *columns: Any, every_s: float | None, final_line: bool = False, **kwargs: Any) -> None:
         super().__init__(*columns, **kwargs)
+        self.final_line = final_line  # on stop, where no bar is drawn: one plain line of where it ended
         live = (self.console.is_terminal and not self.console.is_dumb_terminal) or self.console.is_jupyter
         self.every_s = None if live else every_s
         self.started = self.last_line = self.get_time()
@@ -74,6 +75,14 @@ class LoggedProgress(Progress):
             return
         self.last_line, self.last_completed = now, first.completed
         self.console.print(self.line(now), highlight=False, markup=False, soft_wrap=True)
+
+    def stop(self) -> None:
+        super().stop()
+        # a log file without a line of this bar yet (a short run, all reused): one, in place of the
+        # bar's last frame; after lines as it went, the end is the command's own output to say
+        if self.final_line and self.every_s is not None and self.tasks and self.last_completed == 0:
+            self.console.print(self.line(self.get_time()), highlight=False, markup=False, soft_wrap=True)
+            self.final_line = False  # said once, however often stopped
 
     def line(self, now: float) -> str:
         """One line: the first bar, the one updated last (if another), time spent and left."""

@@ -71,7 +71,7 @@ def _screen(curves: Sequence[Curve], tolerance: float):
         if m.status == "failed":
             why = "failed"
         elif m.diverged:
-            why = "diverged (status or non-finite loss/metric)"
+            why = "diverged (its status, a non-finite training loss or an infinite metric)"
         elif not (m.lam > 0 and m.lr > 0 and math.isfinite(m.lam * m.lr)):
             why = "lam and lr must be positive and finite: no tau clock"
         elif not math.isfinite(m.peak_metric):

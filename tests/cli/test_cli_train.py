@@ -257,3 +257,13 @@ def test_a_warmup_as_long_as_the_run_is_refused_before_the_model_file_runs(tiny_
                                            "--weight-decay", "0.01", "--warmup", "100000"))
     assert epochs.exit_code == 2 and "must be shorter than the run" in words(epochs.stderr)
     assert "Threads:" in epochs.stderr  # the control: the epochs' steps are known only after the model file
+
+
+def test_a_log_file_gets_a_plain_last_line_not_the_bars_frame(tiny_model: Path, tmp_path: Path) -> None:
+    """train's stderr in a file ended with the bar's last frame, glyphs and all (probe's did not)."""
+    result = runner.invoke(app, [*train_args(tiny_model, tmp_path / "run"), "--budget", "40", "--weight-decay",
+                                 "0.01", "--eval-every", "10"])
+    assert result.exit_code == 0, result.output
+    assert "━" not in result.stderr
+    assert "lam 0.01: 40/40 (100%)" in words(result.stderr)  # the plain line, once
+    assert words(result.stderr).count("40/40 (100%)") == 1

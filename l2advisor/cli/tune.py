@@ -213,7 +213,7 @@ def tune(
     spec, task, config = spec_and_config(model_file, budget, unit, eval_every, seed, device,
                                           {"lr": lr, "batch_size": batch_size, "momentum": momentum,
                                            "optimizer": optimizer}, threads, lam_high)
-    budget = config.max_steps  # in steps from here on (the study's name, the bars)
+    given_budget, budget = budget, config.max_steps  # in steps from here on (the study's name, the bars)
     run_dir = out_dir or Path("runs") / spec.name
     url = storage or default_storage(run_dir)
     name = study_name or f"{spec.name}-T{budget}-seed{seed}"
@@ -236,6 +236,7 @@ def tune(
         slim = [{k: v for k, v in r.items() if k != "curve"} for r in rows]
         print_json({
             "study_name": name, "storage": masked_url(url), "trials": slim, "sampler": study.sampler.describe(),
+            "budget_steps": budget, "budget_as_given": {"value": given_budget, "unit": unit},
             "best": None if best is None else {**{k: best[k] for k in ("number", "lam", "value")},
                                                "tied": [r["number"] for r in tied_with(complete, best)]}})
     else:

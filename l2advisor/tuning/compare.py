@@ -283,7 +283,9 @@ class Comparison:
                                 if self.test_chunks is not None else "none: the model file has no build_test"),
                 "compute": "steps and seconds to get one trained model: search (probes or trials) + one final "
                            "run (mean over seeds; Optuna: its trials only)",
-                "rows": self.rows, "notes": self.notes, "failed_arms": self.failed, **self.extra}
+                "rows": self.rows, "notes": self.notes, "failed_arms": self.failed, **self.extra,
+                **({"budget_as_given": dict(zip(("value", "unit"), self.settings.budget_as_given, strict=True))}
+                   if self.settings.budget_as_given else {})}  # settings.budget is in steps
 
 
 def _why_nothing(reason: str) -> str:

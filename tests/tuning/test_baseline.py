@@ -240,8 +240,10 @@ def test_tune_and_compare_take_a_budget_in_epochs(tiny_model: Path, tmp_path: Pa
     report = json.loads(result.stdout)
     if command == "tune":
         assert report["study_name"].endswith("-T16-seed0") and report["trials"][0]["steps"] == 16
+        assert report["budget_steps"] == 16
     else:
         assert report["settings"]["budget"] == 16
+    assert report["budget_as_given"] == {"value": 2.0, "unit": "epochs"}  # the steps alone lost the unit
     half = [arg if arg != "epochs" else "steps" for arg in base]
     half[half.index("--budget") + 1] = "10.5"
     refused = runner.invoke(app, half)

@@ -184,22 +184,33 @@ def handle_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from l2advisor.cli.json_out import stdout_for_json_only
 
-        try:
-            with stdout_for_json_only(bool(kwargs.get("as_json"))):  # a model file's prints: stderr
+        with stdout_for_json_only(bool(kwargs.get("as_json"))):  # a model file's prints: stderr
+            try:
                 return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort):
-            raise
-        except L2AdvisorError as error:
-            if _state["debug"]:
+            except (typer.Exit, typer.Abort):
                 raise
-            err.print(f"[bold red]Error:[/] {escape(str(error))}", highlight=False)
-            raise typer.Exit(error.exit_code) from None
-        except Exception as error:  # anything else is a bug of ours: one line, unless --debug
-            if _state["debug"]:
-                raise
-            err.print(internal_error_line(error), highlight=False)
-            raise typer.Exit(1) from None
+            except L2AdvisorError as error:
+                if _state["debug"]:
+                    raise
+                err.print(f"[bold red]Error:[/] {escape(str(error))}", highlight=False)
+                _json_error(kwargs, str(error), error.exit_code)
+                raise typer.Exit(error.exit_code) from None
+            except Exception as error:  # anything else is a bug of ours: one line, unless --debug
+                if _state["debug"]:
+                    raise
+                err.print(internal_error_line(error), highlight=False)
+                _json_error(kwargs, f"internal error: {type(error).__name__}: {error}", 1)
+                raise typer.Exit(1) from None
     return wrapper  # type: ignore[return-value]
+
+
+def _json_error(kwargs: dict[str, Any], message: str, code: int) -> None:
+    """Under --json, the error as one JSON object on stdout too (a script read an empty string),
+    unless the command printed its JSON before failing."""
+    from l2advisor.cli.json_out import print_json, printed_json
+
+    if kwargs.get("as_json") and not printed_json():
+        print_json({"error": message, "exit_code": code})
 
 
 def internal_error_line(error: BaseException) -> str:

@@ -21,6 +21,7 @@ SHORT = 12  # a value whose 15-digit form needs at most this many digits was mea
 
 
 _DATA_STREAMS: list[Any] = []  # the stdout a --json command's data goes to, while it runs
+_PRINTED: list[bool] = []  # whether that command printed its JSON already
 
 
 @contextlib.contextmanager
@@ -32,11 +33,19 @@ def stdout_for_json_only(active: bool) -> Iterator[None]:
         yield
         return
     _DATA_STREAMS.append(sys.stdout)
+    _PRINTED.append(False)
     try:
         with contextlib.redirect_stdout(sys.stderr):
             yield
     finally:
         _DATA_STREAMS.pop()
+        _PRINTED.pop()
+
+
+def printed_json() -> bool:
+    """Whether the --json command running now has printed its JSON (its data, then a failure: compare
+    with a failed arm): an error object after it would make stdout two documents."""
+    return bool(_PRINTED and _PRINTED[-1])
 
 
 def print_json(data: Any) -> None:
@@ -50,6 +59,8 @@ def print_json_text(text: str) -> None:
 
     with contextlib.redirect_stdout(_DATA_STREAMS[-1] if _DATA_STREAMS else sys.stdout):
         out.print_json(text)
+    if _PRINTED:
+        _PRINTED[-1] = True
 
 
 def shown(value: Any) -> Any:

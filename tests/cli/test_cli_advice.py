@@ -527,7 +527,9 @@ def test_a_bug_in_the_fit_is_an_internal_error(run: Path, monkeypatch: pytest.Mo
 
     monkeypatch.setattr(fit_module, "analyze_curve", broken)
     result = recommend(run, "--budget", "3000", "--json")
-    assert result.exit_code == 1 and result.stdout == ""
+    assert result.exit_code == 1  # stdout: the error as JSON, for a script (it read an empty string), no verdict
+    assert json.loads(result.stdout) == {"error": "internal error: ZeroDivisionError: a bug planted by the test",
+                                         "exit_code": 1}
     said = flat(result.stderr)
     assert "Internal error" in said and "bug in l2advisor" in said and "report it" in said
     assert "ZeroDivisionError: a bug planted by the test" in said

@@ -48,3 +48,13 @@ def test_without_json_the_prints_stay_where_the_user_put_them(tmp_path: Path) ->
     result = _run(tmp_path, "train", "--budget", "20", "--weight-decay", "0.01", "--eval-every", "10")
     assert result.exit_code == 0, result.output
     assert "loading the blobs..." in result.stdout  # the control
+
+
+def test_an_error_under_json_is_a_json_object_on_stdout(tmp_path: Path) -> None:
+    """A script read an empty stdout on a refusal; now the error, with its exit status, as JSON."""
+    result = CliRunner().invoke(app, ["recommend", str(tmp_path / "nowhere"), "--budget", "100", "--json"])
+    assert result.exit_code == 2
+    assert json.loads(result.stdout) == {"error": json.loads(result.stdout)["error"], "exit_code": 2}
+    assert "nowhere" in json.loads(result.stdout)["error"]
+    plain = CliRunner().invoke(app, ["recommend", str(tmp_path / "nowhere"), "--budget", "100"])
+    assert plain.exit_code == 2 and plain.stdout == ""  # the control: without --json, stderr alone

@@ -7,7 +7,7 @@ runner's early-stop rule). Pooling curves on the tau clock to find c: collapse.p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -168,6 +168,18 @@ def tau_clock(curve: Curve, n: int) -> np.ndarray:
     return np.where(np.isfinite(tau), tau, float(curve.lr) * float(curve.lam) * steps)
 
 
+def scored(curve: Curve) -> Curve:
+    """`curve` without the evaluations whose metric is NaN (the user's metric could not score them),
+    so that nothing downstream (the pooled curve, the crossings b is read from) fills them in."""
+    arrays = [np.asarray(a) for a in (curve.steps, curve.tau, curve.val_metric, curve.train_acc, curve.train_loss)]
+    n = min(a.size for a in arrays)
+    keep = ~np.isnan(arrays[2][:n].astype(float))
+    if keep.all():
+        return curve
+    steps, tau, val, acc, loss = (a[:n][keep] for a in arrays)
+    return replace(curve, steps=steps, tau=tau, val_metric=val, train_acc=acc, train_loss=loss)
+
+
 def _went_nonfinite(values: np.ndarray) -> bool:
     """True when a series has an inf, or a NaN after its first finite value (a run that blew
     up). Leading NaNs are not divergence: the step-0 record has no training loss yet."""
@@ -197,6 +209,10 @@ def analyze_curve(
     # class is never predicted): left out, as smoothing leaves it. A run whose training loss goes
     # non-finite diverged; so did one whose metric went infinite (-MSE of a run that blew up).
     diverged = curve.status == "diverged" or _went_nonfinite(loss) or bool(np.isinf(val).any())
+    nan_evals = int(np.isnan(val).sum())
+    scored = ~np.isnan(val)  # smoothing would fill a NaN in from its neighbours: t* on a step never scored
+    tau_all, val = tau, val[scored]
+    steps, tau = steps[scored], tau[scored]
     s = smooth(val, smoothing)
     ok = np.flatnonzero(np.isfinite(s))
     nan = float("nan")
@@ -221,12 +237,12 @@ def analyze_curve(
         lam=float(curve.lam), lr=float(curve.lr), seed=int(curve.seed), status=str(curve.status),
         n_points=int(n), peak_metric=peak, peak_step=peak_step, peak_tau=peak_tau,
         t_star=t_star, tau_star=tau_star, final_metric=final,
-        tau_end=_nan_stat(tau, lambda v: v[-1]),
+        tau_end=_nan_stat(tau_all, lambda v: v[-1]),
         final_train_acc=_nan_stat(acc[-5:], np.mean), max_train_acc=max_acc,
         overparameterized=over, diverged=bool(diverged), peaked=bool(peaked),
         noise=noise_sd(val), t_star_previous=previous,
         first_metric=float(val[np.isfinite(val)][0]) if np.isfinite(val).any() else nan,
-        nan_evals=int(np.isnan(val).sum()),
+        nan_evals=nan_evals,
     )
 
 

@@ -22,6 +22,7 @@ from l2advisor.science.curves import (
     CurveMetrics,
     analyze_curve,
     finite_median,
+    scored,
 )
 from l2advisor.science.fit_types import Excluded, Fit, LamRow  # noqa: F401 - re-exported: fit's API
 from l2advisor.science.learned import (  # noqa: F401 - re-exported
@@ -79,7 +80,7 @@ def _screen(curves: Sequence[Curve], tolerance: float):
         if why:
             excluded.append(Excluded(m.lam, m.lr, m.seed, why))
         else:
-            usable.append((m, cv))
+            usable.append((m, scored(cv)))  # its NaN evaluations left out of the pooled curve and b too
     return usable, excluded
 
 

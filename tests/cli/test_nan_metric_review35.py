@@ -108,3 +108,29 @@ def metric(outputs, targets):
     assert result.exit_code == 2, result.output
     assert "the validation metric was NaN at every evaluation of every probe" in flat(result.stderr)
     assert "fix `metric`" in flat(result.stderr)
+
+
+def test_t_star_is_never_a_step_the_metric_did_not_score() -> None:
+    """Smoothing filled NaN evaluations in from their neighbours: a macro precision's probe got
+    t* = 26 at a peak of 0.7304 where its first scored evaluation was step 51 (t* 100 without them)."""
+    from l2advisor.science.curves import scored
+
+    cv = S.curve(0.02, 0.1, 0)
+    val = np.array(cv.val_metric, dtype=float)
+    val[:40] = np.nan  # the metric scores nothing until evaluation 40
+    holed = dataclasses.replace(cv, val_metric=val)
+    m = analyze_curve(holed)
+    assert m.t_star >= cv.steps[40] and m.peak_step >= cv.steps[40] and m.nan_evals == 40
+    kept = scored(holed)
+    assert len(kept.steps) == len(cv.steps) - 40 and not np.isnan(kept.val_metric).any()
+    assert scored(cv) is cv  # the control: nothing to leave out
+    for lam in (0.08, 0.04, 0.02, 0.01):  # every other evaluation unscored: t* and the peak on scored ones
+        base = S.curve(lam, 0.1, 1)
+        val = np.array(base.val_metric, dtype=float)
+        val[1::2] = np.nan
+        m = analyze_curve(dataclasses.replace(base, val_metric=val))
+        on = set(np.asarray(base.steps)[~np.isnan(val)].tolist())
+        assert m.t_star in on and m.peak_step in on, (lam, m.t_star, m.peak_step)
+    f = fit_relations([dataclasses.replace(c, val_metric=np.where(np.arange(len(c.steps)) < 5, np.nan,
+                                                                     c.val_metric)) for c in S.family()])
+    assert f.n_usable == len(S.family()) and f.verdict == fit_relations(S.family()).verdict

@@ -91,11 +91,35 @@ def check_settings(settings: dict[str, Any]) -> None:
     AutoL2(stand_in, **{k: v for k, v in settings.items() if k != "param_groups"})
 
 
-def settings_in_force(settings: dict[str, Any], restored: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+def resumed_autol2(optimizer: Any, settings: dict[str, Any], restored: dict[str, Any]) -> tuple[Any, dict[str, Any],
+                                                                                                str | None]:
+    """AutoL2 on `optimizer` continuing a checkpoint's state: built from the checkpoint's configuration
+    (built from the callback's first, it wrote lam0 into groups the checkpoint's AutoL2 leaves alone,
+    and there it stayed), with the callback's settings as they are in force and a sentence naming
+    those given that the checkpoint's set aside."""
+    from l2advisor.errors import AutoL2ArgumentError
+    from l2advisor.training.autol2 import AutoL2
+    from l2advisor.training.param_groups import resolve_groups
+
+    try:
+        groups = resolve_groups(optimizer, settings.get("param_groups", "all"))
+    except AutoL2ArgumentError:  # the checkpoint's groups are the ones that run
+        groups = None
+    autol2 = AutoL2(optimizer, **restored["config"])
+    autol2.load_state_dict(restored)
+    in_force, note = settings_in_force(settings, restored, groups)
+    return autol2, in_force, note
+
+
+def settings_in_force(settings: dict[str, Any], restored: dict[str, Any],
+                      groups: list[int] | None = None) -> tuple[dict[str, Any], str | None]:
     """After a resume, AutoL2 runs on with the checkpoint's configuration (`AutoL2.load_state_dict`):
-    the callback's settings as they are in force, and a sentence naming those given that it set aside."""
+    the callback's settings as they are in force, and a sentence naming those given that it set aside;
+    `groups`: the indices the callback's param_groups resolve to on this optimizer."""
     config = restored.get("config") or {}
     aside = {k: v for k, v in settings.items() if k in config and k != "param_groups" and config[k] != v}
+    if groups is not None and "param_groups" in config and list(groups) != list(config["param_groups"]):
+        aside["param_groups"] = settings.get("param_groups")
     if not aside:
         return settings, None
     kept = ", ".join(f"{k}={config[k]!r}" for k in aside)

@@ -33,8 +33,8 @@ from l2advisor.integrations._config import (
     replay_groups,
     replay_mismatches,
     replay_name,
+    resumed_autol2,
     run_meta,
-    settings_in_force,
 )
 from l2advisor.training.advised_settings import (
     advice_lr,
@@ -84,15 +84,15 @@ class AutoL2TrainerCallback(TrainerCallback, ExportableState):
         self.settings.setdefault("check_every", _logging_interval(args, state))
         _warn_if_rarely_logged(args, state)
         warn_if_other_lr(self.advised_lr, optimizer, "AutoL2TrainerCallback", self._warned)
-        self.autol2 = AutoL2(optimizer, **self.settings)
         self._max_steps = state.max_steps  # for trajectory()
         if self.restored_state is None and state.global_step > 0:
             self._take_saved_state(state)
         if self.restored_state is not None:  # resumed: continue the checkpoint's state
-            self.autol2.load_state_dict(self.restored_state)
-            self.settings, note = settings_in_force(self.settings, self.restored_state)
+            self.autol2, self.settings, note = resumed_autol2(optimizer, self.settings, self.restored_state)
             warn_new([note] if note else [], self._warned)
             self.restored_state = None
+        else:
+            self.autol2 = AutoL2(optimizer, **self.settings)
 
     def _take_saved_state(self, state: Any) -> None:
         """A resumed Trainer restores callbacks itself only with

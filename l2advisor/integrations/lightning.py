@@ -31,8 +31,8 @@ from l2advisor.integrations._config import (
     replay_groups,
     replay_mismatches,
     replay_name,
+    resumed_autol2,
     run_meta,
-    settings_in_force,
 )
 from l2advisor.training.advised_settings import (
     advice_lr,
@@ -103,14 +103,14 @@ class AutoL2Callback(pl.Callback):
                              "training_step after your optimizer.step() instead.")
         optimizer = _only_optimizer(trainer)
         warn_if_other_lr(self.advised_lr, optimizer, "AutoL2Callback", self._warned)
-        self.autol2 = AutoL2(optimizer, **self.settings)
         self._ended = None  # this fit's ending, not a previous one's
         self._max_steps = _planned_steps(trainer)  # for trajectory(): max_steps, or from max_epochs
         if self._restored is not None:  # resumed: the checkpoint's state, not a fresh start
-            self.autol2.load_state_dict(self._restored)
-            self.settings, note = settings_in_force(self.settings, self._restored)
+            self.autol2, self.settings, note = resumed_autol2(optimizer, self.settings, self._restored)
             warn_new([note] if note else [], self._warned)
             self._restored = None
+        else:
+            self.autol2 = AutoL2(optimizer, **self.settings)
 
     def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
         # Lightning steps lr schedulers before on_train_batch_end: keep this step's lr for the tau clock

@@ -297,3 +297,33 @@ def test_a_resumed_replay_is_not_warned_again(tmp_path: Path) -> None:
             for caught in (first, resumed)]
     assert len(said[0]) == 2 and "ends at step 6 of the 16" in said[0][0] and "this run is 8" in said[0][1]
     assert len(said[1]) == 1 and "this run is 12" in said[1][0]
+
+
+class SplitGroups(Blobs):
+    """A decayed group of matrices and a no-decay group of biases, built by the user."""
+
+    def configure_optimizers(self):
+        from l2advisor.training.param_groups import split_decay_groups
+
+        return torch.optim.SGD(split_decay_groups(self, weight_decay=0.01), lr=0.2)
+
+
+def test_a_resume_with_other_param_groups_continues_the_checkpoints(tmp_path: Path) -> None:
+    """Resumed with param_groups="all", the callback first wrote lam0 into the no-decay group, where it
+    stayed for the rest of the run, and said nothing; the trajectory named groups that never ran."""
+    import warnings
+
+    saver = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=STEPS_PER_EPOCH,
+                                         save_top_k=-1, filename="{step}")
+    fit([AutoL2Callback(**AUTOL2), saver], STEPS_PER_EPOCH, tmp_path / "first", checkpoints=True,
+        module=SplitGroups())
+    other = AutoL2Callback(**{**AUTOL2, "param_groups": "all"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer = fit([other], 2 * STEPS_PER_EPOCH, tmp_path / "resumed", module=SplitGroups(),
+                      ckpt=tmp_path / "ckpt" / f"step={STEPS_PER_EPOCH}.ckpt")
+    said = " ".join(str(w.message) for w in caught)
+    assert "param_groups=[0]" in said and "this callback's param_groups='all'" in said and "not used" in said
+    decayed, biases = trainer.optimizers[0].param_groups
+    assert biases["weight_decay"] == 0.0 and decayed["weight_decay"] == other.autol2.lam
+    assert other.settings["param_groups"] == [0] and other.trajectory().extra["autol2"]["param_groups"] == [0]

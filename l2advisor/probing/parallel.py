@@ -12,9 +12,11 @@ directory sends its records back and this process writes them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -233,7 +235,13 @@ def _host(address: str) -> str:
 
 
 def probe_job(job: ProbeJob) -> JobOutcome:
-    """In a worker: run one group of probes, appending records to the results file."""
+    """In a worker: run one group of probes, appending records to the results file. What the model
+    file prints goes to stderr: a worker's stdout is the parent's, where `--json` writes its data."""
+    with contextlib.redirect_stdout(sys.stderr):
+        return _probe_job(job)
+
+
+def _probe_job(job: ProbeJob) -> JobOutcome:
     import torch
 
     if _is_main_thread():

@@ -58,3 +58,20 @@ def test_an_error_under_json_is_a_json_object_on_stdout(tmp_path: Path) -> None:
     assert "nowhere" in json.loads(result.stdout)["error"]
     plain = CliRunner().invoke(app, ["recommend", str(tmp_path / "nowhere"), "--budget", "100"])
     assert plain.exit_code == 2 and plain.stdout == ""  # the control: without --json, stderr alone
+
+
+def test_probe_workers_prints_go_to_stderr_too(tmp_path: Path) -> None:
+    """`probe --jobs 2 --json`: the worker processes' prints reached the shared stdout ahead of the JSON."""
+    import os
+    import subprocess
+    import sys
+
+    model = write_model(tmp_path, PRINTS)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "l2advisor", "probe", str(model), "--out", str(tmp_path / "run"),
+                           "--lambdas", "0.4,0.2,0.1", "--horizon", "1", "--seeds", "0", "--device", "cpu",
+                           "--no-early-stop", "--jobs", "2", "--json"], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["probes"]) == 3
+    assert done.stderr.count("building") >= 2  # the parent's check, the workers' probes

@@ -162,6 +162,8 @@ def probe(
     check_budget(budget, unit)
     lambdas = lambdas_of(lambdas)
     check_numbers(tolerance=tolerance, probe_budget=probe_budget)
+    tolerance = float(tolerance)  # numpy's numbers as Python's: JSON headers, the planner's arithmetic
+    probe_budget = int(probe_budget) if isinstance(probe_budget, numbers.Integral) else probe_budget
     check_path("out", out)
     if name is not None and not isinstance(name, str):
         raise input_error(f"name must be a string (the run directory's name under runs/), got {name!r}.")

@@ -71,6 +71,8 @@ def json_safe_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
+    if hasattr(value, "tolist") and getattr(value, "ndim", 0):  # a numpy array of group indices
+        value = value.tolist()
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import math
+import numbers
 import sys
 import traceback
 from collections.abc import Callable, Mapping
@@ -147,8 +148,9 @@ def validate_settings(spec: TaskSpec, overridden: frozenset[str] = frozenset(), 
 
     lr = check_positive(spec.lr, at("lr"))
     batch_size = spec.batch_size
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise InputError(f"{at('batch_size')} must be a positive integer, got {batch_size!r}.")
+    batch_size = int(batch_size)  # numpy's too, as a plain int (it is written to JSON headers)
     momentum = _as_float(spec.momentum, at("momentum"))
     if not 0.0 <= momentum < 1.0:
         raise InputError(f"{at('momentum')} must be in [0, 1), got {momentum!r}.")
@@ -166,7 +168,7 @@ def validate_settings(spec: TaskSpec, overridden: frozenset[str] = frozenset(), 
         notes += (f"{at('momentum')} {momentum:g} is not used with AdamW (its betas stay torch's (0.9, 0.999)); "
                   "l2advisor plans and trains as for momentum 0.",)
         momentum = 0.0
-    return replace(spec, lr=lr, momentum=momentum, optimizer=optimizer, notes=notes)
+    return replace(spec, lr=lr, batch_size=batch_size, momentum=momentum, optimizer=optimizer, notes=notes)
 
 
 def check_positive(value: Any, subject: str) -> float:

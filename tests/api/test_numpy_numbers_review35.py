@@ -100,3 +100,20 @@ def test_probe_leaves_the_callers_generator_as_it_was(tmp_path: Path) -> None:
     shown = repr(results)
     assert len(shown) < 200 and "3 probes, lams 0.4..0.1" in shown  # every row made it 2,300 characters
     assert any("Not sized for a budget" in n for n in results.notices)  # which budgets the ladder suits
+
+
+def test_numpy_batch_sizes_budgets_and_tolerances_in_probe(tmp_path: Path) -> None:
+    """batch_size=np.int64 was refused; probe_budget=np.int64 and tolerance=np.float32 raised a raw
+    TypeError and left an empty probes.jsonl; a callback's param_groups=np.array([0]) crashed."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 4, (128,), generator=g)
+    x = torch.randn(128, 8, generator=g) + y[:, None]
+    results = l2advisor.probe(lambda: torch.nn.Sequential(torch.nn.Linear(8, 4)), (x[:96], y[:96]), (x[96:], y[96:]),
+                              out=tmp_path / "n", seeds=(0,), progress=False, device="cpu", batch_size=np.int64(16),
+                              probe_budget=np.int64(4000), tolerance=np.float32(0.01))
+    settings = results.results.header["settings"]
+    assert settings["batch_size"] == 16 and isinstance(settings["batch_size"], int)
+    assert settings["probe"]["tolerance"] == pytest.approx(0.01) and len(results.probes) >= 3
+    from l2advisor.integrations._config import json_safe_settings
+
+    assert json_safe_settings({"param_groups": np.array([0, 2])}) == {"param_groups": [0, 2]}

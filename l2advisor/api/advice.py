@@ -17,10 +17,10 @@ from typing import Any
 from l2advisor.api.keywords import check_path, is_real, on_off
 from l2advisor.api.probes import ProbeResults
 from l2advisor.api.words import api_lines, speaks_api
-from l2advisor.errors import InputError, RunFailed
+from l2advisor.errors import InputError
 from l2advisor.probing.budget import UNITS, budget_in_steps, far_budget_warning, halved_window_note
 from l2advisor.probing.follow_up import gaps_with_follow_up
-from l2advisor.runs.rundir import advice_lr, load_probe_curves, sized_for, unusable_message
+from l2advisor.runs.rundir import advice_lr, load_probe_curves, sized_for, unusable_error
 from l2advisor.runs.store import Results, read_json, write_json
 from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise, caveats
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
@@ -185,7 +185,7 @@ def _fit(results: Results, curves: list[Curve], run_dir: Path | None,
     fit = fit_relations(curves, tolerance=float(tolerance), main_lr=advice_lr(settings, lr))
     where = run_dir or "the results"
     if fit.n_usable == 0:
-        raise RunFailed(unusable_message(fit.reasons, curves, where))
+        raise unusable_error(fit.reasons, curves, where)
     warnings = list(results.warnings)
     missing, failed = gaps_with_follow_up(results)
     lams = {r.lam for r in fit.table if r.n_seeds > 0 and r.lr == fit.lr}

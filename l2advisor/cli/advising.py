@@ -23,7 +23,7 @@ from l2advisor.cli.app import err, out
 from l2advisor.cli.autol2_advice import autol2_flags, autol2_snippet, print_autol2
 from l2advisor.cli.budget import budget_steps, check_unit_has_budget
 from l2advisor.cli.json_out import print_json
-from l2advisor.errors import InputError, RunFailed
+from l2advisor.errors import InputError
 from l2advisor.probing.budget import budget_words, far_budget_warning, halved_window_note
 from l2advisor.probing.follow_up import gaps_with_follow_up
 from l2advisor.reporting.data import run_peak_step
@@ -36,7 +36,7 @@ from l2advisor.runs.rundir import (
     advice_lr,
     load_probe_curves,
     sized_for,
-    unusable_message,
+    unusable_error,
 )
 from l2advisor.runs.store import Results, write_json
 from l2advisor.science.advise import (
@@ -78,7 +78,7 @@ def load_and_fit(run_dir: Path, refuse_pending: bool = True, lr: float | None = 
     write_json(Path(run_dir) / FIT_FILE, fit_to_dict(fit))
     gaps = check_gaps(run_dir, results, fit, refuse_pending)
     if fit.n_usable == 0:
-        raise RunFailed(unusable_message(fit.reasons, curves, run_dir))
+        raise unusable_error(fit.reasons, curves, run_dir)
     return results, curves, fit, gaps
 
 

@@ -96,6 +96,20 @@ def unusable_message(reasons: tuple[str, ...], curves: list[Curve], where: objec
             + "), so there is nothing to advise from; " + ", or ".join(hints) + ".")
 
 
+def unusable_error(reasons: tuple[str, ...], curves: list[Curve], where: object) -> Exception:
+    """The error for probes that give nothing to fit: a metric NaN at every evaluation of every probe
+    is the model file's mistake (InputError, exit 2, as `probe` says it; it was told to probe smaller
+    lams), anything else `unusable_message`'s RunFailed."""
+    from l2advisor.errors import RunFailed
+
+    values = [np.asarray(cv.val_metric, dtype=float) for cv in curves if cv.status not in ("failed", "diverged")]
+    if values and all(v.size and np.isnan(v).all() for v in values):
+        return InputError(f"The validation metric was NaN at every evaluation of every probe in {where}, so there "
+                          "is nothing to read; fix `metric` in the model file (it must return a number for the "
+                          "validation set).")
+    return RunFailed(unusable_message(reasons, curves, where))
+
+
 def divergence_hint(diverged_lams: Sequence[float], lams: Sequence[float]) -> str:
     """What to change for diverged probes: when even the smallest probed lam (of `lams`) is
     among `diverged_lams`, lam is not the cause, so a smaller lr; else smaller lams or lr."""

@@ -134,3 +134,21 @@ def test_t_star_is_never_a_step_the_metric_did_not_score() -> None:
     f = fit_relations([dataclasses.replace(c, val_metric=np.where(np.arange(len(c.steps)) < 5, np.nan,
                                                                      c.val_metric)) for c in S.family()])
     assert f.n_usable == len(S.family()) and f.verdict == fit_relations(S.family()).verdict
+
+
+def test_recommend_on_a_metric_nan_everywhere_says_to_fix_the_metric(tmp_path: Path) -> None:
+    """recommend said "probe smaller lams or a smaller lr" (exit 1) where probe said to fix `metric` (exit 2)."""
+    import l2advisor
+    from l2advisor.errors import InputError
+
+    nothing = [dataclasses.replace(cv, val_metric=np.full(len(cv.steps), np.nan)) for cv in S.family()]
+    run_dir = write_run(tmp_path / "r", nothing)
+    result = recommend(run_dir, "--budget", "3000")
+    assert result.exit_code == 2 and "fix `metric` in the model file" in flat(result.stderr)
+    assert "smaller lams" not in flat(result.stderr)
+    try:
+        l2advisor.recommend(run_dir, 3000, write=False)
+    except InputError as refused:
+        assert "NaN at every evaluation" in str(refused)
+    else:
+        raise AssertionError("the API advised from probes whose metric was NaN everywhere")

@@ -148,8 +148,9 @@ def compare(
     path = run_dir / RUNS_FILE
     with RunLock(run_dir), open_results(path, header, force=force, compatible=extends) as writer:
         if writer.previous_settings is not None:
-            err.print("This directory holds a comparison with other numbers of trials or seeds: the runs the two "
-                      "share are reused (a study with more trials than asked keeps them).", highlight=False)
+            err.print(f"This directory holds a comparison with other {_changed(writer.previous_settings, header)}: "
+                      "the runs the two share are reused (a study with more trials than asked keeps them).",
+                      highlight=False)
         bars = Bars(total, "compare (steps)")
         comparison.progress = bars
         with bars.bars, catch_interrupt() as interrupted:
@@ -199,6 +200,15 @@ def compare_table(report: dict[str, Any], console: Console = out) -> Table:
     n_seeds = len(report['settings']['seeds'])
     title = f"Comparison: budget {report['settings']['budget']} steps, {n_seeds} seed{'s' if n_seeds != 1 else ''}"
     return fitted_table(columns, cells, console, title=title)
+
+
+def _changed(before: dict[str, Any], header: dict[str, Any]) -> str:
+    """What differs from the comparison found (`extends` allows only these): "numbers of trials",
+    "seeds", "default lam", joined; a header's settings against the earlier ones."""
+    old, new = before.get("compare") or {}, (header.get("settings") or {}).get("compare") or {}
+    words = [word for key, word in (("trials", "numbers of trials"), ("seeds", "seeds"), ("default_lam", "default lam"))
+             if old.get(key) != new.get(key)]
+    return " and ".join(words) or "settings"
 
 
 def _raw_note(row: dict[str, Any]) -> str:

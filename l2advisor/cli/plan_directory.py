@@ -39,19 +39,19 @@ class PlanDirectory:
         if self.deleted_by_force:
             return (f"--force would delete {_probes(self.deleted_by_force)} that ended in {self.run_dir} and train "
                     f"all {planned} planned probes from the start.")
-        again = (f"; {_probes(len(self.retried))} that failed before would run again, priced below"
+        again = (f" ({_probes(len(self.retried))} among them failed before, which probe runs again)"
                  if self.retried else "")
         if not self.reused:
-            return f"No planned probe has ended in {self.run_dir}{again}." if self.retried else None
+            return (f"No planned probe has ended in {self.run_dir} but {_probes(len(self.retried))} that failed, "
+                    "which probe runs again: the price below is of all of them.") if self.retried else None
         diverged = sum(status == "diverged" for _, status in self.reused)
         kept = (f" ({diverged} of them diverged: probe keeps them as they ended, and `recommend` leaves them "
                 "out; --force trains everything again)") if diverged else ""
-        kept += again
         if len(self.reused) == planned:
             return (f"All {planned} planned probes have already ended in {self.run_dir}{kept}: probe would train none "
                     "of them, only a follow-up seed if the seeds cannot decide the verdict.")
         return (f"{len(self.reused)} of the {planned} planned probes have already ended in {self.run_dir}{kept} and "
-                f"would be reused: the price below is of the {_probes(planned - len(self.reused))} left.")
+                f"would be reused: the price below is of the {_probes(planned - len(self.reused))} left{again}.")
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_dir": str(self.run_dir), "reused": [run_id for run_id, _ in self.reused],

@@ -109,7 +109,8 @@ def test_a_failed_probe_is_shown_as_it_ended_not_as_finished(tiny_model: Path, p
     found, said = _plan(tiny_model, probed, "5000")
     assert sorted(found["directory"]["ended"].values()) == ["finished", "finished"]
     assert found["directory"]["retried"] == [record["run"]]
-    assert "1 probe that failed before would run again, priced below" in said
+    assert ("2 of the 3 planned probes have already ended in" in said and "would be reused: the price below is of "
+            "the 1 probe left (1 probe among them failed before, which probe runs again)." in said)
     table = runner.invoke(app, [*budget_args(tiny_model, probed, "5000"), "--plan"])
     assert table.stdout.count("finished") == 2
     record["status"] = "diverged"  # an outcome: kept as it ended

@@ -155,7 +155,8 @@ def test_compare_extends_with_more_trials_and_seeds(tiny_model: Path, tmp_path: 
     more[more.index("--trials") + 1], more[more.index("--seeds") + 1] = "3", "3"
     again = runner.invoke(app, more)
     assert again.exit_code == 0, again.output
-    assert "the runs the two share are reused" in " ".join(again.stderr.split())
+    assert ("a comparison with other numbers of trials and seeds: the runs the two share are reused"
+            in " ".join(again.stderr.split()))
     starts = [json.loads(line) for line in runs_file.read_text().splitlines() if '"start"' in line]
     assert all(sum(s["run"] == rid for s in starts) == 1 for rid in before)  # none of them trained again
     report = json.loads(again.stdout)
@@ -175,6 +176,7 @@ def test_compare_extends_with_more_trials_and_seeds(tiny_model: Path, tmp_path: 
     starts = [json.loads(line) for line in runs_file.read_text().splitlines() if '"start"' in line]
     again_trained = {s["run"] for s in starts} - trained
     assert again_trained == {"default/lam=0.01/seed=0", "default/lam=0.01/seed=1"}  # that arm alone
+    assert "a comparison with other default lam: the runs" in " ".join(other.stderr.split())
     default_row = next(r for r in json.loads(other.stdout)["rows"] if r["arm"] == "default")
     assert default_row["lam"] == 0.01
     moved = compare_args(tiny_model, out, "--default-lam", "0.01", "--horizon", "2")  # the control: a probe setting

@@ -52,20 +52,6 @@ def small_set_note(train_size: int, batch_size: int) -> str | None:
             f"all {train_size} (one step an epoch).")
 
 
-COARSE = 4.0  # a validation accuracy moving in steps this many times the tolerance cannot place a peak
-
-
-def coarse_val_note(n_val: int, accuracy: bool, tolerance: float) -> str | None:
-    """A sentence when the validation set is too small for the accuracy to resolve the tolerance the
-    probes compare peaks with (a reviewer's 3 images: steps of 0.33, and "at least 1.0000" advised)."""
-    step = 1.0 / max(n_val, 1)
-    if not accuracy or step <= COARSE * tolerance:
-        return None
-    return (f"the validation set has {n_val} examples: accuracy moves in steps of {step:.3g}, {step / tolerance:.0f}x "
-            f"the tolerance ({tolerance:g}) the probes compare peaks with, so peaks, t* and the plateau will be "
-            f"coarse; a validation split of {round(1 / tolerance)} or more resolves it.")
-
-
 def check_unit(unit: str) -> None:
     """--unit is steps or epochs: the one sentence both checks below give."""
     if unit not in UNITS:

@@ -133,7 +133,6 @@ def probe(
         budget_steps,
         check_budget,
         check_unit_has_budget,
-        coarse_val_note,
         refuse_unusable_out,
         small_set_note,
     )
@@ -182,10 +181,8 @@ def probe(
     workers = worker_jobs(jobs or 0, device_list, backend)
     per_worker, said = worker_threads_for(task, threads, workers, backend) if workers else (None, "")
     err.print(f"[dim]Threads: {said or use_threads_for(task, threads)}[/]", highlight=False)
-    for note in (small_set_note(task.train_size, spec.batch_size),
-                 coarse_val_note(len(task.val), spec.metric == "accuracy", tolerance)):
-        if note is not None:
-            err.print(f"[yellow]{note}[/]", highlight=False)
+    if (note := small_set_note(task.train_size, spec.batch_size)) is not None:
+        err.print(f"[yellow]{note}[/]", highlight=False)
     steps = None if budget is None else budget_steps(budget, unit, task.train_size, spec.batch_size)
     settings, plan = probe_settings(
         spec.lr, spec.momentum, seeds=seed_list, budget_steps=steps,
@@ -238,6 +235,7 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
     `threads`: torch threads of each worker process (None: the cores divided among the jobs)."""
     from l2advisor.probing.budget import budget_words, sizing_note
     from l2advisor.probing.follow_up import run_with_follow_up, with_follow_up
+    from l2advisor.probing.notices import coarse_val_note
     from l2advisor.probing.plan import failed_before, pending
     from l2advisor.probing.settings import (
         carries_over,
@@ -252,8 +250,10 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
         record_sized_for(header, budget, settings.budget_steps, len(task.val),
                          plan.asked_horizon if plan is not None else None)
     budget_text = None if budget is None else budget_words(*budget, settings.budget_steps)
-    for note in hand_ladder_notes(settings, probe_budget_given):
-        err.print(f"[yellow]{escape(note)}[/]", highlight=False)
+    for note in (*hand_ladder_notes(settings, probe_budget_given),
+                 coarse_val_note(len(task.val), spec.metric == "accuracy", settings.tolerance)):
+        if note is not None:
+            err.print(f"[yellow]{escape(note)}[/]", highlight=False)
     path = results_path(run_dir, PROBES_FILE)
     if restart_if_stale and not force and (stale := settings_conflict(path, header, carries_over)):
         err.print(f"[yellow]{escape(stale)}; --force starts them over.[/]", highlight=False)

@@ -1,5 +1,5 @@
 """Notices: one sentence for the user about how the probes run (stacked through vmap, one lam
-at a time, a follow-up seed). Every stack of a model, every parallel job and a follow-up
+at a time, a follow-up seed) or what limits what they can read (a validation set too coarse). Every stack of a model, every parallel job and a follow-up
 round may say the same thing, so whoever collects them says each once. No torch (the CLI
 imports it before any model is loaded)."""
 
@@ -17,3 +17,17 @@ def once(notice: Callable[[str], None]) -> Callable[[str], None]:
             said.add(text)
             notice(text)
     return tell
+
+
+COARSE = 4.0  # a validation accuracy moving in steps this many times the tolerance cannot place a peak
+
+
+def coarse_val_note(n_val: int, accuracy: bool, tolerance: float) -> str | None:
+    """A sentence when the validation set is too small for the accuracy to resolve the tolerance the
+    probes compare peaks with (a reviewer's 3 images: steps of 0.33, and "at least 1.0000" advised)."""
+    step = 1.0 / max(n_val, 1)
+    if not accuracy or step <= COARSE * tolerance:
+        return None
+    return (f"the validation set has {n_val} examples: accuracy moves in steps of {step:.3g}, {step / tolerance:.0f}x "
+            f"the tolerance ({tolerance:g}) the probes compare peaks with, so peaks, t* and the plateau will be "
+            f"coarse; a validation split of {round(1 / tolerance)} or more resolves it.")

@@ -117,3 +117,13 @@ def test_numpy_batch_sizes_budgets_and_tolerances_in_probe(tmp_path: Path) -> No
     from l2advisor.integrations._config import json_safe_settings
 
     assert json_safe_settings({"param_groups": np.array([0, 2])}) == {"param_groups": [0, 2]}
+
+
+def test_the_api_says_when_the_validation_set_is_too_coarse(tmp_path: Path) -> None:
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 4, (106,), generator=g)
+    x = torch.randn(106, 8, generator=g) + y[:, None]
+    results = l2advisor.probe(lambda: torch.nn.Sequential(torch.nn.Linear(8, 4)), (x[:96], y[:96]),
+                              (x[96:], y[96:]), out=tmp_path / "c", lambdas=(0.4, 0.2, 0.1), horizon=1, seeds=(0,),
+                              progress=False, device="cpu", early_stop=False)
+    assert any(n.startswith("the validation set has 10 examples") for n in results.notices), results.notices

@@ -79,11 +79,13 @@ def test_a_validation_set_too_small_for_the_tolerance_is_said(tmp_path: Path) ->
     """A 3-image validation set probed and advised "at least 1.0000" without a word."""
     from tests.conftest import TINY_MODEL, write_model
 
+    ladder = ["--lambdas", "0.4,0.2,0.1", "--horizon", "1", "--seeds", "0", "--device", "cpu", "--no-early-stop"]
     tiny_val = write_model(tmp_path, TINY_MODEL.replace("_blobs(128, 2)", "_blobs(10, 2)"), "small.py")
-    said = words(runner.invoke(app, ["probe", str(tiny_val), "--out", str(tmp_path / "s"), "--plan",
-                                     "--budget", "2000", "--device", "cpu"]).stderr)
+    said = words(runner.invoke(app, ["probe", str(tiny_val), "--out", str(tmp_path / "s"), *ladder]).stderr)
     assert "the validation set has 10 examples: accuracy moves in steps of 0.1, 20x the tolerance (0.005)" in said
+    advised = runner.invoke(app, ["train", str(tiny_val), "--out", str(tmp_path / "t"), "--budget", "400",
+                                  "--advise", "--device", "cpu"])  # train --advise probes the same way
+    assert "the validation set has 10 examples" in words(advised.stderr), advised.output
     usual = write_model(tmp_path, TINY_MODEL, "usual.py")  # the control: 128 examples, steps of 0.0078
-    said = words(runner.invoke(app, ["probe", str(usual), "--out", str(tmp_path / "u"), "--plan",
-                                     "--budget", "2000", "--device", "cpu"]).stderr)
+    said = words(runner.invoke(app, ["probe", str(usual), "--out", str(tmp_path / "u"), *ladder]).stderr)
     assert "the validation set has" not in said

@@ -54,3 +54,15 @@ def test_the_api_reports_one_progress_over_its_rounds(tmp_path: Path, monkeypatc
     done = [e.done_steps for e in events]
     assert done == sorted(done) and events[-1].done_steps == events[-1].total_steps == 25 + 50 + 100
     assert {e.total_steps for e in events} == {75, 175}  # the first round's, then grown by the second
+
+
+def test_the_bar_in_a_log_file_writes_plain_lines_not_frames(tmp_path: Path, capsys) -> None:
+    """With stderr in a file the API's bar wrote a frame of bar glyphs there (the CLI's did not)."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 4, (128,), generator=g)
+    x = torch.randn(128, 8, generator=g) + y[:, None]
+    l2advisor.probe(lambda: torch.nn.Sequential(torch.nn.Linear(8, 4)), (x[:96], y[:96]), (x[96:], y[96:]),
+                    out=tmp_path / "b", lambdas=(0.4, 0.2, 0.1), horizon=1, seeds=(0,), device="cpu",
+                    progress=True, early_stop=False)
+    said = capsys.readouterr().err
+    assert "━" not in said and "probing" in said  # one plain line of the bar instead

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from l2advisor.errors import InputError
@@ -128,6 +128,9 @@ def summarize(states: Sequence[RunState], tolerance: float) -> list[dict[str, An
         if len(curve.steps) == 0 and state.status not in ("failed", "diverged"):
             continue  # not started yet: nothing to show
         metrics = analyze_curve(curve, tolerance=tolerance)  # NaNs for a probe that failed before evaluating
+        if state.status == "failed":  # cut by an error, not a measurement: no t*, peak or "peaked" to read
+            nan = float("nan")
+            metrics = replace(metrics, t_star=nan, tau_star=nan, peak_metric=nan, peaked=False)
         end = state.end or {}
         rows.append({"run": state.run_id, "lam": curve.lam, "lr": curve.lr, "seed": curve.seed,
                      "shrink": _digits12(curve.lr * curve.lam),  # 0.01, not 0.010000000000000002

@@ -51,3 +51,14 @@ def test_a_failed_probe_is_retried_on_resume(tmp_path: Path, monkeypatch) -> Non
     third = CliRunner().invoke(app, ["probe", str(model), "--out", str(out), *ARGS])  # the control: nothing to retry
     assert third.exit_code == 0 and "Retrying" not in third.stderr
     assert "(3 reused)" in " ".join(third.stderr.split())
+
+
+def test_a_failed_probes_row_reads_no_t_star_or_peak(tmp_path: Path, monkeypatch) -> None:
+    """A failed probe's row showed t*, tau*, a peak and "peaked": true, read from the curve the error cut."""
+    import json
+
+    model, out = write_model(tmp_path, FLAKY), tmp_path / "run"
+    monkeypatch.setenv("L2A_TEST_FAIL", "1")
+    result = CliRunner().invoke(app, ["probe", str(model), "--out", str(out), *ARGS, "--json"])
+    rows = [row for row in json.loads(result.stdout)["probes"] if row["status"] == "failed"]
+    assert rows and all(row["t_star"] is None and row["peak"] is None and row["peaked"] is False for row in rows)

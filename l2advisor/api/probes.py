@@ -129,7 +129,7 @@ def probe(
     from l2advisor.modelfile.task import build_task
     from l2advisor.probing.budget import budget_in_steps, budget_words, sizing_note
     from l2advisor.probing.follow_up import run_with_follow_up
-    from l2advisor.probing.plan import failed_before
+    from l2advisor.probing.plan import retry_words
     from l2advisor.probing.probe import failure_lines, run_probes, summarize
     from l2advisor.probing.settings import (
         carries_over,
@@ -195,8 +195,9 @@ def probe(
             tell(note)
     for note in spec.notes:  # what a Lightning file defines that the probes do not run
         tell(note)
-    if not force and path.exists() and path.stat().st_size > 0 and (retried := failed_before(runs, read_results(path))):
-        tell(f"Retrying {len(retried)} probe(s) that failed before: {', '.join(retried)}.")
+    if not force and path.exists() and path.stat().st_size > 0 and \
+            (retried := retry_words(runs, read_results(path))) is not None:
+        tell(retried)
     if not force and path.exists() and path.stat().st_size > 0 and \
             (first := keep_first_script(header, read_results(path).header.get("settings", {}))) is not None:
         tell(f"The probes in {run_dir} were made from {first}; build_model's source, the model's shapes and the "

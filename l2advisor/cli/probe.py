@@ -236,7 +236,7 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
     from l2advisor.probing.budget import budget_words, sizing_note
     from l2advisor.probing.follow_up import run_with_follow_up, with_follow_up
     from l2advisor.probing.notices import coarse_val_note
-    from l2advisor.probing.plan import failed_before, pending
+    from l2advisor.probing.plan import pending, retry_words
     from l2advisor.probing.settings import (
         carries_over,
         hand_ladder_notes,
@@ -269,9 +269,8 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
         err.print(f"Probing {spec.path.name} on {device}: {len(runs)} probes "
                   f"({len(reused)} reused), lams {', '.join(f'{lam:g}' for lam in sorted({r.lam for r in runs}, reverse=True))}, "
                   f"horizon tau={settings.horizon:g}, results in {run_dir}")
-        if retried := failed_before(runs, found):
-            err.print(f"Retrying {len(retried)} probe(s) that failed before: {', '.join(retried[:4])}"
-                      + (", ..." if len(retried) > 4 else ""), highlight=False)
+        if (retried := retry_words(runs, found)) is not None:
+            err.print(escape(retried), highlight=False)
         sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size, budget_text)
         err.print(f"[yellow]{escape(sizing)}[/]" if warns else escape(sizing), highlight=False)
         if runs and not pending(with_follow_up(runs, found, settings.tolerance), found)[0]:  # nothing to train

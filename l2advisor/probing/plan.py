@@ -147,3 +147,16 @@ def failed_before(runs: Sequence[ProbeRun], results: Results | None) -> list[str
     states = results.runs if results else {}
     return [run.run_id for run in runs if run.run_id in states and states[run.run_id].done
             and states[run.run_id].status == "failed"]
+
+
+def retry_words(runs: Sequence[ProbeRun], results: Results | None) -> str | None:
+    """One sentence naming the probes `pending` runs again because they failed, with the error the
+    last of them ended on (a failure that is no accident fails the same way on every rerun)."""
+    retried = failed_before(runs, results)
+    if not retried or results is None:
+        return None
+    named = ", ".join(retried[:4]) + (", ..." if len(retried) > 4 else "")
+    message = str((results.runs[retried[-1]].end or {}).get("message") or "").strip()
+    said = f"; it ended on {message.rstrip('.')}" if message else ""
+    return (f"Retrying {len(retried)} probe(s) that failed before: {named}{said}. If they fail the same way "
+            "again, fix what fails (the model file, its data or its loss).")

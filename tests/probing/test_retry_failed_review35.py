@@ -46,7 +46,9 @@ def test_a_failed_probe_is_retried_on_resume(tmp_path: Path, monkeypatch) -> Non
     monkeypatch.delenv("L2A_TEST_FAIL")
     again = CliRunner().invoke(app, ["probe", str(model), "--out", str(out), *ARGS])
     assert again.exit_code == 0, again.output
-    assert "Retrying 3 probe(s) that failed before" in " ".join(again.stderr.split())
+    said = " ".join(again.stderr.split())
+    assert "Retrying 3 probe(s) that failed before" in said
+    assert "it ended on RuntimeError: transient failure (simulated)" in said and "fix what fails" in said
     assert {st.status for st in read_results(results_path(out)).runs.values()} == {"finished"}
     third = CliRunner().invoke(app, ["probe", str(model), "--out", str(out), *ARGS])  # the control: nothing to retry
     assert third.exit_code == 0 and "Retrying" not in third.stderr

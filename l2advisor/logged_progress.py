@@ -18,6 +18,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from rich import get_console
 from rich.progress import Progress, Task, TaskID
 from rich.text import Text
 
@@ -41,15 +42,24 @@ def log_every(environ: Mapping[str, str] = os.environ) -> float | None:
     return seconds or None
 
 
+def redraws(console: Any) -> bool:
+    """Whether `console` can redraw a bar in place: a terminal or Jupyter, not a log file or a pipe."""
+    return bool((console.is_terminal and not console.is_dumb_terminal) or console.is_jupyter)
+
+
 class LoggedProgress(Progress):
     """rich's `Progress`, writing a plain progress line now and then where its console cannot
     redraw bars (`every_s`: seconds between lines; None: never). The time is rich's clock
-    (`get_time`), so a test can drive it."""
+    (`get_time`), so a test can drive it. `plain_unless_live`: where the console cannot redraw,
+    no bar at all (its last frame, glyphs and all, was written into log files on stop) and, on
+    stop, one plain line where none was written yet."""
 
-    def __init__(self, *columns: Any, every_s: float | None, final_line: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *columns: Any, every_s: float | None, plain_unless_live: bool = False, **kwargs: Any) -> None:
+        live = redraws(kwargs.get("console") or get_console())
+        if plain_unless_live and not live:
+            kwargs["disable"] = True
         super().__init__(*columns, **kwargs)
-        self.final_line = final_line  # on stop, where no bar is drawn: one plain line of where it ended
-        live = (self.console.is_terminal and not self.console.is_dumb_terminal) or self.console.is_jupyter
+        self.final_line = plain_unless_live and not live  # on stop: one plain line of where it ended
         self.every_s = None if live else every_s
         self.started = self.last_line = self.get_time()
         self.latest: TaskID | None = None  # the bar updated last, other than the first

@@ -195,11 +195,10 @@ def probe(
             tell(note)
     for note in spec.notes:  # what a Lightning file defines that the probes do not run
         tell(note)
-    if not force and path.exists() and path.stat().st_size > 0 and \
-            (retried := retry_words(runs, read_results(path))) is not None:
+    found = read_results(path) if not force and path.exists() and path.stat().st_size > 0 else None  # once
+    if (retried := retry_words(runs, found)) is not None:
         tell(retried)
-    if not force and path.exists() and path.stat().st_size > 0 and \
-            (first := keep_first_script(header, read_results(path).header.get("settings", {}))) is not None:
+    if found is not None and (first := keep_first_script(header, found.header.get("settings", {}))) is not None:
         tell(f"The probes in {run_dir} were made from {first}; build_model's source, the model's shapes and the "
              "data are the same from this script, so they are resumed.")
     with RunLock(run_dir), open_results(path, header, force=force, compatible=carries_over) as writer:

@@ -80,12 +80,10 @@ class Bar:
 
         from l2advisor.logged_progress import LoggedProgress, log_every
 
-        console = Console(stderr=True, width=log_width())
-        live = (console.is_terminal and not console.is_dumb_terminal) or console.is_jupyter
         self.progress = LoggedProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                        TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
-                                       console=console, every_s=log_every(),
-                                       disable=not live, final_line=not live)  # a log: plain lines, no frame
+                                       console=Console(stderr=True, width=log_width()), every_s=log_every(),
+                                       plain_unless_live=True)  # a log: plain lines, no frame
         self.task = self.progress.add_task(title, total=total, info="")
 
     def __call__(self, event: ProgressEvent) -> None:

@@ -29,7 +29,9 @@ class ProbeBars:
     a pipe) rich would draw the bars once, at the end: there each probe gets a plain line as it ends."""
 
     def __init__(self, runs: list[ProbeRun], live: bool | None = None) -> None:
-        self.live = err.is_terminal and not err.is_dumb_terminal if live is None else live
+        from l2advisor.logged_progress import redraws  # rich.progress: not behind --help
+
+        self.live = redraws(err) if live is None else live
         self.bars = step_bars(disable=not self.live)
         _hide_eta_when_ended(self.bars)
         total = sum(run.max_steps for run in runs)

@@ -102,9 +102,7 @@ def step_bars(elapsed: bool = False, disable: bool = False) -> LoggedProgress:
     from l2advisor.cli.app import err
     from l2advisor.logged_progress import LoggedProgress, log_every
 
-    live = (err.is_terminal and not err.is_dumb_terminal) or err.is_jupyter
     return LoggedProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TextColumn("{task.fields[info]}"), *([TimeElapsedColumn()] if elapsed else []),
-                          TimeRemainingColumn(), console=err, every_s=log_every(),
-                          # a log file got the bar's last frame, glyphs and all: a plain last line instead
-                          disable=disable or not live, final_line=not (disable or live))
+                          TimeRemainingColumn(), console=err, every_s=log_every(), disable=disable,
+                          plain_unless_live=not disable)

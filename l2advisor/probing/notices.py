@@ -1,7 +1,7 @@
 """Notices: one sentence for the user about how the probes run (stacked through vmap, one lam
-at a time, a follow-up seed) or what limits what they can read (a validation set too coarse). Every stack of a model, every parallel job and a follow-up
-round may say the same thing, so whoever collects them says each once. No torch (the CLI
-imports it before any model is loaded)."""
+at a time, a follow-up seed) or what limits what they can read (a validation set too coarse).
+Every stack of a model, every parallel job and a follow-up round may say the same thing, so
+whoever collects them says each once. No torch (the CLI imports it before any model is loaded)."""
 
 from __future__ import annotations
 

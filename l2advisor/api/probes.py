@@ -180,7 +180,7 @@ def probe(
     header[MADE_IN_KEY] = "python"  # its "model_file" defines build_model: no file `l2advisor train` can run
     if budget_steps is not None:  # the header keeps the budget as given, for `recommend` without one
         record_sized_for(header, (budget, unit), budget_steps, len(task.val),
-                         plan.asked_horizon if plan is not None else None)
+                         plan.asked_horizon if plan is not None else None, plan is None or plan.halve_to_fit)
     run_dir = Path(out) if out is not None else Path("runs") / spec.name
     path = results_path(run_dir, PROBES_FILE)
     notices: list[str] = []

@@ -38,7 +38,7 @@ from l2advisor.runs.rundir import (
     sized_for,
     unusable_error,
 )
-from l2advisor.runs.store import Results, write_json
+from l2advisor.runs.store import Results, read_json, write_json
 from l2advisor.science.advise import (
     Advice,
     advice_to_dict,
@@ -237,8 +237,21 @@ def make_recommendation(run_dir: Path, budget: float | None, unit: str, lr: floa
                                  lr_schedule, warmup)
         record["autol2"] = {**cfg.to_dict(), "train_command": flags, "snippet": snippet, **gaps, **schedule,
                             "fit": record["fit"]}
+    dropped = cfg is None and _held_autol2(Path(run_dir) / ADVICE_FILE)
     write_json(Path(run_dir) / ADVICE_FILE, record)
+    if dropped:
+        err.print(f"[yellow]{ADVICE_FILE} held an AutoL2 setup (which AutoL2.from_advice and the callbacks' "
+                  f"from_advice read); this advice, without --autol2, replaces it: `l2advisor recommend {escape(str(run_dir))} "
+                  "--autol2` writes one again.[/]", highlight=False)
     return Recommendation(record, advice, fit, cfg, sv, settings.get("metric", "metric"))
+
+
+def _held_autol2(path: Path) -> bool:
+    """Whether an advice.json already there holds an AutoL2 setup (an unreadable one holds none)."""
+    try:
+        return path.is_file() and isinstance(read_json(path).get("autol2"), dict)
+    except (OSError, InputError):  # unreadable or of another schema: the advice written replaces it anyway
+        return False
 
 
 def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None, as_json: bool, autol2: bool,

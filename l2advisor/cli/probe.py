@@ -81,8 +81,9 @@ def probe(
                                                        "lr*lam/(1-momentum) = 0.01].")] = None,
     factor: Annotated[float, typer.Option(help="Ratio between ladder rungs.")] = 2.0,
     horizon: Annotated[float | None, typer.Option(help="Longest probe, in tau = lr*lam*steps [default: 8*(1-momentum)]; "
-                                                       "with --budget every rung's window, halved when 3 full rungs "
-                                                       "would cost more than the budget's cap (probe says so).")] = None,
+                                                       "with --budget every rung's window, run as given (the default "
+                                                       "window is halved when 3 full rungs would cost more than the "
+                                                       "budget's cap; probe says so).")] = None,
     probe_budget: Annotated[int | None, typer.Option(help="Total probe steps, all probes and seeds together "
                                                               "[default: 24000]; not with --budget, which sizes the "
                                                               "probes itself.", show_default=False)] = None,
@@ -248,7 +249,7 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
     runs, base, header = prepare_probes(spec, task, settings, device)
     if budget is not None:  # the header keeps the budget as given, for `recommend` without --budget
         record_sized_for(header, budget, settings.budget_steps, len(task.val),
-                         plan.asked_horizon if plan is not None else None)
+                         plan.asked_horizon if plan is not None else None, plan is None or plan.halve_to_fit)
     budget_text = None if budget is None else budget_words(*budget, settings.budget_steps)
     for note in (*hand_ladder_notes(settings, probe_budget_given),
                  coarse_val_note(len(task.val), spec.metric == "accuracy", settings.tolerance)):

@@ -97,6 +97,7 @@ class BudgetPlan:
     horizon: float  # tau window of every rung (tau = lr*lam*steps)
     over_cap: bool  # 3 rungs from TOP_SHRINK cost more than the cap
     halved: bool = False  # the window is SHORT_HORIZON of the one asked for
+    halve_to_fit: bool = True  # the default window may be halved to fit; a --horizon given is run as given
     momentum: float = 0.0  # the probes' SGD momentum (the default window is DEFAULT_HORIZON * (1 - momentum))
 
 
@@ -115,13 +116,14 @@ class BudgetPlan:
         return DEFAULT_HORIZON * (1.0 - self.momentum)
 
     def window_words(self) -> str:
-        """Which window the rungs run, and what it is half of when halved to fit."""
+        """Which window the rungs run: the one given (--horizon), or the default one, halved to fit."""
+        if not self.halve_to_fit:
+            return f"tau = {self.horizon:g} (--horizon {self.horizon:g})"
         if not self.halved:
             return f"tau = {self.horizon:g}"
         asked = self.asked_horizon
-        of = (f"the default window of {asked:g}" if math.isclose(asked, self.default_horizon, rel_tol=1e-9)
-              else f"--horizon {asked:g}")
-        return f"tau = {self.horizon:g}, half of {of} (--horizon {2 * asked:g} runs the whole {asked:g}, at a higher cost)"
+        return (f"tau = {self.horizon:g}, half of the default window of {asked:g} (--horizon {asked:g} runs the "
+                f"whole window, at a higher cost)")
 
 
 def budget_run_cost(budget_steps: int, eval_cost: float) -> float:
@@ -136,18 +138,19 @@ def _ladder_cost(top_steps: float, rungs: int, seeds: int, eval_cost: float) -> 
 
 
 def plan_for_budget(budget_steps: int, lr: float, momentum: float, horizon: float, seeds: int,
-                    n_val: int, batch_size: int) -> BudgetPlan:
+                    n_val: int, batch_size: int, halve_to_fit: bool = True) -> BudgetPlan:
     """The ladder for `budget_steps`: top rung at lr*lam = TOP_SHRINK*(1-momentum) and as many
-    rungs below it as the cap allows (3 to 8), every rung `horizon` long in tau, or half that
-    when 3 full rungs do not fit; when even 3 short rungs do not fit, the plan costs more than
-    the cap and says so (`over_cap`): a dearer probe beats one that cannot see."""
+    rungs below it as the cap allows (3 to 8), every rung `horizon` long in tau, or, with
+    `halve_to_fit` (the default window; a window the user gave is run as given), half that when
+    3 full rungs do not fit; when even 3 short rungs do not fit, the plan costs more than the cap
+    and says so (`over_cap`): a dearer probe beats one that cannot see."""
     if budget_steps < 1:
         raise InputError(f"--budget must be at least 1 step, got {budget_steps}.")
     e = eval_cost_steps(n_val, batch_size)
     run_cost = budget_run_cost(budget_steps, e)
     cap = probe_fraction(budget_steps) * run_cost
     asked = horizon
-    for horizon in (asked, asked * SHORT_HORIZON):  # the full window if 3 rungs fit, else half
+    for horizon in (asked, asked * SHORT_HORIZON) if halve_to_fit else (asked,):  # the full window if 3 rungs fit, else half
         top_steps = horizon / (TOP_SHRINK * (1 - momentum))  # steps for the top rung to reach the horizon
         if _ladder_cost(top_steps, MIN_RUNGS, seeds, e) <= cap:
             break
@@ -162,7 +165,8 @@ def plan_for_budget(budget_steps: int, lr: float, momentum: float, horizon: floa
     cost = seeds * sum(s + count_evals(s, 1, EVALS_PER_DECADE) * e for s in steps)
     return BudgetPlan(budget_steps=int(budget_steps), fraction=probe_fraction(budget_steps), cap=cap,
                       cost=cost, budget_run_cost=run_cost, lams=lams, rung_steps=steps, seeds=seeds,
-                      horizon=horizon, over_cap=cost > cap, halved=horizon < asked, momentum=momentum)
+                      horizon=horizon, over_cap=cost > cap, halved=horizon < asked, halve_to_fit=halve_to_fit,
+                      momentum=momentum)
 
 
 def budget_for_cost(cost: float, eval_cost: float) -> int:
@@ -196,10 +200,10 @@ def sizing_note(plan: BudgetPlan | None, runs: Sequence[ProbeRun], settings: Pro
             top = f"lr*lam = {top_clock:.3g}" + ("" if math.isclose(top_clock, TOP_SHRINK, rel_tol=1e-3) else
                                                 f" (lr*lam/(1-momentum) = {TOP_SHRINK:g})")
             floor = plan.default_horizon * SHORT_HORIZON  # the narrowest window the planner makes by itself
-            if plan.horizon > floor * (1 + 1e-9):  # a wider --horizon than the default's
+            if not plan.halve_to_fit and plan.horizon > floor * (1 + 1e-9):  # a wider --horizon than the floor
                 line += (f" More than the cap: 3 rungs from {top} through {plan.window_words()}; without "
                          "--horizon the window is narrower and the plan cheaper.")
-            elif plan.horizon < floor * (1 - 1e-9):  # a narrower one: cheaper than the floor, and still over
+            elif not plan.halve_to_fit and plan.horizon < floor * (1 - 1e-9):  # narrower: cheaper than the floor, still over
                 line += (f" More than the cap even through {plan.window_words()}, narrower than the tau = {floor:g} "
                          "the planner goes down to by itself (a narrower window may end before the probes' tops).")
             else:
@@ -258,10 +262,10 @@ def _plan_from_header(header: dict, steps: object) -> BudgetPlan | None:
     inputs = header.get(SIZED_FOR_KEY) or {}
     if steps is None or probe.get("budget_steps") is None or "val_size" not in inputs or "horizon_asked" not in inputs:
         return None
-    try:
+    try:  # a header from before a given --horizon was run as given records no "halve_to_fit": it was halved too
         return plan_for_budget(int(steps), float(settings["lr"]), float(settings.get("momentum") or 0.0),
                                float(inputs["horizon_asked"]), len(probe.get("seeds") or ()), int(inputs["val_size"]),
-                               int(settings["batch_size"]))
+                               int(settings["batch_size"]), bool(inputs.get("halve_to_fit", True)))
     except (KeyError, TypeError, ValueError, InputError):
         return None
 

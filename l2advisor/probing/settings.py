@@ -63,6 +63,7 @@ def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT
     the same tau window, no early stop); without, the default ladder under `probe_budget`
     (DEFAULT_PROBE_BUDGET when None). Both evaluate EVALS_PER_DECADE times per decade of steps.
     `early_stop`: None is the default ladder's early stop, and no stop under a budget, where True is refused."""
+    halve_to_fit = horizon is None  # the default window may be halved to fit a budget; a given one is run as given
     horizon = DEFAULT_HORIZON * (1.0 - momentum) if horizon is None else horizon
     if not horizon_ok(horizon):  # before a plan divides by it
         raise InputError(f"--horizon must be a finite number > 0, got {horizon!r}.")
@@ -75,7 +76,7 @@ def probe_settings(lr: float, momentum: float, *, seeds: Sequence[int] = DEFAULT
     refuse_hand_ladder(lambdas=lambdas, lrs=lrs, lam_max=lam_max, probe_budget=probe_budget, factor=factor)
     refuse_early_stop(early_stop)
     lr = float(lrs[0]) if len(lrs) == 1 else lr  # one --lrs value is the probe lr (it was dropped silently)
-    plan = plan_for_budget(budget_steps, lr, momentum, horizon, len(seeds), n_val, batch_size)
+    plan = plan_for_budget(budget_steps, lr, momentum, horizon, len(seeds), n_val, batch_size, halve_to_fit)
     settings = ProbeSettings(lrs=(lr,), seeds=tuple(seeds), horizon=plan.horizon, probe_budget=int(plan.cap),
                              lambdas=plan.lams, factor=factor, tolerance=tolerance, early_stop=False,
                              budget_steps=int(budget_steps), eval_per_decade=EVALS_PER_DECADE)

@@ -139,13 +139,15 @@ def sized_for_warning(results: Results, steps: int, measured: bool = False) -> s
 
 
 def record_sized_for(header: dict, budget: tuple[float, str], steps: int, val_size: int | None = None,
-                     horizon_asked: float | None = None) -> None:
+                     horizon_asked: float | None = None, halve_to_fit: bool = True) -> None:
     """Write into a probe header the budget (value, unit) its plan of `steps` was sized for and,
-    where given, the planner's other inputs (the validation set's size, the window asked for), with
-    which `recommend` can tell whether another budget's plan is these same probes."""
+    where given, the planner's other inputs (the validation set's size, the window asked for and
+    whether it could be halved to fit: the default one), with which `recommend` can tell whether
+    another budget's plan is these same probes."""
     header[SIZED_FOR_KEY] = {"value": float(budget[0]), "unit": budget[1], "steps": steps}
     if val_size is not None and horizon_asked is not None:
-        header[SIZED_FOR_KEY] |= {"val_size": int(val_size), "horizon_asked": float(horizon_asked)}
+        header[SIZED_FOR_KEY] |= {"val_size": int(val_size), "horizon_asked": float(horizon_asked),
+                                  "halve_to_fit": bool(halve_to_fit)}
 
 
 def sized_for(header: dict, steps: int) -> tuple[float, str]:

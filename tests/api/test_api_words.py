@@ -261,5 +261,5 @@ def test_a_halved_window_is_named_in_keywords_where_no_probe_reached_its_top(tmp
     monkeypatch.setattr(api_advice, "fit_relations", lambda curves, tolerance, **kw: dataclasses.replace(
         real(curves, tolerance=tolerance), reasons=(*real(curves, tolerance=tolerance).reasons, short)))
     said = " ".join(l2advisor.recommend(probed, write=False).warnings)
-    assert "half of the default window of 8 (horizon=16 runs the whole 8, at a higher cost; with another out=, " \
+    assert "half of the default window of 8 (horizon=8 runs the whole window, at a higher cost; with another out=, " \
            "or force=True, since other rungs are other probes)" in said

@@ -596,3 +596,17 @@ def test_a_run_ending_on_the_first_point_but_for_rounding_is_read_there() -> Non
     first = min(t for t in fit.collapsed_tau if t > 0)
     assert math.isfinite(_shortfall(fit, first * (1 - 1e-12)))  # rounding below the first point: read there
     assert math.isnan(_shortfall(fit, first * 0.9))  # the control: really before it
+
+
+def test_advice_without_autol2_says_it_replaces_a_saved_autol2_setup(run: Path) -> None:
+    """`recommend --autol2` then `recommend` rewrote advice.json without its "autol2" entry, which
+    AutoL2.from_advice and the callbacks' from_advice read, without a word."""
+    assert recommend(run, "--budget", "100000", "--autol2").exit_code == 0
+    assert "autol2" in json.loads((run / "advice.json").read_text())
+    plain = recommend(run, "--budget", "100000")
+    said = " ".join(plain.stderr.split())
+    assert plain.exit_code == 0 and "advice.json held an AutoL2 setup" in said, said
+    assert f"`l2advisor recommend {run} --autol2` writes one again" in said
+    assert "autol2" not in json.loads((run / "advice.json").read_text())
+    again = recommend(run, "--budget", "100000")  # the control: nothing held, nothing said
+    assert again.exit_code == 0 and "held an AutoL2 setup" not in again.stderr

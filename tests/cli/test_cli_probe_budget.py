@@ -146,23 +146,41 @@ def test_another_budget_with_the_same_window_reuses_the_probes(tiny_model: Path,
     assert len(_starts(out)) == 4
 
 
-@pytest.mark.parametrize("other", [["--budget", "2000"], ["--budget", "5000", "--seeds", "1"],
+@pytest.mark.parametrize("other", [["--budget", "2000", "--horizon", "1"], ["--budget", "5000", "--seeds", "1"],
                                    ["--budget", "5000", "--lr", "0.05"]])
 def test_another_budget_with_other_probes_is_refused(tiny_model: Path, tmp_path: Path, other: list[str]) -> None:
-    out = tmp_path / "run"  # 2,000 steps halve the window to tau = 1: every rung would be another run
+    out = tmp_path / "run"  # 2,000 steps through tau = 1: every rung would be another run
     assert runner.invoke(app, budget_args(tiny_model, out, "5000")).exit_code == 0
     args = [arg for arg in budget_args(tiny_model, out, "5000") if arg not in ("--budget", "5000")]
-    if "--seeds" in other:
-        args = args[:args.index("--seeds")] + args[args.index("--seeds") + 2:]
+    for flag in ("--seeds", "--horizon"):
+        if flag in other:
+            args = args[:args.index(flag)] + args[args.index(flag) + 2:]
     result = runner.invoke(app, [*args, *other])
     said = " ".join(result.stderr.split())
     assert result.exit_code == 2 and "probes.jsonl holds results made with other settings" in said
     # only another budget is pointed to `recommend`: probes of other seeds or another lr do not serve it
     hint = f"to advise for 2,000 steps from the probes already here, `recommend {out} --budget 2000` reuses them"
-    assert (hint in said) == (other == ["--budget", "2000"]), said
+    assert (hint in said) == (other[:2] == ["--budget", "2000"]), said
     assert "--budget 5000`" not in said
     window = "the plan for 2,000 steps runs every rung through tau = 1, where these probes ran tau = 2"
-    assert (window in said) == (other == ["--budget", "2000"]), said
+    assert (window in said) == (other[:2] == ["--budget", "2000"]), said
+
+
+def test_a_horizon_given_is_run_as_given_where_the_default_window_is_halved(tiny_model: Path, tmp_path: Path) -> None:
+    """`probe --budget 2000 --horizon 2` ran every rung through tau = 1 (the window given, halved to
+    fit the cap) and said "--horizon 4 runs the whole 2": a window typed is now the window run, so
+    the same --horizon at another budget reuses the probes; the default window is still halved."""
+    from l2advisor.probing.settings import probe_settings
+
+    given, plan = probe_settings(0.1, 0.0, budget_steps=2000, horizon=2.0, seeds=(0,), n_val=128, batch_size=32)
+    assert plan is not None and plan.horizon == 2.0 and not plan.halved and plan.over_cap
+    default, halved = probe_settings(0.1, 0.0, budget_steps=2000, seeds=(0,), n_val=128, batch_size=32)
+    assert halved is not None and halved.halved and halved.horizon == 4.0  # the control: the default is halved
+    out = tmp_path / "run"
+    assert runner.invoke(app, budget_args(tiny_model, out, "5000")).exit_code == 0
+    again = runner.invoke(app, budget_args(tiny_model, out, "2000"))  # the same window and ladder: the same probes
+    assert again.exit_code == 0, again.output
+    assert "already here" in " ".join(again.stderr.split()) and len(_starts(out)) == 3
 
 
 def test_the_same_model_file_text_at_another_path_is_refused_with_where_to_resume(tiny_model: Path,
@@ -255,15 +273,16 @@ def test_more_seeds_extend_the_probes_fewer_or_other_ones_are_refused(tiny_model
 
 
 def test_more_seeds_that_halve_the_window_are_refused_with_the_reason(tiny_model: Path, tmp_path: Path) -> None:
-    """At 5,000 steps one seed fits the cap at tau = 2 and two do not: the plan for two halves the
-    window, a change the user never typed. The refusal says why it came."""
+    """At 40,000 steps one seed fits the cap through the default window (tau = 8) and two do not:
+    the plan for two halves the window, a change the user never typed. The refusal says why it came.
+    (A --horizon given is run as given, seeds or not.)"""
     out = tmp_path / "run"
-    assert runner.invoke(app, budget_args(tiny_model, out, "5000")).exit_code == 0
-    args = budget_args(tiny_model, out, "5000")
+    args = [a for a in budget_args(tiny_model, out, "40000") if a not in ("--horizon", "2")]
+    assert runner.invoke(app, args).exit_code == 0
     args[args.index("--seeds") + 1] = "0,1"
     refused = runner.invoke(app, args)
     said = " ".join(refused.stderr.split())
-    assert refused.exit_code == 2 and "probe.horizon: 2.0 -> 1.0" in said
+    assert refused.exit_code == 2 and "probe.horizon: 8.0 -> 4.0" in said
     assert "the plan for more seeds costs more" in said
     args[args.index("--seeds") + 1] = "1"  # the control: another seed, the same window: no such reason
     moved = runner.invoke(app, args)
@@ -349,8 +368,8 @@ def test_recommend_names_the_halved_window_where_no_probe_reached_its_top(tiny_m
                                  "--device", "cpu"])
     assert probed.exit_code == 0, probed.output
     note = halved_window_note(read_results(results_path(out)).header)
-    assert note == ("These probes ran every rung to tau = 4, half of the default window of 8 (--horizon 16 runs the "
-                    "whole 8, at a higher cost; with another --out, or --force, since other rungs are other probes).")
+    assert note == ("These probes ran every rung to tau = 4, half of the default window of 8 (--horizon 8 runs the "
+                    "whole window, at a higher cost; with another --out, or --force, since other rungs are other probes).")
     real = advising.fit_once
     short = "cannot tell: no probe clearly reached its top within its window (probe longer: a larger `probe --horizon`)"
     monkeypatch.setattr(advising, "fit_once", lambda curves, tol, **kw: dataclasses.replace(

@@ -59,12 +59,12 @@ def test_a_directory_holding_every_planned_probe_is_priced_at_nothing_without_ti
 
 
 def test_a_directory_probe_would_refuse_is_said_and_the_plan_priced_as_new(tiny_model: Path, probed: Path) -> None:
-    found, said = _plan(tiny_model, probed, "2000")  # 2,000 steps halve the window: other runs
+    found, said = _plan(tiny_model, probed, "2000", "--horizon", "1")  # another window: other runs (the last --horizon)
     assert found["directory"]["refused"].startswith(f"{results_path(probed)} holds results made with other settings")
     assert "Without --plan, probe would stop here" in said
     assert not any(r["reused"] for r in found["probes"]) and found["probe_steps"] == sum(r["steps"] for r in found["probes"])
     assert found["directory"]["deleted_by_force"] == 3 and "--force would delete 3 probes that ended there" in said
-    refused = runner.invoke(app, budget_args(tiny_model, probed, "2000"))
+    refused = runner.invoke(app, budget_args(tiny_model, probed, "2000", "--horizon", "1"))
     assert refused.exit_code == 2  # what the plan said probe would do
 
 

@@ -48,7 +48,7 @@ def test_recommend_without_a_budget_says_the_epochs_the_probes_were_sized_for(ti
 
     header = read_results(results_path(out)).header
     assert header[SIZED_FOR_KEY] == {"value": float(EPOCHS), "unit": "epochs", "steps": STEPS,
-                                     "val_size": 128, "horizon_asked": 2.0}  # the planner's other inputs
+                                     "val_size": 128, "horizon_asked": 2.0, "halve_to_fit": False}  # the planner's other inputs
     assert header["settings"]["probe"]["budget_steps"] == STEPS
 
     # an older header, without the budget as given: steps, as before

@@ -201,14 +201,14 @@ def test_the_sizing_note_says_what_window_was_halved_and_claims_no_cheaper_plan_
 
     short, warns = note(700, None)  # over the cap at the floor window: the old claim stands, and the halving is said
     assert warns and "no cheaper plan shows lam's clock" in short
-    assert "tau = 4, half of the default window of 8 (--horizon 16 runs the whole 8" in short, short
+    assert "tau = 4, half of the default window of 8 (--horizon 8 runs the whole window" in short, short
     fits, warns = note(35_000, None)
     assert not warns and "Every rung runs through tau = 4, half of the default window of 8" in fits, fits
     wide, warns = note(35_000, 16.0)  # over the cap, but only because of the window asked for
-    assert warns and "no cheaper plan" not in wide and "half of --horizon 16" in wide
+    assert warns and "no cheaper plan" not in wide and "through tau = 16 (--horizon 16)" in wide  # run as given
     assert "without --horizon the window is narrower and the plan cheaper" in wide, wide
     narrow, warns = note(700, 2.0)  # a narrower window than the floor, still over the cap: no "cheapest" claim
-    assert warns and "no cheaper plan" not in narrow and "More than the cap even through tau = 1, half of --horizon 2" in narrow
+    assert warns and "no cheaper plan" not in narrow and "More than the cap even through tau = 2 (--horizon 2)" in narrow
     assert "narrower than the tau = 4 the planner goes down to by itself" in narrow, narrow
     full, warns = note(200_000, None)  # the control: the whole window fits, nothing is said of halving
     assert not warns and "half of" not in full and "--horizon" not in full, full

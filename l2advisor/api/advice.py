@@ -20,7 +20,13 @@ from l2advisor.api.words import api_lines, speaks_api
 from l2advisor.errors import InputError
 from l2advisor.probing.budget import UNITS, budget_in_steps, far_budget_warning, halved_window_note
 from l2advisor.probing.follow_up import gaps_with_follow_up
-from l2advisor.runs.rundir import advice_lr, load_probe_curves, sized_for, unusable_error
+from l2advisor.runs.rundir import (
+    advice_lr,
+    baseline_of,
+    load_probe_curves,
+    sized_for,
+    unusable_error,
+)
 from l2advisor.runs.store import Results, read_json, write_json
 from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise, caveats
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
@@ -182,7 +188,8 @@ def _fit(results: Results, curves: list[Curve], run_dir: Path | None,
     file's lr), and what the command line would warn about."""
     settings = results.header.get("settings", {})
     tolerance = (settings.get("probe") or {}).get("tolerance", DEFAULT_TOLERANCE)
-    fit = fit_relations(curves, tolerance=float(tolerance), main_lr=advice_lr(settings, lr))
+    fit = fit_relations(curves, tolerance=float(tolerance), main_lr=advice_lr(settings, lr),
+                        baseline=baseline_of(results.header))
     where = run_dir or "the results"
     if fit.n_usable == 0:
         raise unusable_error(fit.reasons, curves, where)

@@ -18,6 +18,7 @@ from l2advisor.reporting.data import no_prediction  # not page.py: it loads matp
 from l2advisor.science.advise import Advice, caveats, predicted_is_lower_bound
 from l2advisor.science.c_reading import c_text
 from l2advisor.science.fit import CANNOT, FAILS, NOTHING_LEARNED, Fit, nothing_learned
+from l2advisor.science.learned import BEYOND_CONSTANT
 from l2advisor.science.numbers import shown
 
 
@@ -111,6 +112,9 @@ def _unpeaked(a: Advice, f: Fit) -> str:
 
 def _nothing_learned_row(f: Fit, metric: str) -> str:
     """The "but" row: the probes learned nothing, and what to check."""
+    if f.reasons[0].startswith(BEYOND_CONSTANT):  # a rise from the untrained start, but not beyond a constant
+        return ("[bold red]the probes learned nothing beyond a constant prediction[/]: this weight decay means "
+                "nothing; at these lams decay may keep the model from learning, or the model learns nothing (see why)")
     if f.reasons[0] != NOTHING_LEARNED:  # one seed's untrained model was already where the others climbed to
         return ("[bold red]the probes learned nothing beyond the best untrained model[/]: this weight decay means "
                 "nothing; either the task is solved before training or the model learns nothing (see why)")

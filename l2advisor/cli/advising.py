@@ -34,6 +34,7 @@ from l2advisor.runs.rundir import (
     SIZED_FOR_KEY,
     ProbeGap,
     advice_lr,
+    baseline_of,
     load_probe_curves,
     sized_for,
     unusable_error,
@@ -74,7 +75,7 @@ def load_and_fit(run_dir: Path, refuse_pending: bool = True, lr: float | None = 
         err.print(f"[yellow]{escape(warning)}[/]", highlight=False)
     settings = results.header.get("settings", {})
     tolerance = (settings.get("probe") or {}).get("tolerance", DEFAULT_TOLERANCE)
-    fit = fit_once(curves, float(tolerance), main_lr=advice_lr(settings, lr))
+    fit = fit_once(curves, float(tolerance), main_lr=advice_lr(settings, lr), baseline=baseline_of(results.header))
     write_json(Path(run_dir) / FIT_FILE, fit_to_dict(fit))
     gaps = check_gaps(run_dir, results, fit, refuse_pending)
     if fit.n_usable == 0:

@@ -18,9 +18,10 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from l2advisor.probing.plan import ProbeRun, pending
-from l2advisor.runs.rundir import PLAN_KEY, ProbeGap, advice_lr, probe_gaps
+from l2advisor.runs.rundir import PLAN_KEY, ProbeGap, advice_lr, baseline_of, probe_gaps
 from l2advisor.runs.store import Results, read_results
 from l2advisor.science.curves import Curve
+from l2advisor.science.learned import Baseline
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,11 @@ def follow_up(planned: Sequence[ProbeRun], results: Results | None, tolerance: f
     if any(state is None or not state.done for state in states):
         return FollowUp()
     return decide_follow_up(planned, [curve_from_state(s) for s in states if s is not None and s.evals], tolerance,
-                            advice_lr(results.header.get("settings") or {}))
+                            advice_lr(results.header.get("settings") or {}), baseline_of(results.header))
 
 
 def decide_follow_up(planned: Sequence[ProbeRun], curves: Sequence[Curve], tolerance: float,
-                     main_lr: float | None = None) -> FollowUp:
+                     main_lr: float | None = None, baseline: Baseline | None = None) -> FollowUp:
     """The follow-up for the planned probes' `curves` (the simulator calls this too), fitted as
     `recommend` fits them (`main_lr`: the model file's lr). None when fewer than two seeds were
     planned: one seed's noise is its curves' own scatter, which the follow-up's rule was not
@@ -56,7 +57,7 @@ def decide_follow_up(planned: Sequence[ProbeRun], curves: Sequence[Curve], toler
 
     if not planned or len({run.seed for run in planned}) < 2:
         return FollowUp()
-    fit = fit_once(curves, tolerance, main_lr=main_lr)
+    fit = fit_once(curves, tolerance, main_lr=main_lr, baseline=baseline)
     if not fit.needs_seed:
         return FollowUp()
     seed = max(run.seed for run in planned) + 1

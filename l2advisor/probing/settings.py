@@ -14,8 +14,9 @@ from l2advisor.modelfile.task import Task
 from l2advisor.probing.budget import DEFAULT_HORIZON, EVALS_PER_DECADE, BudgetPlan, plan_for_budget
 from l2advisor.probing.plan import ProbeRun, ProbeSettings, plan_probes
 from l2advisor.probing.probe import check_settings
-from l2advisor.runs.rundir import PLAN_KEY
+from l2advisor.runs.rundir import BASELINE_KEY, PLAN_KEY
 from l2advisor.runs.store import Results, make_header, settings_diff
+from l2advisor.training.constant_baseline import constant_baseline
 from l2advisor.training.train import TrainConfig
 
 DEFAULT_PROBE_BUDGET = 24000  # total steps of the default ladder, all probes and seeds
@@ -228,4 +229,12 @@ def prepare_probes(spec: TaskSpec, task: Task, settings: ProbeSettings,
     header = make_header("probe", {**spec.settings(), "probe": settings.to_dict(), "train_size": task.train_size},
                          device)
     header[PLAN_KEY] = [run.run_id for run in runs]
+    record_baseline(header, task)
     return runs, base, header
+
+
+def record_baseline(header: dict, task: Task) -> None:
+    """Write into a probe header what the best constant prediction scores, where it can be told."""
+    baseline = constant_baseline(task)
+    if baseline is not None:
+        header[BASELINE_KEY] = baseline.to_dict()

@@ -12,6 +12,7 @@ import numpy as np
 from l2advisor.errors import InputError
 from l2advisor.runs.store import Results, RunState, read_results
 from l2advisor.science.curves import Curve, analyze_curve
+from l2advisor.science.learned import Baseline
 
 PROBES_FILE = "probes.jsonl"
 TRAIN_FILE = "train.jsonl"
@@ -19,6 +20,7 @@ PLAN_KEY = "plan"  # header key: the run ids `l2advisor probe` planned, in order
 # Results header key: the budget a sized plan was made for, as the user gave it ({"value", "unit",
 # "steps"}), so that `recommend` without --budget says it in their unit; a header without it: steps.
 SIZED_FOR_KEY = "sized_for"
+BASELINE_KEY = "constant_baseline"  # what the best constant prediction scores (science.learned.Baseline), where known
 MADE_IN_KEY = "made_in"  # header key: "python" for probes made with l2advisor.probe (no model file to name)
 
 
@@ -156,6 +158,19 @@ def sized_for(header: dict, steps: int) -> tuple[float, str]:
     given = header.get(SIZED_FOR_KEY) or {}
     epochs = given.get("unit") == "epochs" and given.get("steps") == steps and isinstance(given.get("value"), float)
     return (given["value"], "epochs") if epochs else (float(steps), "steps")
+
+
+def baseline_of(header: dict) -> Baseline | None:
+    """The constant prediction's score a probe header records (None where it records none: a
+    probe from before it was kept, or a metric that could not score a constant)."""
+    raw = header.get(BASELINE_KEY)
+    if not isinstance(raw, dict):
+        return None
+    try:
+        perfect = raw.get("perfect")
+        return Baseline(float(raw["metric"]), str(raw["predicts"]), None if perfect is None else float(perfect))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def advice_lr(settings: dict, lr: object = None) -> float | None:

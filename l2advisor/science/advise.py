@@ -87,6 +87,9 @@ def _peak_at(fit: Fit, lam: float) -> float:
                            [r.peak_mean for r in rows]))
 
 
+PREDICTED = ": predicted metric is "  # what an extrapolation's reason says the metric will be, after
+
+
 def _extrapolated_level(fit: Fit, why: list[str], k: float) -> float:
     """The metric expected below the smallest probed lam: that lam's own mean peak when it is on
     the plateau (the nearest measurement, which the advice extends; the plateau's mean could sit
@@ -96,7 +99,7 @@ def _extrapolated_level(fit: Fit, why: list[str], k: float) -> float:
     smallest = (f"{fit.lam_min_probed:.3g}" if math.isclose(k, 1.0, rel_tol=1e-9) else  # probed at another lr: said so
                 f"{fit.lam_min_probed:.3g} at lr {fit.lr:.3g} ({fit.lam_min_probed * k:.3g} at lr {fit.lr / k:.3g} on the "
                 "lr*lam clock)")
-    where = f"extrapolated below the smallest probed lam {smallest}: predicted metric is "
+    where = f"extrapolated below the smallest probed lam {smallest}{PREDICTED}"
     if nearest is not None and nearest.in_plateau and math.isfinite(nearest.peak_mean):
         why.append(where + f"that lam's peak {nearest.peak_mean:.4f} (on the plateau)")
         return nearest.peak_mean
@@ -211,7 +214,9 @@ def advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: float
     advice = replace(advice, weight_decay=noise_cleared(advice.weight_decay),
                      interval=(noise_cleared(advice.interval[0]), noise_cleared(advice.interval[1])))
     if nothing_learned(fit.reasons):  # no probe's peak says what a run would reach: none is predicted
-        return replace(advice, predicted_metric=NAN, predicted_peak_step=NAN)
+        said = tuple(r.split(PREDICTED)[0] + " (no metric predicted: the probes learned nothing)" if PREDICTED in r
+                     else r for r in advice.reasons)
+        return replace(advice, predicted_metric=NAN, predicted_peak_step=NAN, reasons=said)
     if advice.predicted_peak_step > advice.budget_steps * (1 + 1e-9):
         why = (f"the peak is expected around step {advice.predicted_peak_step:.0f}, after the {advice.budget_steps} "
                f"(constant-lr) steps the advice is for: the run ends before its top, below the predicted metric")

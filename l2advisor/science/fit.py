@@ -26,11 +26,16 @@ from l2advisor.science.curves import (
 )
 from l2advisor.science.fit_types import Excluded, Fit, LamRow  # noqa: F401 - re-exported: fit's API
 from l2advisor.science.learned import (  # noqa: F401 - re-exported
+    BEYOND_CONSTANT,
     NOTHING_LEARNED,
+    Baseline,
+    beyond_constant,
     learned,
+    no_better_than_constant_words,
     nothing_learned,
     nothing_learned_words,
 )
+from l2advisor.science.numbers import shown
 from l2advisor.science.plateau import (
     ABOVE_MARGIN,
     FOLLOW_UP_HALF_WIDTH,
@@ -157,7 +162,8 @@ def _main_lr(ms: list[CurveMetrics], prefer: float | None = None) -> float:
                                     len({m.lam for m in ms if m.lr == lr}), -lr))
 
 
-def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main_lr: float | None = None) -> Fit:
+def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main_lr: float | None = None,
+         baseline: Baseline | None = None) -> Fit:
     f, rng = _blank(tolerance), np.random.default_rng(seed)
     usable, excluded = _screen(list(curves or ()), tolerance)
     ms = [m for m, _ in usable]
@@ -171,6 +177,8 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
         return Fit(**{**f, "reasons": tuple(["no usable probe"] + notes)})
     if not learned(ms, tolerance):
         notes.insert(0, nothing_learned_words(ms, tolerance))
+    elif not beyond_constant(ms, tolerance, baseline):
+        notes.insert(0, no_better_than_constant_words(ms, baseline))  # type: ignore[arg-type] - known here
     plateaus = {lr: plateau_of([r for r in rows if r.lr == lr and r.n_seeds],
                              [m for m in ms if m.lr == lr], tolerance) for lr in {m.lr for m in ms}}
     lr0 = _main_lr(ms, main_lr)
@@ -253,6 +261,13 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
                    f"the {margin:g} that decides whether the probes sit above the plateau (verdict "
                    f"\"{flipped}\" the other side): {settle}")
     first = notes[:1] if nothing_learned(notes) else []  # the first thing to read
+    if first and (first[0] == NOTHING_LEARNED or first[0].startswith(BEYOND_CONSTANT)):
+        # probes that learned nothing show no plateau edge to advise from, and no clock (one seed's untrained
+        # model already at the others' top leaves both readings open: a task solved before training)
+        f.update(interior_max=False, lam_star=NAN, needs_seed=False)  # another seed would learn nothing either
+        if verdict in (HOLDS, APPROX):
+            verdict, why = CANNOT, [f"cannot tell: the relations cannot be read from probes that learned nothing "
+                                    f"(b = {shown(f['b'], '.2f')} and c come from their noise)"]
     return Fit(**{**f, "verdict": verdict, "reasons": tuple(first + why + _describe(f, not first) + notes[len(first):])})
 
 
@@ -271,13 +286,14 @@ def _in_tau(pooled: dict, b: float, clock_ref: float) -> dict:
 
 def fit_relations(
     curves: Sequence[Curve], tolerance: float = 0.005, n_bootstrap: int = 200, seed: int = 0,
-    main_lr: float | None = None,
+    main_lr: float | None = None, baseline: Baseline | None = None,
 ) -> Fit:
     """Fit the paper's relations to probe curves (see the module docstring for the verdict).
 
     Probes at several lrs: the plateau, t*, b and c are read at one of them, the one probed at 3
     lams or more that is nearest `main_lr` (the lr the advice is for; itself where it was probed),
     else the lr with the most usable probes; every lr serves the check that lr*lam is the clock.
+    `baseline`: what the best constant prediction scores (learned.py), where the probe recorded it.
 
     On input it cannot use (empty, all diverged, NaN, one lam, constant curves) it returns a
     Fit with verdict "does not hold" and a reason, decided explicitly. Anything it raises is
@@ -287,7 +303,7 @@ def fit_relations(
     """
     with np.errstate(all="ignore"):  # odd input gives NaN and a verdict, not warnings
         return _fit(in_fit_order(curves), float(tolerance), max(int(n_bootstrap), 0), int(seed),
-                    None if main_lr is None else float(main_lr))
+                    None if main_lr is None else float(main_lr), baseline)
 
 
 def in_fit_order(curves: Sequence[Curve]) -> list[Curve]:

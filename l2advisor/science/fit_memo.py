@@ -20,6 +20,7 @@ import numpy as np
 
 from l2advisor.science.curves import Curve
 from l2advisor.science.fit import Fit, fit_relations, in_fit_order
+from l2advisor.science.learned import Baseline
 
 KEPT = 4  # fits remembered: the planned probes', with room for a follow-up's larger set
 _fits: OrderedDict[tuple, Fit] | None = None  # None: outside remembered(), nothing is kept
@@ -44,17 +45,18 @@ def _curve_key(curve: Curve) -> tuple:
     return (curve.lam, curve.lr, curve.seed, curve.status, *((a.dtype.str, a.shape, a.tobytes()) for a in arrays))
 
 
-def fit_once(curves: Sequence[Curve], tolerance: float, main_lr: float | None = None) -> Fit:
-    """`fit_relations(curves, tolerance=tolerance, main_lr=main_lr)`, or the Fit it gave for the
-    same curves earlier in the same `remembered()` block."""
+def fit_once(curves: Sequence[Curve], tolerance: float, main_lr: float | None = None,
+             baseline: Baseline | None = None) -> Fit:
+    """`fit_relations(curves, tolerance=tolerance, main_lr=main_lr, baseline=baseline)`, or the Fit
+    it gave for the same curves earlier in the same `remembered()` block."""
     fits = _fits  # once: the block may end while this fits
     if fits is None:
-        return fit_relations(curves, tolerance=tolerance, main_lr=main_lr)
-    key = (float(tolerance), main_lr, tuple(_curve_key(c) for c in in_fit_order(curves)))  # the fit's own order
+        return fit_relations(curves, tolerance=tolerance, main_lr=main_lr, baseline=baseline)
+    key = (float(tolerance), main_lr, baseline, tuple(_curve_key(c) for c in in_fit_order(curves)))  # the fit's order
     if key in fits:
         fits.move_to_end(key)
         return fits[key]
-    fit = fit_relations(curves, tolerance=tolerance, main_lr=main_lr)
+    fit = fit_relations(curves, tolerance=tolerance, main_lr=main_lr, baseline=baseline)
     fits[key] = fit
     while len(fits) > KEPT:
         fits.popitem(last=False)

@@ -100,7 +100,7 @@ def test_a_follow_up_seed_runs_after_the_plan_and_recommend_fits_it(tiny_model: 
     for one more seed, `probe` trains it, says why, lists it in --json; `recommend` fits it."""
     import l2advisor.probing.follow_up as follow_up
 
-    def asks_for_seed_1(planned, curves, tolerance, main_lr=None):  # whatever the curves: the decision is not tested here
+    def asks_for_seed_1(planned, curves, tolerance, main_lr=None, baseline=None):  # whatever the curves: the decision is not tested here
         runs = tuple(follow_up.replace(run, seed=1) for run in planned)
         return follow_up.FollowUp(runs, "Probing seed 1 to settle it.")
 

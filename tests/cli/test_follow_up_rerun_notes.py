@@ -23,7 +23,7 @@ runner = CliRunner()
 def asks_for_seed_1(monkeypatch) -> None:
     import l2advisor.probing.follow_up as follow_up
 
-    def decide(planned, curves, tolerance, main_lr=None):  # whatever the curves: the rule is tested in probing/
+    def decide(planned, curves, tolerance, main_lr=None, baseline=None):  # whatever the curves: the rule is tested in probing/
         return follow_up.FollowUp(tuple(follow_up.replace(run, seed=1) for run in planned), "Probing seed 1.")
 
     monkeypatch.setattr(follow_up, "decide_follow_up", decide)

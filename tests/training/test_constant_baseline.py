@@ -1,0 +1,117 @@
+"""What the best constant prediction scores (training/constant_baseline.py), recorded in the probe
+header, and the advice a regression that learns only the mean gets through the real commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import write_model
+from typer.testing import CliRunner
+
+from l2advisor.cli.app import app
+from l2advisor.modelfile.spec import load_spec
+from l2advisor.modelfile.task import build_task
+from l2advisor.runs.rundir import BASELINE_KEY, results_path
+from l2advisor.training.constant_baseline import MOST_ITEMS, constant_baseline
+
+runner = CliRunner()
+
+CLASSES = """
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+lr = 0.1
+batch_size = 16
+def build_model():
+    return nn.Linear(4, 3)
+def build_data():
+    g = torch.Generator().manual_seed(0)
+    train_y = torch.tensor([2] * 50 + [0] * 30 + [1] * 20)  # class 2 the most frequent
+    val_y = torch.tensor([2] * 10 + [0] * 30)  # 10 of 40 are class 2
+    return (TensorDataset(torch.randn(100, 4, generator=g), train_y),
+            TensorDataset(torch.randn(40, 4, generator=g), val_y))
+"""
+
+# targets = an offset plus noise the inputs do not predict (or, with SIGNAL, a linear function of them)
+REGRESSION = """
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+lr = 0.05
+batch_size = 32
+SIGNAL = {signal}
+def loss(outputs, targets):
+    return nn.functional.mse_loss(outputs.squeeze(-1), targets)
+def metric(outputs, targets):
+    return -((outputs.squeeze(-1) - targets) ** 2).mean()
+def build_model():
+    return nn.Sequential(nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 1))
+def _set(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 8, generator=g)
+    y = 3.0 + torch.randn(n, generator=g) + SIGNAL * 2.0 * x[:, 0]
+    return TensorDataset(x, y)
+def build_data():
+    return _set(512, 1), _set(256, 2)
+"""
+
+
+def _task(tmp_path: Path, body: str, name: str = "model.py"):
+    return build_task(load_spec(write_model(tmp_path, body, name), {}))
+
+
+def test_accuracy_of_always_the_most_frequent_training_class(tmp_path: Path) -> None:
+    baseline = constant_baseline(_task(tmp_path, CLASSES))
+    assert baseline is not None and baseline.metric == pytest.approx(0.25) and baseline.perfect == 1.0
+    assert baseline.predicts.startswith("class 2")  # the training set's majority, not the validation set's (0)
+
+
+def test_a_metric_of_the_users_scores_the_training_mean(tmp_path: Path) -> None:
+    task = _task(tmp_path, REGRESSION.format(signal=0.0))
+    baseline = constant_baseline(task)
+    train_mean = float(task.train.tensors[1].mean())
+    val = task.val.tensors[1]
+    assert baseline is not None and baseline.perfect == 0.0 and baseline.predicts == "the training targets' mean"
+    assert baseline.metric == pytest.approx(-float(((train_mean - val) ** 2).mean()), rel=1e-5)
+
+
+def test_a_metric_that_cannot_score_a_constant_leaves_the_check_out(tmp_path: Path) -> None:
+    nan_metric = REGRESSION.format(signal=0.0).replace(
+        "return -((outputs.squeeze(-1) - targets) ** 2).mean()",
+        "return torch.nan if bool((outputs == outputs[0]).all()) else -((outputs.squeeze(-1) - targets) ** 2).mean()")
+    assert constant_baseline(_task(tmp_path, nan_metric)) is None
+
+
+def test_a_large_dataset_read_item_by_item_is_not_read(tmp_path: Path) -> None:
+    body = CLASSES.replace("from torch.utils.data import TensorDataset", """from torch.utils.data import Dataset, TensorDataset
+class Items(Dataset):
+    def __init__(self, n): self.n = n
+    def __len__(self): return self.n
+    def __getitem__(self, i): return torch.ones(4), i % 3""").replace(
+        "return (TensorDataset(torch.randn(100, 4, generator=g), train_y),",
+        f"return (Items({MOST_ITEMS + 1}),")
+    assert constant_baseline(_task(tmp_path, body)) is None
+    small = constant_baseline(_task(tmp_path, body.replace(f"Items({MOST_ITEMS + 1})", "Items(30)"), "small.py"))
+    assert small is not None and small.predicts.startswith("class 0")  # 0, 1, 2 tied: the first
+
+
+@pytest.mark.parametrize("signal", [0.0, 1.0])
+def test_probes_that_learn_only_the_mean_are_said_to_learn_nothing(tmp_path: Path, signal: float) -> None:
+    """Targets that are an offset plus unpredictable noise: every probe climbs from the untrained
+    outputs (near 0, MSE about 10) to the mean (MSE about 1), a rise the old check took for
+    learning. With a signal in the inputs (the control) the probes learn beyond the mean."""
+    model = write_model(tmp_path, REGRESSION.format(signal=signal))
+    out = tmp_path / "run"
+    probed = runner.invoke(app, ["probe", str(model), "--out", str(out), "--budget", "4000", "--horizon", "2",
+                                 "--device", "cpu"])
+    assert probed.exit_code == 0, probed.output
+    header = json.loads(results_path(out).read_text().splitlines()[0])
+    assert header[BASELINE_KEY]["perfect"] == 0.0 and header[BASELINE_KEY]["metric"] < -0.5
+    advised = runner.invoke(app, ["recommend", str(out), "--json"])
+    assert advised.exit_code == 0, advised.output
+    record = json.loads(advised.stdout)
+    assert record["learned_nothing"] is (signal == 0.0), record["reasons"]
+    said = any("nothing was learned beyond a constant prediction" in r for r in record["caveats"] + record["reasons"])
+    assert said is (signal == 0.0)

@@ -187,7 +187,12 @@ def handle_errors(command: F) -> F:
         with stdout_for_json_only(bool(kwargs.get("as_json"))):  # a model file's prints: stderr
             try:
                 return command(*args, **kwargs)
-            except (typer.Exit, typer.Abort):
+            except typer.Exit as stop:
+                if stop.exit_code == INTERRUPTED:  # Ctrl-C: said on stderr; under --json, one document still
+                    _json_error(kwargs, "interrupted (Ctrl-C): what was written so far is kept; the same command "
+                                        "resumes", INTERRUPTED)
+                raise
+            except typer.Abort:
                 raise
             except L2AdvisorError as error:
                 if _state["debug"]:
@@ -233,6 +238,7 @@ def as_flags(message: str, keywords: Iterable[str]) -> str:
     return re.sub(rf"\b({names})\b(?= must| \()", lambda m: flag_names([m.group(1)])[0], message)
 
 
+INTERRUPTED = 130  # the exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells give it
 KEPT = "What was written so far is kept."  # a second Ctrl-C, where the command has no more to say
 
 

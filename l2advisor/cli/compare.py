@@ -14,6 +14,7 @@ from rich.table import Table
 
 from l2advisor.cli.app import Threads, app, catch_interrupt, err, handle_errors, out
 from l2advisor.cli.budget import check_run_budget, refuse_unusable_out
+from l2advisor.cli.compare_words import arm_name, match_line, seconds_text
 from l2advisor.cli.json_out import print_json_text
 from l2advisor.cli.lists import parse_ints
 from l2advisor.cli.tables import Column, fitted_table
@@ -192,10 +193,10 @@ def compare_table(report: dict[str, Any], console: Console = out) -> Table:
         label = f"[bold red]{label} FAILED[/]" if row.get("failed") else label
         cells.append([label, fmt_num(row["lam"], ".3g"), _pm(row["peak_mean"], row["peak_sd"]),
                       _pm(row["test_mean"], row["test_sd"]), fmt_num(row["compute_steps"], ",.0f"),
-                      _seconds(row["compute_seconds"]), row["note"]])
+                      seconds_text(row["compute_seconds"]), row["note"]])
         if row["arm"] == "optuna":
             cells.append(["optuna raw best", fmt_num(row["lam"], ".3g"), fmt_num(row["raw_best"]), "-",
-                          fmt_num(row["compute_steps"], ",.0f"), _seconds(row["compute_seconds"]),
+                          fmt_num(row["compute_steps"], ",.0f"), seconds_text(row["compute_seconds"]),
                           _raw_note(row)])
     n_seeds = len(report['settings']['seeds'])
     title = f"Comparison: budget {report['settings']['budget']} steps, {n_seeds} seed{'s' if n_seeds != 1 else ''}"
@@ -219,80 +220,9 @@ def _raw_note(row: dict[str, Any]) -> str:
     return "one noisy run, biased upward" if above or rerun is None else "one noisy run"
 
 
-def _seconds(seconds: float | None) -> str:
-    """Compute seconds: whole ones from 10 on, two digits below (a sub-second arm showed "0")."""
-    return fmt_num(seconds, ",.0f" if seconds is None or seconds >= 10 else ".2g")
-
-
 def _pm(mean: float | None, sd: float | None) -> str:
     """The mean, and its sd on a second line (a narrower column than `mean ± sd`)."""
     return "-" if mean is None else f"{mean:.4f}" + (f"\n± {sd:.4f}" if sd is not None else "")
-
-
-def match_line(report: dict[str, Any]) -> str:
-    match = report.get("trials_to_match")
-    advisor = next((r for r in report["rows"] if r["arm"] == "advisor"), None)
-    if advisor is None or "optuna_trials" not in report:
-        return "Trials to match the advisor: - (an arm is missing)."
-    if advisor.get("failed"):
-        return "Trials to match the advisor: - (the advisor arm failed)."
-    if match is None:
-        line = (f"Optuna's trials (one seed each) never reached the advisor's mean {advisor['peak_mean']:.4f} in "
-                f"{report['settings']['trials']} trials")
-    else:
-        line = (f"Optuna's best so far reached the advisor's mean {match['target']:.4f} after {match['trials']} "
-                f"trial{'s' if match['trials'] != 1 else ''} ({match['steps']:,.0f} steps, {_seconds(match['seconds'])} s; "
-                f"the advisor used {advisor['compute_steps']:,.0f} steps, {_seconds(advisor['compute_seconds'])} s)")
-    n, clearly, tied = _sorted_arms(report, advisor)
-    return line + _better_arms(n, clearly) + _within_noise(n, tied) + "."
-
-
-def _better_arms(n: int, clearly: list[dict[str, Any]]) -> str:
-    """The arms whose mean beat the advisor's (`_sorted_arms`, `n` seeds), said beside the match line
-    ("never reached the advisor" read as a win where the table put it last): beyond the seeds' noise
-    where the seeds give one (twice the standard error of the difference), else, one seed, by their
-    means alone."""
-    if not clearly:
-        return ""
-    named = ", ".join(f"{r['arm']} {r['peak_mean']:.4f}" for r in clearly)
-    return f"; the advisor is not the best arm here: {named} scored higher" + (
-        " beyond the seeds' noise" if n >= 2 else "")
-
-
-def _within_noise(n: int, tied: list[dict[str, Any]]) -> str:
-    """The arms whose means lie within twice the standard error of their difference from the
-    advisor's (`_sorted_arms`, `n` seeds), above or below: with 2 seeds and a few hundred validation
-    examples a gap of an example or two is the seeds' noise, not a ranking (a reviewer's advisor was
-    "not the best arm" at 0.9375 against 0.9387, one example in one seed)."""
-    if not tied:
-        return ""
-    named = ", ".join(f"{_arm_name(r)} {r['peak_mean']:.4f}" for r in tied)
-    return (f"; {named} {'ties' if len(tied) == 1 else 'tie'} with the advisor within the seeds' noise (twice the "
-            f"standard error of the difference, {n} seeds each)")
-
-
-def _sorted_arms(report: dict[str, Any], advisor: dict[str, Any]) -> tuple[int, list[dict], list[dict]]:
-    """(seeds, the arms clearly above the advisor, the arms tied with it), best first: clearly above
-    is beyond twice the standard error of the difference where 2 seeds or more give one (any gap
-    above with one seed), tied is within it."""
-    n = len(report["settings"].get("seeds") or ())
-    others = [r for r in report["rows"] if r["arm"] != "advisor" and r.get("peak_mean") is not None]
-    if advisor.get("peak_mean") is None:
-        return n, [], []
-    clearly, tied = [], []
-    for r in sorted(others, key=lambda r: -r["peak_mean"]):
-        gap = r["peak_mean"] - advisor["peak_mean"]
-        sds = (advisor.get("peak_sd"), r.get("peak_sd"))
-        if n >= 2 and all(sd is not None for sd in sds):
-            two_se = 2.0 * math.sqrt((sds[0] ** 2 + sds[1] ** 2) / n)
-            (clearly if gap > two_se else tied if abs(gap) <= two_se else []).append(r)
-        elif gap > 0:
-            clearly.append(r)
-    return n, clearly, tied
-
-
-def _arm_name(row: dict[str, Any]) -> str:
-    return "Optuna's lam re-run" if row["arm"] == "optuna" else row["arm"]
 
 
 def save_figure(report: dict[str, Any], path: Path) -> None:
@@ -315,7 +245,7 @@ def save_figure(report: dict[str, Any], path: Path) -> None:
         if row["peak_mean"] is None:
             continue
         color, marker = styles.get(row["arm"], ("tab:green", "o"))
-        label = _arm_name(row)
+        label = arm_name(row)
         ax.errorbar([row["compute_steps"]], [row["peak_mean"]], yerr=[row["peak_sd"] or 0.0], fmt=marker,
                     color=color, capsize=3, label=f"{label} (mean ± sd)")
     ax.set_xscale("log")

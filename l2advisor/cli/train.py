@@ -290,9 +290,13 @@ def train_command(
             source=run_id, extra={"autol2": kwargs, "seed": seed, "steps_run": result.steps,
                                   "status": result.status})  # how a cut-short one ended
         err.print(f"Wrote the weight-decay trajectory to {write_trajectory(run_dir / TRAJECTORY_FILE, trajectory)}")
-    if as_json:
+    failure = (f"The run {result.status} at step {result.steps}: "
+               f"{result.message or 'the training loss or the weights became non-finite'}"
+               if result.status in ("failed", "diverged") else None)
+    if as_json:  # a failed run's summary carries the error, as every --json error does
         print_json({"run_dir": str(run_dir), "run": run_id, **summary,
-                    **({"advice": advice, "advice_applied": applied} if advice else {})})
+                    **({"advice": advice, "advice_applied": applied} if advice else {}),
+                    **({"error": failure, "exit_code": RunFailed.exit_code} if failure else {})})
     else:
         out.print(summary_table(summary, spec.metric_name, autol2=bool(made)))
         if advice:
@@ -300,6 +304,5 @@ def train_command(
     if result.status == "interrupted":
         err.print(f"[yellow]Interrupted at step {result.steps}; what was measured is in {path}. {NO_RESUME}[/]")
         raise typer.Exit(130)
-    if result.status in ("failed", "diverged"):
-        why = result.message or "the training loss or the weights became non-finite"
-        raise RunFailed(f"The run {result.status} at step {result.steps}: {why}")
+    if failure is not None:
+        raise RunFailed(failure)

@@ -73,6 +73,7 @@ class TrialOutcome:
     steps: int
     seconds: float
     status: str  # train()'s status, or "lost" when another worker failed the trial as stale
+    message: str = ""  # why a failed trial failed (the model file's error)
 
 
 class TuneProgress(Protocol):
@@ -174,6 +175,7 @@ def run_study(task: Task, config: TrainConfig, study: optuna.Study, settings: St
     """Run trials in this process until the study holds `settings.trials` counted trials
     (`lr_at(step)`: the lr schedule of every trial; None: the file's constant lr)."""
     outcomes: list[TrialOutcome] = []
+    failures = 0
     while not interrupted():
         for note in sweep_stale(study, settings.stale_after):
             if progress is not None:
@@ -189,6 +191,11 @@ def run_study(task: Task, config: TrainConfig, study: optuna.Study, settings: St
         outcomes.append(outcome)
         if outcome.status == "interrupted":
             break
+        failures += outcome.status == "failed"
+        if failures >= settings.trials:  # as many failures as trials asked for: not one lam's trouble
+            raise RunFailed(f"{failures} trials failed in this run, the last (trial {outcome.number}, lam="
+                            f"{outcome.lam:g}): {outcome.message}; fix what fails in the model file, its data or "
+                            "loss, and run again (the study keeps the trials that finished)")
     return outcomes
 
 
@@ -212,11 +219,12 @@ def run_trial(task: Task, config: TrainConfig, study: optuna.Study, trial: optun
         raise
     state = _finish(study, trial, result.status, value)
     outcome = TrialOutcome(trial.number, lam, state, value, result.steps, result.seconds,
-                           result.status if state != "lost" else "lost")
+                           result.status if state != "lost" else "lost", result.message or "")
     if progress is not None:
         progress.finish(outcome, best_value(study), counted(study))
-    if result.status == "failed":
-        raise RunFailed(f"Trial {trial.number} (lam={lam:g}) failed: {result.message}")
+        if result.status == "failed":  # Optuna's way: the trial is FAIL, the search goes on
+            progress.note(f"Trial {trial.number} (lam={lam:g}) failed: {result.message}; it does not count toward "
+                          "--trials, the search goes on")
     return outcome
 
 

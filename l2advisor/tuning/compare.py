@@ -31,6 +31,7 @@ from l2advisor.tuning.accounting import Cost, optuna_costs, trials_to_match
 from l2advisor.tuning.arms import ArmRun, Progress, run_arm, summarize_arm
 from l2advisor.tuning.baseline import run_study, study_objective, trial_rows
 from l2advisor.tuning.compare_settings import DEFAULT_LAM, EXTENDABLE, CompareSettings, extends
+from l2advisor.tuning.probe_failures import failed_probes_note, refuse_when_all_failed
 from l2advisor.tuning.storage import masked_url, open_storage, open_study
 
 ARMS = ("advisor", "autol2", "default", "zero", "optuna")
@@ -129,6 +130,10 @@ class Comparison:
         if probed is None:
             return False
         states, fit = probed
+        refuse_when_all_failed(states)  # every arm would train the same failing file
+        if (failed := failed_probes_note(states)) is not None:
+            self.notes.append(failed)
+            self.extra["failed_probes"] = [s.run_id for s in states if s.status in ("failed", "diverged")]
         search = [Cost(s.end["steps"], s.end["seconds"]) for s in states if s.end]
         self.extra["fit"] = {"verdict": fit.verdict, "c": fit.c, "alpha": fit.alpha, "lam_c": fit.lam_c,
                              "reasons": list(fit.reasons)}
@@ -168,9 +173,11 @@ class Comparison:
         from l2advisor.probing.follow_up import run_with_follow_up
         from l2advisor.probing.plan import plan_probes
         from l2advisor.probing.probe import run_probes
+        from l2advisor.probing.settings import record_baseline
         from l2advisor.runs.rundir import (
             PLAN_KEY,
             PROBES_FILE,
+            baseline_of,
             load_probe_curves,
             record_sized_for,
             results_path,
@@ -182,6 +189,7 @@ class Comparison:
         header = make_header("probe", {**self.task.spec.settings(), "probe": probe.to_dict(),
                                        "train_size": self.task.train_size}, self.base.device)
         header[PLAN_KEY] = [r.run_id for r in plan]
+        record_baseline(header, self.task)
         given = self.settings.budget_as_given
         if given is not None and probe.budget_steps == self.settings.budget:  # sized for the budget as given
             record_sized_for(header, given, probe.budget_steps)
@@ -196,7 +204,7 @@ class Comparison:
             return None
         results, curves = load_probe_curves(self.run_dir)
         states = [results.runs[r.run_id] for r in every if r.run_id in results.runs]
-        return states, fit_relations(curves, tolerance=probe.tolerance)
+        return states, fit_relations(curves, tolerance=probe.tolerance, baseline=baseline_of(results.header))
 
     def _autol2(self, write: Callable, done: dict, config: Any, search: list[Cost]) -> bool:
         from l2advisor.training.autol2 import AutoL2

@@ -277,9 +277,9 @@ def test_compare_says_when_the_advisors_probes_cost_more_than_the_cap(tiny_model
 
 
 def test_sub_second_compute_is_not_shown_as_zero() -> None:
-    from l2advisor.cli.compare import _seconds
+    from l2advisor.cli.compare_words import seconds_text
 
-    assert [_seconds(v) for v in (0.43, 0.0041, 9.96, 12.6, 1234.4, None)] == ["0.43", "0.0041", "10", "13", "1,234", "-"]
+    assert [seconds_text(v) for v in (0.43, 0.0041, 9.96, 12.6, 1234.4, None)] == ["0.43", "0.0041", "10", "13", "1,234", "-"]
 
 
 def test_the_match_line_says_when_another_arm_beat_the_advisor() -> None:
@@ -293,8 +293,8 @@ def test_the_match_line_says_when_another_arm_beat_the_advisor() -> None:
     said = match_line(report)
     assert said.startswith("Optuna's trials (one seed each) never reached the advisor's mean 0.9798 in 4 trials")
     assert said.endswith("; the advisor is not the best arm here: default 0.9836, zero 0.9820 scored higher.")
-    rows[0]["peak_mean"] = 0.99  # the control: the advisor best, nothing added
-    assert "not the best arm" not in match_line(report)
+    rows[0]["peak_mean"] = 0.99  # the control: the advisor best, nothing added (one seed: no gap weighed)
+    assert "not the best arm" not in match_line(report) and "clearly higher" not in match_line(report)
     report["trials_to_match"] = {"target": 0.99, "trials": 2, "steps": 2000, "seconds": 0.35}
     assert "(2,000 steps, 0.35 s; the advisor used 7,600 steps, 0.35 s)." in match_line(report)  # not "0 s"
 
@@ -323,8 +323,10 @@ def test_the_match_line_says_when_the_nearest_arm_is_within_the_seeds_noise() ->
                                                                          "peak_sd": 0.0040}]
     report = {"rows": rows, "optuna_trials": [], "trials_to_match": None, "settings": {"trials": 5, "seeds": [0, 1]}}
     said = match_line(report)
-    assert said.endswith("; Optuna's lam re-run 0.9650 ties with the advisor within the seeds' noise (twice the "
-                         "standard error of the difference, 2 seeds each).")
+    assert "; Optuna's lam re-run 0.9650 ties with the advisor within the seeds' noise (twice the standard error " \
+           "of the difference, 2 seeds each)" in said
+    assert said.endswith("; the advisor scored clearly higher than zero 0.9600 (beyond twice the standard error of "
+                         "the difference).")  # zero: 0.0150 below, beyond 2 se (0.0047)
     rows[1]["peak_sd"] = 0.0010  # the control: a gap of 0.0100 against 2 se of 0.0052 is said as it is
     assert "noise" not in match_line(report)
     rows[1]["peak_sd"] = 0.0071
@@ -355,8 +357,8 @@ def test_an_arm_above_the_advisor_within_the_noise_ties_and_beyond_it_wins() -> 
     report = {"rows": rows, "optuna_trials": [], "trials_to_match": None, "settings": {"trials": 6, "seeds": [0, 1]}}
     said = match_line(report)
     assert "not the best arm" not in said
-    assert said.endswith("; default 0.9387 ties with the advisor within the seeds' noise (twice the standard error "
-                         "of the difference, 2 seeds each).")
+    assert "; default 0.9387 ties with the advisor within the seeds' noise (twice the standard error of the " \
+           "difference, 2 seeds each); the advisor scored clearly higher than zero 0.9300" in said
     rows[1]["peak_mean"] = 0.9500  # the control: beyond the noise it is said to win
     assert "; the advisor is not the best arm here: default 0.9500 scored higher beyond the seeds' noise" in \
         match_line(report)
@@ -368,3 +370,26 @@ def test_the_raw_best_is_called_biased_upward_only_above_its_rerun() -> None:
     assert _raw_note({"raw_best": 0.9700, "peak_mean": 0.9663}) == "one noisy run, biased upward"
     assert _raw_note({"raw_best": 0.9650, "peak_mean": 0.9663}) == "one noisy run"  # a reviewer's c1
     assert _raw_note({"raw_best": 0.9650, "peak_mean": None}) == "one noisy run, biased upward"
+
+
+def test_the_match_line_names_the_arms_the_advisor_beat_and_a_lam_optuna_could_not_try() -> None:
+    """A reviewer's regression: the advisor beat default and zero by 3.6 standard errors, unsaid;
+    its advice (0.2) lay outside Optuna's range [1e-6, 0.1], said on stderr only."""
+    from l2advisor.cli.compare import match_line
+
+    rows = [{"arm": "advisor", "lam": 0.2, "peak_mean": -0.5813, "peak_sd": 0.0001, "compute_steps": 8600,
+             "compute_seconds": 4.0},
+            {"arm": "default", "peak_mean": -0.6022, "peak_sd": 0.0082}, {"arm": "zero", "peak_mean": -0.6022,
+                                                                          "peak_sd": 0.0082},
+            {"arm": "optuna", "peak_mean": -0.5815, "peak_sd": 0.0003}]
+    report = {"rows": rows, "optuna_trials": [], "trials_to_match": None,
+              "settings": {"trials": 3, "seeds": [0, 1], "study": {"lam_low": 1e-6, "lam_high": 0.1}}}
+    said = match_line(report)
+    assert "; the advisor scored clearly higher than default -0.6022, zero -0.6022 (beyond twice the standard " \
+           "error of the difference)" in said
+    assert "Optuna's lam re-run -0.5815 ties with the advisor" in said  # within the noise: not among the beaten
+    assert said.endswith("; Optuna could not try the advised lam 0.2, outside its search range [1e-06, 0.1] "
+                         "(--lam-low, --lam-high): widen it for a fair race.")
+    report["settings"]["study"]["lam_high"] = 1.0  # the control: inside the range, nothing said of it
+    rows[1]["peak_mean"] = rows[2]["peak_mean"] = -0.5820  # and within the noise: not beaten
+    assert "could not try" not in match_line(report) and "clearly higher" not in match_line(report)

@@ -198,8 +198,14 @@ def compare_table(report: dict[str, Any], console: Console = out) -> Table:
             cells.append(["optuna raw best", fmt_num(row["lam"], ".3g"), fmt_num(row["raw_best"]), "-",
                           fmt_num(row["compute_steps"], ",.0f"), seconds_text(row["compute_seconds"]),
                           _raw_note(row)])
-    n_seeds = len(report['settings']['seeds'])
-    title = f"Comparison: budget {report['settings']['budget']} steps, {n_seeds} seed{'s' if n_seeds != 1 else ''}"
+    settings, given = report["settings"], report.get("budget_as_given") or {}
+    n_seeds = len(settings["seeds"])
+    budget = (f"{given['value']:g} epochs ({settings['budget']} steps)" if given.get("unit") == "epochs"
+              else f"{settings['budget']} steps")
+    schedule = settings.get("lr_schedule", "constant")
+    lr = "" if schedule == "constant" and not settings.get("warmup") else (
+        f", {schedule} lr" + (f" after {settings['warmup']} warmup steps" if settings.get("warmup") else ""))
+    title = f"Comparison: budget {budget}{lr}, {n_seeds} seed{'s' if n_seeds != 1 else ''}"
     return fitted_table(columns, cells, console, title=title)
 
 

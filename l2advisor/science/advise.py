@@ -101,7 +101,9 @@ def _extrapolated_level(fit: Fit, why: list[str], k: float) -> float:
                 "lr*lam clock)")
     where = f"extrapolated below the smallest probed lam {smallest}{PREDICTED}"
     if nearest is not None and nearest.in_plateau and math.isfinite(nearest.peak_mean):
-        why.append(where + f"that lam's peak {nearest.peak_mean:.4f} (on the plateau)")
+        where_top = (" (at least: above the plateau, as the probes may all be, the top lies at smaller lams)"
+                     if fit.verdict == CANNOT else " (on the plateau)")
+        why.append(where + f"that lam's peak {nearest.peak_mean:.4f}{where_top}")
         return nearest.peak_mean
     why.append(where + f"the plateau level {fit.plateau_level:.4f}")
     return fit.plateau_level
@@ -184,11 +186,12 @@ def _clock_constant(fit: Fit, momentum: float) -> tuple[float, tuple[float, floa
         return fit.c, fit.c_interval, []
     typical = CANNOT_C * (1.0 - momentum)
     c = max(typical, fit.c) if math.isfinite(fit.c) else typical
-    measured = f"{fit.c:.3g}" if math.isfinite(fit.c) else "nothing"
+    measured = ("the probes measured nothing" if not math.isfinite(fit.c) else
+                f"the probes' pooled curve still rose at its end, tau = {fit.c:.3g}: c >= {fit.c:.3g}"
+                if fit.c_bound == "lower" else f"the probes measured {fit.c:.3g}")
     why = [f"c = {c:.3g}: " + ("the probes' own c, above the typical one" if c > typical
                                else f"the typical c = {CANNOT_C:g}*(1-momentum)")
-           + f" (the probes measured {measured}; above the plateau they cannot measure c, only bound it "
-           "from below)"]
+           + f" ({measured}; above the plateau they cannot measure c, only bound it from below)"]
     return c, (c / CANNOT_C_FACTOR, c * CANNOT_C_FACTOR), why
 
 

@@ -13,10 +13,12 @@ if TYPE_CHECKING:
 
 def c_shown(c: float, interval: tuple[float, float], bound: str, *, why: bool = True,
             with_interval: bool = True) -> str:
-    """c as a reader should take it: a bound at the window's edge ("c >= 4", `why` adds the
-    reason), else its value with (`with_interval`) its bootstrap interval."""
+    """c as a reader should take it: a bound where the pooled curve's best sits at its end or its
+    first point ("c >= 4", `why` adds which; the pooled curve can end before the longest probe's
+    window, where too few probes overlap), else its value with (`with_interval`) its bootstrap interval."""
     if bound:
-        return f"c {'>=' if bound == 'lower' else '<='} {c:.3g}" + (f" ({bound} bound: the window's edge)" * why)
+        edge = "the pooled curve still rises at its end" if bound == "lower" else "the pooled curve is best at its first point"
+        return f"c {'>=' if bound == 'lower' else '<='} {c:.3g}" + (f" ({bound} bound: {edge})" * why)
     value, lo, hi = (f"{v:.3g}" if math.isfinite(v) else "-" for v in (c, *interval))
     return f"c = {value}" + (f" [{lo}, {hi}]" if with_interval else "")
 

@@ -432,3 +432,16 @@ def test_autol2_under_cannot_tell_tells_one_story() -> None:
     said = " ".join(autol2_config(fit, 20000).reasons)
     assert "the budget advice rests on the typical c, unconfirmed" in said
     assert "the budget advice are not measured" not in said
+
+
+def test_cannot_tell_says_a_c_read_at_the_pooled_curves_end_is_a_bound_not_a_measurement():
+    """A reviewer's panel said "the probes measured 4" where the pooled curve still rose at the end
+    of a tau = 4 window, and "(on the plateau)" beside "they may all sit above the plateau"."""
+    f = dataclasses.replace(fit_relations(S.family(lam_c=0.0005, alpha=0.0)), c=4.0, c_bound="lower", lam_c=1.0)
+    assert f.verdict == CANNOT
+    said = " ".join(advise(f, 20000).reasons)
+    assert "the probes' pooled curve still rose at its end, tau = 4: c >= 4" in said and "measured 4" not in said
+    measured = " ".join(advise(dataclasses.replace(f, c=0.8, c_bound=""), 20000).reasons)
+    assert "(the probes measured 0.8;" in measured  # the control: a c read inside the curve is said as measured
+    assert "that lam's peak" in said and "(on the plateau)" not in said  # extrapolated: a floor, not the plateau
+    assert "(at least: above the plateau, as the probes may all be, the top lies at smaller lams)" in said

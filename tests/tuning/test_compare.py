@@ -393,3 +393,23 @@ def test_the_match_line_names_the_arms_the_advisor_beat_and_a_lam_optuna_could_n
     report["settings"]["study"]["lam_high"] = 1.0  # the control: inside the range, nothing said of it
     rows[1]["peak_mean"] = rows[2]["peak_mean"] = -0.5820  # and within the noise: not beaten
     assert "could not try" not in match_line(report) and "clearly higher" not in match_line(report)
+
+
+def test_the_table_title_names_the_budget_as_given_and_the_lr_schedule() -> None:
+    """`compare --budget 300 --unit epochs --lr-schedule cosine` was titled "budget 2700 steps"."""
+    from rich.console import Console
+
+    from l2advisor.cli.compare import compare_table
+
+    rows = [{"arm": "advisor", "lam": 0.01, "peak_mean": 0.9, "peak_sd": 0.01, "test_mean": None, "test_sd": None,
+             "compute_steps": 1000, "compute_seconds": 1.0, "note": ""}]
+    report = {"rows": rows, "metric": "accuracy", "budget_as_given": {"value": 300.0, "unit": "epochs"},
+              "settings": {"budget": 2700, "seeds": [0, 1], "lr_schedule": "cosine", "warmup": 100}}
+    console = Console(width=120, record=True)
+    console.print(compare_table(report, console))
+    assert "Comparison: budget 300 epochs (2700 steps), cosine lr after 100 warmup steps, 2 seeds" in \
+        " ".join(console.export_text().split())  # the title wraps at the table's width
+    plain = {**report, "budget_as_given": {"value": 2700.0, "unit": "steps"}, "settings": {"budget": 2700, "seeds": [0]}}
+    console = Console(width=120, record=True)
+    console.print(compare_table(plain, console))
+    assert "Comparison: budget 2700 steps, 1 seed peak val" in " ".join(console.export_text().split())  # nothing added

@@ -205,6 +205,7 @@ def tune(
         open_storage,
         open_study,
         pruner_note,
+        sampler_note,
     )
 
     if storage is None:  # the study's file goes in --out: a file there is --out's mistake, not the storage's
@@ -218,8 +219,10 @@ def tune(
     url = storage or default_storage(run_dir)
     name = study_name or f"{spec.name}-T{budget}-seed{seed}"
     study = open_study(open_storage(url), name, settings, study_objective(task, config, settings), budget)
-    if (note := pruner_note(study, pruner, will_run=counted(study) < trials)) is not None:
-        err.print(f"[yellow]{note}[/]", highlight=False)
+    for note in (pruner_note(study, pruner, will_run=counted(study) < trials),
+                 sampler_note(study, sampler_seed, will_run=counted(study) < trials)):
+        if note is not None:
+            err.print(f"[yellow]{note}[/]", highlight=False)
     if in_memory(url):
         err.print(f"[yellow]{url} keeps the study in this process's memory: a rerun starts it over and other "
                   "processes cannot join it (sqlite:///FILE.db or journal:PATH keep it).[/]", highlight=False)

@@ -147,6 +147,7 @@ def trial_lam(trial: FrozenTrial | optuna.Trial) -> float | None:
 
 
 PRUNER_ATTR = "pruner"  # a trial's user attribute: the --pruner it ran under
+SAMPLER_ATTR = "sampler_seed"  # a trial's user attribute: the --sampler-seed that drew its lam
 
 
 def counted(study: optuna.Study) -> int:
@@ -206,6 +207,7 @@ def run_trial(task: Task, config: TrainConfig, study: optuna.Study, trial: optun
     try:
         with Heartbeat(trial):
             trial.set_user_attr(PRUNER_ATTR, settings.pruner)  # the rule this trial runs under (pruner_note)
+            trial.set_user_attr(SAMPLER_ATTR, settings.sampler_seed)  # and the seed that drew it (sampler_note)
             lam = 0.0 if trial.user_attrs.get("zero") else trial.suggest_float(
                 "lam", settings.lam_low, settings.lam_high, log=True)
             if progress is not None:
@@ -301,5 +303,6 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
                      "steps": t.user_attrs.get("steps"), "seconds": t.user_attrs.get("seconds"),
                      "status": t.user_attrs.get("status"), "retry_of": t.user_attrs.get("retry_of"),
                      "surplus": bool(t.user_attrs.get("surplus")), "worker": t.user_attrs.get("worker"),
+                     "sampler_seed": t.user_attrs.get(SAMPLER_ATTR),
                      "curve": t.user_attrs.get("curve")})
     return rows

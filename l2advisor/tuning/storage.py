@@ -130,3 +130,18 @@ def pruner_note(study: optuna.Study, pruner: str, will_run: bool = True) -> str 
     return (f"This study's earlier trials ran with {rules}; these run with {pruner}: its trials then mix "
             f"pruning rules ({'that' if len(earlier) == 1 else 'one'} --pruner keeps them alike, or another "
             "--study-name starts a new study).")
+
+
+def sampler_note(study: optuna.Study, sampler_seed: int, will_run: bool = True) -> str | None:
+    """A sentence when trials this run adds (`will_run`) draw their lams with another --sampler-seed
+    than the study's earlier trials did (each records its own when it starts; a study resumed with
+    another seed was accepted without a word, and its JSON named the new seed for every trial)."""
+    from l2advisor.tuning.baseline import SAMPLER_ATTR
+
+    earlier = sorted({t.user_attrs.get(SAMPLER_ATTR) for t in study.get_trials(deepcopy=False)} - {None, sampler_seed})
+    if not will_run or not earlier:
+        return None
+    seeds = " and ".join(f"--sampler-seed {seed}" for seed in earlier)
+    return (f"This study's earlier trials drew their lams with {seeds}; these draw with {sampler_seed}: the study is "
+            f"then no one seed's draw ({'that' if len(earlier) == 1 else 'one'} --sampler-seed keeps it reproducible, "
+            "or another --study-name starts a new study).")

@@ -304,6 +304,22 @@ def test_a_rerun_with_another_pruner_is_said(tiny_model: Path, tmp_path: Path) -
     assert other.exit_code == 0 and "This study's earlier trials ran with --pruner none; these run with median" in said
 
 
+def test_a_rerun_with_another_sampler_seed_is_said_and_each_trial_keeps_its_own(tiny_model: Path, tmp_path: Path) -> None:
+    """A reviewer's study resumed with --sampler-seed 3 was accepted without a word, and its JSON named
+    seed 3 for the trials seed 0 had drawn."""
+    out = tmp_path / "run"
+    assert tune(tiny_model, out, "--trials", "1").exit_code == 0
+    same = tune(tiny_model, out, "--trials", "2")  # the control: the same seed
+    assert same.exit_code == 0 and "--sampler-seed" not in same.stderr
+    other = tune(tiny_model, out, "--trials", "3", "--sampler-seed", "3")
+    said = " ".join(other.stderr.split())
+    assert other.exit_code == 0 and "This study's earlier trials drew their lams with --sampler-seed 0; these draw " \
+        "with 3" in said
+    assert [t["sampler_seed"] for t in json.loads(other.stdout)["trials"]] == [0, 0, 3]
+    noop = tune(tiny_model, out, "--trials", "3", "--sampler-seed", "5")  # complete: nothing drawn, nothing said
+    assert noop.exit_code == 0 and "--sampler-seed" not in noop.stderr
+
+
 def test_a_rerun_that_adds_no_trial_leaves_the_pruner_record_alone(tiny_model: Path, tmp_path: Path) -> None:
     """A reviewer's study ran 2 trials under median; a no-op rerun with hyperband recorded hyperband as the
     study's pruner, and the next rerun said "earlier trials ran with --pruner none"."""

@@ -191,6 +191,8 @@ def tune(
     device: Device = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the trials as JSON on stdout.")] = False,
     threads: Threads = None,
+    force: Annotated[bool, typer.Option(help="Delete the study of this name in the storage and start it over (its "
+                                             "trials are lost, other workers' included; other studies stay).")] = False,
 ) -> None:
     """Search lam with Optuna (TPE); each trial trains the full budget.
 
@@ -200,6 +202,7 @@ def tune(
     from l2advisor.tuning.baseline import counted, run_study, study_objective, trial_rows
     from l2advisor.tuning.storage import (
         default_storage,
+        delete_study,
         in_memory,
         masked_url,
         open_storage,
@@ -218,7 +221,10 @@ def tune(
     run_dir = out_dir or Path("runs") / spec.name
     url = storage or default_storage(run_dir)
     name = study_name or f"{spec.name}-T{budget}-seed{seed}"
-    study = open_study(open_storage(url), name, settings, study_objective(task, config, settings), budget)
+    opened = open_storage(url)
+    if force and delete_study(opened, name):
+        err.print(f"[yellow]--force: deleted study {name!r} in {masked_url(url)}; starting it over.[/]", highlight=False)
+    study = open_study(opened, name, settings, study_objective(task, config, settings), budget)
     for note in (pruner_note(study, pruner, will_run=counted(study) < trials),
                  sampler_note(study, sampler_seed, will_run=counted(study) < trials)):
         if note is not None:

@@ -30,6 +30,7 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     try:
         if url.startswith("journal:"):
             path = Path(url[len("journal:"):]).expanduser()
+            path.parent.mkdir(parents=True, exist_ok=True)  # as for a SQLite file: its folder is made
             backend = optuna.storages.journal.JournalFileBackend(str(path))
             return optuna.storages.JournalStorage(backend)
         kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
@@ -107,10 +108,20 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, settings: StudyS
     elif old != objective:
         diff = "; ".join(_change(k, old.get(k), objective.get(k))
                          for k in sorted(set(old) | set(objective)) if old.get(k) != objective.get(k))
-        raise InputError(f"Study {name!r} was run for another objective ({diff}); use another --study-name.")
+        raise InputError(f"Study {name!r} was run for another objective ({diff}); use another --study-name, or "
+                         "--force to delete it and start over.")
     if settings.include_zero and not any(t.user_attrs.get("zero") for t in study.get_trials(deepcopy=False)):
         study.enqueue_trial({}, user_attrs={"zero": True})
     return study
+
+
+def delete_study(storage: optuna.storages.BaseStorage, name: str) -> bool:
+    """Delete the study `name` from `storage` (`tune --force`); False when there is none."""
+    try:
+        optuna.delete_study(study_name=name, storage=storage)
+    except KeyError:
+        return False
+    return True
 
 
 def pruner_note(study: optuna.Study, pruner: str, will_run: bool = True) -> str | None:

@@ -356,3 +356,26 @@ def test_a_best_trial_tied_with_others_says_so() -> None:
     assert tie_words(tied, "accuracy") == ("; 3 trials tie at that peak accuracy (lam 2.4e-06 .. 0.00057): the "
                                            "first drawn is named, and single runs at one seed say nothing between them")
     assert tie_words(tied_with(complete[:2], complete[0]), "accuracy") == ""  # the control: one best
+
+
+def test_a_journal_in_a_folder_not_yet_made_is_made_as_a_sqlite_files_is(tiny_model: Path, tmp_path: Path) -> None:
+    """`--storage journal:DIR/study.log` with DIR missing said "give an RDB URL ... or journal:PATH",
+    which is what the user gave."""
+    journal = tmp_path / "not" / "yet" / "study.log"
+    result = tune(tiny_model, tmp_path / "run", "--trials", "1", "--storage", f"journal:{journal}")
+    assert result.exit_code == 0, result.output
+    assert journal.is_file() and json.loads(result.stdout)["trials"][0]["state"] == "COMPLETE"
+
+
+def test_force_deletes_a_study_run_for_another_objective_and_starts_it_over(tiny_model: Path, tmp_path: Path) -> None:
+    """After fixing a model file, the only way out offered was another --study-name (tune had no --force)."""
+    out = tmp_path / "run"
+    assert tune(tiny_model, out, "--trials", "2").exit_code == 0
+    tiny_model.write_text(tiny_model.read_text() + "\n# fixed\n")
+    refused = tune(tiny_model, out, "--trials", "1")
+    assert refused.exit_code == 2 and "--force to delete it and start over" in " ".join(refused.output.split())
+    forced = tune(tiny_model, out, "--trials", "1", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "--force: deleted study" in " ".join(forced.stderr.split()) and len(json.loads(forced.stdout)["trials"]) == 1
+    again = tune(tiny_model, out, "--trials", "1")  # the new study resumes as any other
+    assert again.exit_code == 0 and len(json.loads(again.stdout)["trials"]) == 1

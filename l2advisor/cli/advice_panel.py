@@ -18,7 +18,7 @@ from l2advisor.reporting.data import no_prediction  # not page.py: it loads matp
 from l2advisor.science.advise import Advice, caveats, predicted_is_lower_bound
 from l2advisor.science.c_reading import c_text
 from l2advisor.science.fit import CANNOT, FAILS, NOTHING_LEARNED, Fit, nothing_learned
-from l2advisor.science.learned import BEYOND_CONSTANT
+from l2advisor.science.learned import BARELY, SOLVED_OPENING
 from l2advisor.science.numbers import shown
 
 
@@ -45,6 +45,9 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
                         f"at lr={_num(a.lr, 'g')} {run}")
     if nothing_learned(f.reasons):  # said beside the number, not only among the reasons below
         head.add_row("[bold red]but[/]", _nothing_learned_row(f, metric))
+    elif f.reasons and f.reasons[0].startswith(BARELY):
+        head.add_row("[bold yellow]but[/]", "[bold yellow]the probes barely beat a constant prediction[/]: at these "
+                     "lams weight decay may keep the model from learning; probe smaller lams (see why)")
     pred = _expect(a, f, metric, schedule)
     if schedule is not None:
         sv = schedule
@@ -112,13 +115,11 @@ def _unpeaked(a: Advice, f: Fit) -> str:
 
 def _nothing_learned_row(f: Fit, metric: str) -> str:
     """The "but" row: the probes learned nothing, and what to check."""
-    if f.reasons[0].startswith(BEYOND_CONSTANT):  # a rise from the untrained start, but not beyond a constant
-        return ("[bold red]the probes learned nothing beyond a constant prediction[/]: this weight decay means "
-                "nothing; at these lams decay may keep the model from learning, or the model learns nothing (see why)")
-    if f.reasons[0] != NOTHING_LEARNED:  # one seed's untrained model was already where the others climbed to
+    if f.reasons[0].startswith(SOLVED_OPENING):  # one seed's untrained model was already where the others climbed to
         return ("[bold red]the probes learned nothing beyond the best untrained model[/]: this weight decay means "
                 "nothing; either the task is solved before training or the model learns nothing (see why)")
-    own = "" if metric == "accuracy" else f", and that {metric} rises as the model improves (l2advisor maximizes it)"
+    own = "" if metric == "accuracy" or f.reasons[0] != NOTHING_LEARNED else \
+        f", and that {metric} rises as the model improves (l2advisor maximizes it)"
     return ("[bold red]the probes learned nothing[/]: this weight decay means nothing until they do; check the "
             f"model, the labels and the lr{escape(own)} (see why)")
 

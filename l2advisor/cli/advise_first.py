@@ -116,11 +116,12 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
 
 def _refuse_if_nothing_learned(fit: Any) -> None:
     """No budget run from probes that learned nothing: the advice is known to mean nothing."""
-    from l2advisor.science.fit import NOTHING_LEARNED, nothing_learned
+    from l2advisor.science.fit import nothing_learned
+    from l2advisor.science.learned import SOLVED_OPENING
 
     if not nothing_learned(fit.reasons):
         return
-    if fit.reasons[0] == NOTHING_LEARNED:
+    if not fit.reasons[0].startswith(SOLVED_OPENING):
         raise InputError("The probes learned nothing (the panel above says what to check), so no run was "
                          "trained: fix the model file, or train at a weight decay of your choice with "
                          "--weight-decay X.")

@@ -41,7 +41,7 @@ def _better_arms(n: int, clearly: list[dict[str, Any]]) -> str:
     means alone."""
     if not clearly:
         return ""
-    named = ", ".join(f"{r['arm']} {r['peak_mean']:.4f}" for r in clearly)
+    named = ", ".join(f"{arm_name(r)} {r['peak_mean']:.4f}" for r in clearly)
     return f"; the advisor is not the best arm here: {named} scored higher" + (
         " beyond the seeds' noise" if n >= 2 else "")
 

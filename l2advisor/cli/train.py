@@ -19,6 +19,7 @@ from rich.markup import escape
 
 from l2advisor.cli.advise_first import advise_first, advised_autol2, check_advise
 from l2advisor.cli.app import (
+    INTERRUPTED,
     Threads,
     app,
     as_flags,
@@ -293,16 +294,18 @@ def train_command(
     failure = (f"The run {result.status} at step {result.steps}: "
                f"{result.message or 'the training loss or the weights became non-finite'}"
                if result.status in ("failed", "diverged") else None)
-    if as_json:  # a failed run's summary carries the error, as every --json error does
+    error = ({"error": failure, "exit_code": RunFailed.exit_code} if failure else
+             {"error": f"interrupted (Ctrl-C) at step {result.steps}", "exit_code": INTERRUPTED}
+             if result.status == "interrupted" else {})
+    if as_json:  # a failed or interrupted run's summary carries the error, as every --json error does
         print_json({"run_dir": str(run_dir), "run": run_id, **summary,
-                    **({"advice": advice, "advice_applied": applied} if advice else {}),
-                    **({"error": failure, "exit_code": RunFailed.exit_code} if failure else {})})
+                    **({"advice": advice, "advice_applied": applied} if advice else {}), **error})
     else:
         out.print(summary_table(summary, spec.metric_name, autol2=bool(made)))
         if advice:
             err.print(f"The probes' evidence in figures: [bold]l2advisor report {run_dir}[/]")
     if result.status == "interrupted":
         err.print(f"[yellow]Interrupted at step {result.steps}; what was measured is in {path}. {NO_RESUME}[/]")
-        raise typer.Exit(130)
+        raise typer.Exit(INTERRUPTED)
     if failure is not None:
         raise RunFailed(failure)

@@ -122,6 +122,8 @@ class BudgetPlan:
         if not self.halved:
             return f"tau = {self.horizon:g}"
         asked = self.asked_horizon
+        if not math.isclose(asked, self.default_horizon, rel_tol=1e-9):  # a header from before a given one ran as given
+            return f"tau = {self.horizon:g}, half of --horizon {asked:g}"
         return (f"tau = {self.horizon:g}, half of the default window of {asked:g} (--horizon {asked:g} runs the "
                 f"whole window, at a higher cost)")
 

@@ -167,8 +167,9 @@ def baseline_of(header: dict) -> Baseline | None:
     if not isinstance(raw, dict):
         return None
     try:
-        perfect = raw.get("perfect")
-        return Baseline(float(raw["metric"]), str(raw["predicts"]), None if perfect is None else float(perfect))
+        share = raw.get("train_share")
+        return Baseline(float(raw["metric"]), str(raw["predicts"]), float(raw["scale"]),
+                        None if share is None else float(share))
     except (KeyError, TypeError, ValueError):
         return None
 

@@ -26,14 +26,17 @@ from l2advisor.science.curves import (
 )
 from l2advisor.science.fit_types import Excluded, Fit, LamRow  # noqa: F401 - re-exported: fit's API
 from l2advisor.science.learned import (  # noqa: F401 - re-exported
-    BEYOND_CONSTANT,
+    BARELY,
     NOTHING_LEARNED,
+    SOLVED_OPENING,
     Baseline,
+    at_chance_words,
+    barely_words,
     beyond_constant,
     learned,
-    no_better_than_constant_words,
     nothing_learned,
     nothing_learned_words,
+    trained_beyond_chance,
 )
 from l2advisor.science.numbers import shown
 from l2advisor.science.plateau import (
@@ -177,8 +180,10 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
         return Fit(**{**f, "reasons": tuple(["no usable probe"] + notes)})
     if not learned(ms, tolerance):
         notes.insert(0, nothing_learned_words(ms, tolerance))
+    elif not trained_beyond_chance(ms, baseline):
+        notes.insert(0, at_chance_words(ms, baseline))  # type: ignore[arg-type] - known where it fails
     elif not beyond_constant(ms, tolerance, baseline):
-        notes.insert(0, no_better_than_constant_words(ms, baseline))  # type: ignore[arg-type] - known here
+        notes.insert(0, barely_words(ms, baseline))  # type: ignore[arg-type] - known where it fails
     plateaus = {lr: plateau_of([r for r in rows if r.lr == lr and r.n_seeds],
                              [m for m in ms if m.lr == lr], tolerance) for lr in {m.lr for m in ms}}
     lr0 = _main_lr(ms, main_lr)
@@ -260,14 +265,16 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
         why.append(f"at equal steps the largest lam falls {score:.2f} thresholds below the smallest, near "
                    f"the {margin:g} that decides whether the probes sit above the plateau (verdict "
                    f"\"{flipped}\" the other side): {settle}")
-    first = notes[:1] if nothing_learned(notes) else []  # the first thing to read
-    if first and (first[0] == NOTHING_LEARNED or first[0].startswith(BEYOND_CONSTANT)):
-        # probes that learned nothing show no plateau edge to advise from, and no clock (one seed's untrained
-        # model already at the others' top leaves both readings open: a task solved before training)
+    first = notes[:1] if nothing_learned(notes) or (notes and notes[0].startswith(BARELY)) else []  # read first
+    if first and not first[0].startswith(SOLVED_OPENING):
+        # probes that learned nothing, or barely beat a constant, show no plateau edge to advise from and no
+        # clock (one seed's untrained model already at the others' top leaves both readings open: a task
+        # solved before training)
         f.update(interior_max=False, lam_star=NAN, needs_seed=False)  # another seed would learn nothing either
         if verdict in (HOLDS, APPROX):
-            verdict, why = CANNOT, [f"cannot tell: the relations cannot be read from probes that learned nothing "
-                                    f"(b = {shown(f['b'], '.2f')} and c come from their noise)"]
+            verdict, why = CANNOT, [f"cannot tell: the relations cannot be read from probes that learned nothing, "
+                                    f"or barely beat a constant (b = {shown(f['b'], '.2f')} and c come from "
+                                    "their noise)"]
     return Fit(**{**f, "verdict": verdict, "reasons": tuple(first + why + _describe(f, not first) + notes[len(first):])})
 
 

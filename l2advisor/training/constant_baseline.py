@@ -1,14 +1,21 @@
-"""What the best constant prediction scores on the validation set: a model that learned nothing of
-its inputs. A probe's header records it (runs.rundir.BASELINE_KEY) for the fit's check that the
-probes learned something beyond it (science/learned.py): an untrained model starts below it (a
-regression's outputs near 0, not the mean), so a rise from the untrained start alone can be a probe
-that only learned the mean, or a classifier that climbed to chance.
+"""What the best constant prediction scores: a model that learned nothing of its inputs. A probe's
+header records it (runs.rundir.BASELINE_KEY) for the fit's checks (science/learned.py): a
+classifier whose training accuracy never beats always answering the most frequent class learned
+nothing; probes whose validation metric barely beats the constant may be crushed by their weight
+decay (a regression's untrained outputs sit near 0, below the mean, so a rise from the untrained
+start alone can be a probe that only learned the mean).
 
-Classification (integer labels): always the training set's most frequent class (accuracy: the
-share of validation labels that are that class; a metric of the user's: scored on one-hot outputs
-for it). Float targets: the training targets' mean, in the targets' shape. None where the labels
-cannot be read cheaply (a dataset that is not tensors and holds more than MOST_ITEMS items) or the
-user's metric cannot score a constant (it raises, or gives NaN): the check is then left out.
+Only where a constant's score is unambiguous:
+- the built-in accuracy (integer labels): the validation share of the training set's most frequent
+  class, and its training share; `scale` = 1 - that share (the way to a perfect score);
+- float targets other than 0/1 labels, scored by the user's metric as predictions in the targets'
+  units (a regression): the training targets' mean, kept only where it is a local best of the metric
+  (no better half a target sd either side: a metric that reads outputs as logits or log-probabilities
+  is not scored so); `scale` = what the metric loses one target sd off the mean (R^2: 1, -MSE: the
+  variance), a unit-free yardstick where no perfect score is known.
+A user's metric of class outputs (logits, probabilities or log-probabilities: unknown), 0/1 float
+labels (logits or probabilities), labels read item by item past MOST_ITEMS, or a metric that raises
+or gives NaN on the constant: None, and the checks are left out.
 """
 
 from __future__ import annotations
@@ -21,9 +28,10 @@ from torch.utils.data import Dataset
 
 from l2advisor.modelfile.task import Task
 from l2advisor.modelfile.tensors import as_tensors
-from l2advisor.science.learned import Baseline, perfect_score
+from l2advisor.science.learned import Baseline
 
 MOST_ITEMS = 5_000  # a dataset read item by item (transforms run on every item): no larger
+OFFSET_SD = 0.5  # the local-best check: the metric half a target sd either side of the mean
 
 
 def constant_baseline(task: Task) -> Baseline | None:
@@ -31,30 +39,37 @@ def constant_baseline(task: Task) -> Baseline | None:
     train, val = _targets(task.train), _targets(task.val)
     if train is None or val is None or len(train) == 0 or len(val) == 0:
         return None
-    accuracy = task.spec.metric == "accuracy"
-    if _labels(train) and _labels(val):
-        classes, counts = torch.unique(train, return_counts=True)
-        majority = int(classes[int(torch.argmax(counts))])
-        predicts = f"class {majority}, the training set's most frequent"
-        if accuracy:
-            return Baseline(float((val == majority).double().mean()), predicts, 1.0)
-        if task.n_outputs is None or not 0 <= majority < task.n_outputs:
-            return None
-        outputs = torch.zeros(len(val), task.n_outputs)
-        outputs[:, majority] = 1.0  # one-hot logits: every prediction is that class
-    elif train.dtype.is_floating_point and val.dtype.is_floating_point and train.shape[1:] == val.shape[1:] \
-            and not accuracy:
-        predicts = "the training targets' mean"
-        outputs = train.double().mean(0).to(val.dtype).expand_as(val).clone()
-    else:
+    if task.spec.metric == "accuracy":
+        return _majority(train, val) if _labels(train) and _labels(val) else None
+    if train.dtype.is_floating_point and val.dtype.is_floating_point and train.shape[1:] == val.shape[1:] \
+            and not _zero_one(train):
+        return _mean(task, train, val)
+    return None
+
+
+def _majority(train: Tensor, val: Tensor) -> Baseline:
+    classes, counts = torch.unique(train, return_counts=True)
+    majority = int(classes[int(torch.argmax(counts))])
+    share = float((val == majority).double().mean())
+    return Baseline(share, f"class {majority}, the training set's most frequent", 1.0 - share,
+                    train_share=float(counts.max()) / len(train))
+
+
+def _mean(task: Task, train: Tensor, val: Tensor) -> Baseline | None:
+    mean, sd = train.double().mean(0), train.double().std(0)
+    if not bool((sd > 0).all()):
         return None
-    value = _score(task, outputs, val)
-    return None if value is None else Baseline(value, predicts, perfect_score(value, accuracy=False))
+    at = {k: _score(task, (mean + k * sd).to(val.dtype).expand_as(val).clone(), val) for k in (0.0, OFFSET_SD,
+                                                                                              -OFFSET_SD, 1.0, -1.0)}
+    if any(v is None for v in at.values()) or max(at[OFFSET_SD], at[-OFFSET_SD]) > at[0.0]:  # type: ignore[operator]
+        return None  # not a local best of the metric: outputs are not predictions in the targets' units
+    scale = at[0.0] - min(at[1.0], at[-1.0])  # type: ignore[operator]
+    return Baseline(at[0.0], "the training targets' mean", scale) if scale > 0 else None  # type: ignore[arg-type]
 
 
 def _score(task: Task, outputs: Tensor, targets: Tensor) -> float | None:
     """The user's metric of constant `outputs`; None where it cannot score them (any error of its
-    own, or a non-finite value: a macro precision with a class never predicted)."""
+    own, or a non-finite value)."""
     try:
         with torch.no_grad():
             value = float(task.spec.metric(outputs, targets))  # type: ignore[operator]
@@ -65,6 +80,11 @@ def _score(task: Task, outputs: Tensor, targets: Tensor) -> float | None:
 
 def _labels(targets: Tensor) -> bool:
     return not targets.dtype.is_floating_point and not targets.dtype == torch.bool and targets.dim() == 1
+
+
+def _zero_one(targets: Tensor) -> bool:
+    """Float targets that are all 0 or 1: binary labels, whose outputs may be logits or probabilities."""
+    return bool(((targets == 0) | (targets == 1)).all())
 
 
 def _targets(dataset: Dataset) -> Tensor | None:

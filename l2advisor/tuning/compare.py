@@ -147,7 +147,8 @@ class Comparison:
                                + "; the fit's reasons are in compare.json)", search)
             return True
         advice = advise(fit, self.advice_budget(), self.task.spec.lr, self.task.spec.momentum)
-        self.extra["advice"] = {**advice_to_dict(advice), **self.settings.schedule()}  # budget_steps: T_eff if scheduled
+        scheduled = {**self.settings.schedule(), "run_steps": self.settings.budget} if self.settings.scheduled else {}
+        self.extra["advice"] = {**advice_to_dict(advice), **scheduled}  # budget_steps: the run's T_eff when scheduled
         low, high = self.settings.study.lam_low, self.settings.study.lam_high
         if advice.weight_decay > high or 0 < advice.weight_decay < low:  # AdamW's lams run far above 0.1
             self.notes.append(f"The advice, lam = {advice.weight_decay:.3g}, lies outside Optuna's search range "

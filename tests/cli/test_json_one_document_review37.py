@@ -67,3 +67,15 @@ def unused():''')
     fine = runner.invoke(app, ["train", str(model), "--budget", "4", "--weight-decay",
                                "0.01", "--out", str(tmp_path / "ok"), "--device", "cpu", "--json"])
     assert fine.exit_code == 0 and "error" not in json.loads(fine.stdout)  # the control: a run that ends well
+
+
+def test_an_interrupted_train_json_carries_its_error(tiny_model: Path, tmp_path: Path, monkeypatch) -> None:
+    """train printed its summary after Ctrl-C (status "interrupted") without `error` and `exit_code`."""
+    import l2advisor.training.train as training
+
+    monkeypatch.setattr(training, "train", _pressed_once(training.train))
+    result = runner.invoke(app, ["train", str(tiny_model), "--budget", "40", "--weight-decay", "0.01",
+                                 "--out", str(tmp_path / "run"), "--device", "cpu", "--json"])
+    assert result.exit_code == 130, result.output
+    said = json.loads(result.stdout)  # one document: the summary, with the error
+    assert said["status"] == "interrupted" and said["exit_code"] == 130 and said["error"].startswith("interrupted")

@@ -212,3 +212,14 @@ def test_the_sizing_note_says_what_window_was_halved_and_claims_no_cheaper_plan_
     assert "narrower than the tau = 4 the planner goes down to by itself" in narrow, narrow
     full, warns = note(200_000, None)  # the control: the whole window fits, nothing is said of halving
     assert not warns and "half of" not in full and "--horizon" not in full, full
+
+
+def test_an_older_header_with_a_given_horizon_halved_names_that_horizon() -> None:
+    """A results header from before a given --horizon was run as given (no halve_to_fit: halved like
+    the default) was described as "half of the default window of 16"; the default is 8."""
+    from l2advisor.probing.budget import plan_for_budget
+
+    old = plan_for_budget(2000, 0.1, 0.0, 16.0, 2, 300, 64, halve_to_fit=True)
+    assert old.halved and old.window_words() == "tau = 8, half of --horizon 16"
+    default = plan_for_budget(2000, 0.1, 0.0, 8.0, 2, 300, 64, halve_to_fit=True)  # the control
+    assert default.window_words().startswith("tau = 4, half of the default window of 8")

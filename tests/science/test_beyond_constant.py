@@ -1,7 +1,9 @@
-"""Probes that rose from their untrained start but not clearly beyond the best constant prediction
-learned nothing (science/learned.py): a reviewer's regression probes, crushed by decay, ended within
-1% of the mean's error and were advised lam 0.25, 5x the best and no better than the mean; a
-classifier stuck at chance climbed from one seed's unlucky start and got a point-sized interval."""
+"""The checks against the best constant prediction (science/learned.py). A classifier whose training
+accuracy ends at the most frequent class's share learned nothing (a reviewer's model at chance got
+a point-sized interval); probes that barely beat the constant's validation metric are said to, and
+the verdict is at best "cannot tell" with no plateau edge raising the advice (a reviewer's
+regression crushed to the mean was advised lam 0.25, 5x the best) -- but they keep their advice
+and prediction: a weak but real model looks the same from the probes."""
 
 from __future__ import annotations
 
@@ -11,53 +13,54 @@ import pytest
 import synthetic as S
 
 from l2advisor.science.advise import advise
-from l2advisor.science.fit import APPROX, CANNOT, HOLDS, fit_relations, nothing_learned
-from l2advisor.science.learned import BEYOND_CONSTANT, LITTLE, Baseline, perfect_score
+from l2advisor.science.fit import CANNOT, FAILS, HOLDS, fit_relations, nothing_learned
+from l2advisor.science.learned import BARELY, CHANCE_MARGIN, LITTLE, Baseline
 
-CHANCE = Baseline(0.10, "class 3, the training set's most frequent", 1.0)
-
-
-def _at_chance() -> list:
-    """A clean tau-clock family (c = 3) that climbs from 0.02 only to 0.12: 2 points over chance."""
-    return S.family(floor=0.02, top=0.12, drop=0.005, noise=0.002)
+CHANCE = Baseline(0.10, "class 3, the training set's most frequent", 0.90, train_share=0.10)
 
 
-def test_a_climb_to_chance_learned_nothing_beyond_the_constant() -> None:
-    fit = fit_relations(_at_chance(), baseline=CHANCE)
-    assert fit.reasons[0].startswith(BEYOND_CONSTANT) and nothing_learned(fit.reasons), fit.reasons
+def _at_chance_on_validation(train_top: float = 1.0) -> list:
+    """A clean tau-clock family (c = 3) whose validation metric climbs from 0.02 only to 0.12."""
+    return S.family(floor=0.02, top=0.12, drop=0.005, noise=0.002, train_top=train_top)
+
+
+def test_probes_that_barely_beat_the_constant_say_so_and_keep_their_advice() -> None:
+    fit = fit_relations(_at_chance_on_validation(), baseline=CHANCE)
+    assert fit.reasons[0].startswith(BARELY) and not nothing_learned(fit.reasons), fit.reasons
     assert "always predicting class 3, the training set's most frequent (0.1)" in fit.reasons[0]
-    assert fit.verdict not in (HOLDS, APPROX) and not fit.interior_max and not fit.needs_seed
-    assert math.isnan(advise(fit, 20_000).predicted_metric)  # nothing predicted of probes that learned nothing
+    assert fit.verdict == CANNOT and not fit.interior_max and not fit.needs_seed
+    assert math.isfinite(advise(fit, 20_000).predicted_metric)  # a weak model's prediction stays
 
 
 def test_the_same_probes_without_a_baseline_are_read_as_before() -> None:
-    """The control: a probe from before the baseline was recorded (or a metric that cannot score a
-    constant) is judged on its untrained start alone, which these probes clearly rose from."""
-    fit = fit_relations(_at_chance())
-    assert not nothing_learned(fit.reasons) and fit.verdict == HOLDS, fit.reasons
+    """The control: a probe from before the baseline was recorded (or a metric a constant cannot be
+    scored by) is judged on its untrained start alone, which these probes clearly rose from."""
+    fit = fit_relations(_at_chance_on_validation())
+    assert not fit.reasons[0].startswith(BARELY) and fit.verdict == HOLDS, fit.reasons
 
 
 def test_a_family_that_learns_is_not_touched_by_the_baseline() -> None:
     """The positive control: 0.95 against chance 0.10."""
     with_it, without = fit_relations(S.family(), baseline=CHANCE), fit_relations(S.family())
-    assert not nothing_learned(with_it.reasons) and with_it.verdict == without.verdict == HOLDS
-    assert with_it.reasons == without.reasons
+    assert with_it.verdict == without.verdict == HOLDS and with_it.reasons == without.reasons
 
 
-@pytest.mark.parametrize(("top", "learned"), [(-1.03, False), (-0.9, True)])
-def test_a_regression_that_learns_only_the_mean(top: float, learned: bool) -> None:
-    """-MSE from -10 (outputs near 0) up to `top`, against -1.05 for the training mean: 0.02 of
-    the way to a perfect 0 learned nothing; 0.14 of it did (LITTLE is 0.05)."""
-    mean = Baseline(-1.05, "the training targets' mean", perfect_score(-1.05, accuracy=False))
-    fit = fit_relations(S.family(floor=-10.0, top=top, drop=0.005, noise=0.002), baseline=mean)
-    assert mean.perfect == 0.0 and (top - mean.metric) / (mean.perfect - mean.metric) != pytest.approx(LITTLE)
+@pytest.mark.parametrize(("train_top", "learned"), [(0.10 + CHANCE_MARGIN / 2, False), (0.5, True)])
+def test_a_training_accuracy_that_ends_at_chance_learned_nothing(train_top: float, learned: bool) -> None:
+    fit = fit_relations(_at_chance_on_validation(train_top), baseline=CHANCE)
     assert nothing_learned(fit.reasons) is not learned, fit.reasons
     if not learned:
-        assert fit.verdict == CANNOT and "less than 5% of the way from it to a perfect 0" in fit.reasons[0]
+        assert "no probe ended with a training accuracy above always answering class 3" in fit.reasons[0]
+        assert fit.verdict in (CANNOT, FAILS) and math.isnan(advise(fit, 20_000).predicted_metric)
 
 
-def test_the_perfect_score_a_constant_is_measured_against() -> None:
-    assert perfect_score(0.3, accuracy=True) == 1.0
-    assert perfect_score(-2.1, accuracy=False) == 0.0  # the negative of an error
-    assert perfect_score(0.02, accuracy=False) == 1.0  # a score in [0, 1): F1, R^2
-    assert perfect_score(17.0, accuracy=False) is None  # unknown scale: only the noise margin applies
+@pytest.mark.parametrize(("top", "barely"), [(-1.03, True), (-0.9, False)])
+def test_a_regression_that_learns_only_the_mean(top: float, barely: bool) -> None:
+    """-MSE from -10 (outputs near 0) up to `top`, against -1.05 for the training mean, whose scale
+    (what -MSE loses one target sd off the mean) is 1.05: 0.02 above it is under LITTLE of it."""
+    mean = Baseline(-1.05, "the training targets' mean", 1.05)
+    assert (top - mean.metric < LITTLE * mean.scale) is barely
+    fit = fit_relations(S.family(floor=-10.0, top=top, drop=0.005, noise=0.002), baseline=mean)
+    assert fit.reasons[0].startswith(BARELY) is barely and not nothing_learned(fit.reasons), fit.reasons
+    assert (fit.verdict == CANNOT) if barely else (fit.verdict == HOLDS)
+

@@ -64,8 +64,20 @@ def _task(tmp_path: Path, body: str, name: str = "model.py"):
 
 def test_accuracy_of_always_the_most_frequent_training_class(tmp_path: Path) -> None:
     baseline = constant_baseline(_task(tmp_path, CLASSES))
-    assert baseline is not None and baseline.metric == pytest.approx(0.25) and baseline.perfect == 1.0
-    assert baseline.predicts.startswith("class 2")  # the training set's majority, not the validation set's (0)
+    assert baseline is not None and baseline.metric == pytest.approx(0.25) and baseline.scale == pytest.approx(0.75)
+    assert baseline.predicts.startswith("class 2") and baseline.train_share == pytest.approx(0.5)  # the training
+    # set's majority, not the validation set's (0)
+
+
+@pytest.mark.parametrize("metric", [
+    "def metric(outputs, targets):\n    return -nn.functional.nll_loss(outputs, targets)",  # log-probabilities
+    "def metric(outputs, targets):\n    return (outputs.argmax(1) == targets).float().mean()"])
+def test_a_metric_of_the_users_on_class_outputs_is_not_scored_on_a_constant(tmp_path: Path, metric: str) -> None:
+    """A reviewer's LogSoftmax model with metric -NLL: a one-hot "constant" scored +0.099, above any
+    real model's -NLL, and every probe was said to have learned nothing. Outputs of classes may be
+    logits, probabilities or log-probabilities: no constant is scored through such a metric."""
+    body = CLASSES.replace("lr = 0.1", f"lr = 0.1\nloss = nn.CrossEntropyLoss()\n{metric}")
+    assert constant_baseline(_task(tmp_path, body)) is None
 
 
 def test_a_metric_of_the_users_scores_the_training_mean(tmp_path: Path) -> None:
@@ -73,8 +85,25 @@ def test_a_metric_of_the_users_scores_the_training_mean(tmp_path: Path) -> None:
     baseline = constant_baseline(task)
     train_mean = float(task.train.tensors[1].mean())
     val = task.val.tensors[1]
-    assert baseline is not None and baseline.perfect == 0.0 and baseline.predicts == "the training targets' mean"
+    assert baseline is not None and baseline.predicts == "the training targets' mean" and baseline.train_share is None
     assert baseline.metric == pytest.approx(-float(((train_mean - val) ** 2).mean()), rel=1e-5)
+    sd = float(task.train.tensors[1].std())  # the scale: what -MSE loses one target sd off the mean
+    assert baseline.scale == pytest.approx(sd ** 2, rel=0.05)
+
+
+def test_r_squared_gets_a_scale_near_1_and_outputs_read_as_logits_get_none(tmp_path: Path) -> None:
+    """R^2 of the mean is about 0 and one sd off it about -1 (a fixed perfect score of 0 for a
+    negative constant had made R^2's yardstick 0.001); a metric for which the mean is no local best
+    (binary cross-entropy on logits of soft targets) does not read outputs as predictions: none."""
+    r2 = REGRESSION.format(signal=0.0).replace(
+        "return -((outputs.squeeze(-1) - targets) ** 2).mean()",
+        "return 1 - ((outputs.squeeze(-1) - targets) ** 2).mean() / targets.var()")
+    baseline = constant_baseline(_task(tmp_path, r2))
+    assert baseline is not None and abs(baseline.metric) < 0.05 and baseline.scale == pytest.approx(1.0, abs=0.15)
+    logits = REGRESSION.format(signal=0.0).replace(
+        "return -((outputs.squeeze(-1) - targets) ** 2).mean()",
+        "return -nn.functional.binary_cross_entropy_with_logits(outputs.squeeze(-1), torch.sigmoid(targets))")
+    assert constant_baseline(_task(tmp_path, logits, "logits.py")) is None
 
 
 def test_a_metric_that_cannot_score_a_constant_leaves_the_check_out(tmp_path: Path) -> None:
@@ -98,20 +127,24 @@ class Items(Dataset):
 
 
 @pytest.mark.parametrize("signal", [0.0, 1.0])
-def test_probes_that_learn_only_the_mean_are_said_to_learn_nothing(tmp_path: Path, signal: float) -> None:
+def test_probes_that_learn_only_the_mean_are_said_to_barely_beat_it(tmp_path: Path, signal: float) -> None:
     """Targets that are an offset plus unpredictable noise: every probe climbs from the untrained
     outputs (near 0, MSE about 10) to the mean (MSE about 1), a rise the old check took for
-    learning. With a signal in the inputs (the control) the probes learn beyond the mean."""
+    learning. With a signal in the inputs (the control) the probes learn beyond the mean. Either
+    way an advice and its prediction are given."""
     model = write_model(tmp_path, REGRESSION.format(signal=signal))
     out = tmp_path / "run"
     probed = runner.invoke(app, ["probe", str(model), "--out", str(out), "--budget", "4000", "--horizon", "2",
                                  "--device", "cpu"])
     assert probed.exit_code == 0, probed.output
     header = json.loads(results_path(out).read_text().splitlines()[0])
-    assert header[BASELINE_KEY]["perfect"] == 0.0 and header[BASELINE_KEY]["metric"] < -0.5
+    assert header[BASELINE_KEY]["scale"] > 0.5 and header[BASELINE_KEY]["metric"] < -0.5
     advised = runner.invoke(app, ["recommend", str(out), "--json"])
     assert advised.exit_code == 0, advised.output
     record = json.loads(advised.stdout)
-    assert record["learned_nothing"] is (signal == 0.0), record["reasons"]
-    said = any("nothing was learned beyond a constant prediction" in r for r in record["caveats"] + record["reasons"])
-    assert said is (signal == 0.0)
+    said = any("the probes barely beat a constant prediction" in r for r in record["caveats"] + record["reasons"])
+    assert said is (signal == 0.0) and record["learned_nothing"] is False and record["predicted_metric"] is not None
+    if signal == 0.0:
+        assert record["verdict"] in ("cannot tell", "does not hold")
+        panel = runner.invoke(app, ["recommend", str(out)])
+        assert "the probes barely beat a constant prediction" in " ".join(panel.stdout.replace("│", " ").split())

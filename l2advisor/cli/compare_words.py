@@ -30,8 +30,20 @@ def match_line(report: dict[str, Any]) -> str:
         line = (f"Optuna's best so far reached the advisor's mean {match['target']:.4f} after {match['trials']} "
                 f"trial{'s' if match['trials'] != 1 else ''} ({match['steps']:,.0f} steps, {seconds_text(match['seconds'])} s; "
                 f"the advisor used {advisor['compute_steps']:,.0f} steps, {seconds_text(advisor['compute_seconds'])} s)")
+    if _cut_short(advisor):  # its mean holds a partial run's peak: no arm is weighed against it
+        return line + "; the advisor's own runs include one that failed, so no arm is weighed against it" + \
+            _outside(report, advisor) + "."
     n, clearly, tied, below = _sorted_arms(report, advisor)
-    return line + _better_arms(n, clearly) + _within_noise(n, tied) + _beaten_arms(n, below) + _outside(report, advisor) + "."
+    unweighed = [arm_name(r) for r in report["rows"] if r["arm"] != "advisor" and _cut_short(r)]
+    left = f"; not weighed, some of their runs failed: {', '.join(unweighed)}" if unweighed else ""
+    return line + _better_arms(n, clearly) + _within_noise(n, tied) + _beaten_arms(n, below) + left + \
+        _outside(report, advisor) + "."
+
+
+def _cut_short(row: dict[str, Any]) -> bool:
+    """An arm some of whose runs failed (the model file raised) or were interrupted: its mean holds a
+    partial run's peak (a diverged run's peak before it blew up is a checkpoint it had, and counts)."""
+    return any(run.get("status") in ("failed", "interrupted") for run in row.get("runs") or ())
 
 
 def _better_arms(n: int, clearly: list[dict[str, Any]]) -> str:
@@ -84,7 +96,8 @@ def _sorted_arms(report: dict[str, Any], advisor: dict[str, Any]) -> tuple[int, 
     best first: clearly above (below) is beyond twice the standard error of the difference where 2
     seeds or more give one (any gap above with one seed; none below), tied is within it."""
     n = len(report["settings"].get("seeds") or ())
-    others = [r for r in report["rows"] if r["arm"] != "advisor" and r.get("peak_mean") is not None]
+    others = [r for r in report["rows"] if r["arm"] != "advisor" and r.get("peak_mean") is not None
+              and not _cut_short(r)]
     if advisor.get("peak_mean") is None:
         return n, [], [], []
     clearly, tied, below = [], [], []

@@ -413,3 +413,24 @@ def test_the_table_title_names_the_budget_as_given_and_the_lr_schedule() -> None
     console = Console(width=120, record=True)
     console.print(compare_table(plain, console))
     assert "Comparison: budget 2700 steps, 1 seed peak val" in " ".join(console.export_text().split())  # nothing added
+
+
+def test_arms_with_failed_runs_are_not_weighed_against_the_advisor() -> None:
+    """Review 38: a run that failed at step 50 had its partial peak averaged into its arm's mean, and
+    the conclusion called the arms tied with the advisor."""
+    from l2advisor.cli.compare import match_line
+
+    ok, failed = [{"status": "finished"}, {"status": "finished"}], [{"status": "finished"}, {"status": "failed"}]
+    rows = [{"arm": "advisor", "lam": 0.01, "peak_mean": 0.95, "peak_sd": 0.001, "compute_steps": 8600,
+             "compute_seconds": 4.0, "runs": ok},
+            {"arm": "default", "peak_mean": 0.80, "peak_sd": 0.15, "runs": failed},
+            {"arm": "zero", "peak_mean": 0.90, "peak_sd": 0.001, "runs": ok}]
+    report = {"rows": rows, "optuna_trials": [], "trials_to_match": None, "settings": {"trials": 3, "seeds": [0, 1]}}
+    said = match_line(report)
+    assert "; not weighed, some of their runs failed: default" in said and "than zero 0.9000" in said
+    assert "default 0.8000" not in said
+    rows[0]["runs"] = failed  # the advisor's own: nothing is weighed against it
+    assert "the advisor's own runs include one that failed, so no arm is weighed against it." in match_line(report)
+    rows[0]["runs"] = rows[1]["runs"] = ok  # the control: every run finished, default is weighed (and beaten)
+    rows[1]["peak_sd"] = 0.01
+    assert "zero 0.9000, default 0.8000" in match_line(report) and "not weighed" not in match_line(report)

@@ -211,10 +211,12 @@ def compare_table(report: dict[str, Any], console: Console = out) -> Table:
 
 def _changed(before: dict[str, Any], header: dict[str, Any]) -> str:
     """What differs from the comparison found (`extends` allows only these): "numbers of trials",
-    "seeds", "default lam", joined; a header's settings against the earlier ones."""
+    "seeds", "default lam", "probe seeds", joined; a header's settings against the earlier ones."""
     old, new = before.get("compare") or {}, (header.get("settings") or {}).get("compare") or {}
     words = [word for key, word in (("trials", "numbers of trials"), ("seeds", "seeds"), ("default_lam", "default lam"))
              if old.get(key) != new.get(key)]
+    if (old.get("probe") or {}).get("seeds") != (new.get("probe") or {}).get("seeds"):
+        words.append("probe seeds")
     return " and ".join(words) or "settings"
 
 

@@ -57,8 +57,8 @@ def plateau_of(rows: list[LamRow], ms: list[CurveMetrics], tolerance: float) -> 
     def own(r: LamRow) -> float:
         return max(sd, r.peak_sd) if math.isfinite(r.peak_sd) else sd
 
-    def thr(r: LamRow) -> float:
-        return max(tolerance, 2.0 * math.sqrt(own(best) ** 2 / best.n_seeds + own(r) ** 2 / r.n_seeds))
+    def thr(r: LamRow) -> float:  # hypot: a float's ** 2 raises OverflowError past 1e154 (hypothesis found one)
+        return max(tolerance, 2.0 * math.hypot(own(best) / math.sqrt(best.n_seeds), own(r) / math.sqrt(r.n_seeds)))
 
     inside = {r.lam for r in rows if r.peak_mean >= best.peak_mean - thr(r)}
     worse_below = [r for r in rows if r.lam < best.lam and r.lam not in inside

@@ -193,6 +193,9 @@ def run_study(task: Task, config: TrainConfig, study: optuna.Study, settings: St
         if outcome.status == "interrupted":
             break
         failures += outcome.status == "failed"
+        if outcome.status == "failed" and failures < settings.trials and progress is not None:
+            progress.note(f"Trial {outcome.number} (lam={outcome.lam:g}) failed: {outcome.message}; it does not "
+                          "count toward --trials, the search goes on")  # Optuna's way: FAIL, and on
         if failures >= settings.trials:  # as many failures as trials asked for: not one lam's trouble
             raise RunFailed(f"{failures} trials failed in this run, the last (trial {outcome.number}, lam="
                             f"{outcome.lam:g}): {outcome.message}; fix what fails in the model file, its data or "
@@ -224,9 +227,6 @@ def run_trial(task: Task, config: TrainConfig, study: optuna.Study, trial: optun
                            result.status if state != "lost" else "lost", result.message or "")
     if progress is not None:
         progress.finish(outcome, best_value(study), counted(study))
-        if result.status == "failed":  # Optuna's way: the trial is FAIL, the search goes on
-            progress.note(f"Trial {trial.number} (lam={lam:g}) failed: {result.message}; it does not count toward "
-                          "--trials, the search goes on")
     return outcome
 
 

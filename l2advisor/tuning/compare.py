@@ -174,7 +174,7 @@ class Comparison:
         from l2advisor.probing.follow_up import run_with_follow_up
         from l2advisor.probing.plan import plan_probes
         from l2advisor.probing.probe import run_probes
-        from l2advisor.probing.settings import record_baseline
+        from l2advisor.probing.settings import carries_over, record_baseline
         from l2advisor.runs.rundir import (
             PLAN_KEY,
             PROBES_FILE,
@@ -196,7 +196,7 @@ class Comparison:
             record_sized_for(header, given, probe.budget_steps)
         path = results_path(self.run_dir, PROBES_FILE)
         adapter = _ProbeAdapter(self.progress) if self.progress is not None else None
-        with open_results(path, header, force=self.force) as writer:
+        with open_results(path, header, force=self.force, compatible=carries_over) as writer:  # more seeds: kept
             every = run_with_follow_up(
                 plan, path, probe.tolerance,
                 lambda todo: run_probes(self.task, todo, self.base, probe, writer.write, adapter, self.interrupted),

@@ -54,8 +54,13 @@ def extends(old: dict[str, Any], new: dict[str, Any]) -> bool:
     shorter, longer = sorted((seeds_a, seeds_b), key=len)
     if longer[:len(shorter)] != shorter:
         return False
+    probes_a, probes_b = (set((s.get("probe") or {}).get("seeds") or []) for s in (before, after))
+    if not probes_a <= probes_b:  # fewer probe seeds: the extra probes would still be fitted (as probe refuses)
+        return False
     return not settings_diff(old, new, ignore=EXTENDABLE)
 
 
-EXTENDABLE = ("compare.trials", "compare.seeds", "compare.study.trials", "compare.default_lam")
+# more probe seeds: the probes there are reused and the new seed's added (as `probe` does); the advice
+# may move, and the advisor and AutoL2 arms then train at the new lam
+EXTENDABLE = ("compare.trials", "compare.seeds", "compare.study.trials", "compare.default_lam", "compare.probe.seeds")
 extends.may_differ = EXTENDABLE  # type: ignore[attr-defined]  # for the refusal's wording

@@ -139,3 +139,14 @@ def test_pure_core_never_imports_torch():
         mods = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         mods |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert not any(m.split(".")[0] == "torch" for m in mods), name
+
+
+def test_a_peak_past_1e154_does_not_overflow_the_plateau_threshold() -> None:
+    """Hypothesis found it in CI: the plateau's threshold squared a peak of 2.9e154 as a Python float,
+    which raises OverflowError (numpy would give inf); the fit must answer, not raise."""
+    huge = Curve(lam=0.08, lr=0.05, seed=0, steps=np.array([0, 0, 0]), tau=np.array([1.0, np.nan, np.nan]),
+                 val_metric=np.array([1.0, 0.0, 5.71957527e154]), train_acc=np.array([1.0, np.nan, np.nan]),
+                 train_loss=np.array([np.nan, 1.0, 1.0]))
+    empty = Curve(lam=0.08, lr=0.05, seed=0, steps=np.array([0]), tau=np.array([2.2e-308]),
+                  val_metric=np.array([np.nan]), train_acc=np.array([np.nan]), train_loss=np.array([1.0]))
+    assert fit_relations([empty, huge], n_bootstrap=20).verdict in VERDICTS

@@ -434,3 +434,23 @@ def test_arms_with_failed_runs_are_not_weighed_against_the_advisor() -> None:
     rows[0]["runs"] = rows[1]["runs"] = ok  # the control: every run finished, default is weighed (and beaten)
     rows[1]["peak_sd"] = 0.01
     assert "zero 0.9000, default 0.8000" in match_line(report) and "not weighed" not in match_line(report)
+
+
+def test_more_probe_seeds_extend_a_comparison_as_probe_adds_them(tiny_model: Path, tmp_path: Path) -> None:
+    """Review 37b: `compare --probe-seeds 0,1` on a comparison probed with seed 0 was refused and had to
+    train everything again; `probe` reuses its probes and adds the new seed's."""
+    out = tmp_path / "cmp"
+    assert runner.invoke(app, compare_args(tiny_model, out)).exit_code == 0
+    starts = lambda: [json.loads(ln) for ln in (out / "probes.jsonl").read_text().splitlines()  # noqa: E731
+                      if json.loads(ln).get("type") == "start"]
+    first = starts()
+    args = compare_args(tiny_model, out)
+    args[args.index("--probe-seeds") + 1] = "0,1"
+    more = runner.invoke(app, [*args, "--json"])
+    assert more.exit_code == 0, more.output
+    assert "other probe seeds" in " ".join(more.stderr.split())
+    after = starts()
+    assert after[:len(first)] == first and {s["seed"] for s in after[len(first):]} == {1}  # seed 0 reused
+    args[args.index("--probe-seeds") + 1] = "1"  # the control: seed 0 dropped, its probes would still be fitted
+    fewer = runner.invoke(app, args)
+    assert fewer.exit_code == 2 and "compare.probe.seeds" in " ".join(fewer.output.split())

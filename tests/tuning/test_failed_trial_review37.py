@@ -50,8 +50,17 @@ def test_as_many_failures_as_trials_stop_the_search(tiny_model: Path, tmp_path: 
     """The negative control: a model file that fails at every lam is not searched forever."""
     monkeypatch.setattr(baseline, "train", lambda task, config, lam, **kw: TrainResult("failed", message="KeyError: 'x'"))
     study, task, config, settings = study_for(tiny_model, f"sqlite:///{tmp_path / 'db.sqlite'}", trials=3)
+    notes: list[str] = []
+
+    class Heard:
+        def begin(self, *a): ...
+        def update(self, record): ...
+        def finish(self, outcome, best, counted): ...
+        def note(self, message): notes.append(message)
+
     with pytest.raises(RunFailed, match=r"3 trials failed in this run, the last \(trial 2, .*KeyError: 'x'; fix what"):
-        baseline.run_study(task, config, study, settings)
+        baseline.run_study(task, config, study, settings, Heard())
+    assert len(notes) == 2 and all("the search goes on" in n for n in notes)  # not before the error that stops it
 
 
 def test_tune_exits_0_on_its_first_run_past_a_failed_trial(tiny_model: Path, tmp_path: Path,

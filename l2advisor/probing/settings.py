@@ -173,10 +173,25 @@ def _fewer_seeds(old: dict, new: dict) -> str | None:
             f"{','.join(map(str, sorted(before)))} resumes them, every finished probe kept")
 
 
+def _other_window(old: dict, new: dict) -> str | None:
+    """Only the window differs, both sized for the same budget: the --horizon that resumes the probes here
+    (a --horizon given with --budget is run as given; earlier versions halved it to fit the cap, so an
+    old command's --horizon 8 had run tau = 4)."""
+    before, after = (s.get("probe") or {} for s in (old, new))
+    if before.get("budget_steps") is None or before.get("budget_steps") != after.get("budget_steps") or \
+            before.get("horizon") == after.get("horizon") or not before.get("horizon"):
+        return None  # another budget: _other_budget says the window its plan runs
+    if settings_diff(old, new, ignore=(*RESIZED_KEYS, "probe.seeds", "probe.horizon")):
+        return None
+    return (f"these probes ran every rung through tau = {before['horizon']:g}: `probe --horizon "
+            f"{before['horizon']:g}` resumes them (a --horizon given with --budget is run as given; earlier versions "
+            "halved it to fit the cap)")
+
+
 def _why_other(old: dict, new: dict, run_dir: Path | None = None) -> str | None:
     """The refusal's explanation (settings_diff.blocking): why a difference came, and what else would do."""
     said = [why for why in (_halved_for_seeds(old, new), _moved_file(old, new), _other_budget(old, new, run_dir),
-                            _fewer_seeds(old, new)) if why]
+                            _fewer_seeds(old, new), _other_window(old, new)) if why]
     return "; ".join(said) or None
 
 

@@ -390,3 +390,19 @@ def test_a_window_not_halved_gets_no_note(tiny_model: Path, tmp_path: Path) -> N
     assert halved_window_note(header) is None
     header.pop("sized_for")  # an older header cannot tell
     assert halved_window_note(header) is None
+
+
+def test_a_rerun_with_another_window_names_the_horizon_that_resumes(tiny_model: Path, tmp_path: Path) -> None:
+    """Review 38: an old `probe --budget B --horizon 8` directory (run through tau = 4: a given --horizon
+    was halved then) was refused on the same command without saying why or what resumes it."""
+    out = tmp_path / "run"
+    assert runner.invoke(app, budget_args(tiny_model, out, "5000")).exit_code == 0  # tau = 2
+    args = budget_args(tiny_model, out, "5000")
+    args[args.index("--horizon") + 1] = "4"
+    refused = runner.invoke(app, args)
+    said = " ".join(refused.stderr.split())
+    assert refused.exit_code == 2 and "these probes ran every rung through tau = 2: `probe --horizon 2` resumes them" in said
+    args[args.index("--horizon") + 1] = "2"
+    args[args.index("--budget") + 1] = "2000"  # the control: another budget says its own window, not this
+    other = runner.invoke(app, [*args[:args.index("--horizon")], "--horizon", "1", *args[args.index("--horizon") + 2:]])
+    assert other.exit_code == 2 and "resumes them" not in " ".join(other.stderr.split())

@@ -28,17 +28,17 @@ from l2advisor.science.fit_types import Excluded, Fit, LamRow  # noqa: F401 - re
 from l2advisor.science.learned import (  # noqa: F401 - re-exported
     BARELY,
     NOTHING_LEARNED,
-    SOLVED_OPENING,
     Baseline,
     at_chance_words,
     barely_words,
     beyond_constant,
+    capped_verdict,
     learned,
     nothing_learned,
     nothing_learned_words,
+    shows_nothing,
     trained_beyond_chance,
 )
-from l2advisor.science.numbers import shown
 from l2advisor.science.plateau import (
     ABOVE_MARGIN,
     FOLLOW_UP_HALF_WIDTH,
@@ -266,15 +266,9 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
                    f"the {margin:g} that decides whether the probes sit above the plateau (verdict "
                    f"\"{flipped}\" the other side): {settle}")
     first = notes[:1] if nothing_learned(notes) or (notes and notes[0].startswith(BARELY)) else []  # read first
-    if first and not first[0].startswith(SOLVED_OPENING):
-        # probes that learned nothing, or barely beat a constant, show no plateau edge to advise from and no
-        # clock (one seed's untrained model already at the others' top leaves both readings open: a task
-        # solved before training)
-        f.update(interior_max=False, lam_star=NAN, needs_seed=False)  # another seed would learn nothing either
-        if verdict in (HOLDS, APPROX):
-            verdict, why = CANNOT, [f"cannot tell: the relations cannot be read from probes that learned nothing, "
-                                    f"or barely beat a constant (b = {shown(f['b'], '.2f')} and c come from "
-                                    "their noise)"]
+    if first and shows_nothing(first[0]):  # no plateau edge to advise from, no clock, no seed to add
+        f.update(interior_max=False, lam_star=NAN, needs_seed=False)
+        verdict, why = capped_verdict(verdict, why, f["b"])
     return Fit(**{**f, "verdict": verdict, "reasons": tuple(first + why + _describe(f, not first) + notes[len(first):])})
 
 

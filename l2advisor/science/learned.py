@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from l2advisor.science.curves import CurveMetrics
 from l2advisor.science.numbers import shown
+from l2advisor.science.verdict import APPROX, CANNOT, HOLDS
 
 NOTHING_LEARNED = ("nothing was learned: no probe's validation metric rose above the best untrained "
                    "model's (its first evaluation) by more than the tolerance or its noise; check the "
@@ -119,6 +120,20 @@ def barely_words(ms: list[CurveMetrics], baseline: Baseline) -> str:
             f"({shown(baseline.metric, '.4g')}); at these lams weight decay may keep the model from learning "
             "(probe smaller lams: without --budget, `probe --lam-max` or `--lambdas`), or the model learns "
             "little here: the verdict is at best \"cannot tell\"")
+
+
+def shows_nothing(first_reason: str) -> bool:
+    """Whether a fit's first reason leaves its probes no plateau edge and no clock to read: they learned
+    nothing or barely beat a constant (not the wording that leaves a task solved before training open)."""
+    return first_reason.startswith((NOTHING_LEARNED_OPENING, BARELY)) and not first_reason.startswith(SOLVED_OPENING)
+
+
+def capped_verdict(verdict: str, why: list[str], b: float) -> tuple[str, list[str]]:
+    """A positive verdict on such probes becomes "cannot tell", with why; any other stays as it is."""
+    if verdict not in (HOLDS, APPROX):
+        return verdict, why
+    return CANNOT, [f"cannot tell: the relations cannot be read from probes that learned nothing, or barely beat "
+                    f"a constant (b = {shown(b, '.2f')} and c come from their noise)"]
 
 
 def nothing_learned_words(ms: list[CurveMetrics], tolerance: float) -> str:

@@ -100,6 +100,12 @@ class TuneBars(Bars):
         self.base = counted * self.budget - self.skipped
         self.bars.update(self.overall, description=f"trial {counted + 1} of {total}", completed=self.base)
 
+    def done(self, counted: int) -> None:
+        """The study holds its trials (this run's, or a finished study found): the overall bar full."""
+        total = self.bars.tasks[self.overall].total or 0
+        self.bars.update(self.overall, description=f"trial {min(counted, self.trials)} of {self.trials}",
+                         completed=total, info="done")
+
     def finish(self, outcome: TrialOutcome, best: float | None, counted: int) -> None:  # type: ignore[override]
         if outcome.state in ("COMPLETE", "PRUNED"):  # counted; a failed or lost trial is run again in full
             self.skipped += max(0, self.budget - outcome.steps)
@@ -238,6 +244,8 @@ def tune(
     bars = TuneBars(trials, budget)
     with bars.bars, catch_interrupt() as interrupted:
         run_study(task, config, study, settings, bars, interrupted)
+        if not interrupted() and counted(study) >= trials:  # a study found complete: the bar says so, not "0%"
+            bars.done(counted(study))
     rows = trial_rows(study)
     complete = [r for r in rows if r["state"] == "COMPLETE" and r["value"] is not None]
     best = max(complete, key=lambda r: r["value"]) if complete else None

@@ -379,3 +379,12 @@ def test_force_deletes_a_study_run_for_another_objective_and_starts_it_over(tiny
     assert "--force: deleted study" in " ".join(forced.stderr.split()) and len(json.loads(forced.stdout)["trials"]) == 1
     again = tune(tiny_model, out, "--trials", "1")  # the new study resumes as any other
     assert again.exit_code == 0 and len(json.loads(again.stdout)["trials"]) == 1
+
+
+def test_a_rerun_on_a_finished_study_shows_it_done(tiny_model: Path, tmp_path: Path) -> None:
+    """Review 37b: a rerun on a complete study printed "trial - of 2: 0/40 (0%)"."""
+    out = tmp_path / "run"
+    assert tune(tiny_model, out, "--trials", "2").exit_code == 0
+    again = tune(tiny_model, out, "--trials", "2")
+    said = " ".join(again.stderr.split())
+    assert again.exit_code == 0 and "trial 2 of 2" in said and "done" in said and "(0%)" not in said, said

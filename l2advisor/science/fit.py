@@ -183,7 +183,7 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
     elif not trained_beyond_chance(ms, baseline):
         notes.insert(0, at_chance_words(ms, baseline))  # type: ignore[arg-type] - known where it fails
     elif not beyond_constant(ms, tolerance, baseline):
-        notes.insert(0, barely_words(ms, baseline))  # type: ignore[arg-type] - known where it fails
+        notes.insert(0, barely_words(ms, baseline, tolerance))  # type: ignore[arg-type] - known where it fails
     plateaus = {lr: plateau_of([r for r in rows if r.lr == lr and r.n_seeds],
                              [m for m in ms if m.lr == lr], tolerance) for lr in {m.lr for m in ms}}
     lr0 = _main_lr(ms, main_lr)

@@ -8,7 +8,7 @@ model already sits where the others climb to).
 
 Where the probe recorded what the best constant prediction scores (`Baseline`: always the
 training set's most frequent class, or the training targets' mean), two more checks:
-- a classifier whose training accuracy ended no probe CHANCE_MARGIN above always answering the
+- a classifier whose training accuracy ended no probe `chance_margin` above always answering the
   most frequent class learned nothing (a reviewer's model at too large an lr wandered at chance, 0.04 to
   0.10 on the training batches, and climbed on validation from one seed's unlucky start to 0.134,
   chance 0.094: it got a point-sized interval and a floor no run reached);
@@ -41,7 +41,8 @@ NOTHING_LEARNED_OPENING = "nothing was learned"  # every wording of the reason s
 SOLVED_OPENING = "nothing was learned beyond the best untrained model"  # the wording that leaves "solved" open
 BARELY = "the probes barely beat a constant prediction"  # the opening of that reason
 LITTLE = 0.05  # a rise over the constant prediction under this share of its scale is barely one
-CHANCE_MARGIN = 0.02  # training accuracy within this of the most frequent class's share: chance
+CHANCE_MARGIN = 0.02  # training accuracy within this of the most frequent class's share: chance ...
+CHANCE_FRACTION = 0.1  # ... or within this share of the way from it to 1, where that is less (98% majority)
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,27 @@ def learned(ms: list[CurveMetrics], tolerance: float) -> bool:
     return any(m.peak_metric - max(starts) > _margin(m, tolerance) for m in ms)
 
 
+def _constant_margin(m: CurveMetrics, tolerance: float, baseline: Baseline) -> float:
+    """How far above the constant a probe's peak must be: three times its evaluation noise and LITTLE
+    of the baseline's scale; the tolerance (metric units, for t*) only where no scale is known (it
+    exceeded the whole scale of a target with sd 0.04, and of a 99.5% majority's accuracy)."""
+    if math.isfinite(baseline.scale) and baseline.scale > 0:
+        return max(3.0 * m.noise if math.isfinite(m.noise) else 0.0, LITTLE * baseline.scale)
+    return _margin(m, tolerance)
+
+
 def beyond_constant(ms: list[CurveMetrics], tolerance: float, baseline: Baseline | None) -> bool:
     """Some probe's smoothed peak above the constant prediction's metric by more than its margin
-    and LITTLE of the baseline's scale (True where no baseline is known)."""
+    (`_constant_margin`; True where no baseline is known)."""
     if baseline is None or not math.isfinite(baseline.metric):
         return True
-    little = LITTLE * baseline.scale if math.isfinite(baseline.scale) and baseline.scale > 0 else 0.0
-    return any(m.peak_metric - baseline.metric > max(_margin(m, tolerance), little) for m in ms)
+    return any(m.peak_metric - baseline.metric > _constant_margin(m, tolerance, baseline) for m in ms)
+
+
+def chance_margin(share: float) -> float:
+    """How far above the most frequent class's share a training accuracy must end: CHANCE_MARGIN, or
+    CHANCE_FRACTION of the way to 1 where that is less (at a 98% majority 2 points is out of reach)."""
+    return min(CHANCE_MARGIN, CHANCE_FRACTION * (1.0 - share))
 
 
 def trained_beyond_chance(ms: list[CurveMetrics], baseline: Baseline | None) -> bool:
@@ -100,7 +115,7 @@ def trained_beyond_chance(ms: list[CurveMetrics], baseline: Baseline | None) -> 
     accs = [m.final_train_acc for m in ms if math.isfinite(m.final_train_acc)]
     if share is None or not accs:
         return True
-    return max(accs) > share + CHANCE_MARGIN
+    return max(accs) > share + chance_margin(share)
 
 
 def at_chance_words(ms: list[CurveMetrics], baseline: Baseline) -> str:
@@ -112,12 +127,14 @@ def at_chance_words(ms: list[CurveMetrics], baseline: Baseline) -> str:
             "labels and the lr (too large an lr keeps a model at chance), or probe smaller lams")
 
 
-def barely_words(ms: list[CurveMetrics], baseline: Baseline) -> str:
+def barely_words(ms: list[CurveMetrics], baseline: Baseline, tolerance: float) -> str:
     """The reason where no probe rose clearly above the best constant prediction."""
-    best = max((m.peak_metric for m in ms if math.isfinite(m.peak_metric)), default=float("nan"))
-    return (f"{BARELY}: their best validation metric, {shown(best, '.4g')}, is less than {LITTLE:.0%} of "
-            f"{shown(baseline.scale, '.3g')} above always predicting {baseline.predicts} "
-            f"({shown(baseline.metric, '.4g')}); at these lams weight decay may keep the model from learning "
+    top = max((m for m in ms if math.isfinite(m.peak_metric)), key=lambda m: m.peak_metric)
+    margin = _constant_margin(top, tolerance, baseline)
+    return (f"{BARELY}: their best validation metric, {shown(top.peak_metric, '.4g')}, is not {shown(margin, '.3g')} "
+            f"above always predicting {baseline.predicts} ({shown(baseline.metric, '.4g')}; the margin: "
+            f"{LITTLE:.0%} of the metric's scale, {shown(baseline.scale, '.3g')}, or 3 times the evaluations' "
+            "noise, the larger); at these lams weight decay may keep the model from learning "
             "(probe smaller lams: without --budget, `probe --lam-max` or `--lambdas`), or the model learns "
             "little here: the verdict is at best \"cannot tell\"")
 

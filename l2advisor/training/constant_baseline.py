@@ -9,10 +9,11 @@ Only where a constant's score is unambiguous:
 - the built-in accuracy (integer labels): the validation share of the training set's most frequent
   class, and its training share; `scale` = 1 - that share (the way to a perfect score);
 - float targets other than 0/1 labels, scored by the user's metric as predictions in the targets'
-  units (a regression): the training targets' mean, kept only where it is a local best of the metric
-  (no better half a target sd either side: a metric that reads outputs as logits or log-probabilities
-  is not scored so); `scale` = what the metric loses one target sd off the mean (R^2: 1, -MSE: the
-  variance), a unit-free yardstick where no perfect score is known.
+  units (a regression): the training targets' mean or median, whichever scores higher, kept only
+  where it is a local best of the metric (no better half a robust target sd either side: a metric
+  that reads outputs as logits or log-probabilities is not scored so); `scale` = what the metric
+  loses one robust target sd off it (R^2: about 1, -MSE: about the variance), a unit-free yardstick
+  where no perfect score is known.
 A user's metric of class outputs (logits, probabilities or log-probabilities: unknown), 0/1 float
 labels (logits or probabilities), labels read item by item past MOST_ITEMS, or a metric that raises
 or gives NaN on the constant: None, and the checks are left out.
@@ -31,7 +32,8 @@ from l2advisor.modelfile.tensors import as_tensors
 from l2advisor.science.learned import Baseline
 
 MOST_ITEMS = 5_000  # a dataset read item by item (transforms run on every item): no larger
-OFFSET_SD = 0.5  # the local-best check: the metric half a target sd either side of the mean
+OFFSET_SD = 0.5  # the local-best check: the metric half a (robust) target sd either side of the constant
+IQR_PER_SD = 1.349  # a normal distribution's interquartile range in sds
 
 
 def constant_baseline(task: Task) -> Baseline | None:
@@ -56,15 +58,32 @@ def _majority(train: Tensor, val: Tensor) -> Baseline:
 
 
 def _mean(task: Task, train: Tensor, val: Tensor) -> Baseline | None:
-    mean, sd = train.double().mean(0), train.double().std(0)
-    if not bool((sd > 0).all()):
+    """The training targets' mean or median, whichever the metric scores higher (-MSE: the mean; -MAE
+    on outlier-heavy targets: the median), kept where it is a local best of the metric; its scale is
+    what the metric loses one robust target sd (the interquartile range / 1.349: outliers inflated an
+    MAE target's sd 28-fold) off it."""
+    values = train.double()
+    spread = (torch.quantile(values, 0.75, dim=0) - torch.quantile(values, 0.25, dim=0)) / IQR_PER_SD
+    spread = torch.where(spread > 0, spread, values.std(0))
+    if not bool((spread > 0).all()):
         return None
-    at = {k: _score(task, (mean + k * sd).to(val.dtype).expand_as(val).clone(), val) for k in (0.0, OFFSET_SD,
-                                                                                              -OFFSET_SD, 1.0, -1.0)}
-    if any(v is None for v in at.values()) or max(at[OFFSET_SD], at[-OFFSET_SD]) > at[0.0]:  # type: ignore[operator]
+    centers = {"the training targets' mean": values.mean(0), "the training targets' median": values.median(0).values}
+    scored = {name: _score(task, _filled(center, val), val) for name, center in centers.items()}
+    name = max((n for n in scored if scored[n] is not None), key=lambda n: scored[n], default=None)  # type: ignore[arg-type, return-value]
+    if name is None:
+        return None
+    center = centers[name]
+    at = {k: _score(task, _filled(center + k * spread, val), val) for k in (OFFSET_SD, -OFFSET_SD, 1.0, -1.0)}
+    best = scored[name]
+    if any(v is None for v in at.values()) or max(at[OFFSET_SD], at[-OFFSET_SD]) > best:  # type: ignore[operator]
         return None  # not a local best of the metric: outputs are not predictions in the targets' units
-    scale = at[0.0] - min(at[1.0], at[-1.0])  # type: ignore[operator]
-    return Baseline(at[0.0], "the training targets' mean", scale) if scale > 0 else None  # type: ignore[arg-type]
+    scale = best - min(at[1.0], at[-1.0])  # type: ignore[operator]
+    return Baseline(best, name, scale) if scale > 0 else None  # type: ignore[arg-type]
+
+
+def _filled(center: Tensor, like: Tensor) -> Tensor:
+    """`center` (one target's shape) as a constant output for every row of `like`."""
+    return center.to(like.dtype).expand_as(like).clone()
 
 
 def _score(task: Task, outputs: Tensor, targets: Tensor) -> float | None:

@@ -27,7 +27,8 @@ def _at_chance_on_validation(train_top: float = 1.0) -> list:
 def test_probes_that_barely_beat_the_constant_say_so_and_keep_their_advice() -> None:
     fit = fit_relations(_at_chance_on_validation(), baseline=CHANCE)
     assert fit.reasons[0].startswith(BARELY) and not nothing_learned(fit.reasons), fit.reasons
-    assert "always predicting class 3, the training set's most frequent (0.1)" in fit.reasons[0]
+    assert "is not 0.045 above always predicting class 3, the training set's most frequent (0.1; the margin: 5% of " \
+        "the metric's scale, 0.9, or 3 times the evaluations' noise, the larger)" in fit.reasons[0]
     assert fit.verdict == CANNOT and not fit.interior_max and not fit.needs_seed
     assert math.isfinite(advise(fit, 20_000).predicted_metric)  # a weak model's prediction stays
 
@@ -64,3 +65,26 @@ def test_a_regression_that_learns_only_the_mean(top: float, barely: bool) -> Non
     assert fit.reasons[0].startswith(BARELY) is barely and not nothing_learned(fit.reasons), fit.reasons
     assert (fit.verdict == CANNOT) if barely else (fit.verdict == HOLDS)
 
+
+
+def test_a_98_percent_majority_is_beaten_without_two_points_to_spare() -> None:
+    """Review 39: at a 98.05% majority the training accuracy had to end above 1.0 (share + 2 points), so a
+    model at 0.995 "learned nothing"; the margin is now at most a tenth of the way to 1."""
+    from l2advisor.science.learned import chance_margin
+
+    majority = Baseline(0.9805, "class 0, the training set's most frequent", 0.0195, train_share=0.98)
+    assert chance_margin(0.98) == pytest.approx(0.002) and chance_margin(0.10) == CHANCE_MARGIN
+    fit = fit_relations(S.family(floor=0.97, top=0.995, drop=0.001, noise=0.0005, train_top=0.999),
+                        baseline=majority)
+    assert not nothing_learned(fit.reasons) and not fit.reasons[0].startswith(BARELY), fit.reasons[:1]
+    stuck = fit_relations(S.family(floor=0.97, top=0.981, drop=0.001, noise=0.0005, train_top=0.9805),
+                          baseline=majority)  # the control: at the majority's share, on both sets
+    assert nothing_learned(stuck.reasons), stuck.reasons[:1]
+
+
+def test_a_regression_in_small_units_is_not_held_to_the_tolerance() -> None:
+    """Review 39: -MSE of a target with sd 0.04 (scale 0.0017) was held to the 0.005 tolerance, more than
+    its whole scale, so an R^2 0.92 model "barely beat" the mean."""
+    small = Baseline(-0.0017, "the training targets' mean", 0.0017)
+    fit = fit_relations(S.family(floor=-0.01, top=-0.00015, drop=0.00002, noise=0.00001), baseline=small)
+    assert not fit.reasons[0].startswith(BARELY), fit.reasons[:1]

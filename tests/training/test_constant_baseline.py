@@ -87,8 +87,8 @@ def test_a_metric_of_the_users_scores_the_training_mean(tmp_path: Path) -> None:
     val = task.val.tensors[1]
     assert baseline is not None and baseline.predicts == "the training targets' mean" and baseline.train_share is None
     assert baseline.metric == pytest.approx(-float(((train_mean - val) ** 2).mean()), rel=1e-5)
-    sd = float(task.train.tensors[1].std())  # the scale: what -MSE loses one target sd off the mean
-    assert baseline.scale == pytest.approx(sd ** 2, rel=0.05)
+    sd = float(task.train.tensors[1].std())  # the scale: what -MSE loses one (robust) target sd off the mean
+    assert baseline.scale == pytest.approx(sd ** 2, rel=0.2)
 
 
 def test_r_squared_gets_a_scale_near_1_and_outputs_read_as_logits_get_none(tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ def test_r_squared_gets_a_scale_near_1_and_outputs_read_as_logits_get_none(tmp_p
         "return -((outputs.squeeze(-1) - targets) ** 2).mean()",
         "return 1 - ((outputs.squeeze(-1) - targets) ** 2).mean() / targets.var()")
     baseline = constant_baseline(_task(tmp_path, r2))
-    assert baseline is not None and abs(baseline.metric) < 0.05 and baseline.scale == pytest.approx(1.0, abs=0.15)
+    assert baseline is not None and abs(baseline.metric) < 0.05 and baseline.scale == pytest.approx(1.0, abs=0.25)
     logits = REGRESSION.format(signal=0.0).replace(
         "return -((outputs.squeeze(-1) - targets) ** 2).mean()",
         "return -nn.functional.binary_cross_entropy_with_logits(outputs.squeeze(-1), torch.sigmoid(targets))")
@@ -148,3 +148,18 @@ def test_probes_that_learn_only_the_mean_are_said_to_barely_beat_it(tmp_path: Pa
         assert record["verdict"] in ("cannot tell", "does not hold")
         panel = runner.invoke(app, ["recommend", str(out)])
         assert "the probes barely beat a constant prediction" in " ".join(panel.stdout.replace("│", " ").split())
+
+
+def test_mae_on_outlier_heavy_targets_takes_the_median_and_a_robust_scale(tmp_path: Path) -> None:
+    """Review 39: under MAE with Cauchy noise the mean (pulled by outliers) was the constant and the
+    sd (inflated 28-fold) its yardstick, so a 22-32% cut in MAE read as under 5% of the scale."""
+    body = REGRESSION.format(signal=0.0).replace(
+        "y = 3.0 + torch.randn(n, generator=g) + SIGNAL * 2.0 * x[:, 0]",
+        "y = 3.0 + torch.distributions.Cauchy(0.0, 1.0).sample((n,))").replace(
+        "return -((outputs.squeeze(-1) - targets) ** 2).mean()",
+        "return -(outputs.squeeze(-1) - targets).abs().mean()")
+    task = _task(tmp_path, body.replace("def _set(n, seed):", "def _set(n, seed):\n    torch.manual_seed(seed)"))
+    baseline = constant_baseline(task)
+    y = task.train.tensors[1]
+    assert baseline is not None and baseline.predicts == "the training targets' median"
+    assert baseline.scale < 1.5 < float(y.std())  # about what MAE loses one robust sd (~1.5) off: not the sd's

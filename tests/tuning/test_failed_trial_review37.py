@@ -17,6 +17,22 @@ from l2advisor.training.train import TrainResult
 FAIL_ABOVE = 1e-2
 
 
+class Heard:
+    """A TuneProgress that keeps the notes it hears."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def begin(self, *args) -> None: ...
+
+    def update(self, record) -> None: ...
+
+    def finish(self, outcome, best, counted) -> None: ...
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+
 def _failing_train(real):
     def train(task, config, lam, **kw):  # noqa: ANN001, ANN202
         if lam > FAIL_ABOVE:
@@ -29,15 +45,10 @@ def test_a_failed_trial_is_recorded_and_the_search_goes_on(tiny_model: Path, tmp
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(baseline, "train", _failing_train(baseline.train))
     study, task, config, settings = study_for(tiny_model, f"sqlite:///{tmp_path / 'db.sqlite'}", trials=6)
-    notes: list[str] = []
+    heard = Heard()
+    notes = heard.notes
 
-    class Heard:
-        def begin(self, *a): ...
-        def update(self, record): ...
-        def finish(self, outcome, best, counted): ...
-        def note(self, message): notes.append(message)
-
-    outcomes = baseline.run_study(task, config, study, settings, Heard())
+    outcomes = baseline.run_study(task, config, study, settings, heard)
     failed = [o for o in outcomes if o.status == "failed"]
     assert failed and all(o.lam > FAIL_ABOVE and o.state == "FAIL" for o in failed)
     assert sum(o.state == "COMPLETE" for o in outcomes) == 6  # the 6 asked for, failures not counted
@@ -50,16 +61,11 @@ def test_as_many_failures_as_trials_stop_the_search(tiny_model: Path, tmp_path: 
     """The negative control: a model file that fails at every lam is not searched forever."""
     monkeypatch.setattr(baseline, "train", lambda task, config, lam, **kw: TrainResult("failed", message="KeyError: 'x'"))
     study, task, config, settings = study_for(tiny_model, f"sqlite:///{tmp_path / 'db.sqlite'}", trials=3)
-    notes: list[str] = []
-
-    class Heard:
-        def begin(self, *a): ...
-        def update(self, record): ...
-        def finish(self, outcome, best, counted): ...
-        def note(self, message): notes.append(message)
+    heard = Heard()
+    notes = heard.notes
 
     with pytest.raises(RunFailed, match=r"3 trials failed in this run, the last \(trial 2, .*KeyError: 'x'; fix what"):
-        baseline.run_study(task, config, study, settings, Heard())
+        baseline.run_study(task, config, study, settings, heard)
     assert len(notes) == 2 and all("the search goes on" in n for n in notes)  # not before the error that stops it
 
 

@@ -137,6 +137,7 @@ def probe(
         keep_first_script,
         prepare_probes,
         probe_settings,
+        record_budget,
         resize_note,
     )
     from l2advisor.runs.lock import RunLock
@@ -144,7 +145,6 @@ def probe(
         MADE_IN_KEY,
         PROBES_FILE,
         curve_from_state,
-        record_sized_for,
         results_path,
     )
     from l2advisor.runs.store import open_results, read_results
@@ -179,8 +179,7 @@ def probe(
     runs, base, header = prepare_probes(spec, task, settings, str(torch_device))
     header[MADE_IN_KEY] = "python"  # its "model_file" defines build_model: no file `l2advisor train` can run
     if budget_steps is not None:  # the header keeps the budget as given, for `recommend` without one
-        record_sized_for(header, (budget, unit), budget_steps, len(task.val),
-                         plan.asked_horizon if plan is not None else None, plan is None or plan.halve_to_fit)
+        record_budget(header, (budget, unit), budget_steps, len(task.val), plan)
     run_dir = Path(out) if out is not None else Path("runs") / spec.name
     path = results_path(run_dir, PROBES_FILE)
     notices: list[str] = []

@@ -242,14 +242,14 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
         carries_over,
         hand_ladder_notes,
         prepare_probes,
+        record_budget,
         resize_note,
     )
-    from l2advisor.runs.rundir import PROBES_FILE, record_sized_for, results_path
+    from l2advisor.runs.rundir import PROBES_FILE, results_path
 
     runs, base, header = prepare_probes(spec, task, settings, device)
     if budget is not None:  # the header keeps the budget as given, for `recommend` without --budget
-        record_sized_for(header, budget, settings.budget_steps, len(task.val),
-                         plan.asked_horizon if plan is not None else None, plan is None or plan.halve_to_fit)
+        record_budget(header, budget, settings.budget_steps, len(task.val), plan)
     budget_text = None if budget is None else budget_words(*budget, settings.budget_steps)
     for note in (*hand_ladder_notes(settings, probe_budget_given),
                  coarse_val_note(len(task.val), spec.metric == "accuracy", settings.tolerance)):

@@ -89,7 +89,7 @@ def show_plan(spec: Any, task: Any, settings: Any, plan: Any, device: str, as_js
     from l2advisor.probing.budget import sizing_note
     from l2advisor.probing.settings import prepare_probes
 
-    runs, base, header = prepare_probes(spec, task, settings, device)
+    runs, base, header = prepare_probes(spec, task, settings, device, baseline=False)  # nothing is written
     sizing, warns = sizing_note(plan, runs, settings, len(task.val), spec.batch_size, budget_text)
     err.print(f"[yellow]{escape(sizing)}[/]" if warns else escape(sizing), highlight=False)
     where = plan_directory(run_dir, header, runs, force)

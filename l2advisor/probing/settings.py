@@ -14,7 +14,7 @@ from l2advisor.modelfile.task import Task
 from l2advisor.probing.budget import DEFAULT_HORIZON, EVALS_PER_DECADE, BudgetPlan, plan_for_budget
 from l2advisor.probing.plan import ProbeRun, ProbeSettings, plan_probes
 from l2advisor.probing.probe import check_settings
-from l2advisor.runs.rundir import BASELINE_KEY, PLAN_KEY
+from l2advisor.runs.rundir import BASELINE_KEY, PLAN_KEY, record_sized_for
 from l2advisor.runs.store import Results, make_header, settings_diff
 from l2advisor.training.constant_baseline import constant_baseline
 from l2advisor.training.train import TrainConfig
@@ -233,10 +233,11 @@ def resize_note(previous: dict, settings: ProbeSettings, runs: Sequence[ProbeRun
     return note + (f"; {beyond} finished probe(s) outside this plan stay and are fitted too." if beyond else ".")
 
 
-def prepare_probes(spec: TaskSpec, task: Task, settings: ProbeSettings,
-                   device: str) -> tuple[list[ProbeRun], TrainConfig, dict]:
+def prepare_probes(spec: TaskSpec, task: Task, settings: ProbeSettings, device: str,
+                   baseline: bool = True) -> tuple[list[ProbeRun], TrainConfig, dict]:
     """Check the settings against the task, then (every probe run, the shared training config,
-    the results header with the plan's run ids so `recommend` can name missing probes)."""
+    the results header with the plan's run ids so `recommend` can name missing probes and, with
+    `baseline`, what the best constant prediction scores: `--plan`, which writes nothing, skips it)."""
     check_settings(settings, task)
     runs = plan_probes(settings, spec.momentum)
     base = TrainConfig(lr=spec.lr, batch_size=spec.batch_size, max_steps=1, eval_every=1,
@@ -244,8 +245,16 @@ def prepare_probes(spec: TaskSpec, task: Task, settings: ProbeSettings,
     header = make_header("probe", {**spec.settings(), "probe": settings.to_dict(), "train_size": task.train_size},
                          device)
     header[PLAN_KEY] = [run.run_id for run in runs]
-    record_baseline(header, task)
+    if baseline:
+        record_baseline(header, task)
     return runs, base, header
+
+
+def record_budget(header: dict, budget: tuple[float, str], steps: int, val_size: int, plan: BudgetPlan | None) -> None:
+    """`record_sized_for` with the planner's inputs `plan` was made from (the window asked for, and
+    whether it could be halved: the default one), for `probe` and `l2advisor.probe` alike."""
+    record_sized_for(header, budget, steps, val_size, None if plan is None else plan.asked_horizon,
+                     plan is None or plan.halve_to_fit)
 
 
 def record_baseline(header: dict, task: Task) -> None:

@@ -172,25 +172,19 @@ class Comparison:
 
     def _probe(self, fit_relations: Callable) -> tuple[list[RunState], Any] | None:
         from l2advisor.probing.follow_up import run_with_follow_up
-        from l2advisor.probing.plan import plan_probes
         from l2advisor.probing.probe import run_probes
-        from l2advisor.probing.settings import carries_over, record_baseline
+        from l2advisor.probing.settings import carries_over, prepare_probes
         from l2advisor.runs.rundir import (
-            PLAN_KEY,
             PROBES_FILE,
             baseline_of,
             load_probe_curves,
             record_sized_for,
             results_path,
         )
-        from l2advisor.runs.store import make_header, open_results
+        from l2advisor.runs.store import open_results
 
         probe = self.settings.probe
-        plan = plan_probes(probe, self.task.spec.momentum)
-        header = make_header("probe", {**self.task.spec.settings(), "probe": probe.to_dict(),
-                                       "train_size": self.task.train_size}, self.base.device)
-        header[PLAN_KEY] = [r.run_id for r in plan]
-        record_baseline(header, self.task)
+        plan, _, header = prepare_probes(self.task.spec, self.task, probe, self.base.device)  # as `probe` makes it
         given = self.settings.budget_as_given
         if given is not None and probe.budget_steps == self.settings.budget:  # sized for the budget as given
             record_sized_for(header, given, probe.budget_steps)

@@ -163,3 +163,16 @@ def test_mae_on_outlier_heavy_targets_takes_the_median_and_a_robust_scale(tmp_pa
     y = task.train.tensors[1]
     assert baseline is not None and baseline.predicts == "the training targets' median"
     assert baseline.scale < 1.5 < float(y.std())  # about what MAE loses one robust sd (~1.5) off: not the sd's
+
+
+def test_plan_does_not_score_the_constant_and_probe_does(tiny_model: Path, tmp_path: Path, monkeypatch) -> None:
+    """`probe --plan` writes nothing, so it reads no dataset's targets for a header (it did)."""
+    import l2advisor.probing.settings as probing_settings
+
+    calls: list[object] = []
+    real = probing_settings.constant_baseline
+    monkeypatch.setattr(probing_settings, "constant_baseline", lambda task: calls.append(task) or real(task))
+    args = ["probe", str(tiny_model), "--out", str(tmp_path / "run"), "--budget", "2000", "--horizon", "1",
+            "--seeds", "0", "--device", "cpu"]
+    assert runner.invoke(app, [*args, "--plan"]).exit_code == 0 and calls == []
+    assert runner.invoke(app, args).exit_code == 0 and len(calls) == 1  # the control: the probe records it

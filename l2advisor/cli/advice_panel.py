@@ -15,7 +15,7 @@ from rich.table import Table
 from l2advisor.cli.autol2_advice import VERDICT_STYLE
 from l2advisor.probing.budget import budget_words
 from l2advisor.reporting.data import no_prediction  # not page.py: it loads matplotlib
-from l2advisor.science.advise import Advice, caveats, predicted_is_lower_bound
+from l2advisor.science.advise import Advice, caveats, peak_step_assumed, predicted_is_lower_bound
 from l2advisor.science.c_reading import c_text
 from l2advisor.science.fit import CANNOT, FAILS, NOTHING_LEARNED, Fit, nothing_learned
 from l2advisor.science.learned import BARELY, SOLVED_OPENING
@@ -75,9 +75,8 @@ def _expect(a: Advice, f: Fit, metric: str, schedule: dict[str, Any] | None) -> 
     peak_step = a.predicted_peak_step if schedule is None else schedule["peak_step"]
     when = ("not within the run: its lr decays before the peak's tau, so the run ends below it"
             if schedule is not None and math.isinf(peak_step) else f"around step {_num(peak_step, '.0f')}")
-    if a.verdict == CANNOT and not (math.isfinite(f.c) and math.isclose(a.c, f.c, rel_tol=1e-9)) \
-            and when.startswith("around step"):  # the step comes from the borrowed c, as the lam does
-        when += " if the typical c holds"
+    if peak_step_assumed(a, f) and when.startswith("around step"):  # the step comes from the borrowed c, as the lam does
+        when += " if the typical c holds (it may come much earlier: keep the run's best checkpoint)"
     late = schedule is None and peak_step > a.budget_steps * (1 + 1e-9)  # the reasons say so too; here it is read
     if late:
         when += f", after the run's {a.budget_steps} steps: the run ends below it"
@@ -86,9 +85,9 @@ def _expect(a: Advice, f: Fit, metric: str, schedule: dict[str, Any] | None) -> 
             f"{_num(a.predicted_metric, '.4f')} peak validation {metric}, {when}"
             + (_unpeaked(a, f) if a.verdict == FAILS and schedule is None else "")) \
         + (" [yellow](extrapolated)[/]" if a.extrapolated else "")
-    if predicted_is_lower_bound(a, f) and a.verdict == CANNOT:  # the probes' smallest lam did best: below it, more may come
-        pred = (f"at least {_num(a.predicted_metric, '.4f')} peak validation {metric}, {when} [yellow](extrapolated "
-                f"below the smallest probe; the larger lams did worse)[/]")
+    if a.verdict == CANNOT and a.extrapolated and not late:  # the smallest lam did best at equal steps; below it, untested
+        pred = (f"{_num(a.predicted_metric, '.4f')} peak validation {metric} [yellow](the smallest probed lam's, not a "
+                f"floor: nothing was probed below it)[/], {when}")
     if predicted_is_lower_bound(a, f) and a.verdict == FAILS and metric == "accuracy" and a.predicted_metric >= 1.0:
         return (f"{_num(a.predicted_metric, '.4f')} peak validation accuracy, the most there is: this lam reached it "
                 f"in its own probe (step {_num(peak_step, '.0f')})")

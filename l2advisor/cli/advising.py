@@ -45,6 +45,7 @@ from l2advisor.science.advise import (
     advice_to_dict,
     advise,
     caveats,
+    peak_step_assumed,
     predicted_is_lower_bound,
 )
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
@@ -224,6 +225,7 @@ def make_recommendation(run_dir: Path, budget: float | None, unit: str, lr: floa
     schedule = sv or {"lr_schedule": "constant", "warmup": 0, "lr_integral": 1.0}
     record = {**advice_to_dict(advice), "caveats": caveats(fit, advice),
               "predicted_metric_is_floor": predicted_is_lower_bound(advice, fit),  # the panel's "at least"
+              "predicted_peak_step_is_assumed": peak_step_assumed(advice, fit),  # from the typical c, not measured
               "learned_nothing": nothing_learned(fit.reasons),  # the advice's lam then means nothing
               "budget": budget, "unit": unit,
               "run_dir": str(run_dir), **gaps, **schedule, "probes_sized_for_steps": sized_for,

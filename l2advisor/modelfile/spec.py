@@ -37,7 +37,7 @@ OPTIMIZERS = ("sgd", "adamw")
 # gradient scale: weights shrink by lr*lam/sqrt(v) a step, not lr*lam, so tau = lr*lam*steps is not its clock
 ADAM_HINT = (" Adam's weight_decay is L2 added to the gradient, which Adam rescales per coordinate, so the clock "
              "lr*lam*steps the advice rests on does not hold for it; AdamW decays every weight by 1 - lr*lam a step: "
-             "optimizer = \"adamw\" (torch.optim.AdamW) is the Adam that l2advisor advises.")
+             "{use} (torch.optim.AdamW) is the Adam that l2advisor advises.")
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,14 @@ def _built_module(module: ModuleType, path: Path) -> dict[str, Any]:
     return {key: value for key, value in own.items() if key == "notes" or (key in chosen and not hasattr(module, key))}
 
 
+def _optimizer_name(optimizer: object) -> str:
+    """The setting's name in lower case; torch's optimizer class given for its name (torch.optim.AdamW:
+    "adamw", torch.optim.Adam: "adam", which is refused with ADAM_HINT)."""
+    if isinstance(optimizer, type) and optimizer.__module__.startswith("torch.optim"):
+        return optimizer.__name__.lower()
+    return str(optimizer).lower()
+
+
 def validate_settings(spec: TaskSpec, overridden: frozenset[str] = frozenset(), keywords: bool = False) -> TaskSpec:
     """Check types and ranges of the settings; returns the spec with normalised values. A setting
     in `overridden` came from a command-line flag, and its message names the flag, not the file;
@@ -154,10 +162,12 @@ def validate_settings(spec: TaskSpec, overridden: frozenset[str] = frozenset(), 
     momentum = _as_float(spec.momentum, at("momentum"))
     if not 0.0 <= momentum < 1.0:
         raise InputError(f"{at('momentum')} must be in [0, 1), got {momentum!r}.")
-    optimizer = str(spec.optimizer).lower()
+    optimizer = _optimizer_name(spec.optimizer)
     if optimizer not in OPTIMIZERS:
+        use = ("optimizer=\"adamw\"" if keywords else "--optimizer adamw" if "optimizer" in overridden
+               else "optimizer = \"adamw\"")
         raise InputError(f"{at('optimizer')} must be one of {', '.join(OPTIMIZERS)}, "
-                         f"got {spec.optimizer!r}.{ADAM_HINT if optimizer == 'adam' else ''}")
+                         f"got {spec.optimizer!r}.{ADAM_HINT.format(use=use) if optimizer == 'adam' else ''}")
     if spec.loss is not None and not callable(spec.loss):
         raise InputError(f"{at('loss')} must be a callable (outputs, targets) -> loss tensor.")
     if not (spec.metric == "accuracy" or callable(spec.metric)):

@@ -131,7 +131,8 @@ def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: s
             outputs = model(inputs)
     except Exception as err:
         raise InputError(f"{where}: the model cannot take a batch of {name} inputs of shape "
-                         f"{tuple(inputs.shape)}: {describe_user_error(err, spec.path)}.") from None
+                         f"{tuple(inputs.shape)} (a check batch of the first {count} items): "
+                         f"{describe_user_error(err, spec.path)}.") from None
     model.train()
     if not isinstance(outputs, torch.Tensor):
         hint = {"dict": " (return e.g. out[\"logits\"] from forward)", "tuple": " (return its first tensor, e.g. "
@@ -239,11 +240,11 @@ def _check_classification(where: str, name: str, outputs: torch.Tensor, targets:
     """Cross-entropy needs (batch, classes) logits and integer labels in [0, classes)."""
     if outputs.dim() != 2:
         raise InputError(f"{where}: with the default cross-entropy loss the model must output "
-                         f"(batch, classes) logits, got shape {tuple(outputs.shape)}.")
+                         f"(batch, classes) logits, got shape {tuple(outputs.shape)}{_check_batch(targets)}.")
     if targets.dtype.is_floating_point or targets.dim() != 1:
         raise InputError(f"{where}: with the default cross-entropy loss the {name} targets must be "
                          f"integer class labels of shape (batch,), got {targets.dtype} of shape "
-                         f"{tuple(targets.shape)}{_target_hint(targets)}.")
+                         f"{tuple(targets.shape)}{_check_batch(targets)}{_target_hint(targets)}.")
     if targets.dtype not in (torch.long, torch.uint8):  # int32: cross-entropy refuses it inside torch
         raise InputError(f"{where}: with the default cross-entropy loss the {name} labels must be int64 "
                          f"(torch.long), got {targets.dtype}; return them as .long().")
@@ -252,6 +253,11 @@ def _check_classification(where: str, name: str, outputs: torch.Tensor, targets:
     if labels is not None and labels.numel() and (labels.min() < 0 or labels.max() >= classes):
         raise InputError(f"{where}: {name} labels range over [{int(labels.min())}, {int(labels.max())}] "
                          f"but the model has {classes} outputs.")
+
+
+def _check_batch(targets: torch.Tensor) -> str:
+    """Where a shape comes from: the check batch of a few items, not the file's batch_size."""
+    return f" (a check batch of the first {len(targets)} items)" if targets.dim() else ""
 
 
 def _target_hint(targets: torch.Tensor) -> str:

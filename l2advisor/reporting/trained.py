@@ -58,8 +58,7 @@ def _prediction(state: RunState, advice: Advice | None, common_steps: float) -> 
     if isinstance(used, dict):  # train --advise: the advice it was trained at
         # under an lr schedule or a warmup the schedule view's peak_step is in the run's steps
         step = used["peak_step"] if "peak_step" in used else used.get("predicted_peak_step")
-        floor = prediction_is_floor(str(used.get("verdict")), bool(used.get("extrapolated")),
-                                    _num(used.get("budget_steps")), common_steps)
+        floor = prediction_is_floor(str(used.get("verdict")), _num(used.get("budget_steps")), common_steps)
         return _num(used.get("predicted_metric")), _num(step), floor
     lam, lr, steps = state.meta.get("lam"), state.meta.get("lr"), state.meta.get("max_steps")
     if (advice is None or state.run_id.startswith(SCHEDULE_RUN)
@@ -67,7 +66,7 @@ def _prediction(state: RunState, advice: Advice | None, common_steps: float) -> 
             or steps != advice.budget_steps or not math.isclose(_num(lam), advice.weight_decay, rel_tol=SAME_LAM)
             or not math.isclose(_num(lr), advice.lr, rel_tol=SAME_LAM)):
         return math.nan, math.nan, False
-    floor = prediction_is_floor(advice.verdict, advice.extrapolated, advice.budget_steps, common_steps)
+    floor = prediction_is_floor(advice.verdict, advice.budget_steps, common_steps)
     return advice.predicted_metric, advice.predicted_peak_step, floor
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from l2advisor.science.caveats import (  # noqa: F401 - re-exported: the answer and its caveats
     caveats,
+    peak_step_assumed,
     predicted_is_lower_bound,
     prediction_is_floor,
 )
@@ -30,9 +31,12 @@ CANNOT_B_RANGE = (0.75, 1.25)  # "cannot tell": the interval spans these clock e
 # "cannot tell": the probes sit above the plateau and cannot see c, so the advice takes the typical
 # tau of the best budget run, in lr/(1-momentum)*lam*T: the batch-norm network measured for this project put the
 # best lam at lr*lam*T of about 4 and 5. A larger c the probes did measure (their pooled curve
-# still rising at its end: a lower bound) wins. The interval spans c/2 .. 2c.
+# still rising at its end: a lower bound) wins. The interval spans c/2 .. 3c: the c is borrowed, and the
+# best lam of models measured here sat from c/20 (a digits MLP at 2,000 steps) to 3c (a GRU on noisy labels,
+# review 40a, whose small lams overfit).
 CANNOT_C = 4.0
-CANNOT_C_FACTOR = 2.0
+CANNOT_C_LOW = 2.0  # c's interval: c / CANNOT_C_LOW ..
+CANNOT_C_HIGH = 3.0  # .. c * CANNOT_C_HIGH
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,8 @@ def _extrapolated_level(fit: Fit, why: list[str], k: float) -> float:
                 "lr*lam clock)")
     where = f"extrapolated below the smallest probed lam {smallest}{PREDICTED}"
     if nearest is not None and nearest.in_plateau and math.isfinite(nearest.peak_mean):
-        where_top = (" (at least: above the plateau, as the probes may all be, the top lies at smaller lams)"
-                     if fit.verdict == CANNOT else " (on the plateau)")
+        where_top = (" (not a floor: at equal steps the smaller lams did better, but none ran below it, and a lam "
+                     "too small for the run can overfit and peak lower)" if fit.verdict == CANNOT else " (on the plateau)")
         why.append(where + f"that lam's peak {nearest.peak_mean:.4f}{where_top}")
         return nearest.peak_mean
     why.append(where + f"the plateau level {fit.plateau_level:.4f}")
@@ -192,7 +196,7 @@ def _clock_constant(fit: Fit, momentum: float) -> tuple[float, tuple[float, floa
     why = [f"c = {c:.3g}: " + ("the probes' own c, above the typical one" if c > typical
                                else f"the typical c = {CANNOT_C:g}*(1-momentum)")
            + f" ({measured}; above the plateau they cannot measure c, only bound it from below)"]
-    return c, (c / CANNOT_C_FACTOR, c * CANNOT_C_FACTOR), why
+    return c, (c / CANNOT_C_LOW, c * CANNOT_C_HIGH), why
 
 
 def _interval(fit: Fit, c_interval: tuple[float, float], b: float, budget: int, lr: float,
@@ -293,7 +297,7 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
                    f"point is at tau {first:.2g}), so nothing says how far it gets")
     if (moved := lr_translation(fit, lr)) is not None:
         why.append(moved)
-    if abs(fit.alpha - 1.0) > 0.25:
+    if abs(fit.alpha - 1.0) > 0.25 and fit.verdict != CANNOT:  # "cannot tell" borrows its c: no formula reads alpha
         why.append(f"alpha = {fit.alpha:.2f}, the formula assumes 1: treat it as approximate")
     lo, hi = _interval(fit, c_interval, b_fit, budget, lr, clip)
     if kept_clock:  # the interval holds both answers: b's and the tau clock's, which is advised
@@ -307,8 +311,9 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
         lo = 0.0
         why.append("under \"cannot tell\" the probes may all sit above the plateau and cannot see where it "
                    "ends below them, and the advice's c is the typical one: smaller lams (down to 0) may be as "
-                   "good or better at this budget, so the interval reaches 0; probe smaller lams, or try lam = 0 "
-                   "beside it")
+                   "good or better at this budget, so the interval reaches 0, and on a model whose small lams "
+                   "overfit (noisy labels) the best lam can lie above the advice, up to the interval's top; "
+                   "probe smaller lams, or try lam = 0 and the interval's top beside it")
     if abs(math.log(fit.lr * fit.lam_min_probed / (lr * wd))) > math.log(4) and b != 1.0:
         why.append(f"extrapolated {fit.lr * fit.lam_min_probed / (lr * wd):.3g}x below the smallest "
                    f"probe with b = {shown(b, '.2f')}: the interval spans b's 95% interval")

@@ -39,15 +39,23 @@ def _caveat_rank(reason: str) -> int:
 
 
 def predicted_is_lower_bound(advice: Advice, fit: Fit) -> bool:
-    """Whether the predicted metric is a floor rather than an estimate: "cannot tell" below the
-    smallest probe (the larger lams did worse), or "does not hold" for a budget more than twice
-    the steps the lams were compared at (the advised lam may climb further)."""
-    return prediction_is_floor(advice.verdict, advice.extrapolated, advice.budget_steps, fit.common_steps)
+    """Whether the predicted metric is a floor rather than an estimate: "does not hold" for a budget
+    more than twice the steps the lams were compared at (the advised lam is a probed one, and a
+    longer run of it may climb further). Not "cannot tell" below the smallest probe: that prediction
+    is the smallest probed lam's peak, and a smaller lam can do worse (a GRU on noisy labels, review
+    40a: both seeds of the advice below it, its small lams overfitting)."""
+    return prediction_is_floor(advice.verdict, advice.budget_steps, fit.common_steps)
 
 
-def prediction_is_floor(verdict: str, extrapolated: bool, budget_steps: float, common_steps: float) -> bool:
+def prediction_is_floor(verdict: str, budget_steps: float, common_steps: float) -> bool:
     """`predicted_is_lower_bound` from an advice's fields (a saved advice's, read back) and the
     steps at which its fit compared the lams."""
-    if verdict == CANNOT:
-        return bool(extrapolated)
     return verdict == FAILS and math.isfinite(common_steps) and budget_steps > 2 * common_steps
+
+
+def peak_step_assumed(advice: Advice, fit: Fit) -> bool:
+    """Whether the predicted peak step comes from the typical c that "cannot tell" borrows rather
+    than a c the probes measured: an assumption (on a reviewer's GRU and a bag-of-tokens model the
+    peaks came 10-30x earlier than the step so predicted)."""
+    measured = math.isfinite(fit.c) and math.isclose(advice.c, fit.c, rel_tol=1e-9)
+    return advice.verdict == CANNOT and not measured

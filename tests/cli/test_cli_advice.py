@@ -322,7 +322,10 @@ def test_probes_above_the_plateau_cannot_tell_and_say_the_advice_is_unconfirmed(
     assert d["verdict"] == "cannot tell" and d["weight_decay"] < min(S.ladder())  # the clock, not a probed lam
     # the verdict line shows the measured c; the advice's own (typical) c is named beside it
     assert f"(the advice uses c = {d['c']:.3g})" in text
-    assert d["extrapolated"] and f"at least {d['predicted_metric']:.4f}" in text  # below the probes: a floor
+    # below the probes: the smallest probe's peak, which a smaller lam that overfits can miss, so not a floor
+    assert d["extrapolated"] and f"{d['predicted_metric']:.4f} peak validation" in text
+    assert "at least" not in text and "not a floor" in text and d["predicted_metric_is_floor"] is False
+    assert d["predicted_peak_step_is_assumed"] is True and "keep the run's best checkpoint" in text
     assert d["interval"][0] < d["weight_decay"] < d["interval"][1]
 
 

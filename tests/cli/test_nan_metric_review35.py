@@ -57,7 +57,7 @@ def test_the_panel_and_json_say_what_was_left_out(tmp_path: Path) -> None:
     assert d["fit"]["excluded"] == [{"lam": 0.08, "lr": 0.1, "seed": 0,
                                      "reason": "diverged (its status, a non-finite training loss or an infinite metric)"}]
     assert "the metric was NaN at" in flat(recommend(run_dir, "--budget", "20000").stdout)
-    assert d["predicted_metric_is_floor"] is True  # "cannot tell" below the smallest probe: "at least"
+    assert d["predicted_metric_is_floor"] is False  # "cannot tell" below the smallest probe: its peak, no floor
     assert json.loads((run_dir / "advice.json").read_text())["fit"]["excluded"] == d["fit"]["excluded"]
 
 

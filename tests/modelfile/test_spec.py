@@ -124,8 +124,20 @@ def test_bad_settings(tiny_model: Path, name: str, value: object, expected: str)
 def test_plain_adam_is_told_why_and_pointed_to_adamw(tiny_model: Path) -> None:
     said = " ".join(spec_error(tiny_model, {"optimizer": "Adam"}).split())
     assert "got 'Adam'. Adam's weight_decay is L2 added to the gradient" in said
-    assert 'optimizer = "adamw" (torch.optim.AdamW)' in said
+    assert "--optimizer adamw (torch.optim.AdamW)" in said  # the flag was given: the flag's words
     assert "Adam's weight_decay" not in spec_error(tiny_model, {"optimizer": "rmsprop"})  # only for Adam
+
+
+def test_an_optimizer_class_is_read_by_its_name(tmp_path: Path) -> None:
+    """A reviewer wrote `optimizer = torch.optim.Adam` and got no word on Adam; torch's own AdamW and
+    SGD classes mean what their names say."""
+    adam = write_model(tmp_path, TINY_MODEL + "\noptimizer = torch.optim.Adam\n")
+    said = " ".join(spec_error(adam).split())
+    assert "Adam's weight_decay is L2" in said and 'optimizer = "adamw" (torch.optim.AdamW)' in said  # the file's words
+    adamw = write_model(tmp_path, TINY_MODEL + "\noptimizer = torch.optim.AdamW\n", "adamw.py")
+    assert load_spec(adamw).optimizer == "adamw"
+    rmsprop = write_model(tmp_path, TINY_MODEL + "\noptimizer = torch.optim.RMSprop\n", "rms.py")
+    assert "must be one of sgd, adamw" in spec_error(rmsprop)
 
 
 def test_bad_setting_in_file(tmp_path: Path) -> None:

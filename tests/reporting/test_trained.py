@@ -99,17 +99,19 @@ def test_a_prediction_that_is_a_floor_says_at_least_in_the_report():
     from l2advisor.reporting.page import markdown
     from l2advisor.science.fit import fit_relations
 
-    floor = {"predicted_metric": -0.25, "predicted_peak_step": 2000.0, "verdict": "cannot tell",
-             "extrapolated": True, "budget_steps": 2000}
-    estimate = {**floor, "extrapolated": False}  # the control: inside the probed range, an estimate
-    fails_long = {**floor, "verdict": "does not hold", "extrapolated": False}  # 2000 > 2 x 400 compared steps
-    runs = trained_runs([run("floor", 0.04, [-0.1], advice=floor), run("estimate", 0.04, [-0.1], advice=estimate),
+    below = {"predicted_metric": -0.25, "predicted_peak_step": 2000.0, "verdict": "cannot tell",
+             "extrapolated": True, "budget_steps": 2000}  # another lam's peak: no floor (review 40a)
+    estimate = {**below, "extrapolated": False}  # inside the probed range, an estimate
+    fails_long = {**below, "verdict": "does not hold", "extrapolated": False}  # 2000 > 2 x 400 compared steps
+    runs = trained_runs([run("below", 0.04, [-0.1], advice=below), run("estimate", 0.04, [-0.1], advice=estimate),
                          run("fails", 0.04, [-0.1], advice=fails_long)], common_steps=400.0)
-    assert [r.predicted_is_floor for r in runs] == [True, False, True]
+    assert [r.predicted_is_floor for r in runs] == [False, False, True]
     assert not trained_runs([run("fails", 0.04, [-0.1], advice=fails_long)], common_steps=1500.0)[0].predicted_is_floor
-    at_advice = trained_runs([run("at", 0.01, [0.5])], dataclasses.replace(advice(), verdict="cannot tell",
-                                                                           extrapolated=True))
-    assert at_advice[0].predicted_is_floor  # the report's own advice, at its lam and budget
+    fails = dataclasses.replace(advice(), verdict="does not hold")  # the report's own advice, at its lam and budget
+    assert trained_runs([run("at", 0.01, [0.5])], fails, common_steps=400.0)[0].predicted_is_floor
+    assert not trained_runs([run("at", 0.01, [0.5])], fails)[0].predicted_is_floor  # no compared steps known
+    cannot = dataclasses.replace(advice(), verdict="cannot tell", extrapolated=True)
+    assert not trained_runs([run("at", 0.01, [0.5])], cannot, common_steps=400.0)[0].predicted_is_floor
     curves = S.family()
     page = markdown(dataclasses.replace(report_data(curves, fit_relations(curves), None), trained=tuple(runs)), [])
-    assert "| at least -0.2500 (2000) |" in page and "| -0.2500 (2000) |" in page and page.count("at least -0.25") == 2
+    assert "| at least -0.2500 (2000) |" in page and "| -0.2500 (2000) |" in page and page.count("at least -0.25") == 1

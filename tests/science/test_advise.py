@@ -99,6 +99,18 @@ def test_other_lr_goes_through_the_clock(clean):
     assert a2.rules_of_thumb == rules_of_thumb(0.2, 3000)
 
 
+def test_extrapolated_is_read_on_the_clock_at_another_lr(clean):
+    """At twice the probe lr the advised lam halves; it is inside the probed range of lr*lam
+    (audit 40b: comparing lam alone called it extrapolated below the smallest probed lam)."""
+    smallest = min(S.ladder())  # 0.0025 at lr 0.1
+    budget = round(clean.c / (0.1 * 1.5 * smallest))  # lr*lam = 1.5x the smallest probe's at lr 0.1
+    at_probe_lr, doubled = advise(clean, budget), advise(clean, budget, lr=0.2)
+    assert doubled.weight_decay == pytest.approx(0.75 * smallest, rel=1e-3)  # below it in lam ...
+    assert not at_probe_lr.extrapolated and not doubled.extrapolated  # ... not in lr*lam
+    assert doubled.predicted_metric == pytest.approx(at_probe_lr.predicted_metric)
+    assert not any("extrapolated below" in r for r in doubled.reasons)
+
+
 def test_approximate_verdict_warns_about_alpha():
     f = fit_relations(S.family(alpha=0.5))
     a = advise(f, 3000)
@@ -444,4 +456,5 @@ def test_cannot_tell_says_a_c_read_at_the_pooled_curves_end_is_a_bound_not_a_mea
     measured = " ".join(advise(dataclasses.replace(f, c=0.8, c_bound=""), 20000).reasons)
     assert "(the probes measured 0.8;" in measured  # the control: a c read inside the curve is said as measured
     assert "that lam's peak" in said and "(on the plateau)" not in said  # extrapolated: a floor, not the plateau
-    assert "(at least: above the plateau, as the probes may all be, the top lies at smaller lams)" in said
+    assert "that lam's peak" in said and "(not a floor: at equal steps the smaller lams did better, but none ran " \
+        "below it" in said  # a smaller lam can overfit and peak lower (review 40a's GRU)

@@ -18,15 +18,16 @@ def clean():
     return fit_relations(S.family())  # c = 3, lam_c = 0.02, lams 0.0025..0.08, lr 0.1
 
 
-def test_cannot_tell_advises_tau_4_with_c_from_2_to_8():
+def test_cannot_tell_advises_tau_4_with_c_from_2_to_12():
     """Probes above the plateau that measured c = 0.8: the advice takes the typical c = 4 (lr*lam*T,
-    plain SGD), lam = 4 / (0.1 * 20000) = 0.002, and c's interval is half to twice that."""
+    plain SGD), lam = 4 / (0.1 * 20000) = 0.002, and c's interval is half to three times that (a
+    reviewer's GRU on noisy labels had its best lam at 3x such an advice)."""
     f = dataclasses.replace(fit_relations(S.family(lam_c=0.0005, alpha=0.0)), c=0.8, lam_c=1.0)
     assert f.verdict == CANNOT
     a = advise(f, 20000)
-    assert a.c == 4.0 and a.c_interval == (2.0, 8.0)
+    assert a.c == 4.0 and a.c_interval == (2.0, 12.0)
     assert a.weight_decay == pytest.approx(0.002)
-    assert a.interval[0] <= 2.0 / (0.1 * 20000) and a.interval[1] >= 8.0 / (0.1 * 20000)
+    assert a.interval[0] <= 2.0 / (0.1 * 20000) and a.interval[1] >= 12.0 / (0.1 * 20000)
 
 
 def test_extrapolated_starts_just_below_the_smallest_probed_lam(clean):

@@ -94,12 +94,13 @@ def test_hf_callback_manages_the_trainers_decay_group_with_a_layer_scale(tmp_pat
     assert decay["weight_decay"] == callback.autol2.lam == 0.05 and no_decay["weight_decay"] == 0.0
 
 
-@pytest.mark.parametrize("bad", [{"lam0": -1.0}, {"lam0": 0.05, "decy": 2.0}])
-def test_hf_callback_checks_its_settings_when_made(bad: dict) -> None:
+@pytest.mark.parametrize(("bad", "said"), [({"lam0": -1.0}, "lam0 must be finite and > 0"),
+                                           ({"lam0": 0.05, "decy": 2.0}, "unexpected keyword argument 'decy'")])
+def test_hf_callback_checks_its_settings_when_made(bad: dict, said: str) -> None:
     pytest.importorskip("transformers")
     from l2advisor.integrations.hf import AutoL2TrainerCallback
 
-    with pytest.raises((ValueError, TypeError)):
+    with pytest.raises((ValueError, TypeError), match=said):
         AutoL2TrainerCallback(**bad)
 
 

@@ -114,10 +114,12 @@ def test_budget_refuses_each_hand_made_ladder_flag_by_name(given: dict, named: s
 
 def test_budget_takes_the_defaults_and_a_single_lr() -> None:
     """One --lrs value is the probe lr, not an extra one; factor 2 is the default."""
-    from l2advisor.probing.settings import refuse_hand_ladder
+    from l2advisor.probing.settings import probe_settings, refuse_hand_ladder
 
     refuse_hand_ladder()
     refuse_hand_ladder(lrs=(0.1,), factor=2.0, lambdas=(), lam_max=None, probe_budget=None)
+    settings, plan = probe_settings(0.1, 0.0, lrs=(0.1,), budget_steps=20_000)  # and plans it as the probe lr
+    assert settings.lrs == (0.1,) and plan is not None and settings.budget_steps == 20_000
 
 
 def test_log_spaced_evaluations() -> None:

@@ -24,6 +24,14 @@ def test_the_probe_budget_is_shared_by_the_seeds() -> None:
     assert sum(r.max_steps for r in runs) == 5600 <= 6000
 
 
+def test_the_probe_budget_is_shared_by_the_lrs_too() -> None:
+    """12,000 steps for 2 lrs x 2 seeds: 3,000 for lr 0.1 and one seed, so 3 rungs (2,800); one lr
+    alone gets 6,000 a seed, 4 rungs (audit 40b: sharing across lrs went untested)."""
+    two_lrs = _settings(lrs=(0.1, 0.05), probe_budget=12_000)
+    assert design_ladder(0.1, two_lrs) == [0.1, 0.05, 0.025]
+    assert design_ladder(0.1, _settings(probe_budget=12_000)) == [0.1, 0.05, 0.025, 0.0125]
+
+
 def test_the_ladder_stops_at_twelve_rungs() -> None:
     lams = design_ladder(0.1, _settings(probe_budget=10**15))
     assert len(lams) == 12 and lams[-1] == pytest.approx(0.1 / 2**11, rel=1e-3)

@@ -13,7 +13,7 @@ import pytest
 import synthetic as S
 
 from l2advisor.science.advise import advise
-from l2advisor.science.fit import CANNOT, FAILS, HOLDS, fit_relations, nothing_learned
+from l2advisor.science.fit import APPROX, CANNOT, FAILS, HOLDS, fit_relations, nothing_learned
 from l2advisor.science.learned import BARELY, CHANCE_MARGIN, LITTLE, Baseline
 
 CHANCE = Baseline(0.10, "class 3, the training set's most frequent", 0.90, train_share=0.10)
@@ -88,3 +88,22 @@ def test_a_regression_in_small_units_is_not_held_to_the_tolerance() -> None:
     small = Baseline(-0.0017, "the training targets' mean", 0.0017)
     fit = fit_relations(S.family(floor=-0.01, top=-0.00015, drop=0.00002, noise=0.00001), baseline=small)
     assert not fit.reasons[0].startswith(BARELY), fit.reasons[:1]
+
+
+def test_probes_that_would_hold_approximately_are_capped_too() -> None:
+    """The cap takes "holds approximately" to "cannot tell" as it does "holds" (audit 40b: every
+    such test started from "holds", and a cap on "holds" alone went unnoticed)."""
+    approx = S.family(alpha=0.5, floor=0.02, top=0.12, drop=0.005, noise=0.002)
+    assert fit_relations(approx).verdict == APPROX  # the control: without a baseline
+    fit = fit_relations(approx, baseline=CHANCE)
+    assert fit.reasons[0].startswith(BARELY) and fit.verdict == CANNOT, fit.reasons
+
+
+def test_noisy_probes_must_clear_three_noise_sds_above_the_constant() -> None:
+    """Probes 0.015 above a constant with a small scale (5%: 0.005) but an evaluation noise of 0.01:
+    within 3 sds of it, so they barely beat it; the same rise with little noise clears the margin."""
+    constant = Baseline(0.5, "the training targets' mean", 0.1)
+    noisy = fit_relations(S.family(floor=0.1, top=0.515, drop=0.002, noise=0.01), baseline=constant)
+    assert noisy.reasons[0].startswith(BARELY), noisy.reasons
+    quiet = fit_relations(S.family(floor=0.1, top=0.515, drop=0.002, noise=0.0005), baseline=constant)
+    assert not quiet.reasons[0].startswith(BARELY), quiet.reasons

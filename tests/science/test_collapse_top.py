@@ -57,3 +57,34 @@ def test_only_the_probes_that_peaked_are_pooled_unless_none_did() -> None:
     assert pool_members([True, False, True]) == [True, False, True]
     assert pool_members([False, False]) == [True, True]
     assert pool_members([True, True]) == [True, True]
+
+
+def _falling(seed: int) -> Curve:
+    """A probe already at its best at the first point (tau 0.1), falling after it."""
+    tau = np.geomspace(0.1, 40.0, 100)
+    v = 0.9 - 0.02 * np.log(tau / 0.1) + 0.001 * seed
+    return Curve(lam=0.01, lr=0.1, seed=seed, steps=tau / 1e-3, tau=tau, val_metric=v,
+                 train_acc=np.ones_like(v), train_loss=np.full_like(v, 0.1))
+
+
+def test_a_pool_best_at_its_first_point_says_so() -> None:
+    """The other edge (audit 40b: never setting "first" went unnoticed): c is then an upper bound."""
+    out = collapse([_falling(0), _falling(1)], [0.0, 0.0], noise=0.01, n_boot=50)
+    assert out["edge"] == "first" and out["c"] == pytest.approx(0.1)
+    assert collapse([_on_tau(_flat_top)], [0.0], noise=0.01, n_boot=50)["edge"] == ""  # the control
+
+
+def test_the_fit_reads_a_first_point_top_as_an_upper_bound_and_caps_the_verdict(monkeypatch) -> None:
+    """fit.py maps the collapse's "first" edge to c_bound "upper", says so, and a clean tau-clock
+    family that would hold is capped at "holds approximately"."""
+    import synthetic as S
+
+    import l2advisor.science.fit as fit_module
+
+    curves = S.family()
+    assert fit_module.fit_relations(curves).verdict == fit_module.HOLDS  # the control: no edge
+    real = fit_module.collapse
+    monkeypatch.setattr(fit_module, "collapse", lambda *a, **k: {**real(*a, **k), "edge": "first"})
+    f = fit_module.fit_relations(curves)
+    assert f.c_bound == "upper" and f.verdict == fit_module.APPROX
+    assert "the pooled curve is best at its first point: c is an upper bound" in f.reasons

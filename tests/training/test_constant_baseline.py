@@ -106,6 +106,28 @@ def test_r_squared_gets_a_scale_near_1_and_outputs_read_as_logits_get_none(tmp_p
     assert constant_baseline(_task(tmp_path, logits, "logits.py")) is None
 
 
+def test_zero_one_float_labels_get_no_constant(tmp_path: Path) -> None:
+    """0/1 float targets are binary labels, whose outputs may be logits or probabilities: no constant is
+    scored, even through a metric for which their mean is a local best (audit 40b: untested)."""
+    binary = REGRESSION.format(signal=0.0).replace("return TensorDataset(x, y)", "return TensorDataset(x, (y > 3.0).float())")
+    assert constant_baseline(_task(tmp_path, binary)) is None
+    assert constant_baseline(_task(tmp_path, REGRESSION.format(signal=0.0), "control.py")) is not None
+
+
+def test_the_scale_is_what_the_worse_side_loses(tmp_path: Path) -> None:
+    """A metric that punishes a bias above 0.6 target sd on one side only (20 * excess^2, nothing half
+    an sd off, so the mean stays a local best): one sd above the mean it loses about 1.8 more than
+    -MSE alone does, one sd below the same; the scale is the worse side's loss."""
+    lopsided = REGRESSION.format(signal=0.0).replace(
+        "return -((outputs.squeeze(-1) - targets) ** 2).mean()",
+        "e = outputs.squeeze(-1) - targets\n"
+        "    return -(e ** 2).mean() - 20.0 * torch.relu(e.mean() - 0.6) ** 2")
+    baseline = constant_baseline(_task(tmp_path, lopsided))
+    mse_only = constant_baseline(_task(tmp_path, REGRESSION.format(signal=0.0), "mse.py"))
+    assert baseline is not None and mse_only is not None
+    assert baseline.scale > mse_only.scale + 1.0  # the lopsided side, not the symmetric MSE's
+
+
 def test_a_metric_that_cannot_score_a_constant_leaves_the_check_out(tmp_path: Path) -> None:
     nan_metric = REGRESSION.format(signal=0.0).replace(
         "return -((outputs.squeeze(-1) - targets) ** 2).mean()",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from l2advisor.training.eval_schedule import FIRST_LOG_STEP, eval_due, eval_steps
+from l2advisor.training.eval_schedule import FIRST_LOG_STEP, count_evals, eval_due, eval_steps
 
 
 @pytest.mark.parametrize("per_decade", [1, 2, 3, 5, 7, 10, 20, 40])
@@ -27,3 +27,12 @@ def test_one_per_decade_is_exactly_the_powers_of_ten() -> None:
     assert eval_steps(10**6, 1, per_decade=1) == [10, 100, 1_000, 10_000, 100_000, 1_000_000]
     assert eval_steps(5_000, 1, per_decade=1) == [10, 100, 1_000, 5_000]  # and the last step
     assert FIRST_LOG_STEP == 10
+
+
+@pytest.mark.parametrize(("max_steps", "every"), [(1000, 300), (10_000, 100), (7, 3), (5, 10)])
+def test_count_evals_counts_the_schedule_with_step_0(max_steps: int, every: int) -> None:
+    """count_evals prices evaluations for the budget planner: step 0 plus every evaluation the
+    schedule makes, the final one too where the interval does not divide the run (audit 40b: only
+    10,000 / 100 was checked, and dropping that last one went unnoticed)."""
+    assert count_evals(max_steps, every) == 1 + len(eval_steps(max_steps, every, 0))
+    assert eval_steps(max_steps, every, 0)[-1] == max_steps

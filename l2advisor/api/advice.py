@@ -28,7 +28,15 @@ from l2advisor.runs.rundir import (
     unusable_error,
 )
 from l2advisor.runs.store import Results, read_json, write_json
-from l2advisor.science.advise import Advice, advice_from_dict, advice_to_dict, advise, caveats
+from l2advisor.science.advise import (
+    Advice,
+    advice_from_dict,
+    advice_to_dict,
+    advise,
+    caveats,
+    peak_step_assumed,
+    predicted_is_lower_bound,
+)
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
 from l2advisor.science.curves import Curve
 from l2advisor.science.fit import MIN_LAMS, Fit, fit_relations, fit_to_dict
@@ -70,6 +78,18 @@ class Recommendation:
     budget: float | None = None  # the budget as given (in `unit`); run_steps is it in steps
     unit: str = "steps"
 
+    @property
+    def predicted_metric_is_floor(self) -> bool:
+        """Whether `predicted_metric` is "at least" (a "does not hold" advice's probed lam, whose longer
+        run may climb further) rather than an estimate."""
+        return predicted_is_lower_bound(self.advice, self.fit)
+
+    @property
+    def predicted_peak_step_is_assumed(self) -> bool:
+        """Whether `predicted_peak_step` comes from the typical c that "cannot tell" borrows, not from
+        the probes (the peak may come much earlier: keep the run's best checkpoint)."""
+        return peak_step_assumed(self.advice, self.fit)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: the advice's keys as in `l2advisor recommend --json` and advice.json, budget
         and unit as given among them (without the command's own: the schedule's details, missing
@@ -79,7 +99,9 @@ class Recommendation:
                 "autol2": self.autol2.to_dict(), "warnings": list(self.warnings),
                 "budget": self.budget, "unit": self.unit,
                 "lr_schedule": self.lr_schedule, "warmup": self.warmup, "run_steps": self.run_steps,
-                "run_dir": None if self.run_dir is None else str(self.run_dir)}
+                "run_dir": None if self.run_dir is None else str(self.run_dir),
+                "predicted_metric_is_floor": self.predicted_metric_is_floor,
+                "predicted_peak_step_is_assumed": self.predicted_peak_step_is_assumed}
 
 
 @speaks_api(*ADVICE_CALLS)

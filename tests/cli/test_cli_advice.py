@@ -326,6 +326,11 @@ def test_probes_above_the_plateau_cannot_tell_and_say_the_advice_is_unconfirmed(
     assert d["extrapolated"] and f"{d['predicted_metric']:.4f} peak validation" in text
     assert "at least" not in text and "not a floor" in text and d["predicted_metric_is_floor"] is False
     assert d["predicted_peak_step_is_assumed"] is True and "keep the run's best checkpoint" in text
+    import l2advisor  # the Python API says both as --json does
+
+    made = l2advisor.recommend(above, 20000, write=False)
+    assert (made.predicted_metric_is_floor, made.predicted_peak_step_is_assumed) == (False, True)
+    assert made.to_dict()["predicted_peak_step_is_assumed"] is True
     assert d["interval"][0] < d["weight_decay"] < d["interval"][1]
 
 

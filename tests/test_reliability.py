@@ -161,7 +161,7 @@ MODEL_FILES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
     "float labels with cross-entropy": (
         lambda d: model_with(d, DATA, "x, y = _blobs(256, 1).tensors\n    "
                                       "return TensorDataset(x, y.float()), _blobs(128, 2)"),
-        ("targets must be integer class labels",)),
+        ("targets must be integer class labels", "(4,) (a check batch of the first 4 items)")),
     "model cannot take the inputs": (lambda d: model_with(d, "nn.Linear(8, 32)", "nn.Linear(9, 32)"),
                                      ("the model cannot take a batch of training inputs of shape (4, 8)",)),
     "metric returns a word": (lambda d: model_with(d, "batch_size = 32", "batch_size = 32",

@@ -30,12 +30,11 @@ from l2advisor.runs.rundir import (
 from l2advisor.runs.store import Results, read_json, write_json
 from l2advisor.science.advise import (
     Advice,
+    advice_flags,
     advice_from_dict,
     advice_to_dict,
     advise,
     caveats,
-    peak_step_assumed,
-    predicted_is_lower_bound,
 )
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
 from l2advisor.science.curves import Curve
@@ -79,16 +78,12 @@ class Recommendation:
     unit: str = "steps"
 
     @property
-    def predicted_metric_is_floor(self) -> bool:
-        """Whether `predicted_metric` is "at least" (a "does not hold" advice's probed lam, whose longer
-        run may climb further) rather than an estimate."""
-        return predicted_is_lower_bound(self.advice, self.fit)
-
-    @property
-    def predicted_peak_step_is_assumed(self) -> bool:
-        """Whether `predicted_peak_step` comes from the typical c that "cannot tell" borrows, not from
-        the probes (the peak may come much earlier: keep the run's best checkpoint)."""
-        return peak_step_assumed(self.advice, self.fit)
+    def flags(self) -> dict[str, bool]:
+        """As `recommend --json` says them: `predicted_metric_is_floor` ("at least": a "does not hold"
+        advice's probed lam, whose longer run may climb further), `predicted_peak_step_is_assumed`
+        (under "cannot tell" the step rests on a c the probes did not measure: the peak may come much
+        earlier; keep the best checkpoint) and `learned_nothing` (the advised lam then means nothing)."""
+        return advice_flags(self.advice, self.fit)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: the advice's keys as in `l2advisor recommend --json` and advice.json, budget
@@ -99,9 +94,7 @@ class Recommendation:
                 "autol2": self.autol2.to_dict(), "warnings": list(self.warnings),
                 "budget": self.budget, "unit": self.unit,
                 "lr_schedule": self.lr_schedule, "warmup": self.warmup, "run_steps": self.run_steps,
-                "run_dir": None if self.run_dir is None else str(self.run_dir),
-                "predicted_metric_is_floor": self.predicted_metric_is_floor,
-                "predicted_peak_step_is_assumed": self.predicted_peak_step_is_assumed}
+                "run_dir": None if self.run_dir is None else str(self.run_dir), **self.flags}
 
 
 @speaks_api(*ADVICE_CALLS)

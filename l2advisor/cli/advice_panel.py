@@ -15,7 +15,13 @@ from rich.table import Table
 from l2advisor.cli.autol2_advice import VERDICT_STYLE
 from l2advisor.probing.budget import budget_words
 from l2advisor.reporting.data import no_prediction  # not page.py: it loads matplotlib
-from l2advisor.science.advise import Advice, caveats, peak_step_assumed, predicted_is_lower_bound
+from l2advisor.science.advise import (
+    Advice,
+    borrows_c,
+    caveats,
+    peak_step_assumed,
+    predicted_is_lower_bound,
+)
 from l2advisor.science.c_reading import c_text
 from l2advisor.science.fit import CANNOT, FAILS, NOTHING_LEARNED, Fit, nothing_learned
 from l2advisor.science.learned import BARELY, SOLVED_OPENING
@@ -75,19 +81,22 @@ def _expect(a: Advice, f: Fit, metric: str, schedule: dict[str, Any] | None) -> 
     peak_step = a.predicted_peak_step if schedule is None else schedule["peak_step"]
     when = ("not within the run: its lr decays before the peak's tau, so the run ends below it"
             if schedule is not None and math.isinf(peak_step) else f"around step {_num(peak_step, '.0f')}")
-    if peak_step_assumed(a, f) and when.startswith("around step"):  # the step comes from the borrowed c, as the lam does
-        when += " if the typical c holds (it may come much earlier: keep the run's best checkpoint)"
+    hedge = ""
+    if peak_step_assumed(a, f) and when.startswith("around step"):  # from a c the probes did not measure
+        when += (" if the typical c holds" if borrows_c(a, f)
+                 else f" if c is {_num(a.c, '.3g')}, the probes' lower bound")
+        hedge = " [yellow](it may come much earlier: keep the best checkpoint, not the last)[/]"
     late = schedule is None and peak_step > a.budget_steps * (1 + 1e-9)  # the reasons say so too; here it is read
-    if late:
-        when += f", after the run's {a.budget_steps} steps: the run ends below it"
-    pred = (f"{_num(a.predicted_metric, '.4f')} validation {metric} at the run's end, still rising (its top comes "
-            f"{when.replace(': the run ends below it', '')})" if late else
-            f"{_num(a.predicted_metric, '.4f')} peak validation {metric}, {when}"
-            + (_unpeaked(a, f) if a.verdict == FAILS and schedule is None else "")) \
-        + (" [yellow](extrapolated)[/]" if a.extrapolated else "")
-    if a.verdict == CANNOT and a.extrapolated and not late:  # the smallest lam did best at equal steps; below it, untested
-        pred = (f"{_num(a.predicted_metric, '.4f')} peak validation {metric} [yellow](the smallest probed lam's, not a "
-                f"floor: nothing was probed below it)[/], {when}")
+    metric_now = _num(a.predicted_metric, ".4f")
+    if late:  # the run ends before its top: no earlier peak to keep
+        return (f"{metric_now} validation {metric} at the run's end, still rising (its top comes {when}, after the "
+                f"run's {a.budget_steps} steps)" + (" [yellow](extrapolated)[/]" if a.extrapolated else ""))
+    if a.verdict == CANNOT and a.extrapolated:  # the smallest lam did best at equal steps; below it, untested
+        return (f"{metric_now} peak validation {metric} [yellow](extrapolated below the smallest probed lam: a smaller "
+                f"lam may do better or worse)[/], {when}{hedge}")
+    pred = (f"{metric_now} peak validation {metric}, {when}"
+            + (_unpeaked(a, f) if a.verdict == FAILS and schedule is None else "")
+            + (" [yellow](extrapolated)[/]" if a.extrapolated else "") + hedge)
     if predicted_is_lower_bound(a, f) and a.verdict == FAILS and metric == "accuracy" and a.predicted_metric >= 1.0:
         return (f"{_num(a.predicted_metric, '.4f')} peak validation accuracy, the most there is: this lam reached it "
                 f"in its own probe (step {_num(peak_step, '.0f')})")

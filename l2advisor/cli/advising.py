@@ -42,11 +42,10 @@ from l2advisor.runs.rundir import (
 from l2advisor.runs.store import Results, read_json, write_json
 from l2advisor.science.advise import (
     Advice,
+    advice_flags,
     advice_to_dict,
     advise,
     caveats,
-    peak_step_assumed,
-    predicted_is_lower_bound,
 )
 from l2advisor.science.autol2_setup import AutoL2Advice, autol2_config
 from l2advisor.science.curves import Curve
@@ -54,7 +53,6 @@ from l2advisor.science.fit import (
     MIN_LAMS,
     Fit,
     fit_to_dict,
-    nothing_learned,
 )
 from l2advisor.science.fit_memo import fit_once, remembered
 from l2advisor.science.schedules import SCHEDULES, schedule_budget
@@ -223,10 +221,7 @@ def make_recommendation(run_dir: Path, budget: float | None, unit: str, lr: floa
         err.print(f"[yellow]{escape(halved)}[/]", highlight=False)
     gaps = {"missing_probes": [g.to_dict() for g in missing], "failed_probes": [g.to_dict() for g in failed]}
     schedule = sv or {"lr_schedule": "constant", "warmup": 0, "lr_integral": 1.0}
-    record = {**advice_to_dict(advice), "caveats": caveats(fit, advice),
-              "predicted_metric_is_floor": predicted_is_lower_bound(advice, fit),  # the panel's "at least"
-              "predicted_peak_step_is_assumed": peak_step_assumed(advice, fit),  # from the typical c, not measured
-              "learned_nothing": nothing_learned(fit.reasons),  # the advice's lam then means nothing
+    record = {**advice_to_dict(advice), "caveats": caveats(fit, advice), **advice_flags(advice, fit),
               "budget": budget, "unit": unit,
               "run_dir": str(run_dir), **gaps, **schedule, "probes_sized_for_steps": sized_for,
               "fit": fit_summary(fit), "made_by": made_by}

@@ -131,7 +131,7 @@ def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: s
             outputs = model(inputs)
     except Exception as err:
         raise InputError(f"{where}: the model cannot take a batch of {name} inputs of shape "
-                         f"{tuple(inputs.shape)} (a check batch of the first {count} items): "
+                         f"{tuple(inputs.shape)}{_check_batch(count)}: "
                          f"{describe_user_error(err, spec.path)}.") from None
     model.train()
     if not isinstance(outputs, torch.Tensor):
@@ -145,17 +145,20 @@ def check_model_fits(spec: TaskSpec, model: nn.Module, dataset: Dataset, name: s
     elif spec.metric == "accuracy" and (outputs.dim() != 2 or targets.dtype.is_floating_point or targets.dim() != 1):
         raise InputError(f"{where}: the default metric, accuracy, needs (batch, classes) outputs and integer "
                          f"labels, got outputs {tuple(outputs.shape)} and {name} targets {targets.dtype} "
-                         f"{tuple(targets.shape)}; with a `loss` of your own set `metric` too (a function of "
+                         f"{tuple(targets.shape)}{_check_batch(count)}; with a `loss` of your own set `metric` too "
+                         "(a function of "
                          f"(outputs, targets), higher is better: the negative of an error).")
     try:
         loss = (spec.loss or nn.functional.cross_entropy)(outputs, targets)
     except Exception as err:
         if isinstance(err, UserWarning) and BROADCAST_WARNING in str(err):  # raised by _broadcast_as_error
             raise InputError(f"{where}: the loss broadcasts the model's outputs {tuple(outputs.shape)} against "
-                             f"the {name} targets {tuple(targets.shape)}, so it compares every output with every "
+                             f"the {name} targets {tuple(targets.shape)}{_check_batch(count)}, so it compares every "
+                             "output with every "
                              "target (torch warns: 'Using a target size ... different to the input size'); make "
                              f"the shapes match in `loss`{_squeeze_hint(outputs.shape, targets.shape)}.") from None
-        raise InputError(f"{where}: on a sample of {count} {name} items, the model's outputs {tuple(outputs.shape)} "
+        raise InputError(f"{where}: on a check batch of the first {count} {name} items, the model's outputs "
+                         f"{tuple(outputs.shape)} "
                          f"do not fit the loss with their targets {tuple(targets.shape)}: "
                          f"{describe_user_error(err, spec.path)}{_batch_hint(outputs.shape, count)}.") from None
     if not (isinstance(loss, torch.Tensor) and loss.numel() == 1):
@@ -240,11 +243,11 @@ def _check_classification(where: str, name: str, outputs: torch.Tensor, targets:
     """Cross-entropy needs (batch, classes) logits and integer labels in [0, classes)."""
     if outputs.dim() != 2:
         raise InputError(f"{where}: with the default cross-entropy loss the model must output "
-                         f"(batch, classes) logits, got shape {tuple(outputs.shape)}{_check_batch(targets)}.")
+                         f"(batch, classes) logits, got shape {tuple(outputs.shape)}{_check_batch(len(targets))}.")
     if targets.dtype.is_floating_point or targets.dim() != 1:
         raise InputError(f"{where}: with the default cross-entropy loss the {name} targets must be "
                          f"integer class labels of shape (batch,), got {targets.dtype} of shape "
-                         f"{tuple(targets.shape)}{_check_batch(targets)}{_target_hint(targets)}.")
+                         f"{tuple(targets.shape)}{_check_batch(len(targets))}{_target_hint(targets)}.")
     if targets.dtype not in (torch.long, torch.uint8):  # int32: cross-entropy refuses it inside torch
         raise InputError(f"{where}: with the default cross-entropy loss the {name} labels must be int64 "
                          f"(torch.long), got {targets.dtype}; return them as .long().")
@@ -255,9 +258,10 @@ def _check_classification(where: str, name: str, outputs: torch.Tensor, targets:
                          f"but the model has {classes} outputs.")
 
 
-def _check_batch(targets: torch.Tensor) -> str:
-    """Where a shape comes from: the check batch of a few items, not the file's batch_size."""
-    return f" (a check batch of the first {len(targets)} items)" if targets.dim() else ""
+def _check_batch(count: int) -> str:
+    """Where a shape comes from: the check batch of a file's first few items, not its batch_size (a
+    reviewer looked for where a 4 came from in a file whose batch_size was 64)."""
+    return f" (a check batch of the first {count} items)"
 
 
 def _target_hint(targets: torch.Tensor) -> str:

@@ -11,10 +11,11 @@ from l2advisor.reporting.data import AUTOL2_KEYS, ReportData, no_prediction
 from l2advisor.reporting.figures import PLOTTERS
 from l2advisor.reporting.trained import TrainedRun
 from l2advisor.runs.store import SCHEDULE_RUN, make_dir
-from l2advisor.science.advise import predicted_is_lower_bound
+from l2advisor.science.advise import borrows_c, peak_step_assumed, predicted_is_lower_bound
 from l2advisor.science.c_reading import c_text
 from l2advisor.science.fit_types import LamRow
 from l2advisor.science.reason_words import unrepeated
+from l2advisor.science.verdict import CANNOT
 
 FIGURES = {  # file name -> caption in report.md
     "curves.png": "Validation metric of every probe against steps (left) and against tau = lr*lam*steps "
@@ -92,18 +93,30 @@ def _t_star(row: LamRow) -> str:
 
 
 def _prediction_text(data: ReportData) -> str:
-    """The advice's predicted peak and when it comes, or why there is none."""
+    """The advice's predicted peak and when it comes, or why there is none; qualified as the panel
+    qualifies it (a floor, the most there is, a step from a c the probes did not measure, a run
+    that ends before its top, an extrapolation below the smallest probe)."""
     f, a = data.fit, data.advice
     missing = no_prediction(a, f)
     if missing:
         return missing
+    value, metric = _f(a.predicted_metric, ".4f"), data.metric_name
+    if predicted_is_lower_bound(a, f) and metric == "accuracy" and a.predicted_metric >= 1.0:
+        return f"predicted peak accuracy {value}, the most there is: the advised lam reached it in its own probe"
     if data.run_steps and math.isinf(data.run_peak_step):  # "around step - of the 2000-step run" said nothing
         when = f"after the end of the {data.run_steps}-step run (its lr decays before the peak's tau: the run ends below it)"
     else:
         when = "around step " + (f"{_f(data.run_peak_step, '.0f')} of the {data.run_steps}-step run" if data.run_steps
                                  else f"{_f(a.predicted_peak_step, '.0f')}")
-    return (f"predicted peak {data.metric_name} {'at least ' if predicted_is_lower_bound(a, f) else ''}"
-            f"{_f(a.predicted_metric, '.4f')} {when}" + (" (extrapolated)" if a.extrapolated else ""))
+    if not data.run_steps and a.predicted_peak_step > a.budget_steps * (1 + 1e-9):  # the panel's "still rising"
+        return (f"predicted {metric} {value} at the run's end, still rising (its top comes {when}, after the run's "
+                f"{a.budget_steps} steps)" + (" (extrapolated)" if a.extrapolated else ""))
+    if peak_step_assumed(a, f):
+        when += (" if the typical c holds" if borrows_c(a, f) else f" if c is {a.c:.3g}, the probes' lower bound") \
+            + " (it may come much earlier: keep the best checkpoint, not the last)"
+    mark = (" (extrapolated below the smallest probed lam: a smaller lam may do better or worse)"
+            if a.verdict == CANNOT and a.extrapolated else " (extrapolated)" if a.extrapolated else "")
+    return f"predicted peak {metric} {'at least ' if predicted_is_lower_bound(a, f) else ''}{value}{mark} {when}"
 
 
 def _lam_text(run: TrainedRun) -> str:
@@ -125,7 +138,7 @@ def _trained_section(data: ReportData) -> list[str]:
            "|---|---:|---|---:|---|---:|---:|"]
     for t in data.trained:
         predicted = (f"{'at least ' if t.predicted_is_floor else ''}{_f(t.predicted_metric, '.4f')} "
-                     f"({_f(t.predicted_peak_step, '.0f')})"
+                     f"({_f(t.predicted_peak_step, '.0f')}{', assumed' if t.predicted_step_assumed else ''})"
                      if math.isfinite(t.predicted_metric) else "-")
         out.append(f"| {t.run_id} | {_lam_text(t)} | {t.lr_schedule} | "
                    f"{t.steps} | {t.status} | {_f(t.peak_metric, '.4f')} ({_f(t.peak_step, '.0f')}) | {predicted} |")
@@ -134,7 +147,9 @@ def _trained_section(data: ReportData) -> list[str]:
              if sds else "")
     return [*out, "", *_other_budgets(data), "Predictions are read from the probes' smoothed peaks (the advice's reasons say how); a run's "
             "best raw evaluation sits a little above its smoothed peak, by the evaluation noise. A run that peaks "
-            f"within the seed noise of its prediction{noise} did what the advice said. AutoL2 makes no prediction.", ""]
+            f"within the seed noise of its prediction{noise} did what the advice said; a step marked assumed rests "
+            "on a c the probes did not measure (\"cannot tell\"), and the peak may come much earlier. AutoL2 makes "
+            "no prediction.", ""]
 
 
 def _other_budgets(data: ReportData) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from l2advisor.runs.store import SCHEDULE_RUN, RunState
 from l2advisor.science.advise import Advice, prediction_is_floor
+from l2advisor.science.verdict import CANNOT
 
 SAME_LAM = 1e-3  # relative: a run "at the advice" when its weight decay is this close
 
@@ -36,6 +37,7 @@ class TrainedRun:
     predicted_peak_step: float  # in the run's steps
     last_lam: float = math.nan  # lam at its last evaluation (AutoL2 or a replayed schedule moves it)
     predicted_is_floor: bool = False  # the prediction is "at least" (science.advise.predicted_is_lower_bound)
+    predicted_step_assumed: bool = False  # its step rests on a c the probes did not measure ("cannot tell")
     budget_steps: int = 0  # the steps the run was started for (0: not recorded)
 
 
@@ -50,24 +52,24 @@ def _whole(value: Any) -> int:
     return int(number) if math.isfinite(number) else 0
 
 
-def _prediction(state: RunState, advice: Advice | None, common_steps: float) -> tuple[float, float, bool]:
-    """(predicted metric, its step, whether the metric is a floor) of the advice a run followed."""
+def _prediction(state: RunState, advice: Advice | None, common_steps: float) -> tuple[float, float, bool, str]:
+    """(predicted metric, its step, whether the metric is a floor, the verdict) of the advice a run followed."""
     if state.meta.get("autol2"):  # AutoL2, advised or not, predicts no peak
-        return math.nan, math.nan, False
+        return math.nan, math.nan, False, ""
     used: dict[str, Any] | None = state.meta.get("advice")
     if isinstance(used, dict):  # train --advise: the advice it was trained at
         # under an lr schedule or a warmup the schedule view's peak_step is in the run's steps
         step = used["peak_step"] if "peak_step" in used else used.get("predicted_peak_step")
         floor = prediction_is_floor(str(used.get("verdict")), _num(used.get("budget_steps")), common_steps)
-        return _num(used.get("predicted_metric")), _num(step), floor
+        return _num(used.get("predicted_metric")), _num(step), floor, str(used.get("verdict"))
     lam, lr, steps = state.meta.get("lam"), state.meta.get("lr"), state.meta.get("max_steps")
     if (advice is None or state.run_id.startswith(SCHEDULE_RUN)
             or state.meta.get("lr_schedule", "constant") != "constant" or state.meta.get("warmup")
             or steps != advice.budget_steps or not math.isclose(_num(lam), advice.weight_decay, rel_tol=SAME_LAM)
             or not math.isclose(_num(lr), advice.lr, rel_tol=SAME_LAM)):
-        return math.nan, math.nan, False
+        return math.nan, math.nan, False, ""
     floor = prediction_is_floor(advice.verdict, advice.budget_steps, common_steps)
-    return advice.predicted_metric, advice.predicted_peak_step, floor
+    return advice.predicted_metric, advice.predicted_peak_step, floor, advice.verdict
 
 
 def trained_runs(states: Iterable[RunState], advice: Advice | None = None,
@@ -79,7 +81,7 @@ def trained_runs(states: Iterable[RunState], advice: Advice | None = None,
         finite = [r for r in state.evals if isinstance(r.get("val_metric"), (int, float))
                   and math.isfinite(r["val_metric"])]
         best = max(finite, key=lambda r: r["val_metric"], default=None)
-        predicted, predicted_step, floor = _prediction(state, advice, common_steps)
+        predicted, predicted_step, floor, verdict = _prediction(state, advice, common_steps)
         runs.append(TrainedRun(
             run_id=state.run_id, weight_decay=_num(state.meta.get("lam")),
             autol2=bool(state.meta.get("autol2")), lr_schedule=str(state.meta.get("lr_schedule", "constant")),
@@ -87,5 +89,6 @@ def trained_runs(states: Iterable[RunState], advice: Advice | None = None,
             status=state.status, peak_metric=float(best["val_metric"]) if best else math.nan,
             peak_step=float(best["step"]) if best else math.nan, predicted_metric=predicted,
             predicted_peak_step=predicted_step, last_lam=_num(state.evals[-1].get("lam")) if state.evals else math.nan,
-            predicted_is_floor=floor, budget_steps=_whole(state.meta.get("max_steps"))))
+            predicted_is_floor=floor, budget_steps=_whole(state.meta.get("max_steps")),
+            predicted_step_assumed=verdict == CANNOT))
     return runs

@@ -11,7 +11,17 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from l2advisor.science.cannot_tell import (
+    BELOW_THE_PROBES,
+    CANNOT_B_RANGE,
+    EDGE_DOWN_TO_0,
+    EITHER_SIDE,
+    NOT_CONFIRMED,
+    clock_constant,
+)
 from l2advisor.science.caveats import (  # noqa: F401 - re-exported: the answer and its caveats
+    advice_flags,
+    borrows_c,
     caveats,
     peak_step_assumed,
     predicted_is_lower_bound,
@@ -27,16 +37,6 @@ from l2advisor.science.verdict import above_the_plateau
 DEFAULT_WD = 5e-4  # the common default, shown for contrast and used when nothing was measured
 MAX_RULE_SHRINK = 0.5  # a rule of thumb giving lr*lam at or above this is not shown
 NAN = float("nan")
-CANNOT_B_RANGE = (0.75, 1.25)  # "cannot tell": the interval spans these clock exponents
-# "cannot tell": the probes sit above the plateau and cannot see c, so the advice takes the typical
-# tau of the best budget run, in lr/(1-momentum)*lam*T: the batch-norm network measured for this project put the
-# best lam at lr*lam*T of about 4 and 5. A larger c the probes did measure (their pooled curve
-# still rising at its end: a lower bound) wins. The interval spans c/2 .. 3c: the c is borrowed, and the
-# best lam of models measured here sat from c/20 (a digits MLP at 2,000 steps) to 3c (a GRU on noisy labels,
-# review 40a, whose small lams overfit).
-CANNOT_C = 4.0
-CANNOT_C_LOW = 2.0  # c's interval: c / CANNOT_C_LOW ..
-CANNOT_C_HIGH = 3.0  # .. c * CANNOT_C_HIGH
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,7 @@ def _extrapolated_level(fit: Fit, why: list[str], k: float) -> float:
                 "lr*lam clock)")
     where = f"extrapolated below the smallest probed lam {smallest}{PREDICTED}"
     if nearest is not None and nearest.in_plateau and math.isfinite(nearest.peak_mean):
-        where_top = (" (not a floor: at equal steps the smaller lams did better, but none ran below it, and a lam "
-                     "too small for the run can overfit and peak lower)" if fit.verdict == CANNOT else " (on the plateau)")
+        where_top = BELOW_THE_PROBES if fit.verdict == CANNOT else " (on the plateau)"
         why.append(where + f"that lam's peak {nearest.peak_mean:.4f}{where_top}")
         return nearest.peak_mean
     why.append(where + f"the plateau level {fit.plateau_level:.4f}")
@@ -183,22 +182,6 @@ def steps_to_top(c: float, b: float, clock_ref: float, shrink: float) -> float:
     return (c / clock_ref) * (clock_ref / shrink) ** b
 
 
-def _clock_constant(fit: Fit, momentum: float) -> tuple[float, tuple[float, float], list[str]]:
-    """(c, c's interval, why) the advice uses: the measured c, or under "cannot tell" the larger
-    of CANNOT_C*(1-momentum) and what the probes measured (above the plateau, a lower bound)."""
-    if fit.verdict != CANNOT:
-        return fit.c, fit.c_interval, []
-    typical = CANNOT_C * (1.0 - momentum)
-    c = max(typical, fit.c) if math.isfinite(fit.c) else typical
-    measured = ("the probes measured nothing" if not math.isfinite(fit.c) else
-                f"the probes' pooled curve still rose at its end, tau = {fit.c:.3g}: c >= {fit.c:.3g}"
-                if fit.c_bound == "lower" else f"the probes measured {fit.c:.3g}")
-    why = [f"c = {c:.3g}: " + ("the probes' own c, above the typical one" if c > typical
-                               else f"the typical c = {CANNOT_C:g}*(1-momentum)")
-           + f" ({measured}; above the plateau they cannot measure c, only bound it from below)"]
-    return c, (c / CANNOT_C_LOW, c * CANNOT_C_HIGH), why
-
-
 def _interval(fit: Fit, c_interval: tuple[float, float], b: float, budget: int, lr: float,
               clip) -> tuple[float, float]:
     """lam interval over c's interval and (when b was fitted) b's 95% interval, clipped."""
@@ -245,7 +228,7 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
     budget = int(round(budget_steps))
     if not 0.0 <= momentum < 1.0:
         raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-    c, c_interval, c_why = _clock_constant(fit, momentum)
+    c, c_interval, c_why = clock_constant(fit, momentum)
     base = dict(lr=lr, budget_steps=budget, verdict=fit.verdict, c=c,
                 c_interval=c_interval, alpha=fit.alpha,
                 rules_of_thumb=rules_of_thumb(lr, budget))
@@ -271,10 +254,7 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
         b, raw = 1.0, on_tau
     wd = clip(raw)
     peak_step = steps_to_top(c, b, fit.clock_ref, lr * wd)  # on the clock the advice was solved with
-    why = [] if fit.verdict != CANNOT else [
-        "NOT confirmed by these probes (they may all sit above the plateau, where they cannot see the clock): "
-        "the paper's tau clock (b = 1); the interval spans b = "
-        f"{CANNOT_B_RANGE[0]}..{CANNOT_B_RANGE[1]}", *c_why]
+    why = [] if fit.verdict != CANNOT else [NOT_CONFIRMED, *c_why]
     why += kept_clock or [f"lam = c/(lr*T) = {c:.3g}/({lr:.3g}*{budget}) = {raw:.3g}" if b == 1.0 else
                           f"lam = {raw:.3g}: the top arrives at steps = c/(lr*lam)^b with b = {shown(b, '.2f')}, c = {c:.3g}; "
                           f"solved for steps = {budget}"]
@@ -304,16 +284,10 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
         lo, hi = min(lo, wd), max(hi, wd, _interval(fit, c_interval, 1.0, budget, lr, clip)[1])
     if fit.verdict == CANNOT and wd < raw:  # the edge the probes saw may itself be above the plateau
         lo = 0.0
-        why.append("under \"cannot tell\" that edge is where the probes stop, not where the plateau does: "
-                   "smaller lams (down to 0) may be better at this budget, so the interval reaches 0; "
-                   "probe smaller lams, or try lam = 0 beside it")
+        why.append(EDGE_DOWN_TO_0)
     elif fit.verdict == CANNOT and above_the_plateau(fit.reasons):  # nothing measured bounds it from below
         lo = 0.0
-        why.append("under \"cannot tell\" the probes may all sit above the plateau and cannot see where it "
-                   "ends below them, and the advice's c is the typical one: smaller lams (down to 0) may be as "
-                   "good or better at this budget, so the interval reaches 0, and on a model whose small lams "
-                   "overfit (noisy labels) the best lam can lie above the advice, up to the interval's top; "
-                   "probe smaller lams, or try lam = 0 and the interval's top beside it")
+        why.append(EITHER_SIDE)
     if abs(math.log(fit.lr * fit.lam_min_probed / (lr * wd))) > math.log(4) and b != 1.0:
         why.append(f"extrapolated {fit.lr * fit.lam_min_probed / (lr * wd):.3g}x below the smallest "
                    f"probe with b = {shown(b, '.2f')}: the interval spans b's 95% interval")

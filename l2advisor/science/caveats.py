@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from l2advisor.science.learned import nothing_learned
 from l2advisor.science.reason_words import unrepeated
 from l2advisor.science.verdict import CANNOT, FAILS
 
@@ -54,8 +55,22 @@ def prediction_is_floor(verdict: str, budget_steps: float, common_steps: float) 
 
 
 def peak_step_assumed(advice: Advice, fit: Fit) -> bool:
-    """Whether the predicted peak step comes from the typical c that "cannot tell" borrows rather
-    than a c the probes measured: an assumption (on a reviewer's GRU and a bag-of-tokens model the
-    peaks came 10-30x earlier than the step so predicted)."""
-    measured = math.isfinite(fit.c) and math.isclose(advice.c, fit.c, rel_tol=1e-9)
-    return advice.verdict == CANNOT and not measured
+    """Whether the predicted peak step rests on a c the probes did not measure: under "cannot tell"
+    the typical c is borrowed, and a c of the probes' own is only a lower bound above the plateau
+    (on a reviewer's GRU and a bag-of-tokens model the peaks came 10-30x before the step so
+    predicted, with the borrowed c and with the probes' own)."""
+    return advice.verdict == CANNOT
+
+
+def borrows_c(advice: Advice, fit: Fit) -> bool:
+    """Whether the advice's c is the typical one "cannot tell" borrows, not the probes' own bound."""
+    return advice.verdict == CANNOT and not (math.isfinite(fit.c) and math.isclose(advice.c, fit.c, rel_tol=1e-9))
+
+
+def advice_flags(advice: Advice, fit: Fit) -> dict[str, bool]:
+    """What `recommend --json`, advice.json and the Python API say beside the numbers: whether the
+    predicted metric is a floor, whether the peak step is assumed, whether the probes learned
+    nothing (the advised lam then means nothing)."""
+    return {"predicted_metric_is_floor": predicted_is_lower_bound(advice, fit),
+            "predicted_peak_step_is_assumed": peak_step_assumed(advice, fit),
+            "learned_nothing": nothing_learned(fit.reasons)}

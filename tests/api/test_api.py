@@ -225,8 +225,9 @@ def test_mistakes_are_one_sentence(tmp_path: Path) -> None:
         l2advisor.probe(build_model, (x, y[:32]), blobs(64, 2), out=tmp_path / "t", progress=False)
     with pytest.raises(InputError, match=r"^lr= must be"):  # the keyword, not the file defining build_model
         l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "k", lr="0.1", progress=False)
-    with pytest.raises(InputError, match=r"^optimizer= must be one of"):
+    with pytest.raises(InputError, match=r"^optimizer= must be one of") as adam:
         l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "k", optimizer="adam", progress=False)
+    assert 'optimizer="adamw" (torch.optim.AdamW) is the Adam' in str(adam.value)  # the keyword's words
     with pytest.raises(InputError, match="numpy arrays: pass torch tensors"):  # was "each item must be a pair"
         l2advisor.probe(build_model, (x.numpy(), y.numpy()), blobs(64, 2), out=tmp_path / "n", progress=False)
     with pytest.raises(InputError, match="a fresh torch.nn.Module .* got a Sequential itself"):

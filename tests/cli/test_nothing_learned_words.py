@@ -4,6 +4,7 @@ that learns nothing beyond the luckiest start) instead of saying "fix the model 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pytest
@@ -13,7 +14,7 @@ from rich.console import Console
 from l2advisor.cli.advice_panel import advice_panel
 from l2advisor.cli.advise_first import _refuse_if_nothing_learned
 from l2advisor.errors import InputError
-from l2advisor.science.advise import advise
+from l2advisor.science.advise import advise, peak_step_assumed
 from l2advisor.science.fit import fit_relations
 
 
@@ -143,8 +144,23 @@ def test_a_peak_step_from_the_typical_c_says_so() -> None:
 
     above = S.family(lam_c=0.0005, alpha=0.0)
     assert fit_relations(above).verdict == "cannot tell"
-    assert "around step 16000 if the typical c holds" in expect(above)  # 2000 steps: clipped to the edge
+    late = expect(above)  # 2000 steps: clipped to the edge, whose top comes after the run's end
+    assert "at the run's end, still rising (its top comes around step 16000 if the typical c holds, after the " \
+        "run's 2000 steps)" in late and "checkpoint" not in late  # still rising: no earlier peak to keep
     assert "typical c" not in expect(S.family())  # the control: "holds", its own c
+
+
+def test_a_peak_step_from_the_probes_own_lower_bound_is_hedged_too() -> None:
+    """Review 41: a "cannot tell" advice from the probes' own c (a lower bound above the plateau, larger
+    than the typical one) said "around step 6000" unhedged; a reviewer's GRU peaked at step 500."""
+    fit = dataclasses.replace(fit_relations(S.family(lam_c=0.0005, alpha=0.0)), c=8.0, c_bound="lower", lam_c=1.0)
+    advice = advise(fit, 20_000)
+    console = Console(file=io.StringIO(), width=400, color_system=None)
+    console.print(advice_panel(advice, fit, "accuracy"))
+    row = " ".join(console.file.getvalue().split()).split("expect", 1)[1].split("verdict", 1)[0]
+    assert advice.c == 8.0 and peak_step_assumed(advice, fit)
+    assert "if c is 8, the probes' lower bound (it may come much earlier: keep the best checkpoint, not the last)" in row
+    assert not peak_step_assumed(advise(fit_relations(S.family()), 20_000), fit_relations(S.family()))  # "holds"
 
 
 def test_the_train_summary_has_no_float_noise_in_its_taus() -> None:

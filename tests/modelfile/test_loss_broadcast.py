@@ -124,5 +124,5 @@ def test_outputs_whose_first_size_is_not_the_batch_are_said_so(tmp_path: Path) -
                                       "--horizon", "1", "--seeds", "0", "--device", "cpu"])
     text = " ".join(result.output.split())
     assert result.exit_code == 2, result.output
-    assert "on a sample of 4 training items, the model's outputs (12, 2) do not fit the loss" in text, text
+    assert "on a check batch of the first 4 training items, the model's outputs (12, 2) do not fit the loss" in text, text
     assert "the outputs' first size, 12, should be the batch's, 4" in text and "batch_first=True" in text

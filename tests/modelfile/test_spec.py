@@ -106,7 +106,7 @@ def test_a_loss_of_ones_own_with_the_default_accuracy_metric_is_one_sentence(tmp
 def test_input_shape_mismatch(tmp_path: Path) -> None:
     body = TINY_MODEL.replace("nn.Linear(8, 32)", "nn.Linear(9, 32)")
     message = spec_error(write_model(tmp_path, body))
-    assert "cannot take a batch" in message and "(4, 8)" in message
+    assert "cannot take a batch" in message and "(4, 8) (a check batch of the first 4 items)" in message
 
 
 @pytest.mark.parametrize("name,value,expected", [
@@ -138,6 +138,8 @@ def test_an_optimizer_class_is_read_by_its_name(tmp_path: Path) -> None:
     assert load_spec(adamw).optimizer == "adamw"
     rmsprop = write_model(tmp_path, TINY_MODEL + "\noptimizer = torch.optim.RMSprop\n", "rms.py")
     assert "must be one of sgd, adamw" in spec_error(rmsprop)
+    own = write_model(tmp_path, TINY_MODEL + "\nclass SGD:\n    pass\noptimizer = SGD\n", "own.py")
+    assert "must be one of sgd, adamw" in spec_error(own)  # a class of the file's own is not torch's SGD
 
 
 def test_bad_setting_in_file(tmp_path: Path) -> None:

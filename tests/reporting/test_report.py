@@ -254,3 +254,21 @@ def test_a_predicted_floor_reads_as_one_on_the_page() -> None:
     page = markdown(report_data(curves, f, far, title="t"), list(FIGURES))
     assert f"predicted peak accuracy at least {far.predicted_metric:.4f}" in page
     assert "at least" not in markdown(report_data(curves, f, near, title="t"), list(FIGURES))  # the control
+
+
+def test_the_page_qualifies_a_cannot_tell_prediction_as_the_panel_does() -> None:
+    """Review 41: report.md said "predicted peak accuracy 0.9534 around step 6000 (extrapolated)" where the
+    panel said the metric is no floor and the step rests on a borrowed c; and "peak ... around step 800"
+    for a 300-step run the panel called still rising at its end."""
+    curves = S.family(lam_c=0.0005, alpha=0.0)  # "cannot tell": the probes may all sit above the plateau
+    f = fit_relations(curves)
+    below, short = advise(f, 20_000), advise(f, 100 * 20)
+    page = markdown(report_data(curves, f, below, title="t"), list(FIGURES))
+    assert "(extrapolated below the smallest probed lam: a smaller lam may do better or worse)" in page
+    assert "if the typical c holds (it may come much earlier: keep the best checkpoint, not the last)" in page
+    assert "at least" not in page.split("## Runs")[0]
+    late = markdown(report_data(curves, f, short, title="t"), list(FIGURES))
+    assert "at the run's end, still rising (its top comes around step" in late and "checkpoint" not in late
+    held = markdown(report_data(S.family(), fit_relations(S.family()), advise(fit_relations(S.family()), 3000),
+                                title="t"), list(FIGURES))
+    assert "predicted peak accuracy" in held and "typical c" not in held and "checkpoint" not in held  # the control

@@ -10,7 +10,6 @@ import pytest
 import synthetic as S
 
 from l2advisor.science.advise import (
-    CANNOT_C,
     DEFAULT_WD,
     advice_from_dict,
     advice_to_dict,
@@ -18,6 +17,7 @@ from l2advisor.science.advise import (
     rules_of_thumb,
 )
 from l2advisor.science.autol2_setup import AUTOL2_DECAY, AUTOL2_LAM0_SHRINK, autol2_config
+from l2advisor.science.cannot_tell import CANNOT_C
 from l2advisor.science.fit import APPROX, CANNOT, FAILS, HOLDS, fit_relations
 
 KEYS = {"schema_version", "weight_decay", "interval", "lr", "budget_steps", "verdict",
@@ -116,6 +116,8 @@ def test_approximate_verdict_warns_about_alpha():
     a = advise(f, 3000)
     assert a.verdict == APPROX
     assert any("alpha" in r and "approximate" in r for r in a.reasons)
+    cannot = advise(dataclasses.replace(f, verdict=CANNOT), 3000)  # borrows its c: no formula reads alpha
+    assert not any("alpha" in r for r in cannot.reasons), cannot.reasons
 
 
 def test_does_not_hold_gives_a_measured_lam():
@@ -455,6 +457,6 @@ def test_cannot_tell_says_a_c_read_at_the_pooled_curves_end_is_a_bound_not_a_mea
     assert "the probes' pooled curve still rose at its end, tau = 4: c >= 4" in said and "measured 4" not in said
     measured = " ".join(advise(dataclasses.replace(f, c=0.8, c_bound=""), 20000).reasons)
     assert "(the probes measured 0.8;" in measured  # the control: a c read inside the curve is said as measured
-    assert "that lam's peak" in said and "(on the plateau)" not in said  # extrapolated: a floor, not the plateau
-    assert "that lam's peak" in said and "(not a floor: at equal steps the smaller lams did better, but none ran " \
-        "below it" in said  # a smaller lam can overfit and peak lower (review 40a's GRU)
+    assert "that lam's peak" in said and "(on the plateau)" not in said  # extrapolated: not the plateau ...
+    assert "(an estimate, not a floor: no smaller lam was probed, and a lam too small for the run can overfit and " \
+        "peak lower)" in said  # ... nor a floor: a smaller lam can overfit and peak lower (review 40a's GRU)

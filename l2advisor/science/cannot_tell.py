@@ -1,0 +1,52 @@
+"""What the advice borrows under "cannot tell", and how it says so (pure).
+
+The probes may all sit above the plateau, where they see the learning rate's clock, not lam's,
+and cannot measure c: the advice takes the paper's tau clock (b = 1, the interval spanning
+CANNOT_B_RANGE) and the typical c = CANNOT_C*(1-momentum) (the batch-norm network measured for
+this project had its best lam at lr*lam*T of about 4 and 5), or a larger c the probes did bound
+from below (their pooled curve still rising at its end). c's interval spans c/2 .. 3c: the c is
+borrowed, and the best lam of models reviewers measured sat from 20x below the advice (a digits MLP
+at 2,000 steps, review 37a; 4-8x at 8,000) to 3x above it (a GRU on noisy labels, review 40a, whose
+small lams overfit: one model sets that top).
+"""
+
+from __future__ import annotations
+
+import math
+
+from l2advisor.science.fit_types import Fit
+from l2advisor.science.verdict import CANNOT
+
+CANNOT_B_RANGE = (0.75, 1.25)  # the interval spans these clock exponents
+CANNOT_C = 4.0  # the typical c, in lr/(1-momentum)*lam*T
+CANNOT_C_LOW = 2.0  # c's interval: c / CANNOT_C_LOW ..
+CANNOT_C_HIGH = 3.0  # .. c * CANNOT_C_HIGH
+
+NOT_CONFIRMED = ("NOT confirmed by these probes (they may all sit above the plateau, where they cannot see the "
+                 f"clock): the paper's tau clock (b = 1); the interval spans b = {CANNOT_B_RANGE[0]}..{CANNOT_B_RANGE[1]}")
+EDGE_DOWN_TO_0 = ("under \"cannot tell\" that edge is where the probes stop, not where the plateau does: "
+                  "smaller lams (down to 0) may be better at this budget, so the interval reaches 0; "
+                  "probe smaller lams, or try lam = 0 beside it")
+EITHER_SIDE = ("under \"cannot tell\" the probes may all sit above the plateau and cannot see where it ends "
+               "below them, and the advice's c is the typical one: smaller lams (down to 0) may be as good or "
+               "better at this budget, so the interval reaches 0, and on a model whose small lams overfit "
+               "(noisy labels) the best lam can lie above the advice, up to the interval's top; probe smaller "
+               "lams, or try lam = 0 and the interval's top beside it")
+BELOW_THE_PROBES = (" (an estimate, not a floor: no smaller lam was probed, and a lam too small for the run "
+                    "can overfit and peak lower)")
+
+
+def clock_constant(fit: Fit, momentum: float) -> tuple[float, tuple[float, float], list[str]]:
+    """(c, c's interval, why) the advice uses: the measured c, or under "cannot tell" the larger
+    of CANNOT_C*(1-momentum) and what the probes measured (above the plateau, a lower bound)."""
+    if fit.verdict != CANNOT:
+        return fit.c, fit.c_interval, []
+    typical = CANNOT_C * (1.0 - momentum)
+    c = max(typical, fit.c) if math.isfinite(fit.c) else typical
+    measured = ("the probes measured nothing" if not math.isfinite(fit.c) else
+                f"the probes' pooled curve still rose at its end, tau = {fit.c:.3g}: c >= {fit.c:.3g}"
+                if fit.c_bound == "lower" else f"the probes measured {fit.c:.3g}")
+    why = [f"c = {c:.3g}: " + ("the probes' own c, above the typical one" if c > typical
+                               else f"the typical c = {CANNOT_C:g}*(1-momentum)")
+           + f" ({measured}; above the plateau they cannot measure c, only bound it from below)"]
+    return c, (c / CANNOT_C_LOW, c * CANNOT_C_HIGH), why

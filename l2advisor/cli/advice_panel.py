@@ -19,7 +19,6 @@ from l2advisor.science.advise import (
     Advice,
     borrows_c,
     caveats,
-    peak_step_assumed,
     predicted_is_lower_bound,
 )
 from l2advisor.science.c_reading import c_text
@@ -82,7 +81,7 @@ def _expect(a: Advice, f: Fit, metric: str, schedule: dict[str, Any] | None) -> 
     when = ("not within the run: its lr decays before the peak's tau, so the run ends below it"
             if schedule is not None and math.isinf(peak_step) else f"around step {_num(peak_step, '.0f')}")
     hedge = ""
-    if peak_step_assumed(a, f) and when.startswith("around step"):  # from a c the probes did not measure
+    if a.verdict == CANNOT and when.startswith("around step"):  # from a c the probes did not measure
         when += (" if the typical c holds" if borrows_c(a, f)
                  else f" if c is {_num(a.c, '.3g')}, the probes' lower bound")
         hedge = " [yellow](it may come much earlier: keep the best checkpoint, not the last)[/]"

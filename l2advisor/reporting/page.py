@@ -111,9 +111,11 @@ def _prediction_text(data: ReportData) -> str:
     if not data.run_steps and a.predicted_peak_step > a.budget_steps * (1 + 1e-9):  # the panel's "still rising"
         return (f"predicted {metric} {value} at the run's end, still rising (its top comes {when}, after the run's "
                 f"{a.budget_steps} steps)" + (" (extrapolated)" if a.extrapolated else ""))
-    if peak_step_assumed(a, f):
+    if a.verdict == CANNOT:  # the step rests on a c the probes did not measure
         when += (" if the typical c holds" if borrows_c(a, f) else f" if c is {a.c:.3g}, the probes' lower bound") \
             + " (it may come much earlier: keep the best checkpoint, not the last)"
+    elif peak_step_assumed(a, f):  # "does not hold" past the compared steps: the probe's own peak step
+        when += " in its own probes (the longer run may climb past it)"
     mark = (" (extrapolated below the smallest probed lam: a smaller lam may do better or worse)"
             if a.verdict == CANNOT and a.extrapolated else " (extrapolated)" if a.extrapolated else "")
     return f"predicted peak {metric} {'at least ' if predicted_is_lower_bound(a, f) else ''}{value}{mark} {when}"

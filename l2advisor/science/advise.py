@@ -17,6 +17,8 @@ from l2advisor.science.cannot_tell import (
     EDGE_DOWN_TO_0,
     EITHER_SIDE,
     NOT_CONFIRMED,
+    best_above_smallest,
+    best_above_words,
     clock_constant,
 )
 from l2advisor.science.caveats import (  # noqa: F401 - re-exported: the answer and its caveats
@@ -106,7 +108,9 @@ def _extrapolated_level(fit: Fit, why: list[str], k: float) -> float:
     where = f"extrapolated below the smallest probed lam {smallest}{PREDICTED}"
     if nearest is not None and nearest.in_plateau and math.isfinite(nearest.peak_mean):
         where_top = BELOW_THE_PROBES if fit.verdict == CANNOT else " (on the plateau)"
-        why.append(where + f"that lam's peak {nearest.peak_mean:.4f}{where_top}")
+        rising = (f"; {nearest.n_seeds - nearest.n_peaked} of its {nearest.n_seeds} probes had not clearly peaked when "
+                  "their windows ended, so a run may climb well above it" if nearest.n_peaked < nearest.n_seeds else "")
+        why.append(where + f"that lam's peak {nearest.peak_mean:.4f}{where_top}{rising}")
         return nearest.peak_mean
     why.append(where + f"the plateau level {fit.plateau_level:.4f}")
     return fit.plateau_level
@@ -288,6 +292,9 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
     elif fit.verdict == CANNOT and above_the_plateau(fit.reasons):  # nothing measured bounds it from below
         lo = 0.0
         why.append(EITHER_SIDE)
+    if best_above_smallest(fit) and hi < hi_lam:  # the probes' own best lies above: so may the run's
+        hi = hi_lam
+        why.append(best_above_words(fit, hi_lam))
     if abs(math.log(fit.lr * fit.lam_min_probed / (lr * wd))) > math.log(4) and b != 1.0:
         why.append(f"extrapolated {fit.lr * fit.lam_min_probed / (lr * wd):.3g}x below the smallest "
                    f"probe with b = {shown(b, '.2f')}: the interval spans b's 95% interval")

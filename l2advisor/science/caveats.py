@@ -55,11 +55,13 @@ def prediction_is_floor(verdict: str, budget_steps: float, common_steps: float) 
 
 
 def peak_step_assumed(advice: Advice, fit: Fit) -> bool:
-    """Whether the predicted peak step rests on a c the probes did not measure: under "cannot tell"
-    the typical c is borrowed, and a c of the probes' own is only a lower bound above the plateau
-    (on a reviewer's GRU and a bag-of-tokens model the peaks came 10-30x before the step so
-    predicted, with the borrowed c and with the probes' own)."""
-    return advice.verdict == CANNOT
+    """Whether the predicted peak step is not a prediction for the run: under "cannot tell" it rests
+    on a c the probes did not measure (the typical c is borrowed, and a c of the probes' own is only
+    a lower bound above the plateau: on a reviewer's GRU and a bag-of-tokens model the peaks came
+    10-30x before the step so predicted); under "does not hold" with a floor it is the step of the
+    advised lam's peak in its own probes, and the longer run may climb past it (review 42: 829 for
+    a 20,000-step run whose grid peaked at 6,400-6,800)."""
+    return advice.verdict == CANNOT or predicted_is_lower_bound(advice, fit)
 
 
 def borrows_c(advice: Advice, fit: Fit) -> bool:

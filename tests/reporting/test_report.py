@@ -253,6 +253,7 @@ def test_a_predicted_floor_reads_as_one_on_the_page() -> None:
     far, near = advise(f, int(10 * f.common_steps)), advise(f, int(f.common_steps))
     page = markdown(report_data(curves, f, far, title="t"), list(FIGURES))
     assert f"predicted peak accuracy at least {far.predicted_metric:.4f}" in page
+    assert "in its own probes (the longer run may climb past it)" in page and "typical c" not in page
     assert "at least" not in markdown(report_data(curves, f, near, title="t"), list(FIGURES))  # the control
 
 

@@ -111,6 +111,21 @@ def test_extrapolated_is_read_on_the_clock_at_another_lr(clean):
     assert not any("extrapolated below" in r for r in doubled.reasons)
 
 
+def test_a_prediction_from_a_smallest_probe_still_rising_says_the_run_may_climb_above_it():
+    """Review 42's transformer: predicted 0.858 from the smallest probe's short window, where it had
+    not peaked; the advised run reached 0.9975."""
+    f = dataclasses.replace(fit_relations(S.family(lam_c=0.0005, alpha=0.0)), c=0.8, lam_c=1.0)
+    smallest = min((r for r in f.table if r.n_seeds), key=lambda r: r.lam)
+    assert f.verdict == CANNOT and smallest.n_peaked == smallest.n_seeds
+    said = " ".join(advise(f, 20000).reasons)
+    assert "had not clearly peaked when their windows ended" not in said  # the control: it peaked
+    rising = dataclasses.replace(smallest, n_peaked=0)
+    f = dataclasses.replace(f, table=tuple(rising if r is smallest else r for r in f.table))
+    said = " ".join(advise(f, 20000).reasons)
+    assert f"{smallest.n_seeds} of its {smallest.n_seeds} probes had not clearly peaked when their windows ended, " \
+        "so a run may climb well above it" in said
+
+
 def test_approximate_verdict_warns_about_alpha():
     f = fit_relations(S.family(alpha=0.5))
     a = advise(f, 3000)

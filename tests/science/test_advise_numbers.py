@@ -30,6 +30,19 @@ def test_cannot_tell_advises_tau_4_with_c_from_2_to_12():
     assert a.interval[0] <= 2.0 / (0.1 * 20000) and a.interval[1] >= 12.0 / (0.1 * 20000)
 
 
+def test_cannot_tell_whose_smallest_probe_did_not_peak_highest_reaches_the_plateau_edge():
+    """Review 42's AdamW regression: lam 5 peaked above 2.5 (within noise), the borrowed c advised 0.8
+    with an interval to 2.78, and the grid's best was 4. Where a larger probed lam peaked highest the
+    interval reaches lam_c; where the smallest did (the control) it stays at the borrowed c's 3c."""
+    f = dataclasses.replace(fit_relations(S.family(lam_c=0.0005, alpha=0.0)), c=0.8, lam_c=0.08)
+    assert f.verdict == CANNOT and f.lam_best == f.lam_min_probed == 0.0025 and not f.interior_max
+    control = advise(f, 20000)
+    assert control.interval[1] < 0.08 and not any("did not peak highest" in r for r in control.reasons)
+    above = advise(dataclasses.replace(f, lam_best=0.005), 20000)
+    assert above.weight_decay == control.weight_decay and above.interval == (0.0, 0.08)
+    assert any("the smallest probed lam (0.0025) did not peak highest (lam 0.005 did" in r for r in above.reasons)
+
+
 def test_extrapolated_starts_just_below_the_smallest_probed_lam(clean):
     """lam = c/(lr*T): at T where it is 0.7x the smallest probed lam (0.0025) the advice is an
     extrapolation; at 1.3x it is not."""

@@ -79,7 +79,7 @@ def test_a_predicted_metric_is_a_floor_only_past_the_compared_steps() -> None:
     """A "does not hold" advice is a probed lam: a run longer than the steps the lams were compared at
     reaches at least that lam's peak there. Not "cannot tell" below the smallest probe: there the
     prediction is another lam's peak (a reviewer's GRU peaked below it, its small lams overfitting)."""
-    from l2advisor.science.advise import predicted_is_lower_bound
+    from l2advisor.science.advise import peak_step_assumed, predicted_is_lower_bound
 
     above = fit_relations(S.family(lam_c=0.0005, alpha=0.0))  # "cannot tell": the smallest probe did best
     far, near = advise(above, 1_000_000), advise(above, 10)
@@ -89,6 +89,8 @@ def test_a_predicted_metric_is_a_floor_only_past_the_compared_steps() -> None:
     steps = null.common_steps
     assert predicted_is_lower_bound(advise(null, int(10 * steps)), null)  # the run goes on past the comparison
     assert not predicted_is_lower_bound(advise(null, int(steps)), null)
+    # its step is the probe's own peak, not the run's (review 42: 829 for a 20,000-step run): not a prediction
+    assert peak_step_assumed(advise(null, int(10 * steps)), null) and not peak_step_assumed(advise(null, int(steps)), null)
 
 
 def _lifted(lams: set[float], by: float = 0.05) -> list[Curve]:

@@ -83,12 +83,35 @@ def answer_at_equal_steps(fit: Fit, rows: list[LamRow], budget: int) -> EqualSte
             why.append(f"the budget ({budget} steps) is {budget / fit.common_steps:.3g}x longer than that: "
                        f"the probes cannot say whether a smaller lam would pay off by then")
         lam, top = middle_lam([r.lam for r in tied]), tied[-1].lam
-        if budget > 2 * fit.common_steps and (rising := _rising_alone(rows, tied)) is not None:
+        rising = _rising_alone(rows, tied) if budget > 2 * fit.common_steps else None
+        if rising is not None:
             lam = top = rising.lam  # the larger lams fell back: the interval ends at it too
             why.append(_sentence_on_rising(rising, budget))
         answer = EqualStepsAnswer(lam=lam, interval=(tied[0].lam, top),
                                   row=next(r for r in tied if r.lam == lam), reasons=tuple(why))
+        if len(tied) == 1 and rising is None:
+            return _between_neighbours(_bounded(answer, rows), rows)
     return _bounded(answer, rows)
+
+
+def _between_neighbours(answer: EqualStepsAnswer, rows: list[LamRow]) -> EqualStepsAnswer:
+    """One lam alone best at equal steps: its interval spans the probed lams either side of it, not
+    the point itself (review 42: "5 .. 5" on a regression whose best was 4), which were worse only over
+    the shortest probe's steps; a foot the interval already opened to 0 keeps its 0."""
+    lams = sorted(r.lam for r in rows if r.n_seeds > 0)
+    lo, hi = answer.interval
+    if answer.row is None or not (math.isfinite(lo) and math.isfinite(hi)) or lo != hi or lam_at(lams, lo) is None:
+        return answer
+    i = lam_at(lams, lo)
+    below, above = (lams[i - 1] if i > 0 else lo), (lams[i + 1] if i + 1 < len(lams) else hi)
+    return replace(answer, interval=(below, above), reasons=(
+        *answer.reasons, f"the interval spans its probed neighbours, {below:.3g} .. {above:.3g}: they were worse "
+                         "over those steps, and the best lam for the run may lie anywhere between them"))
+
+
+def lam_at(lams: list[float], lam: float) -> int | None:
+    """The index of `lam` among the probed `lams` (float rounding aside), or None."""
+    return next((i for i, x in enumerate(lams) if math.isclose(x, lam, rel_tol=1e-9)), None)
 
 
 def _rising_alone(rows: list[LamRow], tied: list[LamRow]) -> LamRow | None:

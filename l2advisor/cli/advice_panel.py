@@ -20,6 +20,7 @@ from l2advisor.science.advise import (
     borrows_c,
     caveats,
     predicted_is_lower_bound,
+    smallest_still_rising,
 )
 from l2advisor.science.c_reading import c_text
 from l2advisor.science.fit import CANNOT, FAILS, NOTHING_LEARNED, Fit, nothing_learned
@@ -91,8 +92,10 @@ def _expect(a: Advice, f: Fit, metric: str, schedule: dict[str, Any] | None) -> 
         return (f"{metric_now} validation {metric} at the run's end, still rising (its top comes {when}, after the "
                 f"run's {a.budget_steps} steps)" + (" [yellow](extrapolated)[/]" if a.extrapolated else ""))
     if a.verdict == CANNOT and a.extrapolated:  # the smallest lam did best at equal steps; below it, untested
+        rising = ", its probes still rising at their ends: the run may climb well above it" \
+            if smallest_still_rising(f) else ""
         return (f"{metric_now} peak validation {metric} [yellow](extrapolated below the smallest probed lam: a smaller "
-                f"lam may do better or worse)[/], {when}{hedge}")
+                f"lam may do better or worse{rising})[/], {when}{hedge}")
     pred = (f"{metric_now} peak validation {metric}, {when}"
             + (_unpeaked(a, f) if a.verdict == FAILS and schedule is None else "")
             + (" [yellow](extrapolated)[/]" if a.extrapolated else "") + hedge)

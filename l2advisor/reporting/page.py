@@ -11,7 +11,12 @@ from l2advisor.reporting.data import AUTOL2_KEYS, ReportData, no_prediction
 from l2advisor.reporting.figures import PLOTTERS
 from l2advisor.reporting.trained import TrainedRun
 from l2advisor.runs.store import SCHEDULE_RUN, make_dir
-from l2advisor.science.advise import borrows_c, peak_step_assumed, predicted_is_lower_bound
+from l2advisor.science.advise import (
+    borrows_c,
+    peak_step_assumed,
+    predicted_is_lower_bound,
+    smallest_still_rising,
+)
 from l2advisor.science.c_reading import c_text
 from l2advisor.science.fit_types import LamRow
 from l2advisor.science.reason_words import unrepeated
@@ -111,12 +116,13 @@ def _prediction_text(data: ReportData) -> str:
     if not data.run_steps and a.predicted_peak_step > a.budget_steps * (1 + 1e-9):  # the panel's "still rising"
         return (f"predicted {metric} {value} at the run's end, still rising (its top comes {when}, after the run's "
                 f"{a.budget_steps} steps)" + (" (extrapolated)" if a.extrapolated else ""))
-    if a.verdict == CANNOT:  # the step rests on a c the probes did not measure
+    if a.verdict == CANNOT and when.startswith("around step"):  # the step rests on a c the probes did not measure
         when += (" if the typical c holds" if borrows_c(a, f) else f" if c is {a.c:.3g}, the probes' lower bound") \
             + " (it may come much earlier: keep the best checkpoint, not the last)"
-    elif peak_step_assumed(a, f):  # "does not hold" past the compared steps: the probe's own peak step
+    elif peak_step_assumed(a, f) and when.startswith("around step"):  # "does not hold" past the compared steps
         when += " in its own probes (the longer run may climb past it)"
-    mark = (" (extrapolated below the smallest probed lam: a smaller lam may do better or worse)"
+    rising = ", its probes still rising at their ends: the run may climb well above it" if smallest_still_rising(f) else ""
+    mark = (f" (extrapolated below the smallest probed lam: a smaller lam may do better or worse{rising})"
             if a.verdict == CANNOT and a.extrapolated else " (extrapolated)" if a.extrapolated else "")
     return f"predicted peak {metric} {'at least ' if predicted_is_lower_bound(a, f) else ''}{value}{mark} {when}"
 
@@ -149,9 +155,9 @@ def _trained_section(data: ReportData) -> list[str]:
              if sds else "")
     return [*out, "", *_other_budgets(data), "Predictions are read from the probes' smoothed peaks (the advice's reasons say how); a run's "
             "best raw evaluation sits a little above its smoothed peak, by the evaluation noise. A run that peaks "
-            f"within the seed noise of its prediction{noise} did what the advice said; a step marked assumed rests "
-            "on a c the probes did not measure (\"cannot tell\"), and the peak may come much earlier. AutoL2 makes "
-            "no prediction.", ""]
+            f"within the seed noise of its prediction{noise} did what the advice said; a step marked assumed is no "
+            "prediction for the run (under \"cannot tell\" it rests on a c the probes did not measure, and the peak "
+            "may come much earlier; under \"does not hold\" it is the probe's own). AutoL2 makes no prediction.", ""]
 
 
 def _other_budgets(data: ReportData) -> list[str]:

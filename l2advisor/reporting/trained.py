@@ -90,5 +90,5 @@ def trained_runs(states: Iterable[RunState], advice: Advice | None = None,
             peak_step=float(best["step"]) if best else math.nan, predicted_metric=predicted,
             predicted_peak_step=predicted_step, last_lam=_num(state.evals[-1].get("lam")) if state.evals else math.nan,
             predicted_is_floor=floor, budget_steps=_whole(state.meta.get("max_steps")),
-            predicted_step_assumed=verdict == CANNOT))
+            predicted_step_assumed=verdict == CANNOT or floor))
     return runs

@@ -28,16 +28,16 @@ from l2advisor.science.caveats import (  # noqa: F401 - re-exported: the answer 
     peak_step_assumed,
     predicted_is_lower_bound,
     prediction_is_floor,
+    smallest_still_rising,
 )
 from l2advisor.science.equal_steps import answer_at_equal_steps
 from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow, nothing_learned
 from l2advisor.science.numbers import noise_cleared, shown
 from l2advisor.science.reason_words import first_reasons
+from l2advisor.science.rules_of_thumb import DEFAULT_WD, rules_of_thumb  # noqa: F401 - re-exported
 from l2advisor.science.serial import from_jsonable, to_jsonable
 from l2advisor.science.verdict import above_the_plateau
 
-DEFAULT_WD = 5e-4  # the common default, shown for contrast and used when nothing was measured
-MAX_RULE_SHRINK = 0.5  # a rule of thumb giving lr*lam at or above this is not shown
 NAN = float("nan")
 
 
@@ -62,18 +62,6 @@ class Advice:
     # the run ends before the probes' earliest point on their clock: the NaN predicted metric is
     # that, not a failure (False in advice files written before the field existed)
     ends_before_curve: bool = False
-
-
-def rules_of_thumb(lr: float, budget_steps: int) -> dict[str, float]:
-    """Zero-cost rules a user might otherwise apply, named by what they assume."""
-    x = lr * budget_steps
-    rules = {
-        "1/(lr*lam) = 10% of the run: lam = 10/(lr*T)": 10.0 / x,
-        "lr*lam*T = 1 (one decay time per run): lam = 1/(lr*T)": 1.0 / x,
-        "common default weight_decay = 5e-4": DEFAULT_WD,
-    }
-    # a run of a few steps would give lr*lam >= 0.5: half the weights gone every step, no rule anyone applies
-    return {rule: lam for rule, lam in rules.items() if lr * lam < MAX_RULE_SHRINK}
 
 
 def _main_rows(fit: Fit) -> list[LamRow]:
@@ -294,7 +282,7 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
         why.append(EITHER_SIDE)
     if best_above_smallest(fit) and hi < hi_lam:  # the probes' own best lies above: so may the run's
         hi = hi_lam
-        why.append(best_above_words(fit, hi_lam))
+        why.append(best_above_words(fit, hi_lam, k))
     if abs(math.log(fit.lr * fit.lam_min_probed / (lr * wd))) > math.log(4) and b != 1.0:
         why.append(f"extrapolated {fit.lr * fit.lam_min_probed / (lr * wd):.3g}x below the smallest "
                    f"probe with b = {shown(b, '.2f')}: the interval spans b's 95% interval")

@@ -28,7 +28,7 @@ EDGE_DOWN_TO_0 = ("under \"cannot tell\" that edge is where the probes stop, not
                   "smaller lams (down to 0) may be better at this budget, so the interval reaches 0; "
                   "probe smaller lams, or try lam = 0 beside it")
 EITHER_SIDE = ("under \"cannot tell\" the probes may all sit above the plateau and cannot see where it ends "
-               "below them, and the advice's c is the typical one: smaller lams (down to 0) may be as good or "
+               "below them, and the advice's c is borrowed or a lower bound: smaller lams (down to 0) may be as good or "
                "better at this budget, so the interval reaches 0, and on a model whose small lams overfit "
                "(noisy labels) the best lam can lie above the advice, up to the interval's top; probe smaller "
                "lams, or try lam = 0 and the interval's top beside it")
@@ -42,11 +42,12 @@ def clock_constant(fit: Fit, momentum: float) -> tuple[float, tuple[float, float
     if fit.verdict != CANNOT:
         return fit.c, fit.c_interval, []
     typical = CANNOT_C * (1.0 - momentum)
-    c = max(typical, fit.c) if math.isfinite(fit.c) else typical
+    own = math.isfinite(fit.c) and fit.c >= typical  # a tie is the probes' own: said as borrows_c reads it
+    c = fit.c if own else typical
     measured = ("the probes measured nothing" if not math.isfinite(fit.c) else
                 f"the probes' pooled curve still rose at its end, tau = {fit.c:.3g}: c >= {fit.c:.3g}"
                 if fit.c_bound == "lower" else f"the probes measured {fit.c:.3g}")
-    why = [f"c = {c:.3g}: " + ("the probes' own c, above the typical one" if c > typical
+    why = [f"c = {c:.3g}: " + ("the probes' own c, at or above the typical one" if own
                                else f"the typical c = {CANNOT_C:g}*(1-momentum)")
            + f" ({measured}; above the plateau they cannot measure c, only bound it from below)"]
     return c, (c / CANNOT_C_LOW, c * CANNOT_C_HIGH), why
@@ -61,8 +62,10 @@ def best_above_smallest(fit: Fit) -> bool:
             and math.isfinite(fit.lam_min_probed) and fit.lam_best > fit.lam_min_probed * (1 + 1e-9))
 
 
-def best_above_words(fit: Fit, top: float) -> str:
-    """Why the interval reaches up to the plateau edge."""
-    return (f"the smallest probed lam ({fit.lam_min_probed:.3g}) did not peak highest (lam {fit.lam_best:.3g} did, "
-            f"within noise): the best lam may lie above the advice, so the interval reaches the plateau edge "
-            f"lam_c = {top:.3g} (on the plateau a larger lam reaches the same top earlier); try it beside the advice")
+def best_above_words(fit: Fit, top: float, k: float = 1.0) -> str:
+    """Why the interval reaches up to the plateau edge; lams at the run's lr (`k`: probe lr / run lr)."""
+    at = "" if math.isclose(k, 1.0, rel_tol=1e-9) else f" (at lr {fit.lr / k:.3g}, on the lr*lam clock)"
+    return (f"the smallest probed lam{at} ({fit.lam_min_probed * k:.3g}) did not reach the highest peak in its own "
+            f"window (lam {fit.lam_best * k:.3g} did, within noise): the best lam may lie above the advice, so the "
+            f"interval reaches the plateau edge lam_c = {top:.3g} (on the plateau a larger lam reaches the same top "
+            "earlier); try it beside the advice")

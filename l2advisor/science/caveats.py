@@ -73,6 +73,15 @@ def advice_flags(advice: Advice, fit: Fit) -> dict[str, bool]:
     """What `recommend --json`, advice.json and the Python API say beside the numbers: whether the
     predicted metric is a floor, whether the peak step is assumed, whether the probes learned
     nothing (the advised lam then means nothing)."""
-    return {"predicted_metric_is_floor": predicted_is_lower_bound(advice, fit),
-            "predicted_peak_step_is_assumed": peak_step_assumed(advice, fit),
+    return {"predicted_metric_is_floor": predicted_is_lower_bound(advice, fit) and math.isfinite(advice.predicted_metric),
+            "predicted_peak_step_is_assumed": peak_step_assumed(advice, fit) and math.isfinite(advice.predicted_peak_step),
             "learned_nothing": nothing_learned(fit.reasons)}
+
+
+def smallest_still_rising(fit: Fit) -> bool:
+    """Whether some probe of the smallest probed lam (at the probe lr) had not clearly peaked when its
+    window ended: a prediction read from it may be far below what a run reaches (review 42's
+    transformer: 0.858 predicted, 0.9975 reached)."""
+    rows = [r for r in fit.table if r.lr == fit.lr and r.n_seeds > 0]
+    smallest = min(rows, key=lambda r: r.lam, default=None)
+    return smallest is not None and smallest.n_peaked < smallest.n_seeds

@@ -95,21 +95,25 @@ def answer_at_equal_steps(fit: Fit, rows: list[LamRow], budget: int) -> EqualSte
 
 
 def _between_neighbours(answer: EqualStepsAnswer, rows: list[LamRow]) -> EqualStepsAnswer:
-    """One lam alone best at equal steps: its interval spans the probed lams either side of it, not
-    the point itself (review 42: "5 .. 5" on a regression whose best was 4), which were worse only over
-    the shortest probe's steps; a foot the interval already opened to 0 keeps its 0."""
+    """One lam alone best at equal steps: its interval reaches the probed lams beside it, not the
+    point itself (review 42: "5 .. 5" on a regression whose best was 4); they were worse over the
+    shortest probe's steps only. An interval already opened to 0 (the smallest probed lam alone best)
+    keeps its 0 and reaches the next lam up; the largest keeps its own top."""
     lams = sorted(r.lam for r in rows if r.n_seeds > 0)
+    i = None if answer.row is None else _index_of(lams, answer.row.lam)
     lo, hi = answer.interval
-    if answer.row is None or not (math.isfinite(lo) and math.isfinite(hi)) or lo != hi or lam_at(lams, lo) is None:
+    if i is None or not (math.isfinite(lo) and math.isfinite(hi)):
         return answer
-    i = lam_at(lams, lo)
-    below, above = (lams[i - 1] if i > 0 else lo), (lams[i + 1] if i + 1 < len(lams) else hi)
+    below = lams[i - 1] if i > 0 and lo > 0 else lo
+    above = lams[i + 1] if i + 1 < len(lams) else hi
+    if (below, above) == (lo, hi):
+        return answer
     return replace(answer, interval=(below, above), reasons=(
-        *answer.reasons, f"the interval spans its probed neighbours, {below:.3g} .. {above:.3g}: they were worse "
-                         "over those steps, and the best lam for the run may lie anywhere between them"))
+        *answer.reasons, f"the interval reaches the probed lams beside it, {below:.3g} .. {above:.3g}: they were "
+                         f"worse over the shortest probe's steps only, and the best lam for the run may lie between"))
 
 
-def lam_at(lams: list[float], lam: float) -> int | None:
+def _index_of(lams: list[float], lam: float) -> int | None:
     """The index of `lam` among the probed `lams` (float rounding aside), or None."""
     return next((i for i, x in enumerate(lams) if math.isclose(x, lam, rel_tol=1e-9)), None)
 

@@ -212,7 +212,8 @@ def test_a_plain_run_at_the_advice_is_compared_and_a_broken_train_file_is_left_o
     assert trained.exit_code == 0, trained.output
     assert runner.invoke(app, ["report", str(out)]).exit_code == 0
     section = (out / "report.md").read_text().split("## Runs trained")[1]
-    assert f"{advised['predicted_metric']:.4f} ({advised['predicted_peak_step']:.0f})" in section
+    assumed = ", assumed" if advised["predicted_peak_step_is_assumed"] else ""  # the flag --json gives, marked
+    assert f"{advised['predicted_metric']:.4f} ({advised['predicted_peak_step']:.0f}{assumed})" in section
     results_path(out, TRAIN_FILE).write_text("not json\n")
     broken = runner.invoke(app, ["report", str(out)])
     assert broken.exit_code == 0, broken.output  # the probes' report still comes

@@ -114,5 +114,5 @@ def test_a_prediction_that_is_a_floor_says_at_least_in_the_report():
     assert not trained_runs([run("at", 0.01, [0.5])], cannot, common_steps=400.0)[0].predicted_is_floor
     curves = S.family()
     page = markdown(dataclasses.replace(report_data(curves, fit_relations(curves), None), trained=tuple(runs)), [])
-    assert "| at least -0.2500 (2000) |" in page and page.count("at least -0.25") == 1
+    assert "| at least -0.2500 (2000, assumed) |" in page and page.count("at least -0.25") == 1  # the probe's step
     assert "| -0.2500 (2000, assumed) |" in page  # "cannot tell": the step rests on a c the probes did not measure

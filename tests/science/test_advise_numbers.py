@@ -37,10 +37,14 @@ def test_cannot_tell_whose_smallest_probe_did_not_peak_highest_reaches_the_plate
     f = dataclasses.replace(fit_relations(S.family(lam_c=0.0005, alpha=0.0)), c=0.8, lam_c=0.08)
     assert f.verdict == CANNOT and f.lam_best == f.lam_min_probed == 0.0025 and not f.interior_max
     control = advise(f, 20000)
-    assert control.interval[1] < 0.08 and not any("did not peak highest" in r for r in control.reasons)
+    assert control.interval[1] < 0.08 and not any("did not reach the highest peak" in r for r in control.reasons)
     above = advise(dataclasses.replace(f, lam_best=0.005), 20000)
     assert above.weight_decay == control.weight_decay and above.interval == (0.0, 0.08)
-    assert any("the smallest probed lam (0.0025) did not peak highest (lam 0.005 did" in r for r in above.reasons)
+    assert any("the smallest probed lam (0.0025) did not reach the highest peak in its own window (lam 0.005 "
+               "did" in r for r in above.reasons)
+    other_lr = advise(dataclasses.replace(f, lam_best=0.005), 20000, lr=0.2)  # said at the run's lr (review 43)
+    assert any("the smallest probed lam (at lr 0.2, on the lr*lam clock) (0.00125) did not reach the highest peak in "
+               "its own window (lam 0.0025 did" in r for r in other_lr.reasons), other_lr.reasons
 
 
 def test_extrapolated_starts_just_below_the_smallest_probed_lam(clean):

@@ -74,7 +74,20 @@ def test_a_lam_clearly_best_at_equal_steps_is_advised_alone():
     assert a.weight_decay == second and not any("middle" in r for r in a.reasons)
     # its interval spans the probed lams either side, not the point (review 42: "5 .. 5", the best at 4)
     assert a.interval == (sorted(lams)[-3], sorted(lams)[-1])
-    assert any("the interval spans its probed neighbours" in r for r in a.reasons)
+    assert any("the interval reaches the probed lams beside it" in r for r in a.reasons)
+
+
+@pytest.mark.parametrize("which", ["smallest", "largest"])
+def test_a_lam_alone_best_at_either_end_reaches_its_one_neighbour(which: str) -> None:
+    """The ends of the ladder: the smallest alone best keeps its 0 and reaches the next lam up; the
+    largest reaches the next lam down and keeps its own top."""
+    lams = sorted(S.ladder())
+    lam = lams[0] if which == "smallest" else lams[-1]
+    lifted = [dataclasses.replace(cv, val_metric=cv.val_metric + (0.05 if cv.lam == lam else 0.0))
+              for cv in _noisy_null((0, 1))]
+    a = advise(dataclasses.replace(fit_relations(lifted), verdict=FAILS), 20_000)
+    assert a.weight_decay == lam
+    assert a.interval == ((0.0, lams[1]) if which == "smallest" else (lams[-2], lams[-1]))
 
 
 def test_a_predicted_metric_is_a_floor_only_past_the_compared_steps() -> None:

@@ -14,16 +14,13 @@ from rich.table import Table
 
 from l2advisor.cli.autol2_advice import VERDICT_STYLE
 from l2advisor.probing.budget import budget_words
-from l2advisor.reporting.data import no_prediction  # not page.py: it loads matplotlib
+from l2advisor.reporting.expected import expected_words  # not page.py: it loads matplotlib
 from l2advisor.science.advise import (
     Advice,
-    borrows_c,
     caveats,
-    predicted_is_lower_bound,
-    smallest_still_rising,
 )
 from l2advisor.science.c_reading import c_text
-from l2advisor.science.fit import CANNOT, FAILS, NOTHING_LEARNED, Fit, nothing_learned
+from l2advisor.science.fit import FAILS, NOTHING_LEARNED, Fit, nothing_learned
 from l2advisor.science.learned import BARELY, SOLVED_OPENING
 from l2advisor.science.numbers import shown
 
@@ -74,53 +71,10 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
 
 
 def _expect(a: Advice, f: Fit, metric: str, schedule: dict[str, Any] | None) -> str:
-    """The "expect" row: the predicted peak and when it comes; "at least" where it is a floor."""
-    missing = no_prediction(a, f)  # "at least - ... (step -)" said nothing
-    if missing:
-        return missing
+    """The "expect" row (reporting/expected.py, as report.md says it), its qualifiers in yellow."""
     peak_step = a.predicted_peak_step if schedule is None else schedule["peak_step"]
-    when = ("not within the run: its lr decays before the peak's tau, so the run ends below it"
-            if schedule is not None and math.isinf(peak_step) else f"around step {_num(peak_step, '.0f')}")
-    hedge = ""
-    if a.verdict == CANNOT and when.startswith("around step"):  # from a c the probes did not measure
-        when += (" if the typical c holds" if borrows_c(a, f)
-                 else f" if c is {_num(a.c, '.3g')}, the probes' lower bound")
-        hedge = " [yellow](it may come much earlier: keep the best checkpoint, not the last)[/]"
-    late = schedule is None and peak_step > a.budget_steps * (1 + 1e-9)  # the reasons say so too; here it is read
-    metric_now = _num(a.predicted_metric, ".4f")
-    if late:  # the run ends before its top: no earlier peak to keep
-        return (f"{metric_now} validation {metric} at the run's end, still rising (its top comes {when}, after the "
-                f"run's {a.budget_steps} steps)" + (" [yellow](extrapolated)[/]" if a.extrapolated else ""))
-    if a.verdict == CANNOT and a.extrapolated:  # the smallest lam did best at equal steps; below it, untested
-        rising = ", its probes still rising at their ends: the run may climb well above it" \
-            if smallest_still_rising(f) else ""
-        return (f"{metric_now} peak validation {metric} [yellow](extrapolated below the smallest probed lam: a smaller "
-                f"lam may do better or worse{rising})[/], {when}{hedge}")
-    pred = (f"{metric_now} peak validation {metric}, {when}"
-            + (_unpeaked(a, f) if a.verdict == FAILS and schedule is None else "")
-            + (" [yellow](extrapolated)[/]" if a.extrapolated else "") + hedge)
-    if predicted_is_lower_bound(a, f) and a.verdict == FAILS and metric == "accuracy" and a.predicted_metric >= 1.0:
-        return (f"{_num(a.predicted_metric, '.4f')} peak validation accuracy, the most there is: this lam reached it "
-                f"in its own probe (step {_num(peak_step, '.0f')})")
-    if predicted_is_lower_bound(a, f) and a.verdict == FAILS:
-        pred = (f"at least {_num(a.predicted_metric, '.4f')} peak validation {metric}: this lam's peak in its "
-                f"own probes (step {_num(peak_step, '.0f')}{_unpeaked(a, f)}); it was among the best over the "
-                f"{f.common_steps:.0f} steps all probes ran, and the run is {a.budget_steps / f.common_steps:.3g}x longer than that, "
-                f"so it may climb further")
-    return pred
-
-
-def _unpeaked(a: Advice, f: Fit) -> str:
-    """Under "does not hold" the step is the median t* of the advised lam's probes: where some had
-    not clearly peaked when they ended, their t* is a floor, and so may the step be."""
-    rows = [r for r in f.table if r.n_seeds and math.isclose(r.lam, a.weight_decay, rel_tol=1e-9)
-            and math.isclose(r.lr, a.lr, rel_tol=1e-9)]
-    if not rows or rows[0].n_peaked >= rows[0].n_seeds:
-        return ""
-    r = rows[0]
-    unpeaked = r.n_seeds - r.n_peaked
-    return (f", a median over {r.n_seeds} probes, {unpeaked} of which had not clearly peaked when "
-            f"{'it' if unpeaked == 1 else 'they'} ended: perhaps later")
+    return expected_words(a, f, metric, peak_step, scheduled=schedule is not None,
+                          mark=lambda text: f"[yellow]({escape(text)})[/]")
 
 
 def _nothing_learned_row(f: Fit, metric: str) -> str:

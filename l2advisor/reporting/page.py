@@ -7,20 +7,14 @@ import math
 from pathlib import Path
 
 from l2advisor.reporting.axes import num
-from l2advisor.reporting.data import AUTOL2_KEYS, ReportData, no_prediction
+from l2advisor.reporting.data import AUTOL2_KEYS, ReportData
+from l2advisor.reporting.expected import expected_words
 from l2advisor.reporting.figures import PLOTTERS
 from l2advisor.reporting.trained import TrainedRun
 from l2advisor.runs.store import SCHEDULE_RUN, make_dir
-from l2advisor.science.advise import (
-    borrows_c,
-    peak_step_assumed,
-    predicted_is_lower_bound,
-    smallest_still_rising,
-)
 from l2advisor.science.c_reading import c_text
 from l2advisor.science.fit_types import LamRow
 from l2advisor.science.reason_words import unrepeated
-from l2advisor.science.verdict import CANNOT
 
 FIGURES = {  # file name -> caption in report.md
     "curves.png": "Validation metric of every probe against steps (left) and against tau = lr*lam*steps "
@@ -98,33 +92,12 @@ def _t_star(row: LamRow) -> str:
 
 
 def _prediction_text(data: ReportData) -> str:
-    """The advice's predicted peak and when it comes, or why there is none; qualified as the panel
-    qualifies it (a floor, the most there is, a step from a c the probes did not measure, a run
-    that ends before its top, an extrapolation below the smallest probe)."""
-    f, a = data.fit, data.advice
-    missing = no_prediction(a, f)
-    if missing:
-        return missing
-    value, metric = _f(a.predicted_metric, ".4f"), data.metric_name
-    if predicted_is_lower_bound(a, f) and metric == "accuracy" and a.predicted_metric >= 1.0:
-        return f"predicted peak accuracy {value}, the most there is: the advised lam reached it in its own probe"
-    if data.run_steps and math.isinf(data.run_peak_step):  # "around step - of the 2000-step run" said nothing
-        when = f"after the end of the {data.run_steps}-step run (its lr decays before the peak's tau: the run ends below it)"
-    else:
-        when = "around step " + (f"{_f(data.run_peak_step, '.0f')} of the {data.run_steps}-step run" if data.run_steps
-                                 else f"{_f(a.predicted_peak_step, '.0f')}")
-    if not data.run_steps and a.predicted_peak_step > a.budget_steps * (1 + 1e-9):  # the panel's "still rising"
-        return (f"predicted {metric} {value} at the run's end, still rising (its top comes {when}, after the run's "
-                f"{a.budget_steps} steps)" + (" (extrapolated)" if a.extrapolated else ""))
-    if a.verdict == CANNOT and when.startswith("around step"):  # the step rests on a c the probes did not measure
-        when += (" if the typical c holds" if borrows_c(a, f) else f" if c is {a.c:.3g}, the probes' lower bound") \
-            + " (it may come much earlier: keep the best checkpoint, not the last)"
-    elif peak_step_assumed(a, f) and when.startswith("around step"):  # "does not hold" past the compared steps
-        when += " in its own probes (the longer run may climb past it)"
-    rising = ", its probes still rising at their ends: the run may climb well above it" if smallest_still_rising(f) else ""
-    mark = (f" (extrapolated below the smallest probed lam: a smaller lam may do better or worse{rising})"
-            if a.verdict == CANNOT and a.extrapolated else " (extrapolated)" if a.extrapolated else "")
-    return f"predicted peak {metric} {'at least ' if predicted_is_lower_bound(a, f) else ''}{value}{mark} {when}"
+    """The advice's predicted peak and when it comes, or why there is none, as the panel says it."""
+    a = data.advice
+    step = data.run_peak_step if data.run_steps else a.predicted_peak_step
+    words = expected_words(a, data.fit, data.metric_name, step, scheduled=bool(data.run_steps),
+                           run_steps=data.run_steps)
+    return words if words.startswith("no predicted metric") else f"predicted {words}"
 
 
 def _lam_text(run: TrainedRun) -> str:

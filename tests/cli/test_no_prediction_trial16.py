@@ -45,4 +45,4 @@ def test_a_prediction_is_still_shown_at_the_probes_lr() -> None:
     fit = fit_relations(S.no_effect_family())
     page = markdown(report_data(S.no_effect_family(), fit, advise(fit, 3000)), [])
     line = next(ln for ln in page.splitlines() if ln.startswith("For a budget"))
-    assert "predicted peak accuracy" in line and "no predicted metric" not in line, line
+    assert "peak validation accuracy" in line and "no predicted metric" not in line, line

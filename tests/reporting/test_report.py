@@ -252,8 +252,8 @@ def test_a_predicted_floor_reads_as_one_on_the_page() -> None:
     f = fit_relations(curves)
     far, near = advise(f, int(10 * f.common_steps)), advise(f, int(f.common_steps))
     page = markdown(report_data(curves, f, far, title="t"), list(FIGURES))
-    assert f"predicted peak accuracy at least {far.predicted_metric:.4f}" in page
-    assert "in its own probes (the longer run may climb past it)" in page and "typical c" not in page
+    assert f"predicted at least {far.predicted_metric:.4f} peak validation accuracy: this lam's peak in its own " \
+        "probes" in page and "may climb further" in page and "typical c" not in page  # as the panel says it
     assert "at least" not in markdown(report_data(curves, f, near, title="t"), list(FIGURES))  # the control
 
 
@@ -272,4 +272,4 @@ def test_the_page_qualifies_a_cannot_tell_prediction_as_the_panel_does() -> None
     assert "at the run's end, still rising (its top comes around step" in late and "checkpoint" not in late
     held = markdown(report_data(S.family(), fit_relations(S.family()), advise(fit_relations(S.family()), 3000),
                                 title="t"), list(FIGURES))
-    assert "predicted peak accuracy" in held and "typical c" not in held and "checkpoint" not in held  # the control
+    assert "peak validation accuracy, around step" in held and "typical c" not in held and "checkpoint" not in held

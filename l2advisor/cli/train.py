@@ -41,7 +41,7 @@ from l2advisor.cli.budget import (
 )
 from l2advisor.cli.decay_checks import say_strong_decay
 from l2advisor.cli.json_out import print_json
-from l2advisor.cli.train_view import TrainBar, summarize, summary_table
+from l2advisor.cli.train_view import TrainBar, against_prediction, summarize, summary_table
 from l2advisor.errors import InputError, RunFailed
 from l2advisor.probing.budget import budget_words
 from l2advisor.runs.lock import RunLock
@@ -303,6 +303,8 @@ def train_command(
     else:
         out.print(summary_table(summary, spec.metric_name, autol2=bool(made)))
         if advice:
+            if (said := against_prediction(summary, advice, applied, spec.metric_name)) is not None:
+                err.print(escape(said), highlight=False)
             err.print(f"The probes' evidence in figures: [bold]l2advisor report {run_dir}[/]")
     if result.status == "interrupted":
         err.print(f"[yellow]Interrupted at step {result.steps}; what was measured is in {path}. {NO_RESUME}[/]")

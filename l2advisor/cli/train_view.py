@@ -91,3 +91,21 @@ def _cleared(tau: Any) -> Any:
     from l2advisor.science.numbers import noise_cleared
 
     return noise_cleared(tau) if isinstance(tau, float) else tau
+
+
+def against_prediction(summary: dict[str, Any], advice: dict[str, Any], applied: str, metric: str) -> str | None:
+    """One sentence setting a `train --advise` run's peak against what its advice predicted (review 42:
+    a transformer's summary showed 0.9975 beside nothing, where the panel had said 0.8577); None
+    where nothing was predicted (AutoL2, no metric) or nothing measured."""
+    predicted, peak = advice.get("predicted_metric"), summary.get("peak_metric")
+    if applied != "weight_decay" or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (predicted, peak)):
+        return None
+    reached = f"the run's best evaluation was {peak:.4f} at step {_fmt(summary.get('peak_step'), 'd')}"
+    if advice.get("predicted_metric_is_floor"):
+        said = "met it" if peak >= predicted else f"{predicted - peak:.4g} short of it"
+        return f"The advice said at least {predicted:.4f} peak validation {metric}; {reached}: {said}."
+    step = advice.get("peak_step", advice.get("predicted_peak_step"))
+    assumed = (", a step the probes did not measure" if advice.get("predicted_peak_step_is_assumed") else "")
+    when = f" around step {_fmt(step, 'd')}{assumed}" if isinstance(step, (int, float)) and math.isfinite(step) else ""
+    return (f"The advice predicted {predicted:.4f} peak validation {metric}{when}; {reached} ({peak - predicted:+.4f}; "
+            "a best raw evaluation sits a little above a smoothed peak, by the evaluation noise).")

@@ -157,6 +157,27 @@ def test_an_edited_model_file_is_named_and_force_probes_it_again(tiny_model: Pat
     forced = runner.invoke(app, [*advise_args(tiny_model, out), "--force"])
     assert forced.exit_code == 0, forced.output
     assert "(0 reused)" in forced.stderr  # probed again, for the edited file
+    advised = json.loads((out / "advice.json").read_text())  # the run's peak set against the prediction
+    said = " ".join(forced.stderr.split())
+    assert ("The advice said at least" if advised["predicted_metric_is_floor"] else "The advice predicted") in said
+    assert f"{advised['predicted_metric']:.4f} peak validation accuracy" in said and "the run's best evaluation was" in said
+
+
+def test_the_runs_peak_is_set_against_its_prediction() -> None:
+    """Review 42: `train --advise` showed the run's 0.9975 and never the 0.8577 just predicted."""
+    from l2advisor.cli.train_view import against_prediction
+
+    run = {"peak_metric": 0.9975, "peak_step": 2820}
+    estimate = {"predicted_metric": 0.8577, "predicted_peak_step": 6000.0, "predicted_metric_is_floor": False,
+                "predicted_peak_step_is_assumed": True}
+    said = against_prediction(run, estimate, "weight_decay", "accuracy")
+    assert said is not None and "predicted 0.8577 peak validation accuracy around step 6000, a step the probes " \
+        "did not measure; the run's best evaluation was 0.9975 at step 2820 (+0.1398;" in said
+    floor = {**estimate, "predicted_metric_is_floor": True}
+    assert against_prediction(run, floor, "weight_decay", "accuracy").endswith(": met it.")
+    assert "0.1 short of it" in against_prediction({**run, "peak_metric": 0.7577}, floor, "weight_decay", "accuracy")
+    assert against_prediction(run, estimate, "autol2", "accuracy") is None  # AutoL2 predicts no peak
+    assert against_prediction(run, {**estimate, "predicted_metric": None}, "weight_decay", "accuracy") is None
 
 
 def test_a_run_directory_that_would_refuse_the_run_is_said_before_probing(tiny_model: Path, tmp_path: Path) -> None:

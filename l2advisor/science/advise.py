@@ -97,7 +97,7 @@ def _extrapolated_level(fit: Fit, why: list[str], k: float) -> float:
     if nearest is not None and nearest.in_plateau and math.isfinite(nearest.peak_mean):
         where_top = BELOW_THE_PROBES if fit.verdict == CANNOT else " (on the plateau)"
         rising = (f"; {nearest.n_seeds - nearest.n_peaked} of its {nearest.n_seeds} probes had not clearly peaked when "
-                  "their windows ended, so a run may climb well above it" if nearest.n_peaked < nearest.n_seeds else "")
+                  "their windows ended, so a run may climb well above it" if smallest_still_rising(fit) else "")
         why.append(where + f"that lam's peak {nearest.peak_mean:.4f}{where_top}{rising}")
         return nearest.peak_mean
     why.append(where + f"the plateau level {fit.plateau_level:.4f}")

@@ -28,8 +28,8 @@ EDGE_DOWN_TO_0 = ("under \"cannot tell\" that edge is where the probes stop, not
                   "smaller lams (down to 0) may be better at this budget, so the interval reaches 0; "
                   "probe smaller lams, or try lam = 0 beside it")
 EITHER_SIDE = ("under \"cannot tell\" the probes may all sit above the plateau and cannot see where it ends "
-               "below them, and the advice's c is borrowed or a lower bound: smaller lams (down to 0) may be as good or "
-               "better at this budget, so the interval reaches 0, and on a model whose small lams overfit "
+               "below them, and the advice's c is borrowed or a lower bound: smaller lams (down to 0) may be as "
+               "good or better at this budget, so the interval reaches 0, and on a model whose small lams overfit "
                "(noisy labels) the best lam can lie above the advice, up to the interval's top; probe smaller "
                "lams, or try lam = 0 and the interval's top beside it")
 BELOW_THE_PROBES = (" (an estimate, not a floor: no smaller lam was probed, and a lam too small for the run "

@@ -73,8 +73,9 @@ def advice_flags(advice: Advice, fit: Fit) -> dict[str, bool]:
     """What `recommend --json`, advice.json and the Python API say beside the numbers: whether the
     predicted metric is a floor, whether the peak step is assumed, whether the probes learned
     nothing (the advised lam then means nothing)."""
-    return {"predicted_metric_is_floor": predicted_is_lower_bound(advice, fit) and math.isfinite(advice.predicted_metric),
-            "predicted_peak_step_is_assumed": peak_step_assumed(advice, fit) and math.isfinite(advice.predicted_peak_step),
+    metric, step = math.isfinite(advice.predicted_metric), math.isfinite(advice.predicted_peak_step)
+    return {"predicted_metric_is_floor": predicted_is_lower_bound(advice, fit) and metric,
+            "predicted_peak_step_is_assumed": peak_step_assumed(advice, fit) and step,
             "learned_nothing": nothing_learned(fit.reasons)}
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from l2advisor.science.learned import nothing_learned
+from l2advisor.science.learned import RUNG_LEARNED_NOTHING, nothing_learned
 from l2advisor.science.reason_words import unrepeated
 from l2advisor.science.verdict import CANNOT, FAILS
 
@@ -31,11 +31,12 @@ def caveats(fit: Fit, advice: Advice, limit: int = 4) -> list[str]:
 def _caveat_rank(reason: str) -> int:
     """A verdict that one more seed could flip first (it was cut by the limit, said only in
     report.md), then what is wrong with the probes themselves: some had not clearly peaked, were
-    left out of the fit, or lost evaluations to a NaN metric, and probe lrs that do not confirm
-    lr*lam as the clock (each was cut too), then the fit's order."""
+    left out of the fit (a lam at which they learned nothing too), or lost evaluations to a NaN
+    metric, and probe lrs that do not confirm lr*lam as the clock (each was cut too), then the
+    fit's order."""
     if "that decides whether the probes sit above the plateau" in reason:  # fit.py's needs_seed reason
         return 0
-    about_probes = ("had not clearly peaked", "probe(s) excluded: ", "the metric was NaN at ")
+    about_probes = ("had not clearly peaked", "probe(s) excluded: ", "the metric was NaN at ", RUNG_LEARNED_NOTHING)
     return 1 if any(k in reason for k in about_probes) or reason.startswith("the clock is not lr*lam") else 2
 
 

@@ -17,13 +17,7 @@ import numpy as np
 from l2advisor.science.c_reading import c_shown
 from l2advisor.science.clock import clock_exponent, fit_time_exponent, on_clock
 from l2advisor.science.collapse import collapse, pool_members
-from l2advisor.science.curves import (
-    Curve,
-    CurveMetrics,
-    analyze_curve,
-    finite_median,
-    scored,
-)
+from l2advisor.science.curves import Curve, CurveMetrics, finite_median
 from l2advisor.science.fit_types import Excluded, Fit, LamRow  # noqa: F401 - re-exported: fit's API
 from l2advisor.science.learned import (  # noqa: F401 - re-exported
     BARELY,
@@ -36,6 +30,8 @@ from l2advisor.science.learned import (  # noqa: F401 - re-exported
     learned,
     nothing_learned,
     nothing_learned_words,
+    rungs_learning_nothing,
+    rungs_words,
     shows_nothing,
     trained_beyond_chance,
 )
@@ -48,6 +44,7 @@ from l2advisor.science.plateau import (
     plateau_of,
 )
 from l2advisor.science.scaling import fit_alpha, fit_clock
+from l2advisor.science.screen import nan_note, screen, table_rows
 from l2advisor.science.serial import from_jsonable, to_jsonable
 from l2advisor.science.verdict import (  # noqa: F401 - re-exported: the verdict names are part of fit's API
     APPROX,
@@ -69,61 +66,6 @@ def _blank(tolerance: float) -> dict:
              "bool": False, "int": 0, "str": FAILS}
     return {**{f.name: empty.get(str(f.type), ()) for f in fields(Fit)},
             "tolerance": float(tolerance), "c_bound": ""}
-
-
-def _screen(curves: Sequence[Curve], tolerance: float):
-    """Analyse every curve; split into usable (metrics, curve) pairs and exclusions."""
-    usable, excluded = [], []
-    for cv in curves:
-        m = analyze_curve(cv, tolerance)  # never raises on odd data: an exception is a bug
-        why = None
-        if m.status == "failed":
-            why = "failed"
-        elif m.diverged:
-            why = "diverged (its status, a non-finite training loss or an infinite metric)"
-        elif not (m.lam > 0 and m.lr > 0 and math.isfinite(m.lam * m.lr)):
-            why = "lam and lr must be positive and finite: no tau clock"
-        elif not math.isfinite(m.peak_metric):
-            why = "no finite evaluation" + (" (the metric was NaN at every one)" if m.nan_evals >= m.n_points else "")
-        if why:
-            excluded.append(Excluded(m.lam, m.lr, m.seed, why))
-        else:
-            usable.append((m, scored(cv)))  # its NaN evaluations left out of the pooled curve and b too
-    return usable, excluded
-
-
-def _nan_note(ms: list[CurveMetrics]) -> list[str]:
-    """The usable probes' evaluations whose metric was NaN (left out of their curves), said: a
-    reviewer's macro precision lost them silently, and with them the early points t* is read from."""
-    hit = [m for m in ms if m.nan_evals]
-    if not hit:
-        return []
-    lams = sorted({m.lam for m in hit}, reverse=True)
-    return [f"the metric was NaN at {sum(m.nan_evals for m in hit)} of {sum(m.n_points for m in hit)} evaluations "
-            f"in {len(hit)} probe(s) (lam {', '.join(f'{lam:.3g}' for lam in lams)}): those evaluations are "
-            "left out, as if not made (a metric that cannot score some evaluations, e.g. a macro average "
-            "with a class never predicted)"]
-
-
-def _rows(ms: list[CurveMetrics], excluded: list[Excluded]) -> list[LamRow]:
-    """Group usable probes by (lr, lam) into table rows (in_plateau set later)."""
-    keys = sorted({(m.lr, m.lam) for m in ms} | {(e.lr, e.lam) for e in excluded
-                                                  if e.lam > 0 and e.lr > 0})
-    rows = []
-    for lr, lam in keys:
-        g = [m for m in ms if (m.lr, m.lam) == (lr, lam)]
-        peaks = np.array([m.peak_metric for m in g])
-        rows.append(LamRow(
-            lam=lam, lr=lr, n_seeds=len(g),
-            n_diverged=sum(e.lr == lr and e.lam == lam and e.reason.startswith("diverged")
-                           for e in excluded),
-            peak_mean=float(peaks.mean()) if g else NAN,
-            peak_sd=float(peaks.std(ddof=1)) if len(g) > 1 else NAN,
-            t_star=finite_median(m.t_star for m in g), tau_star=finite_median(m.tau_star for m in g),
-            peak_tau=finite_median(m.peak_tau for m in g), peak_common=NAN,
-            max_train_acc=finite_median(m.max_train_acc for m in g),
-            n_peaked=sum(m.peaked for m in g), in_plateau=False))
-    return rows
 
 
 def _describe(f: dict, learned_something: bool = True) -> list[str]:
@@ -168,14 +110,14 @@ def _main_lr(ms: list[CurveMetrics], prefer: float | None = None) -> float:
 def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main_lr: float | None = None,
          baseline: Baseline | None = None) -> Fit:
     f, rng = _blank(tolerance), np.random.default_rng(seed)
-    usable, excluded = _screen(list(curves or ()), tolerance)
+    usable, excluded = screen(list(curves or ()), tolerance)
     ms = [m for m, _ in usable]
-    rows = _rows(ms, excluded)
+    rows = table_rows(ms, excluded)
     f.update(excluded=tuple(excluded), n_usable=len(ms), table=tuple(rows))
     notes = [f"{len(excluded)} probe(s) excluded: " + "; ".join(
         f"lam={e.lam:.3g} lr={e.lr:.3g} seed={e.seed}: {e.reason}" for e in excluded)
     ] if excluded else []
-    notes += _nan_note(ms)
+    notes += nan_note(ms)
     if not ms:
         return Fit(**{**f, "reasons": tuple(["no usable probe"] + notes)})
     if not learned(ms, tolerance):
@@ -200,7 +142,11 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
              interior_max=p["interior"], lam_star=p["lam_star"], train_acc=finite_median(over))
     f["overparameterized"] = (None if not math.isfinite(f["train_acc"])
                               else f["train_acc"] >= TRAIN_ACC_APPROX)
-    good = [m for m in ms if m.peaked and m.t_star > 0]
+    whole = bool(notes) and (nothing_learned(notes) or notes[0].startswith(BARELY))  # said of every probe
+    flat = {} if whole else rungs_learning_nothing(ms, tolerance, baseline)
+    if flat:
+        notes.append(rungs_words(flat, baseline))
+    good = [m for m in ms if m.peaked and m.t_star > 0 and (m.lr, m.lam) not in flat]
     reg = [m for m in good if m.lam <= plateaus[m.lr]["lam_c"]]
     if len({m.lr * m.lam for m in reg}) < MIN_LAMS:
         if len({m.lr * m.lam for m in good}) > len({m.lr * m.lam for m in reg}):
@@ -210,8 +156,9 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
                          f"also uses lams above the plateau edge, where t* need not follow 1/lam; "
                          f"probe smaller lams (a larger probe budget) for a sharper test")
         reg = good
-    main = [(m, cv) for m, cv in usable if m.lr == lr0]
-    compared = plat if len({m.lam for m, _ in plat}) >= MIN_LAMS else main
+    main = [(m, cv) for m, cv in usable if m.lr == lr0 and (m.lr, m.lam) not in flat]
+    timed = [(m, cv) for m, cv in plat if (m.lr, m.lam) not in flat]
+    compared = timed if len({m.lam for m, _ in timed}) >= MIN_LAMS else main
     timing = fit_time_exponent([cv for _, cv in compared], [m.peak_metric for m, _ in compared],
                                tolerance, n_boot, rng)
     f.update(b=timing.get("b", NAN), b_interval=timing.get("b_interval", (NAN, NAN)),
@@ -227,9 +174,9 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
     if len({m.lr * m.lam for m in reg}) >= 2:
         f.update(fit_alpha(reg, n_boot, rng))
         f.update(fit_clock(reg, n_boot, rng))
-    if len(good) < len(ms):
-        notes.append(f"{len(ms) - len(good)} probe(s) had not clearly peaked (or peaked at "
-                     f"step 0): left out of the t* fit")
+    unpeaked = len(ms) - len(good) - sum((m.lr, m.lam) in flat for m in ms)  # not those that learned nothing
+    if unpeaked:
+        notes.append(f"{unpeaked} probe(s) had not clearly peaked (or peaked at step 0): left out of the t* fit")
     pool = [pair for pair, kept in zip(plat, pool_members([m.peaked for m, _ in plat]), strict=True) if kept]
     b_used = clock_exponent(f)
     f.update(b_used=b_used, clock_ref=float(np.exp(np.mean([np.log(m.lr * m.lam) for m, _ in compared]))))

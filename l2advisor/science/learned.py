@@ -40,6 +40,7 @@ NOTHING_LEARNED = ("nothing was learned: no probe's validation metric rose above
 NOTHING_LEARNED_OPENING = "nothing was learned"  # every wording of the reason starts so
 SOLVED_OPENING = "nothing was learned beyond the best untrained model"  # the wording that leaves "solved" open
 BARELY = "the probes barely beat a constant prediction"  # the opening of that reason
+RUNG_LEARNED_NOTHING = "learned nothing (best peak"  # in the reason naming a lam at which the probes learned nothing
 LITTLE = 0.05  # a rise over the constant prediction under this share of its scale is barely one
 CHANCE_MARGIN = 0.02  # training accuracy within this of the most frequent class's share: chance ...
 CHANCE_FRACTION = 0.1  # ... or within this share of the way from it to 1, where that is less (98% majority)
@@ -98,6 +99,32 @@ def beyond_constant(ms: list[CurveMetrics], tolerance: float, baseline: Baseline
     if baseline is None or not math.isfinite(baseline.metric):
         return True
     return any(m.peak_metric - baseline.metric > _constant_margin(m, tolerance, baseline) for m in ms)
+
+
+def rungs_learning_nothing(ms: list[CurveMetrics], tolerance: float,
+                           baseline: Baseline | None) -> dict[tuple[float, float], float]:
+    """{(lr, lam): the best peak of its probes} for every rung whose probes all learned nothing at
+    their lam (`learned` from their own starts, and `beyond_constant`, fail) while another rung's
+    did: weight decay that strong keeps the model from learning. Their curves have no rise to time,
+    so the crossing-time fits leave them out; at equal steps they still count, as the worst lams
+    they are (a reviewer's bag-of-tokens model: lam 0.1 peaked at 0.4545, always answering class 2
+    scores 0.445, and b was read through levels below 0.445 that every probe met at step 0)."""
+    rungs: dict[tuple[float, float], list[CurveMetrics]] = {}
+    for m in ms:
+        rungs.setdefault((m.lr, m.lam), []).append(m)
+    flat = {key: max(m.peak_metric for m in g) for key, g in rungs.items()
+            if not (learned(g, tolerance) and beyond_constant(g, tolerance, baseline))}
+    return flat if len(flat) < len(rungs) else {}
+
+
+def rungs_words(flat: dict[tuple[float, float], float], baseline: Baseline | None) -> str:
+    """The note naming the rungs `rungs_learning_nothing` found."""
+    lams = ", ".join(f"{lam:.3g}" for _, lam in sorted(flat, key=lambda key: -key[1]))
+    peak = max(flat.values())
+    against = (f"always predicting {baseline.predicts}: {shown(baseline.metric, '.4g')}"
+               if baseline is not None and math.isfinite(baseline.metric) else "no better than their own start")
+    return (f"lam {lams} {RUNG_LEARNED_NOTHING} {shown(peak, '.4g')}; {against}): weight decay that strong keeps "
+            "the model from learning; left out of b and the t* fit (no rise to time), still counted at equal steps")
 
 
 def chance_margin(share: float) -> float:

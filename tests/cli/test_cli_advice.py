@@ -527,12 +527,12 @@ def test_too_few_finished_lams_while_probes_are_pending_is_refused(tmp_path: Pat
 def test_a_bug_in_the_fit_is_an_internal_error(run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An exception inside the fit: exit 1, one line that calls it a bug of l2advisor, no
     verdict and no traceback; with --debug, the exception itself (and its traceback)."""
-    import l2advisor.science.fit as fit_module
+    import l2advisor.science.screen as screen_module  # where each probe is analysed
 
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("a bug planted by the test")
 
-    monkeypatch.setattr(fit_module, "analyze_curve", broken)
+    monkeypatch.setattr(screen_module, "analyze_curve", broken)
     result = recommend(run, "--budget", "3000", "--json")
     assert result.exit_code == 1  # stdout: the error as JSON, for a script (it read an empty string), no verdict
     assert json.loads(result.stdout) == {"error": "internal error: ZeroDivisionError: a bug planted by the test",

@@ -331,13 +331,13 @@ def test_one_seed_per_lam_caps_holds_and_still_refuses_a_null():
 
 def test_an_exception_in_the_fit_propagates(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug in the fit is raised, never dressed up as a "does not hold" verdict."""
-    import l2advisor.science.fit as fit_module
+    import l2advisor.science.screen as screen_module  # where each probe is analysed
 
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("a bug planted by the test")
 
     assert fit_relations(S.family()).n_usable > 0  # the same probes fit without the bug
-    monkeypatch.setattr(fit_module, "analyze_curve", broken)
+    monkeypatch.setattr(screen_module, "analyze_curve", broken)
     with pytest.raises(ZeroDivisionError, match="planted"):
         fit_relations(S.family())
 

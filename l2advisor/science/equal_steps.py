@@ -98,19 +98,31 @@ def _between_neighbours(answer: EqualStepsAnswer, rows: list[LamRow]) -> EqualSt
     """One lam alone best at equal steps: its interval reaches the probed lams beside it, not the
     point itself (review 42: "5 .. 5" on a regression whose best was 4); they were worse over the
     shortest probe's steps only. An interval already opened to 0 (the smallest probed lam alone best)
-    keeps its 0 and reaches the next lam up; the largest keeps its own top."""
-    lams = sorted(r.lam for r in rows if r.n_seeds > 0)
+    keeps its 0 and reaches the next lam up; the largest keeps its own top. A neighbour where some
+    seed learned nothing is not reached (a reviewer's 1D CNN failed on one of two seeds at it, in the
+    probes and in budget runs alike)."""
+    used = sorted((r for r in rows if r.n_seeds > 0), key=lambda r: r.lam)
+    lams = [r.lam for r in used]
     i = None if answer.row is None else _index_of(lams, answer.row.lam)
     lo, hi = answer.interval
     if i is None or not (math.isfinite(lo) and math.isfinite(hi)):
         return answer
-    below = lams[i - 1] if i > 0 and lo > 0 else lo
-    above = lams[i + 1] if i + 1 < len(lams) else hi
+    down = used[i - 1] if i > 0 and lo > 0 else None
+    up = used[i + 1] if i + 1 < len(lams) else None
+    below = down.lam if down is not None and not down.n_learned_nothing else lo
+    above = up.lam if up is not None and not up.n_learned_nothing else hi
     if (below, above) == (lo, hi):
         return answer
+    held = [f"not lam {r.lam:.3g} {side}, where a seed learned nothing" for r, side in ((down, "below"), (up, "above"))
+            if r is not None and r.n_learned_nothing]
+    if below != lo and above != hi:
+        said = f"the interval reaches the probed lams beside it, {below:.3g} .. {above:.3g}: they were"
+    else:
+        said = f"the interval reaches the probed lam {'below' if below != lo else 'above'} it, " \
+               f"{below if below != lo else above:.3g}: it was"
     return replace(answer, interval=(below, above), reasons=(
-        *answer.reasons, f"the interval reaches the probed lams beside it, {below:.3g} .. {above:.3g}: they were "
-                         f"worse over the shortest probe's steps only, and the best lam for the run may lie between"))
+        *answer.reasons, f"{said} worse over the shortest probe's steps only, and the best lam for the run may lie "
+                         f"between" + "".join(f"; {h}" for h in held)))
 
 
 def _index_of(lams: list[float], lam: float) -> int | None:

@@ -28,10 +28,10 @@ from l2advisor.science.learned import (  # noqa: F401 - re-exported
     beyond_constant,
     capped_verdict,
     learned,
+    learned_nothing_words,
     nothing_learned,
     nothing_learned_words,
-    rungs_learning_nothing,
-    rungs_words,
+    probes_learning_nothing,
     shows_nothing,
     trained_beyond_chance,
 )
@@ -126,6 +126,12 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
         notes.insert(0, at_chance_words(ms, baseline))  # type: ignore[arg-type] - known where it fails
     elif not beyond_constant(ms, tolerance, baseline):
         notes.insert(0, barely_words(ms, baseline, tolerance))  # type: ignore[arg-type] - known where it fails
+    whole = bool(notes) and (nothing_learned(notes) or notes[0].startswith(BARELY))  # said of every probe
+    failed = set() if whole else probes_learning_nothing(ms, tolerance, baseline)
+    if failed:
+        notes.append(learned_nothing_words(ms, failed, baseline))
+        rows = [replace(r, n_learned_nothing=sum(k[:2] == (r.lr, r.lam) for k in failed)) for r in rows]
+    learning = [m for m in ms if (m.lr, m.lam, m.seed) not in failed]  # curves with a rise to time
     plateaus = {lr: plateau_of([r for r in rows if r.lr == lr and r.n_seeds],
                              [m for m in ms if m.lr == lr], tolerance) for lr in {m.lr for m in ms}}
     lr0 = _main_lr(ms, main_lr)
@@ -142,11 +148,7 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
              interior_max=p["interior"], lam_star=p["lam_star"], train_acc=finite_median(over))
     f["overparameterized"] = (None if not math.isfinite(f["train_acc"])
                               else f["train_acc"] >= TRAIN_ACC_APPROX)
-    whole = bool(notes) and (nothing_learned(notes) or notes[0].startswith(BARELY))  # said of every probe
-    flat = {} if whole else rungs_learning_nothing(ms, tolerance, baseline)
-    if flat:
-        notes.append(rungs_words(flat, baseline))
-    good = [m for m in ms if m.peaked and m.t_star > 0 and (m.lr, m.lam) not in flat]
+    good = [m for m in learning if m.peaked and m.t_star > 0]
     reg = [m for m in good if m.lam <= plateaus[m.lr]["lam_c"]]
     if len({m.lr * m.lam for m in reg}) < MIN_LAMS:
         if len({m.lr * m.lam for m in good}) > len({m.lr * m.lam for m in reg}):
@@ -156,8 +158,8 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
                          f"also uses lams above the plateau edge, where t* need not follow 1/lam; "
                          f"probe smaller lams (a larger probe budget) for a sharper test")
         reg = good
-    main = [(m, cv) for m, cv in usable if m.lr == lr0 and (m.lr, m.lam) not in flat]
-    timed = [(m, cv) for m, cv in plat if (m.lr, m.lam) not in flat]
+    main = [(m, cv) for m, cv in usable if m.lr == lr0 and (m.lr, m.lam, m.seed) not in failed]
+    timed = [(m, cv) for m, cv in plat if (m.lr, m.lam, m.seed) not in failed]
     compared = timed if len({m.lam for m, _ in timed}) >= MIN_LAMS else main
     timing = fit_time_exponent([cv for _, cv in compared], [m.peak_metric for m, _ in compared],
                                tolerance, n_boot, rng)
@@ -174,7 +176,7 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
     if len({m.lr * m.lam for m in reg}) >= 2:
         f.update(fit_alpha(reg, n_boot, rng))
         f.update(fit_clock(reg, n_boot, rng))
-    unpeaked = len(ms) - len(good) - sum((m.lr, m.lam) in flat for m in ms)  # not those that learned nothing
+    unpeaked = len(learning) - len(good)  # not those that learned nothing, said above
     if unpeaked:
         notes.append(f"{unpeaked} probe(s) had not clearly peaked (or peaked at step 0): left out of the t* fit")
     pool = [pair for pair, kept in zip(plat, pool_members([m.peaked for m, _ in plat]), strict=True) if kept]

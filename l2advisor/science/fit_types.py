@@ -29,6 +29,7 @@ class LamRow:
     max_train_acc: float  # median of the max training accuracy
     n_peaked: int  # seeds whose curve clearly peaked before its end
     in_plateau: bool  # peak within noise of the best lam at this lr
+    n_learned_nothing: int = 0  # seeds that learned nothing at this lam while other probes did (never in the plateau)
 
 
 @dataclass(frozen=True)

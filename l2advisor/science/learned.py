@@ -40,7 +40,7 @@ NOTHING_LEARNED = ("nothing was learned: no probe's validation metric rose above
 NOTHING_LEARNED_OPENING = "nothing was learned"  # every wording of the reason starts so
 SOLVED_OPENING = "nothing was learned beyond the best untrained model"  # the wording that leaves "solved" open
 BARELY = "the probes barely beat a constant prediction"  # the opening of that reason
-RUNG_LEARNED_NOTHING = "learned nothing (best peak"  # in the reason naming a lam at which the probes learned nothing
+LEARNED_NOTHING_AT = "learned nothing (peak"  # in the caveat naming a lam at which some probe learned nothing
 LITTLE = 0.05  # a rise over the constant prediction under this share of its scale is barely one
 CHANCE_MARGIN = 0.02  # training accuracy within this of the most frequent class's share: chance ...
 CHANCE_FRACTION = 0.1  # ... or within this share of the way from it to 1, where that is less (98% majority)
@@ -101,30 +101,42 @@ def beyond_constant(ms: list[CurveMetrics], tolerance: float, baseline: Baseline
     return any(m.peak_metric - baseline.metric > _constant_margin(m, tolerance, baseline) for m in ms)
 
 
-def rungs_learning_nothing(ms: list[CurveMetrics], tolerance: float,
-                           baseline: Baseline | None) -> dict[tuple[float, float], float]:
-    """{(lr, lam): the best peak of its probes} for every rung whose probes all learned nothing at
-    their lam (`learned` from their own starts, and `beyond_constant`, fail) while another rung's
-    did: weight decay that strong keeps the model from learning. Their curves have no rise to time,
-    so the crossing-time fits leave them out; at equal steps they still count, as the worst lams
-    they are (a reviewer's bag-of-tokens model: lam 0.1 peaked at 0.4545, always answering class 2
-    scores 0.445, and b was read through levels below 0.445 that every probe met at step 0)."""
-    rungs: dict[tuple[float, float], list[CurveMetrics]] = {}
-    for m in ms:
-        rungs.setdefault((m.lr, m.lam), []).append(m)
-    flat = {key: max(m.peak_metric for m in g) for key, g in rungs.items()
-            if not (learned(g, tolerance) and beyond_constant(g, tolerance, baseline))}
-    return flat if len(flat) < len(rungs) else {}
+ProbeKey = tuple[float, float, int]  # (lr, lam, seed)
 
 
-def rungs_words(flat: dict[tuple[float, float], float], baseline: Baseline | None) -> str:
-    """The note naming the rungs `rungs_learning_nothing` found."""
-    lams = ", ".join(f"{lam:.3g}" for _, lam in sorted(flat, key=lambda key: -key[1]))
-    peak = max(flat.values())
+def probes_learning_nothing(ms: list[CurveMetrics], tolerance: float, baseline: Baseline | None) -> set[ProbeKey]:
+    """(lr, lam, seed) of every probe that learned nothing at its lam while another probe did:
+    its smoothed peak not above the constant prediction by its margin (`beyond_constant`), or,
+    where no constant was scored, not above its own start (`learned`). Weight decay too strong to
+    learn at, or a seed that failed to start learning: its curve has no rise to time, and a lam
+    where one seed failed is no plateau lam (a reviewer's 1D CNN: lam 0.05 peaked 0.8869 on one
+    seed and stayed at 0.3519, chance, on the other, and its sd of 0.38 took it into the plateau;
+    a bag-of-tokens model's lam 0.1 peaked at 0.4545 where always answering class 2 scores 0.445)."""
+    scored_constant = baseline is not None and math.isfinite(baseline.metric)
+    failed = {(m.lr, m.lam, m.seed) for m in ms
+              if not (beyond_constant([m], tolerance, baseline) if scored_constant else learned([m], tolerance))}
+    return failed if len(failed) < len(ms) else set()
+
+
+def learned_nothing_words(ms: list[CurveMetrics], failed: set[ProbeKey], baseline: Baseline | None) -> str:
+    """The caveat naming each lam with probes in `failed`: every seed, or which seeds against what
+    the others reached."""
     against = (f"always predicting {baseline.predicts}: {shown(baseline.metric, '.4g')}"
                if baseline is not None and math.isfinite(baseline.metric) else "no better than their own start")
-    return (f"lam {lams} {RUNG_LEARNED_NOTHING} {shown(peak, '.4g')}; {against}): weight decay that strong keeps "
-            "the model from learning; left out of b and the t* fit (no rise to time), still counted at equal steps")
+    said = []
+    for lr, lam in sorted({(lr, lam) for lr, lam, _ in failed}, key=lambda key: (-key[1], key[0])):
+        rung = [m for m in ms if (m.lr, m.lam) == (lr, lam)]
+        bad = [m for m in rung if (m.lr, m.lam, m.seed) in failed]
+        top = shown(max(m.peak_metric for m in bad), '.4g')
+        if len(bad) == len(rung):
+            said.append(f"lam {lam:.3g} {LEARNED_NOTHING_AT}{'s up to' if len(bad) > 1 else ''} {top})")
+        else:
+            seeds = ", ".join(str(m.seed) for m in bad)
+            best = max((m for m in rung if m not in bad), key=lambda m: m.peak_metric)
+            said.append(f"lam {lam:.3g}: seed {seeds} {LEARNED_NOTHING_AT} {top}) where seed {best.seed} reached "
+                        f"{shown(best.peak_metric, '.4g')}")
+    return ("; ".join(said) + f" ({against}): weight decay too strong to learn at, or training that fails on some "
+            "seeds; left out of the plateau, b and the t* fit (no rise to time), still counted at equal steps")
 
 
 def chance_margin(share: float) -> float:

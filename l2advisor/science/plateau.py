@@ -52,7 +52,7 @@ def plateau_of(rows: list[LamRow], ms: list[CurveMetrics], tolerance: float) -> 
     sd = float(np.median(sds)) if sds else (
         finite_median(m.noise for m in ms) / math.sqrt(DEFAULT_WINDOW))
     sd = sd if math.isfinite(sd) else 0.0
-    best = max(rows, key=lambda r: r.peak_mean)
+    best = max([r for r in rows if not r.n_learned_nothing] or rows, key=lambda r: r.peak_mean)
 
     def own(r: LamRow) -> float:
         return max(sd, r.peak_sd) if math.isfinite(r.peak_sd) else sd
@@ -60,9 +60,11 @@ def plateau_of(rows: list[LamRow], ms: list[CurveMetrics], tolerance: float) -> 
     def thr(r: LamRow) -> float:  # hypot: a float's ** 2 raises OverflowError past 1e154 (hypothesis found one)
         return max(tolerance, 2.0 * math.hypot(own(best) / math.sqrt(best.n_seeds), own(r) / math.sqrt(r.n_seeds)))
 
-    inside = {r.lam for r in rows if r.peak_mean >= best.peak_mean - thr(r)}
+    # a lam where some seed learned nothing is no plateau lam, whatever its seeds' spread, and no
+    # evidence that smaller lams are worse either (a seed that failed to start is not over-decay)
+    inside = {r.lam for r in rows if r.peak_mean >= best.peak_mean - thr(r) and not r.n_learned_nothing} | {best.lam}
     worse_below = [r for r in rows if r.lam < best.lam and r.lam not in inside
-                   and 2 * r.n_peaked >= r.n_seeds]
+                   and 2 * r.n_peaked >= r.n_seeds and not r.n_learned_nothing]
     return dict(
         inside=inside, lam_c=max(inside), lam_best=best.lam, threshold=thr(best),
         level=float(np.mean([r.peak_mean for r in rows if r.lam in inside])),

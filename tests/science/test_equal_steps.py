@@ -88,6 +88,26 @@ def test_a_lam_alone_best_at_either_end_reaches_its_one_neighbour(which: str) ->
     a = advise(dataclasses.replace(fit_relations(lifted), verdict=FAILS), 20_000)
     assert a.weight_decay == lam
     assert a.interval == ((0.0, lams[1]) if which == "smallest" else (lams[-2], lams[-1]))
+    side = "above" if which == "smallest" else "below"
+    assert any(f"the interval reaches the probed lam {side} it, {lams[1] if side == 'above' else lams[-2]:.3g}: it was"
+               in r for r in a.reasons), a.reasons
+
+
+def test_a_neighbour_where_a_seed_learned_nothing_is_not_reached() -> None:
+    """Review 44: a 1D CNN's lam 0.05 failed on one of two seeds, in its probes and in budget runs;
+    the interval of the lam alone best below it reached it."""
+    lams = sorted(S.ladder())
+    second = lams[-2]
+    lifted = [dataclasses.replace(cv, val_metric=cv.val_metric + (0.05 if cv.lam == second else 0.0))
+              for cv in _noisy_null((0, 1))]
+    fit = dataclasses.replace(fit_relations(lifted), verdict=FAILS)
+    failing = dataclasses.replace(fit, table=tuple(dataclasses.replace(r, n_learned_nothing=1) if r.lam == lams[-1]
+                                                   else r for r in fit.table))
+    a = advise(failing, 20_000)
+    assert a.weight_decay == second and a.interval == (lams[-3], second)
+    assert any(f"reaches the probed lam below it, {lams[-3]:.3g}" in r and
+               f"not lam {lams[-1]:.3g} above, where a seed learned nothing" in r for r in a.reasons), a.reasons
+    assert advise(fit, 20_000).interval == (lams[-3], lams[-1])  # the control: without the failed seed, reached
 
 
 def test_a_predicted_metric_is_a_floor_only_past_the_compared_steps() -> None:

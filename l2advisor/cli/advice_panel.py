@@ -44,8 +44,10 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
     if schedule is not None:  # the run, not its constant-lr equivalent
         warm = f" after {schedule['warmup']} warmup steps" if schedule["warmup"] else ""
         run = f"(peak) for {_run_length(schedule['run_steps'], epochs)} of {schedule['lr_schedule']} lr{warm}"
-    head.add_row("use", f"[bold cyan]weight_decay={_num(a.weight_decay, '.3g')}[/]  ({_interval_text(lo, hi)})   "
-                        f"at lr={_num(a.lr, 'g')} {run}")
+    answer = f"weight_decay={_num(a.weight_decay, '.3g')}"
+    answer = (f"[bold red]none yet[/]: {answer} from these probes means nothing" if nothing_learned(f.reasons)
+              else f"[bold cyan]{answer}[/]")  # review 44: the first line gave a number the "but" row took back
+    head.add_row("use", f"{answer}  ({_interval_text(lo, hi)})   at lr={_num(a.lr, 'g')} {run}")
     if nothing_learned(f.reasons):  # said beside the number, not only among the reasons below
         head.add_row("[bold red]but[/]", _nothing_learned_row(f, metric))
     elif f.reasons and f.reasons[0].startswith(BARELY):

@@ -83,7 +83,8 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> T
     where = path.name
     found = lightning_settings(module, path) or _built_module(module, path)  # a LightningModule instead of build_model
     builders = {name: found.pop(name, getattr(module, name, None)) for name in ("build_model", "build_data")}
-    notes = tuple(found.pop("notes", ())) + unread_settings_notes(module, DEFAULTS, where)
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    notes = tuple(found.pop("notes", ())) + unread_settings_notes(module, DEFAULTS, where, {**found, **flags})
     for required in ("build_model", "build_data"):
         _check_builder(where, required, builders[required], meant_builder(module, required))
     build_test = getattr(module, "build_test", None)
@@ -91,7 +92,6 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> T
         raise InputError(f"{where}: `build_test` must be a function returning a dataset.")
     settings = {key: getattr(module, key, default) for key, default in DEFAULTS.items()}
     settings.update({k: v for k, v in found.items() if not (k == "batch_size" and hasattr(module, k))})
-    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
     settings.update(flags)
     spec = TaskSpec(
         path=path.resolve(), name=path.stem, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),

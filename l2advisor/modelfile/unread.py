@@ -3,8 +3,10 @@
 A file that sets `learning_rate = 0.05` or `batchsize = 32` trained at the defaults (lr 0.1,
 batch 64) without a word, and the advice, which is tied to the lr, was for a run the user would
 not make. So a top-level number or string whose name is close to a setting the file does not
-define (difflib's ratio >= 0.75, or a common alias) gets a note naming the setting and the value
-used instead; a `weight_decay` in the file gets one saying the probes choose it.
+define (difflib's ratio >= 0.75, or a common alias) is refused in one sentence where its value is
+not the default (it would change the run), and otherwise noted; a function named like `loss` or
+`metric` gets a note naming the setting and what is used instead; a `weight_decay` in the file
+gets one saying the probes choose it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import difflib
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
+
+from l2advisor.errors import InputError
 
 ALIASES = {"learning_rate": "lr", "learningrate": "lr", "bs": "batch_size", "batch": "batch_size", "optim": "optimizer",
            "mom": "momentum", "loss_fn": "loss", "criterion": "loss", "loss_function": "loss", "loss_func": "loss",
@@ -25,8 +29,13 @@ BUILDER_ALIASES = {"make_model": "build_model", "get_model": "build_model", "cre
 DECAY_NAMES = ("weight_decay", "wd")  # what l2advisor chooses, not reads ("lam", "decay": too often something else)
 
 
-def unread_settings_notes(module: ModuleType, defaults: Mapping[str, Any], where: str) -> tuple[str, ...]:
-    """Notes on the file's top-level values that look like misspelt settings, or a weight decay."""
+def unread_settings_notes(module: ModuleType, defaults: Mapping[str, Any], where: str,
+                          given: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """Notes on the file's top-level values that look like misspelt settings, or a weight decay. A
+    number or string that looks like a setting neither the file nor a flag (`given`) sets, with a
+    value other than that setting's default, is an InputError: the probes would train at the default
+    (a reviewer's `learning_rate = 0.01` probed at lr 0.1 behind one line of warning, and the advice,
+    tied to the lr, was for a run the user would not make). Equal to the default, it is only noted."""
     notes = []
     for name, value in vars(module).items():
         if name.startswith("_") or name in defaults or isinstance(value, (bool, type, ModuleType)):
@@ -37,11 +46,22 @@ def unread_settings_notes(module: ModuleType, defaults: Mapping[str, Any], where
                          "chooses (each probe trains its own lam; `train --weight-decay` sets one).")
             continue
         meant = _meant(name, defaults) if number else _meant_function(name, value, module) if callable(value) else None
-        if meant is not None and not hasattr(module, meant):
+        if meant is not None and not hasattr(module, meant) and meant not in (given or {}):
             used = "cross-entropy" if meant == "loss" and defaults[meant] is None else repr(defaults[meant])
+            if _would_set(value, defaults[meant]) and value != defaults[meant]:
+                raise InputError(f"{where}: `{name} = {value!r}` is not a setting l2advisor reads; did you mean "
+                                 f"`{meant}`? Rename it, or the probes train at the default {meant} = {used}.")
             notes.append(f"{where}: `{name}` is not a setting l2advisor reads; did you mean `{meant}`? "
                          f"{meant} = {used}, the default, is used.")
     return tuple(notes)
+
+
+def _would_set(value: Any, default: Any) -> bool:
+    """Whether `value` is of the kind its setting takes (a number for lr, momentum and batch_size, a
+    string for optimizer and metric): `score = 0.5` is a number, not a misspelt metric."""
+    if isinstance(default, str):
+        return isinstance(value, str)
+    return isinstance(default, (int, float)) and isinstance(value, (int, float))
 
 
 def _meant(name: str, defaults: Mapping[str, Any]) -> str | None:

@@ -48,7 +48,7 @@ def expected_words(a: Advice, f: Fit, metric: str, peak_step: float, *, schedule
     if a.verdict == CANNOT and when.startswith("around step"):  # from a c the probes did not measure
         when += (" if the typical c holds" if borrows_c(a, f)
                  else f" if c is {_num(a.c, '.3g')}, the probes' lower bound")
-        hedge = " " + mark("it may come much earlier: keep the best checkpoint, not the last")
+        hedge = " " + mark("it may come much earlier or later: keep the best checkpoint, not the last")
     extrapolated = " " + mark("extrapolated") if a.extrapolated else ""
     if not scheduled and peak_step > a.budget_steps * (1 + 1e-9):  # the run ends before its top: no earlier peak to keep
         return (f"{value} validation {metric} at the run's end, still rising (its top comes {when}, after the "
@@ -59,7 +59,8 @@ def expected_words(a: Advice, f: Fit, metric: str, peak_step: float, *, schedule
         below = mark(f"extrapolated below the smallest probed lam: a smaller lam may do better or worse{rising}")
         return f"{value} peak validation {metric} {below}, {when}{hedge}"
     unpeaked = _unpeaked(a, f) if a.verdict == FAILS and not scheduled else ""
-    return f"{value} peak validation {metric}, {when}{unpeaked}{extrapolated}{hedge}"
+    at_most = "at most about " if when.startswith("not within the run") else ""  # the run ends below that peak
+    return f"{at_most}{value} peak validation {metric}, {when}{unpeaked}{extrapolated}{hedge}"
 
 
 def _unpeaked(a: Advice, f: Fit) -> str:

@@ -130,7 +130,7 @@ def _trained_section(data: ReportData) -> list[str]:
             "best raw evaluation sits a little above its smoothed peak, by the evaluation noise. A run that peaks "
             f"within the seed noise of its prediction{noise} did what the advice said; a step marked assumed is no "
             "prediction for the run (under \"cannot tell\" it rests on a c the probes did not measure, and the peak "
-            "may come much earlier; under \"does not hold\" it is the probe's own). AutoL2 makes no prediction.", ""]
+            "may come much earlier or later; under \"does not hold\" it is the probe's own). AutoL2 makes no prediction.", ""]
 
 
 def _other_budgets(data: ReportData) -> list[str]:

@@ -20,6 +20,8 @@ from l2advisor.science.cannot_tell import (
     best_above_smallest,
     best_above_words,
     clock_constant,
+    straddled_interval,
+    straddled_words,
 )
 from l2advisor.science.caveats import (  # noqa: F401 - re-exported: the answer and its caveats
     advice_flags,
@@ -274,7 +276,10 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
     lo, hi = _interval(fit, c_interval, b_fit, budget, lr, clip)
     if kept_clock:  # the interval holds both answers: b's and the tau clock's, which is advised
         lo, hi = min(lo, wd), max(hi, wd, _interval(fit, c_interval, 1.0, budget, lr, clip)[1])
-    if fit.verdict == CANNOT and wd < raw:  # the edge the probes saw may itself be above the plateau
+    if fit.verdict == CANNOT and fit.interior_max:  # its lower end was seen: not every probe sits above it
+        lo, hi = straddled_interval(fit, k)
+        why.append(straddled_words((lo, hi)))
+    elif fit.verdict == CANNOT and wd < raw:  # the edge the probes saw may itself be above the plateau
         lo = 0.0
         why.append(EDGE_DOWN_TO_0)
     elif fit.verdict == CANNOT and above_the_plateau(fit.reasons):  # nothing measured bounds it from below

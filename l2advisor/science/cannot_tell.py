@@ -22,8 +22,9 @@ CANNOT_C = 4.0  # the typical c, in lr/(1-momentum)*lam*T
 CANNOT_C_LOW = 2.0  # c's interval: c / CANNOT_C_LOW ..
 CANNOT_C_HIGH = 3.0  # .. c * CANNOT_C_HIGH
 
-NOT_CONFIRMED = ("NOT confirmed by these probes (they may all sit above the plateau, where they cannot see the "
-                 f"clock): the paper's tau clock (b = 1); the interval spans b = {CANNOT_B_RANGE[0]}..{CANNOT_B_RANGE[1]}")
+NOT_CONFIRMED = ("NOT confirmed by these probes (they may all sit above the plateau, or straddle its lower end, where "
+                 f"they cannot see the clock): the paper's tau clock (b = 1); the interval spans b = "
+                 f"{CANNOT_B_RANGE[0]}..{CANNOT_B_RANGE[1]}")
 EDGE_DOWN_TO_0 = ("under \"cannot tell\" that edge is where the probes stop, not where the plateau does: "
                   "smaller lams (down to 0) may be better at this budget, so the interval reaches 0; "
                   "probe smaller lams, or try lam = 0 beside it")
@@ -49,7 +50,7 @@ def clock_constant(fit: Fit, momentum: float) -> tuple[float, tuple[float, float
                 if fit.c_bound == "lower" else f"the probes measured {fit.c:.3g}")
     why = [f"c = {c:.3g}: " + ("the probes' own c, at or above the typical one" if own
                                else f"the typical c = {CANNOT_C:g}*(1-momentum)")
-           + f" ({measured}; above the plateau they cannot measure c, only bound it from below)"]
+           + f" ({measured}; probes that cannot see the clock cannot measure c, only bound it from below)"]
     return c, (c / CANNOT_C_LOW, c * CANNOT_C_HIGH), why
 
 
@@ -69,3 +70,21 @@ def best_above_words(fit: Fit, top: float, k: float = 1.0) -> str:
             f"window (lam {fit.lam_best * k:.3g} did, within noise): the best lam may lie above the advice, so the "
             f"interval reaches the plateau edge lam_c = {top:.3g} (on the plateau a larger lam reaches the same top "
             "earlier); try it beside the advice")
+
+
+def straddled_interval(fit: Fit, k: float = 1.0) -> tuple[float, float]:
+    """Under "cannot tell" where the plateau has an interior maximum (its lower end, lam*, measured):
+    the probed lams either side of the plateau, clearly worse in their own windows, at the run's lr
+    (`k`: probe lr / run lr); the plateau's own ends where no lam was probed beyond them. Not down
+    to 0: smaller lams were seen to do worse (a reviewer's regression: the interval 0 .. 0.05 held
+    lams 5-10 seed ranges worse than the advice, the grid's best)."""
+    lams = sorted(r.lam for r in fit.table if r.lr == fit.lr and r.n_seeds > 0)
+    below = max((x for x in lams if x < fit.lam_star * (1 - 1e-9)), default=fit.lam_star)
+    above = min((x for x in lams if x > fit.lam_c * (1 + 1e-9)), default=fit.lam_c)
+    return below * k, above * k
+
+
+def straddled_words(interval: tuple[float, float]) -> str:
+    return (f"the probes saw where the plateau ends below (lam*), so the interval does not reach 0: it spans the "
+            f"probed lams either side of the plateau, {interval[0]:.3g} .. {interval[1]:.3g}, which peaked clearly "
+            "lower in their own windows; the best lam for the run may lie between")

@@ -63,8 +63,9 @@ def _sentence_on_ties(best: LamRow, tied: list[LamRow], threshold: float, steps:
     if len(tied) == 1:
         return head + f"; no other probed lam came within {threshold:.4f} of it there"
     names = ", ".join(f"{r.lam:.3g}" for r in tied)
+    middle = "the smaller of the two" if len(tied) == 2 else "the middle of them"  # middle_lam's tie rule
     return (head + f"; lams {names} came within {threshold:.4f} of it (lam barely matters among them): "
-            "the advice is the middle of them, which the probes' noise moves less than the best")
+            f"the advice is {middle}, which the probes' noise moves less than the best")
 
 
 def answer_at_equal_steps(fit: Fit, rows: list[LamRow], budget: int) -> EqualStepsAnswer:

@@ -54,10 +54,16 @@ STEPS_CLEARLY_BETTER = 0.5  # steps_over_tau below this: steps line the probes u
 TAU_CLEARLY_BETTER = 2.0  # misfit on steps / misfit on tau
 CLEARLY_DEGENERATE = 1000.0  # a ratio of spreads beyond this is shown as "far better", not as 6.5e+30x
 TRAIN_ACC_APPROX, TRAIN_ACC_FAIL = 0.99, 0.90
-ABOVE_PLATEAU = ("cannot tell: at equal steps the smallest probed lam is the best and larger ones are clearly worse, "
-                 "so every probe may sit above the plateau, where the learning rate, not lam, sets the time to the "
-                 "top; probe smaller lams (--budget for a longer run; without --budget, a larger --probe-budget or "
-                 "--lambdas) to test the tau clock")
+ABOVE_PLATEAU = ("cannot tell: at equal steps the smallest probed lam is the best, or within noise of it, and larger "
+                 "ones are clearly worse, so every probe may sit above the plateau, where the learning rate, not lam, "
+                 "sets the time to the top; probe smaller lams (--budget for a longer run; without --budget, a larger "
+                 "--probe-budget or --lambdas) to test the tau clock")
+# the same at equal steps, where in their own windows a smaller lam fell clearly short of the plateau (an
+# interior maximum): the probes straddle the plateau's lower end, not all above it (a reviewer's regression)
+STRADDLES_PLATEAU = ("cannot tell: at equal steps the smallest probed lam is the best, or within noise of it, and "
+                     "larger ones are clearly worse, but in their own windows a smaller lam fell clearly short of the "
+                     "best (the plateau ends below at lam* = {lam_star:.3g}): the probes straddle the plateau's lower "
+                     "end, where neither clock can be read")
 
 
 def _worst(a: str, b: str) -> str:
@@ -78,6 +84,11 @@ def _clock_comparison(ratio: float) -> str:
     if better > CLEARLY_DEGENERATE:  # one clock lines them up exactly (a seed at its top from step 0): not a factor
         return f"far better on {clock} than on {other} (over {CLEARLY_DEGENERATE:,.0f}x)"
     return f"{better:.2g}x better on {clock} than on {other}"
+
+
+def _above(f: dict) -> str:
+    """ABOVE_PLATEAU, or STRADDLES_PLATEAU where the fit found an interior maximum (lam* measured)."""
+    return STRADDLES_PLATEAU.format(lam_star=f["lam_star"]) if f.get("interior_max") else ABOVE_PLATEAU
 
 
 def above_the_plateau(reasons: tuple[str, ...] | list[str]) -> bool:
@@ -107,7 +118,7 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
         few = (f"{_clocks_rising(n_clocks)} curves that rise through levels the probes share (need {MIN_LAMS}): "
                "too few to show which clock sets the time to the top")
         if f.get("above_plateau"):  # the larger lams barely rise at all: over-regularized, not lam-blind
-            return CANNOT, [few, ABOVE_PLATEAU]
+            return CANNOT, [few, _above(f)]
         return FAILS, [few + ", so the relations are not taken to hold"]
     why.append(f"b = {shown(b, '.2f')} {_ci(lo, hi)} over {n_clocks} lr*lam values: the time to "
                f"reach the top scales as (lr*lam)^-b (tau clock: 1; lam irrelevant: 0); the "
@@ -139,7 +150,7 @@ def decide_verdict(f: dict, n_clocks: int, no_effect: bool, edge: str) -> tuple[
             else f"b's 95% interval {_ci(lo, hi)} reaches below {B_MIN}"))
         if f.get("above_plateau"):  # before "no effect": its noise leaves out the largest lam's scatter
             v = CANNOT
-            why.append(ABOVE_PLATEAU)
+            why.append(_above(f))
         elif no_effect:
             why.append(f"no effect of lam on the peaks beyond their noise: every lam's peak is within "
                        f"{f['plateau_threshold']:.4f} of the best")

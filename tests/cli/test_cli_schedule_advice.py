@@ -52,6 +52,7 @@ def test_clipped_advice_never_reaches_its_peak_under_cosine(run: Path) -> None:
     assert d["peak_step"] is None or not math.isfinite(d["peak_step"])  # tau never reaches c
     panel = flat(recommend(run, "--budget", "1000", "--lr-schedule", "cosine").stdout)
     assert "not within the run: its lr decays before the peak's tau, so the run ends below it" in panel  # was "around step -"
+    assert f"at most about {d['predicted_metric']:.4f} peak validation accuracy, not within the run" in panel  # review 44
 
 
 def test_a_step_schedule_whose_run_ends_before_the_peak_says_so(run: Path) -> None:

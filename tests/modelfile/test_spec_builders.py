@@ -30,15 +30,36 @@ def test_data_instead_of_build_data_is_told_to_be_a_function(tmp_path: Path) -> 
         load_spec(missing)
 
 
-def test_misspelt_settings_and_a_weight_decay_are_noted(tmp_path: Path) -> None:
-    body = TINY_MODEL.replace("lr = 0.1\nbatch_size = 32\n", "learning_rate = 0.05\nbatchsize = 16\nweight_decay = 5e-4\n"
-                                                          "Momentum = 0.9\ncriterion = nn.CrossEntropyLoss()\n")
+@pytest.mark.parametrize(("line", "meant", "default"), [
+    ("learning_rate = 0.05", "lr", "0.1"), ("batchsize = 16", "batch_size", "64"), ("Momentum = 0.9", "momentum", "0.0"),
+    ("optim = 'adamw'", "optimizer", "'sgd'"),
+])
+def test_a_misspelt_setting_that_would_change_the_run_is_refused(tmp_path: Path, line: str, meant: str,
+                                                                 default: str) -> None:
+    """Review 44: `learning_rate = 0.01` probed at lr 0.1 behind one line of warning, exit 0."""
+    body = TINY_MODEL.replace("lr = 0.1\nbatch_size = 32\n", f"{line}\n")
+    with pytest.raises(InputError, match=rf"did you mean `{meant}`\? Rename it, or the probes train at the default "
+                                         rf"{meant} = {default}\.$"):
+        load_spec(write_model(tmp_path, body))
+    given = "0.05" if meant == "lr" else "16" if meant == "batch_size" else "0.9" if meant == "momentum" else "adamw"
+    flagged = load_spec(write_model(tmp_path, body), {meant: float(given) if meant in ("lr", "momentum") else
+                                                      int(given) if meant == "batch_size" else given})
+    assert not any(f"did you mean `{meant}`" in n for n in flagged.notes)  # the flag sets it: nothing is misspelt
+
+
+def test_misspelt_settings_at_their_default_and_a_weight_decay_are_noted(tmp_path: Path) -> None:
+    """The control: a misspelling whose value is the default trains as meant, a function near `loss` and a
+    number under an alias of another kind (`score`, not a metric's name) are only noted or left alone."""
+    body = TINY_MODEL.replace("lr = 0.1\nbatch_size = 32\n", "learning_rate = 0.1\nbatchsize = 64\nweight_decay = 5e-4\n"
+                                                          "Momentum = 0.0\ncriterion = nn.CrossEntropyLoss()\n"
+                                                          "score = 0.5\n")
     notes = load_spec(write_model(tmp_path, body)).notes
     said = "\n".join(notes)
     assert "`learning_rate` is not a setting l2advisor reads; did you mean `lr`? lr = 0.1, the default, is used." in said
     assert "did you mean `batch_size`? batch_size = 64" in said and "did you mean `momentum`? momentum = 0.0" in said
     assert "`weight_decay = 0.0005` is not read" in said and "did you mean `loss`? loss = cross-entropy" in said
-    assert len(notes) == 5, notes
+    assert "did you mean `metric`? metric = 'accuracy'" in said  # `score`, noted as before, not refused
+    assert len(notes) == 6, notes
 
 
 def test_settings_spelt_right_and_other_names_give_no_note(tmp_path: Path) -> None:

@@ -266,7 +266,7 @@ def test_the_page_qualifies_a_cannot_tell_prediction_as_the_panel_does() -> None
     below, short = advise(f, 20_000), advise(f, 100 * 20)
     page = markdown(report_data(curves, f, below, title="t"), list(FIGURES))
     assert "(extrapolated below the smallest probed lam: a smaller lam may do better or worse)" in page
-    assert "if the typical c holds (it may come much earlier: keep the best checkpoint, not the last)" in page
+    assert "if the typical c holds (it may come much earlier or later: keep the best checkpoint, not the last)" in page
     assert "at least" not in page.split("## Runs")[0]
     late = markdown(report_data(curves, f, short, title="t"), list(FIGURES))
     assert "at the run's end, still rising (its top comes around step" in late and "checkpoint" not in late

@@ -165,3 +165,14 @@ def test_one_usable_lam_bounds_nothing() -> None:
     a = advise(dataclasses.replace(fit_relations(one), verdict=FAILS), 20_000)
     assert a.weight_decay == lam and all(v != v for v in a.interval)  # NaN: no interval
     assert any("bounds nothing" in r for r in a.reasons)
+
+
+def test_two_tied_lams_are_not_called_a_middle() -> None:
+    """Review 44: "the advice is the middle of them" beside 0.005, the smaller of 0.005 and 0.01."""
+    from l2advisor.science.equal_steps import _sentence_on_ties
+
+    two = [_row(0.005, 0.97), _row(0.01, 0.972)]
+    assert middle_lam([r.lam for r in two]) == 0.005
+    assert "the advice is the smaller of the two" in _sentence_on_ties(two[1], two, 0.005, 400)
+    three = [_row(0.005, 0.97), _row(0.01, 0.972), _row(0.02, 0.971)]
+    assert "the advice is the middle of them" in _sentence_on_ties(three[1], three, 0.005, 400)

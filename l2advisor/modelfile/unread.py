@@ -33,9 +33,11 @@ def unread_settings_notes(module: ModuleType, defaults: Mapping[str, Any], where
                           given: Mapping[str, Any] | None = None) -> tuple[str, ...]:
     """Notes on the file's top-level values that look like misspelt settings, or a weight decay. A
     number or string that looks like a setting neither the file nor a flag (`given`) sets, with a
-    value other than that setting's default, is an InputError: the probes would train at the default
-    (a reviewer's `learning_rate = 0.01` probed at lr 0.1 behind one line of warning, and the advice,
-    tied to the lr, was for a run the user would not make). Equal to the default, it is only noted."""
+    value other than that setting's default, is an InputError where its name is that setting misspelt
+    (`_misspelt`: `learning_rate`, `batchsize`, `Momentum`; not `bn_momentum`): the probes would train at
+    the default (a reviewer's `learning_rate = 0.01` probed at lr 0.1 behind one line of warning, and the
+    advice, tied to the lr, was for a run the user would not make). Otherwise it is only noted; so is a
+    function named like `loss` or `metric` (`criterion = nn.CrossEntropyLoss()` is the default itself)."""
     notes = []
     for name, value in vars(module).items():
         if name.startswith("_") or name in defaults or isinstance(value, (bool, type, ModuleType)):
@@ -48,12 +50,40 @@ def unread_settings_notes(module: ModuleType, defaults: Mapping[str, Any], where
         meant = _meant(name, defaults) if number else _meant_function(name, value, module) if callable(value) else None
         if meant is not None and not hasattr(module, meant) and meant not in (given or {}):
             used = "cross-entropy" if meant == "loss" and defaults[meant] is None else repr(defaults[meant])
-            if _would_set(value, defaults[meant]) and value != defaults[meant]:
+            if _misspelt(name, meant) and _would_set(value, defaults[meant]) and value != defaults[meant] and \
+                    not (meant == "momentum" and _optimizer(module, given) == "adamw"):  # AdamW reads no momentum
                 raise InputError(f"{where}: `{name} = {value!r}` is not a setting l2advisor reads; did you mean "
-                                 f"`{meant}`? Rename it, or the probes train at the default {meant} = {used}.")
+                                 f"`{meant}`? Rename it, or set `{meant}` itself (in the file or by its flag): "
+                                 f"else the probes train at the default {meant} = {used}.")
             notes.append(f"{where}: `{name}` is not a setting l2advisor reads; did you mean `{meant}`? "
                          f"{meant} = {used}, the default, is used.")
     return tuple(notes)
+
+
+def _misspelt(name: str, meant: str) -> bool:
+    """Whether `name` is the setting written another way: another case, a common alias, or a typo
+    within two edits; not a name that holds the setting's inside a longer one (`bn_momentum`,
+    `eval_batch_size`, `lr0`: a model's own hyperparameters, noted only)."""
+    lower = name.lower()
+    if lower == meant or ALIASES.get(lower) == meant:
+        return True
+    return meant not in lower and _edits(lower, meant) <= 2
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions)."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
+    return row[-1]
+
+
+def _optimizer(module: ModuleType, given: Mapping[str, Any] | None) -> str:
+    """The optimizer the run will use, as far as the file or a flag says (lowercase; "" if unknown)."""
+    value = (given or {}).get("optimizer", getattr(module, "optimizer", ""))
+    return value.lower() if isinstance(value, str) else getattr(value, "__name__", "").lower()
 
 
 def _would_set(value: Any, default: Any) -> bool:

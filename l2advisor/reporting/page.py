@@ -14,6 +14,7 @@ from l2advisor.reporting.trained import TrainedRun
 from l2advisor.runs.store import SCHEDULE_RUN, make_dir
 from l2advisor.science.c_reading import c_text
 from l2advisor.science.fit_types import LamRow
+from l2advisor.science.learned import nothing_learned
 from l2advisor.science.reason_words import unrepeated
 
 FIGURES = {  # file name -> caption in report.md
@@ -54,10 +55,12 @@ def markdown(data: ReportData, figures: list[str]) -> str:
            f"{_alpha_text(f)}; plateau edge lam_c = {_f(f.lam_c)}.", ""]
     out += [f"- {r}" for r in unrepeated(f.reasons)] + [""]
     if a is not None:
+        answer = f"`weight_decay={_f(a.weight_decay, '.3g')}`"
+        answer = (f"none yet: {answer} from these probes means nothing, since they learned nothing"
+                  if nothing_learned(f.reasons) else f"**{answer}**")  # as the panel's "use" row says it
         out += ["## Advice", "",
                 f"For a budget of **{data.budget_text or f'{data.run_steps or a.budget_steps} steps'}** at lr {_f(a.lr)}"
-                + (f" ({data.advice_source})" if data.advice_source else "") + ": "
-                f"**`weight_decay={_f(a.weight_decay, '.3g')}`** "
+                + (f" ({data.advice_source})" if data.advice_source else "") + f": {answer} "
                 f"(interval {_f(a.interval[0])} .. {_f(a.interval[1])}); {_prediction_text(data)}.",
                 ""]
         out += [f"- {r}" for r in a.reasons]

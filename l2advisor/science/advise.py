@@ -17,6 +17,7 @@ from l2advisor.science.cannot_tell import (
     EDGE_DOWN_TO_0,
     EITHER_SIDE,
     NOT_CONFIRMED,
+    NOT_CONFIRMED_STRADDLED,
     best_above_smallest,
     best_above_words,
     clock_constant,
@@ -33,6 +34,7 @@ from l2advisor.science.caveats import (  # noqa: F401 - re-exported: the answer 
     smallest_still_rising,
 )
 from l2advisor.science.equal_steps import answer_at_equal_steps
+from l2advisor.science.failed_probes import near_failure_words
 from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow, nothing_learned
 from l2advisor.science.numbers import noise_cleared, shown
 from l2advisor.science.reason_words import first_reasons
@@ -79,6 +81,7 @@ def _peak_at(fit: Fit, lam: float) -> float:
     rows = _main_rows(fit)
     if not rows or not rows[0].lam * (1 - 1e-9) <= lam <= rows[-1].lam * (1 + 1e-9):
         return NAN
+    rows = [r for r in rows if not r.n_learned_nothing] or rows  # what a seed that learns reaches
     return float(np.interp(math.log(lam), [math.log(r.lam) for r in rows],
                            [r.peak_mean for r in rows]))
 
@@ -197,6 +200,9 @@ def advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: float
     # it (peak step, metric) was computed from the exact value, which moves less than 5e-13
     advice = replace(advice, weight_decay=noise_cleared(advice.weight_decay),
                      interval=(noise_cleared(advice.interval[0]), noise_cleared(advice.interval[1])))
+    k = fit.lr / advice.lr
+    if (near := near_failure_words(fit.table, fit.lr, advice.weight_decay * (advice.lr / fit.lr), k)) is not None:
+        advice = replace(advice, reasons=(*advice.reasons, near))
     if nothing_learned(fit.reasons):  # no probe's peak says what a run would reach: none is predicted
         said = tuple(r.split(PREDICTED)[0] + " (no metric predicted: the probes learned nothing)" if PREDICTED in r
                      else r for r in advice.reasons)
@@ -278,7 +284,8 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
         lo, hi = min(lo, wd), max(hi, wd, _interval(fit, c_interval, 1.0, budget, lr, clip)[1])
     if fit.verdict == CANNOT and fit.interior_max:  # its lower end was seen: not every probe sits above it
         lo, hi = straddled_interval(fit, k)
-        why.append(straddled_words((lo, hi)))
+        why[0] = NOT_CONFIRMED_STRADDLED  # its interval is not b's range: it is the probed lams'
+        why.append(straddled_words((lo, hi), hi_lam))
     elif fit.verdict == CANNOT and wd < raw:  # the edge the probes saw may itself be above the plateau
         lo = 0.0
         why.append(EDGE_DOWN_TO_0)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from l2advisor.science.fit_types import Fit
+from l2advisor.science.fit_types import Fit, probed_neighbours, reachable
 from l2advisor.science.verdict import CANNOT
 
 CANNOT_B_RANGE = (0.75, 1.25)  # the interval spans these clock exponents
@@ -74,17 +74,23 @@ def best_above_words(fit: Fit, top: float, k: float = 1.0) -> str:
 
 def straddled_interval(fit: Fit, k: float = 1.0) -> tuple[float, float]:
     """Under "cannot tell" where the plateau has an interior maximum (its lower end, lam*, measured):
-    the probed lams either side of the plateau, clearly worse in their own windows, at the run's lr
-    (`k`: probe lr / run lr); the plateau's own ends where no lam was probed beyond them. Not down
-    to 0: smaller lams were seen to do worse (a reviewer's regression: the interval 0 .. 0.05 held
-    lams 5-10 seed ranges worse than the advice, the grid's best)."""
-    lams = sorted(r.lam for r in fit.table if r.lr == fit.lr and r.n_seeds > 0)
-    below = max((x for x in lams if x < fit.lam_star * (1 - 1e-9)), default=fit.lam_star)
-    above = min((x for x in lams if x > fit.lam_c * (1 + 1e-9)), default=fit.lam_c)
-    return below * k, above * k
+    from lam* (smaller lams were seen to do worse) to the probed lam above the plateau, clearly worse
+    in its own window, or the plateau's top where none was probed above it (or some seed learned
+    nothing there); at the run's lr (`k`: probe lr / run lr). Not down to 0 (a reviewer's regression:
+    the interval 0 .. 0.05 held lams 5-10 seed ranges worse than the advice, the grid's best), and
+    not a point where the plateau is one probed lam."""
+    rows = [r for r in fit.table if r.lr == fit.lr]
+    _, up = probed_neighbours(rows, fit.lam_c, fit.lam_c)
+    return fit.lam_star * k, (up.lam if reachable(up) else fit.lam_c) * k  # type: ignore[union-attr]
 
 
-def straddled_words(interval: tuple[float, float]) -> str:
-    return (f"the probes saw where the plateau ends below (lam*), so the interval does not reach 0: it spans the "
-            f"probed lams either side of the plateau, {interval[0]:.3g} .. {interval[1]:.3g}, which peaked clearly "
-            "lower in their own windows; the best lam for the run may lie between")
+def straddled_words(interval: tuple[float, float], lam_c: float) -> str:
+    """Why the interval runs from lam* up (`lam_c` at the run's lr: a top above it is a probed lam)."""
+    top = (f"up to the probed lam above the plateau, {interval[1]:.3g}, which peaked clearly lower in its own window"
+           if interval[1] > lam_c * (1 + 1e-9) else f"up to the plateau's top, {interval[1]:.3g}")
+    return (f"the probes saw where the plateau ends below (lam*), so the interval does not reach 0: it runs from lam* "
+            f"= {interval[0]:.3g} {top}; the best lam for the run may lie anywhere in it")
+
+
+NOT_CONFIRMED_STRADDLED = ("NOT confirmed by these probes (they straddle the plateau's lower end, where they cannot see "
+                           "the clock): the paper's tau clock (b = 1)")

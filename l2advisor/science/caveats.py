@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from l2advisor.science.learned import LEARNED_NOTHING_AT, nothing_learned
+from l2advisor.science.failed_probes import LEARNED_NOTHING_AT
+from l2advisor.science.learned import nothing_learned
 from l2advisor.science.reason_words import unrepeated
 from l2advisor.science.verdict import CANNOT, FAILS
 

@@ -132,7 +132,8 @@ class CurveMetrics:
     # step of the evaluation before t*: the smoothed metric crossed peak - tolerance somewhere in
     # (t_star_previous, t_star], the resolution of t* (NaN when t* is the first evaluation)
     t_star_previous: float = float("nan")
-    first_metric: float = float("nan")  # the first finite raw validation metric (step 0: before training)
+    first_metric: float = float("nan")  # the raw validation metric at the first evaluation (step 0: before
+    # training); NaN where the metric could not score it (then the start is unknown)
     nan_evals: int = 0  # evaluations whose validation metric was NaN (left out, as if not made)
 
 
@@ -210,6 +211,9 @@ def analyze_curve(
     # non-finite diverged; so did one whose metric went infinite (-MSE of a run that blew up).
     diverged = curve.status == "diverged" or _went_nonfinite(loss) or bool(np.isinf(val).any())
     nan_evals = int(np.isnan(val).sum())
+    # the untrained model's metric: the first evaluation's, where it was scored; a later one is no start
+    # (a macro metric NaN over the first evaluations made a probe that rose to 0.89 "learn nothing", review 45)
+    first = float(val[0]) if val.size and np.isfinite(val[0]) else float("nan")
     scored = ~np.isnan(val)  # smoothing would fill a NaN in from its neighbours: t* on a step never scored
     tau_all, val = tau, val[scored]
     steps, tau = steps[scored], tau[scored]
@@ -241,7 +245,7 @@ def analyze_curve(
         final_train_acc=_nan_stat(acc[-5:], np.mean), max_train_acc=max_acc,
         overparameterized=over, diverged=bool(diverged), peaked=bool(peaked),
         noise=noise_sd(val), t_star_previous=previous,
-        first_metric=float(val[np.isfinite(val)][0]) if np.isfinite(val).any() else nan,
+        first_metric=first,
         nan_evals=nan_evals,
     )
 

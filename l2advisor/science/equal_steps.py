@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from l2advisor.science.fit_types import Fit, LamRow
+from l2advisor.science.fit_types import Fit, LamRow, probed_neighbours, reachable
 
 NAN = float("nan")
 __all__ = ["EqualStepsAnswer", "answer_at_equal_steps", "middle_lam", "tied_at_equal_steps"]
@@ -102,20 +102,17 @@ def _between_neighbours(answer: EqualStepsAnswer, rows: list[LamRow]) -> EqualSt
     keeps its 0 and reaches the next lam up; the largest keeps its own top. A neighbour where some
     seed learned nothing is not reached (a reviewer's 1D CNN failed on one of two seeds at it, in the
     probes and in budget runs alike)."""
-    used = sorted((r for r in rows if r.n_seeds > 0), key=lambda r: r.lam)
-    lams = [r.lam for r in used]
-    i = None if answer.row is None else _index_of(lams, answer.row.lam)
     lo, hi = answer.interval
-    if i is None or not (math.isfinite(lo) and math.isfinite(hi)):
+    if answer.row is None or not (math.isfinite(lo) and math.isfinite(hi)):
         return answer
-    down = used[i - 1] if i > 0 and lo > 0 else None
-    up = used[i + 1] if i + 1 < len(lams) else None
-    below = down.lam if down is not None and not down.n_learned_nothing else lo
-    above = up.lam if up is not None and not up.n_learned_nothing else hi
+    down, up = probed_neighbours(rows, answer.row.lam, answer.row.lam)
+    down = down if lo > 0 else None  # an interval already open to 0 keeps its 0
+    below = down.lam if reachable(down) else lo  # type: ignore[union-attr]
+    above = up.lam if reachable(up) else hi  # type: ignore[union-attr]
     if (below, above) == (lo, hi):
         return answer
     held = [f"not lam {r.lam:.3g} {side}, where a seed learned nothing" for r, side in ((down, "below"), (up, "above"))
-            if r is not None and r.n_learned_nothing]
+            if r is not None and not reachable(r)]
     if below != lo and above != hi:
         said = f"the interval reaches the probed lams beside it, {below:.3g} .. {above:.3g}: they were"
     else:

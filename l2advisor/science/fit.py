@@ -18,6 +18,9 @@ from l2advisor.science.c_reading import c_shown
 from l2advisor.science.clock import clock_exponent, fit_time_exponent, on_clock
 from l2advisor.science.collapse import collapse, pool_members
 from l2advisor.science.curves import Curve, CurveMetrics, finite_median
+from l2advisor.science.failed_probes import NONE as NO_FAILURES
+from l2advisor.science.failed_probes import failures
+from l2advisor.science.failed_probes import key as probe_key
 from l2advisor.science.fit_types import Excluded, Fit, LamRow  # noqa: F401 - re-exported: fit's API
 from l2advisor.science.learned import (  # noqa: F401 - re-exported
     BARELY,
@@ -28,10 +31,8 @@ from l2advisor.science.learned import (  # noqa: F401 - re-exported
     beyond_constant,
     capped_verdict,
     learned,
-    learned_nothing_words,
     nothing_learned,
     nothing_learned_words,
-    probes_learning_nothing,
     shows_nothing,
     trained_beyond_chance,
 )
@@ -127,14 +128,22 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
     elif not beyond_constant(ms, tolerance, baseline):
         notes.insert(0, barely_words(ms, baseline, tolerance))  # type: ignore[arg-type] - known where it fails
     whole = bool(notes) and (nothing_learned(notes) or notes[0].startswith(BARELY))  # said of every probe
-    failed = set() if whole else probes_learning_nothing(ms, tolerance, baseline)
-    if failed:
-        notes.append(learned_nothing_words(ms, failed, baseline))
-        rows = [replace(r, n_learned_nothing=sum(k[:2] == (r.lr, r.lam) for k in failed)) for r in rows]
-    learning = [m for m in ms if (m.lr, m.lam, m.seed) not in failed]  # curves with a rise to time
+    fails = NO_FAILURES if whole else failures(ms, tolerance, baseline, main_lr)
+    if fails.dead_seeds:  # a seed that learned at no lam: left out, as if not made
+        dead = [(m, cv) for m, cv in usable if (m.lr, m.seed) in fails.dead_seeds]
+        excluded += [Excluded(m.lam, m.lr, m.seed, "learned nothing at any lam (the seed, not weight decay)")
+                     for m, _ in dead]
+        usable = [pair for pair in usable if pair not in dead]
+        ms = [m for m, _ in usable]
+        rows = table_rows(ms, excluded)
+        f.update(excluded=tuple(excluded), n_usable=len(ms), table=tuple(rows))
+    failed = fails.at_lams | {k for k in map(probe_key, ms) if k[0] in fails.dead_lrs}
+    rows = [replace(r, n_learned_nothing=sum(k[:2] == (r.lr, r.lam) for k in failed)) for r in rows]
+    notes = ([fails.first] if fails.first else []) + notes + list(fails.notes)
+    learning = [m for m in ms if probe_key(m) not in failed]  # curves with a rise to time
     plateaus = {lr: plateau_of([r for r in rows if r.lr == lr and r.n_seeds],
                              [m for m in ms if m.lr == lr], tolerance) for lr in {m.lr for m in ms}}
-    lr0 = _main_lr(ms, main_lr)
+    lr0 = _main_lr([m for m in ms if m.lr not in fails.dead_lrs] or ms, main_lr)
     p = plateaus[lr0]
     common, at_common = peaks_at_equal_steps([(m, cv) for m, cv in usable if m.lr == lr0])
     rows = [replace(r, in_plateau=r.n_seeds > 0 and r.lam in plateaus[r.lr]["inside"],
@@ -158,8 +167,8 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
                          f"also uses lams above the plateau edge, where t* need not follow 1/lam; "
                          f"probe smaller lams (a larger probe budget) for a sharper test")
         reg = good
-    main = [(m, cv) for m, cv in usable if m.lr == lr0 and (m.lr, m.lam, m.seed) not in failed]
-    timed = [(m, cv) for m, cv in plat if (m.lr, m.lam, m.seed) not in failed]
+    main = [(m, cv) for m, cv in usable if m.lr == lr0 and probe_key(m) not in failed]
+    timed = [(m, cv) for m, cv in plat if probe_key(m) not in failed]
     compared = timed if len({m.lam for m, _ in timed}) >= MIN_LAMS else main
     timing = fit_time_exponent([cv for _, cv in compared], [m.peak_metric for m, _ in compared],
                                tolerance, n_boot, rng)

@@ -32,6 +32,20 @@ class LamRow:
     n_learned_nothing: int = 0  # seeds that learned nothing at this lam while other probes did (never in the plateau)
 
 
+def probed_neighbours(rows: list[LamRow] | tuple[LamRow, ...], low: float, high: float,
+                      ) -> tuple[LamRow | None, LamRow | None]:
+    """The probed rows (with seeds) just below `low` and just above `high`, each None where there is none."""
+    used = sorted((r for r in rows if r.n_seeds > 0), key=lambda r: r.lam)
+    return (next((r for r in reversed(used) if r.lam < low * (1 - 1e-9)), None),
+            next((r for r in used if r.lam > high * (1 + 1e-9)), None))
+
+
+def reachable(row: LamRow | None) -> bool:
+    """Whether an interval may reach this probed neighbour: not where some seed learned nothing (a
+    reviewer's 1D CNN failed on one of two seeds at such a lam, in its probes and budget runs alike)."""
+    return row is not None and not row.n_learned_nothing
+
+
 @dataclass(frozen=True)
 class Excluded:
     """A probe left out of the fit, and why."""

@@ -40,7 +40,6 @@ NOTHING_LEARNED = ("nothing was learned: no probe's validation metric rose above
 NOTHING_LEARNED_OPENING = "nothing was learned"  # every wording of the reason starts so
 SOLVED_OPENING = "nothing was learned beyond the best untrained model"  # the wording that leaves "solved" open
 BARELY = "the probes barely beat a constant prediction"  # the opening of that reason
-LEARNED_NOTHING_AT = "learned nothing (peak"  # in the caveat naming a lam at which some probe learned nothing
 LITTLE = 0.05  # a rise over the constant prediction under this share of its scale is barely one
 CHANCE_MARGIN = 0.02  # training accuracy within this of the most frequent class's share: chance ...
 CHANCE_FRACTION = 0.1  # ... or within this share of the way from it to 1, where that is less (98% majority)
@@ -99,44 +98,6 @@ def beyond_constant(ms: list[CurveMetrics], tolerance: float, baseline: Baseline
     if baseline is None or not math.isfinite(baseline.metric):
         return True
     return any(m.peak_metric - baseline.metric > _constant_margin(m, tolerance, baseline) for m in ms)
-
-
-ProbeKey = tuple[float, float, int]  # (lr, lam, seed)
-
-
-def probes_learning_nothing(ms: list[CurveMetrics], tolerance: float, baseline: Baseline | None) -> set[ProbeKey]:
-    """(lr, lam, seed) of every probe that learned nothing at its lam while another probe did:
-    its smoothed peak not above the constant prediction by its margin (`beyond_constant`), or,
-    where no constant was scored, not above its own start (`learned`). Weight decay too strong to
-    learn at, or a seed that failed to start learning: its curve has no rise to time, and a lam
-    where one seed failed is no plateau lam (a reviewer's 1D CNN: lam 0.05 peaked 0.8869 on one
-    seed and stayed at 0.3519, chance, on the other, and its sd of 0.38 took it into the plateau;
-    a bag-of-tokens model's lam 0.1 peaked at 0.4545 where always answering class 2 scores 0.445)."""
-    scored_constant = baseline is not None and math.isfinite(baseline.metric)
-    failed = {(m.lr, m.lam, m.seed) for m in ms
-              if not (beyond_constant([m], tolerance, baseline) if scored_constant else learned([m], tolerance))}
-    return failed if len(failed) < len(ms) else set()
-
-
-def learned_nothing_words(ms: list[CurveMetrics], failed: set[ProbeKey], baseline: Baseline | None) -> str:
-    """The caveat naming each lam with probes in `failed`: every seed, or which seeds against what
-    the others reached."""
-    against = (f"always predicting {baseline.predicts}: {shown(baseline.metric, '.4g')}"
-               if baseline is not None and math.isfinite(baseline.metric) else "no better than their own start")
-    said = []
-    for lr, lam in sorted({(lr, lam) for lr, lam, _ in failed}, key=lambda key: (-key[1], key[0])):
-        rung = [m for m in ms if (m.lr, m.lam) == (lr, lam)]
-        bad = [m for m in rung if (m.lr, m.lam, m.seed) in failed]
-        top = shown(max(m.peak_metric for m in bad), '.4g')
-        if len(bad) == len(rung):
-            said.append(f"lam {lam:.3g} {LEARNED_NOTHING_AT}{'s up to' if len(bad) > 1 else ''} {top})")
-        else:
-            seeds = ", ".join(str(m.seed) for m in bad)
-            best = max((m for m in rung if m not in bad), key=lambda m: m.peak_metric)
-            said.append(f"lam {lam:.3g}: seed {seeds} {LEARNED_NOTHING_AT} {top}) where seed {best.seed} reached "
-                        f"{shown(best.peak_metric, '.4g')}")
-    return ("; ".join(said) + f" ({against}): weight decay too strong to learn at, or training that fails on some "
-            "seeds; left out of the plateau, b and the t* fit (no rise to time), still counted at equal steps")
 
 
 def chance_margin(share: float) -> float:

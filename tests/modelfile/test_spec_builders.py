@@ -38,13 +38,23 @@ def test_a_misspelt_setting_that_would_change_the_run_is_refused(tmp_path: Path,
                                                                  default: str) -> None:
     """Review 44: `learning_rate = 0.01` probed at lr 0.1 behind one line of warning, exit 0."""
     body = TINY_MODEL.replace("lr = 0.1\nbatch_size = 32\n", f"{line}\n")
-    with pytest.raises(InputError, match=rf"did you mean `{meant}`\? Rename it, or the probes train at the default "
-                                         rf"{meant} = {default}\.$"):
+    with pytest.raises(InputError, match=rf"did you mean `{meant}`\? Rename it, or set `{meant}` itself \(in the file or "
+                                         rf"by its flag\): else the probes train at the default {meant} = {default}\.$"):
         load_spec(write_model(tmp_path, body))
     given = "0.05" if meant == "lr" else "16" if meant == "batch_size" else "0.9" if meant == "momentum" else "adamw"
     flagged = load_spec(write_model(tmp_path, body), {meant: float(given) if meant in ("lr", "momentum") else
                                                       int(given) if meant == "batch_size" else given})
     assert not any(f"did you mean `{meant}`" in n for n in flagged.notes)  # the flag sets it: nothing is misspelt
+
+
+@pytest.mark.parametrize("line", ["BN_MOMENTUM = 0.01", "ema_momentum = 0.999", "eval_batch_size = 512", "lr0 = 0.01",
+                                  "optimizer = 'adamw'\nMomentum = 0.9"])
+def test_a_models_own_hyperparameter_near_a_setting_is_not_refused(tmp_path: Path, line: str) -> None:
+    """Review 45: names that hold a setting's inside a longer one are a model's own (a batch norm's
+    momentum, an evaluation batch size), and AdamW reads no momentum: noted, never refused."""
+    body = TINY_MODEL.replace("lr = 0.1\nbatch_size = 32\n", f"lr = 0.1\nbatch_size = 32\n{line}\n")
+    spec = load_spec(write_model(tmp_path, body))
+    assert spec.lr == 0.1 and spec.batch_size == 32 and spec.momentum == 0.0
 
 
 def test_misspelt_settings_at_their_default_and_a_weight_decay_are_noted(tmp_path: Path) -> None:

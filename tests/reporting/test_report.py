@@ -273,3 +273,15 @@ def test_the_page_qualifies_a_cannot_tell_prediction_as_the_panel_does() -> None
     held = markdown(report_data(S.family(), fit_relations(S.family()), advise(fit_relations(S.family()), 3000),
                                 title="t"), list(FIGURES))
     assert "peak validation accuracy, around step" in held and "typical c" not in held and "checkpoint" not in held
+
+
+def test_the_page_gives_no_number_alone_from_probes_that_learned_nothing() -> None:
+    """Review 45: the panel's "use" row said "none yet" where report.md still bolded the number."""
+    curves = S.solved_for_seed_0()
+    f = fit_relations(curves)
+    page = markdown(report_data(curves, f, advise(f, 2000), title="t"), list(FIGURES))
+    assert f"none yet: `weight_decay={advise(f, 2000).weight_decay:.3g}` from these probes means nothing" in page
+    assert "**`weight_decay=" not in page
+    learned = markdown(report_data(S.family(), fit_relations(S.family()), advise(fit_relations(S.family()), 3000),
+                                   title="t"), list(FIGURES))
+    assert "**`weight_decay=" in learned and "none yet" not in learned  # the control

@@ -39,6 +39,7 @@ from l2advisor.science.fit import CANNOT, FAILS, Fit, LamRow, nothing_learned
 from l2advisor.science.numbers import noise_cleared, shown
 from l2advisor.science.reason_words import first_reasons
 from l2advisor.science.rules_of_thumb import DEFAULT_WD, rules_of_thumb  # noqa: F401 - re-exported
+from l2advisor.science.scaling import lam_for_budget, steps_to_top  # noqa: F401 - re-exported
 from l2advisor.science.serial import from_jsonable, to_jsonable
 from l2advisor.science.verdict import above_the_plateau
 
@@ -156,27 +157,6 @@ def lr_translation(fit: Fit, lr: float) -> str | None:
              None: "not checked: too few probes peaked at the other lrs" if several
              else "not checked (one probe lr)"}[fit.clock_is_lr_lam]
     return f"lr {lr:.3g} differs from the probe lr {fit.lr:.3g}: translated through the lr*lam clock ({clock})"
-
-
-def lam_for_budget(c: float, b: float, clock_ref: float, budget: float) -> float:
-    """lr*lam whose top arrives at `budget` steps, when c is the tau of the top at the probes'
-    reference clock `clock_ref` (an lr*lam they measured) and the time to the top scales as
-    (lr*lam)^-b from there: steps = (c/clock_ref) * (clock_ref/(lr*lam))^b.
-
-    With b = 1 this is the paper's c/T. The anchor steps_ref = c/clock_ref does not move with b,
-    so an interval over b's values keeps c's meaning.
-    """
-    if b == 1.0 or not math.isfinite(clock_ref):
-        return c / budget if b == 1.0 else NAN
-    steps_ref = c / clock_ref
-    return clock_ref * (steps_ref / budget) ** (1.0 / b)
-
-
-def steps_to_top(c: float, b: float, clock_ref: float, shrink: float) -> float:
-    """Steps for the top to arrive at lr*lam = `shrink` (the inverse of `lam_for_budget`)."""
-    if b == 1.0 or not math.isfinite(clock_ref):
-        return c / shrink if b == 1.0 else NAN
-    return (c / clock_ref) * (clock_ref / shrink) ** b
 
 
 def _interval(fit: Fit, c_interval: tuple[float, float], b: float, budget: int, lr: float,

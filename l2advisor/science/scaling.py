@@ -1,10 +1,14 @@
 """How t* scales with the clock: log t* = log c0 - alpha log(lr*lam), and, with several lrs,
 the separate exponents of lr and lam (is the clock really lr*lam?). Pure numpy.
 
-One point per probe (lam, lr, seed); intervals from a bootstrap over the probes.
+One point per probe (lam, lr, seed); intervals from a bootstrap over the probes. And the two
+directions of the clock a budget is solved on: the lr*lam whose top arrives at a budget
+(`lam_for_budget`), and the steps to the top at an lr*lam (`steps_to_top`).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -69,3 +73,24 @@ def fit_clock(ms: list[CurveMetrics], n_boot: int, rng) -> dict:
     return dict(beta_lr=float(fit[1]), beta_lam=float(fit[2]),
                 beta_lr_interval=_ci(b[:, 1]), beta_lam_interval=_ci(b[:, 2]),
                 clock_is_lr_lam=bool(abs(fit[1] - fit[2]) <= CLOCK_TOL))
+
+
+def lam_for_budget(c: float, b: float, clock_ref: float, budget: float) -> float:
+    """lr*lam whose top arrives at `budget` steps, when c is the tau of the top at the probes'
+    reference clock `clock_ref` (an lr*lam they measured) and the time to the top scales as
+    (lr*lam)^-b from there: steps = (c/clock_ref) * (clock_ref/(lr*lam))^b.
+
+    With b = 1 this is the paper's c/T. The anchor steps_ref = c/clock_ref does not move with b,
+    so an interval over b's values keeps c's meaning.
+    """
+    if b == 1.0 or not math.isfinite(clock_ref):
+        return c / budget if b == 1.0 else NAN
+    steps_ref = c / clock_ref
+    return clock_ref * (steps_ref / budget) ** (1.0 / b)
+
+
+def steps_to_top(c: float, b: float, clock_ref: float, shrink: float) -> float:
+    """Steps for the top to arrive at lr*lam = `shrink` (the inverse of `lam_for_budget`)."""
+    if b == 1.0 or not math.isfinite(clock_ref):
+        return c / shrink if b == 1.0 else NAN
+    return (c / clock_ref) * (clock_ref / shrink) ** b

@@ -21,7 +21,7 @@ from l2advisor.science.advise import (
 )
 from l2advisor.science.c_reading import c_text
 from l2advisor.science.fit import FAILS, NOTHING_LEARNED, Fit, nothing_learned
-from l2advisor.science.learned import BARELY, SOLVED_OPENING
+from l2advisor.science.learned import BARELY, SOLVED_OPENING, smaller_lams
 from l2advisor.science.numbers import shown
 
 
@@ -86,8 +86,9 @@ def _nothing_learned_row(f: Fit, metric: str) -> str:
                 "nothing; either the task is solved before training or the model learns nothing (see why)")
     own = "" if metric == "accuracy" or f.reasons[0] != NOTHING_LEARNED else \
         f", and that {metric} rises as the model improves (l2advisor maximizes it)"
-    return ("[bold red]the probes learned nothing[/]: this weight decay means nothing until they do; check the "
-            f"model, the labels and the lr{escape(own)} (see why)")
+    return ("[bold red]the probes learned nothing[/]: this weight decay means nothing until they do; weight decay "
+            f"at every probed lam may keep the model from learning (probe smaller lams: --lambdas "
+            f"{smaller_lams(f.lam_min_probed)}), or check the model, the labels and the lr{escape(own)} (see why)")
 
 
 def _rules_table(a: Advice) -> Table:

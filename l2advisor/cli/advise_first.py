@@ -117,14 +117,15 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
 def _refuse_if_nothing_learned(fit: Any) -> None:
     """No budget run from probes that learned nothing: the advice is known to mean nothing."""
     from l2advisor.science.fit import nothing_learned
-    from l2advisor.science.learned import SOLVED_OPENING
+    from l2advisor.science.learned import SOLVED_OPENING, smaller_lams
 
     if not nothing_learned(fit.reasons):
         return
     if not fit.reasons[0].startswith(SOLVED_OPENING):
         raise InputError("The probes learned nothing (the panel above says what to check), so no run was "
-                         "trained: fix the model file, or train at a weight decay of your choice with "
-                         "--weight-decay X.")
+                         "trained: weight decay at every probed lam may keep the model from learning (probe smaller "
+                         f"lams: `l2advisor probe FILE --lambdas {smaller_lams(fit.lam_min_probed)}`), or fix the "
+                         "model file, or train at a weight decay of your choice with --weight-decay X.")
     raise InputError("The probes learned nothing beyond the best untrained model (the panel above says more), so "
                      "no run was trained: a task solved before training has no weight decay to advise; train at "
                      "one of your choice with --weight-decay X, or fix the model file if it should learn more.")

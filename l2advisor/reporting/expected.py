@@ -45,9 +45,10 @@ def expected_words(a: Advice, f: Fit, metric: str, peak_step: float, *, schedule
     when = ("not within the run: its lr decays before the peak's tau, so the run ends below it"
             if scheduled and math.isinf(peak_step) else f"around step {_num(peak_step, '.0f')}{of_run}")
     hedge = ""
-    if a.verdict == CANNOT and when.startswith("around step"):  # from a c the probes did not measure
-        when += (" if the typical c holds" if borrows_c(a, f)
-                 else f" if c is {_num(a.c, '.3g')}, the probes' lower bound")
+    if a.verdict == CANNOT:  # from a c the probes did not measure: the step, or its absence, is assumed
+        assumed = (" if the typical c holds" if borrows_c(a, f) else f" if c is {_num(a.c, '.3g')}, the probes' lower bound")
+        when = (when + assumed if when.startswith("around step") else  # review 46: "ends below it" was 4 points off
+                f"not within the run{assumed}: its lr decays before that peak's tau")
         hedge = " " + mark("it may come much earlier or later: keep the best checkpoint, not the last")
     extrapolated = " " + mark("extrapolated") if a.extrapolated else ""
     if not scheduled and peak_step > a.budget_steps * (1 + 1e-9):  # the run ends before its top: no earlier peak to keep
@@ -59,7 +60,7 @@ def expected_words(a: Advice, f: Fit, metric: str, peak_step: float, *, schedule
         below = mark(f"extrapolated below the smallest probed lam: a smaller lam may do better or worse{rising}")
         return f"{value} peak validation {metric} {below}, {when}{hedge}"
     unpeaked = _unpeaked(a, f) if a.verdict == FAILS and not scheduled else ""
-    at_most = "at most about " if when.startswith("not within the run") else ""  # the run ends below that peak
+    at_most = "at most about " if when.startswith("not within the run:") else ""  # measured c: the run ends below it
     return f"{at_most}{value} peak validation {metric}, {when}{unpeaked}{extrapolated}{hedge}"
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 from l2advisor.science.fit_types import Fit, probed_neighbours, reachable
+from l2advisor.science.learned import shows_nothing
 from l2advisor.science.verdict import CANNOT
 
 CANNOT_B_RANGE = (0.75, 1.25)  # the interval spans these clock exponents
@@ -49,7 +50,8 @@ def clock_constant(fit: Fit, momentum: float) -> tuple[float, tuple[float, float
                 f"the probes' pooled curve still rose at its end, tau = {fit.c:.3g}: c >= {fit.c:.3g}"
                 if fit.c_bound == "lower" else f"the probes measured {fit.c:.3g}")
     why = [f"c = {c:.3g}: " + ("the probes' own c, at or above the typical one" if own
-                               else f"the typical c = {CANNOT_C:g}*(1-momentum)")
+                               else f"the typical c = {CANNOT_C:g}*(1-momentum)" if momentum
+                               else f"the typical c = {CANNOT_C:g}")  # AdamW has no momentum setting (review 46)
            + f" ({measured}; probes that cannot see the clock cannot measure c, only bound it from below)"]
     return c, (c / CANNOT_C_LOW, c * CANNOT_C_HIGH), why
 
@@ -60,6 +62,7 @@ def best_above_smallest(fit: Fit) -> bool:
     as well as below it (a reviewer's AdamW regression on 150 points: lam 5 beat 2.5 in every seed
     set, the borrowed c advised 0.8 with an interval to 2.78, and the grid's best was 4)."""
     return (fit.verdict == CANNOT and not fit.interior_max and math.isfinite(fit.lam_best)
+            and not (fit.reasons and shows_nothing(fit.reasons[0]))  # probes at the constant: their best is noise's
             and math.isfinite(fit.lam_min_probed) and fit.lam_best > fit.lam_min_probed * (1 + 1e-9))
 
 

@@ -226,7 +226,7 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
     first = notes[:1] if nothing_learned(notes) or (notes and notes[0].startswith(BARELY)) else []  # read first
     if first and shows_nothing(first[0]):  # no plateau edge to advise from, no clock, no seed to add
         f.update(interior_max=False, lam_star=NAN, needs_seed=False)
-        verdict, why = capped_verdict(verdict, why, f["b"])
+        verdict, why = capped_verdict(verdict, why, f["b"], first[0])
     return Fit(**{**f, "verdict": verdict, "reasons": tuple(first + why + _describe(f, not first) + notes[len(first):])})
 
 

@@ -29,17 +29,19 @@ from dataclasses import dataclass
 
 from l2advisor.science.curves import CurveMetrics
 from l2advisor.science.numbers import shown
-from l2advisor.science.verdict import APPROX, CANNOT, HOLDS
+from l2advisor.science.verdict import APPROX, CANNOT, FAILS, HOLDS
 
 NOTHING_LEARNED = ("nothing was learned: no probe's validation metric rose above the best untrained "
-                   "model's (its first evaluation) by more than the tolerance or its noise; check the "
-                   "model, the labels and the lr before trusting any advice (and the metric: l2advisor "
+                   "model's (its first evaluation) by more than the tolerance or its noise; weight decay at "
+                   "every probed lam may keep the model from learning (probe smaller lams, or lam 0), or check "
+                   "the model, the labels and the lr before trusting any advice (and the metric: l2advisor "
                    "maximizes it, so an error or a loss must be returned negated)")
 
 
 NOTHING_LEARNED_OPENING = "nothing was learned"  # every wording of the reason starts so
 SOLVED_OPENING = "nothing was learned beyond the best untrained model"  # the wording that leaves "solved" open
 BARELY = "the probes barely beat a constant prediction"  # the opening of that reason
+AT_CHANCE_OPENING = "nothing was learned: no probe ended with a training accuracy"  # at_chance_words' opening
 LITTLE = 0.05  # a rise over the constant prediction under this share of its scale is barely one
 CHANCE_MARGIN = 0.02  # training accuracy within this of the most frequent class's share: chance ...
 CHANCE_FRACTION = 0.1  # ... or within this share of the way from it to 1, where that is less (98% majority)
@@ -121,18 +123,22 @@ def trained_beyond_chance(ms: list[CurveMetrics], baseline: Baseline | None) -> 
 def at_chance_words(ms: list[CurveMetrics], baseline: Baseline) -> str:
     """The reason where no probe's training accuracy beat always answering the most frequent class."""
     best = max(m.final_train_acc for m in ms if math.isfinite(m.final_train_acc))
-    return (f"nothing was learned: no probe ended with a training accuracy above always answering "
+    return (f"{AT_CHANCE_OPENING} above always answering "
             f"{baseline.predicts} ({shown(baseline.train_share or 0.0, '.4f')} of the training set; the probes' "
-            f"best {shown(best, '.4f')}), so whatever the validation metric did is noise; check the model, the "
-            "labels and the lr (too large an lr keeps a model at chance), or probe smaller lams")
+            f"best {shown(best, '.4f')}), so whatever the validation metric did is noise; weight decay at every "
+            "probed lam may keep the model from learning (probe smaller lams, or lam 0), or the model, the labels or "
+            "the lr may be at fault (too large an lr keeps a model at chance)")
 
 
 def barely_words(ms: list[CurveMetrics], baseline: Baseline, tolerance: float) -> str:
-    """The reason where no probe rose clearly above the best constant prediction."""
+    """The reason where no probe rose clearly above the best constant prediction (or none reached it:
+    "if at all", review 46's recommender, -1.274 against the constant's -1.273)."""
     top = max((m for m in ms if math.isfinite(m.peak_metric)), key=lambda m: m.peak_metric)
     margin = _constant_margin(top, tolerance, baseline)
-    return (f"{BARELY}: their best validation metric, {shown(top.peak_metric, '.4g')}, is not {shown(margin, '.3g')} "
-            f"above always predicting {baseline.predicts} ({shown(baseline.metric, '.4g')}; the margin: "
+    below = top.peak_metric <= baseline.metric
+    than = "below" if below else f"not {shown(margin, '.3g')} above"
+    return (f"{BARELY}{', if at all' if below else ''}: their best validation metric, {shown(top.peak_metric, '.4g')}, "
+            f"is {than} always predicting {baseline.predicts} ({shown(baseline.metric, '.4g')}; the margin: "
             f"{LITTLE:.0%} of the metric's scale, {shown(baseline.scale, '.3g')}, or 3 times the evaluations' "
             "noise, the larger); at these lams weight decay may keep the model from learning "
             "(probe smaller lams: without --budget, `probe --lam-max` or `--lambdas`), or the model learns "
@@ -145,12 +151,22 @@ def shows_nothing(first_reason: str) -> bool:
     return first_reason.startswith((NOTHING_LEARNED_OPENING, BARELY)) and not first_reason.startswith(SOLVED_OPENING)
 
 
-def capped_verdict(verdict: str, why: list[str], b: float) -> tuple[str, list[str]]:
-    """A positive verdict on such probes becomes "cannot tell", with why; any other stays as it is."""
-    if verdict not in (HOLDS, APPROX):
+def capped_verdict(verdict: str, why: list[str], b: float, first_reason: str = "") -> tuple[str, list[str]]:
+    """A positive verdict on such probes becomes "cannot tell", with why; so does "does not hold" where the
+    classifier stayed at chance at every probed lam (`first_reason`: the fit's first, `at_chance_words`):
+    nothing was measured to fail (a reviewer's LSTM was told the relations do not hold where weight decay
+    alone kept it from learning: lam 0 and 0.001 reached 0.997, every probed lam chance). Any other
+    "does not hold" stays (a model at its top from step 0, whatever lam; a weak but real model)."""
+    at_chance = first_reason.startswith(AT_CHANCE_OPENING)
+    if verdict not in (HOLDS, APPROX) and not (at_chance and verdict == FAILS):
         return verdict, why
     return CANNOT, [f"cannot tell: the relations cannot be read from probes that learned nothing, or barely beat "
                     f"a constant (b = {shown(b, '.2f')} and c come from their noise)"]
+
+
+def smaller_lams(lam_min: float) -> str:
+    """Three lams below the smallest probed one, 4x to 16x smaller, for `probe --lambdas`."""
+    return ",".join(f"{lam_min / 2**k:.3g}" for k in (2, 3, 4))
 
 
 def nothing_learned_words(ms: list[CurveMetrics], tolerance: float) -> str:

@@ -174,3 +174,22 @@ def test_the_train_summary_has_no_float_noise_in_its_taus() -> None:
     summary = summarize(records, None, TrainResult(status="finished", records=records, steps=450))
     assert summary["peak_tau"] == 0.39 and summary["final_tau"] == 0.45
     assert summary["peak_step"] == 390 and summary["within_tolerance_step"] == 390
+
+
+def test_probes_at_chance_point_at_smaller_lams_first() -> None:
+    """Review 46: an LSTM at chance at every probed lam (weight decay alone: lam 0 and 0.001 reached 0.997) was
+    told to check the model, labels and lr, and `train --advise` to "fix the model file"."""
+    from l2advisor.science.learned import Baseline
+
+    chance = Baseline(0.10, "class 3, the training set's most frequent", 0.90, train_share=0.10)
+    stuck = S.family(floor=0.02, top=0.12, drop=0.005, noise=0.002, train_top=0.105)
+    fit = fit_relations(stuck, baseline=chance)
+    smallest = min(r.lam for r in fit.table)
+    suggested = f"--lambdas {smallest / 4:.3g},{smallest / 8:.3g},{smallest / 16:.3g}"
+    console = Console(file=io.StringIO(), width=400, color_system=None)
+    console.print(advice_panel(advise(fit, 2000), fit, "accuracy"))
+    head = " ".join(console.file.getvalue().split()).split("verdict")[0]
+    assert f"weight decay at every probed lam may keep the model from learning (probe smaller lams: {suggested})" in head
+    with pytest.raises(InputError) as refused:
+        _refuse_if_nothing_learned(fit)
+    assert f"(probe smaller lams: `l2advisor probe FILE {suggested}`), or fix the model file" in str(refused.value)

@@ -285,3 +285,21 @@ def test_the_page_gives_no_number_alone_from_probes_that_learned_nothing() -> No
     learned = markdown(report_data(S.family(), fit_relations(S.family()), advise(fit_relations(S.family()), 3000),
                                    title="t"), list(FIGURES))
     assert "**`weight_decay=" in learned and "none yet" not in learned  # the control
+
+
+def test_a_cannot_tell_peak_beyond_a_scheduled_run_is_no_ceiling() -> None:
+    """Review 46: "at most about 0.9427 ..., not within the run: ... the run ends below it" under "cannot tell"
+    (a borrowed c); the ResNet's run peaked at 0.981, within it. Measured c keeps "at most about"."""
+    import math
+
+    from l2advisor.reporting.expected import expected_words
+
+    above = fit_relations(S.family(lam_c=0.0005, alpha=0.0))  # "cannot tell"
+    a = advise(above, 2000)
+    said = expected_words(a, above, "accuracy", math.inf, scheduled=True)
+    assert "at most" not in said and "not within the run if the typical c holds: its lr decays" in said, said
+    assert "(it may come much earlier or later: keep the best checkpoint, not the last)" in said
+    held = fit_relations(S.family())  # "holds": c measured
+    b = advise(held, 2000)
+    assert expected_words(b, held, "accuracy", math.inf, scheduled=True).startswith(
+        f"at most about {b.predicted_metric:.4f} peak validation accuracy, not within the run: its lr decays")

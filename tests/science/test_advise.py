@@ -476,3 +476,12 @@ def test_cannot_tell_says_a_c_read_at_the_pooled_curves_end_is_a_bound_not_a_mea
     assert "that lam's peak" in said and "(on the plateau)" not in said  # extrapolated: not the plateau ...
     assert "(an estimate, not a floor: no smaller lam was probed, and a lam too small for the run can overfit and " \
         "peak lower)" in said  # ... nor a floor: a smaller lam can overfit and peak lower (review 40a's GRU)
+
+
+def test_the_typical_c_names_momentum_only_where_there_is_one() -> None:
+    """Review 46: an AdamW model (no momentum setting) read "the typical c = 4*(1-momentum)"."""
+    from l2advisor.science.cannot_tell import clock_constant
+
+    above = fit_relations(S.family(lam_c=0.0005, alpha=0.0))  # "cannot tell": the c is borrowed
+    assert clock_constant(above, 0.0)[2][0].startswith("c = 4: the typical c = 4 (")
+    assert clock_constant(above, 0.5)[2][0].startswith("c = 2: the typical c = 4*(1-momentum) (")  # above its 0.832

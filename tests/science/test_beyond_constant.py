@@ -13,7 +13,7 @@ import pytest
 import synthetic as S
 
 from l2advisor.science.advise import advise
-from l2advisor.science.fit import APPROX, CANNOT, FAILS, HOLDS, fit_relations, nothing_learned
+from l2advisor.science.fit import APPROX, CANNOT, HOLDS, fit_relations, nothing_learned
 from l2advisor.science.learned import BARELY, CHANCE_MARGIN, LITTLE, Baseline
 
 CHANCE = Baseline(0.10, "class 3, the training set's most frequent", 0.90, train_share=0.10)
@@ -52,7 +52,11 @@ def test_a_training_accuracy_that_ends_at_chance_learned_nothing(train_top: floa
     assert nothing_learned(fit.reasons) is not learned, fit.reasons
     if not learned:
         assert "no probe ended with a training accuracy above always answering class 3" in fit.reasons[0]
-        assert fit.verdict in (CANNOT, FAILS) and math.isnan(advise(fit, 20_000).predicted_metric)
+        # nothing was measured to fail: "cannot tell", never "does not hold" (review 46's LSTM, at chance at every
+        # probed lam because of weight decay alone)
+        assert fit.verdict == CANNOT and math.isnan(advise(fit, 20_000).predicted_metric), fit.reasons
+        assert "weight decay at every probed lam may keep the model from learning (probe smaller lams, or lam 0)" \
+            in fit.reasons[0]
 
 
 @pytest.mark.parametrize(("top", "barely"), [(-1.03, True), (-0.9, False)])
@@ -107,3 +111,17 @@ def test_noisy_probes_must_clear_three_noise_sds_above_the_constant() -> None:
     assert noisy.reasons[0].startswith(BARELY), noisy.reasons
     quiet = fit_relations(S.family(floor=0.1, top=0.515, drop=0.002, noise=0.0005), baseline=constant)
     assert not quiet.reasons[0].startswith(BARELY), quiet.reasons
+
+
+def test_probes_below_the_constant_say_if_at_all_and_point_at_no_larger_lam() -> None:
+    """Review 46: an embedding recommender's probes all sat at the constant (-1.274 against -1.273), were said to
+    "barely beat" it, and the noise's best, the largest lam, was offered as the interval's top to try."""
+    from l2advisor.science.cannot_tell import best_above_smallest
+
+    median = Baseline(0.125, "the training targets' median", 0.9)
+    fit = fit_relations(_at_chance_on_validation(), baseline=median)  # peaks 0.12, under the constant's 0.125
+    assert fit.reasons[0].startswith(BARELY + ", if at all: their best validation metric, 0.12"), fit.reasons[0]
+    assert "is below always predicting the training targets' median (0.125" in fit.reasons[0]
+    assert not best_above_smallest(fit)
+    above = fit_relations(_at_chance_on_validation(), baseline=CHANCE)  # the control: 0.12 over 0.10, barely
+    assert above.reasons[0].startswith(BARELY + ": their best") and "is not 0.045 above" in above.reasons[0]

@@ -20,6 +20,7 @@ from l2advisor.science.advise import (
     caveats,
 )
 from l2advisor.science.c_reading import c_text
+from l2advisor.science.failed_probes import DEAD_ADVISED_LR, LOWER_THE_LR
 from l2advisor.science.fit import FAILS, NOTHING_LEARNED, Fit, nothing_learned
 from l2advisor.science.learned import BARELY, SOLVED_OPENING, smaller_lams
 from l2advisor.science.numbers import shown
@@ -84,6 +85,10 @@ def _nothing_learned_row(f: Fit, metric: str) -> str:
     if f.reasons[0].startswith(SOLVED_OPENING):  # one seed's untrained model was already where the others climbed to
         return ("[bold red]the probes learned nothing beyond the best untrained model[/]: this weight decay means "
                 "nothing; either the task is solved before training or the model learns nothing (see why)")
+    if f.reasons[0].startswith(DEAD_ADVISED_LR):  # at the advised lr only (other lrs learned)
+        fix = ("lower the lr, or ask for advice at a probed lr that learned" if LOWER_THE_LR + "," in f.reasons[0]
+               else "probe smaller lams at this lr, or lower it")
+        return f"[bold red]the probes learned nothing at this lr[/]: this weight decay means nothing; {fix} (see why)"
     own = "" if metric == "accuracy" or f.reasons[0] != NOTHING_LEARNED else \
         f", and that {metric} rises as the model improves (l2advisor maximizes it)"
     return ("[bold red]the probes learned nothing[/]: this weight decay means nothing until they do; weight decay "

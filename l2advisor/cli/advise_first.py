@@ -116,11 +116,16 @@ def _probe_and_advise(spec: TaskSpec, task: Any, run_dir: Path, device: str, ste
 
 def _refuse_if_nothing_learned(fit: Any) -> None:
     """No budget run from probes that learned nothing: the advice is known to mean nothing."""
+    from l2advisor.science.failed_probes import DEAD_ADVISED_LR
     from l2advisor.science.fit import nothing_learned
     from l2advisor.science.learned import SOLVED_OPENING, smaller_lams
 
     if not nothing_learned(fit.reasons):
         return
+    if fit.reasons[0].startswith(DEAD_ADVISED_LR):
+        raise InputError("The probes learned nothing at this run's lr (the panel above says why), so no run was "
+                         "trained: lower the lr or probe smaller lams at it, or train at a weight decay of your choice "
+                         "with --weight-decay X.")
     if not fit.reasons[0].startswith(SOLVED_OPENING):
         raise InputError("The probes learned nothing (the panel above says what to check), so no run was "
                          "trained: weight decay at every probed lam may keep the model from learning (probe smaller "

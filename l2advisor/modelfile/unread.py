@@ -4,7 +4,8 @@ A file that sets `learning_rate = 0.05` or `batchsize = 32` trained at the defau
 batch 64) without a word, and the advice, which is tied to the lr, was for a run the user would
 not make. So a top-level number or string whose name is close to a setting the file does not
 define (difflib's ratio >= 0.75, or a common alias) is refused in one sentence where its value is
-not the default (it would change the run), and otherwise noted; a function named like `loss` or
+not the default (it would change the run) and the name is that setting written another way (another
+case, an alias, a plural, a `train_` prefix, a typo), and otherwise noted; a function named like `loss` or
 `metric` gets a note naming the setting and what is used instead; a `weight_decay` in the file
 gets one saying the probes choose it.
 """
@@ -12,6 +13,7 @@ gets one saying the probes choose it.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
@@ -65,7 +67,8 @@ def _misspelt(name: str, meant: str) -> bool:
     within two edits; not a name that holds the setting's inside a longer one (`bn_momentum`,
     `eval_batch_size`, `lr0`: a model's own hyperparameters, noted only)."""
     lower = name.lower()
-    if lower == meant or ALIASES.get(lower) == meant:
+    core = re.sub(r"^train_|_train$", "", lower.strip("_"))  # lr_, train_batch_size, batch_size_train: the setting
+    if meant in (lower, core, core.removesuffix("s")) or ALIASES.get(lower) == meant:  # metrics, not a model's own
         return True
     return meant not in lower and _edits(lower, meant) <= 2
 

@@ -89,6 +89,10 @@ def straddled_interval(fit: Fit, k: float = 1.0) -> tuple[float, float]:
 
 def straddled_words(interval: tuple[float, float], lam_c: float) -> str:
     """Why the interval runs from lam* up (`lam_c` at the run's lr: a top above it is a probed lam)."""
+    if interval[1] <= interval[0] * (1 + 1e-9):  # a plateau of one probed lam, nothing reachable above it
+        return (f"the probes saw where the plateau ends below (lam*), so the interval does not reach 0; the plateau "
+                f"is one probed lam, lam* = {interval[0]:.3g}, and no lam above it was probed or learned on every seed: "
+                "the interval is that lam alone")
     top = (f"up to the probed lam above the plateau, {interval[1]:.3g}, which peaked clearly lower in its own window"
            if interval[1] > lam_c * (1 + 1e-9) else f"up to the plateau's top, {interval[1]:.3g}")
     return (f"the probes saw where the plateau ends below (lam*), so the interval does not reach 0: it runs from lam* "

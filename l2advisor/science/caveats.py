@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from l2advisor.science.failed_probes import LEARNED_NOTHING_AT
+from l2advisor.science.failed_probes import DEAD_LR, DEAD_SEED, LEARNED_NOTHING_AT
 from l2advisor.science.learned import nothing_learned
 from l2advisor.science.reason_words import unrepeated
 from l2advisor.science.verdict import CANNOT, FAILS
@@ -37,7 +37,8 @@ def _caveat_rank(reason: str) -> int:
     fit's order."""
     if "that decides whether the probes sit above the plateau" in reason:  # fit.py's needs_seed reason
         return 0
-    about_probes = ("had not clearly peaked", "probe(s) excluded: ", "the metric was NaN at ", LEARNED_NOTHING_AT)
+    about_probes = ("had not clearly peaked", "probe(s) excluded: ", "the metric was NaN at ", LEARNED_NOTHING_AT,
+                    DEAD_SEED, DEAD_LR)
     return 1 if any(k in reason for k in about_probes) or reason.startswith("the clock is not lr*lam") else 2
 
 

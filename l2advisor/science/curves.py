@@ -133,7 +133,9 @@ class CurveMetrics:
     # (t_star_previous, t_star], the resolution of t* (NaN when t* is the first evaluation)
     t_star_previous: float = float("nan")
     first_metric: float = float("nan")  # the raw validation metric at the first evaluation (step 0: before
-    # training); NaN where the metric could not score it (then the start is unknown)
+    # training); where the metric could not score it, the smoothed curve's lowest point, a stand-in (review 47:
+    # with none, flat probes whose metric was NaN at first were "assumed learned" and advised from noise)
+    start_scored: bool = True  # first_metric is the first evaluation's own
     nan_evals: int = 0  # evaluations whose validation metric was NaN (left out, as if not made)
 
 
@@ -213,7 +215,8 @@ def analyze_curve(
     nan_evals = int(np.isnan(val).sum())
     # the untrained model's metric: the first evaluation's, where it was scored; a later one is no start
     # (a macro metric NaN over the first evaluations made a probe that rose to 0.89 "learn nothing", review 45)
-    first = float(val[0]) if val.size and np.isfinite(val[0]) else float("nan")
+    start_scored = bool(val.size and np.isfinite(val[0]))
+    first = float(val[0]) if start_scored else float("nan")
     scored = ~np.isnan(val)  # smoothing would fill a NaN in from its neighbours: t* on a step never scored
     tau_all, val = tau, val[scored]
     steps, tau = steps[scored], tau[scored]
@@ -245,7 +248,8 @@ def analyze_curve(
         final_train_acc=_nan_stat(acc[-5:], np.mean), max_train_acc=max_acc,
         overparameterized=over, diverged=bool(diverged), peaked=bool(peaked),
         noise=noise_sd(val), t_star_previous=previous,
-        first_metric=first,
+        first_metric=first if start_scored else _nan_stat(s, np.min),
+        start_scored=start_scored,
         nan_evals=nan_evals,
     )
 

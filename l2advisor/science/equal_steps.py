@@ -123,11 +123,6 @@ def _between_neighbours(answer: EqualStepsAnswer, rows: list[LamRow]) -> EqualSt
                          f"between" + "".join(f"; {h}" for h in held)))
 
 
-def _index_of(lams: list[float], lam: float) -> int | None:
-    """The index of `lam` among the probed `lams` (float rounding aside), or None."""
-    return next((i for i, x in enumerate(lams) if math.isclose(x, lam, rel_tol=1e-9)), None)
-
-
 def _rising_alone(rows: list[LamRow], tied: list[LamRow]) -> LamRow | None:
     """The smallest probed lam when it alone was still rising as its probe ended: some seed had not
     clearly peaked, while every seed of every larger lam peaked and fell back before its end; and

@@ -146,7 +146,7 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
     lr0 = _main_lr([m for m in ms if m.lr not in fails.dead_lrs] or ms, main_lr)
     p = plateaus[lr0]
     common, at_common = peaks_at_equal_steps([(m, cv) for m, cv in usable if m.lr == lr0])
-    rows = [replace(r, in_plateau=r.n_seeds > 0 and r.lam in plateaus[r.lr]["inside"],
+    rows = [replace(r, in_plateau=r.n_seeds > max(r.n_learned_nothing, 0) and r.lam in plateaus[r.lr]["inside"],
                     peak_common=at_common.get(r.lam, NAN) if r.lr == lr0 else NAN) for r in rows]
     f["common_steps"] = common
     plat = [(m, cv) for m, cv in usable if m.lr == lr0 and m.lam in p["inside"]]

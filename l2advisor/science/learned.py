@@ -79,7 +79,8 @@ def learned(ms: list[CurveMetrics], tolerance: float) -> bool:
     """Some probe's smoothed peak clearly above every probe's first evaluation (the untrained
     models: a seed that starts below chance and climbs to it has learned nothing). Without any
     first evaluation: assumed learned."""
-    starts = [m.first_metric for m in ms if math.isfinite(m.first_metric)]
+    starts = [m.first_metric for m in ms if math.isfinite(m.first_metric) and m.start_scored] or \
+        [m.first_metric for m in ms if math.isfinite(m.first_metric)]  # stand-ins only where no start was scored
     if not starts:
         return True
     return any(m.peak_metric - max(starts) > _margin(m, tolerance) for m in ms)
@@ -175,7 +176,7 @@ def nothing_learned_words(ms: list[CurveMetrics], tolerance: float) -> str:
     before training (a linear model on separable points, half its seeds right at step 0) and
     a model that only climbs to where the luckiest start was (chance, from below it)."""
     rose = [m for m in ms if m.peak_metric - m.first_metric > _margin(m, tolerance)]
-    starts = [m for m in ms if math.isfinite(m.first_metric)]
+    starts = [m for m in ms if math.isfinite(m.first_metric) and m.start_scored]  # "its first evaluation"
     if not rose or not starts:
         return NOTHING_LEARNED
     top = max(starts, key=lambda m: m.first_metric)

@@ -55,6 +55,18 @@ def test_a_models_own_hyperparameter_near_a_setting_is_not_refused(tmp_path: Pat
     body = TINY_MODEL.replace("lr = 0.1\nbatch_size = 32\n", f"lr = 0.1\nbatch_size = 32\n{line}\n")
     spec = load_spec(write_model(tmp_path, body))
     assert spec.lr == 0.1 and spec.batch_size == 32 and spec.momentum == 0.0
+    name = line.split("\n")[-1].split(" =")[0]
+    noted = any(f"`{name}` is not a setting l2advisor reads; did you mean" in n for n in spec.notes)
+    assert noted is ("momentum" in name.lower()), spec.notes  # noted where the file leaves the setting to its default
+
+
+@pytest.mark.parametrize(("line", "meant"), [("metrics = 'f1'", "metric"), ("train_batch_size = 16", "batch_size"),
+                                             ("lr_ = 0.01", "lr"), ("batch_size_train = 16", "batch_size")])
+def test_a_plural_a_trailing_underscore_or_a_train_affix_is_the_setting(tmp_path: Path, line: str, meant: str) -> None:
+    """Review 47: `metrics = "f1"` probed for accuracy and `train_batch_size = 32` at batch 64, behind a note."""
+    body = TINY_MODEL.replace("lr = 0.1\nbatch_size = 32\n", f"{line}\n")
+    with pytest.raises(InputError, match=rf"did you mean `{meant}`\?"):
+        load_spec(write_model(tmp_path, body))
 
 
 def test_misspelt_settings_at_their_default_and_a_weight_decay_are_noted(tmp_path: Path) -> None:

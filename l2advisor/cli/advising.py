@@ -53,6 +53,7 @@ from l2advisor.science.fit import (
     MIN_LAMS,
     Fit,
     fit_to_dict,
+    nothing_learned,
 )
 from l2advisor.science.fit_memo import fit_once, remembered
 from l2advisor.science.schedules import SCHEDULES, schedule_budget
@@ -263,7 +264,10 @@ def recommend_command(run_dir: Path, budget: float, unit: str, lr: float | None,
         print_json({"schema_version": 1, **shown})
     elif cfg is not None:
         print_autol2(cfg, record["autol2"]["train_command"], record["autol2"]["snippet"])
-    else:
+    if cfg is not None and nothing_learned(made.fit.reasons):  # the panel's "but" row, where no panel is shown
+        err.print("[bold red]The probes learned nothing[/]: this AutoL2 setup, made from them, means nothing until "
+                  f"they do; `l2advisor recommend {escape(str(run_dir))}` without --autol2 says what to check.")
+    if cfg is None and not as_json:
         epochs = record["budget"] if record["unit"] == "epochs" else None
         out.print(advice_panel(made.advice, made.fit, made.metric, made.schedule, epochs), soft_wrap=False)
     # in every form: --autol2 and --json replaced advice.json (which `report` shows) without a word

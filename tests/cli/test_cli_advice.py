@@ -200,6 +200,7 @@ def train_flags() -> set[str]:
 def test_autol2_prints_train_flags_and_a_snippet(run: Path) -> None:
     result = recommend(run, "--budget", "100000", "--autol2")
     assert result.exit_code == 0, result.output
+    assert "learned nothing" not in result.stderr  # probes that learned: no warning beside the setup
     line = next(ln for ln in result.stdout.splitlines() if ln.startswith("l2advisor train"))
     assert line.startswith("l2advisor train mymodel.py --budget 100000 --autol2 --lam0 0.01 ")
     flags = {w for w in line.split() if w.startswith("--")}

@@ -301,6 +301,11 @@ def test_probes_that_learned_nothing_train_no_run(tmp_path: Path) -> None:
     head = " ".join(panel.stdout.split("verdict")[0].split())
     assert "weight_decay=" in head and "but the probes learned nothing: this weight decay means nothing" in head
     assert "the lr, and that metric" in head and "(l2advisor maximizes it)" in head  # a loss returned as is
+    for form in ([], ["--json"]):  # an AutoL2 setup shows no panel: the warning is said on its own (review 47)
+        setup = runner.invoke(app, ["recommend", str(out), "--budget", BUDGET, "--autol2", *form])
+        assert setup.exit_code == 0, setup.output
+        assert "The probes learned nothing: this AutoL2 setup, made from them, means nothing until they do" in \
+            " ".join(setup.stderr.split())
 
 
 def test_another_budget_in_the_same_directory_says_what_force_replaces_and_keeps(tiny_model: Path,

@@ -47,7 +47,9 @@ def expected_words(a: Advice, f: Fit, metric: str, peak_step: float, *, schedule
     hedge = ""
     if a.verdict == CANNOT:  # from a c the probes did not measure: the step, or its absence, is assumed
         assumed = (" if the typical c holds" if borrows_c(a, f) else f" if c is {_num(a.c, '.3g')}, the probes' lower bound")
-        when = (when + assumed if when.startswith("around step") else  # review 46: "ends below it" was 4 points off
+        at_end = ", the run's end (the lam was solved for it)," if math.isclose(peak_step, a.budget_steps, rel_tol=0.005) \
+            and not scheduled else ""  # review 46: the step is the budget by construction, not a measurement
+        when = (when + at_end + assumed if when.startswith("around step") else  # "ends below it" was 4 points off
                 f"not within the run{assumed}: its lr decays before that peak's tau")
         hedge = " " + mark("it may come much earlier or later: keep the best checkpoint, not the last")
     extrapolated = " " + mark("extrapolated") if a.extrapolated else ""

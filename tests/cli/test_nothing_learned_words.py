@@ -149,6 +149,12 @@ def test_a_peak_step_from_the_typical_c_says_so() -> None:
     assert "at the run's end, still rising (its top comes around step 16000 if the typical c holds, after the " \
         "run's 2000 steps)" in late and "checkpoint" not in late  # still rising: no earlier peak to keep
     assert "typical c" not in expect(S.family())  # the control: "holds", its own c
+    fit = fit_relations(above)
+    console = Console(file=io.StringIO(), width=400, color_system=None)
+    console.print(advice_panel(advise(fit, 20_000), fit, "accuracy"))  # unclipped: its top is the budget, by design
+    row = " ".join(console.file.getvalue().split()).split("expect", 1)[1].split("verdict", 1)[0]
+    assert "around step 20000, the run's end (the lam was solved for it), if the typical c holds" in row  # review 46
+    assert "the run's end (the lam" not in late and "the run's end (the lam" not in expect(S.family())
 
 
 def test_a_peak_step_from_the_probes_own_lower_bound_is_hedged_too() -> None:

@@ -46,7 +46,7 @@ class Failures:
 
     at_lams: frozenset[ProbeKey]  # failures at some lams: those lams are no plateau lams
     dead_seeds: frozenset[tuple[float, int]]  # (lr, seed) that learned at no lam: left out
-    dead_lrs: frozenset[float]  # lrs at which no probe learned (not read where another lr learned)
+    silent_lrs: frozenset[float]  # lrs at which no probe learned (never read where another lr learned)
     notes: tuple[str, ...]
     first: str = ""
 
@@ -62,18 +62,18 @@ def failures(ms: list[CurveMetrics], tolerance: float, baseline: Baseline | None
         return NONE
     lrs = {m.lr for m in ms}
     silent = {lr for lr in lrs if all(key(m) in failed for m in ms if m.lr == lr)}  # no probe learned there
-    dead_lrs = {lr for lr in silent if _lr_not_decay(ms, failed, lr)}
+    blamed = {lr for lr in silent if _lr_not_decay(ms, failed, lr)}  # the lr's fault, not decay's
     dead_seeds = {(m.lr, m.seed) for m in ms if m.lr not in silent and
                   len({n.lam for n in ms if (n.lr, n.seed) == (m.lr, m.seed)}) >= 2 and
                   all(key(n) in failed for n in ms if (n.lr, n.seed) == (m.lr, m.seed))}
-    at_lams = {k for k in failed if k[0] not in dead_lrs and (k[0], k[2]) not in dead_seeds}
+    at_lams = {k for k in failed if k[0] not in blamed and (k[0], k[2]) not in dead_seeds}
     kept = [m for m in ms if (m.lr, m.seed) not in dead_seeds]  # the others' words are about these
     against = _against(baseline)
-    notes = [_dead_lr_words(ms, lr, against) for lr in sorted(dead_lrs) if lr != advised_lr]
+    notes = [_dead_lr_words(ms, lr, against) for lr in sorted(blamed) if lr != advised_lr]
     notes += [_dead_seed_words(ms, kept, lr, seed, against, len(lrs) > 1) for lr, seed in sorted(dead_seeds)]
     if at_lams:
         notes.append(_at_lams_words(kept, at_lams, against, len(lrs) > 1))
-    first = _advised_lr_words(ms, advised_lr, against, advised_lr in dead_lrs) if advised_lr in silent else ""
+    first = _advised_lr_words(ms, advised_lr, against, advised_lr in blamed) if advised_lr in silent else ""
     return Failures(frozenset(at_lams), frozenset(dead_seeds), frozenset(silent), tuple(notes), first)
 
 

@@ -127,7 +127,7 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
         notes.insert(0, at_chance_words(ms, baseline))  # type: ignore[arg-type] - known where it fails
     elif not beyond_constant(ms, tolerance, baseline):
         notes.insert(0, barely_words(ms, baseline, tolerance))  # type: ignore[arg-type] - known where it fails
-    whole = bool(notes) and (nothing_learned(notes) or notes[0].startswith(BARELY))  # said of every probe
+    whole = bool(_said_of_every_probe(notes))
     fails = NO_FAILURES if whole else failures(ms, tolerance, baseline, main_lr)
     if fails.dead_seeds:  # a seed that learned at no lam: left out, as if not made
         dead = [(m, cv) for m, cv in usable if (m.lr, m.seed) in fails.dead_seeds]
@@ -137,16 +137,16 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
         ms = [m for m, _ in usable]
         rows = table_rows(ms, excluded)
         f.update(excluded=tuple(excluded), n_usable=len(ms), table=tuple(rows))
-    failed = fails.at_lams | {k for k in map(probe_key, ms) if k[0] in fails.dead_lrs}
+    failed = fails.at_lams | {k for k in map(probe_key, ms) if k[0] in fails.silent_lrs}
     rows = [replace(r, n_learned_nothing=sum(k[:2] == (r.lr, r.lam) for k in failed)) for r in rows]
     notes = ([fails.first] if fails.first else []) + notes + list(fails.notes)
     learning = [m for m in ms if probe_key(m) not in failed]  # curves with a rise to time
     plateaus = {lr: plateau_of([r for r in rows if r.lr == lr and r.n_seeds],
                              [m for m in ms if m.lr == lr], tolerance) for lr in {m.lr for m in ms}}
-    lr0 = _main_lr([m for m in ms if m.lr not in fails.dead_lrs] or ms, main_lr)
+    lr0 = _main_lr([m for m in ms if m.lr not in fails.silent_lrs] or ms, main_lr)
     p = plateaus[lr0]
     common, at_common = peaks_at_equal_steps([(m, cv) for m, cv in usable if m.lr == lr0])
-    rows = [replace(r, in_plateau=r.n_seeds > max(r.n_learned_nothing, 0) and r.lam in plateaus[r.lr]["inside"],
+    rows = [replace(r, in_plateau=r.n_seeds > r.n_learned_nothing and r.lam in plateaus[r.lr]["inside"],
                     peak_common=at_common.get(r.lam, NAN) if r.lr == lr0 else NAN) for r in rows]
     f["common_steps"] = common
     plat = [(m, cv) for m, cv in usable if m.lr == lr0 and m.lam in p["inside"]]
@@ -223,11 +223,17 @@ def _fit(curves: Sequence[Curve], tolerance: float, n_boot: int, seed: int, main
         why.append(f"at equal steps the largest lam falls {score:.2f} thresholds below the smallest, near "
                    f"the {margin:g} that decides whether the probes sit above the plateau (verdict "
                    f"\"{flipped}\" the other side): {settle}")
-    first = notes[:1] if nothing_learned(notes) or (notes and notes[0].startswith(BARELY)) else []  # read first
+    first = _said_of_every_probe(notes)  # read first
     if first and shows_nothing(first[0]):  # no plateau edge to advise from, no clock, no seed to add
         f.update(interior_max=False, lam_star=NAN, needs_seed=False)
         verdict, why = capped_verdict(verdict, why, f["b"], first[0])
     return Fit(**{**f, "verdict": verdict, "reasons": tuple(first + why + _describe(f, not first) + notes[len(first):])})
+
+
+def _said_of_every_probe(notes: list[str]) -> list[str]:
+    """The first note where it is said of every probe (nothing was learned, at all or at the advised lr, or
+    the probes barely beat a constant), as a one-item list; else empty."""
+    return notes[:1] if notes and (nothing_learned(notes) or notes[0].startswith(BARELY)) else []
 
 
 def _in_tau(pooled: dict, b: float, clock_ref: float) -> dict:

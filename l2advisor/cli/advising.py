@@ -175,7 +175,7 @@ def fit_summary(fit: Fit) -> dict[str, Any]:
             "train_acc": fit.train_acc, "n_probes": fit.n_usable, "lr": fit.lr,
             # the c the probes measured, and whether it is a bound ("lower": the panel's "c >= 3.19";
             # the advice's own c, the typical 4 under "cannot tell", is the record's "c")
-            "c": fit.c, "c_bound": fit.c_bound,
+            "c": fit.c, "c_interval": list(fit.c_interval), "c_bound": fit.c_bound,
             "excluded": [{"lam": e.lam, "lr": e.lr, "seed": e.seed, "reason": e.reason} for e in fit.excluded]}
 
 

@@ -111,6 +111,31 @@ def _top(grid: np.ndarray, mean: np.ndarray, delta: float) -> tuple[float, int, 
     return float(math.sqrt(grid[lo] * grid[hi])), lo, hi, i
 
 
+def _top_noise(se_at_max: float, eval_noise: float) -> float:
+    """The pooled curve's noise at its max (metric units): its standard error over probes, but never
+    below one probe's evaluation noise averaged over the smoothing window and the probes. The shifts
+    centre every probe's peak on one level, so near the pooled max the probes agree by construction:
+    two seeds gave a standard error of 2e-5 where each evaluation scattered by 0.02, and the top
+    shrank to one grid point (a reviewer's c = 0.512 [0.512, 0.512]). 0 when neither is known.
+    Only c's interval reads the top this wide: c itself, and so every advice, is read as before."""
+    known = [v for v in (se_at_max, eval_noise) if math.isfinite(v)]
+    return max(known) if known else 0.0
+
+
+def _eval_spacing(curves: list[Curve], lo: float, hi: float) -> float:
+    """The ratio between consecutive evaluations (tau) around the top [lo, hi], the median over the
+    probes (1 where none has two evaluations there): between evaluations the pooled curve is only
+    interpolated, so a top read at one evaluation lies anywhere within half a step of it."""
+    ratios = []
+    for cv in curves:
+        t = tau_clock(cv, np.asarray(cv.steps).size)
+        t = np.sort(t[np.isfinite(t) & (t > 0)])
+        near = t[(t >= lo / 4) & (t <= hi * 4)]
+        if near.size >= 2:
+            ratios.append(float(np.median(near[1:] / near[:-1])))
+    return float(np.median(ratios)) if ratios else 1.0
+
+
 @np.errstate(all="ignore")  # odd input (inf, 1e308) gives NaN, not warnings
 def collapse(
     curves: list[Curve], shifts: list[float], noise: float = float("nan"),
@@ -122,7 +147,8 @@ def collapse(
     every probe's peak on a common level so that level differences between lams do not tilt
     the pool where coverage changes). The top criterion uses delta = the pooled standard
     error at the max (or `noise` / sqrt(window * k) with one probe). c_interval: 2.5-97.5%
-    of c over a bootstrap of the probes, widened to the whole within-delta top region.
+    of c over a bootstrap of the probes, widened to the whole top region within the larger of the
+    two (`_top_noise`) and half an evaluation step beyond it on each side (within the grid).
     Returns {} when nothing can be pooled, else keys c, c_interval, edge ("rising": best at
     the last grid point, "first": at the first, "" otherwise), collapsed_tau/mean/lo/hi
     (tuples; lo/hi = mean -/+ one standard error).
@@ -147,7 +173,10 @@ def collapse(
     ci = np.percentile(boot, [2.5, 97.5]) if boot else (c, c)
     ok = np.flatnonzero(np.isfinite(mean))
     band = np.where(np.isfinite(se), se, 0.0)
-    return dict(c=c, c_interval=(float(min(ci[0], grid[lo])), float(max(ci[1], grid[hi]))),
+    _, lo, hi, _ = _top(grid, mean, _top_noise(se[i], fallback))  # the interval: every tau within noise of the top
+    half = math.sqrt(_eval_spacing(curves, grid[lo], grid[hi]))  # and half an evaluation step beyond it
+    low, high = max(grid[0], grid[lo] / half), min(grid[-1], grid[hi] * half)
+    return dict(c=c, c_interval=(float(min(ci[0], low)), float(max(ci[1], high))),
                 edge="rising" if i == ok[-1] else ("first" if i == ok[0] else ""),
                 collapsed_tau=tuple(map(float, grid)), collapsed_mean=tuple(map(float, mean)),
                 collapsed_lo=tuple(map(float, mean - band)),

@@ -113,7 +113,8 @@ def test_json_has_the_design_keys_and_matches_advice_file(run: Path) -> None:
     assert d["fit"] == {"b": fit["b"], "b_interval": fit["b_interval"], "steps_over_tau": fit["steps_over_tau"],
                         "alpha": fit["alpha"], "alpha_interval": fit["alpha_interval"], "lam_c": fit["lam_c"],
                         "train_acc": fit["train_acc"], "n_probes": fit["n_usable"], "lr": fit["lr"],
-                        "c": fit["c"], "c_bound": fit["c_bound"], "excluded": []}
+                        "c": fit["c"], "c_interval": fit["c_interval"], "c_bound": fit["c_bound"], "excluded": []}
+    assert d["fit"]["c_interval"][0] <= d["fit"]["c"] <= d["fit"]["c_interval"][1]  # the panel's "c = 2.1 [1.6, 2.9]"
     assert 0.75 <= d["fit"]["b"] <= 1.25 and d["fit"]["n_probes"] > 0
     assert d["predicted_metric_is_floor"] is False and d["learned_nothing"] is False
 

@@ -88,3 +88,43 @@ def test_the_fit_reads_a_first_point_top_as_an_upper_bound_and_caps_the_verdict(
     f = fit_module.fit_relations(curves)
     assert f.c_bound == "upper" and f.verdict == fit_module.APPROX
     assert "the pooled curve is best at its first point: c is an upper bound" in f.reasons
+
+
+def _sampled(top: float, noise_seed: int, per_decade: int = 10) -> Curve:
+    """A probe evaluated `per_decade` times per decade of tau (0.05 .. 4), a broad bump at `top`
+    with evaluation noise 0.02 (a reviewer's wide model on noisy labels: the two seeds' curves,
+    centred on one peak level, agreed to 2e-5 at the pooled max)."""
+    tau = 10 ** np.arange(math.log10(0.05), math.log10(4.0) + 1e-9, 1.0 / per_decade)
+    v = 0.83 - 0.02 * np.log(tau / top) ** 2 + np.random.default_rng(noise_seed).normal(0, 0.02, tau.size)
+    return Curve(lam=0.01, lr=0.1, seed=noise_seed, steps=tau / 1e-3, tau=tau, val_metric=v,
+                 train_acc=np.ones_like(v), train_loss=np.full_like(v, 0.1))
+
+
+def test_two_agreeing_seeds_do_not_shrink_the_interval_to_a_point() -> None:
+    """Two copies of one noisy probe (the standard error over probes is 0 everywhere): the interval
+    still spans the top within the evaluation noise (0.02 / sqrt(5 * 2)) and at least half an
+    evaluation step (10 per decade: a factor 10^0.05) on each side of c; c itself is read as before
+    (from the standard error, here the argmax)."""
+    curve = _sampled(0.5, 3)
+    out = collapse([curve, curve], [0.0, 0.0], noise=0.02, n_boot=50)
+    lo, hi = out["c_interval"]
+    assert lo < hi
+    half = 10 ** 0.05
+    assert lo <= out["c"] / half * 1.001 and hi >= out["c"] * half / 1.001
+    assert hi / lo > 2.0  # the bump is flat within the noise over more than a factor 2
+    # c is the argmax of the pooled curve, untouched by the interval's noise floor
+    grid = np.array(out["collapsed_tau"])
+    assert out["c"] == pytest.approx(grid[int(np.nanargmax(out["collapsed_mean"]))])
+
+
+def test_a_sharp_noiseless_top_keeps_a_narrow_interval() -> None:
+    """The control: a noiseless, sharp bump (one evaluation step wide at its top) gets an interval of
+    about one evaluation step around its top, not the noise floor's breadth."""
+    tau = 10 ** np.arange(math.log10(0.05), math.log10(4.0) + 1e-9, 0.1)
+    v = 0.9 - 0.5 * np.log(tau / 0.5) ** 2
+    curve = Curve(lam=0.01, lr=0.1, seed=0, steps=tau / 1e-3, tau=tau, val_metric=v, train_acc=np.ones_like(v),
+                  train_loss=np.full_like(v, 0.1))
+    out = collapse([curve, curve], [0.0, 0.0], noise=0.0, n_boot=50)
+    lo, hi = out["c_interval"]
+    assert lo <= out["c"] <= hi and 10 ** 0.1 / 1.01 <= hi / lo < 10 ** 0.25  # one step (10^0.1), a little more
+    assert out["c"] == pytest.approx(0.5, rel=0.15)

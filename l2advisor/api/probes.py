@@ -28,7 +28,7 @@ from l2advisor.api.keywords import (
 )
 from l2advisor.api.progress import ProgressArg, check_progress, make_progress
 from l2advisor.api.words import api_lines, speaks_api
-from l2advisor.probing.notices import coarse_val_note, once
+from l2advisor.probing.notices import once
 from l2advisor.runs.store import Results
 from l2advisor.science.curves import Curve
 
@@ -133,6 +133,7 @@ def probe(
     from l2advisor.probing.probe import failure_lines, run_probes, summarize
     from l2advisor.probing.settings import (
         carries_over,
+        data_notes,
         hand_ladder_notes,
         keep_first_script,
         prepare_probes,
@@ -188,8 +189,7 @@ def probe(
                                 None if budget_steps is None else budget_words(budget, unit, budget_steps))
     if warns or plan is None:  # over the cap, or over probe_budget; or which budgets a ladder suits
         tell(sizing)
-    for note in (*hand_ladder_notes(settings, probe_budget is not None),
-                 coarse_val_note(len(task.val), spec.metric == "accuracy", settings.tolerance)):
+    for note in (*hand_ladder_notes(settings, probe_budget is not None), *data_notes(task, settings.tolerance)):
         if note is not None:
             tell(note)
     for note in spec.notes:  # what a Lightning file defines that the probes do not run

@@ -236,10 +236,10 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
     `threads`: torch threads of each worker process (None: the cores divided among the jobs)."""
     from l2advisor.probing.budget import budget_words, sizing_note
     from l2advisor.probing.follow_up import run_with_follow_up, with_follow_up
-    from l2advisor.probing.notices import coarse_val_note
     from l2advisor.probing.plan import pending, retry_words
     from l2advisor.probing.settings import (
         carries_over,
+        data_notes,
         hand_ladder_notes,
         prepare_probes,
         record_budget,
@@ -251,8 +251,7 @@ def probe_into(spec: TaskSpec, task: Any, settings: ProbeSettings, plan: BudgetP
     if budget is not None:  # the header keeps the budget as given, for `recommend` without --budget
         record_budget(header, budget, settings.budget_steps, len(task.val), plan)
     budget_text = None if budget is None else budget_words(*budget, settings.budget_steps)
-    for note in (*hand_ladder_notes(settings, probe_budget_given),
-                 coarse_val_note(len(task.val), spec.metric == "accuracy", settings.tolerance)):
+    for note in (*hand_ladder_notes(settings, probe_budget_given), *data_notes(task, settings.tolerance)):
         if note is not None:
             err.print(f"[yellow]{escape(note)}[/]", highlight=False)
     path = results_path(run_dir, PROBES_FILE)

@@ -31,3 +31,17 @@ def coarse_val_note(n_val: int, accuracy: bool, tolerance: float) -> str | None:
     return (f"the validation set has {n_val} examples: accuracy moves in steps of {step:.3g}, {step / tolerance:.0f}x "
             f"the tolerance ({tolerance:g}) the probes compare peaks with, so peaks, t* and the plateau will be "
             f"coarse; a validation split of {round(1 / tolerance)} or more resolves it.")
+
+
+UNEVEN = 1.6  # the most frequent class at this many times an even share (and at least half the labels) is "uneven"
+
+
+def uneven_classes_note(share: float, n_classes: int) -> str | None:
+    """A sentence when accuracy, the probes' metric, is dominated by one class: the most frequent
+    class holds `share` of the training labels, of `n_classes` (a reviewer's 80/10/5/3/2 % task: the
+    advice chose on accuracy, where the rare classes weigh little, and nothing said so)."""
+    if n_classes < 2 or share < max(0.5, UNEVEN / n_classes):
+        return None
+    return (f"the most frequent class is {share:.0%} of the training labels ({n_classes} classes): accuracy weighs "
+            f"the other classes little, and so will the advice; a `metric` of your own in the model file (a "
+            f"balanced accuracy, say) makes the probes and the advice weigh every class.")

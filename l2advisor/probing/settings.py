@@ -12,11 +12,12 @@ from l2advisor.errors import InputError
 from l2advisor.modelfile.spec import TaskSpec
 from l2advisor.modelfile.task import Task
 from l2advisor.probing.budget import DEFAULT_HORIZON, EVALS_PER_DECADE, BudgetPlan, plan_for_budget
+from l2advisor.probing.notices import coarse_val_note, uneven_classes_note
 from l2advisor.probing.plan import ProbeRun, ProbeSettings, plan_probes
 from l2advisor.probing.probe import check_settings
 from l2advisor.runs.rundir import BASELINE_KEY, PLAN_KEY, record_sized_for
 from l2advisor.runs.store import Results, make_header, settings_diff
-from l2advisor.training.constant_baseline import constant_baseline
+from l2advisor.training.constant_baseline import class_shares, constant_baseline
 from l2advisor.training.train import TrainConfig
 
 DEFAULT_PROBE_BUDGET = 24000  # total steps of the default ladder, all probes and seeds
@@ -262,3 +263,12 @@ def record_baseline(header: dict, task: Task) -> None:
     baseline = constant_baseline(task)
     if baseline is not None:
         header[BASELINE_KEY] = baseline.to_dict()
+
+
+def data_notes(task: Task, tolerance: float) -> list[str]:
+    """What the data limits in the probes' reading, a sentence each: a validation set too small for
+    the tolerance, accuracy dominated by one class."""
+    shares = class_shares(task)
+    notes = (coarse_val_note(len(task.val), task.spec.metric == "accuracy", tolerance),
+             None if shares is None else uneven_classes_note(*shares))
+    return [note for note in notes if note is not None]

@@ -49,6 +49,16 @@ def constant_baseline(task: Task) -> Baseline | None:
     return None
 
 
+def class_shares(task: Task) -> tuple[float, int] | None:
+    """Under the built-in accuracy: the training set's most frequent class's share and how many
+    classes its labels hold; None for any other metric or targets."""
+    train = _targets(task.train) if task.spec.metric == "accuracy" else None
+    if train is None or len(train) == 0 or not _labels(train):
+        return None
+    counts = torch.unique(train, return_counts=True)[1]
+    return float(counts.max()) / len(train), len(counts)
+
+
 def _majority(train: Tensor, val: Tensor) -> Baseline:
     classes, counts = torch.unique(train, return_counts=True)
     majority = int(classes[int(torch.argmax(counts))])

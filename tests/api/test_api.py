@@ -308,3 +308,11 @@ def test_a_hand_made_ladder_is_warned_about_as_the_cli_does(tmp_path: Path) -> N
     assert any("does not apply to a list of lams" in n for n in few.notices)
     plain = l2advisor.probe(build_model, blobs(64, 1), blobs(64, 2), out=tmp_path / "three", progress=False, **FAST)
     assert not any("lam(s) asked for" in n or "does not apply" in n for n in plain.notices)  # the control
+
+
+def test_a_dominant_class_reaches_the_notices(tmp_path: Path) -> None:
+    """The API says what `probe` says on stderr: accuracy on 85% of one class weighs the rest little."""
+    x, y = blobs(128, 1)
+    y = torch.where(torch.arange(128) % 7 == 0, y, torch.zeros_like(y))  # about 85% class 0
+    got = l2advisor.probe(build_model, (x, y), blobs(64, 2), out=tmp_path / "u", progress=False, **FAST)
+    assert any("the most frequent class is" in n and "(4 classes)" in n for n in got.notices), got.notices

@@ -89,3 +89,34 @@ def test_a_validation_set_too_small_for_the_tolerance_is_said(tmp_path: Path) ->
     usual = write_model(tmp_path, TINY_MODEL, "usual.py")  # the control: 128 examples, steps of 0.0078
     said = words(runner.invoke(app, ["probe", str(usual), "--out", str(tmp_path / "u"), *ladder]).stderr)
     assert "the validation set has" not in said
+
+
+@pytest.mark.parametrize(("share", "n_classes", "said"), [
+    (0.85, 2, True), (0.75, 2, False),  # two classes: uneven from 80% (1.6 x an even half)
+    (0.5, 10, True), (0.45, 10, False),  # many classes: from half the labels
+    (0.42, 4, False), (0.55, 4, True), (1.0, 1, False)])
+def test_uneven_classes_are_said_from_a_share_that_dominates_accuracy(share: float, n_classes: int,
+                                                                      said: bool) -> None:
+    from l2advisor.probing.notices import uneven_classes_note
+
+    note = uneven_classes_note(share, n_classes)
+    assert (note is not None) == said
+    if said:
+        assert f"{share:.0%} of the training labels ({n_classes} classes)" in note
+
+
+def test_probe_says_when_one_class_dominates_accuracy(tmp_path: Path) -> None:
+    """A reviewer's 80/10/5/3/2 % task was advised on plain accuracy without a word; the control, the
+    even 4-class blobs, says nothing."""
+    from tests.conftest import TINY_MODEL, write_model
+
+    ladder = ["--lambdas", "0.4,0.2,0.1", "--horizon", "1", "--seeds", "0", "--device", "cpu", "--no-early-stop"]
+    skewed = TINY_MODEL.replace("y = torch.randint(0, 4, (n,), generator=g)",
+                                "y = torch.multinomial(torch.tensor([0.8, 0.1, 0.06, 0.04]), n, True, generator=g)")
+    assert skewed != TINY_MODEL
+    uneven = write_model(tmp_path, skewed, "uneven.py")
+    said = words(runner.invoke(app, ["probe", str(uneven), "--out", str(tmp_path / "s"), *ladder]).stderr)
+    assert "the most frequent class is" in said and "(4 classes): accuracy weighs the other classes little" in said
+    even = write_model(tmp_path, TINY_MODEL, "even.py")
+    said = words(runner.invoke(app, ["probe", str(even), "--out", str(tmp_path / "e"), *ladder]).stderr)
+    assert "the most frequent class is" not in said

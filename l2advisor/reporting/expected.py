@@ -12,6 +12,7 @@ from l2advisor.reporting.data import no_prediction
 from l2advisor.science.advise import (
     Advice,
     borrows_c,
+    fitted_b_step,
     predicted_is_lower_bound,
     smallest_still_rising,
 )
@@ -52,6 +53,10 @@ def expected_words(a: Advice, f: Fit, metric: str, peak_step: float, *, schedule
         when = (when + at_end + assumed if when.startswith("around step") else  # "ends below it" was 4 points off
                 f"not within the run{assumed}: its lr decays before that peak's tau")
         hedge = " " + mark("it may come much earlier or later: keep the best checkpoint, not the last")
+    elif (b_step := fitted_b_step(a, f)) is not None and not scheduled and when.startswith("around step"):
+        when += (f", the run's end (the lam was solved for it on the tau clock; the fitted b = {shown(f.b, '.2f')} "
+                 f"puts it nearer step {b_step:.0f})")
+        hedge = " " + mark("keep the best checkpoint, not the last")
     extrapolated = " " + mark("extrapolated") if a.extrapolated else ""
     if not scheduled and peak_step > a.budget_steps * (1 + 1e-9):  # the run ends before its top: no earlier peak to keep
         return (f"{value} validation {metric} at the run's end, still rising (its top comes {when}, after the "

@@ -28,6 +28,7 @@ from l2advisor.science.caveats import (  # noqa: F401 - re-exported: the answer 
     advice_flags,
     borrows_c,
     caveats,
+    fitted_b_step,
     peak_step_assumed,
     predicted_is_lower_bound,
     prediction_is_floor,

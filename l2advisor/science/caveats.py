@@ -1,6 +1,6 @@
 """What could be wrong with an advice, in the fit's own words: the caveats the panel and
-`--json` show under the answer, and whether its predicted metric is a floor (pure; no number is
-computed here)."""
+`--json` show under the answer, whether its predicted metric is a floor and whether its peak step is
+assumed (pure; the one number computed here is the step a fitted b puts the top at)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from l2advisor.science.failed_probes import DEAD_LR, DEAD_SEED, LEARNED_NOTHING_AT
 from l2advisor.science.learned import nothing_learned
 from l2advisor.science.reason_words import unrepeated
-from l2advisor.science.verdict import CANNOT, FAILS
+from l2advisor.science.scaling import steps_to_top
+from l2advisor.science.verdict import APPROX, CANNOT, FAILS, HOLDS
 
 if TYPE_CHECKING:
     from l2advisor.science.advise import Advice
@@ -64,7 +65,23 @@ def peak_step_assumed(advice: Advice, fit: Fit) -> bool:
     10-30x before the step so predicted); under "does not hold" with a floor it is the step of the
     advised lam's peak in its own probes, and the longer run may climb past it (review 42: 829 for
     a 20,000-step run whose grid peaked at 6,400-6,800)."""
-    return advice.verdict == CANNOT or predicted_is_lower_bound(advice, fit)
+    return advice.verdict == CANNOT or predicted_is_lower_bound(advice, fit) or fitted_b_step(advice, fit) is not None
+
+
+def fitted_b_step(advice: Advice, fit: Fit) -> float | None:
+    """Where the advice was solved on the tau clock for the run's end (its peak step is the budget by
+    construction) while the fitted b's 95% interval leaves out 1: the step the fitted b puts the top
+    at, when it is more than 10% away (review 48: 16 images, b = 0.47 [0.43, 0.51], "around step 2000"
+    where runs peaked at steps 980-1260; the fitted b said 990). None otherwise, and always under
+    "cannot tell" and "does not hold" (no fitted clock is read there)."""
+    lo, hi = fit.b_interval
+    if advice.verdict not in (HOLDS, APPROX) or not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 1.0 <= hi:
+        return None
+    if not (math.isfinite(fit.b) and fit.b > 0 and math.isclose(advice.predicted_peak_step, advice.budget_steps,
+                                                                 rel_tol=0.005)):
+        return None
+    step = steps_to_top(advice.c, fit.b, fit.clock_ref, advice.lr * advice.weight_decay)
+    return step if math.isfinite(step) and abs(math.log(step / advice.budget_steps)) > math.log(1.1) else None
 
 
 def borrows_c(advice: Advice, fit: Fit) -> bool:

@@ -303,3 +303,29 @@ def test_a_cannot_tell_peak_beyond_a_scheduled_run_is_no_ceiling() -> None:
     b = advise(held, 2000)
     assert expected_words(b, held, "accuracy", math.inf, scheduled=True).startswith(
         f"at most about {b.predicted_metric:.4f} peak validation accuracy, not within the run: its lr decays")
+
+
+def test_a_peak_step_solved_for_on_the_tau_clock_names_the_fitted_b_step() -> None:
+    """Review 48: 16 images, "holds approximately" with b = 0.47 [0.43, 0.51]; the lam solved on the tau
+    clock puts the top at the run's end by construction ("around step 2000", not flagged), where runs
+    peaked at steps 980-1260 and the fitted b said 990. The control: a b whose interval holds 1."""
+    import dataclasses
+
+    from l2advisor.reporting.expected import expected_words
+    from l2advisor.science.advise import advice_flags, fitted_b_step
+    from l2advisor.science.scaling import steps_to_top
+
+    held = dataclasses.replace(fit_relations(S.family()), b=0.98, b_interval=(0.9, 1.1))  # the control
+    a = advise(held, 2000)
+    assert a.predicted_peak_step == pytest.approx(2000, rel=0.005)  # solved for the run's end
+    assert fitted_b_step(a, held) is None and not advice_flags(a, held)["predicted_peak_step_is_assumed"]
+    assert "fitted b" not in expected_words(a, held, "accuracy", a.predicted_peak_step)
+    slow = dataclasses.replace(held, verdict="holds approximately", b=0.47, b_interval=(0.43, 0.51), b_used=1.0)
+    b = advise(slow, 2000)
+    step = steps_to_top(b.c, 0.47, slow.clock_ref, b.lr * b.weight_decay)
+    assert fitted_b_step(b, slow) == pytest.approx(step) and abs(step - 2000) > 200
+    assert advice_flags(b, slow)["predicted_peak_step_is_assumed"]
+    said = expected_words(b, slow, "accuracy", b.predicted_peak_step)
+    assert (f"around step 2000, the run's end (the lam was solved for it on the tau clock; the fitted b = 0.47 puts "
+            f"it nearer step {step:.0f})") in said, said
+    assert "keep the best checkpoint, not the last" in said

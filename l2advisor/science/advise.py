@@ -18,6 +18,7 @@ from l2advisor.science.cannot_tell import (
     EITHER_SIDE,
     NOT_CONFIRMED,
     NOT_CONFIRMED_STRADDLED,
+    below_next_probed,
     best_above_smallest,
     best_above_words,
     clock_constant,
@@ -218,8 +219,13 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
     k = fit.lr / lr  # probe-lr lam -> lam at lr, same lr*lam
     hi_lam, lo_lam = fit.lam_c * k, (fit.lam_star * k if fit.interior_max else 0.0)
 
-    def clip(lam: float) -> float:
-        return min(max(lam, lo_lam), hi_lam) if math.isfinite(lam) else NAN
+    top_lam = below_next_probed(fit) * k  # the interval's top: the plateau edge lies below the probed lam above it
+
+    def clip(lam: float, top: float = hi_lam) -> float:
+        return min(max(lam, lo_lam), top) if math.isfinite(lam) else NAN
+
+    def clip_interval(lam: float) -> float:
+        return clip(lam, top_lam)
 
     b = fit.b_used if math.isfinite(fit.b_used) and fit.verdict != CANNOT else 1.0
     raw = lam_for_budget(c, b, fit.clock_ref, budget) / lr  # c: the top's tau where the probes ran
@@ -260,9 +266,13 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
         why.append(moved)
     if abs(fit.alpha - 1.0) > 0.25 and fit.verdict != CANNOT:  # "cannot tell" borrows its c: no formula reads alpha
         why.append(f"alpha = {fit.alpha:.2f}, the formula assumes 1: treat it as approximate")
-    lo, hi = _interval(fit, c_interval, b_fit, budget, lr, clip)
+    lo, hi = _interval(fit, c_interval, b_fit, budget, lr, clip_interval)
     if kept_clock:  # the interval holds both answers: b's and the tau clock's, which is advised
-        lo, hi = min(lo, wd), max(hi, wd, _interval(fit, c_interval, 1.0, budget, lr, clip)[1])
+        hi = max(hi, _interval(fit, c_interval, 1.0, budget, lr, clip_interval)[1])
+    lo, hi = min(lo, wd), max(hi, wd)  # every c beyond the plateau edge: from the edge (advised) up
+    if hi > hi_lam * (1 + 1e-9):
+        why.append(f"the interval reaches above the plateau edge lam_c = {hi_lam:.3g}, up to {hi:.3g}: the edge lies "
+                   f"somewhere below {top_lam:.3g}, the next probed lam, which peaked clearly lower in its own window")
     if fit.verdict == CANNOT and fit.interior_max:  # its lower end was seen: not every probe sits above it
         lo, hi = straddled_interval(fit, k)
         why[0] = NOT_CONFIRMED_STRADDLED  # its interval is not b's range: it is the probed lams'

@@ -33,7 +33,7 @@ EITHER_SIDE = ("under \"cannot tell\" the probes may all sit above the plateau a
                "below them, and the advice's c is borrowed or a lower bound: smaller lams (down to 0) may be as "
                "good or better at this budget, so the interval reaches 0, and on a model whose small lams overfit "
                "(noisy labels) the best lam can lie above the advice, up to the interval's top; probe smaller "
-               "lams, or try lam = 0 and the interval's top beside it")
+               "lams, or try lam = 0 and the plateau's edge lam_c beside it")
 BELOW_THE_PROBES = (" (an estimate, not a floor: no smaller lam was probed, and a lam too small for the run "
                     "can overfit and peak lower)")
 
@@ -82,9 +82,17 @@ def straddled_interval(fit: Fit, k: float = 1.0) -> tuple[float, float]:
     nothing there); at the run's lr (`k`: probe lr / run lr). Not down to 0 (a reviewer's regression:
     the interval 0 .. 0.05 held lams 5-10 seed ranges worse than the advice, the grid's best), and
     not a point where the plateau is one probed lam."""
+    return fit.lam_star * k, below_next_probed(fit) * k
+
+
+def below_next_probed(fit: Fit) -> float:
+    """How far above the plateau edge lam_c its true edge may lie: the probed lam above it (at the
+    probe lr), which peaked clearly lower in its own window, or lam_c itself where none was probed
+    above it or some seed learned nothing there. The edge lies between them: a reviewer's transformer
+    had lam_c = 1.67 beside a collapsed 3.33, and its best lam for the run was 2.4."""
     rows = [r for r in fit.table if r.lr == fit.lr]
     _, up = probed_neighbours(rows, fit.lam_c, fit.lam_c)
-    return fit.lam_star * k, (up.lam if reachable(up) else fit.lam_c) * k  # type: ignore[union-attr]
+    return up.lam if reachable(up) else fit.lam_c  # type: ignore[union-attr]
 
 
 def straddled_words(interval: tuple[float, float], lam_c: float) -> str:

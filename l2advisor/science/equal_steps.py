@@ -91,8 +91,27 @@ def answer_at_equal_steps(fit: Fit, rows: list[LamRow], budget: int) -> EqualSte
         answer = EqualStepsAnswer(lam=lam, interval=(tied[0].lam, top),
                                   row=next(r for r in tied if r.lam == lam), reasons=tuple(why))
         if len(tied) == 1 and rising is None:
-            return _between_neighbours(_bounded(answer, rows), rows)
+            answer = _between_neighbours(_bounded(answer, rows), rows)
+            return _open_above(answer, rows, best, tied)
+        return _open_above(_bounded(answer, rows), rows, best, tied)
     return _bounded(answer, rows)
+
+
+def _open_above(answer: EqualStepsAnswer, rows: list[LamRow], best: LamRow, tied: list[LamRow]) -> EqualStepsAnswer:
+    """The largest probed lam the best at equal steps, and some smaller one clearly worse (a trend
+    toward larger lams, not a flat top): nothing above it was seen, so the interval reaches one ladder
+    step above it, as it reaches 0 below the smallest (review 48's ridge regression: the default
+    ladder's top, 0.5, was the best, the interval ended there, and the best lam was 1)."""
+    used = [r for r in rows if r.n_seeds > 0]
+    if len(used) < 2 or best is not used[-1] or len(tied) == len(used) or answer.row is None:
+        return answer
+    top = used[-1].lam
+    step = top * top / used[-2].lam  # the ladder's factor between its two largest lams
+    lams = ",".join(f"{top * 2**k:.3g}" for k in range(4))
+    return replace(answer, interval=(answer.interval[0], max(answer.interval[1], step)), reasons=(
+        *answer.reasons, f"the largest probed lam, {top:.3g}, is among the best: larger ones were not probed and may "
+                         f"be better, so the interval reaches one ladder step above it, {step:.3g} (not measured); "
+                         f"probe larger lams to bound it (`l2advisor probe FILE --lambdas {lams} --out DIR`)"))
 
 
 def _between_neighbours(answer: EqualStepsAnswer, rows: list[LamRow]) -> EqualStepsAnswer:

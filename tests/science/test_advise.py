@@ -62,8 +62,13 @@ def test_short_budget_clips_to_plateau_edge(clean):
     assert a.unclipped > clean.lam_c
     assert a.predicted_peak_step > 300  # the peak cannot arrive within this budget
     assert a.predicted_metric < clean.plateau_level - 0.05  # read off the pooled curve
-    assert a.interval == (pytest.approx(clean.lam_c), pytest.approx(clean.lam_c))
+    # the plateau's edge lies between lam_c and the next probed lam, clearly lower in its own window (review
+    # 48: a transformer's best lam, 2.4, lay between lam_c = 1.67 and 3.33): the interval spans that gap
+    above = min(r.lam for r in clean.table if r.lam > clean.lam_c * 1.001 and r.n_seeds)
+    assert a.interval == (pytest.approx(clean.lam_c), pytest.approx(above))
     assert any("clipped" in r for r in a.reasons)
+    assert any(r.startswith(f"the interval reaches above the plateau edge lam_c = {clean.lam_c:.3g}, up to "
+                            f"{above:.3g}: the edge lies somewhere below {above:.3g}, the next probed lam") for r in a.reasons)
 
 
 def test_a_run_shorter_than_the_probes_curve_predicts_no_metric_and_says_why(clean):
@@ -411,11 +416,20 @@ def test_cannot_tell_clipped_to_the_edge_the_probes_saw_reaches_down_to_zero():
     f = fit_relations(S.family(lam_c=0.0005, alpha=0.0))
     assert f.verdict == CANNOT
     short = advise(f, 100)  # c/(lr*T) = 4/(0.1*100) = 0.4, far above the edge
-    assert short.weight_decay == pytest.approx(f.lam_c) and short.interval == (0.0, pytest.approx(f.lam_c))
+    above = min(r.lam for r in f.table if r.lam > f.lam_c * 1.001 and r.n_seeds)  # the edge lies below it
+    assert short.weight_decay == pytest.approx(f.lam_c) and short.interval == (0.0, pytest.approx(above))
     assert any("where the probes stop" in r for r in short.reasons)
+    assert any(r.startswith(f"the interval reaches above the plateau edge lam_c = {f.lam_c:.3g}") for r in short.reasons)
+    failing = dataclasses.replace(f, table=tuple(dataclasses.replace(r, n_learned_nothing=1) if r.lam == above else r
+                                                 for r in f.table))  # the control: a seed learned nothing there
+    held = advise(failing, 100)
+    assert held.interval == (0.0, pytest.approx(f.lam_c))
+    assert not any(r.startswith("the interval reaches above the plateau edge") for r in held.reasons)
     long = advise(f, 20_000)  # not clipped, but above the plateau: nothing bounds it from below either
     assert long.interval[0] == 0.0 and not any("where the probes stop" in r for r in long.reasons)
     assert any("may all sit above the plateau and cannot see where it ends below them" in r for r in long.reasons)
+    # lam_c, not the interval's top (a probed lam clearly worse where the interval reaches above lam_c), to try
+    assert any(r.endswith("try lam = 0 and the plateau's edge lam_c beside it") for r in long.reasons)
     short_windows = fit_relations(S.family(lams=[0.02, 0.01, 0.005], horizon=0.8))  # the control: on the plateau,
     assert short_windows.verdict == CANNOT  # windows too short for the tops: c is a lower bound, and so is lam
     bounded = advise(short_windows, 20_000)

@@ -80,14 +80,19 @@ def test_a_lam_clearly_best_at_equal_steps_is_advised_alone():
 @pytest.mark.parametrize("which", ["smallest", "largest"])
 def test_a_lam_alone_best_at_either_end_reaches_its_one_neighbour(which: str) -> None:
     """The ends of the ladder: the smallest alone best keeps its 0 and reaches the next lam up; the
-    largest reaches the next lam down and keeps its own top."""
+    largest reaches the next lam down and one ladder step above itself (nothing above it was probed;
+    review 48's ridge regression had its best lam there, 2x the ladder's top)."""
     lams = sorted(S.ladder())
     lam = lams[0] if which == "smallest" else lams[-1]
     lifted = [dataclasses.replace(cv, val_metric=cv.val_metric + (0.05 if cv.lam == lam else 0.0))
               for cv in _noisy_null((0, 1))]
     a = advise(dataclasses.replace(fit_relations(lifted), verdict=FAILS), 20_000)
     assert a.weight_decay == lam
-    assert a.interval == ((0.0, lams[1]) if which == "smallest" else (lams[-2], lams[-1]))
+    assert a.interval == ((0.0, lams[1]) if which == "smallest" else (lams[-2], lams[-1] ** 2 / lams[-2]))
+    opened = [r for r in a.reasons if r.startswith(f"the largest probed lam, {lams[-1]:.3g}, is among the best")]
+    assert bool(opened) == (which == "largest"), a.reasons
+    if opened:
+        assert f"--lambdas {','.join(f'{lams[-1] * 2**k:.3g}' for k in range(4))}" in opened[0]
     side = "above" if which == "smallest" else "below"
     assert any(f"the interval reaches the probed lam {side} it, {lams[1] if side == 'above' else lams[-2]:.3g}: it was"
                in r for r in a.reasons), a.reasons

@@ -24,6 +24,9 @@ from l2advisor.science.curves import Curve
 from l2advisor.science.learned import Baseline
 
 
+NEAR_MARGIN = "at equal steps the largest lam falls"  # how the fit's reason on the margin starts (science/fit.py)
+
+
 @dataclass(frozen=True)
 class FollowUp:
     """The probes to add (none when the planned ones decide) and why, in one sentence."""
@@ -64,9 +67,12 @@ def decide_follow_up(planned: Sequence[ProbeRun], curves: Sequence[Curve], toler
     first = min(run.seed for run in planned)
     runs = tuple(replace(run, seed=seed) for run in planned if run.lr == fit.lr and run.seed == first)
     margin = above_plateau_margin(fit.b, fit.b_interval)
-    return FollowUp(runs, f"At equal steps the largest lam falls {fit.above_plateau_score:.2f} thresholds below the "
-                          f"smallest, near the margin of {margin:g} at which the verdict \"{fit.verdict}\" would change: "
-                          f"probing seed {seed} at each of the {len(runs)} lams to settle it ({_added(runs, planned)}).")
+    said = next((r.split("): ")[0] + ")" for r in fit.reasons  # recommend's words
+                 if r.startswith(NEAR_MARGIN) and "that decides whether" in r), None)
+    near = said or (f"{NEAR_MARGIN} {fit.above_plateau_score:.2f} thresholds below the smallest, near the {margin:g} "
+                    "that decides whether the probes sit above the plateau")
+    return FollowUp(runs, f"{near[:1].upper()}{near[1:]}: probing seed {seed} at each of the {len(runs)} lams to "
+                          f"settle it ({_added(runs, planned)}).")
 
 
 def _added(runs: Sequence[ProbeRun], planned: Sequence[ProbeRun]) -> str:

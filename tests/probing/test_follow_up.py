@@ -58,6 +58,10 @@ def test_near_the_edge_every_lam_gets_the_next_seed_with_the_same_schedule() -> 
     assert sorted((r.lam, r.seed, r.max_steps, r.eval_every, r.eval_per_decade) for r in extra.runs) == sorted(
         (r.lam, 5, r.max_steps, r.eval_every, r.eval_per_decade) for r in planned if r.seed == 3)
     assert "1.29 thresholds" in extra.reason and "seed 5" in extra.reason
+    # recommend's words for the same margin (review 48 found the earlier "near the margin of 1.5 at which the
+    # verdict ... would change" hard to parse): which test, and the verdict on its other side
+    assert "that decides whether the probes sit above the plateau (verdict \"" in extra.reason, extra.reason
+    assert "\" the other side): probing seed 5 at each of the" in extra.reason
     added, total = sum(r.max_steps for r in extra.runs), sum(r.max_steps for r in planned)
     assert added * 2 == total  # one more seed of two: half again, and the reason says so
     assert f"({added:,} more probe steps, 50% on top of the plan's {total:,})" in extra.reason

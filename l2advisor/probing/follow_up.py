@@ -23,7 +23,6 @@ from l2advisor.runs.store import Results, read_results
 from l2advisor.science.curves import Curve
 from l2advisor.science.learned import Baseline
 
-
 NEAR_MARGIN = "at equal steps the largest lam falls"  # how the fit's reason on the margin starts (science/fit.py)
 
 

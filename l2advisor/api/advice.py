@@ -82,7 +82,10 @@ class Recommendation:
         """As `recommend --json` says them: `predicted_metric_is_floor` ("at least": a "does not hold"
         advice's probed lam, whose longer run may climb further), `predicted_peak_step_is_assumed`
         (under "cannot tell" the step rests on a c the probes did not measure: the peak may come much
-        earlier; keep the best checkpoint) and `learned_nothing` (the advised lam then means nothing)."""
+        earlier; under "does not hold" with a floor it is the probed lam's own peak step, which a longer
+        run may pass; under "holds (approximately)" solved on the tau clock while the fitted b's interval
+        leaves out 1, it is the run's end by construction; keep the best checkpoint) and `learned_nothing`
+        (the advised lam then means nothing)."""
         return advice_flags(self.advice, self.fit)
 
     def to_dict(self) -> dict[str, Any]:

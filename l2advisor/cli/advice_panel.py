@@ -14,6 +14,7 @@ from rich.table import Table
 
 from l2advisor.cli.autol2_advice import VERDICT_STYLE
 from l2advisor.probing.budget import budget_words
+from l2advisor.reporting.data import run_step
 from l2advisor.reporting.expected import expected_words  # not page.py: it loads matplotlib
 from l2advisor.science.advise import (
     Advice,
@@ -76,8 +77,10 @@ def advice_panel(advice: Advice, fit: Fit, metric: str, schedule: dict[str, Any]
 def _expect(a: Advice, f: Fit, metric: str, schedule: dict[str, Any] | None) -> str:
     """The "expect" row (reporting/expected.py, as report.md says it), its qualifiers in yellow."""
     peak_step = a.predicted_peak_step if schedule is None else schedule["peak_step"]
+    to_run = None if schedule is None else (
+        lambda steps: run_step(steps, a, schedule["lr_schedule"], schedule["run_steps"], schedule["warmup"]))
     return expected_words(a, f, metric, peak_step, scheduled=schedule is not None,
-                          mark=lambda text: f"[yellow]({escape(text)})[/]")
+                          mark=lambda text: f"[yellow]({escape(text)})[/]", to_run=to_run)
 
 
 def _nothing_learned_row(f: Fit, metric: str) -> str:

@@ -65,6 +65,7 @@ class ReportData:
     trained: tuple[TrainedRun, ...] = ()  # runs `l2advisor train` recorded beside the probes
     run_steps: int = 0  # under an lr schedule or warmup: the run's steps (the advice's budget is its tau)
     run_peak_step: float = math.nan  # and the run's step where the predicted peak's tau arrives
+    run_schedule: tuple[str, int] = ("constant", 0)  # and its lr schedule and warmup steps
     budget_text: str = ""  # the saved advice's budget as `recommend` was given it, in epochs: "100 epochs (700 steps)"
     autol2: dict | None = None  # the AutoL2 setup saved with the advice (advice.json's "autol2"), as saved
 
@@ -185,7 +186,13 @@ def run_peak_step(advice: Advice, schedule: str, run_steps: int, warmup: int = 0
     its tau, rescaled from the constant-lr budget the advice was sized for; inf when the run ends
     first (a step schedule held its last lr past the end: a peak "around step 56687" of a 2000-step
     run), NaN when nothing was predicted."""
-    constant_steps = advice.predicted_peak_step if advice.weight_decay > 0 else math.inf
+    return run_step(advice.predicted_peak_step if advice.weight_decay > 0 else math.inf, advice, schedule, run_steps,
+                    warmup)
+
+
+def run_step(constant_steps: float, advice: Advice, schedule: str, run_steps: int, warmup: int = 0) -> float:
+    """`run_peak_step` of any step on the constant-lr scale the advice was sized on (`constant_steps`
+    of its `budget_steps`): where the `schedule` run reaches that tau; inf past the run's end."""
     constant_steps *= schedule_budget(schedule, run_steps, warmup).effective_steps / advice.budget_steps
     if not math.isfinite(constant_steps):
         return math.nan
@@ -227,8 +234,9 @@ def with_saved_run(data: ReportData, saved: dict) -> ReportData:
     if not saved.get("run_steps"):
         return data
     steps, schedule = int(saved["run_steps"]), str(saved.get("lr_schedule") or "constant")
-    peak = run_peak_step(data.advice, schedule, steps, int(saved.get("warmup") or 0))
-    return replace(data, run_steps=steps, run_peak_step=peak)
+    warmup = int(saved.get("warmup") or 0)
+    peak = run_peak_step(data.advice, schedule, steps, warmup)
+    return replace(data, run_steps=steps, run_peak_step=peak, run_schedule=(schedule, warmup))
 
 
 def report_data(curves: list[Curve], fit: Fit, advice: Advice | None = None,

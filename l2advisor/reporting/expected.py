@@ -25,11 +25,13 @@ def _num(x: float, fmt: str) -> str:
 
 
 def expected_words(a: Advice, f: Fit, metric: str, peak_step: float, *, scheduled: bool = False,
-                   run_steps: int = 0, mark: Callable[[str], str] = lambda text: f"({text})") -> str:
+                   run_steps: int = 0, mark: Callable[[str], str] = lambda text: f"({text})",
+                   to_run: Callable[[float], float] | None = None) -> str:
     """The predicted metric and when it comes, or why none is predicted. `peak_step` in the run's
     steps (inf: an lr schedule decays before the peak's tau); `scheduled`: the run has an lr schedule
     (its steps are not the tau clock's); `run_steps` > 0 names the run's length beside the step;
-    `mark` dresses what qualifies the prediction (the panel colours it)."""
+    `mark` dresses what qualifies the prediction (the panel colours it); `to_run` maps a step on the
+    constant-lr scale to the scheduled run's (reporting/data.py `run_step`; the identity without one)."""
     missing = no_prediction(a, f)  # "at least - ... (step -)" said nothing
     if missing:
         return missing
@@ -53,9 +55,12 @@ def expected_words(a: Advice, f: Fit, metric: str, peak_step: float, *, schedule
         when = (when + at_end + assumed if when.startswith("around step") else  # "ends below it" was 4 points off
                 f"not within the run{assumed}: its lr decays before that peak's tau")
         hedge = " " + mark("it may come much earlier or later: keep the best checkpoint, not the last")
-    elif (b_step := fitted_b_step(a, f)) is not None and not scheduled and when.startswith("around step"):
-        when += (f", the run's end (the lam was solved for it on the tau clock; the fitted b = {shown(f.b, '.2f')} "
-                 f"puts it nearer step {b_step:.0f})")
+    elif (b_step := fitted_b_step(a, f)) is not None and when.startswith("around step"):
+        step = to_run(b_step) if to_run is not None else b_step  # a schedule's own steps
+        last = to_run(a.budget_steps) if to_run is not None else a.budget_steps  # the run's end, in its steps
+        end = ", the run's end" if math.isclose(peak_step, last, rel_tol=0.005) else ""
+        near = f"nearer step {step:.0f}" if math.isfinite(step) else "after the run's end"
+        when += f"{end} (the lam was solved for it on the tau clock; the fitted b = {shown(f.b, '.2f')} puts it {near})"
         hedge = " " + mark("keep the best checkpoint, not the last")
     extrapolated = " " + mark("extrapolated") if a.extrapolated else ""
     if not scheduled and peak_step > a.budget_steps * (1 + 1e-9):  # the run ends before its top: no earlier peak to keep

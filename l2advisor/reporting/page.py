@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from l2advisor.reporting.axes import num
-from l2advisor.reporting.data import AUTOL2_KEYS, ReportData
+from l2advisor.reporting.data import AUTOL2_KEYS, ReportData, run_step
 from l2advisor.reporting.expected import expected_words
 from l2advisor.reporting.figures import PLOTTERS
 from l2advisor.reporting.trained import TrainedRun
@@ -98,8 +98,10 @@ def _prediction_text(data: ReportData) -> str:
     """The advice's predicted peak and when it comes, or why there is none, as the panel says it."""
     a = data.advice
     step = data.run_peak_step if data.run_steps else a.predicted_peak_step
+    schedule, warmup = data.run_schedule
+    to_run = (lambda steps: run_step(steps, a, schedule, data.run_steps, warmup)) if data.run_steps else None
     words = expected_words(a, data.fit, data.metric_name, step, scheduled=bool(data.run_steps),
-                           run_steps=data.run_steps)
+                           run_steps=data.run_steps, to_run=to_run)
     return words if words.startswith("no predicted metric") else f"predicted {words}"
 
 

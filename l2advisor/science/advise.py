@@ -174,6 +174,13 @@ def _interval(fit: Fit, c_interval: tuple[float, float], b: float, budget: int, 
     return (min(lams), max(lams)) if lams else (NAN, NAN)
 
 
+def _above_edge_words(lam_c: float, hi: float, top: float, k: float) -> str:
+    """Why the interval's top lies above the plateau edge lam_c (all at the run's lr; `k`: probe lr / run lr)."""
+    at = "" if math.isclose(k, 1.0, rel_tol=1e-9) else f" ({top / k:.3g} at the probe lr, on the lr*lam clock)"
+    return (f"the interval reaches above the plateau edge lam_c = {lam_c:.3g}, up to {hi:.3g}: the edge lies between "
+            f"lam_c and {top:.3g}{at}, the next probed lam, which peaked clearly lower in its own window")
+
+
 def advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: float = 0.0) -> Advice:
     """Weight decay for a budget of `budget_steps` steps (see `_advise`); a peak predicted
     after the run's end is said so in the reasons."""
@@ -270,9 +277,7 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
     if kept_clock:  # the interval holds both answers: b's and the tau clock's, which is advised
         hi = max(hi, _interval(fit, c_interval, 1.0, budget, lr, clip_interval)[1])
     lo, hi = min(lo, wd), max(hi, wd)  # every c beyond the plateau edge: from the edge (advised) up
-    if hi > hi_lam * (1 + 1e-9):
-        why.append(f"the interval reaches above the plateau edge lam_c = {hi_lam:.3g}, up to {hi:.3g}: the edge lies "
-                   f"somewhere below {top_lam:.3g}, the next probed lam, which peaked clearly lower in its own window")
+    above_edge = hi > hi_lam * (1 + 1e-9) and not (fit.verdict == CANNOT and fit.interior_max)  # straddled: said there
     if fit.verdict == CANNOT and fit.interior_max:  # its lower end was seen: not every probe sits above it
         lo, hi = straddled_interval(fit, k)
         why[0] = NOT_CONFIRMED_STRADDLED  # its interval is not b's range: it is the probed lams'
@@ -283,6 +288,8 @@ def _advise(fit: Fit, budget_steps: int, lr: float | None = None, momentum: floa
     elif fit.verdict == CANNOT and above_the_plateau(fit.reasons):  # nothing measured bounds it from below
         lo = 0.0
         why.append(EITHER_SIDE)
+    if above_edge:
+        why.append(_above_edge_words(hi_lam, hi, top_lam, k))
     if best_above_smallest(fit) and hi < hi_lam:  # the probes' own best lies above: so may the run's
         hi = hi_lam
         why.append(best_above_words(fit, hi_lam, k))

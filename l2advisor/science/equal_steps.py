@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from l2advisor.science.fit_types import Fit, LamRow, probed_neighbours, reachable
 
 NAN = float("nan")
+FACTOR_ABOVE = 2.0  # the most the interval reaches above the largest probed lam (the default ladder's step)
 __all__ = ["EqualStepsAnswer", "answer_at_equal_steps", "middle_lam", "tied_at_equal_steps"]
 
 
@@ -92,26 +93,35 @@ def answer_at_equal_steps(fit: Fit, rows: list[LamRow], budget: int) -> EqualSte
                                   row=next(r for r in tied if r.lam == lam), reasons=tuple(why))
         if len(tied) == 1 and rising is None:
             answer = _between_neighbours(_bounded(answer, rows), rows)
-            return _open_above(answer, rows, best, tied)
-        return _open_above(_bounded(answer, rows), rows, best, tied)
+        else:
+            answer = _bounded(answer, rows)
+        return _open_above(answer, rows, best, tied)  # never with `rising`: its smallest lam is tied
     return _bounded(answer, rows)
 
 
 def _open_above(answer: EqualStepsAnswer, rows: list[LamRow], best: LamRow, tied: list[LamRow]) -> EqualStepsAnswer:
-    """The largest probed lam the best at equal steps, and some smaller one clearly worse (a trend
-    toward larger lams, not a flat top): nothing above it was seen, so the interval reaches one ladder
-    step above it, as it reaches 0 below the smallest (review 48's ridge regression: the default
-    ladder's top, 0.5, was the best, the interval ended there, and the best lam was 1)."""
-    used = [r for r in rows if r.n_seeds > 0]
-    if len(used) < 2 or best is not used[-1] or len(tied) == len(used) or answer.row is None:
+    """A trend toward larger lams that the ladder's top does not bound: the interval reaches one ladder
+    step above the largest probed lam (at most 2x), as it reaches 0 below the smallest (review 48's ridge
+    regression: the default ladder's top, 0.5, was the best, the interval ended there, and the best lam
+    was 1). A trend, not the seeds' choice on a flat top (review 49: a null opened 24 times in 300): the
+    largest lam is the best at equal steps and in every probe's own window (smaller lams, given longer
+    windows, did not catch up: a momentum-0.99 MLP's smaller lam did, and its best lam lay below), and
+    the lams tied with it are a run at the top that leaves out the smallest."""
+    used = [r for r in rows if r.n_seeds > 0 and math.isfinite(r.peak_common)]
+    if len(used) < 2 or answer.row is None or best is not used[-1]:
+        return answer
+    foot = [r for r in used if r not in tied]
+    own_best = max(used, key=lambda r: r.peak_mean if math.isfinite(r.peak_mean) else -math.inf)
+    if used[0] in tied or any(r.lam > min(t.lam for t in tied) for r in foot) or own_best is not used[-1]:
         return answer
     top = used[-1].lam
-    step = top * top / used[-2].lam  # the ladder's factor between its two largest lams
+    step = top * min(top / used[-2].lam, FACTOR_ABOVE)
     lams = ",".join(f"{top * 2**k:.3g}" for k in range(4))
     return replace(answer, interval=(answer.interval[0], max(answer.interval[1], step)), reasons=(
-        *answer.reasons, f"the largest probed lam, {top:.3g}, is among the best: larger ones were not probed and may "
-                         f"be better, so the interval reaches one ladder step above it, {step:.3g} (not measured); "
-                         f"probe larger lams to bound it (`l2advisor probe FILE --lambdas {lams} --out DIR`)"))
+        *answer.reasons, f"the largest probed lam, {top:.3g}, is the best, at equal steps and in every probe's own "
+                         f"window, and smaller ones fall off: larger ones were not probed and may be better, so the "
+                         f"interval reaches one ladder step above it, {step:.3g} (not measured); probe larger lams to "
+                         f"bound it (`l2advisor probe FILE --lambdas {lams} --out DIR`)"))
 
 
 def _between_neighbours(answer: EqualStepsAnswer, rows: list[LamRow]) -> EqualStepsAnswer:

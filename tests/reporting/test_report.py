@@ -329,3 +329,27 @@ def test_a_peak_step_solved_for_on_the_tau_clock_names_the_fitted_b_step() -> No
     assert (f"around step 2000, the run's end (the lam was solved for it on the tau clock; the fitted b = 0.47 puts "
             f"it nearer step {step:.0f})") in said, said
     assert "keep the best checkpoint, not the last" in said
+    # controls (review 49): b far from 1 whose interval holds 1; an advice clipped to the plateau edge (its
+    # step is not the budget, so nothing was solved for the run's end)
+    wide = dataclasses.replace(slow, b=0.6, b_interval=(0.3, 1.05))
+    assert fitted_b_step(advise(wide, 2000), wide) is None
+    clipped = advise(slow, 300)
+    assert clipped.weight_decay < clipped.unclipped and fitted_b_step(clipped, slow) is None
+    assert not advice_flags(clipped, slow)["predicted_peak_step_is_assumed"]
+    # under an lr schedule the fitted b's step is said in the run's own steps (review 49: it was dropped)
+    from l2advisor.reporting.data import run_peak_step, run_step
+    from l2advisor.science.schedules import schedule_budget
+
+    cosine = advise(slow, round(schedule_budget("cosine", 16000, 100).effective_steps))  # recommend's constant-lr scale
+    early = fitted_b_step(cosine, slow)
+    ran = run_step(early, cosine, "cosine", 16000, 100)
+    at = run_peak_step(cosine, "cosine", 16000, 100)
+    said = expected_words(cosine, slow, "accuracy", at, scheduled=True,
+                          to_run=lambda s: run_step(s, cosine, "cosine", 16000, 100))
+    assert at == pytest.approx(16000, rel=0.005) and ran < at and ran != pytest.approx(early), (at, ran, early)
+    assert (f"around step {at:.0f}, the run's end (the lam was solved for it on the tau clock; the fitted b = 0.47 "
+            f"puts it nearer step {ran:.0f})") in said, said
+    # a fitted step the scheduled run never reaches (run_step's inf) is no step number
+    assert "around step 2000, the run's end (the lam was solved for it on the tau clock; the fitted b = 0.47 puts it " \
+           "after the run's end)" in expected_words(b, slow, "accuracy", 2000.0, scheduled=True,
+                                                    to_run=lambda s: s if s == 2000 else math.inf)

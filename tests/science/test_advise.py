@@ -68,7 +68,12 @@ def test_short_budget_clips_to_plateau_edge(clean):
     assert a.interval == (pytest.approx(clean.lam_c), pytest.approx(above))
     assert any("clipped" in r for r in a.reasons)
     assert any(r.startswith(f"the interval reaches above the plateau edge lam_c = {clean.lam_c:.3g}, up to "
-                            f"{above:.3g}: the edge lies somewhere below {above:.3g}, the next probed lam") for r in a.reasons)
+                            f"{above:.3g}: the edge lies between lam_c and {above:.3g}, the next probed lam")
+               for r in a.reasons), a.reasons
+    # at another lr the top is translated on the lr*lam clock, and the probed lam named as probed (review 49)
+    half = advise(clean, 600, lr=clean.lr / 2)
+    assert any(f"the edge lies between lam_c and {2 * above:.3g} ({above:.3g} at the probe lr, on the lr*lam clock)"
+               in r for r in half.reasons), half.reasons
 
 
 def test_a_run_shorter_than_the_probes_curve_predicts_no_metric_and_says_why(clean):

@@ -70,3 +70,8 @@ def test_the_reviewers_regression_end_to_end(tmp_path: Path) -> None:
     assert r.verdict == CANNOT and r.weight_decay == 0.05 and r.interval == (0.05, 0.1), (r.weight_decay, r.interval)
     assert any("the probes straddle the plateau's lower end" in c for c in r.fit.reasons)
     assert not above_the_plateau(r.fit.reasons) and r.reasons[0] == NOT_CONFIRMED_STRADDLED
+    # at 2,000 steps the formula's top (0.0638) lies between lam_c and the probed lam above: the straddled
+    # interval's words say the top once, the interval's own (review 49: "up to 0.0638" beside 0.05 .. 0.1)
+    short = l2advisor.recommend(tmp_path, 2_000, write=False)
+    assert short.interval == (0.05, 0.1) and not any("reaches above the plateau edge" in w for w in short.reasons)
+    assert sum("0.1" in w and "up to" in w for w in short.reasons) == 1, short.reasons

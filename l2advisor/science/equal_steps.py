@@ -95,31 +95,8 @@ def answer_at_equal_steps(fit: Fit, rows: list[LamRow], budget: int) -> EqualSte
             answer = _between_neighbours(_bounded(answer, rows), rows)
         else:
             answer = _bounded(answer, rows)
-        if budget > 2 * fit.common_steps and rising is None and (later := _caught_up(answer, rows, fit, budget)):
-            answer = _bounded(later, rows)
         return _open_above(answer, rows, best, tied)  # never with `rising`: its smallest lam is tied
     return _bounded(answer, rows)
-
-
-def _caught_up(answer: EqualStepsAnswer, rows: list[LamRow], fit: Fit, budget: int) -> EqualStepsAnswer | None:
-    """For a run much longer than the compared steps: a smaller probed lam below the interval whose
-    longer probe, in its own window, peaked within noise of the advised lam's own peak or above it, at a
-    step the run reaches; the interval then reaches the smallest such lam (review 48: a momentum-0.99
-    MLP's lam 0.005 peaked at 0.9098 in 1,600 steps against 0.9059 for the advice, 0.01, which won at the
-    400 steps all probes ran; for the 2,000-step run 0.003-0.005 beat 0.01 on every seed). None when
-    there is none."""
-    if answer.row is None or not math.isfinite(answer.row.peak_mean):
-        return None
-    level = answer.row.peak_mean - fit.plateau_threshold
-    later = [r for r in rows if r.n_seeds > 0 and r.lam < answer.interval[0] * (1 - 1e-9) and reachable(r)
-             and r.peak_mean >= level and r.t_star <= budget]  # NaN compares False: left out
-    if not later:
-        return None
-    low = min(later, key=lambda r: r.lam)
-    return replace(answer, interval=(low.lam, answer.interval[1]), reasons=(
-        *answer.reasons, f"but lam {low.lam:.3g}, given its longer probe, peaked at {low.peak_mean:.4f} in its own "
-                         f"window (step {low.t_star:.0f}, within the run), within {fit.plateau_threshold:.4f} of the "
-                         f"advised lam's own {answer.row.peak_mean:.4f} or above it: the interval reaches it"))
 
 
 def _open_above(answer: EqualStepsAnswer, rows: list[LamRow], best: LamRow, tied: list[LamRow]) -> EqualStepsAnswer:

@@ -48,17 +48,16 @@ def expected_words(a: Advice, f: Fit, metric: str, peak_step: float, *, schedule
     when = ("not within the run: its lr decays before the peak's tau, so the run ends below it"
             if scheduled and math.isinf(peak_step) else f"around step {_num(peak_step, '.0f')}{of_run}")
     hedge = ""
+    run = to_run or (lambda steps: steps)  # constant-lr steps -> the run's own
+    end = ", the run's end" if math.isclose(peak_step, run(a.budget_steps), rel_tol=0.005) else ""  # by construction
     if a.verdict == CANNOT:  # from a c the probes did not measure: the step, or its absence, is assumed
         assumed = (" if the typical c holds" if borrows_c(a, f) else f" if c is {_num(a.c, '.3g')}, the probes' lower bound")
-        at_end = ", the run's end (the lam was solved for it)," if math.isclose(peak_step, a.budget_steps, rel_tol=0.005) \
-            and not scheduled else ""  # review 46: the step is the budget by construction, not a measurement
+        at_end = f"{end} (the lam was solved for it)," if end else ""  # review 46: the budget by construction
         when = (when + at_end + assumed if when.startswith("around step") else  # "ends below it" was 4 points off
                 f"not within the run{assumed}: its lr decays before that peak's tau")
         hedge = " " + mark("it may come much earlier or later: keep the best checkpoint, not the last")
     elif (b_step := fitted_b_step(a, f)) is not None and when.startswith("around step"):
-        step = to_run(b_step) if to_run is not None else b_step  # a schedule's own steps
-        last = to_run(a.budget_steps) if to_run is not None else a.budget_steps  # the run's end, in its steps
-        end = ", the run's end" if math.isclose(peak_step, last, rel_tol=0.005) else ""
+        step = run(b_step)  # where the fitted b puts the top, in the run's steps
         near = f"nearer step {step:.0f}" if math.isfinite(step) else "after the run's end"
         when += f"{end} (the lam was solved for it on the tau clock; the fitted b = {shown(f.b, '.2f')} puts it {near})"
         hedge = " " + mark("keep the best checkpoint, not the last")

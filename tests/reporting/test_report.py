@@ -353,3 +353,20 @@ def test_a_peak_step_solved_for_on_the_tau_clock_names_the_fitted_b_step() -> No
     assert "around step 2000, the run's end (the lam was solved for it on the tau clock; the fitted b = 0.47 puts it " \
            "after the run's end)" in expected_words(b, slow, "accuracy", 2000.0, scheduled=True,
                                                     to_run=lambda s: s if s == 2000 else math.inf)
+
+
+def test_a_cannot_tell_step_under_a_schedule_is_the_runs_end_by_construction() -> None:
+    """Under "cannot tell" the lam is solved for the run's end, with an lr schedule too (the run's own
+    steps, through `run_step`); one test of the run's end serves "cannot tell" and the fitted b's step."""
+    from l2advisor.reporting.data import run_peak_step, run_step
+    from l2advisor.reporting.expected import expected_words
+    from l2advisor.science.schedules import schedule_budget
+
+    above = fit_relations(S.family(lam_c=0.0005, alpha=0.0))  # "cannot tell"
+    a = advise(above, round(schedule_budget("cosine", 40_000, 100).effective_steps))
+    at = run_peak_step(a, "cosine", 40_000, 100)
+    said = expected_words(a, above, "accuracy", at, scheduled=True, to_run=lambda s: run_step(s, a, "cosine", 40_000, 100))
+    assert at == pytest.approx(40_000, rel=0.005)
+    assert f"around step {at:.0f}, the run's end (the lam was solved for it), if the typical c holds" in said, said
+    plain = expected_words(a, above, "accuracy", at, scheduled=True)  # the control: no map to the run's steps
+    assert "the run's end" not in plain

@@ -198,3 +198,28 @@ def test_plan_does_not_score_the_constant_and_probe_does(tiny_model: Path, tmp_p
             "--seeds", "0", "--device", "cpu"]
     assert runner.invoke(app, [*args, "--plan"]).exit_code == 0 and calls == []
     assert runner.invoke(app, args).exit_code == 0 and len(calls) == 1  # the control: the probe records it
+
+
+def test_a_dataset_read_item_by_item_is_read_once_for_the_baseline_and_the_class_shares() -> None:
+    """`probe` asks for the constant baseline and for the class shares (its uneven-classes note): a
+    dataset read item by item (transforms on every item) is read once, and another dataset is read anew."""
+    import torch
+    from torch.utils.data import Dataset
+
+    from l2advisor.training.constant_baseline import _targets
+
+    class Counted(Dataset):
+        def __init__(self, n: int) -> None:
+            self.n, self.reads = n, 0
+
+        def __len__(self) -> int:
+            return self.n
+
+        def __getitem__(self, i: int):
+            self.reads += 1
+            return torch.ones(2), i % 3
+
+    first, second = Counted(30), Counted(30)
+    assert _targets(first).tolist() == [i % 3 for i in range(30)] and first.reads == 30
+    assert _targets(first).tolist() == [i % 3 for i in range(30)] and first.reads == 30  # not again
+    assert _targets(second) is not None and second.reads == 30  # the control: a new dataset is read
